@@ -1,0 +1,1 @@
+//! Benches live beside this crate: `cargo bench -p mpm-benches`.

@@ -1,0 +1,181 @@
+//! Typed configuration: protocol limits, timeouts and MPM directives.
+//!
+//! The defaults are Apache httpd 2.4's. Embedders fill these structs
+//! directly; `mpmd` fills them from an Apache-style configuration file.
+
+use std::time::Duration;
+
+/// Request size limits (`LimitRequest*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `LimitRequestLine`: longest request line, in bytes (414 beyond).
+    pub request_line: usize,
+    /// `LimitRequestFieldSize`: longest header line, in bytes (431 beyond).
+    pub field_size: usize,
+    /// `LimitRequestFields`: most header lines (431 beyond).
+    pub fields: usize,
+    /// `LimitRequestBody`: largest request body in bytes, 0 for no limit
+    /// (413 beyond).
+    pub body: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_line: 8190,
+            field_size: 8190,
+            fields: 100,
+            body: 1 << 30,
+        }
+    }
+}
+
+/// One stage of `RequestReadTimeout` (mod_reqtimeout): an initial deadline,
+/// stretched by one second for every `min_rate` bytes received, up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStage {
+    /// Seconds allowed before any stretching; `Duration::ZERO` disables the
+    /// stage (the plain `Timeout` applies).
+    pub initial: Duration,
+    /// The cap of the stretched deadline; `None` when it is not stretched
+    /// beyond `initial` or has no cap (see `min_rate`).
+    pub max: Option<Duration>,
+    /// Bytes per second that extend the deadline by one second; 0 for none.
+    pub min_rate: u32,
+}
+
+/// `RequestReadTimeout header=… body=…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestReadTimeout {
+    /// Deadline for the request line and headers.
+    pub header: ReadStage,
+    /// Deadline for the request body.
+    pub body: ReadStage,
+}
+
+impl Default for RequestReadTimeout {
+    /// `header=20-40,MinRate=500 body=20,MinRate=500`, mod_reqtimeout's
+    /// default.
+    fn default() -> Self {
+        RequestReadTimeout {
+            header: ReadStage {
+                initial: Duration::from_secs(20),
+                max: Some(Duration::from_secs(40)),
+                min_rate: 500,
+            },
+            body: ReadStage {
+                initial: Duration::from_secs(20),
+                max: None,
+                min_rate: 500,
+            },
+        }
+    }
+}
+
+/// Connection timeouts and keep-alive policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `Timeout`: the longest wait for one read or write once a request is
+    /// under way (and for a TLS handshake).
+    pub timeout: Duration,
+    /// `KeepAlive On|Off`.
+    pub keep_alive: bool,
+    /// `KeepAliveTimeout`: how long an idle connection waits for its next
+    /// request.
+    pub keep_alive_timeout: Duration,
+    /// `MaxKeepAliveRequests`: requests per connection, 0 for no limit.
+    pub max_keep_alive_requests: u32,
+    /// `RequestReadTimeout`.
+    pub request_read: RequestReadTimeout,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            timeout: Duration::from_secs(60),
+            keep_alive: true,
+            keep_alive_timeout: Duration::from_secs(5),
+            max_keep_alive_requests: 100,
+            request_read: RequestReadTimeout::default(),
+        }
+    }
+}
+
+/// Everything the HTTP engine and its drivers need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolConfig {
+    /// Request size limits.
+    pub limits: Limits,
+    /// Timeouts and keep-alive.
+    pub timeouts: Timeouts,
+    /// The `Server` response header value; empty for none.
+    pub server_header: String,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            server_header: concat!("mpmd/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// The MPM directives, with Apache's names. Each strategy reads the ones
+/// that concern it (and clamps conflicts with a warning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpmConfig {
+    /// `StartServers`: child processes made at startup.
+    pub start_servers: u32,
+    /// `MinSpareServers` (prefork).
+    pub min_spare_servers: u32,
+    /// `MaxSpareServers` (prefork).
+    pub max_spare_servers: u32,
+    /// `MinSpareThreads` (worker, event).
+    pub min_spare_threads: u32,
+    /// `MaxSpareThreads` (worker, event).
+    pub max_spare_threads: u32,
+    /// `ThreadsPerChild` (worker, event).
+    pub threads_per_child: u32,
+    /// `ThreadLimit`: upper bound of `ThreadsPerChild`.
+    pub thread_limit: u32,
+    /// `ServerLimit`: upper bound of child processes.
+    pub server_limit: u32,
+    /// `MaxRequestWorkers` (`MaxClients`): simultaneous requests served.
+    pub max_request_workers: u32,
+    /// `MaxConnectionsPerChild` (`MaxRequestsPerChild`): 0 for no limit.
+    pub max_connections_per_child: u64,
+    /// `AsyncRequestWorkerFactor` (event).
+    pub async_request_worker_factor: u32,
+    /// `ListenBacklog`.
+    pub listen_backlog: i32,
+    /// `GracefulShutdownTimeout`: 0 waits as long as requests last.
+    pub graceful_shutdown_timeout: Duration,
+    /// `User`: children run as this user (when started as root).
+    pub user: Option<String>,
+    /// `Group`.
+    pub group: Option<String>,
+}
+
+impl Default for MpmConfig {
+    fn default() -> Self {
+        MpmConfig {
+            start_servers: 3,
+            min_spare_servers: 5,
+            max_spare_servers: 10,
+            min_spare_threads: 75,
+            max_spare_threads: 250,
+            threads_per_child: 25,
+            thread_limit: 64,
+            server_limit: 16,
+            max_request_workers: 400,
+            max_connections_per_child: 0,
+            async_request_worker_factor: 2,
+            listen_backlog: 511,
+            graceful_shutdown_timeout: Duration::ZERO,
+            user: None,
+            group: None,
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Control: signals and embedder requests turned into plain commands.
+//!
+//! Signal handlers do nothing but set a flag and write one byte to a pipe
+//! (both async-signal-safe, through `signal-hook`). The strategy's main
+//! loop polls the pipe's read end beside its sockets and reads the command
+//! with [`Control::take`]. An embedding program sends the same commands
+//! through a [`ControlHandle`].
+//!
+//! | signal | command |
+//! |---|---|
+//! | SIGTERM, SIGINT | [`Command::Stop`] |
+//! | SIGWINCH | [`Command::GracefulStop`] |
+//! | SIGHUP | [`Command::Restart`] |
+//! | SIGUSR1 | [`Command::GracefulRestart`] |
+//!
+//! [`Drain`] is the other direction: a broadcast that every thread (or, via
+//! an inherited pipe, every child) can poll, which tells them to finish
+//! what they hold and stop taking new work.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use crate::error::Error;
+
+/// A command to the running strategy, in decreasing priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Stop now: close listeners, end connections, exit (SIGTERM, SIGINT).
+    Stop,
+    /// Restart now: end connections, re-read configuration (SIGHUP).
+    Restart,
+    /// Stop accepting, let requests in flight finish, exit (SIGWINCH).
+    GracefulStop,
+    /// Re-read configuration; old connections finish (SIGUSR1).
+    GracefulRestart,
+}
+
+const COMMANDS: [Command; 4] = [
+    Command::Stop,
+    Command::Restart,
+    Command::GracefulStop,
+    Command::GracefulRestart,
+];
+
+/// The lifecycle phase of a run, for tests and embedders to observe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Listeners bound, processes or threads being made.
+    Starting = 0,
+    /// Serving.
+    Running = 1,
+    /// No longer accepting; finishing requests in flight.
+    Draining = 2,
+    /// Done.
+    Stopped = 3,
+}
+
+impl Phase {
+    fn from_u8(v: u8) -> Phase {
+        match v {
+            0 => Phase::Starting,
+            1 => Phase::Running,
+            2 => Phase::Draining,
+            _ => Phase::Stopped,
+        }
+    }
+}
+
+struct Inner {
+    flags: [Arc<AtomicBool>; 4],
+    wake_read: OwnedFd,
+    wake_write: OwnedFd,
+    phase: AtomicU8,
+    observers: parking_lot::Mutex<Vec<Box<dyn Fn(Phase) + Send + Sync>>>,
+}
+
+/// The receiving end of control commands; owned by the code that calls
+/// [`crate::Mpm::run`].
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Inner>,
+}
+
+/// A cloneable sender of commands, for the embedding program.
+#[derive(Clone)]
+pub struct ControlHandle {
+    inner: Arc<Inner>,
+}
+
+fn pipe_nonblocking() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(io::Error::from)
+}
+
+fn index(cmd: Command) -> usize {
+    COMMANDS.iter().position(|c| *c == cmd).unwrap_or(0)
+}
+
+impl Inner {
+    fn send(&self, cmd: Command) {
+        self.flags[index(cmd)].store(true, Ordering::SeqCst);
+        // A full pipe already wakes the reader; nothing to do on EAGAIN.
+        let _ = nix::unistd::write(&self.wake_write, &[1u8]);
+    }
+}
+
+impl Control {
+    /// A control channel with no signal attached yet.
+    pub fn new() -> Result<Self, Error> {
+        let (wake_read, wake_write) = pipe_nonblocking().map_err(Error::Control)?;
+        Ok(Control {
+            inner: Arc::new(Inner {
+                flags: Default::default(),
+                wake_read,
+                wake_write,
+                phase: AtomicU8::new(Phase::Starting as u8),
+                observers: parking_lot::Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Route SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGWINCH to this channel
+    /// and ignore SIGPIPE (a vanished client is an `EPIPE`, not a death).
+    pub fn install_signals(&self) -> Result<(), Error> {
+        use signal_hook::consts::*;
+        let map = [
+            (SIGTERM, Command::Stop),
+            (SIGINT, Command::Stop),
+            (SIGHUP, Command::Restart),
+            (SIGWINCH, Command::GracefulStop),
+            (SIGUSR1, Command::GracefulRestart),
+        ];
+        for (sig, cmd) in map {
+            signal_hook::flag::register(sig, self.inner.flags[index(cmd)].clone())
+                .map_err(Error::Control)?;
+            let w = self.inner.wake_write.try_clone().map_err(Error::Control)?;
+            signal_hook::low_level::pipe::register(sig, w).map_err(Error::Control)?;
+        }
+        ignore_sigpipe();
+        Ok(())
+    }
+
+    /// A sender for the embedding program.
+    pub fn handle(&self) -> ControlHandle {
+        ControlHandle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Readable when a command may be pending: poll it beside sockets.
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.inner.wake_read.as_fd()
+    }
+
+    /// The most urgent pending command, if any (clearing it).
+    pub fn take(&self) -> Option<Command> {
+        let mut buf = [0u8; 64];
+        while matches!(nix::unistd::read(self.inner.wake_read.as_raw_fd(), &mut buf), Ok(n) if n > 0)
+        {}
+        for (i, cmd) in COMMANDS.iter().enumerate() {
+            if self.inner.flags[i].swap(false, Ordering::SeqCst) {
+                return Some(*cmd);
+            }
+        }
+        None
+    }
+
+    /// Wait up to `timeout` (forever with `None`) for a command.
+    pub fn wait(&self, timeout: Option<Duration>) -> Option<Command> {
+        if let Some(cmd) = self.take() {
+            return Some(cmd);
+        }
+        let mut fds = [PollFd::new(self.wake_fd(), PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut fds, poll_timeout(timeout));
+        self.take()
+    }
+
+    /// Record a lifecycle phase and tell the observers.
+    pub fn set_phase(&self, phase: Phase) {
+        let old = self.inner.phase.swap(phase as u8, Ordering::SeqCst);
+        if old != phase as u8 {
+            for f in self.inner.observers.lock().iter() {
+                f(phase);
+            }
+        }
+    }
+
+    /// The current lifecycle phase.
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.inner.phase.load(Ordering::SeqCst))
+    }
+
+    /// Call `f` on every phase change.
+    pub fn on_phase(&self, f: impl Fn(Phase) + Send + Sync + 'static) {
+        self.inner.observers.lock().push(Box::new(f));
+    }
+}
+
+impl ControlHandle {
+    /// Send a command.
+    pub fn send(&self, cmd: Command) {
+        self.inner.send(cmd)
+    }
+    /// [`Command::Stop`].
+    pub fn stop(&self) {
+        self.send(Command::Stop)
+    }
+    /// [`Command::GracefulStop`].
+    pub fn graceful_stop(&self) {
+        self.send(Command::GracefulStop)
+    }
+    /// [`Command::Restart`].
+    pub fn restart(&self) {
+        self.send(Command::Restart)
+    }
+    /// [`Command::GracefulRestart`].
+    pub fn graceful_restart(&self) {
+        self.send(Command::GracefulRestart)
+    }
+    /// The current lifecycle phase.
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.inner.phase.load(Ordering::SeqCst))
+    }
+}
+
+/// Convert an optional duration into poll's timeout (rounded up to a
+/// millisecond so a short wait never becomes a busy loop).
+pub fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
+    match timeout {
+        None => PollTimeout::NONE,
+        Some(d) => {
+            let ms = d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        }
+    }
+}
+
+/// Ignore SIGPIPE for the whole process.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting SIGPIPE's disposition to SIG_IGN installs no handler
+    // code; it is safe at any time.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+    }
+}
+
+/// A one-way broadcast "finish what you hold": every thread of a process,
+/// and every child that inherited it, sees it through [`Drain::fd`] (which
+/// becomes readable and stays so) or [`Drain::is_triggered`].
+pub struct Drain {
+    read: OwnedFd,
+    write: OwnedFd,
+    triggered: AtomicBool,
+}
+
+impl Drain {
+    /// A drain signal not yet triggered.
+    pub fn new() -> io::Result<Self> {
+        let (read, write) = pipe_nonblocking()?;
+        Ok(Drain {
+            read,
+            write,
+            triggered: AtomicBool::new(false),
+        })
+    }
+
+    /// Tell everyone to finish. Idempotent.
+    pub fn trigger(&self) {
+        if !self.triggered.swap(true, Ordering::SeqCst) {
+            let _ = nix::unistd::write(&self.write, &[1u8]);
+        }
+    }
+
+    /// True once triggered (in this process or, through the pipe, by the
+    /// process that holds the other copy).
+    pub fn is_triggered(&self) -> bool {
+        if self.triggered.load(Ordering::SeqCst) {
+            return true;
+        }
+        let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
+        let ready = matches!(nix::poll::poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0);
+        if ready {
+            self.triggered.store(true, Ordering::SeqCst);
+        }
+        ready
+    }
+
+    /// Readable once triggered: poll it beside a socket.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_commands_arrive_in_priority_order() {
+        let c = Control::new().unwrap();
+        let h = c.handle();
+        assert_eq!(c.take(), None);
+        h.graceful_restart();
+        h.stop();
+        assert_eq!(c.wait(Some(Duration::from_millis(10))), Some(Command::Stop));
+        assert_eq!(c.take(), Some(Command::GracefulRestart));
+        assert_eq!(c.take(), None);
+    }
+
+    #[test]
+    fn wait_times_out_without_a_command() {
+        let c = Control::new().unwrap();
+        let t = std::time::Instant::now();
+        assert_eq!(c.wait(Some(Duration::from_millis(30))), None);
+        assert!(t.elapsed() >= Duration::from_millis(29));
+    }
+
+    #[test]
+    fn phase_observers_see_each_change_once() {
+        let c = Control::new().unwrap();
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        c.on_phase(move |p| s.lock().push(p));
+        c.set_phase(Phase::Running);
+        c.set_phase(Phase::Running);
+        c.set_phase(Phase::Draining);
+        c.set_phase(Phase::Stopped);
+        assert_eq!(
+            *seen.lock(),
+            vec![Phase::Running, Phase::Draining, Phase::Stopped]
+        );
+        assert_eq!(c.handle().phase(), Phase::Stopped);
+    }
+
+    #[test]
+    fn drain_is_seen_through_its_fd() {
+        let d = Drain::new().unwrap();
+        assert!(!d.is_triggered());
+        d.trigger();
+        d.trigger();
+        assert!(d.is_triggered());
+        let mut fds = [PollFd::new(d.fd(), PollFlags::POLLIN)];
+        assert_eq!(nix::poll::poll(&mut fds, PollTimeout::ZERO).unwrap(), 1);
+    }
+}

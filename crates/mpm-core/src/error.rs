@@ -1,0 +1,72 @@
+//! Errors of the core.
+
+use std::io;
+
+/// What went wrong in the core; each message names what failed and on what.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `Listen` address could not be bound.
+    #[error("could not bind to {addr}: {reason}")]
+    Bind {
+        /// The address as configured.
+        addr: String,
+        /// The cause, in words (`address already in use`).
+        reason: String,
+    },
+    /// A `Listen` address did not parse.
+    #[error("invalid Listen address {addr:?}: {reason}")]
+    ListenAddr {
+        /// The text given.
+        addr: String,
+        /// Why it is not an address.
+        reason: &'static str,
+    },
+    /// The handler factory failed in a process.
+    #[error("the handler could not start: {0}")]
+    Handler(String),
+    /// The shared-memory scoreboard could not be made.
+    #[error("could not create the scoreboard ({slots} slots): {source}")]
+    Scoreboard {
+        /// Slots asked for.
+        slots: usize,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// Installing signal handling or the control channel failed.
+    #[error("could not set up process control: {0}")]
+    Control(io::Error),
+    /// Any other system call failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The system's reason.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// An `Io` error with a description of what was being done.
+    pub fn io(what: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Describe an I/O error the way an operator reads it: `address already in
+/// use`, not `Address already in use (os error 98)`.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = nix::errno::Errno::from_raw(code).desc().to_string();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => e.to_string(),
+            }
+        }
+        None => e.to_string(),
+    }
+}

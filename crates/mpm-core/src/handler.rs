@@ -1,0 +1,203 @@
+//! What an application writes: a synchronous [`Handler`].
+//!
+//! The handler runs on a plain thread (or in a child process) and may block:
+//! a database call or a file read costs that thread only. It receives the
+//! request head with a body that is a [`std::io::Read`], and the facts of
+//! the connection, and returns a [`Response`] whose body the strategy sends
+//! (with `sendfile` where it can).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use crate::connection::ConnInfo;
+
+/// The request a handler sees: the `http` crate's head with a body that
+/// reads the (de-chunked, length-limited) request body from the connection.
+pub type Request<'a> = http::Request<RequestBody<'a>>;
+
+/// The response a handler returns.
+pub type Response = http::Response<Body>;
+
+/// The request body: a [`Read`] that decodes `Content-Length` or chunked
+/// framing and stops at `LimitRequestBody` with an error (the server then
+/// answers 413). It yields end-of-file at the end of the body; reading it
+/// is optional: an unread body is drained or the connection closed.
+pub struct RequestBody<'a> {
+    inner: Option<&'a mut dyn Read>,
+}
+
+impl<'a> RequestBody<'a> {
+    /// A body read from `inner`.
+    pub fn new(inner: &'a mut dyn Read) -> Self {
+        RequestBody { inner: Some(inner) }
+    }
+
+    /// A request without a body.
+    pub fn empty() -> Self {
+        RequestBody { inner: None }
+    }
+}
+
+impl Read for RequestBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Some(r) => r.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestBody")
+    }
+}
+
+/// A response body.
+pub enum Body {
+    /// No body (`Content-Length: 0`, or none at all for 204/304).
+    Empty,
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// A stream. With `len: Some(n)` it is sent with `Content-Length: n`
+    /// (and must yield exactly `n` bytes); with `None` it is sent chunked to
+    /// HTTP/1.1 clients, and delimited by closing the connection for 1.0.
+    Reader {
+        reader: Box<dyn Read + Send>,
+        len: Option<u64>,
+    },
+    /// `len` bytes of a file from `offset`: sent with `sendfile(2)` on plain
+    /// TCP, copied through a buffer under TLS.
+    File { file: File, offset: u64, len: u64 },
+}
+
+impl Body {
+    /// The length the body will have on the wire, when known up front.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::Reader { len, .. } => *len,
+            Body::File { len, .. } => Some(*len),
+        }
+    }
+
+    /// True for [`Body::Empty`] and zero-length bodies.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Body::Empty"),
+            Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
+            Body::Reader { len, .. } => write!(f, "Body::Reader(len {len:?})"),
+            Body::File { offset, len, .. } => write!(f, "Body::File({offset}+{len})"),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Body::Bytes(b)
+    }
+}
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Self {
+        Body::Bytes(b.into())
+    }
+}
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Body::Bytes(s.into())
+    }
+}
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Body::Bytes(Bytes::from_static(s.as_bytes()))
+    }
+}
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Self {
+        Body::Bytes(Bytes::from_static(s))
+    }
+}
+
+/// One finished exchange, handed to [`Handler::log`] after the response was
+/// sent (or failed): what an access log needs.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// The connection it came on.
+    pub conn: &'a ConnInfo,
+    /// The request line as received (`GET / HTTP/1.1`), lossily decoded.
+    pub request_line: &'a str,
+    /// Method, when the request line parsed.
+    pub method: Option<&'a http::Method>,
+    /// Request target, when the request line parsed.
+    pub uri: Option<&'a http::Uri>,
+    /// Request headers (empty for a request refused before they parsed).
+    pub headers: &'a http::HeaderMap,
+    /// Status sent.
+    pub status: http::StatusCode,
+    /// Body bytes sent (not counting the head).
+    pub body_bytes: u64,
+    /// When the first byte of the request arrived.
+    pub started: SystemTime,
+    /// From the first byte of the request to the last byte of the response.
+    pub duration: Duration,
+}
+
+/// An application: called once per request, on a thread that may block.
+///
+/// `handle` takes `&self` because one handler serves every thread of a
+/// process at once; state that must not be shared across processes is made
+/// after `fork` by a [`HandlerFactory`].
+///
+/// ```
+/// use mpm_core::{Body, ConnInfo, Handler, Request, Response};
+///
+/// struct Hello;
+/// impl Handler for Hello {
+///     fn handle(&self, _req: Request<'_>, _conn: &ConnInfo) -> Response {
+///         Response::new(Body::from("Hello, World!"))
+///     }
+/// }
+/// ```
+///
+/// A panic inside `handle` is caught at the strategy's edge: the client gets
+/// a 500, that connection closes, the process and its other threads go on.
+pub trait Handler: Send + Sync + 'static {
+    /// Answer one request.
+    fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response;
+
+    /// Called after each exchange, including requests the engine refused
+    /// itself (400, 408, 413 …). The default does nothing.
+    fn log(&self, _exchange: &Exchange<'_>) {}
+}
+
+impl<H: Handler + ?Sized> Handler for Arc<H> {
+    fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
+        (**self).handle(req, conn)
+    }
+    fn log(&self, exchange: &Exchange<'_>) {
+        (**self).log(exchange)
+    }
+}
+
+/// Makes the handler of one process: called in each child after `fork` (and
+/// once by the single-process strategy), so per-process state such as a
+/// database connection is made where it lives. An error stops the server
+/// with that message: a handler that cannot start is a fatal startup error.
+pub type HandlerFactory =
+    Arc<dyn Fn() -> Result<Arc<dyn Handler>, String> + Send + Sync + 'static>;
+
+/// A factory that hands every process the same (cloned before fork) handler.
+pub fn shared_factory(handler: Arc<dyn Handler>) -> HandlerFactory {
+    Arc::new(move || Ok(handler.clone()))
+}

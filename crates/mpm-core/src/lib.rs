@@ -1,0 +1,41 @@
+//! # mpm-core
+//!
+//! The vocabulary every concurrency strategy ("MPM") shares. Nothing here
+//! knows which strategy runs it:
+//!
+//! - [`handler`]: the synchronous [`Handler`] an application writes, the
+//!   request and response types it sees, and the per-process factory.
+//! - [`connection`]: an accepted socket with its facts ([`ConnInfo`]).
+//! - [`http`]: the sans-IO HTTP/1.1 engine (bytes in → request heads out,
+//!   response in → bytes out) that every strategy drives.
+//! - [`serve`]: the blocking driver of that engine, shared by the strategies
+//!   that give a thread to a connection.
+//! - [`config`]: typed limits, timeouts and MPM directives.
+//! - [`listener`]: binding every `Listen` address once, before any fork.
+//! - [`scoreboard`]: the shared-memory table of processes and workers.
+//! - [`control`]: signals turned into plain commands.
+//! - [`mpm`]: the [`Mpm`] trait the strategies implement.
+//! - [`single`]: the one-process strategy behind `mpmd -X`.
+
+pub mod config;
+pub mod connection;
+pub mod control;
+pub mod error;
+pub mod handler;
+pub mod http;
+pub mod listener;
+pub mod mpm;
+pub mod scoreboard;
+pub mod serve;
+pub mod single;
+
+pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
+pub use connection::{ConnInfo, Connection, TlsInfo};
+pub use control::{Command, Control, ControlHandle, Phase};
+pub use error::Error;
+pub use handler::{
+    shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
+};
+pub use listener::{ListenAddr, Listener, Listeners};
+pub use mpm::{Exit, Mpm, MpmInfo, RunContext};
+pub use scoreboard::{Scoreboard, WorkerState};

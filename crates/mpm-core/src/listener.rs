@@ -1,0 +1,266 @@
+//! Listening sockets: every `Listen` address bound once, before any fork,
+//! so children inherit them and a restart keeps the ones still configured
+//! (no connection is refused while the server re-reads its configuration).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::{describe_io, Error};
+
+/// A `Listen` directive's address: `80`, `*:80`, `127.0.0.1:8080`,
+/// `[::1]:8080`, optionally followed by a protocol (`https`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListenAddr {
+    /// The host part: `None` for every address (`80`, `*:80`, `[::]:80`).
+    pub ip: Option<IpAddr>,
+    /// The port.
+    pub port: u16,
+    /// The protocol named after the address (`http` when none).
+    pub protocol: String,
+}
+
+impl ListenAddr {
+    /// The address to bind. A bare port or `*` binds the IPv6 wildcard in
+    /// dual-stack mode where the system has IPv6, as Apache does.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), self.port)
+    }
+
+    /// True when the protocol is `https`.
+    pub fn is_tls(&self) -> bool {
+        self.protocol.eq_ignore_ascii_case("https")
+    }
+
+    /// Whether a request that arrived on local address `local` belongs to
+    /// this listener's address (for virtual-host matching).
+    pub fn matches(&self, local: &SocketAddr) -> bool {
+        self.port == local.port() && self.ip.is_none_or(|ip| ip == local.ip())
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            None => write!(f, "*:{}", self.port),
+            Some(IpAddr::V4(ip)) => write!(f, "{ip}:{}", self.port),
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+impl FromStr for ListenAddr {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let bad = |reason| Error::ListenAddr {
+            addr: text.to_string(),
+            reason,
+        };
+        let mut words = text.split_whitespace();
+        let addr = words.next().ok_or_else(|| bad("empty address"))?;
+        let protocol = words.next().unwrap_or("http").to_ascii_lowercase();
+        if words.next().is_some() {
+            return Err(bad("expected an address and at most a protocol"));
+        }
+        if !protocol.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad("the protocol must be a word such as http or https"));
+        }
+        let parse_port = |p: &str| -> Result<u16, Error> {
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => Err(bad("the port must be a number from 1 to 65535")),
+                Ok(n) => Ok(n),
+            }
+        };
+        let (ip, port) = if let Some(rest) = addr.strip_prefix('[') {
+            let (host, port) = rest
+                .split_once("]:")
+                .ok_or_else(|| bad("an IPv6 address is written [addr]:port"))?;
+            let ip: Ipv6Addr = host.parse().map_err(|_| bad("not an IPv6 address"))?;
+            let ip = if ip.is_unspecified() { None } else { Some(IpAddr::V6(ip)) };
+            (ip, parse_port(port)?)
+        } else if let Some((host, port)) = addr.rsplit_once(':') {
+            let ip = if host == "*" || host == "0.0.0.0" {
+                None
+            } else {
+                Some(IpAddr::V4(
+                    host.parse::<Ipv4Addr>()
+                        .map_err(|_| bad("not an IPv4 address (write IPv6 as [addr]:port)"))?,
+                ))
+            };
+            (ip, parse_port(port)?)
+        } else {
+            (None, parse_port(addr)?)
+        };
+        Ok(ListenAddr { ip, port, protocol })
+    }
+}
+
+/// One bound listening socket.
+#[derive(Debug)]
+pub struct Listener {
+    /// The configured address.
+    pub addr: ListenAddr,
+    /// The address actually bound (the port is known even when 0 was asked).
+    pub local: SocketAddr,
+    /// The address as text, shared with every connection's `ConnInfo`.
+    pub name: Arc<str>,
+    /// The socket, non-blocking.
+    pub socket: TcpListener,
+}
+
+/// The set of bound listeners, in configuration order.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    list: Vec<Listener>,
+}
+
+fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
+    let fail = |e: std::io::Error| Error::Bind {
+        addr: addr.to_string(),
+        reason: describe_io(&e),
+    };
+    let (socket, bind_to) = match addr.ip {
+        // Every address: IPv6 dual stack when the system has it.
+        None => match Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)) {
+            Ok(s) if s.set_only_v6(false).is_ok() => {
+                (s, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port))
+            }
+            _ => (
+                Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(fail)?,
+                addr.socket_addr(),
+            ),
+        },
+        Some(ip) => (
+            Socket::new(Domain::for_address(SocketAddr::new(ip, 0)), Type::STREAM, Some(Protocol::TCP))
+                .map_err(fail)?,
+            addr.socket_addr(),
+        ),
+    };
+    socket.set_reuse_address(true).map_err(fail)?;
+    if bind_to.is_ipv6() && addr.ip.is_some() {
+        socket.set_only_v6(true).map_err(fail)?;
+    }
+    socket.bind(&bind_to.into()).map_err(fail)?;
+    socket.listen(backlog.max(1)).map_err(fail)?;
+    socket.set_nonblocking(true).map_err(fail)?;
+    let socket: TcpListener = socket.into();
+    let local = socket.local_addr().map_err(fail)?;
+    let name: Arc<str> = Arc::from(addr.to_string());
+    Ok(Listener {
+        addr: addr.clone(),
+        local,
+        name,
+        socket,
+    })
+}
+
+impl Listeners {
+    /// Bind every address. On failure nothing stays bound and the error
+    /// names the address and the cause.
+    pub fn bind(addrs: &[ListenAddr], backlog: i32) -> Result<Self, Error> {
+        Listeners::default().rebind(addrs, backlog)
+    }
+
+    /// Keep the sockets of addresses still configured (same address and
+    /// port, same protocol), bind the new ones and close the rest. Used on
+    /// restart: a kept socket never stops accepting. On failure `self`'s
+    /// sockets are dropped only if they are no longer configured.
+    pub fn rebind(mut self, addrs: &[ListenAddr], backlog: i32) -> Result<Self, Error> {
+        let mut list = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            if list.iter().any(|l: &Listener| &l.addr == addr) {
+                continue; // the same Listen twice binds once
+            }
+            let kept = self.list.iter().position(|l| {
+                &l.addr == addr || (addr.port == 0 && l.addr.ip == addr.ip && l.addr.protocol == addr.protocol)
+            });
+            match kept {
+                Some(i) => {
+                    let l = self.list.swap_remove(i);
+                    // A changed ListenBacklog applies to kept sockets too.
+                    let sock = socket2::SockRef::from(&l.socket);
+                    let _ = sock.listen(backlog.max(1));
+                    list.push(l);
+                }
+                None => list.push(bind_one(addr, backlog)?),
+            }
+        }
+        Ok(Listeners { list })
+    }
+
+    /// The listeners, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Listener> {
+        self.list.iter()
+    }
+
+    /// Number of listeners.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Listener `i`.
+    pub fn get(&self, i: usize) -> Option<&Listener> {
+        self.list.get(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn la(s: &str) -> ListenAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn listen_addresses_in_apache_forms_parse() {
+        assert_eq!(la("80"), ListenAddr { ip: None, port: 80, protocol: "http".into() });
+        assert_eq!(la("*:8080").port, 8080);
+        assert_eq!(la("127.0.0.1:8080").ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(la("[::1]:8443 https").ip, Some("::1".parse().unwrap()));
+        assert!(la("[::1]:8443 https").is_tls());
+        assert_eq!(la("[::]:80").ip, None);
+        assert_eq!(la("127.0.0.1:8080").to_string(), "127.0.0.1:8080");
+        assert_eq!(la("[::1]:81").to_string(), "[::1]:81");
+    }
+
+    #[test]
+    fn bad_listen_addresses_say_why() {
+        for bad in ["", "http", "70000", "0", "1.2.3:80", "[::1:80", "::1:80", "80 https x", "80 ht/tp"] {
+            let e = bad.parse::<ListenAddr>().unwrap_err().to_string();
+            assert!(e.contains("invalid Listen address"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn bind_conflict_names_address_and_cause() {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        let addr = la(&format!("127.0.0.1:{port}"));
+        let e = Listeners::bind(&[addr], 16).unwrap_err().to_string();
+        assert_eq!(e, format!("could not bind to 127.0.0.1:{port}: address already in use"));
+    }
+
+    #[test]
+    fn rebind_keeps_the_same_socket_and_closes_dropped_ones() {
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (a, b) = (la(&format!("127.0.0.1:{}", free())), la(&format!("127.0.0.1:{}", free())));
+        let ls = Listeners::bind(&[a.clone(), b.clone()], 16).unwrap();
+        use std::os::fd::AsRawFd;
+        let fd_a = ls.get(0).unwrap().socket.as_raw_fd();
+        let ls = ls.rebind(std::slice::from_ref(&a), 16).unwrap();
+        assert_eq!(ls.len(), 1);
+        assert_eq!(ls.get(0).unwrap().socket.as_raw_fd(), fd_a);
+        // b is closed: it can be bound again.
+        std::net::TcpListener::bind(b.socket_addr()).unwrap();
+    }
+}

@@ -1,0 +1,106 @@
+//! The [`Mpm`] trait: one concurrency strategy.
+//!
+//! A strategy is handed everything already built (listeners bound, the
+//! handler factory, typed configuration, the scoreboard and the control
+//! channel) and runs until a command ends it. It never parses a
+//! configuration file; the caller never touches a socket's bytes.
+//!
+//! `run` returns [`Exit`] so the caller can re-read its configuration on a
+//! restart and call `run` again on the same (re-bound) listeners:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use mpm_core::*;
+//!
+//! struct Hello;
+//! impl Handler for Hello {
+//!     fn handle(&self, _: Request<'_>, _: &ConnInfo) -> Response {
+//!         Response::new(Body::from("Hello, World!"))
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Error> {
+//! let listeners = Listeners::bind(&["127.0.0.1:8080".parse().unwrap()], 511)?;
+//! let control = Control::new()?;
+//! control.install_signals()?;
+//! let mut mpm = single::Single::default();
+//! let (procs, threads) = mpm.scoreboard_shape(&MpmConfig::default());
+//! let scoreboard = Scoreboard::new(procs, threads)?;
+//! let exit = mpm.run(RunContext {
+//!     listeners: &listeners,
+//!     factory: shared_factory(Arc::new(Hello)),
+//!     protocol: Arc::new(ProtocolConfig::default()),
+//!     mpm: &MpmConfig::default(),
+//!     control: &control,
+//!     scoreboard: &scoreboard,
+//! })?;
+//! # let _ = exit; Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use crate::config::{MpmConfig, ProtocolConfig};
+use crate::control::Control;
+use crate::error::Error;
+use crate::handler::HandlerFactory;
+use crate::listener::Listeners;
+use crate::scoreboard::Scoreboard;
+
+/// How a strategy describes itself (`mpmd -V`, `-l`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MpmInfo {
+    /// Short name: `single`, `prefork`, `worker`, `event`.
+    pub name: &'static str,
+    /// Serves requests on several threads of one process.
+    pub threaded: bool,
+    /// Forks child processes.
+    pub forked: bool,
+}
+
+/// Why `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped (at once or gracefully); the caller exits.
+    Stop,
+    /// Restart asked (SIGHUP): connections were closed; re-read the
+    /// configuration and run again.
+    Restart,
+    /// Graceful restart asked (SIGUSR1): re-read the configuration and run
+    /// again; connections in flight were allowed to finish.
+    GracefulRestart,
+}
+
+/// Everything a strategy runs with.
+pub struct RunContext<'a> {
+    /// Bound listening sockets, in configuration order.
+    pub listeners: &'a Listeners,
+    /// Makes each process's handler.
+    pub factory: HandlerFactory,
+    /// Protocol limits and timeouts.
+    pub protocol: Arc<ProtocolConfig>,
+    /// MPM directives.
+    pub mpm: &'a MpmConfig,
+    /// Commands from signals or from the embedding program.
+    pub control: &'a Control,
+    /// The shared-memory scoreboard, sized by [`Mpm::scoreboard_shape`].
+    pub scoreboard: &'a Scoreboard,
+}
+
+/// A concurrency strategy.
+pub trait Mpm: Send {
+    /// Name and kind.
+    fn info(&self) -> MpmInfo;
+
+    /// Check the MPM directives against each other; returns the clamped
+    /// configuration and one warning per conflict, as Apache does at start
+    /// and under `-t`.
+    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+        (cfg.clone(), Vec::new())
+    }
+
+    /// Processes × workers the scoreboard needs for this configuration.
+    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize);
+
+    /// Serve until a command ends the run.
+    fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error>;
+}

@@ -1,0 +1,42 @@
+//! # mpm
+//!
+//! The crate an embedding program depends on. It re-exports the core
+//! vocabulary ([`Handler`], [`Response`], [`Mpm`] …) and compiles in the
+//! concurrency strategies chosen with Cargo features. [`compiled`] lists
+//! them and [`by_name`] builds one, so a program (like `mpmd`) can pick the
+//! strategy at startup.
+//!
+//! The one-process strategy (`single`, behind `mpmd -X`) is always there.
+
+pub use mpm_core::*;
+
+/// The strategies compiled into this build, the default first.
+pub fn compiled() -> Vec<&'static str> {
+    vec!["single"]
+}
+
+/// The strategy a program uses when it names none: the first of
+/// [`compiled`].
+pub fn default_strategy() -> &'static str {
+    compiled()[0]
+}
+
+/// Build the strategy called `name` (as listed by [`compiled`]).
+pub fn by_name(name: &str) -> Option<Box<dyn Mpm>> {
+    match name {
+        "single" => Some(Box::new(single::Single::default())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_compiled_strategy_can_be_built_and_names_itself() {
+        for name in super::compiled() {
+            let mpm = super::by_name(name).unwrap();
+            assert_eq!(mpm.info().name, name);
+        }
+        assert!(super::by_name("nonesuch").is_none());
+    }
+}
