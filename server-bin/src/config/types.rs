@@ -1,0 +1,172 @@
+//! The typed result of reading an Apache-style configuration.
+//!
+//! `config::load` fills these from the file; everything else in `mpmd`
+//! (router, static files, status page, logs, the strategy) reads only these.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+
+/// Where a directive was written, for messages (`file:line`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// `Require …` (mod_authz_core / mod_authz_host), the forms we support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Require {
+    /// `Require all granted`.
+    AllGranted,
+    /// `Require all denied`.
+    AllDenied,
+    /// `Require local`: loopback clients, or a client whose address is the
+    /// connection's local address.
+    Local,
+    /// `Require ip 10.1 192.168.0.0/16 ::1 …`: each entry a network.
+    Ip(Vec<IpNet>),
+    /// `Require not ip …` is not supported; several `Require` lines in one
+    /// block mean any of them (`<RequireAny>`, Apache's default).
+    Any(Vec<Require>),
+}
+
+/// An address with a prefix length (`192.168.0.0/16`, `10.1` = `10.1.0.0/16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// `Options` of a `<Directory>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// `FollowSymLinks`: symlinks may lead outside the document root.
+    pub follow_symlinks: bool,
+    /// `Indexes`: a directory without its index file gets a listing.
+    pub indexes: bool,
+}
+
+/// `<Directory path>` … `</Directory>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryBlock {
+    /// The directory (absolute, without trailing slash except for `/`).
+    pub path: PathBuf,
+    /// `Options`, when set in this block (else inherited from the parent
+    /// directory block, and off at the top).
+    pub options: Option<Options>,
+    /// `Require`, when set in this block.
+    pub require: Option<Require>,
+    pub origin: Origin,
+}
+
+/// `<Location url-path>` … `</Location>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationBlock {
+    /// URL path prefix (`/server-status`).
+    pub path: String,
+    /// `SetHandler` (`server-status`), if any.
+    pub handler: Option<String>,
+    /// `Require`, if any.
+    pub require: Option<Require>,
+    pub origin: Origin,
+}
+
+/// `Alias url-path file-or-directory`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRule {
+    pub url: String,
+    pub path: PathBuf,
+}
+
+/// `Redirect [status] url-path URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectRule {
+    /// 301, 302 (default, `temp`), 303 (`seeother`), 410 (`gone`, no URL), …
+    pub status: u16,
+    pub from: String,
+    /// Absent for `gone`.
+    pub to: Option<String>,
+}
+
+/// `CustomLog file format-or-nickname`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomLog {
+    pub path: PathBuf,
+    /// The format string, nicknames (`common`, `combined`, `LogFormat …
+    /// name`) already resolved.
+    pub format: String,
+}
+
+/// The address part of `<VirtualHost addr:port …>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VhostAddr {
+    /// `None` for `*` / `_default_`.
+    pub ip: Option<IpAddr>,
+    /// `None` for `*` (any port).
+    pub port: Option<u16>,
+}
+
+/// One (virtual) server: the main server is one of these too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualHost {
+    /// Addresses from `<VirtualHost …>` (empty for the main server).
+    pub addrs: Vec<VhostAddr>,
+    /// `ServerName` (without scheme or port).
+    pub server_name: Option<String>,
+    /// `ServerAlias` names, wildcards (`*.example.com`) allowed.
+    pub server_aliases: Vec<String>,
+    /// `DocumentRoot` (absolute).
+    pub document_root: PathBuf,
+    /// `DirectoryIndex` (default `index.html`).
+    pub directory_index: Vec<String>,
+    pub aliases: Vec<AliasRule>,
+    pub redirects: Vec<RedirectRule>,
+    pub directories: Vec<DirectoryBlock>,
+    pub locations: Vec<LocationBlock>,
+    /// `CustomLog` lines of this host (the main server's apply to hosts that
+    /// have none, as in Apache).
+    pub custom_logs: Vec<CustomLog>,
+    /// `ServerAdmin`, shown on error pages if set.
+    pub server_admin: Option<String>,
+    /// Where `<VirtualHost>` (or, for the main server, the file) starts.
+    pub origin: Origin,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `Listen` lines, in order.
+    pub listens: Vec<ListenAddr>,
+    /// Strategy chosen by `LoadModule mpm_<name>_module …`, if any.
+    pub mpm_name: Option<String>,
+    /// MPM directives (raw: each strategy clamps them).
+    pub mpm: MpmConfig,
+    /// Protocol limits and timeouts.
+    pub protocol: ProtocolConfig,
+    /// `PidFile` (relative to `ServerRoot`); default `logs/mpmd.pid`.
+    pub pid_file: PathBuf,
+    /// `ServerRoot`; default the directory of the main config file.
+    pub server_root: PathBuf,
+    /// `ErrorLog`: `None` means stderr.
+    pub error_log: Option<PathBuf>,
+    /// `LogLevel` (Apache's names: emerg alert crit error warn notice info
+    /// debug trace1-8), the global level.
+    pub log_level: log::LevelFilter,
+    /// The main server (directives outside any `<VirtualHost>`).
+    pub main_server: VirtualHost,
+    /// `<VirtualHost>` blocks, in order, already merged with the main
+    /// server: a setting a block does not make takes the main server's
+    /// value, and the main server's `<Directory>`, `<Location>`, `Alias`
+    /// and `Redirect` rules apply to every host (after the host's own).
+    pub vhosts: Vec<VirtualHost>,
+    /// Warnings (`file:line: …`) to print at startup and under `-t`.
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! Error log. (being written)

@@ -1,0 +1,1 @@
+//! The handler `mpmd` serves with. (being written)
