@@ -25,6 +25,7 @@ pub mod handler;
 pub mod http;
 pub mod listener;
 pub mod mpm;
+pub mod reqtimeout;
 pub mod scoreboard;
 pub mod serve;
 pub mod single;

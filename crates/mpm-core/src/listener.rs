@@ -27,7 +27,10 @@ impl ListenAddr {
     /// The address to bind. A bare port or `*` binds the IPv6 wildcard in
     /// dual-stack mode where the system has IPv6, as Apache does.
     pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), self.port)
+        SocketAddr::new(
+            self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            self.port,
+        )
     }
 
     /// True when the protocol is `https`.
@@ -70,26 +73,28 @@ impl FromStr for ListenAddr {
             return Err(bad("the protocol must be a word such as http or https"));
         }
         let parse_port = |p: &str| -> Result<u16, Error> {
-            match p.parse::<u16>() {
-                Ok(0) | Err(_) => Err(bad("the port must be a number from 1 to 65535")),
-                Ok(n) => Ok(n),
-            }
+            // Port 0 asks the system for a free port (tests, embedders).
+            p.parse::<u16>()
+                .map_err(|_| bad("the port must be a number from 0 to 65535"))
         };
         let (ip, port) = if let Some(rest) = addr.strip_prefix('[') {
             let (host, port) = rest
                 .split_once("]:")
                 .ok_or_else(|| bad("an IPv6 address is written [addr]:port"))?;
             let ip: Ipv6Addr = host.parse().map_err(|_| bad("not an IPv6 address"))?;
-            let ip = if ip.is_unspecified() { None } else { Some(IpAddr::V6(ip)) };
+            let ip = if ip.is_unspecified() {
+                None
+            } else {
+                Some(IpAddr::V6(ip))
+            };
             (ip, parse_port(port)?)
         } else if let Some((host, port)) = addr.rsplit_once(':') {
             let ip = if host == "*" || host == "0.0.0.0" {
                 None
             } else {
-                Some(IpAddr::V4(
-                    host.parse::<Ipv4Addr>()
-                        .map_err(|_| bad("not an IPv4 address (write IPv6 as [addr]:port)"))?,
-                ))
+                Some(IpAddr::V4(host.parse::<Ipv4Addr>().map_err(|_| {
+                    bad("not an IPv4 address (write IPv6 as [addr]:port)")
+                })?))
             };
             (ip, parse_port(port)?)
         } else {
@@ -126,17 +131,22 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
     let (socket, bind_to) = match addr.ip {
         // Every address: IPv6 dual stack when the system has it.
         None => match Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)) {
-            Ok(s) if s.set_only_v6(false).is_ok() => {
-                (s, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port))
-            }
+            Ok(s) if s.set_only_v6(false).is_ok() => (
+                s,
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port),
+            ),
             _ => (
                 Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(fail)?,
                 addr.socket_addr(),
             ),
         },
         Some(ip) => (
-            Socket::new(Domain::for_address(SocketAddr::new(ip, 0)), Type::STREAM, Some(Protocol::TCP))
-                .map_err(fail)?,
+            Socket::new(
+                Domain::for_address(SocketAddr::new(ip, 0)),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )
+            .map_err(fail)?,
             addr.socket_addr(),
         ),
     };
@@ -162,34 +172,40 @@ impl Listeners {
     /// Bind every address. On failure nothing stays bound and the error
     /// names the address and the cause.
     pub fn bind(addrs: &[ListenAddr], backlog: i32) -> Result<Self, Error> {
-        Listeners::default().rebind(addrs, backlog)
+        let mut ls = Listeners::default();
+        ls.rebind(addrs, backlog)?;
+        Ok(ls)
     }
 
-    /// Keep the sockets of addresses still configured (same address and
-    /// port, same protocol), bind the new ones and close the rest. Used on
-    /// restart: a kept socket never stops accepting. On failure `self`'s
-    /// sockets are dropped only if they are no longer configured.
-    pub fn rebind(mut self, addrs: &[ListenAddr], backlog: i32) -> Result<Self, Error> {
-        let mut list = Vec::with_capacity(addrs.len());
-        for addr in addrs {
-            if list.iter().any(|l: &Listener| &l.addr == addr) {
-                continue; // the same Listen twice binds once
-            }
-            let kept = self.list.iter().position(|l| {
-                &l.addr == addr || (addr.port == 0 && l.addr.ip == addr.ip && l.addr.protocol == addr.protocol)
-            });
-            match kept {
-                Some(i) => {
-                    let l = self.list.swap_remove(i);
-                    // A changed ListenBacklog applies to kept sockets too.
-                    let sock = socket2::SockRef::from(&l.socket);
-                    let _ = sock.listen(backlog.max(1));
-                    list.push(l);
-                }
-                None => list.push(bind_one(addr, backlog)?),
+    /// Make the set match `addrs`: keep the sockets of addresses still
+    /// configured (same address, port and protocol), bind the new ones and
+    /// close the rest. Used on restart: a kept socket never stops
+    /// accepting. New addresses are bound first, so on failure the set is
+    /// left exactly as it was.
+    pub fn rebind(&mut self, addrs: &[ListenAddr], backlog: i32) -> Result<(), Error> {
+        let mut fresh: Vec<Listener> = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let seen = addrs[..i].contains(addr);
+            let kept = self.list.iter().any(|l| &l.addr == addr);
+            if !seen && !kept {
+                fresh.push(bind_one(addr, backlog)?);
             }
         }
-        Ok(Listeners { list })
+        let mut old = std::mem::take(&mut self.list);
+        for (i, addr) in addrs.iter().enumerate() {
+            if addrs[..i].contains(addr) {
+                continue; // the same Listen twice binds once
+            }
+            if let Some(pos) = old.iter().position(|l| &l.addr == addr) {
+                let l = old.swap_remove(pos);
+                // A changed ListenBacklog applies to kept sockets too.
+                let _ = socket2::SockRef::from(&l.socket).listen(backlog.max(1));
+                self.list.push(l);
+            } else if let Some(pos) = fresh.iter().position(|l| &l.addr == addr) {
+                self.list.push(fresh.swap_remove(pos));
+            }
+        }
+        Ok(())
     }
 
     /// The listeners, in order.
@@ -223,7 +239,14 @@ mod tests {
 
     #[test]
     fn listen_addresses_in_apache_forms_parse() {
-        assert_eq!(la("80"), ListenAddr { ip: None, port: 80, protocol: "http".into() });
+        assert_eq!(
+            la("80"),
+            ListenAddr {
+                ip: None,
+                port: 80,
+                protocol: "http".into()
+            }
+        );
         assert_eq!(la("*:8080").port, 8080);
         assert_eq!(la("127.0.0.1:8080").ip, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(la("[::1]:8443 https").ip, Some("::1".parse().unwrap()));
@@ -235,7 +258,16 @@ mod tests {
 
     #[test]
     fn bad_listen_addresses_say_why() {
-        for bad in ["", "http", "70000", "0", "1.2.3:80", "[::1:80", "::1:80", "80 https x", "80 ht/tp"] {
+        for bad in [
+            "",
+            "http",
+            "70000",
+            "1.2.3:80",
+            "[::1:80",
+            "::1:80",
+            "80 https x",
+            "80 ht/tp",
+        ] {
             let e = bad.parse::<ListenAddr>().unwrap_err().to_string();
             assert!(e.contains("invalid Listen address"), "{bad}: {e}");
         }
@@ -247,20 +279,43 @@ mod tests {
         let port = first.local_addr().unwrap().port();
         let addr = la(&format!("127.0.0.1:{port}"));
         let e = Listeners::bind(&[addr], 16).unwrap_err().to_string();
-        assert_eq!(e, format!("could not bind to 127.0.0.1:{port}: address already in use"));
+        assert_eq!(
+            e,
+            format!("could not bind to 127.0.0.1:{port}: address already in use")
+        );
     }
 
     #[test]
     fn rebind_keeps_the_same_socket_and_closes_dropped_ones() {
-        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let (a, b) = (la(&format!("127.0.0.1:{}", free())), la(&format!("127.0.0.1:{}", free())));
-        let ls = Listeners::bind(&[a.clone(), b.clone()], 16).unwrap();
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (a, b) = (
+            la(&format!("127.0.0.1:{}", free())),
+            la(&format!("127.0.0.1:{}", free())),
+        );
+        let mut ls = Listeners::bind(&[a.clone(), b.clone()], 16).unwrap();
         use std::os::fd::AsRawFd;
         let fd_a = ls.get(0).unwrap().socket.as_raw_fd();
-        let ls = ls.rebind(std::slice::from_ref(&a), 16).unwrap();
+        ls.rebind(std::slice::from_ref(&a), 16).unwrap();
         assert_eq!(ls.len(), 1);
         assert_eq!(ls.get(0).unwrap().socket.as_raw_fd(), fd_a);
         // b is closed: it can be bound again.
         std::net::TcpListener::bind(b.socket_addr()).unwrap();
+    }
+
+    #[test]
+    fn failed_rebind_leaves_the_set_as_it_was() {
+        let a = la("127.0.0.1:0");
+        let mut ls = Listeners::bind(std::slice::from_ref(&a), 16).unwrap();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = la(&format!("127.0.0.1:{}", taken.local_addr().unwrap().port()));
+        assert!(ls.rebind(&[a.clone(), b], 16).is_err());
+        assert_eq!(ls.len(), 1);
+        assert_eq!(ls.get(0).unwrap().addr, a);
     }
 }

@@ -1,1 +1,848 @@
-//! serve
+//! The blocking driver of the HTTP engine: one thread serves one
+//! connection, request after request, until it closes.
+//!
+//! Shared by every strategy that gives a thread (or a process) to a
+//! connection: `single` (`mpmd -X`), prefork and worker. It owns no policy
+//! of its own beyond I/O: what a request means and when the connection may
+//! stay open is the engine's ([`crate::http`]); what to answer is the
+//! handler's. Every wait is bounded: `KeepAliveTimeout` between requests,
+//! `RequestReadTimeout` (stretched by data, capped) for a head and a body,
+//! `Timeout` for each write.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, HeaderValue, StatusCode, Version};
+use nix::poll::{PollFd, PollFlags};
+
+use crate::config::ProtocolConfig;
+use crate::connection::{ConnInfo, Connection};
+use crate::control::poll_timeout;
+use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
+use crate::http::{
+    self as engine, BodyDecoder, BodyError, Framing, HeadError, RequestHead, ResponseLength,
+};
+use crate::reqtimeout::ReadDeadline;
+use crate::scoreboard::{WorkerSlot, WorkerState};
+
+/// Most bytes drained from an unread request body so that the connection
+/// can stay open; a larger remainder closes the connection instead.
+const DRAIN_LIMIT: u64 = 256 * 1024;
+/// Longest lingering close: reading what the client still sends after our
+/// last response, so that a reset does not destroy that response.
+const LINGER: Duration = Duration::from_secs(2);
+/// Chunk size for copying streamed and file bodies.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// What a driver needs besides the connection.
+pub struct ServeContext<'a> {
+    /// The application.
+    pub handler: &'a dyn Handler,
+    /// Limits and timeouts.
+    pub protocol: &'a ProtocolConfig,
+    /// This thread's scoreboard slot, kept current through the connection.
+    pub slot: Option<&'a WorkerSlot>,
+    /// Readable when idle connections should be closed (graceful stop or
+    /// restart): checked while waiting for the next request, never in the
+    /// middle of one.
+    pub idle_close: Option<BorrowedFd<'a>>,
+}
+
+/// What one connection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Requests answered (including refusals by the engine).
+    pub requests: u32,
+    /// Body bytes sent.
+    pub body_bytes: u64,
+}
+
+/// Serve `conn` until it closes. Never panics on the peer's bytes; a
+/// handler that panics gets its client a 500 and the connection closed.
+pub fn serve_connection(conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
+    let t = &ctx.protocol.timeouts;
+    let sock = socket2::SockRef::from(conn.tcp());
+    let _ = sock.set_nonblocking(false);
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
+    let limits = &ctx.protocol.limits;
+    let head_cap = limits
+        .request_line
+        .saturating_add(
+            limits
+                .fields
+                .saturating_mul(limits.field_size.saturating_add(2)),
+        )
+        .saturating_add(16 * 1024);
+    let mut c = Conn {
+        io: conn,
+        buf: vec![0; 8192],
+        start: 0,
+        end: 0,
+        head_cap,
+        ctx,
+        stats: ConnStats::default(),
+        wbuf: Vec::with_capacity(1024),
+    };
+    if let Some(slot) = ctx.slot {
+        slot.add_connection();
+    }
+    c.run();
+    c.stats
+}
+
+enum Ready {
+    Readable,
+    TimedOut,
+    IdleClose,
+}
+
+struct Conn<'a, 'b> {
+    io: Connection,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    head_cap: usize,
+    ctx: &'a ServeContext<'b>,
+    stats: ConnStats,
+    wbuf: Vec<u8>,
+}
+
+/// How a connection ends after an exchange.
+#[derive(PartialEq, Eq)]
+enum After {
+    KeepAlive,
+    Close,
+    /// Close, reading what the client still sends first.
+    Linger,
+}
+
+impl Conn<'_, '_> {
+    fn set_state(&self, s: WorkerState) {
+        if let Some(slot) = self.ctx.slot {
+            slot.set_state(s);
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Wait until the socket is readable, `timeout` passes, or (when
+    /// `idle` is true) the idle-close signal fires.
+    fn wait(&self, timeout: Duration, idle: bool) -> Ready {
+        let sock = self.io.as_fd();
+        let mut fds = vec![PollFd::new(sock, PollFlags::POLLIN)];
+        if let (true, Some(fd)) = (idle, self.ctx.idle_close) {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
+                Ok(0) => return Ready::TimedOut,
+                Ok(_) => {
+                    let idle_fired = fds
+                        .get(1)
+                        .and_then(|f| f.revents())
+                        .is_some_and(|r| !r.is_empty());
+                    if idle_fired {
+                        return Ready::IdleClose;
+                    }
+                    return Ready::Readable;
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                // A poll failure on a valid fd does not happen; treat it as
+                // readable so the read reports the real error.
+                Err(_) => return Ready::Readable,
+            }
+        }
+    }
+
+    /// Read more bytes into the buffer (compacting or growing it up to
+    /// `cap`). `Ok(0)` is end of stream; `Err(InvalidData)` means the
+    /// buffer is full at `cap`.
+    fn fill(&mut self, cap: usize) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < cap {
+                let new_len = (self.buf.len() * 2).min(cap).max(self.buf.len() + 1);
+                self.buf.resize(new_len, 0);
+            } else {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "buffer full"));
+            }
+        }
+        loop {
+            match self.io.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        let mut served: u32 = 0;
+        loop {
+            match self.exchange(served) {
+                Some(After::KeepAlive) => served += 1,
+                Some(After::Close) | None => break,
+                Some(After::Linger) => {
+                    self.linger();
+                    break;
+                }
+            }
+        }
+        self.set_state(WorkerState::Closing);
+    }
+
+    /// Read one request and answer it. `None` when the connection ended
+    /// before a request began (idle timeout, close, graceful stop).
+    fn exchange(&mut self, served: u32) -> Option<After> {
+        let t = &self.ctx.protocol.timeouts;
+        // Between requests: wait for the first byte of the next one.
+        if self.start == self.end {
+            let (wait, state) = if served == 0 {
+                (None, WorkerState::Read)
+            } else {
+                (Some(t.keep_alive_timeout), WorkerState::KeepAlive)
+            };
+            self.set_state(state);
+            if let Some(wait) = wait {
+                match self.wait(wait, true) {
+                    Ready::Readable => {}
+                    Ready::TimedOut | Ready::IdleClose => return None,
+                }
+            }
+        }
+        self.set_state(WorkerState::Read);
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let mut deadline = ReadDeadline::new(t.request_read.header, clock);
+        let mut got_bytes = self.start != self.end;
+        let (head, consumed) = loop {
+            match engine::parse_head(self.buffered(), &self.ctx.protocol.limits) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) => {}
+                Err(e) => return Some(self.refuse(e, started, clock)),
+            }
+            let now = Instant::now();
+            if deadline.expired(now) {
+                return Some(self.timeout_408(started, clock, got_bytes));
+            }
+            // A new connection that has sent nothing yet may be told to go
+            // away by a graceful stop; a request under way never is.
+            let idle = !got_bytes && served == 0;
+            match self.wait(deadline.wait_from(now, t.timeout), idle) {
+                Ready::Readable => {}
+                Ready::IdleClose => return None,
+                Ready::TimedOut => {
+                    if deadline.expired(Instant::now()) || deadline.deadline().is_none() {
+                        return Some(self.timeout_408(started, clock, got_bytes));
+                    }
+                    continue;
+                }
+            }
+            match self.fill(self.head_cap) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    got_bytes = true;
+                    deadline.on_data(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    let e = HeadError {
+                        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        reason: "the request head is larger than the server accepts",
+                        allow: None,
+                        request_line: None,
+                    };
+                    return Some(self.refuse(e, started, clock));
+                }
+                Err(_) => return None,
+            }
+        };
+        self.start += consumed;
+        Some(self.answer(head, served + 1, started, clock))
+    }
+
+    /// Answer a request head the engine refused; the connection closes.
+    fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
+        let line = e.request_line.clone().unwrap_or_default();
+        if let Some(slot) = self.ctx.slot {
+            slot.begin_request(&self.io.info().peer.ip().to_string(), "", &line);
+        }
+        let (mut headers, body) = engine::error_page(e.status, e.reason);
+        if let Some(allow) = e.allow {
+            headers.insert(http::header::ALLOW, HeaderValue::from_static(allow));
+        }
+        let mut resp = Response::new(Body::Bytes(body));
+        *resp.status_mut() = e.status;
+        *resp.headers_mut() = headers;
+        let sent = self.send(resp, Version::HTTP_11, false, false);
+        let empty = HeaderMap::new();
+        self.log(
+            &line,
+            None,
+            &empty,
+            e.status,
+            sent.unwrap_or(0),
+            started,
+            clock,
+        );
+        After::Linger
+    }
+
+    fn timeout_408(&mut self, started: SystemTime, clock: Instant, got_bytes: bool) -> After {
+        let e = HeadError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            reason: "the server timed out waiting for the request",
+            allow: None,
+            request_line: None,
+        };
+        let _ = got_bytes;
+        self.refuse(e, started, clock)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &self,
+        line: &str,
+        head: Option<&RequestHead>,
+        headers: &HeaderMap,
+        status: StatusCode,
+        body_bytes: u64,
+        started: SystemTime,
+        clock: Instant,
+    ) {
+        let duration = clock.elapsed();
+        self.stats_slot_end(body_bytes, duration);
+        let ex = Exchange {
+            conn: self.io.info(),
+            request_line: line,
+            method: head.map(|h| &h.method),
+            uri: head.map(|h| &h.uri),
+            headers,
+            status,
+            body_bytes,
+            started,
+            duration,
+        };
+        let handler = self.ctx.handler;
+        if catch_unwind(AssertUnwindSafe(|| handler.log(&ex))).is_err() {
+            log::error!("the handler's log hook panicked");
+        }
+    }
+
+    fn stats_slot_end(&self, body_bytes: u64, duration: Duration) {
+        if let Some(slot) = self.ctx.slot {
+            slot.end_request(body_bytes, duration);
+        }
+    }
+
+    /// Run the handler on a parsed head and send its response.
+    fn answer(
+        &mut self,
+        head: RequestHead,
+        served: u32,
+        started: SystemTime,
+        clock: Instant,
+    ) -> After {
+        let info: ConnInfo = self.io.info().clone();
+        if let Some(slot) = self.ctx.slot {
+            let host = head
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            slot.begin_request(&info.peer.ip().to_string(), host, &head.request_line);
+        }
+        let limits = &self.ctx.protocol.limits;
+        let t = &self.ctx.protocol.timeouts;
+        let mut body = BodyState {
+            decoder: BodyDecoder::new(head.framing, limits.body),
+            deadline: ReadDeadline::new(t.request_read.body, Instant::now()),
+            pending_continue: head.expect_continue && head.framing != Framing::None,
+            failure: None,
+        };
+        let is_head = head.method == http::Method::HEAD;
+        let version = head.version;
+        let request_headers = head.headers.clone();
+        let mut builder = http::Request::builder()
+            .method(head.method.clone())
+            .uri(head.uri.clone())
+            .version(version);
+        if let Some(h) = builder.headers_mut() {
+            *h = request_headers;
+        }
+        let handler = self.ctx.handler;
+        let outcome = {
+            let mut reader = BodyReader {
+                conn: self,
+                body: &mut body,
+            };
+            let req = builder.body(RequestBody::new(&mut reader));
+            match req {
+                Ok(req) => catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info))),
+                Err(_) => Ok(status_page(
+                    StatusCode::BAD_REQUEST,
+                    "the request could not be represented",
+                )),
+            }
+        };
+        self.set_state(WorkerState::Write);
+        let (resp, mut after) = match (outcome, body.failure) {
+            (_, Some(BodyFailure::TooLarge)) => (
+                status_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than the server accepts",
+                ),
+                After::Linger,
+            ),
+            (_, Some(BodyFailure::Malformed(why))) => {
+                (status_page(StatusCode::BAD_REQUEST, why), After::Linger)
+            }
+            (_, Some(BodyFailure::TimedOut)) => (
+                status_page(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the server timed out waiting for the request body",
+                ),
+                After::Linger,
+            ),
+            (_, Some(BodyFailure::Gone)) => {
+                let empty = HeaderMap::new();
+                self.log(
+                    &head.request_line,
+                    Some(&head),
+                    &empty,
+                    StatusCode::BAD_REQUEST,
+                    0,
+                    started,
+                    clock,
+                );
+                return After::Close;
+            }
+            (Ok(resp), None) => (resp, After::KeepAlive),
+            (Err(panic), None) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-text panic".into());
+                log::error!(
+                    "handler panicked on \"{}\" from {}: {what}; answered 500 and closed the connection",
+                    head.request_line,
+                    info.peer
+                );
+                (
+                    status_page(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the server encountered an internal error",
+                    ),
+                    After::Close,
+                )
+            }
+        };
+        // The body the handler left unread: drain a little so the
+        // connection can go on, else close.
+        if after == After::KeepAlive && !body.decoder.is_complete() {
+            if body.pending_continue {
+                // The client waits for our go-ahead we never gave: it may
+                // or may not send the body, so the connection cannot be
+                // reused.
+                after = After::Close;
+            } else {
+                let mut reader = BodyReader {
+                    conn: self,
+                    body: &mut body,
+                };
+                let drained = io::copy(&mut (&mut reader).take(DRAIN_LIMIT), &mut io::sink());
+                if drained.is_err() || !body.decoder.is_complete() {
+                    after = After::Linger;
+                }
+            }
+        }
+        let status = resp.status();
+        let body_len = resp.body().len();
+        let length = engine::plan_length(version, &head.method, status, body_len);
+        let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
+        let idle_close = self.ctx.idle_close.is_some_and(|fd| fd_readable(fd));
+        let keep = after == After::KeepAlive && engine_keep && !idle_close;
+        if after == After::KeepAlive && !keep {
+            after = if self.start != self.end {
+                After::Linger
+            } else {
+                After::Close
+            };
+        }
+        let resp_headers_for_log = HeaderMap::new();
+        let sent = self.send(resp, version, is_head, keep);
+        let (bytes, ok) = match sent {
+            Ok(n) => (n, true),
+            Err(n) => (n, false),
+        };
+        self.set_state(WorkerState::Logging);
+        let _ = resp_headers_for_log;
+        self.log(
+            &head.request_line,
+            Some(&head),
+            &head.headers,
+            status,
+            bytes,
+            started,
+            clock,
+        );
+        self.stats.requests += 1;
+        if !ok {
+            return After::Close;
+        }
+        after
+    }
+
+    /// Send a response; `Ok(body bytes)` or `Err(body bytes sent before
+    /// the failure)`.
+    fn send(
+        &mut self,
+        resp: Response,
+        version: Version,
+        is_head: bool,
+        keep: bool,
+    ) -> Result<u64, u64> {
+        let (parts, body) = resp.into_parts();
+        let method = if is_head {
+            http::Method::HEAD
+        } else {
+            http::Method::GET
+        };
+        let length = engine::plan_length(version, &method, parts.status, body.len());
+        let keep = keep && length != ResponseLength::CloseDelimited;
+        let mut wbuf = std::mem::take(&mut self.wbuf);
+        wbuf.clear();
+        engine::encode_head(
+            &mut wbuf,
+            parts.status,
+            &parts.headers,
+            length,
+            keep,
+            version,
+            &self.ctx.protocol.server_header,
+        );
+        let send_body = !is_head && length != ResponseLength::NoBody;
+        let result = if !send_body {
+            self.io.write_all(&wbuf).map(|_| 0).map_err(|_| 0)
+        } else {
+            self.send_body(&mut wbuf, body, length)
+        };
+        self.wbuf = wbuf;
+        let (Ok(n) | Err(n)) = result;
+        self.stats.body_bytes += n;
+        result
+    }
+
+    fn send_body(
+        &mut self,
+        wbuf: &mut Vec<u8>,
+        body: Body,
+        length: ResponseLength,
+    ) -> Result<u64, u64> {
+        let chunked = length == ResponseLength::Chunked;
+        match body {
+            Body::Empty => self.io.write_all(wbuf).map(|_| 0).map_err(|_| 0),
+            Body::Bytes(b) => {
+                if chunked && !b.is_empty() {
+                    engine::encode::chunk_header(b.len(), wbuf);
+                }
+                let small = wbuf.len() + b.len() <= COPY_CHUNK;
+                let r = if small {
+                    wbuf.extend_from_slice(&b);
+                    self.io.write_all(wbuf)
+                } else {
+                    self.io.write_all(wbuf).and_then(|_| self.io.write_all(&b))
+                };
+                let r = r.and_then(|_| {
+                    if chunked {
+                        if b.is_empty() {
+                            self.io.write_all(engine::encode::LAST_CHUNK)
+                        } else {
+                            self.io.write_all(engine::encode::CHUNK_END)?;
+                            self.io.write_all(engine::encode::LAST_CHUNK)
+                        }
+                    } else {
+                        Ok(())
+                    }
+                });
+                r.map(|_| b.len() as u64).map_err(|_| 0)
+            }
+            Body::Reader { mut reader, len } => {
+                self.io.write_all(wbuf).map_err(|_| 0u64)?;
+                let mut sent = 0u64;
+                let mut chunk = vec![0u8; COPY_CHUNK];
+                let limit = len.unwrap_or(u64::MAX);
+                while sent < limit {
+                    let want = (limit - sent).min(COPY_CHUNK as u64) as usize;
+                    let n = match reader.read(&mut chunk[..want]) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            log::error!("response body stream failed after {sent} bytes: {e}");
+                            return Err(sent);
+                        }
+                    };
+                    let r = if chunked {
+                        wbuf.clear();
+                        engine::encode::chunk_header(n, wbuf);
+                        wbuf.extend_from_slice(&chunk[..n]);
+                        wbuf.extend_from_slice(engine::encode::CHUNK_END);
+                        self.io.write_all(wbuf)
+                    } else {
+                        self.io.write_all(&chunk[..n])
+                    };
+                    r.map_err(|_| sent)?;
+                    sent += n as u64;
+                }
+                if let Some(len) = len {
+                    if sent < len {
+                        log::error!("response body stream ended after {sent} of {len} bytes; closing the connection");
+                        return Err(sent);
+                    }
+                }
+                if chunked {
+                    self.io
+                        .write_all(engine::encode::LAST_CHUNK)
+                        .map_err(|_| sent)?;
+                }
+                Ok(sent)
+            }
+            Body::File { file, offset, len } => {
+                self.io.write_all(wbuf).map_err(|_| 0u64)?;
+                let sent = if self.io.plain_tcp().is_some() {
+                    self.sendfile(&file, offset, len)
+                } else {
+                    self.copy_file(&file, offset, len)
+                };
+                match sent {
+                    Ok(()) => Ok(len),
+                    Err(n) => Err(n),
+                }
+            }
+        }
+    }
+
+    fn sendfile(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<(), u64> {
+        let Some(tcp) = self.io.plain_tcp() else {
+            return self.copy_file(file, offset, len);
+        };
+        let mut off = offset as libc::off_t;
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(1 << 30) as usize;
+            match nix::sys::sendfile::sendfile(tcp.as_fd(), file.as_fd(), Some(&mut off), want) {
+                Ok(0) => {
+                    log::error!(
+                        "file shrank while being sent ({} of {len} bytes sent)",
+                        len - left
+                    );
+                    return Err(len - left);
+                }
+                Ok(n) => left -= n as u64,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return Err(len - left),
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<(), u64> {
+        let mut chunk = vec![0u8; COPY_CHUNK];
+        let mut done = 0u64;
+        while done < len {
+            let want = (len - done).min(COPY_CHUNK as u64) as usize;
+            let n = match file.read_at(&mut chunk[..want], offset + done) {
+                Ok(0) => return Err(done),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(done),
+            };
+            self.io.write_all(&chunk[..n]).map_err(|_| done)?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Lingering close: stop sending, then read and discard what the
+    /// client still sends for a short bounded time, so the kernel does not
+    /// answer it with a reset that would destroy our last response.
+    fn linger(&mut self) {
+        self.set_state(WorkerState::Closing);
+        if self.io.shutdown_write().is_err() {
+            return;
+        }
+        let until = Instant::now() + LINGER;
+        let mut sink = [0u8; 4096];
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.wait(left, false) {
+                Ready::Readable => match self.io.read(&mut sink) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                Ready::TimedOut | Ready::IdleClose => return,
+            }
+        }
+    }
+}
+
+fn fd_readable(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// An error page response.
+pub fn status_page(status: StatusCode, detail: &str) -> Response {
+    let (headers, body) = engine::error_page(status, detail);
+    let mut resp = Response::new(Body::Bytes(body));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BodyFailure {
+    TooLarge,
+    Malformed(&'static str),
+    TimedOut,
+    Gone,
+}
+
+struct BodyState {
+    decoder: BodyDecoder,
+    deadline: ReadDeadline,
+    pending_continue: bool,
+    failure: Option<BodyFailure>,
+}
+
+/// The request body as the handler reads it.
+struct BodyReader<'c, 'a, 'b> {
+    conn: &'c mut Conn<'a, 'b>,
+    body: &'c mut BodyState,
+}
+
+impl Read for BodyReader<'_, '_, '_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(f) = self.body.failure {
+            return Err(failure_error(f));
+        }
+        if out.is_empty() || self.body.decoder.is_complete() {
+            return Ok(0);
+        }
+        if self.body.pending_continue {
+            self.body.pending_continue = false;
+            if self.conn.start == self.conn.end {
+                self.conn
+                    .io
+                    .write_all(engine::encode::CONTINUE_100)
+                    .map_err(|e| self.fail(BodyFailure::Gone, e))?;
+            }
+        }
+        let timeout = self.conn.ctx.protocol.timeouts.timeout;
+        loop {
+            let avail = self.conn.end - self.conn.start;
+            if avail > 0 {
+                let window = avail.min(out.len());
+                let input = &self.conn.buf[self.conn.start..self.conn.start + window];
+                let decoded = match self.body.decoder.decode(input) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let f = match e {
+                            BodyError::TooLarge => BodyFailure::TooLarge,
+                            BodyError::Malformed(why) => BodyFailure::Malformed(why),
+                        };
+                        self.body.failure = Some(f);
+                        return Err(failure_error(f));
+                    }
+                };
+                let data = decoded.data.clone();
+                if !data.is_empty() {
+                    let n = data.len();
+                    out[..n].copy_from_slice(&input[data]);
+                    self.conn.start += decoded.consumed;
+                    return Ok(n);
+                }
+                self.conn.start += decoded.consumed;
+                if self.body.decoder.is_complete() {
+                    return Ok(0);
+                }
+                if decoded.consumed > 0 {
+                    continue;
+                }
+                if window < avail {
+                    // The window was too small for the decoder to progress.
+                    let input = &self.conn.buf[self.conn.start..self.conn.end];
+                    let d = self.body.decoder.decode(input);
+                    if let Ok(d) = &d {
+                        if d.consumed > 0 && d.data.is_empty() {
+                            self.conn.start += d.consumed;
+                            continue;
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            if self.body.deadline.expired(now) {
+                return Err(self.fail(BodyFailure::TimedOut, io::ErrorKind::TimedOut.into()));
+            }
+            match self
+                .conn
+                .wait(self.body.deadline.wait_from(now, timeout), false)
+            {
+                Ready::Readable => {}
+                Ready::TimedOut | Ready::IdleClose => {
+                    return Err(self.fail(BodyFailure::TimedOut, io::ErrorKind::TimedOut.into()));
+                }
+            }
+            let cap = self.conn.buf.len().max(8192);
+            match self.conn.fill(cap) {
+                Ok(0) => {
+                    return Err(self.fail(BodyFailure::Gone, io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(n) => self.body.deadline.on_data(n),
+                Err(e) => return Err(self.fail(BodyFailure::Gone, e)),
+            }
+        }
+    }
+}
+
+impl BodyReader<'_, '_, '_> {
+    fn fail(&mut self, f: BodyFailure, e: io::Error) -> io::Error {
+        self.body.failure = Some(f);
+        e
+    }
+}
+
+fn failure_error(f: BodyFailure) -> io::Error {
+    match f {
+        BodyFailure::TooLarge => io::Error::new(
+            io::ErrorKind::InvalidData,
+            "request body larger than LimitRequestBody",
+        ),
+        BodyFailure::Malformed(why) => io::Error::new(io::ErrorKind::InvalidData, why),
+        BodyFailure::TimedOut => io::ErrorKind::TimedOut.into(),
+        BodyFailure::Gone => io::ErrorKind::UnexpectedEof.into(),
+    }
+}

@@ -48,3 +48,9 @@ pub fn encode_head(
 pub fn error_page(_status: StatusCode, _detail: &str) -> (HeaderMap, Bytes) {
     unimplemented!()
 }
+pub fn chunk_header(_len: usize, _out: &mut Vec<u8>) {
+    unimplemented!()
+}
+pub const CHUNK_END: &[u8] = b"\r\n";
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
