@@ -56,7 +56,8 @@ pub enum Phase {
     Starting = 0,
     /// Serving.
     Running = 1,
-    /// No longer accepting; finishing requests in flight.
+    /// Stopping: no longer accepting, finishing requests in flight (not
+    /// entered on a restart, whose listeners stay open).
     Draining = 2,
     /// Done.
     Stopped = 3,

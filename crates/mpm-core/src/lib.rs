@@ -29,6 +29,7 @@ pub mod reqtimeout;
 pub mod scoreboard;
 pub mod serve;
 pub mod single;
+pub mod testing;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
 pub use connection::{ConnInfo, Connection, TlsInfo};

@@ -92,9 +92,11 @@ impl Mpm for Single {
                 }
             }
         };
-        ctx.control.set_phase(Phase::Draining);
         slot.set_state(WorkerState::Dead);
-        ctx.control.set_phase(Phase::Stopped);
+        if matches!(exit, Command::Stop | Command::GracefulStop) {
+            ctx.control.set_phase(Phase::Draining);
+            ctx.control.set_phase(Phase::Stopped);
+        }
         Ok(match exit {
             Command::Stop | Command::GracefulStop => Exit::Stop,
             Command::Restart => Exit::Restart,

@@ -1,0 +1,130 @@
+//! A server on `127.0.0.1:0` for tests and examples: any strategy, any
+//! handler, its address and a control handle back, stopped on drop.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::sync::Arc;
+//! use mpm_core::{testing::TestServer, single::Single, *};
+//!
+//! struct Hello;
+//! impl Handler for Hello {
+//!     fn handle(&self, _: Request<'_>, _: &ConnInfo) -> Response {
+//!         Response::new(Body::from("hi"))
+//!     }
+//! }
+//!
+//! let server = TestServer::start(Box::new(Single), Arc::new(Hello), ProtocolConfig::default());
+//! let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+//! s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+//! let mut out = String::new();
+//! s.read_to_string(&mut out).unwrap();
+//! assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nhi"));
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::config::{MpmConfig, ProtocolConfig};
+use crate::control::{Control, ControlHandle, Phase};
+use crate::handler::{shared_factory, Handler};
+use crate::listener::{ListenAddr, Listeners};
+use crate::mpm::{Exit, Mpm, RunContext};
+use crate::scoreboard::Scoreboard;
+
+/// A running server; stops (and joins its thread) on drop.
+pub struct TestServer {
+    addr: SocketAddr,
+    control: ControlHandle,
+    scoreboard: Scoreboard,
+    thread: Option<JoinHandle<Result<Exit, crate::Error>>>,
+}
+
+impl TestServer {
+    /// Start `mpm` with `handler` on a free loopback port and wait until it
+    /// runs. Panics (it is for tests) when it cannot start.
+    pub fn start(mut mpm: Box<dyn Mpm>, handler: Arc<dyn Handler>, protocol: ProtocolConfig) -> Self {
+        Self::start_with(mpm.as_mut().info().name, move || mpm, handler, protocol, MpmConfig::default())
+    }
+
+    /// As [`TestServer::start`], with MPM directives.
+    pub fn start_with(
+        _name: &str,
+        make: impl FnOnce() -> Box<dyn Mpm> + Send + 'static,
+        handler: Arc<dyn Handler>,
+        protocol: ProtocolConfig,
+        mpm_cfg: MpmConfig,
+    ) -> Self {
+        let addr: ListenAddr = "127.0.0.1:0".parse().expect("loopback address");
+        let listeners = Listeners::bind(&[addr], 128).expect("bind 127.0.0.1:0");
+        let local = listeners.get(0).expect("one listener").local;
+        let control = Control::new().expect("control channel");
+        let handle = control.handle();
+        let (tx, rx) = std::sync::mpsc::channel();
+        control.on_phase(move |p| {
+            let _ = tx.send(p);
+        });
+        let mut mpm = make();
+        let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
+        let scoreboard = Scoreboard::new(procs, threads).expect("scoreboard");
+        let sb = scoreboard.clone();
+        let thread = std::thread::spawn(move || {
+            mpm.run(RunContext {
+                listeners: &listeners,
+                factory: shared_factory(handler),
+                protocol: Arc::new(protocol),
+                mpm: &mpm_cfg,
+                control: &control,
+                scoreboard: &sb,
+            })
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(Phase::Running) => break,
+                Ok(_) => continue,
+                Err(_) => panic!("the test server did not reach Running within 10 s"),
+            }
+        }
+        TestServer {
+            addr: local,
+            control: handle,
+            scoreboard,
+            thread: Some(thread),
+        }
+    }
+
+    /// The address to connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Send commands to the server.
+    pub fn control(&self) -> &ControlHandle {
+        &self.control
+    }
+
+    /// The server's scoreboard.
+    pub fn scoreboard(&self) -> &Scoreboard {
+        &self.scoreboard
+    }
+
+    /// Stop the server and return how `run` ended.
+    pub fn stop(mut self) -> Result<Exit, crate::Error> {
+        self.control.stop();
+        self.thread
+            .take()
+            .expect("running")
+            .join()
+            .unwrap_or_else(|_| Err(crate::Error::Handler("the server thread panicked".into())))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.control.stop();
+            let _ = t.join();
+        }
+    }
+}
