@@ -6,7 +6,7 @@
 //! - [`handler`]: the synchronous [`Handler`] an application writes, the
 //!   request and response types it sees, and the per-process factory.
 //! - [`connection`]: an accepted socket with its facts ([`ConnInfo`]).
-//! - [`http`]: the sans-IO HTTP/1.1 engine (bytes in → request heads out,
+//! - [`h1`]: the sans-IO HTTP/1.1 engine (bytes in → request heads out,
 //!   response in → bytes out) that every strategy drives.
 //! - [`serve`]: the blocking driver of that engine, shared by the strategies
 //!   that give a thread to a connection.
@@ -21,8 +21,8 @@ pub mod config;
 pub mod connection;
 pub mod control;
 pub mod error;
+pub mod h1;
 pub mod handler;
-pub mod http;
 pub mod listener;
 pub mod mpm;
 pub mod reqtimeout;
@@ -30,6 +30,10 @@ pub mod scoreboard;
 pub mod serve;
 pub mod single;
 pub mod testing;
+
+/// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
+/// requests and responses are made of.
+pub use http;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
 pub use connection::{ConnInfo, Connection, TlsInfo};

@@ -4,7 +4,7 @@
 //! Shared by every strategy that gives a thread (or a process) to a
 //! connection: `single` (`mpmd -X`), prefork and worker. It owns no policy
 //! of its own beyond I/O: what a request means and when the connection may
-//! stay open is the engine's ([`crate::http`]); what to answer is the
+//! stay open is the engine's ([`crate::h1`]); what to answer is the
 //! handler's. Every wait is bounded: `KeepAliveTimeout` between requests,
 //! `RequestReadTimeout` (stretched by data, capped) for a head and a body,
 //! `Timeout` for each write.
@@ -21,10 +21,10 @@ use nix::poll::{PollFd, PollFlags};
 use crate::config::ProtocolConfig;
 use crate::connection::{ConnInfo, Connection};
 use crate::control::poll_timeout;
-use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
-use crate::http::{
+use crate::h1::{
     self as engine, BodyDecoder, BodyError, Framing, HeadError, RequestHead, ResponseLength,
 };
+use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
 use crate::reqtimeout::ReadDeadline;
 use crate::scoreboard::{WorkerSlot, WorkerState};
 

@@ -44,8 +44,18 @@ pub struct TestServer {
 impl TestServer {
     /// Start `mpm` with `handler` on a free loopback port and wait until it
     /// runs. Panics (it is for tests) when it cannot start.
-    pub fn start(mut mpm: Box<dyn Mpm>, handler: Arc<dyn Handler>, protocol: ProtocolConfig) -> Self {
-        Self::start_with(mpm.as_mut().info().name, move || mpm, handler, protocol, MpmConfig::default())
+    pub fn start(
+        mut mpm: Box<dyn Mpm>,
+        handler: Arc<dyn Handler>,
+        protocol: ProtocolConfig,
+    ) -> Self {
+        Self::start_with(
+            mpm.as_mut().info().name,
+            move || mpm,
+            handler,
+            protocol,
+            MpmConfig::default(),
+        )
     }
 
     /// As [`TestServer::start`], with MPM directives.
