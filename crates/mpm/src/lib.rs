@@ -10,6 +10,9 @@
 
 pub use mpm_core::*;
 
+mod server;
+pub use server::Server;
+
 /// The strategies compiled into this build, the default first.
 pub fn compiled() -> Vec<&'static str> {
     vec!["single"]

@@ -1,0 +1,132 @@
+//! [`Server`]: the few lines an embedding program needs.
+
+use std::sync::Arc;
+
+use mpm_core::{
+    shared_factory, Control, ControlHandle, Error, Exit, Handler, HandlerFactory, ListenAddr,
+    Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard,
+};
+
+/// Builds and runs a server: listeners, a handler, a strategy.
+///
+/// ```no_run
+/// use mpm::{Body, ConnInfo, Handler, Request, Response};
+///
+/// struct Hello;
+/// impl Handler for Hello {
+///     fn handle(&self, _: Request<'_>, _: &ConnInfo) -> Response {
+///         Response::new(Body::from("Hello, World!"))
+///     }
+/// }
+///
+/// fn main() -> Result<(), mpm::Error> {
+///     mpm::Server::new(Hello).listen("127.0.0.1:8080")?.run()
+/// }
+/// ```
+///
+/// `run` installs the usual signal handling (SIGTERM/SIGINT stop, SIGHUP
+/// and SIGUSR1 restart, SIGWINCH graceful stop); a restart runs the
+/// strategy again on the same listeners with the same handler factory.
+pub struct Server {
+    factory: HandlerFactory,
+    addrs: Vec<ListenAddr>,
+    strategy: String,
+    protocol: ProtocolConfig,
+    mpm: MpmConfig,
+    control: Option<Control>,
+}
+
+impl Server {
+    /// A server that shares one `handler` between all its processes and
+    /// threads.
+    pub fn new(handler: impl Handler) -> Self {
+        Self::with_factory(shared_factory(Arc::new(handler)))
+    }
+
+    /// A server whose handler is made by `factory` in each process (after
+    /// fork), for per-process state.
+    pub fn with_factory(factory: HandlerFactory) -> Self {
+        Server {
+            factory,
+            addrs: Vec::new(),
+            strategy: crate::default_strategy().to_string(),
+            protocol: ProtocolConfig::default(),
+            mpm: MpmConfig::default(),
+            control: None,
+        }
+    }
+
+    /// Listen on `addr` (`127.0.0.1:8080`, `[::1]:8080`, `8080`); may be
+    /// called several times.
+    pub fn listen(mut self, addr: &str) -> Result<Self, Error> {
+        self.addrs.push(addr.parse()?);
+        Ok(self)
+    }
+
+    /// Choose the strategy by name (see [`crate::compiled`]).
+    pub fn strategy(mut self, name: &str) -> Self {
+        self.strategy = name.to_string();
+        self
+    }
+
+    /// Protocol limits and timeouts.
+    pub fn protocol(mut self, protocol: ProtocolConfig) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// MPM directives.
+    pub fn mpm_config(mut self, mpm: MpmConfig) -> Self {
+        self.mpm = mpm;
+        self
+    }
+
+    /// A handle to stop or restart the server from another thread.
+    pub fn control(&mut self) -> Result<ControlHandle, Error> {
+        if self.control.is_none() {
+            self.control = Some(Control::new()?);
+        }
+        Ok(self
+            .control
+            .as_ref()
+            .map(|c| c.handle())
+            .expect("made above"))
+    }
+
+    /// Bind, then serve until stopped.
+    pub fn run(mut self) -> Result<(), Error> {
+        let mut mpm = crate::by_name(&self.strategy).ok_or_else(|| {
+            Error::Handler(format!(
+                "no strategy named {:?}; compiled in: {}",
+                self.strategy,
+                crate::compiled().join(", ")
+            ))
+        })?;
+        let (mpm_cfg, warnings) = mpm.check_config(&self.mpm);
+        for w in warnings {
+            log::warn!("{w}");
+        }
+        let listeners = Listeners::bind(&self.addrs, mpm_cfg.listen_backlog)?;
+        let control = match self.control.take() {
+            Some(c) => c,
+            None => Control::new()?,
+        };
+        control.install_signals()?;
+        let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
+        let scoreboard = Scoreboard::new(procs, threads)?;
+        let protocol = Arc::new(self.protocol);
+        loop {
+            let exit = mpm.run(RunContext {
+                listeners: &listeners,
+                factory: self.factory.clone(),
+                protocol: protocol.clone(),
+                mpm: &mpm_cfg,
+                control: &control,
+                scoreboard: &scoreboard,
+            })?;
+            if exit == Exit::Stop {
+                return Ok(());
+            }
+        }
+    }
+}
