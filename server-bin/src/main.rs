@@ -1,8 +1,35 @@
 //! `mpmd`: an Apache-compatible HTTP server on the mpm library.
+//!
+//! The binary is thin: it reads the command line and the configuration,
+//! binds the listeners, builds the handler (virtual hosts, static files,
+//! status page, logs) and hands everything to the chosen strategy. It never
+//! touches a socket's bytes.
 
+mod cli;
 mod config;
+mod dump;
 mod logging;
+mod pidfile;
+mod server;
 mod site;
 mod status;
 
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mpmd: {e}");
+            eprint!("{}", cli::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    match server::main(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mpmd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! What `mpmd` does once the command line is read: check, signal, or run.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use mpm::{Control, Exit, Listeners, Mpm, Phase, RunContext, Scoreboard};
+
+use crate::cli::{Args, Signal, USAGE};
+use crate::config::{self, LoadOptions, ServerConfig};
+use crate::pidfile::{self, PidFile, Running};
+use crate::status::StatusInfo;
+use crate::{dump, logging, site};
+
+/// The `Server` header and `-v` version.
+pub const VERSION: &str = concat!("mpmd/", env!("CARGO_PKG_VERSION"));
+
+fn load(args: &Args) -> Result<ServerConfig, String> {
+    let opts = LoadOptions {
+        defines: args.defines.clone(),
+        compiled_mpms: mpm::compiled(),
+        before: args.before.clone(),
+        after: args.after.clone(),
+    };
+    config::load(args.config.as_deref(), &opts).map_err(|e| e.to_string())
+}
+
+fn strategy(args: &Args, cfg: &ServerConfig) -> Result<Box<dyn Mpm>, String> {
+    let name = if args.single {
+        "single"
+    } else {
+        cfg.mpm_name
+            .as_deref()
+            .unwrap_or_else(|| mpm::default_strategy())
+    };
+    mpm::by_name(name).ok_or_else(|| {
+        format!(
+            "the {name} MPM is not compiled into this mpmd; compiled in: {}",
+            mpm::compiled().join(", ")
+        )
+    })
+}
+
+/// Run the command the arguments ask for.
+pub fn main(args: Args) -> Result<(), String> {
+    if args.help {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    if args.version {
+        println!("Server version: {VERSION}");
+        return Ok(());
+    }
+    if args.list_compiled {
+        print!("{}", dump::compiled_modules());
+        return Ok(());
+    }
+    let cfg = load(&args)?;
+    let mpm = strategy(&args, &cfg)?;
+    let (_, mpm_warnings) = mpm.check_config(&cfg.mpm);
+    if args.version_verbose {
+        print!("{}", dump::version(mpm.info()));
+        return Ok(());
+    }
+    if args.test || args.dump_modules || args.dump_vhosts {
+        for w in cfg.warnings.iter().chain(&mpm_warnings) {
+            eprintln!("mpmd: warning: {w}");
+        }
+        if args.dump_vhosts {
+            print!("{}", dump::vhosts(&cfg, &args.defines));
+        }
+        if args.dump_modules {
+            print!("{}", dump::loaded_modules(mpm.info()));
+        }
+        if args.test {
+            eprintln!("Syntax OK");
+        }
+        return Ok(());
+    }
+    match args.signal {
+        None => run(&args, cfg, mpm, false),
+        Some(Signal::Start) => run(&args, cfg, mpm, true),
+        Some(sig) => {
+            let (nix_sig, starts) = match sig {
+                Signal::Stop => (nix::sys::signal::Signal::SIGTERM, false),
+                Signal::GracefulStop => (nix::sys::signal::Signal::SIGWINCH, false),
+                Signal::Restart => (nix::sys::signal::Signal::SIGHUP, true),
+                Signal::Graceful => (nix::sys::signal::Signal::SIGUSR1, true),
+                Signal::Start => unreachable!("handled above"),
+            };
+            if starts && !matches!(pidfile::check(&cfg.pid_file), Running::Yes(_)) {
+                eprintln!("mpmd: not running, trying to start");
+                return run(&args, cfg, mpm, true);
+            }
+            pidfile::signal(&cfg.pid_file, nix_sig).map(|_| ())
+        }
+    }
+}
+
+/// Serve until stopped, restarting on SIGHUP/SIGUSR1.
+fn run(
+    args: &Args,
+    mut cfg: ServerConfig,
+    mut mpm: Box<dyn Mpm>,
+    detach: bool,
+) -> Result<(), String> {
+    logging::init(cfg.log_level)?;
+    for w in &cfg.warnings {
+        log::warn!("{w}");
+    }
+    match pidfile::check(&cfg.pid_file) {
+        Running::Yes(pid) => return Err(format!("mpmd (pid {pid}) already running")),
+        Running::Stale(pid) => {
+            log::warn!(
+                "removed stale pid file {}{}",
+                cfg.pid_file.display(),
+                pid.map(|p| format!(" (pid {p} is gone)"))
+                    .unwrap_or_default()
+            );
+            let _ = std::fs::remove_file(&cfg.pid_file);
+        }
+        Running::No => {}
+    }
+    let (mut mpm_cfg, warnings) = mpm.check_config(&cfg.mpm);
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    // Bind before anything else, so a conflict is reported at once and
+    // leaves nothing behind.
+    let mut listeners =
+        Listeners::bind(&cfg.listens, mpm_cfg.listen_backlog).map_err(|e| e.to_string())?;
+    let ready = if detach { Some(daemonize()?) } else { None };
+    logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;
+    let pid_file = Arc::new(parking_lot::Mutex::new(PidFile::write(&cfg.pid_file)?));
+    for l in listeners.iter() {
+        log::info!("listening on {} ({})", l.local, l.addr);
+    }
+    let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
+    let scoreboard = Scoreboard::new(procs, threads).map_err(|e| e.to_string())?;
+    let control = Control::new().map_err(|e| e.to_string())?;
+    control.install_signals().map_err(|e| e.to_string())?;
+    {
+        // A graceful stop removes the pid file as soon as it begins.
+        let pid_file = pid_file.clone();
+        control.on_phase(move |p| {
+            if p == Phase::Draining {
+                pid_file.lock().remove();
+            }
+        });
+    }
+    if let Some(fd) = ready {
+        let _ = nix::unistd::write(&fd, b"ok");
+    }
+    let started = SystemTime::now();
+    let mut generation: u32 = 0;
+    loop {
+        scoreboard.set_generation(generation);
+        scoreboard.set_restart_time(SystemTime::now());
+        let info = Arc::new(StatusInfo {
+            server_version: VERSION.to_string(),
+            mpm: mpm.info(),
+            built: env!("CARGO_PKG_VERSION").to_string(),
+            started,
+            server_name: cfg
+                .main_server
+                .server_name
+                .clone()
+                .unwrap_or_else(|| "localhost".into()),
+        });
+        let handler = site::Site::new(&cfg, scoreboard.clone(), info)?;
+        log::info!(
+            "{VERSION} ({} MPM) configured -- resuming normal operations",
+            mpm.info().name
+        );
+        let exit = mpm
+            .run(RunContext {
+                listeners: &listeners,
+                factory: mpm::shared_factory(Arc::new(handler)),
+                protocol: Arc::new(cfg.protocol.clone()),
+                mpm: &mpm_cfg,
+                control: &control,
+                scoreboard: &scoreboard,
+            })
+            .map_err(|e| e.to_string())?;
+        let how = match exit {
+            Exit::Stop => {
+                log::info!("shutting down");
+                break;
+            }
+            Exit::Restart => "restart",
+            Exit::GracefulRestart => "graceful restart",
+        };
+        log::info!("{how} requested: re-reading the configuration");
+        match reload(args, &mut listeners) {
+            Ok(new) => {
+                if let Some(name) = &new.mpm_name {
+                    if name != mpm.info().name && !args.single {
+                        log::warn!(
+                            "the configuration now loads the {name} MPM; the {} MPM keeps running until a full stop",
+                            mpm.info().name
+                        );
+                    }
+                }
+                let (c, warnings) = mpm.check_config(&new.mpm);
+                for w in new.warnings.iter().chain(&warnings) {
+                    log::warn!("{w}");
+                }
+                mpm_cfg = c;
+                if let Err(e) = logging::set_target(new.error_log.as_deref(), new.log_level) {
+                    log::error!("{e}; keeping the previous error log");
+                }
+                cfg = new;
+            }
+            Err(e) => log::error!("{e}; the restart keeps the running configuration"),
+        }
+        generation = generation.wrapping_add(1);
+    }
+    Ok(())
+}
+
+/// Re-read the configuration and re-bind the listeners it names, keeping
+/// the sockets still configured. On any error nothing changes.
+fn reload(args: &Args, listeners: &mut Listeners) -> Result<ServerConfig, String> {
+    let new = load(args)?;
+    listeners
+        .rebind(&new.listens, new.mpm.listen_backlog)
+        .map_err(|e| e.to_string())?;
+    Ok(new)
+}
+
+/// Detach from the terminal (`-k start`): the parent waits until the child
+/// has written its pid file (exit 0) or failed (exit 1, the child has
+/// printed why). Returns the pipe on which the child says it is ready.
+fn daemonize() -> Result<OwnedFd, String> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    let (r, w) = nix::unistd::pipe().map_err(|e| format!("could not detach: {}", e.desc()))?;
+    // SAFETY: mpmd is single-threaded at this point (no thread has been
+    // started yet), so the child may run any code after fork.
+    match unsafe { fork() } {
+        Err(e) => Err(format!("could not detach: {}", e.desc())),
+        Ok(ForkResult::Parent { .. }) => {
+            drop(w);
+            let mut buf = [0u8; 2];
+            let mut f = std::fs::File::from(r);
+            let ok = matches!(f.read(&mut buf), Ok(2)) && &buf == b"ok";
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        Ok(ForkResult::Child) => {
+            drop(r);
+            let _ = setsid();
+            if let Ok(null) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                use std::os::fd::AsRawFd;
+                // SAFETY: dup2 onto the standard descriptors of this
+                // process; `null` stays open for the duration of the call.
+                unsafe {
+                    libc::dup2(null.as_raw_fd(), 0);
+                    libc::dup2(null.as_raw_fd(), 1);
+                }
+            }
+            let _ = std::io::stdout().flush();
+            Ok(w)
+        }
+    }
+}

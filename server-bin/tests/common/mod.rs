@@ -1,0 +1,294 @@
+//! The real `mpmd` under test: started in its own process group on free
+//! loopback ports with a configuration written to a temporary directory,
+//! killed with its whole group on drop, even when the test fails.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The binary under test.
+pub fn mpmd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mpmd")
+}
+
+/// A port that was free a moment ago (the kernel hands out ports in a
+/// rotating order, so a just-released one is not handed out again soon).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A temporary server root with a document root and room for a config.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("htdocs")).unwrap();
+        fs::create_dir_all(dir.path().join("logs")).unwrap();
+        Site { dir }
+    }
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn docroot(&self) -> PathBuf {
+        self.root().join("htdocs")
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+    /// Write a file below the server root (parents made).
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.root().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, content).unwrap();
+        p
+    }
+    /// Write `conf` (after a header that sets the pid file and log level)
+    /// as `mpmd.conf` and return its path.
+    pub fn config(&self, conf: &str) -> PathBuf {
+        let text = format!(
+            "ServerRoot {root}\nPidFile {root}/logs/mpmd.pid\nLogLevel info\n{conf}\n",
+            root = self.root().display()
+        );
+        self.write("mpmd.conf", text)
+    }
+    pub fn pid_file(&self) -> PathBuf {
+        self.root().join("logs/mpmd.pid")
+    }
+}
+
+/// A running `mpmd`; killed with its process group on drop.
+pub struct Mpmd {
+    pub child: Child,
+    pub stderr_path: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+/// Start `mpmd` with `args` (stderr to `<dir>/stderr.log`).
+pub fn spawn(dir: &Path, args: &[&str]) -> Mpmd {
+    let stderr_path = dir.join(format!("stderr-{}.log", std::process::id() as u64 * 1000 + next_seq()));
+    let err = fs::File::create(&stderr_path).unwrap();
+    let child = Command::new(mpmd_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .expect("start mpmd");
+    Mpmd {
+        child,
+        stderr_path,
+        exited: None,
+    }
+}
+
+fn next_seq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Start `mpmd -f conf` and wait until it serves.
+pub fn start(site: &Site, conf: &Path) -> Mpmd {
+    start_args(site, &["-f", conf.to_str().unwrap()])
+}
+
+/// Start `mpmd` with `args` and wait until it says it serves.
+pub fn start_args(site: &Site, args: &[&str]) -> Mpmd {
+    let mut m = spawn(site.root(), args);
+    m.wait_log("resuming normal operations", 1);
+    m
+}
+
+impl Mpmd {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Wait until stderr contains `needle` at least `count` times; fail
+    /// with the log (and exit status) otherwise.
+    pub fn wait_log(&mut self, needle: &str, count: usize) {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let log = self.stderr();
+            if log.matches(needle).count() >= count {
+                return;
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                self.exited = Some(st);
+                panic!("mpmd exited ({st}) before logging {needle:?}; stderr:\n{log}");
+            }
+            if Instant::now() > until {
+                panic!("mpmd did not log {needle:?} (x{count}) within 15 s; stderr:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid()), sig).expect("signal mpmd");
+    }
+
+    /// Wait for the process to exit (up to `secs`), returning its status.
+    pub fn wait_exit(&mut self, secs: u64) -> ExitStatus {
+        if let Some(st) = self.exited {
+            return st;
+        }
+        let until = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                self.exited = Some(st);
+                return st;
+            }
+            if Instant::now() > until {
+                panic!("mpmd did not exit within {secs} s; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Mpmd {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let pid = self.pid();
+            // The group we made for it (pgid = its pid), then itself.
+            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Run `mpmd` to completion (for `-t`, `-l`, `-k …`): (exit code, stdout,
+/// stderr). Killed after 20 s.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let mut child = Command::new(mpmd_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("start mpmd");
+    let until = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mpmd {args:?} did not finish within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+/// A response as read off the wire.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect to mpmd");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Read one response (Content-Length, chunked or close-delimited).
+pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Resp {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
+    let status: u16 = line[9..12].parse().expect("status code");
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).expect("header line");
+        if h == "\r\n" || h.is_empty() {
+            break;
+        }
+        let (n, v) = h.trim_end().split_once(':').expect("header with a colon");
+        headers.push((n.to_string(), v.trim().to_string()));
+    }
+    let mut resp = Resp { status, headers, body: Vec::new() };
+    if head_only || status == 204 || status == 304 {
+        return resp;
+    }
+    if let Some(len) = resp.header("content-length") {
+        let mut body = vec![0; len.parse().unwrap()];
+        r.read_exact(&mut body).expect("body");
+        resp.body = body;
+    } else if resp.header("transfer-encoding").is_some() {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim_end(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            resp.body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut resp.body).unwrap();
+    }
+    resp
+}
+
+/// Send raw bytes on a new connection and read one response.
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Resp {
+    let mut s = connect(addr);
+    s.write_all(bytes).unwrap();
+    read_response(&mut BufReader::new(s), bytes.starts_with(b"HEAD "))
+}
+
+/// `GET path` with a Host header, connection closed after.
+pub fn get(addr: SocketAddr, host: &str, path: &str) -> Resp {
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+pub fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
