@@ -2,7 +2,7 @@
 //!
 //! The master makes it once, before the first `fork`, with
 //! `mmap(MAP_SHARED | MAP_ANONYMOUS)`, so every child inherits the same
-//! pages. The region holds a [header](Header), one [`ProcessSlot`] per
+//! pages. The region holds a header, one [`ProcessSlot`] per
 //! process and `procs × threads` [`WorkerSlot`]s:
 //!
 //! ```text
@@ -19,15 +19,16 @@
 //! - the strings of a worker (client, virtual host, request line) are
 //!   arrays of `AtomicU8` guarded by a per-slot seqlock: the writer makes
 //!   the sequence odd, writes, and makes it even again; a reader retries
-//!   while the sequence is odd or changed under it, so it never returns a
-//!   torn string (after a bounded number of tries it returns what it has,
-//!   so a writer killed half-way cannot hang the status page);
+//!   while the sequence is odd or changed under it, so it does not return
+//!   a torn string; only when a writer holds the slot through every one of
+//!   a bounded number of tries does it return what it read, so a writer
+//!   killed half-way cannot hang the status page;
 //! - each worker slot has one writer at a time: the worker that owns it,
 //!   or the master resetting the slot after its process died.
 //!
 //! The `unsafe` code is the `mmap`/`munmap` pair and turning offsets of the
-//! mapping into references; it is all in [`Mapping`] and the slot
-//! accessors below.
+//! mapping into references; it is all in `Mapping` and the slot
+//! accessors of `Scoreboard`.
 
 use std::alloc::Layout;
 use std::io;
@@ -1056,7 +1057,7 @@ mod tests {
         };
         let w = sb.worker(0, 0);
         let (mut whole, mut gave_up) = (0u32, 0u32);
-        for _ in 0..20_000 {
+        for _ in 0..5_000 {
             match w.try_read_strings(1_000) {
                 Ok((client, vhost, request)) => {
                     for s in [&client, &vhost, &request] {
