@@ -44,4 +44,6 @@ pub use handler::{
 };
 pub use listener::{ListenAddr, Listener, Listeners};
 pub use mpm::{Exit, Mpm, MpmInfo, RunContext};
-pub use scoreboard::{Scoreboard, WorkerState};
+pub use scoreboard::{
+    ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,
+};
