@@ -23,12 +23,18 @@ pub fn render(
     if auto {
         (
             "text/plain; charset=ISO-8859-1",
-            format!("ServerVersion: {}\nServerMPM: {}\n", info.server_version, info.mpm.name),
+            format!(
+                "ServerVersion: {}\nServerMPM: {}\n",
+                info.server_version, info.mpm.name
+            ),
         )
     } else {
         (
             "text/html; charset=ISO-8859-1",
-            format!("<html><body><h1>Server status for {}</h1></body></html>\n", info.server_name),
+            format!(
+                "<html><body><h1>Server status for {}</h1></body></html>\n",
+                info.server_name
+            ),
         )
     }
 }
