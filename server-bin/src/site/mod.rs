@@ -266,3 +266,6 @@ impl Handler for Site {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

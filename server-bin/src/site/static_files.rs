@@ -182,9 +182,9 @@ impl FileConfig {
     fn walk(&self, path: &mut PathBuf, rel: &[u8], conn: &ConnInfo) -> Result<(), StatusCode> {
         let mut segments = rel.split(|&b| b == b'/').peekable();
         while let Some(segment) = segments.next() {
-            let (options, granted) = self.allowed(path, conn);
+            let (options, require) = self.effective(path);
             let last = segments.peek().is_none();
-            if last && !granted {
+            if last && require.is_some_and(|r| !require::allows(r, conn)) {
                 return Err(StatusCode::FORBIDDEN);
             }
             path.push(OsStr::from_bytes(segment));
@@ -490,6 +490,17 @@ mod tests {
         assert_eq!(parse_range("bytes=x-1", 10), RangeAsk::Whole);
         assert_eq!(parse_range("bytes=+1-2", 10), RangeAsk::Whole);
         assert_eq!(parse_range("BYTES=1-2", 10), RangeAsk::Part(1, 2));
+    }
+
+    #[test]
+    fn file_system_errors_map_to_apaches_statuses() {
+        let path = Path::new("/x");
+        let status = |errno| io_status(&io::Error::from_raw_os_error(errno), path);
+        assert_eq!(status(libc::ENOENT), StatusCode::NOT_FOUND);
+        assert_eq!(status(libc::ENOTDIR), StatusCode::NOT_FOUND);
+        assert_eq!(status(libc::EACCES), StatusCode::FORBIDDEN);
+        assert_eq!(status(libc::ELOOP), StatusCode::FORBIDDEN);
+        assert_eq!(status(libc::EIO), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]
