@@ -383,19 +383,12 @@ fn every_traversal_form_is_refused() {
 }
 
 #[test]
-fn raw_backslash_cannot_reach_the_handler_and_would_be_refused() {
-    // The `http` crate refuses a raw backslash in a request target, so the
-    // engine answers 400 before `handle`; the encoded form is tested above
-    // and `uri_path` refuses the raw byte too.
-    assert!(
-        "/sub\\..\\hello.txt".parse::<Uri>().is_err(),
-        "the URI parser now accepts a raw backslash: add a handler test for it"
-    );
-    let mut out = Vec::new();
-    assert_eq!(
-        super::uri_path::normalise("/sub\\..\\hello.txt", &mut out),
-        Err(StatusCode::NOT_FOUND)
-    );
+fn raw_backslash_is_not_found() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    for uri in ["/sub\\..\\hello.txt", "/hello.txt\\"] {
+        assert_status(&get(&site, uri, &[]), 404, uri);
+    }
 }
 
 #[test]
