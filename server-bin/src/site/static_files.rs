@@ -81,10 +81,13 @@ impl MimeTypes {
 
 /// One request for a file, with what answering it needs.
 pub struct FileRequest<'a> {
+    /// Request headers (conditionals, `Range`, `Host` for redirects).
     pub headers: &'a HeaderMap,
     /// The normalised, decoded URL path (for redirects and listings).
     pub url_path: &'a [u8],
+    /// The raw query string, kept on the directory redirect.
     pub query: Option<&'a str>,
+    /// The connection, for `Require`.
     pub conn: &'a ConnInfo,
 }
 
