@@ -1,1 +1,271 @@
-//! The handler `mpmd` serves with. (being written)
+//! The handler `mpmd` serves with: virtual hosts, `<Location>`, mod_alias,
+//! static files, `Require`, the status page and the access log.
+//!
+//! [`Site::handle`] does, in order: pick the virtual host
+//! ([`router`]); refuse methods it does not know (501); decode and
+//! normalise the path ([`uri_path`]); apply the longest matching
+//! `<Location>` (its `Require`, `SetHandler server-status`); answer
+//! `OPTIONS` and refuse other non-GET/HEAD methods (405); then `Redirect`,
+//! `Alias` and finally the `DocumentRoot` ([`static_files`]), where the
+//! `<Directory>` blocks' `Options` and `Require` apply. A `Require` of a
+//! `<Location>` and one of a `<Directory>` must both grant (Apache would let
+//! the `<Location>` one replace the other; requiring both is never more
+//! permissive).
+
+mod access_log;
+mod listing;
+mod pages;
+mod require;
+mod router;
+mod static_files;
+mod uri_path;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Method, StatusCode};
+use mpm::{Body, ConnInfo, Exchange, Handler, Request, Response};
+
+use crate::config::{AliasRule, LocationBlock, RedirectRule, ServerConfig, VirtualHost};
+use crate::status::{self, StatusInfo};
+use access_log::{LogFile, LogFormat, LogTarget};
+use pages::{error_response, is_known_method, method_not_allowed, options_response, redirect};
+use router::Router;
+use static_files::{FileConfig, FileRequest, MimeTypes};
+use uri_path::{escape_path, segment_prefix};
+
+/// The server's request handler, built once from the configuration.
+pub struct Site {
+    router: Router,
+    /// Index 0 is the main server, `i + 1` is `cfg.vhosts[i]`.
+    hosts: Vec<Host>,
+    mime: MimeTypes,
+    scoreboard: mpm::Scoreboard,
+    status: Arc<StatusInfo>,
+}
+
+/// One host, prepared for serving.
+struct Host {
+    /// `ServerName`, or the main server's, for `%v`.
+    server_name: String,
+    document_root: PathBuf,
+    files: FileConfig,
+    aliases: Vec<AliasRule>,
+    redirects: Vec<RedirectRule>,
+    /// Shortest path first, so a later match is a more specific one.
+    locations: Vec<LocationBlock>,
+    logs: Vec<LogTarget>,
+}
+
+impl Site {
+    /// Build the handler for `cfg`, opening every `CustomLog` file. The
+    /// status page reads `scoreboard` and shows `status`.
+    pub fn new(
+        cfg: &ServerConfig,
+        scoreboard: mpm::Scoreboard,
+        status: Arc<StatusInfo>,
+    ) -> Result<Site, String> {
+        Site::with_mime_types(cfg, scoreboard, status, &[])
+    }
+
+    /// [`Site::new`] with `AddType` pairs (extension, content type) that
+    /// override the built-in table.
+    pub fn with_mime_types(
+        cfg: &ServerConfig,
+        scoreboard: mpm::Scoreboard,
+        status: Arc<StatusInfo>,
+        add_types: &[(String, String)],
+    ) -> Result<Site, String> {
+        let mut files: HashMap<PathBuf, Arc<LogFile>> = HashMap::new();
+        let main = &cfg.main_server;
+        let mut hosts = Vec::with_capacity(cfg.vhosts.len() + 1);
+        for vhost in std::iter::once(main).chain(&cfg.vhosts) {
+            let custom_logs = if vhost.custom_logs.is_empty() {
+                &main.custom_logs
+            } else {
+                &vhost.custom_logs
+            };
+            let mut logs = Vec::with_capacity(custom_logs.len());
+            for log in custom_logs {
+                let path = resolve(&cfg.server_root, &log.path);
+                let file = match files.get(&path) {
+                    Some(file) => file.clone(),
+                    None => {
+                        let file = Arc::new(LogFile::open(&path)?);
+                        files.insert(path, file.clone());
+                        file
+                    }
+                };
+                logs.push(LogTarget {
+                    file,
+                    format: Arc::new(LogFormat::parse(&log.format)),
+                });
+            }
+            hosts.push(Host::new(vhost, main, logs));
+        }
+        Ok(Site {
+            router: Router::new(main, &cfg.vhosts),
+            hosts,
+            mime: MimeTypes::new(add_types)?,
+            scoreboard,
+            status,
+        })
+    }
+
+    fn status_page(&self, query: Option<&str>) -> Response {
+        let auto = query.is_some_and(|q| q.split('&').any(|part| part == "auto"));
+        let (content_type, body) =
+            status::render(&self.scoreboard, &self.status, auto, SystemTime::now());
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+fn resolve(server_root: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        server_root.join(path)
+    }
+}
+
+impl Host {
+    fn new(vhost: &VirtualHost, main: &VirtualHost, logs: Vec<LogTarget>) -> Host {
+        let mut locations = vhost.locations.clone();
+        locations.sort_by_key(|l| l.path.len());
+        Host {
+            server_name: vhost
+                .server_name
+                .clone()
+                .or_else(|| main.server_name.clone())
+                .unwrap_or_else(|| "localhost".to_string()),
+            document_root: vhost.document_root.clone(),
+            files: FileConfig::new(&vhost.directories, &vhost.directory_index),
+            aliases: vhost.aliases.clone(),
+            redirects: vhost.redirects.clone(),
+            locations,
+            logs,
+        }
+    }
+
+    /// The `SetHandler` and `Require` of the `<Location>` blocks matching
+    /// `path`: the most specific block's, each inherited when unset.
+    fn location(&self, path: &[u8]) -> (Option<&str>, Option<&crate::config::Require>) {
+        let mut handler = None;
+        let mut require = None;
+        for block in self
+            .locations
+            .iter()
+            .filter(|b| segment_prefix(path, b.path.as_bytes()))
+        {
+            if let Some(h) = &block.handler {
+                handler = Some(h.as_str());
+            }
+            if let Some(r) = &block.require {
+                require = Some(r);
+            }
+        }
+        (handler, require)
+    }
+}
+
+/// The answer to a matching `Redirect`: the target with the rest of the
+/// path and the query appended, or the rule's bare status (410 for `gone`).
+fn redirect_response(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> Response {
+    let Ok(status) = StatusCode::from_u16(rule.status) else {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    match &rule.to {
+        Some(to) if status.is_redirection() => {
+            let mut location = String::with_capacity(to.len() + rest.len() + 16);
+            location.push_str(to);
+            location.extend(escape_path(rest));
+            if let Some(query) = query {
+                location.push('?');
+                location.push_str(query);
+            }
+            redirect(status, &location)
+        }
+        _ => error_response(status),
+    }
+}
+
+impl Handler for Site {
+    fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
+        let uri = req.uri();
+        let host = &self.hosts[self
+            .router
+            .select(&conn.local, router::request_host(Some(uri), req.headers()))];
+        let method = req.method();
+        if !is_known_method(method) {
+            return method_not_allowed(method);
+        }
+        let raw_path = uri.path();
+        if raw_path == "*" {
+            return if method == Method::OPTIONS {
+                options_response()
+            } else {
+                error_response(StatusCode::BAD_REQUEST)
+            };
+        }
+        let mut path = Vec::with_capacity(raw_path.len() + 1);
+        if let Err(status) = uri_path::normalise(raw_path, &mut path) {
+            return error_response(status);
+        }
+        let query = uri.query();
+
+        let (handler, require) = host.location(&path);
+        if require.is_some_and(|r| !require::allows(r, conn)) {
+            return error_response(StatusCode::FORBIDDEN);
+        }
+        if method == Method::OPTIONS {
+            return options_response();
+        }
+        if method != Method::GET && method != Method::HEAD {
+            return method_not_allowed(method);
+        }
+        if handler == Some("server-status") {
+            return self.status_page(query);
+        }
+
+        for rule in &host.redirects {
+            if segment_prefix(&path, rule.from.as_bytes()) {
+                return redirect_response(rule, &path[rule.from.len()..], query);
+            }
+        }
+        let file_request = FileRequest {
+            headers: req.headers(),
+            url_path: &path,
+            query,
+            conn,
+        };
+        for alias in &host.aliases {
+            if segment_prefix(&path, alias.url.as_bytes()) {
+                let rest = &path[alias.url.len()..];
+                let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+                return host
+                    .files
+                    .serve(&alias.path, rest, &file_request, &self.mime);
+            }
+        }
+        host.files
+            .serve(&host.document_root, &path[1..], &file_request, &self.mime)
+    }
+
+    fn log(&self, exchange: &Exchange<'_>) {
+        let name = router::request_host(exchange.uri, exchange.headers);
+        let host = &self.hosts[self.router.select(&exchange.conn.local, name)];
+        for target in &host.logs {
+            target.write(exchange, &host.server_name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

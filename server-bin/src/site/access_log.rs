@@ -1,0 +1,397 @@
+//! `CustomLog`: one line per exchange in mod_log_config's format language.
+//!
+//! A format is parsed once, at startup, into a list of items. A log file is
+//! opened once with `O_APPEND` and shared by every host that names the same
+//! path; each line goes out in one `write`, so processes that inherited the
+//! file after `fork` do not interleave inside a line.
+//!
+//! Supported: `%h %a %A %l %u %t %r %s %>s %b %B %D %T %{s|ms|us}T %v %V %p
+//! %{local|remote}p %m %U %q %H %{Name}i %%`. `%{Name}o` logs `-` (the
+//! exchange does not carry response headers). `%t` is in UTC (`+0000`),
+//! and `%U` is the path as the client sent it. Conditions (`%400,501{…}i`)
+//! are accepted and ignored. Anything else is written literally.
+
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mpm::Exchange;
+
+use super::router::{canonical_ip, request_host};
+
+/// An open log file, shared by every host that writes to it.
+#[derive(Debug)]
+pub struct LogFile {
+    file: File,
+}
+
+impl LogFile {
+    /// Open (creating, mode 0644) `path` for appending; the error says
+    /// which file and why.
+    pub fn open(path: &Path) -> Result<LogFile, String> {
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .open(path)
+            .map(|file| LogFile { file })
+            .map_err(|e| {
+                format!(
+                    "could not open log file {}: {}",
+                    path.display(),
+                    mpm::error::describe_io(&e)
+                )
+            })
+    }
+}
+
+/// A parsed format string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFormat {
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    Literal(String),
+    ClientIp,
+    LocalIp,
+    Dash,
+    Time,
+    RequestLine,
+    Status,
+    BodyClf,
+    Body,
+    Micros,
+    Millis,
+    Seconds,
+    ServerName,
+    Host,
+    LocalPort,
+    RemotePort,
+    Method,
+    Path,
+    Query,
+    Protocol,
+    RequestHeader(http::HeaderName),
+}
+
+impl LogFormat {
+    /// Parse mod_log_config's format language; never fails: what it does
+    /// not know is kept as text.
+    pub fn parse(format: &str) -> LogFormat {
+        let mut items = Vec::new();
+        let mut literal = String::new();
+        let mut chars = format.char_indices().peekable();
+        while let Some((start, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next().map(|(_, c)| c) {
+                    Some('n') => literal.push('\n'),
+                    Some('t') => literal.push('\t'),
+                    Some(other) => literal.push(other),
+                    None => literal.push('\\'),
+                },
+                '%' => {
+                    // Conditions and the original/final marker.
+                    while chars.peek().is_some_and(|&(_, c)| {
+                        c.is_ascii_digit() || matches!(c, '!' | ',' | '<' | '>')
+                    }) {
+                        chars.next();
+                    }
+                    let mut arg = None;
+                    if chars.peek().is_some_and(|&(_, c)| c == '{') {
+                        chars.next();
+                        let mut text = String::new();
+                        for (_, c) in chars.by_ref() {
+                            if c == '}' {
+                                break;
+                            }
+                            text.push(c);
+                        }
+                        arg = Some(text);
+                    }
+                    let Some((end, directive)) = chars.next() else {
+                        literal.push_str(&format[start..]);
+                        break;
+                    };
+                    match item(directive, arg.as_deref()) {
+                        Some(Item::Literal(text)) => literal.push_str(&text),
+                        Some(item) => {
+                            if !literal.is_empty() {
+                                items.push(Item::Literal(std::mem::take(&mut literal)));
+                            }
+                            items.push(item);
+                        }
+                        None => literal.push_str(&format[start..end + directive.len_utf8()]),
+                    }
+                }
+                c => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            items.push(Item::Literal(literal));
+        }
+        LogFormat { items }
+    }
+
+    /// Append the line (with its newline) for `ex` to `out`; `server_name`
+    /// is the canonical name of the host that served it.
+    pub fn render(&self, ex: &Exchange<'_>, server_name: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        for item in &self.items {
+            // Writing to a String cannot fail.
+            let _ = match item {
+                Item::Literal(text) => {
+                    out.push_str(text);
+                    Ok(())
+                }
+                Item::ClientIp => write!(out, "{}", canonical_ip(ex.conn.peer.ip())),
+                Item::LocalIp => write!(out, "{}", canonical_ip(ex.conn.local.ip())),
+                Item::Dash => {
+                    out.push('-');
+                    Ok(())
+                }
+                Item::Time => {
+                    clf_time(ex.started, out);
+                    Ok(())
+                }
+                Item::RequestLine => {
+                    escape(ex.request_line.as_bytes(), out);
+                    Ok(())
+                }
+                Item::Status => write!(out, "{}", ex.status.as_u16()),
+                Item::BodyClf if ex.body_bytes == 0 => {
+                    out.push('-');
+                    Ok(())
+                }
+                Item::BodyClf | Item::Body => write!(out, "{}", ex.body_bytes),
+                Item::Micros => write!(out, "{}", ex.duration.as_micros()),
+                Item::Millis => write!(out, "{}", ex.duration.as_millis()),
+                Item::Seconds => write!(out, "{}", ex.duration.as_secs()),
+                Item::ServerName => {
+                    escape(server_name.as_bytes(), out);
+                    Ok(())
+                }
+                Item::Host => {
+                    let host = request_host(ex.uri, ex.headers).unwrap_or(server_name);
+                    escape(host.as_bytes(), out);
+                    Ok(())
+                }
+                Item::LocalPort => write!(out, "{}", ex.conn.local.port()),
+                Item::RemotePort => write!(out, "{}", ex.conn.peer.port()),
+                Item::Method => {
+                    match ex.method {
+                        Some(m) => escape(m.as_str().as_bytes(), out),
+                        None => out.push('-'),
+                    }
+                    Ok(())
+                }
+                Item::Path => {
+                    match ex.uri {
+                        Some(uri) => escape(uri.path().as_bytes(), out),
+                        None => out.push('-'),
+                    }
+                    Ok(())
+                }
+                Item::Query => {
+                    if let Some(query) = ex.uri.and_then(|u| u.query()) {
+                        out.push('?');
+                        escape(query.as_bytes(), out);
+                    }
+                    Ok(())
+                }
+                Item::Protocol => {
+                    match ex
+                        .request_line
+                        .rsplit(' ')
+                        .next()
+                        .filter(|p| p.starts_with("HTTP/"))
+                    {
+                        Some(protocol) => escape(protocol.as_bytes(), out),
+                        None => out.push('-'),
+                    }
+                    Ok(())
+                }
+                Item::RequestHeader(name) => {
+                    let mut values = ex.headers.get_all(name).iter();
+                    match values.next() {
+                        None => out.push('-'),
+                        Some(first) => {
+                            escape(first.as_bytes(), out);
+                            for more in values {
+                                out.push_str(", ");
+                                escape(more.as_bytes(), out);
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+            };
+        }
+        out.push('\n');
+    }
+}
+
+/// The item a `%` directive names; `None` for one we do not know.
+fn item(directive: char, arg: Option<&str>) -> Option<Item> {
+    Some(match (directive, arg) {
+        ('%', _) => Item::Literal("%".into()),
+        ('h' | 'a', _) => Item::ClientIp,
+        ('A', _) => Item::LocalIp,
+        ('l' | 'u', _) => Item::Dash,
+        ('t', None) => Item::Time,
+        ('r', _) => Item::RequestLine,
+        ('s', _) => Item::Status,
+        ('b', _) => Item::BodyClf,
+        ('B', _) => Item::Body,
+        ('D', _) => Item::Micros,
+        ('T', None | Some("s")) => Item::Seconds,
+        ('T', Some("ms")) => Item::Millis,
+        ('T', Some("us")) => Item::Micros,
+        ('v', _) => Item::ServerName,
+        ('V', _) => Item::Host,
+        ('p', None | Some("canonical" | "local")) => Item::LocalPort,
+        ('p', Some("remote")) => Item::RemotePort,
+        ('m', _) => Item::Method,
+        ('U', _) => Item::Path,
+        ('q', _) => Item::Query,
+        ('H', _) => Item::Protocol,
+        ('i', Some(name)) => {
+            Item::RequestHeader(http::HeaderName::from_bytes(name.as_bytes()).ok()?)
+        }
+        ('o', Some(_)) => Item::Dash,
+        _ => return None,
+    })
+}
+
+/// Apache's `ap_escape_logitem`: `"` and `\` backslashed, `\b \n \r \t \v`
+/// spelled so, other control and non-ASCII bytes as `\xhh`.
+fn escape(bytes: &[u8], out: &mut String) {
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x08 => out.push_str("\\b"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x0b => out.push_str("\\v"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\x");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+}
+
+/// `[26/Nov/2026:08:21:28 +0000]`.
+fn clf_time(t: SystemTime, out: &mut String) {
+    use std::fmt::Write as _;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    let _ = write!(
+        out,
+        "[{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000]",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31), Howard
+/// Hinnant's algorithm.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// One `CustomLog` of a host: a shared file and a format.
+#[derive(Debug, Clone)]
+pub struct LogTarget {
+    pub file: Arc<LogFile>,
+    pub format: Arc<LogFormat>,
+}
+
+thread_local! {
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl LogTarget {
+    /// Write the line for `ex` in one `write`. A failed write is reported
+    /// on the error log, never to the client.
+    pub fn write(&self, ex: &Exchange<'_>, server_name: &str) {
+        LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            line.clear();
+            self.format.render(ex, server_name, &mut line);
+            if let Err(e) = (&self.file.file).write_all(line.as_bytes()) {
+                log::error!("access log: {}", mpm::error::describe_io(&e));
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clf_time_formats_utc_dates() {
+        let mut out = String::new();
+        clf_time(
+            UNIX_EPOCH + std::time::Duration::from_secs(1_795_681_288),
+            &mut out,
+        );
+        assert_eq!(out, "[26/Nov/2026:08:21:28 +0000]");
+        out.clear();
+        clf_time(
+            UNIX_EPOCH + std::time::Duration::from_secs(951_782_400),
+            &mut out,
+        );
+        assert_eq!(out, "[29/Feb/2000:00:00:00 +0000]");
+    }
+
+    #[test]
+    fn escape_follows_ap_escape_logitem() {
+        let mut out = String::new();
+        escape(b"a\"b\\c\nd\x01\xff", &mut out);
+        assert_eq!(out, "a\\\"b\\\\c\\nd\\x01\\xff");
+    }
+
+    #[test]
+    fn unknown_directives_stay_literal() {
+        let format = LogFormat::parse("%Z %{x}Z 100%% %");
+        assert_eq!(format.items, vec![Item::Literal("%Z %{x}Z 100% %".into())]);
+        let format = LogFormat::parse("%>s|%400,501{Referer}i");
+        assert_eq!(
+            format.items,
+            vec![
+                Item::Status,
+                Item::Literal("|".into()),
+                Item::RequestHeader(http::header::REFERER)
+            ]
+        );
+    }
+}

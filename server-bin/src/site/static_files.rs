@@ -1,0 +1,521 @@
+//! Static files under a root (the `DocumentRoot` or an `Alias` target):
+//! `<Directory>` options and `Require`, the symlink rule, directories
+//! (301 to the slash form, `DirectoryIndex`, listings), content type,
+//! validators, conditional requests and single byte ranges.
+//!
+//! Multiple ranges (`bytes=0-1,5-6`) are answered with the whole file (200):
+//! `multipart/byteranges` is not supported, which RFC 9110 allows.
+
+use std::ffi::OsStr;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{
+    HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE,
+};
+use http::StatusCode;
+use mpm::{Body, ConnInfo, Response};
+
+use super::listing;
+use super::pages::{error_response, redirect};
+use super::require;
+use super::uri_path::escape_path;
+use crate::config::{DirectoryBlock, Options, Require};
+
+/// What a host's static files need from the configuration.
+pub struct FileConfig {
+    /// `<Directory>` blocks, fewest path components first, so later ones
+    /// override earlier ones.
+    directories: Vec<DirectoryBlock>,
+    /// `DirectoryIndex` names.
+    index: Vec<String>,
+}
+
+/// Extension → content type overrides (`AddType`), consulted before
+/// `mime_guess`. Extensions are stored without the dot, lowercase.
+#[derive(Default)]
+pub struct MimeTypes {
+    overrides: Vec<(String, HeaderValue)>,
+}
+
+impl MimeTypes {
+    /// A table from `(extension, type)` pairs; an extension may be written
+    /// with or without its dot. A type that cannot be a header value is an
+    /// error naming it.
+    pub fn new(pairs: &[(String, String)]) -> Result<MimeTypes, String> {
+        let mut overrides = Vec::with_capacity(pairs.len());
+        for (ext, mime) in pairs {
+            let value = HeaderValue::from_str(mime)
+                .map_err(|_| format!("AddType {mime} {ext}: not a valid content type"))?;
+            overrides.push((ext.trim_start_matches('.').to_ascii_lowercase(), value));
+        }
+        // Later AddType lines win, as in Apache.
+        overrides.reverse();
+        Ok(MimeTypes { overrides })
+    }
+
+    /// The content type of a file named `name`, if its extension is known.
+    fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
+        let dot = name.iter().rposition(|&b| b == b'.')?;
+        let ext = std::str::from_utf8(&name[dot + 1..]).ok()?;
+        if ext.is_empty() {
+            return None;
+        }
+        if let Some((_, value)) = self
+            .overrides
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        {
+            return Some(value.clone());
+        }
+        mime_guess::from_ext(ext)
+            .first_raw()
+            .map(HeaderValue::from_static)
+    }
+}
+
+/// One request for a file, with what answering it needs.
+pub struct FileRequest<'a> {
+    /// Request headers (conditionals, `Range`, `Host` for redirects).
+    pub headers: &'a HeaderMap,
+    /// The normalised, decoded URL path (for redirects and listings).
+    pub url_path: &'a [u8],
+    /// The raw query string, kept on the directory redirect.
+    pub query: Option<&'a str>,
+    /// The connection, for `Require`.
+    pub conn: &'a ConnInfo,
+}
+
+impl FileConfig {
+    /// The static-file settings of one host.
+    pub fn new(directories: &[DirectoryBlock], index: &[String]) -> FileConfig {
+        let mut directories = directories.to_vec();
+        directories.sort_by_key(|d| d.path.components().count());
+        FileConfig {
+            directories,
+            index: index.to_vec(),
+        }
+    }
+
+    /// The `Options` and `Require` in force for directory `dir`: the most
+    /// specific block's, each inherited from shorter blocks when unset.
+    fn effective(&self, dir: &Path) -> (Options, Option<&Require>) {
+        let mut options = Options::default();
+        let mut require = None;
+        for block in self.directories.iter().filter(|b| dir.starts_with(&b.path)) {
+            if let Some(o) = block.options {
+                options = o;
+            }
+            if let Some(r) = &block.require {
+                require = Some(r);
+            }
+        }
+        (options, require)
+    }
+
+    fn allowed(&self, dir: &Path, conn: &ConnInfo) -> (Options, bool) {
+        let (options, require) = self.effective(dir);
+        (options, require.is_none_or(|r| require::allows(r, conn)))
+    }
+
+    /// Answer `req` from `rel` (the path below `root`, without its leading
+    /// slash).
+    pub fn serve(
+        &self,
+        root: &Path,
+        rel: &[u8],
+        req: &FileRequest<'_>,
+        mime: &MimeTypes,
+    ) -> Response {
+        let trailing_slash = req.url_path.ends_with(b"/");
+        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+        let mut path = root.to_path_buf();
+        if !rel.is_empty() {
+            if let Err(status) = self.walk(&mut path, rel, req.conn) {
+                return error_response(status);
+            }
+        }
+        let (file, meta) = match open(&path) {
+            Ok(opened) => opened,
+            Err(status) => return error_response(status),
+        };
+        if meta.is_dir() {
+            drop(file);
+            let (options, granted) = self.allowed(&path, req.conn);
+            if !granted {
+                return error_response(StatusCode::FORBIDDEN);
+            }
+            if !trailing_slash {
+                return slash_redirect(req);
+            }
+            return self.directory(&path, options, req, mime);
+        }
+        if trailing_slash || !meta.is_file() {
+            // `/file.txt/`: no path info on files; a fifo or device: never.
+            return error_response(if meta.is_file() {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::FORBIDDEN
+            });
+        }
+        if rel.is_empty() {
+            // The root itself is a file (`Alias /hello /srv/hello.txt`):
+            // the walk did not check its directory's `Require`.
+            let dir = path.parent().unwrap_or(&path);
+            if !self.allowed(dir, req.conn).1 {
+                return error_response(StatusCode::FORBIDDEN);
+            }
+        }
+        let name = if rel.is_empty() {
+            path.as_os_str().as_bytes()
+        } else {
+            rel
+        };
+        send_file(file, &meta, name, req, mime)
+    }
+
+    /// Extend `path` (the root) by the segments of `rel`, refusing a
+    /// symlink where the directory holding it lacks `FollowSymLinks`, and
+    /// checking `Require` of the directory holding the target.
+    fn walk(&self, path: &mut PathBuf, rel: &[u8], conn: &ConnInfo) -> Result<(), StatusCode> {
+        let mut segments = rel.split(|&b| b == b'/').peekable();
+        while let Some(segment) = segments.next() {
+            let (options, require) = self.effective(path);
+            let last = segments.peek().is_none();
+            if last && require.is_some_and(|r| !require::allows(r, conn)) {
+                return Err(StatusCode::FORBIDDEN);
+            }
+            path.push(OsStr::from_bytes(segment));
+            if !options.follow_symlinks {
+                match std::fs::symlink_metadata(&*path) {
+                    Ok(meta) if meta.file_type().is_symlink() => return Err(StatusCode::FORBIDDEN),
+                    Ok(_) => {}
+                    Err(e) => return Err(io_status(&e, path)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn directory(
+        &self,
+        dir: &Path,
+        options: Options,
+        req: &FileRequest<'_>,
+        mime: &MimeTypes,
+    ) -> Response {
+        for name in &self.index {
+            let candidate = dir.join(name);
+            if !options.follow_symlinks {
+                match std::fs::symlink_metadata(&candidate) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        return error_response(StatusCode::FORBIDDEN)
+                    }
+                    Ok(_) => {}
+                    Err(_) => continue,
+                }
+            }
+            match open(&candidate) {
+                Ok((file, meta)) if meta.is_file() => {
+                    return send_file(file, &meta, name.as_bytes(), req, mime);
+                }
+                Ok(_) | Err(StatusCode::NOT_FOUND) => continue,
+                Err(status) => return error_response(status),
+            }
+        }
+        if !options.indexes {
+            return error_response(StatusCode::FORBIDDEN);
+        }
+        match listing::render(dir, req.url_path) {
+            Ok(html) => {
+                let mut response = Response::new(Body::from(html));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/html;charset=UTF-8"),
+                );
+                response
+            }
+            Err(e) => error_response(io_status(&e, dir)),
+        }
+    }
+}
+
+/// Open for reading without blocking on a fifo, and stat the open file.
+fn open(path: &Path) -> Result<(File, Metadata), StatusCode> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| io_status(&e, path))?;
+    let meta = file.metadata().map_err(|e| io_status(&e, path))?;
+    Ok((file, meta))
+}
+
+/// The status for a failed file-system call: 404 for missing, 403 for
+/// permission (and symlink loops), 500 for the rest (logged).
+fn io_status(e: &io::Error, path: &Path) -> StatusCode {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => StatusCode::NOT_FOUND,
+        Some(libc::EACCES | libc::EPERM | libc::ELOOP) => StatusCode::FORBIDDEN,
+        _ => {
+            log::error!("{}: {}", path.display(), mpm::error::describe_io(e));
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// 301 from a directory path without its slash to the path with it, as an
+/// absolute URL on the request's host (Apache with `UseCanonicalName Off`),
+/// keeping the query string.
+fn slash_redirect(req: &FileRequest<'_>) -> Response {
+    let host = req.headers.get(HOST).and_then(|h| h.to_str().ok());
+    let mut location = String::with_capacity(req.url_path.len() + 32);
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
+        location.push_str(if req.conn.is_secure() {
+            "https://"
+        } else {
+            "http://"
+        });
+        location.push_str(host);
+    }
+    location.extend(escape_path(req.url_path));
+    location.push('/');
+    if let Some(query) = req.query {
+        location.push('?');
+        location.push_str(query);
+    }
+    redirect(StatusCode::MOVED_PERMANENTLY, &location)
+}
+
+/// The validators of a file: `(ETag, Last-Modified, mtime)`.
+struct Validators {
+    etag: String,
+    last_modified: String,
+    mtime_secs: u64,
+}
+
+impl Validators {
+    fn of(meta: &Metadata) -> Validators {
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        let since_epoch = mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Validators {
+            // Apache's default `FileETag MTime Size`: size and mtime in
+            // microseconds, hex.
+            etag: format!("\"{:x}-{:x}\"", meta.len(), since_epoch.as_micros()),
+            last_modified: httpdate::fmt_http_date(mtime),
+            mtime_secs: since_epoch.as_secs(),
+        }
+    }
+
+    /// `If-None-Match` (weak comparison, `*`), which takes precedence over
+    /// `If-Modified-Since` (second resolution, future dates ignored).
+    fn not_modified(&self, headers: &HeaderMap) -> bool {
+        let mut inm = headers.get_all(IF_NONE_MATCH).iter().peekable();
+        if inm.peek().is_some() {
+            return inm
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .any(|tag| tag == "*" || opaque(tag) == opaque(&self.etag));
+        }
+        let Some(since) = headers
+            .get(IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+        else {
+            return false;
+        };
+        since <= SystemTime::now() && secs(since) >= self.mtime_secs
+    }
+
+    /// `If-Range`: a strong ETag equal to ours, or exactly our date.
+    fn range_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(IF_RANGE) else {
+            return true;
+        };
+        let Ok(value) = value.to_str().map(str::trim) else {
+            return false;
+        };
+        if value.starts_with('"') || value.starts_with("W/") {
+            return value == self.etag;
+        }
+        httpdate::parse_http_date(value).is_ok_and(|date| secs(date) == self.mtime_secs)
+    }
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// An entity tag without its weakness marker, for weak comparison.
+fn opaque(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+/// What a `Range` header asks of a file of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// No range, an invalid one, or several: send everything.
+    Whole,
+    /// Bytes `start..=end`.
+    Part(u64, u64),
+    /// 416.
+    Unsatisfiable,
+}
+
+fn parse_range(value: &str, len: u64) -> RangeAsk {
+    let value = value.trim();
+    let Some(spec) = value
+        .get(..6)
+        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+        .map(|_| value[6..].trim())
+    else {
+        return RangeAsk::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let number = |s: &str| {
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse::<u64>().ok()
+        } else {
+            None
+        }
+    };
+    if first.is_empty() {
+        return match number(last) {
+            Some(0) => RangeAsk::Unsatisfiable,
+            Some(_) if len == 0 => RangeAsk::Unsatisfiable,
+            Some(n) => RangeAsk::Part(len.saturating_sub(n), len - 1),
+            None => RangeAsk::Whole,
+        };
+    }
+    let Some(start) = number(first) else {
+        return RangeAsk::Whole;
+    };
+    let end = if last.is_empty() {
+        None
+    } else {
+        match number(last) {
+            Some(end) if end >= start => Some(end),
+            _ => return RangeAsk::Whole,
+        }
+    };
+    if start >= len {
+        return RangeAsk::Unsatisfiable;
+    }
+    RangeAsk::Part(start, end.map_or(len - 1, |e| e.min(len - 1)))
+}
+
+/// A file's response: 200, 206, 304 or 416.
+fn send_file(
+    file: File,
+    meta: &Metadata,
+    name: &[u8],
+    req: &FileRequest<'_>,
+    mime: &MimeTypes,
+) -> Response {
+    let validators = Validators::of(meta);
+    let len = meta.len();
+    let mut response = Response::new(Body::Empty);
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&validators.etag) {
+        headers.insert(ETAG, etag);
+    }
+    if let Ok(date) = HeaderValue::from_str(&validators.last_modified) {
+        headers.insert(LAST_MODIFIED, date);
+    }
+    if validators.not_modified(req.headers) {
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        return response;
+    }
+    let ask = match req.headers.get(RANGE).and_then(|v| v.to_str().ok()) {
+        Some(range) if validators.range_allowed(req.headers) => parse_range(range, len),
+        _ => RangeAsk::Whole,
+    };
+    let (offset, part_len) = match ask {
+        RangeAsk::Whole => (0, len),
+        RangeAsk::Part(start, end) => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                response.headers_mut().insert(CONTENT_RANGE, value);
+            }
+            (start, end - start + 1)
+        }
+        RangeAsk::Unsatisfiable => {
+            let mut refused = error_response(StatusCode::RANGE_NOT_SATISFIABLE);
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                refused.headers_mut().insert(CONTENT_RANGE, value);
+            }
+            return refused;
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let file_name = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    if let Some(content_type) = mime.lookup(file_name) {
+        headers.insert(CONTENT_TYPE, content_type);
+    }
+    *response.body_mut() = Body::File {
+        file,
+        offset,
+        len: part_len,
+    };
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_as_rfc_9110_says() {
+        assert_eq!(parse_range("bytes=0-4", 10), RangeAsk::Part(0, 4));
+        assert_eq!(parse_range("bytes=5-", 10), RangeAsk::Part(5, 9));
+        assert_eq!(parse_range("bytes=-3", 10), RangeAsk::Part(7, 9));
+        assert_eq!(parse_range("bytes=-30", 10), RangeAsk::Part(0, 9));
+        assert_eq!(parse_range("bytes=8-100", 10), RangeAsk::Part(8, 9));
+        assert_eq!(parse_range("bytes=10-", 10), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 10), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-2", 10), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=0-1,3-4", 10), RangeAsk::Whole);
+        assert_eq!(parse_range("items=0-1", 10), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=x-1", 10), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=+1-2", 10), RangeAsk::Whole);
+        assert_eq!(parse_range("BYTES=1-2", 10), RangeAsk::Part(1, 2));
+    }
+
+    #[test]
+    fn file_system_errors_map_to_apaches_statuses() {
+        let path = Path::new("/x");
+        let status = |errno| io_status(&io::Error::from_raw_os_error(errno), path);
+        assert_eq!(status(libc::ENOENT), StatusCode::NOT_FOUND);
+        assert_eq!(status(libc::ENOTDIR), StatusCode::NOT_FOUND);
+        assert_eq!(status(libc::EACCES), StatusCode::FORBIDDEN);
+        assert_eq!(status(libc::ELOOP), StatusCode::FORBIDDEN);
+        assert_eq!(status(libc::EIO), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn add_type_overrides_mime_guess_and_later_lines_win() {
+        let mime = MimeTypes::new(&[
+            (".txt".into(), "text/x-first".into()),
+            ("TXT".into(), "text/x-second".into()),
+        ])
+        .unwrap();
+        assert_eq!(mime.lookup(b"a.txt").unwrap(), "text/x-second");
+        assert_eq!(mime.lookup(b"a.html").unwrap(), "text/html");
+        assert_eq!(mime.lookup(b"noext"), None);
+        assert_eq!(mime.lookup(b"a.unknownext"), None);
+    }
+}

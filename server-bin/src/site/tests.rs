@@ -1,0 +1,1135 @@
+//! Behaviour of the whole handler, over a temporary document root.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::{
+    HeaderMap, ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    LAST_MODIFIED, LOCATION,
+};
+use http::{Method, StatusCode, Uri};
+use mpm::{Body, ConnInfo, Exchange, Handler, RequestBody, Response};
+
+use super::Site;
+use crate::config::{
+    AliasRule, CustomLog, DirectoryBlock, IpNet, LocationBlock, Options, RedirectRule, Require,
+    ServerConfig, VhostAddr, VirtualHost,
+};
+use crate::status::StatusInfo;
+
+// ---------------------------------------------------------------- helpers
+
+fn host(root: &Path, name: Option<&str>, addrs: &[&str]) -> VirtualHost {
+    VirtualHost {
+        addrs: addrs
+            .iter()
+            .map(|a| {
+                let (ip, port) = a.rsplit_once(':').expect("addr:port");
+                VhostAddr {
+                    ip: (ip != "*").then(|| ip.trim_matches(['[', ']']).parse().expect("ip")),
+                    port: (port != "*").then(|| port.parse().expect("port")),
+                }
+            })
+            .collect(),
+        server_name: name.map(str::to_string),
+        server_aliases: Vec::new(),
+        document_root: root.to_path_buf(),
+        directory_index: vec!["index.html".into()],
+        aliases: Vec::new(),
+        redirects: Vec::new(),
+        directories: Vec::new(),
+        locations: Vec::new(),
+        custom_logs: Vec::new(),
+        server_admin: None,
+        origin: Default::default(),
+    }
+}
+
+fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
+    ServerConfig {
+        listens: Vec::new(),
+        mpm_name: None,
+        mpm: mpm::MpmConfig::default(),
+        protocol: mpm::ProtocolConfig::default(),
+        pid_file: "logs/mpmd.pid".into(),
+        server_root: main.document_root.clone(),
+        error_log: None,
+        log_level: log::LevelFilter::Info,
+        main_server: main,
+        vhosts,
+        warnings: Vec::new(),
+    }
+}
+
+fn status_info() -> Arc<StatusInfo> {
+    Arc::new(StatusInfo {
+        server_version: "mpmd/test".into(),
+        mpm: mpm::MpmInfo {
+            name: "single",
+            threaded: false,
+            forked: false,
+        },
+        built: "today".into(),
+        started: SystemTime::now(),
+        server_name: "main.test".into(),
+    })
+}
+
+fn site(cfg: &ServerConfig) -> Site {
+    site_with_types(cfg, &[])
+}
+
+fn site_with_types(cfg: &ServerConfig, types: &[(String, String)]) -> Site {
+    let scoreboard = mpm::Scoreboard::new(1, 1).expect("scoreboard");
+    Site::with_mime_types(cfg, scoreboard, status_info(), types).expect("site builds")
+}
+
+fn conn_at(local: &str, peer: &str) -> ConnInfo {
+    ConnInfo {
+        peer: peer.parse().expect("peer"),
+        local: local.parse().expect("local"),
+        listener: 0,
+        listen_addr: Arc::from("*:80"),
+        tls: None,
+    }
+}
+
+fn conn() -> ConnInfo {
+    conn_at("127.0.0.1:80", "127.0.0.1:50000")
+}
+
+fn send(
+    site: &Site,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    conn: &ConnInfo,
+) -> Response {
+    let mut builder = http::Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    site.handle(builder.body(RequestBody::empty()).expect("request"), conn)
+}
+
+fn get(site: &Site, uri: &str, headers: &[(&str, &str)]) -> Response {
+    send(site, "GET", uri, headers, &conn())
+}
+
+fn body(response: Response) -> Vec<u8> {
+    match response.into_body() {
+        Body::Empty => Vec::new(),
+        Body::Bytes(b) => b.to_vec(),
+        Body::Reader { mut reader, .. } => {
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).expect("read body");
+            out
+        }
+        Body::File {
+            mut file,
+            offset,
+            len,
+        } => {
+            file.seek(SeekFrom::Start(offset)).expect("seek");
+            let mut out = Vec::new();
+            file.take(len).read_to_end(&mut out).expect("read file");
+            assert_eq!(out.len() as u64, len, "file shorter than Body::File claims");
+            out
+        }
+    }
+}
+
+fn text(response: Response) -> String {
+    String::from_utf8_lossy(&body(response)).into_owned()
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[track_caller]
+fn assert_status(response: &Response, status: u16, what: &str) {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "{what}: got {} with headers {:?}",
+        response.status(),
+        response.headers()
+    );
+}
+
+/// A document root with a few files.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("htdocs");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(root.join("empty")).unwrap();
+        fs::write(root.join("hello.txt"), "Hello, world!\n").unwrap();
+        fs::write(root.join("digits.txt"), "0123456789").unwrap();
+        fs::write(root.join("page.html"), "<p>page</p>").unwrap();
+        fs::write(root.join("style.css"), "p{}").unwrap();
+        fs::write(root.join("blob.unknownext"), "?").unwrap();
+        fs::write(root.join(".htaccess"), "Require all denied").unwrap();
+        fs::write(root.join("sub/index.html"), "sub index").unwrap();
+        fs::write(root.join("empty/.htpasswd"), "user:pw").unwrap();
+        fs::write(root.join("empty/b <&>.txt"), "b").unwrap();
+        fs::write(root.join("empty/a.txt"), "a").unwrap();
+        fs::create_dir(root.join("empty/zdir")).unwrap();
+        fs::create_dir_all(dir.path().join("outside")).unwrap();
+        fs::write(dir.path().join("outside/secret.txt"), "secret").unwrap();
+        Fixture { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("htdocs")
+    }
+
+    fn main(&self) -> VirtualHost {
+        host(&self.root(), Some("main.test"), &[])
+    }
+
+    fn site(&self) -> Site {
+        site(&config(self.main(), Vec::new()))
+    }
+
+    fn with_main(&self, edit: impl FnOnce(&mut VirtualHost)) -> Site {
+        let mut main = self.main();
+        edit(&mut main);
+        site(&config(main, Vec::new()))
+    }
+}
+
+fn directory(path: &Path, options: Option<Options>, require: Option<Require>) -> DirectoryBlock {
+    DirectoryBlock {
+        path: path.to_path_buf(),
+        options,
+        require,
+        origin: Default::default(),
+    }
+}
+
+fn location(path: &str, handler: Option<&str>, require: Option<Require>) -> LocationBlock {
+    LocationBlock {
+        path: path.into(),
+        handler: handler.map(str::to_string),
+        require,
+        origin: Default::default(),
+    }
+}
+
+// ---------------------------------------------------------- virtual hosts
+
+/// Hosts that each serve `who.txt` saying their name.
+fn vhost_site() -> (tempfile::TempDir, Site) {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, addrs: &[&str], server_name: Option<&str>| {
+        let root = dir.path().join(name);
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("who.txt"), name).unwrap();
+        host(&root, server_name, addrs)
+    };
+    let main = make("main", &[], Some("main.test"));
+    let first = make("first", &["*:80"], Some("first.test"));
+    let mut second = make("second", &["*:80"], Some("second.test"));
+    second.server_aliases = vec![
+        "www.second.test".into(),
+        "*.wild.test".into(),
+        "w?.q.test".into(),
+    ];
+    let other_port = make("port8080", &["*:8080"], Some("second.test"));
+    let exact = make("exact", &["127.0.0.2:80"], Some("exact.test"));
+    let exact_named = make("exact-named", &["127.0.0.2:80"], Some("named.exact.test"));
+    let any_port = make("anyport", &["127.0.0.3:*"], Some("anyport.test"));
+    let cfg = config(
+        main,
+        vec![first, second, other_port, exact, exact_named, any_port],
+    );
+    (dir, site(&cfg))
+}
+
+fn who(site: &Site, local: &str, host_header: Option<&str>, uri: &str) -> String {
+    let headers: Vec<(&str, &str)> = host_header.map(|h| ("host", h)).into_iter().collect();
+    let response = send(
+        site,
+        "GET",
+        uri,
+        &headers,
+        &conn_at(local, "127.0.0.1:40000"),
+    );
+    assert_status(
+        &response,
+        200,
+        &format!("who.txt on {local} for {host_header:?}"),
+    );
+    text(response)
+}
+
+#[test]
+fn vhost_is_chosen_by_server_name_alias_and_wildcard_alias() {
+    let (_dir, site) = vhost_site();
+    let at = "127.0.0.1:80";
+    assert_eq!(who(&site, at, Some("second.test"), "/who.txt"), "second");
+    assert_eq!(who(&site, at, Some("SECOND.test:80"), "/who.txt"), "second");
+    assert_eq!(who(&site, at, Some("second.test."), "/who.txt"), "second");
+    assert_eq!(
+        who(&site, at, Some("www.second.test"), "/who.txt"),
+        "second"
+    );
+    assert_eq!(who(&site, at, Some("a.b.wild.test"), "/who.txt"), "second");
+    assert_eq!(who(&site, at, Some("w1.q.test"), "/who.txt"), "second");
+    assert_eq!(who(&site, at, Some("first.test"), "/who.txt"), "first");
+}
+
+#[test]
+fn unknown_or_missing_host_gets_the_first_vhost_of_the_address() {
+    let (_dir, site) = vhost_site();
+    assert_eq!(
+        who(&site, "127.0.0.1:80", Some("nobody.test"), "/who.txt"),
+        "first"
+    );
+    assert_eq!(
+        who(&site, "127.0.0.1:80", Some("wild.test"), "/who.txt"),
+        "first"
+    );
+    assert_eq!(who(&site, "127.0.0.1:80", None, "/who.txt"), "first");
+}
+
+#[test]
+fn vhosts_are_per_port_and_unmatched_addresses_get_the_main_server() {
+    let (_dir, site) = vhost_site();
+    assert_eq!(
+        who(&site, "127.0.0.1:8080", Some("second.test"), "/who.txt"),
+        "port8080"
+    );
+    assert_eq!(
+        who(&site, "127.0.0.1:8080", Some("first.test"), "/who.txt"),
+        "port8080"
+    );
+    assert_eq!(
+        who(&site, "127.0.0.1:9999", Some("first.test"), "/who.txt"),
+        "main"
+    );
+    assert_eq!(who(&site, "127.0.0.3:9999", None, "/who.txt"), "anyport");
+}
+
+#[test]
+fn exact_ip_vhosts_win_over_wildcard_ones() {
+    let (_dir, site) = vhost_site();
+    assert_eq!(
+        who(&site, "127.0.0.2:80", Some("first.test"), "/who.txt"),
+        "exact"
+    );
+    assert_eq!(
+        who(&site, "127.0.0.2:80", Some("named.exact.test"), "/who.txt"),
+        "exact-named"
+    );
+    assert_eq!(
+        who(&site, "[::ffff:127.0.0.2]:80", None, "/who.txt"),
+        "exact"
+    );
+}
+
+#[test]
+fn absolute_form_target_names_the_host() {
+    let (_dir, site) = vhost_site();
+    let got = who(
+        &site,
+        "127.0.0.1:80",
+        Some("first.test"),
+        "http://second.test/who.txt",
+    );
+    assert_eq!(
+        got, "second",
+        "the URI's authority wins over the Host header"
+    );
+}
+
+// ------------------------------------------------------------- traversal
+
+#[test]
+fn every_traversal_form_is_refused() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let cases = [
+        ("/../outside/secret.txt", 400),
+        ("/sub/../../outside/secret.txt", 400),
+        ("/%2e%2e/outside/secret.txt", 400),
+        ("/%2E%2E/%2e%2e/etc/passwd", 400),
+        ("/..%2foutside/secret.txt", 404),
+        ("/sub%2f..%2f..%2foutside%2fsecret.txt", 404),
+        ("/hello.txt%00.html", 404),
+        ("/%5c..%5coutside%5csecret.txt", 404),
+        ("/bad%zzescape", 400),
+        ("/.htaccess", 403),
+        ("/%2ehtaccess", 403),
+        ("/empty/.htpasswd", 403),
+    ];
+    for (uri, status) in cases {
+        let response = get(&site, uri, &[]);
+        assert_status(&response, status, uri);
+        assert!(!text(response).contains("secret"), "{uri} leaked the file");
+    }
+}
+
+#[test]
+fn raw_backslash_is_not_found() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    for uri in ["/sub\\..\\hello.txt", "/hello.txt\\"] {
+        assert_status(&get(&site, uri, &[]), 404, uri);
+    }
+}
+
+#[test]
+fn dot_segments_inside_the_root_resolve() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    for uri in [
+        "/sub/../hello.txt",
+        "/sub/%2e%2e/hello.txt",
+        "/./hello.txt",
+        "//hello.txt",
+    ] {
+        let response = get(&site, uri, &[]);
+        assert_status(&response, 200, uri);
+        assert_eq!(text(response), "Hello, world!\n", "{uri}");
+    }
+}
+
+#[test]
+fn non_origin_form_targets_are_bad_requests_except_options_star() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    assert_status(&send(&site, "OPTIONS", "*", &[], &conn()), 200, "OPTIONS *");
+    assert_status(&get(&site, "*", &[]), 400, "GET *");
+}
+
+// --------------------------------------------------------------- symlinks
+
+#[test]
+fn symlink_out_of_the_root_is_forbidden_without_follow_symlinks() {
+    let fx = Fixture::new();
+    symlink(
+        fx.dir.path().join("outside/secret.txt"),
+        fx.root().join("link.txt"),
+    )
+    .unwrap();
+    symlink(fx.dir.path().join("outside"), fx.root().join("linkdir")).unwrap();
+    let site = fx.site();
+    for uri in ["/link.txt", "/linkdir/secret.txt", "/linkdir/"] {
+        let response = get(&site, uri, &[]);
+        assert_status(&response, 403, uri);
+        assert!(text(response).contains("You don't have permission to access this resource."));
+    }
+}
+
+#[test]
+fn symlinks_are_followed_with_follow_symlinks() {
+    let fx = Fixture::new();
+    symlink(
+        fx.dir.path().join("outside/secret.txt"),
+        fx.root().join("link.txt"),
+    )
+    .unwrap();
+    symlink(fx.dir.path().join("outside"), fx.root().join("linkdir")).unwrap();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.directories.push(directory(
+            &root,
+            Some(Options {
+                follow_symlinks: true,
+                indexes: false,
+            }),
+            None,
+        ))
+    });
+    for uri in ["/link.txt", "/linkdir/secret.txt"] {
+        let response = get(&site, uri, &[]);
+        assert_status(&response, 200, uri);
+        assert_eq!(text(response), "secret");
+    }
+}
+
+// ------------------------------------------------------------ directories
+
+#[test]
+fn directory_without_slash_is_redirected_keeping_the_query() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let response = get(&site, "/sub?x=1&y", &[("host", "main.test:8080")]);
+    assert_status(&response, 301, "/sub");
+    assert_eq!(
+        header(&response, "location"),
+        Some("http://main.test:8080/sub/?x=1&y")
+    );
+    let response = get(&site, "/sub", &[]);
+    assert_eq!(header(&response, "location"), Some("/sub/"), "without Host");
+}
+
+#[test]
+fn directory_with_slash_serves_its_index_file() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let response = get(&site, "/sub/", &[]);
+    assert_status(&response, 200, "/sub/");
+    assert_eq!(header(&response, "content-type"), Some("text/html"));
+    assert_eq!(text(response), "sub index");
+}
+
+#[test]
+fn directory_without_index_is_forbidden_without_indexes() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    assert_status(&get(&site, "/empty/", &[]), 403, "/empty/ without Indexes");
+}
+
+#[test]
+fn directory_listing_is_sorted_escaped_and_hides_ht_files() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.directories.push(directory(
+            &root.join("empty"),
+            Some(Options {
+                follow_symlinks: false,
+                indexes: true,
+            }),
+            None,
+        ))
+    });
+    let response = get(&site, "/empty/", &[]);
+    assert_status(&response, 200, "/empty/ with Indexes");
+    assert!(header(&response, "content-type").is_some_and(|t| t.starts_with("text/html")));
+    let html = text(response);
+    assert!(html.contains("Index of /empty/"), "{html}");
+    assert!(
+        !html.contains(".htpasswd"),
+        "listing shows .htpasswd: {html}"
+    );
+    let a = html.find("href=\"a.txt\"").expect("a.txt listed");
+    let b = html
+        .find("href=\"b%20%3C%26%3E.txt\"> b &lt;&amp;&gt;.txt<")
+        .unwrap_or_else(|| panic!("escaped name missing: {html}"));
+    let z = html
+        .find("href=\"zdir/\"> zdir/<")
+        .expect("directory with slash");
+    assert!(a < b && b < z, "entries not sorted: {html}");
+    assert!(html.contains("Parent Directory"));
+}
+
+// ------------------------------------------------------------ file heads
+
+#[test]
+fn content_type_comes_from_the_extension_and_add_type_overrides() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    for (uri, expected) in [
+        ("/page.html", Some("text/html")),
+        ("/style.css", Some("text/css")),
+        ("/hello.txt", Some("text/plain")),
+        ("/blob.unknownext", None),
+    ] {
+        let response = get(&site, uri, &[]);
+        assert_eq!(header(&response, "content-type"), expected, "{uri}");
+    }
+    let typed = site_with_types(
+        &config(fx.main(), Vec::new()),
+        &[("unknownext".into(), "application/x-test".into())],
+    );
+    let response = get(&typed, "/blob.unknownext", &[]);
+    assert_eq!(
+        header(&response, "content-type"),
+        Some("application/x-test")
+    );
+}
+
+#[test]
+fn file_response_carries_validators_and_the_file_body() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let response = get(&site, "/hello.txt", &[]);
+    assert_status(&response, 200, "/hello.txt");
+    let etag = header(&response, "etag").expect("ETag");
+    assert!(
+        etag.starts_with("\"e-") && etag.ends_with('"'),
+        "ETag {etag}"
+    );
+    let modified = fs::metadata(fx.root().join("hello.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        header(&response, "last-modified"),
+        Some(httpdate::fmt_http_date(modified).as_str())
+    );
+    assert_eq!(header(&response, "accept-ranges"), Some("bytes"));
+    assert!(matches!(
+        response.body(),
+        Body::File {
+            offset: 0,
+            len: 14,
+            ..
+        }
+    ));
+    assert_eq!(text(response), "Hello, world!\n");
+}
+
+#[test]
+fn matching_if_none_match_gets_304_without_body() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let etag = header(&get(&site, "/hello.txt", &[]), "etag")
+        .unwrap()
+        .to_string();
+    let weak = format!("W/{etag}");
+    let list = format!("\"nope\", {etag}");
+    for value in [etag.as_str(), weak.as_str(), list.as_str(), "*"] {
+        let response = get(&site, "/hello.txt", &[("if-none-match", value)]);
+        assert_status(&response, 304, value);
+        assert_eq!(header(&response, "etag"), Some(etag.as_str()));
+        assert!(response.headers().contains_key(LAST_MODIFIED));
+        assert!(response.body().is_empty(), "304 with a body");
+    }
+    let response = get(&site, "/hello.txt", &[("if-none-match", "\"other\"")]);
+    assert_status(&response, 200, "non-matching If-None-Match");
+}
+
+#[test]
+fn if_modified_since_gets_304_unless_if_none_match_disagrees() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let first = get(&site, "/hello.txt", &[]);
+    let last_modified = header(&first, "last-modified").unwrap().to_string();
+    let response = get(
+        &site,
+        "/hello.txt",
+        &[("if-modified-since", &last_modified)],
+    );
+    assert_status(&response, 304, "If-Modified-Since = Last-Modified");
+    assert!(response.headers().contains_key(ETAG));
+    let earlier = httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000));
+    assert_status(
+        &get(&site, "/hello.txt", &[("if-modified-since", &earlier)]),
+        200,
+        "modified since an old date",
+    );
+    assert_status(
+        &get(
+            &site,
+            "/hello.txt",
+            &[
+                ("if-modified-since", &last_modified),
+                ("if-none-match", "\"other\""),
+            ],
+        ),
+        200,
+        "If-None-Match takes precedence",
+    );
+}
+
+// ------------------------------------------------------------------ ranges
+
+#[test]
+fn single_ranges_get_206_with_content_range() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    for (range, content_range, bytes) in [
+        ("bytes=2-5", "bytes 2-5/10", "2345"),
+        ("bytes=7-", "bytes 7-9/10", "789"),
+        ("bytes=-3", "bytes 7-9/10", "789"),
+        ("bytes=8-1000", "bytes 8-9/10", "89"),
+    ] {
+        let response = get(&site, "/digits.txt", &[("range", range)]);
+        assert_status(&response, 206, range);
+        assert_eq!(
+            header(&response, "content-range"),
+            Some(content_range),
+            "{range}"
+        );
+        assert_eq!(text(response), bytes, "{range}");
+    }
+}
+
+#[test]
+fn unsatisfiable_range_gets_416_and_multiple_ranges_the_whole_file() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let response = get(&site, "/digits.txt", &[("range", "bytes=10-")]);
+    assert_status(&response, 416, "range past the end");
+    assert_eq!(header(&response, "content-range"), Some("bytes */10"));
+    let response = get(&site, "/digits.txt", &[("range", "bytes=0-1,4-5")]);
+    assert_status(&response, 200, "multiple ranges");
+    assert!(!response.headers().contains_key(CONTENT_RANGE));
+    assert_eq!(text(response), "0123456789");
+}
+
+#[test]
+fn if_range_honours_the_range_only_when_it_matches() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let first = get(&site, "/digits.txt", &[]);
+    let etag = header(&first, "etag").unwrap().to_string();
+    let date = header(&first, "last-modified").unwrap().to_string();
+    for validator in [etag.as_str(), date.as_str()] {
+        let response = get(
+            &site,
+            "/digits.txt",
+            &[("range", "bytes=0-0"), ("if-range", validator)],
+        );
+        assert_status(&response, 206, validator);
+    }
+    for validator in ["\"stale\"", "Thu, 01 Jan 1970 00:00:01 GMT"] {
+        let response = get(
+            &site,
+            "/digits.txt",
+            &[("range", "bytes=0-0"), ("if-range", validator)],
+        );
+        assert_status(&response, 200, validator);
+        assert_eq!(text(response), "0123456789");
+    }
+}
+
+// ---------------------------------------------------------------- methods
+
+#[test]
+fn head_gets_the_same_headers_as_get() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let got = get(&site, "/page.html", &[]);
+    let head = send(&site, "HEAD", "/page.html", &[], &conn());
+    assert_status(&head, 200, "HEAD");
+    for name in [CONTENT_TYPE, ETAG, LAST_MODIFIED, ACCEPT_RANGES] {
+        assert_eq!(
+            head.headers().get(&name),
+            got.headers().get(&name),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        head.body().len(),
+        Some(11),
+        "HEAD must announce the GET length"
+    );
+}
+
+#[test]
+fn other_methods_get_405_or_501_with_allow_and_options_gets_200() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    for method in ["POST", "PUT", "DELETE", "PATCH", "TRACE"] {
+        let response = send(&site, method, "/hello.txt", &[], &conn());
+        assert_status(&response, 405, method);
+        assert_eq!(
+            header(&response, "allow"),
+            Some("GET, HEAD, OPTIONS"),
+            "{method}"
+        );
+    }
+    let response = send(&site, "BREW", "/hello.txt", &[], &conn());
+    assert_status(&response, 501, "unknown method");
+    assert!(response.headers().contains_key(ALLOW));
+    let response = send(&site, "OPTIONS", "/hello.txt", &[], &conn());
+    assert_status(&response, 200, "OPTIONS");
+    assert_eq!(header(&response, "allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(response.body().is_empty());
+}
+
+#[test]
+fn error_pages_use_apaches_wording() {
+    let fx = Fixture::new();
+    let site = fx.site();
+    let response = get(&site, "/missing.txt", &[]);
+    assert_status(&response, 404, "missing file");
+    assert!(text(response).contains("The requested URL was not found on this server."));
+    assert_status(
+        &get(&site, "/hello.txt/", &[]),
+        404,
+        "file with trailing slash",
+    );
+}
+
+// --------------------------------------------------------------- mod_alias
+
+#[test]
+fn redirect_appends_the_rest_of_the_path_and_the_query() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|m| {
+        m.redirects = vec![
+            RedirectRule {
+                status: 301,
+                from: "/old".into(),
+                to: Some("http://example.test/new".into()),
+            },
+            RedirectRule {
+                status: 302,
+                from: "/temp/".into(),
+                to: Some("http://example.test/t/".into()),
+            },
+            RedirectRule {
+                status: 410,
+                from: "/gone".into(),
+                to: None,
+            },
+        ]
+    });
+    let response = get(&site, "/old/a%20b/c?x=1", &[]);
+    assert_status(&response, 301, "/old/a b/c");
+    assert_eq!(
+        header(&response, "location"),
+        Some("http://example.test/new/a%20b/c?x=1")
+    );
+    assert!(text(response).contains("http://example.test/new/a%20b/c?x=1"));
+    let response = get(&site, "/old", &[]);
+    assert_eq!(
+        header(&response, "location"),
+        Some("http://example.test/new")
+    );
+    let response = get(&site, "/temp/x", &[]);
+    assert_status(&response, 302, "/temp/x");
+    assert_eq!(
+        header(&response, "location"),
+        Some("http://example.test/t/x")
+    );
+    assert_status(
+        &get(&site, "/oldish", &[]),
+        404,
+        "prefix without segment boundary",
+    );
+    let response = get(&site, "/gone/x", &[]);
+    assert_status(&response, 410, "gone");
+    assert!(!response.headers().contains_key(LOCATION));
+}
+
+#[test]
+fn alias_maps_a_file_and_a_directory() {
+    let fx = Fixture::new();
+    let outside = fx.dir.path().join("outside");
+    fs::write(outside.join("style.css"), "body{}").unwrap();
+    let site = fx.with_main(|m| {
+        m.aliases = vec![
+            AliasRule {
+                url: "/hello".into(),
+                path: outside.join("secret.txt"),
+            },
+            AliasRule {
+                url: "/assets/".into(),
+                path: outside.clone(),
+            },
+            AliasRule {
+                url: "/stuff".into(),
+                path: outside.clone(),
+            },
+        ]
+    });
+    let response = get(&site, "/hello", &[]);
+    assert_status(&response, 200, "file alias");
+    assert_eq!(text(response), "secret");
+    assert_status(&get(&site, "/hello/x", &[]), 404, "below a file alias");
+    let response = get(&site, "/assets/style.css", &[]);
+    assert_status(&response, 200, "directory alias");
+    assert_eq!(header(&response, "content-type"), Some("text/css"));
+    assert_eq!(text(response), "body{}");
+    assert_status(
+        &get(&site, "/stuff/secret.txt", &[]),
+        200,
+        "alias without slash",
+    );
+    let response = get(&site, "/stuff", &[]);
+    assert_status(&response, 301, "aliased directory without slash");
+    assert_eq!(header(&response, "location"), Some("/stuff/"));
+    assert_status(
+        &get(&site, "/assets", &[]),
+        404,
+        "alias with slash needs the slash",
+    );
+}
+
+// ----------------------------------------------------------------- Require
+
+#[test]
+fn location_require_ip_and_local_refuse_other_clients() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|m| {
+        m.locations = vec![
+            location(
+                "/sub",
+                None,
+                Some(Require::Ip(vec![IpNet {
+                    addr: "10.0.0.0".parse().unwrap(),
+                    prefix: 8,
+                }])),
+            ),
+            location("/hello.txt", None, Some(Require::Local)),
+            location("/digits.txt", None, Some(Require::AllDenied)),
+        ]
+    });
+    let loopback = conn();
+    let lan = conn_at("10.0.0.1:80", "10.9.8.7:1234");
+    let stranger = conn_at("10.0.0.1:80", "192.0.2.7:1234");
+    assert_status(
+        &send(&site, "GET", "/sub/", &[], &loopback),
+        403,
+        "ip from loopback",
+    );
+    assert_status(&send(&site, "GET", "/sub/", &[], &lan), 200, "ip from 10/8");
+    assert_status(
+        &send(&site, "GET", "/hello.txt", &[], &loopback),
+        200,
+        "local from loopback",
+    );
+    assert_status(
+        &send(&site, "GET", "/hello.txt", &[], &stranger),
+        403,
+        "local from afar",
+    );
+    let same_host = conn_at("10.0.0.1:80", "10.0.0.1:999");
+    assert_status(
+        &send(&site, "GET", "/hello.txt", &[], &same_host),
+        200,
+        "local: same address",
+    );
+    let response = send(&site, "GET", "/digits.txt", &[], &loopback);
+    assert_status(&response, 403, "all denied");
+    assert!(text(response).contains("You don't have permission to access this resource."));
+}
+
+#[test]
+fn directory_require_is_inherited_by_subdirectories_and_overridable() {
+    let fx = Fixture::new();
+    fs::create_dir_all(fx.root().join("sub/open")).unwrap();
+    fs::write(fx.root().join("sub/open/f.txt"), "open").unwrap();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.directories = vec![
+            directory(&root.join("sub/open"), None, Some(Require::AllGranted)),
+            directory(&root.join("sub"), None, Some(Require::AllDenied)),
+        ]
+    });
+    assert_status(&get(&site, "/sub/index.html", &[]), 403, "denied directory");
+    assert_status(&get(&site, "/sub/", &[]), 403, "denied directory itself");
+    assert_status(&get(&site, "/sub", &[]), 403, "denied directory, no slash");
+    assert_status(
+        &get(&site, "/sub/missing", &[]),
+        403,
+        "denied even when missing",
+    );
+    assert_status(
+        &get(&site, "/sub/open/f.txt", &[]),
+        200,
+        "granted subdirectory",
+    );
+    assert_status(&get(&site, "/hello.txt", &[]), 200, "outside the block");
+}
+
+// ------------------------------------------------------------ status page
+
+#[test]
+fn status_page_is_served_from_its_location() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|m| {
+        m.locations = vec![location(
+            "/server-status",
+            Some("server-status"),
+            Some(Require::Local),
+        )]
+    });
+    let response = get(&site, "/server-status?auto", &[]);
+    assert_status(&response, 200, "?auto");
+    assert_eq!(header(&response, "cache-control"), Some("no-cache"));
+    assert!(header(&response, "content-type").is_some_and(|t| t.starts_with("text/plain")));
+    let auto = text(response);
+    assert!(auto.contains("ServerMPM: single"), "auto page: {auto}");
+    let response = get(&site, "/server-status", &[]);
+    assert_status(&response, 200, "html");
+    assert!(header(&response, "content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(response.headers().contains_key(CACHE_CONTROL));
+    let far = conn_at("10.0.0.1:80", "192.0.2.7:1234");
+    assert_status(
+        &send(&site, "GET", "/server-status", &[], &far),
+        403,
+        "status from afar",
+    );
+    assert_status(
+        &send(&site, "POST", "/server-status", &[], &conn()),
+        405,
+        "POST status",
+    );
+}
+
+// -------------------------------------------------------------- access log
+
+fn exchange_for<'a>(
+    conn: &'a ConnInfo,
+    line: &'a str,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    status: u16,
+    bytes: u64,
+) -> Exchange<'a> {
+    Exchange {
+        conn,
+        request_line: line,
+        method: Some(&Method::GET),
+        uri: Some(uri),
+        headers,
+        status: StatusCode::from_u16(status).unwrap(),
+        body_bytes: bytes,
+        started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_681_288),
+        duration: Duration::from_micros(1234),
+    }
+}
+
+fn log_site(dir: &Path, formats: &[(&str, &str)]) -> Site {
+    let mut main = host(dir, Some("main.test"), &[]);
+    main.custom_logs = formats
+        .iter()
+        .map(|(file, format)| CustomLog {
+            path: dir.join(file),
+            format: format.to_string(),
+        })
+        .collect();
+    site(&config(main, Vec::new()))
+}
+
+#[test]
+fn common_and_combined_lines_match_apache() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = log_site(
+        dir.path(),
+        &[
+            ("common.log", "%h %l %u %t \"%r\" %>s %b"),
+            (
+                "combined.log",
+                "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"",
+            ),
+            ("extra.log", "%D %v %V %p %m %U%q %H %T %B %A 100%% %Z"),
+        ],
+    );
+    let conn = conn_at("127.0.0.1:8080", "127.0.0.9:5555");
+    let uri: Uri = "/a/b?x=1".parse().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "www.test:8080".parse().unwrap());
+    headers.insert("user-agent", "curl/8 \"quoted\"".parse().unwrap());
+    site.log(&exchange_for(
+        &conn,
+        "GET /a/b?x=1 HTTP/1.1",
+        &uri,
+        &headers,
+        200,
+        42,
+    ));
+    site.log(&exchange_for(
+        &conn,
+        "GET /a/b?x=1 HTTP/1.1",
+        &uri,
+        &headers,
+        304,
+        0,
+    ));
+    let read = |name: &str| fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(
+        read("common.log"),
+        "127.0.0.9 - - [26/Nov/2026:08:21:28 +0000] \"GET /a/b?x=1 HTTP/1.1\" 200 42\n\
+         127.0.0.9 - - [26/Nov/2026:08:21:28 +0000] \"GET /a/b?x=1 HTTP/1.1\" 304 -\n"
+    );
+    assert_eq!(
+        read("combined.log").lines().next().unwrap(),
+        "127.0.0.9 - - [26/Nov/2026:08:21:28 +0000] \"GET /a/b?x=1 HTTP/1.1\" 200 42 \"-\" \
+         \"curl/8 \\\"quoted\\\"\""
+    );
+    assert_eq!(
+        read("extra.log").lines().next().unwrap(),
+        "1234 main.test www.test 8080 GET /a/b?x=1 HTTP/1.1 0 42 127.0.0.1 100% %Z"
+    );
+}
+
+#[test]
+fn log_lines_go_to_the_selected_vhost_and_shared_files_are_opened_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut main = host(dir.path(), Some("main.test"), &[]);
+    main.custom_logs = vec![CustomLog {
+        path: dir.path().join("main.log"),
+        format: "main %v %>s".into(),
+    }];
+    let mut a = host(dir.path(), Some("a.test"), &["*:80"]);
+    a.custom_logs = vec![CustomLog {
+        path: dir.path().join("shared.log"),
+        format: "a %v %>s".into(),
+    }];
+    let mut b = host(dir.path(), Some("b.test"), &["*:80"]);
+    b.custom_logs = vec![CustomLog {
+        path: dir.path().join("shared.log"),
+        format: "b %v %>s".into(),
+    }];
+    let nolog = host(dir.path(), Some("nolog.test"), &["*:81"]);
+    let site = site(&config(main, vec![a, b, nolog]));
+    let conn80 = conn_at("127.0.0.1:80", "127.0.0.1:1");
+    let uri: Uri = "/".parse().unwrap();
+    let mut for_b = HeaderMap::new();
+    for_b.insert("host", "b.test".parse().unwrap());
+    site.log(&exchange_for(
+        &conn80,
+        "GET / HTTP/1.1",
+        &uri,
+        &for_b,
+        200,
+        1,
+    ));
+    let no_headers = HeaderMap::new();
+    let refused = Exchange {
+        method: None,
+        uri: None,
+        ..exchange_for(&conn80, "BAD", &uri, &no_headers, 400, 0)
+    };
+    site.log(&refused);
+    let conn81 = conn_at("127.0.0.1:81", "127.0.0.1:1");
+    site.log(&exchange_for(
+        &conn81,
+        "GET / HTTP/1.1",
+        &uri,
+        &HeaderMap::new(),
+        404,
+        0,
+    ));
+    let shared = fs::read_to_string(dir.path().join("shared.log")).unwrap();
+    assert_eq!(shared, "b b.test 200\na a.test 400\n");
+    let main_log = fs::read_to_string(dir.path().join("main.log")).unwrap();
+    assert_eq!(
+        main_log, "main nolog.test 404\n",
+        "a host without CustomLog uses the main server's"
+    );
+}
+
+#[test]
+fn unopenable_log_file_is_a_startup_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut main = host(dir.path(), Some("main.test"), &[]);
+    let bad = dir.path().join("no/such/dir/access.log");
+    main.custom_logs = vec![CustomLog {
+        path: bad.clone(),
+        format: "%h".into(),
+    }];
+    let scoreboard = mpm::Scoreboard::new(1, 1).unwrap();
+    let err = match Site::new(&config(main, Vec::new()), scoreboard, status_info()) {
+        Ok(_) => panic!("a log in a missing directory was accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        err,
+        format!(
+            "could not open log file {}: no such file or directory",
+            bad.display()
+        )
+    );
+}
