@@ -26,10 +26,16 @@ fn a_bind_conflict_exits_1_with_one_line_naming_address_and_cause() {
     let (code, _out, err) = run(&["-f", conf.to_str().unwrap()]);
     assert_eq!(code, 1, "stderr: {err}");
     let expected = format!("could not bind to 127.0.0.1:{port}: address already in use");
-    let lines: Vec<&str> = err.lines().filter(|l| l.contains("could not bind")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("could not bind"))
+        .collect();
     assert_eq!(lines.len(), 1, "stderr: {err}");
     assert!(lines[0].contains(&expected), "stderr: {err}");
-    assert!(!site.pid_file().exists(), "a failed start left its pid file behind");
+    assert!(
+        !site.pid_file().exists(),
+        "a failed start left its pid file behind"
+    );
 }
 
 #[test]
@@ -38,13 +44,20 @@ fn sigterm_stops_and_removes_the_pid_file() {
     let port = free_port();
     let conf = basic_conf(&site, port);
     let mut m = start(&site, &conf);
-    let pid: i32 = std::fs::read_to_string(site.pid_file()).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(site.pid_file())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(pid, m.pid());
     assert_eq!(get(addr(port), "localhost", "/").status, 200);
     m.signal(Signal::SIGTERM);
     assert!(m.wait_exit(10).success(), "stderr: {}", m.stderr());
     assert!(!site.pid_file().exists());
-    assert!(std::net::TcpStream::connect(addr(port)).is_err(), "still listening after stop");
+    assert!(
+        std::net::TcpStream::connect(addr(port)).is_err(),
+        "still listening after stop"
+    );
 }
 
 #[test]
@@ -82,7 +95,10 @@ fn a_restart_rereads_the_configuration_and_keeps_the_socket() {
         let resp = read_response(&mut BufReader::new(early), false);
         assert_eq!(resp.status, 301, "{sig}: {}", m.stderr());
         assert_eq!(resp.header("location"), Some("http://example.com/new"));
-        assert_eq!(std::fs::read_to_string(site.pid_file()).unwrap().trim(), m.pid().to_string());
+        assert_eq!(
+            std::fs::read_to_string(site.pid_file()).unwrap().trim(),
+            m.pid().to_string()
+        );
     }
 }
 
@@ -106,12 +122,17 @@ fn a_restart_can_move_to_a_new_port_and_release_the_old() {
     let (p1, p2) = (free_port(), free_port());
     let conf = basic_conf(&site, p1);
     let mut m = start(&site, &conf);
-    let text = std::fs::read_to_string(&conf).unwrap().replace(&format!(":{p1}"), &format!(":{p2}"));
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace(&format!(":{p1}"), &format!(":{p2}"));
     std::fs::write(&conf, text).unwrap();
     m.signal(Signal::SIGUSR1);
     m.wait_log("resuming normal operations", 2);
     assert_eq!(get(addr(p2), "localhost", "/").status, 200);
-    assert!(std::net::TcpStream::connect(addr(p1)).is_err(), "the old port still listens");
+    assert!(
+        std::net::TcpStream::connect(addr(p1)).is_err(),
+        "the old port still listens"
+    );
 }
 
 #[test]
@@ -122,7 +143,11 @@ fn k_start_detaches_and_k_stop_ends_it() {
     let c = conf.to_str().unwrap();
     let (code, _, err) = run(&["-f", c, "-k", "start"]);
     assert_eq!(code, 0, "{err}");
-    let pid: i32 = std::fs::read_to_string(site.pid_file()).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(site.pid_file())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     // Make sure it is stopped even if an assertion below fails.
     struct Reap(i32);
     impl Drop for Reap {
@@ -134,7 +159,10 @@ fn k_start_detaches_and_k_stop_ends_it() {
     assert_eq!(get(addr(port), "localhost", "/").status, 200);
     let (code, _, err) = run(&["-f", c, "-k", "start"]);
     assert_eq!(code, 1);
-    assert!(err.contains(&format!("mpmd (pid {pid}) already running")), "{err}");
+    assert!(
+        err.contains(&format!("mpmd (pid {pid}) already running")),
+        "{err}"
+    );
     let (code, _, err) = run(&["-f", c, "-k", "stop"]);
     assert_eq!(code, 0, "{err}");
     for _ in 0..500 {
@@ -143,7 +171,10 @@ fn k_start_detaches_and_k_stop_ends_it() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(), "still alive");
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(),
+        "still alive"
+    );
     assert!(!site.pid_file().exists());
 }
 
@@ -166,8 +197,15 @@ fn a_stale_pid_file_is_reported_and_replaced() {
     assert_eq!(code, 1);
     assert!(err.contains("stale pid file"), "{err}");
     let m = start(&site, &conf);
-    assert!(m.stderr().contains("removed stale pid file"), "{}", m.stderr());
-    assert_eq!(std::fs::read_to_string(site.pid_file()).unwrap().trim(), m.pid().to_string());
+    assert!(
+        m.stderr().contains("removed stale pid file"),
+        "{}",
+        m.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.pid_file()).unwrap().trim(),
+        m.pid().to_string()
+    );
 }
 
 #[test]
@@ -193,8 +231,17 @@ fn signals_at_odd_times_never_kill_the_server() {
     let conf = basic_conf(&site, port);
     let mut m = start(&site, &conf);
     for i in 0..5 {
-        m.signal(if i % 2 == 0 { Signal::SIGHUP } else { Signal::SIGUSR1 });
-        assert_eq!(get(addr(port), "localhost", "/").status, 200, "{}", m.stderr());
+        m.signal(if i % 2 == 0 {
+            Signal::SIGHUP
+        } else {
+            Signal::SIGUSR1
+        });
+        assert_eq!(
+            get(addr(port), "localhost", "/").status,
+            200,
+            "{}",
+            m.stderr()
+        );
     }
     m.signal(Signal::SIGTERM);
     assert!(m.wait_exit(10).success(), "{}", m.stderr());

@@ -22,7 +22,11 @@ pub fn mpmd_bin() -> &'static str {
 /// A port that was free a moment ago (the kernel hands out ports in a
 /// rotating order, so a just-released one is not handed out again soon).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A temporary server root with a document root and room for a config.
@@ -76,7 +80,10 @@ pub struct Mpmd {
 
 /// Start `mpmd` with `args` (stderr to `<dir>/stderr.log`).
 pub fn spawn(dir: &Path, args: &[&str]) -> Mpmd {
-    let stderr_path = dir.join(format!("stderr-{}.log", std::process::id() as u64 * 1000 + next_seq()));
+    let stderr_path = dir.join(format!(
+        "stderr-{}.log",
+        std::process::id() as u64 * 1000 + next_seq()
+    ));
     let err = fs::File::create(&stderr_path).unwrap();
     let child = Command::new(mpmd_bin())
         .args(args)
@@ -157,7 +164,10 @@ impl Mpmd {
                 return st;
             }
             if Instant::now() > until {
-                panic!("mpmd did not exit within {secs} s; stderr:\n{}", self.stderr());
+                panic!(
+                    "mpmd did not exit within {secs} s; stderr:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -201,8 +211,18 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     };
     let mut out = String::new();
     let mut err = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (status.code().unwrap_or(-1), out, err)
 }
 
@@ -248,7 +268,11 @@ pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Resp {
         let (n, v) = h.trim_end().split_once(':').expect("header with a colon");
         headers.push((n.to_string(), v.trim().to_string()));
     }
-    let mut resp = Resp { status, headers, body: Vec::new() };
+    let mut resp = Resp {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if head_only || status == 204 || status == 304 {
         return resp;
     }
