@@ -74,12 +74,15 @@ impl Phase {
     }
 }
 
+/// Called on every phase change.
+type PhaseObserver = Box<dyn Fn(Phase) + Send + Sync>;
+
 struct Inner {
     flags: [Arc<AtomicBool>; 4],
     wake_read: OwnedFd,
     wake_write: OwnedFd,
     phase: AtomicU8,
-    observers: parking_lot::Mutex<Vec<Box<dyn Fn(Phase) + Send + Sync>>>,
+    observers: parking_lot::Mutex<Vec<PhaseObserver>>,
 }
 
 /// The receiving end of control commands; owned by the code that calls

@@ -23,7 +23,7 @@
 //! let listeners = Listeners::bind(&["127.0.0.1:8080".parse().unwrap()], 511)?;
 //! let control = Control::new()?;
 //! control.install_signals()?;
-//! let mut mpm = single::Single::default();
+//! let mut mpm = single::Single;
 //! let (procs, threads) = mpm.scoreboard_shape(&MpmConfig::default());
 //! let scoreboard = Scoreboard::new(procs, threads)?;
 //! let exit = mpm.run(RunContext {

@@ -27,7 +27,7 @@ pub fn default_strategy() -> &'static str {
 /// Build the strategy called `name` (as listed by [`compiled`]).
 pub fn by_name(name: &str) -> Option<Box<dyn Mpm>> {
     match name {
-        "single" => Some(Box::new(single::Single::default())),
+        "single" => Some(Box::new(single::Single)),
         _ => None,
     }
 }
