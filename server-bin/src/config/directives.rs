@@ -1614,6 +1614,9 @@ fn if_version(args: &[String]) -> Res<bool> {
         _ => return Err("<IfVersion> takes [operator] version, e.g. <IfVersion >= 2.4>".into()),
     };
     let (negate, op) = negation(op);
+    if op == "~" || version.starts_with('/') {
+        return Err("<IfVersion> with a regular expression is not supported by mpmd; compare with = > >= < <=".into());
+    }
     let parts = version
         .split('.')
         .map(|p| p.parse::<u32>())
@@ -1631,11 +1634,6 @@ fn if_version(args: &[String]) -> Res<bool> {
         ">=" => ord.is_ge(),
         "<" => ord.is_lt(),
         "<=" => ord.is_le(),
-        "~" => {
-            return Err(
-                "<IfVersion ~ regex> is not supported by mpmd; compare with = > >= < <=".into(),
-            )
-        }
         other => return Err(format!("<IfVersion>: unknown operator '{other}'")),
     };
     Ok(result != negate)
