@@ -834,4 +834,132 @@ Options All
             .contains("SSLEngine: TLS arrives with mod_ssl support; not compiled in"));
         assert!(err("Listen 80\nHostnameLookups On\n").contains("not supported"));
     }
+
+    fn corpus(kind: &str) -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/config_corpus")
+            .join(kind);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .map(|e| e.expect("directory entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn corpus_good_files_load() {
+        let files = corpus("good");
+        assert!(files.len() >= 5, "good corpus too small: {files:?}");
+        for file in files {
+            if let Err(e) = load(Some(&file), &opts()) {
+                panic!("{} should load but failed: {e}", file.display());
+            }
+        }
+    }
+
+    /// Each bad file starts with `# expect: LINE: TEXT` (LINE `-` when the
+    /// error has no line, or `other/file:LINE` for an included file).
+    #[test]
+    fn corpus_bad_files_fail_at_the_expected_line_with_the_expected_message() {
+        let files = corpus("bad");
+        assert!(files.len() >= 25, "bad corpus too small: {}", files.len());
+        let bad_dir = files[0].parent().expect("corpus directory").to_path_buf();
+        let mut failures = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("read corpus file");
+            let expect = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# expect: "))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{} lacks its `# expect: line: message` first line",
+                        file.display()
+                    )
+                });
+            let (place, message) = expect
+                .split_once(": ")
+                .expect("expect line is `LINE: message`");
+            let want_origin = match place {
+                "-" => None,
+                p => Some(match p.rsplit_once(':') {
+                    Some((other, line)) => (
+                        bad_dir.join(other),
+                        line.parse::<usize>().expect("line number"),
+                    ),
+                    None => (file.clone(), p.parse::<usize>().expect("line number")),
+                }),
+            };
+            match load(Some(file), &opts()) {
+                Ok(_) => failures.push(format!("{}: loaded, expected `{expect}`", file.display())),
+                Err(e) => {
+                    let got_origin = e.origin.as_ref().map(|o| (o.file.clone(), o.line));
+                    if got_origin != want_origin || !e.message.contains(message) {
+                        failures.push(format!(
+                            "{}: expected `{expect}`, got `{e}`",
+                            file.display()
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} bad corpus files misbehaved:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn apache_mpm_snippet_applies_the_blocks_of_compiled_mpms() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/config_corpus/good/apache_mpm_snippet.conf");
+        let cfg = load(Some(&file), &opts()).expect("snippet loads");
+        assert_eq!(
+            cfg.listens.iter().map(|l| l.port).collect::<Vec<_>>(),
+            vec![80, 8080]
+        );
+        assert_eq!(cfg.vhosts.len(), 2);
+        assert_eq!(cfg.vhosts[1].document_root, Path::new("/www/ab"));
+        // All three compiled in and none loaded: each block applies in turn.
+        assert_eq!(
+            (
+                cfg.mpm.threads_per_child,
+                cfg.mpm.max_connections_per_child,
+                cfg.mpm.listen_backlog
+            ),
+            (64, 20000, 4096)
+        );
+        assert_eq!(
+            cfg.warnings.len(),
+            2,
+            "only the two missing DocumentRoots: {:?}",
+            cfg.warnings
+        );
+        assert!(
+            cfg.warnings[0]
+                .ends_with("apache_mpm_snippet.conf:31: DocumentRoot '/www/a' does not exist"),
+            "{:?}",
+            cfg.warnings
+        );
+        let prefork_only = LoadOptions {
+            compiled_mpms: vec!["single", "prefork"],
+            ..LoadOptions::default()
+        };
+        let cfg = load(Some(&file), &prefork_only).expect("snippet loads");
+        let m = &cfg.mpm;
+        assert_eq!(
+            (
+                m.start_servers,
+                m.max_spare_servers,
+                m.server_limit,
+                m.max_request_workers,
+                m.max_connections_per_child
+            ),
+            (8, 20, 256, 256, 4000)
+        );
+    }
 }
