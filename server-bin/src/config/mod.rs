@@ -4,12 +4,14 @@
 //! built-in `default.conf`), then `-c` directives. The work is split by
 //! concern: `lexer` (lines, words, sections), `directives` (what each
 //! directive means, includes, merging of virtual hosts) and `modules` (the
-//! table of built-in modules behind `<IfModule>`, `LoadModule`, `-l`, `-M`).
+//! table of built-in modules behind `<IfModule>`, `LoadModule`, `-l`, `-M`)
+//! and `dump` (what `-S` prints).
 //!
 //! `<IfVersion>` is supported simply: `=`, `>`, `>=`, `<`, `<=` (optionally
 //! negated with `!`) against Apache 2.4.62; regular expressions are errors.
 
 mod directives;
+pub mod dump;
 mod lexer;
 pub mod modules;
 pub mod types;
@@ -700,11 +702,14 @@ Options All
 
     #[test]
     fn variables_expand_from_define_then_environment_and_undefined_ones_warn() {
-        std::env::set_var("MPMD_TEST_CONFIG_PORT", "8181");
-        let cfg = ok("Define root /srv\nListen ${MPMD_TEST_CONFIG_PORT}\nDocumentRoot ${root}/www\nServerName ${nope}\n");
-        assert_eq!(cfg.listens[0].port, 8181);
+        // Cargo sets CARGO_MANIFEST_DIR in the environment of the tests too.
+        let cfg = ok("Define root /srv\nListen 8181\nDocumentRoot ${root}/www\nServerName ${nope}\nServerAdmin ${CARGO_MANIFEST_DIR}\n");
         assert_eq!(cfg.main_server.document_root, Path::new("/srv/www"));
         assert_eq!(cfg.main_server.server_name.as_deref(), Some("${nope}"));
+        assert_eq!(
+            cfg.main_server.server_admin.as_deref(),
+            Some(env!("CARGO_MANIFEST_DIR"))
+        );
         assert!(
             cfg.warnings
                 .iter()
