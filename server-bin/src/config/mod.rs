@@ -15,6 +15,7 @@ pub mod dump;
 mod lexer;
 pub mod modules;
 pub mod types;
+mod values;
 pub use types::*;
 
 use std::path::{Path, PathBuf};
