@@ -58,7 +58,13 @@ const SAMPLE_SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../site");
 /// with no effect) come back in [`ServerConfig::warnings`]; the first error
 /// stops the reading.
 pub fn load(path: Option<&Path>, opts: &LoadOptions) -> Result<ServerConfig, ConfigError> {
-    let (text, file, server_root) = match path {
+    let parent = |p: &Path| {
+        p.parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+    };
+    // The text, its name in messages, the default ServerRoot, and the
+    // variables the built-in configuration needs.
+    let (text, file, server_root, vars) = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 origin: None,
@@ -67,33 +73,24 @@ pub fn load(path: Option<&Path>, opts: &LoadOptions) -> Result<ServerConfig, Con
             let absolute = std::env::current_dir()
                 .map(|dir| directives::normalize(&dir.join(path)))
                 .unwrap_or_else(|_| path.to_path_buf());
-            let root = absolute
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("/"));
-            (text, path.to_path_buf(), root)
+            (text, path.to_path_buf(), parent(&absolute), Vec::new())
         }
         None => {
             let site = Path::new(SAMPLE_SITE);
             let site = site
                 .canonicalize()
                 .unwrap_or_else(|_| directives::normalize(site));
-            let root = site
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("/"));
-            (
-                DEFAULT_CONF.to_string(),
-                PathBuf::from(DEFAULT_CONF_NAME),
-                root,
-            )
+            let vars = vec![
+                ("MPMD_SAMPLE_SITE", site.display().to_string()),
+                ("MPMD_TMP", std::env::temp_dir().display().to_string()),
+            ];
+            let name = PathBuf::from(DEFAULT_CONF_NAME);
+            (DEFAULT_CONF.to_string(), name, parent(&site), vars)
         }
     };
     let mut loader = directives::Loader::new(opts, server_root, &file);
-    if path.is_none() {
-        let site = loader_site();
-        loader.define("MPMD_SAMPLE_SITE", &site);
-        loader.define("MPMD_TMP", &std::env::temp_dir().display().to_string());
+    for (name, value) in &vars {
+        loader.define(name, value);
     }
     for (i, line) in opts.before.iter().enumerate() {
         loader.read_text(line, Path::new("-C"), i + 1)?;
@@ -103,15 +100,6 @@ pub fn load(path: Option<&Path>, opts: &LoadOptions) -> Result<ServerConfig, Con
         loader.read_text(line, Path::new("-c"), i + 1)?;
     }
     loader.finish()
-}
-
-/// The sample site's directory, canonical when it exists.
-fn loader_site() -> String {
-    let site = Path::new(SAMPLE_SITE);
-    site.canonicalize()
-        .unwrap_or_else(|_| directives::normalize(site))
-        .display()
-        .to_string()
 }
 
 #[cfg(test)]
