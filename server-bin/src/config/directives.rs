@@ -1006,7 +1006,13 @@ impl<'a> Loader<'a> {
         };
         let target = self.path(pattern);
         let files = if pattern.contains(['*', '?', '[']) {
-            let text = target.to_string_lossy();
+            // The ServerRoot part is literal even if it holds `[` or `*`.
+            let text = if Path::new(pattern).is_absolute() {
+                pattern.to_string()
+            } else {
+                let root = glob::Pattern::escape(&self.server_root.to_string_lossy());
+                format!("{root}/{pattern}")
+            };
             let entries = glob::glob(&text)
                 .map_err(|e| here(format!("{name} {pattern}: bad wildcard: {e}")))?;
             let mut files = Vec::new();
