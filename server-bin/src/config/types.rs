@@ -169,4 +169,8 @@ pub struct ServerConfig {
     pub vhosts: Vec<VirtualHost>,
     /// Warnings (`file:line: …`) to print at startup and under `-t`.
     pub warnings: Vec<String>,
+    /// `AddType type ext…`: `(extension, media type)` pairs, the extension
+    /// lower-case without its dot; a later line for the same extension
+    /// replaces an earlier one. Checked before the built-in type table.
+    pub add_types: Vec<(String, String)>,
 }

@@ -1,0 +1,1234 @@
+//! The meaning of each directive: walking the parsed tree (sections,
+//! conditionals, includes) and filling a [`ServerConfig`].
+//!
+//! Directives accepted with no effect in `mpmd` (documented so `-t` users
+//! know): `MaxMemFree`, `ThreadStackSize`, `ReceiveBufferSize`,
+//! `SendBufferSize`, `ScoreBoardFile`, `CoreDumpDirectory`,
+//! `EnableExceptionHook`, `Mutex`, `DefaultRuntimeDir`, `UseCanonicalName`,
+//! `ServerSignature`, `EnableSendfile`, `EnableMMAP`, `TraceEnable`,
+//! `HostnameLookups Off`, `AllowOverride None`, `AllowOverrideList None`
+//! (silently); `DefaultType`, `TypesConfig`, `AddDefaultCharset` other than
+//! `Off`, `NameVirtualHost`, per-host `ErrorLog`/`LogLevel`, and the
+//! `Options` `ExecCGI`, `Includes`, `IncludesNOEXEC`, `MultiViews`,
+//! `SymLinksIfOwnerMatch` (with a warning).
+//!
+//! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
+//! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
+//! one protocol configuration); `DirectoryIndex`, `Alias` and `Redirect`
+//! are server or `<VirtualHost>` settings.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+
+use super::lexer::{self, Node};
+use super::modules;
+use super::types::*;
+use super::values::*;
+use super::{ConfigError, LoadOptions};
+
+/// Deepest `Include` nesting (Apache's limit is 128; a loop shows long before).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// `LogFormat` nicknames every configuration has.
+const COMMON: &str = "%h %l %u %t \"%r\" %>s %b";
+const COMBINED: &str = "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
+
+/// A log line's format as written, resolved once every `LogFormat` is known.
+#[derive(Debug, Clone)]
+enum LogFmt {
+    /// `CustomLog file fmt-or-nickname`.
+    Given(String),
+    /// `TransferLog file`: the last `LogFormat` without nickname, or common.
+    Default,
+}
+
+/// A server (main or virtual) while it is being read: `None` = not set here.
+#[derive(Debug, Default)]
+struct Host {
+    addrs: Vec<VhostAddr>,
+    server_name: Option<String>,
+    server_aliases: Vec<String>,
+    document_root: Option<PathBuf>,
+    directory_index: Option<Vec<String>>,
+    aliases: Vec<AliasRule>,
+    redirects: Vec<RedirectRule>,
+    directories: Vec<DirectoryBlock>,
+    locations: Vec<LocationBlock>,
+    custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
+    server_admin: Option<String>,
+    origin: Origin,
+}
+
+/// Which server a directive applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostSel {
+    Main,
+    Vhost(usize),
+}
+
+/// The innermost block around a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    None,
+    Directory(usize),
+    Location(usize),
+    /// `<Files ".ht*">`: the deny idiom, read and ignored.
+    HtFiles,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    host: HostSel,
+    block: Block,
+}
+
+/// Where a directive may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    /// Main server only.
+    Global,
+    /// Main server or `<VirtualHost>`, outside any block.
+    Server,
+    /// Inside `<Directory>`.
+    Directory,
+    /// Inside `<Location>`.
+    Location,
+    /// Inside `<Directory>`, `<Location>` or the `.ht*` `<Files>` idiom.
+    AccessBlock,
+}
+
+/// The reader's state while walking the configuration.
+pub(super) struct Loader<'a> {
+    opts: &'a LoadOptions,
+    defined: HashSet<String>,
+    vars: HashMap<String, String>,
+    server_root: PathBuf,
+    listens: Vec<(ListenAddr, Origin)>,
+    mpm_name: Option<String>,
+    mpm: MpmConfig,
+    protocol: ProtocolConfig,
+    pid_file: Option<PathBuf>,
+    error_log: Option<PathBuf>,
+    log_level: log::LevelFilter,
+    main: Host,
+    vhosts: Vec<Host>,
+    warnings: Vec<String>,
+    log_formats: HashMap<String, String>,
+    default_format: String,
+    add_types: Vec<(String, String)>,
+    include_stack: Vec<PathBuf>,
+}
+
+impl<'a> Loader<'a> {
+    /// A reader with nothing read yet, relative paths against `server_root`.
+    pub(super) fn new(opts: &'a LoadOptions, server_root: PathBuf, main_file: &Path) -> Self {
+        let log_formats = [("common", COMMON), ("combined", COMBINED)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Loader {
+            opts,
+            defined: opts.defines.iter().cloned().collect(),
+            vars: HashMap::new(),
+            server_root,
+            listens: Vec::new(),
+            mpm_name: None,
+            mpm: MpmConfig::default(),
+            protocol: ProtocolConfig::default(),
+            pid_file: None,
+            error_log: None,
+            log_level: log::LevelFilter::Warn,
+            main: Host {
+                origin: Origin {
+                    file: main_file.to_path_buf(),
+                    line: 1,
+                },
+                ..Host::default()
+            },
+            vhosts: Vec::new(),
+            warnings: Vec::new(),
+            log_formats,
+            default_format: COMMON.to_string(),
+            add_types: Vec::new(),
+            include_stack: Vec::new(),
+        }
+    }
+
+    /// `Define name value` before reading (for the built-in configuration).
+    pub(super) fn define(&mut self, name: &str, value: &str) {
+        self.defined.insert(name.to_string());
+        self.vars.insert(name.to_string(), value.to_string());
+    }
+
+    /// Read `text` (from `file`, numbered from `first_line`) at server level.
+    pub(super) fn read_text(
+        &mut self,
+        text: &str,
+        file: &Path,
+        first_line: usize,
+    ) -> Result<(), ConfigError> {
+        let nodes = lexer::parse(text, file, first_line)?;
+        self.walk(
+            &nodes,
+            Scope {
+                host: HostSel::Main,
+                block: Block::None,
+            },
+        )
+    }
+
+    /// Read the main configuration file (already read into `text`).
+    pub(super) fn read_main_file(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+        self.include_stack
+            .push(file.canonicalize().unwrap_or_else(|_| file.to_path_buf()));
+        let result = self.read_text(text, file, 1);
+        self.include_stack.pop();
+        result
+    }
+
+    fn walk(&mut self, nodes: &[Node], scope: Scope) -> Result<(), ConfigError> {
+        for node in nodes {
+            match node {
+                Node::Directive { name, args, origin } => {
+                    let args: Vec<String> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    if name.eq_ignore_ascii_case("include")
+                        || name.eq_ignore_ascii_case("includeoptional")
+                    {
+                        // Errors inside the included files keep their own file:line.
+                        let pattern = one_arg(name, &args).map_err(|message| ConfigError {
+                            origin: Some(origin.clone()),
+                            message,
+                        })?;
+                        let optional = name.eq_ignore_ascii_case("includeoptional");
+                        self.include(name, pattern, optional, origin, scope)?;
+                        continue;
+                    }
+                    self.directive(name, &args, origin, scope)
+                        .map_err(|message| ConfigError {
+                            origin: Some(origin.clone()),
+                            message,
+                        })?;
+                }
+                Node::Section {
+                    name,
+                    args,
+                    origin,
+                    children,
+                } => {
+                    let args: Vec<String> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    self.section(name, &args, origin, children, scope)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `${VAR}` from `Define` or the environment; an undefined one is left
+    /// as written, with a warning (as Apache).
+    fn expand(&mut self, word: &str, origin: &Origin) -> String {
+        let mut out = String::new();
+        let mut rest = word;
+        while let Some(start) = rest.find("${") {
+            let Some(len) = rest[start + 2..].find('}') else {
+                break;
+            };
+            let name = &rest[start + 2..start + 2 + len];
+            out.push_str(&rest[..start]);
+            match self
+                .vars
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+            {
+                Some(value) => out.push_str(&value),
+                None => {
+                    self.warnings.push(format!(
+                        "{origin}: config variable ${{{name}}} is not defined"
+                    ));
+                    out.push_str(&rest[start..start + 3 + len]);
+                }
+            }
+            rest = &rest[start + 3 + len..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn warn(&mut self, origin: &Origin, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{origin}: {message}"));
+    }
+
+    fn host(&mut self, sel: HostSel) -> &mut Host {
+        match sel {
+            HostSel::Main => &mut self.main,
+            HostSel::Vhost(i) => &mut self.vhosts[i],
+        }
+    }
+
+    /// A path from the configuration, absolute (against `ServerRoot`).
+    fn path(&self, value: &str) -> PathBuf {
+        normalize(&self.server_root.join(value))
+    }
+
+    fn section(
+        &mut self,
+        name: &str,
+        args: &[String],
+        origin: &Origin,
+        children: &[Node],
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let fail = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "ifmodule" => {
+                let (negate, module) = negation(one_arg("<IfModule>", args).map_err(fail)?);
+                let present = modules::is_present(module, &self.opts.compiled_mpms, self.mpm_name.as_deref());
+                if present != negate {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "ifdefine" => {
+                let (negate, param) = negation(one_arg("<IfDefine>", args).map_err(fail)?);
+                if self.defined.contains(param) != negate {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "ifversion" => {
+                if if_version(args).map_err(fail)? {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "virtualhost" => {
+                if scope.host != HostSel::Main || scope.block != Block::None {
+                    return Err(fail(format!(
+                        "<VirtualHost> cannot occur within {}; it belongs in the main server configuration",
+                        where_(scope)
+                    )));
+                }
+                if args.is_empty() {
+                    return Err(fail("<VirtualHost> requires at least one address (e.g. *:80)".into()));
+                }
+                let addrs = args
+                    .iter()
+                    .map(|a| parse_vhost_addr(a))
+                    .collect::<Res<Vec<_>>>()
+                    .map_err(fail)?;
+                self.vhosts.push(Host {
+                    addrs,
+                    origin: origin.clone(),
+                    ..Host::default()
+                });
+                let host = HostSel::Vhost(self.vhosts.len() - 1);
+                self.walk(children, Scope {
+                    host,
+                    block: Block::None,
+                })
+            }
+            "directory" => {
+                self.block_allowed("<Directory>", scope).map_err(fail)?;
+                let dir = one_arg("<Directory>", args).map_err(fail)?;
+                if dir == "~" || args.len() > 1 {
+                    return Err(fail(
+                        "<Directory ~ regex> is not supported by mpmd; give a directory path".into(),
+                    ));
+                }
+                if dir.contains(['*', '?', '[']) {
+                    return Err(fail(format!(
+                        "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path"
+                    )));
+                }
+                let block = DirectoryBlock {
+                    path: self.path(dir),
+                    options: None,
+                    require: None,
+                    origin: origin.clone(),
+                };
+                let host = self.host(scope.host);
+                host.directories.push(block);
+                let index = host.directories.len() - 1;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Directory(index),
+                })
+            }
+            "location" => {
+                self.block_allowed("<Location>", scope).map_err(fail)?;
+                let path = one_arg("<Location>", args).map_err(fail)?;
+                if path == "~" || args.len() > 1 {
+                    return Err(fail("<Location ~ regex> is not supported by mpmd; give a URL path".into()));
+                }
+                let block = LocationBlock {
+                    path: path.to_string(),
+                    handler: None,
+                    require: None,
+                    origin: origin.clone(),
+                };
+                let host = self.host(scope.host);
+                host.locations.push(block);
+                let index = host.locations.len() - 1;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Location(index),
+                })
+            }
+            "files" | "filesmatch" => {
+                if matches!(scope.block, Block::Location(_) | Block::HtFiles) {
+                    return Err(fail(format!("<{name}> cannot occur within {}", where_(scope))));
+                }
+                let is_ht_idiom = match (name.eq_ignore_ascii_case("files"), args) {
+                    (true, [pattern]) => pattern == ".ht*",
+                    (true, [tilde, re]) if tilde == "~" => re == "^\\.ht",
+                    (false, [re]) => re == "^\\.ht",
+                    _ => false,
+                };
+                if !is_ht_idiom {
+                    return Err(fail(format!(
+                        "<{name} {}> is not supported by mpmd; only the `<Files \".ht*\">` / \
+                         `<FilesMatch \"^\\.ht\">` deny idiom is accepted",
+                        args.join(" ")
+                    )));
+                }
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::HtFiles,
+                })
+            }
+            "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
+            | "limitexcept" | "if" | "elseif" | "else" | "proxy" | "proxymatch" | "macro" => Err(fail(format!(
+                "<{name}> is not supported by mpmd{}",
+                match name.to_ascii_lowercase().as_str() {
+                    "directorymatch" => "; use <Directory path>",
+                    "locationmatch" => "; use <Location path>",
+                    "requireall" | "requireany" | "requirenone" => {
+                        "; several Require lines in a block mean any of them"
+                    }
+                    _ => "",
+                }
+            ))),
+            _ => Err(fail(format!(
+                "Invalid command '<{name}>', perhaps misspelled or defined by a module not included in the server configuration"
+            ))),
+        }
+    }
+
+    fn block_allowed(&self, what: &str, scope: Scope) -> Res<()> {
+        if scope.block != Block::None {
+            return Err(format!(
+                "{what} cannot occur within {}; it belongs at server level or in <VirtualHost>",
+                where_(scope)
+            ));
+        }
+        Ok(())
+    }
+
+    fn allow(&self, name: &str, allowed: Allowed, scope: Scope) -> Res<()> {
+        let ok = match allowed {
+            Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
+            Allowed::Server => scope.block == Block::None,
+            Allowed::Directory => matches!(scope.block, Block::Directory(_)),
+            Allowed::Location => matches!(scope.block, Block::Location(_)),
+            Allowed::AccessBlock => scope.block != Block::None,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match allowed {
+            Allowed::Global => format!(
+                "{name} cannot occur within {} section; it belongs in the main server configuration",
+                where_(scope)
+            ),
+            Allowed::Server => format!(
+                "{name} is not allowed inside {}; it belongs at server level or in <VirtualHost>",
+                where_(scope)
+            ),
+            Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
+            Allowed::Location => format!("{name} is allowed only inside <Location>"),
+            Allowed::AccessBlock => format!("{name} is allowed only inside <Directory> or <Location>"),
+        })
+    }
+
+    fn directive(&mut self, name: &str, args: &[String], origin: &Origin, scope: Scope) -> Res<()> {
+        let lower = name.to_ascii_lowercase();
+        let n = name;
+        let global = |this: &Self| this.allow(n, Allowed::Global, scope);
+        let server = |this: &Self| this.allow(n, Allowed::Server, scope);
+        match lower.as_str() {
+            // --- configuration structure ---
+            "define" => {
+                let (var, value) = match args {
+                    [var] => (var, None),
+                    [var, value] => (var, Some(value)),
+                    _ => return Err("Define takes one or two arguments: Define NAME [value]".into()),
+                };
+                if var.contains(':') {
+                    return Err(format!("Define: variable name '{var}' must not contain ':'"));
+                }
+                self.defined.insert(var.clone());
+                match value {
+                    Some(v) => self.vars.insert(var.clone(), v.clone()),
+                    None => self.vars.remove(var),
+                };
+                Ok(())
+            }
+            "undefine" => {
+                let var = one_arg(n, args)?;
+                self.defined.remove(var);
+                self.vars.remove(var);
+                Ok(())
+            }
+            "error" => Err(args.join(" ")),
+
+            // --- server-wide ---
+            "listen" => {
+                global(self)?;
+                if args.is_empty() || args.len() > 2 {
+                    return Err("Listen takes an address and an optional protocol: Listen [IP:]port [http]".into());
+                }
+                let addr = ListenAddr::from_str(&args.join(" ")).map_err(|e| e.to_string())?;
+                if addr.is_tls() {
+                    return Err(format!(
+                        "Listen {}: TLS arrives with mod_ssl support; not compiled in",
+                        args.join(" ")
+                    ));
+                }
+                if let Some((_, first)) = self.listens.iter().find(|(l, _)| l.ip == addr.ip && l.port == addr.port) {
+                    return Err(format!(
+                        "Cannot define multiple Listeners on the same IP:port ({addr} is already at {first})"
+                    ));
+                }
+                self.listens.push((addr, origin.clone()));
+                Ok(())
+            }
+            "serverroot" => {
+                global(self)?;
+                let root = self.path(one_arg(n, args)?);
+                if !root.is_dir() {
+                    return Err(format!("ServerRoot must be a valid directory; '{}' is not", root.display()));
+                }
+                self.server_root = root;
+                Ok(())
+            }
+            "loadmodule" => {
+                global(self)?;
+                let [module, _file] = args else {
+                    return Err("LoadModule takes two arguments: LoadModule module_id path".into());
+                };
+                self.load_module(module, origin)
+            }
+            "pidfile" => {
+                global(self)?;
+                self.pid_file = Some(self.path(one_arg(n, args)?));
+                Ok(())
+            }
+            "user" => {
+                global(self)?;
+                self.mpm.user = Some(one_arg(n, args)?.to_string());
+                Ok(())
+            }
+            "group" => {
+                global(self)?;
+                self.mpm.group = Some(one_arg(n, args)?.to_string());
+                Ok(())
+            }
+            "startservers" => self.mpm_number(n, args, scope, |m, v| m.start_servers = v),
+            "minspareservers" => self.mpm_number(n, args, scope, |m, v| m.min_spare_servers = v),
+            "maxspareservers" => self.mpm_number(n, args, scope, |m, v| m.max_spare_servers = v),
+            "minsparethreads" => self.mpm_number(n, args, scope, |m, v| m.min_spare_threads = v),
+            "maxsparethreads" => self.mpm_number(n, args, scope, |m, v| m.max_spare_threads = v),
+            "threadsperchild" => self.mpm_number(n, args, scope, |m, v| m.threads_per_child = v),
+            "threadlimit" => self.mpm_number(n, args, scope, |m, v| m.thread_limit = v),
+            "serverlimit" => self.mpm_number(n, args, scope, |m, v| m.server_limit = v),
+            "maxrequestworkers" | "maxclients" => self.mpm_number(n, args, scope, |m, v| m.max_request_workers = v),
+            "asyncrequestworkerfactor" => {
+                self.mpm_number(n, args, scope, |m, v| m.async_request_worker_factor = v)
+            }
+            "maxconnectionsperchild" | "maxrequestsperchild" => {
+                global(self)?;
+                self.mpm.max_connections_per_child = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "listenbacklog" => {
+                global(self)?;
+                let v: u32 = number(n, one_arg(n, args)?)?;
+                self.mpm.listen_backlog = i32::try_from(v)
+                    .map_err(|_| format!("{n} takes a number from 0 to {}, not '{v}'", i32::MAX))?;
+                Ok(())
+            }
+            "gracefulshutdowntimeout" => {
+                global(self)?;
+                self.mpm.graceful_shutdown_timeout = seconds(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "maxmemfree" | "threadstacksize" | "receivebuffersize" | "sendbuffersize" => {
+                global(self)?;
+                number::<u64>(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "scoreboardfile" | "coredumpdirectory" | "defaultruntimedir" | "mutex" => {
+                global(self)?;
+                if args.is_empty() {
+                    return Err(format!("{n} takes at least one argument"));
+                }
+                Ok(())
+            }
+            "enableexceptionhook" => {
+                global(self)?;
+                on_off(n, one_arg(n, args)?).map(drop)
+            }
+            "keepalive" => {
+                global(self)?;
+                self.protocol.timeouts.keep_alive = on_off(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "keepalivetimeout" => {
+                global(self)?;
+                self.protocol.timeouts.keep_alive_timeout = seconds(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "maxkeepaliverequests" => {
+                global(self)?;
+                self.protocol.timeouts.max_keep_alive_requests = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "timeout" => {
+                global(self)?;
+                self.protocol.timeouts.timeout = seconds(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "requestreadtimeout" => {
+                global(self)?;
+                if args.is_empty() {
+                    return Err("RequestReadTimeout takes stage settings such as header=20-40,MinRate=500".into());
+                }
+                for arg in args {
+                    let stage = parse_read_stage(arg)?;
+                    let timeouts = &mut self.protocol.timeouts.request_read;
+                    match stage {
+                        ("header", s) => timeouts.header = s,
+                        ("body", s) => timeouts.body = s,
+                        _ => self.warn(origin, format_args!("RequestReadTimeout {arg}: the handshake stage has no effect without TLS")),
+                    }
+                }
+                Ok(())
+            }
+            "limitrequestline" => {
+                global(self)?;
+                self.protocol.limits.request_line = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "limitrequestfieldsize" => {
+                global(self)?;
+                self.protocol.limits.field_size = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "limitrequestfields" => {
+                global(self)?;
+                self.protocol.limits.fields = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "limitrequestbody" => {
+                global(self)?;
+                self.protocol.limits.body = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "servertokens" => {
+                global(self)?;
+                let version = env!("CARGO_PKG_VERSION");
+                let mut parts = version.split('.');
+                let major = parts.next().unwrap_or("0");
+                let minor = parts.next().unwrap_or("0");
+                self.protocol.server_header = match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                    "prod" | "productonly" => "mpmd".to_string(),
+                    "major" => format!("mpmd/{major}"),
+                    "minor" => format!("mpmd/{major}.{minor}"),
+                    "min" | "minimal" => format!("mpmd/{version}"),
+                    "os" | "full" => format!("mpmd/{version} (Unix)"),
+                    other => {
+                        return Err(format!(
+                            "ServerTokens takes Prod, Major, Minor, Minimal, OS or Full, not '{other}'"
+                        ))
+                    }
+                };
+                Ok(())
+            }
+            "hostnamelookups" => {
+                global(self)?;
+                match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                    "off" => Ok(()),
+                    "on" | "double" => Err("HostnameLookups On is not supported by mpmd (client addresses are never looked up); use HostnameLookups Off".into()),
+                    other => Err(format!("HostnameLookups must be On, Off or Double, not '{other}'")),
+                }
+            }
+            "enablesendfile" | "enablemmap" => on_off(n, one_arg(n, args)?).map(drop),
+            "traceenable" => match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                "on" | "off" | "extended" => Ok(()),
+                other => Err(format!("TraceEnable must be On, Off or extended, not '{other}'")),
+            },
+            "usecanonicalname" => match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                "on" | "off" | "dns" => Ok(()),
+                other => Err(format!("UseCanonicalName must be On, Off or DNS, not '{other}'")),
+            },
+            "serversignature" => match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                "on" | "off" | "email" => Ok(()),
+                other => Err(format!("ServerSignature must be On, Off or EMail, not '{other}'")),
+            },
+            "adddefaultcharset" => {
+                if !one_arg(n, args)?.eq_ignore_ascii_case("off") {
+                    self.warn(origin, "AddDefaultCharset has no effect in mpmd (no charset is added)");
+                }
+                Ok(())
+            }
+            "addtype" => {
+                global(self)?;
+                let Some((mime, exts)) = args.split_first().filter(|(m, e)| !e.is_empty() && m.contains('/')) else {
+                    return Err("AddType takes a media type and extensions: AddType text/plain .txt .text".into());
+                };
+                for ext in exts {
+                    let ext = ext.trim_start_matches('.').to_ascii_lowercase();
+                    self.add_types.retain(|(e, _)| *e != ext);
+                    self.add_types.push((ext, mime.clone()));
+                }
+                Ok(())
+            }
+            "defaulttype" => {
+                self.warn(origin, "DefaultType has no effect (as in Apache 2.4); types come from file extensions");
+                Ok(())
+            }
+            "typesconfig" => {
+                self.warn(origin, "TypesConfig is ignored: mpmd has its own type table; add types with AddType");
+                Ok(())
+            }
+            "namevirtualhost" => {
+                self.warn(origin, "NameVirtualHost has no effect and will be removed in the next release");
+                Ok(())
+            }
+            "errorlog" => {
+                server(self)?;
+                let target = one_arg(n, args)?;
+                if target.starts_with("syslog") {
+                    return Err("ErrorLog syslog is not supported by mpmd; give a file".into());
+                }
+                if target.starts_with('|') {
+                    return Err("piped logs (ErrorLog \"|command\") are not supported by mpmd; give a file".into());
+                }
+                let path = self.path(target);
+                if scope.host == HostSel::Main {
+                    self.error_log = Some(path);
+                } else {
+                    self.warn(origin, "mpmd keeps one error log: ErrorLog inside <VirtualHost> has no effect");
+                }
+                Ok(())
+            }
+            "loglevel" => {
+                server(self)?;
+                let mut level = None;
+                for arg in args.iter().filter(|a| !a.contains(':')) {
+                    level = Some(log_level(arg)?);
+                }
+                if args.is_empty() {
+                    return Err("LogLevel takes a level: emerg, alert, crit, error, warn, notice, info, debug, trace1-8".into());
+                }
+                match (scope.host, level) {
+                    (HostSel::Main, Some(level)) => self.log_level = level,
+                    (HostSel::Vhost(_), Some(_)) => {
+                        self.warn(origin, "mpmd keeps one log level: LogLevel inside <VirtualHost> has no effect")
+                    }
+                    (_, None) => {}
+                }
+                Ok(())
+            }
+            "logformat" => {
+                server(self)?;
+                match args {
+                    [format] => self.default_format = format.clone(),
+                    [format, nick] => {
+                        self.log_formats.insert(nick.clone(), format.clone());
+                    }
+                    _ => return Err("LogFormat takes a format and an optional nickname".into()),
+                }
+                Ok(())
+            }
+            "customlog" | "transferlog" => {
+                server(self)?;
+                let (target, format) = match (lower.as_str(), args) {
+                    ("transferlog", [target]) => (target, LogFmt::Default),
+                    ("customlog", [target, format]) => (target, LogFmt::Given(format.clone())),
+                    ("customlog", [_, _, cond]) => {
+                        return Err(format!("CustomLog condition '{cond}' is not supported by mpmd; log every request or none"))
+                    }
+                    ("customlog", _) => return Err("CustomLog takes a file and a format or nickname".into()),
+                    _ => return Err("TransferLog takes one file".into()),
+                };
+                if target.starts_with('|') {
+                    return Err(format!("piped logs ({n} \"|command\") are not supported by mpmd; give a file"));
+                }
+                let path = self.path(target);
+                self.host(scope.host).custom_logs.push((path, format, origin.clone()));
+                Ok(())
+            }
+
+            // --- per server ---
+            "servername" => {
+                server(self)?;
+                let name = one_arg(n, args)?;
+                self.host(scope.host).server_name = Some(strip_server_name(name)?);
+                Ok(())
+            }
+            "serveralias" => {
+                server(self)?;
+                if scope.host == HostSel::Main {
+                    return Err("ServerAlias only used in <VirtualHost>".into());
+                }
+                if args.is_empty() {
+                    return Err("ServerAlias takes at least one name".into());
+                }
+                self.host(scope.host).server_aliases.extend(args.iter().cloned());
+                Ok(())
+            }
+            "serveradmin" => {
+                server(self)?;
+                self.host(scope.host).server_admin = Some(one_arg(n, args)?.to_string());
+                Ok(())
+            }
+            "documentroot" => {
+                server(self)?;
+                let root = self.path(one_arg(n, args)?);
+                if !root.is_dir() {
+                    self.warn(origin, format_args!("DocumentRoot '{}' does not exist", root.display()));
+                }
+                self.host(scope.host).document_root = Some(root);
+                Ok(())
+            }
+            "directoryindex" => {
+                server(self)?;
+                if args.is_empty() {
+                    return Err("DirectoryIndex takes file names, or disabled".into());
+                }
+                let list = if args.iter().any(|a| a.eq_ignore_ascii_case("disabled")) {
+                    Vec::new()
+                } else {
+                    args.to_vec()
+                };
+                self.host(scope.host).directory_index = Some(list);
+                Ok(())
+            }
+            "alias" => {
+                server(self)?;
+                let [url, path] = args else {
+                    return Err("Alias takes two arguments: Alias /url-path /file/or/directory".into());
+                };
+                let rule = AliasRule {
+                    url: url.clone(),
+                    path: self.path(path),
+                };
+                self.host(scope.host).aliases.push(rule);
+                Ok(())
+            }
+            "redirect" | "redirectpermanent" | "redirecttemp" => {
+                server(self)?;
+                let rule = match lower.as_str() {
+                    "redirectpermanent" => parse_redirect(&prepend("permanent", args))?,
+                    "redirecttemp" => parse_redirect(&prepend("temp", args))?,
+                    _ => parse_redirect(args)?,
+                };
+                self.host(scope.host).redirects.push(rule);
+                Ok(())
+            }
+            "aliasmatch" | "redirectmatch" | "scriptalias" | "scriptaliasmatch" => Err(format!(
+                "{n} is not supported by mpmd{}",
+                if lower.starts_with("script") { " (no CGI)" } else { "; use Alias or Redirect with a path prefix" }
+            )),
+
+            // --- inside <Directory> / <Location> ---
+            "options" => {
+                self.allow(n, Allowed::Directory, scope)?;
+                let Block::Directory(i) = scope.block else { return Ok(()) };
+                let base = self.inherited_options(scope.host, i);
+                let (options, warnings) = parse_options(args, base)?;
+                for w in warnings {
+                    self.warn(origin, w);
+                }
+                self.host(scope.host).directories[i].options = Some(options);
+                Ok(())
+            }
+            "allowoverride" | "allowoverridelist" => {
+                self.allow(n, Allowed::Directory, scope)?;
+                if !(args.len() == 1 && args[0].eq_ignore_ascii_case("none")) {
+                    self.warn(origin, format_args!(
+                        ".htaccess files are never read by mpmd; {n} {} has no effect",
+                        args.join(" ")
+                    ));
+                }
+                Ok(())
+            }
+            "order" | "allow" | "deny" | "satisfy" => Err(format!(
+                "{n} is Apache 2.2 access control (mod_access_compat), not in mpmd; use Require (mod_authz_host), e.g. `Require all granted` or `Require ip 10.0.0.0/8`"
+            )),
+            "require" => {
+                self.allow(n, Allowed::AccessBlock, scope)?;
+                let require = parse_require(args)?;
+                let slot = match scope.block {
+                    Block::Directory(i) => &mut self.host(scope.host).directories[i].require,
+                    Block::Location(i) => &mut self.host(scope.host).locations[i].require,
+                    Block::HtFiles | Block::None => return Ok(()),
+                };
+                *slot = Some(match slot.take() {
+                    None => require,
+                    Some(Require::Any(mut list)) => {
+                        list.push(require);
+                        Require::Any(list)
+                    }
+                    Some(first) => Require::Any(vec![first, require]),
+                });
+                Ok(())
+            }
+            "sethandler" => {
+                self.allow(n, Allowed::Location, scope)?;
+                let Block::Location(i) = scope.block else { return Ok(()) };
+                let handler = match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                    "server-status" => Some("server-status".to_string()),
+                    "none" => None,
+                    other => {
+                        return Err(format!(
+                            "SetHandler {other}: mpmd's handlers are server-status and none"
+                        ))
+                    }
+                };
+                self.host(scope.host).locations[i].handler = handler;
+                Ok(())
+            }
+            _ if lower.starts_with("ssl") => Err(format!("{n}: TLS arrives with mod_ssl support; not compiled in")),
+            _ => Err(format!(
+                "Invalid command '{n}', perhaps misspelled or defined by a module not included in the server configuration"
+            )),
+        }
+    }
+
+    fn mpm_number(
+        &mut self,
+        name: &str,
+        args: &[String],
+        scope: Scope,
+        set: impl FnOnce(&mut MpmConfig, u32),
+    ) -> Res<()> {
+        self.allow(name, Allowed::Global, scope)?;
+        let value = number(name, one_arg(name, args)?)?;
+        set(&mut self.mpm, value);
+        Ok(())
+    }
+
+    fn load_module(&mut self, module: &str, origin: &Origin) -> Res<()> {
+        let compiled = &self.opts.compiled_mpms;
+        if let Some(mpm) = module
+            .strip_suffix("_module")
+            .and_then(|_| modules::mpm_of(module))
+        {
+            if !compiled.contains(&mpm) {
+                return Err(format!(
+                    "Cannot load module {module}: the {mpm} MPM is not compiled into mpmd; compiled in: {}",
+                    compiled.join(", ")
+                ));
+            }
+            return match &self.mpm_name {
+                Some(loaded) if loaded == mpm => {
+                    self.warn(origin, format_args!("module {module} is already loaded, skipping"));
+                    Ok(())
+                }
+                Some(loaded) => Err(format!(
+                    "Only one MPM can be loaded: mpm_{loaded}_module is loaded already, so {module} cannot be"
+                )),
+                None => {
+                    self.mpm_name = Some(mpm.to_string());
+                    Ok(())
+                }
+            };
+        }
+        if modules::built_in(module).is_some() {
+            self.warn(
+                origin,
+                format_args!("module {module} is built-in and can't be loaded"),
+            );
+            return Ok(());
+        }
+        let list: Vec<String> = modules::compiled_modules(compiled)
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        Err(format!(
+            "Cannot load module {module}: mpmd has no loadable modules; compiled in: {}",
+            list.join(", ")
+        ))
+    }
+
+    /// The options a relative `Options +X` starts from: those of the nearest
+    /// enclosing `<Directory>` read before (this host's, then the main
+    /// server's), else none.
+    fn inherited_options(&self, host: HostSel, index: usize) -> Options {
+        let this = match host {
+            HostSel::Main => &self.main.directories[index],
+            HostSel::Vhost(i) => &self.vhosts[i].directories[index],
+        };
+        let mut candidates: Vec<&DirectoryBlock> = Vec::new();
+        if let HostSel::Vhost(i) = host {
+            candidates.extend(self.vhosts[i].directories[..index].iter());
+            candidates.extend(self.main.directories.iter());
+        } else {
+            candidates.extend(self.main.directories[..index].iter());
+        }
+        candidates
+            .into_iter()
+            .filter(|d| d.options.is_some() && this.path.starts_with(&d.path))
+            .max_by_key(|d| d.path.components().count())
+            .and_then(|d| d.options)
+            .unwrap_or_default()
+    }
+
+    fn include(
+        &mut self,
+        name: &str,
+        pattern: &str,
+        optional: bool,
+        origin: &Origin,
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let here = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        let target = self.path(pattern);
+        let files = if pattern.contains(['*', '?', '[']) {
+            // The ServerRoot part is literal even if it holds `[` or `*`.
+            let text = if Path::new(pattern).is_absolute() {
+                pattern.to_string()
+            } else {
+                let root = glob::Pattern::escape(&self.server_root.to_string_lossy());
+                format!("{root}/{pattern}")
+            };
+            let entries = glob::glob(&text)
+                .map_err(|e| here(format!("{name} {pattern}: bad wildcard: {e}")))?;
+            let mut files = Vec::new();
+            for entry in entries {
+                let path = entry.map_err(|e| here(format!("{name} {pattern}: {e}")))?;
+                files.extend(files_in(&path).map_err(here)?);
+            }
+            if files.is_empty() && !optional {
+                return Err(here(format!(
+                    "{name}: no file matches the wildcard '{}' (use IncludeOptional to allow none)",
+                    target.display()
+                )));
+            }
+            files
+        } else if target.exists() {
+            files_in(&target).map_err(here)?
+        } else if optional {
+            Vec::new()
+        } else {
+            return Err(here(format!(
+                "{name}: could not open '{}': No such file or directory",
+                target.display()
+            )));
+        };
+        for file in files {
+            self.include_file(name, &file, origin, scope)?;
+        }
+        Ok(())
+    }
+
+    fn include_file(
+        &mut self,
+        name: &str,
+        file: &Path,
+        origin: &Origin,
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let here = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        if self.include_stack.contains(&canonical) {
+            let chain: Vec<String> = self
+                .include_stack
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(here(format!(
+                "{name} recursion: '{}' includes itself (chain: {} -> {})",
+                file.display(),
+                chain.join(" -> "),
+                canonical.display()
+            )));
+        }
+        if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(here(format!(
+                "{name} nested more than {MAX_INCLUDE_DEPTH} levels deep"
+            )));
+        }
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| here(format!("{name}: could not read '{}': {e}", file.display())))?;
+        let nodes = lexer::parse(&text, file, 1)?;
+        self.include_stack.push(canonical);
+        let result = self.walk(&nodes, scope);
+        self.include_stack.pop();
+        result
+    }
+
+    /// Merge the hosts, resolve log formats, check what only the whole
+    /// configuration shows (a `Listen` at all).
+    pub(super) fn finish(self) -> Result<ServerConfig, ConfigError> {
+        if self.listens.is_empty() {
+            return Err(ConfigError {
+                origin: None,
+                message: format!(
+                    "no listening sockets available, shutting down: {} has no Listen directive (add e.g. `Listen 80`)",
+                    self.main.origin.file.display()
+                ),
+            });
+        }
+        let formats = (&self.log_formats, self.default_format.as_str());
+        let default_root = self.server_root.join("htdocs");
+        let main = finish_host(&self.main, None, formats, &default_root)?;
+        let vhosts = self
+            .vhosts
+            .iter()
+            .map(|h| finish_host(h, Some(&main), formats, &default_root))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ServerConfig {
+            listens: self.listens.into_iter().map(|(l, _)| l).collect(),
+            mpm_name: self.mpm_name,
+            mpm: self.mpm,
+            protocol: self.protocol,
+            pid_file: self
+                .pid_file
+                .unwrap_or_else(|| self.server_root.join("logs/mpmd.pid")),
+            server_root: self.server_root,
+            error_log: self.error_log,
+            log_level: self.log_level,
+            main_server: main,
+            vhosts,
+            warnings: self.warnings,
+            add_types: self.add_types,
+        })
+    }
+}
+
+/// A host's settings with what it does not set taken from `main` (for a
+/// virtual host), the main server's blocks and rules after its own.
+fn finish_host(
+    host: &Host,
+    main: Option<&VirtualHost>,
+    (formats, default_format): (&HashMap<String, String>, &str),
+    default_root: &Path,
+) -> Result<VirtualHost, ConfigError> {
+    let mut custom_logs = Vec::new();
+    for (path, format, origin) in &host.custom_logs {
+        let format = match format {
+            LogFmt::Default => default_format.to_string(),
+            LogFmt::Given(f) => match formats.get(f) {
+                Some(f) => f.clone(),
+                None if f.contains('%') => f.clone(),
+                None => {
+                    return Err(ConfigError {
+                        origin: Some(origin.clone()),
+                        message: format!(
+                            "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"…\" {f}, or use common or combined)"
+                        ),
+                    })
+                }
+            },
+        };
+        custom_logs.push(CustomLog {
+            path: path.clone(),
+            format,
+        });
+    }
+    let inherit = |own: &Option<String>, f: fn(&VirtualHost) -> &Option<String>| {
+        own.clone().or_else(|| main.and_then(|m| f(m).clone()))
+    };
+    Ok(VirtualHost {
+        addrs: host.addrs.clone(),
+        server_name: inherit(&host.server_name, |m| &m.server_name),
+        server_aliases: host.server_aliases.clone(),
+        document_root: host
+            .document_root
+            .clone()
+            .or_else(|| main.map(|m| m.document_root.clone()))
+            .unwrap_or_else(|| default_root.to_path_buf()),
+        directory_index: host
+            .directory_index
+            .clone()
+            .or_else(|| main.map(|m| m.directory_index.clone()))
+            .unwrap_or_else(|| vec!["index.html".to_string()]),
+        aliases: chain(&host.aliases, main.map(|m| &m.aliases[..])),
+        redirects: chain(&host.redirects, main.map(|m| &m.redirects[..])),
+        directories: chain(&host.directories, main.map(|m| &m.directories[..])),
+        locations: chain(&host.locations, main.map(|m| &m.locations[..])),
+        custom_logs: if custom_logs.is_empty() {
+            main.map(|m| m.custom_logs.clone()).unwrap_or_default()
+        } else {
+            custom_logs
+        },
+        server_admin: inherit(&host.server_admin, |m| &m.server_admin),
+        origin: host.origin.clone(),
+    })
+}
+
+/// A host's own rules, then the main server's.
+fn chain<T: Clone>(own: &[T], main: Option<&[T]>) -> Vec<T> {
+    own.iter()
+        .chain(main.unwrap_or_default())
+        .cloned()
+        .collect()
+}
+
+/// The files an `Include` of `path` reads: the file, or a directory's
+/// files (recursively, sorted by name, as Apache).
+fn files_in(path: &Path) -> Res<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| format!("could not read directory '{}': {e}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut files = Vec::new();
+    for entry in entries {
+        files.extend(files_in(&entry)?);
+    }
+    Ok(files)
+}
+
+/// Remove `.` and resolve `..` without touching the file system.
+pub(super) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn where_(scope: Scope) -> &'static str {
+    match scope.block {
+        Block::Directory(_) => "<Directory>",
+        Block::Location(_) => "<Location>",
+        Block::HtFiles => "<Files>",
+        Block::None if scope.host != HostSel::Main => "<VirtualHost>",
+        Block::None => "the main server",
+    }
+}

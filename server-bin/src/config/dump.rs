@@ -1,0 +1,130 @@
+//! `mpmd -S`: the virtual-host table and main settings, as Apache prints
+//! them (`httpd -S`), so an operator can see which host answers where.
+
+use std::fmt::Write;
+
+use super::types::{ServerConfig, VhostAddr, VirtualHost};
+
+/// `*:80`, `127.0.0.1:8080`, `[::1]:*`.
+fn addr_text(addr: &VhostAddr) -> String {
+    let host = match addr.ip {
+        None => "*".to_string(),
+        Some(std::net::IpAddr::V4(ip)) => ip.to_string(),
+        Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+    };
+    match addr.port {
+        Some(port) => format!("{host}:{port}"),
+        None => format!("{host}:*"),
+    }
+}
+
+fn name_of(host: &VirtualHost) -> &str {
+    host.server_name.as_deref().unwrap_or("(no ServerName)")
+}
+
+/// The text `mpmd -S` prints: hosts grouped by address (several on one
+/// address are name-based, the first being the default), then `ServerRoot`,
+/// the main `DocumentRoot`, `ErrorLog`, `PidFile`, the MPM and `User`/`Group`.
+pub fn describe(cfg: &ServerConfig) -> String {
+    let mut groups: Vec<(String, Vec<&VirtualHost>)> = Vec::new();
+    for host in &cfg.vhosts {
+        for addr in &host.addrs {
+            let key = addr_text(addr);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, hosts)) => hosts.push(host),
+                None => groups.push((key, vec![host])),
+            }
+        }
+    }
+    let mut out = String::from("VirtualHost configuration:\n");
+    for (addr, hosts) in &groups {
+        if let [only] = hosts.as_slice() {
+            let _ = writeln!(out, "{addr:<22} {} ({})", name_of(only), only.origin);
+            continue;
+        }
+        let _ = writeln!(out, "{addr:<22} is a NameVirtualHost");
+        let _ = writeln!(
+            out,
+            "         default server {} ({})",
+            name_of(hosts[0]),
+            hosts[0].origin
+        );
+        let port = addr.rsplit_once(':').map_or("*", |(_, p)| p);
+        for host in hosts {
+            let _ = writeln!(
+                out,
+                "         port {port} namevhost {} ({})",
+                name_of(host),
+                host.origin
+            );
+            for alias in &host.server_aliases {
+                let _ = writeln!(out, "                 alias {alias}");
+            }
+        }
+    }
+    let _ = writeln!(out, "ServerRoot: \"{}\"", cfg.server_root.display());
+    let _ = writeln!(
+        out,
+        "Main DocumentRoot: \"{}\"",
+        cfg.main_server.document_root.display()
+    );
+    match &cfg.error_log {
+        Some(path) => {
+            let _ = writeln!(out, "Main ErrorLog: \"{}\"", path.display());
+        }
+        None => out.push_str("Main ErrorLog: stderr\n"),
+    }
+    let _ = writeln!(out, "PidFile: \"{}\"", cfg.pid_file.display());
+    if let Some(mpm) = &cfg.mpm_name {
+        let _ = writeln!(out, "MPM: {mpm}");
+    }
+    if let Some(user) = &cfg.mpm.user {
+        let _ = writeln!(out, "User: name=\"{user}\"");
+    }
+    if let Some(group) = &cfg.mpm.group {
+        let _ = writeln!(out, "Group: name=\"{group}\"");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{load, LoadOptions};
+    use super::*;
+
+    #[test]
+    fn name_based_hosts_on_one_address_list_the_default_first_with_aliases() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("httpd.conf");
+        std::fs::write(
+            &file,
+            "Listen 80\nListen 8080\nUser daemon\n<VirtualHost *:80>\nServerName a\nServerAlias www.a\n</VirtualHost>\n\
+             <VirtualHost *:80>\nServerName b\n</VirtualHost>\n<VirtualHost 127.0.0.1:8080>\nServerName c\n</VirtualHost>\n",
+        )
+        .expect("write config");
+        let cfg = load(Some(&file), &LoadOptions::default()).expect("config loads");
+        let text = describe(&cfg);
+        let f = file.display();
+        let expected_hosts = format!(
+            "VirtualHost configuration:\n\
+             *:80                   is a NameVirtualHost\n\
+             \x20        default server a ({f}:4)\n\
+             \x20        port 80 namevhost a ({f}:4)\n\
+             \x20                alias www.a\n\
+             \x20        port 80 namevhost b ({f}:8)\n\
+             127.0.0.1:8080         c ({f}:11)\n"
+        );
+        assert!(
+            text.starts_with(&expected_hosts),
+            "got:\n{text}\nexpected to start with:\n{expected_hosts}"
+        );
+        assert!(
+            text.contains(&format!("ServerRoot: \"{}\"\n", dir.path().display())),
+            "{text}"
+        );
+        assert!(
+            text.contains("Main ErrorLog: stderr\n") && text.contains("User: name=\"daemon\"\n"),
+            "{text}"
+        );
+    }
+}
