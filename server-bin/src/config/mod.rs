@@ -110,7 +110,7 @@ mod tests {
 
     fn opts() -> LoadOptions {
         LoadOptions {
-            compiled_mpms: vec!["single", "prefork", "worker", "event"],
+            compiled_mpms: vec!["event", "worker", "prefork", "single"],
             ..LoadOptions::default()
         }
     }
@@ -918,7 +918,8 @@ Options All
         );
         assert_eq!(cfg.vhosts.len(), 2);
         assert_eq!(cfg.vhosts[1].document_root, Path::new("/www/ab"));
-        // All three compiled in and none loaded: each block applies in turn.
+        // All three compiled in and none loaded: only the default (event)
+        // applies.
         assert_eq!(
             (
                 cfg.mpm.threads_per_child,
@@ -940,7 +941,7 @@ Options All
             cfg.warnings
         );
         let prefork_only = LoadOptions {
-            compiled_mpms: vec!["single", "prefork"],
+            compiled_mpms: vec!["prefork", "single"],
             ..LoadOptions::default()
         };
         let cfg = load(Some(&file), &prefork_only).expect("snippet loads");

@@ -80,16 +80,18 @@ pub fn built_in(name: &str) -> Option<&'static str> {
         .map(|(id, _)| *id)
 }
 
-/// What `<IfModule name>` tests: true for a built-in module, and for an
-/// MPM that is compiled in and is the chosen one (`chosen_mpm`, from
-/// `LoadModule`) or any compiled one while none is chosen.
+/// What `<IfModule name>` tests: true for a built-in module, and for the
+/// MPM that will run: the one `LoadModule` chose (`chosen_mpm`), or while
+/// none is chosen the default strategy (the first of `compiled_mpms`), as
+/// in Apache only the loaded MPM is present.
 pub fn is_present(name: &str, compiled_mpms: &[&str], chosen_mpm: Option<&str>) -> bool {
     if built_in(name).is_some() {
         return true;
     }
     match mpm_of(name) {
         Some(mpm) if mpm != "single" => {
-            compiled_mpms.contains(&mpm) && chosen_mpm.is_none_or(|chosen| chosen == mpm)
+            compiled_mpms.contains(&mpm)
+                && chosen_mpm.or(compiled_mpms.first().copied()) == Some(mpm)
         }
         _ => false,
     }
@@ -115,8 +117,9 @@ mod tests {
     }
 
     #[test]
-    fn ifmodule_is_true_only_for_compiled_mpms_and_built_ins() {
-        let compiled = ["single", "prefork"];
+    fn ifmodule_is_true_only_for_the_default_mpm_and_built_ins() {
+        // The default strategy comes first, as in `mpm::compiled()`.
+        let compiled = ["prefork", "single"];
         assert!(is_present("prefork.c", &compiled, None));
         assert!(
             !is_present("event.c", &compiled, None),
@@ -127,6 +130,12 @@ mod tests {
         assert!(is_present("status_module", &compiled, None));
         assert!(!is_present("mod_ssl.c", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
+        let compiled = ["event", "worker", "prefork", "single"];
+        assert!(is_present("event.c", &compiled, None));
+        assert!(
+            !is_present("prefork.c", &compiled, None),
+            "compiled in but not the one that runs"
+        );
     }
 
     #[test]

@@ -62,23 +62,14 @@ struct Host {
 
 impl Site {
     /// Build the handler for `cfg`, opening every `CustomLog` file. The
-    /// status page reads `scoreboard` and shows `status`.
+    /// status page reads `scoreboard` and shows `status`; `AddType` pairs
+    /// (`cfg.add_types`) override the built-in MIME table.
     pub fn new(
         cfg: &ServerConfig,
         scoreboard: mpm::Scoreboard,
         status: Arc<StatusInfo>,
     ) -> Result<Site, String> {
-        Site::with_mime_types(cfg, scoreboard, status, &[])
-    }
-
-    /// [`Site::new`] with `AddType` pairs (extension, content type) that
-    /// override the built-in table.
-    pub fn with_mime_types(
-        cfg: &ServerConfig,
-        scoreboard: mpm::Scoreboard,
-        status: Arc<StatusInfo>,
-        add_types: &[(String, String)],
-    ) -> Result<Site, String> {
+        let add_types = &cfg.add_types;
         let mut files: HashMap<PathBuf, Arc<LogFile>> = HashMap::new();
         let main = &cfg.main_server;
         let mut hosts = Vec::with_capacity(cfg.vhosts.len() + 1);

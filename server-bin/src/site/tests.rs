@@ -62,6 +62,7 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
         main_server: main,
         vhosts,
         warnings: Vec::new(),
+        add_types: Vec::new(),
     }
 }
 
@@ -85,7 +86,9 @@ fn site(cfg: &ServerConfig) -> Site {
 
 fn site_with_types(cfg: &ServerConfig, types: &[(String, String)]) -> Site {
     let scoreboard = mpm::Scoreboard::new(1, 1).expect("scoreboard");
-    Site::with_mime_types(cfg, scoreboard, status_info(), types).expect("site builds")
+    let mut cfg = cfg.clone();
+    cfg.add_types = types.to_vec();
+    Site::new(&cfg, scoreboard, status_info()).expect("site builds")
 }
 
 fn conn_at(local: &str, peer: &str) -> ConnInfo {
