@@ -162,7 +162,8 @@ impl Control {
     pub fn take(&self) -> Option<Command> {
         let mut buf = [0u8; 64];
         while matches!(nix::unistd::read(self.inner.wake_read.as_raw_fd(), &mut buf), Ok(n) if n > 0)
-        {}
+        {
+        }
         for (i, cmd) in COMMANDS.iter().enumerate() {
             if self.inner.flags[i].swap(false, Ordering::SeqCst) {
                 return Some(*cmd);

@@ -194,8 +194,7 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
 /// once by the single-process strategy), so per-process state such as a
 /// database connection is made where it lives. An error stops the server
 /// with that message: a handler that cannot start is a fatal startup error.
-pub type HandlerFactory =
-    Arc<dyn Fn() -> Result<Arc<dyn Handler>, String> + Send + Sync + 'static>;
+pub type HandlerFactory = Arc<dyn Fn() -> Result<Arc<dyn Handler>, String> + Send + Sync + 'static>;
 
 /// A factory that hands every process the same (cloned before fork) handler.
 pub fn shared_factory(handler: Arc<dyn Handler>) -> HandlerFactory {

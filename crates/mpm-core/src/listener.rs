@@ -27,7 +27,10 @@ impl ListenAddr {
     /// The address to bind. A bare port or `*` binds the IPv6 wildcard in
     /// dual-stack mode where the system has IPv6, as Apache does.
     pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), self.port)
+        SocketAddr::new(
+            self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            self.port,
+        )
     }
 
     /// True when the protocol is `https`.
@@ -80,16 +83,19 @@ impl FromStr for ListenAddr {
                 .split_once("]:")
                 .ok_or_else(|| bad("an IPv6 address is written [addr]:port"))?;
             let ip: Ipv6Addr = host.parse().map_err(|_| bad("not an IPv6 address"))?;
-            let ip = if ip.is_unspecified() { None } else { Some(IpAddr::V6(ip)) };
+            let ip = if ip.is_unspecified() {
+                None
+            } else {
+                Some(IpAddr::V6(ip))
+            };
             (ip, parse_port(port)?)
         } else if let Some((host, port)) = addr.rsplit_once(':') {
             let ip = if host == "*" || host == "0.0.0.0" {
                 None
             } else {
-                Some(IpAddr::V4(
-                    host.parse::<Ipv4Addr>()
-                        .map_err(|_| bad("not an IPv4 address (write IPv6 as [addr]:port)"))?,
-                ))
+                Some(IpAddr::V4(host.parse::<Ipv4Addr>().map_err(|_| {
+                    bad("not an IPv4 address (write IPv6 as [addr]:port)")
+                })?))
             };
             (ip, parse_port(port)?)
         } else {
@@ -126,17 +132,22 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
     let (socket, bind_to) = match addr.ip {
         // Every address: IPv6 dual stack when the system has it.
         None => match Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)) {
-            Ok(s) if s.set_only_v6(false).is_ok() => {
-                (s, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port))
-            }
+            Ok(s) if s.set_only_v6(false).is_ok() => (
+                s,
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port),
+            ),
             _ => (
                 Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(fail)?,
                 addr.socket_addr(),
             ),
         },
         Some(ip) => (
-            Socket::new(Domain::for_address(SocketAddr::new(ip, 0)), Type::STREAM, Some(Protocol::TCP))
-                .map_err(fail)?,
+            Socket::new(
+                Domain::for_address(SocketAddr::new(ip, 0)),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )
+            .map_err(fail)?,
             addr.socket_addr(),
         ),
     };
@@ -176,7 +187,8 @@ impl Listeners {
                 continue; // the same Listen twice binds once
             }
             let kept = self.list.iter().position(|l| {
-                &l.addr == addr || (addr.port == 0 && l.addr.ip == addr.ip && l.addr.protocol == addr.protocol)
+                &l.addr == addr
+                    || (addr.port == 0 && l.addr.ip == addr.ip && l.addr.protocol == addr.protocol)
             });
             match kept {
                 Some(i) => {
@@ -223,7 +235,14 @@ mod tests {
 
     #[test]
     fn listen_addresses_in_apache_forms_parse() {
-        assert_eq!(la("80"), ListenAddr { ip: None, port: 80, protocol: "http".into() });
+        assert_eq!(
+            la("80"),
+            ListenAddr {
+                ip: None,
+                port: 80,
+                protocol: "http".into()
+            }
+        );
         assert_eq!(la("*:8080").port, 8080);
         assert_eq!(la("127.0.0.1:8080").ip, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(la("[::1]:8443 https").ip, Some("::1".parse().unwrap()));
@@ -235,7 +254,17 @@ mod tests {
 
     #[test]
     fn bad_listen_addresses_say_why() {
-        for bad in ["", "http", "70000", "0", "1.2.3:80", "[::1:80", "::1:80", "80 https x", "80 ht/tp"] {
+        for bad in [
+            "",
+            "http",
+            "70000",
+            "0",
+            "1.2.3:80",
+            "[::1:80",
+            "::1:80",
+            "80 https x",
+            "80 ht/tp",
+        ] {
             let e = bad.parse::<ListenAddr>().unwrap_err().to_string();
             assert!(e.contains("invalid Listen address"), "{bad}: {e}");
         }
@@ -247,13 +276,25 @@ mod tests {
         let port = first.local_addr().unwrap().port();
         let addr = la(&format!("127.0.0.1:{port}"));
         let e = Listeners::bind(&[addr], 16).unwrap_err().to_string();
-        assert_eq!(e, format!("could not bind to 127.0.0.1:{port}: address already in use"));
+        assert_eq!(
+            e,
+            format!("could not bind to 127.0.0.1:{port}: address already in use")
+        );
     }
 
     #[test]
     fn rebind_keeps_the_same_socket_and_closes_dropped_ones() {
-        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let (a, b) = (la(&format!("127.0.0.1:{}", free())), la(&format!("127.0.0.1:{}", free())));
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (a, b) = (
+            la(&format!("127.0.0.1:{}", free())),
+            la(&format!("127.0.0.1:{}", free())),
+        );
         let ls = Listeners::bind(&[a.clone(), b.clone()], 16).unwrap();
         use std::os::fd::AsRawFd;
         let fd_a = ls.get(0).unwrap().socket.as_raw_fd();

@@ -6,7 +6,11 @@ pub struct Single;
 
 impl Mpm for Single {
     fn info(&self) -> MpmInfo {
-        MpmInfo { name: "single", threaded: false, forked: false }
+        MpmInfo {
+            name: "single",
+            threaded: false,
+            forked: false,
+        }
     }
     fn scoreboard_shape(&self, _cfg: &MpmConfig) -> (usize, usize) {
         (1, 1)

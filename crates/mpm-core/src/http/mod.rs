@@ -10,6 +10,9 @@
 //! - [`body`]: `Content-Length` and chunked request bodies → data ranges.
 //! - [`encode`]: response heads, chunk framing, error pages.
 //! - [`date`]: the `Date` header, formatted once a second.
+//!
+//! Line ends: CRLF everywhere, and a bare LF is accepted in request heads
+//! and chunk lines (RFC 9112 §2.2); a bare CR is refused.
 
 pub mod body;
 pub mod date;
@@ -17,5 +20,8 @@ pub mod encode;
 pub mod parse;
 
 pub use body::{BodyDecoder, BodyError, Decoded};
-pub use encode::{encode_head, error_page, keep_alive_after, plan_length, ResponseLength};
+pub use encode::{
+    chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
+    CHUNK_END, CONTINUE_100, LAST_CHUNK,
+};
 pub use parse::{parse_head, Framing, HeadError, RequestHead};
