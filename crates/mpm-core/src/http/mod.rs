@@ -25,3 +25,6 @@ pub use encode::{
     CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
 pub use parse::{parse_head, Framing, HeadError, RequestHead};
+
+#[cfg(test)]
+mod fuzz_tests;
