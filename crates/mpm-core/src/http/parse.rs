@@ -19,6 +19,9 @@
 //! Line ends: CRLF, and a bare LF is accepted as well (RFC 9112 §2.2 allows
 //! it); a CR that is not followed by LF is refused with 400. The chunked
 //! body decoder ([`super::body`]) follows the same rule.
+use std::ops::Range;
+
+use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
@@ -284,7 +287,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
     };
     let rl_bytes = &buf[start..rl_end];
     let request_line = String::from_utf8_lossy(rl_bytes).into_owned();
-    let (method, uri, version) =
+    let (method, target, version) =
         parse_request_line(rl_bytes).map_err(|e| e.with_line(&request_line))?;
 
     let headers_start = pos;
@@ -327,9 +330,13 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
         }
     };
 
-    // Pass 2: header fields.
-    let headers =
-        parse_fields(buf, headers_start, fields).map_err(|e| e.with_line(&request_line))?;
+    // Pass 2: one copy of the head, shared by the target and every header
+    // value (one allocation instead of one per value).
+    let shared = Bytes::copy_from_slice(&buf[start..head_end]);
+    let target = shared.slice(target.start..target.end);
+    let uri = parse_target(&method, target).map_err(|e| e.with_line(&request_line))?;
+    let headers = parse_fields(&shared, headers_start - start, fields)
+        .map_err(|e| e.with_line(&request_line))?;
 
     let mut head = RequestHead {
         method,
@@ -365,7 +372,10 @@ fn field_too_large() -> HeadError {
 }
 
 /// `method SP request-target SP HTTP-version`, exactly one space between.
-fn parse_request_line(line: &[u8]) -> Result<(Method, Uri, Version), HeadError> {
+/// Returns the method, where the target lies in `line` (checked for
+/// visible ASCII only; its form is checked by [`parse_target`] once the
+/// head is complete) and the version.
+fn parse_request_line(line: &[u8]) -> Result<(Method, Range<usize>, Version), HeadError> {
     let mut parts = line.split(|&b| b == b' ');
     let (Some(m), Some(target), Some(v), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -377,8 +387,14 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, Uri, Version), HeadError> 
     }
     let version = parse_version(v)?;
     let method = Method::from_bytes(m).map_err(|_| HeadError::bad("malformed method"))?;
-    let uri = parse_target(&method, target)?;
-    Ok((method, uri, version))
+    if target.is_empty() {
+        return Err(HeadError::bad("empty request target"));
+    }
+    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(HeadError::bad("invalid character in request target"));
+    }
+    let from = m.len() + 1;
+    Ok((method, from..from + target.len(), version))
 }
 
 fn parse_version(v: &[u8]) -> Result<Version, HeadError> {
@@ -397,21 +413,15 @@ fn parse_version(v: &[u8]) -> Result<Version, HeadError> {
     }
 }
 
-fn parse_target(method: &Method, target: &[u8]) -> Result<Uri, HeadError> {
-    if target.is_empty() {
-        return Err(HeadError::bad("empty request target"));
-    }
-    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
-        return Err(HeadError::bad("invalid character in request target"));
-    }
+/// The target as a [`Uri`], in the form its method allows.
+fn parse_target(method: &Method, target: Bytes) -> Result<Uri, HeadError> {
     let bad_target = || HeadError::bad("malformed request target");
     if *method == Method::CONNECT {
         // authority-form: host:port and nothing else.
-        let uri = Uri::try_from(target).map_err(|_| bad_target())?;
+        let len = target.len();
+        let uri = Uri::from_maybe_shared(target).map_err(|_| bad_target())?;
         let plain_authority = uri.scheme().is_none()
-            && uri
-                .authority()
-                .is_some_and(|a| a.as_str().len() == target.len())
+            && uri.authority().is_some_and(|a| a.as_str().len() == len)
             && uri.port().is_some();
         return if plain_authority {
             Ok(uri)
@@ -419,15 +429,16 @@ fn parse_target(method: &Method, target: &[u8]) -> Result<Uri, HeadError> {
             Err(HeadError::bad("CONNECT needs an authority-form target"))
         };
     }
-    if target == b"*" {
+    if target[..] == b"*"[..] {
         return if *method == Method::OPTIONS {
-            Uri::try_from(target).map_err(|_| bad_target())
+            Ok(Uri::from_static("*"))
         } else {
             Err(HeadError::bad("asterisk-form target is only for OPTIONS"))
         };
     }
-    let uri = Uri::try_from(target).map_err(|_| bad_target())?;
-    if target[0] == b'/' {
+    let origin_form = target.first() == Some(&b'/');
+    let uri = Uri::from_maybe_shared(target).map_err(|_| bad_target())?;
+    if origin_form {
         // origin-form: a path and an optional query, nothing else.
         if uri.scheme().is_some() || uri.authority().is_some() {
             return Err(bad_target());
@@ -440,8 +451,9 @@ fn parse_target(method: &Method, target: &[u8]) -> Result<Uri, HeadError> {
     }
 }
 
-/// Parses the `count` header lines starting at `from` (already scanned).
-fn parse_fields(buf: &[u8], from: usize, count: usize) -> Result<HeaderMap, HeadError> {
+/// Parses the `count` header lines starting at `from` (already scanned);
+/// the values are slices of `buf`, not copies.
+fn parse_fields(buf: &Bytes, from: usize, count: usize) -> Result<HeaderMap, HeadError> {
     let mut headers = HeaderMap::with_capacity(count);
     let mut pos = from;
     for _ in 0..count {
@@ -471,8 +483,8 @@ fn parse_fields(buf: &[u8], from: usize, count: usize) -> Result<HeaderMap, Head
         }
         let name =
             HeaderName::from_bytes(name).map_err(|_| HeadError::bad("invalid header name"))?;
-        let value =
-            HeaderValue::from_bytes(value).map_err(|_| HeadError::bad("invalid header value"))?;
+        let value = HeaderValue::from_maybe_shared(buf.slice_ref(value))
+            .map_err(|_| HeadError::bad("invalid header value"))?;
         headers.append(name, value);
     }
     Ok(headers)
