@@ -109,6 +109,28 @@ fn engine(c: &mut Criterion) {
     group.bench_function("parse_and_answer_browser_get", |b| {
         b.iter(|| serve_one(&limits, &timeouts, &headers, &mut out))
     });
+    // The two halves apart, to see where the time goes.
+    group.bench_function("parse_head_only", |b| {
+        b.iter(|| parse_head(black_box(REQUEST), &limits).map(|r| r.map(|(_, n)| n)))
+    });
+    let Ok(Some((head, _))) = parse_head(REQUEST, &limits) else {
+        panic!("the bench request does not parse");
+    };
+    group.bench_function("encode_head_only", |b| {
+        b.iter(|| {
+            out.clear();
+            encode_head(
+                &mut out,
+                StatusCode::OK,
+                &headers,
+                mpm::http::ResponseLength::Known(13),
+                true,
+                head.version,
+                "mpmd/0.1",
+            );
+            out.len()
+        })
+    });
     group.finish();
 }
 

@@ -181,15 +181,38 @@ enum Line {
     Incomplete { len: usize },
 }
 
+/// The index of the first NUL, CR or LF in `buf[from..]`, or `buf.len()`.
+///
+/// Looks at eight bytes at a time: `(w - 0x0e…) & !w & 0x80…` is non-zero
+/// exactly when some byte of `w` is below 0x0e (the classic "has a byte
+/// less than n" test, exact for n ≤ 128), so words of ordinary text are
+/// skipped whole and only a word holding a control byte (NUL, HT, LF, CR…)
+/// is looked at byte by byte.
+fn find_special(buf: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while i < buf.len() {
+        if let Some(chunk) = buf.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            if w.wrapping_sub(LO * 0x0e) & !w & HI == 0 {
+                i += 8;
+                continue;
+            }
+        }
+        if SPECIAL[buf[i] as usize] {
+            return i;
+        }
+        i += 1;
+    }
+    buf.len()
+}
+
 /// Finds the end of the line starting at `from`, refusing NUL and bare CR.
 fn scan_line(buf: &[u8], from: usize) -> Result<Line, HeadError> {
-    let mut i = from;
-    while i < buf.len() {
-        let b = buf[i];
-        if !SPECIAL[b as usize] {
-            i += 1;
-            continue;
-        }
+    let i = find_special(buf, from);
+    if let Some(&b) = buf.get(i) {
         match b {
             b'\n' => {
                 return Ok(Line::Complete {
@@ -218,16 +241,12 @@ fn scan_line(buf: &[u8], from: usize) -> Result<Line, HeadError> {
 /// The next line of an already scanned (valid) head: content end and next
 /// line start.
 fn next_line(buf: &[u8], from: usize) -> (usize, usize) {
-    match buf[from..].iter().position(|&b| b == b'\n') {
-        Some(off) => {
-            let lf = from + off;
-            if lf > from && buf[lf - 1] == b'\r' {
-                (lf - 1, lf + 1)
-            } else {
-                (lf, lf + 1)
-            }
-        }
-        // Unreachable for a scanned head; treat as the end of the buffer.
+    // In a scanned head the first special byte is a CR followed by LF, or
+    // an LF.
+    let i = find_special(buf, from);
+    match buf.get(i) {
+        Some(b'\r') => (i, (i + 2).min(buf.len())),
+        Some(_) => (i, i + 1),
         None => (buf.len(), buf.len()),
     }
 }
@@ -460,31 +479,31 @@ fn parse_fields(buf: &Bytes, from: usize, count: usize) -> Result<HeaderMap, Hea
         let (end, next) = next_line(buf, pos);
         let line = &buf[pos..end];
         pos = next;
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return Err(HeadError::bad("header line without a colon"));
-        };
-        let name = &line[..colon];
-        if name.is_empty() {
-            return Err(HeadError::bad("empty header name"));
-        }
-        if !is_token(name) {
-            return Err(if matches!(name.last(), Some(b' ' | b'\t')) {
-                HeadError::bad("whitespace between header name and colon")
-            } else {
-                HeadError::bad("invalid character in header name")
-            });
-        }
-        let value = trim_ows(&line[colon + 1..]);
-        if !value
+        // The name is the run of token bytes; what stops it must be ':'.
+        let colon = line
             .iter()
-            .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
-        {
-            return Err(HeadError::bad("control character in header value"));
+            .position(|&b| !TOKEN[b as usize])
+            .unwrap_or(line.len());
+        match line.get(colon) {
+            Some(b':') if colon > 0 => {}
+            Some(b':') => return Err(HeadError::bad("empty header name")),
+            Some(b' ' | b'\t')
+                if line[colon..].iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b':') =>
+            {
+                return Err(HeadError::bad("whitespace between header name and colon"))
+            }
+            Some(_) if line.contains(&b':') => {
+                return Err(HeadError::bad("invalid character in header name"))
+            }
+            _ => return Err(HeadError::bad("header line without a colon")),
         }
-        let name =
-            HeaderName::from_bytes(name).map_err(|_| HeadError::bad("invalid header name"))?;
+        let name = HeaderName::from_bytes(&line[..colon])
+            .map_err(|_| HeadError::bad("invalid header name"))?;
+        // HeaderValue refuses exactly what RFC 9110 §5.5 does not allow:
+        // control bytes other than HT, and DEL (obs-text is kept).
+        let value = trim_ows(&line[colon + 1..]);
         let value = HeaderValue::from_maybe_shared(buf.slice_ref(value))
-            .map_err(|_| HeadError::bad("invalid header value"))?;
+            .map_err(|_| HeadError::bad("control character in header value"))?;
         headers.append(name, value);
     }
     Ok(headers)

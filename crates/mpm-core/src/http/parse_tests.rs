@@ -475,3 +475,30 @@ fn heads_httparse_is_lenient_about_are_refused_here() {
         refused(buf, 400);
     }
 }
+
+#[test]
+fn word_at_a_time_search_finds_the_same_byte_as_a_plain_search() {
+    // Every position and start of NUL/CR/LF among bytes around the
+    // threshold (HT, 0x0d–0x0f, high bytes) that must not stop the search.
+    let filler = [b'a', b'\t', 0x0e, 0x0f, 0x7f, 0x80, 0xff, b' '];
+    for special in [0u8, b'\r', b'\n'] {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut buf: Vec<u8> = (0..len).map(|i| filler[i % filler.len()]).collect();
+                if at < len {
+                    buf[at] = special;
+                }
+                for from in [0, 1, 7, 9].into_iter().filter(|&f| f <= len) {
+                    let plain = (from..len)
+                        .find(|&i| matches!(buf[i], 0 | b'\r' | b'\n'))
+                        .unwrap_or(len);
+                    assert_eq!(
+                        find_special(&buf, from),
+                        plain,
+                        "special {special} at {at} in {len} bytes from {from}"
+                    );
+                }
+            }
+        }
+    }
+}
