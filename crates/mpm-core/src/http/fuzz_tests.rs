@@ -140,17 +140,14 @@ fn random_and_mutated_requests_never_panic_and_stay_in_bounds() {
             mutate(&mut rng, &mut buf);
         }
         let lim = &limits[case % 2];
-        match parse_head(&buf, lim) {
-            Ok(Some((head, n))) => {
-                parsed += 1;
-                assert!(n <= buf.len(), "consumed {n} of {}", buf.len());
-                match parse_head(&buf[..n], lim) {
-                    Ok(Some((_, again))) => assert_eq!(again, n, "head alone parses differently"),
-                    other => panic!("head alone did not parse: {other:?}"),
-                }
-                check_body(&mut rng, head.framing, lim.body, &buf[n..]);
+        if let Ok(Some((head, n))) = parse_head(&buf, lim) {
+            parsed += 1;
+            assert!(n <= buf.len(), "consumed {n} of {}", buf.len());
+            match parse_head(&buf[..n], lim) {
+                Ok(Some((_, again))) => assert_eq!(again, n, "head alone parses differently"),
+                other => panic!("head alone did not parse: {other:?}"),
             }
-            Ok(None) | Err(_) => {}
+            check_body(&mut rng, head.framing, lim.body, &buf[n..]);
         }
         check_body(&mut rng, Framing::Chunked, 0, &buf);
         check_body(&mut rng, Framing::Chunked, 8, &buf);
