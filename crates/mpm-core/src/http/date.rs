@@ -23,15 +23,18 @@ pub fn now() -> [u8; DATE_LEN] {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    CACHE.with(|cache| {
-        let (cached_secs, text) = cache.get();
-        if cached_secs == secs {
-            return text;
-        }
-        let text = format(now);
-        cache.set((secs, text));
-        text
-    })
+    CACHE
+        .try_with(|cache| {
+            let (cached_secs, text) = cache.get();
+            if cached_secs == secs {
+                return text;
+            }
+            let text = format(now);
+            cache.set((secs, text));
+            text
+        })
+        // The cache is gone while the thread exits: format without it.
+        .unwrap_or_else(|_| format(now))
 }
 
 /// Formats `t` (to the second) as an IMF-fixdate.

@@ -114,8 +114,8 @@ impl HeadError {
         HeadError::new(StatusCode::BAD_REQUEST, reason)
     }
 
-    fn with_line(mut self, line: &str) -> Self {
-        self.request_line = Some(line.to_owned());
+    fn with_line(mut self, line: &[u8]) -> Self {
+        self.request_line = Some(String::from_utf8_lossy(line).into_owned());
         self
     }
 }
@@ -305,9 +305,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
         }
     };
     let rl_bytes = &buf[start..rl_end];
-    let request_line = String::from_utf8_lossy(rl_bytes).into_owned();
+    // The request line is kept as text only once the head is complete
+    // (or refused), so incomplete heads allocate nothing.
     let (method, target, version) =
-        parse_request_line(rl_bytes).map_err(|e| e.with_line(&request_line))?;
+        parse_request_line(rl_bytes).map_err(|e| e.with_line(rl_bytes))?;
 
     let headers_start = pos;
     let mut fields = 0usize;
@@ -318,31 +319,29 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
             Some(b'\r') => match buf.get(pos + 1) {
                 Some(b'\n') => break pos + 2,
                 Some(_) => {
-                    return Err(HeadError::bad("bare CR in request head").with_line(&request_line))
+                    return Err(HeadError::bad("bare CR in request head").with_line(rl_bytes))
                 }
                 None => return Ok(None),
             },
             Some(b' ' | b'\t') => {
-                return Err(
-                    HeadError::bad("obsolete line folding in header").with_line(&request_line)
-                )
+                return Err(HeadError::bad("obsolete line folding in header").with_line(rl_bytes))
             }
             Some(_) => {}
         }
         fields += 1;
         if fields > limits.fields {
-            return Err(too_many_fields().with_line(&request_line));
+            return Err(too_many_fields().with_line(rl_bytes));
         }
-        match scan_line(buf, pos).map_err(|e| e.with_line(&request_line))? {
+        match scan_line(buf, pos).map_err(|e| e.with_line(rl_bytes))? {
             Line::Incomplete { len } => {
                 if len > limits.field_size {
-                    return Err(field_too_large().with_line(&request_line));
+                    return Err(field_too_large().with_line(rl_bytes));
                 }
                 return Ok(None);
             }
             Line::Complete { end, next } => {
                 if end - pos > limits.field_size {
-                    return Err(field_too_large().with_line(&request_line));
+                    return Err(field_too_large().with_line(rl_bytes));
                 }
                 pos = next;
             }
@@ -353,9 +352,9 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
     // value (one allocation instead of one per value).
     let shared = Bytes::copy_from_slice(&buf[start..head_end]);
     let target = shared.slice(target.start..target.end);
-    let uri = parse_target(&method, target).map_err(|e| e.with_line(&request_line))?;
-    let headers = parse_fields(&shared, headers_start - start, fields)
-        .map_err(|e| e.with_line(&request_line))?;
+    let uri = parse_target(&method, target).map_err(|e| e.with_line(rl_bytes))?;
+    let headers =
+        parse_fields(&shared, headers_start - start, fields).map_err(|e| e.with_line(rl_bytes))?;
 
     let mut head = RequestHead {
         method,
@@ -365,7 +364,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
-        request_line,
+        request_line: String::from_utf8_lossy(rl_bytes).into_owned(),
     };
     if let Err(e) = apply_semantics(&mut head, limits) {
         return Err(HeadError {
