@@ -1,56 +1,254 @@
-//! Response heads. (API fixed; body being written.)
+//! Response heads (RFC 9112 §4, §6, §9): how the body is delimited, whether
+//! the connection stays open, the head's bytes, chunk framing and error
+//! pages.
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, SERVER, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 
+use super::date;
 use super::parse::RequestHead;
 use crate::config::Timeouts;
 
+/// How a response body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseLength {
+    /// The status forbids a body (1xx, 204, 304): no `Content-Length`, no
+    /// `Transfer-Encoding`, nothing sent after the head.
     NoBody,
+    /// `Content-Length: n`.
     Known(u64),
+    /// `Transfer-Encoding: chunked` (HTTP/1.1 clients, unknown length).
     Chunked,
+    /// Unknown length to an HTTP/1.0 client: the body ends when the
+    /// connection closes.
     CloseDelimited,
 }
 
+/// The interim response sent before reading a body the client announced
+/// with `Expect: 100-continue`.
+pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Ends the data of one chunk.
+pub const CHUNK_END: &[u8] = b"\r\n";
+
+/// The last chunk and the empty trailer section that end a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Appends the size line of a chunk of `len` bytes (`{len:x}\r\n`). A
+/// chunk of length 0 would end the body: send [`LAST_CHUNK`] for that and
+/// skip empty writes.
+pub fn chunk_header(len: usize, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Decides how a response body is delimited.
+///
+/// - 1xx, 204 and 304 → [`ResponseLength::NoBody`] (no `Content-Length`
+///   at all).
+/// - A known length → [`ResponseLength::Known`].
+/// - An unknown length → [`ResponseLength::Chunked`] for HTTP/1.1, and
+///   [`ResponseLength::CloseDelimited`] for HTTP/1.0.
+///
+/// HEAD is planned exactly as GET so the head advertises what a GET would
+/// send (RFC 9110 §9.3.2); the driver must not send the body for HEAD.
 pub fn plan_length(
-    _version: Version,
-    _method: &Method,
-    _status: StatusCode,
-    _body_len: Option<u64>,
+    version: Version,
+    method: &Method,
+    status: StatusCode,
+    body_len: Option<u64>,
 ) -> ResponseLength {
-    unimplemented!()
+    let _ = method; // HEAD is framed as GET; see above.
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return ResponseLength::NoBody;
+    }
+    match body_len {
+        Some(n) => ResponseLength::Known(n),
+        None if version == Version::HTTP_11 => ResponseLength::Chunked,
+        None => ResponseLength::CloseDelimited,
+    }
 }
 
+/// Statuses after which the connection is closed whatever the client
+/// asked: the request (or its body) may not have been read to its end, so
+/// the next bytes cannot be trusted to start a request.
+const CLOSING_STATUSES: [StatusCode; 7] = [
+    StatusCode::BAD_REQUEST,
+    StatusCode::REQUEST_TIMEOUT,
+    StatusCode::LENGTH_REQUIRED,
+    StatusCode::PAYLOAD_TOO_LARGE,
+    StatusCode::URI_TOO_LONG,
+    StatusCode::EXPECTATION_FAILED,
+    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+];
+
+/// Whether the connection stays open after this response.
+///
+/// It closes when any of these holds:
+/// - `KeepAlive Off` (`!timeouts.keep_alive`);
+/// - the client did not ask for or allow it (`!head.keep_alive`);
+/// - `MaxKeepAliveRequests` is reached: `served` counts this request, so
+///   with 100 the 100th response closes (0 = no limit);
+/// - the body is close-delimited;
+/// - the status is 400, 408, 411, 413, 414, 417 or 431.
+///
+/// Not decided here: a 500 after a handler panic, and an unread request
+/// body the driver cannot drain, close by the driver's decision; a request
+/// refused by [`super::parse_head`] (including its 501 for an unknown
+/// transfer coding) always closes, so 501 itself does not (the driver's
+/// 501 for an unknown method leaves the connection usable).
 pub fn keep_alive_after(
-    _head: &RequestHead,
-    _served: u32,
-    _timeouts: &Timeouts,
-    _status: StatusCode,
-    _length: ResponseLength,
+    head: &RequestHead,
+    served: u32,
+    timeouts: &Timeouts,
+    status: StatusCode,
+    length: ResponseLength,
 ) -> bool {
-    unimplemented!()
+    timeouts.keep_alive
+        && head.keep_alive
+        && (timeouts.max_keep_alive_requests == 0 || served < timeouts.max_keep_alive_requests)
+        && length != ResponseLength::CloseDelimited
+        && !CLOSING_STATUSES.contains(&status)
 }
 
+/// True for a value that can be written in a head as is (no CR, LF, NUL).
+fn safe_value(v: &[u8]) -> bool {
+    !v.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// Appends the decimal digits of `n`.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends a response head to `out`.
+///
+/// The status line always says `HTTP/1.1` (RFC 9110 §6.2: a server sends
+/// its own version); `version` is the request's and only decides whether
+/// keep-alive must be spelled out (`Connection: keep-alive` for HTTP/1.0).
+/// Then, in order: `Date` (unless the handler set one), `Server: {server}`
+/// (unless `server` is empty or the handler set one), the handler's
+/// headers except `Content-Length`, `Transfer-Encoding` and `Connection`
+/// (the engine owns framing and persistence) and except any value holding
+/// CR, LF or NUL (dropped, never emitted), the framing header for `length`,
+/// `Connection: close` when `!keep_alive`, and the empty line.
 #[allow(clippy::too_many_arguments)]
 pub fn encode_head(
-    _out: &mut Vec<u8>,
-    _status: StatusCode,
-    _headers: &HeaderMap,
-    _length: ResponseLength,
-    _keep_alive: bool,
-    _version: Version,
-    _server: &str,
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    length: ResponseLength,
+    keep_alive: bool,
+    version: Version,
+    server: &str,
 ) {
-    unimplemented!()
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+
+    if !headers.contains_key(DATE) {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(&date::now());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !server.is_empty() && !headers.contains_key(SERVER) && safe_value(server.as_bytes()) {
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
+            continue;
+        }
+        if !safe_value(value.as_bytes()) {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match length {
+        ResponseLength::Known(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        ResponseLength::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        ResponseLength::NoBody | ResponseLength::CloseDelimited => {}
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if version == Version::HTTP_10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
-pub fn error_page(_status: StatusCode, _detail: &str) -> (HeaderMap, Bytes) {
-    unimplemented!()
+/// Appends `s` with `& < > " '` escaped for HTML text.
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
 }
-pub fn chunk_header(_len: usize, _out: &mut Vec<u8>) {
-    unimplemented!()
+
+/// A small HTML error page in Apache's shape, with its `Content-Type`
+/// (`text/html; charset=iso-8859-1`). `detail` is HTML-escaped. The
+/// framing headers are left to [`encode_head`].
+pub fn error_page(status: StatusCode, detail: &str) -> (HeaderMap, Bytes) {
+    let reason = status.canonical_reason().unwrap_or("Unknown");
+    let mut html = String::with_capacity(200 + detail.len());
+    html.push_str("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>");
+    html.push_str(status.as_str());
+    html.push(' ');
+    html.push_str(reason);
+    html.push_str("</title>\n</head><body>\n<h1>");
+    html.push_str(reason);
+    html.push_str("</h1>\n<p>");
+    push_escaped(&mut html, detail);
+    html.push_str("</p>\n</body></html>\n");
+    let mut headers = HeaderMap::with_capacity(1);
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=iso-8859-1"),
+    );
+    (headers, Bytes::from(html))
 }
-pub const CHUNK_END: &[u8] = b"\r\n";
-pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
-pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+#[cfg(test)]
+#[path = "encode_tests.rs"]
+mod tests;

@@ -10,6 +10,30 @@
 //! - [`body`]: `Content-Length` and chunked request bodies → data ranges.
 //! - [`encode`]: response heads, chunk framing, error pages.
 //! - [`date`]: the `Date` header, formatted once a second.
+//!
+//! One exchange, as a driver runs it:
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use mpm_core::http::{encode_head, keep_alive_after, parse_head, plan_length};
+//! use mpm_core::{Limits, Timeouts};
+//!
+//! let input = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+//! let (head, consumed) = parse_head(input, &Limits::default())
+//!     .expect("a valid head")
+//!     .expect("a complete head");
+//! assert_eq!(consumed, input.len());
+//! let status = StatusCode::OK;
+//! let length = plan_length(head.version, &head.method, status, Some(13));
+//! let keep = keep_alive_after(&head, 1, &Timeouts::default(), status, length);
+//! let mut out = Vec::new();
+//! encode_head(&mut out, status, &HeaderMap::new(), length, keep, head.version, "mpmd");
+//! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! assert!(out.ends_with(b"Content-Length: 13\r\n\r\n"));
+//! ```
+//!
+//! Line ends: CRLF everywhere, and a bare LF is accepted in request heads
+//! and chunk lines (RFC 9112 §2.2); a bare CR is refused.
 
 pub mod body;
 pub mod date;
@@ -17,5 +41,11 @@ pub mod encode;
 pub mod parse;
 
 pub use body::{BodyDecoder, BodyError, Decoded};
-pub use encode::{encode_head, error_page, keep_alive_after, plan_length, ResponseLength};
+pub use encode::{
+    chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
+    CHUNK_END, CONTINUE_100, LAST_CHUNK,
+};
 pub use parse::{parse_head, Framing, HeadError, RequestHead};
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -1,0 +1,208 @@
+use super::*;
+
+/// Feeds `input` in pieces of `step` bytes (the unconsumed rest carried
+/// over), returning the body, the bytes consumed, or the error.
+fn feed(
+    framing: Framing,
+    limit: u64,
+    input: &[u8],
+    step: usize,
+) -> Result<(Vec<u8>, usize), BodyError> {
+    let mut dec = BodyDecoder::new(framing, limit);
+    let mut body = Vec::new();
+    let mut at = 0;
+    let mut avail = 0;
+    while !dec.is_complete() {
+        avail = (avail + step).min(input.len());
+        let window = &input[at..avail];
+        let d = dec.decode(window)?;
+        assert!(d.consumed <= window.len(), "consumed past the input");
+        assert!(
+            d.data.start <= d.data.end && d.data.end <= d.consumed,
+            "data outside consumed: {d:?}"
+        );
+        body.extend_from_slice(&window[d.data.clone()]);
+        at += d.consumed;
+        if d.consumed == 0 && avail == input.len() {
+            break; // no progress and nothing more to give
+        }
+    }
+    assert_eq!(
+        dec.received(),
+        body.len() as u64,
+        "received() disagrees with the data produced"
+    );
+    Ok((body, at))
+}
+
+/// Decodes a complete body fed 1, 2, 3, 7 and all bytes at a time, all
+/// of which must agree.
+fn complete(framing: Framing, input: &[u8]) -> (Vec<u8>, usize) {
+    let whole = feed(framing, 0, input, input.len().max(1))
+        .unwrap_or_else(|e| panic!("{e} for {:?}", String::from_utf8_lossy(input)));
+    for step in [1, 2, 3, 7] {
+        let piecewise = feed(framing, 0, input, step).unwrap_or_else(|e| {
+            panic!("step {step}: {e} for {:?}", String::from_utf8_lossy(input))
+        });
+        assert_eq!(
+            piecewise, whole,
+            "feeding {step} bytes at a time differs from all at once"
+        );
+    }
+    whole
+}
+
+/// The reason a chunked `input` is refused, the same byte by byte and all
+/// at once.
+fn malformed_in(input: &[u8]) -> &'static str {
+    let mut reasons = [1, input.len()].map(|step| match feed(Framing::Chunked, 0, input, step) {
+        Err(BodyError::Malformed(why)) => why,
+        other => panic!(
+            "expected Malformed for {:?} (step {step}), got {other:?}",
+            String::from_utf8_lossy(input)
+        ),
+    });
+    assert_eq!(reasons[0], reasons[1], "byte-at-a-time reason differs");
+    std::mem::take(&mut reasons[0])
+}
+
+#[test]
+fn content_length_body_passes_exactly_n_bytes() {
+    let (body, n) = complete(Framing::Length(5), b"helloGET / HTTP/1.1");
+    assert_eq!(body, b"hello");
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn no_body_is_complete_at_once_and_consumes_nothing() {
+    for framing in [Framing::None, Framing::Length(0)] {
+        let mut dec = BodyDecoder::new(framing, 0);
+        assert!(dec.is_complete());
+        assert_eq!(
+            dec.decode(b"GET /").unwrap(),
+            Decoded {
+                consumed: 0,
+                data: 0..0
+            }
+        );
+    }
+}
+
+#[test]
+fn chunked_body_is_decoded_at_any_feeding_size() {
+    let input = b"5\r\nhello\r\n1;ext=1;x\r\n \r\nA\r\n0123456789\r\n0\r\n\r\nNEXT";
+    let (body, n) = complete(Framing::Chunked, input);
+    assert_eq!(body, b"hello 0123456789");
+    assert_eq!(n, input.len() - 4, "consumed the next request");
+}
+
+#[test]
+fn chunked_trailers_are_consumed_and_discarded() {
+    let input = b"3\r\nabc\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\nNEXT";
+    let (body, n) = complete(Framing::Chunked, input);
+    assert_eq!(body, b"abc");
+    assert_eq!(n, input.len() - 4);
+}
+
+#[test]
+fn chunked_accepts_bare_lf_and_whitespace_before_extensions() {
+    let input = b"3 ;a=b\nabc\n0\n\n";
+    let (body, n) = complete(Framing::Chunked, input);
+    assert_eq!(body, b"abc");
+    assert_eq!(n, input.len());
+}
+
+#[test]
+fn chunked_upper_case_hex_and_leading_zeros() {
+    let mut input = b"00B\r\n".to_vec();
+    input.extend_from_slice(&[b'x'; 11]);
+    input.extend_from_slice(b"\r\n0\r\n\r\n");
+    let (body, _) = complete(Framing::Chunked, &input);
+    assert_eq!(body.len(), 11);
+}
+
+#[test]
+fn chunked_body_with_bad_size_is_refused() {
+    assert_eq!(malformed_in(b"\r\nabc"), "missing chunk size");
+    assert_eq!(malformed_in(b"g\r\n"), "missing chunk size");
+    assert_eq!(malformed_in(b"5x\r\nhello"), "invalid chunk size");
+    assert_eq!(malformed_in(b"5 x\r\nhello"), "invalid chunk size");
+    assert_eq!(malformed_in(b"-5\r\nhello"), "missing chunk size");
+    assert_eq!(
+        malformed_in(b"10000000000000000\r\n"),
+        "chunk size too large"
+    );
+    assert_eq!(malformed_in(b"5\rhello"), "bare CR in chunk size line");
+}
+
+#[test]
+fn chunked_body_without_crlf_after_data_is_refused() {
+    assert_eq!(
+        malformed_in(b"3\r\nabcd\r\n"),
+        "missing CRLF after chunk data"
+    );
+    assert_eq!(
+        malformed_in(b"3\r\nabc\rX"),
+        "missing CRLF after chunk data"
+    );
+}
+
+#[test]
+fn chunk_extension_and_trailers_are_bounded() {
+    let mut ext = b"1;".to_vec();
+    ext.resize(ext.len() + MAX_CHUNK_EXTENSION + 1, b'a');
+    assert_eq!(malformed_in(&ext), "chunk extension too long");
+    let mut trailers = b"0\r\n".to_vec();
+    for _ in 0..1000 {
+        trailers.extend_from_slice(b"X-Trailer: 123456789\r\n");
+    }
+    assert_eq!(malformed_in(&trailers), "trailers too long");
+    assert_eq!(malformed_in(b"0\r\nX: a\rb"), "bare CR in trailer");
+    assert_eq!(malformed_in(b"0\r\n\rX"), "bare CR after last chunk");
+}
+
+#[test]
+fn chunked_body_over_the_limit_fails_when_the_size_announces_it() {
+    let mut dec = BodyDecoder::new(Framing::Chunked, 10);
+    let d = dec.decode(b"6\r\nabcdef\r\n").unwrap();
+    assert_eq!(d.data, 3..9);
+    let d = dec.decode(&b"6\r\nabcdef\r\n"[d.consumed..]).unwrap();
+    assert_eq!(d.consumed, 2);
+    // The second size line announces 12 bytes in all: refused before its data.
+    assert_eq!(dec.decode(b"5\r\n"), Err(BodyError::TooLarge));
+    assert_eq!(
+        dec.decode(b"abc"),
+        Err(BodyError::TooLarge),
+        "error not sticky"
+    );
+    assert_eq!(dec.received(), 6);
+    // Exactly at the limit is fine.
+    let (body, _) = feed(Framing::Chunked, 10, b"A\r\n0123456789\r\n0\r\n\r\n", 1).unwrap();
+    assert_eq!(body.len(), 10);
+}
+
+#[test]
+fn content_length_over_the_limit_is_too_large() {
+    let mut dec = BodyDecoder::new(Framing::Length(11), 10);
+    assert_eq!(dec.decode(b"hello"), Err(BodyError::TooLarge));
+    assert!(!dec.is_complete());
+}
+
+#[test]
+fn one_call_yields_at_most_one_data_range() {
+    let input = b"1\r\na\r\n1\r\nb\r\n0\r\n\r\n";
+    let mut dec = BodyDecoder::new(Framing::Chunked, 0);
+    let d = dec.decode(input).unwrap();
+    assert_eq!((d.consumed, d.data), (4, 3..4));
+    let d = dec.decode(&input[4..]).unwrap();
+    assert_eq!(d.data, 5..6, "second chunk's data after CRLF and size line");
+}
+
+#[test]
+fn after_completion_nothing_is_consumed() {
+    let mut dec = BodyDecoder::new(Framing::Length(2), 0);
+    let d = dec.decode(b"ab").unwrap();
+    assert_eq!(d.consumed, 2);
+    assert!(dec.is_complete());
+    assert_eq!(dec.decode(b"cd").unwrap().consumed, 0);
+}

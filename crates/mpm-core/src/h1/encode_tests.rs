@@ -1,0 +1,300 @@
+use super::*;
+use crate::config::Limits;
+use crate::http::parse::parse_head;
+
+fn head(buf: &[u8]) -> RequestHead {
+    match parse_head(buf, &Limits::default()) {
+        Ok(Some((h, _))) => h,
+        other => panic!("test head did not parse: {other:?}"),
+    }
+}
+
+fn encode(
+    status: StatusCode,
+    headers: &HeaderMap,
+    length: ResponseLength,
+    keep_alive: bool,
+    version: Version,
+    server: &str,
+) -> String {
+    let mut out = Vec::new();
+    encode_head(
+        &mut out, status, headers, length, keep_alive, version, server,
+    );
+    String::from_utf8(out).expect("head is ASCII")
+}
+
+#[test]
+fn plan_length_rules() {
+    use ResponseLength::*;
+    let get = Method::GET;
+    let v11 = Version::HTTP_11;
+    assert_eq!(plan_length(v11, &get, StatusCode::OK, Some(13)), Known(13));
+    assert_eq!(plan_length(v11, &get, StatusCode::OK, None), Chunked);
+    assert_eq!(
+        plan_length(Version::HTTP_10, &get, StatusCode::OK, None),
+        CloseDelimited
+    );
+    for s in [100, 101, 204, 304] {
+        let status = StatusCode::from_u16(s).unwrap();
+        assert_eq!(
+            plan_length(v11, &get, status, Some(5)),
+            NoBody,
+            "status {s}"
+        );
+        assert_eq!(plan_length(v11, &get, status, None), NoBody, "status {s}");
+    }
+    // HEAD advertises what GET would send.
+    assert_eq!(
+        plan_length(v11, &Method::HEAD, StatusCode::OK, Some(13)),
+        Known(13)
+    );
+    assert_eq!(
+        plan_length(v11, &Method::HEAD, StatusCode::OK, None),
+        Chunked
+    );
+}
+
+#[test]
+fn keep_alive_after_rules() {
+    let h11 = head(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let close = head(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let t = Timeouts::default();
+    let ok = StatusCode::OK;
+    let known = ResponseLength::Known(1);
+    assert!(keep_alive_after(&h11, 1, &t, ok, known));
+    assert!(keep_alive_after(&h11, 99, &t, ok, known));
+    assert!(
+        !keep_alive_after(&h11, 100, &t, ok, known),
+        "100th response kept alive"
+    );
+    assert!(!keep_alive_after(&close, 1, &t, ok, known));
+    assert!(!keep_alive_after(
+        &h11,
+        1,
+        &t,
+        ok,
+        ResponseLength::CloseDelimited
+    ));
+    let off = Timeouts {
+        keep_alive: false,
+        ..Timeouts::default()
+    };
+    assert!(!keep_alive_after(&h11, 1, &off, ok, known));
+    let unlimited = Timeouts {
+        max_keep_alive_requests: 0,
+        ..Timeouts::default()
+    };
+    assert!(keep_alive_after(&h11, u32::MAX, &unlimited, ok, known));
+    for s in [400, 408, 411, 413, 414, 417, 431] {
+        let status = StatusCode::from_u16(s).unwrap();
+        assert!(
+            !keep_alive_after(&h11, 1, &t, status, known),
+            "kept alive after {s}"
+        );
+    }
+    for s in [204, 301, 304, 404, 500, 501] {
+        let status = StatusCode::from_u16(s).unwrap();
+        assert!(
+            keep_alive_after(&h11, 1, &t, status, known),
+            "closed after {s}"
+        );
+    }
+}
+
+#[test]
+fn encode_head_writes_status_date_server_headers_and_framing() {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("text/plain"));
+    let s = encode(
+        StatusCode::OK,
+        &headers,
+        ResponseLength::Known(13),
+        true,
+        Version::HTTP_11,
+        "mpmd/0.1",
+    );
+    let lines: Vec<&str> = s.split("\r\n").collect();
+    assert_eq!(lines[0], "HTTP/1.1 200 OK");
+    assert!(
+        lines[1].starts_with("Date: ") && lines[1].ends_with(" GMT"),
+        "{s}"
+    );
+    assert_eq!(lines[1].len(), 6 + 29);
+    assert_eq!(lines[2], "Server: mpmd/0.1");
+    assert_eq!(lines[3], "content-type: text/plain");
+    assert_eq!(lines[4], "Content-Length: 13");
+    assert_eq!(
+        &lines[5..],
+        ["", ""],
+        "head of {s:?} does not end after Content-Length"
+    );
+}
+
+#[test]
+fn encode_head_always_says_http11_and_spells_out_keep_alive_for_http10() {
+    let s = encode(
+        StatusCode::NOT_FOUND,
+        &HeaderMap::new(),
+        ResponseLength::Known(0),
+        true,
+        Version::HTTP_10,
+        "",
+    );
+    assert!(s.starts_with("HTTP/1.1 404 Not Found\r\n"), "{s}");
+    assert!(s.contains("\r\nConnection: keep-alive\r\n"), "{s}");
+    assert!(!s.contains("Server:"), "empty server name sent: {s}");
+    let s = encode(
+        StatusCode::OK,
+        &HeaderMap::new(),
+        ResponseLength::CloseDelimited,
+        false,
+        Version::HTTP_10,
+        "",
+    );
+    assert!(s.ends_with("\r\nConnection: close\r\n\r\n"), "{s}");
+    assert!(
+        !s.contains("Content-Length") && !s.contains("Transfer-Encoding"),
+        "{s}"
+    );
+}
+
+#[test]
+fn encode_head_owns_framing_and_connection_headers() {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-length", HeaderValue::from_static("99"));
+    headers.insert("transfer-encoding", HeaderValue::from_static("gzip"));
+    headers.insert("connection", HeaderValue::from_static("upgrade"));
+    headers.insert(
+        "date",
+        HeaderValue::from_static("Mon, 01 Jan 2001 00:00:00 GMT"),
+    );
+    headers.insert("server", HeaderValue::from_static("custom"));
+    let s = encode(
+        StatusCode::OK,
+        &headers,
+        ResponseLength::Chunked,
+        true,
+        Version::HTTP_11,
+        "mpmd",
+    );
+    assert!(
+        !s.contains("99") && !s.contains("gzip") && !s.contains("upgrade"),
+        "{s}"
+    );
+    assert!(
+        s.contains("\r\ndate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"),
+        "{s}"
+    );
+    assert_eq!(s.matches("ate: ").count(), 1, "two Date headers: {s}");
+    assert!(
+        s.contains("\r\nserver: custom\r\n") && !s.contains("mpmd"),
+        "{s}"
+    );
+    assert!(s.contains("\r\nTransfer-Encoding: chunked\r\n"), "{s}");
+    assert!(!s.contains("Connection"), "{s}");
+}
+
+#[test]
+fn encode_head_drops_values_with_cr_lf_nul() {
+    let mut headers = HeaderMap::new();
+    // The `http` crate's checked constructors refuse such values, so the
+    // one way in is the `server` string: it must be dropped too.
+    let evil = HeaderValue::from_maybe_shared(bytes::Bytes::from_static(b"a\r\nX-Injected: 1"));
+    assert!(evil.is_err(), "http accepted a CR LF value");
+    headers.insert("x-ok", HeaderValue::from_static("fine"));
+    let s = encode(
+        StatusCode::OK,
+        &headers,
+        ResponseLength::NoBody,
+        true,
+        Version::HTTP_11,
+        "bad\r\nX-Injected: 1",
+    );
+    assert!(!s.contains("X-Injected"), "{s}");
+    assert!(s.contains("x-ok: fine"), "{s}");
+}
+
+#[test]
+fn no_body_statuses_carry_no_length() {
+    let s = encode(
+        StatusCode::NOT_MODIFIED,
+        &HeaderMap::new(),
+        ResponseLength::NoBody,
+        true,
+        Version::HTTP_11,
+        "",
+    );
+    assert!(s.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{s}");
+    assert!(
+        !s.contains("Content-Length") && !s.contains("Transfer-Encoding"),
+        "{s}"
+    );
+}
+
+#[test]
+fn unknown_status_gets_unknown_reason() {
+    let s = encode(
+        StatusCode::from_u16(599).unwrap(),
+        &HeaderMap::new(),
+        ResponseLength::Known(0),
+        false,
+        Version::HTTP_11,
+        "",
+    );
+    assert!(s.starts_with("HTTP/1.1 599 Unknown\r\n"), "{s}");
+}
+
+#[test]
+fn chunk_framing_helpers() {
+    let mut out = Vec::new();
+    chunk_header(0x1a2b, &mut out);
+    assert_eq!(out, b"1a2b\r\n");
+    out.clear();
+    chunk_header(1, &mut out);
+    assert_eq!(out, b"1\r\n");
+    out.clear();
+    chunk_header(usize::MAX, &mut out);
+    assert_eq!(out.len(), 2 * std::mem::size_of::<usize>() + 2);
+    assert_eq!(CHUNK_END, b"\r\n");
+    assert_eq!(LAST_CHUNK, b"0\r\n\r\n");
+    assert_eq!(CONTINUE_100, b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+#[test]
+fn chunk_framing_round_trips_through_the_decoder() {
+    let mut wire = Vec::new();
+    for piece in [&b"hello "[..], b"world", &[b'x'; 300]] {
+        chunk_header(piece.len(), &mut wire);
+        wire.extend_from_slice(piece);
+        wire.extend_from_slice(CHUNK_END);
+    }
+    wire.extend_from_slice(LAST_CHUNK);
+    let mut dec = crate::http::BodyDecoder::new(crate::http::Framing::Chunked, 0);
+    let mut body = Vec::new();
+    let mut at = 0;
+    while !dec.is_complete() {
+        let d = dec.decode(&wire[at..]).expect("own chunks decode");
+        body.extend_from_slice(&wire[at..][d.data]);
+        at += d.consumed;
+    }
+    assert_eq!(at, wire.len());
+    assert_eq!(body.len(), 11 + 300);
+}
+
+#[test]
+fn error_page_is_apache_shaped_and_escapes_the_detail() {
+    let (headers, body) = error_page(StatusCode::BAD_REQUEST, "bad <b>&\"x\"");
+    assert_eq!(headers["content-type"], "text/html; charset=iso-8859-1");
+    let html = std::str::from_utf8(&body).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">"),
+        "{html}"
+    );
+    assert!(html.contains("<title>400 Bad Request</title>"), "{html}");
+    assert!(html.contains("<h1>Bad Request</h1>"), "{html}");
+    assert!(
+        html.contains("<p>bad &lt;b&gt;&amp;&quot;x&quot;</p>"),
+        "{html}"
+    );
+}
