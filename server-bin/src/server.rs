@@ -132,6 +132,10 @@ fn run(
         Listeners::bind(&cfg.listens, mpm_cfg.listen_backlog).map_err(|e| e.to_string())?;
     let ready = if detach { Some(daemonize()?) } else { None };
     logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;
+    if ready.is_some() && cfg.error_log.is_some() {
+        // Detached with an error log: let go of the terminal's stderr too.
+        redirect_stderr_to_null();
+    }
     let pid_file = Arc::new(parking_lot::Mutex::new(PidFile::write(&cfg.pid_file)?));
     for l in listeners.iter() {
         log::info!("listening on {} ({})", l.local, l.addr);
@@ -227,6 +231,17 @@ fn reload(args: &Args, listeners: &mut Listeners) -> Result<ServerConfig, String
         .rebind(&new.listens, new.mpm.listen_backlog)
         .map_err(|e| e.to_string())?;
     Ok(new)
+}
+
+fn redirect_stderr_to_null() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto our own stderr descriptor; `null` is open for
+        // the duration of the call.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 2);
+        }
+    }
 }
 
 /// Detach from the terminal (`-k start`): the parent waits until the child

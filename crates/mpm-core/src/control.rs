@@ -305,6 +305,36 @@ impl Drain {
     }
 }
 
+/// The two broadcasts a strategy gives the code that serves connections:
+/// `graceful` (stop accepting, close connections idle between requests,
+/// let the rest finish) and `abort` (close every connection at its next
+/// wait). [`Stopping::apply`] turns a [`Command`] into them.
+pub struct Stopping {
+    /// Finish what you hold; take nothing new.
+    pub graceful: Drain,
+    /// Close now.
+    pub abort: Drain,
+}
+
+impl Stopping {
+    /// Neither broadcast triggered.
+    pub fn new() -> io::Result<Self> {
+        Ok(Stopping {
+            graceful: Drain::new()?,
+            abort: Drain::new()?,
+        })
+    }
+
+    /// Trigger what `cmd` asks for: a stop or restart triggers both, their
+    /// graceful forms only `graceful`.
+    pub fn apply(&self, cmd: Command) {
+        if matches!(cmd, Command::Stop | Command::Restart) {
+            self.abort.trigger();
+        }
+        self.graceful.trigger();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +374,16 @@ mod tests {
             vec![Phase::Running, Phase::Draining, Phase::Stopped]
         );
         assert_eq!(c.handle().phase(), Phase::Stopped);
+    }
+
+    #[test]
+    fn graceful_commands_do_not_abort() {
+        let s = Stopping::new().unwrap();
+        s.apply(Command::GracefulRestart);
+        assert!(s.graceful.is_triggered() && !s.abort.is_triggered());
+        let s = Stopping::new().unwrap();
+        s.apply(Command::Restart);
+        assert!(s.graceful.is_triggered() && s.abort.is_triggered());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use http;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
 pub use connection::{ConnInfo, Connection, TlsInfo};
-pub use control::{Command, Control, ControlHandle, Phase};
+pub use control::{Command, Control, ControlHandle, Phase, Stopping};
 pub use error::Error;
 pub use handler::{
     shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,

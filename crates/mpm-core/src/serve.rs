@@ -45,10 +45,14 @@ pub struct ServeContext<'a> {
     pub protocol: &'a ProtocolConfig,
     /// This thread's scoreboard slot, kept current through the connection.
     pub slot: Option<&'a WorkerSlot>,
-    /// Readable when idle connections should be closed (graceful stop or
-    /// restart): checked while waiting for the next request, never in the
-    /// middle of one.
+    /// Readable when connections idle between requests should close
+    /// (graceful stop or restart): checked while a keep-alive connection
+    /// waits for its next request. A request under way, and the first
+    /// request of a connection already accepted, still complete.
     pub idle_close: Option<BorrowedFd<'a>>,
+    /// Readable when every connection should close at its next wait,
+    /// without a response (stop, restart).
+    pub abort: Option<BorrowedFd<'a>>,
 }
 
 /// What one connection did.
@@ -97,7 +101,10 @@ pub fn serve_connection(conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
 enum Ready {
     Readable,
     TimedOut,
+    /// Between requests, and told to close idle connections.
     IdleClose,
+    /// Told to close at once.
+    Abort,
 }
 
 struct Conn<'a, 'b> {
@@ -131,25 +138,33 @@ impl Conn<'_, '_> {
         &self.buf[self.start..self.end]
     }
 
-    /// Wait until the socket is readable, `timeout` passes, or (when
-    /// `idle` is true) the idle-close signal fires.
+    /// Wait until the socket is readable, `timeout` passes, the abort
+    /// signal fires, or (when `idle` is true) the idle-close signal fires.
     fn wait(&self, timeout: Duration, idle: bool) -> Ready {
         let sock = self.io.as_fd();
-        let mut fds = vec![PollFd::new(sock, PollFlags::POLLIN)];
-        if let (true, Some(fd)) = (idle, self.ctx.idle_close) {
-            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        let none = PollFlags::empty();
+        let mut fds = [
+            PollFd::new(sock, PollFlags::POLLIN),
+            PollFd::new(sock, none),
+            PollFd::new(sock, none),
+        ];
+        if let Some(fd) = self.ctx.abort {
+            fds[1] = PollFd::new(fd, PollFlags::POLLIN);
         }
+        if let (true, Some(fd)) = (idle, self.ctx.idle_close) {
+            fds[2] = PollFd::new(fd, PollFlags::POLLIN);
+        }
+        let fired = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
                 Ok(0) => return Ready::TimedOut,
                 Ok(_) => {
-                    let idle_fired = fds
-                        .get(1)
-                        .and_then(|f| f.revents())
-                        .is_some_and(|r| !r.is_empty());
-                    if idle_fired {
+                    if self.ctx.abort.is_some() && fired(&fds[1]) {
+                        return Ready::Abort;
+                    }
+                    if idle && self.ctx.idle_close.is_some() && fired(&fds[2]) {
                         return Ready::IdleClose;
                     }
                     return Ready::Readable;
@@ -224,7 +239,7 @@ impl Conn<'_, '_> {
             if let Some(wait) = wait {
                 match self.wait(wait, true) {
                     Ready::Readable => {}
-                    Ready::TimedOut | Ready::IdleClose => return None,
+                    Ready::TimedOut | Ready::IdleClose | Ready::Abort => return None,
                 }
             }
         }
@@ -243,12 +258,9 @@ impl Conn<'_, '_> {
             if deadline.expired(now) {
                 return Some(self.timeout_408(started, clock, got_bytes));
             }
-            // A new connection that has sent nothing yet may be told to go
-            // away by a graceful stop; a request under way never is.
-            let idle = !got_bytes && served == 0;
-            match self.wait(deadline.wait_from(now, t.timeout), idle) {
+            match self.wait(deadline.wait_from(now, t.timeout), false) {
                 Ready::Readable => {}
-                Ready::IdleClose => return None,
+                Ready::IdleClose | Ready::Abort => return None,
                 Ready::TimedOut => {
                     if deadline.expired(Instant::now()) || deadline.deadline().is_none() {
                         return Some(self.timeout_408(started, clock, got_bytes));
@@ -702,7 +714,7 @@ impl Conn<'_, '_> {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
                 },
-                Ready::TimedOut | Ready::IdleClose => return,
+                Ready::TimedOut | Ready::IdleClose | Ready::Abort => return,
             }
         }
     }
@@ -812,6 +824,11 @@ impl Read for BodyReader<'_, '_, '_> {
                 .wait(self.body.deadline.wait_from(now, timeout), false)
             {
                 Ready::Readable => {}
+                Ready::Abort => {
+                    return Err(
+                        self.fail(BodyFailure::Gone, io::ErrorKind::ConnectionAborted.into())
+                    );
+                }
                 Ready::TimedOut | Ready::IdleClose => {
                     return Err(self.fail(BodyFailure::TimedOut, io::ErrorKind::TimedOut.into()));
                 }

@@ -3,15 +3,21 @@
 //! debugging (a debugger sees everything in one thread) and as the first
 //! driver of the engine. It never forks, so a crashing handler ends the
 //! server: use a forked strategy to isolate crashes.
+//!
+//! A small watcher thread turns control commands into the [`Stopping`]
+//! broadcasts, so a stop reaches the serving thread even while it waits on
+//! a quiet client.
 
 use std::io;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags};
 
 use crate::config::MpmConfig;
 use crate::connection::Connection;
-use crate::control::{Command, Phase};
+use crate::control::{Command, Phase, Stopping};
 use crate::error::Error;
 use crate::mpm::{Exit, Mpm, MpmInfo, RunContext};
 use crate::scoreboard::WorkerState;
@@ -36,72 +42,107 @@ impl Mpm for Single {
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         let handler = (ctx.factory)().map_err(Error::Handler)?;
+        let stopping = Stopping::new().map_err(Error::Control)?;
         let sb = ctx.scoreboard;
-        sb.process(0).pid.store(
-            std::process::id() as i32,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        let process = sb.process(0);
+        process.start(std::process::id() as i32, sb.generation());
+        process.accepting.store(1, Ordering::Relaxed);
         let slot = sb.worker(0, 0);
         slot.set_state(WorkerState::Ready);
         let serve_ctx = ServeContext {
             handler: &*handler,
             protocol: &ctx.protocol,
             slot: Some(slot),
-            // Any command ends an idle keep-alive wait, so a stop is never
-            // held up by a quiet client.
-            idle_close: Some(ctx.control.wake_fd()),
+            idle_close: Some(stopping.graceful.fd()),
+            abort: Some(stopping.abort.fd()),
         };
+        let done = AtomicBool::new(false);
+        let command = parking_lot::Mutex::new(None);
         ctx.control.set_phase(Phase::Running);
-        let exit = loop {
-            if let Some(cmd) = ctx.control.take() {
-                break cmd;
-            }
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(ctx.listeners.len() + 1);
-            fds.push(PollFd::new(ctx.control.wake_fd(), PollFlags::POLLIN));
-            for l in ctx.listeners.iter() {
-                fds.push(PollFd::new(l.socket.as_fd(), PollFlags::POLLIN));
-            }
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(Error::io("waiting for connections", e.into())),
-            }
-            let ready: Vec<bool> = fds
-                .iter()
-                .skip(1)
-                .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
-                .collect();
-            drop(fds);
-            for (i, ready) in ready.into_iter().enumerate() {
-                if !ready {
-                    continue;
-                }
-                let Some(l) = ctx.listeners.get(i) else {
-                    continue;
-                };
-                match l.socket.accept() {
-                    Ok((stream, _)) => match Connection::plain(stream, i, l.name.clone()) {
-                        Ok(conn) => {
-                            serve_connection(conn, &serve_ctx);
-                            slot.set_state(WorkerState::Ready);
+        let served = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Acquire) {
+                    if let Some(cmd) = ctx.control.wait(Some(Duration::from_millis(250))) {
+                        log::info!("{cmd:?} received");
+                        *command.lock() = Some(cmd);
+                        if matches!(cmd, Command::Stop | Command::GracefulStop) {
+                            ctx.control.set_phase(Phase::Draining);
                         }
-                        Err(e) => log::debug!("connection lost before it was served: {e}"),
-                    },
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => accept_error(&e),
+                        stopping.apply(cmd);
+                        return;
+                    }
                 }
-            }
-        };
+            });
+            let r = accept_loop(&ctx, &stopping, &serve_ctx);
+            done.store(true, Ordering::Release);
+            r
+        });
+        process.accepting.store(0, Ordering::Relaxed);
         slot.set_state(WorkerState::Dead);
-        if matches!(exit, Command::Stop | Command::GracefulStop) {
+        served?;
+        let exit = match command.lock().take() {
+            Some(Command::Restart) => Exit::Restart,
+            Some(Command::GracefulRestart) => Exit::GracefulRestart,
+            Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
+        };
+        if exit == Exit::Stop {
             ctx.control.set_phase(Phase::Draining);
             ctx.control.set_phase(Phase::Stopped);
         }
-        Ok(match exit {
-            Command::Stop | Command::GracefulStop => Exit::Stop,
-            Command::Restart => Exit::Restart,
-            Command::GracefulRestart => Exit::GracefulRestart,
-        })
+        // (Draining is set at once by the watcher when the stop arrives;
+        // setting it again is a no-op.)
+        Ok(exit)
+    }
+}
+
+/// Accept and serve until told to stop.
+fn accept_loop(
+    ctx: &RunContext<'_>,
+    stopping: &Stopping,
+    serve_ctx: &ServeContext<'_>,
+) -> Result<(), Error> {
+    let slot = serve_ctx.slot;
+    loop {
+        if stopping.graceful.is_triggered() {
+            return Ok(());
+        }
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(ctx.listeners.len() + 1);
+        fds.push(PollFd::new(stopping.graceful.fd(), PollFlags::POLLIN));
+        for l in ctx.listeners.iter() {
+            fds.push(PollFd::new(l.socket.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::io("waiting for connections", e.into())),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .skip(1)
+            .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+            .collect();
+        drop(fds);
+        for (i, ready) in ready.into_iter().enumerate() {
+            if !ready || stopping.graceful.is_triggered() {
+                continue;
+            }
+            let Some(l) = ctx.listeners.get(i) else {
+                continue;
+            };
+            match l.socket.accept() {
+                Ok((stream, _)) => match Connection::plain(stream, i, l.name.clone()) {
+                    Ok(conn) => {
+                        serve_connection(conn, serve_ctx);
+                        if let Some(slot) = slot {
+                            slot.set_state(WorkerState::Ready);
+                        }
+                    }
+                    Err(e) => log::debug!("connection lost before it was served: {e}"),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => accept_error(&e),
+            }
+        }
     }
 }
 
@@ -112,7 +153,7 @@ pub fn accept_error(e: &io::Error) {
     match e.raw_os_error() {
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
             log::error!("accept failed ({e}); pausing accepts for 100 ms");
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100));
         }
         // The client went away between the kernel's accept and ours.
         Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM) => {}

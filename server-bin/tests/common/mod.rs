@@ -142,7 +142,25 @@ impl Mpmd {
                 panic!("mpmd exited ({st}) before logging {needle:?}; stderr:\n{log}");
             }
             if Instant::now() > until {
-                panic!("mpmd did not log {needle:?} (x{count}) within 15 s; stderr:\n{log}");
+                let pid = self.pid();
+                let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let sig: Vec<&str> = status
+                    .lines()
+                    .filter(|l| l.starts_with("Sig") || l.starts_with("Shd"))
+                    .collect();
+                let mut tasks = String::new();
+                if let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) {
+                    for t in dir.flatten() {
+                        let wchan = fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+                        let stat = fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                        tasks.push_str(&format!(
+                            "{} {wchan} {}\n",
+                            t.file_name().to_string_lossy(),
+                            stat.split(' ').nth(2).unwrap_or("")
+                        ));
+                    }
+                }
+                panic!("mpmd did not log {needle:?} (x{count}) within 15 s; {sig:?}\n{tasks}stderr:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }

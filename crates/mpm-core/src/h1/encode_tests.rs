@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Limits;
-use crate::http::parse::parse_head;
+use crate::h1::parse::parse_head;
 
 fn head(buf: &[u8]) -> RequestHead {
     match parse_head(buf, &Limits::default()) {
@@ -270,7 +270,7 @@ fn chunk_framing_round_trips_through_the_decoder() {
         wire.extend_from_slice(CHUNK_END);
     }
     wire.extend_from_slice(LAST_CHUNK);
-    let mut dec = crate::http::BodyDecoder::new(crate::http::Framing::Chunked, 0);
+    let mut dec = crate::h1::BodyDecoder::new(crate::h1::Framing::Chunked, 0);
     let mut body = Vec::new();
     let mut at = 0;
     while !dec.is_complete() {
