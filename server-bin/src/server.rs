@@ -157,7 +157,8 @@ fn run(
         let _ = nix::unistd::write(&fd, b"ok");
     }
     let started = SystemTime::now();
-    let mut generation: u32 = 0;
+    // As Apache, the first generation is 1.
+    let mut generation: u32 = 1;
     loop {
         scoreboard.set_generation(generation);
         scoreboard.set_restart_time(SystemTime::now());

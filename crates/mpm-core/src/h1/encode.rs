@@ -190,7 +190,7 @@ pub fn encode_head(
         if !safe_value(value.as_bytes()) {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
+        push_header_name(out, name.as_str());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -210,6 +210,23 @@ pub fn encode_head(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a header name in the customary capitalisation (`Content-Type`,
+/// `ETag`): the `http` crate stores names in lower case, which is correct
+/// but surprises operators and old clients that compare names literally.
+fn push_header_name(out: &mut Vec<u8>, name: &str) {
+    match name {
+        "etag" => out.extend_from_slice(b"ETag"),
+        "www-authenticate" => out.extend_from_slice(b"WWW-Authenticate"),
+        _ => {
+            let mut upper = true;
+            for &b in name.as_bytes() {
+                out.push(if upper { b.to_ascii_uppercase() } else { b });
+                upper = b == b'-';
+            }
+        }
+    }
 }
 
 /// Appends `s` with `& < > " '` escaped for HTML text.

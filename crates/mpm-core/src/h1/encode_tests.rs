@@ -122,7 +122,7 @@ fn encode_head_writes_status_date_server_headers_and_framing() {
     );
     assert_eq!(lines[1].len(), 6 + 29);
     assert_eq!(lines[2], "Server: mpmd/0.1");
-    assert_eq!(lines[3], "content-type: text/plain");
+    assert_eq!(lines[3], "Content-Type: text/plain");
     assert_eq!(lines[4], "Content-Length: 13");
     assert_eq!(
         &lines[5..],
@@ -183,16 +183,39 @@ fn encode_head_owns_framing_and_connection_headers() {
         "{s}"
     );
     assert!(
-        s.contains("\r\ndate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"),
+        s.contains("\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"),
         "{s}"
     );
     assert_eq!(s.matches("ate: ").count(), 1, "two Date headers: {s}");
     assert!(
-        s.contains("\r\nserver: custom\r\n") && !s.contains("mpmd"),
+        s.contains("\r\nServer: custom\r\n") && !s.contains("mpmd"),
         "{s}"
     );
     assert!(s.contains("\r\nTransfer-Encoding: chunked\r\n"), "{s}");
     assert!(!s.contains("Connection"), "{s}");
+}
+
+#[test]
+fn header_names_are_written_in_customary_case() {
+    let mut headers = HeaderMap::new();
+    headers.insert("etag", HeaderValue::from_static("\"x\""));
+    headers.insert("last-modified", HeaderValue::from_static("y"));
+    headers.insert("www-authenticate", HeaderValue::from_static("Basic"));
+    let s = encode(
+        StatusCode::OK,
+        &headers,
+        ResponseLength::NoBody,
+        true,
+        Version::HTTP_11,
+        "",
+    );
+    for line in [
+        "\r\nETag: \"x\"\r\n",
+        "\r\nLast-Modified: y\r\n",
+        "\r\nWWW-Authenticate: Basic\r\n",
+    ] {
+        assert!(s.contains(line), "{line:?} missing from {s:?}");
+    }
 }
 
 #[test]
@@ -212,7 +235,7 @@ fn encode_head_drops_values_with_cr_lf_nul() {
         "bad\r\nX-Injected: 1",
     );
     assert!(!s.contains("X-Injected"), "{s}");
-    assert!(s.contains("x-ok: fine"), "{s}");
+    assert!(s.contains("X-Ok: fine"), "{s}");
 }
 
 #[test]
