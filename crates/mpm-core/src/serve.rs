@@ -21,9 +21,7 @@ use nix::poll::{PollFd, PollFlags};
 use crate::config::ProtocolConfig;
 use crate::connection::{ConnInfo, Connection};
 use crate::control::poll_timeout;
-use crate::h1::{
-    self as engine, BodyDecoder, BodyError, Framing, HeadError, RequestHead, ResponseLength,
-};
+use crate::h1::{self as engine, BodyDecoder, BodyError, HeadError, RequestHead, ResponseLength};
 use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
 use crate::reqtimeout::ReadDeadline;
 use crate::scoreboard::{WorkerSlot, WorkerState};
@@ -247,7 +245,6 @@ impl Conn<'_, '_> {
         let started = SystemTime::now();
         let clock = Instant::now();
         let mut deadline = ReadDeadline::new(t.request_read.header, clock);
-        let mut got_bytes = self.start != self.end;
         let (head, consumed) = loop {
             match engine::parse_head(self.buffered(), &self.ctx.protocol.limits) {
                 Ok(Some(parsed)) => break parsed,
@@ -256,24 +253,21 @@ impl Conn<'_, '_> {
             }
             let now = Instant::now();
             if deadline.expired(now) {
-                return Some(self.timeout_408(started, clock, got_bytes));
+                return Some(self.timeout_408(started, clock));
             }
             match self.wait(deadline.wait_from(now, t.timeout), false) {
                 Ready::Readable => {}
                 Ready::IdleClose | Ready::Abort => return None,
                 Ready::TimedOut => {
                     if deadline.expired(Instant::now()) || deadline.deadline().is_none() {
-                        return Some(self.timeout_408(started, clock, got_bytes));
+                        return Some(self.timeout_408(started, clock));
                     }
                     continue;
                 }
             }
             match self.fill(self.head_cap) {
                 Ok(0) => return None,
-                Ok(n) => {
-                    got_bytes = true;
-                    deadline.on_data(n);
-                }
+                Ok(n) => deadline.on_data(n),
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     let e = HeadError {
                         status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -317,14 +311,13 @@ impl Conn<'_, '_> {
         After::Linger
     }
 
-    fn timeout_408(&mut self, started: SystemTime, clock: Instant, got_bytes: bool) -> After {
+    fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {
         let e = HeadError {
             status: StatusCode::REQUEST_TIMEOUT,
             reason: "the server timed out waiting for the request",
             allow: None,
             request_line: None,
         };
-        let _ = got_bytes;
         self.refuse(e, started, clock)
     }
 
@@ -386,7 +379,7 @@ impl Conn<'_, '_> {
         let mut body = BodyState {
             decoder: BodyDecoder::new(head.framing, limits.body),
             deadline: ReadDeadline::new(t.request_read.body, Instant::now()),
-            pending_continue: head.expect_continue && head.framing != Framing::None,
+            pending_continue: head.expect_continue && head.framing.has_body(),
             failure: None,
         };
         let is_head = head.method == http::Method::HEAD;
@@ -499,14 +492,12 @@ impl Conn<'_, '_> {
                 After::Close
             };
         }
-        let resp_headers_for_log = HeaderMap::new();
         let sent = self.send(resp, version, is_head, keep);
         let (bytes, ok) = match sent {
             Ok(n) => (n, true),
             Err(n) => (n, false),
         };
         self.set_state(WorkerState::Logging);
-        let _ = resp_headers_for_log;
         self.log(
             &head.request_line,
             Some(&head),
