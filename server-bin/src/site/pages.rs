@@ -120,18 +120,5 @@ fn explanation(status: StatusCode) -> &'static str {
     }
 }
 
-/// `text` with `& < > " '` escaped for HTML.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// `text` with `& < > " '` escaped for HTML (the engine's escaper).
+pub use mpm::h1::encode::escape_html;

@@ -229,8 +229,16 @@ fn push_header_name(out: &mut Vec<u8>, name: &str) {
     }
 }
 
+/// `s` with `& < > " '` escaped for HTML text: for error pages and any
+/// page that shows text from the network or a configuration.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
+}
+
 /// Appends `s` with `& < > " '` escaped for HTML text.
-fn push_escaped(out: &mut String, s: &str) {
+pub fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
