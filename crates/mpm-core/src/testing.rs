@@ -21,6 +21,7 @@
 //! assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nhi"));
 //! ```
 
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -137,4 +138,88 @@ impl Drop for TestServer {
             let _ = t.join();
         }
     }
+}
+
+/// One response as read off the wire.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    /// The first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// The body as (lossy) text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// True when the response says `Connection: close`.
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// Read one response; `head_only` for responses to HEAD (no body even with
+/// a Content-Length). Panics with what it saw when the framing is wrong.
+pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Resp {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
+    assert!(line.ends_with("\r\n"), "status line without CRLF: {line:?}");
+    let status: u16 = line[9..12].parse().expect("status code");
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).expect("header line");
+        assert!(h.ends_with("\r\n"), "header without CRLF: {h:?}");
+        if h == "\r\n" {
+            break;
+        }
+        let (n, v) = h.trim_end().split_once(':').expect("header with a colon");
+        headers.push((n.to_string(), v.trim().to_string()));
+    }
+    let mut resp = Resp {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        return resp;
+    }
+    if let Some(len) = resp.header("content-length") {
+        let len: usize = len.parse().expect("numeric Content-Length");
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).expect("body of Content-Length");
+        resp.body = body;
+    } else if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).expect("chunk size");
+            let n = usize::from_str_radix(size.trim_end(), 16).expect("hex chunk size");
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).expect("chunk data");
+            assert_eq!(&chunk[n..], b"\r\n", "chunk not followed by CRLF");
+            if n == 0 {
+                break;
+            }
+            resp.body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut resp.body).expect("close-delimited body");
+    }
+    resp
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -244,76 +244,12 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     (status.code().unwrap_or(-1), out, err)
 }
 
-/// A response as read off the wire.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+pub use mpm::testing::{read_response, Resp};
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect to mpmd");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
-}
-
-/// Read one response (Content-Length, chunked or close-delimited).
-pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Resp {
-    let mut line = String::new();
-    r.read_line(&mut line).expect("status line");
-    assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
-    let status: u16 = line[9..12].parse().expect("status code");
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).expect("header line");
-        if h == "\r\n" || h.is_empty() {
-            break;
-        }
-        let (n, v) = h.trim_end().split_once(':').expect("header with a colon");
-        headers.push((n.to_string(), v.trim().to_string()));
-    }
-    let mut resp = Resp {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    if head_only || status == 204 || status == 304 {
-        return resp;
-    }
-    if let Some(len) = resp.header("content-length") {
-        let mut body = vec![0; len.parse().unwrap()];
-        r.read_exact(&mut body).expect("body");
-        resp.body = body;
-    } else if resp.header("transfer-encoding").is_some() {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size).unwrap();
-            let n = usize::from_str_radix(size.trim_end(), 16).unwrap();
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).unwrap();
-            if n == 0 {
-                break;
-            }
-            resp.body.extend_from_slice(&chunk[..n]);
-        }
-    } else {
-        r.read_to_end(&mut resp.body).unwrap();
-    }
-    resp
 }
 
 /// Send raw bytes on a new connection and read one response.
