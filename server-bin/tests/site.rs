@@ -437,6 +437,15 @@ fn two_ports_serve_their_own_virtual_hosts() {
         (p2, "a.test", "site c"),
         (p2, "www.example.test", "site c"),
     ];
+    let r = raw(
+        addr(p1),
+        b"GET http://b.test/ HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "site b"),
+        "an absolute request URI names the host"
+    );
     for (port, host, want) in cases {
         let r = get(addr(*port), host, "/");
         assert_eq!(
@@ -793,6 +802,86 @@ fn a_slow_request_head_is_cut_with_408_and_the_next_client_is_served() {
         "408 after {took:?}, configured 1-2 s"
     );
     assert_still_serves(&m, port, "the 408");
+}
+
+/// Send a request head that never ends, `chunk` bytes every `every`;
+/// (what came back, how long until the server closed).
+fn trickle(port: u16, chunk: usize, every: Duration) -> (Vec<u8>, Duration) {
+    let slow = connect(addr(port));
+    let mut writer = slow.try_clone().unwrap();
+    let began = Instant::now();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Pad: ");
+        let bytes = vec![b'a'; chunk];
+        // At most 6 s of sending; the server must cut it before.
+        for _ in 0..(6000 / every.as_millis().max(1)) {
+            if writer.write_all(&bytes).is_err() {
+                break;
+            }
+            std::thread::sleep(every);
+        }
+    });
+    let mut out = Vec::new();
+    let _ = (&slow).read_to_end(&mut out);
+    let took = began.elapsed();
+    let _ = slow.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    (out, took)
+}
+
+#[test]
+fn min_rate_extends_the_header_time_up_to_its_maximum() {
+    let site = Site::new();
+    site.write("htdocs/index.html", "ok");
+    let (m, port) = serve(&site, "RequestReadTimeout header=1-2,MinRate=500\n");
+    // 5 bytes a second earns 10 ms a second: cut after about 1 s.
+    let (out, took) = trickle(port, 1, Duration::from_millis(200));
+    assert!(
+        status_line(&out).starts_with("HTTP/1.1 408"),
+        "the slow head got {:?} after {took:?}; stderr:\n{}",
+        String::from_utf8_lossy(&out),
+        m.stderr()
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1900),
+        "below MinRate the head was cut after {took:?}, not about 1 s"
+    );
+    // 1000 bytes a second earns more than it spends: cut at the 2 s cap.
+    let (out, took) = trickle(port, 50, Duration::from_millis(50));
+    assert!(
+        status_line(&out).starts_with("HTTP/1.1 408"),
+        "the fast endless head got {:?} after {took:?}; stderr:\n{}",
+        String::from_utf8_lossy(&out),
+        m.stderr()
+    );
+    assert!(
+        took >= Duration::from_millis(1900) && took <= Duration::from_secs(4),
+        "above MinRate the head was cut after {took:?}, not at the 2 s maximum"
+    );
+    assert_still_serves(&m, port, "the trickles");
+}
+
+#[test]
+fn max_keep_alive_requests_closes_after_that_many() {
+    let site = Site::new();
+    site.write("htdocs/index.html", "ok");
+    let (m, port) = serve(&site, "KeepAlive On\nMaxKeepAliveRequests 2\n");
+    let all = raw_all(
+        port,
+        &b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(3),
+    );
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(
+        text.matches("HTTP/1.1 200").count(),
+        2,
+        "got:\n{text}\nstderr:\n{}",
+        m.stderr()
+    );
+    let (_, second) = text.rsplit_once("HTTP/1.1 200").unwrap();
+    assert!(
+        second.to_ascii_lowercase().contains("connection: close"),
+        "the last response does not announce the close:\n{text}"
+    );
 }
 
 #[test]
