@@ -952,6 +952,12 @@ impl<'a> Loader<'a> {
                 }
             };
         }
+        if module.starts_with("mpm_") && module.ends_with("_module") {
+            return Err(format!(
+                "Cannot load module {module}: there is no such MPM; compiled in: {}",
+                compiled.join(", ")
+            ));
+        }
         if modules::built_in(module).is_some() {
             self.warn(
                 origin,

@@ -39,23 +39,31 @@ pub fn describe(cfg: &ServerConfig) -> String {
     let mut out = String::from("VirtualHost configuration:\n");
     for (addr, hosts) in &groups {
         if let [only] = hosts.as_slice() {
-            let _ = writeln!(out, "{addr:<22} {} ({})", name_of(only), only.origin);
+            let _ = writeln!(
+                out,
+                "{addr:<22} {} ({}) [{}]",
+                name_of(only),
+                only.origin,
+                only.document_root.display()
+            );
             continue;
         }
         let _ = writeln!(out, "{addr:<22} is a NameVirtualHost");
         let _ = writeln!(
             out,
-            "         default server {} ({})",
+            "         default server {} ({}) [{}]",
             name_of(hosts[0]),
-            hosts[0].origin
+            hosts[0].origin,
+            hosts[0].document_root.display()
         );
         let port = addr.rsplit_once(':').map_or("*", |(_, p)| p);
         for host in hosts {
             let _ = writeln!(
                 out,
-                "         port {port} namevhost {} ({})",
+                "         port {port} namevhost {} ({}) [{}]",
                 name_of(host),
-                host.origin
+                host.origin,
+                host.document_root.display()
             );
             for alias in &host.server_aliases {
                 let _ = writeln!(out, "                 alias {alias}");
@@ -105,14 +113,15 @@ mod tests {
         let cfg = load(Some(&file), &LoadOptions::default()).expect("config loads");
         let text = describe(&cfg);
         let f = file.display();
+        let d = cfg.main_server.document_root.display();
         let expected_hosts = format!(
             "VirtualHost configuration:\n\
              *:80                   is a NameVirtualHost\n\
-             \x20        default server a ({f}:4)\n\
-             \x20        port 80 namevhost a ({f}:4)\n\
+             \x20        default server a ({f}:4) [{d}]\n\
+             \x20        port 80 namevhost a ({f}:4) [{d}]\n\
              \x20                alias www.a\n\
-             \x20        port 80 namevhost b ({f}:8)\n\
-             127.0.0.1:8080         c ({f}:11)\n"
+             \x20        port 80 namevhost b ({f}:8) [{d}]\n\
+             127.0.0.1:8080         c ({f}:11) [{d}]\n"
         );
         assert!(
             text.starts_with(&expected_hosts),
