@@ -75,7 +75,7 @@ enum State {
 /// Decodes a request body framed by `Content-Length` or chunked encoding.
 ///
 /// ```
-/// use mpm_core::http::{BodyDecoder, Framing};
+/// use mpm_core::h1::{BodyDecoder, Framing};
 ///
 /// let mut dec = BodyDecoder::new(Framing::Chunked, 0);
 /// let input = b"5\r\nhello\r\n0\r\n\r\n";

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use http::{HeaderMap, StatusCode};
-//! use mpm_core::http::{encode_head, keep_alive_after, parse_head, plan_length};
+//! use mpm_core::h1::{encode_head, keep_alive_after, parse_head, plan_length};
 //! use mpm_core::{Limits, Timeouts};
 //!
 //! let input = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
