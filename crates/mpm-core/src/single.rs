@@ -131,6 +131,7 @@ fn accept_loop(
             match l.socket.accept() {
                 Ok((stream, _)) => match Connection::plain(stream, i, l.name.clone()) {
                     Ok(conn) => {
+                        accept_ok();
                         serve_connection(conn, serve_ctx);
                         if let Some(slot) = slot {
                             slot.set_state(WorkerState::Ready);
@@ -146,13 +147,30 @@ fn accept_loop(
     }
 }
 
+/// Set while accepts fail for want of descriptors or memory, so that the
+/// condition is logged once per episode, not ten times a second.
+static STARVED: AtomicBool = AtomicBool::new(false);
+
+/// Note a successful accept: a later shortage is a new episode.
+pub fn accept_ok() {
+    if STARVED.load(Ordering::Relaxed) {
+        STARVED.store(false, Ordering::Relaxed);
+        log::warn!("accepting connections again");
+    }
+}
+
 /// What to do when `accept` fails with something other than "no
-/// connection yet": out of descriptors pauses briefly (never a busy loop),
-/// anything else is logged.
+/// connection yet": out of descriptors or memory pauses accepting for
+/// 100 ms (never a busy loop) and logs once per episode; anything else is
+/// logged.
 pub fn accept_error(e: &io::Error) {
     match e.raw_os_error() {
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            log::error!("accept failed ({e}); pausing accepts for 100 ms");
+            if !STARVED.swap(true, Ordering::Relaxed) {
+                log::error!(
+                    "accept failed ({e}); pausing accepts for 100 ms at a time until it passes"
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         // The client went away between the kernel's accept and ours.
