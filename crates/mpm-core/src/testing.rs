@@ -39,6 +39,7 @@ pub struct TestServer {
     addr: SocketAddr,
     control: ControlHandle,
     scoreboard: Scoreboard,
+    phases: Arc<parking_lot::Mutex<Vec<Phase>>>,
     thread: Option<JoinHandle<Result<Exit, crate::Error>>>,
 }
 
@@ -73,7 +74,10 @@ impl TestServer {
         let control = Control::new().expect("control channel");
         let handle = control.handle();
         let (tx, rx) = std::sync::mpsc::channel();
+        let phases = Arc::new(parking_lot::Mutex::new(vec![control.phase()]));
+        let seen = phases.clone();
         control.on_phase(move |p| {
+            seen.lock().push(p);
             let _ = tx.send(p);
         });
         let mut mpm = make();
@@ -101,8 +105,33 @@ impl TestServer {
             addr: local,
             control: handle,
             scoreboard,
+            phases,
             thread: Some(thread),
         }
+    }
+
+    /// Every lifecycle phase the server has been in, in order (starting
+    /// with `Starting`).
+    pub fn phases(&self) -> Vec<Phase> {
+        self.phases.lock().clone()
+    }
+
+    /// Wait (up to `timeout`) for the server's thread to end on its own,
+    /// e.g. after a command sent through [`TestServer::control`].
+    pub fn join(&mut self, timeout: Duration) -> Option<Result<Exit, crate::Error>> {
+        let until = std::time::Instant::now() + timeout;
+        while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            if std::time::Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let t = self.thread.take()?;
+        Some(
+            t.join().unwrap_or_else(|_| {
+                Err(crate::Error::Handler("the server thread panicked".into()))
+            }),
+        )
     }
 
     /// The address to connect to.
