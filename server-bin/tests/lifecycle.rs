@@ -268,3 +268,104 @@ fn signals_at_odd_times_never_kill_the_server() {
     m.signal(Signal::SIGTERM);
     assert!(m.wait_exit(10).success(), "{}", m.stderr());
 }
+
+#[test]
+fn dash_x_serves_in_one_process() {
+    let site = Site::new();
+    let port = free_port();
+    let conf = basic_conf(&site, port);
+    let m = start_args(&site, &["-X", "-f", conf.to_str().unwrap()]);
+    assert_eq!(get(addr(port), "localhost", "/").text(), "<h1>home</h1>");
+    assert!(m.stderr().contains("(single MPM)"), "{}", m.stderr());
+    let status = get(addr(port), "localhost", "/server-status?auto");
+    // No status location configured: a plain 404, the server goes on.
+    assert_eq!(status.status, 404);
+}
+
+#[test]
+fn error_log_and_log_level_decide_what_is_written_where() {
+    let site = Site::new();
+    let port = free_port();
+    let log = site.path("logs/error_log");
+    let conf = basic_conf(&site, port);
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("LogLevel info", "LogLevel warn");
+    std::fs::write(&conf, format!("{text}ErrorLog {}\n", log.display())).unwrap();
+    let mut m = spawn(site.root(), &["-f", conf.to_str().unwrap()]);
+    // Warn level: the startup notices are not written; wait for the pid
+    // file instead, then for an answer.
+    for _ in 0..500 {
+        if site.pid_file().exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(get(addr(port), "localhost", "/").status, 200);
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(10).success());
+    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !written.contains("resuming normal operations"),
+        "info written at warn: {written}"
+    );
+    assert!(
+        m.stderr().is_empty(),
+        "stderr used despite ErrorLog: {}",
+        m.stderr()
+    );
+
+    // Info level, same file: the startup lines appear there, in Apache's
+    // format, and still nothing on stderr.
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("LogLevel warn", "LogLevel info");
+    std::fs::write(&conf, text).unwrap();
+    let mut m = spawn(site.root(), &["-f", conf.to_str().unwrap()]);
+    for _ in 0..500 {
+        if std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("resuming normal operations")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    let line = written
+        .lines()
+        .find(|l| l.contains("resuming normal operations"))
+        .unwrap_or_else(|| panic!("no startup line in the error log: {written}"));
+    assert!(
+        line.starts_with('[') && line.contains("] [core:notice] [pid "),
+        "{line}"
+    );
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(10).success());
+    assert!(
+        m.stderr().is_empty(),
+        "stderr used despite ErrorLog: {}",
+        m.stderr()
+    );
+}
+
+#[test]
+fn ipv6_loopback_listens_when_the_system_has_it() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let site = Site::new();
+    let port = free_port();
+    site.write("htdocs/index.html", "six");
+    let conf = site.config(&format!(
+        "Listen [::1]:{port}\nDocumentRoot {}\n",
+        site.docroot().display()
+    ));
+    let _m = start(&site, &conf);
+    let mut s = std::net::TcpStream::connect(("::1", port)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut BufReader::new(s), false);
+    assert_eq!(resp.text(), "six");
+}
