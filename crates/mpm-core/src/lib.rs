@@ -16,7 +16,10 @@
 //! - [`control`]: signals turned into plain commands.
 //! - [`mpm`]: the [`Mpm`] trait the strategies implement.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
+//! - [`spare`]: the spare regulator (idle-server maintenance) and
+//!   [`clamp`]: MPM directive conflicts clamped with Apache's warnings.
 
+pub mod clamp;
 pub mod config;
 pub mod connection;
 pub mod control;
@@ -29,6 +32,7 @@ pub mod reqtimeout;
 pub mod scoreboard;
 pub mod serve;
 pub mod single;
+pub mod spare;
 pub mod testing;
 
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
