@@ -14,6 +14,7 @@
 //! - [`listener`]: binding every `Listen` address once, before any fork.
 //! - [`scoreboard`]: the shared-memory table of processes and workers.
 //! - [`control`]: signals turned into plain commands.
+//! - [`master`]: the master process of the forking strategies.
 //! - [`mpm`]: the [`Mpm`] trait the strategies implement.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
 //! - [`spare`]: the spare regulator (idle-server maintenance) and
@@ -27,6 +28,7 @@ pub mod error;
 pub mod h1;
 pub mod handler;
 pub mod listener;
+pub mod master;
 pub mod mpm;
 pub mod reqtimeout;
 pub mod scoreboard;
