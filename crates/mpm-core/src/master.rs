@@ -236,6 +236,9 @@ impl Master {
                 None => break,
             }
         }
+        if let Some(r) = self.regulator.as_mut() {
+            r.defer(Instant::now());
+        }
         ctx.control.set_phase(Phase::Running);
         loop {
             if let Some(pid) = self.fatal {

@@ -97,6 +97,12 @@ impl Regulator {
         self.ramp
     }
 
+    /// Make the next tick due one [`TICK`] after `now` (a run that just
+    /// started its children lets them start before judging the spares).
+    pub fn defer(&mut self, now: Instant) {
+        self.next_tick = Some(now + TICK);
+    }
+
     /// When the next tick is due (`None` before the first).
     pub fn next_tick(&self) -> Option<Instant> {
         self.next_tick
@@ -201,6 +207,15 @@ mod tests {
             r.tick(t0 + Duration::from_millis(999), &counts(0, 100, &[])),
             None
         );
+        assert!(r.tick(t0 + TICK, &counts(0, 100, &[])).is_some());
+    }
+
+    #[test]
+    fn a_deferred_regulator_waits_one_tick() {
+        let mut r = reg(5, 10);
+        let t0 = Instant::now();
+        r.defer(t0);
+        assert_eq!(r.tick(t0, &counts(0, 100, &[])), None);
         assert!(r.tick(t0 + TICK, &counts(0, 100, &[])).is_some());
     }
 
