@@ -473,6 +473,6 @@ fn server_status_shows_the_processes_and_one_letter_per_slot() {
     assert_eq!(board.len(), 5, "one letter per ServerLimit slot: {auto}");
     assert_eq!(board.matches('.').count(), 2, "{auto}");
     // The child answering us is busy with our request; the others wait.
-    assert_eq!(board.matches(|c| c == 'R' || c == 'W').count(), 1, "{auto}");
+    assert_eq!(board.matches(['R', 'W']).count(), 1, "{auto}");
     assert_eq!(board.matches('_').count(), 2, "{auto}");
 }
