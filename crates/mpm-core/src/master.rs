@@ -613,11 +613,28 @@ impl Master {
         for t in 0..sb.threads() {
             sb.worker(slot, t).set_state(WorkerState::Starting);
         }
+        // Signals are blocked across the fork, so a SIGTERM that reaches
+        // the new child before it has reset the master's handlers waits
+        // until the defaults are back (and then ends it).
+        let mut saved = SigSet::empty();
+        let _ = nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut saved),
+        );
         // SAFETY: the master is single-threaded (see the module
         // documentation), so the child starts with every lock of the
         // process free and may run ordinary code; it never returns from
         // this branch (it ends in `_exit`).
-        match unsafe { nix::unistd::fork() } {
+        let forked = unsafe { nix::unistd::fork() };
+        if !matches!(forked, Ok(ForkResult::Child)) {
+            let _ = nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&saved),
+                None,
+            );
+        }
+        match forked {
             Err(e) => {
                 sb.reset_process(slot);
                 log::error!("could not fork a child: {}", e.desc());
