@@ -349,7 +349,13 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
         wait_for(2.0, || first.iter().all(|p| !alive(*p))),
         "children {first:?} outlived MaxConnectionsPerChild 10"
     );
-    assert!(!children(m.pid()).is_empty());
+    // The last ones may have just left: replacements come at once.
+    assert!(
+        wait_for(2.0, || !children(m.pid()).is_empty()),
+        "no child replaced the ones that left; {}",
+        m.stderr()
+    );
+    assert_eq!(try_get(port, "/"), Some(200));
 }
 
 #[test]
@@ -475,4 +481,68 @@ fn server_status_shows_the_processes_and_one_letter_per_slot() {
     // The child answering us is busy with our request; the others wait.
     assert_eq!(board.matches(['R', 'W']).count(), 1, "{auto}");
     assert_eq!(board.matches('_').count(), 2, "{auto}");
+}
+
+#[test]
+fn a_crash_loop_is_limited_to_one_start_a_second_with_one_warning() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 1\nMinSpareServers 1\nMaxSpareServers 2",
+    );
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 1));
+    // Kill each child as soon as it appears: the first deaths are
+    // replaced at once, then at most one start per second.
+    let mut gaps = Vec::new();
+    for _ in 0..8 {
+        let kid = children(m.pid())[0];
+        kill(Pid::from_raw(kid), Signal::SIGKILL).unwrap();
+        let t = Instant::now();
+        assert!(
+            wait_for(3.0, || {
+                let now = children(m.pid());
+                now.len() == 1 && now[0] != kid
+            }),
+            "not replaced: {}",
+            m.stderr()
+        );
+        gaps.push(t.elapsed());
+    }
+    let log = m.stderr();
+    assert_eq!(
+        log.matches("children are dying within 10 s of their start")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        gaps[..5].iter().all(|g| *g < Duration::from_millis(500)),
+        "the first deaths were not replaced at once: {gaps:?}"
+    );
+    assert!(
+        gaps[6..].iter().all(|g| *g >= Duration::from_millis(300)),
+        "a crash loop was replaced at once: {gaps:?}"
+    );
+    assert_eq!(try_get(port, "/"), Some(200));
+}
+
+#[test]
+fn conflicting_directives_are_clamped_with_apaches_warnings_under_t() {
+    let site = Site::new();
+    let c = conf(
+        &site,
+        free_port(),
+        "ServerLimit 10\nMaxRequestWorkers 50\nMinSpareServers 4\nMaxSpareServers 2",
+    );
+    let (code, _, err) = run(&["-t", "-f", c.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("MaxRequestWorkers of 50 exceeds ServerLimit value of 10 servers, decreasing MaxRequestWorkers to 10"),
+        "{err}"
+    );
+    assert!(err.contains("MaxSpareServers of 2"), "{err}");
+    assert!(err.contains("Syntax OK"), "{err}");
 }
