@@ -546,3 +546,31 @@ fn conflicting_directives_are_clamped_with_apaches_warnings_under_t() {
     assert!(err.contains("MaxSpareServers of 2"), "{err}");
     assert!(err.contains("Syntax OK"), "{err}");
 }
+
+/// Alive and not a zombie.
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace().next() != Some("Z"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn children_leave_when_the_master_is_killed() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 3");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 3));
+    let kids = children(m.pid());
+    m.signal(Signal::SIGKILL);
+    m.wait_exit(5);
+    // Their leave pipes' write ends were the master's alone: closed now.
+    assert!(
+        wait_for(3.0, || kids.iter().all(|p| !running(*p))),
+        "orphaned children still running: {kids:?}"
+    );
+}
