@@ -211,7 +211,25 @@ impl Master {
     /// Run the master until a command ends this run. `body` is the
     /// strategy's child: it runs in each forked child and returns when the
     /// child should exit.
+    ///
+    /// On an error every child is stopped before it is returned: no child
+    /// outlives a failed run.
     pub fn run(
+        &mut self,
+        ctx: &RunContext<'_>,
+        params: MasterParams,
+        body: &dyn Fn(ChildContext<'_>),
+    ) -> Result<Exit, Error> {
+        let result = self.serve(ctx, params, body);
+        if result.is_err() && self.children.iter().any(|c| c.is_some()) {
+            ctx.control.set_phase(Phase::Draining);
+            self.terminate_all(ctx, 0);
+            ctx.control.set_phase(Phase::Stopped);
+        }
+        result
+    }
+
+    fn serve(
         &mut self,
         ctx: &RunContext<'_>,
         params: MasterParams,
