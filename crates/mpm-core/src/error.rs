@@ -35,6 +35,15 @@ pub enum Error {
     /// Installing signal handling or the control channel failed.
     #[error("could not set up process control: {0}")]
     Control(io::Error),
+    /// A forked child could not start (its handler factory failed, or it
+    /// could not drop privileges); the reason is in the error log.
+    #[error(
+        "child pid {pid} could not start (its reason is in the error log); the server stopped"
+    )]
+    ChildStartup {
+        /// The child's process id.
+        pid: i32,
+    },
     /// Any other system call failed.
     #[error("{what}: {source}")]
     Io {

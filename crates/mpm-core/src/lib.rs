@@ -14,9 +14,13 @@
 //! - [`listener`]: binding every `Listen` address once, before any fork.
 //! - [`scoreboard`]: the shared-memory table of processes and workers.
 //! - [`control`]: signals turned into plain commands.
+//! - [`master`]: the master process of the forking strategies.
 //! - [`mpm`]: the [`Mpm`] trait the strategies implement.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
+//! - [`spare`]: the spare regulator (idle-server maintenance) and
+//!   [`clamp`]: MPM directive conflicts clamped with Apache's warnings.
 
+pub mod clamp;
 pub mod config;
 pub mod connection;
 pub mod control;
@@ -24,11 +28,13 @@ pub mod error;
 pub mod h1;
 pub mod handler;
 pub mod listener;
+pub mod master;
 pub mod mpm;
 pub mod reqtimeout;
 pub mod scoreboard;
 pub mod serve;
 pub mod single;
+pub mod spare;
 pub mod testing;
 
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)

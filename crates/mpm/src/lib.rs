@@ -7,15 +7,28 @@
 //! strategy at startup.
 //!
 //! The one-process strategy (`single`, behind `mpmd -X`) is always there.
+//!
+//! | feature | strategy | default |
+//! |---|---|---|
+//! | `prefork` | [`prefork::Prefork`]: single-threaded child processes kept by a master | yes (and the default strategy) |
 
 pub use mpm_core::*;
 
 mod server;
 pub use server::Server;
 
+/// Apache's prefork MPM (feature `prefork`).
+#[cfg(feature = "prefork")]
+pub use mpm_prefork as prefork;
+
 /// The strategies compiled into this build, the default first.
 pub fn compiled() -> Vec<&'static str> {
-    vec!["single"]
+    let mut list = Vec::new();
+    if cfg!(feature = "prefork") {
+        list.push("prefork");
+    }
+    list.push("single");
+    list
 }
 
 /// The strategy a program uses when it names none: the first of
@@ -28,6 +41,8 @@ pub fn default_strategy() -> &'static str {
 pub fn by_name(name: &str) -> Option<Box<dyn Mpm>> {
     match name {
         "single" => Some(Box::new(single::Single)),
+        #[cfg(feature = "prefork")]
+        "prefork" => Some(Box::new(mpm_prefork::Prefork::new())),
         _ => None,
     }
 }
@@ -41,5 +56,12 @@ mod tests {
             assert_eq!(mpm.info().name, name);
         }
         assert!(super::by_name("nonesuch").is_none());
+    }
+
+    #[test]
+    #[cfg(feature = "prefork")]
+    fn prefork_is_the_default_strategy_when_compiled() {
+        assert_eq!(super::default_strategy(), "prefork");
+        assert_eq!(super::compiled(), vec!["prefork", "single"]);
     }
 }

@@ -1,0 +1,255 @@
+//! # mpm-prefork
+//!
+//! Apache's prefork MPM: a master process keeps a pool of single-threaded
+//! child processes; each child serves one connection at a time, start to
+//! end. A crash in a handler costs one process and one connection, never
+//! the server; memory a handler leaks is returned when its process leaves
+//! (`MaxConnectionsPerChild`).
+//!
+//! The master (forking, reaping, spares, restarts, privileges) is
+//! [`mpm_core::master`], shared with the worker and event strategies; this
+//! crate adds the child's body and the prefork directives:
+//!
+//! | directive | meaning here |
+//! |---|---|
+//! | `StartServers` | children forked by each (re)start |
+//! | `MinSpareServers`, `MaxSpareServers` | idle children kept between these bounds, checked once a second |
+//! | `MaxRequestWorkers` (`MaxClients`) | children alive at once |
+//! | `ServerLimit` | scoreboard slots (upper bound of `MaxRequestWorkers`) |
+//! | `MaxConnectionsPerChild` | a child leaves after this many connections (0: never) |
+//!
+//! ## How children share the listening sockets: `EPOLLEXCLUSIVE`
+//!
+//! Every child inherits the same listening sockets (bound once by the
+//! caller, before any fork) and waits on them in its own epoll instance,
+//! each registered with `EPOLLEXCLUSIVE`, beside its leave pipe. When a
+//! connection arrives, the kernel wakes **one** of the children blocked in
+//! `epoll_wait`, not all of them: there is no thundering herd, and no
+//! accept mutex to hold. The listening sockets are non-blocking, so a
+//! child that loses a race gets `EAGAIN` and waits again.
+//!
+//! And no connection is lost when a child leaves: the queue of pending
+//! connections belongs to the one listening socket all children share, not
+//! to a child. With `SO_REUSEPORT` and a socket per child, the kernel
+//! hashes each new connection to one child's socket, and the connections
+//! queued on the socket of a child that exits (a graceful restart,
+//! `MaxConnectionsPerChild`, a retired spare) are reset. Here a child that
+//! leaves simply stops waiting; what is queued is taken by the others.
+//!
+//! A child woken for a connection accepts and serves it even if it was
+//! told to leave in the same instant: the kernel woke it alone for that
+//! connection, and would not wake another for it. Once it has seen the
+//! leave byte on its own, it accepts nothing more.
+//!
+//! ## Scoreboard
+//!
+//! One worker slot per process: `S` starting, `_` waiting for a
+//! connection, `R`/`W`/`K` while serving (set by the serving code), `G`
+//! finishing before it leaves, `.` when the slot is empty.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mpm_core::clamp;
+use mpm_core::master::{ChildContext, Master, MasterParams};
+use mpm_core::serve::{serve_connection, ServeContext};
+use mpm_core::single::accept_error;
+use mpm_core::spare::SpareLimits;
+use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+/// The prefork strategy. Keep the same value across restarts: it holds
+/// the master's children, so a graceful restart adopts the old ones.
+#[derive(Debug, Default)]
+pub struct Prefork {
+    master: Master,
+}
+
+impl Prefork {
+    /// A prefork strategy with no child yet.
+    pub fn new() -> Self {
+        Prefork::default()
+    }
+}
+
+impl Mpm for Prefork {
+    fn info(&self) -> MpmInfo {
+        MpmInfo {
+            name: "prefork",
+            threaded: false,
+            forked: true,
+        }
+    }
+
+    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+        clamp::prefork(cfg)
+    }
+
+    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
+        let (c, _) = clamp::prefork(cfg);
+        (c.server_limit as usize, 1)
+    }
+
+    fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
+        let (cfg, _) = clamp::prefork(ctx.mpm);
+        let params = MasterParams {
+            start: cfg.start_servers,
+            spare: SpareLimits {
+                min_spare: cfg.min_spare_servers,
+                max_spare: cfg.max_spare_servers,
+            },
+            max_children: cfg.max_request_workers,
+        };
+        self.master.run(&ctx, params, &child)
+    }
+}
+
+/// What the epoll data of a registration stands for.
+const LEAVE: u64 = u64::MAX;
+
+/// A child: wait for a connection or the leave byte, serve, repeat.
+fn child(cx: ChildContext<'_>) {
+    let pid = std::process::id();
+    let process = cx.scoreboard.process(cx.slot);
+    let slot = cx.scoreboard.worker(cx.slot, 0);
+    let epoll = match setup_epoll(&cx) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("child {pid}: could not wait for connections: {e}");
+            return;
+        }
+    };
+    let serve_ctx = ServeContext {
+        handler: &*cx.handler,
+        protocol: &cx.protocol,
+        slot: Some(slot),
+        idle_close: Some(cx.leave),
+        abort: None,
+    };
+    let limit = cx.mpm.max_connections_per_child;
+    let mut served: u64 = 0;
+    slot.set_state(WorkerState::Ready);
+    process.accepting.store(1, Ordering::Release);
+    let mut events = vec![EpollEvent::empty(); cx.listeners.len() + 1];
+    'life: loop {
+        let n = match epoll.wait(&mut events, EpollTimeout::NONE) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                log::error!("child {pid}: waiting for connections failed: {}", e.desc());
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let mut leave = false;
+        let mut ready = Vec::new();
+        for ev in &events[..n] {
+            match ev.data() {
+                LEAVE => leave = true,
+                i => ready.push(i as usize),
+            }
+        }
+        if ready.is_empty() && leave {
+            break;
+        }
+        // Woken for a connection: take it (see the crate documentation on
+        // why a leaving child still serves the one it was woken for).
+        for i in ready {
+            let Some(l) = cx.listeners.get(i) else {
+                continue;
+            };
+            match l.socket.accept() {
+                Ok((stream, _)) => {
+                    served += 1;
+                    process.connections_served.fetch_add(1, Ordering::Relaxed);
+                    match Connection::plain(stream, i, l.name.clone()) {
+                        Ok(conn) => {
+                            serve_connection(conn, &serve_ctx);
+                        }
+                        Err(e) => log::debug!("connection lost before it was served: {e}"),
+                    }
+                    slot.set_state(WorkerState::Ready);
+                    if limit > 0 && served >= limit {
+                        break 'life;
+                    }
+                    // One connection per wake-up: the level-triggered
+                    // registration reports the listener again if more wait.
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => accept_error(&e),
+            }
+        }
+        if leave || readable(cx.leave) {
+            break;
+        }
+    }
+    process.accepting.store(0, Ordering::Release);
+    slot.set_state(WorkerState::Graceful);
+}
+
+/// Every listener with `EPOLLEXCLUSIVE`, and the leave pipe.
+fn setup_epoll(cx: &ChildContext<'_>) -> io::Result<Epoll> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    for (i, l) in cx.listeners.iter().enumerate() {
+        epoll.add(
+            l.socket.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64),
+        )?;
+    }
+    epoll.add(cx.leave, EpollEvent::new(EpollFlags::EPOLLIN, LEAVE))?;
+    Ok(epoll)
+}
+
+/// Whether `fd` is readable now (the leave byte, or the master gone).
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefork_names_itself_forked_and_not_threaded() {
+        let p = Prefork::new();
+        assert_eq!(
+            p.info(),
+            MpmInfo {
+                name: "prefork",
+                threaded: false,
+                forked: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_scoreboard_has_a_slot_per_server_and_one_worker_each() {
+        let p = Prefork::new();
+        let cfg = MpmConfig {
+            server_limit: 7,
+            max_request_workers: 7,
+            ..MpmConfig::default()
+        };
+        assert_eq!(p.scoreboard_shape(&cfg), (7, 1));
+        assert_eq!(p.scoreboard_shape(&MpmConfig::default()), (256, 1));
+    }
+
+    #[test]
+    fn check_config_clamps_with_warnings() {
+        let (c, w) = Prefork::new().check_config(&MpmConfig {
+            server_limit: 4,
+            max_request_workers: 9,
+            ..MpmConfig::default()
+        });
+        assert_eq!(c.max_request_workers, 4);
+        assert!(
+            w.iter().any(|w| w.contains("MaxRequestWorkers of 9")),
+            "{w:?}"
+        );
+    }
+}

@@ -1,0 +1,576 @@
+//! The prefork strategy through the real `mpmd`: children, their deaths
+//! and replacements, restarts under load, `MaxConnectionsPerChild`,
+//! `User`, spare regulation and the status page.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A prefork configuration on `port` with extra directives.
+fn conf(site: &Site, port: u16, extra: &str) -> std::path::PathBuf {
+    site.write("htdocs/index.html", "<h1>home</h1>");
+    site.config(&format!(
+        "LoadModule mpm_prefork_module modules/mod_mpm_prefork.so\n\
+         Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
+         <Location /server-status>\nSetHandler server-status\n</Location>\n{extra}\n",
+        site.docroot().display()
+    ))
+}
+
+/// The pids whose parent is `master`, read from `/proc/*/stat`.
+fn children(master: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may hold spaces, so split after ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let state = f.next().unwrap_or("");
+        let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == master && state != "Z" {
+            out.push(pid);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Poll `cond` every 20 ms until it holds or `secs` pass.
+fn wait_for(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `GET path` on a new connection: the status, or `None` when the
+/// connection failed or closed without a response.
+fn try_get(port: u16, path: &str) -> Option<u16> {
+    let mut s = std::net::TcpStream::connect(addr(port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .ok()?;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// A client thread making requests in a loop (bounded in count and
+/// time) and counting the ones that got no 200.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU32>,
+    failed: Arc<AtomicU32>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16, max: u32) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU32::new(0));
+        let failed = Arc::new(AtomicU32::new(0));
+        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
+        let thread = std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(30);
+            let mut n = 0;
+            while !s.load(Ordering::Relaxed) && n < max && Instant::now() < until {
+                n += 1;
+                match try_get(port, "/") {
+                    Some(200) => o.fetch_add(1, Ordering::Relaxed),
+                    _ => f.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        });
+        Load {
+            stop,
+            ok,
+            failed,
+            thread: Some(thread),
+        }
+    }
+
+    fn ok(&self) -> u32 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stop (or let it finish) and return (ok, failed).
+    fn finish(mut self) -> (u32, u32) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Wait until the thread has made all its requests.
+    fn join(mut self) -> (u32, u32) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok()
+}
+
+#[test]
+fn start_servers_3_forks_3_children() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 3\nMinSpareServers 1\nMaxSpareServers 10",
+    );
+    let m = start(&site, &c);
+    assert!(
+        wait_for(5.0, || children(m.pid()).len() == 3),
+        "children of the master: {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    assert!(m.stderr().contains("(prefork MPM)"), "{}", m.stderr());
+    assert_eq!(try_get(port, "/"), Some(200));
+    // The spares are within bounds: nothing more is started.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(children(m.pid()).len(), 3, "{}", m.stderr());
+}
+
+#[test]
+fn a_killed_child_is_replaced_at_once_and_its_signal_logged() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 3\nMinSpareServers 1\nMaxSpareServers 10",
+    );
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 3));
+    let before = children(m.pid());
+    let load = Load::start(port, 100_000);
+    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
+    let victim = before[0];
+    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
+    let t = Instant::now();
+    assert!(
+        wait_for(1.5, || {
+            let now = children(m.pid());
+            now.len() == 3 && !now.contains(&victim)
+        }),
+        "not replaced within 1.5 s: {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    let replaced_in = t.elapsed();
+    let ok_at_kill = load.ok();
+    assert!(wait_for(5.0, || load.ok() >= ok_at_kill + 50));
+    let (ok, failed) = load.finish();
+    assert!(
+        failed <= 1,
+        "{failed} failed requests (at most the killed child's own connection), {ok} ok"
+    );
+    assert!(
+        m.stderr()
+            .contains(&format!("child pid {victim} exit signal Killed (9)")),
+        "{}",
+        m.stderr()
+    );
+    assert!(replaced_in < Duration::from_millis(1500));
+}
+
+#[test]
+fn graceful_restarts_under_load_fail_no_request() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 3\nMinSpareServers 1\nMaxSpareServers 10",
+    );
+    let mut m = start(&site, &c);
+    let first = children(m.pid());
+    let load = Load::start(port, 100_000);
+    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
+    for i in 0..3 {
+        let ok = load.ok();
+        m.signal(Signal::SIGUSR1);
+        m.wait_log("resuming normal operations", 2 + i);
+        assert!(wait_for(5.0, || load.ok() >= ok + 30), "{}", m.stderr());
+    }
+    let (ok, failed) = load.finish();
+    assert_eq!(failed, 0, "{failed} failed, {ok} ok; {}", m.stderr());
+    // The first generation left.
+    assert!(
+        wait_for(5.0, || first.iter().all(|p| !alive(*p))),
+        "old children still alive: {first:?} of {:?}",
+        children(m.pid())
+    );
+}
+
+#[test]
+fn a_hard_restart_answers_again_within_2_s_twice_in_a_row() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 2");
+    let mut m = start(&site, &c);
+    for i in 0..2 {
+        let before = children(m.pid());
+        let t = Instant::now();
+        m.signal(Signal::SIGHUP);
+        m.wait_log("resuming normal operations", 2 + i);
+        assert!(
+            wait_for(2.0, || try_get(port, "/") == Some(200)),
+            "no answer within 2 s of SIGHUP; {}",
+            m.stderr()
+        );
+        assert!(t.elapsed() < Duration::from_secs(3));
+        // The children were replaced, not kept.
+        assert!(
+            before.iter().all(|p| !alive(*p)),
+            "children {before:?} survived a restart"
+        );
+    }
+}
+
+#[test]
+fn a_graceful_stop_removes_the_pid_file_at_once_and_finishes_the_request_in_flight() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 2\nMinSpareServers 1\nMaxSpareServers 10",
+    );
+    let mut m = start(&site, &c);
+    let kids = children(m.pid());
+    // A slow client: half a request, then wait until a child reads it.
+    let mut slow = connect(addr(port));
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    assert!(
+        wait_for(5.0, || {
+            let s = get(addr(port), "localhost", "/server-status?auto").text();
+            s.lines()
+                .find_map(|l| l.strip_prefix("Scoreboard: "))
+                .is_some_and(|b| b.contains('R'))
+        }),
+        "no child reading the slow request"
+    );
+    m.signal(Signal::SIGWINCH);
+    assert!(
+        wait_for(1.0, || !site.pid_file().exists()),
+        "the pid file is still there 1 s after SIGWINCH"
+    );
+    slow.write_all(b"Connection: close\r\n\r\n").unwrap();
+    let resp = read_response(&mut std::io::BufReader::new(slow), false);
+    assert_eq!(resp.status, 200, "{}", m.stderr());
+    assert_eq!(resp.text(), "<h1>home</h1>");
+    assert!(m.wait_exit(10).success(), "{}", m.stderr());
+    assert!(kids.iter().all(|p| !alive(*p)), "children left: {kids:?}");
+}
+
+#[test]
+fn sigterm_stops_the_master_and_leaves_no_child() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 4");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 4));
+    let kids = children(m.pid());
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(10).success(), "{}", m.stderr());
+    assert!(
+        wait_for(2.0, || kids.iter().all(|p| !alive(*p))),
+        "children left after stop: {kids:?}"
+    );
+    assert!(!site.pid_file().exists());
+}
+
+#[test]
+fn max_connections_per_child_replaces_children_without_failing_a_request() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 2\nMinSpareServers 1\nMaxSpareServers 5\nMaxConnectionsPerChild 10",
+    );
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
+    let first = children(m.pid());
+    let load = Load::start(port, 200);
+    let (ok, failed) = load.join();
+    assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
+    // 200 connections at 10 per child: at least 20 children in all, so
+    // none of the first ones is left.
+    assert!(
+        wait_for(2.0, || first.iter().all(|p| !alive(*p))),
+        "children {first:?} outlived MaxConnectionsPerChild 10"
+    );
+    // The last ones may have just left: replacements come at once.
+    assert!(
+        wait_for(2.0, || !children(m.pid()).is_empty()),
+        "no child replaced the ones that left; {}",
+        m.stderr()
+    );
+    assert_eq!(try_get(port, "/"), Some(200));
+}
+
+#[test]
+fn children_run_as_the_configured_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: `User` needs the tests to run as root");
+        return;
+    }
+    let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+        eprintln!("skipped: no user nobody on this system");
+        return;
+    };
+    let site = Site::new();
+    // Let the unprivileged children read the document root.
+    use std::os::unix::fs::PermissionsExt;
+    for d in [site.root().to_path_buf(), site.docroot()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 2\nUser nobody");
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
+    assert_eq!(try_get(port, "/"), Some(200), "{}", m.stderr());
+    let uid_of = |pid: i32| -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    for kid in children(m.pid()) {
+        assert_eq!(uid_of(kid), Some(nobody.uid.as_raw()), "child {kid}");
+    }
+    assert_eq!(uid_of(m.pid()), Some(0), "the master keeps its user");
+}
+
+#[test]
+fn a_child_that_cannot_start_stops_the_server_with_an_error() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: `User` is only applied when running as root");
+        return;
+    }
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 2\nUser no-such-user-mpmd");
+    let mut m = spawn(site.root(), &["-f", c.to_str().unwrap()]);
+    let st = m.wait_exit(15);
+    assert!(!st.success(), "mpmd exited with {st}; {}", m.stderr());
+    let log = m.stderr();
+    assert!(
+        log.contains("User no-such-user-mpmd: no such user"),
+        "{log}"
+    );
+    assert!(log.contains("could not start"), "{log}");
+    assert!(!site.pid_file().exists());
+}
+
+#[test]
+fn spares_grow_to_min_spare_servers_and_shrink_to_max_spare_servers() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 1\nMinSpareServers 3\nMaxSpareServers 4",
+    );
+    let m = start(&site, &c);
+    assert!(
+        wait_for(3.5, || children(m.pid()).len() >= 3),
+        "{:?} children after 3.5 s with MinSpareServers 3",
+        children(m.pid())
+    );
+    drop(m);
+
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 5\nMinSpareServers 1\nMaxSpareServers 2",
+    );
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 5));
+    // One idle child retired per second: 5 → 2 in about 3 s.
+    assert!(
+        wait_for(8.0, || children(m.pid()).len() == 2),
+        "{:?} children with MaxSpareServers 2",
+        children(m.pid())
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(children(m.pid()).len(), 2, "retired below MaxSpareServers");
+}
+
+#[test]
+fn server_status_shows_the_processes_and_one_letter_per_slot() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 3\nMinSpareServers 1\nMaxSpareServers 10\nServerLimit 5\nMaxRequestWorkers 5",
+    );
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 3));
+    // Wait until every child has reached its accept loop.
+    let mut auto = String::new();
+    let ready = wait_for(5.0, || {
+        auto = get(addr(port), "localhost", "/server-status?auto").text();
+        auto.lines()
+            .find_map(|l| l.strip_prefix("Scoreboard: "))
+            .is_some_and(|b| !b.contains('S'))
+    });
+    assert!(ready, "{auto}");
+    let field = |name: &str| {
+        auto.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(field("ServerMPM"), "prefork", "{auto}");
+    assert_eq!(field("Processes"), "3", "{auto}");
+    let board = field("Scoreboard");
+    assert_eq!(board.len(), 5, "one letter per ServerLimit slot: {auto}");
+    assert_eq!(board.matches('.').count(), 2, "{auto}");
+    // The child answering us is busy with our request; the others wait.
+    assert_eq!(board.matches(['R', 'W']).count(), 1, "{auto}");
+    assert_eq!(board.matches('_').count(), 2, "{auto}");
+}
+
+#[test]
+fn a_crash_loop_is_limited_to_one_start_a_second_with_one_warning() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 1\nMinSpareServers 1\nMaxSpareServers 2",
+    );
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 1));
+    // Kill each child as soon as it appears: the first deaths are
+    // replaced at once, then at most one start per second.
+    let mut gaps = Vec::new();
+    for _ in 0..8 {
+        let kid = children(m.pid())[0];
+        kill(Pid::from_raw(kid), Signal::SIGKILL).unwrap();
+        let t = Instant::now();
+        assert!(
+            wait_for(3.0, || {
+                let now = children(m.pid());
+                now.len() == 1 && now[0] != kid
+            }),
+            "not replaced: {}",
+            m.stderr()
+        );
+        gaps.push(t.elapsed());
+    }
+    let log = m.stderr();
+    assert_eq!(
+        log.matches("children are dying within 10 s of their start")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        gaps[..5].iter().all(|g| *g < Duration::from_millis(500)),
+        "the first deaths were not replaced at once: {gaps:?}"
+    );
+    assert!(
+        gaps[6..].iter().all(|g| *g >= Duration::from_millis(300)),
+        "a crash loop was replaced at once: {gaps:?}"
+    );
+    assert_eq!(try_get(port, "/"), Some(200));
+}
+
+#[test]
+fn conflicting_directives_are_clamped_with_apaches_warnings_under_t() {
+    let site = Site::new();
+    let c = conf(
+        &site,
+        free_port(),
+        "ServerLimit 10\nMaxRequestWorkers 50\nMinSpareServers 4\nMaxSpareServers 2",
+    );
+    let (code, _, err) = run(&["-t", "-f", c.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("MaxRequestWorkers of 50 exceeds ServerLimit value of 10 servers, decreasing MaxRequestWorkers to 10"),
+        "{err}"
+    );
+    assert!(err.contains("MaxSpareServers of 2"), "{err}");
+    assert!(err.contains("Syntax OK"), "{err}");
+}
+
+/// Alive and not a zombie.
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace().next() != Some("Z"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn children_leave_when_the_master_is_killed() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 3");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 3));
+    let kids = children(m.pid());
+    m.signal(Signal::SIGKILL);
+    m.wait_exit(5);
+    // Their leave pipes' write ends were the master's alone: closed now.
+    assert!(
+        wait_for(3.0, || kids.iter().all(|p| !running(*p))),
+        "orphaned children still running: {kids:?}"
+    );
+}
