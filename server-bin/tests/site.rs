@@ -534,7 +534,15 @@ fn server_status_counts_requests_for_a_local_client() {
     let r = get(addr(port), "localhost", "/server-status?auto");
     assert_eq!(r.status, 200, "stderr:\n{}", m.stderr());
     let first = r.text();
-    assert_eq!(status_field(&first, "ServerMPM"), "single", "{first}");
+    // The strategy mpmd runs by default, as `-V` names it.
+    let (_, version, _) = run(&["-V"]);
+    let default_mpm = version
+        .lines()
+        .find_map(|l| l.strip_prefix("Server MPM:"))
+        .map(str::trim)
+        .expect("-V names the MPM")
+        .to_string();
+    assert_eq!(status_field(&first, "ServerMPM"), default_mpm, "{first}");
     for field in ["BusyWorkers", "IdleWorkers", "Scoreboard"] {
         status_field(&first, field);
     }
