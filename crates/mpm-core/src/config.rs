@@ -126,8 +126,9 @@ impl Default for ProtocolConfig {
 /// that concern it (and clamps conflicts with a warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MpmConfig {
-    /// `StartServers`: child processes made at startup.
-    pub start_servers: u32,
+    /// `StartServers`: child processes made at startup; `None` for the
+    /// strategy's own default (prefork 5, worker and event 3, as Apache).
+    pub start_servers: Option<u32>,
     /// `MinSpareServers` (prefork).
     pub min_spare_servers: u32,
     /// `MaxSpareServers` (prefork).
@@ -140,10 +141,13 @@ pub struct MpmConfig {
     pub threads_per_child: u32,
     /// `ThreadLimit`: upper bound of `ThreadsPerChild`.
     pub thread_limit: u32,
-    /// `ServerLimit`: upper bound of child processes.
-    pub server_limit: u32,
-    /// `MaxRequestWorkers` (`MaxClients`): simultaneous requests served.
-    pub max_request_workers: u32,
+    /// `ServerLimit`: upper bound of child processes; `None` for the
+    /// strategy's default (prefork 256, worker and event 16).
+    pub server_limit: Option<u32>,
+    /// `MaxRequestWorkers` (`MaxClients`): simultaneous requests served;
+    /// `None` for the strategy's default (prefork 256, worker and event
+    /// 400).
+    pub max_request_workers: Option<u32>,
     /// `MaxConnectionsPerChild` (`MaxRequestsPerChild`): 0 for no limit.
     pub max_connections_per_child: u64,
     /// `AsyncRequestWorkerFactor` (event).
@@ -161,15 +165,15 @@ pub struct MpmConfig {
 impl Default for MpmConfig {
     fn default() -> Self {
         MpmConfig {
-            start_servers: 3,
+            start_servers: None,
             min_spare_servers: 5,
             max_spare_servers: 10,
             min_spare_threads: 75,
             max_spare_threads: 250,
             threads_per_child: 25,
             thread_limit: 64,
-            server_limit: 16,
-            max_request_workers: 400,
+            server_limit: None,
+            max_request_workers: None,
             max_connections_per_child: 0,
             async_request_worker_factor: 2,
             listen_backlog: 511,

@@ -89,18 +89,23 @@ impl Mpm for Prefork {
 
     fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
         let (c, _) = clamp::prefork(cfg);
-        (c.server_limit as usize, 1)
+        (
+            c.server_limit.unwrap_or(clamp::PREFORK_DEFAULT_LIMIT) as usize,
+            1,
+        )
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         let (cfg, _) = clamp::prefork(ctx.mpm);
         let params = MasterParams {
-            start: cfg.start_servers,
+            start: cfg.start_servers.unwrap_or(clamp::PREFORK_DEFAULT_START),
             spare: SpareLimits {
                 min_spare: cfg.min_spare_servers,
                 max_spare: cfg.max_spare_servers,
             },
-            max_children: cfg.max_request_workers,
+            max_children: cfg
+                .max_request_workers
+                .unwrap_or(clamp::PREFORK_DEFAULT_LIMIT),
         };
         self.master.run(&ctx, params, &child)
     }
@@ -231,8 +236,8 @@ mod tests {
     fn the_scoreboard_has_a_slot_per_server_and_one_worker_each() {
         let p = Prefork::new();
         let cfg = MpmConfig {
-            server_limit: 7,
-            max_request_workers: 7,
+            server_limit: Some(7),
+            max_request_workers: Some(7),
             ..MpmConfig::default()
         };
         assert_eq!(p.scoreboard_shape(&cfg), (7, 1));
@@ -242,11 +247,11 @@ mod tests {
     #[test]
     fn check_config_clamps_with_warnings() {
         let (c, w) = Prefork::new().check_config(&MpmConfig {
-            server_limit: 4,
-            max_request_workers: 9,
+            server_limit: Some(4),
+            max_request_workers: Some(9),
             ..MpmConfig::default()
         });
-        assert_eq!(c.max_request_workers, 4);
+        assert_eq!(c.max_request_workers, Some(4));
         assert!(
             w.iter().any(|w| w.contains("MaxRequestWorkers of 9")),
             "{w:?}"

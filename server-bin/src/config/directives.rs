@@ -539,15 +539,15 @@ impl<'a> Loader<'a> {
                 self.mpm.group = Some(one_arg(n, args)?.to_string());
                 Ok(())
             }
-            "startservers" => self.mpm_number(n, args, scope, |m, v| m.start_servers = v),
+            "startservers" => self.mpm_number(n, args, scope, |m, v| m.start_servers = Some(v)),
             "minspareservers" => self.mpm_number(n, args, scope, |m, v| m.min_spare_servers = v),
             "maxspareservers" => self.mpm_number(n, args, scope, |m, v| m.max_spare_servers = v),
             "minsparethreads" => self.mpm_number(n, args, scope, |m, v| m.min_spare_threads = v),
             "maxsparethreads" => self.mpm_number(n, args, scope, |m, v| m.max_spare_threads = v),
             "threadsperchild" => self.mpm_number(n, args, scope, |m, v| m.threads_per_child = v),
             "threadlimit" => self.mpm_number(n, args, scope, |m, v| m.thread_limit = v),
-            "serverlimit" => self.mpm_number(n, args, scope, |m, v| m.server_limit = v),
-            "maxrequestworkers" | "maxclients" => self.mpm_number(n, args, scope, |m, v| m.max_request_workers = v),
+            "serverlimit" => self.mpm_number(n, args, scope, |m, v| m.server_limit = Some(v)),
+            "maxrequestworkers" | "maxclients" => self.mpm_number(n, args, scope, |m, v| m.max_request_workers = Some(v)),
             "asyncrequestworkerfactor" => {
                 self.mpm_number(n, args, scope, |m, v| m.async_request_worker_factor = v)
             }

@@ -265,7 +265,7 @@ mod tests {
     fn directive_names_are_case_insensitive() {
         let cfg = ok("listen 80\nKEEPALIVE off\nmaxclients 12\n");
         assert!(!cfg.protocol.timeouts.keep_alive);
-        assert_eq!(cfg.mpm.max_request_workers, 12);
+        assert_eq!(cfg.mpm.max_request_workers, Some(12));
     }
 
     #[test]
@@ -283,7 +283,7 @@ mod tests {
                 m.min_spare_threads,
                 m.max_spare_threads
             ),
-            (2, 3, 4, 5, 6)
+            (Some(2), 3, 4, 5, 6)
         );
         assert_eq!(
             (
@@ -292,7 +292,7 @@ mod tests {
                 m.server_limit,
                 m.max_request_workers
             ),
-            (7, 8, 9, 10)
+            (7, 8, Some(9), Some(10))
         );
         assert_eq!(
             (
@@ -621,7 +621,7 @@ Options All
         let cfg = ok("Listen 80\nLoadModule mpm_worker_module modules/mod_mpm_worker.so\n<IfModule prefork.c>\nStartServers 9\n</IfModule>\n<IfModule mpm_worker_module>\nStartServers 4\n</IfModule>\n");
         assert_eq!(
             (cfg.mpm_name.as_deref(), cfg.mpm.start_servers),
-            (Some("worker"), 4)
+            (Some("worker"), Some(4))
         );
         let only_single = LoadOptions {
             compiled_mpms: vec!["single"],
@@ -954,7 +954,7 @@ Options All
                 m.max_request_workers,
                 m.max_connections_per_child
             ),
-            (8, 20, 256, 256, 4000)
+            (Some(8), 20, Some(256), Some(256), 4000)
         );
     }
 }
