@@ -691,7 +691,19 @@ fn access_logs_follow_their_formats_including_refused_requests() {
         ("GET /missing HTTP/1.1", "404", ""),
         ("GET / HTTP/1.1", "400", ""),
     ];
-    for (line, (request, status, bytes)) in mine.iter().zip(want) {
+    // Each child logs after its response went out, so lines of
+    // successive requests may land in either order: match them by
+    // request and status, each line used once.
+    let mut unused: Vec<&String> = mine.iter().collect();
+    for (request, status, bytes) in want {
+        let pos = unused
+            .iter()
+            .position(|l| {
+                let p = parse_log_line(l);
+                p.request == request && p.rest.first().map(String::as_str) == Some(status)
+            })
+            .unwrap_or_else(|| panic!("no line for {request} {status} in {mine:#?}"));
+        let line = unused.remove(pos);
         let l = parse_log_line(line);
         assert_eq!(
             (l.host.as_str(), l.ident.as_str(), l.user.as_str()),

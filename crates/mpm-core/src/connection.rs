@@ -73,6 +73,33 @@ impl Connection {
         })
     }
 
+    /// Wrap a stream just accepted from `listener` (number `index`), with
+    /// the peer address `accept` returned. Saves the `getpeername` call,
+    /// and the `getsockname` one when the listener is bound to one
+    /// address.
+    pub fn accepted(
+        stream: TcpStream,
+        peer: SocketAddr,
+        index: usize,
+        listener: &crate::listener::Listener,
+    ) -> io::Result<Self> {
+        let local = if listener.local.ip().is_unspecified() {
+            stream.local_addr()?
+        } else {
+            listener.local
+        };
+        Ok(Connection {
+            transport: Transport::Plain(stream),
+            info: ConnInfo {
+                peer,
+                local,
+                listener: index,
+                listen_addr: listener.name.clone(),
+                tls: None,
+            },
+        })
+    }
+
     /// The connection's facts.
     pub fn info(&self) -> &ConnInfo {
         &self.info
@@ -90,6 +117,17 @@ impl Connection {
     pub fn tcp(&self) -> &TcpStream {
         match &self.transport {
             Transport::Plain(s) => s,
+        }
+    }
+
+    /// Read what has already arrived without waiting: `Err(WouldBlock)`
+    /// when nothing has.
+    pub fn read_nonblocking(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.transport {
+            Transport::Plain(s) => {
+                nix::sys::socket::recv(s.as_raw_fd(), buf, nix::sys::socket::MsgFlags::MSG_DONTWAIT)
+                    .map_err(io::Error::from)
+            }
         }
     }
 

@@ -66,8 +66,8 @@ pub struct ConnStats {
 /// handler that panics gets its client a 500 and the connection closed.
 pub fn serve_connection(conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
     let t = &ctx.protocol.timeouts;
+    // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK).
     let sock = socket2::SockRef::from(conn.tcp());
-    let _ = sock.set_nonblocking(false);
     let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
     let limits = &ctx.protocol.limits;
@@ -179,6 +179,37 @@ impl Conn<'_, '_> {
     /// `cap`). `Ok(0)` is end of stream; `Err(InvalidData)` means the
     /// buffer is full at `cap`.
     fn fill(&mut self, cap: usize) -> io::Result<usize> {
+        self.make_room(cap)?;
+        loop {
+            match self.io.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// As [`Conn::fill`], but `Err(WouldBlock)` instead of waiting.
+    fn fill_nonblocking(&mut self, cap: usize) -> io::Result<usize> {
+        self.make_room(cap)?;
+        loop {
+            match self.io.read_nonblocking(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Make room after the buffered bytes: compact, or grow up to `cap`.
+    /// `Err(InvalidData)` when the buffer is full at `cap`.
+    fn make_room(&mut self, cap: usize) -> io::Result<()> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -195,16 +226,7 @@ impl Conn<'_, '_> {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "buffer full"));
             }
         }
-        loop {
-            match self.io.read(&mut self.buf[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        Ok(())
     }
 
     fn run(&mut self) {
@@ -226,6 +248,12 @@ impl Conn<'_, '_> {
     /// before a request began (idle timeout, close, graceful stop).
     fn exchange(&mut self, served: u32) -> Option<After> {
         let t = &self.ctx.protocol.timeouts;
+        // Whether a read would find data without waiting: after a
+        // keep-alive wait said so, or (likely) on a fresh connection whose
+        // client sent its request with the handshake. Saves a poll per
+        // request.
+        let mut readable = false;
+        let mut try_first = served == 0;
         // Between requests: wait for the first byte of the next one.
         if self.start == self.end {
             let (wait, state) = if served == 0 {
@@ -236,7 +264,7 @@ impl Conn<'_, '_> {
             self.set_state(state);
             if let Some(wait) = wait {
                 match self.wait(wait, true) {
-                    Ready::Readable => {}
+                    Ready::Readable => readable = true,
                     Ready::TimedOut | Ready::IdleClose | Ready::Abort => return None,
                 }
             }
@@ -251,21 +279,31 @@ impl Conn<'_, '_> {
                 Ok(None) => {}
                 Err(e) => return Some(self.refuse(e, started, clock)),
             }
-            let now = Instant::now();
-            if deadline.expired(now) {
-                return Some(self.timeout_408(started, clock));
-            }
-            match self.wait(deadline.wait_from(now, t.timeout), false) {
-                Ready::Readable => {}
-                Ready::IdleClose | Ready::Abort => return None,
-                Ready::TimedOut => {
-                    if deadline.expired(Instant::now()) || deadline.deadline().is_none() {
+            let got = if std::mem::take(&mut try_first) {
+                match self.fill_nonblocking(self.head_cap) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => other,
+                }
+            } else {
+                if !std::mem::take(&mut readable) {
+                    let now = Instant::now();
+                    if deadline.expired(now) {
                         return Some(self.timeout_408(started, clock));
                     }
-                    continue;
+                    match self.wait(deadline.wait_from(now, t.timeout), false) {
+                        Ready::Readable => {}
+                        Ready::IdleClose | Ready::Abort => return None,
+                        Ready::TimedOut => {
+                            if deadline.expired(Instant::now()) || deadline.deadline().is_none() {
+                                return Some(self.timeout_408(started, clock));
+                            }
+                            continue;
+                        }
+                    }
                 }
-            }
-            match self.fill(self.head_cap) {
+                self.fill(self.head_cap)
+            };
+            match got {
                 Ok(0) => return None,
                 Ok(n) => deadline.on_data(n),
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {

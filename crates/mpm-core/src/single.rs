@@ -129,7 +129,7 @@ fn accept_loop(
                 continue;
             };
             match l.socket.accept() {
-                Ok((stream, _)) => match Connection::plain(stream, i, l.name.clone()) {
+                Ok((stream, peer)) => match Connection::accepted(stream, peer, i, l) {
                     Ok(conn) => {
                         accept_ok();
                         serve_connection(conn, serve_ctx);

@@ -166,10 +166,10 @@ fn child(cx: ChildContext<'_>) {
                 continue;
             };
             match l.socket.accept() {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     served += 1;
                     process.connections_served.fetch_add(1, Ordering::Relaxed);
-                    match Connection::plain(stream, i, l.name.clone()) {
+                    match Connection::accepted(stream, peer, i, l) {
                         Ok(conn) => {
                             serve_connection(conn, &serve_ctx);
                         }
