@@ -303,6 +303,12 @@ fn a_graceful_stop_removes_the_pid_file_at_once_and_finishes_the_request_in_flig
         wait_for(1.0, || !site.pid_file().exists()),
         "the pid file is still there 1 s after SIGWINCH"
     );
+    // The listeners are closed at once: a new client is refused, not left
+    // waiting in a backlog that nobody will accept from.
+    assert!(
+        wait_for(1.0, || std::net::TcpStream::connect(addr(port)).is_err()),
+        "new connections are still accepted 1 s after SIGWINCH"
+    );
     slow.write_all(b"Connection: close\r\n\r\n").unwrap();
     let resp = read_response(&mut std::io::BufReader::new(slow), false);
     assert_eq!(resp.status, 200, "{}", m.stderr());

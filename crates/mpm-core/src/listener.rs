@@ -208,6 +208,20 @@ impl Listeners {
         Ok(())
     }
 
+    /// Stop listening on every socket, in this process and in every child
+    /// that shares it (the socket is one, whoever holds a descriptor):
+    /// new connections are refused at once, while connections already
+    /// accepted go on. For a graceful stop; a set that stopped listening
+    /// is not used again.
+    pub fn stop_listening(&self) {
+        for l in &self.list {
+            // shutdown(SHUT_RD) on a listening TCP socket takes it out of
+            // the LISTEN state (Linux): pending and new connections are
+            // refused.
+            let _ = socket2::SockRef::from(&l.socket).shutdown(std::net::Shutdown::Read);
+        }
+    }
+
     /// The listeners, in order.
     pub fn iter(&self) -> impl Iterator<Item = &Listener> {
         self.list.iter()
@@ -306,6 +320,16 @@ mod tests {
         assert_eq!(ls.get(0).unwrap().socket.as_raw_fd(), fd_a);
         // b is closed: it can be bound again.
         std::net::TcpListener::bind(b.socket_addr()).unwrap();
+    }
+
+    #[test]
+    fn stop_listening_refuses_new_connections() {
+        let ls = Listeners::bind(&[la("127.0.0.1:0")], 16).unwrap();
+        let addr = ls.get(0).unwrap().local;
+        std::net::TcpStream::connect(addr).expect("listening before");
+        ls.stop_listening();
+        let e = std::net::TcpStream::connect(addr).expect_err("still listening");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
     }
 
     #[test]

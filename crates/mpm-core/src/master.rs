@@ -522,7 +522,10 @@ impl Master {
             }
             Command::GracefulStop => {
                 ctx.control.set_phase(Phase::Draining);
+                // Children first, so that one woken by the closing socket
+                // finds its leave byte already there.
                 self.tell_all_to_leave(ctx);
+                ctx.listeners.stop_listening();
                 let timeout = ctx.mpm.graceful_shutdown_timeout;
                 let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
                 loop {

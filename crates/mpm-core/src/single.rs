@@ -67,6 +67,7 @@ impl Mpm for Single {
                         *command.lock() = Some(cmd);
                         if matches!(cmd, Command::Stop | Command::GracefulStop) {
                             ctx.control.set_phase(Phase::Draining);
+                            ctx.listeners.stop_listening();
                         }
                         stopping.apply(cmd);
                         return;
