@@ -299,6 +299,13 @@ impl Drain {
         ready
     }
 
+    /// True once triggered in this process (an atomic load, no system
+    /// call); a trigger from another process shows only through
+    /// [`Drain::is_triggered`] and [`Drain::fd`].
+    pub fn triggered_here(&self) -> bool {
+        self.triggered.load(Ordering::SeqCst)
+    }
+
     /// Readable once triggered: poll it beside a socket.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.read.as_fd()

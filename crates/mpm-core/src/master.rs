@@ -486,13 +486,14 @@ impl Master {
         if let Some(child) = self.children.get_mut(slot).and_then(|c| c.as_mut()) {
             if !child.leaving {
                 child.leaving = true;
-                let _ = nix::unistd::write(&child.leave, &[1u8]);
+                // The flag first: a child woken by the byte finds it set.
                 if slot < ctx.scoreboard.procs() {
                     ctx.scoreboard
                         .process(slot)
                         .quiescing
                         .store(1, Ordering::Release);
                 }
+                let _ = nix::unistd::write(&child.leave, &[1u8]);
             }
         }
     }

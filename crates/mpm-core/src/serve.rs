@@ -51,6 +51,11 @@ pub struct ServeContext<'a> {
     /// Readable when every connection should close at its next wait,
     /// without a response (stop, restart).
     pub abort: Option<BorrowedFd<'a>>,
+    /// A cheap check (no system call) of the same condition as
+    /// `idle_close`, asked once per response to decide whether to announce
+    /// `Connection: close`; without it the `idle_close` descriptor is
+    /// polled.
+    pub leaving: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
 
 /// What one connection did.
@@ -521,7 +526,10 @@ impl Conn<'_, '_> {
         let body_len = resp.body().len();
         let length = engine::plan_length(version, &head.method, status, body_len);
         let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
-        let idle_close = self.ctx.idle_close.is_some_and(|fd| fd_readable(fd));
+        let idle_close = match self.ctx.leaving {
+            Some(leaving) => leaving(),
+            None => self.ctx.idle_close.is_some_and(fd_readable),
+        };
         let keep = after == After::KeepAlive && engine_keep && !idle_close;
         if after == After::KeepAlive && !keep {
             after = if self.start != self.end {

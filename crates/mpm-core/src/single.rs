@@ -49,12 +49,15 @@ impl Mpm for Single {
         process.accepting.store(1, Ordering::Relaxed);
         let slot = sb.worker(0, 0);
         slot.set_state(WorkerState::Ready);
+        // The watcher triggers in this process, so the flag tells.
+        let leaving = || stopping.graceful.triggered_here();
         let serve_ctx = ServeContext {
             handler: &*handler,
             protocol: &ctx.protocol,
             slot: Some(slot),
             idle_close: Some(stopping.graceful.fd()),
             abort: Some(stopping.abort.fd()),
+            leaving: Some(&leaving),
         };
         let done = AtomicBool::new(false);
         let command = parking_lot::Mutex::new(None);

@@ -126,12 +126,15 @@ fn child(cx: ChildContext<'_>) {
             return;
         }
     };
+    // The master marks the slot quiescing before it writes the leave byte.
+    let leaving = || process.is_quiescing();
     let serve_ctx = ServeContext {
         handler: &*cx.handler,
         protocol: &cx.protocol,
         slot: Some(slot),
         idle_close: Some(cx.leave),
         abort: None,
+        leaving: Some(&leaving),
     };
     let limit = cx.mpm.max_connections_per_child;
     let mut served: u64 = 0;
