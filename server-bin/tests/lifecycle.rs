@@ -390,18 +390,3 @@ fn ipv6_loopback_listens_when_the_system_has_it() {
     let resp = read_response(&mut BufReader::new(s), false);
     assert_eq!(resp.text(), "six");
 }
-
-/// `GET path`, or `None` when the connection closed without a response.
-fn try_get(addr: std::net::SocketAddr, path: &str) -> Option<u16> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .ok()?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out);
-    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
-}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,63 +23,6 @@ fn conf(site: &Site, port: u16, extra: &str) -> std::path::PathBuf {
          <Location /server-status>\nSetHandler server-status\n</Location>\n{extra}\n",
         site.docroot().display()
     ))
-}
-
-/// The pids whose parent is `master`, read from `/proc/*/stat`.
-fn children(master: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid …; comm may hold spaces, so split after ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let mut f = rest.split_whitespace();
-        let state = f.next().unwrap_or("");
-        let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == master && state != "Z" {
-            out.push(pid);
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Poll `cond` every 20 ms until it holds or `secs` pass.
-fn wait_for(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs_f64(secs);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `GET path` on a new connection: the status, or `None` when the
-/// connection failed or closed without a response.
-fn try_get(port: u16, path: &str) -> Option<u16> {
-    let mut s = std::net::TcpStream::connect(addr(port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .ok()?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out);
-    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
 /// A client thread making requests in a loop (bounded in count and
@@ -102,7 +45,7 @@ impl Load {
             let mut n = 0;
             while !s.load(Ordering::Relaxed) && n < max && Instant::now() < until {
                 n += 1;
-                match try_get(port, "/") {
+                match try_get(addr(port), "/") {
                     Some(200) => o.fetch_add(1, Ordering::Relaxed),
                     _ => f.fetch_add(1, Ordering::Relaxed),
                 };
@@ -150,10 +93,6 @@ impl Drop for Load {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
-}
-
 #[test]
 fn start_servers_3_forks_3_children() {
     let site = Site::new();
@@ -171,7 +110,7 @@ fn start_servers_3_forks_3_children() {
         m.stderr()
     );
     assert!(m.stderr().contains("(prefork MPM)"), "{}", m.stderr());
-    assert_eq!(try_get(port, "/"), Some(200));
+    assert_eq!(try_get(addr(port), "/"), Some(200));
     // The spares are within bounds: nothing more is started.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(children(m.pid()).len(), 3, "{}", m.stderr());
@@ -261,7 +200,7 @@ fn a_hard_restart_answers_again_within_2_s_twice_in_a_row() {
         m.signal(Signal::SIGHUP);
         m.wait_log("resuming normal operations", 2 + i);
         assert!(
-            wait_for(2.0, || try_get(port, "/") == Some(200)),
+            wait_for(2.0, || try_get(addr(port), "/") == Some(200)),
             "no answer within 2 s of SIGHUP; {}",
             m.stderr()
         );
@@ -361,7 +300,7 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
         "no child replaced the ones that left; {}",
         m.stderr()
     );
-    assert_eq!(try_get(port, "/"), Some(200));
+    assert_eq!(try_get(addr(port), "/"), Some(200));
 }
 
 #[test]
@@ -384,7 +323,7 @@ fn children_run_as_the_configured_user() {
     let c = conf(&site, port, "StartServers 2\nUser nobody");
     let m = start(&site, &c);
     assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
-    assert_eq!(try_get(port, "/"), Some(200), "{}", m.stderr());
+    assert_eq!(try_get(addr(port), "/"), Some(200), "{}", m.stderr());
     let uid_of = |pid: i32| -> Option<u32> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("Uid:"))?;
@@ -532,7 +471,7 @@ fn a_crash_loop_is_limited_to_one_start_a_second_with_one_warning() {
         gaps[6..].iter().all(|g| *g >= Duration::from_millis(300)),
         "a crash loop was replaced at once: {gaps:?}"
     );
-    assert_eq!(try_get(port, "/"), Some(200));
+    assert_eq!(try_get(addr(port), "/"), Some(200));
 }
 
 #[test]
