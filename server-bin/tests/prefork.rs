@@ -519,3 +519,26 @@ fn children_leave_when_the_master_is_killed() {
         "orphaned children still running: {kids:?}"
     );
 }
+
+#[test]
+fn ctrl_c_to_the_process_group_stops_through_the_master_without_killing_children_first() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 3");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 3));
+    let kids = children(m.pid());
+    // What a terminal does on Ctrl-C: SIGINT to every process of the group
+    // (the harness made mpmd the leader of its own group).
+    kill(Pid::from_raw(-m.pid()), Signal::SIGINT).expect("signal the group");
+    assert!(m.wait_exit(10).success(), "{}", m.stderr());
+    assert!(
+        wait_for(2.0, || kids.iter().all(|p| !alive(*p))),
+        "children left: {kids:?}"
+    );
+    let log = m.stderr();
+    assert!(
+        !log.contains("exit signal"),
+        "children died of the group signal instead of being stopped by the master:\n{log}"
+    );
+}

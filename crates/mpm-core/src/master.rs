@@ -49,8 +49,9 @@
 //!
 //! ## After `fork`, in the child
 //!
-//! The master's signal handling is reset to the defaults (`SIGTERM`,
-//! `SIGINT`, `SIGHUP`, `SIGUSR1`, `SIGWINCH`, `SIGCHLD`), the master's
+//! The master's signal handling is undone (`SIGTERM` and `SIGCHLD` to
+//! their defaults; `SIGINT`, `SIGHUP`, `SIGUSR1`, `SIGWINCH`, which are
+//! commands to the master, ignored), the master's
 //! descriptors other children would need are closed, privileges are dropped
 //! when running as root with `User`/`Group` (setgid, initgroups, setuid;
 //! `#uid` and `#gid` numeric forms allowed), the handler is built with the
@@ -729,22 +730,28 @@ impl Master {
     }
 }
 
-/// The master's signal handling back to the defaults, and no signal
-/// blocked: a child ends on `SIGTERM`, and a signal meant for the master
-/// never writes into the master's control pipe from a child.
+/// The child's signal handling: `SIGTERM` and `SIGCHLD` back to their
+/// defaults (the master ends a child with `SIGTERM`), and the signals that
+/// are commands to the master (`SIGINT`, `SIGHUP`, `SIGUSR1`, `SIGWINCH`)
+/// ignored, so a signal sent to the whole process group (Ctrl-C in a
+/// terminal, `kill -INT -PGID`) reaches the master, which tells its
+/// children in its own way, instead of killing every child at once. No
+/// signal stays blocked, and none writes into the master's control pipe.
 fn reset_signals() {
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in [
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGWINCH,
-        Signal::SIGCHLD,
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    for (sig, action) in [
+        (Signal::SIGTERM, &default),
+        (Signal::SIGCHLD, &default),
+        (Signal::SIGINT, &ignore),
+        (Signal::SIGHUP, &ignore),
+        (Signal::SIGUSR1, &ignore),
+        (Signal::SIGWINCH, &ignore),
     ] {
-        // SAFETY: installing the default disposition runs no handler code.
+        // SAFETY: installing the default or the ignore disposition runs no
+        // handler code.
         unsafe {
-            let _ = nix::sys::signal::sigaction(sig, &default);
+            let _ = nix::sys::signal::sigaction(sig, action);
         }
     }
     let _ = nix::sys::signal::sigprocmask(
