@@ -94,6 +94,11 @@ impl Server {
     }
 
     /// Bind, then serve until stopped.
+    ///
+    /// A forking strategy (prefork, the default) forks from the calling
+    /// thread: call `run` before the program starts other threads (as
+    /// `main` of a server usually does), since only the forking thread
+    /// exists in a child.
     pub fn run(mut self) -> Result<(), Error> {
         let mut mpm = crate::by_name(&self.strategy).ok_or_else(|| {
             Error::Handler(format!(
