@@ -1056,6 +1056,12 @@ mod tests {
             })
         };
         let w = sb.worker(0, 0);
+        // Race only once the writer is running (on a loaded machine the
+        // thread may start late).
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while w.request().is_empty() && std::time::Instant::now() < until {
+            std::thread::yield_now();
+        }
         let (mut whole, mut gave_up) = (0u32, 0u32);
         for _ in 0..5_000 {
             match w.try_read_strings(1_000) {
