@@ -162,7 +162,7 @@ pub fn worker(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
         max_request_workers = tpc;
     }
     let mut servers = max_request_workers / tpc;
-    if max_request_workers % tpc != 0 {
+    if servers * tpc != max_request_workers {
         let to = servers * tpc;
         w.push(format!(
             "WARNING: MaxRequestWorkers of {max_request_workers} is not an integer multiple of ThreadsPerChild of {tpc}, decreasing to nearest multiple {to}, for a maximum of {servers} servers."
