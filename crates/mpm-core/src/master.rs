@@ -131,6 +131,11 @@ pub struct MasterParams {
     /// Children alive at once, counting those leaving (from
     /// `MaxRequestWorkers`, at most the scoreboard's process slots).
     pub max_children: u32,
+    /// Worker slots each child uses (1 for prefork, `ThreadsPerChild` for
+    /// worker and event; at most the scoreboard's threads): the master
+    /// marks them starting and counts their idle ones as spares. The
+    /// slots above stay `.`.
+    pub threads_per_child: u32,
 }
 
 /// One forked child, as the master knows it.
@@ -176,6 +181,8 @@ pub struct Master {
     owed: u32,
     /// A child exited with [`FATAL_EXIT`]: its pid.
     fatal: Option<i32>,
+    /// Worker slots per child of the current run.
+    threads: usize,
 }
 
 impl std::fmt::Debug for Master {
@@ -246,6 +253,7 @@ impl Master {
             None => self.regulator = Some(Regulator::new(params.spare)),
         }
         self.fatal = None;
+        self.threads = (params.threads_per_child as usize).clamp(1, sb.threads().max(1));
         let generation = sb.generation();
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
@@ -369,7 +377,7 @@ impl Master {
             }
             let mut idle = 0;
             let mut busy = false;
-            for t in 0..sb.threads() {
+            for t in 0..self.threads.min(sb.threads()) {
                 let s = sb.worker(slot, t).state();
                 if s == WorkerState::Ready || s == WorkerState::Starting {
                     idle += 1;
@@ -377,7 +385,8 @@ impl Master {
                 busy |= s.is_busy();
             }
             counts.idle += idle;
-            if idle > 0 && !busy {
+            // Only a child whose every worker waits is a spare to retire.
+            if idle as usize == self.threads.min(sb.threads()) && !busy {
                 counts.retirable.push(slot);
             }
         }
@@ -633,7 +642,7 @@ impl Master {
             .map_err(|e| Error::io("creating a child's leave pipe", e.into()))?;
         // Written before the fork, so the child's own writes come after.
         sb.reset_process(slot);
-        for t in 0..sb.threads() {
+        for t in 0..self.threads.min(sb.threads()) {
             sb.worker(slot, t).set_state(WorkerState::Starting);
         }
         // Signals are blocked across the fork, so a SIGTERM that reaches

@@ -49,8 +49,9 @@ pub struct Counts {
     /// `ServerLimit` is reached (slots held by leaving children count as
     /// taken).
     pub free_slots: u32,
-    /// Slots of children that could be retired: idle, not busy, not
-    /// leaving; in increasing order.
+    /// Slots of children that could be retired: every worker idle (one
+    /// process for prefork, all its threads for worker), not leaving; in
+    /// increasing order.
     pub retirable: Vec<usize>,
 }
 

@@ -106,6 +106,7 @@ impl Mpm for Prefork {
             max_children: cfg
                 .max_request_workers
                 .unwrap_or(clamp::PREFORK_DEFAULT_LIMIT),
+            threads_per_child: 1,
         };
         self.master.run(&ctx, params, &child)
     }

@@ -11,6 +11,7 @@
 //! | feature | strategy | default |
 //! |---|---|---|
 //! | `prefork` | [`prefork::Prefork`]: single-threaded child processes kept by a master | yes (and the default strategy) |
+//! | `worker` | [`worker::Worker`]: child processes of `ThreadsPerChild` threads, a listener thread each | yes |
 
 pub use mpm_core::*;
 
@@ -21,11 +22,18 @@ pub use server::Server;
 #[cfg(feature = "prefork")]
 pub use mpm_prefork as prefork;
 
+/// Apache's worker MPM (feature `worker`).
+#[cfg(feature = "worker")]
+pub use mpm_worker as worker;
+
 /// The strategies compiled into this build, the default first.
 pub fn compiled() -> Vec<&'static str> {
     let mut list = Vec::new();
     if cfg!(feature = "prefork") {
         list.push("prefork");
+    }
+    if cfg!(feature = "worker") {
+        list.push("worker");
     }
     list.push("single");
     list
@@ -43,6 +51,8 @@ pub fn by_name(name: &str) -> Option<Box<dyn Mpm>> {
         "single" => Some(Box::new(single::Single)),
         #[cfg(feature = "prefork")]
         "prefork" => Some(Box::new(mpm_prefork::Prefork::new())),
+        #[cfg(feature = "worker")]
+        "worker" => Some(Box::new(mpm_worker::Worker::new())),
         _ => None,
     }
 }
@@ -62,6 +72,11 @@ mod tests {
     #[cfg(feature = "prefork")]
     fn prefork_is_the_default_strategy_when_compiled() {
         assert_eq!(super::default_strategy(), "prefork");
-        assert_eq!(super::compiled(), vec!["prefork", "single"]);
+        let mut expected = vec!["prefork"];
+        if cfg!(feature = "worker") {
+            expected.push("worker");
+        }
+        expected.push("single");
+        assert_eq!(super::compiled(), expected);
     }
 }

@@ -1,0 +1,422 @@
+//! # mpm-worker
+//!
+//! Apache's worker MPM: a master process keeps a pool of child processes,
+//! each with `ThreadsPerChild` worker threads and one listener (the
+//! child's main thread). A worker serves one connection at a time, start
+//! to end (keep-alive waits included). A crash costs one process and the
+//! connections its threads hold, never the server; memory is shared by
+//! the threads of a process, so a server of many connections needs far
+//! fewer processes than prefork.
+//!
+//! The master (forking, reaping, spares, restarts, privileges) is
+//! [`mpm_core::master`], shared with prefork; here the spares are counted
+//! in threads. This crate adds the child's body and the worker directives:
+//!
+//! | directive | meaning here |
+//! |---|---|
+//! | `StartServers` | children forked by each (re)start |
+//! | `ThreadsPerChild` | worker threads of each child |
+//! | `ThreadLimit` | worker slots per child in the scoreboard (upper bound of `ThreadsPerChild`) |
+//! | `MinSpareThreads`, `MaxSpareThreads` | idle threads, over all children, kept between these bounds, checked once a second |
+//! | `MaxRequestWorkers` | threads alive at once (a multiple of `ThreadsPerChild`) |
+//! | `ServerLimit` | process slots in the scoreboard |
+//! | `MaxConnectionsPerChild` | a child leaves after its threads took this many connections together (0: never) |
+//!
+//! ## The accept gate
+//!
+//! The listener waits on every listening socket (`EPOLLEXCLUSIVE`, as
+//! prefork: the kernel wakes one waiting child per connection) and on the
+//! child's leave pipe, but only while at least one of its workers is idle.
+//! A child whose threads are all busy does not take a connection it could
+//! not serve at once: its listener waits for a worker to come free before
+//! it returns to `epoll_wait`, and meanwhile the kernel hands new
+//! connections to the other children. The workers and the listener share
+//! one queue under a mutex: `idle` counts the workers waiting on it, and
+//! the listener accepts only while `idle` exceeds the connections already
+//! queued, so a connection it accepts always has a worker of its own.
+//!
+//! ## Leaving
+//!
+//! Told to leave (graceful restart or stop, a retired spare), or after
+//! `MaxConnectionsPerChild` connections, or when the master is gone, the
+//! listener stops accepting and writes a byte to the child's own
+//! *idle-close pipe*: workers waiting between keep-alive requests close
+//! their connections, responses announce `Connection: close`, a request
+//! under way completes. Idle workers exit at once, busy ones after their
+//! connection, then the child exits (the master replaces it unless it was
+//! told to leave).
+//!
+//! A handler that panics gets its client a 500 from the serving code; the
+//! worker thread also guards each connection with `catch_unwind`, so no
+//! thread is lost even to a bug in the serving code itself.
+//!
+//! ## Scoreboard
+//!
+//! `ServerLimit` × `ThreadLimit` worker slots: slot (child, thread) for
+//! each of the `ThreadsPerChild` workers, `S` starting, `_` waiting for a
+//! connection, `R`/`W`/`K` while serving, `G` when finishing before the
+//! child leaves; the slots above `ThreadsPerChild` stay `.`.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mpm_core::clamp;
+use mpm_core::master::{ChildContext, Master, MasterParams};
+use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
+use mpm_core::serve::{serve_connection, ServeContext};
+use mpm_core::single::accept_error;
+use mpm_core::spare::SpareLimits;
+use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
+use nix::fcntl::OFlag;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use parking_lot::{Condvar, Mutex};
+
+/// The worker strategy. Keep the same value across restarts: it holds the
+/// master's children, so a graceful restart adopts the old ones.
+#[derive(Debug, Default)]
+pub struct Worker {
+    master: Master,
+}
+
+impl Worker {
+    /// A worker strategy with no child yet.
+    pub fn new() -> Self {
+        Worker::default()
+    }
+}
+
+impl Mpm for Worker {
+    fn info(&self) -> MpmInfo {
+        MpmInfo {
+            name: "worker",
+            threaded: true,
+            forked: true,
+        }
+    }
+
+    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+        clamp::worker(cfg)
+    }
+
+    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
+        let (c, _) = clamp::worker(cfg);
+        (
+            c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
+            c.thread_limit as usize,
+        )
+    }
+
+    fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
+        let (cfg, _) = clamp::worker(ctx.mpm);
+        let threads = cfg.threads_per_child.max(1);
+        let params = MasterParams {
+            start: cfg.start_servers.unwrap_or(clamp::WORKER_DEFAULT_START),
+            spare: SpareLimits {
+                min_spare: cfg.min_spare_threads,
+                max_spare: cfg.max_spare_threads,
+            },
+            max_children: cfg
+                .max_request_workers
+                .unwrap_or(clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
+                / threads,
+            threads_per_child: threads,
+        };
+        self.master.run(&ctx, params, &child)
+    }
+}
+
+/// What the epoll data of a registration stands for.
+const LEAVE: u64 = u64::MAX;
+
+/// How often a listener waiting for a free worker looks at its leave
+/// pipe.
+const GATE_POLL: Duration = Duration::from_millis(100);
+
+/// The queue between the listener and the workers.
+#[derive(Default)]
+struct State {
+    /// Accepted connections not yet taken by a worker.
+    queue: VecDeque<Connection>,
+    /// Workers waiting for a connection.
+    idle: usize,
+    /// The listener stopped: workers exit once the queue is empty.
+    done: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled for each queued connection, and (to all) when done.
+    work: Condvar,
+    /// Signalled when a worker starts waiting.
+    freed: Condvar,
+}
+
+impl Shared {
+    /// The next connection for a worker; `None` when the child leaves.
+    fn take(&self) -> Option<Connection> {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(c) = st.queue.pop_front() {
+                return Some(c);
+            }
+            if st.done {
+                return None;
+            }
+            st.idle += 1;
+            self.freed.notify_one();
+            self.work.wait(&mut st);
+            st.idle -= 1;
+        }
+    }
+
+    /// Whether a worker waits with nothing queued for it.
+    fn has_idle(st: &State) -> bool {
+        st.idle > st.queue.len()
+    }
+
+    fn push(&self, conn: Connection) {
+        self.state.lock().queue.push_back(conn);
+        self.work.notify_one();
+    }
+
+    fn finish(&self) {
+        self.state.lock().done = true;
+        self.work.notify_all();
+    }
+}
+
+/// A child: start the workers, run the listener, wait for the workers.
+fn child(cx: ChildContext<'_>) {
+    let pid = std::process::id();
+    let process = cx.scoreboard.process(cx.slot);
+    let (cfg, _) = clamp::worker(cx.mpm);
+    let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
+    let epoll = match setup_epoll(&cx) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error!("child {pid}: could not wait for connections: {e}");
+            return;
+        }
+    };
+    let (idle_read, idle_write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!(
+                "child {pid}: could not make its idle-close pipe: {}",
+                e.desc()
+            );
+            return;
+        }
+    };
+    let shared = Shared::default();
+    let stopping = AtomicBool::new(false);
+    let leaving = || stopping.load(Ordering::Acquire) || process.is_quiescing();
+    std::thread::scope(|s| {
+        let mut started = 0;
+        for t in 0..threads {
+            let slot = cx.scoreboard.worker(cx.slot, t);
+            let serve_ctx = ServeContext {
+                handler: &*cx.handler,
+                protocol: &cx.protocol,
+                slot: Some(slot),
+                idle_close: Some(idle_read.as_fd()),
+                abort: None,
+                leaving: Some(&leaving),
+            };
+            let shared = &shared;
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker {t}"))
+                .spawn_scoped(s, move || work(shared, slot, &serve_ctx));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    slot.set_state(WorkerState::Dead);
+                    log::error!("child {pid}: could not start worker thread {t}: {e}");
+                }
+            }
+        }
+        if started > 0 {
+            listen(&cx, process, &epoll, &shared);
+        }
+        process.accepting.store(0, Ordering::Release);
+        stopping.store(true, Ordering::Release);
+        let _ = nix::unistd::write(&idle_write, &[1u8]);
+        shared.finish();
+    });
+    drop(idle_write);
+}
+
+/// A worker thread: serve connections from the queue until the child
+/// leaves.
+fn work(shared: &Shared, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
+    slot.set_state(WorkerState::Ready);
+    while let Some(conn) = shared.take() {
+        if catch_unwind(AssertUnwindSafe(|| serve_connection(conn, ctx))).is_err() {
+            log::error!("a connection ended with a panic in the serving code; the worker goes on");
+        }
+        slot.set_state(WorkerState::Ready);
+    }
+    slot.set_state(WorkerState::Graceful);
+}
+
+/// The listener: accept while a worker is idle, until told to leave or
+/// `MaxConnectionsPerChild` is reached.
+fn listen(cx: &ChildContext<'_>, process: &ProcessSlot, epoll: &Epoll, shared: &Shared) {
+    let pid = std::process::id();
+    let limit = cx.mpm.max_connections_per_child;
+    let mut served: u64 = 0;
+    process.accepting.store(1, Ordering::Release);
+    let mut events = vec![EpollEvent::empty(); cx.listeners.len() + 1];
+    'life: loop {
+        // The gate: no connection is taken unless a worker waits for it.
+        {
+            let mut st = shared.state.lock();
+            while !Shared::has_idle(&st) {
+                if process.is_quiescing() || readable(cx.leave) {
+                    break 'life;
+                }
+                shared.freed.wait_for(&mut st, GATE_POLL);
+            }
+        }
+        let n = match epoll.wait(&mut events, EpollTimeout::NONE) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                log::error!("child {pid}: waiting for connections failed: {}", e.desc());
+                std::thread::sleep(GATE_POLL);
+                continue;
+            }
+        };
+        let mut leave = false;
+        let mut ready = Vec::new();
+        for ev in &events[..n] {
+            match ev.data() {
+                LEAVE => leave = true,
+                i => ready.push(i as usize),
+            }
+        }
+        if ready.is_empty() && leave {
+            break;
+        }
+        // Woken for a connection: take it, even when told to leave in the
+        // same instant (the kernel woke this child alone for it).
+        for i in ready {
+            let Some(l) = cx.listeners.get(i) else {
+                continue;
+            };
+            match l.socket.accept() {
+                Ok((stream, peer)) => {
+                    served += 1;
+                    process.connections_served.fetch_add(1, Ordering::Relaxed);
+                    match Connection::accepted(stream, peer, i, l) {
+                        Ok(conn) => shared.push(conn),
+                        Err(e) => log::debug!("connection lost before it was served: {e}"),
+                    }
+                    if limit > 0 && served >= limit {
+                        break 'life;
+                    }
+                    // One connection per pass: the gate is asked again.
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => accept_error(&e),
+            }
+        }
+        if leave || readable(cx.leave) {
+            break;
+        }
+    }
+}
+
+/// Every listener with `EPOLLEXCLUSIVE`, and the leave pipe.
+fn setup_epoll(cx: &ChildContext<'_>) -> io::Result<Epoll> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    for (i, l) in cx.listeners.iter().enumerate() {
+        epoll.add(
+            l.socket.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64),
+        )?;
+    }
+    epoll.add(cx.leave, EpollEvent::new(EpollFlags::EPOLLIN, LEAVE))?;
+    Ok(epoll)
+}
+
+/// Whether `fd` is readable now (the leave byte, or the master gone).
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_names_itself_forked_and_threaded() {
+        assert_eq!(
+            Worker::new().info(),
+            MpmInfo {
+                name: "worker",
+                threaded: true,
+                forked: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_scoreboard_has_server_limit_processes_of_thread_limit_slots() {
+        let w = Worker::new();
+        assert_eq!(w.scoreboard_shape(&MpmConfig::default()), (16, 64));
+        let cfg = MpmConfig {
+            server_limit: Some(4),
+            thread_limit: 6,
+            threads_per_child: 4,
+            max_request_workers: Some(16),
+            ..MpmConfig::default()
+        };
+        assert_eq!(w.scoreboard_shape(&cfg), (4, 6));
+        // A ThreadLimit above the hard maximum is clamped first.
+        let cfg = MpmConfig {
+            thread_limit: 90_000,
+            ..MpmConfig::default()
+        };
+        assert_eq!(w.scoreboard_shape(&cfg).1, clamp::MAX_THREAD_LIMIT as usize);
+    }
+
+    #[test]
+    fn the_gate_opens_only_for_a_worker_with_nothing_queued() {
+        let st = State {
+            idle: 1,
+            ..State::default()
+        };
+        assert!(Shared::has_idle(&st));
+        let st = State::default();
+        assert!(!Shared::has_idle(&st), "no worker waits");
+    }
+
+    #[test]
+    fn a_finished_queue_sends_waiting_workers_home() {
+        let shared = Shared::default();
+        std::thread::scope(|s| {
+            let h = s.spawn(|| shared.take().is_none());
+            // Wait until the worker waits, then end.
+            let mut st = shared.state.lock();
+            while st.idle == 0 {
+                shared.freed.wait_for(&mut st, Duration::from_secs(5));
+            }
+            drop(st);
+            shared.finish();
+            assert!(
+                h.join().unwrap(),
+                "the worker got a connection from nowhere"
+            );
+        });
+        assert_eq!(shared.state.lock().idle, 0);
+    }
+}

@@ -1,0 +1,475 @@
+//! The worker strategy through the real `mpmd`: children of
+//! `ThreadsPerChild` threads, spare threads kept between limits, deaths
+//! and replacements, restarts under load, `MaxConnectionsPerChild`,
+//! keep-alive connections held by threads, and the status page.
+//!
+//! Every test runs with small numbers: 4 threads per child, `ThreadLimit`
+//! 6 (so the scoreboard shows two unused `.` slots per child), at most 4
+//! children (`ServerLimit 4`, `MaxRequestWorkers 16`).
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Threads per child in every test.
+const TPC: usize = 4;
+/// `ThreadLimit` in every test: the scoreboard's slots per child.
+const THREAD_LIMIT: usize = 6;
+/// `ServerLimit` in every test.
+const SERVER_LIMIT: usize = 4;
+
+/// A worker configuration on `port` with extra directives after the
+/// common ones (a later directive overrides an earlier one).
+fn conf(site: &Site, port: u16, extra: &str) -> std::path::PathBuf {
+    site.write("htdocs/index.html", "<h1>home</h1>");
+    site.config(&format!(
+        "LoadModule mpm_worker_module modules/mod_mpm_worker.so\n\
+         Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
+         <Location /server-status>\nSetHandler server-status\n</Location>\n\
+         StartServers 2\nThreadsPerChild {TPC}\nThreadLimit {THREAD_LIMIT}\nServerLimit {SERVER_LIMIT}\n\
+         MaxRequestWorkers 16\nMinSpareThreads 2\nMaxSpareThreads 8\n{extra}\n",
+        site.docroot().display()
+    ))
+}
+
+/// The `Scoreboard:` line of `/server-status?auto`.
+fn board(port: u16) -> String {
+    get(addr(port), "localhost", "/server-status?auto")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("Scoreboard: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The threads of process `pid` (`/proc/PID/task`).
+fn tasks(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A keep-alive connection that got its first response: it holds a worker
+/// thread until `KeepAliveTimeout`.
+fn held(port: u16) -> BufReader<TcpStream> {
+    let mut s = connect(addr(port));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 200, "a held connection got {}", resp.status);
+    r
+}
+
+/// A client thread making requests in a loop (bounded in count and
+/// time) and counting the ones that got no 200.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU32>,
+    failed: Arc<AtomicU32>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16, max: u32) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU32::new(0));
+        let failed = Arc::new(AtomicU32::new(0));
+        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
+        let thread = std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(30);
+            let mut n = 0;
+            while !s.load(Ordering::Relaxed) && n < max && Instant::now() < until {
+                n += 1;
+                match try_get(addr(port), "/") {
+                    Some(200) => o.fetch_add(1, Ordering::Relaxed),
+                    _ => f.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        });
+        Load {
+            stop,
+            ok,
+            failed,
+            thread: Some(thread),
+        }
+    }
+
+    fn ok(&self) -> u32 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stop, or with `wait` let it make all its requests; (ok, failed).
+    fn finish(mut self, wait: bool) -> (u32, u32) {
+        if !wait {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn children_run_threads_per_child_workers_and_the_board_has_a_slot_per_thread() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "");
+    let m = start(&site, &c);
+    assert!(
+        wait_for(5.0, || children(m.pid()).len() == 2),
+        "children of the master: {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    assert!(m.stderr().contains("(worker MPM)"), "{}", m.stderr());
+    for kid in children(m.pid()) {
+        assert!(
+            wait_for(5.0, || tasks(kid) > TPC),
+            "child {kid} has {} threads, expected {TPC} workers and a listener",
+            tasks(kid)
+        );
+    }
+    // The board holds every slot, ServerLimit × ThreadLimit: each child's
+    // 4 workers, then 2 unused `.`; the two unused process slots all `.`.
+    // Wait until every worker has started.
+    let mut b = String::new();
+    assert!(
+        wait_for(5.0, || {
+            b = board(port);
+            b.len() == SERVER_LIMIT * THREAD_LIMIT && !b.contains('S')
+        }),
+        "board {b:?}"
+    );
+    let auto = get(addr(port), "localhost", "/server-status?auto").text();
+    assert!(auto.contains("ServerMPM: worker"), "{auto}");
+    // The thread answering us is busy with our request; 7 wait.
+    assert_eq!(b.matches(['R', 'W']).count(), 1, "{b}");
+    assert_eq!(b.matches('_').count(), 2 * TPC - 1, "{b}");
+    assert_eq!(
+        b.matches('.').count(),
+        SERVER_LIMIT * THREAD_LIMIT - 2 * TPC,
+        "{b}"
+    );
+    for (i, child) in b.as_bytes().chunks(THREAD_LIMIT).enumerate() {
+        assert_eq!(
+            &child[TPC..],
+            b"..",
+            "slots above ThreadsPerChild of child {i} are used: {b}"
+        );
+    }
+    // Within the spare limits (8 idle, MaxSpareThreads 8): nothing changes.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(children(m.pid()).len(), 2, "{}", m.stderr());
+}
+
+#[test]
+fn held_connections_make_the_master_start_children_up_to_max_request_workers() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "KeepAliveTimeout 20");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
+    // 12 keep-alive connections hold 12 threads: the first 8 at once, the
+    // others as children are added (fewer than MinSpareThreads idle). A
+    // child whose threads are all busy must not accept the 9th: it would
+    // sit in that child's queue behind connections held for 20 s, and
+    // this read would time out.
+    let t = Instant::now();
+    let mut conns: Vec<_> = (0..12).map(|_| held(port)).collect();
+    assert!(
+        children(m.pid()).len() >= 3,
+        "12 connections served by {:?}",
+        children(m.pid())
+    );
+    // 12 busy of 12 or 16 threads: a fourth child follows.
+    assert!(
+        wait_for(5.0, || children(m.pid()).len() == SERVER_LIMIT),
+        "{:?} children {:?} after 12 held connections; {}",
+        children(m.pid()),
+        t.elapsed(),
+        m.stderr()
+    );
+    // Every thread held: the limit is reported, once.
+    conns.extend((0..4).map(|_| held(port)));
+    m.wait_log("server reached MaxRequestWorkers setting", 1);
+    assert_eq!(children(m.pid()).len(), SERVER_LIMIT, "beyond ServerLimit");
+    // Every thread is held, so the status page needs one let go first:
+    // 15 threads keep their connections, one answers.
+    conns.pop();
+    let b = board(port);
+    assert_eq!(b.matches('K').count(), 15, "{b}");
+    assert_eq!(b.matches(['R', 'W']).count(), 1, "{b}");
+    // Let go: the connections close and are served again by any thread.
+    drop(conns);
+    assert!(
+        wait_for(5.0, || try_get(addr(port), "/") == Some(200)),
+        "{}",
+        m.stderr()
+    );
+    assert_eq!(
+        m.stderr()
+            .matches("server reached MaxRequestWorkers setting")
+            .count(),
+        1,
+        "{}",
+        m.stderr()
+    );
+}
+
+#[test]
+fn idle_children_beyond_max_spare_threads_are_retired_one_a_second() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 4");
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 4));
+    // 16 idle threads, MaxSpareThreads 8: two children go, 8 stay idle.
+    assert!(
+        wait_for(6.0, || children(m.pid()).len() == 2),
+        "{:?} children with MaxSpareThreads 8; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(children(m.pid()).len(), 2, "retired below MaxSpareThreads");
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+}
+
+#[test]
+fn a_busy_child_is_not_retired() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 4\nKeepAliveTimeout 20");
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 4));
+    // One connection held by some child. 15 idle threads, MaxSpareThreads
+    // 8: idle children are retired down to 2 (7 idle), and the busy one
+    // is never among them (retiring it would close the connection now).
+    let conn = held(port);
+    assert!(
+        wait_for(6.0, || children(m.pid()).len() == 2),
+        "{:?} children; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(children(m.pid()).len(), 2, "{}", m.stderr());
+    let b = board(port);
+    assert_eq!(
+        b.matches('K').count(),
+        1,
+        "the held connection is gone: {b}"
+    );
+    // The held connection still works.
+    let mut r = conn;
+    r.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).status, 200);
+}
+
+#[test]
+fn a_killed_child_is_replaced_and_costs_at_most_its_own_connection() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "");
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
+    let before = children(m.pid());
+    let load = Load::start(port, 100_000);
+    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
+    let victim = before[0];
+    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
+    assert!(
+        wait_for(1.5, || {
+            let now = children(m.pid());
+            now.len() == 2 && !now.contains(&victim)
+        }),
+        "not replaced within 1.5 s: {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    let ok_at_kill = load.ok();
+    assert!(wait_for(5.0, || load.ok() >= ok_at_kill + 50));
+    let (ok, failed) = load.finish(false);
+    assert!(
+        failed <= 1,
+        "{failed} failed requests (at most the killed child's own connection), {ok} ok"
+    );
+    assert!(
+        m.stderr()
+            .contains(&format!("child pid {victim} exit signal Killed (9)")),
+        "{}",
+        m.stderr()
+    );
+}
+
+#[test]
+fn graceful_restarts_under_load_fail_no_request() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "");
+    let mut m = start(&site, &c);
+    let first = children(m.pid());
+    let load = Load::start(port, 100_000);
+    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
+    for i in 0..3 {
+        let ok = load.ok();
+        m.signal(Signal::SIGUSR1);
+        m.wait_log("resuming normal operations", 2 + i);
+        assert!(wait_for(5.0, || load.ok() >= ok + 30), "{}", m.stderr());
+    }
+    let (ok, failed) = load.finish(false);
+    assert_eq!(failed, 0, "{failed} failed, {ok} ok; {}", m.stderr());
+    assert!(
+        wait_for(5.0, || first.iter().all(|p| !alive(*p))),
+        "old children still alive: {first:?} of {:?}",
+        children(m.pid())
+    );
+}
+
+#[test]
+fn a_hard_restart_answers_again_within_2_s() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
+    for i in 0..2 {
+        let before = children(m.pid());
+        m.signal(Signal::SIGHUP);
+        m.wait_log("resuming normal operations", 2 + i);
+        assert!(
+            wait_for(2.0, || try_get(addr(port), "/") == Some(200)),
+            "no answer within 2 s of SIGHUP; {}",
+            m.stderr()
+        );
+        assert!(
+            before.iter().all(|p| !alive(*p)),
+            "children {before:?} survived a restart"
+        );
+    }
+}
+
+#[test]
+fn sigterm_stops_the_master_and_leaves_no_child() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 3\nKeepAliveTimeout 20");
+    let mut m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 3));
+    // A held keep-alive connection does not keep a child alive.
+    let conn = held(port);
+    let kids = children(m.pid());
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(10).success(), "{}", m.stderr());
+    assert!(
+        wait_for(2.0, || kids.iter().all(|p| !alive(*p))),
+        "children left after stop: {kids:?}"
+    );
+    assert!(!site.pid_file().exists());
+    drop(conn);
+}
+
+#[test]
+fn max_connections_per_child_replaces_children_without_failing_a_request() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "MaxConnectionsPerChild 10");
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
+    let first = children(m.pid());
+    let (ok, failed) = Load::start(port, 200).finish(true);
+    assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
+    // 200 connections at 10 per child: 20 children at least, so none of
+    // the first ones is left.
+    assert!(
+        wait_for(2.0, || first.iter().all(|p| !alive(*p))),
+        "children {first:?} outlived MaxConnectionsPerChild 10"
+    );
+    assert!(
+        wait_for(2.0, || !children(m.pid()).is_empty()),
+        "no child replaced the ones that left; {}",
+        m.stderr()
+    );
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+}
+
+#[test]
+fn an_idle_keep_alive_connection_holds_its_thread_until_keep_alive_timeout() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "KeepAliveTimeout 1");
+    let m = start(&site, &c);
+    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
+    assert!(wait_for(5.0, || !board(port).contains('S')));
+    let mut conn = held(port);
+    let t = Instant::now();
+    let b = board(port);
+    assert_eq!(b.matches('K').count(), 1, "the held thread is not K: {b}");
+    // The server closes it after about a second of silence.
+    conn.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let n = conn.read_to_end(&mut rest);
+    let closed_after = t.elapsed();
+    assert!(
+        matches!(n, Ok(0)),
+        "expected a clean close, got {n:?} {rest:?}"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(700) && closed_after < Duration::from_secs(3),
+        "closed after {closed_after:?} with KeepAliveTimeout 1"
+    );
+    // Its thread is waiting again: every worker `_` but the one serving us.
+    let mut b = String::new();
+    assert!(
+        wait_for(2.0, || {
+            b = board(port);
+            !b.contains('K') && b.matches('_').count() == 2 * TPC - 1
+        }),
+        "{b}; {}",
+        m.stderr()
+    );
+}
+
+#[test]
+fn conflicting_thread_directives_are_clamped_with_apaches_warnings_under_t() {
+    let site = Site::new();
+    let c = conf(
+        &site,
+        free_port(),
+        "ThreadsPerChild 8\nMaxRequestWorkers 28\nMaxSpareThreads 3",
+    );
+    let (code, _, err) = run(&["-t", "-f", c.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for w in [
+        "ThreadsPerChild of 8 exceeds ThreadLimit of 6 threads, decreasing to 6",
+        "MaxRequestWorkers of 28 is not an integer multiple of ThreadsPerChild of 6, decreasing to nearest multiple 24, for a maximum of 4 servers",
+        "MaxSpareThreads of 3 is below MinSpareThreads of 2 plus ThreadsPerChild of 6, increasing to 8",
+    ] {
+        assert!(err.contains(w), "missing {w:?} in:\n{err}");
+    }
+    assert!(err.contains("Syntax OK"), "{err}");
+}
