@@ -5,9 +5,6 @@
 mod common;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -23,74 +20,6 @@ fn conf(site: &Site, port: u16, extra: &str) -> std::path::PathBuf {
          <Location /server-status>\nSetHandler server-status\n</Location>\n{extra}\n",
         site.docroot().display()
     ))
-}
-
-/// A client thread making requests in a loop (bounded in count and
-/// time) and counting the ones that got no 200.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU32>,
-    failed: Arc<AtomicU32>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, max: u32) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU32::new(0));
-        let failed = Arc::new(AtomicU32::new(0));
-        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
-        let thread = std::thread::spawn(move || {
-            let until = Instant::now() + Duration::from_secs(30);
-            let mut n = 0;
-            while !s.load(Ordering::Relaxed) && n < max && Instant::now() < until {
-                n += 1;
-                match try_get(addr(port), "/") {
-                    Some(200) => o.fetch_add(1, Ordering::Relaxed),
-                    _ => f.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        });
-        Load {
-            stop,
-            ok,
-            failed,
-            thread: Some(thread),
-        }
-    }
-
-    fn ok(&self) -> u32 {
-        self.ok.load(Ordering::Relaxed)
-    }
-
-    /// Stop (or let it finish) and return (ok, failed).
-    fn finish(mut self) -> (u32, u32) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Wait until the thread has made all its requests.
-    fn join(mut self) -> (u32, u32) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 #[test]

@@ -11,9 +11,6 @@ mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -68,65 +65,6 @@ fn held(port: u16) -> BufReader<TcpStream> {
     let resp = read_response(&mut r, false);
     assert_eq!(resp.status, 200, "a held connection got {}", resp.status);
     r
-}
-
-/// A client thread making requests in a loop (bounded in count and
-/// time) and counting the ones that got no 200.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU32>,
-    failed: Arc<AtomicU32>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, max: u32) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU32::new(0));
-        let failed = Arc::new(AtomicU32::new(0));
-        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
-        let thread = std::thread::spawn(move || {
-            let until = Instant::now() + Duration::from_secs(30);
-            let mut n = 0;
-            while !s.load(Ordering::Relaxed) && n < max && Instant::now() < until {
-                n += 1;
-                match try_get(addr(port), "/") {
-                    Some(200) => o.fetch_add(1, Ordering::Relaxed),
-                    _ => f.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        });
-        Load {
-            stop,
-            ok,
-            failed,
-            thread: Some(thread),
-        }
-    }
-
-    fn ok(&self) -> u32 {
-        self.ok.load(Ordering::Relaxed)
-    }
-
-    /// Stop, or with `wait` let it make all its requests; (ok, failed).
-    fn finish(mut self, wait: bool) -> (u32, u32) {
-        if !wait {
-            self.stop.store(true, Ordering::Relaxed);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 #[test]
@@ -311,7 +249,7 @@ fn a_killed_child_is_replaced_and_costs_at_most_its_own_connection() {
     );
     let ok_at_kill = load.ok();
     assert!(wait_for(5.0, || load.ok() >= ok_at_kill + 50));
-    let (ok, failed) = load.finish(false);
+    let (ok, failed) = load.finish();
     assert!(
         failed <= 1,
         "{failed} failed requests (at most the killed child's own connection), {ok} ok"
@@ -339,7 +277,7 @@ fn graceful_restarts_under_load_fail_no_request() {
         m.wait_log("resuming normal operations", 2 + i);
         assert!(wait_for(5.0, || load.ok() >= ok + 30), "{}", m.stderr());
     }
-    let (ok, failed) = load.finish(false);
+    let (ok, failed) = load.finish();
     assert_eq!(failed, 0, "{failed} failed, {ok} ok; {}", m.stderr());
     assert!(
         wait_for(5.0, || first.iter().all(|p| !alive(*p))),
@@ -399,7 +337,7 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
     let m = start(&site, &c);
     assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
     let first = children(m.pid());
-    let (ok, failed) = Load::start(port, 200).finish(true);
+    let (ok, failed) = Load::start(port, 200).join();
     assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
     // 200 connections at 10 per child: 20 children at least, so none of
     // the first ones is left.
