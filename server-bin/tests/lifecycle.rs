@@ -179,9 +179,12 @@ fn k_start_detaches_and_k_stop_ends_it() {
         .parse()
         .unwrap();
     // Make sure it is stopped even if an assertion below fails.
+    // The daemon made its own session (pgid = its pid): end the group, so
+    // its children go too.
     struct Reap(i32);
     impl Drop for Reap {
         fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-self.0), Signal::SIGKILL);
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGKILL);
         }
     }
