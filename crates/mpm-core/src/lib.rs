@@ -20,6 +20,7 @@
 //! - [`spare`]: the spare regulator (idle-server maintenance) and
 //!   [`clamp`]: MPM directive conflicts clamped with Apache's warnings.
 
+pub mod accept;
 pub mod clamp;
 pub mod config;
 pub mod connection;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags};
 
+use crate::accept::{accept_error, accept_ok};
 use crate::config::MpmConfig;
 use crate::connection::Connection;
 use crate::control::{Command, Phase, Stopping};
@@ -148,37 +149,5 @@ fn accept_loop(
                 Err(e) => accept_error(&e),
             }
         }
-    }
-}
-
-/// Set while accepts fail for want of descriptors or memory, so that the
-/// condition is logged once per episode, not ten times a second.
-static STARVED: AtomicBool = AtomicBool::new(false);
-
-/// Note a successful accept: a later shortage is a new episode.
-pub fn accept_ok() {
-    if STARVED.load(Ordering::Relaxed) {
-        STARVED.store(false, Ordering::Relaxed);
-        log::warn!("accepting connections again");
-    }
-}
-
-/// What to do when `accept` fails with something other than "no
-/// connection yet": out of descriptors or memory pauses accepting for
-/// 100 ms (never a busy loop) and logs once per episode; anything else is
-/// logged.
-pub fn accept_error(e: &io::Error) {
-    match e.raw_os_error() {
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            if !STARVED.swap(true, Ordering::Relaxed) {
-                log::error!(
-                    "accept failed ({e}); pausing accepts for 100 ms at a time until it passes"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // The client went away between the kernel's accept and ours.
-        Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM) => {}
-        _ => log::error!("accept failed: {e}"),
     }
 }

@@ -47,18 +47,14 @@
 //! connection, `R`/`W`/`K` while serving (set by the serving code), `G`
 //! finishing before it leaves, `.` when the slot is empty.
 
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
+use mpm_core::accept::{Acceptor, Next};
 use mpm_core::clamp;
 use mpm_core::master::{ChildContext, Master, MasterParams};
 use mpm_core::serve::{serve_connection, ServeContext};
-use mpm_core::single::accept_error;
 use mpm_core::spare::SpareLimits;
-use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 
 /// The prefork strategy. Keep the same value across restarts: it holds
 /// the master's children, so a graceful restart adopts the old ones.
@@ -112,16 +108,13 @@ impl Mpm for Prefork {
     }
 }
 
-/// What the epoll data of a registration stands for.
-const LEAVE: u64 = u64::MAX;
-
 /// A child: wait for a connection or the leave byte, serve, repeat.
 fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
     let process = cx.scoreboard.process(cx.slot);
     let slot = cx.scoreboard.worker(cx.slot, 0);
-    let epoll = match setup_epoll(&cx) {
-        Ok(e) => e,
+    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
+        Ok(a) => a,
         Err(e) => {
             log::error!("child {pid}: could not wait for connections: {e}");
             return;
@@ -141,82 +134,20 @@ fn child(cx: ChildContext<'_>) {
     let mut served: u64 = 0;
     slot.set_state(WorkerState::Ready);
     process.accepting.store(1, Ordering::Release);
-    let mut events = vec![EpollEvent::empty(); cx.listeners.len() + 1];
-    'life: loop {
-        let n = match epoll.wait(&mut events, EpollTimeout::NONE) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                log::error!("child {pid}: waiting for connections failed: {}", e.desc());
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        let mut leave = false;
-        let mut ready = Vec::new();
-        for ev in &events[..n] {
-            match ev.data() {
-                LEAVE => leave = true,
-                i => ready.push(i as usize),
-            }
-        }
-        if ready.is_empty() && leave {
-            break;
-        }
-        // Woken for a connection: take it (see the crate documentation on
-        // why a leaving child still serves the one it was woken for).
-        for i in ready {
-            let Some(l) = cx.listeners.get(i) else {
-                continue;
-            };
-            match l.socket.accept() {
-                Ok((stream, peer)) => {
-                    served += 1;
-                    process.connections_served.fetch_add(1, Ordering::Relaxed);
-                    match Connection::accepted(stream, peer, i, l) {
-                        Ok(conn) => {
-                            serve_connection(conn, &serve_ctx);
-                        }
-                        Err(e) => log::debug!("connection lost before it was served: {e}"),
-                    }
-                    slot.set_state(WorkerState::Ready);
-                    if limit > 0 && served >= limit {
-                        break 'life;
-                    }
-                    // One connection per wake-up: the level-triggered
-                    // registration reports the listener again if more wait.
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => accept_error(&e),
-            }
-        }
-        if leave || readable(cx.leave) {
+    // One connection at a time, for its whole keep-alive; the acceptor
+    // takes the one this child was woken for even when told to leave in
+    // the same instant.
+    while let Next::Connection(conn) = acceptor.wait() {
+        served += 1;
+        process.connections_served.fetch_add(1, Ordering::Relaxed);
+        serve_connection(conn, &serve_ctx);
+        slot.set_state(WorkerState::Ready);
+        if limit > 0 && served >= limit {
             break;
         }
     }
     process.accepting.store(0, Ordering::Release);
     slot.set_state(WorkerState::Graceful);
-}
-
-/// Every listener with `EPOLLEXCLUSIVE`, and the leave pipe.
-fn setup_epoll(cx: &ChildContext<'_>) -> io::Result<Epoll> {
-    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-    for (i, l) in cx.listeners.iter().enumerate() {
-        epoll.add(
-            l.socket.as_fd(),
-            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64),
-        )?;
-    }
-    epoll.add(cx.leave, EpollEvent::new(EpollFlags::EPOLLIN, LEAVE))?;
-    Ok(epoll)
-}
-
-/// Whether `fd` is readable now (the leave byte, or the master gone).
-fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 #[cfg(test)]

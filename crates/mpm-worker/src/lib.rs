@@ -58,21 +58,19 @@
 //! child leaves; the slots above `ThreadsPerChild` stay `.`.
 
 use std::collections::VecDeque;
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use mpm_core::accept::{readable, Acceptor, Next};
 use mpm_core::clamp;
 use mpm_core::master::{ChildContext, Master, MasterParams};
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, ServeContext};
-use mpm_core::single::accept_error;
 use mpm_core::spare::SpareLimits;
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use parking_lot::{Condvar, Mutex};
 
 /// The worker strategy. Keep the same value across restarts: it holds the
@@ -128,9 +126,6 @@ impl Mpm for Worker {
         self.master.run(&ctx, params, &child)
     }
 }
-
-/// What the epoll data of a registration stands for.
-const LEAVE: u64 = u64::MAX;
 
 /// How often a listener waiting for a free worker looks at its leave
 /// pipe.
@@ -196,8 +191,8 @@ fn child(cx: ChildContext<'_>) {
     let process = cx.scoreboard.process(cx.slot);
     let (cfg, _) = clamp::worker(cx.mpm);
     let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
-    let epoll = match setup_epoll(&cx) {
-        Ok(e) => e,
+    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
+        Ok(a) => a,
         Err(e) => {
             log::error!("child {pid}: could not wait for connections: {e}");
             return;
@@ -241,7 +236,7 @@ fn child(cx: ChildContext<'_>) {
             }
         }
         if started > 0 {
-            listen(&cx, process, &epoll, &shared);
+            listen(&cx, process, &mut acceptor, &shared);
         }
         process.accepting.store(0, Ordering::Release);
         stopping.store(true, Ordering::Release);
@@ -266,91 +261,39 @@ fn work(shared: &Shared, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
 
 /// The listener: accept while a worker is idle, until told to leave or
 /// `MaxConnectionsPerChild` is reached.
-fn listen(cx: &ChildContext<'_>, process: &ProcessSlot, epoll: &Epoll, shared: &Shared) {
-    let pid = std::process::id();
+fn listen(
+    cx: &ChildContext<'_>,
+    process: &ProcessSlot,
+    acceptor: &mut Acceptor<'_>,
+    shared: &Shared,
+) {
     let limit = cx.mpm.max_connections_per_child;
     let mut served: u64 = 0;
     process.accepting.store(1, Ordering::Release);
-    let mut events = vec![EpollEvent::empty(); cx.listeners.len() + 1];
-    'life: loop {
+    loop {
         // The gate: no connection is taken unless a worker waits for it.
         {
             let mut st = shared.state.lock();
             while !Shared::has_idle(&st) {
                 if process.is_quiescing() || readable(cx.leave) {
-                    break 'life;
+                    return;
                 }
                 shared.freed.wait_for(&mut st, GATE_POLL);
             }
         }
-        let n = match epoll.wait(&mut events, EpollTimeout::NONE) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                log::error!("child {pid}: waiting for connections failed: {}", e.desc());
-                std::thread::sleep(GATE_POLL);
-                continue;
-            }
-        };
-        let mut leave = false;
-        let mut ready = Vec::new();
-        for ev in &events[..n] {
-            match ev.data() {
-                LEAVE => leave = true,
-                i => ready.push(i as usize),
-            }
-        }
-        if ready.is_empty() && leave {
-            break;
-        }
-        // Woken for a connection: take it, even when told to leave in the
-        // same instant (the kernel woke this child alone for it).
-        for i in ready {
-            let Some(l) = cx.listeners.get(i) else {
-                continue;
-            };
-            match l.socket.accept() {
-                Ok((stream, peer)) => {
-                    served += 1;
-                    process.connections_served.fetch_add(1, Ordering::Relaxed);
-                    match Connection::accepted(stream, peer, i, l) {
-                        Ok(conn) => shared.push(conn),
-                        Err(e) => log::debug!("connection lost before it was served: {e}"),
-                    }
-                    if limit > 0 && served >= limit {
-                        break 'life;
-                    }
-                    // One connection per pass: the gate is asked again.
-                    break;
+        // One connection per pass: the gate is asked again.
+        match acceptor.wait() {
+            Next::Leave => return,
+            Next::Connection(conn) => {
+                served += 1;
+                process.connections_served.fetch_add(1, Ordering::Relaxed);
+                shared.push(conn);
+                if limit > 0 && served >= limit {
+                    return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => accept_error(&e),
             }
         }
-        if leave || readable(cx.leave) {
-            break;
-        }
     }
-}
-
-/// Every listener with `EPOLLEXCLUSIVE`, and the leave pipe.
-fn setup_epoll(cx: &ChildContext<'_>) -> io::Result<Epoll> {
-    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-    for (i, l) in cx.listeners.iter().enumerate() {
-        epoll.add(
-            l.socket.as_fd(),
-            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, i as u64),
-        )?;
-    }
-    epoll.add(cx.leave, EpollEvent::new(EpollFlags::EPOLLIN, LEAVE))?;
-    Ok(epoll)
-}
-
-/// Whether `fd` is readable now (the leave byte, or the master gone).
-fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 #[cfg(test)]
