@@ -137,6 +137,9 @@ pub fn accept_error(e: &io::Error) {
         }
         // The client went away between the kernel's accept and ours.
         Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM) => {}
+        // The socket no longer listens: a graceful stop shut it down
+        // (`Listeners::stop_listening`) while this process was woken.
+        Some(libc::EINVAL) => {}
         _ => log::error!("accept failed: {e}"),
     }
 }

@@ -8,16 +8,11 @@
 //! broadcasts, so a stop reaches the serving thread even while it waits on
 //! a quiet client.
 
-use std::io;
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags};
-
-use crate::accept::{accept_error, accept_ok};
+use crate::accept::{Acceptor, Next};
 use crate::config::MpmConfig;
-use crate::connection::Connection;
 use crate::control::{Command, Phase, Stopping};
 use crate::error::Error;
 use crate::mpm::{Exit, Mpm, MpmInfo, RunContext};
@@ -100,54 +95,20 @@ impl Mpm for Single {
     }
 }
 
-/// Accept and serve until told to stop.
+/// Accept and serve until told to stop: the forking children's acceptor,
+/// with the graceful broadcast as its leave signal.
 fn accept_loop(
     ctx: &RunContext<'_>,
     stopping: &Stopping,
     serve_ctx: &ServeContext<'_>,
 ) -> Result<(), Error> {
-    let slot = serve_ctx.slot;
-    loop {
-        if stopping.graceful.is_triggered() {
-            return Ok(());
-        }
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(ctx.listeners.len() + 1);
-        fds.push(PollFd::new(stopping.graceful.fd(), PollFlags::POLLIN));
-        for l in ctx.listeners.iter() {
-            fds.push(PollFd::new(l.socket.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::io("waiting for connections", e.into())),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .skip(1)
-            .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
-            .collect();
-        drop(fds);
-        for (i, ready) in ready.into_iter().enumerate() {
-            if !ready || stopping.graceful.is_triggered() {
-                continue;
-            }
-            let Some(l) = ctx.listeners.get(i) else {
-                continue;
-            };
-            match l.socket.accept() {
-                Ok((stream, peer)) => match Connection::accepted(stream, peer, i, l) {
-                    Ok(conn) => {
-                        accept_ok();
-                        serve_connection(conn, serve_ctx);
-                        if let Some(slot) = slot {
-                            slot.set_state(WorkerState::Ready);
-                        }
-                    }
-                    Err(e) => log::debug!("connection lost before it was served: {e}"),
-                },
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => accept_error(&e),
-            }
+    let mut acceptor = Acceptor::new(ctx.listeners, stopping.graceful.fd())
+        .map_err(|e| Error::io("waiting for connections", e))?;
+    while let Next::Connection(conn) = acceptor.wait() {
+        serve_connection(conn, serve_ctx);
+        if let Some(slot) = serve_ctx.slot {
+            slot.set_state(WorkerState::Ready);
         }
     }
+    Ok(())
 }
