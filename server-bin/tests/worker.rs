@@ -267,23 +267,7 @@ fn graceful_restarts_under_load_fail_no_request() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "");
-    let mut m = start(&site, &c);
-    let first = children(m.pid());
-    let load = Load::start(port, 100_000);
-    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
-    for i in 0..3 {
-        let ok = load.ok();
-        m.signal(Signal::SIGUSR1);
-        m.wait_log("resuming normal operations", 2 + i);
-        assert!(wait_for(5.0, || load.ok() >= ok + 30), "{}", m.stderr());
-    }
-    let (ok, failed) = load.finish();
-    assert_eq!(failed, 0, "{failed} failed, {ok} ok; {}", m.stderr());
-    assert!(
-        wait_for(5.0, || first.iter().all(|p| !alive(*p))),
-        "old children still alive: {first:?} of {:?}",
-        children(m.pid())
-    );
+    three_graceful_restarts_under_load_fail_no_request(&site, &c, port);
 }
 
 #[test]

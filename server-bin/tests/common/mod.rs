@@ -403,3 +403,26 @@ impl Drop for Load {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// Shared by the strategies' suites: start `conf`, keep a client making
+/// requests, send SIGUSR1 three times (each restart logged), and require
+/// that no request failed and that the first generation of children left.
+pub fn three_graceful_restarts_under_load_fail_no_request(site: &Site, conf: &Path, port: u16) {
+    let mut m = start(site, conf);
+    let first = children(m.pid());
+    let load = Load::start(port, 100_000);
+    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
+    for i in 0..3 {
+        let ok = load.ok();
+        m.signal(Signal::SIGUSR1);
+        m.wait_log("resuming normal operations", 2 + i);
+        assert!(wait_for(5.0, || load.ok() >= ok + 30), "{}", m.stderr());
+    }
+    let (ok, failed) = load.finish();
+    assert_eq!(failed, 0, "{failed} failed, {ok} ok; {}", m.stderr());
+    assert!(
+        wait_for(5.0, || first.iter().all(|p| !alive(*p))),
+        "old children still alive: {first:?} of {:?}",
+        children(m.pid())
+    );
+}
