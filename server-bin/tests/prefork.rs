@@ -54,38 +54,7 @@ fn a_killed_child_is_replaced_at_once_and_its_signal_logged() {
         port,
         "StartServers 3\nMinSpareServers 1\nMaxSpareServers 10",
     );
-    let m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() == 3));
-    let before = children(m.pid());
-    let load = Load::start(port, 100_000);
-    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
-    let victim = before[0];
-    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
-    let t = Instant::now();
-    assert!(
-        wait_for(1.5, || {
-            let now = children(m.pid());
-            now.len() == 3 && !now.contains(&victim)
-        }),
-        "not replaced within 1.5 s: {:?}; {}",
-        children(m.pid()),
-        m.stderr()
-    );
-    let replaced_in = t.elapsed();
-    let ok_at_kill = load.ok();
-    assert!(wait_for(5.0, || load.ok() >= ok_at_kill + 50));
-    let (ok, failed) = load.finish();
-    assert!(
-        failed <= 1,
-        "{failed} failed requests (at most the killed child's own connection), {ok} ok"
-    );
-    assert!(
-        m.stderr()
-            .contains(&format!("child pid {victim} exit signal Killed (9)")),
-        "{}",
-        m.stderr()
-    );
-    assert!(replaced_in < Duration::from_millis(1500));
+    kill_a_child_under_load(&site, &c, port, 3);
 }
 
 #[test]

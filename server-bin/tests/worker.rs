@@ -14,8 +14,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// Threads per child in every test.
 const TPC: usize = 4;
@@ -231,35 +230,7 @@ fn a_killed_child_is_replaced_and_costs_at_most_its_own_connection() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "");
-    let m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
-    let before = children(m.pid());
-    let load = Load::start(port, 100_000);
-    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
-    let victim = before[0];
-    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
-    assert!(
-        wait_for(1.5, || {
-            let now = children(m.pid());
-            now.len() == 2 && !now.contains(&victim)
-        }),
-        "not replaced within 1.5 s: {:?}; {}",
-        children(m.pid()),
-        m.stderr()
-    );
-    let ok_at_kill = load.ok();
-    assert!(wait_for(5.0, || load.ok() >= ok_at_kill + 50));
-    let (ok, failed) = load.finish();
-    assert!(
-        failed <= 1,
-        "{failed} failed requests (at most the killed child's own connection), {ok} ok"
-    );
-    assert!(
-        m.stderr()
-            .contains(&format!("child pid {victim} exit signal Killed (9)")),
-        "{}",
-        m.stderr()
-    );
+    kill_a_child_under_load(&site, &c, port, 2);
 }
 
 #[test]

@@ -426,3 +426,41 @@ pub fn three_graceful_restarts_under_load_fail_no_request(site: &Site, conf: &Pa
         children(m.pid())
     );
 }
+
+/// Shared by the strategies' suites: start `conf`, wait for `children`
+/// children, SIGKILL one while a client makes requests, and require that it
+/// is replaced within 1.5 s with its signal logged, and that at most one
+/// request (the killed child's own connection) failed.
+pub fn kill_a_child_under_load(site: &Site, conf: &Path, port: u16, count: usize) {
+    let m = start(site, conf);
+    assert!(wait_for(5.0, || children(m.pid()).len() == count));
+    let before = children(m.pid());
+    let load = Load::start(port, 100_000);
+    assert!(wait_for(5.0, || load.ok() >= 20), "no requests served");
+    let victim = before[0];
+    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
+    let t = Instant::now();
+    assert!(
+        wait_for(1.5, || {
+            let now = children(m.pid());
+            now.len() == count && !now.contains(&victim)
+        }),
+        "not replaced within 1.5 s: {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    assert!(t.elapsed() < Duration::from_millis(1500));
+    let ok_at_kill = load.ok();
+    assert!(wait_for(5.0, || load.ok() >= ok_at_kill + 50));
+    let (ok, failed) = load.finish();
+    assert!(
+        failed <= 1,
+        "{failed} failed requests (at most the killed child's own connection), {ok} ok"
+    );
+    assert!(
+        m.stderr()
+            .contains(&format!("child pid {victim} exit signal Killed (9)")),
+        "{}",
+        m.stderr()
+    );
+}
