@@ -121,11 +121,10 @@ pub fn accept_ok() {
     }
 }
 
-/// What to do when `accept` fails with something other than "no
-/// connection yet": out of descriptors or memory pauses accepting for
-/// 100 ms (never a busy loop) and logs once per episode; anything else is
-/// logged.
-pub fn accept_error(e: &io::Error) {
+/// Whether an `accept` error is a shortage of descriptors or memory; if
+/// so it is logged, once per episode (until [`accept_ok`]). The caller
+/// pauses accepting.
+pub fn accept_starved(e: &io::Error) -> bool {
     match e.raw_os_error() {
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
             if !STARVED.swap(true, Ordering::Relaxed) {
@@ -133,8 +132,22 @@ pub fn accept_error(e: &io::Error) {
                     "accept failed ({e}); pausing accepts for 100 ms at a time until it passes"
                 );
             }
-            std::thread::sleep(Duration::from_millis(100));
+            true
         }
+        _ => false,
+    }
+}
+
+/// What to do when `accept` fails with something other than "no
+/// connection yet": out of descriptors or memory pauses accepting for
+/// 100 ms (never a busy loop) and logs once per episode; anything else is
+/// logged.
+pub fn accept_error(e: &io::Error) {
+    if accept_starved(e) {
+        std::thread::sleep(Duration::from_millis(100));
+        return;
+    }
+    match e.raw_os_error() {
         // The client went away between the kernel's accept and ours.
         Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM) => {}
         // The socket no longer listens: a graceful stop shut it down

@@ -26,6 +26,12 @@ use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
 use crate::reqtimeout::ReadDeadline;
 use crate::scoreboard::{WorkerSlot, WorkerState};
 
+mod event;
+pub use event::{
+    head_too_large_error, serve_dispatched, timeout_error, Dispatch, Handback, PendingWrite,
+    ServeBuffers, Work,
+};
+
 /// Most bytes drained from an unread request body so that the connection
 /// can stay open; a larger remainder closes the connection instead.
 const DRAIN_LIMIT: u64 = 256 * 1024;
@@ -56,6 +62,11 @@ pub struct ServeContext<'a> {
     /// `Connection: close`; without it the `idle_close` descriptor is
     /// polled.
     pub leaving: Option<&'a (dyn Fn() -> bool + Sync)>,
+    /// The socket is non-blocking and belongs to an event loop (the event
+    /// strategy): a response that cannot be written at once is handed back
+    /// as a [`PendingWrite`] for the loop to finish, and the connection
+    /// goes back to the loop between requests. See [`serve_dispatched`].
+    pub handoff: bool,
 }
 
 /// What one connection did.
@@ -75,30 +86,35 @@ pub fn serve_connection(conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
     let sock = socket2::SockRef::from(conn.tcp());
     let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
-    let limits = &ctx.protocol.limits;
-    let head_cap = limits
-        .request_line
-        .saturating_add(
-            limits
-                .fields
-                .saturating_mul(limits.field_size.saturating_add(2)),
-        )
-        .saturating_add(16 * 1024);
     let mut c = Conn {
         io: conn,
         buf: vec![0; 8192],
         start: 0,
         end: 0,
-        head_cap,
+        head_cap: head_capacity(&ctx.protocol.limits),
         ctx,
         stats: ConnStats::default(),
         wbuf: Vec::with_capacity(1024),
+        pending: None,
     };
     if let Some(slot) = ctx.slot {
         slot.add_connection();
     }
     c.run();
     c.stats
+}
+
+/// The most bytes a request head may take in a read buffer: the request
+/// line and every field at their limits, plus slack for line ends.
+pub fn head_capacity(limits: &crate::config::Limits) -> usize {
+    limits
+        .request_line
+        .saturating_add(
+            limits
+                .fields
+                .saturating_mul(limits.field_size.saturating_add(2)),
+        )
+        .saturating_add(16 * 1024)
 }
 
 enum Ready {
@@ -119,12 +135,16 @@ struct Conn<'a, 'b> {
     ctx: &'a ServeContext<'b>,
     stats: ConnStats,
     wbuf: Vec<u8>,
+    /// What a handoff-mode send could not write at once.
+    pending: Option<PendingWrite>,
 }
 
-/// How a connection ends after an exchange.
-#[derive(PartialEq, Eq)]
-enum After {
+/// How a connection goes on after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Wait for the next request.
     KeepAlive,
+    /// Close at once.
     Close,
     /// Close, reading what the client still sends first.
     Linger,
@@ -312,13 +332,7 @@ impl Conn<'_, '_> {
                 Ok(0) => return None,
                 Ok(n) => deadline.on_data(n),
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    let e = HeadError {
-                        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        reason: "the request head is larger than the server accepts",
-                        allow: None,
-                        request_line: None,
-                    };
-                    return Some(self.refuse(e, started, clock));
+                    return Some(self.refuse(head_too_large_error(), started, clock));
                 }
                 Err(_) => return None,
             }
@@ -355,13 +369,7 @@ impl Conn<'_, '_> {
     }
 
     fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {
-        let e = HeadError {
-            status: StatusCode::REQUEST_TIMEOUT,
-            reason: "the server timed out waiting for the request",
-            allow: None,
-            request_line: None,
-        };
-        self.refuse(e, started, clock)
+        self.refuse(timeout_error(), started, clock)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -589,7 +597,13 @@ impl Conn<'_, '_> {
             &self.ctx.protocol.server_header,
         );
         let send_body = !is_head && length != ResponseLength::NoBody;
-        let result = if !send_body {
+        // A streamed body is read by the worker, so it is written by the
+        // worker too; anything else can be finished by the event loop.
+        let handoff = self.ctx.handoff && (!send_body || !matches!(body, Body::Reader { .. }));
+        let result = if handoff {
+            let body = if send_body { body } else { Body::Empty };
+            self.send_handoff(&mut wbuf, body, length == ResponseLength::Chunked)
+        } else if !send_body {
             self.io.write_all(&wbuf).map(|_| 0).map_err(|_| 0)
         } else {
             self.send_body(&mut wbuf, body, length)
@@ -635,7 +649,7 @@ impl Conn<'_, '_> {
                 r.map(|_| b.len() as u64).map_err(|_| 0)
             }
             Body::Reader { mut reader, len } => {
-                self.io.write_all(wbuf).map_err(|_| 0u64)?;
+                self.put(wbuf).map_err(|_| 0u64)?;
                 let mut sent = 0u64;
                 let mut chunk = vec![0u8; COPY_CHUNK];
                 let limit = len.unwrap_or(u64::MAX);
@@ -655,9 +669,9 @@ impl Conn<'_, '_> {
                         engine::encode::chunk_header(n, wbuf);
                         wbuf.extend_from_slice(&chunk[..n]);
                         wbuf.extend_from_slice(engine::encode::CHUNK_END);
-                        self.io.write_all(wbuf)
+                        self.put(wbuf)
                     } else {
-                        self.io.write_all(&chunk[..n])
+                        self.put(&chunk[..n])
                     };
                     r.map_err(|_| sent)?;
                     sent += n as u64;
@@ -669,9 +683,7 @@ impl Conn<'_, '_> {
                     }
                 }
                 if chunked {
-                    self.io
-                        .write_all(engine::encode::LAST_CHUNK)
-                        .map_err(|_| sent)?;
+                    self.put(engine::encode::LAST_CHUNK).map_err(|_| sent)?;
                 }
                 Ok(sent)
             }
@@ -725,7 +737,7 @@ impl Conn<'_, '_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Err(done),
             };
-            self.io.write_all(&chunk[..n]).map_err(|_| done)?;
+            self.put(&chunk[..n]).map_err(|_| done)?;
             done += n as u64;
         }
         Ok(())
@@ -753,6 +765,18 @@ impl Conn<'_, '_> {
                 },
                 Ready::TimedOut | Ready::IdleClose | Ready::Abort => return,
             }
+        }
+    }
+}
+
+impl Conn<'_, '_> {
+    /// Write all of `buf`. In handoff mode the socket is non-blocking: wait
+    /// for room, at most `Timeout` each time.
+    fn put(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.ctx.handoff {
+            event::write_all_polling(&mut self.io, buf, self.ctx.protocol.timeouts.timeout)
+        } else {
+            self.io.write_all(buf)
         }
     }
 }
@@ -804,8 +828,7 @@ impl Read for BodyReader<'_, '_, '_> {
             self.body.pending_continue = false;
             if self.conn.start == self.conn.end {
                 self.conn
-                    .io
-                    .write_all(engine::encode::CONTINUE_100)
+                    .put(engine::encode::CONTINUE_100)
                     .map_err(|e| self.fail(BodyFailure::Gone, e))?;
             }
         }
@@ -872,6 +895,8 @@ impl Read for BodyReader<'_, '_, '_> {
             }
             let cap = self.conn.buf.len().max(8192);
             match self.conn.fill(cap) {
+                // A readiness that was not (or a TLS record not yet whole).
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Ok(0) => {
                     return Err(self.fail(BodyFailure::Gone, io::ErrorKind::UnexpectedEof.into()));
                 }

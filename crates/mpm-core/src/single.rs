@@ -54,6 +54,7 @@ impl Mpm for Single {
             idle_close: Some(stopping.graceful.fd()),
             abort: Some(stopping.abort.fd()),
             leaving: Some(&leaving),
+            handoff: false,
         };
         let done = AtomicBool::new(false);
         let command = parking_lot::Mutex::new(None);

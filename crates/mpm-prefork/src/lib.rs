@@ -129,6 +129,7 @@ fn child(cx: ChildContext<'_>) {
         idle_close: Some(cx.leave),
         abort: None,
         leaving: Some(&leaving),
+        handoff: false,
     };
     let limit = cx.mpm.max_connections_per_child;
     let mut served: u64 = 0;

@@ -222,6 +222,7 @@ fn child(cx: ChildContext<'_>) {
                 idle_close: Some(idle_read.as_fd()),
                 abort: None,
                 leaving: Some(&leaving),
+                handoff: false,
             };
             let shared = &shared;
             let spawned = std::thread::Builder::new()

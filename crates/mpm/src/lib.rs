@@ -10,7 +10,8 @@
 //!
 //! | feature | strategy | default |
 //! |---|---|---|
-//! | `prefork` | [`prefork::Prefork`]: single-threaded child processes kept by a master | yes (and the default strategy) |
+//! | `event` | [`event::Event`]: child processes with an event loop that holds every connection between requests, and `ThreadsPerChild` threads that serve only requests | yes (and the default strategy) |
+//! | `prefork` | [`prefork::Prefork`]: single-threaded child processes kept by a master | yes (the default without `event`) |
 //! | `worker` | [`worker::Worker`]: child processes of `ThreadsPerChild` threads, a listener thread each | yes |
 
 pub use mpm_core::*;
@@ -26,9 +27,17 @@ pub use mpm_prefork as prefork;
 #[cfg(feature = "worker")]
 pub use mpm_worker as worker;
 
+/// Apache's event MPM, with an event loop that owns idle and slow
+/// connections (feature `event`).
+#[cfg(feature = "event")]
+pub use mpm_event as event;
+
 /// The strategies compiled into this build, the default first.
 pub fn compiled() -> Vec<&'static str> {
     let mut list = Vec::new();
+    if cfg!(feature = "event") {
+        list.push("event");
+    }
     if cfg!(feature = "prefork") {
         list.push("prefork");
     }
@@ -53,6 +62,8 @@ pub fn by_name(name: &str) -> Option<Box<dyn Mpm>> {
         "prefork" => Some(Box::new(mpm_prefork::Prefork::new())),
         #[cfg(feature = "worker")]
         "worker" => Some(Box::new(mpm_worker::Worker::new())),
+        #[cfg(feature = "event")]
+        "event" => Some(Box::new(mpm_event::Event::new())),
         _ => None,
     }
 }
@@ -69,14 +80,15 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "prefork")]
-    fn prefork_is_the_default_strategy_when_compiled() {
+    #[cfg(feature = "event")]
+    fn event_is_the_default_strategy_when_compiled() {
+        assert_eq!(super::default_strategy(), "event");
+        assert_eq!(super::compiled().last(), Some(&"single"));
+    }
+
+    #[test]
+    #[cfg(all(feature = "prefork", not(feature = "event")))]
+    fn prefork_is_the_default_strategy_without_event() {
         assert_eq!(super::default_strategy(), "prefork");
-        let mut expected = vec!["prefork"];
-        if cfg!(feature = "worker") {
-            expected.push("worker");
-        }
-        expected.push("single");
-        assert_eq!(super::compiled(), expected);
     }
 }

@@ -1,0 +1,469 @@
+//! The serving code's half of an event loop (the event strategy).
+//!
+//! The loop owns a connection whenever no request is being handled on it:
+//! it reads the request head without blocking, then hands the connection,
+//! the parsed head and the bytes that followed it to a worker thread as a
+//! [`Dispatch`]. The worker runs [`serve_dispatched`]: the same code as the
+//! blocking driver (handler, request body, response, access log), on the
+//! loop's non-blocking socket. It answers every request already complete
+//! in its buffer (pipelining costs no trip through the loop), then gives
+//! the connection back as a [`Handback`]: what comes next (keep-alive,
+//! close, lingering close), any unparsed bytes of the next request, and
+//! the part of the last response the socket would not take at once
+//! ([`PendingWrite`]), which the loop finishes so that a slow reader holds
+//! no thread.
+//!
+//! Only a streamed body ([`Body::Reader`]) is written by the worker to the
+//! end, waiting for room up to `Timeout` at a time: the worker is the one
+//! reading it, and a handler's reader may block.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+use nix::poll::{PollFd, PollFlags};
+
+use super::{After, Conn, ConnStats, ServeContext, COPY_CHUNK};
+use crate::connection::Connection;
+use crate::control::poll_timeout;
+use crate::h1::{self as engine, HeadError, RequestHead};
+use crate::handler::Body;
+
+/// What a worker is given to do.
+#[derive(Debug)]
+pub enum Work {
+    /// Answer this request.
+    Request(RequestHead),
+    /// Answer with this error and close (a head the engine refused, or
+    /// the head deadline passed: [`timeout_error`]).
+    Refuse(HeadError),
+}
+
+/// A connection with a request ready for a worker.
+#[derive(Debug)]
+pub struct Dispatch {
+    /// The connection (its socket non-blocking).
+    pub conn: Connection,
+    /// Bytes read after the head: the start of its body or of the next
+    /// request.
+    pub buf: Vec<u8>,
+    /// The request.
+    pub work: Work,
+    /// Requests already answered on this connection.
+    pub served: u32,
+    /// When the head began to arrive (for the access log).
+    pub started: SystemTime,
+    /// The same instant, for durations.
+    pub clock: Instant,
+}
+
+/// A connection given back to the loop by a worker.
+#[derive(Debug)]
+pub struct Handback {
+    /// The connection.
+    pub conn: Connection,
+    /// Bytes of the next request already read, not yet a complete head.
+    pub buf: Vec<u8>,
+    /// Requests answered on this connection so far.
+    pub served: u32,
+    /// What to do once `pending` is written.
+    pub after: After,
+    /// The end of the last response, still to be written.
+    pub pending: Option<PendingWrite>,
+    /// What this turn in the worker did.
+    pub stats: ConnStats,
+}
+
+/// A worker thread's buffers, kept from one request to the next so that a
+/// request costs no buffer allocation.
+#[derive(Debug)]
+pub struct ServeBuffers {
+    buf: Vec<u8>,
+    wbuf: Vec<u8>,
+}
+
+impl Default for ServeBuffers {
+    fn default() -> Self {
+        ServeBuffers {
+            buf: vec![0; 8192],
+            wbuf: Vec::with_capacity(1024),
+        }
+    }
+}
+
+/// A read buffer grown by a large body is given back above this size.
+const KEEP_BUF: usize = 64 * 1024;
+
+/// The 408 an event loop answers when a head does not arrive in time.
+pub fn timeout_error() -> HeadError {
+    HeadError {
+        status: StatusCode::REQUEST_TIMEOUT,
+        reason: "the server timed out waiting for the request",
+        allow: None,
+        request_line: None,
+    }
+}
+
+/// The 431 for a head that does not fit in the read buffer.
+pub fn head_too_large_error() -> HeadError {
+    HeadError {
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        reason: "the request head is larger than the server accepts",
+        allow: None,
+        request_line: None,
+    }
+}
+
+/// Answer the dispatched request, and every further request already
+/// complete in the buffer, then give the connection back. `ctx.handoff`
+/// must be set. Never panics on the peer's bytes; a handler's panic is a
+/// 500 and a close, as in the blocking driver.
+pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
+    debug_assert!(ctx.handoff, "serve_dispatched needs a handoff context");
+    let mut c = Conn {
+        io: d.conn,
+        buf: std::mem::take(&mut bufs.buf),
+        start: 0,
+        end: 0,
+        head_cap: super::head_capacity(&ctx.protocol.limits),
+        ctx,
+        stats: ConnStats::default(),
+        wbuf: std::mem::take(&mut bufs.wbuf),
+        pending: None,
+    };
+    if c.buf.len() < d.buf.len().max(8192) {
+        c.buf.resize(d.buf.len().max(8192), 0);
+    }
+    c.buf[..d.buf.len()].copy_from_slice(&d.buf);
+    c.end = d.buf.len();
+    let mut served = d.served;
+    let mut work = d.work;
+    let (mut started, mut clock) = (d.started, d.clock);
+    let after = loop {
+        let after = match work {
+            Work::Request(head) => {
+                served += 1;
+                c.answer(head, served, started, clock)
+            }
+            Work::Refuse(e) => c.refuse(e, started, clock),
+        };
+        if after != After::KeepAlive || c.pending.is_some() {
+            break after;
+        }
+        // A pipelined request already here is answered at once.
+        match engine::parse_head(c.buffered(), &ctx.protocol.limits) {
+            Ok(Some((head, consumed))) => {
+                c.start += consumed;
+                work = Work::Request(head);
+            }
+            Ok(None) => break after,
+            Err(e) => work = Work::Refuse(e),
+        }
+        started = SystemTime::now();
+        clock = Instant::now();
+    };
+    let leftover = if after == After::KeepAlive {
+        c.buffered().to_vec()
+    } else {
+        Vec::new()
+    };
+    let Conn {
+        io,
+        mut buf,
+        wbuf,
+        pending,
+        stats,
+        ..
+    } = c;
+    if buf.len() > KEEP_BUF {
+        buf.truncate(8192);
+        buf.shrink_to_fit();
+    }
+    bufs.buf = buf;
+    bufs.wbuf = wbuf;
+    Handback {
+        conn: io,
+        buf: leftover,
+        served,
+        after,
+        pending,
+        stats,
+    }
+}
+
+impl Conn<'_, '_> {
+    /// Send a response head and a body the loop can finish: write what the
+    /// socket takes now, keep the rest in `self.pending`. `Ok(body bytes)`
+    /// (as planned: the loop writes the rest), or `Err(bytes sent)` when the
+    /// connection failed.
+    pub(super) fn send_handoff(
+        &mut self,
+        wbuf: &mut Vec<u8>,
+        body: Body,
+        chunked: bool,
+    ) -> Result<u64, u64> {
+        let (extra, file, len): (Option<Bytes>, Option<FilePart>, u64) = match body {
+            Body::Empty => (None, None, 0),
+            Body::Bytes(b) => {
+                let len = b.len() as u64;
+                if chunked {
+                    if b.is_empty() {
+                        wbuf.extend_from_slice(engine::encode::LAST_CHUNK);
+                        (None, None, 0)
+                    } else {
+                        engine::encode::chunk_header(b.len(), wbuf);
+                        if wbuf.len() + b.len() <= COPY_CHUNK {
+                            wbuf.extend_from_slice(&b);
+                            wbuf.extend_from_slice(engine::encode::CHUNK_END);
+                            wbuf.extend_from_slice(engine::encode::LAST_CHUNK);
+                            (None, None, len)
+                        } else {
+                            let mut tail = Vec::with_capacity(b.len() + 7);
+                            tail.extend_from_slice(&b);
+                            tail.extend_from_slice(engine::encode::CHUNK_END);
+                            tail.extend_from_slice(engine::encode::LAST_CHUNK);
+                            (Some(Bytes::from(tail)), None, len)
+                        }
+                    }
+                } else if wbuf.len() + b.len() <= COPY_CHUNK {
+                    wbuf.extend_from_slice(&b);
+                    (None, None, len)
+                } else {
+                    (Some(b), None, len)
+                }
+            }
+            Body::File { file, offset, len } => (
+                None,
+                Some(FilePart {
+                    file,
+                    offset,
+                    left: len,
+                }),
+                len,
+            ),
+            // Streamed bodies never come here (the worker writes them).
+            Body::Reader { .. } => return Err(0),
+        };
+        let extra_slice: &[u8] = extra.as_deref().unwrap_or(&[]);
+        let written = match write_now(&mut self.io, &[wbuf, extra_slice]) {
+            Ok(n) => n,
+            Err(_) => return Err(0),
+        };
+        let mut pending = PendingWrite::default();
+        if written < wbuf.len() {
+            pending
+                .segs
+                .push_back(Bytes::copy_from_slice(&wbuf[written..]));
+        }
+        if let Some(extra) = extra {
+            let from = written.saturating_sub(wbuf.len()).min(extra.len());
+            if from < extra.len() {
+                pending.segs.push_back(extra.slice(from..));
+            }
+        }
+        pending.file = file;
+        match pending.advance(&mut self.io) {
+            Ok(true) => Ok(len),
+            Ok(false) => {
+                self.pending = Some(pending);
+                Ok(len)
+            }
+            Err(_) => Err(len.saturating_sub(pending.remaining())),
+        }
+    }
+}
+
+/// Part of a file still to send.
+#[derive(Debug)]
+struct FilePart {
+    file: File,
+    offset: u64,
+    left: u64,
+}
+
+/// The end of a response the socket would not take at once: byte
+/// segments, then part of a file. An event loop calls
+/// [`PendingWrite::advance`] each time the socket is writable.
+#[derive(Debug, Default)]
+pub struct PendingWrite {
+    segs: VecDeque<Bytes>,
+    file: Option<FilePart>,
+}
+
+impl PendingWrite {
+    /// Bytes still to write.
+    pub fn remaining(&self) -> u64 {
+        let segs: u64 = self.segs.iter().map(|s| s.len() as u64).sum();
+        segs + self.file.as_ref().map_or(0, |f| f.left)
+    }
+
+    /// Write as much as the socket takes without waiting: `Ok(true)` when
+    /// everything is written, `Ok(false)` when the socket is full (wait for
+    /// it to be writable), `Err` when the connection failed (or the file
+    /// shrank under us).
+    pub fn advance(&mut self, io: &mut Connection) -> io::Result<bool> {
+        loop {
+            // Whatever the transport itself holds (TLS records) goes first.
+            match io.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if !self.segs.is_empty() {
+                let mut slices = [IoSlice::new(&[]); 8];
+                let mut k = 0;
+                for s in self.segs.iter().take(slices.len()) {
+                    slices[k] = IoSlice::new(s);
+                    k += 1;
+                }
+                match io.write_vectored(&slices[..k]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(mut n) => {
+                        while n > 0 {
+                            let Some(front) = self.segs.front_mut() else {
+                                break;
+                            };
+                            if n >= front.len() {
+                                n -= front.len();
+                                self.segs.pop_front();
+                            } else {
+                                let _ = front.split_to(n);
+                                n = 0;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            let Some(f) = self.file.as_mut() else {
+                return Ok(true);
+            };
+            if f.left == 0 {
+                self.file = None;
+                continue;
+            }
+            if let Some(tcp) = io.plain_tcp() {
+                let mut off = f.offset as libc::off_t;
+                let want = f.left.min(1 << 30) as usize;
+                match nix::sys::sendfile::sendfile(
+                    tcp.as_fd(),
+                    f.file.as_fd(),
+                    Some(&mut off),
+                    want,
+                ) {
+                    Ok(0) => return Err(shrank()),
+                    Ok(n) => {
+                        f.offset += n as u64;
+                        f.left -= n as u64;
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                // Through a TLS layer: a chunk at a time, never the whole
+                // file in memory.
+                let want = f.left.min(COPY_CHUNK as u64) as usize;
+                let mut chunk = vec![0u8; want];
+                match f.file.read_at(&mut chunk, f.offset) {
+                    Ok(0) => return Err(shrank()),
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        f.offset += n as u64;
+                        f.left -= n as u64;
+                        self.segs.push_back(Bytes::from(chunk));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file shrank while it was being sent",
+    )
+}
+
+/// Write the slices in order until done or the socket is full; the bytes
+/// written.
+fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usize> {
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    let mut done = 0;
+    while done < total {
+        // Skip what is written.
+        let mut skip = done;
+        let mut iov = [IoSlice::new(&[]); 4];
+        let mut k = 0;
+        for s in slices {
+            if skip >= s.len() {
+                skip -= s.len();
+                continue;
+            }
+            if k < iov.len() {
+                iov[k] = IoSlice::new(&s[skip..]);
+                k += 1;
+            }
+            skip = 0;
+        }
+        match io.write_vectored(&iov[..k]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Write all of `buf` to a non-blocking connection, waiting for room at
+/// most `timeout` at a time.
+pub(super) fn write_all_polling(
+    io: &mut Connection,
+    buf: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match io.write(&buf[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(io, timeout)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match io.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(io, timeout)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn wait_writable(io: &Connection, timeout: Duration) -> io::Result<()> {
+    let mut fds = [PollFd::new(io.as_fd(), PollFlags::POLLOUT)];
+    loop {
+        match nix::poll::poll(&mut fds, poll_timeout(Some(timeout))) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! # mpm-event
+//!
+//! Apache's event MPM, done the way nginx holds connections: a master
+//! keeps child processes (the same master as prefork and worker,
+//! [`mpm_core::master`]); each child runs one event loop (mio) and
+//! `ThreadsPerChild` worker threads. The loop owns the listening sockets
+//! and every connection that is not inside a handler:
+//!
+//! - it accepts, and reads request heads without blocking until a head is
+//!   complete (a slow client holds no thread; `RequestReadTimeout
+//!   header=…` answers it 408);
+//! - it hands the connection with its parsed head to an idle worker
+//!   ([`mpm_core::serve::serve_dispatched`]: the same serving code as the
+//!   other strategies), which answers it and every pipelined request
+//!   already read, then gives the connection back;
+//! - it waits for the next request of a keep-alive connection (until
+//!   `KeepAliveTimeout`) with no read buffer kept, finishes responses the
+//!   socket would not take at once (a slow reader of a large file holds no
+//!   thread), and does lingering closes.
+//!
+//! | directive | meaning here |
+//! |---|---|
+//! | `StartServers`, `ServerLimit`, `MaxRequestWorkers`, `ThreadsPerChild`, `ThreadLimit`, `Min/MaxSpareThreads`, `MaxConnectionsPerChild` | as for worker |
+//! | `AsyncRequestWorkerFactor` | a child stops accepting while more than this × `ThreadsPerChild` requests wait for a worker |
+//!
+//! ## Admission
+//!
+//! Idle keep-alive connections and clients still sending their head cost
+//! no thread and do not count against the child (unlike Apache, where the
+//! factor caps every connection). Only requests ready for a worker do:
+//! when more than `AsyncRequestWorkerFactor × ThreadsPerChild` of them
+//! wait, the child takes its listeners out of its accept set (the kernel
+//! then gives new connections to the other children) and shows
+//! "accepting: no"; it takes them back when the queue is down to
+//! `ThreadsPerChild`. Requests already read wait in that bounded queue;
+//! none is dropped. File descriptors are the other bound: near the
+//! process's limit, and when `accept` reports `EMFILE`, the oldest idle
+//! keep-alive connections are closed first; with none to close, accepting
+//! pauses 100 ms at a time (logged once), never a busy loop.
+//!
+//! ## Accepting
+//!
+//! As in prefork and worker, every child registers the shared listening
+//! sockets with `EPOLLEXCLUSIVE`, here in a small epoll set of its own
+//! (with the child's leave pipe) that the mio loop watches as one source:
+//! the kernel wakes one child per new connection.
+//!
+//! ## Leaving
+//!
+//! Told to leave (graceful restart or stop, a retired spare,
+//! `MaxConnectionsPerChild`, the master gone), the loop stops accepting,
+//! closes its idle keep-alive connections, has every further response
+//! announce `Connection: close`, and exits once the last connection it
+//! holds or has lent to a worker is done: no connection is handed to a
+//! loop that is gone. Then the workers exit and the child ends.
+//!
+//! ## Status
+//!
+//! The child's scoreboard process slot carries the live counts the status
+//! page shows (`ConnsTotal`, `ConnsAsyncWriting`, `ConnsAsyncKeepAlive`,
+//! `ConnsAsyncClosing`, accepting), written by the loop on every turn.
+//! Worker slots show `_` while a worker waits: a connection in the loop is
+//! never a busy worker.
+
+mod event_loop;
+pub mod timer;
+
+use mpm_core::clamp;
+use mpm_core::master::{Master, MasterParams};
+use mpm_core::spare::SpareLimits;
+use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
+
+/// The event strategy. Keep the same value across restarts: it holds the
+/// master's children, so a graceful restart adopts the old ones.
+#[derive(Debug, Default)]
+pub struct Event {
+    master: Master,
+}
+
+impl Event {
+    /// An event strategy with no child yet.
+    pub fn new() -> Self {
+        Event::default()
+    }
+}
+
+impl Mpm for Event {
+    fn info(&self) -> MpmInfo {
+        MpmInfo {
+            name: "event",
+            threaded: true,
+            forked: true,
+        }
+    }
+
+    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+        clamp::worker(cfg)
+    }
+
+    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
+        let (c, _) = clamp::worker(cfg);
+        (
+            c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
+            c.thread_limit as usize,
+        )
+    }
+
+    fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
+        let (cfg, _) = clamp::worker(ctx.mpm);
+        let threads = cfg.threads_per_child.max(1);
+        let params = MasterParams {
+            start: cfg.start_servers.unwrap_or(clamp::WORKER_DEFAULT_START),
+            spare: SpareLimits {
+                min_spare: cfg.min_spare_threads,
+                max_spare: cfg.max_spare_threads,
+            },
+            max_children: cfg
+                .max_request_workers
+                .unwrap_or(clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
+                / threads,
+            threads_per_child: threads,
+        };
+        self.master.run(&ctx, params, &event_loop::child)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_itself_forked_and_threaded() {
+        assert_eq!(
+            Event::new().info(),
+            MpmInfo {
+                name: "event",
+                threaded: true,
+                forked: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_scoreboard_has_server_limit_processes_of_thread_limit_slots() {
+        let cfg = MpmConfig {
+            server_limit: Some(4),
+            thread_limit: 6,
+            threads_per_child: 4,
+            max_request_workers: Some(16),
+            ..MpmConfig::default()
+        };
+        assert_eq!(Event::new().scoreboard_shape(&cfg), (4, 6));
+    }
+}
