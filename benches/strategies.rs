@@ -1,6 +1,6 @@
 //! What it measures: requests per second of one and the same handler
 //! served by each strategy compiled into `mpm` (`mpm::compiled()`: today
-//! `prefork`, `worker` and `single`), over persistent (keep-alive) loopback
+//! `event`, `prefork`, `worker` and `single`), over persistent (keep-alive) loopback
 //! connections, in two scenarios:
 //!
 //! - `hello_keepalive/<strategy>`: `GET /hello`, answered with the 13
@@ -29,8 +29,8 @@
 //! For prefork, `StartServers 8` with `ServerLimit`/`MaxRequestWorkers 8`:
 //! the bench starts measuring only once 8 connections are served at the
 //! same time (so all 8 children are up), and no child is forked during the
-//! measurement. Worker gets the same directives, which its clamps turn into
-//! one child of `ThreadsPerChild` (25) threads.
+//! measurement. Worker and event get the same directives, which their
+//! clamps turn into one child of `ThreadsPerChild` (25) threads.
 //!
 //! Run: `cargo bench -p mpm-benches --bench strategies` (under two
 //! minutes; criterion's own options, e.g. a name filter, follow `--`).

@@ -19,7 +19,7 @@ use mpm_core::serve::{
     self, After, Dispatch, Handback, PendingWrite, ServeBuffers, ServeContext, Work,
 };
 use mpm_core::{clamp, h1, Connection, Listener, ProtocolConfig, WorkerState};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::timer::{Entry, Wheel};
 
@@ -46,13 +46,22 @@ const SCRATCH: usize = 16 * 1024;
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<(usize, Dispatch)>,
+    /// Workers waiting, the most recent last: the next job goes to the
+    /// worker that waited least, whose stack and caches are still warm.
+    idle: Vec<usize>,
     done: bool,
+}
+
+/// How a waiting worker is woken.
+struct Parking {
+    thread: std::sync::OnceLock<std::thread::Thread>,
+    woken: AtomicBool,
 }
 
 /// What the loop and the workers share.
 struct Shared {
     queue: Mutex<Queue>,
-    work: Condvar,
+    parking: Vec<Parking>,
     /// `queue.jobs.len()`, readable without the lock.
     queued: AtomicUsize,
     /// Connections given back by workers (`None`: lost to a panic).
@@ -64,17 +73,34 @@ struct Shared {
 }
 
 impl Shared {
-    fn take(&self) -> Option<(usize, Dispatch)> {
-        let mut q = self.queue.lock();
+    /// The next job for worker `me`; `None` when the child leaves.
+    fn take(&self, me: usize) -> Option<(usize, Dispatch)> {
+        let parking = &self.parking[me];
+        let _ = parking.thread.set(std::thread::current());
         loop {
-            if let Some(job) = q.jobs.pop_front() {
-                self.queued.store(q.jobs.len(), Ordering::Relaxed);
-                return Some(job);
+            {
+                let mut q = self.queue.lock();
+                if let Some(job) = q.jobs.pop_front() {
+                    self.queued.store(q.jobs.len(), Ordering::Relaxed);
+                    return Some(job);
+                }
+                if q.done {
+                    return None;
+                }
+                q.idle.push(me);
             }
-            if q.done {
-                return None;
+            // Woken only by whoever takes `me` off the idle list.
+            while !parking.woken.swap(false, Ordering::Acquire) {
+                std::thread::park();
             }
-            self.work.wait(&mut q);
+        }
+    }
+
+    fn wake(&self, w: usize) {
+        let p = &self.parking[w];
+        p.woken.store(true, Ordering::Release);
+        if let Some(t) = p.thread.get() {
+            t.unpark();
         }
     }
 
@@ -82,8 +108,11 @@ impl Shared {
         let mut q = self.queue.lock();
         q.jobs.push_back((key, d));
         self.queued.store(q.jobs.len(), Ordering::Relaxed);
+        let idle = q.idle.pop();
         drop(q);
-        self.work.notify_one();
+        if let Some(w) = idle {
+            self.wake(w);
+        }
     }
 
     fn give_back(&self, key: usize, hb: Option<Handback>) {
@@ -96,8 +125,14 @@ impl Shared {
     }
 
     fn finish(&self) {
-        self.queue.lock().done = true;
-        self.work.notify_all();
+        let idle = {
+            let mut q = self.queue.lock();
+            q.done = true;
+            std::mem::take(&mut q.idle)
+        };
+        for w in idle {
+            self.wake(w);
+        }
     }
 }
 
@@ -123,7 +158,12 @@ pub(crate) fn child(cx: ChildContext<'_>) {
     };
     let shared = Shared {
         queue: Mutex::new(Queue::default()),
-        work: Condvar::new(),
+        parking: (0..threads)
+            .map(|_| Parking {
+                thread: std::sync::OnceLock::new(),
+                woken: AtomicBool::new(false),
+            })
+            .collect(),
         queued: AtomicUsize::new(0),
         back: Mutex::new(Vec::new()),
         sleeping: AtomicBool::new(false),
@@ -147,7 +187,7 @@ pub(crate) fn child(cx: ChildContext<'_>) {
             let shared = &shared;
             let spawned = std::thread::Builder::new()
                 .name(format!("worker {t}"))
-                .spawn_scoped(s, move || work(shared, slot, &serve_ctx));
+                .spawn_scoped(s, move || work(shared, t, slot, &serve_ctx));
             match spawned {
                 Ok(_) => started += 1,
                 Err(e) => {
@@ -169,10 +209,10 @@ pub(crate) fn child(cx: ChildContext<'_>) {
 }
 
 /// A worker thread: answer dispatched requests until the child leaves.
-fn work(shared: &Shared, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
+fn work(shared: &Shared, me: usize, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
     let mut bufs = ServeBuffers::default();
     slot.set_state(WorkerState::Ready);
-    while let Some((key, d)) = shared.take() {
+    while let Some((key, d)) = shared.take(me) {
         if d.served == 0 {
             slot.add_connection();
         }
