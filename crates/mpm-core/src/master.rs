@@ -385,8 +385,11 @@ impl Master {
                 busy |= s.is_busy();
             }
             counts.idle += idle;
-            // Only a child whose every worker waits is a spare to retire.
-            if idle as usize == self.threads.min(sb.threads()) && !busy {
+            // Only a child whose every worker waits is a spare to retire,
+            // and not one whose event loop holds connections (retiring it
+            // would close idle keep-alive connections for nothing).
+            let holds = sb.process(slot).conns_total.load(Ordering::Relaxed) > 0;
+            if idle as usize == self.threads.min(sb.threads()) && !busy && !holds {
                 counts.retirable.push(slot);
             }
         }

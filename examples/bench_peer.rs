@@ -1,0 +1,86 @@
+//! An embedded server shaped for `../shared/bench`: `GET /hello` answers
+//! `Hello, World!` from memory, `GET /static/<name>` sends that file of
+//! the given directory (`Body::File`, so `sendfile(2)` on plain TCP).
+//! It puts a number on what an embedding program gets from a strategy,
+//! without mpmd's configuration, virtual hosts or access log.
+//!
+//! Run: `cargo run --release -p mpm-examples --example bench_peer --
+//! 127.0.0.1:27101 /tmp/mpm-bench/www [strategy] [threads per child]`.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use mpm::http::StatusCode;
+use mpm::{Body, ConnInfo, Handler, MpmConfig, ProtocolConfig, Request, Response};
+
+struct Peer {
+    root: PathBuf,
+}
+
+impl Handler for Peer {
+    fn handle(&self, req: Request<'_>, _conn: &ConnInfo) -> Response {
+        let path = req.uri().path();
+        if path == "/hello" {
+            return Response::new(Body::from("Hello, World!"));
+        }
+        let Some(name) = path.strip_prefix("/static/") else {
+            return status(StatusCode::NOT_FOUND);
+        };
+        // One plain file name, nothing that climbs out of the root.
+        let rel = Path::new(name);
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return status(StatusCode::NOT_FOUND);
+        }
+        match std::fs::File::open(self.root.join(rel)) {
+            Ok(file) => match file.metadata() {
+                Ok(m) if m.is_file() => Response::new(Body::File {
+                    file,
+                    offset: 0,
+                    len: m.len(),
+                }),
+                _ => status(StatusCode::NOT_FOUND),
+            },
+            Err(_) => status(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+fn status(code: StatusCode) -> Response {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = code;
+    r
+}
+
+fn main() -> Result<(), mpm::Error> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:27101".into());
+    let root = PathBuf::from(args.next().unwrap_or_else(|| "/tmp/mpm-bench/www".into()));
+    let strategy = args
+        .next()
+        .unwrap_or_else(|| mpm::default_strategy().to_string());
+    let threads: u32 = args.next().and_then(|t| t.parse().ok()).unwrap_or(16);
+    let mut protocol = ProtocolConfig::default();
+    protocol.timeouts.max_keep_alive_requests = 0;
+    protocol.timeouts.keep_alive_timeout = Duration::from_secs(65);
+    let mpm_cfg = MpmConfig {
+        start_servers: Some(2),
+        server_limit: Some(2),
+        threads_per_child: threads,
+        thread_limit: threads,
+        min_spare_threads: 1,
+        max_spare_threads: 2 * threads,
+        max_request_workers: Some(2 * threads),
+        async_request_worker_factor: 32,
+        ..MpmConfig::default()
+    };
+    eprintln!(
+        "serving {} on http://{addr}/ with the {strategy} strategy",
+        root.display()
+    );
+    mpm::Server::new(Peer { root })
+        .strategy(&strategy)
+        .protocol(protocol)
+        .mpm_config(mpm_cfg)
+        .listen(&addr)?
+        .run()
+}
