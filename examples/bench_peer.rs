@@ -1,6 +1,6 @@
 //! An embedded server shaped for `../shared/bench`: `GET /hello` answers
-//! `Hello, World!` from memory, `GET /static/<name>` sends that file of
-//! the given directory (`Body::File`, so `sendfile(2)` on plain TCP).
+//! `Hello, World!` from memory, `GET /static/<name>` sends the file
+//! `<docroot>/static/<name>` (`Body::File`, so `sendfile(2)` on plain TCP).
 //! It puts a number on what an embedding program gets from a strategy,
 //! without mpmd's configuration, virtual hosts or access log.
 //!
@@ -31,7 +31,7 @@ impl Handler for Peer {
         if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return status(StatusCode::NOT_FOUND);
         }
-        match std::fs::File::open(self.root.join(rel)) {
+        match std::fs::File::open(self.root.join("static").join(rel)) {
             Ok(file) => match file.metadata() {
                 Ok(m) if m.is_file() => Response::new(Body::File {
                     file,

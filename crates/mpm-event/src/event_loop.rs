@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +27,8 @@ use crate::timer::{Entry, Wheel};
 const WAKE: Token = Token(usize::MAX);
 /// The leave pipe's token.
 const LEAVE: Token = Token(usize::MAX - 1);
+/// The abort broadcast's token (in-process mode).
+const ABORT: Token = Token(usize::MAX - 2);
 /// Listener `i` has token `LISTENER_BASE + i`.
 const LISTENER_BASE: usize = usize::MAX - 1 - 65_536;
 /// The timer wheel: 25 ms ticks, 4096 of them (about 100 s).
@@ -39,6 +41,9 @@ const PAUSE: Duration = Duration::from_millis(100);
 /// Connections accepted per listener event before the loop looks at
 /// everything else.
 const ACCEPT_BATCH: usize = 64;
+/// The longest the loop sleeps while connections are lent to workers, so
+/// that one given back without a wake-up is taken in time.
+const LAZY: Duration = Duration::from_millis(20);
 /// The loop's read buffer, shared by every connection.
 const SCRATCH: usize = 16 * 1024;
 
@@ -115,9 +120,16 @@ impl Shared {
         }
     }
 
-    fn give_back(&self, key: usize, hb: Option<Handback>) {
+    /// Give a connection back. The loop is woken only when it must act
+    /// soon: to finish a write, or when the child is leaving. A connection
+    /// that goes back to keep-alive (or to be closed) waits for the loop's
+    /// next turn: its next request wakes the loop anyway, and the loop
+    /// looks at least every [`LAZY`] while connections are lent out. That
+    /// saves a wake-up of the loop per request.
+    fn give_back(&self, key: usize, hb: Option<Handback>, leaving: bool) {
+        let urgent = leaving || hb.as_ref().map_or(true, |h| h.pending.is_some());
         self.back.lock().push((key, hb));
-        if self.sleeping.load(Ordering::SeqCst) {
+        if urgent && self.sleeping.load(Ordering::SeqCst) {
             if let Err(e) = self.waker.wake() {
                 log::error!("could not wake the event loop: {e}");
             }
@@ -136,8 +148,10 @@ impl Shared {
     }
 }
 
-/// A child: start the workers, run the loop, wait for the workers.
-pub(crate) fn child(cx: ChildContext<'_>) {
+/// A child: start the workers, run the loop, wait for the workers. With
+/// `abort`, readable when every connection must close at once (a stop of
+/// the in-process mode; a forked child is ended by a signal instead).
+pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) {
     let pid = std::process::id();
     let process = cx.scoreboard.process(cx.slot);
     let (cfg, _) = clamp::worker(cx.mpm);
@@ -185,9 +199,10 @@ pub(crate) fn child(cx: ChildContext<'_>) {
                 handoff: true,
             };
             let shared = &shared;
+            let leaving = &leaving;
             let spawned = std::thread::Builder::new()
                 .name(format!("worker {t}"))
-                .spawn_scoped(s, move || work(shared, t, slot, &serve_ctx));
+                .spawn_scoped(s, move || work(shared, t, slot, &serve_ctx, leaving));
             match spawned {
                 Ok(_) => started += 1,
                 Err(e) => {
@@ -197,7 +212,7 @@ pub(crate) fn child(cx: ChildContext<'_>) {
             }
         }
         if started > 0 {
-            match Loop::new(&cx, process, &shared, poll, &stopping, started) {
+            match Loop::new(&cx, process, &shared, poll, &stopping, started, abort) {
                 Ok(mut l) => l.run(),
                 Err(e) => log::error!("child {pid}: could not start its event loop: {e}"),
             }
@@ -209,7 +224,13 @@ pub(crate) fn child(cx: ChildContext<'_>) {
 }
 
 /// A worker thread: answer dispatched requests until the child leaves.
-fn work(shared: &Shared, me: usize, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
+fn work(
+    shared: &Shared,
+    me: usize,
+    slot: &WorkerSlot,
+    ctx: &ServeContext<'_>,
+    leaving: &(dyn Fn() -> bool + Sync),
+) {
     let mut bufs = ServeBuffers::default();
     slot.set_state(WorkerState::Ready);
     while let Some((key, d)) = shared.take(me) {
@@ -229,7 +250,7 @@ fn work(shared: &Shared, me: usize, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
             }
         };
         slot.set_state(WorkerState::Ready);
-        shared.give_back(key, back);
+        shared.give_back(key, back, leaving());
     }
     slot.set_state(WorkerState::Graceful);
 }
@@ -294,6 +315,8 @@ struct Loop<'a, 'c> {
     free: Vec<usize>,
     /// Connections held, lent ones included.
     live: usize,
+    /// Connections lent to workers.
+    lent: usize,
     counts: Counts,
     published: Option<(usize, Counts, bool)>,
     wheel: Wheel,
@@ -308,6 +331,8 @@ struct Loop<'a, 'c> {
     /// Accepting is paused (descriptors ran out) until then.
     paused_until: Option<Instant>,
     leaving: bool,
+    /// Told to close everything (in-process stop).
+    aborted: bool,
     accepted: u64,
     /// Most connections held before the oldest idle ones are closed.
     fd_budget: usize,
@@ -321,10 +346,18 @@ impl<'a, 'c> Loop<'a, 'c> {
         poll: Poll,
         stopping: &'a AtomicBool,
         threads: usize,
+        abort: Option<BorrowedFd<'_>>,
     ) -> io::Result<Self> {
         let leave = cx.leave.as_raw_fd();
         poll.registry()
             .register(&mut SourceFd(&leave), LEAVE, Interest::READABLE)?;
+        if let Some(abort) = abort {
+            poll.registry().register(
+                &mut SourceFd(&abort.as_raw_fd()),
+                ABORT,
+                Interest::READABLE,
+            )?;
+        }
         let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .unwrap_or((1024, 1024));
         // Descriptors kept for what is not a connection: listeners, pipes,
@@ -342,6 +375,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
+            lent: 0,
             counts: Counts::default(),
             published: None,
             wheel: Wheel::new(now, TICK, SLOTS),
@@ -353,6 +387,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             accepting: false,
             paused_until: None,
             leaving: false,
+            aborted: false,
             accepted: 0,
             fd_budget,
         })
@@ -364,10 +399,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         let mut fired = Vec::new();
         let mut backs = Vec::new();
         loop {
-            std::mem::swap(&mut backs, &mut *self.shared.back.lock());
-            for (k, hb) in backs.drain(..) {
-                self.handback(k, hb);
-            }
+            self.take_backs(&mut backs);
             let now = Instant::now();
             self.regulate(now);
             self.publish();
@@ -378,6 +410,9 @@ impl<'a, 'c> Loop<'a, 'c> {
             if let Some(p) = self.paused_until {
                 let left = p.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            if self.lent > 0 {
+                timeout = Some(timeout.map_or(LAZY, |t| t.min(LAZY)));
             }
             self.shared.sleeping.store(true, Ordering::SeqCst);
             if !self.shared.back.lock().is_empty() {
@@ -392,10 +427,14 @@ impl<'a, 'c> Loop<'a, 'c> {
                 }
                 continue;
             }
+            // Connections given back while the loop slept come first, so
+            // that their events below find them home.
+            self.take_backs(&mut backs);
             for ev in events.iter() {
                 match ev.token() {
                     WAKE => {}
                     LEAVE => self.begin_leaving(),
+                    ABORT => self.abort(),
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     Token(k) => self.on_event(k, ev),
                 }
@@ -405,6 +444,14 @@ impl<'a, 'c> Loop<'a, 'c> {
             for e in fired.drain(..) {
                 self.on_timer(e, now);
             }
+        }
+    }
+
+    fn take_backs(&mut self, backs: &mut Vec<(usize, Option<Handback>)>) {
+        std::mem::swap(backs, &mut *self.shared.back.lock());
+        for (k, hb) in backs.drain(..) {
+            self.lent = self.lent.saturating_sub(1);
+            self.handback(k, hb);
         }
     }
 
@@ -700,6 +747,23 @@ impl<'a, 'c> Loop<'a, 'c> {
         while self.close_oldest_idle() {}
     }
 
+    /// Close every connection the loop holds now; lent ones close when
+    /// their worker gives them back.
+    fn abort(&mut self) {
+        self.begin_leaving();
+        self.aborted = true;
+        for k in 0..self.conns.len() {
+            let lent = self
+                .conns
+                .get(k)
+                .and_then(|s| s.as_ref())
+                .is_some_and(|s| s.conn.is_none());
+            if !lent {
+                self.close(k);
+            }
+        }
+    }
+
     // ----- events ----------------------------------------------------
 
     fn on_event(&mut self, k: usize, ev: &mio::event::Event) {
@@ -882,6 +946,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         let Some(conn) = slot.conn.take() else {
             return;
         };
+        self.lent += 1;
         self.shared.push(
             k,
             Dispatch {
@@ -930,6 +995,10 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn after_response(&mut self, k: usize, after: After, buf: Vec<u8>, now: Instant) {
+        if self.aborted {
+            self.close(k);
+            return;
+        }
         match after {
             After::KeepAlive if self.leaving && buf.is_empty() => self.close(k),
             After::KeepAlive => {

@@ -54,6 +54,13 @@
 //! holds or has lent to a worker is done: no connection is handed to a
 //! loop that is gone. Then the workers exit and the child ends.
 //!
+//! ## In one process
+//!
+//! [`Event::in_process`] runs one child's loop and threads in the calling
+//! process, with no master and no fork: for embedders that want one
+//! threaded process (and for tests that cannot fork). A crash then ends
+//! the server, as with `single`.
+//!
 //! ## Status
 //!
 //! The child's scoreboard process slot carries the live counts the status
@@ -65,7 +72,11 @@
 mod event_loop;
 pub mod timer;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use mpm_core::clamp;
+use mpm_core::control::{Command, Phase, Stopping};
 use mpm_core::master::{Master, MasterParams};
 use mpm_core::spare::SpareLimits;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
@@ -75,12 +86,74 @@ use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
 #[derive(Debug, Default)]
 pub struct Event {
     master: Master,
+    in_process: bool,
 }
 
 impl Event {
     /// An event strategy with no child yet.
     pub fn new() -> Self {
         Event::default()
+    }
+
+    /// The event loop and its threads in this process, without a master
+    /// or children (see the crate documentation).
+    pub fn in_process() -> Self {
+        Event {
+            in_process: true,
+            ..Event::default()
+        }
+    }
+
+    fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
+        let (cfg, _) = clamp::worker(ctx.mpm);
+        let handler = (ctx.factory)().map_err(Error::Handler)?;
+        let stopping = Stopping::new().map_err(Error::Control)?;
+        let sb = ctx.scoreboard;
+        sb.process(0)
+            .start(std::process::id() as i32, sb.generation());
+        let done = AtomicBool::new(false);
+        let command = parking_lot::Mutex::new(None);
+        ctx.control.set_phase(Phase::Running);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Acquire) {
+                    if let Some(cmd) = ctx.control.wait(Some(Duration::from_millis(250))) {
+                        log::info!("{cmd:?} received");
+                        *command.lock() = Some(cmd);
+                        if matches!(cmd, Command::Stop | Command::GracefulStop) {
+                            ctx.control.set_phase(Phase::Draining);
+                            ctx.listeners.stop_listening();
+                        }
+                        stopping.apply(cmd);
+                        return;
+                    }
+                }
+            });
+            event_loop::run_child(
+                mpm_core::master::ChildContext {
+                    slot: 0,
+                    generation: sb.generation(),
+                    listeners: ctx.listeners,
+                    handler,
+                    protocol: ctx.protocol.clone(),
+                    mpm: &cfg,
+                    scoreboard: sb,
+                    leave: stopping.graceful.fd(),
+                },
+                Some(stopping.abort.fd()),
+            );
+            done.store(true, Ordering::Release);
+        });
+        let exit = match command.lock().take() {
+            Some(Command::Restart) => Exit::Restart,
+            Some(Command::GracefulRestart) => Exit::GracefulRestart,
+            Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
+        };
+        if exit == Exit::Stop {
+            ctx.control.set_phase(Phase::Draining);
+            ctx.control.set_phase(Phase::Stopped);
+        }
+        Ok(exit)
     }
 }
 
@@ -99,6 +172,9 @@ impl Mpm for Event {
 
     fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
         let (c, _) = clamp::worker(cfg);
+        if self.in_process {
+            return (1, c.thread_limit as usize);
+        }
         (
             c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
             c.thread_limit as usize,
@@ -106,6 +182,9 @@ impl Mpm for Event {
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
+        if self.in_process {
+            return self.run_here(ctx);
+        }
         let (cfg, _) = clamp::worker(ctx.mpm);
         let threads = cfg.threads_per_child.max(1);
         let params = MasterParams {
@@ -120,7 +199,8 @@ impl Mpm for Event {
                 / threads,
             threads_per_child: threads,
         };
-        self.master.run(&ctx, params, &event_loop::child)
+        self.master
+            .run(&ctx, params, &|cx| event_loop::run_child(cx, None))
     }
 }
 
