@@ -127,7 +127,7 @@ impl Shared {
     /// looks at least every [`LAZY`] while connections are lent out. That
     /// saves a wake-up of the loop per request.
     fn give_back(&self, key: usize, hb: Option<Handback>, leaving: bool) {
-        let urgent = leaving || hb.as_ref().map_or(true, |h| h.pending.is_some());
+        let urgent = leaving || !matches!(&hb, Some(h) if h.pending.is_none());
         self.back.lock().push((key, hb));
         if urgent && self.sleeping.load(Ordering::SeqCst) {
             if let Err(e) = self.waker.wake() {
