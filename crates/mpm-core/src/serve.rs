@@ -688,7 +688,11 @@ impl Conn<'_, '_> {
                 Ok(sent)
             }
             Body::File { file, offset, len } => {
-                self.io.write_all(wbuf).map_err(|_| 0u64)?;
+                let head = match self.io.plain_tcp() {
+                    Some(tcp) if len > 0 => send_all_more(tcp, wbuf),
+                    _ => self.io.write_all(wbuf),
+                };
+                head.map_err(|_| 0u64)?;
                 let sent = if self.io.plain_tcp().is_some() {
                     self.sendfile(&file, offset, len)
                 } else {
@@ -778,6 +782,39 @@ impl Conn<'_, '_> {
         } else {
             self.io.write_all(buf)
         }
+    }
+}
+
+/// Send `buf` with `MSG_MORE`, the part of a response that a `sendfile`
+/// body follows: the kernel holds it back to leave with the body's first
+/// bytes, so a small file goes out as one segment, not two (nginx's
+/// `tcp_nopush`; `TCP_NODELAY` would otherwise send the head alone). The
+/// `sendfile` that follows ends the hold. `Ok(n)` with `n < buf.len()`
+/// only on a non-blocking socket that is full.
+pub(crate) fn send_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut done = 0;
+    while done < buf.len() {
+        match nix::sys::socket::send(
+            tcp.as_raw_fd(),
+            &buf[done..],
+            nix::sys::socket::MsgFlags::from_bits_retain(libc::MSG_MORE),
+        ) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) if done > 0 => return Ok(done),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}
+
+/// [`send_more`] on a blocking socket: all of it, or an error.
+fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
+    match send_more(tcp, buf)? {
+        n if n == buf.len() => Ok(()),
+        _ => Err(io::ErrorKind::WouldBlock.into()),
     }
 }
 

@@ -250,9 +250,17 @@ impl Conn<'_, '_> {
             Body::Reader { .. } => return Err(0),
         };
         let extra_slice: &[u8] = extra.as_deref().unwrap_or(&[]);
-        let written = match write_now(&mut self.io, &[wbuf, extra_slice]) {
-            Ok(n) => n,
-            Err(_) => return Err(0),
+        let written = match (self.io.plain_tcp(), &file) {
+            // A head that a sendfile body follows leaves with it.
+            (Some(tcp), Some(f)) if f.left > 0 => match super::send_more(tcp, wbuf) {
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                Err(e) => Err(e),
+            },
+            _ => write_now(&mut self.io, &[wbuf, extra_slice]),
+        };
+        let Ok(written) = written else {
+            return Err(0);
         };
         let mut pending = PendingWrite::default();
         if written < wbuf.len() {
