@@ -54,7 +54,7 @@ use crate::error::Error;
 /// sent in clear before the connection closes.
 pub const PLAIN_HTTP_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\
-Content-Length: 124\r\n\
+Content-Length: 128\r\n\
 Connection: close\r\n\
 \r\n\
 Bad Request: you're speaking plain HTTP to an SSL-enabled server port.\n\
@@ -115,7 +115,7 @@ pub fn handshake_blocking(
             Ok(HandshakeStatus::WantWrite) => PollFlags::POLLOUT,
             Err(e) => {
                 if is_plain_http(&e) {
-                    let _ = conn.write_plain(PLAIN_HTTP_RESPONSE);
+                    answer_plain_http(conn, timeout.min(Duration::from_secs(2)));
                 }
                 return Err(e);
             }
@@ -140,6 +140,43 @@ pub fn handshake_blocking(
             }
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Answer plain HTTP on a TLS port: [`PLAIN_HTTP_RESPONSE`] in clear,
+/// then stop sending and read what the client still sends for at most
+/// `linger` (closing with unread bytes would reset the connection and
+/// destroy the answer). Blocks; for the blocking strategies.
+pub fn answer_plain_http(conn: &Connection, linger: Duration) {
+    if conn.write_plain(PLAIN_HTTP_RESPONSE).is_err() {
+        return;
+    }
+    let tcp = conn.tcp();
+    if tcp.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let until = Instant::now() + linger;
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut fds = [PollFd::new(tcp.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
+            Ok(0) => return,
+            Ok(_) => match nix::sys::socket::recv(
+                std::os::fd::AsRawFd::as_raw_fd(tcp),
+                &mut sink,
+                nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(0) => return,
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return,
+            },
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
         }
     }
 }
