@@ -68,6 +68,19 @@ pub struct TlsStream {
     sniffed: bool,
     /// Decrypted bytes are waiting in the session (as of the last read).
     plaintext: bool,
+    /// `close_notify` is queued or sent.
+    notified: bool,
+}
+
+impl Drop for TlsStream {
+    /// Say `close_notify` (best effort, never waiting), so the client can
+    /// tell our close from a cut: a close-delimited body is complete.
+    fn drop(&mut self) {
+        if !self.notified && !self.session.is_handshaking() {
+            self.session.send_close_notify();
+            let _ = self.flush_tls(true);
+        }
+    }
 }
 
 /// `recv`/`send` with `MSG_DONTWAIT`: never waits, whatever the socket's
@@ -199,7 +212,9 @@ impl TlsStream {
 
     fn nonblocking(&self) -> bool {
         nix::fcntl::fcntl(self.tcp.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
-            .map(|f| nix::fcntl::OFlag::from_bits_truncate(f).contains(nix::fcntl::OFlag::O_NONBLOCK))
+            .map(|f| {
+                nix::fcntl::OFlag::from_bits_truncate(f).contains(nix::fcntl::OFlag::O_NONBLOCK)
+            })
             .unwrap_or(false)
     }
 }
@@ -280,6 +295,7 @@ impl Connection {
             session,
             sniffed: false,
             plaintext: false,
+            notified: false,
         })
     }
 
@@ -428,6 +444,7 @@ impl Connection {
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         if let Transport::Tls(t) = &mut self.transport {
             t.session.send_close_notify();
+            t.notified = true;
             let _ = t.flush_tls(self.nonblocking);
         }
         self.tcp().shutdown(std::net::Shutdown::Write)

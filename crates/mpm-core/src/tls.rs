@@ -128,7 +128,10 @@ pub fn handshake_blocking(
             ));
         }
         let sock = conn.as_fd();
-        let mut fds = [PollFd::new(sock, want), PollFd::new(sock, PollFlags::empty())];
+        let mut fds = [
+            PollFd::new(sock, want),
+            PollFd::new(sock, PollFlags::empty()),
+        ];
         if let Some(fd) = abort {
             fds[1] = PollFd::new(fd, PollFlags::POLLIN);
         }
@@ -252,8 +255,16 @@ impl Default for TlsPolicy {
 fn suites() -> [(&'static str, &'static str, SupportedCipherSuite); 9] {
     use rustls::crypto::ring::cipher_suite as cs;
     [
-        ("TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", cs::TLS13_AES_256_GCM_SHA384),
-        ("TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", cs::TLS13_AES_128_GCM_SHA256),
+        (
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_AES_256_GCM_SHA384",
+            cs::TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_AES_128_GCM_SHA256",
+            cs::TLS13_AES_128_GCM_SHA256,
+        ),
         (
             "TLS_CHACHA20_POLY1305_SHA256",
             "TLS_CHACHA20_POLY1305_SHA256",
@@ -295,10 +306,46 @@ fn suites() -> [(&'static str, &'static str, SupportedCipherSuite); 9] {
 /// OpenSSL keywords whose exclusion (`!aNULL`) names only suites rustls
 /// never offers, so excluding them changes nothing.
 const NEVER_OFFERED: &[&str] = &[
-    "anull", "enull", "null", "exp", "export", "export40", "export56", "low", "medium", "md5",
-    "rc4", "3des", "des", "idea", "seed", "camellia", "aria", "psk", "srp", "dss", "dsa", "adh",
-    "aecdh", "kdhe", "dhe", "edh", "kedh", "sha1", "sha", "ccm", "ccm8", "aesccm", "aesccm8",
-    "krsa", "cbc", "aes128-sha", "aes256-sha", "sslv3", "tlsv1", "ecdsa-sha1",
+    "anull",
+    "enull",
+    "null",
+    "exp",
+    "export",
+    "export40",
+    "export56",
+    "low",
+    "medium",
+    "md5",
+    "rc4",
+    "3des",
+    "des",
+    "idea",
+    "seed",
+    "camellia",
+    "aria",
+    "psk",
+    "srp",
+    "dss",
+    "dsa",
+    "adh",
+    "aecdh",
+    "kdhe",
+    "dhe",
+    "edh",
+    "kedh",
+    "sha1",
+    "sha",
+    "ccm",
+    "ccm8",
+    "aesccm",
+    "aesccm8",
+    "krsa",
+    "cbc",
+    "aes128-sha",
+    "aes256-sha",
+    "sslv3",
+    "tlsv1",
+    "ecdsa-sha1",
 ];
 
 /// Parse an `SSLProtocol` value (`-all +TLSv1.2 +TLSv1.3`, `TLSv1.3`,
@@ -336,7 +383,13 @@ pub fn parse_protocols(args: &[&str]) -> Result<Vec<TlsVersion>, String> {
         };
         match sign {
             '=' if i == 0 => set = versions.to_vec(),
-            '=' | '+' => set.extend(versions.iter().filter(|v| !set.contains(v)).copied().collect::<Vec<_>>()),
+            '=' | '+' => set.extend(
+                versions
+                    .iter()
+                    .filter(|v| !set.contains(v))
+                    .copied()
+                    .collect::<Vec<_>>(),
+            ),
             _ => set.retain(|v| !versions.contains(v)),
         }
     }
@@ -360,10 +413,7 @@ pub fn parse_protocols(args: &[&str]) -> Result<Vec<TlsVersion>, String> {
 pub fn parse_cipher_suites(spec: &str) -> Result<Vec<&'static str>, String> {
     let table = suites();
     let mut out: Vec<&'static str> = Vec::new();
-    for word in spec
-        .split([':', ',', ' ', '\t'])
-        .filter(|w| !w.is_empty())
-    {
+    for word in spec.split([':', ',', ' ', '\t']).filter(|w| !w.is_empty()) {
         let (remove, name) = match word.as_bytes()[0] {
             b'!' | b'-' => (true, &word[1..]),
             b'+' => (false, &word[1..]),
@@ -374,10 +424,17 @@ pub fn parse_cipher_suites(spec: &str) -> Result<Vec<&'static str>, String> {
             continue; // @STRENGTH, @SECLEVEL=2: ordering hints
         }
         let found: Vec<&'static str> = match lower.as_str() {
-            "high" | "default" | "all" | "complementofdefault" | "ecdhe" | "eecdh" | "aesgcm"
-            | "aes" | "chacha20" | "tlsv1.2" | "tlsv1.3" => {
-                table.iter().map(|s| s.1).collect()
-            }
+            "high"
+            | "default"
+            | "all"
+            | "complementofdefault"
+            | "ecdhe"
+            | "eecdh"
+            | "aesgcm"
+            | "aes"
+            | "chacha20"
+            | "tlsv1.2"
+            | "tlsv1.3" => table.iter().map(|s| s.1).collect(),
             _ => table
                 .iter()
                 .filter(|s| s.0.eq_ignore_ascii_case(name) || s.1.eq_ignore_ascii_case(name))
@@ -414,12 +471,16 @@ pub fn parse_cipher_suites(spec: &str) -> Result<Vec<&'static str>, String> {
 /// Read a PEM certificate chain (leaf first) and private key, check that
 /// the key belongs to the leaf, and make the signing key. Every error
 /// names the file and the problem.
-pub fn load_certified_key(cert_file: &Path, key_file: Option<&Path>) -> Result<CertifiedKey, Error> {
+pub fn load_certified_key(
+    cert_file: &Path,
+    key_file: Option<&Path>,
+) -> Result<CertifiedKey, Error> {
     let fail = |file: &Path, what: String| Error::Tls(format!("{}: {what}", file.display()));
     let pem_error = |file: &Path, e: rustls::pki_types::pem::Error| match e {
-        rustls::pki_types::pem::Error::Io(e) => {
-            fail(file, format!("cannot read: {}", crate::error::describe_io(&e)))
-        }
+        rustls::pki_types::pem::Error::Io(e) => fail(
+            file,
+            format!("cannot read: {}", crate::error::describe_io(&e)),
+        ),
         other => fail(file, format!("not valid PEM: {other:?}")),
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
@@ -498,7 +559,11 @@ impl SniResolver {
         let name = name.to_ascii_lowercase();
         self.hosts
             .iter()
-            .find(|(names, _)| names.iter().any(|p| wildcard_match(p.as_bytes(), name.as_bytes())))
+            .find(|(names, _)| {
+                names
+                    .iter()
+                    .any(|p| wildcard_match(p.as_bytes(), name.as_bytes()))
+            })
             .map(|(_, k)| k.clone())
             .or(default)
     }
@@ -619,12 +684,18 @@ mod tests {
     #[test]
     fn ssl_protocol_accepts_modern_versions_and_refuses_old_ones() {
         let p = |s: &str| parse_protocols(&s.split_whitespace().collect::<Vec<_>>());
-        assert_eq!(p("-all +TLSv1.2 +TLSv1.3").unwrap(), [TlsVersion::Tls12, TlsVersion::Tls13]);
+        assert_eq!(
+            p("-all +TLSv1.2 +TLSv1.3").unwrap(),
+            [TlsVersion::Tls12, TlsVersion::Tls13]
+        );
         assert_eq!(p("TLSv1.3").unwrap(), [TlsVersion::Tls13]);
         assert_eq!(p("all -TLSv1.3").unwrap(), [TlsVersion::Tls12]);
         assert_eq!(p("all -SSLv3 -TLSv1 -TLSv1.1").unwrap().len(), 2);
         let e = p("-all +TLSv1.1 +TLSv1.2").unwrap_err();
-        assert!(e.contains("TLSv1.1 is not supported") && e.contains("-all +TLSv1.2 +TLSv1.3"), "{e}");
+        assert!(
+            e.contains("TLSv1.1 is not supported") && e.contains("-all +TLSv1.2 +TLSv1.3"),
+            "{e}"
+        );
         assert!(p("-all").unwrap_err().contains("no protocol left"));
         assert!(p("TLSv9").unwrap_err().contains("unknown protocol"));
     }
@@ -632,15 +703,25 @@ mod tests {
     #[test]
     fn ssl_cipher_suite_takes_openssl_and_iana_names_and_refuses_others() {
         let s = parse_cipher_suites("ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384").unwrap();
-        assert_eq!(s, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]);
+        assert_eq!(
+            s,
+            [
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_AES_256_GCM_SHA384"
+            ]
+        );
         assert_eq!(parse_cipher_suites("HIGH:!aNULL:!MD5").unwrap().len(), 9);
         assert_eq!(
-            parse_cipher_suites("HIGH:!ECDHE-RSA-CHACHA20-POLY1305").unwrap().len(),
+            parse_cipher_suites("HIGH:!ECDHE-RSA-CHACHA20-POLY1305")
+                .unwrap()
+                .len(),
             8
         );
         let e = parse_cipher_suites("AES128-SHA").unwrap_err();
         assert!(e.contains("'AES128-SHA' is not a cipher suite"), "{e}");
-        assert!(parse_cipher_suites("!MD5").unwrap_err().contains("no cipher suite left"));
+        assert!(parse_cipher_suites("!MD5")
+            .unwrap_err()
+            .contains("no cipher suite left"));
     }
 
     #[test]
@@ -657,6 +738,9 @@ mod tests {
         let e = load_certified_key(Path::new("/nonexistent/cert.pem"), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/nonexistent/cert.pem: cannot read: no such file"), "{e}");
+        assert!(
+            e.contains("/nonexistent/cert.pem: cannot read: no such file"),
+            "{e}"
+        );
     }
 }

@@ -119,7 +119,11 @@ fn nonblocking_handshake_fills_conn_info_and_keeps_pipelined_plaintext() {
     let mut conn = accept_nonblocking(&s.listeners);
     assert!(conn.handshake_pending());
     handshake(&mut conn).expect("server handshake");
-    let info = conn.info().tls.clone().expect("ConnInfo.tls after the handshake");
+    let info = conn
+        .info()
+        .tls
+        .clone()
+        .expect("ConnInfo.tls after the handshake");
     assert_eq!(info.sni.as_deref(), Some("a.test"));
     assert_eq!(info.version, "TLSv1.3");
     assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
@@ -133,7 +137,9 @@ fn nonblocking_handshake_fills_conn_info_and_keeps_pipelined_plaintext() {
         "the rest of the record is decrypted and waiting"
     );
     let mut rest = vec![0u8; 4096];
-    let n = conn.read(&mut rest).expect("buffered bytes without the socket");
+    let n = conn
+        .read(&mut rest)
+        .expect("buffered bytes without the socket");
     assert!(n > 0 && !conn.has_buffered_plaintext());
 
     // The client does not read yet: writes fill the socket, then push back.
@@ -167,7 +173,11 @@ fn nonblocking_handshake_fills_conn_info_and_keeps_pipelined_plaintext() {
         let _ = conn.flush();
     }
     drop(conn);
-    assert_eq!(client.join().unwrap(), sent, "the client got every byte accepted");
+    assert_eq!(
+        client.join().unwrap(),
+        sent,
+        "the client got every byte accepted"
+    );
 }
 
 #[test]

@@ -1,0 +1,6 @@
+//! The conformance cases over plain TCP.
+
+const TRANSPORT: crate::support::Transport = crate::support::Transport::Plain;
+
+#[path = "cases.rs"]
+mod cases;
