@@ -264,6 +264,7 @@ mod tests {
             locations: Vec::new(),
             custom_logs: Vec::new(),
             server_admin: None,
+            ssl: Default::default(),
             origin: Default::default(),
         }
     }

@@ -45,6 +45,7 @@ fn host(root: &Path, name: Option<&str>, addrs: &[&str]) -> VirtualHost {
         locations: Vec::new(),
         custom_logs: Vec::new(),
         server_admin: None,
+        ssl: Default::default(),
         origin: Default::default(),
     }
 }
@@ -63,6 +64,8 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
         vhosts,
         warnings: Vec::new(),
         add_types: Vec::new(),
+        ssl_session_tickets: true,
+        ssl_session_cache: true,
     }
 }
 
