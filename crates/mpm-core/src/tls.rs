@@ -613,17 +613,33 @@ pub fn server_config(
     policy: &TlsPolicy,
     shared: &TlsShared,
 ) -> Result<Arc<ServerConfig>, Error> {
+    let mut keys = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        let key = Arc::new(load_certified_key(&h.cert_file, h.key_file.as_deref())?);
+        keys.push((h.names.clone(), key));
+    }
+    server_config_from_keys(what, keys, policy, shared)
+}
+
+/// As [`server_config`], with the keys already loaded (by
+/// [`load_certified_key`]): `(names, key)` per host, the default first.
+pub fn server_config_from_keys(
+    what: &str,
+    hosts: Vec<(Vec<String>, Arc<CertifiedKey>)>,
+    policy: &TlsPolicy,
+    shared: &TlsShared,
+) -> Result<Arc<ServerConfig>, Error> {
     if hosts.is_empty() {
         return Err(Error::Tls(format!(
             "{what}: a TLS address needs a host with SSLEngine on and SSLCertificateFile"
         )));
     }
-    let mut resolver = SniResolver { hosts: Vec::new() };
-    for h in hosts {
-        let key = Arc::new(load_certified_key(&h.cert_file, h.key_file.as_deref())?);
-        let names = h.names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        resolver.hosts.push((names, key));
-    }
+    let resolver = SniResolver {
+        hosts: hosts
+            .into_iter()
+            .map(|(names, key)| (names.iter().map(|n| n.to_ascii_lowercase()).collect(), key))
+            .collect(),
+    };
     let mut provider: CryptoProvider = rustls::crypto::ring::default_provider();
     if let Some(wanted) = &policy.cipher_suites {
         let table = suites();

@@ -281,6 +281,34 @@ fn who(site: &Site, local: &str, host_header: Option<&str>, uri: &str) -> String
     text(response)
 }
 
+/// A request on a TLS connection made for `sni`, with `Host: host`.
+fn over_tls(site: &Site, sni: &str, host: &str) -> Response {
+    let mut conn = conn_at("127.0.0.1:80", "127.0.0.1:40000");
+    conn.tls = Some(mpm::TlsInfo {
+        sni: Some(sni.into()),
+        version: "TLSv1.3".into(),
+        alpn: None,
+    });
+    send(site, "GET", "/who.txt", &[("host", host)], &conn)
+}
+
+#[test]
+fn a_host_that_disagrees_with_the_sni_name_is_misdirected() {
+    let (_dir, site) = vhost_site();
+    let r = over_tls(&site, "first.test", "second.test");
+    assert_status(&r, 421, "SNI first.test, Host second.test");
+    assert!(text(r).contains("Server Name Indication"));
+    // Names of the same host agree, wildcard aliases included.
+    let r = over_tls(&site, "www.second.test", "x.wild.test");
+    assert_eq!(text(r), "second");
+    // An SNI name no host has picks the default host, as an unknown Host
+    // does: they agree.
+    let r = over_tls(&site, "nobody.test", "unknown.test");
+    assert_eq!(text(r), "first");
+    let r = over_tls(&site, "nobody.test", "second.test");
+    assert_status(&r, 421, "SNI of the default host, Host of another");
+}
+
 #[test]
 fn vhost_is_chosen_by_server_name_alias_and_wildcard_alias() {
     let (_dir, site) = vhost_site();
