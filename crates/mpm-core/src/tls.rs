@@ -25,9 +25,11 @@
 //!   [`PLAIN_HTTP_RESPONSE`] in clear and closes.
 //!
 //! The ticket key rotates (rustls' `Ticketer`, every 6 hours) in each
-//! process on its own: after a rotation, a ticket made by one child is
-//! refused by another and that client makes a full handshake, nothing
-//! worse.
+//! process: the first next key is made before the fork too, so the first
+//! rotation keeps the children in step; after the second, a ticket made by
+//! one child may be refused by another, and that client makes a full
+//! handshake, nothing worse. A restart makes a new generation of children
+//! with the master's key, in step again.
 
 use std::fmt;
 use std::io;
@@ -62,6 +64,9 @@ Instead use the HTTPS scheme to access this URL, please.\n";
 
 /// Sessions each process's cache keeps (per listening address).
 const SESSION_CACHE_SIZE: usize = 1024;
+/// The plaintext length of the ticket [`TlsShared::new`] makes to set
+/// the accepted ticket length (a session ticket's state is well under).
+const TICKET_BOUND: usize = 1024;
 /// Most plaintext rustls buffers for sending before `write` stops taking
 /// more (so a non-blocking writer sees back-pressure).
 pub(crate) const SEND_BUFFER_LIMIT: usize = 64 * 1024;
@@ -538,6 +543,12 @@ impl TlsShared {
     pub fn new() -> Result<Self, Error> {
         let ticketer = rustls::crypto::ring::Ticketer::new()
             .map_err(|e| Error::Tls(format!("could not make a session ticket key: {e}")))?;
+        // rustls refuses to decrypt a ticket longer than the longest this
+        // process has made (a defence against partitioning oracles), so a
+        // child that has not issued a ticket yet would refuse its
+        // siblings' tickets. One ticket made here, before the fork, sets
+        // that bound for every child: longer than any real session ticket.
+        let _ = ticketer.encrypt(&[0u8; TICKET_BOUND]);
         Ok(TlsShared { ticketer })
     }
 }
