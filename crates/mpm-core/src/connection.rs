@@ -407,7 +407,8 @@ impl Connection {
     /// Write `bytes` to the socket in clear, beside any TLS: for the
     /// plain-HTTP answer on a TLS port.
     pub fn write_plain(&self, bytes: &[u8]) -> io::Result<()> {
-        (&*self.tcp()).write_all(bytes)
+        let mut tcp = self.tcp();
+        tcp.write_all(bytes)
     }
 
     /// The plain TCP stream when there is no TLS layer (so a strategy may

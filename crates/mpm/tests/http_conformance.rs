@@ -4,6 +4,9 @@
 //! over plain TCP (`plain::`) and over TLS (`tls::`), so TLS changes
 //! nothing a client sees but the transport.
 
+// The one file of cases is loaded twice on purpose, once per transport.
+#![allow(clippy::duplicate_mod)]
+
 mod support;
 
 #[path = "conformance/plain.rs"]
