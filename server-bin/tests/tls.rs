@@ -412,3 +412,94 @@ fn config_test_refuses_tls_1_1_and_a_tls_port_without_certificates() {
         "{err}"
     );
 }
+
+/// Run `openssl` with `args` in `dir`; fail with its output otherwise.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn keys_in_pkcs1_and_sec1_pem_are_accepted() {
+    let site = Site::new();
+    let dir = site.root();
+    // An RSA key and self-signed certificate, the key rewritten as PKCS#1
+    // (BEGIN RSA PRIVATE KEY).
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa8.key",
+            "-out",
+            "rsa.crt",
+            "-subj",
+            "/CN=rsa.test",
+            "-days",
+            "2",
+        ],
+    );
+    openssl(
+        dir,
+        &["rsa", "-in", "rsa8.key", "-traditional", "-out", "rsa1.key"],
+    );
+    // A P-256 key as SEC1 (BEGIN EC PRIVATE KEY).
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ec8.key",
+            "-out",
+            "ec.crt",
+            "-subj",
+            "/CN=ec.test",
+            "-days",
+            "2",
+        ],
+    );
+    openssl(dir, &["ec", "-in", "ec8.key", "-out", "ec1.key"]);
+    let head = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert!(head("rsa1.key").starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert!(head("ec1.key").starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    let port = free_port();
+    let root = dir.display();
+    let conf = site.config(&format!(
+        "Listen 127.0.0.1:{port} https\nServerName localhost\n\
+         <VirtualHost *:{port}>\nServerName rsa.test\nSSLEngine on\n\
+         SSLCertificateFile {root}/rsa.crt\nSSLCertificateKeyFile {root}/rsa1.key\n</VirtualHost>\n\
+         <VirtualHost *:{port}>\nServerName ec.test\nSSLEngine on\n\
+         SSLCertificateFile {root}/ec.crt\nSSLCertificateKeyFile {root}/ec1.key\n</VirtualHost>\n"
+    ));
+    let (code, _, err) = run(&["-t", "-f", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "PKCS#1/SEC1 keys refused: {err}");
+    // And the RSA key is really used: its certificate is served.
+    let m = start(&site, &conf);
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "-k", "--max-time", "10", "--resolve"])
+        .arg(format!("rsa.test:{port}:127.0.0.1"))
+        .arg(format!("https://rsa.test:{port}/"))
+        .output()
+        .expect("run curl");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(subject(&log), "CN=rsa.test", "{log}");
+    drop(m);
+}

@@ -224,5 +224,82 @@ fn a_stalled_handshake_ends_at_the_timeout() {
         "ended after {:?}",
         t.elapsed()
     );
-    let _ = Arc::new(());
+}
+
+/// A client offering only `suite`, over TLS 1.2.
+fn client_with_suite(s: &Setup, suite: rustls::SupportedCipherSuite) -> Arc<rustls::ClientConfig> {
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![suite],
+        ..rustls::crypto::ring::default_provider()
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(s.pki.ca_file()).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(&ca).unwrap())
+        .unwrap();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn ssl_cipher_suite_and_protocol_limit_what_is_negotiated() {
+    let mut s = setup();
+    let a = s.pki.host("a2", &["a.test"]);
+    let policy = TlsPolicy {
+        versions: tls::parse_protocols(&["TLSv1.2"]).unwrap(),
+        cipher_suites: Some(tls::parse_cipher_suites("ECDHE-ECDSA-AES256-GCM-SHA384").unwrap()),
+        ..TlsPolicy::default()
+    };
+    let spec = CertSpec {
+        names: vec!["a.test".into()],
+        cert_file: a.cert,
+        key_file: Some(a.key),
+    };
+    let cfg = tls::server_config("test", &[spec], &policy, &TlsShared::new().unwrap()).unwrap();
+    s.listeners.set_tls(0, Some(cfg));
+    let addr = s.listeners.get(0).unwrap().local;
+    use rustls::crypto::ring::cipher_suite as cs;
+    for (suite, accepted) in [
+        (cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false),
+        (cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, true),
+    ] {
+        let client_cfg = client_with_suite(&s, suite);
+        let client = std::thread::spawn(move || {
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            pki::tls_connect(&client_cfg, "a.test", tcp)
+                .map(|c| c.conn.negotiated_cipher_suite().map(|s| s.suite()))
+        });
+        // The blocking path this time: the socket stays blocking.
+        let l = s.listeners.get(0).unwrap();
+        let (stream, peer) = loop {
+            match l.socket.accept() {
+                Ok(x) => break x,
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        };
+        let mut conn = Connection::accepted(stream, peer, 0, l).unwrap();
+        let served = tls::handshake_blocking(&mut conn, Duration::from_secs(5), None);
+        let got = client.join().unwrap();
+        if accepted {
+            served.expect("the configured suite is accepted");
+            assert_eq!(got.unwrap(), Some(suite.suite()));
+            assert_eq!(conn.info().tls.as_ref().unwrap().version, "TLSv1.2");
+        } else {
+            assert!(
+                served.is_err(),
+                "a suite left out by SSLCipherSuite was accepted"
+            );
+            assert!(
+                got.is_err(),
+                "the client handshake succeeded with {suite:?}"
+            );
+        }
+    }
 }
