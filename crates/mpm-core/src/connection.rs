@@ -177,9 +177,14 @@ impl TlsStream {
                 Err(e) => return Err(e),
             }
             self.plaintext = false;
-            // A handshake or key update may want an answer first.
+            // A handshake or key update may want an answer first. On a
+            // non-blocking socket a full send buffer does not stop the
+            // read: the caller sees `wants_write` and flushes later.
             if self.session.wants_write() {
-                self.flush_tls(dont_wait)?;
+                match self.flush_tls(dont_wait) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && dont_wait => {}
+                    other => other?,
+                }
             }
             if !self.read_records(dont_wait)? {
                 return Ok(0);
