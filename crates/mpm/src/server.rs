@@ -60,9 +60,15 @@ impl Server {
     }
 
     /// Listen on `addr` (`127.0.0.1:8080`, `[::1]:8080`, `8080`); may be
-    /// called several times.
+    /// called several times. For TLS, see [`Server::listen_tls`].
     pub fn listen(mut self, addr: &str) -> Result<Self, Error> {
-        self.addrs.push(addr.parse()?);
+        let addr: ListenAddr = addr.parse()?;
+        if addr.is_tls() {
+            return Err(Error::Tls(format!(
+                "{addr} https needs its certificates: use Server::listen_tls"
+            )));
+        }
+        self.addrs.push(addr);
         self.tls.push(None);
         Ok(self)
     }
