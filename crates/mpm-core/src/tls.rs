@@ -685,11 +685,10 @@ pub fn server_config_from_keys(
     } else {
         Arc::new(rustls::server::NoServerSessionStorage {})
     };
+    // Without the ticket key, TLS 1.3 "tickets" are only ids into the
+    // session cache (stateful, per process), as TLS 1.2 session ids are.
     if policy.session_tickets {
         cfg.ticketer = shared.ticketer.clone();
-        cfg.send_tls13_tickets = 2;
-    } else {
-        cfg.send_tls13_tickets = 0;
     }
     Ok(Arc::new(cfg))
 }
