@@ -161,7 +161,7 @@ impl TlsStream {
     }
 
     /// Decrypted bytes, reading records as needed.
-    fn read_plain(&mut self, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
+    fn read_data(&mut self, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
         loop {
             match self.session.reader().read(buf) {
                 Ok(n) => {
@@ -194,7 +194,7 @@ impl TlsStream {
 
     /// Take plaintext into rustls (at most its buffer limit) and send what
     /// it can; `WouldBlock` only when nothing was taken.
-    fn write_plain(&mut self, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
+    fn write_data(&mut self, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -441,7 +441,7 @@ impl Connection {
                 nix::sys::socket::recv(s.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
                     .map_err(io::Error::from)
             }
-            Transport::Tls(t) => t.read_plain(buf, true),
+            Transport::Tls(t) => t.read_data(buf, true),
         }
     }
 
@@ -461,7 +461,7 @@ impl Read for Connection {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.read(buf),
-            Transport::Tls(t) => t.read_plain(buf, self.nonblocking),
+            Transport::Tls(t) => t.read_data(buf, self.nonblocking),
         }
     }
 }
@@ -470,7 +470,7 @@ impl Write for Connection {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.write(buf),
-            Transport::Tls(t) => t.write_plain(buf, self.nonblocking),
+            Transport::Tls(t) => t.write_data(buf, self.nonblocking),
         }
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
@@ -478,7 +478,7 @@ impl Write for Connection {
             Transport::Plain(s) => s.write_vectored(bufs),
             Transport::Tls(t) => {
                 let first = bufs.iter().find(|b| !b.is_empty());
-                t.write_plain(first.map_or(&[][..], |b| &b[..]), self.nonblocking)
+                t.write_data(first.map_or(&[][..], |b| &b[..]), self.nonblocking)
             }
         }
     }
