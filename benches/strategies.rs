@@ -8,7 +8,10 @@
 //!   strategy and the engine;
 //! - `file_4k_keepalive/<strategy>`: `GET /4k`, answered with a 4096-byte
 //!   file as `Body::File` (opened per request, sent with `sendfile(2)`):
-//!   the static-file path.
+//!   the static-file path;
+//! - `hello_tls_keepalive/<strategy>`: `GET /hello` as above, over TLS
+//!   (rustls on both sides, TLS 1.3, a test CA's ECDSA P-256 certificate):
+//!   what encryption adds per request once the handshake is done.
 //!
 //! Why: the strategies differ in how connections reach a handler (one
 //! thread, or a child process per connection, later threads and an event
@@ -18,7 +21,9 @@
 //! the server does not run inside this (multi-threaded) criterion process.
 //! The bench binary re-executes itself with `MPM_BENCH_SERVE=strategy:port`
 //! (and the file's path in `MPM_BENCH_FILE`); `main` then runs
-//! `mpm::Server` instead of criterion, in its own process group, which the
+//! `mpm::Server` instead of criterion (listening on a plain and a TLS
+//! port, the certificate in `MPM_BENCH_CERT`/`MPM_BENCH_KEY`), in its own
+//! process group, which the
 //! parent kills (SIGKILL to the group, on drop, even on panic) after that
 //! strategy's benches. The client side is `iter_custom`: the iterations
 //! are spread over the strategy's concurrent connections (8 for a strategy
@@ -41,6 +46,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use criterion::{Criterion, Throughput};
 use mpm::http::StatusCode;
 use mpm::{Body, ConnInfo, Handler, MpmConfig, ProtocolConfig, Request, Response};
@@ -51,6 +58,9 @@ use nix::unistd::Pid;
 const SERVE_VAR: &str = "MPM_BENCH_SERVE";
 /// Set with [`SERVE_VAR`]: the path of the 4096-byte file behind `/4k`.
 const FILE_VAR: &str = "MPM_BENCH_FILE";
+/// Set with [`SERVE_VAR`]: the TLS certificate chain and key files.
+const CERT_VAR: &str = "MPM_BENCH_CERT";
+const KEY_VAR: &str = "MPM_BENCH_KEY";
 /// The in-memory answer to `/hello`.
 const HELLO: &[u8] = b"Hello, World!";
 /// The size of the file behind `/4k`.
@@ -86,11 +96,34 @@ fn status(code: StatusCode) -> Response {
     r
 }
 
-/// The re-executed side: serve `spec` (`strategy:port`) until killed.
+#[path = "../crates/mpm/tests/support/pki.rs"]
+mod pki;
+
+/// The re-executed side: serve `spec` (`strategy:port:tls-port`) until
+/// killed.
 fn serve(spec: &str) {
-    let Some((strategy, port)) = spec.split_once(':') else {
-        panic!("{SERVE_VAR}={spec:?} is not strategy:port");
+    let mut parts = spec.split(':');
+    let (Some(strategy), Some(port), Some(tls_port)) = (parts.next(), parts.next(), parts.next())
+    else {
+        panic!("{SERVE_VAR}={spec:?} is not strategy:port:tls-port");
     };
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("{name} is not set"))
+    };
+    let cert = mpm::tls::CertSpec {
+        names: vec!["bench.test".into()],
+        cert_file: var(CERT_VAR),
+        key_file: Some(var(KEY_VAR)),
+    };
+    let tls = mpm::tls::server_config(
+        "bench",
+        &[cert],
+        &mpm::tls::TlsPolicy::default(),
+        &mpm::tls::TlsShared::new().expect("ticket key"),
+    )
+    .unwrap_or_else(|e| panic!("TLS configuration: {e}"));
     let file = std::env::var_os(FILE_VAR)
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("{FILE_VAR} is not set"));
@@ -113,7 +146,8 @@ fn serve(spec: &str) {
         .protocol(protocol)
         .mpm_config(mpm_cfg)
         .listen(&format!("127.0.0.1:{port}"))
-        .unwrap_or_else(|e| panic!("listen on port {port}: {e}"));
+        .and_then(|s| s.listen_tls(&format!("127.0.0.1:{tls_port}"), tls))
+        .unwrap_or_else(|e| panic!("listen on ports {port}, {tls_port}: {e}"));
     if let Err(e) = server.run() {
         panic!("the {strategy} server failed: {e}");
     }
@@ -124,18 +158,24 @@ fn serve(spec: &str) {
 struct ServerProcess {
     child: Child,
     addr: SocketAddr,
+    tls_addr: SocketAddr,
 }
 
 impl ServerProcess {
-    fn spawn(strategy: &str, file: &std::path::Path) -> ServerProcess {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("find a free loopback port")
-            .port();
+    fn spawn(strategy: &str, file: &std::path::Path, cert: &pki::HostCert) -> ServerProcess {
+        let free = || {
+            TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .and_then(|l| l.local_addr())
+                .expect("find a free loopback port")
+                .port()
+        };
+        let (port, tls_port) = (free(), free());
         let exe = std::env::current_exe().expect("the bench binary's path");
         let child = Command::new(exe)
-            .env(SERVE_VAR, format!("{strategy}:{port}"))
+            .env(SERVE_VAR, format!("{strategy}:{port}:{tls_port}"))
             .env(FILE_VAR, file)
+            .env(CERT_VAR, &cert.cert)
+            .env(KEY_VAR, &cert.key)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -145,19 +185,26 @@ impl ServerProcess {
         ServerProcess {
             child,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            tls_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, tls_port)),
         }
     }
 
     /// Open `n` connections and get `/hello` answered on all of them while
     /// all stay open (so `n` connections are served at once), retrying for
-    /// up to 20 s; the connections are the bench's clients.
-    fn ready_clients(&mut self, strategy: &str, n: usize) -> Vec<Client> {
+    /// up to 20 s; the connections are the bench's clients. With `tls`,
+    /// on the TLS port.
+    fn ready_clients(
+        &mut self,
+        strategy: &str,
+        n: usize,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Vec<Client> {
         let until = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
                 panic!("the {strategy} server exited ({st}) before serving");
             }
-            match self.try_clients(n) {
+            match self.try_clients(n, tls) {
                 Ok(clients) => return clients,
                 Err(e) if Instant::now() > until => {
                     panic!("the {strategy} server does not serve {n} connections at once: {e}")
@@ -167,12 +214,24 @@ impl ServerProcess {
         }
     }
 
-    fn try_clients(&self, n: usize) -> io::Result<Vec<Client>> {
+    fn try_clients(
+        &self,
+        n: usize,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> io::Result<Vec<Client>> {
         let mut clients = Vec::with_capacity(n);
         for _ in 0..n {
-            let stream = TcpStream::connect(self.addr)?;
-            stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-            stream.set_nodelay(true)?;
+            let tcp = TcpStream::connect(if tls.is_some() {
+                self.tls_addr
+            } else {
+                self.addr
+            })?;
+            tcp.set_read_timeout(Some(Duration::from_secs(1)))?;
+            tcp.set_nodelay(true)?;
+            let stream = match tls {
+                None => Stream::Plain(tcp),
+                Some(cfg) => Stream::Tls(Box::new(pki::tls_connect(cfg, "bench.test", tcp)?)),
+            };
             let mut c = Client {
                 stream,
                 buf: vec![0; 16 * 1024],
@@ -182,7 +241,9 @@ impl ServerProcess {
         }
         for c in &mut clients {
             c.expect(HELLO.len())?;
-            c.stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            c.stream
+                .tcp()
+                .set_read_timeout(Some(Duration::from_secs(10)))?;
         }
         Ok(clients)
     }
@@ -202,15 +263,55 @@ impl Drop for ServerProcess {
 const HELLO_REQUEST: &[u8] = b"GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n";
 const FILE_REQUEST: &[u8] = b"GET /4k HTTP/1.1\r\nHost: bench\r\n\r\n";
 
+/// A client connection's transport.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<pki::TlsClient>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One persistent client connection.
 struct Client {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
 }
 
 impl Client {
     fn send(&mut self, request: &[u8]) -> io::Result<()> {
-        self.stream.write_all(request)
+        self.stream.write_all(request)?;
+        self.stream.flush()
     }
 
     /// Read one response: a 200 with a `body_len`-byte body on a
@@ -297,6 +398,9 @@ fn strategies(c: &mut Criterion) {
     let file = dir.path().join("4k.bin");
     let content: Vec<u8> = (0..FILE_LEN).map(|i| b'a' + (i % 26) as u8).collect();
     std::fs::write(&file, content).expect("write the 4k file");
+    let pki = pki::Pki::new(dir.path());
+    let cert = pki.host("bench", &["bench.test"]);
+    let tls_client = pki.client_config(&[b"http/1.1"]);
 
     for strategy in mpm::compiled() {
         let info = mpm::by_name(strategy)
@@ -307,8 +411,8 @@ fn strategies(c: &mut Criterion) {
         } else {
             1
         };
-        let mut server = ServerProcess::spawn(strategy, &file);
-        let mut clients = server.ready_clients(strategy, connections);
+        let mut server = ServerProcess::spawn(strategy, &file, &cert);
+        let mut clients = server.ready_clients(strategy, connections, None);
 
         let mut group = c.benchmark_group("hello_keepalive");
         group.throughput(Throughput::Elements(1));
@@ -321,6 +425,17 @@ fn strategies(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         group.bench_function(strategy, |b| {
             b.iter_custom(|iters| load(&mut clients, FILE_REQUEST, FILE_LEN, iters))
+        });
+        group.finish();
+
+        // Each connection holds a child or thread: the plain ones leave
+        // before the TLS ones come.
+        drop(clients);
+        let mut clients = server.ready_clients(strategy, connections, Some(&tls_client));
+        let mut group = c.benchmark_group("hello_tls_keepalive");
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(strategy, |b| {
+            b.iter_custom(|iters| load(&mut clients, HELLO_REQUEST, HELLO.len(), iters))
         });
         group.finish();
 

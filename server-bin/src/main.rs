@@ -13,6 +13,7 @@ mod pidfile;
 mod server;
 mod site;
 mod status;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -11,7 +11,7 @@ use crate::cli::{Args, Signal, USAGE};
 use crate::config::{self, LoadOptions, ServerConfig};
 use crate::pidfile::{self, PidFile, Running};
 use crate::status::StatusInfo;
-use crate::{dump, logging, site};
+use crate::{dump, logging, site, tls};
 
 /// The `Server` header and `-v` version.
 pub const VERSION: &str = concat!("mpmd/", env!("CARGO_PKG_VERSION"));
@@ -74,6 +74,10 @@ pub fn main(args: Args) -> Result<(), String> {
             print!("{}", dump::loaded_modules(mpm.info()));
         }
         if args.test {
+            // Every certificate and key is read and checked, as Apache's
+            // -t does.
+            let shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
+            tls::build(&cfg, &shared)?;
             eprintln!("Syntax OK");
         }
         return Ok(());
@@ -126,10 +130,15 @@ fn run(
     for w in &warnings {
         log::warn!("{w}");
     }
+    // The session-ticket key, made once before any fork and kept across
+    // restarts, so every child (and the next generation) shares it.
+    let tls_shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
+    let tls_table = tls::build(&cfg, &tls_shared)?;
     // Bind before anything else, so a conflict is reported at once and
     // leaves nothing behind.
     let mut listeners =
         Listeners::bind(&cfg.listens, mpm_cfg.listen_backlog).map_err(|e| e.to_string())?;
+    tls::apply(&tls_table, &mut listeners);
     let ready = if detach { Some(daemonize()?) } else { None };
     logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;
     if ready.is_some() && cfg.error_log.is_some() {
@@ -197,7 +206,7 @@ fn run(
             Exit::GracefulRestart => "graceful restart",
         };
         log::info!("{how} requested: re-reading the configuration");
-        match reload(args, &mut listeners) {
+        match reload(args, &mut listeners, &tls_shared) {
             Ok(new) => {
                 if let Some(name) = &new.mpm_name {
                     if name != mpm.info().name && !args.single {
@@ -226,11 +235,19 @@ fn run(
 
 /// Re-read the configuration and re-bind the listeners it names, keeping
 /// the sockets still configured. On any error nothing changes.
-fn reload(args: &Args, listeners: &mut Listeners) -> Result<ServerConfig, String> {
+/// The TLS configurations are rebuilt from the certificate files as they
+/// are now (a renewed certificate takes effect).
+fn reload(
+    args: &Args,
+    listeners: &mut Listeners,
+    tls_shared: &mpm::tls::TlsShared,
+) -> Result<ServerConfig, String> {
     let new = load(args)?;
+    let tls_table = tls::build(&new, tls_shared)?;
     listeners
         .rebind(&new.listens, new.mpm.listen_backlog)
         .map_err(|e| e.to_string())?;
+    tls::apply(&tls_table, listeners);
     Ok(new)
 }
 

@@ -44,6 +44,10 @@ pub enum Error {
         /// The child's process id.
         pid: i32,
     },
+    /// A TLS certificate, key or setting is unusable; the message names
+    /// the file or directive.
+    #[error("{0}")]
+    Tls(String),
     /// Any other system call failed.
     #[error("{what}: {source}")]
     Io {

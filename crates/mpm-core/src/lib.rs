@@ -10,6 +10,8 @@
 //!   response in → bytes out) that every strategy drives.
 //! - [`serve`]: the blocking driver of that engine, shared by the strategies
 //!   that give a thread to a connection.
+//! - [`tls`]: rustls configuration per listening address (SNI, versions,
+//!   suites, sessions) and the handshake steps.
 //! - [`config`]: typed limits, timeouts and MPM directives.
 //! - [`listener`]: binding every `Listen` address once, before any fork.
 //! - [`scoreboard`]: the shared-memory table of processes and workers.
@@ -37,10 +39,13 @@ pub mod serve;
 pub mod single;
 pub mod spare;
 pub mod testing;
+pub mod tls;
 
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
 /// requests and responses are made of.
 pub use http;
+/// The `rustls` crate, whose `ServerConfig` a TLS listener carries.
+pub use rustls;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
 pub use connection::{ConnInfo, Connection, TlsInfo};

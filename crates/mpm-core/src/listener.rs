@@ -115,6 +115,9 @@ pub struct Listener {
     pub name: Arc<str>,
     /// The socket, non-blocking.
     pub socket: TcpListener,
+    /// The TLS configuration when connections on this socket are TLS
+    /// (set with [`Listeners::set_tls`]; replaced on restart).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The set of bound listeners, in configuration order.
@@ -165,6 +168,7 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
         local,
         name,
         socket,
+        tls: None,
     })
 }
 
@@ -219,6 +223,15 @@ impl Listeners {
             // the LISTEN state (Linux): pending and new connections are
             // refused.
             let _ = socket2::SockRef::from(&l.socket).shutdown(std::net::Shutdown::Read);
+        }
+    }
+
+    /// Make the connections of listener `index` TLS with `config`, or
+    /// plain with `None`. Done in the master before the strategy runs (and
+    /// again after each restart's re-read), so children inherit it.
+    pub fn set_tls(&mut self, index: usize, config: Option<Arc<rustls::ServerConfig>>) {
+        if let Some(l) = self.list.get_mut(index) {
+            l.tls = config;
         }
     }
 

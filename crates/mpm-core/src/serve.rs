@@ -80,12 +80,24 @@ pub struct ConnStats {
 
 /// Serve `conn` until it closes. Never panics on the peer's bytes; a
 /// handler that panics gets its client a 500 and the connection closed.
-pub fn serve_connection(conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
+pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
     let t = &ctx.protocol.timeouts;
     // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK).
     let sock = socket2::SockRef::from(conn.tcp());
     let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
+    if conn.is_tls() {
+        // A TLS record may arrive in pieces after the poll said readable:
+        // each read that waits for the rest is bounded by Timeout too.
+        let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
+        if let Some(slot) = ctx.slot {
+            slot.set_state(WorkerState::Read);
+        }
+        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort) {
+            log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
+            return ConnStats::default();
+        }
+    }
     let mut c = Conn {
         io: conn,
         buf: vec![0; 8192],
@@ -164,6 +176,10 @@ impl Conn<'_, '_> {
     /// Wait until the socket is readable, `timeout` passes, the abort
     /// signal fires, or (when `idle` is true) the idle-close signal fires.
     fn wait(&self, timeout: Duration, idle: bool) -> Ready {
+        // TLS may hold decrypted bytes the socket no longer shows.
+        if self.io.has_buffered_plaintext() {
+            return Ready::Readable;
+        }
         let sock = self.io.as_fd();
         let none = PollFlags::empty();
         let mut fds = [

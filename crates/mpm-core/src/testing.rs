@@ -62,14 +62,51 @@ impl TestServer {
 
     /// As [`TestServer::start`], with MPM directives.
     pub fn start_with(
-        _name: &str,
+        name: &str,
         make: impl FnOnce() -> Box<dyn Mpm> + Send + 'static,
         handler: Arc<dyn Handler>,
         protocol: ProtocolConfig,
         mpm_cfg: MpmConfig,
     ) -> Self {
-        let addr: ListenAddr = "127.0.0.1:0".parse().expect("loopback address");
-        let listeners = Listeners::bind(&[addr], 128).expect("bind 127.0.0.1:0");
+        Self::start_full(name, make, handler, protocol, mpm_cfg, None)
+    }
+
+    /// As [`TestServer::start`], its connections TLS with `tls`.
+    pub fn start_tls(
+        mut mpm: Box<dyn Mpm>,
+        handler: Arc<dyn Handler>,
+        protocol: ProtocolConfig,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Self {
+        Self::start_full(
+            mpm.as_mut().info().name,
+            move || mpm,
+            handler,
+            protocol,
+            MpmConfig::default(),
+            Some(tls),
+        )
+    }
+
+    /// Every choice: the strategy made by `make`, MPM directives, and TLS
+    /// when `tls` is given.
+    pub fn start_full(
+        _name: &str,
+        make: impl FnOnce() -> Box<dyn Mpm> + Send + 'static,
+        handler: Arc<dyn Handler>,
+        protocol: ProtocolConfig,
+        mpm_cfg: MpmConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        let addr: ListenAddr = if tls.is_some() {
+            "127.0.0.1:0 https"
+        } else {
+            "127.0.0.1:0"
+        }
+        .parse()
+        .expect("loopback address");
+        let mut listeners = Listeners::bind(&[addr], 128).expect("bind 127.0.0.1:0");
+        listeners.set_tls(0, tls);
         let local = listeners.get(0).expect("one listener").local;
         let control = Control::new().expect("control channel");
         let handle = control.handle();

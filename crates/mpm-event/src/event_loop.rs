@@ -18,6 +18,7 @@ use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{
     self, After, Dispatch, Handback, PendingWrite, ServeBuffers, ServeContext, Work,
 };
+use mpm_core::tls::{self, HandshakeStatus};
 use mpm_core::{clamp, h1, Connection, Listener, ProtocolConfig, WorkerState};
 use parking_lot::Mutex;
 
@@ -257,6 +258,8 @@ fn work(
 
 /// Where a connection is.
 enum State {
+    /// A TLS handshake under way (bounded by `Timeout` from the accept).
+    Handshake,
     /// Reading a request head (none of it yet, or part of it in `buf`).
     Head {
         buf: Vec<u8>,
@@ -602,7 +605,42 @@ impl<'a, 'c> Loop<'a, 'c> {
             ka: 0,
         });
         self.live += 1;
-        self.enter_head(k, Vec::new(), now);
+        if self.conns[k]
+            .as_ref()
+            .and_then(|s| s.conn.as_ref())
+            .is_some_and(|c| c.handshake_pending())
+        {
+            self.set_state(k, State::Handshake);
+            self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
+        } else {
+            self.enter_head(k, Vec::new(), now);
+        }
+    }
+
+    /// Drive a TLS handshake as far as the socket lets it.
+    fn handshake(&mut self, k: usize) {
+        let Some(conn) = self.slot(k).and_then(|s| s.conn.as_mut()) else {
+            return;
+        };
+        match conn.handshake_step() {
+            Ok(HandshakeStatus::Done) => {
+                self.enter_head(k, Vec::new(), Instant::now());
+                // The client's first request may have come with its last
+                // handshake flight.
+                self.read_head(k);
+            }
+            Ok(HandshakeStatus::WantRead) | Ok(HandshakeStatus::WantWrite) => {}
+            Err(e) if tls::is_plain_http(&e) => {
+                log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
+                // One small write into an empty socket buffer: it fits.
+                let _ = conn.write_plain(tls::PLAIN_HTTP_RESPONSE);
+                self.linger(k, Instant::now());
+            }
+            Err(e) => {
+                log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
+                self.close(k);
+            }
+        }
     }
 
     // ----- states ----------------------------------------------------
@@ -724,7 +762,7 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn linger(&mut self, k: usize, now: Instant) {
-        let shut = match self.slot(k).and_then(|s| s.conn.as_ref()) {
+        let shut = match self.slot(k).and_then(|s| s.conn.as_mut()) {
             Some(c) => c.shutdown_write().is_ok(),
             None => false,
         };
@@ -773,6 +811,11 @@ impl<'a, 'c> Loop<'a, 'c> {
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
         match slot.state {
+            State::Handshake => {
+                if readable || writable {
+                    self.handshake(k);
+                }
+            }
             State::Worker => slot.hint |= readable,
             State::Head { .. } | State::KeepAlive => {
                 if readable {
@@ -816,9 +859,10 @@ impl<'a, 'c> Loop<'a, 'c> {
         }
         match self.slot(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(serve::timeout_error())),
-            Some(State::KeepAlive) | Some(State::Writing { .. }) | Some(State::Linger) => {
-                self.close(k)
-            }
+            Some(State::Handshake)
+            | Some(State::KeepAlive)
+            | Some(State::Writing { .. })
+            | Some(State::Linger) => self.close(k),
             _ => {}
         }
     }
@@ -1007,7 +1051,12 @@ impl<'a, 'c> Loop<'a, 'c> {
                 } else {
                     self.enter_head(k, buf, now);
                 }
-                let hint = self.slot(k).is_some_and(|s| std::mem::take(&mut s.hint));
+                // News that came while a worker had it, or decrypted bytes
+                // a TLS layer already holds (no socket event will tell).
+                let hint = self.slot(k).is_some_and(|s| {
+                    std::mem::take(&mut s.hint)
+                        | s.conn.as_ref().is_some_and(|c| c.has_buffered_plaintext())
+                });
                 if hint {
                     self.read_head(k);
                 }

@@ -30,6 +30,8 @@ use mpm_core::{
 pub struct Server {
     factory: HandlerFactory,
     addrs: Vec<ListenAddr>,
+    /// TLS configurations, by index into `addrs`.
+    tls: Vec<Option<Arc<mpm_core::rustls::ServerConfig>>>,
     strategy: String,
     protocol: ProtocolConfig,
     mpm: MpmConfig,
@@ -49,6 +51,7 @@ impl Server {
         Server {
             factory,
             addrs: Vec::new(),
+            tls: Vec::new(),
             strategy: crate::default_strategy().to_string(),
             protocol: ProtocolConfig::default(),
             mpm: MpmConfig::default(),
@@ -57,9 +60,32 @@ impl Server {
     }
 
     /// Listen on `addr` (`127.0.0.1:8080`, `[::1]:8080`, `8080`); may be
-    /// called several times.
+    /// called several times. For TLS, see [`Server::listen_tls`].
     pub fn listen(mut self, addr: &str) -> Result<Self, Error> {
-        self.addrs.push(addr.parse()?);
+        let addr: ListenAddr = addr.parse()?;
+        if addr.is_tls() {
+            return Err(Error::Tls(format!(
+                "{addr} https needs its certificates: use Server::listen_tls"
+            )));
+        }
+        self.addrs.push(addr);
+        self.tls.push(None);
+        Ok(self)
+    }
+
+    /// Listen on `addr` with TLS: `config` holds the certificates (see
+    /// [`mpm_core::tls::server_config`] to build one from PEM files with
+    /// SNI, or build a `rustls::ServerConfig` yourself; offer ALPN
+    /// `http/1.1`, the only protocol served).
+    pub fn listen_tls(
+        mut self,
+        addr: &str,
+        config: Arc<mpm_core::rustls::ServerConfig>,
+    ) -> Result<Self, Error> {
+        let mut addr: ListenAddr = addr.parse()?;
+        addr.protocol = "https".into();
+        self.addrs.push(addr);
+        self.tls.push(Some(config));
         Ok(self)
     }
 
@@ -111,7 +137,14 @@ impl Server {
         for w in warnings {
             log::warn!("{w}");
         }
-        let listeners = Listeners::bind(&self.addrs, mpm_cfg.listen_backlog)?;
+        let mut listeners = Listeners::bind(&self.addrs, mpm_cfg.listen_backlog)?;
+        // The same address twice binds once: its first TLS choice holds.
+        for (i, l) in self.addrs.iter().enumerate().rev() {
+            let index = listeners.iter().position(|b| &b.addr == l);
+            if let Some(index) = index {
+                listeners.set_tls(index, self.tls[i].clone());
+            }
+        }
         let control = match self.control.take() {
             Some(c) => c,
             None => Control::new()?,

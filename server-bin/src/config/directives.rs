@@ -59,6 +59,7 @@ struct Host {
     locations: Vec<LocationBlock>,
     custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
     server_admin: Option<String>,
+    ssl: SslSettings,
     origin: Origin,
 }
 
@@ -120,6 +121,8 @@ pub(super) struct Loader<'a> {
     default_format: String,
     add_types: Vec<(String, String)>,
     include_stack: Vec<PathBuf>,
+    ssl_session_tickets: bool,
+    ssl_session_cache: bool,
 }
 
 impl<'a> Loader<'a> {
@@ -154,6 +157,8 @@ impl<'a> Loader<'a> {
             default_format: COMMON.to_string(),
             add_types: Vec::new(),
             include_stack: Vec::new(),
+            ssl_session_tickets: true,
+            ssl_session_cache: true,
         }
     }
 
@@ -493,11 +498,16 @@ impl<'a> Loader<'a> {
                 if args.is_empty() || args.len() > 2 {
                     return Err("Listen takes an address and an optional protocol: Listen [IP:]port [http]".into());
                 }
-                let addr = ListenAddr::from_str(&args.join(" ")).map_err(|e| e.to_string())?;
-                if addr.is_tls() {
+                let mut addr = ListenAddr::from_str(&args.join(" ")).map_err(|e| e.to_string())?;
+                if args.len() == 1 && addr.port == 443 {
+                    // As Apache: port 443 speaks https unless told otherwise.
+                    addr.protocol = "https".into();
+                }
+                if !matches!(addr.protocol.as_str(), "http" | "https") {
                     return Err(format!(
-                        "Listen {}: TLS arrives with mod_ssl support; not compiled in",
-                        args.join(" ")
+                        "Listen {}: unknown protocol '{}' (use http or https)",
+                        args.join(" "),
+                        addr.protocol
                     ));
                 }
                 if let Some((_, first)) = self.listens.iter().find(|(l, _)| l.ip == addr.ip && l.port == addr.port) {
@@ -906,7 +916,113 @@ impl<'a> Loader<'a> {
                 self.host(scope.host).locations[i].handler = handler;
                 Ok(())
             }
-            _ if lower.starts_with("ssl") => Err(format!("{n}: TLS arrives with mod_ssl support; not compiled in")),
+            // --- mod_ssl ---
+            "sslengine" => {
+                server(self)?;
+                let on = match one_arg(n, args)?.to_ascii_lowercase().as_str() {
+                    "on" => true,
+                    "off" => false,
+                    "optional" => return Err("SSLEngine optional (TLS upgrade of a plain connection) is not supported by mpmd; use SSLEngine on".into()),
+                    other => return Err(format!("SSLEngine must be on or off, not '{other}'")),
+                };
+                self.host(scope.host).ssl.engine = Some(on);
+                Ok(())
+            }
+            "sslcertificatefile" => {
+                server(self)?;
+                let path = self.path(one_arg(n, args)?);
+                let ssl = &mut self.host(scope.host).ssl;
+                ssl.cert_file = Some(path);
+                ssl.cert_origin = Some(origin.clone());
+                Ok(())
+            }
+            "sslcertificatekeyfile" => {
+                server(self)?;
+                let path = self.path(one_arg(n, args)?);
+                self.host(scope.host).ssl.key_file = Some(path);
+                Ok(())
+            }
+            "sslcertificatechainfile" => Err(
+                "SSLCertificateChainFile is obsolete (as in Apache 2.4.8+): append the chain to the SSLCertificateFile, after the server's certificate".into(),
+            ),
+            "sslprotocol" => {
+                server(self)?;
+                let words: Vec<&str> = args.iter().map(String::as_str).collect();
+                if words.is_empty() {
+                    return Err("SSLProtocol takes protocols, e.g. SSLProtocol -all +TLSv1.2 +TLSv1.3".into());
+                }
+                self.host(scope.host).ssl.protocols = Some(mpm::tls::parse_protocols(&words)?);
+                Ok(())
+            }
+            "sslciphersuite" => {
+                server(self)?;
+                let (tls13, spec) = match args {
+                    [spec] => (false, spec.as_str()),
+                    [proto, spec] if proto.eq_ignore_ascii_case("SSL") => (false, spec.as_str()),
+                    [proto, spec] if proto.eq_ignore_ascii_case("TLSv1.3") => (true, spec.as_str()),
+                    _ => return Err("SSLCipherSuite takes [SSL|TLSv1.3] and a cipher list, e.g. SSLCipherSuite ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256".into()),
+                };
+                let suites = mpm::tls::parse_cipher_suites(spec)?;
+                let is13 = |s: &&str| !s.contains("_WITH_");
+                if tls13 && !suites.iter().all(is13) {
+                    return Err(format!("SSLCipherSuite TLSv1.3 {spec}: only TLSv1.3 suites (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256) belong here"));
+                }
+                let ssl = &mut self.host(scope.host).ssl;
+                // The two forms set the suites of their protocols: keep the
+                // other form's.
+                let mut all: Vec<&'static str> = ssl
+                    .cipher_suites
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| is13(s) != tls13)
+                    .collect();
+                all.extend(suites);
+                ssl.cipher_suites = Some(all);
+                Ok(())
+            }
+            "sslhonorcipherorder" => {
+                server(self)?;
+                self.host(scope.host).ssl.honor_cipher_order = Some(on_off(n, one_arg(n, args)?)?);
+                Ok(())
+            }
+            "sslsessiontickets" => {
+                global(self)?;
+                self.ssl_session_tickets = on_off(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "sslsessioncache" => {
+                global(self)?;
+                let value = one_arg(n, args)?.to_ascii_lowercase();
+                self.ssl_session_cache = value != "none";
+                Ok(())
+            }
+            "sslsessioncachetimeout" => {
+                server(self)?;
+                number::<u64>(n, one_arg(n, args)?)?;
+                Ok(())
+            }
+            "sslrandomseed" => {
+                global(self)?;
+                Ok(())
+            }
+            "sslpassphrasedialog" => {
+                global(self)?;
+                if !one_arg(n, args)?.eq_ignore_ascii_case("builtin") {
+                    return Err("SSLPassPhraseDialog: mpmd reads only unencrypted keys; only `builtin` is accepted".into());
+                }
+                Ok(())
+            }
+            "sslcompression" | "sslinsecurerenegotiation" => {
+                server(self)?;
+                if on_off(n, one_arg(n, args)?)? {
+                    return Err(format!("{n} on is not supported (insecure); mpmd never enables it"));
+                }
+                Ok(())
+            }
+            _ if lower.starts_with("ssl") => Err(format!(
+                "{n} is not supported by mpmd's mod_ssl (rustls); it knows SSLEngine, SSLCertificateFile, SSLCertificateKeyFile, SSLProtocol, SSLCipherSuite, SSLHonorCipherOrder, SSLSessionTickets, SSLSessionCache, SSLSessionCacheTimeout, SSLRandomSeed, SSLPassPhraseDialog builtin, SSLCompression off"
+            )),
             _ => Err(format!(
                 "Invalid command '{n}', perhaps misspelled or defined by a module not included in the server configuration"
             )),
@@ -1123,6 +1239,8 @@ impl<'a> Loader<'a> {
             vhosts,
             warnings: self.warnings,
             add_types: self.add_types,
+            ssl_session_tickets: self.ssl_session_tickets,
+            ssl_session_cache: self.ssl_session_cache,
         })
     }
 }
@@ -1184,8 +1302,32 @@ fn finish_host(
             custom_logs
         },
         server_admin: inherit(&host.server_admin, |m| &m.server_admin),
+        ssl: merge_ssl(&host.ssl, main.map(|m| &m.ssl)),
         origin: host.origin.clone(),
     })
+}
+
+/// A virtual host's mod_ssl settings, each unset one the main server's.
+fn merge_ssl(own: &SslSettings, main: Option<&SslSettings>) -> SslSettings {
+    let Some(main) = main else {
+        return own.clone();
+    };
+    let (cert_file, cert_origin) = match &own.cert_file {
+        Some(_) => (own.cert_file.clone(), own.cert_origin.clone()),
+        None => (main.cert_file.clone(), main.cert_origin.clone()),
+    };
+    SslSettings {
+        engine: own.engine.or(main.engine),
+        cert_file,
+        key_file: own.key_file.clone().or_else(|| main.key_file.clone()),
+        cert_origin,
+        protocols: own.protocols.clone().or_else(|| main.protocols.clone()),
+        cipher_suites: own
+            .cipher_suites
+            .clone()
+            .or_else(|| main.cipher_suites.clone()),
+        honor_cipher_order: own.honor_cipher_order.or(main.honor_cipher_order),
+    }
 }
 
 /// A host's own rules, then the main server's.

@@ -617,7 +617,8 @@ Options All
         let text = "Listen 80\n<IfModule mod_alias.c>\nServerName alias\n</IfModule>\n<IfModule !mod_ssl.c>\nServerAdmin nossl\n</IfModule>\n<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n";
         let cfg = ok(text);
         assert_eq!(cfg.main_server.server_name.as_deref(), Some("alias"));
-        assert_eq!(cfg.main_server.server_admin.as_deref(), Some("nossl"));
+        assert_eq!(cfg.main_server.server_admin, None, "mod_ssl is built in");
+        assert_eq!(cfg.main_server.ssl.engine, Some(true));
         let cfg = ok("Listen 80\nLoadModule mpm_worker_module modules/mod_mpm_worker.so\n<IfModule prefork.c>\nStartServers 9\n</IfModule>\n<IfModule mpm_worker_module>\nStartServers 4\n</IfModule>\n");
         assert_eq!(
             (cfg.mpm_name.as_deref(), cfg.mpm.start_servers),
@@ -824,8 +825,12 @@ Options All
         assert!(cfg.warnings[1].ends_with(
             "httpd.conf:7: NameVirtualHost has no effect and will be removed in the next release"
         ));
-        assert!(err("Listen 80\nSSLEngine on\n")
-            .contains("SSLEngine: TLS arrives with mod_ssl support; not compiled in"));
+        assert!(err("Listen 80\nSSLProtocol -all +TLSv1.1\n")
+            .contains("SSLProtocol: TLSv1.1 is not supported"));
+        assert!(err("Listen 80\nSSLCipherSuite RC4-SHA\n")
+            .contains("'RC4-SHA' is not a cipher suite mpmd has"));
+        assert!(err("Listen 80\nSSLOCSPEnable on\n")
+            .contains("SSLOCSPEnable is not supported by mpmd's mod_ssl"));
         assert!(err("Listen 80\nHostnameLookups On\n").contains("not supported"));
     }
 

@@ -32,6 +32,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("autoindex_module", "mod_autoindex.c"),
     ("unixd_module", "mod_unixd.c"),
     ("version_module", "mod_version.c"),
+    ("ssl_module", "mod_ssl.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -128,7 +129,8 @@ mod tests {
         assert!(!is_present("mpm_single_module", &compiled, None));
         assert!(is_present("mod_alias.c", &compiled, None));
         assert!(is_present("status_module", &compiled, None));
-        assert!(!is_present("mod_ssl.c", &compiled, None));
+        assert!(is_present("mod_ssl.c", &compiled, None));
+        assert!(is_present("ssl_module", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));

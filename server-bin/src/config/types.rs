@@ -114,6 +114,35 @@ pub struct VhostAddr {
     pub port: Option<u16>,
 }
 
+/// mod_ssl settings of a server (`None` = not set here; a virtual host
+/// takes what it does not set from the main server, as mod_ssl merges).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SslSettings {
+    /// `SSLEngine on|off`.
+    pub engine: Option<bool>,
+    /// `SSLCertificateFile` (absolute): the leaf, then its chain, PEM.
+    pub cert_file: Option<PathBuf>,
+    /// `SSLCertificateKeyFile` (absolute); without it the key is looked
+    /// for in the certificate file.
+    pub key_file: Option<PathBuf>,
+    /// Where `SSLCertificateFile` was written, for messages.
+    pub cert_origin: Option<Origin>,
+    /// `SSLProtocol`.
+    pub protocols: Option<Vec<mpm::tls::TlsVersion>>,
+    /// `SSLCipherSuite` (IANA names), the plain and `TLSv1.3` forms
+    /// together.
+    pub cipher_suites: Option<Vec<&'static str>>,
+    /// `SSLHonorCipherOrder`.
+    pub honor_cipher_order: Option<bool>,
+}
+
+impl SslSettings {
+    /// True when `SSLEngine on`.
+    pub fn enabled(&self) -> bool {
+        self.engine == Some(true)
+    }
+}
+
 /// One (virtual) server: the main server is one of these too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualHost {
@@ -136,6 +165,8 @@ pub struct VirtualHost {
     pub custom_logs: Vec<CustomLog>,
     /// `ServerAdmin`, shown on error pages if set.
     pub server_admin: Option<String>,
+    /// mod_ssl settings, merged with the main server's.
+    pub ssl: SslSettings,
     /// Where `<VirtualHost>` (or, for the main server, the file) starts.
     pub origin: Origin,
 }
@@ -173,4 +204,8 @@ pub struct ServerConfig {
     /// lower-case without its dot; a later line for the same extension
     /// replaces an earlier one. Checked before the built-in type table.
     pub add_types: Vec<(String, String)>,
+    /// `SSLSessionTickets` (on by default).
+    pub ssl_session_tickets: bool,
+    /// `SSLSessionCache`: `none` turns the per-process cache off.
+    pub ssl_session_cache: bool,
 }

@@ -16,7 +16,7 @@ mod access_log;
 mod listing;
 mod pages;
 mod require;
-mod router;
+pub(crate) mod router;
 mod static_files;
 mod uri_path;
 
@@ -190,9 +190,17 @@ fn redirect_response(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> R
 impl Handler for Site {
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
         let uri = req.uri();
-        let host = &self.hosts[self
-            .router
-            .select(&conn.local, router::request_host(Some(uri), req.headers()))];
+        let name = router::request_host(Some(uri), req.headers());
+        let index = self.router.select(&conn.local, name);
+        // As mod_ssl: a request for another host than the one the TLS
+        // connection was made for (its SNI name) is misdirected; the
+        // client must open a connection for that host.
+        if let (Some(sni), Some(_)) = (conn.tls.as_ref().and_then(|t| t.sni.as_deref()), name) {
+            if self.router.select(&conn.local, Some(sni)) != index {
+                return error_response(StatusCode::MISDIRECTED_REQUEST);
+            }
+        }
+        let host = &self.hosts[index];
         let method = req.method();
         if !is_known_method(method) {
             return method_not_allowed(method);

@@ -109,6 +109,10 @@ fn explanation(status: StatusCode) -> &'static str {
             "The requested resource is no longer available on this server and there is no \
              forwarding address. Please remove all references to this resource."
         }
+        421 => {
+            "The client needs a new connection for this request as the requested host name \
+             does not match the Server Name Indication (SNI) in use for this connection."
+        }
         416 => {
             "None of the range-specifier values in the Range request-header field overlap \
              the current extent of the selected resource."

@@ -93,20 +93,27 @@ impl Router {
         }
     }
 
-    /// The host serving a request that arrived on `local` for `host` (the
-    /// request's host name without port, any case), or the address's
-    /// default host when `host` is `None` or matches no name.
-    pub fn select(&self, local: &SocketAddr, host: Option<&str>) -> usize {
+    /// The hosts that may serve connections to `local`, in order (the
+    /// first is the address's default): those naming the exact address,
+    /// else the wildcard ones; empty when only the main server does.
+    pub fn candidates(&self, local: &SocketAddr) -> &[usize] {
         let table = self
             .ports
             .iter()
             .find(|t| t.port == local.port())
             .unwrap_or(&self.any_port);
         let ip = canonical_ip(local.ip());
-        let candidates = match table.exact.iter().find(|(e, _)| *e == ip) {
+        match table.exact.iter().find(|(e, _)| *e == ip) {
             Some((_, hosts)) => hosts.as_slice(),
             None => table.wildcard.as_slice(),
-        };
+        }
+    }
+
+    /// The host serving a request that arrived on `local` for `host` (the
+    /// request's host name without port, any case), or the address's
+    /// default host when `host` is `None` or matches no name.
+    pub fn select(&self, local: &SocketAddr, host: Option<&str>) -> usize {
+        let candidates = self.candidates(local);
         let Some(&default) = candidates.first() else {
             return MAIN_SERVER;
         };
@@ -264,6 +271,7 @@ mod tests {
             locations: Vec::new(),
             custom_logs: Vec::new(),
             server_admin: None,
+            ssl: Default::default(),
             origin: Default::default(),
         }
     }

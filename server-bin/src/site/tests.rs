@@ -45,6 +45,7 @@ fn host(root: &Path, name: Option<&str>, addrs: &[&str]) -> VirtualHost {
         locations: Vec::new(),
         custom_logs: Vec::new(),
         server_admin: None,
+        ssl: Default::default(),
         origin: Default::default(),
     }
 }
@@ -63,6 +64,8 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
         vhosts,
         warnings: Vec::new(),
         add_types: Vec::new(),
+        ssl_session_tickets: true,
+        ssl_session_cache: true,
     }
 }
 
@@ -276,6 +279,34 @@ fn who(site: &Site, local: &str, host_header: Option<&str>, uri: &str) -> String
         &format!("who.txt on {local} for {host_header:?}"),
     );
     text(response)
+}
+
+/// A request on a TLS connection made for `sni`, with `Host: host`.
+fn over_tls(site: &Site, sni: &str, host: &str) -> Response {
+    let mut conn = conn_at("127.0.0.1:80", "127.0.0.1:40000");
+    conn.tls = Some(mpm::TlsInfo {
+        sni: Some(sni.into()),
+        version: "TLSv1.3".into(),
+        alpn: None,
+    });
+    send(site, "GET", "/who.txt", &[("host", host)], &conn)
+}
+
+#[test]
+fn a_host_that_disagrees_with_the_sni_name_is_misdirected() {
+    let (_dir, site) = vhost_site();
+    let r = over_tls(&site, "first.test", "second.test");
+    assert_status(&r, 421, "SNI first.test, Host second.test");
+    assert!(text(r).contains("Server Name Indication"));
+    // Names of the same host agree, wildcard aliases included.
+    let r = over_tls(&site, "www.second.test", "x.wild.test");
+    assert_eq!(text(r), "second");
+    // An SNI name no host has picks the default host, as an unknown Host
+    // does: they agree.
+    let r = over_tls(&site, "nobody.test", "unknown.test");
+    assert_eq!(text(r), "first");
+    let r = over_tls(&site, "nobody.test", "second.test");
+    assert_status(&r, 421, "SNI of the default host, Host of another");
 }
 
 #[test]

@@ -79,3 +79,215 @@ pub fn closed(r: &mut BufReader<TcpStream>) -> bool {
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
     }
 }
+
+pub mod pki;
+
+/// How a test client reaches the server: in clear or through TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain,
+    /// TLS (rustls client trusting the test CA, SNI `a.test`).
+    Tls,
+}
+
+/// The server and client TLS configurations every TLS test shares: one
+/// test CA and a certificate for `a.test`, made once per test binary.
+pub fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    static CONFIGS: std::sync::OnceLock<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)> =
+        std::sync::OnceLock::new();
+    CONFIGS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let pki = pki::Pki::new(dir.path());
+            let a = pki.host("a", &["a.test"]);
+            let spec = mpm::tls::CertSpec {
+                names: vec!["a.test".into()],
+                cert_file: a.cert,
+                key_file: Some(a.key),
+            };
+            let server = mpm::tls::server_config(
+                "test",
+                &[spec],
+                &mpm::tls::TlsPolicy::default(),
+                &mpm::tls::TlsShared::new().expect("ticket key"),
+            )
+            .expect("server TLS configuration");
+            (server, pki.client_config(&[b"http/1.1"]))
+        })
+        .clone()
+}
+
+/// The strategy a conformance run uses; both run in the test process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// `single`: the blocking driver.
+    Single,
+    /// The event loop and its workers ([`mpm::event::Event::in_process`]).
+    Event,
+}
+
+impl Strategy {
+    fn build(self) -> Box<dyn mpm::Mpm> {
+        match self {
+            Strategy::Single => Box::new(mpm::single::Single),
+            Strategy::Event => Box::new(mpm::event::Event::in_process()),
+        }
+    }
+}
+
+/// A test server with the conformance app over `transport`.
+pub fn server_over(
+    transport: Transport,
+    strategy: Strategy,
+    protocol: ProtocolConfig,
+) -> mpm::testing::TestServer {
+    match transport {
+        Transport::Plain => {
+            mpm::testing::TestServer::start(strategy.build(), Arc::new(TestApp), protocol)
+        }
+        Transport::Tls => mpm::testing::TestServer::start_tls(
+            strategy.build(),
+            Arc::new(TestApp),
+            protocol,
+            tls_configs().0,
+        ),
+    }
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<pki::TlsClient>),
+}
+
+/// A client connection over either transport. Clones share the one
+/// connection (a reader and a writer, as `TcpStream::try_clone` gives).
+/// The TLS side is strict: a close without `close_notify` is an error
+/// (`UnexpectedEof`), so the cases also check that the server ends every
+/// TLS connection cleanly (a close-delimited body is then complete).
+#[derive(Clone)]
+pub struct Client {
+    stream: std::rc::Rc<std::cell::RefCell<Stream>>,
+    /// Bytes `peek` had to decrypt, read first.
+    peeked: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+}
+
+impl Client {
+    fn tcp<R>(&self, f: impl FnOnce(&TcpStream) -> R) -> R {
+        match &*self.stream.borrow() {
+            Stream::Plain(s) => f(s),
+            Stream::Tls(s) => f(&s.sock),
+        }
+    }
+
+    /// Another handle on the same connection.
+    pub fn try_clone(&self) -> std::io::Result<Client> {
+        Ok(self.clone())
+    }
+
+    /// Switch the socket's blocking mode.
+    pub fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        self.tcp(|s| s.set_nonblocking(on))
+    }
+
+    /// Look at what the server sent without consuming it (decrypted, for
+    /// TLS).
+    pub fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut peeked = self.peeked.borrow_mut();
+        if peeked.is_empty() {
+            let mut tmp = [0u8; 4096];
+            let n = self.read_stream(&mut tmp)?;
+            peeked.extend_from_slice(&tmp[..n]);
+        }
+        let n = peeked.len().min(buf.len());
+        buf[..n].copy_from_slice(&peeked[..n]);
+        Ok(n)
+    }
+
+    /// Half-close (TLS says `close_notify` first).
+    pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+        if let Stream::Tls(s) = &mut *self.stream.borrow_mut() {
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        }
+        self.tcp(|s| s.shutdown(how))
+    }
+
+    fn read_stream(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut *self.stream.borrow_mut() {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Read for Client {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut peeked = self.peeked.borrow_mut();
+        if !peeked.is_empty() {
+            let n = peeked.len().min(buf.len());
+            buf[..n].copy_from_slice(&peeked[..n]);
+            peeked.drain(..n);
+            return Ok(n);
+        }
+        drop(peeked);
+        self.read_stream(buf)
+    }
+}
+
+impl Write for Client {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut *self.stream.borrow_mut() {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => {
+                let n = s.write(buf)?;
+                s.flush()?;
+                Ok(n)
+            }
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut *self.stream.borrow_mut() {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Connect over `transport` (TLS: handshake done), with the generous
+/// timeouts of [`connect`].
+pub fn connect_over(transport: Transport, addr: SocketAddr) -> Client {
+    let tcp = connect(addr);
+    let stream = match transport {
+        Transport::Plain => Stream::Plain(tcp),
+        Transport::Tls => Stream::Tls(Box::new(
+            pki::tls_connect(&tls_configs().1, "a.test", tcp).expect("TLS handshake"),
+        )),
+    };
+    Client {
+        stream: std::rc::Rc::new(std::cell::RefCell::new(stream)),
+        peeked: Default::default(),
+    }
+}
+
+/// [`exchange`] over `transport`.
+pub fn exchange_over(
+    transport: Transport,
+    addr: SocketAddr,
+    raw: &[u8],
+) -> (Resp, BufReader<Client>) {
+    let mut c = connect_over(transport, addr);
+    c.write_all(raw).expect("send request");
+    let mut r = BufReader::new(c);
+    let resp = read_response(&mut r, raw.starts_with(b"HEAD "));
+    (resp, r)
+}
+
+/// [`closed`] for a [`Client`].
+pub fn closed_over(r: &mut BufReader<Client>) -> bool {
+    let mut rest = Vec::new();
+    match r.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}

@@ -1,0 +1,305 @@
+//! The TLS connection API an event loop drives: handshake steps that never
+//! wait, plain HTTP recognised at the first byte, decrypted bytes that a
+//! poll would not show, and writes that push back on a full socket.
+
+#[path = "../../mpm/tests/support/pki.rs"]
+mod pki;
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mpm_core::tls::{self, CertSpec, HandshakeStatus, TlsPolicy, TlsShared};
+use mpm_core::{Connection, ListenAddr, Listeners};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use std::os::fd::AsFd;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    pki: pki::Pki,
+    listeners: Listeners,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new(dir.path());
+    let a = pki.host("a", &["a.test"]);
+    let spec = CertSpec {
+        names: vec!["a.test".into()],
+        cert_file: a.cert,
+        key_file: Some(a.key),
+    };
+    let cfg = tls::server_config(
+        "test",
+        &[spec],
+        &TlsPolicy::default(),
+        &TlsShared::new().unwrap(),
+    )
+    .unwrap();
+    let addr: ListenAddr = "127.0.0.1:0 https".parse().unwrap();
+    let mut listeners = Listeners::bind(&[addr], 16).unwrap();
+    listeners.set_tls(0, Some(cfg));
+    Setup {
+        _dir: dir,
+        pki,
+        listeners,
+    }
+}
+
+/// Accept one connection, non-blocking, as an event loop would.
+fn accept_nonblocking(ls: &Listeners) -> Connection {
+    let l = ls.get(0).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        match l.socket.accept() {
+            Ok((s, peer)) => {
+                s.set_nonblocking(true).unwrap();
+                return Connection::accepted(s, peer, 0, l).unwrap();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Err(e) => panic!("accept failed: {e}"),
+        }
+    }
+}
+
+fn wait_for(conn: &Connection, flags: PollFlags) {
+    let mut fds = [PollFd::new(conn.as_fd(), flags)];
+    let n = nix::poll::poll(&mut fds, PollTimeout::from(5000u16)).unwrap();
+    assert_eq!(n, 1, "the socket never became ready for {flags:?}");
+}
+
+/// Run handshake steps with a poll between them; every step must return
+/// at once.
+fn handshake(conn: &mut Connection) -> io::Result<()> {
+    loop {
+        let t = Instant::now();
+        let step = conn.handshake_step();
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "a handshake step waited {:?}",
+            t.elapsed()
+        );
+        match step? {
+            HandshakeStatus::Done => return Ok(()),
+            HandshakeStatus::WantRead => wait_for(conn, PollFlags::POLLIN),
+            HandshakeStatus::WantWrite => wait_for(conn, PollFlags::POLLOUT),
+        }
+    }
+}
+
+fn read_some(conn: &mut Connection, buf: &mut [u8]) -> usize {
+    loop {
+        match conn.read(buf) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_for(conn, PollFlags::POLLIN),
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn nonblocking_handshake_fills_conn_info_and_keeps_pipelined_plaintext() {
+    let s = setup();
+    let addr = s.listeners.get(0).unwrap().local;
+    let client_cfg = s.pki.client_config(&[b"http/1.1"]);
+    let (go_read, read_now) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut c = pki::tls_connect(&client_cfg, "a.test", tcp).expect("client handshake");
+        // Two requests in one record.
+        c.write_all(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        read_now.recv().unwrap();
+        pki::read_all(&mut c).len()
+    });
+    let mut conn = accept_nonblocking(&s.listeners);
+    assert!(conn.handshake_pending());
+    handshake(&mut conn).expect("server handshake");
+    let info = conn
+        .info()
+        .tls
+        .clone()
+        .expect("ConnInfo.tls after the handshake");
+    assert_eq!(info.sni.as_deref(), Some("a.test"));
+    assert_eq!(info.version, "TLSv1.3");
+    assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
+    assert!(conn.plain_tcp().is_none(), "no sendfile under TLS");
+
+    let mut small = [0u8; 10];
+    let n = read_some(&mut conn, &mut small);
+    assert_eq!(&small[..n], b"GET /1 HTT");
+    assert!(
+        conn.has_buffered_plaintext(),
+        "the rest of the record is decrypted and waiting"
+    );
+    let mut rest = vec![0u8; 4096];
+    let n = conn
+        .read(&mut rest)
+        .expect("buffered bytes without the socket");
+    assert!(n > 0 && !conn.has_buffered_plaintext());
+
+    // The client does not read yet: writes fill the socket, then push back.
+    let big = vec![b'x'; 64 * 1024];
+    let mut sent = 0usize;
+    let mut pushed_back = false;
+    for _ in 0..1000 {
+        match conn.write(&big) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                pushed_back = true;
+                break;
+            }
+            Err(e) => panic!("write failed: {e}"),
+        }
+    }
+    assert!(pushed_back, "64 MB went out without the client reading");
+    assert!(conn.wants_write(), "ciphertext waits after WouldBlock");
+    go_read.send(()).unwrap();
+    loop {
+        match conn.flush() {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_for(&conn, PollFlags::POLLOUT),
+            Err(e) => panic!("flush failed: {e}"),
+        }
+    }
+    assert!(!conn.wants_write());
+    conn.shutdown_write().unwrap();
+    // Wait until the close_notify went out.
+    while conn.wants_write() {
+        let _ = conn.flush();
+    }
+    drop(conn);
+    assert_eq!(
+        client.join().unwrap(),
+        sent,
+        "the client got every byte accepted"
+    );
+}
+
+#[test]
+fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
+    let s = setup();
+    let addr = s.listeners.get(0).unwrap().local;
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut conn = accept_nonblocking(&s.listeners);
+    let e = handshake(&mut conn).expect_err("plain HTTP is no handshake");
+    assert!(tls::is_plain_http(&e), "unexpected error: {e}");
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    tls::answer_plain_http(&conn, Duration::from_secs(5));
+    drop(conn);
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    let body = out.split_once("\r\n\r\n").unwrap().1;
+    let len: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), len, "Content-Length matches the body");
+}
+
+#[test]
+fn a_stalled_handshake_ends_at_the_timeout() {
+    let s = setup();
+    let addr = s.listeners.get(0).unwrap().local;
+    let mut c = TcpStream::connect(addr).unwrap();
+    // Half a ClientHello: a handshake record header promising more.
+    c.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    let mut conn = accept_nonblocking(&s.listeners);
+    conn.set_nonblocking_mode(true);
+    let t = Instant::now();
+    let e = tls::handshake_blocking(&mut conn, Duration::from_millis(300), None)
+        .expect_err("a stalled handshake cannot succeed");
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(300) && t.elapsed() < Duration::from_secs(3),
+        "ended after {:?}",
+        t.elapsed()
+    );
+}
+
+/// A client offering only `suite`, over TLS 1.2.
+fn client_with_suite(s: &Setup, suite: rustls::SupportedCipherSuite) -> Arc<rustls::ClientConfig> {
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![suite],
+        ..rustls::crypto::ring::default_provider()
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(s.pki.ca_file()).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(&ca).unwrap())
+        .unwrap();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn ssl_cipher_suite_and_protocol_limit_what_is_negotiated() {
+    let mut s = setup();
+    let a = s.pki.host("a2", &["a.test"]);
+    let policy = TlsPolicy {
+        versions: tls::parse_protocols(&["TLSv1.2"]).unwrap(),
+        cipher_suites: Some(tls::parse_cipher_suites("ECDHE-ECDSA-AES256-GCM-SHA384").unwrap()),
+        ..TlsPolicy::default()
+    };
+    let spec = CertSpec {
+        names: vec!["a.test".into()],
+        cert_file: a.cert,
+        key_file: Some(a.key),
+    };
+    let cfg = tls::server_config("test", &[spec], &policy, &TlsShared::new().unwrap()).unwrap();
+    s.listeners.set_tls(0, Some(cfg));
+    let addr = s.listeners.get(0).unwrap().local;
+    use rustls::crypto::ring::cipher_suite as cs;
+    for (suite, accepted) in [
+        (cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false),
+        (cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, true),
+    ] {
+        let client_cfg = client_with_suite(&s, suite);
+        let client = std::thread::spawn(move || {
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            pki::tls_connect(&client_cfg, "a.test", tcp)
+                .map(|c| c.conn.negotiated_cipher_suite().map(|s| s.suite()))
+        });
+        // The blocking path this time: the socket stays blocking.
+        let l = s.listeners.get(0).unwrap();
+        let (stream, peer) = loop {
+            match l.socket.accept() {
+                Ok(x) => break x,
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        };
+        let mut conn = Connection::accepted(stream, peer, 0, l).unwrap();
+        let served = tls::handshake_blocking(&mut conn, Duration::from_secs(5), None);
+        let got = client.join().unwrap();
+        if accepted {
+            served.expect("the configured suite is accepted");
+            assert_eq!(got.unwrap(), Some(suite.suite()));
+            assert_eq!(conn.info().tls.as_ref().unwrap().version, "TLSv1.2");
+        } else {
+            assert!(
+                served.is_err(),
+                "a suite left out by SSLCipherSuite was accepted"
+            );
+            assert!(
+                got.is_err(),
+                "the client handshake succeeded with {suite:?}"
+            );
+        }
+    }
+}

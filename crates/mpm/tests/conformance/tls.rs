@@ -1,0 +1,7 @@
+//! The conformance cases over TLS (rustls on both sides).
+
+const TRANSPORT: crate::support::Transport = crate::support::Transport::Tls;
+use super::STRATEGY;
+
+#[path = "cases.rs"]
+mod cases;
