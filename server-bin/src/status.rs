@@ -706,7 +706,10 @@ mod tests {
         event.mpm.name = "event";
         let (_, html) = render(&sb, &event, false, now);
         assert!(html.contains("<th>accepting</th>"), "{html}");
-        assert!(html.contains("<th colspan=\"3\">Async connections</th>"), "{html}");
+        assert!(
+            html.contains("<th colspan=\"3\">Async connections</th>"),
+            "{html}"
+        );
         // Process 0: not stopping, 7 connections, accepting, W and K busy,
         // one `_` idle; 1 writing, 5 keep-alive, 0 closing.
         assert!(
