@@ -262,6 +262,9 @@ fn render_html(
         "<dt>{} requests currently being processed, {} idle workers</dt>\n</dl>",
         c.busy, c.idle
     );
+    if info.mpm.name == "event" {
+        render_async_table(&mut s, snap, c);
+    }
     // The letters are `_ S R W K D C L G I .`: nothing to escape.
     s.push_str("<pre>");
     let letters: Vec<char> = c.letters.chars().collect();
@@ -332,6 +335,67 @@ fn render_html(
          </table>\n</body></html>\n",
     );
     s
+}
+
+/// mod_status's table for an asynchronous MPM (event): one row per live
+/// child with whether it is stopping (and from an older generation),
+/// its connections and whether it accepts new ones, its busy and idle
+/// threads, and the connections its event loop holds writing, in
+/// keep-alive and closing; then a `Sum` row, as Apache 2.4 prints it.
+fn render_async_table(s: &mut String, snap: &Snapshot, c: &Counts) {
+    s.push_str(
+        "<table rules=\"all\" cellpadding=\"1%\">\n\
+         <tr><th rowspan=\"2\">Slot</th><th rowspan=\"2\">PID</th><th rowspan=\"2\">Stopping</th>\
+         <th colspan=\"2\">Connections</th>\n<th colspan=\"2\">Threads</th>\
+         <th colspan=\"3\">Async connections</th></tr>\n\
+         <tr><th>total</th><th>accepting</th><th>busy</th><th>idle</th>\
+         <th>writing</th><th>keep-alive</th><th>closing</th></tr>\n",
+    );
+    for (slot, p) in snap.processes.iter().enumerate() {
+        if p.pid == 0 {
+            continue;
+        }
+        let busy = p.workers.iter().filter(|w| w.state.is_busy()).count();
+        let idle = p.workers.iter().filter(|w| w.state.is_idle()).count();
+        let old = if p.generation != snap.generation {
+            " (old gen)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            s,
+            "<tr><td>{slot}</td><td>{}</td><td>{}{old}</td><td>{}</td><td>{}</td>\
+             <td>{busy}</td><td>{idle}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            p.pid,
+            yes_no(p.quiescing),
+            p.conns_total,
+            yes_no(p.accepting),
+            p.conns_writing,
+            p.conns_keepalive,
+            p.conns_closing,
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<tr><td>Sum</td><td>{}</td><td>{}</td><td>{}</td><td>&nbsp;</td>\
+         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n</table>",
+        c.processes,
+        c.stopping,
+        c.conns_total,
+        c.busy,
+        c.idle,
+        c.conns_writing,
+        c.conns_keepalive,
+        c.conns_closing,
+    );
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 /// Apache's MPM generation counts restarts from 0 while the configuration
@@ -625,6 +689,55 @@ mod tests {
         );
         // Five slots are not `.`.
         assert_eq!(html.matches("<tr><td><b>").count(), 5, "{html}");
+    }
+
+    #[test]
+    fn html_for_event_has_a_row_per_child_with_its_async_connections() {
+        let (sb, now) = board();
+        let p = sb.process(0);
+        p.accepting.store(1, Ordering::Relaxed);
+        p.conns_writing.store(1, Ordering::Relaxed);
+        p.conns_keepalive.store(5, Ordering::Relaxed);
+        p.conns_total.store(7, Ordering::Relaxed);
+        let q = sb.process(1);
+        q.conns_closing.store(2, Ordering::Relaxed);
+        q.conns_total.store(2, Ordering::Relaxed);
+        let mut event = info();
+        event.mpm.name = "event";
+        let (_, html) = render(&sb, &event, false, now);
+        assert!(html.contains("<th>accepting</th>"), "{html}");
+        assert!(
+            html.contains("<th colspan=\"3\">Async connections</th>"),
+            "{html}"
+        );
+        // Process 0: not stopping, 7 connections, accepting, W and K busy,
+        // one `_` idle; 1 writing, 5 keep-alive, 0 closing.
+        assert!(
+            html.contains(
+                "<tr><td>0</td><td>100</td><td>no</td><td>7</td><td>yes</td>\
+                 <td>2</td><td>1</td><td>1</td><td>5</td><td>0</td></tr>"
+            ),
+            "{html}"
+        );
+        // Process 1: stopping and of the previous generation, not
+        // accepting; its G is busy, its I neither busy nor idle.
+        assert!(
+            html.contains(
+                "<tr><td>1</td><td>101</td><td>yes (old gen)</td><td>2</td><td>no</td>\
+                 <td>1</td><td>0</td><td>0</td><td>0</td><td>2</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<tr><td>Sum</td><td>2</td><td>1</td><td>9</td><td>&nbsp;</td>\
+                 <td>3</td><td>1</td><td>1</td><td>5</td><td>2</td></tr>"
+            ),
+            "{html}"
+        );
+        // Not for a strategy without an event loop.
+        let (_, html) = render(&sb, &info(), false, now);
+        assert!(!html.contains("Async connections"), "{html}");
     }
 
     #[test]

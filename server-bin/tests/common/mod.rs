@@ -83,19 +83,37 @@ pub struct Mpmd {
 
 /// Start `mpmd` with `args` (stderr to `<dir>/stderr.log`).
 pub fn spawn(dir: &Path, args: &[&str]) -> Mpmd {
+    spawn_with_nofile(dir, args, None)
+}
+
+/// Like [`spawn`], with the server's open-file limit (`ulimit -n`, the
+/// soft `RLIMIT_NOFILE`) set to `nofile` when given; the hard limit stays.
+pub fn spawn_with_nofile(dir: &Path, args: &[&str], nofile: Option<u64>) -> Mpmd {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     let stderr_path = dir.join(format!(
         "stderr-{}.log",
         std::process::id() as u64 * 1000 + next_seq()
     ));
     let err = fs::File::create(&stderr_path).unwrap();
-    let child = Command::new(mpmd_bin())
-        .args(args)
+    let mut cmd = Command::new(mpmd_bin());
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err)
-        .process_group(0)
-        .spawn()
-        .expect("start mpmd");
+        .process_group(0);
+    if let Some(soft) = nofile {
+        let soft = soft.min(hard);
+        // SAFETY: the closure runs in the forked child before exec and
+        // only makes the setrlimit system call, which is async-signal-safe;
+        // it allocates nothing and touches no lock.
+        unsafe {
+            cmd.pre_exec(move || {
+                setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(std::io::Error::from)
+            });
+        }
+    }
+    let child = cmd.spawn().expect("start mpmd");
     Mpmd {
         child,
         stderr_path,
