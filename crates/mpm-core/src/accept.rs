@@ -125,17 +125,22 @@ pub fn accept_ok() {
 /// so it is logged, once per episode (until [`accept_ok`]). The caller
 /// pauses accepting.
 pub fn accept_starved(e: &io::Error) -> bool {
-    match e.raw_os_error() {
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            if !STARVED.swap(true, Ordering::Relaxed) {
-                log::error!(
-                    "accept failed ({e}); pausing accepts for 100 ms at a time until it passes"
-                );
-            }
-            true
-        }
-        _ => false,
+    if !is_shortage(e) {
+        return false;
     }
+    if !STARVED.swap(true, Ordering::Relaxed) {
+        log::error!("accept failed ({e}); pausing accepts for 100 ms at a time until it passes");
+    }
+    true
+}
+
+/// Whether an `accept` error means the process or the system is short of
+/// descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`).
+pub fn is_shortage(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
 }
 
 /// What to do when `accept` fails with something other than "no

@@ -209,6 +209,13 @@ impl Listeners {
                 self.list.push(fresh.swap_remove(pos));
             }
         }
+        // Sockets no longer configured stop listening now, not when the
+        // last old child that inherited them exits: their port refuses
+        // new clients at once (an old child still serving finishes what it
+        // holds).
+        for l in old {
+            let _ = socket2::SockRef::from(&l.socket).shutdown(std::net::Shutdown::Read);
+        }
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use mpm_core::accept::{accept_ok, accept_starved};
+use mpm_core::accept::is_shortage;
 use mpm_core::master::ChildContext;
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
@@ -39,6 +39,8 @@ const SLOTS: usize = 4096;
 const LINGER: Duration = Duration::from_secs(2);
 /// Accepting pauses this long when descriptors run out.
 const PAUSE: Duration = Duration::from_millis(100);
+/// A shortage of descriptors is over after this long without one.
+const CALM: Duration = Duration::from_secs(10);
 /// Connections accepted per listener event before the loop looks at
 /// everything else.
 const ACCEPT_BATCH: usize = 64;
@@ -339,6 +341,8 @@ struct Loop<'a, 'c> {
     accepted: u64,
     /// Most connections held before the oldest idle ones are closed.
     fd_budget: usize,
+    /// The last shortage of descriptors, while an episode lasts.
+    short_at: Option<Instant>,
 }
 
 impl<'a, 'c> Loop<'a, 'c> {
@@ -393,6 +397,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             aborted: false,
             accepted: 0,
             fd_budget,
+            short_at: None,
         })
     }
 
@@ -521,13 +526,19 @@ impl<'a, 'c> Loop<'a, 'c> {
             if !self.accepting || self.leaving {
                 return;
             }
-            if self.live >= self.fd_budget && !self.close_oldest_idle() {
-                self.pause();
-                return;
+            if self.live >= self.fd_budget {
+                let live = self.live;
+                self.short_of_descriptors(&format_args!(
+                    "{live} connections held, all this process's open-file limit leaves room for"
+                ));
+                if !self.close_oldest_idle() {
+                    self.pause();
+                    return;
+                }
             }
             match accept_nonblocking(&l.socket) {
                 Ok((stream, peer)) => {
-                    accept_ok();
+                    self.descriptors_suffice();
                     self.add(stream, peer, index, l);
                     self.accepted += 1;
                     self.process
@@ -541,7 +552,8 @@ impl<'a, 'c> Loop<'a, 'c> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if accept_starved(&e) => {
+                Err(e) if is_shortage(&e) => {
+                    self.short_of_descriptors(&format_args!("accept failed: {e}"));
                     if !self.close_oldest_idle() {
                         self.pause();
                         return;
@@ -560,6 +572,28 @@ impl<'a, 'c> Loop<'a, 'c> {
                     }
                 },
             }
+        }
+    }
+
+    /// Descriptors ran short: said once per episode (an episode ends after
+    /// [`CALM`] without a shortage), not once per connection closed to
+    /// make room.
+    fn short_of_descriptors(&mut self, what: &dyn std::fmt::Display) {
+        if self.short_at.is_none() {
+            log::error!(
+                "out of file descriptors ({what}); closing the oldest idle keep-alive \
+                 connections to make room, and pausing accepts 100 ms at a time while \
+                 there is none to close"
+            );
+        }
+        self.short_at = Some(Instant::now());
+    }
+
+    /// A connection was accepted: the end of a shortage episode once calm.
+    fn descriptors_suffice(&mut self) {
+        if self.short_at.is_some_and(|t| t.elapsed() >= CALM) {
+            self.short_at = None;
+            log::warn!("file descriptors suffice again");
         }
     }
 
