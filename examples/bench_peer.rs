@@ -43,6 +43,11 @@ impl Handler for Peer {
             Err(_) => status(StatusCode::NOT_FOUND),
         }
     }
+
+    /// Memory and small files: the event loop may answer them itself.
+    fn answers_at_once(&self, _method: &mpm::http::Method, _uri: &mpm::http::Uri) -> bool {
+        std::env::var_os("BENCH_PEER_THREADS_ONLY").is_none()
+    }
 }
 
 fn status(code: StatusCode) -> Response {

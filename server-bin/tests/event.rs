@@ -470,11 +470,12 @@ fn the_status_page_shows_each_childs_connections_and_accepting() {
     );
     assert!(page.contains("ServerMPM: event"), "{page}");
     // The sum row: 2 processes, none stopping, 4 connections (3 held and
-    // ours), 1 busy, 7 idle, 0 writing, 3 keep-alive, 0 closing. (The
-    // worker that sent the last page may still be finishing with its
-    // connection a moment after the client has the page: ask again.)
+    // ours), 1 busy (the loop's own slot, answering this GET itself), the
+    // 8 workers idle, 0 writing, 3 keep-alive, 0 closing. (The slot that
+    // sent the last page may still be finishing with its connection a
+    // moment after the client has the page: ask again.)
     let sum = "<tr><td>Sum</td><td>2</td><td>0</td><td>4</td><td>&nbsp;</td>\
-               <td>1</td><td>7</td><td>0</td><td>3</td><td>0</td></tr>";
+               <td>1</td><td>8</td><td>0</td><td>3</td><td>0</td></tr>";
     let mut html = String::new();
     assert!(
         wait_for(3.0, || {

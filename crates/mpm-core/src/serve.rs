@@ -67,6 +67,21 @@ pub struct ServeContext<'a> {
     /// as a [`PendingWrite`] for the loop to finish, and the connection
     /// goes back to the loop between requests. See [`serve_dispatched`].
     pub handoff: bool,
+    /// In handoff mode, asked of each further request already buffered:
+    /// whether it may be answered here. One that may not is left in the
+    /// buffer, and the connection goes back with it. `None`: all may (a
+    /// worker thread); the event loop answering quick requests itself
+    /// passes [`answers_at_once`].
+    pub only: Option<&'a (dyn Fn(&RequestHead) -> bool + Sync)>,
+}
+
+/// Whether a request may be answered without a worker thread: it has no
+/// body to wait for and the handler says its answer is quick
+/// ([`Handler::answers_at_once`]).
+pub fn answers_at_once(handler: &dyn Handler, head: &RequestHead) -> bool {
+    !head.framing.has_body()
+        && !head.expect_continue
+        && handler.answers_at_once(&head.method, &head.uri)
 }
 
 /// What one connection did.
@@ -615,7 +630,10 @@ impl Conn<'_, '_> {
         let send_body = !is_head && length != ResponseLength::NoBody;
         // A streamed body is read by the worker, so it is written by the
         // worker too; anything else can be finished by the event loop.
-        let handoff = self.ctx.handoff && (!send_body || !matches!(body, Body::Reader { .. }));
+        // (Unless the loop answers the request itself: a handler that lets
+        // it promised its reader is quick.)
+        let handoff = self.ctx.handoff
+            && (!send_body || !matches!(body, Body::Reader { .. }) || self.ctx.only.is_some());
         let result = if handoff {
             let body = if send_body { body } else { Body::Empty };
             self.send_handoff(&mut wbuf, body, length == ResponseLength::Chunked)

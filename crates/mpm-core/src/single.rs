@@ -55,6 +55,7 @@ impl Mpm for Single {
             abort: Some(stopping.abort.fd()),
             leaving: Some(&leaving),
             handoff: false,
+            only: None,
         };
         let done = AtomicBool::new(false);
         let command = parking_lot::Mutex::new(None);

@@ -200,6 +200,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) {
                 abort: None,
                 leaving: Some(&leaving),
                 handoff: true,
+                only: None,
             };
             let shared = &shared;
             let leaving = &leaving;
@@ -343,6 +344,9 @@ struct Loop<'a, 'c> {
     fd_budget: usize,
     /// The last shortage of descriptors, while an episode lasts.
     short_at: Option<Instant>,
+    /// The scoreboard slot of requests the loop answers itself.
+    loop_slot: Option<&'a WorkerSlot>,
+    inline_bufs: ServeBuffers,
 }
 
 impl<'a, 'c> Loop<'a, 'c> {
@@ -398,6 +402,11 @@ impl<'a, 'c> Loop<'a, 'c> {
             accepted: 0,
             fd_budget,
             short_at: None,
+            // The slot after the workers' (the event strategy's scoreboard
+            // has one more per child than ThreadLimit).
+            loop_slot: (cx.scoreboard.threads() > threads)
+                .then(|| cx.scoreboard.worker(cx.slot, cx.scoreboard.threads() - 1)),
+            inline_bufs: ServeBuffers::default(),
         })
     }
 
@@ -987,6 +996,12 @@ impl<'a, 'c> Loop<'a, 'c> {
             Err(e) => Some((Work::Refuse(e), Vec::new())),
         };
         match work {
+            Some((Work::Request(head), rest))
+                if serve::answers_at_once(&*self.cx.handler, &head) =>
+            {
+                self.serve_inline(k, head, rest);
+                false
+            }
             Some((work, rest)) => {
                 self.dispatch_with(k, work, rest);
                 false
@@ -1038,6 +1053,65 @@ impl<'a, 'c> Loop<'a, 'c> {
         );
     }
 
+    /// Answer a quick request here, without a worker (the handler said its
+    /// answer never blocks: [`mpm_core::Handler::answers_at_once`]), and
+    /// any further such requests already buffered.
+    fn serve_inline(&mut self, k: usize, head: h1::RequestHead, rest: Vec<u8>) {
+        let Some(old) = self.set_state(k, State::Worker) else {
+            return;
+        };
+        self.set_deadline(k, None);
+        let (started, clock) = match old {
+            State::Head { started, clock, .. } => (started, clock),
+            _ => (SystemTime::now(), Instant::now()),
+        };
+        let Some(slot) = self.slot(k) else {
+            return;
+        };
+        slot.hint = false;
+        let served = slot.served;
+        let Some(conn) = slot.conn.take() else {
+            return;
+        };
+        let d = Dispatch {
+            conn,
+            buf: rest,
+            work: Work::Request(head),
+            served,
+            started,
+            clock,
+        };
+        let (stopping, process) = (self.stopping, self.process);
+        let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
+        let handler = &*self.cx.handler;
+        let only = |h: &h1::RequestHead| serve::answers_at_once(handler, h);
+        let ctx = ServeContext {
+            handler,
+            protocol: self.protocol,
+            slot: self.loop_slot,
+            idle_close: None,
+            abort: None,
+            leaving: Some(&leaving),
+            handoff: true,
+            only: Some(&only),
+        };
+        let bufs = &mut self.inline_bufs;
+        let hb = match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, &ctx, bufs))) {
+            Ok(hb) => Some(hb),
+            Err(_) => {
+                log::error!(
+                    "a connection ended with a panic in the serving code; the loop goes on"
+                );
+                *bufs = ServeBuffers::default();
+                None
+            }
+        };
+        if let Some(s) = self.loop_slot {
+            s.set_state(WorkerState::Dead);
+        }
+        self.handback(k, hb);
+    }
+
     /// A worker gave a connection back.
     fn handback(&mut self, k: usize, hb: Option<Handback>) {
         let Some(hb) = hb else {
@@ -1084,6 +1158,10 @@ impl<'a, 'c> Loop<'a, 'c> {
                     self.enter_keepalive(k, now);
                 } else {
                     self.enter_head(k, buf, now);
+                    // It may hold a whole head (one left for a worker).
+                    if !self.got_head_bytes(k, 0, false) {
+                        return;
+                    }
                 }
                 // News that came while a worker had it, or decrypted bytes
                 // a TLS layer already holds (no socket event will tell).

@@ -170,14 +170,17 @@ impl Mpm for Event {
         clamp::worker(cfg)
     }
 
+    /// `ThreadLimit` worker slots per child, and one more for the requests
+    /// the loop answers itself.
     fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
         let (c, _) = clamp::worker(cfg);
+        let threads = c.thread_limit as usize + 1;
         if self.in_process {
-            return (1, c.thread_limit as usize);
+            return (1, threads);
         }
         (
             c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
-            c.thread_limit as usize,
+            threads,
         )
     }
 
@@ -229,6 +232,6 @@ mod tests {
             max_request_workers: Some(16),
             ..MpmConfig::default()
         };
-        assert_eq!(Event::new().scoreboard_shape(&cfg), (4, 6));
+        assert_eq!(Event::new().scoreboard_shape(&cfg), (4, 7));
     }
 }

@@ -130,6 +130,7 @@ fn child(cx: ChildContext<'_>) {
         abort: None,
         leaving: Some(&leaving),
         handoff: false,
+        only: None,
     };
     let limit = cx.mpm.max_connections_per_child;
     let mut served: u64 = 0;

@@ -223,6 +223,7 @@ fn child(cx: ChildContext<'_>) {
                 abort: None,
                 leaving: Some(&leaving),
                 handoff: false,
+                only: None,
             };
             let shared = &shared;
             let spawned = std::thread::Builder::new()

@@ -257,6 +257,15 @@ impl Handler for Site {
             .serve(&host.document_root, &path[1..], &file_request, &self.mime)
     }
 
+    /// Everything mpmd answers to GET and HEAD is quick: static files
+    /// (from the page cache, sent by `sendfile`), directory listings,
+    /// redirects, the status page; its access log is one `write` to a
+    /// file. So under event the loop answers them itself, as nginx does,
+    /// and worker threads take the rest.
+    fn answers_at_once(&self, method: &Method, _uri: &http::Uri) -> bool {
+        method == Method::GET || method == Method::HEAD
+    }
+
     fn log(&self, exchange: &Exchange<'_>) {
         let name = router::request_host(exchange.uri, exchange.headers);
         let host = &self.hosts[self.router.select(&exchange.conn.local, name)];

@@ -157,6 +157,10 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         }
         // A pipelined request already here is answered at once.
         match engine::parse_head(c.buffered(), &ctx.protocol.limits) {
+            Ok(Some((head, _))) if ctx.only.is_some_and(|only| !only(&head)) => {
+                // Not for this thread: back with the connection, unread.
+                break after;
+            }
             Ok(Some((head, consumed))) => {
                 c.start += consumed;
                 work = Work::Request(head);
@@ -246,8 +250,18 @@ impl Conn<'_, '_> {
                 }),
                 len,
             ),
-            // Streamed bodies never come here (the worker writes them).
-            Body::Reader { .. } => return Err(0),
+            // A stream comes here only when the loop answers a request
+            // itself (the handler promised its reader is quick): it is
+            // read as the socket takes the bytes.
+            Body::Reader { reader, len } => {
+                let stream = StreamPart {
+                    reader,
+                    left: len,
+                    chunked,
+                    sent: 0,
+                };
+                return self.send_stream(wbuf, stream);
+            }
         };
         let extra_slice: &[u8] = extra.as_deref().unwrap_or(&[]);
         let written = match (self.io.plain_tcp(), &file) {
@@ -286,6 +300,49 @@ impl Conn<'_, '_> {
     }
 }
 
+impl Conn<'_, '_> {
+    fn send_stream(&mut self, wbuf: &[u8], stream: StreamPart) -> Result<u64, u64> {
+        let written = write_now(&mut self.io, &[wbuf]).map_err(|_| 0u64)?;
+        let mut pending = PendingWrite::default();
+        if written < wbuf.len() {
+            pending
+                .segs
+                .push_back(Bytes::copy_from_slice(&wbuf[written..]));
+        }
+        pending.stream = Some(stream);
+        match pending.advance(&mut self.io) {
+            Ok(true) => Ok(pending.streamed),
+            Ok(false) => {
+                // The access log gets what was read so far.
+                let sent = pending.streamed_so_far();
+                self.pending = Some(pending);
+                Ok(sent)
+            }
+            Err(_) => Err(pending.streamed_so_far()),
+        }
+    }
+}
+
+/// A response stream still to read and send.
+struct StreamPart {
+    reader: Box<dyn std::io::Read + Send>,
+    /// Bytes still due (`Content-Length`), `None` when unknown.
+    left: Option<u64>,
+    /// Framed as chunks.
+    chunked: bool,
+    sent: u64,
+}
+
+impl std::fmt::Debug for StreamPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamPart")
+            .field("left", &self.left)
+            .field("chunked", &self.chunked)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
 /// Part of a file still to send.
 #[derive(Debug)]
 struct FilePart {
@@ -301,13 +358,77 @@ struct FilePart {
 pub struct PendingWrite {
     segs: VecDeque<Bytes>,
     file: Option<FilePart>,
+    stream: Option<StreamPart>,
+    /// Body bytes a finished stream gave.
+    streamed: u64,
 }
 
 impl PendingWrite {
-    /// Bytes still to write.
+    /// Bytes still to write (of a stream: those read and not yet written).
     pub fn remaining(&self) -> u64 {
         let segs: u64 = self.segs.iter().map(|s| s.len() as u64).sum();
         segs + self.file.as_ref().map_or(0, |f| f.left)
+    }
+
+    fn streamed_so_far(&self) -> u64 {
+        self.stream.as_ref().map_or(self.streamed, |s| s.sent)
+    }
+
+    /// Read the next piece of the stream into segments; false when there
+    /// is no stream (left).
+    fn refill(&mut self) -> io::Result<bool> {
+        let Some(st) = self.stream.as_mut() else {
+            return Ok(false);
+        };
+        let want = st
+            .left
+            .map_or(COPY_CHUNK as u64, |l| l.min(COPY_CHUNK as u64)) as usize;
+        let mut chunk = vec![0u8; want];
+        let n = if want == 0 {
+            0
+        } else {
+            loop {
+                match st.reader.read(&mut chunk) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log::error!("response body stream failed after {} bytes: {e}", st.sent);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        if n == 0 {
+            if let Some(left) = st.left.filter(|l| *l > 0) {
+                log::error!(
+                    "response body stream ended {left} bytes short; closing the connection"
+                );
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if st.chunked {
+                self.segs
+                    .push_back(Bytes::from_static(engine::encode::LAST_CHUNK));
+            }
+            self.streamed = st.sent;
+            self.stream = None;
+            return Ok(true);
+        }
+        chunk.truncate(n);
+        st.sent += n as u64;
+        if let Some(l) = st.left.as_mut() {
+            *l -= n as u64;
+        }
+        if st.chunked {
+            let mut head = Vec::with_capacity(12);
+            engine::encode::chunk_header(n, &mut head);
+            self.segs.push_back(Bytes::from(head));
+            self.segs.push_back(Bytes::from(chunk));
+            self.segs
+                .push_back(Bytes::from_static(engine::encode::CHUNK_END));
+        } else {
+            self.segs.push_back(Bytes::from(chunk));
+        }
+        Ok(true)
     }
 
     /// Write as much as the socket takes without waiting: `Ok(true)` when
@@ -353,6 +474,9 @@ impl PendingWrite {
                 continue;
             }
             let Some(f) = self.file.as_mut() else {
+                if self.refill()? {
+                    continue;
+                }
                 return Ok(true);
             };
             if f.left == 0 {

@@ -45,6 +45,13 @@ impl Handler for TestApp {
             _ => Response::new(Body::from("Hello, World!")),
         }
     }
+
+    /// Under event, the loop answers `/`, `/peer` and `/stream` itself and
+    /// workers take the rest, so the cases cover both and their mix on
+    /// one connection (pipelining).
+    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+        matches!(uri.path(), "/" | "/peer" | "/stream")
+    }
 }
 
 /// A test server with the conformance app.
