@@ -18,6 +18,13 @@
 //!   socket would not take at once (a slow reader of a large file holds no
 //!   thread), and does lingering closes.
 //!
+//! A request whose answer the handler declares quick
+//! ([`mpm_core::Handler::answers_at_once`]: built in memory, or a file in
+//! the page cache; never for a request with a body) is answered by the
+//! loop itself, as nginx serves static files: no thread switch at all.
+//! The default is no, so a handler that may block is always on a worker
+//! thread; mpmd's static site says yes for GET and HEAD.
+//!
 //! | directive | meaning here |
 //! |---|---|
 //! | `StartServers`, `ServerLimit`, `MaxRequestWorkers`, `ThreadsPerChild`, `ThreadLimit`, `Min/MaxSpareThreads`, `MaxConnectionsPerChild` | as for worker |
@@ -67,7 +74,9 @@
 //! page shows (`ConnsTotal`, `ConnsAsyncWriting`, `ConnsAsyncKeepAlive`,
 //! `ConnsAsyncClosing`, accepting), written by the loop on every turn.
 //! Worker slots show `_` while a worker waits: a connection in the loop is
-//! never a busy worker.
+//! never a busy worker. One more slot per child (after `ThreadLimit`) is
+//! the loop's own, busy while it answers a quick request itself, `.`
+//! otherwise.
 
 mod event_loop;
 pub mod timer;
