@@ -241,6 +241,12 @@ impl Conn<'_, '_> {
                     (Some(b), None, len)
                 }
             }
+            Body::File { file, offset, len } if len <= super::SMALL_FILE as u64 => {
+                if super::append_file(wbuf, &file, offset, len).is_err() {
+                    return Err(0);
+                }
+                (None, None, len)
+            }
             Body::File { file, offset, len } => (
                 None,
                 Some(FilePart {
