@@ -33,6 +33,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("unixd_module", "mod_unixd.c"),
     ("version_module", "mod_version.c"),
     ("ssl_module", "mod_ssl.c"),
+    ("file_cache_module", "mod_file_cache.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,

@@ -66,6 +66,7 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
         add_types: Vec::new(),
         ssl_session_tickets: true,
         ssl_session_cache: true,
+        cached_files: Vec::new(),
     }
 }
 
