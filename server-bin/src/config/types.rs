@@ -126,7 +126,9 @@ impl FileCacheKind {
 
 /// One file named by `MMapFile` or `CacheFile` (mod_file_cache), loaded
 /// at startup and at each restart; the configuration holds only files that
-/// were regular files when it was read.
+/// were regular files when it was read. As Apache documents, the file is
+/// not checked again while the server runs: a changed file is served as it
+/// was loaded until a restart (graceful or not) loads it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedFile {
     /// The file (absolute, lexically normalised: what a request maps to).
