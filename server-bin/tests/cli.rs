@@ -155,7 +155,13 @@ fn dash_l_lists_the_compiled_in_modules() {
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("Compiled in modules:"), "{out}");
     let files: Vec<&str> = lines.map(str::trim).collect();
-    for m in ["core.c", "mod_alias.c", "mod_status.c", "mod_log_config.c"] {
+    for m in [
+        "core.c",
+        "mod_alias.c",
+        "mod_status.c",
+        "mod_log_config.c",
+        "mod_file_cache.c",
+    ] {
         assert!(files.contains(&m), "{m} missing from:\n{out}");
     }
 }
@@ -176,7 +182,11 @@ fn dash_m_and_dump_modules_list_the_loaded_modules() {
     let (code, m_out, err) = run(&["-M", "-f", f]);
     assert_eq!(code, 0, "stderr: {err}");
     assert!(m_out.starts_with("Loaded Modules:\n"), "{m_out}");
-    for m in ["core_module (static)", "alias_module (static)"] {
+    for m in [
+        "core_module (static)",
+        "alias_module (static)",
+        "file_cache_module (static)",
+    ] {
         assert!(
             m_out.lines().any(|l| l.trim() == m),
             "{m} missing:\n{m_out}"

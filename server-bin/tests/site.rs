@@ -1014,3 +1014,181 @@ fn the_built_in_configuration_checks_ok() {
     assert_eq!(code, 0, "stderr: {err}");
     assert!(err.contains("Syntax OK"), "stderr: {err}");
 }
+
+// --------------------------------------------------------- mod_file_cache
+
+/// `GET path` with extra request header lines (each ending in `\r\n`).
+fn get_with(port: u16, path: &str, extra: &str) -> Resp {
+    raw(
+        addr(port),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+}
+
+#[test]
+fn an_mmapfile_is_served_with_its_headers_etag_304_and_ranges() {
+    let site = Site::new();
+    let file = site.write("htdocs/hello.txt", "Hello, World!");
+    let (m, port) = serve(
+        &site,
+        &format!(
+            "MMapFile htdocs/hello.txt\nAlias /hello {}\n",
+            file.display()
+        ),
+    );
+    let r = get(addr(port), "localhost", "/hello");
+    assert_eq!(r.status, 200, "stderr:\n{}", m.stderr());
+    assert_eq!(r.text(), "Hello, World!");
+    assert_eq!(r.header("content-length"), Some("13"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    let etag = r.header("etag").expect("an ETag").to_string();
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    assert_eq!(
+        r.header("last-modified"),
+        Some(httpdate::fmt_http_date(modified).as_str())
+    );
+    let all = raw_all(
+        port,
+        format!("GET /hello HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 304"), "got {text:?}");
+    assert!(text.ends_with("\r\n\r\n"), "304 carried a body: {text:?}");
+    let r = get_with(port, "/hello", "Range: bytes=7-11\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 7-11/13"));
+    assert_eq!(r.body, b"World");
+    let r = get_with(port, "/hello", "Range: bytes=13-\r\n");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("content-range"), Some("bytes */13"));
+    let all = raw_all(
+        port,
+        b"HEAD /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&all);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 13"),
+        "{head}"
+    );
+    assert!(body.is_empty(), "HEAD sent a body: {body:?}");
+}
+
+#[test]
+fn an_mmapfile_keeps_its_old_contents_until_a_graceful_restart() {
+    let site = Site::new();
+    site.write("htdocs/hello.txt", "Hello, World!");
+    let (mut m, port) = serve(&site, "MMapFile htdocs/hello.txt\n");
+    let first = get(addr(port), "localhost", "/hello.txt");
+    assert_eq!(first.text(), "Hello, World!", "stderr:\n{}", m.stderr());
+    let old_etag = first.header("etag").expect("an ETag").to_string();
+    site.write("htdocs/hello.txt", "Goodbye, World, for now!");
+    // Several connections, so several children or threads answer.
+    for i in 0..10 {
+        let r = get(addr(port), "localhost", "/hello.txt");
+        assert_eq!(
+            (r.status, r.text().as_str(), r.header("etag")),
+            (200, "Hello, World!", Some(old_etag.as_str())),
+            "request {i} after the change on disk"
+        );
+    }
+    m.signal(nix::sys::signal::Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    // A child of the old generation may still answer a connection or two.
+    let mut r = get(addr(port), "localhost", "/hello.txt");
+    let until = Instant::now() + Duration::from_secs(5);
+    while r.text() != "Goodbye, World, for now!" && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+        r = get(addr(port), "localhost", "/hello.txt");
+    }
+    assert_eq!(
+        r.text(),
+        "Goodbye, World, for now!",
+        "the restart did not load the new contents; stderr:\n{}",
+        m.stderr()
+    );
+    assert_eq!(r.header("content-length"), Some("24"));
+    assert_ne!(r.header("etag"), Some(old_etag.as_str()));
+}
+
+#[test]
+fn require_still_denies_a_cached_file() {
+    let site = Site::new();
+    let hello = site.write("htdocs/hello.txt", "Hello, World!");
+    site.write("htdocs/private/p.txt", "private words");
+    let (m, port) = serve(
+        &site,
+        &format!(
+            "MMapFile {hello}\nCacheFile htdocs/private/p.txt\nAlias /hello {hello}\n\
+             <Location /hello>\nRequire all denied\n</Location>\n\
+             <Directory {private}>\nRequire all denied\n</Directory>\n",
+            hello = hello.display(),
+            private = site.docroot().join("private").display()
+        ),
+    );
+    for path in ["/hello", "/private/p.txt"] {
+        let r = get(addr(port), "localhost", path);
+        assert_eq!(r.status, 403, "{path}; stderr:\n{}", m.stderr());
+        assert!(
+            !r.text().contains("Hello, World!") && !r.text().contains("private words"),
+            "{path} leaked: {}",
+            r.text()
+        );
+    }
+    let r = get(addr(port), "localhost", "/hello.txt");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "Hello, World!"),
+        "the same file outside the denied location"
+    );
+}
+
+#[test]
+fn cachefile_serves_the_file_from_its_kept_descriptor() {
+    let site = Site::new();
+    let page = site.write("htdocs/page.html", "<p>kept open</p>");
+    let (m, port) = serve(&site, "CacheFile htdocs/page.html\n");
+    let r = get(addr(port), "localhost", "/page.html");
+    assert_eq!(r.status, 200, "stderr:\n{}", m.stderr());
+    assert_eq!(r.text(), "<p>kept open</p>");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(r.header("etag").is_some(), "{:?}", r.headers);
+    // Another file renamed into its place: the descriptor opened at
+    // startup still holds the old one, and no request opens the path.
+    let new = site.write("htdocs/new.html", "<p>the new page</p>");
+    std::fs::rename(&new, &page).unwrap();
+    for i in 0..5 {
+        let r = get(addr(port), "localhost", "/page.html");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "<p>kept open</p>"),
+            "request {i} after a new file took its name; stderr:\n{}",
+            m.stderr()
+        );
+    }
+    let r = get_with(port, "/page.html", "Range: bytes=3-6\r\n");
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"kept"[..]));
+}
+
+#[test]
+fn a_missing_mmapfile_is_a_warning_and_the_server_runs() {
+    let site = Site::new();
+    site.write("htdocs/index.html", "home");
+    let port = free_port();
+    let conf = conf_with(&site, port, "MMapFile htdocs/missing.txt\n");
+    let missing = site.docroot().join("missing.txt");
+    let want = format!("MMapFile: unable to stat({}), skipping", missing.display());
+    let (code, _out, err) = run(&["-t", "-f", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "-t refused a missing MMapFile: {err}");
+    assert!(
+        err.contains(&want) && err.contains("Syntax OK"),
+        "-t said:\n{err}"
+    );
+    let m = start(&site, &conf);
+    assert!(m.stderr().contains(&want), "stderr:\n{}", m.stderr());
+    assert_eq!(get(addr(port), "localhost", "/").text(), "home");
+    assert_eq!(get(addr(port), "localhost", "/missing.txt").status, 404);
+}

@@ -16,6 +16,10 @@
 //! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
 //! one protocol configuration); `DirectoryIndex`, `Alias` and `Redirect`
 //! are server or `<VirtualHost>` settings.
+//!
+//! `MMapFile` and `CacheFile` (mod_file_cache) are main-server settings,
+//! as in Apache; a named file that is missing or not a regular file is a
+//! warning and is left out, so the server starts without it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
@@ -123,6 +127,7 @@ pub(super) struct Loader<'a> {
     include_stack: Vec<PathBuf>,
     ssl_session_tickets: bool,
     ssl_session_cache: bool,
+    cached_files: Vec<CachedFile>,
 }
 
 impl<'a> Loader<'a> {
@@ -159,6 +164,7 @@ impl<'a> Loader<'a> {
             include_stack: Vec::new(),
             ssl_session_tickets: true,
             ssl_session_cache: true,
+            cached_files: Vec::new(),
         }
     }
 
@@ -916,6 +922,20 @@ impl<'a> Loader<'a> {
                 self.host(scope.host).locations[i].handler = handler;
                 Ok(())
             }
+            // --- mod_file_cache ---
+            "mmapfile" | "cachefile" => {
+                global(self)?;
+                if args.is_empty() {
+                    return Err(format!("{n} takes one or more file names: {n} /path/file [/path/file2 ...]"));
+                }
+                let kind = if lower == "mmapfile" { FileCacheKind::Contents } else { FileCacheKind::Descriptor };
+                for arg in args {
+                    let path = self.path(arg);
+                    self.cache_file(path, kind, origin);
+                }
+                Ok(())
+            }
+
             // --- mod_ssl ---
             "sslengine" => {
                 server(self)?;
@@ -1026,6 +1046,38 @@ impl<'a> Loader<'a> {
             _ => Err(format!(
                 "Invalid command '{n}', perhaps misspelled or defined by a module not included in the server configuration"
             )),
+        }
+    }
+
+    /// Add `path` to the files mod_file_cache loads, or warn and skip it
+    /// (as Apache): missing, not a regular file, or named already.
+    fn cache_file(&mut self, path: PathBuf, kind: FileCacheKind, origin: &Origin) {
+        let name = kind.directive();
+        match std::fs::metadata(&path) {
+            Err(e) => self.warn(
+                origin,
+                format_args!("{name}: unable to stat({}), skipping: {e}", path.display()),
+            ),
+            Ok(meta) if !meta.is_file() => self.warn(
+                origin,
+                format_args!("{name}: {} isn't a regular file, skipping", path.display()),
+            ),
+            Ok(_) => match self.cached_files.iter().find(|c| c.path == path) {
+                Some(first) => {
+                    let message = format!(
+                        "{name}: {} is already cached ({} at {}), skipping",
+                        path.display(),
+                        first.kind.directive(),
+                        first.origin
+                    );
+                    self.warn(origin, message);
+                }
+                None => self.cached_files.push(CachedFile {
+                    path,
+                    kind,
+                    origin: origin.clone(),
+                }),
+            },
         }
     }
 
@@ -1241,6 +1293,7 @@ impl<'a> Loader<'a> {
             add_types: self.add_types,
             ssl_session_tickets: self.ssl_session_tickets,
             ssl_session_cache: self.ssl_session_cache,
+            cached_files: self.cached_files,
         })
     }
 }

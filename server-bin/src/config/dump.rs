@@ -24,7 +24,8 @@ fn name_of(host: &VirtualHost) -> &str {
 
 /// The text `mpmd -S` prints: hosts grouped by address (several on one
 /// address are name-based, the first being the default), then `ServerRoot`,
-/// the main `DocumentRoot`, `ErrorLog`, `PidFile`, the MPM and `User`/`Group`.
+/// the main `DocumentRoot`, `ErrorLog`, `PidFile`, the MPM, `User`/`Group`
+/// and the files mod_file_cache loads (`MMapFile`, `CacheFile`).
 pub fn describe(cfg: &ServerConfig) -> String {
     let mut groups: Vec<(String, Vec<&VirtualHost>)> = Vec::new();
     for host in &cfg.vhosts {
@@ -91,6 +92,15 @@ pub fn describe(cfg: &ServerConfig) -> String {
     }
     if let Some(group) = &cfg.mpm.group {
         let _ = writeln!(out, "Group: name=\"{group}\"");
+    }
+    for file in &cfg.cached_files {
+        let _ = writeln!(
+            out,
+            "{}: \"{}\" ({})",
+            file.kind.directive(),
+            file.path.display(),
+            file.origin
+        );
     }
     out
 }

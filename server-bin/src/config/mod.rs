@@ -834,6 +834,96 @@ Options All
         assert!(err("Listen 80\nHostnameLookups On\n").contains("not supported"));
     }
 
+    #[test]
+    fn mmapfile_and_cachefile_take_files_relative_to_server_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("htdocs")).unwrap();
+        std::fs::write(root.join("htdocs/a.txt"), "a").unwrap();
+        std::fs::write(root.join("b.css"), "b").unwrap();
+        std::fs::write(root.join("c.js"), "c").unwrap();
+        let file = root.join("httpd.conf");
+        std::fs::write(
+            &file,
+            format!(
+                "Listen 80\nMMapFile htdocs/./a.txt {}\n<IfModule mod_file_cache.c>\ncachefile c.js\n</IfModule>\n",
+                root.join("b.css").display()
+            ),
+        )
+        .unwrap();
+        let cfg = load(Some(&file), &opts()).expect("config loads");
+        let got: Vec<(PathBuf, FileCacheKind, usize)> = cfg
+            .cached_files
+            .iter()
+            .map(|c| (c.path.clone(), c.kind, c.origin.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (root.join("htdocs/a.txt"), FileCacheKind::Contents, 2),
+                (root.join("b.css"), FileCacheKind::Contents, 2),
+                (root.join("c.js"), FileCacheKind::Descriptor, 4),
+            ]
+        );
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        let dump = dump::describe(&cfg);
+        assert!(
+            dump.contains(&format!(
+                "CacheFile: \"{}\" ({}:4)\n",
+                root.join("c.js").display(),
+                file.display()
+            )),
+            "-S shows:\n{dump}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_odd_cached_file_is_a_warning_and_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("here.txt"), "here").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let file = root.join("httpd.conf");
+        std::fs::write(
+            &file,
+            "Listen 80\nMMapFile missing.txt here.txt\nCacheFile sub\nCacheFile here.txt\n",
+        )
+        .unwrap();
+        let cfg = load(Some(&file), &opts()).expect("a missing file is no error");
+        let paths: Vec<&Path> = cfg.cached_files.iter().map(|c| c.path.as_path()).collect();
+        assert_eq!(paths, vec![root.join("here.txt")]);
+        let f = file.display();
+        let r = root.display();
+        let want = [
+            format!("{f}:2: MMapFile: unable to stat({r}/missing.txt), skipping: "),
+            format!("{f}:3: CacheFile: {r}/sub isn't a regular file, skipping"),
+            format!(
+                "{f}:4: CacheFile: {r}/here.txt is already cached (MMapFile at {f}:2), skipping"
+            ),
+        ];
+        assert_eq!(cfg.warnings.len(), want.len(), "{:?}", cfg.warnings);
+        for (got, want) in cfg.warnings.iter().zip(&want) {
+            assert!(
+                got.starts_with(want.as_str()),
+                "warning {got:?}, expected {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cached_files_belong_to_the_main_server_and_need_a_name() {
+        assert_eq!(
+            err("Listen 80\n<VirtualHost *:80>\nMMapFile /etc/hostname\n</VirtualHost>\n"),
+            "httpd.conf:3: MMapFile cannot occur within <VirtualHost> section; it belongs in the main server configuration"
+        );
+        assert!(
+            err("Listen 80\n<Directory />\nCacheFile /etc/hostname\n</Directory>\n")
+                .starts_with("httpd.conf:3: CacheFile cannot occur within <Directory>")
+        );
+        assert!(err("Listen 80\nCacheFile\n")
+            .starts_with("httpd.conf:2: CacheFile takes one or more file names"));
+    }
+
     fn corpus(kind: &str) -> Vec<PathBuf> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/config_corpus")

@@ -33,6 +33,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("unixd_module", "mod_unixd.c"),
     ("version_module", "mod_version.c"),
     ("ssl_module", "mod_ssl.c"),
+    ("file_cache_module", "mod_file_cache.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -131,6 +132,8 @@ mod tests {
         assert!(is_present("status_module", &compiled, None));
         assert!(is_present("mod_ssl.c", &compiled, None));
         assert!(is_present("ssl_module", &compiled, None));
+        assert!(is_present("mod_file_cache.c", &compiled, None));
+        assert!(is_present("file_cache_module", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));

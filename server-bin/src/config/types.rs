@@ -105,6 +105,38 @@ pub struct CustomLog {
     pub format: String,
 }
 
+/// How mod_file_cache keeps a file it loads at startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileCacheKind {
+    /// `MMapFile`: the contents, held in memory.
+    Contents,
+    /// `CacheFile`: an open descriptor the responses are sent from.
+    Descriptor,
+}
+
+impl FileCacheKind {
+    /// The directive that asks for this kind (`MMapFile`, `CacheFile`).
+    pub fn directive(self) -> &'static str {
+        match self {
+            FileCacheKind::Contents => "MMapFile",
+            FileCacheKind::Descriptor => "CacheFile",
+        }
+    }
+}
+
+/// One file named by `MMapFile` or `CacheFile` (mod_file_cache), loaded
+/// at startup and at each restart; the configuration holds only files that
+/// were regular files when it was read. As Apache documents, the file is
+/// not checked again while the server runs: a changed file is served as it
+/// was loaded until a restart (graceful or not) loads it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedFile {
+    /// The file (absolute, lexically normalised: what a request maps to).
+    pub path: PathBuf,
+    pub kind: FileCacheKind,
+    pub origin: Origin,
+}
+
 /// The address part of `<VirtualHost addr:port …>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VhostAddr {
@@ -208,4 +240,6 @@ pub struct ServerConfig {
     pub ssl_session_tickets: bool,
     /// `SSLSessionCache`: `none` turns the per-process cache off.
     pub ssl_session_cache: bool,
+    /// `MMapFile` and `CacheFile` files, in order, each path once.
+    pub cached_files: Vec<CachedFile>,
 }

@@ -10,9 +10,12 @@
 //! `<Directory>` blocks' `Options` and `Require` apply. A `Require` of a
 //! `<Location>` and one of a `<Directory>` must both grant (Apache would let
 //! the `<Location>` one replace the other; requiring both is never more
-//! permissive).
+//! permissive). Files that `MMapFile` and `CacheFile` name are loaded
+//! when the handler is built ([`file_cache`]) and answered from memory or a
+//! kept descriptor once those checks have passed.
 
 mod access_log;
+mod file_cache;
 mod listing;
 mod pages;
 mod require;
@@ -32,6 +35,7 @@ use mpm::{Body, ConnInfo, Exchange, Handler, Request, Response};
 use crate::config::{AliasRule, LocationBlock, RedirectRule, ServerConfig, VirtualHost};
 use crate::status::{self, StatusInfo};
 use access_log::{LogFile, LogFormat, LogTarget};
+use file_cache::FileCache;
 use pages::{error_response, is_known_method, method_not_allowed, options_response, redirect};
 use router::Router;
 use static_files::{FileConfig, FileRequest, MimeTypes};
@@ -43,6 +47,8 @@ pub struct Site {
     /// Index 0 is the main server, `i + 1` is `cfg.vhosts[i]`.
     hosts: Vec<Host>,
     mime: MimeTypes,
+    /// `MMapFile` / `CacheFile` files, loaded with this configuration.
+    cache: FileCache,
     scoreboard: mpm::Scoreboard,
     status: Arc<StatusInfo>,
 }
@@ -63,7 +69,9 @@ struct Host {
 impl Site {
     /// Build the handler for `cfg`, opening every `CustomLog` file. The
     /// status page reads `scoreboard` and shows `status`; `AddType` pairs
-    /// (`cfg.add_types`) override the built-in MIME table.
+    /// (`cfg.add_types`) override the built-in MIME table. The files of
+    /// `MMapFile` and `CacheFile` are loaded here (one that cannot be is a
+    /// warning in the log, not an error).
     pub fn new(
         cfg: &ServerConfig,
         scoreboard: mpm::Scoreboard,
@@ -97,10 +105,12 @@ impl Site {
             }
             hosts.push(Host::new(vhost, main, logs));
         }
+        let mime = MimeTypes::new(add_types)?;
         Ok(Site {
             router: Router::new(main, &cfg.vhosts),
             hosts,
-            mime: MimeTypes::new(add_types)?,
+            cache: FileCache::load(&cfg.cached_files, &mime),
+            mime,
             scoreboard,
             status,
         })
@@ -250,11 +260,16 @@ impl Handler for Site {
                 let rest = rest.strip_prefix(b"/").unwrap_or(rest);
                 return host
                     .files
-                    .serve(&alias.path, rest, &file_request, &self.mime);
+                    .serve(&alias.path, rest, &file_request, &self.mime, &self.cache);
             }
         }
-        host.files
-            .serve(&host.document_root, &path[1..], &file_request, &self.mime)
+        host.files.serve(
+            &host.document_root,
+            &path[1..],
+            &file_request,
+            &self.mime,
+            &self.cache,
+        )
     }
 
     /// Everything mpmd answers to GET and HEAD is quick: static files

@@ -5,6 +5,10 @@
 //!
 //! Multiple ranges (`bytes=0-1,5-6`) are answered with the whole file (200):
 //! `multipart/byteranges` is not supported, which RFC 9110 allows.
+//!
+//! A file that `MMapFile` or `CacheFile` loaded ([`FileCache`]) is answered
+//! from the cache once the path checks have passed, with the same
+//! validators, conditionals and ranges as a file read from disk.
 
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
@@ -21,6 +25,7 @@ use http::header::{
 use http::StatusCode;
 use mpm::{Body, ConnInfo, Response};
 
+use super::file_cache::{Entry, FileCache};
 use super::listing;
 use super::pages::{error_response, redirect};
 use super::require;
@@ -60,7 +65,7 @@ impl MimeTypes {
     }
 
     /// The content type of a file named `name`, if its extension is known.
-    fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
+    pub(super) fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
         let dot = name.iter().rposition(|&b| b == b'.')?;
         let ext = std::str::from_utf8(&name[dot + 1..]).ok()?;
         if ext.is_empty() {
@@ -124,13 +129,14 @@ impl FileConfig {
     }
 
     /// Answer `req` from `rel` (the path below `root`, without its leading
-    /// slash).
+    /// slash), from `cache` when the file is one it holds.
     pub fn serve(
         &self,
         root: &Path,
         rel: &[u8],
         req: &FileRequest<'_>,
         mime: &MimeTypes,
+        cache: &FileCache,
     ) -> Response {
         let trailing_slash = req.url_path.ends_with(b"/");
         let rel = rel.strip_suffix(b"/").unwrap_or(rel);
@@ -139,6 +145,16 @@ impl FileConfig {
             if let Err(status) = self.walk(&mut path, rel, req.conn) {
                 return error_response(status);
             }
+        }
+        if let Some(entry) = cache.get(&path) {
+            // A regular file when loaded: the checks below for a file.
+            if trailing_slash {
+                return error_response(StatusCode::NOT_FOUND);
+            }
+            if rel.is_empty() && !self.file_root_allowed(&path, req.conn) {
+                return error_response(StatusCode::FORBIDDEN);
+            }
+            return send_cached(entry, req);
         }
         let (file, meta) = match open(&path) {
             Ok(opened) => opened,
@@ -153,7 +169,7 @@ impl FileConfig {
             if !trailing_slash {
                 return slash_redirect(req);
             }
-            return self.directory(&path, options, req, mime);
+            return self.directory(&path, options, req, mime, cache);
         }
         if trailing_slash || !meta.is_file() {
             // `/file.txt/`: no path info on files; a fifo or device: never.
@@ -163,13 +179,8 @@ impl FileConfig {
                 StatusCode::FORBIDDEN
             });
         }
-        if rel.is_empty() {
-            // The root itself is a file (`Alias /hello /srv/hello.txt`):
-            // the walk did not check its directory's `Require`.
-            let dir = path.parent().unwrap_or(&path);
-            if !self.allowed(dir, req.conn).1 {
-                return error_response(StatusCode::FORBIDDEN);
-            }
+        if rel.is_empty() && !self.file_root_allowed(&path, req.conn) {
+            return error_response(StatusCode::FORBIDDEN);
         }
         let name = if rel.is_empty() {
             path.as_os_str().as_bytes()
@@ -177,6 +188,14 @@ impl FileConfig {
             rel
         };
         send_file(file, &meta, name, req, mime)
+    }
+
+    /// Whether `Require` lets `conn` have `path` when the root itself is a
+    /// file (`Alias /hello /srv/hello.txt`): the walk did not check its
+    /// directory's `Require`.
+    fn file_root_allowed(&self, path: &Path, conn: &ConnInfo) -> bool {
+        let dir = path.parent().unwrap_or(path);
+        self.allowed(dir, conn).1
     }
 
     /// Extend `path` (the root) by the segments of `rel`, refusing a
@@ -208,6 +227,7 @@ impl FileConfig {
         options: Options,
         req: &FileRequest<'_>,
         mime: &MimeTypes,
+        cache: &FileCache,
     ) -> Response {
         for name in &self.index {
             let candidate = dir.join(name);
@@ -219,6 +239,9 @@ impl FileConfig {
                     Ok(_) => {}
                     Err(_) => continue,
                 }
+            }
+            if let Some(entry) = cache.get(&candidate) {
+                return send_cached(entry, req);
             }
             match open(&candidate) {
                 Ok((file, meta)) if meta.is_file() => {
@@ -292,24 +315,31 @@ fn slash_redirect(req: &FileRequest<'_>) -> Response {
     redirect(StatusCode::MOVED_PERMANENTLY, &location)
 }
 
-/// The validators of a file: `(ETag, Last-Modified, mtime)`.
-struct Validators {
-    etag: String,
-    last_modified: String,
+/// The validators of a file: `ETag`, `Last-Modified` (ready as header
+/// values) and the mtime they were made from.
+pub(super) struct Validators {
+    etag: Option<HeaderValue>,
+    last_modified: Option<HeaderValue>,
     mtime_secs: u64,
 }
 
 impl Validators {
-    fn of(meta: &Metadata) -> Validators {
+    /// The validators of the file `meta` describes.
+    pub(super) fn of(meta: &Metadata) -> Validators {
         let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
         let since_epoch = mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
+        // Apache's default `FileETag MTime Size`: size and mtime in
+        // microseconds, hex.
+        let etag = format!("\"{:x}-{:x}\"", meta.len(), since_epoch.as_micros());
         Validators {
-            // Apache's default `FileETag MTime Size`: size and mtime in
-            // microseconds, hex.
-            etag: format!("\"{:x}-{:x}\"", meta.len(), since_epoch.as_micros()),
-            last_modified: httpdate::fmt_http_date(mtime),
+            etag: HeaderValue::try_from(etag).ok(),
+            last_modified: HeaderValue::try_from(httpdate::fmt_http_date(mtime)).ok(),
             mtime_secs: since_epoch.as_secs(),
         }
+    }
+
+    fn etag(&self) -> Option<&str> {
+        self.etag.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// `If-None-Match` (weak comparison, `*`), which takes precedence over
@@ -321,7 +351,7 @@ impl Validators {
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .map(str::trim)
-                .any(|tag| tag == "*" || opaque(tag) == opaque(&self.etag));
+                .any(|tag| tag == "*" || Some(opaque(tag)) == self.etag().map(opaque));
         }
         let Some(since) = headers
             .get(IF_MODIFIED_SINCE)
@@ -342,7 +372,7 @@ impl Validators {
             return false;
         };
         if value.starts_with('"') || value.starts_with("W/") {
-            return value == self.etag;
+            return Some(value) == self.etag();
         }
         httpdate::parse_http_date(value).is_ok_and(|date| secs(date) == self.mtime_secs)
     }
@@ -424,15 +454,53 @@ fn send_file(
     req: &FileRequest<'_>,
     mime: &MimeTypes,
 ) -> Response {
-    let validators = Validators::of(meta);
-    let len = meta.len();
+    let file_name = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    respond(
+        &Validators::of(meta),
+        meta.len(),
+        mime.lookup(file_name),
+        req,
+        |offset, len| Ok(Body::File { file, offset, len }),
+    )
+}
+
+/// A cached file's response, as [`send_file`] would make it from the file
+/// as it was when loaded.
+fn send_cached(entry: &Entry, req: &FileRequest<'_>) -> Response {
+    respond(
+        &entry.validators,
+        entry.len,
+        entry.content_type.clone(),
+        req,
+        |offset, len| {
+            entry.body(offset, len).map_err(|e| {
+                log::error!(
+                    "could not send a cached file: {}",
+                    mpm::error::describe_io(&e)
+                );
+                StatusCode::INTERNAL_SERVER_ERROR
+            })
+        },
+    )
+}
+
+/// The response for a file of `len` bytes with `validators`: 304 when the
+/// client's copy is current, 416 for a range past the end, else 200 or 206
+/// with the body `body(offset, len)` makes for the bytes chosen.
+fn respond(
+    validators: &Validators,
+    len: u64,
+    content_type: Option<HeaderValue>,
+    req: &FileRequest<'_>,
+    body: impl FnOnce(u64, u64) -> Result<Body, StatusCode>,
+) -> Response {
     let mut response = Response::new(Body::Empty);
     let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&validators.etag) {
-        headers.insert(ETAG, etag);
+    if let Some(etag) = &validators.etag {
+        headers.insert(ETAG, etag.clone());
     }
-    if let Ok(date) = HeaderValue::from_str(&validators.last_modified) {
-        headers.insert(LAST_MODIFIED, date);
+    if let Some(date) = &validators.last_modified {
+        headers.insert(LAST_MODIFIED, date.clone());
     }
     if validators.not_modified(req.headers) {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
@@ -461,15 +529,13 @@ fn send_file(
     };
     let headers = response.headers_mut();
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    let file_name = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-    if let Some(content_type) = mime.lookup(file_name) {
+    if let Some(content_type) = content_type {
         headers.insert(CONTENT_TYPE, content_type);
     }
-    *response.body_mut() = Body::File {
-        file,
-        offset,
-        len: part_len,
-    };
+    match body(offset, part_len) {
+        Ok(body) => *response.body_mut() = body,
+        Err(status) => return error_response(status),
+    }
     response
 }
 

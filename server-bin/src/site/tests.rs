@@ -16,8 +16,8 @@ use mpm::{Body, ConnInfo, Exchange, Handler, RequestBody, Response};
 
 use super::Site;
 use crate::config::{
-    AliasRule, CustomLog, DirectoryBlock, IpNet, LocationBlock, Options, RedirectRule, Require,
-    ServerConfig, VhostAddr, VirtualHost,
+    AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
+    RedirectRule, Require, ServerConfig, VhostAddr, VirtualHost,
 };
 use crate::status::StatusInfo;
 
@@ -66,6 +66,7 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
         add_types: Vec::new(),
         ssl_session_tickets: true,
         ssl_session_cache: true,
+        cached_files: Vec::new(),
     }
 }
 
@@ -964,6 +965,181 @@ fn directory_require_is_inherited_by_subdirectories_and_overridable() {
         "granted subdirectory",
     );
     assert_status(&get(&site, "/hello.txt", &[]), 200, "outside the block");
+}
+
+// --------------------------------------------------------- mod_file_cache
+
+/// The fixture's site with `files` (paths below the document root) loaded
+/// by `MMapFile` (`Contents`) or `CacheFile` (`Descriptor`), after `edit`.
+fn cached_site(
+    fx: &Fixture,
+    files: &[(&str, FileCacheKind)],
+    edit: impl FnOnce(&mut VirtualHost),
+) -> Site {
+    let mut main = fx.main();
+    edit(&mut main);
+    let mut cfg = config(main, Vec::new());
+    cfg.cached_files = files
+        .iter()
+        .map(|(rel, kind)| CachedFile {
+            path: fx.root().join(rel),
+            kind: *kind,
+            origin: Default::default(),
+        })
+        .collect();
+    site(&cfg)
+}
+
+#[test]
+fn cached_files_answer_as_the_file_on_disk_did_when_loaded() {
+    let fx = Fixture::new();
+    let plain = fx.site();
+    let cached = cached_site(
+        &fx,
+        &[
+            ("hello.txt", FileCacheKind::Contents),
+            ("digits.txt", FileCacheKind::Descriptor),
+        ],
+        |_| {},
+    );
+    for uri in ["/hello.txt", "/digits.txt"] {
+        let want = get(&plain, uri, &[]);
+        let got = get(&cached, uri, &[]);
+        assert_status(&got, 200, uri);
+        for name in [CONTENT_TYPE, ETAG, LAST_MODIFIED, ACCEPT_RANGES] {
+            assert_eq!(
+                got.headers().get(&name),
+                want.headers().get(&name),
+                "{uri}: {name}"
+            );
+        }
+        assert_eq!(got.body().len(), want.body().len(), "{uri}: length");
+        assert_eq!(body(got), body(want), "{uri}: body");
+    }
+    assert!(
+        matches!(get(&cached, "/hello.txt", &[]).body(), Body::Bytes(_)),
+        "MMapFile answers from memory"
+    );
+    assert!(
+        matches!(get(&cached, "/digits.txt", &[]).body(), Body::File { .. }),
+        "CacheFile answers from its descriptor"
+    );
+    let etag = header(&get(&plain, "/hello.txt", &[]), "etag")
+        .unwrap()
+        .to_string();
+    // Changed on disk: the cached copy keeps answering as loaded.
+    fs::write(fx.root().join("hello.txt"), "Changed since the start").unwrap();
+    let response = get(&cached, "/hello.txt", &[]);
+    assert_eq!(header(&response, "etag"), Some(etag.as_str()));
+    assert_eq!(text(response), "Hello, world!\n");
+    let response = get(&cached, "/hello.txt", &[("if-none-match", &etag)]);
+    assert_status(&response, 304, "If-None-Match of the loaded file");
+    assert!(response.body().is_empty(), "304 with a body");
+    assert_ne!(
+        header(&get(&plain, "/hello.txt", &[]), "etag"),
+        Some(etag.as_str()),
+        "the uncached site sees the change"
+    );
+}
+
+#[test]
+fn cached_files_honour_ranges_and_conditionals() {
+    let fx = Fixture::new();
+    let cached = cached_site(
+        &fx,
+        &[
+            ("hello.txt", FileCacheKind::Contents),
+            ("digits.txt", FileCacheKind::Descriptor),
+        ],
+        |_| {},
+    );
+    for (uri, range, content_range, bytes) in [
+        ("/hello.txt", "bytes=0-4", "bytes 0-4/14", "Hello"),
+        ("/hello.txt", "bytes=-7", "bytes 7-13/14", "world!\n"),
+        ("/digits.txt", "bytes=2-5", "bytes 2-5/10", "2345"),
+        ("/digits.txt", "bytes=8-1000", "bytes 8-9/10", "89"),
+    ] {
+        let response = get(&cached, uri, &[("range", range)]);
+        assert_status(&response, 206, range);
+        assert_eq!(header(&response, "content-range"), Some(content_range));
+        assert_eq!(text(response), bytes, "{uri} {range}");
+    }
+    for uri in ["/hello.txt", "/digits.txt"] {
+        let response = get(&cached, uri, &[("range", "bytes=100-")]);
+        assert_status(&response, 416, uri);
+        let first = get(&cached, uri, &[]);
+        let date = header(&first, "last-modified").unwrap().to_string();
+        assert_status(
+            &get(&cached, uri, &[("if-modified-since", &date)]),
+            304,
+            uri,
+        );
+        let response = get(
+            &cached,
+            uri,
+            &[("range", "bytes=0-0"), ("if-range", "\"stale\"")],
+        );
+        assert_status(&response, 200, "If-Range that does not match");
+        let head = send(&cached, "HEAD", uri, &[], &conn());
+        assert_status(&head, 200, "HEAD");
+        assert_eq!(
+            head.body().len(),
+            first.body().len(),
+            "HEAD length of {uri}"
+        );
+    }
+}
+
+#[test]
+fn a_cached_index_file_answers_for_its_directory() {
+    let fx = Fixture::new();
+    let cached = cached_site(&fx, &[("sub/index.html", FileCacheKind::Contents)], |_| {});
+    fs::write(fx.root().join("sub/index.html"), "changed").unwrap();
+    let response = get(&cached, "/sub/", &[]);
+    assert_status(&response, 200, "/sub/");
+    assert_eq!(header(&response, "content-type"), Some("text/html"));
+    assert_eq!(text(response), "sub index");
+    assert_status(&get(&cached, "/sub", &[]), 301, "/sub without its slash");
+}
+
+#[test]
+fn every_access_check_still_applies_to_a_cached_file() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let outside = fx.dir.path().join("outside");
+    symlink(outside.join("secret.txt"), root.join("link.txt")).unwrap();
+    let files = [
+        ("hello.txt", FileCacheKind::Contents),
+        ("digits.txt", FileCacheKind::Descriptor),
+        ("sub/index.html", FileCacheKind::Contents),
+        ("link.txt", FileCacheKind::Contents),
+    ];
+    let cached = cached_site(&fx, &files, |m| {
+        m.directories = vec![directory(&root.join("sub"), None, Some(Require::AllDenied))];
+        m.locations = vec![location("/digits.txt", None, Some(Require::AllDenied))];
+        m.aliases = vec![AliasRule {
+            url: "/denied-alias".into(),
+            path: root.join("sub/index.html"),
+        }];
+    });
+    for (uri, status) in [
+        ("/sub/index.html", 403),
+        ("/sub/", 403),
+        ("/denied-alias", 403),
+        ("/digits.txt", 403),
+        ("/link.txt", 403),
+        ("/hello.txt/", 404),
+        ("/hello.txt/x", 404),
+    ] {
+        let response = get(&cached, uri, &[]);
+        assert_status(&response, status, uri);
+        let text = text(response);
+        assert!(
+            !text.contains("sub index") && !text.contains("secret") && !text.contains("0123"),
+            "{uri} leaked: {text}"
+        );
+    }
+    assert_status(&get(&cached, "/hello.txt", &[]), 200, "allowed cached file");
 }
 
 // ------------------------------------------------------------ status page
