@@ -825,7 +825,23 @@ impl<'a, 'c> Loop<'a, 'c> {
         self.leaving = true;
         self.stopping.store(true, Ordering::Release);
         self.set_accepting(false);
-        while self.close_oldest_idle() {}
+        let idle: Vec<usize> = (0..self.conns.len())
+            .filter(|&k| matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)))
+            .collect();
+        for k in idle {
+            self.close_idle(k);
+        }
+    }
+
+    /// Close an idle keep-alive connection, unless its next request has
+    /// begun to arrive (its event not seen yet): that one is read and
+    /// answered. A close with unread bytes would reset the connection
+    /// under a client that has just sent its request.
+    fn close_idle(&mut self, k: usize) {
+        self.read_head(k);
+        if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
+            self.close(k);
+        }
     }
 
     /// Close every connection the loop holds now; lent ones close when
@@ -902,10 +918,10 @@ impl<'a, 'c> Loop<'a, 'c> {
         }
         match self.slot(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(serve::timeout_error())),
-            Some(State::Handshake)
-            | Some(State::KeepAlive)
-            | Some(State::Writing { .. })
-            | Some(State::Linger) => self.close(k),
+            Some(State::KeepAlive) => self.close_idle(k),
+            Some(State::Handshake) | Some(State::Writing { .. }) | Some(State::Linger) => {
+                self.close(k)
+            }
             _ => {}
         }
     }
