@@ -544,24 +544,7 @@ fn a_hard_restart_answers_again_within_2_s() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "");
-    let mut m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
-    for i in 0..2 {
-        let before = children(m.pid());
-        let t = Instant::now();
-        m.signal(Signal::SIGHUP);
-        m.wait_log("resuming normal operations", 2 + i);
-        assert!(
-            wait_for(2.0, || try_get(addr(port), "/") == Some(200)),
-            "no answer within 2 s of SIGHUP; {}",
-            m.stderr()
-        );
-        assert!(t.elapsed() < Duration::from_secs(3));
-        assert!(
-            before.iter().all(|p| !alive(*p)),
-            "children {before:?} survived a restart"
-        );
-    }
+    hard_restarts_answer_within_2_s(&site, &c, port, 2);
 }
 
 #[test]
@@ -868,19 +851,5 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "MaxConnectionsPerChild 10");
-    let m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
-    let first = children(m.pid());
-    let (ok, failed) = Load::start(port, 200).join();
-    assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
-    assert!(
-        wait_for(2.0, || first.iter().all(|p| !alive(*p))),
-        "children {first:?} outlived MaxConnectionsPerChild 10"
-    );
-    assert!(
-        wait_for(2.0, || !children(m.pid()).is_empty()),
-        "no child replaced the ones that left; {}",
-        m.stderr()
-    );
-    assert_eq!(try_get(addr(port), "/"), Some(200));
+    max_connections_per_child_loses_nothing(&site, &c, port, 2);
 }

@@ -74,24 +74,7 @@ fn a_hard_restart_answers_again_within_2_s_twice_in_a_row() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "StartServers 2");
-    let mut m = start(&site, &c);
-    for i in 0..2 {
-        let before = children(m.pid());
-        let t = Instant::now();
-        m.signal(Signal::SIGHUP);
-        m.wait_log("resuming normal operations", 2 + i);
-        assert!(
-            wait_for(2.0, || try_get(addr(port), "/") == Some(200)),
-            "no answer within 2 s of SIGHUP; {}",
-            m.stderr()
-        );
-        assert!(t.elapsed() < Duration::from_secs(3));
-        // The children were replaced, not kept.
-        assert!(
-            before.iter().all(|p| !alive(*p)),
-            "children {before:?} survived a restart"
-        );
-    }
+    hard_restarts_answer_within_2_s(&site, &c, port, 2);
 }
 
 #[test]
@@ -163,25 +146,7 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
         port,
         "StartServers 2\nMinSpareServers 1\nMaxSpareServers 5\nMaxConnectionsPerChild 10",
     );
-    let m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
-    let first = children(m.pid());
-    let load = Load::start(port, 200);
-    let (ok, failed) = load.join();
-    assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
-    // 200 connections at 10 per child: at least 20 children in all, so
-    // none of the first ones is left.
-    assert!(
-        wait_for(2.0, || first.iter().all(|p| !alive(*p))),
-        "children {first:?} outlived MaxConnectionsPerChild 10"
-    );
-    // The last ones may have just left: replacements come at once.
-    assert!(
-        wait_for(2.0, || !children(m.pid()).is_empty()),
-        "no child replaced the ones that left; {}",
-        m.stderr()
-    );
-    assert_eq!(try_get(addr(port), "/"), Some(200));
+    max_connections_per_child_loses_nothing(&site, &c, port, 2);
 }
 
 #[test]

@@ -246,22 +246,7 @@ fn a_hard_restart_answers_again_within_2_s() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "");
-    let mut m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() == 2));
-    for i in 0..2 {
-        let before = children(m.pid());
-        m.signal(Signal::SIGHUP);
-        m.wait_log("resuming normal operations", 2 + i);
-        assert!(
-            wait_for(2.0, || try_get(addr(port), "/") == Some(200)),
-            "no answer within 2 s of SIGHUP; {}",
-            m.stderr()
-        );
-        assert!(
-            before.iter().all(|p| !alive(*p)),
-            "children {before:?} survived a restart"
-        );
-    }
+    hard_restarts_answer_within_2_s(&site, &c, port, 2);
 }
 
 #[test]
@@ -289,23 +274,7 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
     let site = Site::new();
     let port = free_port();
     let c = conf(&site, port, "MaxConnectionsPerChild 10");
-    let m = start(&site, &c);
-    assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
-    let first = children(m.pid());
-    let (ok, failed) = Load::start(port, 200).join();
-    assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
-    // 200 connections at 10 per child: 20 children at least, so none of
-    // the first ones is left.
-    assert!(
-        wait_for(2.0, || first.iter().all(|p| !alive(*p))),
-        "children {first:?} outlived MaxConnectionsPerChild 10"
-    );
-    assert!(
-        wait_for(2.0, || !children(m.pid()).is_empty()),
-        "no child replaced the ones that left; {}",
-        m.stderr()
-    );
-    assert_eq!(try_get(addr(port), "/"), Some(200));
+    max_connections_per_child_loses_nothing(&site, &c, port, 2);
 }
 
 #[test]
@@ -318,8 +287,15 @@ fn an_idle_keep_alive_connection_holds_its_thread_until_keep_alive_timeout() {
     assert!(wait_for(5.0, || !board(port).contains('S')));
     let mut conn = held(port);
     let t = Instant::now();
-    let b = board(port);
-    assert_eq!(b.matches('K').count(), 1, "the held thread is not K: {b}");
+    // (The thread turns K a moment after the client has its response.)
+    let mut b = String::new();
+    assert!(
+        wait_for(0.5, || {
+            b = board(port);
+            b.matches('K').count() == 1
+        }),
+        "the held thread is not K: {b}"
+    );
     // The server closes it after about a second of silence.
     conn.get_mut()
         .set_read_timeout(Some(Duration::from_secs(5)))

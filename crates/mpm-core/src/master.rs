@@ -138,6 +138,31 @@ pub struct MasterParams {
     pub threads_per_child: u32,
 }
 
+impl MasterParams {
+    /// The parameters of a threaded strategy (worker, event) from its
+    /// clamped directives: `StartServers` children, spare threads between
+    /// `MinSpareThreads` and `MaxSpareThreads`, `MaxRequestWorkers /
+    /// ThreadsPerChild` children at most.
+    pub fn threaded(cfg: &MpmConfig) -> MasterParams {
+        let (cfg, _) = crate::clamp::worker(cfg);
+        let threads = cfg.threads_per_child.max(1);
+        MasterParams {
+            start: cfg
+                .start_servers
+                .unwrap_or(crate::clamp::WORKER_DEFAULT_START),
+            spare: SpareLimits {
+                min_spare: cfg.min_spare_threads,
+                max_spare: cfg.max_spare_threads,
+            },
+            max_children: cfg
+                .max_request_workers
+                .unwrap_or(crate::clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
+                / threads,
+            threads_per_child: threads,
+        }
+    }
+}
+
 /// One forked child, as the master knows it.
 #[derive(Debug)]
 struct Child {

@@ -57,44 +57,59 @@ impl Mpm for Single {
             handoff: false,
             only: None,
         };
-        let done = AtomicBool::new(false);
-        let command = parking_lot::Mutex::new(None);
-        ctx.control.set_phase(Phase::Running);
-        let served = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(Ordering::Acquire) {
-                    if let Some(cmd) = ctx.control.wait(Some(Duration::from_millis(250))) {
-                        log::info!("{cmd:?} received");
-                        *command.lock() = Some(cmd);
-                        if matches!(cmd, Command::Stop | Command::GracefulStop) {
-                            ctx.control.set_phase(Phase::Draining);
-                            ctx.listeners.stop_listening();
-                        }
-                        stopping.apply(cmd);
-                        return;
-                    }
-                }
-            });
-            let r = accept_loop(&ctx, &stopping, &serve_ctx);
-            done.store(true, Ordering::Release);
-            r
-        });
+        let (served, exit) =
+            watch_commands(&ctx, &stopping, || accept_loop(&ctx, &stopping, &serve_ctx));
         process.accepting.store(0, Ordering::Relaxed);
         slot.set_state(WorkerState::Dead);
         served?;
-        let exit = match command.lock().take() {
-            Some(Command::Restart) => Exit::Restart,
-            Some(Command::GracefulRestart) => Exit::GracefulRestart,
-            Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
-        };
-        if exit == Exit::Stop {
-            ctx.control.set_phase(Phase::Draining);
-            ctx.control.set_phase(Phase::Stopped);
-        }
-        // (Draining is set at once by the watcher when the stop arrives;
-        // setting it again is a no-op.)
         Ok(exit)
     }
+}
+
+/// Run `body` in this process while a watcher thread turns the first
+/// control command into `stopping`'s broadcasts (and, for a stop, closes
+/// the listeners at once); then the exit that command asks for. For the
+/// strategies that serve in the calling process (`single`, event's
+/// in-process mode). `body` must return once `stopping.graceful` fires.
+pub fn watch_commands<R>(
+    ctx: &RunContext<'_>,
+    stopping: &Stopping,
+    body: impl FnOnce() -> R,
+) -> (R, Exit) {
+    let done = AtomicBool::new(false);
+    let command = parking_lot::Mutex::new(None);
+    ctx.control.set_phase(Phase::Running);
+    let r = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Acquire) {
+                if let Some(cmd) = ctx.control.wait(Some(Duration::from_millis(250))) {
+                    log::info!("{cmd:?} received");
+                    *command.lock() = Some(cmd);
+                    if matches!(cmd, Command::Stop | Command::GracefulStop) {
+                        ctx.control.set_phase(Phase::Draining);
+                        ctx.listeners.stop_listening();
+                    }
+                    stopping.apply(cmd);
+                    return;
+                }
+            }
+        });
+        let r = body();
+        done.store(true, Ordering::Release);
+        r
+    });
+    let exit = match command.lock().take() {
+        Some(Command::Restart) => Exit::Restart,
+        Some(Command::GracefulRestart) => Exit::GracefulRestart,
+        Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
+    };
+    if exit == Exit::Stop {
+        // (Draining is set at once by the watcher when the stop arrives;
+        // setting it again is a no-op.)
+        ctx.control.set_phase(Phase::Draining);
+        ctx.control.set_phase(Phase::Stopped);
+    }
+    (r, exit)
 }
 
 /// Accept and serve until told to stop: the forking children's acceptor,

@@ -81,13 +81,9 @@
 mod event_loop;
 pub mod timer;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
 use mpm_core::clamp;
-use mpm_core::control::{Command, Phase, Stopping};
+use mpm_core::control::Stopping;
 use mpm_core::master::{Master, MasterParams};
-use mpm_core::spare::SpareLimits;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
 
 /// The event strategy. Keep the same value across restarts: it holds the
@@ -120,24 +116,7 @@ impl Event {
         let sb = ctx.scoreboard;
         sb.process(0)
             .start(std::process::id() as i32, sb.generation());
-        let done = AtomicBool::new(false);
-        let command = parking_lot::Mutex::new(None);
-        ctx.control.set_phase(Phase::Running);
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(Ordering::Acquire) {
-                    if let Some(cmd) = ctx.control.wait(Some(Duration::from_millis(250))) {
-                        log::info!("{cmd:?} received");
-                        *command.lock() = Some(cmd);
-                        if matches!(cmd, Command::Stop | Command::GracefulStop) {
-                            ctx.control.set_phase(Phase::Draining);
-                            ctx.listeners.stop_listening();
-                        }
-                        stopping.apply(cmd);
-                        return;
-                    }
-                }
-            });
+        let ((), exit) = mpm_core::single::watch_commands(&ctx, &stopping, || {
             event_loop::run_child(
                 mpm_core::master::ChildContext {
                     slot: 0,
@@ -150,18 +129,8 @@ impl Event {
                     leave: stopping.graceful.fd(),
                 },
                 Some(stopping.abort.fd()),
-            );
-            done.store(true, Ordering::Release);
+            )
         });
-        let exit = match command.lock().take() {
-            Some(Command::Restart) => Exit::Restart,
-            Some(Command::GracefulRestart) => Exit::GracefulRestart,
-            Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
-        };
-        if exit == Exit::Stop {
-            ctx.control.set_phase(Phase::Draining);
-            ctx.control.set_phase(Phase::Stopped);
-        }
         Ok(exit)
     }
 }
@@ -197,20 +166,7 @@ impl Mpm for Event {
         if self.in_process {
             return self.run_here(ctx);
         }
-        let (cfg, _) = clamp::worker(ctx.mpm);
-        let threads = cfg.threads_per_child.max(1);
-        let params = MasterParams {
-            start: cfg.start_servers.unwrap_or(clamp::WORKER_DEFAULT_START),
-            spare: SpareLimits {
-                min_spare: cfg.min_spare_threads,
-                max_spare: cfg.max_spare_threads,
-            },
-            max_children: cfg
-                .max_request_workers
-                .unwrap_or(clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
-                / threads,
-            threads_per_child: threads,
-        };
+        let params = MasterParams::threaded(ctx.mpm);
         self.master
             .run(&ctx, params, &|cx| event_loop::run_child(cx, None))
     }

@@ -68,7 +68,6 @@ use mpm_core::clamp;
 use mpm_core::master::{ChildContext, Master, MasterParams};
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, ServeContext};
-use mpm_core::spare::SpareLimits;
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
 use parking_lot::{Condvar, Mutex};
@@ -109,20 +108,7 @@ impl Mpm for Worker {
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let (cfg, _) = clamp::worker(ctx.mpm);
-        let threads = cfg.threads_per_child.max(1);
-        let params = MasterParams {
-            start: cfg.start_servers.unwrap_or(clamp::WORKER_DEFAULT_START),
-            spare: SpareLimits {
-                min_spare: cfg.min_spare_threads,
-                max_spare: cfg.max_spare_threads,
-            },
-            max_children: cfg
-                .max_request_workers
-                .unwrap_or(clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
-                / threads,
-            threads_per_child: threads,
-        };
+        let params = MasterParams::threaded(ctx.mpm);
         self.master.run(&ctx, params, &child)
     }
 }

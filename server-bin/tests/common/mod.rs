@@ -482,3 +482,52 @@ pub fn kill_a_child_under_load(site: &Site, conf: &Path, port: u16, count: usize
         m.stderr()
     );
 }
+
+/// Shared by the strategies' suites: start `conf` (with
+/// `MaxConnectionsPerChild 10` and `children` children at start), make 200
+/// requests on 200 connections, and require that every one is answered,
+/// that the first children left, and that others replaced them.
+pub fn max_connections_per_child_loses_nothing(site: &Site, conf: &Path, port: u16, count: usize) {
+    let m = start(site, conf);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= count));
+    let first = children(m.pid());
+    let (ok, failed) = Load::start(port, 200).join();
+    assert_eq!((ok, failed), (200, 0), "{}", m.stderr());
+    // 200 connections at 10 per child: 20 children at least, so none of
+    // the first ones is left.
+    assert!(
+        wait_for(2.0, || first.iter().all(|p| !alive(*p))),
+        "children {first:?} outlived MaxConnectionsPerChild 10"
+    );
+    // The last ones may have just left: replacements come at once.
+    assert!(
+        wait_for(2.0, || !children(m.pid()).is_empty()),
+        "no child replaced the ones that left; {}",
+        m.stderr()
+    );
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+}
+
+/// Shared by the strategies' suites: start `conf` with `count` children,
+/// send SIGHUP twice, and require an answer within 2 s of each, from new
+/// children (the old ones are gone).
+pub fn hard_restarts_answer_within_2_s(site: &Site, conf: &Path, port: u16, count: usize) {
+    let mut m = start(site, conf);
+    assert!(wait_for(5.0, || children(m.pid()).len() >= count));
+    for i in 0..2 {
+        let before = children(m.pid());
+        let t = std::time::Instant::now();
+        m.signal(nix::sys::signal::Signal::SIGHUP);
+        m.wait_log("resuming normal operations", 2 + i);
+        assert!(
+            wait_for(2.0, || try_get(addr(port), "/") == Some(200)),
+            "no answer within 2 s of SIGHUP; {}",
+            m.stderr()
+        );
+        assert!(t.elapsed() < Duration::from_secs(3));
+        assert!(
+            before.iter().all(|p| !alive(*p)),
+            "children {before:?} survived a restart"
+        );
+    }
+}
