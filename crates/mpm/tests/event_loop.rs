@@ -1,0 +1,182 @@
+//! The event strategy's promise, through a real server on a loopback port
+//! (the loop and its workers in the test process: `Event::in_process`):
+//! a handler that blocks runs on a worker thread and never holds up the
+//! loop, and what the loop answers itself never waits for a slow client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mpm::testing::{read_response, TestServer};
+use mpm::{Body, ConnInfo, Handler, MpmConfig, ProtocolConfig, Request, Response};
+
+/// Size of `/big`, streamed from memory by a reader.
+const BIG: usize = 8 << 20;
+
+struct App;
+
+impl Handler for App {
+    fn handle(&self, req: Request<'_>, _conn: &ConnInfo) -> Response {
+        match req.uri().path() {
+            // Blocks its thread for a second.
+            "/sleep" => {
+                std::thread::sleep(Duration::from_secs(1));
+                Response::new(Body::from("slept"))
+            }
+            // A large body of unknown length from a reader (chunked).
+            "/big" => Response::new(Body::Reader {
+                reader: Box::new(std::io::Cursor::new(pattern())),
+                len: None,
+            }),
+            _ => Response::new(Body::from("quick")),
+        }
+    }
+
+    /// Everything but `/sleep` is quick.
+    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+        uri.path() != "/sleep"
+    }
+}
+
+fn pattern() -> Vec<u8> {
+    (0..BIG).map(|i| (i % 251) as u8).collect()
+}
+
+fn server(threads: u32) -> TestServer {
+    let cfg = MpmConfig {
+        threads_per_child: threads,
+        thread_limit: threads,
+        ..MpmConfig::default()
+    };
+    TestServer::start_with(
+        "event",
+        || Box::new(mpm::event::Event::in_process()),
+        Arc::new(App),
+        ProtocolConfig::default(),
+        cfg,
+    )
+}
+
+fn connect(s: &TestServer) -> TcpStream {
+    let c = TcpStream::connect(s.addr()).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c
+}
+
+fn get(s: &TestServer, path: &str) -> (String, Duration) {
+    let t = Instant::now();
+    let mut c = connect(s);
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let resp = read_response(&mut BufReader::new(c), false);
+    (resp.text(), t.elapsed())
+}
+
+#[test]
+fn a_quick_request_is_answered_while_every_worker_blocks() {
+    let s = server(2);
+    let sleepers: Vec<_> = (0..3)
+        .map(|_| {
+            let addr = s.addr();
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                c.write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let resp = read_response(&mut BufReader::new(c), false);
+                (resp.text(), t.elapsed())
+            })
+        })
+        .collect();
+    // Both workers are asleep now, the third sleeper waits for one.
+    std::thread::sleep(Duration::from_millis(200));
+    let (text, took) = get(&s, "/");
+    assert_eq!(text, "quick");
+    assert!(
+        took < Duration::from_millis(300),
+        "a quick request took {took:?} while the workers slept"
+    );
+    let mut times: Vec<Duration> = sleepers
+        .into_iter()
+        .map(|h| {
+            let (text, took) = h.join().unwrap();
+            assert_eq!(text, "slept");
+            took
+        })
+        .collect();
+    times.sort();
+    // Two threads: the third sleeper waited (queued, not dropped) for one.
+    assert!(
+        times[2] >= Duration::from_millis(1900),
+        "three one-second sleeps on two threads ended at {times:?}"
+    );
+}
+
+#[test]
+fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others() {
+    let s = server(2);
+    let mut slow = connect(&s);
+    // No reading for a while: 8 MiB is more than the socket buffers hold,
+    // so the loop is left with the rest to write.
+    slow.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let writing = || {
+        s.scoreboard()
+            .process(0)
+            .conns_writing
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let t = Instant::now();
+    while writing() == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the stalled stream never showed as an async write"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..5 {
+        let (text, took) = get(&s, "/");
+        assert_eq!(text, "quick");
+        assert!(
+            took < Duration::from_millis(300),
+            "a quick request took {took:?} beside a stalled 8 MiB stream"
+        );
+    }
+    // Now read it all: the chunked body is the whole pattern.
+    let mut r = BufReader::new(slow);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = Vec::with_capacity(BIG);
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let size = usize::from_str_radix(line.trim_end(), 16).expect("chunk size");
+        if size == 0 {
+            break;
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        r.read_exact(&mut body[start..]).unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "\r\n");
+    }
+    assert!(
+        body == pattern(),
+        "the streamed body differs ({} bytes)",
+        body.len()
+    );
+}
