@@ -215,16 +215,36 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) {
                 }
             }
         }
+        // However the loop ends (a panic in it included), the workers are
+        // sent home, so the child ends and the master replaces it instead
+        // of a child hanging with parked threads.
+        let _finish = Finish {
+            shared: &shared,
+            stopping: &stopping,
+            process,
+        };
         if started > 0 {
             match Loop::new(&cx, process, &shared, poll, &stopping, started, abort) {
                 Ok(mut l) => l.run(),
                 Err(e) => log::error!("child {pid}: could not start its event loop: {e}"),
             }
         }
-        process.accepting.store(0, Ordering::Release);
-        stopping.store(true, Ordering::Release);
-        shared.finish();
     });
+}
+
+/// Ends a child's workers when dropped.
+struct Finish<'a> {
+    shared: &'a Shared,
+    stopping: &'a AtomicBool,
+    process: &'a ProcessSlot,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.process.accepting.store(0, Ordering::Release);
+        self.stopping.store(true, Ordering::Release);
+        self.shared.finish();
+    }
 }
 
 /// A worker thread: answer dispatched requests until the child leaves.
@@ -297,6 +317,8 @@ struct Slot {
     armed: Option<(u64, u64)>,
     /// Readable news came while a worker had it.
     hint: bool,
+    /// The last read may have left bytes in the socket.
+    more: bool,
     /// Its keep-alive turn, matched against the idle queue.
     ka: u64,
 }
@@ -528,11 +550,17 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn accept(&mut self, index: usize) {
+        self.accept_from(index, false);
+    }
+
+    /// Accept from listener `index`; `last`: the pass of a child that is
+    /// leaving, which takes what is already queued for it and no more.
+    fn accept_from(&mut self, index: usize, last: bool) {
         let Some(l) = self.cx.listeners.get(index) else {
             return;
         };
         for _ in 0..ACCEPT_BATCH {
-            if !self.accepting || self.leaving {
+            if !self.accepting || (self.leaving && !last) {
                 return;
             }
             if self.live >= self.fd_budget {
@@ -554,6 +582,9 @@ impl<'a, 'c> Loop<'a, 'c> {
                         .connections_served
                         .fetch_add(1, Ordering::Relaxed);
                     let limit = self.cx.mpm.max_connections_per_child;
+                    if last {
+                        continue;
+                    }
                     if limit > 0 && self.accepted >= limit {
                         self.begin_leaving();
                         return;
@@ -645,6 +676,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             deadline: None,
             armed: None,
             hint: false,
+            more: false,
             ka: 0,
         });
         self.live += 1;
@@ -784,8 +816,12 @@ impl<'a, 'c> Loop<'a, 'c> {
                 .and_then(|s| s.as_ref())
                 .is_some_and(|s| matches!(s.state, State::KeepAlive) && s.ka == id);
             if idle {
-                self.close(k);
-                return true;
+                // (A connection whose next request has begun is answered
+                // instead: look further.)
+                self.close_idle(k);
+                if self.slot(k).is_none() {
+                    return true;
+                }
             }
         }
         false
@@ -822,7 +858,15 @@ impl<'a, 'c> Loop<'a, 'c> {
         if self.leaving {
             return;
         }
+        // A connection the kernel woke this child for (EPOLLEXCLUSIVE woke
+        // no other) is taken and served before the listeners go, not left
+        // in the queue until the next connection wakes someone.
         self.leaving = true;
+        if self.accepting && !self.aborted {
+            for i in 0..self.cx.listeners.len() {
+                self.accept_from(i, true);
+            }
+        }
         self.stopping.store(true, Ordering::Release);
         self.set_accepting(false);
         let idle: Vec<usize> = (0..self.conns.len())
@@ -935,20 +979,28 @@ impl<'a, 'c> Loop<'a, 'c> {
             let Some(conn) = slot.conn.as_mut() else {
                 return;
             };
-            let read = match &mut slot.state {
+            let (read, want) = match &mut slot.state {
                 State::Head { buf, .. } if !buf.is_empty() => {
                     let old = buf.len();
                     let want = self.head_cap.saturating_sub(old).clamp(1, SCRATCH);
                     buf.resize(old + want, 0);
                     let r = read_some(conn, &mut buf[old..]);
                     buf.truncate(old + *r.as_ref().unwrap_or(&0));
-                    r.map(|n| (n, false))
+                    (r.map(|n| (n, false)), want)
                 }
-                State::Head { .. } | State::KeepAlive => {
-                    read_some(conn, &mut self.scratch).map(|n| (n, true))
-                }
+                State::Head { .. } | State::KeepAlive => (
+                    read_some(conn, &mut self.scratch).map(|n| (n, true)),
+                    SCRATCH,
+                ),
                 _ => return,
             };
+            // Sockets are edge-triggered: bytes a read left behind (it
+            // filled its buffer; a TLS layer reads records in chunks) bring
+            // no new event, so whoever takes the connection next must read
+            // again before waiting.
+            if let Ok((n, _)) = read {
+                slot.more = n == want || conn.is_tls();
+            }
             match read {
                 Ok((0, _)) => {
                     self.close(k);
@@ -1050,7 +1102,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         let Some(slot) = self.slot(k) else {
             return;
         };
-        slot.hint = false;
+        slot.hint = std::mem::take(&mut slot.more);
         let served = slot.served;
         let Some(conn) = slot.conn.take() else {
             return;
@@ -1084,7 +1136,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         let Some(slot) = self.slot(k) else {
             return;
         };
-        slot.hint = false;
+        slot.hint = std::mem::take(&mut slot.more);
         let served = slot.served;
         let Some(conn) = slot.conn.take() else {
             return;
@@ -1139,11 +1191,16 @@ impl<'a, 'c> Loop<'a, 'c> {
             }
             return;
         };
+        let aborted = self.aborted;
         let Some(slot) = self.slot(k) else {
             return;
         };
         slot.conn = Some(hb.conn);
         slot.served = hb.served;
+        if aborted {
+            self.close(k);
+            return;
+        }
         let now = Instant::now();
         match hb.pending {
             Some(pending) => {
@@ -1168,7 +1225,11 @@ impl<'a, 'c> Loop<'a, 'c> {
             return;
         }
         match after {
-            After::KeepAlive if self.leaving && buf.is_empty() => self.close(k),
+            After::KeepAlive if self.leaving && buf.is_empty() => {
+                // Unless its next request has begun to arrive.
+                self.enter_keepalive(k, now);
+                self.close_idle(k);
+            }
             After::KeepAlive => {
                 if buf.is_empty() {
                     self.enter_keepalive(k, now);
@@ -1203,7 +1264,16 @@ impl<'a, 'c> Loop<'a, 'c> {
             return;
         };
         let now = Instant::now();
-        match pending.advance(conn) {
+        // A stream the loop answers itself is read here: a handler's
+        // reader that panics costs its connection, not the loop.
+        let advanced = match catch_unwind(AssertUnwindSafe(|| pending.advance(conn))) {
+            Ok(r) => r,
+            Err(_) => {
+                log::error!("a response stream panicked; its connection is closed");
+                Err(io::ErrorKind::Other.into())
+            }
+        };
+        match advanced {
             Ok(true) => {
                 if let Some(State::Writing { after, buf, .. }) = self.set_state(k, State::Worker) {
                     self.set_deadline(k, None);

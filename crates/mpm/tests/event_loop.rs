@@ -29,13 +29,35 @@ impl Handler for App {
                 reader: Box::new(std::io::Cursor::new(pattern())),
                 len: None,
             }),
+            // A reader that panics after 4 MiB.
+            "/panicky" => Response::new(Body::Reader {
+                reader: Box::new(Panicky { left: 4 << 20 }),
+                len: None,
+            }),
             _ => Response::new(Body::from("quick")),
         }
     }
 
-    /// Everything but `/sleep` is quick.
+    /// Everything but `/sleep` and `/worker` is quick.
     fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
-        uri.path() != "/sleep"
+        !matches!(uri.path(), "/sleep" | "/worker")
+    }
+}
+
+/// Gives zeros, then panics.
+struct Panicky {
+    left: usize,
+}
+
+impl Read for Panicky {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            panic!("the test reader panics on purpose");
+        }
+        let n = buf.len().min(self.left);
+        buf[..n].fill(0);
+        self.left -= n;
+        Ok(n)
     }
 }
 
@@ -179,4 +201,65 @@ fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others()
         "the streamed body differs ({} bytes)",
         body.len()
     );
+}
+
+/// More pipelined requests than the loop reads at once (its read buffer
+/// is 16 KiB): every one is answered at once, on the loop and on workers.
+#[test]
+fn a_pipeline_longer_than_the_read_buffer_is_answered_whole() {
+    let s = server(2);
+    for path in ["/", "/worker"] {
+        let mut c = connect(&s);
+        let pad = "x".repeat(200);
+        let n = 90;
+        let mut all = String::new();
+        for _ in 0..n {
+            all.push_str(&format!(
+                "GET {path} HTTP/1.1\r\nHost: t\r\nX-Pad: {pad}\r\n\r\n"
+            ));
+        }
+        assert!(all.len() > 20_000);
+        c.write_all(all.as_bytes()).unwrap();
+        let t = Instant::now();
+        let mut r = BufReader::new(c);
+        for i in 0..n {
+            let resp = read_response(&mut r, false);
+            assert_eq!(resp.status, 200, "{path}: response {i}");
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "{path}: response {i} of {n} came after {:?}",
+                t.elapsed()
+            );
+        }
+    }
+}
+
+/// A response stream that panics while the loop writes it costs its
+/// connection only: the loop goes on serving.
+#[test]
+fn a_stream_that_panics_in_the_loop_costs_only_its_connection() {
+    let s = server(2);
+    let mut c = connect(&s);
+    c.write_all(b"GET /panicky HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Read slowly at first, so the loop writes (and reads the stream) in
+    // many turns, then to the end: the connection closes early.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(
+        got < (4 << 20) + 64 * 1024,
+        "a stream that panicked after 4 MiB sent {got} bytes"
+    );
+    for _ in 0..3 {
+        let (text, took) = get(&s, "/");
+        assert_eq!(text, "quick");
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
 }
