@@ -119,6 +119,37 @@ pub struct ChildContext<'a> {
     pub leave: BorrowedFd<'a>,
 }
 
+/// Start a child's `threads` worker threads in `scope` (named `worker N`),
+/// thread `t` running `body(t, its scoreboard slot)`. A thread that cannot
+/// start leaves its slot dead and is logged. Returns how many started.
+/// Shared by the threaded strategies (worker, event).
+pub fn spawn_workers<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    scoreboard: &'env Scoreboard,
+    child: usize,
+    threads: usize,
+    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
+) -> usize {
+    let mut started = 0;
+    for t in 0..threads {
+        let slot = scoreboard.worker(child, t);
+        let spawned = std::thread::Builder::new()
+            .name(format!("worker {t}"))
+            .spawn_scoped(scope, move || body(t, slot));
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => {
+                slot.set_state(WorkerState::Dead);
+                log::error!(
+                    "child {}: could not start worker thread {t}: {e}",
+                    std::process::id()
+                );
+            }
+        }
+    }
+    started
+}
+
 /// How many children, and how the spares are kept; in processes for
 /// `start` and `max_children`, in the strategy's idle units (processes or
 /// threads) for `spare`.

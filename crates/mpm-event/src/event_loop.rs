@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use mpm_core::accept::is_shortage;
-use mpm_core::master::ChildContext;
+use mpm_core::master::{spawn_workers, ChildContext};
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{
@@ -188,33 +188,21 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) {
     };
     let stopping = AtomicBool::new(false);
     let leaving = || stopping.load(Ordering::Acquire) || process.is_quiescing();
+    let body = |t: usize, slot: &WorkerSlot| {
+        let serve_ctx = ServeContext {
+            handler: &*cx.handler,
+            protocol: &cx.protocol,
+            slot: Some(slot),
+            idle_close: None,
+            abort: None,
+            leaving: Some(&leaving),
+            handoff: true,
+            only: None,
+        };
+        work(&shared, t, slot, &serve_ctx, &leaving);
+    };
     std::thread::scope(|s| {
-        let mut started = 0;
-        for t in 0..threads {
-            let slot = cx.scoreboard.worker(cx.slot, t);
-            let serve_ctx = ServeContext {
-                handler: &*cx.handler,
-                protocol: &cx.protocol,
-                slot: Some(slot),
-                idle_close: None,
-                abort: None,
-                leaving: Some(&leaving),
-                handoff: true,
-                only: None,
-            };
-            let shared = &shared;
-            let leaving = &leaving;
-            let spawned = std::thread::Builder::new()
-                .name(format!("worker {t}"))
-                .spawn_scoped(s, move || work(shared, t, slot, &serve_ctx, leaving));
-            match spawned {
-                Ok(_) => started += 1,
-                Err(e) => {
-                    slot.set_state(WorkerState::Dead);
-                    log::error!("child {pid}: could not start worker thread {t}: {e}");
-                }
-            }
-        }
+        let started = spawn_workers(s, cx.scoreboard, cx.slot, threads, &body);
         // However the loop ends (a panic in it included), the workers are
         // sent home, so the child ends and the master replaces it instead
         // of a child hanging with parked threads.
@@ -1087,67 +1075,43 @@ impl<'a, 'c> Loop<'a, 'c> {
         self.dispatch_with(k, work, Vec::new());
     }
 
-    /// Lend the connection to a worker with `work` and the bytes after
-    /// the head.
-    fn dispatch_with(&mut self, k: usize, work: Work, rest: Vec<u8>) {
-        let now = Instant::now();
-        let Some(old) = self.set_state(k, State::Worker) else {
-            return;
-        };
+    /// Take the connection out of the loop's hands with `work` and the
+    /// bytes after the head: for a worker, or for the loop to answer at
+    /// once. `None` when the key holds no connection.
+    fn lend(&mut self, k: usize, work: Work, rest: Vec<u8>) -> Option<Dispatch> {
+        let old = self.set_state(k, State::Worker)?;
         self.set_deadline(k, None);
         let (started, clock) = match old {
             State::Head { started, clock, .. } => (started, clock),
-            _ => (SystemTime::now(), now),
+            _ => (SystemTime::now(), Instant::now()),
         };
-        let Some(slot) = self.slot(k) else {
-            return;
-        };
+        let slot = self.slot(k)?;
         slot.hint = std::mem::take(&mut slot.more);
-        let served = slot.served;
-        let Some(conn) = slot.conn.take() else {
-            return;
-        };
-        self.lent += 1;
-        self.shared.push(
-            k,
-            Dispatch {
-                conn,
-                buf: rest,
-                work,
-                served,
-                started,
-                clock,
-            },
-        );
+        Some(Dispatch {
+            conn: slot.conn.take()?,
+            buf: rest,
+            work,
+            served: slot.served,
+            started,
+            clock,
+        })
+    }
+
+    /// Lend the connection to a worker with `work` and the bytes after
+    /// the head.
+    fn dispatch_with(&mut self, k: usize, work: Work, rest: Vec<u8>) {
+        if let Some(d) = self.lend(k, work, rest) {
+            self.lent += 1;
+            self.shared.push(k, d);
+        }
     }
 
     /// Answer a quick request here, without a worker (the handler said its
     /// answer never blocks: [`mpm_core::Handler::answers_at_once`]), and
     /// any further such requests already buffered.
     fn serve_inline(&mut self, k: usize, head: h1::RequestHead, rest: Vec<u8>) {
-        let Some(old) = self.set_state(k, State::Worker) else {
+        let Some(d) = self.lend(k, Work::Request(head), rest) else {
             return;
-        };
-        self.set_deadline(k, None);
-        let (started, clock) = match old {
-            State::Head { started, clock, .. } => (started, clock),
-            _ => (SystemTime::now(), Instant::now()),
-        };
-        let Some(slot) = self.slot(k) else {
-            return;
-        };
-        slot.hint = std::mem::take(&mut slot.more);
-        let served = slot.served;
-        let Some(conn) = slot.conn.take() else {
-            return;
-        };
-        let d = Dispatch {
-            conn,
-            buf: rest,
-            work: Work::Request(head),
-            served,
-            started,
-            clock,
         };
         let (stopping, process) = (self.stopping, self.process);
         let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();

@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use mpm_core::accept::{readable, Acceptor, Next};
 use mpm_core::clamp;
-use mpm_core::master::{ChildContext, Master, MasterParams};
+use mpm_core::master::{spawn_workers, ChildContext, Master, MasterParams};
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
@@ -197,32 +197,21 @@ fn child(cx: ChildContext<'_>) {
     let shared = Shared::default();
     let stopping = AtomicBool::new(false);
     let leaving = || stopping.load(Ordering::Acquire) || process.is_quiescing();
+    let body = |_: usize, slot: &WorkerSlot| {
+        let serve_ctx = ServeContext {
+            handler: &*cx.handler,
+            protocol: &cx.protocol,
+            slot: Some(slot),
+            idle_close: Some(idle_read.as_fd()),
+            abort: None,
+            leaving: Some(&leaving),
+            handoff: false,
+            only: None,
+        };
+        work(&shared, slot, &serve_ctx);
+    };
     std::thread::scope(|s| {
-        let mut started = 0;
-        for t in 0..threads {
-            let slot = cx.scoreboard.worker(cx.slot, t);
-            let serve_ctx = ServeContext {
-                handler: &*cx.handler,
-                protocol: &cx.protocol,
-                slot: Some(slot),
-                idle_close: Some(idle_read.as_fd()),
-                abort: None,
-                leaving: Some(&leaving),
-                handoff: false,
-                only: None,
-            };
-            let shared = &shared;
-            let spawned = std::thread::Builder::new()
-                .name(format!("worker {t}"))
-                .spawn_scoped(s, move || work(shared, slot, &serve_ctx));
-            match spawned {
-                Ok(_) => started += 1,
-                Err(e) => {
-                    slot.set_state(WorkerState::Dead);
-                    log::error!("child {pid}: could not start worker thread {t}: {e}");
-                }
-            }
-        }
+        let started = spawn_workers(s, cx.scoreboard, cx.slot, threads, &body);
         if started > 0 {
             listen(&cx, process, &mut acceptor, &shared);
         }
