@@ -586,8 +586,10 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// `*` (any run, also empty) and `?` (one byte) wildcards, as Apache's
-/// `ServerAlias` matching; both sides already lower-case.
+/// Apache's `fnmatch` for `ServerName`/`ServerAlias`: `*` (any run, also
+/// empty) and `?` (one byte), ASCII case-insensitive; `pattern` is already
+/// lowercase. Used by SNI certificate choice and by mpmd's virtual host
+/// routing, so both pick the same host for a name.
 pub fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut back: Option<(usize, usize)> = None;
@@ -597,7 +599,7 @@ pub fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
                 back = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == b'?' || c == text[t] => {
+            Some(&c) if c == b'?' || c == text[t].to_ascii_lowercase() => {
                 p += 1;
                 t += 1;
             }

@@ -14,6 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::VirtualHost;
+use mpm::tls::wildcard_match;
 
 /// Hosts by address. Host indices are into the caller's list, where index
 /// 0 is the main server and `i + 1` is `vhosts[i]`.
@@ -136,7 +137,7 @@ impl HostNames {
             || self
                 .aliases
                 .iter()
-                .any(|a| fnmatch_ci(a.as_bytes(), host.as_bytes()))
+                .any(|a| wildcard_match(a.as_bytes(), host.as_bytes()))
     }
 }
 
@@ -193,34 +194,6 @@ pub fn request_host<'a>(
         .map(|h| host_without_port(h.trim()))
 }
 
-/// Apache's `fnmatch` with `*` (any run, also empty) and `?` (one byte),
-/// ASCII case-insensitive; `pattern` is already lowercase.
-fn fnmatch_ci(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t].to_ascii_lowercase() => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((bp, bt)) => {
-                    p = bp + 1;
-                    t = bt + 1;
-                    backtrack = Some((bp, bt + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,14 +201,14 @@ mod tests {
 
     #[test]
     fn fnmatch_handles_stars_and_question_marks_case_insensitively() {
-        assert!(fnmatch_ci(b"*.example.com", b"WWW.Example.com"));
-        assert!(fnmatch_ci(b"*.example.com", b"a.b.example.com"));
-        assert!(!fnmatch_ci(b"*.example.com", b"example.com"));
-        assert!(fnmatch_ci(b"www?.example.*", b"www1.example.org"));
-        assert!(!fnmatch_ci(b"www?.example.*", b"www.example.org"));
-        assert!(fnmatch_ci(b"*", b""));
-        assert!(fnmatch_ci(b"a*b*c", b"aXXbYYbc"));
-        assert!(!fnmatch_ci(b"a*b*c", b"aXXbYYbd"));
+        assert!(wildcard_match(b"*.example.com", b"WWW.Example.com"));
+        assert!(wildcard_match(b"*.example.com", b"a.b.example.com"));
+        assert!(!wildcard_match(b"*.example.com", b"example.com"));
+        assert!(wildcard_match(b"www?.example.*", b"www1.example.org"));
+        assert!(!wildcard_match(b"www?.example.*", b"www.example.org"));
+        assert!(wildcard_match(b"*", b""));
+        assert!(wildcard_match(b"a*b*c", b"aXXbYYbc"));
+        assert!(!wildcard_match(b"a*b*c", b"aXXbYYbd"));
     }
 
     #[test]
