@@ -1051,6 +1051,14 @@ mod tests {
                     let s = if n & 1 == 0 { &a } else { &b };
                     sb.worker(0, 0).begin_request(s, s, s);
                     n += 1;
+                    // A writer that never pauses starves a seqlock reader
+                    // (it gives up after its tries, by design); a real
+                    // worker writes once per request. Short pauses leave
+                    // windows for whole reads while most reads still race
+                    // a write.
+                    if n % 8 == 0 {
+                        std::thread::sleep(Duration::from_micros(20));
+                    }
                 }
                 n
             })
