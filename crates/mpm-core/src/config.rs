@@ -12,11 +12,59 @@ pub struct Limits {
     pub request_line: usize,
     /// `LimitRequestFieldSize`: longest header line, in bytes (431 beyond).
     pub field_size: usize,
-    /// `LimitRequestFields`: most header lines (431 beyond).
+    /// `LimitRequestFields`: most header lines (431 beyond); 0 for no
+    /// limit, as in Apache (the head as a whole is still bounded: see
+    /// [`Limits::head_capacity`]).
     pub fields: usize,
     /// `LimitRequestBody`: largest request body in bytes, 0 for no limit
     /// (413 beyond).
     pub body: u64,
+    /// Most bytes of unfinished request heads one event-loop child keeps
+    /// in memory at once (mpmd's `LimitRequestHeadMemory`), 0 for no
+    /// budget. A head that does not arrive in one read is kept in a buffer
+    /// that starts small and grows as bytes come; when growing one would
+    /// pass the budget, the largest unfinished heads are refused with 431
+    /// and closed first, so a crowd of clients that never finish their
+    /// heads cannot take the child's memory. Heads read on threads
+    /// (prefork, worker) are bounded by the number of threads instead.
+    pub head_budget: usize,
+}
+
+/// The default [`Limits::head_budget`]: room for ten heads at the
+/// default limits (100 fields of 8190 bytes) or a thousand 8 KiB ones,
+/// per child.
+pub const DEFAULT_HEAD_BUDGET: usize = 8 << 20;
+
+/// The most bytes a head may take when `LimitRequestFields` is 0 (no
+/// limit on the number of fields): about 500 fields at the default field
+/// size. A head larger than the buffer it may take is refused with 431.
+pub const UNLIMITED_FIELDS_HEAD: usize = 4 << 20;
+
+impl Limits {
+    /// The most header lines, with 0 (no limit) as `usize::MAX`.
+    pub fn max_fields(&self) -> usize {
+        if self.fields == 0 {
+            usize::MAX
+        } else {
+            self.fields
+        }
+    }
+
+    /// The most bytes a request head may take in a read buffer: the
+    /// request line and every field at their limits, plus slack for line
+    /// ends and empty lines before the request; [`UNLIMITED_FIELDS_HEAD`]
+    /// when the number of fields is not limited.
+    pub fn head_capacity(&self) -> usize {
+        if self.fields == 0 {
+            return self.request_line.saturating_add(UNLIMITED_FIELDS_HEAD);
+        }
+        self.request_line
+            .saturating_add(
+                self.fields
+                    .saturating_mul(self.field_size.saturating_add(2)),
+            )
+            .saturating_add(16 * 1024)
+    }
 }
 
 impl Default for Limits {
@@ -26,6 +74,7 @@ impl Default for Limits {
             field_size: 8190,
             fields: 100,
             body: 1 << 30,
+            head_budget: DEFAULT_HEAD_BUDGET,
         }
     }
 }

@@ -21,15 +21,17 @@ use nix::poll::{PollFd, PollFlags};
 use crate::config::ProtocolConfig;
 use crate::connection::{ConnInfo, Connection};
 use crate::control::poll_timeout;
-use crate::h1::{self as engine, BodyDecoder, BodyError, HeadError, RequestHead, ResponseLength};
+use crate::h1::{
+    self as engine, BodyDecoder, BodyError, HeadError, HeadScan, RequestHead, ResponseLength,
+};
 use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
 use crate::reqtimeout::ReadDeadline;
 use crate::scoreboard::{WorkerSlot, WorkerState};
 
 mod event;
 pub use event::{
-    head_too_large_error, serve_dispatched, timeout_error, Dispatch, Handback, PendingWrite,
-    ServeBuffers, Work,
+    head_budget_error, head_too_large_error, serve_dispatched, timeout_error, Dispatch, Handback,
+    PendingWrite, ServeBuffers, Work,
 };
 
 /// Most bytes drained from an unread request body so that the connection
@@ -38,6 +40,10 @@ const DRAIN_LIMIT: u64 = 256 * 1024;
 /// Longest lingering close: reading what the client still sends after our
 /// last response, so that a reset does not destroy that response.
 const LINGER: Duration = Duration::from_secs(2);
+/// A connection's first read buffer; it grows for a larger head or body.
+const READ_BUF: usize = 8192;
+/// A read buffer grown beyond this is given back between requests.
+const KEEP_BUF: usize = 64 * 1024;
 /// Chunk size for copying streamed and file bodies.
 const COPY_CHUNK: usize = 64 * 1024;
 
@@ -115,10 +121,10 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     }
     let mut c = Conn {
         io: conn,
-        buf: vec![0; 8192],
+        buf: vec![0; READ_BUF],
         start: 0,
         end: 0,
-        head_cap: head_capacity(&ctx.protocol.limits),
+        head_cap: ctx.protocol.limits.head_capacity(),
         ctx,
         stats: ConnStats::default(),
         wbuf: Vec::with_capacity(1024),
@@ -129,19 +135,6 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     }
     c.run();
     c.stats
-}
-
-/// The most bytes a request head may take in a read buffer: the request
-/// line and every field at their limits, plus slack for line ends.
-pub fn head_capacity(limits: &crate::config::Limits) -> usize {
-    limits
-        .request_line
-        .saturating_add(
-            limits
-                .fields
-                .saturating_mul(limits.field_size.saturating_add(2)),
-        )
-        .saturating_add(16 * 1024)
 }
 
 enum Ready {
@@ -263,6 +256,19 @@ impl Conn<'_, '_> {
         }
     }
 
+    /// Between requests, shrink a read buffer that a large head or body
+    /// grew back to its first size (bytes of a next request kept).
+    fn give_back_buffer(&mut self) {
+        let pending = self.end - self.start;
+        if self.buf.len() > KEEP_BUF && pending <= READ_BUF {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = pending;
+            self.buf.truncate(READ_BUF);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     /// Make room after the buffered bytes: compact, or grow up to `cap`.
     /// `Err(InvalidData)` when the buffer is full at `cap`.
     fn make_room(&mut self, cap: usize) -> io::Result<()> {
@@ -289,7 +295,10 @@ impl Conn<'_, '_> {
         let mut served: u32 = 0;
         loop {
             match self.exchange(served) {
-                Some(After::KeepAlive) => served += 1,
+                Some(After::KeepAlive) => {
+                    served += 1;
+                    self.give_back_buffer();
+                }
                 Some(After::Close) | None => break,
                 Some(After::Linger) => {
                     self.linger();
@@ -329,8 +338,11 @@ impl Conn<'_, '_> {
         let started = SystemTime::now();
         let clock = Instant::now();
         let mut deadline = ReadDeadline::new(t.request_read.header, clock);
+        // The scan goes on from where the last read left it: a head read in
+        // any number of pieces costs O(its bytes).
+        let mut scan = HeadScan::default();
         let (head, consumed) = loop {
-            match engine::parse_head(self.buffered(), &self.ctx.protocol.limits) {
+            match scan.advance(self.buffered(), &self.ctx.protocol.limits) {
                 Ok(Some(parsed)) => break parsed,
                 Ok(None) => {}
                 Err(e) => return Some(self.refuse(e, started, clock)),

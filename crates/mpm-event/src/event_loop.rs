@@ -49,6 +49,12 @@ const ACCEPT_BATCH: usize = 64;
 const LAZY: Duration = Duration::from_millis(20);
 /// The loop's read buffer, shared by every connection.
 const SCRATCH: usize = 16 * 1024;
+/// Head buffers that held this much at their peak are given back to the
+/// system once they hold a quarter of it.
+const TRIM_ABOVE: usize = 1 << 20;
+/// The first size of a head buffer (for a head that does not come in one
+/// read); it doubles as bytes come.
+const MIN_HEAD_BUF: usize = 1024;
 
 /// Work waiting for a worker.
 #[derive(Default)]
@@ -273,7 +279,10 @@ enum State {
     Handshake,
     /// Reading a request head (none of it yet, or part of it in `buf`).
     Head {
+        /// Bytes of a head that did not come in one read; its capacity
+        /// counts against the child's budget ([`Loop::head_bytes`]).
         buf: Vec<u8>,
+        scan: h1::HeadScan,
         rd: ReadDeadline,
         last: Instant,
         started: SystemTime,
@@ -341,6 +350,14 @@ struct Loop<'a, 'c> {
     idle: VecDeque<(usize, u64)>,
     scratch: Vec<u8>,
     head_cap: usize,
+    /// Bytes the head buffers of connections in [`State::Head`] hold (their
+    /// capacity), against `Limits::head_budget`.
+    head_bytes: usize,
+    /// The most `head_bytes` held since memory was last given back.
+    head_peak: usize,
+    /// Heads refused for want of budget, and when that was last logged.
+    head_refusals: u64,
+    head_budget_said: Option<Instant>,
     threads: usize,
     /// Listeners are in the poll set.
     accepting: bool,
@@ -403,7 +420,11 @@ impl<'a, 'c> Loop<'a, 'c> {
             next_id: 0,
             idle: VecDeque::new(),
             scratch: vec![0; SCRATCH],
-            head_cap: serve::head_capacity(&cx.protocol.limits),
+            head_cap: cx.protocol.limits.head_capacity(),
+            head_bytes: 0,
+            head_peak: 0,
+            head_refusals: 0,
+            head_budget_said: None,
             threads,
             accepting: false,
             paused_until: None,
@@ -471,6 +492,18 @@ impl<'a, 'c> Loop<'a, 'c> {
             for e in fired.drain(..) {
                 self.on_timer(e, now);
             }
+            self.give_back_head_memory();
+        }
+    }
+
+    /// Once the head buffers hold a quarter of their peak or less, hand
+    /// the freed memory back to the system, so that a crowd of large heads
+    /// that came and went does not leave the child at its high-water mark.
+    fn give_back_head_memory(&mut self) {
+        self.head_peak = self.head_peak.max(self.head_bytes);
+        if self.head_peak >= TRIM_ABOVE && self.head_bytes <= self.head_peak / 4 {
+            crate::memory::release_free_memory();
+            self.head_peak = self.head_bytes;
         }
     }
 
@@ -716,6 +749,10 @@ impl<'a, 'c> Loop<'a, 'c> {
     fn set_state(&mut self, k: usize, new: State) -> Option<State> {
         let slot = self.conns.get_mut(k)?.as_mut()?;
         let old = std::mem::replace(&mut slot.state, new);
+        if let State::Head { buf, .. } = &old {
+            // Every way out of reading a head gives its buffer back here.
+            self.head_bytes -= buf.capacity();
+        }
         let c = &mut self.counts;
         for (s, up) in [(&old, false), (&slot.state, true)] {
             let n = match s {
@@ -761,10 +798,12 @@ impl<'a, 'c> Loop<'a, 'c> {
     fn enter_head(&mut self, k: usize, buf: Vec<u8>, now: Instant) {
         let rd = ReadDeadline::new(self.protocol.timeouts.request_read.header, now);
         let deadline = self.head_deadline(&rd, now);
+        self.head_bytes += buf.capacity();
         self.set_state(
             k,
             State::Head {
                 buf,
+                scan: h1::HeadScan::default(),
                 rd,
                 last: now,
                 started: SystemTime::now(),
@@ -967,35 +1006,32 @@ impl<'a, 'c> Loop<'a, 'c> {
             let Some(conn) = slot.conn.as_mut() else {
                 return;
             };
-            let (read, want) = match &mut slot.state {
-                State::Head { buf, .. } if !buf.is_empty() => {
-                    let old = buf.len();
-                    let want = self.head_cap.saturating_sub(old).clamp(1, SCRATCH);
-                    buf.resize(old + want, 0);
-                    let r = read_some(conn, &mut buf[old..]);
-                    buf.truncate(old + *r.as_ref().unwrap_or(&0));
-                    (r.map(|n| (n, false)), want)
+            // Bytes are read into the shared scratch buffer; a head that
+            // does not come whole is copied into its own, which grows only
+            // as far as needed (within the child's budget) and never past
+            // the head limit.
+            let want = match &slot.state {
+                State::Head { buf, .. } => {
+                    self.head_cap.saturating_sub(buf.len()).clamp(1, SCRATCH)
                 }
-                State::Head { .. } | State::KeepAlive => (
-                    read_some(conn, &mut self.scratch).map(|n| (n, true)),
-                    SCRATCH,
-                ),
+                State::KeepAlive => SCRATCH,
                 _ => return,
             };
+            let read = read_some(conn, &mut self.scratch[..want]);
             // Sockets are edge-triggered: bytes a read left behind (it
             // filled its buffer; a TLS layer reads records in chunks) bring
             // no new event, so whoever takes the connection next must read
             // again before waiting.
-            if let Ok((n, _)) = read {
+            if let Ok(n) = read {
                 slot.more = n == want || conn.is_tls();
             }
             match read {
-                Ok((0, _)) => {
+                Ok(0) => {
                     self.close(k);
                     return;
                 }
-                Ok((n, in_scratch)) => {
-                    if !self.got_head_bytes(k, n, in_scratch) {
+                Ok(n) => {
+                    if !self.got_head_bytes(k, n) {
                         return;
                     }
                 }
@@ -1008,49 +1044,52 @@ impl<'a, 'c> Loop<'a, 'c> {
         }
     }
 
-    /// `n` bytes arrived (in the scratch buffer, or already appended to
-    /// the connection's own). False when the connection left the head
-    /// state (dispatched).
-    fn got_head_bytes(&mut self, k: usize, n: usize, in_scratch: bool) -> bool {
+    /// `n` bytes arrived in the scratch buffer (after any the connection
+    /// kept). False when the connection left the head state (dispatched,
+    /// or refused for want of room).
+    fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
         let now = Instant::now();
         if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
             self.enter_head(k, Vec::new(), now);
         }
-        let head_cap = self.head_cap;
-        let limits = &self.protocol.limits;
+        let kept = match self.slot(k).map(|s| &s.state) {
+            Some(State::Head { buf, .. }) => buf.len(),
+            _ => return false,
+        };
+        if kept > 0 && !self.head_room(k, kept + n) {
+            return false;
+        }
+        let (head_cap, protocol) = (self.head_cap, self.protocol);
         let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return false;
         };
-        let State::Head { buf, rd, last, .. } = &mut slot.state else {
+        let State::Head {
+            buf,
+            scan,
+            rd,
+            last,
+            ..
+        } = &mut slot.state
+        else {
             return false;
         };
         rd.on_data(n);
         *last = now;
-        let data: &[u8] = if in_scratch && buf.is_empty() {
-            &self.scratch[..n]
-        } else {
-            if in_scratch {
-                buf.extend_from_slice(&self.scratch[..n]);
-            }
-            buf
-        };
-        let work = match h1::parse_head(data, limits) {
-            Ok(Some((head, consumed))) => {
-                let rest = data[consumed..].to_vec();
-                Some((Work::Request(head), rest))
-            }
+        if kept > 0 {
+            buf.extend_from_slice(&self.scratch[..n]);
+        }
+        // The scan goes on where the last read left it: a head in any
+        // number of pieces costs O(its bytes).
+        let data: &[u8] = if kept > 0 { buf } else { &self.scratch[..n] };
+        let work = match scan.advance(data, &protocol.limits) {
+            Ok(Some((head, consumed))) => Some((Work::Request(head), data[consumed..].to_vec())),
             Ok(None) if data.len() >= head_cap => {
                 Some((Work::Refuse(serve::head_too_large_error()), Vec::new()))
             }
-            Ok(None) => {
-                if in_scratch && buf.is_empty() {
-                    buf.reserve_exact(n.max(256));
-                    buf.extend_from_slice(&self.scratch[..n]);
-                }
-                None
-            }
+            Ok(None) => None,
             Err(e) => Some((Work::Refuse(e), Vec::new())),
         };
+        let (rd, last) = (*rd, *last);
         match work {
             Some((Work::Request(head), rest))
                 if serve::answers_at_once(&*self.cx.handler, &head) =>
@@ -1063,11 +1102,84 @@ impl<'a, 'c> Loop<'a, 'c> {
                 false
             }
             None => {
-                let (rd, last) = (*rd, *last);
+                if kept == 0 && n > 0 {
+                    // The first piece of a head that did not come whole.
+                    if !self.head_room(k, n) {
+                        return false;
+                    }
+                    let slot = self.conns.get_mut(k).and_then(|s| s.as_mut());
+                    if let Some(State::Head { buf, .. }) = slot.map(|s| &mut s.state) {
+                        buf.extend_from_slice(&self.scratch[..n]);
+                    }
+                }
                 let d = self.head_deadline(&rd, last);
                 self.set_deadline(k, Some(d));
                 true
             }
+        }
+    }
+
+    /// Make room for `need` bytes in connection `k`'s head buffer, within
+    /// the child's budget for unfinished heads: past it, the largest
+    /// unfinished heads are refused (431) and closed first. False when
+    /// `k` is the one refused.
+    fn head_room(&mut self, k: usize, need: usize) -> bool {
+        let cap = match self.slot(k).map(|s| &s.state) {
+            Some(State::Head { buf, .. }) => buf.capacity(),
+            _ => return false,
+        };
+        if need <= cap {
+            return true;
+        }
+        let want = need
+            .next_power_of_two()
+            .clamp(MIN_HEAD_BUF, self.head_cap.max(need));
+        let budget = self.protocol.limits.head_budget;
+        while budget != 0 && self.head_bytes - cap + want > budget {
+            // The largest other unfinished head goes first; when this one
+            // is the largest (or the only one), it is the one refused.
+            let victim = self
+                .conns
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .filter_map(|(j, s)| match s.as_ref().map(|s| &s.state) {
+                    Some(State::Head { buf, .. }) if buf.capacity() > 0 => {
+                        Some((buf.capacity(), j))
+                    }
+                    _ => None,
+                })
+                .max();
+            let victim = match victim {
+                Some((size, j)) if size > want => j,
+                _ => k,
+            };
+            self.over_head_budget(budget);
+            self.dispatch(victim, Work::Refuse(serve::head_budget_error()));
+            if victim == k {
+                return false;
+            }
+        }
+        let Some(State::Head { buf, .. }) = self.slot(k).map(|s| &mut s.state) else {
+            return false;
+        };
+        buf.reserve_exact(want - buf.len());
+        let grown = buf.capacity() - cap;
+        self.head_bytes += grown;
+        true
+    }
+
+    /// Heads were refused for want of budget: said at most once per
+    /// [`CALM`], with how many since the child started.
+    fn over_head_budget(&mut self, budget: usize) {
+        self.head_refusals += 1;
+        if self.head_budget_said.is_none_or(|t| t.elapsed() >= CALM) {
+            log::warn!(
+                "unfinished request heads hold this child's whole budget of {budget} bytes \
+                 (LimitRequestHeadMemory): refusing the largest with 431 ({} so far)",
+                self.head_refusals
+            );
+            self.head_budget_said = Some(Instant::now());
         }
     }
 
@@ -1200,7 +1312,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                 } else {
                     self.enter_head(k, buf, now);
                     // It may hold a whole head (one left for a worker).
-                    if !self.got_head_bytes(k, 0, false) {
+                    if !self.got_head_bytes(k, 0) {
                         return;
                     }
                 }

@@ -79,6 +79,7 @@
 //! otherwise.
 
 mod event_loop;
+mod memory;
 pub mod timer;
 
 use mpm_core::clamp;

@@ -125,6 +125,7 @@ fn random_and_mutated_requests_never_panic_and_stay_in_bounds() {
             field_size: 20,
             fields: 3,
             body: 4,
+            head_budget: 0,
         },
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);

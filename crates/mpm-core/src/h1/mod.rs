@@ -45,7 +45,7 @@ pub use encode::{
     chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
     CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
-pub use parse::{parse_head, Framing, HeadError, RequestHead};
+pub use parse::{parse_head, Framing, HeadError, HeadScan, RequestHead};
 
 #[cfg(test)]
 mod fuzz_tests;

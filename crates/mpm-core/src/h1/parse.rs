@@ -176,9 +176,10 @@ static SPECIAL: [bool; 256] = special_table();
 enum Line {
     /// Content is `buf[from..end]`; the next line starts at `next`.
     Complete { end: usize, next: usize },
-    /// No line end yet; `len` content bytes so far (a trailing CR that may
-    /// be the start of CRLF is not counted).
-    Incomplete { len: usize },
+    /// No line end yet; content so far ends at `resume` (a trailing CR
+    /// that may be the start of CRLF is not counted), where a later scan
+    /// goes on.
+    Incomplete { resume: usize },
 }
 
 /// The index of the first NUL, CR or LF in `buf[from..]`, or `buf.len()`.
@@ -209,7 +210,10 @@ fn find_special(buf: &[u8], mut i: usize) -> usize {
     buf.len()
 }
 
-/// Finds the end of the line starting at `from`, refusing NUL and bare CR.
+/// Finds the end of the line whose unscanned part starts at `from`,
+/// refusing NUL and bare CR. `Incomplete { resume }`: no line end yet, and
+/// a later call may start at `resume` (a trailing CR that may begin CRLF is
+/// looked at again).
 fn scan_line(buf: &[u8], from: usize) -> Result<Line, HeadError> {
     let i = find_special(buf, from);
     if let Some(&b) = buf.get(i) {
@@ -228,14 +232,12 @@ fn scan_line(buf: &[u8], from: usize) -> Result<Line, HeadError> {
                     })
                 }
                 Some(_) => return Err(HeadError::bad("bare CR in request head")),
-                None => return Ok(Line::Incomplete { len: i - from }),
+                None => return Ok(Line::Incomplete { resume: i }),
             },
             _ => return Err(HeadError::bad("NUL byte in request head")),
         }
     }
-    Ok(Line::Incomplete {
-        len: buf.len() - from,
-    })
+    Ok(Line::Incomplete { resume: buf.len() })
 }
 
 /// The next line of an already scanned (valid) head: content end and next
@@ -262,94 +264,269 @@ fn next_line(buf: &[u8], from: usize) -> (usize, usize) {
 /// Limits are enforced as soon as the bytes prove them exceeded, even
 /// before the head is complete: a request line longer than
 /// `limits.request_line` → 414; a header line longer than
-/// `limits.field_size` or more than `limits.fields` of them → 431; a
-/// `Content-Length` beyond `limits.body` (when non-zero) → 413.
+/// `limits.field_size` or more than `limits.fields` of them (when
+/// non-zero) → 431; a `Content-Length` beyond `limits.body` (when
+/// non-zero) → 413.
+///
+/// Each call scans the buffer from its first byte: a driver that reads a
+/// head in pieces keeps a [`HeadScan`] instead, which costs O(the head's
+/// bytes) in total however it is split.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    // Empty lines before the request line (RFC 9112 §2.2).
-    let mut start = 0;
-    loop {
-        match buf.get(start) {
-            Some(b'\n') => start += 1,
-            Some(b'\r') => match buf.get(start + 1) {
-                Some(b'\n') => start += 2,
-                Some(_) => return Err(HeadError::bad("bare CR in request head")),
-                None => return Ok(None),
-            },
-            Some(_) => break,
-            None => return Ok(None),
-        }
-        if start > MAX_LEADING_EMPTY_LINES {
-            return Err(HeadError::bad("too many empty lines before the request"));
-        }
+    HeadScan::default().advance(buf, limits)
+}
+
+/// Where the structural scan of a head has got to.
+#[derive(Debug, Clone, Default)]
+enum Stage {
+    /// Skipping empty lines before the request line, at `start`.
+    #[default]
+    Leading,
+    /// In the request line (it begins at `start`).
+    RequestLine,
+    /// In the header section; the request line was valid.
+    Fields {
+        method: Method,
+        target: Range<usize>,
+        version: Version,
+        /// End of the request line's content.
+        rl_end: usize,
+        /// Where the first header line starts.
+        headers_start: usize,
+    },
+}
+
+/// An incremental request-head reader: the scan of [`parse_head`], kept
+/// between reads, so that a head arriving in any number of pieces is
+/// scanned once (O(its bytes) in total, where calling `parse_head` on the
+/// growing buffer costs O(bytes × reads)).
+///
+/// Feed [`HeadScan::advance`] the buffered bytes from the head's first
+/// byte, each call with the bytes of the previous one plus what arrived
+/// (the buffer may move or be compacted in between; its contents from the
+/// head's start may only grow). Once it returns a head or an error, start
+/// a new `HeadScan` (or [`HeadScan::reset`]) for the next head.
+///
+/// ```
+/// use mpm_core::h1::HeadScan;
+/// use mpm_core::Limits;
+///
+/// let limits = Limits::default();
+/// let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+/// let mut scan = HeadScan::default();
+/// let mut buf = Vec::new();
+/// for (i, &b) in wire.iter().enumerate() {
+///     buf.push(b);
+///     let done = scan.advance(&buf, &limits).expect("valid");
+///     assert_eq!(done.is_some(), i == wire.len() - 1);
+/// }
+/// assert!(scan.scanned() <= 2 * wire.len());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct HeadScan {
+    stage: Stage,
+    /// Start of the request line (after empty lines).
+    start: usize,
+    /// Start of the line being scanned.
+    line: usize,
+    /// Where scanning resumes inside that line.
+    resume: usize,
+    /// The current header line has been counted against the limit.
+    counted: bool,
+    /// Header lines so far.
+    fields: usize,
+    /// Bytes examined, over every call (for tests and measurements).
+    scanned: usize,
+}
+
+impl HeadScan {
+    /// Start over, for the next head.
+    pub fn reset(&mut self) {
+        *self = HeadScan::default();
     }
 
-    // Pass 1: structure and limits.
-    let (rl_end, mut pos) = match scan_line(buf, start)? {
-        Line::Incomplete { len } => {
-            if len > limits.request_line {
-                return Err(HeadError::new(
-                    StatusCode::URI_TOO_LONG,
-                    "request line too long",
-                ));
+    /// Bytes the scan has examined over all its calls. For a head read in
+    /// any number of pieces this stays below twice the head's length.
+    pub fn scanned(&self) -> usize {
+        self.scanned
+    }
+
+    /// True before any byte of a request line was seen (only empty lines,
+    /// or nothing).
+    pub fn is_fresh(&self) -> bool {
+        matches!(self.stage, Stage::Leading)
+    }
+
+    /// Scan `buf` (the whole head so far, from its first byte) from where
+    /// the previous call stopped. Returns as [`parse_head`] does.
+    pub fn advance(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(RequestHead, usize)>, HeadError> {
+        debug_assert!(buf.len() >= self.resume, "a head's buffer may only grow");
+        if matches!(self.stage, Stage::Leading) {
+            // Empty lines before the request line (RFC 9112 §2.2).
+            loop {
+                match buf.get(self.start) {
+                    Some(b'\n') => self.start += 1,
+                    Some(b'\r') => match buf.get(self.start + 1) {
+                        Some(b'\n') => self.start += 2,
+                        Some(_) => return Err(HeadError::bad("bare CR in request head")),
+                        None => return Ok(None),
+                    },
+                    Some(_) => break,
+                    None => return Ok(None),
+                }
+                self.scanned += 1;
+                if self.start > MAX_LEADING_EMPTY_LINES {
+                    return Err(HeadError::bad("too many empty lines before the request"));
+                }
             }
-            return Ok(None);
+            self.stage = Stage::RequestLine;
+            self.line = self.start;
+            self.resume = self.start;
         }
-        Line::Complete { end, next } => {
+
+        if matches!(self.stage, Stage::RequestLine) {
+            let start = self.start;
+            let (end, next) = match self.scan(buf)? {
+                Line::Complete { end, next } => (end, next),
+                Line::Incomplete { resume } => (resume, 0),
+            };
             if end - start > limits.request_line {
                 return Err(HeadError::new(
                     StatusCode::URI_TOO_LONG,
                     "request line too long",
                 ));
             }
-            (end, next)
-        }
-    };
-    let rl_bytes = &buf[start..rl_end];
-    // The request line is kept as text only once the head is complete
-    // (or refused), so incomplete heads allocate nothing.
-    let (method, target, version) =
-        parse_request_line(rl_bytes).map_err(|e| e.with_line(rl_bytes))?;
-
-    let headers_start = pos;
-    let mut fields = 0usize;
-    let head_end = loop {
-        match buf.get(pos) {
-            None => return Ok(None),
-            Some(b'\n') => break pos + 1,
-            Some(b'\r') => match buf.get(pos + 1) {
-                Some(b'\n') => break pos + 2,
-                Some(_) => {
-                    return Err(HeadError::bad("bare CR in request head").with_line(rl_bytes))
-                }
-                None => return Ok(None),
-            },
-            Some(b' ' | b'\t') => {
-                return Err(HeadError::bad("obsolete line folding in header").with_line(rl_bytes))
-            }
-            Some(_) => {}
-        }
-        fields += 1;
-        if fields > limits.fields {
-            return Err(too_many_fields().with_line(rl_bytes));
-        }
-        match scan_line(buf, pos).map_err(|e| e.with_line(rl_bytes))? {
-            Line::Incomplete { len } => {
-                if len > limits.field_size {
-                    return Err(field_too_large().with_line(rl_bytes));
-                }
+            if next == 0 {
                 return Ok(None);
             }
-            Line::Complete { end, next } => {
-                if end - pos > limits.field_size {
-                    return Err(field_too_large().with_line(rl_bytes));
-                }
-                pos = next;
-            }
+            let rl_bytes = &buf[start..end];
+            // The request line is kept as text only once the head is
+            // complete (or refused), so incomplete heads allocate nothing.
+            let (method, target, version) =
+                parse_request_line(rl_bytes).map_err(|e| e.with_line(rl_bytes))?;
+            self.stage = Stage::Fields {
+                method,
+                target,
+                version,
+                rl_end: end,
+                headers_start: next,
+            };
+            self.line = next;
+            self.resume = next;
+            self.counted = false;
         }
-    };
 
-    // Pass 2: one copy of the head, shared by the target and every header
-    // value (one allocation instead of one per value).
+        let Stage::Fields { rl_end, .. } = self.stage else {
+            unreachable!("the request line was scanned above")
+        };
+        let rl_bytes = &buf[self.start..rl_end];
+        let max_fields = limits.max_fields();
+        let head_end = loop {
+            let pos = self.line;
+            if !self.counted {
+                match buf.get(pos) {
+                    None => return Ok(None),
+                    Some(b'\n') => break pos + 1,
+                    Some(b'\r') => match buf.get(pos + 1) {
+                        Some(b'\n') => break pos + 2,
+                        Some(_) => {
+                            return Err(
+                                HeadError::bad("bare CR in request head").with_line(rl_bytes)
+                            )
+                        }
+                        None => return Ok(None),
+                    },
+                    Some(b' ' | b'\t') => {
+                        return Err(
+                            HeadError::bad("obsolete line folding in header").with_line(rl_bytes)
+                        )
+                    }
+                    Some(_) => {}
+                }
+                self.fields += 1;
+                self.counted = true;
+                if self.fields > max_fields {
+                    return Err(too_many_fields().with_line(rl_bytes));
+                }
+            }
+            match self.scan(buf).map_err(|e| e.with_line(rl_bytes))? {
+                Line::Incomplete { resume } => {
+                    if resume - pos > limits.field_size {
+                        return Err(field_too_large().with_line(rl_bytes));
+                    }
+                    return Ok(None);
+                }
+                Line::Complete { end, next } => {
+                    if end - pos > limits.field_size {
+                        return Err(field_too_large().with_line(rl_bytes));
+                    }
+                    self.line = next;
+                    self.resume = next;
+                    self.counted = false;
+                }
+            }
+        };
+        let Stage::Fields {
+            method,
+            target,
+            version,
+            headers_start,
+            ..
+        } = std::mem::take(&mut self.stage)
+        else {
+            unreachable!("in the header section")
+        };
+        let start = self.start;
+        let fields = self.fields;
+        self.scanned += head_end - self.line;
+        complete_head(
+            buf,
+            limits,
+            start,
+            rl_end,
+            method,
+            target,
+            version,
+            headers_start,
+            head_end,
+            fields,
+        )
+    }
+
+    /// Scan the current line from where the last call stopped.
+    fn scan(&mut self, buf: &[u8]) -> Result<Line, HeadError> {
+        let from = self.resume;
+        let line = scan_line(buf, from)?;
+        let upto = match line {
+            Line::Complete { next, .. } => next,
+            Line::Incomplete { resume } => resume,
+        };
+        self.scanned += upto.saturating_sub(from);
+        self.resume = upto;
+        Ok(line)
+    }
+}
+
+/// Pass 2, once the structure of `buf[start..head_end]` is known to be
+/// sound: one copy of the head, shared by the target and every header
+/// value (one allocation instead of one per value), then the semantics.
+#[allow(clippy::too_many_arguments)]
+fn complete_head(
+    buf: &[u8],
+    limits: &Limits,
+    start: usize,
+    rl_end: usize,
+    method: Method,
+    target: Range<usize>,
+    version: Version,
+    headers_start: usize,
+    head_end: usize,
+    fields: usize,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    let rl_bytes = &buf[start..rl_end];
     let shared = Bytes::copy_from_slice(&buf[start..head_end]);
     let target = shared.slice(target.start..target.end);
     let uri = parse_target(&method, target).map_err(|e| e.with_line(rl_bytes))?;

@@ -502,3 +502,142 @@ fn word_at_a_time_search_finds_the_same_byte_as_a_plain_search() {
         }
     }
 }
+
+/// What a parse said, comparable: the head (as its debug form) and where
+/// it ended, "incomplete", or the refusal.
+fn outcome(r: Result<Option<(RequestHead, usize)>, HeadError>) -> String {
+    match r {
+        Ok(Some((head, used))) => format!("{head:?} @{used}"),
+        Ok(None) => "incomplete".to_string(),
+        Err(e) => format!("refused {e} {:?}", e.request_line),
+    }
+}
+
+const SPLIT_CASES: &[&[u8]] = &[
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"\r\n\nPOST /p?q HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX: y\r\n\r\nabc",
+    b"GET / HTTP/1.1\nHost: a\nA: 1\n\n",
+    b"GET /x HTTP/1.0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\rX\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+    b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHo\0st: a\r\n\r\n",
+    b"BAD\r\n\r\n",
+    b"GET / HTTP/3.0\r\nHost: a\r\n\r\n",
+];
+
+/// Limits under which some of the cases above cross a limit mid-head.
+fn tight() -> Limits {
+    Limits {
+        request_line: 30,
+        field_size: 20,
+        fields: 3,
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn a_head_fed_byte_by_byte_reads_as_parse_head_reads_each_prefix() {
+    for limits in [Limits::default(), tight()] {
+        for case in SPLIT_CASES {
+            let mut scan = HeadScan::default();
+            for end in 1..=case.len() {
+                let prefix = &case[..end];
+                let whole = outcome(parse_head(prefix, &limits));
+                let step = outcome(scan.advance(prefix, &limits));
+                assert_eq!(
+                    step,
+                    whole,
+                    "{:?} cut at {end}",
+                    String::from_utf8_lossy(case)
+                );
+                if whole != "incomplete" {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_head_split_into_any_two_or_three_reads_parses_as_whole() {
+    for limits in [Limits::default(), tight()] {
+        for case in SPLIT_CASES {
+            let whole = outcome(parse_head(case, &limits));
+            for i in 0..=case.len() {
+                for j in i..=case.len() {
+                    let mut scan = HeadScan::default();
+                    let mut last = String::from("incomplete");
+                    for end in [i, j, case.len()] {
+                        last = outcome(scan.advance(&case[..end], &limits));
+                        if last != "incomplete" {
+                            break;
+                        }
+                    }
+                    assert_eq!(
+                        last,
+                        whole,
+                        "{:?} split at {i} and {j}",
+                        String::from_utf8_lossy(case)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_trickled_head_is_scanned_once_not_once_per_read() {
+    // The hardening review's trickle: an 800 KB head that never ends,
+    // then 3,000 one-byte reads. Rescanning from the start each time
+    // would examine about 2.4 GB.
+    let limits = Limits::default();
+    let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 0..98 {
+        buf.extend_from_slice(format!("X-{i:02}: ").as_bytes());
+        buf.extend(std::iter::repeat_n(b'v', 8000));
+        buf.extend_from_slice(b"\r\n");
+    }
+    buf.extend_from_slice(b"X-last: ");
+    let mut scan = HeadScan::default();
+    assert!(matches!(scan.advance(&buf, &limits), Ok(None)));
+    for _ in 0..3000 {
+        buf.push(b'w');
+        assert!(matches!(scan.advance(&buf, &limits), Ok(None)));
+    }
+    assert!(
+        scan.scanned() <= 2 * buf.len(),
+        "{} bytes examined for a {}-byte head",
+        scan.scanned(),
+        buf.len()
+    );
+    // It still ends as a head should.
+    buf.extend_from_slice(b"\r\n\r\n");
+    let (head, used) = scan.advance(&buf, &limits).unwrap().unwrap();
+    assert_eq!((head.headers.len(), used), (100, buf.len()));
+    assert!(scan.scanned() <= 2 * buf.len());
+}
+
+#[test]
+fn limit_request_fields_0_means_no_limit_as_in_apache() {
+    let unlimited = Limits {
+        fields: 0,
+        ..Limits::default()
+    };
+    let mut req = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 0..500 {
+        req.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    let (head, _) = parse_head(&req, &unlimited).unwrap().unwrap();
+    assert_eq!(head.headers.len(), 501);
+    refused_with(&req, &limits(), 431);
+    // The head as a whole stays bounded.
+    assert_eq!(
+        unlimited.head_capacity(),
+        8190 + crate::config::UNLIMITED_FIELDS_HEAD
+    );
+    assert_eq!(limits().head_capacity(), 8190 + 100 * 8192 + 16 * 1024);
+}

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use nix::poll::{PollFd, PollFlags};
 
-use super::{After, Conn, ConnStats, ServeContext, COPY_CHUNK};
+use super::{After, Conn, ConnStats, ServeContext, COPY_CHUNK, KEEP_BUF, READ_BUF};
 use crate::connection::Connection;
 use crate::control::poll_timeout;
 use crate::h1::{self as engine, HeadError, RequestHead};
@@ -90,14 +90,11 @@ pub struct ServeBuffers {
 impl Default for ServeBuffers {
     fn default() -> Self {
         ServeBuffers {
-            buf: vec![0; 8192],
+            buf: vec![0; READ_BUF],
             wbuf: Vec::with_capacity(1024),
         }
     }
 }
-
-/// A read buffer grown by a large body is given back above this size.
-const KEEP_BUF: usize = 64 * 1024;
 
 /// The 408 an event loop answers when a head does not arrive in time.
 pub fn timeout_error() -> HeadError {
@@ -119,6 +116,18 @@ pub fn head_too_large_error() -> HeadError {
     }
 }
 
+/// The 431 for an unfinished head refused because the child's budget for
+/// unfinished heads is spent and this head is the largest
+/// ([`crate::config::Limits::head_budget`]).
+pub fn head_budget_error() -> HeadError {
+    HeadError {
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        reason: "the server is short of memory for request heads, and this one is the largest",
+        allow: None,
+        request_line: None,
+    }
+}
+
 /// Answer the dispatched request, and every further request already
 /// complete in the buffer, then give the connection back. `ctx.handoff`
 /// must be set. Never panics on the peer's bytes; a handler's panic is a
@@ -130,14 +139,14 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         buf: std::mem::take(&mut bufs.buf),
         start: 0,
         end: 0,
-        head_cap: super::head_capacity(&ctx.protocol.limits),
+        head_cap: ctx.protocol.limits.head_capacity(),
         ctx,
         stats: ConnStats::default(),
         wbuf: std::mem::take(&mut bufs.wbuf),
         pending: None,
     };
-    if c.buf.len() < d.buf.len().max(8192) {
-        c.buf.resize(d.buf.len().max(8192), 0);
+    if c.buf.len() < d.buf.len().max(READ_BUF) {
+        c.buf.resize(d.buf.len().max(READ_BUF), 0);
     }
     c.buf[..d.buf.len()].copy_from_slice(&d.buf);
     c.end = d.buf.len();
@@ -185,7 +194,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         ..
     } = c;
     if buf.len() > KEEP_BUF {
-        buf.truncate(8192);
+        buf.truncate(READ_BUF);
         buf.shrink_to_fit();
     }
     bufs.buf = buf;
