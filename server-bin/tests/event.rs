@@ -853,3 +853,268 @@ fn max_connections_per_child_replaces_children_without_failing_a_request() {
     let c = conf(&site, port, "MaxConnectionsPerChild 10");
     max_connections_per_child_loses_nothing(&site, &c, port, 2);
 }
+
+// ----- unfinished request heads: memory and CPU ----------------------------
+
+/// Summed resident memory of `pids`, in KiB.
+fn rss_kib(pids: &[i32]) -> u64 {
+    pids.iter().map(|&p| proc_status_kib(p, "VmRSS")).sum()
+}
+
+/// CPU time every thread of `pid` has used, in nanoseconds
+/// (`/proc/PID/task/*/schedstat`, finer than clock ticks).
+fn cpu_ns(pid: i32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Header lines of up to `size` bytes in all, each with 8,000 bytes of
+/// value and at most 100 lines (the default `LimitRequestFieldSize` and
+/// `LimitRequestFields`), the last one left open: a head that is valid so
+/// far and never ends.
+fn endless_head(size: usize) -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: localhost\r\n".to_vec();
+    let mut i = 0;
+    while head.len() + 8020 < size && i < 98 {
+        head.extend_from_slice(format!("X-Pad-{i:02}: ").as_bytes());
+        head.extend(std::iter::repeat_n(b'v', 8000));
+        head.extend_from_slice(b"\r\n");
+        i += 1;
+    }
+    head.extend_from_slice(b"X-Slow: ");
+    head
+}
+
+/// Keep-alive clients making requests until told to stop: (answered with
+/// 200, anything else). A connection the server closes after a response
+/// (MaxKeepAliveRequests) is opened again; any other failure counts.
+fn keep_alive_clients(
+    port: u16,
+    n: usize,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(u32, Vec<String>)>> {
+    use std::sync::atomic::Ordering;
+    (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut bad) = (0u32, Vec::new());
+                let until = Instant::now() + Duration::from_secs(120);
+                'conn: while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                    let s = connect(addr(port));
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut r = BufReader::new(&s);
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                        if let Err(e) = (&s).write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                        {
+                            bad.push(format!("write: {e}"));
+                            continue 'conn;
+                        }
+                        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            read_response(&mut r, false)
+                        }));
+                        match read {
+                            Ok(resp) if resp.status == 200 => {
+                                ok += 1;
+                                if resp.closes() {
+                                    continue 'conn;
+                                }
+                            }
+                            Ok(resp) => bad.push(format!("status {}", resp.status)),
+                            Err(_) => {
+                                bad.push("no whole response (see the panic above)".into());
+                                continue 'conn;
+                            }
+                        }
+                    }
+                    break;
+                }
+                (ok, bad)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_thousand_endless_800_kb_heads_stay_within_the_childs_head_budget_and_keep_alive_clients_are_served(
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let _heavy = heavy();
+    const N: usize = 1000;
+    const EACH: usize = 800 * 1024;
+    raise_nofile();
+    let site = Site::new();
+    let port = free_port();
+    // The default budget (8 MiB a child), stated for the reader.
+    let c = conf(
+        &site,
+        port,
+        "ListenBacklog 1024\nRequestReadTimeout header=60\nLimitRequestHeadMemory 8388608",
+    );
+    let mut m = spawn_with_nofile(site.root(), &["-f", c.to_str().unwrap()], Some(4_000));
+    m.wait_log("resuming normal operations", 1);
+    let mut kids = Vec::new();
+    assert!(
+        wait_for(10.0, || {
+            kids = children(m.pid());
+            kids.len() == 2
+        }),
+        "two children expected, found {kids:?}"
+    );
+    for _ in 0..20 {
+        assert_eq!(try_get(addr(port), "/"), Some(200));
+    }
+    let before = rss_kib(&kids);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let clients = keep_alive_clients(port, 2, &stop);
+
+    let head = endless_head(EACH);
+    struct Attacker {
+        s: TcpStream,
+        sent: usize,
+        got: Vec<u8>,
+        done: bool,
+    }
+    let mut att: Vec<Attacker> = (0..N)
+        .map(|_| {
+            let s = connect(addr(port));
+            s.set_nonblocking(true).unwrap();
+            Attacker {
+                s,
+                sent: 0,
+                got: Vec::new(),
+                done: false,
+            }
+        })
+        .collect();
+    let mut peak = before;
+    let t = Instant::now();
+    let mut buf = [0u8; 4096];
+    // Until every head is sent and refused or held, and nothing has moved
+    // for two seconds (the server has read what it will read).
+    let mut moved = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) && moved.elapsed() < Duration::from_secs(2) {
+        for a in att.iter_mut().filter(|a| !a.done) {
+            if a.sent < head.len() {
+                let end = (a.sent + 16 * 1024).min(head.len());
+                match (&a.s).write(&head[a.sent..end]) {
+                    Ok(n) => {
+                        a.sent += n;
+                        moved = Instant::now();
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => a.done = true,
+                }
+            }
+            loop {
+                match (&a.s).read(&mut buf) {
+                    Ok(0) => {
+                        a.done = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        a.got.extend_from_slice(&buf[..n]);
+                        moved = Instant::now();
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        a.done = true;
+                        break;
+                    }
+                }
+            }
+        }
+        peak = peak.max(rss_kib(&kids));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    peak = peak.max(rss_kib(&kids));
+    let refused = att
+        .iter()
+        .filter(|a| a.got.starts_with(b"HTTP/1.1 431"))
+        .count();
+    let holding = att
+        .iter()
+        .filter(|a| a.sent == head.len() && a.got.is_empty())
+        .count();
+    let sent_mib = att.iter().map(|a| a.sent).sum::<usize>() >> 20;
+    eprintln!(
+        "{N} endless heads: {sent_mib} MiB sent, {refused} refused with 431, {holding} held \
+         whole; children's RSS {before} KiB -> peak {peak} KiB"
+    );
+    assert!(
+        peak.saturating_sub(before) <= 128 * 1024,
+        "the children grew by {} KiB (at most 128 MiB allowed): {before} -> {peak} KiB",
+        peak - before
+    );
+    // What the budget holds at most: two children's 8 MiB, in heads of
+    // 786 KB (buffers of 1 MiB), and the refused ones' bytes in flight.
+    assert!(
+        refused > 0 && holding <= 32,
+        "{refused} heads refused and {holding} held whole, of {sent_mib} MiB sent: \
+         the budget holds about 16"
+    );
+    // The keep-alive clients were served throughout, with no error.
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        let (ok, bad) = c.join().expect("a keep-alive client panicked");
+        assert!(ok > 0, "a keep-alive client got no answer");
+        assert!(bad.is_empty(), "keep-alive clients saw: {bad:?}");
+    }
+    // The memory goes back once they leave.
+    drop(att);
+    let mut now = peak;
+    assert!(
+        wait_for(10.0, || {
+            now = rss_kib(&kids);
+            now <= before + 16 * 1024
+        }),
+        "10 s after the heads left the children still hold {now} KiB (before: {before} KiB)"
+    );
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+    m.wait_log("LimitRequestHeadMemory", 1);
+}
+
+#[test]
+fn a_head_trickled_byte_by_byte_costs_no_more_cpu_after_800_kb_than_after_nothing() {
+    let site = Site::new();
+    let port = free_port();
+    let c = one_child(&site, port, "RequestReadTimeout header=60");
+    let m = start(&site, &c);
+    let kid = only_child(&m);
+    // The CPU the child spends on `bytes` more bytes of a head, sent one
+    // at a time, after `prefix`.
+    let trickle = |prefix: &[u8], bytes: usize| -> u64 {
+        let s = connect(addr(port));
+        s.set_nodelay(true).unwrap();
+        (&s).write_all(prefix).unwrap();
+        let before = cpu_ns(kid);
+        for _ in 0..bytes {
+            (&s).write_all(b"w").unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let spent = cpu_ns(kid) - before;
+        (&s).write_all(b"\r\n\r\n").unwrap();
+        let resp = read_response(&mut BufReader::new(&s), false);
+        assert_eq!(resp.status, 200, "the trickled head was not served");
+        spent
+    };
+    let small = trickle(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", 1000);
+    let big = trickle(&endless_head(800 * 1024), 1000);
+    eprintln!(
+        "1000 one-byte reads of a head: {} ms of child CPU after 40 bytes, {} ms after 800 KB",
+        small / 1_000_000,
+        big / 1_000_000
+    );
+    // Rescanning the head from its first byte on each read would cost
+    // 1000 × 800 KB, hundreds of times the small case.
+    assert!(
+        big <= 3 * small.max(5_000_000),
+        "after 800 KB each byte costs more: {big} ns against {small} ns"
+    );
+}

@@ -656,6 +656,11 @@ impl<'a> Loader<'a> {
                 self.protocol.limits.body = number(n, one_arg(n, args)?)?;
                 Ok(())
             }
+            "limitrequestheadmemory" => {
+                global(self)?;
+                self.protocol.limits.head_budget = number(n, one_arg(n, args)?)?;
+                Ok(())
+            }
             "servertokens" => {
                 global(self)?;
                 let version = env!("CARGO_PKG_VERSION");
