@@ -22,17 +22,15 @@ use crate::config::ProtocolConfig;
 use crate::connection::{ConnInfo, Connection};
 use crate::control::poll_timeout;
 use crate::h1::{
-    self as engine, BodyDecoder, BodyError, HeadError, HeadScan, RequestHead, ResponseLength,
+    self as engine, BodyDecoder, BodyError, BodyStep, HeadError, HeadEvent, RequestHead,
+    ResponseLength, Session,
 };
 use crate::handler::{Body, Exchange, Handler, RequestBody, Response};
 use crate::reqtimeout::ReadDeadline;
 use crate::scoreboard::{WorkerSlot, WorkerState};
 
 mod event;
-pub use event::{
-    head_budget_error, head_too_large_error, serve_dispatched, timeout_error, Dispatch, Handback,
-    PendingWrite, ServeBuffers, Work,
-};
+pub use event::{serve_dispatched, Dispatch, Handback, PendingWrite, ServeBuffers, Work};
 
 /// Most bytes drained from an unread request body so that the connection
 /// can stay open; a larger remainder closes the connection instead.
@@ -40,10 +38,9 @@ const DRAIN_LIMIT: u64 = 256 * 1024;
 /// Longest lingering close: reading what the client still sends after our
 /// last response, so that a reset does not destroy that response.
 const LINGER: Duration = Duration::from_secs(2);
-/// A connection's first read buffer; it grows for a larger head or body.
-const READ_BUF: usize = 8192;
-/// A read buffer grown beyond this is given back between requests.
-const KEEP_BUF: usize = 64 * 1024;
+/// Most bytes one read asks for (the session's buffer grows to it, by
+/// doubling, only as bytes come).
+const READ_CHUNK: usize = 8192;
 /// Chunk size for copying streamed and file bodies.
 const COPY_CHUNK: usize = 64 * 1024;
 
@@ -121,10 +118,7 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     }
     let mut c = Conn {
         io: conn,
-        buf: vec![0; READ_BUF],
-        start: 0,
-        end: 0,
-        head_cap: ctx.protocol.limits.head_capacity(),
+        session: Session::new(&ctx.protocol.limits),
         ctx,
         stats: ConnStats::default(),
         wbuf: Vec::with_capacity(1024),
@@ -148,10 +142,8 @@ enum Ready {
 
 struct Conn<'a, 'b> {
     io: Connection,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    head_cap: usize,
+    /// The bytes read and what they mean: heads, bodies, pipelining.
+    session: Session,
     ctx: &'a ServeContext<'b>,
     stats: ConnStats,
     wbuf: Vec<u8>,
@@ -175,10 +167,6 @@ impl Conn<'_, '_> {
         if let Some(slot) = self.ctx.slot {
             slot.set_state(s);
         }
-    }
-
-    fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
     }
 
     /// Wait until the socket is readable, `timeout` passes, the abort
@@ -224,15 +212,17 @@ impl Conn<'_, '_> {
         }
     }
 
-    /// Read more bytes into the buffer (compacting or growing it up to
-    /// `cap`). `Ok(0)` is end of stream; `Err(InvalidData)` means the
-    /// buffer is full at `cap`.
-    fn fill(&mut self, cap: usize) -> io::Result<usize> {
-        self.make_room(cap)?;
+    /// Read more bytes into the session. `Ok(0)` is end of stream;
+    /// `Err(InvalidData)` means the buffer is full at the head limit.
+    fn fill(&mut self) -> io::Result<usize> {
+        let room = self
+            .session
+            .space(READ_CHUNK)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "buffer full"))?;
         loop {
-            match self.io.read(&mut self.buf[self.end..]) {
+            match self.io.read(room) {
                 Ok(n) => {
-                    self.end += n;
+                    self.session.filled(n);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -242,12 +232,15 @@ impl Conn<'_, '_> {
     }
 
     /// As [`Conn::fill`], but `Err(WouldBlock)` instead of waiting.
-    fn fill_nonblocking(&mut self, cap: usize) -> io::Result<usize> {
-        self.make_room(cap)?;
+    fn fill_nonblocking(&mut self) -> io::Result<usize> {
+        let room = self
+            .session
+            .space(READ_CHUNK)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "buffer full"))?;
         loop {
-            match self.io.read_nonblocking(&mut self.buf[self.end..]) {
+            match self.io.read_nonblocking(room) {
                 Ok(n) => {
-                    self.end += n;
+                    self.session.filled(n);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -256,48 +249,13 @@ impl Conn<'_, '_> {
         }
     }
 
-    /// Between requests, shrink a read buffer that a large head or body
-    /// grew back to its first size (bytes of a next request kept).
-    fn give_back_buffer(&mut self) {
-        let pending = self.end - self.start;
-        if self.buf.len() > KEEP_BUF && pending <= READ_BUF {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.start = 0;
-            self.end = pending;
-            self.buf.truncate(READ_BUF);
-            self.buf.shrink_to_fit();
-        }
-    }
-
-    /// Make room after the buffered bytes: compact, or grow up to `cap`.
-    /// `Err(InvalidData)` when the buffer is full at `cap`.
-    fn make_room(&mut self, cap: usize) -> io::Result<()> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-        if self.end == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else if self.buf.len() < cap {
-                let new_len = (self.buf.len() * 2).min(cap).max(self.buf.len() + 1);
-                self.buf.resize(new_len, 0);
-            } else {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "buffer full"));
-            }
-        }
-        Ok(())
-    }
-
     fn run(&mut self) {
         let mut served: u32 = 0;
         loop {
             match self.exchange(served) {
                 Some(After::KeepAlive) => {
                     served += 1;
-                    self.give_back_buffer();
+                    self.session.shrink(false);
                 }
                 Some(After::Close) | None => break,
                 Some(After::Linger) => {
@@ -320,7 +278,7 @@ impl Conn<'_, '_> {
         let mut readable = false;
         let mut try_first = served == 0;
         // Between requests: wait for the first byte of the next one.
-        if self.start == self.end {
+        if self.session.is_empty() {
             let (wait, state) = if served == 0 {
                 (None, WorkerState::Read)
             } else {
@@ -338,17 +296,16 @@ impl Conn<'_, '_> {
         let started = SystemTime::now();
         let clock = Instant::now();
         let mut deadline = ReadDeadline::new(t.request_read.header, clock);
-        // The scan goes on from where the last read left it: a head read in
-        // any number of pieces costs O(its bytes).
-        let mut scan = HeadScan::default();
-        let (head, consumed) = loop {
-            match scan.advance(self.buffered(), &self.ctx.protocol.limits) {
-                Ok(Some(parsed)) => break parsed,
-                Ok(None) => {}
-                Err(e) => return Some(self.refuse(e, started, clock)),
+        // The session's scan goes on from where the last read left it: a
+        // head read in any number of pieces costs O(its bytes).
+        let head = loop {
+            match self.session.poll_head(&self.ctx.protocol.limits) {
+                HeadEvent::Ready(head) => break head,
+                HeadEvent::NeedMore => {}
+                HeadEvent::Refuse(e) => return Some(self.refuse(e, started, clock)),
             }
             let got = if std::mem::take(&mut try_first) {
-                match self.fill_nonblocking(self.head_cap) {
+                match self.fill_nonblocking() {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     other => other,
                 }
@@ -369,18 +326,17 @@ impl Conn<'_, '_> {
                         }
                     }
                 }
-                self.fill(self.head_cap)
+                self.fill()
             };
             match got {
                 Ok(0) => return None,
                 Ok(n) => deadline.on_data(n),
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    return Some(self.refuse(head_too_large_error(), started, clock));
+                    return Some(self.refuse(engine::head_too_large_error(), started, clock));
                 }
                 Err(_) => return None,
             }
         };
-        self.start += consumed;
         Some(self.answer(head, served + 1, started, clock))
     }
 
@@ -412,7 +368,7 @@ impl Conn<'_, '_> {
     }
 
     fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {
-        self.refuse(timeout_error(), started, clock)
+        self.refuse(engine::timeout_error(), started, clock)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -583,7 +539,7 @@ impl Conn<'_, '_> {
         };
         let keep = after == After::KeepAlive && engine_keep && !idle_close;
         if after == After::KeepAlive && !keep {
-            after = if self.start != self.end {
+            after = if !self.session.is_empty() {
                 After::Linger
             } else {
                 After::Close
@@ -939,7 +895,7 @@ impl Read for BodyReader<'_, '_, '_> {
         }
         if self.body.pending_continue {
             self.body.pending_continue = false;
-            if self.conn.start == self.conn.end {
+            if self.conn.session.is_empty() {
                 self.conn
                     .put(engine::encode::CONTINUE_100)
                     .map_err(|e| self.fail(BodyFailure::Gone, e))?;
@@ -947,45 +903,17 @@ impl Read for BodyReader<'_, '_, '_> {
         }
         let timeout = self.conn.ctx.protocol.timeouts.timeout;
         loop {
-            let avail = self.conn.end - self.conn.start;
-            if avail > 0 {
-                let window = avail.min(out.len());
-                let input = &self.conn.buf[self.conn.start..self.conn.start + window];
-                let decoded = match self.body.decoder.decode(input) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        let f = match e {
-                            BodyError::TooLarge => BodyFailure::TooLarge,
-                            BodyError::Malformed(why) => BodyFailure::Malformed(why),
-                        };
-                        self.body.failure = Some(f);
-                        return Err(failure_error(f));
-                    }
-                };
-                let data = decoded.data.clone();
-                if !data.is_empty() {
-                    let n = data.len();
-                    out[..n].copy_from_slice(&input[data]);
-                    self.conn.start += decoded.consumed;
-                    return Ok(n);
-                }
-                self.conn.start += decoded.consumed;
-                if self.body.decoder.is_complete() {
-                    return Ok(0);
-                }
-                if decoded.consumed > 0 {
-                    continue;
-                }
-                if window < avail {
-                    // The window was too small for the decoder to progress.
-                    let input = &self.conn.buf[self.conn.start..self.conn.end];
-                    let d = self.body.decoder.decode(input);
-                    if let Ok(d) = &d {
-                        if d.consumed > 0 && d.data.is_empty() {
-                            self.conn.start += d.consumed;
-                            continue;
-                        }
-                    }
+            match self.conn.session.read_body(&mut self.body.decoder, out) {
+                Ok(BodyStep::Data(n)) => return Ok(n),
+                Ok(BodyStep::End) => return Ok(0),
+                Ok(BodyStep::NeedMore) => {}
+                Err(e) => {
+                    let f = match e {
+                        BodyError::TooLarge => BodyFailure::TooLarge,
+                        BodyError::Malformed(why) => BodyFailure::Malformed(why),
+                    };
+                    self.body.failure = Some(f);
+                    return Err(failure_error(f));
                 }
             }
             let now = Instant::now();
@@ -1006,8 +934,7 @@ impl Read for BodyReader<'_, '_, '_> {
                     return Err(self.fail(BodyFailure::TimedOut, io::ErrorKind::TimedOut.into()));
                 }
             }
-            let cap = self.conn.buf.len().max(8192);
-            match self.conn.fill(cap) {
+            match self.conn.fill() {
                 // A readiness that was not (or a TLS record not yet whole).
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Ok(0) => {

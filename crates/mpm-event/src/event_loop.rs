@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use mpm_core::accept::is_shortage;
+use mpm_core::h1::{HeadEvent, Session};
 use mpm_core::master::{spawn_workers, ChildContext};
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
@@ -52,9 +53,6 @@ const SCRATCH: usize = 16 * 1024;
 /// Head buffers that held this much at their peak are given back to the
 /// system once they hold a quarter of it.
 const TRIM_ABOVE: usize = 1 << 20;
-/// The first size of a head buffer (for a head that does not come in one
-/// read); it doubles as bytes come.
-const MIN_HEAD_BUF: usize = 1024;
 
 /// Work waiting for a worker.
 #[derive(Default)]
@@ -277,12 +275,13 @@ fn work(
 enum State {
     /// A TLS handshake under way (bounded by `Timeout` from the accept).
     Handshake,
-    /// Reading a request head (none of it yet, or part of it in `buf`).
+    /// Reading a request head (none of it yet, or part of it in the
+    /// session).
     Head {
-        /// Bytes of a head that did not come in one read; its capacity
-        /// counts against the child's budget ([`Loop::head_bytes`]).
-        buf: Vec<u8>,
-        scan: h1::HeadScan,
+        /// The bytes of a head that did not come in one read, and its
+        /// scan; the buffer's capacity counts against the child's budget
+        /// ([`Loop::head_bytes`]).
+        session: Session,
         rd: ReadDeadline,
         last: Instant,
         started: SystemTime,
@@ -292,12 +291,12 @@ enum State {
     KeepAlive,
     /// Lent to a worker.
     Worker,
-    /// Finishing a response, then `after`; `buf` holds bytes of the next
-    /// request already read.
+    /// Finishing a response, then `after`; `session` holds bytes of the
+    /// next request already read.
     Writing {
         pending: PendingWrite,
         after: After,
-        buf: Vec<u8>,
+        session: Session,
     },
     /// Closing: our side is shut, reading what the client still sends.
     Linger,
@@ -709,7 +708,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             self.set_state(k, State::Handshake);
             self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
         } else {
-            self.enter_head(k, Vec::new(), now);
+            self.enter_head(k, Session::new(&self.protocol.limits), now);
         }
     }
 
@@ -720,7 +719,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         };
         match conn.handshake_step() {
             Ok(HandshakeStatus::Done) => {
-                self.enter_head(k, Vec::new(), Instant::now());
+                self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);
@@ -749,9 +748,9 @@ impl<'a, 'c> Loop<'a, 'c> {
     fn set_state(&mut self, k: usize, new: State) -> Option<State> {
         let slot = self.conns.get_mut(k)?.as_mut()?;
         let old = std::mem::replace(&mut slot.state, new);
-        if let State::Head { buf, .. } = &old {
+        if let State::Head { session, .. } = &old {
             // Every way out of reading a head gives its buffer back here.
-            self.head_bytes -= buf.capacity();
+            self.head_bytes -= session.capacity();
         }
         let c = &mut self.counts;
         for (s, up) in [(&old, false), (&slot.state, true)] {
@@ -795,15 +794,14 @@ impl<'a, 'c> Loop<'a, 'c> {
         head_deadline(rd, last, self.protocol.timeouts.timeout)
     }
 
-    fn enter_head(&mut self, k: usize, buf: Vec<u8>, now: Instant) {
+    fn enter_head(&mut self, k: usize, session: Session, now: Instant) {
         let rd = ReadDeadline::new(self.protocol.timeouts.request_read.header, now);
         let deadline = self.head_deadline(&rd, now);
-        self.head_bytes += buf.capacity();
+        self.head_bytes += session.capacity();
         self.set_state(
             k,
             State::Head {
-                buf,
-                scan: h1::HeadScan::default(),
+                session,
                 rd,
                 last: now,
                 started: SystemTime::now(),
@@ -988,7 +986,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             return;
         }
         match self.slot(k).map(|s| &s.state) {
-            Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(serve::timeout_error())),
+            Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
             Some(State::Handshake) | Some(State::Writing { .. }) | Some(State::Linger) => {
                 self.close(k)
@@ -1007,13 +1005,14 @@ impl<'a, 'c> Loop<'a, 'c> {
                 return;
             };
             // Bytes are read into the shared scratch buffer; a head that
-            // does not come whole is copied into its own, which grows only
-            // as far as needed (within the child's budget) and never past
-            // the head limit.
+            // does not come whole is kept in its session, whose buffer
+            // grows only as far as needed (within the child's budget) and
+            // never past the head limit.
             let want = match &slot.state {
-                State::Head { buf, .. } => {
-                    self.head_cap.saturating_sub(buf.len()).clamp(1, SCRATCH)
-                }
+                State::Head { session, .. } => self
+                    .head_cap
+                    .saturating_sub(session.buffered().len())
+                    .clamp(1, SCRATCH),
                 State::KeepAlive => SCRATCH,
                 _ => return,
             };
@@ -1050,67 +1049,44 @@ impl<'a, 'c> Loop<'a, 'c> {
     fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
         let now = Instant::now();
         if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
-            self.enter_head(k, Vec::new(), now);
+            self.enter_head(k, Session::new(&self.protocol.limits), now);
         }
-        let kept = match self.slot(k).map(|s| &s.state) {
-            Some(State::Head { buf, .. }) => buf.len(),
-            _ => return false,
-        };
-        if kept > 0 && !self.head_room(k, kept + n) {
-            return false;
-        }
-        let (head_cap, protocol) = (self.head_cap, self.protocol);
+        let protocol = self.protocol;
         let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return false;
         };
         let State::Head {
-            buf,
-            scan,
-            rd,
-            last,
-            ..
+            session, rd, last, ..
         } = &mut slot.state
         else {
             return false;
         };
         rd.on_data(n);
         *last = now;
-        if kept > 0 {
-            buf.extend_from_slice(&self.scratch[..n]);
-        }
-        // The scan goes on where the last read left it: a head in any
-        // number of pieces costs O(its bytes).
-        let data: &[u8] = if kept > 0 { buf } else { &self.scratch[..n] };
-        let work = match scan.advance(data, &protocol.limits) {
-            Ok(Some((head, consumed))) => Some((Work::Request(head), data[consumed..].to_vec())),
-            Ok(None) if data.len() >= head_cap => {
-                Some((Work::Refuse(serve::head_too_large_error()), Vec::new()))
-            }
-            Ok(None) => None,
-            Err(e) => Some((Work::Refuse(e), Vec::new())),
-        };
+        // The session scans on where the last read left it (a head in any
+        // number of pieces costs O(its bytes)) and keeps only what it
+        // must: nothing for a head that came whole.
+        let before = session.capacity();
+        let event = session.offer(&self.scratch[..n], &protocol.limits);
+        let grown = session.capacity() - before;
         let (rd, last) = (*rd, *last);
-        match work {
-            Some((Work::Request(head), rest))
-                if serve::answers_at_once(&*self.cx.handler, &head) =>
-            {
-                self.serve_inline(k, head, rest);
+        self.head_bytes += grown;
+        match event {
+            HeadEvent::Ready(head) if serve::answers_at_once(&*self.cx.handler, &head) => {
+                self.serve_inline(k, head, None);
                 false
             }
-            Some((work, rest)) => {
-                self.dispatch_with(k, work, rest);
+            HeadEvent::Ready(head) => {
+                self.dispatch(k, Work::Request(head));
                 false
             }
-            None => {
-                if kept == 0 && n > 0 {
-                    // The first piece of a head that did not come whole.
-                    if !self.head_room(k, n) {
-                        return false;
-                    }
-                    let slot = self.conns.get_mut(k).and_then(|s| s.as_mut());
-                    if let Some(State::Head { buf, .. }) = slot.map(|s| &mut s.state) {
-                        buf.extend_from_slice(&self.scratch[..n]);
-                    }
+            HeadEvent::Refuse(e) => {
+                self.dispatch(k, Work::Refuse(e));
+                false
+            }
+            HeadEvent::NeedMore => {
+                if grown > 0 && !self.within_head_budget(k) {
+                    return false;
                 }
                 let d = self.head_deadline(&rd, last);
                 self.set_deadline(k, Some(d));
@@ -1119,53 +1095,35 @@ impl<'a, 'c> Loop<'a, 'c> {
         }
     }
 
-    /// Make room for `need` bytes in connection `k`'s head buffer, within
-    /// the child's budget for unfinished heads: past it, the largest
-    /// unfinished heads are refused (431) and closed first. False when
-    /// `k` is the one refused.
-    fn head_room(&mut self, k: usize, need: usize) -> bool {
-        let cap = match self.slot(k).map(|s| &s.state) {
-            Some(State::Head { buf, .. }) => buf.capacity(),
-            _ => return false,
-        };
-        if need <= cap {
-            return true;
-        }
-        let want = need
-            .next_power_of_two()
-            .clamp(MIN_HEAD_BUF, self.head_cap.max(need));
+    /// After connection `k`'s head buffer grew: while the child's head
+    /// buffers hold more than its budget, refuse (431) and close the
+    /// largest unfinished head, `k` itself when it is among the largest.
+    /// A buffer grows by at most one doubling before this check, so the
+    /// budget is passed by at most one head limit, for a moment. False
+    /// when `k` was refused.
+    fn within_head_budget(&mut self, k: usize) -> bool {
         let budget = self.protocol.limits.head_budget;
-        while budget != 0 && self.head_bytes - cap + want > budget {
-            // The largest other unfinished head goes first; when this one
-            // is the largest (or the only one), it is the one refused.
-            let victim = self
+        while budget != 0 && self.head_bytes > budget {
+            let Some((_, _, victim)) = self
                 .conns
                 .iter()
                 .enumerate()
-                .filter(|&(j, _)| j != k)
                 .filter_map(|(j, s)| match s.as_ref().map(|s| &s.state) {
-                    Some(State::Head { buf, .. }) if buf.capacity() > 0 => {
-                        Some((buf.capacity(), j))
+                    Some(State::Head { session, .. }) if session.capacity() > 0 => {
+                        Some((session.capacity(), j == k, j))
                     }
                     _ => None,
                 })
-                .max();
-            let victim = match victim {
-                Some((size, j)) if size > want => j,
-                _ => k,
+                .max()
+            else {
+                return true;
             };
             self.over_head_budget(budget);
-            self.dispatch(victim, Work::Refuse(serve::head_budget_error()));
+            self.dispatch(victim, Work::Refuse(h1::head_budget_error()));
             if victim == k {
                 return false;
             }
         }
-        let Some(State::Head { buf, .. }) = self.slot(k).map(|s| &mut s.state) else {
-            return false;
-        };
-        buf.reserve_exact(want - buf.len());
-        let grown = buf.capacity() - cap;
-        self.head_bytes += grown;
         true
     }
 
@@ -1183,25 +1141,41 @@ impl<'a, 'c> Loop<'a, 'c> {
         }
     }
 
+    /// Lend the connection to a worker with `work` (its session goes
+    /// along).
     fn dispatch(&mut self, k: usize, work: Work) {
-        self.dispatch_with(k, work, Vec::new());
+        self.dispatch_with(k, work, None);
     }
 
-    /// Take the connection out of the loop's hands with `work` and the
-    /// bytes after the head: for a worker, or for the loop to answer at
-    /// once. `None` when the key holds no connection.
-    fn lend(&mut self, k: usize, work: Work, rest: Vec<u8>) -> Option<Dispatch> {
+    /// Take the connection out of the loop's hands with `work` and its
+    /// session (`session`, or the one its head was read in): for a worker,
+    /// or for the loop to answer at once. `None` when the key holds no
+    /// connection.
+    fn lend(&mut self, k: usize, work: Work, session: Option<Session>) -> Option<Dispatch> {
         let old = self.set_state(k, State::Worker)?;
         self.set_deadline(k, None);
-        let (started, clock) = match old {
-            State::Head { started, clock, .. } => (started, clock),
-            _ => (SystemTime::now(), Instant::now()),
+        let (started, clock, held) = match old {
+            State::Head {
+                started,
+                clock,
+                session,
+                ..
+            } => (started, clock, Some(session)),
+            _ => (SystemTime::now(), Instant::now(), None),
         };
+        // A refused head's bytes are of no more use (the connection closes
+        // after the refusal): its buffer is freed here, not carried through
+        // the worker queue.
+        let session = match work {
+            Work::Refuse(_) => None,
+            Work::Request(_) => session.or(held),
+        }
+        .unwrap_or_else(|| Session::new(&self.protocol.limits));
         let slot = self.slot(k)?;
         slot.hint = std::mem::take(&mut slot.more);
         Some(Dispatch {
             conn: slot.conn.take()?,
-            buf: rest,
+            session,
             work,
             served: slot.served,
             started,
@@ -1209,10 +1183,9 @@ impl<'a, 'c> Loop<'a, 'c> {
         })
     }
 
-    /// Lend the connection to a worker with `work` and the bytes after
-    /// the head.
-    fn dispatch_with(&mut self, k: usize, work: Work, rest: Vec<u8>) {
-        if let Some(d) = self.lend(k, work, rest) {
+    /// Lend the connection to a worker with `work`.
+    fn dispatch_with(&mut self, k: usize, work: Work, session: Option<Session>) {
+        if let Some(d) = self.lend(k, work, session) {
             self.lent += 1;
             self.shared.push(k, d);
         }
@@ -1221,8 +1194,8 @@ impl<'a, 'c> Loop<'a, 'c> {
     /// Answer a quick request here, without a worker (the handler said its
     /// answer never blocks: [`mpm_core::Handler::answers_at_once`]), and
     /// any further such requests already buffered.
-    fn serve_inline(&mut self, k: usize, head: h1::RequestHead, rest: Vec<u8>) {
-        let Some(d) = self.lend(k, Work::Request(head), rest) else {
+    fn serve_inline(&mut self, k: usize, head: h1::RequestHead, session: Option<Session>) {
+        let Some(d) = self.lend(k, Work::Request(head), session) else {
             return;
         };
         let (stopping, process) = (self.stopping, self.process);
@@ -1285,33 +1258,50 @@ impl<'a, 'c> Loop<'a, 'c> {
                     State::Writing {
                         pending,
                         after: hb.after,
-                        buf: hb.buf,
+                        session: hb.session,
                     },
                 );
                 self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
                 self.write_more(k);
             }
-            None => self.after_response(k, hb.after, hb.buf, now),
+            None => self.after_response(k, hb.after, hb.session, hb.next, now),
         }
     }
 
-    fn after_response(&mut self, k: usize, after: After, buf: Vec<u8>, now: Instant) {
+    fn after_response(
+        &mut self,
+        k: usize,
+        after: After,
+        session: Session,
+        next: Option<h1::RequestHead>,
+        now: Instant,
+    ) {
         if self.aborted {
             self.close(k);
             return;
         }
         match after {
-            After::KeepAlive if self.leaving && buf.is_empty() => {
+            After::KeepAlive if next.is_some() => {
+                // A whole request the worker left for a worker: hand it on
+                // (the loop answers it itself if it may).
+                let Some(head) = next else { return };
+                if serve::answers_at_once(&*self.cx.handler, &head) {
+                    self.serve_inline(k, head, Some(session));
+                } else {
+                    self.dispatch_with(k, Work::Request(head), Some(session));
+                }
+            }
+            After::KeepAlive if self.leaving && session.is_empty() => {
                 // Unless its next request has begun to arrive.
                 self.enter_keepalive(k, now);
                 self.close_idle(k);
             }
             After::KeepAlive => {
-                if buf.is_empty() {
+                if session.is_empty() {
                     self.enter_keepalive(k, now);
                 } else {
-                    self.enter_head(k, buf, now);
-                    // It may hold a whole head (one left for a worker).
+                    self.enter_head(k, session, now);
+                    // It may hold a whole head.
                     if !self.got_head_bytes(k, 0) {
                         return;
                     }
@@ -1351,9 +1341,11 @@ impl<'a, 'c> Loop<'a, 'c> {
         };
         match advanced {
             Ok(true) => {
-                if let Some(State::Writing { after, buf, .. }) = self.set_state(k, State::Worker) {
+                if let Some(State::Writing { after, session, .. }) =
+                    self.set_state(k, State::Worker)
+                {
                     self.set_deadline(k, None);
-                    self.after_response(k, after, buf, now);
+                    self.after_response(k, after, session, None, now);
                 }
             }
             Ok(false) => self.set_deadline(k, Some(now + self.protocol.timeouts.timeout)),

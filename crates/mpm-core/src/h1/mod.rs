@@ -39,6 +39,7 @@ pub mod body;
 pub mod date;
 pub mod encode;
 pub mod parse;
+pub mod session;
 
 pub use body::{BodyDecoder, BodyError, Decoded};
 pub use encode::{
@@ -46,6 +47,11 @@ pub use encode::{
     CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
 pub use parse::{parse_head, Framing, HeadError, HeadScan, RequestHead};
+pub use session::{
+    head_budget_error, head_too_large_error, timeout_error, BodyStep, HeadEvent, Session,
+};
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod session_tests;

@@ -25,13 +25,12 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::StatusCode;
 use nix::poll::{PollFd, PollFlags};
 
-use super::{After, Conn, ConnStats, ServeContext, COPY_CHUNK, KEEP_BUF, READ_BUF};
+use super::{After, Conn, ConnStats, ServeContext, COPY_CHUNK};
 use crate::connection::Connection;
 use crate::control::poll_timeout;
-use crate::h1::{self as engine, HeadError, RequestHead};
+use crate::h1::{self as engine, HeadError, HeadEvent, RequestHead, Session};
 use crate::handler::Body;
 
 /// What a worker is given to do.
@@ -49,9 +48,9 @@ pub enum Work {
 pub struct Dispatch {
     /// The connection (its socket non-blocking).
     pub conn: Connection,
-    /// Bytes read after the head: the start of its body or of the next
-    /// request.
-    pub buf: Vec<u8>,
+    /// Its HTTP/1.1 session: the bytes read after the head (the start of
+    /// its body or of the next request).
+    pub session: Session,
     /// The request.
     pub work: Work,
     /// Requests already answered on this connection.
@@ -67,8 +66,12 @@ pub struct Dispatch {
 pub struct Handback {
     /// The connection.
     pub conn: Connection,
-    /// Bytes of the next request already read, not yet a complete head.
-    pub buf: Vec<u8>,
+    /// Its session: bytes of the next request already read, not yet a
+    /// complete head (the scan goes on where the worker left it).
+    pub session: Session,
+    /// A complete next request the worker may not answer (the loop's
+    /// `only` said no): the loop hands it on.
+    pub next: Option<RequestHead>,
     /// Requests answered on this connection so far.
     pub served: u32,
     /// What to do once `pending` is written.
@@ -83,48 +86,17 @@ pub struct Handback {
 /// request costs no buffer allocation.
 #[derive(Debug)]
 pub struct ServeBuffers {
-    buf: Vec<u8>,
+    /// Lent to a session that holds no buffer of its own.
+    spare: Vec<u8>,
     wbuf: Vec<u8>,
 }
 
 impl Default for ServeBuffers {
     fn default() -> Self {
         ServeBuffers {
-            buf: vec![0; READ_BUF],
+            spare: vec![0; super::READ_CHUNK],
             wbuf: Vec::with_capacity(1024),
         }
-    }
-}
-
-/// The 408 an event loop answers when a head does not arrive in time.
-pub fn timeout_error() -> HeadError {
-    HeadError {
-        status: StatusCode::REQUEST_TIMEOUT,
-        reason: "the server timed out waiting for the request",
-        allow: None,
-        request_line: None,
-    }
-}
-
-/// The 431 for a head that does not fit in the read buffer.
-pub fn head_too_large_error() -> HeadError {
-    HeadError {
-        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        reason: "the request head is larger than the server accepts",
-        allow: None,
-        request_line: None,
-    }
-}
-
-/// The 431 for an unfinished head refused because the child's budget for
-/// unfinished heads is spent and this head is the largest
-/// ([`crate::config::Limits::head_budget`]).
-pub fn head_budget_error() -> HeadError {
-    HeadError {
-        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        reason: "the server is short of memory for request heads, and this one is the largest",
-        allow: None,
-        request_line: None,
     }
 }
 
@@ -134,24 +106,21 @@ pub fn head_budget_error() -> HeadError {
 /// 500 and a close, as in the blocking driver.
 pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
     debug_assert!(ctx.handoff, "serve_dispatched needs a handoff context");
+    let mut session = d.session;
+    if session.capacity() == 0 {
+        session.lend_buffer(std::mem::take(&mut bufs.spare));
+    }
     let mut c = Conn {
         io: d.conn,
-        buf: std::mem::take(&mut bufs.buf),
-        start: 0,
-        end: 0,
-        head_cap: ctx.protocol.limits.head_capacity(),
+        session,
         ctx,
         stats: ConnStats::default(),
         wbuf: std::mem::take(&mut bufs.wbuf),
         pending: None,
     };
-    if c.buf.len() < d.buf.len().max(READ_BUF) {
-        c.buf.resize(d.buf.len().max(READ_BUF), 0);
-    }
-    c.buf[..d.buf.len()].copy_from_slice(&d.buf);
-    c.end = d.buf.len();
     let mut served = d.served;
     let mut work = d.work;
+    let mut next = None;
     let (mut started, mut clock) = (d.started, d.clock);
     let after = loop {
         let after = match work {
@@ -165,43 +134,38 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
             break after;
         }
         // A pipelined request already here is answered at once.
-        match engine::parse_head(c.buffered(), &ctx.protocol.limits) {
-            Ok(Some((head, _))) if ctx.only.is_some_and(|only| !only(&head)) => {
-                // Not for this thread: back with the connection, unread.
+        match c.session.poll_head(&ctx.protocol.limits) {
+            HeadEvent::Ready(head) if ctx.only.is_some_and(|only| !only(&head)) => {
+                // Not for this thread: back with the connection.
+                next = Some(head);
                 break after;
             }
-            Ok(Some((head, consumed))) => {
-                c.start += consumed;
-                work = Work::Request(head);
-            }
-            Ok(None) => break after,
-            Err(e) => work = Work::Refuse(e),
+            HeadEvent::Ready(head) => work = Work::Request(head),
+            HeadEvent::NeedMore => break after,
+            HeadEvent::Refuse(e) => work = Work::Refuse(e),
         }
         started = SystemTime::now();
         clock = Instant::now();
     };
-    let leftover = if after == After::KeepAlive {
-        c.buffered().to_vec()
-    } else {
-        Vec::new()
-    };
     let Conn {
         io,
-        mut buf,
+        mut session,
         wbuf,
         pending,
         stats,
         ..
     } = c;
-    if buf.len() > KEEP_BUF {
-        buf.truncate(READ_BUF);
-        buf.shrink_to_fit();
+    // The buffer goes back to the thread unless it holds the start of a
+    // next request; one grown large is given back to the system.
+    session.shrink(false);
+    if let Some(spare) = session.take_spare() {
+        bufs.spare = spare;
     }
-    bufs.buf = buf;
     bufs.wbuf = wbuf;
     Handback {
         conn: io,
-        buf: leftover,
+        session,
+        next,
         served,
         after,
         pending,
