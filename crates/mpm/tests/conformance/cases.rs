@@ -259,9 +259,115 @@ fn malformed_heads_are_400() {
 }
 
 #[test]
-fn unknown_http_versions_are_505() {
+fn other_http_major_versions_are_505() {
     assert_refused(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
-    assert_refused(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505);
+    assert_refused(b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505);
+}
+
+#[test]
+fn a_later_http1_minor_version_is_answered_as_http11() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    c.write_all(b"GET /hello HTTP/1.2\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false);
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (200, "Hello, World!"),
+        "HTTP/1.2 was not served as HTTP/1.1"
+    );
+    assert!(
+        !resp.closes(),
+        "HTTP/1.2 did not keep the connection as 1.1 does: {:?}",
+        resp.headers
+    );
+    c.write_all(b"GET /hello HTTP/1.9\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 200, "the second request on the connection");
+    assert!(closed(&mut r));
+}
+
+#[test]
+fn a_fragment_or_a_scheme_other_than_http_in_the_target_is_400() {
+    assert_refused(b"GET /hello#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(b"GET /hello?q#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(b"GET ftp://a/hello HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(b"GET file://a/etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_eq!(
+        status_of(b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n"),
+        200
+    );
+    assert_eq!(
+        status_of(b"GET HTTPS://a/hello HTTP/1.1\r\nHost: a\r\n\r\n"),
+        200
+    );
+}
+
+/// `0\r\nGET /private …` after the last chunk is no trailer: a front proxy
+/// that ends the body at the last chunk would forward the rest as a
+/// second request. Refused whether or not the handler reads the body.
+#[test]
+fn a_request_smuggled_in_the_trailers_is_400_and_closes() {
+    for path in ["/echo", "/ignore"] {
+        let raw = format!(
+            "POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             3\r\nabc\r\n0\r\nGET /private HTTP/1.1\r\nHost: a\r\n\r\n"
+        );
+        assert_refused(raw.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn bare_lf_in_chunked_framing_is_400_and_closes() {
+    for path in ["/echo", "/ignore"] {
+        for body in [
+            "5\nhello\n0\n\n",
+            "5\r\nhello\n0\r\n\r\n",
+            "5\r\nhello\r\n0\r\n\n",
+        ] {
+            let raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+            );
+            assert_refused(raw.as_bytes(), 400);
+        }
+    }
+}
+
+#[test]
+fn trailers_are_held_to_the_header_limits() {
+    let mut p = ProtocolConfig::default();
+    p.limits.fields = 2;
+    p.limits.field_size = 32;
+    let s = server(p);
+    let chunked = |trailers: &str| {
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             3\r\nabc\r\n0\r\n{trailers}\r\n"
+        )
+    };
+    let (resp, _) = exchange(s.addr(), chunked("X-A: 1\r\nX-B: 2\r\n").as_bytes());
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (200, "abc"),
+        "trailers within the limits"
+    );
+    // Three lines; one line of 33 bytes.
+    for trailers in [
+        "A: 1\r\nB: 2\r\nC: 3\r\n",
+        "X-Long: 0123456789abcdef012345678\r\n",
+    ] {
+        let (resp, mut r) = exchange(s.addr(), chunked(trailers).as_bytes());
+        assert_eq!(
+            resp.status,
+            400,
+            "trailers {trailers:?} beyond LimitRequestFields 2 / LimitRequestFieldSize 32 got {} ({})",
+            resp.status,
+            resp.text()
+        );
+        assert!(closed(&mut r), "the connection stays open after a 400");
+    }
 }
 
 #[test]
