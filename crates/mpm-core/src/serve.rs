@@ -108,7 +108,8 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         if let Some(slot) = ctx.slot {
             slot.set_state(WorkerState::Read);
         }
-        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort) {
+        let server = &ctx.protocol.server_header;
+        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server) {
             log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
             return ConnStats::default();
         }

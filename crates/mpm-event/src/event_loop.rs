@@ -682,6 +682,7 @@ impl<'a, 'c> Loop<'a, 'c> {
 
     /// Drive a TLS handshake as far as the socket lets it.
     fn handshake(&mut self, k: usize) {
+        let protocol = self.protocol;
         let Some(conn) = self.slot(k).and_then(|s| s.conn.as_mut()) else {
             return;
         };
@@ -696,7 +697,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             Err(e) if tls::is_plain_http(&e) => {
                 log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
                 // One small write into an empty socket buffer: it fits.
-                let _ = conn.write_plain(tls::PLAIN_HTTP_RESPONSE);
+                let answer = tls::plain_http_response(&protocol.server_header);
+                let _ = conn.write_plain(&answer);
                 self.linger(k, Instant::now());
             }
             Err(e) => {

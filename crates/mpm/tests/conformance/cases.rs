@@ -213,6 +213,61 @@ fn httpdate_like(d: &str) -> bool {
     d.len() == 29 && d.ends_with(" GMT") && d.as_bytes()[3] == b','
 }
 
+/// RFC 9110 §6.6.1: an origin server with a clock sends `Date` in its
+/// responses, the ones it makes up itself included.
+#[test]
+fn every_response_the_server_writes_itself_carries_a_date() {
+    let mut p = short_header_timeout(1, None, 0);
+    p.limits.request_line = 64;
+    p.limits.field_size = 64;
+    p.limits.body = 10;
+    let s = server(p);
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
+    let long_field = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "b".repeat(100)
+    );
+    for (raw, status) in [
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\nx".to_vec(),
+            400,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec(), 408),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n".to_vec(),
+            413,
+        ),
+        (long_target.into_bytes(), 414),
+        (long_field.into_bytes(), 431),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n".to_vec(),
+            417,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+            501,
+        ),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), 505),
+        (b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), 500),
+    ] {
+        let (resp, _) = exchange(s.addr(), &raw);
+        assert_eq!(
+            resp.status,
+            status,
+            "for {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        let date = resp.header("date").unwrap_or_else(|| {
+            panic!(
+                "the server's own {status} has no Date header: {:?}",
+                resp.headers
+            )
+        });
+        assert!(httpdate_like(date), "the {status}'s Date is {date:?}");
+    }
+}
+
 #[test]
 fn unknown_length_is_sent_chunked_to_11_and_close_delimited_to_10() {
     let s = default_server();
