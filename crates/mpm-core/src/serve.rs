@@ -549,7 +549,7 @@ impl Conn<'_, '_> {
                 );
                 return After::Close;
             }
-            (Ok(resp), None) => (resp, After::KeepAlive),
+            (Ok(resp), None) => (resp, unread.unwrap_or(After::KeepAlive)),
             (Err(panic), None) => {
                 let what = panic
                     .downcast_ref::<&str>()
