@@ -150,6 +150,41 @@ pub fn spawn_workers<'scope, 'env>(
     started
 }
 
+/// A threaded child's life: its `threads` worker threads (started by
+/// [`spawn_workers`], each running `body`) and, on the calling thread,
+/// `main(started)` (the listener, or the event loop); then `finish`, which
+/// must send the workers home, and the workers are waited for.
+///
+/// `finish` runs however `main` ends, by returning or by a panic (a bug,
+/// or a handler's hook that panics on the loop's thread): a child whose
+/// listener or loop is gone never lingers with idle workers, accepting
+/// nothing and counted as spare. A panic of `main` is passed on once the
+/// workers are gone, so a forked child exits (and the master replaces it)
+/// and an in-process server's `run` reports it.
+pub fn run_with_workers<'env>(
+    scoreboard: &'env Scoreboard,
+    child: usize,
+    threads: usize,
+    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
+    main: impl FnOnce(usize),
+    finish: impl FnOnce(),
+) {
+    /// Runs its closure when dropped, on a return and on an unwind alike.
+    struct OnDrop<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for OnDrop<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    std::thread::scope(|s| {
+        let started = spawn_workers(s, scoreboard, child, threads, body);
+        let _finish = OnDrop(Some(finish));
+        main(started);
+    });
+}
+
 /// How many children, and how the spares are kept; in processes for
 /// `start` and `max_children`, in the strategy's idle units (processes or
 /// threads) for `spare`.
@@ -946,6 +981,50 @@ mod tests {
         assert_eq!(signal_description(11), "Segmentation fault");
         assert_eq!(signal_description(9), "Killed");
         assert_eq!(signal_description(libc::SIGSYS), "SIGSYS");
+    }
+
+    /// The listener or event loop of a threaded child dies: its workers
+    /// are still sent home and the panic reaches the child's caller (the
+    /// child exits and is replaced), instead of a child that hangs with
+    /// idle workers and nothing accepting.
+    #[test]
+    fn a_child_whose_main_thread_panics_sends_its_workers_home() {
+        use std::sync::atomic::AtomicBool;
+        let scoreboard = Scoreboard::new(1, 2).expect("scoreboard");
+        let done = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let body = |_: usize, _: &crate::scoreboard::WorkerSlot| {
+                    // A worker waits for work until told the child leaves.
+                    while !done.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                };
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_with_workers(
+                        &scoreboard,
+                        0,
+                        2,
+                        &body,
+                        |started| {
+                            assert_eq!(started, 2, "workers started");
+                            panic!("the listener dies");
+                        },
+                        || done.store(true, Ordering::Release),
+                    )
+                }));
+                let _ = tx.send(outcome.is_err());
+            });
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(panicked) => assert!(panicked, "the listener's panic was swallowed"),
+                Err(_) => {
+                    // Let the stuck workers go, so the test ends.
+                    done.store(true, Ordering::Release);
+                    panic!("the child hung after its listener died: workers never sent home");
+                }
+            }
+        });
     }
 
     #[test]

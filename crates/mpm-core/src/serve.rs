@@ -551,11 +551,7 @@ impl Conn<'_, '_> {
             }
             (Ok(resp), None) => (resp, unread.unwrap_or(After::KeepAlive)),
             (Err(panic), None) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-text panic".into());
+                let what = crate::error::panic_message(&*panic);
                 log::error!(
                     "handler panicked on \"{}\" from {}: {what}; answered 500 and closed the connection",
                     head.request_line,
