@@ -180,16 +180,24 @@ fn nonblocking_handshake_fills_conn_info_and_keeps_pipelined_plaintext() {
     );
 }
 
-#[test]
-fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
-    let s = setup();
+/// A client that sent plain HTTP to the TLS port, and the server's side
+/// of it, whose handshake step found that out.
+fn plain_http_client(s: &Setup) -> (TcpStream, Connection) {
     let addr = s.listeners.get(0).unwrap().local;
     let mut c = TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     let mut conn = accept_nonblocking(&s.listeners);
+    conn.set_nonblocking_mode(true);
     let e = handshake(&mut conn).expect_err("plain HTTP is no handshake");
     assert!(tls::is_plain_http(&e), "unexpected error: {e}");
+    (c, conn)
+}
+
+#[test]
+fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
+    let s = setup();
+    let (mut c, conn) = plain_http_client(&s);
     c.shutdown(std::net::Shutdown::Write).unwrap();
     tls::answer_plain_http(&conn, Duration::from_secs(5), "mpmd");
     drop(conn);
@@ -227,14 +235,7 @@ fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
 #[test]
 fn a_lingering_close_after_plain_http_reads_the_socket_in_clear() {
     let s = setup();
-    let addr = s.listeners.get(0).unwrap().local;
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    let mut conn = accept_nonblocking(&s.listeners);
-    conn.set_nonblocking_mode(true);
-    let e = handshake(&mut conn).expect_err("plain HTTP is no handshake");
-    assert!(tls::is_plain_http(&e), "unexpected error: {e}");
+    let (mut c, mut conn) = plain_http_client(&s);
     conn.write_plain(&tls::plain_http_response("mpmd")).unwrap();
     conn.shutdown_write().expect("half-close");
     // The client sends more, then closes.

@@ -200,10 +200,10 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
     // home, so the child ends and the master replaces it instead of a
     // child hanging with parked threads.
     run_with_workers(
-        cx.scoreboard,
-        cx.slot,
+        &cx,
         threads,
         &body,
+        &stopping,
         |started| {
             outcome = if started == 0 {
                 Err(Error::io(
@@ -216,11 +216,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
                     .map_err(|e| Error::io("starting the child's event loop", e))
             };
         },
-        || {
-            process.accepting.store(0, Ordering::Release);
-            stopping.store(true, Ordering::Release);
-            shared.finish();
-        },
+        || shared.finish(),
     );
     outcome
 }

@@ -215,18 +215,16 @@ fn child(cx: ChildContext<'_>) {
     // However the listener ends (a panic included), the workers are sent
     // home and the child exits, to be replaced by the master.
     run_with_workers(
-        cx.scoreboard,
-        cx.slot,
+        &cx,
         threads,
         &body,
+        &stopping,
         |started| {
             if started > 0 {
                 listen(&cx, process, &mut acceptor, &shared);
             }
         },
         || {
-            process.accepting.store(0, Ordering::Release);
-            stopping.store(true, Ordering::Release);
             let _ = nix::unistd::write(&idle_write, &[1u8]);
             shared.finish();
         },

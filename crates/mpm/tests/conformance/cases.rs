@@ -217,16 +217,8 @@ fn httpdate_like(d: &str) -> bool {
 /// responses, the ones it makes up itself included.
 #[test]
 fn every_response_the_server_writes_itself_carries_a_date() {
-    let mut p = short_header_timeout(1, None, 0);
-    p.limits.request_line = 64;
-    p.limits.field_size = 64;
-    p.limits.body = 10;
-    let s = server(p);
-    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
-    let long_field = format!(
-        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
-        "b".repeat(100)
-    );
+    let s = server(small_limits(short_header_timeout(1, None, 0)));
+    let (long_target, long_field) = too_long_target_and_field();
     for (raw, status) in [
         (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
         (
@@ -425,19 +417,31 @@ fn trailers_are_held_to_the_header_limits() {
     }
 }
 
-#[test]
-fn each_limit_has_its_status() {
-    let mut p = ProtocolConfig::default();
+/// `p` with limits small enough to run into: lines of 64 bytes, 5
+/// fields, bodies of 10 bytes.
+fn small_limits(mut p: ProtocolConfig) -> ProtocolConfig {
     p.limits.request_line = 64;
     p.limits.field_size = 64;
     p.limits.fields = 5;
     p.limits.body = 10;
-    let s = server(p);
-    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
-    let long_field = format!(
-        "GET / HTTP/1.1\r\nHost: a\r\nX-Long: {}\r\n\r\n",
-        "b".repeat(100)
-    );
+    p
+}
+
+/// A request whose target, and one whose header line, is over 100 bytes.
+fn too_long_target_and_field() -> (String, String) {
+    (
+        format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100)),
+        format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Long: {}\r\n\r\n",
+            "b".repeat(100)
+        ),
+    )
+}
+
+#[test]
+fn each_limit_has_its_status() {
+    let s = server(small_limits(ProtocolConfig::default()));
+    let (long_target, long_field) = too_long_target_and_field();
     let many = format!(
         "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
         "X-A: 1\r\n".repeat(6)
