@@ -152,15 +152,49 @@ fn tls_1_1_is_refused(t: &TlsSite) {
     assert!(log.contains("TLSv1.2"), "{log}");
 }
 
-fn plain_http_gets_400(t: &TlsSite) {
+/// Plain HTTP sent to the TLS port: what came back before the close.
+fn send_plain_http(t: &TlsSite) -> String {
     let mut s = connect(addr(t.port));
     s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
         .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Plain HTTP on the TLS port: a 400 in clear, nothing after it (no TLS
+/// record), with the `Date` every response carries (RFC 9110 §6.6.1).
+fn plain_http_gets_400(t: &TlsSite) {
+    check_plain_http_answer(&send_plain_http(t));
+}
+
+fn check_plain_http_answer(out: &str) {
     assert!(
         out.starts_with("HTTP/1.1 400 Bad Request\r\n") && out.contains("plain HTTP"),
         "plain HTTP on the TLS port got {out:?}"
+    );
+    assert!(
+        out.ends_with("URL, please.\n"),
+        "bytes after the answer to plain HTTP: {out:?}"
+    );
+    let date = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .unwrap_or_else(|| panic!("the 400 to plain HTTP has no Date header: {out:?}"));
+    assert!(
+        date.len() == 29 && date.ends_with(" GMT"),
+        "the 400 to plain HTTP has Date {date:?}"
+    );
+}
+
+/// `curl --http1.0` offers ALPN `http/1.0` alone: it is served.
+fn http10_client_is_served(t: &TlsSite) {
+    let (code, body, log) = t.curl("a.test", "/index.html", &["--http1.0"]);
+    assert_eq!(code, 0, "curl --http1.0 failed:\n{log}");
+    assert_eq!(String::from_utf8_lossy(&body), "page of a", "{log}");
+    assert!(
+        log.contains("ALPN: server accepted http/1.0"),
+        "http/1.0 was not negotiated:\n{log}"
     );
 }
 
@@ -258,6 +292,7 @@ fn serve_over_tls(mpm: &str) {
     a_large_file_arrives_whole(&t);
     tls_1_1_is_refused(&t);
     plain_http_gets_400(&t);
+    http10_client_is_served(&t);
     host_disagreeing_with_sni_is_421(&t);
     h2_only_client_gets_http11_or_a_clean_failure(&t);
     sessions_resume_across_processes(&t);
@@ -332,6 +367,53 @@ fn event_stalled_handshakes_hold_no_thread() {
             "a stalled handshake got {r:?}"
         );
     }
+}
+
+/// Plain HTTP on the TLS port, answered by the event loop, which then
+/// lingers on the connection: reading the socket in clear. (Through the
+/// TLS session, the client's HTTP after our `close_notify` tripped a
+/// rustls debug assertion, and the child died with every connection it
+/// held.) One child here: a TLS keep-alive connection shares it.
+#[test]
+fn event_plain_http_on_the_tls_port_costs_no_other_connection() {
+    let t = TlsSite::new("event-small");
+    let m = t.start("event-small");
+    let before = children(m.pid());
+    assert_eq!(before.len(), 1, "one child expected: {before:?}");
+    let cfg = t.pki.client_config(&[b"http/1.1"]);
+    let tcp = TcpStream::connect(addr(t.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut kept = pki::tls_connect(&cfg, "a.test", tcp).expect("handshake");
+    let mut ask = |round: &str| {
+        kept.write_all(b"GET /index.html HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            .unwrap_or_else(|e| panic!("{round}: the kept connection is gone: {e}"));
+        let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_response(&mut std::io::BufReader::new(&mut kept), false)
+        }))
+        .unwrap_or_else(|_| panic!("{round}: no answer on the kept TLS connection"));
+        assert_eq!(
+            (resp.status, &resp.body[..]),
+            (200, &b"page of a"[..]),
+            "{round}"
+        );
+    };
+    ask("before");
+    let answers: Vec<String> = (0..3).map(|_| send_plain_http(&t)).collect();
+    ask("after three plain HTTP clients");
+    for out in &answers {
+        check_plain_http_answer(out);
+    }
+    assert_eq!(
+        children(m.pid()),
+        before,
+        "the child changed; stderr:\n{}",
+        m.stderr()
+    );
+    assert!(
+        !m.stderr().contains("panicked"),
+        "a panic in the server; stderr:\n{}",
+        m.stderr()
+    );
 }
 
 /// The first certificate of a PEM file, DER.

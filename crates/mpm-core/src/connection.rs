@@ -70,6 +70,12 @@ pub struct TlsStream {
     plaintext: bool,
     /// `close_notify` is queued or sent.
     notified: bool,
+    /// The client spoke plain HTTP (found by [`Connection::handshake_step`]):
+    /// the session is never used, and reads, writes and the half-close of
+    /// a lingering close go to the socket in clear. (Through the session,
+    /// a lingering close would feed the client's HTTP to rustls, which
+    /// then alerts after its `close_notify`: a debug assertion.)
+    cleartext: bool,
 }
 
 impl Drop for TlsStream {
@@ -301,6 +307,7 @@ impl Connection {
             sniffed: false,
             plaintext: false,
             notified: false,
+            cleartext: false,
         })
     }
 
@@ -333,8 +340,9 @@ impl Connection {
     /// what to wait for next. `Done` (at once for plain TCP) fills
     /// [`ConnInfo::tls`]. An error ends the connection; when
     /// [`crate::tls::is_plain_http`] is true for it, the client spoke
-    /// plain HTTP: write [`crate::tls::PLAIN_HTTP_RESPONSE`] with
-    /// [`Connection::write_plain`] and close.
+    /// plain HTTP: write [`crate::tls::plain_http_response`] with
+    /// [`Connection::write_plain`] and close (a lingering close reads the
+    /// socket in clear from then on).
     pub fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
         let Transport::Tls(t) = &mut self.transport else {
             return Ok(HandshakeStatus::Done);
@@ -369,10 +377,11 @@ impl Connection {
                 ) {
                     Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                     Ok(_) if first[0] != 0x16 => {
+                        t.cleartext = true;
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             crate::tls::PlainHttp,
-                        ))
+                        ));
                     }
                     Ok(_) => t.sniffed = true,
                     Err(nix::errno::Errno::EAGAIN) => return Ok(HandshakeStatus::WantRead),
@@ -441,17 +450,20 @@ impl Connection {
                 nix::sys::socket::recv(s.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
                     .map_err(io::Error::from)
             }
+            Transport::Tls(t) if t.cleartext => DontWait(&t.tcp).read(buf),
             Transport::Tls(t) => t.read_data(buf, true),
         }
     }
 
     /// Half-close the sending side (for lingering close); TLS says
-    /// `close_notify` first.
+    /// `close_notify` first (not to a client that spoke plain HTTP).
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         if let Transport::Tls(t) = &mut self.transport {
-            t.session.send_close_notify();
-            t.notified = true;
-            let _ = t.flush_tls(self.nonblocking);
+            if !t.cleartext {
+                t.session.send_close_notify();
+                t.notified = true;
+                let _ = t.flush_tls(self.nonblocking);
+            }
         }
         self.tcp().shutdown(std::net::Shutdown::Write)
     }
@@ -461,6 +473,7 @@ impl Read for Connection {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.read(buf),
+            Transport::Tls(t) if t.cleartext => t.tcp.read(buf),
             Transport::Tls(t) => t.read_data(buf, self.nonblocking),
         }
     }
@@ -470,12 +483,14 @@ impl Write for Connection {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.write(buf),
+            Transport::Tls(t) if t.cleartext => t.tcp.write(buf),
             Transport::Tls(t) => t.write_data(buf, self.nonblocking),
         }
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.write_vectored(bufs),
+            Transport::Tls(t) if t.cleartext => t.tcp.write_vectored(bufs),
             Transport::Tls(t) => {
                 let first = bufs.iter().find(|b| !b.is_empty());
                 t.write_data(first.map_or(&[][..], |b| &b[..]), self.nonblocking)
@@ -487,6 +502,7 @@ impl Write for Connection {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.transport {
             Transport::Plain(s) => s.flush(),
+            Transport::Tls(t) if t.cleartext => t.tcp.flush(),
             Transport::Tls(t) => t.flush_tls(self.nonblocking),
         }
     }

@@ -48,6 +48,17 @@ pub enum Error {
     /// the file or directive.
     #[error("{0}")]
     Tls(String),
+    /// The thread that accepts connections or runs the event loop of a
+    /// server in this process ended by a panic (a bug, or a handler's hook
+    /// that panicked on that thread): the server stopped rather than keep
+    /// a listening socket whose connections nobody would answer.
+    #[error("{what} stopped by a panic ({reason}); the server stopped rather than accept connections it would not answer: start it again, and see the error log for where it panicked")]
+    Panicked {
+        /// What ended (`the event loop`).
+        what: &'static str,
+        /// The panic's message.
+        reason: String,
+    },
     /// Any other system call failed.
     #[error("{what}: {source}")]
     Io {
@@ -66,6 +77,15 @@ impl Error {
             source,
         }
     }
+}
+
+/// The message of a caught panic (its `&str` or `String` payload).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Describe an I/O error the way an operator reads it: `address already in

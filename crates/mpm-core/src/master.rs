@@ -150,6 +150,49 @@ pub fn spawn_workers<'scope, 'env>(
     started
 }
 
+/// A threaded child's life: its `threads` worker threads (started by
+/// [`spawn_workers`], each running `body`) and, on the calling thread,
+/// `main(started)` (the listener, or the event loop); then the child
+/// stops: its slot shows it no longer accepts, `stopping` is set (the
+/// workers' "leaving" check) and `send_home` wakes the workers to go;
+/// then the workers are waited for.
+///
+/// The stop runs however `main` ends, by returning or by a panic (a bug,
+/// or a handler's hook that panics on the loop's thread): a child whose
+/// listener or loop is gone never lingers with idle workers, accepting
+/// nothing and counted as spare. A panic of `main` is passed on once the
+/// workers are gone, so a forked child exits (and the master replaces it)
+/// and an in-process server's `run` reports it.
+pub fn run_with_workers<'env>(
+    cx: &ChildContext<'env>,
+    threads: usize,
+    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
+    stopping: &std::sync::atomic::AtomicBool,
+    main: impl FnOnce(usize),
+    send_home: impl FnOnce(),
+) {
+    /// Runs its closure when dropped, on a return and on an unwind alike.
+    struct OnDrop<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for OnDrop<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    let scoreboard: &'env Scoreboard = cx.scoreboard;
+    let process = scoreboard.process(cx.slot);
+    std::thread::scope(|s| {
+        let started = spawn_workers(s, scoreboard, cx.slot, threads, body);
+        let _stop = OnDrop(Some(|| {
+            process.accepting.store(0, Ordering::Release);
+            stopping.store(true, Ordering::Release);
+            send_home();
+        }));
+        main(started);
+    });
+}
+
 /// How many children, and how the spares are kept; in processes for
 /// `start` and `max_children`, in the strategy's idle units (processes or
 /// threads) for `spare`.
@@ -946,6 +989,82 @@ mod tests {
         assert_eq!(signal_description(11), "Segmentation fault");
         assert_eq!(signal_description(9), "Killed");
         assert_eq!(signal_description(libc::SIGSYS), "SIGSYS");
+    }
+
+    /// The listener or event loop of a threaded child dies: its workers
+    /// are still sent home and the panic reaches the child's caller (the
+    /// child exits and is replaced), instead of a child that hangs with
+    /// idle workers and nothing accepting.
+    #[test]
+    fn a_child_whose_main_thread_panics_sends_its_workers_home() {
+        use std::sync::atomic::AtomicBool;
+        let scoreboard = Scoreboard::new(1, 2).expect("scoreboard");
+        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], 1).expect("bind");
+        let (_leave_read, leave_write) = nix::unistd::pipe().expect("pipe");
+        let cx = ChildContext {
+            slot: 0,
+            generation: 0,
+            listeners: &listeners,
+            handler: Arc::new(Nothing),
+            protocol: Arc::new(ProtocolConfig::default()),
+            mpm: &MpmConfig::default(),
+            scoreboard: &scoreboard,
+            leave: leave_write.as_fd(),
+        };
+        scoreboard.process(0).accepting.store(1, Ordering::Release);
+        let stopping = AtomicBool::new(false);
+        let home = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let body = |_: usize, _: &crate::scoreboard::WorkerSlot| {
+                    // A worker waits for work until sent home.
+                    while !home.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                };
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_with_workers(
+                        &cx,
+                        2,
+                        &body,
+                        &stopping,
+                        |started| {
+                            assert_eq!(started, 2, "workers started");
+                            panic!("the listener dies");
+                        },
+                        || home.store(true, Ordering::Release),
+                    )
+                }));
+                let _ = tx.send(outcome.is_err());
+            });
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(panicked) => assert!(panicked, "the listener's panic was swallowed"),
+                Err(_) => {
+                    // Let the stuck workers go, so the test ends.
+                    home.store(true, Ordering::Release);
+                    panic!("the child hung after its listener died: workers never sent home");
+                }
+            }
+        });
+        assert!(stopping.load(Ordering::Acquire), "stopping was not set");
+        assert_eq!(
+            scoreboard.process(0).accepting.load(Ordering::Acquire),
+            0,
+            "the slot still shows the child accepting"
+        );
+    }
+
+    /// A handler no request reaches.
+    struct Nothing;
+    impl Handler for Nothing {
+        fn handle(
+            &self,
+            _: crate::handler::Request<'_>,
+            _: &crate::connection::ConnInfo,
+        ) -> crate::handler::Response {
+            crate::handler::Response::new(crate::handler::Body::Empty)
+        }
     }
 
     #[test]

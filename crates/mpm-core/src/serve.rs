@@ -111,7 +111,8 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         if let Some(slot) = ctx.slot {
             slot.set_state(WorkerState::Read);
         }
-        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort) {
+        let server = &ctx.protocol.server_header;
+        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server) {
             log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
             return ConnStats::default();
         }
@@ -427,7 +428,7 @@ impl Conn<'_, '_> {
         let limits = &self.ctx.protocol.limits;
         let t = &self.ctx.protocol.timeouts;
         let mut body = BodyState {
-            decoder: BodyDecoder::new(head.framing, limits.body),
+            decoder: BodyDecoder::with_limits(head.framing, limits),
             deadline: ReadDeadline::new(t.request_read.body, Instant::now()),
             pending_continue: head.expect_continue && head.framing.has_body(),
             failure: None,
@@ -457,6 +458,28 @@ impl Conn<'_, '_> {
                 )),
             }
         };
+        // The body the handler left unread: drain a little so the
+        // connection can go on, else close. Broken framing found here is
+        // refused below as if the handler had read it (a 400 for a
+        // smuggled trailer, whoever the handler is).
+        let mut unread = None;
+        if outcome.is_ok() && body.failure.is_none() && !body.decoder.is_complete() {
+            if body.pending_continue {
+                // The client waits for our go-ahead we never gave: it may
+                // or may not send the body, so the connection cannot be
+                // reused.
+                unread = Some(After::Close);
+            } else {
+                let mut reader = BodyReader {
+                    conn: self,
+                    body: &mut body,
+                };
+                let drained = io::copy(&mut (&mut reader).take(DRAIN_LIMIT), &mut io::sink());
+                if drained.is_err() || !body.decoder.is_complete() {
+                    unread = Some(After::Linger);
+                }
+            }
+        }
         self.set_state(WorkerState::Write);
         let (resp, mut after) = match (outcome, body.failure) {
             (_, Some(BodyFailure::TooLarge)) => (
@@ -468,6 +491,11 @@ impl Conn<'_, '_> {
             ),
             (_, Some(BodyFailure::Malformed(why))) => {
                 (status_page(StatusCode::BAD_REQUEST, why), After::Linger)
+            }
+            // The handler answered without the body, whose rest was slow or
+            // cut while draining it: its answer stands, then the close.
+            (Ok(resp), Some(BodyFailure::TimedOut | BodyFailure::Gone)) if unread.is_some() => {
+                (resp, After::Linger)
             }
             (_, Some(BodyFailure::TimedOut)) => (
                 status_page(
@@ -489,13 +517,9 @@ impl Conn<'_, '_> {
                 );
                 return After::Close;
             }
-            (Ok(resp), None) => (resp, After::KeepAlive),
+            (Ok(resp), None) => (resp, unread.unwrap_or(After::KeepAlive)),
             (Err(panic), None) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-text panic".into());
+                let what = crate::error::panic_message(&*panic);
                 log::error!(
                     "handler panicked on \"{}\" from {}: {what}; answered 500 and closed the connection",
                     head.request_line,
@@ -510,25 +534,6 @@ impl Conn<'_, '_> {
                 )
             }
         };
-        // The body the handler left unread: drain a little so the
-        // connection can go on, else close.
-        if after == After::KeepAlive && !body.decoder.is_complete() {
-            if body.pending_continue {
-                // The client waits for our go-ahead we never gave: it may
-                // or may not send the body, so the connection cannot be
-                // reused.
-                after = After::Close;
-            } else {
-                let mut reader = BodyReader {
-                    conn: self,
-                    body: &mut body,
-                };
-                let drained = io::copy(&mut (&mut reader).take(DRAIN_LIMIT), &mut io::sink());
-                if drained.is_err() || !body.decoder.is_complete() {
-                    after = After::Linger;
-                }
-            }
-        }
         let status = resp.status();
         let body_len = resp.body().len();
         let length = engine::plan_length(version, &head.method, status, body_len);

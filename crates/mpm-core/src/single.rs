@@ -57,11 +57,12 @@ impl Mpm for Single {
             handoff: false,
             only: None,
         };
-        let (served, exit) =
-            watch_commands(&ctx, &stopping, || accept_loop(&ctx, &stopping, &serve_ctx));
+        let (served, exit) = watch_commands(&ctx, &stopping, "the accepting thread", || {
+            accept_loop(&ctx, &stopping, &serve_ctx)
+        });
         process.accepting.store(0, Ordering::Relaxed);
         slot.set_state(WorkerState::Dead);
-        served?;
+        served??;
         Ok(exit)
     }
 }
@@ -71,11 +72,16 @@ impl Mpm for Single {
 /// the listeners at once); then the exit that command asks for. For the
 /// strategies that serve in the calling process (`single`, event's
 /// in-process mode). `body` must return once `stopping.graceful` fires.
+///
+/// A panic of `body` (`what` names it: `the event loop`) becomes
+/// [`Error::Panicked`], and the watcher ends with it: `run` then returns
+/// that error instead of waiting for a command with nobody serving.
 pub fn watch_commands<R>(
     ctx: &RunContext<'_>,
     stopping: &Stopping,
+    what: &'static str,
     body: impl FnOnce() -> R,
-) -> (R, Exit) {
+) -> (Result<R, Error>, Exit) {
     let done = AtomicBool::new(false);
     let command = parking_lot::Mutex::new(None);
     ctx.control.set_phase(Phase::Running);
@@ -94,9 +100,16 @@ pub fn watch_commands<R>(
                 }
             }
         });
-        let r = body();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
         done.store(true, Ordering::Release);
-        r
+        r.map_err(|panic| {
+            let e = Error::Panicked {
+                what,
+                reason: crate::error::panic_message(&*panic),
+            };
+            log::error!("{e}");
+            e
+        })
     });
     let exit = match command.lock().take() {
         Some(Command::Restart) => Exit::Restart,

@@ -11,7 +11,9 @@
 //! - [`server_config`]: one `Arc<ServerConfig>` per listening address, with
 //!   an SNI resolver over its hosts (exact names and `*`/`?` wildcards, as
 //!   `ServerName`/`ServerAlias` match; no match, or no SNI, gets the first
-//!   host: the address's default), ALPN `http/1.1`, a session cache shared
+//!   host: the address's default), ALPN `http/1.1` and `http/1.0` (a
+//!   client that offers neither, `h2` alone say, is refused with a
+//!   `no_application_protocol` alert), a session cache shared
 //!   by the threads of a process, and the ticket key of a [`TlsShared`]
 //!   made once in the master before any fork, so every child can resume
 //!   every other child's sessions.
@@ -22,7 +24,8 @@
 //! - Plain HTTP sent to a TLS port is recognised at the first byte (a TLS
 //!   record starts with 0x16): the step fails with an error for which
 //!   [`is_plain_http`] is true, and the caller answers
-//!   [`PLAIN_HTTP_RESPONSE`] in clear and closes.
+//!   [`plain_http_response`] in clear and closes (its lingering close
+//!   reads the socket in clear too, never through the session).
 //!
 //! The ticket key rotates (rustls' `Ticketer`, every 6 hours) in each
 //! process: the first next key is made before the fork too, so the first
@@ -52,15 +55,35 @@ use crate::connection::Connection;
 use crate::control::poll_timeout;
 use crate::error::Error;
 
-/// The answer to plain HTTP on a TLS port (as Apache's mod_ssl words it),
-/// sent in clear before the connection closes.
-pub const PLAIN_HTTP_RESPONSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-Content-Length: 128\r\n\
-Connection: close\r\n\
-\r\n\
-Bad Request: you're speaking plain HTTP to an SSL-enabled server port.\n\
+/// The text of the answer to plain HTTP on a TLS port (as Apache's
+/// mod_ssl words it).
+const PLAIN_HTTP_TEXT: &str =
+    "Bad Request: you're speaking plain HTTP to an SSL-enabled server port.\n\
 Instead use the HTTPS scheme to access this URL, please.\n";
+
+/// The answer to plain HTTP on a TLS port, sent in clear before the
+/// connection closes: a 400 with the head every response of the server
+/// has (`Date`, `Server: {server}` unless empty, `Connection: close`),
+/// made by the engine's [`crate::h1::encode_head`].
+pub fn plain_http_response(server: &str) -> Vec<u8> {
+    let mut headers = http::HeaderMap::with_capacity(1);
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    let mut out = Vec::with_capacity(256 + PLAIN_HTTP_TEXT.len());
+    crate::h1::encode_head(
+        &mut out,
+        http::StatusCode::BAD_REQUEST,
+        &headers,
+        crate::h1::ResponseLength::Known(PLAIN_HTTP_TEXT.len() as u64),
+        false,
+        http::Version::HTTP_11,
+        server,
+    );
+    out.extend_from_slice(PLAIN_HTTP_TEXT.as_bytes());
+    out
+}
 
 /// Sessions each process's cache keeps (per listening address).
 const SESSION_CACHE_SIZE: usize = 1024;
@@ -97,7 +120,7 @@ impl fmt::Display for PlainHttp {
 impl std::error::Error for PlainHttp {}
 
 /// True when a handshake error means the client spoke plain HTTP: answer
-/// [`PLAIN_HTTP_RESPONSE`] in clear and close.
+/// [`plain_http_response`] in clear and close.
 pub fn is_plain_http(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<PlainHttp>())
 }
@@ -105,12 +128,14 @@ pub fn is_plain_http(e: &io::Error) -> bool {
 /// Drive the handshake of `conn` to its end on the calling thread, each
 /// wait bounded by `timeout` (the `Timeout` directive) and cut short when
 /// `abort` becomes readable. Plain HTTP is answered with
-/// [`PLAIN_HTTP_RESPONSE`]; the error is returned so the caller closes.
-/// A connection without TLS, or already handshaken, returns at once.
+/// [`plain_http_response`] (`server` is its `Server` header); the error is
+/// returned so the caller closes. A connection without TLS, or already
+/// handshaken, returns at once.
 pub fn handshake_blocking(
     conn: &mut Connection,
     timeout: Duration,
     abort: Option<BorrowedFd<'_>>,
+    server: &str,
 ) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -120,7 +145,7 @@ pub fn handshake_blocking(
             Ok(HandshakeStatus::WantWrite) => PollFlags::POLLOUT,
             Err(e) => {
                 if is_plain_http(&e) {
-                    answer_plain_http(conn, timeout.min(Duration::from_secs(2)));
+                    answer_plain_http(conn, timeout.min(Duration::from_secs(2)), server);
                 }
                 return Err(e);
             }
@@ -152,12 +177,12 @@ pub fn handshake_blocking(
     }
 }
 
-/// Answer plain HTTP on a TLS port: [`PLAIN_HTTP_RESPONSE`] in clear,
+/// Answer plain HTTP on a TLS port: [`plain_http_response`] in clear,
 /// then stop sending and read what the client still sends for at most
 /// `linger` (closing with unread bytes would reset the connection and
 /// destroy the answer). Blocks; for the blocking strategies.
-pub fn answer_plain_http(conn: &Connection, linger: Duration) {
-    if conn.write_plain(PLAIN_HTTP_RESPONSE).is_err() {
+pub fn answer_plain_http(conn: &Connection, linger: Duration, server: &str) {
+    if conn.write_plain(&plain_http_response(server)).is_err() {
         return;
     }
     let tcp = conn.tcp();
@@ -680,7 +705,9 @@ pub fn server_config_from_keys(
         .map_err(|e| Error::Tls(format!("{what}: {e}")))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Ours in preference order (rustls picks the first the client offers):
+    // a client asking for HTTP/1.0 (`curl --http1.0`) is served too.
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     cfg.ignore_client_order = policy.honor_cipher_order;
     cfg.session_storage = if policy.session_cache {
         ServerSessionMemoryCache::new(SESSION_CACHE_SIZE)

@@ -180,22 +180,43 @@ fn nonblocking_handshake_fills_conn_info_and_keeps_pipelined_plaintext() {
     );
 }
 
-#[test]
-fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
-    let s = setup();
+/// A client that sent plain HTTP to the TLS port, and the server's side
+/// of it, whose handshake step found that out.
+fn plain_http_client(s: &Setup) -> (TcpStream, Connection) {
     let addr = s.listeners.get(0).unwrap().local;
     let mut c = TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     let mut conn = accept_nonblocking(&s.listeners);
+    conn.set_nonblocking_mode(true);
     let e = handshake(&mut conn).expect_err("plain HTTP is no handshake");
     assert!(tls::is_plain_http(&e), "unexpected error: {e}");
+    (c, conn)
+}
+
+#[test]
+fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
+    let s = setup();
+    let (mut c, conn) = plain_http_client(&s);
     c.shutdown(std::net::Shutdown::Write).unwrap();
-    tls::answer_plain_http(&conn, Duration::from_secs(5));
+    tls::answer_plain_http(&conn, Duration::from_secs(5), "mpmd");
     drop(conn);
     let mut out = String::new();
     c.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    let date = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .unwrap_or_else(|| panic!("the answer to plain HTTP has no Date header: {out:?}"));
+    assert!(
+        date.len() == 29 && date.ends_with(" GMT"),
+        "Date is not an HTTP date: {date:?}"
+    );
+    assert!(
+        out.contains("\r\nServer: mpmd\r\n"),
+        "no Server header: {out:?}"
+    );
+    assert!(out.contains("\r\nConnection: close\r\n"), "{out:?}");
     let body = out.split_once("\r\n\r\n").unwrap().1;
     let len: usize = out
         .lines()
@@ -204,6 +225,48 @@ fn plain_http_on_a_tls_port_is_recognised_at_the_first_byte() {
         .parse()
         .unwrap();
     assert_eq!(body.len(), len, "Content-Length matches the body");
+}
+
+/// After the answer to plain HTTP, an event loop's lingering close shuts
+/// the connection for writing and reads what the client still sends: the
+/// socket in clear, not through the TLS session (whose `close_notify`
+/// followed by the client's HTTP tripped a rustls debug assertion, a
+/// panic on the event loop's thread).
+#[test]
+fn a_lingering_close_after_plain_http_reads_the_socket_in_clear() {
+    let s = setup();
+    let (mut c, mut conn) = plain_http_client(&s);
+    conn.write_plain(&tls::plain_http_response("mpmd")).unwrap();
+    conn.shutdown_write().expect("half-close");
+    // The client sends more, then closes.
+    c.write_all(b"GET /more HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut drained = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        wait_for(&conn, PollFlags::POLLIN);
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => drained.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("the lingering read failed: {e} (after {drained:?})"),
+        }
+    }
+    assert_eq!(
+        drained, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /more HTTP/1.1\r\nHost: a\r\n\r\n",
+        "the lingering close did not read the client's bytes in clear"
+    );
+    drop(conn);
+    // The client got the answer and a clean end: no TLS alert after it.
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{out:?}");
+    assert!(
+        out.ends_with(b"URL, please.\n"),
+        "bytes after the answer: {:?}",
+        String::from_utf8_lossy(&out)
+    );
 }
 
 #[test]
@@ -216,7 +279,7 @@ fn a_stalled_handshake_ends_at_the_timeout() {
     let mut conn = accept_nonblocking(&s.listeners);
     conn.set_nonblocking_mode(true);
     let t = Instant::now();
-    let e = tls::handshake_blocking(&mut conn, Duration::from_millis(300), None)
+    let e = tls::handshake_blocking(&mut conn, Duration::from_millis(300), None, "mpmd")
         .expect_err("a stalled handshake cannot succeed");
     assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
     assert!(
@@ -285,7 +348,7 @@ fn ssl_cipher_suite_and_protocol_limit_what_is_negotiated() {
             }
         };
         let mut conn = Connection::accepted(stream, peer, 0, l).unwrap();
-        let served = tls::handshake_blocking(&mut conn, Duration::from_secs(5), None);
+        let served = tls::handshake_blocking(&mut conn, Duration::from_secs(5), None, "mpmd");
         let got = client.join().unwrap();
         if accepted {
             served.expect("the configured suite is accepted");

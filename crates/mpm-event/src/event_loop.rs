@@ -13,14 +13,14 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use mpm_core::accept::is_shortage;
 use mpm_core::h1::{HeadEvent, Session};
-use mpm_core::master::{spawn_workers, ChildContext};
+use mpm_core::master::{run_with_workers, ChildContext};
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{
     self, After, Dispatch, Handback, PendingWrite, ServeBuffers, ServeContext, Work,
 };
 use mpm_core::tls::{self, HandshakeStatus};
-use mpm_core::{clamp, h1, Connection, Listener, ProtocolConfig, WorkerState};
+use mpm_core::{clamp, h1, Connection, Error, Listener, ProtocolConfig, WorkerState};
 use parking_lot::Mutex;
 
 use crate::timer::{Entry, Wheel};
@@ -158,25 +158,19 @@ impl Shared {
 /// A child: start the workers, run the loop, wait for the workers. With
 /// `abort`, readable when every connection must close at once (a stop of
 /// the in-process mode; a forked child is ended by a signal instead).
-pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) {
-    let pid = std::process::id();
+///
+/// An error when the loop could not start. When the loop dies (a panic on
+/// its thread: a bug, or a handler's [`mpm_core::Handler::answers_at_once`]
+/// that panics), the workers are sent home and the panic is passed on
+/// once they are gone: a forked child exits and is replaced, the
+/// in-process server's `run` returns an error.
+pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Error> {
     let process = cx.scoreboard.process(cx.slot);
     let (cfg, _) = clamp::worker(cx.mpm);
     let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
-    let poll = match Poll::new() {
-        Ok(p) => p,
-        Err(e) => {
-            log::error!("child {pid}: could not make its event loop: {e}");
-            return;
-        }
-    };
-    let waker = match Waker::new(poll.registry(), WAKE) {
-        Ok(w) => w,
-        Err(e) => {
-            log::error!("child {pid}: could not make its event loop's waker: {e}");
-            return;
-        }
-    };
+    let poll = Poll::new().map_err(|e| Error::io("making the child's event loop", e))?;
+    let waker = Waker::new(poll.registry(), WAKE)
+        .map_err(|e| Error::io("making the child's event loop waker", e))?;
     let shared = Shared {
         queue: Mutex::new(Queue::default()),
         parking: (0..threads)
@@ -205,38 +199,30 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) {
         };
         work(&shared, t, slot, &serve_ctx, &leaving);
     };
-    std::thread::scope(|s| {
-        let started = spawn_workers(s, cx.scoreboard, cx.slot, threads, &body);
-        // However the loop ends (a panic in it included), the workers are
-        // sent home, so the child ends and the master replaces it instead
-        // of a child hanging with parked threads.
-        let _finish = Finish {
-            shared: &shared,
-            stopping: &stopping,
-            process,
-        };
-        if started > 0 {
-            match Loop::new(&cx, process, &shared, poll, &stopping, started, abort) {
-                Ok(mut l) => l.run(),
-                Err(e) => log::error!("child {pid}: could not start its event loop: {e}"),
-            }
-        }
-    });
-}
-
-/// Ends a child's workers when dropped.
-struct Finish<'a> {
-    shared: &'a Shared,
-    stopping: &'a AtomicBool,
-    process: &'a ProcessSlot,
-}
-
-impl Drop for Finish<'_> {
-    fn drop(&mut self) {
-        self.process.accepting.store(0, Ordering::Release);
-        self.stopping.store(true, Ordering::Release);
-        self.shared.finish();
-    }
+    let mut outcome = Ok(());
+    // However the loop ends (a panic in it included), the workers are sent
+    // home, so the child ends and the master replaces it instead of a
+    // child hanging with parked threads.
+    run_with_workers(
+        &cx,
+        threads,
+        &body,
+        &stopping,
+        |started| {
+            outcome = if started == 0 {
+                Err(Error::io(
+                    "starting the child's worker threads",
+                    io::Error::other("not one could start"),
+                ))
+            } else {
+                Loop::new(&cx, process, &shared, poll, &stopping, started, abort)
+                    .map(|mut l| l.run())
+                    .map_err(|e| Error::io("starting the child's event loop", e))
+            };
+        },
+        || shared.finish(),
+    );
+    outcome
 }
 
 /// A worker thread: answer dispatched requests until the child leaves.
@@ -714,6 +700,7 @@ impl<'a, 'c> Loop<'a, 'c> {
 
     /// Drive a TLS handshake as far as the socket lets it.
     fn handshake(&mut self, k: usize) {
+        let protocol = self.protocol;
         let Some(conn) = self.slot(k).and_then(|s| s.conn.as_mut()) else {
             return;
         };
@@ -728,7 +715,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             Err(e) if tls::is_plain_http(&e) => {
                 log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
                 // One small write into an empty socket buffer: it fits.
-                let _ = conn.write_plain(tls::PLAIN_HTTP_RESPONSE);
+                let answer = tls::plain_http_response(&protocol.server_header);
+                let _ = conn.write_plain(&answer);
                 self.linger(k, Instant::now());
             }
             Err(e) => {

@@ -66,7 +66,11 @@
 //! [`Event::in_process`] runs one child's loop and threads in the calling
 //! process, with no master and no fork: for embedders that want one
 //! threaded process (and for tests that cannot fork). A crash then ends
-//! the server, as with `single`.
+//! the server, as with `single`: should the loop die (a panic on its
+//! thread, e.g. in a handler's `answers_at_once`), the workers are sent
+//! home and `run` returns [`Error::Panicked`], never leaving a listening
+//! socket that nobody answers. A forked child whose loop dies exits the
+//! same way and the master starts another.
 //!
 //! ## Status
 //!
@@ -117,21 +121,23 @@ impl Event {
         let sb = ctx.scoreboard;
         sb.process(0)
             .start(std::process::id() as i32, sb.generation());
-        let ((), exit) = mpm_core::single::watch_commands(&ctx, &stopping, || {
-            event_loop::run_child(
-                mpm_core::master::ChildContext {
-                    slot: 0,
-                    generation: sb.generation(),
-                    listeners: ctx.listeners,
-                    handler,
-                    protocol: ctx.protocol.clone(),
-                    mpm: &cfg,
-                    scoreboard: sb,
-                    leave: stopping.graceful.fd(),
-                },
-                Some(stopping.abort.fd()),
-            )
-        });
+        let (ran, exit) =
+            mpm_core::single::watch_commands(&ctx, &stopping, "the event loop", || {
+                event_loop::run_child(
+                    mpm_core::master::ChildContext {
+                        slot: 0,
+                        generation: sb.generation(),
+                        listeners: ctx.listeners,
+                        handler,
+                        protocol: ctx.protocol.clone(),
+                        mpm: &cfg,
+                        scoreboard: sb,
+                        leave: stopping.graceful.fd(),
+                    },
+                    Some(stopping.abort.fd()),
+                )
+            });
+        ran??;
         Ok(exit)
     }
 }
@@ -168,8 +174,11 @@ impl Mpm for Event {
             return self.run_here(ctx);
         }
         let params = MasterParams::threaded(ctx.mpm);
-        self.master
-            .run(&ctx, params, &|cx| event_loop::run_child(cx, None))
+        self.master.run(&ctx, params, &|cx| {
+            if let Err(e) = event_loop::run_child(cx, None) {
+                log::error!("child {}: {e}", std::process::id());
+            }
+        })
     }
 }
 

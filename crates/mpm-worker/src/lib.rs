@@ -48,7 +48,9 @@
 //!
 //! A handler that panics gets its client a 500 from the serving code; the
 //! worker thread also guards each connection with `catch_unwind`, so no
-//! thread is lost even to a bug in the serving code itself.
+//! thread is lost even to a bug in the serving code itself. Should the
+//! listener itself die, the workers are sent home all the same and the
+//! child exits, to be replaced ([`mpm_core::master::run_with_workers`]).
 //!
 //! ## Scoreboard
 //!
@@ -65,7 +67,7 @@ use std::time::Duration;
 
 use mpm_core::accept::{readable, Acceptor, Next};
 use mpm_core::clamp;
-use mpm_core::master::{spawn_workers, ChildContext, Master, MasterParams};
+use mpm_core::master::{run_with_workers, ChildContext, Master, MasterParams};
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
@@ -210,16 +212,23 @@ fn child(cx: ChildContext<'_>) {
         };
         work(&shared, slot, &serve_ctx);
     };
-    std::thread::scope(|s| {
-        let started = spawn_workers(s, cx.scoreboard, cx.slot, threads, &body);
-        if started > 0 {
-            listen(&cx, process, &mut acceptor, &shared);
-        }
-        process.accepting.store(0, Ordering::Release);
-        stopping.store(true, Ordering::Release);
-        let _ = nix::unistd::write(&idle_write, &[1u8]);
-        shared.finish();
-    });
+    // However the listener ends (a panic included), the workers are sent
+    // home and the child exits, to be replaced by the master.
+    run_with_workers(
+        &cx,
+        threads,
+        &body,
+        &stopping,
+        |started| {
+            if started > 0 {
+                listen(&cx, process, &mut acceptor, &shared);
+            }
+        },
+        || {
+            let _ = nix::unistd::write(&idle_write, &[1u8]);
+            shared.finish();
+        },
+    );
     drop(idle_write);
 }
 

@@ -38,8 +38,12 @@ impl Handler for App {
         }
     }
 
-    /// Everything but `/sleep` and `/worker` is quick.
+    /// Everything but `/sleep` and `/worker` is quick; asked about
+    /// `/hook-panics`, the hook panics (on the loop's thread).
     fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+        if uri.path() == "/hook-panics" {
+            panic!("the test's answers_at_once panics on purpose");
+        }
         !matches!(uri.path(), "/sleep" | "/worker")
     }
 }
@@ -261,5 +265,42 @@ fn a_stream_that_panics_in_the_loop_costs_only_its_connection() {
         let (text, took) = get(&s, "/");
         assert_eq!(text, "quick");
         assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
+}
+
+/// A handler's hook that runs on the loop's thread (`answers_at_once`)
+/// and panics ends the loop: `run` returns an error that says so, and the
+/// port stops taking connections, rather than a server that accepts and
+/// never answers.
+#[test]
+fn a_loop_that_dies_ends_run_with_an_error() {
+    let mut s = server(2);
+    let addr = s.addr();
+    let (text, _) = get(&s, "/");
+    assert_eq!(text, "quick");
+    let mut c = connect(&s);
+    c.write_all(b"GET /hook-panics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    assert!(
+        out.is_empty(),
+        "the request whose hook panicked got {:?}",
+        String::from_utf8_lossy(&out)
+    );
+    match s.join(Duration::from_secs(10)) {
+        Some(Err(e)) => assert!(
+            e.to_string()
+                .contains("the event loop stopped by a panic (the test's answers_at_once panics on purpose)"),
+            "run ended with another error: {e}"
+        ),
+        Some(Ok(exit)) => panic!("run returned {exit:?} after its loop died, not an error"),
+        None => panic!(
+            "run did not return within 10 s of its loop's death: the port accepts and nobody answers"
+        ),
+    }
+    match TcpStream::connect(addr) {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}"),
+        Ok(_) => panic!("the port of a server whose run returned still takes connections"),
     }
 }

@@ -1,6 +1,8 @@
 //! A handler that panics costs its client a 500 and that connection, under
 //! every compiled strategy: the thread (worker), the process (prefork) and
-//! the server (single) go on serving.
+//! the server (single) go on serving. Under event, a handler hook that
+//! panics on the event loop's own thread (`answers_at_once`) costs the
+//! child: it exits and the master starts another, which serves.
 //!
 //! Forking strategies must fork from a single-threaded process, and the
 //! test harness runs tests on threads, so this test has its own `main`:
@@ -31,6 +33,15 @@ impl Handler for App {
                 std::thread::current().id()
             ))),
         }
+    }
+
+    /// Asked only by the event loop, on its own thread: panics for
+    /// `/hook-panics`.
+    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+        if uri.path() == "/hook-panics" {
+            panic!("this hook panics on purpose");
+        }
+        false
     }
 }
 
@@ -139,7 +150,45 @@ fn check(strategy: &str) -> Result<(), String> {
             after.1
         ));
     }
+    if strategy == "event" {
+        loop_death_replaces_the_child(addr, &pid(&before))?;
+    }
     Ok(())
+}
+
+/// The event loop of the one child (`MaxRequestWorkers 2` of 2 threads)
+/// dies of a hook that panics on its thread: that request gets no answer,
+/// the child exits, and another one serves.
+fn loop_death_replaces_the_child(addr: SocketAddr, first: &str) -> Result<(), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("event: connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET /hook-panics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .map_err(|e| format!("event: send: {e}"))?;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    if !answer.is_empty() {
+        return Err(format!(
+            "event: a request whose hook panicked on the loop got {:?}",
+            String::from_utf8_lossy(&answer)
+        ));
+    }
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((200, who, _)) = request(addr, "/") {
+            let now = who.split(' ').next().unwrap_or("").to_string();
+            if now == first {
+                return Err(format!(
+                    "event: child {first} still answers after its loop died"
+                ));
+            }
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err("event: no child answered within 20 s of a loop's death".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn main() {

@@ -3,23 +3,34 @@
 //!
 //! [`BodyDecoder`] is a sans-IO state machine: the driver hands it whatever
 //! bytes it has read, it says how many it consumed and where the body data
-//! among them lies. Chunk lines end with CRLF or a bare LF (as request
-//! heads do, see [`super::parse`]); a CR not followed by LF is malformed.
+//! among them lies.
+//!
+//! Chunked framing is strict, as a front proxy may read it differently
+//! otherwise (request smuggling):
+//!
+//! - every line of it (chunk size, the end of chunk data, each trailer,
+//!   the final empty line) ends with CRLF; a bare LF is refused (RFC 9112
+//!   §2.2 allows one only in the start line and the header section);
+//! - the trailer section is field lines (RFC 9112 §7.1.2: `field-name ":"
+//!   OWS field-value OWS`) under the limits of header fields
+//!   (`LimitRequestFields` lines of at most `LimitRequestFieldSize`
+//!   bytes); anything else, such as a request line smuggled after the last
+//!   chunk, is refused. Trailers are read and dropped, as Apache does
+//!   unless asked to merge them.
 use std::ops::Range;
 
-use super::parse::Framing;
+use super::parse::{Framing, TOKEN};
+use crate::config::Limits;
 
 /// Longest chunk extension accepted (`;name=value…` after a chunk size).
 pub const MAX_CHUNK_EXTENSION: usize = 4 * 1024;
-
-/// Most bytes of trailer fields accepted after the last chunk.
-pub const MAX_TRAILERS: usize = 8 * 1024;
 
 /// Most hex digits in a chunk size (16 fill a u64).
 const MAX_SIZE_DIGITS: u8 = 16;
 
 /// Why a request body could not be read. The driver answers 400 for
-/// `Malformed` and 413 for `TooLarge`, and closes the connection.
+/// `Malformed` (trailers beyond the header limits included, as Apache
+/// does) and 413 for `TooLarge`, and closes the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// The chunked framing is broken; the text says how.
@@ -54,15 +65,18 @@ enum State {
     SizeLf { size: u64 },
     /// Chunk data, this many bytes to go.
     Data(u64),
-    /// After chunk data: expecting CR or LF.
+    /// After chunk data: expecting CR.
     DataCr,
     /// After chunk data and CR: expecting LF.
     DataLf,
     /// At the start of a trailer line (or of the final empty line).
     TrailerStart,
-    /// Inside a trailer line.
-    TrailerLine,
-    /// CR seen inside a trailer line.
+    /// In a trailer's field name, `len` bytes of the line so far.
+    TrailerName { len: usize },
+    /// In a trailer's value (after the colon), `len` bytes of the line so
+    /// far.
+    TrailerValue { len: usize },
+    /// CR seen at the end of a trailer line.
     TrailerLf,
     /// CR seen at the start of a line: the final CRLF.
     FinalLf,
@@ -73,6 +87,9 @@ enum State {
 }
 
 /// Decodes a request body framed by `Content-Length` or chunked encoding.
+///
+/// A driver makes it with [`BodyDecoder::with_limits`], so that trailers
+/// obey the server's header limits.
 ///
 /// ```
 /// use mpm_core::h1::{BodyDecoder, Framing};
@@ -94,7 +111,12 @@ pub struct BodyDecoder {
     state: State,
     limit: u64,
     received: u64,
+    /// Trailer lines so far.
     trailers: usize,
+    /// Most trailer lines (`LimitRequestFields`).
+    max_trailers: usize,
+    /// Longest trailer line (`LimitRequestFieldSize`).
+    max_trailer_line: usize,
 }
 
 fn malformed(reason: &'static str) -> BodyError {
@@ -103,7 +125,8 @@ fn malformed(reason: &'static str) -> BodyError {
 
 impl BodyDecoder {
     /// A decoder for a body with this framing, refusing bodies larger than
-    /// `limit` bytes (0 = unlimited) with [`BodyError::TooLarge`].
+    /// `limit` bytes (0 = unlimited) with [`BodyError::TooLarge`], and
+    /// trailers beyond the default header limits ([`Limits::default`]).
     pub fn new(framing: Framing, limit: u64) -> Self {
         let state = match framing {
             Framing::None | Framing::Length(0) => State::Done,
@@ -111,11 +134,27 @@ impl BodyDecoder {
             Framing::Length(n) => State::Length(n),
             Framing::Chunked => State::Size { size: 0, digits: 0 },
         };
+        let defaults = Limits::default();
         BodyDecoder {
             state,
             limit,
             received: 0,
             trailers: 0,
+            max_trailers: defaults.fields,
+            max_trailer_line: defaults.field_size,
+        }
+    }
+
+    /// A decoder under the server's limits: the body at most
+    /// `limits.body` bytes (`LimitRequestBody`, 0 = unlimited), at most
+    /// `limits.fields` trailer lines (any number when 0, as for the header
+    /// section) of at most `limits.field_size` bytes each
+    /// (`LimitRequestFields`, `LimitRequestFieldSize`).
+    pub fn with_limits(framing: Framing, limits: &Limits) -> Self {
+        BodyDecoder {
+            max_trailers: limits.max_fields(),
+            max_trailer_line: limits.field_size,
+            ..BodyDecoder::new(framing, limits.body)
         }
     }
 
@@ -162,7 +201,7 @@ impl BodyDecoder {
                             b' ' | b'\t' => self.state = State::SizeWs { size },
                             b';' => self.state = State::Ext { size, len: 0 },
                             b'\r' => self.state = State::SizeLf { size },
-                            b'\n' => self.end_size_line(size)?,
+                            b'\n' => return self.fail(bare_lf()),
                             _ => return self.fail(malformed("invalid chunk size")),
                         }
                     }
@@ -171,12 +210,12 @@ impl BodyDecoder {
                     b' ' | b'\t' => {}
                     b';' => self.state = State::Ext { size, len: 0 },
                     b'\r' => self.state = State::SizeLf { size },
-                    b'\n' => self.end_size_line(size)?,
+                    b'\n' => return self.fail(bare_lf()),
                     _ => return self.fail(malformed("invalid chunk size")),
                 },
                 State::Ext { size, len } => match b {
                     b'\r' => self.state = State::SizeLf { size },
-                    b'\n' => self.end_size_line(size)?,
+                    b'\n' => return self.fail(bare_lf()),
                     0 => return self.fail(malformed("NUL in chunk extension")),
                     _ if len >= MAX_CHUNK_EXTENSION => {
                         return self.fail(malformed("chunk extension too long"))
@@ -191,7 +230,7 @@ impl BodyDecoder {
                 }
                 State::DataCr => match b {
                     b'\r' => self.state = State::DataLf,
-                    b'\n' => self.state = State::Size { size: 0, digits: 0 },
+                    b'\n' => return self.fail(bare_lf()),
                     _ => return self.fail(malformed("missing CRLF after chunk data")),
                 },
                 State::DataLf => {
@@ -202,21 +241,43 @@ impl BodyDecoder {
                 }
                 State::TrailerStart => match b {
                     b'\r' => self.state = State::FinalLf,
-                    b'\n' => self.state = State::Done,
-                    _ => {
-                        self.count_trailer()?;
-                        self.state = State::TrailerLine;
+                    b'\n' => return self.fail(bare_lf()),
+                    _ if TOKEN[b as usize] => {
+                        self.trailers += 1;
+                        if self.trailers > self.max_trailers {
+                            return self.fail(malformed("too many trailer fields"));
+                        }
+                        self.state = self.trailer_byte(1, State::TrailerName { len: 1 })?;
                     }
+                    b' ' | b'\t' => {
+                        return self.fail(malformed("obsolete line folding in trailer"))
+                    }
+                    _ => return self.fail(malformed("trailer line is not a header field")),
                 },
-                State::TrailerLine => {
-                    self.count_trailer()?;
-                    match b {
-                        b'\r' => self.state = State::TrailerLf,
-                        b'\n' => self.state = State::TrailerStart,
-                        0 => return self.fail(malformed("NUL in trailer")),
-                        _ => {}
+                State::TrailerName { len } => match b {
+                    b':' => {
+                        self.state =
+                            self.trailer_byte(len + 1, State::TrailerValue { len: len + 1 })?
                     }
-                }
+                    _ if TOKEN[b as usize] => {
+                        self.state =
+                            self.trailer_byte(len + 1, State::TrailerName { len: len + 1 })?
+                    }
+                    b' ' | b'\t' => {
+                        return self.fail(malformed("whitespace between trailer name and colon"))
+                    }
+                    _ => return self.fail(malformed("trailer line is not a header field")),
+                },
+                State::TrailerValue { len } => match b {
+                    b'\r' => self.state = State::TrailerLf,
+                    b'\n' => return self.fail(bare_lf()),
+                    // field-value: VCHAR, obs-text, SP and HTAB.
+                    b'\t' | b' '..=b'~' | 0x80..=0xff => {
+                        self.state =
+                            self.trailer_byte(len + 1, State::TrailerValue { len: len + 1 })?
+                    }
+                    _ => return self.fail(malformed("control character in trailer")),
+                },
                 State::TrailerLf => {
                     if b != b'\n' {
                         return self.fail(malformed("bare CR in trailer"));
@@ -276,15 +337,20 @@ impl BodyDecoder {
         Ok(())
     }
 
-    fn count_trailer(&mut self) -> Result<(), BodyError> {
-        self.trailers += 1;
-        if self.trailers > MAX_TRAILERS {
-            let e = malformed("trailers too long");
+    /// The trailer line reached `len` bytes: `next`, or a failure beyond
+    /// `LimitRequestFieldSize`.
+    fn trailer_byte(&mut self, len: usize, next: State) -> Result<State, BodyError> {
+        if len > self.max_trailer_line {
+            let e = malformed("trailer field too large");
             self.state = State::Failed(e);
             return Err(e);
         }
-        Ok(())
+        Ok(next)
     }
+}
+
+fn bare_lf() -> BodyError {
+    malformed("bare LF in chunked framing (CRLF required)")
 }
 
 fn hex_value(b: u8) -> Option<u8> {

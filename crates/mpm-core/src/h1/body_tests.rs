@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::Limits;
 
 /// Feeds `input` in pieces of `step` bytes (the unconsumed rest carried
 /// over), returning the body, the bytes consumed, or the error.
@@ -105,11 +106,129 @@ fn chunked_trailers_are_consumed_and_discarded() {
 }
 
 #[test]
-fn chunked_accepts_bare_lf_and_whitespace_before_extensions() {
-    let input = b"3 ;a=b\nabc\n0\n\n";
+fn chunked_accepts_whitespace_before_extensions() {
+    let input = b"3 ;a=b\r\nabc\r\n0\r\n\r\n";
     let (body, n) = complete(Framing::Chunked, input);
     assert_eq!(body, b"abc");
     assert_eq!(n, input.len());
+}
+
+#[test]
+fn bare_lf_anywhere_in_chunked_framing_is_refused() {
+    const BARE_LF: &str = "bare LF in chunked framing (CRLF required)";
+    for input in [
+        // The review's example: every line ended by LF alone.
+        &b"5\nhello\n0\n\n"[..],
+        // One bare LF at a time, the rest CRLF.
+        b"5\nhello\r\n0\r\n\r\n",
+        b"5 \nhello\r\n0\r\n\r\n",
+        b"5;ext\nhello\r\n0\r\n\r\n",
+        b"5\r\nhello\n0\r\n\r\n",
+        b"5\r\nhello\r\n0\n\r\n",
+        b"5\r\nhello\r\n0\r\n\n",
+        b"0\r\nX-Sum: 1\n\r\n",
+    ] {
+        assert_eq!(
+            malformed_in(input),
+            BARE_LF,
+            "for {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn a_request_smuggled_as_a_trailer_is_refused() {
+    assert_eq!(
+        malformed_in(b"0\r\nGET /private HTTP/1.1\r\n\r\n"),
+        "whitespace between trailer name and colon"
+    );
+    assert_eq!(
+        malformed_in(b"0\r\n/private\r\n\r\n"),
+        "trailer line is not a header field"
+    );
+}
+
+#[test]
+fn trailers_must_be_field_lines() {
+    for (input, why) in [
+        (
+            &b"0\r\nNoColon\r\n\r\n"[..],
+            "trailer line is not a header field",
+        ),
+        (
+            b"0\r\n: empty name\r\n\r\n",
+            "trailer line is not a header field",
+        ),
+        (b"0\r\nX(: 1\r\n\r\n", "trailer line is not a header field"),
+        (
+            b"0\r\nX-A : 1\r\n\r\n",
+            "whitespace between trailer name and colon",
+        ),
+        (
+            b"0\r\nX-A: 1\r\n folded\r\n\r\n",
+            "obsolete line folding in trailer",
+        ),
+        (b"0\r\nX-A: a\0b\r\n\r\n", "control character in trailer"),
+        (b"0\r\nX-A: a\x7fb\r\n\r\n", "control character in trailer"),
+        (b"0\r\nX: a\rb", "bare CR in trailer"),
+        (b"0\r\n\rX", "bare CR after last chunk"),
+    ] {
+        assert_eq!(
+            malformed_in(input),
+            why,
+            "for {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // Field values may hold OWS, obs-text and any visible byte; empty
+    // values are allowed.
+    let input = b"0\r\nX-A:\r\nX-B: \t a:b \xe9 \t\r\nx:y\r\n\r\nNEXT";
+    let (body, n) = complete(Framing::Chunked, input);
+    assert!(body.is_empty());
+    assert_eq!(n, input.len() - 4, "consumed the next request");
+}
+
+#[test]
+fn trailers_obey_the_header_field_limits() {
+    let limits = Limits {
+        fields: 2,
+        field_size: 10,
+        ..Limits::default()
+    };
+    let decode = |input: &[u8]| {
+        let mut dec = BodyDecoder::with_limits(Framing::Chunked, &limits);
+        let mut at = 0;
+        loop {
+            // A byte at a time: the limits hold however the input is split.
+            let d = dec.decode(&input[at..(at + 1).min(input.len())])?;
+            at += d.consumed;
+            if dec.is_complete() || at == input.len() {
+                return Ok(dec.is_complete());
+            }
+        }
+    };
+    // Two lines of ten bytes: at the limits.
+    assert_eq!(decode(b"0\r\nX-A: 12345\r\nX-B:123456\r\n\r\n"), Ok(true));
+    assert_eq!(
+        decode(b"0\r\nX-A: 123456\r\n\r\n"),
+        Err(BodyError::Malformed("trailer field too large"))
+    );
+    assert_eq!(
+        decode(b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
+        Err(BodyError::Malformed("too many trailer fields"))
+    );
+    // The defaults are Apache's: 100 fields of 8190 bytes.
+    let mut many = b"0\r\n".to_vec();
+    for _ in 0..101 {
+        many.extend_from_slice(b"X-Trailer: 1\r\n");
+    }
+    assert_eq!(malformed_in(&many), "too many trailer fields");
+    // "0\r\n", then a line of 8191 bytes.
+    let mut long = b"0\r\nX: ".to_vec();
+    long.resize(3 + 8191, b'a');
+    long.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(malformed_in(&long), "trailer field too large");
 }
 
 #[test]
@@ -148,17 +267,10 @@ fn chunked_body_without_crlf_after_data_is_refused() {
 }
 
 #[test]
-fn chunk_extension_and_trailers_are_bounded() {
+fn chunk_extensions_are_bounded() {
     let mut ext = b"1;".to_vec();
     ext.resize(ext.len() + MAX_CHUNK_EXTENSION + 1, b'a');
     assert_eq!(malformed_in(&ext), "chunk extension too long");
-    let mut trailers = b"0\r\n".to_vec();
-    for _ in 0..1000 {
-        trailers.extend_from_slice(b"X-Trailer: 123456789\r\n");
-    }
-    assert_eq!(malformed_in(&trailers), "trailers too long");
-    assert_eq!(malformed_in(b"0\r\nX: a\rb"), "bare CR in trailer");
-    assert_eq!(malformed_in(b"0\r\n\rX"), "bare CR after last chunk");
 }
 
 #[test]
@@ -205,4 +317,23 @@ fn after_completion_nothing_is_consumed() {
     assert_eq!(d.consumed, 2);
     assert!(dec.is_complete());
     assert_eq!(dec.decode(b"cd").unwrap().consumed, 0);
+}
+
+#[test]
+fn limit_request_fields_0_lets_any_number_of_trailers_through() {
+    let limits = Limits {
+        fields: 0,
+        ..Limits::default()
+    };
+    let mut input = b"0\r\n".to_vec();
+    for i in 0..300 {
+        input.extend_from_slice(format!("X-T{i}: {i}\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"\r\n");
+    let mut dec = BodyDecoder::with_limits(Framing::Chunked, &limits);
+    let d = dec
+        .decode(&input)
+        .expect("300 trailers under no field limit");
+    assert_eq!(d.consumed, input.len());
+    assert!(dec.is_complete());
 }

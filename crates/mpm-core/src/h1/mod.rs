@@ -32,8 +32,11 @@
 //! assert!(out.ends_with(b"Content-Length: 13\r\n\r\n"));
 //! ```
 //!
-//! Line ends: CRLF everywhere, and a bare LF is accepted in request heads
-//! and chunk lines (RFC 9112 §2.2); a bare CR is refused.
+//! Line ends: CRLF everywhere. A bare LF is accepted in the request line
+//! and the header fields (RFC 9112 §2.2 allows it there) and refused in
+//! chunked framing (chunk lines, the end of chunk data, trailers), where a
+//! front proxy might not read it as a line end; a bare CR is refused
+//! everywhere.
 
 pub mod body;
 pub mod date;

@@ -16,9 +16,10 @@
 //! 2. once the head is complete, the request line and header lines are
 //!    parsed into `http` types and the framing rules are applied.
 //!
-//! Line ends: CRLF, and a bare LF is accepted as well (RFC 9112 §2.2 allows
-//! it); a CR that is not followed by LF is refused with 400. The chunked
-//! body decoder ([`super::body`]) follows the same rule.
+//! Line ends: CRLF, and a bare LF is accepted as well in the request line
+//! and the header section (RFC 9112 §2.2 allows it there); a CR that is not
+//! followed by LF is refused with 400. Chunked framing is stricter: the
+//! body decoder ([`super::body`]) requires CRLF.
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -65,7 +66,8 @@ pub struct RequestHead {
     /// absolute-form (`http://host/a`, authority kept), `*` (OPTIONS only)
     /// or authority-form (`host:port`, CONNECT only).
     pub uri: Uri,
-    /// `HTTP/1.0` or `HTTP/1.1` (other versions are refused).
+    /// `HTTP/1.0` or `HTTP/1.1` (a later HTTP/1 minor version is served as
+    /// HTTP/1.1; other versions are refused).
     pub version: Version,
     /// Every header field, in order, names lowercased, values with the
     /// surrounding whitespace removed.
@@ -156,7 +158,7 @@ const fn token_table() -> [bool; 256] {
     }
     t
 }
-static TOKEN: [bool; 256] = token_table();
+pub(super) static TOKEN: [bool; 256] = token_table();
 
 fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| TOKEN[b as usize])
@@ -592,10 +594,18 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, Range<usize>, Version), He
     Ok((method, from..from + target.len(), version))
 }
 
+/// `HTTP/1.0` and `HTTP/1.1`; a later HTTP/1 minor version (`HTTP/1.2`) is
+/// served as HTTP/1.1, the highest this server speaks (RFC 9110 §2.5: a
+/// recipient treats a higher minor version as the highest it supports,
+/// as Apache and nginx do). Another major version is refused with 505;
+/// anything not of the form `HTTP/d.d` with 400.
 fn parse_version(v: &[u8]) -> Result<Version, HeadError> {
     match v {
         b"HTTP/1.1" => Ok(Version::HTTP_11),
         b"HTTP/1.0" => Ok(Version::HTTP_10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Ok(Version::HTTP_11)
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
@@ -608,9 +618,15 @@ fn parse_version(v: &[u8]) -> Result<Version, HeadError> {
     }
 }
 
-/// The target as a [`Uri`], in the form its method allows.
+/// The target as a [`Uri`], in the form its method allows. A fragment
+/// (`#…`) is never part of a request target (RFC 9112 §3.2, a client
+/// strips it), and an absolute-form target names an `http` or `https`
+/// resource: both are refused with 400, as Apache does.
 fn parse_target(method: &Method, target: Bytes) -> Result<Uri, HeadError> {
     let bad_target = || HeadError::bad("malformed request target");
+    if target.contains(&b'#') {
+        return Err(HeadError::bad("fragment in request target"));
+    }
     if *method == Method::CONNECT {
         // authority-form: host:port and nothing else.
         let len = target.len();
@@ -640,7 +656,12 @@ fn parse_target(method: &Method, target: Bytes) -> Result<Uri, HeadError> {
         }
         Ok(uri)
     } else if uri.scheme().is_some() && uri.authority().is_some_and(|a| !a.as_str().is_empty()) {
-        Ok(uri)
+        let scheme = uri.scheme_str().unwrap_or_default();
+        if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+            Ok(uri)
+        } else {
+            Err(HeadError::bad("request target scheme is not http or https"))
+        }
     } else {
         Err(bad_target())
     }

@@ -216,8 +216,8 @@ fn malformed_request_lines_are_400() {
 }
 
 #[test]
-fn unknown_http_versions_are_505_and_garbage_versions_400() {
-    for v in ["HTTP/1.2", "HTTP/2.0", "HTTP/3.0", "HTTP/0.9"] {
+fn other_major_versions_are_505_and_garbage_versions_400() {
+    for v in ["HTTP/2.0", "HTTP/3.0", "HTTP/0.9", "HTTP/2.1"] {
         refused(format!("GET / {v}\r\nHost: a\r\n\r\n").as_bytes(), 505);
     }
     for v in [
@@ -229,6 +229,59 @@ fn unknown_http_versions_are_505_and_garbage_versions_400() {
         "HTTP/11",
     ] {
         refused(format!("GET / {v}\r\nHost: a\r\n\r\n").as_bytes(), 400);
+    }
+}
+
+#[test]
+fn a_later_http1_minor_version_is_served_as_http11() {
+    for v in ["HTTP/1.2", "HTTP/1.9"] {
+        let buf = format!("GET / {v}\r\nHost: a\r\n\r\n");
+        let (h, _) = ok(buf.as_bytes());
+        assert_eq!(h.version, Version::HTTP_11, "{v} was not taken as HTTP/1.1");
+        assert!(h.keep_alive, "{v} does not keep the connection as 1.1 does");
+        assert_eq!(
+            h.request_line,
+            format!("GET / {v}"),
+            "the log keeps what was sent"
+        );
+        // With HTTP/1.1's rules: Host is required.
+        let e = refused(format!("GET / {v}\r\n\r\n").as_bytes(), 400);
+        assert_eq!(e.reason, "missing Host header");
+    }
+}
+
+#[test]
+fn a_fragment_in_the_target_is_400() {
+    for line in [
+        &b"GET /page#frag HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        b"GET /page?q=1#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /# HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://a/p#f HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        let e = refused(line, 400);
+        assert_eq!(
+            e.reason,
+            "fragment in request target",
+            "for {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+#[test]
+fn an_absolute_target_must_be_http_or_https() {
+    for scheme in ["ftp", "file", "gopher", "ws", "foo"] {
+        let buf = format!("GET {scheme}://a/p HTTP/1.1\r\nHost: a\r\n\r\n");
+        let e = refused(buf.as_bytes(), 400);
+        assert_eq!(
+            e.reason, "request target scheme is not http or https",
+            "for {scheme}"
+        );
+    }
+    for scheme in ["http", "https", "HTTP", "Https"] {
+        let buf = format!("GET {scheme}://a/p HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (h, _) = ok(buf.as_bytes());
+        assert_eq!(h.uri.path(), "/p", "for {scheme}");
     }
 }
 

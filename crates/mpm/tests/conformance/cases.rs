@@ -213,6 +213,53 @@ fn httpdate_like(d: &str) -> bool {
     d.len() == 29 && d.ends_with(" GMT") && d.as_bytes()[3] == b','
 }
 
+/// RFC 9110 §6.6.1: an origin server with a clock sends `Date` in its
+/// responses, the ones it makes up itself included.
+#[test]
+fn every_response_the_server_writes_itself_carries_a_date() {
+    let s = server(small_limits(short_header_timeout(1, None, 0)));
+    let (long_target, long_field) = too_long_target_and_field();
+    for (raw, status) in [
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\nx".to_vec(),
+            400,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec(), 408),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n".to_vec(),
+            413,
+        ),
+        (long_target.into_bytes(), 414),
+        (long_field.into_bytes(), 431),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n".to_vec(),
+            417,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+            501,
+        ),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), 505),
+        (b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(), 500),
+    ] {
+        let (resp, _) = exchange(s.addr(), &raw);
+        assert_eq!(
+            resp.status,
+            status,
+            "for {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        let date = resp.header("date").unwrap_or_else(|| {
+            panic!(
+                "the server's own {status} has no Date header: {:?}",
+                resp.headers
+            )
+        });
+        assert!(httpdate_like(date), "the {status}'s Date is {date:?}");
+    }
+}
+
 #[test]
 fn unknown_length_is_sent_chunked_to_11_and_close_delimited_to_10() {
     let s = default_server();
@@ -259,24 +306,142 @@ fn malformed_heads_are_400() {
 }
 
 #[test]
-fn unknown_http_versions_are_505() {
+fn other_http_major_versions_are_505() {
     assert_refused(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
-    assert_refused(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505);
+    assert_refused(b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505);
 }
 
 #[test]
-fn each_limit_has_its_status() {
+fn a_later_http1_minor_version_is_answered_as_http11() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    c.write_all(b"GET /hello HTTP/1.2\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false);
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (200, "Hello, World!"),
+        "HTTP/1.2 was not served as HTTP/1.1"
+    );
+    assert!(
+        !resp.closes(),
+        "HTTP/1.2 did not keep the connection as 1.1 does: {:?}",
+        resp.headers
+    );
+    c.write_all(b"GET /hello HTTP/1.9\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 200, "the second request on the connection");
+    assert!(closed(&mut r));
+}
+
+#[test]
+fn a_fragment_or_a_scheme_other_than_http_in_the_target_is_400() {
+    assert_refused(b"GET /hello#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(b"GET /hello?q#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(b"GET ftp://a/hello HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(b"GET file://a/etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_eq!(
+        status_of(b"GET http://a/hello HTTP/1.1\r\nHost: a\r\n\r\n"),
+        200
+    );
+    assert_eq!(
+        status_of(b"GET HTTPS://a/hello HTTP/1.1\r\nHost: a\r\n\r\n"),
+        200
+    );
+}
+
+/// `0\r\nGET /private …` after the last chunk is no trailer: a front proxy
+/// that ends the body at the last chunk would forward the rest as a
+/// second request. Refused whether or not the handler reads the body.
+#[test]
+fn a_request_smuggled_in_the_trailers_is_400_and_closes() {
+    for path in ["/echo", "/ignore"] {
+        let raw = format!(
+            "POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             3\r\nabc\r\n0\r\nGET /private HTTP/1.1\r\nHost: a\r\n\r\n"
+        );
+        assert_refused(raw.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn bare_lf_in_chunked_framing_is_400_and_closes() {
+    for path in ["/echo", "/ignore"] {
+        for body in [
+            "5\nhello\n0\n\n",
+            "5\r\nhello\n0\r\n\r\n",
+            "5\r\nhello\r\n0\r\n\n",
+        ] {
+            let raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+            );
+            assert_refused(raw.as_bytes(), 400);
+        }
+    }
+}
+
+#[test]
+fn trailers_are_held_to_the_header_limits() {
     let mut p = ProtocolConfig::default();
+    p.limits.fields = 2;
+    p.limits.field_size = 32;
+    let s = server(p);
+    let chunked = |trailers: &str| {
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+             3\r\nabc\r\n0\r\n{trailers}\r\n"
+        )
+    };
+    let (resp, _) = exchange(s.addr(), chunked("X-A: 1\r\nX-B: 2\r\n").as_bytes());
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (200, "abc"),
+        "trailers within the limits"
+    );
+    // Three lines; one line of 33 bytes.
+    for trailers in [
+        "A: 1\r\nB: 2\r\nC: 3\r\n",
+        "X-Long: 0123456789abcdef012345678\r\n",
+    ] {
+        let (resp, mut r) = exchange(s.addr(), chunked(trailers).as_bytes());
+        assert_eq!(
+            resp.status,
+            400,
+            "trailers {trailers:?} beyond LimitRequestFields 2 / LimitRequestFieldSize 32 got {} ({})",
+            resp.status,
+            resp.text()
+        );
+        assert!(closed(&mut r), "the connection stays open after a 400");
+    }
+}
+
+/// `p` with limits small enough to run into: lines of 64 bytes, 5
+/// fields, bodies of 10 bytes.
+fn small_limits(mut p: ProtocolConfig) -> ProtocolConfig {
     p.limits.request_line = 64;
     p.limits.field_size = 64;
     p.limits.fields = 5;
     p.limits.body = 10;
-    let s = server(p);
-    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
-    let long_field = format!(
-        "GET / HTTP/1.1\r\nHost: a\r\nX-Long: {}\r\n\r\n",
-        "b".repeat(100)
-    );
+    p
+}
+
+/// A request whose target, and one whose header line, is over 100 bytes.
+fn too_long_target_and_field() -> (String, String) {
+    (
+        format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100)),
+        format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Long: {}\r\n\r\n",
+            "b".repeat(100)
+        ),
+    )
+}
+
+#[test]
+fn each_limit_has_its_status() {
+    let s = server(small_limits(ProtocolConfig::default()));
+    let (long_target, long_field) = too_long_target_and_field();
     let many = format!(
         "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
         "X-A: 1\r\n".repeat(6)

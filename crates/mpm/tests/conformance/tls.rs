@@ -5,3 +5,5 @@ use super::STRATEGY;
 
 #[path = "cases.rs"]
 mod cases;
+#[path = "tls_cases.rs"]
+mod tls_cases;
