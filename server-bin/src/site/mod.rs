@@ -3,11 +3,15 @@
 //!
 //! [`Site::handle`] does, in order: pick the virtual host
 //! ([`router`]); refuse methods it does not know (501); decode and
-//! normalise the path ([`uri_path`]); apply the longest matching
-//! `<Location>` (its `Require`, `SetHandler server-status`); answer
+//! normalise the path ([`uri_path`]); apply the matching `<Location>`
+//! blocks in Apache's order (the main server's, then the virtual host's,
+//! each in file order: the last one that sets `Require` or `SetHandler
+//! server-status` decides it); answer
 //! `OPTIONS` and refuse other non-GET/HEAD methods (405); then `Redirect`,
 //! `Alias` and finally the `DocumentRoot` ([`static_files`]), where the
-//! `<Directory>` blocks' `Options` and `Require` apply. A `Require` of a
+//! `<Directory>` blocks' `Options`, `Require` and `DirectoryIndex` apply
+//! (shortest path first, the virtual host's after the main server's for
+//! one path, as Apache merges them). A `Require` of a
 //! `<Location>` and one of a `<Directory>` must both grant (Apache would let
 //! the `<Location>` one replace the other; requiring both is never more
 //! permissive). Files that `MMapFile` and `CacheFile` name are loaded
@@ -61,7 +65,8 @@ struct Host {
     files: FileConfig,
     aliases: Vec<AliasRule>,
     redirects: Vec<RedirectRule>,
-    /// Shortest path first, so a later match is a more specific one.
+    /// In the order Apache applies them: the main server's, then the
+    /// host's own, each in file order; a later match wins.
     locations: Vec<LocationBlock>,
     logs: Vec<LogTarget>,
 }
@@ -138,8 +143,6 @@ fn resolve(server_root: &Path, path: &Path) -> PathBuf {
 
 impl Host {
     fn new(vhost: &VirtualHost, main: &VirtualHost, logs: Vec<LogTarget>) -> Host {
-        let mut locations = vhost.locations.clone();
-        locations.sort_by_key(|l| l.path.len());
         Host {
             server_name: vhost
                 .server_name
@@ -150,13 +153,13 @@ impl Host {
             files: FileConfig::new(&vhost.directories, &vhost.directory_index),
             aliases: vhost.aliases.clone(),
             redirects: vhost.redirects.clone(),
-            locations,
+            locations: vhost.locations.clone(),
             logs,
         }
     }
 
     /// The `SetHandler` and `Require` of the `<Location>` blocks matching
-    /// `path`: the most specific block's, each inherited when unset.
+    /// `path`: the last matching block's that sets each.
     fn location(&self, path: &[u8]) -> (Option<&str>, Option<&crate::config::Require>) {
         let mut handler = None;
         let mut require = None;

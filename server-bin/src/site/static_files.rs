@@ -34,11 +34,22 @@ use crate::config::{DirectoryBlock, Options, Require};
 
 /// What a host's static files need from the configuration.
 pub struct FileConfig {
-    /// `<Directory>` blocks, fewest path components first, so later ones
-    /// override earlier ones.
+    /// `<Directory>` blocks in the order Apache applies them: fewest path
+    /// components first, and blocks of one length in the configuration's
+    /// order (the main server's before a virtual host's own), so a later
+    /// block's setting replaces an earlier one's.
     directories: Vec<DirectoryBlock>,
-    /// `DirectoryIndex` names.
+    /// The host's `DirectoryIndex` names, until a block sets its own.
     index: Vec<String>,
+}
+
+/// What the `<Directory>` blocks holding one directory leave in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirSettings<'a> {
+    pub options: Options,
+    pub require: Option<&'a Require>,
+    /// `DirectoryIndex` names (empty: `disabled`).
+    pub index: &'a [String],
 }
 
 /// Extension → content type overrides (`AddType`), consulted before
@@ -97,9 +108,12 @@ pub struct FileRequest<'a> {
 }
 
 impl FileConfig {
-    /// The static-file settings of one host.
+    /// The static-file settings of one host: its `<Directory>` blocks in
+    /// configuration order (the main server's, then its own) and its
+    /// `DirectoryIndex`.
     pub fn new(directories: &[DirectoryBlock], index: &[String]) -> FileConfig {
         let mut directories = directories.to_vec();
+        // Stable: blocks of one length keep the configuration's order.
         directories.sort_by_key(|d| d.path.components().count());
         FileConfig {
             directories,
@@ -109,23 +123,37 @@ impl FileConfig {
 
     /// The `Options` and `Require` in force for directory `dir`: the most
     /// specific block's, each inherited from shorter blocks when unset.
-    fn effective(&self, dir: &Path) -> (Options, Option<&Require>) {
-        let mut options = Options::default();
-        let mut require = None;
+    /// The settings in force in `dir`: every block holding it applied in
+    /// turn, from none at all (no options, no `Require`, the host's
+    /// `DirectoryIndex`).
+    pub fn effective(&self, dir: &Path) -> DirSettings<'_> {
+        let mut settings = DirSettings {
+            options: Options::NONE,
+            require: None,
+            index: &self.index,
+        };
         for block in self.directories.iter().filter(|b| dir.starts_with(&b.path)) {
-            if let Some(o) = block.options {
-                options = o;
+            if let Some(options) = block.options {
+                settings.options = options.apply(settings.options);
             }
-            if let Some(r) = &block.require {
-                require = Some(r);
+            if let Some(require) = &block.require {
+                settings.require = Some(require);
+            }
+            if let Some(index) = &block.index {
+                settings.index = index;
             }
         }
-        (options, require)
+        settings
     }
 
-    fn allowed(&self, dir: &Path, conn: &ConnInfo) -> (Options, bool) {
-        let (options, require) = self.effective(dir);
-        (options, require.is_none_or(|r| require::allows(r, conn)))
+    /// The settings in force in `dir`, or 403 when its `Require` refuses
+    /// the client of `conn`.
+    fn allowed(&self, dir: &Path, conn: &ConnInfo) -> Result<DirSettings<'_>, StatusCode> {
+        let settings = self.effective(dir);
+        match settings.require {
+            Some(require) if !require::allows(require, conn) => Err(StatusCode::FORBIDDEN),
+            _ => Ok(settings),
+        }
     }
 
     /// Answer `req` from `rel` (the path below `root`, without its leading
@@ -146,30 +174,39 @@ impl FileConfig {
                 return error_response(status);
             }
         }
+        // `Require` as Apache applies it: a directory's own, or for a file
+        // (or nothing at all) that of the directory holding it, before
+        // anything is said about the file.
+        let holder = path.parent().unwrap_or(&path);
         if let Some(entry) = cache.get(&path) {
             // A regular file when loaded: the checks below for a file.
+            if let Err(status) = self.allowed(holder, req.conn) {
+                return error_response(status);
+            }
             if trailing_slash {
                 return error_response(StatusCode::NOT_FOUND);
-            }
-            if rel.is_empty() && !self.file_root_allowed(&path, req.conn) {
-                return error_response(StatusCode::FORBIDDEN);
             }
             return send_cached(entry, req);
         }
         let (file, meta) = match open(&path) {
             Ok(opened) => opened,
-            Err(status) => return error_response(status),
+            Err(status) => {
+                return error_response(self.allowed(holder, req.conn).err().unwrap_or(status))
+            }
         };
         if meta.is_dir() {
             drop(file);
-            let (options, granted) = self.allowed(&path, req.conn);
-            if !granted {
-                return error_response(StatusCode::FORBIDDEN);
-            }
+            let settings = match self.allowed(&path, req.conn) {
+                Ok(settings) => settings,
+                Err(status) => return error_response(status),
+            };
             if !trailing_slash {
                 return slash_redirect(req);
             }
-            return self.directory(&path, options, req, mime, cache);
+            return directory(&path, &settings, req, mime, cache);
+        }
+        if let Err(status) = self.allowed(holder, req.conn) {
+            return error_response(status);
         }
         if trailing_slash || !meta.is_file() {
             // `/file.txt/`: no path info on files; a fifo or device: never.
@@ -179,9 +216,6 @@ impl FileConfig {
                 StatusCode::FORBIDDEN
             });
         }
-        if rel.is_empty() && !self.file_root_allowed(&path, req.conn) {
-            return error_response(StatusCode::FORBIDDEN);
-        }
         let name = if rel.is_empty() {
             path.as_os_str().as_bytes()
         } else {
@@ -190,81 +224,74 @@ impl FileConfig {
         send_file(file, &meta, name, req, mime)
     }
 
-    /// Whether `Require` lets `conn` have `path` when the root itself is a
-    /// file (`Alias /hello /srv/hello.txt`): the walk did not check its
-    /// directory's `Require`.
-    fn file_root_allowed(&self, path: &Path, conn: &ConnInfo) -> bool {
-        let dir = path.parent().unwrap_or(path);
-        self.allowed(dir, conn).1
-    }
-
     /// Extend `path` (the root) by the segments of `rel`, refusing a
-    /// symlink where the directory holding it lacks `FollowSymLinks`, and
-    /// checking `Require` of the directory holding the target.
+    /// symlink where the directory holding it lacks `FollowSymLinks`. A
+    /// segment that is not there is 404, or 403 when the `Require` of the
+    /// directory it is missing from refuses the client.
     fn walk(&self, path: &mut PathBuf, rel: &[u8], conn: &ConnInfo) -> Result<(), StatusCode> {
-        let mut segments = rel.split(|&b| b == b'/').peekable();
-        while let Some(segment) = segments.next() {
-            let (options, require) = self.effective(path);
-            let last = segments.peek().is_none();
-            if last && require.is_some_and(|r| !require::allows(r, conn)) {
-                return Err(StatusCode::FORBIDDEN);
-            }
+        for segment in rel.split(|&b| b == b'/') {
+            let options = self.effective(path).options;
             path.push(OsStr::from_bytes(segment));
             if !options.follow_symlinks {
                 match std::fs::symlink_metadata(&*path) {
                     Ok(meta) if meta.file_type().is_symlink() => return Err(StatusCode::FORBIDDEN),
                     Ok(_) => {}
-                    Err(e) => return Err(io_status(&e, path)),
+                    Err(e) => {
+                        let status = io_status(&e, path);
+                        path.pop();
+                        return Err(self.allowed(path, conn).err().unwrap_or(status));
+                    }
                 }
             }
         }
         Ok(())
     }
+}
 
-    fn directory(
-        &self,
-        dir: &Path,
-        options: Options,
-        req: &FileRequest<'_>,
-        mime: &MimeTypes,
-        cache: &FileCache,
-    ) -> Response {
-        for name in &self.index {
-            let candidate = dir.join(name);
-            if !options.follow_symlinks {
-                match std::fs::symlink_metadata(&candidate) {
-                    Ok(meta) if meta.file_type().is_symlink() => {
-                        return error_response(StatusCode::FORBIDDEN)
-                    }
-                    Ok(_) => {}
-                    Err(_) => continue,
+/// The answer for the directory `dir` (its URL ends in `/`): its first
+/// `DirectoryIndex` file, else a listing if `Options Indexes`, else 403.
+fn directory(
+    dir: &Path,
+    settings: &DirSettings<'_>,
+    req: &FileRequest<'_>,
+    mime: &MimeTypes,
+    cache: &FileCache,
+) -> Response {
+    for name in settings.index {
+        let candidate = dir.join(name);
+        if !settings.options.follow_symlinks {
+            match std::fs::symlink_metadata(&candidate) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return error_response(StatusCode::FORBIDDEN)
                 }
-            }
-            if let Some(entry) = cache.get(&candidate) {
-                return send_cached(entry, req);
-            }
-            match open(&candidate) {
-                Ok((file, meta)) if meta.is_file() => {
-                    return send_file(file, &meta, name.as_bytes(), req, mime);
-                }
-                Ok(_) | Err(StatusCode::NOT_FOUND) => continue,
-                Err(status) => return error_response(status),
+                Ok(_) => {}
+                Err(_) => continue,
             }
         }
-        if !options.indexes {
-            return error_response(StatusCode::FORBIDDEN);
+        if let Some(entry) = cache.get(&candidate) {
+            return send_cached(entry, req);
         }
-        match listing::render(dir, req.url_path) {
-            Ok(html) => {
-                let mut response = Response::new(Body::from(html));
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("text/html;charset=UTF-8"),
-                );
-                response
+        match open(&candidate) {
+            Ok((file, meta)) if meta.is_file() => {
+                return send_file(file, &meta, name.as_bytes(), req, mime);
             }
-            Err(e) => error_response(io_status(&e, dir)),
+            Ok(_) | Err(StatusCode::NOT_FOUND) => continue,
+            Err(status) => return error_response(status),
         }
+    }
+    if !settings.options.indexes {
+        return error_response(StatusCode::FORBIDDEN);
+    }
+    match listing::render(dir, req.url_path) {
+        Ok(html) => {
+            let mut response = Response::new(Body::from(html));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html;charset=UTF-8"),
+            );
+            response
+        }
+        Err(e) => error_response(io_status(&e, dir)),
     }
 }
 
