@@ -279,6 +279,20 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     (status.code().unwrap_or(-1), out, err)
 }
 
+/// `curl -sS --max-time 10 ARGS`: (exit code, stdout, stderr).
+pub fn curl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub use mpm::testing::{read_response, Resp};
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
