@@ -19,6 +19,7 @@
 //! kept descriptor once those checks have passed.
 
 mod access_log;
+pub mod conditional;
 mod file_cache;
 mod listing;
 mod pages;
@@ -252,6 +253,7 @@ impl Handler for Site {
             }
         }
         let file_request = FileRequest {
+            method,
             headers: req.headers(),
             url_path: &path,
             query,

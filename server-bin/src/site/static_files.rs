@@ -1,15 +1,14 @@
 //! Static files under a root (the `DocumentRoot` or an `Alias` target):
 //! `<Directory>` options and `Require`, the symlink rule, directories
 //! (301 to the slash form, `DirectoryIndex`, listings), content type,
-//! validators, conditional requests and single byte ranges.
-//!
-//! Multiple ranges (`bytes=0-1,5-6`) are answered with the whole file (200):
-//! `multipart/byteranges` is not supported, which RFC 9110 allows.
+//! validators, and the answer [`conditional::evaluate`] decides from the
+//! conditional headers and `Range` (200, 206, 304, 412 or 416).
 //!
 //! A file that `MMapFile` or `CacheFile` loaded ([`FileCache`]) is answered
 //! from the cache once the path checks have passed, with the same
 //! validators, conditionals and ranges as a file read from disk.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
@@ -19,12 +18,14 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{
-    HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST,
-    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST,
+    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED,
+    RANGE,
 };
-use http::StatusCode;
+use http::{Method, StatusCode};
 use mpm::{Body, ConnInfo, Response};
 
+use super::conditional::{self, Conditions, Decision, Representation};
 use super::file_cache::{Entry, FileCache};
 use super::listing;
 use super::pages::{error_response, redirect};
@@ -97,6 +98,8 @@ impl MimeTypes {
 
 /// One request for a file, with what answering it needs.
 pub struct FileRequest<'a> {
+    /// GET or HEAD (for the conditional headers).
+    pub method: &'a Method,
     /// Request headers (conditionals, `Range`, `Host` for redirects).
     pub headers: &'a HeaderMap,
     /// The normalised, decoded URL path (for redirects and listings).
@@ -365,112 +368,41 @@ impl Validators {
         }
     }
 
-    fn etag(&self) -> Option<&str> {
-        self.etag.as_ref().and_then(|v| v.to_str().ok())
+    /// As [`conditional::evaluate`] takes them, for a file of `len` bytes.
+    fn representation(&self, len: u64) -> Representation<'_> {
+        Representation {
+            etag: self.etag.as_ref().map(HeaderValue::as_bytes),
+            last_modified: Some(self.mtime_secs),
+            len,
+        }
     }
 
-    /// `If-None-Match` (weak comparison, `*`), which takes precedence over
-    /// `If-Modified-Since` (second resolution, future dates ignored).
-    fn not_modified(&self, headers: &HeaderMap) -> bool {
-        let mut inm = headers.get_all(IF_NONE_MATCH).iter().peekable();
-        if inm.peek().is_some() {
-            return inm
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .any(|tag| tag == "*" || Some(opaque(tag)) == self.etag().map(opaque));
+    /// `ETag` and `Last-Modified` on `response`.
+    fn describe(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Some(etag) = &self.etag {
+            headers.insert(ETAG, etag.clone());
         }
-        let Some(since) = headers
-            .get(IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
-        else {
-            return false;
-        };
-        since <= SystemTime::now() && secs(since) >= self.mtime_secs
-    }
-
-    /// `If-Range`: a strong ETag equal to ours, or exactly our date.
-    fn range_allowed(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(IF_RANGE) else {
-            return true;
-        };
-        let Ok(value) = value.to_str().map(str::trim) else {
-            return false;
-        };
-        if value.starts_with('"') || value.starts_with("W/") {
-            return Some(value) == self.etag();
+        if let Some(date) = &self.last_modified {
+            headers.insert(LAST_MODIFIED, date.clone());
         }
-        httpdate::parse_http_date(value).is_ok_and(|date| secs(date) == self.mtime_secs)
     }
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// An entity tag without its weakness marker, for weak comparison.
-fn opaque(tag: &str) -> &str {
-    tag.strip_prefix("W/").unwrap_or(tag)
-}
-
-/// What a `Range` header asks of a file of `len` bytes.
-#[derive(Debug, PartialEq, Eq)]
-enum RangeAsk {
-    /// No range, an invalid one, or several: send everything.
-    Whole,
-    /// Bytes `start..=end`.
-    Part(u64, u64),
-    /// 416.
-    Unsatisfiable,
-}
-
-fn parse_range(value: &str, len: u64) -> RangeAsk {
-    let value = value.trim();
-    let Some(spec) = value
-        .get(..6)
-        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
-        .map(|_| value[6..].trim())
-    else {
-        return RangeAsk::Whole;
+/// The value of the header fields `name` in `headers`: one field's as it
+/// is, several joined by `, ` (RFC 9110 §5.3).
+fn field<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<Cow<'h, [u8]>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(Cow::Borrowed(first.as_bytes()));
     };
-    if spec.contains(',') {
-        return RangeAsk::Whole;
+    let mut joined = first.as_bytes().to_vec();
+    for value in std::iter::once(second).chain(values) {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(value.as_bytes());
     }
-    let Some((first, last)) = spec.split_once('-') else {
-        return RangeAsk::Whole;
-    };
-    let (first, last) = (first.trim(), last.trim());
-    let number = |s: &str| {
-        if s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse::<u64>().ok()
-        } else {
-            None
-        }
-    };
-    if first.is_empty() {
-        return match number(last) {
-            Some(0) => RangeAsk::Unsatisfiable,
-            Some(_) if len == 0 => RangeAsk::Unsatisfiable,
-            Some(n) => RangeAsk::Part(len.saturating_sub(n), len - 1),
-            None => RangeAsk::Whole,
-        };
-    }
-    let Some(start) = number(first) else {
-        return RangeAsk::Whole;
-    };
-    let end = if last.is_empty() {
-        None
-    } else {
-        match number(last) {
-            Some(end) if end >= start => Some(end),
-            _ => return RangeAsk::Whole,
-        }
-    };
-    if start >= len {
-        return RangeAsk::Unsatisfiable;
-    }
-    RangeAsk::Part(start, end.map_or(len - 1, |e| e.min(len - 1)))
+    Some(Cow::Owned(joined))
 }
 
 /// A file's response: 200, 206, 304 or 416.
@@ -511,9 +443,10 @@ fn send_cached(entry: &Entry, req: &FileRequest<'_>) -> Response {
     )
 }
 
-/// The response for a file of `len` bytes with `validators`: 304 when the
-/// client's copy is current, 416 for a range past the end, else 200 or 206
-/// with the body `body(offset, len)` makes for the bytes chosen.
+/// The response for a file of `len` bytes with `validators`, as
+/// [`conditional::evaluate`] decides from the request's headers: 200 or
+/// 206 with the body `body(offset, len)` makes for the bytes chosen, or
+/// 304, 412 or 416.
 fn respond(
     validators: &Validators,
     len: u64,
@@ -521,39 +454,59 @@ fn respond(
     req: &FileRequest<'_>,
     body: impl FnOnce(u64, u64) -> Result<Body, StatusCode>,
 ) -> Response {
-    let mut response = Response::new(Body::Empty);
-    let headers = response.headers_mut();
-    if let Some(etag) = &validators.etag {
-        headers.insert(ETAG, etag.clone());
-    }
-    if let Some(date) = &validators.last_modified {
-        headers.insert(LAST_MODIFIED, date.clone());
-    }
-    if validators.not_modified(req.headers) {
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        return response;
-    }
-    let ask = match req.headers.get(RANGE).and_then(|v| v.to_str().ok()) {
-        Some(range) if validators.range_allowed(req.headers) => parse_range(range, len),
-        _ => RangeAsk::Whole,
+    let headers = req.headers;
+    let if_match = field(headers, &IF_MATCH);
+    let if_none_match = field(headers, &IF_NONE_MATCH);
+    let if_modified_since = field(headers, &IF_MODIFIED_SINCE);
+    let if_unmodified_since = field(headers, &IF_UNMODIFIED_SINCE);
+    let if_range = field(headers, &IF_RANGE);
+    let range = field(headers, &RANGE);
+    let conditions = Conditions {
+        if_match: if_match.as_deref(),
+        if_none_match: if_none_match.as_deref(),
+        if_modified_since: if_modified_since.as_deref(),
+        if_unmodified_since: if_unmodified_since.as_deref(),
+        if_range: if_range.as_deref(),
+        range: range.as_deref(),
     };
-    let (offset, part_len) = match ask {
-        RangeAsk::Whole => (0, len),
-        RangeAsk::Part(start, end) => {
-            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                response.headers_mut().insert(CONTENT_RANGE, value);
-            }
-            (start, end - start + 1)
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let decision = conditional::evaluate(
+        req.method.as_str(),
+        &conditions,
+        &validators.representation(len),
+        now,
+    );
+    let mut response = Response::new(Body::Empty);
+    let (offset, part_len) = match decision {
+        Decision::NotModified | Decision::PreconditionFailed => {
+            // As Apache: the validators and no body.
+            *response.status_mut() = if decision == Decision::NotModified {
+                StatusCode::NOT_MODIFIED
+            } else {
+                StatusCode::PRECONDITION_FAILED
+            };
+            validators.describe(&mut response);
+            return response;
         }
-        RangeAsk::Unsatisfiable => {
+        Decision::RangeNotSatisfiable => {
             let mut refused = error_response(StatusCode::RANGE_NOT_SATISFIABLE);
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 refused.headers_mut().insert(CONTENT_RANGE, value);
             }
             return refused;
         }
+        Decision::Whole => (0, len),
+        Decision::Part { first, last } => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes {first}-{last}/{len}")) {
+                response.headers_mut().insert(CONTENT_RANGE, value);
+            }
+            (first, last - first + 1)
+        }
     };
+    validators.describe(&mut response);
     let headers = response.headers_mut();
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(content_type) = content_type {
@@ -569,24 +522,6 @@ fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_parse_as_rfc_9110_says() {
-        assert_eq!(parse_range("bytes=0-4", 10), RangeAsk::Part(0, 4));
-        assert_eq!(parse_range("bytes=5-", 10), RangeAsk::Part(5, 9));
-        assert_eq!(parse_range("bytes=-3", 10), RangeAsk::Part(7, 9));
-        assert_eq!(parse_range("bytes=-30", 10), RangeAsk::Part(0, 9));
-        assert_eq!(parse_range("bytes=8-100", 10), RangeAsk::Part(8, 9));
-        assert_eq!(parse_range("bytes=10-", 10), RangeAsk::Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 10), RangeAsk::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-", 0), RangeAsk::Unsatisfiable);
-        assert_eq!(parse_range("bytes=5-2", 10), RangeAsk::Whole);
-        assert_eq!(parse_range("bytes=0-1,3-4", 10), RangeAsk::Whole);
-        assert_eq!(parse_range("items=0-1", 10), RangeAsk::Whole);
-        assert_eq!(parse_range("bytes=x-1", 10), RangeAsk::Whole);
-        assert_eq!(parse_range("bytes=+1-2", 10), RangeAsk::Whole);
-        assert_eq!(parse_range("BYTES=1-2", 10), RangeAsk::Part(1, 2));
-    }
 
     #[test]
     fn file_system_errors_map_to_apaches_statuses() {
