@@ -1142,6 +1142,64 @@ fn location_blocks_apply_in_order_so_a_later_shorter_one_wins() {
     );
 }
 
+// ------------------------------------------- what the event loop answers
+
+fn at_once(site: &Site, method: Method, uri: &str) -> bool {
+    site.answers_at_once(&method, &uri.parse::<Uri>().expect("uri"))
+}
+
+#[test]
+fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let mut main = fx.main();
+    main.directories = vec![directory(
+        &root.join("empty"),
+        Some(options(false, true)),
+        None,
+    )];
+    main.locations = vec![location("/empty/status", Some("server-status"), None)];
+    main.redirects = vec![RedirectRule {
+        status: 302,
+        from: "/empty/moved".into(),
+        to: Some("http://elsewhere.test/".into()),
+    }];
+    main.aliases = vec![AliasRule {
+        url: "/alias".into(),
+        path: root.join("empty"),
+    }];
+    let mut vhost = host(&root, Some("v.test"), &["*:80"]);
+    vhost.directories = vec![directory(
+        &root.join("sub"),
+        Some(options(false, true)),
+        None,
+    )];
+    let site = site(&config(main, vec![vhost]));
+    for uri in ["/empty/", "/empty/./", "/alias/", "/sub/"] {
+        assert!(
+            !at_once(&site, Method::GET, uri),
+            "GET {uri} may be a listing"
+        );
+        assert!(
+            !at_once(&site, Method::HEAD, uri),
+            "HEAD {uri} may be a listing"
+        );
+    }
+    for uri in [
+        "/empty",
+        "/empty/a.txt",
+        "/hello.txt",
+        "/",
+        "/empty/status/",
+        "/empty/moved/",
+        "/missing/",
+        "/%2e%2e/",
+    ] {
+        assert!(at_once(&site, Method::GET, uri), "GET {uri} is bounded");
+    }
+    assert!(!at_once(&site, Method::POST, "/hello.txt"), "POST");
+}
+
 // --------------------------------------------------------- mod_file_cache
 
 /// The fixture's site with `files` (paths below the document root) loaded
