@@ -66,6 +66,12 @@ const MERGED: &[(&str, Answer, Answer)] = &[
         (200, "file in nested/inner"),
         (200, "file in nested/inner"),
     ),
+    // Require comes before whether the file is there.
+    ("/deny/missing.txt", NOT_FOUND, FORBIDDEN),
+    ("/deny/missing/x", NOT_FOUND, FORBIDDEN),
+    ("/deny/file.txt/", NOT_FOUND, FORBIDDEN),
+    ("/nested/missing/x", NOT_FOUND, FORBIDDEN),
+    ("/grant/missing/x", FORBIDDEN, NOT_FOUND),
     // DirectoryIndex in <Directory>: replaced, disabled, enabled.
     ("/dirindex/", (200, "main"), (200, "vhost")),
     ("/indexoff/", (200, "idx"), FORBIDDEN),

@@ -14,8 +14,9 @@
 //!
 //! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
 //! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
-//! one protocol configuration); `DirectoryIndex`, `Alias` and `Redirect`
-//! are server or `<VirtualHost>` settings.
+//! one protocol configuration); `Alias` and `Redirect` are server or
+//! `<VirtualHost>` settings, `DirectoryIndex` also a `<Directory>` one
+//! (not `<Location>`), and `SetHandler` a `<Location>` one only.
 //!
 //! `MMapFile` and `CacheFile` (mod_file_cache) are main-server settings,
 //! as in Apache; a named file that is missing or not a regular file is a

@@ -124,8 +124,6 @@ impl FileConfig {
         }
     }
 
-    /// The `Options` and `Require` in force for directory `dir`: the most
-    /// specific block's, each inherited from shorter blocks when unset.
     /// The settings in force in `dir`: every block holding it applied in
     /// turn, from none at all (no options, no `Require`, the host's
     /// `DirectoryIndex`).
