@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -29,20 +28,6 @@ fn serve(site: &Site, extra: &str) -> (Mpmd, u16) {
     let port = free_port();
     let conf = conf_with(site, port, extra);
     (start(site, &conf), port)
-}
-
-/// `curl -sS --max-time 10 ARGS`: (exit code, stdout, stderr).
-fn curl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("run curl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Everything the server sends for `bytes` until it closes (10 s at most).

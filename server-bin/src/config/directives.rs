@@ -14,8 +14,9 @@
 //!
 //! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
 //! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
-//! one protocol configuration); `DirectoryIndex`, `Alias` and `Redirect`
-//! are server or `<VirtualHost>` settings.
+//! one protocol configuration); `Alias` and `Redirect` are server or
+//! `<VirtualHost>` settings, `DirectoryIndex` also a `<Directory>` one
+//! (not `<Location>`), and `SetHandler` a `<Location>` one only.
 //!
 //! `MMapFile` and `CacheFile` (mod_file_cache) are main-server settings,
 //! as in Apache; a named file that is missing or not a regular file is a
@@ -99,6 +100,8 @@ enum Allowed {
     Server,
     /// Inside `<Directory>`.
     Directory,
+    /// Main server or `<VirtualHost>` outside any block, or `<Directory>`.
+    ServerOrDirectory,
     /// Inside `<Location>`.
     Location,
     /// Inside `<Directory>`, `<Location>` or the `.ht*` `<Files>` idiom.
@@ -361,6 +364,7 @@ impl<'a> Loader<'a> {
                     path: self.path(dir),
                     options: None,
                     require: None,
+                    index: None,
                     origin: origin.clone(),
                 };
                 let host = self.host(scope.host);
@@ -446,6 +450,7 @@ impl<'a> Loader<'a> {
             Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
             Allowed::Server => scope.block == Block::None,
             Allowed::Directory => matches!(scope.block, Block::Directory(_)),
+            Allowed::ServerOrDirectory => matches!(scope.block, Block::None | Block::Directory(_)),
             Allowed::Location => matches!(scope.block, Block::Location(_)),
             Allowed::AccessBlock => scope.block != Block::None,
         };
@@ -462,6 +467,10 @@ impl<'a> Loader<'a> {
                 where_(scope)
             ),
             Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
+            Allowed::ServerOrDirectory => format!(
+                "{name} is not allowed inside {}; it belongs at server level, in <VirtualHost> or in <Directory>",
+                where_(scope)
+            ),
             Allowed::Location => format!("{name} is allowed only inside <Location>"),
             Allowed::AccessBlock => format!("{name} is allowed only inside <Directory> or <Location>"),
         })
@@ -830,7 +839,7 @@ impl<'a> Loader<'a> {
                 Ok(())
             }
             "directoryindex" => {
-                server(self)?;
+                self.allow(n, Allowed::ServerOrDirectory, scope)?;
                 if args.is_empty() {
                     return Err("DirectoryIndex takes file names, or disabled".into());
                 }
@@ -839,7 +848,11 @@ impl<'a> Loader<'a> {
                 } else {
                     args.to_vec()
                 };
-                self.host(scope.host).directory_index = Some(list);
+                let host = self.host(scope.host);
+                match scope.block {
+                    Block::Directory(i) => host.directories[i].index = Some(list),
+                    _ => host.directory_index = Some(list),
+                }
                 Ok(())
             }
             "alias" => {
@@ -873,12 +886,15 @@ impl<'a> Loader<'a> {
             "options" => {
                 self.allow(n, Allowed::Directory, scope)?;
                 let Block::Directory(i) = scope.block else { return Ok(()) };
-                let base = self.inherited_options(scope.host, i);
-                let (options, warnings) = parse_options(args, base)?;
+                let (options, warnings) = parse_options(args)?;
                 for w in warnings {
                     self.warn(origin, w);
                 }
-                self.host(scope.host).directories[i].options = Some(options);
+                let slot = &mut self.host(scope.host).directories[i].options;
+                *slot = Some(match *slot {
+                    Some(before) => before.then(options),
+                    None => options,
+                });
                 Ok(())
             }
             "allowoverride" | "allowoverridelist" => {
@@ -916,15 +932,14 @@ impl<'a> Loader<'a> {
                 self.allow(n, Allowed::Location, scope)?;
                 let Block::Location(i) = scope.block else { return Ok(()) };
                 let handler = match one_arg(n, args)?.to_ascii_lowercase().as_str() {
-                    "server-status" => Some("server-status".to_string()),
-                    "none" => None,
+                    name @ ("server-status" | "none") => name.to_string(),
                     other => {
                         return Err(format!(
                             "SetHandler {other}: mpmd's handlers are server-status and none"
                         ))
                     }
                 };
-                self.host(scope.host).locations[i].handler = handler;
+                self.host(scope.host).locations[i].handler = Some(handler);
                 Ok(())
             }
             // --- mod_file_cache ---
@@ -1148,29 +1163,6 @@ impl<'a> Loader<'a> {
         ))
     }
 
-    /// The options a relative `Options +X` starts from: those of the nearest
-    /// enclosing `<Directory>` read before (this host's, then the main
-    /// server's), else none.
-    fn inherited_options(&self, host: HostSel, index: usize) -> Options {
-        let this = match host {
-            HostSel::Main => &self.main.directories[index],
-            HostSel::Vhost(i) => &self.vhosts[i].directories[index],
-        };
-        let mut candidates: Vec<&DirectoryBlock> = Vec::new();
-        if let HostSel::Vhost(i) = host {
-            candidates.extend(self.vhosts[i].directories[..index].iter());
-            candidates.extend(self.main.directories.iter());
-        } else {
-            candidates.extend(self.main.directories[..index].iter());
-        }
-        candidates
-            .into_iter()
-            .filter(|d| d.options.is_some() && this.path.starts_with(&d.path))
-            .max_by_key(|d| d.path.components().count())
-            .and_then(|d| d.options)
-            .unwrap_or_default()
-    }
-
     fn include(
         &mut self,
         name: &str,
@@ -1304,7 +1296,9 @@ impl<'a> Loader<'a> {
 }
 
 /// A host's settings with what it does not set taken from `main` (for a
-/// virtual host), the main server's blocks and rules after its own.
+/// virtual host): the main server's `Alias` and `Redirect` rules after its
+/// own, its `<Directory>` and `<Location>` blocks after the main server's
+/// (so they win, as in Apache).
 fn finish_host(
     host: &Host,
     main: Option<&VirtualHost>,
@@ -1350,10 +1344,10 @@ fn finish_host(
             .clone()
             .or_else(|| main.map(|m| m.directory_index.clone()))
             .unwrap_or_else(|| vec!["index.html".to_string()]),
-        aliases: chain(&host.aliases, main.map(|m| &m.aliases[..])),
-        redirects: chain(&host.redirects, main.map(|m| &m.redirects[..])),
-        directories: chain(&host.directories, main.map(|m| &m.directories[..])),
-        locations: chain(&host.locations, main.map(|m| &m.locations[..])),
+        aliases: chain(&host.aliases, main.map_or(&[][..], |m| &m.aliases)),
+        redirects: chain(&host.redirects, main.map_or(&[][..], |m| &m.redirects)),
+        directories: chain(main.map_or(&[][..], |m| &m.directories), &host.directories),
+        locations: chain(main.map_or(&[][..], |m| &m.locations), &host.locations),
         custom_logs: if custom_logs.is_empty() {
             main.map(|m| m.custom_logs.clone()).unwrap_or_default()
         } else {
@@ -1388,12 +1382,9 @@ fn merge_ssl(own: &SslSettings, main: Option<&SslSettings>) -> SslSettings {
     }
 }
 
-/// A host's own rules, then the main server's.
-fn chain<T: Clone>(own: &[T], main: Option<&[T]>) -> Vec<T> {
-    own.iter()
-        .chain(main.unwrap_or_default())
-        .cloned()
-        .collect()
+/// `first`, then `then`.
+fn chain<T: Clone>(first: &[T], then: &[T]) -> Vec<T> {
+    first.iter().chain(then).cloned().collect()
 }
 
 /// The files an `Include` of `path` reads: the file, or a directory's

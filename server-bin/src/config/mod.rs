@@ -510,7 +510,7 @@ CustomLog /tmp/b.log "%h %r"
     }
 
     #[test]
-    fn directory_options_absolute_relative_and_inherited() {
+    fn directory_options_absolute_and_relative() {
         let cfg = ok(r#"Listen 80
 <Directory />
 Options FollowSymLinks
@@ -531,15 +531,28 @@ Options All
 </Directory>
 "#);
         let d = &cfg.main_server.directories;
-        let opts = |i: usize| d[i].options.map(|o| (o.follow_symlinks, o.indexes));
-        assert_eq!(opts(0), Some((true, false)));
+        let only = |follow_symlinks, indexes| Options {
+            follow_symlinks,
+            indexes,
+        };
+        assert_eq!(d[0].options, Some(OptionsSetting::Set(only(true, false))));
+        // Relative: applied to what the blocks before left when a request
+        // is served (site::static_files).
         assert_eq!(
-            opts(1),
-            Some((true, true)),
-            "+Indexes adds to the / block's FollowSymLinks"
+            d[1].options,
+            Some(OptionsSetting::Change {
+                add: only(false, true),
+                remove: Options::NONE
+            })
         );
-        assert_eq!(opts(2), Some((false, true)));
-        assert_eq!(opts(3), Some((true, true)));
+        assert_eq!(
+            d[2].options,
+            Some(OptionsSetting::Change {
+                add: Options::NONE,
+                remove: only(true, false)
+            })
+        );
+        assert_eq!(d[3].options, Some(OptionsSetting::Set(Options::ALL)));
         assert_eq!(d[0].require, Some(Require::AllDenied));
         assert_eq!(d[1].path, Path::new("/srv/www"));
         let net = |a: &str, p| IpNet {
@@ -579,6 +592,95 @@ Options All
     }
 
     #[test]
+    fn a_virtual_host_gets_the_main_servers_sections_first_and_its_own_after() {
+        let cfg = ok(r#"Listen 80
+<Directory /srv/www>
+Options Indexes FollowSymLinks
+Require all granted
+</Directory>
+<Location /private>
+Require all granted
+</Location>
+Alias /a /srv/main-a
+<VirtualHost *:80>
+ServerName v.test
+<Directory /srv/www>
+Options None
+Require ip 10.99.0.0/16
+DirectoryIndex vhost.html
+</Directory>
+<Location />
+Require all denied
+</Location>
+Alias /a /srv/vhost-a
+</VirtualHost>
+<Directory /srv/www/late>
+Options +Indexes
+</Directory>
+"#);
+        let v = &cfg.vhosts[0];
+        let dirs: Vec<_> = v
+            .directories
+            .iter()
+            .map(|d| (d.path.to_str().unwrap(), d.origin.line))
+            .collect();
+        assert_eq!(
+            dirs,
+            [("/srv/www", 2), ("/srv/www/late", 22), ("/srv/www", 12)],
+            "the main server's blocks (even one written after the host), then the host's"
+        );
+        assert_eq!(
+            v.directories[2].require,
+            Some(Require::Ip(vec![IpNet {
+                addr: "10.99.0.0".parse().unwrap(),
+                prefix: 16
+            }]))
+        );
+        assert_eq!(v.directories[2].index, Some(vec!["vhost.html".to_string()]));
+        let locs: Vec<_> = v.locations.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(locs, ["/private", "/"]);
+        let aliases: Vec<_> = v.aliases.iter().map(|a| a.path.to_str().unwrap()).collect();
+        assert_eq!(
+            aliases,
+            ["/srv/vhost-a", "/srv/main-a"],
+            "the host's Alias is tried first"
+        );
+        assert_eq!(cfg.main_server.directories.len(), 2);
+        assert_eq!(cfg.main_server.locations.len(), 1);
+    }
+
+    #[test]
+    fn options_lines_of_one_block_combine_and_directory_index_is_allowed_in_directory() {
+        let cfg = ok("Listen 80\n<Directory /a>\nOptions Indexes\nOptions +FollowSymLinks\n</Directory>\n\
+                      <Directory /b>\nOptions +Indexes\nOptions -Indexes +FollowSymLinks\n</Directory>\n\
+                      <Directory /c>\nDirectoryIndex disabled\n</Directory>\n");
+        let d = &cfg.main_server.directories;
+        assert_eq!(d[0].options, Some(OptionsSetting::Set(Options::ALL)));
+        let follow = Options {
+            follow_symlinks: true,
+            indexes: false,
+        };
+        let indexes = Options {
+            follow_symlinks: false,
+            indexes: true,
+        };
+        assert_eq!(
+            d[1].options,
+            Some(OptionsSetting::Change {
+                add: follow,
+                remove: indexes
+            })
+        );
+        assert_eq!(d[2].index, Some(Vec::new()));
+        assert_eq!(cfg.main_server.directory_index, ["index.html"]);
+        assert!(
+            err("Listen 80\n<Location /x>\nDirectoryIndex a.html\n</Location>\n").contains(
+                "DirectoryIndex is not allowed inside <Location>; it belongs at server level, in <VirtualHost> or in <Directory>"
+            )
+        );
+    }
+
+    #[test]
     fn order_allow_deny_point_to_require() {
         let e = err("Listen 80\n<Directory /x>\nOrder allow,deny\n</Directory>\n");
         assert!(
@@ -591,7 +693,10 @@ Options All
     #[test]
     fn location_handlers() {
         let cfg = ok("Listen 80\n<Location /s>\nSetHandler none\n</Location>\n");
-        assert_eq!(cfg.main_server.locations[0].handler, None);
+        assert_eq!(
+            cfg.main_server.locations[0].handler.as_deref(),
+            Some("none")
+        );
         assert!(
             err("Listen 80\n<Location /s>\nSetHandler cgi-script\n</Location>\n")
                 .contains("SetHandler cgi-script: mpmd's handlers")

@@ -45,7 +45,7 @@ pub struct IpNet {
     pub prefix: u8,
 }
 
-/// `Options` of a `<Directory>`.
+/// `Options` in force for a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
     /// `FollowSymLinks`: symlinks may lead outside the document root.
@@ -54,25 +54,115 @@ pub struct Options {
     pub indexes: bool,
 }
 
+/// `Options` as one `<Directory>` writes it. As in Apache, it is applied
+/// when a request is served, on top of what the sections applied before
+/// it left (see [`DirectoryBlock`]), so a relative setting in a virtual
+/// host changes the main server's setting for the same directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionsSetting {
+    /// `Options Indexes FollowSymLinks`, `Options None`, `Options All`:
+    /// exactly these, whatever came before.
+    Set(Options),
+    /// `Options +Indexes -FollowSymLinks`: the options marked in `add`
+    /// turned on and those marked in `remove` turned off, the others as
+    /// before.
+    Change { add: Options, remove: Options },
+}
+
+impl Options {
+    /// `Options None`.
+    pub const NONE: Options = Options {
+        follow_symlinks: false,
+        indexes: false,
+    };
+    /// `Options All` (of the options mpmd has).
+    pub const ALL: Options = Options {
+        follow_symlinks: true,
+        indexes: true,
+    };
+
+    /// Each option on where `self` has it and `other` has not.
+    pub fn without(self, other: Options) -> Options {
+        Options {
+            follow_symlinks: self.follow_symlinks && !other.follow_symlinks,
+            indexes: self.indexes && !other.indexes,
+        }
+    }
+
+    /// Each option on where `self` or `other` has it.
+    pub fn with(self, other: Options) -> Options {
+        Options {
+            follow_symlinks: self.follow_symlinks || other.follow_symlinks,
+            indexes: self.indexes || other.indexes,
+        }
+    }
+}
+
+impl OptionsSetting {
+    /// The options in force after this setting is applied to `before`.
+    pub fn apply(self, before: Options) -> Options {
+        match self {
+            OptionsSetting::Set(options) => options,
+            OptionsSetting::Change { add, remove } => before.without(remove).with(add),
+        }
+    }
+
+    /// This setting followed by `next` in the same block (a second
+    /// `Options` line), as one setting: an absolute `next` replaces it, a
+    /// relative one changes it.
+    pub fn then(self, next: OptionsSetting) -> OptionsSetting {
+        match (self, next) {
+            (_, OptionsSetting::Set(_)) => next,
+            (OptionsSetting::Set(options), change) => OptionsSetting::Set(change.apply(options)),
+            (
+                OptionsSetting::Change { add, remove },
+                OptionsSetting::Change {
+                    add: add_next,
+                    remove: remove_next,
+                },
+            ) => OptionsSetting::Change {
+                add: add.without(remove_next).with(add_next),
+                remove: remove.without(add_next).with(remove_next),
+            },
+        }
+    }
+}
+
 /// `<Directory path>` … `</Directory>`.
+///
+/// For a request, every block whose path holds the directory served
+/// applies, as Apache's `<Directory>` sections do: fewest path components
+/// first and, among blocks of the same path length, in the order of
+/// [`VirtualHost::directories`] (the main server's before a virtual
+/// host's own, each in file order), each setting a block makes replacing
+/// (or, for a relative `Options`, changing) the one before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryBlock {
     /// The directory (absolute, without trailing slash except for `/`).
     pub path: PathBuf,
-    /// `Options`, when set in this block (else inherited from the parent
-    /// directory block, and off at the top).
-    pub options: Option<Options>,
+    /// `Options`, when set in this block (none at all before the first
+    /// block that sets them).
+    pub options: Option<OptionsSetting>,
     /// `Require`, when set in this block.
     pub require: Option<Require>,
+    /// `DirectoryIndex`, when set in this block (empty for `disabled`);
+    /// before the first block that sets it, the host's.
+    pub index: Option<Vec<String>>,
     pub origin: Origin,
 }
 
-/// `<Location url-path>` … `</Location>`.
+/// `<Location url-path>` … `</Location>`. For a request, every block
+/// whose path is a segment prefix of the URL path applies, in the order
+/// of [`VirtualHost::locations`] (the main server's before a virtual
+/// host's own, each in file order, whatever their lengths, as Apache
+/// applies `<Location>` sections), a later block's setting replacing an
+/// earlier one's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationBlock {
     /// URL path prefix (`/server-status`).
     pub path: String,
-    /// `SetHandler` (`server-status`), if any.
+    /// `SetHandler` (`server-status`, or `none`: no handler, so files are
+    /// served, undoing an earlier block's), if any.
     pub handler: Option<String>,
     /// `Require`, if any.
     pub require: Option<Require>,
@@ -186,11 +276,23 @@ pub struct VirtualHost {
     pub server_aliases: Vec<String>,
     /// `DocumentRoot` (absolute).
     pub document_root: PathBuf,
-    /// `DirectoryIndex` (default `index.html`).
+    /// `DirectoryIndex` at server level (default `index.html`); a
+    /// `<Directory>` block's replaces it.
     pub directory_index: Vec<String>,
+    /// This host's `Alias` rules, then the main server's: the first
+    /// match wins.
     pub aliases: Vec<AliasRule>,
+    /// This host's `Redirect` rules, then the main server's: the first
+    /// match wins.
     pub redirects: Vec<RedirectRule>,
+    /// The main server's `<Directory>` blocks, then this host's, each in
+    /// file order: applied in that order among blocks of one path length,
+    /// so a virtual host's block wins over the main server's for the same
+    /// directory ([`DirectoryBlock`]).
     pub directories: Vec<DirectoryBlock>,
+    /// The main server's `<Location>` blocks, then this host's, each in
+    /// file order: applied in that order, so a virtual host's block wins
+    /// over the main server's ([`LocationBlock`]).
     pub locations: Vec<LocationBlock>,
     /// `CustomLog` lines of this host (the main server's apply to hosts that
     /// have none, as in Apache).
@@ -228,7 +330,10 @@ pub struct ServerConfig {
     /// `<VirtualHost>` blocks, in order, already merged with the main
     /// server: a setting a block does not make takes the main server's
     /// value, and the main server's `<Directory>`, `<Location>`, `Alias`
-    /// and `Redirect` rules apply to every host (after the host's own).
+    /// and `Redirect` rules apply to every host. As in Apache, the host's
+    /// own `<Directory>` and `<Location>` blocks are applied after the
+    /// main server's, so they win; its `Alias` and `Redirect` rules are
+    /// tried before the main server's.
     pub vhosts: Vec<VirtualHost>,
     /// Warnings (`file:line: …`) to print at startup and under `-t`.
     pub warnings: Vec<String>,

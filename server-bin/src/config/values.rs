@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mpm::config::ReadStage;
 
-use super::types::{IpNet, Options, RedirectRule, Require, VhostAddr};
+use super::types::{IpNet, Options, OptionsSetting, RedirectRule, Require, VhostAddr};
 
 /// The Apache version `<IfVersion>` compares against.
 const EMULATED_VERSION: [u32; 3] = [2, 4, 62];
@@ -202,9 +202,10 @@ pub(super) fn parse_redirect(args: &[String]) -> Res<RedirectRule> {
     }
 }
 
-/// `Options`: all words absolute (`FollowSymLinks Indexes`) or all relative
-/// (`+Indexes -FollowSymLinks`, applied to `base`).
-pub(super) fn parse_options(args: &[String], base: Options) -> Res<(Options, Vec<String>)> {
+/// `Options`: all words absolute (`FollowSymLinks Indexes`, `None`,
+/// `All`) or all relative (`+Indexes -FollowSymLinks`), as Apache 2.4
+/// requires; a relative setting is applied when a request is served.
+pub(super) fn parse_options(args: &[String]) -> Res<(OptionsSetting, Vec<String>)> {
     if args.is_empty() {
         return Err("Options takes at least one option".into());
     }
@@ -212,25 +213,23 @@ pub(super) fn parse_options(args: &[String], base: Options) -> Res<(Options, Vec
     if relative != 0 && relative != args.len() {
         return Err("Either all Options must start with + or -, or no Option may.".into());
     }
-    let mut options = if relative > 0 {
-        base
-    } else {
-        Options::default()
-    };
+    let (mut set, mut add, mut remove) = (Options::NONE, Options::NONE, Options::NONE);
     let mut warnings = Vec::new();
     for arg in args {
-        let (on, word) = match arg.split_at(usize::from(relative > 0)) {
-            ("-", w) => (false, w),
-            (_, w) => (true, w),
-        };
-        match word.to_ascii_lowercase().as_str() {
-            "followsymlinks" => options.follow_symlinks = on,
-            "indexes" => options.indexes = on,
-            "none" if relative == 0 => options = Options::default(),
-            "all" if relative == 0 => {
-                options = Options {
-                    follow_symlinks: true,
-                    indexes: true,
+        let (sign, word) = arg.split_at(usize::from(relative > 0));
+        let lower = word.to_ascii_lowercase();
+        match lower.as_str() {
+            "none" if relative == 0 => set = Options::NONE,
+            "all" if relative == 0 => set = Options::ALL,
+            "followsymlinks" | "indexes" => {
+                let one = Options {
+                    follow_symlinks: lower == "followsymlinks",
+                    indexes: lower == "indexes",
+                };
+                match sign {
+                    "+" => (add, remove) = (add.with(one), remove.without(one)),
+                    "-" => (add, remove) = (add.without(one), remove.with(one)),
+                    _ => set = set.with(one),
                 }
             }
             "symlinksifownermatch" => warnings.push(format!(
@@ -242,7 +241,12 @@ pub(super) fn parse_options(args: &[String], base: Options) -> Res<(Options, Vec
             _ => return Err(format!("Illegal option {word}")),
         }
     }
-    Ok((options, warnings))
+    let setting = if relative > 0 {
+        OptionsSetting::Change { add, remove }
+    } else {
+        OptionsSetting::Set(set)
+    };
+    Ok((setting, warnings))
 }
 
 /// `Require all granted|all denied|local|ip …`.

@@ -17,7 +17,7 @@ use mpm::{Body, ConnInfo, Exchange, Handler, RequestBody, Response};
 use super::Site;
 use crate::config::{
     AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
-    RedirectRule, Require, ServerConfig, VhostAddr, VirtualHost,
+    OptionsSetting, RedirectRule, Require, ServerConfig, VhostAddr, VirtualHost,
 };
 use crate::status::StatusInfo;
 
@@ -220,8 +220,9 @@ impl Fixture {
 fn directory(path: &Path, options: Option<Options>, require: Option<Require>) -> DirectoryBlock {
     DirectoryBlock {
         path: path.to_path_buf(),
-        options,
+        options: options.map(OptionsSetting::Set),
         require,
+        index: None,
         origin: Default::default(),
     }
 }
@@ -965,6 +966,238 @@ fn directory_require_is_inherited_by_subdirectories_and_overridable() {
         "granted subdirectory",
     );
     assert_status(&get(&site, "/hello.txt", &[]), 200, "outside the block");
+}
+
+// ------------------------------------------- how sections are merged
+
+// `VirtualHost::directories` and `locations` hold the main server's blocks
+// and then the virtual host's own (config::load merges them so); these
+// tests hand the site such lists and check Apache's answers.
+
+fn options(follow_symlinks: bool, indexes: bool) -> Options {
+    Options {
+        follow_symlinks,
+        indexes,
+    }
+}
+
+fn block(path: &Path, edit: impl FnOnce(&mut DirectoryBlock)) -> DirectoryBlock {
+    let mut block = directory(path, None, None);
+    edit(&mut block);
+    block
+}
+
+/// The fixture with a link out of the root in `empty/`.
+fn fixture_with_link() -> Fixture {
+    let fx = Fixture::new();
+    symlink(
+        fx.dir.path().join("outside/secret.txt"),
+        fx.root().join("empty/link.txt"),
+    )
+    .unwrap();
+    fx
+}
+
+#[test]
+fn a_deeper_directory_block_wins_over_a_later_shallower_one() {
+    let fx = fixture_with_link();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.directories = vec![
+            block(&root.join("empty"), |b| {
+                b.options = Some(OptionsSetting::Set(Options::ALL));
+                b.require = Some(Require::AllGranted);
+            }),
+            block(&root, |b| {
+                b.options = Some(OptionsSetting::Set(Options::NONE));
+                b.require = Some(Require::AllDenied);
+            }),
+        ]
+    });
+    assert_status(&get(&site, "/hello.txt", &[]), 403, "the shallow block");
+    for uri in ["/empty/a.txt", "/empty/", "/empty/link.txt"] {
+        assert_status(&get(&site, uri, &[]), 200, uri);
+    }
+}
+
+#[test]
+fn relative_options_change_what_the_blocks_applied_before_them_left() {
+    let fx = fixture_with_link();
+    let root = fx.root();
+    let empty = root.join("empty");
+    let change = |add, remove| OptionsSetting::Change { add, remove };
+    let with = |blocks: Vec<(&Path, OptionsSetting)>| {
+        fx.with_main(|m| {
+            m.directories = blocks
+                .into_iter()
+                .map(|(path, setting)| block(path, |b| b.options = Some(setting)))
+                .collect()
+        })
+    };
+    let answers = |site: &Site| {
+        (
+            get(site, "/empty/", &[]).status().as_u16(),
+            get(site, "/empty/link.txt", &[]).status().as_u16(),
+        )
+    };
+    // The main server's block, then the virtual host's `Options -Indexes`.
+    let site = with(vec![
+        (&empty, OptionsSetting::Set(Options::ALL)),
+        (&empty, change(Options::NONE, options(false, true))),
+    ]);
+    assert_eq!(answers(&site), (403, 200), "(listing, link) after -Indexes");
+    // `+FollowSymLinks` adds to `Indexes` from a block of the same path
+    // before it, whatever file order wrote them in.
+    let site = with(vec![
+        (&empty, OptionsSetting::Set(options(false, true))),
+        (&empty, change(options(true, false), Options::NONE)),
+    ]);
+    assert_eq!(
+        answers(&site),
+        (200, 200),
+        "(listing, link) after +FollowSymLinks"
+    );
+    // A relative block on a parent is applied before a deeper absolute one.
+    let site = with(vec![
+        (&empty, OptionsSetting::Set(options(false, true))),
+        (&root, change(options(true, false), Options::NONE)),
+    ]);
+    assert_eq!(
+        answers(&site),
+        (200, 403),
+        "the deeper Options Indexes replaces all"
+    );
+    // With nothing before it, a relative setting starts from none.
+    let site = with(vec![(&empty, change(options(false, true), Options::NONE))]);
+    assert_eq!(
+        answers(&site),
+        (200, 403),
+        "(listing, link) after +Indexes alone"
+    );
+}
+
+#[test]
+fn directory_index_of_a_later_block_replaces_the_earlier_and_the_hosts() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    fs::write(root.join("empty/main.html"), "main").unwrap();
+    fs::write(root.join("empty/vhost.html"), "vhost").unwrap();
+    let index = |names: &[&str]| Some(names.iter().map(|n| n.to_string()).collect());
+    let site = fx.with_main(|m| {
+        m.directory_index = vec!["a.txt".into()];
+        m.directories = vec![
+            block(&root.join("empty"), |b| b.index = index(&["main.html"])),
+            block(&root.join("empty"), |b| b.index = index(&["vhost.html"])),
+        ]
+    });
+    assert_eq!(text(get(&site, "/empty/", &[])), "vhost");
+    fs::write(root.join("sub/a.txt"), "sub a").unwrap();
+    let site = fx.with_main(|m| {
+        m.directory_index = vec!["a.txt".into()];
+        m.directories = vec![block(&root.join("empty"), |b| {
+            b.index = index(&[]);
+            b.options = Some(OptionsSetting::Set(options(false, true)));
+        })];
+    });
+    assert!(
+        text(get(&site, "/empty/", &[])).contains("Index of /empty/"),
+        "DirectoryIndex disabled: a listing, not a.txt"
+    );
+    assert_eq!(
+        text(get(&site, "/sub/", &[])),
+        "sub a",
+        "the host's DirectoryIndex outside the block"
+    );
+}
+
+#[test]
+fn location_blocks_apply_in_order_so_a_later_shorter_one_wins() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|m| {
+        m.locations = vec![
+            location("/sub/inner", None, Some(Require::AllGranted)),
+            location("/sub", None, Some(Require::AllDenied)),
+            location("/empty", None, Some(Require::AllDenied)),
+            location("/empty/a.txt", None, Some(Require::AllGranted)),
+            location("/hello.txt", Some("server-status"), None),
+            location("/", Some("none"), None),
+        ]
+    });
+    assert_status(
+        &get(&site, "/sub/inner/x", &[]),
+        403,
+        "/sub after /sub/inner",
+    );
+    assert_status(
+        &get(&site, "/empty/a.txt", &[]),
+        200,
+        "/empty/a.txt after /empty",
+    );
+    assert_status(&get(&site, "/empty/b.txt", &[]), 403, "/empty");
+    let response = get(&site, "/hello.txt", &[]);
+    assert_eq!(
+        text(response),
+        "Hello, world!\n",
+        "SetHandler none of a later / block"
+    );
+}
+
+// ------------------------------------------- what the event loop answers
+
+fn at_once(site: &Site, method: Method, uri: &str) -> bool {
+    site.answers_at_once(&method, &uri.parse::<Uri>().expect("uri"))
+}
+
+#[test]
+fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let mut main = fx.main();
+    main.directories = vec![directory(
+        &root.join("empty"),
+        Some(options(false, true)),
+        None,
+    )];
+    main.locations = vec![location("/empty/status", Some("server-status"), None)];
+    main.redirects = vec![RedirectRule {
+        status: 302,
+        from: "/empty/moved".into(),
+        to: Some("http://elsewhere.test/".into()),
+    }];
+    main.aliases = vec![AliasRule {
+        url: "/alias".into(),
+        path: root.join("empty"),
+    }];
+    let mut vhost = host(&root, Some("v.test"), &["*:80"]);
+    vhost.directories = vec![directory(
+        &root.join("sub"),
+        Some(options(false, true)),
+        None,
+    )];
+    let site = site(&config(main, vec![vhost]));
+    for uri in ["/empty/", "/empty/./", "/alias/", "/sub/"] {
+        assert!(
+            !at_once(&site, Method::GET, uri),
+            "GET {uri} may be a listing"
+        );
+        assert!(
+            !at_once(&site, Method::HEAD, uri),
+            "HEAD {uri} may be a listing"
+        );
+    }
+    for uri in [
+        "/empty",
+        "/empty/a.txt",
+        "/hello.txt",
+        "/",
+        "/empty/status/",
+        "/empty/moved/",
+        "/missing/",
+        "/%2e%2e/",
+    ] {
+        assert!(at_once(&site, Method::GET, uri), "GET {uri} is bounded");
+    }
+    assert!(!at_once(&site, Method::POST, "/hello.txt"), "POST");
 }
 
 // --------------------------------------------------------- mod_file_cache

@@ -279,6 +279,20 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     (status.code().unwrap_or(-1), out, err)
 }
 
+/// `curl -sS --max-time 10 ARGS`: (exit code, stdout, stderr).
+pub fn curl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub use mpm::testing::{read_response, Resp};
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
@@ -543,5 +557,18 @@ pub fn hard_restarts_answer_within_2_s(site: &Site, conf: &Path, port: u16, coun
             before.iter().all(|p| !alive(*p)),
             "children {before:?} survived a restart"
         );
+    }
+}
+
+/// The directives that make each strategy small.
+pub fn mpm_directives(mpm: &str) -> &'static str {
+    match mpm {
+        "prefork" => "LoadModule mpm_prefork_module modules/mod_mpm_prefork.so\nStartServers 2\nMinSpareServers 1\nMaxSpareServers 4\n",
+        "worker" => "LoadModule mpm_worker_module modules/mod_mpm_worker.so\nStartServers 2\nThreadsPerChild 4\nThreadLimit 4\nServerLimit 4\nMaxRequestWorkers 16\nMinSpareThreads 2\nMaxSpareThreads 8\n",
+        "event" => "LoadModule mpm_event_module modules/mod_mpm_event.so\nStartServers 2\nThreadsPerChild 4\nThreadLimit 4\nServerLimit 4\nMaxRequestWorkers 16\nMinSpareThreads 2\nMaxSpareThreads 8\n",
+        // One child of two threads: a handshake that held a thread would
+        // show at once.
+        "event-small" => "LoadModule mpm_event_module modules/mod_mpm_event.so\nStartServers 1\nServerLimit 1\nThreadsPerChild 2\nThreadLimit 2\nMaxRequestWorkers 2\nMinSpareThreads 1\nMaxSpareThreads 2\n",
+        _ => "",
     }
 }
