@@ -559,16 +559,3 @@ pub fn hard_restarts_answer_within_2_s(site: &Site, conf: &Path, port: u16, coun
         );
     }
 }
-
-/// The directives that make each strategy small.
-pub fn mpm_directives(mpm: &str) -> &'static str {
-    match mpm {
-        "prefork" => "LoadModule mpm_prefork_module modules/mod_mpm_prefork.so\nStartServers 2\nMinSpareServers 1\nMaxSpareServers 4\n",
-        "worker" => "LoadModule mpm_worker_module modules/mod_mpm_worker.so\nStartServers 2\nThreadsPerChild 4\nThreadLimit 4\nServerLimit 4\nMaxRequestWorkers 16\nMinSpareThreads 2\nMaxSpareThreads 8\n",
-        "event" => "LoadModule mpm_event_module modules/mod_mpm_event.so\nStartServers 2\nThreadsPerChild 4\nThreadLimit 4\nServerLimit 4\nMaxRequestWorkers 16\nMinSpareThreads 2\nMaxSpareThreads 8\n",
-        // One child of two threads: a handshake that held a thread would
-        // show at once.
-        "event-small" => "LoadModule mpm_event_module modules/mod_mpm_event.so\nStartServers 1\nServerLimit 1\nThreadsPerChild 2\nThreadLimit 2\nMaxRequestWorkers 2\nMinSpareThreads 1\nMaxSpareThreads 2\n",
-        _ => "",
-    }
-}
