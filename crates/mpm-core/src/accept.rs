@@ -1,5 +1,6 @@
-//! Accepting connections in a child of a forking strategy (prefork,
-//! worker): one mechanism for both.
+//! Accepting connections: the blocking accept loop of prefork and worker
+//! children ([`Acceptor`]), and what every accept loop (the event loop's
+//! too) does when `accept` fails ([`AcceptFailure`], [`Shortages`]).
 //!
 //! Every child registers the inherited listening sockets in its own epoll
 //! set with `EPOLLEXCLUSIVE`, beside its leave pipe. The kernel then wakes
@@ -11,8 +12,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
@@ -39,6 +39,7 @@ pub struct Acceptor<'a> {
     listeners: &'a Listeners,
     leave: BorrowedFd<'a>,
     events: Vec<EpollEvent>,
+    shortages: Shortages,
 }
 
 impl<'a> Acceptor<'a> {
@@ -57,6 +58,7 @@ impl<'a> Acceptor<'a> {
             listeners,
             leave,
             events: vec![EpollEvent::empty(); listeners.len() + 1],
+            shortages: Shortages::default(),
         })
     }
 
@@ -86,14 +88,12 @@ impl<'a> Acceptor<'a> {
                 match l.socket.accept() {
                     Ok((stream, peer)) => match Connection::accepted(stream, peer, i, l) {
                         Ok(conn) => {
-                            accept_ok();
+                            self.shortages.accepted();
                             return Next::Connection(conn);
                         }
                         Err(e) => log::debug!("connection lost before it was served: {e}"),
                     },
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => accept_error(&e),
+                    Err(e) => accept_error(&e, &mut self.shortages),
                 }
             }
             if leave || readable(self.leave) {
@@ -109,55 +109,89 @@ pub fn readable(fd: BorrowedFd<'_>) -> bool {
     matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
-/// Set while accepts fail for want of descriptors or memory, so that the
-/// condition is logged once per episode, not ten times a second.
-static STARVED: AtomicBool = AtomicBool::new(false);
+/// What a failed `accept` means to an accept loop (both the blocking one
+/// here and the event loop's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptFailure {
+    /// Nothing to accept now (`EAGAIN`), or interrupted: try again later.
+    Retry,
+    /// The client went away between the kernel's accept and ours: go on.
+    ClientGone,
+    /// Out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
+    /// `ENOMEM`): make room or pause, and say so once per episode
+    /// ([`Shortages`]).
+    Shortage,
+    /// The socket no longer listens: a graceful stop shut it down
+    /// (`Listeners::stop_listening`).
+    NotListening,
+    /// Anything else: logged.
+    Other,
+}
 
-/// Note a successful accept: a later shortage is a new episode.
-pub fn accept_ok() {
-    if STARVED.load(Ordering::Relaxed) {
-        STARVED.store(false, Ordering::Relaxed);
-        log::warn!("accepting connections again");
+impl AcceptFailure {
+    /// Classify an `accept` error.
+    pub fn of(e: &io::Error) -> AcceptFailure {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ) {
+            return AcceptFailure::Retry;
+        }
+        match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                AcceptFailure::Shortage
+            }
+            Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM) => AcceptFailure::ClientGone,
+            Some(libc::EINVAL) => AcceptFailure::NotListening,
+            _ => AcceptFailure::Other,
+        }
     }
 }
 
-/// Whether an `accept` error is a shortage of descriptors or memory; if
-/// so it is logged, once per episode (until [`accept_ok`]). The caller
-/// pauses accepting.
-pub fn accept_starved(e: &io::Error) -> bool {
-    if !is_shortage(e) {
-        return false;
-    }
-    if !STARVED.swap(true, Ordering::Relaxed) {
-        log::error!("accept failed ({e}); pausing accepts for 100 ms at a time until it passes");
-    }
-    true
+/// A shortage of descriptors (or memory) is said once per episode, not
+/// once per failed accept or per connection closed to make room; an
+/// episode ends after [`Shortages::CALM`] without a shortage, at the next
+/// successful accept.
+#[derive(Debug, Default)]
+pub struct Shortages {
+    last: Option<Instant>,
 }
 
-/// Whether an `accept` error means the process or the system is short of
-/// descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`).
-pub fn is_shortage(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
-    )
+impl Shortages {
+    /// Quiet time that ends an episode.
+    pub const CALM: Duration = Duration::from_secs(10);
+
+    /// Note a shortage (`what` happened; `remedy` is what the loop does
+    /// about it): logged if it starts an episode.
+    pub fn short(&mut self, what: &dyn std::fmt::Display, remedy: &str) {
+        if self.last.is_none() {
+            log::error!("out of file descriptors or memory ({what}); {remedy}");
+        }
+        self.last = Some(Instant::now());
+    }
+
+    /// A connection was accepted: the episode ends once calm.
+    pub fn accepted(&mut self) {
+        if self.last.is_some_and(|t| t.elapsed() >= Self::CALM) {
+            self.last = None;
+            log::warn!("accepting connections again: descriptors suffice");
+        }
+    }
 }
 
-/// What to do when `accept` fails with something other than "no
-/// connection yet": out of descriptors or memory pauses accepting for
-/// 100 ms (never a busy loop) and logs once per episode; anything else is
-/// logged.
-pub fn accept_error(e: &io::Error) {
-    if accept_starved(e) {
-        std::thread::sleep(Duration::from_millis(100));
-        return;
-    }
-    match e.raw_os_error() {
-        // The client went away between the kernel's accept and ours.
-        Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM) => {}
-        // The socket no longer listens: a graceful stop shut it down
-        // (`Listeners::stop_listening`) while this process was woken.
-        Some(libc::EINVAL) => {}
-        _ => log::error!("accept failed: {e}"),
+/// What the blocking accept loop does when `accept` fails: out of
+/// descriptors or memory pauses accepting for 100 ms (never a busy loop)
+/// and logs once per episode; anything unexpected is logged.
+fn accept_error(e: &io::Error, shortages: &mut Shortages) {
+    match AcceptFailure::of(e) {
+        AcceptFailure::Shortage => {
+            shortages.short(
+                &format_args!("accept failed: {e}"),
+                "pausing accepts for 100 ms at a time until it passes",
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        AcceptFailure::Retry | AcceptFailure::ClientGone | AcceptFailure::NotListening => {}
+        AcceptFailure::Other => log::error!("accept failed: {e}"),
     }
 }

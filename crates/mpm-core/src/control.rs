@@ -291,8 +291,7 @@ impl Drain {
         if self.triggered.load(Ordering::SeqCst) {
             return true;
         }
-        let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
-        let ready = matches!(nix::poll::poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0);
+        let ready = crate::accept::readable(self.read.as_fd());
         if ready {
             self.triggered.store(true, Ordering::SeqCst);
         }

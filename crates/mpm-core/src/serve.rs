@@ -36,8 +36,9 @@ pub use event::{serve_dispatched, Dispatch, Handback, PendingWrite, ServeBuffers
 /// can stay open; a larger remainder closes the connection instead.
 const DRAIN_LIMIT: u64 = 256 * 1024;
 /// Longest lingering close: reading what the client still sends after our
-/// last response, so that a reset does not destroy that response.
-const LINGER: Duration = Duration::from_secs(2);
+/// last response, so that a reset does not destroy that response. Every
+/// driver uses this bound.
+pub const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes one read asks for (the session's buffer grows to it, by
 /// doubling, only as bytes come).
 const READ_CHUNK: usize = 8192;
@@ -540,7 +541,7 @@ impl Conn<'_, '_> {
         let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
         let idle_close = match self.ctx.leaving {
             Some(leaving) => leaving(),
-            None => self.ctx.idle_close.is_some_and(fd_readable),
+            None => self.ctx.idle_close.is_some_and(crate::accept::readable),
         };
         let keep = after == After::KeepAlive && engine_keep && !idle_close;
         if after == After::KeepAlive && !keep {
@@ -853,11 +854,6 @@ fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
         n if n == buf.len() => Ok(()),
         _ => Err(io::ErrorKind::WouldBlock.into()),
     }
-}
-
-fn fd_readable(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// An error page response.

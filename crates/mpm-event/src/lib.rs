@@ -48,9 +48,32 @@
 //! ## Accepting
 //!
 //! As in prefork and worker, every child registers the shared listening
-//! sockets with `EPOLLEXCLUSIVE`, here in a small epoll set of its own
-//! (with the child's leave pipe) that the mio loop watches as one source:
-//! the kernel wakes one child per new connection.
+//! sockets with `EPOLLEXCLUSIVE`: here directly in mio's own epoll set,
+//! level-triggered, through `epoll_ctl` (mio has no flag for it), beside
+//! the child's leave pipe. The kernel wakes one child per new connection;
+//! `accept4` makes the socket non-blocking. A failed `accept` is
+//! classified and logged as in the blocking accept loop
+//! ([`mpm_core::accept::AcceptFailure`], [`mpm_core::accept::Shortages`]).
+//!
+//! ## Request heads
+//!
+//! The loop reads into one shared 16 KiB buffer and hands the bytes to the
+//! connection's [`mpm_core::h1::Session`], the same reader the blocking
+//! driver uses: a head that came whole is parsed where it lies and costs no
+//! buffer; one that did not is kept in a buffer that grows by doubling as
+//! bytes come, and its scan goes on where it stopped. The buffers of
+//! unfinished heads count against the child's budget
+//! (`Limits::head_budget`, mpmd's `LimitRequestHeadMemory`): past it, the
+//! largest unfinished heads are refused with 431 and closed, and once they
+//! hold a quarter of their peak the freed memory goes back to the system.
+//!
+//! ## The code
+//!
+//! `event_loop/mod.rs` is the loop itself (its state, one turn, events and
+//! timers); `pool.rs` the worker queue and threads; `accepting.rs`
+//! listeners, admission and new connections; `heads.rs` reading heads and
+//! their budget; `handoff.rs` lending connections to workers and taking
+//! them back; `conns.rs` connection states, deadlines and closing.
 //!
 //! ## Leaving
 //!

@@ -1,0 +1,242 @@
+//! Handing connections to workers and taking them back: dispatching a
+//! request (or answering a quick one on the loop), finishing a write the
+//! worker left, and what a connection does after its response.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime};
+
+use mpm_core::h1::{self, Session};
+use mpm_core::serve::{self, After, Dispatch, Handback, ServeBuffers, ServeContext, Work};
+use mpm_core::WorkerState;
+
+use super::conns::State;
+use super::Loop;
+
+impl Loop<'_, '_> {
+    /// Lend the connection to a worker with `work` (its session goes
+    /// along).
+    pub(super) fn dispatch(&mut self, k: usize, work: Work) {
+        self.dispatch_with(k, work, None);
+    }
+
+    /// Take the connection out of the loop's hands with `work` and its
+    /// session (`session`, or the one its head was read in): for a worker,
+    /// or for the loop to answer at once. `None` when the key holds no
+    /// connection.
+    pub(super) fn lend(
+        &mut self,
+        k: usize,
+        work: Work,
+        session: Option<Session>,
+    ) -> Option<Dispatch> {
+        let old = self.set_state(k, State::Worker)?;
+        self.set_deadline(k, None);
+        let (started, clock, held) = match old {
+            State::Head {
+                started,
+                clock,
+                session,
+                ..
+            } => (started, clock, Some(session)),
+            _ => (SystemTime::now(), Instant::now(), None),
+        };
+        // A refused head's bytes are of no more use (the connection closes
+        // after the refusal): its buffer is freed here, not carried through
+        // the worker queue.
+        let session = match work {
+            Work::Refuse(_) => None,
+            Work::Request(_) => session.or(held),
+        }
+        .unwrap_or_else(|| Session::new(&self.protocol.limits));
+        let slot = self.slot(k)?;
+        slot.hint = std::mem::take(&mut slot.more);
+        Some(Dispatch {
+            conn: slot.conn.take()?,
+            session,
+            work,
+            served: slot.served,
+            started,
+            clock,
+        })
+    }
+
+    /// Lend the connection to a worker with `work`.
+    pub(super) fn dispatch_with(&mut self, k: usize, work: Work, session: Option<Session>) {
+        if let Some(d) = self.lend(k, work, session) {
+            self.lent += 1;
+            self.shared.push(k, d);
+        }
+    }
+
+    /// Answer a quick request here, without a worker (the handler said its
+    /// answer never blocks: [`mpm_core::Handler::answers_at_once`]), and
+    /// any further such requests already buffered.
+    pub(super) fn serve_inline(
+        &mut self,
+        k: usize,
+        head: h1::RequestHead,
+        session: Option<Session>,
+    ) {
+        let Some(d) = self.lend(k, Work::Request(head), session) else {
+            return;
+        };
+        let (stopping, process) = (self.stopping, self.process);
+        let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
+        let handler = &*self.cx.handler;
+        let only = |h: &h1::RequestHead| serve::answers_at_once(handler, h);
+        let ctx = ServeContext {
+            handler,
+            protocol: self.protocol,
+            slot: self.loop_slot,
+            idle_close: None,
+            abort: None,
+            leaving: Some(&leaving),
+            handoff: true,
+            only: Some(&only),
+        };
+        let bufs = &mut self.inline_bufs;
+        let hb = match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, &ctx, bufs))) {
+            Ok(hb) => Some(hb),
+            Err(_) => {
+                log::error!(
+                    "a connection ended with a panic in the serving code; the loop goes on"
+                );
+                *bufs = ServeBuffers::default();
+                None
+            }
+        };
+        if let Some(s) = self.loop_slot {
+            s.set_state(WorkerState::Dead);
+        }
+        self.handback(k, hb);
+    }
+
+    /// A worker gave a connection back.
+    pub(super) fn handback(&mut self, k: usize, hb: Option<Handback>) {
+        let Some(hb) = hb else {
+            // The worker panicked and the connection went with it.
+            self.set_state(k, State::Worker);
+            if self.conns.get_mut(k).and_then(|s| s.take()).is_some() {
+                self.free.push(k);
+                self.live -= 1;
+            }
+            return;
+        };
+        let aborted = self.aborted;
+        let Some(slot) = self.slot(k) else {
+            return;
+        };
+        slot.conn = Some(hb.conn);
+        slot.served = hb.served;
+        if aborted {
+            self.close(k);
+            return;
+        }
+        let now = Instant::now();
+        match hb.pending {
+            Some(pending) => {
+                self.set_state(
+                    k,
+                    State::Writing {
+                        pending,
+                        after: hb.after,
+                        session: hb.session,
+                    },
+                );
+                self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
+                self.write_more(k);
+            }
+            None => self.after_response(k, hb.after, hb.session, hb.next, now),
+        }
+    }
+
+    pub(super) fn after_response(
+        &mut self,
+        k: usize,
+        after: After,
+        session: Session,
+        next: Option<h1::RequestHead>,
+        now: Instant,
+    ) {
+        if self.aborted {
+            self.close(k);
+            return;
+        }
+        match after {
+            After::KeepAlive if next.is_some() => {
+                // A whole request the worker left for a worker: hand it on
+                // (the loop answers it itself if it may).
+                let Some(head) = next else { return };
+                if serve::answers_at_once(&*self.cx.handler, &head) {
+                    self.serve_inline(k, head, Some(session));
+                } else {
+                    self.dispatch_with(k, Work::Request(head), Some(session));
+                }
+            }
+            After::KeepAlive if self.leaving && session.is_empty() => {
+                // Unless its next request has begun to arrive.
+                self.enter_keepalive(k, now);
+                self.close_idle(k);
+            }
+            After::KeepAlive => {
+                if session.is_empty() {
+                    self.enter_keepalive(k, now);
+                } else {
+                    self.enter_head(k, session, now);
+                    // It may hold a whole head.
+                    if !self.got_head_bytes(k, 0) {
+                        return;
+                    }
+                }
+                // News that came while a worker had it, or decrypted bytes
+                // a TLS layer already holds (no socket event will tell).
+                let hint = self.slot(k).is_some_and(|s| {
+                    std::mem::take(&mut s.hint)
+                        | s.conn.as_ref().is_some_and(|c| c.has_buffered_plaintext())
+                });
+                if hint {
+                    self.read_head(k);
+                }
+            }
+            After::Close => self.close(k),
+            After::Linger => self.linger(k, now),
+        }
+    }
+
+    pub(super) fn write_more(&mut self, k: usize) {
+        let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        let (Some(conn), State::Writing { pending, .. }) = (slot.conn.as_mut(), &mut slot.state)
+        else {
+            return;
+        };
+        let now = Instant::now();
+        // A stream the loop answers itself is read here: a handler's
+        // reader that panics costs its connection, not the loop.
+        let advanced = match catch_unwind(AssertUnwindSafe(|| pending.advance(conn))) {
+            Ok(r) => r,
+            Err(_) => {
+                log::error!("a response stream panicked; its connection is closed");
+                Err(io::ErrorKind::Other.into())
+            }
+        };
+        match advanced {
+            Ok(true) => {
+                if let Some(State::Writing { after, session, .. }) =
+                    self.set_state(k, State::Worker)
+                {
+                    self.set_deadline(k, None);
+                    self.after_response(k, after, session, None, now);
+                }
+            }
+            Ok(false) => self.set_deadline(k, Some(now + self.protocol.timeouts.timeout)),
+            Err(e) => {
+                log::debug!("a response could not be finished: {e}");
+                self.close(k);
+            }
+        }
+    }
+}

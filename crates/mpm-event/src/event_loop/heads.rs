@@ -1,0 +1,203 @@
+//! Request heads: reading them without blocking into each connection's
+//! [`Session`], their deadlines, and the child's budget for unfinished heads.
+
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+use mpm_core::h1::{self, HeadEvent, Session};
+use mpm_core::reqtimeout::ReadDeadline;
+use mpm_core::serve::{self, Work};
+
+use super::conns::{read_some, State};
+use super::{Loop, CALM, SCRATCH};
+
+/// Head buffers that held this much at their peak are given back to the
+/// system once they hold a quarter of it.
+const TRIM_ABOVE: usize = 1 << 20;
+
+impl Loop<'_, '_> {
+    /// Once the head buffers hold a quarter of their peak or less, hand
+    /// the freed memory back to the system, so that a crowd of large heads
+    /// that came and went does not leave the child at its high-water mark.
+    pub(super) fn give_back_head_memory(&mut self) {
+        self.head_peak = self.head_peak.max(self.head_bytes);
+        if self.head_peak >= TRIM_ABOVE && self.head_bytes <= self.head_peak / 4 {
+            crate::memory::release_free_memory();
+            self.head_peak = self.head_bytes;
+        }
+    }
+
+    pub(super) fn head_deadline(&self, rd: &ReadDeadline, last: Instant) -> Instant {
+        head_deadline(rd, last, self.protocol.timeouts.timeout)
+    }
+
+    pub(super) fn enter_head(&mut self, k: usize, session: Session, now: Instant) {
+        let rd = ReadDeadline::new(self.protocol.timeouts.request_read.header, now);
+        let deadline = self.head_deadline(&rd, now);
+        self.head_bytes += session.capacity();
+        self.set_state(
+            k,
+            State::Head {
+                session,
+                rd,
+                last: now,
+                started: SystemTime::now(),
+                clock: now,
+            },
+        );
+        self.set_deadline(k, Some(deadline));
+    }
+
+    /// Read what the client sent of a head, and dispatch it once whole.
+    pub(super) fn read_head(&mut self, k: usize) {
+        loop {
+            let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+                return;
+            };
+            let Some(conn) = slot.conn.as_mut() else {
+                return;
+            };
+            // Bytes are read into the shared scratch buffer; a head that
+            // does not come whole is kept in its session, whose buffer
+            // grows only as far as needed (within the child's budget) and
+            // never past the head limit.
+            let want = match &slot.state {
+                State::Head { session, .. } => self
+                    .head_cap
+                    .saturating_sub(session.buffered().len())
+                    .clamp(1, SCRATCH),
+                State::KeepAlive => SCRATCH,
+                _ => return,
+            };
+            let read = read_some(conn, &mut self.scratch[..want]);
+            // Sockets are edge-triggered: bytes a read left behind (it
+            // filled its buffer; a TLS layer reads records in chunks) bring
+            // no new event, so whoever takes the connection next must read
+            // again before waiting.
+            if let Ok(n) = read {
+                slot.more = n == want || conn.is_tls();
+            }
+            match read {
+                Ok(0) => {
+                    self.close(k);
+                    return;
+                }
+                Ok(n) => {
+                    if !self.got_head_bytes(k, n) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.close(k);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// `n` bytes arrived in the scratch buffer (after any the connection
+    /// kept). False when the connection left the head state (dispatched,
+    /// or refused for want of room).
+    pub(super) fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
+        let now = Instant::now();
+        if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
+            self.enter_head(k, Session::new(&self.protocol.limits), now);
+        }
+        let protocol = self.protocol;
+        let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            return false;
+        };
+        let State::Head {
+            session, rd, last, ..
+        } = &mut slot.state
+        else {
+            return false;
+        };
+        rd.on_data(n);
+        *last = now;
+        // The session scans on where the last read left it (a head in any
+        // number of pieces costs O(its bytes)) and keeps only what it
+        // must: nothing for a head that came whole.
+        let before = session.capacity();
+        let event = session.offer(&self.scratch[..n], &protocol.limits);
+        let grown = session.capacity() - before;
+        let (rd, last) = (*rd, *last);
+        self.head_bytes += grown;
+        match event {
+            HeadEvent::Ready(head) if serve::answers_at_once(&*self.cx.handler, &head) => {
+                self.serve_inline(k, head, None);
+                false
+            }
+            HeadEvent::Ready(head) => {
+                self.dispatch(k, Work::Request(head));
+                false
+            }
+            HeadEvent::Refuse(e) => {
+                self.dispatch(k, Work::Refuse(e));
+                false
+            }
+            HeadEvent::NeedMore => {
+                if grown > 0 && !self.within_head_budget(k) {
+                    return false;
+                }
+                let d = self.head_deadline(&rd, last);
+                self.set_deadline(k, Some(d));
+                true
+            }
+        }
+    }
+
+    /// After connection `k`'s head buffer grew: while the child's head
+    /// buffers hold more than its budget, refuse (431) and close the
+    /// largest unfinished head, `k` itself when it is among the largest.
+    /// A buffer grows by at most one doubling before this check, so the
+    /// budget is passed by at most one head limit, for a moment. False
+    /// when `k` was refused.
+    pub(super) fn within_head_budget(&mut self, k: usize) -> bool {
+        let budget = self.protocol.limits.head_budget;
+        while budget != 0 && self.head_bytes > budget {
+            let Some((_, _, victim)) = self
+                .conns
+                .iter()
+                .enumerate()
+                .filter_map(|(j, s)| match s.as_ref().map(|s| &s.state) {
+                    Some(State::Head { session, .. }) if session.capacity() > 0 => {
+                        Some((session.capacity(), j == k, j))
+                    }
+                    _ => None,
+                })
+                .max()
+            else {
+                return true;
+            };
+            self.over_head_budget(budget);
+            self.dispatch(victim, Work::Refuse(h1::head_budget_error()));
+            if victim == k {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Heads were refused for want of budget: said at most once per
+    /// [`CALM`], with how many since the child started.
+    pub(super) fn over_head_budget(&mut self, budget: usize) {
+        self.head_refusals += 1;
+        if self.head_budget_said.is_none_or(|t| t.elapsed() >= CALM) {
+            log::warn!(
+                "unfinished request heads hold this child's whole budget of {budget} bytes \
+                 (LimitRequestHeadMemory): refusing the largest with 431 ({} so far)",
+                self.head_refusals
+            );
+            self.head_budget_said = Some(Instant::now());
+        }
+    }
+}
+
+/// When a head must be done: its `RequestReadTimeout` deadline, and never
+/// more than `Timeout` after the last bytes.
+pub(super) fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
+    let quiet = last + timeout;
+    rd.deadline().map_or(quiet, |d| d.min(quiet))
+}
