@@ -78,6 +78,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid};
 
 use crate::config::{MpmConfig, ProtocolConfig};
 use crate::control::{poll_timeout, Command, Phase};
+use crate::deadline;
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::listener::Listeners;
@@ -597,7 +598,8 @@ impl Master {
                 self.tell_all_to_leave(ctx);
                 ctx.listeners.stop_listening();
                 let timeout = ctx.mpm.graceful_shutdown_timeout;
-                let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+                let deadline =
+                    (!timeout.is_zero()).then(|| deadline::after(Instant::now(), timeout));
                 loop {
                     self.reap(ctx, generation);
                     if self.children.iter().all(|c| c.is_none()) {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use mpm_core::accept::is_shortage;
+use mpm_core::deadline::after;
 use mpm_core::master::{spawn_workers, ChildContext};
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
@@ -674,7 +675,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             .is_some_and(|c| c.handshake_pending())
         {
             self.set_state(k, State::Handshake);
-            self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
+            self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
         } else {
             self.enter_head(k, Vec::new(), now);
         }
@@ -781,7 +782,10 @@ impl<'a, 'c> Loop<'a, 'c> {
             slot.ka = id;
         }
         self.set_state(k, State::KeepAlive);
-        self.set_deadline(k, Some(now + self.protocol.timeouts.keep_alive_timeout));
+        self.set_deadline(
+            k,
+            Some(after(now, self.protocol.timeouts.keep_alive_timeout)),
+        );
         self.idle.push_back((k, id));
         // Keep the queue near the number of idle connections.
         if self.idle.len() > 64 + 2 * self.counts.keepalive as usize {
@@ -1176,7 +1180,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                         buf: hb.buf,
                     },
                 );
-                self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
+                self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
                 self.write_more(k);
             }
             None => self.after_response(k, hb.after, hb.buf, now),
@@ -1244,7 +1248,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                     self.after_response(k, after, buf, now);
                 }
             }
-            Ok(false) => self.set_deadline(k, Some(now + self.protocol.timeouts.timeout)),
+            Ok(false) => self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout))),
             Err(e) => {
                 log::debug!("a response could not be finished: {e}");
                 self.close(k);
@@ -1297,7 +1301,7 @@ impl<'a, 'c> Loop<'a, 'c> {
 /// When a head must be done: its `RequestReadTimeout` deadline, and never
 /// more than `Timeout` after the last bytes.
 fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
-    let quiet = last + timeout;
+    let quiet = after(last, timeout);
     rd.deadline().map_or(quiet, |d| d.min(quiet))
 }
 

@@ -1019,7 +1019,7 @@ impl<'a> Loader<'a> {
             }
             "sslsessioncachetimeout" => {
                 server(self)?;
-                number::<u64>(n, one_arg(n, args)?)?;
+                seconds(n, one_arg(n, args)?)?;
                 Ok(())
             }
             "sslrandomseed" => {
