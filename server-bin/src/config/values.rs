@@ -21,7 +21,8 @@ pub(super) fn prepend(first: &str, args: &[String]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn one_arg<'v>(name: &str, args: &'v [String]) -> Res<&'v str> {
+/// The one argument of `name` (text or bytes).
+pub(super) fn one_arg<'v, T>(name: &str, args: &'v [T]) -> Res<&'v T> {
     match args {
         [one] => Ok(one),
         [] => Err(format!("{name} takes one argument")),

@@ -63,10 +63,17 @@ impl Site {
     /// Write `conf` (after a header that sets the pid file and log level)
     /// as `mpmd.conf` and return its path.
     pub fn config(&self, conf: &str) -> PathBuf {
-        let text = format!(
-            "ServerRoot {root}\nPidFile {root}/logs/mpmd.pid\nLogLevel info\n{conf}\n",
+        self.config_bytes(conf.as_bytes())
+    }
+    /// [`Site::config`] of bytes that need not be UTF-8.
+    pub fn config_bytes(&self, conf: &[u8]) -> PathBuf {
+        let mut text = format!(
+            "ServerRoot {root}\nPidFile {root}/logs/mpmd.pid\nLogLevel info\n",
             root = self.root().display()
-        );
+        )
+        .into_bytes();
+        text.extend_from_slice(conf);
+        text.push(b'\n');
         self.write("mpmd.conf", text)
     }
     pub fn pid_file(&self) -> PathBuf {
