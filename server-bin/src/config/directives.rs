@@ -1451,7 +1451,7 @@ fn finish_host(
                     return Err(ConfigError {
                         origin: Some(origin.clone()),
                         message: format!(
-                            "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"…\" {f}, or use common or combined)"
+                            "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"...\" {f}, or use common or combined)"
                         ),
                     })
                 }

@@ -210,7 +210,7 @@ pub(super) fn parse_redirect(args: &[String]) -> Res<RedirectRule> {
             }
             if !(to.contains("://") || to.starts_with('/')) {
                 return Err(format!(
-                    "Redirect to non-URL '{to}': give an absolute URL (http://…) or a path"
+                    "Redirect to non-URL '{to}': give an absolute URL (http://...) or a path"
                 ));
             }
             Ok(RedirectRule {
@@ -291,7 +291,7 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
         ["all", "denied"] => Ok(Require::AllDenied),
         ["local"] => Ok(Require::Local),
         ["ip", ..] if args.len() > 1 => args[1..].iter().map(|a| parse_ipnet(a)).collect::<Res<Vec<_>>>().map(Require::Ip),
-        ["not", ..] => Err("Require not … is not supported by mpmd; list what is allowed instead".into()),
+        ["not", ..] => Err("Require not ... is not supported by mpmd; list what is allowed instead".into()),
         ["host", ..] | ["forward-dns", ..] => {
             Err("Require host is not supported by mpmd (client addresses are never looked up); use Require ip".into())
         }
@@ -300,7 +300,7 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
             args[0]
         )),
         _ => Err(format!(
-            "Require {}: expected all granted, all denied, local or ip ADDRESS…",
+            "Require {}: expected all granted, all denied, local or ip ADDRESS...",
             args.join(" ")
         )),
     }
