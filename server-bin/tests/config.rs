@@ -153,21 +153,14 @@ fn an_included_file_larger_than_16_mib_is_refused_without_reading_it() {
     );
 }
 
-/// The directory `name` (bytes) below the site's root, made.
-fn latin1_dir(site: &Site, name: &[u8]) -> std::path::PathBuf {
-    let dir = site.root().join(OsStr::from_bytes(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn latin1_paths_in_the_configuration_serve_the_files_at_those_exact_bytes_under_every_mpm() {
     for mpm in ["event", "prefork", "worker"] {
         let site = Site::new();
         // "café" and "über" in Latin-1: é is 0xe9, ü is 0xfc.
-        let docroot = latin1_dir(&site, b"caf\xe9");
+        let docroot = site.mkdir(OsStr::from_bytes(b"caf\xe9"));
         std::fs::write(docroot.join("index.html"), "the Latin-1 document root").unwrap();
-        let aliased = latin1_dir(&site, b"\xfcber");
+        let aliased = site.mkdir(OsStr::from_bytes(b"\xfcber"));
         std::fs::write(aliased.join("f.txt"), "the Latin-1 alias").unwrap();
         let port = free_port();
         let mut conf = format!(

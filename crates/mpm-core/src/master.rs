@@ -865,14 +865,22 @@ fn numeric(value: &str) -> Option<u32> {
 
 /// When running as root with `User`/`Group` set: setgid, initgroups (or
 /// setgroups for a numeric user without a name), setuid. Not root: nothing
-/// (an unprivileged server cannot change users).
+/// (an unprivileged server cannot change users). A `User` that is root
+/// (by name or uid) is refused, as Apache refuses it: see
+/// [`refuse_root_user`].
 pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() || (cfg.user.is_none() && cfg.group.is_none()) {
         return Ok(());
     }
     let user = match cfg.user.as_deref() {
         None => None,
-        Some(u) => Some(resolve_user(u)?),
+        Some(u) => {
+            let resolved = resolve_user(u)?;
+            if resolved.1.is_root() {
+                return Err(root_refused(u));
+            }
+            Some(resolved)
+        }
     };
     let gid = match cfg.group.as_deref() {
         Some(g) => resolve_group(g)?,
@@ -904,6 +912,26 @@ pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+/// Refuse a `User` value that names root (`root`, `#0`, or any name whose
+/// uid is 0), as Apache does: serving as root lets any local user read any
+/// file through the races of a file server. A value that names no user at
+/// all is not refused here: switching to it fails later, with its own
+/// message.
+pub fn refuse_root_user(value: &str) -> Result<(), String> {
+    match resolve_user(value) {
+        Ok((_, uid, _)) if uid.is_root() => Err(root_refused(value)),
+        _ => Ok(()),
+    }
+}
+
+fn root_refused(value: &str) -> String {
+    format!(
+        "User {value}: this server has not been designed to serve pages while running as root \
+         (any local user could read any file through its races); name an unprivileged user, \
+         e.g. User nobody"
+    )
 }
 
 /// (name, uid, primary gid) of a `User` value.
@@ -963,6 +991,33 @@ mod tests {
         assert!(e.contains("User no-such-user-here: no such user"), "{e}");
         let e = resolve_group("no-such-group-here").unwrap_err();
         assert!(e.contains("Group no-such-group-here: no such group"), "{e}");
+    }
+
+    #[test]
+    fn a_user_that_is_root_is_refused_by_name_or_uid() {
+        for root in ["root", "#0"] {
+            let e = refuse_root_user(root).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "User {root}: this server has not been designed to serve pages while running as root"
+                )),
+                "{e}"
+            );
+        }
+        assert_eq!(refuse_root_user("#65534"), Ok(()));
+        assert_eq!(
+            refuse_root_user("no-such-user-here"),
+            Ok(()),
+            "an unknown user is reported when switching to it"
+        );
+        if nix::unistd::geteuid().is_root() {
+            let cfg = MpmConfig {
+                user: Some("#0".into()),
+                ..MpmConfig::default()
+            };
+            let e = drop_privileges(&cfg).unwrap_err();
+            assert!(e.contains("serve pages while running as root"), "{e}");
+        }
     }
 
     #[test]

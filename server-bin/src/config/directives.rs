@@ -656,7 +656,9 @@ impl<'a> Loader<'a> {
             }
             "user" => {
                 global(self)?;
-                self.mpm.user = Some(one_arg(n, args)?.to_string());
+                let user = one_arg(n, args)?;
+                mpm::master::refuse_root_user(user)?;
+                self.mpm.user = Some(user.to_string());
                 Ok(())
             }
             "group" => {
