@@ -271,11 +271,7 @@ impl<'a> Loader<'a> {
     fn count_bytes(&mut self, len: usize, file: &Path) -> Res<()> {
         let len = len as u64;
         if len > MAX_FILE_SIZE {
-            return Err(format!(
-                "'{}' is larger than {} MiB, mpmd's limit for one configuration file (split it with Include)",
-                file.display(),
-                MAX_FILE_SIZE >> 20
-            ));
+            return Err(include::too_large(file));
         }
         self.bytes_read += len;
         if self.bytes_read > MAX_TOTAL_SIZE {

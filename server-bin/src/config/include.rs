@@ -73,15 +73,8 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
             kind(meta.file_type())
         ));
     }
-    let too_large = || {
-        format!(
-            "'{}' is larger than {} MiB, mpmd's limit for one configuration file (split it with Include)",
-            path.display(),
-            MAX_FILE_SIZE >> 20
-        )
-    };
     if meta.len() > MAX_FILE_SIZE {
-        return Err(too_large());
+        return Err(too_large(path));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     (&file)
@@ -89,9 +82,18 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("could not read '{}': {e}", path.display()))?;
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(too_large());
+        return Err(too_large(path));
     }
     Ok(bytes)
+}
+
+/// The refusal of a file beyond [`MAX_FILE_SIZE`].
+pub fn too_large(path: &Path) -> String {
+    format!(
+        "'{}' is larger than {} MiB, mpmd's limit for one configuration file (split it with Include)",
+        path.display(),
+        MAX_FILE_SIZE >> 20
+    )
 }
 
 /// The files an `Include` of `path` reads: the file itself, or a
