@@ -15,7 +15,11 @@
 //! - `:tid N` is added on threads other than the process's main thread.
 //! - Each line is written with one `write` (on an `O_APPEND` file), so the
 //!   lines of several processes sharing the file never interleave. A
-//!   message's line breaks are written as `\n` so a record stays one line.
+//!   message is escaped as Apache's `ap_escape_errorlog_item` does (see
+//!   [`escape`], which the access log shares): a line break is written as
+//!   `\n`, so a record stays one line, and a control byte from a client
+//!   (an escape sequence in a requested path) as `\x1b`, so it never
+//!   reaches the terminal of whoever reads the log.
 //!
 //! [`init`] installs the logger once at startup (stderr);
 //! [`set_target`] switches to the configured `ErrorLog` file, and is called
@@ -239,15 +243,48 @@ fn format_line(
         let _ = write!(line, ":tid {tid}");
     }
     line.push_str("] ");
-    let start = line.len();
-    let _ = write!(line, "{message}");
-    if line[start..].contains(['\n', '\r']) {
-        let escaped = line[start..].replace('\r', "\\r").replace('\n', "\\n");
-        line.truncate(start);
-        line.push_str(&escaped);
-    }
+    let text = message.to_string();
+    escape(text.as_bytes(), Quotes::Kept, &mut line);
     line.push('\n');
     line
+}
+
+/// Whether [`escape`] backslashes `"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quotes {
+    /// `\"`: the access log, whose fields are often quoted.
+    Escaped,
+    /// `"` as it is: the error log (as Apache's error log).
+    Kept,
+}
+
+/// Escape one log item as Apache does (`ap_escape_logitem`,
+/// `ap_escape_errorlog_item`): `\` backslashed, `\b \n \r \t \v` spelled
+/// so, every other control byte and every byte beyond ASCII as `\xhh`, and
+/// `"` backslashed or kept as `quotes` says. The one escaping of both
+/// logs, so neither lets a client's bytes through that the other stops.
+pub(crate) fn escape(bytes: &[u8], quotes: Quotes, out: &mut String) {
+    for &b in bytes {
+        match b {
+            b'"' if quotes == Quotes::Kept => out.push('"'),
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x08 => out.push_str("\\b"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x0b => out.push_str("\\v"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\x");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
 }
 
 /// A moment split into UTC calendar fields (no time zone database needed).
@@ -412,6 +449,33 @@ mod tests {
             line,
             "[Thu Nov 26 08:21:28.123456 2026] [core:trace1] [pid 9:tid 12] two\\nlines\n"
         );
+    }
+
+    #[test]
+    fn control_bytes_in_a_message_are_escaped_as_the_access_log_escapes_them() {
+        let t = UNIX_EPOCH + Duration::new(1_795_681_288, 123_456_789);
+        let line = format_line(
+            t,
+            "core",
+            Level::Error,
+            7,
+            None,
+            &format_args!("/srv/a\x1b[31mred\x7f\u{9b}\\ \"q\"\ttab\0"),
+        );
+        assert_eq!(
+            line,
+            "[Thu Nov 26 08:21:28.123456 2026] [core:error] [pid 7] \
+             /srv/a\\x1b[31mred\\x7f\\xc2\\x9b\\\\ \"q\"\\ttab\\x00\n"
+        );
+    }
+
+    #[test]
+    fn the_access_log_escapes_quotes_and_the_error_log_keeps_them() {
+        let (mut access, mut error) = (String::new(), String::new());
+        escape(b"say \"hi\"\x1b", Quotes::Escaped, &mut access);
+        escape(b"say \"hi\"\x1b", Quotes::Kept, &mut error);
+        assert_eq!(access, "say \\\"hi\\\"\\x1b");
+        assert_eq!(error, "say \"hi\"\\x1b");
     }
 
     #[test]

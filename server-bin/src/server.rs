@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mpm::{Control, Exit, Listeners, Mpm, Phase, RunContext, Scoreboard};
+use mpm::{Control, Exit, Listeners, Mpm, MpmConfig, Phase, RunContext, Scoreboard};
 
 use crate::cli::{Args, Signal, USAGE};
 use crate::config::{self, LoadOptions, ServerConfig};
@@ -24,6 +24,50 @@ fn load(args: &Args) -> Result<ServerConfig, String> {
         after: args.after.clone(),
     };
     config::load(args.config.as_deref(), &opts).map_err(|e| e.to_string())
+}
+
+/// The user the children serve as when `mpmd` starts as root with no
+/// `User` (Apache never serves as root either; its own default is uid -1).
+const DEFAULT_USER: &str = "nobody";
+/// Their group when there is no `Group` either, if the system has it
+/// (Debian's); else the default user's own group.
+const DEFAULT_GROUP: &str = "nogroup";
+
+/// Started as root with no `User`: serve as [`DEFAULT_USER`] (and, with no
+/// `Group`, [`DEFAULT_GROUP`] or that user's group), never as root. Returns
+/// the notice to log when it chose for the configuration. An error when
+/// the default user does not exist: the server will not serve as root, so
+/// it does not start.
+fn default_user(mpm: &mut MpmConfig) -> Result<Option<String>, String> {
+    if !nix::unistd::geteuid().is_root() || mpm.user.is_some() {
+        return Ok(None);
+    }
+    let user = match nix::unistd::User::from_name(DEFAULT_USER) {
+        Ok(Some(user)) => user,
+        _ => {
+            return Err(format!(
+                "mpmd was started as root with no User directive, and the unprivileged \
+                 default user {DEFAULT_USER} does not exist: add `User name` (and `Group name`) \
+                 for the account to serve as; mpmd never serves as root"
+            ))
+        }
+    };
+    mpm.user = Some(DEFAULT_USER.to_string());
+    let group = match &mpm.group {
+        Some(group) => format!("group {group}"),
+        None => match nix::unistd::Group::from_name(DEFAULT_GROUP) {
+            Ok(Some(g)) => {
+                mpm.group = Some(DEFAULT_GROUP.to_string());
+                format!("group {DEFAULT_GROUP} (gid {})", g.gid)
+            }
+            _ => format!("its own group (gid {})", user.gid),
+        },
+    };
+    Ok(Some(format!(
+        "started as root with no User directive: the server serves as user {DEFAULT_USER} \
+         (uid {}) and {group}, never as root; set User and Group to choose",
+        user.uid
+    )))
 }
 
 fn strategy(args: &Args, cfg: &ServerConfig) -> Result<Box<dyn Mpm>, String> {
@@ -126,6 +170,8 @@ fn run(
         }
         Running::No => {}
     }
+    // Chosen before anything starts, logged once the error log is open.
+    let user_notice = default_user(&mut cfg.mpm)?;
     let (mut mpm_cfg, warnings) = mpm.check_config(&cfg.mpm);
     for w in &warnings {
         log::warn!("{w}");
@@ -144,6 +190,9 @@ fn run(
     if ready.is_some() && cfg.error_log.is_some() {
         // Detached with an error log: let go of the terminal's stderr too.
         redirect_stderr_to_null();
+    }
+    if let Some(notice) = user_notice {
+        log::warn!("{notice}");
     }
     let pid_file = Arc::new(parking_lot::Mutex::new(PidFile::write(&cfg.pid_file)?));
     for l in listeners.iter() {
@@ -242,7 +291,10 @@ fn reload(
     listeners: &mut Listeners,
     tls_shared: &mpm::tls::TlsShared,
 ) -> Result<ServerConfig, String> {
-    let new = load(args)?;
+    let mut new = load(args)?;
+    if let Some(notice) = default_user(&mut new.mpm)? {
+        log::warn!("{notice}");
+    }
     let tls_table = tls::build(&new, tls_shared)?;
     listeners
         .rebind(&new.listens, new.mpm.listen_backlog)

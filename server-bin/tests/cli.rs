@@ -377,3 +377,28 @@ fn loading_a_module_mpmd_lacks_names_it() {
     );
     assert!(!err.contains("Syntax OK"), "stderr: {err}");
 }
+
+#[test]
+fn dash_t_refuses_every_duration_longer_than_a_year_with_file_line_and_the_largest_allowed() {
+    for line in [
+        "Timeout 18446744073709551615",
+        "KeepAliveTimeout 31536001",
+        "KeepAliveTimeout 31536000001ms",
+        "GracefulShutdownTimeout 99999999999999999999",
+        "RequestReadTimeout header=18446744073709551615",
+        "RequestReadTimeout body=20-31536001,MinRate=500",
+        "SSLSessionCacheTimeout 18446744073709551615",
+    ] {
+        let (code, err, f) = check_with(line);
+        assert_eq!(code, 1, "`{line}` passed -t; stderr: {err}");
+        assert!(
+            err.contains(&format!("{f}:2: "))
+                && err.contains("the largest value allowed is 31536000 seconds (365 days)"),
+            "`{line}` was not refused at {f}:2 with the largest value allowed; stderr: {err}"
+        );
+    }
+    for line in ["Timeout 31536000", "KeepAliveTimeout 31536000000ms"] {
+        let (code, err, _) = check_with(line);
+        assert_eq!(code, 0, "`{line}` (exactly a year) was refused: {err}");
+    }
+}

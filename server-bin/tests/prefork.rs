@@ -170,11 +170,7 @@ fn children_run_as_the_configured_user() {
     let m = start(&site, &c);
     assert!(wait_for(5.0, || children(m.pid()).len() >= 2));
     assert_eq!(try_get(addr(port), "/"), Some(200), "{}", m.stderr());
-    let uid_of = |pid: i32| -> Option<u32> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    };
+    let uid_of = |pid: i32| ids_of(pid).map(|(uid, _)| uid);
     for kid in children(m.pid()) {
         assert_eq!(uid_of(kid), Some(nobody.uid.as_raw()), "child {kid}");
     }

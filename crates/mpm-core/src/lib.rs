@@ -12,7 +12,8 @@
 //!   that give a thread to a connection.
 //! - [`tls`]: rustls configuration per listening address (SNI, versions,
 //!   suites, sessions) and the handshake steps.
-//! - [`config`]: typed limits, timeouts and MPM directives.
+//! - [`config`]: typed limits, timeouts and MPM directives, and
+//!   [`deadline`]: instants made from them without overflow.
 //! - [`listener`]: binding every `Listen` address once, before any fork.
 //! - [`scoreboard`]: the shared-memory table of processes and workers.
 //! - [`control`]: signals turned into plain commands.
@@ -27,6 +28,7 @@ pub mod clamp;
 pub mod config;
 pub mod connection;
 pub mod control;
+pub mod deadline;
 pub mod error;
 pub mod h1;
 pub mod handler;

@@ -78,6 +78,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid};
 
 use crate::config::{MpmConfig, ProtocolConfig};
 use crate::control::{poll_timeout, Command, Phase};
+use crate::deadline;
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::listener::Listeners;
@@ -640,7 +641,8 @@ impl Master {
                 self.tell_all_to_leave(ctx);
                 ctx.listeners.stop_listening();
                 let timeout = ctx.mpm.graceful_shutdown_timeout;
-                let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+                let deadline =
+                    (!timeout.is_zero()).then(|| deadline::after(Instant::now(), timeout));
                 loop {
                     self.reap(ctx, generation);
                     if self.children.iter().all(|c| c.is_none()) {
@@ -906,14 +908,22 @@ fn numeric(value: &str) -> Option<u32> {
 
 /// When running as root with `User`/`Group` set: setgid, initgroups (or
 /// setgroups for a numeric user without a name), setuid. Not root: nothing
-/// (an unprivileged server cannot change users).
+/// (an unprivileged server cannot change users). A `User` that is root
+/// (by name or uid) is refused, as Apache refuses it: see
+/// [`refuse_root_user`].
 pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() || (cfg.user.is_none() && cfg.group.is_none()) {
         return Ok(());
     }
     let user = match cfg.user.as_deref() {
         None => None,
-        Some(u) => Some(resolve_user(u)?),
+        Some(u) => {
+            let resolved = resolve_user(u)?;
+            if resolved.1.is_root() {
+                return Err(root_refused(u));
+            }
+            Some(resolved)
+        }
     };
     let gid = match cfg.group.as_deref() {
         Some(g) => resolve_group(g)?,
@@ -945,6 +955,26 @@ pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+/// Refuse a `User` value that names root (`root`, `#0`, or any name whose
+/// uid is 0), as Apache does: serving as root lets any local user read any
+/// file through the races of a file server. A value that names no user at
+/// all is not refused here: switching to it fails later, with its own
+/// message.
+pub fn refuse_root_user(value: &str) -> Result<(), String> {
+    match resolve_user(value) {
+        Ok((_, uid, _)) if uid.is_root() => Err(root_refused(value)),
+        _ => Ok(()),
+    }
+}
+
+fn root_refused(value: &str) -> String {
+    format!(
+        "User {value}: this server has not been designed to serve pages while running as root \
+         (any local user could read any file through its races); name an unprivileged user, \
+         e.g. User nobody"
+    )
 }
 
 /// (name, uid, primary gid) of a `User` value.
@@ -1080,6 +1110,33 @@ mod tests {
         assert!(e.contains("User no-such-user-here: no such user"), "{e}");
         let e = resolve_group("no-such-group-here").unwrap_err();
         assert!(e.contains("Group no-such-group-here: no such group"), "{e}");
+    }
+
+    #[test]
+    fn a_user_that_is_root_is_refused_by_name_or_uid() {
+        for root in ["root", "#0"] {
+            let e = refuse_root_user(root).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "User {root}: this server has not been designed to serve pages while running as root"
+                )),
+                "{e}"
+            );
+        }
+        assert_eq!(refuse_root_user("#65534"), Ok(()));
+        assert_eq!(
+            refuse_root_user("no-such-user-here"),
+            Ok(()),
+            "an unknown user is reported when switching to it"
+        );
+        if nix::unistd::geteuid().is_root() {
+            let cfg = MpmConfig {
+                user: Some("#0".into()),
+                ..MpmConfig::default()
+            };
+            let e = drop_privileges(&cfg).unwrap_err();
+            assert!(e.contains("serve pages while running as root"), "{e}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl ReadDeadline {
         if let Some(max) = self.stage.max {
             allowed = allowed.min(max.max(self.stage.initial));
         }
-        Some(self.start + allowed)
+        Some(crate::deadline::after(self.start, allowed))
     }
 
     /// How long a read may wait from `now`: the time to the deadline, but
@@ -109,6 +109,22 @@ mod tests {
             d.wait_from(t0, Duration::from_secs(60)),
             Duration::from_secs(60)
         );
+    }
+
+    #[test]
+    fn a_stage_of_duration_max_ends_a_year_away_instead_of_overflowing() {
+        let t0 = Instant::now();
+        let mut d = ReadDeadline::new(
+            ReadStage {
+                initial: Duration::MAX,
+                max: None,
+                min_rate: 1,
+            },
+            t0,
+        );
+        d.on_data(usize::MAX);
+        assert_eq!(d.deadline(), Some(t0 + crate::deadline::LONGEST_WAIT));
+        assert!(!d.expired(t0 + Duration::from_secs(3600)));
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl Conn<'_, '_> {
             fds[2] = PollFd::new(fd, PollFlags::POLLIN);
         }
         let fired = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::after(Instant::now(), timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {

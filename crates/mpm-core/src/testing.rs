@@ -156,7 +156,7 @@ impl TestServer {
     /// Wait (up to `timeout`) for the server's thread to end on its own,
     /// e.g. after a command sent through [`TestServer::control`].
     pub fn join(&mut self, timeout: Duration) -> Option<Result<Exit, crate::Error>> {
-        let until = std::time::Instant::now() + timeout;
+        let until = crate::deadline::after(std::time::Instant::now(), timeout);
         while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
             if std::time::Instant::now() >= until {
                 return None;

@@ -137,7 +137,7 @@ pub fn handshake_blocking(
     abort: Option<BorrowedFd<'_>>,
     server: &str,
 ) -> io::Result<()> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::deadline::after(Instant::now(), timeout);
     loop {
         let want = match conn.handshake_step() {
             Ok(HandshakeStatus::Done) => return Ok(()),
@@ -189,7 +189,7 @@ pub fn answer_plain_http(conn: &Connection, linger: Duration, server: &str) {
     if tcp.shutdown(std::net::Shutdown::Write).is_err() {
         return;
     }
-    let until = Instant::now() + linger;
+    let until = crate::deadline::after(Instant::now(), linger);
     let mut sink = [0u8; 4096];
     loop {
         let left = until.saturating_duration_since(Instant::now());

@@ -23,19 +23,65 @@
 //! warning and is left out, so the server starts without it.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
 
-use super::lexer::{self, Node};
+use super::include::{self, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+use super::lexer::{self, lossy, Node};
 use super::modules;
 use super::types::*;
 use super::values::*;
-use super::{ConfigError, LoadOptions};
+use super::{ConfigError, IncludePolicy, LoadOptions};
 
 /// Deepest `Include` nesting (Apache's limit is 128; a loop shows long before).
 const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Which arguments of a directive (or section, `<name>`) may hold bytes
+/// that are not UTF-8: those that name files, which are bytes on disk
+/// (and `Define`'s value, which may become part of a path, and `Error`'s
+/// message). Every other argument must be UTF-8 text.
+fn may_be_bytes(lower_name: &str, index: usize) -> bool {
+    match lower_name {
+        "serverroot"
+        | "pidfile"
+        | "documentroot"
+        | "errorlog"
+        | "customlog"
+        | "transferlog"
+        | "sslcertificatefile"
+        | "sslcertificatekeyfile"
+        | "include"
+        | "includeoptional"
+        | "<directory>" => index == 0,
+        "alias" | "define" => index == 1,
+        "mmapfile" | "cachefile" | "error" => true,
+        _ => false,
+    }
+}
+
+/// The arguments as text, for every directive: exact where they are UTF-8;
+/// where they may be bytes ([`may_be_bytes`]) and are not UTF-8, lossy (for
+/// messages only: such directives read the bytes). Any other argument that
+/// is not UTF-8 is an error that names the directive.
+fn text_args(name: &str, raw: &[OsString]) -> Res<Vec<String>> {
+    let lower = name.to_ascii_lowercase();
+    raw.iter()
+        .enumerate()
+        .map(|(i, arg)| match arg.to_str() {
+            Some(text) => Ok(text.to_string()),
+            None if may_be_bytes(&lower, i) => Ok(arg.to_string_lossy().into_owned()),
+            None => Err(format!(
+                "{name}: '{}' is not UTF-8 text, and only file paths may hold other bytes: \
+                 write this value in UTF-8",
+                arg.to_string_lossy()
+            )),
+        })
+        .collect()
+}
 
 /// `LogFormat` nicknames every configuration has.
 const COMMON: &str = "%h %l %u %t \"%r\" %>s %b";
@@ -112,7 +158,7 @@ enum Allowed {
 pub(super) struct Loader<'a> {
     opts: &'a LoadOptions,
     defined: HashSet<String>,
-    vars: HashMap<String, String>,
+    vars: HashMap<String, OsString>,
     server_root: PathBuf,
     listens: Vec<(ListenAddr, Origin)>,
     mpm_name: Option<String>,
@@ -128,6 +174,13 @@ pub(super) struct Loader<'a> {
     default_format: String,
     add_types: Vec<(String, String)>,
     include_stack: Vec<PathBuf>,
+    includes: IncludePolicy,
+    /// Sections and `Include`s around the node being read (see
+    /// `lexer::MAX_NESTING`).
+    depth: usize,
+    /// Bytes of configuration read so far, every file each time it is
+    /// included (at most `MAX_TOTAL_SIZE`).
+    bytes_read: u64,
     ssl_session_tickets: bool,
     ssl_session_cache: bool,
     cached_files: Vec<CachedFile>,
@@ -135,7 +188,12 @@ pub(super) struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     /// A reader with nothing read yet, relative paths against `server_root`.
-    pub(super) fn new(opts: &'a LoadOptions, server_root: PathBuf, main_file: &Path) -> Self {
+    pub(super) fn new(
+        opts: &'a LoadOptions,
+        server_root: PathBuf,
+        main_file: &Path,
+        includes: IncludePolicy,
+    ) -> Self {
         let log_formats = [("common", COMMON), ("combined", COMBINED)]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -165,6 +223,9 @@ impl<'a> Loader<'a> {
             default_format: COMMON.to_string(),
             add_types: Vec::new(),
             include_stack: Vec::new(),
+            includes,
+            depth: 0,
+            bytes_read: 0,
             ssl_session_tickets: true,
             ssl_session_cache: true,
             cached_files: Vec::new(),
@@ -172,19 +233,19 @@ impl<'a> Loader<'a> {
     }
 
     /// `Define name value` before reading (for the built-in configuration).
-    pub(super) fn define(&mut self, name: &str, value: &str) {
+    pub(super) fn define(&mut self, name: &str, value: &OsStr) {
         self.defined.insert(name.to_string());
-        self.vars.insert(name.to_string(), value.to_string());
+        self.vars.insert(name.to_string(), value.to_os_string());
     }
 
     /// Read `text` (from `file`, numbered from `first_line`) at server level.
     pub(super) fn read_text(
         &mut self,
-        text: &str,
+        text: &[u8],
         file: &Path,
         first_line: usize,
     ) -> Result<(), ConfigError> {
-        let nodes = lexer::parse(text, file, first_line)?;
+        let nodes = lexer::parse(text, file, first_line, self.depth)?;
         self.walk(
             &nodes,
             Scope {
@@ -195,7 +256,12 @@ impl<'a> Loader<'a> {
     }
 
     /// Read the main configuration file (already read into `text`).
-    pub(super) fn read_main_file(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+    pub(super) fn read_main_file(&mut self, text: &[u8], file: &Path) -> Result<(), ConfigError> {
+        self.count_bytes(text.len(), file)
+            .map_err(|message| ConfigError {
+                origin: None,
+                message,
+            })?;
         self.include_stack
             .push(file.canonicalize().unwrap_or_else(|_| file.to_path_buf()));
         let result = self.read_text(text, file, 1);
@@ -203,28 +269,45 @@ impl<'a> Loader<'a> {
         result
     }
 
+    /// Count `len` more bytes of configuration read from `file`: refused
+    /// past [`MAX_FILE_SIZE`] for one file or [`MAX_TOTAL_SIZE`] in all.
+    fn count_bytes(&mut self, len: usize, file: &Path) -> Res<()> {
+        let len = len as u64;
+        if len > MAX_FILE_SIZE {
+            return Err(include::too_large(file));
+        }
+        self.bytes_read += len;
+        if self.bytes_read > MAX_TOTAL_SIZE {
+            return Err(format!(
+                "reading '{}' takes the configuration past {} MiB in all, mpmd's limit (is a file included many times over?)",
+                file.display(),
+                MAX_TOTAL_SIZE >> 20
+            ));
+        }
+        Ok(())
+    }
+
     fn walk(&mut self, nodes: &[Node], scope: Scope) -> Result<(), ConfigError> {
         for node in nodes {
             match node {
                 Node::Directive { name, args, origin } => {
-                    let args: Vec<String> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let here = |message: String| ConfigError {
+                        origin: Some(origin.clone()),
+                        message,
+                    };
+                    let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let args = text_args(name, &raw).map_err(here)?;
                     if name.eq_ignore_ascii_case("include")
                         || name.eq_ignore_ascii_case("includeoptional")
                     {
                         // Errors inside the included files keep their own file:line.
-                        let pattern = one_arg(name, &args).map_err(|message| ConfigError {
-                            origin: Some(origin.clone()),
-                            message,
-                        })?;
+                        let pattern = one_arg(name, &raw).map_err(here)?;
                         let optional = name.eq_ignore_ascii_case("includeoptional");
                         self.include(name, pattern, optional, origin, scope)?;
                         continue;
                     }
-                    self.directive(name, &args, origin, scope)
-                        .map_err(|message| ConfigError {
-                            origin: Some(origin.clone()),
-                            message,
-                        })?;
+                    self.directive(name, &args, &raw, origin, scope)
+                        .map_err(here)?;
                 }
                 Node::Section {
                     name,
@@ -232,8 +315,16 @@ impl<'a> Loader<'a> {
                     origin,
                     children,
                 } => {
-                    let args: Vec<String> = args.iter().map(|a| self.expand(a, origin)).collect();
-                    self.section(name, &args, origin, children, scope)?;
+                    let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let args =
+                        text_args(&format!("<{name}>"), &raw).map_err(|message| ConfigError {
+                            origin: Some(origin.clone()),
+                            message,
+                        })?;
+                    self.depth += 1;
+                    let result = self.section(name, &args, &raw, origin, children, scope);
+                    self.depth -= 1;
+                    result?;
                 }
             }
         }
@@ -241,34 +332,37 @@ impl<'a> Loader<'a> {
     }
 
     /// `${VAR}` from `Define` or the environment; an undefined one is left
-    /// as written, with a warning (as Apache).
-    fn expand(&mut self, word: &str, origin: &Origin) -> String {
-        let mut out = String::new();
-        let mut rest = word;
-        while let Some(start) = rest.find("${") {
-            let Some(len) = rest[start + 2..].find('}') else {
+    /// as written, with a warning (as Apache). Works on bytes: a value
+    /// may hold bytes that are not UTF-8 (a path).
+    fn expand(&mut self, word: &OsStr, origin: &Origin) -> OsString {
+        let mut out = Vec::new();
+        let mut rest = word.as_bytes();
+        while let Some(start) = find(rest, b"${") {
+            let Some(len) = find(&rest[start + 2..], b"}") else {
                 break;
             };
             let name = &rest[start + 2..start + 2 + len];
-            out.push_str(&rest[..start]);
-            match self
-                .vars
-                .get(name)
-                .cloned()
-                .or_else(|| std::env::var(name).ok())
-            {
-                Some(value) => out.push_str(&value),
+            out.extend_from_slice(&rest[..start]);
+            let value = std::str::from_utf8(name).ok().and_then(|name| {
+                self.vars
+                    .get(name)
+                    .cloned()
+                    .or_else(|| std::env::var_os(name))
+            });
+            match value {
+                Some(value) => out.extend_from_slice(value.as_bytes()),
                 None => {
                     self.warnings.push(format!(
-                        "{origin}: config variable ${{{name}}} is not defined"
+                        "{origin}: config variable ${{{}}} is not defined",
+                        lossy(name)
                     ));
-                    out.push_str(&rest[start..start + 3 + len]);
+                    out.extend_from_slice(&rest[start..start + 3 + len]);
                 }
             }
             rest = &rest[start + 3 + len..];
         }
-        out.push_str(rest);
-        out
+        out.extend_from_slice(rest);
+        OsString::from_vec(out)
     }
 
     fn warn(&mut self, origin: &Origin, message: impl std::fmt::Display) {
@@ -282,8 +376,9 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// A path from the configuration, absolute (against `ServerRoot`).
-    fn path(&self, value: &str) -> PathBuf {
+    /// A path from the configuration, absolute (against `ServerRoot`):
+    /// the bytes written, which need not be UTF-8.
+    fn path(&self, value: impl AsRef<Path>) -> PathBuf {
         normalize(&self.server_root.join(value))
     }
 
@@ -291,6 +386,7 @@ impl<'a> Loader<'a> {
         &mut self,
         name: &str,
         args: &[String],
+        raw: &[OsString],
         origin: &Origin,
         children: &[Node],
         scope: Scope,
@@ -361,7 +457,7 @@ impl<'a> Loader<'a> {
                     )));
                 }
                 let block = DirectoryBlock {
-                    path: self.path(dir),
+                    path: self.path(&raw[0]),
                     options: None,
                     require: None,
                     index: None,
@@ -476,7 +572,16 @@ impl<'a> Loader<'a> {
         })
     }
 
-    fn directive(&mut self, name: &str, args: &[String], origin: &Origin, scope: Scope) -> Res<()> {
+    /// One directive: `args` as text (see [`text_args`]), `raw` as written
+    /// (for the arguments that name files).
+    fn directive(
+        &mut self,
+        name: &str,
+        args: &[String],
+        raw: &[OsString],
+        origin: &Origin,
+        scope: Scope,
+    ) -> Res<()> {
         let lower = name.to_ascii_lowercase();
         let n = name;
         let global = |this: &Self| this.allow(n, Allowed::Global, scope);
@@ -494,7 +599,7 @@ impl<'a> Loader<'a> {
                 }
                 self.defined.insert(var.clone());
                 match value {
-                    Some(v) => self.vars.insert(var.clone(), v.clone()),
+                    Some(_) => self.vars.insert(var.clone(), raw[1].clone()),
                     None => self.vars.remove(var),
                 };
                 Ok(())
@@ -535,7 +640,7 @@ impl<'a> Loader<'a> {
             }
             "serverroot" => {
                 global(self)?;
-                let root = self.path(one_arg(n, args)?);
+                let root = self.path(one_arg(n, raw)?);
                 if !root.is_dir() {
                     return Err(format!("ServerRoot must be a valid directory; '{}' is not", root.display()));
                 }
@@ -551,12 +656,14 @@ impl<'a> Loader<'a> {
             }
             "pidfile" => {
                 global(self)?;
-                self.pid_file = Some(self.path(one_arg(n, args)?));
+                self.pid_file = Some(self.path(one_arg(n, raw)?));
                 Ok(())
             }
             "user" => {
                 global(self)?;
-                self.mpm.user = Some(one_arg(n, args)?.to_string());
+                let user = one_arg(n, args)?;
+                mpm::master::refuse_root_user(user)?;
+                self.mpm.user = Some(user.to_string());
                 Ok(())
             }
             "group" => {
@@ -750,7 +857,7 @@ impl<'a> Loader<'a> {
                 if target.starts_with('|') {
                     return Err("piped logs (ErrorLog \"|command\") are not supported by mpmd; give a file".into());
                 }
-                let path = self.path(target);
+                let path = self.path(&raw[0]);
                 if scope.host == HostSel::Main {
                     self.error_log = Some(path);
                 } else {
@@ -801,7 +908,7 @@ impl<'a> Loader<'a> {
                 if target.starts_with('|') {
                     return Err(format!("piped logs ({n} \"|command\") are not supported by mpmd; give a file"));
                 }
-                let path = self.path(target);
+                let path = self.path(&raw[0]);
                 self.host(scope.host).custom_logs.push((path, format, origin.clone()));
                 Ok(())
             }
@@ -831,7 +938,7 @@ impl<'a> Loader<'a> {
             }
             "documentroot" => {
                 server(self)?;
-                let root = self.path(one_arg(n, args)?);
+                let root = self.path(one_arg(n, raw)?);
                 if !root.is_dir() {
                     self.warn(origin, format_args!("DocumentRoot '{}' does not exist", root.display()));
                 }
@@ -857,12 +964,12 @@ impl<'a> Loader<'a> {
             }
             "alias" => {
                 server(self)?;
-                let [url, path] = args else {
+                let [url, _] = args else {
                     return Err("Alias takes two arguments: Alias /url-path /file/or/directory".into());
                 };
                 let rule = AliasRule {
                     url: url.clone(),
-                    path: self.path(path),
+                    path: self.path(&raw[1]),
                 };
                 self.host(scope.host).aliases.push(rule);
                 Ok(())
@@ -949,7 +1056,7 @@ impl<'a> Loader<'a> {
                     return Err(format!("{n} takes one or more file names: {n} /path/file [/path/file2 ...]"));
                 }
                 let kind = if lower == "mmapfile" { FileCacheKind::Contents } else { FileCacheKind::Descriptor };
-                for arg in args {
+                for arg in raw {
                     let path = self.path(arg);
                     self.cache_file(path, kind, origin);
                 }
@@ -970,7 +1077,7 @@ impl<'a> Loader<'a> {
             }
             "sslcertificatefile" => {
                 server(self)?;
-                let path = self.path(one_arg(n, args)?);
+                let path = self.path(one_arg(n, raw)?);
                 let ssl = &mut self.host(scope.host).ssl;
                 ssl.cert_file = Some(path);
                 ssl.cert_origin = Some(origin.clone());
@@ -978,7 +1085,7 @@ impl<'a> Loader<'a> {
             }
             "sslcertificatekeyfile" => {
                 server(self)?;
-                let path = self.path(one_arg(n, args)?);
+                let path = self.path(one_arg(n, raw)?);
                 self.host(scope.host).ssl.key_file = Some(path);
                 Ok(())
             }
@@ -1039,7 +1146,7 @@ impl<'a> Loader<'a> {
             }
             "sslsessioncachetimeout" => {
                 server(self)?;
-                number::<u64>(n, one_arg(n, args)?)?;
+                seconds(n, one_arg(n, args)?)?;
                 Ok(())
             }
             "sslrandomseed" => {
@@ -1163,10 +1270,12 @@ impl<'a> Loader<'a> {
         ))
     }
 
+    /// `Include` / `IncludeOptional` of `pattern` (a file, a directory, or
+    /// a wildcard), read at `scope`; refused under [`IncludePolicy::Refuse`].
     fn include(
         &mut self,
         name: &str,
-        pattern: &str,
+        pattern: &OsStr,
         optional: bool,
         origin: &Origin,
         scope: Scope,
@@ -1175,21 +1284,32 @@ impl<'a> Loader<'a> {
             origin: Some(origin.clone()),
             message,
         };
+        if self.includes == IncludePolicy::Refuse {
+            return Err(here(format!(
+                "{name} is refused: this configuration is read from bytes alone, with includes turned off"
+            )));
+        }
         let target = self.path(pattern);
-        let files = if pattern.contains(['*', '?', '[']) {
-            // The ServerRoot part is literal even if it holds `[` or `*`.
-            let text = if Path::new(pattern).is_absolute() {
-                pattern.to_string()
-            } else {
-                let root = glob::Pattern::escape(&self.server_root.to_string_lossy());
-                format!("{root}/{pattern}")
+        let files = if pattern.as_bytes().iter().any(|b| b"*?[".contains(b)) {
+            // The glob crate matches text: a wildcard needs UTF-8.
+            let (Some(text), Some(root)) = (pattern.to_str(), self.server_root.to_str()) else {
+                return Err(here(format!(
+                    "{name} {}: a wildcard path must be UTF-8 text (name the file or directory instead)",
+                    lossy(pattern.as_bytes())
+                )));
             };
-            let entries = glob::glob(&text)
-                .map_err(|e| here(format!("{name} {pattern}: bad wildcard: {e}")))?;
+            // The ServerRoot part is literal even if it holds `[` or `*`.
+            let text = if Path::new(text).is_absolute() {
+                text.to_string()
+            } else {
+                format!("{}/{text}", glob::Pattern::escape(root))
+            };
+            let entries =
+                glob::glob(&text).map_err(|e| here(format!("{name} {text}: bad wildcard: {e}")))?;
             let mut files = Vec::new();
             for entry in entries {
-                let path = entry.map_err(|e| here(format!("{name} {pattern}: {e}")))?;
-                files.extend(files_in(&path).map_err(here)?);
+                let path = entry.map_err(|e| here(format!("{name} {text}: {e}")))?;
+                files.extend(include::files_in(&path).map_err(|e| here(format!("{name}: {e}")))?);
             }
             if files.is_empty() && !optional {
                 return Err(here(format!(
@@ -1199,7 +1319,7 @@ impl<'a> Loader<'a> {
             }
             files
         } else if target.exists() {
-            files_in(&target).map_err(here)?
+            include::files_in(&target).map_err(|e| here(format!("{name}: {e}")))?
         } else if optional {
             Vec::new()
         } else {
@@ -1214,6 +1334,9 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// Read one included file at `scope`: refused when it is already being
+    /// read (a cycle, by canonical path), when includes or sections nest
+    /// too deeply, and when it is not a regular file or too large.
     fn include_file(
         &mut self,
         name: &str,
@@ -1244,12 +1367,21 @@ impl<'a> Loader<'a> {
                 "{name} nested more than {MAX_INCLUDE_DEPTH} levels deep"
             )));
         }
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| here(format!("{name}: could not read '{}': {e}", file.display())))?;
-        let nodes = lexer::parse(&text, file, 1)?;
-        self.include_stack.push(canonical);
-        let result = self.walk(&nodes, scope);
-        self.include_stack.pop();
+        if self.depth + 1 >= lexer::MAX_NESTING {
+            return Err(here(lexer::too_deep(name)));
+        }
+        let text = include::read_file(file).map_err(|e| here(format!("{name}: {e}")))?;
+        self.count_bytes(text.len(), file)
+            .map_err(|e| here(format!("{name}: {e}")))?;
+        self.depth += 1;
+        let nodes = lexer::parse(&text, file, 1, self.depth);
+        let result = nodes.and_then(|nodes| {
+            self.include_stack.push(canonical);
+            let walked = self.walk(&nodes, scope);
+            self.include_stack.pop();
+            walked
+        });
+        self.depth -= 1;
         result
     }
 
@@ -1316,7 +1448,7 @@ fn finish_host(
                     return Err(ConfigError {
                         origin: Some(origin.clone()),
                         message: format!(
-                            "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"…\" {f}, or use common or combined)"
+                            "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"...\" {f}, or use common or combined)"
                         ),
                     })
                 }
@@ -1387,24 +1519,6 @@ fn chain<T: Clone>(first: &[T], then: &[T]) -> Vec<T> {
     first.iter().chain(then).cloned().collect()
 }
 
-/// The files an `Include` of `path` reads: the file, or a directory's
-/// files (recursively, sorted by name, as Apache).
-fn files_in(path: &Path) -> Res<Vec<PathBuf>> {
-    if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("could not read directory '{}': {e}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    let mut files = Vec::new();
-    for entry in entries {
-        files.extend(files_in(&entry)?);
-    }
-    Ok(files)
-}
-
 /// Remove `.` and resolve `..` without touching the file system.
 pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -1427,5 +1541,33 @@ fn where_(scope: Scope) -> &'static str {
         Block::HtFiles => "<Files>",
         Block::None if scope.host != HostSel::Main => "<VirtualHost>",
         Block::None => "the main server",
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_are_capped_per_file_and_in_all() {
+        let opts = LoadOptions::default();
+        let file = Path::new("/etc/a.conf");
+        let mut loader = Loader::new(&opts, "/".into(), file, IncludePolicy::Follow);
+        let one = MAX_FILE_SIZE as usize;
+        let e = loader.count_bytes(one + 1, file).unwrap_err();
+        assert!(e.contains("'/etc/a.conf' is larger than 16 MiB"), "{e}");
+        for _ in 0..MAX_TOTAL_SIZE / MAX_FILE_SIZE {
+            loader.count_bytes(one, file).expect("within the total");
+        }
+        let e = loader.count_bytes(1, file).unwrap_err();
+        assert!(
+            e.contains("takes the configuration past 256 MiB in all"),
+            "{e}"
+        );
     }
 }

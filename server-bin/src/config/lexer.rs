@@ -1,55 +1,105 @@
 //! Apache httpd's configuration syntax, without meaning: logical lines
 //! (continuations joined, comments dropped), words (quotes honoured) and
 //! the tree of `<Section>` … `</Section>` blocks.
+//!
+//! The text is bytes, as Apache reads it: only the ASCII characters of the
+//! syntax (whitespace, quotes, `\`, `#`, `<`, `/`, `>`) mean anything, and
+//! any other byte, UTF-8 or not, is kept as it is in the words. Whether a
+//! word must be UTF-8 text is the directive's business.
 
-use super::{ConfigError, Origin};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-/// One directive or section, as written.
+use super::{ConfigError, Origin};
+
+/// The deepest nesting of sections and `Include`s together (a section
+/// inside 63 enclosing ones, counting each `Include` on the way as one).
+/// Real configurations nest a handful deep; the cap keeps a generated or
+/// hostile file (10,000 nested `<IfModule>`) from exhausting the stack of
+/// the reader, which walks the tree recursively.
+pub const MAX_NESTING: usize = 64;
+
+/// One directive or section, as written. Names are text (a name that is
+/// not UTF-8 is kept lossily: no directive is called so); arguments are
+/// the bytes written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     /// `Name arg arg …`
     Directive {
         name: String,
-        args: Vec<String>,
+        args: Vec<OsString>,
         origin: Origin,
     },
     /// `<Name arg …>` children `</Name>`
     Section {
         name: String,
-        args: Vec<String>,
+        args: Vec<OsString>,
         origin: Origin,
         children: Vec<Node>,
     },
 }
 
-/// A logical line: its first physical line number and its text.
+/// A logical line: its first physical line number and its bytes.
 struct Line {
     number: usize,
-    text: String,
+    text: Vec<u8>,
+}
+
+/// Apache's `apr_isspace` in the C locale.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn trim_start(mut bytes: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = bytes {
+        if !is_space(*first) {
+            break;
+        }
+        bytes = rest;
+    }
+    bytes
+}
+
+fn trim_end(mut bytes: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = bytes {
+        if !is_space(*last) {
+            break;
+        }
+        bytes = rest;
+    }
+    bytes
+}
+
+/// The bytes as text for a message (not UTF-8: replaced, as `�`).
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Join continued lines (a trailing backslash) and drop blank lines and
 /// comments (`#` first after whitespace, as Apache: a comment ending in a
 /// backslash continues onto the next line too).
-fn logical_lines(text: &str) -> Vec<Line> {
+fn logical_lines(text: &[u8]) -> Vec<Line> {
     let mut out = Vec::new();
     let mut pending: Option<Line> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let trimmed = raw.trim_end();
-        let (body, continues) = match trimmed.strip_suffix('\\') {
+    // As `str::lines`: a last line without its newline counts, an empty
+    // one after the last newline does not.
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let trimmed = trim_end(raw);
+        let (body, continues) = match trimmed.strip_suffix(b"\\") {
             Some(body) => (body, true),
             None => (trimmed, false),
         };
         let line = match pending.take() {
             Some(mut line) => {
-                line.text.push(' ');
-                line.text.push_str(body.trim_start());
+                line.text.push(b' ');
+                line.text.extend_from_slice(trim_start(body));
                 line
             }
             None => Line {
                 number: i + 1,
-                text: body.to_string(),
+                text: body.to_vec(),
             },
         };
         if continues {
@@ -60,8 +110,8 @@ fn logical_lines(text: &str) -> Vec<Line> {
     }
     out.extend(pending);
     out.retain(|l| {
-        let t = l.text.trim_start();
-        !t.is_empty() && !t.starts_with('#')
+        let t = trim_start(&l.text);
+        !t.is_empty() && t[0] != b'#'
     });
     out
 }
@@ -69,42 +119,42 @@ fn logical_lines(text: &str) -> Vec<Line> {
 /// Split a line into words: whitespace separates them; a word that starts
 /// with `"` or `'` runs to the matching quote and keeps its spaces (`\"`
 /// inside stands for the quote itself).
-pub fn split_words(text: &str) -> Result<Vec<String>, String> {
+pub fn split_words(text: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut words = Vec::new();
-    let mut chars = text.chars().peekable();
+    let mut rest = text;
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&first) = chars.peek() else { break };
-        let mut word = String::new();
-        if first == '"' || first == '\'' {
-            chars.next();
+        rest = trim_start(rest);
+        let Some(&first) = rest.first() else { break };
+        let mut word = Vec::new();
+        if first == b'"' || first == b'\'' {
+            let mut i = 1;
             let mut closed = false;
-            while let Some(c) = chars.next() {
-                if c == '\\' && chars.peek() == Some(&first) {
+            while i < rest.len() {
+                let b = rest[i];
+                if b == b'\\' && rest.get(i + 1) == Some(&first) {
                     word.push(first);
-                    chars.next();
-                } else if c == first {
+                    i += 2;
+                } else if b == first {
                     closed = true;
+                    i += 1;
                     break;
                 } else {
-                    word.push(c);
+                    word.push(b);
+                    i += 1;
                 }
             }
             if !closed {
+                let quote = first as char;
                 return Err(format!(
-                    "unterminated quoted string: {first}{word} (add the closing {first})"
+                    "unterminated quoted string: {quote}{} (add the closing {quote})",
+                    lossy(&word)
                 ));
             }
+            rest = &rest[i..];
         } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
+            let end = rest.iter().position(|&b| is_space(b)).unwrap_or(rest.len());
+            word.extend_from_slice(&rest[..end]);
+            rest = &rest[end..];
         }
         words.push(word);
     }
@@ -113,52 +163,67 @@ pub fn split_words(text: &str) -> Result<Vec<String>, String> {
 
 /// A line that opens or closes a section, or a plain directive.
 enum Parsed {
-    Open(String, Vec<String>),
+    Open(String, Vec<OsString>),
     Close(String),
-    Directive(String, Vec<String>),
+    Directive(String, Vec<OsString>),
 }
 
-fn parse_line(text: &str) -> Result<Parsed, String> {
-    let text = text.trim();
-    if let Some(inner) = text.strip_prefix('<') {
-        let Some(inner) = inner.strip_suffix('>') else {
-            let name = inner.split_whitespace().next().unwrap_or("");
-            return Err(format!("<{name}> directive missing closing '>'"));
+/// The first word as a name, the rest as arguments.
+fn name_and_args(mut words: Vec<Vec<u8>>) -> (String, Vec<OsString>) {
+    let name = lossy(&words.remove(0));
+    (name, words.into_iter().map(OsString::from_vec).collect())
+}
+
+fn parse_line(text: &[u8]) -> Result<Parsed, String> {
+    let text = trim_end(trim_start(text));
+    if let Some(inner) = text.strip_prefix(b"<") {
+        let Some(inner) = inner.strip_suffix(b">") else {
+            let name = split_words(inner)
+                .ok()
+                .and_then(|w| w.into_iter().next())
+                .unwrap_or_default();
+            return Err(format!("<{}> directive missing closing '>'", lossy(&name)));
         };
-        if let Some(name) = inner.strip_prefix('/') {
-            let name = name.trim();
-            if name.is_empty() || name.contains(char::is_whitespace) {
-                return Err(format!("malformed closing tag '<{inner}>'"));
+        if let Some(name) = inner.strip_prefix(b"/") {
+            let name = trim_end(trim_start(name));
+            if name.is_empty() || name.iter().any(|&b| is_space(b)) {
+                return Err(format!("malformed closing tag '<{}>'", lossy(inner)));
             }
-            return Ok(Parsed::Close(name.to_string()));
+            return Ok(Parsed::Close(lossy(name)));
         }
-        let mut words = split_words(inner)?;
+        let words = split_words(inner)?;
         if words.is_empty() {
             return Err("empty section tag '<>'".to_string());
         }
-        let name = words.remove(0);
-        return Ok(Parsed::Open(name, words));
+        let (name, args) = name_and_args(words);
+        return Ok(Parsed::Open(name, args));
     }
-    let mut words = split_words(text)?;
+    let words = split_words(text)?;
     // Not empty: blank lines were dropped and the text is not a lone quote
     // pair only when it has a word; an empty quoted word still counts.
     if words.is_empty() {
         return Err("empty line".to_string());
     }
-    let name = words.remove(0);
-    Ok(Parsed::Directive(name, words))
+    let (name, args) = name_and_args(words);
+    Ok(Parsed::Directive(name, args))
 }
 
-/// Parse one file's text into its tree. `file` names it in messages;
+/// Parse one file's bytes into its tree. `file` names it in messages;
 /// `first_line` shifts line numbers (for `-C`/`-c` directives, each its own
-/// one-line text).
-pub fn parse(text: &str, file: &Path, first_line: usize) -> Result<Vec<Node>, ConfigError> {
+/// one-line text); `enclosing` is how many sections and `Include`s already
+/// enclose the text (see [`MAX_NESTING`]).
+pub fn parse(
+    text: &[u8],
+    file: &Path,
+    first_line: usize,
+    enclosing: usize,
+) -> Result<Vec<Node>, ConfigError> {
     let origin = |n: usize| Origin {
         file: file.to_path_buf(),
         line: n + first_line - 1,
     };
     // Stack of open sections: (name, args, origin, children so far).
-    let mut stack: Vec<(String, Vec<String>, Origin, Vec<Node>)> = Vec::new();
+    let mut stack: Vec<(String, Vec<OsString>, Origin, Vec<Node>)> = Vec::new();
     let mut top: Vec<Node> = Vec::new();
     for line in logical_lines(text) {
         let here = origin(line.number);
@@ -178,7 +243,15 @@ pub fn parse(text: &str, file: &Path, first_line: usize) -> Result<Vec<Node>, Co
                     None => top.push(node),
                 }
             }
-            Parsed::Open(name, args) => stack.push((name, args, here, Vec::new())),
+            Parsed::Open(name, args) => {
+                if enclosing + stack.len() >= MAX_NESTING {
+                    return Err(ConfigError {
+                        message: too_deep(&format!("<{name}>")),
+                        origin: Some(here),
+                    });
+                }
+                stack.push((name, args, here, Vec::new()))
+            }
             Parsed::Close(name) => {
                 let Some((open_name, args, open_origin, children)) = stack.pop() else {
                     return Err(ConfigError {
@@ -217,27 +290,48 @@ pub fn parse(text: &str, file: &Path, first_line: usize) -> Result<Vec<Node>, Co
     Ok(top)
 }
 
+/// The message for `what` (`<IfModule>`, `Include`) past [`MAX_NESTING`].
+pub fn too_deep(what: &str) -> String {
+    format!(
+        "{what} is nested too deeply: {MAX_NESTING} sections and Includes enclose it, \
+         mpmd's limit (look for a runaway Include or a generated block)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
-    fn tree(text: &str) -> Vec<Node> {
-        parse(text, Path::new("t.conf"), 1)
-            .unwrap_or_else(|e| panic!("{text:?} did not parse: {e}"))
+    fn tree(text: impl AsRef<[u8]>) -> Vec<Node> {
+        let text = text.as_ref();
+        parse(text, Path::new("t.conf"), 1, 0)
+            .unwrap_or_else(|e| panic!("{:?} did not parse: {e}", lossy(text)))
     }
 
-    fn err(text: &str) -> String {
-        match parse(text, Path::new("t.conf"), 1) {
-            Ok(t) => panic!("{text:?} parsed as {t:?}, expected an error"),
+    fn err(text: impl AsRef<[u8]>) -> String {
+        let text = text.as_ref();
+        match parse(text, Path::new("t.conf"), 1, 0) {
+            Ok(t) => panic!("{:?} parsed as {t:?}, expected an error", lossy(text)),
             Err(e) => e.to_string(),
         }
     }
 
-    fn directive(node: &Node) -> (&str, Vec<&str>, usize) {
+    fn words(text: &str) -> Vec<String> {
+        split_words(text.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|w| lossy(w))
+            .collect()
+    }
+
+    fn directive(node: &Node) -> (&str, Vec<&[u8]>, usize) {
         match node {
-            Node::Directive { name, args, origin } => {
-                (name, args.iter().map(String::as_str).collect(), origin.line)
-            }
+            Node::Directive { name, args, origin } => (
+                name,
+                args.iter().map(|a| a.as_bytes()).collect(),
+                origin.line,
+            ),
             other => panic!("expected a directive, got {other:?}"),
         }
     }
@@ -245,17 +339,14 @@ mod tests {
     #[test]
     fn double_and_single_quotes_keep_spaces_and_escaped_quotes() {
         assert_eq!(
-            split_words(r#"LogFormat "%h \"%r\" x" 'a b' plain"#).unwrap(),
+            words(r#"LogFormat "%h \"%r\" x" 'a b' plain"#),
             vec!["LogFormat", r#"%h "%r" x"#, "a b", "plain"]
         );
     }
 
     #[test]
     fn empty_quoted_word_is_a_word() {
-        assert_eq!(
-            split_words(r#"Define X """#).unwrap(),
-            vec!["Define", "X", ""]
-        );
+        assert_eq!(words(r#"Define X """#), vec!["Define", "X", ""]);
     }
 
     #[test]
@@ -266,16 +357,38 @@ mod tests {
     #[test]
     fn backslash_continues_a_line_and_keeps_first_line_number() {
         let t = tree("\n\nListen \\\n   8080 \\\n  http\nServerName x\n");
-        assert_eq!(directive(&t[0]), ("Listen", vec!["8080", "http"], 3));
-        assert_eq!(directive(&t[1]), ("ServerName", vec!["x"], 6));
+        assert_eq!(directive(&t[0]), ("Listen", vec![&b"8080"[..], b"http"], 3));
+        assert_eq!(directive(&t[1]), ("ServerName", vec![&b"x"[..]], 6));
     }
 
     #[test]
     fn comments_only_at_line_start_and_continued_comment_swallows_next_line() {
         let t = tree("  # a comment\nServerName a#b\n# long \\\nListen 80\nListen 81\n");
         assert_eq!(t.len(), 2, "{t:?}");
-        assert_eq!(directive(&t[0]), ("ServerName", vec!["a#b"], 2));
-        assert_eq!(directive(&t[1]), ("Listen", vec!["81"], 5));
+        assert_eq!(directive(&t[0]), ("ServerName", vec![&b"a#b"[..]], 2));
+        assert_eq!(directive(&t[1]), ("Listen", vec![&b"81"[..]], 5));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_kept_in_words_and_comments_as_written() {
+        // Latin-1: "é" is 0xe9, "ü" 0xfc; CRLF line ends too.
+        let t = tree(b"# r\xe9sum\xe9 of the site\r\nDocumentRoot \"/srv/caf\xe9 \xfc\"\r\nAlias /x /d/\xff\r\n");
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(
+            directive(&t[0]),
+            ("DocumentRoot", vec![&b"/srv/caf\xe9 \xfc"[..]], 2)
+        );
+        assert_eq!(directive(&t[1]), ("Alias", vec![&b"/x"[..], b"/d/\xff"], 3));
+    }
+
+    #[test]
+    fn only_ascii_whitespace_separates_words() {
+        // U+00A0 (no-break space, c2 a0 in UTF-8) is part of a word, as
+        // in Apache's C locale.
+        assert_eq!(
+            words("ServerAdmin a\u{a0}b\tc"),
+            vec!["ServerAdmin", "a\u{a0}b", "c"]
+        );
     }
 
     #[test]
@@ -292,7 +405,7 @@ mod tests {
         };
         assert_eq!(
             (name.as_str(), args.clone(), origin.line),
-            ("VirtualHost", vec!["*:80".to_string()], 1)
+            ("VirtualHost", vec![OsString::from("*:80")], 1)
         );
         let Node::Section {
             args,
@@ -302,8 +415,21 @@ mod tests {
         else {
             panic!("{children:?}")
         };
-        assert_eq!(args, &vec!["/a b".to_string()]);
-        assert_eq!(directive(&inner[0]), ("Options", vec!["None"], 3));
+        assert_eq!(args, &vec![OsString::from("/a b")]);
+        assert_eq!(directive(&inner[0]), ("Options", vec![&b"None"[..]], 3));
+    }
+
+    #[test]
+    fn sections_nested_past_the_limit_are_refused_at_the_line_that_opens_one_too_many() {
+        let deep = |n: usize| "<IfModule !x>\n".repeat(n) + &"</IfModule>\n".repeat(n);
+        assert_eq!(tree(deep(MAX_NESTING)).len(), 1);
+        assert_eq!(
+            err(deep(10_000)),
+            format!("t.conf:{}: {}", MAX_NESTING + 1, too_deep("<IfModule>"))
+        );
+        // Enclosing sections and Includes count too.
+        let e = parse(deep(4).as_bytes(), Path::new("t.conf"), 1, MAX_NESTING - 3).unwrap_err();
+        assert_eq!(e.origin.map(|o| o.line), Some(4));
     }
 
     #[test]
@@ -330,7 +456,7 @@ mod tests {
 
     #[test]
     fn first_line_offsets_numbers_for_command_line_directives() {
-        let t = parse("Listen 80", Path::new("-C"), 2).unwrap();
+        let t = parse(b"Listen 80", Path::new("-C"), 2, 0).unwrap();
         assert_eq!(directive(&t[0]).2, 2);
     }
 }

@@ -1,23 +1,34 @@
 //! Reading Apache httpd's configuration syntax into a [`ServerConfig`].
 //!
-//! [`load`] is the one entry point: `-C` directives, then the file (or the
-//! built-in `default.conf`), then `-c` directives. The work is split by
-//! concern: `lexer` (lines, words, sections), `directives` (what each
-//! directive means, includes, merging of virtual hosts) and `modules` (the
-//! table of built-in modules behind `<IfModule>`, `LoadModule`, `-l`, `-M`)
-//! and `dump` (what `-S` prints).
+//! [`load`] is the entry point of `mpmd`: `-C` directives, then the file
+//! (or the built-in `default.conf`), then `-c` directives. [`parse_bytes`]
+//! reads a configuration held in memory, with `Include` allowed or
+//! refused (for fuzzing, and for callers that must not touch other
+//! files). The work is split by concern: `lexer` (lines, words, sections),
+//! `include` (which files are read, and reading them safely),
+//! `directives` (what each directive means, includes, merging of virtual
+//! hosts) and `modules` (the table of built-in modules behind
+//! `<IfModule>`, `LoadModule`, `-l`, `-M`) and `dump` (what `-S` prints).
+//!
+//! Bytes that are not UTF-8 are read as Apache reads them: comments may
+//! hold any, and so may file paths (`DocumentRoot`, `Alias`'s directory,
+//! `<Directory>`, log files, `Include` …), which name exactly those bytes
+//! on disk; a value that must be text (a name, a number, a URL path) and
+//! is not UTF-8 is an error that names its file and line.
 //!
 //! `<IfVersion>` is supported simply: `=`, `>`, `>=`, `<`, `<=` (optionally
 //! negated with `!`) against Apache 2.4.62; regular expressions are errors.
 
 mod directives;
 pub mod dump;
+mod include;
 mod lexer;
 pub mod modules;
 pub mod types;
 mod values;
 pub use types::*;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// A configuration error: `file:line: what is wrong`.
@@ -42,6 +53,17 @@ pub struct LoadOptions {
     pub after: Vec<String>,
 }
 
+/// What `Include` and `IncludeOptional` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludePolicy {
+    /// Read the files they name (a configuration file on disk).
+    Follow,
+    /// Refuse them with an error at their line: the configuration is only
+    /// the bytes given (fuzzing, or text from a source that must not make
+    /// the server read other files).
+    Refuse,
+}
+
 /// The built-in configuration (`mpmd` without `-f`).
 const DEFAULT_CONF: &str = include_str!("default.conf");
 /// How the built-in configuration is named in messages.
@@ -56,48 +78,95 @@ const SAMPLE_SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../site");
 /// configuration); the main server's `DocumentRoot` defaults to
 /// `<ServerRoot>/htdocs`. Warnings (a missing `DocumentRoot`, directives
 /// with no effect) come back in [`ServerConfig::warnings`]; the first error
-/// stops the reading.
+/// stops the reading. The file must be a regular file of at most 16 MiB.
 pub fn load(path: Option<&Path>, opts: &LoadOptions) -> Result<ServerConfig, ConfigError> {
-    let parent = |p: &Path| {
-        p.parent()
-            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+    let Some(path) = path else {
+        let site = Path::new(SAMPLE_SITE);
+        let site = site
+            .canonicalize()
+            .unwrap_or_else(|_| directives::normalize(site));
+        let vars = [
+            ("MPMD_SAMPLE_SITE", OsString::from(&site)),
+            ("MPMD_TMP", OsString::from(std::env::temp_dir())),
+        ];
+        let source = Source {
+            bytes: DEFAULT_CONF.as_bytes(),
+            file: Path::new(DEFAULT_CONF_NAME),
+            server_root: parent(&site),
+            vars: &vars,
+        };
+        return read(source, opts, IncludePolicy::Follow);
     };
-    // The text, its name in messages, the default ServerRoot, and the
-    // variables the built-in configuration needs.
-    let (text, file, server_root, vars) = match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-                origin: None,
-                message: format!("could not open configuration file {}: {e}", path.display()),
-            })?;
-            let absolute = std::env::current_dir()
-                .map(|dir| directives::normalize(&dir.join(path)))
-                .unwrap_or_else(|_| path.to_path_buf());
-            (text, path.to_path_buf(), parent(&absolute), Vec::new())
-        }
-        None => {
-            let site = Path::new(SAMPLE_SITE);
-            let site = site
-                .canonicalize()
-                .unwrap_or_else(|_| directives::normalize(site));
-            let vars = vec![
-                ("MPMD_SAMPLE_SITE", site.display().to_string()),
-                ("MPMD_TMP", std::env::temp_dir().display().to_string()),
-            ];
-            let name = PathBuf::from(DEFAULT_CONF_NAME);
-            (DEFAULT_CONF.to_string(), name, parent(&site), vars)
-        }
+    let bytes = include::read_file(path).map_err(|e| ConfigError {
+        origin: None,
+        message: format!("configuration file: {e}"),
+    })?;
+    parse_bytes(&bytes, path, opts, IncludePolicy::Follow)
+}
+
+/// Read a configuration from `bytes`, named `origin` in messages (as if
+/// it were that file: `ServerRoot` defaults to its directory), with the
+/// `-C`/`-c` directives and defines of `opts`, and `Include` followed or
+/// refused as `includes` says.
+///
+/// ```ignore
+/// let cfg = config::parse_bytes(
+///     b"Listen 8080\nDocumentRoot /srv/www\n",
+///     Path::new("/etc/mpmd/fuzz.conf"),
+///     &LoadOptions::default(),
+///     IncludePolicy::Refuse,
+/// )?;
+/// ```
+pub fn parse_bytes(
+    bytes: &[u8],
+    origin: &Path,
+    opts: &LoadOptions,
+    includes: IncludePolicy,
+) -> Result<ServerConfig, ConfigError> {
+    let absolute = std::env::current_dir()
+        .map(|dir| directives::normalize(&dir.join(origin)))
+        .unwrap_or_else(|_| origin.to_path_buf());
+    let source = Source {
+        bytes,
+        file: origin,
+        server_root: parent(&absolute),
+        vars: &[],
     };
-    let mut loader = directives::Loader::new(opts, server_root, &file);
-    for (name, value) in &vars {
+    read(source, opts, includes)
+}
+
+/// The main text of a configuration and what reading it needs.
+struct Source<'a> {
+    bytes: &'a [u8],
+    /// Its name in messages.
+    file: &'a Path,
+    /// The default `ServerRoot`.
+    server_root: PathBuf,
+    /// Variables defined before reading (the built-in configuration's).
+    vars: &'a [(&'a str, OsString)],
+}
+
+/// The directory holding `path` (`/` for a path without one).
+fn parent(path: &Path) -> PathBuf {
+    path.parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+}
+
+fn read(
+    source: Source<'_>,
+    opts: &LoadOptions,
+    includes: IncludePolicy,
+) -> Result<ServerConfig, ConfigError> {
+    let mut loader = directives::Loader::new(opts, source.server_root, source.file, includes);
+    for (name, value) in source.vars {
         loader.define(name, value);
     }
     for (i, line) in opts.before.iter().enumerate() {
-        loader.read_text(line, Path::new("-C"), i + 1)?;
+        loader.read_text(line.as_bytes(), Path::new("-C"), i + 1)?;
     }
-    loader.read_main_file(&text, &file)?;
+    loader.read_main_file(source.bytes, source.file)?;
     for (i, line) in opts.after.iter().enumerate() {
-        loader.read_text(line, Path::new("-c"), i + 1)?;
+        loader.read_text(line.as_bytes(), Path::new("-c"), i + 1)?;
     }
     loader.finish()
 }
@@ -839,6 +908,102 @@ Options +Indexes
         };
         let (_, e) = load_with("Listen 80\n", &opts);
         assert_eq!(e.unwrap_err().to_string(), "-c:2: Invalid command 'Bogus', perhaps misspelled or defined by a module not included in the server configuration");
+    }
+
+    #[test]
+    fn parse_bytes_reads_a_configuration_from_memory_with_includes_refused_or_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("inc.conf"), "ServerAdmin inc@example.com\n").unwrap();
+        let origin = dir.path().join("mem.conf");
+        let text = b"Listen 80\nServerName mem.example\nInclude inc.conf\n";
+        let e = parse_bytes(text, &origin, &opts(), IncludePolicy::Refuse).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:3: Include is refused: this configuration is read from bytes alone, with includes turned off",
+                origin.display()
+            )
+        );
+        let cfg = parse_bytes(text, &origin, &opts(), IncludePolicy::Follow).unwrap();
+        assert_eq!(cfg.server_root, dir.path());
+        assert_eq!(
+            cfg.main_server.server_admin.as_deref(),
+            Some("inc@example.com")
+        );
+        let cfg = parse_bytes(
+            b"Listen 80\nServerName mem.example\n",
+            Path::new("/x/mem.conf"),
+            &opts(),
+            IncludePolicy::Refuse,
+        )
+        .unwrap();
+        assert_eq!(cfg.main_server.server_name.as_deref(), Some("mem.example"));
+        assert_eq!(cfg.server_root, Path::new("/x"));
+    }
+
+    #[test]
+    fn paths_keep_bytes_that_are_not_utf8_and_text_values_refuse_them() {
+        use std::os::unix::ffi::OsStrExt;
+        let origin = Path::new("/etc/mpmd/latin1.conf");
+        let read = |text: &[u8]| parse_bytes(text, origin, &opts(), IncludePolicy::Refuse);
+        let cfg = read(
+            b"# Kommentar f\xfcr Latin-1\nListen 80\nDefine SITE /srv/caf\xe9\n\
+              DocumentRoot ${SITE}/www\nAlias /u/ /data/\xfcber/\n\
+              <Directory /srv/caf\xe9/www>\nRequire all granted\n</Directory>\n\
+              ErrorLog logs/err\xf6r_log\n",
+        )
+        .unwrap_or_else(|e| panic!("Latin-1 paths should load: {e}"));
+        assert_eq!(
+            cfg.main_server.document_root.as_os_str().as_bytes(),
+            b"/srv/caf\xe9/www"
+        );
+        assert_eq!(
+            cfg.main_server.aliases[0].path.as_os_str().as_bytes(),
+            b"/data/\xfcber"
+        );
+        assert_eq!(
+            cfg.main_server.directories[0].path.as_os_str().as_bytes(),
+            b"/srv/caf\xe9/www"
+        );
+        assert_eq!(
+            cfg.error_log.as_deref().map(|p| p.as_os_str().as_bytes()),
+            Some(&b"/etc/mpmd/logs/err\xf6r_log"[..])
+        );
+        for (text, want) in [
+            (
+                &b"Listen 80\nServerAdmin caf\xe9@example.com\n"[..],
+                "latin1.conf:2: ServerAdmin: 'caf\u{fffd}@example.com' is not UTF-8 text",
+            ),
+            (
+                b"Listen 80\nAlias /caf\xe9/ /srv/\n",
+                "latin1.conf:2: Alias: '/caf\u{fffd}/' is not UTF-8 text",
+            ),
+            (
+                b"Listen 80\n<IfModule caf\xe9>\n</IfModule>\n",
+                "latin1.conf:2: <IfModule>: 'caf\u{fffd}' is not UTF-8 text",
+            ),
+            (
+                b"Listen 80\nInclude /etc/caf\xe9/*.conf\n",
+                "latin1.conf:2: Include is refused",
+            ),
+        ] {
+            let e = read(text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("/etc/mpmd/{want}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_wildcard_include_must_be_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("httpd.conf");
+        std::fs::write(&file, b"Listen 80\nInclude caf\xe9/*.conf\n").unwrap();
+        let e = load(Some(&file), &opts()).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "httpd.conf:2: Include caf\u{fffd}/*.conf: a wildcard path must be UTF-8 text"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub(super) fn prepend(first: &str, args: &[String]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn one_arg<'v>(name: &str, args: &'v [String]) -> Res<&'v str> {
+/// The one argument of `name` (text or bytes).
+pub(super) fn one_arg<'v, T>(name: &str, args: &'v [T]) -> Res<&'v T> {
     match args {
         [one] => Ok(one),
         [] => Err(format!("{name} takes one argument")),
@@ -52,19 +53,55 @@ pub(super) fn on_off(name: &str, value: &str) -> Res<bool> {
     }
 }
 
-/// Seconds (`5`, `5s`) or milliseconds (`500ms`).
-pub(super) fn seconds(name: &str, value: &str) -> Res<Duration> {
-    let bad =
-        || format!("{name} takes a number of seconds (or milliseconds as 500ms), not '{value}'");
-    if let Some(ms) = value.strip_suffix("ms") {
-        return ms.parse().map(Duration::from_millis).map_err(|_| bad());
+/// The longest duration a directive takes: the longest wait the core
+/// makes a deadline of (365 days). Anything longer is surely a mistake,
+/// and refusing it here says where it is, instead of a server that waits
+/// less than it was told.
+const LONGEST: Duration = mpm::deadline::LONGEST_WAIT;
+
+/// What is wrong with a count of time units.
+enum BadDuration {
+    NotANumber,
+    TooLong,
+}
+
+/// `digits` (only ASCII digits) of `unit`s, at most [`LONGEST`].
+fn duration(digits: &str, unit: fn(u64) -> Duration) -> Result<Duration, BadDuration> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BadDuration::NotANumber);
     }
-    value
-        .strip_suffix('s')
-        .unwrap_or(value)
-        .parse()
-        .map(Duration::from_secs)
-        .map_err(|_| bad())
+    // All digits: only a value beyond u64 fails to parse.
+    let n: u64 = digits.parse().map_err(|_| BadDuration::TooLong)?;
+    let d = unit(n);
+    if d > LONGEST {
+        return Err(BadDuration::TooLong);
+    }
+    Ok(d)
+}
+
+/// "the largest value allowed is …", for messages.
+fn longest_allowed() -> String {
+    format!(
+        "the largest value allowed is {} seconds (365 days)",
+        LONGEST.as_secs()
+    )
+}
+
+/// Seconds (`5`, `5s`) or milliseconds (`500ms`), at most 365 days.
+pub(super) fn seconds(name: &str, value: &str) -> Res<Duration> {
+    let parsed = match value.strip_suffix("ms") {
+        Some(ms) => duration(ms, Duration::from_millis),
+        None => duration(
+            value.strip_suffix('s').unwrap_or(value),
+            Duration::from_secs,
+        ),
+    };
+    parsed.map_err(|bad| match bad {
+        BadDuration::NotANumber => {
+            format!("{name} takes a number of seconds (or milliseconds as 500ms), not '{value}'")
+        }
+        BadDuration::TooLong => format!("{name} {value} is too long: {}", longest_allowed()),
+    })
 }
 
 pub(super) fn log_level(word: &str) -> Res<log::LevelFilter> {
@@ -173,7 +210,7 @@ pub(super) fn parse_redirect(args: &[String]) -> Res<RedirectRule> {
             }
             if !(to.contains("://") || to.starts_with('/')) {
                 return Err(format!(
-                    "Redirect to non-URL '{to}': give an absolute URL (http://…) or a path"
+                    "Redirect to non-URL '{to}': give an absolute URL (http://...) or a path"
                 ));
             }
             Ok(RedirectRule {
@@ -258,7 +295,7 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
         ["all", "denied"] => Ok(Require::AllDenied),
         ["local"] => Ok(Require::Local),
         ["ip", ..] if args.len() > 1 => args[1..].iter().map(|a| parse_ipnet(a)).collect::<Res<Vec<_>>>().map(Require::Ip),
-        ["not", ..] => Err("Require not … is not supported by mpmd; list what is allowed instead".into()),
+        ["not", ..] => Err("Require not ... is not supported by mpmd; list what is allowed instead".into()),
         ["host", ..] | ["forward-dns", ..] => {
             Err("Require host is not supported by mpmd (client addresses are never looked up); use Require ip".into())
         }
@@ -267,7 +304,7 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
             args[0]
         )),
         _ => Err(format!(
-            "Require {}: expected all granted, all denied, local or ip ADDRESS…",
+            "Require {}: expected all granted, all denied, local or ip ADDRESS...",
             args.join(" ")
         )),
     }
@@ -333,8 +370,10 @@ pub(super) fn parse_read_stage(arg: &str) -> Res<(&str, ReadStage)> {
     let mut parts = value.split(',');
     let times = parts.next().unwrap_or("");
     let secs = |t: &str| {
-        t.parse::<u64>()
-            .map_err(|_| bad("a timeout is a number of seconds"))
+        duration(t, Duration::from_secs).map_err(|e| match e {
+            BadDuration::NotANumber => bad("a timeout is a number of seconds"),
+            BadDuration::TooLong => bad(&format!("{t} is too long: {}", longest_allowed())),
+        })
     };
     let (initial, max) = match times.split_once('-') {
         Some((a, b)) => (secs(a)?, Some(secs(b)?)),
@@ -368,7 +407,7 @@ pub(super) fn parse_read_stage(arg: &str) -> Res<(&str, ReadStage)> {
             return Err(bad("a timeout range needs MinRate=bytes-per-second"));
         }
     }
-    if initial == 0 {
+    if initial.is_zero() {
         if max.is_some() || min_rate != 0 {
             return Err(bad("a disabled stage (0) takes no range or MinRate"));
         }
@@ -384,8 +423,8 @@ pub(super) fn parse_read_stage(arg: &str) -> Res<(&str, ReadStage)> {
     Ok((
         stage,
         ReadStage {
-            initial: Duration::from_secs(initial),
-            max: max.map(Duration::from_secs),
+            initial,
+            max,
             min_rate,
         },
     ))
@@ -437,6 +476,32 @@ mod tests {
         assert!(seconds("T", "5m")
             .unwrap_err()
             .contains("T takes a number of seconds"));
+        assert!(seconds("T", "-5").is_err());
+        assert!(seconds("T", "+5").is_err(), "only digits, as written");
+    }
+
+    #[test]
+    fn durations_longer_than_a_year_are_refused_with_the_largest_allowed() {
+        assert_eq!(seconds("T", "31536000"), Ok(LONGEST));
+        assert_eq!(seconds("T", "31536000000ms"), Ok(LONGEST));
+        let too_long = "is too long: the largest value allowed is 31536000 seconds (365 days)";
+        for value in [
+            "31536001",
+            "31536000001ms",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999999s",
+        ] {
+            assert_eq!(
+                seconds("Timeout", value),
+                Err(format!("Timeout {value} {too_long}"))
+            );
+        }
+        let e = parse_read_stage("header=20-18446744073709551615,MinRate=500").unwrap_err();
+        assert_eq!(
+            e,
+            format!("RequestReadTimeout header=20-18446744073709551615,MinRate=500: 18446744073709551615 {too_long}")
+        );
     }
 
     #[test]

@@ -269,28 +269,10 @@ fn item(directive: char, arg: Option<&str>) -> Option<Item> {
 }
 
 /// Apache's `ap_escape_logitem`: `"` and `\` backslashed, `\b \n \r \t \v`
-/// spelled so, other control and non-ASCII bytes as `\xhh`.
+/// spelled so, other control and non-ASCII bytes as `\xhh` (the escaping
+/// the error log shares).
 fn escape(bytes: &[u8], out: &mut String) {
-    for &b in bytes {
-        match b {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(b as char);
-            }
-            0x08 => out.push_str("\\b"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x0b => out.push_str("\\v"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\x");
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
+    crate::logging::escape(bytes, crate::logging::Quotes::Escaped, out)
 }
 
 /// `[26/Nov/2026:08:21:28 +0000]`.

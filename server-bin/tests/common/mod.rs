@@ -47,16 +47,40 @@ pub fn mpm_directives(mpm: &str) -> &'static str {
 }
 
 /// A temporary server root with a document root and room for a config.
+///
+/// Everything the helpers make below it is readable by others (directories
+/// 0755, files 0644), as a real server root is: started as root, `mpmd`
+/// serves as an unprivileged user (`nobody` when no `User` is set), which
+/// could not enter the 0700 directory `tempdir` makes.
 pub struct Site {
     pub dir: tempfile::TempDir,
+}
+
+/// Set the permission bits of `path`.
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
 
 impl Site {
     pub fn new() -> Site {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("htdocs")).unwrap();
-        fs::create_dir_all(dir.path().join("logs")).unwrap();
-        Site { dir }
+        set_mode(dir.path(), 0o755);
+        let site = Site { dir };
+        site.mkdir("htdocs");
+        site.mkdir("logs");
+        site
+    }
+    /// Make the directory `rel` below the server root (parents too), each
+    /// readable by others; returns its path.
+    pub fn mkdir(&self, rel: impl AsRef<Path>) -> PathBuf {
+        let p = self.root().join(rel);
+        fs::create_dir_all(&p).unwrap();
+        for dir in p.ancestors().take_while(|d| d.starts_with(self.root())) {
+            set_mode(dir, 0o755);
+        }
+        p
     }
     pub fn root(&self) -> &Path {
         self.dir.path()
@@ -67,20 +91,29 @@ impl Site {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root().join(rel)
     }
-    /// Write a file below the server root (parents made).
+    /// Write a file below the server root (parents made), readable by
+    /// others.
     pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let p = self.root().join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        self.mkdir(p.parent().unwrap());
         fs::write(&p, content).unwrap();
+        set_mode(&p, 0o644);
         p
     }
     /// Write `conf` (after a header that sets the pid file and log level)
     /// as `mpmd.conf` and return its path.
     pub fn config(&self, conf: &str) -> PathBuf {
-        let text = format!(
-            "ServerRoot {root}\nPidFile {root}/logs/mpmd.pid\nLogLevel info\n{conf}\n",
+        self.config_bytes(conf.as_bytes())
+    }
+    /// [`Site::config`] of bytes that need not be UTF-8.
+    pub fn config_bytes(&self, conf: &[u8]) -> PathBuf {
+        let mut text = format!(
+            "ServerRoot {root}\nPidFile {root}/logs/mpmd.pid\nLogLevel info\n",
             root = self.root().display()
-        );
+        )
+        .into_bytes();
+        text.extend_from_slice(conf);
+        text.push(b'\n');
         self.write("mpmd.conf", text)
     }
     pub fn pid_file(&self) -> PathBuf {
@@ -346,6 +379,17 @@ pub fn children(master: i32) -> Vec<i32> {
     }
     out.sort();
     out
+}
+
+/// The real user and group ids of `pid` (`Uid:` and `Gid:` of
+/// `/proc/<pid>/status`).
+pub fn ids_of(pid: i32) -> Option<(u32, u32)> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let id = |field: &str| -> Option<u32> {
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((id("Uid:")?, id("Gid:")?))
 }
 
 /// Poll `cond` every 20 ms until it holds or `secs` pass.

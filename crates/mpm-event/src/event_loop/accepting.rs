@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use mpm_core::accept::AcceptFailure;
+use mpm_core::deadline::after;
 use mpm_core::h1::Session;
 use mpm_core::tls::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
@@ -201,7 +202,7 @@ impl Loop<'_, '_> {
             .is_some_and(|c| c.handshake_pending())
         {
             self.set_state(k, State::Handshake);
-            self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
+            self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
         } else {
             self.enter_head(k, Session::new(&self.protocol.limits), now);
         }

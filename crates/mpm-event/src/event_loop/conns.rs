@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
+use mpm_core::deadline::after;
 use mpm_core::h1::Session;
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::serve::{After, PendingWrite, LINGER};
@@ -128,7 +129,10 @@ impl Loop<'_, '_> {
             slot.ka = id;
         }
         self.set_state(k, State::KeepAlive);
-        self.set_deadline(k, Some(now + self.protocol.timeouts.keep_alive_timeout));
+        self.set_deadline(
+            k,
+            Some(after(now, self.protocol.timeouts.keep_alive_timeout)),
+        );
         self.idle.push_back((k, id));
         // Keep the queue near the number of idle connections.
         if self.idle.len() > 64 + 2 * self.counts.keepalive as usize {

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
+use mpm_core::deadline::after;
 use mpm_core::h1::{self, Session};
 use mpm_core::serve::{self, After, Dispatch, Handback, ServeBuffers, ServeContext, Work};
 use mpm_core::WorkerState;
@@ -145,7 +146,7 @@ impl Loop<'_, '_> {
                         session: hb.session,
                     },
                 );
-                self.set_deadline(k, Some(now + self.protocol.timeouts.timeout));
+                self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
                 self.write_more(k);
             }
             None => self.after_response(k, hb.after, hb.session, hb.next, now),
@@ -232,7 +233,7 @@ impl Loop<'_, '_> {
                     self.after_response(k, after, session, None, now);
                 }
             }
-            Ok(false) => self.set_deadline(k, Some(now + self.protocol.timeouts.timeout)),
+            Ok(false) => self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout))),
             Err(e) => {
                 log::debug!("a response could not be finished: {e}");
                 self.close(k);

@@ -4,6 +4,7 @@
 use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
+use mpm_core::deadline::after;
 use mpm_core::h1::{self, HeadEvent, Session};
 use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::serve::{self, Work};
@@ -198,6 +199,6 @@ impl Loop<'_, '_> {
 /// When a head must be done: its `RequestReadTimeout` deadline, and never
 /// more than `Timeout` after the last bytes.
 pub(super) fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
-    let quiet = last + timeout;
+    let quiet = after(last, timeout);
     rd.deadline().map_or(quiet, |d| d.min(quiet))
 }

@@ -1,0 +1,120 @@
+//! Who serves: started as root, `mpmd` never serves as root, as Apache.
+//! With no `User`, the children (and the one process of `-X`) switch to
+//! `nobody`; `User root` is refused. The ids are read from
+//! `/proc/<pid>/status`. The tests that need root say so and pass when
+//! not run as root.
+
+mod common;
+
+use common::*;
+
+/// The ids `mpmd` serves as when started as root with no `User`/`Group`:
+/// `nobody`, and group `nogroup` if the system has it, else nobody's own.
+/// `None` (the test is skipped) when not root or without `nobody`.
+fn default_ids() -> Option<(u32, u32)> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: switching users needs the tests to run as root");
+        return None;
+    }
+    let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+        eprintln!("skipped: no user nobody on this system");
+        return None;
+    };
+    let gid = match nix::unistd::Group::from_name("nogroup") {
+        Ok(Some(g)) => g.gid.as_raw(),
+        _ => nobody.gid.as_raw(),
+    };
+    Some((nobody.uid.as_raw(), gid))
+}
+
+fn conf(site: &Site, mpm: &str, port: u16) -> std::path::PathBuf {
+    site.write("htdocs/index.html", "<h1>home</h1>");
+    site.config(&format!(
+        "LoadModule mpm_{mpm}_module modules/mod_mpm_{mpm}.so\nListen 127.0.0.1:{port}\n\
+         ServerName localhost\nDocumentRoot {}\nStartServers 2\n",
+        site.docroot().display()
+    ))
+}
+
+#[test]
+fn started_as_root_with_no_user_the_children_serve_as_nobody_under_every_mpm() {
+    let Some(ids) = default_ids() else { return };
+    for mpm in ["event", "prefork", "worker"] {
+        let site = Site::new();
+        let port = free_port();
+        let m = start(&site, &conf(&site, mpm, port));
+        assert!(
+            wait_for(5.0, || children(m.pid()).len() >= 2),
+            "{mpm}: no children; {}",
+            m.stderr()
+        );
+        assert_eq!(
+            try_get(addr(port), "/"),
+            Some(200),
+            "{mpm}: the site is not served; {}",
+            m.stderr()
+        );
+        for kid in children(m.pid()) {
+            assert_eq!(
+                ids_of(kid),
+                Some(ids),
+                "{mpm}: child {kid} runs as (uid, gid) {:?}, not nobody's {ids:?}",
+                ids_of(kid)
+            );
+        }
+        assert_eq!(
+            ids_of(m.pid()).map(|(uid, _)| uid),
+            Some(0),
+            "{mpm}: the master keeps its user"
+        );
+        assert!(
+            m.stderr().contains(&format!(
+                "started as root with no User directive: the server serves as user nobody (uid {})",
+                ids.0
+            )),
+            "{mpm}: no notice of the default user in the error log:\n{}",
+            m.stderr()
+        );
+    }
+}
+
+#[test]
+fn dash_x_started_as_root_switches_its_one_process_to_nobody_as_apache_does() {
+    let Some(ids) = default_ids() else { return };
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, "event", port);
+    let m = start_args(&site, &["-X", "-f", c.to_str().unwrap()]);
+    assert_eq!(try_get(addr(port), "/"), Some(200), "{}", m.stderr());
+    assert_eq!(
+        ids_of(m.pid()),
+        Some(ids),
+        "mpmd -X serves as (uid, gid) {:?}, not nobody's {ids:?}",
+        ids_of(m.pid())
+    );
+}
+
+#[test]
+fn user_root_by_name_or_uid_is_refused_under_t_in_one_line() {
+    for user in ["root", "#0"] {
+        let site = Site::new();
+        let c = conf(&site, "event", free_port());
+        let text = std::fs::read_to_string(&c).unwrap();
+        std::fs::write(&c, format!("{text}User {user}\n")).unwrap();
+        let lines = text.lines().count() + 1;
+        let (code, _out, err) = run(&["-t", "-f", c.to_str().unwrap()]);
+        assert_eq!(code, 1, "`User {user}` passed -t: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "`User {user}`: expected a one-line error, got:\n{err}"
+        );
+        assert!(
+            err.starts_with(&format!(
+                "mpmd: {}:{lines}: User {user}: this server has not been designed to serve pages while running as root",
+                c.display()
+            )),
+            "`User {user}`: {err}"
+        );
+    }
+}
