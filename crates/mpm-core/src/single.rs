@@ -17,7 +17,7 @@ use crate::control::{Command, Phase, Stopping};
 use crate::error::Error;
 use crate::mpm::{Exit, Mpm, MpmInfo, RunContext};
 use crate::scoreboard::WorkerState;
-use crate::serve::{serve_connection, ServeContext};
+use crate::serve::{serve_connection, Mode, ServeContext};
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -58,8 +58,7 @@ impl Mpm for Single {
             idle_close: Some(stopping.graceful.fd()),
             abort: Some(stopping.abort.fd()),
             leaving: Some(&leaving),
-            handoff: false,
-            only: None,
+            mode: Mode::Blocking,
         };
         let (served, exit) = watch_commands(&ctx, &stopping, "the accepting thread", || {
             accept_loop(&ctx, &stopping, &serve_ctx)

@@ -52,7 +52,7 @@ use std::sync::atomic::Ordering;
 use mpm_core::accept::{Acceptor, Next};
 use mpm_core::clamp;
 use mpm_core::master::{ChildContext, Master, MasterParams};
-use mpm_core::serve::{serve_connection, ServeContext};
+use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::spare::SpareLimits;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 
@@ -129,8 +129,7 @@ fn child(cx: ChildContext<'_>) {
         idle_close: Some(cx.leave),
         abort: None,
         leaving: Some(&leaving),
-        handoff: false,
-        only: None,
+        mode: Mode::Blocking,
     };
     let limit = cx.mpm.max_connections_per_child;
     let mut served: u64 = 0;

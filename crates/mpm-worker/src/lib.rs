@@ -69,7 +69,7 @@ use mpm_core::accept::{readable, Acceptor, Next};
 use mpm_core::clamp;
 use mpm_core::master::{run_with_workers, ChildContext, Master, MasterParams};
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
-use mpm_core::serve::{serve_connection, ServeContext};
+use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
 use parking_lot::{Condvar, Mutex};
@@ -207,8 +207,7 @@ fn child(cx: ChildContext<'_>) {
             idle_close: Some(idle_read.as_fd()),
             abort: None,
             leaving: Some(&leaving),
-            handoff: false,
-            only: None,
+            mode: Mode::Blocking,
         };
         work(&shared, slot, &serve_ctx);
     };

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use mpm_core::deadline::after;
 use mpm_core::h1::{self, Session};
-use mpm_core::serve::{self, After, Dispatch, Handback, ServeBuffers, ServeContext, Work};
+use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, ServeContext, Work};
 use mpm_core::WorkerState;
 
 use super::conns::State;
@@ -94,8 +94,7 @@ impl Loop<'_, '_> {
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),
-            handoff: true,
-            only: Some(&only),
+            mode: Mode::Loop { only: &only },
         };
         let bufs = &mut self.inline_bufs;
         let hb = match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, &ctx, bufs))) {

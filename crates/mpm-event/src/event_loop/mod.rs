@@ -12,7 +12,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use mpm_core::accept::Shortages;
 use mpm_core::master::{run_with_workers, ChildContext};
 use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
-use mpm_core::serve::{Handback, ServeBuffers, ServeContext, Work};
+use mpm_core::serve::{Handback, Mode, ServeBuffers, ServeContext, Work};
 use mpm_core::{clamp, h1, Error, ProtocolConfig};
 
 use crate::timer::{Entry, Wheel};
@@ -73,8 +73,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),
-            handoff: true,
-            only: None,
+            mode: Mode::Lent,
         };
         work(&shared, t, slot, &serve_ctx, &leaving);
     };

@@ -1,0 +1,255 @@
+//! The blocking loop: one thread serves one connection, request after
+//! request: waiting for bytes (bounded by the keep-alive, head and body
+//! deadlines, and by the stop signals), reading heads into the session, and
+//! the lingering close.
+
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::poll::{PollFd, PollFlags};
+
+use super::{After, Conn, ConnStats, Ready, ServeContext, LINGER, READ_CHUNK};
+use crate::connection::Connection;
+use crate::control::poll_timeout;
+use crate::h1::{self as engine, HeadEvent, Session};
+use crate::reqtimeout::ReadDeadline;
+use crate::scoreboard::WorkerState;
+
+/// Serve `conn` until it closes. Never panics on the peer's bytes; a
+/// handler that panics gets its client a 500 and the connection closed.
+pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
+    let t = &ctx.protocol.timeouts;
+    // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK).
+    let sock = socket2::SockRef::from(conn.tcp());
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
+    if conn.is_tls() {
+        // A TLS record may arrive in pieces after the poll said readable:
+        // each read that waits for the rest is bounded by Timeout too.
+        let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
+        if let Some(slot) = ctx.slot {
+            slot.set_state(WorkerState::Read);
+        }
+        let server = &ctx.protocol.server_header;
+        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server) {
+            log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
+            return ConnStats::default();
+        }
+    }
+    let mut c = Conn {
+        io: conn,
+        session: Session::new(&ctx.protocol.limits),
+        ctx,
+        stats: ConnStats::default(),
+        wbuf: Vec::with_capacity(1024),
+        pending: None,
+    };
+    if let Some(slot) = ctx.slot {
+        slot.add_connection();
+    }
+    c.run();
+    c.stats
+}
+
+impl Conn<'_, '_> {
+    /// Wait until the socket is readable, `timeout` passes, the abort
+    /// signal fires, or (when `idle` is true) the idle-close signal fires.
+    pub(super) fn wait(&self, timeout: Duration, idle: bool) -> Ready {
+        // TLS may hold decrypted bytes the socket no longer shows.
+        if self.io.has_buffered_plaintext() {
+            return Ready::Readable;
+        }
+        let sock = self.io.as_fd();
+        let none = PollFlags::empty();
+        let mut fds = [
+            PollFd::new(sock, PollFlags::POLLIN),
+            PollFd::new(sock, none),
+            PollFd::new(sock, none),
+        ];
+        if let Some(fd) = self.ctx.abort {
+            fds[1] = PollFd::new(fd, PollFlags::POLLIN);
+        }
+        if let (true, Some(fd)) = (idle, self.ctx.idle_close) {
+            fds[2] = PollFd::new(fd, PollFlags::POLLIN);
+        }
+        let fired = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+        let deadline = crate::deadline::after(Instant::now(), timeout);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
+                Ok(0) => return Ready::TimedOut,
+                Ok(_) => {
+                    if self.ctx.abort.is_some() && fired(&fds[1]) {
+                        return Ready::Abort;
+                    }
+                    if idle && self.ctx.idle_close.is_some() && fired(&fds[2]) {
+                        return Ready::IdleClose;
+                    }
+                    return Ready::Readable;
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                // A poll failure on a valid fd does not happen; treat it as
+                // readable so the read reports the real error.
+                Err(_) => return Ready::Readable,
+            }
+        }
+    }
+
+    /// Read more bytes into the session. `Ok(0)` is end of stream;
+    /// `Err(InvalidData)` means the buffer is full at the head limit.
+    pub(super) fn fill(&mut self) -> io::Result<usize> {
+        let room = self
+            .session
+            .space(READ_CHUNK)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "buffer full"))?;
+        loop {
+            match self.io.read(room) {
+                Ok(n) => {
+                    self.session.filled(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// As [`Conn::fill`], but `Err(WouldBlock)` instead of waiting.
+    pub(super) fn fill_nonblocking(&mut self) -> io::Result<usize> {
+        let room = self
+            .session
+            .space(READ_CHUNK)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "buffer full"))?;
+        loop {
+            match self.io.read_nonblocking(room) {
+                Ok(n) => {
+                    self.session.filled(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub(super) fn run(&mut self) {
+        let mut served: u32 = 0;
+        loop {
+            match self.exchange(served) {
+                Some(After::KeepAlive) => {
+                    served += 1;
+                    self.session.shrink(false);
+                }
+                Some(After::Close) | None => break,
+                Some(After::Linger) => {
+                    self.linger();
+                    break;
+                }
+            }
+        }
+        self.set_state(WorkerState::Closing);
+    }
+
+    /// Read one request and answer it. `None` when the connection ended
+    /// before a request began (idle timeout, close, graceful stop).
+    pub(super) fn exchange(&mut self, served: u32) -> Option<After> {
+        let t = &self.ctx.protocol.timeouts;
+        // Whether a read would find data without waiting: after a
+        // keep-alive wait said so, or (likely) on a fresh connection whose
+        // client sent its request with the handshake. Saves a poll per
+        // request.
+        let mut readable = false;
+        let mut try_first = served == 0;
+        // Between requests: wait for the first byte of the next one.
+        if self.session.is_empty() {
+            let (wait, state) = if served == 0 {
+                (None, WorkerState::Read)
+            } else {
+                (Some(t.keep_alive_timeout), WorkerState::KeepAlive)
+            };
+            self.set_state(state);
+            if let Some(wait) = wait {
+                match self.wait(wait, true) {
+                    Ready::Readable => readable = true,
+                    Ready::TimedOut | Ready::IdleClose | Ready::Abort => return None,
+                }
+            }
+        }
+        self.set_state(WorkerState::Read);
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let mut deadline = ReadDeadline::new(t.request_read.header, clock);
+        // The session's scan goes on from where the last read left it: a
+        // head read in any number of pieces costs O(its bytes).
+        let head = loop {
+            match self.session.poll_head(&self.ctx.protocol.limits) {
+                HeadEvent::Ready(head) => break head,
+                HeadEvent::NeedMore => {}
+                HeadEvent::Refuse(e) => return Some(self.refuse(e, started, clock)),
+            }
+            let got = if std::mem::take(&mut try_first) {
+                match self.fill_nonblocking() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => other,
+                }
+            } else {
+                if !std::mem::take(&mut readable) {
+                    let now = Instant::now();
+                    if deadline.expired(now) {
+                        return Some(self.timeout_408(started, clock));
+                    }
+                    match self.wait(deadline.wait_from(now, t.timeout), false) {
+                        Ready::Readable => {}
+                        Ready::IdleClose | Ready::Abort => return None,
+                        Ready::TimedOut => {
+                            if deadline.expired(Instant::now()) || deadline.deadline().is_none() {
+                                return Some(self.timeout_408(started, clock));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                self.fill()
+            };
+            match got {
+                Ok(0) => return None,
+                Ok(n) => deadline.on_data(n),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    return Some(self.refuse(engine::head_too_large_error(), started, clock));
+                }
+                Err(_) => return None,
+            }
+        };
+        Some(self.answer(head, served + 1, started, clock))
+    }
+
+    pub(super) fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {
+        self.refuse(engine::timeout_error(), started, clock)
+    }
+
+    /// Lingering close: stop sending, then read and discard what the
+    /// client still sends for a short bounded time, so the kernel does not
+    /// answer it with a reset that would destroy our last response.
+    pub(super) fn linger(&mut self) {
+        self.set_state(WorkerState::Closing);
+        if self.io.shutdown_write().is_err() {
+            return;
+        }
+        let until = Instant::now() + LINGER;
+        let mut sink = [0u8; 4096];
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.wait(left, false) {
+                Ready::Readable => match self.io.read(&mut sink) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                Ready::TimedOut | Ready::IdleClose | Ready::Abort => return,
+            }
+        }
+    }
+}

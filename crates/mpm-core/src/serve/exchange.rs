@@ -1,0 +1,245 @@
+//! One exchange: the handler called on a parsed head, its response sent,
+//! the keep-alive decision, the access log; and the engine's refusals.
+
+use std::io::{self, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, HeaderValue, StatusCode, Version};
+
+use super::body::{BodyFailure, BodyReader, BodyState};
+use super::{status_page, After, Conn, DRAIN_LIMIT};
+use crate::connection::ConnInfo;
+use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
+use crate::handler::{Body, Exchange, RequestBody, Response};
+use crate::reqtimeout::ReadDeadline;
+use crate::scoreboard::WorkerState;
+
+impl Conn<'_, '_> {
+    /// Answer a request head the engine refused; the connection closes.
+    pub(super) fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
+        let line = e.request_line.clone().unwrap_or_default();
+        if let Some(slot) = self.ctx.slot {
+            slot.begin_request(&self.io.info().peer.ip().to_string(), "", &line);
+        }
+        let (mut headers, body) = engine::error_page(e.status, e.reason);
+        if let Some(allow) = e.allow {
+            headers.insert(http::header::ALLOW, HeaderValue::from_static(allow));
+        }
+        let mut resp = Response::new(Body::Bytes(body));
+        *resp.status_mut() = e.status;
+        *resp.headers_mut() = headers;
+        let sent = self.send(resp, Version::HTTP_11, false, false);
+        let empty = HeaderMap::new();
+        self.log(
+            &line,
+            None,
+            &empty,
+            e.status,
+            sent.unwrap_or(0),
+            started,
+            clock,
+        );
+        After::Linger
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn log(
+        &self,
+        line: &str,
+        head: Option<&RequestHead>,
+        headers: &HeaderMap,
+        status: StatusCode,
+        body_bytes: u64,
+        started: SystemTime,
+        clock: Instant,
+    ) {
+        let duration = clock.elapsed();
+        self.stats_slot_end(body_bytes, duration);
+        let ex = Exchange {
+            conn: self.io.info(),
+            request_line: line,
+            method: head.map(|h| &h.method),
+            uri: head.map(|h| &h.uri),
+            headers,
+            status,
+            body_bytes,
+            started,
+            duration,
+        };
+        let handler = self.ctx.handler;
+        if catch_unwind(AssertUnwindSafe(|| handler.log(&ex))).is_err() {
+            log::error!("the handler's log hook panicked");
+        }
+    }
+
+    pub(super) fn stats_slot_end(&self, body_bytes: u64, duration: Duration) {
+        if let Some(slot) = self.ctx.slot {
+            slot.end_request(body_bytes, duration);
+        }
+    }
+
+    /// Run the handler on a parsed head and send its response.
+    pub(super) fn answer(
+        &mut self,
+        head: RequestHead,
+        served: u32,
+        started: SystemTime,
+        clock: Instant,
+    ) -> After {
+        let info: ConnInfo = self.io.info().clone();
+        if let Some(slot) = self.ctx.slot {
+            let host = head
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            slot.begin_request(&info.peer.ip().to_string(), host, &head.request_line);
+        }
+        let limits = &self.ctx.protocol.limits;
+        let t = &self.ctx.protocol.timeouts;
+        let mut body = BodyState {
+            decoder: BodyDecoder::with_limits(head.framing, limits),
+            deadline: ReadDeadline::new(t.request_read.body, Instant::now()),
+            pending_continue: head.expect_continue && head.framing.has_body(),
+            failure: None,
+        };
+        let is_head = head.method == http::Method::HEAD;
+        let version = head.version;
+        let request_headers = head.headers.clone();
+        let mut builder = http::Request::builder()
+            .method(head.method.clone())
+            .uri(head.uri.clone())
+            .version(version);
+        if let Some(h) = builder.headers_mut() {
+            *h = request_headers;
+        }
+        let handler = self.ctx.handler;
+        let outcome = {
+            let mut reader = BodyReader {
+                conn: self,
+                body: &mut body,
+            };
+            let req = builder.body(RequestBody::new(&mut reader));
+            match req {
+                Ok(req) => catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info))),
+                Err(_) => Ok(status_page(
+                    StatusCode::BAD_REQUEST,
+                    "the request could not be represented",
+                )),
+            }
+        };
+        // The body the handler left unread: drain a little so the
+        // connection can go on, else close. Broken framing found here is
+        // refused below as if the handler had read it (a 400 for a
+        // smuggled trailer, whoever the handler is).
+        let mut unread = None;
+        if outcome.is_ok() && body.failure.is_none() && !body.decoder.is_complete() {
+            if body.pending_continue {
+                // The client waits for our go-ahead we never gave: it may
+                // or may not send the body, so the connection cannot be
+                // reused.
+                unread = Some(After::Close);
+            } else {
+                let mut reader = BodyReader {
+                    conn: self,
+                    body: &mut body,
+                };
+                let drained = io::copy(&mut (&mut reader).take(DRAIN_LIMIT), &mut io::sink());
+                if drained.is_err() || !body.decoder.is_complete() {
+                    unread = Some(After::Linger);
+                }
+            }
+        }
+        self.set_state(WorkerState::Write);
+        let (resp, mut after) = match (outcome, body.failure) {
+            (_, Some(BodyFailure::TooLarge)) => (
+                status_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than the server accepts",
+                ),
+                After::Linger,
+            ),
+            (_, Some(BodyFailure::Malformed(why))) => {
+                (status_page(StatusCode::BAD_REQUEST, why), After::Linger)
+            }
+            // The handler answered without the body, whose rest was slow or
+            // cut while draining it: its answer stands, then the close.
+            (Ok(resp), Some(BodyFailure::TimedOut | BodyFailure::Gone)) if unread.is_some() => {
+                (resp, After::Linger)
+            }
+            (_, Some(BodyFailure::TimedOut)) => (
+                status_page(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the server timed out waiting for the request body",
+                ),
+                After::Linger,
+            ),
+            (_, Some(BodyFailure::Gone)) => {
+                let empty = HeaderMap::new();
+                self.log(
+                    &head.request_line,
+                    Some(&head),
+                    &empty,
+                    StatusCode::BAD_REQUEST,
+                    0,
+                    started,
+                    clock,
+                );
+                return After::Close;
+            }
+            (Ok(resp), None) => (resp, unread.unwrap_or(After::KeepAlive)),
+            (Err(panic), None) => {
+                let what = crate::error::panic_message(&*panic);
+                log::error!(
+                    "handler panicked on \"{}\" from {}: {what}; answered 500 and closed the connection",
+                    head.request_line,
+                    info.peer
+                );
+                (
+                    status_page(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the server encountered an internal error",
+                    ),
+                    After::Close,
+                )
+            }
+        };
+        let status = resp.status();
+        let body_len = resp.body().len();
+        let length = engine::plan_length(version, &head.method, status, body_len);
+        let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
+        let idle_close = match self.ctx.leaving {
+            Some(leaving) => leaving(),
+            None => self.ctx.idle_close.is_some_and(crate::accept::readable),
+        };
+        let keep = after == After::KeepAlive && engine_keep && !idle_close;
+        if after == After::KeepAlive && !keep {
+            after = if !self.session.is_empty() {
+                After::Linger
+            } else {
+                After::Close
+            };
+        }
+        let sent = self.send(resp, version, is_head, keep);
+        let (bytes, ok) = match sent {
+            Ok(n) => (n, true),
+            Err(n) => (n, false),
+        };
+        self.set_state(WorkerState::Logging);
+        self.log(
+            &head.request_line,
+            Some(&head),
+            &head.headers,
+            status,
+            bytes,
+            started,
+            clock,
+        );
+        self.stats.requests += 1;
+        if !ok {
+            return After::Close;
+        }
+        after
+    }
+}

@@ -1,0 +1,302 @@
+//! The serving code's half of an event loop (the event strategy).
+//!
+//! The loop owns a connection whenever no request is being handled on it:
+//! it reads the request head without blocking, then hands the connection,
+//! the parsed head and the bytes that followed it to a worker thread as a
+//! [`Dispatch`]. The worker runs [`serve_dispatched`]: the same code as the
+//! blocking driver (handler, request body, response, access log), on the
+//! loop's non-blocking socket. It answers every request already complete
+//! in its buffer (pipelining costs no trip through the loop), then gives
+//! the connection back as a [`Handback`]: what comes next (keep-alive,
+//! close, lingering close), any unparsed bytes of the next request, and
+//! the part of the last response the socket would not take at once
+//! ([`PendingWrite`]), which the loop finishes so that a slow reader holds
+//! no thread.
+//!
+//! Only a streamed body ([`Body::Reader`]) is written by the worker to the
+//! end, waiting for room up to `Timeout` at a time: the worker is the one
+//! reading it, and a handler's reader may block.
+
+use std::io;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+
+use super::output::{append_file, send_more, SMALL_FILE};
+use super::pending::{write_now, FilePart, PendingWrite, StreamPart};
+use super::{After, Conn, ConnStats, Mode, ServeContext, COPY_CHUNK};
+use crate::connection::Connection;
+use crate::h1::{self as engine, HeadError, HeadEvent, RequestHead, Session};
+use crate::handler::Body;
+
+/// What a worker is given to do.
+#[derive(Debug)]
+pub enum Work {
+    /// Answer this request.
+    Request(RequestHead),
+    /// Answer with this error and close (a head the engine refused, or
+    /// the head deadline passed: [`engine::timeout_error`]).
+    Refuse(HeadError),
+}
+
+/// A connection with a request ready for a worker.
+#[derive(Debug)]
+pub struct Dispatch {
+    /// The connection (its socket non-blocking).
+    pub conn: Connection,
+    /// Its HTTP/1.1 session: the bytes read after the head (the start of
+    /// its body or of the next request).
+    pub session: Session,
+    /// The request.
+    pub work: Work,
+    /// Requests already answered on this connection.
+    pub served: u32,
+    /// When the head began to arrive (for the access log).
+    pub started: SystemTime,
+    /// The same instant, for durations.
+    pub clock: Instant,
+}
+
+/// A connection given back to the loop by a worker.
+#[derive(Debug)]
+pub struct Handback {
+    /// The connection.
+    pub conn: Connection,
+    /// Its session: bytes of the next request already read, not yet a
+    /// complete head (the scan goes on where the worker left it).
+    pub session: Session,
+    /// A complete next request the worker may not answer (the loop's
+    /// `only` said no): the loop hands it on.
+    pub next: Option<RequestHead>,
+    /// Requests answered on this connection so far.
+    pub served: u32,
+    /// What to do once `pending` is written.
+    pub after: After,
+    /// The end of the last response, still to be written.
+    pub pending: Option<PendingWrite>,
+    /// What this turn in the worker did.
+    pub stats: ConnStats,
+}
+
+/// A worker thread's buffers, kept from one request to the next so that a
+/// request costs no buffer allocation.
+#[derive(Debug)]
+pub struct ServeBuffers {
+    /// Lent to a session that holds no buffer of its own.
+    spare: Vec<u8>,
+    wbuf: Vec<u8>,
+}
+
+impl Default for ServeBuffers {
+    fn default() -> Self {
+        ServeBuffers {
+            spare: vec![0; super::READ_CHUNK],
+            wbuf: Vec::with_capacity(1024),
+        }
+    }
+}
+
+/// Answer the dispatched request, and every further request already
+/// complete in the buffer, then give the connection back. `ctx.handoff`
+/// must be set. Never panics on the peer's bytes; a handler's panic is a
+/// 500 and a close, as in the blocking driver.
+pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
+    debug_assert!(
+        ctx.mode.is_lent(),
+        "serve_dispatched needs a lent connection"
+    );
+    let mut session = d.session;
+    if session.capacity() == 0 {
+        session.lend_buffer(std::mem::take(&mut bufs.spare));
+    }
+    let mut c = Conn {
+        io: d.conn,
+        session,
+        ctx,
+        stats: ConnStats::default(),
+        wbuf: std::mem::take(&mut bufs.wbuf),
+        pending: None,
+    };
+    let mut served = d.served;
+    let mut work = d.work;
+    let mut next = None;
+    let (mut started, mut clock) = (d.started, d.clock);
+    let after = loop {
+        let after = match work {
+            Work::Request(head) => {
+                served += 1;
+                c.answer(head, served, started, clock)
+            }
+            Work::Refuse(e) => c.refuse(e, started, clock),
+        };
+        if after != After::KeepAlive || c.pending.is_some() {
+            break after;
+        }
+        // A pipelined request already here is answered at once.
+        match c.session.poll_head(&ctx.protocol.limits) {
+            HeadEvent::Ready(head) if matches!(ctx.mode, Mode::Loop { only } if !only(&head)) => {
+                // Not for this thread: back with the connection.
+                next = Some(head);
+                break after;
+            }
+            HeadEvent::Ready(head) => work = Work::Request(head),
+            HeadEvent::NeedMore => break after,
+            HeadEvent::Refuse(e) => work = Work::Refuse(e),
+        }
+        started = SystemTime::now();
+        clock = Instant::now();
+    };
+    let Conn {
+        io,
+        mut session,
+        wbuf,
+        pending,
+        stats,
+        ..
+    } = c;
+    // The buffer goes back to the thread unless it holds the start of a
+    // next request; one grown large is given back to the system.
+    session.shrink(false);
+    if let Some(spare) = session.take_spare() {
+        bufs.spare = spare;
+    }
+    bufs.wbuf = wbuf;
+    Handback {
+        conn: io,
+        session,
+        next,
+        served,
+        after,
+        pending,
+        stats,
+    }
+}
+
+impl Conn<'_, '_> {
+    /// Send a response head and a body the loop can finish: write what the
+    /// socket takes now, keep the rest in `self.pending`. `Ok(body bytes)`
+    /// (as planned: the loop writes the rest), or `Err(bytes sent)` when the
+    /// connection failed.
+    pub(super) fn send_handoff(
+        &mut self,
+        wbuf: &mut Vec<u8>,
+        body: Body,
+        chunked: bool,
+    ) -> Result<u64, u64> {
+        let (extra, file, len): (Option<Bytes>, Option<FilePart>, u64) = match body {
+            Body::Empty => (None, None, 0),
+            Body::Bytes(b) => {
+                let len = b.len() as u64;
+                if chunked {
+                    if b.is_empty() {
+                        wbuf.extend_from_slice(engine::encode::LAST_CHUNK);
+                        (None, None, 0)
+                    } else {
+                        engine::encode::chunk_header(b.len(), wbuf);
+                        if wbuf.len() + b.len() <= COPY_CHUNK {
+                            wbuf.extend_from_slice(&b);
+                            wbuf.extend_from_slice(engine::encode::CHUNK_END);
+                            wbuf.extend_from_slice(engine::encode::LAST_CHUNK);
+                            (None, None, len)
+                        } else {
+                            let mut tail = Vec::with_capacity(b.len() + 7);
+                            tail.extend_from_slice(&b);
+                            tail.extend_from_slice(engine::encode::CHUNK_END);
+                            tail.extend_from_slice(engine::encode::LAST_CHUNK);
+                            (Some(Bytes::from(tail)), None, len)
+                        }
+                    }
+                } else if wbuf.len() + b.len() <= COPY_CHUNK {
+                    wbuf.extend_from_slice(&b);
+                    (None, None, len)
+                } else {
+                    (Some(b), None, len)
+                }
+            }
+            Body::File { file, offset, len } if len <= SMALL_FILE as u64 => {
+                if append_file(wbuf, &file, offset, len).is_err() {
+                    return Err(0);
+                }
+                (None, None, len)
+            }
+            Body::File { file, offset, len } => (
+                None,
+                Some(FilePart {
+                    file,
+                    offset,
+                    left: len,
+                }),
+                len,
+            ),
+            // A stream comes here only when the loop answers a request
+            // itself (the handler promised its reader is quick): it is
+            // read as the socket takes the bytes.
+            Body::Reader { reader, len } => {
+                let stream = StreamPart {
+                    reader,
+                    left: len,
+                    chunked,
+                    sent: 0,
+                };
+                return self.send_stream(wbuf, stream);
+            }
+        };
+        let extra_slice: &[u8] = extra.as_deref().unwrap_or(&[]);
+        let written = match (self.io.plain_tcp(), &file) {
+            // A head that a sendfile body follows leaves with it.
+            (Some(tcp), Some(f)) if f.left > 0 => match send_more(tcp, wbuf) {
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                Err(e) => Err(e),
+            },
+            _ => write_now(&mut self.io, &[wbuf, extra_slice]),
+        };
+        let Ok(written) = written else {
+            return Err(0);
+        };
+        let mut pending = PendingWrite::default();
+        if written < wbuf.len() {
+            pending
+                .segs
+                .push_back(Bytes::copy_from_slice(&wbuf[written..]));
+        }
+        if let Some(extra) = extra {
+            let from = written.saturating_sub(wbuf.len()).min(extra.len());
+            if from < extra.len() {
+                pending.segs.push_back(extra.slice(from..));
+            }
+        }
+        pending.file = file;
+        match pending.advance(&mut self.io) {
+            Ok(true) => Ok(len),
+            Ok(false) => {
+                self.pending = Some(pending);
+                Ok(len)
+            }
+            Err(_) => Err(len.saturating_sub(pending.remaining())),
+        }
+    }
+}
+
+impl Conn<'_, '_> {
+    fn send_stream(&mut self, wbuf: &[u8], stream: StreamPart) -> Result<u64, u64> {
+        let written = write_now(&mut self.io, &[wbuf]).map_err(|_| 0u64)?;
+        let mut pending = PendingWrite::default();
+        if written < wbuf.len() {
+            pending
+                .segs
+                .push_back(Bytes::copy_from_slice(&wbuf[written..]));
+        }
+        pending.stream = Some(stream);
+        match pending.advance(&mut self.io) {
+            Ok(true) => Ok(pending.streamed),
+            Ok(false) => {
+                // The access log gets what was read so far.
+                let sent = pending.streamed_so_far();
+                self.pending = Some(pending);
+                Ok(sent)
+            }
+            Err(_) => Err(pending.streamed_so_far()),
+        }
+    }
+}

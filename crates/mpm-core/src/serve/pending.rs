@@ -1,0 +1,296 @@
+//! The end of a response the socket would not take at once
+//! ([`PendingWrite`]): byte segments, part of a file, or a stream still to
+//! read, which an event loop finishes as the socket becomes writable; and
+//! the non-blocking writes a lent connection makes.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use nix::poll::{PollFd, PollFlags};
+
+use super::COPY_CHUNK;
+use crate::connection::Connection;
+use crate::control::poll_timeout;
+use crate::h1 as engine;
+
+/// A response stream still to read and send.
+pub(super) struct StreamPart {
+    pub(super) reader: Box<dyn std::io::Read + Send>,
+    /// Bytes still due (`Content-Length`), `None` when unknown.
+    pub(super) left: Option<u64>,
+    /// Framed as chunks.
+    pub(super) chunked: bool,
+    pub(super) sent: u64,
+}
+
+impl std::fmt::Debug for StreamPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamPart")
+            .field("left", &self.left)
+            .field("chunked", &self.chunked)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+/// Part of a file still to send.
+#[derive(Debug)]
+pub(super) struct FilePart {
+    pub(super) file: File,
+    pub(super) offset: u64,
+    pub(super) left: u64,
+}
+
+/// The end of a response the socket would not take at once: byte
+/// segments, then part of a file. An event loop calls
+/// [`PendingWrite::advance`] each time the socket is writable.
+#[derive(Debug, Default)]
+pub struct PendingWrite {
+    pub(super) segs: VecDeque<Bytes>,
+    pub(super) file: Option<FilePart>,
+    pub(super) stream: Option<StreamPart>,
+    /// Body bytes a finished stream gave.
+    pub(super) streamed: u64,
+}
+
+impl PendingWrite {
+    /// Bytes still to write (of a stream: those read and not yet written).
+    pub fn remaining(&self) -> u64 {
+        let segs: u64 = self.segs.iter().map(|s| s.len() as u64).sum();
+        segs + self.file.as_ref().map_or(0, |f| f.left)
+    }
+
+    pub(super) fn streamed_so_far(&self) -> u64 {
+        self.stream.as_ref().map_or(self.streamed, |s| s.sent)
+    }
+
+    /// Read the next piece of the stream into segments; false when there
+    /// is no stream (left).
+    fn refill(&mut self) -> io::Result<bool> {
+        let Some(st) = self.stream.as_mut() else {
+            return Ok(false);
+        };
+        let want = st
+            .left
+            .map_or(COPY_CHUNK as u64, |l| l.min(COPY_CHUNK as u64)) as usize;
+        let mut chunk = vec![0u8; want];
+        let n = if want == 0 {
+            0
+        } else {
+            loop {
+                match st.reader.read(&mut chunk) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log::error!("response body stream failed after {} bytes: {e}", st.sent);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        if n == 0 {
+            if let Some(left) = st.left.filter(|l| *l > 0) {
+                log::error!(
+                    "response body stream ended {left} bytes short; closing the connection"
+                );
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if st.chunked {
+                self.segs
+                    .push_back(Bytes::from_static(engine::encode::LAST_CHUNK));
+            }
+            self.streamed = st.sent;
+            self.stream = None;
+            return Ok(true);
+        }
+        chunk.truncate(n);
+        st.sent += n as u64;
+        if let Some(l) = st.left.as_mut() {
+            *l -= n as u64;
+        }
+        if st.chunked {
+            let mut head = Vec::with_capacity(12);
+            engine::encode::chunk_header(n, &mut head);
+            self.segs.push_back(Bytes::from(head));
+            self.segs.push_back(Bytes::from(chunk));
+            self.segs
+                .push_back(Bytes::from_static(engine::encode::CHUNK_END));
+        } else {
+            self.segs.push_back(Bytes::from(chunk));
+        }
+        Ok(true)
+    }
+
+    /// Write as much as the socket takes without waiting: `Ok(true)` when
+    /// everything is written, `Ok(false)` when the socket is full (wait for
+    /// it to be writable), `Err` when the connection failed (or the file
+    /// shrank under us).
+    pub fn advance(&mut self, io: &mut Connection) -> io::Result<bool> {
+        loop {
+            // Whatever the transport itself holds (TLS records) goes first.
+            match io.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if !self.segs.is_empty() {
+                let mut slices = [IoSlice::new(&[]); 8];
+                let mut k = 0;
+                for s in self.segs.iter().take(slices.len()) {
+                    slices[k] = IoSlice::new(s);
+                    k += 1;
+                }
+                match io.write_vectored(&slices[..k]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(mut n) => {
+                        while n > 0 {
+                            let Some(front) = self.segs.front_mut() else {
+                                break;
+                            };
+                            if n >= front.len() {
+                                n -= front.len();
+                                self.segs.pop_front();
+                            } else {
+                                let _ = front.split_to(n);
+                                n = 0;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            let Some(f) = self.file.as_mut() else {
+                if self.refill()? {
+                    continue;
+                }
+                return Ok(true);
+            };
+            if f.left == 0 {
+                self.file = None;
+                continue;
+            }
+            if let Some(tcp) = io.plain_tcp() {
+                let mut off = f.offset as libc::off_t;
+                let want = f.left.min(1 << 30) as usize;
+                match nix::sys::sendfile::sendfile(
+                    tcp.as_fd(),
+                    f.file.as_fd(),
+                    Some(&mut off),
+                    want,
+                ) {
+                    Ok(0) => return Err(shrank()),
+                    Ok(n) => {
+                        f.offset += n as u64;
+                        f.left -= n as u64;
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                // Through a TLS layer: a chunk at a time, never the whole
+                // file in memory.
+                let want = f.left.min(COPY_CHUNK as u64) as usize;
+                let mut chunk = vec![0u8; want];
+                match f.file.read_at(&mut chunk, f.offset) {
+                    Ok(0) => return Err(shrank()),
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        f.offset += n as u64;
+                        f.left -= n as u64;
+                        self.segs.push_back(Bytes::from(chunk));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file shrank while it was being sent",
+    )
+}
+
+/// Write the slices in order until done or the socket is full; the bytes
+/// written.
+pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usize> {
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    let mut done = 0;
+    while done < total {
+        // Skip what is written.
+        let mut skip = done;
+        let mut iov = [IoSlice::new(&[]); 4];
+        let mut k = 0;
+        for s in slices {
+            if skip >= s.len() {
+                skip -= s.len();
+                continue;
+            }
+            if k < iov.len() {
+                iov[k] = IoSlice::new(&s[skip..]);
+                k += 1;
+            }
+            skip = 0;
+        }
+        match io.write_vectored(&iov[..k]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Write all of `buf` to a non-blocking connection, waiting for room at
+/// most `timeout` at a time.
+pub(super) fn write_all_polling(
+    io: &mut Connection,
+    buf: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match io.write(&buf[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(io, timeout)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match io.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(io, timeout)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn wait_writable(io: &Connection, timeout: Duration) -> io::Result<()> {
+    let mut fds = [PollFd::new(io.as_fd(), PollFlags::POLLOUT)];
+    loop {
+        match nix::poll::poll(&mut fds, poll_timeout(Some(timeout))) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
