@@ -12,7 +12,7 @@
 
 mod directives;
 pub mod dump;
-mod lexer;
+pub mod lexer;
 pub mod modules;
 pub mod types;
 mod values;
