@@ -5,17 +5,9 @@
 //! status page, logs) and hands everything to the chosen strategy. It never
 //! touches a socket's bytes.
 
-mod cli;
-mod config;
-mod dump;
-mod logging;
-mod pidfile;
-mod server;
-mod site;
-mod status;
-mod tls;
-
 use std::process::ExitCode;
+
+use mpmd::{cli, server};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args().skip(1)) {

@@ -22,7 +22,7 @@
 mod directives;
 pub mod dump;
 mod include;
-mod lexer;
+pub mod lexer;
 pub mod modules;
 pub mod types;
 mod values;

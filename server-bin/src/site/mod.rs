@@ -26,7 +26,7 @@ mod pages;
 mod require;
 pub(crate) mod router;
 mod static_files;
-mod uri_path;
+pub mod uri_path;
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
