@@ -100,3 +100,30 @@ fn a_head_sent_in_a_thousand_pieces_is_answered_under_every_strategy() {
         assert_eq!(resp.text(), "home");
     }
 }
+
+#[test]
+fn a_client_that_closes_in_the_middle_of_its_head_is_let_go_at_once_under_every_strategy() {
+    use std::io::Read;
+    for mpm in MPMS {
+        let (_site, _m, port) = server(mpm, "RequestReadTimeout header=30");
+        for pieces in [1, 3] {
+            let s = connect(addr(port));
+            s.set_nodelay(true).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Partial: yes";
+            for piece in head.chunks(head.len().div_ceil(pieces)) {
+                (&s).write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            let r = (&s).read_to_end(&mut got);
+            assert!(
+                r.is_ok() && got.is_empty(),
+                "{mpm}, head in {pieces} pieces then FIN: wanted the connection closed with \
+                 nothing sent, got {r:?} and {:?}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+    }
+}

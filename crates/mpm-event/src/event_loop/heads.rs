@@ -51,6 +51,15 @@ impl Loop<'_, '_> {
 
     /// Read what the client sent of a head, and dispatch it once whole.
     pub(super) fn read_head(&mut self, k: usize) {
+        self.read_head_from(k, false);
+    }
+
+    /// [`Loop::read_head`] on a readiness event. `short_is_all`: the event
+    /// did not report the peer's close or an error, so on plain TCP a read
+    /// that does not fill its buffer has emptied the socket and the next
+    /// bytes bring a new edge: no second read just to see `EAGAIN`, which
+    /// halves the system calls of a head that trickles in.
+    pub(super) fn read_head_from(&mut self, k: usize, short_is_all: bool) {
         loop {
             let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
                 return;
@@ -75,8 +84,10 @@ impl Loop<'_, '_> {
             // filled its buffer; a TLS layer reads records in chunks) bring
             // no new event, so whoever takes the connection next must read
             // again before waiting.
+            let mut drained = false;
             if let Ok(n) = read {
                 slot.more = n == want || conn.is_tls();
+                drained = short_is_all && !slot.more;
             }
             match read {
                 Ok(0) => {
@@ -84,7 +95,7 @@ impl Loop<'_, '_> {
                     return;
                 }
                 Ok(n) => {
-                    if !self.got_head_bytes(k, n) {
+                    if !self.got_head_bytes(k, n) || drained {
                         return;
                     }
                 }

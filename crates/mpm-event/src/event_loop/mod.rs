@@ -294,7 +294,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             State::Worker => slot.hint |= readable,
             State::Head { .. } | State::KeepAlive => {
                 if readable {
-                    self.read_head(k);
+                    let closed = ev.is_read_closed() || ev.is_error();
+                    self.read_head_from(k, !closed);
                 }
             }
             State::Writing { .. } => {
