@@ -391,15 +391,12 @@ impl HeadScan {
 
         if matches!(self.stage, Stage::RequestLine) {
             let start = self.start;
-            let (end, next) = match self.scan(buf)? {
+            let (end, next) = match self.scan(buf, limits.request_line, line_too_long)? {
                 Line::Complete { end, next } => (end, next),
                 Line::Incomplete { resume } => (resume, 0),
             };
             if end - start > limits.request_line {
-                return Err(HeadError::new(
-                    StatusCode::URI_TOO_LONG,
-                    "request line too long",
-                ));
+                return Err(line_too_long());
             }
             if next == 0 {
                 return Ok(None);
@@ -454,7 +451,10 @@ impl HeadScan {
                     return Err(too_many_fields().with_line(rl_bytes));
                 }
             }
-            match self.scan(buf).map_err(|e| e.with_line(rl_bytes))? {
+            match self
+                .scan(buf, limits.field_size, field_too_large)
+                .map_err(|e| e.with_line(rl_bytes))?
+            {
                 Line::Incomplete { resume } => {
                     if resume - pos > limits.field_size {
                         return Err(field_too_large().with_line(rl_bytes));
@@ -498,10 +498,24 @@ impl HeadScan {
         )
     }
 
-    /// Scan the current line from where the last call stopped.
-    fn scan(&mut self, buf: &[u8]) -> Result<Line, HeadError> {
+    /// Scan the current line from where the last call stopped. A line
+    /// already longer than `limit` before a bad byte (NUL, bare CR) is
+    /// refused for its length (`too_long`), as it is when the same bytes
+    /// come in pieces: the answer never depends on how the bytes arrive.
+    fn scan(
+        &mut self,
+        buf: &[u8],
+        limit: usize,
+        too_long: fn() -> HeadError,
+    ) -> Result<Line, HeadError> {
         let from = self.resume;
-        let line = scan_line(buf, from)?;
+        let line = scan_line(buf, from).map_err(|e| {
+            if find_special(buf, from) - self.line > limit {
+                too_long()
+            } else {
+                e
+            }
+        })?;
         let upto = match line {
             Line::Complete { next, .. } => next,
             Line::Incomplete { resume } => resume,
@@ -552,6 +566,10 @@ fn complete_head(
         });
     }
     Ok(Some((head, head_end)))
+}
+
+fn line_too_long() -> HeadError {
+    HeadError::new(StatusCode::URI_TOO_LONG, "request line too long")
 }
 
 fn too_many_fields() -> HeadError {

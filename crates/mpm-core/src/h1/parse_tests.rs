@@ -694,3 +694,37 @@ fn limit_request_fields_0_means_no_limit_as_in_apache() {
     );
     assert_eq!(limits().head_capacity(), 8190 + 100 * 8192 + 16 * 1024);
 }
+
+#[test]
+fn a_line_over_its_limit_is_refused_for_its_length_even_with_a_bad_byte_after_the_limit() {
+    // Found by the request_head fuzz target: whole, these got 400 for the
+    // bad byte; in pieces, 414/431 for the length. Now the length wins
+    // both ways, as in Apache, which stops reading at the limit.
+    let limits = Limits::default();
+    let line = [
+        b"GET /".as_slice(),
+        &[b'a'; 8200],
+        b"\r HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    .concat();
+    let field = [
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: ".as_slice(),
+        &[b'a'; 8200],
+        b"\0\r\n\r\n",
+    ]
+    .concat();
+    for (wire, status) in [(line, 414), (field, 431)] {
+        refused_with(&wire, &limits, status);
+        let mut scan = HeadScan::default();
+        let mut got = None;
+        for end in (0..=wire.len()).step_by(97).chain([wire.len()]) {
+            if let Err(e) = scan.advance(&wire[..end], &limits) {
+                got = Some(e.status.as_u16());
+                break;
+            }
+        }
+        assert_eq!(got, Some(status));
+    }
+    // Within the limit, the bad byte is what is refused.
+    refused_with(b"GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", &limits, 400);
+}
