@@ -1056,7 +1056,7 @@ mod tests {
                     // worker writes once per request. Short pauses leave
                     // windows for whole reads while most reads still race
                     // a write.
-                    if n % 8 == 0 {
+                    if n.is_multiple_of(8) {
                         std::thread::sleep(Duration::from_micros(20));
                     }
                 }
