@@ -1,5 +1,6 @@
 //! `config_lexer`: `mpmd::config::lexer::parse`, Apache's configuration
 //! syntax without meaning (logical lines, words, `<Section>` blocks).
+//! The loader that gives it meaning has its own target, `config_loader`.
 //! Input: a configuration file's bytes.
 //!
 //! Properties:
@@ -16,10 +17,7 @@
 //!    This holds the quoting, comment, continuation and section rules to
 //!    one another.
 //!
-//! The target works on bytes and reaches the lexer only through [`lex`],
-//! so that it fits the lexer whether it reads text or bytes. The loader
-//! (`config::load` from bytes, `Include` off) gets its own target once it
-//! can read a configuration from memory; see README.md.
+//! The target reaches the lexer only through [`lex`].
 #![no_main]
 
 use std::ffi::OsStr;
@@ -32,10 +30,9 @@ use mpmd::config::ConfigError;
 
 const FILE: &str = "fuzz.conf";
 
-/// The lexer on `data` as the file `FILE`. It reads text here: bytes that
-/// are not UTF-8 are replaced (which moves no line end).
+/// The lexer on `data` as the file `FILE`, enclosed by nothing.
 fn lex(data: &[u8]) -> Result<Vec<Node>, ConfigError> {
-    parse(&String::from_utf8_lossy(data), Path::new(FILE), 1)
+    parse(data, Path::new(FILE), 1, 0)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -12,9 +12,7 @@
 //!    and length, or the same refusal). A driver that parses again after
 //!    every read therefore never answers differently from one that waited
 //!    for all the bytes, and never refuses a head that would have been
-//!    good. One difference is known and let through ([`known_split_difference`]):
-//!    a line past its limit that goes on to a bare CR or a NUL is refused
-//!    with 414/431 when read in pieces, 400 when read at once.
+//!    good.
 //! 3. Re-encoding: a parsed head written back as a request line, its header
 //!    fields and an empty line (the small encoder below) parses to an
 //!    equivalent head: method, target, version, header fields, framing,
@@ -22,7 +20,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpm_core::h1::{parse_head, HeadError, RequestHead};
+use mpm_core::h1::{parse_head, HeadError, HeadScan, RequestHead};
 use mpm_core::http::Version;
 use mpm_core::Limits;
 
@@ -76,6 +74,42 @@ fn check(input: &[u8], limits: &Limits) {
         ),
     }
     check_growing(input, limits, &whole);
+    check_head_scan(input, limits, &whole);
+}
+
+/// Property 4: a `HeadScan` kept between reads (one byte at a time, and at
+/// the prefix lengths of property 2) answers as `parse_head` on the whole
+/// input, having examined fewer than twice the input's bytes.
+fn check_head_scan(input: &[u8], limits: &Limits, whole: &Outcome) {
+    let bytewise: Vec<usize> = (1..=input.len()).collect();
+    for (name, lengths) in [
+        ("byte by byte", bytewise),
+        ("in pieces", prefix_lengths(input)),
+    ] {
+        let mut scan = HeadScan::default();
+        let mut answer = Ok(None);
+        for &k in &lengths {
+            answer = scan.advance(&input[..k], limits);
+            if !matches!(answer, Ok(None)) {
+                break;
+            }
+        }
+        if let Err(why) = same_outcome(&answer, whole) {
+            panic!(
+                "HeadScan fed {name} answers {:?}, parse_head on all {} bytes {:?}: {why}; \
+                 limits {limits:?}",
+                brief(&answer),
+                input.len(),
+                brief(whole)
+            );
+        }
+        assert!(
+            scan.scanned() <= 2 * input.len(),
+            "HeadScan fed {name} examined {} bytes of {}",
+            scan.scanned(),
+            input.len()
+        );
+    }
 }
 
 /// Property 2: the answers on growing prefixes.
@@ -245,27 +279,11 @@ fn same_outcome(a: &Outcome, b: &Outcome) -> Result<(), String> {
             }
             same_head(ha, hb)
         }
-        (Err(ea), Err(eb)) if ea == eb || known_split_difference(ea, eb) => Ok(()),
+        (Err(ea), Err(eb)) if ea == eb => Ok(()),
         _ => Err("different answers".into()),
     }
 }
 
-/// A known difference, reported and not yet fixed in `parse_head` (it is
-/// being reworked elsewhere): a request line or header line longer than
-/// its limit, with a bare CR or a NUL after the limit, is refused for its
-/// length (414/431) while its end has not arrived, and for the bad byte
-/// (400) once it has, because the line scan reports the byte before it
-/// compares the length. Remove this exception once `parse_head` answers
-/// the length (as Apache does, which reads up to the limit and stops).
-fn known_split_difference(part: &HeadError, whole: &HeadError) -> bool {
-    matches!(part.status.as_u16(), 414 | 431)
-        && whole.status.as_u16() == 400
-        && matches!(
-            whole.reason,
-            "bare CR in request head" | "NUL byte in request head"
-        )
-        && part.request_line == whole.request_line
-}
 
 /// An outcome in a line: the head's request line and length, or the
 /// refusal.
