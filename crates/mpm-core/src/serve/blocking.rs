@@ -83,7 +83,12 @@ impl Conn<'_, '_> {
                     if self.ctx.abort.is_some() && fired(&fds[1]) {
                         return Ready::Abort;
                     }
-                    if idle && self.ctx.idle_close.is_some() && fired(&fds[2]) {
+                    // Told to close idle connections: unless this one's
+                    // next request has begun to arrive, which is answered
+                    // (a close with unread bytes would reset the
+                    // connection under a client that has just sent it), as
+                    // the event loop does.
+                    if idle && self.ctx.idle_close.is_some() && fired(&fds[2]) && !fired(&fds[0]) {
                         return Ready::IdleClose;
                     }
                     return Ready::Readable;
