@@ -33,6 +33,7 @@ use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
 use super::include::{self, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
 use super::lexer::{self, lossy, Node};
 use super::modules;
+use super::ssl_values::{is_tls13, parse_cipher_suites, parse_protocols};
 use super::types::*;
 use super::values::*;
 use super::{ConfigError, IncludePolicy, LoadOptions};
@@ -1098,7 +1099,7 @@ impl<'a> Loader<'a> {
                 if words.is_empty() {
                     return Err("SSLProtocol takes protocols, e.g. SSLProtocol -all +TLSv1.2 +TLSv1.3".into());
                 }
-                self.host(scope.host).ssl.protocols = Some(mpm::tls::parse_protocols(&words)?);
+                self.host(scope.host).ssl.protocols = Some(parse_protocols(&words)?);
                 Ok(())
             }
             "sslciphersuite" => {
@@ -1109,20 +1110,19 @@ impl<'a> Loader<'a> {
                     [proto, spec] if proto.eq_ignore_ascii_case("TLSv1.3") => (true, spec.as_str()),
                     _ => return Err("SSLCipherSuite takes [SSL|TLSv1.3] and a cipher list, e.g. SSLCipherSuite ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256".into()),
                 };
-                let suites = mpm::tls::parse_cipher_suites(spec)?;
-                let is13 = |s: &&str| !s.contains("_WITH_");
-                if tls13 && !suites.iter().all(is13) {
+                let suites = parse_cipher_suites(spec)?;
+                if tls13 && !suites.iter().all(|&s| is_tls13(s)) {
                     return Err(format!("SSLCipherSuite TLSv1.3 {spec}: only TLSv1.3 suites (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256) belong here"));
                 }
                 let ssl = &mut self.host(scope.host).ssl;
                 // The two forms set the suites of their protocols: keep the
                 // other form's.
-                let mut all: Vec<&'static str> = ssl
+                let mut all: Vec<_> = ssl
                     .cipher_suites
                     .take()
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|s| is13(s) != tls13)
+                    .filter(|&s| is_tls13(s) != tls13)
                     .collect();
                 all.extend(suites);
                 ssl.cipher_suites = Some(all);

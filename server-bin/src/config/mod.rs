@@ -24,6 +24,7 @@ pub mod dump;
 mod include;
 pub mod lexer;
 pub mod modules;
+mod ssl_values;
 pub mod types;
 mod values;
 pub use types::*;

@@ -251,9 +251,8 @@ pub struct SslSettings {
     pub cert_origin: Option<Origin>,
     /// `SSLProtocol`.
     pub protocols: Option<Vec<mpm::tls::TlsVersion>>,
-    /// `SSLCipherSuite` (IANA names), the plain and `TLSv1.3` forms
-    /// together.
-    pub cipher_suites: Option<Vec<&'static str>>,
+    /// `SSLCipherSuite`, the plain and `TLSv1.3` forms together.
+    pub cipher_suites: Option<Vec<mpm::rustls::CipherSuite>>,
     /// `SSLHonorCipherOrder`.
     pub honor_cipher_order: Option<bool>,
 }
