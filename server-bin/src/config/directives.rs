@@ -29,12 +29,13 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+use mpm_site::access_log::{COMBINED, COMMON};
 
 use super::include::{self, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
 use super::lexer::{self, lossy, Node};
 use super::modules;
+use super::server_config::*;
 use super::ssl_values::{is_tls13, parse_cipher_suites, parse_protocols};
-use super::types::*;
 use super::values::*;
 use super::{ConfigError, IncludePolicy, LoadOptions};
 
@@ -83,10 +84,6 @@ fn text_args(name: &str, raw: &[OsString]) -> Res<Vec<String>> {
         })
         .collect()
 }
-
-/// `LogFormat` nicknames every configuration has.
-const COMMON: &str = "%h %l %u %t \"%r\" %>s %b";
-const COMBINED: &str = "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
 
 /// A log line's format as written, resolved once every `LogFormat` is known.
 #[derive(Debug, Clone)]
@@ -1040,7 +1037,8 @@ impl<'a> Loader<'a> {
                 self.allow(n, Allowed::Location, scope)?;
                 let Block::Location(i) = scope.block else { return Ok(()) };
                 let handler = match one_arg(n, args)?.to_ascii_lowercase().as_str() {
-                    name @ ("server-status" | "none") => name.to_string(),
+                    "server-status" => SetHandler::ServerStatus,
+                    "none" => SetHandler::None,
                     other => {
                         return Err(format!(
                             "SetHandler {other}: mpmd's handlers are server-status and none"
@@ -1405,6 +1403,13 @@ impl<'a> Loader<'a> {
             .iter()
             .map(|h| finish_host(h, Some(&main), formats, &default_root))
             .collect::<Result<Vec<_>, _>>()?;
+        let ssl = std::iter::once(self.main.ssl.clone())
+            .chain(
+                self.vhosts
+                    .iter()
+                    .map(|h| merge_ssl(&h.ssl, &self.main.ssl)),
+            )
+            .collect();
         Ok(ServerConfig {
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
             mpm_name: self.mpm_name,
@@ -1416,13 +1421,16 @@ impl<'a> Loader<'a> {
             server_root: self.server_root,
             error_log: self.error_log,
             log_level: self.log_level,
-            main_server: main,
-            vhosts,
+            site: SiteConfig {
+                main,
+                vhosts,
+                add_types: self.add_types,
+                cached_files: self.cached_files,
+            },
+            ssl,
             warnings: self.warnings,
-            add_types: self.add_types,
             ssl_session_tickets: self.ssl_session_tickets,
             ssl_session_cache: self.ssl_session_cache,
-            cached_files: self.cached_files,
         })
     }
 }
@@ -1486,16 +1494,12 @@ fn finish_host(
             custom_logs
         },
         server_admin: inherit(&host.server_admin, |m| &m.server_admin),
-        ssl: merge_ssl(&host.ssl, main.map(|m| &m.ssl)),
         origin: host.origin.clone(),
     })
 }
 
 /// A virtual host's mod_ssl settings, each unset one the main server's.
-fn merge_ssl(own: &SslSettings, main: Option<&SslSettings>) -> SslSettings {
-    let Some(main) = main else {
-        return own.clone();
-    };
+fn merge_ssl(own: &SslSettings, main: &SslSettings) -> SslSettings {
     let (cert_file, cert_origin) = match &own.cert_file {
         Some(_) => (own.cert_file.clone(), own.cert_origin.clone()),
         None => (main.cert_file.clone(), main.cert_origin.clone()),

@@ -24,10 +24,10 @@ pub mod dump;
 mod include;
 pub mod lexer;
 pub mod modules;
+pub mod server_config;
 mod ssl_values;
-pub mod types;
 mod values;
-pub use types::*;
+pub use server_config::*;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -222,22 +222,22 @@ mod tests {
     fn built_in_configuration_serves_the_sample_site_on_8080() {
         let cfg = load(None, &opts()).unwrap_or_else(|e| panic!("built-in config failed: {e}"));
         assert_eq!(cfg.listens, vec!["127.0.0.1:8080".parse().unwrap()]);
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("localhost"));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("localhost"));
         let site = Path::new(SAMPLE_SITE)
             .canonicalize()
             .expect("the sample site exists");
-        assert_eq!(cfg.main_server.document_root, site);
+        assert_eq!(cfg.site.main.document_root, site);
         assert!(site.join("index.html").is_file());
         assert_eq!(
             std::fs::read(site.join("hello.txt")).unwrap(),
             b"Hello, World!"
         );
         assert_eq!(cfg.server_root, site.parent().unwrap());
-        let status = &cfg.main_server.locations[0];
+        let status = &cfg.site.main.locations[0];
         assert_eq!(
             (
                 status.path.as_str(),
-                status.handler.as_deref(),
+                status.handler.map(SetHandler::name),
                 &status.require
             ),
             (
@@ -263,11 +263,11 @@ mod tests {
         let cfg = cfg.unwrap();
         let root = dir.path();
         assert_eq!(cfg.server_root, root);
-        assert_eq!(cfg.main_server.document_root, root.join("docs/site"));
+        assert_eq!(cfg.site.main.document_root, root.join("docs/site"));
         assert_eq!(cfg.error_log, Some(root.join("logs/error_log")));
         assert_eq!(cfg.pid_file, root.join("logs/mpmd.pid"));
         assert_eq!(
-            cfg.main_server.custom_logs[0].path,
+            cfg.site.main.custom_logs[0].path,
             root.join("logs/access_log")
         );
         assert!(
@@ -283,8 +283,8 @@ mod tests {
     #[test]
     fn main_document_root_defaults_to_htdocs_under_server_root() {
         let cfg = ok("Listen 80\nServerRoot /\n");
-        assert_eq!(cfg.main_server.document_root, Path::new("/htdocs"));
-        assert_eq!(cfg.main_server.directory_index, vec!["index.html"]);
+        assert_eq!(cfg.site.main.document_root, Path::new("/htdocs"));
+        assert_eq!(cfg.site.main.directory_index, vec!["index.html"]);
     }
 
     #[test]
@@ -453,14 +453,16 @@ mod tests {
     fn server_name_loses_scheme_and_port() {
         assert_eq!(
             ok("Listen 80\nServerName http://www.example.com:8080\n")
-                .main_server
+                .site
+                .main
                 .server_name
                 .as_deref(),
             Some("www.example.com")
         );
         assert_eq!(
             ok("Listen 80\nServerName [::1]:80\n")
-                .main_server
+                .site
+                .main
                 .server_name
                 .as_deref(),
             Some("[::1]")
@@ -492,8 +494,8 @@ Alias /x /srv/x
 CustomLog /tmp/b.log "%h %r"
 </VirtualHost>
 "#);
-        let [a, b] = &cfg.vhosts[..] else {
-            panic!("two vhosts expected: {:?}", cfg.vhosts)
+        let [a, b] = &cfg.site.vhosts[..] else {
+            panic!("two vhosts expected: {:?}", cfg.site.vhosts)
         };
         assert_eq!(a.server_name.as_deref(), Some("a.example"));
         assert_eq!(a.server_aliases, vec!["www.a.example", "*.a.example"]);
@@ -505,7 +507,10 @@ CustomLog /tmp/b.log "%h %r"
             "own rules first"
         );
         assert_eq!(a.redirects[0].status, 301);
-        assert_eq!(a.locations[0].handler.as_deref(), Some("server-status"));
+        assert_eq!(
+            a.locations[0].handler.map(SetHandler::name),
+            Some("server-status")
+        );
         assert_eq!(
             a.custom_logs[0].format,
             "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""
@@ -541,7 +546,7 @@ CustomLog /tmp/b.log "%h %r"
                 port: None
             }
         );
-        assert!(cfg.main_server.addrs.is_empty());
+        assert!(cfg.site.main.addrs.is_empty());
     }
 
     #[test]
@@ -556,7 +561,8 @@ CustomLog /tmp/b.log "%h %r"
     fn redirect_status_forms() {
         let cfg = ok("Listen 80\nRedirect /a http://x/a\nRedirect seeother /b /c\nRedirect gone /d\nRedirect 307 /e http://x/e\nRedirect 410 /f\nRedirectPermanent /g http://x/g\n");
         let got: Vec<(u16, &str, Option<&str>)> = cfg
-            .main_server
+            .site
+            .main
             .redirects
             .iter()
             .map(|r| (r.status, r.from.as_str(), r.to.as_deref()))
@@ -600,7 +606,7 @@ Require local
 Options All
 </Directory>
 "#);
-        let d = &cfg.main_server.directories;
+        let d = &cfg.site.main.directories;
         let only = |follow_symlinks, indexes| Options {
             follow_symlinks,
             indexes,
@@ -688,7 +694,7 @@ Alias /a /srv/vhost-a
 Options +Indexes
 </Directory>
 "#);
-        let v = &cfg.vhosts[0];
+        let v = &cfg.site.vhosts[0];
         let dirs: Vec<_> = v
             .directories
             .iter()
@@ -715,8 +721,8 @@ Options +Indexes
             ["/srv/vhost-a", "/srv/main-a"],
             "the host's Alias is tried first"
         );
-        assert_eq!(cfg.main_server.directories.len(), 2);
-        assert_eq!(cfg.main_server.locations.len(), 1);
+        assert_eq!(cfg.site.main.directories.len(), 2);
+        assert_eq!(cfg.site.main.locations.len(), 1);
     }
 
     #[test]
@@ -724,7 +730,7 @@ Options +Indexes
         let cfg = ok("Listen 80\n<Directory /a>\nOptions Indexes\nOptions +FollowSymLinks\n</Directory>\n\
                       <Directory /b>\nOptions +Indexes\nOptions -Indexes +FollowSymLinks\n</Directory>\n\
                       <Directory /c>\nDirectoryIndex disabled\n</Directory>\n");
-        let d = &cfg.main_server.directories;
+        let d = &cfg.site.main.directories;
         assert_eq!(d[0].options, Some(OptionsSetting::Set(Options::ALL)));
         let follow = Options {
             follow_symlinks: true,
@@ -742,7 +748,7 @@ Options +Indexes
             })
         );
         assert_eq!(d[2].index, Some(Vec::new()));
-        assert_eq!(cfg.main_server.directory_index, ["index.html"]);
+        assert_eq!(cfg.site.main.directory_index, ["index.html"]);
         assert!(
             err("Listen 80\n<Location /x>\nDirectoryIndex a.html\n</Location>\n").contains(
                 "DirectoryIndex is not allowed inside <Location>; it belongs at server level, in <VirtualHost> or in <Directory>"
@@ -764,7 +770,7 @@ Options +Indexes
     fn location_handlers() {
         let cfg = ok("Listen 80\n<Location /s>\nSetHandler none\n</Location>\n");
         assert_eq!(
-            cfg.main_server.locations[0].handler.as_deref(),
+            cfg.site.main.locations[0].handler.map(SetHandler::name),
             Some("none")
         );
         assert!(
@@ -791,9 +797,9 @@ Options +Indexes
     fn ifmodule_follows_the_module_table_and_the_loaded_mpm() {
         let text = "Listen 80\n<IfModule mod_alias.c>\nServerName alias\n</IfModule>\n<IfModule !mod_ssl.c>\nServerAdmin nossl\n</IfModule>\n<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n";
         let cfg = ok(text);
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("alias"));
-        assert_eq!(cfg.main_server.server_admin, None, "mod_ssl is built in");
-        assert_eq!(cfg.main_server.ssl.engine, Some(true));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("alias"));
+        assert_eq!(cfg.site.main.server_admin, None, "mod_ssl is built in");
+        assert_eq!(cfg.ssl[0].engine, Some(true));
         let cfg = ok("Listen 80\nLoadModule mpm_worker_module modules/mod_mpm_worker.so\n<IfModule prefork.c>\nStartServers 9\n</IfModule>\n<IfModule mpm_worker_module>\nStartServers 4\n</IfModule>\n");
         assert_eq!(
             (cfg.mpm_name.as_deref(), cfg.mpm.start_servers),
@@ -860,8 +866,8 @@ Options +Indexes
         assert_eq!(e, "httpd.conf:10: ServerAlias only used in <VirtualHost>");
         let (_, cfg) = load_with(&text.replace("ServerAlias x", "User t"), &opts);
         let cfg = cfg.unwrap();
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("prod"));
-        assert_eq!(cfg.main_server.server_admin.as_deref(), Some("notest"));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("prod"));
+        assert_eq!(cfg.site.main.server_admin.as_deref(), Some("notest"));
         assert_eq!(cfg.mpm.user.as_deref(), Some("t"));
     }
 
@@ -869,10 +875,10 @@ Options +Indexes
     fn variables_expand_from_define_then_environment_and_undefined_ones_warn() {
         // Cargo sets CARGO_MANIFEST_DIR in the environment of the tests too.
         let cfg = ok("Define root /srv\nListen 8181\nDocumentRoot ${root}/www\nServerName ${nope}\nServerAdmin ${CARGO_MANIFEST_DIR}\n");
-        assert_eq!(cfg.main_server.document_root, Path::new("/srv/www"));
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("${nope}"));
+        assert_eq!(cfg.site.main.document_root, Path::new("/srv/www"));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("${nope}"));
         assert_eq!(
-            cfg.main_server.server_admin.as_deref(),
+            cfg.site.main.server_admin.as_deref(),
             Some(env!("CARGO_MANIFEST_DIR"))
         );
         assert!(
@@ -887,8 +893,8 @@ Options +Indexes
     #[test]
     fn if_version_compares_with_apache_2_4() {
         let cfg = ok("Listen 80\n<IfVersion >= 2.4>\nServerName new\n</IfVersion>\n<IfVersion < 2.4>\nServerName old\n</IfVersion>\n<IfVersion != 2.2>\nServerAdmin not22\n</IfVersion>\n");
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("new"));
-        assert_eq!(cfg.main_server.server_admin.as_deref(), Some("not22"));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("new"));
+        assert_eq!(cfg.site.main.server_admin.as_deref(), Some("not22"));
         assert!(err("Listen 80\n<IfVersion ~ ^2>\n</IfVersion>\n").contains("not supported"));
     }
 
@@ -901,7 +907,7 @@ Options +Indexes
         };
         let (_, cfg) = load_with("Listen 80\nKeepAlive On\n", &opts);
         let cfg = cfg.unwrap();
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("after"));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("after"));
         assert!(cfg.protocol.timeouts.keep_alive, "the file overrides -C");
         let opts = LoadOptions {
             after: vec!["Listen 81".into(), "Bogus x".into()],
@@ -928,7 +934,7 @@ Options +Indexes
         let cfg = parse_bytes(text, &origin, &opts(), IncludePolicy::Follow).unwrap();
         assert_eq!(cfg.server_root, dir.path());
         assert_eq!(
-            cfg.main_server.server_admin.as_deref(),
+            cfg.site.main.server_admin.as_deref(),
             Some("inc@example.com")
         );
         let cfg = parse_bytes(
@@ -938,7 +944,7 @@ Options +Indexes
             IncludePolicy::Refuse,
         )
         .unwrap();
-        assert_eq!(cfg.main_server.server_name.as_deref(), Some("mem.example"));
+        assert_eq!(cfg.site.main.server_name.as_deref(), Some("mem.example"));
         assert_eq!(cfg.server_root, Path::new("/x"));
     }
 
@@ -955,15 +961,15 @@ Options +Indexes
         )
         .unwrap_or_else(|e| panic!("Latin-1 paths should load: {e}"));
         assert_eq!(
-            cfg.main_server.document_root.as_os_str().as_bytes(),
+            cfg.site.main.document_root.as_os_str().as_bytes(),
             b"/srv/caf\xe9/www"
         );
         assert_eq!(
-            cfg.main_server.aliases[0].path.as_os_str().as_bytes(),
+            cfg.site.main.aliases[0].path.as_os_str().as_bytes(),
             b"/data/\xfcber"
         );
         assert_eq!(
-            cfg.main_server.directories[0].path.as_os_str().as_bytes(),
+            cfg.site.main.directories[0].path.as_os_str().as_bytes(),
             b"/srv/caf\xe9/www"
         );
         assert_eq!(
@@ -1023,7 +1029,7 @@ Options +Indexes
         };
         let cfg = load_text("Listen 80\nInclude conf.d/*.conf\nIncludeOptional nothing/*.conf\nIncludeOptional missing.conf\nInclude conf.d\n").unwrap();
         assert_eq!(
-            cfg.main_server.server_admin.as_deref(),
+            cfg.site.main.server_admin.as_deref(),
             Some("b"),
             "files are read in name order"
         );
@@ -1059,7 +1065,7 @@ Options +Indexes
     #[test]
     fn logs_formats_and_levels() {
         let cfg = ok("Listen 80\nLogFormat \"%h %>s\" short\nLogFormat \"%h only\"\nCustomLog a.log short\nTransferLog b.log\nLogLevel info ssl:warn\n");
-        let logs = &cfg.main_server.custom_logs;
+        let logs = &cfg.site.main.custom_logs;
         assert_eq!(
             (logs[0].format.as_str(), logs[1].format.as_str()),
             ("%h %>s", "%h only")
@@ -1085,7 +1091,7 @@ Options +Indexes
     fn add_type_server_tokens_and_ignored_directives() {
         let cfg = ok("Listen 80\nAddType text/x-foo .foo FOO2\nAddType application/x-bar foo\nServerTokens Prod\nTypesConfig conf/mime.types\nMutex default\nNameVirtualHost *:80\n");
         assert_eq!(
-            cfg.add_types,
+            cfg.site.add_types,
             vec![
                 ("foo2".to_string(), "text/x-foo".to_string()),
                 ("foo".to_string(), "application/x-bar".to_string())
@@ -1124,6 +1130,7 @@ Options +Indexes
         .unwrap();
         let cfg = load(Some(&file), &opts()).expect("config loads");
         let got: Vec<(PathBuf, FileCacheKind, usize)> = cfg
+            .site
             .cached_files
             .iter()
             .map(|c| (c.path.clone(), c.kind, c.origin.line))
@@ -1161,7 +1168,12 @@ Options +Indexes
         )
         .unwrap();
         let cfg = load(Some(&file), &opts()).expect("a missing file is no error");
-        let paths: Vec<&Path> = cfg.cached_files.iter().map(|c| c.path.as_path()).collect();
+        let paths: Vec<&Path> = cfg
+            .site
+            .cached_files
+            .iter()
+            .map(|c| c.path.as_path())
+            .collect();
         assert_eq!(paths, vec![root.join("here.txt")]);
         let f = file.display();
         let r = root.display();
@@ -1282,8 +1294,8 @@ Options +Indexes
             cfg.listens.iter().map(|l| l.port).collect::<Vec<_>>(),
             vec![80, 8080]
         );
-        assert_eq!(cfg.vhosts.len(), 2);
-        assert_eq!(cfg.vhosts[1].document_root, Path::new("/www/ab"));
+        assert_eq!(cfg.site.vhosts.len(), 2);
+        assert_eq!(cfg.site.vhosts[1].document_root, Path::new("/www/ab"));
         // All three compiled in and none loaded: only the default (event)
         // applies.
         assert_eq!(

@@ -14,7 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::VirtualHost;
-use mpm::tls::wildcard_match;
+use mpm_core::tls::wildcard_match;
 
 /// Hosts by address. Host indices are into the caller's list, where index
 /// 0 is the main server and `i + 1` is `vhosts[i]`.
@@ -244,7 +244,6 @@ mod tests {
             locations: Vec::new(),
             custom_logs: Vec::new(),
             server_admin: None,
-            ssl: Default::default(),
             origin: Default::default(),
         }
     }
