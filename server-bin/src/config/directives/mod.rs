@@ -1,0 +1,669 @@
+//! The meaning of each directive: walking the parsed tree (sections,
+//! conditionals, includes) and filling a [`ServerConfig`].
+//!
+//! This module walks; the directives are applied by family, one file each:
+//!
+//! - [`server_wide`]: the table of directives that take one value for the
+//!   whole server (name → setter), which each family below fills with its
+//!   own (the MPM's, in [`mpm`], are all such);
+//! - [`server`]: the core's own: `Define`, `Listen`, `ServerRoot`, `LoadModule`, `PidFile`,
+//!   `User`, `Group` and the core directives accepted for compatibility;
+//! - [`protocol`]: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
+//!   `LimitRequest*`, `ServerTokens`;
+//! - [`logging`]: `ErrorLog`, `LogLevel`, `LogFormat`, `CustomLog`;
+//! - [`site`]: what a host serves and answers to: `ServerName`,
+//!   `DocumentRoot`, `DirectoryIndex`, `Alias`, `Redirect`, `AddType`;
+//! - [`sections`]: `<IfModule>`, `<IfDefine>`, `<IfVersion>`,
+//!   `<VirtualHost>`, `<Directory>`, `<Location>`, `<Files>`;
+//! - [`access`]: inside those blocks: `Options`, `Require`, `SetHandler`;
+//! - [`file_cache`]: `MMapFile`, `CacheFile`;
+//! - [`ssl`]: mod_ssl's directives;
+//! - [`merge`]: the end of reading: virtual hosts merged with the main
+//!   server, log formats resolved.
+//!
+//! Directives accepted with no effect in `mpmd` (documented so `-t` users
+//! know): `MaxMemFree`, `ThreadStackSize`, `ReceiveBufferSize`,
+//! `SendBufferSize`, `ScoreBoardFile`, `CoreDumpDirectory`,
+//! `EnableExceptionHook`, `Mutex`, `DefaultRuntimeDir`, `UseCanonicalName`,
+//! `ServerSignature`, `EnableSendfile`, `EnableMMAP`, `TraceEnable`,
+//! `HostnameLookups Off`, `AllowOverride None`, `AllowOverrideList None`
+//! (silently); `DefaultType`, `TypesConfig`, `AddDefaultCharset` other than
+//! `Off`, `NameVirtualHost`, per-host `ErrorLog`/`LogLevel`, and the
+//! `Options` `ExecCGI`, `Includes`, `IncludesNOEXEC`, `MultiViews`,
+//! `SymLinksIfOwnerMatch` (with a warning).
+//!
+//! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
+//! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
+//! one protocol configuration); `Alias` and `Redirect` are server or
+//! `<VirtualHost>` settings, `DirectoryIndex` also a `<Directory>` one
+//! (not `<Location>`), and `SetHandler` a `<Location>` one only.
+//!
+//! `MMapFile` and `CacheFile` (mod_file_cache) are main-server settings,
+//! as in Apache; a named file that is missing or not a regular file is a
+//! warning and is left out, so the server starts without it.
+
+mod access;
+mod file_cache;
+mod logging;
+mod merge;
+mod mpm;
+mod protocol;
+mod sections;
+mod server;
+mod server_wide;
+mod site;
+mod ssl;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Component, Path, PathBuf};
+
+use ::mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+use mpm_site::access_log::{COMBINED, COMMON};
+
+use super::include::{self, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+use super::lexer::{self, lossy, Node};
+use super::server_config::*;
+use super::values::{one_arg, Res};
+use super::{ConfigError, IncludePolicy, LoadOptions};
+use logging::LogFmt;
+
+/// Deepest `Include` nesting (Apache's limit is 128; a loop shows long before).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Which arguments of a directive (or section, `<name>`) may hold bytes
+/// that are not UTF-8: those that name files, which are bytes on disk
+/// (and `Define`'s value, which may become part of a path, and `Error`'s
+/// message). Every other argument must be UTF-8 text.
+fn may_be_bytes(lower_name: &str, index: usize) -> bool {
+    match lower_name {
+        "serverroot"
+        | "pidfile"
+        | "documentroot"
+        | "errorlog"
+        | "customlog"
+        | "transferlog"
+        | "sslcertificatefile"
+        | "sslcertificatekeyfile"
+        | "include"
+        | "includeoptional"
+        | "<directory>" => index == 0,
+        "alias" | "define" => index == 1,
+        "mmapfile" | "cachefile" | "error" => true,
+        _ => false,
+    }
+}
+
+/// The arguments as text, for every directive: exact where they are UTF-8;
+/// where they may be bytes ([`may_be_bytes`]) and are not UTF-8, lossy (for
+/// messages only: such directives read the bytes). Any other argument that
+/// is not UTF-8 is an error that names the directive.
+fn text_args(name: &str, raw: &[OsString]) -> Res<Vec<String>> {
+    let lower = name.to_ascii_lowercase();
+    raw.iter()
+        .enumerate()
+        .map(|(i, arg)| match arg.to_str() {
+            Some(text) => Ok(text.to_string()),
+            None if may_be_bytes(&lower, i) => Ok(arg.to_string_lossy().into_owned()),
+            None => Err(format!(
+                "{name}: '{}' is not UTF-8 text, and only file paths may hold other bytes: \
+                 write this value in UTF-8",
+                arg.to_string_lossy()
+            )),
+        })
+        .collect()
+}
+
+/// A server (main or virtual) while it is being read: `None` = not set here.
+#[derive(Debug, Default)]
+struct Host {
+    addrs: Vec<VhostAddr>,
+    server_name: Option<String>,
+    server_aliases: Vec<String>,
+    document_root: Option<PathBuf>,
+    directory_index: Option<Vec<String>>,
+    aliases: Vec<AliasRule>,
+    redirects: Vec<RedirectRule>,
+    directories: Vec<DirectoryBlock>,
+    locations: Vec<LocationBlock>,
+    custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
+    server_admin: Option<String>,
+    ssl: SslSettings,
+    origin: Origin,
+}
+
+/// Which server a directive applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostSel {
+    Main,
+    Vhost(usize),
+}
+
+/// The innermost block around a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    None,
+    Directory(usize),
+    Location(usize),
+    /// `<Files ".ht*">`: the deny idiom, read and ignored.
+    HtFiles,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    host: HostSel,
+    block: Block,
+}
+
+/// Where a directive may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    /// Main server only.
+    Global,
+    /// Main server or `<VirtualHost>`, outside any block.
+    Server,
+    /// Inside `<Directory>`.
+    Directory,
+    /// Main server or `<VirtualHost>` outside any block, or `<Directory>`.
+    ServerOrDirectory,
+    /// Inside `<Location>`.
+    Location,
+    /// Inside `<Directory>`, `<Location>` or the `.ht*` `<Files>` idiom.
+    AccessBlock,
+}
+
+/// One directive being applied, as the families' functions take it.
+#[derive(Debug, Clone, Copy)]
+struct Directive<'d> {
+    /// Its name as written, for messages.
+    name: &'d str,
+    /// Its name in lower case, as directives are matched.
+    lower: &'d str,
+    /// The arguments as text ([`text_args`]).
+    args: &'d [String],
+    /// The arguments as written, for those that name files.
+    raw: &'d [OsString],
+    /// Where it was written.
+    origin: &'d Origin,
+    /// Which server and block it was written in.
+    scope: Scope,
+}
+
+/// A family's directives: `None` when `d` is none of them, else what
+/// applying it gave.
+type Family = fn(&mut Loader<'_>, &Directive<'_>) -> Option<Res<()>>;
+
+/// The reader's state while walking the configuration.
+pub(super) struct Loader<'a> {
+    opts: &'a LoadOptions,
+    defined: HashSet<String>,
+    vars: HashMap<String, OsString>,
+    server_root: PathBuf,
+    listens: Vec<(ListenAddr, Origin)>,
+    mpm_name: Option<String>,
+    mpm: MpmConfig,
+    protocol: ProtocolConfig,
+    pid_file: Option<PathBuf>,
+    error_log: Option<PathBuf>,
+    log_level: log::LevelFilter,
+    main: Host,
+    vhosts: Vec<Host>,
+    warnings: Vec<String>,
+    log_formats: HashMap<String, String>,
+    default_format: String,
+    add_types: Vec<(String, String)>,
+    include_stack: Vec<PathBuf>,
+    includes: IncludePolicy,
+    /// Sections and `Include`s around the node being read (see
+    /// `lexer::MAX_NESTING`).
+    depth: usize,
+    /// Bytes of configuration read so far, every file each time it is
+    /// included (at most `MAX_TOTAL_SIZE`).
+    bytes_read: u64,
+    ssl_session_tickets: bool,
+    ssl_session_cache: bool,
+    cached_files: Vec<CachedFile>,
+}
+
+impl<'a> Loader<'a> {
+    /// A reader with nothing read yet, relative paths against `server_root`.
+    pub(super) fn new(
+        opts: &'a LoadOptions,
+        server_root: PathBuf,
+        main_file: &Path,
+        includes: IncludePolicy,
+    ) -> Self {
+        let log_formats = [("common", COMMON), ("combined", COMBINED)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Loader {
+            opts,
+            defined: opts.defines.iter().cloned().collect(),
+            vars: HashMap::new(),
+            server_root,
+            listens: Vec::new(),
+            mpm_name: None,
+            mpm: MpmConfig::default(),
+            protocol: ProtocolConfig::default(),
+            pid_file: None,
+            error_log: None,
+            log_level: log::LevelFilter::Warn,
+            main: Host {
+                origin: Origin {
+                    file: main_file.to_path_buf(),
+                    line: 1,
+                },
+                ..Host::default()
+            },
+            vhosts: Vec::new(),
+            warnings: Vec::new(),
+            log_formats,
+            default_format: COMMON.to_string(),
+            add_types: Vec::new(),
+            include_stack: Vec::new(),
+            includes,
+            depth: 0,
+            bytes_read: 0,
+            ssl_session_tickets: true,
+            ssl_session_cache: true,
+            cached_files: Vec::new(),
+        }
+    }
+
+    /// `Define name value` before reading (for the built-in configuration).
+    pub(super) fn define(&mut self, name: &str, value: &OsStr) {
+        self.defined.insert(name.to_string());
+        self.vars.insert(name.to_string(), value.to_os_string());
+    }
+
+    /// Read `text` (from `file`, numbered from `first_line`) at server level.
+    pub(super) fn read_text(
+        &mut self,
+        text: &[u8],
+        file: &Path,
+        first_line: usize,
+    ) -> Result<(), ConfigError> {
+        let nodes = lexer::parse(text, file, first_line, self.depth)?;
+        self.walk(
+            &nodes,
+            Scope {
+                host: HostSel::Main,
+                block: Block::None,
+            },
+        )
+    }
+
+    /// Read the main configuration file (already read into `text`).
+    pub(super) fn read_main_file(&mut self, text: &[u8], file: &Path) -> Result<(), ConfigError> {
+        self.count_bytes(text.len(), file)
+            .map_err(|message| ConfigError {
+                origin: None,
+                message,
+            })?;
+        self.include_stack
+            .push(file.canonicalize().unwrap_or_else(|_| file.to_path_buf()));
+        let result = self.read_text(text, file, 1);
+        self.include_stack.pop();
+        result
+    }
+
+    /// Count `len` more bytes of configuration read from `file`: refused
+    /// past [`MAX_FILE_SIZE`] for one file or [`MAX_TOTAL_SIZE`] in all.
+    fn count_bytes(&mut self, len: usize, file: &Path) -> Res<()> {
+        let len = len as u64;
+        if len > MAX_FILE_SIZE {
+            return Err(include::too_large(file));
+        }
+        self.bytes_read += len;
+        if self.bytes_read > MAX_TOTAL_SIZE {
+            return Err(format!(
+                "reading '{}' takes the configuration past {} MiB in all, mpmd's limit (is a file included many times over?)",
+                file.display(),
+                MAX_TOTAL_SIZE >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, nodes: &[Node], scope: Scope) -> Result<(), ConfigError> {
+        for node in nodes {
+            match node {
+                Node::Directive { name, args, origin } => {
+                    let here = |message: String| ConfigError {
+                        origin: Some(origin.clone()),
+                        message,
+                    };
+                    let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let args = text_args(name, &raw).map_err(here)?;
+                    if name.eq_ignore_ascii_case("include")
+                        || name.eq_ignore_ascii_case("includeoptional")
+                    {
+                        // Errors inside the included files keep their own file:line.
+                        let pattern = one_arg(name, &raw).map_err(here)?;
+                        let optional = name.eq_ignore_ascii_case("includeoptional");
+                        self.include(name, pattern, optional, origin, scope)?;
+                        continue;
+                    }
+                    let lower = name.to_ascii_lowercase();
+                    let directive = Directive {
+                        name,
+                        lower: &lower,
+                        args: &args,
+                        raw: &raw,
+                        origin,
+                        scope,
+                    };
+                    self.directive(&directive).map_err(here)?;
+                }
+                Node::Section {
+                    name,
+                    args,
+                    origin,
+                    children,
+                } => {
+                    let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let args =
+                        text_args(&format!("<{name}>"), &raw).map_err(|message| ConfigError {
+                            origin: Some(origin.clone()),
+                            message,
+                        })?;
+                    self.depth += 1;
+                    let result = self.section(name, &args, &raw, origin, children, scope);
+                    self.depth -= 1;
+                    result?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `${VAR}` from `Define` or the environment; an undefined one is left
+    /// as written, with a warning (as Apache). Works on bytes: a value
+    /// may hold bytes that are not UTF-8 (a path).
+    fn expand(&mut self, word: &OsStr, origin: &Origin) -> OsString {
+        let mut out = Vec::new();
+        let mut rest = word.as_bytes();
+        while let Some(start) = find(rest, b"${") {
+            let Some(len) = find(&rest[start + 2..], b"}") else {
+                break;
+            };
+            let name = &rest[start + 2..start + 2 + len];
+            out.extend_from_slice(&rest[..start]);
+            let value = std::str::from_utf8(name).ok().and_then(|name| {
+                self.vars
+                    .get(name)
+                    .cloned()
+                    .or_else(|| std::env::var_os(name))
+            });
+            match value {
+                Some(value) => out.extend_from_slice(value.as_bytes()),
+                None => {
+                    self.warnings.push(format!(
+                        "{origin}: config variable ${{{}}} is not defined",
+                        lossy(name)
+                    ));
+                    out.extend_from_slice(&rest[start..start + 3 + len]);
+                }
+            }
+            rest = &rest[start + 3 + len..];
+        }
+        out.extend_from_slice(rest);
+        OsString::from_vec(out)
+    }
+
+    fn warn(&mut self, origin: &Origin, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{origin}: {message}"));
+    }
+
+    fn host(&mut self, sel: HostSel) -> &mut Host {
+        match sel {
+            HostSel::Main => &mut self.main,
+            HostSel::Vhost(i) => &mut self.vhosts[i],
+        }
+    }
+
+    /// A path from the configuration, absolute (against `ServerRoot`):
+    /// the bytes written, which need not be UTF-8.
+    fn path(&self, value: impl AsRef<Path>) -> PathBuf {
+        normalize(&self.server_root.join(value))
+    }
+
+    /// Apply one directive: a one-value, server-wide one by its setter
+    /// ([`server_wide`]), any other by the family that knows it.
+    fn directive(&mut self, d: &Directive<'_>) -> Res<()> {
+        if let Some(set) = server_wide::setter(d.lower) {
+            self.global(d)?;
+            return set(self, d.name, one_arg(d.name, d.args)?);
+        }
+        let families: [Family; 7] = [
+            server::directive,
+            protocol::directive,
+            logging::directive,
+            site::directive,
+            access::directive,
+            file_cache::directive,
+            ssl::directive,
+        ];
+        for family in families {
+            if let Some(applied) = family(self, d) {
+                return applied;
+            }
+        }
+        Err(format!(
+            "Invalid command '{}', perhaps misspelled or defined by a module not included in the server configuration",
+            d.name
+        ))
+    }
+
+    /// `d` is allowed in the main server only ([`Allowed::Global`]).
+    fn global(&self, d: &Directive<'_>) -> Res<()> {
+        self.allow(d.name, Allowed::Global, d.scope)
+    }
+
+    /// `d` is allowed at server level or in `<VirtualHost>`
+    /// ([`Allowed::Server`]).
+    fn server(&self, d: &Directive<'_>) -> Res<()> {
+        self.allow(d.name, Allowed::Server, d.scope)
+    }
+
+    fn allow(&self, name: &str, allowed: Allowed, scope: Scope) -> Res<()> {
+        let ok = match allowed {
+            Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
+            Allowed::Server => scope.block == Block::None,
+            Allowed::Directory => matches!(scope.block, Block::Directory(_)),
+            Allowed::ServerOrDirectory => matches!(scope.block, Block::None | Block::Directory(_)),
+            Allowed::Location => matches!(scope.block, Block::Location(_)),
+            Allowed::AccessBlock => scope.block != Block::None,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match allowed {
+            Allowed::Global => format!(
+                "{name} cannot occur within {} section; it belongs in the main server configuration",
+                where_(scope)
+            ),
+            Allowed::Server => format!(
+                "{name} is not allowed inside {}; it belongs at server level or in <VirtualHost>",
+                where_(scope)
+            ),
+            Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
+            Allowed::ServerOrDirectory => format!(
+                "{name} is not allowed inside {}; it belongs at server level, in <VirtualHost> or in <Directory>",
+                where_(scope)
+            ),
+            Allowed::Location => format!("{name} is allowed only inside <Location>"),
+            Allowed::AccessBlock => format!("{name} is allowed only inside <Directory> or <Location>"),
+        })
+    }
+
+    /// `Include` / `IncludeOptional` of `pattern` (a file, a directory, or
+    /// a wildcard), read at `scope`; refused under [`IncludePolicy::Refuse`].
+    fn include(
+        &mut self,
+        name: &str,
+        pattern: &OsStr,
+        optional: bool,
+        origin: &Origin,
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let here = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        if self.includes == IncludePolicy::Refuse {
+            return Err(here(format!(
+                "{name} is refused: this configuration is read from bytes alone, with includes turned off"
+            )));
+        }
+        let target = self.path(pattern);
+        let files = if pattern.as_bytes().iter().any(|b| b"*?[".contains(b)) {
+            // The glob crate matches text: a wildcard needs UTF-8.
+            let (Some(text), Some(root)) = (pattern.to_str(), self.server_root.to_str()) else {
+                return Err(here(format!(
+                    "{name} {}: a wildcard path must be UTF-8 text (name the file or directory instead)",
+                    lossy(pattern.as_bytes())
+                )));
+            };
+            // The ServerRoot part is literal even if it holds `[` or `*`.
+            let text = if Path::new(text).is_absolute() {
+                text.to_string()
+            } else {
+                format!("{}/{text}", glob::Pattern::escape(root))
+            };
+            let entries =
+                glob::glob(&text).map_err(|e| here(format!("{name} {text}: bad wildcard: {e}")))?;
+            let mut files = Vec::new();
+            for entry in entries {
+                let path = entry.map_err(|e| here(format!("{name} {text}: {e}")))?;
+                files.extend(include::files_in(&path).map_err(|e| here(format!("{name}: {e}")))?);
+            }
+            if files.is_empty() && !optional {
+                return Err(here(format!(
+                    "{name}: no file matches the wildcard '{}' (use IncludeOptional to allow none)",
+                    target.display()
+                )));
+            }
+            files
+        } else if target.exists() {
+            include::files_in(&target).map_err(|e| here(format!("{name}: {e}")))?
+        } else if optional {
+            Vec::new()
+        } else {
+            return Err(here(format!(
+                "{name}: could not open '{}': No such file or directory",
+                target.display()
+            )));
+        };
+        for file in files {
+            self.include_file(name, &file, origin, scope)?;
+        }
+        Ok(())
+    }
+
+    /// Read one included file at `scope`: refused when it is already being
+    /// read (a cycle, by canonical path), when includes or sections nest
+    /// too deeply, and when it is not a regular file or too large.
+    fn include_file(
+        &mut self,
+        name: &str,
+        file: &Path,
+        origin: &Origin,
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let here = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        if self.include_stack.contains(&canonical) {
+            let chain: Vec<String> = self
+                .include_stack
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(here(format!(
+                "{name} recursion: '{}' includes itself (chain: {} -> {})",
+                file.display(),
+                chain.join(" -> "),
+                canonical.display()
+            )));
+        }
+        if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(here(format!(
+                "{name} nested more than {MAX_INCLUDE_DEPTH} levels deep"
+            )));
+        }
+        if self.depth + 1 >= lexer::MAX_NESTING {
+            return Err(here(lexer::too_deep(name)));
+        }
+        let text = include::read_file(file).map_err(|e| here(format!("{name}: {e}")))?;
+        self.count_bytes(text.len(), file)
+            .map_err(|e| here(format!("{name}: {e}")))?;
+        self.depth += 1;
+        let nodes = lexer::parse(&text, file, 1, self.depth);
+        let result = nodes.and_then(|nodes| {
+            self.include_stack.push(canonical);
+            let walked = self.walk(&nodes, scope);
+            self.include_stack.pop();
+            walked
+        });
+        self.depth -= 1;
+        result
+    }
+}
+
+/// Remove `.` and resolve `..` without touching the file system.
+pub(super) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn where_(scope: Scope) -> &'static str {
+    match scope.block {
+        Block::Directory(_) => "<Directory>",
+        Block::Location(_) => "<Location>",
+        Block::HtFiles => "<Files>",
+        Block::None if scope.host != HostSel::Main => "<VirtualHost>",
+        Block::None => "the main server",
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_are_capped_per_file_and_in_all() {
+        let opts = LoadOptions::default();
+        let file = Path::new("/etc/a.conf");
+        let mut loader = Loader::new(&opts, "/".into(), file, IncludePolicy::Follow);
+        let one = MAX_FILE_SIZE as usize;
+        let e = loader.count_bytes(one + 1, file).unwrap_err();
+        assert!(e.contains("'/etc/a.conf' is larger than 16 MiB"), "{e}");
+        for _ in 0..MAX_TOTAL_SIZE / MAX_FILE_SIZE {
+            loader.count_bytes(one, file).expect("within the total");
+        }
+        let e = loader.count_bytes(1, file).unwrap_err();
+        assert!(
+            e.contains("takes the configuration past 256 MiB in all"),
+            "{e}"
+        );
+    }
+}
