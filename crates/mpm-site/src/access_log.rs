@@ -25,16 +25,10 @@ use std::time::SystemTime;
 
 use mpm_core::Exchange;
 
+use crate::error::Error;
 use crate::log_escape::{self, Quotes};
 use crate::router::{canonical_ip, request_host};
 use crate::utc_time::UtcTime;
-use crate::Error;
-
-/// The Common Log Format (Apache's `common` nickname).
-pub const COMMON: &str = "%h %l %u %t \"%r\" %>s %b";
-/// The Combined Log Format (Apache's `combined` nickname): common, then
-/// the `Referer` and `User-Agent` request headers.
-pub const COMBINED: &str = "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
 
 /// An open log file, shared by every host that writes to it.
 #[derive(Debug)]
@@ -319,7 +313,7 @@ impl AccessLog {
     }
 
     /// Open the file `path` for lines in `format` (mod_log_config's
-    /// language, such as [`COMBINED`]).
+    /// language, such as [`CustomLog::COMBINED`](crate::config::CustomLog::COMBINED)).
     pub fn open(path: &Path, format: &str) -> Result<AccessLog, Error> {
         Ok(AccessLog::new(
             Arc::new(LogFile::open(path)?),

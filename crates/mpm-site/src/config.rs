@@ -278,6 +278,13 @@ pub struct CustomLog {
 }
 
 impl CustomLog {
+    /// The Common Log Format (Apache's `common` nickname).
+    pub const COMMON: &'static str = "%h %l %u %t \"%r\" %>s %b";
+    /// The Combined Log Format (Apache's `combined` nickname): common,
+    /// then the `Referer` and `User-Agent` request headers.
+    pub const COMBINED: &'static str =
+        "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
+
     /// Lines in `format` to the file at `path`.
     pub fn new(path: impl Into<PathBuf>, format: impl Into<String>) -> CustomLog {
         CustomLog {
@@ -286,9 +293,10 @@ impl CustomLog {
         }
     }
 
-    /// The Combined Log Format (Apache's `combined`) to the file at `path`.
+    /// The Combined Log Format ([`CustomLog::COMBINED`]) to the file at
+    /// `path`.
     pub fn combined(path: impl Into<PathBuf>) -> CustomLog {
-        CustomLog::new(path, crate::access_log::COMBINED)
+        CustomLog::new(path, CustomLog::COMBINED)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use http::header::HeaderValue;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Extension → content type overrides (`AddType`), consulted before
 /// `mime_guess`. Extensions are stored without the dot, lowercase.

@@ -33,16 +33,17 @@ use crate::access_log::{AccessLog, LogFile, LogFormat};
 use crate::config::{
     AliasRule, LocationBlock, RedirectRule, Require, SetHandler, SiteConfig, VirtualHost,
 };
+use crate::error::Error;
 use crate::file_cache::FileCache;
 use crate::mime::MimeTypes;
 use crate::pages::{
     error_response, is_known_method, method_not_allowed, options_response, redirect,
 };
+use crate::require;
 use crate::router::{self, Router};
 use crate::static_files::{FileConfig, FileRequest};
 use crate::status::{self, StatusInfo};
 use crate::uri_path::{self, escape_path, segment_prefix};
-use crate::{require, Error};
 
 /// The site's request handler, built once from a [`SiteConfig`] (and
 /// again at each restart of a server that re-reads its configuration).

@@ -9,7 +9,8 @@ use std::fmt::Write;
 use mpm::MpmInfo;
 
 use super::modules;
-use super::server_config::{ServerConfig, VhostAddr, VirtualHost};
+use super::server_config::ServerConfig;
+use mpm_site::config::{VhostAddr, VirtualHost};
 
 /// `mpmd/0.1.0`: what `-v` prints, the status page shows and the startup
 /// message names.

@@ -21,49 +21,21 @@
 
 mod directives;
 pub mod dump;
+pub mod error;
 mod include;
 pub mod lexer;
 pub mod modules;
+pub mod options;
 pub mod server_config;
 mod ssl_values;
 mod values;
+
+pub use error::ConfigError;
+pub use options::{IncludePolicy, LoadOptions};
 pub use server_config::*;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-
-/// A configuration error: `file:line: what is wrong`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message}", match origin { Some(o) => format!("{o}: "), None => String::new() })]
-pub struct ConfigError {
-    pub origin: Option<Origin>,
-    pub message: String,
-}
-
-/// What the command line adds to the file.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    /// `-D NAME` (for `<IfDefine>`).
-    pub defines: Vec<String>,
-    /// Strategies compiled in (`mpm::compiled()`), for `LoadModule
-    /// mpm_*_module` and `<IfModule>`.
-    pub compiled_mpms: Vec<&'static str>,
-    /// `-C directive`: processed before the file.
-    pub before: Vec<String>,
-    /// `-c directive`: processed after the file.
-    pub after: Vec<String>,
-}
-
-/// What `Include` and `IncludeOptional` do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IncludePolicy {
-    /// Read the files they name (a configuration file on disk).
-    Follow,
-    /// Refuse them with an error at their line: the configuration is only
-    /// the bytes given (fuzzing, or text from a source that must not make
-    /// the server read other files).
-    Refuse,
-}
 
 /// The built-in configuration (`mpmd` without `-f`).
 const DEFAULT_CONF: &str = include_str!("default.conf");

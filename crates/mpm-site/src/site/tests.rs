@@ -18,8 +18,8 @@ use crate::config::{
     AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
     OptionsSetting, RedirectRule, Require, SetHandler, SiteConfig, VhostAddr, VirtualHost,
 };
+use crate::site::Site;
 use crate::status::StatusInfo;
-use crate::Site;
 
 // ---------------------------------------------------------------- helpers
 

@@ -4,12 +4,12 @@
 //! control (`Order`, `Allow`, `Deny`) is refused with the `Require` to
 //! write instead.
 
-use super::{Allowed, Block, Directive, Loader};
+use super::state::{Allowed, Block, Directive, State};
 use crate::config::values::{one_arg, parse_options, parse_require, Res};
-use crate::config::{Require, SetHandler};
+use mpm_site::config::{Require, SetHandler};
 
 /// The access directives.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
         "options" => options(l, d),
         "allowoverride" | "allowoverridelist" => {
@@ -38,7 +38,7 @@ pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>
 
 /// `Options [+|-]option…` in a `<Directory>`: a second line in one block
 /// applies on top of the first.
-fn options(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn options(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.allow(d.name, Allowed::Directory, d.scope)?;
     let Block::Directory(i) = d.scope.block else {
         return Ok(());
@@ -57,7 +57,7 @@ fn options(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 
 /// `Require …` in a `<Directory>` or `<Location>`: several lines in one
 /// block mean any of them (`<RequireAny>`, Apache's default).
-fn require(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn require(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.allow(d.name, Allowed::AccessBlock, d.scope)?;
     let require = parse_require(d.args)?;
     let slot = match d.scope.block {
@@ -77,7 +77,7 @@ fn require(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 }
 
 /// `SetHandler server-status|none` in a `<Location>`.
-fn set_handler(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn set_handler(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.allow(d.name, Allowed::Location, d.scope)?;
     let Block::Location(i) = d.scope.block else {
         return Ok(());

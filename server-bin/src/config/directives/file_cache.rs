@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
-use super::{Directive, Loader};
+use super::state::{Directive, State};
 use crate::config::values::Res;
-use crate::config::{CachedFile, FileCacheKind, Origin};
+use mpm_site::config::{CachedFile, FileCacheKind, Origin};
 
 /// `MMapFile file…`, `CacheFile file…`.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     let kind = match d.lower {
         "mmapfile" => FileCacheKind::Contents,
         "cachefile" => FileCacheKind::Descriptor,
@@ -32,7 +32,7 @@ pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>
 
 /// Add `path` to the files mod_file_cache loads, or warn and skip it
 /// (as Apache): missing, not a regular file, or named already.
-fn cache_file(l: &mut Loader<'_>, path: PathBuf, kind: FileCacheKind, origin: &Origin) {
+fn cache_file(l: &mut State<'_>, path: PathBuf, kind: FileCacheKind, origin: &Origin) {
     let name = kind.directive();
     match std::fs::metadata(&path) {
         Err(e) => l.warn(

@@ -2,50 +2,11 @@
 //! each for the server), `LogFormat`, `CustomLog` and `TransferLog` (per
 //! host).
 
-use std::collections::HashMap;
-
-use super::{Directive, HostSel, Loader};
+use super::state::{Directive, HostSel, LogFmt, State};
 use crate::config::values::{log_level, one_arg, Res};
-use crate::config::{ConfigError, Origin};
-
-/// A log line's format as written, resolved once every `LogFormat` is known.
-#[derive(Debug, Clone)]
-pub(super) enum LogFmt {
-    /// `CustomLog file fmt-or-nickname`.
-    Given(String),
-    /// `TransferLog file`: the last `LogFormat` without nickname, or common.
-    Default,
-}
-
-impl LogFmt {
-    /// The format string: a nickname from `formats` (`LogFormat … name`,
-    /// `common`, `combined`), a format as written, or `default_format`
-    /// (the last `LogFormat` without nickname). An unknown nickname is an
-    /// error at `origin`, the `CustomLog` line.
-    pub(super) fn resolve(
-        &self,
-        formats: &HashMap<String, String>,
-        default_format: &str,
-        origin: &Origin,
-    ) -> Result<String, ConfigError> {
-        match self {
-            LogFmt::Default => Ok(default_format.to_string()),
-            LogFmt::Given(f) => match formats.get(f) {
-                Some(f) => Ok(f.clone()),
-                None if f.contains('%') => Ok(f.clone()),
-                None => Err(ConfigError {
-                    origin: Some(origin.clone()),
-                    message: format!(
-                        "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"...\" {f}, or use common or combined)"
-                    ),
-                }),
-            },
-        }
-    }
-}
 
 /// The logging directives.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
         "errorlog" => error_log(l, d),
         "loglevel" => log_level_directive(l, d),
@@ -65,7 +26,7 @@ pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>
 }
 
 /// `ErrorLog file`: one for the server (a virtual host's is a warning).
-fn error_log(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn error_log(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let target = one_arg(d.name, d.args)?;
     if target.starts_with("syslog") {
@@ -90,7 +51,7 @@ fn error_log(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 
 /// `LogLevel level [module:level …]`: the level, for the server (per
 /// module levels are read and have no effect).
-fn log_level_directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn log_level_directive(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let mut level = None;
     for arg in d.args.iter().filter(|a| !a.contains(':')) {
@@ -114,7 +75,7 @@ fn log_level_directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 }
 
 /// `CustomLog file format-or-nickname`, `TransferLog file`.
-fn custom_log(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn custom_log(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let (target, format) = match (d.lower, d.args) {
         ("transferlog", [target]) => (target, LogFmt::Default),

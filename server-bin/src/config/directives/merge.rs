@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Host, Loader};
-use crate::config::{ConfigError, CustomLog, ServerConfig, SiteConfig, SslSettings, VirtualHost};
+use super::state::{Host, State};
+use crate::config::error::ConfigError;
+use crate::config::server_config::{ServerConfig, SslSettings};
+use mpm_site::config::{CustomLog, SiteConfig, VirtualHost};
 
-impl Loader<'_> {
+impl State<'_> {
     /// Merge the hosts, resolve log formats, check what only the whole
     /// configuration shows (a `Listen` at all).
-    pub(in crate::config) fn finish(self) -> Result<ServerConfig, ConfigError> {
+    pub(super) fn finish(self) -> Result<ServerConfig, ConfigError> {
         if self.listens.is_empty() {
             return Err(ConfigError {
                 origin: None,

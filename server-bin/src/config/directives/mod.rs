@@ -48,26 +48,27 @@ mod logging;
 mod merge;
 mod mpm;
 mod protocol;
-mod sections;
 mod server;
 mod server_wide;
 mod site;
 mod ssl;
+mod state;
 
-use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use ::mpm::{ListenAddr, MpmConfig, ProtocolConfig};
-use mpm_site::access_log::{COMBINED, COMMON};
-
+use super::error::ConfigError;
 use super::include::{self, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
 use super::lexer::{self, lossy, Node};
-use super::server_config::*;
-use super::values::{one_arg, Res};
-use super::{ConfigError, IncludePolicy, LoadOptions};
-use logging::LogFmt;
+use super::modules;
+use super::options::{IncludePolicy, LoadOptions};
+use super::server_config::ServerConfig;
+use super::values::{if_version, negation, one_arg, parse_vhost_addr, Res};
+use mpm_site::config::{DirectoryBlock, LocationBlock, Origin};
+use state::{where_, Block, Directive, Host, HostSel, Scope, State};
+
+pub(super) use state::normalize;
 
 /// Deepest `Include` nesting (Apache's limit is 128; a loop shows long before).
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -115,104 +116,14 @@ fn text_args(name: &str, raw: &[OsString]) -> Res<Vec<String>> {
         .collect()
 }
 
-/// A server (main or virtual) while it is being read: `None` = not set here.
-#[derive(Debug, Default)]
-struct Host {
-    addrs: Vec<VhostAddr>,
-    server_name: Option<String>,
-    server_aliases: Vec<String>,
-    document_root: Option<PathBuf>,
-    directory_index: Option<Vec<String>>,
-    aliases: Vec<AliasRule>,
-    redirects: Vec<RedirectRule>,
-    directories: Vec<DirectoryBlock>,
-    locations: Vec<LocationBlock>,
-    custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
-    server_admin: Option<String>,
-    ssl: SslSettings,
-    origin: Origin,
-}
-
-/// Which server a directive applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HostSel {
-    Main,
-    Vhost(usize),
-}
-
-/// The innermost block around a directive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Block {
-    None,
-    Directory(usize),
-    Location(usize),
-    /// `<Files ".ht*">`: the deny idiom, read and ignored.
-    HtFiles,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Scope {
-    host: HostSel,
-    block: Block,
-}
-
-/// Where a directive may be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Allowed {
-    /// Main server only.
-    Global,
-    /// Main server or `<VirtualHost>`, outside any block.
-    Server,
-    /// Inside `<Directory>`.
-    Directory,
-    /// Main server or `<VirtualHost>` outside any block, or `<Directory>`.
-    ServerOrDirectory,
-    /// Inside `<Location>`.
-    Location,
-    /// Inside `<Directory>`, `<Location>` or the `.ht*` `<Files>` idiom.
-    AccessBlock,
-}
-
-/// One directive being applied, as the families' functions take it.
-#[derive(Debug, Clone, Copy)]
-struct Directive<'d> {
-    /// Its name as written, for messages.
-    name: &'d str,
-    /// Its name in lower case, as directives are matched.
-    lower: &'d str,
-    /// The arguments as text ([`text_args`]).
-    args: &'d [String],
-    /// The arguments as written, for those that name files.
-    raw: &'d [OsString],
-    /// Where it was written.
-    origin: &'d Origin,
-    /// Which server and block it was written in.
-    scope: Scope,
-}
-
 /// A family's directives: `None` when `d` is none of them, else what
 /// applying it gave.
-type Family = fn(&mut Loader<'_>, &Directive<'_>) -> Option<Res<()>>;
+type Family = fn(&mut State<'_>, &Directive<'_>) -> Option<Res<()>>;
 
-/// The reader's state while walking the configuration.
+/// The walker: the state the directives fill, and what reading the files
+/// needs (the includes being read, how deep, how much).
 pub(super) struct Loader<'a> {
-    opts: &'a LoadOptions,
-    defined: HashSet<String>,
-    vars: HashMap<String, OsString>,
-    server_root: PathBuf,
-    listens: Vec<(ListenAddr, Origin)>,
-    mpm_name: Option<String>,
-    mpm: MpmConfig,
-    protocol: ProtocolConfig,
-    pid_file: Option<PathBuf>,
-    error_log: Option<PathBuf>,
-    log_level: log::LevelFilter,
-    main: Host,
-    vhosts: Vec<Host>,
-    warnings: Vec<String>,
-    log_formats: HashMap<String, String>,
-    default_format: String,
-    add_types: Vec<(String, String)>,
+    state: State<'a>,
     include_stack: Vec<PathBuf>,
     includes: IncludePolicy,
     /// Sections and `Include`s around the node being read (see
@@ -221,9 +132,6 @@ pub(super) struct Loader<'a> {
     /// Bytes of configuration read so far, every file each time it is
     /// included (at most `MAX_TOTAL_SIZE`).
     bytes_read: u64,
-    ssl_session_tickets: bool,
-    ssl_session_cache: bool,
-    cached_files: Vec<CachedFile>,
 }
 
 impl<'a> Loader<'a> {
@@ -234,48 +142,21 @@ impl<'a> Loader<'a> {
         main_file: &Path,
         includes: IncludePolicy,
     ) -> Self {
-        let log_formats = [("common", COMMON), ("combined", COMBINED)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         Loader {
-            opts,
-            defined: opts.defines.iter().cloned().collect(),
-            vars: HashMap::new(),
-            server_root,
-            listens: Vec::new(),
-            mpm_name: None,
-            mpm: MpmConfig::default(),
-            protocol: ProtocolConfig::default(),
-            pid_file: None,
-            error_log: None,
-            log_level: log::LevelFilter::Warn,
-            main: Host {
-                origin: Origin {
-                    file: main_file.to_path_buf(),
-                    line: 1,
-                },
-                ..Host::default()
-            },
-            vhosts: Vec::new(),
-            warnings: Vec::new(),
-            log_formats,
-            default_format: COMMON.to_string(),
-            add_types: Vec::new(),
+            state: State::new(opts, server_root, main_file),
             include_stack: Vec::new(),
             includes,
             depth: 0,
             bytes_read: 0,
-            ssl_session_tickets: true,
-            ssl_session_cache: true,
-            cached_files: Vec::new(),
         }
     }
 
     /// `Define name value` before reading (for the built-in configuration).
     pub(super) fn define(&mut self, name: &str, value: &OsStr) {
-        self.defined.insert(name.to_string());
-        self.vars.insert(name.to_string(), value.to_os_string());
+        self.state.defined.insert(name.to_string());
+        self.state
+            .vars
+            .insert(name.to_string(), value.to_os_string());
     }
 
     /// Read `text` (from `file`, numbered from `first_line`) at server level.
@@ -392,7 +273,8 @@ impl<'a> Loader<'a> {
             let name = &rest[start + 2..start + 2 + len];
             out.extend_from_slice(&rest[..start]);
             let value = std::str::from_utf8(name).ok().and_then(|name| {
-                self.vars
+                self.state
+                    .vars
                     .get(name)
                     .cloned()
                     .or_else(|| std::env::var_os(name))
@@ -400,7 +282,7 @@ impl<'a> Loader<'a> {
             match value {
                 Some(value) => out.extend_from_slice(value.as_bytes()),
                 None => {
-                    self.warnings.push(format!(
+                    self.state.warnings.push(format!(
                         "{origin}: config variable ${{{}}} is not defined",
                         lossy(name)
                     ));
@@ -413,29 +295,174 @@ impl<'a> Loader<'a> {
         OsString::from_vec(out)
     }
 
-    fn warn(&mut self, origin: &Origin, message: impl std::fmt::Display) {
-        self.warnings.push(format!("{origin}: {message}"));
-    }
-
-    fn host(&mut self, sel: HostSel) -> &mut Host {
-        match sel {
-            HostSel::Main => &mut self.main,
-            HostSel::Vhost(i) => &mut self.vhosts[i],
+    /// One section (`<name args>` … `</name>`): a conditional reads its
+    /// children or not, a block reads them in its own scope.
+    fn section(
+        &mut self,
+        name: &str,
+        args: &[String],
+        raw: &[OsString],
+        origin: &Origin,
+        children: &[Node],
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let fail = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "ifmodule" => {
+                let (negate, module) = negation(one_arg("<IfModule>", args).map_err(fail)?);
+                let present = modules::is_present(module, &self.state.opts.compiled_mpms, self.state.mpm_name.as_deref());
+                if present != negate {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "ifdefine" => {
+                let (negate, param) = negation(one_arg("<IfDefine>", args).map_err(fail)?);
+                if self.state.defined.contains(param) != negate {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "ifversion" => {
+                if if_version(args).map_err(fail)? {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "virtualhost" => {
+                if scope.host != HostSel::Main || scope.block != Block::None {
+                    return Err(fail(format!(
+                        "<VirtualHost> cannot occur within {}; it belongs in the main server configuration",
+                        where_(scope)
+                    )));
+                }
+                if args.is_empty() {
+                    return Err(fail("<VirtualHost> requires at least one address (e.g. *:80)".into()));
+                }
+                let addrs = args
+                    .iter()
+                    .map(|a| parse_vhost_addr(a))
+                    .collect::<Res<Vec<_>>>()
+                    .map_err(fail)?;
+                self.state.vhosts.push(Host {
+                    addrs,
+                    origin: origin.clone(),
+                    ..Host::default()
+                });
+                let host = HostSel::Vhost(self.state.vhosts.len() - 1);
+                self.walk(children, Scope {
+                    host,
+                    block: Block::None,
+                })
+            }
+            "directory" => {
+                self.block_allowed("<Directory>", scope).map_err(fail)?;
+                let dir = one_arg("<Directory>", args).map_err(fail)?;
+                if dir == "~" || args.len() > 1 {
+                    return Err(fail(
+                        "<Directory ~ regex> is not supported by mpmd; give a directory path".into(),
+                    ));
+                }
+                if dir.contains(['*', '?', '[']) {
+                    return Err(fail(format!(
+                        "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path"
+                    )));
+                }
+                let block = DirectoryBlock {
+                    path: self.state.path(&raw[0]),
+                    options: None,
+                    require: None,
+                    index: None,
+                    origin: origin.clone(),
+                };
+                let host = self.state.host(scope.host);
+                host.directories.push(block);
+                let index = host.directories.len() - 1;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Directory(index),
+                })
+            }
+            "location" => {
+                self.block_allowed("<Location>", scope).map_err(fail)?;
+                let path = one_arg("<Location>", args).map_err(fail)?;
+                if path == "~" || args.len() > 1 {
+                    return Err(fail("<Location ~ regex> is not supported by mpmd; give a URL path".into()));
+                }
+                let block = LocationBlock {
+                    path: path.to_string(),
+                    handler: None,
+                    require: None,
+                    origin: origin.clone(),
+                };
+                let host = self.state.host(scope.host);
+                host.locations.push(block);
+                let index = host.locations.len() - 1;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Location(index),
+                })
+            }
+            "files" | "filesmatch" => {
+                if matches!(scope.block, Block::Location(_) | Block::HtFiles) {
+                    return Err(fail(format!("<{name}> cannot occur within {}", where_(scope))));
+                }
+                let is_ht_idiom = match (name.eq_ignore_ascii_case("files"), args) {
+                    (true, [pattern]) => pattern == ".ht*",
+                    (true, [tilde, re]) if tilde == "~" => re == "^\\.ht",
+                    (false, [re]) => re == "^\\.ht",
+                    _ => false,
+                };
+                if !is_ht_idiom {
+                    return Err(fail(format!(
+                        "<{name} {}> is not supported by mpmd; only the `<Files \".ht*\">` / \
+                         `<FilesMatch \"^\\.ht\">` deny idiom is accepted",
+                        args.join(" ")
+                    )));
+                }
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::HtFiles,
+                })
+            }
+            "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
+            | "limitexcept" | "if" | "elseif" | "else" | "proxy" | "proxymatch" | "macro" => Err(fail(format!(
+                "<{name}> is not supported by mpmd{}",
+                match name.to_ascii_lowercase().as_str() {
+                    "directorymatch" => "; use <Directory path>",
+                    "locationmatch" => "; use <Location path>",
+                    "requireall" | "requireany" | "requirenone" => {
+                        "; several Require lines in a block mean any of them"
+                    }
+                    _ => "",
+                }
+            ))),
+            _ => Err(fail(format!(
+                "Invalid command '<{name}>', perhaps misspelled or defined by a module not included in the server configuration"
+            ))),
         }
     }
 
-    /// A path from the configuration, absolute (against `ServerRoot`):
-    /// the bytes written, which need not be UTF-8.
-    fn path(&self, value: impl AsRef<Path>) -> PathBuf {
-        normalize(&self.server_root.join(value))
+    /// A block section (`what`) may not be written inside another block.
+    fn block_allowed(&self, what: &str, scope: Scope) -> Res<()> {
+        if scope.block != Block::None {
+            return Err(format!(
+                "{what} cannot occur within {}; it belongs at server level or in <VirtualHost>",
+                where_(scope)
+            ));
+        }
+        Ok(())
     }
 
     /// Apply one directive: a one-value, server-wide one by its setter
     /// ([`server_wide`]), any other by the family that knows it.
     fn directive(&mut self, d: &Directive<'_>) -> Res<()> {
         if let Some(set) = server_wide::setter(d.lower) {
-            self.global(d)?;
-            return set(self, d.name, one_arg(d.name, d.args)?);
+            self.state.global(d)?;
+            return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
         let families: [Family; 7] = [
             server::directive,
@@ -447,7 +474,7 @@ impl<'a> Loader<'a> {
             ssl::directive,
         ];
         for family in families {
-            if let Some(applied) = family(self, d) {
+            if let Some(applied) = family(&mut self.state, d) {
                 return applied;
             }
         }
@@ -455,48 +482,6 @@ impl<'a> Loader<'a> {
             "Invalid command '{}', perhaps misspelled or defined by a module not included in the server configuration",
             d.name
         ))
-    }
-
-    /// `d` is allowed in the main server only ([`Allowed::Global`]).
-    fn global(&self, d: &Directive<'_>) -> Res<()> {
-        self.allow(d.name, Allowed::Global, d.scope)
-    }
-
-    /// `d` is allowed at server level or in `<VirtualHost>`
-    /// ([`Allowed::Server`]).
-    fn server(&self, d: &Directive<'_>) -> Res<()> {
-        self.allow(d.name, Allowed::Server, d.scope)
-    }
-
-    fn allow(&self, name: &str, allowed: Allowed, scope: Scope) -> Res<()> {
-        let ok = match allowed {
-            Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
-            Allowed::Server => scope.block == Block::None,
-            Allowed::Directory => matches!(scope.block, Block::Directory(_)),
-            Allowed::ServerOrDirectory => matches!(scope.block, Block::None | Block::Directory(_)),
-            Allowed::Location => matches!(scope.block, Block::Location(_)),
-            Allowed::AccessBlock => scope.block != Block::None,
-        };
-        if ok {
-            return Ok(());
-        }
-        Err(match allowed {
-            Allowed::Global => format!(
-                "{name} cannot occur within {} section; it belongs in the main server configuration",
-                where_(scope)
-            ),
-            Allowed::Server => format!(
-                "{name} is not allowed inside {}; it belongs at server level or in <VirtualHost>",
-                where_(scope)
-            ),
-            Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
-            Allowed::ServerOrDirectory => format!(
-                "{name} is not allowed inside {}; it belongs at server level, in <VirtualHost> or in <Directory>",
-                where_(scope)
-            ),
-            Allowed::Location => format!("{name} is allowed only inside <Location>"),
-            Allowed::AccessBlock => format!("{name} is allowed only inside <Directory> or <Location>"),
-        })
     }
 
     /// `Include` / `IncludeOptional` of `pattern` (a file, a directory, or
@@ -518,10 +503,11 @@ impl<'a> Loader<'a> {
                 "{name} is refused: this configuration is read from bytes alone, with includes turned off"
             )));
         }
-        let target = self.path(pattern);
+        let target = self.state.path(pattern);
         let files = if pattern.as_bytes().iter().any(|b| b"*?[".contains(b)) {
             // The glob crate matches text: a wildcard needs UTF-8.
-            let (Some(text), Some(root)) = (pattern.to_str(), self.server_root.to_str()) else {
+            let (Some(text), Some(root)) = (pattern.to_str(), self.state.server_root.to_str())
+            else {
                 return Err(here(format!(
                     "{name} {}: a wildcard path must be UTF-8 text (name the file or directory instead)",
                     lossy(pattern.as_bytes())
@@ -613,30 +599,10 @@ impl<'a> Loader<'a> {
         self.depth -= 1;
         result
     }
-}
 
-/// Remove `.` and resolve `..` without touching the file system.
-pub(super) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-fn where_(scope: Scope) -> &'static str {
-    match scope.block {
-        Block::Directory(_) => "<Directory>",
-        Block::Location(_) => "<Location>",
-        Block::HtFiles => "<Files>",
-        Block::None if scope.host != HostSel::Main => "<VirtualHost>",
-        Block::None => "the main server",
+    /// The configuration read ([`State::finish`]).
+    pub(super) fn finish(self) -> Result<ServerConfig, ConfigError> {
+        self.state.finish()
     }
 }
 

@@ -3,8 +3,7 @@
 //! entries. They are kept as written; each strategy clamps them
 //! (`Mpm::check_config`), with Apache's warnings.
 
-use super::server_wide::Setter;
-use super::Loader;
+use super::state::{Setter, State};
 use crate::config::values::{number, seconds, Res};
 
 /// `StartServers`, `MaxRequestWorkers` (and its old name `MaxClients`) …
@@ -62,14 +61,14 @@ pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
 ];
 
 /// `MaxRequestWorkers`, or `MaxClients` as Apache 2.2 called it.
-fn max_request_workers(l: &mut Loader<'_>, n: &str, v: &str) -> Res<()> {
+fn max_request_workers(l: &mut State<'_>, n: &str, v: &str) -> Res<()> {
     l.mpm.max_request_workers = Some(number(n, v)?);
     Ok(())
 }
 
 /// `MaxConnectionsPerChild`, or `MaxRequestsPerChild` as Apache 2.2
 /// called it.
-fn max_connections_per_child(l: &mut Loader<'_>, n: &str, v: &str) -> Res<()> {
+fn max_connections_per_child(l: &mut State<'_>, n: &str, v: &str) -> Res<()> {
     l.mpm.max_connections_per_child = number(n, v)?;
     Ok(())
 }

@@ -3,8 +3,7 @@
 //! `KeepAlive`, `KeepAliveTimeout`, `MaxKeepAliveRequests`, `Timeout`,
 //! `RequestReadTimeout`, the `LimitRequest*` limits and `ServerTokens`.
 
-use super::server_wide::Setter;
-use super::{Directive, Loader};
+use super::state::{Directive, Setter, State};
 use crate::config::values::{number, on_off, parse_read_stage, seconds, Res};
 
 /// Every one of them but `RequestReadTimeout`, which takes several stages.
@@ -50,7 +49,7 @@ pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
 
 /// `ServerTokens Prod|Major|Minor|Minimal|OS|Full`: how much the `Server`
 /// header says.
-fn server_tokens(l: &mut Loader<'_>, _: &str, v: &str) -> Res<()> {
+fn server_tokens(l: &mut State<'_>, _: &str, v: &str) -> Res<()> {
     let version = env!("CARGO_PKG_VERSION");
     let mut parts = version.split('.');
     let major = parts.next().unwrap_or("0");
@@ -71,14 +70,14 @@ fn server_tokens(l: &mut Loader<'_>, _: &str, v: &str) -> Res<()> {
 }
 
 /// `RequestReadTimeout header=20-40,MinRate=500 body=…`.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     match d.lower {
         "requestreadtimeout" => Some(request_read_timeout(l, d)),
         _ => None,
     }
 }
 
-fn request_read_timeout(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn request_read_timeout(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.global(d)?;
     if d.args.is_empty() {
         return Err(

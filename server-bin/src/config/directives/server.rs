@@ -8,8 +8,7 @@ use std::str::FromStr;
 
 use mpm::ListenAddr;
 
-use super::server_wide::Setter;
-use super::{Directive, Loader};
+use super::state::{Directive, Setter, State};
 use crate::config::modules;
 use crate::config::values::{number, on_off, one_arg, Res};
 
@@ -42,12 +41,12 @@ pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
 
 /// A size in bytes, checked and not used (`MaxMemFree`, `ThreadStackSize`,
 /// the socket buffer sizes: the system's choices stand).
-fn a_size(_: &mut Loader<'_>, n: &str, v: &str) -> Res<()> {
+fn a_size(_: &mut State<'_>, n: &str, v: &str) -> Res<()> {
     number::<u64>(n, v).map(drop)
 }
 
 /// The core's other directives.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
         "define" => define(l, d),
         "undefine" => one_arg(d.name, d.args).map(|var| {
@@ -137,7 +136,7 @@ fn one_of(d: &Directive<'_>, directive: &str, allowed: &[&str], spelled: &str) -
 }
 
 /// `Define NAME [value]`.
-fn define(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn define(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let (var, value) = match d.args {
         [var] => (var, None),
         [var, value] => (var, Some(value)),
@@ -157,7 +156,7 @@ fn define(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 }
 
 /// `Listen [IP:]port [protocol]`.
-fn listen(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn listen(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.global(d)?;
     let args = d.args;
     if args.is_empty() || args.len() > 2 {
@@ -192,7 +191,7 @@ fn listen(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 
 /// `ServerRoot directory`: relative paths written after it resolve against
 /// it.
-fn server_root(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn server_root(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.global(d)?;
     let root = l.path(one_arg(d.name, d.raw)?);
     if !root.is_dir() {
@@ -208,7 +207,7 @@ fn server_root(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 /// `LoadModule module path`: an MPM chooses the strategy; a built-in
 /// module is a warning (as Apache's "already loaded"); anything else is
 /// an error, as mpmd loads no modules.
-fn load_module(l: &mut Loader<'_>, module: &str, d: &Directive<'_>) -> Res<()> {
+fn load_module(l: &mut State<'_>, module: &str, d: &Directive<'_>) -> Res<()> {
     let compiled = &l.opts.compiled_mpms;
     if let Some(mpm) = module
         .strip_suffix("_module")

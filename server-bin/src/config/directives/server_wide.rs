@@ -4,12 +4,7 @@
 //! such directive is one line: its name, how its value is read, and what
 //! it sets. [`setter`] looks a name up in every family's table.
 
-use super::Loader;
-use crate::config::values::Res;
-
-/// Applies a one-value directive: the loader, the directive's name as
-/// written (for messages) and its one argument.
-pub(super) type Setter = fn(&mut Loader<'_>, &str, &str) -> Res<()>;
+use super::state::Setter;
 
 /// The setter of the one-value, server-wide directive `lower` (its
 /// lower-case name), if it is one.

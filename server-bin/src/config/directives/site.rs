@@ -2,12 +2,12 @@
 //! `ServerAdmin`, `DocumentRoot`, `DirectoryIndex`, mod_alias (`Alias`,
 //! `Redirect` and its forms) and mod_mime's `AddType`.
 
-use super::{Allowed, Block, Directive, HostSel, Loader};
+use super::state::{Allowed, Block, Directive, HostSel, State};
 use crate::config::values::{one_arg, parse_redirect, prepend, strip_server_name, Res};
-use crate::config::AliasRule;
+use mpm_site::config::AliasRule;
 
 /// The host directives.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
         "servername" => l.server(d).and_then(|()| {
             let name = strip_server_name(one_arg(d.name, d.args)?)?;
@@ -46,7 +46,7 @@ pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>
 }
 
 /// `ServerAlias name…`, in `<VirtualHost>` only.
-fn server_alias(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn server_alias(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     if d.scope.host == HostSel::Main {
         return Err("ServerAlias only used in <VirtualHost>".into());
@@ -61,7 +61,7 @@ fn server_alias(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 }
 
 /// `DocumentRoot directory` (a missing one is a warning).
-fn document_root(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn document_root(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let root = l.path(one_arg(d.name, d.raw)?);
     if !root.is_dir() {
@@ -75,7 +75,7 @@ fn document_root(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 }
 
 /// `DirectoryIndex file… | disabled`, for a host or a `<Directory>`.
-fn directory_index(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn directory_index(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.allow(d.name, Allowed::ServerOrDirectory, d.scope)?;
     if d.args.is_empty() {
         return Err("DirectoryIndex takes file names, or disabled".into());
@@ -94,7 +94,7 @@ fn directory_index(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 }
 
 /// `Alias /url-path /file/or/directory`.
-fn alias(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn alias(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let [url, _] = d.args else {
         return Err("Alias takes two arguments: Alias /url-path /file/or/directory".into());
@@ -109,7 +109,7 @@ fn alias(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
 
 /// `AddType media-type extension…`: for the whole server; a later line
 /// for an extension replaces an earlier one.
-fn add_type(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn add_type(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.global(d)?;
     let Some((mime, exts)) = d
         .args

@@ -2,8 +2,7 @@
 //! [`super::merge`]) or for the whole server; the syntax of their values
 //! (`SSLProtocol`, `SSLCipherSuite`) is in `config::ssl_values`.
 
-use super::server_wide::Setter;
-use super::{Directive, Loader};
+use super::state::{Directive, Setter, State};
 use crate::config::ssl_values::{is_tls13, parse_cipher_suites, parse_protocols};
 use crate::config::values::{on_off, one_arg, seconds, Res};
 
@@ -30,7 +29,7 @@ pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
 
 /// mod_ssl's other directives; any other `SSL…` is refused with the list
 /// of those mpmd knows.
-pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     if !d.lower.starts_with("ssl") {
         return None;
     }
@@ -98,7 +97,7 @@ pub(super) fn directive(l: &mut Loader<'_>, d: &Directive<'_>) -> Option<Res<()>
 
 /// `SSLCipherSuite [SSL|TLSv1.3] list`: the plain form sets the TLS 1.2
 /// suites, the `TLSv1.3` form the TLS 1.3 ones; each keeps the other's.
-fn cipher_suite(l: &mut Loader<'_>, d: &Directive<'_>) -> Res<()> {
+fn cipher_suite(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let (tls13, spec) = match d.args {
         [spec] => (false, spec.as_str()),
