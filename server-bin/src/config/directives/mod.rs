@@ -5,7 +5,7 @@
 //!
 //! - [`server_wide`]: the table of directives that take one value for the
 //!   whole server (name → setter), which each family below fills with its
-//!   own (the MPM's, in [`mpm`], are all such);
+//!   own (the MPM's, in [`mpm_common`], are all such);
 //! - [`server`]: the core's own: `Define`, `Listen`, `ServerRoot`, `LoadModule`, `PidFile`,
 //!   `User`, `Group` and the core directives accepted for compatibility;
 //! - [`protocol`]: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
@@ -46,7 +46,7 @@ mod access;
 mod file_cache;
 mod logging;
 mod merge;
-mod mpm;
+mod mpm_common;
 mod protocol;
 mod server;
 mod server_wide;

@@ -11,7 +11,7 @@ use super::state::Setter;
 pub(super) fn setter(lower: &str) -> Option<Setter> {
     [
         super::server::SERVER_WIDE,
-        super::mpm::SERVER_WIDE,
+        super::mpm_common::SERVER_WIDE,
         super::protocol::SERVER_WIDE,
         super::ssl::SERVER_WIDE,
     ]
@@ -29,7 +29,7 @@ mod tests {
     fn each_server_wide_directive_is_in_one_table_once_and_lower_case() {
         let names: Vec<&str> = [
             super::super::server::SERVER_WIDE,
-            super::super::mpm::SERVER_WIDE,
+            super::super::mpm_common::SERVER_WIDE,
             super::super::protocol::SERVER_WIDE,
             super::super::ssl::SERVER_WIDE,
         ]
