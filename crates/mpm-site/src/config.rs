@@ -445,3 +445,28 @@ impl SiteConfig {
         std::iter::once(&self.main).chain(&self.vhosts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_origin_names_its_file_and_line_or_says_it_was_set_in_code() {
+        let written = Origin {
+            file: "/etc/mpmd/httpd.conf".into(),
+            line: 12,
+        };
+        assert_eq!(written.to_string(), "/etc/mpmd/httpd.conf:12");
+        assert_eq!(Origin::default().to_string(), "(configured in code)");
+    }
+
+    #[test]
+    fn a_new_host_serves_its_root_with_index_html_and_nothing_else() {
+        let host = VirtualHost::new("/srv/www");
+        assert_eq!(host.document_root, std::path::Path::new("/srv/www"));
+        assert_eq!(host.directory_index, ["index.html"]);
+        assert!(host.addrs.is_empty() && host.locations.is_empty() && host.custom_logs.is_empty());
+        let site = SiteConfig::new(host.clone());
+        assert_eq!(site.hosts().collect::<Vec<_>>(), [&host]);
+    }
+}

@@ -668,6 +668,19 @@ mod tests {
     }
 
     #[test]
+    fn the_html_page_is_named_for_the_product_in_server_version() {
+        let (sb, now) = board();
+        let mut embedded = info();
+        embedded.server_version = "www<x>/2.1".into();
+        let (_, html) = render(&sb, &embedded, false, now);
+        assert!(
+            html.contains("<title>www&lt;x&gt; Status</title>")
+                && html.contains("<h1>www&lt;x&gt; Server Status for localhost</h1>"),
+            "the page is not named for www<x>:\n{html}"
+        );
+    }
+
+    #[test]
     fn html_escapes_the_request_line_and_lists_live_slots() {
         let (sb, now) = board();
         let (ctype, html) = render(&sb, &info(), false, now);
