@@ -235,16 +235,7 @@ mod tests {
                 },
             }],
             server_name: Some(name.to_string()),
-            server_aliases: Vec::new(),
-            document_root: "/".into(),
-            directory_index: Vec::new(),
-            aliases: Vec::new(),
-            redirects: Vec::new(),
-            directories: Vec::new(),
-            locations: Vec::new(),
-            custom_logs: Vec::new(),
-            server_admin: None,
-            origin: Default::default(),
+            ..VirtualHost::new("/")
         }
     }
 

@@ -36,16 +36,7 @@ fn host(root: &Path, name: Option<&str>, addrs: &[&str]) -> VirtualHost {
             })
             .collect(),
         server_name: name.map(str::to_string),
-        server_aliases: Vec::new(),
-        document_root: root.to_path_buf(),
-        directory_index: vec!["index.html".into()],
-        aliases: Vec::new(),
-        redirects: Vec::new(),
-        directories: Vec::new(),
-        locations: Vec::new(),
-        custom_logs: Vec::new(),
-        server_admin: None,
-        origin: Default::default(),
+        ..VirtualHost::new(root)
     }
 }
 

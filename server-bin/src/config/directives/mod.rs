@@ -372,11 +372,8 @@ impl<'a> Loader<'a> {
                     )));
                 }
                 let block = DirectoryBlock {
-                    path: self.state.path(&raw[0]),
-                    options: None,
-                    require: None,
-                    index: None,
                     origin: origin.clone(),
+                    ..DirectoryBlock::new(self.state.path(&raw[0]))
                 };
                 let host = self.state.host(scope.host);
                 host.directories.push(block);
@@ -393,10 +390,8 @@ impl<'a> Loader<'a> {
                     return Err(fail("<Location ~ regex> is not supported by mpmd; give a URL path".into()));
                 }
                 let block = LocationBlock {
-                    path: path.to_string(),
-                    handler: None,
-                    require: None,
                     origin: origin.clone(),
+                    ..LocationBlock::new(path)
                 };
                 let host = self.state.host(scope.host);
                 host.locations.push(block);

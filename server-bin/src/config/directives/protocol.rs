@@ -3,47 +3,21 @@
 //! `KeepAlive`, `KeepAliveTimeout`, `MaxKeepAliveRequests`, `Timeout`,
 //! `RequestReadTimeout`, the `LimitRequest*` limits and `ServerTokens`.
 
-use super::state::{Directive, Setter, State};
+use super::state::{set, Directive, Setter, State};
 use crate::config::values::{number, on_off, parse_read_stage, seconds, Res};
 
 /// Every one of them but `RequestReadTimeout`, which takes several stages.
+#[rustfmt::skip] // A table: one directive a line.
 pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
-    ("keepalive", |l, n, v| {
-        l.protocol.timeouts.keep_alive = on_off(n, v)?;
-        Ok(())
-    }),
-    ("keepalivetimeout", |l, n, v| {
-        l.protocol.timeouts.keep_alive_timeout = seconds(n, v)?;
-        Ok(())
-    }),
-    ("maxkeepaliverequests", |l, n, v| {
-        l.protocol.timeouts.max_keep_alive_requests = number(n, v)?;
-        Ok(())
-    }),
-    ("timeout", |l, n, v| {
-        l.protocol.timeouts.timeout = seconds(n, v)?;
-        Ok(())
-    }),
-    ("limitrequestline", |l, n, v| {
-        l.protocol.limits.request_line = number(n, v)?;
-        Ok(())
-    }),
-    ("limitrequestfieldsize", |l, n, v| {
-        l.protocol.limits.field_size = number(n, v)?;
-        Ok(())
-    }),
-    ("limitrequestfields", |l, n, v| {
-        l.protocol.limits.fields = number(n, v)?;
-        Ok(())
-    }),
-    ("limitrequestbody", |l, n, v| {
-        l.protocol.limits.body = number(n, v)?;
-        Ok(())
-    }),
-    ("limitrequestheadmemory", |l, n, v| {
-        l.protocol.limits.head_budget = number(n, v)?;
-        Ok(())
-    }),
+    ("keepalive", |l, n, v| set(&mut l.protocol.timeouts.keep_alive, on_off(n, v))),
+    ("keepalivetimeout", |l, n, v| set(&mut l.protocol.timeouts.keep_alive_timeout, seconds(n, v))),
+    ("maxkeepaliverequests", |l, n, v| set(&mut l.protocol.timeouts.max_keep_alive_requests, number(n, v))),
+    ("timeout", |l, n, v| set(&mut l.protocol.timeouts.timeout, seconds(n, v))),
+    ("limitrequestline", |l, n, v| set(&mut l.protocol.limits.request_line, number(n, v))),
+    ("limitrequestfieldsize", |l, n, v| set(&mut l.protocol.limits.field_size, number(n, v))),
+    ("limitrequestfields", |l, n, v| set(&mut l.protocol.limits.fields, number(n, v))),
+    ("limitrequestbody", |l, n, v| set(&mut l.protocol.limits.body, number(n, v))),
+    ("limitrequestheadmemory", |l, n, v| set(&mut l.protocol.limits.head_budget, number(n, v))),
     ("servertokens", server_tokens),
 ];
 

@@ -8,20 +8,18 @@ use std::str::FromStr;
 
 use mpm::ListenAddr;
 
-use super::state::{Directive, Setter, State};
+use super::state::{set, Directive, Setter, State};
 use crate::config::modules;
 use crate::config::values::{number, on_off, one_arg, Res};
 
 /// `User`, `Group`, and the core's one-value directives with no effect.
 pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
     ("user", |l, _, v| {
-        mpm::master::refuse_root_user(v)?;
-        l.mpm.user = Some(v.to_string());
-        Ok(())
+        let user = mpm::master::refuse_root_user(v).map(|()| Some(v.to_string()));
+        set(&mut l.mpm.user, user)
     }),
     ("group", |l, _, v| {
-        l.mpm.group = Some(v.to_string());
-        Ok(())
+        set(&mut l.mpm.group, Ok(Some(v.to_string())))
     }),
     ("maxmemfree", a_size),
     ("threadstacksize", a_size),

@@ -2,19 +2,20 @@
 //! [`super::merge`]) or for the whole server; the syntax of their values
 //! (`SSLProtocol`, `SSLCipherSuite`) is in `config::ssl_values`.
 
-use super::state::{Directive, Setter, State};
+use super::state::{set, Directive, Setter, State};
 use crate::config::ssl_values::{is_tls13, parse_cipher_suites, parse_protocols};
 use crate::config::values::{on_off, one_arg, seconds, Res};
 
 /// The session settings, one for the server.
 pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
     ("sslsessiontickets", |l, n, v| {
-        l.ssl_session_tickets = on_off(n, v)?;
-        Ok(())
+        set(&mut l.ssl_session_tickets, on_off(n, v))
     }),
     ("sslsessioncache", |l, _, v| {
-        l.ssl_session_cache = !v.eq_ignore_ascii_case("none");
-        Ok(())
+        set(
+            &mut l.ssl_session_cache,
+            Ok(!v.eq_ignore_ascii_case("none")),
+        )
     }),
     ("sslpassphrasedialog", |_, _, v| {
         if !v.eq_ignore_ascii_case("builtin") {

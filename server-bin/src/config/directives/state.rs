@@ -25,6 +25,13 @@ use crate::config::values::Res;
 /// argument. The families list theirs in tables of `(name, Setter)`.
 pub(super) type Setter = fn(&mut State<'_>, &str, &str) -> Res<()>;
 
+/// What most setters do: put the value read into its setting, or say
+/// why it could not be read.
+pub(super) fn set<T>(setting: &mut T, value: Res<T>) -> Res<()> {
+    *setting = value?;
+    Ok(())
+}
+
 /// A log line's format as written, resolved once every `LogFormat` is known.
 #[derive(Debug, Clone)]
 pub(super) enum LogFmt {
