@@ -1,25 +1,30 @@
 //! The meaning of each directive: walking the parsed tree (sections,
 //! conditionals, includes) and filling a [`ServerConfig`].
 //!
-//! This module walks; the directives are applied by family, one file each:
+//! This module walks the tree: the sections (`<IfModule>`, `<IfDefine>`,
+//! `<IfVersion>`, `<VirtualHost>`, `<Directory>`, `<Location>`, `<Files>`)
+//! and `Include` are read here. Each directive is applied to the loader's
+//! [`State`] by its family, one file each:
 //!
-//! - [`server_wide`]: the table of directives that take one value for the
-//!   whole server (name → setter), which each family below fills with its
-//!   own (the MPM's, in [`mpm_common`], are all such);
-//! - [`server`]: the core's own: `Define`, `Listen`, `ServerRoot`, `LoadModule`, `PidFile`,
-//!   `User`, `Group` and the core directives accepted for compatibility;
+//! - [`server_wide`]: finds the directives that take one value for the
+//!   whole server in the families' tables (name → setter);
+//! - [`server`]: the core's own: `Define`, `Listen`, `ServerRoot`,
+//!   `LoadModule`, `PidFile`, `User`, `Group` and the core directives
+//!   accepted for compatibility;
+//! - [`mpm_common`]: the MPM directives, a table;
 //! - [`protocol`]: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
 //!   `LimitRequest*`, `ServerTokens`;
 //! - [`logging`]: `ErrorLog`, `LogLevel`, `LogFormat`, `CustomLog`;
 //! - [`site`]: what a host serves and answers to: `ServerName`,
 //!   `DocumentRoot`, `DirectoryIndex`, `Alias`, `Redirect`, `AddType`;
-//! - [`sections`]: `<IfModule>`, `<IfDefine>`, `<IfVersion>`,
-//!   `<VirtualHost>`, `<Directory>`, `<Location>`, `<Files>`;
-//! - [`access`]: inside those blocks: `Options`, `Require`, `SetHandler`;
+//! - [`access`]: inside the blocks: `Options`, `Require`, `SetHandler`;
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
+//!
+//! [`state`] holds what they share; it knows neither the walker nor a
+//! family, and a family knows no other family.
 //!
 //! Directives accepted with no effect in `mpmd` (documented so `-t` users
 //! know): `MaxMemFree`, `ThreadStackSize`, `ReceiveBufferSize`,
