@@ -6,9 +6,13 @@
 //! refused (for fuzzing, and for callers that must not touch other
 //! files). The work is split by concern: `lexer` (lines, words, sections),
 //! `include` (which files are read, and reading them safely),
-//! `directives` (what each directive means, includes, merging of virtual
-//! hosts) and `modules` (the table of built-in modules behind
-//! `<IfModule>`, `LoadModule`, `-l`, `-M`) and `dump` (what `-S` prints).
+//! `directives` (what each directive means, by family, includes, merging
+//! of virtual hosts), `values` and `ssl_values` (the syntax of directives'
+//! values), [`modules`] (the table of built-in modules behind
+//! `<IfModule>`, `LoadModule`, `-l`, `-M`) and [`dump`] (what `-v`, `-V`,
+//! `-l`, `-M` and `-S` print). What is read is a [`ServerConfig`]: the
+//! site's handlers' configuration (`mpm_site::SiteConfig`) and the
+//! server's own settings; [`ConfigError`] says what is wrong, and where.
 //!
 //! Bytes that are not UTF-8 are read as Apache reads them: comments may
 //! hold any, and so may file paths (`DocumentRoot`, `Alias`'s directory,
