@@ -1,63 +1,23 @@
-//! Serve a directory: files are sent with `Body::File`, which the strategy
-//! turns into `sendfile(2)` on plain TCP.
-//! Run: `cargo run -p mpm-examples --example serve_dir -- DIR [ADDR]`
-//! (default: the repository's sample site on 127.0.0.1:8082).
+//! Serve a directory as an Apache-like site, with `mpm-site`'s handlers:
+//! static files with `ETag`s, conditional requests and byte ranges (sent
+//! with `sendfile(2)` on plain TCP), `index.html` for directories,
+//! mod_status's page at `/server-status` for local clients (`?auto` for
+//! the machine-readable form), and an access log in the combined format.
+//!
+//! Run: `cargo run -p mpm-examples --example serve_dir -- [DIR [ADDR [LOG]]]`
+//! (default: the repository's sample site on 127.0.0.1:8082, the access
+//! log on standard output), then `curl -i http://127.0.0.1:8082/` and
+//! `curl http://127.0.0.1:8082/server-status?auto`. SIGTERM or Ctrl-C
+//! stops it.
 
-use std::fs::File;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use mpm::http::{header, HeaderValue, StatusCode};
-use mpm::{Body, ConnInfo, Handler, Request, Response};
-
-struct Dir {
-    root: PathBuf,
-}
-
-fn status(code: StatusCode) -> Response {
-    let mut r = Response::new(Body::from(format!("{code}\n")));
-    *r.status_mut() = code;
-    r
-}
-
-impl Handler for Dir {
-    fn handle(&self, req: Request<'_>, _: &ConnInfo) -> Response {
-        // Only plain segments: no `..`, no root, no percent tricks (a `%`
-        // is taken literally, so `%2e%2e` names a file called that).
-        let rel = Path::new(req.uri().path().trim_start_matches('/'));
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return status(StatusCode::BAD_REQUEST);
-        }
-        let mut path = self.root.join(rel);
-        if path.is_dir() {
-            path.push("index.html");
-        }
-        // Refuse anything a symlink leads out of the root.
-        match path.canonicalize() {
-            Ok(real) if real.starts_with(&self.root) => {}
-            _ => return status(StatusCode::NOT_FOUND),
-        }
-        let Ok(file) = File::open(&path) else {
-            return status(StatusCode::NOT_FOUND);
-        };
-        let Ok(len) = file.metadata().map(|m| m.len()) else {
-            return status(StatusCode::FORBIDDEN);
-        };
-        let mut resp = Response::new(Body::File {
-            file,
-            offset: 0,
-            len,
-        });
-        let mime = match path.extension().and_then(|e| e.to_str()) {
-            Some("html") => "text/html",
-            Some("css") => "text/css",
-            Some("txt") => "text/plain",
-            _ => "application/octet-stream",
-        };
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-        resp
-    }
-}
+use mpm::{Control, Exit, ListenAddr, Listeners, MpmConfig, RunContext, Scoreboard};
+use mpm_site::{
+    CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -65,10 +25,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../site").into());
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8082".into());
+    let log = args.next().unwrap_or_else(|| "/dev/stdout".into());
     let root = Path::new(&dir)
         .canonicalize()
         .map_err(|e| format!("{dir}: {e}"))?;
-    println!("serving {} on http://{addr}/", root.display());
-    mpm::Server::new(Dir { root }).listen(&addr)?.run()?;
+
+    // What to serve: the directory, the status page, the access log.
+    let mut site = VirtualHost::new(&root);
+    site.locations.push(LocationBlock {
+        handler: Some(SetHandler::ServerStatus),
+        require: Some(Require::Local),
+        ..LocationBlock::new("/server-status")
+    });
+    site.custom_logs.push(CustomLog::combined(&log));
+
+    // The strategy (event, where compiled), and the scoreboard it fills
+    // and the status page reads.
+    let mut mpm = mpm::by_name(mpm::default_strategy()).ok_or("no strategy compiled in")?;
+    let (mpm_config, warnings) = mpm.check_config(&MpmConfig::default());
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let (procs, threads) = mpm.scoreboard_shape(&mpm_config);
+    let scoreboard = Scoreboard::new(procs, threads)?;
+    let status = StatusInfo {
+        server_version: concat!("serve_dir/", env!("CARGO_PKG_VERSION")).into(),
+        mpm: mpm.info(),
+        built: env!("CARGO_PKG_VERSION").into(),
+        started: SystemTime::now(),
+        server_name: addr.clone(),
+    };
+    let handler = Site::new(&SiteConfig::new(site), scoreboard.clone(), Arc::new(status))?;
+
+    let listen: ListenAddr = addr.parse()?;
+    let listeners = Listeners::bind(&[listen], mpm_config.listen_backlog)?;
+    let control = Control::new()?;
+    control.install_signals()?;
+    eprintln!(
+        "serving {} on http://{addr}/ with the {} strategy",
+        root.display(),
+        mpm.info().name
+    );
+    let factory = mpm::shared_factory(Arc::new(handler));
+    // A restart (SIGHUP, SIGUSR1) runs the strategy again on the same
+    // listeners; a stop ends the program.
+    while mpm.run(RunContext {
+        listeners: &listeners,
+        factory: factory.clone(),
+        protocol: Arc::default(),
+        mpm: &mpm_config,
+        control: &control,
+        scoreboard: &scoreboard,
+    })? != Exit::Stop
+    {}
     Ok(())
 }

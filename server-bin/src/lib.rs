@@ -1,20 +1,25 @@
 //! `mpmd`'s modules as a library, so the fuzz targets (`fuzz/`) and the
 //! binary (`main.rs`) reach the same code. Not a stable API: embedders use
-//! the `mpm` crate; this exists to keep `mpmd` one program with one set of
-//! parsers, whatever drives them.
+//! the `mpm` and `mpm_site` crates; this exists to keep `mpmd` one program
+//! with one set of parsers, whatever drives them.
 //!
 //! - [`cli`]: the command line.
 //! - [`server`]: loading, binding, running and reloading.
-//! - [`config`]: Apache httpd's configuration syntax (its `lexer` is
-//!   public for fuzzing).
-//! - [`site`]: the request handler (its `uri_path` is public for fuzzing).
+//! - [`config`]: Apache httpd's configuration syntax, read into the
+//!   handlers' typed configuration and the server's own settings (its
+//!   `lexer` is public for fuzzing).
+//! - [`site`]: the request handlers, `mpm_site` (its `uri_path` and
+//!   `conditional` are public for fuzzing).
+//! - `tls`: which addresses speak TLS, with which certificate files.
+//! - `logging`: the error log; `pidfile`: the pid file; `detach`: leaving
+//!   the terminal for `-k start`.
 
 pub mod cli;
 pub mod config;
-mod dump;
+mod detach;
 mod logging;
 mod pidfile;
 pub mod server;
-pub mod site;
-mod status;
 mod tls;
+
+pub use mpm_site as site;

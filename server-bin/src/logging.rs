@@ -9,14 +9,15 @@
 //! - Times are in UTC (local time needs the time zone database, which the
 //!   standard library does not read); the format is otherwise Apache's.
 //! - The module is the crate that logged: `mpm_prefork`, `mpm_worker`,
-//!   `mpm_event` as they are; the core, the facade and `mpmd` are `core`.
+//!   `mpm_event` as they are; the core, the facade, the site's handlers
+//!   (`mpm_site`) and `mpmd` are `core`.
 //! - Levels: `error`, `warn`, `notice` (for `Info`), `debug`, `trace1`
 //!   (for `Trace`).
 //! - `:tid N` is added on threads other than the process's main thread.
 //! - Each line is written with one `write` (on an `O_APPEND` file), so the
 //!   lines of several processes sharing the file never interleave. A
 //!   message is escaped as Apache's `ap_escape_errorlog_item` does (see
-//!   [`escape`], which the access log shares): a line break is written as
+//!   [`mpm_site::log_escape`], which the access log shares): a line break is written as
 //!   `\n`, so a record stays one line, and a control byte from a client
 //!   (an escape sequence in a requested path) as `\x1b`, so it never
 //!   reaches the terminal of whoever reads the log.
@@ -33,9 +34,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use mpm_site::log_escape::{escape, Quotes};
+use mpm_site::utc_time::UtcTime;
 use parking_lot::Mutex;
 
 /// Where lines go.
@@ -196,10 +199,10 @@ fn open_log(path: &Path) -> Result<File, String> {
 }
 
 /// Apache's module name for a log target: the crate that logged, with the
-/// core, the facade and the binary all called `core`.
+/// core, the facade, the site's handlers and the binary all called `core`.
 fn module_of(target: &str) -> &str {
     match target.split("::").next().unwrap_or(target) {
-        "" | "mpm_core" | "mpm" | "mpmd" => "core",
+        "" | "mpm_core" | "mpm" | "mpm_site" | "mpmd" => "core",
         other => other,
     }
 }
@@ -249,122 +252,10 @@ fn format_line(
     line
 }
 
-/// Whether [`escape`] backslashes `"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Quotes {
-    /// `\"`: the access log, whose fields are often quoted.
-    Escaped,
-    /// `"` as it is: the error log (as Apache's error log).
-    Kept,
-}
-
-/// Escape one log item as Apache does (`ap_escape_logitem`,
-/// `ap_escape_errorlog_item`): `\` backslashed, `\b \n \r \t \v` spelled
-/// so, every other control byte and every byte beyond ASCII as `\xhh`, and
-/// `"` backslashed or kept as `quotes` says. The one escaping of both
-/// logs, so neither lets a client's bytes through that the other stops.
-pub(crate) fn escape(bytes: &[u8], quotes: Quotes, out: &mut String) {
-    for &b in bytes {
-        match b {
-            b'"' if quotes == Quotes::Kept => out.push('"'),
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(b as char);
-            }
-            0x08 => out.push_str("\\b"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x0b => out.push_str("\\v"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\x");
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
-}
-
-/// A moment split into UTC calendar fields (no time zone database needed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct UtcTime {
-    pub year: i64,
-    /// 1–12.
-    pub month: u32,
-    /// 1–31.
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-    pub micros: u32,
-    /// 0 = Sunday … 6 = Saturday.
-    pub weekday: u32,
-}
-
-const WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-impl UtcTime {
-    /// Split `t` (times before 1970 count as 1970).
-    pub fn of(t: SystemTime) -> UtcTime {
-        let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let secs = since.as_secs();
-        let days = (secs / 86_400) as i64;
-        let rem = secs % 86_400;
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        UtcTime {
-            year,
-            month,
-            day,
-            hour: (rem / 3600) as u32,
-            minute: (rem % 3600 / 60) as u32,
-            second: (rem % 60) as u32,
-            micros: since.subsec_micros(),
-            // 1970-01-01 was a Thursday.
-            weekday: (days + 4).rem_euclid(7) as u32,
-        }
-    }
-
-    /// `Thu`.
-    pub fn weekday_short(&self) -> &'static str {
-        &WEEKDAYS[self.weekday as usize % 7][..3]
-    }
-
-    /// `Thursday`.
-    pub fn weekday_long(&self) -> &'static str {
-        WEEKDAYS[self.weekday as usize % 7]
-    }
-
-    /// `Nov`.
-    pub fn month_short(&self) -> &'static str {
-        MONTHS[(self.month as usize + 11) % 12]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     /// Checks `[Www Mmm dd hh:mm:ss.uuuuuu yyyy] [module:level] [pid N(:tid N)?] message`
     /// and returns (module, level, message), or what did not match.
@@ -399,27 +290,6 @@ mod tests {
             return Err(format!("pid not a number: {line:?}"));
         }
         Ok((module, level, message))
-    }
-
-    #[test]
-    fn utc_fields_of_known_moments() {
-        let t = UNIX_EPOCH + Duration::new(1_795_681_288, 123_456_000);
-        let u = UtcTime::of(t);
-        assert_eq!(
-            (u.year, u.month, u.day, u.hour, u.minute, u.second, u.micros),
-            (2026, 11, 26, 8, 21, 28, 123_456)
-        );
-        assert_eq!((u.weekday_short(), u.month_short()), ("Thu", "Nov"));
-        let leap = UtcTime::of(UNIX_EPOCH + Duration::from_secs(951_782_400)); // 2000-02-29
-        assert_eq!(
-            (leap.year, leap.month, leap.day, leap.weekday_long()),
-            (2000, 2, 29, "Tuesday")
-        );
-        let epoch = UtcTime::of(UNIX_EPOCH);
-        assert_eq!(
-            (epoch.year, epoch.month, epoch.day, epoch.weekday_short()),
-            (1970, 1, 1, "Thu")
-        );
     }
 
     #[test]
@@ -470,18 +340,10 @@ mod tests {
     }
 
     #[test]
-    fn the_access_log_escapes_quotes_and_the_error_log_keeps_them() {
-        let (mut access, mut error) = (String::new(), String::new());
-        escape(b"say \"hi\"\x1b", Quotes::Escaped, &mut access);
-        escape(b"say \"hi\"\x1b", Quotes::Kept, &mut error);
-        assert_eq!(access, "say \\\"hi\\\"\\x1b");
-        assert_eq!(error, "say \"hi\"\\x1b");
-    }
-
-    #[test]
     fn modules_are_named_as_apache_does() {
         assert_eq!(module_of("mpm_core::scoreboard"), "core");
         assert_eq!(module_of("mpmd::config"), "core");
+        assert_eq!(module_of("mpm_site::file_cache"), "core");
         assert_eq!(module_of("mpm"), "core");
         assert_eq!(module_of("mpm_prefork::spare"), "mpm_prefork");
         assert_eq!(module_of("mpm_event"), "mpm_event");

@@ -1,20 +1,18 @@
 //! What `mpmd` does once the command line is read: check, signal, or run.
 
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use mpm::{Control, Exit, Listeners, Mpm, MpmConfig, Phase, RunContext, Scoreboard};
 
-use crate::cli::{Args, Signal, USAGE};
-use crate::config::{self, LoadOptions, ServerConfig};
-use crate::pidfile::{self, PidFile, Running};
-use crate::status::StatusInfo;
-use crate::{dump, logging, site, tls};
+use mpm_site::{Site, StatusInfo};
 
-/// The `Server` header and `-v` version.
-pub const VERSION: &str = concat!("mpmd/", env!("CARGO_PKG_VERSION"));
+use crate::cli::{Args, Signal, USAGE};
+use crate::config::dump::{self, VERSION};
+use crate::config::{self, LoadOptions, ServerConfig};
+use crate::detach::{daemonize, redirect_stderr_to_null};
+use crate::pidfile::{self, PidFile, Running};
+use crate::{logging, tls};
 
 fn load(args: &Args) -> Result<ServerConfig, String> {
     let opts = LoadOptions {
@@ -226,12 +224,13 @@ fn run(
             built: env!("CARGO_PKG_VERSION").to_string(),
             started,
             server_name: cfg
-                .main_server
+                .site
+                .main
                 .server_name
                 .clone()
                 .unwrap_or_else(|| "localhost".into()),
         });
-        let handler = site::Site::new(&cfg, scoreboard.clone(), info)?;
+        let handler = Site::new(&cfg.site, scoreboard.clone(), info).map_err(|e| e.to_string())?;
         log::info!(
             "{VERSION} ({} MPM) configured -- resuming normal operations",
             mpm.info().name
@@ -301,54 +300,4 @@ fn reload(
         .map_err(|e| e.to_string())?;
     tls::apply(&tls_table, listeners);
     Ok(new)
-}
-
-fn redirect_stderr_to_null() {
-    use std::os::fd::AsRawFd;
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        // SAFETY: dup2 onto our own stderr descriptor; `null` is open for
-        // the duration of the call.
-        unsafe {
-            libc::dup2(null.as_raw_fd(), 2);
-        }
-    }
-}
-
-/// Detach from the terminal (`-k start`): the parent waits until the child
-/// has written its pid file (exit 0) or failed (exit 1, the child has
-/// printed why). Returns the pipe on which the child says it is ready.
-fn daemonize() -> Result<OwnedFd, String> {
-    use nix::unistd::{fork, setsid, ForkResult};
-    let (r, w) = nix::unistd::pipe().map_err(|e| format!("could not detach: {}", e.desc()))?;
-    // SAFETY: mpmd is single-threaded at this point (no thread has been
-    // started yet), so the child may run any code after fork.
-    match unsafe { fork() } {
-        Err(e) => Err(format!("could not detach: {}", e.desc())),
-        Ok(ForkResult::Parent { .. }) => {
-            drop(w);
-            let mut buf = [0u8; 2];
-            let mut f = std::fs::File::from(r);
-            let ok = matches!(f.read(&mut buf), Ok(2)) && &buf == b"ok";
-            std::process::exit(if ok { 0 } else { 1 });
-        }
-        Ok(ForkResult::Child) => {
-            drop(r);
-            let _ = setsid();
-            if let Ok(null) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                use std::os::fd::AsRawFd;
-                // SAFETY: dup2 onto the standard descriptors of this
-                // process; `null` stays open for the duration of the call.
-                unsafe {
-                    libc::dup2(null.as_raw_fd(), 0);
-                    libc::dup2(null.as_raw_fd(), 1);
-                }
-            }
-            let _ = std::io::stdout().flush();
-            Ok(w)
-        }
-    }
 }

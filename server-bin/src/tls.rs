@@ -17,8 +17,9 @@ use std::sync::Arc;
 use mpm::tls::{CertSpec, TlsPolicy, TlsShared};
 use mpm::{ListenAddr, Listeners};
 
-use crate::config::{ServerConfig, VirtualHost};
-use crate::site::router::Router;
+use mpm_site::router::Router;
+
+use crate::config::{ServerConfig, SslSettings, VirtualHost};
 
 /// The TLS configuration of each TLS listening address.
 pub type TlsTable = Vec<(ListenAddr, Arc<mpm::rustls::ServerConfig>)>;
@@ -26,10 +27,8 @@ pub type TlsTable = Vec<(ListenAddr, Arc<mpm::rustls::ServerConfig>)>;
 /// Build the TLS configuration of every TLS address of `cfg`: reads and
 /// checks every certificate and key (what `mpmd -t` reports).
 pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String> {
-    let router = Router::new(&cfg.main_server, &cfg.vhosts);
-    let hosts: Vec<&VirtualHost> = std::iter::once(&cfg.main_server)
-        .chain(&cfg.vhosts)
-        .collect();
+    let router = Router::new(&cfg.site.main, &cfg.site.vhosts);
+    let hosts: Vec<(&VirtualHost, &SslSettings)> = cfg.site.hosts().zip(&cfg.ssl).collect();
     let mut table = TlsTable::new();
     for addr in &cfg.listens {
         if table.iter().any(|(a, _)| a == addr) {
@@ -42,22 +41,22 @@ pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String>
         } else {
             candidates.to_vec()
         };
-        let ssl_hosts: Vec<&VirtualHost> = serving
+        let ssl_hosts: Vec<(&VirtualHost, &SslSettings)> = serving
             .iter()
-            .map(|&i| hosts[i])
-            .filter(|h| h.ssl.enabled())
+            .filter_map(|&i| hosts.get(i).copied())
+            .filter(|(_, ssl)| ssl.enabled())
             .collect();
         if !addr.is_tls() && ssl_hosts.is_empty() {
             continue;
         }
-        let Some(default) = ssl_hosts.first() else {
+        let Some(&(_, default)) = ssl_hosts.first() else {
             return Err(format!(
                 "Listen {addr} https: no server for this address has SSLEngine on; add SSLEngine on, SSLCertificateFile and SSLCertificateKeyFile to its <VirtualHost>"
             ));
         };
         let mut specs = Vec::with_capacity(ssl_hosts.len());
-        for h in &ssl_hosts {
-            let Some(cert_file) = h.ssl.cert_file.clone() else {
+        for &(h, ssl) in &ssl_hosts {
+            let Some(cert_file) = ssl.cert_file.clone() else {
                 return Err(format!(
                     "{}: SSLEngine on but no SSLCertificateFile for {}",
                     h.origin,
@@ -74,19 +73,18 @@ pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String>
                 CertSpec {
                     names,
                     cert_file,
-                    key_file: h.ssl.key_file.clone(),
+                    key_file: ssl.key_file.clone(),
                 },
-                h.ssl.cert_origin.clone(),
+                ssl.cert_origin.clone(),
             ));
         }
         let policy = TlsPolicy {
             versions: default
-                .ssl
                 .protocols
                 .clone()
                 .unwrap_or_else(|| TlsPolicy::default().versions),
-            cipher_suites: default.ssl.cipher_suites.clone(),
-            honor_cipher_order: default.ssl.honor_cipher_order.unwrap_or(false),
+            cipher_suites: default.cipher_suites.clone(),
+            honor_cipher_order: default.honor_cipher_order.unwrap_or(false),
             session_tickets: cfg.ssl_session_tickets,
             session_cache: cfg.ssl_session_cache,
         };

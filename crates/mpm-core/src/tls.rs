@@ -6,8 +6,10 @@
 //! - [`load_certified_key`]: a certificate chain (PEM, leaf first) and its
 //!   private key (PKCS#8, PKCS#1 or SEC1 PEM), parsed and checked to match;
 //!   every error names the file and the problem (`mpmd -t` prints it).
-//! - [`TlsPolicy`]: the protocol versions (`SSLProtocol`, TLS 1.2 and 1.3
-//!   only) and cipher suites (`SSLCipherSuite`, by OpenSSL or IANA name).
+//! - [`TlsPolicy`]: the protocol versions (TLS 1.2 and 1.3 only) and
+//!   cipher suites (rustls' [`CipherSuite`] values) an address offers; the
+//!   Apache syntax that names them (`SSLProtocol`, `SSLCipherSuite`) is
+//!   read by `mpmd`'s configuration loader.
 //! - [`server_config`]: one `Arc<ServerConfig>` per listening address, with
 //!   an SNI resolver over its hosts (exact names and `*`/`?` wildcards, as
 //!   `ServerName`/`ServerAlias` match; no match, or no SNI, gets the first
@@ -47,7 +49,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
-use rustls::{ProtocolVersion, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls::{CipherSuite, ProtocolVersion, SupportedCipherSuite, SupportedProtocolVersion};
 
 pub use rustls::ServerConfig;
 
@@ -258,9 +260,9 @@ impl TlsVersion {
 pub struct TlsPolicy {
     /// Versions offered (never empty).
     pub versions: Vec<TlsVersion>,
-    /// Cipher suites by IANA name, in preference order; `None` for all
-    /// that rustls has.
-    pub cipher_suites: Option<Vec<&'static str>>,
+    /// Cipher suites in preference order; `None` for all that rustls
+    /// has. A version none of them belongs to keeps all its suites.
+    pub cipher_suites: Option<Vec<CipherSuite>>,
     /// Prefer our suite order to the client's (`SSLHonorCipherOrder on`).
     pub honor_cipher_order: bool,
     /// Issue session tickets (`SSLSessionTickets`, on by default).
@@ -279,223 +281,6 @@ impl Default for TlsPolicy {
             session_cache: true,
         }
     }
-}
-
-/// The suites rustls (ring) has: `(OpenSSL name, IANA name, suite)`.
-fn suites() -> [(&'static str, &'static str, SupportedCipherSuite); 9] {
-    use rustls::crypto::ring::cipher_suite as cs;
-    [
-        (
-            "TLS_AES_256_GCM_SHA384",
-            "TLS_AES_256_GCM_SHA384",
-            cs::TLS13_AES_256_GCM_SHA384,
-        ),
-        (
-            "TLS_AES_128_GCM_SHA256",
-            "TLS_AES_128_GCM_SHA256",
-            cs::TLS13_AES_128_GCM_SHA256,
-        ),
-        (
-            "TLS_CHACHA20_POLY1305_SHA256",
-            "TLS_CHACHA20_POLY1305_SHA256",
-            cs::TLS13_CHACHA20_POLY1305_SHA256,
-        ),
-        (
-            "ECDHE-ECDSA-AES256-GCM-SHA384",
-            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        ),
-        (
-            "ECDHE-ECDSA-AES128-GCM-SHA256",
-            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        ),
-        (
-            "ECDHE-ECDSA-CHACHA20-POLY1305",
-            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        ),
-        (
-            "ECDHE-RSA-AES256-GCM-SHA384",
-            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        ),
-        (
-            "ECDHE-RSA-AES128-GCM-SHA256",
-            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        ),
-        (
-            "ECDHE-RSA-CHACHA20-POLY1305",
-            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-            cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        ),
-    ]
-}
-
-/// OpenSSL keywords whose exclusion (`!aNULL`) names only suites rustls
-/// never offers, so excluding them changes nothing.
-const NEVER_OFFERED: &[&str] = &[
-    "anull",
-    "enull",
-    "null",
-    "exp",
-    "export",
-    "export40",
-    "export56",
-    "low",
-    "medium",
-    "md5",
-    "rc4",
-    "3des",
-    "des",
-    "idea",
-    "seed",
-    "camellia",
-    "aria",
-    "psk",
-    "srp",
-    "dss",
-    "dsa",
-    "adh",
-    "aecdh",
-    "kdhe",
-    "dhe",
-    "edh",
-    "kedh",
-    "sha1",
-    "sha",
-    "ccm",
-    "ccm8",
-    "aesccm",
-    "aesccm8",
-    "krsa",
-    "cbc",
-    "aes128-sha",
-    "aes256-sha",
-    "sslv3",
-    "tlsv1",
-    "ecdsa-sha1",
-];
-
-/// Parse an `SSLProtocol` value (`-all +TLSv1.2 +TLSv1.3`, `TLSv1.3`,
-/// `all -SSLv3 -TLSv1 -TLSv1.1`): `all` means every version rustls has
-/// (TLS 1.2 and 1.3). Anything older asked for is refused with a message
-/// that says what to write instead.
-pub fn parse_protocols(args: &[&str]) -> Result<Vec<TlsVersion>, String> {
-    let mut set: Vec<TlsVersion> = Vec::new();
-    let all = [TlsVersion::Tls12, TlsVersion::Tls13];
-    for (i, arg) in args.iter().enumerate() {
-        let (sign, name) = match arg.as_bytes().first() {
-            Some(b'+') => ('+', &arg[1..]),
-            Some(b'-') => ('-', &arg[1..]),
-            // A bare name replaces what came before, as in Apache.
-            _ => ('=', *arg),
-        };
-        let versions: &[TlsVersion] = match name.to_ascii_lowercase().as_str() {
-            "all" => &all,
-            "tlsv1.2" => &all[..1],
-            "tlsv1.3" => &all[1..],
-            old @ ("sslv2" | "sslv3" | "tlsv1" | "tlsv1.1") => {
-                if sign == '-' {
-                    &[] // excluding what is never offered
-                } else {
-                    return Err(format!(
-                        "SSLProtocol: {name} is not supported: mpmd speaks TLSv1.2 and TLSv1.3 only ({old} is insecure); write `SSLProtocol -all +TLSv1.2 +TLSv1.3`"
-                    ));
-                }
-            }
-            _ => {
-                return Err(format!(
-                    "SSLProtocol: unknown protocol '{arg}' (use all, TLSv1.2, TLSv1.3 with + or -)"
-                ))
-            }
-        };
-        match sign {
-            '=' if i == 0 => set = versions.to_vec(),
-            '=' | '+' => set.extend(
-                versions
-                    .iter()
-                    .filter(|v| !set.contains(v))
-                    .copied()
-                    .collect::<Vec<_>>(),
-            ),
-            _ => set.retain(|v| !versions.contains(v)),
-        }
-    }
-    set.sort();
-    if set.is_empty() {
-        return Err(format!(
-            "SSLProtocol {}: no protocol left; write `SSLProtocol -all +TLSv1.2 +TLSv1.3`",
-            args.join(" ")
-        ));
-    }
-    Ok(set)
-}
-
-/// Parse an `SSLCipherSuite` list: names separated by `:`, `,` or spaces,
-/// each an OpenSSL name (`ECDHE-RSA-AES128-GCM-SHA256`) or an IANA name
-/// (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, `TLS_AES_128_GCM_SHA256`) of a
-/// suite rustls has; `HIGH`, `DEFAULT` and `ALL` add every suite rustls
-/// has; `!name`/`-name` removes a suite, and excluding a class rustls never
-/// offers (`!aNULL`, `!MD5`, `!RC4`, `!3DES` …) is accepted. Any other
-/// name is refused. Returns IANA names in order.
-pub fn parse_cipher_suites(spec: &str) -> Result<Vec<&'static str>, String> {
-    let table = suites();
-    let mut out: Vec<&'static str> = Vec::new();
-    for word in spec.split([':', ',', ' ', '\t']).filter(|w| !w.is_empty()) {
-        let (remove, name) = match word.as_bytes()[0] {
-            b'!' | b'-' => (true, &word[1..]),
-            b'+' => (false, &word[1..]),
-            _ => (false, word),
-        };
-        let lower = name.to_ascii_lowercase();
-        if lower.starts_with('@') {
-            continue; // @STRENGTH, @SECLEVEL=2: ordering hints
-        }
-        let found: Vec<&'static str> = match lower.as_str() {
-            "high"
-            | "default"
-            | "all"
-            | "complementofdefault"
-            | "ecdhe"
-            | "eecdh"
-            | "aesgcm"
-            | "aes"
-            | "chacha20"
-            | "tlsv1.2"
-            | "tlsv1.3" => table.iter().map(|s| s.1).collect(),
-            _ => table
-                .iter()
-                .filter(|s| s.0.eq_ignore_ascii_case(name) || s.1.eq_ignore_ascii_case(name))
-                .map(|s| s.1)
-                .collect(),
-        };
-        if found.is_empty() {
-            if remove && NEVER_OFFERED.contains(&lower.as_str()) {
-                continue;
-            }
-            return Err(format!(
-                "SSLCipherSuite: '{name}' is not a cipher suite mpmd has; it has {}",
-                table.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if remove {
-            out.retain(|s| !found.contains(s));
-        } else {
-            for s in found {
-                if !out.contains(&s) {
-                    out.push(s);
-                }
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(format!(
-            "SSLCipherSuite {spec}: no cipher suite left (name at least one, e.g. ECDHE-RSA-AES128-GCM-SHA256)"
-        ));
-    }
-    Ok(out)
 }
 
 /// Read a PEM certificate chain (leaf first) and private key, check that
@@ -680,23 +465,28 @@ pub fn server_config_from_keys(
     };
     let mut provider: CryptoProvider = rustls::crypto::ring::default_provider();
     if let Some(wanted) = &policy.cipher_suites {
-        let table = suites();
-        let mut chosen: Vec<SupportedCipherSuite> = Vec::new();
-        // Versions for which no suite is named keep all theirs.
-        for v in &policy.versions {
-            let of_version = |s: &SupportedCipherSuite| s.version() == v.rustls();
-            let named: Vec<SupportedCipherSuite> = wanted
-                .iter()
-                .filter_map(|w| table.iter().find(|t| t.1 == *w).map(|t| t.2))
-                .filter(of_version)
-                .collect();
-            if named.is_empty() {
-                chosen.extend(table.iter().map(|t| t.2).filter(of_version));
-            } else {
-                chosen.extend(named);
+        let all = std::mem::take(&mut provider.cipher_suites);
+        let mut named = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            match all.iter().find(|s| s.suite() == *w) {
+                Some(s) => named.push(*s),
+                None => {
+                    return Err(Error::Tls(format!(
+                        "{what}: rustls has no cipher suite {w:?}"
+                    )))
+                }
             }
         }
-        provider.cipher_suites = chosen;
+        // Versions for which no suite is named keep all theirs.
+        for v in &policy.versions {
+            let of_version = |s: &&SupportedCipherSuite| s.version() == v.rustls();
+            let mut chosen: Vec<SupportedCipherSuite> =
+                named.iter().filter(of_version).copied().collect();
+            if chosen.is_empty() {
+                chosen = all.iter().filter(of_version).copied().collect();
+            }
+            provider.cipher_suites.extend(chosen);
+        }
     }
     let versions: Vec<&'static SupportedProtocolVersion> =
         policy.versions.iter().map(|v| v.rustls()).collect();
@@ -735,49 +525,6 @@ pub(crate) fn version_name(v: Option<ProtocolVersion>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssl_protocol_accepts_modern_versions_and_refuses_old_ones() {
-        let p = |s: &str| parse_protocols(&s.split_whitespace().collect::<Vec<_>>());
-        assert_eq!(
-            p("-all +TLSv1.2 +TLSv1.3").unwrap(),
-            [TlsVersion::Tls12, TlsVersion::Tls13]
-        );
-        assert_eq!(p("TLSv1.3").unwrap(), [TlsVersion::Tls13]);
-        assert_eq!(p("all -TLSv1.3").unwrap(), [TlsVersion::Tls12]);
-        assert_eq!(p("all -SSLv3 -TLSv1 -TLSv1.1").unwrap().len(), 2);
-        let e = p("-all +TLSv1.1 +TLSv1.2").unwrap_err();
-        assert!(
-            e.contains("TLSv1.1 is not supported") && e.contains("-all +TLSv1.2 +TLSv1.3"),
-            "{e}"
-        );
-        assert!(p("-all").unwrap_err().contains("no protocol left"));
-        assert!(p("TLSv9").unwrap_err().contains("unknown protocol"));
-    }
-
-    #[test]
-    fn ssl_cipher_suite_takes_openssl_and_iana_names_and_refuses_others() {
-        let s = parse_cipher_suites("ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384").unwrap();
-        assert_eq!(
-            s,
-            [
-                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-                "TLS_AES_256_GCM_SHA384"
-            ]
-        );
-        assert_eq!(parse_cipher_suites("HIGH:!aNULL:!MD5").unwrap().len(), 9);
-        assert_eq!(
-            parse_cipher_suites("HIGH:!ECDHE-RSA-CHACHA20-POLY1305")
-                .unwrap()
-                .len(),
-            8
-        );
-        let e = parse_cipher_suites("AES128-SHA").unwrap_err();
-        assert!(e.contains("'AES128-SHA' is not a cipher suite"), "{e}");
-        assert!(parse_cipher_suites("!MD5")
-            .unwrap_err()
-            .contains("no cipher suite left"));
-    }
 
     #[test]
     fn wildcards_match_as_server_alias_does() {

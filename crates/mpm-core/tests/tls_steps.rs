@@ -315,8 +315,10 @@ fn ssl_cipher_suite_and_protocol_limit_what_is_negotiated() {
     let mut s = setup();
     let a = s.pki.host("a2", &["a.test"]);
     let policy = TlsPolicy {
-        versions: tls::parse_protocols(&["TLSv1.2"]).unwrap(),
-        cipher_suites: Some(tls::parse_cipher_suites("ECDHE-ECDSA-AES256-GCM-SHA384").unwrap()),
+        versions: vec![tls::TlsVersion::Tls12],
+        cipher_suites: Some(vec![
+            rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ]),
         ..TlsPolicy::default()
     };
     let spec = CertSpec {
@@ -365,4 +367,27 @@ fn ssl_cipher_suite_and_protocol_limit_what_is_negotiated() {
             );
         }
     }
+}
+
+#[test]
+fn a_cipher_suite_rustls_lacks_is_refused_naming_the_address() {
+    let s = setup();
+    let a = s.pki.host("a3", &["a.test"]);
+    let policy = TlsPolicy {
+        cipher_suites: Some(vec![rustls::CipherSuite::TLS13_AES_128_CCM_SHA256]),
+        ..TlsPolicy::default()
+    };
+    let spec = CertSpec {
+        names: vec!["a.test".into()],
+        cert_file: a.cert,
+        key_file: Some(a.key),
+    };
+    let e = match tls::server_config("Listen 443", &[spec], &policy, &TlsShared::new().unwrap()) {
+        Ok(_) => panic!("a configuration with a suite rustls lacks was built"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("Listen 443: rustls has no cipher suite TLS13_AES_128_CCM_SHA256"),
+        "the error was: {e}"
+    );
 }

@@ -1,9 +1,64 @@
-//! `mpmd -S`: the virtual-host table and main settings, as Apache prints
-//! them (`httpd -S`), so an operator can see which host answers where.
+//! What `mpmd` prints about itself and its configuration instead of
+//! serving: `-v` and `-V` (the version and build), `-l` and `-M` (the
+//! modules), and `-S` (the virtual-host table and main settings, as Apache
+//! prints them with `httpd -S`, so an operator can see which host answers
+//! where).
 
 use std::fmt::Write;
 
-use super::types::{ServerConfig, VhostAddr, VirtualHost};
+use mpm::MpmInfo;
+
+use super::modules;
+use super::server_config::ServerConfig;
+use mpm_site::config::{VhostAddr, VirtualHost};
+
+/// `mpmd/0.1.0`: what `-v` prints, the status page shows and the startup
+/// message names.
+pub const VERSION: &str = concat!("mpmd/", env!("CARGO_PKG_VERSION"));
+
+/// `-l`: `Compiled in modules:` and one file name per line, as httpd.
+pub fn compiled_modules() -> String {
+    let mut out = String::from("Compiled in modules:\n");
+    for m in modules::compiled_modules(&mpm::compiled()) {
+        let _ = writeln!(out, "  {}", m.file);
+    }
+    out
+}
+
+/// `-M`: `Loaded Modules:` with `name (static)` per module, the running
+/// MPM only.
+pub fn loaded_modules(running: MpmInfo) -> String {
+    let mut out = String::from("Loaded Modules:\n");
+    for m in modules::compiled_modules(&[running.name]) {
+        let _ = writeln!(out, " {} (static)", m.id);
+    }
+    out
+}
+
+/// `-V`: version and build settings.
+pub fn version(info: MpmInfo) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    format!(
+        "Server version: {}\nServer built:   {} (cargo {})\nArchitecture:   {}-bit\nServer MPM:     {}\n  threaded:     {}\n    forked:     {}\nCompiled in MPMs: {}\n",
+        VERSION,
+        env!("CARGO_PKG_VERSION"),
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        usize::BITS,
+        info.name,
+        yes_no(info.threaded),
+        yes_no(info.forked),
+        mpm::compiled().join(", "),
+    )
+}
+
+/// `-S`: [`describe`], then the `-D` names.
+pub fn vhosts(cfg: &ServerConfig, defines: &[String]) -> String {
+    let mut out = describe(cfg);
+    for d in defines {
+        let _ = writeln!(out, "Define: {d}");
+    }
+    out
+}
 
 /// `*:80`, `127.0.0.1:8080`, `[::1]:*`.
 fn addr_text(addr: &VhostAddr) -> String {
@@ -28,7 +83,7 @@ fn name_of(host: &VirtualHost) -> &str {
 /// and the files mod_file_cache loads (`MMapFile`, `CacheFile`).
 pub fn describe(cfg: &ServerConfig) -> String {
     let mut groups: Vec<(String, Vec<&VirtualHost>)> = Vec::new();
-    for host in &cfg.vhosts {
+    for host in &cfg.site.vhosts {
         for addr in &host.addrs {
             let key = addr_text(addr);
             match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -75,7 +130,7 @@ pub fn describe(cfg: &ServerConfig) -> String {
     let _ = writeln!(
         out,
         "Main DocumentRoot: \"{}\"",
-        cfg.main_server.document_root.display()
+        cfg.site.main.document_root.display()
     );
     match &cfg.error_log {
         Some(path) => {
@@ -93,7 +148,7 @@ pub fn describe(cfg: &ServerConfig) -> String {
     if let Some(group) = &cfg.mpm.group {
         let _ = writeln!(out, "Group: name=\"{group}\"");
     }
-    for file in &cfg.cached_files {
+    for file in &cfg.site.cached_files {
         let _ = writeln!(
             out,
             "{}: \"{}\" ({})",
@@ -123,7 +178,7 @@ mod tests {
         let cfg = load(Some(&file), &LoadOptions::default()).expect("config loads");
         let text = describe(&cfg);
         let f = file.display();
-        let d = cfg.main_server.document_root.display();
+        let d = cfg.site.main.document_root.display();
         let expected_hosts = format!(
             "VirtualHost configuration:\n\
              *:80                   is a NameVirtualHost\n\

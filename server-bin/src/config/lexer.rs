@@ -11,7 +11,9 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use super::{ConfigError, Origin};
+use mpm_site::config::Origin;
+
+use super::error::ConfigError;
 
 /// The deepest nesting of sections and `Include`s together (a section
 /// inside 63 enclosing ones, counting each `Include` on the way as one).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mpm::config::ReadStage;
 
-use super::types::{IpNet, Options, OptionsSetting, RedirectRule, Require, VhostAddr};
+use mpm_site::config::{IpNet, Options, OptionsSetting, RedirectRule, Require, VhostAddr};
 
 /// The Apache version `<IfVersion>` compares against.
 const EMULATED_VERSION: [u32; 3] = [2, 4, 62];

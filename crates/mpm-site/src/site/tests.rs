@@ -12,13 +12,13 @@ use http::header::{
     LAST_MODIFIED, LOCATION,
 };
 use http::{Method, StatusCode, Uri};
-use mpm::{Body, ConnInfo, Exchange, Handler, RequestBody, Response};
+use mpm_core::{Body, ConnInfo, Exchange, Handler, RequestBody, Response};
 
-use super::Site;
 use crate::config::{
     AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
-    OptionsSetting, RedirectRule, Require, ServerConfig, VhostAddr, VirtualHost,
+    OptionsSetting, RedirectRule, Require, SetHandler, SiteConfig, VhostAddr, VirtualHost,
 };
+use crate::site::Site;
 use crate::status::StatusInfo;
 
 // ---------------------------------------------------------------- helpers
@@ -36,44 +36,21 @@ fn host(root: &Path, name: Option<&str>, addrs: &[&str]) -> VirtualHost {
             })
             .collect(),
         server_name: name.map(str::to_string),
-        server_aliases: Vec::new(),
-        document_root: root.to_path_buf(),
-        directory_index: vec!["index.html".into()],
-        aliases: Vec::new(),
-        redirects: Vec::new(),
-        directories: Vec::new(),
-        locations: Vec::new(),
-        custom_logs: Vec::new(),
-        server_admin: None,
-        ssl: Default::default(),
-        origin: Default::default(),
+        ..VirtualHost::new(root)
     }
 }
 
-fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> ServerConfig {
-    ServerConfig {
-        listens: Vec::new(),
-        mpm_name: None,
-        mpm: mpm::MpmConfig::default(),
-        protocol: mpm::ProtocolConfig::default(),
-        pid_file: "logs/mpmd.pid".into(),
-        server_root: main.document_root.clone(),
-        error_log: None,
-        log_level: log::LevelFilter::Info,
-        main_server: main,
+fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> SiteConfig {
+    SiteConfig {
         vhosts,
-        warnings: Vec::new(),
-        add_types: Vec::new(),
-        ssl_session_tickets: true,
-        ssl_session_cache: true,
-        cached_files: Vec::new(),
+        ..SiteConfig::new(main)
     }
 }
 
 fn status_info() -> Arc<StatusInfo> {
     Arc::new(StatusInfo {
         server_version: "mpmd/test".into(),
-        mpm: mpm::MpmInfo {
+        mpm: mpm_core::MpmInfo {
             name: "single",
             threaded: false,
             forked: false,
@@ -84,12 +61,12 @@ fn status_info() -> Arc<StatusInfo> {
     })
 }
 
-fn site(cfg: &ServerConfig) -> Site {
+fn site(cfg: &SiteConfig) -> Site {
     site_with_types(cfg, &[])
 }
 
-fn site_with_types(cfg: &ServerConfig, types: &[(String, String)]) -> Site {
-    let scoreboard = mpm::Scoreboard::new(1, 1).expect("scoreboard");
+fn site_with_types(cfg: &SiteConfig, types: &[(String, String)]) -> Site {
+    let scoreboard = mpm_core::Scoreboard::new(1, 1).expect("scoreboard");
     let mut cfg = cfg.clone();
     cfg.add_types = types.to_vec();
     Site::new(&cfg, scoreboard, status_info()).expect("site builds")
@@ -227,12 +204,11 @@ fn directory(path: &Path, options: Option<Options>, require: Option<Require>) ->
     }
 }
 
-fn location(path: &str, handler: Option<&str>, require: Option<Require>) -> LocationBlock {
+fn location(path: &str, handler: Option<SetHandler>, require: Option<Require>) -> LocationBlock {
     LocationBlock {
-        path: path.into(),
-        handler: handler.map(str::to_string),
+        handler,
         require,
-        origin: Default::default(),
+        ..LocationBlock::new(path)
     }
 }
 
@@ -286,7 +262,7 @@ fn who(site: &Site, local: &str, host_header: Option<&str>, uri: &str) -> String
 /// A request on a TLS connection made for `sni`, with `Host: host`.
 fn over_tls(site: &Site, sni: &str, host: &str) -> Response {
     let mut conn = conn_at("127.0.0.1:80", "127.0.0.1:40000");
-    conn.tls = Some(mpm::TlsInfo {
+    conn.tls = Some(mpm_core::TlsInfo {
         sni: Some(sni.into()),
         version: "TLSv1.3".into(),
         alpn: None,
@@ -1119,8 +1095,8 @@ fn location_blocks_apply_in_order_so_a_later_shorter_one_wins() {
             location("/sub", None, Some(Require::AllDenied)),
             location("/empty", None, Some(Require::AllDenied)),
             location("/empty/a.txt", None, Some(Require::AllGranted)),
-            location("/hello.txt", Some("server-status"), None),
-            location("/", Some("none"), None),
+            location("/hello.txt", Some(SetHandler::ServerStatus), None),
+            location("/", Some(SetHandler::None), None),
         ]
     });
     assert_status(
@@ -1158,7 +1134,11 @@ fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() 
         Some(options(false, true)),
         None,
     )];
-    main.locations = vec![location("/empty/status", Some("server-status"), None)];
+    main.locations = vec![location(
+        "/empty/status",
+        Some(SetHandler::ServerStatus),
+        None,
+    )];
     main.redirects = vec![RedirectRule {
         status: 302,
         from: "/empty/moved".into(),
@@ -1383,7 +1363,7 @@ fn status_page_is_served_from_its_location() {
     let site = fx.with_main(|m| {
         m.locations = vec![location(
             "/server-status",
-            Some("server-status"),
+            Some(SetHandler::ServerStatus),
             Some(Require::Local),
         )]
     });
@@ -1563,10 +1543,10 @@ fn unopenable_log_file_is_a_startup_error_naming_it() {
         path: bad.clone(),
         format: "%h".into(),
     }];
-    let scoreboard = mpm::Scoreboard::new(1, 1).unwrap();
+    let scoreboard = mpm_core::Scoreboard::new(1, 1).unwrap();
     let err = match Site::new(&config(main, Vec::new()), scoreboard, status_info()) {
         Ok(_) => panic!("a log in a missing directory was accepted"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     assert_eq!(
         err,

@@ -36,10 +36,11 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use http::header::HeaderValue;
-use mpm::Body;
+use mpm_core::Body;
 
-use super::static_files::{MimeTypes, Validators};
 use crate::config::{CachedFile, FileCacheKind};
+use crate::mime::MimeTypes;
+use crate::validators::Validators;
 
 /// The files loaded for this configuration, by path.
 #[derive(Default)]
@@ -50,11 +51,11 @@ pub struct FileCache {
 /// One loaded file: what its responses are made of.
 pub struct Entry {
     /// `ETag` and `Last-Modified`, from the file as loaded.
-    pub(super) validators: Validators,
+    pub(crate) validators: Validators,
     /// Its length when loaded.
-    pub(super) len: u64,
+    pub(crate) len: u64,
     /// Its content type, from its name (`AddType`, then the built-in table).
-    pub(super) content_type: Option<HeaderValue>,
+    pub(crate) content_type: Option<HeaderValue>,
     content: Content,
 }
 
@@ -104,7 +105,7 @@ impl FileCache {
 
     /// How many files are loaded.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.files.len()
     }
 }
@@ -117,8 +118,10 @@ impl Entry {
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| mpm::error::describe_io(&e))?;
-        let meta = file.metadata().map_err(|e| mpm::error::describe_io(&e))?;
+            .map_err(|e| mpm_core::error::describe_io(&e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| mpm_core::error::describe_io(&e))?;
         if !meta.is_file() {
             return Err("not a regular file".into());
         }
@@ -139,7 +142,7 @@ impl Entry {
     /// The body for `len` bytes from `offset` (within the loaded length).
     /// For `CacheFile`, an error when the descriptor cannot be duplicated
     /// (the process is out of descriptors).
-    pub(super) fn body(&self, offset: u64, len: u64) -> std::io::Result<Body> {
+    pub(crate) fn body(&self, offset: u64, len: u64) -> std::io::Result<Body> {
         match &self.content {
             Content::Memory(bytes) => {
                 let start = usize::try_from(offset)
@@ -168,7 +171,7 @@ fn read_exactly(file: &File, len: u64) -> Result<Bytes, String> {
         .map_err(|_| format!("no memory for its {len} bytes"))?;
     file.take(len)
         .read_to_end(&mut buf)
-        .map_err(|e| mpm::error::describe_io(&e))?;
+        .map_err(|e| mpm_core::error::describe_io(&e))?;
     if buf.len() != size {
         return Err(format!(
             "it shrank while being read ({} of {len} bytes)",

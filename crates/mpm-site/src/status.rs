@@ -24,17 +24,18 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use mpm::{Scoreboard, Snapshot, WorkerState};
+use mpm_core::{Scoreboard, Snapshot, WorkerState};
 
-use crate::logging::UtcTime;
+use crate::utc_time::UtcTime;
 
 /// Facts about the server shown on the page, besides the scoreboard.
 #[derive(Debug, Clone)]
 pub struct StatusInfo {
-    /// `mpmd/0.1.0`.
+    /// `mpmd/0.1.0`: the product (before the `/`) names the page, as
+    /// `Apache Server Status` is Apache's.
     pub server_version: String,
     /// The running strategy.
-    pub mpm: mpm::MpmInfo,
+    pub mpm: mpm_core::MpmInfo,
     /// When (or how) the binary was built, shown as `Server Built`.
     pub built: String,
     /// When the parent process first started (the scoreboard's restart
@@ -190,11 +191,12 @@ fn render_html(
 ) -> String {
     let up = uptime_secs(snap, now);
     let name = escape(&info.server_name);
+    let product = escape(info.server_version.split('/').next().unwrap_or_default());
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html><head>\n<title>mpmd Status</title>\n</head><body>\n\
-         <h1>mpmd Server Status for {name}</h1>\n\n"
+        "<!DOCTYPE html>\n<html><head>\n<title>{product} Status</title>\n</head><body>\n\
+         <h1>{product} Server Status for {name}</h1>\n\n"
     );
     let _ = writeln!(
         s,
@@ -519,7 +521,7 @@ mod tests {
     fn info() -> StatusInfo {
         StatusInfo {
             server_version: "mpmd/0.1.0".into(),
-            mpm: mpm::MpmInfo {
+            mpm: mpm_core::MpmInfo {
                 name: "worker",
                 threaded: true,
                 forked: true,
@@ -663,6 +665,19 @@ mod tests {
         assert_eq!(field(&text, "Scoreboard"), "..");
         assert_eq!(field(&text, "ServerUptime"), "");
         assert_eq!(field(&text, "Processes"), "0");
+    }
+
+    #[test]
+    fn the_html_page_is_named_for_the_product_in_server_version() {
+        let (sb, now) = board();
+        let mut embedded = info();
+        embedded.server_version = "www<x>/2.1".into();
+        let (_, html) = render(&sb, &embedded, false, now);
+        assert!(
+            html.contains("<title>www&lt;x&gt; Status</title>")
+                && html.contains("<h1>www&lt;x&gt; Server Status for localhost</h1>"),
+            "the page is not named for www<x>:\n{html}"
+        );
     }
 
     #[test]

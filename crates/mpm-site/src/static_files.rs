@@ -18,20 +18,21 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST,
-    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED,
-    RANGE,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, HOST, IF_MATCH,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
 };
 use http::{Method, StatusCode};
-use mpm::{Body, ConnInfo, Response};
+use mpm_core::{Body, ConnInfo, Response};
 
-use super::conditional::{self, Conditions, Decision, Representation};
-use super::file_cache::{Entry, FileCache};
-use super::listing;
-use super::pages::{error_response, redirect};
-use super::require;
-use super::uri_path::escape_path;
+use crate::conditional::{self, Conditions, Decision};
 use crate::config::{DirectoryBlock, Options, Require};
+use crate::file_cache::{Entry, FileCache};
+use crate::listing;
+use crate::mime::MimeTypes;
+use crate::pages::{error_response, redirect};
+use crate::require;
+use crate::uri_path::escape_path;
+use crate::validators::Validators;
 
 /// What a host's static files need from the configuration.
 pub struct FileConfig {
@@ -47,53 +48,12 @@ pub struct FileConfig {
 /// What the `<Directory>` blocks holding one directory leave in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirSettings<'a> {
+    /// `Options`.
     pub options: Options,
+    /// `Require`, if any block set one.
     pub require: Option<&'a Require>,
     /// `DirectoryIndex` names (empty: `disabled`).
     pub index: &'a [String],
-}
-
-/// Extension → content type overrides (`AddType`), consulted before
-/// `mime_guess`. Extensions are stored without the dot, lowercase.
-#[derive(Default)]
-pub struct MimeTypes {
-    overrides: Vec<(String, HeaderValue)>,
-}
-
-impl MimeTypes {
-    /// A table from `(extension, type)` pairs; an extension may be written
-    /// with or without its dot. A type that cannot be a header value is an
-    /// error naming it.
-    pub fn new(pairs: &[(String, String)]) -> Result<MimeTypes, String> {
-        let mut overrides = Vec::with_capacity(pairs.len());
-        for (ext, mime) in pairs {
-            let value = HeaderValue::from_str(mime)
-                .map_err(|_| format!("AddType {mime} {ext}: not a valid content type"))?;
-            overrides.push((ext.trim_start_matches('.').to_ascii_lowercase(), value));
-        }
-        // Later AddType lines win, as in Apache.
-        overrides.reverse();
-        Ok(MimeTypes { overrides })
-    }
-
-    /// The content type of a file named `name`, if its extension is known.
-    pub(super) fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
-        let dot = name.iter().rposition(|&b| b == b'.')?;
-        let ext = std::str::from_utf8(&name[dot + 1..]).ok()?;
-        if ext.is_empty() {
-            return None;
-        }
-        if let Some((_, value)) = self
-            .overrides
-            .iter()
-            .find(|(e, _)| e.eq_ignore_ascii_case(ext))
-        {
-            return Some(value.clone());
-        }
-        mime_guess::from_ext(ext)
-            .first_raw()
-            .map(HeaderValue::from_static)
-    }
 }
 
 /// One request for a file, with what answering it needs.
@@ -314,7 +274,7 @@ fn io_status(e: &io::Error, path: &Path) -> StatusCode {
         Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => StatusCode::NOT_FOUND,
         Some(libc::EACCES | libc::EPERM | libc::ELOOP) => StatusCode::FORBIDDEN,
         _ => {
-            log::error!("{}: {}", path.display(), mpm::error::describe_io(e));
+            log::error!("{}: {}", path.display(), mpm_core::error::describe_io(e));
             StatusCode::INTERNAL_SERVER_ERROR
         }
     }
@@ -341,50 +301,6 @@ fn slash_redirect(req: &FileRequest<'_>) -> Response {
         location.push_str(query);
     }
     redirect(StatusCode::MOVED_PERMANENTLY, &location)
-}
-
-/// The validators of a file: `ETag`, `Last-Modified` (ready as header
-/// values) and the mtime they were made from.
-pub(super) struct Validators {
-    etag: Option<HeaderValue>,
-    last_modified: Option<HeaderValue>,
-    mtime_secs: u64,
-}
-
-impl Validators {
-    /// The validators of the file `meta` describes.
-    pub(super) fn of(meta: &Metadata) -> Validators {
-        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
-        let since_epoch = mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
-        // Apache's default `FileETag MTime Size`: size and mtime in
-        // microseconds, hex.
-        let etag = format!("\"{:x}-{:x}\"", meta.len(), since_epoch.as_micros());
-        Validators {
-            etag: HeaderValue::try_from(etag).ok(),
-            last_modified: HeaderValue::try_from(httpdate::fmt_http_date(mtime)).ok(),
-            mtime_secs: since_epoch.as_secs(),
-        }
-    }
-
-    /// As [`conditional::evaluate`] takes them, for a file of `len` bytes.
-    fn representation(&self, len: u64) -> Representation<'_> {
-        Representation {
-            etag: self.etag.as_ref().map(HeaderValue::as_bytes),
-            last_modified: Some(self.mtime_secs),
-            len,
-        }
-    }
-
-    /// `ETag` and `Last-Modified` on `response`.
-    fn describe(&self, response: &mut Response) {
-        let headers = response.headers_mut();
-        if let Some(etag) = &self.etag {
-            headers.insert(ETAG, etag.clone());
-        }
-        if let Some(date) = &self.last_modified {
-            headers.insert(LAST_MODIFIED, date.clone());
-        }
-    }
 }
 
 /// The value of the header fields `name` in `headers`: one field's as it
@@ -433,7 +349,7 @@ fn send_cached(entry: &Entry, req: &FileRequest<'_>) -> Response {
             entry.body(offset, len).map_err(|e| {
                 log::error!(
                     "could not send a cached file: {}",
-                    mpm::error::describe_io(&e)
+                    mpm_core::error::describe_io(&e)
                 );
                 StatusCode::INTERNAL_SERVER_ERROR
             })
@@ -530,18 +446,5 @@ mod tests {
         assert_eq!(status(libc::EACCES), StatusCode::FORBIDDEN);
         assert_eq!(status(libc::ELOOP), StatusCode::FORBIDDEN);
         assert_eq!(status(libc::EIO), StatusCode::INTERNAL_SERVER_ERROR);
-    }
-
-    #[test]
-    fn add_type_overrides_mime_guess_and_later_lines_win() {
-        let mime = MimeTypes::new(&[
-            (".txt".into(), "text/x-first".into()),
-            ("TXT".into(), "text/x-second".into()),
-        ])
-        .unwrap();
-        assert_eq!(mime.lookup(b"a.txt").unwrap(), "text/x-second");
-        assert_eq!(mime.lookup(b"a.html").unwrap(), "text/html");
-        assert_eq!(mime.lookup(b"noext"), None);
-        assert_eq!(mime.lookup(b"a.unknownext"), None);
     }
 }

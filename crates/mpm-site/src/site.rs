@@ -1,32 +1,23 @@
-//! The handler `mpmd` serves with: virtual hosts, `<Location>`, mod_alias,
-//! static files, `Require`, the status page and the access log.
+//! [`Site`]: the handler `mpmd` serves with, for a whole
+//! [`SiteConfig`]: virtual hosts, `<Location>`, mod_alias, static files,
+//! `Require`, the status page and the access log.
 //!
 //! [`Site::handle`] does, in order: pick the virtual host
-//! ([`router`]); refuse methods it does not know (501); decode and
-//! normalise the path ([`uri_path`]); apply the matching `<Location>`
-//! blocks in Apache's order (the main server's, then the virtual host's,
-//! each in file order: the last one that sets `Require` or `SetHandler
-//! server-status` decides it); answer
-//! `OPTIONS` and refuse other non-GET/HEAD methods (405); then `Redirect`,
-//! `Alias` and finally the `DocumentRoot` ([`static_files`]), where the
+//! ([`router`]); refuse methods it does not know (501);
+//! decode and normalise the path ([`uri_path`]); apply
+//! the matching `<Location>` blocks in Apache's order (the main server's,
+//! then the virtual host's, each in file order: the last one that sets
+//! `Require` or `SetHandler` decides it); answer `OPTIONS` and refuse
+//! other non-GET/HEAD methods (405); then `Redirect`, `Alias` and finally
+//! the `DocumentRoot` ([`static_files`](crate::static_files)), where the
 //! `<Directory>` blocks' `Options`, `Require` and `DirectoryIndex` apply
 //! (shortest path first, the virtual host's after the main server's for
-//! one path, as Apache merges them). A `Require` of a
-//! `<Location>` and one of a `<Directory>` must both grant (Apache would let
-//! the `<Location>` one replace the other; requiring both is never more
-//! permissive). Files that `MMapFile` and `CacheFile` name are loaded
-//! when the handler is built ([`file_cache`]) and answered from memory or a
+//! one path, as Apache merges them). A `Require` of a `<Location>` and one
+//! of a `<Directory>` must both grant (Apache would let the `<Location>`
+//! one replace the other; requiring both is never more permissive). Files
+//! that `MMapFile` and `CacheFile` name are loaded when the handler is
+//! built ([`file_cache`](crate::file_cache)) and answered from memory or a
 //! kept descriptor once those checks have passed.
-
-mod access_log;
-pub mod conditional;
-mod file_cache;
-mod listing;
-mod pages;
-mod require;
-pub(crate) mod router;
-mod static_files;
-pub mod uri_path;
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -36,26 +27,34 @@ use std::time::SystemTime;
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Method, StatusCode};
-use mpm::{Body, ConnInfo, Exchange, Handler, Request, Response};
+use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response};
 
-use crate::config::{AliasRule, LocationBlock, RedirectRule, ServerConfig, VirtualHost};
+use crate::access_log::{AccessLog, LogFile, LogFormat};
+use crate::config::{
+    AliasRule, LocationBlock, RedirectRule, Require, SetHandler, SiteConfig, VirtualHost,
+};
+use crate::error::Error;
+use crate::file_cache::FileCache;
+use crate::mime::MimeTypes;
+use crate::pages::{
+    error_response, is_known_method, method_not_allowed, options_response, redirect,
+};
+use crate::require;
+use crate::router::{self, Router};
+use crate::static_files::{FileConfig, FileRequest};
 use crate::status::{self, StatusInfo};
-use access_log::{LogFile, LogFormat, LogTarget};
-use file_cache::FileCache;
-use pages::{error_response, is_known_method, method_not_allowed, options_response, redirect};
-use router::Router;
-use static_files::{FileConfig, FileRequest, MimeTypes};
-use uri_path::{escape_path, segment_prefix};
+use crate::uri_path::{self, escape_path, segment_prefix};
 
-/// The server's request handler, built once from the configuration.
+/// The site's request handler, built once from a [`SiteConfig`] (and
+/// again at each restart of a server that re-reads its configuration).
 pub struct Site {
     router: Router,
-    /// Index 0 is the main server, `i + 1` is `cfg.vhosts[i]`.
+    /// Numbered as the router numbers them ([`SiteConfig::hosts`]).
     hosts: Vec<Host>,
     mime: MimeTypes,
     /// `MMapFile` / `CacheFile` files, loaded with this configuration.
     cache: FileCache,
-    scoreboard: mpm::Scoreboard,
+    scoreboard: mpm_core::Scoreboard,
     status: Arc<StatusInfo>,
 }
 
@@ -70,25 +69,25 @@ struct Host {
     /// In the order Apache applies them: the main server's, then the
     /// host's own, each in file order; a later match wins.
     locations: Vec<LocationBlock>,
-    logs: Vec<LogTarget>,
+    logs: Vec<AccessLog>,
 }
 
 impl Site {
-    /// Build the handler for `cfg`, opening every `CustomLog` file. The
-    /// status page reads `scoreboard` and shows `status`; `AddType` pairs
-    /// (`cfg.add_types`) override the built-in MIME table. The files of
+    /// Build the handler for `cfg`, opening every `CustomLog` file (once
+    /// per path, however many hosts write to it). The status page reads
+    /// `scoreboard` (the one the strategy fills) and shows `status`;
+    /// `cfg.add_types` override the built-in MIME table. The files of
     /// `MMapFile` and `CacheFile` are loaded here (one that cannot be is a
     /// warning in the log, not an error).
     pub fn new(
-        cfg: &ServerConfig,
-        scoreboard: mpm::Scoreboard,
+        cfg: &SiteConfig,
+        scoreboard: mpm_core::Scoreboard,
         status: Arc<StatusInfo>,
-    ) -> Result<Site, String> {
-        let add_types = &cfg.add_types;
+    ) -> Result<Site, Error> {
         let mut files: HashMap<PathBuf, Arc<LogFile>> = HashMap::new();
-        let main = &cfg.main_server;
+        let main = &cfg.main;
         let mut hosts = Vec::with_capacity(cfg.vhosts.len() + 1);
-        for vhost in std::iter::once(main).chain(&cfg.vhosts) {
+        for vhost in cfg.hosts() {
             let custom_logs = if vhost.custom_logs.is_empty() {
                 &main.custom_logs
             } else {
@@ -96,23 +95,22 @@ impl Site {
             };
             let mut logs = Vec::with_capacity(custom_logs.len());
             for log in custom_logs {
-                let path = resolve(&cfg.server_root, &log.path);
-                let file = match files.get(&path) {
+                let file = match files.get(&log.path) {
                     Some(file) => file.clone(),
                     None => {
-                        let file = Arc::new(LogFile::open(&path)?);
-                        files.insert(path, file.clone());
+                        let file = Arc::new(LogFile::open(&log.path)?);
+                        files.insert(log.path.clone(), file.clone());
                         file
                     }
                 };
-                logs.push(LogTarget {
+                logs.push(AccessLog::new(
                     file,
-                    format: Arc::new(LogFormat::parse(&log.format)),
-                });
+                    Arc::new(LogFormat::parse(&log.format)),
+                ));
             }
             hosts.push(Host::new(vhost, main, logs));
         }
-        let mime = MimeTypes::new(add_types)?;
+        let mime = MimeTypes::new(&cfg.add_types)?;
         Ok(Site {
             router: Router::new(main, &cfg.vhosts),
             hosts,
@@ -135,16 +133,8 @@ impl Site {
     }
 }
 
-fn resolve(server_root: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        server_root.join(path)
-    }
-}
-
 impl Host {
-    fn new(vhost: &VirtualHost, main: &VirtualHost, logs: Vec<LogTarget>) -> Host {
+    fn new(vhost: &VirtualHost, main: &VirtualHost, logs: Vec<AccessLog>) -> Host {
         Host {
             server_name: vhost
                 .server_name
@@ -162,7 +152,7 @@ impl Host {
 
     /// The `SetHandler` and `Require` of the `<Location>` blocks matching
     /// `path`: the last matching block's that sets each.
-    fn location(&self, path: &[u8]) -> (Option<&str>, Option<&crate::config::Require>) {
+    fn location(&self, path: &[u8]) -> (Option<SetHandler>, Option<&Require>) {
         let mut handler = None;
         let mut require = None;
         for block in self
@@ -170,8 +160,8 @@ impl Host {
             .iter()
             .filter(|b| segment_prefix(path, b.path.as_bytes()))
         {
-            if let Some(h) = &block.handler {
-                handler = Some(h.as_str());
+            if let Some(h) = block.handler {
+                handler = Some(h);
             }
             if let Some(r) = &block.require {
                 require = Some(r);
@@ -184,8 +174,8 @@ impl Host {
     /// of its `<Location>` blocks: the status page, else the first
     /// matching `Redirect`, else the first matching `Alias`, else the
     /// `DocumentRoot`.
-    fn route<'a>(&'a self, path: &'a [u8], handler: Option<&str>) -> Route<'a> {
-        if handler == Some("server-status") {
+    fn route<'a>(&'a self, path: &'a [u8], handler: Option<SetHandler>) -> Route<'a> {
+        if handler == Some(SetHandler::ServerStatus) {
             return Route::Status;
         }
         if let Some(rule) = self
@@ -322,14 +312,14 @@ impl Handler for Site {
         }
     }
 
-    /// What mpmd answers to GET and HEAD is quick, so under event the
+    /// What a site answers to GET and HEAD is quick, so under event the
     /// loop answers it itself, as nginx does: static files (from the page
     /// cache, sent by `sendfile`), index files, redirects, error pages,
     /// the status page (its size is the scoreboard's); its access log is
     /// one `write` to a file. Except a directory listing, whose cost grows
     /// with the directory (30,000 entries: a 2.9 MB page built in 0.15 s,
     /// which would hold up every other connection of the loop): a GET or
-    /// HEAD that may be answered with one ([`Host::may_list`], for any
+    /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
     /// thread, as everything else does. Deciding makes no file-system call.
     fn answers_at_once(&self, method: &Method, uri: &http::Uri) -> bool {

@@ -1,22 +1,45 @@
-//! The typed result of reading an Apache-style configuration.
+//! The handlers' configuration, typed: what a [`Site`](crate::Site)
+//! serves and how.
 //!
-//! `config::load` fills these from the file; everything else in `mpmd`
-//! (router, static files, status page, logs, the strategy) reads only these.
+//! Each type is named for the Apache httpd directive or section it stands
+//! for, so an operator's reading of a configuration carries over: `mpmd`'s
+//! loader fills these from Apache's syntax (merging virtual hosts with the
+//! main server as Apache does), and an embedding program fills them in
+//! code. The handlers read nothing else.
+//!
+//! ```
+//! use mpm_site::{CustomLog, LocationBlock, Require, SetHandler, SiteConfig, VirtualHost};
+//!
+//! let mut main = VirtualHost::new("/srv/www");
+//! main.locations.push(LocationBlock {
+//!     handler: Some(SetHandler::ServerStatus),
+//!     require: Some(Require::Local),
+//!     ..LocationBlock::new("/server-status")
+//! });
+//! main.custom_logs.push(CustomLog::combined("/var/log/www/access_log"));
+//! let config = SiteConfig::new(main);
+//! assert_eq!(config.hosts().count(), 1);
+//! ```
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
-
-/// Where a directive was written, for messages (`file:line`).
+/// Where a setting was written, for messages (`file:line`). A setting
+/// made in code has the default origin (no file, line 0), shown as
+/// `(configured in code)`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
+    /// The configuration file (or `-C`, `-c` for `mpmd`'s command line).
     pub file: PathBuf,
+    /// The line, from 1.
     pub line: usize,
 }
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == Origin::default() {
+            return f.write_str("(configured in code)");
+        }
         write!(f, "{}:{}", self.file.display(), self.line)
     }
 }
@@ -41,7 +64,9 @@ pub enum Require {
 /// An address with a prefix length (`192.168.0.0/16`, `10.1` = `10.1.0.0/16`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpNet {
+    /// The network's address (its bits past `prefix` do not matter).
     pub addr: IpAddr,
+    /// How many leading bits of `addr` a client's address must share.
     pub prefix: u8,
 }
 
@@ -66,7 +91,12 @@ pub enum OptionsSetting {
     /// `Options +Indexes -FollowSymLinks`: the options marked in `add`
     /// turned on and those marked in `remove` turned off, the others as
     /// before.
-    Change { add: Options, remove: Options },
+    Change {
+        /// The options turned on (`+Indexes`).
+        add: Options,
+        /// The options turned off (`-FollowSymLinks`).
+        remove: Options,
+    },
 }
 
 impl Options {
@@ -148,7 +178,21 @@ pub struct DirectoryBlock {
     /// `DirectoryIndex`, when set in this block (empty for `disabled`);
     /// before the first block that sets it, the host's.
     pub index: Option<Vec<String>>,
+    /// Where the block starts.
     pub origin: Origin,
+}
+
+impl DirectoryBlock {
+    /// A block for `path` that sets nothing yet.
+    pub fn new(path: impl Into<PathBuf>) -> DirectoryBlock {
+        DirectoryBlock {
+            path: path.into(),
+            options: None,
+            require: None,
+            index: None,
+            origin: Origin::default(),
+        }
+    }
 }
 
 /// `<Location url-path>` … `</Location>`. For a request, every block
@@ -161,18 +205,52 @@ pub struct DirectoryBlock {
 pub struct LocationBlock {
     /// URL path prefix (`/server-status`).
     pub path: String,
-    /// `SetHandler` (`server-status`, or `none`: no handler, so files are
-    /// served, undoing an earlier block's), if any.
-    pub handler: Option<String>,
+    /// `SetHandler`, if any.
+    pub handler: Option<SetHandler>,
     /// `Require`, if any.
     pub require: Option<Require>,
+    /// Where the block starts.
     pub origin: Origin,
+}
+
+impl LocationBlock {
+    /// A block for the URL path prefix `path` that sets nothing yet.
+    pub fn new(path: impl Into<String>) -> LocationBlock {
+        LocationBlock {
+            path: path.into(),
+            handler: None,
+            require: None,
+            origin: Origin::default(),
+        }
+    }
+}
+
+/// `SetHandler` in a `<Location>`: who answers below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetHandler {
+    /// `server-status`: mod_status's page ([`crate::status`]).
+    ServerStatus,
+    /// `none`: no handler, so files are served (undoing an earlier
+    /// block's handler).
+    None,
+}
+
+impl SetHandler {
+    /// The name `SetHandler` takes (`server-status`, `none`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SetHandler::ServerStatus => "server-status",
+            SetHandler::None => "none",
+        }
+    }
 }
 
 /// `Alias url-path file-or-directory`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AliasRule {
+    /// The URL path prefix (`/icons`).
     pub url: String,
+    /// The file or directory it maps to (absolute).
     pub path: PathBuf,
 }
 
@@ -181,18 +259,45 @@ pub struct AliasRule {
 pub struct RedirectRule {
     /// 301, 302 (default, `temp`), 303 (`seeother`), 410 (`gone`, no URL), …
     pub status: u16,
+    /// The URL path prefix redirected (`/old`).
     pub from: String,
-    /// Absent for `gone`.
+    /// Where to (`https://example.com/new`), the rest of the path
+    /// appended. Absent for `gone`.
     pub to: Option<String>,
 }
 
 /// `CustomLog file format-or-nickname`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomLog {
+    /// The log file (opened for appending, created if missing).
     pub path: PathBuf,
-    /// The format string, nicknames (`common`, `combined`, `LogFormat …
-    /// name`) already resolved.
+    /// The format string, in mod_log_config's language
+    /// ([`crate::access_log`]), nicknames (`common`, `combined`,
+    /// `LogFormat … name`) already resolved.
     pub format: String,
+}
+
+impl CustomLog {
+    /// The Common Log Format (Apache's `common` nickname).
+    pub const COMMON: &'static str = "%h %l %u %t \"%r\" %>s %b";
+    /// The Combined Log Format (Apache's `combined` nickname): common,
+    /// then the `Referer` and `User-Agent` request headers.
+    pub const COMBINED: &'static str =
+        "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
+
+    /// Lines in `format` to the file at `path`.
+    pub fn new(path: impl Into<PathBuf>, format: impl Into<String>) -> CustomLog {
+        CustomLog {
+            path: path.into(),
+            format: format.into(),
+        }
+    }
+
+    /// The Combined Log Format ([`CustomLog::COMBINED`]) to the file at
+    /// `path`.
+    pub fn combined(path: impl Into<PathBuf>) -> CustomLog {
+        CustomLog::new(path, CustomLog::COMBINED)
+    }
 }
 
 /// How mod_file_cache keeps a file it loads at startup.
@@ -223,7 +328,9 @@ impl FileCacheKind {
 pub struct CachedFile {
     /// The file (absolute, lexically normalised: what a request maps to).
     pub path: PathBuf,
+    /// How it is kept.
     pub kind: FileCacheKind,
+    /// Where it was named.
     pub origin: Origin,
 }
 
@@ -234,35 +341,6 @@ pub struct VhostAddr {
     pub ip: Option<IpAddr>,
     /// `None` for `*` (any port).
     pub port: Option<u16>,
-}
-
-/// mod_ssl settings of a server (`None` = not set here; a virtual host
-/// takes what it does not set from the main server, as mod_ssl merges).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SslSettings {
-    /// `SSLEngine on|off`.
-    pub engine: Option<bool>,
-    /// `SSLCertificateFile` (absolute): the leaf, then its chain, PEM.
-    pub cert_file: Option<PathBuf>,
-    /// `SSLCertificateKeyFile` (absolute); without it the key is looked
-    /// for in the certificate file.
-    pub key_file: Option<PathBuf>,
-    /// Where `SSLCertificateFile` was written, for messages.
-    pub cert_origin: Option<Origin>,
-    /// `SSLProtocol`.
-    pub protocols: Option<Vec<mpm::tls::TlsVersion>>,
-    /// `SSLCipherSuite` (IANA names), the plain and `TLSv1.3` forms
-    /// together.
-    pub cipher_suites: Option<Vec<&'static str>>,
-    /// `SSLHonorCipherOrder`.
-    pub honor_cipher_order: Option<bool>,
-}
-
-impl SslSettings {
-    /// True when `SSLEngine on`.
-    pub fn enabled(&self) -> bool {
-        self.engine == Some(true)
-    }
 }
 
 /// One (virtual) server: the main server is one of these too.
@@ -297,54 +375,98 @@ pub struct VirtualHost {
     /// `CustomLog` lines of this host (the main server's apply to hosts that
     /// have none, as in Apache).
     pub custom_logs: Vec<CustomLog>,
-    /// `ServerAdmin`, shown on error pages if set.
+    /// `ServerAdmin`, kept as configured: the error pages do not show it
+    /// (as Apache's without `ServerSignature EMail`).
     pub server_admin: Option<String>,
-    /// mod_ssl settings, merged with the main server's.
-    pub ssl: SslSettings,
     /// Where `<VirtualHost>` (or, for the main server, the file) starts.
     pub origin: Origin,
 }
 
-/// The whole configuration.
+impl VirtualHost {
+    /// A host serving `document_root` with `DirectoryIndex index.html`
+    /// and nothing else set: no address of its own (so it is the main
+    /// server, or a host the router never selects), no name, no rules.
+    pub fn new(document_root: impl Into<PathBuf>) -> VirtualHost {
+        VirtualHost {
+            addrs: Vec::new(),
+            server_name: None,
+            server_aliases: Vec::new(),
+            document_root: document_root.into(),
+            directory_index: vec!["index.html".to_string()],
+            aliases: Vec::new(),
+            redirects: Vec::new(),
+            directories: Vec::new(),
+            locations: Vec::new(),
+            custom_logs: Vec::new(),
+            server_admin: None,
+            origin: Origin::default(),
+        }
+    }
+}
+
+/// What a [`Site`](crate::Site) serves: the main server, the virtual hosts
+/// and the settings they share.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// `Listen` lines, in order.
-    pub listens: Vec<ListenAddr>,
-    /// Strategy chosen by `LoadModule mpm_<name>_module …`, if any.
-    pub mpm_name: Option<String>,
-    /// MPM directives (raw: each strategy clamps them).
-    pub mpm: MpmConfig,
-    /// Protocol limits and timeouts.
-    pub protocol: ProtocolConfig,
-    /// `PidFile` (relative to `ServerRoot`); default `logs/mpmd.pid`.
-    pub pid_file: PathBuf,
-    /// `ServerRoot`; default the directory of the main config file.
-    pub server_root: PathBuf,
-    /// `ErrorLog`: `None` means stderr.
-    pub error_log: Option<PathBuf>,
-    /// `LogLevel` (Apache's names: emerg alert crit error warn notice info
-    /// debug trace1-8), the global level.
-    pub log_level: log::LevelFilter,
-    /// The main server (directives outside any `<VirtualHost>`).
-    pub main_server: VirtualHost,
-    /// `<VirtualHost>` blocks, in order, already merged with the main
-    /// server: a setting a block does not make takes the main server's
-    /// value, and the main server's `<Directory>`, `<Location>`, `Alias`
-    /// and `Redirect` rules apply to every host. As in Apache, the host's
-    /// own `<Directory>` and `<Location>` blocks are applied after the
-    /// main server's, so they win; its `Alias` and `Redirect` rules are
-    /// tried before the main server's.
+pub struct SiteConfig {
+    /// The main server (directives outside any `<VirtualHost>`): it serves
+    /// requests no virtual host's address matches.
+    pub main: VirtualHost,
+    /// `<VirtualHost>` blocks, in order, each already merged with the
+    /// main server: a setting a block does not make takes the main
+    /// server's value, and the main server's `<Directory>`, `<Location>`,
+    /// `Alias` and `Redirect` rules apply to every host. As in Apache, the
+    /// host's own `<Directory>` and `<Location>` blocks come after the
+    /// main server's, so they win; its `Alias` and `Redirect` rules come
+    /// before the main server's, so they are tried first.
     pub vhosts: Vec<VirtualHost>,
-    /// Warnings (`file:line: …`) to print at startup and under `-t`.
-    pub warnings: Vec<String>,
     /// `AddType type ext…`: `(extension, media type)` pairs, the extension
-    /// lower-case without its dot; a later line for the same extension
-    /// replaces an earlier one. Checked before the built-in type table.
+    /// lower-case without its dot; a later pair for the same extension
+    /// wins. Checked before the built-in type table.
     pub add_types: Vec<(String, String)>,
-    /// `SSLSessionTickets` (on by default).
-    pub ssl_session_tickets: bool,
-    /// `SSLSessionCache`: `none` turns the per-process cache off.
-    pub ssl_session_cache: bool,
     /// `MMapFile` and `CacheFile` files, in order, each path once.
     pub cached_files: Vec<CachedFile>,
+}
+
+impl SiteConfig {
+    /// A site of `main` alone.
+    pub fn new(main: VirtualHost) -> SiteConfig {
+        SiteConfig {
+            main,
+            vhosts: Vec::new(),
+            add_types: Vec::new(),
+            cached_files: Vec::new(),
+        }
+    }
+
+    /// Every host as the [`Router`](crate::router::Router) numbers them:
+    /// the main server ([`MAIN_SERVER`](crate::router::MAIN_SERVER)), then
+    /// `vhosts[i]` as `i + 1`.
+    pub fn hosts(&self) -> impl Iterator<Item = &VirtualHost> {
+        std::iter::once(&self.main).chain(&self.vhosts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_origin_names_its_file_and_line_or_says_it_was_set_in_code() {
+        let written = Origin {
+            file: "/etc/mpmd/httpd.conf".into(),
+            line: 12,
+        };
+        assert_eq!(written.to_string(), "/etc/mpmd/httpd.conf:12");
+        assert_eq!(Origin::default().to_string(), "(configured in code)");
+    }
+
+    #[test]
+    fn a_new_host_serves_its_root_with_index_html_and_nothing_else() {
+        let host = VirtualHost::new("/srv/www");
+        assert_eq!(host.document_root, std::path::Path::new("/srv/www"));
+        assert_eq!(host.directory_index, ["index.html"]);
+        assert!(host.addrs.is_empty() && host.locations.is_empty() && host.custom_logs.is_empty());
+        let site = SiteConfig::new(host.clone());
+        assert_eq!(site.hosts().collect::<Vec<_>>(), [&host]);
+    }
 }

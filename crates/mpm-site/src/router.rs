@@ -14,7 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::VirtualHost;
-use mpm::tls::wildcard_match;
+use mpm_core::tls::wildcard_match;
 
 /// Hosts by address. Host indices are into the caller's list, where index
 /// 0 is the main server and `i + 1` is `vhosts[i]`.
@@ -235,17 +235,7 @@ mod tests {
                 },
             }],
             server_name: Some(name.to_string()),
-            server_aliases: Vec::new(),
-            document_root: "/".into(),
-            directory_index: Vec::new(),
-            aliases: Vec::new(),
-            redirects: Vec::new(),
-            directories: Vec::new(),
-            locations: Vec::new(),
-            custom_logs: Vec::new(),
-            server_admin: None,
-            ssl: Default::default(),
-            origin: Default::default(),
+            ..VirtualHost::new("/")
         }
     }
 

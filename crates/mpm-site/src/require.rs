@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
-use mpm::ConnInfo;
+use mpm_core::ConnInfo;
 
-use super::router::canonical_ip;
 use crate::config::{IpNet, Require};
+use crate::router::canonical_ip;
 
 /// Whether `rule` grants the client of `conn`.
 pub fn allows(rule: &Require, conn: &ConnInfo) -> bool {

@@ -2,7 +2,7 @@
 
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, LOCATION};
 use http::{Method, StatusCode};
-use mpm::{Body, Response};
+use mpm_core::{Body, Response};
 
 /// The methods static content answers, for `Allow`.
 pub const ALLOW_STATIC: &str = "GET, HEAD, OPTIONS";
@@ -125,4 +125,4 @@ fn explanation(status: StatusCode) -> &'static str {
 }
 
 /// `text` with `& < > " '` escaped for HTML (the engine's escaper).
-pub use mpm::h1::encode::escape_html;
+pub use mpm_core::h1::encode::escape_html;

@@ -10,6 +10,10 @@
 //! exchange does not carry response headers). `%t` is in UTC (`+0000`),
 //! and `%U` is the path as the client sent it. Conditions (`%400,501{…}i`)
 //! are accepted and ignored. Anything else is written literally.
+//!
+//! An embedding program that answers with its own handler logs in the same
+//! formats by opening an [`AccessLog`] and writing each exchange from its
+//! [`Handler::log`](mpm_core::Handler::log).
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
@@ -17,11 +21,14 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use mpm::Exchange;
+use mpm_core::Exchange;
 
-use super::router::{canonical_ip, request_host};
+use crate::error::Error;
+use crate::log_escape::{self, Quotes};
+use crate::router::{canonical_ip, request_host};
+use crate::utc_time::UtcTime;
 
 /// An open log file, shared by every host that writes to it.
 #[derive(Debug)]
@@ -32,19 +39,16 @@ pub struct LogFile {
 impl LogFile {
     /// Open (creating, mode 0644) `path` for appending; the error says
     /// which file and why.
-    pub fn open(path: &Path) -> Result<LogFile, String> {
+    pub fn open(path: &Path) -> Result<LogFile, Error> {
         OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o644)
             .open(path)
             .map(|file| LogFile { file })
-            .map_err(|e| {
-                format!(
-                    "could not open log file {}: {}",
-                    path.display(),
-                    mpm::error::describe_io(&e)
-                )
+            .map_err(|e| Error::LogFile {
+                path: path.to_path_buf(),
+                reason: mpm_core::error::describe_io(&e),
             })
     }
 }
@@ -272,64 +276,61 @@ fn item(directive: char, arg: Option<&str>) -> Option<Item> {
 /// spelled so, other control and non-ASCII bytes as `\xhh` (the escaping
 /// the error log shares).
 fn escape(bytes: &[u8], out: &mut String) {
-    crate::logging::escape(bytes, crate::logging::Quotes::Escaped, out)
+    log_escape::escape(bytes, Quotes::Escaped, out)
 }
 
 /// `[26/Nov/2026:08:21:28 +0000]`.
 fn clf_time(t: SystemTime, out: &mut String) {
     use std::fmt::Write as _;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
+    let u = UtcTime::of(t);
     let _ = write!(
         out,
-        "[{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000]",
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+        "[{:02}/{}/{}:{:02}:{:02}:{:02} +0000]",
+        u.day,
+        u.month_short(),
+        u.year,
+        u.hour,
+        u.minute,
+        u.second
     );
 }
 
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31), Howard
-/// Hinnant's algorithm.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-/// One `CustomLog` of a host: a shared file and a format.
+/// One access log: lines in one format to one (possibly shared) file.
 #[derive(Debug, Clone)]
-pub struct LogTarget {
-    pub file: Arc<LogFile>,
-    pub format: Arc<LogFormat>,
+pub struct AccessLog {
+    file: Arc<LogFile>,
+    format: Arc<LogFormat>,
 }
 
 thread_local! {
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-impl LogTarget {
-    /// Write the line for `ex` in one `write`. A failed write is reported
-    /// on the error log, never to the client.
+impl AccessLog {
+    /// Lines in `format` to `file` (which other logs may share).
+    pub fn new(file: Arc<LogFile>, format: Arc<LogFormat>) -> AccessLog {
+        AccessLog { file, format }
+    }
+
+    /// Open the file `path` for lines in `format` (mod_log_config's
+    /// language, such as [`CustomLog::COMBINED`](crate::config::CustomLog::COMBINED)).
+    pub fn open(path: &Path, format: &str) -> Result<AccessLog, Error> {
+        Ok(AccessLog::new(
+            Arc::new(LogFile::open(path)?),
+            Arc::new(LogFormat::parse(format)),
+        ))
+    }
+
+    /// Write the line for `ex` in one `write`; `server_name` is the
+    /// canonical name of the host that served it (`%v`). A failed write
+    /// is reported on the error log, never to the client.
     pub fn write(&self, ex: &Exchange<'_>, server_name: &str) {
         LINE.with(|line| {
             let mut line = line.borrow_mut();
             line.clear();
             self.format.render(ex, server_name, &mut line);
             if let Err(e) = (&self.file.file).write_all(line.as_bytes()) {
-                log::error!("access log: {}", mpm::error::describe_io(&e));
+                log::error!("access log: {}", mpm_core::error::describe_io(&e));
             }
         });
     }
@@ -343,13 +344,13 @@ mod tests {
     fn clf_time_formats_utc_dates() {
         let mut out = String::new();
         clf_time(
-            UNIX_EPOCH + std::time::Duration::from_secs(1_795_681_288),
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_681_288),
             &mut out,
         );
         assert_eq!(out, "[26/Nov/2026:08:21:28 +0000]");
         out.clear();
         clf_time(
-            UNIX_EPOCH + std::time::Duration::from_secs(951_782_400),
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400),
             &mut out,
         );
         assert_eq!(out, "[29/Feb/2000:00:00:00 +0000]");

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::pages::escape_html;
+use crate::pages::escape_html;
 
 /// What is escaped in a link to an entry: everything but unreserved
 /// characters, so a name can never leave its `href`.

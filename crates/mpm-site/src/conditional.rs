@@ -1,10 +1,9 @@
 //! Conditional requests and byte ranges of a static representation
 //! (RFC 9110 §13 and §14), as pure functions: the request's header values
 //! as bytes in, a typed decision out. Nothing here touches a file or a
-//! clock, so every order and edge can be tested, and fuzzed, alone; the
-//! module uses only `std` and `httpdate`, so a fuzz target can take it in
-//! with `#[path = "…/site/conditional.rs"] mod conditional;` (`mpmd` is a
-//! binary crate). The entry points are [`evaluate`] and [`parse_range`].
+//! clock, so every order and edge can be tested, and fuzzed, alone (as
+//! `mpm_site::conditional`; the module uses only `std` and `httpdate`).
+//! The entry points are [`evaluate`] and [`parse_range`].
 //!
 //! [`evaluate`] takes the preconditions in the order of RFC 9110 §13.2.2:
 //!
@@ -38,11 +37,17 @@
 /// value (several fields of one name joined by `, `); `None` when absent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Conditions<'a> {
+    /// `If-Match`.
     pub if_match: Option<&'a [u8]>,
+    /// `If-None-Match`.
     pub if_none_match: Option<&'a [u8]>,
+    /// `If-Modified-Since`.
     pub if_modified_since: Option<&'a [u8]>,
+    /// `If-Unmodified-Since`.
     pub if_unmodified_since: Option<&'a [u8]>,
+    /// `If-Range`.
     pub if_range: Option<&'a [u8]>,
+    /// `Range`.
     pub range: Option<&'a [u8]>,
 }
 
@@ -63,7 +68,12 @@ pub enum Decision {
     /// 200 with the whole representation.
     Whole,
     /// 206 with bytes `first..=last` (`first <= last < len`).
-    Part { first: u64, last: u64 },
+    Part {
+        /// The first byte's offset.
+        first: u64,
+        /// The last byte's offset (included).
+        last: u64,
+    },
     /// 304: the client's copy is current.
     NotModified,
     /// 412: a precondition failed.
@@ -78,7 +88,12 @@ pub enum RangeAsk {
     /// No range, an invalid one, another unit, or several: everything.
     Whole,
     /// Bytes `first..=last`, within the representation.
-    Part { first: u64, last: u64 },
+    Part {
+        /// The first byte's offset.
+        first: u64,
+        /// The last byte's offset (included).
+        last: u64,
+    },
     /// The range starts at or past the end (or asks for 0 final bytes).
     Unsatisfiable,
 }

@@ -1,0 +1,120 @@
+//! # mpm-site
+//!
+//! The handlers of an Apache-like site, for a program that embeds `mpm`
+//! and for `mpmd`, which wires them from Apache's configuration syntax.
+//! One [`Site`] serves a whole [`SiteConfig`]: virtual hosts, static files
+//! (with `ETag`s, conditional requests and byte ranges), files kept in
+//! memory, directory listings, `Require`, mod_status's page and access
+//! logs in mod_log_config's formats. Each part takes a typed
+//! configuration ([`config`]), named for the Apache directive it stands
+//! for; nothing here reads a configuration file.
+//!
+//! ## Serving a directory, with a status page and an access log
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::SystemTime;
+//!
+//! use mpm::{Control, Listeners, MpmConfig, RunContext, Scoreboard};
+//! use mpm_site::{
+//!     CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
+//! };
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // A directory, mod_status's page for local clients, a combined log.
+//!     let mut www = VirtualHost::new("/srv/www");
+//!     www.locations.push(LocationBlock {
+//!         handler: Some(SetHandler::ServerStatus),
+//!         require: Some(Require::Local),
+//!         ..LocationBlock::new("/server-status")
+//!     });
+//!     www.custom_logs.push(CustomLog::combined("/var/log/www/access_log"));
+//!
+//!     // A strategy, and the scoreboard it fills for the status page.
+//!     let mut mpm = mpm::by_name(mpm::default_strategy()).ok_or("no strategy")?;
+//!     let (mpm_config, _warnings) = mpm.check_config(&MpmConfig::default());
+//!     let (procs, threads) = mpm.scoreboard_shape(&mpm_config);
+//!     let scoreboard = Scoreboard::new(procs, threads)?;
+//!     let status = StatusInfo {
+//!         server_version: "www/1.0".into(),
+//!         mpm: mpm.info(),
+//!         built: "2026-01-01".into(),
+//!         started: SystemTime::now(),
+//!         server_name: "www.example".into(),
+//!     };
+//!     let site = Site::new(&SiteConfig::new(www), scoreboard.clone(), Arc::new(status))?;
+//!
+//!     // Listen and serve until SIGTERM.
+//!     let listeners = Listeners::bind(&["127.0.0.1:8080".parse()?], mpm_config.listen_backlog)?;
+//!     let control = Control::new()?;
+//!     control.install_signals()?;
+//!     mpm.run(RunContext {
+//!         listeners: &listeners,
+//!         factory: mpm::shared_factory(Arc::new(site)),
+//!         protocol: Arc::default(),
+//!         mpm: &mpm_config,
+//!         control: &control,
+//!         scoreboard: &scoreboard,
+//!     })?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `examples/serve_dir.rs` in the repository is this program, runnable.
+//!
+//! ## Contents
+//!
+//! The handler and its configuration:
+//!
+//! - [`site`]: [`Site`], the [`Handler`](mpm_core::Handler) for a whole
+//!   site, and the order in which a request meets the parts below.
+//! - [`config`]: the typed configuration ([`SiteConfig`], [`VirtualHost`]
+//!   and the sections and rules inside it).
+//! - [`error`]: what can fail when a site is built.
+//!
+//! The parts, in the order a request meets them:
+//!
+//! - [`router`]: virtual-host selection, by address and then by name.
+//! - [`uri_path`]: the request path decoded and normalised, or refused.
+//! - [`require`]: `Require`, whether a client may see a resource.
+//! - [`static_files`]: a file or directory below a root, with
+//!   `<Directory>` settings; [`mime`] gives its content type,
+//!   [`conditional`] decides 200, 206, 304, 412 or 416.
+//! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
+//! - [`listing`]: `Options Indexes`, a directory's listing.
+//! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.
+//! - [`status`]: mod_status's page, from the scoreboard.
+//! - [`access_log`]: `CustomLog`, one line per exchange.
+//!
+//! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
+//! from the network made safe for a log) and [`utc_time`].
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod access_log;
+pub mod conditional;
+pub mod config;
+pub mod error;
+pub mod file_cache;
+pub mod listing;
+pub mod log_escape;
+pub mod mime;
+pub mod pages;
+pub mod require;
+pub mod router;
+pub mod site;
+pub mod static_files;
+pub mod status;
+pub mod uri_path;
+pub mod utc_time;
+mod validators;
+
+pub use access_log::AccessLog;
+pub use config::{
+    AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
+    OptionsSetting, Origin, RedirectRule, Require, SetHandler, SiteConfig, VhostAddr, VirtualHost,
+};
+pub use error::Error;
+pub use site::Site;
+pub use status::StatusInfo;

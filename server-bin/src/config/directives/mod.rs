@@ -1,0 +1,635 @@
+//! The meaning of each directive: walking the parsed tree (sections,
+//! conditionals, includes) and filling a [`ServerConfig`].
+//!
+//! This module walks the tree: the sections (`<IfModule>`, `<IfDefine>`,
+//! `<IfVersion>`, `<VirtualHost>`, `<Directory>`, `<Location>`, `<Files>`)
+//! and `Include` are read here. Each directive is applied to the loader's
+//! [`State`] by its family, one file each:
+//!
+//! - [`server_wide`]: finds the directives that take one value for the
+//!   whole server in the families' tables (name → setter);
+//! - [`server`]: the core's own: `Define`, `Listen`, `ServerRoot`,
+//!   `LoadModule`, `PidFile`, `User`, `Group` and the core directives
+//!   accepted for compatibility;
+//! - [`mpm_common`]: the MPM directives, a table;
+//! - [`protocol`]: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
+//!   `LimitRequest*`, `ServerTokens`;
+//! - [`logging`]: `ErrorLog`, `LogLevel`, `LogFormat`, `CustomLog`;
+//! - [`site`]: what a host serves and answers to: `ServerName`,
+//!   `DocumentRoot`, `DirectoryIndex`, `Alias`, `Redirect`, `AddType`;
+//! - [`access`]: inside the blocks: `Options`, `Require`, `SetHandler`;
+//! - [`file_cache`]: `MMapFile`, `CacheFile`;
+//! - [`ssl`]: mod_ssl's directives;
+//! - [`merge`]: the end of reading: virtual hosts merged with the main
+//!   server, log formats resolved.
+//!
+//! [`state`] holds what they share; it knows neither the walker nor a
+//! family, and a family knows no other family.
+//!
+//! Directives accepted with no effect in `mpmd` (documented so `-t` users
+//! know): `MaxMemFree`, `ThreadStackSize`, `ReceiveBufferSize`,
+//! `SendBufferSize`, `ScoreBoardFile`, `CoreDumpDirectory`,
+//! `EnableExceptionHook`, `Mutex`, `DefaultRuntimeDir`, `UseCanonicalName`,
+//! `ServerSignature`, `EnableSendfile`, `EnableMMAP`, `TraceEnable`,
+//! `HostnameLookups Off`, `AllowOverride None`, `AllowOverrideList None`
+//! (silently); `DefaultType`, `TypesConfig`, `AddDefaultCharset` other than
+//! `Off`, `NameVirtualHost`, per-host `ErrorLog`/`LogLevel`, and the
+//! `Options` `ExecCGI`, `Includes`, `IncludesNOEXEC`, `MultiViews`,
+//! `SymLinksIfOwnerMatch` (with a warning).
+//!
+//! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
+//! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
+//! one protocol configuration); `Alias` and `Redirect` are server or
+//! `<VirtualHost>` settings, `DirectoryIndex` also a `<Directory>` one
+//! (not `<Location>`), and `SetHandler` a `<Location>` one only.
+//!
+//! `MMapFile` and `CacheFile` (mod_file_cache) are main-server settings,
+//! as in Apache; a named file that is missing or not a regular file is a
+//! warning and is left out, so the server starts without it.
+
+mod access;
+mod file_cache;
+mod logging;
+mod merge;
+mod mpm_common;
+mod protocol;
+mod server;
+mod server_wide;
+mod site;
+mod ssl;
+mod state;
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use super::error::ConfigError;
+use super::include::{self, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+use super::lexer::{self, lossy, Node};
+use super::modules;
+use super::options::{IncludePolicy, LoadOptions};
+use super::server_config::ServerConfig;
+use super::values::{if_version, negation, one_arg, parse_vhost_addr, Res};
+use mpm_site::config::{DirectoryBlock, LocationBlock, Origin};
+use state::{where_, Block, Directive, Host, HostSel, Scope, State};
+
+pub(super) use state::normalize;
+
+/// Deepest `Include` nesting (Apache's limit is 128; a loop shows long before).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Which arguments of a directive (or section, `<name>`) may hold bytes
+/// that are not UTF-8: those that name files, which are bytes on disk
+/// (and `Define`'s value, which may become part of a path, and `Error`'s
+/// message). Every other argument must be UTF-8 text.
+fn may_be_bytes(lower_name: &str, index: usize) -> bool {
+    match lower_name {
+        "serverroot"
+        | "pidfile"
+        | "documentroot"
+        | "errorlog"
+        | "customlog"
+        | "transferlog"
+        | "sslcertificatefile"
+        | "sslcertificatekeyfile"
+        | "include"
+        | "includeoptional"
+        | "<directory>" => index == 0,
+        "alias" | "define" => index == 1,
+        "mmapfile" | "cachefile" | "error" => true,
+        _ => false,
+    }
+}
+
+/// The arguments as text, for every directive: exact where they are UTF-8;
+/// where they may be bytes ([`may_be_bytes`]) and are not UTF-8, lossy (for
+/// messages only: such directives read the bytes). Any other argument that
+/// is not UTF-8 is an error that names the directive.
+fn text_args(name: &str, raw: &[OsString]) -> Res<Vec<String>> {
+    let lower = name.to_ascii_lowercase();
+    raw.iter()
+        .enumerate()
+        .map(|(i, arg)| match arg.to_str() {
+            Some(text) => Ok(text.to_string()),
+            None if may_be_bytes(&lower, i) => Ok(arg.to_string_lossy().into_owned()),
+            None => Err(format!(
+                "{name}: '{}' is not UTF-8 text, and only file paths may hold other bytes: \
+                 write this value in UTF-8",
+                arg.to_string_lossy()
+            )),
+        })
+        .collect()
+}
+
+/// A family's directives: `None` when `d` is none of them, else what
+/// applying it gave.
+type Family = fn(&mut State<'_>, &Directive<'_>) -> Option<Res<()>>;
+
+/// The walker: the state the directives fill, and what reading the files
+/// needs (the includes being read, how deep, how much).
+pub(super) struct Loader<'a> {
+    state: State<'a>,
+    include_stack: Vec<PathBuf>,
+    includes: IncludePolicy,
+    /// Sections and `Include`s around the node being read (see
+    /// `lexer::MAX_NESTING`).
+    depth: usize,
+    /// Bytes of configuration read so far, every file each time it is
+    /// included (at most `MAX_TOTAL_SIZE`).
+    bytes_read: u64,
+}
+
+impl<'a> Loader<'a> {
+    /// A reader with nothing read yet, relative paths against `server_root`.
+    pub(super) fn new(
+        opts: &'a LoadOptions,
+        server_root: PathBuf,
+        main_file: &Path,
+        includes: IncludePolicy,
+    ) -> Self {
+        Loader {
+            state: State::new(opts, server_root, main_file),
+            include_stack: Vec::new(),
+            includes,
+            depth: 0,
+            bytes_read: 0,
+        }
+    }
+
+    /// `Define name value` before reading (for the built-in configuration).
+    pub(super) fn define(&mut self, name: &str, value: &OsStr) {
+        self.state.defined.insert(name.to_string());
+        self.state
+            .vars
+            .insert(name.to_string(), value.to_os_string());
+    }
+
+    /// Read `text` (from `file`, numbered from `first_line`) at server level.
+    pub(super) fn read_text(
+        &mut self,
+        text: &[u8],
+        file: &Path,
+        first_line: usize,
+    ) -> Result<(), ConfigError> {
+        let nodes = lexer::parse(text, file, first_line, self.depth)?;
+        self.walk(
+            &nodes,
+            Scope {
+                host: HostSel::Main,
+                block: Block::None,
+            },
+        )
+    }
+
+    /// Read the main configuration file (already read into `text`).
+    pub(super) fn read_main_file(&mut self, text: &[u8], file: &Path) -> Result<(), ConfigError> {
+        self.count_bytes(text.len(), file)
+            .map_err(|message| ConfigError {
+                origin: None,
+                message,
+            })?;
+        self.include_stack
+            .push(file.canonicalize().unwrap_or_else(|_| file.to_path_buf()));
+        let result = self.read_text(text, file, 1);
+        self.include_stack.pop();
+        result
+    }
+
+    /// Count `len` more bytes of configuration read from `file`: refused
+    /// past [`MAX_FILE_SIZE`] for one file or [`MAX_TOTAL_SIZE`] in all.
+    fn count_bytes(&mut self, len: usize, file: &Path) -> Res<()> {
+        let len = len as u64;
+        if len > MAX_FILE_SIZE {
+            return Err(include::too_large(file));
+        }
+        self.bytes_read += len;
+        if self.bytes_read > MAX_TOTAL_SIZE {
+            return Err(format!(
+                "reading '{}' takes the configuration past {} MiB in all, mpmd's limit (is a file included many times over?)",
+                file.display(),
+                MAX_TOTAL_SIZE >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, nodes: &[Node], scope: Scope) -> Result<(), ConfigError> {
+        for node in nodes {
+            match node {
+                Node::Directive { name, args, origin } => {
+                    let here = |message: String| ConfigError {
+                        origin: Some(origin.clone()),
+                        message,
+                    };
+                    let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let args = text_args(name, &raw).map_err(here)?;
+                    if name.eq_ignore_ascii_case("include")
+                        || name.eq_ignore_ascii_case("includeoptional")
+                    {
+                        // Errors inside the included files keep their own file:line.
+                        let pattern = one_arg(name, &raw).map_err(here)?;
+                        let optional = name.eq_ignore_ascii_case("includeoptional");
+                        self.include(name, pattern, optional, origin, scope)?;
+                        continue;
+                    }
+                    let lower = name.to_ascii_lowercase();
+                    let directive = Directive {
+                        name,
+                        lower: &lower,
+                        args: &args,
+                        raw: &raw,
+                        origin,
+                        scope,
+                    };
+                    self.directive(&directive).map_err(here)?;
+                }
+                Node::Section {
+                    name,
+                    args,
+                    origin,
+                    children,
+                } => {
+                    let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
+                    let args =
+                        text_args(&format!("<{name}>"), &raw).map_err(|message| ConfigError {
+                            origin: Some(origin.clone()),
+                            message,
+                        })?;
+                    self.depth += 1;
+                    let result = self.section(name, &args, &raw, origin, children, scope);
+                    self.depth -= 1;
+                    result?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `${VAR}` from `Define` or the environment; an undefined one is left
+    /// as written, with a warning (as Apache). Works on bytes: a value
+    /// may hold bytes that are not UTF-8 (a path).
+    fn expand(&mut self, word: &OsStr, origin: &Origin) -> OsString {
+        let mut out = Vec::new();
+        let mut rest = word.as_bytes();
+        while let Some(start) = find(rest, b"${") {
+            let Some(len) = find(&rest[start + 2..], b"}") else {
+                break;
+            };
+            let name = &rest[start + 2..start + 2 + len];
+            out.extend_from_slice(&rest[..start]);
+            let value = std::str::from_utf8(name).ok().and_then(|name| {
+                self.state
+                    .vars
+                    .get(name)
+                    .cloned()
+                    .or_else(|| std::env::var_os(name))
+            });
+            match value {
+                Some(value) => out.extend_from_slice(value.as_bytes()),
+                None => {
+                    self.state.warnings.push(format!(
+                        "{origin}: config variable ${{{}}} is not defined",
+                        lossy(name)
+                    ));
+                    out.extend_from_slice(&rest[start..start + 3 + len]);
+                }
+            }
+            rest = &rest[start + 3 + len..];
+        }
+        out.extend_from_slice(rest);
+        OsString::from_vec(out)
+    }
+
+    /// One section (`<name args>` … `</name>`): a conditional reads its
+    /// children or not, a block reads them in its own scope.
+    fn section(
+        &mut self,
+        name: &str,
+        args: &[String],
+        raw: &[OsString],
+        origin: &Origin,
+        children: &[Node],
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let fail = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "ifmodule" => {
+                let (negate, module) = negation(one_arg("<IfModule>", args).map_err(fail)?);
+                let present = modules::is_present(module, &self.state.opts.compiled_mpms, self.state.mpm_name.as_deref());
+                if present != negate {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "ifdefine" => {
+                let (negate, param) = negation(one_arg("<IfDefine>", args).map_err(fail)?);
+                if self.state.defined.contains(param) != negate {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "ifversion" => {
+                if if_version(args).map_err(fail)? {
+                    self.walk(children, scope)?;
+                }
+                Ok(())
+            }
+            "virtualhost" => {
+                if scope.host != HostSel::Main || scope.block != Block::None {
+                    return Err(fail(format!(
+                        "<VirtualHost> cannot occur within {}; it belongs in the main server configuration",
+                        where_(scope)
+                    )));
+                }
+                if args.is_empty() {
+                    return Err(fail("<VirtualHost> requires at least one address (e.g. *:80)".into()));
+                }
+                let addrs = args
+                    .iter()
+                    .map(|a| parse_vhost_addr(a))
+                    .collect::<Res<Vec<_>>>()
+                    .map_err(fail)?;
+                self.state.vhosts.push(Host {
+                    addrs,
+                    origin: origin.clone(),
+                    ..Host::default()
+                });
+                let host = HostSel::Vhost(self.state.vhosts.len() - 1);
+                self.walk(children, Scope {
+                    host,
+                    block: Block::None,
+                })
+            }
+            "directory" => {
+                self.block_allowed("<Directory>", scope).map_err(fail)?;
+                let dir = one_arg("<Directory>", args).map_err(fail)?;
+                if dir == "~" || args.len() > 1 {
+                    return Err(fail(
+                        "<Directory ~ regex> is not supported by mpmd; give a directory path".into(),
+                    ));
+                }
+                if dir.contains(['*', '?', '[']) {
+                    return Err(fail(format!(
+                        "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path"
+                    )));
+                }
+                let block = DirectoryBlock {
+                    origin: origin.clone(),
+                    ..DirectoryBlock::new(self.state.path(&raw[0]))
+                };
+                let host = self.state.host(scope.host);
+                host.directories.push(block);
+                let index = host.directories.len() - 1;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Directory(index),
+                })
+            }
+            "location" => {
+                self.block_allowed("<Location>", scope).map_err(fail)?;
+                let path = one_arg("<Location>", args).map_err(fail)?;
+                if path == "~" || args.len() > 1 {
+                    return Err(fail("<Location ~ regex> is not supported by mpmd; give a URL path".into()));
+                }
+                let block = LocationBlock {
+                    origin: origin.clone(),
+                    ..LocationBlock::new(path)
+                };
+                let host = self.state.host(scope.host);
+                host.locations.push(block);
+                let index = host.locations.len() - 1;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Location(index),
+                })
+            }
+            "files" | "filesmatch" => {
+                if matches!(scope.block, Block::Location(_) | Block::HtFiles) {
+                    return Err(fail(format!("<{name}> cannot occur within {}", where_(scope))));
+                }
+                let is_ht_idiom = match (name.eq_ignore_ascii_case("files"), args) {
+                    (true, [pattern]) => pattern == ".ht*",
+                    (true, [tilde, re]) if tilde == "~" => re == "^\\.ht",
+                    (false, [re]) => re == "^\\.ht",
+                    _ => false,
+                };
+                if !is_ht_idiom {
+                    return Err(fail(format!(
+                        "<{name} {}> is not supported by mpmd; only the `<Files \".ht*\">` / \
+                         `<FilesMatch \"^\\.ht\">` deny idiom is accepted",
+                        args.join(" ")
+                    )));
+                }
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::HtFiles,
+                })
+            }
+            "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
+            | "limitexcept" | "if" | "elseif" | "else" | "proxy" | "proxymatch" | "macro" => Err(fail(format!(
+                "<{name}> is not supported by mpmd{}",
+                match name.to_ascii_lowercase().as_str() {
+                    "directorymatch" => "; use <Directory path>",
+                    "locationmatch" => "; use <Location path>",
+                    "requireall" | "requireany" | "requirenone" => {
+                        "; several Require lines in a block mean any of them"
+                    }
+                    _ => "",
+                }
+            ))),
+            _ => Err(fail(format!(
+                "Invalid command '<{name}>', perhaps misspelled or defined by a module not included in the server configuration"
+            ))),
+        }
+    }
+
+    /// A block section (`what`) may not be written inside another block.
+    fn block_allowed(&self, what: &str, scope: Scope) -> Res<()> {
+        if scope.block != Block::None {
+            return Err(format!(
+                "{what} cannot occur within {}; it belongs at server level or in <VirtualHost>",
+                where_(scope)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Apply one directive: a one-value, server-wide one by its setter
+    /// ([`server_wide`]), any other by the family that knows it.
+    fn directive(&mut self, d: &Directive<'_>) -> Res<()> {
+        if let Some(set) = server_wide::setter(d.lower) {
+            self.state.global(d)?;
+            return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
+        }
+        let families: [Family; 7] = [
+            server::directive,
+            protocol::directive,
+            logging::directive,
+            site::directive,
+            access::directive,
+            file_cache::directive,
+            ssl::directive,
+        ];
+        for family in families {
+            if let Some(applied) = family(&mut self.state, d) {
+                return applied;
+            }
+        }
+        Err(format!(
+            "Invalid command '{}', perhaps misspelled or defined by a module not included in the server configuration",
+            d.name
+        ))
+    }
+
+    /// `Include` / `IncludeOptional` of `pattern` (a file, a directory, or
+    /// a wildcard), read at `scope`; refused under [`IncludePolicy::Refuse`].
+    fn include(
+        &mut self,
+        name: &str,
+        pattern: &OsStr,
+        optional: bool,
+        origin: &Origin,
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let here = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        if self.includes == IncludePolicy::Refuse {
+            return Err(here(format!(
+                "{name} is refused: this configuration is read from bytes alone, with includes turned off"
+            )));
+        }
+        let target = self.state.path(pattern);
+        let files = if pattern.as_bytes().iter().any(|b| b"*?[".contains(b)) {
+            // The glob crate matches text: a wildcard needs UTF-8.
+            let (Some(text), Some(root)) = (pattern.to_str(), self.state.server_root.to_str())
+            else {
+                return Err(here(format!(
+                    "{name} {}: a wildcard path must be UTF-8 text (name the file or directory instead)",
+                    lossy(pattern.as_bytes())
+                )));
+            };
+            // The ServerRoot part is literal even if it holds `[` or `*`.
+            let text = if Path::new(text).is_absolute() {
+                text.to_string()
+            } else {
+                format!("{}/{text}", glob::Pattern::escape(root))
+            };
+            let entries =
+                glob::glob(&text).map_err(|e| here(format!("{name} {text}: bad wildcard: {e}")))?;
+            let mut files = Vec::new();
+            for entry in entries {
+                let path = entry.map_err(|e| here(format!("{name} {text}: {e}")))?;
+                files.extend(include::files_in(&path).map_err(|e| here(format!("{name}: {e}")))?);
+            }
+            if files.is_empty() && !optional {
+                return Err(here(format!(
+                    "{name}: no file matches the wildcard '{}' (use IncludeOptional to allow none)",
+                    target.display()
+                )));
+            }
+            files
+        } else if target.exists() {
+            include::files_in(&target).map_err(|e| here(format!("{name}: {e}")))?
+        } else if optional {
+            Vec::new()
+        } else {
+            return Err(here(format!(
+                "{name}: could not open '{}': No such file or directory",
+                target.display()
+            )));
+        };
+        for file in files {
+            self.include_file(name, &file, origin, scope)?;
+        }
+        Ok(())
+    }
+
+    /// Read one included file at `scope`: refused when it is already being
+    /// read (a cycle, by canonical path), when includes or sections nest
+    /// too deeply, and when it is not a regular file or too large.
+    fn include_file(
+        &mut self,
+        name: &str,
+        file: &Path,
+        origin: &Origin,
+        scope: Scope,
+    ) -> Result<(), ConfigError> {
+        let here = |message: String| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        };
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        if self.include_stack.contains(&canonical) {
+            let chain: Vec<String> = self
+                .include_stack
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(here(format!(
+                "{name} recursion: '{}' includes itself (chain: {} -> {})",
+                file.display(),
+                chain.join(" -> "),
+                canonical.display()
+            )));
+        }
+        if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(here(format!(
+                "{name} nested more than {MAX_INCLUDE_DEPTH} levels deep"
+            )));
+        }
+        if self.depth + 1 >= lexer::MAX_NESTING {
+            return Err(here(lexer::too_deep(name)));
+        }
+        let text = include::read_file(file).map_err(|e| here(format!("{name}: {e}")))?;
+        self.count_bytes(text.len(), file)
+            .map_err(|e| here(format!("{name}: {e}")))?;
+        self.depth += 1;
+        let nodes = lexer::parse(&text, file, 1, self.depth);
+        let result = nodes.and_then(|nodes| {
+            self.include_stack.push(canonical);
+            let walked = self.walk(&nodes, scope);
+            self.include_stack.pop();
+            walked
+        });
+        self.depth -= 1;
+        result
+    }
+
+    /// The configuration read ([`State::finish`]).
+    pub(super) fn finish(self) -> Result<ServerConfig, ConfigError> {
+        self.state.finish()
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_are_capped_per_file_and_in_all() {
+        let opts = LoadOptions::default();
+        let file = Path::new("/etc/a.conf");
+        let mut loader = Loader::new(&opts, "/".into(), file, IncludePolicy::Follow);
+        let one = MAX_FILE_SIZE as usize;
+        let e = loader.count_bytes(one + 1, file).unwrap_err();
+        assert!(e.contains("'/etc/a.conf' is larger than 16 MiB"), "{e}");
+        for _ in 0..MAX_TOTAL_SIZE / MAX_FILE_SIZE {
+            loader.count_bytes(one, file).expect("within the total");
+        }
+        let e = loader.count_bytes(1, file).unwrap_err();
+        assert!(
+            e.contains("takes the configuration past 256 MiB in all"),
+            "{e}"
+        );
+    }
+}

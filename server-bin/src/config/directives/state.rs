@@ -1,0 +1,306 @@
+//! The loader's state, which the directive families fill: the settings
+//! read so far ([`State`]), each server's ([`Host`]), and the one
+//! directive being applied ([`Directive`]) with where it was written
+//! ([`Scope`]) and where it may be ([`Allowed`]). The walker (`mod.rs`)
+//! owns a `State` and hands it to the families; nothing here knows the
+//! walker or a family.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+use mpm_site::config::{
+    AliasRule, CachedFile, CustomLog, DirectoryBlock, LocationBlock, Origin, RedirectRule,
+    VhostAddr,
+};
+
+use crate::config::error::ConfigError;
+use crate::config::options::LoadOptions;
+use crate::config::server_config::SslSettings;
+use crate::config::values::Res;
+
+/// Applies a directive that takes one value for the whole server: the
+/// state, the directive's name as written (for messages) and its one
+/// argument. The families list theirs in tables of `(name, Setter)`.
+pub(super) type Setter = fn(&mut State<'_>, &str, &str) -> Res<()>;
+
+/// What most setters do: put the value read into its setting, or say
+/// why it could not be read.
+pub(super) fn set<T>(setting: &mut T, value: Res<T>) -> Res<()> {
+    *setting = value?;
+    Ok(())
+}
+
+/// A log line's format as written, resolved once every `LogFormat` is known.
+#[derive(Debug, Clone)]
+pub(super) enum LogFmt {
+    /// `CustomLog file fmt-or-nickname`.
+    Given(String),
+    /// `TransferLog file`: the last `LogFormat` without nickname, or common.
+    Default,
+}
+
+impl LogFmt {
+    /// The format string: a nickname from `formats` (`LogFormat … name`,
+    /// `common`, `combined`), a format as written, or `default_format`
+    /// (the last `LogFormat` without nickname). An unknown nickname is an
+    /// error at `origin`, the `CustomLog` line.
+    pub(super) fn resolve(
+        &self,
+        formats: &HashMap<String, String>,
+        default_format: &str,
+        origin: &Origin,
+    ) -> Result<String, ConfigError> {
+        match self {
+            LogFmt::Default => Ok(default_format.to_string()),
+            LogFmt::Given(f) => match formats.get(f) {
+                Some(f) => Ok(f.clone()),
+                None if f.contains('%') => Ok(f.clone()),
+                None => Err(ConfigError {
+                    origin: Some(origin.clone()),
+                    message: format!(
+                        "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"...\" {f}, or use common or combined)"
+                    ),
+                }),
+            },
+        }
+    }
+}
+
+/// A server (main or virtual) while it is being read: `None` = not set here.
+#[derive(Debug, Default)]
+pub(super) struct Host {
+    pub(super) addrs: Vec<VhostAddr>,
+    pub(super) server_name: Option<String>,
+    pub(super) server_aliases: Vec<String>,
+    pub(super) document_root: Option<PathBuf>,
+    pub(super) directory_index: Option<Vec<String>>,
+    pub(super) aliases: Vec<AliasRule>,
+    pub(super) redirects: Vec<RedirectRule>,
+    pub(super) directories: Vec<DirectoryBlock>,
+    pub(super) locations: Vec<LocationBlock>,
+    pub(super) custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
+    pub(super) server_admin: Option<String>,
+    pub(super) ssl: SslSettings,
+    pub(super) origin: Origin,
+}
+
+/// Which server a directive applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HostSel {
+    /// The main server.
+    Main,
+    /// `<VirtualHost>` number `i`, from 0.
+    Vhost(usize),
+}
+
+/// The innermost block around a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Block {
+    /// None: the server itself.
+    None,
+    /// The host's `<Directory>` number `i`.
+    Directory(usize),
+    /// The host's `<Location>` number `i`.
+    Location(usize),
+    /// `<Files ".ht*">`: the deny idiom, read and ignored.
+    HtFiles,
+}
+
+#[derive(Debug, Clone, Copy)]
+/// Where a directive was written: which server, in which block.
+pub(super) struct Scope {
+    pub(super) host: HostSel,
+    pub(super) block: Block,
+}
+
+/// Where a directive may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Allowed {
+    /// Main server only.
+    Global,
+    /// Main server or `<VirtualHost>`, outside any block.
+    Server,
+    /// Inside `<Directory>`.
+    Directory,
+    /// Main server or `<VirtualHost>` outside any block, or `<Directory>`.
+    ServerOrDirectory,
+    /// Inside `<Location>`.
+    Location,
+    /// Inside `<Directory>`, `<Location>` or the `.ht*` `<Files>` idiom.
+    AccessBlock,
+}
+
+/// One directive being applied, as the families' functions take it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Directive<'d> {
+    /// Its name as written, for messages.
+    pub(super) name: &'d str,
+    /// Its name in lower case, as directives are matched.
+    pub(super) lower: &'d str,
+    /// The arguments as text (`text_args` in the walker).
+    pub(super) args: &'d [String],
+    /// The arguments as written, for those that name files.
+    pub(super) raw: &'d [OsString],
+    /// Where it was written.
+    pub(super) origin: &'d Origin,
+    /// Which server and block it was written in.
+    pub(super) scope: Scope,
+}
+
+/// What the directives fill while the configuration is read, with what
+/// they need to know of it (the command line's options and defines).
+pub(super) struct State<'a> {
+    pub(super) opts: &'a LoadOptions,
+    pub(super) defined: HashSet<String>,
+    pub(super) vars: HashMap<String, OsString>,
+    pub(super) server_root: PathBuf,
+    pub(super) listens: Vec<(ListenAddr, Origin)>,
+    pub(super) mpm_name: Option<String>,
+    pub(super) mpm: MpmConfig,
+    pub(super) protocol: ProtocolConfig,
+    pub(super) pid_file: Option<PathBuf>,
+    pub(super) error_log: Option<PathBuf>,
+    pub(super) log_level: log::LevelFilter,
+    pub(super) main: Host,
+    pub(super) vhosts: Vec<Host>,
+    pub(super) warnings: Vec<String>,
+    pub(super) log_formats: HashMap<String, String>,
+    pub(super) default_format: String,
+    pub(super) add_types: Vec<(String, String)>,
+    pub(super) ssl_session_tickets: bool,
+    pub(super) ssl_session_cache: bool,
+    pub(super) cached_files: Vec<CachedFile>,
+}
+
+impl<'a> State<'a> {
+    /// Nothing set yet: the defines of `opts`, relative paths against
+    /// `server_root`, the main server starting in `main_file`.
+    pub(super) fn new(opts: &'a LoadOptions, server_root: PathBuf, main_file: &Path) -> Self {
+        let log_formats = [
+            ("common", CustomLog::COMMON),
+            ("combined", CustomLog::COMBINED),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        State {
+            opts,
+            defined: opts.defines.iter().cloned().collect(),
+            vars: HashMap::new(),
+            server_root,
+            listens: Vec::new(),
+            mpm_name: None,
+            mpm: MpmConfig::default(),
+            protocol: ProtocolConfig::default(),
+            pid_file: None,
+            error_log: None,
+            log_level: log::LevelFilter::Warn,
+            main: Host {
+                origin: Origin {
+                    file: main_file.to_path_buf(),
+                    line: 1,
+                },
+                ..Host::default()
+            },
+            vhosts: Vec::new(),
+            warnings: Vec::new(),
+            log_formats,
+            default_format: CustomLog::COMMON.to_string(),
+            add_types: Vec::new(),
+            ssl_session_tickets: true,
+            ssl_session_cache: true,
+            cached_files: Vec::new(),
+        }
+    }
+
+    /// A warning at `origin`, printed at startup and by `-t`.
+    pub(super) fn warn(&mut self, origin: &Origin, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{origin}: {message}"));
+    }
+
+    /// The server `sel` names.
+    pub(super) fn host(&mut self, sel: HostSel) -> &mut Host {
+        match sel {
+            HostSel::Main => &mut self.main,
+            HostSel::Vhost(i) => &mut self.vhosts[i],
+        }
+    }
+
+    /// A path from the configuration, absolute (against `ServerRoot`):
+    /// the bytes written, which need not be UTF-8.
+    pub(super) fn path(&self, value: impl AsRef<Path>) -> PathBuf {
+        normalize(&self.server_root.join(value))
+    }
+
+    /// `d` is allowed in the main server only ([`Allowed::Global`]).
+    pub(super) fn global(&self, d: &Directive<'_>) -> Res<()> {
+        self.allow(d.name, Allowed::Global, d.scope)
+    }
+
+    /// `d` is allowed at server level or in `<VirtualHost>`
+    /// ([`Allowed::Server`]).
+    pub(super) fn server(&self, d: &Directive<'_>) -> Res<()> {
+        self.allow(d.name, Allowed::Server, d.scope)
+    }
+
+    /// `name` may be written where `scope` is, as `allowed` says; else
+    /// the message saying where it belongs.
+    pub(super) fn allow(&self, name: &str, allowed: Allowed, scope: Scope) -> Res<()> {
+        let ok = match allowed {
+            Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
+            Allowed::Server => scope.block == Block::None,
+            Allowed::Directory => matches!(scope.block, Block::Directory(_)),
+            Allowed::ServerOrDirectory => matches!(scope.block, Block::None | Block::Directory(_)),
+            Allowed::Location => matches!(scope.block, Block::Location(_)),
+            Allowed::AccessBlock => scope.block != Block::None,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match allowed {
+            Allowed::Global => format!(
+                "{name} cannot occur within {} section; it belongs in the main server configuration",
+                where_(scope)
+            ),
+            Allowed::Server => format!(
+                "{name} is not allowed inside {}; it belongs at server level or in <VirtualHost>",
+                where_(scope)
+            ),
+            Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
+            Allowed::ServerOrDirectory => format!(
+                "{name} is not allowed inside {}; it belongs at server level, in <VirtualHost> or in <Directory>",
+                where_(scope)
+            ),
+            Allowed::Location => format!("{name} is allowed only inside <Location>"),
+            Allowed::AccessBlock => format!("{name} is allowed only inside <Directory> or <Location>"),
+        })
+    }
+}
+
+/// Where `scope` is, for messages.
+pub(super) fn where_(scope: Scope) -> &'static str {
+    match scope.block {
+        Block::Directory(_) => "<Directory>",
+        Block::Location(_) => "<Location>",
+        Block::HtFiles => "<Files>",
+        Block::None if scope.host != HostSel::Main => "<VirtualHost>",
+        Block::None => "the main server",
+    }
+}
+
+/// Remove `.` and resolve `..` without touching the file system.
+pub(in crate::config) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,1165 @@
+//! The loader's behaviour, from configuration text to [`ServerConfig`].
+
+use super::*;
+use std::net::IpAddr;
+use std::time::Duration;
+
+fn opts() -> LoadOptions {
+    LoadOptions {
+        compiled_mpms: vec!["event", "worker", "prefork", "single"],
+        ..LoadOptions::default()
+    }
+}
+
+/// Writes `text` as `httpd.conf` in a fresh directory and loads it.
+fn load_with(
+    text: &str,
+    opts: &LoadOptions,
+) -> (tempfile::TempDir, Result<ServerConfig, ConfigError>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("httpd.conf");
+    std::fs::write(&file, text).expect("write config");
+    let result = load(Some(&file), opts);
+    (dir, result)
+}
+
+fn ok(text: &str) -> ServerConfig {
+    match load_with(text, &opts()) {
+        (_, Ok(cfg)) => cfg,
+        (_, Err(e)) => panic!("config should load but failed with: {e}\n---\n{text}"),
+    }
+}
+
+/// The error message (with `httpd.conf:line:`), the temporary path cut off.
+fn err(text: &str) -> String {
+    err_with(text, &opts())
+}
+
+fn err_with(text: &str, opts: &LoadOptions) -> String {
+    match load_with(text, opts) {
+        (_, Ok(cfg)) => panic!("config should fail but loaded: {cfg:#?}\n---\n{text}"),
+        (dir, Err(e)) => e
+            .to_string()
+            .replace(&format!("{}/", dir.path().display()), ""),
+    }
+}
+
+#[test]
+fn built_in_configuration_serves_the_sample_site_on_8080() {
+    let cfg = load(None, &opts()).unwrap_or_else(|e| panic!("built-in config failed: {e}"));
+    assert_eq!(cfg.listens, vec!["127.0.0.1:8080".parse().unwrap()]);
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("localhost"));
+    let site = Path::new(SAMPLE_SITE)
+        .canonicalize()
+        .expect("the sample site exists");
+    assert_eq!(cfg.site.main.document_root, site);
+    assert!(site.join("index.html").is_file());
+    assert_eq!(
+        std::fs::read(site.join("hello.txt")).unwrap(),
+        b"Hello, World!"
+    );
+    assert_eq!(cfg.server_root, site.parent().unwrap());
+    let status = &cfg.site.main.locations[0];
+    assert_eq!(
+        (
+            status.path.as_str(),
+            status.handler.map(SetHandler::name),
+            &status.require
+        ),
+        (
+            "/server-status",
+            Some("server-status"),
+            &Some(Require::Local)
+        )
+    );
+    assert!(cfg.protocol.timeouts.keep_alive);
+    assert!(
+        cfg.warnings.is_empty(),
+        "built-in config warns: {:?}",
+        cfg.warnings
+    );
+}
+
+#[test]
+fn server_root_defaults_to_the_config_directory_and_paths_become_absolute() {
+    let (dir, cfg) = load_with(
+            "Listen 8080\nDocumentRoot docs/./site/\nErrorLog logs/error_log\nCustomLog logs/access_log common\n",
+            &opts(),
+        );
+    let cfg = cfg.unwrap();
+    let root = dir.path();
+    assert_eq!(cfg.server_root, root);
+    assert_eq!(cfg.site.main.document_root, root.join("docs/site"));
+    assert_eq!(cfg.error_log, Some(root.join("logs/error_log")));
+    assert_eq!(cfg.pid_file, root.join("logs/mpmd.pid"));
+    assert_eq!(
+        cfg.site.main.custom_logs[0].path,
+        root.join("logs/access_log")
+    );
+    assert!(
+        cfg.warnings[0].ends_with(&format!(
+            "httpd.conf:2: DocumentRoot '{}' does not exist",
+            root.join("docs/site").display()
+        )),
+        "{:?}",
+        cfg.warnings
+    );
+}
+
+#[test]
+fn main_document_root_defaults_to_htdocs_under_server_root() {
+    let cfg = ok("Listen 80\nServerRoot /\n");
+    assert_eq!(cfg.site.main.document_root, Path::new("/htdocs"));
+    assert_eq!(cfg.site.main.directory_index, vec!["index.html"]);
+}
+
+#[test]
+fn no_listen_is_an_error() {
+    assert!(err("ServerName a\n").contains("no listening sockets available, shutting down"));
+}
+
+#[test]
+fn listen_forms_and_duplicates() {
+    let cfg = ok("Listen 80\nListen 127.0.0.1:8080\nListen [::1]:8080\n");
+    assert_eq!(cfg.listens.len(), 3);
+    assert_eq!(
+        cfg.listens[1].ip,
+        Some("127.0.0.1".parse::<IpAddr>().unwrap())
+    );
+    let e = err("Listen 80\nListen *:80\n");
+    assert!(
+        e.starts_with("httpd.conf:2: Cannot define multiple Listeners on the same IP:port"),
+        "{e}"
+    );
+    let e = err("Listen 99999\n");
+    assert!(e.starts_with("httpd.conf:1: invalid Listen address"), "{e}");
+}
+
+#[test]
+fn listen_inside_virtualhost_says_where_it_belongs() {
+    let e = err("Listen 80\n<VirtualHost *:80>\nListen 81\n</VirtualHost>\n");
+    assert_eq!(
+            e,
+            "httpd.conf:3: Listen cannot occur within <VirtualHost> section; it belongs in the main server configuration"
+        );
+    let e = err("Listen 80\n<Directory /tmp>\nDocumentRoot /tmp\n</Directory>\n");
+    assert!(
+        e.starts_with("httpd.conf:3: DocumentRoot is not allowed inside <Directory>"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_directive_uses_apaches_wording() {
+    assert_eq!(
+            err("Listen 80\nFrobnicate on\n"),
+            "httpd.conf:2: Invalid command 'Frobnicate', perhaps misspelled or defined by a module not included in the server configuration"
+        );
+}
+
+#[test]
+fn directive_names_are_case_insensitive() {
+    let cfg = ok("listen 80\nKEEPALIVE off\nmaxclients 12\n");
+    assert!(!cfg.protocol.timeouts.keep_alive);
+    assert_eq!(cfg.mpm.max_request_workers, Some(12));
+}
+
+#[test]
+fn mpm_directives_and_their_legacy_aliases() {
+    let cfg = ok("Listen 80\nStartServers 2\nMinSpareServers 3\nMaxSpareServers 4\nMinSpareThreads 5\n\
+             MaxSpareThreads 6\nThreadsPerChild 7\nThreadLimit 8\nServerLimit 9\nMaxRequestWorkers 10\n\
+             MaxConnectionsPerChild 11\nAsyncRequestWorkerFactor 3\nListenBacklog 4096\nGracefulShutdownTimeout 30\n\
+             MaxMemFree 2048\nThreadStackSize 8388608\nUser www\nGroup #33\n");
+    let m = &cfg.mpm;
+    assert_eq!(
+        (
+            m.start_servers,
+            m.min_spare_servers,
+            m.max_spare_servers,
+            m.min_spare_threads,
+            m.max_spare_threads
+        ),
+        (Some(2), 3, 4, 5, 6)
+    );
+    assert_eq!(
+        (
+            m.threads_per_child,
+            m.thread_limit,
+            m.server_limit,
+            m.max_request_workers
+        ),
+        (7, 8, Some(9), Some(10))
+    );
+    assert_eq!(
+        (
+            m.max_connections_per_child,
+            m.async_request_worker_factor,
+            m.listen_backlog
+        ),
+        (11, 3, 4096)
+    );
+    assert_eq!(m.graceful_shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(
+        (m.user.as_deref(), m.group.as_deref()),
+        (Some("www"), Some("#33"))
+    );
+    let cfg = ok("Listen 80\nMaxRequestsPerChild 4000\n");
+    assert_eq!(cfg.mpm.max_connections_per_child, 4000);
+}
+
+#[test]
+fn bad_number_names_directive_and_value() {
+    assert_eq!(
+        err("Listen 80\nStartServers abc\n"),
+        "httpd.conf:2: StartServers takes a number, not 'abc'"
+    );
+    assert_eq!(
+        err("Listen 80\nMaxClients -1\n"),
+        "httpd.conf:2: MaxClients takes a number, not '-1'"
+    );
+}
+
+#[test]
+fn keepalive_and_timeouts() {
+    let cfg = ok(
+        "Listen 80\nKeepAlive Off\nKeepAliveTimeout 300ms\nMaxKeepAliveRequests 0\nTimeout 30\n",
+    );
+    let t = &cfg.protocol.timeouts;
+    assert!(!t.keep_alive);
+    assert_eq!(t.keep_alive_timeout, Duration::from_millis(300));
+    assert_eq!(t.max_keep_alive_requests, 0);
+    assert_eq!(t.timeout, Duration::from_secs(30));
+    assert!(
+        err("Listen 80\nKeepAlive maybe\n").contains("KeepAlive must be On or Off, not 'maybe'")
+    );
+}
+
+#[test]
+fn request_read_timeout_is_parsed_fully() {
+    let cfg = ok("Listen 80\nRequestReadTimeout header=10-30,MinRate=100 body=0\n");
+    let r = cfg.protocol.timeouts.request_read;
+    assert_eq!(r.header.initial, Duration::from_secs(10));
+    assert_eq!(r.header.max, Some(Duration::from_secs(30)));
+    assert_eq!(r.header.min_rate, 100);
+    assert_eq!(r.body.initial, Duration::ZERO, "body=0 disables the stage");
+    let cfg = ok("Listen 80\nRequestReadTimeout body=15,MinRate=1000\n");
+    let r = cfg.protocol.timeouts.request_read;
+    assert_eq!(
+        r.header,
+        mpm::RequestReadTimeout::default().header,
+        "header keeps its default"
+    );
+    assert_eq!(
+        (r.body.initial, r.body.max, r.body.min_rate),
+        (Duration::from_secs(15), None, 1000)
+    );
+    for bad in [
+        "header=20-10,MinRate=5",
+        "header=20-40",
+        "head=20",
+        "header=x",
+        "body=20,Rate=3",
+    ] {
+        let e = err(&format!("Listen 80\nRequestReadTimeout {bad}\n"));
+        assert!(
+            e.starts_with(&format!("httpd.conf:2: RequestReadTimeout {bad}:")),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn limits() {
+    let cfg = ok("Listen 80\nLimitRequestLine 100\nLimitRequestFieldSize 200\nLimitRequestFields 7\nLimitRequestBody 0\n");
+    let l = &cfg.protocol.limits;
+    assert_eq!(
+        (l.request_line, l.field_size, l.fields, l.body),
+        (100, 200, 7, 0)
+    );
+}
+
+#[test]
+fn server_name_loses_scheme_and_port() {
+    assert_eq!(
+        ok("Listen 80\nServerName http://www.example.com:8080\n")
+            .site
+            .main
+            .server_name
+            .as_deref(),
+        Some("www.example.com")
+    );
+    assert_eq!(
+        ok("Listen 80\nServerName [::1]:80\n")
+            .site
+            .main
+            .server_name
+            .as_deref(),
+        Some("[::1]")
+    );
+}
+
+#[test]
+fn virtual_hosts_inherit_from_the_main_server() {
+    let cfg = ok(r#"
+Listen 80
+ServerName main.example
+ServerAdmin admin@example.com
+DocumentRoot /srv/main
+DirectoryIndex index.htm
+Alias /icons/ /usr/share/icons/
+Redirect permanent /old http://example.com/new
+CustomLog /tmp/main.log combined
+<Location /server-status>
+SetHandler server-status
+Require local
+</Location>
+<VirtualHost *:80>
+ServerName a.example
+ServerAlias www.a.example *.a.example
+DocumentRoot /srv/a
+Alias /x /srv/x
+</VirtualHost>
+<VirtualHost 127.0.0.1:80 [::1]:80 _default_:*>
+CustomLog /tmp/b.log "%h %r"
+</VirtualHost>
+"#);
+    let [a, b] = &cfg.site.vhosts[..] else {
+        panic!("two vhosts expected: {:?}", cfg.site.vhosts)
+    };
+    assert_eq!(a.server_name.as_deref(), Some("a.example"));
+    assert_eq!(a.server_aliases, vec!["www.a.example", "*.a.example"]);
+    assert_eq!(a.document_root, Path::new("/srv/a"));
+    assert_eq!(a.directory_index, vec!["index.htm"]);
+    assert_eq!(
+        a.aliases.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
+        vec!["/x", "/icons/"],
+        "own rules first"
+    );
+    assert_eq!(a.redirects[0].status, 301);
+    assert_eq!(
+        a.locations[0].handler.map(SetHandler::name),
+        Some("server-status")
+    );
+    assert_eq!(
+        a.custom_logs[0].format,
+        "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""
+    );
+    assert_eq!(a.server_admin.as_deref(), Some("admin@example.com"));
+    assert_eq!(a.origin.line, 14);
+    assert_eq!(
+        b.server_name.as_deref(),
+        Some("main.example"),
+        "a vhost without ServerName takes the main one"
+    );
+    assert_eq!(b.document_root, Path::new("/srv/main"));
+    assert_eq!(b.custom_logs.len(), 1);
+    assert_eq!(b.custom_logs[0].format, "%h %r");
+    assert_eq!(
+        b.addrs[0],
+        VhostAddr {
+            ip: Some("127.0.0.1".parse().unwrap()),
+            port: Some(80)
+        }
+    );
+    assert_eq!(
+        b.addrs[1],
+        VhostAddr {
+            ip: Some("::1".parse().unwrap()),
+            port: Some(80)
+        }
+    );
+    assert_eq!(
+        b.addrs[2],
+        VhostAddr {
+            ip: None,
+            port: None
+        }
+    );
+    assert!(cfg.site.main.addrs.is_empty());
+}
+
+#[test]
+fn server_alias_outside_a_virtual_host_is_an_error() {
+    assert_eq!(
+        err("Listen 80\nServerAlias x\n"),
+        "httpd.conf:2: ServerAlias only used in <VirtualHost>"
+    );
+}
+
+#[test]
+fn redirect_status_forms() {
+    let cfg = ok("Listen 80\nRedirect /a http://x/a\nRedirect seeother /b /c\nRedirect gone /d\nRedirect 307 /e http://x/e\nRedirect 410 /f\nRedirectPermanent /g http://x/g\n");
+    let got: Vec<(u16, &str, Option<&str>)> = cfg
+        .site
+        .main
+        .redirects
+        .iter()
+        .map(|r| (r.status, r.from.as_str(), r.to.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (302, "/a", Some("http://x/a")),
+            (303, "/b", Some("/c")),
+            (410, "/d", None),
+            (307, "/e", Some("http://x/e")),
+            (410, "/f", None),
+            (301, "/g", Some("http://x/g")),
+        ]
+    );
+    assert!(err("Listen 80\nRedirect 301 /a\n").contains("needs a URL"));
+    assert!(err("Listen 80\nRedirect gone /a http://x\n").contains("takes no URL"));
+    assert!(err("Listen 80\nRedirect 200 /a http://x\n").contains("status 200"));
+    assert!(
+        err("Listen 80\nRedirectMatch ^/a http://x\n").contains("RedirectMatch is not supported")
+    );
+}
+
+#[test]
+fn directory_options_absolute_and_relative() {
+    let cfg = ok(r#"Listen 80
+<Directory />
+Options FollowSymLinks
+AllowOverride None
+Require all denied
+</Directory>
+<Directory /srv/www>
+Options +Indexes
+Require all granted
+</Directory>
+<Directory /srv/www/private>
+Options -FollowSymLinks
+Require ip 10.1 192.168.0.0/16 ::1 172.16.0.0/255.240.0.0
+Require local
+</Directory>
+<Directory /srv/other>
+Options All
+</Directory>
+"#);
+    let d = &cfg.site.main.directories;
+    let only = |follow_symlinks, indexes| Options {
+        follow_symlinks,
+        indexes,
+    };
+    assert_eq!(d[0].options, Some(OptionsSetting::Set(only(true, false))));
+    // Relative: applied to what the blocks before left when a request
+    // is served (site::static_files).
+    assert_eq!(
+        d[1].options,
+        Some(OptionsSetting::Change {
+            add: only(false, true),
+            remove: Options::NONE
+        })
+    );
+    assert_eq!(
+        d[2].options,
+        Some(OptionsSetting::Change {
+            add: Options::NONE,
+            remove: only(true, false)
+        })
+    );
+    assert_eq!(d[3].options, Some(OptionsSetting::Set(Options::ALL)));
+    assert_eq!(d[0].require, Some(Require::AllDenied));
+    assert_eq!(d[1].path, Path::new("/srv/www"));
+    let net = |a: &str, p| IpNet {
+        addr: a.parse().unwrap(),
+        prefix: p,
+    };
+    assert_eq!(
+        d[2].require,
+        Some(Require::Any(vec![
+            Require::Ip(vec![
+                net("10.1.0.0", 16),
+                net("192.168.0.0", 16),
+                net("::1", 128),
+                net("172.16.0.0", 12)
+            ]),
+            Require::Local,
+        ]))
+    );
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn options_with_no_effect_warn_and_bad_options_fail() {
+    let cfg = ok(
+        "Listen 80\n<Directory /x>\nOptions ExecCGI MultiViews\nAllowOverride All\n</Directory>\n",
+    );
+    assert_eq!(cfg.warnings.len(), 3, "{:?}", cfg.warnings);
+    assert!(cfg.warnings[0].ends_with("httpd.conf:3: Options ExecCGI has no effect in mpmd"));
+    assert!(cfg.warnings[2]
+        .ends_with(".htaccess files are never read by mpmd; AllowOverride All has no effect"));
+    assert!(
+        err("Listen 80\n<Directory /x>\nOptions Indexes +FollowSymLinks\n</Directory>\n")
+            .contains("Either all Options must start with + or -")
+    );
+    assert!(
+        err("Listen 80\n<Directory /x>\nOptions Bogus\n</Directory>\n")
+            .contains("Illegal option Bogus")
+    );
+}
+
+#[test]
+fn a_virtual_host_gets_the_main_servers_sections_first_and_its_own_after() {
+    let cfg = ok(r#"Listen 80
+<Directory /srv/www>
+Options Indexes FollowSymLinks
+Require all granted
+</Directory>
+<Location /private>
+Require all granted
+</Location>
+Alias /a /srv/main-a
+<VirtualHost *:80>
+ServerName v.test
+<Directory /srv/www>
+Options None
+Require ip 10.99.0.0/16
+DirectoryIndex vhost.html
+</Directory>
+<Location />
+Require all denied
+</Location>
+Alias /a /srv/vhost-a
+</VirtualHost>
+<Directory /srv/www/late>
+Options +Indexes
+</Directory>
+"#);
+    let v = &cfg.site.vhosts[0];
+    let dirs: Vec<_> = v
+        .directories
+        .iter()
+        .map(|d| (d.path.to_str().unwrap(), d.origin.line))
+        .collect();
+    assert_eq!(
+        dirs,
+        [("/srv/www", 2), ("/srv/www/late", 22), ("/srv/www", 12)],
+        "the main server's blocks (even one written after the host), then the host's"
+    );
+    assert_eq!(
+        v.directories[2].require,
+        Some(Require::Ip(vec![IpNet {
+            addr: "10.99.0.0".parse().unwrap(),
+            prefix: 16
+        }]))
+    );
+    assert_eq!(v.directories[2].index, Some(vec!["vhost.html".to_string()]));
+    let locs: Vec<_> = v.locations.iter().map(|l| l.path.as_str()).collect();
+    assert_eq!(locs, ["/private", "/"]);
+    let aliases: Vec<_> = v.aliases.iter().map(|a| a.path.to_str().unwrap()).collect();
+    assert_eq!(
+        aliases,
+        ["/srv/vhost-a", "/srv/main-a"],
+        "the host's Alias is tried first"
+    );
+    assert_eq!(cfg.site.main.directories.len(), 2);
+    assert_eq!(cfg.site.main.locations.len(), 1);
+}
+
+#[test]
+fn options_lines_of_one_block_combine_and_directory_index_is_allowed_in_directory() {
+    let cfg = ok("Listen 80\n<Directory /a>\nOptions Indexes\nOptions +FollowSymLinks\n</Directory>\n\
+                      <Directory /b>\nOptions +Indexes\nOptions -Indexes +FollowSymLinks\n</Directory>\n\
+                      <Directory /c>\nDirectoryIndex disabled\n</Directory>\n");
+    let d = &cfg.site.main.directories;
+    assert_eq!(d[0].options, Some(OptionsSetting::Set(Options::ALL)));
+    let follow = Options {
+        follow_symlinks: true,
+        indexes: false,
+    };
+    let indexes = Options {
+        follow_symlinks: false,
+        indexes: true,
+    };
+    assert_eq!(
+        d[1].options,
+        Some(OptionsSetting::Change {
+            add: follow,
+            remove: indexes
+        })
+    );
+    assert_eq!(d[2].index, Some(Vec::new()));
+    assert_eq!(cfg.site.main.directory_index, ["index.html"]);
+    assert!(
+            err("Listen 80\n<Location /x>\nDirectoryIndex a.html\n</Location>\n").contains(
+                "DirectoryIndex is not allowed inside <Location>; it belongs at server level, in <VirtualHost> or in <Directory>"
+            )
+        );
+}
+
+#[test]
+fn order_allow_deny_point_to_require() {
+    let e = err("Listen 80\n<Directory /x>\nOrder allow,deny\n</Directory>\n");
+    assert!(
+        e.starts_with("httpd.conf:3: Order is Apache 2.2 access control")
+            && e.contains("use Require"),
+        "{e}"
+    );
+}
+
+#[test]
+fn location_handlers() {
+    let cfg = ok("Listen 80\n<Location /s>\nSetHandler none\n</Location>\n");
+    assert_eq!(
+        cfg.site.main.locations[0].handler.map(SetHandler::name),
+        Some("none")
+    );
+    assert!(
+        err("Listen 80\n<Location /s>\nSetHandler cgi-script\n</Location>\n")
+            .contains("SetHandler cgi-script: mpmd's handlers")
+    );
+    assert!(
+        err("Listen 80\n<Directory /s>\nSetHandler none\n</Directory>\n")
+            .contains("allowed only inside <Location>")
+    );
+}
+
+#[test]
+fn ht_files_idiom_is_accepted_and_other_files_blocks_are_not() {
+    let cfg = ok("Listen 80\n<Files \".ht*\">\nRequire all denied\n</Files>\n<FilesMatch \"^\\.ht\">\nRequire all denied\n</FilesMatch>\n");
+    assert!(cfg.warnings.is_empty());
+    assert!(
+        err("Listen 80\n<Files *.php>\nRequire all denied\n</Files>\n")
+            .contains("only the `<Files \".ht*\">`")
+    );
+}
+
+#[test]
+fn ifmodule_follows_the_module_table_and_the_loaded_mpm() {
+    let text = "Listen 80\n<IfModule mod_alias.c>\nServerName alias\n</IfModule>\n<IfModule !mod_ssl.c>\nServerAdmin nossl\n</IfModule>\n<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n";
+    let cfg = ok(text);
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("alias"));
+    assert_eq!(cfg.site.main.server_admin, None, "mod_ssl is built in");
+    assert_eq!(cfg.ssl[0].engine, Some(true));
+    let cfg = ok("Listen 80\nLoadModule mpm_worker_module modules/mod_mpm_worker.so\n<IfModule prefork.c>\nStartServers 9\n</IfModule>\n<IfModule mpm_worker_module>\nStartServers 4\n</IfModule>\n");
+    assert_eq!(
+        (cfg.mpm_name.as_deref(), cfg.mpm.start_servers),
+        (Some("worker"), Some(4))
+    );
+    let only_single = LoadOptions {
+        compiled_mpms: vec!["single"],
+        ..LoadOptions::default()
+    };
+    let (_, cfg) = load_with(
+        "Listen 80\n<IfModule event.c>\nStartServers 9\n</IfModule>\n",
+        &only_single,
+    );
+    assert_eq!(
+        cfg.unwrap().mpm.start_servers,
+        mpm::MpmConfig::default().start_servers,
+        "event is not compiled in"
+    );
+}
+
+#[test]
+fn load_module_choices_and_errors() {
+    assert_eq!(
+        ok("Listen 80\nLoadModule mpm_event_module x.so\n")
+            .mpm_name
+            .as_deref(),
+        Some("event")
+    );
+    let e =
+        err("Listen 80\nLoadModule mpm_event_module x.so\nLoadModule mpm_prefork_module y.so\n");
+    assert!(
+        e.starts_with("httpd.conf:3: Only one MPM can be loaded"),
+        "{e}"
+    );
+    let only_single = LoadOptions {
+        compiled_mpms: vec!["single", "prefork"],
+        ..LoadOptions::default()
+    };
+    let e = err_with(
+        "Listen 80\nLoadModule mpm_event_module x.so\n",
+        &only_single,
+    );
+    assert!(
+        e.contains("not compiled into mpmd; compiled in: single, prefork"),
+        "{e}"
+    );
+    let e = err("Listen 80\nLoadModule rewrite_module modules/mod_rewrite.so\n");
+    assert!(e.starts_with("httpd.conf:2: Cannot load module rewrite_module: mpmd has no loadable modules; compiled in: core_module"), "{e}");
+    let cfg = ok("Listen 80\nLoadModule alias_module modules/mod_alias.so\n");
+    assert!(cfg.warnings[0]
+        .ends_with("httpd.conf:2: module alias_module is built-in and can't be loaded"));
+}
+
+#[test]
+fn ifdefine_uses_command_line_and_define() {
+    let opts = LoadOptions {
+        defines: vec!["PROD".into()],
+        ..opts()
+    };
+    let text = "Listen 80\n<IfDefine PROD>\nServerName prod\n</IfDefine>\n<IfDefine !TEST>\nServerAdmin notest\n</IfDefine>\nDefine TEST\n<IfDefine TEST>\nServerAlias x\n</IfDefine>\n";
+    // ServerAlias at main level would fail: the block must be read.
+    let e = err_with(text, &opts);
+    assert_eq!(e, "httpd.conf:10: ServerAlias only used in <VirtualHost>");
+    let (_, cfg) = load_with(&text.replace("ServerAlias x", "User t"), &opts);
+    let cfg = cfg.unwrap();
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("prod"));
+    assert_eq!(cfg.site.main.server_admin.as_deref(), Some("notest"));
+    assert_eq!(cfg.mpm.user.as_deref(), Some("t"));
+}
+
+#[test]
+fn variables_expand_from_define_then_environment_and_undefined_ones_warn() {
+    // Cargo sets CARGO_MANIFEST_DIR in the environment of the tests too.
+    let cfg = ok("Define root /srv\nListen 8181\nDocumentRoot ${root}/www\nServerName ${nope}\nServerAdmin ${CARGO_MANIFEST_DIR}\n");
+    assert_eq!(cfg.site.main.document_root, Path::new("/srv/www"));
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("${nope}"));
+    assert_eq!(
+        cfg.site.main.server_admin.as_deref(),
+        Some(env!("CARGO_MANIFEST_DIR"))
+    );
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.ends_with("httpd.conf:4: config variable ${nope} is not defined")),
+        "{:?}",
+        cfg.warnings
+    );
+}
+
+#[test]
+fn if_version_compares_with_apache_2_4() {
+    let cfg = ok("Listen 80\n<IfVersion >= 2.4>\nServerName new\n</IfVersion>\n<IfVersion < 2.4>\nServerName old\n</IfVersion>\n<IfVersion != 2.2>\nServerAdmin not22\n</IfVersion>\n");
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("new"));
+    assert_eq!(cfg.site.main.server_admin.as_deref(), Some("not22"));
+    assert!(err("Listen 80\n<IfVersion ~ ^2>\n</IfVersion>\n").contains("not supported"));
+}
+
+#[test]
+fn command_line_directives_come_before_and_after_the_file() {
+    let opts = LoadOptions {
+        before: vec!["ServerName before".into(), "KeepAlive Off".into()],
+        after: vec!["ServerName after".into()],
+        ..opts()
+    };
+    let (_, cfg) = load_with("Listen 80\nKeepAlive On\n", &opts);
+    let cfg = cfg.unwrap();
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("after"));
+    assert!(cfg.protocol.timeouts.keep_alive, "the file overrides -C");
+    let opts = LoadOptions {
+        after: vec!["Listen 81".into(), "Bogus x".into()],
+        ..opts
+    };
+    let (_, e) = load_with("Listen 80\n", &opts);
+    assert_eq!(e.unwrap_err().to_string(), "-c:2: Invalid command 'Bogus', perhaps misspelled or defined by a module not included in the server configuration");
+}
+
+#[test]
+fn parse_bytes_reads_a_configuration_from_memory_with_includes_refused_or_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inc.conf"), "ServerAdmin inc@example.com\n").unwrap();
+    let origin = dir.path().join("mem.conf");
+    let text = b"Listen 80\nServerName mem.example\nInclude inc.conf\n";
+    let e = parse_bytes(text, &origin, &opts(), IncludePolicy::Refuse).unwrap_err();
+    assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:3: Include is refused: this configuration is read from bytes alone, with includes turned off",
+                origin.display()
+            )
+        );
+    let cfg = parse_bytes(text, &origin, &opts(), IncludePolicy::Follow).unwrap();
+    assert_eq!(cfg.server_root, dir.path());
+    assert_eq!(
+        cfg.site.main.server_admin.as_deref(),
+        Some("inc@example.com")
+    );
+    let cfg = parse_bytes(
+        b"Listen 80\nServerName mem.example\n",
+        Path::new("/x/mem.conf"),
+        &opts(),
+        IncludePolicy::Refuse,
+    )
+    .unwrap();
+    assert_eq!(cfg.site.main.server_name.as_deref(), Some("mem.example"));
+    assert_eq!(cfg.server_root, Path::new("/x"));
+}
+
+#[test]
+fn paths_keep_bytes_that_are_not_utf8_and_text_values_refuse_them() {
+    use std::os::unix::ffi::OsStrExt;
+    let origin = Path::new("/etc/mpmd/latin1.conf");
+    let read = |text: &[u8]| parse_bytes(text, origin, &opts(), IncludePolicy::Refuse);
+    let cfg = read(
+        b"# Kommentar f\xfcr Latin-1\nListen 80\nDefine SITE /srv/caf\xe9\n\
+              DocumentRoot ${SITE}/www\nAlias /u/ /data/\xfcber/\n\
+              <Directory /srv/caf\xe9/www>\nRequire all granted\n</Directory>\n\
+              ErrorLog logs/err\xf6r_log\n",
+    )
+    .unwrap_or_else(|e| panic!("Latin-1 paths should load: {e}"));
+    assert_eq!(
+        cfg.site.main.document_root.as_os_str().as_bytes(),
+        b"/srv/caf\xe9/www"
+    );
+    assert_eq!(
+        cfg.site.main.aliases[0].path.as_os_str().as_bytes(),
+        b"/data/\xfcber"
+    );
+    assert_eq!(
+        cfg.site.main.directories[0].path.as_os_str().as_bytes(),
+        b"/srv/caf\xe9/www"
+    );
+    assert_eq!(
+        cfg.error_log.as_deref().map(|p| p.as_os_str().as_bytes()),
+        Some(&b"/etc/mpmd/logs/err\xf6r_log"[..])
+    );
+    for (text, want) in [
+        (
+            &b"Listen 80\nServerAdmin caf\xe9@example.com\n"[..],
+            "latin1.conf:2: ServerAdmin: 'caf\u{fffd}@example.com' is not UTF-8 text",
+        ),
+        (
+            b"Listen 80\nAlias /caf\xe9/ /srv/\n",
+            "latin1.conf:2: Alias: '/caf\u{fffd}/' is not UTF-8 text",
+        ),
+        (
+            b"Listen 80\n<IfModule caf\xe9>\n</IfModule>\n",
+            "latin1.conf:2: <IfModule>: 'caf\u{fffd}' is not UTF-8 text",
+        ),
+        (
+            b"Listen 80\nInclude /etc/caf\xe9/*.conf\n",
+            "latin1.conf:2: Include is refused",
+        ),
+    ] {
+        let e = read(text).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("/etc/mpmd/{want}")), "{e}");
+    }
+}
+
+#[test]
+fn a_wildcard_include_must_be_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("httpd.conf");
+    std::fs::write(&file, b"Listen 80\nInclude caf\xe9/*.conf\n").unwrap();
+    let e = load(Some(&file), &opts()).unwrap_err().to_string();
+    assert!(
+        e.contains("httpd.conf:2: Include caf\u{fffd}/*.conf: a wildcard path must be UTF-8 text"),
+        "{e}"
+    );
+}
+
+#[test]
+fn include_globs_directories_optional_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("conf.d/sub")).unwrap();
+    std::fs::write(root.join("conf.d/b.conf"), "ServerAdmin b\n").unwrap();
+    std::fs::write(root.join("conf.d/a.conf"), "ServerAdmin a\nServerName a\n").unwrap();
+    std::fs::write(root.join("conf.d/sub/c.txt"), "User c\n").unwrap();
+    std::fs::write(root.join("vhost.inc"), "ServerName inner\nBogus here\n").unwrap();
+    let main = root.join("httpd.conf");
+    let load_text = |text: &str| {
+        std::fs::write(&main, text).unwrap();
+        load(Some(&main), &opts())
+    };
+    let cfg = load_text("Listen 80\nInclude conf.d/*.conf\nIncludeOptional nothing/*.conf\nIncludeOptional missing.conf\nInclude conf.d\n").unwrap();
+    assert_eq!(
+        cfg.site.main.server_admin.as_deref(),
+        Some("b"),
+        "files are read in name order"
+    );
+    assert_eq!(
+        cfg.mpm.user.as_deref(),
+        Some("c"),
+        "a directory is read recursively"
+    );
+    let e = load_text("Listen 80\nInclude nothing/*.conf\n").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("httpd.conf:2: Include: no file matches the wildcard"),
+        "{e}"
+    );
+    let e = load_text("Listen 80\nInclude missing.conf\n").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("httpd.conf:2: Include: could not open"),
+        "{e}"
+    );
+    let e = load_text("Listen 80\n<VirtualHost *:80>\nInclude vhost.inc\n</VirtualHost>\n")
+        .unwrap_err();
+    assert_eq!(
+        e.origin.as_ref().map(|o| (o.file.clone(), o.line)),
+        Some((root.join("vhost.inc"), 2)),
+        "{e}"
+    );
+    std::fs::write(root.join("loop.conf"), "Include httpd.conf\n").unwrap();
+    let e = load_text("Listen 80\nInclude loop.conf\n").unwrap_err();
+    assert!(e.to_string().contains("Include recursion"), "{e}");
+}
+
+#[test]
+fn logs_formats_and_levels() {
+    let cfg = ok("Listen 80\nLogFormat \"%h %>s\" short\nLogFormat \"%h only\"\nCustomLog a.log short\nTransferLog b.log\nLogLevel info ssl:warn\n");
+    let logs = &cfg.site.main.custom_logs;
+    assert_eq!(
+        (logs[0].format.as_str(), logs[1].format.as_str()),
+        ("%h %>s", "%h only")
+    );
+    assert_eq!(cfg.log_level, log::LevelFilter::Info);
+    assert_eq!(
+        ok("Listen 80\nLogLevel crit\n").log_level,
+        log::LevelFilter::Error
+    );
+    assert_eq!(
+        ok("Listen 80\nLogLevel trace5\n").log_level,
+        log::LevelFilter::Trace
+    );
+    assert!(err("Listen 80\nLogLevel loud\n").contains("'loud' is not a level"));
+    assert!(
+        err("Listen 80\nCustomLog a.log nosuch\n").contains("unknown LogFormat nickname 'nosuch'")
+    );
+    assert!(err("Listen 80\nCustomLog a.log common env=x\n").contains("not supported"));
+    assert!(err("Listen 80\nErrorLog syslog:local7\n").contains("syslog is not supported"));
+    assert!(err("Listen 80\nErrorLog \"|/bin/rotatelogs x\"\n").contains("piped logs"));
+}
+
+#[test]
+fn add_type_server_tokens_and_ignored_directives() {
+    let cfg = ok("Listen 80\nAddType text/x-foo .foo FOO2\nAddType application/x-bar foo\nServerTokens Prod\nTypesConfig conf/mime.types\nMutex default\nNameVirtualHost *:80\n");
+    assert_eq!(
+        cfg.site.add_types,
+        vec![
+            ("foo2".to_string(), "text/x-foo".to_string()),
+            ("foo".to_string(), "application/x-bar".to_string())
+        ]
+    );
+    assert_eq!(cfg.protocol.server_header, "mpmd");
+    assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
+    assert!(cfg.warnings[1].ends_with(
+        "httpd.conf:7: NameVirtualHost has no effect and will be removed in the next release"
+    ));
+    assert!(err("Listen 80\nSSLProtocol -all +TLSv1.1\n")
+        .contains("SSLProtocol: TLSv1.1 is not supported"));
+    assert!(err("Listen 80\nSSLCipherSuite RC4-SHA\n")
+        .contains("'RC4-SHA' is not a cipher suite mpmd has"));
+    assert!(err("Listen 80\nSSLOCSPEnable on\n")
+        .contains("SSLOCSPEnable is not supported by mpmd's mod_ssl"));
+    assert!(err("Listen 80\nHostnameLookups On\n").contains("not supported"));
+}
+
+#[test]
+fn mmapfile_and_cachefile_take_files_relative_to_server_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("htdocs")).unwrap();
+    std::fs::write(root.join("htdocs/a.txt"), "a").unwrap();
+    std::fs::write(root.join("b.css"), "b").unwrap();
+    std::fs::write(root.join("c.js"), "c").unwrap();
+    let file = root.join("httpd.conf");
+    std::fs::write(
+            &file,
+            format!(
+                "Listen 80\nMMapFile htdocs/./a.txt {}\n<IfModule mod_file_cache.c>\ncachefile c.js\n</IfModule>\n",
+                root.join("b.css").display()
+            ),
+        )
+        .unwrap();
+    let cfg = load(Some(&file), &opts()).expect("config loads");
+    let got: Vec<(PathBuf, FileCacheKind, usize)> = cfg
+        .site
+        .cached_files
+        .iter()
+        .map(|c| (c.path.clone(), c.kind, c.origin.line))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (root.join("htdocs/a.txt"), FileCacheKind::Contents, 2),
+            (root.join("b.css"), FileCacheKind::Contents, 2),
+            (root.join("c.js"), FileCacheKind::Descriptor, 4),
+        ]
+    );
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let dump = dump::describe(&cfg);
+    assert!(
+        dump.contains(&format!(
+            "CacheFile: \"{}\" ({}:4)\n",
+            root.join("c.js").display(),
+            file.display()
+        )),
+        "-S shows:\n{dump}"
+    );
+}
+
+#[test]
+fn a_missing_or_odd_cached_file_is_a_warning_and_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("here.txt"), "here").unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    let file = root.join("httpd.conf");
+    std::fs::write(
+        &file,
+        "Listen 80\nMMapFile missing.txt here.txt\nCacheFile sub\nCacheFile here.txt\n",
+    )
+    .unwrap();
+    let cfg = load(Some(&file), &opts()).expect("a missing file is no error");
+    let paths: Vec<&Path> = cfg
+        .site
+        .cached_files
+        .iter()
+        .map(|c| c.path.as_path())
+        .collect();
+    assert_eq!(paths, vec![root.join("here.txt")]);
+    let f = file.display();
+    let r = root.display();
+    let want = [
+        format!("{f}:2: MMapFile: unable to stat({r}/missing.txt), skipping: "),
+        format!("{f}:3: CacheFile: {r}/sub isn't a regular file, skipping"),
+        format!("{f}:4: CacheFile: {r}/here.txt is already cached (MMapFile at {f}:2), skipping"),
+    ];
+    assert_eq!(cfg.warnings.len(), want.len(), "{:?}", cfg.warnings);
+    for (got, want) in cfg.warnings.iter().zip(&want) {
+        assert!(
+            got.starts_with(want.as_str()),
+            "warning {got:?}, expected {want:?}"
+        );
+    }
+}
+
+#[test]
+fn cached_files_belong_to_the_main_server_and_need_a_name() {
+    assert_eq!(
+            err("Listen 80\n<VirtualHost *:80>\nMMapFile /etc/hostname\n</VirtualHost>\n"),
+            "httpd.conf:3: MMapFile cannot occur within <VirtualHost> section; it belongs in the main server configuration"
+        );
+    assert!(
+        err("Listen 80\n<Directory />\nCacheFile /etc/hostname\n</Directory>\n")
+            .starts_with("httpd.conf:3: CacheFile cannot occur within <Directory>")
+    );
+    assert!(err("Listen 80\nCacheFile\n")
+        .starts_with("httpd.conf:2: CacheFile takes one or more file names"));
+}
+
+fn corpus(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/config_corpus")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn corpus_good_files_load() {
+    let files = corpus("good");
+    assert!(files.len() >= 5, "good corpus too small: {files:?}");
+    for file in files {
+        if let Err(e) = load(Some(&file), &opts()) {
+            panic!("{} should load but failed: {e}", file.display());
+        }
+    }
+}
+
+/// Each bad file starts with `# expect: LINE: TEXT` (LINE `-` when the
+/// error has no line, or `other/file:LINE` for an included file).
+#[test]
+fn corpus_bad_files_fail_at_the_expected_line_with_the_expected_message() {
+    let files = corpus("bad");
+    assert!(files.len() >= 25, "bad corpus too small: {}", files.len());
+    let bad_dir = files[0].parent().expect("corpus directory").to_path_buf();
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read corpus file");
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} lacks its `# expect: line: message` first line",
+                    file.display()
+                )
+            });
+        let (place, message) = expect
+            .split_once(": ")
+            .expect("expect line is `LINE: message`");
+        let want_origin = match place {
+            "-" => None,
+            p => Some(match p.rsplit_once(':') {
+                Some((other, line)) => (
+                    bad_dir.join(other),
+                    line.parse::<usize>().expect("line number"),
+                ),
+                None => (file.clone(), p.parse::<usize>().expect("line number")),
+            }),
+        };
+        match load(Some(file), &opts()) {
+            Ok(_) => failures.push(format!("{}: loaded, expected `{expect}`", file.display())),
+            Err(e) => {
+                let got_origin = e.origin.as_ref().map(|o| (o.file.clone(), o.line));
+                if got_origin != want_origin || !e.message.contains(message) {
+                    failures.push(format!(
+                        "{}: expected `{expect}`, got `{e}`",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} bad corpus files misbehaved:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn apache_mpm_snippet_applies_the_blocks_of_compiled_mpms() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/config_corpus/good/apache_mpm_snippet.conf");
+    let cfg = load(Some(&file), &opts()).expect("snippet loads");
+    assert_eq!(
+        cfg.listens.iter().map(|l| l.port).collect::<Vec<_>>(),
+        vec![80, 8080]
+    );
+    assert_eq!(cfg.site.vhosts.len(), 2);
+    assert_eq!(cfg.site.vhosts[1].document_root, Path::new("/www/ab"));
+    // All three compiled in and none loaded: only the default (event)
+    // applies.
+    assert_eq!(
+        (
+            cfg.mpm.threads_per_child,
+            cfg.mpm.max_connections_per_child,
+            cfg.mpm.listen_backlog
+        ),
+        (64, 20000, 4096)
+    );
+    assert_eq!(
+        cfg.warnings.len(),
+        2,
+        "only the two missing DocumentRoots: {:?}",
+        cfg.warnings
+    );
+    assert!(
+        cfg.warnings[0]
+            .ends_with("apache_mpm_snippet.conf:31: DocumentRoot '/www/a' does not exist"),
+        "{:?}",
+        cfg.warnings
+    );
+    let prefork_only = LoadOptions {
+        compiled_mpms: vec!["prefork", "single"],
+        ..LoadOptions::default()
+    };
+    let cfg = load(Some(&file), &prefork_only).expect("snippet loads");
+    let m = &cfg.mpm;
+    assert_eq!(
+        (
+            m.start_servers,
+            m.max_spare_servers,
+            m.server_limit,
+            m.max_request_workers,
+            m.max_connections_per_child
+        ),
+        (Some(8), 20, Some(256), Some(256), 4000)
+    );
+}
