@@ -291,7 +291,7 @@ impl Drain {
         if self.triggered.load(Ordering::SeqCst) {
             return true;
         }
-        let ready = crate::accept::readable(self.read.as_fd());
+        let ready = crate::net::accept::readable(self.read.as_fd());
         if ready {
             self.triggered.store(true, Ordering::SeqCst);
         }

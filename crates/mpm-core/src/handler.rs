@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::connection::ConnInfo;
+use crate::net::connection::ConnInfo;
 
 /// The request a handler sees: the `http` crate's head with a body that
 /// reads the (de-chunked, length-limited) request body from the connection.

@@ -43,8 +43,8 @@ use crate::config::{MpmConfig, ProtocolConfig};
 use crate::control::Control;
 use crate::error::Error;
 use crate::handler::HandlerFactory;
-use crate::listener::Listeners;
-use crate::scoreboard::Scoreboard;
+use crate::net::listener::Listeners;
+use crate::process::scoreboard::Scoreboard;
 
 /// How a strategy describes itself (`mpmd -V`, `-l`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use std::sync::Arc;
-//! use mpm_core::{testing::TestServer, single::Single, *};
+//! use mpm_core::{process::single::Single, testing::TestServer, *};
 //!
 //! struct Hello;
 //! impl Handler for Hello {
@@ -30,9 +30,9 @@ use std::time::Duration;
 use crate::config::{MpmConfig, ProtocolConfig};
 use crate::control::{Control, ControlHandle, Phase};
 use crate::handler::{shared_factory, Handler};
-use crate::listener::{ListenAddr, Listeners};
 use crate::mpm::{Exit, Mpm, RunContext};
-use crate::scoreboard::Scoreboard;
+use crate::net::listener::{ListenAddr, Listeners};
+use crate::process::scoreboard::Scoreboard;
 
 /// A running server; stops (and joins its thread) on drop.
 pub struct TestServer {

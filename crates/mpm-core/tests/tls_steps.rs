@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpm_core::tls::{self, CertSpec, HandshakeStatus, TlsPolicy, TlsShared};
+use mpm_core::net::tls::{self, CertSpec, HandshakeStatus, TlsPolicy, TlsShared};
 use mpm_core::{Connection, ListenAddr, Listeners};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;

@@ -2,7 +2,7 @@
 //!
 //! Apache's event MPM, done the way nginx holds connections: a master
 //! keeps child processes (the same master as prefork and worker,
-//! [`mpm_core::master`]); each child runs one event loop (mio) and
+//! [`mpm_core::process::master`]); each child runs one event loop (mio) and
 //! `ThreadsPerChild` worker threads. The loop owns the listening sockets
 //! and every connection that is not inside a handler:
 //!
@@ -53,7 +53,7 @@
 //! the child's leave pipe. The kernel wakes one child per new connection;
 //! `accept4` makes the socket non-blocking. A failed `accept` is
 //! classified and logged as in the blocking accept loop
-//! ([`mpm_core::accept::AcceptFailure`], [`mpm_core::accept::Shortages`]).
+//! ([`mpm_core::net::accept::AcceptFailure`], [`mpm_core::net::accept::Shortages`]).
 //!
 //! ## Request heads
 //!
@@ -109,9 +109,9 @@ mod event_loop;
 mod memory;
 pub mod timer;
 
-use mpm_core::clamp;
 use mpm_core::control::Stopping;
-use mpm_core::master::{Master, MasterParams};
+use mpm_core::process::clamp;
+use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
 
 /// The event strategy. Keep the same value across restarts: it holds the
@@ -145,9 +145,9 @@ impl Event {
         sb.process(0)
             .start(std::process::id() as i32, sb.generation());
         let (ran, exit) =
-            mpm_core::single::watch_commands(&ctx, &stopping, "the event loop", || {
+            mpm_core::process::single::watch_commands(&ctx, &stopping, "the event loop", || {
                 event_loop::run_child(
-                    mpm_core::master::ChildContext {
+                    mpm_core::process::master::ChildContext {
                         slot: 0,
                         generation: sb.generation(),
                         listeners: ctx.listeners,

@@ -7,7 +7,7 @@
 //! (`MaxConnectionsPerChild`).
 //!
 //! The master (forking, reaping, spares, restarts, privileges) is
-//! [`mpm_core::master`], shared with the worker and event strategies; this
+//! [`mpm_core::process::master`], shared with the worker and event strategies; this
 //! crate adds the child's body and the prefork directives:
 //!
 //! | directive | meaning here |
@@ -49,11 +49,11 @@
 
 use std::sync::atomic::Ordering;
 
-use mpm_core::accept::{Acceptor, Next};
-use mpm_core::clamp;
-use mpm_core::master::{ChildContext, Master, MasterParams};
+use mpm_core::net::accept::{Acceptor, Next};
+use mpm_core::process::clamp;
+use mpm_core::process::master::{ChildContext, Master, MasterParams};
+use mpm_core::process::spare::SpareLimits;
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
-use mpm_core::spare::SpareLimits;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 
 /// The prefork strategy. Keep the same value across restarts: it holds

@@ -16,6 +16,9 @@
 
 pub use mpm_core::*;
 
+/// The one-process strategy (`mpmd -X`), beside the ones below.
+pub use mpm_core::process::single;
+
 mod server;
 pub use server::Server;
 

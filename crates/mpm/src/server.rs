@@ -74,7 +74,7 @@ impl Server {
     }
 
     /// Listen on `addr` with TLS: `config` holds the certificates (see
-    /// [`mpm_core::tls::server_config`] to build one from PEM files with
+    /// [`mpm_core::net::tls::server_config`] to build one from PEM files with
     /// SNI, or build a `rustls::ServerConfig` yourself; offer ALPN
     /// `http/1.1`, the only protocol served).
     pub fn listen_tls(

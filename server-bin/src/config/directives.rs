@@ -662,7 +662,7 @@ impl<'a> Loader<'a> {
             "user" => {
                 global(self)?;
                 let user = one_arg(n, args)?;
-                mpm::master::refuse_root_user(user)?;
+                mpm::process::master::refuse_root_user(user)?;
                 self.mpm.user = Some(user.to_string());
                 Ok(())
             }
@@ -1098,7 +1098,7 @@ impl<'a> Loader<'a> {
                 if words.is_empty() {
                     return Err("SSLProtocol takes protocols, e.g. SSLProtocol -all +TLSv1.2 +TLSv1.3".into());
                 }
-                self.host(scope.host).ssl.protocols = Some(mpm::tls::parse_protocols(&words)?);
+                self.host(scope.host).ssl.protocols = Some(mpm::net::tls::parse_protocols(&words)?);
                 Ok(())
             }
             "sslciphersuite" => {
@@ -1109,7 +1109,7 @@ impl<'a> Loader<'a> {
                     [proto, spec] if proto.eq_ignore_ascii_case("TLSv1.3") => (true, spec.as_str()),
                     _ => return Err("SSLCipherSuite takes [SSL|TLSv1.3] and a cipher list, e.g. SSLCipherSuite ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256".into()),
                 };
-                let suites = mpm::tls::parse_cipher_suites(spec)?;
+                let suites = mpm::net::tls::parse_cipher_suites(spec)?;
                 let is13 = |s: &&str| !s.contains("_WITH_");
                 if tls13 && !suites.iter().all(is13) {
                     return Err(format!("SSLCipherSuite TLSv1.3 {spec}: only TLSv1.3 suites (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256) belong here"));

@@ -250,7 +250,7 @@ pub struct SslSettings {
     /// Where `SSLCertificateFile` was written, for messages.
     pub cert_origin: Option<Origin>,
     /// `SSLProtocol`.
-    pub protocols: Option<Vec<mpm::tls::TlsVersion>>,
+    pub protocols: Option<Vec<mpm::net::tls::TlsVersion>>,
     /// `SSLCipherSuite` (IANA names), the plain and `TLSv1.3` forms
     /// together.
     pub cipher_suites: Option<Vec<&'static str>>,

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::poll::{PollFd, PollFlags};
 
 use super::{After, Conn, ConnStats, Ready, ServeContext, LINGER, READ_CHUNK};
-use crate::connection::Connection;
 use crate::control::poll_timeout;
+use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadEvent, Session};
-use crate::reqtimeout::ReadDeadline;
-use crate::scoreboard::WorkerState;
+use crate::net::connection::Connection;
+use crate::process::scoreboard::WorkerState;
 
 /// Serve `conn` until it closes. Never panics on the peer's bytes; a
 /// handler that panics gets its client a 500 and the connection closed.
@@ -32,7 +32,8 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
             slot.set_state(WorkerState::Read);
         }
         let server = &ctx.protocol.server_header;
-        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server) {
+        if let Err(e) = crate::net::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server)
+        {
             log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
             return ConnStats::default();
         }

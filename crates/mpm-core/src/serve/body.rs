@@ -6,8 +6,8 @@ use std::io::{self, Read};
 use std::time::Instant;
 
 use super::{Conn, Ready};
+use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, BodyError, BodyStep};
-use crate::reqtimeout::ReadDeadline;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum BodyFailure {

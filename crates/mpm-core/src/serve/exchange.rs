@@ -9,11 +9,11 @@ use http::{HeaderMap, HeaderValue, StatusCode, Version};
 
 use super::body::{BodyFailure, BodyReader, BodyState};
 use super::{status_page, After, Conn, DRAIN_LIMIT};
-use crate::connection::ConnInfo;
+use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
 use crate::handler::{Body, Exchange, RequestBody, Response};
-use crate::reqtimeout::ReadDeadline;
-use crate::scoreboard::WorkerState;
+use crate::net::connection::ConnInfo;
+use crate::process::scoreboard::WorkerState;
 
 impl Conn<'_, '_> {
     /// Answer a request head the engine refused; the connection closes.
@@ -211,7 +211,10 @@ impl Conn<'_, '_> {
         let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
         let idle_close = match self.ctx.leaving {
             Some(leaving) => leaving(),
-            None => self.ctx.idle_close.is_some_and(crate::accept::readable),
+            None => self
+                .ctx
+                .idle_close
+                .is_some_and(crate::net::accept::readable),
         };
         let keep = after == After::KeepAlive && engine_keep && !idle_close;
         if after == After::KeepAlive && !keep {

@@ -25,9 +25,9 @@ use bytes::Bytes;
 use super::output::{append_file, send_more, SMALL_FILE};
 use super::pending::{write_now, FilePart, PendingWrite, StreamPart};
 use super::{After, Conn, ConnStats, Mode, ServeContext, COPY_CHUNK};
-use crate::connection::Connection;
 use crate::h1::{self as engine, HeadError, HeadEvent, RequestHead, Session};
 use crate::handler::Body;
+use crate::net::connection::Connection;
 
 /// What a worker is given to do.
 #[derive(Debug)]

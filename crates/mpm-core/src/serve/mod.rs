@@ -29,10 +29,10 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::config::ProtocolConfig;
-use crate::connection::Connection;
 use crate::h1::{self as engine, RequestHead, Session};
 use crate::handler::{Body, Handler, Response};
-use crate::scoreboard::{WorkerSlot, WorkerState};
+use crate::net::connection::Connection;
+use crate::process::scoreboard::{WorkerSlot, WorkerState};
 
 mod blocking;
 mod body;

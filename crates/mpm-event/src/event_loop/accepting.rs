@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
-use mpm_core::accept::AcceptFailure;
 use mpm_core::deadline::after;
 use mpm_core::h1::Session;
-use mpm_core::tls::{self, HandshakeStatus};
+use mpm_core::net::accept::AcceptFailure;
+use mpm_core::net::tls::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
 
 use super::conns::{Slot, State};

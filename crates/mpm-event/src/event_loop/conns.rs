@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use mpm_core::deadline::after;
+use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::Session;
-use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::serve::{After, PendingWrite, LINGER};
 use mpm_core::Connection;
 

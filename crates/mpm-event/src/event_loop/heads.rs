@@ -5,8 +5,8 @@ use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
 use mpm_core::deadline::after;
+use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::{self, HeadEvent, Session};
-use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::serve::{self, Work};
 
 use super::conns::{read_some, State};

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use mpm_core::accept::Shortages;
-use mpm_core::master::{run_with_workers, ChildContext};
-use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
+use mpm_core::net::accept::Shortages;
+use mpm_core::process::clamp;
+use mpm_core::process::master::{run_with_workers, ChildContext};
+use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{Handback, Mode, ServeBuffers, ServeContext, Work};
-use mpm_core::{clamp, h1, Error, ProtocolConfig};
+use mpm_core::{h1, Error, ProtocolConfig};
 
 use crate::timer::{Entry, Wheel};
 

@@ -11,12 +11,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::accept::{Acceptor, Next};
 use crate::config::MpmConfig;
 use crate::control::{Command, Phase, Stopping};
 use crate::error::Error;
 use crate::mpm::{Exit, Mpm, MpmInfo, RunContext};
-use crate::scoreboard::WorkerState;
+use crate::net::accept::{Acceptor, Next};
+use crate::process::scoreboard::WorkerState;
 use crate::serve::{serve_connection, Mode, ServeContext};
 
 /// See the module documentation.
@@ -39,7 +39,7 @@ impl Mpm for Single {
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         // As Apache's -X (ONE_PROCESS): the one process switches to
         // `User`/`Group` before it serves, as a child would.
-        crate::master::drop_privileges(ctx.mpm)
+        crate::process::master::drop_privileges(ctx.mpm)
             .map_err(|e| Error::io("switching to User and Group", std::io::Error::other(e)))?;
         let handler = (ctx.factory)().map_err(Error::Handler)?;
         let stopping = Stopping::new().map_err(Error::Control)?;

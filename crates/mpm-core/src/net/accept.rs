@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use crate::connection::Connection;
-use crate::listener::Listeners;
+use crate::net::connection::Connection;
+use crate::net::listener::Listeners;
 
 /// The epoll data of the leave pipe's registration (listeners use their
 /// index).

@@ -51,9 +51,9 @@ use rustls::{ProtocolVersion, SupportedCipherSuite, SupportedProtocolVersion};
 
 pub use rustls::ServerConfig;
 
-use crate::connection::Connection;
 use crate::control::poll_timeout;
 use crate::error::Error;
+use crate::net::connection::Connection;
 
 /// The text of the answer to plain HTTP on a TLS port (as Apache's
 /// mod_ssl words it).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use nix::sys::socket::MsgFlags;
 
-use crate::tls::HandshakeStatus;
+use crate::net::tls::HandshakeStatus;
 
 /// What a TLS session negotiated; filled in by the TLS acceptor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -264,13 +264,13 @@ impl Connection {
     /// address. When the listener carries a TLS configuration, the
     /// connection is TLS and its handshake has not begun: drive it with
     /// [`Connection::handshake_step`] (or
-    /// [`crate::tls::handshake_blocking`]). The stream may be blocking or
+    /// [`crate::net::tls::handshake_blocking`]). The stream may be blocking or
     /// non-blocking; the mode is read here, so set it before.
     pub fn accepted(
         stream: TcpStream,
         peer: SocketAddr,
         index: usize,
-        listener: &crate::listener::Listener,
+        listener: &crate::net::listener::Listener,
     ) -> io::Result<Self> {
         let local = if listener.local.ip().is_unspecified() {
             stream.local_addr()?
@@ -300,7 +300,7 @@ impl Connection {
 
     fn tls_stream(tcp: TcpStream, cfg: Arc<rustls::ServerConfig>) -> io::Result<TlsStream> {
         let mut session = rustls::ServerConnection::new(cfg).map_err(tls_error)?;
-        session.set_buffer_limit(Some(crate::tls::SEND_BUFFER_LIMIT));
+        session.set_buffer_limit(Some(crate::net::tls::SEND_BUFFER_LIMIT));
         Ok(TlsStream {
             tcp,
             session,
@@ -339,8 +339,8 @@ impl Connection {
     /// socket's mode: send what is pending, read what has arrived, and say
     /// what to wait for next. `Done` (at once for plain TCP) fills
     /// [`ConnInfo::tls`]. An error ends the connection; when
-    /// [`crate::tls::is_plain_http`] is true for it, the client spoke
-    /// plain HTTP: write [`crate::tls::plain_http_response`] with
+    /// [`crate::net::tls::is_plain_http`] is true for it, the client spoke
+    /// plain HTTP: write [`crate::net::tls::plain_http_response`] with
     /// [`Connection::write_plain`] and close (a lingering close reads the
     /// socket in clear from then on).
     pub fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
@@ -360,7 +360,7 @@ impl Connection {
             if !t.session.is_handshaking() {
                 self.info.tls = Some(TlsInfo {
                     sni: t.session.server_name().map(str::to_string),
-                    version: crate::tls::version_name(t.session.protocol_version()),
+                    version: crate::net::tls::version_name(t.session.protocol_version()),
                     alpn: t
                         .session
                         .alpn_protocol()
@@ -380,7 +380,7 @@ impl Connection {
                         t.cleartext = true;
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            crate::tls::PlainHttp,
+                            crate::net::tls::PlainHttp,
                         ));
                     }
                     Ok(_) => t.sniffed = true,

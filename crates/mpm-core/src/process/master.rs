@@ -81,10 +81,10 @@ use crate::control::{poll_timeout, Command, Phase};
 use crate::deadline;
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::listener::Listeners;
 use crate::mpm::{Exit, RunContext};
-use crate::scoreboard::{Scoreboard, WorkerState};
-use crate::spare::{Counts, Regulator, SpareLimits};
+use crate::net::listener::Listeners;
+use crate::process::scoreboard::{Scoreboard, WorkerState};
+use crate::process::spare::{Counts, Regulator, SpareLimits};
 
 /// The exit code of a child that could not start (Apache's
 /// `APEXIT_CHILDFATAL`): the master shuts the server down.
@@ -129,7 +129,7 @@ pub fn spawn_workers<'scope, 'env>(
     scoreboard: &'env Scoreboard,
     child: usize,
     threads: usize,
-    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
+    body: &'env (dyn Fn(usize, &'env crate::process::scoreboard::WorkerSlot) + Sync),
 ) -> usize {
     let mut started = 0;
     for t in 0..threads {
@@ -167,7 +167,7 @@ pub fn spawn_workers<'scope, 'env>(
 pub fn run_with_workers<'env>(
     cx: &ChildContext<'env>,
     threads: usize,
-    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
+    body: &'env (dyn Fn(usize, &'env crate::process::scoreboard::WorkerSlot) + Sync),
     stopping: &std::sync::atomic::AtomicBool,
     main: impl FnOnce(usize),
     send_home: impl FnOnce(),
@@ -219,19 +219,19 @@ impl MasterParams {
     /// `MinSpareThreads` and `MaxSpareThreads`, `MaxRequestWorkers /
     /// ThreadsPerChild` children at most.
     pub fn threaded(cfg: &MpmConfig) -> MasterParams {
-        let (cfg, _) = crate::clamp::worker(cfg);
+        let (cfg, _) = crate::process::clamp::worker(cfg);
         let threads = cfg.threads_per_child.max(1);
         MasterParams {
             start: cfg
                 .start_servers
-                .unwrap_or(crate::clamp::WORKER_DEFAULT_START),
+                .unwrap_or(crate::process::clamp::WORKER_DEFAULT_START),
             spare: SpareLimits {
                 min_spare: cfg.min_spare_threads,
                 max_spare: cfg.max_spare_threads,
             },
             max_children: cfg
                 .max_request_workers
-                .unwrap_or(crate::clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
+                .unwrap_or(crate::process::clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
                 / threads,
             threads_per_child: threads,
         }
@@ -1047,7 +1047,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
             s.spawn(|| {
-                let body = |_: usize, _: &crate::scoreboard::WorkerSlot| {
+                let body = |_: usize, _: &crate::process::scoreboard::WorkerSlot| {
                     // A worker waits for work until sent home.
                     while !home.load(Ordering::Acquire) {
                         std::thread::sleep(Duration::from_millis(1));
@@ -1091,7 +1091,7 @@ mod tests {
         fn handle(
             &self,
             _: crate::handler::Request<'_>,
-            _: &crate::connection::ConnInfo,
+            _: &crate::net::connection::ConnInfo,
         ) -> crate::handler::Response {
             crate::handler::Response::new(crate::handler::Body::Empty)
         }

@@ -1,0 +1,15 @@
+//! Sockets: from a `Listen` address to an accepted connection.
+//!
+//! - [`listener`]: every `Listen` address bound once, before any fork, and
+//!   kept across restarts.
+//! - [`accept`]: the blocking accept loop of the forked children (prefork,
+//!   worker, and `single`'s one thread), and the handling of a failed
+//!   `accept` that every accept loop shares (the event loop's too).
+//! - [`connection`]: an accepted socket, in clear or TLS, with its facts.
+//! - [`tls`]: rustls configuration per listening address (certificates,
+//!   SNI, versions, suites, sessions) and the blocking handshake.
+
+pub mod accept;
+pub mod connection;
+pub mod listener;
+pub mod tls;
