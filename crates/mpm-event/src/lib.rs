@@ -147,7 +147,7 @@ impl Event {
         let (ran, exit) =
             mpm_core::process::single::watch_commands(&ctx, &stopping, "the event loop", || {
                 event_loop::run_child(
-                    mpm_core::process::master::ChildContext {
+                    mpm_core::process::child::ChildContext {
                         slot: 0,
                         generation: sb.generation(),
                         listeners: ctx.listeners,

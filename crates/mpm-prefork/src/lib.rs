@@ -50,8 +50,9 @@
 use std::sync::atomic::Ordering;
 
 use mpm_core::net::accept::{Acceptor, Next};
+use mpm_core::process::child::ChildContext;
 use mpm_core::process::clamp;
-use mpm_core::process::master::{ChildContext, Master, MasterParams};
+use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::process::spare::SpareLimits;
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};

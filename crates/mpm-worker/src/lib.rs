@@ -50,7 +50,7 @@
 //! worker thread also guards each connection with `catch_unwind`, so no
 //! thread is lost even to a bug in the serving code itself. Should the
 //! listener itself die, the workers are sent home all the same and the
-//! child exits, to be replaced ([`mpm_core::process::master::run_with_workers`]).
+//! child exits, to be replaced ([`mpm_core::process::child::run_with_workers`]).
 //!
 //! ## Scoreboard
 //!
@@ -66,8 +66,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mpm_core::net::accept::{readable, Acceptor, Next};
+use mpm_core::process::child::{run_with_workers, ChildContext};
 use mpm_core::process::clamp;
-use mpm_core::process::master::{run_with_workers, ChildContext, Master, MasterParams};
+use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};

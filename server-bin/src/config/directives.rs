@@ -662,7 +662,7 @@ impl<'a> Loader<'a> {
             "user" => {
                 global(self)?;
                 let user = one_arg(n, args)?;
-                mpm::process::master::refuse_root_user(user)?;
+                mpm::process::privileges::refuse_root_user(user)?;
                 self.mpm.user = Some(user.to_string());
                 Ok(())
             }

@@ -3,6 +3,10 @@
 //! - [`master`]: the master of the forking strategies (prefork, worker,
 //!   event): it forks, reaps and replaces children, keeps the spares and
 //!   turns commands into what children must do.
+//! - [`child`]: a child's life after `fork`, what the strategy's child body
+//!   is handed, and the worker threads of a threaded child (worker, event).
+//! - [`privileges`]: switching to `User` and `Group`, never serving as
+//!   root (a forked child, and `single`).
 //! - [`spare`]: the spare regulator (Apache's idle-server maintenance) the
 //!   master runs, and [`clamp`]: the MPM directives clamped with Apache's
 //!   warnings before any of it starts.
@@ -10,8 +14,10 @@
 //!   master regulates from and the status page reads.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
 
+pub mod child;
 pub mod clamp;
 pub mod master;
+pub mod privileges;
 pub mod scoreboard;
 pub mod single;
 pub mod spare;

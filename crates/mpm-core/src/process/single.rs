@@ -39,7 +39,7 @@ impl Mpm for Single {
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         // As Apache's -X (ONE_PROCESS): the one process switches to
         // `User`/`Group` before it serves, as a child would.
-        crate::process::master::drop_privileges(ctx.mpm)
+        crate::process::privileges::drop_privileges(ctx.mpm)
             .map_err(|e| Error::io("switching to User and Group", std::io::Error::other(e)))?;
         let handler = (ctx.factory)().map_err(Error::Handler)?;
         let stopping = Stopping::new().map_err(Error::Control)?;
