@@ -24,9 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags};
 
 use crate::error::Error;
+use crate::net::poll::{poll_timeout, readable};
 
 /// A command to the running strategy, in decreasing priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,18 +235,6 @@ impl ControlHandle {
     }
 }
 
-/// Convert an optional duration into poll's timeout (rounded up to a
-/// millisecond so a short wait never becomes a busy loop).
-pub fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
-    match timeout {
-        None => PollTimeout::NONE,
-        Some(d) => {
-            let ms = d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-        }
-    }
-}
-
 /// Ignore SIGPIPE for the whole process.
 pub fn ignore_sigpipe() {
     // SAFETY: setting SIGPIPE's disposition to SIG_IGN installs no handler
@@ -291,7 +280,7 @@ impl Drain {
         if self.triggered.load(Ordering::SeqCst) {
             return true;
         }
-        let ready = crate::net::accept::readable(self.read.as_fd());
+        let ready = readable(self.read.as_fd());
         if ready {
             self.triggered.store(true, Ordering::SeqCst);
         }
@@ -400,6 +389,9 @@ mod tests {
         d.trigger();
         assert!(d.is_triggered());
         let mut fds = [PollFd::new(d.fd(), PollFlags::POLLIN)];
-        assert_eq!(nix::poll::poll(&mut fds, PollTimeout::ZERO).unwrap(), 1);
+        assert_eq!(
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap(),
+            1
+        );
     }
 }

@@ -71,8 +71,9 @@ pub use handler::{
     shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
 };
 pub use mpm::{Exit, Mpm, MpmInfo, RunContext};
-pub use net::connection::{ConnInfo, Connection, TlsInfo};
+pub use net::connection::{ConnInfo, Connection};
 pub use net::listener::{ListenAddr, Listener, Listeners};
+pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
     ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,
 };

@@ -65,7 +65,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mpm_core::net::accept::{readable, Acceptor, Next};
+use mpm_core::net::accept::{Acceptor, Next};
+use mpm_core::net::poll::readable;
 use mpm_core::process::child::{run_with_workers, ChildContext};
 use mpm_core::process::clamp;
 use mpm_core::process::master::{Master, MasterParams};

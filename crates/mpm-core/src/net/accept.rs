@@ -18,6 +18,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 
 use crate::net::connection::Connection;
 use crate::net::listener::Listeners;
+use crate::net::poll::readable;
 
 /// The epoll data of the leave pipe's registration (listeners use their
 /// index).
@@ -101,12 +102,6 @@ impl<'a> Acceptor<'a> {
             }
         }
     }
-}
-
-/// Whether `fd` is readable now (a leave byte, or the writer gone).
-pub fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// What a failed `accept` means to an accept loop (both the blocking one

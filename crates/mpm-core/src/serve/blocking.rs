@@ -10,10 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::poll::{PollFd, PollFlags};
 
 use super::{After, Conn, ConnStats, Ready, ServeContext, LINGER, READ_CHUNK};
-use crate::control::poll_timeout;
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadEvent, Session};
 use crate::net::connection::Connection;
+use crate::net::poll::poll_timeout;
 use crate::process::scoreboard::WorkerState;
 
 /// Serve `conn` until it closes. Never panics on the peer's bytes; a

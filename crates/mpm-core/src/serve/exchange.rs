@@ -211,10 +211,7 @@ impl Conn<'_, '_> {
         let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
         let idle_close = match self.ctx.leaving {
             Some(leaving) => leaving(),
-            None => self
-                .ctx
-                .idle_close
-                .is_some_and(crate::net::accept::readable),
+            None => self.ctx.idle_close.is_some_and(crate::net::poll::readable),
         };
         let keep = after == After::KeepAlive && engine_keep && !idle_close;
         if after == After::KeepAlive && !keep {

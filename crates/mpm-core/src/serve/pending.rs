@@ -14,9 +14,9 @@ use bytes::Bytes;
 use nix::poll::{PollFd, PollFlags};
 
 use super::COPY_CHUNK;
-use crate::control::poll_timeout;
 use crate::h1 as engine;
 use crate::net::connection::Connection;
+use crate::net::poll::poll_timeout;
 
 /// A response stream still to read and send.
 pub(super) struct StreamPart {

@@ -13,7 +13,8 @@ use mio::{Interest, Token};
 use mpm_core::deadline::after;
 use mpm_core::h1::Session;
 use mpm_core::net::accept::AcceptFailure;
-use mpm_core::net::tls::{self, HandshakeStatus};
+use mpm_core::net::tls;
+use mpm_core::net::tls_stream::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
 
 use super::conns::{Slot, State};
@@ -222,7 +223,7 @@ impl Loop<'_, '_> {
                 self.read_head(k);
             }
             Ok(HandshakeStatus::WantRead) | Ok(HandshakeStatus::WantWrite) => {}
-            Err(e) if tls::is_plain_http(&e) => {
+            Err(e) if tls_stream::is_plain_http(&e) => {
                 log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
                 // One small write into an empty socket buffer: it fits.
                 let answer = tls::plain_http_response(&protocol.server_header);
