@@ -65,12 +65,12 @@ pub use http;
 pub use rustls;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
-pub use control::{Command, Control, ControlHandle, Phase, Stopping};
+pub use control::{Command, Control, ControlHandle, Exit, Phase, Stopping};
 pub use error::Error;
 pub use handler::{
     shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
 };
-pub use mpm::{Exit, Mpm, MpmInfo, RunContext};
+pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};
 pub use net::listener::{ListenAddr, Listener, Listeners};
 pub use net::tls_stream::TlsInfo;

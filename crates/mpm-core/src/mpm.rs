@@ -40,7 +40,7 @@
 use std::sync::Arc;
 
 use crate::config::{MpmConfig, ProtocolConfig};
-use crate::control::Control;
+use crate::control::{Control, Exit};
 use crate::error::Error;
 use crate::handler::HandlerFactory;
 use crate::net::listener::Listeners;
@@ -55,19 +55,6 @@ pub struct MpmInfo {
     pub threaded: bool,
     /// Forks child processes.
     pub forked: bool,
-}
-
-/// Why `run` returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Stopped (at once or gracefully); the caller exits.
-    Stop,
-    /// Restart asked (SIGHUP): connections were closed; re-read the
-    /// configuration and run again.
-    Restart,
-    /// Graceful restart asked (SIGUSR1): re-read the configuration and run
-    /// again; connections in flight were allowed to finish.
-    GracefulRestart,
 }
 
 /// Everything a strategy runs with.

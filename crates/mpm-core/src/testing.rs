@@ -28,9 +28,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::{MpmConfig, ProtocolConfig};
+use crate::control::Exit;
 use crate::control::{Control, ControlHandle, Phase};
 use crate::handler::{shared_factory, Handler};
-use crate::mpm::{Exit, Mpm, RunContext};
+use crate::mpm::{Mpm, RunContext};
 use crate::net::listener::{ListenAddr, Listeners};
 use crate::process::scoreboard::Scoreboard;
 

@@ -109,7 +109,8 @@ mod event_loop;
 mod memory;
 pub mod timer;
 
-use mpm_core::control::Stopping;
+use mpm_core::control::{watch_commands, Stopping};
+use mpm_core::process::child::ChildContext;
 use mpm_core::process::clamp;
 use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
@@ -144,10 +145,14 @@ impl Event {
         let sb = ctx.scoreboard;
         sb.process(0)
             .start(std::process::id() as i32, sb.generation());
-        let (ran, exit) =
-            mpm_core::process::single::watch_commands(&ctx, &stopping, "the event loop", || {
+        let (ran, exit) = watch_commands(
+            ctx.control,
+            ctx.listeners,
+            &stopping,
+            "the event loop",
+            || {
                 event_loop::run_child(
-                    mpm_core::process::child::ChildContext {
+                    ChildContext {
                         slot: 0,
                         generation: sb.generation(),
                         listeners: ctx.listeners,
@@ -159,7 +164,8 @@ impl Event {
                     },
                     Some(stopping.abort.fd()),
                 )
-            });
+            },
+        );
         ran??;
         Ok(exit)
     }

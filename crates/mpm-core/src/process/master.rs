@@ -71,10 +71,11 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::config::MpmConfig;
+use crate::control::Exit;
 use crate::control::{Command, Phase};
 use crate::deadline;
 use crate::error::Error;
-use crate::mpm::{Exit, RunContext};
+use crate::mpm::RunContext;
 use crate::net::poll::poll_timeout;
 use crate::process::child::{self, ChildContext};
 use crate::process::scoreboard::WorkerState;

@@ -4,17 +4,16 @@
 //! driver of the engine. It never forks, so a crashing handler ends the
 //! server: use a forked strategy to isolate crashes.
 //!
-//! A small watcher thread turns control commands into the [`Stopping`]
-//! broadcasts, so a stop reaches the serving thread even while it waits on
-//! a quiet client.
+//! A small watcher thread ([`watch_commands`]) turns control commands into
+//! the [`Stopping`] broadcasts, so a stop reaches the serving thread even
+//! while it waits on a quiet client.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use crate::config::MpmConfig;
-use crate::control::{Command, Phase, Stopping};
+use crate::control::{watch_commands, Exit, Stopping};
 use crate::error::Error;
-use crate::mpm::{Exit, Mpm, MpmInfo, RunContext};
+use crate::mpm::{Mpm, MpmInfo, RunContext};
 use crate::net::accept::{Acceptor, Next};
 use crate::process::scoreboard::WorkerState;
 use crate::serve::{serve_connection, Mode, ServeContext};
@@ -60,72 +59,18 @@ impl Mpm for Single {
             leaving: Some(&leaving),
             mode: Mode::Blocking,
         };
-        let (served, exit) = watch_commands(&ctx, &stopping, "the accepting thread", || {
-            accept_loop(&ctx, &stopping, &serve_ctx)
-        });
+        let (served, exit) = watch_commands(
+            ctx.control,
+            ctx.listeners,
+            &stopping,
+            "the accepting thread",
+            || accept_loop(&ctx, &stopping, &serve_ctx),
+        );
         process.accepting.store(0, Ordering::Relaxed);
         slot.set_state(WorkerState::Dead);
         served??;
         Ok(exit)
     }
-}
-
-/// Run `body` in this process while a watcher thread turns the first
-/// control command into `stopping`'s broadcasts (and, for a stop, closes
-/// the listeners at once); then the exit that command asks for. For the
-/// strategies that serve in the calling process (`single`, event's
-/// in-process mode). `body` must return once `stopping.graceful` fires.
-///
-/// A panic of `body` (`what` names it: `the event loop`) becomes
-/// [`Error::Panicked`], and the watcher ends with it: `run` then returns
-/// that error instead of waiting for a command with nobody serving.
-pub fn watch_commands<R>(
-    ctx: &RunContext<'_>,
-    stopping: &Stopping,
-    what: &'static str,
-    body: impl FnOnce() -> R,
-) -> (Result<R, Error>, Exit) {
-    let done = AtomicBool::new(false);
-    let command = parking_lot::Mutex::new(None);
-    ctx.control.set_phase(Phase::Running);
-    let r = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(Ordering::Acquire) {
-                if let Some(cmd) = ctx.control.wait(Some(Duration::from_millis(250))) {
-                    log::info!("{cmd:?} received");
-                    *command.lock() = Some(cmd);
-                    if matches!(cmd, Command::Stop | Command::GracefulStop) {
-                        ctx.control.set_phase(Phase::Draining);
-                        ctx.listeners.stop_listening();
-                    }
-                    stopping.apply(cmd);
-                    return;
-                }
-            }
-        });
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-        done.store(true, Ordering::Release);
-        r.map_err(|panic| {
-            let e = Error::Panicked {
-                what,
-                reason: crate::error::panic_message(&*panic),
-            };
-            log::error!("{e}");
-            e
-        })
-    });
-    let exit = match command.lock().take() {
-        Some(Command::Restart) => Exit::Restart,
-        Some(Command::GracefulRestart) => Exit::GracefulRestart,
-        Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
-    };
-    if exit == Exit::Stop {
-        // (Draining is set at once by the watcher when the stop arrives;
-        // setting it again is a no-op.)
-        ctx.control.set_phase(Phase::Draining);
-        ctx.control.set_phase(Phase::Stopped);
-    }
-    (r, exit)
 }
 
 /// Accept and serve until told to stop: the forking children's acceptor,
