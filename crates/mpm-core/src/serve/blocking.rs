@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{PollFd, PollFlags};
 
-use super::{After, Conn, ConnStats, Ready, ServeContext, LINGER, READ_CHUNK};
+use super::context::{After, ConnStats, Ready, ServeContext, Serving, LINGER, READ_CHUNK};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadEvent, Session};
 use crate::net::connection::Connection;
@@ -38,7 +38,7 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
             return ConnStats::default();
         }
     }
-    let mut c = Conn {
+    let mut c = Serving {
         io: conn,
         session: Session::new(&ctx.protocol.limits),
         ctx,
@@ -53,7 +53,7 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     c.stats
 }
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Wait until the socket is readable, `timeout` passes, the abort
     /// signal fires, or (when `idle` is true) the idle-close signal fires.
     pub(super) fn wait(&self, timeout: Duration, idle: bool) -> Ready {
@@ -116,7 +116,7 @@ impl Conn<'_, '_> {
         }
     }
 
-    /// As [`Conn::fill`], but `Err(WouldBlock)` instead of waiting.
+    /// As [`Serving::fill`], but `Err(WouldBlock)` instead of waiting.
     pub(super) fn fill_nonblocking(&mut self) -> io::Result<usize> {
         let room = self
             .session

@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::time::Instant;
 
-use super::{Conn, Ready};
+use super::context::{Ready, Serving};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, BodyError, BodyStep};
 
@@ -26,7 +26,7 @@ pub(super) struct BodyState {
 
 /// The request body as the handler reads it.
 pub(super) struct BodyReader<'c, 'a, 'b> {
-    pub(super) conn: &'c mut Conn<'a, 'b>,
+    pub(super) conn: &'c mut Serving<'a, 'b>,
     pub(super) body: &'c mut BodyState,
 }
 

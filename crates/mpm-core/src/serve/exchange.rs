@@ -8,14 +8,14 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 
 use super::body::{BodyFailure, BodyReader, BodyState};
-use super::{status_page, After, Conn, DRAIN_LIMIT};
+use super::context::{status_page, After, Serving, DRAIN_LIMIT};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
 use crate::handler::{Body, Exchange, RequestBody, Response};
 use crate::net::connection::ConnInfo;
 use crate::process::scoreboard::WorkerState;
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Answer a request head the engine refused; the connection closes.
     pub(super) fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
         let line = e.request_line.clone().unwrap_or_default();

@@ -8,7 +8,8 @@ use std::os::unix::fs::FileExt;
 
 use http::Version;
 
-use super::{pending, Conn, Mode, COPY_CHUNK};
+use super::context::{Mode, Serving};
+use super::pending::{self, COPY_CHUNK};
 use crate::h1::{self as engine, ResponseLength};
 use crate::handler::{Body, Response};
 
@@ -73,7 +74,7 @@ fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
     }
 }
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Send a response; `Ok(body bytes)` or `Err(body bytes sent before
     /// the failure)`.
     pub(super) fn send(
