@@ -7,6 +7,8 @@ use mpm_core::{
     Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard,
 };
 
+use crate::strategies;
+
 /// Builds and runs a server: listeners, a handler, a strategy.
 ///
 /// ```no_run
@@ -52,7 +54,7 @@ impl Server {
             factory,
             addrs: Vec::new(),
             tls: Vec::new(),
-            strategy: crate::default_strategy().to_string(),
+            strategy: strategies::default_strategy().to_string(),
             protocol: ProtocolConfig::default(),
             mpm: MpmConfig::default(),
             control: None,
@@ -126,11 +128,11 @@ impl Server {
     /// `main` of a server usually does), since only the forking thread
     /// exists in a child.
     pub fn run(mut self) -> Result<(), Error> {
-        let mut mpm = crate::by_name(&self.strategy).ok_or_else(|| {
+        let mut mpm = strategies::by_name(&self.strategy).ok_or_else(|| {
             Error::Handler(format!(
                 "no strategy named {:?}; compiled in: {}",
                 self.strategy,
-                crate::compiled().join(", ")
+                strategies::compiled().join(", ")
             ))
         })?;
         let (mpm_cfg, warnings) = mpm.check_config(&self.mpm);
