@@ -153,7 +153,7 @@ impl Event {
             || {
                 event_loop::run_child(
                     ChildContext {
-                        slot: 0,
+                        number: 0,
                         generation: sb.generation(),
                         listeners: ctx.listeners,
                         handler,

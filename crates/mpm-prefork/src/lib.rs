@@ -112,8 +112,8 @@ impl Mpm for Prefork {
 /// A child: wait for a connection or the leave byte, serve, repeat.
 fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
-    let process = cx.scoreboard.process(cx.slot);
-    let slot = cx.scoreboard.worker(cx.slot, 0);
+    let process = cx.scoreboard.process(cx.number);
+    let slot = cx.scoreboard.worker(cx.number, 0);
     let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
         Ok(a) => a,
         Err(e) => {
@@ -126,7 +126,7 @@ fn child(cx: ChildContext<'_>) {
     let serve_ctx = ServeContext {
         handler: &*cx.handler,
         protocol: &cx.protocol,
-        slot: Some(slot),
+        worker_slot: Some(slot),
         idle_close: Some(cx.leave),
         abort: None,
         leaving: Some(&leaving),

@@ -178,7 +178,7 @@ impl Shared {
 /// A child: start the workers, run the listener, wait for the workers.
 fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
-    let process = cx.scoreboard.process(cx.slot);
+    let process = cx.scoreboard.process(cx.number);
     let (cfg, _) = clamp::worker(cx.mpm);
     let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
     let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
@@ -205,7 +205,7 @@ fn child(cx: ChildContext<'_>) {
         let serve_ctx = ServeContext {
             handler: &*cx.handler,
             protocol: &cx.protocol,
-            slot: Some(slot),
+            worker_slot: Some(slot),
             idle_close: Some(idle_read.as_fd()),
             abort: None,
             leaving: Some(&leaving),

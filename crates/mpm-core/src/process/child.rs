@@ -19,8 +19,9 @@ use crate::process::scoreboard::{Scoreboard, WorkerSlot, WorkerState};
 
 /// What a child's body is given.
 pub struct ChildContext<'a> {
-    /// The child's scoreboard slot.
-    pub slot: usize,
+    /// The child's number: the index of its process slot on the
+    /// scoreboard (and of its worker slots' row).
+    pub number: usize,
     /// The configuration generation it was started in.
     pub generation: u32,
     /// The inherited listening sockets.
@@ -37,20 +38,20 @@ pub struct ChildContext<'a> {
     pub leave: BorrowedFd<'a>,
 }
 
-/// Start a child's `threads` worker threads in `scope` (named `worker N`),
-/// thread `t` running `body(t, its scoreboard slot)`. A thread that cannot
-/// start leaves its slot dead and is logged. Returns how many started.
-/// Shared by the threaded strategies (worker, event).
+/// Start the `threads` worker threads of child `number` in `scope` (named
+/// `worker N`), thread `t` running `body(t, its worker slot)`. A thread
+/// that cannot start leaves its slot dead and is logged. Returns how many
+/// started. Shared by the threaded strategies (worker, event).
 pub fn spawn_workers<'scope, 'env>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     scoreboard: &'env Scoreboard,
-    child: usize,
+    number: usize,
     threads: usize,
     body: &'env (dyn Fn(usize, &'env WorkerSlot) + Sync),
 ) -> usize {
     let mut started = 0;
     for t in 0..threads {
-        let slot = scoreboard.worker(child, t);
+        let slot = scoreboard.worker(number, t);
         let spawned = std::thread::Builder::new()
             .name(format!("worker {t}"))
             .spawn_scoped(scope, move || body(t, slot));
@@ -99,9 +100,9 @@ pub fn run_with_workers<'env>(
         }
     }
     let scoreboard: &'env Scoreboard = cx.scoreboard;
-    let process = scoreboard.process(cx.slot);
+    let process = scoreboard.process(cx.number);
     std::thread::scope(|s| {
-        let started = spawn_workers(s, scoreboard, cx.slot, threads, body);
+        let started = spawn_workers(s, scoreboard, cx.number, threads, body);
         let _stop = OnDrop(Some(|| {
             process.accepting.store(0, Ordering::Release);
             stopping.store(true, Ordering::Release);
@@ -123,13 +124,13 @@ pub const FATAL_EXIT: i32 = 15;
 /// when the child could not start.
 pub fn run(
     ctx: &RunContext<'_>,
-    slot: usize,
+    number: usize,
     generation: u32,
     leave: BorrowedFd<'_>,
     body: &dyn Fn(ChildContext<'_>),
 ) -> i32 {
     let pid = std::process::id() as i32;
-    ctx.scoreboard.process(slot).start(pid, generation);
+    ctx.scoreboard.process(number).start(pid, generation);
     if let Err(e) = drop_privileges(ctx.mpm) {
         log::error!("{e}");
         return FATAL_EXIT;
@@ -142,7 +143,7 @@ pub fn run(
         }
     };
     body(ChildContext {
-        slot,
+        number,
         generation,
         listeners: ctx.listeners,
         handler,
@@ -203,7 +204,7 @@ mod tests {
         let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], 1).expect("bind");
         let (_leave_read, leave_write) = nix::unistd::pipe().expect("pipe");
         let cx = ChildContext {
-            slot: 0,
+            number: 0,
             generation: 0,
             listeners: &listeners,
             handler: Arc::new(Nothing),

@@ -166,7 +166,8 @@ enum Death {
 /// restarts of `run`.
 #[derive(Default)]
 pub struct Master {
-    /// Indexed by scoreboard slot.
+    /// Indexed by child number (the child's process slot on the
+    /// scoreboard).
     children: Vec<Option<Child>>,
     regulator: Option<Regulator>,
     /// Read end of the SIGCHLD self-pipe and the handler's id.
@@ -255,8 +256,8 @@ impl Master {
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
         for _ in 0..params.start {
-            match self.free_slot(ctx, params) {
-                Some(slot) => self.spawn(ctx, slot, generation, body)?,
+            match self.free_number(ctx, params) {
+                Some(n) => self.spawn(ctx, n, generation, body)?,
                 None => break,
             }
         }
@@ -285,7 +286,7 @@ impl Master {
             if self.fatal.is_some() {
                 continue;
             }
-            for slot in replace {
+            for n in replace {
                 if self.crash_looping() {
                     self.owed += 1;
                     if !self.crash_warned {
@@ -297,8 +298,8 @@ impl Master {
                             CRASH_WINDOW.as_secs()
                         );
                     }
-                } else if slot < self.limit(ctx, params) {
-                    self.spawn(ctx, slot, generation, body)?;
+                } else if n < self.limit(ctx, params) {
+                    self.spawn(ctx, n, generation, body)?;
                 }
             }
             self.maintain(ctx, params, generation, body)?;
@@ -325,8 +326,8 @@ impl Master {
                 "server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting"
             );
         }
-        if let Some(slot) = decision.retire {
-            self.tell_to_leave(ctx, slot);
+        if let Some(n) = decision.retire {
+            self.tell_to_leave(ctx, n);
         }
         let looping = self.crash_looping();
         if !looping {
@@ -349,8 +350,8 @@ impl Master {
             );
         }
         for _ in 0..spawn {
-            match self.free_slot(ctx, params) {
-                Some(slot) => self.spawn(ctx, slot, generation, body)?,
+            match self.free_number(ctx, params) {
+                Some(n) => self.spawn(ctx, n, generation, body)?,
                 None => break,
             }
         }
@@ -362,9 +363,9 @@ impl Master {
         let sb = ctx.scoreboard;
         let limit = self.limit(ctx, params);
         let mut counts = Counts::default();
-        for (slot, child) in self.children.iter().enumerate().take(sb.procs()) {
+        for (n, child) in self.children.iter().enumerate().take(sb.procs()) {
             let Some(child) = child else {
-                if slot < limit {
+                if n < limit {
                     counts.free_slots += 1;
                 }
                 continue;
@@ -375,7 +376,7 @@ impl Master {
             let mut idle = 0;
             let mut busy = false;
             for t in 0..self.threads.min(sb.threads()) {
-                let s = sb.worker(slot, t).state();
+                let s = sb.worker(n, t).state();
                 if s == WorkerState::Ready || s == WorkerState::Starting {
                     idle += 1;
                 }
@@ -385,9 +386,9 @@ impl Master {
             // Only a child whose every worker waits is a spare to retire,
             // and not one whose event loop holds connections (retiring it
             // would close idle keep-alive connections for nothing).
-            let holds = sb.process(slot).conns_total.load(Ordering::Relaxed) > 0;
+            let holds = sb.process(n).conns_total.load(Ordering::Relaxed) > 0;
             if idle as usize == self.threads.min(sb.threads()) && !busy && !holds {
-                counts.retirable.push(slot);
+                counts.retirable.push(n);
             }
         }
         counts
@@ -397,7 +398,7 @@ impl Master {
         (params.max_children as usize).min(ctx.scoreboard.procs())
     }
 
-    fn free_slot(&self, ctx: &RunContext<'_>, params: MasterParams) -> Option<usize> {
+    fn free_number(&self, ctx: &RunContext<'_>, params: MasterParams) -> Option<usize> {
         let limit = self.limit(ctx, params);
         self.children.iter().take(limit).position(|c| c.is_none())
     }
@@ -430,12 +431,12 @@ impl Master {
         }
     }
 
-    /// Reap every child that ended; returns the slots to replace (children
+    /// Reap every child that ended; returns the numbers to replace (children
     /// of `generation` the master did not tell to leave).
     fn reap(&mut self, ctx: &RunContext<'_>, generation: u32) -> Vec<usize> {
         let mut replace = Vec::new();
-        for slot in 0..self.children.len() {
-            let Some(child) = &self.children[slot] else {
+        for n in 0..self.children.len() {
+            let Some(child) = &self.children[n] else {
                 continue;
             };
             let death = match waitpid(child.pid, Some(WaitPidFlag::WNOHANG)) {
@@ -451,9 +452,9 @@ impl Master {
             let early = child.started.elapsed() < CRASH_WINDOW;
             let replaceable = !child.leaving && child.generation == generation;
             let terminated = child.terminated;
-            self.children[slot] = None;
-            if slot < ctx.scoreboard.procs() {
-                ctx.scoreboard.reset_process(slot);
+            self.children[n] = None;
+            if n < ctx.scoreboard.procs() {
+                ctx.scoreboard.reset_process(n);
             }
             match death {
                 Death::Clean => {}
@@ -472,7 +473,7 @@ impl Master {
                 self.crashes.push_back(Instant::now());
             }
             if replaceable {
-                replace.push(slot);
+                replace.push(n);
             }
         }
         replace
@@ -491,15 +492,15 @@ impl Master {
         self.crashes.len() > CRASH_LIMIT
     }
 
-    /// Tell the child in `slot` to finish and leave.
-    fn tell_to_leave(&mut self, ctx: &RunContext<'_>, slot: usize) {
-        if let Some(child) = self.children.get_mut(slot).and_then(|c| c.as_mut()) {
+    /// Tell child `n` to finish and leave.
+    fn tell_to_leave(&mut self, ctx: &RunContext<'_>, n: usize) {
+        if let Some(child) = self.children.get_mut(n).and_then(|c| c.as_mut()) {
             if !child.leaving {
                 child.leaving = true;
                 // The flag first: a child woken by the byte finds it set.
-                if slot < ctx.scoreboard.procs() {
+                if n < ctx.scoreboard.procs() {
                     ctx.scoreboard
-                        .process(slot)
+                        .process(n)
                         .quiescing
                         .store(1, Ordering::Release);
                 }
@@ -509,8 +510,8 @@ impl Master {
     }
 
     fn tell_all_to_leave(&mut self, ctx: &RunContext<'_>) {
-        for slot in 0..self.children.len() {
-            self.tell_to_leave(ctx, slot);
+        for n in 0..self.children.len() {
+            self.tell_to_leave(ctx, n);
         }
     }
 
@@ -629,12 +630,12 @@ impl Master {
         }
     }
 
-    /// Fork a child into `slot`. A failed fork is logged and left to the
+    /// Fork child `n`. A failed fork is logged and left to the
     /// next tick.
     fn spawn(
         &mut self,
         ctx: &RunContext<'_>,
-        slot: usize,
+        n: usize,
         generation: u32,
         body: &dyn Fn(ChildContext<'_>),
     ) -> Result<(), Error> {
@@ -642,9 +643,9 @@ impl Master {
         let (leave_read, leave_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| Error::io("creating a child's leave pipe", e.into()))?;
         // Written before the fork, so the child's own writes come after.
-        sb.reset_process(slot);
+        sb.reset_process(n);
         for t in 0..self.threads.min(sb.threads()) {
-            sb.worker(slot, t).set_state(WorkerState::Starting);
+            sb.worker(n, t).set_state(WorkerState::Starting);
         }
         // Signals are blocked across the fork, so a SIGTERM that reaches
         // the new child before it has reset the master's handlers waits
@@ -669,13 +670,13 @@ impl Master {
         }
         match forked {
             Err(e) => {
-                sb.reset_process(slot);
+                sb.reset_process(n);
                 log::error!("could not fork a child: {}", e.desc());
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(leave_read);
-                self.children[slot] = Some(Child {
+                self.children[n] = Some(Child {
                     pid: child,
                     leave: leave_write,
                     generation,
@@ -693,7 +694,7 @@ impl Master {
                     // pipe are the master's: close them here.
                     self.children.clear();
                     self.sigchld = None;
-                    child::run(ctx, slot, generation, leave_read.as_fd(), body)
+                    child::run(ctx, n, generation, leave_read.as_fd(), body)
                 }))
                 .unwrap_or(1);
                 // SAFETY: `_exit` ends this process at once without running

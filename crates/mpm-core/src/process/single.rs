@@ -53,7 +53,7 @@ impl Mpm for Single {
         let serve_ctx = ServeContext {
             handler: &*handler,
             protocol: &ctx.protocol,
-            slot: Some(slot),
+            worker_slot: Some(slot),
             idle_close: Some(stopping.graceful.fd()),
             abort: Some(stopping.abort.fd()),
             leaving: Some(&leaving),
@@ -84,7 +84,7 @@ fn accept_loop(
         .map_err(|e| Error::io("waiting for connections", e))?;
     while let Next::Connection(conn) = acceptor.wait() {
         serve_connection(conn, serve_ctx);
-        if let Some(slot) = serve_ctx.slot {
+        if let Some(slot) = serve_ctx.worker_slot {
             slot.set_state(WorkerState::Ready);
         }
     }

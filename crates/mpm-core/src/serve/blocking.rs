@@ -28,7 +28,7 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         // A TLS record may arrive in pieces after the poll said readable:
         // each read that waits for the rest is bounded by Timeout too.
         let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
-        if let Some(slot) = ctx.slot {
+        if let Some(slot) = ctx.worker_slot {
             slot.set_state(WorkerState::Read);
         }
         let server = &ctx.protocol.server_header;
@@ -46,7 +46,7 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         wbuf: Vec::with_capacity(1024),
         pending: None,
     };
-    if let Some(slot) = ctx.slot {
+    if let Some(slot) = ctx.worker_slot {
         slot.add_connection();
     }
     c.run();

@@ -42,7 +42,7 @@ impl Read for BodyReader<'_, '_, '_> {
             self.body.pending_continue = false;
             if self.conn.session.is_empty() {
                 self.conn
-                    .put(engine::encode::CONTINUE_100)
+                    .write_whole(engine::encode::CONTINUE_100)
                     .map_err(|e| self.fail(BodyFailure::Gone, e))?;
             }
         }

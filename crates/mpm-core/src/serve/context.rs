@@ -34,8 +34,9 @@ pub struct ServeContext<'a> {
     pub handler: &'a dyn Handler,
     /// Limits and timeouts.
     pub protocol: &'a ProtocolConfig,
-    /// This thread's scoreboard slot, kept current through the connection.
-    pub slot: Option<&'a WorkerSlot>,
+    /// This thread's worker slot on the scoreboard, kept current through
+    /// the connection.
+    pub worker_slot: Option<&'a WorkerSlot>,
     /// Readable when connections idle between requests should close
     /// (graceful stop or restart): checked while a keep-alive connection
     /// waits for its next request. A request under way, and the first
@@ -147,7 +148,7 @@ pub fn status_page(status: StatusCode, detail: &str) -> Response {
 
 impl Serving<'_, '_> {
     pub(super) fn set_state(&self, s: WorkerState) {
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             slot.set_state(s);
         }
     }

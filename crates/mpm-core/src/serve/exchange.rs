@@ -19,7 +19,7 @@ impl Serving<'_, '_> {
     /// Answer a request head the engine refused; the connection closes.
     pub(super) fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
         let line = e.request_line.clone().unwrap_or_default();
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             slot.begin_request(&self.io.info().peer.ip().to_string(), "", &line);
         }
         let (mut headers, body) = engine::error_page(e.status, e.reason);
@@ -74,7 +74,7 @@ impl Serving<'_, '_> {
     }
 
     pub(super) fn stats_slot_end(&self, body_bytes: u64, duration: Duration) {
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             slot.end_request(body_bytes, duration);
         }
     }
@@ -88,7 +88,7 @@ impl Serving<'_, '_> {
         clock: Instant,
     ) -> After {
         let info: ConnInfo = self.io.info().clone();
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             let host = head
                 .headers
                 .get(http::header::HOST)

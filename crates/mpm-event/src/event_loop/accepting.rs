@@ -17,7 +17,7 @@ use mpm_core::net::tls;
 use mpm_core::net::tls_stream::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
 
-use super::conns::{Slot, State};
+use super::held::{Held, State};
 use super::{Loop, LISTENER_BASE};
 
 /// Connections accepted per listener event before the loop looks at
@@ -186,15 +186,15 @@ impl Loop<'_, '_> {
             return;
         }
         let now = Instant::now();
-        self.conns[k] = Some(Slot {
+        self.conns[k] = Some(Held {
             conn: Some(conn),
             state: State::Worker,
             served: 0,
             deadline: None,
             armed: None,
-            hint: false,
-            more: false,
-            ka: 0,
+            may_read: false,
+            left_in_socket: false,
+            keepalive_turn: 0,
         });
         self.live += 1;
         if self.conns[k]
@@ -212,7 +212,7 @@ impl Loop<'_, '_> {
     /// Drive a TLS handshake as far as the socket lets it.
     pub(super) fn handshake(&mut self, k: usize) {
         let protocol = self.protocol;
-        let Some(conn) = self.slot(k).and_then(|s| s.conn.as_mut()) else {
+        let Some(conn) = self.held(k).and_then(|s| s.conn.as_mut()) else {
             return;
         };
         match conn.handshake_step() {

@@ -9,7 +9,8 @@ use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::{self, HeadEvent, Session};
 use mpm_core::serve::{self, Work};
 
-use super::conns::{read_some, State};
+use super::conns::read_some;
+use super::held::State;
 use super::{Loop, CALM, SCRATCH};
 
 /// Head buffers that held this much at their peak are given back to the
@@ -52,17 +53,17 @@ impl Loop<'_, '_> {
     /// Read what the client sent of a head, and dispatch it once whole.
     pub(super) fn read_head(&mut self, k: usize) {
         loop {
-            let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
                 return;
             };
-            let Some(conn) = slot.conn.as_mut() else {
+            let Some(conn) = held.conn.as_mut() else {
                 return;
             };
             // Bytes are read into the shared scratch buffer; a head that
             // does not come whole is kept in its session, whose buffer
             // grows only as far as needed (within the child's budget) and
             // never past the head limit.
-            let want = match &slot.state {
+            let want = match &held.state {
                 State::Head { session, .. } => self
                     .head_cap
                     .saturating_sub(session.buffered().len())
@@ -76,7 +77,7 @@ impl Loop<'_, '_> {
             // no new event, so whoever takes the connection next must read
             // again before waiting.
             if let Ok(n) = read {
-                slot.more = n == want || conn.is_tls();
+                held.left_in_socket = n == want || conn.is_tls();
             }
             match read {
                 Ok(0) => {
@@ -102,16 +103,16 @@ impl Loop<'_, '_> {
     /// or refused for want of room).
     pub(super) fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
         let now = Instant::now();
-        if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
+        if matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)) {
             self.enter_head(k, Session::new(&self.protocol.limits), now);
         }
         let protocol = self.protocol;
-        let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return false;
         };
         let State::Head {
             session, rd, last, ..
-        } = &mut slot.state
+        } = &mut held.state
         else {
             return false;
         };
@@ -198,7 +199,7 @@ impl Loop<'_, '_> {
 
 /// When a head must be done: its `RequestReadTimeout` deadline, and never
 /// more than `Timeout` after the last bytes.
-pub(super) fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
+fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
     let quiet = after(last, timeout);
     rd.deadline().map_or(quiet, |d| d.min(quiet))
 }

@@ -28,7 +28,7 @@ const ABORT: Token = Token(usize::MAX - 2);
 const LISTENER_BASE: usize = usize::MAX - 1 - 65_536;
 /// The timer wheel: 25 ms ticks, 4096 of them (about 100 s).
 const TICK: Duration = Duration::from_millis(25);
-const SLOTS: usize = 4096;
+const WHEEL_TICKS: usize = 4096;
 /// A shortage of descriptors is over after this long without one.
 const CALM: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps while connections are lent to workers, so
@@ -41,10 +41,10 @@ mod accepting;
 mod conns;
 mod handoff;
 mod heads;
+mod held;
 mod pool;
 
-use conns::{Counts, Slot, State};
-use heads::head_deadline;
+use held::{Counts, Held, State};
 use pool::{work, Shared};
 
 /// A child: start the workers, run the loop, wait for the workers. With
@@ -57,7 +57,7 @@ use pool::{work, Shared};
 /// once they are gone: a forked child exits and is replaced, the
 /// in-process server's `run` returns an error.
 pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Error> {
-    let process = cx.scoreboard.process(cx.slot);
+    let process = cx.scoreboard.process(cx.number);
     let (cfg, _) = clamp::worker(cx.mpm);
     let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
     let poll = Poll::new().map_err(|e| Error::io("making the child's event loop", e))?;
@@ -70,7 +70,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
         let serve_ctx = ServeContext {
             handler: &*cx.handler,
             protocol: &cx.protocol,
-            slot: Some(slot),
+            worker_slot: Some(slot),
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),
@@ -112,7 +112,7 @@ struct Loop<'a, 'c> {
     stopping: &'a AtomicBool,
     protocol: &'a ProtocolConfig,
     poll: Poll,
-    conns: Vec<Option<Slot>>,
+    conns: Vec<Option<Held>>,
     free: Vec<usize>,
     /// Connections held, lent ones included.
     live: usize,
@@ -148,7 +148,7 @@ struct Loop<'a, 'c> {
     /// Shortages of descriptors, said once per episode.
     shortages: Shortages,
     /// The scoreboard slot of requests the loop answers itself.
-    loop_slot: Option<&'a WorkerSlot>,
+    inline_slot: Option<&'a WorkerSlot>,
     inline_bufs: ServeBuffers,
 }
 
@@ -192,7 +192,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             lent: 0,
             counts: Counts::default(),
             published: None,
-            wheel: Wheel::new(now, TICK, SLOTS),
+            wheel: Wheel::new(now, TICK, WHEEL_TICKS),
             next_id: 0,
             idle: VecDeque::new(),
             scratch: vec![0; SCRATCH],
@@ -211,8 +211,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             shortages: Shortages::default(),
             // The slot after the workers' (the event strategy's scoreboard
             // has one more per child than ThreadLimit).
-            loop_slot: (cx.scoreboard.threads() > threads)
-                .then(|| cx.scoreboard.worker(cx.slot, cx.scoreboard.threads() - 1)),
+            inline_slot: (cx.scoreboard.threads() > threads)
+                .then(|| cx.scoreboard.worker(cx.number, cx.scoreboard.threads() - 1)),
             inline_bufs: ServeBuffers::default(),
         })
     }
@@ -281,25 +281,25 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn on_event(&mut self, k: usize, ev: &mio::event::Event) {
-        let Some(slot) = self.slot(k) else {
+        let Some(held) = self.held(k) else {
             return;
         };
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
-        match slot.state {
+        match held.state {
             State::Handshake => {
                 if readable || writable {
                     self.handshake(k);
                 }
             }
-            State::Worker => slot.hint |= readable,
+            State::Worker => held.may_read |= readable,
             State::Head { .. } | State::KeepAlive => {
                 if readable {
                     self.read_head(k);
                 }
             }
             State::Writing { .. } => {
-                slot.hint |= readable;
+                held.may_read |= readable;
                 if writable {
                     self.write_more(k);
                 }
@@ -313,27 +313,27 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn on_timer(&mut self, e: Entry, now: Instant) {
-        let quiet = self.protocol.timeouts.timeout;
-        let Some(slot) = self.slot(e.key) else {
+        let Some(held) = self.held(e.key) else {
             return;
         };
-        if slot.armed.map(|(id, _)| id) != Some(e.id) {
+        if held.armed.map(|(id, _)| id) != Some(e.id) {
             return;
         }
-        slot.armed = None;
-        let Some(deadline) = slot.deadline else {
+        held.armed = None;
+        let Some(deadline) = held.deadline else {
             return;
         };
-        let deadline = match &slot.state {
-            State::Head { rd, last, .. } => head_deadline(rd, *last, quiet),
-            _ => deadline,
+        let head = match &held.state {
+            State::Head { rd, last, .. } => Some((*rd, *last)),
+            _ => None,
         };
+        let deadline = head.map_or(deadline, |(rd, last)| self.head_deadline(&rd, last));
         let k = e.key;
         if now < deadline {
             self.set_deadline(k, Some(deadline));
             return;
         }
-        match self.slot(k).map(|s| &s.state) {
+        match self.held(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
             Some(State::Handshake) | Some(State::Writing { .. }) | Some(State::Linger) => {
