@@ -182,8 +182,8 @@ fn run(
     let tls_table = tls::build(&cfg, &tls_shared)?;
     // Bind before anything else, so a conflict is reported at once and
     // leaves nothing behind.
-    let mut listeners =
-        Listeners::bind(&cfg.listens, mpm_cfg.listen_backlog).map_err(|e| e.to_string())?;
+    let mut listeners = Listeners::bind(&cfg.listens, mpm_cfg.directives().listen_backlog)
+        .map_err(|e| e.to_string())?;
     tls::apply(&tls_table, &mut listeners);
     let ready = if detach { Some(daemonize()?) } else { None };
     logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;

@@ -119,6 +119,7 @@ impl TestServer {
             let _ = tx.send(p);
         });
         let mut mpm = make();
+        let (mpm_cfg, _) = mpm.check_config(&mpm_cfg);
         let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
         let scoreboard = Scoreboard::new(procs, threads).expect("scoreboard");
         let sb = scoreboard.clone();

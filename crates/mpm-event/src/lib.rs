@@ -110,8 +110,8 @@ mod memory;
 pub mod timer;
 
 use mpm_core::control::{watch_commands, Stopping};
-use mpm_core::process::child::ChildContext;
-use mpm_core::process::clamp;
+use mpm_core::process::child::{threads_within, ChildContext};
+use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
 
@@ -139,7 +139,6 @@ impl Event {
     }
 
     fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let (cfg, _) = clamp::worker(ctx.mpm);
         let handler = (ctx.factory)().map_err(Error::Handler)?;
         let stopping = Stopping::new().map_err(Error::Control)?;
         let sb = ctx.scoreboard;
@@ -158,7 +157,8 @@ impl Event {
                         listeners: ctx.listeners,
                         handler,
                         protocol: ctx.protocol.clone(),
-                        mpm: &cfg,
+                        mpm: ctx.mpm,
+                        threads: threads_within(sb, ctx.mpm.threads_per_child()),
                         scoreboard: sb,
                         leave: stopping.graceful.fd(),
                     },
@@ -180,22 +180,18 @@ impl Mpm for Event {
         }
     }
 
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
-        clamp::worker(cfg)
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
+        clamp::threaded(cfg)
     }
 
     /// `ThreadLimit` worker slots per child, and one more for the requests
     /// the loop answers itself.
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
-        let (c, _) = clamp::worker(cfg);
-        let threads = c.thread_limit as usize + 1;
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
+        let threads = cfg.directives().thread_limit as usize + 1;
         if self.in_process {
             return (1, threads);
         }
-        (
-            c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
-            threads,
-        )
+        (cfg.server_limit() as usize, threads)
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
@@ -236,6 +232,7 @@ mod tests {
             max_request_workers: Some(16),
             ..MpmConfig::default()
         };
-        assert_eq!(Event::new().scoreboard_shape(&cfg), (4, 7));
+        let event = Event::new();
+        assert_eq!(event.scoreboard_shape(&event.check_config(&cfg).0), (4, 7));
     }
 }

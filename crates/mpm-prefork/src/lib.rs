@@ -51,9 +51,8 @@ use std::sync::atomic::Ordering;
 
 use mpm_core::net::accept::{Acceptor, Next};
 use mpm_core::process::child::ChildContext;
-use mpm_core::process::clamp;
+use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::{Master, MasterParams};
-use mpm_core::process::spare::SpareLimits;
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 
@@ -80,31 +79,16 @@ impl Mpm for Prefork {
         }
     }
 
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
         clamp::prefork(cfg)
     }
 
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
-        let (c, _) = clamp::prefork(cfg);
-        (
-            c.server_limit.unwrap_or(clamp::PREFORK_DEFAULT_LIMIT) as usize,
-            1,
-        )
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
+        (cfg.server_limit() as usize, 1)
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let (cfg, _) = clamp::prefork(ctx.mpm);
-        let params = MasterParams {
-            start: cfg.start_servers.unwrap_or(clamp::PREFORK_DEFAULT_START),
-            spare: SpareLimits {
-                min_spare: cfg.min_spare_servers,
-                max_spare: cfg.max_spare_servers,
-            },
-            max_children: cfg
-                .max_request_workers
-                .unwrap_or(clamp::PREFORK_DEFAULT_LIMIT),
-            threads_per_child: 1,
-        };
+        let params = MasterParams::prefork(ctx.mpm);
         self.master.run(&ctx, params, &child)
     }
 }
@@ -132,7 +116,7 @@ fn child(cx: ChildContext<'_>) {
         leaving: Some(&leaving),
         mode: Mode::Blocking,
     };
-    let limit = cx.mpm.max_connections_per_child;
+    let limit = cx.mpm.directives().max_connections_per_child;
     let mut served: u64 = 0;
     slot.set_state(WorkerState::Ready);
     process.accepting.store(1, Ordering::Release);
@@ -177,8 +161,9 @@ mod tests {
             max_request_workers: Some(7),
             ..MpmConfig::default()
         };
-        assert_eq!(p.scoreboard_shape(&cfg), (7, 1));
-        assert_eq!(p.scoreboard_shape(&MpmConfig::default()), (256, 1));
+        let shape = |cfg: &MpmConfig| p.scoreboard_shape(&p.check_config(cfg).0);
+        assert_eq!(shape(&cfg), (7, 1));
+        assert_eq!(shape(&MpmConfig::default()), (256, 1));
     }
 
     #[test]
@@ -188,7 +173,7 @@ mod tests {
             max_request_workers: Some(9),
             ..MpmConfig::default()
         });
-        assert_eq!(c.max_request_workers, Some(4));
+        assert_eq!(c.max_request_workers(), 4);
         assert!(
             w.iter().any(|w| w.contains("MaxRequestWorkers of 9")),
             "{w:?}"

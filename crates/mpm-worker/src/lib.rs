@@ -68,7 +68,7 @@ use std::time::Duration;
 use mpm_core::net::accept::{Acceptor, Next};
 use mpm_core::net::poll::readable;
 use mpm_core::process::child::{run_with_workers, ChildContext};
-use mpm_core::process::clamp;
+use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
@@ -99,15 +99,14 @@ impl Mpm for Worker {
         }
     }
 
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
-        clamp::worker(cfg)
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
+        clamp::threaded(cfg)
     }
 
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
-        let (c, _) = clamp::worker(cfg);
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
         (
-            c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
-            c.thread_limit as usize,
+            cfg.server_limit() as usize,
+            cfg.directives().thread_limit as usize,
         )
     }
 
@@ -179,8 +178,6 @@ impl Shared {
 fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
     let process = cx.scoreboard.process(cx.number);
-    let (cfg, _) = clamp::worker(cx.mpm);
-    let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
     let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
         Ok(a) => a,
         Err(e) => {
@@ -217,7 +214,6 @@ fn child(cx: ChildContext<'_>) {
     // home and the child exits, to be replaced by the master.
     run_with_workers(
         &cx,
-        threads,
         &body,
         &stopping,
         |started| {
@@ -254,7 +250,7 @@ fn listen(
     acceptor: &mut Acceptor<'_>,
     shared: &Shared,
 ) {
-    let limit = cx.mpm.max_connections_per_child;
+    let limit = cx.mpm.directives().max_connections_per_child;
     let mut served: u64 = 0;
     process.accepting.store(1, Ordering::Release);
     loop {
@@ -302,7 +298,8 @@ mod tests {
     #[test]
     fn the_scoreboard_has_server_limit_processes_of_thread_limit_slots() {
         let w = Worker::new();
-        assert_eq!(w.scoreboard_shape(&MpmConfig::default()), (16, 64));
+        let shape = |cfg: &MpmConfig| w.scoreboard_shape(&w.check_config(cfg).0);
+        assert_eq!(shape(&MpmConfig::default()), (16, 64));
         let cfg = MpmConfig {
             server_limit: Some(4),
             thread_limit: 6,
@@ -310,13 +307,13 @@ mod tests {
             max_request_workers: Some(16),
             ..MpmConfig::default()
         };
-        assert_eq!(w.scoreboard_shape(&cfg), (4, 6));
+        assert_eq!(shape(&cfg), (4, 6));
         // A ThreadLimit above the hard maximum is clamped first.
         let cfg = MpmConfig {
             thread_limit: 90_000,
             ..MpmConfig::default()
         };
-        assert_eq!(w.scoreboard_shape(&cfg).1, clamp::MAX_THREAD_LIMIT as usize);
+        assert_eq!(shape(&cfg).1, clamp::MAX_THREAD_LIMIT as usize);
     }
 
     #[test]

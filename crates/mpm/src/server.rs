@@ -139,7 +139,7 @@ impl Server {
         for w in warnings {
             log::warn!("{w}");
         }
-        let mut listeners = Listeners::bind(&self.addrs, mpm_cfg.listen_backlog)?;
+        let mut listeners = Listeners::bind(&self.addrs, mpm_cfg.directives().listen_backlog)?;
         // The same address twice binds once: its first TLS choice holds.
         for (i, l) in self.addrs.iter().enumerate().rev() {
             let index = listeners.iter().position(|b| &b.addr == l);

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-use crate::config::{MpmConfig, ProtocolConfig};
+use crate::config::ProtocolConfig;
 use crate::handler::Handler;
 use crate::mpm::RunContext;
 use crate::net::listener::Listeners;
+use crate::process::clamp::Clamped;
 use crate::process::privileges::drop_privileges;
 use crate::process::scoreboard::{Scoreboard, WorkerSlot, WorkerState};
 
@@ -30,12 +31,22 @@ pub struct ChildContext<'a> {
     pub handler: Arc<dyn Handler>,
     /// Protocol limits and timeouts.
     pub protocol: Arc<ProtocolConfig>,
-    /// MPM directives (clamped).
-    pub mpm: &'a MpmConfig,
+    /// MPM directives, clamped.
+    pub mpm: &'a Clamped,
+    /// The worker threads this child runs ([`threads_within`]: 1 for
+    /// prefork, `ThreadsPerChild` for worker and event).
+    pub threads: usize,
     /// The shared scoreboard.
     pub scoreboard: &'a Scoreboard,
     /// Readable when the child must finish what it holds and exit.
     pub leave: BorrowedFd<'a>,
+}
+
+/// The worker threads a child runs: `threads_per_child` (as clamped),
+/// within the scoreboard's worker slots per process (a board sized for an
+/// earlier configuration may have fewer), and at least one.
+pub fn threads_within(scoreboard: &Scoreboard, threads_per_child: u32) -> usize {
+    (threads_per_child as usize).clamp(1, scoreboard.threads().max(1))
 }
 
 /// Start the `threads` worker threads of child `number` in `scope` (named
@@ -69,7 +80,7 @@ pub fn spawn_workers<'scope, 'env>(
     started
 }
 
-/// A threaded child's life: its `threads` worker threads (started by
+/// A threaded child's life: its `cx.threads` worker threads (started by
 /// [`spawn_workers`], each running `body`) and, on the calling thread,
 /// `main(started)` (the listener, or the event loop); then the child
 /// stops: its slot shows it no longer accepts, `stopping` is set (the
@@ -84,7 +95,6 @@ pub fn spawn_workers<'scope, 'env>(
 /// and an in-process server's `run` reports it.
 pub fn run_with_workers<'env>(
     cx: &ChildContext<'env>,
-    threads: usize,
     body: &'env (dyn Fn(usize, &'env WorkerSlot) + Sync),
     stopping: &std::sync::atomic::AtomicBool,
     main: impl FnOnce(usize),
@@ -102,7 +112,7 @@ pub fn run_with_workers<'env>(
     let scoreboard: &'env Scoreboard = cx.scoreboard;
     let process = scoreboard.process(cx.number);
     std::thread::scope(|s| {
-        let started = spawn_workers(s, scoreboard, cx.number, threads, body);
+        let started = spawn_workers(s, scoreboard, cx.number, cx.threads, body);
         let _stop = OnDrop(Some(|| {
             process.accepting.store(0, Ordering::Release);
             stopping.store(true, Ordering::Release);
@@ -126,12 +136,13 @@ pub fn run(
     ctx: &RunContext<'_>,
     number: usize,
     generation: u32,
+    threads: usize,
     leave: BorrowedFd<'_>,
     body: &dyn Fn(ChildContext<'_>),
 ) -> i32 {
     let pid = std::process::id() as i32;
     ctx.scoreboard.process(number).start(pid, generation);
-    if let Err(e) = drop_privileges(ctx.mpm) {
+    if let Err(e) = drop_privileges(ctx.mpm.directives()) {
         log::error!("{e}");
         return FATAL_EXIT;
     }
@@ -149,6 +160,7 @@ pub fn run(
         handler,
         protocol: ctx.protocol.clone(),
         mpm: ctx.mpm,
+        threads,
         scoreboard: ctx.scoreboard,
         leave,
     });
@@ -209,7 +221,8 @@ mod tests {
             listeners: &listeners,
             handler: Arc::new(Nothing),
             protocol: Arc::new(ProtocolConfig::default()),
-            mpm: &MpmConfig::default(),
+            mpm: &crate::process::clamp::threaded(&crate::MpmConfig::default()).0,
+            threads: 2,
             scoreboard: &scoreboard,
             leave: leave_write.as_fd(),
         };
@@ -228,7 +241,6 @@ mod tests {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     run_with_workers(
                         &cx,
-                        2,
                         &body,
                         &stopping,
                         |started| {
@@ -255,6 +267,18 @@ mod tests {
             0,
             "the slot still shows the child accepting"
         );
+    }
+
+    #[test]
+    fn a_child_runs_threads_per_child_workers_within_the_scoreboard() {
+        let scoreboard = Scoreboard::new(1, 4).expect("scoreboard");
+        assert_eq!(threads_within(&scoreboard, 3), 3);
+        assert_eq!(
+            threads_within(&scoreboard, 25),
+            4,
+            "more threads than the board's worker slots"
+        );
+        assert_eq!(threads_within(&scoreboard, 0), 1, "no thread at all");
     }
 
     /// A handler no request reaches.

@@ -70,7 +70,6 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
-use crate::config::MpmConfig;
 use crate::control::Exit;
 use crate::control::{Command, Phase};
 use crate::deadline;
@@ -78,6 +77,7 @@ use crate::error::Error;
 use crate::mpm::RunContext;
 use crate::net::poll::poll_timeout;
 use crate::process::child::{self, ChildContext};
+use crate::process::clamp::Clamped;
 use crate::process::scoreboard::WorkerState;
 use crate::process::spare::{Counts, Regulator, SpareLimits};
 
@@ -111,25 +111,38 @@ pub struct MasterParams {
 }
 
 impl MasterParams {
+    /// The parameters of prefork from its clamped directives:
+    /// `StartServers` children, spare processes between `MinSpareServers`
+    /// and `MaxSpareServers`, `MaxRequestWorkers` children at most, one
+    /// thread each.
+    pub fn prefork(cfg: &Clamped) -> MasterParams {
+        let d = cfg.directives();
+        MasterParams {
+            start: cfg.start_servers(),
+            spare: SpareLimits {
+                min_spare: d.min_spare_servers,
+                max_spare: d.max_spare_servers,
+            },
+            max_children: cfg.max_request_workers(),
+            threads_per_child: 1,
+        }
+    }
+
     /// The parameters of a threaded strategy (worker, event) from its
     /// clamped directives: `StartServers` children, spare threads between
     /// `MinSpareThreads` and `MaxSpareThreads`, `MaxRequestWorkers /
     /// ThreadsPerChild` children at most.
-    pub fn threaded(cfg: &MpmConfig) -> MasterParams {
-        let (cfg, _) = crate::process::clamp::worker(cfg);
-        let threads = cfg.threads_per_child.max(1);
+    pub fn threaded(cfg: &Clamped) -> MasterParams {
+        let d = cfg.directives();
+        // At least 1: clamping made it so.
+        let threads = cfg.threads_per_child();
         MasterParams {
-            start: cfg
-                .start_servers
-                .unwrap_or(crate::process::clamp::WORKER_DEFAULT_START),
+            start: cfg.start_servers(),
             spare: SpareLimits {
-                min_spare: cfg.min_spare_threads,
-                max_spare: cfg.max_spare_threads,
+                min_spare: d.min_spare_threads,
+                max_spare: d.max_spare_threads,
             },
-            max_children: cfg
-                .max_request_workers
-                .unwrap_or(crate::process::clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
-                / threads,
+            max_children: cfg.max_request_workers() / threads,
             threads_per_child: threads,
         }
     }
@@ -251,7 +264,7 @@ impl Master {
             None => self.regulator = Some(Regulator::new(params.spare)),
         }
         self.fatal = None;
-        self.threads = (params.threads_per_child as usize).clamp(1, sb.threads().max(1));
+        self.threads = child::threads_within(sb, params.threads_per_child);
         let generation = sb.generation();
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
@@ -538,7 +551,7 @@ impl Master {
                 // finds its leave byte already there.
                 self.tell_all_to_leave(ctx);
                 ctx.listeners.stop_listening();
-                let timeout = ctx.mpm.graceful_shutdown_timeout;
+                let timeout = ctx.mpm.directives().graceful_shutdown_timeout;
                 let deadline =
                     (!timeout.is_zero()).then(|| deadline::after(Instant::now(), timeout));
                 loop {
@@ -694,7 +707,7 @@ impl Master {
                     // pipe are the master's: close them here.
                     self.children.clear();
                     self.sigchld = None;
-                    child::run(ctx, n, generation, leave_read.as_fd(), body)
+                    child::run(ctx, n, generation, self.threads, leave_read.as_fd(), body)
                 }))
                 .unwrap_or(1);
                 // SAFETY: `_exit` ends this process at once without running

@@ -15,6 +15,7 @@ use crate::control::{watch_commands, Exit, Stopping};
 use crate::error::Error;
 use crate::mpm::{Mpm, MpmInfo, RunContext};
 use crate::net::accept::{Acceptor, Next};
+use crate::process::clamp::{self, Clamped};
 use crate::process::scoreboard::WorkerState;
 use crate::serve::{serve_connection, Mode, ServeContext};
 
@@ -31,14 +32,18 @@ impl Mpm for Single {
         }
     }
 
-    fn scoreboard_shape(&self, _cfg: &MpmConfig) -> (usize, usize) {
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
+        (clamp::single(cfg), Vec::new())
+    }
+
+    fn scoreboard_shape(&self, _cfg: &Clamped) -> (usize, usize) {
         (1, 1)
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         // As Apache's -X (ONE_PROCESS): the one process switches to
         // `User`/`Group` before it serves, as a child would.
-        crate::process::privileges::drop_privileges(ctx.mpm)
+        crate::process::privileges::drop_privileges(ctx.mpm.directives())
             .map_err(|e| Error::io("switching to User and Group", std::io::Error::other(e)))?;
         let handler = (ctx.factory)().map_err(Error::Handler)?;
         let stopping = Stopping::new().map_err(Error::Control)?;

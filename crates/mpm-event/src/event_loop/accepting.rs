@@ -70,7 +70,8 @@ impl Loop<'_, '_> {
             self.paused_until = None;
         }
         let queued = self.shared.queued.load(Ordering::Relaxed);
-        let factor = (self.cx.mpm.async_request_worker_factor.max(1) as usize) * self.threads;
+        let factor =
+            (self.cx.mpm.directives().async_request_worker_factor.max(1) as usize) * self.threads;
         let room = if self.accepting {
             queued <= factor
         } else {
@@ -112,7 +113,7 @@ impl Loop<'_, '_> {
                     self.process
                         .connections_served
                         .fetch_add(1, Ordering::Relaxed);
-                    let limit = self.cx.mpm.max_connections_per_child;
+                    let limit = self.cx.mpm.directives().max_connections_per_child;
                     if last {
                         continue;
                     }

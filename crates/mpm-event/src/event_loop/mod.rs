@@ -11,7 +11,6 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use mpm_core::net::accept::Shortages;
 use mpm_core::process::child::{run_with_workers, ChildContext};
-use mpm_core::process::clamp;
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{Handback, Mode, ServeBuffers, ServeContext, Work};
 use mpm_core::{h1, Error, ProtocolConfig};
@@ -58,8 +57,7 @@ use pool::{work, Shared};
 /// in-process server's `run` returns an error.
 pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Error> {
     let process = cx.scoreboard.process(cx.number);
-    let (cfg, _) = clamp::worker(cx.mpm);
-    let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
+    let threads = cx.threads;
     let poll = Poll::new().map_err(|e| Error::io("making the child's event loop", e))?;
     let waker = Waker::new(poll.registry(), WAKE)
         .map_err(|e| Error::io("making the child's event loop waker", e))?;
@@ -84,7 +82,6 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
     // child hanging with parked threads.
     run_with_workers(
         &cx,
-        threads,
         &body,
         &stopping,
         |started| {
