@@ -180,16 +180,20 @@ pub trait Handler: Send + Sync + 'static {
     /// itself (400, 408, 413 …). The default does nothing.
     fn log(&self, _exchange: &Exchange<'_>) {}
 
-    /// Whether the answer to a request for `uri` by `method` is quick and
-    /// never blocks for long: built in memory, or a file the page cache
-    /// holds, with no network call, no lock held for long, no sleep. Then
-    /// the event strategy's loop may answer it itself instead of handing
-    /// it to a worker thread, which saves two thread switches (nginx
-    /// serves every static file that way). Asked only for requests
-    /// without a body. The default, false, sends every request to a
-    /// worker thread, where blocking is fine; the other strategies never
-    /// ask.
-    fn answers_at_once(&self, method: &http::Method, uri: &http::Uri) -> bool {
+    /// Whether answering a request for `uri` by `method` never blocks: the
+    /// response is built in memory or from a file the page cache holds,
+    /// with no network call, no lock held for long, no sleep, and a
+    /// streamed body's reader never waits either. A strategy may then
+    /// answer it on a thread that must never wait: the event strategy's
+    /// loop answers it itself instead of handing it to a worker thread,
+    /// which saves two thread switches (nginx serves static files that
+    /// way). Asked only for requests without a body.
+    ///
+    /// A promise broken (an answer that blocks after all) stalls every
+    /// connection that thread holds, so say yes only for what you know.
+    /// The default, false, is always safe: the request is answered on a
+    /// thread where blocking is fine.
+    fn answer_never_blocks(&self, method: &http::Method, uri: &http::Uri) -> bool {
         let _ = (method, uri);
         false
     }
@@ -202,8 +206,8 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
     fn log(&self, exchange: &Exchange<'_>) {
         (**self).log(exchange)
     }
-    fn answers_at_once(&self, method: &http::Method, uri: &http::Uri) -> bool {
-        (**self).answers_at_once(method, uri)
+    fn answer_never_blocks(&self, method: &http::Method, uri: &http::Uri) -> bool {
+        (**self).answer_never_blocks(method, uri)
     }
 }
 

@@ -18,10 +18,10 @@
 //!   socket would not take at once (a slow reader of a large file holds no
 //!   thread), and does lingering closes.
 //!
-//! A request whose answer the handler declares quick
-//! ([`mpm_core::Handler::answers_at_once`]: built in memory, or a file in
-//! the page cache; never for a request with a body) is answered by the
-//! loop itself, as nginx serves static files: no thread switch at all.
+//! A request whose answer the handler promises never blocks
+//! ([`mpm_core::Handler::answer_never_blocks`]: built in memory, or a file
+//! in the page cache; never asked for a request with a body) is answered by
+//! the loop itself, as nginx serves static files: no thread switch at all.
 //! The default is no, so a handler that may block is always on a worker
 //! thread; mpmd's static site says yes for GET and HEAD.
 //!
@@ -90,7 +90,7 @@
 //! process, with no master and no fork: for embedders that want one
 //! threaded process (and for tests that cannot fork). A crash then ends
 //! the server, as with `single`: should the loop die (a panic on its
-//! thread, e.g. in a handler's `answers_at_once`), the workers are sent
+//! thread, e.g. in a handler's `answer_never_blocks`), the workers are sent
 //! home and `run` returns [`Error::Panicked`], never leaving a listening
 //! socket that nobody answers. A forked child whose loop dies exits the
 //! same way and the master starts another.

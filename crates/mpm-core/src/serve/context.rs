@@ -71,7 +71,7 @@ pub enum Mode<'a> {
     /// the one reading the stream, and a handler's reader may block).
     Lent,
     /// The event loop answers a request itself (the handler promised the
-    /// answer is quick, [`Handler::answers_at_once`]): as `Lent`, and a
+    /// answer never blocks, [`Handler::answer_never_blocks`]): as `Lent`, and a
     /// stream too is left for the loop to read as the socket takes it. A
     /// further request already buffered is answered here only when `only`
     /// says so; otherwise it goes back parsed, for a worker.
@@ -88,13 +88,14 @@ impl Mode<'_> {
     }
 }
 
-/// Whether a request may be answered without a worker thread: it has no
-/// body to wait for and the handler says its answer is quick
-/// ([`Handler::answers_at_once`]).
-pub fn answers_at_once(handler: &dyn Handler, head: &RequestHead) -> bool {
+/// Whether answering `head` never blocks, so that a thread that must not
+/// wait (an event loop) may answer it: it has no body to wait for and the
+/// handler promises its answer never blocks
+/// ([`Handler::answer_never_blocks`]).
+pub fn answer_never_blocks(handler: &dyn Handler, head: &RequestHead) -> bool {
     !head.framing.has_body()
         && !head.expect_continue
-        && handler.answers_at_once(&head.method, &head.uri)
+        && handler.answer_never_blocks(&head.method, &head.uri)
 }
 
 /// What one connection did.

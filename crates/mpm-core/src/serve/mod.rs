@@ -34,6 +34,6 @@ mod output;
 mod pending;
 
 pub use blocking::serve_connection;
-pub use context::{answers_at_once, status_page, After, ConnStats, Mode, ServeContext, LINGER};
+pub use context::{answer_never_blocks, status_page, After, ConnStats, Mode, ServeContext, LINGER};
 pub use handoff::{serve_dispatched, Dispatch, Handback, ServeBuffers, Work};
 pub use pending::PendingWrite;

@@ -72,7 +72,7 @@ impl Loop<'_, '_> {
     }
 
     /// Answer a quick request here, without a worker (the handler said its
-    /// answer never blocks: [`mpm_core::Handler::answers_at_once`]), and
+    /// answer never blocks: [`mpm_core::Handler::answer_never_blocks`]), and
     /// any further such requests already buffered.
     pub(super) fn serve_inline(
         &mut self,
@@ -86,7 +86,7 @@ impl Loop<'_, '_> {
         let (stopping, process) = (self.stopping, self.process);
         let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
         let handler = &*self.cx.handler;
-        let only = |h: &h1::RequestHead| serve::answers_at_once(handler, h);
+        let only = |h: &h1::RequestHead| serve::answer_never_blocks(handler, h);
         let ctx = ServeContext {
             handler,
             protocol: self.protocol,
@@ -169,7 +169,7 @@ impl Loop<'_, '_> {
                 // A whole request the worker left for a worker: hand it on
                 // (the loop answers it itself if it may).
                 let Some(head) = next else { return };
-                if serve::answers_at_once(&*self.cx.handler, &head) {
+                if serve::answer_never_blocks(&*self.cx.handler, &head) {
                     self.serve_inline(k, head, Some(session));
                 } else {
                     self.dispatch_with(k, Work::Request(head), Some(session));

@@ -127,7 +127,7 @@ impl Loop<'_, '_> {
         let (rd, last) = (*rd, *last);
         self.head_bytes += grown;
         match event {
-            HeadEvent::Ready(head) if serve::answers_at_once(&*self.cx.handler, &head) => {
+            HeadEvent::Ready(head) if serve::answer_never_blocks(&*self.cx.handler, &head) => {
                 self.serve_inline(k, head, None);
                 false
             }

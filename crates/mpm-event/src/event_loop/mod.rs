@@ -51,7 +51,7 @@ use pool::{work, Shared};
 /// the in-process mode; a forked child is ended by a signal instead).
 ///
 /// An error when the loop could not start. When the loop dies (a panic on
-/// its thread: a bug, or a handler's [`mpm_core::Handler::answers_at_once`]
+/// its thread: a bug, or a handler's [`mpm_core::Handler::answer_never_blocks`]
 /// that panics), the workers are sent home and the panic is passed on
 /// once they are gone: a forked child exits and is replaced, the
 /// in-process server's `run` returns an error.

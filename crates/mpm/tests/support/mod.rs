@@ -49,7 +49,7 @@ impl Handler for TestApp {
     /// Under event, the loop answers `/`, `/peer` and `/stream` itself and
     /// workers take the rest, so the cases cover both and their mix on
     /// one connection (pipelining).
-    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+    fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
         matches!(uri.path(), "/" | "/peer" | "/stream")
     }
 }
