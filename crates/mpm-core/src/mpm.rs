@@ -1,8 +1,9 @@
 //! The [`Mpm`] trait: one concurrency strategy.
 //!
 //! A strategy is handed everything already built (listeners bound, the
-//! handler factory, typed configuration, the scoreboard and the control
-//! channel) and runs until a command ends it. It never parses a
+//! handler factory, typed configuration with its own directives clamped by
+//! [`Mpm::check_config`], the scoreboard and the control channel) and runs
+//! until a command ends it. It never parses a
 //! configuration file; the caller never touches a socket's bytes.
 //!
 //! `run` returns [`Exit`] so the caller can re-read its configuration on a

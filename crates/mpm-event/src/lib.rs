@@ -73,7 +73,8 @@
 //! timers); `pool.rs` the worker queue and threads; `accepting.rs`
 //! listeners, admission and new connections; `heads.rs` reading heads and
 //! their budget; `handoff.rs` lending connections to workers and taking
-//! them back; `conns.rs` connection states, deadlines and closing.
+//! them back; `held.rs` what the loop keeps per connection; `conns.rs`
+//! changing a connection's state, its deadline, and closing it.
 //!
 //! ## Leaving
 //!

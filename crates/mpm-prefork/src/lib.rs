@@ -6,9 +6,10 @@
 //! the server; memory a handler leaks is returned when its process leaves
 //! (`MaxConnectionsPerChild`).
 //!
-//! The master (forking, reaping, spares, restarts, privileges) is
-//! [`mpm_core::process::master`], shared with the worker and event strategies; this
-//! crate adds the child's body and the prefork directives:
+//! The process model (the master: forking, reaping, spares, restarts; a
+//! child's start, privileges dropped) is [`mpm_core::process`], shared
+//! with the worker and event strategies; this crate adds the child's body
+//! and the prefork directives:
 //!
 //! | directive | meaning here |
 //! |---|---|

@@ -8,9 +8,11 @@
 //! the threads of a process, so a server of many connections needs far
 //! fewer processes than prefork.
 //!
-//! The master (forking, reaping, spares, restarts, privileges) is
-//! [`mpm_core::process::master`], shared with prefork; here the spares are counted
-//! in threads. This crate adds the child's body and the worker directives:
+//! The process model (the master: forking, reaping, spares, restarts; a
+//! child's start, privileges dropped, its worker threads) is
+//! [`mpm_core::process`], shared with prefork and event; here the spares
+//! are counted in threads. This crate adds the child's body and the worker
+//! directives:
 //!
 //! | directive | meaning here |
 //! |---|---|

@@ -1,6 +1,7 @@
 //! Accepting connections: the blocking accept loop of prefork and worker
-//! children ([`Acceptor`]), and what every accept loop (the event loop's
-//! too) does when `accept` fails ([`AcceptFailure`], [`Shortages`]).
+//! children and of `single`'s one thread ([`Acceptor`]), and what every
+//! accept loop (the event loop's too) does when `accept` fails
+//! ([`AcceptFailure`], [`Shortages`]).
 //!
 //! Every child registers the inherited listening sockets in its own epoll
 //! set with `EPOLLEXCLUSIVE`, beside its leave pipe. The kernel then wakes

@@ -97,8 +97,9 @@ impl Default for ServeBuffers {
 }
 
 /// Answer the dispatched request, and every further request already
-/// complete in the buffer, then give the connection back. `ctx.handoff`
-/// must be set. Never panics on the peer's bytes; a handler's panic is a
+/// complete in the buffer, then give the connection back. `ctx.mode` must
+/// be one of a lent connection ([`Mode::Lent`], [`Mode::Loop`]). Never
+/// panics on the peer's bytes; a handler's panic is a
 /// 500 and a close, as in the blocking driver.
 pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
     debug_assert!(
