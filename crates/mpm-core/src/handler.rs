@@ -67,12 +67,21 @@ pub enum Body {
     /// (and must yield exactly `n` bytes); with `None` it is sent chunked to
     /// HTTP/1.1 clients, and delimited by closing the connection for 1.0.
     Reader {
+        /// Yields the body's bytes.
         reader: Box<dyn Read + Send>,
+        /// The body's length, when known (`Content-Length`).
         len: Option<u64>,
     },
     /// `len` bytes of a file from `offset`: sent with `sendfile(2)` on plain
     /// TCP, copied through a buffer under TLS.
-    File { file: File, offset: u64, len: u64 },
+    File {
+        /// The file, open for reading.
+        file: File,
+        /// Where the body starts in it.
+        offset: u64,
+        /// How many bytes from there.
+        len: u64,
+    },
 }
 
 impl Body {
