@@ -13,8 +13,10 @@
 //!   overflow, and `RequestReadTimeout`'s read deadline.
 //! - [`mpm`]: the [`Mpm`] trait every strategy implements, and what `run`
 //!   is handed ([`RunContext`]).
-//! - [`control`]: signals and embedder requests turned into plain commands,
-//!   and the broadcasts that tell serving threads to finish.
+//! - [`control`]: signals and embedder requests turned into plain commands
+//!   and what a run ends with ([`Exit`]), and the broadcasts that tell
+//!   serving threads to finish (turned from commands by `watch_commands`
+//!   where there is no master: `single`, event in one process).
 //! - [`error`]: the core's [`Error`]; [`testing`]: a server on
 //!   `127.0.0.1:0` for tests and examples.
 //!
@@ -28,17 +30,18 @@
 //!   its hand-off half answers requests an event loop lends a worker
 //!   thread, or that the loop answers itself (event only).
 //!
-//! **Sockets** ([`net`]): listeners bound once before any fork, the
-//! blocking accept loop of the forked children (prefork, worker; the event
-//! loop accepts in its own way but shares the handling of accept
-//! failures), the accepted [`Connection`] in clear or TLS, and rustls
+//! **Sockets** ([`net`]): listeners bound once before any fork; the
+//! blocking accept loop (prefork and worker children, `single`'s thread;
+//! the event loop accepts in its own way but shares the handling of a
+//! failed `accept`); the accepted [`Connection`], in clear or TLS; rustls
 //! configuration.
 //!
 //! **Processes** ([`process`]): the master that forks, reaps and
-//! regulates children (prefork, worker and event), what a child is handed
-//! and how a threaded child (worker, event) starts its threads, dropping
-//! privileges, the spare regulator and the directive clamps, the
-//! shared-memory scoreboard, and the one-process strategy `single`.
+//! regulates children (prefork, worker, event); what a child is handed and
+//! how a threaded child (worker, event) runs its worker threads; dropping
+//! privileges; the spare regulator; each strategy's directives clamped
+//! once; the shared-memory scoreboard every strategy writes; and the
+//! one-process strategy `single`.
 //!
 //! Nothing here knows a configuration file: `mpmd` (or an embedder) fills
 //! the typed configuration and binds the listeners, then hands both to a

@@ -8,10 +8,12 @@
 //! - [`privileges`]: switching to `User` and `Group`, never serving as
 //!   root (a forked child, and `single`).
 //! - [`spare`]: the spare regulator (Apache's idle-server maintenance) the
-//!   master runs, and [`clamp`]: the MPM directives clamped with Apache's
-//!   warnings before any of it starts.
-//! - [`scoreboard`]: the shared-memory table of processes and workers the
-//!   master regulates from and the status page reads.
+//!   master runs.
+//! - [`clamp`]: each strategy's MPM directives clamped once, with Apache's
+//!   warnings, into the [`clamp::Clamped`] configuration a run takes.
+//! - [`scoreboard`]: the shared-memory table of processes and workers that
+//!   every strategy writes, the master regulates from and the status page
+//!   reads.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
 
 pub mod child;
