@@ -29,28 +29,33 @@ impl Clamped {
     /// Every directive as clamped, the `Option`s filled in: what the
     /// strategy reads as it is (`MaxConnectionsPerChild`, `ListenBacklog`,
     /// `User` …) and what `-t` checks.
+    #[inline]
     pub fn directives(&self) -> &MpmConfig {
         &self.directives
     }
 
     /// `StartServers`: children forked by each (re)start.
+    #[inline]
     pub fn start_servers(&self) -> u32 {
         self.start_servers
     }
 
     /// `ServerLimit`: the scoreboard's process slots.
+    #[inline]
     pub fn server_limit(&self) -> u32 {
         self.server_limit
     }
 
     /// `MaxRequestWorkers`: requests served at once (for a threaded
     /// strategy a multiple of [`Clamped::threads_per_child`]).
+    #[inline]
     pub fn max_request_workers(&self) -> u32 {
         self.max_request_workers
     }
 
     /// Worker threads of each child, at least 1: `ThreadsPerChild` (at
     /// most `ThreadLimit`) for worker and event, 1 for prefork and single.
+    #[inline]
     pub fn threads_per_child(&self) -> u32 {
         self.threads_per_child
     }
