@@ -47,6 +47,8 @@
 //! the typed configuration and binds the listeners, then hands both to a
 //! strategy's [`Mpm::run`].
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod control;
 pub mod deadline;

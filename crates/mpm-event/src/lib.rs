@@ -106,6 +106,8 @@
 //! the loop's own, busy while it answers a quick request itself, `.`
 //! otherwise.
 
+#![deny(missing_docs)]
+
 mod event_loop;
 mod memory;
 pub mod timer;

@@ -48,6 +48,9 @@
 //! connection, `R`/`W`/`K` while serving (set by the serving code), `G`
 //! finishing before it leaves, `.` when the slot is empty.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::sync::atomic::Ordering;
 
 use mpm_core::net::accept::{Acceptor, Next};

@@ -14,6 +14,9 @@
 //! | `prefork` | [`prefork::Prefork`]: single-threaded child processes kept by a master | yes (the default without `event`) |
 //! | `worker` | [`worker::Worker`]: child processes of `ThreadsPerChild` threads, a listener thread each | yes |
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 pub use mpm_core::*;
 
 /// The one-process strategy (`mpmd -X`), beside the ones below.
