@@ -45,7 +45,7 @@ impl Handler for Peer {
     }
 
     /// Memory and small files: the event loop may answer them itself.
-    fn answers_at_once(&self, _method: &mpm::http::Method, _uri: &mpm::http::Uri) -> bool {
+    fn answer_never_blocks(&self, _method: &mpm::http::Method, _uri: &mpm::http::Uri) -> bool {
         std::env::var_os("BENCH_PEER_THREADS_ONLY").is_none()
     }
 }

@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler = Site::new(&SiteConfig::new(site), scoreboard.clone(), Arc::new(status))?;
 
     let listen: ListenAddr = addr.parse()?;
-    let listeners = Listeners::bind(&[listen], mpm_config.listen_backlog)?;
+    let listeners = Listeners::bind(&[listen], mpm_config.directives().listen_backlog)?;
     let control = Control::new()?;
     control.install_signals()?;
     eprintln!(

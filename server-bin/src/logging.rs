@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn modules_are_named_as_apache_does() {
-        assert_eq!(module_of("mpm_core::scoreboard"), "core");
+        assert_eq!(module_of("mpm_core::process::scoreboard"), "core");
         assert_eq!(module_of("mpmd::config"), "core");
         assert_eq!(module_of("mpm_site::file_cache"), "core");
         assert_eq!(module_of("mpm"), "core");

@@ -118,7 +118,7 @@ pub fn main(args: Args) -> Result<(), String> {
         if args.test {
             // Every certificate and key is read and checked, as Apache's
             // -t does.
-            let shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
+            let shared = mpm::net::tls::TlsShared::new().map_err(|e| e.to_string())?;
             tls::build(&cfg, &shared)?;
             eprintln!("Syntax OK");
         }
@@ -176,12 +176,12 @@ fn run(
     }
     // The session-ticket key, made once before any fork and kept across
     // restarts, so every child (and the next generation) shares it.
-    let tls_shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
+    let tls_shared = mpm::net::tls::TlsShared::new().map_err(|e| e.to_string())?;
     let tls_table = tls::build(&cfg, &tls_shared)?;
     // Bind before anything else, so a conflict is reported at once and
     // leaves nothing behind.
-    let mut listeners =
-        Listeners::bind(&cfg.listens, mpm_cfg.listen_backlog).map_err(|e| e.to_string())?;
+    let mut listeners = Listeners::bind(&cfg.listens, mpm_cfg.directives().listen_backlog)
+        .map_err(|e| e.to_string())?;
     tls::apply(&tls_table, &mut listeners);
     let ready = if detach { Some(daemonize()?) } else { None };
     logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;
@@ -288,7 +288,7 @@ fn run(
 fn reload(
     args: &Args,
     listeners: &mut Listeners,
-    tls_shared: &mpm::tls::TlsShared,
+    tls_shared: &mpm::net::tls::TlsShared,
 ) -> Result<ServerConfig, String> {
     let mut new = load(args)?;
     if let Some(notice) = default_user(&mut new.mpm)? {

@@ -172,7 +172,9 @@ impl Default for ProtocolConfig {
 }
 
 /// The MPM directives, with Apache's names. Each strategy reads the ones
-/// that concern it (and clamps conflicts with a warning).
+/// that concern it, clamped once by its [`crate::Mpm::check_config`] (with
+/// a warning per conflict) into the [`crate::process::clamp::Clamped`] it
+/// runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MpmConfig {
     /// `StartServers`: child processes made at startup; `None` for the

@@ -13,9 +13,14 @@
 //! | SIGHUP | [`Command::Restart`] |
 //! | SIGUSR1 | [`Command::GracefulRestart`] |
 //!
+//! [`Exit`] is what a run ends with, for the caller to act on (exit, or
+//! re-read its configuration and run again).
+//!
 //! [`Drain`] is the other direction: a broadcast that every thread (or, via
 //! an inherited pipe, every child) can poll, which tells them to finish
-//! what they hold and stop taking new work.
+//! what they hold and stop taking new work. A strategy that serves in the
+//! calling process, with no master, turns commands into those broadcasts
+//! with [`watch_commands`].
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -24,9 +29,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags};
 
 use crate::error::Error;
+use crate::net::listener::Listeners;
+use crate::net::poll::{poll_timeout, readable};
 
 /// A command to the running strategy, in decreasing priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,19 @@ const COMMANDS: [Command; 4] = [
     Command::GracefulStop,
     Command::GracefulRestart,
 ];
+
+/// Why `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped (at once or gracefully); the caller exits.
+    Stop,
+    /// Restart asked (SIGHUP): connections were closed; re-read the
+    /// configuration and run again.
+    Restart,
+    /// Graceful restart asked (SIGUSR1): re-read the configuration and run
+    /// again; connections in flight were allowed to finish.
+    GracefulRestart,
+}
 
 /// The lifecycle phase of a run, for tests and embedders to observe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,18 +254,6 @@ impl ControlHandle {
     }
 }
 
-/// Convert an optional duration into poll's timeout (rounded up to a
-/// millisecond so a short wait never becomes a busy loop).
-pub fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
-    match timeout {
-        None => PollTimeout::NONE,
-        Some(d) => {
-            let ms = d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-        }
-    }
-}
-
 /// Ignore SIGPIPE for the whole process.
 pub fn ignore_sigpipe() {
     // SAFETY: setting SIGPIPE's disposition to SIG_IGN installs no handler
@@ -291,7 +299,7 @@ impl Drain {
         if self.triggered.load(Ordering::SeqCst) {
             return true;
         }
-        let ready = crate::accept::readable(self.read.as_fd());
+        let ready = readable(self.read.as_fd());
         if ready {
             self.triggered.store(true, Ordering::SeqCst);
         }
@@ -339,6 +347,66 @@ impl Stopping {
         }
         self.graceful.trigger();
     }
+}
+
+/// Run `body` in this process while a watcher thread turns the first
+/// command of `control` into `stopping`'s broadcasts (and, for a stop,
+/// closes the `listeners` at once); then the exit that command asks for.
+/// For the strategies that serve in the calling process, with no master
+/// (`single`, event's in-process mode). `body` must return once
+/// `stopping.graceful` fires.
+///
+/// A panic of `body` (`what` names it: `the event loop`) becomes
+/// [`Error::Panicked`], and the watcher ends with it: `run` then returns
+/// that error instead of waiting for a command with nobody serving.
+pub fn watch_commands<R>(
+    control: &Control,
+    listeners: &Listeners,
+    stopping: &Stopping,
+    what: &'static str,
+    body: impl FnOnce() -> R,
+) -> (Result<R, Error>, Exit) {
+    let done = AtomicBool::new(false);
+    let command = parking_lot::Mutex::new(None);
+    control.set_phase(Phase::Running);
+    let r = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Acquire) {
+                if let Some(cmd) = control.wait(Some(Duration::from_millis(250))) {
+                    log::info!("{cmd:?} received");
+                    *command.lock() = Some(cmd);
+                    if matches!(cmd, Command::Stop | Command::GracefulStop) {
+                        control.set_phase(Phase::Draining);
+                        listeners.stop_listening();
+                    }
+                    stopping.apply(cmd);
+                    return;
+                }
+            }
+        });
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        done.store(true, Ordering::Release);
+        r.map_err(|panic| {
+            let e = Error::Panicked {
+                what,
+                reason: crate::error::panic_message(&*panic),
+            };
+            log::error!("{e}");
+            e
+        })
+    });
+    let exit = match command.lock().take() {
+        Some(Command::Restart) => Exit::Restart,
+        Some(Command::GracefulRestart) => Exit::GracefulRestart,
+        Some(Command::Stop) | Some(Command::GracefulStop) | None => Exit::Stop,
+    };
+    if exit == Exit::Stop {
+        // (Draining is set at once by the watcher when the stop arrives;
+        // setting it again is a no-op.)
+        control.set_phase(Phase::Draining);
+        control.set_phase(Phase::Stopped);
+    }
+    (r, exit)
 }
 
 #[cfg(test)]
@@ -400,6 +468,9 @@ mod tests {
         d.trigger();
         assert!(d.is_triggered());
         let mut fds = [PollFd::new(d.fd(), PollFlags::POLLIN)];
-        assert_eq!(nix::poll::poll(&mut fds, PollTimeout::ZERO).unwrap(), 1);
+        assert_eq!(
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap(),
+            1
+        );
     }
 }

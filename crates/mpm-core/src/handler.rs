@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::connection::ConnInfo;
+use crate::net::connection::ConnInfo;
 
 /// The request a handler sees: the `http` crate's head with a body that
 /// reads the (de-chunked, length-limited) request body from the connection.
@@ -67,12 +67,21 @@ pub enum Body {
     /// (and must yield exactly `n` bytes); with `None` it is sent chunked to
     /// HTTP/1.1 clients, and delimited by closing the connection for 1.0.
     Reader {
+        /// Yields the body's bytes.
         reader: Box<dyn Read + Send>,
+        /// The body's length, when known (`Content-Length`).
         len: Option<u64>,
     },
     /// `len` bytes of a file from `offset`: sent with `sendfile(2)` on plain
     /// TCP, copied through a buffer under TLS.
-    File { file: File, offset: u64, len: u64 },
+    File {
+        /// The file, open for reading.
+        file: File,
+        /// Where the body starts in it.
+        offset: u64,
+        /// How many bytes from there.
+        len: u64,
+    },
 }
 
 impl Body {
@@ -180,16 +189,20 @@ pub trait Handler: Send + Sync + 'static {
     /// itself (400, 408, 413 …). The default does nothing.
     fn log(&self, _exchange: &Exchange<'_>) {}
 
-    /// Whether the answer to a request for `uri` by `method` is quick and
-    /// never blocks for long: built in memory, or a file the page cache
-    /// holds, with no network call, no lock held for long, no sleep. Then
-    /// the event strategy's loop may answer it itself instead of handing
-    /// it to a worker thread, which saves two thread switches (nginx
-    /// serves every static file that way). Asked only for requests
-    /// without a body. The default, false, sends every request to a
-    /// worker thread, where blocking is fine; the other strategies never
-    /// ask.
-    fn answers_at_once(&self, method: &http::Method, uri: &http::Uri) -> bool {
+    /// Whether answering a request for `uri` by `method` never blocks: the
+    /// response is built in memory or from a file the page cache holds,
+    /// with no network call, no lock held for long, no sleep, and a
+    /// streamed body's reader never waits either. A strategy may then
+    /// answer it on a thread that must never wait: the event strategy's
+    /// loop answers it itself instead of handing it to a worker thread,
+    /// which saves two thread switches (nginx serves static files that
+    /// way). Asked only for requests without a body.
+    ///
+    /// A promise broken (an answer that blocks after all) stalls every
+    /// connection that thread holds, so say yes only for what you know.
+    /// The default, false, is always safe: the request is answered on a
+    /// thread where blocking is fine.
+    fn answer_never_blocks(&self, method: &http::Method, uri: &http::Uri) -> bool {
         let _ = (method, uri);
         false
     }
@@ -202,8 +215,8 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
     fn log(&self, exchange: &Exchange<'_>) {
         (**self).log(exchange)
     }
-    fn answers_at_once(&self, method: &http::Method, uri: &http::Uri) -> bool {
-        (**self).answers_at_once(method, uri)
+    fn answer_never_blocks(&self, method: &http::Method, uri: &http::Uri) -> bool {
+        (**self).answer_never_blocks(method, uri)
     }
 }
 

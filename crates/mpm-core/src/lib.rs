@@ -1,47 +1,67 @@
 //! # mpm-core
 //!
-//! The vocabulary every concurrency strategy ("MPM") shares. Nothing here
-//! knows which strategy runs it:
+//! What the concurrency strategies ("MPMs": `single`, prefork, worker,
+//! event) share, so that each strategy crate holds only what makes it
+//! different. Three layers, and the words an embedder uses on top:
+//!
+//! **The embedder's vocabulary** (re-exported at the crate root):
 //!
 //! - [`handler`]: the synchronous [`Handler`] an application writes, the
 //!   request and response types it sees, and the per-process factory.
-//! - [`connection`]: an accepted socket with its facts ([`ConnInfo`]).
+//! - [`config`]: typed limits, timeouts and MPM directives (Apache's
+//!   defaults), and [`deadline`]: instants made from them without
+//!   overflow, and `RequestReadTimeout`'s read deadline.
+//! - [`mpm`]: the [`Mpm`] trait every strategy implements, and what `run`
+//!   is handed ([`RunContext`]).
+//! - [`control`]: signals and embedder requests turned into plain commands
+//!   and what a run ends with ([`Exit`]), and the broadcasts that tell
+//!   serving threads to finish (turned from commands by `watch_commands`
+//!   where there is no master: `single`, event in one process).
+//! - [`error`]: the core's [`Error`]; [`testing`]: a server on
+//!   `127.0.0.1:0` for tests and examples.
+//!
+//! **HTTP: the engine and its drivers**, the same bytes answered the same
+//! way by every strategy:
+//!
 //! - [`h1`]: the sans-IO HTTP/1.1 engine (bytes in → request heads out,
-//!   response in → bytes out) that every strategy drives.
-//! - [`serve`]: the blocking driver of that engine, shared by the strategies
-//!   that give a thread to a connection.
-//! - [`tls`]: rustls configuration per listening address (SNI, versions,
-//!   suites, sessions) and the handshake steps.
-//! - [`config`]: typed limits, timeouts and MPM directives, and
-//!   [`deadline`]: instants made from them without overflow.
-//! - [`listener`]: binding every `Listen` address once, before any fork.
-//! - [`scoreboard`]: the shared-memory table of processes and workers.
-//! - [`control`]: signals turned into plain commands.
-//! - [`master`]: the master process of the forking strategies.
-//! - [`mpm`]: the [`Mpm`] trait the strategies implement.
-//! - [`single`]: the one-process strategy behind `mpmd -X`.
-//! - [`spare`]: the spare regulator (idle-server maintenance) and
-//!   [`clamp`]: MPM directive conflicts clamped with Apache's warnings.
+//!   response in → bytes out) and its connection session.
+//! - [`serve`]: the code between a socket and the handler. Its blocking
+//!   loop serves a connection on one thread (`single`, prefork, worker);
+//!   its hand-off half answers requests an event loop lends a worker
+//!   thread, or that the loop answers itself (event only).
+//!
+//! **Sockets** ([`net`]): listeners bound once before any fork; the
+//! blocking accept loop (prefork and worker children, `single`'s thread;
+//! the event loop accepts in its own way but shares the handling of a
+//! failed `accept`); the accepted [`Connection`], in clear or TLS; rustls
+//! configuration.
+//!
+//! **Processes** ([`process`]): the master that forks, reaps and
+//! regulates children (prefork, worker, event); what a child is handed and
+//! how a threaded child (worker, event) runs its worker threads; dropping
+//! privileges; the spare regulator; each strategy's directives clamped
+//! once; the shared-memory scoreboard every strategy writes; and the
+//! one-process strategy `single`.
+//!
+//! Nothing here knows a configuration file: `mpmd` (or an embedder) fills
+//! the typed configuration and binds the listeners, then hands both to a
+//! strategy's [`Mpm::run`].
 
-pub mod accept;
-pub mod clamp;
+#![deny(missing_docs)]
+
 pub mod config;
-pub mod connection;
 pub mod control;
 pub mod deadline;
 pub mod error;
-pub mod h1;
 pub mod handler;
-pub mod listener;
-pub mod master;
 pub mod mpm;
-pub mod reqtimeout;
-pub mod scoreboard;
-pub mod serve;
-pub mod single;
-pub mod spare;
 pub mod testing;
-pub mod tls;
+
+pub mod h1;
+pub mod serve;
+
+pub mod net;
+pub mod process;
 
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
 /// requests and responses are made of.
@@ -50,14 +70,15 @@ pub use http;
 pub use rustls;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
-pub use connection::{ConnInfo, Connection, TlsInfo};
-pub use control::{Command, Control, ControlHandle, Phase, Stopping};
+pub use control::{Command, Control, ControlHandle, Exit, Phase, Stopping};
 pub use error::Error;
 pub use handler::{
     shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
 };
-pub use listener::{ListenAddr, Listener, Listeners};
-pub use mpm::{Exit, Mpm, MpmInfo, RunContext};
-pub use scoreboard::{
+pub use mpm::{Mpm, MpmInfo, RunContext};
+pub use net::connection::{ConnInfo, Connection};
+pub use net::listener::{ListenAddr, Listener, Listeners};
+pub use net::tls_stream::TlsInfo;
+pub use process::scoreboard::{
     ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,
 };

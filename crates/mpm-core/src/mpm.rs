@@ -1,8 +1,9 @@
 //! The [`Mpm`] trait: one concurrency strategy.
 //!
 //! A strategy is handed everything already built (listeners bound, the
-//! handler factory, typed configuration, the scoreboard and the control
-//! channel) and runs until a command ends it. It never parses a
+//! handler factory, typed configuration with its own directives clamped by
+//! [`Mpm::check_config`], the scoreboard and the control channel) and runs
+//! until a command ends it. It never parses a
 //! configuration file; the caller never touches a socket's bytes.
 //!
 //! `run` returns [`Exit`] so the caller can re-read its configuration on a
@@ -23,14 +24,16 @@
 //! let listeners = Listeners::bind(&["127.0.0.1:8080".parse().unwrap()], 511)?;
 //! let control = Control::new()?;
 //! control.install_signals()?;
-//! let mut mpm = single::Single;
-//! let (procs, threads) = mpm.scoreboard_shape(&MpmConfig::default());
+//! let mut mpm = process::single::Single;
+//! let (clamped, warnings) = mpm.check_config(&MpmConfig::default());
+//! assert!(warnings.is_empty());
+//! let (procs, threads) = mpm.scoreboard_shape(&clamped);
 //! let scoreboard = Scoreboard::new(procs, threads)?;
 //! let exit = mpm.run(RunContext {
 //!     listeners: &listeners,
 //!     factory: shared_factory(Arc::new(Hello)),
 //!     protocol: Arc::new(ProtocolConfig::default()),
-//!     mpm: &MpmConfig::default(),
+//!     mpm: &clamped,
 //!     control: &control,
 //!     scoreboard: &scoreboard,
 //! })?;
@@ -40,11 +43,12 @@
 use std::sync::Arc;
 
 use crate::config::{MpmConfig, ProtocolConfig};
-use crate::control::Control;
+use crate::control::{Control, Exit};
 use crate::error::Error;
 use crate::handler::HandlerFactory;
-use crate::listener::Listeners;
-use crate::scoreboard::Scoreboard;
+use crate::net::listener::Listeners;
+use crate::process::clamp::Clamped;
+use crate::process::scoreboard::Scoreboard;
 
 /// How a strategy describes itself (`mpmd -V`, `-l`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +61,6 @@ pub struct MpmInfo {
     pub forked: bool,
 }
 
-/// Why `run` returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Stopped (at once or gracefully); the caller exits.
-    Stop,
-    /// Restart asked (SIGHUP): connections were closed; re-read the
-    /// configuration and run again.
-    Restart,
-    /// Graceful restart asked (SIGUSR1): re-read the configuration and run
-    /// again; connections in flight were allowed to finish.
-    GracefulRestart,
-}
-
 /// Everything a strategy runs with.
 pub struct RunContext<'a> {
     /// Bound listening sockets, in configuration order.
@@ -78,8 +69,8 @@ pub struct RunContext<'a> {
     pub factory: HandlerFactory,
     /// Protocol limits and timeouts.
     pub protocol: Arc<ProtocolConfig>,
-    /// MPM directives.
-    pub mpm: &'a MpmConfig,
+    /// MPM directives, as [`Mpm::check_config`] clamped them.
+    pub mpm: &'a Clamped,
     /// Commands from signals or from the embedding program.
     pub control: &'a Control,
     /// The shared-memory scoreboard, sized by [`Mpm::scoreboard_shape`].
@@ -91,15 +82,14 @@ pub trait Mpm: Send {
     /// Name and kind.
     fn info(&self) -> MpmInfo;
 
-    /// Check the MPM directives against each other; returns the clamped
-    /// configuration and one warning per conflict, as Apache does at start
-    /// and under `-t`.
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
-        (cfg.clone(), Vec::new())
-    }
+    /// Check the MPM directives against each other by this strategy's
+    /// rules ([`crate::process::clamp`]); returns the configuration
+    /// [`Mpm::run`] takes and one warning per conflict, as Apache does at
+    /// start and under `-t`.
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>);
 
     /// Processes × workers the scoreboard needs for this configuration.
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize);
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize);
 
     /// Serve until a command ends the run.
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error>;

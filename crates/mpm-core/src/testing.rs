@@ -4,7 +4,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use std::sync::Arc;
-//! use mpm_core::{testing::TestServer, single::Single, *};
+//! use mpm_core::{process::single::Single, testing::TestServer, *};
 //!
 //! struct Hello;
 //! impl Handler for Hello {
@@ -28,11 +28,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::{MpmConfig, ProtocolConfig};
+use crate::control::Exit;
 use crate::control::{Control, ControlHandle, Phase};
 use crate::handler::{shared_factory, Handler};
-use crate::listener::{ListenAddr, Listeners};
-use crate::mpm::{Exit, Mpm, RunContext};
-use crate::scoreboard::Scoreboard;
+use crate::mpm::{Mpm, RunContext};
+use crate::net::listener::{ListenAddr, Listeners};
+use crate::process::scoreboard::Scoreboard;
 
 /// A running server; stops (and joins its thread) on drop.
 pub struct TestServer {
@@ -118,6 +119,7 @@ impl TestServer {
             let _ = tx.send(p);
         });
         let mut mpm = make();
+        let (mpm_cfg, _) = mpm.check_config(&mpm_cfg);
         let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
         let scoreboard = Scoreboard::new(procs, threads).expect("scoreboard");
         let sb = scoreboard.clone();

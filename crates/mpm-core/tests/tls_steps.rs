@@ -10,7 +10,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpm_core::tls::{self, CertSpec, HandshakeStatus, TlsPolicy, TlsShared};
+use mpm_core::net::tls::{self, CertSpec, TlsPolicy, TlsShared};
+use mpm_core::net::tls_stream::{is_plain_http, HandshakeStatus};
 use mpm_core::{Connection, ListenAddr, Listeners};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;
@@ -190,7 +191,7 @@ fn plain_http_client(s: &Setup) -> (TcpStream, Connection) {
     let mut conn = accept_nonblocking(&s.listeners);
     conn.set_nonblocking_mode(true);
     let e = handshake(&mut conn).expect_err("plain HTTP is no handshake");
-    assert!(tls::is_plain_http(&e), "unexpected error: {e}");
+    assert!(is_plain_http(&e), "unexpected error: {e}");
     (c, conn)
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Apache's event MPM, done the way nginx holds connections: a master
 //! keeps child processes (the same master as prefork and worker,
-//! [`mpm_core::master`]); each child runs one event loop (mio) and
+//! [`mpm_core::process::master`]); each child runs one event loop (mio) and
 //! `ThreadsPerChild` worker threads. The loop owns the listening sockets
 //! and every connection that is not inside a handler:
 //!
@@ -18,10 +18,10 @@
 //!   socket would not take at once (a slow reader of a large file holds no
 //!   thread), and does lingering closes.
 //!
-//! A request whose answer the handler declares quick
-//! ([`mpm_core::Handler::answers_at_once`]: built in memory, or a file in
-//! the page cache; never for a request with a body) is answered by the
-//! loop itself, as nginx serves static files: no thread switch at all.
+//! A request whose answer the handler promises never blocks
+//! ([`mpm_core::Handler::answer_never_blocks`]: built in memory, or a file
+//! in the page cache; never asked for a request with a body) is answered by
+//! the loop itself, as nginx serves static files: no thread switch at all.
 //! The default is no, so a handler that may block is always on a worker
 //! thread; mpmd's static site says yes for GET and HEAD.
 //!
@@ -53,7 +53,7 @@
 //! the child's leave pipe. The kernel wakes one child per new connection;
 //! `accept4` makes the socket non-blocking. A failed `accept` is
 //! classified and logged as in the blocking accept loop
-//! ([`mpm_core::accept::AcceptFailure`], [`mpm_core::accept::Shortages`]).
+//! ([`mpm_core::net::accept::AcceptFailure`], [`mpm_core::net::accept::Shortages`]).
 //!
 //! ## Request heads
 //!
@@ -73,7 +73,8 @@
 //! timers); `pool.rs` the worker queue and threads; `accepting.rs`
 //! listeners, admission and new connections; `heads.rs` reading heads and
 //! their budget; `handoff.rs` lending connections to workers and taking
-//! them back; `conns.rs` connection states, deadlines and closing.
+//! them back; `held.rs` what the loop keeps per connection; `conns.rs`
+//! changing a connection's state, its deadline, and closing it.
 //!
 //! ## Leaving
 //!
@@ -90,7 +91,7 @@
 //! process, with no master and no fork: for embedders that want one
 //! threaded process (and for tests that cannot fork). A crash then ends
 //! the server, as with `single`: should the loop die (a panic on its
-//! thread, e.g. in a handler's `answers_at_once`), the workers are sent
+//! thread, e.g. in a handler's `answer_never_blocks`), the workers are sent
 //! home and `run` returns [`Error::Panicked`], never leaving a listening
 //! socket that nobody answers. A forked child whose loop dies exits the
 //! same way and the master starts another.
@@ -105,13 +106,16 @@
 //! the loop's own, busy while it answers a quick request itself, `.`
 //! otherwise.
 
+#![deny(missing_docs)]
+
 mod event_loop;
 mod memory;
 pub mod timer;
 
-use mpm_core::clamp;
-use mpm_core::control::Stopping;
-use mpm_core::master::{Master, MasterParams};
+use mpm_core::control::{watch_commands, Stopping};
+use mpm_core::process::child::{threads_within, ChildContext};
+use mpm_core::process::clamp::{self, Clamped};
+use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
 
 /// The event strategy. Keep the same value across restarts: it holds the
@@ -138,28 +142,33 @@ impl Event {
     }
 
     fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let (cfg, _) = clamp::worker(ctx.mpm);
         let handler = (ctx.factory)().map_err(Error::Handler)?;
         let stopping = Stopping::new().map_err(Error::Control)?;
         let sb = ctx.scoreboard;
         sb.process(0)
             .start(std::process::id() as i32, sb.generation());
-        let (ran, exit) =
-            mpm_core::single::watch_commands(&ctx, &stopping, "the event loop", || {
+        let (ran, exit) = watch_commands(
+            ctx.control,
+            ctx.listeners,
+            &stopping,
+            "the event loop",
+            || {
                 event_loop::run_child(
-                    mpm_core::master::ChildContext {
-                        slot: 0,
+                    ChildContext {
+                        number: 0,
                         generation: sb.generation(),
                         listeners: ctx.listeners,
                         handler,
                         protocol: ctx.protocol.clone(),
-                        mpm: &cfg,
+                        mpm: ctx.mpm,
+                        threads: threads_within(sb, ctx.mpm.threads_per_child()),
                         scoreboard: sb,
                         leave: stopping.graceful.fd(),
                     },
                     Some(stopping.abort.fd()),
                 )
-            });
+            },
+        );
         ran??;
         Ok(exit)
     }
@@ -174,22 +183,18 @@ impl Mpm for Event {
         }
     }
 
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
-        clamp::worker(cfg)
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
+        clamp::threaded(cfg)
     }
 
     /// `ThreadLimit` worker slots per child, and one more for the requests
     /// the loop answers itself.
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
-        let (c, _) = clamp::worker(cfg);
-        let threads = c.thread_limit as usize + 1;
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
+        let threads = cfg.directives().thread_limit as usize + 1;
         if self.in_process {
             return (1, threads);
         }
-        (
-            c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
-            threads,
-        )
+        (cfg.server_limit() as usize, threads)
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
@@ -230,6 +235,7 @@ mod tests {
             max_request_workers: Some(16),
             ..MpmConfig::default()
         };
-        assert_eq!(Event::new().scoreboard_shape(&cfg), (4, 7));
+        let event = Event::new();
+        assert_eq!(event.scoreboard_shape(&event.check_config(&cfg).0), (4, 7));
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! Every connection the loop holds has one deadline (the keep-alive
 //! timeout, the head deadline, the write `Timeout`, the end of a lingering
-//! close). A deadline goes into the slot of its tick; the loop empties the
-//! slots that time has passed. Adding a timer, and firing one, costs the
+//! close). A deadline goes into the bucket of its tick; the loop empties the
+//! buckets that time has passed. Adding a timer, and firing one, costs the
 //! same whatever the number of connections, and a tick with nothing due
 //! costs nothing. A deadline beyond the wheel's span waits in its last
-//! slot and is put back when that slot fires.
+//! bucket and is put back when that bucket fires.
 //!
 //! Timers are never removed: an entry carries the arm number it was made
 //! with, and the owner ignores an entry whose number is no longer its own.
@@ -25,12 +25,13 @@ pub struct Entry {
     pub id: u64,
 }
 
-/// A timing wheel of `slots` ticks of `tick` each.
+/// A timing wheel of `buckets` ticks of `tick` each: one bucket of
+/// entries per tick of its span.
 #[derive(Debug)]
 pub struct Wheel {
     origin: Instant,
     tick: Duration,
-    slots: Vec<Vec<Entry>>,
+    buckets: Vec<Vec<Entry>>,
     /// The first tick not yet fired.
     cursor: u64,
     /// Entries in the wheel (stale ones included).
@@ -41,11 +42,11 @@ pub struct Wheel {
 
 impl Wheel {
     /// An empty wheel whose ticks count from `origin`.
-    pub fn new(origin: Instant, tick: Duration, slots: usize) -> Self {
+    pub fn new(origin: Instant, tick: Duration, buckets: usize) -> Self {
         Wheel {
             origin,
             tick: tick.max(Duration::from_millis(1)),
-            slots: vec![Vec::new(); slots.max(2)],
+            buckets: vec![Vec::new(); buckets.max(2)],
             cursor: 0,
             len: 0,
             earliest: u64::MAX,
@@ -70,11 +71,11 @@ impl Wheel {
     /// Arm a timer for `deadline`; returns the tick it will fire at (at
     /// the end of that tick, so never early unless beyond the span).
     pub fn insert(&mut self, entry: Entry, deadline: Instant) -> u64 {
-        let span = self.slots.len() as u64;
+        let span = self.buckets.len() as u64;
         let tick = self
             .tick_of(deadline)
             .clamp(self.cursor, self.cursor + span - 1);
-        self.slots[(tick % span) as usize].push(entry);
+        self.buckets[(tick % span) as usize].push(entry);
         self.len += 1;
         self.earliest = self.earliest.min(tick);
         tick
@@ -90,15 +91,15 @@ impl Wheel {
             self.cursor = now_tick;
             return;
         }
-        let span = self.slots.len() as u64;
-        // Nothing sits before `earliest`; and past a whole turn every slot
+        let span = self.buckets.len() as u64;
+        // Nothing sits before `earliest`; and past a whole turn every bucket
         // has been visited once.
         let from = self.cursor.max(self.earliest.min(now_tick));
         let to = now_tick.min(from + span);
         for t in from..to {
-            let slot = &mut self.slots[(t % span) as usize];
-            self.len -= slot.len();
-            out.append(slot);
+            let bucket = &mut self.buckets[(t % span) as usize];
+            self.len -= bucket.len();
+            out.append(bucket);
         }
         self.cursor = now_tick;
         if self.len == 0 {
@@ -109,9 +110,9 @@ impl Wheel {
     }
 
     fn find_earliest(&self) -> u64 {
-        let span = self.slots.len() as u64;
+        let span = self.buckets.len() as u64;
         (self.cursor..self.cursor + span)
-            .find(|t| !self.slots[(t % span) as usize].is_empty())
+            .find(|t| !self.buckets[(t % span) as usize].is_empty())
             .unwrap_or(u64::MAX)
     }
 
@@ -171,7 +172,7 @@ mod tests {
         let t0 = Instant::now();
         let mut w = Wheel::new(t0, 10 * MS, 8);
         let tick = w.insert(Entry { key: 7, id: 1 }, t0 + 10_000 * MS);
-        assert_eq!(tick, 7, "clamped to the last slot of the span");
+        assert_eq!(tick, 7, "clamped to the last bucket of the span");
         assert_eq!(fired(&mut w, t0 + 80 * MS), vec![7]);
     }
 

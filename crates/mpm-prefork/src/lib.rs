@@ -6,9 +6,10 @@
 //! the server; memory a handler leaks is returned when its process leaves
 //! (`MaxConnectionsPerChild`).
 //!
-//! The master (forking, reaping, spares, restarts, privileges) is
-//! [`mpm_core::master`], shared with the worker and event strategies; this
-//! crate adds the child's body and the prefork directives:
+//! The process model (the master: forking, reaping, spares, restarts; a
+//! child's start, privileges dropped) is [`mpm_core::process`], shared
+//! with the worker and event strategies; this crate adds the child's body
+//! and the prefork directives:
 //!
 //! | directive | meaning here |
 //! |---|---|
@@ -47,13 +48,16 @@
 //! connection, `R`/`W`/`K` while serving (set by the serving code), `G`
 //! finishing before it leaves, `.` when the slot is empty.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::sync::atomic::Ordering;
 
-use mpm_core::accept::{Acceptor, Next};
-use mpm_core::clamp;
-use mpm_core::master::{ChildContext, Master, MasterParams};
+use mpm_core::net::accept::{Acceptor, Next};
+use mpm_core::process::child::ChildContext;
+use mpm_core::process::clamp::{self, Clamped};
+use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
-use mpm_core::spare::SpareLimits;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 
 /// The prefork strategy. Keep the same value across restarts: it holds
@@ -79,31 +83,16 @@ impl Mpm for Prefork {
         }
     }
 
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
         clamp::prefork(cfg)
     }
 
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
-        let (c, _) = clamp::prefork(cfg);
-        (
-            c.server_limit.unwrap_or(clamp::PREFORK_DEFAULT_LIMIT) as usize,
-            1,
-        )
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
+        (cfg.server_limit() as usize, 1)
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let (cfg, _) = clamp::prefork(ctx.mpm);
-        let params = MasterParams {
-            start: cfg.start_servers.unwrap_or(clamp::PREFORK_DEFAULT_START),
-            spare: SpareLimits {
-                min_spare: cfg.min_spare_servers,
-                max_spare: cfg.max_spare_servers,
-            },
-            max_children: cfg
-                .max_request_workers
-                .unwrap_or(clamp::PREFORK_DEFAULT_LIMIT),
-            threads_per_child: 1,
-        };
+        let params = MasterParams::prefork(ctx.mpm);
         self.master.run(&ctx, params, &child)
     }
 }
@@ -111,8 +100,8 @@ impl Mpm for Prefork {
 /// A child: wait for a connection or the leave byte, serve, repeat.
 fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
-    let process = cx.scoreboard.process(cx.slot);
-    let slot = cx.scoreboard.worker(cx.slot, 0);
+    let process = cx.scoreboard.process(cx.number);
+    let slot = cx.scoreboard.worker(cx.number, 0);
     let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
         Ok(a) => a,
         Err(e) => {
@@ -125,13 +114,13 @@ fn child(cx: ChildContext<'_>) {
     let serve_ctx = ServeContext {
         handler: &*cx.handler,
         protocol: &cx.protocol,
-        slot: Some(slot),
+        worker_slot: Some(slot),
         idle_close: Some(cx.leave),
         abort: None,
         leaving: Some(&leaving),
         mode: Mode::Blocking,
     };
-    let limit = cx.mpm.max_connections_per_child;
+    let limit = cx.mpm.directives().max_connections_per_child;
     let mut served: u64 = 0;
     slot.set_state(WorkerState::Ready);
     process.accepting.store(1, Ordering::Release);
@@ -176,8 +165,9 @@ mod tests {
             max_request_workers: Some(7),
             ..MpmConfig::default()
         };
-        assert_eq!(p.scoreboard_shape(&cfg), (7, 1));
-        assert_eq!(p.scoreboard_shape(&MpmConfig::default()), (256, 1));
+        let shape = |cfg: &MpmConfig| p.scoreboard_shape(&p.check_config(cfg).0);
+        assert_eq!(shape(&cfg), (7, 1));
+        assert_eq!(shape(&MpmConfig::default()), (256, 1));
     }
 
     #[test]
@@ -187,7 +177,7 @@ mod tests {
             max_request_workers: Some(9),
             ..MpmConfig::default()
         });
-        assert_eq!(c.max_request_workers, Some(4));
+        assert_eq!(c.max_request_workers(), 4);
         assert!(
             w.iter().any(|w| w.contains("MaxRequestWorkers of 9")),
             "{w:?}"

@@ -45,7 +45,7 @@
 //!     let site = Site::new(&SiteConfig::new(www), scoreboard.clone(), Arc::new(status))?;
 //!
 //!     // Listen and serve until SIGTERM.
-//!     let listeners = Listeners::bind(&["127.0.0.1:8080".parse()?], mpm_config.listen_backlog)?;
+//!     let listeners = Listeners::bind(&["127.0.0.1:8080".parse()?], mpm_config.directives().listen_backlog)?;
 //!     let control = Control::new()?;
 //!     control.install_signals()?;
 //!     mpm.run(RunContext {

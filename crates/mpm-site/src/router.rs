@@ -14,7 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::VirtualHost;
-use mpm_core::tls::wildcard_match;
+use mpm_core::net::tls::wildcard_match;
 
 /// Hosts by address. Host indices are into the caller's list, where index
 /// 0 is the main server and `i + 1` is `vhosts[i]`.

@@ -322,7 +322,7 @@ impl Handler for Site {
     /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
     /// thread, as everything else does. Deciding makes no file-system call.
-    fn answers_at_once(&self, method: &Method, uri: &http::Uri) -> bool {
+    fn answer_never_blocks(&self, method: &Method, uri: &http::Uri) -> bool {
         if method != Method::GET && method != Method::HEAD {
             return false;
         }

@@ -8,9 +8,11 @@
 //! the threads of a process, so a server of many connections needs far
 //! fewer processes than prefork.
 //!
-//! The master (forking, reaping, spares, restarts, privileges) is
-//! [`mpm_core::master`], shared with prefork; here the spares are counted
-//! in threads. This crate adds the child's body and the worker directives:
+//! The process model (the master: forking, reaping, spares, restarts; a
+//! child's start, privileges dropped, its worker threads) is
+//! [`mpm_core::process`], shared with prefork and event; here the spares
+//! are counted in threads. This crate adds the child's body and the worker
+//! directives:
 //!
 //! | directive | meaning here |
 //! |---|---|
@@ -50,7 +52,7 @@
 //! worker thread also guards each connection with `catch_unwind`, so no
 //! thread is lost even to a bug in the serving code itself. Should the
 //! listener itself die, the workers are sent home all the same and the
-//! child exits, to be replaced ([`mpm_core::master::run_with_workers`]).
+//! child exits, to be replaced ([`mpm_core::process::child::run_with_workers`]).
 //!
 //! ## Scoreboard
 //!
@@ -65,10 +67,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mpm_core::accept::{readable, Acceptor, Next};
-use mpm_core::clamp;
-use mpm_core::master::{run_with_workers, ChildContext, Master, MasterParams};
-use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
+use mpm_core::net::accept::{Acceptor, Next};
+use mpm_core::net::poll::readable;
+use mpm_core::process::child::{run_with_workers, ChildContext};
+use mpm_core::process::clamp::{self, Clamped};
+use mpm_core::process::master::{Master, MasterParams};
+use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
@@ -97,15 +101,14 @@ impl Mpm for Worker {
         }
     }
 
-    fn check_config(&self, cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
-        clamp::worker(cfg)
+    fn check_config(&self, cfg: &MpmConfig) -> (Clamped, Vec<String>) {
+        clamp::threaded(cfg)
     }
 
-    fn scoreboard_shape(&self, cfg: &MpmConfig) -> (usize, usize) {
-        let (c, _) = clamp::worker(cfg);
+    fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
         (
-            c.server_limit.unwrap_or(clamp::WORKER_DEFAULT_SERVER_LIMIT) as usize,
-            c.thread_limit as usize,
+            cfg.server_limit() as usize,
+            cfg.directives().thread_limit as usize,
         )
     }
 
@@ -176,9 +179,7 @@ impl Shared {
 /// A child: start the workers, run the listener, wait for the workers.
 fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
-    let process = cx.scoreboard.process(cx.slot);
-    let (cfg, _) = clamp::worker(cx.mpm);
-    let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
+    let process = cx.scoreboard.process(cx.number);
     let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
         Ok(a) => a,
         Err(e) => {
@@ -203,7 +204,7 @@ fn child(cx: ChildContext<'_>) {
         let serve_ctx = ServeContext {
             handler: &*cx.handler,
             protocol: &cx.protocol,
-            slot: Some(slot),
+            worker_slot: Some(slot),
             idle_close: Some(idle_read.as_fd()),
             abort: None,
             leaving: Some(&leaving),
@@ -215,7 +216,6 @@ fn child(cx: ChildContext<'_>) {
     // home and the child exits, to be replaced by the master.
     run_with_workers(
         &cx,
-        threads,
         &body,
         &stopping,
         |started| {
@@ -252,7 +252,7 @@ fn listen(
     acceptor: &mut Acceptor<'_>,
     shared: &Shared,
 ) {
-    let limit = cx.mpm.max_connections_per_child;
+    let limit = cx.mpm.directives().max_connections_per_child;
     let mut served: u64 = 0;
     process.accepting.store(1, Ordering::Release);
     loop {
@@ -300,7 +300,8 @@ mod tests {
     #[test]
     fn the_scoreboard_has_server_limit_processes_of_thread_limit_slots() {
         let w = Worker::new();
-        assert_eq!(w.scoreboard_shape(&MpmConfig::default()), (16, 64));
+        let shape = |cfg: &MpmConfig| w.scoreboard_shape(&w.check_config(cfg).0);
+        assert_eq!(shape(&MpmConfig::default()), (16, 64));
         let cfg = MpmConfig {
             server_limit: Some(4),
             thread_limit: 6,
@@ -308,13 +309,13 @@ mod tests {
             max_request_workers: Some(16),
             ..MpmConfig::default()
         };
-        assert_eq!(w.scoreboard_shape(&cfg), (4, 6));
+        assert_eq!(shape(&cfg), (4, 6));
         // A ThreadLimit above the hard maximum is clamped first.
         let cfg = MpmConfig {
             thread_limit: 90_000,
             ..MpmConfig::default()
         };
-        assert_eq!(w.scoreboard_shape(&cfg).1, clamp::MAX_THREAD_LIMIT as usize);
+        assert_eq!(shape(&cfg).1, clamp::MAX_THREAD_LIMIT as usize);
     }
 
     #[test]

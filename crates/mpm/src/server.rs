@@ -7,6 +7,8 @@ use mpm_core::{
     Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard,
 };
 
+use crate::strategies;
+
 /// Builds and runs a server: listeners, a handler, a strategy.
 ///
 /// ```no_run
@@ -52,7 +54,7 @@ impl Server {
             factory,
             addrs: Vec::new(),
             tls: Vec::new(),
-            strategy: crate::default_strategy().to_string(),
+            strategy: strategies::default_strategy().to_string(),
             protocol: ProtocolConfig::default(),
             mpm: MpmConfig::default(),
             control: None,
@@ -74,7 +76,7 @@ impl Server {
     }
 
     /// Listen on `addr` with TLS: `config` holds the certificates (see
-    /// [`mpm_core::tls::server_config`] to build one from PEM files with
+    /// [`mpm_core::net::tls::server_config`] to build one from PEM files with
     /// SNI, or build a `rustls::ServerConfig` yourself; offer ALPN
     /// `http/1.1`, the only protocol served).
     pub fn listen_tls(
@@ -126,18 +128,18 @@ impl Server {
     /// `main` of a server usually does), since only the forking thread
     /// exists in a child.
     pub fn run(mut self) -> Result<(), Error> {
-        let mut mpm = crate::by_name(&self.strategy).ok_or_else(|| {
+        let mut mpm = strategies::by_name(&self.strategy).ok_or_else(|| {
             Error::Handler(format!(
                 "no strategy named {:?}; compiled in: {}",
                 self.strategy,
-                crate::compiled().join(", ")
+                strategies::compiled().join(", ")
             ))
         })?;
         let (mpm_cfg, warnings) = mpm.check_config(&self.mpm);
         for w in warnings {
             log::warn!("{w}");
         }
-        let mut listeners = Listeners::bind(&self.addrs, mpm_cfg.listen_backlog)?;
+        let mut listeners = Listeners::bind(&self.addrs, mpm_cfg.directives().listen_backlog)?;
         // The same address twice binds once: its first TLS choice holds.
         for (i, l) in self.addrs.iter().enumerate().rev() {
             let index = listeners.iter().position(|b| &b.addr == l);

@@ -40,9 +40,9 @@ impl Handler for App {
 
     /// Everything but `/sleep` and `/worker` is quick; asked about
     /// `/hook-panics`, the hook panics (on the loop's thread).
-    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+    fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
         if uri.path() == "/hook-panics" {
-            panic!("the test's answers_at_once panics on purpose");
+            panic!("the test's answer_never_blocks panics on purpose");
         }
         !matches!(uri.path(), "/sleep" | "/worker")
     }
@@ -268,7 +268,7 @@ fn a_stream_that_panics_in_the_loop_costs_only_its_connection() {
     }
 }
 
-/// A handler's hook that runs on the loop's thread (`answers_at_once`)
+/// A handler's hook that runs on the loop's thread (`answer_never_blocks`)
 /// and panics ends the loop: `run` returns an error that says so, and the
 /// port stops taking connections, rather than a server that accepts and
 /// never answers.
@@ -291,7 +291,7 @@ fn a_loop_that_dies_ends_run_with_an_error() {
     match s.join(Duration::from_secs(10)) {
         Some(Err(e)) => assert!(
             e.to_string()
-                .contains("the event loop stopped by a panic (the test's answers_at_once panics on purpose)"),
+                .contains("the event loop stopped by a panic (the test's answer_never_blocks panics on purpose)"),
             "run ended with another error: {e}"
         ),
         Some(Ok(exit)) => panic!("run returned {exit:?} after its loop died, not an error"),

@@ -1,7 +1,7 @@
 //! A handler that panics costs its client a 500 and that connection, under
 //! every compiled strategy: the thread (worker), the process (prefork) and
 //! the server (single) go on serving. Under event, a handler hook that
-//! panics on the event loop's own thread (`answers_at_once`) costs the
+//! panics on the event loop's own thread (`answer_never_blocks`) costs the
 //! child: it exits and the master starts another, which serves.
 //!
 //! Forking strategies must fork from a single-threaded process, and the
@@ -37,7 +37,7 @@ impl Handler for App {
 
     /// Asked only by the event loop, on its own thread: panics for
     /// `/hook-panics`.
-    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+    fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
         if uri.path() == "/hook-panics" {
             panic!("this hook panics on purpose");
         }

@@ -8,8 +8,8 @@
 
 use std::path::PathBuf;
 
+use mpm::net::tls::TlsVersion;
 use mpm::rustls::CipherSuite;
-use mpm::tls::TlsVersion;
 use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
 
 pub use mpm_site::config::*;

@@ -19,7 +19,8 @@
 //!   unless asked to merge them.
 use std::ops::Range;
 
-use super::parse::{Framing, TOKEN};
+use super::head::Framing;
+use super::lex::TOKEN;
 use crate::config::Limits;
 
 /// Longest chunk extension accepted (`;name=value…` after a chunk size).

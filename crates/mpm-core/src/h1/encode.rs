@@ -6,7 +6,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, SERVER, TRANS
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 
 use super::date;
-use super::parse::RequestHead;
+use super::head::RequestHead;
 use crate::config::Timeouts;
 
 /// How a response body is delimited on the wire.

@@ -6,7 +6,7 @@
 //! and every rule is testable without a network.
 //!
 //! - [`parse`]: request line and headers → [`RequestHead`] or a refusal
-//!   ([`HeadError`]) with the status to send.
+//!   ([`HeadError`]) with the status to send ([`head`]: those types).
 //! - [`body`]: `Content-Length` and chunked request bodies → data ranges.
 //! - [`encode`]: response heads, chunk framing, error pages.
 //! - [`date`]: the `Date` header, formatted once a second.
@@ -41,7 +41,10 @@
 pub mod body;
 pub mod date;
 pub mod encode;
+pub mod head;
+mod lex;
 pub mod parse;
+mod semantics;
 pub mod session;
 
 pub use body::{BodyDecoder, BodyError, Decoded};
@@ -49,7 +52,8 @@ pub use encode::{
     chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
     CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
-pub use parse::{parse_head, Framing, HeadError, HeadScan, RequestHead};
+pub use head::{Framing, HeadError, RequestHead};
+pub use parse::{parse_head, HeadScan};
 pub use session::{
     head_budget_error, head_too_large_error, timeout_error, BodyStep, HeadEvent, Session,
 };

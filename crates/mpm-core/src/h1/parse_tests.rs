@@ -1,4 +1,6 @@
 use super::*;
+use crate::h1::head::Framing;
+use crate::h1::lex::find_special;
 
 fn limits() -> Limits {
     Limits::default()

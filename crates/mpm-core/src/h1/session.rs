@@ -37,7 +37,8 @@
 use http::StatusCode;
 
 use super::body::{BodyDecoder, BodyError};
-use super::parse::{HeadError, HeadScan, RequestHead};
+use super::head::{HeadError, RequestHead};
+use super::parse::HeadScan;
 use crate::config::Limits;
 
 /// The first capacity of a session's buffer once bytes must be kept.

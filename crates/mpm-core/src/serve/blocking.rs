@@ -9,12 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{PollFd, PollFlags};
 
-use super::{After, Conn, ConnStats, Ready, ServeContext, LINGER, READ_CHUNK};
-use crate::connection::Connection;
-use crate::control::poll_timeout;
+use super::context::{After, ConnStats, Ready, ServeContext, Serving, LINGER, READ_CHUNK};
+use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadEvent, Session};
-use crate::reqtimeout::ReadDeadline;
-use crate::scoreboard::WorkerState;
+use crate::net::connection::Connection;
+use crate::net::poll::poll_timeout;
+use crate::process::scoreboard::WorkerState;
 
 /// Serve `conn` until it closes. Never panics on the peer's bytes; a
 /// handler that panics gets its client a 500 and the connection closed.
@@ -28,16 +28,17 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         // A TLS record may arrive in pieces after the poll said readable:
         // each read that waits for the rest is bounded by Timeout too.
         let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
-        if let Some(slot) = ctx.slot {
+        if let Some(slot) = ctx.worker_slot {
             slot.set_state(WorkerState::Read);
         }
         let server = &ctx.protocol.server_header;
-        if let Err(e) = crate::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server) {
+        if let Err(e) = crate::net::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server)
+        {
             log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
             return ConnStats::default();
         }
     }
-    let mut c = Conn {
+    let mut c = Serving {
         io: conn,
         session: Session::new(&ctx.protocol.limits),
         ctx,
@@ -45,14 +46,14 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         wbuf: Vec::with_capacity(1024),
         pending: None,
     };
-    if let Some(slot) = ctx.slot {
+    if let Some(slot) = ctx.worker_slot {
         slot.add_connection();
     }
     c.run();
     c.stats
 }
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Wait until the socket is readable, `timeout` passes, the abort
     /// signal fires, or (when `idle` is true) the idle-close signal fires.
     pub(super) fn wait(&self, timeout: Duration, idle: bool) -> Ready {
@@ -120,7 +121,7 @@ impl Conn<'_, '_> {
         }
     }
 
-    /// As [`Conn::fill`], but `Err(WouldBlock)` instead of waiting.
+    /// As [`Serving::fill`], but `Err(WouldBlock)` instead of waiting.
     pub(super) fn fill_nonblocking(&mut self) -> io::Result<usize> {
         let room = self
             .session

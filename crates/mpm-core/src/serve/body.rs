@@ -5,9 +5,9 @@
 use std::io::{self, Read};
 use std::time::Instant;
 
-use super::{Conn, Ready};
+use super::context::{Ready, Serving};
+use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, BodyError, BodyStep};
-use crate::reqtimeout::ReadDeadline;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum BodyFailure {
@@ -26,7 +26,7 @@ pub(super) struct BodyState {
 
 /// The request body as the handler reads it.
 pub(super) struct BodyReader<'c, 'a, 'b> {
-    pub(super) conn: &'c mut Conn<'a, 'b>,
+    pub(super) conn: &'c mut Serving<'a, 'b>,
     pub(super) body: &'c mut BodyState,
 }
 
@@ -42,7 +42,7 @@ impl Read for BodyReader<'_, '_, '_> {
             self.body.pending_continue = false;
             if self.conn.session.is_empty() {
                 self.conn
-                    .put(engine::encode::CONTINUE_100)
+                    .write_whole(engine::encode::CONTINUE_100)
                     .map_err(|e| self.fail(BodyFailure::Gone, e))?;
             }
         }

@@ -8,18 +8,18 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 
 use super::body::{BodyFailure, BodyReader, BodyState};
-use super::{status_page, After, Conn, DRAIN_LIMIT};
-use crate::connection::ConnInfo;
+use super::context::{status_page, After, Serving, DRAIN_LIMIT};
+use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
 use crate::handler::{Body, Exchange, RequestBody, Response};
-use crate::reqtimeout::ReadDeadline;
-use crate::scoreboard::WorkerState;
+use crate::net::connection::ConnInfo;
+use crate::process::scoreboard::WorkerState;
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Answer a request head the engine refused; the connection closes.
     pub(super) fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
         let line = e.request_line.clone().unwrap_or_default();
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             slot.begin_request(&self.io.info().peer.ip().to_string(), "", &line);
         }
         let (mut headers, body) = engine::error_page(e.status, e.reason);
@@ -74,7 +74,7 @@ impl Conn<'_, '_> {
     }
 
     pub(super) fn stats_slot_end(&self, body_bytes: u64, duration: Duration) {
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             slot.end_request(body_bytes, duration);
         }
     }
@@ -88,7 +88,7 @@ impl Conn<'_, '_> {
         clock: Instant,
     ) -> After {
         let info: ConnInfo = self.io.info().clone();
-        if let Some(slot) = self.ctx.slot {
+        if let Some(slot) = self.ctx.worker_slot {
             let host = head
                 .headers
                 .get(http::header::HOST)
@@ -211,7 +211,7 @@ impl Conn<'_, '_> {
         let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
         let idle_close = match self.ctx.leaving {
             Some(leaving) => leaving(),
-            None => self.ctx.idle_close.is_some_and(crate::accept::readable),
+            None => self.ctx.idle_close.is_some_and(crate::net::poll::readable),
         };
         let keep = after == After::KeepAlive && engine_keep && !idle_close;
         if after == After::KeepAlive && !keep {

@@ -22,12 +22,12 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 
+use super::context::{After, ConnStats, Mode, ServeContext, Serving, READ_CHUNK};
 use super::output::{append_file, send_more, SMALL_FILE};
-use super::pending::{write_now, FilePart, PendingWrite, StreamPart};
-use super::{After, Conn, ConnStats, Mode, ServeContext, COPY_CHUNK};
-use crate::connection::Connection;
+use super::pending::{write_now, FilePart, PendingWrite, StreamPart, COPY_CHUNK};
 use crate::h1::{self as engine, HeadError, HeadEvent, RequestHead, Session};
 use crate::handler::Body;
+use crate::net::connection::Connection;
 
 /// What a worker is given to do.
 #[derive(Debug)]
@@ -90,15 +90,16 @@ pub struct ServeBuffers {
 impl Default for ServeBuffers {
     fn default() -> Self {
         ServeBuffers {
-            spare: vec![0; super::READ_CHUNK],
+            spare: vec![0; READ_CHUNK],
             wbuf: Vec::with_capacity(1024),
         }
     }
 }
 
 /// Answer the dispatched request, and every further request already
-/// complete in the buffer, then give the connection back. `ctx.handoff`
-/// must be set. Never panics on the peer's bytes; a handler's panic is a
+/// complete in the buffer, then give the connection back. `ctx.mode` must
+/// be one of a lent connection ([`Mode::Lent`], [`Mode::Loop`]). Never
+/// panics on the peer's bytes; a handler's panic is a
 /// 500 and a close, as in the blocking driver.
 pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
     debug_assert!(
@@ -109,7 +110,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
     if session.capacity() == 0 {
         session.lend_buffer(std::mem::take(&mut bufs.spare));
     }
-    let mut c = Conn {
+    let mut c = Serving {
         io: d.conn,
         session,
         ctx,
@@ -146,7 +147,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         started = SystemTime::now();
         clock = Instant::now();
     };
-    let Conn {
+    let Serving {
         io,
         mut session,
         wbuf,
@@ -172,7 +173,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
     }
 }
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Send a response head and a body the loop can finish: write what the
     /// socket takes now, keep the rest in `self.pending`. `Ok(body bytes)`
     /// (as planned: the loop writes the rest), or `Err(bytes sent)` when the
@@ -278,7 +279,7 @@ impl Conn<'_, '_> {
     }
 }
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     fn send_stream(&mut self, wbuf: &[u8], stream: StreamPart) -> Result<u64, u64> {
         let written = write_now(&mut self.io, &[wbuf]).map_err(|_| 0u64)?;
         let mut pending = PendingWrite::default();

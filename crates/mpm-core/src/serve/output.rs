@@ -8,7 +8,8 @@ use std::os::unix::fs::FileExt;
 
 use http::Version;
 
-use super::{pending, Conn, Mode, COPY_CHUNK};
+use super::context::{Mode, Serving};
+use super::pending::{self, COPY_CHUNK};
 use crate::h1::{self as engine, ResponseLength};
 use crate::handler::{Body, Response};
 
@@ -73,7 +74,7 @@ fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
     }
 }
 
-impl Conn<'_, '_> {
+impl Serving<'_, '_> {
     /// Send a response; `Ok(body bytes)` or `Err(body bytes sent before
     /// the failure)`.
     pub(super) fn send(
@@ -161,7 +162,7 @@ impl Conn<'_, '_> {
                 r.map(|_| b.len() as u64).map_err(|_| 0)
             }
             Body::Reader { mut reader, len } => {
-                self.put(wbuf).map_err(|_| 0u64)?;
+                self.write_whole(wbuf).map_err(|_| 0u64)?;
                 let mut sent = 0u64;
                 let mut chunk = vec![0u8; COPY_CHUNK];
                 let limit = len.unwrap_or(u64::MAX);
@@ -181,9 +182,9 @@ impl Conn<'_, '_> {
                         engine::encode::chunk_header(n, wbuf);
                         wbuf.extend_from_slice(&chunk[..n]);
                         wbuf.extend_from_slice(engine::encode::CHUNK_END);
-                        self.put(wbuf)
+                        self.write_whole(wbuf)
                     } else {
-                        self.put(&chunk[..n])
+                        self.write_whole(&chunk[..n])
                     };
                     r.map_err(|_| sent)?;
                     sent += n as u64;
@@ -195,7 +196,8 @@ impl Conn<'_, '_> {
                     }
                 }
                 if chunked {
-                    self.put(engine::encode::LAST_CHUNK).map_err(|_| sent)?;
+                    self.write_whole(engine::encode::LAST_CHUNK)
+                        .map_err(|_| sent)?;
                 }
                 Ok(sent)
             }
@@ -270,15 +272,16 @@ impl Conn<'_, '_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Err(done),
             };
-            self.put(&chunk[..n]).map_err(|_| done)?;
+            self.write_whole(&chunk[..n]).map_err(|_| done)?;
             done += n as u64;
         }
         Ok(())
     }
 
-    /// Write all of `buf`. In handoff mode the socket is non-blocking: wait
-    /// for room, at most `Timeout` each time.
-    pub(super) fn put(&mut self, buf: &[u8]) -> io::Result<()> {
+    /// Write all of `buf`, whatever the mode: on a lent connection the
+    /// socket is non-blocking, so wait for room, at most `Timeout` each
+    /// time.
+    pub(super) fn write_whole(&mut self, buf: &[u8]) -> io::Result<()> {
         if self.ctx.mode.is_lent() {
             pending::write_all_polling(&mut self.io, buf, self.ctx.protocol.timeouts.timeout)
         } else {

@@ -13,10 +13,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use nix::poll::{PollFd, PollFlags};
 
-use super::COPY_CHUNK;
-use crate::connection::Connection;
-use crate::control::poll_timeout;
 use crate::h1 as engine;
+use crate::net::connection::Connection;
+use crate::net::poll::poll_timeout;
+
+/// Chunk size for copying streamed and file bodies.
+pub(super) const COPY_CHUNK: usize = 64 * 1024;
 
 /// A response stream still to read and send.
 pub(super) struct StreamPart {

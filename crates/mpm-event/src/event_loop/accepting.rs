@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
-use mpm_core::accept::AcceptFailure;
 use mpm_core::deadline::after;
 use mpm_core::h1::Session;
-use mpm_core::tls::{self, HandshakeStatus};
+use mpm_core::net::accept::AcceptFailure;
+use mpm_core::net::tls;
+use mpm_core::net::tls_stream::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
 
-use super::conns::{Slot, State};
+use super::held::{Held, State};
 use super::{Loop, LISTENER_BASE};
 
 /// Connections accepted per listener event before the loop looks at
@@ -69,7 +70,8 @@ impl Loop<'_, '_> {
             self.paused_until = None;
         }
         let queued = self.shared.queued.load(Ordering::Relaxed);
-        let factor = (self.cx.mpm.async_request_worker_factor.max(1) as usize) * self.threads;
+        let factor =
+            (self.cx.mpm.directives().async_request_worker_factor.max(1) as usize) * self.threads;
         let room = if self.accepting {
             queued <= factor
         } else {
@@ -111,7 +113,7 @@ impl Loop<'_, '_> {
                     self.process
                         .connections_served
                         .fetch_add(1, Ordering::Relaxed);
-                    let limit = self.cx.mpm.max_connections_per_child;
+                    let limit = self.cx.mpm.directives().max_connections_per_child;
                     if last {
                         continue;
                     }
@@ -185,15 +187,15 @@ impl Loop<'_, '_> {
             return;
         }
         let now = Instant::now();
-        self.conns[k] = Some(Slot {
+        self.conns[k] = Some(Held {
             conn: Some(conn),
             state: State::Worker,
             served: 0,
             deadline: None,
             armed: None,
-            hint: false,
-            more: false,
-            ka: 0,
+            may_read: false,
+            left_in_socket: false,
+            keepalive_turn: 0,
         });
         self.live += 1;
         if self.conns[k]
@@ -211,7 +213,7 @@ impl Loop<'_, '_> {
     /// Drive a TLS handshake as far as the socket lets it.
     pub(super) fn handshake(&mut self, k: usize) {
         let protocol = self.protocol;
-        let Some(conn) = self.slot(k).and_then(|s| s.conn.as_mut()) else {
+        let Some(conn) = self.held(k).and_then(|s| s.conn.as_mut()) else {
             return;
         };
         match conn.handshake_step() {
@@ -222,7 +224,7 @@ impl Loop<'_, '_> {
                 self.read_head(k);
             }
             Ok(HandshakeStatus::WantRead) | Ok(HandshakeStatus::WantWrite) => {}
-            Err(e) if tls::is_plain_http(&e) => {
+            Err(e) if tls_stream::is_plain_http(&e) => {
                 log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
                 // One small write into an empty socket buffer: it fits.
                 let answer = tls::plain_http_response(&protocol.server_header);

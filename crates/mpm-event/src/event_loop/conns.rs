@@ -1,91 +1,34 @@
-//! Connection slots: where each connection is (its state), its deadline on
-//! the timer wheel, keep-alive bookkeeping, and the ways a connection ends
-//! (close, lingering close, leaving, abort).
+//! The connections the loop holds: changing a connection's state (and the
+//! counts), its deadline on the timer wheel, keep-alive bookkeeping, and
+//! the ways a connection ends (close, lingering close, leaving, abort).
 
 use std::io::{self, Read};
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use mpm_core::deadline::after;
-use mpm_core::h1::Session;
-use mpm_core::reqtimeout::ReadDeadline;
-use mpm_core::serve::{After, PendingWrite, LINGER};
+use mpm_core::serve::LINGER;
 use mpm_core::Connection;
 
+use super::held::{Held, State};
 use super::Loop;
 use crate::timer::Entry;
 
-/// Where a connection is.
-pub(super) enum State {
-    /// A TLS handshake under way (bounded by `Timeout` from the accept).
-    Handshake,
-    /// Reading a request head (none of it yet, or part of it in the
-    /// session).
-    Head {
-        /// The bytes of a head that did not come in one read, and its
-        /// scan; the buffer's capacity counts against the child's budget
-        /// ([`Loop::head_bytes`]).
-        session: Session,
-        rd: ReadDeadline,
-        last: Instant,
-        started: SystemTime,
-        clock: Instant,
-    },
-    /// Between requests; no buffer.
-    KeepAlive,
-    /// Lent to a worker.
-    Worker,
-    /// Finishing a response, then `after`; `session` holds bytes of the
-    /// next request already read.
-    Writing {
-        pending: PendingWrite,
-        after: After,
-        session: Session,
-    },
-    /// Closing: our side is shut, reading what the client still sends.
-    Linger,
-}
-
-/// One connection the loop knows.
-pub(super) struct Slot {
-    /// `None` while a worker has it.
-    pub(super) conn: Option<Connection>,
-    pub(super) state: State,
-    pub(super) served: u32,
-    pub(super) deadline: Option<Instant>,
-    /// The live wheel entry: its arm number and tick.
-    pub(super) armed: Option<(u64, u64)>,
-    /// Readable news came while a worker had it.
-    pub(super) hint: bool,
-    /// The last read may have left bytes in the socket.
-    pub(super) more: bool,
-    /// Its keep-alive turn, matched against the idle queue.
-    pub(super) ka: u64,
-}
-
-/// Connections by state, for the status page.
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Counts {
-    pub(super) keepalive: u32,
-    pub(super) writing: u32,
-    pub(super) closing: u32,
-}
-
 impl Loop<'_, '_> {
-    pub(super) fn slot(&mut self, k: usize) -> Option<&mut Slot> {
+    pub(super) fn held(&mut self, k: usize) -> Option<&mut Held> {
         self.conns.get_mut(k).and_then(|s| s.as_mut())
     }
 
     /// Change state, keeping the counts.
     pub(super) fn set_state(&mut self, k: usize, new: State) -> Option<State> {
-        let slot = self.conns.get_mut(k)?.as_mut()?;
-        let old = std::mem::replace(&mut slot.state, new);
+        let held = self.conns.get_mut(k)?.as_mut()?;
+        let old = std::mem::replace(&mut held.state, new);
         if let State::Head { session, .. } = &old {
             // Every way out of reading a head gives its buffer back here.
             self.head_bytes -= session.capacity();
         }
         let c = &mut self.counts;
-        for (s, up) in [(&old, false), (&slot.state, true)] {
+        for (s, up) in [(&old, false), (&held.state, true)] {
             let n = match s {
                 State::KeepAlive => &mut c.keepalive,
                 State::Writing { .. } => &mut c.writing,
@@ -100,15 +43,15 @@ impl Loop<'_, '_> {
     /// Set a connection's deadline (`None`: none), arming the wheel only
     /// when no entry of its own would fire in time.
     pub(super) fn set_deadline(&mut self, k: usize, deadline: Option<Instant>) {
-        let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return;
         };
-        slot.deadline = deadline;
+        held.deadline = deadline;
         let Some(d) = deadline else {
             return;
         };
         let due = self.wheel.tick_of(d);
-        if slot.armed.is_some_and(|(_, tick)| tick <= due) {
+        if held.armed.is_some_and(|(_, tick)| tick <= due) {
             return;
         }
         self.next_id += 1;
@@ -119,14 +62,14 @@ impl Loop<'_, '_> {
             },
             d,
         );
-        slot.armed = Some((self.next_id, tick));
+        held.armed = Some((self.next_id, tick));
     }
 
     pub(super) fn enter_keepalive(&mut self, k: usize, now: Instant) {
         self.next_id += 1;
         let id = self.next_id;
-        if let Some(slot) = self.slot(k) {
-            slot.ka = id;
+        if let Some(held) = self.held(k) {
+            held.keepalive_turn = id;
         }
         self.set_state(k, State::KeepAlive);
         self.set_deadline(
@@ -141,7 +84,7 @@ impl Loop<'_, '_> {
                 conns
                     .get(k)
                     .and_then(|s| s.as_ref())
-                    .is_some_and(|s| matches!(s.state, State::KeepAlive) && s.ka == id)
+                    .is_some_and(|s| matches!(s.state, State::KeepAlive) && s.keepalive_turn == id)
             });
         }
     }
@@ -153,12 +96,12 @@ impl Loop<'_, '_> {
                 .conns
                 .get(k)
                 .and_then(|s| s.as_ref())
-                .is_some_and(|s| matches!(s.state, State::KeepAlive) && s.ka == id);
+                .is_some_and(|s| matches!(s.state, State::KeepAlive) && s.keepalive_turn == id);
             if idle {
                 // (A connection whose next request has begun is answered
                 // instead: look further.)
                 self.close_idle(k);
-                if self.slot(k).is_none() {
+                if self.held(k).is_none() {
                     return true;
                 }
             }
@@ -167,20 +110,20 @@ impl Loop<'_, '_> {
     }
 
     pub(super) fn close(&mut self, k: usize) {
-        if self.slot(k).is_none() {
+        if self.held(k).is_none() {
             return;
         }
         self.set_state(k, State::Worker);
-        if let Some(slot) = self.conns.get_mut(k).and_then(|s| s.take()) {
+        if let Some(held) = self.conns.get_mut(k).and_then(|s| s.take()) {
             // Closing the descriptor also takes it out of the poll set.
-            drop(slot.conn);
+            drop(held.conn);
             self.free.push(k);
             self.live -= 1;
         }
     }
 
     pub(super) fn linger(&mut self, k: usize, now: Instant) {
-        let shut = match self.slot(k).and_then(|s| s.conn.as_mut()) {
+        let shut = match self.held(k).and_then(|s| s.conn.as_mut()) {
             Some(c) => c.shutdown_write().is_ok(),
             None => false,
         };
@@ -209,7 +152,7 @@ impl Loop<'_, '_> {
         self.stopping.store(true, Ordering::Release);
         self.set_accepting(false);
         let idle: Vec<usize> = (0..self.conns.len())
-            .filter(|&k| matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)))
+            .filter(|&k| matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)))
             .collect();
         for k in idle {
             self.close_idle(k);
@@ -222,7 +165,7 @@ impl Loop<'_, '_> {
     /// under a client that has just sent its request.
     pub(super) fn close_idle(&mut self, k: usize) {
         self.read_head(k);
-        if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
+        if matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)) {
             self.close(k);
         }
     }

@@ -12,7 +12,7 @@ use mpm_core::h1::{self, Session};
 use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, ServeContext, Work};
 use mpm_core::WorkerState;
 
-use super::conns::State;
+use super::held::State;
 use super::Loop;
 
 impl Loop<'_, '_> {
@@ -51,13 +51,13 @@ impl Loop<'_, '_> {
             Work::Request(_) => session.or(held),
         }
         .unwrap_or_else(|| Session::new(&self.protocol.limits));
-        let slot = self.slot(k)?;
-        slot.hint = std::mem::take(&mut slot.more);
+        let held = self.held(k)?;
+        held.may_read = std::mem::take(&mut held.left_in_socket);
         Some(Dispatch {
-            conn: slot.conn.take()?,
+            conn: held.conn.take()?,
             session,
             work,
-            served: slot.served,
+            served: held.served,
             started,
             clock,
         })
@@ -72,7 +72,7 @@ impl Loop<'_, '_> {
     }
 
     /// Answer a quick request here, without a worker (the handler said its
-    /// answer never blocks: [`mpm_core::Handler::answers_at_once`]), and
+    /// answer never blocks: [`mpm_core::Handler::answer_never_blocks`]), and
     /// any further such requests already buffered.
     pub(super) fn serve_inline(
         &mut self,
@@ -86,11 +86,11 @@ impl Loop<'_, '_> {
         let (stopping, process) = (self.stopping, self.process);
         let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
         let handler = &*self.cx.handler;
-        let only = |h: &h1::RequestHead| serve::answers_at_once(handler, h);
+        let only = |h: &h1::RequestHead| serve::answer_never_blocks(handler, h);
         let ctx = ServeContext {
             handler,
             protocol: self.protocol,
-            slot: self.loop_slot,
+            worker_slot: self.inline_slot,
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),
@@ -107,7 +107,7 @@ impl Loop<'_, '_> {
                 None
             }
         };
-        if let Some(s) = self.loop_slot {
+        if let Some(s) = self.inline_slot {
             s.set_state(WorkerState::Dead);
         }
         self.handback(k, hb);
@@ -125,11 +125,11 @@ impl Loop<'_, '_> {
             return;
         };
         let aborted = self.aborted;
-        let Some(slot) = self.slot(k) else {
+        let Some(held) = self.held(k) else {
             return;
         };
-        slot.conn = Some(hb.conn);
-        slot.served = hb.served;
+        held.conn = Some(hb.conn);
+        held.served = hb.served;
         if aborted {
             self.close(k);
             return;
@@ -169,7 +169,7 @@ impl Loop<'_, '_> {
                 // A whole request the worker left for a worker: hand it on
                 // (the loop answers it itself if it may).
                 let Some(head) = next else { return };
-                if serve::answers_at_once(&*self.cx.handler, &head) {
+                if serve::answer_never_blocks(&*self.cx.handler, &head) {
                     self.serve_inline(k, head, Some(session));
                 } else {
                     self.dispatch_with(k, Work::Request(head), Some(session));
@@ -192,11 +192,11 @@ impl Loop<'_, '_> {
                 }
                 // News that came while a worker had it, or decrypted bytes
                 // a TLS layer already holds (no socket event will tell).
-                let hint = self.slot(k).is_some_and(|s| {
-                    std::mem::take(&mut s.hint)
+                let may_read = self.held(k).is_some_and(|s| {
+                    std::mem::take(&mut s.may_read)
                         | s.conn.as_ref().is_some_and(|c| c.has_buffered_plaintext())
                 });
-                if hint {
+                if may_read {
                     self.read_head(k);
                 }
             }
@@ -206,10 +206,10 @@ impl Loop<'_, '_> {
     }
 
     pub(super) fn write_more(&mut self, k: usize) {
-        let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return;
         };
-        let (Some(conn), State::Writing { pending, .. }) = (slot.conn.as_mut(), &mut slot.state)
+        let (Some(conn), State::Writing { pending, .. }) = (held.conn.as_mut(), &mut held.state)
         else {
             return;
         };

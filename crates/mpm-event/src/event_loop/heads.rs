@@ -5,11 +5,12 @@ use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
 use mpm_core::deadline::after;
+use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::{self, HeadEvent, Session};
-use mpm_core::reqtimeout::ReadDeadline;
 use mpm_core::serve::{self, Work};
 
-use super::conns::{read_some, State};
+use super::conns::read_some;
+use super::held::State;
 use super::{Loop, CALM, SCRATCH};
 
 /// Head buffers that held this much at their peak are given back to the
@@ -61,17 +62,17 @@ impl Loop<'_, '_> {
     /// halves the system calls of a head that trickles in.
     pub(super) fn read_head_from(&mut self, k: usize, short_is_all: bool) {
         loop {
-            let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
                 return;
             };
-            let Some(conn) = slot.conn.as_mut() else {
+            let Some(conn) = held.conn.as_mut() else {
                 return;
             };
             // Bytes are read into the shared scratch buffer; a head that
             // does not come whole is kept in its session, whose buffer
             // grows only as far as needed (within the child's budget) and
             // never past the head limit.
-            let want = match &slot.state {
+            let want = match &held.state {
                 State::Head { session, .. } => self
                     .head_cap
                     .saturating_sub(session.buffered().len())
@@ -86,8 +87,8 @@ impl Loop<'_, '_> {
             // again before waiting.
             let mut drained = false;
             if let Ok(n) = read {
-                slot.more = n == want || conn.is_tls();
-                drained = short_is_all && !slot.more;
+                held.left_in_socket = n == want || conn.is_tls();
+                drained = short_is_all && !held.left_in_socket;
             }
             match read {
                 Ok(0) => {
@@ -113,16 +114,16 @@ impl Loop<'_, '_> {
     /// or refused for want of room).
     pub(super) fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
         let now = Instant::now();
-        if matches!(self.slot(k).map(|s| &s.state), Some(State::KeepAlive)) {
+        if matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)) {
             self.enter_head(k, Session::new(&self.protocol.limits), now);
         }
         let protocol = self.protocol;
-        let Some(slot) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return false;
         };
         let State::Head {
             session, rd, last, ..
-        } = &mut slot.state
+        } = &mut held.state
         else {
             return false;
         };
@@ -137,7 +138,7 @@ impl Loop<'_, '_> {
         let (rd, last) = (*rd, *last);
         self.head_bytes += grown;
         match event {
-            HeadEvent::Ready(head) if serve::answers_at_once(&*self.cx.handler, &head) => {
+            HeadEvent::Ready(head) if serve::answer_never_blocks(&*self.cx.handler, &head) => {
                 self.serve_inline(k, head, None);
                 false
             }
@@ -209,7 +210,7 @@ impl Loop<'_, '_> {
 
 /// When a head must be done: its `RequestReadTimeout` deadline, and never
 /// more than `Timeout` after the last bytes.
-pub(super) fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
+fn head_deadline(rd: &ReadDeadline, last: Instant, timeout: Duration) -> Instant {
     let quiet = after(last, timeout);
     rd.deadline().map_or(quiet, |d| d.min(quiet))
 }

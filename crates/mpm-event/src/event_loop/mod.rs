@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use mpm_core::accept::Shortages;
-use mpm_core::master::{run_with_workers, ChildContext};
-use mpm_core::scoreboard::{ProcessSlot, WorkerSlot};
+use mpm_core::net::accept::Shortages;
+use mpm_core::process::child::{run_with_workers, ChildContext};
+use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{Handback, Mode, ServeBuffers, ServeContext, Work};
-use mpm_core::{clamp, h1, Error, ProtocolConfig};
+use mpm_core::{h1, Error, ProtocolConfig};
 
 use crate::timer::{Entry, Wheel};
 
@@ -27,7 +27,7 @@ const ABORT: Token = Token(usize::MAX - 2);
 const LISTENER_BASE: usize = usize::MAX - 1 - 65_536;
 /// The timer wheel: 25 ms ticks, 4096 of them (about 100 s).
 const TICK: Duration = Duration::from_millis(25);
-const SLOTS: usize = 4096;
+const WHEEL_TICKS: usize = 4096;
 /// A shortage of descriptors is over after this long without one.
 const CALM: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps while connections are lent to workers, so
@@ -40,10 +40,10 @@ mod accepting;
 mod conns;
 mod handoff;
 mod heads;
+mod held;
 mod pool;
 
-use conns::{Counts, Slot, State};
-use heads::head_deadline;
+use held::{Counts, Held, State};
 use pool::{work, Shared};
 
 /// A child: start the workers, run the loop, wait for the workers. With
@@ -51,14 +51,13 @@ use pool::{work, Shared};
 /// the in-process mode; a forked child is ended by a signal instead).
 ///
 /// An error when the loop could not start. When the loop dies (a panic on
-/// its thread: a bug, or a handler's [`mpm_core::Handler::answers_at_once`]
+/// its thread: a bug, or a handler's [`mpm_core::Handler::answer_never_blocks`]
 /// that panics), the workers are sent home and the panic is passed on
 /// once they are gone: a forked child exits and is replaced, the
 /// in-process server's `run` returns an error.
 pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Error> {
-    let process = cx.scoreboard.process(cx.slot);
-    let (cfg, _) = clamp::worker(cx.mpm);
-    let threads = (cfg.threads_per_child as usize).clamp(1, cx.scoreboard.threads().max(1));
+    let process = cx.scoreboard.process(cx.number);
+    let threads = cx.threads;
     let poll = Poll::new().map_err(|e| Error::io("making the child's event loop", e))?;
     let waker = Waker::new(poll.registry(), WAKE)
         .map_err(|e| Error::io("making the child's event loop waker", e))?;
@@ -69,7 +68,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
         let serve_ctx = ServeContext {
             handler: &*cx.handler,
             protocol: &cx.protocol,
-            slot: Some(slot),
+            worker_slot: Some(slot),
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),
@@ -83,7 +82,6 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
     // child hanging with parked threads.
     run_with_workers(
         &cx,
-        threads,
         &body,
         &stopping,
         |started| {
@@ -111,7 +109,7 @@ struct Loop<'a, 'c> {
     stopping: &'a AtomicBool,
     protocol: &'a ProtocolConfig,
     poll: Poll,
-    conns: Vec<Option<Slot>>,
+    conns: Vec<Option<Held>>,
     free: Vec<usize>,
     /// Connections held, lent ones included.
     live: usize,
@@ -147,7 +145,7 @@ struct Loop<'a, 'c> {
     /// Shortages of descriptors, said once per episode.
     shortages: Shortages,
     /// The scoreboard slot of requests the loop answers itself.
-    loop_slot: Option<&'a WorkerSlot>,
+    inline_slot: Option<&'a WorkerSlot>,
     inline_bufs: ServeBuffers,
 }
 
@@ -191,7 +189,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             lent: 0,
             counts: Counts::default(),
             published: None,
-            wheel: Wheel::new(now, TICK, SLOTS),
+            wheel: Wheel::new(now, TICK, WHEEL_TICKS),
             next_id: 0,
             idle: VecDeque::new(),
             scratch: vec![0; SCRATCH],
@@ -210,8 +208,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             shortages: Shortages::default(),
             // The slot after the workers' (the event strategy's scoreboard
             // has one more per child than ThreadLimit).
-            loop_slot: (cx.scoreboard.threads() > threads)
-                .then(|| cx.scoreboard.worker(cx.slot, cx.scoreboard.threads() - 1)),
+            inline_slot: (cx.scoreboard.threads() > threads)
+                .then(|| cx.scoreboard.worker(cx.number, cx.scoreboard.threads() - 1)),
             inline_bufs: ServeBuffers::default(),
         })
     }
@@ -280,18 +278,18 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn on_event(&mut self, k: usize, ev: &mio::event::Event) {
-        let Some(slot) = self.slot(k) else {
+        let Some(held) = self.held(k) else {
             return;
         };
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
-        match slot.state {
+        match held.state {
             State::Handshake => {
                 if readable || writable {
                     self.handshake(k);
                 }
             }
-            State::Worker => slot.hint |= readable,
+            State::Worker => held.may_read |= readable,
             State::Head { .. } | State::KeepAlive => {
                 if readable {
                     let closed = ev.is_read_closed() || ev.is_error();
@@ -299,7 +297,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                 }
             }
             State::Writing { .. } => {
-                slot.hint |= readable;
+                held.may_read |= readable;
                 if writable {
                     self.write_more(k);
                 }
@@ -313,27 +311,27 @@ impl<'a, 'c> Loop<'a, 'c> {
     }
 
     fn on_timer(&mut self, e: Entry, now: Instant) {
-        let quiet = self.protocol.timeouts.timeout;
-        let Some(slot) = self.slot(e.key) else {
+        let Some(held) = self.held(e.key) else {
             return;
         };
-        if slot.armed.map(|(id, _)| id) != Some(e.id) {
+        if held.armed.map(|(id, _)| id) != Some(e.id) {
             return;
         }
-        slot.armed = None;
-        let Some(deadline) = slot.deadline else {
+        held.armed = None;
+        let Some(deadline) = held.deadline else {
             return;
         };
-        let deadline = match &slot.state {
-            State::Head { rd, last, .. } => head_deadline(rd, *last, quiet),
-            _ => deadline,
+        let head = match &held.state {
+            State::Head { rd, last, .. } => Some((*rd, *last)),
+            _ => None,
         };
+        let deadline = head.map_or(deadline, |(rd, last)| self.head_deadline(&rd, last));
         let k = e.key;
         if now < deadline {
             self.set_deadline(k, Some(deadline));
             return;
         }
-        match self.slot(k).map(|s| &s.state) {
+        match self.held(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
             Some(State::Handshake) | Some(State::Writing { .. }) | Some(State::Linger) => {

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use mio::Waker;
-use mpm_core::scoreboard::WorkerSlot;
+use mpm_core::process::scoreboard::WorkerSlot;
 use mpm_core::serve::{self, Dispatch, Handback, ServeBuffers, ServeContext};
 use mpm_core::WorkerState;
 use parking_lot::Mutex;

@@ -1121,7 +1121,7 @@ fn location_blocks_apply_in_order_so_a_later_shorter_one_wins() {
 // ------------------------------------------- what the event loop answers
 
 fn at_once(site: &Site, method: Method, uri: &str) -> bool {
-    site.answers_at_once(&method, &uri.parse::<Uri>().expect("uri"))
+    site.answer_never_blocks(&method, &uri.parse::<Uri>().expect("uri"))
 }
 
 #[test]

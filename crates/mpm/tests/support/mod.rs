@@ -49,7 +49,7 @@ impl Handler for TestApp {
     /// Under event, the loop answers `/`, `/peer` and `/stream` itself and
     /// workers take the rest, so the cases cover both and their mix on
     /// one connection (pipelining).
-    fn answers_at_once(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
+    fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
         matches!(uri.path(), "/" | "/peer" | "/stream")
     }
 }
@@ -108,16 +108,16 @@ pub fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
             let dir = tempfile::tempdir().expect("temporary directory");
             let pki = pki::Pki::new(dir.path());
             let a = pki.host("a", &["a.test"]);
-            let spec = mpm::tls::CertSpec {
+            let spec = mpm::net::tls::CertSpec {
                 names: vec!["a.test".into()],
                 cert_file: a.cert,
                 key_file: Some(a.key),
             };
-            let server = mpm::tls::server_config(
+            let server = mpm::net::tls::server_config(
                 "test",
                 &[spec],
-                &mpm::tls::TlsPolicy::default(),
-                &mpm::tls::TlsShared::new().expect("ticket key"),
+                &mpm::net::tls::TlsPolicy::default(),
+                &mpm::net::tls::TlsShared::new().expect("ticket key"),
             )
             .expect("server TLS configuration");
             (server, pki.client_config(&[b"http/1.1"]))

@@ -19,10 +19,10 @@
 //!   by the threads of a process, and the ticket key of a [`TlsShared`]
 //!   made once in the master before any fork, so every child can resume
 //!   every other child's sessions.
-//! - [`HandshakeStatus`] and [`crate::Connection::handshake_step`]: one
-//!   non-blocking step of the handshake, for an event loop; and
-//!   [`handshake_blocking`], the same steps bounded by `Timeout`, for the
-//!   strategies that give a thread to a connection.
+//! - [`HandshakeStatus`] and [`crate::Connection::handshake_step`] (in
+//!   [`super::tls_stream`]): one non-blocking step of the handshake, for
+//!   an event loop; and [`handshake_blocking`], the same steps bounded by
+//!   `Timeout`, for the strategies that give a thread to a connection.
 //! - Plain HTTP sent to a TLS port is recognised at the first byte (a TLS
 //!   record starts with 0x16): the step fails with an error for which
 //!   [`is_plain_http`] is true, and the caller answers
@@ -36,7 +36,6 @@
 //! handshake, nothing worse. A restart makes a new generation of children
 //! with the master's key, in step again.
 
-use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -49,13 +48,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
-use rustls::{CipherSuite, ProtocolVersion, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls::{CipherSuite, SupportedCipherSuite, SupportedProtocolVersion};
 
 pub use rustls::ServerConfig;
 
-use crate::connection::Connection;
-use crate::control::poll_timeout;
 use crate::error::Error;
+use crate::net::connection::Connection;
+use crate::net::poll::poll_timeout;
+use crate::net::tls_stream::{is_plain_http, HandshakeStatus};
 
 /// The text of the answer to plain HTTP on a TLS port (as Apache's
 /// mod_ssl words it).
@@ -92,41 +92,6 @@ const SESSION_CACHE_SIZE: usize = 1024;
 /// The plaintext length of the ticket [`TlsShared::new`] makes to set
 /// the accepted ticket length (a session ticket's state is well under).
 const TICKET_BOUND: usize = 1024;
-/// Most plaintext rustls buffers for sending before `write` stops taking
-/// more (so a non-blocking writer sees back-pressure).
-pub(crate) const SEND_BUFFER_LIMIT: usize = 64 * 1024;
-
-/// Where a handshake stands after [`crate::Connection::handshake_step`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandshakeStatus {
-    /// Finished: the connection carries application data and
-    /// [`crate::ConnInfo::tls`] is filled in.
-    Done,
-    /// Waiting for the client: call again when the socket is readable.
-    WantRead,
-    /// Our bytes are pending: call again when the socket is writable.
-    WantWrite,
-}
-
-/// The marker error inside the `io::Error` of a handshake that met plain
-/// HTTP (see [`is_plain_http`]).
-#[derive(Debug)]
-pub struct PlainHttp;
-
-impl fmt::Display for PlainHttp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("plain HTTP received on a TLS port")
-    }
-}
-
-impl std::error::Error for PlainHttp {}
-
-/// True when a handshake error means the client spoke plain HTTP: answer
-/// [`plain_http_response`] in clear and close.
-pub fn is_plain_http(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<PlainHttp>())
-}
-
 /// Drive the handshake of `conn` to its end on the calling thread, each
 /// wait bounded by `timeout` (the `Timeout` directive) and cut short when
 /// `abort` becomes readable. Plain HTTP is answered with
@@ -510,16 +475,6 @@ pub fn server_config_from_keys(
         cfg.ticketer = shared.ticketer.clone();
     }
     Ok(Arc::new(cfg))
-}
-
-/// The name of a negotiated protocol version (`TLSv1.3`).
-pub(crate) fn version_name(v: Option<ProtocolVersion>) -> String {
-    match v {
-        Some(ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
-        Some(ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,91 @@
 //! warnings (what `httpd` prints at start and under `-t`), so a strategy
 //! always runs with a consistent configuration and the operator learns
 //! which value was changed and why.
+//!
+//! Clamping happens once, in [`crate::Mpm::check_config`], which hands back
+//! a [`Clamped`]: only this module makes one, and [`crate::Mpm::run`],
+//! [`crate::Mpm::scoreboard_shape`], the master and each child take it as
+//! it is, with every default filled in and the child's thread count
+//! decided.
 
 use crate::config::MpmConfig;
+
+/// MPM directives as a strategy runs with them: clamped by its rules
+/// ([`prefork`], [`threaded`] for worker and event, [`single`]), each
+/// conflict warned about once, every unset directive given the
+/// strategy's default. The type can only be made here, so a strategy that
+/// is handed one never clamps again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clamped {
+    directives: MpmConfig,
+    start_servers: u32,
+    server_limit: u32,
+    max_request_workers: u32,
+    threads_per_child: u32,
+}
+
+impl Clamped {
+    /// Every directive as clamped, the `Option`s filled in: what the
+    /// strategy reads as it is (`MaxConnectionsPerChild`, `ListenBacklog`,
+    /// `User` …) and what `-t` checks.
+    #[inline]
+    pub fn directives(&self) -> &MpmConfig {
+        &self.directives
+    }
+
+    /// `StartServers`: children forked by each (re)start.
+    #[inline]
+    pub fn start_servers(&self) -> u32 {
+        self.start_servers
+    }
+
+    /// `ServerLimit`: the scoreboard's process slots.
+    #[inline]
+    pub fn server_limit(&self) -> u32 {
+        self.server_limit
+    }
+
+    /// `MaxRequestWorkers`: requests served at once (for a threaded
+    /// strategy a multiple of [`Clamped::threads_per_child`]).
+    #[inline]
+    pub fn max_request_workers(&self) -> u32 {
+        self.max_request_workers
+    }
+
+    /// Worker threads of each child, at least 1: `ThreadsPerChild` (at
+    /// most `ThreadLimit`) for worker and event, 1 for prefork and single.
+    #[inline]
+    pub fn threads_per_child(&self) -> u32 {
+        self.threads_per_child
+    }
+
+    /// The clamped directives, their `Option`s filled in.
+    fn new(
+        mut directives: MpmConfig,
+        start_servers: u32,
+        server_limit: u32,
+        max_request_workers: u32,
+        threads_per_child: u32,
+    ) -> Clamped {
+        directives.start_servers = Some(start_servers);
+        directives.server_limit = Some(server_limit);
+        directives.max_request_workers = Some(max_request_workers);
+        Clamped {
+            directives,
+            start_servers,
+            server_limit,
+            max_request_workers,
+            threads_per_child,
+        }
+    }
+}
+
+/// The directives of the one-process strategy (`single`): one process,
+/// one thread, nothing to clamp; the rest (`User`, `ListenBacklog` …) as
+/// given.
+pub fn single(cfg: &MpmConfig) -> Clamped {
+    Clamped::new(cfg.clone(), 1, 1, 1, 1)
+}
 
 /// The highest `ServerLimit` a forking strategy accepts (a guard against a
 /// typo that would map a scoreboard of millions of slots).
@@ -16,9 +99,9 @@ pub const PREFORK_DEFAULT_LIMIT: u32 = 256;
 pub const PREFORK_DEFAULT_START: u32 = 5;
 
 /// Clamp the directives prefork reads, in Apache's order, returning the
-/// configuration it runs with (every `Option` filled: an unset directive
-/// takes prefork's default, as in Apache) and one warning per change.
-pub fn prefork(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+/// configuration it runs with (an unset directive takes prefork's default,
+/// as in Apache; one thread per child) and one warning per change.
+pub fn prefork(cfg: &MpmConfig) -> (Clamped, Vec<String>) {
     let mut c = cfg.clone();
     let mut w = Vec::new();
     let mut server_limit = cfg.server_limit.unwrap_or(PREFORK_DEFAULT_LIMIT);
@@ -78,30 +161,31 @@ pub fn prefork(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
         ));
         c.max_spare_servers = to;
     }
-    c.server_limit = Some(server_limit);
-    c.max_request_workers = Some(max_request_workers);
-    c.start_servers = Some(start_servers);
-    (c, w)
+    (
+        Clamped::new(c, start_servers, server_limit, max_request_workers, 1),
+        w,
+    )
 }
 
 /// The highest `ThreadLimit` worker and event accept (Apache's
 /// `MAX_THREAD_LIMIT`).
 pub const MAX_THREAD_LIMIT: u32 = 20000;
 
-/// Apache worker's default `StartServers`.
-pub const WORKER_DEFAULT_START: u32 = 3;
+/// The default `StartServers` of Apache's worker and event.
+pub const THREADED_DEFAULT_START: u32 = 3;
 
-/// Apache worker's default `ServerLimit`.
-pub const WORKER_DEFAULT_SERVER_LIMIT: u32 = 16;
+/// The default `ServerLimit` of Apache's worker and event.
+pub const THREADED_DEFAULT_SERVER_LIMIT: u32 = 16;
 
-/// Apache worker's default `MaxRequestWorkers` (16 servers of 25 threads).
-pub const WORKER_DEFAULT_MAX_REQUEST_WORKERS: u32 = 400;
+/// The default `MaxRequestWorkers` of Apache's worker and event (16
+/// servers of 25 threads).
+pub const THREADED_DEFAULT_MAX_REQUEST_WORKERS: u32 = 400;
 
-/// Clamp the directives worker reads (`ServerLimit`, `ThreadLimit`,
-/// `ThreadsPerChild`, `MaxRequestWorkers`, `StartServers`,
-/// `Min/MaxSpareThreads`), in Apache's order, returning the configuration
-/// it runs with (every `Option` filled with worker's default when unset)
-/// and one warning per change.
+/// Clamp the directives the threaded strategies read (worker and event
+/// alike: `ServerLimit`, `ThreadLimit`, `ThreadsPerChild`,
+/// `MaxRequestWorkers`, `StartServers`, `Min/MaxSpareThreads`), in
+/// Apache's order, returning the configuration they run with (an unset
+/// directive takes their default) and one warning per change.
 ///
 /// Afterwards `ThreadsPerChild <= ThreadLimit`, `MaxRequestWorkers` is a
 /// multiple of `ThreadsPerChild` of at most `ServerLimit` servers,
@@ -109,14 +193,14 @@ pub const WORKER_DEFAULT_MAX_REQUEST_WORKERS: u32 = 400;
 /// `MaxSpareThreads >= MinSpareThreads + ThreadsPerChild` (so that retiring
 /// one idle child cannot drop the spares below the minimum, which would
 /// start one again at the next tick).
-pub fn worker(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+pub fn threaded(cfg: &MpmConfig) -> (Clamped, Vec<String>) {
     let mut c = cfg.clone();
     let mut w = Vec::new();
-    let mut server_limit = cfg.server_limit.unwrap_or(WORKER_DEFAULT_SERVER_LIMIT);
+    let mut server_limit = cfg.server_limit.unwrap_or(THREADED_DEFAULT_SERVER_LIMIT);
     let mut max_request_workers = cfg
         .max_request_workers
-        .unwrap_or(WORKER_DEFAULT_MAX_REQUEST_WORKERS);
-    let mut start_servers = cfg.start_servers.unwrap_or(WORKER_DEFAULT_START);
+        .unwrap_or(THREADED_DEFAULT_MAX_REQUEST_WORKERS);
+    let mut start_servers = cfg.start_servers.unwrap_or(THREADED_DEFAULT_START);
     if server_limit > MAX_SERVER_LIMIT {
         w.push(format!(
             "WARNING: ServerLimit of {server_limit} exceeds compile-time limit of {MAX_SERVER_LIMIT} servers, decreasing to {MAX_SERVER_LIMIT}."
@@ -203,14 +287,27 @@ pub fn worker(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
         ));
         c.max_spare_threads = floor;
     }
-    c.server_limit = Some(server_limit);
-    c.max_request_workers = Some(max_request_workers);
-    c.start_servers = Some(start_servers);
-    (c, w)
+    (
+        Clamped::new(c, start_servers, server_limit, max_request_workers, tpc),
+        w,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The directives [`threaded`] clamps to, and its warnings.
+    fn worker(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+        let (c, w) = threaded(cfg);
+        (c.directives().clone(), w)
+    }
+
+    /// The directives [`prefork`] clamps to, and its warnings.
+    fn prefork(cfg: &MpmConfig) -> (MpmConfig, Vec<String>) {
+        let (c, w) = super::prefork(cfg);
+        (c.directives().clone(), w)
+    }
 
     fn wbase() -> MpmConfig {
         MpmConfig {
@@ -364,8 +461,6 @@ mod tests {
         assert_eq!(c.start_servers, Some(4));
         assert!(w[0].contains("StartServers of 9 exceeds"), "{w:?}");
     }
-    use super::*;
-
     fn base() -> MpmConfig {
         MpmConfig {
             server_limit: Some(10),
@@ -465,5 +560,45 @@ mod tests {
         assert_eq!(c.max_spare_servers, 6);
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("MaxSpareServers of 5"), "{w:?}");
+    }
+
+    #[test]
+    fn a_clamped_configuration_carries_its_numbers_and_threads_per_child() {
+        let (c, w) = threaded(&MpmConfig {
+            threads_per_child: 90,
+            ..MpmConfig::default()
+        });
+        assert_eq!(
+            (
+                c.start_servers(),
+                c.server_limit(),
+                c.max_request_workers(),
+                c.threads_per_child()
+            ),
+            (3, 16, 384, 64),
+            "threaded clamping of ThreadsPerChild 90 over ThreadLimit 64 ({w:?})"
+        );
+        assert_eq!(c.directives().threads_per_child, 64);
+        let (c, _) = super::prefork(&MpmConfig::default());
+        assert_eq!(
+            (
+                c.start_servers(),
+                c.server_limit(),
+                c.max_request_workers(),
+                c.threads_per_child()
+            ),
+            (5, 256, 256, 1),
+            "a prefork child runs one thread whatever ThreadsPerChild says"
+        );
+        let c = single(&MpmConfig::default());
+        assert_eq!(
+            (
+                c.start_servers(),
+                c.server_limit(),
+                c.max_request_workers(),
+                c.threads_per_child()
+            ),
+            (1, 1, 1, 1)
+        );
     }
 }

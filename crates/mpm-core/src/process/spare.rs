@@ -60,7 +60,7 @@ pub struct Counts {
 pub struct Decision {
     /// Children to start now.
     pub spawn: u32,
-    /// The slot of the idle child to tell to leave.
+    /// The number of the idle child to tell to leave.
     pub retire: Option<usize>,
     /// True the first time a shortage meets a full server: log Apache's
     /// "server reached MaxRequestWorkers setting" warning.

@@ -6,8 +6,13 @@
 //! or `mpmd`'s `Timeout 18446744073709551615`. Every deadline computed
 //! from such a duration goes through [`after`], which treats a wait longer
 //! than [`LONGEST_WAIT`] as that long.
+//!
+//! [`read`]: the deadline of reading a request head or body
+//! (`RequestReadTimeout`), stretched by the data received.
 
 use std::time::{Duration, Instant};
+
+pub mod read;
 
 /// The longest wait a deadline stands for: 365 days.
 ///

@@ -1,6 +1,7 @@
 //! Accepting connections: the blocking accept loop of prefork and worker
-//! children ([`Acceptor`]), and what every accept loop (the event loop's
-//! too) does when `accept` fails ([`AcceptFailure`], [`Shortages`]).
+//! children and of `single`'s one thread ([`Acceptor`]), and what every
+//! accept loop (the event loop's too) does when `accept` fails
+//! ([`AcceptFailure`], [`Shortages`]).
 //!
 //! Every child registers the inherited listening sockets in its own epoll
 //! set with `EPOLLEXCLUSIVE`, beside its leave pipe. The kernel then wakes
@@ -16,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use crate::connection::Connection;
-use crate::listener::Listeners;
+use crate::net::connection::Connection;
+use crate::net::listener::Listeners;
+use crate::net::poll::readable;
 
 /// The epoll data of the leave pipe's registration (listeners use their
 /// index).
@@ -101,12 +103,6 @@ impl<'a> Acceptor<'a> {
             }
         }
     }
-}
-
-/// Whether `fd` is readable now (a leave byte, or the writer gone).
-pub fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// What a failed `accept` means to an accept loop (both the blocking one

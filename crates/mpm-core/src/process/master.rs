@@ -29,7 +29,7 @@
 //! replaced at once in the same slot, unless the master told it to leave.
 //! When more than [`CRASH_LIMIT`] children die within [`CRASH_WINDOW`] of
 //! their start, replacements are limited to one per tick, with one warning.
-//! A child that exits with [`FATAL_EXIT`] could not start (its handler
+//! A child that exits with [`FATAL_EXIT`](child::FATAL_EXIT) could not start (its handler
 //! factory failed, or dropping privileges failed): the master stops every
 //! child and `run` returns [`Error::ChildStartup`].
 //!
@@ -49,46 +49,37 @@
 //!
 //! ## After `fork`, in the child
 //!
-//! The master's signal handling is undone (`SIGTERM` and `SIGCHLD` to
-//! their defaults; `SIGINT`, `SIGHUP`, `SIGUSR1`, `SIGWINCH`, which are
-//! commands to the master, ignored), the master's
-//! descriptors other children would need are closed, privileges are dropped
-//! when running as root with `User`/`Group` (setgid, initgroups, setuid;
-//! `#uid` and `#gid` numeric forms allowed), the handler is built with the
-//! factory, and the strategy's child body runs. The child then exits with
-//! `_exit`, never returning into the master's code.
+//! The master's signal handling is undone, its own descriptors (the other
+//! children's leave pipes, the `SIGCHLD` pipe) are closed, and the child
+//! runs [`child::run`]; it then exits with `_exit`, never returning into
+//! the master's code.
 //!
 //! `fork` is only sound here because the master is single-threaded: it
 //! starts no thread, and an embedding program must not either before it
 //! calls `run` of a forking strategy.
 
 use std::collections::VecDeque;
-use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags};
-use nix::sys::signal::{kill, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use nix::unistd::{ForkResult, Pid};
 
-use crate::config::{MpmConfig, ProtocolConfig};
-use crate::control::{poll_timeout, Command, Phase};
+use crate::control::Exit;
+use crate::control::{Command, Phase};
 use crate::deadline;
 use crate::error::Error;
-use crate::handler::Handler;
-use crate::listener::Listeners;
-use crate::mpm::{Exit, RunContext};
-use crate::scoreboard::{Scoreboard, WorkerState};
-use crate::spare::{Counts, Regulator, SpareLimits};
-
-/// The exit code of a child that could not start (Apache's
-/// `APEXIT_CHILDFATAL`): the master shuts the server down.
-pub const FATAL_EXIT: i32 = 15;
+use crate::mpm::RunContext;
+use crate::net::poll::poll_timeout;
+use crate::process::child::{self, ChildContext};
+use crate::process::clamp::Clamped;
+use crate::process::scoreboard::WorkerState;
+use crate::process::spare::{Counts, Regulator, SpareLimits};
 
 /// How long stopped children get between `SIGTERM` and `SIGKILL`.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -99,100 +90,6 @@ pub const CRASH_WINDOW: Duration = Duration::from_secs(10);
 
 /// More early deaths than this within [`CRASH_WINDOW`] is a crash loop.
 pub const CRASH_LIMIT: usize = 5;
-
-/// What a child's body is given.
-pub struct ChildContext<'a> {
-    /// The child's scoreboard slot.
-    pub slot: usize,
-    /// The configuration generation it was started in.
-    pub generation: u32,
-    /// The inherited listening sockets.
-    pub listeners: &'a Listeners,
-    /// This process's handler, made by the factory after `fork`.
-    pub handler: Arc<dyn Handler>,
-    /// Protocol limits and timeouts.
-    pub protocol: Arc<ProtocolConfig>,
-    /// MPM directives (clamped).
-    pub mpm: &'a MpmConfig,
-    /// The shared scoreboard.
-    pub scoreboard: &'a Scoreboard,
-    /// Readable when the child must finish what it holds and exit.
-    pub leave: BorrowedFd<'a>,
-}
-
-/// Start a child's `threads` worker threads in `scope` (named `worker N`),
-/// thread `t` running `body(t, its scoreboard slot)`. A thread that cannot
-/// start leaves its slot dead and is logged. Returns how many started.
-/// Shared by the threaded strategies (worker, event).
-pub fn spawn_workers<'scope, 'env>(
-    scope: &'scope std::thread::Scope<'scope, 'env>,
-    scoreboard: &'env Scoreboard,
-    child: usize,
-    threads: usize,
-    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
-) -> usize {
-    let mut started = 0;
-    for t in 0..threads {
-        let slot = scoreboard.worker(child, t);
-        let spawned = std::thread::Builder::new()
-            .name(format!("worker {t}"))
-            .spawn_scoped(scope, move || body(t, slot));
-        match spawned {
-            Ok(_) => started += 1,
-            Err(e) => {
-                slot.set_state(WorkerState::Dead);
-                log::error!(
-                    "child {}: could not start worker thread {t}: {e}",
-                    std::process::id()
-                );
-            }
-        }
-    }
-    started
-}
-
-/// A threaded child's life: its `threads` worker threads (started by
-/// [`spawn_workers`], each running `body`) and, on the calling thread,
-/// `main(started)` (the listener, or the event loop); then the child
-/// stops: its slot shows it no longer accepts, `stopping` is set (the
-/// workers' "leaving" check) and `send_home` wakes the workers to go;
-/// then the workers are waited for.
-///
-/// The stop runs however `main` ends, by returning or by a panic (a bug,
-/// or a handler's hook that panics on the loop's thread): a child whose
-/// listener or loop is gone never lingers with idle workers, accepting
-/// nothing and counted as spare. A panic of `main` is passed on once the
-/// workers are gone, so a forked child exits (and the master replaces it)
-/// and an in-process server's `run` reports it.
-pub fn run_with_workers<'env>(
-    cx: &ChildContext<'env>,
-    threads: usize,
-    body: &'env (dyn Fn(usize, &'env crate::scoreboard::WorkerSlot) + Sync),
-    stopping: &std::sync::atomic::AtomicBool,
-    main: impl FnOnce(usize),
-    send_home: impl FnOnce(),
-) {
-    /// Runs its closure when dropped, on a return and on an unwind alike.
-    struct OnDrop<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for OnDrop<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    let scoreboard: &'env Scoreboard = cx.scoreboard;
-    let process = scoreboard.process(cx.slot);
-    std::thread::scope(|s| {
-        let started = spawn_workers(s, scoreboard, cx.slot, threads, body);
-        let _stop = OnDrop(Some(|| {
-            process.accepting.store(0, Ordering::Release);
-            stopping.store(true, Ordering::Release);
-            send_home();
-        }));
-        main(started);
-    });
-}
 
 /// How many children, and how the spares are kept; in processes for
 /// `start` and `max_children`, in the strategy's idle units (processes or
@@ -214,25 +111,38 @@ pub struct MasterParams {
 }
 
 impl MasterParams {
+    /// The parameters of prefork from its clamped directives:
+    /// `StartServers` children, spare processes between `MinSpareServers`
+    /// and `MaxSpareServers`, `MaxRequestWorkers` children at most, one
+    /// thread each.
+    pub fn prefork(cfg: &Clamped) -> MasterParams {
+        let d = cfg.directives();
+        MasterParams {
+            start: cfg.start_servers(),
+            spare: SpareLimits {
+                min_spare: d.min_spare_servers,
+                max_spare: d.max_spare_servers,
+            },
+            max_children: cfg.max_request_workers(),
+            threads_per_child: 1,
+        }
+    }
+
     /// The parameters of a threaded strategy (worker, event) from its
     /// clamped directives: `StartServers` children, spare threads between
     /// `MinSpareThreads` and `MaxSpareThreads`, `MaxRequestWorkers /
     /// ThreadsPerChild` children at most.
-    pub fn threaded(cfg: &MpmConfig) -> MasterParams {
-        let (cfg, _) = crate::clamp::worker(cfg);
-        let threads = cfg.threads_per_child.max(1);
+    pub fn threaded(cfg: &Clamped) -> MasterParams {
+        let d = cfg.directives();
+        // At least 1: clamping made it so.
+        let threads = cfg.threads_per_child();
         MasterParams {
-            start: cfg
-                .start_servers
-                .unwrap_or(crate::clamp::WORKER_DEFAULT_START),
+            start: cfg.start_servers(),
             spare: SpareLimits {
-                min_spare: cfg.min_spare_threads,
-                max_spare: cfg.max_spare_threads,
+                min_spare: d.min_spare_threads,
+                max_spare: d.max_spare_threads,
             },
-            max_children: cfg
-                .max_request_workers
-                .unwrap_or(crate::clamp::WORKER_DEFAULT_MAX_REQUEST_WORKERS)
-                / threads,
+            max_children: cfg.max_request_workers() / threads,
             threads_per_child: threads,
         }
     }
@@ -257,11 +167,11 @@ struct Child {
 enum Death {
     /// Exit code 0.
     Clean,
-    /// A non-zero exit code other than [`FATAL_EXIT`].
+    /// A non-zero exit code other than [`child::FATAL_EXIT`].
     Status(i32),
     /// Killed by a signal.
     Signal(i32),
-    /// [`FATAL_EXIT`].
+    /// [`child::FATAL_EXIT`].
     Fatal,
 }
 
@@ -269,7 +179,8 @@ enum Death {
 /// restarts of `run`.
 #[derive(Default)]
 pub struct Master {
-    /// Indexed by scoreboard slot.
+    /// Indexed by child number (the child's process slot on the
+    /// scoreboard).
     children: Vec<Option<Child>>,
     regulator: Option<Regulator>,
     /// Read end of the SIGCHLD self-pipe and the handler's id.
@@ -279,7 +190,7 @@ pub struct Master {
     crash_warned: bool,
     /// Replacements held back by a crash loop.
     owed: u32,
-    /// A child exited with [`FATAL_EXIT`]: its pid.
+    /// A child exited with [`child::FATAL_EXIT`]: its pid.
     fatal: Option<i32>,
     /// Worker slots per child of the current run.
     threads: usize,
@@ -353,13 +264,13 @@ impl Master {
             None => self.regulator = Some(Regulator::new(params.spare)),
         }
         self.fatal = None;
-        self.threads = (params.threads_per_child as usize).clamp(1, sb.threads().max(1));
+        self.threads = child::threads_within(sb, params.threads_per_child);
         let generation = sb.generation();
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
         for _ in 0..params.start {
-            match self.free_slot(ctx, params) {
-                Some(slot) => self.spawn(ctx, slot, generation, body)?,
+            match self.free_number(ctx, params) {
+                Some(n) => self.spawn(ctx, n, generation, body)?,
                 None => break,
             }
         }
@@ -388,7 +299,7 @@ impl Master {
             if self.fatal.is_some() {
                 continue;
             }
-            for slot in replace {
+            for n in replace {
                 if self.crash_looping() {
                     self.owed += 1;
                     if !self.crash_warned {
@@ -400,8 +311,8 @@ impl Master {
                             CRASH_WINDOW.as_secs()
                         );
                     }
-                } else if slot < self.limit(ctx, params) {
-                    self.spawn(ctx, slot, generation, body)?;
+                } else if n < self.limit(ctx, params) {
+                    self.spawn(ctx, n, generation, body)?;
                 }
             }
             self.maintain(ctx, params, generation, body)?;
@@ -428,8 +339,8 @@ impl Master {
                 "server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting"
             );
         }
-        if let Some(slot) = decision.retire {
-            self.tell_to_leave(ctx, slot);
+        if let Some(n) = decision.retire {
+            self.tell_to_leave(ctx, n);
         }
         let looping = self.crash_looping();
         if !looping {
@@ -452,8 +363,8 @@ impl Master {
             );
         }
         for _ in 0..spawn {
-            match self.free_slot(ctx, params) {
-                Some(slot) => self.spawn(ctx, slot, generation, body)?,
+            match self.free_number(ctx, params) {
+                Some(n) => self.spawn(ctx, n, generation, body)?,
                 None => break,
             }
         }
@@ -465,9 +376,9 @@ impl Master {
         let sb = ctx.scoreboard;
         let limit = self.limit(ctx, params);
         let mut counts = Counts::default();
-        for (slot, child) in self.children.iter().enumerate().take(sb.procs()) {
+        for (n, child) in self.children.iter().enumerate().take(sb.procs()) {
             let Some(child) = child else {
-                if slot < limit {
+                if n < limit {
                     counts.free_slots += 1;
                 }
                 continue;
@@ -478,7 +389,7 @@ impl Master {
             let mut idle = 0;
             let mut busy = false;
             for t in 0..self.threads.min(sb.threads()) {
-                let s = sb.worker(slot, t).state();
+                let s = sb.worker(n, t).state();
                 if s == WorkerState::Ready || s == WorkerState::Starting {
                     idle += 1;
                 }
@@ -488,9 +399,9 @@ impl Master {
             // Only a child whose every worker waits is a spare to retire,
             // and not one whose event loop holds connections (retiring it
             // would close idle keep-alive connections for nothing).
-            let holds = sb.process(slot).conns_total.load(Ordering::Relaxed) > 0;
+            let holds = sb.process(n).conns_total.load(Ordering::Relaxed) > 0;
             if idle as usize == self.threads.min(sb.threads()) && !busy && !holds {
-                counts.retirable.push(slot);
+                counts.retirable.push(n);
             }
         }
         counts
@@ -500,7 +411,7 @@ impl Master {
         (params.max_children as usize).min(ctx.scoreboard.procs())
     }
 
-    fn free_slot(&self, ctx: &RunContext<'_>, params: MasterParams) -> Option<usize> {
+    fn free_number(&self, ctx: &RunContext<'_>, params: MasterParams) -> Option<usize> {
         let limit = self.limit(ctx, params);
         self.children.iter().take(limit).position(|c| c.is_none())
     }
@@ -533,17 +444,17 @@ impl Master {
         }
     }
 
-    /// Reap every child that ended; returns the slots to replace (children
+    /// Reap every child that ended; returns the numbers to replace (children
     /// of `generation` the master did not tell to leave).
     fn reap(&mut self, ctx: &RunContext<'_>, generation: u32) -> Vec<usize> {
         let mut replace = Vec::new();
-        for slot in 0..self.children.len() {
-            let Some(child) = &self.children[slot] else {
+        for n in 0..self.children.len() {
+            let Some(child) = &self.children[n] else {
                 continue;
             };
             let death = match waitpid(child.pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(_, 0)) => Death::Clean,
-                Ok(WaitStatus::Exited(_, FATAL_EXIT)) => Death::Fatal,
+                Ok(WaitStatus::Exited(_, child::FATAL_EXIT)) => Death::Fatal,
                 Ok(WaitStatus::Exited(_, code)) => Death::Status(code),
                 Ok(WaitStatus::Signaled(_, sig, _)) => Death::Signal(sig as i32),
                 // Not ours any more (reaped elsewhere): gone all the same.
@@ -554,9 +465,9 @@ impl Master {
             let early = child.started.elapsed() < CRASH_WINDOW;
             let replaceable = !child.leaving && child.generation == generation;
             let terminated = child.terminated;
-            self.children[slot] = None;
-            if slot < ctx.scoreboard.procs() {
-                ctx.scoreboard.reset_process(slot);
+            self.children[n] = None;
+            if n < ctx.scoreboard.procs() {
+                ctx.scoreboard.reset_process(n);
             }
             match death {
                 Death::Clean => {}
@@ -575,7 +486,7 @@ impl Master {
                 self.crashes.push_back(Instant::now());
             }
             if replaceable {
-                replace.push(slot);
+                replace.push(n);
             }
         }
         replace
@@ -594,15 +505,15 @@ impl Master {
         self.crashes.len() > CRASH_LIMIT
     }
 
-    /// Tell the child in `slot` to finish and leave.
-    fn tell_to_leave(&mut self, ctx: &RunContext<'_>, slot: usize) {
-        if let Some(child) = self.children.get_mut(slot).and_then(|c| c.as_mut()) {
+    /// Tell child `n` to finish and leave.
+    fn tell_to_leave(&mut self, ctx: &RunContext<'_>, n: usize) {
+        if let Some(child) = self.children.get_mut(n).and_then(|c| c.as_mut()) {
             if !child.leaving {
                 child.leaving = true;
                 // The flag first: a child woken by the byte finds it set.
-                if slot < ctx.scoreboard.procs() {
+                if n < ctx.scoreboard.procs() {
                     ctx.scoreboard
-                        .process(slot)
+                        .process(n)
                         .quiescing
                         .store(1, Ordering::Release);
                 }
@@ -612,8 +523,8 @@ impl Master {
     }
 
     fn tell_all_to_leave(&mut self, ctx: &RunContext<'_>) {
-        for slot in 0..self.children.len() {
-            self.tell_to_leave(ctx, slot);
+        for n in 0..self.children.len() {
+            self.tell_to_leave(ctx, n);
         }
     }
 
@@ -640,7 +551,7 @@ impl Master {
                 // finds its leave byte already there.
                 self.tell_all_to_leave(ctx);
                 ctx.listeners.stop_listening();
-                let timeout = ctx.mpm.graceful_shutdown_timeout;
+                let timeout = ctx.mpm.directives().graceful_shutdown_timeout;
                 let deadline =
                     (!timeout.is_zero()).then(|| deadline::after(Instant::now(), timeout));
                 loop {
@@ -732,12 +643,12 @@ impl Master {
         }
     }
 
-    /// Fork a child into `slot`. A failed fork is logged and left to the
+    /// Fork child `n`. A failed fork is logged and left to the
     /// next tick.
     fn spawn(
         &mut self,
         ctx: &RunContext<'_>,
-        slot: usize,
+        n: usize,
         generation: u32,
         body: &dyn Fn(ChildContext<'_>),
     ) -> Result<(), Error> {
@@ -745,9 +656,9 @@ impl Master {
         let (leave_read, leave_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| Error::io("creating a child's leave pipe", e.into()))?;
         // Written before the fork, so the child's own writes come after.
-        sb.reset_process(slot);
+        sb.reset_process(n);
         for t in 0..self.threads.min(sb.threads()) {
-            sb.worker(slot, t).set_state(WorkerState::Starting);
+            sb.worker(n, t).set_state(WorkerState::Starting);
         }
         // Signals are blocked across the fork, so a SIGTERM that reaches
         // the new child before it has reset the master's handlers waits
@@ -772,13 +683,13 @@ impl Master {
         }
         match forked {
             Err(e) => {
-                sb.reset_process(slot);
+                sb.reset_process(n);
                 log::error!("could not fork a child: {}", e.desc());
                 Ok(())
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(leave_read);
-                self.children[slot] = Some(Child {
+                self.children[n] = Some(Child {
                     pid: child,
                     leave: leave_write,
                     generation,
@@ -791,7 +702,12 @@ impl Master {
             Ok(ForkResult::Child) => {
                 drop(leave_write);
                 let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.child_main(ctx, slot, generation, leave_read, body)
+                    child::reset_signals();
+                    // The other children's leave pipes and the SIGCHLD
+                    // pipe are the master's: close them here.
+                    self.children.clear();
+                    self.sigchld = None;
+                    child::run(ctx, n, generation, self.threads, leave_read.as_fd(), body)
                 }))
                 .unwrap_or(1);
                 // SAFETY: `_exit` ends this process at once without running
@@ -801,77 +717,6 @@ impl Master {
             }
         }
     }
-
-    /// The child's life after `fork`; returns its exit code.
-    fn child_main(
-        &mut self,
-        ctx: &RunContext<'_>,
-        slot: usize,
-        generation: u32,
-        leave: OwnedFd,
-        body: &dyn Fn(ChildContext<'_>),
-    ) -> i32 {
-        reset_signals();
-        // The other children's leave pipes and the SIGCHLD pipe are the
-        // master's: close them here.
-        self.children.clear();
-        self.sigchld = None;
-        let pid = std::process::id() as i32;
-        ctx.scoreboard.process(slot).start(pid, generation);
-        if let Err(e) = drop_privileges(ctx.mpm) {
-            log::error!("{e}");
-            return FATAL_EXIT;
-        }
-        let handler = match (ctx.factory)() {
-            Ok(h) => h,
-            Err(e) => {
-                log::error!("the handler could not start in child {pid}: {e}");
-                return FATAL_EXIT;
-            }
-        };
-        body(ChildContext {
-            slot,
-            generation,
-            listeners: ctx.listeners,
-            handler,
-            protocol: ctx.protocol.clone(),
-            mpm: ctx.mpm,
-            scoreboard: ctx.scoreboard,
-            leave: leave.as_fd(),
-        });
-        0
-    }
-}
-
-/// The child's signal handling: `SIGTERM` and `SIGCHLD` back to their
-/// defaults (the master ends a child with `SIGTERM`), and the signals that
-/// are commands to the master (`SIGINT`, `SIGHUP`, `SIGUSR1`, `SIGWINCH`)
-/// ignored, so a signal sent to the whole process group (Ctrl-C in a
-/// terminal, `kill -INT -PGID`) reaches the master, which tells its
-/// children in its own way, instead of killing every child at once. No
-/// signal stays blocked, and none writes into the master's control pipe.
-fn reset_signals() {
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-    for (sig, action) in [
-        (Signal::SIGTERM, &default),
-        (Signal::SIGCHLD, &default),
-        (Signal::SIGINT, &ignore),
-        (Signal::SIGHUP, &ignore),
-        (Signal::SIGUSR1, &ignore),
-        (Signal::SIGWINCH, &ignore),
-    ] {
-        // SAFETY: installing the default or the ignore disposition runs no
-        // handler code.
-        unsafe {
-            let _ = nix::sys::signal::sigaction(sig, action);
-        }
-    }
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::empty()),
-        None,
-    );
 }
 
 /// Apache's words for the signals a child commonly dies of.
@@ -901,115 +746,6 @@ pub fn signal_description(sig: i32) -> String {
     text.to_string()
 }
 
-/// A `User` or `Group` value: a name, or `#n` for a numeric id.
-fn numeric(value: &str) -> Option<u32> {
-    value.strip_prefix('#').and_then(|n| n.parse().ok())
-}
-
-/// When running as root with `User`/`Group` set: setgid, initgroups (or
-/// setgroups for a numeric user without a name), setuid. Not root: nothing
-/// (an unprivileged server cannot change users). A `User` that is root
-/// (by name or uid) is refused, as Apache refuses it: see
-/// [`refuse_root_user`].
-pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
-    if !nix::unistd::geteuid().is_root() || (cfg.user.is_none() && cfg.group.is_none()) {
-        return Ok(());
-    }
-    let user = match cfg.user.as_deref() {
-        None => None,
-        Some(u) => {
-            let resolved = resolve_user(u)?;
-            if resolved.1.is_root() {
-                return Err(root_refused(u));
-            }
-            Some(resolved)
-        }
-    };
-    let gid = match cfg.group.as_deref() {
-        Some(g) => resolve_group(g)?,
-        None => match &user {
-            Some((_, _, Some(gid))) => *gid,
-            _ => Gid::current(),
-        },
-    };
-    let fail = |what: &str, e: Errno| format!("{what} failed: {}", e.desc());
-    nix::unistd::setgid(gid).map_err(|e| fail(&format!("setgid({gid})"), e))?;
-    match &user {
-        Some((Some(name), _, _)) => {
-            let c = CString::new(name.as_str())
-                .map_err(|_| format!("the user name {name:?} contains a NUL byte"))?;
-            nix::unistd::initgroups(&c, gid)
-                .map_err(|e| fail(&format!("initgroups({name}, {gid})"), e))?;
-        }
-        _ => nix::unistd::setgroups(&[gid]).map_err(|e| fail("setgroups", e))?,
-    }
-    if let Some((name, uid, _)) = &user {
-        nix::unistd::setuid(*uid).map_err(|e| {
-            fail(
-                &format!(
-                    "setuid({})",
-                    name.clone().unwrap_or_else(|| uid.to_string())
-                ),
-                e,
-            )
-        })?;
-    }
-    Ok(())
-}
-
-/// Refuse a `User` value that names root (`root`, `#0`, or any name whose
-/// uid is 0), as Apache does: serving as root lets any local user read any
-/// file through the races of a file server. A value that names no user at
-/// all is not refused here: switching to it fails later, with its own
-/// message.
-pub fn refuse_root_user(value: &str) -> Result<(), String> {
-    match resolve_user(value) {
-        Ok((_, uid, _)) if uid.is_root() => Err(root_refused(value)),
-        _ => Ok(()),
-    }
-}
-
-fn root_refused(value: &str) -> String {
-    format!(
-        "User {value}: this server has not been designed to serve pages while running as root \
-         (any local user could read any file through its races); name an unprivileged user, \
-         e.g. User nobody"
-    )
-}
-
-/// (name, uid, primary gid) of a `User` value.
-fn resolve_user(value: &str) -> Result<(Option<String>, Uid, Option<Gid>), String> {
-    if let Some(n) = numeric(value) {
-        let uid = Uid::from_raw(n);
-        let entry = nix::unistd::User::from_uid(uid).ok().flatten();
-        return Ok((
-            entry.as_ref().map(|u| u.name.clone()),
-            uid,
-            entry.map(|u| u.gid),
-        ));
-    }
-    match nix::unistd::User::from_name(value) {
-        Ok(Some(u)) => Ok((Some(u.name), u.uid, Some(u.gid))),
-        Ok(None) => Err(format!(
-            "User {value}: no such user (use a name from the passwd database or #uid)"
-        )),
-        Err(e) => Err(format!("User {value}: looking it up failed: {}", e.desc())),
-    }
-}
-
-fn resolve_group(value: &str) -> Result<Gid, String> {
-    if let Some(n) = numeric(value) {
-        return Ok(Gid::from_raw(n));
-    }
-    match nix::unistd::Group::from_name(value) {
-        Ok(Some(g)) => Ok(g.gid),
-        Ok(None) => Err(format!(
-            "Group {value}: no such group (use a name from the group database or #gid)"
-        )),
-        Err(e) => Err(format!("Group {value}: looking it up failed: {}", e.desc())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1019,128 +755,5 @@ mod tests {
         assert_eq!(signal_description(11), "Segmentation fault");
         assert_eq!(signal_description(9), "Killed");
         assert_eq!(signal_description(libc::SIGSYS), "SIGSYS");
-    }
-
-    /// The listener or event loop of a threaded child dies: its workers
-    /// are still sent home and the panic reaches the child's caller (the
-    /// child exits and is replaced), instead of a child that hangs with
-    /// idle workers and nothing accepting.
-    #[test]
-    fn a_child_whose_main_thread_panics_sends_its_workers_home() {
-        use std::sync::atomic::AtomicBool;
-        let scoreboard = Scoreboard::new(1, 2).expect("scoreboard");
-        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], 1).expect("bind");
-        let (_leave_read, leave_write) = nix::unistd::pipe().expect("pipe");
-        let cx = ChildContext {
-            slot: 0,
-            generation: 0,
-            listeners: &listeners,
-            handler: Arc::new(Nothing),
-            protocol: Arc::new(ProtocolConfig::default()),
-            mpm: &MpmConfig::default(),
-            scoreboard: &scoreboard,
-            leave: leave_write.as_fd(),
-        };
-        scoreboard.process(0).accepting.store(1, Ordering::Release);
-        let stopping = AtomicBool::new(false);
-        let home = AtomicBool::new(false);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let body = |_: usize, _: &crate::scoreboard::WorkerSlot| {
-                    // A worker waits for work until sent home.
-                    while !home.load(Ordering::Acquire) {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                };
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_with_workers(
-                        &cx,
-                        2,
-                        &body,
-                        &stopping,
-                        |started| {
-                            assert_eq!(started, 2, "workers started");
-                            panic!("the listener dies");
-                        },
-                        || home.store(true, Ordering::Release),
-                    )
-                }));
-                let _ = tx.send(outcome.is_err());
-            });
-            match rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(panicked) => assert!(panicked, "the listener's panic was swallowed"),
-                Err(_) => {
-                    // Let the stuck workers go, so the test ends.
-                    home.store(true, Ordering::Release);
-                    panic!("the child hung after its listener died: workers never sent home");
-                }
-            }
-        });
-        assert!(stopping.load(Ordering::Acquire), "stopping was not set");
-        assert_eq!(
-            scoreboard.process(0).accepting.load(Ordering::Acquire),
-            0,
-            "the slot still shows the child accepting"
-        );
-    }
-
-    /// A handler no request reaches.
-    struct Nothing;
-    impl Handler for Nothing {
-        fn handle(
-            &self,
-            _: crate::handler::Request<'_>,
-            _: &crate::connection::ConnInfo,
-        ) -> crate::handler::Response {
-            crate::handler::Response::new(crate::handler::Body::Empty)
-        }
-    }
-
-    #[test]
-    fn numeric_ids_are_written_with_a_hash() {
-        assert_eq!(numeric("#65534"), Some(65534));
-        assert_eq!(numeric("65534"), None);
-        assert_eq!(numeric("#x"), None);
-    }
-
-    #[test]
-    fn an_unknown_user_is_an_error_that_names_it() {
-        let e = resolve_user("no-such-user-here").unwrap_err();
-        assert!(e.contains("User no-such-user-here: no such user"), "{e}");
-        let e = resolve_group("no-such-group-here").unwrap_err();
-        assert!(e.contains("Group no-such-group-here: no such group"), "{e}");
-    }
-
-    #[test]
-    fn a_user_that_is_root_is_refused_by_name_or_uid() {
-        for root in ["root", "#0"] {
-            let e = refuse_root_user(root).unwrap_err();
-            assert!(
-                e.starts_with(&format!(
-                    "User {root}: this server has not been designed to serve pages while running as root"
-                )),
-                "{e}"
-            );
-        }
-        assert_eq!(refuse_root_user("#65534"), Ok(()));
-        assert_eq!(
-            refuse_root_user("no-such-user-here"),
-            Ok(()),
-            "an unknown user is reported when switching to it"
-        );
-        if nix::unistd::geteuid().is_root() {
-            let cfg = MpmConfig {
-                user: Some("#0".into()),
-                ..MpmConfig::default()
-            };
-            let e = drop_privileges(&cfg).unwrap_err();
-            assert!(e.contains("serve pages while running as root"), "{e}");
-        }
-    }
-
-    #[test]
-    fn without_user_or_group_privileges_are_kept() {
-        assert_eq!(drop_privileges(&MpmConfig::default()), Ok(()));
     }
 }

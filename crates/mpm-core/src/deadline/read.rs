@@ -47,7 +47,7 @@ impl ReadDeadline {
         if let Some(max) = self.stage.max {
             allowed = allowed.min(max.max(self.stage.initial));
         }
-        Some(crate::deadline::after(self.start, allowed))
+        Some(super::after(self.start, allowed))
     }
 
     /// How long a read may wait from `now`: the time to the deadline, but
@@ -123,7 +123,7 @@ mod tests {
             t0,
         );
         d.on_data(usize::MAX);
-        assert_eq!(d.deadline(), Some(t0 + crate::deadline::LONGEST_WAIT));
+        assert_eq!(d.deadline(), Some(t0 + super::super::LONGEST_WAIT));
         assert!(!d.expired(t0 + Duration::from_secs(3600)));
     }
 

@@ -1,0 +1,400 @@
+//! Pass 2 of reading a request head, once pass 1 ([`super::parse`]) found
+//! it whole and sound: the request line, target and header fields into
+//! `http` types (one copy of the head shared by all of them), then the
+//! rules that give them meaning: `Host`, body framing, keep-alive,
+//! `Expect`.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+
+use super::head::{Framing, HeadError, RequestHead};
+use super::lex::{is_token, next_line, TOKEN};
+use crate::config::Limits;
+
+/// Pass 2, once the structure of `buf[start..head_end]` is known to be
+/// sound: one copy of the head, shared by the target and every header
+/// value (one allocation instead of one per value), then the semantics.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn complete_head(
+    buf: &[u8],
+    limits: &Limits,
+    start: usize,
+    rl_end: usize,
+    method: Method,
+    target: Range<usize>,
+    version: Version,
+    headers_start: usize,
+    head_end: usize,
+    fields: usize,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    let rl_bytes = &buf[start..rl_end];
+    let shared = Bytes::copy_from_slice(&buf[start..head_end]);
+    let target = shared.slice(target.start..target.end);
+    let uri = parse_target(&method, target).map_err(|e| e.with_line(rl_bytes))?;
+    let headers =
+        parse_fields(&shared, headers_start - start, fields).map_err(|e| e.with_line(rl_bytes))?;
+
+    let mut head = RequestHead {
+        method,
+        uri,
+        version,
+        headers,
+        framing: Framing::None,
+        keep_alive: false,
+        expect_continue: false,
+        request_line: String::from_utf8_lossy(rl_bytes).into_owned(),
+    };
+    if let Err(e) = apply_semantics(&mut head, limits) {
+        return Err(HeadError {
+            request_line: Some(std::mem::take(&mut head.request_line)),
+            ..e
+        });
+    }
+    Ok(Some((head, head_end)))
+}
+
+/// `method SP request-target SP HTTP-version`, exactly one space between.
+/// Returns the method, where the target lies in `line` (checked for
+/// visible ASCII only; its form is checked by [`parse_target`] once the
+/// head is complete) and the version.
+pub(super) fn parse_request_line(
+    line: &[u8],
+) -> Result<(Method, Range<usize>, Version), HeadError> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(m), Some(target), Some(v), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(HeadError::bad("malformed request line"));
+    };
+    if !is_token(m) {
+        return Err(HeadError::bad("malformed method"));
+    }
+    let version = parse_version(v)?;
+    let method = Method::from_bytes(m).map_err(|_| HeadError::bad("malformed method"))?;
+    if target.is_empty() {
+        return Err(HeadError::bad("empty request target"));
+    }
+    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(HeadError::bad("invalid character in request target"));
+    }
+    let from = m.len() + 1;
+    Ok((method, from..from + target.len(), version))
+}
+
+/// `HTTP/1.0` and `HTTP/1.1`; a later HTTP/1 minor version (`HTTP/1.2`) is
+/// served as HTTP/1.1, the highest this server speaks (RFC 9110 §2.5: a
+/// recipient treats a higher minor version as the highest it supports,
+/// as Apache and nginx do). Another major version is refused with 505;
+/// anything not of the form `HTTP/d.d` with 400.
+fn parse_version(v: &[u8]) -> Result<Version, HeadError> {
+    match v {
+        b"HTTP/1.1" => Ok(Version::HTTP_11),
+        b"HTTP/1.0" => Ok(Version::HTTP_10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Ok(Version::HTTP_11)
+        }
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(HeadError::new(
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                "HTTP version not supported",
+            ))
+        }
+        _ => Err(HeadError::bad("malformed HTTP version")),
+    }
+}
+
+/// The target as a [`Uri`], in the form its method allows. A fragment
+/// (`#…`) is never part of a request target (RFC 9112 §3.2, a client
+/// strips it), and an absolute-form target names an `http` or `https`
+/// resource: both are refused with 400, as Apache does.
+fn parse_target(method: &Method, target: Bytes) -> Result<Uri, HeadError> {
+    let bad_target = || HeadError::bad("malformed request target");
+    if target.contains(&b'#') {
+        return Err(HeadError::bad("fragment in request target"));
+    }
+    if *method == Method::CONNECT {
+        // authority-form: host:port and nothing else.
+        let len = target.len();
+        let uri = Uri::from_maybe_shared(target).map_err(|_| bad_target())?;
+        let plain_authority = uri.scheme().is_none()
+            && uri.authority().is_some_and(|a| a.as_str().len() == len)
+            && uri.port().is_some();
+        return if plain_authority {
+            Ok(uri)
+        } else {
+            Err(HeadError::bad("CONNECT needs an authority-form target"))
+        };
+    }
+    if target[..] == b"*"[..] {
+        return if *method == Method::OPTIONS {
+            Ok(Uri::from_static("*"))
+        } else {
+            Err(HeadError::bad("asterisk-form target is only for OPTIONS"))
+        };
+    }
+    let origin_form = target.first() == Some(&b'/');
+    let uri = Uri::from_maybe_shared(target).map_err(|_| bad_target())?;
+    if origin_form {
+        // origin-form: a path and an optional query, nothing else.
+        if uri.scheme().is_some() || uri.authority().is_some() {
+            return Err(bad_target());
+        }
+        Ok(uri)
+    } else if uri.scheme().is_some() && uri.authority().is_some_and(|a| !a.as_str().is_empty()) {
+        let scheme = uri.scheme_str().unwrap_or_default();
+        if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+            Ok(uri)
+        } else {
+            Err(HeadError::bad("request target scheme is not http or https"))
+        }
+    } else {
+        Err(bad_target())
+    }
+}
+
+/// Parses the `count` header lines starting at `from` (already scanned);
+/// the values are slices of `buf`, not copies.
+fn parse_fields(buf: &Bytes, from: usize, count: usize) -> Result<HeaderMap, HeadError> {
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut pos = from;
+    for _ in 0..count {
+        let (end, next) = next_line(buf, pos);
+        let line = &buf[pos..end];
+        pos = next;
+        // The name is the run of token bytes; what stops it must be ':'.
+        let colon = line
+            .iter()
+            .position(|&b| !TOKEN[b as usize])
+            .unwrap_or(line.len());
+        match line.get(colon) {
+            Some(b':') if colon > 0 => {}
+            Some(b':') => return Err(HeadError::bad("empty header name")),
+            Some(b' ' | b'\t')
+                if line[colon..].iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b':') =>
+            {
+                return Err(HeadError::bad("whitespace between header name and colon"))
+            }
+            Some(_) if line.contains(&b':') => {
+                return Err(HeadError::bad("invalid character in header name"))
+            }
+            _ => return Err(HeadError::bad("header line without a colon")),
+        }
+        let name = HeaderName::from_bytes(&line[..colon])
+            .map_err(|_| HeadError::bad("invalid header name"))?;
+        // HeaderValue refuses exactly what RFC 9110 §5.5 does not allow:
+        // control bytes other than HT, and DEL (obs-text is kept).
+        let value = trim_ows(&line[colon + 1..]);
+        let value = HeaderValue::from_maybe_shared(buf.slice_ref(value))
+            .map_err(|_| HeadError::bad("control character in header value"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Removes optional whitespace (SP, HT) at both ends.
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The non-empty, trimmed elements of the comma lists in every `name`
+/// field.
+fn list_elements<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// Host, framing, keep-alive and Expect rules (RFC 9112 §3.2, §6, §9.3;
+/// RFC 9110 §10.1.1).
+fn apply_semantics(head: &mut RequestHead, limits: &Limits) -> Result<(), HeadError> {
+    let headers = &head.headers;
+    let http11 = head.version == Version::HTTP_11;
+
+    // Host.
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if http11 => return Err(HeadError::bad("missing Host header")),
+        (None, _) => {}
+        (Some(_), Some(_)) => return Err(HeadError::bad("more than one Host header")),
+        (Some(h), None) => {
+            if !valid_host(h.as_bytes()) {
+                return Err(HeadError::bad("invalid Host header"));
+            }
+        }
+    }
+
+    // Framing.
+    let has_te = headers.contains_key(TRANSFER_ENCODING);
+    let has_cl = headers.contains_key(CONTENT_LENGTH);
+    if has_te && has_cl {
+        return Err(HeadError::bad("both Transfer-Encoding and Content-Length"));
+    }
+    let framing = if has_te {
+        let mut chunked = 0usize;
+        let mut other = false;
+        let mut chunked_last = false;
+        for coding in list_elements(headers, &TRANSFER_ENCODING) {
+            chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+            if chunked_last {
+                chunked += 1;
+            } else {
+                other = true;
+            }
+        }
+        if chunked > 1 || (chunked == 1 && !chunked_last) {
+            return Err(HeadError::bad(
+                "chunked must be the final transfer coding, once",
+            ));
+        }
+        if other {
+            return Err(HeadError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "unknown transfer coding",
+            ));
+        }
+        if chunked == 0 {
+            return Err(HeadError::bad("empty Transfer-Encoding"));
+        }
+        Framing::Chunked
+    } else if has_cl {
+        let mut length: Option<u64> = None;
+        for v in headers.get_all(CONTENT_LENGTH) {
+            for element in v.as_bytes().split(|&b| b == b',') {
+                let n = parse_decimal(trim_ows(element))
+                    .ok_or_else(|| HeadError::bad("invalid Content-Length"))?;
+                match length {
+                    Some(prev) if prev != n => {
+                        return Err(HeadError::bad("conflicting Content-Length values"))
+                    }
+                    _ => length = Some(n),
+                }
+            }
+        }
+        let n = length.ok_or_else(|| HeadError::bad("invalid Content-Length"))?;
+        if limits.body != 0 && n > limits.body {
+            return Err(HeadError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body larger than LimitRequestBody",
+            ));
+        }
+        Framing::Length(n)
+    } else {
+        Framing::None
+    };
+
+    // Connection.
+    let mut close = false;
+    let mut keep_alive = false;
+    for option in list_elements(headers, &CONNECTION) {
+        if option.eq_ignore_ascii_case(b"close") {
+            close = true;
+        } else if option.eq_ignore_ascii_case(b"keep-alive") {
+            keep_alive = true;
+        }
+    }
+    let keep_alive = if http11 {
+        !close
+    } else {
+        keep_alive && !close && !has_te
+    };
+
+    // Expect.
+    let mut continue_expected = false;
+    for expectation in list_elements(headers, &EXPECT) {
+        if expectation.eq_ignore_ascii_case(b"100-continue") {
+            continue_expected = true;
+        } else {
+            return Err(HeadError::new(
+                StatusCode::EXPECTATION_FAILED,
+                "unsupported expectation",
+            ));
+        }
+    }
+
+    head.framing = framing;
+    head.keep_alive = keep_alive;
+    // RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request is ignored.
+    head.expect_continue = continue_expected && http11 && framing.has_body();
+    Ok(())
+}
+
+/// `1*DIGIT` as a u64; `None` for anything else or on overflow.
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2); an empty value is allowed.
+fn valid_host(h: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = h.strip_prefix(b"[") {
+        // IP-literal.
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..close];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'))
+        {
+            return false;
+        }
+        match &rest[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => return port.iter().all(u8::is_ascii_digit),
+            _ => return false,
+        }
+    } else {
+        match h.iter().position(|&b| b == b':') {
+            Some(i) => (&h[..i], &h[i + 1..]),
+            None => (h, &b""[..]),
+        }
+    };
+    host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            )
+    }) && port.iter().all(u8::is_ascii_digit)
+}

@@ -1,0 +1,268 @@
+//! An accepted connection and its facts.
+//!
+//! [`Connection`] hides whether the bytes travel in clear or through TLS
+//! (its TLS half is [`super::tls_stream`]), so a handler never changes when
+//! TLS is switched on: it only sees [`ConnInfo`].
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+
+use nix::sys::socket::MsgFlags;
+
+use crate::net::listener::Listener;
+use crate::net::tls_stream::{HandshakeStatus, TlsInfo, TlsStream};
+
+/// The facts of one connection a handler may want.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The local address the client connected to.
+    pub local: SocketAddr,
+    /// Index of the listener it came from, in [`crate::Listeners`] order.
+    pub listener: usize,
+    /// The address that listener was configured with (`*:80`, …).
+    pub listen_addr: Arc<str>,
+    /// `Some` when the connection is TLS.
+    pub tls: Option<TlsInfo>,
+}
+
+impl ConnInfo {
+    /// True when the connection is TLS.
+    pub fn is_secure(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// How the bytes travel.
+#[derive(Debug)]
+enum Transport {
+    /// Clear-text TCP.
+    Plain(TcpStream),
+    /// TLS over TCP (rustls); boxed, as the session state is large.
+    Tls(Box<TlsStream>),
+}
+
+/// An accepted socket with its facts.
+#[derive(Debug)]
+pub struct Connection {
+    transport: Transport,
+    info: ConnInfo,
+    /// The socket is in non-blocking mode (TLS only: chooses whether
+    /// reads and writes may wait).
+    nonblocking: bool,
+}
+
+impl Connection {
+    /// Wrap an accepted plain TCP stream.
+    pub fn plain(stream: TcpStream, listener: usize, listen_addr: Arc<str>) -> io::Result<Self> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        Ok(Connection {
+            transport: Transport::Plain(stream),
+            info: ConnInfo {
+                peer,
+                local,
+                listener,
+                listen_addr,
+                tls: None,
+            },
+            nonblocking: false,
+        })
+    }
+
+    /// Wrap a stream just accepted from `listener` (number `index`), with
+    /// the peer address `accept` returned. Saves the `getpeername` call,
+    /// and the `getsockname` one when the listener is bound to one
+    /// address. When the listener carries a TLS configuration, the
+    /// connection is TLS and its handshake has not begun: drive it with
+    /// [`Connection::handshake_step`] (or
+    /// [`crate::net::tls::handshake_blocking`]). The stream may be blocking
+    /// or non-blocking; the mode is read here, so set it before.
+    pub fn accepted(
+        stream: TcpStream,
+        peer: SocketAddr,
+        index: usize,
+        listener: &Listener,
+    ) -> io::Result<Self> {
+        let local = if listener.local.ip().is_unspecified() {
+            stream.local_addr()?
+        } else {
+            listener.local
+        };
+        let transport = match &listener.tls {
+            None => Transport::Plain(stream),
+            Some(cfg) => Transport::Tls(Box::new(TlsStream::new(stream, cfg.clone())?)),
+        };
+        let mut conn = Connection {
+            transport,
+            info: ConnInfo {
+                peer,
+                local,
+                listener: index,
+                listen_addr: listener.name.clone(),
+                tls: None,
+            },
+            nonblocking: false,
+        };
+        if let Transport::Tls(t) = &conn.transport {
+            conn.nonblocking = t.socket_is_nonblocking();
+        }
+        Ok(conn)
+    }
+
+    /// Tell the connection that its socket is now blocking (`false`) or
+    /// non-blocking (`true`), after changing the socket's mode.
+    pub fn set_nonblocking_mode(&mut self, nonblocking: bool) {
+        self.nonblocking = nonblocking;
+    }
+
+    /// The connection's facts.
+    pub fn info(&self) -> &ConnInfo {
+        &self.info
+    }
+
+    /// True when the connection is TLS (handshaken or not).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.transport, Transport::Tls(_))
+    }
+
+    /// True while a TLS handshake is under way (or not yet begun).
+    pub fn handshake_pending(&self) -> bool {
+        match &self.transport {
+            Transport::Tls(_) => self.info.tls.is_none(),
+            Transport::Plain(_) => false,
+        }
+    }
+
+    /// One step of the TLS handshake that never waits, whatever the
+    /// socket's mode: send what is pending, read what has arrived, and say
+    /// what to wait for next. `Done` (at once for plain TCP) fills
+    /// [`ConnInfo::tls`]. An error ends the connection; when
+    /// [`crate::net::tls_stream::is_plain_http`] is true for it, the client spoke
+    /// plain HTTP: write [`crate::net::tls::plain_http_response`] with
+    /// [`Connection::write_plain`] and close (a lingering close reads the
+    /// socket in clear from then on).
+    pub fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
+        let Transport::Tls(t) = &mut self.transport else {
+            return Ok(HandshakeStatus::Done);
+        };
+        if self.info.tls.is_some() {
+            return Ok(HandshakeStatus::Done);
+        }
+        let status = t.handshake_step()?;
+        if status == HandshakeStatus::Done {
+            self.info.tls = Some(t.info());
+        }
+        Ok(status)
+    }
+
+    /// Decrypted bytes already waiting, which a poll on the socket would
+    /// not show (two requests in one TLS record): read before waiting.
+    pub fn has_buffered_plaintext(&self) -> bool {
+        match &self.transport {
+            Transport::Tls(t) => t.has_plaintext(),
+            Transport::Plain(_) => false,
+        }
+    }
+
+    /// TLS bytes wait to be sent (after a `WouldBlock` on a non-blocking
+    /// socket): call [`Write::flush`] when the socket is writable.
+    pub fn wants_write(&self) -> bool {
+        match &self.transport {
+            Transport::Tls(t) => t.wants_write(),
+            Transport::Plain(_) => false,
+        }
+    }
+
+    /// Write `bytes` to the socket in clear, beside any TLS: for the
+    /// plain-HTTP answer on a TLS port.
+    pub fn write_plain(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut tcp = self.tcp();
+        tcp.write_all(bytes)
+    }
+
+    /// The plain TCP stream when there is no TLS layer (so a strategy may
+    /// use `sendfile`).
+    pub fn plain_tcp(&self) -> Option<&TcpStream> {
+        match &self.transport {
+            Transport::Plain(s) => Some(s),
+            Transport::Tls(_) => None,
+        }
+    }
+
+    /// The underlying TCP stream, whatever the layer above it.
+    pub fn tcp(&self) -> &TcpStream {
+        match &self.transport {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => t.tcp(),
+        }
+    }
+
+    /// Read what has already arrived without waiting: `Err(WouldBlock)`
+    /// when nothing has (for TLS: no complete record).
+    pub fn read_nonblocking(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.transport {
+            Transport::Plain(s) => {
+                nix::sys::socket::recv(s.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
+                    .map_err(io::Error::from)
+            }
+            Transport::Tls(t) => t.read_nonblocking(buf),
+        }
+    }
+
+    /// Half-close the sending side (for lingering close); TLS says
+    /// `close_notify` first (not to a client that spoke plain HTTP).
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        if let Transport::Tls(t) = &mut self.transport {
+            t.close_notify(self.nonblocking);
+        }
+        self.tcp().shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.transport {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf, self.nonblocking),
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.transport {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(t) => t.write(buf, self.nonblocking),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match &mut self.transport {
+            Transport::Plain(s) => s.write_vectored(bufs),
+            Transport::Tls(t) => t.write_vectored(bufs, self.nonblocking),
+        }
+    }
+    /// Send every pending byte; for TLS on a non-blocking socket,
+    /// `WouldBlock` while some remain ([`Connection::wants_write`]).
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.transport {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(t) => t.flush(self.nonblocking),
+        }
+    }
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.tcp().as_raw_fd()
+    }
+}
+
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.tcp().as_fd()
+    }
+}

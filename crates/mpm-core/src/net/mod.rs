@@ -1,0 +1,20 @@
+//! Sockets: from a `Listen` address to an accepted connection.
+//!
+//! - [`listener`]: every `Listen` address bound once, before any fork, and
+//!   kept across restarts.
+//! - [`accept`]: the blocking accept loop of the forked children (prefork,
+//!   worker, and `single`'s one thread), and the handling of a failed
+//!   `accept` that every accept loop shares (the event loop's too).
+//! - [`connection`]: an accepted socket, in clear or TLS, with its facts;
+//!   [`tls_stream`]: its TLS half, the rustls session over the socket and
+//!   its non-blocking handshake step.
+//! - [`tls`]: rustls configuration per listening address (certificates,
+//!   SNI, versions, suites, sessions) and the blocking handshake.
+//! - [`poll`]: waiting on descriptors, for all of the above.
+
+pub mod accept;
+pub mod connection;
+pub mod listener;
+pub mod poll;
+pub mod tls;
+pub mod tls_stream;

@@ -1,0 +1,390 @@
+//! TLS over an accepted TCP stream: the rustls server session read and
+//! written on a blocking or a non-blocking socket, its handshake driven one
+//! step at a time that never waits ([`HandshakeStatus`]), and plain HTTP
+//! recognised at the first byte (a TLS record starts with 0x16:
+//! [`is_plain_http`]). [`crate::Connection`] wraps it, so a handler never
+//! knows whether TLS is on; [`super::tls`] builds the configurations.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use nix::sys::socket::MsgFlags;
+use rustls::ProtocolVersion;
+
+/// What a TLS session negotiated; filled in by the TLS acceptor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The SNI name the client sent, if any.
+    pub sni: Option<String>,
+    /// Negotiated protocol version, e.g. `TLSv1.3`.
+    pub version: String,
+    /// Negotiated ALPN protocol, e.g. `http/1.1`.
+    pub alpn: Option<String>,
+}
+
+/// Most plaintext rustls buffers for sending before `write` stops taking
+/// more (so a non-blocking writer sees back-pressure).
+const SEND_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// Where a handshake stands after [`crate::Connection::handshake_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeStatus {
+    /// Finished: the connection carries application data and
+    /// [`crate::ConnInfo::tls`] is filled in.
+    Done,
+    /// Waiting for the client: call again when the socket is readable.
+    WantRead,
+    /// Our bytes are pending: call again when the socket is writable.
+    WantWrite,
+}
+
+/// The marker error inside the `io::Error` of a handshake that met plain
+/// HTTP (see [`is_plain_http`]).
+#[derive(Debug)]
+pub struct PlainHttp;
+
+impl fmt::Display for PlainHttp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("plain HTTP received on a TLS port")
+    }
+}
+
+impl std::error::Error for PlainHttp {}
+
+/// True when a handshake error means the client spoke plain HTTP: answer
+/// [`crate::net::tls::plain_http_response`] in clear and close.
+pub fn is_plain_http(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<PlainHttp>())
+}
+
+/// A TCP stream with a rustls server session over it.
+///
+/// Works on a blocking socket (each read or write may wait, bounded by
+/// the socket's timeouts) and on a non-blocking one (`WouldBlock` when
+/// the socket has nothing for us or takes nothing more).
+#[derive(Debug)]
+pub(super) struct TlsStream {
+    tcp: TcpStream,
+    session: rustls::ServerConnection,
+    /// The first byte has been looked at (plain HTTP detection).
+    sniffed: bool,
+    /// Decrypted bytes are waiting in the session (as of the last read).
+    plaintext: bool,
+    /// `close_notify` is queued or sent.
+    notified: bool,
+    /// The client spoke plain HTTP (found by [`TlsStream::handshake_step`]):
+    /// the session is never used, and reads, writes and the half-close of
+    /// a lingering close go to the socket in clear. (Through the session,
+    /// a lingering close would feed the client's HTTP to rustls, which
+    /// then alerts after its `close_notify`: a debug assertion.)
+    cleartext: bool,
+}
+
+impl Drop for TlsStream {
+    /// Say `close_notify` (best effort, never waiting), so the client can
+    /// tell our close from a cut: a close-delimited body is complete.
+    fn drop(&mut self) {
+        if !self.notified && !self.session.is_handshaking() {
+            self.session.send_close_notify();
+            let _ = self.flush_tls(true);
+        }
+    }
+}
+
+/// `recv`/`send` with `MSG_DONTWAIT`: never waits, whatever the socket's
+/// mode, so a handshake step cannot block.
+struct DontWait<'a>(&'a TcpStream);
+
+impl Read for DontWait<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        nix::sys::socket::recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
+            .map_err(io::Error::from)
+    }
+}
+
+impl Write for DontWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        nix::sys::socket::send(
+            self.0.as_raw_fd(),
+            buf,
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        )
+        .map_err(io::Error::from)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl TlsStream {
+    /// Send what rustls has for the peer, until it has nothing or the
+    /// socket takes nothing more (`WouldBlock`, or a timeout on a blocking
+    /// socket).
+    fn flush_tls(&mut self, dont_wait: bool) -> io::Result<()> {
+        while self.session.wants_write() {
+            let r = if dont_wait {
+                self.session.write_tls(&mut DontWait(&self.tcp))
+            } else {
+                self.session.write_tls(&mut &self.tcp)
+            };
+            match r {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Read TLS records from the socket once and decrypt them. `Ok(false)`
+    /// at the end of the stream.
+    fn read_records(&mut self, dont_wait: bool) -> io::Result<bool> {
+        let n = loop {
+            let r = if dont_wait {
+                self.session.read_tls(&mut DontWait(&self.tcp))
+            } else {
+                self.session.read_tls(&mut &self.tcp)
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        match self.session.process_new_packets() {
+            Ok(state) => {
+                self.plaintext = state.plaintext_bytes_to_read() > 0;
+            }
+            Err(e) => {
+                // Tell the peer why (the alert rustls queued), best effort.
+                let _ = self.flush_tls(true);
+                return Err(tls_error(e));
+            }
+        }
+        Ok(n > 0)
+    }
+
+    /// Decrypted bytes, reading records as needed.
+    fn read_data(&mut self, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
+        loop {
+            match self.session.reader().read(buf) {
+                Ok(n) => {
+                    if let Ok(state) = self.session.process_new_packets() {
+                        self.plaintext = state.plaintext_bytes_to_read() > 0;
+                    }
+                    return Ok(n);
+                }
+                // The peer closed without close_notify: the end, for HTTP
+                // (its framing says whether a message was cut).
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            self.plaintext = false;
+            // A handshake or key update may want an answer first. On a
+            // non-blocking socket a full send buffer does not stop the
+            // read: the caller sees `wants_write` and flushes later.
+            if self.session.wants_write() {
+                match self.flush_tls(dont_wait) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && dont_wait => {}
+                    other => other?,
+                }
+            }
+            if !self.read_records(dont_wait)? {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Take plaintext into rustls (at most its buffer limit) and send what
+    /// it can; `WouldBlock` only when nothing was taken.
+    fn write_data(&mut self, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Room first: on a blocking socket this empties the buffer.
+        match self.flush_tls(dont_wait) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => other?,
+        }
+        let n = self.session.writer().write(buf)?;
+        match self.flush_tls(dont_wait) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
+    /// Whether the socket is in non-blocking mode now.
+    pub(super) fn socket_is_nonblocking(&self) -> bool {
+        nix::fcntl::fcntl(self.tcp.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+            .map(|f| {
+                nix::fcntl::OFlag::from_bits_truncate(f).contains(nix::fcntl::OFlag::O_NONBLOCK)
+            })
+            .unwrap_or(false)
+    }
+
+    /// A server session over `tcp` (accepted, handshake not begun).
+    pub(super) fn new(tcp: TcpStream, cfg: Arc<rustls::ServerConfig>) -> io::Result<TlsStream> {
+        let mut session = rustls::ServerConnection::new(cfg).map_err(tls_error)?;
+        session.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+        Ok(TlsStream {
+            tcp,
+            session,
+            sniffed: false,
+            plaintext: false,
+            notified: false,
+            cleartext: false,
+        })
+    }
+
+    /// The TCP stream under the session.
+    pub(super) fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// What the handshake negotiated (once it is done).
+    pub(super) fn info(&self) -> TlsInfo {
+        TlsInfo {
+            sni: self.session.server_name().map(str::to_string),
+            version: version_name(self.session.protocol_version()),
+            alpn: self
+                .session
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+        }
+    }
+
+    /// One step of the handshake that never waits, whatever the socket's
+    /// mode (see [`crate::Connection::handshake_step`]).
+    pub(super) fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
+        loop {
+            match self.flush_tls(true) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(HandshakeStatus::WantWrite)
+                }
+                other => other?,
+            }
+            if !self.session.is_handshaking() {
+                return Ok(HandshakeStatus::Done);
+            }
+            if !self.sniffed {
+                let mut first = [0u8; 1];
+                match nix::sys::socket::recv(
+                    self.tcp.as_raw_fd(),
+                    &mut first,
+                    MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+                ) {
+                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Ok(_) if first[0] != 0x16 => {
+                        self.cleartext = true;
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, PlainHttp));
+                    }
+                    Ok(_) => self.sniffed = true,
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(HandshakeStatus::WantRead),
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match self.read_records(true) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(HandshakeStatus::WantRead)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Decrypted bytes are waiting (as of the last read).
+    pub(super) fn has_plaintext(&self) -> bool {
+        self.plaintext
+    }
+
+    /// TLS bytes wait to be sent.
+    pub(super) fn wants_write(&self) -> bool {
+        self.session.wants_write()
+    }
+
+    /// Read what has already arrived without waiting.
+    pub(super) fn read_nonblocking(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cleartext {
+            DontWait(&self.tcp).read(buf)
+        } else {
+            self.read_data(buf, true)
+        }
+    }
+
+    /// Read decrypted bytes (the socket in clear after plain HTTP).
+    pub(super) fn read(&mut self, buf: &mut [u8], nonblocking: bool) -> io::Result<usize> {
+        if self.cleartext {
+            self.tcp.read(buf)
+        } else {
+            self.read_data(buf, nonblocking)
+        }
+    }
+
+    /// Write through the session (the socket in clear after plain HTTP).
+    pub(super) fn write(&mut self, buf: &[u8], nonblocking: bool) -> io::Result<usize> {
+        if self.cleartext {
+            self.tcp.write(buf)
+        } else {
+            self.write_data(buf, nonblocking)
+        }
+    }
+
+    /// As [`TlsStream::write`], with the first non-empty slice only
+    /// through the session.
+    pub(super) fn write_vectored(
+        &mut self,
+        bufs: &[io::IoSlice<'_>],
+        nonblocking: bool,
+    ) -> io::Result<usize> {
+        if self.cleartext {
+            return self.tcp.write_vectored(bufs);
+        }
+        let first = bufs.iter().find(|b| !b.is_empty());
+        self.write_data(first.map_or(&[][..], |b| &b[..]), nonblocking)
+    }
+
+    /// Send every pending byte.
+    pub(super) fn flush(&mut self, nonblocking: bool) -> io::Result<()> {
+        if self.cleartext {
+            self.tcp.flush()
+        } else {
+            self.flush_tls(nonblocking)
+        }
+    }
+
+    /// Say `close_notify` before a half-close (not to a client that spoke
+    /// plain HTTP).
+    pub(super) fn close_notify(&mut self, nonblocking: bool) {
+        if !self.cleartext {
+            self.session.send_close_notify();
+            self.notified = true;
+            let _ = self.flush_tls(nonblocking);
+        }
+    }
+}
+
+/// The name of a negotiated protocol version (`TLSv1.3`).
+fn version_name(v: Option<ProtocolVersion>) -> String {
+    match v {
+        Some(ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
+        Some(ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,25 @@
+//! Processes: how a strategy runs in processes and threads.
+//!
+//! - [`master`]: the master of the forking strategies (prefork, worker,
+//!   event): it forks, reaps and replaces children, keeps the spares and
+//!   turns commands into what children must do.
+//! - [`child`]: a child's life after `fork`, what the strategy's child body
+//!   is handed, and the worker threads of a threaded child (worker, event).
+//! - [`privileges`]: switching to `User` and `Group`, never serving as
+//!   root (a forked child, and `single`).
+//! - [`spare`]: the spare regulator (Apache's idle-server maintenance) the
+//!   master runs.
+//! - [`clamp`]: each strategy's MPM directives clamped once, with Apache's
+//!   warnings, into the [`clamp::Clamped`] configuration a run takes.
+//! - [`scoreboard`]: the shared-memory table of processes and workers that
+//!   every strategy writes, the master regulates from and the status page
+//!   reads.
+//! - [`single`]: the one-process strategy behind `mpmd -X`.
+
+pub mod child;
+pub mod clamp;
+pub mod master;
+pub mod privileges;
+pub mod scoreboard;
+pub mod single;
+pub mod spare;

@@ -1,0 +1,165 @@
+//! The scoreboard's shared memory: the one anonymous `MAP_SHARED` mapping
+//! made before the first `fork`, laid out as
+//!
+//! ```text
+//! | Header | ProcessSlot × procs | WorkerSlot × (procs × threads) |
+//! ```
+//!
+//! This file is all the scoreboard's `unsafe`: the `mmap`/`munmap` pair,
+//! and turning offsets of the mapping into references. It is sound because
+//! every type laid out here ([`Header`], [`ProcessSlot`], [`WorkerSlot`])
+//! is a `#[repr(C)]` struct of atomic integers, for which all-zero bytes
+//! (fresh anonymous memory) are a valid value and any concurrent access,
+//! from any thread or process, is data-race free.
+
+use std::alloc::{Layout, LayoutError};
+use std::io;
+use std::num::NonZeroUsize;
+use std::ptr::NonNull;
+
+use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+
+use super::slots::{Header, ProcessSlot, WorkerSlot};
+
+/// The shared mapping; unmapped when dropped (the scoreboard keeps it in
+/// an `Arc`, so when the last handle of this process goes).
+pub(super) struct Mapping {
+    base: NonNull<u8>,
+    len: NonZeroUsize,
+    procs: usize,
+    threads: usize,
+    procs_offset: usize,
+    workers_offset: usize,
+}
+
+// SAFETY: the mapping is plain shared memory that is only ever accessed
+// through atomics (every field of the header and the slots is one), so
+// handing the pointer to another thread, or sharing it between threads, is
+// as sound as sharing those atomics.
+unsafe impl Send for Mapping {}
+// SAFETY: see `Send` above: all access is through atomics.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are exactly what `mmap` returned in
+        // `Mapping::new`, the mapping is unmapped only here, once, and no
+        // reference into it outlives `self` (every accessor borrows
+        // `self`).
+        if let Err(e) = unsafe { munmap(self.base.cast(), self.len.get()) } {
+            log::warn!("could not unmap the scoreboard: {e}");
+        }
+    }
+}
+
+impl Mapping {
+    /// Map an empty board of `procs` processes of `threads` workers each.
+    /// An `InvalidInput` error when that many slots cannot be laid out.
+    pub(super) fn new(procs: usize, threads: usize) -> io::Result<Mapping> {
+        let too_big =
+            |_: LayoutError| io::Error::new(io::ErrorKind::InvalidInput, "too many slots");
+        // Saturated, a product too large fails as a layout below.
+        let workers = procs.saturating_mul(threads);
+        let layout = Layout::new::<Header>();
+        let (layout, procs_offset) = layout
+            .extend(Layout::array::<ProcessSlot>(procs).map_err(too_big)?)
+            .map_err(too_big)?;
+        let (layout, workers_offset) = layout
+            .extend(Layout::array::<WorkerSlot>(workers).map_err(too_big)?)
+            .map_err(too_big)?;
+        // Never zero: the header alone has a size.
+        let len = NonZeroUsize::new(layout.size())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: an anonymous mapping at an address of the kernel's choice
+        // touches no existing memory. The kernel returns zeroed, page-aligned
+        // memory (page alignment covers every slot's alignment, asserted
+        // below), and all-zero bytes are a valid value of every field.
+        let base = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(Mapping {
+            base: base.cast(),
+            len,
+            procs,
+            threads,
+            procs_offset,
+            workers_offset,
+        })
+    }
+
+    /// Process slots.
+    pub(super) fn procs(&self) -> usize {
+        self.procs
+    }
+
+    /// Worker slots per process.
+    pub(super) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The header, at the start of the region.
+    pub(super) fn header(&self) -> &Header {
+        // SAFETY: the header is at offset 0 of a live, page-aligned mapping
+        // at least `size_of::<Header>()` long; it is only accessed through
+        // its atomics, valid for any bytes; the reference lives no longer
+        // than `&self`, which keeps the mapping alive.
+        unsafe { self.base.cast::<Header>().as_ref() }
+    }
+
+    /// The slot of process `p`. Panics if `p >= procs` (a caller bug).
+    pub(super) fn process(&self, p: usize) -> &ProcessSlot {
+        assert!(
+            p < self.procs,
+            "process slot {p} out of range (the scoreboard has {})",
+            self.procs
+        );
+        // SAFETY: `procs_offset + p * size_of::<ProcessSlot>()` is inside
+        // the array laid out by `Layout::extend` in `new` (p is checked
+        // above), so it is in bounds and aligned; the slot is only accessed
+        // through atomics, valid for any bytes; the reference lives no
+        // longer than `&self`, which keeps the mapping alive.
+        unsafe {
+            let first = self
+                .base
+                .as_ptr()
+                .add(self.procs_offset)
+                .cast::<ProcessSlot>();
+            &*first.add(p)
+        }
+    }
+
+    /// The slot of worker `t` of process `p`. Panics if either index is
+    /// out of range (a caller bug).
+    pub(super) fn worker(&self, p: usize, t: usize) -> &WorkerSlot {
+        assert!(
+            p < self.procs && t < self.threads,
+            "worker slot {p}/{t} out of range (the scoreboard has {}×{})",
+            self.procs,
+            self.threads
+        );
+        let index = p * self.threads + t;
+        // SAFETY: `index < procs × threads` (checked above), so the slot is
+        // inside the array laid out by `Layout::extend` in `new`, in bounds
+        // and aligned; it is only accessed through atomics, valid for any
+        // bytes; the reference lives no longer than `&self`, which keeps
+        // the mapping alive.
+        unsafe {
+            let first = self
+                .base
+                .as_ptr()
+                .add(self.workers_offset)
+                .cast::<WorkerSlot>();
+            &*first.add(index)
+        }
+    }
+}
+
+// Page alignment (at least 4096) of the mapping covers every part.
+const _: () = assert!(std::mem::align_of::<Header>() <= 4096);
+const _: () = assert!(std::mem::align_of::<ProcessSlot>() <= 4096);
+const _: () = assert!(std::mem::align_of::<WorkerSlot>() <= 4096);

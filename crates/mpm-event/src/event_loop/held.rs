@@ -1,0 +1,72 @@
+//! What the loop keeps for each connection it holds: where the connection
+//! is ([`State`]), its deadline on the timer wheel, and what its next read
+//! must know; and the counts by state the status page shows.
+
+use std::time::{Instant, SystemTime};
+
+use mpm_core::deadline::read::ReadDeadline;
+use mpm_core::h1::Session;
+use mpm_core::serve::{After, PendingWrite};
+use mpm_core::Connection;
+
+/// Where a connection is.
+pub(super) enum State {
+    /// A TLS handshake under way (bounded by `Timeout` from the accept).
+    Handshake,
+    /// Reading a request head (none of it yet, or part of it in the
+    /// session).
+    Head {
+        /// The bytes of a head that did not come in one read, and its
+        /// scan; the buffer's capacity counts against the child's budget
+        /// (`Loop::head_bytes`).
+        session: Session,
+        rd: ReadDeadline,
+        last: Instant,
+        started: SystemTime,
+        clock: Instant,
+    },
+    /// Between requests; no buffer.
+    KeepAlive,
+    /// Lent to a worker.
+    Worker,
+    /// Finishing a response, then `after`; `session` holds bytes of the
+    /// next request already read.
+    Writing {
+        pending: PendingWrite,
+        after: After,
+        session: Session,
+    },
+    /// Closing: our side is shut, reading what the client still sends.
+    Linger,
+}
+
+/// One connection the loop holds (a lent one included), under its key
+/// (its poll token and index in `Loop::conns`).
+pub(super) struct Held {
+    /// `None` while a worker has it.
+    pub(super) conn: Option<Connection>,
+    pub(super) state: State,
+    /// Requests answered on it so far.
+    pub(super) served: u32,
+    pub(super) deadline: Option<Instant>,
+    /// The live wheel entry: its arm number and tick.
+    pub(super) armed: Option<(u64, u64)>,
+    /// Reading may find bytes that no new event will announce (sockets are
+    /// edge-triggered): a readable event came while a worker had it or
+    /// while a response was being finished, or the last read left some.
+    /// Whoever takes it next reads before waiting.
+    pub(super) may_read: bool,
+    /// The last read of a head may have left bytes in the socket (it
+    /// filled its buffer; a TLS layer reads records in chunks).
+    pub(super) left_in_socket: bool,
+    /// Its keep-alive turn, matched against the idle queue's entries.
+    pub(super) keepalive_turn: u64,
+}
+
+/// Connections by state, for the status page.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Counts {
+    pub(super) keepalive: u32,
+    pub(super) writing: u32,
+    pub(super) closing: u32,
+}
