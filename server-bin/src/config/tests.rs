@@ -1163,3 +1163,17 @@ fn apache_mpm_snippet_applies_the_blocks_of_compiled_mpms() {
         (Some(8), 20, Some(256), Some(256), 4000)
     );
 }
+
+#[test]
+fn the_error_directive_stops_with_its_message_and_one_without_says_what_it_needs() {
+    // From the config_loader fuzz target: `Error` alone gave an error
+    // with an empty message.
+    assert!(err("Error \"this site needs mod_foo\"\n").ends_with("this site needs mod_foo"));
+    for text in ["error\r\n", "Error \"\"\n", "Error \" \"\n"] {
+        let e = err(text);
+        assert!(
+            e.contains("Error takes one argument, the message to stop with"),
+            "{text:?}: {e}"
+        );
+    }
+}

@@ -51,7 +51,15 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             l.defined.remove(var);
             l.vars.remove(var);
         }),
-        "error" => Err(d.args.join(" ")),
+        // Apache's `Error "message"` stops reading with that message; one
+        // with no message (found by the config_loader fuzz target) says so
+        // rather than stop with an empty error.
+        "error" => Err(match d.args.join(" ") {
+            message if message.trim().is_empty() => {
+                "Error takes one argument, the message to stop with: Error \"...\"".to_string()
+            }
+            message => message,
+        }),
         "listen" => listen(l, d),
         "serverroot" => server_root(l, d),
         "loadmodule" => l.global(d).and_then(|()| match d.args {
