@@ -358,12 +358,12 @@ fn preconditions_and_ranges_follow_rfc_9110(mpm: &str) {
     }
     let port = free_port();
     let docroot = site.docroot().display().to_string();
-    let conf = site.config(&format!(
-        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {docroot}\n\
-         MMapFile {docroot}/mmap.txt\nCacheFile {docroot}/cache.txt\n",
-        mpm_directives(mpm)
-    ));
-    let m = start(&site, &conf);
+    let m = start_mpm(
+        &site,
+        mpm,
+        port,
+        &format!("MMapFile {docroot}/mmap.txt\nCacheFile {docroot}/cache.txt"),
+    );
     let mut wrong = Vec::new();
     for name in ["disk.txt", "mmap.txt", "cache.txt"] {
         wrong.extend(check_all(&format!("http://127.0.0.1:{port}/{name}")));

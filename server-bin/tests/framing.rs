@@ -41,12 +41,7 @@ fn check_framing(mpm: &str) {
     let site = Site::new();
     site.write("htdocs/index.html", "home");
     let port = free_port();
-    let conf = site.config(&format!(
-        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n",
-        mpm_directives(mpm),
-        site.docroot().display()
-    ));
-    let _m = start(&site, &conf);
+    let _m = start_mpm(&site, mpm, port, "");
     let chunked = |body: &str| {
         format!(
             "GET /index.html HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{body}"

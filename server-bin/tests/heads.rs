@@ -17,12 +17,7 @@ fn server(mpm: &str, extra: &str) -> (Site, Mpmd, u16) {
     let site = Site::new();
     site.write("htdocs/index.html", "home");
     let port = free_port();
-    let conf = site.config(&format!(
-        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{extra}\n",
-        mpm_directives(mpm),
-        site.docroot().display()
-    ));
-    let m = start(&site, &conf);
+    let m = start_mpm(&site, mpm, port, extra);
     (site, m, port)
 }
 

@@ -32,6 +32,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Start `mpmd` under strategy `mpm` (see [`mpm_directives`]) on `port`,
+/// serving the site's document root, with `extra` directives after the
+/// common ones.
+pub fn start_mpm(site: &Site, mpm: &str, port: u16, extra: &str) -> Mpmd {
+    let conf = site.config(&format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{extra}\n",
+        mpm_directives(mpm),
+        site.docroot().display()
+    ));
+    start(site, &conf)
+}
+
 /// The directives that choose strategy `mpm` and make it small (`single`,
 /// run with `-X`, has none).
 pub fn mpm_directives(mpm: &str) -> &'static str {

@@ -105,30 +105,26 @@ impl Serving<'_, '_> {
     /// Read more bytes into the session. `Ok(0)` is end of stream;
     /// `Err(InvalidData)` means the buffer is full at the head limit.
     pub(super) fn fill(&mut self) -> io::Result<usize> {
-        let room = self
-            .session
-            .space(READ_CHUNK)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "buffer full"))?;
-        loop {
-            match self.io.read(room) {
-                Ok(n) => {
-                    self.session.filled(n);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        self.fill_from(false)
     }
 
     /// As [`Serving::fill`], but `Err(WouldBlock)` instead of waiting.
     pub(super) fn fill_nonblocking(&mut self) -> io::Result<usize> {
+        self.fill_from(true)
+    }
+
+    fn fill_from(&mut self, nonblocking: bool) -> io::Result<usize> {
         let room = self
             .session
             .space(READ_CHUNK)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "buffer full"))?;
         loop {
-            match self.io.read_nonblocking(room) {
+            let read = if nonblocking {
+                self.io.read_nonblocking(room)
+            } else {
+                self.io.read(room)
+            };
+            match read {
                 Ok(n) => {
                     self.session.filled(n);
                     return Ok(n);
