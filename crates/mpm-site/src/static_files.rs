@@ -369,12 +369,19 @@ fn respond(
     body: impl FnOnce(u64, u64) -> Result<Body, StatusCode>,
 ) -> Response {
     let headers = req.headers;
-    let if_match = field(headers, &IF_MATCH);
-    let if_none_match = field(headers, &IF_NONE_MATCH);
-    let if_modified_since = field(headers, &IF_MODIFIED_SINCE);
-    let if_unmodified_since = field(headers, &IF_UNMODIFIED_SINCE);
-    let if_range = field(headers, &IF_RANGE);
-    let range = field(headers, &RANGE);
+    // Most requests carry none of these fields: one pass over the names
+    // (no hashing) saves six map lookups per file answered.
+    let asks = headers.keys().any(|name| {
+        let name = name.as_str();
+        name.starts_with("if-") || name == "range"
+    });
+    let field = |name: &HeaderName| if asks { field(headers, name) } else { None };
+    let if_match = field(&IF_MATCH);
+    let if_none_match = field(&IF_NONE_MATCH);
+    let if_modified_since = field(&IF_MODIFIED_SINCE);
+    let if_unmodified_since = field(&IF_UNMODIFIED_SINCE);
+    let if_range = field(&IF_RANGE);
+    let range = field(&RANGE);
     let conditions = Conditions {
         if_match: if_match.as_deref(),
         if_none_match: if_none_match.as_deref(),
