@@ -61,6 +61,9 @@
 //! connection, `R`/`W`/`K` while serving, `G` when finishing before the
 //! child leaves; the slots above `ThreadsPerChild` stay `.`.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
