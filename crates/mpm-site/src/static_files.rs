@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,6 +41,9 @@ pub struct FileConfig {
     /// order (the main server's before a virtual host's own), so a later
     /// block's setting replaces an earlier one's.
     directories: Vec<DirectoryBlock>,
+    /// Each block's path in plain form (its components joined by `/`),
+    /// for comparing bytes instead of components on every request.
+    plain: Vec<Vec<u8>>,
     /// The host's `DirectoryIndex` names, until a block sets its own.
     index: Vec<String>,
 }
@@ -54,6 +57,29 @@ pub struct DirSettings<'a> {
     pub require: Option<&'a Require>,
     /// `DirectoryIndex` names (empty: `disabled`).
     pub index: &'a [String],
+}
+
+/// True when `path`'s bytes are its components joined by `/` (no empty
+/// component, no `.` after the first, no trailing `/` but the root's): then
+/// comparing bytes with [`within`] says what `Path::starts_with` says.
+fn is_plain(path: &[u8]) -> bool {
+    let body = path.strip_prefix(b"./").unwrap_or(path);
+    !(body.windows(2).any(|w| w == b"//")
+        || body.windows(3).any(|w| w == b"/./")
+        || body.ends_with(b"/.")
+        || (body.len() > 1 && body.ends_with(b"/")))
+}
+
+/// Whether the plain path `dir` is `base` (a block's path in plain form)
+/// or lies below it: `Path::starts_with`, on bytes.
+fn within(dir: &[u8], base: &[u8]) -> bool {
+    if base.is_empty() {
+        return true;
+    }
+    match dir.strip_prefix(base) {
+        Some(rest) => rest.is_empty() || base.ends_with(b"/") || rest.starts_with(b"/"),
+        None => false,
+    }
 }
 
 /// One request for a file, with what answering it needs.
@@ -78,8 +104,19 @@ impl FileConfig {
         let mut directories = directories.to_vec();
         // Stable: blocks of one length keep the configuration's order.
         directories.sort_by_key(|d| d.path.components().count());
+        let plain = directories
+            .iter()
+            .map(|d| {
+                d.path
+                    .components()
+                    .collect::<PathBuf>()
+                    .into_os_string()
+                    .into_vec()
+            })
+            .collect();
         FileConfig {
             directories,
+            plain,
             index: index.to_vec(),
         }
     }
@@ -93,7 +130,21 @@ impl FileConfig {
             require: None,
             index: &self.index,
         };
-        for block in self.directories.iter().filter(|b| dir.starts_with(&b.path)) {
+        let bytes = dir.as_os_str().as_bytes();
+        let plain = is_plain(bytes);
+        let holds = |i: usize| -> bool {
+            if plain {
+                within(bytes, &self.plain[i])
+            } else {
+                dir.starts_with(&self.directories[i].path)
+            }
+        };
+        for (_, block) in self
+            .directories
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| holds(i))
+        {
             if let Some(options) = block.options {
                 settings.options = options.apply(settings.options);
             }
@@ -453,5 +504,70 @@ mod tests {
         assert_eq!(status(libc::EACCES), StatusCode::FORBIDDEN);
         assert_eq!(status(libc::ELOOP), StatusCode::FORBIDDEN);
         assert_eq!(status(libc::EIO), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+
+    use super::{is_plain, within};
+
+    /// The byte comparison answers as `Path::starts_with` for every pair of
+    /// these paths that it is used for (a plain `dir`).
+    #[test]
+    fn comparing_plain_bytes_answers_as_path_starts_with() {
+        let paths: [&[u8]; 26] = [
+            b"",
+            b"/",
+            b"//",
+            b"/srv",
+            b"/srv/",
+            b"/srv//",
+            b"/srv/www",
+            b"/srv/www/",
+            b"/srv/ww",
+            b"/srv/www2",
+            b"/srv/www/a",
+            b"/srv//www/a",
+            b"/srv/./www",
+            b"/srv/www/.",
+            b"/srv/www/..",
+            b"/srv/../srv/www",
+            b"srv",
+            b"srv/www",
+            b"./srv",
+            b"./srv/www",
+            b".",
+            b"..",
+            b"../x",
+            b"a/b/",
+            b"/a b/c",
+            b"/\xff/\xfe",
+        ];
+        let mut compared = 0;
+        for dir in paths {
+            let dir_path = Path::new(OsStr::from_bytes(dir));
+            if !is_plain(dir) {
+                continue;
+            }
+            for base in paths {
+                let base_path = Path::new(OsStr::from_bytes(base));
+                let plain: PathBuf = base_path.components().collect();
+                assert_eq!(
+                    within(dir, plain.as_os_str().as_bytes()),
+                    dir_path.starts_with(base_path),
+                    "{:?} under {:?}",
+                    String::from_utf8_lossy(dir),
+                    String::from_utf8_lossy(base)
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 300, "only {compared} pairs compared");
+        assert!(is_plain(b"/srv/www") && is_plain(b"/") && is_plain(b"./a/b"));
+        assert!(!is_plain(b"/srv//www") && !is_plain(b"/srv/") && !is_plain(b"/a/./b"));
     }
 }
