@@ -135,12 +135,6 @@ impl HeadScan {
         self.scanned
     }
 
-    /// True before any byte of a request line was seen (only empty lines,
-    /// or nothing).
-    pub fn is_fresh(&self) -> bool {
-        matches!(self.stage, Stage::Leading)
-    }
-
     /// Scan `buf` (the whole head so far, from its first byte) from where
     /// the previous call stopped. Returns as [`parse_head`] does.
     pub fn advance(

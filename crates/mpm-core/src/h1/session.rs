@@ -95,19 +95,6 @@ impl Session {
         }
     }
 
-    /// A session that starts with `bytes` already read (a connection handed
-    /// over with the start of its next request).
-    pub fn with_bytes(limits: &Limits, bytes: Vec<u8>) -> Session {
-        let end = bytes.len();
-        Session {
-            buf: bytes,
-            start: 0,
-            end,
-            scan: HeadScan::default(),
-            head_cap: limits.head_capacity(),
-        }
-    }
-
     /// The bytes read and not yet used.
     pub fn buffered(&self) -> &[u8] {
         &self.buf[self.start..self.end]
@@ -121,12 +108,6 @@ impl Session {
     /// The buffer's capacity: the memory this session holds.
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
-    }
-
-    /// True while a head has begun (bytes of it buffered or scanned) and
-    /// is not whole.
-    pub fn in_head(&self) -> bool {
-        !self.is_empty() || !self.scan.is_fresh()
     }
 
     /// Room for at least one and at most `want` more bytes after the
@@ -170,19 +151,6 @@ impl Session {
     /// `n` bytes were written into the slice [`Session::space`] gave.
     pub fn filled(&mut self, n: usize) {
         self.end = (self.end + n).min(self.buf.len());
-    }
-
-    /// How many bytes of capacity taking `n` more bytes would add (for an
-    /// event loop that charges buffers against a budget first).
-    pub fn growth_for(&self, n: usize) -> usize {
-        let kept = self.end - self.start;
-        let need = kept + n;
-        if need <= self.buf.len() {
-            return 0;
-        }
-        need.next_power_of_two()
-            .max(MIN_BUFFER)
-            .saturating_sub(self.buf.capacity())
     }
 
     /// Take bytes read elsewhere (an event loop's shared read buffer):
@@ -300,13 +268,6 @@ impl Session {
             self.buf.truncate(self.end.max(MIN_BUFFER));
             self.buf.shrink_to_fit();
         }
-    }
-
-    /// The buffered bytes, as an owned vector (the session is used up).
-    pub fn into_bytes(mut self) -> Vec<u8> {
-        self.buf.truncate(self.end);
-        self.buf.drain(..self.start);
-        self.buf
     }
 
     /// Lend a spare buffer (a worker thread's, kept between requests) to a
