@@ -175,6 +175,18 @@ impl ProcessSlot {
     /// Mark the slot as owned by `pid`, born in `generation`, now: called
     /// by the child itself (or the master right after `fork`).
     pub fn start(&self, pid: i32, generation: u32) {
+        self.reset(generation, now_us() / 1_000_000);
+        self.pid.store(pid, Ordering::Release);
+    }
+
+    /// Back to an empty slot (its process died).
+    pub(super) fn clear(&self) {
+        self.pid.store(0, Ordering::Release);
+        self.reset(0, 0);
+    }
+
+    /// Every field but the pid as a new process (or none) starts it.
+    fn reset(&self, generation: u32, started_secs: u64) {
         self.generation.store(generation, Ordering::Relaxed);
         self.quiescing.store(0, Ordering::Relaxed);
         self.accepting.store(0, Ordering::Relaxed);
@@ -183,23 +195,7 @@ impl ProcessSlot {
         self.conns_keepalive.store(0, Ordering::Relaxed);
         self.conns_closing.store(0, Ordering::Relaxed);
         self.connections_served.store(0, Ordering::Relaxed);
-        self.started_secs
-            .store(now_us() / 1_000_000, Ordering::Relaxed);
-        self.pid.store(pid, Ordering::Release);
-    }
-
-    /// Back to an empty slot (its process died).
-    pub(super) fn clear(&self) {
-        self.pid.store(0, Ordering::Release);
-        self.generation.store(0, Ordering::Relaxed);
-        self.quiescing.store(0, Ordering::Relaxed);
-        self.accepting.store(0, Ordering::Relaxed);
-        self.conns_total.store(0, Ordering::Relaxed);
-        self.conns_writing.store(0, Ordering::Relaxed);
-        self.conns_keepalive.store(0, Ordering::Relaxed);
-        self.conns_closing.store(0, Ordering::Relaxed);
-        self.started_secs.store(0, Ordering::Relaxed);
-        self.connections_served.store(0, Ordering::Relaxed);
+        self.started_secs.store(started_secs, Ordering::Relaxed);
     }
 }
 
