@@ -104,6 +104,17 @@ impl FromStr for ListenAddr {
     }
 }
 
+/// What makes a listener's connections TLS: a rustls server
+/// configuration (see [`crate::net::tls`]).
+#[cfg(feature = "tls")]
+pub type TlsConfig = Arc<rustls::ServerConfig>;
+
+/// What makes a listener's connections TLS. This build has no `tls`
+/// feature: the type has no value, so no listener is TLS.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub enum TlsConfig {}
+
 /// One bound listening socket.
 #[derive(Debug)]
 pub struct Listener {
@@ -117,7 +128,7 @@ pub struct Listener {
     pub socket: TcpListener,
     /// The TLS configuration when connections on this socket are TLS
     /// (set with [`Listeners::set_tls`]; replaced on restart).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<TlsConfig>,
 }
 
 /// The set of bound listeners, in configuration order.
@@ -236,7 +247,7 @@ impl Listeners {
     /// Make the connections of listener `index` TLS with `config`, or
     /// plain with `None`. Done in the master before the strategy runs (and
     /// again after each restart's re-read), so children inherit it.
-    pub fn set_tls(&mut self, index: usize, config: Option<Arc<rustls::ServerConfig>>) {
+    pub fn set_tls(&mut self, index: usize, config: Option<TlsConfig>) {
         if let Some(l) = self.list.get_mut(index) {
             l.tls = config;
         }
