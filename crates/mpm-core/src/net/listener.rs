@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{describe_io, Error};
+use crate::error::Error;
 
 /// A `Listen` directive's address: `80`, `*:80`, `127.0.0.1:8080`,
 /// `[::1]:8080`, optionally followed by a protocol (`https`).
@@ -140,7 +140,7 @@ pub struct Listeners {
 fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
     let fail = |e: std::io::Error| Error::Bind {
         addr: addr.to_string(),
-        reason: describe_io(&e),
+        source: e,
     };
     let (socket, bind_to) = match addr.ip {
         // Every address: IPv6 dual stack when the system has it.
@@ -323,11 +323,15 @@ mod tests {
         let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = first.local_addr().unwrap().port();
         let addr = la(&format!("127.0.0.1:{port}"));
-        let e = Listeners::bind(&[addr], 16).unwrap_err().to_string();
+        let e = Listeners::bind(&[addr], 16).unwrap_err();
         assert_eq!(
-            e,
+            e.to_string(),
             format!("could not bind to 127.0.0.1:{port}: address already in use")
         );
+        match e {
+            Error::Bind { source, .. } => assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse),
+            other => panic!("expected Error::Bind, got {other}"),
+        }
     }
 
     #[test]
