@@ -43,16 +43,22 @@ impl Drop for Running {
     }
 }
 
-#[test]
-fn a_taken_port_is_a_bind_error_whose_source_is_addr_in_use() {
+/// Run a server on a port another socket holds: the address and the
+/// error `run` returns.
+fn run_on_a_taken_port() -> (SocketAddr, Error) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let err = Server::new(Hello)
         .strategy("single")
         .listen(&addr.to_string())
-        .unwrap()
-        .run()
+        .and_then(|s| s.run())
         .expect_err("a second server on a taken port");
+    (addr, err)
+}
+
+#[test]
+fn a_taken_port_is_a_bind_error_whose_source_is_addr_in_use() {
+    let (addr, err) = run_on_a_taken_port();
     match &err {
         Error::Bind { addr: a, source } => {
             assert_eq!(a, &addr.to_string());
@@ -69,13 +75,7 @@ fn a_taken_port_is_a_bind_error_whose_source_is_addr_in_use() {
 
 #[test]
 fn main_returning_an_error_prints_its_message_not_a_struct() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap();
-    let err = Server::new(Hello)
-        .strategy("single")
-        .listen(&addr.to_string())
-        .and_then(|s| s.run())
-        .expect_err("a taken port");
+    let (addr, err) = run_on_a_taken_port();
     // `fn main() -> Result<(), mpm::Error>` prints `Error: {err:?}`.
     assert_eq!(
         format!("{err:?}"),
