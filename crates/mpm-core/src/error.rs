@@ -192,10 +192,7 @@ mod tests {
     #[test]
     fn debug_adds_the_causes_below_the_one_the_message_names() {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        let e = Error::io(
-            "starting the handler",
-            io::Error::new(io::ErrorKind::Other, Outer(refused)),
-        );
+        let e = Error::io("starting the handler", io::Error::other(Outer(refused)));
         assert_eq!(
             format!("{e:?}"),
             "starting the handler: the pool could not connect\n\nCaused by:\n    connection refused"
