@@ -129,6 +129,7 @@ impl Server {
         self.listen_tls(addr, config)
     }
 
+    /// Listen on each of `addrs` (one `listen` call's), all with `tls`.
     fn add(mut self, addrs: Vec<ListenAddr>, tls: Option<TlsConfig>) -> Self {
         for a in addrs {
             self.addrs.push(a);
