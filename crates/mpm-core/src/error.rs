@@ -1,17 +1,40 @@
 //! Errors of the core.
 
+use std::fmt;
 use std::io;
 
-/// What went wrong in the core; each message names what failed and on what.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong in the core; each message names what failed and on what,
+/// and says its cause in words.
+///
+/// The system's own error, where there is one, is also the error's
+/// [`source`](std::error::Error::source), so code can look at it:
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let addr = format!("127.0.0.1:{}", taken.local_addr()?.port()).parse()?;
+/// match mpm_core::Listeners::bind(&[addr], 16) {
+///     Err(mpm_core::Error::Bind { source, .. })
+///         if source.kind() == std::io::ErrorKind::AddrInUse => {} // try another port
+///     other => panic!("expected the port to be in use: {other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// `Debug` prints the same message as `Display` (then any deeper causes,
+/// one a line), so `fn main() -> Result<(), mpm::Error>` ends with a line
+/// an operator reads: `Error: could not bind to 127.0.0.1:8080: address
+/// already in use`.
+#[derive(thiserror::Error)]
 pub enum Error {
     /// A `Listen` address could not be bound.
-    #[error("could not bind to {addr}: {reason}")]
+    #[error("could not bind to {addr}: {}", describe_io(.source))]
     Bind {
         /// The address as configured.
         addr: String,
-        /// The cause, in words (`address already in use`).
-        reason: String,
+        /// The system's reason: match its [`kind`](io::Error::kind)
+        /// (`AddrInUse`, `PermissionDenied`, `AddrNotAvailable`).
+        source: io::Error,
     },
     /// A `Listen` address did not parse.
     #[error("invalid Listen address {addr:?}: {reason}")]
@@ -20,6 +43,17 @@ pub enum Error {
         addr: String,
         /// Why it is not an address.
         reason: &'static str,
+    },
+    /// No strategy of that name is compiled into this build.
+    #[error(
+        "no strategy named {name:?}: this build has {}; a strategy is compiled in by its Cargo feature of the mpm crate (event, prefork, worker)",
+        compiled.join(", ")
+    )]
+    UnknownStrategy {
+        /// The name asked for.
+        name: String,
+        /// The strategies this build has, the default first.
+        compiled: Vec<&'static str>,
     },
     /// The handler factory failed in a process.
     #[error("the handler could not start: {0}")]
@@ -34,7 +68,7 @@ pub enum Error {
     },
     /// Installing signal handling or the control channel failed.
     #[error("could not set up process control: {0}")]
-    Control(io::Error),
+    Control(#[source] io::Error),
     /// A forked child could not start (its handler factory failed, or it
     /// could not drop privileges); the reason is in the error log.
     #[error(
@@ -69,6 +103,23 @@ pub enum Error {
     },
 }
 
+/// The message, then the causes below the one it already names in words
+/// (every variant's message says its immediate cause).
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut deeper = std::error::Error::source(self).and_then(|s| s.source());
+        if deeper.is_some() {
+            f.write_str("\n\nCaused by:")?;
+        }
+        while let Some(cause) = deeper {
+            write!(f, "\n    {cause}")?;
+            deeper = cause.source();
+        }
+        Ok(())
+    }
+}
+
 impl Error {
     /// An `Io` error with a description of what was being done.
     pub fn io(what: impl Into<String>, source: io::Error) -> Self {
@@ -101,5 +152,50 @@ pub fn describe_io(e: &io::Error) -> String {
             }
         }
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a cause of its own, as a library under a handler
+    /// factory might return inside an `io::Error`.
+    #[derive(Debug)]
+    struct Outer(io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the pool could not connect")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn debug_is_the_message_when_the_message_names_the_only_cause() {
+        let e = Error::Bind {
+            addr: "127.0.0.1:80".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            "could not bind to 127.0.0.1:80: permission denied"
+        );
+        assert_eq!(format!("{e:?}"), e.to_string());
+    }
+
+    #[test]
+    fn debug_adds_the_causes_below_the_one_the_message_names() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let e = Error::io("starting the handler", io::Error::other(Outer(refused)));
+        assert_eq!(
+            format!("{e:?}"),
+            "starting the handler: the pool could not connect\n\nCaused by:\n    connection refused"
+        );
     }
 }

@@ -43,6 +43,12 @@
 //! once; the shared-memory scoreboard every strategy writes; and the
 //! one-process strategy `single`.
 //!
+//! **Features.** `tls` (on by default) compiles TLS termination in:
+//! rustls with its ring provider, [`net::tls`]'s configurations, TLS
+//! listeners. Without it no listener is TLS ([`TlsConfig`] has no value),
+//! [`ConnInfo::tls`] is always `None`, and neither rustls nor ring is
+//! built; everything else is the same code.
+//!
 //! Nothing here knows a configuration file: `mpmd` (or an embedder) fills
 //! the typed configuration and binds the listeners, then hands both to a
 //! strategy's [`Mpm::run`].
@@ -66,7 +72,9 @@ pub mod process;
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
 /// requests and responses are made of.
 pub use http;
-/// The `rustls` crate, whose `ServerConfig` a TLS listener carries.
+/// The `rustls` crate, whose `ServerConfig` a TLS listener carries
+/// (feature `tls`).
+#[cfg(feature = "tls")]
 pub use rustls;
 
 pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
@@ -77,7 +85,7 @@ pub use handler::{
 };
 pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};
-pub use net::listener::{ListenAddr, Listener, Listeners};
+pub use net::listener::{ListenAddr, Listener, Listeners, TlsConfig};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
     ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,

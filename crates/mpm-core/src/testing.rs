@@ -73,11 +73,12 @@ impl TestServer {
     }
 
     /// As [`TestServer::start`], its connections TLS with `tls`.
+    #[cfg(feature = "tls")]
     pub fn start_tls(
         mut mpm: Box<dyn Mpm>,
         handler: Arc<dyn Handler>,
         protocol: ProtocolConfig,
-        tls: Arc<rustls::ServerConfig>,
+        tls: crate::TlsConfig,
     ) -> Self {
         Self::start_full(
             mpm.as_mut().info().name,
@@ -97,7 +98,7 @@ impl TestServer {
         handler: Arc<dyn Handler>,
         protocol: ProtocolConfig,
         mpm_cfg: MpmConfig,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<crate::TlsConfig>,
     ) -> Self {
         let addr: ListenAddr = if tls.is_some() {
             "127.0.0.1:0 https"

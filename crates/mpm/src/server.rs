@@ -1,10 +1,11 @@
 //! [`Server`]: the few lines an embedding program needs.
 
+use std::net::ToSocketAddrs;
 use std::sync::Arc;
 
 use mpm_core::{
     shared_factory, Control, ControlHandle, Error, Exit, Handler, HandlerFactory, ListenAddr,
-    Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard,
+    Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard, TlsConfig,
 };
 
 use crate::strategies;
@@ -33,7 +34,7 @@ pub struct Server {
     factory: HandlerFactory,
     addrs: Vec<ListenAddr>,
     /// TLS configurations, by index into `addrs`.
-    tls: Vec<Option<Arc<mpm_core::rustls::ServerConfig>>>,
+    tls: Vec<Option<TlsConfig>>,
     strategy: String,
     protocol: ProtocolConfig,
     mpm: MpmConfig,
@@ -61,34 +62,80 @@ impl Server {
         }
     }
 
-    /// Listen on `addr` (`127.0.0.1:8080`, `[::1]:8080`, `8080`); may be
-    /// called several times. For TLS, see [`Server::listen_tls`].
-    pub fn listen(mut self, addr: &str) -> Result<Self, Error> {
-        let addr: ListenAddr = addr.parse()?;
-        if addr.is_tls() {
+    /// Listen on `addr`: `127.0.0.1:8080`, `[::1]:8080`, `8080` or
+    /// `*:8080` (every address), or a host name and port
+    /// (`localhost:8080`). A name listens on every address it resolves to,
+    /// in the resolver's order, as Apache's `Listen` does: `localhost`
+    /// may give `127.0.0.1` and `::1`, two sockets (with port 0, each gets
+    /// its own port). A name that does not resolve is an error naming it.
+    /// May be called several times. For TLS, see [`Server::listen_tls`].
+    pub fn listen(self, addr: &str) -> Result<Self, Error> {
+        let addrs = listen_addrs(addr)?;
+        if addrs[0].is_tls() {
+            let fix = if cfg!(feature = "tls") {
+                "use Server::listen_tls or Server::listen_tls_pem"
+            } else {
+                "this build has no TLS: turn on the mpm crate's `tls` feature"
+            };
             return Err(Error::Tls(format!(
-                "{addr} https needs its certificates: use Server::listen_tls"
+                "{addr}: https needs its certificates: {fix}"
             )));
         }
-        self.addrs.push(addr);
-        self.tls.push(None);
-        Ok(self)
+        Ok(self.add(addrs, None))
     }
 
-    /// Listen on `addr` with TLS: `config` holds the certificates (see
-    /// [`mpm_core::net::tls::server_config`] to build one from PEM files with
-    /// SNI, or build a `rustls::ServerConfig` yourself; offer ALPN
+    /// Listen on `addr` (written as for [`Server::listen`]) with TLS:
+    /// `config` holds the certificates. [`Server::listen_tls_pem`] makes it
+    /// from one certificate and its key; [`mpm_core::net::tls::server_config`]
+    /// from several hosts' certificates picked by SNI, with versions and
+    /// suites; or build a `rustls::ServerConfig` yourself (offer ALPN
     /// `http/1.1`, the only protocol served).
-    pub fn listen_tls(
-        mut self,
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(self, addr: &str, config: TlsConfig) -> Result<Self, Error> {
+        let mut addrs = listen_addrs(addr)?;
+        for a in &mut addrs {
+            a.protocol = "https".into();
+        }
+        Ok(self.add(addrs, Some(config)))
+    }
+
+    /// Listen on `addr` with TLS, serving the certificate chain in
+    /// `cert_file` (PEM, leaf first) with the private key in `key_file`
+    /// (PEM: PKCS#8, PKCS#1 or SEC1), TLS 1.2 and 1.3:
+    ///
+    /// ```no_run
+    /// # use mpm::{Body, ConnInfo, Request, Response};
+    /// # struct Hello;
+    /// # impl mpm::Handler for Hello {
+    /// #     fn handle(&self, _: Request<'_>, _: &ConnInfo) -> Response { Response::new(Body::from("hi")) }
+    /// # }
+    /// fn main() -> Result<(), mpm::Error> {
+    ///     mpm::Server::new(Hello)
+    ///         .listen_tls_pem("127.0.0.1:8443", "cert.pem", "key.pem")?
+    ///         .run()
+    /// }
+    /// ```
+    ///
+    /// The files are read now: an error names the file and what is wrong
+    /// (see [`mpm_core::net::tls::from_pem_files`]).
+    #[cfg(feature = "tls")]
+    pub fn listen_tls_pem(
+        self,
         addr: &str,
-        config: Arc<mpm_core::rustls::ServerConfig>,
+        cert_file: impl AsRef<std::path::Path>,
+        key_file: impl AsRef<std::path::Path>,
     ) -> Result<Self, Error> {
-        let mut addr: ListenAddr = addr.parse()?;
-        addr.protocol = "https".into();
-        self.addrs.push(addr);
-        self.tls.push(Some(config));
-        Ok(self)
+        let config = mpm_core::net::tls::from_pem_files(cert_file, key_file)?;
+        self.listen_tls(addr, config)
+    }
+
+    /// Listen on each of `addrs` (one `listen` call's), all with `tls`.
+    fn add(mut self, addrs: Vec<ListenAddr>, tls: Option<TlsConfig>) -> Self {
+        for a in addrs {
+            self.addrs.push(a);
+            self.tls.push(tls.clone());
+        }
+        self
     }
 
     /// Choose the strategy by name (see [`crate::compiled`]).
@@ -128,13 +175,11 @@ impl Server {
     /// `main` of a server usually does), since only the forking thread
     /// exists in a child.
     pub fn run(mut self) -> Result<(), Error> {
-        let mut mpm = strategies::by_name(&self.strategy).ok_or_else(|| {
-            Error::Handler(format!(
-                "no strategy named {:?}; compiled in: {}",
-                self.strategy,
-                strategies::compiled().join(", ")
-            ))
-        })?;
+        let mut mpm =
+            strategies::by_name(&self.strategy).ok_or_else(|| Error::UnknownStrategy {
+                name: self.strategy.clone(),
+                compiled: strategies::compiled(),
+            })?;
         let (mpm_cfg, warnings) = mpm.check_config(&self.mpm);
         for w in warnings {
             log::warn!("{w}");
@@ -168,5 +213,94 @@ impl Server {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The addresses `text` names (see [`Server::listen`]): one as written,
+/// or every address a host name resolves to, with the port and protocol
+/// given. Never empty.
+fn listen_addrs(text: &str) -> Result<Vec<ListenAddr>, Error> {
+    let not_an_ip = match text.parse::<ListenAddr>() {
+        Ok(addr) => return Ok(vec![addr]),
+        Err(e) => e,
+    };
+    let mut words = text.split_whitespace();
+    let host_port = words.next().and_then(|w| w.rsplit_once(':'));
+    let Some((host, port)) = host_port.filter(|(h, _)| h.bytes().any(|b| b.is_ascii_alphabetic()))
+    else {
+        return Err(not_an_ip);
+    };
+    if host.starts_with('[') {
+        return Err(not_an_ip);
+    }
+    // The port and protocol, read as for any address.
+    let protocol = words.collect::<Vec<_>>().join(" ");
+    let any: ListenAddr = format!("*:{port} {protocol}")
+        .parse()
+        .map_err(|e| match e {
+            Error::ListenAddr { reason, .. } => Error::ListenAddr {
+                addr: text.to_string(),
+                reason,
+            },
+            other => other,
+        })?;
+    let what = || {
+        format!(
+            "could not resolve the host name {host:?} of the listen address {text:?} (write an IP address such as 127.0.0.1:8080 or [::1]:8080, or a name the system resolves)"
+        )
+    };
+    let resolved = (host, any.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::io(what(), e))?;
+    let mut addrs: Vec<ListenAddr> = Vec::new();
+    for sa in resolved {
+        let ip = sa.ip();
+        let addr = ListenAddr {
+            ip: (!ip.is_unspecified()).then_some(ip),
+            ..any.clone()
+        };
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        let none = std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address");
+        return Err(Error::io(what(), none));
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addrs;
+
+    #[test]
+    fn an_ip_address_is_taken_as_written() {
+        let addrs = listen_addrs("127.0.0.1:8080").unwrap();
+        assert_eq!(addrs.len(), 1);
+        assert_eq!(addrs[0].to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_host_name_gives_every_address_it_resolves_to_with_the_port_and_protocol() {
+        let addrs = listen_addrs("localhost:8080 https").unwrap();
+        let shown: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        assert!(
+            shown.contains(&"127.0.0.1:8080".to_string()),
+            "localhost gave {shown:?}"
+        );
+        for a in &addrs {
+            assert!(a.ip.is_some_and(|ip| ip.is_loopback()), "{shown:?}");
+            assert_eq!((a.port, a.protocol.as_str()), (8080, "https"));
+        }
+    }
+
+    #[test]
+    fn a_bad_port_after_a_name_is_reported_on_the_text_given() {
+        let e = listen_addrs("localhost:99999").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid Listen address \"localhost:99999\": the port must be a number from 0 to 65535"
+        );
     }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use nix::sys::socket::MsgFlags;
 
 use crate::net::listener::Listener;
-use crate::net::tls_stream::{HandshakeStatus, TlsInfo, TlsStream};
+#[cfg(feature = "tls")]
+use crate::net::tls_stream::TlsStream;
+use crate::net::tls_stream::{HandshakeStatus, TlsInfo};
 
 /// The facts of one connection a handler may want.
 #[derive(Debug, Clone)]
@@ -25,7 +27,8 @@ pub struct ConnInfo {
     pub listener: usize,
     /// The address that listener was configured with (`*:80`, …).
     pub listen_addr: Arc<str>,
-    /// `Some` when the connection is TLS.
+    /// `Some` when the connection is TLS (always `None` in a build without
+    /// the `tls` feature).
     pub tls: Option<TlsInfo>,
 }
 
@@ -42,6 +45,7 @@ enum Transport {
     /// Clear-text TCP.
     Plain(TcpStream),
     /// TLS over TCP (rustls); boxed, as the session state is large.
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream>),
 }
 
@@ -52,6 +56,7 @@ pub struct Connection {
     info: ConnInfo,
     /// The socket is in non-blocking mode (TLS only: chooses whether
     /// reads and writes may wait).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     nonblocking: bool,
 }
 
@@ -92,11 +97,18 @@ impl Connection {
         } else {
             listener.local
         };
-        let transport = match &listener.tls {
-            None => Transport::Plain(stream),
-            Some(cfg) => Transport::Tls(Box::new(TlsStream::new(stream, cfg.clone())?)),
+        let (transport, nonblocking) = match &listener.tls {
+            None => (Transport::Plain(stream), false),
+            #[cfg(feature = "tls")]
+            Some(cfg) => {
+                let t = TlsStream::new(stream, cfg.clone())?;
+                let nonblocking = t.socket_is_nonblocking();
+                (Transport::Tls(Box::new(t)), nonblocking)
+            }
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
         };
-        let mut conn = Connection {
+        Ok(Connection {
             transport,
             info: ConnInfo {
                 peer,
@@ -105,12 +117,8 @@ impl Connection {
                 listen_addr: listener.name.clone(),
                 tls: None,
             },
-            nonblocking: false,
-        };
-        if let Transport::Tls(t) = &conn.transport {
-            conn.nonblocking = t.socket_is_nonblocking();
-        }
-        Ok(conn)
+            nonblocking,
+        })
     }
 
     /// Tell the connection that its socket is now blocking (`false`) or
@@ -126,12 +134,17 @@ impl Connection {
 
     /// True when the connection is TLS (handshaken or not).
     pub fn is_tls(&self) -> bool {
-        matches!(self.transport, Transport::Tls(_))
+        match self.transport {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => true,
+        }
     }
 
     /// True while a TLS handshake is under way (or not yet begun).
     pub fn handshake_pending(&self) -> bool {
         match &self.transport {
+            #[cfg(feature = "tls")]
             Transport::Tls(_) => self.info.tls.is_none(),
             Transport::Plain(_) => false,
         }
@@ -146,23 +159,24 @@ impl Connection {
     /// [`Connection::write_plain`] and close (a lingering close reads the
     /// socket in clear from then on).
     pub fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
-        let Transport::Tls(t) = &mut self.transport else {
-            return Ok(HandshakeStatus::Done);
-        };
-        if self.info.tls.is_some() {
-            return Ok(HandshakeStatus::Done);
+        match &mut self.transport {
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) if self.info.tls.is_none() => {
+                let status = t.handshake_step()?;
+                if status == HandshakeStatus::Done {
+                    self.info.tls = Some(t.info());
+                }
+                Ok(status)
+            }
+            _ => Ok(HandshakeStatus::Done),
         }
-        let status = t.handshake_step()?;
-        if status == HandshakeStatus::Done {
-            self.info.tls = Some(t.info());
-        }
-        Ok(status)
     }
 
     /// Decrypted bytes already waiting, which a poll on the socket would
     /// not show (two requests in one TLS record): read before waiting.
     pub fn has_buffered_plaintext(&self) -> bool {
         match &self.transport {
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.has_plaintext(),
             Transport::Plain(_) => false,
         }
@@ -172,6 +186,7 @@ impl Connection {
     /// socket): call [`Write::flush`] when the socket is writable.
     pub fn wants_write(&self) -> bool {
         match &self.transport {
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.wants_write(),
             Transport::Plain(_) => false,
         }
@@ -189,6 +204,7 @@ impl Connection {
     pub fn plain_tcp(&self) -> Option<&TcpStream> {
         match &self.transport {
             Transport::Plain(s) => Some(s),
+            #[cfg(feature = "tls")]
             Transport::Tls(_) => None,
         }
     }
@@ -197,6 +213,7 @@ impl Connection {
     pub fn tcp(&self) -> &TcpStream {
         match &self.transport {
             Transport::Plain(s) => s,
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.tcp(),
         }
     }
@@ -209,6 +226,7 @@ impl Connection {
                 nix::sys::socket::recv(s.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
                     .map_err(io::Error::from)
             }
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.read_nonblocking(buf),
         }
     }
@@ -216,6 +234,7 @@ impl Connection {
     /// Half-close the sending side (for lingering close); TLS says
     /// `close_notify` first (not to a client that spoke plain HTTP).
     pub fn shutdown_write(&mut self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
         if let Transport::Tls(t) = &mut self.transport {
             t.close_notify(self.nonblocking);
         }
@@ -227,6 +246,7 @@ impl Read for Connection {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.read(buf, self.nonblocking),
         }
     }
@@ -236,12 +256,14 @@ impl Write for Connection {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.write(buf, self.nonblocking),
         }
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match &mut self.transport {
             Transport::Plain(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.write_vectored(bufs, self.nonblocking),
         }
     }
@@ -250,6 +272,7 @@ impl Write for Connection {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.transport {
             Transport::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
             Transport::Tls(t) => t.flush(self.nonblocking),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{describe_io, Error};
+use crate::error::Error;
 
 /// A `Listen` directive's address: `80`, `*:80`, `127.0.0.1:8080`,
 /// `[::1]:8080`, optionally followed by a protocol (`https`).
@@ -104,6 +104,17 @@ impl FromStr for ListenAddr {
     }
 }
 
+/// What makes a listener's connections TLS: a rustls server
+/// configuration (see [`crate::net::tls`]).
+#[cfg(feature = "tls")]
+pub type TlsConfig = Arc<rustls::ServerConfig>;
+
+/// What makes a listener's connections TLS. This build has no `tls`
+/// feature: the type has no value, so no listener is TLS.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub enum TlsConfig {}
+
 /// One bound listening socket.
 #[derive(Debug)]
 pub struct Listener {
@@ -117,7 +128,7 @@ pub struct Listener {
     pub socket: TcpListener,
     /// The TLS configuration when connections on this socket are TLS
     /// (set with [`Listeners::set_tls`]; replaced on restart).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<TlsConfig>,
 }
 
 /// The set of bound listeners, in configuration order.
@@ -129,7 +140,7 @@ pub struct Listeners {
 fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
     let fail = |e: std::io::Error| Error::Bind {
         addr: addr.to_string(),
-        reason: describe_io(&e),
+        source: e,
     };
     let (socket, bind_to) = match addr.ip {
         // Every address: IPv6 dual stack when the system has it.
@@ -236,7 +247,7 @@ impl Listeners {
     /// Make the connections of listener `index` TLS with `config`, or
     /// plain with `None`. Done in the master before the strategy runs (and
     /// again after each restart's re-read), so children inherit it.
-    pub fn set_tls(&mut self, index: usize, config: Option<Arc<rustls::ServerConfig>>) {
+    pub fn set_tls(&mut self, index: usize, config: Option<TlsConfig>) {
         if let Some(l) = self.list.get_mut(index) {
             l.tls = config;
         }
@@ -312,11 +323,15 @@ mod tests {
         let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = first.local_addr().unwrap().port();
         let addr = la(&format!("127.0.0.1:{port}"));
-        let e = Listeners::bind(&[addr], 16).unwrap_err().to_string();
+        let e = Listeners::bind(&[addr], 16).unwrap_err();
         assert_eq!(
-            e,
+            e.to_string(),
             format!("could not bind to 127.0.0.1:{port}: address already in use")
         );
+        match e {
+            Error::Bind { source, .. } => assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse),
+            other => panic!("expected Error::Bind, got {other}"),
+        }
     }
 
     #[test]

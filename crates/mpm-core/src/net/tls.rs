@@ -3,6 +3,8 @@
 //!
 //! What lives here, in the order a connection meets it:
 //!
+//! - [`from_pem_files`]: the short way, one certificate and its key with
+//!   the defaults below.
 //! - [`load_certified_key`]: a certificate chain (PEM, leaf first) and its
 //!   private key (PKCS#8, PKCS#1 or SEC1 PEM), parsed and checked to match;
 //!   every error names the file and the problem (`mpmd -t` prints it).
@@ -29,6 +31,10 @@
 //!   [`plain_http_response`] in clear and closes (its lingering close
 //!   reads the socket in clear too, never through the session).
 //!
+//! Without the `tls` feature only what needs no rustls remains: the
+//! plain-HTTP answer, [`handshake_blocking`] (done at once, as no
+//! connection is TLS) and [`wildcard_match`].
+//!
 //! The ticket key rotates (rustls' `Ticketer`, every 6 hours) in each
 //! process: the first next key is made before the fork too, so the first
 //! rotation keeps the children in step; after the second, a ticket made by
@@ -38,21 +44,26 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache};
-use rustls::sign::CertifiedKey;
-use rustls::{CipherSuite, SupportedCipherSuite, SupportedProtocolVersion};
+#[cfg(feature = "tls")]
+use {
+    crate::error::Error,
+    rustls::crypto::CryptoProvider,
+    rustls::pki_types::pem::PemObject,
+    rustls::pki_types::{CertificateDer, PrivateKeyDer},
+    rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache},
+    rustls::sign::CertifiedKey,
+    rustls::{CipherSuite, SupportedCipherSuite, SupportedProtocolVersion},
+    std::path::{Path, PathBuf},
+    std::sync::Arc,
+};
 
+/// rustls' server configuration, what a TLS listener carries.
+#[cfg(feature = "tls")]
 pub use rustls::ServerConfig;
 
-use crate::error::Error;
 use crate::net::connection::Connection;
 use crate::net::poll::poll_timeout;
 use crate::net::tls_stream::{is_plain_http, HandshakeStatus};
@@ -88,9 +99,11 @@ pub fn plain_http_response(server: &str) -> Vec<u8> {
 }
 
 /// Sessions each process's cache keeps (per listening address).
+#[cfg(feature = "tls")]
 const SESSION_CACHE_SIZE: usize = 1024;
 /// The plaintext length of the ticket [`TlsShared::new`] makes to set
 /// the accepted ticket length (a session ticket's state is well under).
+#[cfg(feature = "tls")]
 const TICKET_BOUND: usize = 1024;
 /// Drive the handshake of `conn` to its end on the calling thread, each
 /// wait bounded by `timeout` (the `Timeout` directive) and cut short when
@@ -183,6 +196,7 @@ pub fn answer_plain_http(conn: &Connection, linger: Duration, server: &str) {
 
 /// One host's certificate: the names it answers to and its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg(feature = "tls")]
 pub struct CertSpec {
     /// `ServerName` and `ServerAlias` names; `*` and `?` are wildcards
     /// (`*.example.com`). Matched without regard to case.
@@ -196,6 +210,7 @@ pub struct CertSpec {
 
 /// A TLS protocol version rustls speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg(feature = "tls")]
 pub enum TlsVersion {
     /// TLS 1.2.
     Tls12,
@@ -203,6 +218,7 @@ pub enum TlsVersion {
     Tls13,
 }
 
+#[cfg(feature = "tls")]
 impl TlsVersion {
     /// The name Apache and OpenSSL use (`TLSv1.2`).
     pub fn name(self) -> &'static str {
@@ -222,6 +238,7 @@ impl TlsVersion {
 
 /// The protocol versions and cipher suites of a listening address.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg(feature = "tls")]
 pub struct TlsPolicy {
     /// Versions offered (never empty).
     pub versions: Vec<TlsVersion>,
@@ -236,6 +253,7 @@ pub struct TlsPolicy {
     pub session_cache: bool,
 }
 
+#[cfg(feature = "tls")]
 impl Default for TlsPolicy {
     fn default() -> Self {
         TlsPolicy {
@@ -251,6 +269,7 @@ impl Default for TlsPolicy {
 /// Read a PEM certificate chain (leaf first) and private key, check that
 /// the key belongs to the leaf, and make the signing key. Every error
 /// names the file and the problem.
+#[cfg(feature = "tls")]
 pub fn load_certified_key(
     cert_file: &Path,
     key_file: Option<&Path>,
@@ -309,10 +328,12 @@ pub fn load_certified_key(
 /// the first fork (children inherit it) and keep it across restarts, so
 /// tickets stay valid through a graceful restart.
 #[derive(Debug, Clone)]
+#[cfg(feature = "tls")]
 pub struct TlsShared {
     ticketer: Arc<dyn ProducesTickets>,
 }
 
+#[cfg(feature = "tls")]
 impl TlsShared {
     /// A fresh random ticket key.
     pub fn new() -> Result<Self, Error> {
@@ -330,12 +351,14 @@ impl TlsShared {
 
 /// Picks a host's certificate by the SNI name.
 #[derive(Debug)]
+#[cfg(feature = "tls")]
 struct SniResolver {
     /// `(lower-case name patterns, key)`, in host order; the first is the
     /// default.
     hosts: Vec<(Vec<String>, Arc<CertifiedKey>)>,
 }
 
+#[cfg(feature = "tls")]
 impl SniResolver {
     fn pick(&self, sni: Option<&str>) -> Option<Arc<CertifiedKey>> {
         let default = self.hosts.first().map(|(_, k)| k.clone());
@@ -355,6 +378,7 @@ impl SniResolver {
     }
 }
 
+#[cfg(feature = "tls")]
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.pick(hello.server_name())
@@ -391,10 +415,42 @@ pub fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
+/// The one-line path to TLS: the configuration of an address that serves
+/// one certificate chain (`cert_file`: PEM, leaf first) with its private
+/// key (`key_file`: PEM, PKCS#8, PKCS#1 or SEC1) to every client, with the
+/// default [`TlsPolicy`] (TLS 1.2 and 1.3, every suite rustls has,
+/// session tickets and a session cache) and a fresh ticket key. The files
+/// are read now; an error names the file and what is wrong with it (cannot
+/// be read, holds no certificate or no key, the key does not match the
+/// certificate). For several hosts chosen by SNI, other versions or
+/// suites, or one ticket key kept across restarts, use [`server_config`].
+///
+/// ```no_run
+/// let tls = mpm_core::net::tls::from_pem_files("cert.pem", "key.pem")?;
+/// # let _ = tls;
+/// # Ok::<(), mpm_core::Error>(())
+/// ```
+#[cfg(feature = "tls")]
+pub fn from_pem_files(
+    cert_file: impl AsRef<Path>,
+    key_file: impl AsRef<Path>,
+) -> Result<Arc<ServerConfig>, Error> {
+    let cert_file = cert_file.as_ref();
+    let host = CertSpec {
+        names: Vec::new(),
+        cert_file: cert_file.to_path_buf(),
+        key_file: Some(key_file.as_ref().to_path_buf()),
+    };
+    let what = cert_file.display().to_string();
+    server_config(&what, &[host], &TlsPolicy::default(), &TlsShared::new()?)
+}
+
 /// Build the TLS configuration of one listening address from its hosts'
 /// certificates (the first host is the default, for clients without SNI
 /// or with a name no host has), `policy` and the `shared` ticket key.
-/// `what` names the address in messages.
+/// `what` names the address in messages. For one certificate with the
+/// defaults, [`from_pem_files`] is the short way.
+#[cfg(feature = "tls")]
 pub fn server_config(
     what: &str,
     hosts: &[CertSpec],
@@ -411,6 +467,7 @@ pub fn server_config(
 
 /// As [`server_config`], with the keys already loaded (by
 /// [`load_certified_key`]): `(names, key)` per host, the default first.
+#[cfg(feature = "tls")]
 pub fn server_config_from_keys(
     what: &str,
     hosts: Vec<(Vec<String>, Arc<CertifiedKey>)>,
@@ -490,7 +547,79 @@ mod tests {
         assert!(!wildcard_match(b"host", b"hosts"));
     }
 
+    /// A self-signed certificate for `localhost` and its key, written as
+    /// `<name>.crt` and `<name>.key` in `dir`.
+    #[cfg(feature = "tls")]
+    fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
     #[test]
+    #[cfg(feature = "tls")]
+    fn one_certificate_and_its_key_make_a_configuration_in_one_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path(), "site");
+        let cfg = from_pem_files(&cert, &key).unwrap();
+        assert_eq!(cfg.alpn_protocols[0], b"http/1.1");
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn the_one_call_names_a_missing_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _) = self_signed(dir.path(), "site");
+        let missing = dir.path().join("nosuch.key");
+        let e = from_pem_files(&cert, &missing).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: cannot read: no such file or directory",
+                missing.display()
+            )
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn the_one_call_names_the_files_of_a_key_that_is_not_the_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _) = self_signed(dir.path(), "one");
+        let (_, other_key) = self_signed(dir.path(), "two");
+        let e = from_pem_files(&cert, &other_key).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: the private key does not match the certificate in {}",
+                other_key.display(),
+                cert.display()
+            )
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn the_one_call_with_its_files_swapped_names_the_certificate_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path(), "site");
+        let e = from_pem_files(&key, &cert).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: no certificate found (expected -----BEGIN CERTIFICATE-----)",
+                key.display()
+            )
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
     fn a_missing_certificate_file_is_named() {
         let e = load_certified_key(Path::new("/nonexistent/cert.pem"), None)
             .unwrap_err()

@@ -4,15 +4,22 @@
 //! recognised at the first byte (a TLS record starts with 0x16:
 //! [`is_plain_http`]). [`crate::Connection`] wraps it, so a handler never
 //! knows whether TLS is on; [`super::tls`] builds the configurations.
+//!
+//! Without the `tls` feature only the words a connection uses remain
+//! ([`TlsInfo`], [`HandshakeStatus`], [`is_plain_http`]); no session is
+//! ever made, so a handshake step is done at once.
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::AsRawFd;
-use std::sync::Arc;
-
-use nix::sys::socket::MsgFlags;
-use rustls::ProtocolVersion;
+use std::io;
+#[cfg(feature = "tls")]
+use {
+    nix::sys::socket::MsgFlags,
+    rustls::ProtocolVersion,
+    std::io::{Read, Write},
+    std::net::TcpStream,
+    std::os::fd::AsRawFd,
+    std::sync::Arc,
+};
 
 /// What a TLS session negotiated; filled in by the TLS acceptor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,6 +34,7 @@ pub struct TlsInfo {
 
 /// Most plaintext rustls buffers for sending before `write` stops taking
 /// more (so a non-blocking writer sees back-pressure).
+#[cfg(feature = "tls")]
 const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Where a handshake stands after [`crate::Connection::handshake_step`].
@@ -66,6 +74,7 @@ pub fn is_plain_http(e: &io::Error) -> bool {
 /// the socket's timeouts) and on a non-blocking one (`WouldBlock` when
 /// the socket has nothing for us or takes nothing more).
 #[derive(Debug)]
+#[cfg(feature = "tls")]
 pub(super) struct TlsStream {
     tcp: TcpStream,
     session: rustls::ServerConnection,
@@ -83,6 +92,7 @@ pub(super) struct TlsStream {
     cleartext: bool,
 }
 
+#[cfg(feature = "tls")]
 impl Drop for TlsStream {
     /// Say `close_notify` (best effort, never waiting), so the client can
     /// tell our close from a cut: a close-delimited body is complete.
@@ -96,8 +106,10 @@ impl Drop for TlsStream {
 
 /// `recv`/`send` with `MSG_DONTWAIT`: never waits, whatever the socket's
 /// mode, so a handshake step cannot block.
+#[cfg(feature = "tls")]
 struct DontWait<'a>(&'a TcpStream);
 
+#[cfg(feature = "tls")]
 impl Read for DontWait<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         nix::sys::socket::recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
@@ -105,6 +117,7 @@ impl Read for DontWait<'_> {
     }
 }
 
+#[cfg(feature = "tls")]
 impl Write for DontWait<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         nix::sys::socket::send(
@@ -119,10 +132,12 @@ impl Write for DontWait<'_> {
     }
 }
 
+#[cfg(feature = "tls")]
 fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+#[cfg(feature = "tls")]
 impl TlsStream {
     /// Send what rustls has for the peer, until it has nothing or the
     /// socket takes nothing more (`WouldBlock`, or a timeout on a blocking
@@ -380,6 +395,7 @@ impl TlsStream {
 }
 
 /// The name of a negotiated protocol version (`TLSv1.3`).
+#[cfg(feature = "tls")]
 fn version_name(v: Option<ProtocolVersion>) -> String {
     match v {
         Some(ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
