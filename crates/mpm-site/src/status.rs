@@ -13,7 +13,14 @@
 //! - `Processes`: process slots with a live pid; `Stopping`: those told to
 //!   leave; the `Conns*` fields are summed over live processes;
 //! - totals (accesses, bytes, durations) over every worker slot, including
-//!   the counts a slot kept from processes that have since died.
+//!   the counts a slot kept from processes that have since died, and the
+//!   slots only an earlier strategy used ([`Scoreboard::totals`]).
+//!
+//! After the strategy changed on a restart, the board shows the new
+//! strategy's shape (its `ServerLimit` rows of its own row length), and
+//! each child of the old generation still finishing with its own row
+//! (one slot for a prefork child, `ThreadLimit` for worker …), numbered
+//! `slot-generation` in the HTML table as Apache does.
 //!
 //! Two departures, both documented: times are shown in UTC, and the
 //! per-second and per-request rates use the exact byte count (Apache
@@ -109,11 +116,11 @@ impl Counts {
                 } else if w.state.is_idle() {
                     c.idle += 1;
                 }
-                c.accesses += w.access_count;
-                c.bytes += w.bytes_served;
-                c.duration += w.total_duration;
             }
         }
+        c.accesses = snap.totals.accesses;
+        c.bytes = snap.totals.bytes;
+        c.duration = snap.totals.duration;
         c
     }
 }

@@ -656,10 +656,7 @@ impl Master {
         let (leave_read, leave_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| Error::io("creating a child's leave pipe", e.into()))?;
         // Written before the fork, so the child's own writes come after.
-        sb.reset_process(n);
-        for t in 0..self.threads.min(sb.threads()) {
-            sb.worker(n, t).set_state(WorkerState::Starting);
-        }
+        sb.prepare_process(n, self.threads);
         // Signals are blocked across the fork, so a SIGTERM that reaches
         // the new child before it has reset the master's handlers waits
         // until the defaults are back (and then ends it).
