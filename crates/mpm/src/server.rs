@@ -7,6 +7,8 @@ use mpm_core::{
     Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard,
 };
 
+use mpm_core::process::master::Master;
+
 use crate::strategies;
 
 /// Builds and runs a server: listeners, a handler, a strategy.
@@ -155,6 +157,8 @@ impl Server {
         let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
         let scoreboard = Scoreboard::new(procs, threads)?;
         let protocol = Arc::new(self.protocol);
+        // Kept across restarts: a graceful restart's children finish in it.
+        let master = Master::new();
         loop {
             let exit = mpm.run(RunContext {
                 listeners: &listeners,
@@ -163,6 +167,7 @@ impl Server {
                 mpm: &mpm_cfg,
                 control: &control,
                 scoreboard: &scoreboard,
+                master: &master,
             })?;
             if exit == Exit::Stop {
                 return Ok(());
