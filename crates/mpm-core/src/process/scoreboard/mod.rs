@@ -212,10 +212,14 @@ impl Scoreboard {
     /// A dead process's slots back to empty: the process slot cleared,
     /// its workers `.` with no strings; the workers' lifetime counters
     /// (accesses, bytes, connections, durations) are kept, as Apache keeps
-    /// per-slot access counts across child restarts.
+    /// per-slot access counts across child restarts. Only the process's
+    /// own row ([`Scoreboard::row_len`]) is touched: a process writes no
+    /// slot beyond it, and a board sized for several strategies keeps the
+    /// pages of rows nobody uses untouched.
     pub fn reset_process(&self, p: usize) {
+        let row = self.row_len(p);
         self.process(p).clear();
-        for t in 0..self.threads() {
+        for t in 0..row {
             self.worker(p, t).reset();
         }
     }
