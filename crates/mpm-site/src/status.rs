@@ -762,6 +762,43 @@ mod tests {
         assert!(!html.contains("Async connections"), "{html}");
     }
 
+    /// After prefork (4 servers of one slot) switched to worker (2 servers
+    /// of 3 slots), one prefork child of generation 1 still finishing in
+    /// slot 3.
+    #[test]
+    fn after_a_change_of_strategy_the_page_shows_both_generations_each_with_its_own_row() {
+        let sb = Scoreboard::new(4, 3).expect("scoreboard");
+        let now = sb.restart_time() + Duration::from_secs(10);
+        sb.set_shape_in_use(4, 1);
+        sb.prepare_process(3, 1);
+        sb.process(3).start(300, 1);
+        sb.process(3).quiescing.store(1, Ordering::Relaxed);
+        let old = sb.worker(3, 0);
+        old.begin_request("127.0.0.1", "localhost", "GET /big HTTP/1.1");
+        old.set_state(WorkerState::Graceful);
+        sb.set_generation(2);
+        sb.set_shape_in_use(2, 3);
+        sb.prepare_process(0, 3);
+        sb.process(0).start(100, 2);
+        sb.worker(0, 0).set_state(WorkerState::Ready);
+        let (_, text) = render(&sb, &info(), true, now);
+        assert_eq!(
+            field(&text, "Scoreboard"),
+            "_SS......G",
+            "worker rows of 3, the empty slots between, the prefork child's one"
+        );
+        assert_eq!(field(&text, "Processes"), "2");
+        assert_eq!(field(&text, "Stopping"), "1");
+        assert_eq!(field(&text, "ServerMPM"), "worker");
+        let (_, html) = render(&sb, &info(), false, now);
+        assert!(
+            html.contains("<td><b>3-1</b></td><td>300</td>")
+                && html.contains("<td nowrap>GET /big HTTP/1.1</td>"),
+            "the old child's row is missing:\n{html}"
+        );
+        assert!(html.contains("<td><b>0-2</b></td><td>100</td>"), "{html}");
+    }
+
     #[test]
     fn html_wraps_the_scoreboard_at_64_letters() {
         let sb = Scoreboard::new(3, 50).expect("scoreboard");
