@@ -123,12 +123,15 @@ fn graceful_restarts_switch_prefork_to_worker_to_event_to_prefork_under_load_fai
             old.iter().any(|&p| alive(p)),
             "every {from} child left with a download in flight: {old:?}"
         );
-        // Both generations on the board: the old child's row keeps its
-        // own length beside the new strategy's rows.
-        let board = status_field(port, "Scoreboard");
+        // Both generations on the page: the old child (stopping) beside
+        // the new ones, each numbered slot-generation.
+        let html = get(addr(port), "localhost", "/server-status").text();
+        let (old_gen, new_gen) = (restarts - 1, restarts);
         assert!(
-            board.len() != letters && status_field(port, "Stopping") != "0",
-            "while a {from} child finishes, the board shows only {to}'s shape: {board}"
+            html.contains(&format!("-{old_gen}</b></td>"))
+                && html.contains(&format!("-{new_gen}</b></td>"))
+                && status_field(port, "Stopping") != "0",
+            "while a {from} child finishes, the page does not show generations {old_gen} and {new_gen}:\n{html}"
         );
         let ok = load.ok();
         assert!(
