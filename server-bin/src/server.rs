@@ -408,7 +408,8 @@ fn switch_to(name: &str, directives: &MpmConfig, board: &Scoreboard) -> Result<C
 /// (as in Apache): a limit the configuration leaves to the strategy's
 /// default (prefork's 256 servers, `ThreadLimit` 64) is lowered to what
 /// the board holds, with a warning; one the configuration sets beyond it is
-/// why it does not fit (the third value).
+/// why it does not fit (the third value). `ThreadLimit` has no "unset": a
+/// `ThreadLimit 64` written out counts as the default.
 fn fit(
     mpm: &dyn Mpm,
     directives: &MpmConfig,

@@ -195,9 +195,14 @@ pub struct Master {
 
 impl std::fmt::Debug for Master {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Master")
-            .field("children", &self.live_pids())
-            .finish()
+        // Never waits for a run (which holds the state while it lasts).
+        match self.state.try_lock() {
+            Some(state) => f
+                .debug_struct("Master")
+                .field("children", &state.live_pids())
+                .finish(),
+            None => f.debug_struct("Master").finish_non_exhaustive(),
+        }
     }
 }
 
@@ -208,7 +213,7 @@ impl Master {
     }
 
     /// The pids of the children alive, of every generation (for tests and
-    /// status).
+    /// status), between runs: while a run lasts, this waits for its end.
     pub fn live_pids(&self) -> Vec<i32> {
         self.state.lock().live_pids()
     }
