@@ -88,7 +88,7 @@ fn graceful_restarts_switch_prefork_to_worker_to_event_to_prefork_under_load_fai
     assert_eq!(status_mpm(port), "prefork");
     let load = MixedLoad::start(port, "/", 2, 2);
     assert!(wait_for(10.0, || load.ok() >= 50), "no requests served");
-    let mut restarts = 1;
+    let mut generation = 1;
     // Letters of the new strategy's board: ServerLimit rows of its own
     // length (worker and event: 4 servers of ThreadLimit 4, and one slot
     // more for event's loop; prefork: its default 256 servers of one).
@@ -101,8 +101,8 @@ fn graceful_restarts_switch_prefork_to_worker_to_event_to_prefork_under_load_fai
         let slow = begin_slow_download(port);
         conf(&site, port, to, "");
         m.signal(Signal::SIGUSR1);
-        restarts += 1;
-        m.wait_log("resuming normal operations", restarts);
+        generation += 1;
+        m.wait_log("resuming normal operations", generation);
         assert!(
             m.stderr()
                 .contains(&format!("switching from the {from} MPM to the {to} MPM")),
@@ -126,7 +126,7 @@ fn graceful_restarts_switch_prefork_to_worker_to_event_to_prefork_under_load_fai
         // Both generations on the page: the old child (stopping) beside
         // the new ones, each numbered slot-generation.
         let html = get(addr(port), "localhost", "/server-status").text();
-        let (old_gen, new_gen) = (restarts - 1, restarts);
+        let (old_gen, new_gen) = (generation - 1, generation);
         assert!(
             html.contains(&format!("-{old_gen}</b></td>"))
                 && html.contains(&format!("-{new_gen}</b></td>"))
