@@ -68,7 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let factory = mpm::shared_factory(Arc::new(handler));
     // A restart (SIGHUP, SIGUSR1) runs the strategy again on the same
-    // listeners; a stop ends the program.
+    // listeners, with the same master (a graceful restart's children
+    // finish in it); a stop ends the program.
+    let master = mpm::process::master::Master::new();
     while mpm.run(RunContext {
         listeners: &listeners,
         factory: factory.clone(),
@@ -76,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mpm: &mpm_config,
         control: &control,
         scoreboard: &scoreboard,
+        master: &master,
     })? != Exit::Stop
     {}
     Ok(())

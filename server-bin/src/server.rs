@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use mpm::process::clamp::Clamped;
+use mpm::process::master::Master;
 use mpm::{Control, Exit, Listeners, Mpm, MpmConfig, Phase, RunContext, Scoreboard};
 
 use mpm_site::{Site, StatusInfo};
@@ -196,8 +198,9 @@ fn run(
     for l in listeners.iter() {
         log::info!("listening on {} ({})", l.local, l.addr);
     }
-    let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
-    let scoreboard = Scoreboard::new(procs, threads).map_err(|e| e.to_string())?;
+    let scoreboard = board(args, mpm.as_ref(), &mpm_cfg, &cfg.mpm)?;
+    // The children, whichever strategy started them: kept across restarts.
+    let master = Master::new();
     let control = Control::new().map_err(|e| e.to_string())?;
     control.install_signals().map_err(|e| e.to_string())?;
     {
@@ -218,6 +221,8 @@ fn run(
     loop {
         scoreboard.set_generation(generation);
         scoreboard.set_restart_time(SystemTime::now());
+        let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
+        scoreboard.set_shape_in_use(procs, threads);
         let info = Arc::new(StatusInfo {
             server_version: VERSION.to_string(),
             mpm: mpm.info(),
@@ -243,6 +248,7 @@ fn run(
                 mpm: &mpm_cfg,
                 control: &control,
                 scoreboard: &scoreboard,
+                master: &master,
             })
             .map_err(|e| e.to_string())?;
         let how = match exit {
@@ -256,19 +262,13 @@ fn run(
         log::info!("{how} requested: re-reading the configuration");
         match reload(args, &mut listeners, &tls_shared) {
             Ok(new) => {
-                if let Some(name) = &new.mpm_name {
-                    if name != mpm.info().name && !args.single {
-                        log::warn!(
-                            "the configuration now loads the {name} MPM; the {} MPM keeps running until a full stop",
-                            mpm.info().name
-                        );
-                    }
-                }
-                let (c, warnings) = mpm.check_config(&new.mpm);
-                for w in new.warnings.iter().chain(&warnings) {
+                let graceful = exit == Exit::GracefulRestart;
+                let next = next_strategy(args, mpm, &new, &scoreboard, graceful);
+                for w in new.warnings.iter().chain(&next.warnings) {
                     log::warn!("{w}");
                 }
-                mpm_cfg = c;
+                mpm = next.mpm;
+                mpm_cfg = next.clamped;
                 if let Err(e) = logging::set_target(new.error_log.as_deref(), new.log_level) {
                     log::error!("{e}; keeping the previous error log");
                 }
@@ -279,6 +279,180 @@ fn run(
         generation = generation.wrapping_add(1);
     }
     Ok(())
+}
+
+/// The scoreboard, made once at start. A forking strategy gets the largest
+/// shape any compiled forking strategy needs under the starting directives
+/// (`ServerLimit` and `ThreadLimit` are fixed at start, as in Apache), so a
+/// restart may change the strategy while the old children still write
+/// their slots; each generation then records its own shape in use. `-X`
+/// never changes strategy: its own shape.
+fn board(
+    args: &Args,
+    running: &dyn Mpm,
+    clamped: &Clamped,
+    directives: &MpmConfig,
+) -> Result<Scoreboard, String> {
+    let own = running.scoreboard_shape(clamped);
+    if args.single || !running.info().forked {
+        return Scoreboard::new(own.0, own.1).map_err(|e| e.to_string());
+    }
+    let (procs, threads) = mpm::compiled()
+        .into_iter()
+        .filter_map(mpm::by_name)
+        .filter(|m| m.info().forked)
+        .map(|m| m.scoreboard_shape(&m.check_config(directives).0))
+        .fold(own, |(p, t), (q, u)| (p.max(q), t.max(u)));
+    match Scoreboard::new(procs, threads) {
+        Ok(board) => Ok(board),
+        Err(e) if (procs, threads) != own => {
+            log::warn!(
+                "{e}; the scoreboard has the {} MPM's shape only, so changing the MPM will need a full stop",
+                running.info().name
+            );
+            Scoreboard::new(own.0, own.1).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A strategy with the directives clamped by its rules, and the warnings
+/// clamping gave.
+struct Chosen {
+    mpm: Box<dyn Mpm>,
+    clamped: Clamped,
+    warnings: Vec<String>,
+}
+
+/// The strategy the next generation runs, with its clamped directives and
+/// their warnings: the one the re-read configuration loads
+/// (`LoadModule mpm_…_module`, else the default) when it differs from the
+/// running one and can take over; else the running one. The master keeps
+/// the old strategy's children, which finish their connections (after a
+/// graceful restart) while the new strategy's start. A switch that cannot
+/// happen is one error line saying why, and the running strategy goes on.
+/// `-X` never switches.
+fn next_strategy(
+    args: &Args,
+    running: Box<dyn Mpm>,
+    cfg: &ServerConfig,
+    board: &Scoreboard,
+    graceful: bool,
+) -> Chosen {
+    let from = running.info().name;
+    let wanted = cfg
+        .mpm_name
+        .as_deref()
+        .unwrap_or_else(|| mpm::default_strategy());
+    if !args.single && wanted != from {
+        match switch_to(wanted, &cfg.mpm, board) {
+            Ok(next) => {
+                let old = if graceful {
+                    "finish their connections and leave"
+                } else {
+                    "were stopped"
+                };
+                log::info!(
+                    "switching from the {from} MPM to the {wanted} MPM: the {from} children {old}"
+                );
+                return next;
+            }
+            Err(why) => {
+                log::error!(
+                    "cannot switch to the {wanted} MPM: {why}; the {from} MPM keeps running"
+                )
+            }
+        }
+    }
+    let (clamped, mut warnings, too_big) = fit(running.as_ref(), &cfg.mpm, board);
+    if let Some(why) = too_big {
+        // As Apache: the limits fixed at start hold until a full stop.
+        warnings.push(format!(
+            "{why}; the {from} MPM goes on within the scoreboard's slots"
+        ));
+    }
+    Chosen {
+        mpm: running,
+        clamped,
+        warnings,
+    }
+}
+
+/// Strategy `name`, if it is compiled in, forks, and fits the scoreboard
+/// made at start under `directives`; else why not.
+fn switch_to(name: &str, directives: &MpmConfig, board: &Scoreboard) -> Result<Chosen, String> {
+    let next = mpm::by_name(name).ok_or_else(|| {
+        format!(
+            "it is not compiled into this mpmd (compiled in: {})",
+            mpm::compiled().join(", ")
+        )
+    })?;
+    if !next.info().forked {
+        return Err(
+            "it serves in one process, without children to hand over to; stop mpmd and start it again to run it"
+                .into(),
+        );
+    }
+    match fit(next.as_ref(), directives, board) {
+        (_, _, Some(why)) => Err(why),
+        (clamped, warnings, None) => Ok(Chosen {
+            mpm: next,
+            clamped,
+            warnings,
+        }),
+    }
+}
+
+/// `mpm`'s directives clamped by its rules within the scoreboard made at
+/// start, whose `ServerLimit` × `ThreadLimit` are fixed until a full stop
+/// (as in Apache): a limit the configuration leaves to the strategy's
+/// default (prefork's 256 servers, `ThreadLimit` 64) is lowered to what
+/// the board holds, with a warning; one the configuration sets beyond it is
+/// why it does not fit (the third value). `ThreadLimit` has no "unset": a
+/// `ThreadLimit 64` written out counts as the default.
+fn fit(
+    mpm: &dyn Mpm,
+    directives: &MpmConfig,
+    board: &Scoreboard,
+) -> (Clamped, Vec<String>, Option<String>) {
+    let (clamped, warnings) = mpm.check_config(directives);
+    let (procs, threads) = mpm.scoreboard_shape(&clamped);
+    let mut fitted = directives.clone();
+    let mut lowered = Vec::new();
+    if procs > board.procs() && directives.server_limit.is_none() {
+        fitted.server_limit = Some(u32::try_from(board.procs()).unwrap_or(u32::MAX));
+        lowered.push(format!("ServerLimit {}", board.procs()));
+    }
+    if threads > board.threads() && directives.thread_limit == MpmConfig::default().thread_limit {
+        let over = u32::try_from(threads - board.threads()).unwrap_or(u32::MAX);
+        fitted.thread_limit = fitted.thread_limit.saturating_sub(over).max(1);
+        lowered.push(format!("ThreadLimit {}", fitted.thread_limit));
+    }
+    let (clamped, warnings) = if lowered.is_empty() {
+        (clamped, warnings)
+    } else {
+        let (clamped, mut more) = mpm.check_config(&fitted);
+        more.insert(
+            0,
+            format!(
+                "the {} MPM runs with {}: the scoreboard made at start holds no more (stop and start mpmd to change it)",
+                mpm.info().name,
+                lowered.join(" and ")
+            ),
+        );
+        (clamped, more)
+    };
+    let (procs, threads) = mpm.scoreboard_shape(&clamped);
+    let too_big = (procs > board.procs() || threads > board.threads()).then(|| {
+        format!(
+            "it needs a scoreboard of {procs} processes of {threads} slots for its ServerLimit and ThreadLimit, \
+             and the one made at start has {} of {} (both limits are fixed at start, as in Apache); \
+             lower them, or stop mpmd and start it again",
+            board.procs(),
+            board.threads()
+        )
+    });
+    (clamped, warnings, too_big)
 }
 
 /// Re-read the configuration and re-bind the listeners it names, keeping

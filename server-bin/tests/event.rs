@@ -9,8 +9,7 @@
 mod common;
 
 use std::io::{BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -148,47 +147,6 @@ fn closed(s: &TcpStream) -> Result<bool, std::io::Error> {
     };
     s.set_nonblocking(false).unwrap();
     r
-}
-
-/// A client socket with a small receive buffer, connected to `addr`: the
-/// server cannot push much to it before the client reads.
-fn small_window(addr: SocketAddr) -> TcpStream {
-    use nix::sys::socket::{
-        connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
-    };
-    let fd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .unwrap();
-    setsockopt(&fd, sockopt::RcvBuf, &4096).unwrap();
-    let SocketAddr::V4(v4) = addr else {
-        panic!("{addr} is not IPv4")
-    };
-    connect(fd.as_raw_fd(), &SockaddrIn::from(v4)).unwrap();
-    TcpStream::from(fd)
-}
-
-/// 10 MiB whose byte `i` is `i % 251` (a prime, so a shifted or dropped
-/// block shows).
-const BIG: usize = 10 * 1024 * 1024;
-
-fn big_pattern() -> Vec<u8> {
-    (0..BIG).map(|i| (i % 251) as u8).collect()
-}
-
-/// Read a whole `Connection: close` response from `s`: (head, body).
-fn read_all(mut s: &TcpStream) -> (String, Vec<u8>) {
-    let mut all = Vec::with_capacity(BIG + 1024);
-    s.read_to_end(&mut all).expect("read the response");
-    let end = all
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head in {} bytes", all.len()));
-    let head = String::from_utf8_lossy(&all[..end]).into_owned();
-    (head, all.split_off(end + 4))
 }
 
 /// Where the first difference between `got` and `want` is.

@@ -39,19 +39,7 @@ fn conf(site: &Site, port: u16, extra: &str) -> std::path::PathBuf {
 
 /// The `Scoreboard:` line of `/server-status?auto`.
 fn board(port: u16) -> String {
-    get(addr(port), "localhost", "/server-status?auto")
-        .text()
-        .lines()
-        .find_map(|l| l.strip_prefix("Scoreboard: "))
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The threads of process `pid` (`/proc/PID/task`).
-fn tasks(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    status_field(port, "Scoreboard")
 }
 
 /// A keep-alive connection that got its first response: it holds a worker
@@ -81,9 +69,9 @@ fn children_run_threads_per_child_workers_and_the_board_has_a_slot_per_thread() 
     assert!(m.stderr().contains("(worker MPM)"), "{}", m.stderr());
     for kid in children(m.pid()) {
         assert!(
-            wait_for(5.0, || tasks(kid) > TPC),
+            wait_for(5.0, || threads_of(kid) > TPC),
             "child {kid} has {} threads, expected {TPC} workers and a listener",
-            tasks(kid)
+            threads_of(kid)
         );
     }
     // The board holds every slot, ServerLimit × ThreadLimit: each child's

@@ -88,5 +88,6 @@ pub use net::connection::{ConnInfo, Connection};
 pub use net::listener::{ListenAddr, Listener, Listeners, TlsConfig};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
-    ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,
+    ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, Totals, WorkerSlot, WorkerSnapshot,
+    WorkerState,
 };

@@ -7,7 +7,9 @@
 //! configuration file; the caller never touches a socket's bytes.
 //!
 //! `run` returns [`Exit`] so the caller can re-read its configuration on a
-//! restart and call `run` again on the same (re-bound) listeners:
+//! restart and call `run` again on the same (re-bound) listeners, with the
+//! same [`Master`] (which keeps the children still finishing, even when the
+//! next run is another strategy's):
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -29,6 +31,7 @@
 //! assert!(warnings.is_empty());
 //! let (procs, threads) = mpm.scoreboard_shape(&clamped);
 //! let scoreboard = Scoreboard::new(procs, threads)?;
+//! let master = process::master::Master::new();
 //! let exit = mpm.run(RunContext {
 //!     listeners: &listeners,
 //!     factory: shared_factory(Arc::new(Hello)),
@@ -36,6 +39,7 @@
 //!     mpm: &clamped,
 //!     control: &control,
 //!     scoreboard: &scoreboard,
+//!     master: &master,
 //! })?;
 //! # let _ = exit; Ok(()) }
 //! ```
@@ -48,6 +52,7 @@ use crate::error::Error;
 use crate::handler::HandlerFactory;
 use crate::net::listener::Listeners;
 use crate::process::clamp::Clamped;
+use crate::process::master::Master;
 use crate::process::scoreboard::Scoreboard;
 
 /// How a strategy describes itself (`mpmd -V`, `-l`).
@@ -73,8 +78,18 @@ pub struct RunContext<'a> {
     pub mpm: &'a Clamped,
     /// Commands from signals or from the embedding program.
     pub control: &'a Control,
-    /// The shared-memory scoreboard, sized by [`Mpm::scoreboard_shape`].
+    /// The shared-memory scoreboard, sized by [`Mpm::scoreboard_shape`]
+    /// (or larger: a caller that may change strategies on a restart sizes
+    /// it once for all of them and records the running one's shape with
+    /// [`Scoreboard::set_shape_in_use`]).
     pub scoreboard: &'a Scoreboard,
+    /// The children of the forking strategies (prefork, worker, event).
+    /// Make one and hand the same one to every run: a graceful restart
+    /// leaves the old generation finishing in it, and the next run, of
+    /// the same strategy or another, adopts those children and starts its
+    /// own beside them. `single` and an in-process event loop fork nothing
+    /// and leave it alone.
+    pub master: &'a Master,
 }
 
 /// A concurrency strategy.

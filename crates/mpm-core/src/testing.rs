@@ -33,6 +33,7 @@ use crate::control::{Control, ControlHandle, Phase};
 use crate::handler::{shared_factory, Handler};
 use crate::mpm::{Mpm, RunContext};
 use crate::net::listener::{ListenAddr, Listeners};
+use crate::process::master::Master;
 use crate::process::scoreboard::Scoreboard;
 
 /// A running server; stops (and joins its thread) on drop.
@@ -132,6 +133,7 @@ impl TestServer {
                 mpm: &mpm_cfg,
                 control: &control,
                 scoreboard: &sb,
+                master: &Master::new(),
             })
         });
         loop {

@@ -115,19 +115,19 @@ pub mod timer;
 use mpm_core::control::{watch_commands, Stopping};
 use mpm_core::process::child::{threads_within, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
-use mpm_core::process::master::{Master, MasterParams};
+use mpm_core::process::master::MasterParams;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
 
-/// The event strategy. Keep the same value across restarts: it holds the
-/// master's children, so a graceful restart adopts the old ones.
+/// The event strategy. Its children are the [`RunContext::master`]'s,
+/// which the caller keeps across restarts (so a graceful restart, even one
+/// that changes the strategy, lets the old children finish).
 #[derive(Debug, Default)]
 pub struct Event {
-    master: Master,
     in_process: bool,
 }
 
 impl Event {
-    /// An event strategy with no child yet.
+    /// The event strategy, forking children under a master.
     pub fn new() -> Self {
         Event::default()
     }
@@ -135,10 +135,7 @@ impl Event {
     /// The event loop and its threads in this process, without a master
     /// or children (see the crate documentation).
     pub fn in_process() -> Self {
-        Event {
-            in_process: true,
-            ..Event::default()
-        }
+        Event { in_process: true }
     }
 
     fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
@@ -202,7 +199,7 @@ impl Mpm for Event {
             return self.run_here(ctx);
         }
         let params = MasterParams::threaded(ctx.mpm);
-        self.master.run(&ctx, params, &|cx| {
+        ctx.master.run(&ctx, params, &|cx| {
             if let Err(e) = event_loop::run_child(cx, None) {
                 log::error!("child {}: {e}", std::process::id());
             }

@@ -56,21 +56,21 @@ use std::sync::atomic::Ordering;
 use mpm_core::net::accept::{Acceptor, Next};
 use mpm_core::process::child::ChildContext;
 use mpm_core::process::clamp::{self, Clamped};
-use mpm_core::process::master::{Master, MasterParams};
+use mpm_core::process::master::MasterParams;
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 
-/// The prefork strategy. Keep the same value across restarts: it holds
-/// the master's children, so a graceful restart adopts the old ones.
+/// The prefork strategy. It holds no state of its own: its children are
+/// the [`RunContext::master`]'s, which the caller keeps across restarts
+/// (so a graceful restart, even one that changes the strategy, lets the
+/// old children finish).
 #[derive(Debug, Default)]
-pub struct Prefork {
-    master: Master,
-}
+pub struct Prefork;
 
 impl Prefork {
-    /// A prefork strategy with no child yet.
+    /// The prefork strategy.
     pub fn new() -> Self {
-        Prefork::default()
+        Prefork
     }
 }
 
@@ -93,7 +93,7 @@ impl Mpm for Prefork {
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         let params = MasterParams::prefork(ctx.mpm);
-        self.master.run(&ctx, params, &child)
+        ctx.master.run(&ctx, params, &child)
     }
 }
 

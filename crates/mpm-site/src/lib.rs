@@ -55,6 +55,7 @@
 //!         mpm: &mpm_config,
 //!         control: &control,
 //!         scoreboard: &scoreboard,
+//!         master: &mpm::process::master::Master::new(),
 //!     })?;
 //!     Ok(())
 //! }

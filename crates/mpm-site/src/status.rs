@@ -13,7 +13,14 @@
 //! - `Processes`: process slots with a live pid; `Stopping`: those told to
 //!   leave; the `Conns*` fields are summed over live processes;
 //! - totals (accesses, bytes, durations) over every worker slot, including
-//!   the counts a slot kept from processes that have since died.
+//!   the counts a slot kept from processes that have since died, and the
+//!   slots only an earlier strategy used ([`Scoreboard::totals`]).
+//!
+//! After the strategy changed on a restart, the board shows the new
+//! strategy's shape (its `ServerLimit` rows of its own row length), and
+//! each child of the old generation still finishing with its own row
+//! (one slot for a prefork child, `ThreadLimit` for worker …), numbered
+//! `slot-generation` in the HTML table as Apache does.
 //!
 //! Two departures, both documented: times are shown in UTC, and the
 //! per-second and per-request rates use the exact byte count (Apache
@@ -109,11 +116,11 @@ impl Counts {
                 } else if w.state.is_idle() {
                     c.idle += 1;
                 }
-                c.accesses += w.access_count;
-                c.bytes += w.bytes_served;
-                c.duration += w.total_duration;
             }
         }
+        c.accesses = snap.totals.accesses;
+        c.bytes = snap.totals.bytes;
+        c.duration = snap.totals.duration;
         c
     }
 }
@@ -753,6 +760,43 @@ mod tests {
         // Not for a strategy without an event loop.
         let (_, html) = render(&sb, &info(), false, now);
         assert!(!html.contains("Async connections"), "{html}");
+    }
+
+    /// After prefork (4 servers of one slot) switched to worker (2 servers
+    /// of 3 slots), one prefork child of generation 1 still finishing in
+    /// slot 3.
+    #[test]
+    fn after_a_change_of_strategy_the_page_shows_both_generations_each_with_its_own_row() {
+        let sb = Scoreboard::new(4, 3).expect("scoreboard");
+        let now = sb.restart_time() + Duration::from_secs(10);
+        sb.set_shape_in_use(4, 1);
+        sb.prepare_process(3, 1);
+        sb.process(3).start(300, 1);
+        sb.process(3).quiescing.store(1, Ordering::Relaxed);
+        let old = sb.worker(3, 0);
+        old.begin_request("127.0.0.1", "localhost", "GET /big HTTP/1.1");
+        old.set_state(WorkerState::Graceful);
+        sb.set_generation(2);
+        sb.set_shape_in_use(2, 3);
+        sb.prepare_process(0, 3);
+        sb.process(0).start(100, 2);
+        sb.worker(0, 0).set_state(WorkerState::Ready);
+        let (_, text) = render(&sb, &info(), true, now);
+        assert_eq!(
+            field(&text, "Scoreboard"),
+            "_SS......G",
+            "worker rows of 3, the empty slots between, the prefork child's one"
+        );
+        assert_eq!(field(&text, "Processes"), "2");
+        assert_eq!(field(&text, "Stopping"), "1");
+        assert_eq!(field(&text, "ServerMPM"), "worker");
+        let (_, html) = render(&sb, &info(), false, now);
+        assert!(
+            html.contains("<td><b>3-1</b></td><td>300</td>")
+                && html.contains("<td nowrap>GET /big HTTP/1.1</td>"),
+            "the old child's row is missing:\n{html}"
+        );
+        assert!(html.contains("<td><b>0-2</b></td><td>100</td>"), "{html}");
     }
 
     #[test]

@@ -74,24 +74,24 @@ use mpm_core::net::accept::{Acceptor, Next};
 use mpm_core::net::poll::readable;
 use mpm_core::process::child::{run_with_workers, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
-use mpm_core::process::master::{Master, MasterParams};
+use mpm_core::process::master::MasterParams;
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
 use parking_lot::{Condvar, Mutex};
 
-/// The worker strategy. Keep the same value across restarts: it holds the
-/// master's children, so a graceful restart adopts the old ones.
+/// The worker strategy. It holds no state of its own: its children are
+/// the [`RunContext::master`]'s, which the caller keeps across restarts
+/// (so a graceful restart, even one that changes the strategy, lets the
+/// old children finish).
 #[derive(Debug, Default)]
-pub struct Worker {
-    master: Master,
-}
+pub struct Worker;
 
 impl Worker {
-    /// A worker strategy with no child yet.
+    /// The worker strategy.
     pub fn new() -> Self {
-        Worker::default()
+        Worker
     }
 }
 
@@ -117,7 +117,7 @@ impl Mpm for Worker {
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         let params = MasterParams::threaded(ctx.mpm);
-        self.master.run(&ctx, params, &child)
+        ctx.master.run(&ctx, params, &child)
     }
 }
 

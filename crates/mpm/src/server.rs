@@ -8,6 +8,8 @@ use mpm_core::{
     Listeners, MpmConfig, ProtocolConfig, RunContext, Scoreboard, TlsConfig,
 };
 
+use mpm_core::process::master::Master;
+
 use crate::strategies;
 
 /// Builds and runs a server: listeners, a handler, a strategy.
@@ -200,6 +202,8 @@ impl Server {
         let (procs, threads) = mpm.scoreboard_shape(&mpm_cfg);
         let scoreboard = Scoreboard::new(procs, threads)?;
         let protocol = Arc::new(self.protocol);
+        // Kept across restarts: a graceful restart's children finish in it.
+        let master = Master::new();
         loop {
             let exit = mpm.run(RunContext {
                 listeners: &listeners,
@@ -208,6 +212,7 @@ impl Server {
                 mpm: &mpm_cfg,
                 control: &control,
                 scoreboard: &scoreboard,
+                master: &master,
             })?;
             if exit == Exit::Stop {
                 return Ok(());

@@ -433,6 +433,24 @@ pub fn try_get(addr: SocketAddr, path: &str) -> Option<u16> {
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
+/// The value of field `name` on `/server-status?auto` (asked on a new
+/// connection), empty when the page has no such field.
+pub fn status_field(port: u16, name: &str) -> String {
+    let page = get(addr(port), "localhost", "/server-status?auto").text();
+    let prefix = format!("{name}: ");
+    page.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The threads of process `pid` (`/proc/PID/task`).
+pub fn threads_of(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
 /// True while `pid` exists (a zombie counts).
 pub fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
@@ -614,4 +632,218 @@ pub fn hard_restarts_answer_within_2_s(site: &Site, conf: &Path, port: u16, coun
             "children {before:?} survived a restart"
         );
     }
+}
+
+/// A client socket with a small receive buffer, connected to `addr`: the
+/// server cannot push much to it before the client reads.
+pub fn small_window(addr: SocketAddr) -> TcpStream {
+    use nix::sys::socket::{
+        connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    setsockopt(&fd, sockopt::RcvBuf, &4096).unwrap();
+    let SocketAddr::V4(v4) = addr else {
+        panic!("{addr} is not IPv4")
+    };
+    connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(v4)).unwrap();
+    TcpStream::from(fd)
+}
+
+/// 10 MiB whose byte `i` is `i % 251` (a prime, so a shifted or dropped
+/// block shows).
+pub const BIG: usize = 10 * 1024 * 1024;
+
+pub fn big_pattern() -> Vec<u8> {
+    (0..BIG).map(|i| (i % 251) as u8).collect()
+}
+
+/// Read a whole `Connection: close` response from `s`: (head, body).
+pub fn read_all(mut s: &TcpStream) -> (String, Vec<u8>) {
+    let mut all = Vec::with_capacity(BIG + 1024);
+    s.read_to_end(&mut all).expect("read the response");
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {} bytes", all.len()));
+    let head = String::from_utf8_lossy(&all[..end]).into_owned();
+    (head, all.split_off(end + 4))
+}
+
+/// Client threads making `GET path` requests until stopped (or 60 s):
+/// `keep_alive` threads send up to 20 requests on a connection before
+/// opening another, `fresh` threads open a new connection for each.
+///
+/// A request sent on a reused connection that the server had closed
+/// (end of file or reset before any byte of an answer: the race every
+/// keep-alive client meets when a server closes an idle connection) is
+/// sent again on a new connection, as curl and browsers do (RFC 9112,
+/// 9.3.1), and counted in `retried`; any other failure (refused, no
+/// answer on a new connection, a status other than 200, a bad answer)
+/// counts as failed, and the first ones are described.
+pub struct MixedLoad {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU32>,
+    retried: Arc<AtomicU32>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What [`MixedLoad::finish`] counted.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub ok: u32,
+    pub retried: u32,
+    /// Descriptions of the failed requests.
+    pub failures: Vec<String>,
+}
+
+impl MixedLoad {
+    pub fn start(port: u16, path: &str, keep_alive: usize, fresh: usize) -> MixedLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU32::new(0));
+        let retried = Arc::new(AtomicU32::new(0));
+        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes();
+        let threads = (0..keep_alive + fresh)
+            .map(|i| {
+                let per_conn = if i < keep_alive { 20 } else { 1 };
+                let (stop, ok, retried, failures) =
+                    (stop.clone(), ok.clone(), retried.clone(), failures.clone());
+                let request = request.clone();
+                std::thread::spawn(move || {
+                    let until = Instant::now() + Duration::from_secs(60);
+                    let mut conn: Option<Kept> = None;
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                        let reused = conn.is_some();
+                        let outcome = match conn.take() {
+                            Some((r, n)) => ask(r, n, &request),
+                            None => match TcpStream::connect(addr(port)) {
+                                Ok(s) => {
+                                    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                                    ask(BufReader::new(s), 0, &request)
+                                }
+                                Err(e) => Err((false, format!("connect: {e}"))),
+                            },
+                        };
+                        match outcome {
+                            Ok(Some((r, n))) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                                if n < per_conn {
+                                    conn = Some((r, n));
+                                }
+                            }
+                            Ok(None) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            // Closed before any byte of an answer, on a
+                            // reused connection: sent again on a new one.
+                            Err((true, _)) if reused => {
+                                retried.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err((_, what)) => {
+                                let mut f = failures.lock().unwrap();
+                                if f.len() < 20 {
+                                    f.push(what);
+                                } else {
+                                    f.push(String::new());
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        MixedLoad {
+            stop,
+            ok,
+            retried,
+            failures,
+            threads,
+        }
+    }
+
+    pub fn ok(&self) -> u32 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stop every thread and return what they counted.
+    pub fn finish(mut self) -> LoadReport {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let failures = std::mem::take(&mut *self.failures.lock().unwrap());
+        LoadReport {
+            ok: self.ok.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            failures,
+        }
+    }
+}
+
+impl Drop for MixedLoad {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A kept-alive connection and the requests it has answered.
+type Kept = (BufReader<TcpStream>, u32);
+
+/// Why a request failed: whether nothing of an answer came (`true`), and
+/// what went wrong.
+type Failure = (bool, String);
+
+/// Send `request` on `r`'s connection (which has answered `n` before) and
+/// read a `200` with a `Content-Length` body: the connection back with its
+/// count when it stays open, `None` when the answer closed it.
+fn ask(mut r: BufReader<TcpStream>, n: u32, request: &[u8]) -> Result<Option<Kept>, Failure> {
+    use std::io::BufRead;
+    if let Err(e) = r.get_mut().write_all(request) {
+        return Err((
+            true,
+            format!("request #{} on a connection: send: {e}", n + 1),
+        ));
+    }
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match r.read_line(&mut line) {
+            Ok(0) if head.is_empty() => {
+                return Err((
+                    true,
+                    format!("request #{}: closed without an answer", n + 1),
+                ))
+            }
+            Err(e) if head.is_empty() => {
+                return Err((true, format!("request #{}: no answer: {e}", n + 1)))
+            }
+            Ok(0) => return Err((false, format!("closed in the head: {head:?}"))),
+            Err(e) => return Err((false, format!("{e} in the head: {head:?}"))),
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => head.push_str(&line),
+        }
+    }
+    let lower = head.to_ascii_lowercase();
+    if !lower.starts_with("http/1.1 200 ") {
+        return Err((false, format!("answered {head:?}")));
+    }
+    let len = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| (false, format!("no Content-Length in {head:?}")))?;
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)
+        .map_err(|e| (false, format!("body of {len} bytes: {e}")))?;
+    if lower.contains("\r\nconnection: close") {
+        return Ok(None);
+    }
+    Ok(Some((r, n + 1)))
 }

@@ -42,10 +42,16 @@
 //! | graceful stop | `Draining` at once; told to leave; waited for up to `GracefulShutdownTimeout` (0: as long as they take), then `SIGTERM`/`SIGKILL` | `Stop` |
 //! | stop | `SIGTERM`, `SIGKILL` after [`STOP_GRACE`] | `Stop` |
 //!
-//! The [`Master`] keeps its children across calls of `run` (it lives in
-//! the strategy, which the caller keeps across restarts): the run after a
-//! graceful restart adopts the old generation's children, keeps reaping
-//! them and starts new ones beside them, on the same listening sockets.
+//! The [`Master`] keeps its children across calls of `run`. It belongs to
+//! the caller, not to a strategy: the caller makes one, keeps it across
+//! restarts and hands it to every run ([`RunContext::master`]). The run
+//! after a graceful restart adopts the old generation's children, keeps
+//! reaping them and starts new ones beside them, on the same listening
+//! sockets, whichever forking strategy it runs: prefork, worker and event
+//! all run through the same master, so a restart that changes the strategy
+//! (mpmd's `LoadModule mpm_…_module` changed, then `SIGUSR1`) lets the old
+//! strategy's children finish their connections while the new strategy's
+//! start in the free slots.
 //!
 //! ## After `fork`, in the child
 //!
@@ -175,10 +181,64 @@ enum Death {
     Fatal,
 }
 
-/// The master's state; lives in the strategy so that it survives the
-/// restarts of `run`.
+/// The children of the forking strategies and what the master knows of
+/// them; made once by the caller and handed to every run (see the module
+/// documentation), so that it survives restarts and changes of strategy.
+///
+/// Runs take it by shared reference ([`RunContext::master`]); one run at a
+/// time holds its state (a second, concurrent run of the same master waits
+/// for the first to end).
 #[derive(Default)]
 pub struct Master {
+    state: parking_lot::Mutex<State>,
+}
+
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never waits for a run (which holds the state while it lasts).
+        match self.state.try_lock() {
+            Some(state) => f
+                .debug_struct("Master")
+                .field("children", &state.live_pids())
+                .finish(),
+            None => f.debug_struct("Master").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Master {
+    /// A master with no child yet.
+    pub fn new() -> Self {
+        Master::default()
+    }
+
+    /// The pids of the children alive, of every generation (for tests and
+    /// status), between runs: while a run lasts, this waits for its end.
+    pub fn live_pids(&self) -> Vec<i32> {
+        self.state.lock().live_pids()
+    }
+
+    /// Run the master until a command ends this run. `body` is the
+    /// strategy's child: it runs in each forked child and returns when the
+    /// child should exit. Children of earlier runs (of this strategy or
+    /// another) that are still finishing are reaped as they leave and
+    /// their slots reused.
+    ///
+    /// On an error every child is stopped before it is returned: no child
+    /// outlives a failed run.
+    pub fn run(
+        &self,
+        ctx: &RunContext<'_>,
+        params: MasterParams,
+        body: &dyn Fn(ChildContext<'_>),
+    ) -> Result<Exit, Error> {
+        self.state.lock().run(ctx, params, body)
+    }
+}
+
+/// The master's state, behind [`Master`]'s lock.
+#[derive(Default)]
+struct State {
     /// Indexed by child number (the child's process slot on the
     /// scoreboard).
     children: Vec<Option<Child>>,
@@ -196,15 +256,7 @@ pub struct Master {
     threads: usize,
 }
 
-impl std::fmt::Debug for Master {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Master")
-            .field("children", &self.live_pids())
-            .finish()
-    }
-}
-
-impl Drop for Master {
+impl Drop for State {
     fn drop(&mut self) {
         if let Some((_, id)) = self.sigchld.take() {
             signal_hook::low_level::unregister(id);
@@ -212,14 +264,8 @@ impl Drop for Master {
     }
 }
 
-impl Master {
-    /// A master with no child yet.
-    pub fn new() -> Self {
-        Master::default()
-    }
-
-    /// The pids of the children alive (for tests and status).
-    pub fn live_pids(&self) -> Vec<i32> {
+impl State {
+    fn live_pids(&self) -> Vec<i32> {
         self.children
             .iter()
             .flatten()
@@ -227,13 +273,8 @@ impl Master {
             .collect()
     }
 
-    /// Run the master until a command ends this run. `body` is the
-    /// strategy's child: it runs in each forked child and returns when the
-    /// child should exit.
-    ///
-    /// On an error every child is stopped before it is returned: no child
-    /// outlives a failed run.
-    pub fn run(
+    /// [`Master::run`].
+    fn run(
         &mut self,
         ctx: &RunContext<'_>,
         params: MasterParams,
@@ -656,10 +697,7 @@ impl Master {
         let (leave_read, leave_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| Error::io("creating a child's leave pipe", e.into()))?;
         // Written before the fork, so the child's own writes come after.
-        sb.reset_process(n);
-        for t in 0..self.threads.min(sb.threads()) {
-            sb.worker(n, t).set_state(WorkerState::Starting);
-        }
+        sb.prepare_process(n, self.threads);
         // Signals are blocked across the fork, so a SIGTERM that reaches
         // the new child before it has reset the master's handlers waits
         // until the defaults are back (and then ends it).

@@ -206,10 +206,14 @@ impl<'a, 'c> Loop<'a, 'c> {
             accepted: 0,
             fd_budget,
             shortages: Shortages::default(),
-            // The slot after the workers' (the event strategy's scoreboard
-            // has one more per child than ThreadLimit).
-            inline_slot: (cx.scoreboard.threads() > threads)
-                .then(|| cx.scoreboard.worker(cx.number, cx.scoreboard.threads() - 1)),
+            // The last slot of the child's row, after the workers' (the
+            // event strategy's row has one more slot than ThreadLimit; a
+            // board sized for several strategies may be wider than the
+            // row).
+            inline_slot: {
+                let row = cx.scoreboard.row_len(cx.number);
+                (row > threads).then(|| cx.scoreboard.worker(cx.number, row - 1))
+            },
             inline_bufs: ServeBuffers::default(),
         })
     }

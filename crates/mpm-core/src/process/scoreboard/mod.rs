@@ -128,20 +128,114 @@ impl Scoreboard {
         self.header().restart_us.store(to_us(t), Ordering::Release);
     }
 
+    /// Record the shape the running strategy uses (its
+    /// [`Mpm::scoreboard_shape`](crate::Mpm::scoreboard_shape)), within
+    /// the board's: the rows the status page shows, and the row each child
+    /// started from now on takes ([`Scoreboard::prepare_process`]). A
+    /// board made for several strategies (sized once for the largest
+    /// shape, so the strategy can change on a restart while the old
+    /// generation's children still write their slots) shows each
+    /// strategy's shape, not the whole board. Until it is called, the
+    /// whole board is in use.
+    pub fn set_shape_in_use(&self, procs: usize, threads: usize) {
+        let fit = |n: usize, max: usize| u32::try_from(n.clamp(1, max)).unwrap_or(u32::MAX);
+        let (procs, threads) = (fit(procs, self.procs()), fit(threads, self.threads()));
+        let h = self.header();
+        h.procs_used.fetch_max(procs, Ordering::AcqRel);
+        h.threads_used.fetch_max(threads, Ordering::AcqRel);
+        h.procs_in_use.store(procs, Ordering::Release);
+        h.threads_in_use.store(threads, Ordering::Release);
+    }
+
+    /// The lifetime totals of every worker slot any strategy used since
+    /// the board was made (those of the shape in use, and those an earlier
+    /// strategy's larger rows kept): what the status page's totals count,
+    /// so they never go back after a change of strategy.
+    pub fn totals(&self) -> Totals {
+        let h = self.header();
+        let used = |n: u32, max: usize| match n as usize {
+            0 => max,
+            n => n.min(max),
+        };
+        let procs = used(h.procs_used.load(Ordering::Acquire), self.procs());
+        let threads = used(h.threads_used.load(Ordering::Acquire), self.threads());
+        let mut totals = Totals::default();
+        for p in 0..procs {
+            for t in 0..threads {
+                let w = self.worker(p, t);
+                totals.accesses += w.access_count();
+                totals.bytes += w.bytes_served();
+                totals.duration += w.total_duration();
+            }
+        }
+        totals
+    }
+
+    /// The shape in use ([`Scoreboard::set_shape_in_use`]): (processes,
+    /// worker slots per process).
+    pub fn shape_in_use(&self) -> (usize, usize) {
+        let h = self.header();
+        let in_use = |n: u32, max: usize| match n as usize {
+            0 => max,
+            n => n.min(max),
+        };
+        (
+            in_use(h.procs_in_use.load(Ordering::Acquire), self.procs()),
+            in_use(h.threads_in_use.load(Ordering::Acquire), self.threads()),
+        )
+    }
+
+    /// The worker slots of process `p`'s row: those of the strategy that
+    /// started the process (recorded by [`Scoreboard::prepare_process`]),
+    /// else those of the shape in use. Panics if `p >= procs()`.
+    pub fn row_len(&self, p: usize) -> usize {
+        match self.process(p).workers.load(Ordering::Acquire) as usize {
+            0 => self.shape_in_use().1,
+            n => n.min(self.threads()),
+        }
+    }
+
+    /// Ready slot `p` for a process about to start (the master, before it
+    /// forks): the slot reset, the row of the shape in use recorded as the
+    /// process's, and its first `starting` workers shown `S`.
+    pub fn prepare_process(&self, p: usize, starting: usize) {
+        self.reset_process(p);
+        let row = self.shape_in_use().1;
+        self.process(p)
+            .workers
+            .store(u32::try_from(row).unwrap_or(u32::MAX), Ordering::Release);
+        for t in 0..starting.min(row) {
+            self.worker(p, t).set_state(WorkerState::Starting);
+        }
+    }
+
     /// A dead process's slots back to empty: the process slot cleared,
     /// its workers `.` with no strings; the workers' lifetime counters
     /// (accesses, bytes, connections, durations) are kept, as Apache keeps
-    /// per-slot access counts across child restarts.
+    /// per-slot access counts across child restarts. Only the process's
+    /// own row ([`Scoreboard::row_len`]) is touched: a process writes no
+    /// slot beyond it, and a board sized for several strategies keeps the
+    /// pages of rows nobody uses untouched.
     pub fn reset_process(&self, p: usize) {
+        let row = self.row_len(p);
         self.process(p).clear();
-        for t in 0..self.threads() {
+        for t in 0..row {
             self.worker(p, t).reset();
         }
     }
 
-    /// A plain copy of the board, for the status page.
+    /// A plain copy of the board, for the status page: the shape in use
+    /// ([`Scoreboard::set_shape_in_use`]), and beyond it any process still
+    /// alive (of an older generation, whose strategy had more process
+    /// slots); each process with the worker slots of its own row
+    /// ([`Scoreboard::row_len`]).
     pub fn snapshot(&self) -> Snapshot {
-        let processes = (0..self.procs())
+        let (procs_in_use, _) = self.shape_in_use();
+        let shown = (procs_in_use..self.procs())
+            .rev()
+            .find(|&p| self.process(p).live_pid().is_some())
+            .map_or(procs_in_use, |last| last + 1);
+        let processes = (0..shown)
             .map(|p| {
                 let slot = self.process(p);
                 ProcessSnapshot {
@@ -156,7 +250,7 @@ impl Scoreboard {
                     started: UNIX_EPOCH
                         + Duration::from_secs(slot.started_secs.load(Ordering::Relaxed)),
                     connections_served: slot.connections_served.load(Ordering::Relaxed),
-                    workers: (0..self.threads())
+                    workers: (0..self.row_len(p))
                         .map(|t| WorkerSnapshot::of(self.worker(p, t)))
                         .collect(),
                 }
@@ -166,8 +260,20 @@ impl Scoreboard {
             generation: self.generation(),
             restart_time: self.restart_time(),
             processes,
+            totals: self.totals(),
         }
     }
+}
+
+/// Lifetime sums over worker slots ([`Scoreboard::totals`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Requests served.
+    pub accesses: u64,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// Time spent serving requests.
+    pub duration: Duration,
 }
 
 /// A copy of the whole board at one moment (each slot read separately).
@@ -177,8 +283,10 @@ pub struct Snapshot {
     pub generation: u32,
     /// When the server last (re)started.
     pub restart_time: SystemTime,
-    /// Every process slot, in order, each with its workers.
+    /// Every process slot shown, in order, each with its workers.
     pub processes: Vec<ProcessSnapshot>,
+    /// The lifetime totals of every slot used since the board was made.
+    pub totals: Totals,
 }
 
 impl Snapshot {
@@ -404,6 +512,65 @@ mod tests {
             WorkerState::Ready,
             "another process's slot changed"
         );
+    }
+
+    /// A board sized for several strategies: prefork ran first (8 servers
+    /// of one slot), then worker (2 servers of 3 slots) while one prefork
+    /// child, in slot 5, still finishes.
+    #[test]
+    fn after_a_change_of_strategy_each_process_shows_its_own_row_and_totals_are_kept() {
+        let sb = Scoreboard::new(8, 4).expect("scoreboard");
+        assert_eq!(
+            sb.shape_in_use(),
+            (8, 4),
+            "the whole board before any shape"
+        );
+        sb.set_shape_in_use(8, 1);
+        for p in [0, 5] {
+            sb.prepare_process(p, 1);
+            sb.process(p).start(100 + p as i32, 1);
+            let w = sb.worker(p, 0);
+            w.begin_request("127.0.0.1", "h", "GET / HTTP/1.1");
+            w.end_request(10, Duration::from_millis(1));
+        }
+        sb.set_shape_in_use(2, 3);
+        // Prefork's child 0 left and was reaped; child 5 finishes.
+        sb.reset_process(0);
+        sb.worker(5, 0).set_state(WorkerState::Graceful);
+        sb.prepare_process(0, 3);
+        sb.process(0).start(200, 2);
+        let w = sb.worker(0, 2);
+        w.begin_request("127.0.0.1", "h", "GET /w HTTP/1.1");
+        w.end_request(5, Duration::from_millis(1));
+        assert_eq!(sb.row_len(0), 3, "the worker child's row");
+        assert_eq!(sb.row_len(5), 1, "the prefork child's row");
+        assert_eq!(sb.row_len(1), 3, "an empty slot shows the shape in use");
+        let snap = sb.snapshot();
+        let rows: Vec<String> = snap
+            .processes
+            .iter()
+            .map(|p| p.workers.iter().map(|w| w.state.letter()).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            ["SSR", "...", "...", "...", "...", "G"],
+            "rows up to the last live process, each its own length"
+        );
+        assert_eq!(
+            (snap.totals.accesses, snap.totals.bytes),
+            (3, 25),
+            "totals of every slot used since the board was made"
+        );
+        sb.reset_process(5);
+        assert_eq!(sb.snapshot().processes.len(), 2, "the old child left");
+        assert_eq!(
+            sb.totals().accesses,
+            3,
+            "a reaped slot keeps its count, as Apache's"
+        );
+        // A shape larger than the board is held within it.
+        sb.set_shape_in_use(50, 50);
+        assert_eq!(sb.shape_in_use(), (8, 4));
     }
 
     #[test]

@@ -127,6 +127,17 @@ pub(super) struct Header {
     pub(super) generation: AtomicU32,
     /// When the server (re)started, microseconds since the epoch.
     pub(super) restart_us: AtomicU64,
+    /// Process slots the running strategy uses (its `ServerLimit`); 0:
+    /// all of them.
+    pub(super) procs_in_use: AtomicU32,
+    /// Worker slots per process the running strategy uses (1 for
+    /// prefork, `ThreadLimit` for worker, one more for event); 0: all.
+    pub(super) threads_in_use: AtomicU32,
+    /// The most process slots any strategy used since the board was made
+    /// (where lifetime counters may be kept); 0: all.
+    pub(super) procs_used: AtomicU32,
+    /// The most worker slots per process any strategy used; 0: all.
+    pub(super) threads_used: AtomicU32,
 }
 
 /// One process's facts, written by that process (and its master).
@@ -156,6 +167,11 @@ pub struct ProcessSlot {
     pub started_secs: AtomicU64,
     /// Connections the process has accepted (for `MaxConnectionsPerChild`).
     pub connections_served: AtomicU64,
+    /// Worker slots of its row the process uses: the row of the strategy
+    /// that started it, which an older generation may have kept after a
+    /// change of strategy; 0 when not recorded (the board's row in use).
+    /// Set by the master before the fork; kept by [`ProcessSlot::start`].
+    pub workers: AtomicU32,
 }
 
 impl ProcessSlot {
@@ -183,6 +199,7 @@ impl ProcessSlot {
     pub(super) fn clear(&self) {
         self.pid.store(0, Ordering::Release);
         self.reset(0, 0);
+        self.workers.store(0, Ordering::Relaxed);
     }
 
     /// Every field but the pid as a new process (or none) starts it.

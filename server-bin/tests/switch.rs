@@ -1,0 +1,267 @@
+//! Changing the MPM on a restart: `LoadModule mpm_<name>_module` changed,
+//! then `SIGUSR1` (or `SIGHUP`), replaces the children with the new
+//! strategy's while the old ones finish what they hold; the status page
+//! follows. A switch that cannot happen keeps the running strategy and
+//! says why in one line; `-X` never switches.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use common::*;
+use nix::sys::signal::Signal;
+
+/// A configuration of strategy `mpm` (the small shapes of
+/// [`mpm_directives`]) on `port`, with the status page and `extra`
+/// directives after the common ones; the home page is written the first
+/// time only (a file rewritten under load would be answered short).
+fn conf(site: &Site, port: u16, mpm: &str, extra: &str) -> PathBuf {
+    if !site.docroot().join("index.html").exists() {
+        site.write("htdocs/index.html", "<h1>home</h1>");
+    }
+    site.config(&format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
+         <Location /server-status>\nSetHandler server-status\n</Location>\n\
+         KeepAliveTimeout 30\n{extra}\n",
+        mpm_directives(mpm),
+        site.docroot().display()
+    ))
+}
+
+/// The `ServerMPM` the status page names (on a new connection).
+fn status_mpm(port: u16) -> String {
+    status_field(port, "ServerMPM")
+}
+
+/// True when every child of `master` is of strategy `mpm`, told by its
+/// threads: one for prefork, a listener or loop and workers for the
+/// others.
+fn children_are(master: i32, mpm: &str) -> bool {
+    let kids = children(master);
+    !kids.is_empty()
+        && kids.iter().all(|&k| match mpm {
+            "prefork" => threads_of(k) == 1,
+            _ => threads_of(k) > 1,
+        })
+}
+
+/// A download of the 10 MiB file through a small receive window, begun
+/// and left unread: the child serving it is busy until the client reads.
+fn begin_slow_download(port: u16) -> std::net::TcpStream {
+    let s = small_window(addr(port));
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    (&s).write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1];
+    (&s).read_exact(&mut first).expect("the download began");
+    s
+}
+
+/// Read the rest of a download begun by [`begin_slow_download`] (its first
+/// byte taken) and check every byte.
+fn finish_slow_download(s: std::net::TcpStream, want: &[u8], what: &str) {
+    let (head, body) = read_all(&s);
+    let head = format!("H{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 200 ") && body == want,
+        "{what}: the download in flight during the switch ended with {} of {} bytes (head {head:?})",
+        body.len(),
+        want.len()
+    );
+}
+
+#[test]
+fn graceful_restarts_switch_prefork_to_worker_to_event_to_prefork_under_load_failing_no_request() {
+    let site = Site::new();
+    let port = free_port();
+    let want = big_pattern();
+    site.write("htdocs/big.bin", &want);
+    let mut m = start(&site, &conf(&site, port, "prefork", ""));
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "prefork")),
+        "no prefork children: {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    assert_eq!(status_mpm(port), "prefork");
+    let load = MixedLoad::start(port, "/", 2, 2);
+    assert!(wait_for(10.0, || load.ok() >= 50), "no requests served");
+    let mut generation = 1;
+    // Letters of the new strategy's board: ServerLimit rows of its own
+    // length (worker and event: 4 servers of ThreadLimit 4, and one slot
+    // more for event's loop; prefork: its default 256 servers of one).
+    for (from, to, letters) in [
+        ("prefork", "worker", 16),
+        ("worker", "event", 20),
+        ("event", "prefork", 256),
+    ] {
+        let old = children(m.pid());
+        let slow = begin_slow_download(port);
+        conf(&site, port, to, "");
+        m.signal(Signal::SIGUSR1);
+        generation += 1;
+        m.wait_log("resuming normal operations", generation);
+        assert!(
+            m.stderr()
+                .contains(&format!("switching from the {from} MPM to the {to} MPM")),
+            "{}",
+            m.stderr()
+        );
+        let mut named = String::new();
+        assert!(
+            wait_for(10.0, || {
+                named = status_mpm(port);
+                named == to
+            }),
+            "after switching from {from} to {to} the status page names {named:?}"
+        );
+        // The old child serving the download is still there: it finishes
+        // the response before it leaves.
+        assert!(
+            old.iter().any(|&p| alive(p)),
+            "every {from} child left with a download in flight: {old:?}"
+        );
+        // Both generations on the page: the old child (stopping) beside
+        // the new ones, each numbered slot-generation.
+        let html = get(addr(port), "localhost", "/server-status").text();
+        let (old_gen, new_gen) = (generation - 1, generation);
+        assert!(
+            html.contains(&format!("-{old_gen}</b></td>"))
+                && html.contains(&format!("-{new_gen}</b></td>"))
+                && status_field(port, "Stopping") != "0",
+            "while a {from} child finishes, the page does not show generations {old_gen} and {new_gen}:\n{html}"
+        );
+        let ok = load.ok();
+        assert!(
+            wait_for(10.0, || load.ok() >= ok + 50),
+            "the load stalled after switching to {to}; {}",
+            m.stderr()
+        );
+        finish_slow_download(slow, &want, &format!("{from} → {to}"));
+        assert!(
+            wait_for(10.0, || old.iter().all(|&p| !alive(p))),
+            "{from} children {old:?} still alive after their download ended; children now {:?}",
+            children(m.pid())
+        );
+        assert!(
+            wait_for(10.0, || children_are(m.pid(), to)),
+            "after switching to {to}, children {:?} with threads {:?}",
+            children(m.pid()),
+            children(m.pid())
+                .iter()
+                .map(|&k| threads_of(k))
+                .collect::<Vec<_>>()
+        );
+        let mut board = String::new();
+        assert!(
+            wait_for(10.0, || {
+                board = status_field(port, "Scoreboard");
+                board.len() == letters && status_field(port, "Stopping") == "0"
+            }),
+            "after the {from} children left, the board is not {to}'s {letters} slots: {board}"
+        );
+    }
+    let report = load.finish();
+    assert!(
+        report.failures.is_empty(),
+        "{} requests failed ({} ok, {} retried on a new connection): {:?}; {}",
+        report.failures.len(),
+        report.ok,
+        report.retried,
+        report.failures,
+        m.stderr()
+    );
+}
+
+#[test]
+fn a_hard_restart_switches_the_mpm_too() {
+    let site = Site::new();
+    let port = free_port();
+    let mut m = start(&site, &conf(&site, port, "worker", ""));
+    assert!(wait_for(10.0, || children_are(m.pid(), "worker")));
+    let old = children(m.pid());
+    conf(&site, port, "prefork", "");
+    m.signal(Signal::SIGHUP);
+    m.wait_log("resuming normal operations", 2);
+    assert_eq!(status_mpm(port), "prefork", "{}", m.stderr());
+    assert!(
+        old.iter().all(|&p| !alive(p)),
+        "worker children {old:?} outlived a hard restart"
+    );
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "prefork")),
+        "children {:?} after switching to prefork",
+        children(m.pid())
+    );
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+}
+
+#[test]
+fn a_switch_that_cannot_happen_keeps_the_running_mpm_and_says_why_in_one_line() {
+    let site = Site::new();
+    let port = free_port();
+    let limits = "ServerLimit 4\nMaxRequestWorkers 4\n";
+    let mut m = start(&site, &conf(&site, port, "prefork", limits));
+    assert!(wait_for(10.0, || children_are(m.pid(), "prefork")));
+    // More process slots than the scoreboard made at start has.
+    conf(
+        &site,
+        port,
+        "worker",
+        "ServerLimit 8\nMaxRequestWorkers 32\n",
+    );
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    // The one-process strategy has no children to hand over to.
+    site.config(&format!(
+        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
+         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
+        site.docroot().display()
+    ));
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 3);
+    let log = m.stderr();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("cannot switch to the"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{log}");
+    assert!(
+        refused[0].contains("the worker MPM")
+            && refused[0].contains("8 processes")
+            && refused[0].contains("the prefork MPM keeps running"),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        refused[1].contains("the single MPM")
+            && refused[1].contains("the prefork MPM keeps running"),
+        "{}",
+        refused[1]
+    );
+    assert!(!log.contains("switching from"), "{log}");
+    assert_eq!(status_mpm(port), "prefork");
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "prefork")),
+        "children {:?}",
+        children(m.pid())
+    );
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+}
+
+#[test]
+fn mpmd_x_never_switches() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "prefork", "");
+    let mut m = start_args(&site, &["-X", "-f", c.to_str().unwrap()]);
+    assert_eq!(status_mpm(port), "single");
+    conf(&site, port, "worker", "");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    assert_eq!(status_mpm(port), "single", "{}", m.stderr());
+    assert!(children(m.pid()).is_empty(), "{:?}", children(m.pid()));
+    assert!(!m.stderr().contains("switch"), "{}", m.stderr());
+}
