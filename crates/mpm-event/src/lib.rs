@@ -88,8 +88,10 @@
 //! ## In one process
 //!
 //! [`Event::in_process`] runs one child's loop and threads in the calling
-//! process, with no master and no fork: for embedders that want one
-//! threaded process (and for tests that cannot fork). A crash then ends
+//! process, with no master and no fork (`event-threads` in the `mpm`
+//! facade, and its embedders' default): for embedders that want one
+//! threaded process, whose handler (and the state in it) every thread
+//! shares, and for tests that cannot fork. A crash then ends
 //! the server, as with `single`: should the loop die (a panic on its
 //! thread, e.g. in a handler's `answer_never_blocks`), the workers are sent
 //! home and `run` returns [`Error::Panicked`], never leaving a listening
@@ -177,9 +179,13 @@ impl Event {
 impl Mpm for Event {
     fn info(&self) -> MpmInfo {
         MpmInfo {
-            name: "event",
+            name: if self.in_process {
+                "event-threads"
+            } else {
+                "event"
+            },
             threaded: true,
-            forked: true,
+            forked: !self.in_process,
         }
     }
 
