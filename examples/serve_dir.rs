@@ -14,7 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mpm::{Control, Exit, ListenAddr, Listeners, MpmConfig, RunContext, Scoreboard};
+use mpm::strategy::{Control, Exit, ListenAddr, Listeners, RunContext, Scoreboard};
+use mpm::MpmConfig;
 use mpm_site::{
     CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
 };

@@ -6,7 +6,8 @@ mod support;
 use std::io::{BufReader, Write};
 use std::time::Duration;
 
-use mpm::{Exit, Phase, ProtocolConfig};
+use mpm::strategy::Exit;
+use mpm::{Phase, ProtocolConfig};
 use support::*;
 
 #[test]
