@@ -125,13 +125,15 @@ pub fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
         .clone()
 }
 
-/// The strategy a conformance run uses; both run in the test process.
+/// The strategy a conformance run uses; all run in the test process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// `single`: the blocking driver.
     Single,
     /// The event loop and its workers ([`mpm::event::Event::in_process`]).
     Event,
+    /// Worker threads behind a listener ([`mpm::worker::Worker::in_process`]).
+    WorkerThreads,
 }
 
 impl Strategy {
@@ -139,6 +141,7 @@ impl Strategy {
         match self {
             Strategy::Single => Box::new(mpm::single::Single),
             Strategy::Event => Box::new(mpm::event::Event::in_process()),
+            Strategy::WorkerThreads => Box::new(mpm::worker::Worker::in_process()),
         }
     }
 }
