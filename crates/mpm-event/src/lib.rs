@@ -114,8 +114,7 @@ mod event_loop;
 mod memory;
 pub mod timer;
 
-use mpm_core::control::{watch_commands, Stopping};
-use mpm_core::process::child::{threads_within, ChildContext};
+use mpm_core::process::child::run_in_process;
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
@@ -141,38 +140,6 @@ impl Event {
             in_process: true,
             ..Event::default()
         }
-    }
-
-    fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let handler = (ctx.factory)().map_err(Error::Handler)?;
-        let stopping = Stopping::new().map_err(Error::Control)?;
-        let sb = ctx.scoreboard;
-        sb.process(0)
-            .start(std::process::id() as i32, sb.generation());
-        let (ran, exit) = watch_commands(
-            ctx.control,
-            ctx.listeners,
-            &stopping,
-            "the event loop",
-            || {
-                event_loop::run_child(
-                    ChildContext {
-                        number: 0,
-                        generation: sb.generation(),
-                        listeners: ctx.listeners,
-                        handler,
-                        protocol: ctx.protocol.clone(),
-                        mpm: ctx.mpm,
-                        threads: threads_within(sb, ctx.mpm.threads_per_child()),
-                        scoreboard: sb,
-                        leave: stopping.graceful.fd(),
-                    },
-                    Some(stopping.abort.fd()),
-                )
-            },
-        );
-        ran??;
-        Ok(exit)
     }
 }
 
@@ -205,7 +172,9 @@ impl Mpm for Event {
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         if self.in_process {
-            return self.run_here(ctx);
+            return run_in_process(ctx, "the event loop", |cx, abort| {
+                event_loop::run_child(cx, Some(abort))
+            });
         }
         let params = MasterParams::threaded(ctx.mpm);
         self.master.run(&ctx, params, &|cx| {

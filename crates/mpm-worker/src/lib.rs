@@ -81,10 +81,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mpm_core::control::{watch_commands, Stopping};
 use mpm_core::net::accept::{Acceptor, Next};
 use mpm_core::net::poll::readable;
-use mpm_core::process::child::{run_with_workers, threads_within, ChildContext};
+use mpm_core::process::child::{run_in_process, run_with_workers, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::{Master, MasterParams};
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
@@ -114,38 +113,6 @@ impl Worker {
             in_process: true,
             ..Worker::default()
         }
-    }
-
-    fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let handler = (ctx.factory)().map_err(Error::Handler)?;
-        let stopping = Stopping::new().map_err(Error::Control)?;
-        let sb = ctx.scoreboard;
-        sb.process(0)
-            .start(std::process::id() as i32, sb.generation());
-        let (ran, exit) = watch_commands(
-            ctx.control,
-            ctx.listeners,
-            &stopping,
-            "the listener thread",
-            || {
-                child(
-                    ChildContext {
-                        number: 0,
-                        generation: sb.generation(),
-                        listeners: ctx.listeners,
-                        handler,
-                        protocol: ctx.protocol.clone(),
-                        mpm: ctx.mpm,
-                        threads: threads_within(sb, ctx.mpm.threads_per_child()),
-                        scoreboard: sb,
-                        leave: stopping.graceful.fd(),
-                    },
-                    Some(stopping.abort.fd()),
-                )
-            },
-        );
-        ran??;
-        Ok(exit)
     }
 }
 
@@ -177,7 +144,9 @@ impl Mpm for Worker {
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         if self.in_process {
-            return self.run_here(ctx);
+            return run_in_process(ctx, "the listener thread", |cx, abort| {
+                child(cx, Some(abort))
+            });
         }
         let params = MasterParams::threaded(ctx.mpm);
         self.master.run(&ctx, params, &|cx| {
