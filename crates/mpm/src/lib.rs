@@ -73,10 +73,11 @@
 //!
 //! The request body is a [`std::io::Read`] (chunked and `Content-Length`
 //! framing decoded, `LimitRequestBody` enforced), so `serde_json` reads it
-//! directly. A response is built with the `http` crate's builder:
+//! directly. A response is built with the `http` crate's builder
+//! (`http::Response::builder()`; [`Response`] is its `Response<Body>`):
 //!
 //! ```
-//! use mpm::http::{header, StatusCode};
+//! use mpm::http::{self, header, StatusCode};
 //! use mpm::{Body, ConnInfo, Request, Response};
 //!
 //! #[derive(serde::Deserialize)]
@@ -88,7 +89,7 @@
 //!     let item: NewItem = match serde_json::from_reader(req.into_body()) {
 //!         Ok(item) => item,
 //!         Err(e) => {
-//!             return Response::builder()
+//!             return http::Response::builder()
 //!                 .status(StatusCode::BAD_REQUEST)
 //!                 .header(header::CONTENT_TYPE, "text/plain")
 //!                 .body(Body::from(format!("not an item: {e}\n")))
@@ -96,7 +97,7 @@
 //!         }
 //!     };
 //!     let json = serde_json::json!({ "id": 1, "name": item.name });
-//!     Response::builder()
+//!     http::Response::builder()
 //!         .status(StatusCode::CREATED)
 //!         .header(header::CONTENT_TYPE, "application/json")
 //!         .header(header::LOCATION, "/items/1")

@@ -272,13 +272,16 @@ impl Bound {
     /// runs the strategy again on the same listeners.
     ///
     /// A forking strategy forks from the thread that calls `run`; a child
-    /// has that thread only. Threads the program started stay in the
-    /// master, where they may wait and send commands through a
-    /// [`ControlHandle`] (as the `graceful` example does); what they share
-    /// with the handler (a lock, a pool) must be made in the factory,
-    /// after the fork, since a lock another thread held at the fork stays
-    /// held in the child. The strategies that serve in this process have
-    /// no such rule.
+    /// has that thread only, and every lock another thread held at the
+    /// moment of the fork stays held in the child forever. Threads the
+    /// program started stay in the master and may wait there and send
+    /// commands through a [`ControlHandle`], provided they take no lock a
+    /// child needs (the handler's state, a pool, Rust's standard output
+    /// or environment) while children may be forked: make what the
+    /// handler uses in the factory, after the fork, and prefer a signal
+    /// (SIGWINCH for a graceful stop) to a thread that prints. The
+    /// strategies that serve in this process have no such rule: stop them
+    /// from any thread (the `graceful` example).
     pub fn run(mut self) -> Result<(), Error> {
         self.control.install_signals()?;
         let (procs, threads) = self.mpm.scoreboard_shape(&self.mpm_cfg);
