@@ -12,30 +12,7 @@ use support::*;
 
 #[test]
 fn graceful_stop_goes_running_draining_stopped_and_finishes_the_request_in_flight() {
-    let mut s = server(ProtocolConfig::default());
-    // A request whose body is still on its way when the stop arrives.
-    let mut c = connect(s.addr());
-    c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nabc")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    s.control().graceful_stop();
-    std::thread::sleep(Duration::from_millis(100));
-    c.write_all(b"def").unwrap();
-    let resp = read_response(&mut BufReader::new(c), false);
-    assert_eq!((resp.status, resp.text().as_str()), (200, "abcdef"));
-    // The run ends once the connection closes.
-    let exit = s.join(Duration::from_secs(10)).expect("run ended");
-    assert_eq!(exit.unwrap(), Exit::Stop);
-    assert_eq!(
-        s.phases(),
-        vec![
-            Phase::Starting,
-            Phase::Running,
-            Phase::Draining,
-            Phase::Stopped
-        ],
-        "phases of a graceful stop"
-    );
+    graceful_stop_finishes_the_request_in_flight(server(ProtocolConfig::default()));
 }
 
 #[test]
@@ -68,11 +45,16 @@ fn a_graceful_restart_returns_without_stopping() {
 
 #[test]
 fn worker_threads_in_one_process_finish_the_request_in_flight_on_a_graceful_stop() {
-    let mut s = server_over(
+    graceful_stop_finishes_the_request_in_flight(server_over(
         Transport::Plain,
         Strategy::WorkerThreads,
         ProtocolConfig::default(),
-    );
+    ));
+}
+
+/// A request whose body is still on its way when a graceful stop arrives
+/// is answered; the run then ends, through Running, Draining, Stopped.
+fn graceful_stop_finishes_the_request_in_flight(mut s: mpm::testing::TestServer) {
     let mut c = connect(s.addr());
     c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nabc")
         .unwrap();
@@ -88,6 +70,7 @@ fn worker_threads_in_one_process_finish_the_request_in_flight_on_a_graceful_stop
         (200, "abcdef"),
         "the request under way when the graceful stop came"
     );
+    // The run ends once the connection closes.
     let exit = s.join(Duration::from_secs(10)).expect("run ended");
     assert_eq!(exit.unwrap(), Exit::Stop);
     assert_eq!(
@@ -97,7 +80,8 @@ fn worker_threads_in_one_process_finish_the_request_in_flight_on_a_graceful_stop
             Phase::Running,
             Phase::Draining,
             Phase::Stopped
-        ]
+        ],
+        "phases of a graceful stop"
     );
 }
 

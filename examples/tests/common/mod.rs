@@ -47,6 +47,19 @@ pub fn example_binary(name: &str) -> PathBuf {
     }
 }
 
+/// Start example `name` with `args`, in its own process group, its
+/// standard output piped.
+fn spawn(name: &str, args: &[&str]) -> Child {
+    Command::new(example_binary(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start the {name} example: {e}"))
+}
+
 /// A running example, in its own process group; killed (with every
 /// process it forked) on drop.
 pub struct Example {
@@ -63,14 +76,7 @@ impl Example {
     /// Start example `name` with `args` and wait until it says where it
     /// listens.
     pub fn start(name: &str, args: &[&str]) -> Example {
-        let mut child = Command::new(example_binary(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start the {name} example: {e}"));
+        let mut child = spawn(name, args);
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -173,14 +179,7 @@ impl Drop for Example {
 /// Run a program to its end (`compare_strategies`): its exit status and
 /// output, killed with its process group after `limit`.
 pub fn run_to_end(name: &str, args: &[&str], limit: Duration) -> (ExitStatus, String) {
-    let mut child = Command::new(example_binary(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start the {name} example: {e}"));
+    let mut child = spawn(name, args);
     let group = Pid::from_raw(-(child.id() as i32));
     let mut stdout = child.stdout.take().expect("piped stdout");
     let reader = std::thread::spawn(move || {
