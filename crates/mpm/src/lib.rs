@@ -246,17 +246,26 @@ pub use mpm_core::http;
 #[doc(no_inline)]
 pub use mpm_core::rustls;
 
+/// `single`: one process, one thread (`mpmd -X`), for debugging.
+///
 #[doc(inline)]
 pub use mpm_core::process::single;
 
+/// `prefork`: Apache's prefork MPM, single-threaded child processes
+/// (feature `prefork`).
 #[cfg(feature = "prefork")]
 #[doc(inline)]
 pub use mpm_prefork as prefork;
 
+/// `worker`: Apache's worker MPM, child processes of threads, and
+/// `worker-threads` in this process (feature `worker`).
 #[cfg(feature = "worker")]
 #[doc(inline)]
 pub use mpm_worker as worker;
 
+/// `event`: Apache's event MPM, child processes each with an event loop
+/// that holds idle and slow connections, and `event-threads` in this
+/// process (feature `event`).
 #[cfg(feature = "event")]
 #[doc(inline)]
 pub use mpm_event as event;
