@@ -162,6 +162,11 @@ impl Server {
     /// each with its own copy of the handler (see
     /// [the table above](Server#strategies-and-where-the-handlers-state-lives)).
     /// An unknown name is an error from [`Server::bind`].
+    ///
+    /// Serving in this process is part of the name rather than a separate
+    /// switch: every name is a valid choice (prefork in one process would
+    /// be `single`), and [`crate::strategies`] lists every choice a program
+    /// can offer its users.
     pub fn strategy(mut self, name: &str) -> Self {
         self.strategy = name.to_string();
         self
