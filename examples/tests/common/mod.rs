@@ -169,7 +169,16 @@ impl Example {
 }
 
 impl Drop for Example {
+    /// SIGTERM first, so the example cleans up after itself (its
+    /// temporary files); then SIGKILL for whatever is left of its group.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = kill(self.pid(), Signal::SIGTERM);
+            let until = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
