@@ -2,14 +2,14 @@
 //! refuses new clients and lets the request under way finish; SIGTERM
 //! stops at once.
 
-mod common;
+mod support;
 
 use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{connect, read_response, request, Example, PATIENCE};
 use nix::sys::signal::Signal;
+use support::{connect, read_response, request, Example, PATIENCE};
 
 /// Start `GET /slow?ms=…` and wait until the handler has it.
 fn slow_request_under_way(example: &mut Example, ms: u64) -> TcpStream {
@@ -49,10 +49,10 @@ fn finishes_the_slow_request_and_exits(mut example: Example, slow: TcpStream, ms
         (200, format!("done after {ms} ms\n")),
         "the request under way when the graceful stop came"
     );
-    let status = example.wait_exit();
+    let (status, stderr) = example.wait_exit(20);
     assert!(
         status.success(),
-        "graceful ended with {status}; it printed:\n{}",
+        "graceful ended with {status} ({stderr}); it printed:\n{}",
         example.seen.join("\n")
     );
     assert_eq!(
@@ -65,7 +65,7 @@ fn finishes_the_slow_request_and_exits(mut example: Example, slow: TcpStream, ms
 
 #[test]
 fn a_stop_sent_through_the_channel_lets_the_slow_request_finish() {
-    let mut example = Example::start("graceful", &["127.0.0.1:0"]);
+    let mut example = Example::listening("graceful", &["127.0.0.1:0"]);
     let slow = slow_request_under_way(&mut example, 1500);
     let resp = request(example.addr, "POST", "/shutdown", "");
     assert_eq!(
@@ -83,7 +83,7 @@ fn a_stop_sent_through_the_channel_lets_the_slow_request_finish() {
 
 #[test]
 fn sigwinch_stops_gracefully_and_lets_the_slow_request_finish() {
-    let mut example = Example::start("graceful", &["127.0.0.1:0"]);
+    let mut example = Example::listening("graceful", &["127.0.0.1:0"]);
     let slow = slow_request_under_way(&mut example, 1500);
     example.signal(Signal::SIGWINCH);
     finishes_the_slow_request_and_exits(example, slow, 1500);
@@ -91,13 +91,16 @@ fn sigwinch_stops_gracefully_and_lets_the_slow_request_finish() {
 
 #[test]
 fn sigterm_stops_at_once() {
-    let mut example = Example::start("graceful", &["127.0.0.1:0"]);
+    let mut example = Example::listening("graceful", &["127.0.0.1:0"]);
     let resp = request(example.addr, "GET", "/", "");
     assert_eq!(resp.status, 200);
     let t = Instant::now();
     example.signal(Signal::SIGTERM);
-    let status = example.wait_exit();
-    assert!(status.success(), "graceful ended with {status} on SIGTERM");
+    let (status, stderr) = example.wait_exit(20);
+    assert!(
+        status.success(),
+        "graceful ended with {status} on SIGTERM: {stderr}"
+    );
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "SIGTERM took {:?} to stop it",

@@ -1,12 +1,12 @@
 //! The hello example: a closure as the handler, on port 0.
 
-mod common;
+mod support;
 
-use common::{request, Example};
+use support::{request, Example};
 
 #[test]
 fn hello_answers_every_path_with_a_greeting_from_its_closure() {
-    let hello = Example::start("hello", &["127.0.0.1:0"]);
+    let hello = Example::listening("hello", &["127.0.0.1:0"]);
     for path in ["/", "/some/where"] {
         let resp = request(hello.addr, "GET", path, "");
         assert_eq!(
@@ -19,7 +19,7 @@ fn hello_answers_every_path_with_a_greeting_from_its_closure() {
 
 #[test]
 fn hello_serves_in_its_own_process_by_default() {
-    let hello = Example::start("hello", &["127.0.0.1:0"]);
+    let hello = Example::listening("hello", &["127.0.0.1:0"]);
     let first = &hello.seen[0];
     assert!(
         first.ends_with("(event-threads)"),

@@ -2,12 +2,12 @@
 //! right under every strategy (in memory in one process, in a locked file
 //! opened per child when it forks).
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 
-use common::{request, Example};
 use serde_json::Value;
+use support::{request, Example};
 
 /// POST `count` items from four clients at once (so a forking server
 /// spreads them over its children); the ids it handed out.
@@ -81,7 +81,7 @@ fn assert_all_listed(addr: SocketAddr, count: u64, strategy: &str) {
 
 #[test]
 fn under_the_default_strategy_46_posts_are_all_listed_with_unique_ids() {
-    let api = Example::start("json_api", &["127.0.0.1:0"]);
+    let api = Example::listening("json_api", &["127.0.0.1:0"]);
     assert!(
         api.seen[0].contains("(event-threads, items in memory)"),
         "json_api does not say it serves in one process with the items in memory: {}",
@@ -98,7 +98,7 @@ fn under_every_forking_strategy_the_items_live_in_one_file_so_none_is_lost_or_do
     let dir = tempfile::tempdir().expect("a temporary directory");
     for strategy in mpm::compiled().into_iter().filter(|s| *s != "single") {
         let file = dir.path().join(format!("{strategy}.jsonl"));
-        let api = Example::start(
+        let api = Example::listening(
             "json_api",
             &[
                 "127.0.0.1:0",
@@ -125,7 +125,7 @@ fn under_every_forking_strategy_the_items_live_in_one_file_so_none_is_lost_or_do
 
 #[test]
 fn one_item_by_id_and_json_errors_for_the_rest() {
-    let api = Example::start("json_api", &["127.0.0.1:0"]);
+    let api = Example::listening("json_api", &["127.0.0.1:0"]);
     request(api.addr, "POST", "/items", r#"{"name": "tea"}"#);
     let resp = request(api.addr, "GET", "/items/1", "");
     assert_eq!(

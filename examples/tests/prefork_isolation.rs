@@ -2,15 +2,15 @@
 //! working directory (state that is not thread-safe) answers every
 //! concurrent request right under prefork, one connection per process.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 
-use common::{request, Example};
+use support::{request, Example};
 
 #[test]
 fn under_prefork_concurrent_requests_never_see_another_tenants_directory() {
-    let example = Example::start("prefork_isolation", &["127.0.0.1:0"]);
+    let example = Example::listening("prefork_isolation", &["127.0.0.1:0"]);
     assert!(
         example.seen[0].contains("(prefork,"),
         "prefork_isolation does not say it runs prefork: {}",
@@ -52,7 +52,7 @@ fn under_prefork_concurrent_requests_never_see_another_tenants_directory() {
 
 #[test]
 fn an_unknown_tenant_is_not_found() {
-    let example = Example::start("prefork_isolation", &["127.0.0.1:0"]);
+    let example = Example::listening("prefork_isolation", &["127.0.0.1:0"]);
     let resp = request(example.addr, "GET", "/tenant/delta", "");
     assert_eq!(
         resp.status,
