@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use mpm::h1::{encode_head, keep_alive_after, parse_head, plan_length};
+use mpm::strategy::h1::{encode_head, keep_alive_after, parse_head, plan_length};
 use mpm::{Limits, Timeouts};
 
 /// The system allocator, counting every allocation (and reallocation).
@@ -123,7 +123,7 @@ fn engine(c: &mut Criterion) {
                 &mut out,
                 StatusCode::OK,
                 &headers,
-                mpm::h1::ResponseLength::Known(13),
+                mpm::strategy::h1::ResponseLength::Known(13),
                 true,
                 head.version,
                 "mpmd/0.1",

@@ -112,16 +112,16 @@ fn serve(spec: &str) {
             .map(PathBuf::from)
             .unwrap_or_else(|| panic!("{name} is not set"))
     };
-    let cert = mpm::net::tls::CertSpec {
+    let cert = mpm::tls::CertSpec {
         names: vec!["bench.test".into()],
         cert_file: var(CERT_VAR),
         key_file: Some(var(KEY_VAR)),
     };
-    let tls = mpm::net::tls::server_config(
+    let tls = mpm::tls::server_config(
         "bench",
         &[cert],
-        &mpm::net::tls::TlsPolicy::default(),
-        &mpm::net::tls::TlsShared::new().expect("ticket key"),
+        &mpm::tls::TlsPolicy::default(),
+        &mpm::tls::TlsShared::new().expect("ticket key"),
     )
     .unwrap_or_else(|e| panic!("TLS configuration: {e}"));
     let file = std::env::var_os(FILE_VAR)

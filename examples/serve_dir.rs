@@ -14,7 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mpm::{Control, Exit, ListenAddr, Listeners, MpmConfig, RunContext, Scoreboard};
+use mpm::strategy::{Control, Exit, ListenAddr, Listeners, RunContext, Scoreboard};
+use mpm::MpmConfig;
 use mpm_site::{
     CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
 };
@@ -70,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A restart (SIGHUP, SIGUSR1) runs the strategy again on the same
     // listeners, with the same master (a graceful restart's children
     // finish in it); a stop ends the program.
-    let master = mpm::process::master::Master::new();
+    let master = mpm::strategy::Master::new();
     while mpm.run(RunContext {
         listeners: &listeners,
         factory: factory.clone(),

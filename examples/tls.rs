@@ -1,7 +1,8 @@
 //! HTTPS in one line: a certificate and its key from PEM files.
 //!
 //! Run: `cargo run -p mpm-examples --example tls -- cert.pem key.pem [address]`
-//! (the address defaults to `127.0.0.1:8443`). A self-signed pair to try
+//! (the address defaults to `127.0.0.1:8443`; port 0 picks a free one). A
+//! self-signed pair to try
 //! it with:
 //!
 //! ```text
@@ -44,10 +45,13 @@ fn main() -> Result<(), mpm::Error> {
         std::process::exit(2);
     };
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8443".into());
-    let server = mpm::Server::new(Hello).listen_tls_pem(&addr, &cert, &key)?;
+    let server = mpm::Server::new(Hello)
+        .listen_tls_pem(&addr, &cert, &key)?
+        .bind()?;
     println!(
-        "serving https://{addr}/ with the {} strategy",
-        mpm::default_strategy()
+        "listening on https://{}/ ({})",
+        server.local_addrs()[0],
+        server.strategy()
     );
     server.run()
 }

@@ -6,41 +6,32 @@
 mod pki;
 mod support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 
-use support::{wait_for, Example};
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
+use support::Example;
 
 #[test]
 fn the_tls_example_answers_over_tls_with_the_certificate_it_was_given() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki::Pki::new(dir.path());
     let host = pki.host("localhost", &["localhost"]);
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut example = Example::start(
         "tls",
         &[
             host.cert.to_str().unwrap(),
             host.key.to_str().unwrap(),
-            &addr.to_string(),
+            "127.0.0.1:0",
         ],
     );
-    let first = example.line(30);
-    assert!(
-        first.starts_with(&format!("serving https://{addr}/")),
-        "the example printed {first:?} instead of its address"
-    );
-    assert!(
-        wait_for(10, || TcpStream::connect(addr).is_ok()),
-        "nothing listened on {addr} within 10 s"
-    );
+    // Bound before it prints: the address it names accepts at once.
+    let first = example.wait_line("a `listening on https://ADDR/` line", |l| {
+        l.starts_with("listening on https://")
+    });
+    let addr: SocketAddr = first["listening on https://".len()..]
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("the example printed {first:?} instead of its address"));
     let client = pki.client_config(&[b"http/1.1"]);
     let answer = pki::tls_request(
         &client,

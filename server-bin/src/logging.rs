@@ -193,7 +193,7 @@ fn open_log(path: &Path) -> Result<File, String> {
             format!(
                 "could not open the error log {}: {}",
                 path.display(),
-                mpm::error::describe_io(&e)
+                mpm::strategy::error::describe_io(&e)
             )
         })
 }

@@ -58,7 +58,7 @@ impl PidFile {
             return Err(format!(
                 "could not write the pid file {}: {}",
                 path.display(),
-                mpm::error::describe_io(&e)
+                mpm::strategy::error::describe_io(&e)
             ));
         }
         Ok(PidFile {

@@ -3,9 +3,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mpm::process::clamp::Clamped;
-use mpm::process::master::Master;
-use mpm::{Control, Exit, Listeners, Mpm, MpmConfig, Phase, RunContext, Scoreboard};
+use mpm::strategy::{Clamped, Control, Exit, Listeners, Master, Mpm, RunContext, Scoreboard};
+use mpm::{MpmConfig, Phase};
 
 use mpm_site::{Site, StatusInfo};
 
@@ -120,7 +119,7 @@ pub fn main(args: Args) -> Result<(), String> {
         if args.test {
             // Every certificate and key is read and checked, as Apache's
             // -t does.
-            let shared = mpm::net::tls::TlsShared::new().map_err(|e| e.to_string())?;
+            let shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
             tls::build(&cfg, &shared)?;
             eprintln!("Syntax OK");
         }
@@ -178,7 +177,7 @@ fn run(
     }
     // The session-ticket key, made once before any fork and kept across
     // restarts, so every child (and the next generation) shares it.
-    let tls_shared = mpm::net::tls::TlsShared::new().map_err(|e| e.to_string())?;
+    let tls_shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
     let tls_table = tls::build(&cfg, &tls_shared)?;
     // Bind before anything else, so a conflict is reported at once and
     // leaves nothing behind.
@@ -462,7 +461,7 @@ fn fit(
 fn reload(
     args: &Args,
     listeners: &mut Listeners,
-    tls_shared: &mpm::net::tls::TlsShared,
+    tls_shared: &mpm::tls::TlsShared,
 ) -> Result<ServerConfig, String> {
     let mut new = load(args)?;
     if let Some(notice) = default_user(&mut new.mpm)? {

@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
-use mpm::net::tls::{CertSpec, TlsPolicy, TlsShared};
-use mpm::{ListenAddr, Listeners};
+use mpm::strategy::{ListenAddr, Listeners};
+use mpm::tls::{CertSpec, TlsPolicy, TlsShared};
 
 use mpm_site::router::Router;
 
@@ -90,20 +90,16 @@ pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String>
         };
         let mut keys = Vec::with_capacity(specs.len());
         for (spec, origin) in specs {
-            let key = mpm::net::tls::load_certified_key(&spec.cert_file, spec.key_file.as_deref())
+            let key = mpm::tls::load_certified_key(&spec.cert_file, spec.key_file.as_deref())
                 .map_err(|e| match origin {
                     Some(o) => format!("{o}: SSLCertificateFile: {e}"),
                     None => e.to_string(),
                 })?;
             keys.push((spec.names, Arc::new(key)));
         }
-        let config = mpm::net::tls::server_config_from_keys(
-            &format!("Listen {addr}"),
-            keys,
-            &policy,
-            shared,
-        )
-        .map_err(|e| e.to_string())?;
+        let config =
+            mpm::tls::server_config_from_keys(&format!("Listen {addr}"), keys, &policy, shared)
+                .map_err(|e| e.to_string())?;
         table.push((addr.clone(), config));
     }
     Ok(table)

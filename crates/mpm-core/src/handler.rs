@@ -164,10 +164,6 @@ pub struct Exchange<'a> {
 
 /// An application: called once per request, on a thread that may block.
 ///
-/// `handle` takes `&self` because one handler serves every thread of a
-/// process at once; state that must not be shared across processes is made
-/// after `fork` by a [`HandlerFactory`].
-///
 /// ```
 /// use mpm_core::{Body, ConnInfo, Handler, Request, Response};
 ///
@@ -178,6 +174,37 @@ pub struct Exchange<'a> {
 ///     }
 /// }
 /// ```
+///
+/// A closure with `handle`'s signature is a handler too (with the defaults
+/// of the other methods):
+///
+/// ```
+/// use mpm_core::{Body, ConnInfo, Handler, Request, Response};
+///
+/// let hello = |_req: Request<'_>, _conn: &ConnInfo| Response::new(Body::from("Hello"));
+/// fn is_a_handler(_: impl Handler) {}
+/// is_a_handler(hello);
+/// ```
+///
+/// # State: one handler per process
+///
+/// `handle` takes `&self` because one handler value serves every thread of
+/// a process at once: state in it (a `Mutex<Vec<_>>`, an atomic counter, a
+/// cache) is shared by those threads. It is *not* shared between
+/// processes. Under a strategy that forks children (`prefork`, `worker`,
+/// `event`), each child gets its own copy of the handler as it was when the
+/// child was forked, and changes made in one child are never seen by the
+/// others nor by the master. To share state across requests:
+///
+/// - run in one process (an in-process strategy: the event loop and its
+///   threads, worker threads, or `single`), where the one handler is the
+///   only copy;
+/// - keep the state outside the processes (a database, a file, a cache
+///   server), and make the connection to it in each child with a
+///   [`HandlerFactory`] (called after `fork`), so no connection is shared
+///   by two processes;
+/// - or keep it per process on purpose (a per-child cache), made by the
+///   factory.
 ///
 /// A panic inside `handle` is caught at the strategy's edge: the client gets
 /// a 500, that connection closes, the process and its other threads go on.
@@ -220,13 +247,29 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
     }
 }
 
+/// A closure taking the request and the connection is a handler, so a
+/// small server needs no type of its own:
+/// `Server::new(|req: Request<'_>, _: &ConnInfo| …)`. The other methods
+/// keep their defaults (no logging, every answer may block).
+impl<F> Handler for F
+where
+    F: Fn(Request<'_>, &ConnInfo) -> Response + Send + Sync + 'static,
+{
+    fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
+        self(req, conn)
+    }
+}
+
 /// Makes the handler of one process: called in each child after `fork` (and
-/// once by the single-process strategy), so per-process state such as a
-/// database connection is made where it lives. An error stops the server
+/// once by a strategy that serves in the calling process), so per-process
+/// state such as a database connection is made where it lives. An error stops the server
 /// with that message: a handler that cannot start is a fatal startup error.
 pub type HandlerFactory = Arc<dyn Fn() -> Result<Arc<dyn Handler>, String> + Send + Sync + 'static>;
 
-/// A factory that hands every process the same (cloned before fork) handler.
+/// A factory that hands out `handler` itself. Under a strategy that serves
+/// in the calling process that is the one handler every thread shares;
+/// under a forking strategy each child has its own copy of it, as it was
+/// when the child was forked (see [`Handler`]'s section on state).
 pub fn shared_factory(handler: Arc<dyn Handler>) -> HandlerFactory {
     Arc::new(move || Ok(handler.clone()))
 }

@@ -58,7 +58,9 @@ use crate::process::scoreboard::Scoreboard;
 /// How a strategy describes itself (`mpmd -V`, `-l`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MpmInfo {
-    /// Short name: `single`, `prefork`, `worker`, `event`.
+    /// Short name: `single`, `prefork`, `worker`, `event`, and
+    /// `event-threads`, `worker-threads` for the threaded strategies that
+    /// serve in the calling process.
     pub name: &'static str,
     /// Serves requests on several threads of one process.
     pub threaded: bool,

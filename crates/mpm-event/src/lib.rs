@@ -88,8 +88,10 @@
 //! ## In one process
 //!
 //! [`Event::in_process`] runs one child's loop and threads in the calling
-//! process, with no master and no fork: for embedders that want one
-//! threaded process (and for tests that cannot fork). A crash then ends
+//! process, with no master and no fork (`event-threads` in the `mpm`
+//! facade, and its embedders' default): for embedders that want one
+//! threaded process, whose handler (and the state in it) every thread
+//! shares, and for tests that cannot fork. A crash then ends
 //! the server, as with `single`: should the loop die (a panic on its
 //! thread, e.g. in a handler's `answer_never_blocks`), the workers are sent
 //! home and `run` returns [`Error::Panicked`], never leaving a listening
@@ -112,8 +114,7 @@ mod event_loop;
 mod memory;
 pub mod timer;
 
-use mpm_core::control::{watch_commands, Stopping};
-use mpm_core::process::child::{threads_within, ChildContext};
+use mpm_core::process::child::run_in_process;
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::MasterParams;
 use mpm_core::{Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext};
@@ -137,46 +138,18 @@ impl Event {
     pub fn in_process() -> Self {
         Event { in_process: true }
     }
-
-    fn run_here(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
-        let handler = (ctx.factory)().map_err(Error::Handler)?;
-        let stopping = Stopping::new().map_err(Error::Control)?;
-        let sb = ctx.scoreboard;
-        sb.process(0)
-            .start(std::process::id() as i32, sb.generation());
-        let (ran, exit) = watch_commands(
-            ctx.control,
-            ctx.listeners,
-            &stopping,
-            "the event loop",
-            || {
-                event_loop::run_child(
-                    ChildContext {
-                        number: 0,
-                        generation: sb.generation(),
-                        listeners: ctx.listeners,
-                        handler,
-                        protocol: ctx.protocol.clone(),
-                        mpm: ctx.mpm,
-                        threads: threads_within(sb, ctx.mpm.threads_per_child()),
-                        scoreboard: sb,
-                        leave: stopping.graceful.fd(),
-                    },
-                    Some(stopping.abort.fd()),
-                )
-            },
-        );
-        ran??;
-        Ok(exit)
-    }
 }
 
 impl Mpm for Event {
     fn info(&self) -> MpmInfo {
         MpmInfo {
-            name: "event",
+            name: if self.in_process {
+                "event-threads"
+            } else {
+                "event"
+            },
             threaded: true,
-            forked: true,
+            forked: !self.in_process,
         }
     }
 
@@ -196,7 +169,9 @@ impl Mpm for Event {
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
         if self.in_process {
-            return self.run_here(ctx);
+            return run_in_process(ctx, "the event loop", |cx, abort| {
+                event_loop::run_child(cx, Some(abort))
+            });
         }
         let params = MasterParams::threaded(ctx.mpm);
         ctx.master.run(&ctx, params, &|cx| {

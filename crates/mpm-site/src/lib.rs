@@ -15,7 +15,8 @@
 //! use std::sync::Arc;
 //! use std::time::SystemTime;
 //!
-//! use mpm::{Control, Listeners, MpmConfig, RunContext, Scoreboard};
+//! use mpm::strategy::{Control, Listeners, RunContext, Scoreboard};
+//! use mpm::MpmConfig;
 //! use mpm_site::{
 //!     CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
 //! };

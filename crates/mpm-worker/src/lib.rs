@@ -54,6 +54,17 @@
 //! listener itself die, the workers are sent home all the same and the
 //! child exits, to be replaced ([`mpm_core::process::child::run_with_workers`]).
 //!
+//! ## In one process
+//!
+//! [`Worker::in_process`] runs one child's listener and worker threads in
+//! the calling process, with no master and no fork (`worker-threads` in
+//! the `mpm` facade): for embedders that want one threaded process, whose
+//! handler (and the state in it) every thread shares. A stop closes the
+//! listening sockets at once and every connection at its next wait; a
+//! graceful stop lets the requests under way finish. There is no master to
+//! replace a process that dies: a panic of the listener ends `run` with
+//! [`Error::Panicked`].
+//!
 //! ## Scoreboard
 //!
 //! `ServerLimit` × `ThreadLimit` worker slots: slot (child, thread) for
@@ -65,14 +76,14 @@
 #![deny(missing_docs)]
 
 use std::collections::VecDeque;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mpm_core::net::accept::{Acceptor, Next};
 use mpm_core::net::poll::readable;
-use mpm_core::process::child::{run_with_workers, ChildContext};
+use mpm_core::process::child::{run_in_process, run_with_workers, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::MasterParams;
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
@@ -86,21 +97,36 @@ use parking_lot::{Condvar, Mutex};
 /// (so a graceful restart, even one that changes the strategy, lets the
 /// old children finish).
 #[derive(Debug, Default)]
-pub struct Worker;
+pub struct Worker {
+    in_process: bool,
+}
 
 impl Worker {
     /// The worker strategy.
     pub fn new() -> Self {
-        Worker
+        Worker::default()
+    }
+
+    /// The listener and its worker threads in this process, without a
+    /// master or children (see the crate documentation).
+    pub fn in_process() -> Self {
+        Worker {
+            in_process: true,
+            ..Worker::default()
+        }
     }
 }
 
 impl Mpm for Worker {
     fn info(&self) -> MpmInfo {
         MpmInfo {
-            name: "worker",
+            name: if self.in_process {
+                "worker-threads"
+            } else {
+                "worker"
+            },
             threaded: true,
-            forked: true,
+            forked: !self.in_process,
         }
     }
 
@@ -109,15 +135,26 @@ impl Mpm for Worker {
     }
 
     fn scoreboard_shape(&self, cfg: &Clamped) -> (usize, usize) {
-        (
-            cfg.server_limit() as usize,
-            cfg.directives().thread_limit as usize,
-        )
+        let processes = if self.in_process {
+            1
+        } else {
+            cfg.server_limit() as usize
+        };
+        (processes, cfg.directives().thread_limit as usize)
     }
 
     fn run(&mut self, ctx: RunContext<'_>) -> Result<Exit, Error> {
+        if self.in_process {
+            return run_in_process(ctx, "the listener thread", |cx, abort| {
+                child(cx, Some(abort))
+            });
+        }
         let params = MasterParams::threaded(ctx.mpm);
-        ctx.master.run(&ctx, params, &child)
+        ctx.master.run(&ctx, params, &|cx| {
+            if let Err(e) = child(cx, None) {
+                log::error!("child {}: {e}", std::process::id());
+            }
+        })
     }
 }
 
@@ -180,26 +217,14 @@ impl Shared {
 }
 
 /// A child: start the workers, run the listener, wait for the workers.
-fn child(cx: ChildContext<'_>) {
-    let pid = std::process::id();
+/// `abort`, when given, closes every connection at its next wait (a hard
+/// stop in one process; a forked child is killed instead).
+fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Error> {
     let process = cx.scoreboard.process(cx.number);
-    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
-        Ok(a) => a,
-        Err(e) => {
-            log::error!("child {pid}: could not wait for connections: {e}");
-            return;
-        }
-    };
-    let (idle_read, idle_write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => {
-            log::error!(
-                "child {pid}: could not make its idle-close pipe: {}",
-                e.desc()
-            );
-            return;
-        }
-    };
+    let mut acceptor = Acceptor::new(cx.listeners, cx.leave)
+        .map_err(|e| Error::io("waiting for connections", e))?;
+    let (idle_read, idle_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::io("making the idle-close pipe", e.into()))?;
     let shared = Shared::default();
     let stopping = AtomicBool::new(false);
     let leaving = || stopping.load(Ordering::Acquire) || process.is_quiescing();
@@ -209,7 +234,7 @@ fn child(cx: ChildContext<'_>) {
             protocol: &cx.protocol,
             worker_slot: Some(slot),
             idle_close: Some(idle_read.as_fd()),
-            abort: None,
+            abort,
             leaving: Some(&leaving),
             mode: Mode::Blocking,
         };
@@ -232,6 +257,7 @@ fn child(cx: ChildContext<'_>) {
         },
     );
     drop(idle_write);
+    Ok(())
 }
 
 /// A worker thread: serve connections from the queue until the child

@@ -1,6 +1,7 @@
 //! A handler that panics costs its client a 500 and that connection, under
-//! every compiled strategy: the thread (worker), the process (prefork) and
-//! the server (single) go on serving. Under event, a handler hook that
+//! every compiled strategy (`mpm::strategies()`, the in-process ones
+//! included): the thread (worker, event), the process (prefork) and the
+//! server (single, event-threads, worker-threads) go on serving. Under event, a handler hook that
 //! panics on the event loop's own thread (`answer_never_blocks`) costs the
 //! child: it exits and the master starts another, which serves.
 //!
@@ -203,7 +204,7 @@ fn main() {
         return;
     }
     let (mut passed, mut failed) = (0, 0);
-    for strategy in mpm::compiled() {
+    for strategy in mpm::strategies() {
         match check(strategy) {
             Ok(()) => {
                 println!("test a_panicking_handler_costs_only_its_connection/{strategy} ... ok");

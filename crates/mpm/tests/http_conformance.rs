@@ -1,9 +1,10 @@
 //! HTTP/1.1 conformance (RFC 9112) of the engine and its drivers, through
 //! a real server on a loopback port: exact bytes in, framing checked on the
-//! way out. Every case (`conformance/cases.rs`) runs four times: over
+//! way out. Every case (`conformance/cases.rs`) runs six times: over
 //! plain TCP (`plain::`) and over TLS (`tls::`), under the blocking driver
-//! (`single::`) and through the event loop (`event::`, the event strategy
-//! in one process), so neither the transport nor the strategy changes
+//! (`single::`), through the event loop (`event::`, the event strategy in
+//! one process) and on worker threads (`worker::`, the worker strategy in
+//! one process), so neither the transport nor the strategy changes
 //! anything a client sees.
 
 // The one file of cases is loaded twice on purpose, once per transport.
@@ -15,3 +16,5 @@ mod support;
 mod event;
 #[path = "conformance/single.rs"]
 mod single;
+#[path = "conformance/worker.rs"]
+mod worker;

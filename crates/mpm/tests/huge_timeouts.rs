@@ -1,6 +1,6 @@
 //! Timeouts as long as a `Duration` holds, set in the typed configuration
 //! as an embedder may: every deadline the drivers compute from them is
-//! capped (`mpm::deadline::after`), so the server answers instead of
+//! capped (`mpm::strategy::deadline::after`), so the server answers instead of
 //! panicking with "overflow when adding duration to instant".
 
 mod support;

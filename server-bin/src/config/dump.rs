@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use mpm::MpmInfo;
+use mpm::strategy::MpmInfo;
 
 use super::modules;
 use super::server_config::ServerConfig;

@@ -60,7 +60,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
             format!(
                 "could not open '{}': {}",
                 path.display(),
-                mpm::error::describe_io(&e)
+                mpm::strategy::error::describe_io(&e)
             )
         })?;
     let meta = file

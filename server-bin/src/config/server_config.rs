@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 
-use mpm::net::tls::TlsVersion;
 use mpm::rustls::CipherSuite;
-use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+use mpm::strategy::ListenAddr;
+use mpm::tls::TlsVersion;
+use mpm::{MpmConfig, ProtocolConfig};
 
 pub use mpm_site::config::*;
 

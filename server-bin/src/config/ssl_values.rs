@@ -2,8 +2,8 @@
 //! in Apache's (OpenSSL's) syntax, read into the typed values mpm's TLS
 //! building takes ([`TlsVersion`], rustls' [`CipherSuite`]).
 
-use mpm::net::tls::TlsVersion;
 use mpm::rustls::CipherSuite;
+use mpm::tls::TlsVersion;
 
 /// A cipher suite mpmd offers, by the names `SSLCipherSuite` may give it.
 struct Suite {

@@ -57,7 +57,7 @@ pub(super) fn on_off(name: &str, value: &str) -> Res<bool> {
 /// makes a deadline of (365 days). Anything longer is surely a mistake,
 /// and refusing it here says where it is, instead of a server that waits
 /// less than it was told.
-const LONGEST: Duration = mpm::deadline::LONGEST_WAIT;
+const LONGEST: Duration = mpm::strategy::deadline::LONGEST_WAIT;
 
 /// What is wrong with a count of time units.
 enum BadDuration {

@@ -2,7 +2,8 @@
 //! ([`run`]: signals, scoreboard slot, privileges, handler), what the
 //! strategy's child body is handed ([`ChildContext`]), and how a threaded
 //! child (worker, event) starts its worker threads and sends them home
-//! however its main thread ends ([`run_with_workers`]).
+//! however its main thread ends ([`run_with_workers`]); and one child's
+//! body run in the calling process instead ([`run_in_process`]).
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
@@ -11,6 +12,8 @@ use std::sync::Arc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 use crate::config::ProtocolConfig;
+use crate::control::{watch_commands, Exit, Stopping};
+use crate::error::Error;
 use crate::handler::Handler;
 use crate::mpm::RunContext;
 use crate::net::listener::Listeners;
@@ -120,6 +123,45 @@ pub fn run_with_workers<'env>(
         }));
         main(started);
     });
+}
+
+/// One child's body run in the calling process, with no master and no
+/// fork: the in-process modes of the threaded strategies
+/// (`event-threads`, `worker-threads`). The factory's handler, process
+/// slot 0, `ThreadsPerChild` threads, and the commands of `ctx.control`
+/// turned into the [`Stopping`] broadcasts ([`watch_commands`]): the
+/// graceful one is the child's leave descriptor, and `body` is handed the
+/// abort one, readable on a stop (close every connection at its next
+/// wait). `what` names `body`'s thread, for the error a panic of it
+/// becomes (`the event loop`); there is no master to replace it.
+pub fn run_in_process(
+    ctx: RunContext<'_>,
+    what: &'static str,
+    body: impl FnOnce(ChildContext<'_>, BorrowedFd<'_>) -> Result<(), Error>,
+) -> Result<Exit, Error> {
+    let handler = (ctx.factory)().map_err(Error::Handler)?;
+    let stopping = Stopping::new().map_err(Error::Control)?;
+    let sb = ctx.scoreboard;
+    sb.process(0)
+        .start(std::process::id() as i32, sb.generation());
+    let (ran, exit) = watch_commands(ctx.control, ctx.listeners, &stopping, what, || {
+        body(
+            ChildContext {
+                number: 0,
+                generation: sb.generation(),
+                listeners: ctx.listeners,
+                handler,
+                protocol: ctx.protocol.clone(),
+                mpm: ctx.mpm,
+                threads: threads_within(sb, ctx.mpm.threads_per_child()),
+                scoreboard: sb,
+                leave: stopping.graceful.fd(),
+            },
+            stopping.abort.fd(),
+        )
+    });
+    ran??;
+    Ok(exit)
 }
 
 /// The exit code of a child that could not start (Apache's

@@ -633,5 +633,5 @@ fn random_bytes_never_take_the_server_down() {
 fn stop_ends_run_with_stop() {
     let s = default_server();
     let _idle = connect(s.addr());
-    assert_eq!(s.stop().unwrap(), mpm::Exit::Stop);
+    assert_eq!(s.stop().unwrap(), mpm::strategy::Exit::Stop);
 }

@@ -108,16 +108,16 @@ pub fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
             let dir = tempfile::tempdir().expect("temporary directory");
             let pki = pki::Pki::new(dir.path());
             let a = pki.host("a", &["a.test"]);
-            let spec = mpm::net::tls::CertSpec {
+            let spec = mpm::tls::CertSpec {
                 names: vec!["a.test".into()],
                 cert_file: a.cert,
                 key_file: Some(a.key),
             };
-            let server = mpm::net::tls::server_config(
+            let server = mpm::tls::server_config(
                 "test",
                 &[spec],
-                &mpm::net::tls::TlsPolicy::default(),
-                &mpm::net::tls::TlsShared::new().expect("ticket key"),
+                &mpm::tls::TlsPolicy::default(),
+                &mpm::tls::TlsShared::new().expect("ticket key"),
             )
             .expect("server TLS configuration");
             (server, pki.client_config(&[b"http/1.1"]))
@@ -125,20 +125,23 @@ pub fn tls_configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
         .clone()
 }
 
-/// The strategy a conformance run uses; both run in the test process.
+/// The strategy a conformance run uses; all run in the test process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// `single`: the blocking driver.
     Single,
     /// The event loop and its workers ([`mpm::event::Event::in_process`]).
     Event,
+    /// Worker threads behind a listener ([`mpm::worker::Worker::in_process`]).
+    WorkerThreads,
 }
 
 impl Strategy {
-    fn build(self) -> Box<dyn mpm::Mpm> {
+    fn build(self) -> Box<dyn mpm::strategy::Mpm> {
         match self {
             Strategy::Single => Box::new(mpm::single::Single),
             Strategy::Event => Box::new(mpm::event::Event::in_process()),
+            Strategy::WorkerThreads => Box::new(mpm::worker::Worker::in_process()),
         }
     }
 }

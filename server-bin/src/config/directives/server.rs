@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use mpm::ListenAddr;
+use mpm::strategy::ListenAddr;
 
 use super::state::{set, Directive, Setter, State};
 use crate::config::modules;
@@ -15,7 +15,8 @@ use crate::config::values::{number, on_off, one_arg, Res};
 /// `User`, `Group`, and the core's one-value directives with no effect.
 pub(super) const SERVER_WIDE: &[(&str, Setter)] = &[
     ("user", |l, _, v| {
-        let user = mpm::process::privileges::refuse_root_user(v).map(|()| Some(v.to_string()));
+        let user =
+            mpm::strategy::process::privileges::refuse_root_user(v).map(|()| Some(v.to_string()));
         set(&mut l.mpm.user, user)
     }),
     ("group", |l, _, v| {

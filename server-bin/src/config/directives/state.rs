@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
-use mpm::{ListenAddr, MpmConfig, ProtocolConfig};
+use mpm::strategy::ListenAddr;
+use mpm::{MpmConfig, ProtocolConfig};
 use mpm_site::config::{
     AliasRule, CachedFile, CustomLog, DirectoryBlock, LocationBlock, Origin, RedirectRule,
     VhostAddr,
