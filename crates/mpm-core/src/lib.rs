@@ -80,5 +80,6 @@ pub use net::connection::{ConnInfo, Connection};
 pub use net::listener::{ListenAddr, Listener, Listeners};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
-    ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,
+    Counters, CountersSnapshot, ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, VhostCounts,
+    VhostId, WorkerSlot, WorkerSnapshot, WorkerState,
 };

@@ -208,6 +208,7 @@ fn child(cx: ChildContext<'_>) {
             handler: &*cx.handler,
             protocol: &cx.protocol,
             worker_slot: Some(slot),
+            counters: Some(cx.scoreboard.counters()),
             idle_close: Some(idle_read.as_fd()),
             abort: None,
             leaving: Some(&leaving),

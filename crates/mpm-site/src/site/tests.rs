@@ -1408,6 +1408,7 @@ fn exchange_for<'a>(
         headers,
         status: StatusCode::from_u16(status).unwrap(),
         body_bytes: bytes,
+        received: 0,
         started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_681_288),
         duration: Duration::from_micros(1234),
     }

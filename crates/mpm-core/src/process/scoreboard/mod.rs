@@ -26,10 +26,18 @@
 //! - each worker slot has one writer at a time: the worker that owns it,
 //!   or the master resetting the slot after its process died.
 //!
+//! Beside the table, in a mapping of its own made once with the first
+//! board, are the lifetime [`Counters`] that Prometheus metrics read
+//! (requests by virtual host, method and status class, durations, bytes,
+//! TLS handshakes). A board of another shape (a strategy switched on a
+//! graceful restart) is made with [`Scoreboard::reshaped`], which keeps
+//! them, so no counter ever drops while the master lives.
+//!
 //! The files: `slots.rs` what a slot holds and the seqlock (safe code);
-//! `shm.rs` the mapping, the scoreboard's only `unsafe` code (the
-//! `mmap`/`munmap` pair and turning offsets of the mapping into
-//! references); this file the [`Scoreboard`] handle and its snapshots.
+//! `counters.rs` the lifetime counters (safe code); `shm.rs` the mappings,
+//! the scoreboard's only `unsafe` code (the `mmap`/`munmap` pairs and
+//! turning offsets of the mappings into references); this file the
+//! [`Scoreboard`] handle and its snapshots.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -38,10 +46,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 
+mod counters;
 mod shm;
 mod slots;
 
-use shm::Mapping;
+pub use counters::{
+    Counters, CountersSnapshot, VhostCounts, VhostId, CLASS_LABELS, DURATION_BOUNDS_US,
+    METHOD_LABELS, OTHER_VHOST, VHOST_CAP,
+};
+use shm::{Mapping, Region};
 use slots::{from_us, to_us, Header};
 pub use slots::{ProcessSlot, WorkerSlot, WorkerState, CLIENT_LEN, REQUEST_LEN, VHOST_LEN};
 
@@ -51,6 +64,7 @@ pub use slots::{ProcessSlot, WorkerSlot, WorkerState, CLIENT_LEN, REQUEST_LEN, V
 #[derive(Clone)]
 pub struct Scoreboard {
     map: Arc<Mapping>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Scoreboard {
@@ -66,7 +80,30 @@ impl std::fmt::Debug for Scoreboard {
 impl Scoreboard {
     /// Map an empty board for `procs` processes of `threads` workers each
     /// (both at least 1), with the restart time set to now.
+    /// The lifetime [`Counters`] start at zero.
     pub fn new(procs: usize, threads: usize) -> Result<Self, Error> {
+        let counters = Region::new().map_err(|source| Error::Scoreboard {
+            slots: procs.saturating_mul(threads),
+            source,
+        })?;
+        let board = Self::with_counters(procs, threads, Arc::new(Counters { area: counters }))?;
+        board.set_restart_time(SystemTime::now());
+        Ok(board)
+    }
+
+    /// A new, empty board of `procs` processes of `threads` workers each,
+    /// for a strategy of another shape, keeping this board's lifetime
+    /// [`Counters`], generation and restart time: what a graceful restart
+    /// that switches the strategy makes. Children of the old board go on
+    /// writing their old slots until they leave.
+    pub fn reshaped(&self, procs: usize, threads: usize) -> Result<Self, Error> {
+        let board = Self::with_counters(procs, threads, self.counters.clone())?;
+        board.set_generation(self.generation());
+        board.set_restart_time(self.restart_time());
+        Ok(board)
+    }
+
+    fn with_counters(procs: usize, threads: usize, counters: Arc<Counters>) -> Result<Self, Error> {
         let slots = procs.saturating_mul(threads);
         let fail = |source: io::Error| Error::Scoreboard { slots, source };
         if procs == 0 || threads == 0 {
@@ -75,11 +112,15 @@ impl Scoreboard {
                 "processes and threads per process must be at least 1",
             )));
         }
-        let board = Scoreboard {
+        Ok(Scoreboard {
             map: Arc::new(Mapping::new(procs, threads).map_err(fail)?),
-        };
-        board.set_restart_time(SystemTime::now());
-        Ok(board)
+            counters,
+        })
+    }
+
+    /// The lifetime counters, kept across restarts and reshapes.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Process slots.

@@ -5,12 +5,15 @@
 //! | Header | ProcessSlot × procs | WorkerSlot × (procs × threads) |
 //! ```
 //!
-//! This file is all the scoreboard's `unsafe`: the `mmap`/`munmap` pair,
-//! and turning offsets of the mapping into references. It is sound because
-//! every type laid out here ([`Header`], [`ProcessSlot`], [`WorkerSlot`])
-//! is a `#[repr(C)]` struct of atomic integers, for which all-zero bytes
-//! (fresh anonymous memory) are a valid value and any concurrent access,
-//! from any thread or process, is data-race free.
+//! and the [`Region`] of the lifetime counters, a mapping of its own (so
+//! it outlives a board whose shape changes).
+//!
+//! This file is all the scoreboard's `unsafe`: the `mmap`/`munmap` pairs,
+//! and turning offsets of the mappings into references. It is sound because
+//! every type laid out here ([`Header`], [`ProcessSlot`], [`WorkerSlot`],
+//! the counters' area) is a `#[repr(C)]` struct of atomic integers, for
+//! which all-zero bytes (fresh anonymous memory) are a valid value and any
+//! concurrent access, from any thread or process, is data-race free.
 
 use std::alloc::{Layout, LayoutError};
 use std::io;
@@ -163,3 +166,74 @@ impl Mapping {
 const _: () = assert!(std::mem::align_of::<Header>() <= 4096);
 const _: () = assert!(std::mem::align_of::<ProcessSlot>() <= 4096);
 const _: () = assert!(std::mem::align_of::<WorkerSlot>() <= 4096);
+
+/// A type that may live in a [`Region`]: all-zero bytes are a valid value
+/// of it, and every field is an atomic integer (or an array or struct of
+/// them), so any concurrent access from any process is data-race free.
+///
+/// # Safety
+///
+/// Implement only for `#[repr(C)]` types made of atomic integers alone.
+pub(super) unsafe trait SharedAtomics {}
+
+// SAFETY: `CounterArea` is `#[repr(C)]` structs and arrays of `AtomicU8`,
+// `AtomicU32` and `AtomicU64` only (see `counters.rs`).
+unsafe impl SharedAtomics for super::counters::CounterArea {}
+
+/// One `T` in an anonymous `MAP_SHARED` mapping of its own, zeroed by the
+/// kernel, shared with every child forked after it was made; unmapped when
+/// dropped.
+pub(super) struct Region<T: SharedAtomics> {
+    base: NonNull<T>,
+    len: NonZeroUsize,
+}
+
+// SAFETY: as for `Mapping`: the memory is only accessed through the
+// atomics `T` is made of (`SharedAtomics`).
+unsafe impl<T: SharedAtomics> Send for Region<T> {}
+// SAFETY: see `Send` above.
+unsafe impl<T: SharedAtomics> Sync for Region<T> {}
+
+impl<T: SharedAtomics> Region<T> {
+    /// Map a zeroed `T`.
+    pub(super) fn new() -> io::Result<Region<T>> {
+        let len = NonZeroUsize::new(std::mem::size_of::<T>())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: an anonymous mapping at an address of the kernel's choice
+        // touches no existing memory; the kernel returns zeroed,
+        // page-aligned memory (page alignment covers `T`'s, asserted in
+        // `get`), and all-zero bytes are a valid `T` (`SharedAtomics`).
+        let base = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(Region {
+            base: base.cast(),
+            len,
+        })
+    }
+
+    /// The shared `T`.
+    pub(super) fn get(&self) -> &T {
+        const { assert!(std::mem::align_of::<T>() <= 4096) };
+        // SAFETY: the mapping is live while `self` is, at least
+        // `size_of::<T>()` long and page-aligned; `T` is valid for any
+        // bytes and only accessed through atomics (`SharedAtomics`); the
+        // reference lives no longer than `&self`.
+        unsafe { self.base.as_ref() }
+    }
+}
+
+impl<T: SharedAtomics> Drop for Region<T> {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are what `mmap` returned in `Region::new`,
+        // unmapped only here, once; no reference into it outlives `self`.
+        if let Err(e) = unsafe { munmap(self.base.cast(), self.len.get()) } {
+            log::warn!("could not unmap the scoreboard's counters: {e}");
+        }
+    }
+}
