@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
+use super::slots::truncate_on_char;
+
 /// Virtual-host names with a cell of their own; further hosts are counted
 /// together as [`OTHER_VHOST`].
 pub const VHOST_CAP: usize = 64;
@@ -171,18 +173,6 @@ fn bucket_index(us: u64) -> usize {
         .unwrap_or(DURATION_BOUNDS_US.len())
 }
 
-/// `name` cut to [`VHOST_NAME_LEN`] bytes on a character boundary.
-fn cut(name: &str) -> &str {
-    if name.len() <= VHOST_NAME_LEN {
-        return name;
-    }
-    let mut end = VHOST_NAME_LEN;
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    &name[..end]
-}
-
 impl NameCell {
     fn name(&self) -> Option<String> {
         if self.state.load(Ordering::Acquire) != NAMED {
@@ -218,7 +208,7 @@ impl Counters {
     /// a handler is built (not per request); safe from any number of
     /// threads and processes at once.
     pub fn vhost(&self, name: &str) -> VhostId {
-        let name = cut(name);
+        let name = truncate_on_char(name, VHOST_NAME_LEN);
         let names = &self.area().names;
         for (i, cell) in names.iter().enumerate() {
             loop {

@@ -45,13 +45,41 @@ unsafe impl Sync for Mapping {}
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `base`/`len` are exactly what `mmap` returned in
+        // SAFETY: `base`/`len` are exactly what `map_zeroed` returned in
         // `Mapping::new`, the mapping is unmapped only here, once, and no
         // reference into it outlives `self` (every accessor borrows
         // `self`).
-        if let Err(e) = unsafe { munmap(self.base.cast(), self.len.get()) } {
-            log::warn!("could not unmap the scoreboard: {e}");
-        }
+        unsafe { unmap(self.base.cast(), self.len, "the scoreboard") }
+    }
+}
+
+/// A new anonymous `MAP_SHARED` mapping of `len` bytes, readable and
+/// writable: zeroed by the kernel, page-aligned, shared with every child
+/// forked after.
+fn map_zeroed(len: NonZeroUsize) -> io::Result<NonNull<std::ffi::c_void>> {
+    // SAFETY: an anonymous mapping at an address of the kernel's choice
+    // touches no existing memory.
+    Ok(unsafe {
+        mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )
+    }?)
+}
+
+/// Unmap what [`map_zeroed`] mapped (`what` names it in the warning when
+/// that fails).
+///
+/// # Safety
+///
+/// `base`/`len` are what one `map_zeroed` call returned, not unmapped yet,
+/// and no reference into the mapping is used after.
+unsafe fn unmap(base: NonNull<std::ffi::c_void>, len: NonZeroUsize, what: &str) {
+    // SAFETY: the caller's contract.
+    if let Err(e) = unsafe { munmap(base, len.get()) } {
+        log::warn!("could not unmap {what}: {e}");
     }
 }
 
@@ -73,18 +101,9 @@ impl Mapping {
         // Never zero: the header alone has a size.
         let len = NonZeroUsize::new(layout.size())
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: an anonymous mapping at an address of the kernel's choice
-        // touches no existing memory. The kernel returns zeroed, page-aligned
-        // memory (page alignment covers every slot's alignment, asserted
-        // below), and all-zero bytes are a valid value of every field.
-        let base = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }?;
+        // Page alignment covers every slot's alignment (asserted below),
+        // and all-zero bytes are a valid value of every field.
+        let base = map_zeroed(len)?;
         Ok(Mapping {
             base: base.cast(),
             len,
@@ -199,18 +218,9 @@ impl<T: SharedAtomics> Region<T> {
     pub(super) fn new() -> io::Result<Region<T>> {
         let len = NonZeroUsize::new(std::mem::size_of::<T>())
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: an anonymous mapping at an address of the kernel's choice
-        // touches no existing memory; the kernel returns zeroed,
-        // page-aligned memory (page alignment covers `T`'s, asserted in
-        // `get`), and all-zero bytes are a valid `T` (`SharedAtomics`).
-        let base = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }?;
+        // Page alignment covers `T`'s (asserted in `get`), and all-zero
+        // bytes are a valid `T` (`SharedAtomics`).
+        let base = map_zeroed(len)?;
         Ok(Region {
             base: base.cast(),
             len,
@@ -230,10 +240,9 @@ impl<T: SharedAtomics> Region<T> {
 
 impl<T: SharedAtomics> Drop for Region<T> {
     fn drop(&mut self) {
-        // SAFETY: `base`/`len` are what `mmap` returned in `Region::new`,
-        // unmapped only here, once; no reference into it outlives `self`.
-        if let Err(e) = unsafe { munmap(self.base.cast(), self.len.get()) } {
-            log::warn!("could not unmap the scoreboard's counters: {e}");
-        }
+        // SAFETY: `base`/`len` are what `map_zeroed` returned in
+        // `Region::new`, unmapped only here, once; no reference into it
+        // outlives `self`.
+        unsafe { unmap(self.base.cast(), self.len, "the scoreboard's counters") }
     }
 }
