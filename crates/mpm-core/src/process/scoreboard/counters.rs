@@ -2,12 +2,12 @@
 //! virtual host, method and status class, a request-duration histogram,
 //! bytes in and out, TLS handshakes and their failures.
 //!
-//! They live in a shared mapping of their own ([`Counters`]), made once
-//! when the first board is made and handed on by
-//! [`Scoreboard::reshaped`](super::Scoreboard::reshaped), so they never
-//! drop: not when a child dies, not on a graceful or hard restart, not when
-//! the board's shape changes with the strategy. Every field is an atomic
-//! integer, so fresh zeroed memory is a board of zeros.
+//! They live in a shared mapping of their own ([`Counters`]), made with
+//! the board, once, by the master before its first child, and shared by
+//! every child: they never drop, not when a child dies, not on a graceful
+//! or hard restart (the master keeps its board across restarts). They do
+//! not depend on the board's shape. Every field is an atomic integer, so
+//! fresh zeroed memory is a board of zeros.
 //!
 //! Cheap on the request path: one [`Counters::record`] is five relaxed
 //! `fetch_add`s in a cell no other thread is likely to touch, with no lock
@@ -459,15 +459,40 @@ mod tests {
     }
 
     #[test]
-    fn a_reshaped_board_keeps_the_counters() {
+    fn a_forked_child_counts_where_the_parent_reads() {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        use nix::unistd::{fork, ForkResult};
         let sb = Scoreboard::new(2, 1).expect("scoreboard");
         let h = sb.counters().vhost("h.test");
-        sb.counters()
-            .record(h, None, StatusCode::OK, Duration::ZERO, 1, 1);
-        let next = sb.reshaped(1, 8).expect("reshaped");
-        assert_eq!((next.procs(), next.threads()), (1, 8));
-        assert_eq!(next.counters().vhost("h.test"), h);
-        assert_eq!(next.counters().snapshot().vhosts[0].count(), 1);
-        assert_eq!(next.generation(), sb.generation());
+        // SAFETY: the child only touches atomics in the shared mappings and
+        // its own thread-local stripe (a `const` initialiser: no
+        // allocation), and leaves with `_exit`; it takes no lock and runs no
+        // test-harness code, so the other threads of the test process do
+        // not matter.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => {
+                let c = sb.counters();
+                c.record(
+                    h,
+                    Some(&Method::PUT),
+                    StatusCode::CREATED,
+                    Duration::ZERO,
+                    9,
+                    0,
+                );
+                c.tls_handshake(true);
+                // SAFETY: `_exit` ends the child at once, without running
+                // destructors or atexit handlers of the parent's copy.
+                unsafe { libc::_exit(0) }
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).expect("waitpid");
+                assert_eq!(status, WaitStatus::Exited(child, 0), "child failed");
+                let snap = sb.counters().snapshot();
+                assert_eq!(snap.vhosts[0].requests[3][1], 1, "PUT 2xx: {snap:?}");
+                assert_eq!(snap.vhosts[0].received, 9);
+                assert_eq!(snap.tls_handshakes, 1);
+            }
+        }
     }
 }

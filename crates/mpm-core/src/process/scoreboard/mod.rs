@@ -26,12 +26,11 @@
 //! - each worker slot has one writer at a time: the worker that owns it,
 //!   or the master resetting the slot after its process died.
 //!
-//! Beside the table, in a mapping of its own made once with the first
-//! board, are the lifetime [`Counters`] that Prometheus metrics read
-//! (requests by virtual host, method and status class, durations, bytes,
-//! TLS handshakes). A board of another shape (a strategy switched on a
-//! graceful restart) is made with [`Scoreboard::reshaped`], which keeps
-//! them, so no counter ever drops while the master lives.
+//! Beside the table, in a mapping of its own made with the board, are the
+//! lifetime [`Counters`] that Prometheus metrics read (requests by virtual
+//! host, method and status class, durations, bytes, TLS handshakes). The
+//! master makes the board once, before its first child, and keeps it
+//! across every restart, so no counter drops while the master lives.
 //!
 //! The files: `slots.rs` what a slot holds and the seqlock (safe code);
 //! `counters.rs` the lifetime counters (safe code); `shm.rs` the mappings,
@@ -82,28 +81,6 @@ impl Scoreboard {
     /// (both at least 1), with the restart time set to now.
     /// The lifetime [`Counters`] start at zero.
     pub fn new(procs: usize, threads: usize) -> Result<Self, Error> {
-        let counters = Region::new().map_err(|source| Error::Scoreboard {
-            slots: procs.saturating_mul(threads),
-            source,
-        })?;
-        let board = Self::with_counters(procs, threads, Arc::new(Counters { area: counters }))?;
-        board.set_restart_time(SystemTime::now());
-        Ok(board)
-    }
-
-    /// A new, empty board of `procs` processes of `threads` workers each,
-    /// for a strategy of another shape, keeping this board's lifetime
-    /// [`Counters`], generation and restart time: what a graceful restart
-    /// that switches the strategy makes. Children of the old board go on
-    /// writing their old slots until they leave.
-    pub fn reshaped(&self, procs: usize, threads: usize) -> Result<Self, Error> {
-        let board = Self::with_counters(procs, threads, self.counters.clone())?;
-        board.set_generation(self.generation());
-        board.set_restart_time(self.restart_time());
-        Ok(board)
-    }
-
-    fn with_counters(procs: usize, threads: usize, counters: Arc<Counters>) -> Result<Self, Error> {
         let slots = procs.saturating_mul(threads);
         let fail = |source: io::Error| Error::Scoreboard { slots, source };
         if procs == 0 || threads == 0 {
@@ -112,13 +89,18 @@ impl Scoreboard {
                 "processes and threads per process must be at least 1",
             )));
         }
-        Ok(Scoreboard {
+        let board = Scoreboard {
             map: Arc::new(Mapping::new(procs, threads).map_err(fail)?),
-            counters,
-        })
+            counters: Arc::new(Counters {
+                area: Region::new().map_err(fail)?,
+            }),
+        };
+        board.set_restart_time(SystemTime::now());
+        Ok(board)
     }
 
-    /// The lifetime counters, kept across restarts and reshapes.
+    /// The lifetime counters: requests by virtual host, method and status
+    /// class, durations, bytes, TLS handshakes.
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
