@@ -40,8 +40,9 @@
 //! regulates children (prefork, worker, event); what a child is handed and
 //! how a threaded child (worker, event) runs its worker threads; dropping
 //! privileges; the spare regulator; each strategy's directives clamped
-//! once; the shared-memory scoreboard every strategy writes; and the
-//! one-process strategy `single`.
+//! once; the shared-memory scoreboard every strategy writes (with the
+//! lifetime counters Prometheus metrics read); and the one-process
+//! strategy `single`.
 //!
 //! Nothing here knows a configuration file: `mpmd` (or an embedder) fills
 //! the typed configuration and binds the listeners, then hands both to a

@@ -46,7 +46,7 @@ pub const VHOST_NAME_LEN: usize = 64;
 pub const STRIPES: usize = 16;
 
 /// The methods counted by name, in label order; any other is `other`.
-pub const METHODS: [Method; 9] = [
+const METHODS: [Method; 9] = [
     Method::GET,
     Method::HEAD,
     Method::POST,
@@ -58,7 +58,7 @@ pub const METHODS: [Method; 9] = [
     Method::PATCH,
 ];
 
-/// Method labels: [`METHODS`] then `other`.
+/// Method labels: the nine methods of RFC 9110 and RFC 5789, then `other`.
 pub const METHOD_LABELS: [&str; 10] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "other",
 ];
