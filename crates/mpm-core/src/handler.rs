@@ -156,6 +156,10 @@ pub struct Exchange<'a> {
     pub status: http::StatusCode,
     /// Body bytes sent (not counting the head).
     pub body_bytes: u64,
+    /// Bytes of the request received: request line, header fields and
+    /// the body as framed (chunk sizes included), as far as they were
+    /// read (mod_logio's `%I`, less TLS overhead).
+    pub received: u64,
     /// When the first byte of the request arrived.
     pub started: SystemTime,
     /// From the first byte of the request to the last byte of the response.

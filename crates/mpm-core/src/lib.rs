@@ -40,8 +40,9 @@
 //! regulates children (prefork, worker, event); what a child is handed and
 //! how a threaded child (worker, event) runs its worker threads; dropping
 //! privileges; the spare regulator; each strategy's directives clamped
-//! once; the shared-memory scoreboard every strategy writes; and the
-//! one-process strategy `single`.
+//! once; the shared-memory scoreboard every strategy writes (with the
+//! lifetime counters Prometheus metrics read); and the one-process
+//! strategy `single`.
 //!
 //! **Features.** `tls` (on by default) compiles TLS termination in:
 //! rustls with its ring provider, [`net::tls`]'s configurations, TLS
@@ -88,6 +89,6 @@ pub use net::connection::{ConnInfo, Connection};
 pub use net::listener::{ListenAddr, Listener, Listeners, TlsConfig};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
-    ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, Totals, WorkerSlot, WorkerSnapshot,
-    WorkerState,
+    Counters, CountersSnapshot, ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, Totals,
+    VhostCounts, VhostId, WorkerSlot, WorkerSnapshot, WorkerState,
 };

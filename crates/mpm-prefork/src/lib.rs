@@ -115,6 +115,7 @@ fn child(cx: ChildContext<'_>) {
         handler: &*cx.handler,
         protocol: &cx.protocol,
         worker_slot: Some(slot),
+        counters: Some(cx.scoreboard.counters()),
         idle_close: Some(cx.leave),
         abort: None,
         leaving: Some(&leaving),

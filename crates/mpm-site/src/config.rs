@@ -230,16 +230,19 @@ impl LocationBlock {
 pub enum SetHandler {
     /// `server-status`: mod_status's page ([`crate::status`]).
     ServerStatus,
+    /// `metrics`: Prometheus metrics ([`crate::metrics`]).
+    Metrics,
     /// `none`: no handler, so files are served (undoing an earlier
     /// block's handler).
     None,
 }
 
 impl SetHandler {
-    /// The name `SetHandler` takes (`server-status`, `none`).
+    /// The name `SetHandler` takes (`server-status`, `metrics`, `none`).
     pub fn name(self) -> &'static str {
         match self {
             SetHandler::ServerStatus => "server-status",
+            SetHandler::Metrics => "metrics",
             SetHandler::None => "none",
         }
     }

@@ -4,8 +4,8 @@
 //! and for `mpmd`, which wires them from Apache's configuration syntax.
 //! One [`Site`] serves a whole [`SiteConfig`]: virtual hosts, static files
 //! (with `ETag`s, conditional requests and byte ranges), files kept in
-//! memory, directory listings, `Require`, mod_status's page and access
-//! logs in mod_log_config's formats. Each part takes a typed
+//! memory, directory listings, `Require`, mod_status's page, Prometheus
+//! metrics and access logs in mod_log_config's formats. Each part takes a typed
 //! configuration ([`config`]), named for the Apache directive it stands
 //! for; nothing here reads a configuration file.
 //!
@@ -86,6 +86,8 @@
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.
 //! - [`status`]: mod_status's page, from the scoreboard.
+//! - [`metrics`]: the scoreboard and its lifetime counters in Prometheus's
+//!   text format (`SetHandler metrics`), with apache_exporter's series.
 //! - [`access_log`]: `CustomLog`, one line per exchange.
 //!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
@@ -101,6 +103,7 @@ pub mod error;
 pub mod file_cache;
 pub mod listing;
 pub mod log_escape;
+pub mod metrics;
 pub mod mime;
 pub mod pages;
 pub mod require;

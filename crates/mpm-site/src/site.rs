@@ -1,6 +1,6 @@
 //! [`Site`]: the handler `mpmd` serves with, for a whole
 //! [`SiteConfig`]: virtual hosts, `<Location>`, mod_alias, static files,
-//! `Require`, the status page and the access log.
+//! `Require`, the status and metrics pages and the access log.
 //!
 //! [`Site::handle`] does, in order: pick the virtual host
 //! ([`router`]); refuse methods it does not know (501);
@@ -27,7 +27,7 @@ use std::time::SystemTime;
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Method, StatusCode};
-use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response};
+use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
 use crate::config::{
@@ -35,6 +35,7 @@ use crate::config::{
 };
 use crate::error::Error;
 use crate::file_cache::FileCache;
+use crate::metrics;
 use crate::mime::MimeTypes;
 use crate::pages::{
     error_response, is_known_method, method_not_allowed, options_response, redirect,
@@ -62,6 +63,8 @@ pub struct Site {
 struct Host {
     /// `ServerName`, or the main server's, for `%v`.
     server_name: String,
+    /// Its cell in the scoreboard's lifetime counters (by `server_name`).
+    counted_as: VhostId,
     document_root: PathBuf,
     files: FileConfig,
     aliases: Vec<AliasRule>,
@@ -108,7 +111,7 @@ impl Site {
                     Arc::new(LogFormat::parse(&log.format)),
                 ));
             }
-            hosts.push(Host::new(vhost, main, logs));
+            hosts.push(Host::new(vhost, main, logs, scoreboard.counters()));
         }
         let mime = MimeTypes::new(&cfg.add_types)?;
         Ok(Site {
@@ -131,16 +134,35 @@ impl Site {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
     }
+
+    fn metrics_page(&self) -> Response {
+        let body = metrics::render(&self.scoreboard, &self.status, SystemTime::now());
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+    }
 }
 
 impl Host {
-    fn new(vhost: &VirtualHost, main: &VirtualHost, logs: Vec<AccessLog>) -> Host {
+    fn new(
+        vhost: &VirtualHost,
+        main: &VirtualHost,
+        logs: Vec<AccessLog>,
+        counters: &mpm_core::Counters,
+    ) -> Host {
+        let server_name = vhost
+            .server_name
+            .clone()
+            .or_else(|| main.server_name.clone())
+            .unwrap_or_else(|| "localhost".to_string());
         Host {
-            server_name: vhost
-                .server_name
-                .clone()
-                .or_else(|| main.server_name.clone())
-                .unwrap_or_else(|| "localhost".to_string()),
+            counted_as: counters.vhost(&server_name),
+            server_name,
             document_root: vhost.document_root.clone(),
             files: FileConfig::new(&vhost.directories, &vhost.directory_index),
             aliases: vhost.aliases.clone(),
@@ -175,8 +197,10 @@ impl Host {
     /// matching `Redirect`, else the first matching `Alias`, else the
     /// `DocumentRoot`.
     fn route<'a>(&'a self, path: &'a [u8], handler: Option<SetHandler>) -> Route<'a> {
-        if handler == Some(SetHandler::ServerStatus) {
-            return Route::Status;
+        match handler {
+            Some(SetHandler::ServerStatus) => return Route::Status,
+            Some(SetHandler::Metrics) => return Route::Metrics,
+            _ => {}
         }
         if let Some(rule) = self
             .redirects
@@ -216,7 +240,7 @@ impl Host {
                 let dir = root.join(std::ffi::OsStr::from_bytes(rel));
                 self.files.effective(&dir).options.indexes
             }
-            Route::Status | Route::Redirect(..) => false,
+            Route::Status | Route::Metrics | Route::Redirect(..) => false,
         }
     }
 }
@@ -225,6 +249,8 @@ impl Host {
 enum Route<'a> {
     /// `SetHandler server-status`.
     Status,
+    /// `SetHandler metrics`.
+    Metrics,
     /// A `Redirect` rule, and the rest of the path after its prefix.
     Redirect(&'a RedirectRule, &'a [u8]),
     /// Static files: `rel` (no leading slash) below `root`, the target of
@@ -297,6 +323,7 @@ impl Handler for Site {
         }
         match host.route(&path, handler) {
             Route::Status => self.status_page(query),
+            Route::Metrics => self.metrics_page(),
             Route::Redirect(rule, rest) => redirect_response(rule, rest, query),
             Route::Files { root, rel } => {
                 let file_request = FileRequest {
@@ -334,9 +361,19 @@ impl Handler for Site {
         !self.hosts.iter().any(|host| host.may_list(&path))
     }
 
+    /// Counts the exchange in the scoreboard's lifetime counters (for the
+    /// metrics page) and writes the host's access logs.
     fn log(&self, exchange: &Exchange<'_>) {
         let name = router::request_host(exchange.uri, exchange.headers);
         let host = &self.hosts[self.router.select(&exchange.conn.local, name)];
+        self.scoreboard.counters().record(
+            host.counted_as,
+            exchange.method,
+            exchange.status,
+            exchange.duration,
+            exchange.received,
+            exchange.body_bytes,
+        );
         for target in &host.logs {
             target.write(exchange, &host.server_name);
         }

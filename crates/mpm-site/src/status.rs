@@ -77,27 +77,28 @@ pub fn render(
     }
 }
 
-/// What the page shows, counted once from a snapshot.
+/// What the page shows, counted once from a snapshot (the metrics page,
+/// [`crate::metrics`], shows the same counts).
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Counts {
-    busy: u32,
-    idle: u32,
-    graceful: u32,
-    processes: u32,
-    stopping: u32,
-    conns_total: u64,
-    conns_writing: u64,
-    conns_keepalive: u64,
-    conns_closing: u64,
-    accesses: u64,
-    bytes: u64,
-    duration: Duration,
+pub(crate) struct Counts {
+    pub(crate) busy: u32,
+    pub(crate) idle: u32,
+    pub(crate) graceful: u32,
+    pub(crate) processes: u32,
+    pub(crate) stopping: u32,
+    pub(crate) conns_total: u64,
+    pub(crate) conns_writing: u64,
+    pub(crate) conns_keepalive: u64,
+    pub(crate) conns_closing: u64,
+    pub(crate) accesses: u64,
+    pub(crate) bytes: u64,
+    pub(crate) duration: Duration,
     /// One letter per worker slot, process by process.
-    letters: String,
+    pub(crate) letters: String,
 }
 
 impl Counts {
-    fn of(snap: &Snapshot) -> Counts {
+    pub(crate) fn of(snap: &Snapshot) -> Counts {
         let mut c = Counts::default();
         for p in &snap.processes {
             if p.pid != 0 {
@@ -125,7 +126,7 @@ impl Counts {
     }
 }
 
-fn uptime_secs(snap: &Snapshot, now: SystemTime) -> u64 {
+pub(crate) fn uptime_secs(snap: &Snapshot, now: SystemTime) -> u64 {
     now.duration_since(snap.restart_time)
         .map(|d| d.as_secs())
         .unwrap_or(0)
@@ -409,7 +410,7 @@ fn yes_no(b: bool) -> &'static str {
 
 /// Apache's MPM generation counts restarts from 0 while the configuration
 /// generation counts configuration reads from 1: one behind.
-fn mpm_generation(config_generation: u32) -> u32 {
+pub(crate) fn mpm_generation(config_generation: u32) -> u32 {
     config_generation.saturating_sub(1)
 }
 
@@ -514,7 +515,7 @@ fn escape(text: &str) -> String {
 }
 
 /// The 1, 5 and 15 minute load averages, from `/proc/loadavg`.
-fn load_average() -> Option<[f64; 3]> {
+pub(crate) fn load_average() -> Option<[f64; 3]> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
     Some([fields.next()??, fields.next()??, fields.next()??])

@@ -233,6 +233,7 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
             handler: &*cx.handler,
             protocol: &cx.protocol,
             worker_slot: Some(slot),
+            counters: Some(cx.scoreboard.counters()),
             idle_close: Some(idle_read.as_fd()),
             abort,
             leaving: Some(&leaving),

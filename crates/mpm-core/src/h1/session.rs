@@ -80,6 +80,8 @@ pub struct Session {
     end: usize,
     scan: HeadScan,
     head_cap: usize,
+    /// Bytes used by heads and bodies since [`Session::take_used`].
+    used: u64,
 }
 
 impl Session {
@@ -92,6 +94,7 @@ impl Session {
             end: 0,
             scan: HeadScan::default(),
             head_cap: limits.head_capacity(),
+            used: 0,
         }
     }
 
@@ -103,6 +106,13 @@ impl Session {
     /// True when no byte is buffered.
     pub fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// The bytes used by request heads and bodies (as framed on the wire)
+    /// since the last call: what one exchange received. Bytes buffered for
+    /// a pipelined next request are not counted yet.
+    pub fn take_used(&mut self) -> u64 {
+        std::mem::take(&mut self.used)
     }
 
     /// The buffer's capacity: the memory this session holds.
@@ -184,6 +194,7 @@ impl Session {
         match self.scan.advance(data, limits) {
             Ok(Some((head, consumed))) => {
                 self.start += consumed;
+                self.used += consumed as u64;
                 self.scan.reset();
                 HeadEvent::Ready(head)
             }
@@ -205,6 +216,7 @@ impl Session {
         match self.scan.advance(incoming, limits) {
             Ok(Some((head, consumed))) => {
                 self.scan.reset();
+                self.used += consumed as u64;
                 self.extend(&incoming[consumed..]);
                 HeadEvent::Ready(head)
             }
@@ -238,6 +250,7 @@ impl Session {
             let input = &self.buf[self.start..self.start + window];
             let d = decoder.decode(input)?;
             self.start += d.consumed;
+            self.used += d.consumed as u64;
             if !d.data.is_empty() {
                 let n = d.data.len();
                 out[..n].copy_from_slice(&input[d.data]);

@@ -173,3 +173,32 @@ fn shrink_gives_back_a_grown_buffer_and_keeps_pipelined_bytes() {
     s.shrink(true);
     assert_eq!(s.buffered(), b"abc", "release keeps buffered bytes");
 }
+
+#[test]
+fn used_bytes_are_the_head_and_the_framed_body_and_not_what_is_pipelined() {
+    let limits = Limits::default();
+    let head = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let body = b"5\r\nhello\r\n0\r\n\r\n";
+    let next = b"GET /next HTTP/1.1\r\n";
+    for offered in [true, false] {
+        let mut s = Session::new(&limits);
+        let wire = [&head[..], body, next].concat();
+        let event = if offered {
+            s.offer(&wire, &limits)
+        } else {
+            s.extend(&wire);
+            s.poll_head(&limits)
+        };
+        assert!(matches!(event, HeadEvent::Ready(_)), "{event:?}");
+        let mut dec = BodyDecoder::new(Framing::Chunked, 0);
+        let mut out = [0u8; 64];
+        while let Ok(BodyStep::Data(_)) = s.read_body(&mut dec, &mut out) {}
+        assert_eq!(
+            s.take_used(),
+            (head.len() + body.len()) as u64,
+            "offered: {offered}"
+        );
+        assert_eq!(s.take_used(), 0, "taken twice");
+        assert_eq!(s.buffered(), next);
+    }
+}

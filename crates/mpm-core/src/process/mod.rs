@@ -13,7 +13,7 @@
 //!   warnings, into the [`clamp::Clamped`] configuration a run takes.
 //! - [`scoreboard`]: the shared-memory table of processes and workers that
 //!   every strategy writes, the master regulates from and the status page
-//!   reads.
+//!   reads, with the lifetime counters the metrics page reads.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
 
 pub mod child;

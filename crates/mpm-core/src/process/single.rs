@@ -59,6 +59,7 @@ impl Mpm for Single {
             handler: &*handler,
             protocol: &ctx.protocol,
             worker_slot: Some(slot),
+            counters: Some(sb.counters()),
             idle_close: Some(stopping.graceful.fd()),
             abort: Some(stopping.abort.fd()),
             leaving: Some(&leaving),

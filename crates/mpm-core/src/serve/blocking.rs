@@ -32,8 +32,11 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
             slot.set_state(WorkerState::Read);
         }
         let server = &ctx.protocol.server_header;
-        if let Err(e) = crate::net::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server)
-        {
+        let shaken = crate::net::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server);
+        if let Some(counters) = ctx.counters {
+            counters.tls_handshake(shaken.is_ok());
+        }
+        if let Err(e) = shaken {
             log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
             return ConnStats::default();
         }

@@ -13,7 +13,7 @@ use crate::config::ProtocolConfig;
 use crate::h1::{self as engine, RequestHead, Session};
 use crate::handler::{Body, Handler, Response};
 use crate::net::connection::Connection;
-use crate::process::scoreboard::{WorkerSlot, WorkerState};
+use crate::process::scoreboard::{Counters, WorkerSlot, WorkerState};
 
 /// Most bytes drained from an unread request body so that the connection
 /// can stay open; a larger remainder closes the connection instead.
@@ -37,6 +37,9 @@ pub struct ServeContext<'a> {
     /// This thread's worker slot on the scoreboard, kept current through
     /// the connection.
     pub worker_slot: Option<&'a WorkerSlot>,
+    /// The scoreboard's lifetime counters, where TLS handshakes are
+    /// counted ([`crate::Scoreboard::counters`]).
+    pub counters: Option<&'a Counters>,
     /// Readable when connections idle between requests should close
     /// (graceful stop or restart): checked while a keep-alive connection
     /// waits for its next request. A request under way, and the first

@@ -45,7 +45,7 @@ impl Serving<'_, '_> {
 
     #[allow(clippy::too_many_arguments)]
     pub(super) fn log(
-        &self,
+        &mut self,
         line: &str,
         head: Option<&RequestHead>,
         headers: &HeaderMap,
@@ -64,6 +64,7 @@ impl Serving<'_, '_> {
             headers,
             status,
             body_bytes,
+            received: self.session.take_used(),
             started,
             duration,
         };

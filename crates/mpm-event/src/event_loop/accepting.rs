@@ -213,11 +213,13 @@ impl Loop<'_, '_> {
     /// Drive a TLS handshake as far as the socket lets it.
     pub(super) fn handshake(&mut self, k: usize) {
         let protocol = self.protocol;
+        let counters = self.cx.scoreboard.counters();
         let Some(conn) = self.held(k).and_then(|s| s.conn.as_mut()) else {
             return;
         };
         match conn.handshake_step() {
             Ok(HandshakeStatus::Done) => {
+                counters.tls_handshake(true);
                 self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
                 // The client's first request may have come with its last
                 // handshake flight.
@@ -225,6 +227,7 @@ impl Loop<'_, '_> {
             }
             Ok(HandshakeStatus::WantRead) | Ok(HandshakeStatus::WantWrite) => {}
             Err(e) if tls_stream::is_plain_http(&e) => {
+                counters.tls_handshake(false);
                 log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
                 // One small write into an empty socket buffer: it fits.
                 let answer = tls::plain_http_response(&protocol.server_header);
@@ -232,6 +235,7 @@ impl Loop<'_, '_> {
                 self.linger(k, Instant::now());
             }
             Err(e) => {
+                counters.tls_handshake(false);
                 log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
                 self.close(k);
             }

@@ -91,6 +91,7 @@ impl Loop<'_, '_> {
             handler,
             protocol: self.protocol,
             worker_slot: self.inline_slot,
+            counters: Some(self.cx.scoreboard.counters()),
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),

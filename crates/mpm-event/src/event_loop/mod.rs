@@ -69,6 +69,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
             handler: &*cx.handler,
             protocol: &cx.protocol,
             worker_slot: Some(slot),
+            counters: Some(cx.scoreboard.counters()),
             idle_close: None,
             abort: None,
             leaving: Some(&leaving),
@@ -338,9 +339,11 @@ impl<'a, 'c> Loop<'a, 'c> {
         match self.held(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
-            Some(State::Handshake) | Some(State::Writing { .. }) | Some(State::Linger) => {
+            Some(State::Handshake) => {
+                self.cx.scoreboard.counters().tls_handshake(false);
                 self.close(k)
             }
+            Some(State::Writing { .. }) | Some(State::Linger) => self.close(k),
             _ => {}
         }
     }

@@ -1390,6 +1390,65 @@ fn status_page_is_served_from_its_location() {
     );
 }
 
+#[test]
+fn metrics_page_is_served_from_its_location_and_logged_exchanges_count_by_host() {
+    let (_dir, site) = vhost_site();
+    let conn80 = conn_at("127.0.0.1:80", "127.0.0.1:50000");
+    let uri: Uri = "/who.txt".parse().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "www.second.test".parse().unwrap());
+    let mut ex = exchange_for(&conn80, "GET /who.txt HTTP/1.1", &uri, &headers, 200, 6);
+    ex.received = 40;
+    site.log(&ex);
+    // No host has this name: the address's default (first.test) counts it.
+    let mut unknown = HeaderMap::new();
+    unknown.insert("host", "nobody.test".parse().unwrap());
+    site.log(&exchange_for(
+        &conn80,
+        "GET / HTTP/1.1",
+        &uri,
+        &unknown,
+        404,
+        0,
+    ));
+
+    let fx = Fixture::new();
+    let metrics = fx.with_main(|m| {
+        m.locations = vec![location(
+            "/metrics",
+            Some(SetHandler::Metrics),
+            Some(Require::Local),
+        )]
+    });
+    let response = get(&metrics, "/metrics", &[]);
+    assert_status(&response, 200, "metrics");
+    assert_eq!(
+        header(&response, "content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(text(response).contains("apache_info{mpm=\"single\""));
+    let far = conn_at("10.0.0.1:80", "192.0.2.7:1234");
+    assert_status(
+        &send(&metrics, "GET", "/metrics", &[], &far),
+        403,
+        "metrics from afar",
+    );
+
+    let page = crate::metrics::render(&site.scoreboard, &site.status, SystemTime::now());
+    for line in [
+        "mpmd_http_requests_total{vhost=\"second.test\",method=\"GET\",class=\"2xx\"} 1\n",
+        "mpmd_http_requests_total{vhost=\"first.test\",method=\"GET\",class=\"4xx\"} 1\n",
+        "mpmd_http_request_bytes_total{vhost=\"second.test\"} 40\n",
+        "mpmd_http_response_body_bytes_total{vhost=\"second.test\"} 6\n",
+    ] {
+        assert!(page.contains(line), "no {line:?} in:\n{page}");
+    }
+    assert!(
+        !page.contains("nobody.test"),
+        "a Host header made a label:\n{page}"
+    );
+}
+
 // -------------------------------------------------------------- access log
 
 fn exchange_for<'a>(
@@ -1408,6 +1467,7 @@ fn exchange_for<'a>(
         headers,
         status: StatusCode::from_u16(status).unwrap(),
         body_bytes: bytes,
+        received: 0,
         started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_681_288),
         duration: Duration::from_micros(1234),
     }

@@ -76,7 +76,7 @@ fn require(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `SetHandler server-status|none` in a `<Location>`.
+/// `SetHandler server-status|metrics|none` in a `<Location>`.
 fn set_handler(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.allow(d.name, Allowed::Location, d.scope)?;
     let Block::Location(i) = d.scope.block else {
@@ -84,10 +84,11 @@ fn set_handler(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     };
     let handler = match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
         "server-status" => SetHandler::ServerStatus,
+        "metrics" => SetHandler::Metrics,
         "none" => SetHandler::None,
         other => {
             return Err(format!(
-                "SetHandler {other}: mpmd's handlers are server-status and none"
+                "SetHandler {other}: mpmd's handlers are server-status, metrics and none"
             ))
         }
     };

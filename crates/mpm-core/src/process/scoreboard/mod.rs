@@ -26,10 +26,17 @@
 //! - each worker slot has one writer at a time: the worker that owns it,
 //!   or the master resetting the slot after its process died.
 //!
+//! Beside the table, in a mapping of its own made with the board, are the
+//! lifetime [`Counters`] that Prometheus metrics read (requests by virtual
+//! host, method and status class, durations, bytes, TLS handshakes). The
+//! master makes the board once, before its first child, and keeps it
+//! across every restart, so no counter drops while the master lives.
+//!
 //! The files: `slots.rs` what a slot holds and the seqlock (safe code);
-//! `shm.rs` the mapping, the scoreboard's only `unsafe` code (the
-//! `mmap`/`munmap` pair and turning offsets of the mapping into
-//! references); this file the [`Scoreboard`] handle and its snapshots.
+//! `counters.rs` the lifetime counters (safe code); `shm.rs` the mappings,
+//! the scoreboard's only `unsafe` code (the `mmap`/`munmap` pairs and
+//! turning offsets of the mappings into references); this file the
+//! [`Scoreboard`] handle and its snapshots.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -38,10 +45,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
 
+mod counters;
 mod shm;
 mod slots;
 
-use shm::Mapping;
+pub use counters::{
+    Counters, CountersSnapshot, VhostCounts, VhostId, CLASS_LABELS, DURATION_BOUNDS_US,
+    METHOD_LABELS, OTHER_VHOST, VHOST_CAP,
+};
+use shm::{Mapping, Region};
 use slots::{from_us, to_us, Header};
 pub use slots::{ProcessSlot, WorkerSlot, WorkerState, CLIENT_LEN, REQUEST_LEN, VHOST_LEN};
 
@@ -51,6 +63,7 @@ pub use slots::{ProcessSlot, WorkerSlot, WorkerState, CLIENT_LEN, REQUEST_LEN, V
 #[derive(Clone)]
 pub struct Scoreboard {
     map: Arc<Mapping>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Scoreboard {
@@ -66,6 +79,7 @@ impl std::fmt::Debug for Scoreboard {
 impl Scoreboard {
     /// Map an empty board for `procs` processes of `threads` workers each
     /// (both at least 1), with the restart time set to now.
+    /// The lifetime [`Counters`] start at zero.
     pub fn new(procs: usize, threads: usize) -> Result<Self, Error> {
         let slots = procs.saturating_mul(threads);
         let fail = |source: io::Error| Error::Scoreboard { slots, source };
@@ -77,9 +91,18 @@ impl Scoreboard {
         }
         let board = Scoreboard {
             map: Arc::new(Mapping::new(procs, threads).map_err(fail)?),
+            counters: Arc::new(Counters {
+                area: Region::new().map_err(fail)?,
+            }),
         };
         board.set_restart_time(SystemTime::now());
         Ok(board)
+    }
+
+    /// The lifetime counters: requests by virtual host, method and status
+    /// class, durations, bytes, TLS handshakes.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Process slots.

@@ -5,12 +5,15 @@
 //! | Header | ProcessSlot × procs | WorkerSlot × (procs × threads) |
 //! ```
 //!
-//! This file is all the scoreboard's `unsafe`: the `mmap`/`munmap` pair,
-//! and turning offsets of the mapping into references. It is sound because
-//! every type laid out here ([`Header`], [`ProcessSlot`], [`WorkerSlot`])
-//! is a `#[repr(C)]` struct of atomic integers, for which all-zero bytes
-//! (fresh anonymous memory) are a valid value and any concurrent access,
-//! from any thread or process, is data-race free.
+//! and the [`Region`] of the lifetime counters, a mapping of its own (so
+//! it outlives a board whose shape changes).
+//!
+//! This file is all the scoreboard's `unsafe`: the `mmap`/`munmap` pairs,
+//! and turning offsets of the mappings into references. It is sound because
+//! every type laid out here ([`Header`], [`ProcessSlot`], [`WorkerSlot`],
+//! the counters' area) is a `#[repr(C)]` struct of atomic integers, for
+//! which all-zero bytes (fresh anonymous memory) are a valid value and any
+//! concurrent access, from any thread or process, is data-race free.
 
 use std::alloc::{Layout, LayoutError};
 use std::io;
@@ -42,13 +45,41 @@ unsafe impl Sync for Mapping {}
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `base`/`len` are exactly what `mmap` returned in
+        // SAFETY: `base`/`len` are exactly what `map_zeroed` returned in
         // `Mapping::new`, the mapping is unmapped only here, once, and no
         // reference into it outlives `self` (every accessor borrows
         // `self`).
-        if let Err(e) = unsafe { munmap(self.base.cast(), self.len.get()) } {
-            log::warn!("could not unmap the scoreboard: {e}");
-        }
+        unsafe { unmap(self.base.cast(), self.len, "the scoreboard") }
+    }
+}
+
+/// A new anonymous `MAP_SHARED` mapping of `len` bytes, readable and
+/// writable: zeroed by the kernel, page-aligned, shared with every child
+/// forked after.
+fn map_zeroed(len: NonZeroUsize) -> io::Result<NonNull<std::ffi::c_void>> {
+    // SAFETY: an anonymous mapping at an address of the kernel's choice
+    // touches no existing memory.
+    Ok(unsafe {
+        mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )
+    }?)
+}
+
+/// Unmap what [`map_zeroed`] mapped (`what` names it in the warning when
+/// that fails).
+///
+/// # Safety
+///
+/// `base`/`len` are what one `map_zeroed` call returned, not unmapped yet,
+/// and no reference into the mapping is used after.
+unsafe fn unmap(base: NonNull<std::ffi::c_void>, len: NonZeroUsize, what: &str) {
+    // SAFETY: the caller's contract.
+    if let Err(e) = unsafe { munmap(base, len.get()) } {
+        log::warn!("could not unmap {what}: {e}");
     }
 }
 
@@ -70,18 +101,9 @@ impl Mapping {
         // Never zero: the header alone has a size.
         let len = NonZeroUsize::new(layout.size())
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: an anonymous mapping at an address of the kernel's choice
-        // touches no existing memory. The kernel returns zeroed, page-aligned
-        // memory (page alignment covers every slot's alignment, asserted
-        // below), and all-zero bytes are a valid value of every field.
-        let base = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }?;
+        // Page alignment covers every slot's alignment (asserted below),
+        // and all-zero bytes are a valid value of every field.
+        let base = map_zeroed(len)?;
         Ok(Mapping {
             base: base.cast(),
             len,
@@ -163,3 +185,64 @@ impl Mapping {
 const _: () = assert!(std::mem::align_of::<Header>() <= 4096);
 const _: () = assert!(std::mem::align_of::<ProcessSlot>() <= 4096);
 const _: () = assert!(std::mem::align_of::<WorkerSlot>() <= 4096);
+
+/// A type that may live in a [`Region`]: all-zero bytes are a valid value
+/// of it, and every field is an atomic integer (or an array or struct of
+/// them), so any concurrent access from any process is data-race free.
+///
+/// # Safety
+///
+/// Implement only for `#[repr(C)]` types made of atomic integers alone.
+pub(super) unsafe trait SharedAtomics {}
+
+// SAFETY: `CounterArea` is `#[repr(C)]` structs and arrays of `AtomicU8`,
+// `AtomicU32` and `AtomicU64` only (see `counters.rs`).
+unsafe impl SharedAtomics for super::counters::CounterArea {}
+
+/// One `T` in an anonymous `MAP_SHARED` mapping of its own, zeroed by the
+/// kernel, shared with every child forked after it was made; unmapped when
+/// dropped.
+pub(super) struct Region<T: SharedAtomics> {
+    base: NonNull<T>,
+    len: NonZeroUsize,
+}
+
+// SAFETY: as for `Mapping`: the memory is only accessed through the
+// atomics `T` is made of (`SharedAtomics`).
+unsafe impl<T: SharedAtomics> Send for Region<T> {}
+// SAFETY: see `Send` above.
+unsafe impl<T: SharedAtomics> Sync for Region<T> {}
+
+impl<T: SharedAtomics> Region<T> {
+    /// Map a zeroed `T`.
+    pub(super) fn new() -> io::Result<Region<T>> {
+        let len = NonZeroUsize::new(std::mem::size_of::<T>())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // Page alignment covers `T`'s (asserted in `get`), and all-zero
+        // bytes are a valid `T` (`SharedAtomics`).
+        let base = map_zeroed(len)?;
+        Ok(Region {
+            base: base.cast(),
+            len,
+        })
+    }
+
+    /// The shared `T`.
+    pub(super) fn get(&self) -> &T {
+        const { assert!(std::mem::align_of::<T>() <= 4096) };
+        // SAFETY: the mapping is live while `self` is, at least
+        // `size_of::<T>()` long and page-aligned; `T` is valid for any
+        // bytes and only accessed through atomics (`SharedAtomics`); the
+        // reference lives no longer than `&self`.
+        unsafe { self.base.as_ref() }
+    }
+}
+
+impl<T: SharedAtomics> Drop for Region<T> {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are what `map_zeroed` returned in
+        // `Region::new`, unmapped only here, once; no reference into it
+        // outlives `self`.
+        unsafe { unmap(self.base.cast(), self.len, "the scoreboard's counters") }
+    }
+}

@@ -435,7 +435,7 @@ impl WorkerSlot {
 
 /// Keep the longest prefix of `s` that fits `max` bytes and ends on a
 /// character boundary.
-fn truncate_on_char(s: &str, max: usize) -> &str {
+pub(super) fn truncate_on_char(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
