@@ -181,6 +181,30 @@ pub struct Exchange<'a> {
 ///
 /// A panic inside `handle` is caught at the strategy's edge: the client gets
 /// a 500, that connection closes, the process and its other threads go on.
+///
+/// # The connection after an answer
+///
+/// Whatever its status, a handler's answer keeps a keep-alive connection
+/// open for the client's next request, so a 400 or 404 from an API's
+/// validation costs no new connection. The request body must be done
+/// with for that: read to its end, or left unread and then drained by the
+/// server (up to 256 KiB, within `RequestReadTimeout`). The connection
+/// closes after the answer only where the next request's bytes could not
+/// be found for sure, or where the client or the configuration says so:
+///
+/// - an unread body larger than the drain allows, or one the client was
+///   told to wait with (`Expect: 100-continue` never answered);
+/// - the server's own refusals (a malformed head or chunked body: 400;
+///   a body over `LimitRequestBody`: 413; a request or body too slow:
+///   408; 414, 417, 431, 501, 505), and a 500 after a panic;
+/// - the client's `Connection: close` (or an HTTP/1.0 client without
+///   keep-alive), `KeepAlive Off`, `MaxKeepAliveRequests`, a graceful stop;
+/// - a body of unknown length to an HTTP/1.0 client (its end is the close);
+/// - the handler's own `Connection: close` header in its response: the
+///   way to end a connection after this answer.
+///
+/// This differs from Apache httpd, which closes after every 400, 408,
+/// 411, 413, 414, 500, 501 and 503 whoever made it.
 pub trait Handler: Send + Sync + 'static {
     /// Answer one request.
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response;

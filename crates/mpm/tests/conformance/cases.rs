@@ -185,6 +185,82 @@ fn an_unread_small_body_is_drained_and_the_connection_goes_on() {
 }
 
 #[test]
+fn a_handlers_400_keeps_the_connection_when_the_body_was_read_or_drained() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for path in ["/reject", "/reject-unread"] {
+        for body in [
+            "Content-Length: 5\r\n\r\nhello",
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ] {
+            write!(c, "POST {path} HTTP/1.1\r\nHost: a\r\n{body}").unwrap();
+            let resp = read_response(&mut r, false);
+            assert_eq!(
+                (resp.status, resp.text().as_str()),
+                (400, "invalid"),
+                "{path} with {body:?}"
+            );
+            assert!(
+                !resp.closes(),
+                "the handler's 400 for {path} with {body:?} announced a close: {:?}",
+                resp.headers
+            );
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+            let next = read_response(&mut r, false);
+            assert_eq!(
+                (next.status, next.text().as_str()),
+                (200, "Hello, World!"),
+                "the request after the handler's 400 for {path} with {body:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_handlers_400_with_an_unread_body_too_large_to_drain_closes() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let len = 300 * 1024;
+    write!(
+        c,
+        "POST /reject-unread HTTP/1.1\r\nHost: a\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    // The server drains 256 KiB, answers, then reads (and drops) the rest
+    // while it lingers, so this write ends.
+    let _ = c.write_all(&vec![b'x'; len]);
+    let mut r = BufReader::new(c);
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 400, "got {} ({})", resp.status, resp.text());
+    assert!(
+        resp.closes(),
+        "a 400 leaving 300 KiB of body unread did not announce a close: {:?}",
+        resp.headers
+    );
+    assert!(closed(&mut r), "the connection stayed open");
+}
+
+#[test]
+fn a_handlers_connection_close_header_closes_the_connection() {
+    let s = default_server();
+    let (resp, mut r) = exchange(s.addr(), b"GET /gone HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!((resp.status, resp.text().as_str()), (404, "gone"));
+    assert_eq!(
+        resp.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .count(),
+        1,
+        "one Connection header, not the handler's and the server's: {:?}",
+        resp.headers
+    );
+    assert!(resp.closes(), "no Connection: close: {:?}", resp.headers);
+    assert!(closed(&mut r), "the connection stayed open");
+}
+
+#[test]
 fn head_gets_the_headers_of_get_without_a_body() {
     let s = default_server();
     let mut c = connect(s.addr());

@@ -31,6 +31,26 @@ impl Handler for TestApp {
             }
             // Never reads the body.
             "/ignore" => Response::new(Body::from("ignored")),
+            // A validation failure: 400 after reading the body, or
+            // without reading it (`/reject-unread`).
+            "/reject" | "/reject-unread" => {
+                if path == "/reject" {
+                    let _ = std::io::copy(req.body_mut(), &mut std::io::sink());
+                }
+                let mut r = Response::new(Body::from("invalid"));
+                *r.status_mut() = mpm::http::StatusCode::BAD_REQUEST;
+                r
+            }
+            // A 404 that asks for the connection to close.
+            "/gone" => {
+                let mut r = Response::new(Body::from("gone"));
+                *r.status_mut() = mpm::http::StatusCode::NOT_FOUND;
+                r.headers_mut().insert(
+                    mpm::http::header::CONNECTION,
+                    mpm::http::HeaderValue::from_static("close"),
+                );
+                r
+            }
             "/panic" => panic!("the test handler panics on purpose"),
             // Unknown length: chunked on 1.1.
             "/stream" => Response::new(Body::Reader {
