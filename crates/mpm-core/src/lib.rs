@@ -73,7 +73,8 @@ pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts
 pub use control::{Command, Control, ControlHandle, Exit, Phase, Stopping};
 pub use error::Error;
 pub use handler::{
-    shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
+    shared_factory, Body, BodyWriter, Exchange, Handler, HandlerFactory, Request, RequestBody,
+    Response,
 };
 pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};
