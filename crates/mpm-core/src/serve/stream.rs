@@ -10,9 +10,13 @@ use std::io::{self, Read, Write};
 
 use crate::h1 as engine;
 
-/// The most body bytes one piece of a stream holds, so one write: the
-/// size of a TLS record's plaintext.
+/// The most bytes one piece of a stream puts on the wire, framing
+/// included, so one write: the most plaintext a TLS record holds, so that
+/// under TLS too a piece is one record and one write.
 pub(crate) const STREAM_CHUNK: usize = 16 * 1024;
+
+/// The framing of a full chunk: its size line (`3ff8\r\n`) and line end.
+const CHUNK_FRAMING: usize = 8;
 
 /// Room before the data for a chunk's size line (`4000\r\n` at most).
 const ROOM: usize = 8;
@@ -24,6 +28,8 @@ pub(super) struct Piece {
     buf: Vec<u8>,
     /// Data bytes held (from `ROOM`).
     len: usize,
+    /// The most data bytes it holds.
+    cap: usize,
     chunked: bool,
 }
 
@@ -33,6 +39,11 @@ impl Piece {
         Piece {
             buf: vec![0; ROOM + STREAM_CHUNK + TAIL],
             len: 0,
+            cap: if chunked {
+                STREAM_CHUNK - CHUNK_FRAMING
+            } else {
+                STREAM_CHUNK
+            },
             chunked,
         }
     }
@@ -43,12 +54,12 @@ impl Piece {
     }
 
     fn is_full(&self) -> bool {
-        self.len == STREAM_CHUNK
+        self.len == self.cap
     }
 
     /// Copy as much of `data` as fits; how much that was.
     fn push(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(STREAM_CHUNK - self.len);
+        let n = data.len().min(self.cap - self.len);
         let at = ROOM + self.len;
         self.buf[at..at + n].copy_from_slice(&data[..n]);
         self.len += n;
@@ -58,7 +69,7 @@ impl Piece {
     /// Read from `reader` until the piece is full, `limit` more bytes are
     /// held, or the stream ends: `Ok(true)` when it ended.
     pub(super) fn fill_from(&mut self, reader: &mut dyn Read, limit: u64) -> io::Result<bool> {
-        let end = ROOM + (self.len as u64 + limit).min(STREAM_CHUNK as u64) as usize;
+        let end = ROOM + (self.len as u64 + limit).min(self.cap as u64) as usize;
         while ROOM + self.len < end {
             match reader.read(&mut self.buf[ROOM + self.len..end]) {
                 Ok(0) => return Ok(true),
@@ -315,10 +326,13 @@ mod tests {
         let mut lines = Lines(5000);
         let mut p = Piece::new(true);
         assert!(!p.fill_from(&mut lines, u64::MAX).unwrap());
-        assert_eq!(p.len(), STREAM_CHUNK);
+        assert_eq!(p.len(), STREAM_CHUNK - 8);
         let framed = p.framed(false);
-        assert!(framed.starts_with(b"4000\r\nline\n"), "{framed:?}");
-        assert!(framed.ends_with(b"\r\n") && framed.len() == 6 + STREAM_CHUNK + 2);
+        assert!(framed.starts_with(b"3ff8\r\nline\n"), "{framed:?}");
+        assert!(
+            framed.ends_with(b"\r\n") && framed.len() == STREAM_CHUNK,
+            "a full chunk is not 16 KiB on the wire"
+        );
         assert!(!p.fill_from(&mut lines, 7).unwrap());
         assert_eq!(p.framed(false), b"7\r\nline\nli\r\n");
         let mut two = Lines(2);

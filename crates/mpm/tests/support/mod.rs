@@ -212,6 +212,11 @@ impl Client {
         Ok(self.clone())
     }
 
+    /// The client's own port (how the server's side names it).
+    pub fn local_port(&self) -> u16 {
+        self.tcp(|s| s.local_addr().expect("a connected socket").port())
+    }
+
     /// Switch the socket's blocking mode.
     pub fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
         self.tcp(|s| s.set_nonblocking(on))
