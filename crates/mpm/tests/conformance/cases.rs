@@ -348,6 +348,45 @@ fn unknown_length_is_sent_chunked_to_11_and_close_delimited_to_10() {
 }
 
 #[test]
+fn a_writer_body_is_chunked_to_11_close_delimited_to_10_and_not_run_for_head() {
+    let s = default_server();
+    let mut want = b"first ".to_vec();
+    want.extend_from_slice(&b"0123456789".repeat(2000));
+    want.extend_from_slice(b" last");
+    for path in ["/write", "/write-worker"] {
+        let mut c = connect(s.addr());
+        let mut r = BufReader::new(c.try_clone().unwrap());
+        write!(c, "GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let resp = read_response(&mut r, false);
+        assert_eq!(resp.header("transfer-encoding"), Some("chunked"), "{path}");
+        assert!(
+            resp.body == want,
+            "{path}: a body of {} bytes",
+            resp.body.len()
+        );
+        // The connection goes on after the last chunk.
+        write!(c, "HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let head = read_response(&mut r, true);
+        assert_eq!(head.status, 200, "HEAD {path}");
+        c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        assert_eq!(
+            read_response(&mut r, false).text(),
+            "Hello, World!",
+            "after HEAD {path}: a body was sent for HEAD"
+        );
+        let (resp, mut r) = exchange(s.addr(), format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+        assert!(resp.header("transfer-encoding").is_none(), "{path} to 1.0");
+        assert!(
+            resp.body == want,
+            "{path} to 1.0: {} bytes",
+            resp.body.len()
+        );
+        assert!(closed(&mut r));
+    }
+}
+
+#[test]
 fn chunked_request_bodies_are_decoded() {
     let s = default_server();
     let (resp, _) = exchange(

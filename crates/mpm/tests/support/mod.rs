@@ -57,6 +57,15 @@ impl Handler for TestApp {
                 reader: Box::new(std::io::Cursor::new(b"0123456789".repeat(1000))),
                 len: None,
             }),
+            // A body the handler writes: flushed, then more than a chunk
+            // holds, then the rest (under event, `/write` is answered by
+            // the loop, `/write-worker` by a worker).
+            "/write" | "/write-worker" => Response::new(Body::writer(|w| {
+                w.write_all(b"first ")?;
+                w.flush()?;
+                w.write_all(&b"0123456789".repeat(2000))?;
+                w.write_all(b" last")
+            })),
             "/peer" => Response::new(Body::from(format!(
                 "{} {}",
                 conn.peer.ip(),
@@ -70,7 +79,7 @@ impl Handler for TestApp {
     /// workers take the rest, so the cases cover both and their mix on
     /// one connection (pipelining).
     fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
-        matches!(uri.path(), "/" | "/peer" | "/stream")
+        matches!(uri.path(), "/" | "/peer" | "/stream" | "/write")
     }
 }
 
