@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use mpm::{Exit, Phase, ProtocolConfig};
@@ -13,14 +13,13 @@ use support::*;
 fn graceful_stop_goes_running_draining_stopped_and_finishes_the_request_in_flight() {
     let mut s = server(ProtocolConfig::default());
     // A request whose body is still on its way when the stop arrives.
-    let mut c = connect(s.addr());
-    c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nabc")
-        .unwrap();
+    let mut c = s.client();
+    c.send("POST", "/echo", &[("Content-Length", "6")], b"abc");
     std::thread::sleep(Duration::from_millis(100));
     s.control().graceful_stop();
     std::thread::sleep(Duration::from_millis(100));
-    c.write_all(b"def").unwrap();
-    let resp = read_response(&mut BufReader::new(c), false);
+    c.stream().write_all(b"def").unwrap();
+    let resp = c.response();
     assert_eq!((resp.status, resp.text().as_str()), (200, "abcdef"));
     // The run ends once the connection closes.
     let exit = s.join(Duration::from_secs(10)).expect("run ended");
@@ -40,7 +39,7 @@ fn graceful_stop_goes_running_draining_stopped_and_finishes_the_request_in_fligh
 #[test]
 fn a_stop_closes_a_quiet_connection_at_once() {
     let mut s = server(ProtocolConfig::default());
-    let c = connect(s.addr());
+    let mut c = s.client();
     std::thread::sleep(Duration::from_millis(100));
     let t = std::time::Instant::now();
     s.control().stop();
@@ -53,7 +52,7 @@ fn a_stop_closes_a_quiet_connection_at_once() {
         "stop took {:?}",
         t.elapsed()
     );
-    assert!(closed(&mut BufReader::new(c)));
+    assert!(c.is_closed(), "the quiet connection stayed open");
 }
 
 #[test]
