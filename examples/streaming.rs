@@ -61,6 +61,11 @@ impl Handler for Events {
                 let every = Duration::from_millis(query_number(&req, "every_ms").unwrap_or(1000));
                 let mut resp = Response::new(Body::writer(move |w| {
                     for n in 1..=count {
+                        // A graceful stop waits for the requests under
+                        // way: a long stream ends early for it.
+                        if w.server_stopping() {
+                            break;
+                        }
                         write!(w, "id: {n}\ndata: tick {n} of {count}\n\n")?;
                         // Sends the event now: without it, events would
                         // wait until 16 KiB of them are gathered.

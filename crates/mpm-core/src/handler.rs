@@ -110,9 +110,13 @@ impl Body {
     /// panic cuts it short and closes the connection.
     ///
     /// The thread is the stream's until `write` returns: a worker thread
-    /// under worker and event, a whole process under prefork. An endless
-    /// stream ends when its client goes (a write then fails): return that
-    /// error.
+    /// under worker and event, a whole process under prefork. A stream
+    /// that goes on until its client leaves ends when a write fails
+    /// (return that error), and should end when
+    /// [`BodyWriter::server_stopping`] says so: a graceful stop waits for
+    /// it otherwise. (When the event loop answers a request itself, which
+    /// [`Handler::answer_never_blocks`] allows, `write` runs to its end at
+    /// once and its output is sent as the socket takes it.)
     ///
     /// Server-Sent Events, one event a second:
     ///
@@ -122,6 +126,9 @@ impl Body {
     ///
     /// let mut resp = Response::new(Body::writer(|w| {
     ///     for n in 0..3 {
+    ///         if w.server_stopping() {
+    ///             break;
+    ///         }
     ///         write!(w, "data: tick {n}\n\n")?;
     ///         w.flush()?; // the event leaves now
     ///         std::thread::sleep(std::time::Duration::from_millis(10));

@@ -243,7 +243,7 @@ impl Serving<'_, '_> {
                     out.extend_from_slice(piece);
                     Ok(())
                 };
-                let len = stream::run_writer(write, &mut emit, chunked)?;
+                let len = stream::run_writer(write, &mut emit, &|| false, chunked)?;
                 (Some(Bytes::from(out)), None, len)
             }
             // A stream comes here only when the loop answers a request

@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 
 use http::Version;
 
-use super::context::{Mode, Serving};
+use super::context::{Mode, ServeContext, Serving};
 use super::pending::{self, COPY_CHUNK};
 use super::stream::{self, Piece};
 use crate::h1::{self as engine, ResponseLength};
@@ -73,6 +73,16 @@ fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
         n if n == buf.len() => Ok(()),
         _ => Err(io::ErrorKind::WouldBlock.into()),
     }
+}
+
+/// Whether the server is stopping or restarting, gracefully or not.
+fn stopping(ctx: &ServeContext<'_>) -> bool {
+    let readable = crate::net::poll::readable;
+    ctx.abort.is_some_and(readable)
+        || match ctx.leaving {
+            Some(leaving) => leaving(),
+            None => ctx.idle_close.is_some_and(readable),
+        }
 }
 
 impl Serving<'_, '_> {
@@ -198,8 +208,10 @@ impl Serving<'_, '_> {
             }
             Body::Writer(write) => {
                 self.write_whole(wbuf).map_err(|_| 0u64)?;
+                let ctx = self.ctx;
+                let stopping = || stopping(ctx);
                 let mut emit = |piece: &[u8]| self.write_whole(piece);
-                stream::run_writer(write, &mut emit, chunked)
+                stream::run_writer(write, &mut emit, &stopping, chunked)
             }
             Body::File { file, offset, len } if len <= SMALL_FILE as u64 => {
                 // One write of head and body: cheaper than sendfile for a

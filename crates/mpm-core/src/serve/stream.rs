@@ -131,23 +131,40 @@ pub(super) type Emit<'a> = dyn FnMut(&[u8]) -> io::Result<()> + 'a;
 ///
 /// A write or flush fails once the client has gone (or did not take the
 /// bytes within `Timeout`): end the body then, by returning the error.
-/// Framing is the server's: chunked to an HTTP/1.1 client, delimited by
-/// closing the connection for HTTP/1.0.
+/// A stream that would go on until its client leaves should also end
+/// when [`BodyWriter::server_stopping`] says so. Framing is the server's:
+/// chunked to an HTTP/1.1 client, delimited by closing the connection for
+/// HTTP/1.0.
 pub struct BodyWriter<'a> {
     piece: Piece,
     emit: &'a mut Emit<'a>,
+    stopping: &'a dyn Fn() -> bool,
     sent: u64,
     failed: Option<io::ErrorKind>,
 }
 
 impl<'a> BodyWriter<'a> {
-    pub(super) fn new(emit: &'a mut Emit<'a>, chunked: bool) -> Self {
+    pub(super) fn new(
+        emit: &'a mut Emit<'a>,
+        stopping: &'a dyn Fn() -> bool,
+        chunked: bool,
+    ) -> Self {
         BodyWriter {
             piece: Piece::new(chunked),
             emit,
+            stopping,
             sent: 0,
             failed: None,
         }
+    }
+
+    /// Whether the server is stopping or restarting (gracefully or not).
+    /// An endless stream (events until the client leaves) should end when
+    /// it is, by returning `Ok`: a graceful stop waits for the requests
+    /// under way, as long as they last unless `GracefulShutdownTimeout`
+    /// says otherwise.
+    pub fn server_stopping(&self) -> bool {
+        (self.stopping)()
     }
 
     /// Body bytes sent so far (not counting those held for the next
@@ -235,13 +252,15 @@ impl std::fmt::Debug for BodyWriter<'_> {
     }
 }
 
-/// Run a handler's writer body with `emit` as its output, a panic caught.
+/// Run a handler's writer body with `emit` as its output, a panic caught;
+/// `stopping` says whether the server is stopping.
 pub(super) fn run_writer(
     write: crate::handler::WriteFn,
     emit: &mut Emit<'_>,
+    stopping: &dyn Fn() -> bool,
     chunked: bool,
 ) -> Result<u64, u64> {
-    let mut w = BodyWriter::new(emit, chunked);
+    let mut w = BodyWriter::new(emit, stopping, chunked);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&mut w)));
     w.finish(outcome)
 }
@@ -259,7 +278,7 @@ mod tests {
             pieces.push(b.to_vec());
             Ok(())
         };
-        let r = run_writer(Box::new(f), &mut emit, chunked);
+        let r = run_writer(Box::new(f), &mut emit, &|| false, chunked);
         (pieces, r)
     }
 

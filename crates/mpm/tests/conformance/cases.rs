@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, read_response, Client};
 use mpm::config::ReadStage;
+use mpm::testing::{read_chunk, read_head};
 use mpm::ProtocolConfig;
 
 /// A test server with the conformance app over this run's transport.
@@ -742,6 +743,30 @@ fn random_bytes_never_take_the_server_down() {
     }
     let (resp, _) = exchange(s.addr(), b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(resp.text(), "Hello, World!");
+}
+
+#[test]
+fn a_writer_body_that_asks_ends_at_a_graceful_stop() {
+    let mut s = default_server();
+    let mut c = connect(s.addr());
+    c.write_all(b"GET /endless HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(c);
+    let head = read_head(&mut r);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(read_chunk(&mut r).as_deref(), Some(&b"data: 0\n\n"[..]));
+    s.control().graceful_stop();
+    // Events until the writer sees the stop, then its last words and the
+    // end of the body (each read waits at most 10 s).
+    let mut last = Vec::new();
+    while let Some(chunk) = read_chunk(&mut r) {
+        last = chunk;
+    }
+    assert_eq!(String::from_utf8_lossy(&last), "data: bye\n\n");
+    let exit = s
+        .join(Duration::from_secs(10))
+        .expect("run did not end after the stream did");
+    assert_eq!(exit.unwrap(), mpm::Exit::Stop);
 }
 
 #[test]

@@ -66,6 +66,18 @@ impl Handler for TestApp {
                 w.write_all(&b"0123456789".repeat(2000))?;
                 w.write_all(b" last")
             })),
+            // Events until the server stops (or 2,000 of them).
+            "/endless" => Response::new(Body::writer(|w| {
+                for n in 0..2000 {
+                    if w.server_stopping() {
+                        return w.write_all(b"data: bye\n\n");
+                    }
+                    write!(w, "data: {n}\n\n")?;
+                    w.flush()?;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(())
+            })),
             "/peer" => Response::new(Body::from(format!(
                 "{} {}",
                 conn.peer.ip(),
