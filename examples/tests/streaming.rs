@@ -1,14 +1,24 @@
-//! The `streaming` example under every compiled strategy: its events
-//! arrive one by one as the handler flushes them, long before the stream
-//! would have filled a 16 KiB chunk, and `/` serves the page that reads
-//! them.
+//! The `streaming` example under every compiled strategy: `/` serves the
+//! page that reads the events; the events arrive one by one as the
+//! handler flushes them, long before the stream would have filled a
+//! 16 KiB chunk; a graceful stop (SIGWINCH) ends the stream, and the
+//! server exits.
 
 mod common;
+
+use std::time::Duration;
 
 use mpm::testing::TestClient;
 
 fn events_arrive_as_they_are_flushed(strategy: &str) {
-    let ex = common::start("streaming", &[strategy]);
+    let mut ex = common::start("streaming", &[strategy]);
+    let page = TestClient::connect(ex.addr).get("/");
+    assert!(
+        page.status == 200 && page.text().contains("new EventSource(\"/events\")"),
+        "{strategy}: the page is {} {:?}",
+        page.status,
+        page.text()
+    );
     // A lost flush would keep the first event back for about 100 seconds
     // (until 16 KiB of events are gathered); the client waits 30 s.
     let mut c = TestClient::connect(ex.addr);
@@ -33,14 +43,20 @@ fn events_arrive_as_they_are_flushed(strategy: &str) {
             "{strategy}: event {n}"
         );
     }
-    // The client leaves mid-stream; the example goes on serving.
-    drop(c);
-    let page = TestClient::connect(ex.addr).get("/");
+    // A graceful stop: the stream sees it and ends (its last chunk comes,
+    // long before its 400th event), then the server exits.
+    ex.signal(nix::sys::signal::Signal::SIGWINCH);
+    let mut events = 3;
+    while c.chunk().is_some() {
+        events += 1;
+    }
     assert!(
-        page.status == 200 && page.text().contains("new EventSource(\"/events\")"),
-        "{strategy}: the page is {} {:?}",
-        page.status,
-        page.text()
+        events < 100,
+        "{strategy}: the stream went on for {events} events after a graceful stop"
+    );
+    assert!(
+        ex.exits_within(Duration::from_secs(20)),
+        "{strategy}: the example did not exit within 20 s of a graceful stop"
     );
 }
 

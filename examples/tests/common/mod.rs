@@ -28,6 +28,27 @@ impl Drop for Example {
     }
 }
 
+impl Example {
+    /// Send `signal` to the example's process (a master, for a forking
+    /// strategy).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal)
+            .unwrap_or_else(|e| panic!("could not send {signal} to the example: {e}"));
+    }
+
+    /// Whether the example exits, with success, within `timeout`.
+    pub fn exits_within(&mut self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+                _ => return false,
+            }
+        }
+    }
+}
+
 /// The example's binary, built (or found up to date) by cargo.
 fn binary(name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
