@@ -178,24 +178,11 @@ impl Serving<'_, '_> {
                 // reads made it.
                 let mut piece = Piece::new(chunked);
                 let mut sent = 0u64;
-                let limit = len.unwrap_or(u64::MAX);
                 loop {
-                    let ended = match piece.fill_from(&mut *reader, limit - sent) {
-                        Ok(ended) => ended,
-                        Err(e) => {
-                            log::error!("response body stream failed after {sent} bytes: {e}");
-                            return Err(sent);
-                        }
-                    };
+                    let left = len.map(|l| l - sent);
+                    let last = stream::next_piece(&mut piece, &mut *reader, left, sent)
+                        .map_err(|_| sent)?;
                     let n = piece.len() as u64;
-                    if ended && sent + n < len.unwrap_or(0) {
-                        log::error!(
-                            "response body stream ended after {} of {limit} bytes; closing the connection",
-                            sent + n
-                        );
-                        return Err(sent);
-                    }
-                    let last = ended || sent + n == limit;
                     let framed = piece.framed(last);
                     if !framed.is_empty() {
                         self.write_whole(framed).map_err(|_| sent)?;

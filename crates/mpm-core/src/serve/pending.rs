@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use nix::poll::{PollFd, PollFlags};
 
-use super::stream::Piece;
+use super::stream::{next_piece, Piece};
 use crate::net::connection::Connection;
 use crate::net::poll::poll_timeout;
 
@@ -78,23 +78,12 @@ impl PendingWrite {
             return Ok(false);
         };
         let mut piece = Piece::new(st.chunked);
-        let limit = st.left.unwrap_or(u64::MAX);
-        let ended = piece.fill_from(&mut *st.reader, limit).inspect_err(|e| {
-            log::error!("response body stream failed after {} bytes: {e}", st.sent);
-        })?;
+        let last = next_piece(&mut piece, &mut *st.reader, st.left, st.sent)?;
         let n = piece.len() as u64;
-        if ended && n < st.left.unwrap_or(0) {
-            log::error!(
-                "response body stream ended {} bytes short; closing the connection",
-                limit - n
-            );
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
         st.sent += n;
         if let Some(l) = st.left.as_mut() {
             *l -= n;
         }
-        let last = ended || st.left == Some(0);
         let framed = piece.into_framed(last);
         if !framed.is_empty() {
             self.segs.push_back(framed);

@@ -119,6 +119,31 @@ impl Piece {
     }
 }
 
+/// Read the next piece of a handler's stream into the empty `piece`, with
+/// `left` bytes still due (`None`: until it ends) after the `sent` ones:
+/// `Ok(true)` when it is the last. An error (logged) when the reader
+/// fails, or ends before the length it promised.
+pub(super) fn next_piece(
+    piece: &mut Piece,
+    reader: &mut dyn Read,
+    left: Option<u64>,
+    sent: u64,
+) -> io::Result<bool> {
+    let limit = left.unwrap_or(u64::MAX);
+    let ended = piece.fill_from(reader, limit).inspect_err(|e| {
+        log::error!("response body stream failed after {sent} bytes: {e}");
+    })?;
+    let n = piece.len() as u64;
+    if ended && n < left.unwrap_or(0) {
+        log::error!(
+            "response body stream ended {} bytes short of its length; closing the connection",
+            limit - n
+        );
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(ended || n == limit)
+}
+
 /// Where a [`BodyWriter`] sends each framed piece: the socket (waiting
 /// for room within `Timeout`), or memory.
 pub(super) type Emit<'a> = dyn FnMut(&[u8]) -> io::Result<()> + 'a;
@@ -357,5 +382,26 @@ mod tests {
         let mut two = Lines(2);
         assert!(p.fill_from(&mut two, u64::MAX).unwrap(), "the end not seen");
         assert_eq!(p.framed(true), b"a\r\nline\nline\n\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_stream_with_a_length_ends_at_it_and_fails_short_of_it() {
+        let mut p = Piece::new(false);
+        let mut five = Lines(1);
+        assert!(
+            next_piece(&mut p, &mut five, Some(5), 0).unwrap(),
+            "not the last at its length"
+        );
+        assert_eq!(p.framed(true), b"line\n");
+        let mut five = Lines(1);
+        let short = next_piece(&mut p, &mut five, Some(10), 0);
+        assert_eq!(
+            short.map_err(|e| e.kind()),
+            Err(io::ErrorKind::UnexpectedEof)
+        );
+        let mut p = Piece::new(true);
+        let mut five = Lines(1);
+        assert!(next_piece(&mut p, &mut five, None, 0).unwrap());
+        assert_eq!(p.framed(true), b"5\r\nline\n\r\n0\r\n\r\n");
     }
 }
