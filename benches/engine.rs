@@ -77,7 +77,7 @@ fn serve_one(
     };
     let status = StatusCode::OK;
     let length = plan_length(head.version, &head.method, status, Some(13));
-    let keep = keep_alive_after(&head, 1, timeouts, status, length);
+    let keep = keep_alive_after(&head, 1, timeouts, length);
     out.clear();
     encode_head(out, status, headers, length, keep, head.version, "mpmd/0.1");
     out.len()

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::net::connection::ConnInfo;
+pub use crate::serve::BodyWriter;
 
 /// The request a handler sees: the `http` crate's head with a body that
 /// reads the (de-chunked, length-limited) request body from the connection.
@@ -66,12 +67,21 @@ pub enum Body {
     /// A stream. With `len: Some(n)` it is sent with `Content-Length: n`
     /// (and must yield exactly `n` bytes); with `None` it is sent chunked to
     /// HTTP/1.1 clients, and delimited by closing the connection for 1.0.
+    ///
+    /// The reader is read until 16 KiB are gathered (or the stream ends),
+    /// and each 16 KiB leave in one write (one chunk): a reader that
+    /// yields a line per `read` costs no system call per line. So bytes a
+    /// reader gives are not sent until 16 KiB follow them or it ends;
+    /// for a stream whose parts must leave as they come (Server-Sent
+    /// Events), use [`Body::writer`] and its `flush`.
     Reader {
         /// Yields the body's bytes.
         reader: Box<dyn Read + Send>,
         /// The body's length, when known (`Content-Length`).
         len: Option<u64>,
     },
+    /// A body the handler writes as it goes, made by [`Body::writer`].
+    Writer(WriteFn),
     /// `len` bytes of a file from `offset`: sent with `sendfile(2)` on plain
     /// TCP, copied through a buffer under TLS.
     File {
@@ -84,13 +94,66 @@ pub enum Body {
     },
 }
 
+/// A writer-style body: called once the response head is sent, with the
+/// [`BodyWriter`] to write the body to. See [`Body::writer`].
+pub type WriteFn = Box<dyn FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send + 'static>;
+
 impl Body {
+    /// A body the handler writes as it goes: `write` is called once the
+    /// response head is sent, on the thread that serves the request (so it
+    /// may block, and wait between writes), with a [`BodyWriter`]. What
+    /// it writes is sent in chunks of up to 16 KiB; [`flush`](io::Write::flush)
+    /// sends what is held at once. Chunked to HTTP/1.1 clients, delimited
+    /// by the close for HTTP/1.0; not called for `HEAD` (nor for 204 and
+    /// 304). The body ends when `write` returns `Ok`; an error (a write
+    /// that failed because the client left, or the handler's own) or a
+    /// panic cuts it short and closes the connection.
+    ///
+    /// The thread is the stream's until `write` returns: a worker thread
+    /// under worker and event, a whole process under prefork. A stream
+    /// that goes on until its client leaves ends when a write fails
+    /// (return that error), and should end when
+    /// [`BodyWriter::server_stopping`] says so: a graceful stop waits for
+    /// it otherwise. (When the event loop answers a request itself, which
+    /// [`Handler::answer_never_blocks`] allows, `write` runs to its end at
+    /// once and its output is sent as the socket takes it.)
+    ///
+    /// Server-Sent Events, one event a second:
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use mpm_core::{Body, Response};
+    ///
+    /// let mut resp = Response::new(Body::writer(|w| {
+    ///     for n in 0..3 {
+    ///         if w.server_stopping() {
+    ///             break;
+    ///         }
+    ///         write!(w, "data: tick {n}\n\n")?;
+    ///         w.flush()?; // the event leaves now
+    ///         std::thread::sleep(std::time::Duration::from_millis(10));
+    ///     }
+    ///     Ok(())
+    /// }));
+    /// resp.headers_mut().insert(
+    ///     http::header::CONTENT_TYPE,
+    ///     http::HeaderValue::from_static("text/event-stream"),
+    /// );
+    /// ```
+    pub fn writer<F>(write: F) -> Body
+    where
+        F: FnOnce(&mut BodyWriter<'_>) -> io::Result<()> + Send + 'static,
+    {
+        Body::Writer(Box::new(write))
+    }
+
     /// The length the body will have on the wire, when known up front.
     pub fn len(&self) -> Option<u64> {
         match self {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Reader { len, .. } => *len,
+            Body::Writer(_) => None,
             Body::File { len, .. } => Some(*len),
         }
     }
@@ -107,6 +170,7 @@ impl std::fmt::Debug for Body {
             Body::Empty => f.write_str("Body::Empty"),
             Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Body::Reader { len, .. } => write!(f, "Body::Reader(len {len:?})"),
+            Body::Writer(_) => f.write_str("Body::Writer"),
             Body::File { offset, len, .. } => write!(f, "Body::File({offset}+{len})"),
         }
     }
@@ -212,6 +276,30 @@ pub struct Exchange<'a> {
 ///
 /// A panic inside `handle` is caught at the strategy's edge: the client gets
 /// a 500, that connection closes, the process and its other threads go on.
+///
+/// # The connection after an answer
+///
+/// Whatever its status, a handler's answer keeps a keep-alive connection
+/// open for the client's next request, so a 400 or 404 from an API's
+/// validation costs no new connection. The request body must be done
+/// with for that: read to its end, or left unread and then drained by the
+/// server (up to 256 KiB, within `RequestReadTimeout`). The connection
+/// closes after the answer only where the next request's bytes could not
+/// be found for sure, or where the client or the configuration says so:
+///
+/// - an unread body larger than the drain allows, or one the client was
+///   told to wait with (`Expect: 100-continue` never answered);
+/// - the server's own refusals (a malformed head or chunked body: 400;
+///   a body over `LimitRequestBody`: 413; a request or body too slow:
+///   408; 414, 417, 431, 501, 505), and a 500 after a panic;
+/// - the client's `Connection: close` (or an HTTP/1.0 client without
+///   keep-alive), `KeepAlive Off`, `MaxKeepAliveRequests`, a graceful stop;
+/// - a body of unknown length to an HTTP/1.0 client (its end is the close);
+/// - the handler's own `Connection: close` header in its response: the
+///   way to end a connection after this answer.
+///
+/// This differs from Apache httpd, which closes after every 400, 408,
+/// 411, 413, 414, 500, 501 and 503 whoever made it.
 pub trait Handler: Send + Sync + 'static {
     /// Answer one request.
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response;

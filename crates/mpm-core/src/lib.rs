@@ -18,7 +18,8 @@
 //!   serving threads to finish (turned from commands by `watch_commands`
 //!   where there is no master: `single`, event in one process).
 //! - [`error`]: the core's [`Error`]; [`testing`]: a server on
-//!   `127.0.0.1:0` for tests and examples.
+//!   `127.0.0.1:0` for tests and examples, and a client that parses its
+//!   answers.
 //!
 //! **HTTP: the engine and its drivers**, the same bytes answered the same
 //! way by every strategy:
@@ -82,7 +83,8 @@ pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts
 pub use control::{Command, Control, ControlHandle, Exit, Phase, Stopping};
 pub use error::Error;
 pub use handler::{
-    shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
+    shared_factory, Body, BodyWriter, Exchange, Handler, HandlerFactory, Request, RequestBody,
+    Response,
 };
 pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};

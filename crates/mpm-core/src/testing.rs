@@ -2,7 +2,6 @@
 //! handler, its address and a control handle back, stopped on drop.
 //!
 //! ```
-//! use std::io::{Read, Write};
 //! use std::sync::Arc;
 //! use mpm_core::{process::single::Single, testing::TestServer, *};
 //!
@@ -14,15 +13,19 @@
 //! }
 //!
 //! let server = TestServer::start(Box::new(Single), Arc::new(Hello), ProtocolConfig::default());
-//! let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
-//! s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-//! let mut out = String::new();
-//! s.read_to_string(&mut out).unwrap();
-//! assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nhi"));
+//! let resp = server.get("/");
+//! assert_eq!((resp.status, resp.text().as_str()), (200, "hi"));
 //! ```
+//!
+//! [`TestServer::get`], [`TestServer::post`] and [`TestServer::request`]
+//! send one request on a new connection and parse the response
+//! ([`Resp`]: status, headers, the body with chunked framing decoded);
+//! a [`TestClient`] keeps its connection for several. Both speak plain
+//! HTTP/1.1; for exact bytes on the wire (framing, pipelining, a slow
+//! client), write to a `TcpStream` and read with [`read_response`].
 
-use std::io::BufRead;
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -211,6 +214,157 @@ impl Drop for TestServer {
     }
 }
 
+/// The client side: one request each on a new connection.
+impl TestServer {
+    /// `GET path` on a new connection.
+    pub fn get(&self, path: &str) -> Resp {
+        self.request("GET", path, &[], b"")
+    }
+
+    /// `POST path` with `body` (sent with its `Content-Length`) on a new
+    /// connection.
+    pub fn post(&self, path: &str, body: impl AsRef<[u8]>) -> Resp {
+        self.request("POST", path, &[], body.as_ref())
+    }
+
+    /// `method path` with `headers` and `body` on a new connection (see
+    /// [`TestClient::request`]).
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        self.client().request(method, path, headers, body)
+    }
+
+    /// A client connection, kept for several requests.
+    pub fn client(&self) -> TestClient {
+        TestClient::connect(self.addr)
+    }
+}
+
+/// A plain HTTP/1.1 client connection for tests: requests sent one at a
+/// time on the one connection, responses parsed ([`Resp`]). Any I/O error
+/// or malformed response panics with what it was (it is for tests); every
+/// read waits at most 30 s, so a server that does not answer fails the
+/// test instead of hanging it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mpm_core::{process::single::Single, testing::TestServer, *};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     fn handle(&self, mut req: Request<'_>, _: &ConnInfo) -> Response {
+///         let mut body = Vec::new();
+///         std::io::Read::read_to_end(req.body_mut(), &mut body).unwrap();
+///         Response::new(Body::from(body))
+///     }
+/// }
+///
+/// let server = TestServer::start(Box::new(Single), Arc::new(Echo), ProtocolConfig::default());
+/// let mut client = server.client();
+/// assert_eq!(client.post("/", "one").text(), "one");
+/// let last = client.request("POST", "/", &[("Connection", "close")], b"two");
+/// assert!(last.closes());
+/// assert!(client.is_closed());
+/// ```
+pub struct TestClient {
+    conn: BufReader<TcpStream>,
+    host: String,
+}
+
+impl TestClient {
+    /// Connect to `addr` (any server, not only a [`TestServer`]).
+    pub fn connect(addr: SocketAddr) -> Self {
+        let s = TcpStream::connect(addr)
+            .unwrap_or_else(|e| panic!("could not connect to the server at {addr}: {e}"));
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("set a read timeout");
+        TestClient {
+            conn: BufReader::new(s),
+            host: addr.to_string(),
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(&mut self, path: &str) -> Resp {
+        self.request("GET", path, &[], b"")
+    }
+
+    /// `POST path` with `body`.
+    pub fn post(&mut self, path: &str, body: impl AsRef<[u8]>) -> Resp {
+        self.request("POST", path, &[], body.as_ref())
+    }
+
+    /// Send a request ([`TestClient::send`]) and read its response (no
+    /// body for `HEAD`).
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        self.send(method, path, headers, body);
+        read_response(&mut self.conn, method == "HEAD")
+    }
+
+    /// Send `method path HTTP/1.1` with a `Host` (unless `headers` has
+    /// one), `headers`, a `Content-Length` for a body (unless `headers`
+    /// frame it), and `body`; read the response later with
+    /// [`TestClient::response`], or its head and chunks one by one
+    /// ([`TestClient::head`], [`TestClient::chunk`]).
+    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let mut out = format!("{method} {path} HTTP/1.1\r\n");
+        if !has("host") {
+            out.push_str(&format!("Host: {}\r\n", self.host));
+        }
+        for (name, value) in headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() && !has("content-length") && !has("transfer-encoding") {
+            out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(body);
+        self.conn
+            .get_mut()
+            .write_all(&bytes)
+            .unwrap_or_else(|e| panic!("could not send {method} {path}: {e}"));
+    }
+
+    /// Read one whole response (to a request that was not `HEAD`).
+    pub fn response(&mut self) -> Resp {
+        read_response(&mut self.conn, false)
+    }
+
+    /// Read a response's head only (its `body` empty): for a body to
+    /// read as it comes, with [`TestClient::chunk`].
+    pub fn head(&mut self) -> Resp {
+        read_head(&mut self.conn)
+    }
+
+    /// The next chunk of a chunked body, as the server sent it; `None`
+    /// for the last (empty) chunk, after which the trailers are read.
+    pub fn chunk(&mut self) -> Option<Vec<u8>> {
+        read_chunk(&mut self.conn)
+    }
+
+    /// Whether the server has closed the connection: reads until it does
+    /// (or 30 s pass), true when nothing more came.
+    pub fn is_closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        match self.conn.read_to_end(&mut rest) {
+            Ok(_) => rest.is_empty(),
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    /// The connection, for bytes of one's own.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.conn.get_mut()
+    }
+}
+
 /// One response as read off the wire.
 #[derive(Debug, Clone)]
 pub struct Resp {
@@ -244,6 +398,32 @@ impl Resp {
 /// Read one response; `head_only` for responses to HEAD (no body even with
 /// a Content-Length). Panics with what it saw when the framing is wrong.
 pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Resp {
+    let mut resp = read_head(r);
+    let status = resp.status;
+    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        return resp;
+    }
+    if let Some(len) = resp.header("content-length") {
+        let len: usize = len.parse().expect("numeric Content-Length");
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).expect("body of Content-Length");
+        resp.body = body;
+    } else if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        while let Some(chunk) = read_chunk(r) {
+            resp.body.extend_from_slice(&chunk);
+        }
+    } else {
+        r.read_to_end(&mut resp.body).expect("close-delimited body");
+    }
+    resp
+}
+
+/// Read a response's status line and headers (`body` left empty).
+/// Panics with what it saw when they are malformed.
+pub fn read_head(r: &mut impl BufRead) -> Resp {
     let mut line = String::new();
     r.read_line(&mut line).expect("status line");
     assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
@@ -260,37 +440,37 @@ pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Resp {
         let (n, v) = h.trim_end().split_once(':').expect("header with a colon");
         headers.push((n.to_string(), v.trim().to_string()));
     }
-    let mut resp = Resp {
+    Resp {
         status,
         headers,
         body: Vec::new(),
-    };
-    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
-        return resp;
     }
-    if let Some(len) = resp.header("content-length") {
-        let len: usize = len.parse().expect("numeric Content-Length");
-        let mut body = vec![0; len];
-        r.read_exact(&mut body).expect("body of Content-Length");
-        resp.body = body;
-    } else if resp
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
+}
+
+/// Read one chunk of a chunked body: its data, or `None` for the last
+/// chunk (whose trailer section is read too). Panics with what it saw
+/// when the framing is wrong.
+pub fn read_chunk(r: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut size = String::new();
+    r.read_line(&mut size).expect("chunk size");
+    let n = usize::from_str_radix(size.trim_end(), 16)
+        .unwrap_or_else(|_| panic!("not a chunk size line: {size:?}"));
+    if n == 0 {
         loop {
-            let mut size = String::new();
-            r.read_line(&mut size).expect("chunk size");
-            let n = usize::from_str_radix(size.trim_end(), 16).expect("hex chunk size");
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).expect("chunk data");
-            assert_eq!(&chunk[n..], b"\r\n", "chunk not followed by CRLF");
-            if n == 0 {
-                break;
+            let mut trailer = String::new();
+            r.read_line(&mut trailer).expect("trailer line");
+            assert!(
+                trailer.ends_with("\r\n"),
+                "trailer without CRLF: {trailer:?}"
+            );
+            if trailer == "\r\n" {
+                return None;
             }
-            resp.body.extend_from_slice(&chunk[..n]);
         }
-    } else {
-        r.read_to_end(&mut resp.body).expect("close-delimited body");
     }
-    resp
+    let mut chunk = vec![0; n + 2];
+    r.read_exact(&mut chunk).expect("chunk data");
+    assert_eq!(&chunk[n..], b"\r\n", "chunk not followed by CRLF");
+    chunk.truncate(n);
+    Some(chunk)
 }

@@ -176,6 +176,10 @@
 //! after the fork ([`Server::with_factory`]). The `json_api` example shows
 //! both ways, chosen by the strategy.
 //!
+//! A stream whose parts must leave as they are made (Server-Sent Events)
+//! is a writer: [`Body::writer`] hands the handler a [`BodyWriter`], whose
+//! `flush` sends what it holds (the `streaming` example).
+//!
 //! ### Graceful shutdown from code
 //!
 //! [`Server::control`] gives a [`ControlHandle`] to send from any thread of
@@ -244,7 +248,8 @@ pub use strategies::{by_name, compiled, default_strategy, strategies};
 pub use mpm_core::config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
 pub use mpm_core::control::{Command, ControlHandle, Phase};
 pub use mpm_core::handler::{
-    shared_factory, Body, Exchange, Handler, HandlerFactory, Request, RequestBody, Response,
+    shared_factory, Body, BodyWriter, Exchange, Handler, HandlerFactory, Request, RequestBody,
+    Response,
 };
 pub use mpm_core::net::connection::ConnInfo;
 pub use mpm_core::net::tls_stream::TlsInfo;

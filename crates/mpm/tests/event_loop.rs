@@ -3,12 +3,12 @@
 //! a handler that blocks runs on a worker thread and never holds up the
 //! loop, and what the loop answers itself never waits for a slow client.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpm::testing::{read_response, TestServer};
+use mpm::testing::{read_response, TestClient, TestServer};
 use mpm::{Body, ConnInfo, Handler, MpmConfig, ProtocolConfig, Request, Response};
 
 /// Size of `/big`, streamed from memory by a reader.
@@ -92,13 +92,7 @@ fn connect(s: &TestServer) -> TcpStream {
 
 fn get(s: &TestServer, path: &str) -> (String, Duration) {
     let t = Instant::now();
-    let mut c = connect(s);
-    write!(
-        c,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let resp = read_response(&mut BufReader::new(c), false);
+    let resp = s.get(path);
     (resp.text(), t.elapsed())
 }
 
@@ -110,11 +104,7 @@ fn a_quick_request_is_answered_while_every_worker_blocks() {
             let addr = s.addr();
             std::thread::spawn(move || {
                 let t = Instant::now();
-                let mut c = TcpStream::connect(addr).unwrap();
-                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                c.write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                    .unwrap();
-                let resp = read_response(&mut BufReader::new(c), false);
+                let resp = TestClient::connect(addr).get("/sleep");
                 (resp.text(), t.elapsed())
             })
         })
@@ -146,11 +136,10 @@ fn a_quick_request_is_answered_while_every_worker_blocks() {
 #[test]
 fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others() {
     let s = server(2);
-    let mut slow = connect(&s);
+    let mut slow = s.client();
     // No reading for a while: 8 MiB is more than the socket buffers hold,
     // so the loop is left with the rest to write.
-    slow.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    slow.send("GET", "/big", &[], b"");
     let writing = || {
         s.scoreboard()
             .process(0)
@@ -174,32 +163,10 @@ fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others()
         );
     }
     // Now read it all: the chunked body is the whole pattern.
-    let mut r = BufReader::new(slow);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = Vec::with_capacity(BIG);
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        let size = usize::from_str_radix(line.trim_end(), 16).expect("chunk size");
-        if size == 0 {
-            break;
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        r.read_exact(&mut body[start..]).unwrap();
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        assert_eq!(line, "\r\n");
-    }
+    let resp = slow.response();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    let body = resp.body;
     assert!(
         body == pattern(),
         "the streamed body differs ({} bytes)",

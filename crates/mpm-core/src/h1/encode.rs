@@ -84,19 +84,6 @@ pub fn plan_length(
     }
 }
 
-/// Statuses after which the connection is closed whatever the client
-/// asked: the request (or its body) may not have been read to its end, so
-/// the next bytes cannot be trusted to start a request.
-const CLOSING_STATUSES: [StatusCode; 7] = [
-    StatusCode::BAD_REQUEST,
-    StatusCode::REQUEST_TIMEOUT,
-    StatusCode::LENGTH_REQUIRED,
-    StatusCode::PAYLOAD_TOO_LARGE,
-    StatusCode::URI_TOO_LONG,
-    StatusCode::EXPECTATION_FAILED,
-    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-];
-
 /// Whether the connection stays open after this response.
 ///
 /// It closes when any of these holds:
@@ -104,26 +91,24 @@ const CLOSING_STATUSES: [StatusCode; 7] = [
 /// - the client did not ask for or allow it (`!head.keep_alive`);
 /// - `MaxKeepAliveRequests` is reached: `served` counts this request, so
 ///   with 100 the 100th response closes (0 = no limit);
-/// - the body is close-delimited;
-/// - the status is 400, 408, 411, 413, 414, 417 or 431.
+/// - the body is close-delimited.
 ///
-/// Not decided here: a 500 after a handler panic, and an unread request
-/// body the driver cannot drain, close by the driver's decision; a request
-/// refused by [`super::parse_head`] (including its 501 for an unknown
-/// transfer coding) always closes, so 501 itself does not (the driver's
-/// 501 for an unknown method leaves the connection usable).
+/// The status plays no part: a handler's 400 or 404 on a request whose
+/// body was read (or drained) leaves the next request's bytes where they
+/// belong. Closing where framing is in doubt is the driver's decision, not
+/// decided here: a request refused by [`super::parse_head`] or by the body
+/// decoder (400, 408, 413, 414, 417, 431, 501 …), an unread request body
+/// the driver cannot drain, and a 500 after a handler panic.
 pub fn keep_alive_after(
     head: &RequestHead,
     served: u32,
     timeouts: &Timeouts,
-    status: StatusCode,
     length: ResponseLength,
 ) -> bool {
     timeouts.keep_alive
         && head.keep_alive
         && (timeouts.max_keep_alive_requests == 0 || served < timeouts.max_keep_alive_requests)
         && length != ResponseLength::CloseDelimited
-        && !CLOSING_STATUSES.contains(&status)
 }
 
 /// True for a value that can be written in a head as is (no CR, LF, NUL).

@@ -25,7 +25,7 @@
 //! assert_eq!(consumed, input.len());
 //! let status = StatusCode::OK;
 //! let length = plan_length(head.version, &head.method, status, Some(13));
-//! let keep = keep_alive_after(&head, 1, &Timeouts::default(), status, length);
+//! let keep = keep_alive_after(&head, 1, &Timeouts::default(), length);
 //! let mut out = Vec::new();
 //! encode_head(&mut out, status, &HeaderMap::new(), length, keep, head.version, "mpmd");
 //! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));

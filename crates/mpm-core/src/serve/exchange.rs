@@ -116,6 +116,9 @@ impl Serving<'_, '_> {
             *h = request_headers;
         }
         let handler = self.ctx.handler;
+        // A head the `http` crate cannot hold is the engine's refusal: it
+        // closes, as every refusal does.
+        let mut represented = true;
         let outcome = {
             let mut reader = BodyReader {
                 conn: self,
@@ -124,10 +127,13 @@ impl Serving<'_, '_> {
             let req = builder.body(RequestBody::new(&mut reader));
             match req {
                 Ok(req) => catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info))),
-                Err(_) => Ok(status_page(
-                    StatusCode::BAD_REQUEST,
-                    "the request could not be represented",
-                )),
+                Err(_) => {
+                    represented = false;
+                    Ok(status_page(
+                        StatusCode::BAD_REQUEST,
+                        "the request could not be represented",
+                    ))
+                }
             }
         };
         // The body the handler left unread: drain a little so the
@@ -189,6 +195,10 @@ impl Serving<'_, '_> {
                 );
                 return After::Close;
             }
+            (Ok(resp), None) if !represented => (resp, After::Linger),
+            // The handler's own answer, whatever its status: the connection
+            // goes on when the body was read or drained (framing intact),
+            // unless the handler asked for a close (below).
             (Ok(resp), None) => (resp, unread.unwrap_or(After::KeepAlive)),
             (Err(panic), None) => {
                 let what = crate::error::panic_message(&*panic);
@@ -209,12 +219,13 @@ impl Serving<'_, '_> {
         let status = resp.status();
         let body_len = resp.body().len();
         let length = engine::plan_length(version, &head.method, status, body_len);
-        let engine_keep = engine::keep_alive_after(&head, served, t, status, length);
+        let engine_keep = engine::keep_alive_after(&head, served, t, length);
         let idle_close = match self.ctx.leaving {
             Some(leaving) => leaving(),
             None => self.ctx.idle_close.is_some_and(crate::net::poll::readable),
         };
-        let keep = after == After::KeepAlive && engine_keep && !idle_close;
+        let keep =
+            after == After::KeepAlive && engine_keep && !idle_close && !asks_close(resp.headers());
         if after == After::KeepAlive && !keep {
             after = if !self.session.is_empty() {
                 After::Linger
@@ -243,4 +254,14 @@ impl Serving<'_, '_> {
         }
         after
     }
+}
+
+/// Whether a handler's response says `Connection: close`: its way to end
+/// the connection after this answer (the engine writes the header itself).
+fn asks_close(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }

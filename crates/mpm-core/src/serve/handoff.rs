@@ -13,9 +13,13 @@
 //! ([`PendingWrite`]), which the loop finishes so that a slow reader holds
 //! no thread.
 //!
-//! Only a streamed body ([`Body::Reader`]) is written by the worker to the
-//! end, waiting for room up to `Timeout` at a time: the worker is the one
-//! reading it, and a handler's reader may block.
+//! Only a streamed body ([`Body::Reader`], [`Body::Writer`]) is written by
+//! the worker to the end, waiting for room up to `Timeout` at a time: the
+//! worker is the one reading (or running) it, and a handler's stream may
+//! block. When the loop answers a request itself (the handler promised it
+//! never blocks), a reader is read as the socket takes the bytes, and a
+//! writer runs to its end at once into memory (its flushes only mark
+//! chunks there), sent as the socket takes it.
 
 use std::io;
 use std::time::{Instant, SystemTime};
@@ -25,6 +29,7 @@ use bytes::Bytes;
 use super::context::{After, ConnStats, Mode, ServeContext, Serving, READ_CHUNK};
 use super::output::{append_file, send_more, SMALL_FILE};
 use super::pending::{write_now, FilePart, PendingWrite, StreamPart, COPY_CHUNK};
+use super::stream;
 use crate::h1::{self as engine, HeadError, HeadEvent, RequestHead, Session};
 use crate::handler::Body;
 use crate::net::connection::Connection;
@@ -229,6 +234,18 @@ impl Serving<'_, '_> {
                 }),
                 len,
             ),
+            // A writer comes here only when the loop answers a request
+            // itself (the handler promised it is quick): it runs now, into
+            // memory, and leaves as the socket takes it.
+            Body::Writer(write) => {
+                let mut out = Vec::new();
+                let mut emit = |piece: &[u8]| {
+                    out.extend_from_slice(piece);
+                    Ok(())
+                };
+                let len = stream::run_writer(write, &mut emit, &|| false, chunked)?;
+                (Some(Bytes::from(out)), None, len)
+            }
             // A stream comes here only when the loop answers a request
             // itself (the handler promised its reader is quick): it is
             // read as the socket takes the bytes.

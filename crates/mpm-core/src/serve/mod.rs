@@ -23,7 +23,8 @@
 //! loop and lingering close, `exchange.rs` one request and its response,
 //! `body.rs` the request body as the handler reads it, `output.rs`
 //! writing a response, `handoff.rs` a request lent by an event loop,
-//! `pending.rs` what the loop finishes.
+//! `pending.rs` what the loop finishes, `stream.rs` a streamed body
+//! gathered into 16 KiB pieces and the handler's [`BodyWriter`].
 
 mod blocking;
 mod body;
@@ -32,8 +33,10 @@ mod exchange;
 mod handoff;
 mod output;
 mod pending;
+mod stream;
 
 pub use blocking::serve_connection;
 pub use context::{answer_never_blocks, status_page, After, ConnStats, Mode, ServeContext, LINGER};
 pub use handoff::{serve_dispatched, Dispatch, Handback, ServeBuffers, Work};
 pub use pending::PendingWrite;
+pub use stream::BodyWriter;

@@ -2,14 +2,15 @@
 //! (`sendfile` on plain TCP, with the head held back by `MSG_MORE`; copied
 //! under TLS; a small file read into the head's write).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
 use http::Version;
 
-use super::context::{Mode, Serving};
+use super::context::{Mode, ServeContext, Serving};
 use super::pending::{self, COPY_CHUNK};
+use super::stream::{self, Piece};
 use crate::h1::{self as engine, ResponseLength};
 use crate::handler::{Body, Response};
 
@@ -74,6 +75,16 @@ fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Whether the server is stopping or restarting, gracefully or not.
+fn stopping(ctx: &ServeContext<'_>) -> bool {
+    let readable = crate::net::poll::readable;
+    ctx.abort.is_some_and(readable)
+        || match ctx.leaving {
+            Some(leaving) => leaving(),
+            None => ctx.idle_close.is_some_and(readable),
+        }
+}
+
 impl Serving<'_, '_> {
     /// Send a response; `Ok(body bytes)` or `Err(body bytes sent before
     /// the failure)`.
@@ -104,13 +115,13 @@ impl Serving<'_, '_> {
             &self.ctx.protocol.server_header,
         );
         let send_body = !is_head && length != ResponseLength::NoBody;
-        // A streamed body is read by the worker, so it is written by the
-        // worker too; anything else can be finished by the event loop.
-        // (Unless the loop answers the request itself: a handler that lets
-        // it promised its reader is quick.)
+        // A streamed body (a reader, a writer) is made by the worker, so
+        // it is written by the worker too; anything else can be finished
+        // by the event loop. (Unless the loop answers the request itself:
+        // a handler that lets it promised its stream is quick.)
         let handoff = match self.ctx.mode {
             Mode::Blocking => false,
-            Mode::Lent => !send_body || !matches!(body, Body::Reader { .. }),
+            Mode::Lent => !send_body || !matches!(body, Body::Reader { .. } | Body::Writer(_)),
             Mode::Loop { .. } => true,
         };
         let result = if handoff {
@@ -163,43 +174,31 @@ impl Serving<'_, '_> {
             }
             Body::Reader { mut reader, len } => {
                 self.write_whole(wbuf).map_err(|_| 0u64)?;
+                // Pieces of up to 16 KiB, each one write however many
+                // reads made it.
+                let mut piece = Piece::new(chunked);
                 let mut sent = 0u64;
-                let mut chunk = vec![0u8; COPY_CHUNK];
-                let limit = len.unwrap_or(u64::MAX);
-                while sent < limit {
-                    let want = (limit - sent).min(COPY_CHUNK as u64) as usize;
-                    let n = match reader.read(&mut chunk[..want]) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            log::error!("response body stream failed after {sent} bytes: {e}");
-                            return Err(sent);
-                        }
-                    };
-                    let r = if chunked {
-                        wbuf.clear();
-                        engine::encode::chunk_header(n, wbuf);
-                        wbuf.extend_from_slice(&chunk[..n]);
-                        wbuf.extend_from_slice(engine::encode::CHUNK_END);
-                        self.write_whole(wbuf)
-                    } else {
-                        self.write_whole(&chunk[..n])
-                    };
-                    r.map_err(|_| sent)?;
-                    sent += n as u64;
-                }
-                if let Some(len) = len {
-                    if sent < len {
-                        log::error!("response body stream ended after {sent} of {len} bytes; closing the connection");
-                        return Err(sent);
+                loop {
+                    let left = len.map(|l| l - sent);
+                    let last = stream::next_piece(&mut piece, &mut *reader, left, sent)
+                        .map_err(|_| sent)?;
+                    let n = piece.len() as u64;
+                    let framed = piece.framed(last);
+                    if !framed.is_empty() {
+                        self.write_whole(framed).map_err(|_| sent)?;
+                    }
+                    sent += n;
+                    if last {
+                        return Ok(sent);
                     }
                 }
-                if chunked {
-                    self.write_whole(engine::encode::LAST_CHUNK)
-                        .map_err(|_| sent)?;
-                }
-                Ok(sent)
+            }
+            Body::Writer(write) => {
+                self.write_whole(wbuf).map_err(|_| 0u64)?;
+                let ctx = self.ctx;
+                let stopping = || stopping(ctx);
+                let mut emit = |piece: &[u8]| self.write_whole(piece);
+                stream::run_writer(write, &mut emit, &stopping, chunked)
             }
             Body::File { file, offset, len } if len <= SMALL_FILE as u64 => {
                 // One write of head and body: cheaper than sendfile for a

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use nix::poll::{PollFd, PollFlags};
 
-use crate::h1 as engine;
+use super::stream::{next_piece, Piece};
 use crate::net::connection::Connection;
 use crate::net::poll::poll_timeout;
 
@@ -71,59 +71,26 @@ impl PendingWrite {
         self.stream.as_ref().map_or(self.streamed, |s| s.sent)
     }
 
-    /// Read the next piece of the stream into segments; false when there
-    /// is no stream (left).
+    /// Read the next piece of the stream (up to 16 KiB, framed) into a
+    /// segment; false when there is no stream (left).
     fn refill(&mut self) -> io::Result<bool> {
         let Some(st) = self.stream.as_mut() else {
             return Ok(false);
         };
-        let want = st
-            .left
-            .map_or(COPY_CHUNK as u64, |l| l.min(COPY_CHUNK as u64)) as usize;
-        let mut chunk = vec![0u8; want];
-        let n = if want == 0 {
-            0
-        } else {
-            loop {
-                match st.reader.read(&mut chunk) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        log::error!("response body stream failed after {} bytes: {e}", st.sent);
-                        return Err(e);
-                    }
-                }
-            }
-        };
-        if n == 0 {
-            if let Some(left) = st.left.filter(|l| *l > 0) {
-                log::error!(
-                    "response body stream ended {left} bytes short; closing the connection"
-                );
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            if st.chunked {
-                self.segs
-                    .push_back(Bytes::from_static(engine::encode::LAST_CHUNK));
-            }
+        let mut piece = Piece::new(st.chunked);
+        let last = next_piece(&mut piece, &mut *st.reader, st.left, st.sent)?;
+        let n = piece.len() as u64;
+        st.sent += n;
+        if let Some(l) = st.left.as_mut() {
+            *l -= n;
+        }
+        let framed = piece.into_framed(last);
+        if !framed.is_empty() {
+            self.segs.push_back(framed);
+        }
+        if last {
             self.streamed = st.sent;
             self.stream = None;
-            return Ok(true);
-        }
-        chunk.truncate(n);
-        st.sent += n as u64;
-        if let Some(l) = st.left.as_mut() {
-            *l -= n as u64;
-        }
-        if st.chunked {
-            let mut head = Vec::with_capacity(12);
-            engine::encode::chunk_header(n, &mut head);
-            self.segs.push_back(Bytes::from(head));
-            self.segs.push_back(Bytes::from(chunk));
-            self.segs
-                .push_back(Bytes::from_static(engine::encode::CHUNK_END));
-        } else {
-            self.segs.push_back(Bytes::from(chunk));
         }
         Ok(true)
     }

@@ -115,6 +115,7 @@ fn body(response: Response) -> Vec<u8> {
             reader.read_to_end(&mut out).expect("read body");
             out
         }
+        Body::Writer(_) => panic!("the site answered with a writer body"),
         Body::File {
             mut file,
             offset,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, read_response, Client};
 use mpm::config::ReadStage;
+use mpm::testing::{read_chunk, read_head};
 use mpm::ProtocolConfig;
 
 /// A test server with the conformance app over this run's transport.
@@ -185,6 +186,82 @@ fn an_unread_small_body_is_drained_and_the_connection_goes_on() {
 }
 
 #[test]
+fn a_handlers_400_keeps_the_connection_when_the_body_was_read_or_drained() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for path in ["/reject", "/reject-unread"] {
+        for body in [
+            "Content-Length: 5\r\n\r\nhello",
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ] {
+            write!(c, "POST {path} HTTP/1.1\r\nHost: a\r\n{body}").unwrap();
+            let resp = read_response(&mut r, false);
+            assert_eq!(
+                (resp.status, resp.text().as_str()),
+                (400, "invalid"),
+                "{path} with {body:?}"
+            );
+            assert!(
+                !resp.closes(),
+                "the handler's 400 for {path} with {body:?} announced a close: {:?}",
+                resp.headers
+            );
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+            let next = read_response(&mut r, false);
+            assert_eq!(
+                (next.status, next.text().as_str()),
+                (200, "Hello, World!"),
+                "the request after the handler's 400 for {path} with {body:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_handlers_400_with_an_unread_body_too_large_to_drain_closes() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let len = 300 * 1024;
+    write!(
+        c,
+        "POST /reject-unread HTTP/1.1\r\nHost: a\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    // The server drains 256 KiB, answers, then reads (and drops) the rest
+    // while it lingers, so this write ends.
+    let _ = c.write_all(&vec![b'x'; len]);
+    let mut r = BufReader::new(c);
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 400, "got {} ({})", resp.status, resp.text());
+    assert!(
+        resp.closes(),
+        "a 400 leaving 300 KiB of body unread did not announce a close: {:?}",
+        resp.headers
+    );
+    assert!(closed(&mut r), "the connection stayed open");
+}
+
+#[test]
+fn a_handlers_connection_close_header_closes_the_connection() {
+    let s = default_server();
+    let (resp, mut r) = exchange(s.addr(), b"GET /gone HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!((resp.status, resp.text().as_str()), (404, "gone"));
+    assert_eq!(
+        resp.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .count(),
+        1,
+        "one Connection header, not the handler's and the server's: {:?}",
+        resp.headers
+    );
+    assert!(resp.closes(), "no Connection: close: {:?}", resp.headers);
+    assert!(closed(&mut r), "the connection stayed open");
+}
+
+#[test]
 fn head_gets_the_headers_of_get_without_a_body() {
     let s = default_server();
     let mut c = connect(s.addr());
@@ -269,6 +346,45 @@ fn unknown_length_is_sent_chunked_to_11_and_close_delimited_to_10() {
     let (resp, _) = exchange(s.addr(), b"GET /stream HTTP/1.0\r\n\r\n");
     assert!(resp.header("transfer-encoding").is_none());
     assert_eq!(resp.body, b"0123456789".repeat(1000));
+}
+
+#[test]
+fn a_writer_body_is_chunked_to_11_close_delimited_to_10_and_not_run_for_head() {
+    let s = default_server();
+    let mut want = b"first ".to_vec();
+    want.extend_from_slice(&b"0123456789".repeat(2000));
+    want.extend_from_slice(b" last");
+    for path in ["/write", "/write-worker"] {
+        let mut c = connect(s.addr());
+        let mut r = BufReader::new(c.try_clone().unwrap());
+        write!(c, "GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let resp = read_response(&mut r, false);
+        assert_eq!(resp.header("transfer-encoding"), Some("chunked"), "{path}");
+        assert!(
+            resp.body == want,
+            "{path}: a body of {} bytes",
+            resp.body.len()
+        );
+        // The connection goes on after the last chunk.
+        write!(c, "HEAD {path} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let head = read_response(&mut r, true);
+        assert_eq!(head.status, 200, "HEAD {path}");
+        c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        assert_eq!(
+            read_response(&mut r, false).text(),
+            "Hello, World!",
+            "after HEAD {path}: a body was sent for HEAD"
+        );
+        let (resp, mut r) = exchange(s.addr(), format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+        assert!(resp.header("transfer-encoding").is_none(), "{path} to 1.0");
+        assert!(
+            resp.body == want,
+            "{path} to 1.0: {} bytes",
+            resp.body.len()
+        );
+        assert!(closed(&mut r));
+    }
 }
 
 #[test]
@@ -627,6 +743,30 @@ fn random_bytes_never_take_the_server_down() {
     }
     let (resp, _) = exchange(s.addr(), b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(resp.text(), "Hello, World!");
+}
+
+#[test]
+fn a_writer_body_that_asks_ends_at_a_graceful_stop() {
+    let mut s = default_server();
+    let mut c = connect(s.addr());
+    c.write_all(b"GET /endless HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(c);
+    let head = read_head(&mut r);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(read_chunk(&mut r).as_deref(), Some(&b"data: 0\n\n"[..]));
+    s.control().graceful_stop();
+    // Events until the writer sees the stop, then its last words and the
+    // end of the body (each read waits at most 10 s).
+    let mut last = Vec::new();
+    while let Some(chunk) = read_chunk(&mut r) {
+        last = chunk;
+    }
+    assert_eq!(String::from_utf8_lossy(&last), "data: bye\n\n");
+    let exit = s
+        .join(Duration::from_secs(10))
+        .expect("run did not end after the stream did");
+    assert_eq!(exit.unwrap(), mpm::strategy::Exit::Stop);
 }
 
 #[test]

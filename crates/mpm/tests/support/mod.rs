@@ -31,12 +31,53 @@ impl Handler for TestApp {
             }
             // Never reads the body.
             "/ignore" => Response::new(Body::from("ignored")),
+            // A validation failure: 400 after reading the body, or
+            // without reading it (`/reject-unread`).
+            "/reject" | "/reject-unread" => {
+                if path == "/reject" {
+                    let _ = std::io::copy(req.body_mut(), &mut std::io::sink());
+                }
+                let mut r = Response::new(Body::from("invalid"));
+                *r.status_mut() = mpm::http::StatusCode::BAD_REQUEST;
+                r
+            }
+            // A 404 that asks for the connection to close.
+            "/gone" => {
+                let mut r = Response::new(Body::from("gone"));
+                *r.status_mut() = mpm::http::StatusCode::NOT_FOUND;
+                r.headers_mut().insert(
+                    mpm::http::header::CONNECTION,
+                    mpm::http::HeaderValue::from_static("close"),
+                );
+                r
+            }
             "/panic" => panic!("the test handler panics on purpose"),
             // Unknown length: chunked on 1.1.
             "/stream" => Response::new(Body::Reader {
                 reader: Box::new(std::io::Cursor::new(b"0123456789".repeat(1000))),
                 len: None,
             }),
+            // A body the handler writes: flushed, then more than a chunk
+            // holds, then the rest (under event, `/write` is answered by
+            // the loop, `/write-worker` by a worker).
+            "/write" | "/write-worker" => Response::new(Body::writer(|w| {
+                w.write_all(b"first ")?;
+                w.flush()?;
+                w.write_all(&b"0123456789".repeat(2000))?;
+                w.write_all(b" last")
+            })),
+            // Events until the server stops (or 2,000 of them).
+            "/endless" => Response::new(Body::writer(|w| {
+                for n in 0..2000 {
+                    if w.server_stopping() {
+                        return w.write_all(b"data: bye\n\n");
+                    }
+                    write!(w, "data: {n}\n\n")?;
+                    w.flush()?;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(())
+            })),
             "/peer" => Response::new(Body::from(format!(
                 "{} {}",
                 conn.peer.ip(),
@@ -50,7 +91,7 @@ impl Handler for TestApp {
     /// workers take the rest, so the cases cover both and their mix on
     /// one connection (pipelining).
     fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
-        matches!(uri.path(), "/" | "/peer" | "/stream")
+        matches!(uri.path(), "/" | "/peer" | "/stream" | "/write")
     }
 }
 
@@ -193,6 +234,11 @@ impl Client {
     /// Another handle on the same connection.
     pub fn try_clone(&self) -> std::io::Result<Client> {
         Ok(self.clone())
+    }
+
+    /// The client's own port (how the server's side names it).
+    pub fn local_port(&self) -> u16 {
+        self.tcp(|s| s.local_addr().expect("a connected socket").port())
     }
 
     /// Switch the socket's blocking mode.
