@@ -94,12 +94,12 @@ fn an_unknown_strategy_names_the_compiled_ones_and_is_not_a_handler_error() {
     match &err {
         Error::UnknownStrategy { name, compiled } => {
             assert_eq!(name, "evnt");
-            assert_eq!(compiled, &mpm::compiled());
+            assert_eq!(compiled, &mpm::strategies());
         }
         other => panic!("expected Error::UnknownStrategy, got {other:?}"),
     }
     let text = err.to_string();
-    let list = mpm::compiled().join(", ");
+    let list = mpm::strategies().join(", ");
     assert!(
         text.starts_with(&format!(
             "no strategy named \"evnt\": this build has {list}"
