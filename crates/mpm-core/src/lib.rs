@@ -77,7 +77,7 @@ pub use handler::{
 };
 pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};
-pub use net::listener::{ListenAddr, Listener, Listeners};
+pub use net::listener::{HandOver, Inherited, ListenAddr, Listener, Listeners};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
     ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, WorkerSlot, WorkerSnapshot, WorkerState,
