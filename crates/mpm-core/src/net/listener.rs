@@ -509,6 +509,39 @@ mod tests {
     }
 
     #[test]
+    fn an_inherited_socket_is_used_for_its_address_and_the_rest_is_left() {
+        use std::os::fd::AsRawFd;
+        let given = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = given.local_addr().unwrap().port();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut inherited = vec![
+            Inherited::new(other, "b".into()).unwrap(),
+            Inherited::new(given, "a".into()).unwrap(),
+        ];
+        let fd = inherited[1].socket.as_raw_fd();
+        // The wildcard does not take a socket bound to one address.
+        assert!(!inherited[1].matches(&la(&format!("{port}"))));
+        let ls =
+            Listeners::bind_with(&[la(&format!("127.0.0.1:{port}"))], 16, &mut inherited).unwrap();
+        assert_eq!(ls.get(0).unwrap().socket.as_raw_fd(), fd, "bound anew");
+        assert_eq!(
+            ls.get(0).unwrap().name.as_ref(),
+            format!("127.0.0.1:{port}")
+        );
+        assert_eq!(inherited.len(), 1);
+        assert_eq!(inherited[0].name, "b");
+    }
+
+    #[test]
+    fn a_handed_over_set_keeps_listening_when_this_server_stops() {
+        let ls = Listeners::bind(&[la("127.0.0.1:0")], 16).unwrap();
+        let addr = ls.get(0).unwrap().local;
+        ls.handover().hand_over();
+        ls.stop_listening();
+        std::net::TcpStream::connect(addr).expect("the successor's socket stopped listening");
+    }
+
+    #[test]
     fn failed_rebind_leaves_the_set_as_it_was() {
         let a = la("127.0.0.1:0");
         let mut ls = Listeners::bind(std::slice::from_ref(&a), 16).unwrap();
