@@ -272,8 +272,9 @@ unsafe fn exec_child(
     argv: &[*const libc::c_char],
     env: &[*const libc::c_char],
 ) -> ! {
-    // SAFETY (whole body): async-signal-safe calls on this process's own
-    // descriptors and memory, as the caller guarantees.
+    // SAFETY: the whole body makes async-signal-safe calls on this
+    // process's own descriptors and writes into memory it owns, as the
+    // caller guarantees.
     unsafe {
         let n = sources.len() as RawFd;
         // First above every target, so that no target overwrites a source
