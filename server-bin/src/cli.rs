@@ -176,6 +176,7 @@ mod tests {
             Some(Signal::GracefulStop)
         );
         assert_eq!(p(&["-kstart"]).unwrap().signal, Some(Signal::Start));
+        assert_eq!(p(&["-k", "upgrade"]).unwrap().signal, Some(Signal::Upgrade));
         assert!(p(&["-k", "reload"])
             .unwrap_err()
             .contains("unknown -k action 'reload'"));

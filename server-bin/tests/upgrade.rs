@@ -274,6 +274,26 @@ fn replace_with_script(bin: &Path, script: &str) {
     std::fs::set_permissions(bin, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// A site served by a copy of `mpmd` (its path returned, to replace)
+/// under `mpm`, on a free port.
+fn served_by_a_copy(mpm: &str) -> (Site, PathBuf, u16, Mpmd) {
+    let site = Site::new();
+    site.write("htdocs/index.html", "hello");
+    let port = free_port();
+    let bin = copy_of_mpmd(&site);
+    let m = start_copy(&site, &bin, mpm, port);
+    (site, bin, port, m)
+}
+
+/// The first line of the server's log that contains `needle`.
+fn log_line(m: &Mpmd, needle: &str) -> String {
+    let log = m.stderr();
+    log.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in the log:\n{log}"))
+        .to_string()
+}
+
 fn start_copy(site: &Site, bin: &Path, mpm: &str, port: u16) -> Mpmd {
     let conf = site.config(&format!(
         "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n",
@@ -289,11 +309,7 @@ fn start_copy(site: &Site, bin: &Path, mpm: &str, port: u16) -> Mpmd {
 
 #[test]
 fn a_failed_upgrade_leaves_the_old_master_serving_and_says_why() {
-    let site = Site::new();
-    site.write("htdocs/index.html", "hello");
-    let port = free_port();
-    let bin = copy_of_mpmd(&site);
-    let mut m = start_copy(&site, &bin, "event", port);
+    let (site, bin, port, mut m) = served_by_a_copy("event");
     let old = m.pid();
     replace_with_script(&bin, "#!/bin/sh\nexit 1\n");
     let keep_alive = KeepAliveLoad::start(port, 2);
@@ -309,11 +325,7 @@ fn a_failed_upgrade_leaves_the_old_master_serving_and_says_why() {
         "-k upgrade said: {err}"
     );
     m.wait_log("binary upgrade failed", 1);
-    let log = m.stderr();
-    let line = log
-        .lines()
-        .find(|l| l.contains("binary upgrade failed"))
-        .unwrap();
+    let line = log_line(&m, "binary upgrade failed");
     assert!(
         line.contains("exited with status 1 before it served")
             && line.contains(&format!("this master (pid {old}) keeps serving")),
@@ -352,11 +364,7 @@ fn an_upgrade_with_a_broken_configuration_logs_the_error_and_keeps_serving() {
     .unwrap();
     m.signal(Signal::SIGUSR2);
     m.wait_log("binary upgrade failed", 1);
-    let log = m.stderr();
-    let line = log
-        .lines()
-        .find(|l| l.contains("binary upgrade failed"))
-        .unwrap();
+    let line = log_line(&m, "binary upgrade failed");
     assert!(
         line.contains("NoSuchDirective"),
         "the reason is not in: {line}"
@@ -367,11 +375,7 @@ fn an_upgrade_with_a_broken_configuration_logs_the_error_and_keeps_serving() {
 
 #[test]
 fn a_second_upgrade_while_one_is_in_flight_is_refused_with_a_log_line() {
-    let site = Site::new();
-    site.write("htdocs/index.html", "hello");
-    let port = free_port();
-    let bin = copy_of_mpmd(&site);
-    let mut m = start_copy(&site, &bin, "event", port);
+    let (site, bin, port, mut m) = served_by_a_copy("event");
     // A new binary that never serves: the first upgrade stays in flight.
     replace_with_script(&bin, "#!/bin/sh\nexec sleep 60\n");
     m.signal(Signal::SIGUSR2);
