@@ -259,10 +259,18 @@ fn an_upgrade_under_load_refuses_no_connection_and_fails_no_request_worker() {
     an_upgrade_under_load_refuses_nothing("worker");
 }
 
-/// A copy of `mpmd` in the site, to start and then replace.
+/// A copy of `mpmd` in the site, to start and then replace. Copied by
+/// `cp`: written in this process, the file would be open for writing in
+/// any child another test thread forks meanwhile, and its exec would fail
+/// with "text file busy".
 fn copy_of_mpmd(site: &Site) -> PathBuf {
     let bin = site.mkdir("bin").join("mpmd");
-    std::fs::copy(mpmd_bin(), &bin).unwrap();
+    let st = Command::new("cp")
+        .arg(mpmd_bin())
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp {} failed", mpmd_bin());
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
 }
