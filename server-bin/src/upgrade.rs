@@ -479,6 +479,7 @@ pub fn request(pid_file: &Path) -> Result<(), String> {
     let until = Instant::now() + READY_WITHIN + Duration::from_secs(10);
     loop {
         if let Ok(text) = std::fs::read_to_string(&outcome) {
+            let _ = std::fs::remove_file(&outcome);
             let text = text.trim();
             if let Some(new) = text.strip_prefix("ok ") {
                 eprintln!(

@@ -395,7 +395,8 @@ fn a_second_upgrade_while_one_is_in_flight_is_refused_with_a_log_line() {
 }
 
 #[test]
-fn an_upgrade_of_a_server_started_by_a_relative_path_execs_its_absolute_path() {
+fn an_upgrade_of_a_server_started_by_a_relative_path_still_works_once_its_working_directory_is_gone(
+) {
     let site = Site::new();
     site.write("htdocs/index.html", "hello");
     let port = free_port();
@@ -405,21 +406,23 @@ fn an_upgrade_of_a_server_started_by_a_relative_path_execs_its_absolute_path() {
         mpm_directives("event"),
         site.docroot().display()
     ));
-    // Relative program and configuration, from the site's directory.
-    let mut cmd = Command::new("bin/mpmd");
-    cmd.args(["-f", "mpmd.conf"]).current_dir(site.root());
+    // Started as `../bin/mpmd` from a directory that then goes away: the
+    // relative path names nothing any more (`..` of a removed directory),
+    // the absolute one resolved at start still does.
+    let cwd = site.mkdir("run");
+    let mut cmd = Command::new("../bin/mpmd");
+    cmd.args(["-f", conf.to_str().unwrap()]).current_dir(&cwd);
     let mut m = spawn_command(site.root(), cmd);
     m.wait_log("resuming normal operations", 1);
     let old = m.pid();
-    // -k upgrade from elsewhere (another working directory).
+    std::fs::remove_dir(&cwd).unwrap();
     let (code, _, err) = run(&["-f", conf.to_str().unwrap(), "-k", "upgrade"]);
     assert_eq!(code, 0, "{err}; stderr:\n{}", m.stderr());
     let abs = site.root().join("bin/mpmd");
+    let line = log_line(&m, "binary upgrade: starting");
     assert!(
-        m.stderr()
-            .contains(&format!("binary upgrade: starting {}", abs.display())),
-        "{}",
-        m.stderr()
+        line.contains(&format!("starting {} ", abs.display())),
+        "{line}"
     );
     assert!(exited(&mut m, 20.0), "{}", m.stderr());
     let new = pid_in(&site);
