@@ -502,3 +502,76 @@ pub fn request(pid_file: &Path) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_flight(pid: Pid, started: Instant) -> (InFlight, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let f = InFlight {
+            pid,
+            sock: ours,
+            started,
+            got: Vec::new(),
+        };
+        (f, theirs)
+    }
+
+    #[test]
+    fn a_new_master_that_does_not_serve_within_the_bound_is_stopped() {
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        let now = Instant::now();
+        let (f, _theirs) = in_flight(pid, now.checked_sub(READY_WITHIN).unwrap());
+        match f.poll(now) {
+            Progress::Failed(why, p, true) => {
+                assert_eq!(why, "did not serve within 30 s");
+                assert_eq!(p, pid);
+            }
+            other => panic!("a late new master gave {other:?}"),
+        }
+        let mut failed = Failed::default();
+        failed.stop(pid);
+        let until = Instant::now() + Duration::from_secs(10);
+        while !failed.is_empty() && Instant::now() < until {
+            failed.reap(Instant::now());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(failed.is_empty(), "the late new master was not stopped");
+    }
+
+    #[test]
+    fn what_the_new_master_says_decides() {
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        let (f, mut theirs) = in_flight(pid, Instant::now());
+        let f = match f.poll(Instant::now()) {
+            Progress::Waiting(f) => f,
+            other => panic!("{other:?}"),
+        };
+        theirs.write_all(b"ready\n").unwrap();
+        assert!(matches!(f.poll(Instant::now()), Progress::Ready(_)));
+        let (f, mut theirs) = in_flight(pid, Instant::now());
+        theirs
+            .write_all(b"failed mpmd.conf:3: unknown directive\n")
+            .unwrap();
+        match f.poll(Instant::now()) {
+            Progress::Failed(why, _, true) => assert_eq!(why, "mpmd.conf:3: unknown directive"),
+            other => panic!("{other:?}"),
+        }
+        let mut failed = Failed::default();
+        failed.stop(pid);
+        while !failed.is_empty() {
+            failed.reap(Instant::now());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

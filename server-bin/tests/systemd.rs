@@ -291,3 +291,42 @@ fn a_binary_upgrade_tells_the_service_manager_the_new_main_pid() {
     );
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(new), Signal::SIGTERM);
 }
+
+#[test]
+fn the_watchdog_stops_while_the_master_is_stopped_and_resumes_after() {
+    let site = Site::new();
+    site.write("htdocs/index.html", "hello");
+    let mut manager = Manager::new(&site);
+    let port = free_port();
+    let conf = conf_on(&site, "prefork", &format!("127.0.0.1:{port}"));
+    // WATCHDOG=1 every 200 ms.
+    let m = start_as_systemd(&site, &manager, &conf, None, Some(400_000));
+    let ready = manager.wait("READY=1", |g| g.lines().any(|l| l == "READY=1"), &m);
+    let fed = manager.wait_from("WATCHDOG=1", ready + 1, &m);
+    m.signal(Signal::SIGSTOP);
+    // What was sent before the stop, then a second of silence.
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = manager.sock.recv(&mut buf) {
+        manager
+            .got
+            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let stopped_at = manager.got.len();
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        if let Ok(n) = manager.sock.recv(&mut buf) {
+            manager
+                .got
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    m.signal(Signal::SIGCONT);
+    assert_eq!(
+        manager.got.len(),
+        stopped_at,
+        "messages while the master was stopped: {:?}",
+        &manager.got[stopped_at..]
+    );
+    let again = manager.wait_from("WATCHDOG=1", stopped_at, &m);
+    assert!(again > fed);
+}
