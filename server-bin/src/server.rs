@@ -203,12 +203,15 @@ fn run(
     // binary upgrade) are used for the addresses they are bound to.
     let upgrading = supervise::is_successor();
     let mut inherited = activation::take_sockets()?;
-    let activated: Vec<(std::net::SocketAddr, String)> = match upgrading {
-        true => Vec::new(),
-        false => inherited
+    // systemd's sockets (an upgrade's are the previous master's): they
+    // must stay configured across restarts.
+    let activated: Vec<(std::net::SocketAddr, String)> = if upgrading {
+        Vec::new()
+    } else {
+        inherited
             .iter()
             .map(|s| (s.local, s.name.clone()))
-            .collect(),
+            .collect()
     };
     let mut listeners = Listeners::bind_with(
         &cfg.listens,
