@@ -507,6 +507,30 @@ pub fn request(pid_file: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// A process standing for a new master that never serves.
+    fn sleeper() -> (std::process::Child, Pid) {
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        (child, pid)
+    }
+
+    /// Stop it as a failed upgrade does; true once it is reaped.
+    fn stopped(mut child: std::process::Child, pid: Pid) -> bool {
+        let mut failed = Failed::default();
+        failed.stop(pid);
+        let until = Instant::now() + Duration::from_secs(10);
+        while !failed.is_empty() && Instant::now() < until {
+            failed.reap(Instant::now());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Reaped by `failed` already; this only tells std so.
+        let _ = child.wait();
+        failed.is_empty()
+    }
+
     fn in_flight(pid: Pid, started: Instant) -> (InFlight, UnixStream) {
         let (ours, theirs) = UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
@@ -521,11 +545,7 @@ mod tests {
 
     #[test]
     fn a_new_master_that_does_not_serve_within_the_bound_is_stopped() {
-        let child = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
-        let pid = Pid::from_raw(child.id() as i32);
+        let (child, pid) = sleeper();
         let now = Instant::now();
         let (f, _theirs) = in_flight(pid, now.checked_sub(READY_WITHIN).unwrap());
         match f.poll(now) {
@@ -535,23 +555,12 @@ mod tests {
             }
             other => panic!("a late new master gave {other:?}"),
         }
-        let mut failed = Failed::default();
-        failed.stop(pid);
-        let until = Instant::now() + Duration::from_secs(10);
-        while !failed.is_empty() && Instant::now() < until {
-            failed.reap(Instant::now());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(failed.is_empty(), "the late new master was not stopped");
+        assert!(stopped(child, pid), "the late new master was not stopped");
     }
 
     #[test]
     fn what_the_new_master_says_decides() {
-        let child = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
-        let pid = Pid::from_raw(child.id() as i32);
+        let (child, pid) = sleeper();
         let (f, mut theirs) = in_flight(pid, Instant::now());
         let f = match f.poll(Instant::now()) {
             Progress::Waiting(f) => f,
@@ -567,11 +576,6 @@ mod tests {
             Progress::Failed(why, _, true) => assert_eq!(why, "mpmd.conf:3: unknown directive"),
             other => panic!("{other:?}"),
         }
-        let mut failed = Failed::default();
-        failed.stop(pid);
-        while !failed.is_empty() {
-            failed.reap(Instant::now());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(stopped(child, pid));
     }
 }
