@@ -320,9 +320,12 @@ impl State {
     }
 
     fn upgrade_failed(&mut self, why: &str, pid: Option<nix::unistd::Pid>) {
+        let who = match pid {
+            Some(p) => format!("the new mpmd (pid {p}) "),
+            None => String::new(),
+        };
         log::error!(
-            "binary upgrade failed: the new mpmd {}{why}; this master (pid {}) keeps serving",
-            pid.map(|p| format!("(pid {p}) ")).unwrap_or_default(),
+            "binary upgrade failed: {who}{why}; this master (pid {}) keeps serving",
             std::process::id()
         );
         let oldbin = upgrade::oldbin_path(&self.pid_path);

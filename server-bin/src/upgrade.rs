@@ -53,6 +53,9 @@ pub const READY_WITHIN: Duration = Duration::from_secs(30);
 /// socket), so that the child moves them without allocating.
 const MAX_SOCKETS: usize = 256;
 
+/// How long `-k upgrade` waits for the master to begin (its `.oldbin`).
+const BEGIN_WITHIN: Duration = Duration::from_secs(10);
+
 /// How long a stopped new master has between SIGTERM and SIGKILL.
 const KILL_AFTER: Duration = Duration::from_secs(3);
 
@@ -476,8 +479,20 @@ pub fn request(pid_file: &Path) -> Result<(), String> {
     let outcome = outcome_path(pid_file);
     let _ = std::fs::remove_file(&outcome);
     let pid = pidfile::signal(pid_file, Signal::SIGUSR2)?;
-    let until = Instant::now() + READY_WITHIN + Duration::from_secs(10);
+    let start = Instant::now();
+    let until = start + READY_WITHIN + Duration::from_secs(10);
+    let oldbin = oldbin_path(pid_file);
+    let mut begun = false;
     loop {
+        // The master renames its pid file when it begins: without that
+        // (or an outcome) it could not begin, and says why in its log.
+        begun |= oldbin.exists();
+        if !begun && start.elapsed() > BEGIN_WITHIN && !outcome.exists() {
+            return Err(format!(
+                "mpmd (pid {pid}) did not begin the upgrade within {} s: see its error log",
+                BEGIN_WITHIN.as_secs()
+            ));
+        }
         if let Ok(text) = std::fs::read_to_string(&outcome) {
             let _ = std::fs::remove_file(&outcome);
             let text = text.trim();
