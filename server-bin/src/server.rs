@@ -252,14 +252,7 @@ fn run(
             }
         });
     }
-    let supervisor = Supervisor::install(
-        &control,
-        &scoreboard,
-        mpm.info().name,
-        pid_file.clone(),
-        cfg.pid_file.clone(),
-    )?;
-    supervisor.listeners_changed(&listeners, mpm.info().name);
+    let supervisor = Supervisor::install(&control, pid_file.clone(), cfg.pid_file.clone())?;
     if let Some(fd) = ready {
         let _ = nix::unistd::write(&fd, b"ok");
     }
@@ -282,6 +275,7 @@ fn run(
                 .unwrap_or_else(|| "localhost".into()),
         });
         let handler = Site::new(&cfg.site, scoreboard.clone(), info).map_err(|e| e.to_string())?;
+        supervisor.next_run(&listeners, &scoreboard, mpm.info().name);
         log::info!(
             "{VERSION} ({} MPM) configured -- resuming normal operations",
             mpm.info().name
@@ -328,7 +322,6 @@ fn run(
             }
             Err(e) => log::error!("{e}; the restart keeps the running configuration"),
         }
-        supervisor.listeners_changed(&listeners, mpm.info().name);
         generation = generation.wrapping_add(1);
     }
     Ok(())

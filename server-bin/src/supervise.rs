@@ -4,8 +4,9 @@
 //! thread each time its loop wakes, reading the scoreboard.
 //!
 //! `crate::server` calls it at three points: [`Supervisor::install`]
-//! once the listeners, the scoreboard and the control channel exist,
-//! [`Supervisor::listeners_changed`] after each (re)bind, and
+//! once the control channel and the pid file exist,
+//! [`Supervisor::next_run`] before each run of the strategy (with the
+//! listeners, scoreboard and strategy it runs with), and
 //! [`Supervisor::reloading`] when a restart begins.
 //!
 //! "Serving" means what the issue asks for readiness: at least one child
@@ -59,7 +60,8 @@ pub fn successor_failed(why: &str) {
 
 struct State {
     notify: Notify,
-    scoreboard: Scoreboard,
+    /// The current run's (none before the first).
+    scoreboard: Option<Scoreboard>,
     mpm_name: &'static str,
     /// The generation `READY=1` was sent for (0: none yet).
     announced: u32,
@@ -120,8 +122,6 @@ impl Supervisor {
     /// `control`'s loop, a stop tells the service manager.
     pub fn install(
         control: &Control,
-        scoreboard: &Scoreboard,
-        mpm_name: &'static str,
         pid_file: Arc<Mutex<PidFile>>,
         pid_path: PathBuf,
     ) -> Result<Supervisor, String> {
@@ -130,8 +130,8 @@ impl Supervisor {
             .map_err(|e| e.to_string())?;
         let state = Arc::new(Mutex::new(State {
             notify: Notify::from_env(),
-            scoreboard: scoreboard.clone(),
-            mpm_name,
+            scoreboard: None,
+            mpm_name: "",
             announced: 0,
             binary: upgrade::binary(),
             usr2,
@@ -159,12 +159,15 @@ impl Supervisor {
         Ok(Supervisor { state })
     }
 
-    /// The listening sockets are now `listeners` (after a bind or a
-    /// restart's rebind): the ones an upgrade hands over.
-    pub fn listeners_changed(&self, listeners: &Listeners, mpm_name: &'static str) {
+    /// The strategy `mpm_name` is about to run with `listeners` (the
+    /// sockets an upgrade hands over) and `scoreboard` (where readiness
+    /// and health are read). Call before each run: a restart may change
+    /// any of them.
+    pub fn next_run(&self, listeners: &Listeners, scoreboard: &Scoreboard, mpm_name: &'static str) {
         let mut st = self.state.lock();
         st.listener_fds = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
         st.handover = Some(listeners.handover());
+        st.scoreboard = Some(scoreboard.clone());
         st.mpm_name = mpm_name;
     }
 
@@ -179,13 +182,16 @@ impl State {
     fn tick(&mut self) -> Duration {
         let now = Instant::now();
         self.failed.reap(now);
-        let h = health(&self.scoreboard);
+        let Some(scoreboard) = self.scoreboard.clone() else {
+            return IDLE;
+        };
+        let h = health(&scoreboard);
         let serving = h.accepting > 0;
         let mut wait = IDLE;
-        let generation = self.scoreboard.generation();
+        let generation = scoreboard.generation();
         if self.announced != generation && !self.handed_over {
             if serving && self.take_over() {
-                let status = self.status_line(&h);
+                let status = self.status_line(&h, generation);
                 self.notify.ready(&status);
                 self.last_status = Some((status, now));
                 self.announced = generation;
@@ -221,7 +227,7 @@ impl State {
             wait = wait.min(w);
         }
         if self.announced == generation {
-            let status = self.status_line(&h);
+            let status = self.status_line(&h, generation);
             let due = self.last_status.as_ref().is_none_or(|(last, at)| {
                 *last != status && now.duration_since(*at) >= STATUS_EVERY
             });
@@ -233,15 +239,14 @@ impl State {
         wait
     }
 
-    fn status_line(&self, h: &Health) -> String {
+    fn status_line(&self, h: &Health, generation: u32) -> String {
         format!(
-            "serving: {} {} process{} accepting, {} busy and {} idle workers, generation {}",
+            "serving: {} {} process{} accepting, {} busy and {} idle workers, generation {generation}",
             h.accepting,
             self.mpm_name,
             if h.accepting == 1 { "" } else { "es" },
             h.busy,
             h.idle,
-            self.scoreboard.generation()
         )
     }
 
