@@ -60,6 +60,15 @@ impl Manager {
         );
     }
 
+    /// Read every message already sent (until 100 ms pass with none).
+    fn drain(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.sock.recv(&mut buf) {
+            self.got
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+
     /// The index of the first message from index `from` on that has the
     /// line `line` (reading more for up to 15 s).
     fn wait_from(&mut self, line: &str, from: usize, m: &Mpmd) -> usize {
@@ -278,12 +287,7 @@ fn a_binary_upgrade_tells_the_service_manager_the_new_main_pid() {
         m.stderr()
     );
     // Drain what is left: the old master said nothing of stopping.
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = manager.sock.recv(&mut buf) {
-        manager
-            .got
-            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
+    manager.drain();
     assert!(
         !manager.got.iter().any(|g| g.contains("STOPPING=1")),
         "STOPPING=1 after the hand-over would stop the service: {:?}",
@@ -305,20 +309,11 @@ fn the_watchdog_stops_while_the_master_is_stopped_and_resumes_after() {
     let fed = manager.wait_from("WATCHDOG=1", ready + 1, &m);
     m.signal(Signal::SIGSTOP);
     // What was sent before the stop, then a second of silence.
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = manager.sock.recv(&mut buf) {
-        manager
-            .got
-            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
+    manager.drain();
     let stopped_at = manager.got.len();
     let until = Instant::now() + Duration::from_secs(1);
     while Instant::now() < until {
-        if let Ok(n) = manager.sock.recv(&mut buf) {
-            manager
-                .got
-                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
+        manager.drain();
     }
     m.signal(Signal::SIGCONT);
     assert_eq!(
