@@ -1,5 +1,6 @@
 //! The command line, as httpd's: `-f FILE`, `-t`, `-l`, `-M`, `-V`, `-v`,
-//! `-S`, `-D NAME`, `-X`, `-k ACTION`, `-C DIRECTIVE`, `-c DIRECTIVE`, `-h`.
+//! `-S`, `-D NAME`, `-X`, `-k ACTION`, `-C DIRECTIVE`, `-c DIRECTIVE`, `-h`
+//! (`-k upgrade`, nginx's USR2, is mpmd's own).
 
 use std::path::PathBuf;
 
@@ -16,6 +17,8 @@ pub enum Signal {
     Graceful,
     /// SIGWINCH.
     GracefulStop,
+    /// SIGUSR2 (binary upgrade), then wait for the outcome.
+    Upgrade,
 }
 
 /// The parsed command line.
@@ -52,7 +55,7 @@ pub struct Args {
 /// The usage text (`-h`).
 pub const USAGE: &str = "\
 Usage: mpmd [-D name] [-f file] [-C \"directive\"] [-c \"directive\"]
-            [-k start|restart|graceful|graceful-stop|stop]
+            [-k start|restart|graceful|graceful-stop|stop|upgrade]
             [-v] [-V] [-h] [-l] [-M] [-S] [-t] [-X]
 Options:
   -D name            : define a name for use in <IfDefine name> directives
@@ -67,7 +70,8 @@ Options:
   -S                 : a synonym for -t -D DUMP_VHOSTS
   -t                 : run syntax check for config files
   -X                 : debug mode (one process, one thread, foreground)
-  -k action          : start (detached), stop, restart, graceful, graceful-stop
+  -k action          : start (detached), stop, restart, graceful, graceful-stop,
+                       upgrade (start the binary again, hand it the sockets)
 ";
 
 /// Parse the arguments after the program name. Errors are one line for
@@ -110,6 +114,7 @@ pub fn parse<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, String> {
                     "restart" => Signal::Restart,
                     "graceful" => Signal::Graceful,
                     "graceful-stop" => Signal::GracefulStop,
+                    "upgrade" => Signal::Upgrade,
                     other => return Err(format!("unknown -k action '{other}'")),
                 });
             }
@@ -171,6 +176,7 @@ mod tests {
             Some(Signal::GracefulStop)
         );
         assert_eq!(p(&["-kstart"]).unwrap().signal, Some(Signal::Start));
+        assert_eq!(p(&["-k", "upgrade"]).unwrap().signal, Some(Signal::Upgrade));
         assert!(p(&["-k", "reload"])
             .unwrap_err()
             .contains("unknown -k action 'reload'"));

@@ -13,13 +13,21 @@
 //! - `tls`: which addresses speak TLS, with which certificate files.
 //! - `logging`: the error log; `pidfile`: the pid file; `detach`: leaving
 //!   the terminal for `-k start`.
+//! - `activation`: listening sockets handed over at start (systemd's
+//!   socket activation, a binary upgrade); `upgrade`: the binary upgrade;
+//!   `notify`: systemd's notify protocol; `supervise`: the master's ticker
+//!   that drives the last two.
 
+mod activation;
 pub mod cli;
 pub mod config;
 mod detach;
 mod logging;
+mod notify;
 mod pidfile;
 pub mod server;
+mod supervise;
 mod tls;
+mod upgrade;
 
 pub use mpm_site as site;

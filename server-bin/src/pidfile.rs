@@ -67,6 +67,26 @@ impl PidFile {
         })
     }
 
+    /// Where the file is now.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Move the file to `to` (a binary upgrade's `.oldbin`, and back);
+    /// it is then removed there.
+    pub fn rename(&mut self, to: &Path) -> Result<(), String> {
+        fs::rename(&self.path, to).map_err(|e| {
+            format!(
+                "could not rename the pid file {} to {}: {}",
+                self.path.display(),
+                to.display(),
+                mpm::strategy::error::describe_io(&e)
+            )
+        })?;
+        self.path = to.to_path_buf();
+        Ok(())
+    }
+
     /// Remove the file now (graceful stop removes it at once).
     pub fn remove(&mut self) {
         let ours = fs::read_to_string(&self.path)

@@ -13,7 +13,9 @@ use crate::config::dump::{self, VERSION};
 use crate::config::{self, LoadOptions, ServerConfig};
 use crate::detach::{daemonize, redirect_stderr_to_null};
 use crate::pidfile::{self, PidFile, Running};
-use crate::{logging, tls};
+use crate::supervise::{self, Supervisor};
+use crate::upgrade::{self, Binary};
+use crate::{activation, logging, tls};
 
 fn load(args: &Args) -> Result<ServerConfig, String> {
     let opts = LoadOptions {
@@ -85,8 +87,25 @@ fn strategy(args: &Args, cfg: &ServerConfig) -> Result<Box<dyn Mpm>, String> {
     })
 }
 
-/// Run the command the arguments ask for.
+/// Run the command the arguments ask for. Started by a binary upgrade,
+/// a failure is also reported to the previous master.
 pub fn main(args: Args) -> Result<(), String> {
+    // Before anything can change: the binary an upgrade starts again, and
+    // the socket to the master that started this one, if one did.
+    upgrade::remember_binary(Binary::at_start());
+    let result = activation::take_upgrade_fd().and_then(|fd| {
+        if let Some(fd) = fd {
+            supervise::set_successor(upgrade::Successor::new(fd));
+        }
+        command(args)
+    });
+    if let Err(e) = &result {
+        supervise::successor_failed(e);
+    }
+    result
+}
+
+fn command(args: Args) -> Result<(), String> {
     if args.help {
         print!("{USAGE}");
         return Ok(());
@@ -134,6 +153,7 @@ pub fn main(args: Args) -> Result<(), String> {
                 Signal::GracefulStop => (nix::sys::signal::Signal::SIGWINCH, false),
                 Signal::Restart => (nix::sys::signal::Signal::SIGHUP, true),
                 Signal::Graceful => (nix::sys::signal::Signal::SIGUSR1, true),
+                Signal::Upgrade => return upgrade::request(&cfg.pid_file),
                 Signal::Start => unreachable!("handled above"),
             };
             if starts && !matches!(pidfile::check(&cfg.pid_file), Running::Yes(_)) {
@@ -180,11 +200,34 @@ fn run(
     let tls_shared = mpm::tls::TlsShared::new().map_err(|e| e.to_string())?;
     let tls_table = tls::build(&cfg, &tls_shared)?;
     // Bind before anything else, so a conflict is reported at once and
-    // leaves nothing behind.
-    let mut listeners = Listeners::bind(&cfg.listens, mpm_cfg.directives().listen_backlog)
-        .map_err(|e| e.to_string())?;
+    // leaves nothing behind; sockets handed over (socket activation, or a
+    // binary upgrade) are used for the addresses they are bound to.
+    let upgrading = supervise::is_successor();
+    let mut inherited = activation::take_sockets()?;
+    // systemd's sockets (an upgrade's are the previous master's): they
+    // must stay configured across restarts.
+    let activated: Vec<(std::net::SocketAddr, String)> = if upgrading {
+        Vec::new()
+    } else {
+        inherited
+            .iter()
+            .map(|s| (s.local, s.name.clone()))
+            .collect()
+    };
+    let mut listeners = Listeners::bind_with(
+        &cfg.listens,
+        mpm_cfg.directives().listen_backlog,
+        &mut inherited,
+    )
+    .map_err(|e| e.to_string())?;
+    activation::leftovers(inherited, &cfg.listens, upgrading)?;
     tls::apply(&tls_table, &mut listeners);
-    let ready = if detach { Some(daemonize()?) } else { None };
+    // Started by an upgrade, the server is already detached.
+    let ready = if detach && !upgrading {
+        Some(daemonize()?)
+    } else {
+        None
+    };
     logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;
     if ready.is_some() && cfg.error_log.is_some() {
         // Detached with an error log: let go of the terminal's stderr too.
@@ -211,6 +254,7 @@ fn run(
             }
         });
     }
+    let supervisor = Supervisor::install(&control, pid_file.clone(), cfg.pid_file.clone())?;
     if let Some(fd) = ready {
         let _ = nix::unistd::write(&fd, b"ok");
     }
@@ -235,6 +279,7 @@ fn run(
                 .unwrap_or_else(|| "localhost".into()),
         });
         let handler = Site::new(&cfg.site, scoreboard.clone(), info).map_err(|e| e.to_string())?;
+        supervisor.next_run(&listeners, &scoreboard, mpm.info().name);
         log::info!(
             "{VERSION} ({} MPM) configured -- resuming normal operations",
             mpm.info().name
@@ -259,7 +304,8 @@ fn run(
             Exit::GracefulRestart => "graceful restart",
         };
         log::info!("{how} requested: re-reading the configuration");
-        match reload(args, &mut listeners, &tls_shared) {
+        supervisor.reloading();
+        match reload(args, &mut listeners, &tls_shared, &activated) {
             Ok(new) => {
                 let graceful = exit == Exit::GracefulRestart;
                 let next = next_strategy(args, mpm, &new, &scoreboard, graceful);
@@ -455,15 +501,18 @@ fn fit(
 }
 
 /// Re-read the configuration and re-bind the listeners it names, keeping
-/// the sockets still configured. On any error nothing changes.
+/// the sockets still configured (a socket-activated one must stay
+/// configured: `activated`). On any error nothing changes.
 /// The TLS configurations are rebuilt from the certificate files as they
 /// are now (a renewed certificate takes effect).
 fn reload(
     args: &Args,
     listeners: &mut Listeners,
     tls_shared: &mpm::tls::TlsShared,
+    activated: &[(std::net::SocketAddr, String)],
 ) -> Result<ServerConfig, String> {
     let mut new = load(args)?;
+    activation::still_configured(activated, &new.listens)?;
     if let Some(notice) = default_user(&mut new.mpm)? {
         log::warn!("{notice}");
     }

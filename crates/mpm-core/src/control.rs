@@ -16,6 +16,15 @@
 //! [`Exit`] is what a run ends with, for the caller to act on (exit, or
 //! re-read its configuration and run again).
 //!
+//! Tickers ([`Control::on_tick`]) are the caller's own housekeeping while a
+//! run lasts (mpmd's service-manager notifications and binary upgrade):
+//! the strategy's main loop (the master's, or the watcher of
+//! [`watch_commands`]) calls [`Control::tick`] whenever it wakes, and wakes
+//! again within the delay the tickers ask for. [`Control::wake_on_signal`]
+//! routes one more signal to the wake pipe, with a flag for a ticker to
+//! read: a ticker runs in the loop's own thread, so what it does (fork a
+//! process, say) is as safe as what the loop does.
+//!
 //! [`Drain`] is the other direction: a broadcast that every thread (or, via
 //! an inherited pipe, every child) can poll, which tells them to finish
 //! what they hold and stop taking new work. A strategy that serves in the
@@ -97,12 +106,17 @@ impl Phase {
 /// Called on every phase change.
 type PhaseObserver = Box<dyn Fn(Phase) + Send + Sync>;
 
+/// Called whenever the main loop wakes; returns how long the loop may
+/// wait before calling it again.
+type Ticker = Box<dyn FnMut() -> Duration + Send>;
+
 struct Inner {
     flags: [Arc<AtomicBool>; 4],
     wake_read: OwnedFd,
     wake_write: OwnedFd,
     phase: AtomicU8,
     observers: parking_lot::Mutex<Vec<PhaseObserver>>,
+    tickers: parking_lot::Mutex<Vec<Ticker>>,
 }
 
 /// The receiving end of control commands; owned by the code that calls
@@ -145,6 +159,7 @@ impl Control {
                 wake_write,
                 phase: AtomicU8::new(Phase::Starting as u8),
                 observers: parking_lot::Mutex::new(Vec::new()),
+                tickers: parking_lot::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -168,6 +183,30 @@ impl Control {
         }
         ignore_sigpipe();
         Ok(())
+    }
+
+    /// Route signal `sig` to the wake pipe: the flag returned is set (and
+    /// the main loop woken, to run the tickers) each time it arrives.
+    pub fn wake_on_signal(&self, sig: i32) -> Result<Arc<AtomicBool>, Error> {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(sig, flag.clone()).map_err(Error::Control)?;
+        let w = self.inner.wake_write.try_clone().map_err(Error::Control)?;
+        signal_hook::low_level::pipe::register(sig, w).map_err(Error::Control)?;
+        Ok(flag)
+    }
+
+    /// Call `f` whenever the strategy's main loop wakes, and at the latest
+    /// after the delay `f` returned last (the first call comes once the run
+    /// has started its processes or threads). `f` runs on the loop's
+    /// thread: it must not block.
+    pub fn on_tick(&self, f: impl FnMut() -> Duration + Send + 'static) {
+        self.inner.tickers.lock().push(Box::new(f));
+    }
+
+    /// Run the tickers; the shortest delay they asked for (`None` with no
+    /// ticker). For the strategies' main loops.
+    pub fn tick(&self) -> Option<Duration> {
+        self.inner.tickers.lock().iter_mut().map(|f| f()).min()
     }
 
     /// A sender for the embedding program.
@@ -349,6 +388,9 @@ impl Stopping {
     }
 }
 
+/// The longest the watcher of [`watch_commands`] sleeps between checks.
+const WATCH_TICK: Duration = Duration::from_millis(250);
+
 /// Run `body` in this process while a watcher thread turns the first
 /// command of `control` into `stopping`'s broadcasts (and, for a stop,
 /// closes the `listeners` at once); then the exit that command asks for.
@@ -372,7 +414,8 @@ pub fn watch_commands<R>(
     let r = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(Ordering::Acquire) {
-                if let Some(cmd) = control.wait(Some(Duration::from_millis(250))) {
+                let wait = control.tick().map_or(WATCH_TICK, |t| t.min(WATCH_TICK));
+                if let Some(cmd) = control.wait(Some(wait)) {
                     log::info!("{cmd:?} received");
                     *command.lock() = Some(cmd);
                     if matches!(cmd, Command::Stop | Command::GracefulStop) {
@@ -448,6 +491,22 @@ mod tests {
             vec![Phase::Running, Phase::Draining, Phase::Stopped]
         );
         assert_eq!(c.handle().phase(), Phase::Stopped);
+    }
+
+    #[test]
+    fn tickers_run_on_each_tick_and_the_shortest_delay_wins() {
+        let c = Control::new().unwrap();
+        assert_eq!(c.tick(), None);
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let r = runs.clone();
+        c.on_tick(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            Duration::from_secs(1)
+        });
+        c.on_tick(|| Duration::from_millis(50));
+        assert_eq!(c.tick(), Some(Duration::from_millis(50)));
+        assert_eq!(c.tick(), Some(Duration::from_millis(50)));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
     #[test]

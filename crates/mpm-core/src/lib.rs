@@ -88,7 +88,7 @@ pub use handler::{
 };
 pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};
-pub use net::listener::{ListenAddr, Listener, Listeners, TlsConfig};
+pub use net::listener::{HandOver, Inherited, ListenAddr, Listener, Listeners, TlsConfig};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
     Counters, CountersSnapshot, ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, Totals,

@@ -58,7 +58,7 @@ pub use mpm_core::{control, deadline, error, h1, net, process, serve};
 pub use mpm_core::control::{Control, Exit, Stopping};
 pub use mpm_core::mpm::{Mpm, MpmInfo, RunContext};
 pub use mpm_core::net::connection::Connection;
-pub use mpm_core::net::listener::{ListenAddr, Listener, Listeners};
+pub use mpm_core::net::listener::{HandOver, Inherited, ListenAddr, Listener, Listeners};
 pub use mpm_core::process::clamp::Clamped;
 pub use mpm_core::process::master::Master;
 pub use mpm_core::process::scoreboard::{

@@ -150,17 +150,8 @@ pub fn spawn(dir: &Path, args: &[&str]) -> Mpmd {
 pub fn spawn_with_nofile(dir: &Path, args: &[&str], nofile: Option<u64>) -> Mpmd {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    let stderr_path = dir.join(format!(
-        "stderr-{}.log",
-        std::process::id() as u64 * 1000 + next_seq()
-    ));
-    let err = fs::File::create(&stderr_path).unwrap();
     let mut cmd = Command::new(mpmd_bin());
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .process_group(0);
+    cmd.args(args);
     if let Some(soft) = nofile {
         let soft = soft.min(hard);
         // SAFETY: the closure runs in the forked child before exec and
@@ -172,6 +163,22 @@ pub fn spawn_with_nofile(dir: &Path, args: &[&str], nofile: Option<u64>) -> Mpmd
             });
         }
     }
+    spawn_command(dir, cmd)
+}
+
+/// Start `cmd` (an `mpmd`, however the caller set it up: another binary,
+/// environment, descriptors) as [`spawn`] does: stderr to a file in
+/// `dir`, no stdin or stdout, in its own process group.
+pub fn spawn_command(dir: &Path, mut cmd: Command) -> Mpmd {
+    let stderr_path = dir.join(format!(
+        "stderr-{}.log",
+        std::process::id() as u64 * 1000 + next_seq()
+    ));
+    let err = fs::File::create(&stderr_path).unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .process_group(0);
     let child = cmd.spawn().expect("start mpmd");
     Mpmd {
         child,

@@ -1,10 +1,21 @@
 //! Listening sockets: every `Listen` address bound once, before any fork,
 //! so children inherit them and a restart keeps the ones still configured
 //! (no connection is refused while the server re-reads its configuration).
+//!
+//! A socket can also be handed to the process already listening
+//! ([`Inherited`]: by systemd's socket activation, or by the previous
+//! master in a binary upgrade). [`Listeners::bind_with`] and
+//! [`Listeners::rebind_with`] take such a socket for the `Listen` address
+//! it is bound to ([`Inherited::matches`]: same port, and the same address
+//! or both the wildcard) instead of binding; the ones no address takes are
+//! left to the caller. [`HandOver`] marks the set as passed on
+//! to a successor, so that stopping this server no longer stops the
+//! sockets the successor accepts on.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -31,6 +42,26 @@ impl ListenAddr {
             self.ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             self.port,
         )
+    }
+
+    /// Whether a socket bound to `local` is this address's: the same
+    /// port, and the same address, or the wildcard when no address is
+    /// given (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn is_bound_at(&self, local: &SocketAddr) -> bool {
+        if local.port() != self.port {
+            return false;
+        }
+        let ip = match local.ip() {
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        match self.ip {
+            None => ip.is_unspecified(),
+            Some(want) => want == ip,
+        }
     }
 
     /// True when the protocol is `https`.
@@ -135,6 +166,84 @@ pub struct Listener {
 #[derive(Debug, Default)]
 pub struct Listeners {
     list: Vec<Listener>,
+    /// Passed on to a successor ([`HandOver`]).
+    handed_over: Arc<AtomicBool>,
+}
+
+/// Marks a [`Listeners`] set as passed on to a successor process that
+/// accepts on the same sockets (a binary upgrade): from then on
+/// [`Listeners::stop_listening`] leaves them listening, so a graceful stop
+/// of this server finishes its connections without refusing the
+/// successor's. Cloneable and `Send`, for code that does not hold the set.
+#[derive(Debug, Clone)]
+pub struct HandOver(Arc<AtomicBool>);
+
+impl HandOver {
+    /// The sockets are the successor's now.
+    pub fn hand_over(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// A listening socket this process received already bound (systemd's
+/// `LISTEN_FDS`, or the previous master's in a binary upgrade).
+#[derive(Debug)]
+pub struct Inherited {
+    /// The socket.
+    pub socket: TcpListener,
+    /// The address it is bound to.
+    pub local: SocketAddr,
+    /// The name it was passed with (`LISTEN_FDNAMES`).
+    pub name: String,
+}
+
+impl Inherited {
+    /// Take `socket` (a listening TCP socket) as inherited under `name`;
+    /// an error when it is not a bound TCP socket.
+    pub fn new(socket: TcpListener, name: String) -> std::io::Result<Inherited> {
+        let local = socket.local_addr()?;
+        Ok(Inherited {
+            socket,
+            local,
+            name,
+        })
+    }
+
+    /// Whether this socket is the one `addr` asks for: the same port, and
+    /// the same address, or the wildcard for a `Listen` with no address
+    /// (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn matches(&self, addr: &ListenAddr) -> bool {
+        addr.is_bound_at(&self.local)
+    }
+
+    /// The address as a `Listen` directive writes it.
+    pub fn display_addr(&self) -> String {
+        match self.local.ip() {
+            ip if ip.is_unspecified() => format!("*:{}", self.local.port()),
+            _ => self.local.to_string(),
+        }
+    }
+}
+
+fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listener, Error> {
+    let fail = |e: std::io::Error| Error::Bind {
+        addr: addr.to_string(),
+        source: e,
+    };
+    let socket = inherited.socket;
+    // The backlog this configuration asks for, and non-blocking as every
+    // listener here is (the previous owner may have had it otherwise).
+    socket2::SockRef::from(&socket)
+        .listen(backlog.max(1))
+        .map_err(fail)?;
+    socket.set_nonblocking(true).map_err(fail)?;
+    Ok(Listener {
+        addr: addr.clone(),
+        local: inherited.local,
+        name: Arc::from(addr.to_string()),
+        socket,
+        tls: None,
+    })
 }
 
 fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
@@ -187,8 +296,19 @@ impl Listeners {
     /// Bind every address. On failure nothing stays bound and the error
     /// names the address and the cause.
     pub fn bind(addrs: &[ListenAddr], backlog: i32) -> Result<Self, Error> {
+        Listeners::bind_with(addrs, backlog, &mut Vec::new())
+    }
+
+    /// [`Listeners::bind`], taking from `inherited` the socket of each
+    /// address that has one instead of binding it. What no address takes
+    /// stays in `inherited`.
+    pub fn bind_with(
+        addrs: &[ListenAddr],
+        backlog: i32,
+        inherited: &mut Vec<Inherited>,
+    ) -> Result<Self, Error> {
         let mut ls = Listeners::default();
-        ls.rebind(addrs, backlog)?;
+        ls.rebind_with(addrs, backlog, inherited)?;
         Ok(ls)
     }
 
@@ -198,13 +318,39 @@ impl Listeners {
     /// accepting. New addresses are bound first, so on failure the set is
     /// left exactly as it was.
     pub fn rebind(&mut self, addrs: &[ListenAddr], backlog: i32) -> Result<(), Error> {
+        self.rebind_with(addrs, backlog, &mut Vec::new())
+    }
+
+    /// [`Listeners::rebind`], taking a new address's socket from
+    /// `inherited` when one there [matches](Inherited::matches) it. When
+    /// binding fails, `inherited` is as it was.
+    pub fn rebind_with(
+        &mut self,
+        addrs: &[ListenAddr],
+        backlog: i32,
+        inherited: &mut Vec<Inherited>,
+    ) -> Result<(), Error> {
+        // Which new address takes which inherited socket, and the ones
+        // bound here (first, so that a failure leaves everything as it
+        // was).
+        let mut given: Vec<(usize, &ListenAddr)> = Vec::new();
         let mut fresh: Vec<Listener> = Vec::new();
         for (i, addr) in addrs.iter().enumerate() {
             let seen = addrs[..i].contains(addr);
             let kept = self.list.iter().any(|l| &l.addr == addr);
-            if !seen && !kept {
-                fresh.push(bind_one(addr, backlog)?);
+            if seen || kept {
+                continue;
             }
+            let free = (0..inherited.len())
+                .find(|j| !given.iter().any(|(g, _)| g == j) && inherited[*j].matches(addr));
+            match free {
+                Some(j) => given.push((j, addr)),
+                None => fresh.push(bind_one(addr, backlog)?),
+            }
+        }
+        given.sort_unstable_by_key(|(j, _)| std::cmp::Reverse(*j));
+        for (j, addr) in given {
+            fresh.push(adopt(addr, inherited.remove(j), backlog)?);
         }
         let mut old = std::mem::take(&mut self.list);
         for (i, addr) in addrs.iter().enumerate() {
@@ -236,12 +382,22 @@ impl Listeners {
     /// accepted go on. For a graceful stop; a set that stopped listening
     /// is not used again.
     pub fn stop_listening(&self) {
+        if self.handed_over.load(Ordering::Acquire) {
+            // The successor accepts on these very sockets: this process
+            // only closes its descriptors, when it exits.
+            return;
+        }
         for l in &self.list {
             // shutdown(SHUT_RD) on a listening TCP socket takes it out of
             // the LISTEN state (Linux): pending and new connections are
             // refused.
             let _ = socket2::SockRef::from(&l.socket).shutdown(std::net::Shutdown::Read);
         }
+    }
+
+    /// The switch that marks this set as passed on to a successor.
+    pub fn handover(&self) -> HandOver {
+        HandOver(self.handed_over.clone())
     }
 
     /// Make the connections of listener `index` TLS with `config`, or
@@ -365,6 +521,39 @@ mod tests {
         ls.stop_listening();
         let e = std::net::TcpStream::connect(addr).expect_err("still listening");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    }
+
+    #[test]
+    fn an_inherited_socket_is_used_for_its_address_and_the_rest_is_left() {
+        use std::os::fd::AsRawFd;
+        let given = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = given.local_addr().unwrap().port();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut inherited = vec![
+            Inherited::new(other, "b".into()).unwrap(),
+            Inherited::new(given, "a".into()).unwrap(),
+        ];
+        let fd = inherited[1].socket.as_raw_fd();
+        // The wildcard does not take a socket bound to one address.
+        assert!(!inherited[1].matches(&la(&format!("{port}"))));
+        let ls =
+            Listeners::bind_with(&[la(&format!("127.0.0.1:{port}"))], 16, &mut inherited).unwrap();
+        assert_eq!(ls.get(0).unwrap().socket.as_raw_fd(), fd, "bound anew");
+        assert_eq!(
+            ls.get(0).unwrap().name.as_ref(),
+            format!("127.0.0.1:{port}")
+        );
+        assert_eq!(inherited.len(), 1);
+        assert_eq!(inherited[0].name, "b");
+    }
+
+    #[test]
+    fn a_handed_over_set_keeps_listening_when_this_server_stops() {
+        let ls = Listeners::bind(&[la("127.0.0.1:0")], 16).unwrap();
+        let addr = ls.get(0).unwrap().local;
+        ls.handover().hand_over();
+        ls.stop_listening();
+        std::net::TcpStream::connect(addr).expect("the successor's socket stopped listening");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Sockets: from a `Listen` address to an accepted connection.
 //!
 //! - [`listener`]: every `Listen` address bound once, before any fork, and
-//!   kept across restarts.
+//!   kept across restarts; or taken already bound from the process's
+//!   parent (systemd's socket activation, a binary upgrade's old master).
 //! - [`accept`]: the blocking accept loop of the forked children (prefork,
 //!   worker, and `single`'s one thread), and the handling of a failed
 //!   `accept` that every accept loop shares (the event loop's too).

@@ -225,6 +225,7 @@ pub fn reset_signals() {
         (Signal::SIGINT, &ignore),
         (Signal::SIGHUP, &ignore),
         (Signal::SIGUSR1, &ignore),
+        (Signal::SIGUSR2, &ignore),
         (Signal::SIGWINCH, &ignore),
     ] {
         // SAFETY: installing the default or the ignore disposition runs no

@@ -42,6 +42,10 @@
 //! | graceful stop | `Draining` at once; told to leave; waited for up to `GracefulShutdownTimeout` (0: as long as they take), then `SIGTERM`/`SIGKILL` | `Stop` |
 //! | stop | `SIGTERM`, `SIGKILL` after [`STOP_GRACE`] | `Stop` |
 //!
+//! Each time it wakes, the master runs the caller's tickers
+//! ([`Control::on_tick`](crate::Control::on_tick)) on its own thread and
+//! wakes again within the delay they ask for.
+//!
 //! The [`Master`] keeps its children across calls of `run`. It belongs to
 //! the caller, not to a strategy: the caller makes one, keeps it across
 //! restarts and hands it to every run ([`RunContext::master`]). The run
@@ -326,6 +330,8 @@ impl State {
             if let Some(cmd) = ctx.control.take() {
                 return self.command(ctx, cmd, generation);
             }
+            // The caller's housekeeping (Control::on_tick), on this thread.
+            let ticker_wait = ctx.control.tick();
             let now = Instant::now();
             let wait = self
                 .regulator
@@ -333,6 +339,7 @@ impl State {
                 .and_then(|r| r.next_tick())
                 .map(|t| t.saturating_duration_since(now))
                 .unwrap_or(Duration::ZERO);
+            let wait = ticker_wait.map_or(wait, |t| t.min(wait));
             if !wait.is_zero() {
                 self.wait_event(ctx, Some(wait));
             }
