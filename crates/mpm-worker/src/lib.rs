@@ -110,10 +110,7 @@ impl Worker {
     /// The listener and its worker threads in this process, without a
     /// master or children (see the crate documentation).
     pub fn in_process() -> Self {
-        Worker {
-            in_process: true,
-            ..Worker::default()
-        }
+        Worker { in_process: true }
     }
 }
 
