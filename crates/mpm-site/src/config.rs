@@ -61,14 +61,7 @@ pub enum Require {
     Any(Vec<Require>),
 }
 
-/// An address with a prefix length (`192.168.0.0/16`, `10.1` = `10.1.0.0/16`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    /// The network's address (its bits past `prefix` do not matter).
-    pub addr: IpAddr,
-    /// How many leading bits of `addr` a client's address must share.
-    pub prefix: u8,
-}
+pub use mpm_core::net::ipnet::IpNet;
 
 /// `Options` in force for a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
