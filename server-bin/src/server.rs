@@ -12,7 +12,7 @@ use crate::config::dump::{self, VERSION};
 use crate::config::{self, LoadOptions, ServerConfig};
 use crate::detach::{daemonize, redirect_stderr_to_null};
 use crate::pidfile::{self, PidFile, Running};
-use crate::{logging, tls};
+use crate::{logging, remoteip, tls};
 
 fn load(args: &Args) -> Result<ServerConfig, String> {
     let opts = LoadOptions {
@@ -183,6 +183,7 @@ fn run(
     let mut listeners = Listeners::bind(&cfg.listens, mpm_cfg.directives().listen_backlog)
         .map_err(|e| e.to_string())?;
     tls::apply(&tls_table, &mut listeners);
+    remoteip::apply(&cfg, &mut listeners);
     let ready = if detach { Some(daemonize()?) } else { None };
     logging::set_target(cfg.error_log.as_deref(), cfg.log_level)?;
     if ready.is_some() && cfg.error_log.is_some() {
@@ -299,5 +300,6 @@ fn reload(
         .rebind(&new.listens, new.mpm.listen_backlog)
         .map_err(|e| e.to_string())?;
     tls::apply(&tls_table, listeners);
+    remoteip::apply(&new, listeners);
     Ok(new)
 }
