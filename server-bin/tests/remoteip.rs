@@ -55,6 +55,7 @@ impl ProxiedSite {
              LogFormat \"%a %{{c}}a %r\" proxied\n\
              CustomLog logs/access_log proxied\n\
              <Location /granted>\nRequire ip 198.51.100.0/24\n</Location>\n\
+             <Location /server-status>\nSetHandler server-status\n</Location>\n\
              <VirtualHost 127.0.0.1:{direct}>\nRemoteIPProxyProtocol Off\n</VirtualHost>\n\
              <VirtualHost 127.0.0.1:{tls}>\nSSLEngine on\nSSLCertificateFile {c}\n\
              SSLCertificateKeyFile {k}\n</VirtualHost>\n",
@@ -192,6 +193,18 @@ fn local_command_keeps_the_balancer_s_address(t: &ProxiedSite) {
     );
 }
 
+fn the_status_page_shows_the_client_address(t: &ProxiedSite) {
+    let mut s = connect_from("127.0.0.2", t.plain);
+    s.write_all(format!("{}{}", v1("198.51.100.13", t.plain), request("/server-status")).as_bytes())
+        .unwrap();
+    let out = read_to_close(&mut s);
+    assert_eq!(status(&out), "200", "the status page: {out:?}");
+    assert!(
+        out.contains("198.51.100.13"),
+        "the status page does not show the client 198.51.100.13:\n{out}"
+    );
+}
+
 fn headers_come_before_the_tls_handshake(t: &ProxiedSite) {
     let cfg = t.pki.client_config(&[b"http/1.1"]);
     for (name, header) in [
@@ -293,6 +306,7 @@ fn serve_behind_proxies(mpm: &str) {
     v1_and_v2_headers_name_the_client_in_the_log_and_to_require_ip(&t);
     a_header_sent_byte_by_byte_is_awaited_whole(&t);
     local_command_keeps_the_balancer_s_address(&t);
+    the_status_page_shows_the_client_address(&t);
     headers_come_before_the_tls_handshake(&t);
     untrusted_senders_and_missing_headers_are_refused(&t);
     a_header_not_sent_in_time_closes_the_connection(&t);
