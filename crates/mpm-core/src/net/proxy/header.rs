@@ -129,16 +129,19 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, ParseError> {
 /// `PROXY TCP4|TCP6 src dst sport dport\r\n` or `PROXY UNKNOWN…\r\n`.
 fn parse_v1(buf: &[u8]) -> Result<Parsed, ParseError> {
     let window = &buf[..buf.len().min(V1_MAX_LEN)];
-    let Some(cr) = window.iter().position(|&b| b == b'\r') else {
-        if window.contains(&b'\n') {
-            return bad("PROXY v1 line ends without CR before LF");
-        }
+    // The line ends at its first CR, which LF must follow; a LF before
+    // it is refused (as soon as it is seen, so a split line is refused
+    // the same way).
+    let Some(cr) = window.iter().position(|&b| b == b'\r' || b == b'\n') else {
         return if buf.len() >= V1_MAX_LEN {
             bad("PROXY v1 line longer than 107 bytes")
         } else {
             Ok(Parsed::Incomplete)
         };
     };
+    if window[cr] == b'\n' {
+        return bad("PROXY v1 line ends without CR before LF");
+    }
     let Some(&next) = buf.get(cr + 1) else {
         return Ok(Parsed::Incomplete);
     };
@@ -483,6 +486,9 @@ mod tests {
             b"PROXY TCP4 1.2.3.4 1.2.3.4 65536 2\r\n",
             b"PROXY TCP4 1.2.3.4 1.2.3.4 1 2\n",
             b"PROXY TCP4 1.2.3.4 1.2.3.4 1 2\rX",
+            // Found by the proxy_header fuzz target: a LF inside an UNKNOWN
+            // line was taken whole but refused when cut before the CR.
+            b"PROXY UNKNOWN ffff::1 ff\x01\0\0\0\0\0\n:2 1 2\r\n",
             b"PROXY UDP4 1.2.3.4 1.2.3.4 1 2\r\n",
             b"PROXY UNKNOWNX\r\n",
             b"GET / HTTP/1.1\r\n",
