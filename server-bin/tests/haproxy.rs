@@ -36,8 +36,11 @@ use nix::unistd::Pid;
 /// Where the load client connects from: the address the logs must show.
 const CLIENT: &str = "127.0.0.2";
 
+/// An operation on one `mpmd`: returns once its new generation serves.
+type Step = fn(&mut Backend);
+
 /// The operations each `mpmd` goes through in turn, under load.
-const STEPS: &[(&str, fn(&mut Backend))] = &[("graceful restart", graceful_restart)];
+const STEPS: &[(&str, Step)] = &[("graceful restart", graceful_restart)];
 
 /// One `mpmd` behind HAProxy.
 struct Backend {
@@ -79,7 +82,8 @@ impl Backend {
 fn graceful_restart(b: &mut Backend) {
     b.server.signal(Signal::SIGUSR1);
     b.generations += 1;
-    b.server.wait_log("resuming normal operations", b.generations);
+    b.server
+        .wait_log("resuming normal operations", b.generations);
 }
 
 /// The `haproxy` binary, if the machine has one.
@@ -232,7 +236,11 @@ impl Load {
                                 conn = Some(BufReader::new(connect_from_client(front)?));
                             }
                             let r = conn.as_mut()?;
-                            let close = if keep_alive { "" } else { "Connection: close\r\n" };
+                            let close = if keep_alive {
+                                ""
+                            } else {
+                                "Connection: close\r\n"
+                            };
                             let req =
                                 format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{close}\r\n");
                             r.get_mut().write_all(req.as_bytes()).ok()?;
@@ -297,14 +305,20 @@ fn behind_haproxy_operations_on_each_mpmd_fail_no_request_and_logs_show_the_clie
     let haproxy = HaProxy::start(&bin, front, &[&backends[0], &backends[1]]);
     // Ready: HAProxy answers, and its checks reached both servers.
     let ready = wait_for(15.0, || {
-        backends.iter().all(|b| b.access_log().contains("GET /health"))
+        backends
+            .iter()
+            .all(|b| b.access_log().contains("GET /health"))
             && connect_from_client(front).is_some_and(|s| {
                 let mut r = BufReader::new(s);
                 let req = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
                 r.get_mut().write_all(req).is_ok() && read_status(&mut r) == Some(200)
             })
     });
-    assert!(ready, "HAProxy did not come up in front of both servers; its log:\n{}", haproxy.log());
+    assert!(
+        ready,
+        "HAProxy did not come up in front of both servers; its log:\n{}",
+        haproxy.log()
+    );
 
     let load = Load::start(front);
     let served = |load: &Load, n: u32| {
@@ -335,10 +349,19 @@ fn behind_haproxy_operations_on_each_mpmd_fail_no_request_and_logs_show_the_clie
 
     for (i, b) in backends.iter().enumerate() {
         let log = b.access_log();
-        let load_lines: Vec<&str> = log.lines().filter(|l| l.contains(" GET /index.html?t")).collect();
-        assert!(!load_lines.is_empty(), "mpmd{i} served none of the load:\n{log}");
+        let load_lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" GET /index.html?t"))
+            .collect();
+        assert!(
+            !load_lines.is_empty(),
+            "mpmd{i} served none of the load:\n{log}"
+        );
         let want = format!("{CLIENT} 127.0.0.1 ");
-        let wrong: Vec<&&str> = load_lines.iter().filter(|l| !l.starts_with(&want)).collect();
+        let wrong: Vec<&&str> = load_lines
+            .iter()
+            .filter(|l| !l.starts_with(&want))
+            .collect();
         assert!(
             wrong.is_empty(),
             "mpmd{i} logged {} requests without the client's address {CLIENT} (HAProxy's is 127.0.0.1), e.g. {:?}",
@@ -347,7 +370,8 @@ fn behind_haproxy_operations_on_each_mpmd_fail_no_request_and_logs_show_the_clie
         );
         // The health checks: a v2 LOCAL header, HAProxy's own address.
         assert!(
-            log.lines().any(|l| l.starts_with("127.0.0.1 127.0.0.1 GET /health ")),
+            log.lines()
+                .any(|l| l.starts_with("127.0.0.1 127.0.0.1 GET /health ")),
             "mpmd{i} logged no health check from HAProxy:\n{log}"
         );
     }

@@ -142,7 +142,11 @@ fn v1_and_v2_headers_name_the_client_in_the_log_and_to_require_ip(t: &ProxiedSit
     s.write_all(format!("{}{}", v1("198.51.100.7", t.plain), request("/granted?v1")).as_bytes())
         .unwrap();
     let out = read_to_close(&mut s);
-    assert_eq!(status(&out), "200", "a v1 client in 198.51.100.0/24 got {out:?}");
+    assert_eq!(
+        status(&out),
+        "200",
+        "a v1 client in 198.51.100.0/24 got {out:?}"
+    );
     assert_eq!(
         t.logged("GET /granted?v1 HTTP/1.1"),
         "198.51.100.7 127.0.0.2 GET /granted?v1 HTTP/1.1",
@@ -150,10 +154,20 @@ fn v1_and_v2_headers_name_the_client_in_the_log_and_to_require_ip(t: &ProxiedSit
     );
 
     let mut s = connect_from("127.0.0.2", t.plain);
-    s.write_all(&[v2("192.0.2.9", t.plain), request("/granted?v2").into_bytes()].concat())
-        .unwrap();
+    s.write_all(
+        &[
+            v2("192.0.2.9", t.plain),
+            request("/granted?v2").into_bytes(),
+        ]
+        .concat(),
+    )
+    .unwrap();
     let out = read_to_close(&mut s);
-    assert_eq!(status(&out), "403", "a v2 client outside 198.51.100.0/24 got {out:?}");
+    assert_eq!(
+        status(&out),
+        "403",
+        "a v2 client outside 198.51.100.0/24 got {out:?}"
+    );
     assert_eq!(
         t.logged("GET /granted?v2 HTTP/1.1"),
         "192.0.2.9 127.0.0.2 GET /granted?v2 HTTP/1.1"
@@ -174,7 +188,11 @@ fn a_header_sent_byte_by_byte_is_awaited_whole(t: &ProxiedSite) {
         let path = format!("/granted?split-{name}");
         s.write_all(request(&path).as_bytes()).unwrap();
         let out = read_to_close(&mut s);
-        assert_eq!(status(&out), "200", "a {name} header split byte by byte got {out:?}");
+        assert_eq!(
+            status(&out),
+            "200",
+            "a {name} header split byte by byte got {out:?}"
+        );
     }
     assert!(t
         .logged("GET /granted?split-v2 HTTP/1.1")
@@ -195,8 +213,15 @@ fn local_command_keeps_the_balancer_s_address(t: &ProxiedSite) {
 
 fn the_status_page_shows_the_client_address(t: &ProxiedSite) {
     let mut s = connect_from("127.0.0.2", t.plain);
-    s.write_all(format!("{}{}", v1("198.51.100.13", t.plain), request("/server-status")).as_bytes())
-        .unwrap();
+    s.write_all(
+        format!(
+            "{}{}",
+            v1("198.51.100.13", t.plain),
+            request("/server-status")
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     let out = read_to_close(&mut s);
     assert_eq!(status(&out), "200", "the status page: {out:?}");
     assert!(

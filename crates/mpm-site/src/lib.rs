@@ -116,7 +116,8 @@ mod validators;
 pub use access_log::AccessLog;
 pub use config::{
     AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
-    OptionsSetting, Origin, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig, VhostAddr, VirtualHost,
+    OptionsSetting, Origin, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig,
+    VhostAddr, VirtualHost,
 };
 pub use error::Error;
 pub use site::Site;

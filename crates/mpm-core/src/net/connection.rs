@@ -66,7 +66,7 @@ pub struct Connection {
     /// reads and writes may wait).
     nonblocking: bool,
     /// A PROXY protocol header to read before anything else.
-    proxy: Option<Awaited>,
+    proxy: Option<Box<Awaited>>,
 }
 
 impl Connection {
@@ -288,7 +288,7 @@ impl Connection {
 
 /// The PROXY header a connection from `peer` to `listener` must send
 /// first, if any.
-fn awaited(listener: &Listener, peer: SocketAddr) -> Option<Awaited> {
+fn awaited(listener: &Listener, peer: SocketAddr) -> Option<Box<Awaited>> {
     let p = listener.proxy.as_ref()?;
     let refuse = match p.expects(peer.ip()) {
         Expect::Nothing => return None,
@@ -296,7 +296,7 @@ fn awaited(listener: &Listener, peer: SocketAddr) -> Option<Awaited> {
         Expect::Refuse => true,
     };
     let deadline = crate::deadline::after(Instant::now(), p.timeout);
-    Some(Awaited { deadline, refuse })
+    Some(Box::new(Awaited { deadline, refuse }))
 }
 
 impl Read for Connection {

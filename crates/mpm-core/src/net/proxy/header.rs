@@ -37,8 +37,8 @@ pub enum Parsed {
     Incomplete,
     /// A whole header, `len` bytes long; what follows is not its.
     Complete {
-        /// The header.
-        header: ProxyHeader,
+        /// The header (boxed: it is large, and made once per connection).
+        header: Box<ProxyHeader>,
         /// Its length in bytes.
         len: usize,
     },
@@ -162,7 +162,10 @@ fn parse_v1(buf: &[u8]) -> Result<Parsed, ParseError> {
             version: 1,
             ..ProxyHeader::default()
         };
-        return Ok(Parsed::Complete { header, len });
+        return Ok(Parsed::Complete {
+            header: Box::new(header),
+            len,
+        });
     }
     let mut fields = line.split(' ');
     let (Some(proto), Some(src), Some(dst), Some(sport), Some(dport), None) = (
@@ -177,12 +180,24 @@ fn parse_v1(buf: &[u8]) -> Result<Parsed, ParseError> {
     };
     let (src, dst): (IpAddr, IpAddr) = match proto {
         "TCP4" => (
-            IpAddr::V4(src.parse().or(bad("PROXY v1 source is not an IPv4 address"))?),
-            IpAddr::V4(dst.parse().or(bad("PROXY v1 destination is not an IPv4 address"))?),
+            IpAddr::V4(
+                src.parse()
+                    .or(bad("PROXY v1 source is not an IPv4 address"))?,
+            ),
+            IpAddr::V4(
+                dst.parse()
+                    .or(bad("PROXY v1 destination is not an IPv4 address"))?,
+            ),
         ),
         "TCP6" => (
-            IpAddr::V6(src.parse().or(bad("PROXY v1 source is not an IPv6 address"))?),
-            IpAddr::V6(dst.parse().or(bad("PROXY v1 destination is not an IPv6 address"))?),
+            IpAddr::V6(
+                src.parse()
+                    .or(bad("PROXY v1 source is not an IPv6 address"))?,
+            ),
+            IpAddr::V6(
+                dst.parse()
+                    .or(bad("PROXY v1 destination is not an IPv6 address"))?,
+            ),
         ),
         _ => return bad("PROXY v1 protocol is not TCP4, TCP6 or UNKNOWN"),
     };
@@ -194,7 +209,10 @@ fn parse_v1(buf: &[u8]) -> Result<Parsed, ParseError> {
         )),
         tlvs: Tlvs::default(),
     };
-    Ok(Parsed::Complete { header, len })
+    Ok(Parsed::Complete {
+        header: Box::new(header),
+        len,
+    })
 }
 
 /// A v1 port: 1 to 5 decimal digits, no sign, no leading zero, at most
@@ -279,7 +297,10 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, ParseError> {
         addresses: if local { None } else { addresses },
         tlvs,
     };
-    Ok(Parsed::Complete { header, len })
+    Ok(Parsed::Complete {
+        header: Box::new(header),
+        len,
+    })
 }
 
 const PP2_TYPE_ALPN: u8 = 0x01;
@@ -371,7 +392,11 @@ fn ssl_tlv(value: &[u8]) -> Result<SslTlv, ParseError> {
 fn crc32c_with_zeroed(bytes: &[u8], zeroed: usize) -> u32 {
     let mut crc = !0u32;
     for (i, &b) in bytes.iter().enumerate() {
-        let b = if (zeroed..zeroed + 4).contains(&i) { 0 } else { b };
+        let b = if (zeroed..zeroed + 4).contains(&i) {
+            0
+        } else {
+            b
+        };
         crc ^= u32::from(b);
         for _ in 0..8 {
             crc = if crc & 1 != 0 {
@@ -433,7 +458,7 @@ mod tests {
 
     fn complete(buf: &[u8]) -> (ProxyHeader, usize) {
         match parse(buf) {
-            Ok(Parsed::Complete { header, len }) => (header, len),
+            Ok(Parsed::Complete { header, len }) => (*header, len),
             other => panic!("{:?} gave {other:?}", String::from_utf8_lossy(buf)),
         }
     }
@@ -448,7 +473,10 @@ mod tests {
             Some((sa("192.0.2.7:56324"), sa("198.51.100.1:443")))
         );
         let (h, _) = complete(b"PROXY TCP6 2001:db8::1 ::1 1 65535\r\n");
-        assert_eq!(h.addresses, Some((sa("[2001:db8::1]:1"), sa("[::1]:65535"))));
+        assert_eq!(
+            h.addresses,
+            Some((sa("[2001:db8::1]:1"), sa("[::1]:65535")))
+        );
     }
 
     #[test]
@@ -470,7 +498,9 @@ mod tests {
             for cut in 0..whole.len() {
                 assert_eq!(parse(&whole[..cut]), Ok(Parsed::Incomplete), "cut at {cut}");
             }
-            assert!(matches!(parse(&whole), Ok(Parsed::Complete { len, .. }) if len == whole.len()));
+            assert!(
+                matches!(parse(&whole), Ok(Parsed::Complete { len, .. }) if len == whole.len())
+            );
         }
     }
 
@@ -494,7 +524,11 @@ mod tests {
             b"GET / HTTP/1.1\r\n",
             b"\r\n\r\n\0\r\nQUIT\r",
         ] {
-            assert!(parse(bad).is_err(), "{:?} was taken", String::from_utf8_lossy(bad));
+            assert!(
+                parse(bad).is_err(),
+                "{:?} was taken",
+                String::from_utf8_lossy(bad)
+            );
         }
         let long = [&b"PROXY UNKNOWN "[..], &[b'x'; 100]].concat();
         assert!(parse(&long).is_err(), "a line past 107 bytes was taken");

@@ -123,7 +123,7 @@ pub(crate) struct Awaited {
 
 /// One attempt that never waits to read the header from `tcp` (whose
 /// peer is `peer`): `Ok(None)` while it is not complete.
-pub(crate) fn read_step(tcp: &TcpStream, peer: SocketAddr) -> io::Result<Option<ProxyHeader>> {
+pub(crate) fn read_step(tcp: &TcpStream, peer: SocketAddr) -> io::Result<Option<Box<ProxyHeader>>> {
     let refused = |why: &dyn std::fmt::Display| {
         log::info!("connection from {peer} refused: {why}");
         io::Error::new(
@@ -225,7 +225,10 @@ mod tests {
             ..ProxyProtocol::default()
         };
         assert_eq!(p.expects("127.0.0.2".parse().unwrap()), Expect::Header);
-        assert_eq!(p.expects("::ffff:127.0.0.2".parse().unwrap()), Expect::Header);
+        assert_eq!(
+            p.expects("::ffff:127.0.0.2".parse().unwrap()),
+            Expect::Header
+        );
         assert_eq!(p.expects("127.0.0.3".parse().unwrap()), Expect::Nothing);
         assert_eq!(p.expects("127.0.0.1".parse().unwrap()), Expect::Refuse);
     }
