@@ -20,7 +20,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -197,13 +197,7 @@ fn read_status(r: &mut impl BufRead) -> Option<u16> {
 }
 
 fn connect_from_client(front: u16) -> Option<TcpStream> {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
-    let local: SocketAddr = format!("{CLIENT}:0").parse().ok()?;
-    sock.bind(&local.into()).ok()?;
-    sock.connect(&addr(front).into()).ok()?;
-    let s: TcpStream = sock.into();
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    Some(s)
+    connect_from(CLIENT, addr(front)).ok()
 }
 
 /// The test's load client: threads on keep-alive connections and

@@ -15,7 +15,7 @@ mod common;
 mod pki;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -103,14 +103,7 @@ impl ProxiedSite {
 
 /// A connection to `port` from the loopback address `from`.
 fn connect_from(from: &str, port: u16) -> TcpStream {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let local: SocketAddr = format!("{from}:0").parse().unwrap();
-    sock.bind(&local.into()).expect("bind the client address");
-    sock.connect(&addr(port).into()).expect("connect to mpmd");
-    let s: TcpStream = sock.into();
-    s.set_nodelay(true).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
+    common::connect_from(from, addr(port)).expect("connect to mpmd from another address")
 }
 
 fn read_to_close(s: &mut impl Read) -> String {
