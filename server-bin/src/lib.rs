@@ -10,7 +10,8 @@
 //!   `lexer` is public for fuzzing).
 //! - [`site`]: the request handlers, `mpm_site` (its `uri_path` and
 //!   `conditional` are public for fuzzing).
-//! - `tls`: which addresses speak TLS, with which certificate files.
+//! - `tls`: which addresses speak TLS, with which certificate files;
+//!   `remoteip`: which read the PROXY protocol, from whom.
 //! - `logging`: the error log; `pidfile`: the pid file; `detach`: leaving
 //!   the terminal for `-k start`.
 //! - `activation`: listening sockets handed over at start (systemd's
@@ -25,6 +26,7 @@ mod detach;
 mod logging;
 mod notify;
 mod pidfile;
+mod remoteip;
 pub mod server;
 mod supervise;
 mod tls;

@@ -161,6 +161,7 @@ fn dash_l_lists_the_compiled_in_modules() {
         "mod_status.c",
         "mod_log_config.c",
         "mod_file_cache.c",
+        "mod_remoteip.c",
     ] {
         assert!(files.contains(&m), "{m} missing from:\n{out}");
     }
@@ -186,6 +187,7 @@ fn dash_m_and_dump_modules_list_the_loaded_modules() {
         "core_module (static)",
         "alias_module (static)",
         "file_cache_module (static)",
+        "remoteip_module (static)",
     ] {
         assert!(
             m_out.lines().any(|l| l.trim() == m),

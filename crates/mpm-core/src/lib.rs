@@ -34,7 +34,8 @@
 //! **Sockets** ([`net`]): listeners bound once before any fork; the
 //! blocking accept loop (prefork and worker children, `single`'s thread;
 //! the event loop accepts in its own way but shares the handling of a
-//! failed `accept`); the accepted [`Connection`], in clear or TLS; rustls
+//! failed `accept`); the accepted [`Connection`], in clear or TLS, and
+//! the PROXY protocol header a load balancer may open it with; rustls
 //! configuration.
 //!
 //! **Processes** ([`process`]): the master that forks, reaps and

@@ -5,11 +5,14 @@
 //! path; each line goes out in one `write`, so processes that inherited the
 //! file after `fork` do not interleave inside a line.
 //!
-//! Supported: `%h %a %A %l %u %t %r %s %>s %b %B %D %T %{s|ms|us}T %v %V %p
+//! Supported: `%h %a %{c}h %{c}a %A %l %u %t %r %s %>s %b %B %D %T %{s|ms|us}T %v %V %p
 //! %{local|remote}p %m %U %q %H %{Name}i %%`. `%{Name}o` logs `-` (the
 //! exchange does not carry response headers). `%t` is in UTC (`+0000`),
 //! and `%U` is the path as the client sent it. Conditions (`%400,501{…}i`)
-//! are accepted and ignored. Anything else is written literally.
+//! are accepted and ignored. Anything else is written literally. `%h` and
+//! `%a` are the client's address (mpmd never looks names up), which a
+//! PROXY protocol header or `RemoteIPHeader` may have given; `%{c}h` and
+//! `%{c}a` are the TCP peer's (the load balancer's, then), as in Apache.
 //!
 //! An embedding program that answers with its own handler logs in the same
 //! formats by opening an [`AccessLog`] and writing each exchange from its
@@ -63,6 +66,7 @@ pub struct LogFormat {
 enum Item {
     Literal(String),
     ClientIp,
+    PeerIp,
     LocalIp,
     Dash,
     Time,
@@ -154,6 +158,7 @@ impl LogFormat {
                     Ok(())
                 }
                 Item::ClientIp => write!(out, "{}", canonical_ip(ex.conn.peer.ip())),
+                Item::PeerIp => write!(out, "{}", canonical_ip(ex.conn.socket_peer().ip())),
                 Item::LocalIp => write!(out, "{}", canonical_ip(ex.conn.local.ip())),
                 Item::Dash => {
                     out.push('-');
@@ -244,6 +249,7 @@ impl LogFormat {
 fn item(directive: char, arg: Option<&str>) -> Option<Item> {
     Some(match (directive, arg) {
         ('%', _) => Item::Literal("%".into()),
+        ('h' | 'a', Some("c")) => Item::PeerIp,
         ('h' | 'a', _) => Item::ClientIp,
         ('A', _) => Item::LocalIp,
         ('l' | 'u', _) => Item::Dash,

@@ -61,14 +61,7 @@ pub enum Require {
     Any(Vec<Require>),
 }
 
-/// An address with a prefix length (`192.168.0.0/16`, `10.1` = `10.1.0.0/16`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    /// The network's address (its bits past `prefix` do not matter).
-    pub addr: IpAddr,
-    /// How many leading bits of `addr` a client's address must share.
-    pub prefix: u8,
-}
+pub use mpm_core::net::ipnet::IpNet;
 
 /// `Options` in force for a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -428,6 +421,29 @@ pub struct SiteConfig {
     pub add_types: Vec<(String, String)>,
     /// `MMapFile` and `CacheFile` files, in order, each path once.
     pub cached_files: Vec<CachedFile>,
+    /// mod_remoteip: the header that names the client, and the proxies
+    /// trusted to write it.
+    pub remote_ip: RemoteIpConfig,
+}
+
+/// mod_remoteip's settings (see [`crate::remote_ip`] for the walk).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RemoteIpConfig {
+    /// `RemoteIPHeader` (`X-Forwarded-For`): none, no header is read.
+    pub header: Option<http::HeaderName>,
+    /// `RemoteIPTrustedProxy`: proxies trusted to name the client, not
+    /// with a private address.
+    pub trusted: Vec<IpNet>,
+    /// `RemoteIPInternalProxy`: proxies trusted to name any client.
+    pub internal: Vec<IpNet>,
+}
+
+impl RemoteIpConfig {
+    /// Every trusted proxy, internal or not: the senders whose PROXY
+    /// protocol headers are believed (empty: anyone).
+    pub fn proxies(&self) -> Vec<IpNet> {
+        self.trusted.iter().chain(&self.internal).copied().collect()
+    }
 }
 
 impl SiteConfig {
@@ -438,6 +454,7 @@ impl SiteConfig {
             vhosts: Vec::new(),
             add_types: Vec::new(),
             cached_files: Vec::new(),
+            remote_ip: RemoteIpConfig::default(),
         }
     }
 

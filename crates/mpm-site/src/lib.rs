@@ -79,6 +79,8 @@
 //! - [`router`]: virtual-host selection, by address and then by name.
 //! - [`uri_path`]: the request path decoded and normalised, or refused.
 //! - [`require`]: `Require`, whether a client may see a resource.
+//! - [`remote_ip`]: mod_remoteip's `RemoteIPHeader`: the client's address
+//!   from `X-Forwarded-For`, as far as trusted proxies wrote it.
 //! - [`static_files`]: a file or directory below a root, with
 //!   `<Directory>` settings; [`mime`] gives its content type,
 //!   [`conditional`] decides 200, 206, 304, 412 or 416.
@@ -106,6 +108,7 @@ pub mod log_escape;
 pub mod metrics;
 pub mod mime;
 pub mod pages;
+pub mod remote_ip;
 pub mod require;
 pub mod router;
 pub mod site;
@@ -118,7 +121,8 @@ mod validators;
 pub use access_log::AccessLog;
 pub use config::{
     AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
-    OptionsSetting, Origin, RedirectRule, Require, SetHandler, SiteConfig, VhostAddr, VirtualHost,
+    OptionsSetting, Origin, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig,
+    VhostAddr, VirtualHost,
 };
 pub use error::Error;
 pub use site::Site;

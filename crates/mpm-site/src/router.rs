@@ -147,14 +147,7 @@ fn push_once(list: &mut Vec<usize>, index: usize) {
     }
 }
 
-/// An IPv4-mapped IPv6 address as the IPv4 address it carries (dual-stack
-/// listeners report IPv4 clients that way).
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
+pub use mpm_core::net::ipnet::canonical_ip;
 
 fn normalise_name(name: &str) -> String {
     trim_host(name).to_ascii_lowercase()

@@ -31,7 +31,8 @@ use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
 use crate::config::{
-    AliasRule, LocationBlock, RedirectRule, Require, SetHandler, SiteConfig, VirtualHost,
+    AliasRule, LocationBlock, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig,
+    VirtualHost,
 };
 use crate::error::Error;
 use crate::file_cache::FileCache;
@@ -57,6 +58,7 @@ pub struct Site {
     cache: FileCache,
     scoreboard: mpm_core::Scoreboard,
     status: Arc<StatusInfo>,
+    remote_ip: RemoteIpConfig,
 }
 
 /// One host, prepared for serving.
@@ -121,6 +123,7 @@ impl Site {
             mime,
             scoreboard,
             status,
+            remote_ip: cfg.remote_ip.clone(),
         })
     }
 
@@ -281,6 +284,8 @@ fn redirect_response(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> R
 
 impl Handler for Site {
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
+        // The client as `RemoteIPHeader` names it, for `Require`.
+        let conn = &*self.remote_ip.conn_for(conn, req.headers());
         let uri = req.uri();
         let name = router::request_host(Some(uri), req.headers());
         let index = self.router.select(&conn.local, name);
@@ -366,6 +371,12 @@ impl Handler for Site {
     fn log(&self, exchange: &Exchange<'_>) {
         let name = router::request_host(exchange.uri, exchange.headers);
         let host = &self.hosts[self.router.select(&exchange.conn.local, name)];
+        // `%a` is the client as `RemoteIPHeader` names it.
+        let conn = self.remote_ip.conn_for(exchange.conn, exchange.headers);
+        let exchange = &Exchange {
+            conn: &conn,
+            ..*exchange
+        };
         self.scoreboard.counters().record(
             host.counted_as,
             exchange.method,

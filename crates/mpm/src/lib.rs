@@ -256,6 +256,10 @@ pub use mpm_core::net::tls_stream::TlsInfo;
 pub use mpm_core::Error;
 
 pub use mpm_core::config;
+/// Behind a load balancer: the PROXY protocol's settings
+/// ([`Server::proxy_protocol`]) and the address ranges they name.
+pub use mpm_core::net::ipnet::IpNet;
+pub use mpm_core::net::proxy::{Proxied, ProxyProtocol};
 /// TLS configurations: [`tls::from_pem_files`] for one certificate,
 /// [`tls::server_config`] for several hosts by SNI (feature `tls`; without
 /// it, only what needs no rustls).

@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
+use mpm_core::net::proxy::ProxyProtocol;
 use mpm_core::process::clamp::Clamped;
 use mpm_core::{
     shared_factory, Control, ControlHandle, Error, Exit, Handler, HandlerFactory, ListenAddr,
@@ -57,6 +58,7 @@ pub struct Server {
     addrs: Vec<ListenAddr>,
     /// TLS configurations, by index into `addrs`.
     tls: Vec<Option<TlsConfig>>,
+    proxy: Vec<(ListenAddr, Arc<ProxyProtocol>)>,
     strategy: String,
     protocol: ProtocolConfig,
     mpm: MpmConfig,
@@ -121,6 +123,7 @@ impl Server {
             addrs: Vec::new(),
             tls: Vec::new(),
             strategy: strategies::strategies()[0].to_string(),
+            proxy: Vec::new(),
             protocol: ProtocolConfig::default(),
             mpm: MpmConfig::default(),
             control: None,
@@ -203,6 +206,28 @@ impl Server {
         self
     }
 
+    /// Read the PROXY protocol on `addr` (an address given to
+    /// [`Server::listen`] or [`Server::listen_tls`]): behind a load
+    /// balancer that sends it (HAProxy's `send-proxy-v2`), each connection
+    /// opens with a header naming the client, which handlers then see as
+    /// [`ConnInfo::peer`](mpm_core::ConnInfo::peer); `settings` say who may
+    /// send it and how long it may take (see [`mpm_core::net::proxy`]).
+    pub fn proxy_protocol(mut self, addr: &str, settings: ProxyProtocol) -> Result<Self, Error> {
+        let parsed: ListenAddr = addr.parse()?;
+        let Some(known) = self
+            .addrs
+            .iter()
+            .find(|a| a.ip == parsed.ip && a.port == parsed.port)
+        else {
+            return Err(Error::ListenAddr {
+                addr: addr.to_string(),
+                reason: "Server::proxy_protocol names an address not given to listen or listen_tls",
+            });
+        };
+        self.proxy.push((known.clone(), Arc::new(settings)));
+        Ok(self)
+    }
+
     /// Choose the strategy by name, one of [`crate::strategies`]:
     /// `event-threads` (the default), `worker-threads` or `single` serve in
     /// this process; `event`, `worker` and `prefork` fork child processes,
@@ -268,6 +293,12 @@ impl Server {
             let index = listeners.iter().position(|b| &b.addr == l);
             if let Some(index) = index {
                 listeners.set_tls(index, self.tls[i].clone());
+            }
+        }
+        for (addr, settings) in &self.proxy {
+            let index = listeners.iter().position(|b| &b.addr == addr);
+            if let Some(index) = index {
+                listeners.set_proxy_protocol(index, Some(settings.clone()));
             }
         }
         let control = match self.control.take() {

@@ -34,6 +34,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("version_module", "mod_version.c"),
     ("ssl_module", "mod_ssl.c"),
     ("file_cache_module", "mod_file_cache.c"),
+    ("remoteip_module", "mod_remoteip.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,

@@ -7,6 +7,7 @@
 //! protocol limits, files of its own, logging, and mod_ssl.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use mpm::rustls::CipherSuite;
 use mpm::strategy::ListenAddr;
@@ -77,4 +78,19 @@ pub struct ServerConfig {
     pub ssl_session_tickets: bool,
     /// `SSLSessionCache`: `none` turns the per-process cache off.
     pub ssl_session_cache: bool,
+    /// mod_remoteip's PROXY protocol settings (its header half is
+    /// `site.remote_ip`).
+    pub proxy_protocol: ProxyProtocolSettings,
+}
+
+/// `RemoteIPProxyProtocol` and what goes with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxyProtocolSettings {
+    /// `RemoteIPProxyProtocol` of each host, numbered as
+    /// [`ServerConfig::ssl`] (`None`: not set there).
+    pub enabled: Vec<Option<bool>>,
+    /// `RemoteIPProxyProtocolExceptions`.
+    pub exceptions: Vec<IpNet>,
+    /// `RemoteIPProxyProtocolTimeout`.
+    pub timeout: Duration,
 }

@@ -1177,3 +1177,57 @@ fn the_error_directive_stops_with_its_message_and_one_without_says_what_it_needs
         );
     }
 }
+
+#[test]
+fn remoteip_directives_fill_the_proxy_protocol_and_header_settings() {
+    let cfg = ok(
+        "Listen 80\n<IfModule remoteip_module>\nRemoteIPProxyProtocol On\n\
+         RemoteIPHeader X-Forwarded-For\nRemoteIPTrustedProxy 10.0.0.0/8 192.0.2.7\n\
+         RemoteIPInternalProxy 127.0.0.1\nRemoteIPProxyProtocolExceptions 10.1.0.0/16\n\
+         RemoteIPProxyProtocolTimeout 500ms\n</IfModule>\n\
+         <VirtualHost *:80>\nRemoteIPProxyProtocol Off\n</VirtualHost>\n",
+    );
+    assert_eq!(cfg.proxy_protocol.enabled, vec![Some(true), Some(false)]);
+    assert_eq!(cfg.proxy_protocol.timeout, Duration::from_millis(500));
+    assert_eq!(cfg.proxy_protocol.exceptions.len(), 1);
+    let r = &cfg.site.remote_ip;
+    assert_eq!(
+        r.header.as_ref().map(|h| h.as_str()),
+        Some("x-forwarded-for")
+    );
+    assert_eq!(r.trusted.len(), 2);
+    assert_eq!(r.internal[0].addr, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(r.proxies().len(), 3);
+    let default = ok("Listen 80\n");
+    assert_eq!(default.proxy_protocol.enabled, vec![None]);
+    assert_eq!(default.proxy_protocol.timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn remoteip_directives_say_what_is_wrong_and_where() {
+    for (text, want) in [
+        (
+            "Listen 80\nRemoteIPTrustedProxy proxy.example\n",
+            "httpd.conf:2: RemoteIPTrustedProxy: 'proxy.example' is not an address or network",
+        ),
+        (
+            "Listen 80\nRemoteIPProxyProtocol maybe\n",
+            "httpd.conf:2: RemoteIPProxyProtocol",
+        ),
+        (
+            "Listen 80\n<VirtualHost *:80>\nRemoteIPTrustedProxy 10.0.0.1\n</VirtualHost>\n",
+            "httpd.conf:3: RemoteIPTrustedProxy cannot occur within <VirtualHost> section",
+        ),
+        (
+            "Listen 80\nRemoteIPTrustedProxyList proxies.txt\n",
+            "httpd.conf:2: RemoteIPTrustedProxyList (a file of proxies) is not supported by mpmd; list them with RemoteIPTrustedProxy ADDRESS…",
+        ),
+        (
+            "Listen 80\nRemoteIPInternalProxy\n",
+            "httpd.conf:2: RemoteIPInternalProxy takes addresses or networks",
+        ),
+    ] {
+        let e = err(text);
+        assert!(e.starts_with(want), "{text:?} gave: {e}");
+    }
+}

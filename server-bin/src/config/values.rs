@@ -294,7 +294,7 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
         ["all", "granted"] => Ok(Require::AllGranted),
         ["all", "denied"] => Ok(Require::AllDenied),
         ["local"] => Ok(Require::Local),
-        ["ip", ..] if args.len() > 1 => args[1..].iter().map(|a| parse_ipnet(a)).collect::<Res<Vec<_>>>().map(Require::Ip),
+        ["ip", ..] if args.len() > 1 => args[1..].iter().map(|a| parse_ipnet("Require ip", a)).collect::<Res<Vec<_>>>().map(Require::Ip),
         ["not", ..] => Err("Require not ... is not supported by mpmd; list what is allowed instead".into()),
         ["host", ..] | ["forward-dns", ..] => {
             Err("Require host is not supported by mpmd (client addresses are never looked up); use Require ip".into())
@@ -310,10 +310,10 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
     }
 }
 
-/// `10.1` (= 10.1.0.0/16), `192.168.0.0/16`, `10.0.0.0/255.0.0.0`, `::1`,
+/// An argument of `directive`: `10.1` (= 10.1.0.0/16), `192.168.0.0/16`, `10.0.0.0/255.0.0.0`, `::1`,
 /// `2001:db8::/32`.
-pub(super) fn parse_ipnet(text: &str) -> Res<IpNet> {
-    let bad = || format!("Require ip: '{text}' is not an address or network");
+pub(super) fn parse_ipnet(directive: &str, text: &str) -> Res<IpNet> {
+    let bad = || format!("{directive}: '{text}' is not an address or network");
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
@@ -518,7 +518,7 @@ mod tests {
 
     #[test]
     fn networks_in_every_apache_spelling() {
-        let net = |t: &str| parse_ipnet(t).map(|n| (n.addr.to_string(), n.prefix));
+        let net = |t: &str| parse_ipnet("Require ip", t).map(|n| (n.addr.to_string(), n.prefix));
         assert_eq!(net("10"), Ok(("10.0.0.0".into(), 8)));
         assert_eq!(net("10.1."), Ok(("10.1.0.0".into(), 16)));
         assert_eq!(net("192.168.1.7"), Ok(("192.168.1.7".into(), 32)));

@@ -368,6 +368,22 @@ pub fn get(addr: SocketAddr, host: &str, path: &str) -> Resp {
     )
 }
 
+/// A connection to `to` from the loopback address `from` (127.0.0.2 …,
+/// to be another client than 127.0.0.1), with `TCP_NODELAY` (each write
+/// its own segment) and a 10 s read timeout.
+pub fn connect_from(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let local: SocketAddr = format!("{from}:0")
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    sock.bind(&local.into())?;
+    sock.connect(&to.into())?;
+    let s: TcpStream = sock.into();
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(s)
+}
+
 pub fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }

@@ -8,10 +8,12 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
+use std::time::Instant;
 
 use nix::sys::socket::MsgFlags;
 
 use crate::net::listener::Listener;
+use crate::net::proxy::{self, Awaited, Expect, Proxied};
 #[cfg(feature = "tls")]
 use crate::net::tls_stream::TlsStream;
 use crate::net::tls_stream::{HandshakeStatus, TlsInfo};
@@ -19,7 +21,8 @@ use crate::net::tls_stream::{HandshakeStatus, TlsInfo};
 /// The facts of one connection a handler may want.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
-    /// The client's address.
+    /// The client's address: the TCP peer's, or the one a trusted load
+    /// balancer's PROXY protocol header gave ([`ConnInfo::proxied`]).
     pub peer: SocketAddr,
     /// The local address the client connected to.
     pub local: SocketAddr,
@@ -30,12 +33,21 @@ pub struct ConnInfo {
     /// `Some` when the connection is TLS (always `None` in a build without
     /// the `tls` feature).
     pub tls: Option<TlsInfo>,
+    /// `Some` when a proxy gave the client's address (`peer`): what it
+    /// said and its own address (see [`crate::net::proxy`]).
+    pub proxied: Option<Arc<Proxied>>,
 }
 
 impl ConnInfo {
     /// True when the connection is TLS.
     pub fn is_secure(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// The TCP peer's address: the proxy's when one gave the client's
+    /// address, else `peer` (Apache's `%{c}a`).
+    pub fn socket_peer(&self) -> SocketAddr {
+        self.proxied.as_ref().map_or(self.peer, |p| p.proxy)
     }
 }
 
@@ -58,6 +70,8 @@ pub struct Connection {
     /// reads and writes may wait).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     nonblocking: bool,
+    /// A PROXY protocol header to read before anything else.
+    proxy: Option<Box<Awaited>>,
 }
 
 impl Connection {
@@ -73,8 +87,10 @@ impl Connection {
                 listener,
                 listen_addr,
                 tls: None,
+                proxied: None,
             },
             nonblocking: false,
+            proxy: None,
         })
     }
 
@@ -84,7 +100,10 @@ impl Connection {
     /// address. When the listener carries a TLS configuration, the
     /// connection is TLS and its handshake has not begun: drive it with
     /// [`Connection::handshake_step`] (or
-    /// [`crate::net::tls::handshake_blocking`]). The stream may be blocking
+    /// [`crate::net::tls::handshake_blocking`]). When the listener reads
+    /// the PROXY protocol, the header comes first, within its own
+    /// deadline: the handshake steps read it (or
+    /// [`crate::net::proxy::read_blocking`]). The stream may be blocking
     /// or non-blocking; the mode is read here, so set it before.
     pub fn accepted(
         stream: TcpStream,
@@ -116,8 +135,10 @@ impl Connection {
                 listener: index,
                 listen_addr: listener.name.clone(),
                 tls: None,
+                proxied: None,
             },
             nonblocking,
+            proxy: awaited(listener, peer),
         })
     }
 
@@ -141,8 +162,12 @@ impl Connection {
         }
     }
 
-    /// True while a TLS handshake is under way (or not yet begun).
+    /// True while a PROXY header is awaited or a TLS handshake is under
+    /// way (or not yet begun).
     pub fn handshake_pending(&self) -> bool {
+        if self.proxy.is_some() {
+            return true;
+        }
         match &self.transport {
             #[cfg(feature = "tls")]
             Transport::Tls(_) => self.info.tls.is_none(),
@@ -159,6 +184,9 @@ impl Connection {
     /// [`Connection::write_plain`] and close (a lingering close reads the
     /// socket in clear from then on).
     pub fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
+        if !self.read_proxy_header()? {
+            return Ok(HandshakeStatus::WantRead);
+        }
         match &mut self.transport {
             #[cfg(feature = "tls")]
             Transport::Tls(t) if self.info.tls.is_none() => {
@@ -170,6 +198,41 @@ impl Connection {
             }
             _ => Ok(HandshakeStatus::Done),
         }
+    }
+
+    /// When the PROXY header awaited must have arrived; `None` when none
+    /// is (any more).
+    pub fn proxy_deadline(&self) -> Option<Instant> {
+        self.proxy.as_ref().map(|a| a.deadline)
+    }
+
+    /// One step that never waits of reading the awaited PROXY header:
+    /// `Ok(true)` once read (or when none is awaited), `Ok(false)` while
+    /// incomplete; an error ends the connection (a refused address, a
+    /// malformed header, the peer gone). The client's address becomes
+    /// [`ConnInfo::peer`].
+    pub fn read_proxy_header(&mut self) -> io::Result<bool> {
+        let Some(awaited) = &self.proxy else {
+            return Ok(true);
+        };
+        let socket_peer = self.info.peer;
+        if awaited.refuse {
+            return Err(proxy::untrusted(socket_peer));
+        }
+        let Some(header) = proxy::read_step(self.tcp(), socket_peer)? else {
+            return Ok(false);
+        };
+        self.proxy = None;
+        if let Some((client, destination)) = header.addresses {
+            self.info.peer = client;
+            self.info.proxied = Some(Arc::new(Proxied {
+                proxy: socket_peer,
+                destination: Some(destination),
+                version: header.version,
+                tlvs: header.tlvs,
+            }));
+        }
+        Ok(true)
     }
 
     /// Decrypted bytes already waiting, which a poll on the socket would
@@ -240,6 +303,19 @@ impl Connection {
         }
         self.tcp().shutdown(std::net::Shutdown::Write)
     }
+}
+
+/// The PROXY header a connection from `peer` to `listener` must send
+/// first, if any.
+fn awaited(listener: &Listener, peer: SocketAddr) -> Option<Box<Awaited>> {
+    let p = listener.proxy.as_ref()?;
+    let refuse = match p.expects(peer.ip()) {
+        Expect::Nothing => return None,
+        Expect::Header => false,
+        Expect::Refuse => true,
+    };
+    let deadline = crate::deadline::after(Instant::now(), p.timeout);
+    Some(Box::new(Awaited { deadline, refuse }))
 }
 
 impl Read for Connection {

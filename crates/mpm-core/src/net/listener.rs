@@ -21,6 +21,7 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::Error;
+use crate::net::proxy::ProxyProtocol;
 
 /// A `Listen` directive's address: `80`, `*:80`, `127.0.0.1:8080`,
 /// `[::1]:8080`, optionally followed by a protocol (`https`).
@@ -157,6 +158,10 @@ pub struct Listener {
     pub name: Arc<str>,
     /// The socket, non-blocking.
     pub socket: TcpListener,
+    /// The PROXY protocol settings when connections on this socket open
+    /// with a PROXY header (set with [`Listeners::set_proxy_protocol`];
+    /// replaced on restart).
+    pub proxy: Option<Arc<ProxyProtocol>>,
     /// The TLS configuration when connections on this socket are TLS
     /// (set with [`Listeners::set_tls`]; replaced on restart).
     pub tls: Option<TlsConfig>,
@@ -243,6 +248,7 @@ fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listen
         name: Arc::from(addr.to_string()),
         socket,
         tls: None,
+        proxy: None,
     })
 }
 
@@ -286,6 +292,7 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
     Ok(Listener {
         addr: addr.clone(),
         local,
+        proxy: None,
         name,
         socket,
         tls: None,
@@ -406,6 +413,15 @@ impl Listeners {
     pub fn set_tls(&mut self, index: usize, config: Option<TlsConfig>) {
         if let Some(l) = self.list.get_mut(index) {
             l.tls = config;
+        }
+    }
+
+    /// Make the connections of listener `index` open with a PROXY
+    /// protocol header read under `settings`, or not with `None`. Done as
+    /// [`Listeners::set_tls`] is, so children inherit it.
+    pub fn set_proxy_protocol(&mut self, index: usize, settings: Option<Arc<ProxyProtocol>>) {
+        if let Some(l) = self.list.get_mut(index) {
+            l.proxy = settings;
         }
     }
 

@@ -11,11 +11,16 @@
 //!   its non-blocking handshake step.
 //! - [`tls`]: rustls configuration per listening address (certificates,
 //!   SNI, versions, suites, sessions) and the blocking handshake.
+//! - [`proxy`]: the PROXY protocol header a load balancer opens a
+//!   connection with, read before anything else on listeners that ask
+//!   for it; [`ipnet`]: the networks of addresses trusted with it.
 //! - [`poll`]: waiting on descriptors, for all of the above.
 
 pub mod accept;
 pub mod connection;
+pub mod ipnet;
 pub mod listener;
 pub mod poll;
+pub mod proxy;
 pub mod tls;
 pub mod tls_stream;

@@ -20,6 +20,12 @@ use crate::process::scoreboard::WorkerState;
 /// handler that panics gets its client a 500 and the connection closed.
 pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnStats {
     let t = &ctx.protocol.timeouts;
+    if let Some(slot) = ctx.worker_slot {
+        slot.set_state(WorkerState::Read);
+    }
+    if crate::net::proxy::read_blocking(&mut conn, ctx.abort).is_err() {
+        return ConnStats::default();
+    }
     // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK).
     let sock = socket2::SockRef::from(conn.tcp());
     let _ = sock.set_nodelay(true);
@@ -28,9 +34,6 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         // A TLS record may arrive in pieces after the poll said readable:
         // each read that waits for the rest is bounded by Timeout too.
         let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
-        if let Some(slot) = ctx.worker_slot {
-            slot.set_state(WorkerState::Read);
-        }
         let server = &ctx.protocol.server_header;
         let shaken = crate::net::tls::handshake_blocking(&mut conn, t.timeout, ctx.abort, server);
         if let Some(counters) = ctx.counters {

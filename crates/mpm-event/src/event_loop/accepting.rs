@@ -198,34 +198,46 @@ impl Loop<'_, '_> {
             keepalive_turn: 0,
         });
         self.live += 1;
-        if self.conns[k]
-            .as_ref()
-            .and_then(|s| s.conn.as_ref())
-            .is_some_and(|c| c.handshake_pending())
-        {
+        let conn = self.conns[k].as_ref().and_then(|s| s.conn.as_ref());
+        if conn.is_some_and(|c| c.handshake_pending()) {
+            // A PROXY header has its own deadline; a TLS handshake, Timeout.
+            let deadline = conn.and_then(|c| c.proxy_deadline());
             self.set_state(k, State::Handshake);
-            self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
+            self.set_deadline(
+                k,
+                Some(deadline.unwrap_or_else(|| after(now, self.protocol.timeouts.timeout))),
+            );
         } else {
             self.enter_head(k, Session::new(&self.protocol.limits), now);
         }
     }
 
-    /// Drive a TLS handshake as far as the socket lets it.
+    /// Drive the reading of a PROXY header and a TLS handshake as far as
+    /// the socket lets them.
     pub(super) fn handshake(&mut self, k: usize) {
         let protocol = self.protocol;
         let counters = self.cx.scoreboard.counters();
         let Some(conn) = self.held(k).and_then(|s| s.conn.as_mut()) else {
             return;
         };
+        let awaiting_proxy = conn.proxy_deadline().is_some();
         match conn.handshake_step() {
             Ok(HandshakeStatus::Done) => {
-                counters.tls_handshake(true);
+                if conn.is_tls() {
+                    counters.tls_handshake(true);
+                }
                 self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);
             }
-            Ok(HandshakeStatus::WantRead) | Ok(HandshakeStatus::WantWrite) => {}
+            Ok(HandshakeStatus::WantRead) | Ok(HandshakeStatus::WantWrite) => {
+                if awaiting_proxy && conn.proxy_deadline().is_none() {
+                    // The PROXY header is read; the TLS handshake has Timeout.
+                    let deadline = after(Instant::now(), protocol.timeouts.timeout);
+                    self.set_deadline(k, Some(deadline));
+                }
+            }
             Err(e) if tls_stream::is_plain_http(&e) => {
                 counters.tls_handshake(false);
                 log::debug!("plain HTTP on a TLS port from {}", conn.info().peer);
@@ -235,8 +247,12 @@ impl Loop<'_, '_> {
                 self.linger(k, Instant::now());
             }
             Err(e) => {
-                counters.tls_handshake(false);
-                log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
+                // A refused PROXY header (still awaited) was logged where it
+                // was read, and is no TLS failure.
+                if conn.proxy_deadline().is_none() {
+                    counters.tls_handshake(false);
+                    log::debug!("TLS handshake with {} failed: {e}", conn.info().peer);
+                }
                 self.close(k);
             }
         }

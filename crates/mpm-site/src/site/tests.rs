@@ -79,6 +79,7 @@ fn conn_at(local: &str, peer: &str) -> ConnInfo {
         listener: 0,
         listen_addr: Arc::from("*:80"),
         tls: None,
+        proxied: None,
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::state::{Host, State};
 use crate::config::error::ConfigError;
-use crate::config::server_config::{ServerConfig, SslSettings};
+use crate::config::server_config::{ProxyProtocolSettings, ServerConfig, SslSettings};
 use mpm_site::config::{CustomLog, SiteConfig, VirtualHost};
 
 impl State<'_> {
@@ -39,6 +39,14 @@ impl State<'_> {
                     .map(|h| merge_ssl(&h.ssl, &self.main.ssl)),
             )
             .collect();
+        let proxy_protocol = ProxyProtocolSettings {
+            enabled: std::iter::once(&self.main)
+                .chain(&self.vhosts)
+                .map(|h| h.proxy_protocol)
+                .collect(),
+            exceptions: self.proxy_protocol_exceptions,
+            timeout: self.proxy_protocol_timeout,
+        };
         Ok(ServerConfig {
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
             mpm_name: self.mpm_name,
@@ -55,11 +63,13 @@ impl State<'_> {
                 vhosts,
                 add_types: self.add_types,
                 cached_files: self.cached_files,
+                remote_ip: self.remote_ip,
             },
             ssl,
             warnings: self.warnings,
             ssl_session_tickets: self.ssl_session_tickets,
             ssl_session_cache: self.ssl_session_cache,
+            proxy_protocol,
         })
     }
 }

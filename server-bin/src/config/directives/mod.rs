@@ -20,6 +20,8 @@
 //! - [`access`]: inside the blocks: `Options`, `Require`, `SetHandler`;
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
 //! - [`ssl`]: mod_ssl's directives;
+//! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
+//!   and the trusted proxies;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
 //!
@@ -53,6 +55,7 @@ mod logging;
 mod merge;
 mod mpm_common;
 mod protocol;
+mod remoteip;
 mod server;
 mod server_wide;
 mod site;
@@ -464,7 +467,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 7] = [
+        let families: [Family; 8] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -472,6 +475,7 @@ impl<'a> Loader<'a> {
             access::directive,
             file_cache::directive,
             ssl::directive,
+            remoteip::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

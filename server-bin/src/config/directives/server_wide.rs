@@ -14,6 +14,7 @@ pub(super) fn setter(lower: &str) -> Option<Setter> {
         super::mpm_common::SERVER_WIDE,
         super::protocol::SERVER_WIDE,
         super::ssl::SERVER_WIDE,
+        super::remoteip::SERVER_WIDE,
     ]
     .into_iter()
     .flatten()
@@ -32,6 +33,7 @@ mod tests {
             super::super::mpm_common::SERVER_WIDE,
             super::super::protocol::SERVER_WIDE,
             super::super::ssl::SERVER_WIDE,
+            super::super::remoteip::SERVER_WIDE,
         ]
         .into_iter()
         .flatten()

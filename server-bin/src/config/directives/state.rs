@@ -8,12 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use mpm::strategy::ListenAddr;
 use mpm::{MpmConfig, ProtocolConfig};
 use mpm_site::config::{
-    AliasRule, CachedFile, CustomLog, DirectoryBlock, LocationBlock, Origin, RedirectRule,
-    VhostAddr,
+    AliasRule, CachedFile, CustomLog, DirectoryBlock, IpNet, LocationBlock, Origin, RedirectRule,
+    RemoteIpConfig, VhostAddr,
 };
 
 use crate::config::error::ConfigError;
@@ -84,6 +85,8 @@ pub(super) struct Host {
     pub(super) custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
     pub(super) server_admin: Option<String>,
     pub(super) ssl: SslSettings,
+    /// `RemoteIPProxyProtocol`.
+    pub(super) proxy_protocol: Option<bool>,
     pub(super) origin: Origin,
 }
 
@@ -173,6 +176,9 @@ pub(super) struct State<'a> {
     pub(super) ssl_session_tickets: bool,
     pub(super) ssl_session_cache: bool,
     pub(super) cached_files: Vec<CachedFile>,
+    pub(super) remote_ip: RemoteIpConfig,
+    pub(super) proxy_protocol_exceptions: Vec<IpNet>,
+    pub(super) proxy_protocol_timeout: Duration,
 }
 
 impl<'a> State<'a> {
@@ -213,6 +219,9 @@ impl<'a> State<'a> {
             ssl_session_tickets: true,
             ssl_session_cache: true,
             cached_files: Vec::new(),
+            remote_ip: RemoteIpConfig::default(),
+            proxy_protocol_exceptions: Vec::new(),
+            proxy_protocol_timeout: mpm::ProxyProtocol::TIMEOUT,
         }
     }
 
