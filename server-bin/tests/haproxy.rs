@@ -7,10 +7,12 @@
 //! no request may fail, and the access logs must show the client's
 //! address, not HAProxy's.
 //!
-//! The steps are a list ([`STEPS`]): to show another operation (a binary
-//! upgrade with `mpmd -k upgrade`, a `LoadModule` change then a graceful
-//! restart), add a function that takes a [`Backend`] and returns once
-//! its new generation serves.
+//! The steps are a list ([`STEPS`]): a graceful restart, a binary upgrade
+//! (`mpmd -k upgrade`: a new master takes the listening sockets over), and
+//! a change of strategy (`LoadModule mpm_…_module` changed, then a
+//! graceful restart), each on one `mpmd` after the other. To show another
+//! operation, add a function that takes a [`Backend`] and returns once its
+//! new generation serves.
 //!
 //! HAProxy runs in the foreground (`-db`) in its own process group, with
 //! its own configuration, ports and pid file in a temporary directory,
@@ -40,37 +42,68 @@ const CLIENT: &str = "127.0.0.2";
 type Step = fn(&mut Backend);
 
 /// The operations each `mpmd` goes through in turn, under load.
-const STEPS: &[(&str, Step)] = &[("graceful restart", graceful_restart)];
+const STEPS: &[(&str, Step)] = &[
+    ("graceful restart", graceful_restart),
+    ("binary upgrade", binary_upgrade),
+    ("strategy switch", strategy_switch),
+];
 
 /// One `mpmd` behind HAProxy.
 struct Backend {
     site: Site,
     port: u16,
+    /// The master the test started. After a binary upgrade it has left,
+    /// and its successor (in its process group, writing the same stderr
+    /// file) serves: [`Backend::master`] reads the pid file.
     server: Mpmd,
-    /// `resuming normal operations` lines logged so far.
+    /// The strategy the configuration loads.
+    mpm: &'static str,
+    /// `resuming normal operations` lines logged so far, by every master.
     generations: usize,
 }
 
 impl Backend {
-    fn start(mpm: &str) -> Backend {
+    fn start(mpm: &'static str) -> Backend {
         let site = Site::new();
         site.write("htdocs/index.html", "home");
         site.write("htdocs/health", "ok");
         let port = free_port();
-        let conf = site.config(&format!(
-            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
-             RemoteIPProxyProtocol On\nRemoteIPTrustedProxy 127.0.0.1\n\
-             LogFormat \"%a %{{c}}a %r %>s\" balanced\nCustomLog logs/access_log balanced\n",
-            mpm_directives(mpm),
-            site.docroot().display()
-        ));
+        let conf = write_config(&site, port, mpm);
         let server = start(&site, &conf);
         Backend {
             site,
             port,
             server,
+            mpm,
             generations: 1,
         }
+    }
+
+    /// The serving master's pid, from the pid file.
+    fn master(&self) -> i32 {
+        std::fs::read_to_string(self.site.pid_file())
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {}", self.site.pid_file().display()))
+    }
+
+    /// Wait until the masters logged `resuming normal operations` once
+    /// more (the started master may have left: its log file stays).
+    fn next_generation(&mut self) {
+        self.generations += 1;
+        let want = self.generations;
+        assert!(
+            wait_for(20.0, || {
+                self.server
+                    .stderr()
+                    .matches("resuming normal operations")
+                    .count()
+                    >= want
+            }),
+            "mpmd on port {} did not start generation {want}; stderr:\n{}",
+            self.port,
+            self.server.stderr()
+        );
     }
 
     fn access_log(&self) -> String {
@@ -78,12 +111,88 @@ impl Backend {
     }
 }
 
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // A successor from a binary upgrade is in the started master's
+        // process group, which `Mpmd`'s drop kills; by pid too, in case.
+        if let Ok(pid) = std::fs::read_to_string(self.site.pid_file()) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                if pid != self.server.pid() && pid > 0 {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+/// The backend's configuration, loading the `mpm` strategy.
+fn write_config(site: &Site, port: u16, mpm: &str) -> PathBuf {
+    site.config(&format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
+         RemoteIPProxyProtocol On\nRemoteIPTrustedProxy 127.0.0.1\n\
+         LogFormat \"%a %{{c}}a %r %>s\" balanced\nCustomLog logs/access_log balanced\n",
+        mpm_directives(mpm),
+        site.docroot().display()
+    ))
+}
+
 /// `mpmd -k graceful`'s signal; returns when the new generation serves.
 fn graceful_restart(b: &mut Backend) {
-    b.server.signal(Signal::SIGUSR1);
-    b.generations += 1;
-    b.server
-        .wait_log("resuming normal operations", b.generations);
+    nix::sys::signal::kill(Pid::from_raw(b.master()), Signal::SIGUSR1).expect("signal mpmd");
+    b.next_generation();
+}
+
+/// `mpmd -k upgrade`: the binary starts again and takes the listening
+/// sockets over; `-k upgrade` returns once the new master serves, and the
+/// old one then finishes its connections and leaves.
+fn binary_upgrade(b: &mut Backend) {
+    let old = b.master();
+    let conf = b.site.path("mpmd.conf");
+    let (code, _, err) = run(&["-f", conf.to_str().unwrap(), "-k", "upgrade"]);
+    assert_eq!(
+        code,
+        0,
+        "-k upgrade failed: {err}; stderr:\n{}",
+        b.server.stderr()
+    );
+    let new = b.master();
+    assert_ne!(new, old, "the pid file still names the old master");
+    b.next_generation();
+    // The started master is the test's child (reaped here: a zombie is
+    // still "alive" to kill(0)); a later one is not.
+    let started = b.server.pid();
+    let child = &mut b.server.child;
+    assert!(
+        wait_for(20.0, || if old == started {
+            matches!(child.try_wait(), Ok(Some(_)))
+        } else {
+            !alive(old)
+        }),
+        "the old master {old} did not leave after the upgrade; stderr:\n{}",
+        b.server.stderr()
+    );
+}
+
+/// A `LoadModule` change (event → worker, prefork → event) and a graceful
+/// restart: the new strategy's children start beside the old ones.
+fn strategy_switch(b: &mut Backend) {
+    let next = match b.mpm {
+        "event" => "worker",
+        "worker" => "prefork",
+        _ => "event",
+    };
+    let from = b.mpm;
+    write_config(&b.site, b.port, next);
+    b.mpm = next;
+    graceful_restart(b);
+    let log = b.server.stderr();
+    assert!(
+        log.contains(&format!("switching from the {from} MPM to the {next} MPM"))
+            && log.contains(&format!(
+                "({next} MPM) configured -- resuming normal operations"
+            )),
+        "the graceful restart did not switch {from} to {next}; stderr:\n{log}"
+    );
 }
 
 /// The `haproxy` binary, if the machine has one.

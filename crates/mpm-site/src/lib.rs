@@ -56,7 +56,7 @@
 //!         mpm: &mpm_config,
 //!         control: &control,
 //!         scoreboard: &scoreboard,
-//!         master: &mpm::process::master::Master::new(),
+//!         master: &mpm::strategy::Master::new(),
 //!     })?;
 //!     Ok(())
 //! }
