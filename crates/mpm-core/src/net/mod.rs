@@ -1,7 +1,8 @@
 //! Sockets: from a `Listen` address to an accepted connection.
 //!
 //! - [`listener`]: every `Listen` address bound once, before any fork, and
-//!   kept across restarts.
+//!   kept across restarts; [`resolve`]: the host names a `Listen`
+//!   address may be written with, resolved as Apache does.
 //! - [`accept`]: the blocking accept loop of the forked children (prefork,
 //!   worker, and `single`'s one thread), and the handling of a failed
 //!   `accept` that every accept loop shares (the event loop's too).
@@ -16,5 +17,6 @@ pub mod accept;
 pub mod connection;
 pub mod listener;
 pub mod poll;
+pub mod resolve;
 pub mod tls;
 pub mod tls_stream;
