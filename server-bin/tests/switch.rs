@@ -265,3 +265,51 @@ fn mpmd_x_never_switches() {
     assert!(children(m.pid()).is_empty(), "{:?}", children(m.pid()));
     assert!(!m.stderr().contains("switch"), "{}", m.stderr());
 }
+
+/// Every prefork child busy with a download when the switch comes, in the
+/// slots the new strategy's `MaxRequestWorkers` alone would allow: the new
+/// children start in the free slots beside them (`ServerLimit` above
+/// `MaxRequestWorkers / ThreadsPerChild` is room for finishing children,
+/// as in Apache's event MPM), so new clients are served while the old
+/// children finish.
+#[test]
+fn new_children_start_beside_old_ones_that_hold_as_many_slots_as_the_new_mpm_may_run() {
+    let site = Site::new();
+    let port = free_port();
+    let want = big_pattern();
+    site.write("htdocs/big.bin", &want);
+    let limits = "ServerLimit 8\nMaxRequestWorkers 4\n";
+    let mut m = start(&site, &conf(&site, port, "prefork", limits));
+    // One download per prefork child, up to MaxRequestWorkers.
+    let downloads: Vec<_> = (0..4).map(|_| begin_slow_download(port)).collect();
+    let old = children(m.pid());
+    assert_eq!(old.len(), 4, "prefork children: {old:?}");
+    // Event may run 16 / 4 = 4 children: as many as the old ones hold.
+    conf(&site, port, "event", "ServerLimit 8\n");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    assert_eq!(
+        try_get(addr(port), "/"),
+        Some(200),
+        "no new child served while the old ones finish; children {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    assert_eq!(status_mpm(port), "event");
+    assert!(
+        old.iter().all(|&p| alive(p)),
+        "an old child left with its download unfinished: {old:?}"
+    );
+    for (i, d) in downloads.into_iter().enumerate() {
+        finish_slow_download(d, &want, &format!("download {i}"));
+    }
+    assert!(
+        wait_for(10.0, || old.iter().all(|&p| !alive(p))),
+        "prefork children {old:?} still alive after their downloads ended"
+    );
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "event")),
+        "children {:?} after switching to event",
+        children(m.pid())
+    );
+}
