@@ -313,3 +313,74 @@ fn new_children_start_beside_old_ones_that_hold_as_many_slots_as_the_new_mpm_may
         children(m.pid())
     );
 }
+
+/// The scoreboard mapping of process `pid` (the one shared anonymous
+/// mapping, `/dev/zero` in `smaps`): (size, resident) in kB.
+fn board_kb(pid: i32) -> Option<(u64, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut lines = smaps.lines();
+    while let Some(line) = lines.next() {
+        let head: Vec<&str> = line.split_whitespace().collect();
+        if head.get(1) != Some(&"rw-s") || !line.contains("zero") {
+            continue;
+        }
+        let (mut size, mut rss) = (None, None);
+        for field in lines.by_ref() {
+            let kb = || field.split_whitespace().nth(1)?.parse::<u64>().ok();
+            if field.starts_with("Size:") {
+                size = kb();
+            } else if field.starts_with("Rss:") {
+                rss = kb();
+            }
+            if size.is_some() && rss.is_some() {
+                return size.zip(rss);
+            }
+        }
+    }
+    None
+}
+
+/// The board made at start holds the largest shape of every strategy
+/// (prefork's 256 servers of event's 65 slots: 5 MB); the status page,
+/// before and after a switch, reads the rows that were used, not the
+/// whole board, so a child that answers it keeps the rest untouched.
+#[test]
+fn the_status_page_leaves_the_rows_nobody_used_untouched_before_and_after_a_switch() {
+    let site = Site::new();
+    let port = free_port();
+    let mut m = start(&site, &conf(&site, port, "prefork", ""));
+    assert!(wait_for(10.0, || children_are(m.pid(), "prefork")));
+    // Prefork's page shows its 256 rows of one slot: a row no child used
+    // is shown without reading it.
+    for _ in 0..10 {
+        assert_eq!(status_mpm(port), "prefork");
+    }
+    for pid in children(m.pid()) {
+        let (size, rss) = board_kb(pid).expect("the scoreboard mapping in smaps");
+        assert!(
+            rss * 16 < size,
+            "prefork child {pid} has {rss} kB of the {size} kB board resident"
+        );
+    }
+    // Event's default ThreadLimit: rows of 65 slots.
+    conf(&site, port, "event", "ThreadLimit 64\n");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "event")),
+        "children {:?}",
+        children(m.pid())
+    );
+    // Asked on new connections, so every child may answer some.
+    for _ in 0..20 {
+        assert_eq!(status_mpm(port), "event");
+    }
+    for pid in children(m.pid()) {
+        let (size, rss) = board_kb(pid).expect("the scoreboard mapping in smaps");
+        assert!(size > 4096, "a board of {size} kB, not the largest shape");
+        assert!(
+            rss * 4 < size,
+            "child {pid} has {rss} kB of the {size} kB board resident"
+        );
+    }
+}
