@@ -384,3 +384,36 @@ fn the_status_page_leaves_the_rows_nobody_used_untouched_before_and_after_a_swit
         );
     }
 }
+
+/// `LoadModule mpm_single_module` (without `-X`) serves in the master
+/// itself, on a scoreboard of one slot: a restart that loads a forking
+/// MPM keeps it, saying why, rather than running that MPM within one slot.
+#[test]
+fn a_server_started_with_the_single_mpm_keeps_it_on_a_restart_that_loads_another() {
+    let site = Site::new();
+    let port = free_port();
+    let single = format!(
+        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
+         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
+        site.docroot().display()
+    );
+    let mut m = start(&site, &site.config(&single));
+    assert_eq!(status_mpm(port), "single");
+    conf(&site, port, "prefork", "");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    let log = m.stderr();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("cannot switch to the"))
+        .collect();
+    assert!(
+        refused.len() == 1
+            && refused[0].contains("the prefork MPM")
+            && refused[0].contains("the single MPM keeps running"),
+        "{log}"
+    );
+    assert_eq!(status_mpm(port), "single", "{log}");
+    assert!(children(m.pid()).is_empty(), "{:?}", children(m.pid()));
+    assert_eq!(try_get(addr(port), "/"), Some(200));
+}
