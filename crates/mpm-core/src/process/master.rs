@@ -311,6 +311,10 @@ impl State {
             None => self.regulator = Some(Regulator::new(params.spare)),
         }
         self.fatal = None;
+        // Replacements a crash loop held back were the last run's: this
+        // run starts its own StartServers (the crash history is kept, so
+        // a loop that goes on is still limited).
+        self.owed = 0;
         self.threads = child::threads_within(sb, params.threads_per_child);
         let generation = sb.generation();
         // Children of a previous generation that already left.
