@@ -29,6 +29,22 @@ fn conf(site: &Site, port: u16, mpm: &str, extra: &str) -> PathBuf {
     ))
 }
 
+/// A configuration loading the one-process strategy (without `-X`).
+fn single_conf(site: &Site, port: u16) -> PathBuf {
+    site.config(&format!(
+        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
+         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
+        site.docroot().display()
+    ))
+}
+
+/// The error lines of switches refused, in order.
+fn refusals(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("cannot switch to the"))
+        .collect()
+}
+
 /// The `ServerMPM` the status page names (on a new connection).
 fn status_mpm(port: u16) -> String {
     status_field(port, "ServerMPM")
@@ -215,18 +231,11 @@ fn a_switch_that_cannot_happen_keeps_the_running_mpm_and_says_why_in_one_line() 
     m.signal(Signal::SIGUSR1);
     m.wait_log("resuming normal operations", 2);
     // The one-process strategy has no children to hand over to.
-    site.config(&format!(
-        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
-         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
-        site.docroot().display()
-    ));
+    single_conf(&site, port);
     m.signal(Signal::SIGUSR1);
     m.wait_log("resuming normal operations", 3);
     let log = m.stderr();
-    let refused: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("cannot switch to the"))
-        .collect();
+    let refused = refusals(&log);
     assert_eq!(refused.len(), 2, "{log}");
     assert!(
         refused[0].contains("the worker MPM")
@@ -392,21 +401,13 @@ fn the_status_page_leaves_the_rows_nobody_used_untouched_before_and_after_a_swit
 fn a_server_started_with_the_single_mpm_keeps_it_on_a_restart_that_loads_another() {
     let site = Site::new();
     let port = free_port();
-    let single = format!(
-        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
-         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
-        site.docroot().display()
-    );
-    let mut m = start(&site, &site.config(&single));
+    let mut m = start(&site, &single_conf(&site, port));
     assert_eq!(status_mpm(port), "single");
     conf(&site, port, "prefork", "");
     m.signal(Signal::SIGUSR1);
     m.wait_log("resuming normal operations", 2);
     let log = m.stderr();
-    let refused: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("cannot switch to the"))
-        .collect();
+    let refused = refusals(&log);
     assert!(
         refused.len() == 1
             && refused[0].contains("the prefork MPM")
