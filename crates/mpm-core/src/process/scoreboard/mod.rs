@@ -221,7 +221,8 @@ impl Scoreboard {
 
     /// Ready slot `p` for a process about to start (the master, before it
     /// forks): the slot reset, the row of the shape in use recorded as the
-    /// process's, and its first `starting` workers shown `S`.
+    /// process's (and as the slot's widest, if wider than any before), and
+    /// its first `starting` workers shown `S`.
     pub fn prepare_process(&self, p: usize, starting: usize) {
         self.reset_process(p);
         let row = self.shape_in_use().1;
