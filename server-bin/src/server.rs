@@ -377,7 +377,7 @@ struct Chosen {
 /// the old strategy's children, which finish their connections (after a
 /// graceful restart) while the new strategy's start. A switch that cannot
 /// happen is one error line saying why, and the running strategy goes on.
-/// `-X` never switches.
+/// `-X` never switches, nor does a strategy that serves in this process.
 fn next_strategy(
     args: &Args,
     running: Box<dyn Mpm>,
@@ -391,7 +391,16 @@ fn next_strategy(
         .as_deref()
         .unwrap_or_else(|| mpm::default_strategy());
     if !args.single && wanted != from {
-        match switch_to(wanted, &cfg.mpm, board) {
+        let to = if running.info().forked {
+            switch_to(wanted, &cfg.mpm, board)
+        } else {
+            // It dropped privileges in this process and sized the board
+            // for itself: a forking MPM would run within one slot.
+            Err(format!(
+                "the {from} MPM serves in this process, with no children to hand over and a scoreboard of one slot; stop mpmd and start it again to run it"
+            ))
+        };
+        match to {
             Ok(next) => {
                 let old = if graceful {
                     "finish their connections and leave"

@@ -1177,3 +1177,44 @@ fn a_missing_mmapfile_is_a_warning_and_the_server_runs() {
     assert_eq!(get(addr(port), "localhost", "/").text(), "home");
     assert_eq!(get(addr(port), "localhost", "/missing.txt").status, 404);
 }
+
+#[test]
+fn listen_with_a_host_name_serves_on_the_addresses_it_resolves_to_under_every_mpm() {
+    let site = Site::new();
+    site.write("htdocs/index.html", "home");
+    for mpm in ["prefork", "worker", "event"] {
+        let port = free_port();
+        let conf = site.config(&format!(
+            "{}Listen localhost:{port}\nServerName localhost\nDocumentRoot {}\n",
+            mpm_directives(mpm),
+            site.docroot().display()
+        ));
+        let (code, _out, err) = run(&["-t", "-f", conf.to_str().unwrap()]);
+        assert_eq!(code, 0, "{mpm}: -t refused Listen localhost:{port}: {err}");
+        let m = start(&site, &conf);
+        let r = get(addr(port), "localhost", "/");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "home"),
+            "{mpm}: Listen localhost:{port} on 127.0.0.1 answered otherwise; stderr:\n{}",
+            m.stderr()
+        );
+    }
+}
+
+#[test]
+fn a_host_name_and_its_address_on_one_port_are_the_same_listener_twice() {
+    let site = Site::new();
+    let port = free_port();
+    let conf = site.config(&format!(
+        "Listen 127.0.0.1:{port}\nListen localhost:{port}\nServerName localhost\nDocumentRoot {}\n",
+        site.docroot().display()
+    ));
+    let (code, _out, err) = run(&["-t", "-f", conf.to_str().unwrap()]);
+    assert_ne!(code, 0, "-t took the same address twice: {err}");
+    assert!(
+        err.contains("Cannot define multiple Listeners on the same IP:port")
+            && err.contains(&format!("(127.0.0.1:{port} is already at ")),
+        "-t said:\n{err}"
+    );
+}

@@ -29,6 +29,22 @@ fn conf(site: &Site, port: u16, mpm: &str, extra: &str) -> PathBuf {
     ))
 }
 
+/// A configuration loading the one-process strategy (without `-X`).
+fn single_conf(site: &Site, port: u16) -> PathBuf {
+    site.config(&format!(
+        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
+         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
+        site.docroot().display()
+    ))
+}
+
+/// The error lines of switches refused, in order.
+fn refusals(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("cannot switch to the"))
+        .collect()
+}
+
 /// The `ServerMPM` the status page names (on a new connection).
 fn status_mpm(port: u16) -> String {
     status_field(port, "ServerMPM")
@@ -215,18 +231,11 @@ fn a_switch_that_cannot_happen_keeps_the_running_mpm_and_says_why_in_one_line() 
     m.signal(Signal::SIGUSR1);
     m.wait_log("resuming normal operations", 2);
     // The one-process strategy has no children to hand over to.
-    site.config(&format!(
-        "LoadModule mpm_single_module x\nListen 127.0.0.1:{port}\nServerName localhost\n\
-         DocumentRoot {}\n<Location /server-status>\nSetHandler server-status\n</Location>\n",
-        site.docroot().display()
-    ));
+    single_conf(&site, port);
     m.signal(Signal::SIGUSR1);
     m.wait_log("resuming normal operations", 3);
     let log = m.stderr();
-    let refused: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("cannot switch to the"))
-        .collect();
+    let refused = refusals(&log);
     assert_eq!(refused.len(), 2, "{log}");
     assert!(
         refused[0].contains("the worker MPM")
@@ -264,4 +273,148 @@ fn mpmd_x_never_switches() {
     assert_eq!(status_mpm(port), "single", "{}", m.stderr());
     assert!(children(m.pid()).is_empty(), "{:?}", children(m.pid()));
     assert!(!m.stderr().contains("switch"), "{}", m.stderr());
+}
+
+/// Every prefork child busy with a download when the switch comes, in the
+/// slots the new strategy's `MaxRequestWorkers` alone would allow: the new
+/// children start in the free slots beside them (`ServerLimit` above
+/// `MaxRequestWorkers / ThreadsPerChild` is room for finishing children,
+/// as in Apache's event MPM), so new clients are served while the old
+/// children finish.
+#[test]
+fn new_children_start_beside_old_ones_that_hold_as_many_slots_as_the_new_mpm_may_run() {
+    let site = Site::new();
+    let port = free_port();
+    let want = big_pattern();
+    site.write("htdocs/big.bin", &want);
+    let limits = "ServerLimit 8\nMaxRequestWorkers 4\n";
+    let mut m = start(&site, &conf(&site, port, "prefork", limits));
+    // One download per prefork child, up to MaxRequestWorkers.
+    let downloads: Vec<_> = (0..4).map(|_| begin_slow_download(port)).collect();
+    let old = children(m.pid());
+    assert_eq!(old.len(), 4, "prefork children: {old:?}");
+    // Event may run 16 / 4 = 4 children: as many as the old ones hold.
+    conf(&site, port, "event", "ServerLimit 8\n");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    assert_eq!(
+        try_get(addr(port), "/"),
+        Some(200),
+        "no new child served while the old ones finish; children {:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    assert_eq!(status_mpm(port), "event");
+    assert!(
+        old.iter().all(|&p| alive(p)),
+        "an old child left with its download unfinished: {old:?}"
+    );
+    for (i, d) in downloads.into_iter().enumerate() {
+        finish_slow_download(d, &want, &format!("download {i}"));
+    }
+    assert!(
+        wait_for(10.0, || old.iter().all(|&p| !alive(p))),
+        "prefork children {old:?} still alive after their downloads ended"
+    );
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "event")),
+        "children {:?} after switching to event",
+        children(m.pid())
+    );
+}
+
+/// The scoreboard mapping of process `pid` (the one shared anonymous
+/// mapping, `/dev/zero` in `smaps`): (size, resident) in kB.
+fn board_kb(pid: i32) -> Option<(u64, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut lines = smaps.lines();
+    while let Some(line) = lines.next() {
+        let head: Vec<&str> = line.split_whitespace().collect();
+        if head.get(1) != Some(&"rw-s") || !line.contains("zero") {
+            continue;
+        }
+        let (mut size, mut rss) = (None, None);
+        for field in lines.by_ref() {
+            let kb = || field.split_whitespace().nth(1)?.parse::<u64>().ok();
+            if field.starts_with("Size:") {
+                size = kb();
+            } else if field.starts_with("Rss:") {
+                rss = kb();
+            }
+            if size.is_some() && rss.is_some() {
+                return size.zip(rss);
+            }
+        }
+    }
+    None
+}
+
+/// The board made at start holds the largest shape of every strategy
+/// (prefork's 256 servers of event's 65 slots: 5 MB); the status page,
+/// before and after a switch, reads the rows that were used, not the
+/// whole board, so a child that answers it keeps the rest untouched.
+#[test]
+fn the_status_page_leaves_the_rows_nobody_used_untouched_before_and_after_a_switch() {
+    let site = Site::new();
+    let port = free_port();
+    let mut m = start(&site, &conf(&site, port, "prefork", ""));
+    assert!(wait_for(10.0, || children_are(m.pid(), "prefork")));
+    // Prefork's page shows its 256 rows of one slot: a row no child used
+    // is shown without reading it.
+    for _ in 0..10 {
+        assert_eq!(status_mpm(port), "prefork");
+    }
+    for pid in children(m.pid()) {
+        let (size, rss) = board_kb(pid).expect("the scoreboard mapping in smaps");
+        assert!(
+            rss * 16 < size,
+            "prefork child {pid} has {rss} kB of the {size} kB board resident"
+        );
+    }
+    // Event's default ThreadLimit: rows of 65 slots.
+    conf(&site, port, "event", "ThreadLimit 64\n");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    assert!(
+        wait_for(10.0, || children_are(m.pid(), "event")),
+        "children {:?}",
+        children(m.pid())
+    );
+    // Asked on new connections, so every child may answer some.
+    for _ in 0..20 {
+        assert_eq!(status_mpm(port), "event");
+    }
+    for pid in children(m.pid()) {
+        let (size, rss) = board_kb(pid).expect("the scoreboard mapping in smaps");
+        assert!(size > 4096, "a board of {size} kB, not the largest shape");
+        assert!(
+            rss * 4 < size,
+            "child {pid} has {rss} kB of the {size} kB board resident"
+        );
+    }
+}
+
+/// `LoadModule mpm_single_module` (without `-X`) serves in the master
+/// itself, on a scoreboard of one slot: a restart that loads a forking
+/// MPM keeps it, saying why, rather than running that MPM within one slot.
+#[test]
+fn a_server_started_with_the_single_mpm_keeps_it_on_a_restart_that_loads_another() {
+    let site = Site::new();
+    let port = free_port();
+    let mut m = start(&site, &single_conf(&site, port));
+    assert_eq!(status_mpm(port), "single");
+    conf(&site, port, "prefork", "");
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    let log = m.stderr();
+    let refused = refusals(&log);
+    assert!(
+        refused.len() == 1
+            && refused[0].contains("the prefork MPM")
+            && refused[0].contains("the single MPM keeps running"),
+        "{log}"
+    );
+    assert_eq!(status_mpm(port), "single", "{log}");
+    assert!(children(m.pid()).is_empty(), "{:?}", children(m.pid()));
+    assert_eq!(try_get(addr(port), "/"), Some(200));
 }

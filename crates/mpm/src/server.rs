@@ -1,6 +1,6 @@
 //! [`Server`]: the few lines an embedding program needs.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mpm_core::net::proxy::ProxyProtocol;
@@ -138,7 +138,7 @@ impl Server {
     /// its own port: [`Bound::local_addrs`] tells which). A name that does not resolve is an error naming it.
     /// May be called several times. For TLS, see [`Server::listen_tls`].
     pub fn listen(self, addr: &str) -> Result<Self, Error> {
-        let addrs = listen_addrs(addr)?;
+        let addrs = ListenAddr::resolve(addr)?;
         if addrs[0].is_tls() {
             let fix = if cfg!(feature = "tls") {
                 "use Server::listen_tls or Server::listen_tls_pem"
@@ -160,7 +160,7 @@ impl Server {
     /// `http/1.1`, the only protocol served).
     #[cfg(feature = "tls")]
     pub fn listen_tls(self, addr: &str, config: TlsConfig) -> Result<Self, Error> {
-        let mut addrs = listen_addrs(addr)?;
+        let mut addrs = ListenAddr::resolve(addr)?;
         for a in &mut addrs {
             a.protocol = "https".into();
         }
@@ -383,94 +383,5 @@ impl Bound {
                 return Ok(());
             }
         }
-    }
-}
-
-/// The addresses `text` names (see [`Server::listen`]): one as written,
-/// or every address a host name resolves to, with the port and protocol
-/// given. Never empty.
-fn listen_addrs(text: &str) -> Result<Vec<ListenAddr>, Error> {
-    let not_an_ip = match text.parse::<ListenAddr>() {
-        Ok(addr) => return Ok(vec![addr]),
-        Err(e) => e,
-    };
-    let mut words = text.split_whitespace();
-    let host_port = words.next().and_then(|w| w.rsplit_once(':'));
-    let Some((host, port)) = host_port.filter(|(h, _)| h.bytes().any(|b| b.is_ascii_alphabetic()))
-    else {
-        return Err(not_an_ip);
-    };
-    if host.starts_with('[') {
-        return Err(not_an_ip);
-    }
-    // The port and protocol, read as for any address.
-    let protocol = words.collect::<Vec<_>>().join(" ");
-    let any: ListenAddr = format!("*:{port} {protocol}")
-        .parse()
-        .map_err(|e| match e {
-            Error::ListenAddr { reason, .. } => Error::ListenAddr {
-                addr: text.to_string(),
-                reason,
-            },
-            other => other,
-        })?;
-    let what = || {
-        format!(
-            "could not resolve the host name {host:?} of the listen address {text:?} (write an IP address such as 127.0.0.1:8080 or [::1]:8080, or a name the system resolves)"
-        )
-    };
-    let resolved = (host, any.port)
-        .to_socket_addrs()
-        .map_err(|e| Error::io(what(), e))?;
-    let mut addrs: Vec<ListenAddr> = Vec::new();
-    for sa in resolved {
-        let ip = sa.ip();
-        let addr = ListenAddr {
-            ip: (!ip.is_unspecified()).then_some(ip),
-            ..any.clone()
-        };
-        if !addrs.contains(&addr) {
-            addrs.push(addr);
-        }
-    }
-    if addrs.is_empty() {
-        let none = std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address");
-        return Err(Error::io(what(), none));
-    }
-    Ok(addrs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::listen_addrs;
-
-    #[test]
-    fn an_ip_address_is_taken_as_written() {
-        let addrs = listen_addrs("127.0.0.1:8080").unwrap();
-        assert_eq!(addrs.len(), 1);
-        assert_eq!(addrs[0].to_string(), "127.0.0.1:8080");
-    }
-
-    #[test]
-    fn a_host_name_gives_every_address_it_resolves_to_with_the_port_and_protocol() {
-        let addrs = listen_addrs("localhost:8080 https").unwrap();
-        let shown: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        assert!(
-            shown.contains(&"127.0.0.1:8080".to_string()),
-            "localhost gave {shown:?}"
-        );
-        for a in &addrs {
-            assert!(a.ip.is_some_and(|ip| ip.is_loopback()), "{shown:?}");
-            assert_eq!((a.port, a.protocol.as_str()), (8080, "https"));
-        }
-    }
-
-    #[test]
-    fn a_bad_port_after_a_name_is_reported_on_the_text_given() {
-        let e = listen_addrs("localhost:99999").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "invalid Listen address \"localhost:99999\": the port must be a number from 0 to 65535"
-        );
     }
 }

@@ -70,6 +70,62 @@ impl ListenAddr {
         self.protocol.eq_ignore_ascii_case("https")
     }
 
+    /// The addresses a `Listen` argument names: as written when it is an
+    /// IP address or a port (see [`FromStr`]), or, when its host is a
+    /// name (`localhost:8080 https`), every address the name resolves to
+    /// ([`crate::net::resolve`]: as Apache's `Listen`, IPv6 ones only where
+    /// the system has IPv6), in the resolver's order, each once, with the
+    /// port and protocol given. Never empty; a name that does not resolve
+    /// is an error naming it.
+    pub fn resolve(text: &str) -> Result<Vec<ListenAddr>, Error> {
+        let not_an_ip = match text.parse::<ListenAddr>() {
+            Ok(addr) => return Ok(vec![addr]),
+            Err(e) => e,
+        };
+        let mut words = text.split_whitespace();
+        let host_port = words.next().and_then(|w| w.rsplit_once(':'));
+        let Some((host, port)) =
+            host_port.filter(|(h, _)| h.bytes().any(|b| b.is_ascii_alphabetic()))
+        else {
+            return Err(not_an_ip);
+        };
+        if host.starts_with('[') {
+            return Err(not_an_ip);
+        }
+        // The port and protocol, read as for any address.
+        let protocol = words.collect::<Vec<_>>().join(" ");
+        let any: ListenAddr = format!("*:{port} {protocol}")
+            .parse()
+            .map_err(|e| match e {
+                Error::ListenAddr { reason, .. } => Error::ListenAddr {
+                    addr: text.to_string(),
+                    reason,
+                },
+                other => other,
+            })?;
+        let what = || {
+            format!(
+                "could not resolve the host name {host:?} of the listen address {text:?} (write an IP address such as 127.0.0.1:8080 or [::1]:8080, or a name the system resolves)"
+            )
+        };
+        let resolved = crate::net::resolve::lookup_host(host).map_err(|e| Error::io(what(), e))?;
+        let mut addrs: Vec<ListenAddr> = Vec::new();
+        for ip in resolved {
+            let addr = ListenAddr {
+                ip: (!ip.is_unspecified()).then_some(ip),
+                ..any.clone()
+            };
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        if addrs.is_empty() {
+            let none = std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address");
+            return Err(Error::io(what(), none));
+        }
+        Ok(addrs)
+    }
+
     /// Whether a request that arrived on local address `local` belongs to
     /// this listener's address (for virtual-host matching).
     pub fn matches(&self, local: &SocketAddr) -> bool {
@@ -452,6 +508,50 @@ mod tests {
 
     fn la(s: &str) -> ListenAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn resolving_an_ip_address_takes_it_as_written() {
+        let addrs = ListenAddr::resolve("127.0.0.1:8080").unwrap();
+        assert_eq!(addrs, vec![la("127.0.0.1:8080")]);
+    }
+
+    #[test]
+    fn a_host_name_gives_every_address_it_resolves_to_with_the_port_and_protocol() {
+        let addrs = ListenAddr::resolve("localhost:8080 https").unwrap();
+        let shown: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        assert!(
+            shown.contains(&"127.0.0.1:8080".to_string()),
+            "localhost gave {shown:?}"
+        );
+        for a in &addrs {
+            assert!(a.ip.is_some_and(|ip| ip.is_loopback()), "{shown:?}");
+            assert_eq!((a.port, a.protocol.as_str()), (8080, "https"));
+        }
+    }
+
+    #[test]
+    fn a_bad_port_after_a_name_is_reported_on_the_text_given() {
+        let e = ListenAddr::resolve("localhost:99999")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid Listen address \"localhost:99999\": the port must be a number from 0 to 65535"
+        );
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_refused_naming_it() {
+        let e = ListenAddr::resolve("nosuch.invalid:80")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "could not resolve the host name \"nosuch.invalid\" of the listen address \"nosuch.invalid:80\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! - [`listener`]: every `Listen` address bound once, before any fork, and
 //!   kept across restarts; or taken already bound from the process's
-//!   parent (systemd's socket activation, a binary upgrade's old master).
+//!   parent (systemd's socket activation, a binary upgrade's old master);
+//!   [`resolve`]: the host names a `Listen` address may be written with,
+//!   resolved as Apache does.
 //! - [`accept`]: the blocking accept loop of the forked children (prefork,
 //!   worker, and `single`'s one thread), and the handling of a failed
 //!   `accept` that every accept loop shares (the event loop's too).
@@ -22,5 +24,6 @@ pub mod ipnet;
 pub mod listener;
 pub mod poll;
 pub mod proxy;
+pub mod resolve;
 pub mod tls;
 pub mod tls_stream;

@@ -55,7 +55,11 @@
 //! all run through the same master, so a restart that changes the strategy
 //! (mpmd's `LoadModule mpm_…_module` changed, then `SIGUSR1`) lets the old
 //! strategy's children finish their connections while the new strategy's
-//! start in the free slots.
+//! start in the free slots. A run counts only its own children against
+//! `MaxRequestWorkers`: finishing children of earlier runs hold slots of
+//! the scoreboard beyond it (up to `ServerLimit`), as in Apache's event
+//! MPM, so old children busy in every slot the new limit covers do not
+//! keep the new generation from starting.
 //!
 //! ## After `fork`, in the child
 //!
@@ -110,8 +114,10 @@ pub struct MasterParams {
     pub start: u32,
     /// Idle units kept between these bounds.
     pub spare: SpareLimits,
-    /// Children alive at once, counting those leaving (from
-    /// `MaxRequestWorkers`, at most the scoreboard's process slots).
+    /// Children of a run alive at once (from `MaxRequestWorkers`); those
+    /// told to leave are not counted, and finishing children of earlier
+    /// runs hold other slots of the scoreboard (at most its process slots
+    /// in all).
     pub max_children: u32,
     /// Worker slots each child uses (1 for prefork, `ThreadsPerChild` for
     /// worker and event; at most the scoreboard's threads): the master
@@ -309,12 +315,16 @@ impl State {
             None => self.regulator = Some(Regulator::new(params.spare)),
         }
         self.fatal = None;
+        // Replacements a crash loop held back were the last run's: this
+        // run starts its own StartServers (the crash history is kept, so
+        // a loop that goes on is still limited).
+        self.owed = 0;
         self.threads = child::threads_within(sb, params.threads_per_child);
         let generation = sb.generation();
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
         for _ in 0..params.start {
-            match self.free_number(ctx, params) {
+            match self.free_number(ctx, params, generation) {
                 Some(n) => self.spawn(ctx, n, generation, body)?,
                 None => break,
             }
@@ -359,7 +369,7 @@ impl State {
                             CRASH_WINDOW.as_secs()
                         );
                     }
-                } else if n < self.limit(ctx, params) {
+                } else if self.room(ctx, params, generation) > 0 {
                     self.spawn(ctx, n, generation, body)?;
                 }
             }
@@ -411,7 +421,7 @@ impl State {
             );
         }
         for _ in 0..spawn {
-            match self.free_number(ctx, params) {
+            match self.free_number(ctx, params, generation) {
                 Some(n) => self.spawn(ctx, n, generation, body)?,
                 None => break,
             }
@@ -422,13 +432,12 @@ impl State {
     /// What the regulator needs from the scoreboard.
     fn counts(&self, ctx: &RunContext<'_>, params: MasterParams, generation: u32) -> Counts {
         let sb = ctx.scoreboard;
-        let limit = self.limit(ctx, params);
-        let mut counts = Counts::default();
+        let mut counts = Counts {
+            free_slots: u32::try_from(self.room(ctx, params, generation)).unwrap_or(u32::MAX),
+            ..Counts::default()
+        };
         for (n, child) in self.children.iter().enumerate().take(sb.procs()) {
             let Some(child) = child else {
-                if n < limit {
-                    counts.free_slots += 1;
-                }
                 continue;
             };
             if child.leaving || child.generation != generation {
@@ -455,13 +464,42 @@ impl State {
         counts
     }
 
-    fn limit(&self, ctx: &RunContext<'_>, params: MasterParams) -> usize {
-        (params.max_children as usize).min(ctx.scoreboard.procs())
+    /// How many more children of `generation` may start now: up to
+    /// `max_children` of its own that were not told to leave, each in a
+    /// free slot of the scoreboard. Children of earlier generations that
+    /// are finishing hold their slots but are not counted against the
+    /// limit, so the new generation starts beside them in the slots above
+    /// it (`ServerLimit` beyond `MaxRequestWorkers`), as Apache's event
+    /// MPM does: a new strategy whose limit the old children's slots fill
+    /// (prefork's children after a switch to event) still starts its own.
+    fn room(&self, ctx: &RunContext<'_>, params: MasterParams, generation: u32) -> usize {
+        let slots = self.children.iter().take(ctx.scoreboard.procs());
+        let (mut free, mut active) = (0, 0);
+        for child in slots {
+            match child {
+                None => free += 1,
+                Some(c) if !c.leaving && c.generation == generation => active += 1,
+                Some(_) => {}
+            }
+        }
+        (params.max_children as usize)
+            .saturating_sub(active)
+            .min(free)
     }
 
-    fn free_number(&self, ctx: &RunContext<'_>, params: MasterParams) -> Option<usize> {
-        let limit = self.limit(ctx, params);
-        self.children.iter().take(limit).position(|c| c.is_none())
+    /// The slot for a new child of `generation`: the first free one, when
+    /// [`State::room`] allows one more.
+    fn free_number(
+        &self,
+        ctx: &RunContext<'_>,
+        params: MasterParams,
+        generation: u32,
+    ) -> Option<usize> {
+        if self.room(ctx, params, generation) == 0 {
+            return None;
+        }
+        let mut slots = self.children.iter().take(ctx.scoreboard.procs());
+        slots.position(|c| c.is_none())
     }
 
     fn install_sigchld(&mut self) -> Result<(), Error> {

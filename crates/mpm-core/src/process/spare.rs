@@ -45,9 +45,10 @@ pub struct Counts {
     /// Idle units (ready or starting) of the current generation's children
     /// that have not been told to leave.
     pub idle: u32,
-    /// Children that may still be started before `MaxRequestWorkers` or
-    /// `ServerLimit` is reached (slots held by leaving children count as
-    /// taken).
+    /// Children that may still be started: before the generation's own
+    /// children not told to leave reach `MaxRequestWorkers`, and within
+    /// the scoreboard's free slots (a slot held by a leaving child is
+    /// taken, though that child is not counted against the limit).
     pub free_slots: u32,
     /// Slots of children that could be retired: every worker idle (one
     /// process for prefork, all its threads for worker), not leaving; in

@@ -4,8 +4,6 @@
 //! of Apache's core that `mpmd` accepts with no effect (listed in the
 //! [module's documentation](super)).
 
-use std::str::FromStr;
-
 use mpm::strategy::ListenAddr;
 
 use super::state::{set, Directive, Setter, State};
@@ -162,7 +160,8 @@ fn define(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `Listen [IP:]port [protocol]`.
+/// `Listen [IP:]port [protocol]`; a host name instead of an IP address
+/// listens on every address it resolves to, as Apache's.
 fn listen(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.global(d)?;
     let args = d.args;
@@ -171,28 +170,29 @@ fn listen(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             "Listen takes an address and an optional protocol: Listen [IP:]port [http]".into(),
         );
     }
-    let mut addr = ListenAddr::from_str(&args.join(" ")).map_err(|e| e.to_string())?;
-    if args.len() == 1 && addr.port == 443 {
-        // As Apache: port 443 speaks https unless told otherwise.
-        addr.protocol = "https".into();
+    for mut addr in ListenAddr::resolve(&args.join(" ")).map_err(|e| e.to_string())? {
+        if args.len() == 1 && addr.port == 443 {
+            // As Apache: port 443 speaks https unless told otherwise.
+            addr.protocol = "https".into();
+        }
+        if !matches!(addr.protocol.as_str(), "http" | "https") {
+            return Err(format!(
+                "Listen {}: unknown protocol '{}' (use http or https)",
+                args.join(" "),
+                addr.protocol
+            ));
+        }
+        if let Some((_, first)) = l
+            .listens
+            .iter()
+            .find(|(l, _)| l.ip == addr.ip && l.port == addr.port)
+        {
+            return Err(format!(
+                "Cannot define multiple Listeners on the same IP:port ({addr} is already at {first})"
+            ));
+        }
+        l.listens.push((addr, d.origin.clone()));
     }
-    if !matches!(addr.protocol.as_str(), "http" | "https") {
-        return Err(format!(
-            "Listen {}: unknown protocol '{}' (use http or https)",
-            args.join(" "),
-            addr.protocol
-        ));
-    }
-    if let Some((_, first)) = l
-        .listens
-        .iter()
-        .find(|(l, _)| l.ip == addr.ip && l.port == addr.port)
-    {
-        return Err(format!(
-            "Cannot define multiple Listeners on the same IP:port ({addr} is already at {first})"
-        ));
-    }
-    l.listens.push((addr, d.origin.clone()));
     Ok(())
 }
 

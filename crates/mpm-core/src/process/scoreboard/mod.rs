@@ -174,17 +174,34 @@ impl Scoreboard {
     /// the board was made (those of the shape in use, and those an earlier
     /// strategy's larger rows kept): what the status page's totals count,
     /// so they never go back after a change of strategy.
+    ///
+    /// On a board whose processes a master started, only the slots of the
+    /// rows they used are read ([`ProcessSlot::widest`]): a board sized
+    /// for prefork's 256 servers of event's 65 slots (5 MB) is not paged
+    /// in whole by every child that answers the status page.
     pub fn totals(&self) -> Totals {
-        let h = self.header();
-        let used = |n: u32, max: usize| match n as usize {
-            0 => max,
-            n => n.min(max),
+        let widest: Vec<usize> = (0..self.procs())
+            .map(|p| (self.process(p).widest.load(Ordering::Acquire) as usize).min(self.threads()))
+            .collect();
+        let rows: Vec<usize> = if widest.iter().any(|&w| w > 0) {
+            widest
+        } else {
+            // No master prepared a process (one-process strategies,
+            // in-process loops): the shapes recorded, else the board.
+            let h = self.header();
+            let used = |n: u32, max: usize| match n as usize {
+                0 => max,
+                n => n.min(max),
+            };
+            let procs = used(h.procs_used.load(Ordering::Acquire), self.procs());
+            let threads = used(h.threads_used.load(Ordering::Acquire), self.threads());
+            (0..self.procs())
+                .map(|p| if p < procs { threads } else { 0 })
+                .collect()
         };
-        let procs = used(h.procs_used.load(Ordering::Acquire), self.procs());
-        let threads = used(h.threads_used.load(Ordering::Acquire), self.threads());
         let mut totals = Totals::default();
-        for p in 0..procs {
-            for t in 0..threads {
+        for (p, &row) in rows.iter().enumerate() {
+            for t in 0..row {
                 let w = self.worker(p, t);
                 totals.accesses += w.access_count();
                 totals.bytes += w.bytes_served();
@@ -192,6 +209,13 @@ impl Scoreboard {
             }
         }
         totals
+    }
+
+    /// True when a master started a process on this board
+    /// ([`Scoreboard::prepare_process`]): then a row whose
+    /// [`ProcessSlot::widest`] is 0 was never written.
+    fn prepared(&self) -> bool {
+        (0..self.procs()).any(|p| self.process(p).widest.load(Ordering::Acquire) > 0)
     }
 
     /// The shape in use ([`Scoreboard::set_shape_in_use`]): (processes,
@@ -220,13 +244,15 @@ impl Scoreboard {
 
     /// Ready slot `p` for a process about to start (the master, before it
     /// forks): the slot reset, the row of the shape in use recorded as the
-    /// process's, and its first `starting` workers shown `S`.
+    /// process's (and as the slot's widest, if wider than any before), and
+    /// its first `starting` workers shown `S`.
     pub fn prepare_process(&self, p: usize, starting: usize) {
         self.reset_process(p);
         let row = self.shape_in_use().1;
-        self.process(p)
-            .workers
-            .store(u32::try_from(row).unwrap_or(u32::MAX), Ordering::Release);
+        let row32 = u32::try_from(row).unwrap_or(u32::MAX);
+        let slot = self.process(p);
+        slot.workers.store(row32, Ordering::Release);
+        slot.widest.fetch_max(row32, Ordering::AcqRel);
         for t in 0..starting.min(row) {
             self.worker(p, t).set_state(WorkerState::Starting);
         }
@@ -258,6 +284,7 @@ impl Scoreboard {
             .rev()
             .find(|&p| self.process(p).live_pid().is_some())
             .map_or(procs_in_use, |last| last + 1);
+        let prepared = self.prepared();
         let processes = (0..shown)
             .map(|p| {
                 let slot = self.process(p);
@@ -273,9 +300,15 @@ impl Scoreboard {
                     started: UNIX_EPOCH
                         + Duration::from_secs(slot.started_secs.load(Ordering::Relaxed)),
                     connections_served: slot.connections_served.load(Ordering::Relaxed),
-                    workers: (0..self.row_len(p))
-                        .map(|t| WorkerSnapshot::of(self.worker(p, t)))
-                        .collect(),
+                    // A row no process ever used is fresh memory: shown
+                    // without paging it in.
+                    workers: if prepared && slot.widest.load(Ordering::Acquire) == 0 {
+                        vec![WorkerSnapshot::untouched(); self.row_len(p)]
+                    } else {
+                        (0..self.row_len(p))
+                            .map(|t| WorkerSnapshot::of(self.worker(p, t)))
+                            .collect()
+                    },
                 }
             })
             .collect();
@@ -378,6 +411,25 @@ pub struct WorkerSnapshot {
 }
 
 impl WorkerSnapshot {
+    /// What a slot never written reads as (fresh, all-zero memory).
+    fn untouched() -> Self {
+        WorkerSnapshot {
+            state: WorkerState::from_u8(0),
+            access_count: 0,
+            child_access_count: 0,
+            conn_access_count: 0,
+            bytes_served: 0,
+            conn_count: 0,
+            client: String::new(),
+            vhost: String::new(),
+            request: String::new(),
+            request_started: UNIX_EPOCH,
+            last_duration: Duration::ZERO,
+            total_duration: Duration::ZERO,
+            last_used: UNIX_EPOCH,
+        }
+    }
+
     fn of(slot: &WorkerSlot) -> Self {
         let (client, vhost, request) = slot.read_strings();
         WorkerSnapshot {
@@ -403,6 +455,23 @@ mod tests {
     use super::*;
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, ForkResult};
+
+    #[test]
+    fn a_row_never_used_is_shown_as_a_fresh_slot_reads() {
+        let sb = Scoreboard::new(3, 2).expect("scoreboard");
+        assert_eq!(
+            WorkerSnapshot::untouched(),
+            WorkerSnapshot::of(sb.worker(2, 1))
+        );
+        sb.set_shape_in_use(3, 2);
+        sb.prepare_process(0, 2);
+        let snap = sb.snapshot();
+        assert_eq!(
+            snap.processes[2].workers,
+            vec![WorkerSnapshot::untouched(); 2]
+        );
+        assert_eq!(snap.processes[0].workers[0].state, WorkerState::Starting);
+    }
 
     #[test]
     fn fresh_board_reads_as_all_dead_and_empty() {

@@ -172,6 +172,12 @@ pub struct ProcessSlot {
     /// change of strategy; 0 when not recorded (the board's row in use).
     /// Set by the master before the fork; kept by [`ProcessSlot::start`].
     pub workers: AtomicU32,
+    /// The widest row any process of this slot used since the board was
+    /// made (the largest `workers`); never cleared, as the lifetime
+    /// counters of those slots are kept: what [`super::Scoreboard::totals`]
+    /// reads, so the rows nobody used stay untouched. 0: no process was
+    /// started here by a master.
+    pub widest: AtomicU32,
 }
 
 impl ProcessSlot {
