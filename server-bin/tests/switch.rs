@@ -323,10 +323,12 @@ fn new_children_start_beside_old_ones_that_hold_as_many_slots_as_the_new_mpm_may
     );
 }
 
-/// The scoreboard mapping of process `pid` (the one shared anonymous
-/// mapping, `/dev/zero` in `smaps`): (size, resident) in kB.
+/// The scoreboard mapping of process `pid`: (size, resident) in kB. The
+/// shared anonymous mappings (`/dev/zero` in `smaps`) are the board and
+/// the lifetime counters (under 1 MB); the board is the largest.
 fn board_kb(pid: i32) -> Option<(u64, u64)> {
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut found: Vec<(u64, u64)> = Vec::new();
     let mut lines = smaps.lines();
     while let Some(line) = lines.next() {
         let head: Vec<&str> = line.split_whitespace().collect();
@@ -342,11 +344,12 @@ fn board_kb(pid: i32) -> Option<(u64, u64)> {
                 rss = kb();
             }
             if size.is_some() && rss.is_some() {
-                return size.zip(rss);
+                break;
             }
         }
+        found.extend(size.zip(rss));
     }
-    None
+    found.into_iter().max_by_key(|&(size, _)| size)
 }
 
 /// The board made at start holds the largest shape of every strategy
