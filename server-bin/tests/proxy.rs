@@ -353,11 +353,19 @@ impl Drop for FakeBackend {
 #[test]
 fn bad_backend_answers_give_502_or_504_and_the_child_goes_on() {
     let fake = FakeBackend::start();
-    let (_site, port, mut server) = start_proxy(
-        "event-small",
-        &format!("ProxyPass / http://{}/ timeout=1\n", fake.addr),
-    );
-    assert!(wait_for(5.0, || children(server.pid()).len() == 1));
+    std::thread::scope(|scope| {
+        for mpm in ["event-small", "prefork", "worker"] {
+            scope.spawn(|| bad_backend_answers_under(mpm, fake.addr));
+        }
+    });
+}
+
+fn bad_backend_answers_under(mpm: &str, fake: SocketAddr) {
+    let (_site, port, mut server) =
+        start_proxy(mpm, &format!("ProxyPass / http://{fake}/ timeout=1\n"));
+    // One child (event-small) must be the same one after every answer.
+    let one = mpm == "event-small";
+    assert!(wait_for(5.0, || !one || children(server.pid()).len() == 1));
     let child = children(server.pid());
     for (path, status, logged) in [
         ("/cl-te", 502, "both Content-Length and Transfer-Encoding"),
@@ -374,26 +382,37 @@ fn bad_backend_answers_give_502_or_504_and_the_child_goes_on() {
     ] {
         let t = Instant::now();
         let r = get(addr(port), "localhost", path);
-        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert_eq!(r.status, status, "{mpm}: {path}: {}", r.text());
         assert!(
             t.elapsed() < Duration::from_secs(5),
-            "{path} took {:?}",
+            "{mpm}: {path} took {:?}",
             t.elapsed()
         );
         server.wait_log(logged, 1);
         let log = server.stderr();
         let line = log.lines().find(|l| l.contains(logged)).unwrap_or_default();
         assert!(
-            line.contains(&format!("proxy: http://{}/: ", fake.addr)),
-            "{path}: the error log line does not name the backend: {line}"
+            line.contains(&format!("proxy: http://{fake}/: ")),
+            "{mpm}: {path}: the error log line does not name the backend: {line}"
         );
         let r = get(addr(port), "localhost", "/fine");
-        assert_eq!((r.status, r.text().as_str()), (200, "ok"), "after {path}");
         assert_eq!(
-            children(server.pid()),
-            child,
-            "after {path}: the child changed"
+            (r.status, r.text().as_str()),
+            (200, "ok"),
+            "{mpm}: after {path}"
         );
+        assert!(
+            !server.stderr().contains("exit signal"),
+            "{mpm}: a child died: {}",
+            server.stderr()
+        );
+        if one {
+            assert_eq!(
+                children(server.pid()),
+                child,
+                "after {path}: the child changed"
+            );
+        }
     }
 }
 
@@ -448,47 +467,54 @@ fn pooled_connections_outlive_a_backend_that_closes_idle_ones_after_one_second()
     protocol.timeouts.keep_alive_timeout = Duration::from_secs(1);
     let backend = start_backend(protocol);
     let b = backend.addr();
-    for mpm in ["event-small", "prefork"] {
-        let (_site, port, server) = start_proxy(mpm, &format!("ProxyPass / http://{b}/ ttl=30\n"));
-        // A POST with a body is not retried once sent: only a pool that
-        // never hands out a connection the backend closed keeps it from
-        // a 502.
-        let post = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx";
-        let mut reused = 0;
-        for round in 0..8 {
-            if round > 0 {
-                std::thread::sleep(Duration::from_millis(1100));
-            }
-            let mut c = connect(addr(port));
-            c.write_all(post.as_bytes()).unwrap();
-            c.write_all(post.as_bytes()).unwrap();
-            let mut r = BufReader::new(c);
-            let first = read_response(&mut r, false);
-            let second = read_response(&mut r, false);
-            for resp in [&first, &second] {
-                assert_eq!(
-                    resp.status,
-                    200,
-                    "{mpm}: round {round}: {}\n{}",
-                    resp.text(),
-                    server.stderr()
-                );
-            }
-            let peer = |r: &Resp| r.text().lines().nth(1).unwrap_or("").to_string();
-            if peer(&first) == peer(&second) {
-                reused += 1;
-            }
+    // The strategies side by side, each with its own proxy: one wait.
+    std::thread::scope(|scope| {
+        for mpm in ["event-small", "prefork", "worker"] {
+            scope.spawn(move || pool_survives_under(mpm, b));
         }
-        assert!(
-            reused >= 4,
-            "{mpm}: the backend connection was reused in {reused} of 8 rounds"
-        );
-        assert!(
-            !server.stderr().contains("proxy:"),
-            "{mpm}: {}",
-            server.stderr()
-        );
+    });
+}
+
+fn pool_survives_under(mpm: &str, b: SocketAddr) {
+    let (_site, port, server) = start_proxy(mpm, &format!("ProxyPass / http://{b}/ ttl=30\n"));
+    // A POST with a body is not retried once sent: only a pool that
+    // never hands out a connection the backend closed keeps it from
+    // a 502.
+    let post = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx";
+    let mut reused = 0;
+    for round in 0..8 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let mut c = connect(addr(port));
+        c.write_all(post.as_bytes()).unwrap();
+        c.write_all(post.as_bytes()).unwrap();
+        let mut r = BufReader::new(c);
+        let first = read_response(&mut r, false);
+        let second = read_response(&mut r, false);
+        for resp in [&first, &second] {
+            assert_eq!(
+                resp.status,
+                200,
+                "{mpm}: round {round}: {}\n{}",
+                resp.text(),
+                server.stderr()
+            );
+        }
+        let peer = |r: &Resp| r.text().lines().nth(1).unwrap_or("").to_string();
+        if peer(&first) == peer(&second) {
+            reused += 1;
+        }
     }
+    assert!(
+        reused >= 4,
+        "{mpm}: the backend connection was reused in {reused} of 8 rounds"
+    );
+    assert!(
+        !server.stderr().contains("proxy:"),
+        "{mpm}: {}",
+        server.stderr()
+    );
 }
 
 /// `VmRSS` of `pid`, in KiB.
@@ -566,6 +592,7 @@ fn uploads_and_downloads_of_64_mib_stream_through_with_bounded_memory() {
         assert_eq!((r.status, r.text()), (200, expect), "{}", server.stderr());
     }
     let grown = rss_kib(child).saturating_sub(before);
+    eprintln!("child RSS: {before} KiB before, grew by {grown} KiB");
     assert!(
         grown < 16 * 1024,
         "the child's RSS grew by {grown} KiB passing 64 MiB each way"
@@ -700,6 +727,12 @@ fn a_site_moves_to_a_new_server_by_graceful_restart_into_proxy_pass_without_a_fa
     let ok = load.ok();
     assert!(wait_for(10.0, || load.ok() >= ok + 50), "the load stalled");
     let report = load.finish();
+    eprintln!(
+        "moved under load: {} ok, {} retried by the client, {} failed",
+        report.ok,
+        report.retried,
+        report.failures.len()
+    );
     assert!(
         report.failures.is_empty(),
         "{} failed requests ({} ok): {:?}\n{}",

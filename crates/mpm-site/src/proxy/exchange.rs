@@ -153,7 +153,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
                 match wait_continue(&mut stream, &mut rbuf, to_head, worker.timeout) {
                     Ok(Some(final_head)) => early = Some(final_head),
                     Ok(None) => {}
-                    Err(HeadFailure::NoAnswer(_)) if reused && !body_read => continue,
+                    Err(HeadFailure::NoAnswer(_)) if reused && idempotent => continue,
                     Err(failure) => return failed(worker, failure),
                 }
             }
