@@ -119,9 +119,8 @@ impl Site {
                     Arc::new(LogFormat::parse(&log.format)),
                 ));
             }
-            let mut host = Host::new(vhost, main, logs, scoreboard.counters());
-            host.proxy = HostProxy::new(&vhost.proxy, &mut workers);
-            hosts.push(host);
+            let proxy = HostProxy::new(&vhost.proxy, &mut workers);
+            hosts.push(Host::new(vhost, main, logs, proxy, scoreboard.counters()));
         }
         let mime = MimeTypes::new(&cfg.add_types)?;
         Ok(Site {
@@ -164,6 +163,7 @@ impl Host {
         vhost: &VirtualHost,
         main: &VirtualHost,
         logs: Vec<AccessLog>,
+        proxy: HostProxy,
         counters: &mpm_core::Counters,
     ) -> Host {
         let server_name = vhost
@@ -180,7 +180,7 @@ impl Host {
             redirects: vhost.redirects.clone(),
             locations: vhost.locations.clone(),
             logs,
-            proxy: HostProxy::new(&Default::default(), &mut Workers::default()),
+            proxy,
         }
     }
 

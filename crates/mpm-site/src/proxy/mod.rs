@@ -44,8 +44,8 @@ pub use worker::Worker;
 use crate::uri_path::escape_path;
 
 /// The workers of a site, one per backend URL, shared by every rule and
-/// host that names that URL (the first rule's parameters win, as in
-/// Apache).
+/// host that names that URL: the first rule's parameters (and its host's
+/// `ProxyTimeout`) win, as in Apache.
 #[derive(Debug, Default)]
 pub struct Workers {
     by_url: HashMap<String, Arc<Worker>>,

@@ -10,7 +10,7 @@
 //! file or reset waiting in the socket) is found by a peek before it is
 //! used and dropped: the stale keep-alive race that gives Apache's users
 //! 502s is then left to the rare case of a close that crosses the request
-//! on the wire, which the exchange retries ([`super::exchange`]).
+//! on the wire, which the exchange retries (the `exchange` module).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
