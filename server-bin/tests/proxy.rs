@@ -292,6 +292,10 @@ fn fake_answer(path: &str) -> (Vec<u8>, bool) {
             r.extend(std::iter::repeat_n(b'x', 1000));
             (r, false)
         }
+        "/events" => (
+            text("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n"),
+            true,
+        ),
         "/short-chunked" => (text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), false),
         "/slow" => {
             std::thread::sleep(Duration::from_millis(300));
@@ -457,6 +461,31 @@ fn a_backend_that_closes_mid_body_closes_the_client_connection() {
         server.wait_log(
             "the backend closed the connection in the middle of the body",
             2,
+        );
+    }
+}
+
+#[test]
+fn a_streamed_answer_reaches_the_client_while_the_backend_is_still_sending() {
+    let fake = FakeBackend::start();
+    for mpm in ["event", "prefork", "worker"] {
+        let (_site, port, _server) =
+            start_proxy(mpm, &format!("ProxyPass / http://{}/\n", fake.addr));
+        let mut s = BufReader::new(connect(addr(port)));
+        s.get_mut()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        s.get_mut()
+            .write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let head = mpm::testing::read_head(&mut s);
+        assert_eq!(head.status, 200, "{mpm}");
+        // The backend holds its connection open after the first event.
+        let event = mpm::testing::read_chunk(&mut s);
+        assert_eq!(
+            event.as_deref(),
+            Some(&b"data: 1\n\n"[..]),
+            "{mpm}: the first event did not arrive while the stream is open"
         );
     }
 }

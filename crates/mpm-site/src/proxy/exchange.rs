@@ -2,7 +2,9 @@
 //! (or a new one), the request head and body streamed to the backend,
 //! the response head read and its body handed to the server as a stream
 //! ([`BackendBody`]) that gives the connection back to the pool at its
-//! end.
+//! end: a reader when its length is known (the length is kept), else a
+//! writer that flushes whenever it has passed on all the backend sent so
+//! far, so a stream of events is not held back.
 //!
 //! Retries follow pingora's rule: a request goes again on another
 //! connection, whatever its method, when writing its head to a pooled
@@ -29,7 +31,7 @@ use std::time::Duration;
 use http::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{Method, StatusCode};
 use mpm_core::h1::{BodyDecoder, Framing};
-use mpm_core::{Body, Request, Response};
+use mpm_core::{Body, BodyWriter, Request, Response};
 
 use super::config::ProxyConfig;
 use super::headers::{self, Incoming, Outgoing, RequestFraming};
@@ -421,9 +423,15 @@ fn respond(
                 announced: head.keep_alive_timeout,
                 passed: 0,
             };
-            Body::Reader {
-                reader: Box::new(body),
-                len,
+            match len {
+                Some(len) => Body::Reader {
+                    reader: Box::new(body),
+                    len: Some(len),
+                },
+                // A stream (Server-Sent Events, a long poll): what came
+                // leaves as soon as nothing more has, not once 16 KiB
+                // gathered.
+                None => Body::writer(move |out| stream_out(body, out)),
             }
         }
     };
@@ -434,6 +442,26 @@ fn respond(
         response.headers_mut().remove(CONTENT_LENGTH);
     }
     response
+}
+
+/// Copy a body of unknown length to the client, flushing whenever what
+/// the backend sent so far has been passed on (the next read would wait
+/// for it).
+fn stream_out(mut body: BackendBody, out: &mut BodyWriter<'_>) -> io::Result<()> {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match body.read_some(&mut buf, false)? {
+            Some(n) => n,
+            None => {
+                out.flush()?;
+                body.read(&mut buf)?
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n])?;
+    }
 }
 
 /// A backend's response body as the server reads it: the bytes that came
@@ -481,13 +509,21 @@ impl BackendBody {
 
 impl Read for BackendBody {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_some(out, true)?.unwrap_or(0))
+    }
+}
+
+impl BackendBody {
+    /// Body bytes into `out` (0 at the end); with `block` false, `None`
+    /// when none came yet and the socket must be read (which may wait).
+    fn read_some(&mut self, out: &mut [u8], block: bool) -> io::Result<Option<usize>> {
         if out.is_empty() {
-            return Ok(0);
+            return Ok(Some(0));
         }
         loop {
             if self.decoder.as_ref().is_some_and(BodyDecoder::is_complete) {
                 self.complete();
-                return Ok(0);
+                return Ok(Some(0));
             }
             if self.start < self.buf.len() {
                 let avail = &self.buf[self.start..];
@@ -521,13 +557,16 @@ impl Read for BackendBody {
                     if self.decoder.as_ref().is_some_and(BodyDecoder::is_complete) {
                         self.complete();
                     }
-                    return Ok(n);
+                    return Ok(Some(n));
                 }
                 continue;
             }
             let Some(stream) = self.stream.as_mut() else {
-                return Ok(0);
+                return Ok(Some(0));
             };
+            if !block {
+                return Ok(None);
+            }
             if self.buf.capacity() < BUF {
                 self.buf.reserve(BUF - self.buf.len());
             }
@@ -538,7 +577,7 @@ impl Read for BackendBody {
                 Ok(0) if self.decoder.is_none() => {
                     // A body delimited by the close: this is its end.
                     self.stream = None;
-                    return Ok(0);
+                    return Ok(Some(0));
                 }
                 Ok(0) => {
                     return Err(self.fail(
