@@ -154,7 +154,8 @@ fn a_proxied_request_reaches_the_backend_and_its_answer_comes_back_rewritten_und
             mpm,
             &format!(
                 "ProxyPass /app/static/ !\nProxyPass /app/ http://{b}/base/\n\
-                 ProxyPassReverse /app/ http://{b}/base/\nProxyPassReverseCookiePath /base/ /app/\n"
+                 ProxyPassReverse /app/ http://{b}/base/\nProxyPassReverseCookiePath /base/ /app/\n\
+                 <Location /app/admin>\nRequire ip 10.0.0.0/8\n</Location>\n"
             ),
         );
         site.write("htdocs/app/static/a.css", "from the files");
@@ -197,6 +198,22 @@ fn a_proxied_request_reaches_the_backend_and_its_answer_comes_back_rewritten_und
         assert_eq!(
             r.header("set-cookie"),
             Some("id=1; Path=/app/x; HttpOnly"),
+            "{mpm}"
+        );
+        // Any method goes to the backend, and <Location>'s Require first.
+        let r = request(
+            port,
+            "PROPFIND /app/dav HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.status, 200, "{mpm}: {}", r.text());
+        assert!(
+            r.text().starts_with("PROPFIND /base/dav\n"),
+            "{mpm}: {}",
+            r.text()
+        );
+        assert_eq!(
+            get(addr(port), "localhost", "/app/admin/x").status,
+            403,
             "{mpm}"
         );
         // An exclusion leaves the request to the files.

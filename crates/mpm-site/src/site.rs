@@ -309,7 +309,13 @@ impl Handler for Site {
         let host = &self.hosts[index];
         let method = req.method();
         if !is_known_method(method) {
-            return method_not_allowed(method);
+            // mod_proxy passes any method (WebDAV's PROPFIND…) to a backend.
+            let mut path = Vec::with_capacity(uri.path().len() + 1);
+            let proxied =
+                uri_path::normalise(uri.path(), &mut path).is_ok() && host.proxy.takes(&path);
+            if !proxied {
+                return method_not_allowed(method);
+            }
         }
         let raw_path = uri.path();
         if raw_path == "*" {
