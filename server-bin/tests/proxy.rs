@@ -247,6 +247,36 @@ fn a_proxied_request_reaches_the_backend_and_its_answer_comes_back_rewritten_und
 }
 
 #[test]
+fn location_proxy_pass_proxy_pass_match_and_preserve_host_route_as_apache_does() {
+    let backend = start_backend(ProtocolConfig::default());
+    let b = backend.addr();
+    let (_site, port, server) = start_proxy(
+        "event",
+        &format!(
+            "ProxyPreserveHost On\nProxyVia On\n\
+             ProxyPassMatch \"^/m/(.*)\\.txt$\" http://{b}/matched/$1\n\
+             <Location /loc>\nProxyPass http://{b}/located\n</Location>\n\
+             ProxyPass /loc/ http://127.0.0.1:1/never/\n"
+        ),
+    );
+    let ask = |path: &str| {
+        let r = get(addr(port), "www.example", path);
+        assert_eq!(r.status, 200, "{path}: {}\n{}", r.text(), server.stderr());
+        r.text()
+    };
+    let text = ask("/m/a%20b.txt?q=1");
+    assert!(text.starts_with("GET /matched/a%20b?q=1\n"), "{text}");
+    assert!(
+        text.contains("host: www.example\n"),
+        "ProxyPreserveHost: {text}"
+    );
+    assert!(text.contains("via: 1.1 localhost\n"), "ProxyVia: {text}");
+    // The <Location> form is tried before the server's rules.
+    let text = ask("/loc/x");
+    assert!(text.starts_with("GET /located/x\n"), "{text}");
+}
+
+#[test]
 fn a_refused_connection_gives_503_and_the_backend_is_not_tried_again_until_retry_passes() {
     let dead = free_port();
     let (_site, port, server) = start_proxy(
