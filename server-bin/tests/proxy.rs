@@ -279,18 +279,16 @@ fn location_proxy_pass_proxy_pass_match_and_preserve_host_route_as_apache_does()
 #[test]
 fn a_refused_connection_gives_503_and_the_backend_is_not_tried_again_until_retry_passes() {
     let dead = free_port();
-    let (_site, port, server) = start_proxy(
+    let (_site, port, mut server) = start_proxy(
         "event-small",
         &format!("ProxyPass /app/ http://127.0.0.1:{dead}/ retry=30\n"),
     );
     let r = get(addr(port), "localhost", "/app/x");
     assert_eq!(r.status, 503, "{}", r.text());
-    let log = server.stderr();
-    assert!(
-        log.contains(&format!(
-            "proxy: http://127.0.0.1:{dead}/: could not connect (Connection refused"
-        )),
-        "the error log does not name the backend and the cause:\n{log}"
+    // One line naming the backend and the cause.
+    server.wait_log(
+        &format!("proxy: http://127.0.0.1:{dead}/: could not connect (Connection refused"),
+        1,
     );
     // Something listens there now: within retry=, it is not tried.
     let listener = TcpListener::bind(addr(dead)).expect("bind the backend's port");
@@ -301,11 +299,7 @@ fn a_refused_connection_gives_503_and_the_backend_is_not_tried_again_until_retry
         matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "the proxy connected to a backend in its error state"
     );
-    assert!(
-        server.stderr().contains("is in its error state"),
-        "{}",
-        server.stderr()
-    );
+    server.wait_log("is in its error state", 1);
 }
 
 /// A fake backend of raw sockets: answers each request by its path with
@@ -925,10 +919,15 @@ fn an_nginx_backend_is_served_through_kept_alive_pooled_connections() {
     }
     // The proxied requests came on one kept-alive connection from the pool
     // (the one child), the 10th as that connection's 10th request.
-    let log = nginx.read("access.log");
-    let proxied: Vec<&str> = log.lines().filter(|l| l.contains("GET /hello")).collect();
+    // (nginx writes its log line after the answer: wait for it.)
+    let tenth = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("GET /hello"))
+            .any(|l| l.split(' ').nth(1) == Some("10"))
+    };
     assert!(
-        proxied.iter().any(|l| l.split(' ').nth(1) == Some("10")),
-        "nginx did not see one connection carry the 10 proxied requests:\n{log}"
+        wait_for(5.0, || tenth(&nginx.read("access.log"))),
+        "nginx did not see one connection carry the 10 proxied requests:\n{}",
+        nginx.read("access.log")
     );
 }
