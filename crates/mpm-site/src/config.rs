@@ -371,6 +371,9 @@ pub struct VirtualHost {
     /// `CustomLog` lines of this host (the main server's apply to hosts that
     /// have none, as in Apache).
     pub custom_logs: Vec<CustomLog>,
+    /// mod_proxy: `ProxyPass` rules and the proxy's settings
+    /// ([`crate::proxy`]).
+    pub proxy: crate::proxy::ProxyConfig,
     /// `ServerAdmin`, kept as configured: the error pages do not show it
     /// (as Apache's without `ServerSignature EMail`).
     pub server_admin: Option<String>,
@@ -394,6 +397,7 @@ impl VirtualHost {
             directories: Vec::new(),
             locations: Vec::new(),
             custom_logs: Vec::new(),
+            proxy: crate::proxy::ProxyConfig::default(),
             server_admin: None,
             origin: Origin::default(),
         }

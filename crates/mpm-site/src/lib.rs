@@ -4,7 +4,8 @@
 //! and for `mpmd`, which wires them from Apache's configuration syntax.
 //! One [`Site`] serves a whole [`SiteConfig`]: virtual hosts, static files
 //! (with `ETag`s, conditional requests and byte ranges), files kept in
-//! memory, directory listings, `Require`, mod_status's page, Prometheus
+//! memory, directory listings, `Require`, a reverse proxy (`ProxyPass`),
+//! mod_status's page, Prometheus
 //! metrics and access logs in mod_log_config's formats. Each part takes a typed
 //! configuration ([`config`]), named for the Apache directive it stands
 //! for; nothing here reads a configuration file.
@@ -84,6 +85,8 @@
 //! - [`static_files`]: a file or directory below a root, with
 //!   `<Directory>` settings; [`mime`] gives its content type,
 //!   [`conditional`] decides 200, 206, 304, 412 or 416.
+//! - [`proxy`]: mod_proxy's `ProxyPass` to HTTP/1.1 backends, with a
+//!   pool of kept-alive connections per backend and child.
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.
@@ -108,6 +111,7 @@ pub mod log_escape;
 pub mod metrics;
 pub mod mime;
 pub mod pages;
+pub mod proxy;
 pub mod remote_ip;
 pub mod require;
 pub mod router;

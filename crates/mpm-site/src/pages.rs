@@ -117,6 +117,14 @@ fn explanation(status: StatusCode) -> &'static str {
             "None of the range-specifier values in the Range request-header field overlap \
              the current extent of the selected resource."
         }
+        502 => "The proxy server received an invalid response from an upstream server.",
+        503 => {
+            "The server is temporarily unable to service your request due to maintenance \
+             downtime or capacity problems. Please try again later."
+        }
+        504 => {
+            "The gateway did not receive a timely response from the upstream server or application."
+        }
         _ => {
             "The server encountered an internal error or misconfiguration and was unable to \
              complete your request."

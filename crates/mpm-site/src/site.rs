@@ -7,7 +7,9 @@
 //! decode and normalise the path ([`uri_path`]); apply
 //! the matching `<Location>` blocks in Apache's order (the main server's,
 //! then the virtual host's, each in file order: the last one that sets
-//! `Require` or `SetHandler` decides it); answer `OPTIONS` and refuse
+//! `Require` or `SetHandler` decides it); pass the request to a backend when a
+//! `ProxyPass` rule takes its path ([`proxy`](crate::proxy), any method);
+//! answer `OPTIONS` and refuse
 //! other non-GET/HEAD methods (405); then `Redirect`, `Alias` and finally
 //! the `DocumentRoot` ([`static_files`](crate::static_files)), where the
 //! `<Directory>` blocks' `Options`, `Require` and `DirectoryIndex` apply
@@ -41,6 +43,7 @@ use crate::mime::MimeTypes;
 use crate::pages::{
     error_response, is_known_method, method_not_allowed, options_response, redirect,
 };
+use crate::proxy::{HostProxy, ServerFacts, Workers};
 use crate::require;
 use crate::router::{self, Router};
 use crate::static_files::{FileConfig, FileRequest};
@@ -75,6 +78,8 @@ struct Host {
     /// host's own, each in file order; a later match wins.
     locations: Vec<LocationBlock>,
     logs: Vec<AccessLog>,
+    /// `ProxyPass` rules and their backends.
+    proxy: HostProxy,
 }
 
 impl Site {
@@ -92,6 +97,7 @@ impl Site {
         let mut files: HashMap<PathBuf, Arc<LogFile>> = HashMap::new();
         let main = &cfg.main;
         let mut hosts = Vec::with_capacity(cfg.vhosts.len() + 1);
+        let mut workers = Workers::default();
         for vhost in cfg.hosts() {
             let custom_logs = if vhost.custom_logs.is_empty() {
                 &main.custom_logs
@@ -113,7 +119,8 @@ impl Site {
                     Arc::new(LogFormat::parse(&log.format)),
                 ));
             }
-            hosts.push(Host::new(vhost, main, logs, scoreboard.counters()));
+            let proxy = HostProxy::new(&vhost.proxy, &mut workers);
+            hosts.push(Host::new(vhost, main, logs, proxy, scoreboard.counters()));
         }
         let mime = MimeTypes::new(&cfg.add_types)?;
         Ok(Site {
@@ -156,6 +163,7 @@ impl Host {
         vhost: &VirtualHost,
         main: &VirtualHost,
         logs: Vec<AccessLog>,
+        proxy: HostProxy,
         counters: &mpm_core::Counters,
     ) -> Host {
         let server_name = vhost
@@ -172,6 +180,7 @@ impl Host {
             redirects: vhost.redirects.clone(),
             locations: vhost.locations.clone(),
             logs,
+            proxy,
         }
     }
 
@@ -300,7 +309,13 @@ impl Handler for Site {
         let host = &self.hosts[index];
         let method = req.method();
         if !is_known_method(method) {
-            return method_not_allowed(method);
+            // mod_proxy passes any method (WebDAV's PROPFIND…) to a backend.
+            let mut path = Vec::with_capacity(uri.path().len() + 1);
+            let proxied =
+                uri_path::normalise(uri.path(), &mut path).is_ok() && host.proxy.takes(&path);
+            if !proxied {
+                return method_not_allowed(method);
+            }
         }
         let raw_path = uri.path();
         if raw_path == "*" {
@@ -319,6 +334,15 @@ impl Handler for Site {
         let (handler, require) = host.location(&path);
         if require.is_some_and(|r| !require::allows(r, conn)) {
             return error_response(StatusCode::FORBIDDEN);
+        }
+        // mod_proxy translates before mod_alias and the files, for every
+        // method.
+        if let Some(route) = host.proxy.route(&path, query) {
+            let facts = ServerFacts {
+                server_name: &host.server_name,
+                server_version: &self.status.server_version,
+            };
+            return host.proxy.forward(&route, req, conn, &facts);
         }
         if method == Method::OPTIONS {
             return options_response();
@@ -353,7 +377,9 @@ impl Handler for Site {
     /// which would hold up every other connection of the loop): a GET or
     /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
-    /// thread, as everything else does. Deciding makes no file-system call.
+    /// thread, as everything else does. So does a request a host's
+    /// `ProxyPass` takes (it waits for its backend). Deciding makes no
+    /// file-system call.
     fn answer_never_blocks(&self, method: &Method, uri: &http::Uri) -> bool {
         if method != Method::GET && method != Method::HEAD {
             return false;
@@ -363,7 +389,10 @@ impl Handler for Site {
             // An error page.
             return true;
         }
-        !self.hosts.iter().any(|host| host.may_list(&path))
+        !self
+            .hosts
+            .iter()
+            .any(|host| host.may_list(&path) || host.proxy.takes(&path))
     }
 
     /// Counts the exchange in the scoreboard's lifetime counters (for the

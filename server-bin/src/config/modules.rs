@@ -35,6 +35,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("ssl_module", "mod_ssl.c"),
     ("file_cache_module", "mod_file_cache.c"),
     ("remoteip_module", "mod_remoteip.c"),
+    ("proxy_module", "mod_proxy.c"),
+    ("proxy_http_module", "mod_proxy_http.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -135,6 +137,9 @@ mod tests {
         assert!(is_present("ssl_module", &compiled, None));
         assert!(is_present("mod_file_cache.c", &compiled, None));
         assert!(is_present("file_cache_module", &compiled, None));
+        assert!(is_present("proxy_module", &compiled, None));
+        assert!(is_present("mod_proxy_http.c", &compiled, None));
+        assert!(!is_present("proxy_balancer_module", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));

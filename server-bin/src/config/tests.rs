@@ -1231,3 +1231,109 @@ fn remoteip_directives_say_what_is_wrong_and_where() {
         assert!(e.starts_with(want), "{text:?} gave: {e}");
     }
 }
+
+#[test]
+fn proxy_pass_rules_are_read_in_apaches_order_with_their_parameters() {
+    use mpm_site::proxy::{PassMatch, PassTarget, ProxyVia};
+    let cfg = ok("Listen 80\nTimeout 42\n\
+         ProxyPass /static/ !\n\
+         ProxyPass /app/ http://127.0.0.1:9000/ keepalive=On timeout=30 retry=5 ttl=2 max=8\n\
+         ProxyPassReverse /app/ http://127.0.0.1:9000/\n\
+         ProxyPassMatch \"^/(.*)\\.gif$\" http://127.0.0.1:9001/gifs/$1.gif\n\
+         ProxyPreserveHost On\nProxyAddHeaders Off\nProxyVia Full\nProxyRequests Off\n\
+         ProxyPassReverseCookieDomain backend.internal www.example\n\
+         <Location /api>\n  ProxyPass http://127.0.0.1:9002/v1\n  ProxyPassReverse http://127.0.0.1:9002/v1\n</Location>\n\
+         <VirtualHost *:80>\nServerName v\nProxyPass /v/ http://127.0.0.1:9003/\nProxyTimeout 7\n</VirtualHost>\n");
+    let main = &cfg.site.main.proxy;
+    let prefixes: Vec<String> = main
+        .passes
+        .iter()
+        .map(|p| match &p.matcher {
+            PassMatch::Prefix(p) => p.clone(),
+            PassMatch::Regex(r) => format!("~{}", r.0.as_str()),
+        })
+        .collect();
+    assert_eq!(prefixes, ["/api", "/static/", "/app/", "~^/(.*)\\.gif$"]);
+    assert_eq!(main.passes[1].target, PassTarget::Exclude);
+    let PassTarget::Backend(w) = &main.passes[2].target else {
+        panic!("/app/ goes to a backend");
+    };
+    assert_eq!(w.url.to_string(), "http://127.0.0.1:9000/");
+    assert_eq!(
+        (w.timeout, w.retry, w.ttl, w.max_idle, w.tcp_keepalive),
+        (
+            Some(Duration::from_secs(30)),
+            Duration::from_secs(5),
+            Some(Duration::from_secs(2)),
+            8,
+            true
+        )
+    );
+    assert_eq!(main.passes[2].origin.line, 4);
+    assert_eq!(main.reverse.len(), 2);
+    assert_eq!(main.reverse[1].path, "/api");
+    assert!(main.preserve_host && !main.add_headers);
+    assert_eq!(main.via, ProxyVia::Full);
+    assert_eq!(
+        main.timeout,
+        Duration::from_secs(42),
+        "ProxyTimeout defaults to Timeout"
+    );
+    let vhost = &cfg.site.vhosts[0].proxy;
+    assert_eq!(
+        vhost.passes.len(),
+        5,
+        "the main server's rules, then the host's"
+    );
+    assert_eq!(vhost.timeout, Duration::from_secs(7));
+    assert!(vhost.preserve_host, "inherited from the main server");
+}
+
+#[test]
+fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
+    for (conf, says) in [
+        (
+            "ProxyPass /a/ ws://127.0.0.1:1/",
+            "WebSocket tunnels (ws://, wss://) are not built yet",
+        ),
+        (
+            "ProxyPass /a/ balancer://api/",
+            "balancers (balancer://, <Proxy balancer://…>) are not built yet",
+        ),
+        (
+            "ProxyPass /a/ http://127.0.0.1:1/ upgrade=websocket",
+            "not built yet",
+        ),
+        (
+            "ProxyPass /a/ http://127.0.0.1:1/ timeout=soon",
+            "timeout=soon: give a number of seconds",
+        ),
+        ("ProxyPass /a/ http://127.0.0.1:99999/", "is not a port"),
+        ("ProxyPass a/ http://127.0.0.1:1/", "must start with /"),
+        ("ProxyPass /a/", "takes a path and a URL"),
+        (
+            "ProxyPassMatch \"(\" http://127.0.0.1:1/",
+            "not a valid regular expression",
+        ),
+        ("ProxyRequests On", "forward proxy) is not supported"),
+        (
+            "ProxyVia Sometimes",
+            "ProxyVia must be On, Off, Full or Block",
+        ),
+        (
+            "<Proxy balancer://api>\nBalancerMember http://127.0.0.1:1\n</Proxy>",
+            "<Proxy> is not built yet",
+        ),
+        ("BalancerMember http://127.0.0.1:1", "not built yet"),
+        (
+            "<Directory /tmp>\nProxyPass http://127.0.0.1:1/\n</Directory>",
+            "in <Location> (with one argument fewer)",
+        ),
+    ] {
+        let e = err(&format!("Listen 80\n{conf}\n"));
+        // The line of the directive: the second, or the third in a block.
+        let line = if conf.starts_with("<Directory") { 3 } else { 2 };
+        assert!(e.starts_with(&format!("httpd.conf:{line}:")), "{conf}: {e}");
+        assert!(e.contains(says), "{conf}: {e}");
+    }
+}

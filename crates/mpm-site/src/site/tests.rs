@@ -1127,6 +1127,28 @@ fn at_once(site: &Site, method: Method, uri: &str) -> bool {
 }
 
 #[test]
+fn a_request_a_proxy_pass_takes_goes_to_a_worker_and_an_excluded_one_does_not() {
+    use crate::proxy::{BackendUrl, ProxyPass, WorkerConfig};
+    let fx = Fixture::new();
+    let mut main = fx.main();
+    let backend = BackendUrl::parse("http://127.0.0.1:9/").expect("url");
+    main.proxy.passes = vec![
+        ProxyPass::exclude("/app/static/"),
+        ProxyPass::prefix("/app/", WorkerConfig::new(backend)),
+    ];
+    let site = site(&config(main, Vec::new()));
+    assert!(
+        !at_once(&site, Method::GET, "/app/x"),
+        "a proxied GET blocks on its backend"
+    );
+    assert!(
+        at_once(&site, Method::GET, "/app/static/a.css"),
+        "an excluded path is a file"
+    );
+    assert!(at_once(&site, Method::GET, "/hello.txt"));
+}
+
+#[test]
 fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() {
     let fx = Fixture::new();
     let root = fx.root();

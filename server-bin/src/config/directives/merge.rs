@@ -1,11 +1,12 @@
 //! The end of reading: what only the whole configuration shows (a
 //! `Listen` at all), log formats resolved now that every `LogFormat` is
 //! known, and the virtual hosts merged with the main server as Apache
-//! merges them.
+//! merges them (mod_proxy's settings by [`super::proxy::merged`]).
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::proxy;
 use super::state::{Host, State};
 use crate::config::error::ConfigError;
 use crate::config::server_config::{ProxyProtocolSettings, ServerConfig, SslSettings};
@@ -26,12 +27,18 @@ impl State<'_> {
         }
         let formats = (&self.log_formats, self.default_format.as_str());
         let default_root = self.server_root.join("htdocs");
-        let main = finish_host(&self.main, None, formats, &default_root)?;
+        let timeout = self.protocol.timeouts.timeout;
+        let mut main = finish_host(&self.main, None, formats, &default_root)?;
+        main.proxy = proxy::merged(&self.main.proxy, None, timeout);
         let vhosts = self
             .vhosts
             .iter()
-            .map(|h| finish_host(h, Some(&main), formats, &default_root))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|h| {
+                let mut vhost = finish_host(h, Some(&main), formats, &default_root)?;
+                vhost.proxy = proxy::merged(&h.proxy, Some(&self.main.proxy), timeout);
+                Ok(vhost)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let ssl = std::iter::once(self.main.ssl.clone())
             .chain(
                 self.vhosts
@@ -118,6 +125,9 @@ fn finish_host(
             custom_logs
         },
         server_admin: inherit(&host.server_admin, |m| &m.server_admin),
+        // Merged by the caller (`proxy::merged`): it needs the main
+        // server's settings as written.
+        proxy: Default::default(),
         origin: host.origin.clone(),
     })
 }

@@ -22,6 +22,8 @@
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
 //!   and the trusted proxies;
+//! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
+//!   `ProxyPassReverse*` and the proxy's settings;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
 //!
@@ -55,6 +57,7 @@ mod logging;
 mod merge;
 mod mpm_common;
 mod protocol;
+mod proxy;
 mod remoteip;
 mod server;
 mod server_wide;
@@ -431,8 +434,12 @@ impl<'a> Loader<'a> {
                     block: Block::HtFiles,
                 })
             }
+            "proxy" | "proxymatch" => Err(fail(format!(
+                "<{name}> is not built yet in mpmd: balancers (<Proxy balancer://…>, \
+                 BalancerMember, ProxySet) are to come; use ProxyPass to one backend"
+            ))),
             "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
-            | "limitexcept" | "if" | "elseif" | "else" | "proxy" | "proxymatch" | "macro" => Err(fail(format!(
+            | "limitexcept" | "if" | "elseif" | "else" | "macro" => Err(fail(format!(
                 "<{name}> is not supported by mpmd{}",
                 match name.to_ascii_lowercase().as_str() {
                     "directorymatch" => "; use <Directory path>",
@@ -467,7 +474,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 8] = [
+        let families: [Family; 9] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -476,6 +483,7 @@ impl<'a> Loader<'a> {
             file_cache::directive,
             ssl::directive,
             remoteip::directive,
+            proxy::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -17,6 +17,8 @@ use mpm_site::config::{
     RemoteIpConfig, VhostAddr,
 };
 
+use mpm_site::proxy::{ProxyPass, ProxyPassReverse, ProxyVia};
+
 use crate::config::error::ConfigError;
 use crate::config::options::LoadOptions;
 use crate::config::server_config::SslSettings;
@@ -87,7 +89,26 @@ pub(super) struct Host {
     pub(super) ssl: SslSettings,
     /// `RemoteIPProxyProtocol`.
     pub(super) proxy_protocol: Option<bool>,
+    /// mod_proxy's settings, as written here.
+    pub(super) proxy: ProxyHost,
     pub(super) origin: Origin,
+}
+
+/// mod_proxy's settings of one server while it is read (`None` = not set
+/// here); merged with the main server's at the end of reading.
+#[derive(Debug, Default)]
+pub(super) struct ProxyHost {
+    /// `ProxyPass` and `ProxyPassMatch` lines outside `<Location>`.
+    pub(super) passes: Vec<ProxyPass>,
+    /// The one-argument `ProxyPass` of `<Location>` blocks, in file order.
+    pub(super) location_passes: Vec<ProxyPass>,
+    pub(super) reverse: Vec<ProxyPassReverse>,
+    pub(super) cookie_domains: Vec<(String, String)>,
+    pub(super) cookie_paths: Vec<(String, String)>,
+    pub(super) preserve_host: Option<bool>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) add_headers: Option<bool>,
+    pub(super) via: Option<ProxyVia>,
 }
 
 /// Which server a directive applies to.

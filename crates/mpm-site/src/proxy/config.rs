@@ -1,0 +1,482 @@
+//! mod_proxy's typed configuration: what one host passes to which
+//! backend ([`ProxyConfig`]), each rule ([`ProxyPass`]) and the backend
+//! it names with its parameters ([`WorkerConfig`]).
+//!
+//! `mpmd` fills these from `ProxyPass`, `ProxyPassMatch`,
+//! `ProxyPassReverse*`, `ProxyPreserveHost`, `ProxyTimeout`,
+//! `ProxyAddHeaders` and `ProxyVia`; an embedder fills them in code:
+//!
+//! ```
+//! use mpm_site::proxy::{BackendUrl, ProxyConfig, ProxyPass, ProxyPassReverse, WorkerConfig};
+//!
+//! let backend = BackendUrl::parse("http://127.0.0.1:9000/").unwrap();
+//! let mut proxy = ProxyConfig::default();
+//! proxy.passes.push(ProxyPass::exclude("/static/"));
+//! proxy.passes.push(ProxyPass::prefix("/app/", WorkerConfig::new(backend.clone())));
+//! proxy.reverse.push(ProxyPassReverse { path: "/app/".into(), url: backend.to_string() });
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::Origin;
+
+/// `retry=` when not given: a backend that refused a connection is left
+/// alone this long (Apache's default).
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(60);
+
+/// `ttl=` when not given, for a backend that does not announce its own
+/// keep-alive timeout (`Keep-Alive: timeout=N`): below the 5 seconds
+/// Apache httpd and `mpmd` keep an idle connection, so the proxy drops a
+/// pooled connection before the backend does.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(4);
+
+/// `max=` when not given: idle connections kept per backend and child.
+pub const DEFAULT_MAX_IDLE: usize = 32;
+
+/// mod_proxy's settings of one host (the main server's are merged into
+/// each virtual host's by `mpmd`, as Apache does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// `ProxyPass` and `ProxyPassMatch` rules, in the order they are
+    /// tried: the first that matches the request's path decides (an
+    /// exclusion, `!`, leaves the request to the rest of the site).
+    pub passes: Vec<ProxyPass>,
+    /// `ProxyPassReverse path url`: response headers `Location`,
+    /// `Content-Location` and `URI` starting with `url` are rewritten to
+    /// start with `path` on this server.
+    pub reverse: Vec<ProxyPassReverse>,
+    /// `ProxyPassReverseCookieDomain internal public`: a `Set-Cookie`'s
+    /// `domain=internal` becomes `domain=public`.
+    pub reverse_cookie_domains: Vec<(String, String)>,
+    /// `ProxyPassReverseCookiePath internal public`: a `Set-Cookie`'s
+    /// `path=` starting with `internal` starts with `public` instead.
+    pub reverse_cookie_paths: Vec<(String, String)>,
+    /// `ProxyPreserveHost On`: the client's `Host` goes to the backend,
+    /// instead of the backend URL's host and port.
+    pub preserve_host: bool,
+    /// `ProxyTimeout` (default: the server's `Timeout`): the longest wait
+    /// for a backend to accept a write or answer a read, unless the rule's
+    /// `timeout=` says otherwise.
+    pub timeout: Duration,
+    /// `ProxyAddHeaders` (default on): `X-Forwarded-For`,
+    /// `X-Forwarded-Host` and `X-Forwarded-Server` appended.
+    pub add_headers: bool,
+    /// `ProxyVia`.
+    pub via: ProxyVia,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            passes: Vec::new(),
+            reverse: Vec::new(),
+            reverse_cookie_domains: Vec::new(),
+            reverse_cookie_paths: Vec::new(),
+            preserve_host: false,
+            timeout: Duration::from_secs(60),
+            add_headers: true,
+            via: ProxyVia::Off,
+        }
+    }
+}
+
+/// `ProxyVia Off | On | Full | Block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyVia {
+    /// A `Via` header is passed on as it came, none is added (default).
+    #[default]
+    Off,
+    /// `Via: 1.1 <ServerName>` appended to requests and responses.
+    On,
+    /// As `On`, with the server's version in a comment.
+    Full,
+    /// Every `Via` header removed from requests, none added.
+    Block,
+}
+
+/// How a rule matches a request's path (decoded and normalised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassMatch {
+    /// `ProxyPass /prefix …`: the path starts with these bytes (as in
+    /// Apache, `/app` also matches `/apple`: end it with `/` to match a
+    /// directory). The rest of the path is appended to the backend URL.
+    Prefix(String),
+    /// `ProxyPassMatch regex …`: the regular expression matches the path;
+    /// `$1`…`$9` in the backend URL's path take its groups (and when the
+    /// URL has none, the whole path is appended, as Apache does).
+    Regex(ProxyRegex),
+}
+
+/// A compiled `ProxyPassMatch` expression (the `regex` crate: linear
+/// time in the path's length, whatever the expression), compared by its
+/// text.
+#[derive(Debug, Clone)]
+pub struct ProxyRegex(pub regex::bytes::Regex);
+
+impl ProxyRegex {
+    /// Compile `pattern`, or say why it is not an expression.
+    pub fn new(pattern: &str) -> Result<ProxyRegex, String> {
+        regex::bytes::Regex::new(pattern)
+            .map(ProxyRegex)
+            .map_err(|e| format!("'{pattern}' is not a valid regular expression: {e}"))
+    }
+}
+
+impl PartialEq for ProxyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for ProxyRegex {}
+
+/// Where a matching request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassTarget {
+    /// `!`: not proxied; the site serves it.
+    Exclude,
+    /// To this backend.
+    Backend(WorkerConfig),
+}
+
+/// `ProxyPass path url [key=value …]` (or `ProxyPassMatch`, or the
+/// one-argument form inside `<Location path>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPass {
+    /// Which paths it takes.
+    pub matcher: PassMatch,
+    /// Where they go.
+    pub target: PassTarget,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+impl ProxyPass {
+    /// `ProxyPass prefix url`.
+    pub fn prefix(prefix: impl Into<String>, worker: WorkerConfig) -> ProxyPass {
+        ProxyPass {
+            matcher: PassMatch::Prefix(prefix.into()),
+            target: PassTarget::Backend(worker),
+            origin: Origin::default(),
+        }
+    }
+
+    /// `ProxyPass prefix !`.
+    pub fn exclude(prefix: impl Into<String>) -> ProxyPass {
+        ProxyPass {
+            matcher: PassMatch::Prefix(prefix.into()),
+            target: PassTarget::Exclude,
+            origin: Origin::default(),
+        }
+    }
+}
+
+/// `ProxyPassReverse path url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPassReverse {
+    /// The path on this server (`/app/`).
+    pub path: String,
+    /// The backend URL as it appears in its headers
+    /// (`http://127.0.0.1:9000/`).
+    pub url: String,
+}
+
+/// One backend (a "worker" in mod_proxy's words) and its parameters:
+/// requests to its URL share one pool of kept-alive connections per
+/// child and one error state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// The backend's URL.
+    pub url: BackendUrl,
+    /// `timeout=`: the longest wait for the backend to take a write or
+    /// answer a read; `None` for the host's `ProxyTimeout`.
+    pub timeout: Option<Duration>,
+    /// `connectiontimeout=`: the longest wait for a connection; `None`
+    /// for the worker's timeout.
+    pub connection_timeout: Option<Duration>,
+    /// `retry=`: after a connection failed, requests get 503 at once for
+    /// this long, without trying (0: try every time).
+    pub retry: Duration,
+    /// `ttl=`: an idle pooled connection older than this is closed, not
+    /// reused; `None`: the backend's announced keep-alive timeout less a
+    /// second, else [`DEFAULT_TTL`].
+    pub ttl: Option<Duration>,
+    /// `max=`: most idle connections kept per child.
+    pub max_idle: usize,
+    /// `keepalive=On`: TCP keep-alive probes on backend connections
+    /// (`SO_KEEPALIVE`), as Apache's parameter means.
+    pub tcp_keepalive: bool,
+    /// `disablereuse=On`: a new connection for every request.
+    pub disable_reuse: bool,
+}
+
+impl WorkerConfig {
+    /// A backend at `url` with the default parameters.
+    pub fn new(url: BackendUrl) -> WorkerConfig {
+        WorkerConfig {
+            url,
+            timeout: None,
+            connection_timeout: None,
+            retry: DEFAULT_RETRY,
+            ttl: None,
+            max_idle: DEFAULT_MAX_IDLE,
+            tcp_keepalive: false,
+            disable_reuse: false,
+        }
+    }
+
+    /// Apply one `key=value` parameter of `ProxyPass`; the message says
+    /// what was wrong and what is accepted.
+    pub fn set_param(&mut self, param: &str) -> Result<(), String> {
+        let Some((key, value)) = param.split_once('=') else {
+            return Err(format!(
+                "ProxyPass parameter '{param}' is not key=value (e.g. timeout=30 retry=5)"
+            ));
+        };
+        let seconds = |what: &str| -> Result<Duration, String> {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n <= 86_400 * 365)
+                .map(Duration::from_secs)
+                .or_else(|| {
+                    let ms = value.strip_suffix("ms")?.parse::<u64>().ok()?;
+                    Some(Duration::from_millis(ms))
+                })
+                .ok_or_else(|| {
+                    format!("ProxyPass {what}={value}: give a number of seconds (or of milliseconds with ms)")
+                })
+        };
+        let on_off = |what: &str| -> Result<bool, String> {
+            match value.to_ascii_lowercase().as_str() {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                _ => Err(format!("ProxyPass {what}={value}: give On or Off")),
+            }
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "timeout" => self.timeout = Some(seconds("timeout")?),
+            "connectiontimeout" => self.connection_timeout = Some(seconds("connectiontimeout")?),
+            "retry" => self.retry = seconds("retry")?,
+            "ttl" => self.ttl = Some(seconds("ttl")?),
+            "max" => {
+                self.max_idle = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n <= 65_536)
+                    .ok_or_else(|| format!("ProxyPass max={value}: give a number of connections"))?
+            }
+            "keepalive" => self.tcp_keepalive = on_off("keepalive")?,
+            "disablereuse" => self.disable_reuse = on_off("disablereuse")?,
+            "enablereuse" => self.disable_reuse = !on_off("enablereuse")?,
+            "upgrade" => {
+                return Err(format!(
+                    "ProxyPass upgrade={value}: WebSocket and other Upgrade tunnels are not built yet in mpmd"
+                ))
+            }
+            "min" | "smax" | "acquire" | "flushpackets" | "flushwait" | "iobuffersize"
+            | "receivebuffersize" | "ping" | "nocanon" | "mapping" | "secret" | "status"
+            | "route" | "redirect" | "loadfactor" | "lbset" | "hcmethod" | "hcuri"
+            | "hcinterval" | "hcpasses" | "hcfails" | "hcexpr" | "hctemplate" | "lbmethod"
+            | "stickysession" | "maxattempts" | "nofailover" => {
+                return Err(format!(
+                    "ProxyPass parameter {key}= is not supported by mpmd (supported: timeout, \
+                     connectiontimeout, retry, ttl, max, keepalive, disablereuse)"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "ProxyPass: unknown parameter '{key}' (supported: timeout, \
+                     connectiontimeout, retry, ttl, max, keepalive, disablereuse)"
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A backend URL: `http://host[:port][/path]`. Only `http` is built;
+/// `https`, `ws`, `wss` and `balancer` are refused with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    /// The host as written (a name, an IPv4 address, or an IPv6 address
+    /// without its brackets).
+    pub host: String,
+    /// The port (80 when not written).
+    pub port: u16,
+    /// The path (empty, or starting with `/`), `$1`…`$9` left as written.
+    pub path: String,
+}
+
+impl BackendUrl {
+    /// Parse `url`; the message says what is wrong with it.
+    pub fn parse(url: &str) -> Result<BackendUrl, String> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(format!(
+                "'{url}' is not an absolute URL (write e.g. http://127.0.0.1:8080/)"
+            ));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "http" => {}
+            "https" => {
+                return Err(format!(
+                    "'{url}': https:// backends are not supported by mpmd yet (a TLS client is not built); use http://"
+                ))
+            }
+            "ws" | "wss" => {
+                return Err(format!(
+                    "'{url}': WebSocket tunnels (ws://, wss://) are not built yet in mpmd"
+                ))
+            }
+            "balancer" => {
+                return Err(format!(
+                    "'{url}': balancers (balancer://, <Proxy balancer://…>) are not built yet in mpmd"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "'{url}': the {other}:// scheme is not supported by mpmd (only http://)"
+                ))
+            }
+        }
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if path.starts_with(['?', '#']) || path.contains(['?', '#']) {
+            return Err(format!("'{url}': a backend URL has no query or fragment"));
+        }
+        if authority.contains('@') {
+            return Err(format!(
+                "'{url}': user information in a backend URL is not supported"
+            ));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let Some((host, after)) = v6.split_once(']') else {
+                return Err(format!("'{url}': unclosed [ in the host"));
+            };
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
+        {
+            return Err(format!("'{url}': '{host}' is not a host name or address"));
+        }
+        let port = match port {
+            None => 80,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("'{url}': '{p}' is not a port"))?,
+        };
+        if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(format!("'{url}': spaces or control characters in the path"));
+        }
+        Ok(BackendUrl {
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// `host:port` as a `Host` header says it (the port left out when 80).
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl fmt::Display for BackendUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}{}", self.authority(), self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_url_is_http_with_a_host_a_port_and_a_path() {
+        let u = BackendUrl::parse("http://127.0.0.1:9000/app/").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 9000, "/app/")
+        );
+        assert_eq!(u.to_string(), "http://127.0.0.1:9000/app/");
+        let u = BackendUrl::parse("http://backend").unwrap();
+        assert_eq!(
+            (u.port, u.path.as_str(), u.authority()),
+            (80, "", "backend".into())
+        );
+        let u = BackendUrl::parse("http://[::1]:81/x").unwrap();
+        assert_eq!((u.host.as_str(), u.authority()), ("::1", "[::1]:81".into()));
+    }
+
+    #[test]
+    fn schemes_not_built_are_refused_with_what_is_missing() {
+        for (url, says) in [
+            ("ws://127.0.0.1:1/", "WebSocket tunnels"),
+            ("wss://127.0.0.1:1/", "WebSocket tunnels"),
+            ("balancer://api/", "balancers"),
+            ("https://a/", "TLS client"),
+            ("ftp://a/", "ftp:// scheme"),
+            ("127.0.0.1:80", "not an absolute URL"),
+            ("http://a:99999/", "not a port"),
+            ("http://a b/", "not a host name"),
+        ] {
+            let e = BackendUrl::parse(url).unwrap_err();
+            assert!(e.contains(says), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_read_and_unknown_or_unbuilt_ones_refused() {
+        let mut w = WorkerConfig::new(BackendUrl::parse("http://a/").unwrap());
+        for p in [
+            "timeout=30",
+            "retry=0",
+            "ttl=2",
+            "max=4",
+            "keepalive=On",
+            "connectiontimeout=500ms",
+        ] {
+            w.set_param(p).unwrap();
+        }
+        assert_eq!(w.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(w.retry, Duration::ZERO);
+        assert_eq!(w.ttl, Some(Duration::from_secs(2)));
+        assert_eq!(w.connection_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(w.max_idle, 4);
+        assert!(w.tcp_keepalive);
+        assert!(w
+            .set_param("upgrade=websocket")
+            .unwrap_err()
+            .contains("not built yet"));
+        assert!(w
+            .set_param("timeout=soon")
+            .unwrap_err()
+            .contains("number of seconds"));
+        assert!(w
+            .set_param("color=blue")
+            .unwrap_err()
+            .contains("unknown parameter"));
+        assert!(w.set_param("retry").unwrap_err().contains("key=value"));
+    }
+}

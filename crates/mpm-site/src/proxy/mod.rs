@@ -1,0 +1,278 @@
+//! mod_proxy and mod_proxy_http: a reverse proxy to HTTP/1.1 backends.
+//!
+//! A host's `ProxyPass` and `ProxyPassMatch` rules ([`ProxyConfig`]) are
+//! tried in order against the request's path (decoded and normalised, so
+//! `/app/../secret` never reaches a backend as such); the first that
+//! matches decides: an exclusion (`!`) leaves the request to the rest of
+//! the site, a backend gets it. The proxy runs before `Alias`,
+//! `Redirect` and the files, as mod_proxy's translation does, and after
+//! `<Location>`'s `Require`.
+//!
+//! The parts:
+//!
+//! - [`config`]: the typed configuration;
+//! - [`worker`]: one backend URL with its bounded pool of kept-alive
+//!   connections (per child) and its error state;
+//! - [`response`]: the backend's response head, parsed and checked;
+//! - `headers`: hop-by-hop fields, `Host`, `X-Forwarded-*`, `Via`, and
+//!   `ProxyPassReverse*` on the way back;
+//! - `exchange`: one request through: retries, `Expect: 100-continue`,
+//!   bodies streamed both ways through bounded buffers, failures as
+//!   Apache answers them (502, 503, 504).
+//!
+//! The proxy blocks on its backend, so it runs on a worker thread under
+//! the event strategy: [`HostProxy::takes`] lets the site tell the loop
+//! not to answer such a request itself.
+
+pub mod config;
+mod exchange;
+mod headers;
+pub mod response;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mpm_core::{ConnInfo, Request, Response};
+
+pub use config::{
+    BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
+    ProxyVia, WorkerConfig,
+};
+pub use worker::Worker;
+
+use crate::uri_path::escape_path;
+
+/// The workers of a site, one per backend URL, shared by every rule and
+/// host that names that URL: the first rule's parameters (and its host's
+/// `ProxyTimeout`) win, as in Apache.
+#[derive(Debug, Default)]
+pub struct Workers {
+    by_url: HashMap<String, Arc<Worker>>,
+}
+
+impl Workers {
+    /// The worker for `config`'s URL, made on first use.
+    pub fn get(&mut self, config: &WorkerConfig, timeout: std::time::Duration) -> Arc<Worker> {
+        self.by_url
+            .entry(config.url.to_string())
+            .or_insert_with(|| Arc::new(Worker::new(config.clone(), timeout)))
+            .clone()
+    }
+}
+
+/// One rule, ready to match.
+struct Rule {
+    matcher: PassMatch,
+    /// `None` for an exclusion.
+    worker: Option<Arc<Worker>>,
+}
+
+/// A host's proxy: its rules with their workers.
+pub struct HostProxy {
+    cfg: ProxyConfig,
+    rules: Vec<Rule>,
+}
+
+/// Where a request goes: a backend, and the path and query it is asked
+/// for there.
+pub struct Route {
+    worker: Arc<Worker>,
+    target: String,
+}
+
+/// What the proxy needs to know of this server for one request.
+pub struct ServerFacts<'a> {
+    /// The host's `ServerName` (`X-Forwarded-Server`, `Via`).
+    pub server_name: &'a str,
+    /// The server's version (`ProxyVia Full`).
+    pub server_version: &'a str,
+}
+
+impl HostProxy {
+    /// The proxy of a host configured by `cfg`, its workers taken from
+    /// (or added to) `workers`.
+    pub fn new(cfg: &ProxyConfig, workers: &mut Workers) -> HostProxy {
+        let rules = cfg
+            .passes
+            .iter()
+            .map(|pass| Rule {
+                matcher: pass.matcher.clone(),
+                worker: match &pass.target {
+                    PassTarget::Exclude => None,
+                    PassTarget::Backend(w) => Some(workers.get(w, cfg.timeout)),
+                },
+            })
+            .collect();
+        HostProxy {
+            cfg: cfg.clone(),
+            rules,
+        }
+    }
+
+    /// Whether a request for the normalised `path` goes to a backend.
+    pub fn takes(&self, path: &[u8]) -> bool {
+        self.rules
+            .iter()
+            .find(|rule| matches(&rule.matcher, path))
+            .is_some_and(|rule| rule.worker.is_some())
+    }
+
+    /// Where a request for the normalised `path` (with `query`) goes, if
+    /// to a backend.
+    pub fn route(&self, path: &[u8], query: Option<&str>) -> Option<Route> {
+        let rule = self
+            .rules
+            .iter()
+            .find(|rule| matches(&rule.matcher, path))?;
+        let worker = rule.worker.clone()?;
+        let base = worker.config.url.path.as_str();
+        let mut target = match &rule.matcher {
+            PassMatch::Prefix(prefix) => {
+                format!("{base}{}", escape_path(&path[prefix.len()..]))
+            }
+            PassMatch::Regex(re) => {
+                let caps = re.0.captures(path)?;
+                if base.contains('$') {
+                    let mut out = String::with_capacity(base.len() + path.len());
+                    let mut rest = base;
+                    while let Some(at) = rest.find('$') {
+                        out.push_str(&rest[..at]);
+                        let digit = rest[at + 1..].chars().next().and_then(|c| c.to_digit(10));
+                        match digit {
+                            Some(d) => {
+                                if let Some(m) = caps.get(d as usize) {
+                                    out.extend(escape_path(m.as_bytes()));
+                                }
+                                rest = &rest[at + 2..];
+                            }
+                            None => {
+                                out.push('$');
+                                rest = &rest[at + 1..];
+                            }
+                        }
+                    }
+                    out.push_str(rest);
+                    out
+                } else {
+                    format!("{base}{}", escape_path(path))
+                }
+            }
+        };
+        if !target.starts_with('/') {
+            target.insert(0, '/');
+        }
+        if let Some(q) = query {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(q);
+        }
+        Some(Route { worker, target })
+    }
+
+    /// Pass `req` along `route`, and return the answer.
+    pub fn forward(
+        &self,
+        route: &Route,
+        req: Request<'_>,
+        conn: &ConnInfo,
+        facts: &ServerFacts<'_>,
+    ) -> Response {
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(facts.server_name)
+            .to_string();
+        let scheme = if conn.is_secure() { "https" } else { "http" };
+        let public_base = format!("{scheme}://{host}");
+        let ctx = exchange::Context {
+            cfg: &self.cfg,
+            target: &route.target,
+            client_ip: conn.peer.ip().to_string(),
+            server_name: facts.server_name,
+            server_version: facts.server_version,
+            public_base: &public_base,
+        };
+        exchange::forward(&route.worker, req, &ctx)
+    }
+}
+
+fn matches(matcher: &PassMatch, path: &[u8]) -> bool {
+    match matcher {
+        PassMatch::Prefix(prefix) => path.starts_with(prefix.as_bytes()),
+        PassMatch::Regex(re) => re.0.is_match(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(passes: Vec<ProxyPass>) -> HostProxy {
+        let cfg = ProxyConfig {
+            passes,
+            ..ProxyConfig::default()
+        };
+        HostProxy::new(&cfg, &mut Workers::default())
+    }
+
+    fn worker(url: &str) -> WorkerConfig {
+        WorkerConfig::new(BackendUrl::parse(url).unwrap())
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides_and_an_exclusion_keeps_the_request() {
+        let p = proxy(vec![
+            ProxyPass::exclude("/app/static/"),
+            ProxyPass::prefix("/app/", worker("http://127.0.0.1:9000/base/")),
+            ProxyPass::prefix("/", worker("http://127.0.0.1:9001")),
+        ]);
+        assert!(!p.takes(b"/app/static/a.css"));
+        assert!(p.route(b"/app/static/a.css", None).is_none());
+        let r = p.route(b"/app/a b", Some("x=1")).unwrap();
+        assert_eq!(r.target, "/base/a%20b?x=1");
+        assert_eq!(r.worker.name, "http://127.0.0.1:9000/base/");
+        let r = p.route(b"/other", None).unwrap();
+        assert_eq!(
+            (r.target.as_str(), r.worker.config.url.port),
+            ("/other", 9001)
+        );
+    }
+
+    #[test]
+    fn proxy_pass_match_substitutes_groups_or_appends_the_path() {
+        let re = |s: &str| PassMatch::Regex(ProxyRegex::new(s).unwrap());
+        let p = proxy(vec![
+            ProxyPass {
+                matcher: re(r"^/img/(.*)\.gif$"),
+                target: PassTarget::Backend(worker("http://127.0.0.1:9000/gifs/$1.gif")),
+                origin: Default::default(),
+            },
+            ProxyPass {
+                matcher: re(r"\.php$"),
+                target: PassTarget::Backend(worker("http://127.0.0.1:9001")),
+                origin: Default::default(),
+            },
+        ]);
+        assert_eq!(
+            p.route(b"/img/cat.gif", None).unwrap().target,
+            "/gifs/cat.gif"
+        );
+        assert_eq!(
+            p.route(b"/a/index.php", Some("q")).unwrap().target,
+            "/a/index.php?q"
+        );
+        assert!(p.route(b"/index.html", None).is_none());
+    }
+
+    #[test]
+    fn rules_naming_one_url_share_its_worker() {
+        let p = proxy(vec![
+            ProxyPass::prefix("/a/", worker("http://127.0.0.1:9000/")),
+            ProxyPass::prefix("/b/", worker("http://127.0.0.1:9000/")),
+        ]);
+        let a = p.route(b"/a/", None).unwrap();
+        let b = p.route(b"/b/", None).unwrap();
+        assert!(Arc::ptr_eq(&a.worker, &b.worker));
+    }
+}

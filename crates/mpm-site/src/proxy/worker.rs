@@ -1,0 +1,224 @@
+//! A worker: one backend URL with its pool of kept-alive connections and
+//! its error state, as mod_proxy's `proxy_worker` (without a balancer's
+//! shared state: the pool and the error state belong to one child).
+//!
+//! The pool is bounded (`max=` idle connections) and last in, first out,
+//! so the connection handed out is the one idle the shortest time. A
+//! connection is never handed out past its time to live (`ttl=`, else the
+//! backend's announced keep-alive timeout less a second, else
+//! [`DEFAULT_TTL`]), and one the backend has already closed (its end of
+//! file or reset waiting in the socket) is found by a peek before it is
+//! used and dropped: the stale keep-alive race that gives Apache's users
+//! 502s is then left to the rare case of a close that crosses the request
+//! on the wire, which the exchange retries (the `exchange` module).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::config::{WorkerConfig, DEFAULT_TTL};
+
+/// One backend, shared by the requests of a child.
+#[derive(Debug)]
+pub struct Worker {
+    /// Its configuration (the first rule that named its URL).
+    pub config: WorkerConfig,
+    /// The URL as written, the worker's name in messages.
+    pub name: String,
+    /// `timeout=`, or the host's `ProxyTimeout`.
+    pub timeout: Duration,
+    idle: Mutex<Vec<Idle>>,
+    /// Until when the worker is in error (no connection tried).
+    error_until: Mutex<Option<Instant>>,
+}
+
+/// A kept-alive connection waiting in the pool.
+#[derive(Debug)]
+struct Idle {
+    stream: TcpStream,
+    /// When it must no longer be used.
+    expires: Instant,
+}
+
+/// Why no connection could be had.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The worker is in its error state for this long still.
+    InError(Duration),
+    /// Connecting failed (the worker is now in error for `retry=`).
+    Failed(io::Error),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Worker {
+    /// A worker for `config`, whose reads and writes wait at most
+    /// `timeout` unless `config.timeout` says otherwise.
+    pub fn new(config: WorkerConfig, timeout: Duration) -> Worker {
+        Worker {
+            name: config.url.to_string(),
+            timeout: config.timeout.unwrap_or(timeout),
+            config,
+            idle: Mutex::new(Vec::new()),
+            error_until: Mutex::new(None),
+        }
+    }
+
+    /// A pooled connection that is still alive, if one is idle.
+    pub fn checkout(&self) -> Option<TcpStream> {
+        if self.config.disable_reuse {
+            return None;
+        }
+        let now = Instant::now();
+        let mut idle = lock(&self.idle);
+        while let Some(conn) = idle.pop() {
+            if conn.expires > now && is_alive(&conn.stream) {
+                return Some(conn.stream);
+            }
+        }
+        None
+    }
+
+    /// Keep `stream` for a later request, the backend having announced
+    /// `announced` as its keep-alive timeout (if it did). Dropped (closed)
+    /// when the pool is full or reuse is off.
+    pub fn checkin(&self, stream: TcpStream, announced: Option<Duration>) {
+        if self.config.disable_reuse || self.config.max_idle == 0 {
+            return;
+        }
+        let ttl = self.config.ttl.unwrap_or_else(|| match announced {
+            Some(t) => t.saturating_sub(Duration::from_secs(1)),
+            None => DEFAULT_TTL,
+        });
+        if ttl.is_zero() {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.len() >= self.config.max_idle {
+            // The oldest goes: it is the likeliest to have been closed.
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            stream,
+            expires: Instant::now() + ttl,
+        });
+    }
+
+    /// Idle connections in the pool now.
+    pub fn idle_count(&self) -> usize {
+        lock(&self.idle).len()
+    }
+
+    /// A new connection to the backend, or why not: at once while the
+    /// worker is in its error state; a failed attempt puts it there for
+    /// `retry=`.
+    pub fn connect(&self) -> Result<TcpStream, ConnectError> {
+        let now = Instant::now();
+        {
+            let mut until = lock(&self.error_until);
+            match *until {
+                Some(t) if t > now => return Err(ConnectError::InError(t - now)),
+                Some(_) => *until = None,
+                None => {}
+            }
+        }
+        self.dial().map_err(|e| {
+            if !self.config.retry.is_zero() {
+                *lock(&self.error_until) = Some(Instant::now() + self.config.retry);
+            }
+            ConnectError::Failed(e)
+        })
+    }
+
+    fn dial(&self) -> io::Result<TcpStream> {
+        let url = &self.config.url;
+        let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
+        let wait = self.config.connection_timeout.unwrap_or(self.timeout);
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, wait) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    if self.config.tcp_keepalive {
+                        socket2::SockRef::from(&stream).set_keepalive(true)?;
+                    }
+                    stream.set_read_timeout(Some(self.timeout))?;
+                    stream.set_write_timeout(Some(self.timeout))?;
+                    return Ok(stream);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Whether an idle connection is still open: nothing to read (no end of
+/// file, no reset, no stray bytes a backend should not have sent).
+fn is_alive(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let alive = matches!(stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    alive && stream.set_nonblocking(false).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::config::BackendUrl;
+    use std::net::TcpListener;
+
+    fn worker_for(addr: SocketAddr) -> Worker {
+        let url = BackendUrl::parse(&format!("http://{addr}/")).unwrap();
+        Worker::new(WorkerConfig::new(url), Duration::from_secs(5))
+    }
+
+    #[test]
+    fn a_pooled_connection_the_backend_closed_is_not_handed_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let worker = worker_for(listener.local_addr().unwrap());
+        worker.checkin(worker.connect().unwrap(), None);
+        let (backend_side, _) = listener.accept().unwrap();
+        let alive = worker
+            .checkout()
+            .expect("an open pooled connection is handed out");
+        worker.checkin(alive, None);
+        drop(backend_side);
+        // The backend's FIN arrives in a moment: poll for it.
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut handed_out = true;
+        while handed_out && Instant::now() < until {
+            handed_out = match worker.checkout() {
+                Some(s) => {
+                    worker.checkin(s, None);
+                    std::thread::sleep(Duration::from_millis(10));
+                    true
+                }
+                None => false,
+            };
+        }
+        assert!(
+            !handed_out,
+            "a connection the backend closed was still handed out"
+        );
+        assert_eq!(worker.idle_count(), 0);
+    }
+
+    #[test]
+    fn a_refused_connection_puts_the_worker_in_error_for_retry() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let worker = worker_for(addr);
+        assert!(matches!(worker.connect(), Err(ConnectError::Failed(_))));
+        match worker.connect() {
+            Err(ConnectError::InError(left)) => assert!(left <= Duration::from_secs(60)),
+            other => panic!("a second attempt within retry= gave {other:?}"),
+        }
+    }
+}
