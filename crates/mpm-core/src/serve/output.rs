@@ -146,7 +146,8 @@ impl Serving<'_, '_> {
     ) -> Result<u64, u64> {
         let chunked = length == ResponseLength::Chunked;
         match body {
-            Body::Empty => self.io.write_all(wbuf).map(|_| 0).map_err(|_| 0),
+            // Not a 101 the engine honoured: an empty body.
+            Body::Empty | Body::Tunnel(_) => self.io.write_all(wbuf).map(|_| 0).map_err(|_| 0),
             Body::Bytes(b) => {
                 if chunked && !b.is_empty() {
                     engine::encode::chunk_header(b.len(), wbuf);

@@ -37,7 +37,7 @@ use mpm_core::{ConnInfo, Request, Response};
 
 pub use config::{
     BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
-    ProxyVia, WorkerConfig,
+    ProxyVia, UpgradeRule, WorkerConfig,
 };
 pub use worker::Worker;
 
