@@ -1334,7 +1334,10 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
             "ProxyPass /a/ http://127.0.0.1:1/ upgrade=web;socket",
             "upgrade=web;socket: give a protocol name",
         ),
-        ("ProxyWebsocketIdleTimeout soon", "takes a number of seconds"),
+        (
+            "ProxyWebsocketIdleTimeout soon",
+            "takes a number of seconds",
+        ),
         ("ProxyWebsocketAsync On", "not supported by mpmd"),
         (
             "ProxyPass /a/ http://127.0.0.1:1/ timeout=soon",

@@ -201,7 +201,13 @@ impl Tunnel {
             // Client → peer.
             progress |= flush_to(&mut self.up, &mut Peer(&self.peer))?;
             self.up.readable |= client.has_buffered_plaintext();
-            progress |= read_into(&mut self.up, client, &mut Peer(&self.peer), scratch, &mut reads)?;
+            progress |= read_into(
+                &mut self.up,
+                client,
+                &mut Peer(&self.peer),
+                scratch,
+                &mut reads,
+            )?;
             if self.up.ended && !self.up.waiting() && !self.up.shut {
                 self.up.shut = true;
                 progress = true;
@@ -344,7 +350,10 @@ impl Serving<'_, '_> {
         let nonblocking = self.io.tcp().set_nonblocking(true).is_ok()
             && tunnel.peer().set_nonblocking(true).is_ok();
         if !nonblocking {
-            log::error!("tunnel from {}: the sockets could not be made non-blocking", self.io.info().peer);
+            log::error!(
+                "tunnel from {}: the sockets could not be made non-blocking",
+                self.io.info().peer
+            );
             return;
         }
         self.io.set_nonblocking_mode(true);

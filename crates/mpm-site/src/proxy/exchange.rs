@@ -93,7 +93,8 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             .get_all(EXPECT)
             .iter()
             .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let upgrade = tunnel_protocol(worker, &req);
+    // (A request with a body is passed without its Upgrade.)
+    let upgrade = tunnel_protocol(worker, &req).filter(|_| !has_body);
     let mut head = Vec::with_capacity(1024);
     headers::write_request_head(
         &mut head,

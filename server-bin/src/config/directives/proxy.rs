@@ -263,6 +263,8 @@ pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duratio
             .or(main_or_empty.add_headers)
             .unwrap_or(defaults.add_headers),
         via: own.via.or(main_or_empty.via).unwrap_or(defaults.via),
-        tunnel_idle_timeout: own.tunnel_idle_timeout.or(main_or_empty.tunnel_idle_timeout),
+        tunnel_idle_timeout: own
+            .tunnel_idle_timeout
+            .or(main_or_empty.tunnel_idle_timeout),
     }
 }
