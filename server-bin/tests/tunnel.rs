@@ -63,6 +63,9 @@ impl EchoBackend {
     }
 }
 
+// The handshake callback's signature is tungstenite's (its error is an
+// HTTP response).
+#[allow(clippy::result_large_err)]
 fn echo(stream: TcpStream, tx: Sender<Seen>) {
     let path_tx = tx.clone();
     let callback = move |req: &tungstenite::handshake::server::Request,
