@@ -13,6 +13,7 @@ mod pki;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -608,4 +609,96 @@ fn config_test_checks_ws_urls_and_upgrade_and_lists_proxy_wstunnel_module() {
     }
     let (_, out, _) = run(&["-l"]);
     assert!(out.contains("mod_proxy_wstunnel.c"), "{out}");
+}
+
+/// Sum of the resident memory of `master`'s children, in KiB.
+fn children_rss_kib(master: i32) -> u64 {
+    children(master).into_iter().map(rss_kib).sum()
+}
+
+/// A client that sends without reading fills the tunnel: the server stops
+/// reading from it (back-pressure) instead of buffering, its memory stays
+/// flat, and once the client reads, every byte arrives in order.
+fn back_pressure(mpm: &str) {
+    const TOTAL: usize = 48 << 20;
+    let (backend, _handle) = raw_backend();
+    let site = Site::new();
+    let port = free_port();
+    let server = start_mpm(
+        &site,
+        mpm,
+        port,
+        &format!("ProxyPass /raw/ http://127.0.0.1:{backend}/ upgrade=ANY\n"),
+    );
+    let mut s = TcpStream::connect(addr(port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"GET /raw/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: myproto\r\n\r\n",
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    read_until(&mut s, &mut got, b"hello from the backend\n");
+    assert!(got.starts_with(b"HTTP/1.1 101 "), "mpmd answered {got:?}");
+    let data: Arc<Vec<u8>> = Arc::new((0..TOTAL).map(|i| b'a' + (i % 26) as u8).collect());
+    let before = children_rss_kib(server.pid());
+    // Send without reading until the tunnel stops taking bytes for a while.
+    s.set_nonblocking(true).unwrap();
+    let (mut sent, mut refused) = (0, 0);
+    while sent < TOTAL && refused < 50 {
+        match s.write(&data[sent..(sent + 65536).min(TOTAL)]) {
+            Ok(n) => {
+                sent += n;
+                refused = 0;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                refused += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("the tunnel failed while filling: {e}"),
+        }
+    }
+    assert!(
+        sent < TOTAL,
+        "the tunnel took all {TOTAL} bytes from a client that reads nothing: no back-pressure"
+    );
+    let grown = children_rss_kib(server.pid()).saturating_sub(before);
+    eprintln!("{mpm}: {sent} bytes in flight, the children's RSS grew by {grown} KiB");
+    assert!(
+        grown < 4096,
+        "the children grew by {grown} KiB while {sent} bytes waited in the tunnel"
+    );
+    // Now read everything while the rest is sent.
+    s.set_nonblocking(false).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let rest = data.clone();
+    let send = std::thread::spawn(move || {
+        writer.write_all(&rest[sent..]).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut back = Vec::with_capacity(TOTAL + 8);
+    s.read_to_end(&mut back).unwrap();
+    send.join().unwrap();
+    assert_eq!(
+        back.len(),
+        TOTAL + 4,
+        "bytes were lost or added in the tunnel"
+    );
+    assert!(
+        back[..TOTAL]
+            .iter()
+            .zip(data.iter())
+            .all(|(b, d)| *b == d.to_ascii_uppercase()),
+        "bytes came back out of order or changed"
+    );
+    assert_eq!(&back[TOTAL..], b"bye\n");
+}
+
+#[test]
+fn event_tunnel_stops_reading_a_side_whose_bytes_the_other_does_not_take() {
+    back_pressure("event");
+}
+
+#[test]
+fn worker_tunnel_stops_reading_a_side_whose_bytes_the_other_does_not_take() {
+    back_pressure("worker");
 }

@@ -278,16 +278,11 @@ impl Serving<'_, '_> {
         let Body::Tunnel(mut tunnel) = body else {
             return After::Close;
         };
-        let mut wbuf = std::mem::take(&mut self.wbuf);
-        wbuf.clear();
-        engine::encode_head(
-            &mut wbuf,
-            parts.status,
-            &parts.headers,
+        let mut wbuf = self.head_buf(
+            &parts,
             engine::ResponseLength::NoBody,
             true,
             Version::HTTP_11,
-            &self.ctx.protocol.server_header,
         );
         // The head ends with an empty line; the engine writes no
         // `Connection` of its own for a kept connection.

@@ -250,15 +250,7 @@ fn switch(
         );
         return error_response(StatusCode::BAD_GATEWAY);
     };
-    let mut fields = headers::response_headers(
-        &head.headers,
-        ctx.cfg,
-        &Incoming {
-            public_base: ctx.public_base,
-            server_name: ctx.server_name,
-            server_version: ctx.server_version,
-        },
-    );
+    let mut fields = client_fields(&head, ctx);
     fields.insert(UPGRADE, protocol);
     let idle = ctx.cfg.tunnel_idle_timeout.unwrap_or(worker.timeout);
     let tunnel = Tunnel::new(stream, idle).with_to_client(&rbuf);
@@ -439,6 +431,20 @@ fn send_body(
     }
 }
 
+/// The backend's response fields as the client gets them (hop-by-hop
+/// ones dropped, `ProxyPassReverse*` applied).
+fn client_fields(head: &ResponseHead, ctx: &Context<'_>) -> http::HeaderMap {
+    headers::response_headers(
+        &head.headers,
+        ctx.cfg,
+        &Incoming {
+            public_base: ctx.public_base,
+            server_name: ctx.server_name,
+            server_version: ctx.server_version,
+        },
+    )
+}
+
 /// The client's response: the backend's status and fields (rewritten),
 /// and its body as a stream.
 fn respond(
@@ -449,15 +455,7 @@ fn respond(
     reusable: bool,
     ctx: &Context<'_>,
 ) -> Response {
-    let fields = headers::response_headers(
-        &head.headers,
-        ctx.cfg,
-        &Incoming {
-            public_base: ctx.public_base,
-            server_name: ctx.server_name,
-            server_version: ctx.server_version,
-        },
-    );
+    let fields = client_fields(&head, ctx);
     let keep = reusable && head.keep_alive;
     let body = match head.framing {
         ResponseFraming::Empty => {
