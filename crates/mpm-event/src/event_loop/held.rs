@@ -72,4 +72,6 @@ pub(super) struct Counts {
     pub(super) keepalive: u32,
     pub(super) writing: u32,
     pub(super) closing: u32,
+    /// Tunnels, each holding a second descriptor (its other socket).
+    pub(super) tunnels: u32,
 }
