@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::net::connection::ConnInfo;
-pub use crate::serve::BodyWriter;
+pub use crate::serve::{BodyWriter, Tunnel};
 
 /// The request a handler sees: the `http` crate's head with a body that
 /// reads the (de-chunked, length-limited) request body from the connection.
@@ -92,6 +92,16 @@ pub enum Body {
         /// How many bytes from there.
         len: u64,
     },
+    /// With status `101 Switching Protocols`: after the head (sent with
+    /// `Connection: Upgrade`; put the `Upgrade` header in the response),
+    /// the connection stops speaking HTTP and is joined to the tunnel's
+    /// socket, bytes copied both ways until both sides close or the
+    /// tunnel's idle timeout passes ([`Tunnel`]). The reverse proxy's
+    /// WebSocket tunnels are made so. Under prefork and worker the tunnel
+    /// holds its process or thread; under event the loop holds both
+    /// sockets and no thread. With any other status the tunnel is closed
+    /// and the body is empty.
+    Tunnel(Box<Tunnel>),
 }
 
 /// A writer-style body: called once the response head is sent, with the
@@ -155,6 +165,7 @@ impl Body {
             Body::Reader { len, .. } => *len,
             Body::Writer(_) => None,
             Body::File { len, .. } => Some(*len),
+            Body::Tunnel(_) => Some(0),
         }
     }
 
@@ -172,6 +183,7 @@ impl std::fmt::Debug for Body {
             Body::Reader { len, .. } => write!(f, "Body::Reader(len {len:?})"),
             Body::Writer(_) => f.write_str("Body::Writer"),
             Body::File { offset, len, .. } => write!(f, "Body::File({offset}+{len})"),
+            Body::Tunnel(t) => write!(f, "Body::Tunnel({t:?})"),
         }
     }
 }

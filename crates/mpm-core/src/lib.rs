@@ -85,7 +85,7 @@ pub use control::{Command, Control, ControlHandle, Exit, Phase, Stopping};
 pub use error::Error;
 pub use handler::{
     shared_factory, Body, BodyWriter, Exchange, Handler, HandlerFactory, Request, RequestBody,
-    Response,
+    Response, Tunnel,
 };
 pub use mpm::{Mpm, MpmInfo, RunContext};
 pub use net::connection::{ConnInfo, Connection};

@@ -249,7 +249,7 @@ pub use mpm_core::config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout
 pub use mpm_core::control::{Command, ControlHandle, Phase};
 pub use mpm_core::handler::{
     shared_factory, Body, BodyWriter, Exchange, Handler, HandlerFactory, Request, RequestBody,
-    Response,
+    Response, Tunnel,
 };
 pub use mpm_core::net::connection::ConnInfo;
 pub use mpm_core::net::tls_stream::TlsInfo;

@@ -37,6 +37,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("remoteip_module", "mod_remoteip.c"),
     ("proxy_module", "mod_proxy.c"),
     ("proxy_http_module", "mod_proxy_http.c"),
+    ("proxy_wstunnel_module", "mod_proxy_wstunnel.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -139,6 +140,7 @@ mod tests {
         assert!(is_present("file_cache_module", &compiled, None));
         assert!(is_present("proxy_module", &compiled, None));
         assert!(is_present("mod_proxy_http.c", &compiled, None));
+        assert!(is_present("proxy_wstunnel_module", &compiled, None));
         assert!(!is_present("proxy_balancer_module", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];

@@ -1290,20 +1290,55 @@ fn proxy_pass_rules_are_read_in_apaches_order_with_their_parameters() {
 }
 
 #[test]
+fn tunnels_are_read_from_ws_urls_upgrade_and_the_idle_timeout() {
+    use mpm_site::proxy::{PassTarget, UpgradeRule};
+    let cfg = ok("Listen 80\n\
+         ProxyPass /ws/ ws://127.0.0.1:9004/\n\
+         ProxyPass /raw/ http://127.0.0.1:9005/ upgrade=ANY\n\
+         ProxyPass /h/ http://127.0.0.1:9006/ upgrade=myproto\n\
+         ProxyPass /plain/ http://127.0.0.1:9007/\n\
+         ProxyWebsocketIdleTimeout 90\n");
+    let main = &cfg.site.main.proxy;
+    let upgrades: Vec<Option<UpgradeRule>> = main
+        .passes
+        .iter()
+        .map(|p| match &p.target {
+            PassTarget::Backend(w) => w.upgrade.clone(),
+            PassTarget::Exclude => None,
+        })
+        .collect();
+    assert_eq!(
+        upgrades,
+        [
+            Some(UpgradeRule::Protocol("websocket".into())),
+            Some(UpgradeRule::Any),
+            Some(UpgradeRule::Protocol("myproto".into())),
+            None
+        ]
+    );
+    assert_eq!(main.tunnel_idle_timeout, Some(Duration::from_secs(90)));
+}
+
+#[test]
 fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
     for (conf, says) in [
         (
-            "ProxyPass /a/ ws://127.0.0.1:1/",
-            "WebSocket tunnels (ws://, wss://) are not built yet",
+            "ProxyPass /a/ wss://127.0.0.1:1/",
+            "wss:// backends are not supported by mpmd yet",
         ),
         (
             "ProxyPass /a/ balancer://api/",
             "balancers (balancer://, <Proxy balancer://…>) are not built yet",
         ),
         (
-            "ProxyPass /a/ http://127.0.0.1:1/ upgrade=websocket",
-            "not built yet",
+            "ProxyPass /a/ http://127.0.0.1:1/ upgrade=web;socket",
+            "upgrade=web;socket: give a protocol name",
         ),
+        (
+            "ProxyWebsocketIdleTimeout soon",
+            "takes a number of seconds",
+        ),
+        ("ProxyWebsocketAsync On", "not supported by mpmd"),
         (
             "ProxyPass /a/ http://127.0.0.1:1/ timeout=soon",
             "timeout=soon: give a number of seconds",

@@ -103,6 +103,15 @@ impl Session {
         &self.buf[self.start..self.end]
     }
 
+    /// Hand the buffered bytes to `take` and mark them used (a connection
+    /// that stops speaking HTTP after a `101`: they belong to the tunnel).
+    pub fn consume_buffered(&mut self, take: impl FnOnce(&[u8])) {
+        take(&self.buf[self.start..self.end]);
+        self.used += (self.end - self.start) as u64;
+        self.start = 0;
+        self.end = 0;
+    }
+
     /// True when no byte is buffered.
     pub fn is_empty(&self) -> bool {
         self.start == self.end

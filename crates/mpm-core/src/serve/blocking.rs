@@ -51,6 +51,7 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         stats: ConnStats::default(),
         wbuf: Vec::with_capacity(1024),
         pending: None,
+        tunnel: None,
     };
     if let Some(slot) = ctx.worker_slot {
         slot.add_connection();
@@ -150,6 +151,12 @@ impl Serving<'_, '_> {
                     self.session.shrink(false);
                 }
                 Some(After::Close) | None => break,
+                Some(After::Tunnel) => {
+                    if let Some(tunnel) = self.tunnel.take() {
+                        self.run_tunnel(*tunnel);
+                    }
+                    break;
+                }
                 Some(After::Linger) => {
                     self.linger();
                     break;

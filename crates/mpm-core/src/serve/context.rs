@@ -128,6 +128,8 @@ pub(super) struct Serving<'a, 'b> {
     pub(super) wbuf: Vec<u8>,
     /// What a handoff-mode send could not write at once.
     pub(super) pending: Option<PendingWrite>,
+    /// The tunnel a `101` answer started ([`After::Tunnel`]).
+    pub(super) tunnel: Option<Box<super::Tunnel>>,
 }
 
 /// How a connection goes on after an exchange.
@@ -139,6 +141,10 @@ pub enum After {
     Close,
     /// Close, reading what the client still sends first.
     Linger,
+    /// A `101` was sent: the connection is a tunnel now (the blocking
+    /// driver runs it; a lent connection goes back to the loop with it,
+    /// [`Handback::tunnel`](super::Handback::tunnel)).
+    Tunnel,
 }
 
 /// An error page response.

@@ -216,6 +216,12 @@ impl Serving<'_, '_> {
                 )
             }
         };
+        if after == After::KeepAlive
+            && resp.status() == StatusCode::SWITCHING_PROTOCOLS
+            && matches!(resp.body(), Body::Tunnel(_))
+        {
+            return self.switch(resp, &head, started, clock);
+        }
         let status = resp.status();
         let body_len = resp.body().len();
         let length = engine::plan_length(version, &head.method, status, body_len);
@@ -253,6 +259,55 @@ impl Serving<'_, '_> {
             return After::Close;
         }
         after
+    }
+}
+
+impl Serving<'_, '_> {
+    /// Send a `101` with `Connection: Upgrade` and keep its tunnel, with
+    /// the bytes the client sent after the request head, for the driver
+    /// ([`After::Tunnel`]). The exchange is logged now, as a 101 with no
+    /// body.
+    fn switch(
+        &mut self,
+        resp: Response,
+        head: &RequestHead,
+        started: SystemTime,
+        clock: Instant,
+    ) -> After {
+        let (parts, body) = resp.into_parts();
+        let Body::Tunnel(mut tunnel) = body else {
+            return After::Close;
+        };
+        let mut wbuf = self.head_buf(
+            &parts,
+            engine::ResponseLength::NoBody,
+            true,
+            Version::HTTP_11,
+        );
+        // The head ends with an empty line; the engine writes no
+        // `Connection` of its own for a kept connection.
+        wbuf.truncate(wbuf.len() - 2);
+        wbuf.extend_from_slice(b"Connection: Upgrade\r\n\r\n");
+        let sent = self.write_whole(&wbuf);
+        self.wbuf = wbuf;
+        self.set_state(WorkerState::Logging);
+        self.log(
+            &head.request_line,
+            Some(head),
+            &head.headers,
+            parts.status,
+            0,
+            started,
+            clock,
+        );
+        self.stats.requests += 1;
+        if sent.is_err() {
+            return After::Close;
+        }
+        self.session
+            .consume_buffered(|early| tunnel.push_to_peer(early));
+        self.tunnel = Some(tunnel);
+        After::Tunnel
     }
 }
 

@@ -81,6 +81,9 @@ pub struct Handback {
     pub pending: Option<PendingWrite>,
     /// What this turn in the worker did.
     pub stats: ConnStats,
+    /// With [`After::Tunnel`]: the `101` is written, and the loop joins
+    /// the connection to this tunnel's socket ([`Tunnel::pump`]).
+    pub tunnel: Option<Box<super::Tunnel>>,
 }
 
 /// A worker thread's buffers, kept from one request to the next so that a
@@ -122,6 +125,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         stats: ConnStats::default(),
         wbuf: std::mem::take(&mut bufs.wbuf),
         pending: None,
+        tunnel: None,
     };
     let mut served = d.served;
     let mut work = d.work;
@@ -158,6 +162,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         wbuf,
         pending,
         stats,
+        tunnel,
         ..
     } = c;
     // The buffer goes back to the thread unless it holds the start of a
@@ -175,6 +180,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         after,
         pending,
         stats,
+        tunnel,
     }
 }
 
@@ -225,6 +231,8 @@ impl Serving<'_, '_> {
                 }
                 (None, None, len)
             }
+            // Not a 101 the engine honoured: an empty body.
+            Body::Tunnel(_) => (None, None, 0),
             Body::File { file, offset, len } => (
                 None,
                 Some(FilePart {

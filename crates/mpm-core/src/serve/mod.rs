@@ -24,7 +24,9 @@
 //! `body.rs` the request body as the handler reads it, `output.rs`
 //! writing a response, `handoff.rs` a request lent by an event loop,
 //! `pending.rs` what the loop finishes, `stream.rs` a streamed body
-//! gathered into 16 KiB pieces and the handler's [`BodyWriter`].
+//! gathered into 16 KiB pieces and the handler's [`BodyWriter`],
+//! `tunnel.rs` a connection joined to another socket after a `101`
+//! ([`Tunnel`]).
 
 mod blocking;
 mod body;
@@ -34,9 +36,11 @@ mod handoff;
 mod output;
 mod pending;
 mod stream;
+mod tunnel;
 
 pub use blocking::serve_connection;
 pub use context::{answer_never_blocks, status_page, After, ConnStats, Mode, ServeContext, LINGER};
 pub use handoff::{serve_dispatched, Dispatch, Handback, ServeBuffers, Work};
 pub use pending::PendingWrite;
 pub use stream::BodyWriter;
+pub use tunnel::{Pumped, Tunnel};

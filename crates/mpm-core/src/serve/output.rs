@@ -103,17 +103,7 @@ impl Serving<'_, '_> {
         };
         let length = engine::plan_length(version, &method, parts.status, body.len());
         let keep = keep && length != ResponseLength::CloseDelimited;
-        let mut wbuf = std::mem::take(&mut self.wbuf);
-        wbuf.clear();
-        engine::encode_head(
-            &mut wbuf,
-            parts.status,
-            &parts.headers,
-            length,
-            keep,
-            version,
-            &self.ctx.protocol.server_header,
-        );
+        let mut wbuf = self.head_buf(&parts, length, keep, version);
         let send_body = !is_head && length != ResponseLength::NoBody;
         // A streamed body (a reader, a writer) is made by the worker, so
         // it is written by the worker too; anything else can be finished
@@ -138,6 +128,29 @@ impl Serving<'_, '_> {
         result
     }
 
+    /// The response head encoded into the connection's write buffer
+    /// (taken: give it back to `self.wbuf` when done).
+    pub(super) fn head_buf(
+        &mut self,
+        parts: &http::response::Parts,
+        length: ResponseLength,
+        keep: bool,
+        version: Version,
+    ) -> Vec<u8> {
+        let mut wbuf = std::mem::take(&mut self.wbuf);
+        wbuf.clear();
+        engine::encode_head(
+            &mut wbuf,
+            parts.status,
+            &parts.headers,
+            length,
+            keep,
+            version,
+            &self.ctx.protocol.server_header,
+        );
+        wbuf
+    }
+
     pub(super) fn send_body(
         &mut self,
         wbuf: &mut Vec<u8>,
@@ -146,7 +159,8 @@ impl Serving<'_, '_> {
     ) -> Result<u64, u64> {
         let chunked = length == ResponseLength::Chunked;
         match body {
-            Body::Empty => self.io.write_all(wbuf).map(|_| 0).map_err(|_| 0),
+            // Not a 101 the engine honoured: an empty body.
+            Body::Empty | Body::Tunnel(_) => self.io.write_all(wbuf).map(|_| 0).map_err(|_| 0),
             Body::Bytes(b) => {
                 if chunked && !b.is_empty() {
                     engine::encode::chunk_header(b.len(), wbuf);

@@ -77,8 +77,13 @@ impl Loop<'_, '_> {
         } else {
             queued <= self.threads
         };
-        let fds = self.live < self.fd_budget || self.counts.keepalive > 0;
+        let fds = self.fds_held() < self.fd_budget || self.counts.keepalive > 0;
         self.set_accepting(room && fds && self.paused_until.is_none());
+    }
+
+    /// Descriptors the connections hold: one each, two for a tunnel.
+    fn fds_held(&self) -> usize {
+        self.live + self.counts.tunnels as usize
     }
 
     pub(super) fn accept(&mut self, index: usize) {
@@ -95,10 +100,11 @@ impl Loop<'_, '_> {
             if !self.accepting || (self.leaving && !last) {
                 return;
             }
-            if self.live >= self.fd_budget {
+            if self.fds_held() >= self.fd_budget {
                 let live = self.live;
                 self.short_of_descriptors(&format_args!(
-                    "{live} connections held, all this process's open-file limit leaves room for"
+                    "{live} connections held (tunnels count twice), all this process's \
+                     open-file limit leaves room for"
                 ));
                 if !self.close_oldest_idle() {
                     self.pause();

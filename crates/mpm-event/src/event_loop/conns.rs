@@ -33,6 +33,7 @@ impl Loop<'_, '_> {
                 State::KeepAlive => &mut c.keepalive,
                 State::Writing { .. } => &mut c.writing,
                 State::Linger => &mut c.closing,
+                State::Tunnel(_) => &mut c.tunnels,
                 _ => continue,
             };
             *n = if up { *n + 1 } else { n.saturating_sub(1) };

@@ -136,6 +136,10 @@ impl Loop<'_, '_> {
             return;
         }
         let now = Instant::now();
+        if let Some(tunnel) = hb.tunnel {
+            self.start_tunnel(k, tunnel, now);
+            return;
+        }
         match hb.pending {
             Some(pending) => {
                 self.set_state(
@@ -201,7 +205,8 @@ impl Loop<'_, '_> {
                     self.read_head(k);
                 }
             }
-            After::Close => self.close(k),
+            // (A tunnel comes with its handback, above.)
+            After::Close | After::Tunnel => self.close(k),
             After::Linger => self.linger(k, now),
         }
     }

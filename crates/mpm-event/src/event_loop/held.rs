@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::Session;
-use mpm_core::serve::{After, PendingWrite};
+use mpm_core::serve::{After, PendingWrite, Tunnel};
 use mpm_core::Connection;
 
 /// Where a connection is.
@@ -38,6 +38,9 @@ pub(super) enum State {
     },
     /// Closing: our side is shut, reading what the client still sends.
     Linger,
+    /// Joined to another socket after a `101`, registered under
+    /// [`super::tunnel::peer_token`]; its deadline is the idle timeout.
+    Tunnel(Box<Tunnel>),
 }
 
 /// One connection the loop holds (a lent one included), under its key
@@ -69,4 +72,6 @@ pub(super) struct Counts {
     pub(super) keepalive: u32,
     pub(super) writing: u32,
     pub(super) closing: u32,
+    /// Tunnels, each holding a second descriptor (its other socket).
+    pub(super) tunnels: u32,
 }

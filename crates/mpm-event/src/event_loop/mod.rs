@@ -42,6 +42,7 @@ mod handoff;
 mod heads;
 mod held;
 mod pool;
+mod tunnel;
 
 use held::{Counts, Held, State};
 use pool::{work, Shared};
@@ -148,6 +149,9 @@ struct Loop<'a, 'c> {
     /// The scoreboard slot of requests the loop answers itself.
     inline_slot: Option<&'a WorkerSlot>,
     inline_bufs: ServeBuffers,
+    /// Tunnels that stopped at their budget with bytes to move: pumped
+    /// again after this turn's events.
+    tunnels_due: Vec<usize>,
 }
 
 impl<'a, 'c> Loop<'a, 'c> {
@@ -216,6 +220,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                 (row > threads).then(|| cx.scoreboard.worker(cx.number, row - 1))
             },
             inline_bufs: ServeBuffers::default(),
+            tunnels_due: Vec::new(),
         })
     }
 
@@ -240,6 +245,9 @@ impl<'a, 'c> Loop<'a, 'c> {
             if self.lent > 0 {
                 timeout = Some(timeout.map_or(LAZY, |t| t.min(LAZY)));
             }
+            if !self.tunnels_due.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
             self.shared.sleeping.store(true, Ordering::SeqCst);
             if !self.shared.back.lock().is_empty() {
                 timeout = Some(Duration::ZERO);
@@ -262,6 +270,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                     LEAVE => self.begin_leaving(),
                     ABORT => self.abort(),
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) if t >= tunnel::PEER_BASE => self.on_peer_event(t, ev),
                     Token(k) => self.on_event(k, ev),
                 }
             }
@@ -270,6 +279,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             for e in fired.drain(..) {
                 self.on_timer(e, now);
             }
+            self.pump_due_tunnels();
             self.give_back_head_memory();
         }
     }
@@ -312,6 +322,10 @@ impl<'a, 'c> Loop<'a, 'c> {
                     self.drain(k);
                 }
             }
+            State::Tunnel(ref mut t) => {
+                t.client_ready(readable, writable);
+                self.pump_tunnel(k);
+            }
         }
     }
 
@@ -344,6 +358,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                 self.close(k)
             }
             Some(State::Writing { .. }) | Some(State::Linger) => self.close(k),
+            Some(State::Tunnel(_)) => self.tunnel_idle(k),
             _ => {}
         }
     }

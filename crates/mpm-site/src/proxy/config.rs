@@ -64,6 +64,10 @@ pub struct ProxyConfig {
     pub add_headers: bool,
     /// `ProxyVia`.
     pub via: ProxyVia,
+    /// `ProxyWebsocketIdleTimeout`: a tunnel (after a `101`) with no byte
+    /// either way for this long is closed; `None` for the worker's
+    /// timeout (`timeout=`, else `ProxyTimeout`, else `Timeout`).
+    pub tunnel_idle_timeout: Option<Duration>,
 }
 
 impl Default for ProxyConfig {
@@ -77,6 +81,7 @@ impl Default for ProxyConfig {
             timeout: Duration::from_secs(60),
             add_headers: true,
             via: ProxyVia::Off,
+            tunnel_idle_timeout: None,
         }
     }
 }
@@ -208,13 +213,59 @@ pub struct WorkerConfig {
     pub tcp_keepalive: bool,
     /// `disablereuse=On`: a new connection for every request.
     pub disable_reuse: bool,
+    /// `upgrade=`: which `Upgrade` requests become tunnels (a `ws://`
+    /// URL means `websocket`); `None`: `Upgrade` is not passed on.
+    pub upgrade: Option<UpgradeRule>,
+}
+
+/// `upgrade=`'s value: the protocol a client's `Upgrade` must name for the
+/// request to be passed with it and, on the backend's `101`, become a
+/// tunnel (mod_proxy_http, Apache 2.4.47+).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpgradeRule {
+    /// `upgrade=ANY`: whatever protocol the client asks for.
+    Any,
+    /// `upgrade=websocket`, or another protocol name (compared without
+    /// regard to case).
+    Protocol(String),
+}
+
+impl UpgradeRule {
+    /// Parse `upgrade=`'s value: `ANY`, or a protocol name (a token).
+    pub fn parse(value: &str) -> Result<UpgradeRule, String> {
+        if value.eq_ignore_ascii_case("any") {
+            return Ok(UpgradeRule::Any);
+        }
+        let token = !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~/".contains(&b));
+        if !token {
+            return Err(format!(
+                "ProxyPass upgrade={value}: give a protocol name (e.g. upgrade=websocket) or ANY"
+            ));
+        }
+        Ok(UpgradeRule::Protocol(value.to_string()))
+    }
+
+    /// The protocol a client's `Upgrade` header asks for that this rule
+    /// lets through (its first match), if any.
+    pub fn accepts<'a>(&self, asked: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+        asked.into_iter().find(|p| {
+            let name = p.split('/').next().unwrap_or(p).trim();
+            !name.is_empty()
+                && match self {
+                    UpgradeRule::Any => true,
+                    UpgradeRule::Protocol(want) => name.eq_ignore_ascii_case(want),
+                }
+        })
+    }
 }
 
 impl WorkerConfig {
     /// A backend at `url` with the default parameters.
     pub fn new(url: BackendUrl) -> WorkerConfig {
         WorkerConfig {
-            url,
             timeout: None,
             connection_timeout: None,
             retry: DEFAULT_RETRY,
@@ -222,6 +273,10 @@ impl WorkerConfig {
             max_idle: DEFAULT_MAX_IDLE,
             tcp_keepalive: false,
             disable_reuse: false,
+            upgrade: url
+                .websocket
+                .then(|| UpgradeRule::Protocol("websocket".into())),
+            url,
         }
     }
 
@@ -269,11 +324,7 @@ impl WorkerConfig {
             "keepalive" => self.tcp_keepalive = on_off("keepalive")?,
             "disablereuse" => self.disable_reuse = on_off("disablereuse")?,
             "enablereuse" => self.disable_reuse = !on_off("enablereuse")?,
-            "upgrade" => {
-                return Err(format!(
-                    "ProxyPass upgrade={value}: WebSocket and other Upgrade tunnels are not built yet in mpmd"
-                ))
-            }
+            "upgrade" => self.upgrade = Some(UpgradeRule::parse(value)?),
             "min" | "smax" | "acquire" | "flushpackets" | "flushwait" | "iobuffersize"
             | "receivebuffersize" | "ping" | "nocanon" | "mapping" | "secret" | "status"
             | "route" | "redirect" | "loadfactor" | "lbset" | "hcmethod" | "hcuri"
@@ -281,13 +332,13 @@ impl WorkerConfig {
             | "stickysession" | "maxattempts" | "nofailover" => {
                 return Err(format!(
                     "ProxyPass parameter {key}= is not supported by mpmd (supported: timeout, \
-                     connectiontimeout, retry, ttl, max, keepalive, disablereuse)"
+                     connectiontimeout, retry, ttl, max, keepalive, disablereuse, upgrade)"
                 ))
             }
             _ => {
                 return Err(format!(
                     "ProxyPass: unknown parameter '{key}' (supported: timeout, \
-                     connectiontimeout, retry, ttl, max, keepalive, disablereuse)"
+                     connectiontimeout, retry, ttl, max, keepalive, disablereuse, upgrade)"
                 ))
             }
         }
@@ -295,8 +346,9 @@ impl WorkerConfig {
     }
 }
 
-/// A backend URL: `http://host[:port][/path]`. Only `http` is built;
-/// `https`, `ws`, `wss` and `balancer` are refused with a message.
+/// A backend URL: `http://host[:port][/path]`, or `ws://…` (the same
+/// backend, its WebSocket upgrades passed as tunnels: `upgrade=websocket`).
+/// `https`, `wss` and `balancer` are refused with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendUrl {
     /// The host as written (a name, an IPv4 address, or an IPv6 address
@@ -306,6 +358,9 @@ pub struct BackendUrl {
     pub port: u16,
     /// The path (empty, or starting with `/`), `$1`…`$9` left as written.
     pub path: String,
+    /// Written `ws://` (mod_proxy_wstunnel's scheme): spoken to as
+    /// `http://`, with `Upgrade: websocket` requests tunnelled.
+    pub websocket: bool,
 }
 
 impl BackendUrl {
@@ -316,16 +371,17 @@ impl BackendUrl {
                 "'{url}' is not an absolute URL (write e.g. http://127.0.0.1:8080/)"
             ));
         };
+        let websocket = scheme.eq_ignore_ascii_case("ws");
         match scheme.to_ascii_lowercase().as_str() {
-            "http" => {}
+            "http" | "ws" => {}
             "https" => {
                 return Err(format!(
                     "'{url}': https:// backends are not supported by mpmd yet (a TLS client is not built); use http://"
                 ))
             }
-            "ws" | "wss" => {
+            "wss" => {
                 return Err(format!(
-                    "'{url}': WebSocket tunnels (ws://, wss://) are not built yet in mpmd"
+                    "'{url}': wss:// backends are not supported by mpmd yet (a TLS client is not built); use ws:// (clients may still reach mpmd over TLS)"
                 ))
             }
             "balancer" => {
@@ -384,6 +440,7 @@ impl BackendUrl {
             host: host.to_string(),
             port,
             path: path.to_string(),
+            websocket,
         })
     }
 
@@ -404,7 +461,8 @@ impl BackendUrl {
 
 impl fmt::Display for BackendUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.authority(), self.path)
+        let scheme = if self.websocket { "ws" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.authority(), self.path)
     }
 }
 
@@ -430,10 +488,26 @@ mod tests {
     }
 
     #[test]
+    fn a_ws_url_is_http_with_websocket_upgrades_tunnelled() {
+        let u = BackendUrl::parse("ws://127.0.0.1:9004/chat/").unwrap();
+        assert!(u.websocket);
+        assert_eq!(u.to_string(), "ws://127.0.0.1:9004/chat/");
+        let w = WorkerConfig::new(u);
+        let rule = w.upgrade.expect("ws:// means upgrade=websocket");
+        assert_eq!(rule.accepts(["WebSocket"]), Some("WebSocket"));
+        assert_eq!(rule.accepts(["h2c"]), None);
+        assert_eq!(UpgradeRule::Any.accepts(["h2c", "x"]), Some("h2c"));
+        let proto = UpgradeRule::parse("myproto").unwrap();
+        assert_eq!(proto.accepts(["MyProto/2"]), Some("MyProto/2"));
+        assert!(WorkerConfig::new(BackendUrl::parse("http://a/").unwrap())
+            .upgrade
+            .is_none());
+    }
+
+    #[test]
     fn schemes_not_built_are_refused_with_what_is_missing() {
         for (url, says) in [
-            ("ws://127.0.0.1:1/", "WebSocket tunnels"),
-            ("wss://127.0.0.1:1/", "WebSocket tunnels"),
+            ("wss://127.0.0.1:1/", "wss:// backends are not supported"),
             ("balancer://api/", "balancers"),
             ("https://a/", "TLS client"),
             ("ftp://a/", "ftp:// scheme"),
@@ -465,10 +539,15 @@ mod tests {
         assert_eq!(w.connection_timeout, Some(Duration::from_millis(500)));
         assert_eq!(w.max_idle, 4);
         assert!(w.tcp_keepalive);
+        assert_eq!(w.upgrade, None);
+        w.set_param("upgrade=websocket").unwrap();
+        assert_eq!(w.upgrade, Some(UpgradeRule::Protocol("websocket".into())));
+        w.set_param("upgrade=ANY").unwrap();
+        assert_eq!(w.upgrade, Some(UpgradeRule::Any));
         assert!(w
-            .set_param("upgrade=websocket")
+            .set_param("upgrade=web socket")
             .unwrap_err()
-            .contains("not built yet"));
+            .contains("protocol name"));
         assert!(w
             .set_param("timeout=soon")
             .unwrap_err()

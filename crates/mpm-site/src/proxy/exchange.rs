@@ -28,14 +28,14 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{Method, StatusCode};
 use mpm_core::h1::{BodyDecoder, Framing};
-use mpm_core::{Body, BodyWriter, Request, Response};
+use mpm_core::{Body, BodyWriter, Request, Response, Tunnel};
 
 use super::config::ProxyConfig;
 use super::headers::{self, Incoming, Outgoing, RequestFraming};
-use super::response::{parse_response_head, ResponseFraming, ResponseHead};
+use super::response::{list, parse_response_head, ResponseFraming, ResponseHead};
 use super::worker::{ConnectError, Worker};
 use crate::pages::error_response;
 
@@ -93,6 +93,8 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             .get_all(EXPECT)
             .iter()
             .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    // (A request with a body is passed without its Upgrade.)
+    let upgrade = tunnel_protocol(worker, &req).filter(|_| !has_body);
     let mut head = Vec::with_capacity(1024);
     headers::write_request_head(
         &mut head,
@@ -108,6 +110,15 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
         },
         client,
     );
+    if let Some(protocol) = &upgrade {
+        // The hop-by-hop fields were left out; a tunnel asks again, for
+        // this hop, with the protocol the worker lets through.
+        head.truncate(head.len() - 2);
+        head.extend_from_slice(b"Connection: Upgrade\r\nUpgrade: ");
+        head.extend_from_slice(protocol.as_bytes());
+        head.extend_from_slice(b"\r\n\r\n");
+    }
+    let upgrading = upgrade.is_some();
     let idempotent = matches!(
         method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
@@ -152,7 +163,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
         let mut early: Option<ResponseHead> = None;
         if has_body {
             if expect_continue {
-                match wait_continue(&mut stream, &mut rbuf, to_head, worker.timeout) {
+                match wait_continue(&mut stream, &mut rbuf, to_head, upgrading, worker.timeout) {
                     Ok(Some(final_head)) => early = Some(final_head),
                     Ok(None) => {}
                     Err(HeadFailure::NoAnswer(_)) if reused && idempotent => continue,
@@ -172,7 +183,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
                         }
                         SendFailure::Backend(e) => {
                             // It may have answered before it stopped reading.
-                            match read_head(&mut stream, &mut rbuf, to_head) {
+                            match read_head(&mut stream, &mut rbuf, to_head, upgrading) {
                                 Ok(head) => break (stream, head, rbuf, false),
                                 Err(_) => {
                                     log::error!(
@@ -192,13 +203,61 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             // cannot carry another request.
             break (stream, head, rbuf, false);
         }
-        match read_head(&mut stream, &mut rbuf, to_head) {
-            Ok(head) => break (stream, head, rbuf, true),
+        match read_head(&mut stream, &mut rbuf, to_head, upgrading) {
+            // A connection asked to upgrade is not pooled again.
+            Ok(head) => break (stream, head, rbuf, !upgrading),
             Err(HeadFailure::NoAnswer(_)) if reused && idempotent && !body_read => continue,
             Err(failure) => return failed(worker, failure),
         }
     };
+    if upgrading && answer.status == StatusCode::SWITCHING_PROTOCOLS {
+        return switch(worker, stream, answer, rbuf, ctx);
+    }
     respond(worker, stream, answer, rbuf, reusable, ctx)
+}
+
+/// The protocol `req` asks to switch to that `worker` tunnels
+/// (`upgrade=`, `ws://`): an HTTP/1.1 request whose `Connection` says
+/// `Upgrade` and whose `Upgrade` names a protocol the worker accepts.
+fn tunnel_protocol(worker: &Worker, req: &Request<'_>) -> Option<String> {
+    let rule = worker.config.upgrade.as_ref()?;
+    if req.version() != http::Version::HTTP_11 {
+        return None;
+    }
+    let h = req.headers();
+    if !list(h, &CONNECTION).any(|t| t.eq_ignore_ascii_case("upgrade")) {
+        return None;
+    }
+    rule.accepts(list(h, &UPGRADE)).map(str::to_string)
+}
+
+/// The backend switched protocols: the client gets its `101` (with its
+/// `Upgrade` and end-to-end fields) and the connection becomes a tunnel
+/// to the backend's socket, the bytes it sent after its head first. The
+/// tunnel ends after `ProxyWebsocketIdleTimeout` (else the worker's
+/// timeout) without a byte either way.
+fn switch(
+    worker: &Worker,
+    stream: TcpStream,
+    head: ResponseHead,
+    rbuf: Vec<u8>,
+    ctx: &Context<'_>,
+) -> Response {
+    let Some(protocol) = head.headers.get(UPGRADE).cloned() else {
+        log::error!(
+            "proxy: {}: 101 Switching Protocols without an Upgrade header",
+            worker.name
+        );
+        return error_response(StatusCode::BAD_GATEWAY);
+    };
+    let mut fields = client_fields(&head, ctx);
+    fields.insert(UPGRADE, protocol);
+    let idle = ctx.cfg.tunnel_idle_timeout.unwrap_or(worker.timeout);
+    let tunnel = Tunnel::new(stream, idle).with_to_client(&rbuf);
+    let mut response = Response::new(Body::Tunnel(Box::new(tunnel)));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    *response.headers_mut() = fields;
+    response
 }
 
 /// The proxy's answer when no response head came, logged.
@@ -232,11 +291,15 @@ fn read_head(
     stream: &mut TcpStream,
     rbuf: &mut Vec<u8>,
     to_head: bool,
+    upgrading: bool,
 ) -> Result<ResponseHead, HeadFailure> {
     loop {
         match parse_response_head(rbuf, to_head) {
             Ok(Some((head, n))) => {
                 rbuf.drain(..n);
+                if head.status == StatusCode::SWITCHING_PROTOCOLS && upgrading {
+                    return Ok(head);
+                }
                 if head.status == StatusCode::SWITCHING_PROTOCOLS {
                     return Err(HeadFailure::Bad(
                         "101 Switching Protocols to a request that asked for no upgrade".into(),
@@ -289,6 +352,7 @@ fn wait_continue(
     stream: &mut TcpStream,
     rbuf: &mut Vec<u8>,
     to_head: bool,
+    upgrading: bool,
     timeout: Duration,
 ) -> Result<Option<ResponseHead>, HeadFailure> {
     stream
@@ -304,7 +368,7 @@ fn wait_continue(
                 rbuf.drain(..n);
                 continue;
             }
-            Ok(Some(_)) => match read_head(stream, rbuf, to_head) {
+            Ok(Some(_)) => match read_head(stream, rbuf, to_head, upgrading) {
                 Ok(head) => break Ok(Some(head)),
                 Err(e) => break Err(e),
             },
@@ -367,6 +431,20 @@ fn send_body(
     }
 }
 
+/// The backend's response fields as the client gets them (hop-by-hop
+/// ones dropped, `ProxyPassReverse*` applied).
+fn client_fields(head: &ResponseHead, ctx: &Context<'_>) -> http::HeaderMap {
+    headers::response_headers(
+        &head.headers,
+        ctx.cfg,
+        &Incoming {
+            public_base: ctx.public_base,
+            server_name: ctx.server_name,
+            server_version: ctx.server_version,
+        },
+    )
+}
+
 /// The client's response: the backend's status and fields (rewritten),
 /// and its body as a stream.
 fn respond(
@@ -377,15 +455,7 @@ fn respond(
     reusable: bool,
     ctx: &Context<'_>,
 ) -> Response {
-    let fields = headers::response_headers(
-        &head.headers,
-        ctx.cfg,
-        &Incoming {
-            public_base: ctx.public_base,
-            server_name: ctx.server_name,
-            server_version: ctx.server_version,
-        },
-    );
+    let fields = client_fields(&head, ctx);
     let keep = reusable && head.keep_alive;
     let body = match head.framing {
         ResponseFraming::Empty => {

@@ -9,7 +9,9 @@
 //! `Transfer-Encoding` and `Upgrade`; the body's framing
 //! (`Content-Length` or chunked) is written by the proxy for each side.
 //! Without a tunnel, an `Upgrade` request is passed as a plain request,
-//! as Apache does without `upgrade=`.
+//! as Apache does without `upgrade=`; for a worker that tunnels (`ws://`,
+//! `upgrade=`) the exchange asks again for this hop, with
+//! `Connection: Upgrade` and the protocol it lets through.
 
 use std::io::Write;
 

@@ -18,7 +18,13 @@
 //!   `ProxyPassReverse*` on the way back;
 //! - `exchange`: one request through: retries, `Expect: 100-continue`,
 //!   bodies streamed both ways through bounded buffers, failures as
-//!   Apache answers them (502, 503, 504).
+//!   Apache answers them (502, 503, 504); and tunnels: an `Upgrade`
+//!   request to a `ws://` or `upgrade=` worker is passed with its
+//!   `Upgrade`, and the backend's `101` becomes a
+//!   [`mpm_core::Body::Tunnel`] to the backend's socket, which the server
+//!   copies both ways until both sides close or
+//!   `ProxyWebsocketIdleTimeout` (else the worker's timeout) passes
+//!   without a byte (mod_proxy_wstunnel, mod_proxy_http's `upgrade=`).
 //!
 //! The proxy blocks on its backend, so it runs on a worker thread under
 //! the event strategy: [`HostProxy::takes`] lets the site tell the loop
@@ -37,7 +43,7 @@ use mpm_core::{ConnInfo, Request, Response};
 
 pub use config::{
     BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
-    ProxyVia, WorkerConfig,
+    ProxyVia, UpgradeRule, WorkerConfig,
 };
 pub use worker::Worker;
 

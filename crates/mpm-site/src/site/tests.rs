@@ -117,6 +117,7 @@ fn body(response: Response) -> Vec<u8> {
             out
         }
         Body::Writer(_) => panic!("the site answered with a writer body"),
+        Body::Tunnel(_) => panic!("the site answered with a tunnel"),
         Body::File {
             mut file,
             offset,

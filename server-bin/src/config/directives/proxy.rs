@@ -3,13 +3,16 @@
 //! inside `<Location>`), `ProxyPassMatch`, `ProxyPassReverse` (also one
 //! argument inside `<Location>`), `ProxyPassReverseCookieDomain`,
 //! `ProxyPassReverseCookiePath`, `ProxyPreserveHost`, `ProxyTimeout`,
-//! `ProxyAddHeaders`, `ProxyVia` and `ProxyRequests Off`.
+//! `ProxyAddHeaders`, `ProxyVia` and `ProxyRequests Off`; and
+//! mod_proxy_wstunnel's: `ws://` URLs, `upgrade=` and
+//! `ProxyWebsocketIdleTimeout`.
 //!
 //! Every URL and parameter is checked as it is read, so `-t` names the
 //! line of a bad one. Not built yet, and refused with a message saying
 //! so: balancers (`balancer://`, `<Proxy>`, `BalancerMember`, `ProxySet`),
-//! WebSocket tunnels (`ws://`, `wss://`, `upgrade=`), `https://`
-//! backends, and forward proxying (`ProxyRequests On`).
+//! `https://` and `wss://` backends (no TLS client yet),
+//! `ProxyWebsocketAsync`/`ProxyWebsocketFallbackToProxyHttp`, and
+//! forward proxying (`ProxyRequests On`).
 //!
 //! As in Apache, the rules are tried in this order: the `<Location>`
 //! forms (the last matching block's first), then the main server's
@@ -92,10 +95,15 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
              use ProxyPass to one backend",
             d.name
         )),
-        "proxywebsocketidletimeout"
-        | "proxywebsocketasync"
-        | "proxywebsocketfallbacktoproxyhttp" => Err(format!(
-            "{}: WebSocket tunnels (mod_proxy_wstunnel) are not built yet in mpmd",
+        "proxywebsocketidletimeout" => l.server(d).and_then(|()| {
+            let t = seconds(d.name, one_arg(d.name, d.args)?)?;
+            l.host(d.scope.host).proxy.tunnel_idle_timeout = Some(t);
+            Ok(())
+        }),
+        "proxywebsocketasync" | "proxywebsocketfallbacktoproxyhttp" => Err(format!(
+            "{}: not supported by mpmd: tunnels (ws://, upgrade=) are always passed by the \
+             proxy and, under the event MPM, always held by the event loop without a thread; \
+             remove the line",
             d.name
         )),
         _ => return None,
@@ -255,5 +263,8 @@ pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duratio
             .or(main_or_empty.add_headers)
             .unwrap_or(defaults.add_headers),
         via: own.via.or(main_or_empty.via).unwrap_or(defaults.via),
+        tunnel_idle_timeout: own
+            .tunnel_idle_timeout
+            .or(main_or_empty.tunnel_idle_timeout),
     }
 }

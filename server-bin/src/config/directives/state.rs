@@ -109,6 +109,8 @@ pub(super) struct ProxyHost {
     pub(super) timeout: Option<Duration>,
     pub(super) add_headers: Option<bool>,
     pub(super) via: Option<ProxyVia>,
+    /// `ProxyWebsocketIdleTimeout`.
+    pub(super) tunnel_idle_timeout: Option<Duration>,
 }
 
 /// Which server a directive applies to.
