@@ -64,6 +64,9 @@ pub struct ProxyConfig {
     pub add_headers: bool,
     /// `ProxyVia`.
     pub via: ProxyVia,
+    /// `<Proxy balancer://name>` groups the rules may name
+    /// ([`PassTarget::Balancer`]).
+    pub balancers: Vec<super::balancer::BalancerConfig>,
 }
 
 impl Default for ProxyConfig {
@@ -77,6 +80,7 @@ impl Default for ProxyConfig {
             timeout: Duration::from_secs(60),
             add_headers: true,
             via: ProxyVia::Off,
+            balancers: Vec::new(),
         }
     }
 }
@@ -137,6 +141,9 @@ pub enum PassTarget {
     Exclude,
     /// To this backend.
     Backend(WorkerConfig),
+    /// To a member of this balancer (`balancer://name/path`), defined in
+    /// [`ProxyConfig::balancers`].
+    Balancer(super::balancer::BalancerUrl),
 }
 
 /// `ProxyPass path url [key=value …]` (or `ProxyPassMatch`, or the
@@ -330,7 +337,7 @@ impl BackendUrl {
             }
             "balancer" => {
                 return Err(format!(
-                    "'{url}': balancers (balancer://, <Proxy balancer://…>) are not built yet in mpmd"
+                    "'{url}': a balancer:// URL names a <Proxy balancer://…> group, not a backend"
                 ))
             }
             other => {
@@ -434,7 +441,7 @@ mod tests {
         for (url, says) in [
             ("ws://127.0.0.1:1/", "WebSocket tunnels"),
             ("wss://127.0.0.1:1/", "WebSocket tunnels"),
-            ("balancer://api/", "balancers"),
+            ("balancer://api/", "not a backend"),
             ("https://a/", "TLS client"),
             ("ftp://a/", "ftp:// scheme"),
             ("127.0.0.1:80", "not an absolute URL"),

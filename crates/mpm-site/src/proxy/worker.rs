@@ -112,6 +112,15 @@ impl Worker {
         lock(&self.idle).len()
     }
 
+    /// How long the worker stays in its error state (in this child), if
+    /// it is in it.
+    pub fn error_left(&self) -> Option<Duration> {
+        let now = Instant::now();
+        lock(&self.error_until)
+            .filter(|&t| t > now)
+            .map(|t| t - now)
+    }
+
     /// A new connection to the backend, or why not: at once while the
     /// worker is in its error state; a failed attempt puts it there for
     /// `retry=`.
