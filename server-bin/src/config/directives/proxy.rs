@@ -5,11 +5,20 @@
 //! `ProxyPassReverseCookiePath`, `ProxyPreserveHost`, `ProxyTimeout`,
 //! `ProxyAddHeaders`, `ProxyVia` and `ProxyRequests Off`.
 //!
+//! mod_proxy_balancer's: `<Proxy balancer://name>` with `BalancerMember
+//! url [key=value …]` and `ProxySet key=value …` inside it, or outside it
+//! with the balancer's URL first (`BalancerMember balancer://api
+//! http://127.0.0.1:9001`, `ProxySet balancer://api lbmethod=bybusyness`),
+//! and a balancer's `lbmethod=`/`stickysession=` on the `ProxyPass` that
+//! names it. A `ProxyPass` to a balancer no `<Proxy>` defines, or one
+//! without members, is refused at the end of reading.
+//!
 //! Every URL and parameter is checked as it is read, so `-t` names the
 //! line of a bad one. Not built yet, and refused with a message saying
-//! so: balancers (`balancer://`, `<Proxy>`, `BalancerMember`, `ProxySet`),
-//! WebSocket tunnels (`ws://`, `wss://`, `upgrade=`), `https://`
-//! backends, and forward proxying (`ProxyRequests On`).
+//! so: health checks (mod_proxy_hcheck's `hc*=` parameters), `<Proxy>`
+//! of a plain worker, WebSocket tunnels (`ws://`, `wss://`,
+//! `upgrade=`), `https://` backends, and forward proxying (`ProxyRequests
+//! On`).
 //!
 //! As in Apache, the rules are tried in this order: the `<Location>`
 //! forms (the last matching block's first), then the main server's
@@ -18,11 +27,13 @@
 
 use std::time::Duration;
 
-use super::state::{Block, Directive, ProxyHost, State};
+use super::state::{Block, Directive, HostSel, ProxyHost, Scope, State};
+use crate::config::error::ConfigError;
 use crate::config::values::{on_off, one_arg, seconds, Res};
+use mpm_site::config::Origin;
 use mpm_site::proxy::{
-    BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
-    ProxyVia, WorkerConfig,
+    BackendUrl, BalancerConfig, BalancerUrl, MemberConfig, PassMatch, PassTarget, ProxyConfig,
+    ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia, WorkerConfig,
 };
 
 /// The proxy directives.
@@ -86,12 +97,14 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
                 }
             })
         }
-        "balancermember" | "proxyset" | "proxystatus" | "balancerpersist" | "balancerinherit"
-        | "balancergrowth" | "proxyhcexpr" | "proxyhctemplate" | "proxyhctpsize" => Err(format!(
-            "{}: balancers (mod_proxy_balancer, mod_proxy_hcheck) are not built yet in mpmd; \
-             use ProxyPass to one backend",
+        "balancermember" => member(l, d),
+        "proxyset" => proxy_set(l, d),
+        "proxystatus" | "balancerpersist" | "balancerinherit" | "balancergrowth" => Err(format!(
+            "{} is not supported by mpmd's balancer (balancers of the main server are \
+             inherited by every <VirtualHost>; members' state is kept across graceful restarts)",
             d.name
         )),
+        "proxyhcexpr" | "proxyhctemplate" | "proxyhctpsize" => Err(hcheck_not_built(d.name)),
         "proxywebsocketidletimeout"
         | "proxywebsocketasync"
         | "proxywebsocketfallbacktoproxyhttp" => Err(format!(
@@ -148,6 +161,28 @@ fn pass(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             return Err(format!("{}: an exclusion (!) takes no parameters", d.name));
         }
         PassTarget::Exclude
+    } else if let Some(balancer) = BalancerUrl::parse(url).map_err(|e| format!("{} {e}", d.name))? {
+        if is_match && balancer.path.contains('$') {
+            return Err(format!(
+                "{} {url}: $1… substitutions in a balancer:// path are not supported by mpmd",
+                d.name
+            ));
+        }
+        for param in params {
+            let key = param.split_once('=').map_or(param.as_str(), |(k, _)| k);
+            let key = key.to_ascii_lowercase();
+            if key.starts_with("hc") {
+                return Err(hcheck_not_built(&format!("{} {param}", d.name)));
+            }
+            // Checked now, applied to the balancer at the end of reading.
+            BalancerConfig::new(&balancer.name).set_param(param)?;
+            l.host(d.scope.host).proxy.balancer_params.push((
+                balancer.name.clone(),
+                param.clone(),
+                d.origin.clone(),
+            ));
+        }
+        PassTarget::Balancer(balancer)
     } else {
         let parsed = BackendUrl::parse(url).map_err(|e| format!("{} {e}", d.name))?;
         if !is_match && parsed.path.contains('$') {
@@ -220,7 +255,11 @@ fn reverse(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
 /// server's (`main`, for a virtual host), the rules in the order they
 /// are tried (see the module's text); `timeout` is the server's
 /// `Timeout`, for a host without `ProxyTimeout`.
-pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duration) -> ProxyConfig {
+pub(super) fn merged(
+    own: &ProxyHost,
+    main: Option<&ProxyHost>,
+    timeout: Duration,
+) -> Result<ProxyConfig, ConfigError> {
     let empty = ProxyHost::default();
     let main_or_empty = main.unwrap_or(&empty);
     let both = |f: fn(&ProxyHost) -> &Vec<_>| -> Vec<ProxyPass> {
@@ -235,7 +274,8 @@ pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duratio
         f(main_or_empty).iter().chain(f(own)).cloned().collect()
     };
     let defaults = ProxyConfig::default();
-    ProxyConfig {
+    let balancers = balancers(own, main, &passes)?;
+    Ok(ProxyConfig {
         passes,
         reverse: main_or_empty
             .reverse
@@ -255,5 +295,196 @@ pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duratio
             .or(main_or_empty.add_headers)
             .unwrap_or(defaults.add_headers),
         via: own.via.or(main_or_empty.via).unwrap_or(defaults.via),
+        balancers,
+    })
+}
+
+fn hcheck_not_built(what: &str) -> String {
+    format!(
+        "{what}: health checks (mod_proxy_hcheck) are not built yet in mpmd; a member whose \
+         connection fails is skipped by every child for its retry= instead"
+    )
+}
+
+/// The index of balancer `name` in the host's list, made if new.
+fn balancer_index(l: &mut State<'_>, host: HostSel, name: &str, origin: &Origin) -> usize {
+    let balancers = &mut l.host(host).proxy.balancers;
+    match balancers.iter().position(|b| b.name == name) {
+        Some(i) => i,
+        None => {
+            balancers.push(BalancerConfig {
+                origin: origin.clone(),
+                ..BalancerConfig::new(name)
+            });
+            balancers.len() - 1
+        }
     }
+}
+
+/// `<Proxy balancer://name>`: the balancer's index, for the directives
+/// inside.
+pub(super) fn open_balancer(
+    l: &mut State<'_>,
+    args: &[String],
+    origin: &Origin,
+    scope: Scope,
+) -> Res<usize> {
+    if scope.block != Block::None {
+        return Err("<Proxy> is allowed at server level or in <VirtualHost>".into());
+    }
+    let [url] = args else {
+        return Err("<Proxy> takes one URL: <Proxy balancer://api>".into());
+    };
+    let Some(balancer) = BalancerUrl::parse(url).map_err(|e| format!("<Proxy {e}>"))? else {
+        return Err(format!(
+            "<Proxy {url}>: only <Proxy balancer://name> (a balancer's members) is supported by mpmd; \
+             give a backend's parameters on its ProxyPass line"
+        ));
+    };
+    if !balancer.path.is_empty() && balancer.path != "/" {
+        return Err(format!(
+            "<Proxy {url}>: a balancer is named without a path (<Proxy balancer://{}>)",
+            balancer.name
+        ));
+    }
+    Ok(balancer_index(l, scope.host, &balancer.name, origin))
+}
+
+/// `BalancerMember [balancer://name] url [key=value …]`.
+fn member(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
+    let usage = "BalancerMember takes a member's URL and key=value parameters inside \
+                 <Proxy balancer://name>, or the balancer's URL first outside it";
+    let (index, rest) = match d.scope.block {
+        Block::Proxy(i) => (i, d.args),
+        Block::None => {
+            let Some((first, rest)) = d.args.split_first() else {
+                return Err(usage.into());
+            };
+            let Some(balancer) = BalancerUrl::parse(first)
+                .map_err(|e| format!("BalancerMember {e}"))?
+                .filter(|_| !rest.is_empty())
+            else {
+                return Err(usage.into());
+            };
+            let i = balancer_index(l, d.scope.host, &balancer.name, d.origin);
+            (i, rest)
+        }
+        _ => return Err(usage.into()),
+    };
+    let Some((url, params)) = rest.split_first() else {
+        return Err(usage.into());
+    };
+    let parsed = BackendUrl::parse(url).map_err(|e| format!("BalancerMember {e}"))?;
+    let mut m = MemberConfig::new(parsed);
+    for param in params {
+        if param.to_ascii_lowercase().starts_with("hc") {
+            return Err(hcheck_not_built(&format!("BalancerMember {param}")));
+        }
+        m.set_param(param)?;
+    }
+    let balancer = &mut l.host(d.scope.host).proxy.balancers[index];
+    if balancer.members.iter().any(|have| have.worker.url == m.worker.url) {
+        return Err(format!(
+            "BalancerMember {url}: balancer://{} has this member already",
+            balancer.name
+        ));
+    }
+    balancer.members.push(m);
+    Ok(())
+}
+
+/// `ProxySet [balancer://name] key=value …`.
+fn proxy_set(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
+    let (index, params) = match d.scope.block {
+        Block::Proxy(i) => (i, d.args),
+        Block::None => {
+            let Some((first, rest)) = d.args.split_first() else {
+                return Err("ProxySet takes the balancer's URL then key=value parameters".into());
+            };
+            let Some(balancer) =
+                BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))?
+            else {
+                return Err(format!(
+                    "ProxySet {first}: only a balancer's parameters (balancer://name) are supported by \
+                     mpmd; give a backend's parameters on its ProxyPass line"
+                ));
+            };
+            (balancer_index(l, d.scope.host, &balancer.name, d.origin), rest)
+        }
+        _ => {
+            return Err(
+                "ProxySet is allowed in <Proxy balancer://…>, at server level or in <VirtualHost>"
+                    .into(),
+            )
+        }
+    };
+    if params.is_empty() {
+        return Err("ProxySet takes key=value parameters (lbmethod=bybusyness)".into());
+    }
+    for param in params {
+        if param.to_ascii_lowercase().starts_with("hc") {
+            return Err(hcheck_not_built(&format!("ProxySet {param}")));
+        }
+        l.host(d.scope.host).proxy.balancers[index].set_param(param)?;
+    }
+    Ok(())
+}
+
+/// A host's balancers after the main server's (a virtual host inherits
+/// them; its own of the same name wins), with the parameters written on
+/// `ProxyPass` lines applied; every `balancer://` a rule names must be
+/// defined and have members.
+fn balancers(
+    own: &ProxyHost,
+    main: Option<&ProxyHost>,
+    passes: &[ProxyPass],
+) -> Result<Vec<BalancerConfig>, ConfigError> {
+    let mut out: Vec<BalancerConfig> = Vec::new();
+    for b in main.into_iter().flat_map(|m| &m.balancers).chain(&own.balancers) {
+        out.retain(|have| have.name != b.name);
+        out.push(b.clone());
+    }
+    let fail = |origin: &Origin, message: String| ConfigError {
+        origin: Some(origin.clone()),
+        message,
+    };
+    for (name, param, origin) in main
+        .into_iter()
+        .flat_map(|m| &m.balancer_params)
+        .chain(&own.balancer_params)
+    {
+        let Some(b) = out.iter_mut().find(|b| &b.name == name) else {
+            return Err(fail(
+                origin,
+                format!("ProxyPass balancer://{name}: no <Proxy balancer://{name}> defines this balancer"),
+            ));
+        };
+        b.set_param(param).map_err(|e| fail(origin, e))?;
+    }
+    for pass in passes {
+        if let PassTarget::Balancer(url) = &pass.target {
+            match out.iter().find(|b| b.name == url.name) {
+                None => {
+                    return Err(fail(
+                        &pass.origin,
+                        format!(
+                            "ProxyPass {url}: no <Proxy balancer://{}> defines this balancer",
+                            url.name
+                        ),
+                    ))
+                }
+                Some(b) if b.members.is_empty() => {
+                    return Err(fail(
+                        &b.origin,
+                        format!(
+                            "balancer://{} has no BalancerMember (add BalancerMember http://host:port inside <Proxy>)",
+                            b.name
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(out)
 }

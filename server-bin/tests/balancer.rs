@@ -1,0 +1,423 @@
+//! The balancer (`<Proxy balancer://…>`, `BalancerMember`, `ProxySet`)
+//! in the real `mpmd`, in front of embedded `mpm` backends started by the
+//! test (threads of this process) that say who they are and count what
+//! they serve.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use mpm::http::{HeaderValue, StatusCode};
+use mpm::testing::TestServer;
+use mpm::{Body, ConnInfo, ProtocolConfig, Request, Response};
+
+/// An embedded backend named `name`: answers `name` to anything; `/slow`
+/// waits (at most 20 s) until `release` is set, after saying it started.
+struct Backend {
+    server: TestServer,
+    served: Arc<AtomicUsize>,
+    slow_started: Arc<AtomicUsize>,
+    release: Arc<AtomicBool>,
+}
+
+impl Backend {
+    fn start(name: &'static str) -> Backend {
+        let served = Arc::new(AtomicUsize::new(0));
+        let slow_started = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new(AtomicBool::new(false));
+        let (s, st, rel) = (served.clone(), slow_started.clone(), release.clone());
+        let handler = move |req: Request<'_>, _: &ConnInfo| -> Response {
+            s.fetch_add(1, Ordering::SeqCst);
+            if req.uri().path().ends_with("/slow") {
+                st.fetch_add(1, Ordering::SeqCst);
+                wait_for(20.0, || rel.load(Ordering::SeqCst));
+            }
+            let mut r = Response::new(Body::from(format!("{name} {}", req.uri())));
+            r.headers_mut()
+                .insert("x-backend", HeaderValue::from_static(name));
+            r
+        };
+        let strategy = mpm::by_name("event-threads").expect("the in-process event strategy");
+        let server = TestServer::start(strategy, Arc::new(handler), ProtocolConfig::default());
+        Backend {
+            server,
+            served,
+            slow_started,
+            release,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    fn served(&self) -> usize {
+        self.served.load(Ordering::SeqCst)
+    }
+}
+
+/// `mpmd` under `mpm` with `conf` after the common directives, and a
+/// read-only manager page.
+fn start_proxy(mpm: &str, conf: &str) -> (Site, u16, Mpmd) {
+    let site = Site::new();
+    let port = free_port();
+    let conf = format!(
+        "{conf}\n<Location /balancer-manager>\nSetHandler balancer-manager\nRequire local\n</Location>\n"
+    );
+    let server = start_mpm(&site, mpm, port, &conf);
+    (site, port, server)
+}
+
+/// GET `path` with extra header lines on a new connection: (status,
+/// the backend that answered, if one did).
+fn ask(port: u16, path: &str, headers: &str) -> (u16, String) {
+    let r = raw(
+        addr(port),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    (r.status, r.header("x-backend").unwrap_or("").to_string())
+}
+
+fn manager(port: u16, auto: bool) -> String {
+    let path = if auto {
+        "/balancer-manager?auto"
+    } else {
+        "/balancer-manager"
+    };
+    let r = get(addr(port), "localhost", path);
+    assert_eq!(r.status, 200, "the manager page answered {}", r.status);
+    r.text()
+}
+
+/// The `?auto` line of the member at `url`.
+fn member_line(port: u16, url: &str) -> String {
+    manager(port, true)
+        .lines()
+        .find(|l| l.starts_with(&format!("Member: {url}")))
+        .unwrap_or_else(|| panic!("no member {url} on the manager page"))
+        .to_string()
+}
+
+#[test]
+fn byrequests_spreads_requests_by_loadfactor_over_every_child_under_every_strategy() {
+    for mpm in ["event", "prefork", "worker"] {
+        let (a, b) = (Backend::start("a"), Backend::start("b"));
+        let (_site, port, server) = start_proxy(
+            mpm,
+            &format!(
+                "<Proxy balancer://api>\nBalancerMember {} route=a\n\
+                 BalancerMember {} route=b loadfactor=2\nProxySet lbmethod=byrequests\n</Proxy>\n\
+                 ProxyPass /api/ balancer://api/\n",
+                a.url(),
+                b.url()
+            ),
+        );
+        let mut seen = Vec::new();
+        for i in 0..30 {
+            let (status, who) = ask(port, &format!("/api/x{i}"), "");
+            assert_eq!(status, 200, "{mpm}: request {i}: {}", server.stderr());
+            seen.push(who);
+        }
+        // The credit is shared by the children: the split is exact.
+        let to_a = seen.iter().filter(|w| *w == "a").count();
+        assert!(
+            (9..=11).contains(&to_a) && a.served() + b.served() == 30,
+            "{mpm}: a got {to_a} of 30 requests (1:2 gives 10): {seen:?}"
+        );
+        let line = member_line(port, &b.url());
+        assert!(
+            line.contains("LoadFactor=2") && line.contains("Status=Init_Ok"),
+            "{mpm}: {line}"
+        );
+        drop(server);
+    }
+}
+
+#[test]
+fn the_member_path_is_joined_to_the_rest_of_the_balancer_url() {
+    let a = Backend::start("a");
+    let (_site, port, server) = start_proxy(
+        "event",
+        &format!(
+            "BalancerMember balancer://app {}/base\nProxyPass /app/ balancer://app/v1/\n",
+            a.url()
+        ),
+    );
+    let r = get(addr(port), "localhost", "/app/x?q=1");
+    assert_eq!(r.status, 200, "{}", server.stderr());
+    assert_eq!(r.text(), "a /base/v1/x?q=1", "the member was asked this");
+}
+
+#[test]
+fn sticky_sessions_follow_the_route_of_the_cookie_and_of_the_url_parameter() {
+    for mpm in ["event", "prefork", "worker"] {
+        let (a, b) = (Backend::start("a"), Backend::start("b"));
+        let (_site, port, server) = start_proxy(
+            mpm,
+            &format!(
+                "<Proxy balancer://api>\nBalancerMember {} route=a\nBalancerMember {} route=b\n</Proxy>\n\
+                 ProxyPass /api/ balancer://api/ stickysession=ROUTEID\n",
+                a.url(),
+                b.url()
+            ),
+        );
+        for i in 0..6 {
+            let (status, who) = ask(port, "/api/x", "Cookie: theme=dark; ROUTEID=s1.b\r\n");
+            assert_eq!(
+                (status, who.as_str()),
+                (200, "b"),
+                "{mpm}: request {i} with the cookie of route b: {}",
+                server.stderr()
+            );
+            let (status, who) = ask(port, "/api/x?page=2&ROUTEID=s1.a", "");
+            assert_eq!(
+                (status, who.as_str()),
+                (200, "a"),
+                "{mpm}: request {i} with the parameter of route a"
+            );
+        }
+        // The URL parameter wins over the cookie, as in Apache.
+        let (_, who) = ask(port, "/api/x?ROUTEID=.a", "Cookie: ROUTEID=.b\r\n");
+        assert_eq!(who, "a", "{mpm}: the cookie won over the URL parameter");
+        drop(server);
+    }
+}
+
+#[test]
+fn bybusyness_sends_requests_to_the_member_that_is_not_busy() {
+    let (a, b) = (Backend::start("a"), Backend::start("b"));
+    let (_site, port, server) = start_proxy(
+        "event",
+        &format!(
+            "<Proxy balancer://api>\nBalancerMember {}\nBalancerMember {}\n\
+             ProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /api/ balancer://api/\n",
+            a.url(),
+            b.url()
+        ),
+    );
+    let slow = std::thread::spawn(move || ask(port, "/api/slow", ""));
+    assert!(
+        wait_for(10.0, || a.slow_started.load(Ordering::SeqCst)
+            + b.slow_started.load(Ordering::SeqCst)
+            == 1),
+        "the slow request did not reach a member: {}",
+        server.stderr()
+    );
+    let busy = if a.slow_started.load(Ordering::SeqCst) == 1 {
+        "a"
+    } else {
+        "b"
+    };
+    for i in 0..6 {
+        let (status, who) = ask(port, "/api/quick", "");
+        assert_eq!(status, 200);
+        assert_ne!(
+            who, busy,
+            "request {i} went to the member busy with the slow one"
+        );
+    }
+    let busy_url = if busy == "a" { a.url() } else { b.url() };
+    let line = member_line(port, &busy_url);
+    assert!(line.contains("Busy=1"), "the busy member shows: {line}");
+    a.release.store(true, Ordering::SeqCst);
+    b.release.store(true, Ordering::SeqCst);
+    let (status, who) = slow.join().unwrap();
+    assert_eq!((status, who.as_str()), (200, busy));
+    assert!(
+        wait_for(5.0, || member_line(port, &busy_url).contains("Busy=0")),
+        "the member stayed busy after its answer: {}",
+        member_line(port, &busy_url)
+    );
+}
+
+#[test]
+fn a_hot_standby_serves_only_while_no_other_member_is_usable() {
+    let (a, standby) = (Backend::start("a"), Backend::start("standby"));
+    let a_url = a.url();
+    let (_site, port, server) = start_proxy(
+        "event",
+        &format!(
+            "<Proxy balancer://api>\nBalancerMember {a_url} retry=60\n\
+             BalancerMember {} status=+H\n</Proxy>\nProxyPass /api/ balancer://api/\n",
+            standby.url()
+        ),
+    );
+    for i in 0..6 {
+        let (status, who) = ask(port, "/api/x", "");
+        assert_eq!(
+            (status, who.as_str()),
+            (200, "a"),
+            "request {i}: {}",
+            server.stderr()
+        );
+    }
+    assert_eq!(standby.served(), 0, "the hot standby served while a was up");
+    drop(a);
+    // The request that finds a down is answered 503 (no failover), and a
+    // is in error from then on: the standby takes over.
+    let mut failed = 0;
+    let mut by_standby = 0;
+    for _ in 0..6 {
+        match ask(port, "/api/x", "") {
+            (503, _) => failed += 1,
+            (200, who) if who == "standby" => by_standby += 1,
+            other => panic!("while a is down: {other:?}"),
+        }
+    }
+    assert!(
+        failed <= 1 && by_standby >= 5,
+        "{failed} failed, {by_standby} by the standby"
+    );
+    let line = member_line(port, &a_url);
+    assert!(line.contains("Status=Init_Err"), "{line}");
+}
+
+#[test]
+fn a_member_that_refused_a_connection_is_skipped_by_every_child_at_once() {
+    let up = Backend::start("up");
+    // A port nothing listens on.
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let (_site, port, server) = start_proxy(
+        "prefork",
+        &format!(
+            "StartServers 4\nMinSpareServers 4\nMaxSpareServers 8\n\
+             <Proxy balancer://api>\nBalancerMember {}\nBalancerMember {down} retry=60\n</Proxy>\n\
+             ProxyPass /api/ balancer://api/\n",
+            up.url()
+        ),
+    );
+    // Four connections held at once: four children, each with its own
+    // per-child pool and worker; only the shared state can tell them.
+    let mut clients: Vec<_> = (0..4)
+        .map(|_| mpm::testing::TestClient::connect(addr(port)))
+        .collect();
+    let mut statuses = Vec::new();
+    for round in 0..3 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            let r = c.request("GET", "/api/x", &[("Host", "localhost")], b"");
+            statuses.push((round, i, r.status));
+        }
+    }
+    let failed: Vec<_> = statuses.iter().filter(|s| s.2 != 200).collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "one request finds the member down, then no child tries it: {statuses:?}\n{}",
+        server.stderr()
+    );
+    assert_eq!(failed[0].2, StatusCode::SERVICE_UNAVAILABLE.as_u16());
+    let line = member_line(port, &down);
+    assert!(
+        line.contains("Status=Init_Err") && line.contains("Errors=1"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_manager_page_lists_balancers_and_members_with_state_and_counts() {
+    let (a, b) = (Backend::start("a"), Backend::start("b"));
+    let (_site, port, server) = start_proxy(
+        "event",
+        &format!(
+            "<Proxy balancer://api>\nBalancerMember {} route=r1\nBalancerMember {} route=r2 loadfactor=3 status=+H\n\
+             ProxySet lbmethod=bybusyness stickysession=ROUTEID\n</Proxy>\nProxyPass /api/ balancer://api/\n",
+            a.url(),
+            b.url()
+        ),
+    );
+    for _ in 0..3 {
+        assert_eq!(ask(port, "/api/x", "").0, 200, "{}", server.stderr());
+    }
+    let html = manager(port, false);
+    for want in [
+        "balancer://api",
+        "bybusyness",
+        "ROUTEID",
+        &a.url(),
+        &b.url(),
+        "r1",
+        "Init Ok",
+        "Init Stby Ok",
+    ] {
+        assert!(html.contains(want), "the HTML page lacks {want:?}: {html}");
+    }
+    let auto = manager(port, true);
+    assert!(
+        auto.contains("Balancer: balancer://api\nLbMethod: bybusyness\nStickySession: ROUTEID\n"),
+        "{auto}"
+    );
+    let line = member_line(port, &a.url());
+    assert!(
+        line.contains("Route=r1 LoadFactor=1 Status=Init_Ok Requests=3 Busy=0 Errors=0"),
+        "{line}"
+    );
+    let from: u64 = line
+        .rsplit("From=")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(from >= 3 * "a /x".len() as u64, "bytes from a: {line}");
+    // Only local clients: Require local, like any <Location>.
+    assert!(html.contains("Read-only"));
+}
+
+#[test]
+fn configuration_errors_name_the_line_and_what_to_write() {
+    let site = Site::new();
+    let port = free_port();
+    let base = format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n",
+        mpm_directives("event"),
+        site.docroot().display()
+    );
+    for (conf, says) in [
+        ("ProxyPass /a/ balancer://nope/\n", "no <Proxy balancer://nope>"),
+        (
+            "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 loadfactor=0\n</Proxy>\n",
+            "from 1 to 100",
+        ),
+        (
+            "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1\n</Proxy>\nProxyPass /a/ balancer://a/ hcmethod=GET\n",
+            "health checks (mod_proxy_hcheck) are not built yet",
+        ),
+        (
+            "<Proxy balancer://a>\nProxySet lbmethod=random\n</Proxy>\n",
+            "give byrequests or bybusyness",
+        ),
+        (
+            "<Proxy balancer://a>\nProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /a/ balancer://a/\n",
+            "has no BalancerMember",
+        ),
+        (
+            "<Proxy http://127.0.0.1:1>\n</Proxy>\n",
+            "only <Proxy balancer://name>",
+        ),
+    ] {
+        let f = site.config(&format!("{base}{conf}"));
+        let (code, _out, err) = run(&["-t", "-f", f.to_str().unwrap()]);
+        assert_ne!(code, 0, "-t accepted {conf:?}");
+        assert!(err.contains(says), "{conf:?}: -t said {err}");
+        let file = format!("{}:", f.display());
+        assert!(
+            err.contains(&file),
+            "{conf:?}: the message names no file:line: {err}"
+        );
+    }
+    let f = site.config(&format!(
+        "{base}<IfModule proxy_balancer_module>\n<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 status=+H route=x\n\
+         ProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /a/ balancer://a/\n</IfModule>\n"
+    ));
+    let (code, _out, err) = run(&["-t", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "-t refused a good balancer: {err}");
+    let (_, out, _) = run(&["-M", "-f", f.to_str().unwrap()]);
+    for m in [
+        "proxy_balancer_module",
+        "lbmethod_byrequests_module",
+        "lbmethod_bybusyness_module",
+    ] {
+        assert!(out.contains(m), "-M does not list {m}: {out}");
+    }
+}
