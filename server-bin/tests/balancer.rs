@@ -14,12 +14,15 @@ use mpm::testing::TestServer;
 use mpm::{Body, ConnInfo, ProtocolConfig, Request, Response};
 
 /// An embedded backend named `name`: answers `name` to anything; `/slow`
-/// waits (at most 20 s) until `release` is set, after saying it started.
+/// waits (at most 20 s) until `release` is set, after saying it started;
+/// `/health` answers 200, or 503 while `sick` is set (counted apart).
 struct Backend {
     server: TestServer,
     served: Arc<AtomicUsize>,
     slow_started: Arc<AtomicUsize>,
     release: Arc<AtomicBool>,
+    health_checks: Arc<AtomicUsize>,
+    sick: Arc<AtomicBool>,
 }
 
 impl Backend {
@@ -27,8 +30,19 @@ impl Backend {
         let served = Arc::new(AtomicUsize::new(0));
         let slow_started = Arc::new(AtomicUsize::new(0));
         let release = Arc::new(AtomicBool::new(false));
+        let health_checks = Arc::new(AtomicUsize::new(0));
+        let sick = Arc::new(AtomicBool::new(false));
         let (s, st, rel) = (served.clone(), slow_started.clone(), release.clone());
+        let (hc, ill) = (health_checks.clone(), sick.clone());
         let handler = move |req: Request<'_>, _: &ConnInfo| -> Response {
+            if req.uri().path().ends_with("/health") {
+                hc.fetch_add(1, Ordering::SeqCst);
+                let mut r = Response::new(Body::from("health"));
+                if ill.load(Ordering::SeqCst) {
+                    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                }
+                return r;
+            }
             s.fetch_add(1, Ordering::SeqCst);
             if req.uri().path().ends_with("/slow") {
                 st.fetch_add(1, Ordering::SeqCst);
@@ -46,6 +60,8 @@ impl Backend {
             served,
             slow_started,
             release,
+            health_checks,
+            sick,
         }
     }
 
@@ -99,6 +115,13 @@ fn member_line(port: u16, url: &str) -> String {
         .find(|l| l.starts_with(&format!("Member: {url}")))
         .unwrap_or_else(|| panic!("no member {url} on the manager page"))
         .to_string()
+}
+
+/// The number `name=` holds on a member's `?auto` line (0 if none).
+fn field(line: &str, name: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -354,11 +377,7 @@ fn the_manager_page_lists_balancers_and_members_with_state_and_counts() {
         line.contains("Route=r1 LoadFactor=1 Status=Init_Ok Requests=3 Busy=0 Errors=0"),
         "{line}"
     );
-    let from: u64 = line
-        .rsplit("From=")
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let from = field(&line, "From");
     assert!(from >= 3 * "a /x".len() as u64, "bytes from a: {line}");
     // Only local clients: Require local, like any <Location>.
     assert!(html.contains("Read-only"));
@@ -380,8 +399,16 @@ fn configuration_errors_name_the_line_and_what_to_write() {
             "from 1 to 100",
         ),
         (
-            "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1\n</Proxy>\nProxyPass /a/ balancer://a/ hcmethod=GET\n",
-            "health checks (mod_proxy_hcheck) are not built yet",
+            "<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1\n</Proxy>\nProxyPass /a/ balancer://a/ hcmethod=POST\n",
+            "give TCP, GET, HEAD, OPTIONS or NONE",
+        ),
+        (
+            "ProxyPass /a/ http://127.0.0.1:1/ hcmethod=GET\n",
+            "health checks are for balancer members",
+        ),
+        (
+            "BalancerMember balancer://a http://127.0.0.1:1 hcinterval=0\n",
+            "hcinterval=0",
         ),
         (
             "<Proxy balancer://a>\nProxySet lbmethod=random\n</Proxy>\n",
@@ -408,7 +435,7 @@ fn configuration_errors_name_the_line_and_what_to_write() {
     }
     let f = site.config(&format!(
         "{base}<IfModule proxy_balancer_module>\n<Proxy balancer://a>\nBalancerMember http://127.0.0.1:1 status=+H route=x\n\
-         ProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /a/ balancer://a/\n</IfModule>\n"
+         ProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /a/ balancer://a/ hcmethod=TCP hcinterval=5\n</IfModule>\n"
     ));
     let (code, _out, err) = run(&["-t", "-f", f.to_str().unwrap()]);
     assert_eq!(code, 0, "-t refused a good balancer: {err}");
@@ -417,7 +444,77 @@ fn configuration_errors_name_the_line_and_what_to_write() {
         "proxy_balancer_module",
         "lbmethod_byrequests_module",
         "lbmethod_bybusyness_module",
+        "proxy_hcheck_module",
     ] {
         assert!(out.contains(m), "-M does not list {m}: {out}");
+    }
+}
+
+#[test]
+fn health_checks_take_a_member_out_after_hcfails_and_back_after_hcpasses_in_every_child() {
+    for mpm in ["prefork", "event"] {
+        let (a, b) = (Backend::start("a"), Backend::start("b"));
+        let b_url = b.url();
+        let (_site, port, mut server) = start_proxy(
+            mpm,
+            &format!(
+                "StartServers 3\n<Proxy balancer://api>\nBalancerMember {}\n\
+                 BalancerMember {b_url} hcmethod=GET hcuri=/health hcinterval=1 hcfails=2 hcpasses=2\n\
+                 </Proxy>\nProxyPass /api/ balancer://api/\n",
+                a.url()
+            ),
+        );
+        let started = std::time::Instant::now();
+        let checks = |port| field(&member_line(port, &b_url), "HealthChecks");
+        assert!(
+            wait_for(15.0, || checks(port) >= 3),
+            "{mpm}: no health checks ran: {}\n{}",
+            member_line(port, &b_url),
+            server.stderr()
+        );
+        // One check per interval over all the children, not one per child.
+        let (seen, ran) = (b.health_checks.load(Ordering::SeqCst) as u64, checks(port));
+        let most = started.elapsed().as_secs() + 2;
+        assert!(
+            seen <= most && ran <= most,
+            "{mpm}: {seen} checks reached b ({ran} counted) in {} s at hcinterval=1",
+            started.elapsed().as_secs()
+        );
+        // Sick: out after two failed checks; no client request fails.
+        b.sick.store(true, Ordering::SeqCst);
+        let mut statuses = Vec::new();
+        let out = wait_for(15.0, || {
+            statuses.push(ask(port, "/api/x", "").0);
+            member_line(port, &b_url).contains("Status=Init_HcFl")
+        });
+        assert!(out, "{mpm}: b was not taken out: {}", member_line(port, &b_url));
+        assert!(
+            statuses.iter().all(|&s| s == 200),
+            "{mpm}: requests failed meanwhile: {statuses:?}"
+        );
+        let before = b.served();
+        for i in 0..8 {
+            let (status, who) = ask(port, "/api/x", "");
+            assert_eq!(
+                (status, who.as_str()),
+                (200, "a"),
+                "{mpm}: request {i} while b fails its checks"
+            );
+        }
+        assert_eq!(b.served(), before, "{mpm}: a child still sent b requests");
+        // Well again: back after two passes.
+        b.sick.store(false, Ordering::SeqCst);
+        assert!(
+            wait_for(15.0, || member_line(port, &b_url).contains("Status=Init_Ok")),
+            "{mpm}: b did not come back: {}",
+            member_line(port, &b_url)
+        );
+        let to_b = (0..8)
+            .filter(|_| ask(port, "/api/x", "").1 == "b")
+            .count();
+        assert!(to_b >= 3, "{mpm}: b took {to_b} of 8 requests once back");
+        // The error log names the member, the cause and the way back.
+        server.wait_log("failed 2 health check(s) in a row (GET /health answered 503)", 1);
+        server.wait_log("passed 2 health check(s) in a row; back in use", 1);
     }
 }

@@ -63,7 +63,7 @@ pub struct Site {
     status: Arc<StatusInfo>,
     remote_ip: RemoteIpConfig,
     /// The proxy's balancers, for `SetHandler balancer-manager`.
-    balancers: Vec<Arc<crate::proxy::Balancer>>,
+    balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
 }
 
 /// One host, prepared for serving.
@@ -136,7 +136,7 @@ impl Site {
             scoreboard,
             status,
             remote_ip: cfg.remote_ip.clone(),
-            balancers: workers.balancers().to_vec(),
+            balancers: Arc::new(workers.balancers().to_vec()),
         })
     }
 
@@ -149,6 +149,13 @@ impl Site {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
+    }
+
+    /// Start this process's health-check thread if a balancer member has
+    /// `hcmethod=` (see [`crate::proxy::health`]): call it once in each
+    /// process that serves, after `fork` (from the handler factory).
+    pub fn start_health_checks(&self) -> std::io::Result<()> {
+        crate::proxy::health::start_checker(&self.balancers)
     }
 
     fn balancer_manager_page(&self, query: Option<&str>) -> Response {

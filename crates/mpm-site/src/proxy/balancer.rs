@@ -72,6 +72,9 @@ pub struct BalancerConfig {
     /// `ProxySet stickysession=`: the cookie's name and the URL
     /// parameter's (`ROUTEID`, or `cookie|param`).
     pub sticky: Option<(String, String)>,
+    /// Health-check parameters (`hcmethod=`…) written on the `ProxyPass`
+    /// to it: every member's, under the member's own.
+    pub health_params: Vec<String>,
     /// Where it was defined.
     pub origin: Origin,
 }
@@ -84,6 +87,7 @@ impl BalancerConfig {
             members: Vec::new(),
             lbmethod: LbMethod::default(),
             sticky: None,
+            health_params: Vec::new(),
             origin: Origin::default(),
         }
     }
@@ -122,6 +126,10 @@ impl BalancerConfig {
                 }
                 self.sticky = Some((cookie.to_string(), param.to_string()));
             }
+            k if k.starts_with("hc") => {
+                HealthCheck::default().set_param(param)?;
+                self.health_params.push(param.to_string());
+            }
             "nofailover" | "maxattempts" | "timeout" | "failonstatus" | "failontimeout"
             | "forcerecovery" | "growth" | "lbset" | "scolonpathdelim" | "stickysessionsep" => {
                 return Err(format!(
@@ -158,6 +166,8 @@ pub struct MemberConfig {
     pub disabled: bool,
     /// `status=+S`: stopped by the administrator.
     pub stopped: bool,
+    /// Its health-check parameters (`hcmethod=`…), checked as read.
+    pub health_params: Vec<String>,
 }
 
 impl MemberConfig {
@@ -170,6 +180,7 @@ impl MemberConfig {
             hot_standby: false,
             disabled: false,
             stopped: false,
+            health_params: Vec::new(),
         }
     }
 
@@ -196,6 +207,10 @@ impl MemberConfig {
                     })?;
             }
             "status" => self.set_status(value)?,
+            k if k.starts_with("hc") => {
+                HealthCheck::default().set_param(param)?;
+                self.health_params.push(param.to_string());
+            }
             "redirect" | "lbset" | "ping" | "flushpackets" | "flushwait" => {
                 return Err(format!(
                     "BalancerMember {key}=: not supported by mpmd's balancer"
@@ -225,6 +240,120 @@ impl MemberConfig {
                          (H hot standby, D disabled, S stopped)"
                     ))
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `hcmethod=`: how a member's health is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HcMethod {
+    /// No checks (Apache's default).
+    #[default]
+    None,
+    /// A connection is made, then closed.
+    Tcp,
+    /// `GET hcuri`: a 2xx or 3xx answer passes.
+    Get,
+    /// `HEAD hcuri`.
+    Head,
+    /// `OPTIONS hcuri`.
+    Options,
+}
+
+impl HcMethod {
+    /// The name `hcmethod=` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            HcMethod::None => "NONE",
+            HcMethod::Tcp => "TCP",
+            HcMethod::Get => "GET",
+            HcMethod::Head => "HEAD",
+            HcMethod::Options => "OPTIONS",
+        }
+    }
+}
+
+/// mod_proxy_hcheck's settings of a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `hcmethod=`.
+    pub method: HcMethod,
+    /// `hcuri=`: appended to the member's URL path.
+    pub uri: String,
+    /// `hcinterval=` (seconds, default 30).
+    pub interval: Duration,
+    /// `hcpasses=`: passes in a row that bring a failed member back
+    /// (default 1).
+    pub passes: u32,
+    /// `hcfails=`: failures in a row that take a member out (default 1).
+    pub fails: u32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            method: HcMethod::None,
+            uri: String::new(),
+            interval: Duration::from_secs(30),
+            passes: 1,
+            fails: 1,
+        }
+    }
+}
+
+impl HealthCheck {
+    /// Apply one `hc…=` parameter; the message says what is accepted.
+    pub fn set_param(&mut self, param: &str) -> Result<(), String> {
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        let count = |what: &str| -> Result<u32, String> {
+            value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| format!("{what}={value}: give a whole number from 1 to 1000"))
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "hcmethod" => {
+                self.method = match value.to_ascii_uppercase().as_str() {
+                    "NONE" => HcMethod::None,
+                    "TCP" => HcMethod::Tcp,
+                    "GET" | "GET11" => HcMethod::Get,
+                    "HEAD" | "HEAD11" => HcMethod::Head,
+                    "OPTIONS" | "OPTIONS11" => HcMethod::Options,
+                    _ => {
+                        return Err(format!(
+                            "hcmethod={value}: give TCP, GET, HEAD, OPTIONS or NONE"
+                        ))
+                    }
+                }
+            }
+            "hcuri" => {
+                if value.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                    return Err(format!("hcuri={value}: no spaces or control characters"));
+                }
+                self.uri = value.to_string();
+            }
+            "hcinterval" => {
+                let n = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=86_400).contains(n))
+                    .ok_or_else(|| format!("hcinterval={value}: give a number of seconds from 1"))?;
+                self.interval = Duration::from_secs(n);
+            }
+            "hcpasses" => self.passes = count("hcpasses")?,
+            "hcfails" => self.fails = count("hcfails")?,
+            "hcexpr" | "hctemplate" => {
+                return Err(format!(
+                    "{key}=: not supported by mpmd's health checks (a 2xx or 3xx answer passes)"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown health-check parameter '{key}' (hcmethod, hcuri, hcinterval, hcpasses, hcfails)"
+                ))
             }
         }
         Ok(())
@@ -284,7 +413,9 @@ pub struct Member {
     pub config: MemberConfig,
     /// The backend.
     pub worker: Arc<Worker>,
-    slot: MemberSlot,
+    /// Its health checks, if `hcmethod=` asks for them.
+    pub health: Option<HealthCheck>,
+    pub(super) slot: MemberSlot,
 }
 
 /// What the manager page shows of a member's state.
@@ -296,18 +427,25 @@ pub enum MemberState {
     Err(Duration),
     /// Disabled or stopped by the configuration.
     Off,
+    /// Held out by its health checks.
+    HcFailed,
 }
 
 impl Member {
     /// Whether it may take a request now.
     fn usable(&self) -> bool {
-        !self.config.disabled && !self.config.stopped && self.slot.error_left().is_none()
+        !self.config.disabled
+            && !self.config.stopped
+            && self.slot.error_left().is_none()
+            && !self.slot.hc_failed()
     }
 
     /// Its state now.
     pub fn state(&self) -> MemberState {
         if self.config.disabled || self.config.stopped {
             MemberState::Off
+        } else if self.slot.hc_failed() {
+            MemberState::HcFailed
         } else {
             match self.slot.error_left() {
                 Some(left) => MemberState::Err(left),
@@ -360,9 +498,14 @@ impl Balancer {
                     members::MAX_MEMBERS
                 )
             })?;
+            let mut health = HealthCheck::default();
+            for p in cfg.health_params.iter().chain(&m.health_params) {
+                health.set_param(p)?;
+            }
             out.push(Member {
                 config: m.clone(),
                 worker: Arc::new(Worker::new(m.worker.clone(), timeout)),
+                health: (health.method != HcMethod::None).then_some(health),
                 slot,
             });
         }

@@ -1,7 +1,8 @@
 //! mod_proxy_balancer's `balancer-manager` page, read-only: each
 //! balancer with its `lbmethod` and sticky session, and each member with
 //! its route, load factor, state (`Init Ok`, `Init Err` while in error,
-//! `Init Stby` for a hot standby, `Init Dis`/`Init Stop` when the
+//! `Init Stby` for a hot standby, `Init HcFl` while its health checks
+//! hold it out, `Init Dis`/`Init Stop` when the
 //! configuration turns it off), and its counters from the shared table:
 //! requests, requests in progress (busy), errors, bytes sent to it and
 //! read from it. As HTML, or with `?auto` as plain `key: value` lines
@@ -72,6 +73,7 @@ fn state_name(state: MemberState, hot_standby: bool, stopped: bool) -> String {
             if hot_standby { " Stby" } else { "" },
             left.as_secs() + 1
         ),
+        MemberState::HcFailed => "Init HcFl".into(),
         MemberState::Off if stopped => "Init Stop".into(),
         MemberState::Off => "Init Dis".into(),
     }
@@ -94,7 +96,7 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
                 let c = m.counts();
                 let _ = writeln!(
                     out,
-                    "Member: {} Route={} LoadFactor={} Status={} Requests={} Busy={} Errors={} To={} From={}",
+                    "Member: {} Route={} LoadFactor={} Status={} Requests={} Busy={} Errors={} To={} From={} HcMethod={} HealthChecks={}",
                     m.worker.name,
                     m.config.route.as_deref().unwrap_or("-"),
                     m.config.loadfactor,
@@ -103,7 +105,9 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
                     c.busy,
                     c.errors,
                     c.bytes_to,
-                    c.bytes_from
+                    c.bytes_from,
+                    m.health.as_ref().map_or("NONE", |h| h.method.name()),
+                    c.health_checks
                 );
             }
         }
@@ -126,7 +130,8 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
              <tr><th>StickySession</th><th>LB Method</th></tr>\
              <tr><td>{}</td><td>{}</td></tr></table>\n<table border=\"1\">\
              <tr><th>Worker URL</th><th>Route</th><th>Factor</th><th>Status</th>\
-             <th>Elected</th><th>Busy</th><th>Errors</th><th>To</th><th>From</th></tr>\n",
+             <th>Elected</th><th>Busy</th><th>Errors</th><th>To</th><th>From</th>\
+             <th>HC Method</th><th>HC URI</th><th>Checks</th></tr>\n",
             escape(&b.config.name),
             escape(&sticky),
             b.config.lbmethod.name()
@@ -136,7 +141,7 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&m.worker.name),
                 escape(m.config.route.as_deref().unwrap_or("")),
                 m.config.loadfactor,
@@ -145,7 +150,10 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
                 c.busy,
                 c.errors,
                 c.bytes_to,
-                c.bytes_from
+                c.bytes_from,
+                m.health.as_ref().map_or("NONE", |h| h.method.name()),
+                escape(m.health.as_ref().map_or("", |h| h.uri.as_str())),
+                c.health_checks
             );
         }
         out.push_str("</table>\n");

@@ -36,7 +36,11 @@ const BYTES_TO: usize = 4; // request body bytes sent (Content-Length)
 const BYTES_FROM: usize = 5; // response body bytes read
 const ERROR_UNTIL: usize = 6; // in error until (ms of the table's clock)
 const ERRORS: usize = 7; // times put in error
-const WORDS: usize = 8;
+const HC_FAILED: usize = 8; // 1 while health checks hold the member out
+const HC_RUN: usize = 9; // consecutive results against the state above
+const HC_DUE: usize = 10; // when the next check is due (table clock, ms)
+const HC_CHECKS: usize = 11; // health checks run
+const WORDS: usize = 12;
 
 /// The table: a lock word (0 free, else the holder's pid), then
 /// [`MAX_MEMBERS`] slots of [`WORDS`] words; all atomic integers, laid
@@ -188,6 +192,8 @@ pub struct MemberCounts {
     pub errors: u64,
     /// The load-balancing status.
     pub lbstatus: i64,
+    /// Health checks run.
+    pub health_checks: u64,
 }
 
 impl MemberSlot {
@@ -249,6 +255,45 @@ impl MemberSlot {
         self.add(ERRORS, 1);
     }
 
+    /// Whether health checks hold the member out.
+    pub fn hc_failed(&self) -> bool {
+        self.get(HC_FAILED) != 0
+    }
+
+    /// Whether this process should run the member's next health check
+    /// now: it is due, and no other process took it (one check per
+    /// `interval` over every child).
+    pub fn take_check(&self, interval: Duration) -> bool {
+        let now = now_ms();
+        let due = self.get(HC_DUE);
+        let next = now.saturating_add(u64::try_from(interval.as_millis()).unwrap_or(u64::MAX));
+        due <= now
+            && self.words[HC_DUE]
+                .compare_exchange(due, next, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Record a health check's result: `fails` failures in a row take the
+    /// member out, `passes` passes in a row bring it back. Returns the
+    /// change, if any: `Some(true)` back in, `Some(false)` taken out.
+    pub fn record_check(&self, passed: bool, passes: u32, fails: u32) -> Option<bool> {
+        self.add(HC_CHECKS, 1);
+        let failed = self.hc_failed();
+        if passed != failed {
+            // The result agrees with the state: the run against it ends.
+            self.words[HC_RUN].store(0, Ordering::Relaxed);
+            return None;
+        }
+        let run = self.words[HC_RUN].fetch_add(1, Ordering::AcqRel) + 1;
+        let needed = u64::from(if failed { passes } else { fails }.max(1));
+        if run < needed {
+            return None;
+        }
+        self.words[HC_RUN].store(0, Ordering::Relaxed);
+        self.words[HC_FAILED].store(u64::from(!passed), Ordering::Release);
+        Some(passed)
+    }
+
     /// The counters, for the manager page.
     pub fn counts(&self) -> MemberCounts {
         MemberCounts {
@@ -258,6 +303,7 @@ impl MemberSlot {
             bytes_from: self.get(BYTES_FROM),
             errors: self.get(ERRORS),
             lbstatus: self.lbstatus(),
+            health_checks: self.get(HC_CHECKS),
         }
     }
 }
@@ -280,6 +326,24 @@ mod tests {
             .unwrap();
         assert!(!std::ptr::eq(slot.words, b.words));
         assert_eq!(b.counts(), MemberCounts::default());
+    }
+
+    #[test]
+    fn health_checks_take_a_member_out_after_fails_and_back_after_passes() {
+        let slot = table()
+            .unwrap()
+            .claim(key("members-test", "http://127.0.0.1:4"), &|_| true)
+            .unwrap();
+        assert_eq!(slot.record_check(false, 2, 2), None);
+        assert_eq!(slot.record_check(true, 2, 2), None, "a pass breaks the run");
+        assert_eq!(slot.record_check(false, 2, 2), None);
+        assert_eq!(slot.record_check(false, 2, 2), Some(false));
+        assert!(slot.hc_failed());
+        assert_eq!(slot.record_check(true, 2, 2), None);
+        assert_eq!(slot.record_check(true, 2, 2), Some(true));
+        assert!(!slot.hc_failed());
+        assert!(slot.take_check(Duration::from_secs(60)));
+        assert!(!slot.take_check(Duration::from_secs(60)), "taken twice");
     }
 
     #[test]

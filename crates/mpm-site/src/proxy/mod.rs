@@ -16,7 +16,8 @@
 //! - [`balancer`]: mod_proxy_balancer's `balancer://` groups (byrequests,
 //!   bybusyness, sticky sessions, hot standbys), their members' state in
 //!   shared memory ([`members`]) so every child skips a failed member,
-//!   and the `balancer-manager` page ([`manager`]);
+//!   the `balancer-manager` page ([`manager`]) and the members' health
+//!   checks in the background ([`health`]);
 //! - [`response`]: the backend's response head, parsed and checked;
 //! - `headers`: hop-by-hop fields, `Host`, `X-Forwarded-*`, `Via`, and
 //!   `ProxyPassReverse*` on the way back;
@@ -32,6 +33,7 @@ pub mod balancer;
 pub mod config;
 mod exchange;
 mod headers;
+pub mod health;
 pub mod manager;
 pub mod members;
 pub mod response;

@@ -14,9 +14,11 @@
 //! without members, is refused at the end of reading.
 //!
 //! Every URL and parameter is checked as it is read, so `-t` names the
-//! line of a bad one. Not built yet, and refused with a message saying
-//! so: health checks (mod_proxy_hcheck's `hc*=` parameters), `<Proxy>`
-//! of a plain worker, WebSocket tunnels (`ws://`, `wss://`,
+//! line of a bad one. mod_proxy_hcheck's `hcmethod=`, `hcuri=`,
+//! `hcinterval=`, `hcpasses=`, `hcfails=` are read on a `BalancerMember`
+//! and on the `ProxyPass` to a balancer (for every member). Not built
+//! yet, and refused with a message saying so: `hcexpr=`/`hctemplate=`,
+//! `<Proxy>` of a plain worker, WebSocket tunnels (`ws://`, `wss://`,
 //! `upgrade=`), `https://` backends, and forward proxying (`ProxyRequests
 //! On`).
 //!
@@ -104,7 +106,11 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
              inherited by every <VirtualHost>; members' state is kept across graceful restarts)",
             d.name
         )),
-        "proxyhcexpr" | "proxyhctemplate" | "proxyhctpsize" => Err(hcheck_not_built(d.name)),
+        "proxyhcexpr" | "proxyhctemplate" | "proxyhctpsize" => Err(format!(
+            "{} is not supported by mpmd's health checks (hcmethod=, hcuri=, hcinterval=, \
+             hcpasses= and hcfails= on BalancerMember or the ProxyPass to the balancer are)",
+            d.name
+        )),
         "proxywebsocketidletimeout"
         | "proxywebsocketasync"
         | "proxywebsocketfallbacktoproxyhttp" => Err(format!(
@@ -169,11 +175,6 @@ fn pass(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             ));
         }
         for param in params {
-            let key = param.split_once('=').map_or(param.as_str(), |(k, _)| k);
-            let key = key.to_ascii_lowercase();
-            if key.starts_with("hc") {
-                return Err(hcheck_not_built(&format!("{} {param}", d.name)));
-            }
             // Checked now, applied to the balancer at the end of reading.
             BalancerConfig::new(&balancer.name).set_param(param)?;
             l.host(d.scope.host).proxy.balancer_params.push((
@@ -199,6 +200,13 @@ fn pass(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         }
         let mut worker = WorkerConfig::new(parsed);
         for param in params {
+            if param.to_ascii_lowercase().starts_with("hc") {
+                return Err(format!(
+                    "{} {param}: health checks are for balancer members in mpmd: put the backend \
+                     in a <Proxy balancer://…> and the hc… parameters on its BalancerMember",
+                    d.name
+                ));
+            }
             worker.set_param(param)?;
         }
         PassTarget::Backend(worker)
@@ -299,13 +307,6 @@ pub(super) fn merged(
     })
 }
 
-fn hcheck_not_built(what: &str) -> String {
-    format!(
-        "{what}: health checks (mod_proxy_hcheck) are not built yet in mpmd; a member whose \
-         connection fails is skipped by every child for its retry= instead"
-    )
-}
-
 /// The index of balancer `name` in the host's list, made if new.
 fn balancer_index(l: &mut State<'_>, host: HostSel, name: &str, origin: &Origin) -> usize {
     let balancers = &mut l.host(host).proxy.balancers;
@@ -377,9 +378,6 @@ fn member(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let parsed = BackendUrl::parse(url).map_err(|e| format!("BalancerMember {e}"))?;
     let mut m = MemberConfig::new(parsed);
     for param in params {
-        if param.to_ascii_lowercase().starts_with("hc") {
-            return Err(hcheck_not_built(&format!("BalancerMember {param}")));
-        }
         m.set_param(param)?;
     }
     let balancer = &mut l.host(d.scope.host).proxy.balancers[index];
@@ -422,9 +420,6 @@ fn proxy_set(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         return Err("ProxySet takes key=value parameters (lbmethod=bybusyness)".into());
     }
     for param in params {
-        if param.to_ascii_lowercase().starts_with("hc") {
-            return Err(hcheck_not_built(&format!("ProxySet {param}")));
-        }
         l.host(d.scope.host).proxy.balancers[index].set_param(param)?;
     }
     Ok(())
