@@ -487,7 +487,11 @@ fn health_checks_take_a_member_out_after_hcfails_and_back_after_hcpasses_in_ever
             statuses.push(ask(port, "/api/x", "").0);
             member_line(port, &b_url).contains("Status=Init_HcFl")
         });
-        assert!(out, "{mpm}: b was not taken out: {}", member_line(port, &b_url));
+        assert!(
+            out,
+            "{mpm}: b was not taken out: {}",
+            member_line(port, &b_url)
+        );
         assert!(
             statuses.iter().all(|&s| s == 200),
             "{mpm}: requests failed meanwhile: {statuses:?}"
@@ -505,16 +509,59 @@ fn health_checks_take_a_member_out_after_hcfails_and_back_after_hcpasses_in_ever
         // Well again: back after two passes.
         b.sick.store(false, Ordering::SeqCst);
         assert!(
-            wait_for(15.0, || member_line(port, &b_url).contains("Status=Init_Ok")),
+            wait_for(15.0, || member_line(port, &b_url)
+                .contains("Status=Init_Ok")),
             "{mpm}: b did not come back: {}",
             member_line(port, &b_url)
         );
-        let to_b = (0..8)
-            .filter(|_| ask(port, "/api/x", "").1 == "b")
-            .count();
+        let to_b = (0..8).filter(|_| ask(port, "/api/x", "").1 == "b").count();
         assert!(to_b >= 3, "{mpm}: b took {to_b} of 8 requests once back");
         // The error log names the member, the cause and the way back.
-        server.wait_log("failed 2 health check(s) in a row (GET /health answered 503)", 1);
+        server.wait_log(
+            "failed 2 health check(s) in a row (GET /health answered 503)",
+            1,
+        );
         server.wait_log("passed 2 health check(s) in a row; back in use", 1);
+    }
+}
+
+#[test]
+fn members_keep_their_counts_and_error_state_across_a_graceful_restart() {
+    let a = Backend::start("a");
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let (_site, port, mut server) = start_proxy(
+        "prefork",
+        &format!(
+            "<Proxy balancer://api>\nBalancerMember {}\nBalancerMember {down} retry=60\n</Proxy>\n\
+             ProxyPass /api/ balancer://api/\n",
+            a.url()
+        ),
+    );
+    let statuses: Vec<u16> = (0..4).map(|_| ask(port, "/api/x", "").0).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 503).count(),
+        1,
+        "{statuses:?}"
+    );
+    let before = field(&member_line(port, &a.url()), "Requests");
+    server.wait_log("resuming normal operations", 1);
+    server.signal(nix::sys::signal::Signal::SIGUSR1);
+    server.wait_log("resuming normal operations", 2);
+    let line = member_line(port, &a.url());
+    assert!(
+        field(&line, "Requests") >= before && before >= 3,
+        "a's count restarted from {before}: {line}"
+    );
+    let line = member_line(port, &down);
+    assert!(
+        line.contains("Status=Init_Err") && line.contains("Errors=1"),
+        "the down member's error state was lost: {line}"
+    );
+    for i in 0..4 {
+        assert_eq!(
+            ask(port, "/api/x", ""),
+            (200, "a".to_string()),
+            "request {i} after the restart tried the member in error"
+        );
     }
 }

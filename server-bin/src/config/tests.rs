@@ -1298,7 +1298,7 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
         ),
         (
             "ProxyPass /a/ balancer://api/",
-            "balancers (balancer://, <Proxy balancer://…>) are not built yet",
+            "no <Proxy balancer://api> defines this balancer",
         ),
         (
             "ProxyPass /a/ http://127.0.0.1:1/ upgrade=websocket",
@@ -1321,10 +1321,13 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
             "ProxyVia must be On, Off, Full or Block",
         ),
         (
-            "<Proxy balancer://api>\nBalancerMember http://127.0.0.1:1\n</Proxy>",
-            "<Proxy> is not built yet",
+            "<Proxy balancer://api>\nBalancerMember http://127.0.0.1:1 loadfactor=101\n</Proxy>",
+            "loadfactor=101: give a whole number from 1 to 100",
         ),
-        ("BalancerMember http://127.0.0.1:1", "not built yet"),
+        (
+            "BalancerMember http://127.0.0.1:1",
+            "or the balancer's URL first outside it",
+        ),
         (
             "<Directory /tmp>\nProxyPass http://127.0.0.1:1/\n</Directory>",
             "in <Location> (with one argument fewer)",
@@ -1332,7 +1335,7 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
     ] {
         let e = err(&format!("Listen 80\n{conf}\n"));
         // The line of the directive: the second, or the third in a block.
-        let line = if conf.starts_with("<Directory") { 3 } else { 2 };
+        let line = if conf.starts_with('<') { 3 } else { 2 };
         assert!(e.starts_with(&format!("httpd.conf:{line}:")), "{conf}: {e}");
         assert!(e.contains(says), "{conf}: {e}");
     }

@@ -203,7 +203,9 @@ impl MemberConfig {
                     .ok()
                     .filter(|n| (1..=100).contains(n))
                     .ok_or_else(|| {
-                        format!("BalancerMember loadfactor={value}: give a whole number from 1 to 100")
+                        format!(
+                            "BalancerMember loadfactor={value}: give a whole number from 1 to 100"
+                        )
                     })?;
             }
             "status" => self.set_status(value)?,
@@ -389,7 +391,10 @@ impl BalancerUrl {
                 "'{url}': give the balancer's name after balancer:// (balancer://api/)"
             ));
         }
-        if path.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#') {
+        if path
+            .bytes()
+            .any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#')
+        {
             return Err(format!(
                 "'{url}': spaces, control characters, ? or # in the path"
             ));

@@ -145,7 +145,11 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
                 escape(&m.worker.name),
                 escape(m.config.route.as_deref().unwrap_or("")),
                 m.config.loadfactor,
-                escape(&state_name(m.state(), m.config.hot_standby, m.config.stopped)),
+                escape(&state_name(
+                    m.state(),
+                    m.config.hot_standby,
+                    m.config.stopped
+                )),
                 c.requests,
                 c.busy,
                 c.errors,

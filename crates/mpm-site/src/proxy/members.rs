@@ -139,7 +139,7 @@ impl MemberTable {
                 return TableLock(word);
             }
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 if start.elapsed() > Duration::from_millis(50) {
                     word.store(me, Ordering::Release);
                     return TableLock(word);

@@ -44,11 +44,11 @@ use std::sync::Arc;
 
 use mpm_core::{ConnInfo, Request, Response};
 
+pub use balancer::{Balancer, BalancerConfig, BalancerUrl, LbMethod, MemberConfig};
 pub use config::{
     BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
     ProxyVia, WorkerConfig,
 };
-pub use balancer::{Balancer, BalancerConfig, BalancerUrl, LbMethod, MemberConfig};
 pub use worker::Worker;
 
 use crate::pages::error_response;
@@ -94,15 +94,13 @@ impl Workers {
                     let Some(b) = host.balancers.iter().rev().find(|b| b.name == url.name) else {
                         return Err(format!(
                             "{}: ProxyPass {url}: no <Proxy balancer://{}> defines this balancer",
-                            pass.origin,
-                            url.name
+                            pass.origin, url.name
                         ));
                     };
                     if b.members.is_empty() {
                         return Err(format!(
                             "{}: balancer://{} has no BalancerMember",
-                            b.origin,
-                            b.name
+                            b.origin, b.name
                         ));
                     }
                 }

@@ -381,7 +381,11 @@ fn member(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         m.set_param(param)?;
     }
     let balancer = &mut l.host(d.scope.host).proxy.balancers[index];
-    if balancer.members.iter().any(|have| have.worker.url == m.worker.url) {
+    if balancer
+        .members
+        .iter()
+        .any(|have| have.worker.url == m.worker.url)
+    {
         return Err(format!(
             "BalancerMember {url}: balancer://{} has this member already",
             balancer.name
@@ -399,15 +403,17 @@ fn proxy_set(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             let Some((first, rest)) = d.args.split_first() else {
                 return Err("ProxySet takes the balancer's URL then key=value parameters".into());
             };
-            let Some(balancer) =
-                BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))?
+            let Some(balancer) = BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))?
             else {
                 return Err(format!(
                     "ProxySet {first}: only a balancer's parameters (balancer://name) are supported by \
                      mpmd; give a backend's parameters on its ProxyPass line"
                 ));
             };
-            (balancer_index(l, d.scope.host, &balancer.name, d.origin), rest)
+            (
+                balancer_index(l, d.scope.host, &balancer.name, d.origin),
+                rest,
+            )
         }
         _ => {
             return Err(
@@ -435,7 +441,11 @@ fn balancers(
     passes: &[ProxyPass],
 ) -> Result<Vec<BalancerConfig>, ConfigError> {
     let mut out: Vec<BalancerConfig> = Vec::new();
-    for b in main.into_iter().flat_map(|m| &m.balancers).chain(&own.balancers) {
+    for b in main
+        .into_iter()
+        .flat_map(|m| &m.balancers)
+        .chain(&own.balancers)
+    {
         out.retain(|have| have.name != b.name);
         out.push(b.clone());
     }
