@@ -24,9 +24,13 @@
 //! children together.
 //!
 //! A member whose connection is refused is put in error for its
-//! `retry=` in the shared table: the request that found it gets 503 (as
-//! Apache's without failover) and every child skips the member until
-//! `retry` passes.
+//! `retry=` in the shared table and every child skips it until `retry`
+//! passes; the request that found it goes to the next choice (failover:
+//! a member without an idle pooled connection is connected to before
+//! the request is handed to it). A member that fails later in an
+//! exchange (a pooled connection's backend died meanwhile) answers that
+//! request as a single backend would (503, 502 or 504) and is put in
+//! error the same way.
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,7 +41,7 @@ use http::HeaderMap;
 
 use super::config::{BackendUrl, WorkerConfig};
 use super::members::{self, MemberCounts, MemberSlot, MemberTable};
-use super::worker::Worker;
+use super::worker::{ConnectError, Worker};
 use crate::config::Origin;
 
 /// `ProxySet lbmethod=`.
@@ -524,11 +528,80 @@ impl Balancer {
     /// The member for a request with these `headers` and `query`, or
     /// `None` when no member is usable.
     pub fn choose(&self, headers: &HeaderMap, query: Option<&str>, path: &str) -> Option<&Member> {
+        self.choose_but(headers, query, path, &[])
+    }
+
+    /// The member for a request, ready for it, and busy with it: as
+    /// [`choose`](Self::choose), and when the chosen member has no
+    /// connection in its pool, one is made first (and left in the pool
+    /// for the request): a member that refuses it is put in error for
+    /// every child and the request goes to the next choice (Apache's
+    /// failover), so a member found down costs no request.
+    pub fn pick(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        path: &str,
+    ) -> Option<(&Member, Busy)> {
+        let mut tried: Vec<*const Member> = Vec::new();
+        while tried.len() < self.members.len() {
+            let m = self.choose_but(headers, query, path, &tried)?;
+            if self.ready(m) {
+                return Some((m, self.start(m, headers)));
+            }
+            tried.push(m);
+        }
+        None
+    }
+
+    /// Whether `m` can take a request now: a connection idle in its
+    /// pool, or a new one made (and pooled). A worker that does not pool
+    /// is left to the exchange.
+    fn ready(&self, m: &Member) -> bool {
+        let w = &m.worker;
+        if w.config.disable_reuse || w.config.max_idle == 0 || w.has_live_idle() {
+            return true;
+        }
+        match w.connect() {
+            Ok(stream) => {
+                w.checkin(stream, None);
+                true
+            }
+            Err(ConnectError::InError(left)) => {
+                if m.slot.error_left().is_none() {
+                    m.slot.set_error(left);
+                }
+                false
+            }
+            Err(ConnectError::Failed(e)) => {
+                log::error!(
+                    "proxy: balancer://{}: {}: could not connect ({e}); every child skips it for {} s \
+                     (retry=), the request goes to another member",
+                    self.config.name,
+                    w.name,
+                    w.config.retry.as_secs()
+                );
+                if !w.config.retry.is_zero() {
+                    m.slot.set_error(w.config.retry);
+                }
+                false
+            }
+        }
+    }
+
+    fn choose_but(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        path: &str,
+        tried: &[*const Member],
+    ) -> Option<&Member> {
+        let usable = |m: &Member| m.usable() && !tried.contains(&(m as *const Member));
         if let Some(route) = self.sticky_route(headers, query, path) {
             if let Some(m) = self
                 .members
                 .iter()
-                .find(|m| m.config.route.as_deref() == Some(route) && m.usable())
+                .find(|m| m.config.route.as_deref() == Some(route) && usable(m))
             {
                 return Some(m);
             }
@@ -536,7 +609,7 @@ impl Balancer {
         let usable = |standby: bool| {
             self.members
                 .iter()
-                .filter(move |m| m.config.hot_standby == standby && m.usable())
+                .filter(move |m| m.config.hot_standby == standby && usable(m))
         };
         let standby = usable(false).next().is_none();
         let _held = self.table.lock();

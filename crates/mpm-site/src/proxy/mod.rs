@@ -288,7 +288,8 @@ impl HostProxy {
             RouteTo::Worker(worker) => exchange::forward(worker, req, &ctx),
             RouteTo::Balancer(balancer) => {
                 let path = req.uri().path().to_string();
-                let Some(member) = balancer.choose(req.headers(), req.uri().query(), &path) else {
+                let Some((member, busy)) = balancer.pick(req.headers(), req.uri().query(), &path)
+                else {
                     log::error!(
                         "proxy: balancer://{}: no member is usable (all in error, disabled or stopped); 503",
                         balancer.config.name
@@ -306,7 +307,6 @@ impl HostProxy {
                     target: &target,
                     ..ctx
                 };
-                let busy = balancer.start(member, req.headers());
                 let response = exchange::forward(&member.worker, req, &ctx);
                 if let Some(left) = member.worker.error_left() {
                     busy.failed(left);
