@@ -1340,3 +1340,70 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
         assert!(e.contains(says), "{conf}: {e}");
     }
 }
+
+#[test]
+fn balancers_are_read_with_their_members_parameters_and_inherited_by_virtual_hosts() {
+    use mpm_site::proxy::{LbMethod, PassTarget};
+    let cfg = ok("Listen 80\n\
+         <Proxy \"balancer://API\">\n\
+           BalancerMember http://127.0.0.1:9001 route=a retry=5\n\
+           BalancerMember http://127.0.0.1:9002/base loadfactor=2 status=+H hcmethod=HEAD\n\
+           ProxySet lbmethod=bybusyness\n\
+         </Proxy>\n\
+         BalancerMember balancer://api http://127.0.0.1:9003 status=-H+D\n\
+         ProxyPass /api/ balancer://api/v1/ stickysession=JSESSIONID|jsessionid hcinterval=7\n\
+         <VirtualHost *:80>\nServerName v\n\
+           <Proxy balancer://own>\nBalancerMember http://127.0.0.1:9004\n</Proxy>\n\
+           ProxyPass /own/ balancer://own/\n\
+         </VirtualHost>\n");
+    let main = &cfg.site.main.proxy;
+    assert_eq!(main.balancers.len(), 1);
+    let b = &main.balancers[0];
+    assert_eq!(b.name, "api", "names are case-insensitive");
+    assert_eq!(b.lbmethod, LbMethod::ByBusyness);
+    assert_eq!(
+        b.sticky,
+        Some(("JSESSIONID".to_string(), "jsessionid".to_string()))
+    );
+    assert_eq!(b.health_params, ["hcinterval=7"]);
+    let m: Vec<_> = b
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.worker.url.to_string(),
+                m.route.clone(),
+                m.loadfactor,
+                m.hot_standby,
+                m.disabled,
+            )
+        })
+        .collect();
+    assert_eq!(
+        m,
+        [
+            (
+                "http://127.0.0.1:9001".into(),
+                Some("a".into()),
+                1,
+                false,
+                false
+            ),
+            ("http://127.0.0.1:9002/base".into(), None, 2, true, false),
+            ("http://127.0.0.1:9003".into(), None, 1, false, true),
+        ]
+    );
+    assert_eq!(b.members[0].worker.retry, Duration::from_secs(5));
+    assert_eq!(b.members[1].health_params, ["hcmethod=HEAD"]);
+    let PassTarget::Balancer(url) = &main.passes[0].target else {
+        panic!("/api/ goes to the balancer");
+    };
+    assert_eq!((url.name.as_str(), url.path.as_str()), ("api", "/v1/"));
+    let vhost = &cfg.site.vhosts[0].proxy;
+    let names: Vec<&str> = vhost.balancers.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["api", "own"],
+        "the main server's, then the host's own"
+    );
+}

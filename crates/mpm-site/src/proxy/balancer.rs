@@ -1,7 +1,7 @@
 //! mod_proxy_balancer: a `balancer://name` group of members, the member
 //! chosen per request by `lbmethod` (byrequests or bybusyness, weighted
 //! by `loadfactor`), a sticky session's route, hot standbys, and the
-//! error state every child shares ([`members`](super::members)).
+//! error state every child shares (the `members` module).
 //!
 //! The choice, as Apache's balancer makes it:
 //!
