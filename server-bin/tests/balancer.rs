@@ -48,9 +48,18 @@ impl Backend {
                 st.fetch_add(1, Ordering::SeqCst);
                 wait_for(20.0, || rel.load(Ordering::SeqCst));
             }
+            let host = req
+                .headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             let mut r = Response::new(Body::from(format!("{name} {}", req.uri())));
-            r.headers_mut()
-                .insert("x-backend", HeaderValue::from_static(name));
+            let h = r.headers_mut();
+            h.insert("x-backend", HeaderValue::from_static(name));
+            if let Ok(v) = HeaderValue::from_str(&format!("http://{host}/base/v1/next")) {
+                h.insert("location", v);
+            }
             r
         };
         let strategy = mpm::by_name("event-threads").expect("the in-process event strategy");
@@ -160,18 +169,25 @@ fn byrequests_spreads_requests_by_loadfactor_over_every_child_under_every_strate
 }
 
 #[test]
-fn the_member_path_is_joined_to_the_rest_of_the_balancer_url() {
+fn the_member_path_is_joined_to_the_rest_of_the_balancer_url_and_reverse_rewrites_for_every_member()
+{
     let a = Backend::start("a");
     let (_site, port, server) = start_proxy(
         "event",
         &format!(
-            "BalancerMember balancer://app {}/base\nProxyPass /app/ balancer://app/v1/\n",
+            "BalancerMember balancer://app {}/base\nProxyPass /app/ balancer://app/v1/\n\
+             ProxyPassReverse /app/ balancer://app/v1/\n",
             a.url()
         ),
     );
     let r = get(addr(port), "localhost", "/app/x?q=1");
     assert_eq!(r.status, 200, "{}", server.stderr());
     assert_eq!(r.text(), "a /base/v1/x?q=1", "the member was asked this");
+    assert_eq!(
+        r.header("location"),
+        Some("http://localhost/app/next"),
+        "ProxyPassReverse to the balancer did not rewrite the member's Location"
+    );
 }
 
 #[test]

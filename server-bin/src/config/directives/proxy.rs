@@ -10,7 +10,8 @@
 //! with the balancer's URL first (`BalancerMember balancer://api
 //! http://127.0.0.1:9001`, `ProxySet balancer://api lbmethod=bybusyness`),
 //! and a balancer's `lbmethod=`/`stickysession=` on the `ProxyPass` that
-//! names it. A `ProxyPass` to a balancer no `<Proxy>` defines, or one
+//! names it; `ProxyPassReverse path balancer://name/…` stands for one
+//! rule per member. A `ProxyPass` to a balancer no `<Proxy>` defines, or one
 //! without members, is refused at the end of reading.
 //!
 //! Every URL and parameter is checked as it is read, so `-t` names the
@@ -251,7 +252,14 @@ fn reverse(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             )
         }
     };
-    BackendUrl::parse(url).map_err(|e| format!("ProxyPassReverse {e}"))?;
+    // A balancer's URL stands for each of its members' (at the end of
+    // reading, when every member is known).
+    if BalancerUrl::parse(url)
+        .map_err(|e| format!("ProxyPassReverse {e}"))?
+        .is_none()
+    {
+        BackendUrl::parse(url).map_err(|e| format!("ProxyPassReverse {e}"))?;
+    }
     l.host(d.scope.host).proxy.reverse.push(ProxyPassReverse {
         path,
         url: url.clone(),
@@ -283,14 +291,22 @@ pub(super) fn merged(
     };
     let defaults = ProxyConfig::default();
     let balancers = balancers(own, main, &passes)?;
+    for r in main_or_empty.reverse.iter().chain(&own.reverse) {
+        if let Ok(Some(url)) = BalancerUrl::parse(&r.url) {
+            if !balancers.iter().any(|b| b.name == url.name) {
+                return Err(ConfigError {
+                    origin: None,
+                    message: format!(
+                        "ProxyPassReverse {} {}: no <Proxy balancer://{}> defines this balancer",
+                        r.path, r.url, url.name
+                    ),
+                });
+            }
+        }
+    }
     Ok(ProxyConfig {
         passes,
-        reverse: main_or_empty
-            .reverse
-            .iter()
-            .chain(&own.reverse)
-            .cloned()
-            .collect(),
+        reverse: reverse_urls(main_or_empty.reverse.iter().chain(&own.reverse), &balancers),
         reverse_cookie_domains: pairs(|h| &h.cookie_domains),
         reverse_cookie_paths: pairs(|h| &h.cookie_paths),
         preserve_host: own
@@ -492,4 +508,31 @@ fn balancers(
         }
     }
     Ok(out)
+}
+
+/// The `ProxyPassReverse` rules with a `balancer://name/path` URL
+/// replaced by one rule per member (the member's URL, then the path), as
+/// Apache rewrites an answer from any member.
+fn reverse_urls<'a>(
+    rules: impl Iterator<Item = &'a ProxyPassReverse>,
+    balancers: &[BalancerConfig],
+) -> Vec<ProxyPassReverse> {
+    let mut out = Vec::new();
+    for r in rules {
+        match BalancerUrl::parse(&r.url) {
+            Ok(Some(url)) => {
+                for b in balancers.iter().filter(|b| b.name == url.name) {
+                    for m in &b.members {
+                        let member = m.worker.url.to_string();
+                        out.push(ProxyPassReverse {
+                            path: r.path.clone(),
+                            url: format!("{}{}", member.trim_end_matches('/'), url.path),
+                        });
+                    }
+                }
+            }
+            _ => out.push(r.clone()),
+        }
+    }
+    out
 }
