@@ -226,50 +226,55 @@ fn sticky_sessions_follow_the_route_of_the_cookie_and_of_the_url_parameter() {
 }
 
 #[test]
-fn bybusyness_sends_requests_to_the_member_that_is_not_busy() {
-    let (a, b) = (Backend::start("a"), Backend::start("b"));
-    let (_site, port, server) = start_proxy(
-        "event",
-        &format!(
-            "<Proxy balancer://api>\nBalancerMember {}\nBalancerMember {}\n\
-             ProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /api/ balancer://api/\n",
-            a.url(),
-            b.url()
-        ),
-    );
-    let slow = std::thread::spawn(move || ask(port, "/api/slow", ""));
-    assert!(
-        wait_for(10.0, || a.slow_started.load(Ordering::SeqCst)
-            + b.slow_started.load(Ordering::SeqCst)
-            == 1),
-        "the slow request did not reach a member: {}",
-        server.stderr()
-    );
-    let busy = if a.slow_started.load(Ordering::SeqCst) == 1 {
-        "a"
-    } else {
-        "b"
-    };
-    for i in 0..6 {
-        let (status, who) = ask(port, "/api/quick", "");
-        assert_eq!(status, 200);
-        assert_ne!(
-            who, busy,
-            "request {i} went to the member busy with the slow one"
+fn bybusyness_sends_requests_to_the_member_that_is_not_busy_in_every_child_under_every_strategy() {
+    for mpm in ["event", "prefork", "worker"] {
+        let (a, b) = (Backend::start("a"), Backend::start("b"));
+        let (_site, port, server) = start_proxy(
+            mpm,
+            &format!(
+                "<Proxy balancer://api>\nBalancerMember {}\nBalancerMember {}\n\
+                 ProxySet lbmethod=bybusyness\n</Proxy>\nProxyPass /api/ balancer://api/\n",
+                a.url(),
+                b.url()
+            ),
+        );
+        let slow = std::thread::spawn(move || ask(port, "/api/slow", ""));
+        assert!(
+            wait_for(10.0, || a.slow_started.load(Ordering::SeqCst)
+                + b.slow_started.load(Ordering::SeqCst)
+                == 1),
+            "{mpm}: the slow request did not reach a member: {}",
+            server.stderr()
+        );
+        let busy = if a.slow_started.load(Ordering::SeqCst) == 1 {
+            "a"
+        } else {
+            "b"
+        };
+        for i in 0..6 {
+            let (status, who) = ask(port, "/api/quick", "");
+            assert_eq!(status, 200);
+            assert_ne!(
+                who, busy,
+                "{mpm}: request {i} went to the member busy with the slow one"
+            );
+        }
+        let busy_url = if busy == "a" { a.url() } else { b.url() };
+        let line = member_line(port, &busy_url);
+        assert!(
+            line.contains("Busy=1"),
+            "{mpm}: the busy member shows: {line}"
+        );
+        a.release.store(true, Ordering::SeqCst);
+        b.release.store(true, Ordering::SeqCst);
+        let (status, who) = slow.join().unwrap();
+        assert_eq!((status, who.as_str()), (200, busy));
+        assert!(
+            wait_for(5.0, || member_line(port, &busy_url).contains("Busy=0")),
+            "{mpm}: the member stayed busy after its answer: {}",
+            member_line(port, &busy_url)
         );
     }
-    let busy_url = if busy == "a" { a.url() } else { b.url() };
-    let line = member_line(port, &busy_url);
-    assert!(line.contains("Busy=1"), "the busy member shows: {line}");
-    a.release.store(true, Ordering::SeqCst);
-    b.release.store(true, Ordering::SeqCst);
-    let (status, who) = slow.join().unwrap();
-    assert_eq!((status, who.as_str()), (200, busy));
-    assert!(
-        wait_for(5.0, || member_line(port, &busy_url).contains("Busy=0")),
-        "the member stayed busy after its answer: {}",
-        member_line(port, &busy_url)
-    );
 }
 
 #[test]

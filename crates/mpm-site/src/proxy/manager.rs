@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use mpm_core::{Body, Response};
 
-use super::balancer::{Balancer, Busy, MemberState};
+use super::balancer::{Balancer, Busy, Member, MemberState};
 use crate::pages::escape_html as escape;
 
 /// `response` with its body counted on `busy`'s member, which stays busy
@@ -79,6 +79,38 @@ fn state_name(state: MemberState, hot_standby: bool, stopped: bool) -> String {
     }
 }
 
+/// A member's fields, each as `(?auto key, HTML column, value)`, in the
+/// page's order (after its URL).
+fn member_fields(m: &Member) -> [(&'static str, &'static str, String); 11] {
+    let c = m.counts();
+    let health = m.health.as_ref();
+    [
+        ("Route", "Route", m.config.route.clone().unwrap_or_default()),
+        ("LoadFactor", "Factor", m.config.loadfactor.to_string()),
+        (
+            "Status",
+            "Status",
+            state_name(m.state(), m.config.hot_standby, m.config.stopped),
+        ),
+        ("Requests", "Elected", c.requests.to_string()),
+        ("Busy", "Busy", c.busy.to_string()),
+        ("Errors", "Errors", c.errors.to_string()),
+        ("To", "To", c.bytes_to.to_string()),
+        ("From", "From", c.bytes_from.to_string()),
+        (
+            "HcMethod",
+            "HC Method",
+            health.map_or("NONE", |h| h.method.name()).to_string(),
+        ),
+        (
+            "HcUri",
+            "HC URI",
+            health.map_or(String::new(), |h| h.uri.clone()),
+        ),
+        ("HealthChecks", "Checks", c.health_checks.to_string()),
+    ]
+}
+
 /// The page: `(content type, body)`; `auto` for the plain-text form.
 pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String) {
     let mut out = String::new();
@@ -93,22 +125,17 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
                 .map_or("(none)".to_string(), |(c, p)| sticky_text(c, p));
             let _ = writeln!(out, "StickySession: {sticky}");
             for m in &b.members {
-                let c = m.counts();
-                let _ = writeln!(
-                    out,
-                    "Member: {} Route={} LoadFactor={} Status={} Requests={} Busy={} Errors={} To={} From={} HcMethod={} HealthChecks={}",
-                    m.worker.name,
-                    m.config.route.as_deref().unwrap_or("-"),
-                    m.config.loadfactor,
-                    state_name(m.state(), m.config.hot_standby, m.config.stopped).replace(' ', "_"),
-                    c.requests,
-                    c.busy,
-                    c.errors,
-                    c.bytes_to,
-                    c.bytes_from,
-                    m.health.as_ref().map_or("NONE", |h| h.method.name()),
-                    c.health_checks
-                );
+                let _ = write!(out, "Member: {}", m.worker.name);
+                for (key, _, value) in member_fields(m) {
+                    // One word per value: spaces become _, none is "-".
+                    let value = if value.is_empty() {
+                        "-".to_string()
+                    } else {
+                        value.replace(' ', "_")
+                    };
+                    let _ = write!(out, " {key}={value}");
+                }
+                out.push('\n');
             }
         }
         return ("text/plain; charset=utf-8", out);
@@ -129,36 +156,21 @@ pub fn render(balancers: &[Arc<Balancer>], auto: bool) -> (&'static str, String)
             "<h3>LoadBalancer Status for balancer://{}</h3>\n<table border=\"1\">\
              <tr><th>StickySession</th><th>LB Method</th></tr>\
              <tr><td>{}</td><td>{}</td></tr></table>\n<table border=\"1\">\
-             <tr><th>Worker URL</th><th>Route</th><th>Factor</th><th>Status</th>\
-             <th>Elected</th><th>Busy</th><th>Errors</th><th>To</th><th>From</th>\
-             <th>HC Method</th><th>HC URI</th><th>Checks</th></tr>\n",
+             <tr><th>Worker URL</th>",
             escape(&b.config.name),
             escape(&sticky),
             b.config.lbmethod.name()
         );
+        for (_, column, _) in b.members.first().map(member_fields).unwrap_or_default() {
+            let _ = write!(out, "<th>{column}</th>");
+        }
+        out.push_str("</tr>\n");
         for m in &b.members {
-            let c = m.counts();
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&m.worker.name),
-                escape(m.config.route.as_deref().unwrap_or("")),
-                m.config.loadfactor,
-                escape(&state_name(
-                    m.state(),
-                    m.config.hot_standby,
-                    m.config.stopped
-                )),
-                c.requests,
-                c.busy,
-                c.errors,
-                c.bytes_to,
-                c.bytes_from,
-                m.health.as_ref().map_or("NONE", |h| h.method.name()),
-                escape(m.health.as_ref().map_or("", |h| h.uri.as_str())),
-                c.health_checks
-            );
+            let _ = write!(out, "<tr><td>{}</td>", escape(&m.worker.name));
+            for (_, _, value) in member_fields(m) {
+                let _ = write!(out, "<td>{}</td>", escape(&value));
+            }
+            out.push_str("</tr>\n");
         }
         out.push_str("</table>\n");
     }
