@@ -17,6 +17,12 @@
 //! (Apache's `lbstatus`) is changed under one short spin lock per table
 //! (Apache takes the balancer's mutex for the same step), broken after a
 //! bound so a child killed while holding it cannot stop the others.
+//!
+//! The busy counts start again from 0 at each (re)start, as Apache's
+//! lbmethods reset them: a child killed in the middle of a request
+//! (SIGKILL, a crash) leaves its member's count one too high only until
+//! then (the old generation's requests still under way then end with a
+//! count that does not go below 0).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -157,12 +163,14 @@ impl MemberTable {
             .map(|words| MemberSlot { words })
     }
 
-    /// The slot of `key`, claimed if no slot has it; `live` says which
-    /// keys the configuration still names (a full table takes back the
-    /// others). `None` when the table is full of live members.
+    /// The slot of `key` (its busy count reset), claimed if no slot has
+    /// it; `live` says which keys the configuration still names (a full
+    /// table takes back the others). `None` when the table is full of
+    /// live members.
     pub fn claim(&self, key: u64, live: &dyn Fn(u64) -> bool) -> Option<MemberSlot> {
         let _held = self.lock();
         if let Some(slot) = self.slots().find(|s| s.get(KEY) == key) {
+            slot.words[BUSY].store(0, Ordering::Relaxed);
             return Some(slot);
         }
         let free = self
