@@ -288,7 +288,7 @@ fn run(
         let exit = mpm
             .run(RunContext {
                 listeners: &listeners,
-                factory: mpm::shared_factory(Arc::new(handler)),
+                factory: site_factory(Arc::new(handler)),
                 protocol: Arc::new(cfg.protocol.clone()),
                 mpm: &mpm_cfg,
                 control: &control,
@@ -325,6 +325,16 @@ fn run(
         generation = generation.wrapping_add(1);
     }
     Ok(())
+}
+
+/// The factory every child calls after `fork`: the one site, and this
+/// child's balancer health-check thread (if a member has `hcmethod=`).
+fn site_factory(site: Arc<Site>) -> mpm::HandlerFactory {
+    Arc::new(move || {
+        site.start_health_checks()
+            .map_err(|e| format!("could not start the balancers' health-check thread: {e}"))?;
+        Ok(site.clone())
+    })
 }
 
 /// The scoreboard, made once at start. A forking strategy gets the largest

@@ -92,6 +92,6 @@ pub use net::connection::{ConnInfo, Connection};
 pub use net::listener::{HandOver, Inherited, ListenAddr, Listener, Listeners, TlsConfig};
 pub use net::tls_stream::TlsInfo;
 pub use process::scoreboard::{
-    Counters, CountersSnapshot, ProcessSlot, ProcessSnapshot, Scoreboard, Snapshot, Totals,
-    VhostCounts, VhostId, WorkerSlot, WorkerSnapshot, WorkerState,
+    Counters, CountersSnapshot, ProcessSlot, ProcessSnapshot, Region, Scoreboard, SharedAtomics,
+    Snapshot, Totals, VhostCounts, VhostId, WorkerSlot, WorkerSnapshot, WorkerState,
 };

@@ -225,17 +225,22 @@ pub enum SetHandler {
     ServerStatus,
     /// `metrics`: Prometheus metrics ([`crate::metrics`]).
     Metrics,
+    /// `balancer-manager`: the balancers and their members, read-only
+    /// ([`crate::proxy::manager`]).
+    BalancerManager,
     /// `none`: no handler, so files are served (undoing an earlier
     /// block's handler).
     None,
 }
 
 impl SetHandler {
-    /// The name `SetHandler` takes (`server-status`, `metrics`, `none`).
+    /// The name `SetHandler` takes (`server-status`, `metrics`,
+    /// `balancer-manager`, `none`).
     pub fn name(self) -> &'static str {
         match self {
             SetHandler::ServerStatus => "server-status",
             SetHandler::Metrics => "metrics",
+            SetHandler::BalancerManager => "balancer-manager",
             SetHandler::None => "none",
         }
     }

@@ -26,4 +26,11 @@ pub enum Error {
         /// The extension it was given for.
         extension: String,
     },
+    /// A balancer could not be made: a `ProxyPass` naming no balancer,
+    /// one without members, or the members' shared memory.
+    #[error("{message}")]
+    Balancer {
+        /// What failed, on what.
+        message: String,
+    },
 }

@@ -62,6 +62,8 @@ pub struct Site {
     scoreboard: mpm_core::Scoreboard,
     status: Arc<StatusInfo>,
     remote_ip: RemoteIpConfig,
+    /// The proxy's balancers, for `SetHandler balancer-manager`.
+    balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
 }
 
 /// One host, prepared for serving.
@@ -98,6 +100,9 @@ impl Site {
         let main = &cfg.main;
         let mut hosts = Vec::with_capacity(cfg.vhosts.len() + 1);
         let mut workers = Workers::default();
+        workers
+            .prepare(&cfg.hosts().map(|h| &h.proxy).collect::<Vec<_>>())
+            .map_err(|message| Error::Balancer { message })?;
         for vhost in cfg.hosts() {
             let custom_logs = if vhost.custom_logs.is_empty() {
                 &main.custom_logs
@@ -131,6 +136,7 @@ impl Site {
             scoreboard,
             status,
             remote_ip: cfg.remote_ip.clone(),
+            balancers: Arc::new(workers.balancers().to_vec()),
         })
     }
 
@@ -138,6 +144,23 @@ impl Site {
         let auto = query.is_some_and(|q| q.split('&').any(|part| part == "auto"));
         let (content_type, body) =
             status::render(&self.scoreboard, &self.status, auto, SystemTime::now());
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+    }
+
+    /// Start this process's health-check thread if a balancer member has
+    /// `hcmethod=` (see [`crate::proxy::health`]): call it once in each
+    /// process that serves, after `fork` (from the handler factory).
+    pub fn start_health_checks(&self) -> std::io::Result<()> {
+        crate::proxy::health::start_checker(&self.balancers)
+    }
+
+    fn balancer_manager_page(&self, query: Option<&str>) -> Response {
+        let auto = query.is_some_and(|q| q.split('&').any(|part| part == "auto"));
+        let (content_type, body) = crate::proxy::manager::render(&self.balancers, auto);
         let mut response = Response::new(Body::from(body));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -212,6 +235,7 @@ impl Host {
         match handler {
             Some(SetHandler::ServerStatus) => return Route::Status,
             Some(SetHandler::Metrics) => return Route::Metrics,
+            Some(SetHandler::BalancerManager) => return Route::BalancerManager,
             _ => {}
         }
         if let Some(rule) = self
@@ -252,7 +276,7 @@ impl Host {
                 let dir = root.join(std::ffi::OsStr::from_bytes(rel));
                 self.files.effective(&dir).options.indexes
             }
-            Route::Status | Route::Metrics | Route::Redirect(..) => false,
+            Route::Status | Route::Metrics | Route::BalancerManager | Route::Redirect(..) => false,
         }
     }
 }
@@ -263,6 +287,8 @@ enum Route<'a> {
     Status,
     /// `SetHandler metrics`.
     Metrics,
+    /// `SetHandler balancer-manager`.
+    BalancerManager,
     /// A `Redirect` rule, and the rest of the path after its prefix.
     Redirect(&'a RedirectRule, &'a [u8]),
     /// Static files: `rel` (no leading slash) below `root`, the target of
@@ -353,6 +379,7 @@ impl Handler for Site {
         match host.route(&path, handler) {
             Route::Status => self.status_page(query),
             Route::Metrics => self.metrics_page(),
+            Route::BalancerManager => self.balancer_manager_page(query),
             Route::Redirect(rule, rest) => redirect_response(rule, rest, query),
             Route::Files { root, rel } => {
                 let file_request = FileRequest {

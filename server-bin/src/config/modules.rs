@@ -38,6 +38,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("proxy_module", "mod_proxy.c"),
     ("proxy_http_module", "mod_proxy_http.c"),
     ("proxy_wstunnel_module", "mod_proxy_wstunnel.c"),
+    ("proxy_balancer_module", "mod_proxy_balancer.c"),
+    ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.c"),
+    ("lbmethod_bybusyness_module", "mod_lbmethod_bybusyness.c"),
+    ("proxy_hcheck_module", "mod_proxy_hcheck.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -141,7 +145,9 @@ mod tests {
         assert!(is_present("proxy_module", &compiled, None));
         assert!(is_present("mod_proxy_http.c", &compiled, None));
         assert!(is_present("proxy_wstunnel_module", &compiled, None));
-        assert!(!is_present("proxy_balancer_module", &compiled, None));
+        assert!(is_present("proxy_balancer_module", &compiled, None));
+        assert!(is_present("mod_lbmethod_bybusyness.c", &compiled, None));
+        assert!(is_present("proxy_hcheck_module", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));

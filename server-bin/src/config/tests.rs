@@ -1304,7 +1304,7 @@ fn tunnels_are_read_from_ws_urls_upgrade_and_the_idle_timeout() {
         .iter()
         .map(|p| match &p.target {
             PassTarget::Backend(w) => w.upgrade.clone(),
-            PassTarget::Exclude => None,
+            PassTarget::Exclude | PassTarget::Balancer(_) => None,
         })
         .collect();
     assert_eq!(
@@ -1328,7 +1328,7 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
         ),
         (
             "ProxyPass /a/ balancer://api/",
-            "balancers (balancer://, <Proxy balancer://…>) are not built yet",
+            "no <Proxy balancer://api> defines this balancer",
         ),
         (
             "ProxyPass /a/ http://127.0.0.1:1/ upgrade=web;socket",
@@ -1356,10 +1356,13 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
             "ProxyVia must be On, Off, Full or Block",
         ),
         (
-            "<Proxy balancer://api>\nBalancerMember http://127.0.0.1:1\n</Proxy>",
-            "<Proxy> is not built yet",
+            "<Proxy balancer://api>\nBalancerMember http://127.0.0.1:1 loadfactor=101\n</Proxy>",
+            "loadfactor=101: give a whole number from 1 to 100",
         ),
-        ("BalancerMember http://127.0.0.1:1", "not built yet"),
+        (
+            "BalancerMember http://127.0.0.1:1",
+            "or the balancer's URL first outside it",
+        ),
         (
             "<Directory /tmp>\nProxyPass http://127.0.0.1:1/\n</Directory>",
             "in <Location> (with one argument fewer)",
@@ -1367,8 +1370,75 @@ fn proxy_directives_that_cannot_work_are_refused_at_their_line() {
     ] {
         let e = err(&format!("Listen 80\n{conf}\n"));
         // The line of the directive: the second, or the third in a block.
-        let line = if conf.starts_with("<Directory") { 3 } else { 2 };
+        let line = if conf.starts_with('<') { 3 } else { 2 };
         assert!(e.starts_with(&format!("httpd.conf:{line}:")), "{conf}: {e}");
         assert!(e.contains(says), "{conf}: {e}");
     }
+}
+
+#[test]
+fn balancers_are_read_with_their_members_parameters_and_inherited_by_virtual_hosts() {
+    use mpm_site::proxy::{LbMethod, PassTarget};
+    let cfg = ok("Listen 80\n\
+         <Proxy \"balancer://API\">\n\
+           BalancerMember http://127.0.0.1:9001 route=a retry=5\n\
+           BalancerMember http://127.0.0.1:9002/base loadfactor=2 status=+H hcmethod=HEAD\n\
+           ProxySet lbmethod=bybusyness\n\
+         </Proxy>\n\
+         BalancerMember balancer://api http://127.0.0.1:9003 status=-H+D\n\
+         ProxyPass /api/ balancer://api/v1/ stickysession=JSESSIONID|jsessionid hcinterval=7\n\
+         <VirtualHost *:80>\nServerName v\n\
+           <Proxy balancer://own>\nBalancerMember http://127.0.0.1:9004\n</Proxy>\n\
+           ProxyPass /own/ balancer://own/\n\
+         </VirtualHost>\n");
+    let main = &cfg.site.main.proxy;
+    assert_eq!(main.balancers.len(), 1);
+    let b = &main.balancers[0];
+    assert_eq!(b.name, "api", "names are case-insensitive");
+    assert_eq!(b.lbmethod, LbMethod::ByBusyness);
+    assert_eq!(
+        b.sticky,
+        Some(("JSESSIONID".to_string(), "jsessionid".to_string()))
+    );
+    assert_eq!(b.health_params, ["hcinterval=7"]);
+    let m: Vec<_> = b
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.worker.url.to_string(),
+                m.route.clone(),
+                m.loadfactor,
+                m.hot_standby,
+                m.disabled,
+            )
+        })
+        .collect();
+    assert_eq!(
+        m,
+        [
+            (
+                "http://127.0.0.1:9001".into(),
+                Some("a".into()),
+                1,
+                false,
+                false
+            ),
+            ("http://127.0.0.1:9002/base".into(), None, 2, true, false),
+            ("http://127.0.0.1:9003".into(), None, 1, false, true),
+        ]
+    );
+    assert_eq!(b.members[0].worker.retry, Duration::from_secs(5));
+    assert_eq!(b.members[1].health_params, ["hcmethod=HEAD"]);
+    let PassTarget::Balancer(url) = &main.passes[0].target else {
+        panic!("/api/ goes to the balancer");
+    };
+    assert_eq!((url.name.as_str(), url.path.as_str()), ("api", "/v1/"));
+    let vhost = &cfg.site.vhosts[0].proxy;
+    let names: Vec<&str> = vhost.balancers.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["api", "own"],
+        "the main server's, then the host's own"
+    );
 }

@@ -68,6 +68,9 @@ pub struct ProxyConfig {
     /// either way for this long is closed; `None` for the worker's
     /// timeout (`timeout=`, else `ProxyTimeout`, else `Timeout`).
     pub tunnel_idle_timeout: Option<Duration>,
+    /// `<Proxy balancer://name>` groups the rules may name
+    /// ([`PassTarget::Balancer`]).
+    pub balancers: Vec<super::balancer::BalancerConfig>,
 }
 
 impl Default for ProxyConfig {
@@ -82,6 +85,7 @@ impl Default for ProxyConfig {
             add_headers: true,
             via: ProxyVia::Off,
             tunnel_idle_timeout: None,
+            balancers: Vec::new(),
         }
     }
 }
@@ -142,6 +146,9 @@ pub enum PassTarget {
     Exclude,
     /// To this backend.
     Backend(WorkerConfig),
+    /// To a member of this balancer (`balancer://name/path`), defined in
+    /// [`ProxyConfig::balancers`].
+    Balancer(super::balancer::BalancerUrl),
 }
 
 /// `ProxyPass path url [key=value …]` (or `ProxyPassMatch`, or the
@@ -386,7 +393,7 @@ impl BackendUrl {
             }
             "balancer" => {
                 return Err(format!(
-                    "'{url}': balancers (balancer://, <Proxy balancer://…>) are not built yet in mpmd"
+                    "'{url}': a balancer:// URL names a <Proxy balancer://…> group, not a backend"
                 ))
             }
             other => {
@@ -508,7 +515,7 @@ mod tests {
     fn schemes_not_built_are_refused_with_what_is_missing() {
         for (url, says) in [
             ("wss://127.0.0.1:1/", "wss:// backends are not supported"),
-            ("balancer://api/", "balancers"),
+            ("balancer://api/", "not a backend"),
             ("https://a/", "TLS client"),
             ("ftp://a/", "ftp:// scheme"),
             ("127.0.0.1:80", "not an absolute URL"),

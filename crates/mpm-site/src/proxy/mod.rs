@@ -13,6 +13,11 @@
 //! - [`config`]: the typed configuration;
 //! - [`worker`]: one backend URL with its bounded pool of kept-alive
 //!   connections (per child) and its error state;
+//! - [`balancer`]: mod_proxy_balancer's `balancer://` groups (byrequests,
+//!   bybusyness, sticky sessions, hot standbys), their members' state in
+//!   shared memory ([`members`]) so every child skips a failed member,
+//!   the `balancer-manager` page ([`manager`]) and the members' health
+//!   checks in the background ([`health`]);
 //! - [`response`]: the backend's response head, parsed and checked;
 //! - `headers`: hop-by-hop fields, `Host`, `X-Forwarded-*`, `Via`, and
 //!   `ProxyPassReverse*` on the way back;
@@ -30,9 +35,13 @@
 //! the event strategy: [`HostProxy::takes`] lets the site tell the loop
 //! not to answer such a request itself.
 
+pub mod balancer;
 pub mod config;
 mod exchange;
 mod headers;
+pub mod health;
+pub mod manager;
+pub mod members;
 pub mod response;
 pub mod worker;
 
@@ -41,20 +50,25 @@ use std::sync::Arc;
 
 use mpm_core::{ConnInfo, Request, Response};
 
+pub use balancer::{Balancer, BalancerConfig, BalancerUrl, LbMethod, MemberConfig};
 pub use config::{
     BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
     ProxyVia, UpgradeRule, WorkerConfig,
 };
 pub use worker::Worker;
 
+use crate::pages::error_response;
 use crate::uri_path::escape_path;
+use http::StatusCode;
 
 /// The workers of a site, one per backend URL, shared by every rule and
 /// host that names that URL: the first rule's parameters (and its host's
-/// `ProxyTimeout`) win, as in Apache.
+/// `ProxyTimeout`) win, as in Apache. And its balancers, one per
+/// distinct definition, made by [`Workers::prepare`].
 #[derive(Debug, Default)]
 pub struct Workers {
     by_url: HashMap<String, Arc<Worker>>,
+    balancers: Vec<Arc<Balancer>>,
 }
 
 impl Workers {
@@ -65,13 +79,69 @@ impl Workers {
             .or_insert_with(|| Arc::new(Worker::new(config.clone(), timeout)))
             .clone()
     }
+
+    /// Make the balancers of `hosts` (their members' slots claimed in
+    /// the shared table, a full table taking back the slots of members no
+    /// host names any more), after checking that every rule's
+    /// `balancer://` names one of its host's balancers.
+    pub fn prepare(&mut self, hosts: &[&ProxyConfig]) -> Result<(), String> {
+        let live: std::collections::HashSet<u64> = hosts
+            .iter()
+            .flat_map(|h| &h.balancers)
+            .flat_map(|b| {
+                b.members
+                    .iter()
+                    .map(|m| members::key(&b.name, &m.worker.url.to_string()))
+            })
+            .collect();
+        for host in hosts {
+            for pass in &host.passes {
+                if let PassTarget::Balancer(url) = &pass.target {
+                    let Some(b) = host.balancers.iter().rev().find(|b| b.name == url.name) else {
+                        return Err(format!(
+                            "{}: ProxyPass {url}: no <Proxy balancer://{}> defines this balancer",
+                            pass.origin, url.name
+                        ));
+                    };
+                    if b.members.is_empty() {
+                        return Err(format!(
+                            "{}: balancer://{} has no BalancerMember",
+                            b.origin, b.name
+                        ));
+                    }
+                }
+            }
+            for b in &host.balancers {
+                if !self.balancers.iter().any(|have| have.config == *b) {
+                    let made = Balancer::new(b, host.timeout, &|k| live.contains(&k))?;
+                    self.balancers.push(Arc::new(made));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The balancers made, for the manager page.
+    pub fn balancers(&self) -> &[Arc<Balancer>] {
+        &self.balancers
+    }
+}
+
+/// Where a rule sends its requests.
+enum Upstream {
+    Worker(Arc<Worker>),
+    /// The balancer, and the path of the rule's `balancer://name/path`.
+    Balancer(Arc<Balancer>, String),
+    /// A `balancer://` no balancer of the host defines (an embedder that
+    /// did not call [`Workers::prepare`]): 503, logged.
+    Missing(String),
 }
 
 /// One rule, ready to match.
 struct Rule {
     matcher: PassMatch,
     /// `None` for an exclusion.
-    worker: Option<Arc<Worker>>,
+    upstream: Option<Upstream>,
 }
 
 /// A host's proxy: its rules with their workers.
@@ -83,8 +153,15 @@ pub struct HostProxy {
 /// Where a request goes: a backend, and the path and query it is asked
 /// for there.
 pub struct Route {
-    worker: Arc<Worker>,
+    upstream: RouteTo,
     target: String,
+}
+
+enum RouteTo {
+    Worker(Arc<Worker>),
+    /// The target is joined to the chosen member's path.
+    Balancer(Arc<Balancer>),
+    Missing(String),
 }
 
 /// What the proxy needs to know of this server for one request.
@@ -104,9 +181,20 @@ impl HostProxy {
             .iter()
             .map(|pass| Rule {
                 matcher: pass.matcher.clone(),
-                worker: match &pass.target {
+                upstream: match &pass.target {
                     PassTarget::Exclude => None,
-                    PassTarget::Backend(w) => Some(workers.get(w, cfg.timeout)),
+                    PassTarget::Backend(w) => Some(Upstream::Worker(workers.get(w, cfg.timeout))),
+                    PassTarget::Balancer(url) => Some(
+                        cfg.balancers
+                            .iter()
+                            .rev()
+                            .find(|b| b.name == url.name)
+                            .and_then(|b| workers.balancers.iter().find(|have| have.config == *b))
+                            .map_or_else(
+                                || Upstream::Missing(url.to_string()),
+                                |b| Upstream::Balancer(b.clone(), url.path.clone()),
+                            ),
+                    ),
                 },
             })
             .collect();
@@ -121,7 +209,7 @@ impl HostProxy {
         self.rules
             .iter()
             .find(|rule| matches(&rule.matcher, path))
-            .is_some_and(|rule| rule.worker.is_some())
+            .is_some_and(|rule| rule.upstream.is_some())
     }
 
     /// Where a request for the normalised `path` (with `query`) goes, if
@@ -131,8 +219,11 @@ impl HostProxy {
             .rules
             .iter()
             .find(|rule| matches(&rule.matcher, path))?;
-        let worker = rule.worker.clone()?;
-        let base = worker.config.url.path.as_str();
+        let (upstream, base) = match rule.upstream.as_ref()? {
+            Upstream::Worker(w) => (RouteTo::Worker(w.clone()), w.config.url.path.as_str()),
+            Upstream::Balancer(b, path) => (RouteTo::Balancer(b.clone()), path.as_str()),
+            Upstream::Missing(url) => (RouteTo::Missing(url.clone()), ""),
+        };
         let mut target = match &rule.matcher {
             PassMatch::Prefix(prefix) => {
                 format!("{base}{}", escape_path(&path[prefix.len()..]))
@@ -172,7 +263,7 @@ impl HostProxy {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(q);
         }
-        Some(Route { worker, target })
+        Some(Route { upstream, target })
     }
 
     /// Pass `req` along `route`, and return the answer.
@@ -199,7 +290,42 @@ impl HostProxy {
             server_version: facts.server_version,
             public_base: &public_base,
         };
-        exchange::forward(&route.worker, req, &ctx)
+        match &route.upstream {
+            RouteTo::Worker(worker) => exchange::forward(worker, req, &ctx),
+            RouteTo::Balancer(balancer) => {
+                let path = req.uri().path().to_string();
+                let Some((member, busy)) = balancer.pick(req.headers(), req.uri().query(), &path)
+                else {
+                    log::error!(
+                        "proxy: balancer://{}: no member is usable (all in error, disabled or stopped); 503",
+                        balancer.config.name
+                    );
+                    return error_response(StatusCode::SERVICE_UNAVAILABLE);
+                };
+                // Apache joins the member's URL and the rest of the
+                // balancer URL: the member's path, then the target.
+                let target = format!(
+                    "{}{}",
+                    member.worker.config.url.path.trim_end_matches('/'),
+                    route.target
+                );
+                let ctx = exchange::Context {
+                    target: &target,
+                    ..ctx
+                };
+                let response = exchange::forward(&member.worker, req, &ctx);
+                if let Some(left) = member.worker.error_left() {
+                    busy.failed(left);
+                }
+                manager::count_body(response, busy)
+            }
+            RouteTo::Missing(url) => {
+                log::error!(
+                    "proxy: {url}: no balancer of this host has that name; 503 (call Workers::prepare)"
+                );
+                error_response(StatusCode::SERVICE_UNAVAILABLE)
+            }
+        }
     }
 }
 
@@ -213,6 +339,15 @@ fn matches(matcher: &PassMatch, path: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Route {
+        fn worker(&self) -> &Arc<Worker> {
+            match &self.upstream {
+                RouteTo::Worker(w) => w,
+                _ => panic!("the route goes to a balancer"),
+            }
+        }
+    }
 
     fn proxy(passes: Vec<ProxyPass>) -> HostProxy {
         let cfg = ProxyConfig {
@@ -237,10 +372,10 @@ mod tests {
         assert!(p.route(b"/app/static/a.css", None).is_none());
         let r = p.route(b"/app/a b", Some("x=1")).unwrap();
         assert_eq!(r.target, "/base/a%20b?x=1");
-        assert_eq!(r.worker.name, "http://127.0.0.1:9000/base/");
+        assert_eq!(r.worker().name, "http://127.0.0.1:9000/base/");
         let r = p.route(b"/other", None).unwrap();
         assert_eq!(
-            (r.target.as_str(), r.worker.config.url.port),
+            (r.target.as_str(), r.worker().config.url.port),
             ("/other", 9001)
         );
     }
@@ -279,6 +414,6 @@ mod tests {
         ]);
         let a = p.route(b"/a/", None).unwrap();
         let b = p.route(b"/b/", None).unwrap();
-        assert!(Arc::ptr_eq(&a.worker, &b.worker));
+        assert!(Arc::ptr_eq(a.worker(), b.worker()));
     }
 }

@@ -107,9 +107,35 @@ impl Worker {
         });
     }
 
+    /// Whether the connection [`checkout`](Self::checkout) would hand out
+    /// is there and alive (the dead or expired ones on top are dropped).
+    pub fn has_live_idle(&self) -> bool {
+        if self.config.disable_reuse {
+            return false;
+        }
+        let now = Instant::now();
+        let mut idle = lock(&self.idle);
+        while let Some(conn) = idle.last() {
+            if conn.expires > now && is_alive(&conn.stream) {
+                return true;
+            }
+            idle.pop();
+        }
+        false
+    }
+
     /// Idle connections in the pool now.
     pub fn idle_count(&self) -> usize {
         lock(&self.idle).len()
+    }
+
+    /// How long the worker stays in its error state (in this child), if
+    /// it is in it.
+    pub fn error_left(&self) -> Option<Duration> {
+        let now = Instant::now();
+        lock(&self.error_until)
+            .filter(|&t| t > now)
+            .map(|t| t - now)
     }
 
     /// A new connection to the backend, or why not: at once while the

@@ -63,7 +63,7 @@ fn require(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let slot = match d.scope.block {
         Block::Directory(i) => &mut l.host(d.scope.host).directories[i].require,
         Block::Location(i) => &mut l.host(d.scope.host).locations[i].require,
-        Block::HtFiles | Block::None => return Ok(()),
+        Block::HtFiles | Block::None | Block::Proxy(_) => return Ok(()),
     };
     *slot = Some(match slot.take() {
         None => require,
@@ -76,7 +76,7 @@ fn require(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `SetHandler server-status|metrics|none` in a `<Location>`.
+/// `SetHandler server-status|metrics|balancer-manager|none` in a `<Location>`.
 fn set_handler(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.allow(d.name, Allowed::Location, d.scope)?;
     let Block::Location(i) = d.scope.block else {
@@ -85,10 +85,11 @@ fn set_handler(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let handler = match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
         "server-status" => SetHandler::ServerStatus,
         "metrics" => SetHandler::Metrics,
+        "balancer-manager" => SetHandler::BalancerManager,
         "none" => SetHandler::None,
         other => {
             return Err(format!(
-                "SetHandler {other}: mpmd's handlers are server-status, metrics and none"
+                "SetHandler {other}: mpmd's handlers are server-status, metrics, balancer-manager and none"
             ))
         }
     };

@@ -29,13 +29,13 @@ impl State<'_> {
         let default_root = self.server_root.join("htdocs");
         let timeout = self.protocol.timeouts.timeout;
         let mut main = finish_host(&self.main, None, formats, &default_root)?;
-        main.proxy = proxy::merged(&self.main.proxy, None, timeout);
+        main.proxy = proxy::merged(&self.main.proxy, None, timeout)?;
         let vhosts = self
             .vhosts
             .iter()
             .map(|h| {
                 let mut vhost = finish_host(h, Some(&main), formats, &default_root)?;
-                vhost.proxy = proxy::merged(&h.proxy, Some(&self.main.proxy), timeout);
+                vhost.proxy = proxy::merged(&h.proxy, Some(&self.main.proxy), timeout)?;
                 Ok(vhost)
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;

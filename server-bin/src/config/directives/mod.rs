@@ -434,9 +434,15 @@ impl<'a> Loader<'a> {
                     block: Block::HtFiles,
                 })
             }
-            "proxy" | "proxymatch" => Err(fail(format!(
-                "<{name}> is not built yet in mpmd: balancers (<Proxy balancer://…>, \
-                 BalancerMember, ProxySet) are to come; use ProxyPass to one backend"
+            "proxy" => {
+                let index = proxy::open_balancer(&mut self.state, args, origin, scope).map_err(fail)?;
+                self.walk(children, Scope {
+                    host: scope.host,
+                    block: Block::Proxy(index),
+                })
+            }
+            "proxymatch" => Err(fail(format!(
+                "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
             ))),
             "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
             | "limitexcept" | "if" | "elseif" | "else" | "macro" => Err(fail(format!(

@@ -7,12 +7,23 @@
 //! mod_proxy_wstunnel's: `ws://` URLs, `upgrade=` and
 //! `ProxyWebsocketIdleTimeout`.
 //!
+//! mod_proxy_balancer's: `<Proxy balancer://name>` with `BalancerMember
+//! url [key=value …]` and `ProxySet key=value …` inside it, or outside it
+//! with the balancer's URL first (`BalancerMember balancer://api
+//! http://127.0.0.1:9001`, `ProxySet balancer://api lbmethod=bybusyness`),
+//! and a balancer's `lbmethod=`/`stickysession=` on the `ProxyPass` that
+//! names it; `ProxyPassReverse path balancer://name/…` stands for one
+//! rule per member. A `ProxyPass` to a balancer no `<Proxy>` defines, or one
+//! without members, is refused at the end of reading.
+//!
 //! Every URL and parameter is checked as it is read, so `-t` names the
-//! line of a bad one. Not built yet, and refused with a message saying
-//! so: balancers (`balancer://`, `<Proxy>`, `BalancerMember`, `ProxySet`),
-//! `https://` and `wss://` backends (no TLS client yet),
-//! `ProxyWebsocketAsync`/`ProxyWebsocketFallbackToProxyHttp`, and
-//! forward proxying (`ProxyRequests On`).
+//! line of a bad one. mod_proxy_hcheck's `hcmethod=`, `hcuri=`,
+//! `hcinterval=`, `hcpasses=`, `hcfails=` are read on a `BalancerMember`
+//! and on the `ProxyPass` to a balancer (for every member). Not built
+//! yet, and refused with a message saying so: `hcexpr=`/`hctemplate=`,
+//! `<Proxy>` of a plain worker, `https://` and `wss://` backends (no TLS
+//! client yet), `ProxyWebsocketAsync`/`ProxyWebsocketFallbackToProxyHttp`,
+//! and forward proxying (`ProxyRequests On`).
 //!
 //! As in Apache, the rules are tried in this order: the `<Location>`
 //! forms (the last matching block's first), then the main server's
@@ -21,11 +32,13 @@
 
 use std::time::Duration;
 
-use super::state::{Block, Directive, ProxyHost, State};
+use super::state::{Block, Directive, HostSel, ProxyHost, Scope, State};
+use crate::config::error::ConfigError;
 use crate::config::values::{on_off, one_arg, seconds, Res};
+use mpm_site::config::Origin;
 use mpm_site::proxy::{
-    BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
-    ProxyVia, WorkerConfig,
+    BackendUrl, BalancerConfig, BalancerUrl, MemberConfig, PassMatch, PassTarget, ProxyConfig,
+    ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia, WorkerConfig,
 };
 
 /// The proxy directives.
@@ -89,10 +102,16 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
                 }
             })
         }
-        "balancermember" | "proxyset" | "proxystatus" | "balancerpersist" | "balancerinherit"
-        | "balancergrowth" | "proxyhcexpr" | "proxyhctemplate" | "proxyhctpsize" => Err(format!(
-            "{}: balancers (mod_proxy_balancer, mod_proxy_hcheck) are not built yet in mpmd; \
-             use ProxyPass to one backend",
+        "balancermember" => member(l, d),
+        "proxyset" => proxy_set(l, d),
+        "proxystatus" | "balancerpersist" | "balancerinherit" | "balancergrowth" => Err(format!(
+            "{} is not supported by mpmd's balancer (balancers of the main server are \
+             inherited by every <VirtualHost>; members' state is kept across graceful restarts)",
+            d.name
+        )),
+        "proxyhcexpr" | "proxyhctemplate" | "proxyhctpsize" => Err(format!(
+            "{} is not supported by mpmd's health checks (hcmethod=, hcuri=, hcinterval=, \
+             hcpasses= and hcfails= on BalancerMember or the ProxyPass to the balancer are)",
             d.name
         )),
         "proxywebsocketidletimeout" => l.server(d).and_then(|()| {
@@ -156,6 +175,23 @@ fn pass(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             return Err(format!("{}: an exclusion (!) takes no parameters", d.name));
         }
         PassTarget::Exclude
+    } else if let Some(balancer) = BalancerUrl::parse(url).map_err(|e| format!("{} {e}", d.name))? {
+        if is_match && balancer.path.contains('$') {
+            return Err(format!(
+                "{} {url}: $1… substitutions in a balancer:// path are not supported by mpmd",
+                d.name
+            ));
+        }
+        for param in params {
+            // Checked now, applied to the balancer at the end of reading.
+            BalancerConfig::new(&balancer.name).set_param(param)?;
+            l.host(d.scope.host).proxy.balancer_params.push((
+                balancer.name.clone(),
+                param.clone(),
+                d.origin.clone(),
+            ));
+        }
+        PassTarget::Balancer(balancer)
     } else {
         let parsed = BackendUrl::parse(url).map_err(|e| format!("{} {e}", d.name))?;
         if !is_match && parsed.path.contains('$') {
@@ -172,6 +208,13 @@ fn pass(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         }
         let mut worker = WorkerConfig::new(parsed);
         for param in params {
+            if param.to_ascii_lowercase().starts_with("hc") {
+                return Err(format!(
+                    "{} {param}: health checks are for balancer members in mpmd: put the backend \
+                     in a <Proxy balancer://…> and the hc… parameters on its BalancerMember",
+                    d.name
+                ));
+            }
             worker.set_param(param)?;
         }
         PassTarget::Backend(worker)
@@ -216,7 +259,14 @@ fn reverse(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             )
         }
     };
-    BackendUrl::parse(url).map_err(|e| format!("ProxyPassReverse {e}"))?;
+    // A balancer's URL stands for each of its members' (at the end of
+    // reading, when every member is known).
+    if BalancerUrl::parse(url)
+        .map_err(|e| format!("ProxyPassReverse {e}"))?
+        .is_none()
+    {
+        BackendUrl::parse(url).map_err(|e| format!("ProxyPassReverse {e}"))?;
+    }
     l.host(d.scope.host).proxy.reverse.push(ProxyPassReverse {
         path,
         url: url.clone(),
@@ -228,7 +278,11 @@ fn reverse(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
 /// server's (`main`, for a virtual host), the rules in the order they
 /// are tried (see the module's text); `timeout` is the server's
 /// `Timeout`, for a host without `ProxyTimeout`.
-pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duration) -> ProxyConfig {
+pub(super) fn merged(
+    own: &ProxyHost,
+    main: Option<&ProxyHost>,
+    timeout: Duration,
+) -> Result<ProxyConfig, ConfigError> {
     let empty = ProxyHost::default();
     let main_or_empty = main.unwrap_or(&empty);
     let both = |f: fn(&ProxyHost) -> &Vec<_>| -> Vec<ProxyPass> {
@@ -243,14 +297,23 @@ pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duratio
         f(main_or_empty).iter().chain(f(own)).cloned().collect()
     };
     let defaults = ProxyConfig::default();
-    ProxyConfig {
+    let balancers = balancers(own, main, &passes)?;
+    for r in main_or_empty.reverse.iter().chain(&own.reverse) {
+        if let Ok(Some(url)) = BalancerUrl::parse(&r.url) {
+            if !balancers.iter().any(|b| b.name == url.name) {
+                return Err(ConfigError {
+                    origin: None,
+                    message: format!(
+                        "ProxyPassReverse {} {}: no <Proxy balancer://{}> defines this balancer",
+                        r.path, r.url, url.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(ProxyConfig {
         passes,
-        reverse: main_or_empty
-            .reverse
-            .iter()
-            .chain(&own.reverse)
-            .cloned()
-            .collect(),
+        reverse: reverse_urls(main_or_empty.reverse.iter().chain(&own.reverse), &balancers),
         reverse_cookie_domains: pairs(|h| &h.cookie_domains),
         reverse_cookie_paths: pairs(|h| &h.cookie_paths),
         preserve_host: own
@@ -266,5 +329,220 @@ pub(super) fn merged(own: &ProxyHost, main: Option<&ProxyHost>, timeout: Duratio
         tunnel_idle_timeout: own
             .tunnel_idle_timeout
             .or(main_or_empty.tunnel_idle_timeout),
+        balancers,
+    })
+}
+
+/// The index of balancer `name` in the host's list, made if new.
+fn balancer_index(l: &mut State<'_>, host: HostSel, name: &str, origin: &Origin) -> usize {
+    let balancers = &mut l.host(host).proxy.balancers;
+    match balancers.iter().position(|b| b.name == name) {
+        Some(i) => i,
+        None => {
+            balancers.push(BalancerConfig {
+                origin: origin.clone(),
+                ..BalancerConfig::new(name)
+            });
+            balancers.len() - 1
+        }
     }
+}
+
+/// `<Proxy balancer://name>`: the balancer's index, for the directives
+/// inside.
+pub(super) fn open_balancer(
+    l: &mut State<'_>,
+    args: &[String],
+    origin: &Origin,
+    scope: Scope,
+) -> Res<usize> {
+    if scope.block != Block::None {
+        return Err("<Proxy> is allowed at server level or in <VirtualHost>".into());
+    }
+    let [url] = args else {
+        return Err("<Proxy> takes one URL: <Proxy balancer://api>".into());
+    };
+    let Some(balancer) = BalancerUrl::parse(url).map_err(|e| format!("<Proxy {e}>"))? else {
+        return Err(format!(
+            "<Proxy {url}>: only <Proxy balancer://name> (a balancer's members) is supported by mpmd; \
+             give a backend's parameters on its ProxyPass line"
+        ));
+    };
+    if !balancer.path.is_empty() && balancer.path != "/" {
+        return Err(format!(
+            "<Proxy {url}>: a balancer is named without a path (<Proxy balancer://{}>)",
+            balancer.name
+        ));
+    }
+    Ok(balancer_index(l, scope.host, &balancer.name, origin))
+}
+
+/// `BalancerMember [balancer://name] url [key=value …]`.
+fn member(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
+    let usage = "BalancerMember takes a member's URL and key=value parameters inside \
+                 <Proxy balancer://name>, or the balancer's URL first outside it";
+    let (index, rest) = match d.scope.block {
+        Block::Proxy(i) => (i, d.args),
+        Block::None => {
+            let Some((first, rest)) = d.args.split_first() else {
+                return Err(usage.into());
+            };
+            let Some(balancer) = BalancerUrl::parse(first)
+                .map_err(|e| format!("BalancerMember {e}"))?
+                .filter(|_| !rest.is_empty())
+            else {
+                return Err(usage.into());
+            };
+            let i = balancer_index(l, d.scope.host, &balancer.name, d.origin);
+            (i, rest)
+        }
+        _ => return Err(usage.into()),
+    };
+    let Some((url, params)) = rest.split_first() else {
+        return Err(usage.into());
+    };
+    let parsed = BackendUrl::parse(url).map_err(|e| format!("BalancerMember {e}"))?;
+    let mut m = MemberConfig::new(parsed);
+    for param in params {
+        m.set_param(param)?;
+    }
+    let balancer = &mut l.host(d.scope.host).proxy.balancers[index];
+    if balancer
+        .members
+        .iter()
+        .any(|have| have.worker.url == m.worker.url)
+    {
+        return Err(format!(
+            "BalancerMember {url}: balancer://{} has this member already",
+            balancer.name
+        ));
+    }
+    balancer.members.push(m);
+    Ok(())
+}
+
+/// `ProxySet [balancer://name] key=value …`.
+fn proxy_set(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
+    let (index, params) = match d.scope.block {
+        Block::Proxy(i) => (i, d.args),
+        Block::None => {
+            let Some((first, rest)) = d.args.split_first() else {
+                return Err("ProxySet takes the balancer's URL then key=value parameters".into());
+            };
+            let Some(balancer) = BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))?
+            else {
+                return Err(format!(
+                    "ProxySet {first}: only a balancer's parameters (balancer://name) are supported by \
+                     mpmd; give a backend's parameters on its ProxyPass line"
+                ));
+            };
+            (
+                balancer_index(l, d.scope.host, &balancer.name, d.origin),
+                rest,
+            )
+        }
+        _ => {
+            return Err(
+                "ProxySet is allowed in <Proxy balancer://…>, at server level or in <VirtualHost>"
+                    .into(),
+            )
+        }
+    };
+    if params.is_empty() {
+        return Err("ProxySet takes key=value parameters (lbmethod=bybusyness)".into());
+    }
+    for param in params {
+        l.host(d.scope.host).proxy.balancers[index].set_param(param)?;
+    }
+    Ok(())
+}
+
+/// A host's balancers after the main server's (a virtual host inherits
+/// them; its own of the same name wins), with the parameters written on
+/// `ProxyPass` lines applied; every `balancer://` a rule names must be
+/// defined and have members.
+fn balancers(
+    own: &ProxyHost,
+    main: Option<&ProxyHost>,
+    passes: &[ProxyPass],
+) -> Result<Vec<BalancerConfig>, ConfigError> {
+    let mut out: Vec<BalancerConfig> = Vec::new();
+    for b in main
+        .into_iter()
+        .flat_map(|m| &m.balancers)
+        .chain(&own.balancers)
+    {
+        out.retain(|have| have.name != b.name);
+        out.push(b.clone());
+    }
+    let fail = |origin: &Origin, message: String| ConfigError {
+        origin: Some(origin.clone()),
+        message,
+    };
+    for (name, param, origin) in main
+        .into_iter()
+        .flat_map(|m| &m.balancer_params)
+        .chain(&own.balancer_params)
+    {
+        let Some(b) = out.iter_mut().find(|b| &b.name == name) else {
+            return Err(fail(
+                origin,
+                format!("ProxyPass balancer://{name}: no <Proxy balancer://{name}> defines this balancer"),
+            ));
+        };
+        b.set_param(param).map_err(|e| fail(origin, e))?;
+    }
+    for pass in passes {
+        if let PassTarget::Balancer(url) = &pass.target {
+            match out.iter().find(|b| b.name == url.name) {
+                None => {
+                    return Err(fail(
+                        &pass.origin,
+                        format!(
+                            "ProxyPass {url}: no <Proxy balancer://{}> defines this balancer",
+                            url.name
+                        ),
+                    ))
+                }
+                Some(b) if b.members.is_empty() => {
+                    return Err(fail(
+                        &b.origin,
+                        format!(
+                            "balancer://{} has no BalancerMember (add BalancerMember http://host:port inside <Proxy>)",
+                            b.name
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `ProxyPassReverse` rules with a `balancer://name/path` URL
+/// replaced by one rule per member (the member's URL, then the path), as
+/// Apache rewrites an answer from any member.
+fn reverse_urls<'a>(
+    rules: impl Iterator<Item = &'a ProxyPassReverse>,
+    balancers: &[BalancerConfig],
+) -> Vec<ProxyPassReverse> {
+    let mut out = Vec::new();
+    for r in rules {
+        match BalancerUrl::parse(&r.url) {
+            Ok(Some(url)) => {
+                for b in balancers.iter().filter(|b| b.name == url.name) {
+                    for m in &b.members {
+                        let member = m.worker.url.to_string();
+                        out.push(ProxyPassReverse {
+                            path: r.path.clone(),
+                            url: format!("{}{}", member.trim_end_matches('/'), url.path),
+                        });
+                    }
+                }
+            }
+            _ => out.push(r.clone()),
+        }
+    }
+    out
 }

@@ -17,7 +17,7 @@ use mpm_site::config::{
     RemoteIpConfig, VhostAddr,
 };
 
-use mpm_site::proxy::{ProxyPass, ProxyPassReverse, ProxyVia};
+use mpm_site::proxy::{BalancerConfig, ProxyPass, ProxyPassReverse, ProxyVia};
 
 use crate::config::error::ConfigError;
 use crate::config::options::LoadOptions;
@@ -111,6 +111,13 @@ pub(super) struct ProxyHost {
     pub(super) via: Option<ProxyVia>,
     /// `ProxyWebsocketIdleTimeout`.
     pub(super) tunnel_idle_timeout: Option<Duration>,
+    /// `<Proxy balancer://…>` groups (and those `BalancerMember
+    /// balancer://… url` made outside one), in file order.
+    pub(super) balancers: Vec<BalancerConfig>,
+    /// Balancer parameters written on a `ProxyPass` to it (`lbmethod=`,
+    /// `stickysession=`): the balancer's name, the parameter and where,
+    /// applied once every balancer is read.
+    pub(super) balancer_params: Vec<(String, String, Origin)>,
 }
 
 /// Which server a directive applies to.
@@ -133,6 +140,9 @@ pub(super) enum Block {
     Location(usize),
     /// `<Files ".ht*">`: the deny idiom, read and ignored.
     HtFiles,
+    /// The host's `<Proxy balancer://…>` number `i` (in its proxy's
+    /// `balancers`).
+    Proxy(usize),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -287,7 +297,10 @@ impl<'a> State<'a> {
             Allowed::Directory => matches!(scope.block, Block::Directory(_)),
             Allowed::ServerOrDirectory => matches!(scope.block, Block::None | Block::Directory(_)),
             Allowed::Location => matches!(scope.block, Block::Location(_)),
-            Allowed::AccessBlock => scope.block != Block::None,
+            Allowed::AccessBlock => matches!(
+                scope.block,
+                Block::Directory(_) | Block::Location(_) | Block::HtFiles
+            ),
         };
         if ok {
             return Ok(());
@@ -318,6 +331,7 @@ pub(super) fn where_(scope: Scope) -> &'static str {
         Block::Directory(_) => "<Directory>",
         Block::Location(_) => "<Location>",
         Block::HtFiles => "<Files>",
+        Block::Proxy(_) => "<Proxy>",
         Block::None if scope.host != HostSel::Main => "<VirtualHost>",
         Block::None => "the main server",
     }

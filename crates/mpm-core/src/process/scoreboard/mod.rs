@@ -53,7 +53,8 @@ pub use counters::{
     Counters, CountersSnapshot, VhostCounts, VhostId, CLASS_LABELS, DURATION_BOUNDS_US,
     METHOD_LABELS, OTHER_VHOST, VHOST_CAP,
 };
-use shm::{Mapping, Region};
+use shm::Mapping;
+pub use shm::{Region, SharedAtomics};
 use slots::{from_us, to_us, Header};
 pub use slots::{ProcessSlot, WorkerSlot, WorkerState, CLIENT_LEN, REQUEST_LEN, VHOST_LEN};
 

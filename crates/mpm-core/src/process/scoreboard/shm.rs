@@ -193,16 +193,21 @@ const _: () = assert!(std::mem::align_of::<WorkerSlot>() <= 4096);
 /// # Safety
 ///
 /// Implement only for `#[repr(C)]` types made of atomic integers alone.
-pub(super) unsafe trait SharedAtomics {}
+pub unsafe trait SharedAtomics {}
 
 // SAFETY: `CounterArea` is `#[repr(C)]` structs and arrays of `AtomicU8`,
 // `AtomicU32` and `AtomicU64` only (see `counters.rs`).
 unsafe impl SharedAtomics for super::counters::CounterArea {}
+// SAFETY: an array of `AtomicU64` is atomic integers only (a plain
+// array has C layout); all-zero bytes are a valid value. This is the
+// table of other crates' shared state (the proxy's balancer members),
+// which lay out their fields over it in safe code.
+unsafe impl<const N: usize> SharedAtomics for [std::sync::atomic::AtomicU64; N] {}
 
 /// One `T` in an anonymous `MAP_SHARED` mapping of its own, zeroed by the
 /// kernel, shared with every child forked after it was made; unmapped when
 /// dropped.
-pub(super) struct Region<T: SharedAtomics> {
+pub struct Region<T: SharedAtomics> {
     base: NonNull<T>,
     len: NonZeroUsize,
 }
@@ -215,7 +220,7 @@ unsafe impl<T: SharedAtomics> Sync for Region<T> {}
 
 impl<T: SharedAtomics> Region<T> {
     /// Map a zeroed `T`.
-    pub(super) fn new() -> io::Result<Region<T>> {
+    pub fn new() -> io::Result<Region<T>> {
         let len = NonZeroUsize::new(std::mem::size_of::<T>())
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         // Page alignment covers `T`'s (asserted in `get`), and all-zero
@@ -228,7 +233,7 @@ impl<T: SharedAtomics> Region<T> {
     }
 
     /// The shared `T`.
-    pub(super) fn get(&self) -> &T {
+    pub fn get(&self) -> &T {
         const { assert!(std::mem::align_of::<T>() <= 4096) };
         // SAFETY: the mapping is live while `self` is, at least
         // `size_of::<T>()` long and page-aligned; `T` is valid for any
