@@ -25,16 +25,30 @@ use super::response::list;
 /// The fields that describe one connection, not the message.
 const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection"];
 
-/// Whether `name` is hop-by-hop in a message whose headers are `headers`
-/// (the fixed ones, and those its `Connection` names).
-fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
+/// Whether `name` is hop-by-hop in every message.
+fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
     name == CONNECTION
         || name == TE
         || name == TRAILER
         || name == TRANSFER_ENCODING
         || name == UPGRADE
         || HOP_BY_HOP.contains(&name.as_str())
-        || list(headers, &CONNECTION).any(|t| t.eq_ignore_ascii_case(name.as_str()))
+}
+
+/// The other fields a message's `Connection` names (lowercase, as header
+/// names compare), read once per message: none, and no allocation, for
+/// the usual `keep-alive` or `close`.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    list(headers, &CONNECTION)
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
+        .filter(|name| !is_fixed_hop_by_hop(name))
+        .collect()
+}
+
+/// Whether `name` is hop-by-hop in a message whose `Connection` names
+/// `named` (see [`connection_named`]).
+fn is_hop_by_hop(name: &HeaderName, named: &[HeaderName]) -> bool {
+    is_fixed_hop_by_hop(name) || named.contains(name)
 }
 
 /// How the request body goes to the backend.
@@ -57,7 +71,7 @@ pub(super) struct Outgoing<'a> {
     /// The backend URL's `host[:port]`.
     pub(super) backend_authority: &'a str,
     /// The client's address.
-    pub(super) client_ip: String,
+    pub(super) client_ip: &'a str,
     /// This server's name (`X-Forwarded-Server`, `Via`).
     pub(super) server_name: &'a str,
     /// `Server` header value, for `ProxyVia Full`.
@@ -72,7 +86,10 @@ pub(super) fn write_request_head(
     req: &Outgoing<'_>,
     client: &HeaderMap,
 ) {
-    let _ = write!(out, "{} {} HTTP/1.1\r\n", req.method, req.target);
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(req.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
     let client_host = client.get(HOST).and_then(|h| h.to_str().ok());
     let host = match client_host {
         Some(h) if cfg.preserve_host => h,
@@ -83,8 +100,9 @@ pub(super) fn write_request_head(
     let mut forwarded_host: Option<Vec<u8>> = None;
     let mut forwarded_server: Option<Vec<u8>> = None;
     let mut via: Option<Vec<u8>> = None;
+    let named = connection_named(client);
     for (name, value) in client {
-        if name == HOST || name == CONTENT_LENGTH || is_hop_by_hop(name, client) {
+        if name == HOST || name == CONTENT_LENGTH || is_hop_by_hop(name, &named) {
             continue;
         }
         let joined = match name.as_str() {
@@ -179,15 +197,23 @@ pub(super) struct Incoming<'a> {
     pub(super) server_version: &'a str,
 }
 
-/// The backend's response fields as the client gets them.
+/// The backend's response fields as the client gets them, in their
+/// order (the values moved, not copied).
 pub(super) fn response_headers(
-    backend: &HeaderMap,
+    backend: HeaderMap,
     cfg: &ProxyConfig,
     incoming: &Incoming<'_>,
 ) -> HeaderMap {
+    let named = connection_named(&backend);
     let mut out = HeaderMap::with_capacity(backend.len() + 1);
+    // A field's further values come with no name: they have the last one.
+    let mut current: Option<HeaderName> = None;
     for (name, value) in backend {
-        if name == CONTENT_LENGTH || is_hop_by_hop(name, backend) {
+        if name.is_some() {
+            current = name;
+        }
+        let Some(name) = &current else { continue };
+        if name == CONTENT_LENGTH || is_hop_by_hop(name, &named) {
             continue;
         }
         let value = if name == LOCATION || name == "content-location" || name == "uri" {
@@ -195,9 +221,9 @@ pub(super) fn response_headers(
         } else if name == SET_COOKIE {
             reverse_cookie(value, cfg)
         } else {
-            value.clone()
+            value
         };
-        out.append(name.clone(), value);
+        out.append(name, value);
     }
     if matches!(cfg.via, ProxyVia::On | ProxyVia::Full) {
         let mine = via_value(cfg.via, incoming.server_name, incoming.server_version);
@@ -215,9 +241,9 @@ pub(super) fn response_headers(
 /// `ProxyPassReverse`: a URL starting with a rule's backend URL, made to
 /// start with the rule's path on this server instead (absolute, as
 /// Apache writes it).
-fn reverse_url(value: &HeaderValue, cfg: &ProxyConfig, public_base: &str) -> HeaderValue {
+fn reverse_url(value: HeaderValue, cfg: &ProxyConfig, public_base: &str) -> HeaderValue {
     let Ok(text) = value.to_str() else {
-        return value.clone();
+        return value;
     };
     for rule in &cfg.reverse {
         if let Some(rest) = text.strip_prefix(rule.url.as_str()) {
@@ -228,19 +254,19 @@ fn reverse_url(value: &HeaderValue, cfg: &ProxyConfig, public_base: &str) -> Hea
                 "/"
             };
             let new = format!("{public_base}{path}{sep}{rest}");
-            return HeaderValue::from_str(&new).unwrap_or_else(|_| value.clone());
+            return HeaderValue::from_str(&new).unwrap_or(value);
         }
     }
-    value.clone()
+    value
 }
 
 /// `ProxyPassReverseCookieDomain` and `…Path` on one `Set-Cookie`.
-fn reverse_cookie(value: &HeaderValue, cfg: &ProxyConfig) -> HeaderValue {
+fn reverse_cookie(value: HeaderValue, cfg: &ProxyConfig) -> HeaderValue {
     if cfg.reverse_cookie_domains.is_empty() && cfg.reverse_cookie_paths.is_empty() {
-        return value.clone();
+        return value;
     }
     let Ok(text) = value.to_str() else {
-        return value.clone();
+        return value;
     };
     let mut changed = false;
     let parts: Vec<String> = text
@@ -273,9 +299,9 @@ fn reverse_cookie(value: &HeaderValue, cfg: &ProxyConfig) -> HeaderValue {
         })
         .collect();
     if !changed {
-        return value.clone();
+        return value;
     }
-    HeaderValue::from_str(&parts.join(";")).unwrap_or_else(|_| value.clone())
+    HeaderValue::from_str(&parts.join(";")).unwrap_or(value)
 }
 
 #[cfg(test)]
@@ -402,7 +428,7 @@ mod tests {
             server_name: "www.example",
             server_version: "",
         };
-        let out = response_headers(&backend, &cfg, &incoming);
+        let out = response_headers(backend, &cfg, &incoming);
         assert_eq!(out["location"], "http://www.example/app/login?next=1");
         assert_eq!(out["content-location"], "http://elsewhere/x");
         assert_eq!(
