@@ -379,16 +379,8 @@ fn respond(
     reusable: bool,
     ctx: &Context<'_>,
 ) -> Response {
-    // A HEAD answer keeps the length the backend announced.
-    let announced = match head.framing {
-        ResponseFraming::Empty => head
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok()),
-        _ => None,
-    };
     let fields = headers::response_headers(
-        head.headers,
+        &head.headers,
         ctx.cfg,
         &Incoming {
             public_base: ctx.public_base,
@@ -402,6 +394,11 @@ fn respond(
             if keep && rbuf.is_empty() {
                 worker.checkin(stream, head.keep_alive_timeout);
             }
+            // A HEAD answer keeps the length the backend announced.
+            let announced = head
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             match announced {
                 Some(len) if len > 0 && !head.status.is_informational() => Body::Reader {
                     reader: Box::new(io::empty()),

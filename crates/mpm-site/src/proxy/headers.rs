@@ -197,22 +197,15 @@ pub(super) struct Incoming<'a> {
     pub(super) server_version: &'a str,
 }
 
-/// The backend's response fields as the client gets them, in their
-/// order (the values moved, not copied).
+/// The backend's response fields as the client gets them.
 pub(super) fn response_headers(
-    backend: HeaderMap,
+    backend: &HeaderMap,
     cfg: &ProxyConfig,
     incoming: &Incoming<'_>,
 ) -> HeaderMap {
-    let named = connection_named(&backend);
+    let named = connection_named(backend);
     let mut out = HeaderMap::with_capacity(backend.len() + 1);
-    // A field's further values come with no name: they have the last one.
-    let mut current: Option<HeaderName> = None;
     for (name, value) in backend {
-        if name.is_some() {
-            current = name;
-        }
-        let Some(name) = &current else { continue };
         if name == CONTENT_LENGTH || is_hop_by_hop(name, &named) {
             continue;
         }
@@ -221,9 +214,9 @@ pub(super) fn response_headers(
         } else if name == SET_COOKIE {
             reverse_cookie(value, cfg)
         } else {
-            value
+            value.clone()
         };
-        out.append(name, value);
+        out.append(name.clone(), value);
     }
     if matches!(cfg.via, ProxyVia::On | ProxyVia::Full) {
         let mine = via_value(cfg.via, incoming.server_name, incoming.server_version);
@@ -241,9 +234,9 @@ pub(super) fn response_headers(
 /// `ProxyPassReverse`: a URL starting with a rule's backend URL, made to
 /// start with the rule's path on this server instead (absolute, as
 /// Apache writes it).
-fn reverse_url(value: HeaderValue, cfg: &ProxyConfig, public_base: &str) -> HeaderValue {
+fn reverse_url(value: &HeaderValue, cfg: &ProxyConfig, public_base: &str) -> HeaderValue {
     let Ok(text) = value.to_str() else {
-        return value;
+        return value.clone();
     };
     for rule in &cfg.reverse {
         if let Some(rest) = text.strip_prefix(rule.url.as_str()) {
@@ -254,19 +247,19 @@ fn reverse_url(value: HeaderValue, cfg: &ProxyConfig, public_base: &str) -> Head
                 "/"
             };
             let new = format!("{public_base}{path}{sep}{rest}");
-            return HeaderValue::from_str(&new).unwrap_or(value);
+            return HeaderValue::from_str(&new).unwrap_or_else(|_| value.clone());
         }
     }
-    value
+    value.clone()
 }
 
 /// `ProxyPassReverseCookieDomain` and `…Path` on one `Set-Cookie`.
-fn reverse_cookie(value: HeaderValue, cfg: &ProxyConfig) -> HeaderValue {
+fn reverse_cookie(value: &HeaderValue, cfg: &ProxyConfig) -> HeaderValue {
     if cfg.reverse_cookie_domains.is_empty() && cfg.reverse_cookie_paths.is_empty() {
-        return value;
+        return value.clone();
     }
     let Ok(text) = value.to_str() else {
-        return value;
+        return value.clone();
     };
     let mut changed = false;
     let parts: Vec<String> = text
@@ -299,9 +292,9 @@ fn reverse_cookie(value: HeaderValue, cfg: &ProxyConfig) -> HeaderValue {
         })
         .collect();
     if !changed {
-        return value;
+        return value.clone();
     }
-    HeaderValue::from_str(&parts.join(";")).unwrap_or(value)
+    HeaderValue::from_str(&parts.join(";")).unwrap_or_else(|_| value.clone())
 }
 
 #[cfg(test)]
@@ -428,7 +421,7 @@ mod tests {
             server_name: "www.example",
             server_version: "",
         };
-        let out = response_headers(backend, &cfg, &incoming);
+        let out = response_headers(&backend, &cfg, &incoming);
         assert_eq!(out["location"], "http://www.example/app/login?next=1");
         assert_eq!(out["content-location"], "http://elsewhere/x");
         assert_eq!(
