@@ -3,6 +3,14 @@
 #
 #   benches/proxy/run.sh            # 3 interleaved rounds x 5 s, prints the table
 #   ROUNDS=1 DUR=3s benches/proxy/run.sh
+#   benches/proxy/run.sh count      # mpmd's cost per proxied request, no timing involved:
+#                                   # instructions (callgrind) and system calls (strace -c)
+#
+# count: mpmd event (the same config) in front of the same backend answers COUNT_N (1000
+# and 3000) GET /hello on one keep-alive connection (hello_client.py), once under
+# `valgrind --tool=callgrind` and once with `strace -c -f` attached to its child; the
+# difference between the two totals divided by the difference in requests is the cost of
+# one request, start-up left out. Needs valgrind and strace.
 #
 # Backend: nginx (1 worker) answering GET /hello from memory (`return 200 "Hello, World!"`)
 # and /static/* from the shared harness's docroot. Proxies in front of it, each given the
@@ -45,7 +53,9 @@ BACKEND=$BASE_PORT; P_MPMD=$((BASE_PORT + 1)); P_NGINX=$((BASE_PORT + 2)); P_APA
 ROOT="$BENCH_OUT/proxy"
 MPMD=${MPMD:-$REPO/target/release/mpmd}
 PIN=(taskset -c "$SERVER_CPUS")
-for c in nginx apache2 wrk taskset python3 ss; do
+MODE=${1:-bench}
+case $MODE in bench|count) ;; *) die "usage: $0 [bench|count]" ;; esac
+for c in nginx apache2 wrk taskset python3 ss $([ "$MODE" = count ] && echo valgrind strace); do
   command -v "$c" > /dev/null || [ -x "/usr/sbin/$c" ] || die "$c not found: run $BENCH_HARNESS/setup.sh"
 done
 [ -f /usr/lib/apache2/modules/mod_proxy_http.so ] || die "apache2's mod_proxy_http.so not found"
@@ -166,7 +176,7 @@ ThreadsPerChild 64
 ThreadLimit 64
 MaxRequestWorkers 64
 MinSpareThreads 1
-MaxSpareThreads 64
+MaxSpareThreads 128
 KeepAlive On
 KeepAliveTimeout 5
 MaxKeepAliveRequests 1000
@@ -191,6 +201,77 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
+# count mode: instructions and system calls per proxied request (see the top).
+count() {
+  local n1 n2 n cg=() st=() master child f best
+  read -r n1 n2 <<< "${COUNT_N:-1000 3000}"
+  local dir="$ROOT/count" py; py=$(python3 -c 'import sys; print(sys.executable)')
+  mkdir -p "$dir"; chmod 1777 "$dir"; PIDFILES+=("$dir/mpmd.pid")
+  # One connection carries every request: no MaxKeepAliveRequests limit.
+  local args=(-f "$ROOT/mpmd/mpmd.conf" -c "MaxKeepAliveRequests 0" -c "PidFile $dir/mpmd.pid")
+  # Started as root, mpmd serves as nobody, and callgrind could not write its profile
+  # then: run it as nobody from the start.
+  local as=(); [ "$(id -u)" = 0 ] && as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  chmod 777 "$ROOT/mpmd" "$ROOT/mpmd/logs"; touch "$ROOT/mpmd/logs/error.log"; chmod 666 "$ROOT/mpmd/logs/error.log"
+  for n in "$n1" "$n2"; do
+    echo "callgrind: $n requests ..." >&2
+    rm -f "$dir"/cg.$n.*.out "$dir/mpmd.pid"
+    "${as[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.$n.%p.out" "$MPMD" "${args[@]}" \
+      > "$dir/valgrind.$n.log" 2>&1 &
+    master=$!
+    wait_port "$P_MPMD" up 120 || die "mpmd under valgrind: not listening (see $dir/valgrind.$n.log)"
+    "$py" "$HERE/hello_client.py" "$P_MPMD" "$n"
+    kill -TERM "$master"; wait "$master" || true
+    wait_port "$P_MPMD" down 30 || true
+    # The child's profile is the one with the most instructions.
+    best=0
+    for f in "$dir"/cg.$n.*.out; do
+      local ir; ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}')
+      if [ "${ir:-0}" -gt "$best" ]; then best=$ir; fi
+    done
+    cg+=("$best")
+    echo "strace: $n requests ..." >&2
+    rm -f "$dir/mpmd.pid"
+    "$MPMD" "${args[@]}" -k start || die "mpmd: start failed"
+    wait_port "$P_MPMD" up 10 || die "mpmd: not listening on $P_MPMD"
+    master=$(cat "$dir/mpmd.pid"); child=$(pgrep -P "$master" | head -1)
+    "$py" "$HERE/hello_client.py" "$P_MPMD" 10
+    strace -f -c -o "$dir/strace.$n.txt" -p "$child" 2> /dev/null &
+    local sp=$!
+    sleep 1
+    "$py" "$HERE/hello_client.py" "$P_MPMD" "$n"
+    kill -INT "$sp"; wait "$sp" || true
+    kill -TERM "$master"
+    for _ in $(seq 100); do pid_alive "$master" || break; sleep 0.1; done
+    wait_port "$P_MPMD" down 10 || true
+  done
+  echo "#### mpmd event, one proxied GET /hello (backend nginx): differences between $n1 and $n2 requests"
+  echo
+  echo "instructions per request (callgrind, mpmd's child): $(( (cg[1] - cg[0]) / (n2 - n1) ))"
+  echo
+  echo "system calls per request (strace -c -f on the child):"
+  "$py" - "$dir/strace.$n1.txt" "$dir/strace.$n2.txt" $((n2 - n1)) <<'PY'
+import sys
+def load(path):
+    calls = {}
+    for line in open(path):
+        p = line.split()
+        if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
+            calls[p[-1]] = int(p[3])
+    return calls
+a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+total = 0.0
+for name in sorted(b, key=lambda k: -(b[k] - a.get(k, 0))):
+    per = (b[name] - a.get(name, 0)) / n
+    if per >= 0.01:
+        print(f"  {per:5.2f} {name}")
+        total += per
+print(f"  {total:5.2f} in all")
+PY
+  echo
+  echo "profiles: $dir/cg.*.out (callgrind_annotate), $dir/strace.*.txt" >&2
+}
+
 start_nginx() { # name dir port
   local out; out=$(/usr/sbin/nginx -p "$2/" -c "$2/nginx.conf" -e "$2/logs/error.log" -t 2>&1) \
     || die "$1: config test failed: $out"
@@ -199,6 +280,7 @@ start_nginx() { # name dir port
   wait_port "$3" up 10 || die "$1: not listening on $3"
 }
 start_nginx backend "$ROOT/backend" "$BACKEND"
+if [ "$MODE" = count ]; then count; exit 0; fi
 start_nginx nginx "$ROOT/nginx" "$P_NGINX"
 
 out=$(/usr/sbin/apache2 -f "$ROOT/apache/httpd.conf" -t 2>&1) || die "apache: config test failed: $out"
