@@ -318,7 +318,7 @@ mod tests {
             method,
             target: "/x?y",
             backend_authority: "127.0.0.1:9000",
-            client_ip: "192.0.2.1".into(),
+            client_ip: "192.0.2.1",
             server_name: "www.example",
             server_version: "mpmd/0.1",
             framing,
