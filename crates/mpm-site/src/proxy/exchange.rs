@@ -370,7 +370,7 @@ fn send_body(
 }
 
 /// The client's response: the backend's status and fields (rewritten),
-/// and its body as a stream.
+/// and its body: bytes when it came whole with the head, else a stream.
 fn respond(
     worker: &Arc<Worker>,
     stream: TcpStream,
