@@ -1,6 +1,8 @@
 //! One request through the proxy: a connection from the worker's pool
 //! (or a new one), the request head and body streamed to the backend,
-//! the response head read and its body handed to the server as a stream
+//! the response head read and its body handed to the server: as bytes
+//! when it came whole with the head (a small answer leaves in one write
+//! and its connection goes back to the pool at once), else as a stream
 //! ([`BackendBody`]) that gives the connection back to the pool at its
 //! end: a reader when its length is known (the length is kept), else a
 //! writer that flushes whenever it has passed on all the backend sent so
@@ -103,7 +105,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             method: &method,
             target: ctx.target,
             backend_authority: &worker.config.url.authority(),
-            client_ip: ctx.client_ip.clone(),
+            client_ip: &ctx.client_ip,
             server_name: ctx.server_name,
             server_version: ctx.server_version,
             framing,
@@ -446,12 +448,12 @@ fn client_fields(head: &ResponseHead, ctx: &Context<'_>) -> http::HeaderMap {
 }
 
 /// The client's response: the backend's status and fields (rewritten),
-/// and its body as a stream.
+/// and its body: bytes when it came whole with the head, else a stream.
 fn respond(
     worker: &Arc<Worker>,
     stream: TcpStream,
     head: ResponseHead,
-    rbuf: Vec<u8>,
+    mut rbuf: Vec<u8>,
     reusable: bool,
     ctx: &Context<'_>,
 ) -> Response {
@@ -474,6 +476,16 @@ fn respond(
                 },
                 _ => Body::Empty,
             }
+        }
+        ResponseFraming::Length(n) if rbuf.len() as u64 >= n => {
+            // The whole body came with the head (a small answer): it
+            // leaves with the head in one write, and the connection goes
+            // back to the pool at once.
+            if keep && rbuf.len() as u64 == n {
+                worker.checkin(stream, head.keep_alive_timeout);
+            }
+            rbuf.truncate(n as usize);
+            Body::Bytes(rbuf.into())
         }
         framing => {
             let (decoder, len) = match framing {

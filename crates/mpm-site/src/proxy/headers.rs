@@ -27,16 +27,30 @@ use super::response::list;
 /// The fields that describe one connection, not the message.
 const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection"];
 
-/// Whether `name` is hop-by-hop in a message whose headers are `headers`
-/// (the fixed ones, and those its `Connection` names).
-fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
+/// Whether `name` is hop-by-hop in every message.
+fn is_fixed_hop_by_hop(name: &HeaderName) -> bool {
     name == CONNECTION
         || name == TE
         || name == TRAILER
         || name == TRANSFER_ENCODING
         || name == UPGRADE
         || HOP_BY_HOP.contains(&name.as_str())
-        || list(headers, &CONNECTION).any(|t| t.eq_ignore_ascii_case(name.as_str()))
+}
+
+/// The other fields a message's `Connection` names (lowercase, as header
+/// names compare), read once per message: none, and no allocation, for
+/// the usual `keep-alive` or `close`.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    list(headers, &CONNECTION)
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
+        .filter(|name| !is_fixed_hop_by_hop(name))
+        .collect()
+}
+
+/// Whether `name` is hop-by-hop in a message whose `Connection` names
+/// `named` (see [`connection_named`]).
+fn is_hop_by_hop(name: &HeaderName, named: &[HeaderName]) -> bool {
+    is_fixed_hop_by_hop(name) || named.contains(name)
 }
 
 /// How the request body goes to the backend.
@@ -59,7 +73,7 @@ pub(super) struct Outgoing<'a> {
     /// The backend URL's `host[:port]`.
     pub(super) backend_authority: &'a str,
     /// The client's address.
-    pub(super) client_ip: String,
+    pub(super) client_ip: &'a str,
     /// This server's name (`X-Forwarded-Server`, `Via`).
     pub(super) server_name: &'a str,
     /// `Server` header value, for `ProxyVia Full`.
@@ -74,7 +88,10 @@ pub(super) fn write_request_head(
     req: &Outgoing<'_>,
     client: &HeaderMap,
 ) {
-    let _ = write!(out, "{} {} HTTP/1.1\r\n", req.method, req.target);
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(req.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
     let client_host = client.get(HOST).and_then(|h| h.to_str().ok());
     let host = match client_host {
         Some(h) if cfg.preserve_host => h,
@@ -85,8 +102,9 @@ pub(super) fn write_request_head(
     let mut forwarded_host: Option<Vec<u8>> = None;
     let mut forwarded_server: Option<Vec<u8>> = None;
     let mut via: Option<Vec<u8>> = None;
+    let named = connection_named(client);
     for (name, value) in client {
-        if name == HOST || name == CONTENT_LENGTH || is_hop_by_hop(name, client) {
+        if name == HOST || name == CONTENT_LENGTH || is_hop_by_hop(name, &named) {
             continue;
         }
         let joined = match name.as_str() {
@@ -187,9 +205,10 @@ pub(super) fn response_headers(
     cfg: &ProxyConfig,
     incoming: &Incoming<'_>,
 ) -> HeaderMap {
+    let named = connection_named(backend);
     let mut out = HeaderMap::with_capacity(backend.len() + 1);
     for (name, value) in backend {
-        if name == CONTENT_LENGTH || is_hop_by_hop(name, backend) {
+        if name == CONTENT_LENGTH || is_hop_by_hop(name, &named) {
             continue;
         }
         let value = if name == LOCATION || name == "content-location" || name == "uri" {
@@ -301,7 +320,7 @@ mod tests {
             method,
             target: "/x?y",
             backend_authority: "127.0.0.1:9000",
-            client_ip: "192.0.2.1".into(),
+            client_ip: "192.0.2.1",
             server_name: "www.example",
             server_version: "mpmd/0.1",
             framing,

@@ -184,13 +184,13 @@ impl Worker {
 
 /// Whether an idle connection is still open: nothing to read (no end of
 /// file, no reset, no stray bytes a backend should not have sent).
+/// One system call: a peek that does not wait (`MSG_PEEK | MSG_DONTWAIT`),
+/// the socket left blocking.
 fn is_alive(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let mut byte = [0u8; 1];
-    let alive = matches!(stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-    alive && stream.set_nonblocking(false).is_ok()
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    let peeked = socket2::SockRef::from(stream)
+        .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+    matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 #[cfg(test)]
