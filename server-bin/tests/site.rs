@@ -308,7 +308,13 @@ fn guarded_site() -> Site {
 #[test]
 fn no_path_reaches_a_file_outside_the_document_root() {
     let site = guarded_site();
-    let (m, port) = serve(&site, "");
+    let (m, port) = serve(
+        &site,
+        &format!(
+            "<Directory {}>\nOptions None\n</Directory>\n",
+            site.docroot().display()
+        ),
+    );
     let attempts: &[&str] = &[
         "/../secret",
         "/%2e%2e/secret",
@@ -356,35 +362,115 @@ fn no_path_reaches_a_file_outside_the_document_root() {
     assert_still_serves(&m, port, "the traversal attempts");
 }
 
+/// What a request for a symlink to a file outside the document root gets
+/// where no `Options` line is in force (Apache 2.4's default,
+/// `FollowSymLinks`), and where a `<Directory>` block turns it off.
+fn symlinks_follow_apaches_default_and_options(mpm: &str) {
+    let site = Site::new();
+    let target = site.write("outside/shared.txt", "shared content");
+    let root = site.docroot();
+    for dir in ["", "deep/er", "minus", "none", "owner", "list"] {
+        site.write(&format!("htdocs/{dir}/plain.txt"), "plain content");
+        std::os::unix::fs::symlink(&target, root.join(dir).join("shared.txt")).unwrap();
+        std::os::unix::fs::symlink(site.path("outside"), root.join(dir).join("linkdir")).unwrap();
+    }
+    let blocks: String = [
+        ("minus", "-FollowSymLinks"),
+        ("none", "None"),
+        ("owner", "SymLinksIfOwnerMatch"),
+        ("list", "Indexes"),
+    ]
+    .iter()
+    .map(|(dir, options)| {
+        format!(
+            "<Directory {}/{dir}>\nOptions {options}\n</Directory>\n",
+            root.display()
+        )
+    })
+    .collect();
+    let port = free_port();
+    let m = start_mpm(&site, mpm, port, &blocks);
+    let mut wrong = Vec::new();
+    for dir in ["", "/deep/er", "/minus", "/none", "/owner", "/list"] {
+        let follows = matches!(dir, "" | "/deep/er");
+        for (path, text) in [
+            ("shared.txt", "shared content"),
+            ("linkdir/shared.txt", "shared content"),
+            ("plain.txt", "plain content"),
+        ] {
+            let path = format!("{dir}/{path}");
+            let want = if follows || path.ends_with("plain.txt") {
+                200
+            } else {
+                403
+            };
+            let r = get(addr(port), "localhost", &path);
+            if r.status != want || (want == 200) != r.text().contains(text) {
+                wrong.push(format!(
+                    "{path}: {} {:?}, expected {want}",
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{mpm}: {wrong:#?}\nstderr:\n{}",
+        m.stderr()
+    );
+}
+
 #[test]
-fn follow_symlinks_lets_a_link_lead_outside() {
+fn a_symlink_is_followed_without_options_and_refused_by_none_minus_follow_symlinks_or_owner_match_under_prefork(
+) {
+    symlinks_follow_apaches_default_and_options("prefork");
+}
+
+#[test]
+fn a_symlink_is_followed_without_options_and_refused_by_none_minus_follow_symlinks_or_owner_match_under_worker(
+) {
+    symlinks_follow_apaches_default_and_options("worker");
+}
+
+#[test]
+fn a_symlink_is_followed_without_options_and_refused_by_none_minus_follow_symlinks_or_owner_match_under_event(
+) {
+    symlinks_follow_apaches_default_and_options("event");
+}
+
+#[test]
+fn follow_symlinks_lets_a_link_lead_outside_where_options_none_is_above() {
     let site = Site::new();
     site.write("outside/shared.txt", "shared content");
-    let link = site.docroot().join("shared.txt");
+    site.write("htdocs/sub/plain.txt", "plain");
+    let link = site.docroot().join("sub/shared.txt");
     std::os::unix::fs::symlink(site.path("outside/shared.txt"), &link).unwrap();
+    let root = site.docroot();
+    let none = format!(
+        "<Directory {}>\nOptions None\n</Directory>\n",
+        root.display()
+    );
     {
-        let (m, port) = serve(&site, "");
-        let r = get(addr(port), "localhost", "/shared.txt");
+        let (m, port) = serve(&site, &none);
+        let r = get(addr(port), "localhost", "/sub/shared.txt");
         assert_eq!(
             r.status,
             403,
-            "a symlink without FollowSymLinks was served: {}; stderr:\n{}",
+            "a symlink under Options None was served: {}; stderr:\n{}",
             r.text(),
             m.stderr()
         );
         assert!(!r.text().contains("shared content"));
     }
-    let port = free_port();
-    let conf = conf_with(
+    let (m, port) = serve(
         &site,
-        port,
         &format!(
-            "<Directory {}>\nOptions FollowSymLinks\n</Directory>\n",
-            site.docroot().display()
+            "{none}<Directory {}/sub>\nOptions FollowSymLinks\n</Directory>\n",
+            root.display()
         ),
     );
-    let m = start(&site, &conf);
-    let r = get(addr(port), "localhost", "/shared.txt");
+    let r = get(addr(port), "localhost", "/sub/shared.txt");
     assert_eq!(r.status, 200, "stderr:\n{}", m.stderr());
     assert_eq!(r.text(), "shared content");
 }

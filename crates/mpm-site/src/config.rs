@@ -63,8 +63,9 @@ pub enum Require {
 
 pub use mpm_core::net::ipnet::IpNet;
 
-/// `Options` in force for a directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `Options` in force for a directory. The default, in force where no
+/// `<Directory>` block sets any, is Apache 2.4's: `FollowSymLinks` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     /// `FollowSymLinks`: symlinks may lead outside the document root.
     pub follow_symlinks: bool,
@@ -103,6 +104,12 @@ impl Options {
         follow_symlinks: true,
         indexes: true,
     };
+    /// What Apache 2.4 has in force for a directory no `Options` line
+    /// names: `FollowSymLinks`, no `Indexes` (its server default).
+    pub const DEFAULT: Options = Options {
+        follow_symlinks: true,
+        indexes: false,
+    };
 
     /// Each option on where `self` has it and `other` has not.
     pub fn without(self, other: Options) -> Options {
@@ -121,7 +128,25 @@ impl Options {
     }
 }
 
+impl Default for Options {
+    /// [`Options::DEFAULT`]: `FollowSymLinks`, as Apache 2.4.
+    fn default() -> Options {
+        Options::DEFAULT
+    }
+}
+
 impl OptionsSetting {
+    /// Whether applying this setting can turn `FollowSymLinks` off
+    /// (`Options None`, `Options Indexes`, `Options -FollowSymLinks`).
+    pub fn may_refuse_symlinks(self) -> bool {
+        match self {
+            OptionsSetting::Set(options) => !options.follow_symlinks,
+            OptionsSetting::Change { add, remove } => {
+                remove.follow_symlinks && !add.follow_symlinks
+            }
+        }
+    }
+
     /// The options in force after this setting is applied to `before`.
     pub fn apply(self, before: Options) -> Options {
         match self {

@@ -46,6 +46,10 @@ pub struct FileConfig {
     plain: Vec<Vec<u8>>,
     /// The host's `DirectoryIndex` names, until a block sets its own.
     index: Vec<String>,
+    /// Whether some block can turn `FollowSymLinks` off. When none can,
+    /// every symlink is followed (Apache's default) and a request's path
+    /// is neither matched against the blocks per segment nor `lstat`ed.
+    symlinks_checked: bool,
 }
 
 /// What the `<Directory>` blocks holding one directory leave in force.
@@ -114,19 +118,23 @@ impl FileConfig {
                     .into_vec()
             })
             .collect();
+        let symlinks_checked = directories
+            .iter()
+            .any(|d| d.options.is_some_and(|o| o.may_refuse_symlinks()));
         FileConfig {
             directories,
             plain,
             index: index.to_vec(),
+            symlinks_checked,
         }
     }
 
     /// The settings in force in `dir`: every block holding it applied in
-    /// turn, from none at all (no options, no `Require`, the host's
-    /// `DirectoryIndex`).
+    /// turn, from Apache's defaults (`Options FollowSymLinks`, no
+    /// `Require`, the host's `DirectoryIndex`).
     pub fn effective(&self, dir: &Path) -> DirSettings<'_> {
         let mut settings = DirSettings {
-            options: Options::NONE,
+            options: Options::DEFAULT,
             require: None,
             index: &self.index,
         };
@@ -239,8 +247,16 @@ impl FileConfig {
     /// Extend `path` (the root) by the segments of `rel`, refusing a
     /// symlink where the directory holding it lacks `FollowSymLinks`. A
     /// segment that is not there is 404, or 403 when the `Require` of the
-    /// directory it is missing from refuses the client.
+    /// directory it is missing from refuses the client. When no block
+    /// turns `FollowSymLinks` off, nothing is checked here: opening the
+    /// file says whether it is there.
     fn walk(&self, path: &mut PathBuf, rel: &[u8], conn: &ConnInfo) -> Result<(), StatusCode> {
+        if !self.symlinks_checked {
+            for segment in rel.split(|&b| b == b'/') {
+                path.push(OsStr::from_bytes(segment));
+            }
+            return Ok(());
+        }
         for segment in rel.split(|&b| b == b'/') {
             let options = self.effective(path).options;
             path.push(OsStr::from_bytes(segment));

@@ -432,8 +432,9 @@ fn non_origin_form_targets_are_bad_requests_except_options_star() {
 
 // --------------------------------------------------------------- symlinks
 
-#[test]
-fn symlink_out_of_the_root_is_forbidden_without_follow_symlinks() {
+/// The fixture with `link.txt` and `linkdir` in the root, links to a file
+/// and a directory outside it.
+fn fixture_with_root_links() -> Fixture {
     let fx = Fixture::new();
     symlink(
         fx.dir.path().join("outside/secret.txt"),
@@ -441,7 +442,17 @@ fn symlink_out_of_the_root_is_forbidden_without_follow_symlinks() {
     )
     .unwrap();
     symlink(fx.dir.path().join("outside"), fx.root().join("linkdir")).unwrap();
-    let site = fx.site();
+    fx
+}
+
+#[test]
+fn symlink_out_of_the_root_is_forbidden_with_options_none() {
+    let fx = fixture_with_root_links();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.directories
+            .push(directory(&root, Some(Options::NONE), None))
+    });
     for uri in ["/link.txt", "/linkdir/secret.txt", "/linkdir/"] {
         let response = get(&site, uri, &[]);
         assert_status(&response, 403, uri);
@@ -450,14 +461,37 @@ fn symlink_out_of_the_root_is_forbidden_without_follow_symlinks() {
 }
 
 #[test]
+fn symlinks_are_followed_where_no_block_sets_options_as_in_apache() {
+    let fx = fixture_with_root_links();
+    let site = fx.site();
+    for uri in ["/link.txt", "/linkdir/secret.txt"] {
+        let response = get(&site, uri, &[]);
+        assert_status(&response, 200, uri);
+        assert_eq!(text(response), "secret");
+    }
+}
+
+#[test]
+fn minus_follow_symlinks_refuses_a_symlink_the_default_would_follow() {
+    let fx = fixture_with_root_links();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.directories.push(block(&root, |b| {
+            b.options = Some(OptionsSetting::Change {
+                add: Options::NONE,
+                remove: options(true, false),
+            })
+        }))
+    });
+    for uri in ["/link.txt", "/linkdir/secret.txt"] {
+        assert_status(&get(&site, uri, &[]), 403, uri);
+    }
+    assert_status(&get(&site, "/hello.txt", &[]), 200, "a plain file");
+}
+
+#[test]
 fn symlinks_are_followed_with_follow_symlinks() {
-    let fx = Fixture::new();
-    symlink(
-        fx.dir.path().join("outside/secret.txt"),
-        fx.root().join("link.txt"),
-    )
-    .unwrap();
-    symlink(fx.dir.path().join("outside"), fx.root().join("linkdir")).unwrap();
+    let fx = fixture_with_root_links();
     let root = fx.root();
     let site = fx.with_main(|m| {
         m.directories.push(directory(
@@ -1046,12 +1080,19 @@ fn relative_options_change_what_the_blocks_applied_before_them_left() {
         (200, 403),
         "the deeper Options Indexes replaces all"
     );
-    // With nothing before it, a relative setting starts from none.
+    // With nothing before it, a relative setting starts from Apache's
+    // default, FollowSymLinks.
     let site = with(vec![(&empty, change(options(false, true), Options::NONE))]);
     assert_eq!(
         answers(&site),
-        (200, 403),
+        (200, 200),
         "(listing, link) after +Indexes alone"
+    );
+    let site = with(vec![(&empty, change(Options::NONE, options(true, false)))]);
+    assert_eq!(
+        answers(&site),
+        (403, 403),
+        "(listing, link) after -FollowSymLinks alone"
     );
 }
 
@@ -1353,7 +1394,10 @@ fn every_access_check_still_applies_to_a_cached_file() {
         ("link.txt", FileCacheKind::Contents),
     ];
     let cached = cached_site(&fx, &files, |m| {
-        m.directories = vec![directory(&root.join("sub"), None, Some(Require::AllDenied))];
+        m.directories = vec![
+            directory(&root, Some(Options::NONE), None),
+            directory(&root.join("sub"), None, Some(Require::AllDenied)),
+        ];
         m.locations = vec![location("/digits.txt", None, Some(Require::AllDenied))];
         m.aliases = vec![AliasRule {
             url: "/denied-alias".into(),
