@@ -84,7 +84,7 @@ impl Serving<'_, '_> {
     /// Run the handler on a parsed head and send its response.
     pub(super) fn answer(
         &mut self,
-        head: RequestHead,
+        mut head: RequestHead,
         served: u32,
         started: SystemTime,
         clock: Instant,
@@ -109,7 +109,14 @@ impl Serving<'_, '_> {
         };
         let is_head = head.method == http::Method::HEAD;
         let version = head.version;
-        let request_headers = head.headers.clone();
+        let handler = self.ctx.handler;
+        // The handler takes the headers; a copy stays for its log hook
+        // only if that reads them.
+        let request_headers = if handler.log_reads_headers() {
+            head.headers.clone()
+        } else {
+            std::mem::take(&mut head.headers)
+        };
         let mut builder = http::Request::builder()
             .method(head.method.clone())
             .uri(head.uri.clone())
@@ -117,7 +124,6 @@ impl Serving<'_, '_> {
         if let Some(h) = builder.headers_mut() {
             *h = request_headers;
         }
-        let handler = self.ctx.handler;
         // A head the `http` crate cannot hold is the engine's refusal: it
         // closes, as every refusal does.
         let mut represented = true;
