@@ -128,12 +128,17 @@ fn the_default_strategy_serves_in_this_process_so_46_posts_are_all_listed_with_u
     forty_six_posts_are_all_listed_with_unique_ids(server);
 }
 
-#[test]
-fn every_in_process_strategy_shares_the_handlers_state_between_its_threads() {
-    let in_process: Vec<&str> = mpm::strategies()
+/// The compiled strategies that serve in this process.
+fn in_process_strategies() -> Vec<&'static str> {
+    mpm::strategies()
         .into_iter()
         .filter(|n| !mpm::by_name(n).expect("listed").info().forked)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_in_process_strategy_shares_the_handlers_state_between_its_threads() {
+    let in_process = in_process_strategies();
     assert!(
         in_process.contains(&"single"),
         "strategies() lists no in-process strategy: {in_process:?}"
@@ -222,10 +227,7 @@ impl mpm::Handler for LogsUserAgent {
 
 #[test]
 fn the_log_hook_sees_the_request_headers_when_it_reads_them_and_handle_always_does() {
-    let in_process: Vec<&str> = mpm::strategies()
-        .into_iter()
-        .filter(|n| !mpm::by_name(n).expect("listed").info().forked)
-        .collect();
+    let in_process = in_process_strategies();
     for name in in_process {
         for reads in [true, false] {
             for path in ["/loop", "/worker"] {
