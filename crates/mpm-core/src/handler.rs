@@ -320,6 +320,16 @@ pub trait Handler: Send + Sync + 'static {
     /// itself (400, 408, 413 …). The default does nothing.
     fn log(&self, _exchange: &Exchange<'_>) {}
 
+    /// Whether [`Handler::log`] reads [`Exchange::headers`]. When false,
+    /// the engine hands the request's headers to [`Handler::handle`]
+    /// without keeping a copy for the log, and `log` sees an empty map.
+    /// The default, true, is always right; a handler whose `log` does not
+    /// look at the headers saves a copy of them per request by saying
+    /// false.
+    fn log_reads_headers(&self) -> bool {
+        true
+    }
+
     /// Whether answering a request for `uri` by `method` never blocks: the
     /// response is built in memory or from a file the page cache holds,
     /// with no network call, no lock held for long, no sleep, and a
@@ -346,6 +356,9 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
     fn log(&self, exchange: &Exchange<'_>) {
         (**self).log(exchange)
     }
+    fn log_reads_headers(&self) -> bool {
+        (**self).log_reads_headers()
+    }
     fn answer_never_blocks(&self, method: &http::Method, uri: &http::Uri) -> bool {
         (**self).answer_never_blocks(method, uri)
     }
@@ -361,6 +374,10 @@ where
 {
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
         self(req, conn)
+    }
+    /// A closure logs nothing: no copy of the headers is kept for it.
+    fn log_reads_headers(&self) -> bool {
+        false
     }
 }
 

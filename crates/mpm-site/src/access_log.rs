@@ -146,6 +146,13 @@ impl LogFormat {
         LogFormat { items }
     }
 
+    /// Whether a line reads the request's headers (`%{Name}i`, `%V`).
+    pub fn reads_headers(&self) -> bool {
+        self.items
+            .iter()
+            .any(|item| matches!(item, Item::Host | Item::RequestHeader(_)))
+    }
+
     /// Append the line (with its newline) for `ex` to `out`; `server_name`
     /// is the canonical name of the host that served it.
     pub fn render(&self, ex: &Exchange<'_>, server_name: &str, out: &mut String) {
@@ -325,6 +332,11 @@ impl AccessLog {
             Arc::new(LogFile::open(path)?),
             Arc::new(LogFormat::parse(format)),
         ))
+    }
+
+    /// Whether a line reads the request's headers.
+    pub fn reads_headers(&self) -> bool {
+        self.format.reads_headers()
     }
 
     /// Write the line for `ex` in one `write`; `server_name` is the

@@ -1,15 +1,50 @@
 //! Content types from file names: `AddType` overrides, then the built-in
 //! table (`mime_guess`).
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use http::header::HeaderValue;
 
 use crate::error::Error;
 
 /// Extension → content type overrides (`AddType`), consulted before
 /// `mime_guess`. Extensions are stored without the dot, lowercase.
-#[derive(Default)]
 pub struct MimeTypes {
+    /// Tells this table's answers from another's in [`RECENT`].
+    id: u64,
     overrides: Vec<(String, HeaderValue)>,
+}
+
+impl Default for MimeTypes {
+    fn default() -> MimeTypes {
+        MimeTypes {
+            id: next_id(),
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// A number no other [`MimeTypes`] of this process has.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The longest extension [`RECENT`] keeps; longer ones are looked up
+/// each time.
+const EXT_MAX: usize = 16;
+/// How many extensions [`RECENT`] keeps per thread.
+const RECENT_LEN: usize = 8;
+
+/// An extension as [`RECENT`] keeps it: its bytes, as written, and length.
+type ExtKey = ([u8; EXT_MAX], usize);
+
+thread_local! {
+    /// The content types last looked up on this thread, newest first: by
+    /// table id and extension, the answer.
+    static RECENT: RefCell<Vec<(u64, ExtKey, Option<HeaderValue>)>> =
+        RefCell::new(Vec::with_capacity(RECENT_LEN));
 }
 
 impl MimeTypes {
@@ -27,16 +62,52 @@ impl MimeTypes {
         }
         // Later AddType lines win, as in Apache.
         overrides.reverse();
-        Ok(MimeTypes { overrides })
+        Ok(MimeTypes {
+            id: next_id(),
+            overrides,
+        })
     }
 
     /// The content type of a file named `name`, if its extension is known.
+    /// The answers for the last few extensions are kept per thread, so a
+    /// file served again costs no search of the tables.
     pub fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
         let dot = name.iter().rposition(|&b| b == b'.')?;
-        let ext = std::str::from_utf8(&name[dot + 1..]).ok()?;
+        let ext = &name[dot + 1..];
         if ext.is_empty() {
             return None;
         }
+        if ext.len() > EXT_MAX {
+            return self.search(ext);
+        }
+        let mut key: ExtKey = ([0; EXT_MAX], ext.len());
+        key.0[..ext.len()].copy_from_slice(ext);
+        RECENT
+            .try_with(|recent| {
+                let mut recent = recent.borrow_mut();
+                if let Some(i) = recent
+                    .iter()
+                    .position(|(id, k, _)| *id == self.id && *k == key)
+                {
+                    // Move to the front: the oldest falls out first.
+                    recent[..=i].rotate_right(1);
+                    return recent[0].2.clone();
+                }
+                let found = self.search(ext);
+                if recent.len() == RECENT_LEN {
+                    recent.pop();
+                }
+                recent.insert(0, (self.id, key, found.clone()));
+                found
+            })
+            // The cache is gone while the thread exits: search.
+            .unwrap_or_else(|_| self.search(ext))
+    }
+
+    /// The content type of the extension `ext` (without its dot) from the
+    /// tables.
+    fn search(&self, ext: &[u8]) -> Option<HeaderValue> {
+        let ext = std::str::from_utf8(ext).ok()?;
         if let Some((_, value)) = self
             .overrides
             .iter()
@@ -65,5 +136,42 @@ mod tests {
         assert_eq!(mime.lookup(b"a.html").unwrap(), "text/html");
         assert_eq!(mime.lookup(b"noext"), None);
         assert_eq!(mime.lookup(b"a.unknownext"), None);
+    }
+
+    #[test]
+    fn each_table_answers_for_itself_however_often_and_in_whatever_order_asked() {
+        let plain = MimeTypes::default();
+        let custom = MimeTypes::new(&[("txt".into(), "text/x-custom".into())]).unwrap();
+        let long = format!("a.{}", "x".repeat(EXT_MAX + 1));
+        for round in 0..3 {
+            // More extensions than a thread keeps, so some fall out.
+            for ext in [
+                "gif", "png", "css", "js", "json", "svg", "woff", "pdf", "zip",
+            ] {
+                let name = format!("f.{ext}");
+                assert_eq!(
+                    plain.lookup(name.as_bytes()),
+                    mime_guess::from_ext(ext)
+                        .first_raw()
+                        .map(HeaderValue::from_static),
+                    "round {round}: type of {name}"
+                );
+            }
+            for (table, name, want) in [
+                (&plain, "a.txt", "text/plain"),
+                (&custom, "a.txt", "text/x-custom"),
+                (&custom, "a.TXT", "text/x-custom"),
+                (&plain, "a.TxT", "text/plain"),
+            ] {
+                let got = table.lookup(name.as_bytes());
+                assert_eq!(got.unwrap(), want, "round {round}: type of {name}");
+            }
+            assert_eq!(plain.lookup(b"a.unknownext"), None, "round {round}");
+            assert_eq!(plain.lookup(long.as_bytes()), None, "round {round}");
+        }
+        // A table made later, where a dropped one was, answers for itself.
+        drop(custom);
+        let again = MimeTypes::new(&[("txt".into(), "text/x-again".into())]).unwrap();
+        assert_eq!(again.lookup(b"a.txt").unwrap(), "text/x-again");
     }
 }

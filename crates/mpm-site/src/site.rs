@@ -62,6 +62,10 @@ pub struct Site {
     scoreboard: mpm_core::Scoreboard,
     status: Arc<StatusInfo>,
     remote_ip: RemoteIpConfig,
+    /// Whether [`Handler::log`] reads the request's headers: to choose the
+    /// host among several, for `RemoteIPHeader`, or for a log line's
+    /// `%{Name}i` or `%V`.
+    log_reads_headers: bool,
     /// The proxy's balancers, for `SetHandler balancer-manager`.
     balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
 }
@@ -128,6 +132,11 @@ impl Site {
             hosts.push(Host::new(vhost, main, logs, proxy, scoreboard.counters()));
         }
         let mime = MimeTypes::new(&cfg.add_types)?;
+        let log_reads_headers = hosts.len() > 1
+            || cfg.remote_ip.header.is_some()
+            || hosts
+                .iter()
+                .any(|host| host.logs.iter().any(AccessLog::reads_headers));
         Ok(Site {
             router: Router::new(main, &cfg.vhosts),
             hosts,
@@ -136,6 +145,7 @@ impl Site {
             scoreboard,
             status,
             remote_ip: cfg.remote_ip.clone(),
+            log_reads_headers,
             balancers: Arc::new(workers.balancers().to_vec()),
         })
     }
@@ -420,6 +430,10 @@ impl Handler for Site {
             .hosts
             .iter()
             .any(|host| host.may_list(&path) || host.proxy.takes(&path))
+    }
+
+    fn log_reads_headers(&self) -> bool {
+        self.log_reads_headers
     }
 
     /// Counts the exchange in the scoreboard's lifetime counters (for the

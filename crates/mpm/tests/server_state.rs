@@ -128,12 +128,17 @@ fn the_default_strategy_serves_in_this_process_so_46_posts_are_all_listed_with_u
     forty_six_posts_are_all_listed_with_unique_ids(server);
 }
 
-#[test]
-fn every_in_process_strategy_shares_the_handlers_state_between_its_threads() {
-    let in_process: Vec<&str> = mpm::strategies()
+/// The compiled strategies that serve in this process.
+fn in_process_strategies() -> Vec<&'static str> {
+    mpm::strategies()
         .into_iter()
         .filter(|n| !mpm::by_name(n).expect("listed").info().forked)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_in_process_strategy_shares_the_handlers_state_between_its_threads() {
+    let in_process = in_process_strategies();
     assert!(
         in_process.contains(&"single"),
         "strategies() lists no in-process strategy: {in_process:?}"
@@ -177,4 +182,82 @@ fn an_unknown_strategy_is_refused_by_bind_naming_the_ones_there_are() {
         text.contains("\"threads\"") && text.contains("event-threads") == cfg!(feature = "event"),
         "the error does not name the strategy and the ones compiled in: {text}"
     );
+}
+
+/// Records the `User-Agent` that `handle` and then `log` saw; its log hook
+/// reads the headers or not, as `reads` says.
+struct LogsUserAgent {
+    reads: bool,
+    seen: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+fn user_agent(headers: &mpm::http::HeaderMap) -> String {
+    headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+impl mpm::Handler for LogsUserAgent {
+    fn handle(&self, req: Request<'_>, _: &ConnInfo) -> Response {
+        let seen = format!("handle {}", user_agent(req.headers()));
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(seen);
+        Response::new(Body::from("ok"))
+    }
+    fn log(&self, ex: &mpm::Exchange<'_>) {
+        let seen = format!("log {}", user_agent(ex.headers));
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(seen);
+    }
+    fn log_reads_headers(&self) -> bool {
+        self.reads
+    }
+    fn answer_never_blocks(&self, _: &Method, uri: &mpm::http::Uri) -> bool {
+        // Under event-threads: `/loop` on the loop's thread, `/worker` on
+        // a worker.
+        uri.path() == "/loop"
+    }
+}
+
+#[test]
+fn the_log_hook_sees_the_request_headers_when_it_reads_them_and_handle_always_does() {
+    let in_process = in_process_strategies();
+    for name in in_process {
+        for reads in [true, false] {
+            for path in ["/loop", "/worker"] {
+                let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+                let handler = LogsUserAgent {
+                    reads,
+                    seen: seen.clone(),
+                };
+                let running = Running::start(mpm::Server::new(handler).strategy(name));
+                let mut s = connect(running.addr);
+                let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\nUser-Agent: probe\r\n\r\n");
+                s.write_all(raw.as_bytes()).expect("send the request");
+                let resp = read_response(&mut BufReader::new(s), false);
+                assert_eq!(resp.status, 200, "{name}: GET {path} got {}", resp.status);
+                // The log hook runs after the answer is sent: wait for it.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                let got = loop {
+                    let got = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    if got.len() >= 2 || std::time::Instant::now() > deadline {
+                        break got;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                };
+                let log = if reads { "log probe" } else { "log -" };
+                assert_eq!(
+                    got,
+                    ["handle probe", log],
+                    "{name}, GET {path}, log_reads_headers {reads}: what handle and log saw"
+                );
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! TLS is switched on: it only sees [`ConnInfo`].
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,6 +49,51 @@ impl ConnInfo {
     pub fn socket_peer(&self) -> SocketAddr {
         self.proxied.as_ref().map_or(self.peer, |p| p.proxy)
     }
+
+    /// The peer's IP address as text (`127.0.0.1`, `::1`), written into
+    /// `buf` rather than a new `String`: the scoreboard takes it for every
+    /// request, and an IPv4 address is written without `fmt`.
+    pub fn peer_ip_text<'b>(&self, buf: &'b mut [u8; IP_TEXT_LEN]) -> &'b str {
+        ip_text(self.peer.ip(), buf)
+    }
+}
+
+/// The longest text of an IP address:
+/// `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`.
+pub const IP_TEXT_LEN: usize = 45;
+
+/// `ip` as `Display` writes it, in `buf`.
+fn ip_text(ip: IpAddr, buf: &mut [u8; IP_TEXT_LEN]) -> &str {
+    let len = match ip {
+        IpAddr::V4(v4) => {
+            let mut len = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                if octet >= 100 {
+                    buf[len] = b'0' + octet / 100;
+                    len += 1;
+                }
+                if octet >= 10 {
+                    buf[len] = b'0' + octet / 10 % 10;
+                    len += 1;
+                }
+                buf[len] = b'0' + octet % 10;
+                len += 1;
+            }
+            len
+        }
+        IpAddr::V6(v6) => {
+            let mut rest = &mut buf[..];
+            // Never fails: the longest IPv6 text fits.
+            let _ = write!(rest, "{v6}");
+            IP_TEXT_LEN - rest.len()
+        }
+    };
+    // Only ASCII digits, dots, colons and hex letters were written.
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
 /// How the bytes travel.
@@ -363,5 +408,43 @@ impl AsRawFd for Connection {
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.tcp().as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_text_writes_what_display_writes() {
+        let mut addrs: Vec<IpAddr> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "127.0.0.1",
+            "::",
+            "::1",
+            "::ffff:1.2.3.4",
+            "2001:db8::8a2e:370:7334",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        // The longest text an address has.
+        addrs.push(IpAddr::V6(
+            std::net::Ipv4Addr::BROADCAST.to_ipv6_compatible(),
+        ));
+        for octet in 0..=255u8 {
+            addrs.push(IpAddr::from([octet, 255 - octet, octet / 7, 99]));
+        }
+        for addr in addrs {
+            let mut buf = [0; IP_TEXT_LEN];
+            assert_eq!(
+                ip_text(addr, &mut buf),
+                addr.to_string(),
+                "text of {addr:?}"
+            );
+        }
     }
 }

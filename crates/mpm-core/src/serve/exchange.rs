@@ -12,7 +12,7 @@ use super::context::{status_page, After, Serving, DRAIN_LIMIT};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
 use crate::handler::{Body, Exchange, RequestBody, Response};
-use crate::net::connection::ConnInfo;
+use crate::net::connection::{ConnInfo, IP_TEXT_LEN};
 use crate::process::scoreboard::WorkerState;
 
 impl Serving<'_, '_> {
@@ -20,7 +20,8 @@ impl Serving<'_, '_> {
     pub(super) fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
         let line = e.request_line.clone().unwrap_or_default();
         if let Some(slot) = self.ctx.worker_slot {
-            slot.begin_request(&self.io.info().peer.ip().to_string(), "", &line);
+            let mut ip = [0; IP_TEXT_LEN];
+            slot.begin_request(self.io.info().peer_ip_text(&mut ip), "", &line);
         }
         let (mut headers, body) = engine::error_page(e.status, e.reason);
         if let Some(allow) = e.allow {
@@ -83,7 +84,7 @@ impl Serving<'_, '_> {
     /// Run the handler on a parsed head and send its response.
     pub(super) fn answer(
         &mut self,
-        head: RequestHead,
+        mut head: RequestHead,
         served: u32,
         started: SystemTime,
         clock: Instant,
@@ -95,7 +96,8 @@ impl Serving<'_, '_> {
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("");
-            slot.begin_request(&info.peer.ip().to_string(), host, &head.request_line);
+            let mut ip = [0; IP_TEXT_LEN];
+            slot.begin_request(info.peer_ip_text(&mut ip), host, &head.request_line);
         }
         let limits = &self.ctx.protocol.limits;
         let t = &self.ctx.protocol.timeouts;
@@ -107,7 +109,14 @@ impl Serving<'_, '_> {
         };
         let is_head = head.method == http::Method::HEAD;
         let version = head.version;
-        let request_headers = head.headers.clone();
+        let handler = self.ctx.handler;
+        // The handler takes the headers; a copy stays for its log hook
+        // only if that reads them.
+        let request_headers = if handler.log_reads_headers() {
+            head.headers.clone()
+        } else {
+            std::mem::take(&mut head.headers)
+        };
         let mut builder = http::Request::builder()
             .method(head.method.clone())
             .uri(head.uri.clone())
@@ -115,7 +124,6 @@ impl Serving<'_, '_> {
         if let Some(h) = builder.headers_mut() {
             *h = request_headers;
         }
-        let handler = self.ctx.handler;
         // A head the `http` crate cannot hold is the engine's refusal: it
         // closes, as every refusal does.
         let mut represented = true;

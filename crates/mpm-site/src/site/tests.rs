@@ -1685,3 +1685,43 @@ fn unopenable_log_file_is_a_startup_error_naming_it() {
         )
     );
 }
+
+#[test]
+fn the_log_hook_asks_for_the_request_headers_only_when_a_host_choice_remoteip_or_a_format_reads_them(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let with_log = |format: &str| {
+        let mut main = host(dir.path(), Some("main.test"), &[]);
+        main.custom_logs = vec![CustomLog {
+            path: dir.path().join("access.log"),
+            format: format.into(),
+        }];
+        main
+    };
+    let reads = |cfg: &SiteConfig| site(cfg).log_reads_headers();
+    assert!(
+        !reads(&config(with_log("%h %l %u %t \"%r\" %>s %b"), vec![])),
+        "one host, common log format: no headers needed, yet the site asked for them"
+    );
+    assert!(
+        !reads(&config(host(dir.path(), Some("main.test"), &[]), vec![])),
+        "one host, no log: no headers needed, yet the site asked for them"
+    );
+    for format in ["%{User-Agent}i", "%V", CustomLog::COMBINED] {
+        assert!(
+            reads(&config(with_log(format), vec![])),
+            "the format {format:?} reads a request header, yet the site did not ask for them"
+        );
+    }
+    let vhost = host(dir.path(), Some("a.test"), &["*:80"]);
+    assert!(
+        reads(&config(with_log("%>s"), vec![vhost])),
+        "with virtual hosts the Host header chooses the log, yet the site did not ask for it"
+    );
+    let mut cfg = config(with_log("%a %>s"), vec![]);
+    cfg.remote_ip.header = Some(http::HeaderName::from_static("x-forwarded-for"));
+    assert!(
+        reads(&cfg),
+        "RemoteIPHeader makes %a read a header, yet the site did not ask for it"
+    );
+}
