@@ -82,7 +82,7 @@ pub struct Handback {
     /// What this turn in the worker did.
     pub stats: ConnStats,
     /// With [`After::Tunnel`]: the `101` is written, and the loop joins
-    /// the connection to this tunnel's socket ([`Tunnel::pump`]).
+    /// the connection to this tunnel's socket ([`Tunnel::pump`](crate::serve::Tunnel::pump)).
     pub tunnel: Option<Box<super::Tunnel>>,
 }
 

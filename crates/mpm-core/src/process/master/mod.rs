@@ -91,9 +91,15 @@ use crate::error::Error;
 use crate::mpm::RunContext;
 use crate::net::poll::poll_timeout;
 use crate::process::child::{self, ChildContext};
-use crate::process::clamp::Clamped;
 use crate::process::scoreboard::WorkerState;
-use crate::process::spare::{Counts, Regulator, SpareLimits};
+use crate::process::spare::{Counts, Regulator};
+
+mod exit;
+mod params;
+
+pub use exit::signal_description;
+use exit::Death;
+pub use params::MasterParams;
 
 /// How long stopped children get between `SIGTERM` and `SIGKILL`.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -104,65 +110,6 @@ pub const CRASH_WINDOW: Duration = Duration::from_secs(10);
 
 /// More early deaths than this within [`CRASH_WINDOW`] is a crash loop.
 pub const CRASH_LIMIT: usize = 5;
-
-/// How many children, and how the spares are kept; in processes for
-/// `start` and `max_children`, in the strategy's idle units (processes or
-/// threads) for `spare`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MasterParams {
-    /// Children started by each run (`StartServers`).
-    pub start: u32,
-    /// Idle units kept between these bounds.
-    pub spare: SpareLimits,
-    /// Children of a run alive at once (from `MaxRequestWorkers`); those
-    /// told to leave are not counted, and finishing children of earlier
-    /// runs hold other slots of the scoreboard (at most its process slots
-    /// in all).
-    pub max_children: u32,
-    /// Worker slots each child uses (1 for prefork, `ThreadsPerChild` for
-    /// worker and event; at most the scoreboard's threads): the master
-    /// marks them starting and counts their idle ones as spares. The
-    /// slots above stay `.`.
-    pub threads_per_child: u32,
-}
-
-impl MasterParams {
-    /// The parameters of prefork from its clamped directives:
-    /// `StartServers` children, spare processes between `MinSpareServers`
-    /// and `MaxSpareServers`, `MaxRequestWorkers` children at most, one
-    /// thread each.
-    pub fn prefork(cfg: &Clamped) -> MasterParams {
-        let d = cfg.directives();
-        MasterParams {
-            start: cfg.start_servers(),
-            spare: SpareLimits {
-                min_spare: d.min_spare_servers,
-                max_spare: d.max_spare_servers,
-            },
-            max_children: cfg.max_request_workers(),
-            threads_per_child: 1,
-        }
-    }
-
-    /// The parameters of a threaded strategy (worker, event) from its
-    /// clamped directives: `StartServers` children, spare threads between
-    /// `MinSpareThreads` and `MaxSpareThreads`, `MaxRequestWorkers /
-    /// ThreadsPerChild` children at most.
-    pub fn threaded(cfg: &Clamped) -> MasterParams {
-        let d = cfg.directives();
-        // At least 1: clamping made it so.
-        let threads = cfg.threads_per_child();
-        MasterParams {
-            start: cfg.start_servers(),
-            spare: SpareLimits {
-                min_spare: d.min_spare_threads,
-                max_spare: d.max_spare_threads,
-            },
-            max_children: cfg.max_request_workers() / threads,
-            threads_per_child: threads,
-        }
-    }
-}
 
 /// One forked child, as the master knows it.
 #[derive(Debug)]
@@ -176,19 +123,6 @@ struct Child {
     leaving: bool,
     /// Sent `SIGTERM` by the master: a death by it is no news.
     terminated: bool,
-}
-
-/// How a reaped child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Death {
-    /// Exit code 0.
-    Clean,
-    /// A non-zero exit code other than [`child::FATAL_EXIT`].
-    Status(i32),
-    /// Killed by a signal.
-    Signal(i32),
-    /// [`child::FATAL_EXIT`].
-    Fatal,
 }
 
 /// The children of the forking strategies and what the master knows of
@@ -799,44 +733,5 @@ impl State {
                 unsafe { libc::_exit(code) }
             }
         }
-    }
-}
-
-/// Apache's words for the signals a child commonly dies of.
-pub fn signal_description(sig: i32) -> String {
-    let text = match sig {
-        libc::SIGSEGV => "Segmentation fault",
-        libc::SIGKILL => "Killed",
-        libc::SIGABRT => "Aborted",
-        libc::SIGBUS => "Bus error",
-        libc::SIGFPE => "Floating point exception",
-        libc::SIGILL => "Illegal instruction",
-        libc::SIGTERM => "Terminated",
-        libc::SIGINT => "Interrupt",
-        libc::SIGHUP => "Hangup",
-        libc::SIGPIPE => "Broken pipe",
-        libc::SIGQUIT => "Quit",
-        libc::SIGUSR1 => "User defined signal 1",
-        libc::SIGUSR2 => "User defined signal 2",
-        libc::SIGXCPU => "CPU time limit exceeded",
-        libc::SIGXFSZ => "File size limit exceeded",
-        _ => {
-            return Signal::try_from(sig)
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|_| format!("signal {sig}"))
-        }
-    };
-    text.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_are_described_as_apache_does() {
-        assert_eq!(signal_description(11), "Segmentation fault");
-        assert_eq!(signal_description(9), "Killed");
-        assert_eq!(signal_description(libc::SIGSYS), "SIGSYS");
     }
 }
