@@ -211,3 +211,199 @@ fn handlers_are_chosen_by_name_and_one_no_module_provides_is_a_500() {
         );
     }
 }
+
+#[test]
+fn an_error_document_is_served_with_the_errors_status_from_a_local_url_a_remote_one_or_text() {
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/errors/404.html", "custom not found");
+        site.write("htdocs/gone/x", "x");
+        site.write("htdocs/text/x", "x");
+        let root = site.docroot();
+        let (_server, at) = serve(
+            &site,
+            mpm,
+            &format!(
+                "ErrorDocument 404 /errors/404.html\n\
+                 ErrorDocument 403 https://errors.example/forbidden\n\
+                 <Directory {root}/text>\nErrorDocument 404 \"Nothing here, sorry\"\n</Directory>\n\
+                 <Directory {root}/gone>\nRequire all denied\n</Directory>\n\
+                 <Directory {root}/loop>\nErrorDocument 404 /loop/missing\n</Directory>\n",
+                root = root.display()
+            ),
+        );
+        assert_eq!(
+            fetch(at, "/missing.html"),
+            (404, "custom not found".into()),
+            "{mpm}: a local ErrorDocument keeps the status"
+        );
+        let resp = get(at, "localhost", "/gone/x");
+        assert_eq!(
+            resp.status, 302,
+            "{mpm}: a remote ErrorDocument is a redirect"
+        );
+        assert_eq!(
+            resp.header("location"),
+            Some("https://errors.example/forbidden")
+        );
+        assert_eq!(
+            fetch(at, "/text/missing"),
+            (404, "Nothing here, sorry".into()),
+            "{mpm}: a message"
+        );
+        std::fs::create_dir_all(root.join("loop")).unwrap();
+        let (status, body) = fetch(at, "/loop/nothing");
+        assert_eq!(status, 404, "{mpm}: an ErrorDocument that fails itself");
+        assert!(
+            body.contains("Additionally, a 404 Not Found") && body.contains("ErrorDocument"),
+            "{mpm}: the page says the ErrorDocument failed too: {body}"
+        );
+    }
+}
+
+#[test]
+fn fallback_resource_serves_what_is_missing_and_directory_slash_off_keeps_the_url() {
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/app/front.txt", "front controller");
+        site.write("htdocs/app/real.txt", "real file");
+        site.write("htdocs/app/dir/index.html", "dir index");
+        site.write("htdocs/noslash/index.html", "no slash index");
+        let root = site.docroot();
+        let (_server, at) = serve(
+            &site,
+            mpm,
+            &format!(
+                "<Directory {root}/app>\nFallbackResource /app/front.txt\n</Directory>\n\
+                 <Directory {root}/noslash>\nDirectorySlash Off\n</Directory>\n",
+                root = root.display()
+            ),
+        );
+        assert_eq!(
+            fetch(at, "/app/real.txt"),
+            (200, "real file".into()),
+            "{mpm}"
+        );
+        assert_eq!(
+            fetch(at, "/app/pretty/permalink?x=1"),
+            (200, "front controller".into()),
+            "{mpm}: a missing path is served by the FallbackResource"
+        );
+        let resp = get(at, "localhost", "/app/dir");
+        assert_eq!(resp.status, 301, "{mpm}: DirectorySlash On (the default)");
+        assert_eq!(resp.header("location"), Some("http://localhost/app/dir/"));
+        let resp = get(at, "localhost", "/noslash");
+        assert_ne!(resp.status, 301, "{mpm}: DirectorySlash Off: no redirect");
+        assert_eq!(
+            fetch(at, "/noslash/"),
+            (200, "no slash index".into()),
+            "{mpm}"
+        );
+    }
+}
+
+#[test]
+fn trace_is_echoed_as_apache_does_by_default_and_refused_with_trace_enable_off() {
+    for mpm in MPMS {
+        let site = Site::new();
+        let (_server, at) = serve(&site, mpm, "");
+        let resp = raw(
+            at,
+            b"TRACE /anything HTTP/1.1\r\nHost: localhost\r\nX-Probe: seen\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(resp.status, 200, "{mpm}: TraceEnable On (Apache's default)");
+        assert_eq!(resp.header("content-type"), Some("message/http"));
+        let echo = resp.text();
+        assert!(
+            echo.starts_with("TRACE /anything HTTP/1.1\r\n") && echo.contains("x-probe: seen"),
+            "{mpm}: the request echoed: {echo:?}"
+        );
+        let with_body = raw(
+            at,
+            b"TRACE / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        );
+        assert_eq!(with_body.status, 413, "{mpm}: a TRACE with a body");
+
+        let site = Site::new();
+        let (_server, at) = serve(&site, mpm, "TraceEnable Off\n");
+        let resp = raw(
+            at,
+            b"TRACE / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(resp.status, 405, "{mpm}: TraceEnable Off");
+    }
+}
+
+#[test]
+fn file_etag_chooses_the_parts_of_the_etag_and_none_leaves_it_out() {
+    use std::os::unix::fs::MetadataExt;
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/a/f.txt", "twelve bytes");
+        site.write("htdocs/b/f.txt", "twelve bytes");
+        site.write("htdocs/c/f.txt", "twelve bytes");
+        let root = site.docroot();
+        let (_server, at) = serve(
+            &site,
+            mpm,
+            &format!(
+                "<Directory {root}/b>\nFileETag INode Size\n</Directory>\n\
+                 <Directory {root}/c>\nFileETag None\n</Directory>\n",
+                root = root.display()
+            ),
+        );
+        let default = get(at, "localhost", "/a/f.txt");
+        let etag = default.header("etag").unwrap_or_default().to_string();
+        assert!(
+            etag.starts_with("\"c-"),
+            "{mpm}: MTime Size by default: {etag}"
+        );
+        let b = get(at, "localhost", "/b/f.txt");
+        let b_meta = std::fs::metadata(root.join("b/f.txt")).unwrap();
+        assert_eq!(
+            b.header("etag"),
+            Some(format!("\"{:x}-c\"", b_meta.ino()).as_str()),
+            "{mpm}: INode Size"
+        );
+        let c = get(at, "localhost", "/c/f.txt");
+        assert_eq!(c.status, 200);
+        assert_eq!(c.header("etag"), None, "{mpm}: FileETag None");
+    }
+}
+
+#[test]
+fn server_signature_signs_mpmds_own_pages_and_add_charset_names_the_charset() {
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/utf/page.html", "<p>é</p>");
+        site.write("htdocs/plain.txt", "plain");
+        let root = site.docroot();
+        let (_server, at) = serve(
+            &site,
+            mpm,
+            &format!(
+                "ServerSignature On\nServerTokens Prod\nAddDefaultCharset utf-8\n\
+                 <Directory {root}/utf>\nAddCharset UTF-8 .html\n</Directory>\n",
+                root = root.display()
+            ),
+        );
+        let (status, body) = fetch(at, "/missing");
+        assert_eq!(status, 404);
+        assert!(
+            body.contains("<address>mpmd Server at localhost Port "),
+            "{mpm}: the signature: {body}"
+        );
+        let page = get(at, "localhost", "/utf/page.html");
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=UTF-8"),
+            "{mpm}"
+        );
+        let plain = get(at, "localhost", "/plain.txt");
+        assert_eq!(
+            plain.header("content-type"),
+            Some("text/plain; charset=utf-8"),
+            "{mpm}: AddDefaultCharset"
+        );
+    }
+}

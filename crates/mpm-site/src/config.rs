@@ -370,6 +370,24 @@ pub struct SiteConfig {
     /// `LimitInternalRecursion`: how many internal redirects one request
     /// may go through (10).
     pub limit_internal_recursion: u32,
+    /// `TraceEnable`: how a `TRACE` request is answered.
+    pub trace_enable: TraceEnable,
+    /// What the server calls itself in `ServerSignature` lines (the
+    /// `Server` header's value, as `ServerTokens` makes it).
+    pub server_software: String,
+}
+
+/// `TraceEnable`: whether the server answers `TRACE` itself (echoing the
+/// request, RFC 9110 §9.3.8), as Apache does by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceEnable {
+    /// `On` (Apache's default): echoed; a request with a body is refused
+    /// with 413.
+    On,
+    /// `Off`: 405.
+    Off,
+    /// `extended`: echoed, a body too.
+    Extended,
 }
 
 /// mod_remoteip's settings (see [`crate::remote_ip`] for the walk).
@@ -403,6 +421,8 @@ impl SiteConfig {
             remote_ip: RemoteIpConfig::default(),
             access_file_name: ".htaccess".to_string(),
             limit_internal_recursion: crate::pipeline::phases::DEFAULT_RECURSION_LIMIT,
+            trace_enable: TraceEnable::On,
+            server_software: "mpmd".to_string(),
         }
     }
 

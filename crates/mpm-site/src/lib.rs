@@ -134,7 +134,7 @@ mod validators;
 pub use access_log::AccessLog;
 pub use config::{
     AliasRule, CachedFile, CustomLog, FileCacheKind, IpNet, Options, OptionsSetting, Origin,
-    RedirectRule, RemoteIpConfig, Require, SiteConfig, VhostAddr, VirtualHost,
+    RedirectRule, RemoteIpConfig, Require, SiteConfig, TraceEnable, VhostAddr, VirtualHost,
 };
 pub use error::Error;
 pub use site::Site;

@@ -14,6 +14,48 @@ pub fn error_response(status: StatusCode) -> Response {
     page(status, explanation(status))
 }
 
+/// An error page for `status` with `signature` (`ServerSignature`'s
+/// `<address>` line, HTML) under it, and, when the `ErrorDocument` meant
+/// for it failed with `additionally`, Apache's sentence saying so.
+pub fn error_page(
+    status: StatusCode,
+    signature: Option<&str>,
+    additionally: Option<StatusCode>,
+) -> Response {
+    let mut detail = explanation(status).to_string();
+    if let Some(other) = additionally {
+        detail.push_str(&format!(
+            "</p>\n<p>Additionally, a {} {}\nerror was encountered while trying to use an ErrorDocument to handle the request.",
+            other.as_u16(),
+            other.canonical_reason().unwrap_or("Error")
+        ));
+    }
+    let mut response = page(status, &detail);
+    if let Some(signature) = signature {
+        if let Body::Bytes(bytes) = response.body() {
+            let text = String::from_utf8_lossy(bytes);
+            let signed = text.replacen("</body>", &format!("<hr>\n{signature}\n</body>"), 1);
+            *response.body_mut() = Body::from(signed);
+        }
+    }
+    response
+}
+
+/// `ServerSignature`'s line: `<address>mpmd/1.0 Server at host Port
+/// 80</address>`, the host a `mailto:` link to `admin` when given
+/// (`ServerSignature EMail`).
+pub fn signature(software: &str, host: &str, port: u16, admin: Option<&str>) -> String {
+    let host = escape_html(host);
+    let host = match admin {
+        Some(admin) => format!("<a href=\"mailto:{}\">{host}</a>", escape_html(admin)),
+        None => host,
+    };
+    format!(
+        "<address>{} Server at {host} Port {port}</address>",
+        escape_html(software)
+    )
+}
+
 /// 405 (or 501 for a method we do not know) with `Allow`.
 pub fn method_not_allowed(method: &Method) -> Response {
     let known = is_known_method(method);

@@ -64,6 +64,10 @@ pub struct Site {
     pub(crate) access_file_name: String,
     /// `LimitInternalRecursion`.
     pub(crate) recursion_limit: u32,
+    /// `TraceEnable`.
+    pub(crate) trace_enable: crate::config::TraceEnable,
+    /// The server's name and version, for `ServerSignature`.
+    pub(crate) server_software: String,
     /// Whether [`Handler::log`] reads the request's headers: to choose the
     /// host among several, for `RemoteIPHeader`, or for a log line's
     /// `%{Name}i` or `%V`.
@@ -86,6 +90,8 @@ pub struct Host {
     logs: Vec<AccessLog>,
     /// `ProxyPass` rules and their backends.
     pub(crate) proxy: HostProxy,
+    /// `ServerAdmin`, for `ServerSignature EMail`.
+    pub(crate) server_admin: Option<String>,
 }
 
 impl Site {
@@ -174,6 +180,8 @@ impl Site {
             overrides: None,
             access_file_name: cfg.access_file_name.clone(),
             recursion_limit: cfg.limit_internal_recursion,
+            trace_enable: cfg.trace_enable,
+            server_software: cfg.server_software.clone(),
         })
     }
 
@@ -221,6 +229,7 @@ impl Host {
             walks: Walks::new(&vhost.dir, &vhost.sections),
             logs,
             proxy,
+            server_admin: vhost.server_admin.clone(),
         }
     }
 

@@ -119,7 +119,8 @@ pub fn default_handler(
         method: r.method(),
         headers: r.headers(),
     };
-    let mut response = send_file(file, &meta, r.content_type.clone(), &req);
+    let validators = Validators::of(&meta).with_parts(r.dir.etag_parts(), &meta);
+    let mut response = send_file(file, &meta, &validators, r.content_type.clone(), &req);
     describe(r, &mut response);
     Ok(response)
 }
@@ -232,16 +233,13 @@ fn field<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<Cow<'h, [u8]>>
 fn send_file(
     file: File,
     meta: &Metadata,
+    validators: &Validators,
     content_type: Option<HeaderValue>,
     req: &FileRequest<'_>,
 ) -> Response {
-    respond(
-        &Validators::of(meta),
-        meta.len(),
-        content_type,
-        req,
-        |offset, len| Ok(Body::File { file, offset, len }),
-    )
+    respond(validators, meta.len(), content_type, req, |offset, len| {
+        Ok(Body::File { file, offset, len })
+    })
 }
 
 /// A cached file's response, as [`send_file`] would make it from the file

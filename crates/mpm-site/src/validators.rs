@@ -74,6 +74,43 @@ impl Validators {
         }
     }
 
+    /// These validators with the `ETag` `FileETag` asks for when it is not
+    /// Apache's default (`MTime Size`): of the file's inode, size and
+    /// mtime (microseconds) those `parts` name, in that order, hex; none
+    /// at all for `FileETag None`.
+    pub(crate) fn with_parts(
+        mut self,
+        parts: crate::pipeline::ETagParts,
+        meta: &Metadata,
+    ) -> Validators {
+        use std::os::unix::fs::MetadataExt;
+        if parts == crate::pipeline::ETagParts::DEFAULT {
+            return self;
+        }
+        let mtime = meta
+            .modified()
+            .unwrap_or(UNIX_EPOCH)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros();
+        let mut fields = Vec::with_capacity(3);
+        if parts.inode {
+            fields.push(format!("{:x}", meta.ino()));
+        }
+        if parts.size {
+            fields.push(format!("{:x}", meta.len()));
+        }
+        if parts.mtime {
+            fields.push(format!("{mtime:x}"));
+        }
+        self.etag = if fields.is_empty() {
+            None
+        } else {
+            HeaderValue::try_from(format!("\"{}\"", fields.join("-"))).ok()
+        };
+        self
+    }
+
     /// As [`crate::conditional::evaluate`] takes them, for a file of `len` bytes.
     pub(crate) fn representation(&self, len: u64) -> Representation<'_> {
         Representation {

@@ -1034,7 +1034,7 @@ fn logs_formats_and_levels() {
 
 #[test]
 fn add_type_server_tokens_and_ignored_directives() {
-    let cfg = ok("Listen 80\nAddType text/x-foo .foo FOO2\nAddType application/x-bar foo\nServerTokens Prod\nTypesConfig conf/mime.types\nMutex default\nNameVirtualHost *:80\n");
+    let cfg = ok("Listen 80\nAddType text/x-foo .foo FOO2\nAddType application/x-bar foo\nServerTokens Prod\nDefaultType text/plain\nMutex default\nNameVirtualHost *:80\n");
     assert_eq!(
         cfg.site.add_types,
         vec![
@@ -1054,6 +1054,38 @@ fn add_type_server_tokens_and_ignored_directives() {
     assert!(err("Listen 80\nSSLOCSPEnable on\n")
         .contains("SSLOCSPEnable is not supported by mpmd's mod_ssl"));
     assert!(err("Listen 80\nHostnameLookups On\n").contains("not supported"));
+}
+
+#[test]
+fn types_config_is_read_from_its_file_and_add_type_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    std::fs::write(
+        dir.path().join("conf/mime.types"),
+        "# types\ntext/x-from-file\tfoo bar\n",
+    )
+    .unwrap();
+    let file = dir.path().join("httpd.conf");
+    std::fs::write(
+        &file,
+        "Listen 80\nAddType text/x-added .bar\nTypesConfig conf/mime.types\n",
+    )
+    .unwrap();
+    let cfg = load(Some(&file), &opts()).expect("config loads");
+    assert_eq!(
+        cfg.site.add_types,
+        [
+            ("foo".to_string(), "text/x-from-file".to_string()),
+            ("bar".to_string(), "text/x-from-file".to_string()),
+            ("bar".to_string(), "text/x-added".to_string()),
+        ],
+        "the file's pairs first, so AddType's (later) win"
+    );
+    let e = err("Listen 80\nTypesConfig /nonexistent/mime.types\n");
+    assert!(
+        e.contains("httpd.conf:2: TypesConfig: could not open mime types config file /nonexistent/mime.types"),
+        "{e}"
+    );
 }
 
 #[test]

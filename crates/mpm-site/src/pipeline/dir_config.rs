@@ -58,6 +58,100 @@ pub struct DirConfig {
     /// Concatenated by the merge, as Apache's `sec_file` and `sec_if`: the
     /// file walk and the `<If>` walk read the merged list.
     pub nested: Vec<Arc<Section>>,
+    /// `ErrorDocument status what`, in order: the last for a status wins.
+    pub error_documents: Vec<(u16, ErrorDocument)>,
+    /// `ServerSignature`: the line under mpmd's own pages.
+    pub server_signature: Option<ServerSignature>,
+    /// mod_dir's `DirectorySlash` (On: a directory without its slash is
+    /// redirected to it).
+    pub directory_slash: Option<bool>,
+    /// mod_dir's `FallbackResource url` (`Some(None)`: `disabled`).
+    pub fallback_resource: Option<Option<String>>,
+    /// `FileETag`: what a file's `ETag` is made of.
+    pub file_etag: Option<FileETag>,
+    /// `AddDefaultCharset` (`Some(None)`: `Off`): the charset added to a
+    /// `text/plain` or `text/html` answer that names none.
+    pub default_charset: Option<Option<String>>,
+    /// mod_setenvif's `SetEnvIf`, `SetEnvIfNoCase`, `BrowserMatch`, in
+    /// order (applied in the header parser).
+    pub setenvif: Vec<Arc<crate::pipeline::env::SetEnvIf>>,
+    /// mod_env's `SetEnv`, `UnsetEnv`, `PassEnv`, in order (applied in the
+    /// fixups).
+    pub env: Vec<crate::pipeline::env::EnvEdit>,
+}
+
+/// What `ErrorDocument` answers an error with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorDocument {
+    /// A local URL (`/errors/404.html`): served by an internal redirect,
+    /// with the error's status and `REDIRECT_STATUS`, `REDIRECT_URL`.
+    Local(String),
+    /// Another server's URL: a 302 to it.
+    Remote(String),
+    /// A message (written in quotes): the body, with the error's status.
+    Text(String),
+    /// `default`: mpmd's own page (undoing an earlier section's).
+    Default,
+}
+
+/// `ServerSignature`: what mpmd's own pages (errors, listings) say of the
+/// server in their last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerSignature {
+    /// `Off` (Apache's default): nothing.
+    Off,
+    /// `On`: the server's name and version (as `ServerTokens` says), host
+    /// and port.
+    On,
+    /// `EMail`: as `On`, the host a `mailto:` link to `ServerAdmin`.
+    Email,
+}
+
+/// `FileETag`: which of a file's attributes its `ETag` is made of, set
+/// absolutely or changed (`+INode -Size`) from what the sections before
+/// left (Apache's default: `MTime Size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileETag {
+    /// `FileETag INode MTime Size`, `FileETag None`, …: exactly these.
+    Set(ETagParts),
+    /// `FileETag +INode -Size`: these on, those off, the others as before.
+    Change {
+        /// Turned on.
+        add: ETagParts,
+        /// Turned off.
+        remove: ETagParts,
+    },
+}
+
+/// The parts of a file's `ETag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ETagParts {
+    /// The inode number.
+    pub inode: bool,
+    /// The modification time.
+    pub mtime: bool,
+    /// The size.
+    pub size: bool,
+}
+
+impl ETagParts {
+    /// Apache 2.4's default: `MTime Size`.
+    pub const DEFAULT: ETagParts = ETagParts {
+        inode: false,
+        mtime: true,
+        size: true,
+    };
+
+    fn apply(self, setting: FileETag) -> ETagParts {
+        match setting {
+            FileETag::Set(parts) => parts,
+            FileETag::Change { add, remove } => ETagParts {
+                inode: (self.inode && !remove.inode) || add.inode,
+                mtime: (self.mtime && !remove.mtime) || add.mtime,
+                size: (self.size && !remove.size) || add.size,
+            },
+        }
+    }
 }
 
 /// Lay `over`'s setting on `base` when `over` sets one: the rule of a
@@ -90,6 +184,37 @@ impl DirConfig {
         replace(&mut self.allow_override, &over.allow_override);
         replace(&mut self.allow_override_list, &over.allow_override_list);
         append(&mut self.nested, &over.nested);
+        append(&mut self.error_documents, &over.error_documents);
+        replace(&mut self.server_signature, &over.server_signature);
+        replace(&mut self.directory_slash, &over.directory_slash);
+        replace(&mut self.fallback_resource, &over.fallback_resource);
+        self.file_etag = match (self.file_etag, over.file_etag) {
+            (Some(before), Some(FileETag::Change { .. })) => {
+                let parts = before_parts(before).apply(over.file_etag.unwrap_or(before));
+                Some(FileETag::Set(parts))
+            }
+            (before, next) => next.or(before),
+        };
+        replace(&mut self.default_charset, &over.default_charset);
+        append(&mut self.setenvif, &over.setenvif);
+        append(&mut self.env, &over.env);
+    }
+
+    /// The `ErrorDocument` for `status`, unless none (or `default`) is in
+    /// force.
+    pub fn error_document(&self, status: u16) -> Option<&ErrorDocument> {
+        self.error_documents
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == status)
+            .map(|(_, doc)| doc)
+            .filter(|doc| **doc != ErrorDocument::Default)
+    }
+
+    /// The parts of a file's `ETag` in force (`FileETag`).
+    pub fn etag_parts(&self) -> ETagParts {
+        self.file_etag
+            .map_or(ETagParts::DEFAULT, |s| ETagParts::DEFAULT.apply(s))
     }
 
     /// `self` with `over` laid on it (see [`DirConfig::merge`]).
@@ -142,6 +267,11 @@ impl DirConfig {
             .find(|e| e.attr == attr && e.ext == ext)
             .and_then(|e| e.value.as_deref())
     }
+}
+
+/// The parts an earlier `FileETag` leaves, from Apache's default.
+fn before_parts(setting: FileETag) -> ETagParts {
+    ETagParts::DEFAULT.apply(setting)
 }
 
 static DEFAULT_INDEX: std::sync::LazyLock<String> =

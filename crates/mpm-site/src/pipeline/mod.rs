@@ -72,6 +72,7 @@
 //! - **`<If>` expressions**: implement [`Condition`] ([`expr`]).
 
 pub mod dir_config;
+pub mod env;
 pub mod expr;
 pub mod handler;
 pub mod htaccess;
@@ -80,7 +81,9 @@ pub mod request;
 pub mod section;
 pub mod walk;
 
-pub use dir_config::{DirConfig, MimeAttr, MimeEdit};
+pub use dir_config::{
+    DirConfig, ETagParts, ErrorDocument, FileETag, MimeAttr, MimeEdit, ServerSignature,
+};
 pub use expr::Condition;
 pub use handler::{ContentHandler, HandlerName, Handlers};
 pub use htaccess::{OverrideError, OverrideParser, Overrides};

@@ -4,15 +4,23 @@
 //!
 //! | phase | what runs there |
 //! |-------|-----------------|
+//! | [`post_read_request`](Site::post_read_request) | the server's `SetEnvIf` lines (once, not again after an internal redirect) |
 //! | [`translate_name`](Site::translate_name) | mod_proxy's `ProxyPass`, mod_alias's `Redirect` and `Alias`, else the `DocumentRoot` |
-//! | [`map_to_storage`](Site::map_to_storage) | the directory walk (`<Directory>` by depth, `.htaccess` after each directory's sections, then `<DirectoryMatch>`), the file walk (`<Files>`, `<FilesMatch>`) |
+//! | [`map_to_storage`](Site::map_to_storage) | `TRACE` (`TraceEnable`); the directory walk (`<Directory>` by depth, `.htaccess` after each directory's sections, then `<DirectoryMatch>`), the file walk (`<Files>`, `<FilesMatch>`) |
 //! | [`location_walk`](Site::location_walk) | `<Location>`, `<LocationMatch>` in file order, then the merge (cached) |
 //! | [`if_walk`](Site::if_walk) | `<If>`, `<ElseIf>`, `<Else>` |
+//! | [`header_parser`](Site::header_parser) | the sections' `SetEnvIf` lines |
 //! | [`access_checker`](Site::access_checker) | `Require` (host and address) |
-//! | [`type_checker`](Site::type_checker) | mod_mime: content type, encoding, language, the handler by extension; `ForceType`, `SetHandler` |
-//! | [`fixups`](Site::fixups) | mod_dir: `DirectorySlash`, `DirectoryIndex` |
-//! | [`handler`](Site::handler) | the handler by name ([`Handlers`](crate::pipeline::handler::Handlers)), or the default handler (files, listings) |
-//! | [`output_filters`](Site::output_filters) | the headers the phases set for the response |
+//! | [`type_checker`](Site::type_checker) | mod_mime: content type, charset, encoding, language, the handler by extension; `ForceType`, `SetHandler` |
+//! | [`fixups`](Site::fixups) | mod_env (`SetEnv`, `UnsetEnv`, `PassEnv`); mod_dir: `DirectorySlash`, `DirectoryIndex`, `FallbackResource` |
+//! | [`handler`](Site::handler) | the handler by name ([`Handlers`](crate::pipeline::handler::Handlers)), or the default handler (files with `FileETag`'s validators, listings) |
+//! | [`output_filters`](Site::output_filters) | the headers the phases set for the response, `AddDefaultCharset` |
+//!
+//! An error status from any phase is answered by
+//! [`error_document`](Site::error_document): the `ErrorDocument` in force
+//! (a local URL by an internal redirect with `REDIRECT_STATUS`, another
+//! server's by a 302, a message), else mpmd's page with the
+//! `ServerSignature` line.
 //!
 //! A module adds its work as one call in the phase where Apache runs it.
 
@@ -24,8 +32,8 @@ use http::header::HeaderValue;
 use http::{Method, StatusCode};
 use mpm_core::Response;
 
-use crate::pages::{error_response, method_not_allowed, options_response};
-use crate::pipeline::dir_config::{DirConfig, MimeAttr};
+use crate::pages::{method_not_allowed, options_response};
+use crate::pipeline::dir_config::{DirConfig, ErrorDocument, MimeAttr, ServerSignature};
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::{Failure, HtaccessRules};
 use crate::pipeline::request::{Exit, RequestState, Step};
@@ -44,31 +52,39 @@ impl Site {
     /// starts again at `translate_name` (at most `LimitInternalRecursion`
     /// times, then 500); an error status is answered with its page.
     pub fn process(&self, host: &Host, r: &mut RequestState<'_>) -> Response {
+        self.post_read_request(r);
         let mut outcome = self.run_phases(host, r);
         loop {
             let (url, fast) = match outcome {
-                Ok(response) => return self.output_filters(r, response, true),
-                Err(Exit::Respond(response)) => return self.output_filters(r, *response, false),
-                Err(Exit::Status(status)) => {
-                    let page = error_response(status);
-                    return self.output_filters(r, page, false);
+                Ok(mut response) => {
+                    if let Some(status) = r.error_status {
+                        // An error document: the error's status, unless it
+                        // chose another (a script's `Status`).
+                        if response.status() == StatusCode::OK {
+                            *response.status_mut() = status;
+                        }
+                    }
+                    return self.output_filters(r, response, true);
                 }
+                Err(Exit::Respond(response)) => return self.output_filters(r, *response, false),
+                Err(Exit::Status(status)) => match self.error_document(host, r, status) {
+                    Ok(response) => return self.output_filters(r, response, false),
+                    Err(url) => (url, false),
+                },
                 Err(Exit::Redirect(url)) => (url, false),
                 Err(Exit::FastRedirect(url)) => (url, true),
             };
             if r.redirects >= self.recursion_limit {
                 log::error!(
-                    "Request exceeded the limit of {} internal redirects due to probable \
+                    "[client {}] Request exceeded the limit of {} internal redirects due to probable \
                      configuration error. Use 'LimitInternalRecursion' to increase the limit if \
                      necessary. (while serving {})",
+                    r.conn.peer.ip(),
                     self.recursion_limit,
                     r.uri_text().escape_debug()
                 );
-                return self.output_filters(
-                    r,
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR),
-                    false,
-                );
+                let page = self.error_page(host, r, StatusCode::INTERNAL_SERVER_ERROR, None);
+                return self.output_filters(r, page, false);
             }
             let (raw_path, query) = match url.split_once('?') {
                 Some((path, query)) => (path, Some(query.to_string())),
@@ -77,7 +93,8 @@ impl Site {
             let mut path = Vec::with_capacity(raw_path.len() + 1);
             if let Err(status) = uri_path::normalise(raw_path, &mut path) {
                 log::error!("an internal redirect to '{url}' is not a local URL path ({status})");
-                return self.output_filters(r, error_response(status), false);
+                let page = self.error_page(host, r, StatusCode::INTERNAL_SERVER_ERROR, None);
+                return self.output_filters(r, page, false);
             }
             let base = host.walks.base.clone();
             if fast {
@@ -86,6 +103,94 @@ impl Site {
                 r.restart(url.clone(), path, query, base);
             }
             outcome = self.run_phases(host, r);
+        }
+    }
+
+    /// The answer to the error `status`: the `ErrorDocument` in force for
+    /// it (a local URL: `Err(url)`, to serve by an internal redirect with
+    /// `REDIRECT_STATUS`; another server's: a 302; a message), else mpmd's
+    /// page (with `ServerSignature`'s line). An error while serving an
+    /// error document is answered with the first error's page, saying so.
+    fn error_document(
+        &self,
+        host: &Host,
+        r: &mut RequestState<'_>,
+        status: StatusCode,
+    ) -> Result<Response, String> {
+        if let Some(first) = r.error_status {
+            return Ok(self.error_page(host, r, first, Some(status)));
+        }
+        match r.dir.error_document(status.as_u16()).cloned() {
+            Some(ErrorDocument::Local(url)) => {
+                r.error_status = Some(status);
+                // As Apache: the error document is fetched with GET (HEAD stays).
+                if r.method() != Method::HEAD {
+                    r.method_override = Some(Method::GET);
+                }
+                Err(url)
+            }
+            Some(ErrorDocument::Remote(url)) => Ok(crate::pages::redirect(StatusCode::FOUND, &url)),
+            Some(ErrorDocument::Text(text)) => {
+                let mut response = Response::new(mpm_core::Body::from(text));
+                *response.status_mut() = status;
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=iso-8859-1"),
+                );
+                Ok(response)
+            }
+            Some(ErrorDocument::Default) | None => Ok(self.error_page(host, r, status, None)),
+        }
+    }
+
+    /// mpmd's page for `status`, with the `ServerSignature` in force.
+    pub fn error_page(
+        &self,
+        host: &Host,
+        r: &RequestState<'_>,
+        status: StatusCode,
+        additionally: Option<StatusCode>,
+    ) -> Response {
+        let signature = self.signature(host, r);
+        crate::pages::error_page(status, signature.as_deref(), additionally)
+    }
+
+    /// `ServerSignature`'s line for `r`, if one is in force: the host and
+    /// port as the client named them (Apache's `UseCanonicalName Off`).
+    pub fn signature(&self, host: &Host, r: &RequestState<'_>) -> Option<String> {
+        let mode = r.dir.server_signature.unwrap_or(ServerSignature::Off);
+        if mode == ServerSignature::Off {
+            return None;
+        }
+        let authority = r
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty());
+        let name = authority.map_or(&*host.server_name, crate::router::host_without_port);
+        let port = authority
+            .and_then(|a| a.rsplit_once(':'))
+            .filter(|(h, _)| !h.ends_with(']') || a_is_v6_with_port(h))
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(r.conn.local.port());
+        let admin = match mode {
+            ServerSignature::Email => host.server_admin.as_deref(),
+            _ => None,
+        };
+        Some(crate::pages::signature(
+            &self.server_software,
+            name,
+            port,
+            admin,
+        ))
+    }
+
+    /// What runs once, before the first `translate_name`: the server's
+    /// own `SetEnvIf` lines (Apache's `post_read_request`).
+    pub fn post_read_request(&self, r: &mut RequestState<'_>) {
+        let base = r.dir.clone();
+        for rule in &base.setenvif {
+            rule.apply(r);
         }
     }
 
@@ -101,6 +206,7 @@ impl Site {
         self.location_walk(host, r, &mut layers);
         r.dir = host.walks.merged(&layers);
         self.if_walk(r);
+        self.header_parser(host, r)?;
         self.access_checker(r)?;
         self.type_checker(r)?;
         self.fixups(host, r)?;
@@ -162,6 +268,11 @@ impl Site {
     ) -> Step {
         if r.handler == Some(HandlerName::ProxyServer) || r.filename.as_os_str().is_empty() {
             return Ok(());
+        }
+        if r.method() == Method::TRACE {
+            // http_core's TRACE, a map_to_storage hook as in Apache (after
+            // mod_proxy's: a proxied TRACE goes to the backend).
+            return Err(self.trace(r));
         }
         r.cached = self.cache.get(&r.filename).is_some();
         if !r.cached {
@@ -317,6 +428,37 @@ impl Site {
         Ok(())
     }
 
+    /// `TRACE` as `TraceEnable` says: the request echoed back as
+    /// `message/http`, or 405 (`Off`), or 413 for a request with a body
+    /// (unless `extended`).
+    fn trace(&self, r: &RequestState<'_>) -> Exit {
+        use crate::config::TraceEnable;
+        if self.trace_enable == TraceEnable::Off {
+            return Exit::respond(method_not_allowed(r.method()));
+        }
+        let has_body = r.headers().contains_key(http::header::TRANSFER_ENCODING)
+            || r.headers()
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+        if has_body && self.trace_enable != TraceEnable::Extended {
+            return Exit::Status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        let mut echo =
+            format!("{} {} {:?}\r\n", r.method(), r.original_uri(), r.version()).into_bytes();
+        for (name, value) in r.headers() {
+            echo.extend_from_slice(name.as_str().as_bytes());
+            echo.extend_from_slice(b": ");
+            echo.extend_from_slice(value.as_bytes());
+            echo.extend_from_slice(b"\r\n");
+        }
+        let mut response = Response::new(mpm_core::Body::from(echo));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("message/http"),
+        );
+        Exit::respond(response)
+    }
+
     /// The `<Location>` and `<LocationMatch>` sections of `r.uri` onto
     /// `layers` (merged over the directory walk's, as Apache's second
     /// location walk is).
@@ -364,6 +506,19 @@ impl Site {
         }
     }
 
+    /// mod_setenvif's lines of the sections (the server's ran before
+    /// `translate_name`), in order.
+    pub fn header_parser(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
+        let server_lines = host.walks.base.setenvif.len();
+        if r.dir.setenvif.len() > server_lines {
+            let dir = r.dir.clone();
+            for rule in &dir.setenvif[server_lines..] {
+                rule.apply(r);
+            }
+        }
+        Ok(())
+    }
+
     /// `Require` (mod_authz_host's forms): 403 when the merged config's
     /// rule refuses the client. Authentication (`check_user_id`) and
     /// user-based authorisation (`auth_checker`) join here.
@@ -388,6 +543,7 @@ impl Site {
         } else {
             r.filename.file_name().map(|n| n.as_bytes())
         };
+        let mut charset = None;
         if let Some(name) = name {
             if !dir.mime.is_empty() {
                 let text = String::from_utf8_lossy(name).to_ascii_lowercase();
@@ -404,6 +560,9 @@ impl Site {
                     if let Some(value) = dir.mime_value(MimeAttr::Language, ext) {
                         r.content_languages.push(value.to_string());
                     }
+                    if let Some(value) = dir.mime_value(MimeAttr::Charset, ext) {
+                        charset = Some(value);
+                    }
                 }
             }
             if r.content_type.is_none() {
@@ -415,6 +574,12 @@ impl Site {
                 .as_deref()
                 .and_then(|t| HeaderValue::from_str(t).ok());
         }
+        if let (Some(charset), Some(media_type)) = (charset, &r.content_type) {
+            let text = String::from_utf8_lossy(media_type.as_bytes());
+            if !text.to_ascii_lowercase().contains("charset=") {
+                r.content_type = HeaderValue::from_str(&format!("{text}; charset={charset}")).ok();
+            }
+        }
         match &dir.handler {
             Some(HandlerName::None) | None => {}
             Some(name) if r.handler != Some(HandlerName::ProxyServer) => {
@@ -425,19 +590,39 @@ impl Site {
         Ok(())
     }
 
-    /// mod_dir, for a directory the default handler would serve: without
-    /// its trailing slash, a 301 to it (`DirectorySlash`); with it, the
-    /// first `DirectoryIndex` file there, served in its place.
+    /// mod_env's `SetEnv`, `UnsetEnv`, `PassEnv`; then mod_dir, for what
+    /// the default handler would serve: a directory without its trailing
+    /// slash is redirected to it (301, unless `DirectorySlash Off`); with
+    /// it, the first `DirectoryIndex` file there is served in its place;
+    /// where nothing is there, the `FallbackResource` is.
     pub fn fixups(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
         let _ = host;
+        if !r.dir.env.is_empty() {
+            let dir = r.dir.clone();
+            for edit in &dir.env {
+                edit.apply(r);
+            }
+        }
         let default = matches!(
             r.handler,
             None | Some(HandlerName::None | HandlerName::DefaultHandler)
         );
-        if !default || !r.finfo.as_ref().is_some_and(|m| m.is_dir()) {
+        if !default {
+            return Ok(());
+        }
+        if r.finfo.is_none() && !r.cached && !r.filename.as_os_str().is_empty() {
+            if let Some(Some(fallback)) = &r.dir.fallback_resource {
+                return Err(Exit::FastRedirect(fallback_url(fallback, &r.uri)));
+            }
+            return Ok(());
+        }
+        if !r.finfo.as_ref().is_some_and(|m| m.is_dir()) {
             return Ok(());
         }
         if !r.uri.ends_with(b"/") {
+            if r.dir.directory_slash == Some(false) {
+                return Ok(());
+            }
             return Err(Exit::respond(static_files::slash_redirect(r)));
         }
         let follow = r.dir.options().follow_symlinks;
@@ -505,13 +690,17 @@ impl Site {
 
     /// The response on its way out: the headers the phases set for it
     /// (`headers_out` on a handler's answer, `err_headers_out` on every
-    /// answer). mod_headers, mod_expires and mod_deflate join here.
+    /// answer), `AddDefaultCharset`. mod_headers, mod_expires and
+    /// mod_deflate join here.
     pub fn output_filters(
         &self,
         r: &mut RequestState<'_>,
         mut response: Response,
         handled: bool,
     ) -> Response {
+        if let Some(Some(charset)) = &r.dir.default_charset {
+            add_default_charset(&mut response, charset);
+        }
         if handled && !r.headers_out.is_empty() {
             for (name, value) in r.headers_out.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
                 response.headers_mut().entry(name).or_insert(value);
@@ -575,6 +764,48 @@ fn fold<'a>(base: &'a DirConfig, layers: &'a [Layer<'_>]) -> Folded<'a> {
             || list.is_some_and(|l| !l.is_empty()),
         list,
     }
+}
+
+/// `AddDefaultCharset`: `; charset=…` on a `text/plain` or `text/html`
+/// answer that names no charset.
+fn add_default_charset(response: &mut Response, charset: &str) {
+    let Some(value) = response.headers().get(http::header::CONTENT_TYPE) else {
+        return;
+    };
+    let Ok(text) = value.to_str() else { return };
+    let essence = text.split(';').next().unwrap_or("").trim();
+    let textual =
+        essence.eq_ignore_ascii_case("text/plain") || essence.eq_ignore_ascii_case("text/html");
+    if !textual || text.to_ascii_lowercase().contains("charset=") {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("{text}; charset={charset}")) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
+    }
+}
+
+/// The URL a `FallbackResource` names, for a request for `uri`: as
+/// written when it is a path from the root, else relative to `uri`'s
+/// directory.
+fn fallback_url(fallback: &str, uri: &[u8]) -> String {
+    if fallback.starts_with('/') {
+        return fallback.to_string();
+    }
+    let dir = match uri.iter().rposition(|&b| b == b'/') {
+        Some(i) => &uri[..=i],
+        None => b"/",
+    };
+    let mut url: String = escape_path(dir).collect();
+    url.push_str(fallback);
+    url
+}
+
+/// Whether `host` (the part of a `Host` value before its last `:`) is a
+/// bracketed IPv6 literal, so what follows the `:` is a port.
+fn a_is_v6_with_port(host: &str) -> bool {
+    host.starts_with('[') && host.ends_with(']')
 }
 
 /// `segments` (innermost first, as collected) joined as a path: `/a/b`.

@@ -168,6 +168,9 @@ pub struct RequestState<'a> {
     pub(crate) opened: Option<std::fs::File>,
     /// Whether `filename` is one `MMapFile`/`CacheFile` holds.
     pub(crate) cached: bool,
+    /// The method an error document is fetched with (GET), when it is not
+    /// the request's.
+    pub(crate) method_override: Option<Method>,
 }
 
 impl<'a> RequestState<'a> {
@@ -207,12 +210,14 @@ impl<'a> RequestState<'a> {
             root_len: 0,
             opened: None,
             cached: false,
+            method_override: None,
         }
     }
 
-    /// The method.
+    /// The method (GET while an `ErrorDocument` for another method's
+    /// error is served, as in Apache).
     pub fn method(&self) -> &Method {
-        self.req.method()
+        self.method_override.as_ref().unwrap_or(self.req.method())
     }
 
     /// The request's header fields.

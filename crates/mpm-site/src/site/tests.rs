@@ -772,7 +772,7 @@ fn head_gets_the_same_headers_as_get() {
 fn other_methods_get_405_or_501_with_allow_and_options_gets_200() {
     let fx = Fixture::new();
     let site = fx.site();
-    for method in ["POST", "PUT", "DELETE", "PATCH", "TRACE"] {
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
         let response = send(&site, method, "/hello.txt", &[], &conn());
         assert_status(&response, 405, method);
         assert_eq!(
@@ -788,6 +788,10 @@ fn other_methods_get_405_or_501_with_allow_and_options_gets_200() {
     assert_status(&response, 200, "OPTIONS");
     assert_eq!(header(&response, "allow"), Some("GET, HEAD, OPTIONS"));
     assert!(response.body().is_empty());
+    // TRACE is echoed, as Apache's TraceEnable On (its default) does.
+    let response = send(&site, "TRACE", "/hello.txt", &[], &conn());
+    assert_status(&response, 200, "TRACE");
+    assert_eq!(header(&response, "content-type"), Some("message/http"));
 }
 
 #[test]
@@ -1724,5 +1728,143 @@ fn the_log_hook_asks_for_the_request_headers_only_when_a_host_choice_remoteip_or
     assert!(
         reads(&cfg),
         "RemoteIPHeader makes %a read a header, yet the site did not ask for it"
+    );
+}
+
+// ------------------------------------------- request state and phases
+
+/// A handler that answers with the request's environment, one `NAME=value`
+/// a line, and its URI.
+struct EchoEnv;
+
+impl crate::pipeline::ContentHandler for EchoEnv {
+    fn handle(
+        &self,
+        r: &mut crate::pipeline::RequestState<'_>,
+    ) -> Result<Response, crate::pipeline::Exit> {
+        let mut out = format!("uri={}\nrequest_uri={}\n", r.uri_text(), r.request_uri());
+        for (name, value) in r.subprocess_env.iter() {
+            out.push_str(&format!("{name}={value}\n"));
+        }
+        Ok(Response::new(Body::from(out)))
+    }
+}
+
+/// A handler that always redirects internally to itself, counting its
+/// calls.
+struct Looper(Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::pipeline::ContentHandler for Looper {
+    fn handle(
+        &self,
+        _: &mut crate::pipeline::RequestState<'_>,
+    ) -> Result<Response, crate::pipeline::Exit> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(crate::pipeline::Exit::Redirect("/again.loop".into()))
+    }
+}
+
+thread_local! {
+    /// The calls of the `Looper` of the site this thread made last.
+    static LOOPS: std::cell::RefCell<Arc<std::sync::atomic::AtomicUsize>> = Default::default();
+}
+
+fn env_site(fx: &Fixture) -> Site {
+    use crate::pipeline::env::{Attribute, EnvAction, EnvEdit, SetEnvIf};
+    use crate::pipeline::{ErrorDocument, MimeAttr, MimeEdit, Pattern};
+    let mut main = fx.main();
+    main.dir.setenvif.push(Arc::new(SetEnvIf {
+        attribute: Attribute::parse("User-Agent"),
+        pattern: Pattern::new("Bot/([0-9]+)", false).unwrap(),
+        actions: vec![EnvAction::parse("bot=$1"), EnvAction::parse("!gone")],
+    }));
+    main.dir
+        .env
+        .push(EnvEdit::Set("SITE".into(), "test".into()));
+    main.dir
+        .env
+        .push(EnvEdit::Set("gone".into(), "unset later".into()));
+    main.dir.env.push(EnvEdit::Unset("gone".into()));
+    for (ext, name) in [("echo", "echo-env"), ("loop", "looper")] {
+        main.dir.mime.push(MimeEdit {
+            attr: MimeAttr::Handler,
+            ext: ext.into(),
+            value: Some(name.into()),
+        });
+    }
+    main.dir
+        .error_documents
+        .push((404, ErrorDocument::Local("/env.echo".into())));
+    let mut site = site(&config(main, Vec::new()));
+    site.handlers_mut().register("echo-env", Arc::new(EchoEnv));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    LOOPS.with(|l| *l.borrow_mut() = calls.clone());
+    site.handlers_mut()
+        .register("looper", Arc::new(Looper(calls)));
+    site
+}
+
+#[test]
+fn set_env_if_and_set_env_fill_the_environment_a_handler_reads() {
+    let fx = Fixture::new();
+    let site = env_site(&fx);
+    let response = get(&site, "/x.echo?q=1", &[("user-agent", "Bot/42 (x)")]);
+    assert_status(&response, 200, "a registered handler by extension");
+    let body = text(response);
+    assert!(body.contains("bot=42\n"), "SetEnvIf with $1: {body}");
+    assert!(body.contains("SITE=test\n"), "SetEnv: {body}");
+    assert!(!body.contains("gone="), "UnsetEnv after SetEnv: {body}");
+}
+
+#[test]
+fn a_local_error_document_is_an_internal_redirect_with_redirect_variables_and_the_status() {
+    let fx = Fixture::new();
+    let site = env_site(&fx);
+    let response = get(&site, "/missing.txt?a=b", &[("user-agent", "Bot/7")]);
+    assert_status(&response, 404, "the error's status, from the ErrorDocument");
+    let body = text(response);
+    for line in [
+        "uri=/env.echo\n",
+        "request_uri=/env.echo\n",
+        "REDIRECT_STATUS=404\n",
+        "REDIRECT_URL=/missing.txt\n",
+        "REDIRECT_QUERY_STRING=a=b\n",
+        "REDIRECT_bot=7\n",
+    ] {
+        assert!(body.contains(line), "{line:?} in {body}");
+    }
+}
+
+#[test]
+fn internal_redirects_stop_at_limit_internal_recursion_with_a_500() {
+    let fx = Fixture::new();
+    let site = env_site(&fx);
+    let response = get(&site, "/start.loop", &[]);
+    assert_status(&response, 500, "a redirect loop");
+    let calls = LOOPS.with(|l| l.borrow().load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(
+        calls, 11,
+        "the request and its 10 internal redirects, Apache's default limit"
+    );
+}
+
+#[test]
+fn a_handler_nobody_registered_is_a_500_and_set_handler_none_undoes_an_outer_one() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let site = fx.with_main(|m| {
+        m.dir.handler = Some(HandlerName::CgiScript);
+        m.sections.push(
+            Section::new(SectionKind::Directory(root.join("sub"))).with(DirConfig {
+                handler: Some(HandlerName::None),
+                ..DirConfig::default()
+            }),
+        );
+    });
+    assert_status(&get(&site, "/hello.txt", &[]), 500, "cgi-script: no module");
+    assert_status(
+        &get(&site, "/sub/index.html", &[]),
+        200,
+        "SetHandler none below",
     );
 }

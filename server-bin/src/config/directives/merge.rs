@@ -54,6 +54,7 @@ impl State<'_> {
             exceptions: self.proxy_protocol_exceptions,
             timeout: self.proxy_protocol_timeout,
         };
+        let server_software = self.protocol.server_header.clone();
         let htaccess = super::HtaccessContext::new(
             self.server_root.clone(),
             self.defined.iter().cloned().collect(),
@@ -76,11 +77,17 @@ impl State<'_> {
             site: SiteConfig {
                 main,
                 vhosts,
-                add_types: self.add_types,
+                add_types: self
+                    .types_config
+                    .into_iter()
+                    .chain(self.add_types)
+                    .collect(),
                 cached_files: self.cached_files,
                 remote_ip: self.remote_ip,
                 access_file_name: self.access_file_name,
                 limit_internal_recursion: self.limit_internal_recursion,
+                trace_enable: self.trace_enable,
+                server_software,
             },
             ssl,
             warnings: self.warnings,

@@ -30,6 +30,12 @@
 //!   `AddHandler`, `RemoveHandler`;
 //! - [`htaccess`]: `.htaccess` files: which `AllowOverride` class each
 //!   directive needs, and the parser the site is given;
+//! - [`mime`]: mod_mime's `AddCharset`, `AddEncoding`, `AddLanguage`,
+//!   `Remove…`, `ForceType`, `TypesConfig`, `AddDefaultCharset`;
+//! - [`core_dir`]: `ErrorDocument`, `FileETag`, `ServerSignature`,
+//!   mod_dir's `DirectorySlash` and `FallbackResource`; `TraceEnable`,
+//!   `AccessFileName`, `LimitInternalRecursion`;
+//! - [`env`]: mod_env and mod_setenvif;
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
@@ -46,9 +52,8 @@
 //! know): `MaxMemFree`, `ThreadStackSize`, `ReceiveBufferSize`,
 //! `SendBufferSize`, `ScoreBoardFile`, `CoreDumpDirectory`,
 //! `EnableExceptionHook`, `Mutex`, `DefaultRuntimeDir`, `UseCanonicalName`,
-//! `ServerSignature`, `EnableSendfile`, `EnableMMAP`, `TraceEnable`,
-//! `HostnameLookups Off` (silently); `DefaultType`, `TypesConfig`, `AddDefaultCharset` other than
-//! `Off`, `NameVirtualHost`, per-host `ErrorLog`/`LogLevel`, and the
+//! `EnableSendfile`, `EnableMMAP`, `HostnameLookups Off` (silently);
+//! `DefaultType`, `NameVirtualHost`, per-host `ErrorLog`/`LogLevel`, and the
 //! `Options` `ExecCGI`, `Includes`, `IncludesNOEXEC`, `MultiViews`,
 //! `SymLinksIfOwnerMatch` (with a warning).
 //!
@@ -65,10 +70,13 @@
 //! warning and is left out, so the server starts without it.
 
 mod access;
+mod core_dir;
+mod env;
 mod file_cache;
 mod htaccess;
 mod logging;
 mod merge;
+mod mime;
 mod mpm_common;
 mod protocol;
 mod proxy;
@@ -522,12 +530,15 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 9] = [
+        let families: [Family; 12] = [
             server::directive,
             protocol::directive,
             logging::directive,
             site::directive,
             access::directive,
+            mime::directive,
+            core_dir::directive,
+            env::directive,
             file_cache::directive,
             ssl::directive,
             remoteip::directive,

@@ -78,43 +78,16 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
         "enablesendfile" | "enablemmap" => {
             one_arg(d.name, d.args).and_then(|v| on_off(d.name, v).map(drop))
         }
-        "traceenable" => one_of(
-            d,
-            "TraceEnable",
-            &["on", "off", "extended"],
-            "On, Off or extended",
-        ),
         "usecanonicalname" => one_of(
             d,
             "UseCanonicalName",
             &["on", "off", "dns"],
             "On, Off or DNS",
         ),
-        "serversignature" => one_of(
-            d,
-            "ServerSignature",
-            &["on", "off", "email"],
-            "On, Off or EMail",
-        ),
-        "adddefaultcharset" => one_arg(d.name, d.args).map(|v| {
-            if !v.eq_ignore_ascii_case("off") {
-                l.warn(
-                    d.origin,
-                    "AddDefaultCharset has no effect in mpmd (no charset is added)",
-                );
-            }
-        }),
         "defaulttype" => {
             l.warn(
                 d.origin,
                 "DefaultType has no effect (as in Apache 2.4); types come from file extensions",
-            );
-            Ok(())
-        }
-        "typesconfig" => {
-            l.warn(
-                d.origin,
-                "TypesConfig is ignored: mpmd has its own type table; add types with AddType",
             );
             Ok(())
         }

@@ -227,6 +227,10 @@ pub(super) struct State<'a> {
     pub(super) limit_internal_recursion: u32,
     /// While a `.htaccess` file is read: what it may hold.
     pub(super) htaccess: Option<super::htaccess::Rules>,
+    /// `TraceEnable`.
+    pub(super) trace_enable: mpm_site::config::TraceEnable,
+    /// `TypesConfig`'s `(extension, type)` pairs (`AddType` wins over them).
+    pub(super) types_config: Vec<(String, String)>,
 }
 
 impl<'a> State<'a> {
@@ -274,6 +278,8 @@ impl<'a> State<'a> {
             access_file_name: ".htaccess".to_string(),
             limit_internal_recursion: mpm_site::pipeline::phases::DEFAULT_RECURSION_LIMIT,
             htaccess: None,
+            trace_enable: mpm_site::config::TraceEnable::On,
+            types_config: Vec::new(),
         }
     }
 
