@@ -111,7 +111,7 @@ impl Site {
     /// `REDIRECT_STATUS`; another server's: a 302; a message), else mpmd's
     /// page (with `ServerSignature`'s line). An error while serving an
     /// error document is answered with the first error's page, saying so.
-    fn error_document(
+    pub fn error_document(
         &self,
         host: &Host,
         r: &mut RequestState<'_>,
