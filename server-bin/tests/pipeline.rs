@@ -407,3 +407,48 @@ fn server_signature_signs_mpmds_own_pages_and_add_charset_names_the_charset() {
         );
     }
 }
+
+#[test]
+fn if_else_if_and_else_sections_apply_the_first_true_branch_of_their_chain() {
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/f.txt", "file");
+        let root = site.docroot();
+        let (_server, at) = serve(
+            &site,
+            mpm,
+            &format!(
+                "<Directory {root}>\n\
+                 <If \"%{{QUERY_STRING}} == 'deny'\">\nRequire all denied\n</If>\n\
+                 <ElseIf \"%{{HTTP_X_PROBE}} =~ /block/i\">\nRequire all denied\n</ElseIf>\n\
+                 <Else>\nErrorDocument 404 \"no such file here\"\n</Else>\n\
+                 </Directory>\n\
+                 <If \"-f %{{REQUEST_FILENAME}} && %{{REQUEST_URI}} == '/f.txt'\">\nForceType text/x-checked\n</If>\n",
+                root = root.display()
+            ),
+        );
+        assert_eq!(fetch(at, "/f.txt?deny").0, 403, "{mpm}: <If>");
+        let probed = raw(
+            at,
+            b"GET /f.txt HTTP/1.1\r\nHost: localhost\r\nX-Probe: BLOCK me\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(probed.status, 403, "{mpm}: <ElseIf>");
+        let plain = get(at, "localhost", "/f.txt");
+        assert_eq!(plain.status, 200, "{mpm}");
+        assert_eq!(
+            plain.header("content-type"),
+            Some("text/x-checked"),
+            "{mpm}: a server-level <If> with -f and &&"
+        );
+        assert_eq!(
+            fetch(at, "/missing?deny"),
+            (403, fetch(at, "/missing?deny").1),
+            "{mpm}: the <If> branch, not <Else>"
+        );
+        assert_eq!(
+            fetch(at, "/missing"),
+            (404, "no such file here".into()),
+            "{mpm}: <Else>"
+        );
+    }
+}

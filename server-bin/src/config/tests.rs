@@ -677,6 +677,38 @@ fn set_handler_is_a_name_in_any_section_and_unknown_names_warn() {
 }
 
 #[test]
+fn if_sections_parse_their_expression_and_else_needs_an_if_before_it() {
+    let cfg = ok("Listen 80\n<If \"%{HTTPS} == 'on'\">\nRequire all granted\n</If>\n<Else>\nRequire local\n</Else>\n");
+    let kinds: Vec<_> = cfg
+        .site
+        .main
+        .sections
+        .iter()
+        .map(|s| s.kind.directive())
+        .collect();
+    assert_eq!(kinds, ["<If>", "<Else>"]);
+    let e = err("Listen 80\n<Else>\nRequire local\n</Else>\n");
+    assert!(
+        e.contains(
+            "httpd.conf:2: <Else> section without previous <If> or <ElseIf> section in same scope"
+        ),
+        "{e}"
+    );
+    let e = err("Listen 80\n<If \"%{NOPE} == 'x'\">\n</If>\n");
+    assert!(
+        e.contains("httpd.conf:2: <If>: Parse error") && e.contains("unknown variable name 'NOPE'"),
+        "{e}"
+    );
+    let cfg = ok("Listen 80\n<Directory /x>\n<Files a>\n<If \"true\">\nRequire local\n</If>\n</Files>\n</Directory>\n");
+    let files = &cfg.site.main.sections[0].config.nested[0];
+    assert_eq!(
+        files.config.nested[0].kind.directive(),
+        "<If>",
+        "nested where written"
+    );
+}
+
+#[test]
 fn every_section_kind_is_read_with_files_nested_where_written() {
     let cfg = ok(r#"Listen 80
 <Files ".ht*">

@@ -480,28 +480,49 @@ impl Site {
         if !r.dir.nested.iter().any(|s| s.kind.is_if()) {
             return;
         }
-        let sections = r.dir.nested.clone();
+        let mut pending: Vec<std::sync::Arc<crate::pipeline::Section>> = r
+            .dir
+            .nested
+            .iter()
+            .filter(|s| s.kind.is_if())
+            .cloned()
+            .collect();
         let mut merged: Option<DirConfig> = None;
-        // Whether the current chain has applied a branch.
-        let mut chain_taken = false;
-        for section in sections.iter().filter(|s| s.kind.is_if()) {
-            let applies = match &section.kind {
-                SectionKind::If(cond) => {
-                    chain_taken = false;
-                    evaluate(cond.as_ref(), r)
+        // Sections a branch taken holds are walked after the others, as
+        // their own chains (nested `<If>`).
+        while !pending.is_empty() {
+            let mut inner = Vec::new();
+            // Whether the current chain has applied a branch.
+            let mut chain_taken = false;
+            for section in &pending {
+                let applies = match &section.kind {
+                    SectionKind::If(cond) => {
+                        chain_taken = false;
+                        evaluate(cond.as_ref(), r)
+                    }
+                    SectionKind::ElseIf(cond) => !chain_taken && evaluate(cond.as_ref(), r),
+                    SectionKind::Else => !chain_taken,
+                    _ => false,
+                };
+                if applies {
+                    chain_taken = true;
+                    let config = merged.get_or_insert_with(|| (*r.dir).clone());
+                    config.merge(&section.config);
+                    inner.extend(
+                        section
+                            .config
+                            .nested
+                            .iter()
+                            .filter(|s| s.kind.is_if())
+                            .cloned(),
+                    );
                 }
-                SectionKind::ElseIf(cond) => !chain_taken && evaluate(cond.as_ref(), r),
-                SectionKind::Else => !chain_taken,
-                _ => false,
-            };
-            if applies {
-                chain_taken = true;
-                merged
-                    .get_or_insert_with(|| (*r.dir).clone())
-                    .merge(&section.config);
             }
+            pending = inner;
         }
-        if let Some(config) = merged {
+        if let Some(mut config) = merged {
+            // The branches' own `<If>` sections were walked here.
+            config.nested.retain(|s| !s.kind.is_if());
             r.dir = std::sync::Arc::new(config);
         }
     }

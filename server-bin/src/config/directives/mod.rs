@@ -3,7 +3,8 @@
 //!
 //! This module walks the tree: the sections (`<IfModule>`, `<IfDefine>`,
 //! `<IfVersion>`, `<VirtualHost>`, `<Directory>`, `<DirectoryMatch>`,
-//! `<Location>`, `<LocationMatch>`, `<Files>`, `<FilesMatch>`) and
+//! `<Location>`, `<LocationMatch>`, `<Files>`, `<FilesMatch>`, `<If>`,
+//! `<ElseIf>`, `<Else>`) and
 //! `Include` are read here. A section's directives set its
 //! `mpm_site::pipeline::DirConfig` (`State::dir_config`); `<Files>` written
 //! inside `<Directory>` (or a `.htaccess`) is nested in its config, as
@@ -448,6 +449,41 @@ impl<'a> Loader<'a> {
                 };
                 self.section_body(kind, origin, children, scope, Block::Files)
             }
+            "if" | "elseif" | "else" => {
+                if matches!(scope.block, Block::Proxy(_)) {
+                    return Err(fail(format!("<{name}> cannot occur within <Proxy>")));
+                }
+                let lower = name.to_ascii_lowercase();
+                let kind = if lower == "else" {
+                    if !args.is_empty() {
+                        return Err(fail("<Else> takes no arguments".into()));
+                    }
+                    SectionKind::Else
+                } else {
+                    if args.is_empty() {
+                        return Err(fail(format!("<{name}> takes an expression: <{name} \"%{{REQUEST_URI}} == '/x'\">")));
+                    }
+                    let condition = mpm_site::pipeline::expr::parse(&args.join(" "))
+                        .map_err(|e| fail(format!("<{name}>: {e}")))?;
+                    if lower == "if" {
+                        SectionKind::If(condition)
+                    } else {
+                        SectionKind::ElseIf(condition)
+                    }
+                };
+                if lower != "if" {
+                    let previous = match self.state.open.last() {
+                        Some(parent) => parent.config.nested.last().map(|s| s.kind.clone()),
+                        None => self.state.host(scope.host).sections.last().map(|s| s.kind.clone()),
+                    };
+                    if !matches!(previous, Some(SectionKind::If(_) | SectionKind::ElseIf(_))) {
+                        return Err(fail(format!(
+                            "<{name}> section without previous <If> or <ElseIf> section in same scope"
+                        )));
+                    }
+                }
+                self.section_body(kind, origin, children, scope, Block::If)
+            }
             "proxy" => {
                 let index = proxy::open_balancer(&mut self.state, args, origin, scope).map_err(fail)?;
                 self.walk(children, Scope {
@@ -459,7 +495,7 @@ impl<'a> Loader<'a> {
                 "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
             ))),
             "requireall" | "requireany" | "requirenone" | "limit"
-            | "limitexcept" | "if" | "elseif" | "else" | "macro" => Err(fail(format!(
+            | "limitexcept" | "macro" => Err(fail(format!(
                 "<{name}> is not supported by mpmd{}",
                 match name.to_ascii_lowercase().as_str() {
                     "requireall" | "requireany" | "requirenone" => {

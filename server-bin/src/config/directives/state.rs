@@ -143,6 +143,8 @@ pub(super) enum Block {
     Location,
     /// `<Files>` or `<FilesMatch>`.
     Files,
+    /// `<If>`, `<ElseIf>` or `<Else>`.
+    If,
     /// A `.htaccess` file (outside any section in it).
     Htaccess,
     /// The host's `<Proxy balancer://…>` number `i` (in its proxy's
@@ -170,8 +172,8 @@ pub(super) enum Allowed {
     /// host, any section, a `.htaccess` file (Apache's `OR_*` contexts),
     /// not `<Proxy>`.
     PerDir,
-    /// Inside a section (`<Directory>`, `<Location>`, `<Files>`) or a
-    /// `.htaccess` file.
+    /// Inside a section (`<Directory>`, `<Location>`, `<Files>`, `<If>`)
+    /// or a `.htaccess` file.
     Section,
 }
 
@@ -357,7 +359,7 @@ impl<'a> State<'a> {
             Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
             Allowed::PerDir => format!("{name} is not allowed inside {}", where_(scope)),
             Allowed::Section => format!(
-                "{name} is allowed only inside <Directory>, <Location>, <Files> or .htaccess"
+                "{name} is allowed only inside <Directory>, <Location>, <Files>, <If> or .htaccess"
             ),
         })
     }
@@ -369,6 +371,7 @@ pub(super) fn where_(scope: Scope) -> &'static str {
         Block::Directory => "<Directory>",
         Block::Location => "<Location>",
         Block::Files => "<Files>",
+        Block::If => "<If>",
         Block::Htaccess => ".htaccess",
         Block::Proxy(_) => "<Proxy>",
         Block::None if scope.host != HostSel::Main => "<VirtualHost>",
