@@ -452,3 +452,54 @@ fn if_else_if_and_else_sections_apply_the_first_true_branch_of_their_chain() {
         );
     }
 }
+
+#[test]
+fn listings_follow_index_ignore_index_options_and_show_header_and_readme_files() {
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/list/b.txt", "b");
+        site.write("htdocs/list/A.txt", "a");
+        site.write("htdocs/list/zdir/x", "x");
+        site.write("htdocs/list/notes.bak", "old");
+        site.write("htdocs/list/HEADER.html", "<h2>Welcome to the list</h2>");
+        site.write("htdocs/list/README.txt", "read <me>");
+        let root = site.docroot();
+        let (_server, at) = serve(
+            &site,
+            mpm,
+            &format!(
+                "<Directory {root}/list>\nOptions +Indexes\nIndexIgnore *.bak\n\
+                 IndexOptions FancyIndexing FoldersFirst IgnoreCase\n\
+                 HeaderName HEADER.html\nReadmeName README.txt\n</Directory>\n",
+                root = root.display()
+            ),
+        );
+        let (status, page) = fetch(at, "/list/");
+        assert_eq!(status, 200, "{mpm}: {page}");
+        assert!(!page.contains("notes.bak"), "{mpm}: IndexIgnore: {page}");
+        assert!(
+            page.contains("<h2>Welcome to the list</h2>"),
+            "{mpm}: HeaderName: {page}"
+        );
+        assert!(
+            page.contains("read &lt;me&gt;"),
+            "{mpm}: ReadmeName, escaped: {page}"
+        );
+        assert!(
+            !page.contains(">HEADER.html<"),
+            "{mpm}: the header file is not listed: {page}"
+        );
+        let order: Vec<usize> = ["zdir/", "A.txt", "b.txt"]
+            .iter()
+            .map(|name| page.find(&format!(">{name}</a>")).unwrap_or(usize::MAX))
+            .collect();
+        assert!(
+            order[0] < order[1] && order[1] < order[2] && order[2] != usize::MAX,
+            "{mpm}: FoldersFirst then IgnoreCase order {order:?}: {page}"
+        );
+        assert!(
+            page.contains("Last modified"),
+            "{mpm}: FancyIndexing columns: {page}"
+        );
+    }
+}

@@ -47,13 +47,15 @@ pub struct FileRequest<'a> {
 /// cache when it holds it); for a directory that mod_dir found no index
 /// in, its listing where `Options Indexes` allows one, else 403. Nothing
 /// there, or path info after a file, is 404; `OPTIONS` is answered with
-/// `Allow`, other methods than GET and HEAD with 405. A file named
+/// `Allow`, other methods than GET and HEAD with 405. A listing ends with
+/// `signature` (`ServerSignature`'s line), when given. A file named
 /// `access_file_name` (`.htaccess`) is never sent, whatever the sections
 /// say (403).
 pub fn default_handler(
     r: &mut RequestState<'_>,
     cache: &FileCache,
     access_file_name: &str,
+    signature: Option<String>,
 ) -> Result<Response, Exit> {
     page_method(r.method())?;
     if r.filename.file_name().map(|n| n.as_encoded_bytes()) == Some(access_file_name.as_bytes()) {
@@ -91,7 +93,14 @@ pub fn default_handler(
             );
             return Err(Exit::Status(StatusCode::FORBIDDEN));
         }
-        return match listing::render(&r.filename, &r.uri) {
+        let how = listing::Listing {
+            ignore: &r.dir.index_ignore,
+            flags: r.dir.index_flags(),
+            header_name: r.dir.header_name.as_deref(),
+            readme_name: r.dir.readme_name.as_deref(),
+            signature,
+        };
+        return match listing::render(&r.filename, &r.uri, &how) {
             Ok(html) => {
                 let mut response = Response::new(Body::from(html));
                 response.headers_mut().insert(

@@ -30,6 +30,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("authz_host_module", "mod_authz_host.c"),
     ("reqtimeout_module", "mod_reqtimeout.c"),
     ("autoindex_module", "mod_autoindex.c"),
+    ("env_module", "mod_env.c"),
+    ("setenvif_module", "mod_setenvif.c"),
     ("unixd_module", "mod_unixd.c"),
     ("version_module", "mod_version.c"),
     ("ssl_module", "mod_ssl.c"),

@@ -78,6 +78,72 @@ pub struct DirConfig {
     /// mod_env's `SetEnv`, `UnsetEnv`, `PassEnv`, in order (applied in the
     /// fixups).
     pub env: Vec<crate::pipeline::env::EnvEdit>,
+    /// mod_autoindex's `IndexIgnore` wildcards, every section's added.
+    pub index_ignore: Vec<String>,
+    /// mod_autoindex's `IndexOptions`.
+    pub index_options: Option<IndexOptions>,
+    /// mod_autoindex's `HeaderName`: a file of the directory shown above
+    /// its listing.
+    pub header_name: Option<String>,
+    /// mod_autoindex's `ReadmeName`: a file of the directory shown below
+    /// its listing.
+    pub readme_name: Option<String>,
+}
+
+/// `IndexOptions`, set absolutely or changed (`+FoldersFirst
+/// -IgnoreCase`) from what the sections before left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexOptions {
+    /// `IndexOptions FancyIndexing FoldersFirst`: exactly these.
+    Set(IndexFlags),
+    /// `IndexOptions +FoldersFirst -IgnoreCase`.
+    Change {
+        /// Turned on.
+        add: IndexFlags,
+        /// Turned off.
+        remove: IndexFlags,
+    },
+}
+
+/// The `IndexOptions` mpmd's listings follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexFlags {
+    /// `FancyIndexing`: columns for the modification time and the size.
+    pub fancy: bool,
+    /// `HTMLTable`: those columns as an HTML table.
+    pub html_table: bool,
+    /// `FoldersFirst`: directories before files.
+    pub folders_first: bool,
+    /// `IgnoreCase`: names sorted without regard to case.
+    pub ignore_case: bool,
+    /// `SuppressHTMLPreamble`: the `HeaderName` file starts the page itself.
+    pub suppress_preamble: bool,
+}
+
+impl IndexFlags {
+    fn apply(self, setting: IndexOptions) -> IndexFlags {
+        match setting {
+            IndexOptions::Set(flags) => flags,
+            IndexOptions::Change { add, remove } => {
+                let keep = |on: bool, added: bool, removed: bool| (on && !removed) || added;
+                IndexFlags {
+                    fancy: keep(self.fancy, add.fancy, remove.fancy),
+                    html_table: keep(self.html_table, add.html_table, remove.html_table),
+                    folders_first: keep(
+                        self.folders_first,
+                        add.folders_first,
+                        remove.folders_first,
+                    ),
+                    ignore_case: keep(self.ignore_case, add.ignore_case, remove.ignore_case),
+                    suppress_preamble: keep(
+                        self.suppress_preamble,
+                        add.suppress_preamble,
+                        remove.suppress_preamble,
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// What `ErrorDocument` answers an error with.
@@ -198,6 +264,21 @@ impl DirConfig {
         replace(&mut self.default_charset, &over.default_charset);
         append(&mut self.setenvif, &over.setenvif);
         append(&mut self.env, &over.env);
+        append(&mut self.index_ignore, &over.index_ignore);
+        self.index_options = match (self.index_options, over.index_options) {
+            (Some(before), Some(next @ IndexOptions::Change { .. })) => Some(IndexOptions::Set(
+                IndexFlags::default().apply(before).apply(next),
+            )),
+            (before, next) => next.or(before),
+        };
+        replace(&mut self.header_name, &over.header_name);
+        replace(&mut self.readme_name, &over.readme_name);
+    }
+
+    /// The `IndexOptions` in force.
+    pub fn index_flags(&self) -> IndexFlags {
+        self.index_options
+            .map_or(IndexFlags::default(), |o| IndexFlags::default().apply(o))
     }
 
     /// The `ErrorDocument` for `status`, unless none (or `default`) is in

@@ -82,7 +82,8 @@ pub mod section;
 pub mod walk;
 
 pub use dir_config::{
-    DirConfig, ETagParts, ErrorDocument, FileETag, MimeAttr, MimeEdit, ServerSignature,
+    DirConfig, ETagParts, ErrorDocument, FileETag, IndexFlags, IndexOptions, MimeAttr, MimeEdit,
+    ServerSignature,
 };
 pub use expr::Condition;
 pub use handler::{ContentHandler, HandlerName, Handlers};

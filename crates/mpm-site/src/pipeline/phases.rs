@@ -681,7 +681,8 @@ impl Site {
     pub fn handler(&self, host: &Host, r: &mut RequestState<'_>) -> Result<Response, Exit> {
         match r.handler.clone() {
             None | Some(HandlerName::None | HandlerName::DefaultHandler) => {
-                static_files::default_handler(r, &self.cache, &self.access_file_name)
+                let signature = self.signature(host, r);
+                static_files::default_handler(r, &self.cache, &self.access_file_name, signature)
             }
             Some(HandlerName::ProxyServer) => {
                 let Some(route) = host.proxy.route(&r.uri, r.query.as_deref()) else {

@@ -37,6 +37,8 @@
 //!   mod_dir's `DirectorySlash` and `FallbackResource`; `TraceEnable`,
 //!   `AccessFileName`, `LimitInternalRecursion`;
 //! - [`env`]: mod_env and mod_setenvif;
+//! - [`autoindex`]: mod_autoindex's `IndexIgnore`, `IndexOptions`,
+//!   `HeaderName`, `ReadmeName`;
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
@@ -71,6 +73,7 @@
 //! warning and is left out, so the server starts without it.
 
 mod access;
+mod autoindex;
 mod core_dir;
 mod env;
 mod file_cache;
@@ -566,7 +569,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 12] = [
+        let families: [Family; 13] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -575,6 +578,7 @@ impl<'a> Loader<'a> {
             mime::directive,
             core_dir::directive,
             env::directive,
+            autoindex::directive,
             file_cache::directive,
             ssl::directive,
             remoteip::directive,
