@@ -233,6 +233,24 @@ impl Host {
         }
     }
 
+    /// Where mod_alias's `Alias` (the first whose URL holds `path`), else
+    /// the `DocumentRoot`, maps the normalised `path`: the root, and the
+    /// rest of the path below it (no leading or trailing slash).
+    pub(crate) fn map_url<'a>(&'a self, path: &'a [u8]) -> (&'a std::path::Path, &'a [u8]) {
+        let (root, rel) = match self
+            .aliases
+            .iter()
+            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
+        {
+            Some(alias) => {
+                let rest = &path[alias.url.len()..];
+                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
+            }
+            None => (&self.document_root, path.get(1..).unwrap_or_default()),
+        };
+        (root, rel.strip_suffix(b"/").unwrap_or(rel))
+    }
+
     /// Whether a GET or HEAD of the normalised `path` may take long to
     /// answer, decided without a file-system call: a `ProxyPass` rule takes
     /// it; `.htaccess` files may be read; a handler other than the
@@ -264,18 +282,7 @@ impl Host {
         if !path.ends_with(b"/") || redirected {
             return false;
         }
-        let (root, rel) = match self
-            .aliases
-            .iter()
-            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
-        {
-            Some(alias) => {
-                let rest = &path[alias.url.len()..];
-                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
-            }
-            None => (&self.document_root, path.get(1..).unwrap_or_default()),
-        };
-        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+        let (root, rel) = self.map_url(path);
         let dir = root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel));
         let mut layers: Vec<Layer<'_>> = Vec::new();
         self.walks.directory_sections(&dir, &mut layers);

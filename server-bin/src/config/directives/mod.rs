@@ -401,35 +401,25 @@ impl<'a> Loader<'a> {
             }
             "directory" | "directorymatch" => {
                 self.block_allowed(&format!("<{name}>"), scope).map_err(fail)?;
-                let kind = if name.eq_ignore_ascii_case("directorymatch") {
-                    SectionKind::DirectoryMatch(pattern(&format!("<{name}>"), one_arg(name, args).map_err(fail)?).map_err(fail)?)
-                } else if let [tilde, re] = args {
-                    if tilde != "~" {
-                        return Err(fail("<Directory> takes one directory path, or ~ and a regular expression".into()));
+                let plain = match regex_section(name, "directorymatch", args).map_err(fail)? {
+                    Some(re) => SectionKind::DirectoryMatch(re),
+                    None => {
+                        let dir = one_arg("<Directory>", args).map_err(fail)?;
+                        if dir.contains(['*', '?', '[']) {
+                            return Err(fail(format!(
+                                "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path, or use <DirectoryMatch>"
+                            )));
+                        }
+                        SectionKind::Directory(self.state.path(&raw[0]))
                     }
-                    SectionKind::DirectoryMatch(pattern("<Directory ~>", re).map_err(fail)?)
-                } else {
-                    let dir = one_arg("<Directory>", args).map_err(fail)?;
-                    if dir.contains(['*', '?', '[']) {
-                        return Err(fail(format!(
-                            "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path, or use <DirectoryMatch>"
-                        )));
-                    }
-                    SectionKind::Directory(self.state.path(&raw[0]))
                 };
-                self.section_body(kind, origin, children, scope, Block::Directory)
+                self.section_body(plain, origin, children, scope, Block::Directory)
             }
             "location" | "locationmatch" => {
                 self.block_allowed(&format!("<{name}>"), scope).map_err(fail)?;
-                let kind = if name.eq_ignore_ascii_case("locationmatch") {
-                    SectionKind::LocationMatch(pattern(&format!("<{name}>"), one_arg(name, args).map_err(fail)?).map_err(fail)?)
-                } else if let [tilde, re] = args {
-                    if tilde != "~" {
-                        return Err(fail("<Location> takes one URL path, or ~ and a regular expression".into()));
-                    }
-                    SectionKind::LocationMatch(pattern("<Location ~>", re).map_err(fail)?)
-                } else {
-                    SectionKind::Location(one_arg("<Location>", args).map_err(fail)?.to_string())
+                let kind = match regex_section(name, "locationmatch", args).map_err(fail)? {
+                    Some(re) => SectionKind::LocationMatch(re),
+                    None => SectionKind::Location(one_arg("<Location>", args).map_err(fail)?.to_string()),
                 };
                 self.section_body(kind, origin, children, scope, Block::Location)
             }
@@ -440,15 +430,9 @@ impl<'a> Loader<'a> {
                         where_(scope)
                     )));
                 }
-                let kind = if name.eq_ignore_ascii_case("filesmatch") {
-                    SectionKind::FilesMatch(pattern(&format!("<{name}>"), one_arg(name, args).map_err(fail)?).map_err(fail)?)
-                } else if let [tilde, re] = args {
-                    if tilde != "~" {
-                        return Err(fail("<Files> takes one file name (wildcards allowed), or ~ and a regular expression".into()));
-                    }
-                    SectionKind::FilesMatch(pattern("<Files ~>", re).map_err(fail)?)
-                } else {
-                    SectionKind::Files(one_arg("<Files>", args).map_err(fail)?.to_string())
+                let kind = match regex_section(name, "filesmatch", args).map_err(fail)? {
+                    Some(re) => SectionKind::FilesMatch(re),
+                    None => SectionKind::Files(one_arg("<Files>", args).map_err(fail)?.to_string()),
                 };
                 self.section_body(kind, origin, children, scope, Block::Files)
             }
@@ -720,9 +704,25 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// A section's regular expression, compiled (bounded in size), or why not.
-fn pattern(what: &str, source: &str) -> Res<Pattern> {
-    Pattern::new(source, false).map_err(|e| format!("{what}: {e}"))
+/// The regular expression of a section written `<xMatch regex>` (`name`
+/// is `matching`) or `<x ~ regex>`, compiled (bounded in size); `None`
+/// for the plain form `<x one-argument>`, which the caller reads.
+fn regex_section(name: &str, matching: &str, args: &[String]) -> Res<Option<Pattern>> {
+    let compile = |what: String, source: &str| {
+        Pattern::new(source, false)
+            .map(Some)
+            .map_err(|e| format!("{what}: {e}"))
+    };
+    if name.eq_ignore_ascii_case(matching) {
+        return compile(format!("<{name}>"), one_arg(name, args)?);
+    }
+    match args {
+        [tilde, re] if tilde == "~" => compile(format!("<{name} ~>"), re),
+        [_, _, ..] => Err(format!(
+            "<{name}> takes one argument, or ~ and a regular expression"
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// Where `needle` first occurs in `haystack`.
