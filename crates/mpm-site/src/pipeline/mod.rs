@@ -69,7 +69,11 @@
 //! - **A handler**: implement [`ContentHandler`] and register it by name in
 //!   [`Handlers`] (see [`handler`]'s docs): `cgi-script`, `fcgid-script`,
 //!   or the `proxy:` prefix.
-//! - **`<If>` expressions**: implement [`Condition`] ([`expr`]).
+//! - **`<If>` expressions**: implement [`Condition`] ([`expr`]) and return
+//!   it from [`expr::parse`], the one function the loader calls.
+//! - **The environment**: [`env`] (`SetEnv`, `SetEnvIf`); a handler reads
+//!   [`RequestState::subprocess_env`], with `REDIRECT_*` variables after an
+//!   internal redirect.
 
 pub mod dir_config;
 pub mod env;
