@@ -71,7 +71,7 @@
 //!   or the `proxy:` prefix.
 //! - **`<If>` expressions**: implement [`Condition`] ([`expr`]) and return
 //!   it from [`expr::parse`], the one function the loader calls.
-//! - **The environment**: [`env`] (`SetEnv`, `SetEnvIf`); a handler reads
+//! - **The environment**: [`env`](mod@env) (`SetEnv`, `SetEnvIf`); a handler reads
 //!   [`RequestState::subprocess_env`], with `REDIRECT_*` variables after an
 //!   internal redirect.
 
