@@ -58,7 +58,7 @@ pub fn default_handler(
     signature: Option<String>,
 ) -> Result<Response, Exit> {
     page_method(r.method())?;
-    if r.filename.file_name().map(|n| n.as_encoded_bytes()) == Some(access_file_name.as_bytes()) {
+    if r.file_name() == access_file_name.as_bytes() {
         return Err(Exit::Status(StatusCode::FORBIDDEN));
     }
     if r.cached {

@@ -188,6 +188,9 @@ impl Site {
     /// What runs once, before the first `translate_name`: the server's
     /// own `SetEnvIf` lines (Apache's `post_read_request`).
     pub fn post_read_request(&self, r: &mut RequestState<'_>) {
+        if r.dir.setenvif.is_empty() {
+            return;
+        }
         let base = r.dir.clone();
         for rule in &base.setenvif {
             rule.apply(r);
@@ -195,6 +198,7 @@ impl Site {
     }
 
     /// The phases from `translate_name` to the handler.
+    #[inline]
     fn run_phases<'h>(
         &'h self,
         host: &'h Host,
@@ -204,7 +208,9 @@ impl Site {
         self.translate_name(host, r)?;
         self.map_to_storage(host, r, &mut layers)?;
         self.location_walk(host, r, &mut layers);
-        r.dir = host.walks.merged(&layers);
+        if !layers.is_empty() {
+            r.dir = host.walks.merged(&layers);
+        }
         self.if_walk(r);
         self.header_parser(host, r)?;
         self.access_checker(r)?;
@@ -289,26 +295,16 @@ impl Site {
             r.path_info.push(b'/');
         }
         let walks = &host.walks;
-        let dir: &Path = if is_dir {
-            &r.filename
-        } else {
-            r.filename.parent().unwrap_or(&r.filename)
-        };
         if walks.per_level() {
             self.walk_levels(host, r, layers)?;
-        } else {
+        }
+        let dir: &Path = if is_dir { &r.filename } else { r.file_dir() };
+        if !walks.per_level() {
             walks.directory_sections(dir, layers);
         }
-        let dir: &Path = if is_dir {
-            &r.filename
-        } else {
-            r.filename.parent().unwrap_or(&r.filename)
-        };
         walks.directory_match_sections(dir, layers);
         if !is_dir {
-            if let Some(name) = r.filename.file_name() {
-                walks.file_sections(name.as_bytes(), layers);
-            }
+            walks.file_sections(r.file_name(), layers);
         }
         Ok(())
     }
@@ -547,12 +543,15 @@ impl Site {
     /// server's types for the last extension), then `ForceType` and
     /// `SetHandler` over them.
     pub fn type_checker(&self, r: &mut RequestState<'_>) -> Step {
-        let dir = r.dir.clone();
-        let name = if r.finfo.as_ref().is_some_and(|m| m.is_dir()) {
-            None
-        } else {
-            r.filename.file_name().map(|n| n.as_bytes())
-        };
+        // Fields borrowed apart: `dir` and `filename` are read while the
+        // content type and handler are written.
+        let dir: &DirConfig = &r.dir;
+        let name =
+            if r.finfo.as_ref().is_some_and(|m| m.is_dir()) || r.filename.as_os_str().is_empty() {
+                None
+            } else {
+                Some(crate::pipeline::request::last_segment(&r.filename))
+            };
         let mut charset = None;
         if let Some(name) = name {
             if !dir.mime.is_empty() {
@@ -712,13 +711,13 @@ impl Site {
         if let Some(Some(charset)) = &r.dir.default_charset {
             add_default_charset(&mut response, charset);
         }
-        if handled && !r.headers_out.is_empty() {
-            for (name, value) in r.headers_out.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
+        if let Some(mut set) = r.take_headers_out().filter(|_| handled) {
+            for (name, value) in set.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
                 response.headers_mut().entry(name).or_insert(value);
             }
         }
-        if !r.err_headers_out.is_empty() {
-            for (name, value) in r.err_headers_out.iter() {
+        if let Some(always) = r.err_headers_out() {
+            for (name, value) in always {
                 response.headers_mut().append(name.clone(), value.clone());
             }
         }

@@ -150,11 +150,14 @@ pub struct RequestState<'a> {
     /// How the user was authenticated (`AUTH_TYPE`: `Basic`).
     pub auth_type: Option<String>,
     /// Headers for the response, set before the handler answers (the
-    /// handler's own are added to these).
-    pub headers_out: HeaderMap,
+    /// handler's own are added to these): made on first use
+    /// ([`RequestState::headers_out_mut`]), so a request that sets none
+    /// costs nothing.
+    headers_out: Option<HeaderMap>,
     /// Headers for the response even when it is an error
-    /// (`err_headers_out`: `Header always`, `WWW-Authenticate`).
-    pub err_headers_out: HeaderMap,
+    /// (`err_headers_out`: `Header always`, `WWW-Authenticate`), made on
+    /// first use.
+    err_headers_out: Option<HeaderMap>,
     /// How many internal redirects led here (0 for the original request);
     /// at `LimitInternalRecursion` the next one is a 500.
     pub redirects: u32,
@@ -175,6 +178,7 @@ pub struct RequestState<'a> {
 
 impl<'a> RequestState<'a> {
     /// A fresh request: nothing decided yet, `uri` the decoded path.
+    #[inline]
     pub fn new(
         req: Request<'a>,
         conn: &'a ConnInfo,
@@ -203,8 +207,8 @@ impl<'a> RequestState<'a> {
             notes: Table::default(),
             user: None,
             auth_type: None,
-            headers_out: HeaderMap::new(),
-            err_headers_out: HeaderMap::new(),
+            headers_out: None,
+            err_headers_out: None,
             redirects: 0,
             error_status: None,
             root_len: 0,
@@ -228,6 +232,33 @@ impl<'a> RequestState<'a> {
     /// The request target as received (before any internal redirect).
     pub fn original_uri(&self) -> &http::Uri {
         self.req.uri()
+    }
+
+    /// Headers for the response a phase set (`r->headers_out`): added to a
+    /// handler's answer.
+    pub fn headers_out(&self) -> Option<&HeaderMap> {
+        self.headers_out.as_ref()
+    }
+
+    /// Headers for the response, to set one (`r->headers_out`).
+    pub fn headers_out_mut(&mut self) -> &mut HeaderMap {
+        self.headers_out.get_or_insert_with(HeaderMap::new)
+    }
+
+    /// The response headers set so far, taken (for the output filters).
+    pub fn take_headers_out(&mut self) -> Option<HeaderMap> {
+        self.headers_out.take()
+    }
+
+    /// Headers for every response, errors too (`r->err_headers_out`).
+    pub fn err_headers_out(&self) -> Option<&HeaderMap> {
+        self.err_headers_out.as_ref()
+    }
+
+    /// Headers for every response, to set one (`Header always`,
+    /// `WWW-Authenticate`).
+    pub fn err_headers_out_mut(&mut self) -> &mut HeaderMap {
+        self.err_headers_out.get_or_insert_with(HeaderMap::new)
     }
 
     /// The URL as requested, or as an internal redirect gave it:
@@ -260,6 +291,24 @@ impl<'a> RequestState<'a> {
         *rest.version_mut() = self.req.version();
         *rest.headers_mut() = self.req.headers().clone();
         std::mem::replace(&mut self.req, rest)
+    }
+
+    /// The last segment of `filename` (its name), read from its bytes
+    /// (`Path::file_name` parses every component).
+    pub fn file_name(&self) -> &[u8] {
+        last_segment(&self.filename)
+    }
+
+    /// The directory `filename` is in (`/` for a file at the root), read
+    /// from its bytes.
+    pub fn file_dir(&self) -> &std::path::Path {
+        let bytes = self.filename.as_os_str().as_encoded_bytes();
+        let dir = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(0) => &bytes[..1],
+            Some(i) => &bytes[..i],
+            None => bytes,
+        };
+        std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(dir))
     }
 
     /// The decoded path as text (lossy where it is not UTF-8), for
@@ -317,16 +366,33 @@ impl<'a> RequestState<'a> {
         self.content_type = None;
         self.content_encoding = None;
         self.content_languages.clear();
-        self.headers_out.clear();
+        self.headers_out = None;
         self.root_len = 0;
         self.opened = None;
         self.cached = false;
     }
 }
 
+/// The last segment of `path` (after its last `/`), from its bytes.
+pub fn last_segment(path: &std::path::Path) -> &[u8] {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match bytes.iter().rposition(|&b| b == b'/') {
+        Some(i) => &bytes[i + 1..],
+        None => bytes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_and_directory_of_a_path_come_from_its_bytes() {
+        use std::path::Path;
+        assert_eq!(last_segment(Path::new("/srv/www/a.txt")), b"a.txt");
+        assert_eq!(last_segment(Path::new("a.txt")), b"a.txt");
+        assert_eq!(last_segment(Path::new("/")), b"");
+    }
 
     #[test]
     fn a_table_keeps_first_set_order_and_replaces_in_place() {

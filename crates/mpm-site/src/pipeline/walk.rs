@@ -192,6 +192,9 @@ impl Walks {
     /// `layers` (in that order) that match the file named `name`, onto
     /// `layers`.
     pub fn file_sections<'h>(&'h self, name: &[u8], layers: &mut Vec<Layer<'h>>) {
+        if self.base.nested.is_empty() && layers.iter().all(|l| l.config().nested.is_empty()) {
+            return;
+        }
         let mut found: Vec<Layer<'h>> = Vec::new();
         let visit = |config: &DirConfig, found: &mut Vec<Layer<'h>>| {
             for section in config.nested.iter().filter(|s| s.kind.is_files()) {
