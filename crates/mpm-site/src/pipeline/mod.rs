@@ -92,5 +92,5 @@ pub use dir_config::{
 pub use expr::Condition;
 pub use handler::{ContentHandler, HandlerName, Handlers};
 pub use htaccess::{OverrideError, OverrideParser, Overrides};
-pub use request::{Exit, RequestState, Step, Table};
+pub use request::{Exit, LazyHeaders, RequestState, Step, Table};
 pub use section::{Pattern, Section, SectionKind};

@@ -711,13 +711,13 @@ impl Site {
         if let Some(Some(charset)) = &r.dir.default_charset {
             add_default_charset(&mut response, charset);
         }
-        if let Some(mut set) = r.take_headers_out().filter(|_| handled) {
+        if let Some(mut set) = r.headers_out.take().filter(|_| handled) {
             for (name, value) in set.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
                 response.headers_mut().entry(name).or_insert(value);
             }
         }
-        if let Some(always) = r.err_headers_out() {
-            for (name, value) in always {
+        if !r.err_headers_out.is_empty() {
+            for (name, value) in r.err_headers_out.iter() {
                 response.headers_mut().append(name.clone(), value.clone());
             }
         }

@@ -56,6 +56,36 @@ impl Table {
     }
 }
 
+/// A `HeaderMap` made on first write: reads see an empty map until then
+/// (`Deref`), writes make it (`DerefMut`), so `r.headers_out.append(…)`
+/// and `r.headers_out.get(…)` read as on a `HeaderMap`.
+#[derive(Debug, Default, Clone)]
+pub struct LazyHeaders(Option<HeaderMap>);
+
+/// What a [`LazyHeaders`] not written yet reads as.
+static EMPTY_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
+
+impl LazyHeaders {
+    /// The headers written, taken (none: `None`).
+    pub fn take(&mut self) -> Option<HeaderMap> {
+        self.0.take()
+    }
+}
+
+impl std::ops::Deref for LazyHeaders {
+    type Target = HeaderMap;
+
+    fn deref(&self) -> &HeaderMap {
+        self.0.as_ref().unwrap_or(&EMPTY_HEADERS)
+    }
+}
+
+impl std::ops::DerefMut for LazyHeaders {
+    fn deref_mut(&mut self) -> &mut HeaderMap {
+        self.0.get_or_insert_with(HeaderMap::new)
+    }
+}
+
 /// How a phase or a handler stops the request short of a response of its
 /// own: the pipeline turns each into the answer.
 #[derive(Debug)]
@@ -150,14 +180,12 @@ pub struct RequestState<'a> {
     /// How the user was authenticated (`AUTH_TYPE`: `Basic`).
     pub auth_type: Option<String>,
     /// Headers for the response, set before the handler answers (the
-    /// handler's own are added to these): made on first use
-    /// ([`RequestState::headers_out_mut`]), so a request that sets none
-    /// costs nothing.
-    headers_out: Option<HeaderMap>,
+    /// handler's own are added to these). Used as a `HeaderMap`; made on
+    /// first write, so a request that sets none costs nothing.
+    pub headers_out: LazyHeaders,
     /// Headers for the response even when it is an error
-    /// (`err_headers_out`: `Header always`, `WWW-Authenticate`), made on
-    /// first use.
-    err_headers_out: Option<HeaderMap>,
+    /// (`err_headers_out`: `Header always`, `WWW-Authenticate`).
+    pub err_headers_out: LazyHeaders,
     /// How many internal redirects led here (0 for the original request);
     /// at `LimitInternalRecursion` the next one is a 500.
     pub redirects: u32,
@@ -207,8 +235,8 @@ impl<'a> RequestState<'a> {
             notes: Table::default(),
             user: None,
             auth_type: None,
-            headers_out: None,
-            err_headers_out: None,
+            headers_out: LazyHeaders::default(),
+            err_headers_out: LazyHeaders::default(),
             redirects: 0,
             error_status: None,
             root_len: 0,
@@ -232,33 +260,6 @@ impl<'a> RequestState<'a> {
     /// The request target as received (before any internal redirect).
     pub fn original_uri(&self) -> &http::Uri {
         self.req.uri()
-    }
-
-    /// Headers for the response a phase set (`r->headers_out`): added to a
-    /// handler's answer.
-    pub fn headers_out(&self) -> Option<&HeaderMap> {
-        self.headers_out.as_ref()
-    }
-
-    /// Headers for the response, to set one (`r->headers_out`).
-    pub fn headers_out_mut(&mut self) -> &mut HeaderMap {
-        self.headers_out.get_or_insert_with(HeaderMap::new)
-    }
-
-    /// The response headers set so far, taken (for the output filters).
-    pub fn take_headers_out(&mut self) -> Option<HeaderMap> {
-        self.headers_out.take()
-    }
-
-    /// Headers for every response, errors too (`r->err_headers_out`).
-    pub fn err_headers_out(&self) -> Option<&HeaderMap> {
-        self.err_headers_out.as_ref()
-    }
-
-    /// Headers for every response, to set one (`Header always`,
-    /// `WWW-Authenticate`).
-    pub fn err_headers_out_mut(&mut self) -> &mut HeaderMap {
-        self.err_headers_out.get_or_insert_with(HeaderMap::new)
     }
 
     /// The URL as requested, or as an internal redirect gave it:
@@ -366,7 +367,7 @@ impl<'a> RequestState<'a> {
         self.content_type = None;
         self.content_encoding = None;
         self.content_languages.clear();
-        self.headers_out = None;
+        self.headers_out = LazyHeaders::default();
         self.root_len = 0;
         self.opened = None;
         self.cached = false;
@@ -392,6 +393,16 @@ mod tests {
         assert_eq!(last_segment(Path::new("/srv/www/a.txt")), b"a.txt");
         assert_eq!(last_segment(Path::new("a.txt")), b"a.txt");
         assert_eq!(last_segment(Path::new("/")), b"");
+    }
+
+    #[test]
+    fn lazy_headers_read_as_empty_until_written() {
+        let mut headers = LazyHeaders::default();
+        assert!(headers.is_empty() && headers.get("vary").is_none());
+        headers.append(http::header::VARY, HeaderValue::from_static("Host"));
+        assert_eq!(headers.get("vary").unwrap(), "Host");
+        assert_eq!(headers.take().map(|h| h.len()), Some(1));
+        assert!(headers.is_empty());
     }
 
     #[test]
