@@ -104,6 +104,7 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod error;
