@@ -108,6 +108,7 @@ pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod error;
+pub mod expires;
 pub mod file_cache;
 pub mod listing;
 pub mod log_escape;
