@@ -407,6 +407,10 @@ pub struct VirtualHost {
     /// `ServerAdmin`, kept as configured: the error pages do not show it
     /// (as Apache's without `ServerSignature EMail`).
     pub server_admin: Option<String>,
+    /// mod_headers, mod_expires, mod_deflate and mod_brotli for the whole
+    /// host ([`crate::filters`]); for a virtual host, already merged with
+    /// the main server's.
+    pub filters: crate::filters::FilterConfig,
     /// Where `<VirtualHost>` (or, for the main server, the file) starts.
     pub origin: Origin,
 }
@@ -429,6 +433,7 @@ impl VirtualHost {
             custom_logs: Vec::new(),
             proxy: crate::proxy::ProxyConfig::default(),
             server_admin: None,
+            filters: crate::filters::FilterConfig::default(),
             origin: Origin::default(),
         }
     }

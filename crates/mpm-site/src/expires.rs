@@ -102,8 +102,9 @@ impl ExpiresRule {
 /// mod_expires's settings for the requests of one place.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExpiresConfig {
-    /// `ExpiresActive On`.
-    pub active: bool,
+    /// `ExpiresActive On` (`Some(true)`) or `Off`; `None`: not written
+    /// here (off, unless a configuration it is merged into says on).
+    pub active: Option<bool>,
     /// `ExpiresDefault`.
     pub default: Option<ExpiresRule>,
     /// `ExpiresByType type rule`: a media type in lower case, or a major
@@ -145,10 +146,22 @@ impl ExpiresConfig {
         self.default
     }
 
+    /// This configuration with `add`'s settings over it, as mod_expires
+    /// merges a section into its parent: `ExpiresActive` and
+    /// `ExpiresDefault` when `add` writes them, `ExpiresByType` lines of
+    /// both (`add`'s win for one type).
+    pub fn merged(&self, add: &ExpiresConfig) -> ExpiresConfig {
+        ExpiresConfig {
+            active: add.active.or(self.active),
+            default: add.default.or(self.default),
+            by_type: self.by_type.iter().chain(&add.by_type).cloned().collect(),
+        }
+    }
+
     /// Sets `Expires` and `Cache-Control: max-age` on `response` for a
     /// request made at `now` (see the [module docs](self)).
     pub fn apply(&self, response: &mut Response, now: SystemTime) {
-        if !self.active
+        if self.active != Some(true)
             || response.status().is_client_error()
             || response.status().is_server_error()
             || response.headers().contains_key(EXPIRES)
@@ -243,7 +256,7 @@ mod tests {
 
     fn config() -> ExpiresConfig {
         ExpiresConfig {
-            active: true,
+            active: Some(true),
             default: Some(rule("A60")),
             by_type: vec![
                 ("image/*".into(), rule("A3600")),
@@ -323,7 +336,7 @@ mod tests {
         assert_eq!(get(&response, EXPIRES), None);
         let mut response = respond("image/png", StatusCode::OK);
         ExpiresConfig {
-            active: false,
+            active: Some(false),
             ..config()
         }
         .apply(&mut response, now);

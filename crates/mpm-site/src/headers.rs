@@ -69,7 +69,7 @@ pub enum Action {
 }
 
 /// When a rule applies besides its table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     /// Always.
     None,
@@ -215,6 +215,19 @@ pub struct HeaderRule {
     /// `early`, `env=`.
     pub condition: Condition,
 }
+
+/// Rules compare by what was written (an expression by its text).
+impl PartialEq for HeaderRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.table == other.table
+            && self.action == other.action
+            && self.name == other.name
+            && self.value == other.value
+            && self.pattern.as_ref().map(Regex::as_str) == other.pattern.as_ref().map(Regex::as_str)
+            && self.condition == other.condition
+    }
+}
+impl Eq for HeaderRule {}
 
 /// Whether `args` are of `RequestHeader` (true) or `Header`.
 fn directive(request: bool) -> &'static str {
@@ -526,7 +539,7 @@ fn substitute(replacement: &str, caps: &Captures<'_>) -> Vec<u8> {
 
 /// A virtual host's or a section's `Header` and `RequestHeader` rules,
 /// in the order Apache applies them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeadersConfig {
     /// `Header` lines, in order.
     pub response: Vec<HeaderRule>,
@@ -538,6 +551,15 @@ impl HeadersConfig {
     /// True when there is no rule.
     pub fn is_empty(&self) -> bool {
         self.response.is_empty() && self.request.is_empty()
+    }
+
+    /// This configuration's rules, then `add`'s, as mod_headers merges a
+    /// section into its parent.
+    pub fn merged(&self, add: &HeadersConfig) -> HeadersConfig {
+        HeadersConfig {
+            response: self.response.iter().chain(&add.response).cloned().collect(),
+            request: self.request.iter().chain(&add.request).cloned().collect(),
+        }
     }
 
     /// Applies the `RequestHeader` rules to the request's `headers`:

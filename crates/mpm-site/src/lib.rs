@@ -110,6 +110,7 @@ pub mod config;
 pub mod error;
 pub mod expires;
 pub mod file_cache;
+pub mod filters;
 pub mod headers;
 pub mod listing;
 pub mod log_escape;

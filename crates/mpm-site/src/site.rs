@@ -32,12 +32,14 @@ use http::{Method, StatusCode};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
+use crate::compress::VariantCache;
 use crate::config::{
     AliasRule, LocationBlock, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig,
     VirtualHost,
 };
 use crate::error::Error;
 use crate::file_cache::FileCache;
+use crate::filters::{self, FilterConfig, RequestFacts};
 use crate::metrics;
 use crate::mime::MimeTypes;
 use crate::pages::{
@@ -49,6 +51,11 @@ use crate::router::{self, Router};
 use crate::static_files::{FileConfig, FileRequest};
 use crate::status::{self, StatusInfo};
 use crate::uri_path::{self, escape_path, segment_prefix};
+
+/// How many bytes of compressed static files each process keeps
+/// ([`crate::compress::cache`]): files up to an eighth of it (2 MiB) are
+/// compressed once per process and version.
+pub const VARIANT_CACHE_BYTES: usize = 16 << 20;
 
 /// The site's request handler, built once from a [`SiteConfig`] (and
 /// again at each restart of a server that re-reads its configuration).
@@ -68,6 +75,8 @@ pub struct Site {
     log_reads_headers: bool,
     /// The proxy's balancers, for `SetHandler balancer-manager`.
     balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
+    /// Compressed variants of static files, this process's.
+    variants: VariantCache,
 }
 
 /// One host, prepared for serving.
@@ -86,6 +95,8 @@ struct Host {
     logs: Vec<AccessLog>,
     /// `ProxyPass` rules and their backends.
     proxy: HostProxy,
+    /// mod_headers, mod_expires, mod_deflate and mod_brotli.
+    filters: FilterConfig,
 }
 
 impl Site {
@@ -147,6 +158,7 @@ impl Site {
             remote_ip: cfg.remote_ip.clone(),
             log_reads_headers,
             balancers: Arc::new(workers.balancers().to_vec()),
+            variants: VariantCache::new(VARIANT_CACHE_BYTES),
         })
     }
 
@@ -214,6 +226,7 @@ impl Host {
             locations: vhost.locations.clone(),
             logs,
             proxy,
+            filters: vhost.filters.clone(),
         }
     }
 
@@ -327,13 +340,12 @@ fn redirect_response(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> R
     }
 }
 
-impl Handler for Site {
-    fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
-        // The client as `RemoteIPHeader` names it, for `Require`.
-        let conn = &*self.remote_ip.conn_for(conn, req.headers());
+impl Site {
+    /// The answer of the handler the request maps to, on the host
+    /// numbered `index` (before the output filters).
+    fn answer(&self, req: Request<'_>, conn: &ConnInfo, index: usize) -> Response {
         let uri = req.uri();
         let name = router::request_host(Some(uri), req.headers());
-        let index = self.router.select(&conn.local, name);
         // As mod_ssl: a request for another host than the one the TLS
         // connection was made for (its SNI name) is misdirected; the
         // client must open a connection for that host.
@@ -404,6 +416,40 @@ impl Handler for Site {
             }
         }
     }
+}
+
+impl Handler for Site {
+    fn handle(&self, mut req: Request<'_>, conn: &ConnInfo) -> Response {
+        // The client as `RemoteIPHeader` names it, for `Require`.
+        let conn = &*self.remote_ip.conn_for(conn, req.headers());
+        let name = router::request_host(Some(req.uri()), req.headers());
+        let index = self.router.select(&conn.local, name);
+        let host = &self.hosts[index];
+        if host.filters.is_empty() {
+            return self.answer(req, conn, index);
+        }
+        // mod_headers, mod_expires, mod_deflate/mod_brotli around the
+        // handler. The request has no environment yet (no SetEnvIf).
+        let started = SystemTime::now();
+        let env = |_: &str| None;
+        filters::before_handler(&host.filters, req.headers_mut(), conn, &env, started);
+        let method = req.method().clone();
+        let headers = req.headers().clone();
+        let mut path = Vec::with_capacity(req.uri().path().len() + 1);
+        if uri_path::normalise(req.uri().path(), &mut path).is_err() {
+            path.clear();
+        }
+        let response = self.answer(req, conn, index);
+        let facts = RequestFacts {
+            method: &method,
+            headers: &headers,
+            path: &path,
+            conn,
+            env: &env,
+            started,
+        };
+        filters::after_handler(&host.filters, &self.variants, &facts, response)
+    }
 
     /// What a site answers to GET and HEAD is quick, so under event the
     /// loop answers it itself, as nginx does: static files (from the page
@@ -415,7 +461,10 @@ impl Handler for Site {
     /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
     /// thread, as everything else does. So does a request a host's
-    /// `ProxyPass` takes (it waits for its backend). Deciding makes no
+    /// `ProxyPass` takes (it waits for its backend), and every request to
+    /// a host that compresses responses (a file not yet in the variant
+    /// cache is compressed whole, a large one streamed through the
+    /// encoder: work for a thread, not the loop). Deciding makes no
     /// file-system call.
     fn answer_never_blocks(&self, method: &Method, uri: &http::Uri) -> bool {
         if method != Method::GET && method != Method::HEAD {
@@ -426,10 +475,9 @@ impl Handler for Site {
             // An error page.
             return true;
         }
-        !self
-            .hosts
-            .iter()
-            .any(|host| host.may_list(&path) || host.proxy.takes(&path))
+        !self.hosts.iter().any(|host| {
+            host.may_list(&path) || host.proxy.takes(&path) || host.filters.compress.is_active()
+        })
     }
 
     fn log_reads_headers(&self) -> bool {

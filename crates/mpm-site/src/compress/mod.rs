@@ -115,10 +115,13 @@ pub struct CompressConfig {
     pub by_type: Vec<(String, Encoding)>,
     /// `AddOutputFilter DEFLATE|BROTLI_COMPRESS .ext…`: file extensions
     /// (lower case, no dot) each coding applies to, whatever the type.
-    /// `RemoveOutputFilter ext…` takes entries away.
     pub by_extension: Vec<(String, Encoding)>,
-    /// `SetOutputFilter DEFLATE;BROTLI_COMPRESS`: every response.
-    pub always: Offer,
+    /// `RemoveOutputFilter ext…`: extensions whose `AddOutputFilter`
+    /// of the configurations this one is merged into no longer apply.
+    pub removed_extensions: Vec<String>,
+    /// `SetOutputFilter DEFLATE;BROTLI_COMPRESS`: every response (`None`:
+    /// not written here).
+    pub always: Option<Offer>,
     /// The encoders' levels and buffer.
     pub settings: Settings,
     /// `DeflateAlterETag`.
@@ -135,7 +138,8 @@ impl Default for CompressConfig {
         CompressConfig {
             by_type: Vec::new(),
             by_extension: Vec::new(),
-            always: Offer::default(),
+            removed_extensions: Vec::new(),
+            always: None,
             settings: Settings::default(),
             deflate_alter_etag: AlterEtag::AddSuffix,
             brotli_alter_etag: AlterEtag::AddSuffix,
@@ -159,13 +163,33 @@ pub struct CompressRequest<'a> {
 impl CompressConfig {
     /// True when some directive asks for compression somewhere.
     pub fn is_active(&self) -> bool {
-        !self.by_type.is_empty() || !self.by_extension.is_empty() || self.always != Offer::default()
+        !self.by_type.is_empty()
+            || !self.by_extension.is_empty()
+            || self.always.is_some_and(|o| o != Offer::default())
+    }
+
+    /// This configuration with `add`'s over it, as a section merges into
+    /// its parent: the types of both; the extensions of both, less those
+    /// `add` removes or sets again; `add`'s `SetOutputFilter` if it has
+    /// one; `add`'s levels and `ETag` choices (server-wide in Apache, so
+    /// the same in both once a host is read).
+    pub fn merged(&self, add: &CompressConfig) -> CompressConfig {
+        let kept = self.by_extension.iter().filter(|(ext, _)| {
+            !add.removed_extensions.contains(ext) && !add.by_extension.iter().any(|(e, _)| e == ext)
+        });
+        CompressConfig {
+            by_type: self.by_type.iter().chain(&add.by_type).cloned().collect(),
+            by_extension: kept.chain(&add.by_extension).cloned().collect(),
+            removed_extensions: Vec::new(),
+            always: add.always.or(self.always),
+            ..add.clone()
+        }
     }
 
     /// The codings this configuration applies to a response of
     /// `content_type` for the URL `path`.
     pub fn offer(&self, content_type: Option<&str>, path: &[u8]) -> Offer {
-        let mut offer = self.always;
+        let mut offer = self.always.unwrap_or_default();
         let mut add = |encoding| match encoding {
             Encoding::Gzip => offer.gzip = true,
             Encoding::Br => offer.br = true,

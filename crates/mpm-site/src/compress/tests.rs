@@ -405,10 +405,10 @@ fn add_output_filter_and_set_output_filter_apply_whatever_the_type() {
         ..CompressConfig::default()
     };
     let set = CompressConfig {
-        always: Offer {
+        always: Some(Offer {
             gzip: false,
             br: true,
-        },
+        }),
         ..CompressConfig::default()
     };
     for (cfg, token) in [(by_ext, "gzip"), (set, "br")] {

@@ -125,6 +125,7 @@ fn finish_host(
             custom_logs
         },
         server_admin: inherit(&host.server_admin, |m| &m.server_admin),
+        filters: super::filters::merged(&host.filters, main.map(|m| &m.filters)),
         // Merged by the caller (`proxy::merged`): it needs the main
         // server's settings as written.
         proxy: Default::default(),

@@ -24,6 +24,9 @@
 //!   and the trusted proxies;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
+//! - [`filters`]: mod_headers, mod_expires, and the compressing output
+//!   filters (mod_deflate, mod_brotli) with mod_filter's
+//!   `AddOutputFilterByType`;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
 //!
@@ -53,6 +56,7 @@
 
 mod access;
 mod file_cache;
+mod filters;
 mod logging;
 mod merge;
 mod mpm_common;
@@ -480,7 +484,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 9] = [
+        let families: [Family; 10] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -490,6 +494,7 @@ impl<'a> Loader<'a> {
             ssl::directive,
             remoteip::directive,
             proxy::directive,
+            filters::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -91,6 +91,8 @@ pub(super) struct Host {
     pub(super) proxy_protocol: Option<bool>,
     /// mod_proxy's settings, as written here.
     pub(super) proxy: ProxyHost,
+    /// mod_headers, mod_expires, mod_deflate, mod_brotli, as written here.
+    pub(super) filters: super::filters::Written,
     pub(super) origin: Origin,
 }
 

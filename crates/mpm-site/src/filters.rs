@@ -1,0 +1,135 @@
+//! What a request and its answer pass through around the handler, in
+//! Apache's order: `RequestHeader` rules before the handler; after it
+//! mod_expires, then mod_headers' `Header` rules, then mod_deflate and
+//! mod_brotli (Apache's filter types put them in that order: a `Header
+//! append Content-Encoding gzip` rule, as precompressed files use, is
+//! seen by the compressing filter, which then leaves the body alone).
+//!
+//! One [`FilterConfig`] holds the three modules' settings for a place (a
+//! host, or a section merged into it with [`FilterConfig::merged`]).
+
+use std::time::SystemTime;
+
+use http::{HeaderMap, Method};
+use mpm_core::{ConnInfo, Response};
+
+use crate::compress::{self, CompressConfig, CompressRequest, VariantCache};
+use crate::expires::ExpiresConfig;
+use crate::headers::{Context, HeadersConfig};
+
+/// mod_headers, mod_expires, mod_deflate and mod_brotli's settings for
+/// the requests of one place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterConfig {
+    /// `Header` and `RequestHeader`.
+    pub headers: HeadersConfig,
+    /// `ExpiresActive`, `ExpiresByType`, `ExpiresDefault`.
+    pub expires: ExpiresConfig,
+    /// `AddOutputFilterByType DEFLATE …` and the compressors' settings.
+    pub compress: CompressConfig,
+}
+
+impl FilterConfig {
+    /// True when none of the modules has anything to do.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && self.expires.active != Some(true) && !self.compress.is_active()
+    }
+
+    /// This configuration with `add`'s over it, each module merged as
+    /// Apache merges a section into its parent.
+    pub fn merged(&self, add: &FilterConfig) -> FilterConfig {
+        FilterConfig {
+            headers: self.headers.merged(&add.headers),
+            expires: self.expires.merged(&add.expires),
+            compress: self.compress.merged(&add.compress),
+        }
+    }
+}
+
+/// What the filters know of a request once its handler has it.
+pub struct RequestFacts<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The request's headers (after the `RequestHeader` rules).
+    pub headers: &'a HeaderMap,
+    /// The decoded URL path.
+    pub path: &'a [u8],
+    /// The connection (mod_ssl's variables).
+    pub conn: &'a ConnInfo,
+    /// The request's environment.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// When it arrived.
+    pub started: SystemTime,
+}
+
+/// mod_ssl's variables a `Header` value may name (`%{HTTPS}s`,
+/// `%{SSL_PROTOCOL}s`, `%{SSL_TLS_SNI}s`).
+fn ssl_var(conn: &ConnInfo, name: &str) -> Option<String> {
+    let tls = conn.tls.as_ref();
+    match name {
+        "HTTPS" => Some(if tls.is_some() { "on" } else { "off" }.to_string()),
+        "SSL_PROTOCOL" => tls.map(|t| t.version.clone()),
+        "SSL_TLS_SNI" => tls.and_then(|t| t.sni.clone()),
+        _ => None,
+    }
+}
+
+/// Applies the `RequestHeader` rules (the `early` ones first) to a
+/// request's `headers` before its handler runs.
+pub fn before_handler(
+    cfg: &FilterConfig,
+    headers: &mut HeaderMap,
+    conn: &ConnInfo,
+    env: &dyn Fn(&str) -> Option<String>,
+    started: SystemTime,
+) {
+    if cfg.headers.request.is_empty() {
+        return;
+    }
+    let snapshot = HeaderMap::new();
+    let ssl = |name: &str| ssl_var(conn, name);
+    let ctx = Context {
+        env,
+        ssl: &ssl,
+        request_time: started,
+        now: SystemTime::now(),
+        request_headers: &snapshot,
+    };
+    cfg.headers.apply_request(headers, true, &ctx);
+    cfg.headers.apply_request(headers, false, &ctx);
+}
+
+/// The handler's `response` after mod_expires, mod_headers and the
+/// compressors; `cache` keeps compressed variants of static files.
+pub fn after_handler(
+    cfg: &FilterConfig,
+    cache: &VariantCache,
+    req: &RequestFacts<'_>,
+    mut response: Response,
+) -> Response {
+    let now = SystemTime::now();
+    cfg.expires.apply(&mut response, req.started);
+    if !cfg.headers.response.is_empty() {
+        let ssl = |name: &str| ssl_var(req.conn, name);
+        let ctx = Context {
+            env: req.env,
+            ssl: &ssl,
+            request_time: req.started,
+            now,
+            request_headers: req.headers,
+        };
+        let status = response.status();
+        cfg.headers
+            .apply_response(status, response.headers_mut(), &ctx);
+    }
+    if cfg.compress.is_active() {
+        let creq = CompressRequest {
+            method: req.method,
+            headers: req.headers,
+            path: req.path,
+            env: req.env,
+        };
+        response = compress::apply(&cfg.compress, cache, &creq, response);
+    }
+    response
+}
