@@ -97,6 +97,14 @@
 //!   text format (`SetHandler metrics`), with apache_exporter's series.
 //! - [`access_log`]: `CustomLog`, one line per exchange.
 //!
+//! The languages a configuration writes conditions in:
+//!
+//! - [`expr`]: Apache's expression syntax (ap_expr) for `<If>`,
+//!   `Header … expr=`, `RewriteCond expr` and `Require expr`.
+//! - [`vars`]: what an expression reads of a request (server variables,
+//!   headers, env, files), one trait the rewrite engine shares.
+//! - [`pcre`]: Apache's PCRE patterns on the linear-time `regex` crate.
+//!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
 //! from the network made safe for a log) and [`utc_time`].
 
@@ -109,6 +117,7 @@ pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod expires;
+pub mod expr;
 pub mod file_cache;
 pub mod filters;
 pub mod headers;
@@ -117,6 +126,7 @@ pub mod log_escape;
 pub mod metrics;
 pub mod mime;
 pub mod pages;
+pub mod pcre;
 pub mod proxy;
 pub mod remote_ip;
 pub mod require;
@@ -127,6 +137,7 @@ pub mod status;
 pub mod uri_path;
 pub mod utc_time;
 mod validators;
+pub mod vars;
 
 pub use access_log::AccessLog;
 pub use config::{
