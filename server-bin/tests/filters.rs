@@ -33,6 +33,7 @@ AddOutputFilterByType BROTLI_COMPRESS text/plain
 Header always set X-Frame-Options SAMEORIGIN
 Header set X-Served-Ok yes
 Header always append Vary Origin
+Header set X-Page yes \"expr=%{REQUEST_URI} =~ m#^/page#\"
 </IfModule>
 <IfModule mod_expires.c>
 ExpiresActive On
@@ -233,7 +234,7 @@ fn if_none_match_with_the_suffixed_etag_is_answered_304_with_that_etag() {
 }
 
 #[test]
-fn header_always_reaches_a_404_and_a_plain_header_set_only_successes() {
+fn header_always_reaches_a_404_plain_header_set_only_successes_and_expr_selects_requests() {
     each_strategy(|addr, mpm, _| {
         let missing = request(addr, "GET", "/missing.txt", &[]);
         assert_eq!(missing.status, 404, "{mpm}");
@@ -250,6 +251,17 @@ fn header_always_reaches_a_404_and_a_plain_header_set_only_successes() {
         let ok = request(addr, "GET", "/page.html", &[]);
         assert_eq!(ok.header("x-frame-options"), Some("SAMEORIGIN"), "{mpm}");
         assert_eq!(ok.header("x-served-ok"), Some("yes"), "{mpm}");
+        assert_eq!(
+            ok.header("x-page"),
+            Some("yes"),
+            "{mpm}: expr= did not hold"
+        );
+        let other = request(addr, "GET", "/asset.txt", &[]);
+        assert_eq!(
+            other.header("x-page"),
+            None,
+            "{mpm}: expr= held for /asset.txt"
+        );
         let vary = vary(&ok);
         assert!(vary.contains("Origin"), "{mpm}: Vary {vary:?}");
         assert!(vary.contains("Accept-Encoding"), "{mpm}: Vary {vary:?}");
@@ -300,8 +312,8 @@ fn filter_directives_with_bad_values_are_refused_with_file_and_line() {
         ),
         ("DeflateCompressionLevel 12", "between 1 and 9"),
         (
-            "Header set X 1 expr=%{HTTPS}",
-            "expr= conditions are not supported",
+            "Header set X 1 \"expr=%{NO_SUCH_VAR} == '1'\"",
+            "expr=%{NO_SUCH_VAR} == '1': at character",
         ),
     ] {
         let conf = site.config(&format!("Listen 127.0.0.1:{}\n{line}\n", free_port()));

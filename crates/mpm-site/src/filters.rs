@@ -8,14 +8,17 @@
 //! One [`FilterConfig`] holds the three modules' settings for a place (a
 //! host, or a section merged into it with [`FilterConfig::merged`]).
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method};
 use mpm_core::{ConnInfo, Response};
 
 use crate::compress::{self, CompressConfig, CompressRequest, VariantCache};
 use crate::expires::ExpiresConfig;
 use crate::headers::{Context, HeadersConfig};
+use crate::vars::RequestVars;
 
 /// mod_headers, mod_expires, mod_deflate and mod_brotli's settings for
 /// the requests of one place.
@@ -54,6 +57,8 @@ pub struct RequestFacts<'a> {
     pub headers: &'a HeaderMap,
     /// The decoded URL path.
     pub path: &'a [u8],
+    /// The query string, as received.
+    pub query: Option<&'a str>,
     /// The connection (mod_ssl's variables).
     pub conn: &'a ConnInfo,
     /// The request's environment.
@@ -74,26 +79,96 @@ fn ssl_var(conn: &ConnInfo, name: &str) -> Option<String> {
     }
 }
 
+/// A request (and its answer, once there is one) as `expr=` conditions
+/// read it.
+struct Vars<'a> {
+    facts: &'a RequestFacts<'a>,
+    /// The answer's status and headers, after the handler.
+    response: Option<(u16, &'a HeaderMap)>,
+}
+
+impl RequestVars for Vars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        let facts = self.facts;
+        let secure = facts.conn.tls.is_some();
+        Some(match name {
+            "REQUEST_METHOD" => Cow::Borrowed(facts.method.as_str()),
+            "REQUEST_URI" | "DOCUMENT_URI" => String::from_utf8_lossy(facts.path),
+            "QUERY_STRING" => Cow::Borrowed(facts.query.unwrap_or("")),
+            "REQUEST_SCHEME" => Cow::Borrowed(if secure { "https" } else { "http" }),
+            "REMOTE_ADDR" => Cow::Owned(facts.conn.peer.ip().to_string()),
+            "REMOTE_PORT" => Cow::Owned(facts.conn.peer.port().to_string()),
+            "SERVER_ADDR" => Cow::Owned(facts.conn.local.ip().to_string()),
+            "SERVER_PORT" => Cow::Owned(facts.conn.local.port().to_string()),
+            "IPV6" => Cow::Borrowed(if facts.conn.peer.is_ipv6() {
+                "on"
+            } else {
+                "off"
+            }),
+            "REQUEST_STATUS" => Cow::Owned(self.response?.0.to_string()),
+            "CONTENT_TYPE" => self
+                .response?
+                .1
+                .get(CONTENT_TYPE)?
+                .to_str()
+                .ok()
+                .map(Cow::Borrowed)?,
+            _ => Cow::Owned(ssl_var(
+                facts.conn,
+                name.strip_prefix("SSL:").unwrap_or(name),
+            )?),
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        joined(self.facts.headers, name)
+    }
+
+    fn resp_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        joined(self.response?.1, name)
+    }
+
+    fn env(&self, name: &str) -> Option<Cow<'_, str>> {
+        (self.facts.env)(name).map(Cow::Owned)
+    }
+}
+
+/// Every field `name` of `headers`, joined with `", "`.
+fn joined<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut all = format!("{first}, {second}");
+            for v in values {
+                all.push_str(", ");
+                all.push_str(v);
+            }
+            Some(Cow::Owned(all))
+        }
+    }
+}
+
 /// Applies the `RequestHeader` rules (the `early` ones first) to a
-/// request's `headers` before its handler runs.
-pub fn before_handler(
-    cfg: &FilterConfig,
-    headers: &mut HeaderMap,
-    conn: &ConnInfo,
-    env: &dyn Fn(&str) -> Option<String>,
-    started: SystemTime,
-) {
+/// request's `headers` before its handler runs; `facts` describe the
+/// request (their headers are the ones before the rules).
+pub fn before_handler(cfg: &FilterConfig, headers: &mut HeaderMap, facts: &RequestFacts<'_>) {
     if cfg.headers.request.is_empty() {
         return;
     }
-    let snapshot = HeaderMap::new();
-    let ssl = |name: &str| ssl_var(conn, name);
+    let ssl = |name: &str| ssl_var(facts.conn, name);
+    let vars = Vars {
+        facts,
+        response: None,
+    };
     let ctx = Context {
-        env,
+        env: facts.env,
         ssl: &ssl,
-        request_time: started,
+        request_time: facts.started,
         now: SystemTime::now(),
-        request_headers: &snapshot,
+        request_headers: facts.headers,
+        vars: &vars,
     };
     cfg.headers.apply_request(headers, true, &ctx);
     cfg.headers.apply_request(headers, false, &ctx);
@@ -111,14 +186,20 @@ pub fn after_handler(
     cfg.expires.apply(&mut response, req.started);
     if !cfg.headers.response.is_empty() {
         let ssl = |name: &str| ssl_var(req.conn, name);
+        let status = response.status();
+        let before = response.headers().clone();
+        let vars = Vars {
+            facts: req,
+            response: Some((status.as_u16(), &before)),
+        };
         let ctx = Context {
             env: req.env,
             ssl: &ssl,
             request_time: req.started,
             now,
             request_headers: req.headers,
+            vars: &vars,
         };
-        let status = response.status();
         cfg.headers
             .apply_response(status, response.headers_mut(), &ctx);
     }

@@ -22,14 +22,19 @@
 //! `Header echo`'s expression matches names without regard to case (the
 //! fields' names are kept in lower case; clients write `X-Trace`).
 //!
-//! `note` (copying into the request's notes, which mpmd has none of) is
-//! refused when the configuration is read. `expr=` needs the expression
-//! engine and is refused until it is wired in.
+//! `expr=` conditions are Apache expressions ([`crate::expr`]), compiled
+//! when the configuration is read and evaluated per request (`resp('…')`
+//! reads the response's headers as they were before the `Header` rules
+//! ran). `note` (copying into the request's notes, which mpmd has none
+//! of) is refused when the configuration is read.
 
 use std::time::SystemTime;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use regex::bytes::{Captures, Regex, RegexBuilder};
+
+use crate::expr::Expr;
+use crate::vars::RequestVars;
 
 /// The most compiled memory a `Header` expression may take (the `regex`
 /// crate's size limit): a configuration cannot make a huge automaton.
@@ -69,7 +74,7 @@ pub enum Action {
 }
 
 /// When a rule applies besides its table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Condition {
     /// Always.
     None,
@@ -83,7 +88,28 @@ pub enum Condition {
         /// `!`.
         negate: bool,
     },
+    /// `expr=…`: an Apache expression ([`crate::expr`]) holds.
+    Expr(Box<Expr>),
 }
+
+/// Conditions compare by what was written.
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Condition::None, Condition::None) | (Condition::Early, Condition::Early) => true,
+            (
+                Condition::Env { name, negate },
+                Condition::Env {
+                    name: other_name,
+                    negate: other_negate,
+                },
+            ) => name == other_name && negate == other_negate,
+            (Condition::Expr(a), Condition::Expr(b)) => a.source() == b.source(),
+            _ => false,
+        }
+    }
+}
+impl Eq for Condition {}
 
 /// A piece of a value's format string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +223,8 @@ pub struct Context<'a> {
     pub now: SystemTime,
     /// The request's headers (for `Header echo`).
     pub request_headers: &'a HeaderMap,
+    /// The request as `expr=` conditions read it.
+    pub vars: &'a dyn RequestVars,
 }
 
 /// One `Header` or `RequestHeader` line.
@@ -356,6 +384,7 @@ impl HeaderRule {
         match &self.condition {
             Condition::None | Condition::Early => true,
             Condition::Env { name, negate } => (ctx.env)(name).is_some() != *negate,
+            Condition::Expr(expr) => expr.eval(ctx.vars),
         }
     }
 
@@ -496,9 +525,10 @@ fn parse_condition(arg: &str, name_of: &str) -> Result<Condition, String> {
             negate,
         });
     }
-    Err(format!(
-        "{name_of} ... {arg}: expr= conditions are not supported yet (the expression engine is not wired in); use env=VAR with SetEnvIf instead"
-    ))
+    let text = &arg[5..];
+    Expr::parse(text)
+        .map(|expr| Condition::Expr(Box::new(expr)))
+        .map_err(|e| format!("{name_of} ... expr={text}: {e}"))
 }
 
 /// Apache's `ap_pregsub`: `$0`…`$9` and `&` are the match's groups,

@@ -432,18 +432,32 @@ impl Handler for Site {
         // handler. The request has no environment yet (no SetEnvIf).
         let started = SystemTime::now();
         let env = |_: &str| None;
-        filters::before_handler(&host.filters, req.headers_mut(), conn, &env, started);
         let method = req.method().clone();
-        let headers = req.headers().clone();
-        let mut path = Vec::with_capacity(req.uri().path().len() + 1);
-        if uri_path::normalise(req.uri().path(), &mut path).is_err() {
+        let uri = req.uri().clone();
+        let mut path = Vec::with_capacity(uri.path().len() + 1);
+        if uri_path::normalise(uri.path(), &mut path).is_err() {
             path.clear();
         }
+        if !host.filters.headers.request.is_empty() {
+            let before = req.headers().clone();
+            let facts = RequestFacts {
+                method: &method,
+                headers: &before,
+                path: &path,
+                query: uri.query(),
+                conn,
+                env: &env,
+                started,
+            };
+            filters::before_handler(&host.filters, req.headers_mut(), &facts);
+        }
+        let headers = req.headers().clone();
         let response = self.answer(req, conn, index);
         let facts = RequestFacts {
             method: &method,
             headers: &headers,
             path: &path,
+            query: uri.query(),
             conn,
             env: &env,
             started,

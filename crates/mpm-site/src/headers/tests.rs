@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use http::header::HeaderMap;
@@ -26,6 +27,24 @@ fn ssl(name: &str) -> Option<String> {
     (name == "SSL_PROTOCOL").then(|| "TLSv1.3".into())
 }
 
+/// A request for `/secure/x` over TLS.
+struct Vars;
+impl crate::vars::RequestVars for Vars {
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        match name {
+            "HTTPS" => Some("on".into()),
+            "REQUEST_URI" => Some("/secure/x".into()),
+            _ => None,
+        }
+    }
+    fn header(&self, _name: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+    fn env(&self, name: &str) -> Option<Cow<'_, str>> {
+        env(name).map(Cow::Owned)
+    }
+}
+
 fn with_ctx<T>(request_headers: &HeaderMap, f: impl FnOnce(&Context<'_>) -> T) -> T {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let ctx = Context {
@@ -34,6 +53,7 @@ fn with_ctx<T>(request_headers: &HeaderMap, f: impl FnOnce(&Context<'_>) -> T) -
         request_time: start,
         now: start + Duration::from_micros(1500),
         request_headers,
+        vars: &Vars,
     };
     f(&ctx)
 }
@@ -124,8 +144,8 @@ fn unknown_format_specifiers_and_bad_lines_are_refused_with_the_reason() {
         ("set Bad:Name 1", "not a valid header name"),
         ("note X y", "no request notes"),
         (
-            "set X 1 expr=%{HTTPS}=='on'",
-            "expr= conditions are not supported",
+            "set X 1 expr=%{NO_SUCH_THING}=='on'",
+            "expr=%{NO_SUCH_THING}=='on': at character",
         ),
         ("set X 1 env=", "env= needs a variable name"),
     ] {
@@ -209,4 +229,28 @@ fn echo_copies_the_request_headers_whose_names_match() {
     assert_eq!(values(&map, "x-trace"), ["abc"]);
     assert_eq!(values(&map, "x-other"), ["1"]);
     assert!(!map.contains_key("accept"));
+}
+
+#[test]
+fn expr_conditions_are_apache_expressions_evaluated_per_request() {
+    let args = [
+        "set",
+        "Strict-Transport-Security",
+        "max-age=31536000",
+        "expr=%{HTTPS} == 'on'",
+    ];
+    let hsts = HeaderRule::parse(&args, false).unwrap();
+    let args = ["set", "X-Old", "1", "expr=%{REQUEST_URI} =~ m#^/old/#"];
+    let old = HeaderRule::parse(&args, false).unwrap();
+    let mut map = HeaderMap::new();
+    apply(&hsts, &mut map);
+    apply(&old, &mut map);
+    assert_eq!(
+        values(&map, "strict-transport-security"),
+        ["max-age=31536000"]
+    );
+    assert!(
+        !map.contains_key("x-old"),
+        "the expression was not evaluated"
+    );
 }
