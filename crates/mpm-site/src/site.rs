@@ -48,7 +48,7 @@ use crate::pages::{
 use crate::proxy::{HostProxy, ServerFacts, Workers};
 use crate::require;
 use crate::router::{self, Router};
-use crate::static_files::{FileConfig, FileRequest};
+use crate::static_files::{self, FileConfig, FileRequest};
 use crate::status::{self, StatusInfo};
 use crate::uri_path::{self, escape_path, segment_prefix};
 
@@ -321,13 +321,23 @@ enum Route<'a> {
 
 /// The answer to a matching `Redirect`: the target with the rest of the
 /// path and the query appended, or the rule's bare status (410 for `gone`).
-fn redirect_response(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> Response {
+fn redirect_response(
+    rule: &RedirectRule,
+    rest: &[u8],
+    query: Option<&str>,
+    headers: &http::HeaderMap,
+    conn: &ConnInfo,
+) -> Response {
     let Ok(status) = StatusCode::from_u16(rule.status) else {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     };
     match &rule.to {
         Some(to) if status.is_redirection() => {
-            let mut location = String::with_capacity(to.len() + rest.len() + 16);
+            let mut location = String::with_capacity(to.len() + rest.len() + 48);
+            // mod_alias makes a path absolute on the request's host.
+            if to.starts_with('/') {
+                static_files::push_origin(&mut location, headers, conn);
+            }
             location.push_str(to);
             location.extend(escape_path(rest));
             if let Some(query) = query {
@@ -402,7 +412,9 @@ impl Site {
             Route::Status => self.status_page(query),
             Route::Metrics => self.metrics_page(),
             Route::BalancerManager => self.balancer_manager_page(query),
-            Route::Redirect(rule, rest) => redirect_response(rule, rest, query),
+            Route::Redirect(rule, rest) => {
+                redirect_response(rule, rest, query, req.headers(), conn)
+            }
             Route::Files { root, rel } => {
                 let file_request = FileRequest {
                     method,

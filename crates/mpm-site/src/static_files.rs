@@ -351,16 +351,8 @@ fn io_status(e: &io::Error, path: &Path) -> StatusCode {
 /// absolute URL on the request's host (Apache with `UseCanonicalName Off`),
 /// keeping the query string.
 fn slash_redirect(req: &FileRequest<'_>) -> Response {
-    let host = req.headers.get(HOST).and_then(|h| h.to_str().ok());
     let mut location = String::with_capacity(req.url_path.len() + 32);
-    if let Some(host) = host.filter(|h| !h.is_empty()) {
-        location.push_str(if req.conn.is_secure() {
-            "https://"
-        } else {
-            "http://"
-        });
-        location.push_str(host);
-    }
+    push_origin(&mut location, req.headers, req.conn);
     location.extend(escape_path(req.url_path));
     location.push('/');
     if let Some(query) = req.query {
@@ -368,6 +360,21 @@ fn slash_redirect(req: &FileRequest<'_>) -> Response {
         location.push_str(query);
     }
     redirect(StatusCode::MOVED_PERMANENTLY, &location)
+}
+
+/// Append the scheme and the request's `Host` (`http://example.com:8080`)
+/// to `location`, so that a path becomes the absolute URL Apache answers
+/// (`UseCanonicalName Off`); nothing when the request has no `Host`.
+pub(crate) fn push_origin(location: &mut String, headers: &HeaderMap, conn: &ConnInfo) {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
+        location.push_str(if conn.is_secure() {
+            "https://"
+        } else {
+            "http://"
+        });
+        location.push_str(host);
+    }
 }
 
 /// The value of the header fields `name` in `headers`: one field's as it
@@ -476,6 +483,15 @@ fn respond(
                 StatusCode::PRECONDITION_FAILED
             };
             validators.describe(&mut response);
+            // Apache's 412 describes the file as a 200 would (type and
+            // ranges), with no body; its 304 does not.
+            if decision == Decision::PreconditionFailed {
+                let headers = response.headers_mut();
+                headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+                if let Some(content_type) = content_type {
+                    headers.insert(CONTENT_TYPE, content_type);
+                }
+            }
             return response;
         }
         Decision::RangeNotSatisfiable => {
