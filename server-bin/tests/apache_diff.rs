@@ -38,6 +38,9 @@ const CASE_SETS: &[&str] = &[
     "require_ip",
     "status_codes",
     "conditionals",
+    "security_headers",
+    "expires_by_type",
+    "compression",
 ];
 
 /// The distribution's Apache.
@@ -813,4 +816,19 @@ fn status_codes_are_the_ones_apache_answers() {
 #[test]
 fn conditional_requests_are_answered_as_apache_answers_them() {
     check_case_set("conditionals");
+}
+
+#[test]
+fn security_headers_are_sent_as_apache_sends_them() {
+    check_case_set("security_headers");
+}
+
+#[test]
+fn expires_by_type_is_answered_as_apache_answers_it() {
+    check_case_set("expires_by_type");
+}
+
+#[test]
+fn compression_is_negotiated_as_apache_negotiates_it() {
+    check_case_set("compression");
 }

@@ -159,8 +159,10 @@ impl ExpiresConfig {
     }
 
     /// Sets `Expires` and `Cache-Control: max-age` on `response` for a
-    /// request made at `now` (see the [module docs](self)).
-    pub fn apply(&self, response: &mut Response, now: SystemTime) {
+    /// request made at `now` (see the [module docs](self)). A response
+    /// without `Content-Type` (a 304) is taken to be of `file_type`, the
+    /// type of the file it stands for, as Apache still knows it then.
+    pub fn apply(&self, response: &mut Response, now: SystemTime, file_type: Option<&str>) {
         if self.active != Some(true)
             || response.status().is_client_error()
             || response.status().is_server_error()
@@ -169,8 +171,11 @@ impl ExpiresConfig {
             return;
         }
         let headers = response.headers();
-        let Some(rule) = self.rule_for(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()))
-        else {
+        let content_type = match headers.get(CONTENT_TYPE) {
+            Some(ct) => ct.to_str().ok(),
+            None => file_type,
+        };
+        let Some(rule) = self.rule_for(content_type) else {
             return;
         };
         let base = match rule.base {
@@ -289,11 +294,11 @@ mod tests {
             ("text/html; charset=utf-8", "max-age=60"),
         ] {
             let mut response = respond(ct, StatusCode::OK);
-            config().apply(&mut response, now);
+            config().apply(&mut response, now, None);
             assert_eq!(get(&response, CACHE_CONTROL), Some(age), "{ct}");
         }
         let mut response = respond("image/png", StatusCode::OK);
-        config().apply(&mut response, now);
+        config().apply(&mut response, now, None);
         assert_eq!(
             get(&response, EXPIRES),
             Some(httpdate::fmt_http_date(now + Duration::from_secs(7200)).as_str())
@@ -308,7 +313,7 @@ mod tests {
             LAST_MODIFIED,
             HeaderValue::try_from(httpdate::fmt_http_date(now - Duration::from_secs(40))).unwrap(),
         );
-        config().apply(&mut response, now);
+        config().apply(&mut response, now, None);
         assert_eq!(get(&response, CACHE_CONTROL), Some("max-age=60"));
         let mut stale = respond("text/css", StatusCode::OK);
         stale.headers_mut().insert(
@@ -316,7 +321,7 @@ mod tests {
             HeaderValue::try_from(httpdate::fmt_http_date(now - Duration::from_secs(4000)))
                 .unwrap(),
         );
-        config().apply(&mut stale, now);
+        config().apply(&mut stale, now, None);
         assert_eq!(get(&stale, CACHE_CONTROL), Some("max-age=0"));
         assert_eq!(
             get(&stale, EXPIRES),
@@ -324,7 +329,7 @@ mod tests {
         );
         // No Last-Modified: nothing.
         let mut none = respond("text/css", StatusCode::OK);
-        config().apply(&mut none, now);
+        config().apply(&mut none, now, None);
         assert_eq!(get(&none, EXPIRES), None);
     }
 
@@ -332,26 +337,26 @@ mod tests {
     fn errors_inactive_configurations_and_existing_expires_are_left_alone() {
         let now = SystemTime::now();
         let mut response = respond("image/png", StatusCode::NOT_FOUND);
-        config().apply(&mut response, now);
+        config().apply(&mut response, now, None);
         assert_eq!(get(&response, EXPIRES), None);
         let mut response = respond("image/png", StatusCode::OK);
         ExpiresConfig {
             active: Some(false),
             ..config()
         }
-        .apply(&mut response, now);
+        .apply(&mut response, now, None);
         assert_eq!(get(&response, EXPIRES), None);
         let mut response = respond("image/png", StatusCode::OK);
         response
             .headers_mut()
             .insert(EXPIRES, HeaderValue::from_static("0"));
-        config().apply(&mut response, now);
+        config().apply(&mut response, now, None);
         assert_eq!(get(&response, EXPIRES), Some("0"));
         assert_eq!(get(&response, CACHE_CONTROL), None);
         // A redirect and a 304 get them.
         for status in [StatusCode::MOVED_PERMANENTLY, StatusCode::NOT_MODIFIED] {
             let mut response = respond("image/png", status);
-            config().apply(&mut response, now);
+            config().apply(&mut response, now, None);
             assert!(get(&response, EXPIRES).is_some(), "{status}");
         }
     }
@@ -362,7 +367,7 @@ mod tests {
         response
             .headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static("public"));
-        config().apply(&mut response, SystemTime::now());
+        config().apply(&mut response, SystemTime::now(), None);
         assert_eq!(get(&response, CACHE_CONTROL), Some("public, max-age=7200"));
     }
 }

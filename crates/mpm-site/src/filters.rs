@@ -65,6 +65,10 @@ pub struct RequestFacts<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// When it arrived.
     pub started: SystemTime,
+    /// The media types by extension: `%{CONTENT_TYPE}` of an answer
+    /// without `Content-Type` (a 304) is the file's, as Apache still
+    /// knows it then.
+    pub mime: Option<&'a crate::mime::MimeTypes>,
 }
 
 /// mod_ssl's variables a `Header` value may name (`%{HTTPS}s`,
@@ -106,13 +110,10 @@ impl RequestVars for Vars<'_> {
                 "off"
             }),
             "REQUEST_STATUS" => Cow::Owned(self.response?.0.to_string()),
-            "CONTENT_TYPE" => self
-                .response?
-                .1
-                .get(CONTENT_TYPE)?
-                .to_str()
-                .ok()
-                .map(Cow::Borrowed)?,
+            "CONTENT_TYPE" => match self.response?.1.get(CONTENT_TYPE) {
+                Some(ct) => Cow::Borrowed(ct.to_str().ok()?),
+                None => Cow::Owned(file_type(facts)?),
+            },
             _ => Cow::Owned(ssl_var(
                 facts.conn,
                 name.strip_prefix("SSL:").unwrap_or(name),
@@ -131,6 +132,13 @@ impl RequestVars for Vars<'_> {
     fn env(&self, name: &str) -> Option<Cow<'_, str>> {
         (self.facts.env)(name).map(Cow::Owned)
     }
+}
+
+/// The media type of the file the request's path names (by its
+/// extension), for an answer that carries none (a 304).
+fn file_type(facts: &RequestFacts<'_>) -> Option<String> {
+    let name = facts.path.rsplit(|&b| b == b'/').next()?;
+    Some(facts.mime?.lookup(name)?.to_str().ok()?.to_string())
 }
 
 /// Every field `name` of `headers`, joined with `", "`.
@@ -183,7 +191,14 @@ pub fn after_handler(
     mut response: Response,
 ) -> Response {
     let now = SystemTime::now();
-    cfg.expires.apply(&mut response, req.started);
+    if cfg.expires.active == Some(true) {
+        let file_type = match response.headers().contains_key(CONTENT_TYPE) {
+            true => None,
+            false => file_type(req),
+        };
+        cfg.expires
+            .apply(&mut response, req.started, file_type.as_deref());
+    }
     if !cfg.headers.response.is_empty() {
         let ssl = |name: &str| ssl_var(req.conn, name);
         let status = response.status();

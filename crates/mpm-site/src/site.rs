@@ -460,6 +460,7 @@ impl Handler for Site {
                 conn,
                 env: &env,
                 started,
+                mime: Some(&self.mime),
             };
             filters::before_handler(&host.filters, req.headers_mut(), &facts);
         }
@@ -473,6 +474,7 @@ impl Handler for Site {
             conn,
             env: &env,
             started,
+            mime: Some(&self.mime),
         };
         filters::after_handler(&host.filters, &self.variants, &facts, response)
     }

@@ -5,18 +5,23 @@
 //!
 //! What is compressed and what is not, as Apache's filters decide:
 //!
-//! - Never: a 1xx, 204, 205 or 206 answer, one whose `Content-Encoding` is
-//!   already set (a precompressed file, a backend's gzip), an empty body,
-//!   a body shorter than [`CompressConfig::min_length`] (0 by default, as
-//!   in Apache, which compresses any non-empty body), and the codings the
-//!   request's environment turns off: `no-gzip` (and
-//!   `gzip-only-text/html=1` for types other than `text/html`) for gzip,
-//!   `no-brotli` for Brotli. A range request is answered by the file
-//!   handler with a 206 of the identity body, so a range is never taken
-//!   from a compressed one (Apache would cut the range from the gzip
-//!   stream).
-//! - `Vary: Accept-Encoding` is added to every answer the filter looks at
-//!   past those checks, whether or not the client accepted a coding.
+//! - Never: a 1xx, 204, 205 or 206 answer; a redirect or an error (Apache
+//!   sends the pages it makes for those as they are, without `Vary`); one
+//!   whose `Content-Encoding` is already set (a precompressed file, a
+//!   backend's gzip); and the codings the request's environment turns
+//!   off: `no-gzip` (and `gzip-only-text/html=1` for types other than
+//!   `text/html`) for gzip, `no-brotli` for Brotli.
+//! - Not with gzip: a body known to be shorter than
+//!   [`GZIP_MIN_LENGTH`] (69 bytes: Apache 2.4's mod_deflate sends 68
+//!   bytes as they are, and says no `Vary` for them). mod_brotli has no
+//!   such bound (it even encodes an empty body), and neither has mpmd's
+//!   Brotli.
+//! - A range request is answered by the file handler with a 206 of the
+//!   identity body, so a range is never taken from a compressed one
+//!   (Apache cuts the range out of the gzip stream it makes anew for each
+//!   request).
+//! - `Vary: Accept-Encoding` is added to every answer a coding is offered
+//!   for past those checks, whether or not the client accepted one.
 //! - The `ETag` of the encoded variant gets the coding as a suffix
 //!   (`DeflateAlterETag AddSuffix`, the default: `"abc"` → `"abc-gzip"`,
 //!   `"abc-br"`), or is kept or removed as configured. An `If-None-Match`
@@ -128,10 +133,12 @@ pub struct CompressConfig {
     pub deflate_alter_etag: AlterEtag,
     /// `BrotliAlterETag`.
     pub brotli_alter_etag: AlterEtag,
-    /// Bodies of a known length below this are sent as they are (0, the
-    /// default, as Apache: every non-empty body may be compressed).
-    pub min_length: u64,
 }
+
+/// The shortest body mod_deflate gzips (measured on Apache 2.4: 68 bytes
+/// are sent as they are, 69 compressed): shorter ones would grow by the
+/// gzip header and trailer, or barely shrink.
+pub const GZIP_MIN_LENGTH: u64 = 69;
 
 impl Default for CompressConfig {
     fn default() -> CompressConfig {
@@ -143,7 +150,6 @@ impl Default for CompressConfig {
             settings: Settings::default(),
             deflate_alter_etag: AlterEtag::AddSuffix,
             brotli_alter_etag: AlterEtag::AddSuffix,
-            min_length: 0,
         }
     }
 }
@@ -269,6 +275,7 @@ pub fn apply(
 ) -> Response {
     let status = response.status();
     if status.is_informational()
+        || (status.as_u16() >= 300 && status != StatusCode::NOT_MODIFIED)
         || matches!(
             status,
             StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::SWITCHING_PROTOCOLS
@@ -294,22 +301,25 @@ pub fn apply(
     if (req.env)("no-brotli").is_some() {
         offer.br = false;
     }
+    if response
+        .body()
+        .len()
+        .is_some_and(|len| len < GZIP_MIN_LENGTH)
+    {
+        offer.gzip = false;
+    }
     let encoded = response
         .headers()
         .get_all(CONTENT_ENCODING)
         .iter()
         .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-    if offer == Offer::default() || encoded || response.body().is_empty() {
+    if offer == Offer::default() || encoded {
         return response;
     }
     add_vary(&mut response, "Accept-Encoding");
     if status == StatusCode::PARTIAL_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || response.headers().contains_key(CONTENT_RANGE)
-        || response
-            .body()
-            .len()
-            .is_some_and(|len| len < cfg.min_length)
         || matches!(response.body(), Body::Writer(_))
     {
         return response;
@@ -411,6 +421,12 @@ fn encode_body(
         Body::Bytes(bytes) => Box::new(io::Cursor::new(bytes)),
         Body::Reader { .. } if head => return unknown_length(),
         Body::Reader { reader, .. } => reader,
+        Body::Empty => {
+            // As mod_brotli: an empty body is a (short) Brotli stream too.
+            return encoder::encode_all(io::empty(), 0, encoding, settings)
+                .map(Body::from)
+                .unwrap_or(Body::Empty);
+        }
         other => return other,
     };
     Body::Reader {

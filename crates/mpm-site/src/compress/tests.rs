@@ -173,12 +173,11 @@ fn types_not_configured_and_encoded_bodies_are_left_alone() {
 }
 
 #[test]
-fn partial_content_no_content_and_empty_bodies_are_not_compressed() {
+fn partial_and_no_content_are_not_compressed() {
     let cache = VariantCache::new(0);
     for (status, body) in [
         (StatusCode::PARTIAL_CONTENT, Body::from(text(100))),
         (StatusCode::NO_CONTENT, Body::Empty),
-        (StatusCode::OK, Body::Empty),
     ] {
         let mut resp = response(body, "text/plain");
         *resp.status_mut() = status;
@@ -421,5 +420,68 @@ fn add_output_filter_and_set_output_filter_apply_whatever_the_type() {
             response(Body::from(text(100)), "application/octet-stream"),
         );
         assert_eq!(header(&out, CONTENT_ENCODING), Some(token));
+    }
+}
+
+#[test]
+fn gzip_leaves_bodies_under_69_bytes_alone_without_vary_as_mod_deflate_does() {
+    let cache = VariantCache::new(0);
+    let gzip_only = CompressConfig {
+        by_type: vec![("text/plain".into(), Encoding::Gzip)],
+        ..CompressConfig::default()
+    };
+    for (len, encoded) in [(68, false), (69, true)] {
+        let out = run(
+            &gzip_only,
+            &cache,
+            Method::GET,
+            &[("accept-encoding", "gzip")],
+            &no_env,
+            response(Body::from(text(len)), "text/plain"),
+        );
+        let coding = header(&out, CONTENT_ENCODING);
+        assert_eq!(coding.is_some(), encoded, "{len} bytes: {coding:?}");
+        assert_eq!(header(&out, VARY).is_some(), encoded, "{len} bytes: Vary");
+    }
+    // mod_brotli has no such bound, down to an empty body.
+    for body in [Body::from(text(3)), Body::Empty] {
+        let out = run(
+            &config(),
+            &cache,
+            Method::GET,
+            &[("accept-encoding", "br")],
+            &no_env,
+            response(body, "text/plain"),
+        );
+        assert_eq!(header(&out, CONTENT_ENCODING), Some("br"));
+        let data = body_bytes(out.into_body());
+        assert!(
+            !data.is_empty(),
+            "an empty Brotli body is not a Brotli stream"
+        );
+        assert!(unbrotli(&data).len() <= 3);
+    }
+}
+
+#[test]
+fn redirects_and_errors_are_sent_as_they_are() {
+    let cache = VariantCache::new(0);
+    for status in [
+        StatusCode::NOT_FOUND,
+        StatusCode::MOVED_PERMANENTLY,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    ] {
+        let mut resp = response(Body::from(text(500)), "text/plain");
+        *resp.status_mut() = status;
+        let out = run(
+            &config(),
+            &cache,
+            Method::GET,
+            &[("accept-encoding", "gzip")],
+            &no_env,
+            resp,
+        );
+        assert_eq!(header(&out, CONTENT_ENCODING), None, "{status}");
+        assert_eq!(header(&out, VARY), None, "{status}");
     }
 }
