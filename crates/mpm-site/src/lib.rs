@@ -95,6 +95,10 @@
 //! - [`status`]: mod_status's page, from the scoreboard.
 //! - [`metrics`]: the scoreboard and its lifetime counters in Prometheus's
 //!   text format (`SetHandler metrics`), with apache_exporter's series.
+//! - [`filters`]: around the handler, in Apache's order: [`headers`]
+//!   (mod_headers' `RequestHeader` before it, `Header` after),
+//!   [`expires`] (mod_expires), then [`compress`] (mod_deflate and
+//!   mod_brotli: negotiated, streamed, whole files cached compressed).
 //! - [`access_log`]: `CustomLog`, one line per exchange.
 //!
 //! The languages a configuration writes conditions in:

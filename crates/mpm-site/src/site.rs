@@ -19,7 +19,10 @@
 //! one replace the other; requiring both is never more permissive). Files
 //! that `MMapFile` and `CacheFile` name are loaded when the handler is
 //! built ([`file_cache`](crate::file_cache)) and answered from memory or a
-//! kept descriptor once those checks have passed.
+//! kept descriptor once those checks have passed. Around all of this, when
+//! the host has any, its `RequestHeader` rules run first and its
+//! mod_expires, `Header` and compression settings on the answer
+//! ([`filters`](crate::filters)).
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
