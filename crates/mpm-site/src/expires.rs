@@ -280,7 +280,7 @@ mod tests {
         response
     }
 
-    fn get<'a>(response: &'a Response, name: http::HeaderName) -> Option<&'a str> {
+    fn get(response: &Response, name: http::HeaderName) -> Option<&str> {
         response.headers().get(name).and_then(|v| v.to_str().ok())
     }
 

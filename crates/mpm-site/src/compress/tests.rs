@@ -87,7 +87,7 @@ fn unbrotli(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn header<'a>(response: &'a Response, name: http::HeaderName) -> Option<&'a str> {
+fn header(response: &Response, name: http::HeaderName) -> Option<&str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
