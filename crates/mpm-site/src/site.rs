@@ -453,25 +453,11 @@ impl Handler for Site {
         if uri_path::normalise(uri.path(), &mut path).is_err() {
             path.clear();
         }
-        if !host.filters.headers.request.is_empty() {
-            let before = req.headers().clone();
-            let facts = RequestFacts {
-                method: &method,
-                headers: &before,
-                path: &path,
-                query: uri.query(),
-                conn,
-                env: &env,
-                started,
-                mime: Some(&self.mime),
-            };
-            filters::before_handler(&host.filters, req.headers_mut(), &facts);
-        }
-        let headers = req.headers().clone();
-        let response = self.answer(req, conn, index);
-        let facts = RequestFacts {
+        // The request's headers before its `RequestHeader` rules, if any.
+        let before = (!host.filters.headers.request.is_empty()).then(|| req.headers().clone());
+        let facts = |headers| RequestFacts {
             method: &method,
-            headers: &headers,
+            headers,
             path: &path,
             query: uri.query(),
             conn,
@@ -479,7 +465,12 @@ impl Handler for Site {
             started,
             mime: Some(&self.mime),
         };
-        filters::after_handler(&host.filters, &self.variants, &facts, response)
+        if let Some(before) = &before {
+            filters::before_handler(&host.filters, req.headers_mut(), &facts(before));
+        }
+        let headers = req.headers().clone();
+        let response = self.answer(req, conn, index);
+        filters::after_handler(&host.filters, &self.variants, &facts(&headers), response)
     }
 
     /// What a site answers to GET and HEAD is quick, so under event the

@@ -59,6 +59,19 @@ fn run(
     apply(cfg, cache, &req, response)
 }
 
+/// A GET accepting `accept`, with no environment and no cache.
+fn get(cfg: &CompressConfig, accept: &str, response: Response) -> Response {
+    let cache = VariantCache::new(0);
+    run(
+        cfg,
+        &cache,
+        Method::GET,
+        &[("accept-encoding", accept)],
+        &no_env,
+        response,
+    )
+}
+
 fn body_bytes(body: Body) -> Vec<u8> {
     match body {
         Body::Bytes(b) => b.to_vec(),
@@ -93,14 +106,10 @@ fn header(response: &Response, name: http::HeaderName) -> Option<&str> {
 
 #[test]
 fn a_configured_type_is_gzipped_with_vary_and_a_suffixed_etag() {
-    let cache = VariantCache::new(0);
     let plain = text(5000);
-    let out = run(
+    let out = get(
         &config(),
-        &cache,
-        Method::GET,
-        &[("accept-encoding", "gzip")],
-        &no_env,
+        "gzip",
         response(Body::from(plain.clone()), "text/plain; charset=utf-8"),
     );
     assert_eq!(header(&out, CONTENT_ENCODING), Some("gzip"));
@@ -112,14 +121,10 @@ fn a_configured_type_is_gzipped_with_vary_and_a_suffixed_etag() {
 
 #[test]
 fn brotli_is_chosen_when_accepted_and_configured() {
-    let cache = VariantCache::new(0);
     let plain = text(5000);
-    let out = run(
+    let out = get(
         &config(),
-        &cache,
-        Method::GET,
-        &[("accept-encoding", "gzip, deflate, br")],
-        &no_env,
+        "gzip, deflate, br",
         response(Body::from(plain.clone()), "text/plain"),
     );
     assert_eq!(header(&out, CONTENT_ENCODING), Some("br"));
@@ -145,13 +150,9 @@ fn a_client_without_accept_encoding_gets_identity_with_vary() {
 
 #[test]
 fn types_not_configured_and_encoded_bodies_are_left_alone() {
-    let cache = VariantCache::new(0);
-    let out = run(
+    let out = get(
         &config(),
-        &cache,
-        Method::GET,
-        &[("accept-encoding", "gzip")],
-        &no_env,
+        "gzip",
         response(Body::from(text(100)), "image/png"),
     );
     assert_eq!(header(&out, CONTENT_ENCODING), None);
@@ -160,35 +161,20 @@ fn types_not_configured_and_encoded_bodies_are_left_alone() {
     let mut pre = response(Body::from(text(100)), "text/plain");
     pre.headers_mut()
         .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    let out = run(
-        &config(),
-        &cache,
-        Method::GET,
-        &[("accept-encoding", "gzip")],
-        &no_env,
-        pre,
-    );
+    let out = get(&config(), "gzip", pre);
     assert_eq!(header(&out, ETAG), Some("\"abc\""));
     assert_eq!(body_bytes(out.into_body()), text(100), "re-encoded");
 }
 
 #[test]
 fn partial_and_no_content_are_not_compressed() {
-    let cache = VariantCache::new(0);
     for (status, body) in [
         (StatusCode::PARTIAL_CONTENT, Body::from(text(100))),
         (StatusCode::NO_CONTENT, Body::Empty),
     ] {
         let mut resp = response(body, "text/plain");
         *resp.status_mut() = status;
-        let out = run(
-            &config(),
-            &cache,
-            Method::GET,
-            &[("accept-encoding", "gzip")],
-            &no_env,
-            resp,
-        );
+        let out = get(&config(), "gzip", resp);
         assert_eq!(header(&out, CONTENT_ENCODING), None, "{status} compressed");
     }
 }
@@ -274,7 +260,6 @@ fn if_none_match_with_the_suffixed_tag_is_answered_304() {
 
 #[test]
 fn alter_etag_nochange_and_remove_are_honoured() {
-    let cache = VariantCache::new(0);
     for (alter, expected) in [
         (AlterEtag::NoChange, Some("\"abc\"")),
         (AlterEtag::Remove, None),
@@ -283,14 +268,7 @@ fn alter_etag_nochange_and_remove_are_honoured() {
             deflate_alter_etag: alter,
             ..config()
         };
-        let out = run(
-            &cfg,
-            &cache,
-            Method::GET,
-            &[("accept-encoding", "gzip")],
-            &no_env,
-            response(Body::from(text(100)), "text/plain"),
-        );
+        let out = get(&cfg, "gzip", response(Body::from(text(100)), "text/plain"));
         assert_eq!(header(&out, ETAG), expected, "{alter:?}");
     }
 }
@@ -398,7 +376,6 @@ fn head_gets_the_headers_of_get_without_running_an_encoder() {
 
 #[test]
 fn add_output_filter_and_set_output_filter_apply_whatever_the_type() {
-    let cache = VariantCache::new(0);
     let by_ext = CompressConfig {
         by_extension: vec![("txt".into(), Encoding::Gzip)],
         ..CompressConfig::default()
@@ -411,12 +388,9 @@ fn add_output_filter_and_set_output_filter_apply_whatever_the_type() {
         ..CompressConfig::default()
     };
     for (cfg, token) in [(by_ext, "gzip"), (set, "br")] {
-        let out = run(
+        let out = get(
             &cfg,
-            &cache,
-            Method::GET,
-            &[("accept-encoding", "gzip, br")],
-            &no_env,
+            "gzip, br",
             response(Body::from(text(100)), "application/octet-stream"),
         );
         assert_eq!(header(&out, CONTENT_ENCODING), Some(token));
@@ -425,18 +399,14 @@ fn add_output_filter_and_set_output_filter_apply_whatever_the_type() {
 
 #[test]
 fn gzip_leaves_bodies_under_69_bytes_alone_without_vary_as_mod_deflate_does() {
-    let cache = VariantCache::new(0);
     let gzip_only = CompressConfig {
         by_type: vec![("text/plain".into(), Encoding::Gzip)],
         ..CompressConfig::default()
     };
     for (len, encoded) in [(68, false), (69, true)] {
-        let out = run(
+        let out = get(
             &gzip_only,
-            &cache,
-            Method::GET,
-            &[("accept-encoding", "gzip")],
-            &no_env,
+            "gzip",
             response(Body::from(text(len)), "text/plain"),
         );
         let coding = header(&out, CONTENT_ENCODING);
@@ -445,14 +415,7 @@ fn gzip_leaves_bodies_under_69_bytes_alone_without_vary_as_mod_deflate_does() {
     }
     // mod_brotli has no such bound, down to an empty body.
     for body in [Body::from(text(3)), Body::Empty] {
-        let out = run(
-            &config(),
-            &cache,
-            Method::GET,
-            &[("accept-encoding", "br")],
-            &no_env,
-            response(body, "text/plain"),
-        );
+        let out = get(&config(), "br", response(body, "text/plain"));
         assert_eq!(header(&out, CONTENT_ENCODING), Some("br"));
         let data = body_bytes(out.into_body());
         assert!(
@@ -465,7 +428,6 @@ fn gzip_leaves_bodies_under_69_bytes_alone_without_vary_as_mod_deflate_does() {
 
 #[test]
 fn redirects_and_errors_are_sent_as_they_are() {
-    let cache = VariantCache::new(0);
     for status in [
         StatusCode::NOT_FOUND,
         StatusCode::MOVED_PERMANENTLY,
@@ -473,14 +435,7 @@ fn redirects_and_errors_are_sent_as_they_are() {
     ] {
         let mut resp = response(Body::from(text(500)), "text/plain");
         *resp.status_mut() = status;
-        let out = run(
-            &config(),
-            &cache,
-            Method::GET,
-            &[("accept-encoding", "gzip")],
-            &no_env,
-            resp,
-        );
+        let out = get(&config(), "gzip", resp);
         assert_eq!(header(&out, CONTENT_ENCODING), None, "{status}");
         assert_eq!(header(&out, VARY), None, "{status}");
     }
