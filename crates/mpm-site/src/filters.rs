@@ -17,7 +17,9 @@ use mpm_core::{ConnInfo, Response};
 
 use crate::compress::{self, CompressConfig, CompressRequest, VariantCache};
 use crate::expires::ExpiresConfig;
-use crate::headers::{Context, HeadersConfig};
+use crate::headers::{Condition, Context, HeadersConfig};
+use crate::mime::MimeTypes;
+use crate::pipeline::request::RequestState;
 use crate::vars::RequestVars;
 
 /// mod_headers, mod_expires, mod_deflate and mod_brotli's settings for
@@ -36,6 +38,12 @@ impl FilterConfig {
     /// True when none of the modules has anything to do.
     pub fn is_empty(&self) -> bool {
         self.headers.is_empty() && self.expires.active != Some(true) && !self.compress.is_active()
+    }
+
+    /// True when nothing is written here (a section without any of these
+    /// directives): merging it changes nothing.
+    pub fn is_unset(&self) -> bool {
+        *self == FilterConfig::default()
     }
 
     /// This configuration with `add`'s over it, each module merged as
@@ -68,7 +76,7 @@ pub struct RequestFacts<'a> {
     /// The media types by extension: `%{CONTENT_TYPE}` of an answer
     /// without `Content-Type` (a 304) is the file's, as Apache still
     /// knows it then.
-    pub mime: Option<&'a crate::mime::MimeTypes>,
+    pub mime: Option<&'a MimeTypes>,
 }
 
 /// mod_ssl's variables a `Header` value may name (`%{HTTPS}s`,
@@ -158,10 +166,17 @@ fn joined<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
     }
 }
 
-/// Applies the `RequestHeader` rules (the `early` ones first) to a
-/// request's `headers` before its handler runs; `facts` describe the
-/// request (their headers are the ones before the rules).
-pub fn before_handler(cfg: &FilterConfig, headers: &mut HeaderMap, facts: &RequestFacts<'_>) {
+/// Applies the `RequestHeader` rules to a request's `headers`: the
+/// `early` ones (before the request is mapped, Apache's
+/// `post_read_request`) when `early`, else the others (before the
+/// handler, Apache's `fixups`); `facts` describe the request (their
+/// headers are the ones before the rules).
+pub fn request_headers(
+    cfg: &FilterConfig,
+    headers: &mut HeaderMap,
+    facts: &RequestFacts<'_>,
+    early: bool,
+) {
     if cfg.headers.request.is_empty() {
         return;
     }
@@ -178,8 +193,68 @@ pub fn before_handler(cfg: &FilterConfig, headers: &mut HeaderMap, facts: &Reque
         request_headers: facts.headers,
         vars: &vars,
     };
-    cfg.headers.apply_request(headers, true, &ctx);
-    cfg.headers.apply_request(headers, false, &ctx);
+    cfg.headers.apply_request(headers, early, &ctx);
+}
+
+/// The facts of a request in the pipeline, its environment read through
+/// `env`.
+fn facts_of<'a>(
+    r: &'a RequestState<'_>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    mime: &'a MimeTypes,
+) -> RequestFacts<'a> {
+    RequestFacts {
+        method: r.method(),
+        headers: r.headers(),
+        path: &r.uri,
+        query: r.query.as_deref(),
+        conn: r.conn,
+        env,
+        started: r.started,
+        mime: Some(mime),
+    }
+}
+
+/// The pipeline's `RequestHeader` step: `cfg`'s rules (the `early` ones
+/// or the others) applied to the request `r`.
+pub(crate) fn request_phase(
+    r: &mut RequestState<'_>,
+    cfg: &FilterConfig,
+    mime: &MimeTypes,
+    early: bool,
+) {
+    let wanted = cfg
+        .headers
+        .request
+        .iter()
+        .any(|rule| matches!(rule.condition, Condition::Early) == early);
+    if !wanted {
+        return;
+    }
+    let mut headers = r.headers().clone();
+    {
+        let env = |name: &str| r.subprocess_env.get(name).map(str::to_string);
+        let facts = facts_of(r, &env, mime);
+        request_headers(cfg, &mut headers, &facts, early);
+    }
+    *r.headers_mut() = headers;
+}
+
+/// The pipeline's output filters for mod_expires, mod_headers and the
+/// compressors: the merged configuration of `r` applied to `response`.
+pub(crate) fn output_phase(
+    r: &RequestState<'_>,
+    cache: &VariantCache,
+    mime: &MimeTypes,
+    response: Response,
+) -> Response {
+    let cfg = &r.dir.filters;
+    if cfg.is_empty() {
+        return response;
+    }
+    let env = |name: &str| r.subprocess_env.get(name).map(str::to_string);
+    let facts = facts_of(r, &env, mime);
+    after_handler(cfg, cache, &facts, response)
 }
 
 /// The handler's `response` after mod_expires, mod_headers and the

@@ -47,7 +47,8 @@ fn a_client_that_leaves_mid_body_frees_its_encoder() {
     std::fs::write(dir.path().join("big.txt"), text(12 << 20)).unwrap();
     let mut host = VirtualHost::new(dir.path());
     for encoding in [Encoding::Gzip, Encoding::Br] {
-        host.filters
+        host.dir
+            .filters
             .compress
             .by_type
             .push(("text/plain".into(), encoding));

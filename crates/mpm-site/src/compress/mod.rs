@@ -113,7 +113,7 @@ pub enum AlterEtag {
 }
 
 /// mod_deflate and mod_brotli's settings for the requests of one place.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompressConfig {
     /// `AddOutputFilterByType DEFLATE|BROTLI_COMPRESS type…`: the media
     /// types (lower case, no parameters) each coding applies to.
@@ -127,32 +127,57 @@ pub struct CompressConfig {
     /// `SetOutputFilter DEFLATE;BROTLI_COMPRESS`: every response (`None`:
     /// not written here).
     pub always: Option<Offer>,
-    /// The encoders' levels and buffer.
-    pub settings: Settings,
-    /// `DeflateAlterETag`.
-    pub deflate_alter_etag: AlterEtag,
-    /// `BrotliAlterETag`.
-    pub brotli_alter_etag: AlterEtag,
+    /// The levels, buffer and `ETag` choices (server-wide settings).
+    pub tuning: Tuning,
+}
+
+/// The compressors' settings Apache takes per server (main server or
+/// `<VirtualHost>`), each `None` where not written (Apache's default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// `DeflateCompressionLevel` (1–9; 6).
+    pub gzip_level: Option<u32>,
+    /// `BrotliCompressionQuality` (0–11; 5).
+    pub br_quality: Option<u32>,
+    /// `BrotliCompressionWindow` (10–24; 18).
+    pub br_window: Option<u32>,
+    /// `DeflateBufferSize` (bytes; 8096).
+    pub buffer: Option<usize>,
+    /// `DeflateAlterETag` (`AddSuffix`).
+    pub deflate_alter_etag: Option<AlterEtag>,
+    /// `BrotliAlterETag` (`AddSuffix`).
+    pub brotli_alter_etag: Option<AlterEtag>,
+}
+
+impl Tuning {
+    /// `add`'s settings where it writes them, else these.
+    pub fn merged(&self, add: &Tuning) -> Tuning {
+        Tuning {
+            gzip_level: add.gzip_level.or(self.gzip_level),
+            br_quality: add.br_quality.or(self.br_quality),
+            br_window: add.br_window.or(self.br_window),
+            buffer: add.buffer.or(self.buffer),
+            deflate_alter_etag: add.deflate_alter_etag.or(self.deflate_alter_etag),
+            brotli_alter_etag: add.brotli_alter_etag.or(self.brotli_alter_etag),
+        }
+    }
+
+    /// The encoders' settings, Apache's defaults where none is written.
+    pub fn settings(&self) -> Settings {
+        let default = Settings::default();
+        Settings {
+            gzip_level: self.gzip_level.unwrap_or(default.gzip_level),
+            br_quality: self.br_quality.unwrap_or(default.br_quality),
+            br_window: self.br_window.unwrap_or(default.br_window),
+            buffer: self.buffer.unwrap_or(default.buffer),
+        }
+    }
 }
 
 /// The shortest body mod_deflate gzips (measured on Apache 2.4: 68 bytes
 /// are sent as they are, 69 compressed): shorter ones would grow by the
 /// gzip header and trailer, or barely shrink.
 pub const GZIP_MIN_LENGTH: u64 = 69;
-
-impl Default for CompressConfig {
-    fn default() -> CompressConfig {
-        CompressConfig {
-            by_type: Vec::new(),
-            by_extension: Vec::new(),
-            removed_extensions: Vec::new(),
-            always: None,
-            settings: Settings::default(),
-            deflate_alter_etag: AlterEtag::AddSuffix,
-            brotli_alter_etag: AlterEtag::AddSuffix,
-        }
-    }
-}
 
 /// The request, as the filter needs it.
 pub struct CompressRequest<'a> {
@@ -177,8 +202,7 @@ impl CompressConfig {
     /// This configuration with `add`'s over it, as a section merges into
     /// its parent: the types of both; the extensions of both, less those
     /// `add` removes or sets again; `add`'s `SetOutputFilter` if it has
-    /// one; `add`'s levels and `ETag` choices (server-wide in Apache, so
-    /// the same in both once a host is read).
+    /// one; the levels and `ETag` choices `add` writes.
     pub fn merged(&self, add: &CompressConfig) -> CompressConfig {
         let kept = self.by_extension.iter().filter(|(ext, _)| {
             !add.removed_extensions.contains(ext) && !add.by_extension.iter().any(|(e, _)| e == ext)
@@ -188,7 +212,7 @@ impl CompressConfig {
             by_extension: kept.chain(&add.by_extension).cloned().collect(),
             removed_extensions: Vec::new(),
             always: add.always.or(self.always),
-            ..add.clone()
+            tuning: self.tuning.merged(&add.tuning),
         }
     }
 
@@ -223,9 +247,10 @@ impl CompressConfig {
 
     fn alter(&self, encoding: Encoding) -> AlterEtag {
         match encoding {
-            Encoding::Gzip => self.deflate_alter_etag,
-            Encoding::Br => self.brotli_alter_etag,
+            Encoding::Gzip => self.tuning.deflate_alter_etag,
+            Encoding::Br => self.tuning.brotli_alter_etag,
         }
+        .unwrap_or_default()
     }
 }
 
@@ -398,7 +423,7 @@ fn encode_body(
     cache: &VariantCache,
     head: bool,
 ) -> Body {
-    let settings = &cfg.settings;
+    let settings = &cfg.tuning.settings();
     let source: Box<dyn Read + Send> = match body {
         Body::File { file, offset, len } => {
             match cached_file(&file, offset, len, encoding, cfg, cache) {
@@ -489,7 +514,7 @@ fn cached_file(
     if meta.len() != len {
         return None;
     }
-    let key = VariantKey::new(&meta, encoding, cfg.settings.level(encoding));
+    let key = VariantKey::new(&meta, encoding, cfg.tuning.settings().level(encoding));
     if let Some(bytes) = cache.get(&key) {
         return Some(bytes);
     }
@@ -498,7 +523,7 @@ fn cached_file(
         pos: 0,
         end: len,
     };
-    let data = match encoder::encode_all(source, len as usize, encoding, &cfg.settings) {
+    let data = match encoder::encode_all(source, len as usize, encoding, &cfg.tuning.settings()) {
         Ok(data) => Bytes::from(data),
         Err(err) => {
             log::error!("compressing a file for the cache: {err}");

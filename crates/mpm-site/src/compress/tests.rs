@@ -265,7 +265,10 @@ fn alter_etag_nochange_and_remove_are_honoured() {
         (AlterEtag::Remove, None),
     ] {
         let cfg = CompressConfig {
-            deflate_alter_etag: alter,
+            tuning: Tuning {
+                deflate_alter_etag: Some(alter),
+                ..Tuning::default()
+            },
             ..config()
         };
         let out = get(&cfg, "gzip", response(Body::from(text(100)), "text/plain"));

@@ -4,55 +4,23 @@
 //! `RemoveOutputFilter`, the core's `SetOutputFilter`, and the settings of
 //! mod_deflate (`DeflateCompressionLevel`, `DeflateBufferSize`,
 //! `DeflateAlterETag`) and mod_brotli (`BrotliCompressionQuality`,
-//! `BrotliCompressionWindow`, `BrotliAlterETag`): filled into the host's
-//! [`FilterConfig`], merged with the main server's at the end of reading.
+//! `BrotliCompressionWindow`, `BrotliAlterETag`): filled into the
+//! per-directory configuration where they are written
+//! ([`DirConfig::filters`](mpm_site::pipeline::DirConfig::filters)), which
+//! the pipeline merges in Apache's order.
 //!
-//! The filters known by name are `DEFLATE` and `BROTLI_COMPRESS`; another
-//! name (`INCLUDES`, `SUBSTITUTE`) is an error saying mpmd lacks it.
-//! The levels and `ETag` choices are server settings (main server or
-//! `<VirtualHost>`), as in Apache. Stricter than Apache for now: the
-//! others are also written at server level or in `<VirtualHost>` only, not
-//! in `<Directory>`, `<Location>` or `.htaccess`.
+//! As in Apache: the levels and `ETag` choices are server settings (main
+//! server or `<VirtualHost>`), `Header … early` and `RequestHeader …
+//! early` too; everything else may also be written in any section and in
+//! `.htaccess` (`AllowOverride FileInfo`, `Indexes` for mod_expires). The
+//! filters known by name are `DEFLATE` and `BROTLI_COMPRESS`; another name
+//! (`INCLUDES`, `SUBSTITUTE`) is an error saying mpmd lacks it.
 
-use super::state::{Directive, State};
+use super::state::{Allowed, Directive, State};
 use crate::config::values::{number, on_off, one_arg, Res};
-use mpm_site::compress::{AlterEtag, Encoding, Offer, Settings};
+use mpm_site::compress::{AlterEtag, Encoding, Offer};
 use mpm_site::expires::ExpiresRule;
-use mpm_site::filters::FilterConfig;
-use mpm_site::headers::HeaderRule;
-
-/// One server's settings as written there (`None`: not written).
-#[derive(Debug, Default)]
-pub(super) struct Written {
-    config: FilterConfig,
-    gzip_level: Option<u32>,
-    br_quality: Option<u32>,
-    br_window: Option<u32>,
-    buffer: Option<usize>,
-    deflate_alter_etag: Option<AlterEtag>,
-    brotli_alter_etag: Option<AlterEtag>,
-}
-
-/// A host's settings: what it wrote over the main server's (`main`,
-/// already merged; `None` for the main server itself).
-pub(super) fn merged(own: &Written, main: Option<&FilterConfig>) -> FilterConfig {
-    let base = main.cloned().unwrap_or_default();
-    let defaults = base.compress.settings;
-    let mut add = own.config.clone();
-    add.compress.settings = Settings {
-        gzip_level: own.gzip_level.unwrap_or(defaults.gzip_level),
-        br_quality: own.br_quality.unwrap_or(defaults.br_quality),
-        br_window: own.br_window.unwrap_or(defaults.br_window),
-        buffer: own.buffer.unwrap_or(defaults.buffer),
-    };
-    add.compress.deflate_alter_etag = own
-        .deflate_alter_etag
-        .unwrap_or(base.compress.deflate_alter_etag);
-    add.compress.brotli_alter_etag = own
-        .brotli_alter_etag
-        .unwrap_or(base.compress.brotli_alter_etag);
-    base.merged(&add)
-}
+use mpm_site::headers::{Condition, HeaderRule};
 
 /// The family's directives.
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
@@ -77,17 +45,30 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
     if !known {
         return None;
     }
-    Some(l.server(d).and_then(|()| apply(l, d)))
+    let server_wide = d.lower.starts_with("deflate") || d.lower.starts_with("brotli");
+    let allowed = if server_wide {
+        Allowed::Server
+    } else {
+        Allowed::PerDir
+    };
+    Some(l.allow(d.name, allowed, d.scope).and_then(|()| apply(l, d)))
 }
 
 fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let args: Vec<&str> = d.args.iter().map(String::as_str).collect();
-    let written = &mut l.host(d.scope.host).filters;
-    let config = &mut written.config;
+    let at_server = l.allow(d.name, Allowed::Server, d.scope).is_ok();
+    let config = &mut l.dir_config(d.scope).filters;
+    let tuning = &mut config.compress.tuning;
     match d.lower {
         "header" | "requestheader" => {
             let request = d.lower == "requestheader";
             let rule = HeaderRule::parse(&args, request)?;
+            if matches!(rule.condition, Condition::Early) && !at_server {
+                return Err(format!(
+                    "{}: 'early' is allowed only at server level or in <VirtualHost>, not in a section or .htaccess",
+                    d.name
+                ));
+            }
             if request {
                 config.headers.request.push(rule);
             } else {
@@ -184,13 +165,13 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             }
         }
         "deflatecompressionlevel" => {
-            written.gzip_level = Some(bounded(d.name, one_arg(d.name, &args)?, 1, 9)?);
+            tuning.gzip_level = Some(bounded(d.name, one_arg(d.name, &args)?, 1, 9)?);
         }
         "brotlicompressionquality" => {
-            written.br_quality = Some(bounded(d.name, one_arg(d.name, &args)?, 0, 11)?);
+            tuning.br_quality = Some(bounded(d.name, one_arg(d.name, &args)?, 0, 11)?);
         }
         "brotlicompressionwindow" => {
-            written.br_window = Some(bounded(d.name, one_arg(d.name, &args)?, 10, 24)?);
+            tuning.br_window = Some(bounded(d.name, one_arg(d.name, &args)?, 10, 24)?);
         }
         "deflatebuffersize" => {
             let size: usize = number(d.name, one_arg(d.name, &args)?)?;
@@ -200,7 +181,7 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
                     d.name
                 ));
             }
-            written.buffer = Some(size);
+            tuning.buffer = Some(size);
         }
         "deflatealteretag" | "brotlialteretag" => {
             let value = one_arg(d.name, &args)?;
@@ -216,9 +197,9 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
                 }
             };
             if d.lower == "deflatealteretag" {
-                written.deflate_alter_etag = Some(alter);
+                tuning.deflate_alter_etag = Some(alter);
             } else {
-                written.brotli_alter_etag = Some(alter);
+                tuning.brotli_alter_etag = Some(alter);
             }
         }
         _ => unreachable_family(d.name)?,
