@@ -42,16 +42,39 @@ ExpiresByType text/* A60
 </IfModule>
 ";
 
-/// A site with the asset, a picture and a page, served by `mpm` with
-/// [`FILTERS`]; `check` runs against it.
+/// Sections and `.htaccess` narrowing the filters to some places.
+fn sections(docroot: &str) -> String {
+    format!(
+        "<FilesMatch \"\\.css$\">\n\
+         Header set Cache-Control \"public, max-age=31536000, immutable\"\n\
+         </FilesMatch>\n\
+         <Location /static>\nAddOutputFilterByType DEFLATE text/css\n</Location>\n\
+         <Directory {docroot}/quiet>\nAllowOverride FileInfo Indexes\n</Directory>\n"
+    )
+}
+
+/// A site with the asset, a picture, a page, stylesheets and a
+/// directory with a `.htaccess`, served by `mpm` with [`FILTERS`] and
+/// [`sections`]; `check` runs against it.
 fn each_strategy(check: impl Fn(SocketAddr, &str, &Mpmd)) {
     let site = Site::new();
     site.write("htdocs/asset.txt", asset());
     site.write("htdocs/pic.png", [0x89u8, b'P', b'N', b'G', 0, 1, 2, 3]);
     site.write("htdocs/page.html", "<p>hello</p>\n".repeat(50));
+    site.write("htdocs/a.css", "body { color: black }\n".repeat(20));
+    site.write("htdocs/static/a.css", "body { color: black }\n".repeat(20));
+    site.write("htdocs/quiet/x.txt", "quiet\n".repeat(40));
+    site.write(
+        "htdocs/quiet/.htaccess",
+        "Header set X-Htaccess yes\nExpiresActive Off\n",
+    );
+    let extra = format!(
+        "{FILTERS}{}",
+        sections(&site.docroot().display().to_string())
+    );
     for mpm in STRATEGIES {
         let port = free_port();
-        let m = start_mpm(&site, mpm, port, FILTERS);
+        let m = start_mpm(&site, mpm, port, &extra);
         check(addr(port), mpm, &m);
     }
 }
@@ -289,6 +312,74 @@ fn expires_by_type_gives_expires_and_max_age_by_exact_type_and_wildcard() {
         let missing = request(addr, "GET", "/missing.png", &[]);
         assert_eq!(missing.header("expires"), None, "{mpm}: Expires on a 404");
     });
+}
+
+#[test]
+fn sections_and_htaccess_narrow_headers_expiry_and_compression_to_their_places() {
+    each_strategy(|addr, mpm, m| {
+        let gz = [("Accept-Encoding", "gzip")];
+        let inside = request(addr, "GET", "/static/a.css", &gz);
+        assert_eq!(inside.status, 200, "{mpm}: {}", m.stderr());
+        assert_eq!(
+            inside.header("content-encoding"),
+            Some("gzip"),
+            "{mpm}: <Location /static> did not compress"
+        );
+        let outside = request(addr, "GET", "/a.css", &gz);
+        assert_eq!(
+            outside.header("content-encoding"),
+            None,
+            "{mpm}: compressed outside <Location /static>"
+        );
+        for css in [&inside, &outside] {
+            assert_eq!(
+                css.header("cache-control"),
+                Some("public, max-age=31536000, immutable"),
+                "{mpm}: <FilesMatch> Header set"
+            );
+        }
+        let quiet = request(addr, "GET", "/quiet/x.txt", &[]);
+        assert_eq!(
+            quiet.header("x-htaccess"),
+            Some("yes"),
+            "{mpm}: .htaccess Header"
+        );
+        assert_eq!(
+            quiet.header("expires"),
+            None,
+            "{mpm}: .htaccess ExpiresActive Off"
+        );
+        let loud = request(addr, "GET", "/asset.txt", &[]);
+        assert!(
+            loud.header("expires").is_some(),
+            "{mpm}: no Expires outside /quiet"
+        );
+        assert_eq!(loud.header("x-htaccess"), None, "{mpm}");
+    });
+}
+
+#[test]
+fn early_and_the_compression_levels_are_refused_inside_a_section() {
+    let site = Site::new();
+    for (line, says) in [
+        (
+            "Header set X 1 early",
+            "'early' is allowed only at server level",
+        ),
+        (
+            "DeflateCompressionLevel 5",
+            "DeflateCompressionLevel is not allowed inside <Directory>",
+        ),
+    ] {
+        let conf = site.config(&format!(
+            "Listen 127.0.0.1:{}\n<Directory /tmp>\n{line}\n</Directory>\n",
+            free_port()
+        ));
+        let (code, out, err) = run(&["-t", "-f", conf.to_str().unwrap()]);
+        let text = format!("{out}{err}");
+        assert_ne!(code, 0, "{line}: accepted in <Directory>");
+        assert!(text.contains(says), "{line}: said {text}");
+    }
 }
 
 /// An HTTP-date in seconds since the epoch.
