@@ -382,6 +382,44 @@ fn early_and_the_compression_levels_are_refused_inside_a_section() {
     }
 }
 
+#[test]
+fn a_precompressed_sibling_labelled_by_header_is_sent_as_it_is_never_compressed_again() {
+    // What Apache sites write (the rewrite to the sibling aside): the
+    // sibling keeps the original's type and is labelled gzip.
+    let site = Site::new();
+    let css = "body { color: black }\n".repeat(50);
+    let mut gz = Vec::new();
+    {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::best());
+        enc.write_all(css.as_bytes()).unwrap();
+        enc.finish().unwrap();
+    }
+    site.write("htdocs/style.css.gz", &gz);
+    let extra = "AddOutputFilterByType DEFLATE text/css\n\
+                 AddOutputFilterByType BROTLI_COMPRESS text/css\n\
+                 <FilesMatch \"\\.css\\.gz$\">\n\
+                 AddType text/css .gz\n\
+                 Header append Content-Encoding gzip\n\
+                 Header append Vary Accept-Encoding\n\
+                 </FilesMatch>\n";
+    for mpm in STRATEGIES {
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, extra);
+        let resp = request(
+            addr(port),
+            "GET",
+            "/style.css.gz",
+            &[("Accept-Encoding", "gzip, br")],
+        );
+        assert_eq!(resp.status, 200, "{mpm}: {}", m.stderr());
+        assert_eq!(resp.header("content-type"), Some("text/css"), "{mpm}");
+        assert_eq!(resp.header("content-encoding"), Some("gzip"), "{mpm}");
+        assert_eq!(resp.body, gz, "{mpm}: the sibling was compressed again");
+        assert_eq!(gunzip(&resp.body), css.as_bytes(), "{mpm}");
+    }
+}
+
 /// An HTTP-date in seconds since the epoch.
 fn httpdate_secs(text: &str) -> i64 {
     let t = httpdate::parse_http_date(text).unwrap_or_else(|e| panic!("'{text}': {e}"));
