@@ -420,6 +420,44 @@ fn a_precompressed_sibling_labelled_by_header_is_sent_as_it_is_never_compressed_
     }
 }
 
+#[test]
+fn under_event_a_file_whose_variants_are_cached_is_answered_by_the_loop_itself() {
+    let site = Site::new();
+    site.write("htdocs/asset.txt", asset());
+    let port = free_port();
+    let extra = "AddOutputFilterByType DEFLATE text/plain\n\
+                 <Location /server-status>\nSetHandler server-status\n</Location>\n";
+    let conf = site.config(&format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{extra}",
+        mpm_directives("event-small"),
+        site.docroot().display()
+    ));
+    let m = start(&site, &conf);
+    let gz = [("Accept-Encoding", "gzip")];
+    // The first is compressed by a worker thread (nothing is cached yet).
+    let first = request(addr(port), "GET", "/asset.txt?first", &gz);
+    assert_eq!(first.status, 200, "{}", m.stderr());
+    let second = request(addr(port), "GET", "/asset.txt?second", &gz);
+    assert_eq!(second.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&second.body), asset());
+    let page = request(addr(port), "GET", "/server-status", &[]).text();
+    let rows = |needle: &str| {
+        page.lines()
+            .filter(|l| l.starts_with("<tr><td><b>") && l.contains(needle))
+            .count()
+    };
+    assert_eq!(
+        rows("GET /asset.txt?first HTTP/1.1"),
+        1,
+        "no worker thread compressed the first request:\n{page}"
+    );
+    assert_eq!(
+        rows("GET /asset.txt?second HTTP/1.1"),
+        0,
+        "a worker thread served the cached variant the loop answers itself:\n{page}"
+    );
+}
+
 /// An HTTP-date in seconds since the epoch.
 fn httpdate_secs(text: &str) -> i64 {
     let t = httpdate::parse_http_date(text).unwrap_or_else(|e| panic!("'{text}': {e}"));

@@ -65,6 +65,8 @@ pub struct RequestFacts<'a> {
     pub headers: &'a HeaderMap,
     /// The decoded URL path.
     pub path: &'a [u8],
+    /// The file the URL maps to, when it does.
+    pub filename: Option<&'a std::path::Path>,
     /// The query string, as received.
     pub query: Option<&'a str>,
     /// The connection (mod_ssl's variables).
@@ -207,6 +209,7 @@ fn facts_of<'a>(
         method: r.method(),
         headers: r.headers(),
         path: &r.uri,
+        filename: (!r.filename.as_os_str().is_empty()).then_some(r.filename.as_path()),
         query: r.query.as_deref(),
         conn: r.conn,
         env,
@@ -299,6 +302,7 @@ pub fn after_handler(
             headers: req.headers,
             path: req.path,
             env: req.env,
+            filename: req.filename,
         };
         response = compress::apply(&cfg.compress, cache, &creq, response);
     }

@@ -94,6 +94,8 @@ pub struct Host {
     logs: Vec<AccessLog>,
     /// `ProxyPass` rules and their backends.
     pub(crate) proxy: HostProxy,
+    /// Whether some section of the host compresses answers.
+    compresses: bool,
 }
 
 impl Site {
@@ -230,7 +232,57 @@ impl Host {
             walks: Walks::new(&vhost.dir, &vhost.sections),
             logs,
             proxy,
+            compresses: false,
         }
+        .with_compression()
+    }
+
+    /// This host, knowing whether any of its configurations compresses.
+    fn with_compression(mut self) -> Host {
+        self.compresses = self.walks.configs().any(|config| {
+            config.filters.compress.is_active()
+                || config
+                    .nested
+                    .iter()
+                    .any(|s| s.config.filters.compress.is_active())
+        });
+        self
+    }
+
+    /// Whether the `<Location>` sections of `path` give it a built-in
+    /// page's handler (status, metrics, balancer manager).
+    fn is_page(&self, path: &[u8]) -> bool {
+        let mut layers: Vec<Layer<'_>> = Vec::new();
+        self.walks.location_sections(path, &mut layers);
+        if layers.is_empty() {
+            return false;
+        }
+        self.walks
+            .merged(&layers)
+            .handler
+            .as_ref()
+            .is_some_and(|h| {
+                !is_slow(h) && *h != HandlerName::None && *h != HandlerName::DefaultHandler
+            })
+    }
+
+    /// The file or directory `path` maps to by `Alias` or the
+    /// `DocumentRoot`, without a trailing slash (no file-system call;
+    /// `path` is normalised).
+    fn file_of(&self, path: &[u8]) -> PathBuf {
+        let (root, rel) = match self
+            .aliases
+            .iter()
+            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
+        {
+            Some(alias) => {
+                let rest = &path[alias.url.len()..];
+                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
+            }
+            None => (&self.document_root, path.get(1..).unwrap_or_default()),
+        };
+        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+        root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
     }
 
     /// Whether a GET or HEAD of the normalised `path` may take long to
@@ -240,20 +292,16 @@ impl Host {
     /// answer (it ends in `/` and the sections holding its directory allow
     /// `Indexes`; an index file there would answer instead, but that is not
     /// looked for).
-    fn may_block(&self, path: &[u8]) -> bool {
+    fn may_block(&self, path: &[u8], variants: &VariantCache) -> bool {
         if self.proxy.takes(path) || self.walks.reads_htaccess() {
             return true;
         }
         // A file not yet in the variant cache is compressed whole, a
-        // large one streamed through the encoder: work for a thread.
-        let compresses = self.walks.configs().any(|config| {
-            config.filters.compress.is_active()
-                || config
-                    .nested
-                    .iter()
-                    .any(|s| s.config.filters.compress.is_active())
-        });
-        if compresses {
+        // large one streamed through the encoder: work for a thread. A
+        // file whose variants are kept is answered from memory (if it has
+        // changed since, its new variant is made on the loop, once), and
+        // so is a built-in page (small, made in memory).
+        if self.compresses && !variants.knows(&self.file_of(path)) && !self.is_page(path) {
             return true;
         }
         let may_choose_a_slow_handler = self.walks.configs().any(|config| {
@@ -276,19 +324,7 @@ impl Host {
         if !path.ends_with(b"/") || redirected {
             return false;
         }
-        let (root, rel) = match self
-            .aliases
-            .iter()
-            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
-        {
-            Some(alias) => {
-                let rest = &path[alias.url.len()..];
-                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
-            }
-            None => (&self.document_root, path.get(1..).unwrap_or_default()),
-        };
-        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
-        let dir = root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel));
+        let dir = self.file_of(path);
         let mut layers: Vec<Layer<'_>> = Vec::new();
         self.walks.directory_sections(&dir, &mut layers);
         self.walks.directory_match_sections(&dir, &mut layers);
@@ -453,7 +489,10 @@ impl Handler for Site {
             // An error page.
             return true;
         }
-        !self.hosts.iter().any(|host| host.may_block(&path))
+        !self
+            .hosts
+            .iter()
+            .any(|host| host.may_block(&path, &self.variants))
     }
 
     fn log_reads_headers(&self) -> bool {

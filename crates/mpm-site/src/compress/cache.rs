@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -46,13 +47,34 @@ struct Entry {
     data: Bytes,
     /// The clock when it was last used.
     used: u64,
+    /// The file's path, when known.
+    path: Option<PathBuf>,
 }
 
 #[derive(Default)]
 struct Inner {
     entries: HashMap<VariantKey, Entry>,
+    /// How many entries each path has (for [`VariantCache::knows`]).
+    paths: HashMap<PathBuf, usize>,
     bytes: usize,
     clock: u64,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &VariantKey) {
+        let Some(gone) = self.entries.remove(key) else {
+            return;
+        };
+        self.bytes -= gone.data.len();
+        if let Some(path) = gone.path {
+            if let Some(count) = self.paths.get_mut(&path) {
+                *count -= 1;
+                if *count == 0 {
+                    self.paths.remove(&path);
+                }
+            }
+        }
+    }
 }
 
 /// The cache of compressed variants, shared by a process's threads.
@@ -92,18 +114,16 @@ impl VariantCache {
         Some(entry.data.clone())
     }
 
-    /// Keep `data` as the variant `key` names, making room by dropping
-    /// the entries used longest ago.
-    pub fn insert(&self, key: VariantKey, data: Bytes) {
+    /// Keep `data` as the variant `key` names (of the file at `path`,
+    /// when known), making room by dropping the entries used longest ago.
+    pub fn insert(&self, key: VariantKey, data: Bytes, path: Option<&Path>) {
         if data.len() > self.budget {
             return;
         }
         let mut inner = self.lock();
         inner.clock += 1;
         let now = inner.clock;
-        if let Some(old) = inner.entries.remove(&key) {
-            inner.bytes -= old.data.len();
-        }
+        inner.remove(&key);
         while inner.bytes + data.len() > self.budget {
             let Some(oldest) = inner
                 .entries
@@ -113,12 +133,27 @@ impl VariantCache {
             else {
                 break;
             };
-            if let Some(gone) = inner.entries.remove(&oldest) {
-                inner.bytes -= gone.data.len();
-            }
+            inner.remove(&oldest);
         }
         inner.bytes += data.len();
-        inner.entries.insert(key, Entry { data, used: now });
+        let path = path.map(Path::to_path_buf);
+        if let Some(path) = &path {
+            *inner.paths.entry(path.clone()).or_default() += 1;
+        }
+        inner.entries.insert(
+            key,
+            Entry {
+                data,
+                used: now,
+                path,
+            },
+        );
+    }
+
+    /// Whether some variant of the file at `path` is kept (of some
+    /// version of it: the file may have changed since).
+    pub fn knows(&self, path: &Path) -> bool {
+        self.lock().paths.contains_key(path)
     }
 
     /// Bytes of compressed data kept.
@@ -155,12 +190,12 @@ mod tests {
     #[test]
     fn the_cache_stays_within_its_budget_dropping_the_least_recently_used() {
         let cache = VariantCache::new(300);
-        cache.insert(key(1), Bytes::from(vec![0; 100]));
-        cache.insert(key(2), Bytes::from(vec![0; 100]));
-        cache.insert(key(3), Bytes::from(vec![0; 100]));
+        cache.insert(key(1), Bytes::from(vec![0; 100]), None);
+        cache.insert(key(2), Bytes::from(vec![0; 100]), None);
+        cache.insert(key(3), Bytes::from(vec![0; 100]), None);
         // 1 is used again: 2 is now the oldest.
         assert!(cache.get(&key(1)).is_some());
-        cache.insert(key(4), Bytes::from(vec![0; 100]));
+        cache.insert(key(4), Bytes::from(vec![0; 100]), None);
         assert_eq!(cache.bytes(), 300);
         assert!(
             cache.get(&key(2)).is_none(),
@@ -174,7 +209,7 @@ mod tests {
     #[test]
     fn a_variant_larger_than_the_budget_is_not_kept() {
         let cache = VariantCache::new(50);
-        cache.insert(key(1), Bytes::from(vec![0; 51]));
+        cache.insert(key(1), Bytes::from(vec![0; 51]), None);
         assert!(cache.is_empty());
         assert_eq!(cache.bytes(), 0);
     }
@@ -182,8 +217,37 @@ mod tests {
     #[test]
     fn replacing_an_entry_counts_its_bytes_once() {
         let cache = VariantCache::new(1000);
-        cache.insert(key(1), Bytes::from(vec![0; 100]));
-        cache.insert(key(1), Bytes::from(vec![0; 40]));
+        cache.insert(key(1), Bytes::from(vec![0; 100]), None);
+        cache.insert(key(1), Bytes::from(vec![0; 40]), None);
         assert_eq!((cache.len(), cache.bytes()), (1, 40));
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_known_while_one_of_its_variants_is_kept() {
+        let cache = VariantCache::new(150);
+        let key = |ino, encoding| VariantKey {
+            dev: 1,
+            ino,
+            size: 10,
+            mtime: (0, 0),
+            encoding,
+            level: 6,
+        };
+        let a = Path::new("/srv/a.txt");
+        cache.insert(key(1, Encoding::Gzip), Bytes::from(vec![0; 50]), Some(a));
+        cache.insert(key(1, Encoding::Br), Bytes::from(vec![0; 50]), Some(a));
+        assert!(cache.knows(a));
+        assert!(!cache.knows(Path::new("/srv/b.txt")));
+        // Two more push both of a's variants out.
+        let b = Path::new("/srv/b.txt");
+        cache.insert(key(2, Encoding::Gzip), Bytes::from(vec![0; 50]), Some(b));
+        cache.insert(key(2, Encoding::Br), Bytes::from(vec![0; 100]), Some(b));
+        assert!(!cache.knows(a), "a's variants are gone");
+        assert!(cache.knows(b));
     }
 }

@@ -189,6 +189,9 @@ pub struct CompressRequest<'a> {
     pub path: &'a [u8],
     /// The request's environment (`SetEnvIf`, `RewriteRule [E=…]`).
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The file answered, when the body is one (the variant cache
+    /// indexes its variants by it).
+    pub filename: Option<&'a std::path::Path>,
 }
 
 impl CompressConfig {
@@ -388,7 +391,14 @@ pub fn apply(
     }
 
     let (parts, body) = response.into_parts();
-    let body = encode_body(body, encoding, cfg, cache, *req.method == Method::HEAD);
+    let body = encode_body(
+        body,
+        encoding,
+        cfg,
+        cache,
+        *req.method == Method::HEAD,
+        req.filename,
+    );
     Response::from_parts(parts, body)
 }
 
@@ -422,11 +432,12 @@ fn encode_body(
     cfg: &CompressConfig,
     cache: &VariantCache,
     head: bool,
+    filename: Option<&std::path::Path>,
 ) -> Body {
     let settings = &cfg.tuning.settings();
     let source: Box<dyn Read + Send> = match body {
         Body::File { file, offset, len } => {
-            match cached_file(&file, offset, len, encoding, cfg, cache) {
+            match cached_file(&file, offset, len, encoding, cfg, cache, filename) {
                 Some(bytes) => return Body::Bytes(bytes),
                 None if head => return unknown_length(),
                 None => Box::new(FilePart {
@@ -506,6 +517,7 @@ fn cached_file(
     encoding: Encoding,
     cfg: &CompressConfig,
     cache: &VariantCache,
+    filename: Option<&std::path::Path>,
 ) -> Option<Bytes> {
     if offset != 0 || len > cache.max_source() {
         return None;
@@ -530,7 +542,7 @@ fn cached_file(
             return None;
         }
     };
-    cache.insert(key, data.clone());
+    cache.insert(key, data.clone(), filename);
     Some(data)
 }
 

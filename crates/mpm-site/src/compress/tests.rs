@@ -55,6 +55,7 @@ fn run(
         headers: &headers,
         path: b"/doc.txt",
         env,
+        filename: None,
     };
     apply(cfg, cache, &req, response)
 }
