@@ -403,8 +403,7 @@ impl HeaderRule {
                 Ok(value) => Some(value),
                 Err(_) => {
                     log::warn!(
-                        "{}: the value for {} holds a character a header cannot carry; not sent",
-                        directive(false),
+                        "mod_headers: the value for {} holds a character a header cannot carry; not set",
                         self.name
                     );
                     None

@@ -37,7 +37,8 @@
 //! whole static file (the `Body::File` the file handler makes) no larger
 //! than an eighth of the cache's budget is compressed once and kept in the
 //! [`VariantCache`] by its device, inode, size, mtime, coding and level;
-//! later requests are answered from memory with a `Content-Length`. A
+//! later requests are answered from memory with a `Content-Length` (a
+//! file `MMapFile` keeps in memory is compressed at each request). A
 //! body written by a [`Body::writer`](mpm_core::Body::writer) callback is
 //! sent as it is: its writer cannot be wrapped from outside mpm-core.
 //!
