@@ -476,9 +476,11 @@ impl Handler for Site {
     /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
     /// thread, as everything else does. So does a request a host's
-    /// `ProxyPass` takes (it waits for its backend), and any request of a
-    /// host that reads `.htaccess` files, compresses answers, or may
-    /// choose a handler other than the built-in pages (`Host::may_block`). Deciding makes no
+    /// `ProxyPass` takes (it waits for its backend), any request of a host
+    /// that reads `.htaccess` files or may choose a handler other than the
+    /// built-in pages, and, on a host that compresses, a request for a
+    /// file whose compressed variants are not cached yet
+    /// (`Host::may_block`). Deciding makes no
     /// file-system call.
     fn answer_never_blocks(&self, method: &Method, uri: &http::Uri) -> bool {
         if method != Method::GET && method != Method::HEAD {
