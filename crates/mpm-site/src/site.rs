@@ -16,7 +16,7 @@
 //! descriptor once those checks have passed.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -266,10 +266,10 @@ impl Host {
             })
     }
 
-    /// The file or directory `path` maps to by `Alias` or the
-    /// `DocumentRoot`, without a trailing slash (no file-system call;
-    /// `path` is normalised).
-    fn file_of(&self, path: &[u8]) -> PathBuf {
+    /// The root `path` maps under (an `Alias` target or the
+    /// `DocumentRoot`) and the rest of `path` below it, without leading or
+    /// trailing slash (`path` is normalised).
+    pub(crate) fn root_and_rel<'p>(&'p self, path: &'p [u8]) -> (&'p Path, &'p [u8]) {
         let (root, rel) = match self
             .aliases
             .iter()
@@ -281,7 +281,13 @@ impl Host {
             }
             None => (&self.document_root, path.get(1..).unwrap_or_default()),
         };
-        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+        (root, rel.strip_suffix(b"/").unwrap_or(rel))
+    }
+
+    /// The file or directory `path` maps to ([`Host::root_and_rel`]), with
+    /// no file-system call.
+    fn file_of(&self, path: &[u8]) -> PathBuf {
+        let (root, rel) = self.root_and_rel(path);
         root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
     }
 

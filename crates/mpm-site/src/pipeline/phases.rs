@@ -132,18 +132,7 @@ impl Site {
                 r.conn,
             ));
         }
-        let (root, rel) = match host
-            .aliases
-            .iter()
-            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
-        {
-            Some(alias) => {
-                let rest = &path[alias.url.len()..];
-                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
-            }
-            None => (&host.document_root, path.get(1..).unwrap_or_default()),
-        };
-        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+        let (root, rel) = host.root_and_rel(path);
         let mut filename = PathBuf::with_capacity(root.as_os_str().len() + rel.len() + 1);
         filename.push(root);
         r.root_len = filename.as_os_str().len();
