@@ -479,6 +479,10 @@ fn filter_directives_with_bad_values_are_refused_with_file_and_line() {
         ),
         ("DeflateCompressionLevel 12", "between 1 and 9"),
         (
+            "DeflateFilterNote ratio",
+            "DeflateFilterNote is not supported by mpmd",
+        ),
+        (
             "Header set X 1 \"expr=%{NO_SUCH_VAR} == '1'\"",
             "expr=%{NO_SUCH_VAR} == '1': at character",
         ),

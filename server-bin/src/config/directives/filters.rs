@@ -43,7 +43,8 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             | "brotlialteretag"
     );
     if !known {
-        return None;
+        return unsupported(d.lower)
+            .map(|why| Err(format!("{} is not supported by mpmd: {why}", d.name)));
     }
     let server_wide = d.lower.starts_with("deflate") || d.lower.starts_with("brotli");
     let allowed = if server_wide {
@@ -205,6 +206,23 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         _ => unreachable_family(d.name)?,
     }
     Ok(())
+}
+
+/// Why a directive of mod_deflate or mod_brotli that mpmd does not
+/// implement is refused (`None`: not one of theirs).
+fn unsupported(lower: &str) -> Option<&'static str> {
+    Some(match lower {
+        "deflatefilternote" | "brotlifilternote" => {
+            "there are no request notes for a log format to read the compression ratio from; remove the line"
+        }
+        "deflatewindowsize" | "deflatememlevel" | "brotlicompressionmaxinputblock" => {
+            "the encoders use their defaults (DeflateCompressionLevel, BrotliCompressionQuality and BrotliCompressionWindow are honoured); remove the line"
+        }
+        "deflateinflatelimitrequestbody" | "deflateinflateratiolimit" | "deflateinflateratioburst" => {
+            "request bodies are never inflated (there is no INFLATE input filter); remove the line"
+        }
+        _ => return None,
+    })
 }
 
 /// [`directive`] lists the names [`apply`] knows; a name in one and not
