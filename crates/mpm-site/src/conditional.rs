@@ -165,7 +165,7 @@ fn if_match(value: &[u8], etag: Option<&[u8]>) -> bool {
 }
 
 /// `If-None-Match`: true unless `*`, or a listed tag weakly matches `etag`.
-fn if_none_match(value: &[u8], etag: Option<&[u8]>) -> bool {
+pub(crate) fn if_none_match(value: &[u8], etag: Option<&[u8]>) -> bool {
     if trim(value) == b"*" {
         return false;
     }

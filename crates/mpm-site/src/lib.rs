@@ -101,7 +101,19 @@
 //! - [`status`]: mod_status's page, from the scoreboard.
 //! - [`metrics`]: the scoreboard and its lifetime counters in Prometheus's
 //!   text format (`SetHandler metrics`), with apache_exporter's series.
+//! - [`filters`]: around the handler, in Apache's order: [`headers`]
+//!   (mod_headers' `RequestHeader` before it, `Header` after),
+//!   [`expires`] (mod_expires), then [`compress`] (mod_deflate and
+//!   mod_brotli: negotiated, streamed, whole files cached compressed).
 //! - [`access_log`]: `CustomLog`, one line per exchange.
+//!
+//! The languages a configuration writes conditions in:
+//!
+//! - [`expr`]: Apache's expression syntax (ap_expr) for `<If>`,
+//!   `Header … expr=`, `RewriteCond expr` and `Require expr`.
+//! - [`vars`]: what an expression reads of a request (server variables,
+//!   headers, env, files), one trait the rewrite engine shares.
+//! - [`pcre`]: Apache's PCRE patterns on the linear-time `regex` crate.
 //!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
 //! from the network made safe for a log) and [`utc_time`].
@@ -110,15 +122,21 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod error;
+pub mod expires;
+pub mod expr;
 pub mod file_cache;
+pub mod filters;
+pub mod headers;
 pub mod listing;
 pub mod log_escape;
 pub mod metrics;
 pub mod mime;
 pub mod pages;
+pub mod pcre;
 pub mod pipeline;
 pub mod proxy;
 pub mod remote_ip;
@@ -130,6 +148,7 @@ pub mod status;
 pub mod uri_path;
 pub mod utc_time;
 mod validators;
+pub mod vars;
 
 pub use access_log::AccessLog;
 pub use config::{

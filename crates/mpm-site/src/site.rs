@@ -16,7 +16,7 @@
 //! descriptor once those checks have passed.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -25,6 +25,7 @@ use http::{Method, StatusCode};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
+use crate::compress::VariantCache;
 use crate::config::{AliasRule, RedirectRule, RemoteIpConfig, SiteConfig, VirtualHost};
 use crate::error::Error;
 use crate::file_cache::FileCache;
@@ -74,7 +75,14 @@ pub struct Site {
     log_reads_headers: bool,
     /// The proxy's balancers, for `SetHandler balancer-manager`.
     balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
+    /// Compressed variants of static files, this process's.
+    pub(crate) variants: VariantCache,
 }
+
+/// How many bytes of compressed static files each process keeps
+/// ([`crate::compress::cache`]): files up to an eighth of it (2 MiB) are
+/// compressed once per process and version.
+pub const VARIANT_CACHE_BYTES: usize = 16 << 20;
 
 /// One host, prepared for serving.
 pub struct Host {
@@ -92,6 +100,8 @@ pub struct Host {
     pub(crate) proxy: HostProxy,
     /// `ServerAdmin`, for `ServerSignature EMail`.
     pub(crate) server_admin: Option<String>,
+    /// Whether some section of the host compresses answers.
+    compresses: bool,
 }
 
 impl Site {
@@ -182,6 +192,7 @@ impl Site {
             recursion_limit: cfg.limit_internal_recursion,
             trace_enable: cfg.trace_enable,
             server_software: cfg.server_software.clone(),
+            variants: VariantCache::new(VARIANT_CACHE_BYTES),
         })
     }
 
@@ -230,7 +241,45 @@ impl Host {
             logs,
             proxy,
             server_admin: vhost.server_admin.clone(),
+            compresses: false,
         }
+        .with_compression()
+    }
+
+    /// This host, knowing whether any of its configurations compresses.
+    fn with_compression(mut self) -> Host {
+        self.compresses = self.walks.configs().any(|config| {
+            config.filters.compress.is_active()
+                || config
+                    .nested
+                    .iter()
+                    .any(|s| s.config.filters.compress.is_active())
+        });
+        self
+    }
+
+    /// Whether the `<Location>` sections of `path` give it a built-in
+    /// page's handler (status, metrics, balancer manager).
+    fn is_page(&self, path: &[u8]) -> bool {
+        let mut layers: Vec<Layer<'_>> = Vec::new();
+        self.walks.location_sections(path, &mut layers);
+        if layers.is_empty() {
+            return false;
+        }
+        self.walks
+            .merged(&layers)
+            .handler
+            .as_ref()
+            .is_some_and(|h| {
+                !is_slow(h) && *h != HandlerName::None && *h != HandlerName::DefaultHandler
+            })
+    }
+
+    /// The file or directory `path` maps to ([`Host::map_url`]), with
+    /// no file-system call.
+    fn file_of(&self, path: &[u8]) -> PathBuf {
+        let (root, rel) = self.map_url(path);
+        root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
     }
 
     /// Where mod_alias's `Alias` (the first whose URL holds `path`), else
@@ -258,8 +307,16 @@ impl Host {
     /// answer (it ends in `/` and the sections holding its directory allow
     /// `Indexes`; an index file there would answer instead, but that is not
     /// looked for).
-    fn may_block(&self, path: &[u8]) -> bool {
+    fn may_block(&self, path: &[u8], variants: &VariantCache) -> bool {
         if self.proxy.takes(path) || self.walks.reads_htaccess() {
+            return true;
+        }
+        // A file not yet in the variant cache is compressed whole, a
+        // large one streamed through the encoder: work for a thread. A
+        // file whose variants are kept is answered from memory (if it has
+        // changed since, its new variant is made on the loop, once), and
+        // so is a built-in page (small, made in memory).
+        if self.compresses && !variants.knows(&self.file_of(path)) && !self.is_page(path) {
             return true;
         }
         let may_choose_a_slow_handler = self.walks.configs().any(|config| {
@@ -282,8 +339,7 @@ impl Host {
         if !path.ends_with(b"/") || redirected {
             return false;
         }
-        let (root, rel) = self.map_url(path);
-        let dir = root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel));
+        let dir = self.file_of(path);
         let mut layers: Vec<Layer<'_>> = Vec::new();
         self.walks.directory_sections(&dir, &mut layers);
         self.walks.directory_match_sections(&dir, &mut layers);
@@ -435,9 +491,11 @@ impl Handler for Site {
     /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
     /// thread, as everything else does. So does a request a host's
-    /// `ProxyPass` takes (it waits for its backend), and any request of a
-    /// host that reads `.htaccess` files or may choose a handler other
-    /// than the built-in pages (`Host::may_block`). Deciding makes no
+    /// `ProxyPass` takes (it waits for its backend), any request of a host
+    /// that reads `.htaccess` files or may choose a handler other than the
+    /// built-in pages, and, on a host that compresses, a request for a
+    /// file whose compressed variants are not cached yet
+    /// (`Host::may_block`). Deciding makes no
     /// file-system call.
     fn answer_never_blocks(&self, method: &Method, uri: &http::Uri) -> bool {
         if method != Method::GET && method != Method::HEAD {
@@ -448,7 +506,10 @@ impl Handler for Site {
             // An error page.
             return true;
         }
-        !self.hosts.iter().any(|host| host.may_block(&path))
+        !self
+            .hosts
+            .iter()
+            .any(|host| host.may_block(&path, &self.variants))
     }
 
     fn log_reads_headers(&self) -> bool {

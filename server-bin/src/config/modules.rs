@@ -44,6 +44,11 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.c"),
     ("lbmethod_bybusyness_module", "mod_lbmethod_bybusyness.c"),
     ("proxy_hcheck_module", "mod_proxy_hcheck.c"),
+    ("headers_module", "mod_headers.c"),
+    ("expires_module", "mod_expires.c"),
+    ("filter_module", "mod_filter.c"),
+    ("deflate_module", "mod_deflate.c"),
+    ("brotli_module", "mod_brotli.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,

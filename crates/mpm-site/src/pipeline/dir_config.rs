@@ -53,6 +53,10 @@ pub struct DirConfig {
     /// `AllowOverrideList`: directives a `.htaccess` file may hold
     /// whatever `AllowOverride` says (lower case).
     pub allow_override_list: Option<Vec<String>>,
+    /// mod_headers, mod_expires, mod_deflate and mod_brotli
+    /// ([`crate::filters`]): merged by each module's own rule
+    /// ([`FilterConfig::merged`](crate::filters::FilterConfig::merged)).
+    pub filters: crate::filters::FilterConfig,
     /// Sections written inside this one (or at server level): `<Files>`,
     /// `<FilesMatch>` and `<If>`/`<ElseIf>`/`<Else>`, in file order.
     /// Concatenated by the merge, as Apache's `sec_file` and `sec_if`: the
@@ -296,6 +300,9 @@ impl DirConfig {
     pub fn etag_parts(&self) -> ETagParts {
         self.file_etag
             .map_or(ETagParts::DEFAULT, |s| ETagParts::DEFAULT.apply(s))
+        if !over.filters.is_unset() {
+            self.filters = self.filters.merged(&over.filters);
+        }
     }
 
     /// `self` with `over` laid on it (see [`DirConfig::merge`]).

@@ -12,9 +12,9 @@
 //! | [`header_parser`](Site::header_parser) | the sections' `SetEnvIf` lines |
 //! | [`access_checker`](Site::access_checker) | `Require` (host and address) |
 //! | [`type_checker`](Site::type_checker) | mod_mime: content type, charset, encoding, language, the handler by extension; `ForceType`, `SetHandler` |
-//! | [`fixups`](Site::fixups) | mod_env (`SetEnv`, `UnsetEnv`, `PassEnv`); mod_dir: `DirectorySlash`, `DirectoryIndex`, `FallbackResource` |
+//! | [`fixups`](Site::fixups) | mod_env (`SetEnv`, `UnsetEnv`, `PassEnv`); mod_headers' `RequestHeader`; mod_dir: `DirectorySlash`, `DirectoryIndex`, `FallbackResource` |
 //! | [`handler`](Site::handler) | the handler by name ([`Handlers`](crate::pipeline::handler::Handlers)), or the default handler (files with `FileETag`'s validators, listings) |
-//! | [`output_filters`](Site::output_filters) | the headers the phases set for the response, `AddDefaultCharset` |
+//! | [`output_filters`](Site::output_filters) | the headers the phases set for the response, `AddDefaultCharset`; mod_expires, mod_headers' `Header`, mod_deflate and mod_brotli ([`crate::filters`]) |
 //!
 //! An error status from any phase is answered by
 //! [`error_document`](Site::error_document): the `ErrorDocument` in force
@@ -53,6 +53,8 @@ impl Site {
     /// times, then 500); an error status is answered with its page.
     pub fn process(&self, host: &Host, r: &mut RequestState<'_>) -> Response {
         self.post_read_request(r);
+        // mod_headers' `RequestHeader … early` (post_read_request).
+        crate::filters::request_phase(r, &host.walks.base.filters, &self.mime, true);
         let mut outcome = self.run_phases(host, r);
         loop {
             let (url, fast) = match outcome {
@@ -234,7 +236,13 @@ impl Site {
             .find(|rule| segment_prefix(path, rule.from.as_bytes()))
         {
             let rest = &path[rule.from.len()..];
-            return Err(static_files::redirect_exit(rule, rest, r.query.as_deref()));
+            return Err(static_files::redirect_exit(
+                rule,
+                rest,
+                r.query.as_deref(),
+                r.headers(),
+                r.conn,
+            ));
         }
         let (root, rel) = host.map_url(path);
         let mut filename = PathBuf::with_capacity(root.as_os_str().len() + rel.len() + 1);
@@ -606,12 +614,12 @@ impl Site {
     /// where nothing is there, the `FallbackResource` is.
     pub fn fixups(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
         let _ = host;
-        if !r.dir.env.is_empty() {
-            let dir = r.dir.clone();
-            for edit in &dir.env {
-                edit.apply(r);
-            }
+        let dir = r.dir.clone();
+        for edit in &dir.env {
+            edit.apply(r);
         }
+        // mod_headers' `RequestHeader` (its fixup hook).
+        crate::filters::request_phase(r, &dir.filters, &self.mime, false);
         let default = matches!(
             r.handler,
             None | Some(HandlerName::None | HandlerName::DefaultHandler)
@@ -700,8 +708,8 @@ impl Site {
 
     /// The response on its way out: the headers the phases set for it
     /// (`headers_out` on a handler's answer, `err_headers_out` on every
-    /// answer), `AddDefaultCharset`. mod_headers, mod_expires and
-    /// mod_deflate join here.
+    /// answer), `AddDefaultCharset`, then mod_expires, mod_headers and
+    /// the compressors ([`crate::filters`]).
     pub fn output_filters(
         &self,
         r: &mut RequestState<'_>,
@@ -721,7 +729,8 @@ impl Site {
                 response.headers_mut().append(name.clone(), value.clone());
             }
         }
-        response
+        // mod_expires, mod_headers' `Header`, mod_deflate and mod_brotli.
+        crate::filters::output_phase(r, &self.variants, &self.mime, response)
     }
 }
 

@@ -186,6 +186,8 @@ pub struct RequestState<'a> {
     /// Headers for the response even when it is an error
     /// (`err_headers_out`: `Header always`, `WWW-Authenticate`).
     pub err_headers_out: LazyHeaders,
+    /// When the request began to be served (`%t`, `%D` of mod_headers).
+    pub started: std::time::SystemTime,
     /// How many internal redirects led here (0 for the original request);
     /// at `LimitInternalRecursion` the next one is a 500.
     pub redirects: u32,
@@ -237,6 +239,7 @@ impl<'a> RequestState<'a> {
             auth_type: None,
             headers_out: LazyHeaders::default(),
             err_headers_out: LazyHeaders::default(),
+            started: std::time::SystemTime::now(),
             redirects: 0,
             error_status: None,
             root_len: 0,
@@ -255,6 +258,12 @@ impl<'a> RequestState<'a> {
     /// The request's header fields.
     pub fn headers(&self) -> &HeaderMap {
         self.req.headers()
+    }
+
+    /// The request's header fields, for a module that edits them before
+    /// the handler reads them (mod_headers' `RequestHeader`).
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.req.headers_mut()
     }
 
     /// The request target as received (before any internal redirect).

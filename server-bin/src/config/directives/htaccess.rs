@@ -66,6 +66,7 @@ pub(super) fn class(lower: &str) -> Option<Overrides> {
         | "header"
         | "requestheader"
         | "addoutputfilter"
+        | "removeoutputfilter"
         | "addoutputfilterbytype"
         | "setoutputfilter"
         | "acceptpathinfo" => Overrides::FILE_INFO,

@@ -45,6 +45,9 @@
 //!   and the trusted proxies;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
+//! - [`filters`]: mod_headers, mod_expires, and the compressing output
+//!   filters (mod_deflate, mod_brotli) with mod_filter's
+//!   `AddOutputFilterByType`;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
 //!
@@ -77,6 +80,7 @@ mod autoindex;
 mod core_dir;
 mod env;
 mod file_cache;
+mod filters;
 mod htaccess;
 mod logging;
 mod merge;
@@ -553,7 +557,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 13] = [
+        let families: &[Family] = &[
             server::directive,
             protocol::directive,
             logging::directive,
@@ -567,6 +571,7 @@ impl<'a> Loader<'a> {
             ssl::directive,
             remoteip::directive,
             proxy::directive,
+            filters::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {
