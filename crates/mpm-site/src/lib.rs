@@ -117,6 +117,7 @@ pub mod proxy;
 pub mod remote_ip;
 pub mod require;
 pub mod router;
+pub mod script;
 pub mod site;
 pub mod static_files;
 pub mod status;
