@@ -97,6 +97,9 @@
 //!   text format (`SetHandler metrics`), with apache_exporter's series.
 //! - [`access_log`]: `CustomLog`, one line per exchange.
 //!
+//! What mod_cgi, mod_fcgid and mod_proxy_fcgi share: [`cgi`], a script's
+//! CGI/1.1 environment and its answer read back (RFC 3875).
+//!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
 //! from the network made safe for a log) and [`utc_time`].
 
@@ -104,6 +107,7 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod cgi;
 pub mod conditional;
 pub mod config;
 pub mod error;
