@@ -108,6 +108,7 @@
 
 pub mod access_log;
 pub mod cgi;
+pub mod cgi_script;
 pub mod conditional;
 pub mod config;
 pub mod error;

@@ -51,7 +51,9 @@ pub fn spool_with(
             // The script goes on: what it wrote, then the rest, streamed.
             return streamed(memory, file, script, limit - have);
         }
-        let want = buf.len().min((limit - have).min(usize::MAX as u64) as usize);
+        let want = buf
+            .len()
+            .min((limit - have).min(usize::MAX as u64) as usize);
         let n = match script.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
@@ -123,7 +125,8 @@ fn log_cut(script: &Script, e: &io::Error) {
     match e.kind() {
         io::ErrorKind::TimedOut => log::error!(
             "AH01220: {}",
-            e.get_ref().map_or_else(|| e.to_string(), |inner| inner.to_string())
+            e.get_ref()
+                .map_or_else(|| e.to_string(), |inner| inner.to_string())
         ),
         _ => log::error!("reading the output of CGI script {}: {e}", script.name()),
     }

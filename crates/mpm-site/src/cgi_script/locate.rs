@@ -76,7 +76,10 @@ mod tests {
     fn a_missing_script_is_404_and_a_directory_403() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        assert_eq!(locate(dir.path(), b"nope.cgi/x"), Err(StatusCode::NOT_FOUND));
+        assert_eq!(
+            locate(dir.path(), b"nope.cgi/x"),
+            Err(StatusCode::NOT_FOUND)
+        );
         assert_eq!(locate(dir.path(), b"sub/"), Err(StatusCode::FORBIDDEN));
         assert_eq!(locate(dir.path(), b""), Err(StatusCode::FORBIDDEN));
     }

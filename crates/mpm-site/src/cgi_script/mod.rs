@@ -103,7 +103,10 @@ pub fn run(how: &Run<'_>, body: &mut dyn Read) -> Outcome {
     let (head, start) = match head {
         Ok(parsed) => parsed,
         Err(ReadHeadError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-            log::error!("AH01220: {}", e.into_inner().map_or_else(String::new, |e| e.to_string()));
+            log::error!(
+                "AH01220: {}",
+                e.into_inner().map_or_else(String::new, |e| e.to_string())
+            );
             return Outcome::Response(closing(error_response(StatusCode::GATEWAY_TIMEOUT)));
         }
         Err(e) => {
@@ -174,7 +177,9 @@ fn read_nph_head(
         }
     }
     let status = nph_status(&line).ok_or_else(|| {
-        let shown = String::from_utf8_lossy(&line[..line.len().min(80)]).escape_debug().to_string();
+        let shown = String::from_utf8_lossy(&line[..line.len().min(80)])
+            .escape_debug()
+            .to_string();
         crate::cgi::BadCgiResponse::BadStatus(shown)
     })?;
     let (mut head, start) = read_head(output, limits)?;
