@@ -458,6 +458,10 @@ pub struct SiteConfig {
     /// mod_remoteip: the header that names the client, and the proxies
     /// trusted to write it.
     pub remote_ip: RemoteIpConfig,
+    /// mod_cgi's settings (`CGIScriptTimeout`).
+    pub cgi: crate::cgi_script::CgiConfig,
+    /// mod_fcgid's process pool, one for the whole server.
+    pub fcgid: crate::fcgid::FcgidConfig,
 }
 
 /// mod_remoteip's settings (see [`crate::remote_ip`] for the walk).
@@ -489,6 +493,8 @@ impl SiteConfig {
             add_types: Vec::new(),
             cached_files: Vec::new(),
             remote_ip: RemoteIpConfig::default(),
+            cgi: crate::cgi_script::CgiConfig::default(),
+            fcgid: crate::fcgid::FcgidConfig::default(),
         }
     }
 

@@ -112,6 +112,7 @@ pub mod cgi_script;
 pub mod conditional;
 pub mod config;
 pub mod error;
+pub mod fcgid;
 pub mod file_cache;
 pub mod listing;
 pub mod log_escape;

@@ -44,6 +44,14 @@ use crate::cgi::{read_head, CgiHead, Disposition, ReadHeadError, ResponseLimits}
 use crate::pages::{error_response, redirect};
 use crate::script::{ScriptCommand, ScriptError};
 
+/// mod_cgi's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgiConfig {
+    /// `CGIScriptTimeout`: how long a script may make no progress; `None`
+    /// takes the server's `Timeout`.
+    pub timeout: Option<Duration>,
+}
+
 /// What a script's run ends in.
 #[derive(Debug)]
 pub enum Outcome {

@@ -71,6 +71,8 @@ impl State<'_> {
                 add_types: self.add_types,
                 cached_files: self.cached_files,
                 remote_ip: self.remote_ip,
+                cgi: self.cgi,
+                fcgid: self.fcgid,
             },
             ssl,
             warnings: self.warnings,

@@ -24,6 +24,9 @@
 //!   and the trusted proxies;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
+//! - [`cgi`]: mod_cgi's `CGIScriptTimeout`;
+//! - [`fcgid`]: mod_fcgid's pool, with the legacy names of its
+//!   directives;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
 //!
@@ -52,6 +55,8 @@
 //! warning and is left out, so the server starts without it.
 
 mod access;
+mod cgi;
+mod fcgid;
 mod file_cache;
 mod logging;
 mod merge;
@@ -480,7 +485,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 9] = [
+        let families: [Family; 10] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -490,6 +495,7 @@ impl<'a> Loader<'a> {
             ssl::directive,
             remoteip::directive,
             proxy::directive,
+            fcgid::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -212,6 +212,10 @@ pub(super) struct State<'a> {
     pub(super) remote_ip: RemoteIpConfig,
     pub(super) proxy_protocol_exceptions: Vec<IpNet>,
     pub(super) proxy_protocol_timeout: Duration,
+    /// mod_cgi's `CGIScriptTimeout`.
+    pub(super) cgi: mpm_site::cgi_script::CgiConfig,
+    /// mod_fcgid's pool.
+    pub(super) fcgid: mpm_site::fcgid::FcgidConfig,
 }
 
 impl<'a> State<'a> {
@@ -255,6 +259,8 @@ impl<'a> State<'a> {
             remote_ip: RemoteIpConfig::default(),
             proxy_protocol_exceptions: Vec::new(),
             proxy_protocol_timeout: mpm::ProxyProtocol::TIMEOUT,
+            cgi: Default::default(),
+            fcgid: Default::default(),
         }
     }
 

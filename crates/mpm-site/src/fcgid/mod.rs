@@ -1,0 +1,14 @@
+//! mod_fcgid: FastCGI programs the server starts and keeps itself, in a
+//! pool of processes shared by every serving process.
+//!
+//! - [`config`]: the directives, typed ([`FcgidConfig`], [`Wrapper`]).
+//! - [`regulate`]: the pool's rules as pure functions of the process
+//!   table and a clock: may a class start one more process, is a process
+//!   done after a request, which idle ones an idle scan retires; and the
+//!   one error-log line when a request finds no process
+//!   ([`regulate::NoProcess`]).
+
+pub mod config;
+pub mod regulate;
+
+pub use config::{FcgidConfig, Wrapper};
