@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mpm_core::Body;
 
-use crate::script::Script;
-
 /// Output kept in memory before it goes to a temporary file.
 pub const SPOOL_MEMORY: usize = 64 * 1024;
 /// The largest temporary file one response spools (nginx's
@@ -19,16 +17,25 @@ pub const SPOOL_FILE: u64 = 1 << 30;
 /// what it wrote is streamed (with the rest as it comes).
 pub const SPOOL_WAIT: Duration = Duration::from_secs(1);
 
-/// The body of `script`'s answer: `start` (read with the head), then the
-/// rest of its output, at most `declared` bytes in all when the script
-/// gave a `Content-Length`.
-pub fn spool(script: Script, start: Vec<u8>, declared: Option<u64>) -> Body {
-    spool_with(script, start, declared, SPOOL_WAIT, SPOOL_FILE)
+/// The body of a script's answer: `start` (read with the head), then the
+/// rest of its `output` (a CGI's pipe, a FastCGI process's `STDOUT`), at
+/// most `declared` bytes in all when the script gave a `Content-Length`.
+/// `name` names the script in the log. `output` is dropped as soon as it
+/// ends (so a CGI script is reaped and a FastCGI process freed then), or
+/// when the streamed body is done.
+pub fn spool<R: Read + Send + 'static>(
+    output: R,
+    name: &str,
+    start: Vec<u8>,
+    declared: Option<u64>,
+) -> Body {
+    spool_with(output, name, start, declared, SPOOL_WAIT, SPOOL_FILE)
 }
 
 /// [`spool`] with its bounds given (for tests).
-pub fn spool_with(
-    mut script: Script,
+pub fn spool_with<R: Read + Send + 'static>(
+    mut script: R,
+    name: &str,
     mut start: Vec<u8>,
     declared: Option<u64>,
     wait: Duration,
@@ -59,7 +66,7 @@ pub fn spool_with(
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                log_cut(&script, &e);
+                log_cut(name, &e);
                 // What arrived goes out; the connection closes after it
                 // (a chunked body without its end, or a short one).
                 return streamed(memory, file, FailedRead(Some(e)), 0);
@@ -84,7 +91,7 @@ pub fn spool_with(
                 Err(e) => {
                     log::warn!(
                         "could not make a temporary file for the output of {} ({e}); it is streamed",
-                        script.name()
+                        name
                     );
                     memory.extend_from_slice(&buf[..n]);
                     return streamed(memory, None, script, limit - have - n as u64);
@@ -94,7 +101,7 @@ pub fn spool_with(
         if let Err(e) = f.write_all(&buf[..n]) {
             log::warn!(
                 "writing the output of {} to a temporary file: {e}; it is streamed",
-                script.name()
+                name
             );
             memory.extend_from_slice(&buf[..n]);
             let spooled = *len;
@@ -121,14 +128,14 @@ pub fn spool_with(
     }
 }
 
-fn log_cut(script: &Script, e: &io::Error) {
+fn log_cut(name: &str, e: &io::Error) {
     match e.kind() {
         io::ErrorKind::TimedOut => log::error!(
             "AH01220: {}",
             e.get_ref()
                 .map_or_else(|| e.to_string(), |inner| inner.to_string())
         ),
-        _ => log::error!("reading the output of CGI script {}: {e}", script.name()),
+        _ => log::error!("reading the output of script {name}: {e}"),
     }
 }
 

@@ -137,7 +137,7 @@ pub fn run(how: &Run<'_>, body: &mut dyn Read) -> Outcome {
     *response.headers_mut() = head.headers;
     // The server frames the body itself, from what the script sends.
     response.headers_mut().remove(http::header::CONTENT_LENGTH);
-    *response.body_mut() = body::spool(script, start, head.content_length);
+    *response.body_mut() = body::spool(script, how.name, start, head.content_length);
     Outcome::Response(response)
 }
 

@@ -147,6 +147,7 @@ fn output_that_goes_on_is_streamed_with_what_was_spooled_first() {
     script.send_body(&mut std::io::empty()).unwrap();
     let body = body::spool_with(
         script,
+        "slow",
         b"zero ".to_vec(),
         None,
         Duration::from_millis(100),
