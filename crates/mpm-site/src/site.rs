@@ -154,6 +154,14 @@ impl Site {
                 balancers: balancers.clone(),
             }),
         );
+        handlers.register(
+            HandlerName::CgiScript.name(),
+            Arc::new(crate::cgi_script::CgiHandler::new(
+                &cfg.cgi,
+                &status.server_version,
+                cfg.hosts().map(|h| h.document_root.clone()).collect(),
+            )),
+        );
         let log_reads_headers = hosts.len() > 1
             || cfg.remote_ip.header.is_some()
             || hosts
@@ -233,6 +241,14 @@ impl Host {
     /// looked for).
     fn may_block(&self, path: &[u8]) -> bool {
         if self.proxy.takes(path) || self.walks.reads_htaccess() {
+            return true;
+        }
+        // A ScriptAlias runs a CGI script.
+        if self
+            .aliases
+            .iter()
+            .any(|alias| alias.script && segment_prefix(path, alias.url.as_bytes()))
+        {
             return true;
         }
         let may_choose_a_slow_handler = self.walks.configs().any(|config| {

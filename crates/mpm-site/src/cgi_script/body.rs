@@ -69,7 +69,7 @@ pub fn spool_with<R: Read + Send + 'static>(
                 log_cut(name, &e);
                 // What arrived goes out; the connection closes after it
                 // (a chunked body without its end, or a short one).
-                return streamed(memory, file, FailedRead(Some(e)), 0);
+                return streamed(memory, file, FailedRead(Some(e)), u64::MAX);
             }
         };
         if file.is_none() && memory.len() + n <= SPOOL_MEMORY {

@@ -4,9 +4,10 @@
 //! request body on its standard input and its output read back as a CGI
 //! response ([`crate::cgi::response`]).
 //!
-//! - [`locate`]: which file of a path is the script, and what follows it
-//!   (`PATH_INFO`); a missing script is a 404, one that is not a regular
-//!   file a 403, one that cannot be executed a 500 with a log line.
+//! - [`handler`]: the `cgi-script` handler of the request pipeline: the
+//!   file the pipeline found is the script, what follows it `PATH_INFO`;
+//!   403 where `Options ExecCGI` is off (except below a `ScriptAlias`), a
+//!   missing script 404, a directory 403, each with a log line.
 //! - [`run`]: start the program ([`crate::script`]), send it the body,
 //!   read its head and make the response; a script that makes no progress
 //!   for `CGIScriptTimeout` (default `Timeout`) is cut off (504 before its
@@ -31,7 +32,7 @@
 //! the one difference from Apache, which copies the bytes unframed.
 
 pub mod body;
-pub mod locate;
+pub mod handler;
 
 use std::io::Read;
 use std::time::Duration;
@@ -43,6 +44,12 @@ use mpm_core::{Body, Response};
 use crate::cgi::{read_head, CgiHead, Disposition, ReadHeadError, ResponseLimits};
 use crate::pages::{error_response, redirect};
 use crate::script::{ScriptCommand, ScriptError};
+
+pub use handler::CgiHandler;
+
+/// The note `ScriptAlias` leaves on a request (Apache's
+/// `alias-forced-type`): its script runs without `Options ExecCGI`.
+pub const SCRIPT_ALIASED: &str = "alias-forced-type";
 
 /// mod_cgi's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -109,7 +109,8 @@ impl Site {
 
     /// Map the URL to a file (or to a handler that needs none): mod_proxy's
     /// `ProxyPass` first (it takes every method), then mod_alias's
-    /// `Redirect` (answered at once) and `Alias`, else the `DocumentRoot`.
+    /// `Redirect` (answered at once) and `Alias` (or `ScriptAlias`, whose
+    /// files get the `cgi-script` handler), else the `DocumentRoot`.
     pub fn translate_name(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
         if host.proxy.takes(&r.uri) {
             r.handler = Some(HandlerName::ProxyServer);
@@ -130,6 +131,11 @@ impl Site {
             .find(|alias| segment_prefix(path, alias.url.as_bytes()))
         {
             Some(alias) => {
+                if alias.script {
+                    // mod_alias's ScriptAlias: mod_cgi runs what is there.
+                    r.handler = Some(HandlerName::CgiScript);
+                    r.notes.set(crate::cgi_script::SCRIPT_ALIASED, "cgi-script");
+                }
                 let rest = &path[alias.url.len()..];
                 (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
             }

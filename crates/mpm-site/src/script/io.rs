@@ -31,7 +31,7 @@ pub enum ScriptError {
     },
     /// The script made no progress (read no input, wrote no output) for
     /// the whole timeout.
-    #[error("timeout waiting for output from CGI script {name} (no progress for {secs} s; raise CGIScriptTimeout or Timeout)")]
+    #[error("Timeout waiting for output from CGI script {name} (no progress for {secs} s; raise CGIScriptTimeout or Timeout)")]
     Timeout {
         /// The script.
         name: String,

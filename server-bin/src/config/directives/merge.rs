@@ -61,6 +61,8 @@ impl State<'_> {
             self.opts,
             self.mpm_name.clone(),
         );
+        // CGIScriptTimeout, by default Timeout (as in Apache).
+        let cgi_timeout = self.cgi.timeout.unwrap_or(self.protocol.timeouts.timeout);
         Ok(ServerConfig {
             htaccess,
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
@@ -79,7 +81,9 @@ impl State<'_> {
                 add_types: self.add_types,
                 cached_files: self.cached_files,
                 remote_ip: self.remote_ip,
-                cgi: self.cgi,
+                cgi: mpm_site::cgi_script::CgiConfig {
+                    timeout: Some(cgi_timeout),
+                },
                 fcgid: self.fcgid,
                 access_file_name: self.access_file_name,
                 limit_internal_recursion: self.limit_internal_recursion,

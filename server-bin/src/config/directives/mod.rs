@@ -124,7 +124,7 @@ fn may_be_bytes(lower_name: &str, index: usize) -> bool {
         | "include"
         | "includeoptional"
         | "<directory>" => index == 0,
-        "alias" | "define" => index == 1,
+        "alias" | "scriptalias" | "define" => index == 1,
         "mmapfile" | "cachefile" | "error" => true,
         _ => false,
     }

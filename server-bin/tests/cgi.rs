@@ -1,0 +1,375 @@
+//! mod_cgi through the real `mpmd`, under event, prefork and worker:
+//! `ScriptAlias`, `AddHandler cgi-script` with `Options ExecCGI`, the
+//! environment and body a script gets, its error output in the error log,
+//! `CGIScriptTimeout`, nph- scripts, bad scripts, and the processes: no
+//! descriptor of the server reaches a script, it runs as the server's
+//! user, and none is left a zombie.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const MPMS: [&str; 3] = ["event", "prefork", "worker"];
+
+/// Write an executable script (0755) below the server root.
+fn script(site: &Site, rel: &str, text: &str) -> PathBuf {
+    let path = site.write(rel, text);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A site with `/cgi-bin/` → `<root>/cgi-bin/` and `extra` directives,
+/// under `mpm`.
+fn start_cgi(site: &Site, mpm: &str, extra: &str) -> (Mpmd, u16) {
+    site.mkdir("cgi-bin");
+    let port = free_port();
+    let server = start_mpm(
+        site,
+        mpm,
+        port,
+        &format!(
+            "ScriptAlias /cgi-bin/ {}/cgi-bin/\n{extra}",
+            site.root().display()
+        ),
+    );
+    (server, port)
+}
+
+const ENV_SCRIPT: &str = "#!/bin/sh
+printf 'Content-Type: text/plain\\r\\nX-Script: env\\r\\n\\r\\n'
+echo \"method=$REQUEST_METHOD\"
+echo \"query=$QUERY_STRING\"
+echo \"script_name=$SCRIPT_NAME\"
+echo \"path_info=$PATH_INFO\"
+echo \"filename=$SCRIPT_FILENAME\"
+echo \"length=$CONTENT_LENGTH\"
+echo \"x_test=$HTTP_X_TEST\"
+echo \"proxy=${HTTP_PROXY:-none}\"
+echo \"gateway=$GATEWAY_INTERFACE\"
+echo \"pwd=$(pwd)\"
+printf 'body='
+cat
+";
+
+#[test]
+fn a_script_alias_runs_the_script_with_its_environment_and_body_under_every_mpm() {
+    for mpm in MPMS {
+        let site = Site::new();
+        let file = script(&site, "cgi-bin/env.cgi", ENV_SCRIPT);
+        let (_server, port) = start_cgi(&site, mpm, "");
+        let r = raw(
+            addr(port),
+            b"POST /cgi-bin/env.cgi/extra/path?a=1&b=2 HTTP/1.1\r\nHost: localhost\r\nX-Test: yes\r\nProxy: http://evil/\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        );
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 200, "{mpm}: {body}");
+        assert_eq!(r.header("X-Script"), Some("env"), "{mpm}");
+        for want in [
+            "method=POST".to_string(),
+            "query=a=1&b=2".into(),
+            "script_name=/cgi-bin/env.cgi".into(),
+            "path_info=/extra/path".into(),
+            format!("filename={}", file.display()),
+            "length=5".into(),
+            "x_test=yes".into(),
+            "proxy=none".into(),
+            "gateway=CGI/1.1".into(),
+            format!("pwd={}", file.parent().unwrap().display()),
+            "body=hello".into(),
+        ] {
+            assert!(
+                body.contains(&want),
+                "{mpm}: {want:?} missing from the script's answer:\n{body}"
+            );
+        }
+    }
+}
+
+#[test]
+fn add_handler_runs_scripts_where_exec_cgi_is_on_and_refuses_them_with_403_where_it_is_off() {
+    for mpm in MPMS {
+        let site = Site::new();
+        script(
+            &site,
+            "htdocs/on/run.cgi",
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran'\n",
+        );
+        script(
+            &site,
+            "htdocs/off/run.cgi",
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran'\n",
+        );
+        let port = free_port();
+        let mut server = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "AddHandler cgi-script .cgi .pl\n<Directory {}/on>\nOptions +ExecCGI\n</Directory>\n",
+                site.docroot().display()
+            ),
+        );
+        let on = get(addr(port), "localhost", "/on/run.cgi");
+        assert_eq!(
+            (on.status, &on.body[..]),
+            (200, &b"ran"[..]),
+            "{mpm}: with ExecCGI"
+        );
+        let off = get(addr(port), "localhost", "/off/run.cgi");
+        assert_eq!(off.status, 403, "{mpm}: without ExecCGI the script ran");
+        server.wait_log("Options ExecCGI is off in this directory", 1);
+    }
+}
+
+#[test]
+fn a_missing_script_is_404_and_one_that_cannot_run_is_500_with_a_log_line() {
+    let site = Site::new();
+    let not_executable = site.write("cgi-bin/plain.cgi", "#!/bin/sh\necho\n");
+    let (mut server, port) = start_cgi(&site, "event", "");
+    assert_eq!(
+        get(addr(port), "localhost", "/cgi-bin/missing.cgi").status,
+        404
+    );
+    assert_eq!(
+        get(addr(port), "localhost", "/cgi-bin/plain.cgi").status,
+        500
+    );
+    server.wait_log(&format!("{}", not_executable.display()), 1);
+    assert!(
+        server.stderr().contains("couldn't create child process"),
+        "the error log says why the script could not run:\n{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn what_a_script_writes_on_stderr_goes_to_the_error_log_with_its_name() {
+    let site = Site::new();
+    let file = script(
+        &site,
+        "cgi-bin/noisy.cgi",
+        "#!/bin/sh\necho 'something odd happened' >&2\nprintf 'Content-Type: text/plain\\n\\nok'\n",
+    );
+    let (mut server, port) = start_cgi(&site, "prefork", "");
+    assert_eq!(
+        get(addr(port), "localhost", "/cgi-bin/noisy.cgi").status,
+        200
+    );
+    server.wait_log(&format!("something odd happened: {}", file.display()), 1);
+}
+
+#[test]
+fn a_silent_script_is_cut_off_after_cgi_script_timeout_with_504_under_every_mpm() {
+    for mpm in MPMS {
+        let site = Site::new();
+        script(&site, "cgi-bin/silent.cgi", "#!/bin/sh\nexec sleep 60\n");
+        script(
+            &site,
+            "cgi-bin/hold.cgi",
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nstarted'\nexec sleep 60\n",
+        );
+        let (mut server, port) = start_cgi(&site, mpm, "CGIScriptTimeout 1");
+        let started = Instant::now();
+        let r = get(addr(port), "localhost", "/cgi-bin/silent.cgi");
+        assert_eq!(r.status, 504, "{mpm}: a script silent past the timeout");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{mpm}: took {:?}",
+            started.elapsed()
+        );
+        server.wait_log("Timeout waiting for output from CGI script", 1);
+        // One that never closes its output: its answer is cut short.
+        let started = Instant::now();
+        let mut conn = connect(addr(port));
+        conn.write_all(b"GET /cgi-bin/hold.cgi HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = conn.read_to_end(&mut got);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{mpm}: held {:?}",
+            started.elapsed()
+        );
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 200"), "{mpm}: {text}");
+        assert!(
+            !text.ends_with("0\r\n\r\n"),
+            "{mpm}: a cut answer must not end as complete: {text}"
+        );
+        // And the server goes on serving.
+        script(
+            &site,
+            "cgi-bin/quick.cgi",
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nquick'\n",
+        );
+        assert_eq!(
+            get(addr(port), "localhost", "/cgi-bin/quick.cgi").status,
+            200,
+            "{mpm}"
+        );
+    }
+}
+
+#[test]
+fn an_nph_script_sets_its_own_status_line() {
+    let site = Site::new();
+    script(
+        &site,
+        "cgi-bin/nph-raw.cgi",
+        "#!/bin/sh\nprintf 'HTTP/1.1 299 Custom\\r\\nX-Nph: 1\\r\\n\\r\\nraw body'\n",
+    );
+    let (_server, port) = start_cgi(&site, "worker", "");
+    let r = get(addr(port), "localhost", "/cgi-bin/nph-raw.cgi");
+    assert_eq!((r.status, r.header("X-Nph")), (299, Some("1")));
+    assert_eq!(r.body, b"raw body");
+}
+
+#[test]
+fn bad_script_output_is_a_502_and_the_server_goes_on() {
+    let site = Site::new();
+    for (name, code) in [
+        ("garbage", "echo 'this is no header'; echo"),
+        ("no-end", "printf 'Content-Type: text/plain\\n'"),
+        ("status-99", "printf 'Status: 99\\n\\n'"),
+        (
+            "location-cr",
+            "printf 'Location: /a\\rSet-Cookie: x=1\\n\\n'",
+        ),
+        (
+            "many-headers",
+            "i=0; while [ $i -lt 100000 ]; do echo \"X-$i: y\"; i=$((i+1)); done; echo",
+        ),
+    ] {
+        script(
+            &site,
+            &format!("cgi-bin/{name}.cgi"),
+            &format!("#!/bin/sh\n{code}\n"),
+        );
+    }
+    let (mut server, port) = start_cgi(&site, "event", "");
+    for name in [
+        "garbage",
+        "no-end",
+        "status-99",
+        "location-cr",
+        "many-headers",
+    ] {
+        let r = get(addr(port), "localhost", &format!("/cgi-bin/{name}.cgi"));
+        assert_eq!(
+            r.status, 502,
+            "{name}: the server answered {} instead",
+            r.status
+        );
+    }
+    server.wait_log("bad response from script", 5);
+}
+
+#[test]
+fn only_its_three_pipes_reach_a_script_and_it_runs_as_the_servers_user() {
+    let site = Site::new();
+    script(
+        &site,
+        "cgi-bin/fds.cgi",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho uid=$(id -u)\nexec ls /proc/self/fd\n",
+    );
+    for mpm in MPMS {
+        let (server, port) = start_cgi(&site, mpm, "");
+        let r = get(addr(port), "localhost", "/cgi-bin/fds.cgi");
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let mut lines = body.lines();
+        let uid = lines.next().unwrap_or_default().to_string();
+        let fds: Vec<&str> = lines.flat_map(|l| l.split_whitespace()).collect();
+        assert_eq!(
+            fds,
+            ["0", "1", "2", "3"],
+            "{mpm}: the script held more descriptors:\n{body}"
+        );
+        let child = children(server.pid())[0];
+        let (server_uid, _) = ids_of(child).unwrap();
+        assert_eq!(
+            uid,
+            format!("uid={server_uid}"),
+            "{mpm}: the script ran as another user"
+        );
+    }
+}
+
+/// Zombies among the children of `parents`.
+fn zombies_of(parents: &[i32]) -> Vec<i32> {
+    parents
+        .iter()
+        .flat_map(|&p| children(p))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn scripts_are_reaped_so_no_zombie_is_left_after_many_requests() {
+    for mpm in MPMS {
+        let site = Site::new();
+        script(
+            &site,
+            "cgi-bin/quick.cgi",
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nq'\n",
+        );
+        let (server, port) = start_cgi(&site, mpm, "");
+        for _ in 0..300 {
+            let r = get(addr(port), "localhost", "/cgi-bin/quick.cgi");
+            assert_eq!(r.status, 200, "{mpm}");
+        }
+        let serving = children(server.pid());
+        assert!(
+            wait_for(10.0, || zombies_of(&serving).is_empty()),
+            "{mpm}: zombies left: {:?}",
+            zombies_of(&serving)
+        );
+    }
+}
+
+#[test]
+fn under_event_a_finished_scripts_output_waits_for_a_slow_client_without_the_script() {
+    let site = Site::new();
+    // 20 MB, then exit: far more than the socket buffers take at once.
+    script(
+        &site,
+        "cgi-bin/big.cgi",
+        "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'\nhead -c 20000000 /dev/zero\n",
+    );
+    let (server, port) = start_cgi(&site, "event-small", "");
+    let mut slow = connect(addr(port));
+    slow.write_all(b"GET /cgi-bin/big.cgi HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 100];
+    slow.read_exact(&mut first).unwrap();
+    // The script is gone though the client has read almost nothing.
+    let serving = children(server.pid());
+    let scripts = || serving.iter().flat_map(|&p| children(p)).count();
+    assert!(
+        wait_for(10.0, || scripts() == 0),
+        "the script is still running for a slow client"
+    );
+    // Both of the child's threads are free: two more requests are answered
+    // while the slow client still reads.
+    script(
+        &site,
+        "cgi-bin/quick.cgi",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nq'\n",
+    );
+    for _ in 0..2 {
+        let r = get(addr(port), "localhost", "/cgi-bin/quick.cgi");
+        assert_eq!(r.status, 200, "a request waited behind the slow client");
+    }
+    let mut rest = Vec::new();
+    slow.read_to_end(&mut rest).ok();
+    drop(slow);
+}
