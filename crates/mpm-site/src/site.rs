@@ -193,6 +193,29 @@ impl Site {
         self
     }
 
+    /// This site with mod_fcgid's `fcgid-script` handler: a pool of
+    /// FastCGI processes with `cfg`'s settings, spoken to by `backend`
+    /// (the FastCGI client). Call it where the site is built (before
+    /// the serving processes are forked): the pool's process table is
+    /// made here, shared by every serving process.
+    pub fn with_fcgid(
+        mut self,
+        cfg: &SiteConfig,
+        backend: Arc<dyn crate::fcgid::Backend>,
+    ) -> std::io::Result<Site> {
+        let pool = Arc::new(crate::fcgid::Pool::new(cfg.fcgid.clone(), backend)?);
+        self.handlers.register(
+            HandlerName::FcgidScript.name(),
+            Arc::new(crate::fcgid::FcgidHandler::new(
+                cfg.fcgid.clone(),
+                pool,
+                &self.status.server_version,
+                cfg.hosts().map(|h| h.document_root.clone()).collect(),
+            )),
+        );
+        Ok(self)
+    }
+
     /// Handler names and their implementations, for a module to
     /// [`register`](Handlers::register) its own before the site serves.
     pub fn handlers_mut(&mut self) -> &mut Handlers {

@@ -65,15 +65,18 @@ pub fn render(
     let counts = Counts::of(&snap);
     let load = load_average();
     if auto {
-        (
-            "text/plain; charset=utf-8",
-            render_auto(&snap, &counts, info, load, now),
-        )
+        let mut page = render_auto(&snap, &counts, info, load, now);
+        page.push_str(&crate::fcgid::status::auto());
+        ("text/plain; charset=utf-8", page)
     } else {
-        (
-            "text/html; charset=utf-8",
-            render_html(&snap, &counts, info, load, now),
-        )
+        let mut page = render_html(&snap, &counts, info, load, now);
+        // mod_fcgid's processes, before the end of the page.
+        let fcgid = crate::fcgid::status::html();
+        if !fcgid.is_empty() {
+            let end = page.rfind("</body>").unwrap_or(page.len());
+            page.insert_str(end, &fcgid);
+        }
+        ("text/html; charset=utf-8", page)
     }
 }
 

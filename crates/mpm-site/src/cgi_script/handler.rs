@@ -50,41 +50,52 @@ fn shown(r: &RequestState<'_>) -> String {
     r.filename.display().to_string()
 }
 
-impl ContentHandler for CgiHandler {
-    fn handle(&self, r: &mut RequestState<'_>) -> Result<Response, Exit> {
-        let client = r.conn.peer.ip();
-        let aliased = r.notes.get(SCRIPT_ALIASED) == Some("cgi-script");
-        if !aliased && !r.dir.options().exec_cgi {
+/// What mod_cgi and mod_fcgid check before they run a script: `Options
+/// ExecCGI` (not needed below a `ScriptAlias`), then that the script is a
+/// regular file (unless `virtual`, a wrapper that needs none): 403 or 404
+/// with Apache's log line.
+pub fn check_script(r: &RequestState<'_>, virtual_script: bool) -> Result<(), Exit> {
+    let client = r.conn.peer.ip();
+    let aliased = r.notes.get(SCRIPT_ALIASED) == Some("cgi-script");
+    if !aliased && !r.dir.options().exec_cgi {
+        log::error!(
+            "[client {client}] AH02809: Options ExecCGI is off in this directory: {}",
+            shown(r)
+        );
+        return Err(Exit::Status(StatusCode::FORBIDDEN));
+    }
+    if virtual_script {
+        return Ok(());
+    }
+    match &r.finfo {
+        None => {
             log::error!(
-                "[client {client}] AH01215: Options ExecCGI is off in this directory: {}",
+                "[client {client}] AH02811: script not found or unable to stat: {}",
                 shown(r)
             );
-            return Err(Exit::Status(StatusCode::FORBIDDEN));
+            Err(Exit::Status(StatusCode::NOT_FOUND))
         }
-        match &r.finfo {
-            None => {
-                log::error!(
-                    "[client {client}] AH02811: script not found or unable to stat: {}",
-                    shown(r)
-                );
-                return Err(Exit::Status(StatusCode::NOT_FOUND));
-            }
-            Some(meta) if meta.is_dir() => {
-                log::error!(
-                    "[client {client}] AH01218: attempt to invoke directory as script: {}",
-                    shown(r)
-                );
-                return Err(Exit::Status(StatusCode::FORBIDDEN));
-            }
-            Some(meta) if !meta.is_file() => {
-                log::error!(
-                    "[client {client}] script is not a regular file: {}",
-                    shown(r)
-                );
-                return Err(Exit::Status(StatusCode::FORBIDDEN));
-            }
-            Some(_) => {}
+        Some(meta) if meta.is_dir() => {
+            log::error!(
+                "[client {client}] AH01218: attempt to invoke directory as script: {}",
+                shown(r)
+            );
+            Err(Exit::Status(StatusCode::FORBIDDEN))
         }
+        Some(meta) if !meta.is_file() => {
+            log::error!(
+                "[client {client}] script is not a regular file: {}",
+                shown(r)
+            );
+            Err(Exit::Status(StatusCode::FORBIDDEN))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+impl ContentHandler for CgiHandler {
+    fn handle(&self, r: &mut RequestState<'_>) -> Result<Response, Exit> {
+        check_script(r, false)?;
         let name = shown(r);
         let nph = r
             .filename

@@ -11,11 +11,23 @@
 //! - [`pool`]: the pool at work in a serving process ([`Pool`]): take,
 //!   start, wait for a process; the manager thread that retires, ends
 //!   and reaps; the FastCGI exchange itself behind [`Backend`].
+//! - [`status`]: the processes on mod_status's page.
+//! - [`handler`]: the `fcgid-script` handler of the request pipeline
+//!   (`AddHandler fcgid-script .php` + `FcgidWrapper /usr/bin/php-cgi
+//!   .php`, or `Options +ExecCGI` with `.fcgi` programs), registered by
+//!   [`Site::with_fcgid`](crate::Site::with_fcgid) with the FastCGI
+//!   client that speaks to the processes.
 
 pub mod config;
+pub mod handler;
 pub mod pool;
 pub mod regulate;
+pub mod status;
 pub mod table;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use config::{FcgidConfig, Wrapper};
+pub use handler::FcgidHandler;
 pub use pool::{Backend, Class, Pool};

@@ -66,6 +66,16 @@ pub fn table() -> std::io::Result<Table> {
     })
 }
 
+/// The process's table if a pool made it (the status page shows it
+/// then), without making it.
+pub fn existing() -> Option<Table> {
+    let (region, origin) = TABLE.get()?;
+    Some(Table {
+        words: region.get(),
+        origin: *origin,
+    })
+}
+
 /// A view of the shared table.
 #[derive(Clone, Copy)]
 pub struct Table {
