@@ -373,3 +373,98 @@ fn under_event_a_finished_scripts_output_waits_for_a_slow_client_without_the_scr
     slow.read_to_end(&mut rest).ok();
     drop(slow);
 }
+
+/// The first line of a PHP page run as a CGI script by `php-cgi` itself
+/// (Debian's `php-cgi`): without mod_actions' `Action` to set
+/// `REDIRECT_STATUS`, php-cgi must be told that running directly is
+/// meant (`cgi.force_redirect=0`), as such Apache setups do.
+const PHP_SHEBANG: &str = "#!/usr/bin/php-cgi -dcgi.force_redirect=0\n";
+
+#[test]
+fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
+    assert!(
+        std::path::Path::new("/usr/bin/php-cgi").exists(),
+        "php-cgi is not installed: apt-get install php-cgi (.ci/run installs it when missing)"
+    );
+    let pages = [
+        ("server.php", "<?php foreach ($_SERVER as $k => $v) { if (is_string($v)) echo \"$k=$v\\n\"; }"),
+        ("post.php", "<?php foreach ($_POST as $k => $v) echo \"$k=$v\\n\";"),
+        ("redirect.php", "<?php header('Location: http://example.test/elsewhere');"),
+        ("teapot.php", "<?php http_response_code(418); echo 'short and stout';"),
+        ("cookie.php", "<?php setcookie('a', '1'); setcookie('b', '2'); echo 'set';"),
+        ("stderr.php", "<?php file_put_contents('php://stderr', \"stderr line from stderr.php\\n\"); echo 'ok';"),
+        ("big.php", "<?php $mb = str_repeat('x', 1 << 20); for ($i = 0; $i < 50; $i++) echo $mb;"),
+    ];
+    for mpm in MPMS {
+        let site = Site::new();
+        for (name, code) in pages {
+            script(
+                &site,
+                &format!("htdocs/php/{name}"),
+                &format!("{PHP_SHEBANG}{code}\n"),
+            );
+        }
+        let port = free_port();
+        let mut server = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "AddHandler cgi-script .php\n<Directory {}/php>\nOptions +ExecCGI\n</Directory>\n",
+                site.docroot().display()
+            ),
+        );
+        let at = addr(port);
+        let r = get(at, "localhost", "/php/server.php?x=1");
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 200, "{mpm}: {body}");
+        for want in [
+            "REQUEST_METHOD=GET",
+            "QUERY_STRING=x=1",
+            "SCRIPT_NAME=/php/server.php",
+            "GATEWAY_INTERFACE=CGI/1.1",
+        ] {
+            assert!(
+                body.contains(want),
+                "{mpm}: {want} missing from $_SERVER:\n{body}"
+            );
+        }
+        let r = raw(
+            at,
+            b"POST /php/post.php HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 13\r\nConnection: close\r\n\r\nname=mpm&n=42",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            "name=mpm\nn=42\n",
+            "{mpm}: $_POST"
+        );
+        let r = get(at, "localhost", "/php/redirect.php");
+        assert_eq!(
+            (r.status, r.header("Location")),
+            (302, Some("http://example.test/elsewhere")),
+            "{mpm}"
+        );
+        let r = get(at, "localhost", "/php/teapot.php");
+        assert_eq!(
+            (r.status, &r.body[..]),
+            (418, &b"short and stout"[..]),
+            "{mpm}"
+        );
+        let r = get(at, "localhost", "/php/cookie.php");
+        let cookies: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(cookies, ["a=1", "b=2"], "{mpm}: setcookie");
+        assert_eq!(get(at, "localhost", "/php/stderr.php").body, b"ok", "{mpm}");
+        server.wait_log("stderr line from stderr.php", 1);
+        let r = get(at, "localhost", "/php/big.php");
+        assert_eq!(
+            (r.status, r.body.len()),
+            (200, 50 << 20),
+            "{mpm}: the 50 MiB page"
+        );
+    }
+}
