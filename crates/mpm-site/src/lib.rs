@@ -95,6 +95,13 @@
 //!   pool of kept-alive connections per backend and child; balancers
 //!   (`balancer://`) whose members' state every child shares, their
 //!   health checks and the `balancer-manager` page.
+//! - [`cgi_script`]: mod_cgi, `cgi-script` (`ScriptAlias`, `AddHandler`
+//!   with `Options ExecCGI`): a program started per request, its output
+//!   read back as a CGI answer; [`script`] starts programs (environment,
+//!   directory, process group, pipes read and written with a timeout, a
+//!   reaper thread).
+//! - [`fcgid`]: mod_fcgid, `fcgid-script`: FastCGI processes the server
+//!   starts and keeps in a pool every serving process shares.
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.

@@ -1,5 +1,5 @@
 //! The pool at work in a serving process: a request of a class takes an
-//! idle process of that class from the shared [table](super::table), or
+//! idle process of that class from the shared process table, or
 //! starts one when the limits allow ([`regulate::admit`]), or waits for
 //! one up to `FcgidConnectTimeout`, then gets 503 and the error log one
 //! [`NoProcess`] line.
