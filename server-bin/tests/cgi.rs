@@ -16,6 +16,11 @@ use common::*;
 
 const MPMS: [&str; 3] = ["event", "prefork", "worker"];
 
+/// A script that answers `q` at once.
+const QUICK: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nq'\n";
+/// A script that answers `ran`.
+const RAN: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran'\n";
+
 /// Write an executable script (0755) below the server root.
 fn script(site: &Site, rel: &str, text: &str) -> PathBuf {
     let path = site.write(rel, text);
@@ -94,16 +99,8 @@ fn a_script_alias_runs_the_script_with_its_environment_and_body_under_every_mpm(
 fn add_handler_runs_scripts_where_exec_cgi_is_on_and_refuses_them_with_403_where_it_is_off() {
     for mpm in MPMS {
         let site = Site::new();
-        script(
-            &site,
-            "htdocs/on/run.cgi",
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran'\n",
-        );
-        script(
-            &site,
-            "htdocs/off/run.cgi",
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran'\n",
-        );
+        script(&site, "htdocs/on/run.cgi", RAN);
+        script(&site, "htdocs/off/run.cgi", RAN);
         let port = free_port();
         let mut server = start_mpm(
             &site,
@@ -202,11 +199,7 @@ fn a_silent_script_is_cut_off_after_cgi_script_timeout_with_504_under_every_mpm(
             "{mpm}: a cut answer must not end as complete: {text}"
         );
         // And the server goes on serving.
-        script(
-            &site,
-            "cgi-bin/quick.cgi",
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nquick'\n",
-        );
+        script(&site, "cgi-bin/quick.cgi", QUICK);
         assert_eq!(
             get(addr(port), "localhost", "/cgi-bin/quick.cgi").status,
             200,
@@ -317,11 +310,7 @@ fn zombies_of(parents: &[i32]) -> Vec<i32> {
 fn scripts_are_reaped_so_no_zombie_is_left_after_many_requests() {
     for mpm in MPMS {
         let site = Site::new();
-        script(
-            &site,
-            "cgi-bin/quick.cgi",
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nq'\n",
-        );
+        script(&site, "cgi-bin/quick.cgi", QUICK);
         let (server, port) = start_cgi(&site, mpm, "");
         for _ in 0..300 {
             let r = get(addr(port), "localhost", "/cgi-bin/quick.cgi");
@@ -360,11 +349,7 @@ fn under_event_a_finished_scripts_output_waits_for_a_slow_client_without_the_scr
     );
     // Both of the child's threads are free: two more requests are answered
     // while the slow client still reads.
-    script(
-        &site,
-        "cgi-bin/quick.cgi",
-        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nq'\n",
-    );
+    script(&site, "cgi-bin/quick.cgi", QUICK);
     for _ in 0..2 {
         let r = get(addr(port), "localhost", "/cgi-bin/quick.cgi");
         assert_eq!(r.status, 200, "a request waited behind the slow client");

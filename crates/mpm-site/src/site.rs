@@ -504,4 +504,4 @@ impl Handler for Site {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

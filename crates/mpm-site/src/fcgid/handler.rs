@@ -119,7 +119,6 @@ mod tests {
     use crate::fcgid::Wrapper;
     use crate::pipeline::{MimeAttr, MimeEdit};
     use crate::site::Site;
-    use crate::status::StatusInfo;
 
     fn get(site: &Site, uri: &str) -> (StatusCode, String) {
         let conn = ConnInfo {
@@ -188,17 +187,7 @@ mod tests {
             extension: Some("php".into()),
             virtual_script: false,
         });
-        let status = Arc::new(StatusInfo {
-            server_version: "mpmd/test".into(),
-            mpm: mpm_core::MpmInfo {
-                name: "single",
-                threaded: false,
-                forked: false,
-            },
-            built: "today".into(),
-            started: SystemTime::now(),
-            server_name: "main.test".into(),
-        });
+        let status = crate::site::tests::status_info();
         let scoreboard = mpm_core::Scoreboard::new(1, 1).unwrap();
         let site = Site::new(&cfg, scoreboard.clone(), status.clone())
             .unwrap()

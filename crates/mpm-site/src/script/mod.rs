@@ -221,4 +221,4 @@ impl Drop for Script {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

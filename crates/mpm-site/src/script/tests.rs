@@ -37,7 +37,9 @@ fn zombies() -> usize {
         .unwrap_or(0)
 }
 
-fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+/// Poll `cond` every 20 ms until it holds or `secs` pass (shared with
+/// the fcgid pool's tests).
+pub(crate) fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         if cond() {

@@ -48,7 +48,7 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> SiteConfig {
     }
 }
 
-fn status_info() -> Arc<StatusInfo> {
+pub(crate) fn status_info() -> Arc<StatusInfo> {
     Arc::new(StatusInfo {
         server_version: "mpmd/test".into(),
         mpm: mpm_core::MpmInfo {
