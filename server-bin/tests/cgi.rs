@@ -453,3 +453,29 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
         );
     }
 }
+
+#[test]
+fn a_body_over_limit_request_body_is_refused_with_413() {
+    let site = Site::new();
+    script(&site, "cgi-bin/env.cgi", ENV_SCRIPT);
+    let (_server, port) = start_cgi(&site, "event", "LimitRequestBody 10");
+    let mut request =
+        b"POST /cgi-bin/env.cgi HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    request.extend_from_slice(&[b'x'; 100]);
+    assert_eq!(raw(addr(port), &request).status, 413);
+}
+
+#[test]
+fn a_local_location_serves_that_path_in_place_of_the_script() {
+    let site = Site::new();
+    site.write("htdocs/target.txt", "the target");
+    script(
+        &site,
+        "cgi-bin/local.cgi",
+        "#!/bin/sh\nprintf 'Location: /target.txt\\n\\n'\n",
+    );
+    let (_server, port) = start_cgi(&site, "prefork", "");
+    let r = get(addr(port), "localhost", "/cgi-bin/local.cgi");
+    assert_eq!((r.status, &r.body[..]), (200, &b"the target"[..]));
+}
