@@ -184,3 +184,28 @@ fn a_body_beyond_max_request_in_mem_arrives_whole_and_one_beyond_max_request_len
     let response = pool.handle(&class, &CgiEnv::default(), &mut &body[..], None);
     assert_eq!(response.status(), 413);
 }
+
+#[test]
+fn a_process_silent_past_the_io_timeout_is_a_504_and_is_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool(
+        dir.path(),
+        FcgidConfig {
+            io_timeout: Duration::from_millis(300),
+            ..FcgidConfig::default()
+        },
+    );
+    let class = Class::new("slow".into(), program(3));
+    let started = Instant::now();
+    let (status, _) = ask(&pool, &class, b"");
+    assert_eq!(status, 504, "a process silent past FcgidIOTimeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        wait_for(10, || pool.table().counts(class.key).0 == 0),
+        "the silent process was not retired"
+    );
+}
