@@ -378,6 +378,7 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
         ("teapot.php", "<?php http_response_code(418); echo 'short and stout';"),
         ("cookie.php", "<?php setcookie('a', '1'); setcookie('b', '2'); echo 'set';"),
         ("stderr.php", "<?php file_put_contents('php://stderr', \"stderr line from stderr.php\\n\"); echo 'ok';"),
+        ("fatal.php", "<?php no_such_function();"),
         ("big.php", "<?php $mb = str_repeat('x', 1 << 20); for ($i = 0; $i < 50; $i++) echo $mb;"),
     ];
     for mpm in MPMS {
@@ -445,6 +446,9 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
         assert_eq!(cookies, ["a=1", "b=2"], "{mpm}: setcookie");
         assert_eq!(get(at, "localhost", "/php/stderr.php").body, b"ok", "{mpm}");
         server.wait_log("stderr line from stderr.php", 1);
+        let r = get(at, "localhost", "/php/fatal.php");
+        assert_eq!(r.status, 500, "{mpm}: a fatal error");
+        server.wait_log("Call to undefined function no_such_function()", 1);
         let r = get(at, "localhost", "/php/big.php");
         assert_eq!(
             (r.status, r.body.len()),
