@@ -379,6 +379,11 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
         ("cookie.php", "<?php setcookie('a', '1'); setcookie('b', '2'); echo 'set';"),
         ("stderr.php", "<?php file_put_contents('php://stderr', \"stderr line from stderr.php\\n\"); echo 'ok';"),
         ("fatal.php", "<?php no_such_function();"),
+        (
+            "session.php",
+            "<?php session_save_path(dirname(__DIR__, 2) . '/sessions'); session_start(); \
+             $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1; echo $_SESSION['n'];",
+        ),
         ("big.php", "<?php $mb = str_repeat('x', 1 << 20); for ($i = 0; $i < 50; $i++) echo $mb;"),
     ];
     for mpm in MPMS {
@@ -390,6 +395,9 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
                 &format!("{PHP_SHEBANG}{code}\n"),
             );
         }
+        // Sessions in the site, writable by the server's user.
+        let sessions = site.mkdir("sessions");
+        std::fs::set_permissions(&sessions, std::fs::Permissions::from_mode(0o777)).unwrap();
         let port = free_port();
         let mut server = start_mpm(
             &site,
@@ -449,6 +457,25 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
         let r = get(at, "localhost", "/php/fatal.php");
         assert_eq!(r.status, 500, "{mpm}: a fatal error");
         server.wait_log("Call to undefined function no_such_function()", 1);
+        // A session across requests: the counter goes up for one cookie.
+        let first = get(at, "localhost", "/php/session.php");
+        assert_eq!(first.body, b"1", "{mpm}: a new session");
+        let cookie = first
+            .header("Set-Cookie")
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("{mpm}: no session cookie"))
+            .to_string();
+        for n in ["2", "3"] {
+            let r = raw(
+                at,
+                format!("GET /php/session.php HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n").as_bytes(),
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&r.body),
+                n,
+                "{mpm}: the session's counter"
+            );
+        }
         let r = get(at, "localhost", "/php/big.php");
         assert_eq!(
             (r.status, r.body.len()),
