@@ -373,7 +373,11 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
     );
     let pages = [
         ("server.php", "<?php foreach ($_SERVER as $k => $v) { if (is_string($v)) echo \"$k=$v\\n\"; }"),
-        ("post.php", "<?php foreach ($_POST as $k => $v) echo \"$k=$v\\n\";"),
+        (
+            "post.php",
+            "<?php foreach ($_POST as $k => $v) echo \"$k=$v\\n\"; \
+             foreach ($_FILES as $k => $f) echo \"file:$k {$f['size']} \" . hash_file('crc32b', $f['tmp_name']) . \"\\n\";",
+        ),
         ("redirect.php", "<?php header('Location: http://example.test/elsewhere');"),
         ("teapot.php", "<?php http_response_code(418); echo 'short and stout';"),
         ("cookie.php", "<?php setcookie('a', '1'); setcookie('b', '2'); echo 'set';"),
@@ -386,6 +390,11 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
         ),
         ("big.php", "<?php $mb = str_repeat('x', 1 << 20); for ($i = 0; $i < 50; $i++) echo $mb;"),
     ];
+    let upload: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut multipart = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--XyZ\r\nContent-Disposition: form-data; name=\"up\"; filename=\"up.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+    multipart.extend_from_slice(&upload);
+    multipart.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let crc = crc32(&upload);
     for mpm in MPMS {
         let site = Site::new();
         for (name, code) in pages {
@@ -395,6 +404,11 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
                 &format!("{PHP_SHEBANG}{code}\n"),
             );
         }
+        // Uploads of 20 MiB: php-cgi reads `.user.ini` beside the page.
+        site.write(
+            "htdocs/php/.user.ini",
+            "upload_max_filesize=32M\npost_max_size=32M\n",
+        );
         // Sessions in the site, writable by the server's user.
         let sessions = site.mkdir("sessions");
         std::fs::set_permissions(&sessions, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -431,6 +445,18 @@ fn php_pages_run_as_cgi_scripts_through_php_cgi_under_every_mpm() {
             String::from_utf8_lossy(&r.body),
             "name=mpm\nn=42\n",
             "{mpm}: $_POST"
+        );
+        let mut request = format!(
+            "POST /php/post.php HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            multipart.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&multipart);
+        let r = raw(at, &request);
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            format!("note=hi\nfile:up {} {crc:08x}\n", upload.len()),
+            "{mpm}: a 20 MiB multipart upload"
         );
         let r = get(at, "localhost", "/php/redirect.php");
         assert_eq!(
@@ -509,4 +535,20 @@ fn a_local_location_serves_that_path_in_place_of_the_script() {
     let (_server, port) = start_cgi(&site, "prefork", "");
     let r = get(addr(port), "localhost", "/cgi-bin/local.cgi");
     assert_eq!((r.status, &r.body[..]), (200, &b"the target"[..]));
+}
+
+/// CRC-32 (IEEE), as PHP's `hash('crc32b')` gives it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
