@@ -470,15 +470,26 @@ fn manage(cfg: &FcgidConfig, table: Table, owned: &Mutex<Vec<Owned>>, now: Durat
             }
             exited => {
                 if !slot.retiring() {
-                    let how = match exited {
-                        Ok(Some(status)) => status.to_string(),
-                        _ => "could not be waited for".to_string(),
-                    };
-                    log::error!(
-                        "mod_fcgid: process {} of {} exited ({how}) without being retired; a new one starts when a request needs it",
-                        o.child.id(),
-                        o.class
-                    );
+                    match exited {
+                        // A program that leaves by itself (php-cgi after
+                        // PHP_FCGI_MAX_REQUESTS requests).
+                        Ok(Some(status)) if status.success() => log::info!(
+                            "mod_fcgid: process {} of {} exited by itself; a new one starts when a request needs it",
+                            o.child.id(),
+                            o.class
+                        ),
+                        _ => {
+                            let how = match exited {
+                                Ok(Some(status)) => status.to_string(),
+                                _ => "could not be waited for".to_string(),
+                            };
+                            log::error!(
+                                "mod_fcgid: process {} of {} crashed ({how}); a new one starts when a request needs it",
+                                o.child.id(),
+                                o.class
+                            );
+                        }
+                    }
                 }
                 let _ = std::fs::remove_file(&o.socket);
                 slot.free();
