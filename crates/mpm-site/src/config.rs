@@ -76,6 +76,10 @@ pub struct Options {
     pub follow_symlinks: bool,
     /// `Indexes`: a directory without its index file gets a listing.
     pub indexes: bool,
+    /// `ExecCGI`: files whose handler is `cgi-script` (or `fcgid-script`)
+    /// may run as programs (mod_cgi answers 403 without it, except below
+    /// a `ScriptAlias`).
+    pub exec_cgi: bool,
 }
 
 /// `Options` as one section writes it. As in Apache, it is applied
@@ -104,17 +108,20 @@ impl Options {
     pub const NONE: Options = Options {
         follow_symlinks: false,
         indexes: false,
+        exec_cgi: false,
     };
     /// `Options All` (of the options mpmd has).
     pub const ALL: Options = Options {
         follow_symlinks: true,
         indexes: true,
+        exec_cgi: true,
     };
     /// What Apache 2.4 has in force for a directory no `Options` line
     /// names: `FollowSymLinks`, no `Indexes` (its server default).
     pub const DEFAULT: Options = Options {
         follow_symlinks: true,
         indexes: false,
+        exec_cgi: false,
     };
 
     /// Each option on where `self` has it and `other` has not.
@@ -122,6 +129,7 @@ impl Options {
         Options {
             follow_symlinks: self.follow_symlinks && !other.follow_symlinks,
             indexes: self.indexes && !other.indexes,
+            exec_cgi: self.exec_cgi && !other.exec_cgi,
         }
     }
 
@@ -130,6 +138,7 @@ impl Options {
         Options {
             follow_symlinks: self.follow_symlinks || other.follow_symlinks,
             indexes: self.indexes || other.indexes,
+            exec_cgi: self.exec_cgi || other.exec_cgi,
         }
     }
 }
@@ -189,6 +198,9 @@ pub struct AliasRule {
     pub url: String,
     /// The file or directory it maps to (absolute).
     pub path: PathBuf,
+    /// `ScriptAlias`: what it maps to are CGI scripts (the handler is
+    /// `cgi-script`, and `Options ExecCGI` is not needed there).
+    pub script: bool,
 }
 
 /// `Redirect [status] url-path URL`.
@@ -364,6 +376,10 @@ pub struct SiteConfig {
     /// mod_remoteip: the header that names the client, and the proxies
     /// trusted to write it.
     pub remote_ip: RemoteIpConfig,
+    /// mod_cgi's settings (`CGIScriptTimeout`).
+    pub cgi: crate::cgi_script::CgiConfig,
+    /// mod_fcgid's process pool, one for the whole server.
+    pub fcgid: crate::fcgid::FcgidConfig,
     /// `AccessFileName`: the name of the files read per directory where
     /// `AllowOverride` allows (`.htaccess`).
     pub access_file_name: String,
@@ -419,6 +435,8 @@ impl SiteConfig {
             add_types: Vec::new(),
             cached_files: Vec::new(),
             remote_ip: RemoteIpConfig::default(),
+            cgi: crate::cgi_script::CgiConfig::default(),
+            fcgid: crate::fcgid::FcgidConfig::default(),
             access_file_name: ".htaccess".to_string(),
             limit_internal_recursion: crate::pipeline::phases::DEFAULT_RECURSION_LIMIT,
             trace_enable: TraceEnable::On,

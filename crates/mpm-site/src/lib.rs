@@ -95,6 +95,13 @@
 //!   pool of kept-alive connections per backend and child; balancers
 //!   (`balancer://`) whose members' state every child shares, their
 //!   health checks and the `balancer-manager` page.
+//! - [`cgi_script`]: mod_cgi, `cgi-script` (`ScriptAlias`, `AddHandler`
+//!   with `Options ExecCGI`): a program started per request, its output
+//!   read back as a CGI answer; [`script`] starts programs (environment,
+//!   directory, process group, pipes read and written with a timeout, a
+//!   reaper thread).
+//! - [`fcgid`]: mod_fcgid, `fcgid-script`: FastCGI processes the server
+//!   starts and keeps in a pool every serving process shares.
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.
@@ -115,6 +122,9 @@
 //!   headers, env, files), one trait the rewrite engine shares.
 //! - [`pcre`]: Apache's PCRE patterns on the linear-time `regex` crate.
 //!
+//! What mod_cgi, mod_fcgid and mod_proxy_fcgi share: [`cgi`], a script's
+//! CGI/1.1 environment and its answer read back (RFC 3875).
+//!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
 //! from the network made safe for a log) and [`utc_time`].
 
@@ -122,12 +132,15 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod cgi;
+pub mod cgi_script;
 pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod expires;
 pub mod expr;
+pub mod fcgid;
 pub mod file_cache;
 pub mod filters;
 pub mod headers;
@@ -142,6 +155,7 @@ pub mod proxy;
 pub mod remote_ip;
 pub mod require;
 pub mod router;
+pub mod script;
 pub mod site;
 pub mod static_files;
 pub mod status;

@@ -170,6 +170,14 @@ impl Site {
                 balancers: balancers.clone(),
             }),
         );
+        handlers.register(
+            HandlerName::CgiScript.name(),
+            Arc::new(crate::cgi_script::CgiHandler::new(
+                &cfg.cgi,
+                &status.server_version,
+                cfg.hosts().map(|h| h.document_root.clone()).collect(),
+            )),
+        );
         let log_reads_headers = hosts.len() > 1
             || cfg.remote_ip.header.is_some()
             || hosts
@@ -202,6 +210,29 @@ impl Site {
     pub fn with_overrides(mut self, parser: Arc<dyn OverrideParser>) -> Site {
         self.overrides = Some(parser);
         self
+    }
+
+    /// This site with mod_fcgid's `fcgid-script` handler: a pool of
+    /// FastCGI processes with `cfg`'s settings, spoken to by `backend`
+    /// (the FastCGI client). Call it where the site is built (before
+    /// the serving processes are forked): the pool's process table is
+    /// made here, shared by every serving process.
+    pub fn with_fcgid(
+        mut self,
+        cfg: &SiteConfig,
+        backend: Arc<dyn crate::fcgid::Backend>,
+    ) -> std::io::Result<Site> {
+        let pool = Arc::new(crate::fcgid::Pool::new(cfg.fcgid.clone(), backend)?);
+        self.handlers.register(
+            HandlerName::FcgidScript.name(),
+            Arc::new(crate::fcgid::FcgidHandler::new(
+                cfg.fcgid.clone(),
+                pool,
+                &self.status.server_version,
+                cfg.hosts().map(|h| h.document_root.clone()).collect(),
+            )),
+        );
+        Ok(self)
     }
 
     /// Handler names and their implementations, for a module to
@@ -282,20 +313,34 @@ impl Host {
         root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
     }
 
+    /// The first `Alias` (or `ScriptAlias`) whose URL holds the
+    /// normalised `path`.
+    pub(crate) fn alias_of(&self, path: &[u8]) -> Option<&AliasRule> {
+        self.aliases
+            .iter()
+            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
+    }
+
     /// Where mod_alias's `Alias` (the first whose URL holds `path`), else
     /// the `DocumentRoot`, maps the normalised `path`: the root, and the
     /// rest of the path below it (no leading or trailing slash).
     pub(crate) fn map_url<'a>(&'a self, path: &'a [u8]) -> (&'a std::path::Path, &'a [u8]) {
-        let (root, rel) = match self
-            .aliases
-            .iter()
-            .find(|alias| segment_prefix(path, alias.url.as_bytes()))
-        {
+        self.map_under(self.alias_of(path), path)
+    }
+
+    /// [`Host::map_url`] once the alias that holds `path` (if any) is
+    /// known.
+    pub(crate) fn map_under<'a>(
+        &'a self,
+        alias: Option<&'a AliasRule>,
+        path: &'a [u8],
+    ) -> (&'a std::path::Path, &'a [u8]) {
+        let (root, rel) = match alias {
             Some(alias) => {
                 let rest = &path[alias.url.len()..];
-                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
+                (alias.path.as_path(), rest.strip_prefix(b"/").unwrap_or(rest))
             }
-            None => (&self.document_root, path.get(1..).unwrap_or_default()),
+            None => (self.document_root.as_path(), path.get(1..).unwrap_or_default()),
         };
         (root, rel.strip_suffix(b"/").unwrap_or(rel))
     }
@@ -317,6 +362,10 @@ impl Host {
         // changed since, its new variant is made on the loop, once), and
         // so is a built-in page (small, made in memory).
         if self.compresses && !variants.knows(&self.file_of(path)) && !self.is_page(path) {
+            return true;
+        }
+        // A ScriptAlias runs a CGI script.
+        if self.alias_of(path).is_some_and(|alias| alias.script) {
             return true;
         }
         let may_choose_a_slow_handler = self.walks.configs().any(|config| {
@@ -542,4 +591,4 @@ impl Handler for Site {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -65,15 +65,18 @@ pub fn render(
     let counts = Counts::of(&snap);
     let load = load_average();
     if auto {
-        (
-            "text/plain; charset=utf-8",
-            render_auto(&snap, &counts, info, load, now),
-        )
+        let mut page = render_auto(&snap, &counts, info, load, now);
+        page.push_str(&crate::fcgid::status::auto());
+        ("text/plain; charset=utf-8", page)
     } else {
-        (
-            "text/html; charset=utf-8",
-            render_html(&snap, &counts, info, load, now),
-        )
+        let mut page = render_html(&snap, &counts, info, load, now);
+        // mod_fcgid's processes, before the end of the page.
+        let fcgid = crate::fcgid::status::html();
+        if !fcgid.is_empty() {
+            let end = page.rfind("</body>").unwrap_or(page.len());
+            page.insert_str(end, &fcgid);
+        }
+        ("text/html; charset=utf-8", page)
     }
 }
 
@@ -624,6 +627,9 @@ mod tests {
             .skip(1)
             .filter_map(|l| l.split_once(':').map(|(k, _)| k))
             .filter(|k| !k.starts_with("Load"))
+            // mod_fcgid's lines follow, when a pool of this process has
+            // a table (other tests' pools).
+            .filter(|k| !k.starts_with("Fcgid"))
             .collect();
         assert_eq!(
             names,

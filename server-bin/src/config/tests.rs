@@ -463,6 +463,7 @@ Options All
     let only = |follow_symlinks, indexes| Options {
         follow_symlinks,
         indexes,
+        exec_cgi: false,
     };
     assert_eq!(d[0].1.options, Some(OptionsSetting::Set(only(true, false))));
     // Relative: applied to what the blocks before left when a request
@@ -508,8 +509,9 @@ fn options_with_no_effect_warn_and_bad_options_fail() {
     let cfg = ok(
         "Listen 80\n<Directory /x>\nOptions ExecCGI MultiViews\nAllowOverride All\n</Directory>\n",
     );
-    assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
-    assert!(cfg.warnings[0].ends_with("httpd.conf:3: Options ExecCGI has no effect in mpmd"));
+    // ExecCGI is mod_cgi's now.
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    assert!(cfg.warnings[0].ends_with("httpd.conf:3: Options MultiViews has no effect in mpmd"));
     assert!(
         err("Listen 80\n<Directory /x>\nOptions Indexes +FollowSymLinks\n</Directory>\n")
             .contains("Either all Options must start with + or -")
@@ -586,14 +588,22 @@ fn options_lines_of_one_block_combine_and_directory_index_is_allowed_in_sections
                       <Directory /b>\nOptions +Indexes\nOptions -Indexes +FollowSymLinks\n</Directory>\n\
                       <Directory /c>\nDirectoryIndex disabled\n</Directory>\n");
     let d = directories(&cfg.site.main);
-    assert_eq!(d[0].1.options, Some(OptionsSetting::Set(Options::ALL)));
+    assert_eq!(
+        d[0].1.options,
+        Some(OptionsSetting::Set(Options {
+            exec_cgi: false,
+            ..Options::ALL
+        }))
+    );
     let follow = Options {
         follow_symlinks: true,
         indexes: false,
+        exec_cgi: false,
     };
     let indexes = Options {
         follow_symlinks: false,
         indexes: true,
+        exec_cgi: false,
     };
     assert_eq!(
         d[1].1.options,
@@ -669,10 +679,14 @@ fn set_handler_is_a_name_in_any_section_and_unknown_names_warn() {
             .mime_value(mpm_site::pipeline::MimeAttr::Handler, "cgi"),
         None
     );
-    assert!(cfg
-        .warnings
-        .iter()
-        .any(|w| w.contains("AddHandler cgi-script: no module of mpmd provides this handler")));
+    // mod_cgi provides cgi-script.
+    assert!(
+        !cfg.warnings
+            .iter()
+            .any(|w| w.contains("AddHandler cgi-script")),
+        "{:?}",
+        cfg.warnings
+    );
     assert!(err("Listen 80\nSetHandler\n").contains("SetHandler takes one argument"));
 }
 

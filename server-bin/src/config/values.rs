@@ -258,10 +258,11 @@ pub(super) fn parse_options(args: &[String]) -> Res<(OptionsSetting, Vec<String>
         match lower.as_str() {
             "none" if relative == 0 => set = Options::NONE,
             "all" if relative == 0 => set = Options::ALL,
-            "followsymlinks" | "indexes" => {
+            "followsymlinks" | "indexes" | "execcgi" => {
                 let one = Options {
                     follow_symlinks: lower == "followsymlinks",
                     indexes: lower == "indexes",
+                    exec_cgi: lower == "execcgi",
                 };
                 match sign {
                     "+" => (add, remove) = (add.with(one), remove.without(one)),
@@ -272,7 +273,7 @@ pub(super) fn parse_options(args: &[String]) -> Res<(OptionsSetting, Vec<String>
             "symlinksifownermatch" => warnings.push(format!(
                 "Options {word} has no effect in mpmd: symlinks are followed only with FollowSymLinks"
             )),
-            "execcgi" | "includes" | "includesnoexec" | "multiviews" => {
+            "includes" | "includesnoexec" | "multiviews" => {
                 warnings.push(format!("Options {word} has no effect in mpmd"))
             }
             _ => return Err(format!("Illegal option {word}")),

@@ -422,6 +422,7 @@ mod tests {
         let indexes = Options {
             follow_symlinks: false,
             indexes: true,
+            exec_cgi: false,
         };
         let plus_indexes = DirConfig {
             options: Some(OptionsSetting::Change {
@@ -431,7 +432,13 @@ mod tests {
             ..DirConfig::default()
         };
         // No section before: applied to the default (FollowSymLinks).
-        assert_eq!(plus_indexes.options(), Options::ALL);
+        assert_eq!(
+            plus_indexes.options(),
+            Options {
+                exec_cgi: false,
+                ..Options::ALL
+            }
+        );
         let none = DirConfig {
             options: set(Options::NONE),
             ..DirConfig::default()

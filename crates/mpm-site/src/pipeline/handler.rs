@@ -184,6 +184,7 @@ pub const BUILT_IN: &[&str] = &[
     "metrics",
     "balancer-manager",
     "proxy-server",
+    "cgi-script",
 ];
 
 #[cfg(test)]

@@ -223,7 +223,8 @@ impl Site {
 
     /// Map the URL to a file (or to a handler that needs none): mod_proxy's
     /// `ProxyPass` first (it takes every method), then mod_alias's
-    /// `Redirect` (answered at once) and `Alias`, else the `DocumentRoot`.
+    /// `Redirect` (answered at once) and `Alias` (or `ScriptAlias`, whose
+    /// files get the `cgi-script` handler), else the `DocumentRoot`.
     pub fn translate_name(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
         if host.proxy.takes(&r.uri) {
             r.handler = Some(HandlerName::ProxyServer);
@@ -244,7 +245,13 @@ impl Site {
                 r.conn,
             ));
         }
-        let (root, rel) = host.map_url(path);
+        let alias = host.alias_of(path);
+        if alias.is_some_and(|alias| alias.script) {
+            // mod_alias's ScriptAlias: mod_cgi runs what is there.
+            r.handler = Some(HandlerName::CgiScript);
+            r.notes.set(crate::cgi_script::SCRIPT_ALIASED, "cgi-script");
+        }
+        let (root, rel) = host.map_under(alias, path);
         let mut filename = PathBuf::with_capacity(root.as_os_str().len() + rel.len() + 1);
         filename.push(root);
         r.root_len = filename.as_os_str().len();

@@ -48,7 +48,7 @@ fn config(main: VirtualHost, vhosts: Vec<VirtualHost>) -> SiteConfig {
     }
 }
 
-fn status_info() -> Arc<StatusInfo> {
+pub(crate) fn status_info() -> Arc<StatusInfo> {
     Arc::new(StatusInfo {
         server_version: "mpmd/test".into(),
         mpm: mpm_core::MpmInfo {
@@ -495,6 +495,7 @@ fn symlinks_are_followed_with_follow_symlinks() {
             Some(Options {
                 follow_symlinks: true,
                 indexes: false,
+                exec_cgi: false,
             }),
             None,
         ))
@@ -549,6 +550,7 @@ fn directory_listing_is_sorted_escaped_and_hides_ht_files() {
             Some(Options {
                 follow_symlinks: false,
                 indexes: true,
+                exec_cgi: false,
             }),
             None,
         ))
@@ -907,14 +909,17 @@ fn alias_maps_a_file_and_a_directory() {
             AliasRule {
                 url: "/hello".into(),
                 path: outside.join("secret.txt"),
+                script: false,
             },
             AliasRule {
                 url: "/assets/".into(),
                 path: outside.clone(),
+                script: false,
             },
             AliasRule {
                 url: "/stuff".into(),
                 path: outside.clone(),
+                script: false,
             },
         ]
     });
@@ -1028,6 +1033,7 @@ fn options(follow_symlinks: bool, indexes: bool) -> Options {
     Options {
         follow_symlinks,
         indexes,
+        exec_cgi: false,
     }
 }
 
@@ -1254,6 +1260,7 @@ fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() 
     main.aliases = vec![AliasRule {
         url: "/alias".into(),
         path: root.join("empty"),
+        script: false,
     }];
     let mut vhost = host(&root, Some("v.test"), &["*:80"]);
     vhost.sections = vec![directory(
@@ -1444,6 +1451,7 @@ fn every_access_check_still_applies_to_a_cached_file() {
         m.aliases = vec![AliasRule {
             url: "/denied-alias".into(),
             path: root.join("sub/index.html"),
+            script: false,
         }];
     });
     for (uri, status) in [

@@ -62,6 +62,8 @@ impl State<'_> {
             self.opts,
             self.mpm_name.clone(),
         );
+        // CGIScriptTimeout, by default Timeout (as in Apache).
+        let cgi_timeout = self.cgi.timeout.unwrap_or(self.protocol.timeouts.timeout);
         Ok(ServerConfig {
             htaccess,
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
@@ -84,6 +86,10 @@ impl State<'_> {
                     .collect(),
                 cached_files: self.cached_files,
                 remote_ip: self.remote_ip,
+                cgi: mpm_site::cgi_script::CgiConfig {
+                    timeout: Some(cgi_timeout),
+                },
+                fcgid: self.fcgid,
                 access_file_name: self.access_file_name,
                 limit_internal_recursion: self.limit_internal_recursion,
                 trace_enable: self.trace_enable,

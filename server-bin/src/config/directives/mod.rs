@@ -48,6 +48,9 @@
 //! - [`filters`]: mod_headers, mod_expires, and the compressing output
 //!   filters (mod_deflate, mod_brotli) with mod_filter's
 //!   `AddOutputFilterByType`;
+//! - [`cgi`]: mod_cgi's `CGIScriptTimeout`;
+//! - [`fcgid`]: mod_fcgid's pool, with the legacy names of its
+//!   directives;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
 //!   server, log formats resolved.
 //!
@@ -79,6 +82,8 @@ mod access;
 mod autoindex;
 mod core_dir;
 mod env;
+mod cgi;
+mod fcgid;
 mod file_cache;
 mod filters;
 mod htaccess;
@@ -135,7 +140,7 @@ fn may_be_bytes(lower_name: &str, index: usize) -> bool {
         | "include"
         | "includeoptional"
         | "<directory>" => index == 0,
-        "alias" | "define" => index == 1,
+        "alias" | "scriptalias" | "define" => index == 1,
         "mmapfile" | "cachefile" | "error" => true,
         _ => false,
     }
@@ -572,6 +577,7 @@ impl<'a> Loader<'a> {
             remoteip::directive,
             proxy::directive,
             filters::directive,
+            fcgid::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -15,6 +15,8 @@ pub(super) fn setter(lower: &str) -> Option<Setter> {
         super::protocol::SERVER_WIDE,
         super::ssl::SERVER_WIDE,
         super::remoteip::SERVER_WIDE,
+        super::cgi::SERVER_WIDE,
+        super::fcgid::SERVER_WIDE,
     ]
     .into_iter()
     .flatten()
@@ -34,6 +36,8 @@ mod tests {
             super::super::protocol::SERVER_WIDE,
             super::super::ssl::SERVER_WIDE,
             super::super::remoteip::SERVER_WIDE,
+            super::super::cgi::SERVER_WIDE,
+            super::super::fcgid::SERVER_WIDE,
         ]
         .into_iter()
         .flatten()

@@ -22,7 +22,7 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
         }),
         "documentroot" => document_root(l, d),
         "directoryindex" => directory_index(l, d),
-        "alias" => alias(l, d),
+        "alias" | "scriptalias" => alias(l, d),
         "redirect" | "redirectpermanent" | "redirecttemp" => l.server(d).and_then(|()| {
             let rule = match d.lower {
                 "redirectpermanent" => parse_redirect(&prepend("permanent", d.args))?,
@@ -32,13 +32,13 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             l.host(d.scope.host).redirects.push(rule);
             Ok(())
         }),
-        "aliasmatch" | "redirectmatch" | "scriptalias" | "scriptaliasmatch" => Err(format!(
-            "{} is not supported by mpmd{}",
+        "aliasmatch" | "redirectmatch" | "scriptaliasmatch" => Err(format!(
+            "{} is not supported by mpmd; use {} with a path prefix",
             d.name,
             if d.lower.starts_with("script") {
-                " (no CGI)"
+                "ScriptAlias"
             } else {
-                "; use Alias or Redirect with a path prefix"
+                "Alias or Redirect"
             }
         )),
         "addtype" => add_type(l, d),
@@ -91,15 +91,20 @@ fn directory_index(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `Alias /url-path /file/or/directory`.
+/// `Alias /url-path /file/or/directory`, and `ScriptAlias`, whose target
+/// holds CGI scripts (mod_cgi runs them, `ExecCGI` or not).
 fn alias(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     l.server(d)?;
     let [url, _] = d.args else {
-        return Err("Alias takes two arguments: Alias /url-path /file/or/directory".into());
+        return Err(format!(
+            "{n} takes two arguments: {n} /url-path /file/or/directory",
+            n = d.name
+        ));
     };
     let rule = AliasRule {
         url: url.clone(),
         path: l.path(&d.raw[1]),
+        script: d.lower == "scriptalias",
     };
     l.host(d.scope.host).aliases.push(rule);
     Ok(())

@@ -220,6 +220,10 @@ pub(super) struct State<'a> {
     pub(super) remote_ip: RemoteIpConfig,
     pub(super) proxy_protocol_exceptions: Vec<IpNet>,
     pub(super) proxy_protocol_timeout: Duration,
+    /// mod_cgi's `CGIScriptTimeout`.
+    pub(super) cgi: mpm_site::cgi_script::CgiConfig,
+    /// mod_fcgid's pool.
+    pub(super) fcgid: mpm_site::fcgid::FcgidConfig,
     /// The sections being read, innermost last: a directive in a section
     /// sets the innermost one's config.
     pub(super) open: Vec<Section>,
@@ -276,6 +280,8 @@ impl<'a> State<'a> {
             remote_ip: RemoteIpConfig::default(),
             proxy_protocol_exceptions: Vec::new(),
             proxy_protocol_timeout: mpm::ProxyProtocol::TIMEOUT,
+            cgi: Default::default(),
+            fcgid: Default::default(),
             open: Vec::new(),
             access_file_name: ".htaccess".to_string(),
             limit_internal_recursion: mpm_site::pipeline::phases::DEFAULT_RECURSION_LIMIT,
