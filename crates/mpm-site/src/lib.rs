@@ -79,7 +79,10 @@
 //!
 //! - [`router`]: virtual-host selection, by address and then by name.
 //! - [`uri_path`]: the request path decoded and normalised, or refused.
-//! - [`require`]: `Require`, whether a client may see a resource.
+//! - [`require`]: `Require` and its containers, whether a client (and
+//!   the user it authenticated as) may see a resource.
+//! - [`auth`]: `AuthType Basic` with `AuthUserFile`/`AuthGroupFile`:
+//!   Basic credentials, htpasswd hashes, the files read again on change.
 //! - [`remote_ip`]: mod_remoteip's `RemoteIPHeader`: the client's address
 //!   from `X-Forwarded-For`, as far as trusted proxies wrote it.
 //! - [`static_files`]: a file or directory below a root, with
@@ -104,6 +107,7 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod error;

@@ -1,0 +1,17 @@
+//! Authentication, as mod_auth_basic and mod_authn_file do it: a client
+//! names a user and a password in `Authorization: Basic …` ([`basic`]),
+//! the password is checked against the hash an htpasswd file holds for
+//! that user ([`password`], [`files`]), and a refused or missing login is
+//! a 401 whose `WWW-Authenticate` names the realm (`AuthName`).
+//!
+//! Who may then see what is `Require`'s ([`crate::require`]): a user
+//! rule (`valid-user`, `user`, `group`) wants a user, and only then is a
+//! password asked for.
+
+pub mod basic;
+pub mod files;
+pub mod password;
+
+pub use basic::{challenge, parse_basic, BasicError, Credentials};
+pub use files::{GroupFile, UserFile, WatchedFile};
+pub use password::{verify, Check};
