@@ -1,12 +1,12 @@
 //! What a `<Directory>` or `<Location>` block sets: `Options`,
-//! `AllowOverride` (read, never used: mpmd reads no `.htaccess`),
-//! `Require` (mod_authz_core) and `SetHandler`. Apache 2.2's access
+//! `AllowOverride` (read, never used: mpmd reads no `.htaccess`) and
+//! `SetHandler` (`Require` is [`super::auth`]'s). Apache 2.2's access
 //! control (`Order`, `Allow`, `Deny`) is refused with the `Require` to
 //! write instead.
 
 use super::state::{Allowed, Block, Directive, State};
-use crate::config::values::{one_arg, parse_options, parse_require, Res};
-use mpm_site::config::{Require, SetHandler};
+use crate::config::values::{one_arg, parse_options, Res};
+use mpm_site::config::SetHandler;
 
 /// The access directives.
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
@@ -30,7 +30,6 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             "{} is Apache 2.2 access control (mod_access_compat), not in mpmd; use Require (mod_authz_host), e.g. `Require all granted` or `Require ip 10.0.0.0/8`",
             d.name
         )),
-        "require" => require(l, d),
         "sethandler" => set_handler(l, d),
         _ => return None,
     })
@@ -51,27 +50,6 @@ fn options(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     *slot = Some(match *slot {
         Some(before) => before.then(options),
         None => options,
-    });
-    Ok(())
-}
-
-/// `Require …` in a `<Directory>` or `<Location>`: several lines in one
-/// block mean any of them (`<RequireAny>`, Apache's default).
-fn require(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
-    l.allow(d.name, Allowed::AccessBlock, d.scope)?;
-    let require = parse_require(d.args)?;
-    let slot = match d.scope.block {
-        Block::Directory(i) => &mut l.host(d.scope.host).directories[i].require,
-        Block::Location(i) => &mut l.host(d.scope.host).locations[i].require,
-        Block::HtFiles | Block::None | Block::Proxy(_) => return Ok(()),
-    };
-    *slot = Some(match slot.take() {
-        None => require,
-        Some(Require::Any(mut list)) => {
-            list.push(require);
-            Require::Any(list)
-        }
-        Some(first) => Require::Any(vec![first, require]),
     });
     Ok(())
 }

@@ -17,7 +17,8 @@
 //! - [`logging`]: `ErrorLog`, `LogLevel`, `LogFormat`, `CustomLog`;
 //! - [`site`]: what a host serves and answers to: `ServerName`,
 //!   `DocumentRoot`, `DirectoryIndex`, `Alias`, `Redirect`, `AddType`;
-//! - [`access`]: inside the blocks: `Options`, `Require`, `SetHandler`;
+//! - [`access`]: inside the blocks: `Options`, `SetHandler`;
+//! - [`auth`]: `Require` and `<RequireAny|All|None>` (mod_authz_core);
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
@@ -52,6 +53,7 @@
 //! warning and is left out, so the server starts without it.
 
 mod access;
+mod auth;
 mod file_cache;
 mod logging;
 mod merge;
@@ -444,15 +446,19 @@ impl<'a> Loader<'a> {
             "proxymatch" => Err(fail(format!(
                 "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
             ))),
-            "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
-            | "limitexcept" | "if" | "elseif" | "else" | "macro" => Err(fail(format!(
+            lower @ ("requireall" | "requireany" | "requirenone") => {
+                let kind = auth::Container::of(lower).unwrap_or(auth::Container::Any);
+                let rule = auth::container(kind, auth::Container::Any, origin, children, &mut |a, o| {
+                    self.expand(a, o)
+                })?;
+                auth::section(&mut self.state, kind, scope, origin, rule)
+            }
+            "directorymatch" | "locationmatch" | "limit" | "limitexcept" | "if" | "elseif" | "else"
+            | "macro" => Err(fail(format!(
                 "<{name}> is not supported by mpmd{}",
                 match name.to_ascii_lowercase().as_str() {
                     "directorymatch" => "; use <Directory path>",
                     "locationmatch" => "; use <Location path>",
-                    "requireall" | "requireany" | "requirenone" => {
-                        "; several Require lines in a block mean any of them"
-                    }
                     _ => "",
                 }
             ))),
@@ -480,12 +486,13 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 9] = [
+        let families: [Family; 10] = [
             server::directive,
             protocol::directive,
             logging::directive,
             site::directive,
             access::directive,
+            auth::directive,
             file_cache::directive,
             ssl::directive,
             remoteip::directive,

@@ -1,0 +1,239 @@
+//! mod_authz_core's `Require` lines and its containers `<RequireAny>`,
+//! `<RequireAll>` and `<RequireNone>`, with the user rules of
+//! mod_authz_user (`valid-user`, `user`) and mod_authz_groupfile
+//! (`group`).
+//!
+//! Apache's checks at load time are kept: a negated rule (`Require not`,
+//! `<RequireNone>`) cannot stand where any one child is enough (a block's
+//! own `Require` lines, `<RequireAny>`, `<RequireNone>`): there, it could
+//! never change the answer; a container must hold at least one rule, and a
+//! `<RequireAll>` at least one that is not negated.
+
+use std::ffi::{OsStr, OsString};
+
+use mpm_site::config::{Origin, Require};
+
+use super::state::{Allowed, Block, Directive, Scope, State};
+use super::text_args;
+use crate::config::error::ConfigError;
+use crate::config::lexer::Node;
+use crate::config::values::{parse_require, Res};
+
+/// The authorization directives.
+pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
+    Some(match d.lower {
+        "require" => l
+            .allow(d.name, Allowed::AccessBlock, d.scope)
+            .and_then(|()| {
+                let rule = require_line(d.args, Container::Any)?;
+                if let Some(slot) = block_require(l, d.scope) {
+                    add_to_block(slot, rule);
+                }
+                Ok(())
+            }),
+        _ => return None,
+    })
+}
+
+/// A `<RequireAny|All|None>` section (`kind`) met in `scope`, its rule
+/// read by [`container`]: the rule joins the block's `Require`.
+pub(super) fn section(
+    l: &mut State<'_>,
+    kind: Container,
+    scope: Scope,
+    origin: &Origin,
+    rule: Require,
+) -> Result<(), ConfigError> {
+    l.allow(kind.name(), Allowed::AccessBlock, scope)
+        .map_err(|message| ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        })?;
+    if let Some(slot) = block_require(l, scope) {
+        add_to_block(slot, rule);
+    }
+    Ok(())
+}
+
+/// The `Require` of the block `scope` is in (none for the `.ht*` idiom,
+/// whose rule is fixed).
+fn block_require<'s>(l: &'s mut State<'_>, scope: Scope) -> Option<&'s mut Option<Require>> {
+    match scope.block {
+        Block::Directory(i) => Some(&mut l.host(scope.host).directories[i].require),
+        Block::Location(i) => Some(&mut l.host(scope.host).locations[i].require),
+        Block::HtFiles | Block::None | Block::Proxy(_) => None,
+    }
+}
+
+/// A container of `Require` rules; a block's own lines are an implicit
+/// `<RequireAny>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Container {
+    /// `<RequireAny>`, and a block's own `Require` lines.
+    Any,
+    /// `<RequireAll>`.
+    All,
+    /// `<RequireNone>`.
+    None,
+}
+
+impl Container {
+    /// The container a section name (lower case) opens.
+    pub(super) fn of(lower_name: &str) -> Option<Container> {
+        match lower_name {
+            "requireany" => Some(Container::Any),
+            "requireall" => Some(Container::All),
+            "requirenone" => Some(Container::None),
+            _ => None,
+        }
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Container::Any => "<RequireAny>",
+            Container::All => "<RequireAll>",
+            Container::None => "<RequireNone>",
+        }
+    }
+
+    /// Whether one child decides (any of them): a negated child cannot.
+    fn any_child_decides(self) -> bool {
+        self != Container::All
+    }
+}
+
+/// Whether `rule` only ever refuses (a negation).
+fn is_negated(rule: &Require) -> bool {
+    matches!(rule, Require::Not(_) | Require::NoneOf(_))
+}
+
+/// One `Require` line's arguments, in `parent`: `all granted|denied`,
+/// `local`, `ip …`, `valid-user`, `user NAME…`, `group NAME…`, or `not`
+/// before any of them.
+pub(super) fn require_line(args: &[String], parent: Container) -> Res<Require> {
+    let (negated, rest) = match args.split_first() {
+        Some((not, rest)) if not.eq_ignore_ascii_case("not") => (true, rest),
+        _ => (false, args),
+    };
+    let rule = match rest.split_first() {
+        None => return Err("Require needs a rule, e.g. Require all granted".into()),
+        Some((first, _)) if first.eq_ignore_ascii_case("not") => {
+            return Err("Require not not …: a rule can be negated once".into())
+        }
+        Some((first, [])) if first.eq_ignore_ascii_case("valid-user") => Require::ValidUser,
+        Some((first, []))
+            if first.eq_ignore_ascii_case("user") || first.eq_ignore_ascii_case("group") =>
+        {
+            return Err(format!("Require {first} needs at least one name"))
+        }
+        Some((first, names)) if first.eq_ignore_ascii_case("user") => Require::User(names.to_vec()),
+        Some((first, names)) if first.eq_ignore_ascii_case("group") => {
+            Require::Group(names.to_vec())
+        }
+        Some(_) => parse_require(rest)?,
+    };
+    if !negated {
+        return Ok(rule);
+    }
+    if parent.any_child_decides() {
+        return Err(format!(
+            "negative Require directive has no effect in {} directive (write it in a <RequireAll>, beside a rule that grants)",
+            parent.name()
+        ));
+    }
+    Ok(Require::Not(Box::new(rule)))
+}
+
+/// The rule of a `<RequireAny|All|None>` section in `parent`, from its
+/// children: `Require` lines and nested containers. `expand` is the
+/// walker's `${VAR}` expansion.
+pub(super) fn container(
+    kind: Container,
+    parent: Container,
+    origin: &Origin,
+    children: &[Node],
+    expand: &mut dyn FnMut(&OsStr, &Origin) -> OsString,
+) -> Result<Require, ConfigError> {
+    let fail = |origin: &Origin, message: String| ConfigError {
+        origin: Some(origin.clone()),
+        message,
+    };
+    if kind == Container::None && parent.any_child_decides() {
+        return Err(fail(
+            origin,
+            format!(
+                "<RequireNone> directive has no effect in {} directive (write it in a <RequireAll>, beside a rule that grants)",
+                parent.name()
+            ),
+        ));
+    }
+    let mut rules = Vec::new();
+    for child in children {
+        match child {
+            Node::Directive { name, args, origin } if name.eq_ignore_ascii_case("require") => {
+                let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
+                let args = text_args(name, &raw).map_err(|m| fail(origin, m))?;
+                rules.push(require_line(&args, kind).map_err(|m| fail(origin, m))?);
+            }
+            Node::Section {
+                name,
+                origin,
+                children,
+                ..
+            } => match Container::of(&name.to_ascii_lowercase()) {
+                Some(inner) => rules.push(container(inner, kind, origin, children, expand)?),
+                None => {
+                    return Err(fail(
+                        origin,
+                        format!(
+                            "<{name}> cannot occur within {}; it holds only Require lines and <RequireAny>, <RequireAll>, <RequireNone>",
+                            kind.name()
+                        ),
+                    ))
+                }
+            },
+            Node::Directive { name, origin, .. } => {
+                return Err(fail(
+                    origin,
+                    format!(
+                        "{name} cannot occur within {}; it holds only Require lines and <RequireAny>, <RequireAll>, <RequireNone>",
+                        kind.name()
+                    ),
+                ))
+            }
+        }
+    }
+    if rules.is_empty() {
+        return Err(fail(
+            origin,
+            format!(
+                "{} directive contains no authorization directives",
+                kind.name()
+            ),
+        ));
+    }
+    if kind == Container::All && rules.iter().all(is_negated) {
+        return Err(fail(
+            origin,
+            "<RequireAll> directive contains only negative authorization directives (add a rule that grants, e.g. Require valid-user)".into(),
+        ));
+    }
+    Ok(match kind {
+        Container::Any => Require::Any(rules),
+        Container::All => Require::All(rules),
+        Container::None => Require::NoneOf(rules),
+    })
+}
+
+/// Add `rule` to a block's `Require` (an implicit `<RequireAny>` of its
+/// lines and containers).
+fn add_to_block(slot: &mut Option<Require>, rule: Require) {
+    *slot = Some(match slot.take() {
+        None => rule,
+        Some(Require::Any(mut list)) => {
+            list.push(rule);
+            Require::Any(list)
+        }
+        Some(first) => Require::Any(vec![first, rule]),
+    });
+}
