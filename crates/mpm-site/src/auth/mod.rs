@@ -6,12 +6,15 @@
 //!
 //! Who may then see what is `Require`'s ([`crate::require`]): a user
 //! rule (`valid-user`, `user`, `group`) wants a user, and only then is a
-//! password asked for.
+//! password asked for. [`check`] runs a request through both, in
+//! Apache's order.
 
 pub mod basic;
+pub mod check;
 pub mod files;
 pub mod password;
 
 pub use basic::{challenge, parse_basic, BasicError, Credentials};
+pub use check::{check, AuthFiles, AuthSettings, AuthType, Outcome};
 pub use files::{GroupFile, UserFile, WatchedFile};
 pub use password::{verify, Check};
