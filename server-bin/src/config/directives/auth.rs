@@ -13,7 +13,7 @@ use std::ffi::{OsStr, OsString};
 
 use mpm_site::config::{Origin, Require};
 
-use super::state::{Allowed, Block, Directive, Scope, State};
+use super::state::{Allowed, Directive, Scope, State};
 use super::text_args;
 use crate::config::error::ConfigError;
 use crate::config::lexer::Node;
@@ -22,15 +22,11 @@ use crate::config::values::{parse_require, Res};
 /// The authorization directives.
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
-        "require" => l
-            .allow(d.name, Allowed::AccessBlock, d.scope)
-            .and_then(|()| {
-                let rule = require_line(d.args, Container::Any)?;
-                if let Some(slot) = block_require(l, d.scope) {
-                    add_to_block(slot, rule);
-                }
-                Ok(())
-            }),
+        "require" => l.allow(d.name, Allowed::Section, d.scope).and_then(|()| {
+            let rule = require_line(d.args, Container::Any)?;
+            add_to_block(&mut l.dir_config(d.scope).require, rule);
+            Ok(())
+        }),
         _ => return None,
     })
 }
@@ -44,25 +40,13 @@ pub(super) fn section(
     origin: &Origin,
     rule: Require,
 ) -> Result<(), ConfigError> {
-    l.allow(kind.name(), Allowed::AccessBlock, scope)
+    l.allow(kind.name(), Allowed::Section, scope)
         .map_err(|message| ConfigError {
             origin: Some(origin.clone()),
             message,
         })?;
-    if let Some(slot) = block_require(l, scope) {
-        add_to_block(slot, rule);
-    }
+    add_to_block(&mut l.dir_config(scope).require, rule);
     Ok(())
-}
-
-/// The `Require` of the block `scope` is in (none for the `.ht*` idiom,
-/// whose rule is fixed).
-fn block_require<'s>(l: &'s mut State<'_>, scope: Scope) -> Option<&'s mut Option<Require>> {
-    match scope.block {
-        Block::Directory(i) => Some(&mut l.host(scope.host).directories[i].require),
-        Block::Location(i) => Some(&mut l.host(scope.host).locations[i].require),
-        Block::HtFiles | Block::None | Block::Proxy(_) => None,
-    }
 }
 
 /// A container of `Require` rules; a block's own lines are an implicit
@@ -225,7 +209,7 @@ pub(super) fn container(
     })
 }
 
-/// Add `rule` to a block's `Require` (an implicit `<RequireAny>` of its
+/// Add `rule` to a section's `Require` (an implicit `<RequireAny>` of its
 /// lines and containers).
 fn add_to_block(slot: &mut Option<Require>, rule: Require) {
     *slot = Some(match slot.take() {
