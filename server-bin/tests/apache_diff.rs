@@ -38,6 +38,7 @@ const CASE_SETS: &[&str] = &[
     "require_ip",
     "status_codes",
     "conditionals",
+    "auth_basic",
 ];
 
 /// The distribution's Apache.
@@ -449,7 +450,7 @@ impl Server<'_> {
     }
 
     /// `{port}`, `{etag:/path}` and `{last-modified:/path}` in `s`, with
-    /// this server's own values.
+    /// this server's own values, and `{basic:user:password}`.
     fn substitute(&mut self, s: &str) -> String {
         let mut out = String::new();
         let mut rest = s;
@@ -461,6 +462,10 @@ impl Server<'_> {
             let inner = &rest[open + 1..open + close];
             let value = match inner.split_once(':') {
                 None if inner == "port" => self.port.to_string(),
+                Some(("basic", pair)) => {
+                    let (user, password) = pair.split_once(':').unwrap_or((pair, ""));
+                    mpm_site::auth::basic::encode(user, password)
+                }
                 Some((header @ ("etag" | "last-modified"), path)) => {
                     let port = self.port;
                     let resp = self.memo.entry(path.to_string()).or_insert_with(|| {
@@ -813,4 +818,9 @@ fn status_codes_are_the_ones_apache_answers() {
 #[test]
 fn conditional_requests_are_answered_as_apache_answers_them() {
     check_case_set("conditionals");
+}
+
+#[test]
+fn basic_authentication_is_answered_as_apache_answers_it() {
+    check_case_set("auth_basic");
 }

@@ -97,13 +97,28 @@ fn page(status: StatusCode, text: &str) -> Response {
 }
 
 /// Apache's text for `status`; for a status without one (500 and the
-/// rest), Apache's 500 text without its `ServerAdmin` paragraph.
+/// rest), Apache's 500 text with no `ServerAdmin` set.
 fn explanation(status: StatusCode) -> &'static str {
-    apache_text(status).unwrap_or(
-        "<p>The server encountered an internal error or\nmisconfiguration and was unable \
-         to complete\nyour request.</p>\n<p>More information about this error may be \
-         available\nin the server error log.</p>\n",
-    )
+    apache_text(status).unwrap_or(INTERNAL_ERROR_NO_ADMIN)
+}
+
+/// Apache's 500 text when `ServerAdmin` is not set.
+const INTERNAL_ERROR_NO_ADMIN: &str = "<p>The server encountered an internal error or\n\
+     misconfiguration and was unable to complete\nyour request.</p>\n\
+     <p>Please contact the server administrator at \n [no address given] to inform them of the \
+     time this error occurred,\n and the actions you performed just before this error.</p>\n\
+     <p>More information about this error may be available\nin the server error log.</p>\n";
+
+/// An error page for `status` on a host whose `ServerAdmin` is
+/// `server_admin`: Apache names the administrator on its 500 page.
+pub fn host_error_response(status: StatusCode, server_admin: Option<&str>) -> Response {
+    match server_admin {
+        Some(admin) if apache_text(status).is_none() => {
+            let text = INTERNAL_ERROR_NO_ADMIN.replace("[no address given]", &escape_html(admin));
+            page(status, &text)
+        }
+        _ => error_response(status),
+    }
 }
 
 /// `text` with `& < > " '` escaped for HTML (the engine's escaper).

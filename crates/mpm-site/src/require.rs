@@ -16,10 +16,7 @@
 use std::io;
 use std::net::IpAddr;
 
-use mpm_core::ConnInfo;
-
 use crate::config::Require;
-use crate::router::canonical_ip;
 
 /// What one rule (or container) says of a request: mod_authz_core's
 /// `authz_status`.
@@ -49,19 +46,6 @@ pub struct Subject<'a> {
     /// Whether `user` is in `group` (the `AuthGroupFile` in force); an
     /// error when the group file cannot be read.
     pub in_group: &'a dyn Fn(&[u8], &str) -> io::Result<bool>,
-}
-
-impl Subject<'_> {
-    /// The subject of a request from `conn`, before any authentication
-    /// and with no group file.
-    pub fn anonymous(conn: &ConnInfo) -> Subject<'static> {
-        Subject {
-            peer: canonical_ip(conn.peer.ip()),
-            local: canonical_ip(conn.local.ip()),
-            user: None,
-            in_group: &|_, _| Ok(false),
-        }
-    }
 }
 
 /// Judge `rule` for `who` (mod_authz_core's `apply_authz_sections`).
@@ -196,11 +180,6 @@ pub fn after_authentication(rule: &Require, who: &Subject<'_>) -> UserVerdict {
         Authz::DeniedNoUser | Authz::Denied | Authz::Neutral => UserVerdict::Unauthorized,
         Authz::Error => UserVerdict::Error,
     }
-}
-
-/// Whether `rule` grants the client of `conn` without a user.
-pub fn allows(rule: &Require, conn: &ConnInfo) -> bool {
-    before_authentication(rule, &Subject::anonymous(conn)) == Verdict::Allow
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use http::{Method, StatusCode};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
+use crate::auth::AuthFiles;
 use crate::config::{AliasRule, RedirectRule, RemoteIpConfig, SiteConfig, VirtualHost};
 use crate::error::Error;
 use crate::file_cache::FileCache;
@@ -64,6 +65,9 @@ pub struct Site {
     pub(crate) access_file_name: String,
     /// `LimitInternalRecursion`.
     pub(crate) recursion_limit: u32,
+    /// Every `AuthUserFile` and `AuthGroupFile`, read when first needed
+    /// and again when changed (per process).
+    pub(crate) auth_files: AuthFiles,
     /// Whether [`Handler::log`] reads the request's headers: to choose the
     /// host among several, for `RemoteIPHeader`, or for a log line's
     /// `%{Name}i` or `%V`.
@@ -76,6 +80,8 @@ pub struct Site {
 pub struct Host {
     /// `ServerName`, or the main server's, for `%v`.
     pub(crate) server_name: Arc<str>,
+    /// `ServerAdmin`, named on the 500 page.
+    pub(crate) server_admin: Option<Arc<str>>,
     /// Its cell in the scoreboard's lifetime counters (by `server_name`).
     counted_as: VhostId,
     pub(crate) document_root: PathBuf,
@@ -174,6 +180,7 @@ impl Site {
             overrides: None,
             access_file_name: cfg.access_file_name.clone(),
             recursion_limit: cfg.limit_internal_recursion,
+            auth_files: AuthFiles::new(),
         })
     }
 
@@ -215,6 +222,11 @@ impl Host {
         Host {
             counted_as: counters.vhost(&server_name),
             server_name: Arc::from(server_name),
+            server_admin: vhost
+                .server_admin
+                .as_deref()
+                .or(main.server_admin.as_deref())
+                .map(Arc::from),
             document_root: vhost.document_root.clone(),
             aliases: vhost.aliases.clone(),
             redirects: vhost.redirects.clone(),

@@ -1579,7 +1579,7 @@ fn require_containers_nest_and_user_rules_are_read() {
         </Location>\n");
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
-        cfg.site.main.directories[0].require,
+        directories(&cfg.site.main)[0].1.require,
         Some(Require::Any(vec![
             Require::All(vec![
                 Require::ValidUser,
@@ -1593,7 +1593,7 @@ fn require_containers_nest_and_user_rules_are_read() {
         ]))
     );
     assert_eq!(
-        cfg.site.main.locations[0].require,
+        locations(&cfg.site.main)[0].1.require,
         Some(Require::Any(vec![
             Require::User(names(&["alice"])),
             Require::Group(names(&["admins", "staff"])),
@@ -1630,7 +1630,7 @@ fn negated_rules_where_one_child_decides_are_refused_as_apache_does() {
         ),
         (
             "<RequireAll>\nRequire all granted\n</RequireAll>",
-            "httpd.conf:2: <RequireAll> is allowed only inside <Directory> or <Location>",
+            "httpd.conf:2: <RequireAll> is allowed only inside <Directory>, <Location>, <Files> or .htaccess",
         ),
         ("<Directory /x>\nRequire user\n</Directory>", "httpd.conf:3: Require user needs at least one name"),
         ("<Directory /x>\nRequire not not all granted\n</Directory>", "httpd.conf:3: Require not not"),
@@ -1639,4 +1639,61 @@ fn negated_rules_where_one_child_decides_are_refused_as_apache_does() {
         let e = err(&format!("Listen 80\n{text}\n"));
         assert!(e.starts_with(want), "{text:?}:\n  got  {e}\n  want {want}…");
     }
+}
+
+#[test]
+fn auth_directives_fill_the_sections_authentication_settings() {
+    use mpm_site::auth::{AuthSettings, AuthType};
+    let cfg = ok("Listen 80\nServerRoot /srv\n\
+        <Directory /srv/www>\n\
+          AuthType basic\n\
+          AuthName \"Members only\"\n\
+          AuthBasicProvider file\n\
+          AuthUserFile conf/users\n\
+          AuthGroupFile /etc/groups\n\
+          Require valid-user\n\
+        </Directory>\n\
+        <Location /open>\n\
+          AuthType None\n\
+          AuthMerging Off\n\
+        </Location>\n");
+    assert_eq!(
+        directories(&cfg.site.main)[0].1.auth,
+        AuthSettings {
+            auth_type: Some(AuthType::Basic),
+            name: Some("Members only".into()),
+            user_file: Some("/srv/conf/users".into()),
+            group_file: Some("/etc/groups".into()),
+        }
+    );
+    assert_eq!(
+        locations(&cfg.site.main)[0].1.auth.auth_type,
+        Some(AuthType::None)
+    );
+    for (text, want) in [
+        (
+            "AuthType Digest",
+            "httpd.conf:3: AuthType digest: mpmd authenticates with Basic only",
+        ),
+        (
+            "AuthBasicProvider file ldap",
+            "httpd.conf:3: AuthBasicProvider file ldap: mpmd has the file provider only",
+        ),
+        (
+            "AuthMerging And",
+            "httpd.conf:3: AuthMerging And: not supported by mpmd",
+        ),
+        ("AuthUserFile", "httpd.conf:3: AuthUserFile"),
+        ("AuthName \"a\" b", "httpd.conf:3: AuthName"),
+    ] {
+        let e = err(&format!(
+            "Listen 80\n<Directory /x>\n{text}\n</Directory>\n"
+        ));
+        assert!(e.starts_with(want), "{text}:\n  got  {e}\n  want {want}…");
+    }
+    let e = err("Listen 80\nAuthType Basic\n");
+    assert!(
+        e.starts_with("httpd.conf:2: AuthType is allowed only inside"),
+        "{e}"
+    );
 }

@@ -16,16 +16,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use http::header::WWW_AUTHENTICATE;
-use http::{HeaderMap, StatusCode};
-use mpm_core::Response;
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::basic::{challenge, parse_basic, BasicError};
 use super::files::{GroupFile, UserFile, WatchedFile};
 use super::password::{verify, Check};
 use crate::config::Require;
 use crate::log_escape::{escape, Quotes};
-use crate::pages::error_response;
 use crate::require::{after_authentication, before_authentication, Subject, UserVerdict, Verdict};
 
 /// `AuthType`.
@@ -113,15 +110,21 @@ pub struct Request<'a> {
 }
 
 /// The answer.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Serve it; the user, when one authenticated.
     Allow {
         /// The user the credentials named (for `%u`, `REMOTE_USER`).
         user: Option<Vec<u8>>,
     },
-    /// Answer this instead (401 with its challenge, 403, 500).
-    Refuse(Response),
+    /// Answer this status instead (401, 403, 500; its `ErrorDocument` or
+    /// page), with `WWW-Authenticate: challenge` for a 401.
+    Refuse {
+        /// 401, 403 or 500.
+        status: StatusCode,
+        /// `Basic realm="…"` for a 401.
+        challenge: Option<HeaderValue>,
+    },
 }
 
 /// Judge `req` under `require` and `settings` (see the module's text).
@@ -297,16 +300,18 @@ fn logged(user: &[u8]) -> String {
 }
 
 fn refuse(status: StatusCode) -> Outcome {
-    Outcome::Refuse(error_response(status))
+    Outcome::Refuse {
+        status,
+        challenge: None,
+    }
 }
 
 /// 401 with `WWW-Authenticate: Basic realm="…"`.
 fn unauthorized(realm: &str) -> Outcome {
-    let mut response = error_response(StatusCode::UNAUTHORIZED);
-    if let Some(value) = challenge(realm) {
-        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    Outcome::Refuse {
+        status: StatusCode::UNAUTHORIZED,
+        challenge: challenge(realm),
     }
-    Outcome::Refuse(response)
 }
 
 #[cfg(test)]
@@ -365,11 +370,9 @@ mod tests {
     fn seen(o: Outcome) -> (u16, Option<String>, Option<String>) {
         match o {
             Outcome::Allow { user } => (200, None, user.map(|u| String::from_utf8(u).unwrap())),
-            Outcome::Refuse(r) => (
-                r.status().as_u16(),
-                r.headers()
-                    .get(WWW_AUTHENTICATE)
-                    .map(|v| v.to_str().unwrap().to_string()),
+            Outcome::Refuse { status, challenge } => (
+                status.as_u16(),
+                challenge.map(|v| v.to_str().unwrap().to_string()),
                 None,
             ),
         }

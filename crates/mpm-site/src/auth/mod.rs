@@ -18,3 +18,8 @@ pub use basic::{challenge, parse_basic, BasicError, Credentials};
 pub use check::{check, AuthFiles, AuthSettings, AuthType, Outcome};
 pub use files::{GroupFile, UserFile, WatchedFile};
 pub use password::{verify, Check};
+
+/// The user a request authenticated as, noted in its response's
+/// extensions for the access log's `%u` (Apache's `r->user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteUser(pub String);

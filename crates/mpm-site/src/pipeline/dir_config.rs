@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::AuthSettings;
 use crate::config::{Options, OptionsSetting, Require};
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::Overrides;
@@ -35,6 +36,9 @@ pub struct DirConfig {
     /// `Require` (replaced by a later section's, as Apache 2.4's
     /// `AuthMerging Off`).
     pub require: Option<Require>,
+    /// `AuthType`, `AuthName`, `AuthUserFile`, `AuthGroupFile`: each
+    /// replaced on its own by a later section's.
+    pub auth: AuthSettings,
     /// `DirectoryIndex` (empty for `disabled`).
     pub directory_index: Option<Vec<String>>,
     /// `SetHandler` (`SetHandler None` is [`HandlerName::None`]: no
@@ -83,6 +87,7 @@ impl DirConfig {
             (before, next) => next.or(before),
         };
         replace(&mut self.require, &over.require);
+        self.auth = self.auth.merged_with(&over.auth);
         replace(&mut self.directory_index, &over.directory_index);
         replace(&mut self.handler, &over.handler);
         append(&mut self.mime, &over.mime);

@@ -1558,6 +1558,10 @@ fn metrics_page_is_served_from_its_location_and_logged_exchanges_count_by_host()
 
 // -------------------------------------------------------------- access log
 
+/// No notes from a handler (an exchange the tests make up).
+static NO_NOTES: std::sync::LazyLock<http::Extensions> =
+    std::sync::LazyLock::new(http::Extensions::new);
+
 fn exchange_for<'a>(
     conn: &'a ConnInfo,
     line: &'a str,
@@ -1577,6 +1581,7 @@ fn exchange_for<'a>(
         received: 0,
         started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_681_288),
         duration: Duration::from_micros(1234),
+        notes: &NO_NOTES,
     }
 }
 

@@ -1,7 +1,10 @@
 //! mod_authz_core's `Require` lines and its containers `<RequireAny>`,
 //! `<RequireAll>` and `<RequireNone>`, with the user rules of
 //! mod_authz_user (`valid-user`, `user`) and mod_authz_groupfile
-//! (`group`).
+//! (`group`); and how a user is authenticated: `AuthType Basic|None`,
+//! `AuthName`, `AuthBasicProvider file`, `AuthUserFile`, `AuthGroupFile`
+//! (each a per-directory setting, in sections and in `.htaccess` under
+//! `AllowOverride AuthConfig`).
 //!
 //! Apache's checks at load time are kept: a negated rule (`Require not`,
 //! `<RequireNone>`) cannot stand where any one child is enough (a block's
@@ -11,13 +14,14 @@
 
 use std::ffi::{OsStr, OsString};
 
+use mpm_site::auth::AuthType;
 use mpm_site::config::{Origin, Require};
 
 use super::state::{Allowed, Directive, Scope, State};
 use super::text_args;
 use crate::config::error::ConfigError;
 use crate::config::lexer::Node;
-use crate::config::values::{parse_require, Res};
+use crate::config::values::{one_arg, parse_require, Res};
 
 /// The authorization directives.
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
@@ -27,8 +31,73 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             add_to_block(&mut l.dir_config(d.scope).require, rule);
             Ok(())
         }),
+        "authtype" => setting(l, d, |l, d| {
+            let kind = match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
+                "basic" => AuthType::Basic,
+                "none" => AuthType::None,
+                other => {
+                    return Err(format!(
+                        "AuthType {other}: mpmd authenticates with Basic only (mod_auth_basic); \
+                         use AuthType Basic, or AuthType None"
+                    ))
+                }
+            };
+            l.dir_config(d.scope).auth.auth_type = Some(kind);
+            Ok(())
+        }),
+        "authname" => setting(l, d, |l, d| {
+            let name = one_arg(d.name, d.args)?;
+            if name.chars().any(|c| c.is_control()) {
+                return Err("AuthName: a realm cannot hold control characters".into());
+            }
+            l.dir_config(d.scope).auth.name = Some(name.to_string());
+            Ok(())
+        }),
+        "authbasicprovider" => setting(l, d, |_, d| {
+            match d.args {
+                [] => Err("AuthBasicProvider needs a provider: file".into()),
+                args if args.iter().all(|a| a.eq_ignore_ascii_case("file")) => Ok(()),
+                args => Err(format!(
+                    "AuthBasicProvider {}: mpmd has the file provider only (mod_authn_file, AuthUserFile)",
+                    args.join(" ")
+                )),
+            }
+        }),
+        "authuserfile" => setting(l, d, |l, d| {
+            one_arg(d.name, d.args)?;
+            let path = l.path(&d.raw[0]);
+            l.dir_config(d.scope).auth.user_file = Some(path);
+            Ok(())
+        }),
+        "authgroupfile" => setting(l, d, |l, d| {
+            one_arg(d.name, d.args)?;
+            let path = l.path(&d.raw[0]);
+            l.dir_config(d.scope).auth.group_file = Some(path);
+            Ok(())
+        }),
+        "authmerging" => setting(l, d, |_, d| {
+            match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
+                "off" => Ok(()),
+                "and" | "or" => Err(format!(
+                    "AuthMerging {}: not supported by mpmd; a section's Require replaces the one before it (AuthMerging Off), so repeat the rules you want to keep",
+                    d.args[0]
+                )),
+                _ => Err("AuthMerging takes Off, And or Or".into()),
+            }
+        }),
         _ => return None,
     })
+}
+
+/// A per-directory authentication setting: allowed where `Require` is
+/// (a section or `.htaccess`), then `apply`.
+fn setting(
+    l: &mut State<'_>,
+    d: &Directive<'_>,
+    apply: impl FnOnce(&mut State<'_>, &Directive<'_>) -> Res<()>,
+) -> Res<()> {
+    l.allow(d.name, Allowed::Section, d.scope)?;
+    apply(l, d)
 }
 
 /// A `<RequireAny|All|None>` section (`kind`) met in `scope`, its rule

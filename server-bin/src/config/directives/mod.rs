@@ -28,7 +28,9 @@
 //! - [`access`]: per-directory access and handling: `Options`,
 //!   `AllowOverride`, `AllowOverrideList`, `SetHandler`, `AddHandler`,
 //!   `RemoveHandler`;
-//! - [`auth`]: `Require` and `<RequireAny|All|None>` (mod_authz_core);
+//! - [`auth`]: `Require` and `<RequireAny|All|None>` (mod_authz_core),
+//!   `AuthType`, `AuthName`, `AuthBasicProvider`, `AuthUserFile`,
+//!   `AuthGroupFile` (mod_auth_basic, mod_authn_file, mod_authz_groupfile);
 //! - [`htaccess`]: `.htaccess` files: which `AllowOverride` class each
 //!   directive needs, and the parser the site is given;
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
@@ -120,6 +122,8 @@ fn may_be_bytes(lower_name: &str, index: usize) -> bool {
         | "sslcertificatekeyfile"
         | "include"
         | "includeoptional"
+        | "authuserfile"
+        | "authgroupfile"
         | "<directory>" => index == 0,
         "alias" | "define" => index == 1,
         "mmapfile" | "cachefile" | "error" => true,
