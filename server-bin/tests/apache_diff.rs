@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{addr, free_port, mpm_config, raw, run, start, try_get, Mpmd, Resp, Site};
+use common::{addr, free_port, htpasswd, mpm_config, raw, run, start, try_get, Mpmd, Resp, Site};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -313,28 +313,10 @@ fn run_setup(site: &Site, text: &str, file: &str) {
                 fs::set_permissions(site.path(path), fs::Permissions::from_mode(mode))
                     .unwrap_or_else(|e| panic!("{at}: chmod {path}: {e}"));
             }
-            ["htpasswd", args @ ..] => {
-                let out = Command::new("htpasswd")
-                    .args(args)
-                    .current_dir(site.root())
-                    .output()
-                    .unwrap_or_else(|e| {
-                        panic!("{at}: run htpasswd (apache2-utils; .ci/run installs it): {e}")
-                    });
-                assert!(
-                    out.status.success(),
-                    "{at}: htpasswd {args:?} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+            ["htpasswd", args @ ..] => htpasswd(site, args),
             _ => panic!("{at}: unknown setup line {line:?} (mkdir, symlink, chmod, htpasswd)"),
         }
     }
-    // What the tool wrote must be readable by the servers' users.
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(site.root())
-        .status();
 }
 
 // ---------------------------------------------------------------------

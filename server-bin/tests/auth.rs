@@ -5,51 +5,24 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::*;
 
 const STRATEGIES: [&str; 3] = ["event", "prefork", "worker"];
 
-/// Whether Apache's `htpasswd` is here; under CI it must be (`.ci/run`
-/// installs apache2-utils).
-fn have_htpasswd() -> bool {
-    let found = Command::new("htpasswd").arg("-h").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "htpasswd is missing under CI: .ci/run installs apache2-utils"
-        );
-        eprintln!(
-            "\n\n*** SKIPPED: no htpasswd; install it (apt-get install apache2-utils, \
-             as .ci/run does) to run this test ***\n"
-        );
+/// A site with `auth/users`: alice (bcrypt, -B), bob (Apache MD5, -m),
+/// carol (SHA-1, -s), dave (SHA-256 crypt, -2), erin (SHA-512 crypt, -5);
+/// each password is the name followed by `pw`. `None` (the test skipped)
+/// without `htpasswd` outside CI.
+fn site_with_users() -> Option<(Site, PathBuf)> {
+    if !have_htpasswd() {
+        return None;
     }
-    found
+    let site = Site::new();
+    let users = password_file(&site);
+    Some((site, users))
 }
 
-/// Run `htpasswd ARGS` in the site's root (the file readable by the
-/// server's user).
-fn htpasswd(site: &Site, args: &[&str]) {
-    let out = Command::new("htpasswd")
-        .args(args)
-        .current_dir(site.root())
-        .output()
-        .expect("run htpasswd");
-    assert!(
-        out.status.success(),
-        "htpasswd {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(site.root())
-        .status();
-}
-
-/// `users`: alice (bcrypt, -B), bob (Apache MD5, -m), carol (SHA-1, -s),
-/// dave (SHA-256 crypt, -2), erin (SHA-512 crypt, -5); each password is
-/// the name followed by `pw`.
 fn password_file(site: &Site) -> PathBuf {
     site.mkdir("auth");
     htpasswd(site, &["-cbB", "auth/users", "alice", "alicepw"]);
@@ -118,16 +91,21 @@ fn private_site(site: &Site, users: &std::path::Path) -> String {
     )
 }
 
+/// `mpmd` under `mpm` serving [`private_site`] with [`site_with_users`]'s
+/// password file: the site, the file, the port and the server.
+fn start_private(mpm: &str) -> Option<(Site, PathBuf, u16, Mpmd)> {
+    let (site, users) = site_with_users()?;
+    let port = free_port();
+    let m = start_mpm(&site, mpm, port, &private_site(&site, &users));
+    Some((site, users, port, m))
+}
+
 #[test]
 fn each_htpasswd_hash_lets_its_user_in_and_wrong_credentials_get_the_challenge() {
-    if !have_htpasswd() {
-        return;
-    }
     for mpm in STRATEGIES {
-        let site = Site::new();
-        let users = password_file(&site);
-        let port = free_port();
-        let m = start_mpm(&site, mpm, port, &private_site(&site, &users));
+        let Some((site, _users, port, m)) = start_private(mpm) else {
+            return;
+        };
         for user in ["alice", "bob", "carol", "dave", "erin"] {
             let a = ask(port, "/private/", Some(&format!("{user}:{user}pw")));
             assert_eq!(
@@ -192,14 +170,10 @@ fn each_htpasswd_hash_lets_its_user_in_and_wrong_credentials_get_the_challenge()
 
 #[test]
 fn a_changed_password_is_in_force_within_a_second_in_every_child() {
-    if !have_htpasswd() {
-        return;
-    }
     for mpm in STRATEGIES {
-        let site = Site::new();
-        let users = password_file(&site);
-        let port = free_port();
-        let m = start_mpm(&site, mpm, port, &private_site(&site, &users));
+        let Some((site, _users, port, m)) = start_private(mpm) else {
+            return;
+        };
         // Several connections, so several children (prefork) have read
         // the file before it changes.
         for _ in 0..6 {
@@ -233,11 +207,9 @@ fn a_changed_password_is_in_force_within_a_second_in_every_child() {
 
 #[test]
 fn groups_and_nested_require_containers_decide_who_gets_in() {
-    if !have_htpasswd() {
+    let Some((site, users)) = site_with_users() else {
         return;
-    }
-    let site = Site::new();
-    let users = password_file(&site);
+    };
     site.write(
         "auth/groups",
         "admins: alice carol\nbanned: carol\nstaff: bob dave\n",
@@ -307,11 +279,9 @@ fn groups_and_nested_require_containers_decide_who_gets_in() {
 
 #[test]
 fn htaccess_asks_for_a_password_only_where_allowoverride_authconfig_lets_it() {
-    if !have_htpasswd() {
+    let Some((site, users)) = site_with_users() else {
         return;
-    }
-    let site = Site::new();
-    let users = password_file(&site);
+    };
     let htaccess = format!(
         "AuthType Basic\nAuthName \"From htaccess\"\nAuthUserFile {}\nRequire user bob\n",
         users.display()
@@ -347,11 +317,9 @@ fn htaccess_asks_for_a_password_only_where_allowoverride_authconfig_lets_it() {
 
 #[test]
 fn a_hash_mpmd_does_not_check_is_refused_with_a_log_line_naming_user_and_file() {
-    if !have_htpasswd() {
+    let Some((site, users)) = site_with_users() else {
         return;
-    }
-    let site = Site::new();
-    let users = password_file(&site);
+    };
     // crypt(3) DES, which Apache on Linux checks through the C library.
     htpasswd(&site, &["-bd", "auth/users", "dan", "danpw"]);
     let port = free_port();
