@@ -370,8 +370,8 @@ impl Site {
     /// user (addresses), then, when a user could change the answer,
     /// mod_auth_basic's credentials checked against the `AuthUserFile`
     /// and the rules again with that user (`REMOTE_USER`, `%u`). A 401
-    /// carries the realm's challenge in `err_headers_out`, so an
-    /// `ErrorDocument 401` keeps it.
+    /// carries the realm's challenge in `err_headers_out`, which every
+    /// answer gets, an error page made for the status included.
     pub fn access_checker(&self, r: &mut RequestState<'_>) -> Step {
         let dir = r.dir.clone();
         let uri = r.uri_text().into_owned();
