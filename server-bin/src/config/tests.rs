@@ -1655,7 +1655,7 @@ fn auth_directives_fill_the_sections_authentication_settings() {
         </Directory>\n\
         <Location /open>\n\
           AuthType None\n\
-          AuthMerging Off\n\
+          AuthMerging Or\n\
         </Location>\n");
     assert_eq!(
         directories(&cfg.site.main)[0].1.auth,
@@ -1664,11 +1664,16 @@ fn auth_directives_fill_the_sections_authentication_settings() {
             name: Some("Members only".into()),
             user_file: Some("/srv/conf/users".into()),
             group_file: Some("/etc/groups".into()),
+            merging: None,
         }
     );
     assert_eq!(
         locations(&cfg.site.main)[0].1.auth.auth_type,
         Some(AuthType::None)
+    );
+    assert_eq!(
+        locations(&cfg.site.main)[0].1.auth.merging,
+        Some(mpm_site::auth::AuthMerging::Or)
     );
     for (text, want) in [
         (
@@ -1680,8 +1685,8 @@ fn auth_directives_fill_the_sections_authentication_settings() {
             "httpd.conf:3: AuthBasicProvider file ldap: mpmd has the file provider only",
         ),
         (
-            "AuthMerging And",
-            "httpd.conf:3: AuthMerging And: not supported by mpmd",
+            "AuthMerging Sometimes",
+            "httpd.conf:3: AuthMerging takes Off, And or Or",
         ),
         ("AuthUserFile", "httpd.conf:3: AuthUserFile"),
         ("AuthName \"a\" b", "httpd.conf:3: AuthName"),

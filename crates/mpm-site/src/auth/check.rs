@@ -48,6 +48,40 @@ pub struct AuthSettings {
     pub user_file: Option<PathBuf>,
     /// `AuthGroupFile` (mod_authz_groupfile).
     pub group_file: Option<PathBuf>,
+    /// `AuthMerging` of this section (not inherited: it says how this
+    /// section's `Require` joins the one before it).
+    pub merging: Option<AuthMerging>,
+}
+
+/// `AuthMerging`: how a section's `Require` joins the one in force before
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMerging {
+    /// It replaces it (Apache's default).
+    Off,
+    /// Both must grant (`<RequireAll>` of the two).
+    And,
+    /// Either may grant (`<RequireAny>` of the two).
+    Or,
+}
+
+/// The `Require` in force once a section with `over` (and `AuthMerging
+/// merging`) is laid on `base`: a section without rules keeps the ones
+/// before it; with rules, they replace them, or join them under
+/// `AuthMerging And|Or`.
+pub fn merge_require(
+    base: Option<Require>,
+    over: &Option<Require>,
+    merging: Option<AuthMerging>,
+) -> Option<Require> {
+    let Some(new) = over else {
+        return base;
+    };
+    Some(match (base, merging) {
+        (Some(old), Some(AuthMerging::And)) => Require::All(vec![old, new.clone()]),
+        (Some(old), Some(AuthMerging::Or)) => Require::Any(vec![old, new.clone()]),
+        _ => new.clone(),
+    })
 }
 
 impl AuthSettings {
@@ -59,6 +93,7 @@ impl AuthSettings {
             name: inner.name.clone().or_else(|| self.name.clone()),
             user_file: inner.user_file.clone().or_else(|| self.user_file.clone()),
             group_file: inner.group_file.clone().or_else(|| self.group_file.clone()),
+            merging: inner.merging,
         }
     }
 }
@@ -348,6 +383,7 @@ mod tests {
                 name: Some("Members".into()),
                 user_file: Some(self.dir.path().join("users")),
                 group_file: Some(self.dir.path().join("groups")),
+                merging: None,
             }
         }
 
@@ -511,6 +547,7 @@ mod tests {
             name: Some("Outer".into()),
             user_file: Some("/a".into()),
             group_file: None,
+            merging: Some(AuthMerging::And),
         };
         let inner = AuthSettings {
             name: Some("Inner".into()),
@@ -524,7 +561,34 @@ mod tests {
                 name: Some("Inner".into()),
                 user_file: Some("/a".into()),
                 group_file: Some("/g".into()),
-            }
+                merging: None,
+            },
+            "AuthMerging is the inner section's own"
         );
+    }
+
+    #[test]
+    fn authmerging_joins_a_sections_rules_to_the_ones_before() {
+        let outer = Some(Require::Local);
+        let inner = Some(Require::ValidUser);
+        assert_eq!(merge_require(outer.clone(), &inner, None), inner);
+        assert_eq!(
+            merge_require(outer.clone(), &inner, Some(AuthMerging::Off)),
+            inner
+        );
+        assert_eq!(
+            merge_require(outer.clone(), &inner, Some(AuthMerging::And)),
+            Some(Require::All(vec![Require::Local, Require::ValidUser]))
+        );
+        assert_eq!(
+            merge_require(outer.clone(), &inner, Some(AuthMerging::Or)),
+            Some(Require::Any(vec![Require::Local, Require::ValidUser]))
+        );
+        // No rules of its own: the ones before stay; none before: its own.
+        assert_eq!(
+            merge_require(outer.clone(), &None, Some(AuthMerging::And)),
+            outer
+        );
+        assert_eq!(merge_require(None, &inner, Some(AuthMerging::And)), inner);
     }
 }

@@ -15,7 +15,7 @@ pub mod files;
 pub mod password;
 
 pub use basic::{challenge, parse_basic, BasicError, Credentials};
-pub use check::{check, AuthFiles, AuthSettings, AuthType, Outcome};
+pub use check::{check, merge_require, AuthFiles, AuthMerging, AuthSettings, AuthType, Outcome};
 pub use files::{GroupFile, UserFile, WatchedFile};
 pub use password::{verify, Check};
 

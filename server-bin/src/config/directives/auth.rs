@@ -2,8 +2,8 @@
 //! `<RequireAll>` and `<RequireNone>`, with the user rules of
 //! mod_authz_user (`valid-user`, `user`) and mod_authz_groupfile
 //! (`group`); and how a user is authenticated: `AuthType Basic|None`,
-//! `AuthName`, `AuthBasicProvider file`, `AuthUserFile`, `AuthGroupFile`
-//! (each a per-directory setting, in sections and in `.htaccess` under
+//! `AuthName`, `AuthBasicProvider file`, `AuthUserFile`, `AuthGroupFile`,
+//! and `AuthMerging Off|And|Or` (each a per-directory setting, in sections and in `.htaccess` under
 //! `AllowOverride AuthConfig`).
 //!
 //! Apache's checks at load time are kept: a negated rule (`Require not`,
@@ -14,7 +14,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use mpm_site::auth::AuthType;
+use mpm_site::auth::{AuthMerging, AuthType};
 use mpm_site::config::{Origin, Require};
 
 use super::state::{Allowed, Directive, Scope, State};
@@ -75,15 +75,15 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             l.dir_config(d.scope).auth.group_file = Some(path);
             Ok(())
         }),
-        "authmerging" => setting(l, d, |_, d| {
-            match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
-                "off" => Ok(()),
-                "and" | "or" => Err(format!(
-                    "AuthMerging {}: not supported by mpmd; a section's Require replaces the one before it (AuthMerging Off), so repeat the rules you want to keep",
-                    d.args[0]
-                )),
-                _ => Err("AuthMerging takes Off, And or Or".into()),
-            }
+        "authmerging" => setting(l, d, |l, d| {
+            let merging = match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
+                "off" => AuthMerging::Off,
+                "and" => AuthMerging::And,
+                "or" => AuthMerging::Or,
+                _ => return Err("AuthMerging takes Off, And or Or".into()),
+            };
+            l.dir_config(d.scope).auth.merging = Some(merging);
+            Ok(())
         }),
         _ => return None,
     })
