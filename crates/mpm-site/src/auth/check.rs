@@ -22,7 +22,6 @@ use super::basic::{challenge, parse_basic, BasicError};
 use super::files::{GroupFile, UserFile, WatchedFile};
 use super::password::{verify, Check};
 use crate::config::Require;
-use crate::log_escape::{escape, Quotes};
 use crate::require::{after_authentication, before_authentication, Subject, UserVerdict, Verdict};
 
 /// `AuthType`.
@@ -140,8 +139,9 @@ pub struct Request<'a> {
     pub peer: std::net::IpAddr,
     /// The address the connection came to.
     pub local: std::net::IpAddr,
-    /// What the log lines name: the URL path (as Apache's `r->uri`).
-    pub uri: &'a str,
+    /// What the log lines name: the decoded URL path (Apache's `r->uri`),
+    /// made text only when a line is written.
+    pub uri: &'a [u8],
 }
 
 /// The answer.
@@ -174,7 +174,7 @@ pub fn check(
         if basic {
             log::error!(
                 "AuthType configured with no corresponding authorization directives for {}: add a Require line",
-                req.uri
+                Uri(req.uri)
             );
             return refuse(StatusCode::INTERNAL_SERVER_ERROR);
         }
@@ -190,7 +190,7 @@ pub fn check(
     match before_authentication(require, &anonymous) {
         Verdict::Allow => return Outcome::Allow { user: None },
         Verdict::Forbidden => {
-            log::error!("client denied by server configuration: {}", req.uri);
+            log::error!("client denied by server configuration: {}", Uri(req.uri));
             return refuse(StatusCode::FORBIDDEN);
         }
         Verdict::Error => return refuse(StatusCode::INTERNAL_SERVER_ERROR),
@@ -200,14 +200,14 @@ pub fn check(
         log::error!(
             "No authentication done but request not allowed without authentication for {}. \
              Authentication not configured? (add AuthType Basic, AuthName and AuthUserFile)",
-            req.uri
+            Uri(req.uri)
         );
         return refuse(StatusCode::INTERNAL_SERVER_ERROR);
     }
     let Some(realm) = settings.name.as_deref() else {
         log::error!(
             "need AuthName: {} (AuthType Basic names its realm with AuthName)",
-            req.uri
+            Uri(req.uri)
         );
         return refuse(StatusCode::INTERNAL_SERVER_ERROR);
     };
@@ -220,7 +220,7 @@ pub fn check(
         let Some(path) = settings.group_file.as_deref() else {
             log::error!(
                 "No group file was specified in the configuration (Require group needs AuthGroupFile) for {}",
-                req.uri
+                Uri(req.uri)
             );
             return Ok(false);
         };
@@ -248,7 +248,7 @@ pub fn check(
             log::error!(
                 "user {}: authorization failure for \"{}\"",
                 logged(&user),
-                req.uri
+                Uri(req.uri)
             );
             unauthorized(realm)
         }
@@ -277,18 +277,18 @@ fn authenticate(
     let credentials = match parse_basic(value.as_bytes()) {
         Ok(c) => c,
         Err(BasicError::OtherScheme) => {
-            log::error!("client used wrong authentication scheme: {}", req.uri);
+            log::error!("client used wrong authentication scheme: {}", Uri(req.uri));
             return Err(Authn::Challenge);
         }
         Err(BasicError::Malformed) => {
-            log::error!("client sent malformed Basic credentials: {}", req.uri);
+            log::error!("client sent malformed Basic credentials: {}", Uri(req.uri));
             return Err(Authn::Challenge);
         }
     };
     let Some(path) = settings.user_file.as_deref() else {
         log::error!(
             "AuthUserFile not specified in the configuration for {} (AuthBasicProvider file reads it)",
-            req.uri
+            Uri(req.uri)
         );
         return Err(Authn::Error);
     };
@@ -302,7 +302,7 @@ fn authenticate(
     })?;
     let user = credentials.user;
     let Some(hash) = users.hash(&user) else {
-        log::error!("user {} not found: {}", logged(&user), req.uri);
+        log::error!("user {} not found: {}", logged(&user), Uri(req.uri));
         return Err(Authn::Challenge);
     };
     match verify(hash, &credentials.password) {
@@ -311,7 +311,7 @@ fn authenticate(
             log::error!(
                 "user {}: authentication failure for \"{}\": Password Mismatch",
                 logged(&user),
-                req.uri
+                Uri(req.uri)
             );
             Err(Authn::Challenge)
         }
@@ -327,11 +327,19 @@ fn authenticate(
     }
 }
 
-/// A user name as a log shows it (bytes from the network, escaped).
-fn logged(user: &[u8]) -> String {
-    let mut out = String::with_capacity(user.len());
-    escape(user, Quotes::Escaped, &mut out);
-    out
+/// A URL path in a log line, as text (the error log escapes what it
+/// writes, control bytes included).
+struct Uri<'a>(&'a [u8]);
+
+impl std::fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.0))
+    }
+}
+
+/// A user name (bytes from the network) as text for a log line.
+fn logged(user: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(user)
 }
 
 fn refuse(status: StatusCode) -> Outcome {
@@ -396,7 +404,7 @@ mod tests {
                 headers: &headers,
                 peer: "192.0.2.9".parse().unwrap(),
                 local: "192.0.2.1".parse().unwrap(),
-                uri: "/members/",
+                uri: b"/members/",
             };
             check(Some(require), settings, &self.files, &req)
         }
@@ -517,7 +525,7 @@ mod tests {
             headers: &HeaderMap::new(),
             peer: "192.0.2.9".parse().unwrap(),
             local: "192.0.2.1".parse().unwrap(),
-            uri: "/",
+            uri: b"/",
         };
         assert_eq!(seen(check(None, &s, &fx.files, &req)).0, 500);
         assert_eq!(

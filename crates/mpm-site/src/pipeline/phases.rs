@@ -374,13 +374,12 @@ impl Site {
     /// answer gets, an error page made for the status included.
     pub fn access_checker(&self, r: &mut RequestState<'_>) -> Step {
         let dir = r.dir.clone();
-        let uri = r.uri_text().into_owned();
         let conn = r.conn;
         let req = auth::check::Request {
             headers: r.headers(),
             peer: canonical_ip(conn.peer.ip()),
             local: canonical_ip(conn.local.ip()),
-            uri: &uri,
+            uri: &r.uri,
         };
         match auth::check(dir.require.as_ref(), &dir.auth, &self.auth_files, &req) {
             Outcome::Allow { user: None } => Ok(()),
