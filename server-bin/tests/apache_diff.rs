@@ -773,6 +773,59 @@ fn every_case_set_in_the_corpus_has_a_test() {
 }
 
 #[test]
+fn a_requests_file_with_a_mistake_is_refused_with_its_line() {
+    for (text, want) in [
+        (
+            "request: GET /\n",
+            "r:1: \"request: GET /\" before the first [case_name] line",
+        ),
+        ("[a b]\n", "r:1: a case name is letters, digits and '_'"),
+        (
+            "[a]\nrequest: GET /\n[a]\nrequest: GET /\n",
+            "r:3: case [a] is named twice",
+        ),
+        ("[a]\nheader: X-Only\n", "r:2: `header: Name: value`"),
+        ("[a]\nrequest: GET\n", "r:2: `request: METHOD TARGET`"),
+        (
+            "[a]\nrequest: GET /\ndiffer: status\n",
+            "r:3: `differ: status` needs what",
+        ),
+        ("[a]\nrequest: GET /\nexpect: ok\n", "r:3: `expect: STATUS`"),
+        (
+            "[a]\nrequest: GET /\nsend: x\n",
+            "r:3: unknown key \"send\"",
+        ),
+        ("[a]\nheader: A: b\n", "r:1: case [a] has no `request:`"),
+        ("# nothing\n", "r: no cases"),
+    ] {
+        match parse_requests(text, "r") {
+            Ok(cases) => panic!("{text:?} was read as {cases:?}"),
+            Err(e) => assert!(e.starts_with(want), "{text:?}:\n  got  {e}\n  want {want}…"),
+        }
+    }
+    let cases = parse_requests(
+        "[a_case]\nrequest: POST /x?y\nheader: Host: h\nbody: a\\r\\nb\nexpect: 201\n\
+         compare: ETag Age\ndiffer: Location Apache bug 123\nignore: body it holds the time\n",
+        "r",
+    )
+    .unwrap();
+    let c = &cases[0];
+    assert_eq!((c.method.as_str(), c.target.as_str()), ("POST", "/x?y"));
+    assert_eq!(c.headers, [("Host".to_string(), "h".to_string())]);
+    assert_eq!(c.body.as_deref(), Some("a\r\nb"));
+    assert_eq!(c.expect, Some(201));
+    assert_eq!(c.compare, ["ETag", "Age"]);
+    assert_eq!(
+        c.differ,
+        [("location".to_string(), "Apache bug 123".to_string())]
+    );
+    assert_eq!(
+        c.ignore,
+        [("body".to_string(), "it holds the time".to_string())]
+    );
+}
+
+#[test]
 fn static_files_are_answered_as_apache_answers_them() {
     check_case_set("static_files");
 }
