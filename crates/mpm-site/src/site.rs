@@ -25,7 +25,7 @@ use http::{Method, StatusCode};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
-use crate::auth::AuthFiles;
+use crate::auth::{AuthFiles, AuthType};
 use crate::config::{AliasRule, RedirectRule, RemoteIpConfig, SiteConfig, VirtualHost};
 use crate::error::Error;
 use crate::file_cache::FileCache;
@@ -239,7 +239,8 @@ impl Host {
     /// Whether a GET or HEAD of the normalised `path` may take long to
     /// answer, decided without a file-system call: a `ProxyPass` rule takes
     /// it; `.htaccess` files may be read; a handler other than the
-    /// default one or a built-in page may be chosen; or a listing may
+    /// default one or a built-in page may be chosen; a section asks for
+    /// Basic authentication; or a listing may
     /// answer (it ends in `/` and the sections holding its directory allow
     /// `Indexes`; an index file there would answer instead, but that is not
     /// looked for).
@@ -258,6 +259,16 @@ impl Host {
                 })
         });
         if may_choose_a_slow_handler {
+            return true;
+        }
+        // Basic authentication reads a password file and hashes a
+        // password (bcrypt takes milliseconds by design).
+        let basic = |c: &crate::pipeline::DirConfig| c.auth.auth_type == Some(AuthType::Basic);
+        if self
+            .walks
+            .configs()
+            .any(|c| basic(c) || c.nested.iter().any(|s| basic(&s.config)))
+        {
             return true;
         }
         let redirected = self
