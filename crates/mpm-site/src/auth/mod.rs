@@ -6,7 +6,7 @@
 //!
 //! Who may then see what is `Require`'s ([`crate::require`]): a user
 //! rule (`valid-user`, `user`, `group`) wants a user, and only then is a
-//! password asked for. [`check`] runs a request through both, in
+//! password asked for. [`check()`] runs a request through both, in
 //! Apache's order.
 
 pub mod basic;

@@ -366,7 +366,7 @@ impl Site {
     }
 
     /// Apache's `access_checker`, `check_user_id` and `auth_checker` in
-    /// one ([`auth::check`]): the merged config's `Require` without a
+    /// one ([`auth::check()`]): the merged config's `Require` without a
     /// user (addresses), then, when a user could change the answer,
     /// mod_auth_basic's credentials checked against the `AuthUserFile`
     /// and the rules again with that user (`REMOTE_USER`, `%u`). A 401
