@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{addr, free_port, mpm_config, raw, run, start, try_get, Mpmd, Resp, Site};
+use common::{addr, free_port, htpasswd, mpm_config, raw, run, start, try_get, Mpmd, Resp, Site};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -41,6 +41,7 @@ const CASE_SETS: &[&str] = &[
     "security_headers",
     "expires_by_type",
     "compression",
+    "auth_basic",
 ];
 
 /// The distribution's Apache.
@@ -315,28 +316,10 @@ fn run_setup(site: &Site, text: &str, file: &str) {
                 fs::set_permissions(site.path(path), fs::Permissions::from_mode(mode))
                     .unwrap_or_else(|e| panic!("{at}: chmod {path}: {e}"));
             }
-            ["htpasswd", args @ ..] => {
-                let out = Command::new("htpasswd")
-                    .args(args)
-                    .current_dir(site.root())
-                    .output()
-                    .unwrap_or_else(|e| {
-                        panic!("{at}: run htpasswd (apache2-utils; .ci/run installs it): {e}")
-                    });
-                assert!(
-                    out.status.success(),
-                    "{at}: htpasswd {args:?} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+            ["htpasswd", args @ ..] => htpasswd(site, args),
             _ => panic!("{at}: unknown setup line {line:?} (mkdir, symlink, chmod, htpasswd)"),
         }
     }
-    // What the tool wrote must be readable by the servers' users.
-    let _ = Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(site.root())
-        .status();
 }
 
 // ---------------------------------------------------------------------
@@ -452,7 +435,7 @@ impl Server<'_> {
     }
 
     /// `{port}`, `{etag:/path}` and `{last-modified:/path}` in `s`, with
-    /// this server's own values.
+    /// this server's own values, and `{basic:user:password}`.
     fn substitute(&mut self, s: &str) -> String {
         let mut out = String::new();
         let mut rest = s;
@@ -464,6 +447,10 @@ impl Server<'_> {
             let inner = &rest[open + 1..open + close];
             let value = match inner.split_once(':') {
                 None if inner == "port" => self.port.to_string(),
+                Some(("basic", pair)) => {
+                    let (user, password) = pair.split_once(':').unwrap_or((pair, ""));
+                    mpm_site::auth::basic::encode(user, password)
+                }
                 Some((header @ ("etag" | "last-modified"), path)) => {
                     let port = self.port;
                     let resp = self.memo.entry(path.to_string()).or_insert_with(|| {
@@ -789,6 +776,59 @@ fn every_case_set_in_the_corpus_has_a_test() {
 }
 
 #[test]
+fn a_requests_file_with_a_mistake_is_refused_with_its_line() {
+    for (text, want) in [
+        (
+            "request: GET /\n",
+            "r:1: \"request: GET /\" before the first [case_name] line",
+        ),
+        ("[a b]\n", "r:1: a case name is letters, digits and '_'"),
+        (
+            "[a]\nrequest: GET /\n[a]\nrequest: GET /\n",
+            "r:3: case [a] is named twice",
+        ),
+        ("[a]\nheader: X-Only\n", "r:2: `header: Name: value`"),
+        ("[a]\nrequest: GET\n", "r:2: `request: METHOD TARGET`"),
+        (
+            "[a]\nrequest: GET /\ndiffer: status\n",
+            "r:3: `differ: status` needs what",
+        ),
+        ("[a]\nrequest: GET /\nexpect: ok\n", "r:3: `expect: STATUS`"),
+        (
+            "[a]\nrequest: GET /\nsend: x\n",
+            "r:3: unknown key \"send\"",
+        ),
+        ("[a]\nheader: A: b\n", "r:1: case [a] has no `request:`"),
+        ("# nothing\n", "r: no cases"),
+    ] {
+        match parse_requests(text, "r") {
+            Ok(cases) => panic!("{text:?} was read as {cases:?}"),
+            Err(e) => assert!(e.starts_with(want), "{text:?}:\n  got  {e}\n  want {want}…"),
+        }
+    }
+    let cases = parse_requests(
+        "[a_case]\nrequest: POST /x?y\nheader: Host: h\nbody: a\\r\\nb\nexpect: 201\n\
+         compare: ETag Age\ndiffer: Location Apache bug 123\nignore: body it holds the time\n",
+        "r",
+    )
+    .unwrap();
+    let c = &cases[0];
+    assert_eq!((c.method.as_str(), c.target.as_str()), ("POST", "/x?y"));
+    assert_eq!(c.headers, [("Host".to_string(), "h".to_string())]);
+    assert_eq!(c.body.as_deref(), Some("a\r\nb"));
+    assert_eq!(c.expect, Some(201));
+    assert_eq!(c.compare, ["ETag", "Age"]);
+    assert_eq!(
+        c.differ,
+        [("location".to_string(), "Apache bug 123".to_string())]
+    );
+    assert_eq!(
+        c.ignore,
+        [("body".to_string(), "it holds the time".to_string())]
+    );
+}
+
+#[test]
 fn static_files_are_answered_as_apache_answers_them() {
     check_case_set("static_files");
 }
@@ -831,4 +871,6 @@ fn expires_by_type_is_answered_as_apache_answers_it() {
 #[test]
 fn compression_is_negotiated_as_apache_negotiates_it() {
     check_case_set("compression");
+fn basic_authentication_is_answered_as_apache_answers_it() {
+    check_case_set("auth_basic");
 }

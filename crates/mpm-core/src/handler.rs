@@ -240,6 +240,10 @@ pub struct Exchange<'a> {
     pub started: SystemTime,
     /// From the first byte of the request to the last byte of the response.
     pub duration: Duration,
+    /// The extensions of the handler's response (empty for an answer the
+    /// engine made): what the handler noted for its own log hook, such as
+    /// the user it authenticated (mod_log_config's `%u`).
+    pub notes: &'a http::Extensions,
 }
 
 /// An application: called once per request, on a thread that may block.

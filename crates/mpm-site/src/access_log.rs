@@ -9,7 +9,9 @@
 //! %{local|remote}p %m %U %q %H %{Name}i %%`. `%{Name}o` logs `-` (the
 //! exchange does not carry response headers). `%t` is in UTC (`+0000`),
 //! and `%U` is the path as the client sent it. Conditions (`%400,501{…}i`)
-//! are accepted and ignored. Anything else is written literally. `%h` and
+//! are accepted and ignored. Anything else is written literally. `%u` is
+//! the user the request authenticated as ([`RemoteUser`] in the response's
+//! extensions), `-` when none; `%l` is always `-`. `%h` and
 //! `%a` are the client's address (mpmd never looks names up), which a
 //! PROXY protocol header or `RemoteIPHeader` may have given; `%{c}h` and
 //! `%{c}a` are the TCP peer's (the load balancer's, then), as in Apache.
@@ -28,6 +30,7 @@ use std::time::SystemTime;
 
 use mpm_core::Exchange;
 
+use crate::auth::RemoteUser;
 use crate::error::Error;
 use crate::log_escape::{self, Quotes};
 use crate::router::{canonical_ip, request_host};
@@ -69,6 +72,7 @@ enum Item {
     PeerIp,
     LocalIp,
     Dash,
+    User,
     Time,
     RequestLine,
     Status,
@@ -171,6 +175,14 @@ impl LogFormat {
                     out.push('-');
                     Ok(())
                 }
+                Item::User => {
+                    match ex.notes.get::<RemoteUser>() {
+                        Some(user) if !user.0.is_empty() => escape(user.0.as_bytes(), out),
+                        Some(_) => out.push_str("\"\""),
+                        None => out.push('-'),
+                    }
+                    Ok(())
+                }
                 Item::Time => {
                     clf_time(ex.started, out);
                     Ok(())
@@ -259,7 +271,8 @@ fn item(directive: char, arg: Option<&str>) -> Option<Item> {
         ('h' | 'a', Some("c")) => Item::PeerIp,
         ('h' | 'a', _) => Item::ClientIp,
         ('A', _) => Item::LocalIp,
-        ('l' | 'u', _) => Item::Dash,
+        ('l', _) => Item::Dash,
+        ('u', _) => Item::User,
         ('t', None) => Item::Time,
         ('r', _) => Item::RequestLine,
         ('s', _) => Item::Status,
@@ -372,6 +385,46 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, "[29/Feb/2000:00:00:00 +0000]");
+    }
+
+    #[test]
+    fn user_is_the_authenticated_one_escaped_or_a_dash() {
+        let format = LogFormat::parse("%l %u|");
+        let conn = mpm_core::ConnInfo {
+            peer: "127.0.0.1:50000".parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            listener: 0,
+            listen_addr: Arc::from("*:80"),
+            tls: None,
+            proxied: None,
+        };
+        let headers = http::HeaderMap::new();
+        let line = |notes: &http::Extensions| {
+            let ex = Exchange {
+                conn: &conn,
+                request_line: "GET / HTTP/1.1",
+                method: None,
+                uri: None,
+                headers: &headers,
+                status: http::StatusCode::OK,
+                body_bytes: 0,
+                received: 0,
+                started: SystemTime::UNIX_EPOCH,
+                duration: std::time::Duration::ZERO,
+                notes,
+            };
+            let mut out = String::new();
+            format.render(&ex, "localhost", &mut out);
+            out
+        };
+        assert_eq!(line(&http::Extensions::new()), "- -|\n");
+        let mut notes = http::Extensions::new();
+        notes.insert(RemoteUser("alice".into()));
+        assert_eq!(line(&notes), "- alice|\n");
+        notes.insert(RemoteUser("ev\"il\n".into()));
+        assert_eq!(line(&notes), "- ev\\\"il\\n|\n");
+        notes.insert(RemoteUser(String::new()));
+        assert_eq!(line(&notes), "- \"\"|\n");
     }
 
     #[test]

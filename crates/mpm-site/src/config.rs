@@ -49,7 +49,9 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// `Require …` (mod_authz_core / mod_authz_host), the forms we support.
+/// `Require …` (mod_authz_core, mod_authz_host, mod_authz_user,
+/// mod_authz_groupfile) and the containers that combine them; how a
+/// request is judged by one is [`crate::require`]'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Require {
     /// `Require all granted`.
@@ -61,9 +63,23 @@ pub enum Require {
     Local,
     /// `Require ip 10.1 192.168.0.0/16 ::1 …`: each entry a network.
     Ip(Vec<IpNet>),
-    /// `Require not ip …` is not supported; several `Require` lines in one
-    /// block mean any of them (`<RequireAny>`, Apache's default).
+    /// `Require valid-user`: any user the authentication let in.
+    ValidUser,
+    /// `Require user alice bob …`.
+    User(Vec<String>),
+    /// `Require group admins …`: a member of one of them in the
+    /// `AuthGroupFile`.
+    Group(Vec<String>),
+    /// `Require not …`: never grants, only refuses what its rule grants
+    /// (so it belongs in a `<RequireAll>`, as Apache insists).
+    Not(Box<Require>),
+    /// `<RequireAny>`; several `Require` lines in one block mean any of
+    /// them, Apache's default.
     Any(Vec<Require>),
+    /// `<RequireAll>`: none refuses and at least one grants.
+    All(Vec<Require>),
+    /// `<RequireNone>`: none grants (it never grants by itself either).
+    NoneOf(Vec<Require>),
 }
 
 pub use mpm_core::net::ipnet::IpNet;

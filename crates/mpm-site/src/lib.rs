@@ -85,7 +85,10 @@
 //!
 //! - [`router`]: virtual-host selection, by address and then by name.
 //! - [`uri_path`]: the request path decoded and normalised, or refused.
-//! - [`require`]: `Require`, whether a client may see a resource.
+//! - [`require`]: `Require` and its containers, whether a client (and
+//!   the user it authenticated as) may see a resource.
+//! - [`auth`]: `AuthType Basic` with `AuthUserFile`/`AuthGroupFile`:
+//!   Basic credentials, htpasswd hashes, the files read again on change.
 //! - [`remote_ip`]: mod_remoteip's `RemoteIPHeader`: the client's address
 //!   from `X-Forwarded-For`, as far as trusted proxies wrote it.
 //! - [`static_files`]: the default handler: a file or a directory's
@@ -135,6 +138,7 @@ pub mod access_log;
 pub mod cgi;
 pub mod cgi_script;
 pub mod compress;
+pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod error;

@@ -17,13 +17,20 @@ pub fn error_response(status: StatusCode) -> Response {
 
 /// An error page for `status` with `signature` (`ServerSignature`'s
 /// `<address>` line, HTML) under it, and, when the `ErrorDocument` meant
-/// for it failed with `additionally`, Apache's sentence saying so.
+/// for it failed with `additionally`, Apache's sentence saying so; a 500
+/// names `server_admin` (`ServerAdmin`) as Apache's does.
 pub fn error_page(
     status: StatusCode,
     signature: Option<&str>,
     additionally: Option<StatusCode>,
+    server_admin: Option<&str>,
 ) -> Response {
-    let mut detail = explanation(status).to_string();
+    let mut detail = match server_admin {
+        Some(admin) if apache_text(status).is_none() => {
+            INTERNAL_ERROR_NO_ADMIN.replace("[no address given]", &escape_html(admin))
+        }
+        _ => explanation(status).to_string(),
+    };
     if let Some(other) = additionally {
         detail.push_str(&format!(
             "</p>\n<p>Additionally, a {} {}\nerror was encountered while trying to use an ErrorDocument to handle the request.",
@@ -139,14 +146,17 @@ fn page(status: StatusCode, text: &str) -> Response {
 }
 
 /// Apache's text for `status`; for a status without one (500 and the
-/// rest), Apache's 500 text without its `ServerAdmin` paragraph.
+/// rest), Apache's 500 text with no `ServerAdmin` set.
 fn explanation(status: StatusCode) -> &'static str {
-    apache_text(status).unwrap_or(
-        "<p>The server encountered an internal error or\nmisconfiguration and was unable \
-         to complete\nyour request.</p>\n<p>More information about this error may be \
-         available\nin the server error log.</p>\n",
-    )
+    apache_text(status).unwrap_or(INTERNAL_ERROR_NO_ADMIN)
 }
+
+/// Apache's 500 text when `ServerAdmin` is not set.
+const INTERNAL_ERROR_NO_ADMIN: &str = "<p>The server encountered an internal error or\n\
+     misconfiguration and was unable to complete\nyour request.</p>\n\
+     <p>Please contact the server administrator at \n [no address given] to inform them of the \
+     time this error occurred,\n and the actions you performed just before this error.</p>\n\
+     <p>More information about this error may be available\nin the server error log.</p>\n";
 
 /// `text` with `& < > " '` escaped for HTML (the engine's escaper).
 pub use mpm_core::h1::encode::escape_html;

@@ -1,26 +1,184 @@
-//! `Require` (mod_authz_core / mod_authz_host): whether a client may see a
-//! resource, from its address alone.
+//! `Require` (mod_authz_core with mod_authz_host, mod_authz_user and
+//! mod_authz_groupfile): whether a client may see a resource, from its
+//! address, and from the user the authentication let in.
+//!
+//! As Apache, a rule answers one of five things ([`Authz`]), and the
+//! containers combine them: `<RequireAny>` grants when one child grants,
+//! `<RequireAll>` refuses when one child refuses, a rule that needs a user
+//! when there is none says so (so that asking for a password may change
+//! the answer), and a negated rule (`Require not`, `<RequireNone>`) turns
+//! a grant into a refusal and a refusal into no opinion, since not being
+//! refused is no reason to let in. A request is judged twice: before
+//! authentication ([`before_authentication`]: granted at once, or a user
+//! is needed, or refused) and, when a user was needed, after it
+//! ([`after_authentication`]).
 
+use std::io;
 use std::net::IpAddr;
 
-use mpm_core::ConnInfo;
-
 use crate::config::Require;
-use crate::router::canonical_ip;
 
-/// Whether `rule` grants the client of `conn`.
-pub fn allows(rule: &Require, conn: &ConnInfo) -> bool {
-    let peer = canonical_ip(conn.peer.ip());
-    granted(rule, peer, canonical_ip(conn.local.ip()))
+/// What one rule (or container) says of a request: mod_authz_core's
+/// `authz_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authz {
+    /// Let in.
+    Granted,
+    /// Refused, whoever the user.
+    Denied,
+    /// Refused for want of a user: with one the answer may differ.
+    DeniedNoUser,
+    /// No opinion (a negated rule that did not match, an empty container).
+    Neutral,
+    /// The rule could not be judged (a group file that cannot be read):
+    /// a 500, logged where it failed.
+    Error,
 }
 
-fn granted(rule: &Require, peer: IpAddr, local: IpAddr) -> bool {
+/// What a rule may ask of the request being judged.
+pub struct Subject<'a> {
+    /// The client's address (after mod_remoteip).
+    pub peer: IpAddr,
+    /// The address the connection came to.
+    pub local: IpAddr,
+    /// The user the authentication let in, if it ran.
+    pub user: Option<&'a [u8]>,
+    /// Whether `user` is in `group` (the `AuthGroupFile` in force); an
+    /// error when the group file cannot be read.
+    pub in_group: &'a dyn Fn(&[u8], &str) -> io::Result<bool>,
+}
+
+/// Judge `rule` for `who` (mod_authz_core's `apply_authz_sections`).
+pub fn evaluate(rule: &Require, who: &Subject<'_>) -> Authz {
+    let granted = |yes: bool| if yes { Authz::Granted } else { Authz::Denied };
     match rule {
-        Require::AllGranted => true,
-        Require::AllDenied => false,
-        Require::Local => peer.is_loopback() || peer == local,
-        Require::Ip(nets) => nets.iter().any(|net| net.contains(peer)),
-        Require::Any(rules) => rules.iter().any(|r| granted(r, peer, local)),
+        Require::AllGranted => Authz::Granted,
+        Require::AllDenied => Authz::Denied,
+        Require::Local => granted(who.peer.is_loopback() || who.peer == who.local),
+        Require::Ip(nets) => granted(nets.iter().any(|net| net.contains(who.peer))),
+        Require::ValidUser => match who.user {
+            Some(_) => Authz::Granted,
+            None => Authz::DeniedNoUser,
+        },
+        Require::User(names) => match who.user {
+            Some(user) => granted(names.iter().any(|n| n.as_bytes() == user)),
+            None => Authz::DeniedNoUser,
+        },
+        Require::Group(groups) => match who.user {
+            None => Authz::DeniedNoUser,
+            Some(user) => {
+                for group in groups {
+                    match (who.in_group)(user, group) {
+                        Ok(true) => return Authz::Granted,
+                        Ok(false) => {}
+                        Err(_) => return Authz::Error,
+                    }
+                }
+                Authz::Denied
+            }
+        },
+        Require::Not(inner) => negate(evaluate(inner, who)),
+        Require::Any(list) => combine(list, Op::Any, who),
+        Require::All(list) => combine(list, Op::All, who),
+        Require::NoneOf(list) => negate(combine(list, Op::Any, who)),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Any,
+    All,
+}
+
+/// A container's answer from its children's, in order: a refusal ends an
+/// `All`, a grant ends an `Any`, and a want of a user is kept over a
+/// refusal when a user could still change the answer.
+fn combine(list: &[Require], op: Op, who: &Subject<'_>) -> Authz {
+    let mut result = Authz::Neutral;
+    for rule in list {
+        let child = evaluate(rule, who);
+        match child {
+            Authz::Error => return Authz::Error,
+            Authz::Neutral => continue,
+            _ => {}
+        }
+        match op {
+            Op::All => {
+                if child == Authz::Denied {
+                    return Authz::Denied;
+                }
+                if child == Authz::DeniedNoUser || result == Authz::Neutral {
+                    result = child;
+                }
+            }
+            Op::Any => {
+                if child == Authz::Granted {
+                    return Authz::Granted;
+                }
+                if (child == Authz::DeniedNoUser && result == Authz::Denied)
+                    || result == Authz::Neutral
+                {
+                    result = child;
+                }
+            }
+        }
+    }
+    result
+}
+
+/// `Require not` and `<RequireNone>`: a grant becomes a refusal, a
+/// refusal no opinion.
+fn negate(result: Authz) -> Authz {
+    match result {
+        Authz::Granted => Authz::Denied,
+        Authz::Denied | Authz::DeniedNoUser => Authz::Neutral,
+        other => other,
+    }
+}
+
+/// The answer to a request before anyone authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve it.
+    Allow,
+    /// A user is needed: authenticate, then ask [`after_authentication`].
+    Authenticate,
+    /// 403.
+    Forbidden,
+    /// 500 (already logged where it failed).
+    Error,
+}
+
+/// Judge `rule` before authentication (mod_authz_core's
+/// `authorize_userless`): let in, ask for a user, or refuse.
+pub fn before_authentication(rule: &Require, who: &Subject<'_>) -> Verdict {
+    match evaluate(rule, who) {
+        Authz::Granted => Verdict::Allow,
+        Authz::DeniedNoUser => Verdict::Authenticate,
+        Authz::Denied | Authz::Neutral => Verdict::Forbidden,
+        Authz::Error => Verdict::Error,
+    }
+}
+
+/// The answer once a user authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserVerdict {
+    /// Serve it.
+    Allow,
+    /// 401 with the challenge again: this user may not, another may.
+    Unauthorized,
+    /// 500 (already logged where it failed).
+    Error,
+}
+
+/// Judge `rule` for the authenticated user of `who` (mod_authz_core's
+/// `authorize_user`, `AuthType` set): a refusal is a 401, so that the
+/// client may offer another user.
+pub fn after_authentication(rule: &Require, who: &Subject<'_>) -> UserVerdict {
+    match evaluate(rule, who) {
+        Authz::Granted => UserVerdict::Allow,
+        Authz::DeniedNoUser | Authz::Denied | Authz::Neutral => UserVerdict::Unauthorized,
+        Authz::Error => UserVerdict::Error,
     }
 }
 
@@ -40,16 +198,227 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// alice is in admins and staff, bob in staff; the group file of
+    /// `broken` cannot be read.
+    fn groups(user: &[u8], group: &str) -> io::Result<bool> {
+        match group {
+            "broken" => Err(io::Error::other("unreadable")),
+            "admins" => Ok(user == b"alice"),
+            "staff" => Ok(user == b"alice" || user == b"bob"),
+            _ => Ok(false),
+        }
+    }
+
+    fn who(user: Option<&str>) -> Subject<'_> {
+        Subject {
+            peer: ip("10.0.0.7"),
+            local: ip("10.0.0.1"),
+            user: user.map(str::as_bytes),
+            in_group: &groups,
+        }
+    }
+
+    fn users(names: &[&str]) -> Require {
+        Require::User(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn group(name: &str) -> Require {
+        Require::Group(vec![name.to_string()])
+    }
+
+    fn not(rule: Require) -> Require {
+        Require::Not(Box::new(rule))
+    }
+
     #[test]
     fn local_grants_loopback_and_same_address_clients() {
-        assert!(granted(&Require::Local, ip("127.0.0.5"), ip("10.0.0.1")));
-        assert!(granted(&Require::Local, ip("10.0.0.1"), ip("10.0.0.1")));
-        assert!(!granted(&Require::Local, ip("10.0.0.2"), ip("10.0.0.1")));
+        let on = |peer, local| Subject {
+            peer: ip(peer),
+            local: ip(local),
+            user: None,
+            in_group: &groups,
+        };
+        let ok = |rule: &Require, peer, local| evaluate(rule, &on(peer, local)) == Authz::Granted;
+        assert!(ok(&Require::Local, "127.0.0.5", "10.0.0.1"));
+        assert!(ok(&Require::Local, "10.0.0.1", "10.0.0.1"));
+        assert!(!ok(&Require::Local, "10.0.0.2", "10.0.0.1"));
         let any = Require::Any(vec![
             Require::AllDenied,
             Require::Ip(vec![net("10.0.0.0", 8)]),
         ]);
-        assert!(granted(&any, ip("10.0.0.2"), ip("127.0.0.1")));
-        assert!(!granted(&any, ip("11.0.0.2"), ip("127.0.0.1")));
+        assert!(ok(&any, "10.0.0.2", "127.0.0.1"));
+        assert!(!ok(&any, "11.0.0.2", "127.0.0.1"));
+    }
+
+    #[test]
+    fn user_rules_want_a_user_then_name_it() {
+        for rule in [Require::ValidUser, users(&["alice"]), group("admins")] {
+            assert_eq!(evaluate(&rule, &who(None)), Authz::DeniedNoUser, "{rule:?}");
+            assert_eq!(
+                evaluate(&rule, &who(Some("alice"))),
+                Authz::Granted,
+                "{rule:?}"
+            );
+        }
+        assert_eq!(
+            evaluate(&Require::ValidUser, &who(Some("bob"))),
+            Authz::Granted
+        );
+        assert_eq!(
+            evaluate(&users(&["alice", "carol"]), &who(Some("bob"))),
+            Authz::Denied
+        );
+        assert_eq!(
+            evaluate(&users(&["alice", "bob"]), &who(Some("bob"))),
+            Authz::Granted
+        );
+        assert_eq!(evaluate(&group("admins"), &who(Some("bob"))), Authz::Denied);
+        let either = Require::Group(vec!["admins".into(), "staff".into()]);
+        assert_eq!(evaluate(&either, &who(Some("bob"))), Authz::Granted);
+        assert_eq!(evaluate(&group("broken"), &who(Some("bob"))), Authz::Error);
+    }
+
+    #[test]
+    fn an_address_rule_in_any_lets_in_without_a_password() {
+        // Require ip 10.0.0.0/8 + Require valid-user: the office needs no
+        // password, the rest do.
+        let rule = Require::Any(vec![
+            Require::Ip(vec![net("10.0.0.0", 8)]),
+            Require::ValidUser,
+        ]);
+        assert_eq!(before_authentication(&rule, &who(None)), Verdict::Allow);
+        let outside = Subject {
+            peer: ip("192.0.2.1"),
+            ..who(None)
+        };
+        assert_eq!(
+            before_authentication(&rule, &outside),
+            Verdict::Authenticate
+        );
+        // RequireAll: the office AND a password.
+        let all = Require::All(vec![
+            Require::Ip(vec![net("10.0.0.0", 8)]),
+            Require::ValidUser,
+        ]);
+        assert_eq!(
+            before_authentication(&all, &who(None)),
+            Verdict::Authenticate
+        );
+        assert_eq!(before_authentication(&all, &outside), Verdict::Forbidden);
+        assert_eq!(
+            after_authentication(&all, &who(Some("bob"))),
+            UserVerdict::Allow
+        );
+    }
+
+    #[test]
+    fn require_not_refuses_only_inside_require_all() {
+        // <RequireAll> Require valid-user / Require not user bob
+        let rule = Require::All(vec![Require::ValidUser, not(users(&["bob"]))]);
+        assert_eq!(
+            before_authentication(&rule, &who(None)),
+            Verdict::Authenticate
+        );
+        assert_eq!(
+            after_authentication(&rule, &who(Some("alice"))),
+            UserVerdict::Allow
+        );
+        assert_eq!(
+            after_authentication(&rule, &who(Some("bob"))),
+            UserVerdict::Unauthorized
+        );
+        // A negation alone never grants.
+        assert_eq!(
+            evaluate(&not(users(&["bob"])), &who(Some("alice"))),
+            Authz::Neutral
+        );
+        assert_eq!(
+            evaluate(&not(Require::AllGranted), &who(None)),
+            Authz::Denied
+        );
+        // <RequireAll> Require all granted / Require not ip 10.0.0.0/8
+        let outsiders = Require::All(vec![
+            Require::AllGranted,
+            not(Require::Ip(vec![net("10.0.0.0", 8)])),
+        ]);
+        assert_eq!(
+            before_authentication(&outsiders, &who(None)),
+            Verdict::Forbidden
+        );
+    }
+
+    #[test]
+    fn require_none_refuses_what_any_child_grants() {
+        // <RequireAll> valid-user + <RequireNone> group admins, user carol
+        let rule = Require::All(vec![
+            Require::ValidUser,
+            Require::NoneOf(vec![group("admins"), users(&["carol"])]),
+        ]);
+        assert_eq!(
+            after_authentication(&rule, &who(Some("bob"))),
+            UserVerdict::Allow
+        );
+        assert_eq!(
+            after_authentication(&rule, &who(Some("alice"))),
+            UserVerdict::Unauthorized
+        );
+        assert_eq!(
+            after_authentication(&rule, &who(Some("carol"))),
+            UserVerdict::Unauthorized
+        );
+        // Alone, RequireNone never grants.
+        let alone = Require::NoneOf(vec![users(&["carol"])]);
+        assert_eq!(
+            before_authentication(&alone, &who(None)),
+            Verdict::Forbidden
+        );
+    }
+
+    #[test]
+    fn nested_containers_combine_as_apache_does() {
+        // <RequireAny>
+        //   <RequireAll> group staff, not user bob </RequireAll>
+        //   user carol
+        // </RequireAny>
+        let rule = Require::Any(vec![
+            Require::All(vec![group("staff"), not(users(&["bob"]))]),
+            users(&["carol"]),
+        ]);
+        assert_eq!(
+            before_authentication(&rule, &who(None)),
+            Verdict::Authenticate
+        );
+        for (user, verdict) in [
+            ("alice", UserVerdict::Allow),
+            ("bob", UserVerdict::Unauthorized),
+            ("carol", UserVerdict::Allow),
+            ("dave", UserVerdict::Unauthorized),
+        ] {
+            assert_eq!(
+                after_authentication(&rule, &who(Some(user))),
+                verdict,
+                "{user}"
+            );
+        }
+        // An error anywhere is an error.
+        let broken = Require::Any(vec![group("broken"), Require::AllGranted]);
+        assert_eq!(
+            after_authentication(&broken, &who(Some("bob"))),
+            UserVerdict::Error
+        );
+        // An all-denied sibling wins over a want of a user in RequireAll,
+        // and loses to it in RequireAny.
+        let all = Require::All(vec![Require::ValidUser, Require::AllDenied]);
+        assert_eq!(before_authentication(&all, &who(None)), Verdict::Forbidden);
+        let any = Require::Any(vec![Require::AllDenied, Require::ValidUser]);
+        assert_eq!(
+            before_authentication(&any, &who(None)),
+            Verdict::Authenticate
+        );
+        // An empty container has no opinion: refused.
+        assert_eq!(
+            before_authentication(&Require::All(vec![]), &who(None)),
+            Verdict::Forbidden
+        );
     }
 }

@@ -26,6 +26,7 @@ use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
 use crate::compress::VariantCache;
+use crate::auth::{AuthFiles, AuthType};
 use crate::config::{AliasRule, RedirectRule, RemoteIpConfig, SiteConfig, VirtualHost};
 use crate::error::Error;
 use crate::file_cache::FileCache;
@@ -69,6 +70,9 @@ pub struct Site {
     pub(crate) trace_enable: crate::config::TraceEnable,
     /// The server's name and version, for `ServerSignature`.
     pub(crate) server_software: String,
+    /// Every `AuthUserFile` and `AuthGroupFile`, read when first needed
+    /// and again when changed (per process).
+    pub(crate) auth_files: AuthFiles,
     /// Whether [`Handler::log`] reads the request's headers: to choose the
     /// host among several, for `RemoteIPHeader`, or for a log line's
     /// `%{Name}i` or `%V`.
@@ -88,6 +92,9 @@ pub const VARIANT_CACHE_BYTES: usize = 16 << 20;
 pub struct Host {
     /// `ServerName`, or the main server's, for `%v`.
     pub(crate) server_name: Arc<str>,
+    /// `ServerAdmin` (the main server's when the host sets none): named
+    /// on the 500 page and by `ServerSignature EMail`.
+    pub(crate) server_admin: Option<Arc<str>>,
     /// Its cell in the scoreboard's lifetime counters (by `server_name`).
     counted_as: VhostId,
     pub(crate) document_root: PathBuf,
@@ -98,8 +105,6 @@ pub struct Host {
     logs: Vec<AccessLog>,
     /// `ProxyPass` rules and their backends.
     pub(crate) proxy: HostProxy,
-    /// `ServerAdmin`, for `ServerSignature EMail`.
-    pub(crate) server_admin: Option<String>,
     /// Whether some section of the host compresses answers.
     compresses: bool,
 }
@@ -201,6 +206,7 @@ impl Site {
             trace_enable: cfg.trace_enable,
             server_software: cfg.server_software.clone(),
             variants: VariantCache::new(VARIANT_CACHE_BYTES),
+            auth_files: AuthFiles::new(),
         })
     }
 
@@ -265,13 +271,17 @@ impl Host {
         Host {
             counted_as: counters.vhost(&server_name),
             server_name: Arc::from(server_name),
+            server_admin: vhost
+                .server_admin
+                .as_deref()
+                .or(main.server_admin.as_deref())
+                .map(Arc::from),
             document_root: vhost.document_root.clone(),
             aliases: vhost.aliases.clone(),
             redirects: vhost.redirects.clone(),
             walks: Walks::new(&vhost.dir, &vhost.sections),
             logs,
             proxy,
-            server_admin: vhost.server_admin.clone(),
             compresses: false,
         }
         .with_compression()
@@ -348,7 +358,8 @@ impl Host {
     /// Whether a GET or HEAD of the normalised `path` may take long to
     /// answer, decided without a file-system call: a `ProxyPass` rule takes
     /// it; `.htaccess` files may be read; a handler other than the
-    /// default one or a built-in page may be chosen; or a listing may
+    /// default one or a built-in page may be chosen; a section asks for
+    /// Basic authentication; or a listing may
     /// answer (it ends in `/` and the sections holding its directory allow
     /// `Indexes`; an index file there would answer instead, but that is not
     /// looked for).
@@ -379,6 +390,16 @@ impl Host {
                 })
         });
         if may_choose_a_slow_handler {
+            return true;
+        }
+        // Basic authentication reads a password file and hashes a
+        // password (bcrypt takes milliseconds by design).
+        let basic = |c: &crate::pipeline::DirConfig| c.auth.auth_type == Some(AuthType::Basic);
+        if self
+            .walks
+            .configs()
+            .any(|c| basic(c) || c.nested.iter().any(|s| basic(&s.config)))
+        {
             return true;
         }
         let redirected = self

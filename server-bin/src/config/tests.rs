@@ -1635,3 +1635,148 @@ fn balancers_are_read_with_their_members_parameters_and_inherited_by_virtual_hos
         "the main server's, then the host's own"
     );
 }
+
+#[test]
+fn require_containers_nest_and_user_rules_are_read() {
+    let cfg = ok("Listen 80\n\
+        <Directory /srv/members>\n\
+          <RequireAll>\n\
+            Require valid-user\n\
+            Require not user mallory eve\n\
+            <RequireNone>\n\
+              Require group banned\n\
+            </RequireNone>\n\
+          </RequireAll>\n\
+          Require ip 10.0.0.0/8\n\
+        </Directory>\n\
+        <Location /admin>\n\
+          <RequireAny>\n\
+            Require user alice\n\
+            Require group admins staff\n\
+          </RequireAny>\n\
+        </Location>\n");
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        directories(&cfg.site.main)[0].1.require,
+        Some(Require::Any(vec![
+            Require::All(vec![
+                Require::ValidUser,
+                Require::Not(Box::new(Require::User(names(&["mallory", "eve"])))),
+                Require::NoneOf(vec![Require::Group(names(&["banned"]))]),
+            ]),
+            Require::Ip(vec![IpNet {
+                addr: "10.0.0.0".parse().unwrap(),
+                prefix: 8
+            }]),
+        ]))
+    );
+    assert_eq!(
+        locations(&cfg.site.main)[0].1.require,
+        Some(Require::Any(vec![
+            Require::User(names(&["alice"])),
+            Require::Group(names(&["admins", "staff"])),
+        ]))
+    );
+}
+
+#[test]
+fn negated_rules_where_one_child_decides_are_refused_as_apache_does() {
+    for (text, want) in [
+        (
+            "<Directory /x>\nRequire not ip 10.1\n</Directory>",
+            "httpd.conf:3: negative Require directive has no effect in <RequireAny> directive",
+        ),
+        (
+            "<Directory /x>\n<RequireAny>\nRequire valid-user\nRequire not user bob\n</RequireAny>\n</Directory>",
+            "httpd.conf:5: negative Require directive has no effect in <RequireAny> directive",
+        ),
+        (
+            "<Directory /x>\n<RequireNone>\nRequire user bob\n</RequireNone>\n</Directory>",
+            "httpd.conf:3: <RequireNone> directive has no effect in <RequireAny> directive",
+        ),
+        (
+            "<Directory /x>\n<RequireAll>\nRequire not user bob\n</RequireAll>\n</Directory>",
+            "httpd.conf:3: <RequireAll> directive contains only negative authorization directives",
+        ),
+        (
+            "<Directory /x>\n<RequireAll>\n</RequireAll>\n</Directory>",
+            "httpd.conf:3: <RequireAll> directive contains no authorization directives",
+        ),
+        (
+            "<Directory /x>\n<RequireAll>\nOptions None\n</RequireAll>\n</Directory>",
+            "httpd.conf:4: Options cannot occur within <RequireAll>",
+        ),
+        (
+            "<RequireAll>\nRequire all granted\n</RequireAll>",
+            "httpd.conf:2: <RequireAll> is allowed only inside <Directory>, <Location>, <Files> or .htaccess",
+        ),
+        ("<Directory /x>\nRequire user\n</Directory>", "httpd.conf:3: Require user needs at least one name"),
+        ("<Directory /x>\nRequire not not all granted\n</Directory>", "httpd.conf:3: Require not not"),
+        ("<Directory /x>\nRequire method GET\n</Directory>", "httpd.conf:3: Require method: not supported"),
+    ] {
+        let e = err(&format!("Listen 80\n{text}\n"));
+        assert!(e.starts_with(want), "{text:?}:\n  got  {e}\n  want {want}…");
+    }
+}
+
+#[test]
+fn auth_directives_fill_the_sections_authentication_settings() {
+    use mpm_site::auth::{AuthSettings, AuthType};
+    let cfg = ok("Listen 80\nServerRoot /srv\n\
+        <Directory /srv/www>\n\
+          AuthType basic\n\
+          AuthName \"Members only\"\n\
+          AuthBasicProvider file\n\
+          AuthUserFile conf/users\n\
+          AuthGroupFile /etc/groups\n\
+          Require valid-user\n\
+        </Directory>\n\
+        <Location /open>\n\
+          AuthType None\n\
+          AuthMerging Or\n\
+        </Location>\n");
+    assert_eq!(
+        directories(&cfg.site.main)[0].1.auth,
+        AuthSettings {
+            auth_type: Some(AuthType::Basic),
+            name: Some("Members only".into()),
+            user_file: Some("/srv/conf/users".into()),
+            group_file: Some("/etc/groups".into()),
+            merging: None,
+        }
+    );
+    assert_eq!(
+        locations(&cfg.site.main)[0].1.auth.auth_type,
+        Some(AuthType::None)
+    );
+    assert_eq!(
+        locations(&cfg.site.main)[0].1.auth.merging,
+        Some(mpm_site::auth::AuthMerging::Or)
+    );
+    for (text, want) in [
+        (
+            "AuthType Digest",
+            "httpd.conf:3: AuthType digest: mpmd authenticates with Basic only",
+        ),
+        (
+            "AuthBasicProvider file ldap",
+            "httpd.conf:3: AuthBasicProvider file ldap: mpmd has the file provider only",
+        ),
+        (
+            "AuthMerging Sometimes",
+            "httpd.conf:3: AuthMerging takes Off, And or Or",
+        ),
+        ("AuthUserFile", "httpd.conf:3: AuthUserFile"),
+        ("AuthName \"a\" b", "httpd.conf:3: AuthName"),
+    ] {
+        let e = err(&format!(
+            "Listen 80\n<Directory /x>\n{text}\n</Directory>\n"
+        ));
+        assert!(e.starts_with(want), "{text}:\n  got  {e}\n  want {want}…");
+    }
+    let e = err("Listen 80\nAuthType Basic\n");
+    assert!(
+        e.starts_with("httpd.conf:2: AuthType is allowed only inside"),
+        "{e}"
+    );
+}

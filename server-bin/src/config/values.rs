@@ -287,7 +287,8 @@ pub(super) fn parse_options(args: &[String]) -> Res<(OptionsSetting, Vec<String>
     Ok((setting, warnings))
 }
 
-/// `Require all granted|all denied|local|ip …`.
+/// `Require all granted|all denied|local|ip …` (the user rules and `not`
+/// are read by `directives::auth` first).
 pub(super) fn parse_require(args: &[String]) -> Res<Require> {
     let words: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -296,16 +297,15 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
         ["all", "denied"] => Ok(Require::AllDenied),
         ["local"] => Ok(Require::Local),
         ["ip", ..] if args.len() > 1 => args[1..].iter().map(|a| parse_ipnet("Require ip", a)).collect::<Res<Vec<_>>>().map(Require::Ip),
-        ["not", ..] => Err("Require not ... is not supported by mpmd; list what is allowed instead".into()),
         ["host", ..] | ["forward-dns", ..] => {
             Err("Require host is not supported by mpmd (client addresses are never looked up); use Require ip".into())
         }
-        ["user" | "valid-user" | "group" | "method" | "expr" | "env", ..] => Err(format!(
-            "Require {}: authentication and expressions are not supported by mpmd; use all granted, all denied, local or ip",
+        ["method" | "expr" | "env", ..] => Err(format!(
+            "Require {}: not supported by mpmd; use all granted, all denied, local, ip, valid-user, user or group",
             args[0]
         )),
         _ => Err(format!(
-            "Require {}: expected all granted, all denied, local or ip ADDRESS...",
+            "Require {}: expected all granted, all denied, local, ip ADDRESS..., valid-user, user NAME... or group NAME...",
             args.join(" ")
         )),
     }

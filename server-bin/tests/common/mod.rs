@@ -337,6 +337,43 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     (status.code().unwrap_or(-1), out, err)
 }
 
+/// Whether Apache's `htpasswd` is here; under CI it must be (`.ci/run`
+/// installs apache2-utils), elsewhere its absence skips the test (said so
+/// on stderr).
+pub fn have_htpasswd() -> bool {
+    let found = Command::new("htpasswd").arg("-h").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "htpasswd is missing under CI: .ci/run installs apache2-utils"
+        );
+        eprintln!(
+            "\n\n*** SKIPPED: no htpasswd; install it (apt-get install apache2-utils, \
+             as .ci/run does) to run this test ***\n"
+        );
+    }
+    found
+}
+
+/// Run Apache's `htpasswd ARGS` in the site's root (`-cbB auth/users alice
+/// secret`), then make what it wrote readable by the server's user.
+pub fn htpasswd(site: &Site, args: &[&str]) {
+    let out = Command::new("htpasswd")
+        .args(args)
+        .current_dir(site.root())
+        .output()
+        .unwrap_or_else(|e| panic!("run htpasswd (apache2-utils): {e}"));
+    assert!(
+        out.status.success(),
+        "htpasswd {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(site.root())
+        .status();
+}
+
 /// `curl -sS --max-time 10 ARGS`: (exit code, stdout, stderr).
 pub fn curl(args: &[&str]) -> (i32, String, String) {
     let out = Command::new("curl")

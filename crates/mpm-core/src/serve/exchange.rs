@@ -36,6 +36,7 @@ impl Serving<'_, '_> {
             &line,
             None,
             &empty,
+            &http::Extensions::new(),
             e.status,
             sent.unwrap_or(0),
             started,
@@ -50,6 +51,7 @@ impl Serving<'_, '_> {
         line: &str,
         head: Option<&RequestHead>,
         headers: &HeaderMap,
+        notes: &http::Extensions,
         status: StatusCode,
         body_bytes: u64,
         started: SystemTime,
@@ -68,6 +70,7 @@ impl Serving<'_, '_> {
             received: self.session.take_used(),
             started,
             duration,
+            notes,
         };
         let handler = self.ctx.handler;
         if catch_unwind(AssertUnwindSafe(|| handler.log(&ex))).is_err() {
@@ -196,6 +199,7 @@ impl Serving<'_, '_> {
                     &head.request_line,
                     Some(&head),
                     &empty,
+                    &http::Extensions::new(),
                     StatusCode::BAD_REQUEST,
                     0,
                     started,
@@ -247,6 +251,8 @@ impl Serving<'_, '_> {
                 After::Close
             };
         }
+        let mut resp = resp;
+        let notes = std::mem::take(resp.extensions_mut());
         let sent = self.send(resp, version, is_head, keep);
         let (bytes, ok) = match sent {
             Ok(n) => (n, true),
@@ -257,6 +263,7 @@ impl Serving<'_, '_> {
             &head.request_line,
             Some(&head),
             &head.headers,
+            &notes,
             status,
             bytes,
             started,
@@ -303,6 +310,7 @@ impl Serving<'_, '_> {
             &head.request_line,
             Some(head),
             &head.headers,
+            &parts.extensions,
             parts.status,
             0,
             started,

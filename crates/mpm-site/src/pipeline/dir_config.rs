@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::{merge_require, AuthSettings};
 use crate::config::{Options, OptionsSetting, Require};
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::Overrides;
@@ -33,8 +34,11 @@ pub struct DirConfig {
     /// before left ([`OptionsSetting::then`]).
     pub options: Option<OptionsSetting>,
     /// `Require` (replaced by a later section's, as Apache 2.4's
-    /// `AuthMerging Off`).
+    /// `AuthMerging Off`, or joined to it under `AuthMerging And|Or`).
     pub require: Option<Require>,
+    /// `AuthType`, `AuthName`, `AuthUserFile`, `AuthGroupFile`: each
+    /// replaced on its own by a later section's.
+    pub auth: AuthSettings,
     /// `DirectoryIndex` (empty for `disabled`).
     pub directory_index: Option<Vec<String>>,
     /// `SetHandler` (`SetHandler None` is [`HandlerName::None`]: no
@@ -246,7 +250,8 @@ impl DirConfig {
             (Some(before), Some(next)) => Some(before.then(next)),
             (before, next) => next.or(before),
         };
-        replace(&mut self.require, &over.require);
+        self.require = merge_require(self.require.take(), &over.require, over.auth.merging);
+        self.auth = self.auth.merged_with(&over.auth);
         replace(&mut self.directory_index, &over.directory_index);
         replace(&mut self.handler, &over.handler);
         append(&mut self.mime, &over.mime);

@@ -28,10 +28,11 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use http::header::HeaderValue;
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, StatusCode};
 use mpm_core::Response;
 
+use crate::auth::{self, Outcome, RemoteUser};
 use crate::pages::{method_not_allowed, options_response};
 use crate::pipeline::dir_config::{DirConfig, ErrorDocument, MimeAttr, ServerSignature};
 use crate::pipeline::handler::HandlerName;
@@ -39,7 +40,7 @@ use crate::pipeline::htaccess::{Failure, HtaccessRules};
 use crate::pipeline::request::{Exit, RequestState, Step};
 use crate::pipeline::section::SectionKind;
 use crate::pipeline::walk::Layer;
-use crate::require;
+use crate::router::canonical_ip;
 use crate::site::{Host, Site};
 use crate::static_files;
 use crate::uri_path::{self, escape_path, segment_prefix};
@@ -154,7 +155,12 @@ impl Site {
         additionally: Option<StatusCode>,
     ) -> Response {
         let signature = self.signature(host, r);
-        crate::pages::error_page(status, signature.as_deref(), additionally)
+        crate::pages::error_page(
+            status,
+            signature.as_deref(),
+            additionally,
+            host.server_admin.as_deref(),
+        )
     }
 
     /// `ServerSignature`'s line for `r`, if one is in force: the host and
@@ -540,15 +546,35 @@ impl Site {
         Ok(())
     }
 
-    /// `Require` (mod_authz_host's forms): 403 when the merged config's
-    /// rule refuses the client. Authentication (`check_user_id`) and
-    /// user-based authorisation (`auth_checker`) join here.
+    /// Apache's `access_checker`, `check_user_id` and `auth_checker` in
+    /// one ([`auth::check()`]): the merged config's `Require` without a
+    /// user (addresses), then, when a user could change the answer,
+    /// mod_auth_basic's credentials checked against the `AuthUserFile`
+    /// and the rules again with that user (`REMOTE_USER`, `%u`). A 401
+    /// carries the realm's challenge in `err_headers_out`, which every
+    /// answer gets, an error page made for the status included.
     pub fn access_checker(&self, r: &mut RequestState<'_>) -> Step {
-        match &r.dir.require {
-            Some(rule) if !require::allows(rule, r.conn) => {
-                Err(Exit::Status(StatusCode::FORBIDDEN))
+        let dir = r.dir.clone();
+        let conn = r.conn;
+        let req = auth::check::Request {
+            headers: r.headers(),
+            peer: canonical_ip(conn.peer.ip()),
+            local: canonical_ip(conn.local.ip()),
+            uri: &r.uri,
+        };
+        match auth::check(dir.require.as_ref(), &dir.auth, &self.auth_files, &req) {
+            Outcome::Allow { user: None } => Ok(()),
+            Outcome::Allow { user: Some(user) } => {
+                r.user = Some(String::from_utf8_lossy(&user).into_owned());
+                r.auth_type = Some("Basic".to_string());
+                Ok(())
             }
-            _ => Ok(()),
+            Outcome::Refuse { status, challenge } => {
+                if let Some(value) = challenge {
+                    r.err_headers_out.insert(WWW_AUTHENTICATE, value);
+                }
+                Err(Exit::Status(status))
+            }
         }
     }
 
@@ -735,6 +761,9 @@ impl Site {
             for (name, value) in r.err_headers_out.iter() {
                 response.headers_mut().append(name.clone(), value.clone());
             }
+        }
+        if let Some(user) = &r.user {
+            response.extensions_mut().insert(RemoteUser(user.clone()));
         }
         // mod_expires, mod_headers' `Header`, mod_deflate and mod_brotli.
         crate::filters::output_phase(r, &self.variants, &self.mime, response)

@@ -1238,6 +1238,30 @@ fn a_request_a_proxy_pass_takes_goes_to_a_worker_and_an_excluded_one_does_not() 
 }
 
 #[test]
+fn basic_authentication_goes_to_a_worker_never_the_event_loop() {
+    // A password file read and a bcrypt hash take milliseconds by design.
+    let fx = Fixture::new();
+    let root = fx.root();
+    let mut main = fx.main();
+    let mut members = DirConfig {
+        require: Some(Require::ValidUser),
+        ..DirConfig::default()
+    };
+    members.auth.auth_type = Some(crate::auth::AuthType::Basic);
+    main.sections = vec![Section::new(SectionKind::Directory(root.join("sub"))).with(members)];
+    let plain = site(&config(fx.main(), Vec::new()));
+    let protected = site(&config(main, Vec::new()));
+    assert!(
+        !at_once(&protected, Method::GET, "/sub/a.txt"),
+        "an authenticated GET is answered by the loop"
+    );
+    assert!(
+        at_once(&plain, Method::GET, "/hello.txt"),
+        "a plain file is"
+    );
+}
+
+#[test]
 fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() {
     let fx = Fixture::new();
     let root = fx.root();
@@ -1570,6 +1594,10 @@ fn metrics_page_is_served_from_its_location_and_logged_exchanges_count_by_host()
 
 // -------------------------------------------------------------- access log
 
+/// No notes from a handler (an exchange the tests make up).
+static NO_NOTES: std::sync::LazyLock<http::Extensions> =
+    std::sync::LazyLock::new(http::Extensions::new);
+
 fn exchange_for<'a>(
     conn: &'a ConnInfo,
     line: &'a str,
@@ -1589,6 +1617,7 @@ fn exchange_for<'a>(
         received: 0,
         started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_681_288),
         duration: Duration::from_micros(1234),
+        notes: &NO_NOTES,
     }
 }
 

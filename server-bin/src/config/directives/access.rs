@@ -1,12 +1,11 @@
 //! What a section (or the server, or a `.htaccess` file) sets about
 //! access and handling: `Options`, `AllowOverride`, `AllowOverrideList`,
-//! `Require` (mod_authz_core), `SetHandler`, and mod_mime's
+//! `SetHandler` (`Require` is [`super::auth`]'s), and mod_mime's
 //! `AddHandler`/`RemoveHandler`. Apache 2.2's access control (`Order`,
 //! `Allow`, `Deny`) is refused with the `Require` to write instead.
 
 use super::state::{Allowed, Directive, State};
-use crate::config::values::{one_arg, parse_options, parse_require, Res};
-use mpm_site::config::Require;
+use crate::config::values::{one_arg, parse_options, Res};
 use mpm_site::pipeline::handler::BUILT_IN;
 use mpm_site::pipeline::{HandlerName, MimeAttr, MimeEdit, Overrides};
 
@@ -20,7 +19,6 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             "{} is Apache 2.2 access control (mod_access_compat), not in mpmd; use Require (mod_authz_host), e.g. `Require all granted` or `Require ip 10.0.0.0/8`",
             d.name
         )),
-        "require" => require(l, d),
         "sethandler" => set_handler(l, d),
         "addhandler" => add_handler(l, d),
         "removehandler" => remove_handler(l, d),
@@ -90,23 +88,6 @@ fn allow_override_list(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         d.args.iter().map(|a| a.to_ascii_lowercase()).collect()
     };
     l.dir_config(d.scope).allow_override_list = Some(list);
-    Ok(())
-}
-
-/// `Require …` in a section or `.htaccess`: several lines in one section
-/// mean any of them (`<RequireAny>`, Apache's default).
-fn require(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
-    l.allow(d.name, Allowed::Section, d.scope)?;
-    let require = parse_require(d.args)?;
-    let slot = &mut l.dir_config(d.scope).require;
-    *slot = Some(match slot.take() {
-        None => require,
-        Some(Require::Any(mut list)) => {
-            list.push(require);
-            Require::Any(list)
-        }
-        Some(first) => Require::Any(vec![first, require]),
-    });
     Ok(())
 }
 

@@ -27,8 +27,11 @@
 //!   (the main server's is the whole server's type table; elsewhere it
 //!   applies to what the section holds);
 //! - [`access`]: per-directory access and handling: `Options`,
-//!   `AllowOverride`, `AllowOverrideList`, `Require`, `SetHandler`,
-//!   `AddHandler`, `RemoveHandler`;
+//!   `AllowOverride`, `AllowOverrideList`, `SetHandler`, `AddHandler`,
+//!   `RemoveHandler`;
+//! - [`auth`]: `Require` and `<RequireAny|All|None>` (mod_authz_core),
+//!   `AuthType`, `AuthName`, `AuthBasicProvider`, `AuthUserFile`,
+//!   `AuthGroupFile` (mod_auth_basic, mod_authn_file, mod_authz_groupfile);
 //! - [`htaccess`]: `.htaccess` files: which `AllowOverride` class each
 //!   directive needs, and the parser the site is given;
 //! - [`mime`]: mod_mime's `AddCharset`, `AddEncoding`, `AddLanguage`,
@@ -79,6 +82,7 @@
 //! warning and is left out, so the server starts without it.
 
 mod access;
+mod auth;
 mod autoindex;
 mod core_dir;
 mod env;
@@ -139,6 +143,8 @@ fn may_be_bytes(lower_name: &str, index: usize) -> bool {
         | "sslcertificatekeyfile"
         | "include"
         | "includeoptional"
+        | "authuserfile"
+        | "authgroupfile"
         | "<directory>" => index == 0,
         "alias" | "scriptalias" | "define" => index == 1,
         "mmapfile" | "cachefile" | "error" => true,
@@ -490,15 +496,15 @@ impl<'a> Loader<'a> {
             "proxymatch" => Err(fail(format!(
                 "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
             ))),
-            "requireall" | "requireany" | "requirenone" | "limit"
-            | "limitexcept" | "macro" => Err(fail(format!(
-                "<{name}> is not supported by mpmd{}",
-                match name.to_ascii_lowercase().as_str() {
-                    "requireall" | "requireany" | "requirenone" => {
-                        "; several Require lines in a block mean any of them"
-                    }
-                    _ => "",
-                }
+            lower @ ("requireall" | "requireany" | "requirenone") => {
+                let kind = auth::Container::of(lower).unwrap_or(auth::Container::Any);
+                let rule = auth::container(kind, auth::Container::Any, origin, children, &mut |a, o| {
+                    self.expand(a, o)
+                })?;
+                auth::section(&mut self.state, kind, scope, origin, rule)
+            }
+            "limit" | "limitexcept" | "macro" => Err(fail(format!(
+                "<{name}> is not supported by mpmd"
             ))),
             _ => Err(fail(format!(
                 "Invalid command '<{name}>', perhaps misspelled or defined by a module not included in the server configuration"
@@ -572,6 +578,7 @@ impl<'a> Loader<'a> {
             core_dir::directive,
             env::directive,
             autoindex::directive,
+            auth::directive,
             file_cache::directive,
             ssl::directive,
             remoteip::directive,

@@ -1,0 +1,369 @@
+//! Basic authentication as a user meets it: the real `mpmd` under each
+//! strategy, password files written by Apache's own `htpasswd` (each hash
+//! it makes), curl sending the credentials, and the access log's `%u`.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+const STRATEGIES: [&str; 3] = ["event", "prefork", "worker"];
+
+/// A site with `auth/users`: alice (bcrypt, -B), bob (Apache MD5, -m),
+/// carol (SHA-1, -s), dave (SHA-256 crypt, -2), erin (SHA-512 crypt, -5);
+/// each password is the name followed by `pw`. `None` (the test skipped)
+/// without `htpasswd` outside CI.
+fn site_with_users() -> Option<(Site, PathBuf)> {
+    if !have_htpasswd() {
+        return None;
+    }
+    let site = Site::new();
+    let users = password_file(&site);
+    Some((site, users))
+}
+
+fn password_file(site: &Site) -> PathBuf {
+    site.mkdir("auth");
+    htpasswd(site, &["-cbB", "auth/users", "alice", "alicepw"]);
+    htpasswd(site, &["-bm", "auth/users", "bob", "bobpw"]);
+    htpasswd(site, &["-bs", "auth/users", "carol", "carolpw"]);
+    htpasswd(site, &["-b2", "auth/users", "dave", "davepw"]);
+    htpasswd(site, &["-b5", "auth/users", "erin", "erinpw"]);
+    site.path("auth/users")
+}
+
+/// What curl saw: the status and the head's text.
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// `GET path` with curl, with `-u user:password` when given.
+fn ask(port: u16, path: &str, credentials: Option<&str>) -> Answer {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut args = vec!["-i", url.as_str()];
+    if let Some(c) = credentials {
+        args.extend(["-u", c]);
+    }
+    let (code, out, err) = curl(&args);
+    assert_eq!(code, 0, "curl {args:?} failed: {err}");
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((out.as_str(), ""));
+    let status = head
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    Answer {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// The `WWW-Authenticate` value of an answer's head.
+fn challenge(a: &Answer) -> Option<&str> {
+    a.head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("www-authenticate")
+            .then(|| value.trim())
+    })
+}
+
+/// The protected directory `private/` (Require valid-user) and an access
+/// log of `%u %>s %U` lines.
+fn private_site(site: &Site, users: &std::path::Path) -> String {
+    site.write("htdocs/private/index.html", "the private page\n");
+    site.write("htdocs/index.html", "the open page\n");
+    format!(
+        "<Directory {docroot}/private>\n\
+           AuthType Basic\n\
+           AuthName \"Private area\"\n\
+           AuthBasicProvider file\n\
+           AuthUserFile {users}\n\
+           Require valid-user\n\
+         </Directory>\n\
+         LogFormat \"%u %>s %U\" withuser\n\
+         CustomLog {root}/logs/access.log withuser\n",
+        docroot = site.docroot().display(),
+        users = users.display(),
+        root = site.root().display(),
+    )
+}
+
+/// `mpmd` under `mpm` serving [`private_site`] with [`site_with_users`]'s
+/// password file: the site, the file, the port and the server.
+fn start_private(mpm: &str) -> Option<(Site, PathBuf, u16, Mpmd)> {
+    let (site, users) = site_with_users()?;
+    let port = free_port();
+    let m = start_mpm(&site, mpm, port, &private_site(&site, &users));
+    Some((site, users, port, m))
+}
+
+#[test]
+fn each_htpasswd_hash_lets_its_user_in_and_wrong_credentials_get_the_challenge() {
+    for mpm in STRATEGIES {
+        let Some((site, _users, port, m)) = start_private(mpm) else {
+            return;
+        };
+        for user in ["alice", "bob", "carol", "dave", "erin"] {
+            let a = ask(port, "/private/", Some(&format!("{user}:{user}pw")));
+            assert_eq!(
+                (a.status, a.body.as_str()),
+                (200, "the private page\n"),
+                "{mpm}: {user} with the right password got {}; stderr:\n{}",
+                a.head,
+                m.stderr()
+            );
+        }
+        for (credentials, what) in [
+            (None, "no credentials"),
+            (Some("alice:bobpw"), "a wrong password"),
+            (Some("zoe:alicepw"), "an unknown user"),
+            (Some("alice:"), "an empty password"),
+        ] {
+            let a = ask(port, "/private/", credentials);
+            assert_eq!(a.status, 401, "{mpm}: {what} got {}", a.head);
+            assert_eq!(
+                challenge(&a),
+                Some("Basic realm=\"Private area\""),
+                "{mpm}: {what}: the 401 has no challenge: {}",
+                a.head
+            );
+            assert!(
+                a.body.contains("This server could not verify that you"),
+                "{mpm}: {what}: not Apache's 401 page: {}",
+                a.body
+            );
+        }
+        assert_eq!(ask(port, "/", None).status, 200, "{mpm}: the open page");
+        // The access log names the user that logged in, `-` otherwise.
+        let log = site.path("logs/access.log");
+        let wanted = [
+            "alice 200 /private/",
+            "erin 200 /private/",
+            "- 401 /private/",
+            "- 200 /",
+        ];
+        assert!(
+            wait_for(5.0, || {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                wanted.iter().all(|w| text.lines().any(|l| l == *w))
+            }),
+            "{mpm}: the access log lacks one of {wanted:?}:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            !text.contains("zoe") && !text.contains("alice 401"),
+            "{mpm}: a refused user was logged as if let in:\n{text}"
+        );
+        assert!(
+            m.stderr().contains(
+                "user alice: authentication failure for \"/private/\": Password Mismatch"
+            ) && m.stderr().contains("user zoe not found: /private/"),
+            "{mpm}: the refusals are not in the error log:\n{}",
+            m.stderr()
+        );
+    }
+}
+
+#[test]
+fn a_changed_password_is_in_force_within_a_second_in_every_child() {
+    for mpm in STRATEGIES {
+        let Some((site, _users, port, m)) = start_private(mpm) else {
+            return;
+        };
+        // Several connections, so several children (prefork) have read
+        // the file before it changes.
+        for _ in 0..6 {
+            assert_eq!(
+                ask(port, "/private/", Some("alice:alicepw")).status,
+                200,
+                "{mpm}"
+            );
+        }
+        htpasswd(&site, &["-bB", "auth/users", "alice", "changed"]);
+        assert!(
+            wait_for(5.0, || (0..4).all(|_| ask(
+                port,
+                "/private/",
+                Some("alice:changed")
+            )
+            .status
+                == 200)),
+            "{mpm}: the new password was not taken within 5 s; stderr:\n{}",
+            m.stderr()
+        );
+        for _ in 0..6 {
+            assert_eq!(
+                ask(port, "/private/", Some("alice:alicepw")).status,
+                401,
+                "{mpm}: the old password still works"
+            );
+        }
+    }
+}
+
+#[test]
+fn groups_and_nested_require_containers_decide_who_gets_in() {
+    let Some((site, users)) = site_with_users() else {
+        return;
+    };
+    site.write(
+        "auth/groups",
+        "admins: alice carol\nbanned: carol\nstaff: bob dave\n",
+    );
+    for dir in ["admins", "strict", "office"] {
+        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
+    }
+    let common = format!(
+        "AuthType Basic\nAuthName Members\nAuthUserFile {}\nAuthGroupFile {}\n",
+        users.display(),
+        site.path("auth/groups").display()
+    );
+    let docroot = site.docroot();
+    let docroot = docroot.display();
+    let extra = format!(
+        "<Directory {docroot}/admins>\n{common}Require group admins\n</Directory>\n\
+         <Directory {docroot}/strict>\n{common}\
+           <RequireAll>\n\
+             Require valid-user\n\
+             Require not user bob\n\
+             <RequireNone>\n\
+               Require group banned\n\
+             </RequireNone>\n\
+           </RequireAll>\n\
+         </Directory>\n\
+         <Directory {docroot}/office>\n{common}\
+           <RequireAny>\n\
+             Require ip 10.0.0.0/8\n\
+             <RequireAll>\n\
+               Require group staff\n\
+               Require not user dave\n\
+             </RequireAll>\n\
+           </RequireAny>\n\
+         </Directory>\n"
+    );
+    let port = free_port();
+    let m = start_mpm(&site, "event", port, &extra);
+    for (path, user, status) in [
+        ("/admins/", "alice", 200),
+        ("/admins/", "carol", 200),
+        ("/admins/", "bob", 401),
+        ("/strict/", "alice", 200),
+        ("/strict/", "erin", 200),
+        ("/strict/", "bob", 401),
+        ("/strict/", "carol", 401),
+        ("/office/", "bob", 200),
+        ("/office/", "dave", 401),
+        ("/office/", "alice", 401),
+    ] {
+        let a = ask(port, path, Some(&format!("{user}:{user}pw")));
+        assert_eq!(
+            a.status,
+            status,
+            "{user} on {path}: {}\nstderr:\n{}",
+            a.head,
+            m.stderr()
+        );
+    }
+    assert_eq!(ask(port, "/strict/", None).status, 401);
+    assert!(
+        m.stderr()
+            .contains("user bob: authorization failure for \"/admins/\""),
+        "{}",
+        m.stderr()
+    );
+}
+
+#[test]
+fn htaccess_asks_for_a_password_only_where_allowoverride_authconfig_lets_it() {
+    let Some((site, users)) = site_with_users() else {
+        return;
+    };
+    let htaccess = format!(
+        "AuthType Basic\nAuthName \"From htaccess\"\nAuthUserFile {}\nRequire user bob\n",
+        users.display()
+    );
+    for dir in ["allowed", "ignored"] {
+        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
+        site.write(&format!("htdocs/{dir}/.htaccess"), &htaccess);
+    }
+    let docroot = site.docroot();
+    let extra = format!(
+        "<Directory {d}/allowed>\nAllowOverride AuthConfig\n</Directory>\n\
+         <Directory {d}/ignored>\nAllowOverride None\n</Directory>\n",
+        d = docroot.display()
+    );
+    let port = free_port();
+    let m = start_mpm(&site, "event", port, &extra);
+    let a = ask(port, "/allowed/", None);
+    assert_eq!(
+        (a.status, challenge(&a)),
+        (401, Some("Basic realm=\"From htaccess\"")),
+        "{}\n{}",
+        a.head,
+        m.stderr()
+    );
+    assert_eq!(ask(port, "/allowed/", Some("bob:bobpw")).status, 200);
+    assert_eq!(ask(port, "/allowed/", Some("alice:alicepw")).status, 401);
+    assert_eq!(
+        ask(port, "/ignored/", None).status,
+        200,
+        "AllowOverride None: the .htaccess file is not read"
+    );
+}
+
+#[test]
+fn a_hash_mpmd_does_not_check_is_refused_with_a_log_line_naming_user_and_file() {
+    let Some((site, users)) = site_with_users() else {
+        return;
+    };
+    // crypt(3) DES, which Apache on Linux checks through the C library.
+    htpasswd(&site, &["-bd", "auth/users", "dan", "danpw"]);
+    let port = free_port();
+    let m = start_mpm(&site, "event", port, &private_site(&site, &users));
+    assert_eq!(ask(port, "/private/", Some("dan:danpw")).status, 401);
+    let want = format!(
+        "user dan: the password of this user in {} is DES crypt, which mpmd does not check",
+        users.display()
+    );
+    assert!(
+        wait_for(5.0, || m.stderr().contains(&want)),
+        "no log line {want:?}:\n{}",
+        m.stderr()
+    );
+}
+
+#[test]
+fn require_valid_user_without_authtype_and_a_missing_password_file_are_500_with_the_reason() {
+    if !have_htpasswd() {
+        return;
+    }
+    let site = Site::new();
+    site.write("htdocs/noauth/index.html", "x\n");
+    site.write("htdocs/lost/index.html", "x\n");
+    let docroot = site.docroot();
+    let extra = format!(
+        "<Directory {d}/noauth>\nRequire valid-user\n</Directory>\n\
+         <Directory {d}/lost>\nAuthType Basic\nAuthName Lost\nAuthUserFile {missing}\nRequire valid-user\n</Directory>\n",
+        d = docroot.display(),
+        missing = site.path("auth/missing").display()
+    );
+    let port = free_port();
+    let m = start_mpm(&site, "event", port, &extra);
+    assert_eq!(ask(port, "/noauth/", None).status, 500);
+    assert_eq!(ask(port, "/lost/", None).status, 401, "credentials first");
+    assert_eq!(ask(port, "/lost/", Some("a:b")).status, 500);
+    let log = m.stderr();
+    assert!(
+        log.contains(
+            "No authentication done but request not allowed without authentication for /noauth/"
+        ) && log.contains(&format!(
+            "Could not open password file: {}",
+            site.path("auth/missing").display()
+        )),
+        "{log}"
+    );
+}
