@@ -871,6 +871,9 @@ fn expires_by_type_is_answered_as_apache_answers_it() {
 #[test]
 fn compression_is_negotiated_as_apache_negotiates_it() {
     check_case_set("compression");
+}
+
+#[test]
 fn basic_authentication_is_answered_as_apache_answers_it() {
     check_case_set("auth_basic");
 }

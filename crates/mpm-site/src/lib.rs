@@ -135,10 +135,10 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod auth;
 pub mod cgi;
 pub mod cgi_script;
 pub mod compress;
-pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod error;

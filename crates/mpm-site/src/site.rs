@@ -16,7 +16,7 @@
 //! descriptor once those checks have passed.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -25,8 +25,8 @@ use http::{Method, StatusCode};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
-use crate::compress::VariantCache;
 use crate::auth::{AuthFiles, AuthType};
+use crate::compress::VariantCache;
 use crate::config::{AliasRule, RedirectRule, RemoteIpConfig, SiteConfig, VirtualHost};
 use crate::error::Error;
 use crate::file_cache::FileCache;
@@ -348,9 +348,15 @@ impl Host {
         let (root, rel) = match alias {
             Some(alias) => {
                 let rest = &path[alias.url.len()..];
-                (alias.path.as_path(), rest.strip_prefix(b"/").unwrap_or(rest))
+                (
+                    alias.path.as_path(),
+                    rest.strip_prefix(b"/").unwrap_or(rest),
+                )
             }
-            None => (self.document_root.as_path(), path.get(1..).unwrap_or_default()),
+            None => (
+                self.document_root.as_path(),
+                path.get(1..).unwrap_or_default(),
+            ),
         };
         (root, rel.strip_suffix(b"/").unwrap_or(rel))
     }

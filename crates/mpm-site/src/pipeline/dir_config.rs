@@ -282,6 +282,9 @@ impl DirConfig {
         };
         replace(&mut self.header_name, &over.header_name);
         replace(&mut self.readme_name, &over.readme_name);
+        if !over.filters.is_unset() {
+            self.filters = self.filters.merged(&over.filters);
+        }
     }
 
     /// The `IndexOptions` in force.
@@ -305,9 +308,6 @@ impl DirConfig {
     pub fn etag_parts(&self) -> ETagParts {
         self.file_etag
             .map_or(ETagParts::DEFAULT, |s| ETagParts::DEFAULT.apply(s))
-        if !over.filters.is_unset() {
-            self.filters = self.filters.merged(&over.filters);
-        }
     }
 
     /// `self` with `over` laid on it (see [`DirConfig::merge`]).

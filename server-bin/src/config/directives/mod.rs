@@ -84,9 +84,9 @@
 mod access;
 mod auth;
 mod autoindex;
+mod cgi;
 mod core_dir;
 mod env;
-mod cgi;
 mod fcgid;
 mod file_cache;
 mod filters;
