@@ -144,6 +144,9 @@ pub enum Frame<'a> {
         end_stream: bool,
         /// END_HEADERS.
         end_headers: bool,
+        /// The priority fields name the stream itself: a stream error
+        /// (§5.3.1) once the block is decoded (HPACK must stay in step).
+        self_dependent: bool,
     },
     /// PRIORITY (§6.3): ignored.
     Priority {
@@ -245,6 +248,7 @@ impl<'a> Frame<'a> {
             kind::HEADERS => {
                 need_stream("a HEADERS frame on stream 0")?;
                 let mut block = unpad(h, payload)?;
+                let mut self_dependent = false;
                 if h.has(flag::PRIORITY) {
                     if block.len() < 5 {
                         return Err(conn(
@@ -254,13 +258,7 @@ impl<'a> Frame<'a> {
                     }
                     let dep =
                         u32::from_be_bytes([block[0], block[1], block[2], block[3]]) & MAX_WINDOW;
-                    if dep == h.stream {
-                        return Err(H2Error::stream(
-                            h.stream,
-                            ProtocolError,
-                            "a stream that depends on itself",
-                        ));
-                    }
+                    self_dependent = dep == h.stream;
                     block = &block[5..];
                 }
                 Ok(Frame::Headers {
@@ -268,6 +266,7 @@ impl<'a> Frame<'a> {
                     block,
                     end_stream: h.has(flag::END_STREAM),
                     end_headers: h.has(flag::END_HEADERS),
+                    self_dependent,
                 })
             }
             kind::PRIORITY => {
@@ -656,7 +655,7 @@ mod tests {
     }
 
     #[test]
-    fn priority_fields_are_skipped_and_a_self_dependency_is_a_stream_error() {
+    fn priority_fields_are_skipped_and_a_self_dependency_is_flagged_or_refused() {
         // HEADERS with PRIORITY and END_HEADERS on stream 3, depending on 1.
         let f = [0, 0, 6, 1, 0x24, 0, 0, 0, 3, 0, 0, 0, 1, 16, 0x82];
         assert_eq!(
@@ -665,9 +664,18 @@ mod tests {
                 stream: 3,
                 block: &[0x82],
                 end_stream: false,
-                end_headers: true
+                end_headers: true,
+                self_dependent: false
             }
         );
+        let f = [0, 0, 6, 1, 0x24, 0, 0, 0, 3, 0, 0, 0, 3, 16, 0x82];
+        assert!(matches!(
+            parse(&f).unwrap(),
+            Frame::Headers {
+                self_dependent: true,
+                ..
+            }
+        ));
         let f = [0, 0, 5, 2, 0, 0, 0, 0, 3, 0, 0, 0, 3, 16];
         assert_eq!(
             parse(&f).unwrap_err(),

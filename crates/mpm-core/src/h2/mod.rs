@@ -56,9 +56,10 @@
 //!    reader of one stream holds only that stream's bytes; the others go
 //!    on. New events may follow a write (drain them).
 //! 5. **Time.** The driver owns the timeouts: [`Session::is_idle`] (no
-//!    stream: the keep-alive timeout), [`Session::is_stalled`] (bytes
-//!    wait but every window is shut: the send timeout, then
-//!    [`Session::abort`]).
+//!    stream: the keep-alive timeout; [`Session::release_buffers`] then
+//!    leaves the session its HPACK tables and little else),
+//!    [`Session::is_stalled`] (bytes wait but every window is shut: the
+//!    send timeout, then [`Session::abort`]).
 //! 6. **Stop.** [`Session::shutdown`] on a graceful restart or stop
 //!    (GOAWAY in two steps: in-flight requests still arrive and are
 //!    served), [`Session::finish_shutdown`] when the wait for the

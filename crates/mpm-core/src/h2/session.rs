@@ -505,7 +505,8 @@ impl Session {
                 block,
                 end_stream,
                 end_headers,
-            } => self.on_headers(stream, block, end_stream, end_headers),
+                self_dependent,
+            } => self.on_headers(stream, block, end_stream, end_headers, self_dependent),
             Frame::Continuation {
                 stream: _,
                 block,
@@ -703,6 +704,7 @@ impl Session {
         block: &[u8],
         end_stream: bool,
         end_headers: bool,
+        self_dependent: bool,
     ) -> Result<(), H2Error> {
         if id.is_multiple_of(2) {
             return Err(H2Error::connection(
@@ -735,7 +737,14 @@ impl Session {
             });
         } else {
             self.last_opened = id;
-            self.open_stream(id, end_stream)
+            if self_dependent {
+                BlockFor::Discard(Some((
+                    ErrorCode::ProtocolError,
+                    "a stream that depends on itself",
+                )))
+            } else {
+                self.open_stream(id, end_stream)
+            }
         };
         let b = Block {
             stream: id,
@@ -1432,6 +1441,23 @@ impl Session {
                 .streams
                 .values()
                 .any(|st| !st.pending.is_empty() && !st.local_closed)
+    }
+
+    /// Free the buffers an idle connection does not need (the output
+    /// batch, a frame's partial bytes, the HPACK decoder's scratch):
+    /// call it when [`Session::is_idle`] and nothing waits to be written,
+    /// so that an idle HTTP/2 connection holds its HPACK tables and
+    /// little else. A no-op otherwise.
+    pub fn release_buffers(&mut self) {
+        if !self.is_idle() || self.wants_write() {
+            return;
+        }
+        self.out = Vec::new();
+        self.out_pos = 0;
+        self.ctrl = Vec::new();
+        self.heads = Vec::new();
+        self.partial = Vec::new();
+        self.decoder.release_scratch();
     }
 
     /// Streams open (counted against `H2MaxSessionStreams`).

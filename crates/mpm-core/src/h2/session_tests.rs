@@ -1064,3 +1064,37 @@ fn an_upgraded_connection_answers_its_first_request_on_stream_one() {
     );
     assert!(Session::upgraded(&H2Config::default(), b"!!").is_err());
 }
+
+#[test]
+fn a_stream_that_depends_on_itself_is_reset_and_its_header_block_still_counts() {
+    let mut c = Client::start(H2Config::default());
+    let b = c.block(&get("/self"));
+    let mut payload = vec![0, 0, 0, 1, 16];
+    payload.extend_from_slice(&b);
+    c.raw(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM | flag::PRIORITY,
+        1,
+        &payload,
+    );
+    assert_eq!(rst_in(&c.read()), Some((1, ErrorCode::ProtocolError)));
+    assert!(c.events().is_empty());
+    // The client's encoder indexed the fields; the server's decoder did too.
+    c.headers(3, &get("/self"), true);
+    assert_eq!(c.request().1.uri, "/self");
+}
+
+#[test]
+fn an_idle_session_gives_back_its_buffers() {
+    let mut c = Client::start(H2Config::default());
+    c.headers(1, &get("/"), true);
+    c.request();
+    c.server
+        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
+        .unwrap();
+    c.server.send_data(1, &[0; 60_000], true).unwrap();
+    c.read();
+    assert!(c.server.buffered() > 60_000);
+    c.server.release_buffers();
+    assert_eq!(c.server.buffered(), 0, "an idle session holds no buffer");
+}

@@ -72,6 +72,13 @@ impl Decoder {
         self.table.size()
     }
 
+    /// Free the scratch buffers literals are decoded into (an idle
+    /// connection keeps only its table).
+    pub fn release_scratch(&mut self) {
+        self.name = Vec::new();
+        self.value = Vec::new();
+    }
+
     /// Our `SETTINGS_HEADER_TABLE_SIZE` changed (and was acknowledged):
     /// the peer may use up to `size`. Lowered below the table's maximum,
     /// the next block must start with a size update.

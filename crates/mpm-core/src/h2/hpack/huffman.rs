@@ -1,7 +1,7 @@
 //! HPACK's static Huffman code (RFC 7541 §5.2, Appendix B).
 //!
 //! Encoding packs each octet's code into a 64-bit accumulator. Decoding
-//! walks a table built once from [`CODES`](super::huffman_table::CODES):
+//! walks a table built once from the code table (`huffman_table.rs`):
 //! the code's binary tree, read four bits at a time (each of the 255
 //! inner nodes has 16 transitions; a nibble completes at most one symbol
 //! since the shortest code has 5 bits). The end of a string must be a
