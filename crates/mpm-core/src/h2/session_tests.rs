@@ -1098,3 +1098,10 @@ fn an_idle_session_gives_back_its_buffers() {
     c.server.release_buffers();
     assert_eq!(c.server.buffered(), 0, "an idle session holds no buffer");
 }
+
+#[test]
+fn a_session_can_move_between_threads() {
+    fn is_send<T: Send + 'static>() {}
+    is_send::<Session>();
+    is_send::<Event>();
+}
