@@ -1031,7 +1031,8 @@ impl Session {
             e.reason.as_bytes(),
         );
         // The streams' responses will not be sent.
-        let ids: Vec<u32> = self.streams.keys().copied().collect();
+        let mut ids: Vec<u32> = self.streams.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             if let Some(st) = self.remove_stream(id, true) {
                 if st.delivered && !st.local_closed {
@@ -1257,6 +1258,10 @@ impl Session {
     pub fn consume(&mut self, stream: u32, n: usize) {
         let n = u32::try_from(n).unwrap_or(u32::MAX);
         self.consume_inner(stream, n, true);
+        // A client that sends bodies but never reads our WINDOW_UPDATEs.
+        if let Err(e) = self.check_backlog() {
+            self.fail(e);
+        }
     }
 
     fn consume_inner(&mut self, stream: u32, n: u32, handed_out: bool) {

@@ -1105,3 +1105,23 @@ fn a_session_can_move_between_threads() {
     is_send::<Session>();
     is_send::<Event>();
 }
+
+#[test]
+fn a_connection_error_resets_the_open_streams_in_stream_order() {
+    // Found by the h2_session fuzz target: the order followed a hash map's.
+    let mut c = Client::start(H2Config::default());
+    for id in [1, 3, 5, 7, 9] {
+        c.headers(id, &get("/"), true);
+    }
+    c.events();
+    c.data(0, b"", false);
+    let resets: Vec<u32> = c
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reset { stream, .. } => Some(*stream),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resets, [1, 3, 5, 7, 9]);
+}
