@@ -27,7 +27,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, StatusCode};
+use mpm_core::http::{HeaderMap, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use mpm_core::h2::{frame, Event, H2Config, Session};
 use mpm_core::Limits;
