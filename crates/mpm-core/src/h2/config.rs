@@ -28,6 +28,14 @@ pub struct H2Config {
     /// [`Session::send_data`]: super::Session::send_data
     /// [`Event::Writable`]: super::Event::Writable
     pub stream_max_mem: usize,
+    /// `SETTINGS_HEADER_TABLE_SIZE` (4096): the HPACK table the client may
+    /// fill with request fields, kept per connection as long as it lives.
+    /// A client may use the default 4096 until it acknowledges a smaller
+    /// value, then must shrink its table.
+    pub header_table_size: u32,
+    /// The HPACK table our responses' fields fill (1024, at most 4096):
+    /// what an idle connection keeps besides the client's table.
+    pub response_table_size: u32,
     /// The largest frame payload we accept (`SETTINGS_MAX_FRAME_SIZE`,
     /// 16384); a larger frame is a FRAME_SIZE_ERROR.
     pub max_frame_size: u32,
@@ -72,6 +80,8 @@ impl Default for H2Config {
             max_concurrent_streams: 100,
             window_size: 65_535,
             stream_max_mem: 65_536,
+            header_table_size: 4096,
+            response_table_size: 1024,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_header_list: 65_536,
             max_continuations: 128,

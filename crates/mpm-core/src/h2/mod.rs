@@ -89,6 +89,7 @@
 //! | response buffering | `stream_max_mem` (`H2StreamMaxMemSize`) per stream | `send_data` takes no more |
 //! | stream ids | `max_requests`, and id 2^31 - 1 | GOAWAY(NO_ERROR) |
 //! | zero-window stall | the driver's timeout ([`Session::is_stalled`]) | [`Session::abort`] |
+//! | HPACK tables an idle connection keeps | `header_table_size` (4096) + `response_table_size` (1024) | the client must shrink its table |
 //!
 //! # Example
 //!

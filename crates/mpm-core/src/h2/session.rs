@@ -281,7 +281,7 @@ impl Session {
             phase: Phase::Preface(0),
             partial: Vec::new(),
             decoder: hpack::Decoder::new(hpack::DEFAULT_TABLE_SIZE),
-            encoder: hpack::Encoder::new(),
+            encoder: hpack::Encoder::with_limit(cfg.response_table_size as usize),
             streams: HashMap::new(),
             last_opened: 0,
             last_processed: 0,
@@ -310,6 +310,9 @@ impl Session {
             (setting::ENABLE_PUSH, 0),
             (setting::MAX_HEADER_LIST_SIZE, cfg.max_header_list),
         ];
+        if cfg.header_table_size != 4096 {
+            params.push((setting::HEADER_TABLE_SIZE, cfg.header_table_size));
+        }
         if cfg.window_size != 65_535 {
             params.push((
                 setting::INITIAL_WINDOW_SIZE,
@@ -515,7 +518,12 @@ impl Session {
             Frame::Priority { .. } | Frame::Unknown { .. } => Ok(()),
             Frame::RstStream { stream, code } => self.on_reset(stream, code, now),
             Frame::Settings { ack: true, .. } => {
-                self.settings_acked = true;
+                if !self.settings_acked {
+                    self.settings_acked = true;
+                    // Our table size now binds the client's blocks.
+                    self.decoder
+                        .set_allowed_size(self.cfg.header_table_size as usize);
+                }
                 Ok(())
             }
             Frame::Settings { ack: false, params } => {

@@ -1125,3 +1125,51 @@ fn a_connection_error_resets_the_open_streams_in_stream_order() {
         .collect();
     assert_eq!(resets, [1, 3, 5, 7, 9]);
 }
+
+#[test]
+fn a_smaller_header_table_binds_the_client_once_it_acknowledges() {
+    let mut c = Client {
+        server: Session::new(&H2Config {
+            header_table_size: 256,
+            ..H2Config::default()
+        }),
+        enc: hpack::Encoder::new(),
+        dec: hpack::Decoder::default(),
+        now: Instant::now(),
+    };
+    let out = c.read();
+    assert_eq!(out[0].kind, kind::SETTINGS);
+    let params = &out[0].payload;
+    assert!(Frame::settings(params).any(|p| p == (setting::HEADER_TABLE_SIZE, 256)));
+    let mut wire = PREFACE.to_vec();
+    frame::encode_settings(&mut wire, &[]);
+    frame::encode_settings_ack(&mut wire);
+    c.send(&wire);
+    // A block without the size update the lowered setting requires.
+    c.headers(1, &get("/"), true);
+    assert_eq!(
+        goaway_in(&c.read()).map(|g| g.1),
+        Some(ErrorCode::CompressionError)
+    );
+    // With it, served.
+    let mut c2 = Client::start(H2Config {
+        header_table_size: 256,
+        ..H2Config::default()
+    });
+    c2.enc.set_max_size(256);
+    c2.headers(1, &get("/"), true);
+    assert_eq!(c2.request().0, 1);
+}
+
+#[test]
+fn the_response_table_announces_its_smaller_size_in_the_first_block() {
+    let mut c = Client::start(H2Config::default());
+    c.headers(1, &get("/"), true);
+    c.request();
+    c.server
+        .send_response(1, StatusCode::OK, &HeaderMap::new(), true)
+        .unwrap();
+    let out = c.read();
+    // 0x3f 0xe1 0x07: a size update to 1024, then :status 200 (0x88).
+    assert_eq!(out[0].payload, [0x3f, 0xe1, 0x07, 0x88]);
+}

@@ -35,14 +35,16 @@ impl Indexing {
 }
 
 /// An HPACK encoder: our dynamic table, bounded by the size the peer
-/// allows (its `SETTINGS_HEADER_TABLE_SIZE`) and by
-/// [`DEFAULT_TABLE_SIZE`] whatever it allows.
+/// allows (its `SETTINGS_HEADER_TABLE_SIZE`) and by our own limit
+/// whatever it allows.
 #[derive(Debug, Clone)]
 pub struct Encoder {
     table: DynamicTable,
     /// Size updates owed at the start of the next block (§4.2): the
     /// smallest size set since the last block, then the final one.
     pending: Option<(usize, usize)>,
+    /// The most we let the table take.
+    limit: usize,
 }
 
 impl Default for Encoder {
@@ -57,13 +59,24 @@ impl Encoder {
         Encoder {
             table: DynamicTable::new(DEFAULT_TABLE_SIZE),
             pending: None,
+            limit: DEFAULT_TABLE_SIZE,
         }
     }
 
+    /// An encoder whose table never takes more than `limit` bytes (less
+    /// than the 4096 the peer allows by default: what each connection's
+    /// table costs us). The first block announces the size.
+    pub fn with_limit(limit: usize) -> Self {
+        let mut e = Encoder::new();
+        e.limit = limit.min(DEFAULT_TABLE_SIZE);
+        e.set_max_size(DEFAULT_TABLE_SIZE);
+        e
+    }
+
     /// The peer's `SETTINGS_HEADER_TABLE_SIZE`: the table is kept at most
-    /// that large (and at most [`DEFAULT_TABLE_SIZE`]).
+    /// that large (and within our limit).
     pub fn set_max_size(&mut self, peer: usize) {
-        let size = peer.min(DEFAULT_TABLE_SIZE);
+        let size = peer.min(self.limit);
         if size == self.table.max() && self.pending.is_none() {
             return;
         }
