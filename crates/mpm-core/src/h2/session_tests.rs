@@ -65,14 +65,19 @@ fn post(path: &str) -> Vec<(&'static str, String)> {
 }
 
 impl Client {
-    /// A session past the preface and both SETTINGS, output drained.
-    fn start(cfg: H2Config) -> Client {
-        let mut c = Client {
-            server: Session::new(&cfg),
+    /// A client of `server`, nothing sent yet.
+    fn of(server: Session) -> Client {
+        Client {
+            server,
             enc: hpack::Encoder::new(),
             dec: hpack::Decoder::default(),
             now: Instant::now(),
-        };
+        }
+    }
+
+    /// A session past the preface and both SETTINGS, output drained.
+    fn start(cfg: H2Config) -> Client {
+        let mut c = Client::of(Session::new(&cfg));
         let mut wire = PREFACE.to_vec();
         frame::encode_settings(&mut wire, &[]);
         frame::encode_settings_ack(&mut wire);
@@ -166,6 +171,21 @@ impl Client {
         got
     }
 
+    /// A session that has received `GET path` on stream 1.
+    fn with_get(cfg: H2Config, path: &str) -> Client {
+        let mut c = Client::start(cfg);
+        c.headers(1, &get(path), true);
+        c.request();
+        c
+    }
+
+    /// The server answers `stream` with 200 and no field.
+    fn respond(&mut self, stream: u32, end_stream: bool) {
+        self.server
+            .send_response(stream, StatusCode::OK, &HeaderMap::new(), end_stream)
+            .unwrap();
+    }
+
     /// The one request event expected now.
     fn request(&mut self) -> (u32, crate::h1::RequestHead) {
         match self.events().as_slice() {
@@ -256,12 +276,7 @@ fn the_server_preface_announces_its_limits_and_opens_the_connection_window() {
 fn a_connection_that_does_not_open_with_the_preface_gets_goaway_protocol_error() {
     let mut s = Session::new(&H2Config::default());
     s.receive(b"GET / HTTP/1.1\r\n\r\n", Instant::now());
-    let mut c = Client {
-        server: s,
-        enc: hpack::Encoder::new(),
-        dec: hpack::Decoder::default(),
-        now: Instant::now(),
-    };
+    let mut c = Client::of(s);
     let out = c.read();
     assert_eq!(goaway_in(&out), Some((0, ErrorCode::ProtocolError)));
     assert!(c.server.is_finished());
@@ -273,12 +288,7 @@ fn a_first_frame_other_than_settings_gets_goaway_protocol_error() {
     let mut wire = PREFACE.to_vec();
     frame::encode_ping(&mut wire, false, [0; 8]);
     s.receive(&wire, Instant::now());
-    let mut c = Client {
-        server: s,
-        enc: hpack::Encoder::new(),
-        dec: hpack::Decoder::default(),
-        now: Instant::now(),
-    };
+    let mut c = Client::of(s);
     assert_eq!(goaway_in(&c.read()), Some((0, ErrorCode::ProtocolError)));
 }
 
@@ -424,12 +434,8 @@ fn a_body_longer_or_shorter_than_its_content_length_is_reset() {
 
 #[test]
 fn a_response_larger_than_the_window_waits_for_window_updates() {
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/big"), true);
-    c.request();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
-        .unwrap();
+    let mut c = Client::with_get(H2Config::default(), "/big");
+    c.respond(1, false);
     let body = vec![1u8; 65_536];
     assert_eq!(c.server.send_data(1, &body, true), Ok(65_536));
     let out = c.read();
@@ -465,9 +471,7 @@ fn a_change_of_initial_window_size_applies_to_open_streams() {
     c.headers(1, &get("/"), true);
     c.request();
     c.read();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
-        .unwrap();
+    c.respond(1, false);
     c.server.send_data(1, &[5; 100], true).unwrap();
     let out = c.read();
     assert_eq!(
@@ -493,15 +497,14 @@ fn a_change_of_initial_window_size_applies_to_open_streams() {
 
 #[test]
 fn send_data_takes_no_more_than_the_stream_memory_bound_and_says_when_there_is_room() {
-    let mut c = Client::start(H2Config {
-        stream_max_mem: 1000,
-        ..H2Config::default()
-    });
-    c.headers(1, &get("/"), true);
-    c.request();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
-        .unwrap();
+    let mut c = Client::with_get(
+        H2Config {
+            stream_max_mem: 1000,
+            ..H2Config::default()
+        },
+        "/",
+    );
+    c.respond(1, false);
     assert_eq!(c.server.send_data(1, &[0; 3000], true), Ok(1000));
     assert_eq!(c.server.send_capacity(1), 0);
     c.read();
@@ -536,9 +539,7 @@ fn one_slow_stream_does_not_hold_back_another() {
     c.events();
     c.read();
     for id in [1, 3] {
-        c.server
-            .send_response(id, StatusCode::OK, &HeaderMap::new(), false)
-            .unwrap();
+        c.respond(id, false);
         c.server.send_data(id, b"body", true).unwrap();
     }
     c.read();
@@ -563,9 +564,7 @@ fn streams_past_max_concurrent_streams_are_refused() {
     assert_eq!(c.events().len(), 2);
     assert_eq!(rst_in(&c.read()), Some((5, ErrorCode::RefusedStream)));
     // Its HPACK state was kept: a later request on a freed slot decodes.
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), true)
-        .unwrap();
+    c.respond(1, true);
     c.read();
     c.events();
     c.headers(7, &get("/later"), true);
@@ -847,9 +846,7 @@ fn a_settings_flood_from_a_client_that_does_not_read_ends_with_enhance_your_calm
 
 #[test]
 fn a_graceful_shutdown_sends_two_goaways_and_serves_what_came_before_the_second() {
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/a"), true);
-    c.request();
+    let mut c = Client::with_get(H2Config::default(), "/a");
     c.server.shutdown();
     let out = c.read();
     assert_eq!(goaway_in(&out), Some(((1 << 31) - 1, ErrorCode::NoError)));
@@ -867,9 +864,7 @@ fn a_graceful_shutdown_sends_two_goaways_and_serves_what_came_before_the_second(
     assert!(c.events().is_empty());
     assert!(!c.server.is_finished(), "streams 1 and 3 are still open");
     for id in [1, 3] {
-        c.server
-            .send_response(id, StatusCode::OK, &HeaderMap::new(), true)
-            .unwrap();
+        c.respond(id, true);
     }
     c.read();
     assert!(
@@ -880,9 +875,7 @@ fn a_graceful_shutdown_sends_two_goaways_and_serves_what_came_before_the_second(
 
 #[test]
 fn finish_shutdown_sends_the_final_goaway_without_waiting_for_the_ping() {
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/a"), true);
-    c.request();
+    let mut c = Client::with_get(H2Config::default(), "/a");
     c.server.shutdown();
     c.read();
     c.server.finish_shutdown();
@@ -930,9 +923,7 @@ fn frames_on_idle_and_closed_streams_get_their_errors() {
     c.data(1, b"x", false);
     assert_eq!(goaway_in(&c.read()), Some((0, ErrorCode::ProtocolError)));
     // DATA after END_STREAM.
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/"), true);
-    c.request();
+    let mut c = Client::with_get(H2Config::default(), "/");
     c.data(1, b"x", false);
     assert_eq!(rst_in(&c.read()), Some((1, ErrorCode::StreamClosed)));
     // RST_STREAM and WINDOW_UPDATE on a stream never opened.
@@ -943,12 +934,8 @@ fn frames_on_idle_and_closed_streams_get_their_errors() {
     c.raw(kind::WINDOW_UPDATE, 0, 1, &[0, 0, 0, 8]);
     assert_eq!(goaway_in(&c.read()), Some((0, ErrorCode::ProtocolError)));
     // HEADERS on a stream closed normally.
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/"), true);
-    c.request();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), true)
-        .unwrap();
+    let mut c = Client::with_get(H2Config::default(), "/");
+    c.respond(1, true);
     c.read();
     c.headers(1, &get("/"), true);
     assert_eq!(
@@ -979,9 +966,7 @@ fn trailers_end_a_request_body_and_follow_a_response_body() {
     assert!(
         matches!(&events[1], Event::Trailers { stream: 1, headers } if headers["x-checksum"] == "abc")
     );
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
-        .unwrap();
+    c.respond(1, false);
     c.server.send_data(1, b"x", false).unwrap();
     let mut t = HeaderMap::new();
     t.insert("grpc-status", "0".parse().unwrap());
@@ -1019,9 +1004,7 @@ fn a_response_finished_before_the_request_body_ends_resets_the_stream_with_no_er
 
 #[test]
 fn sending_on_a_stream_the_client_reset_fails() {
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/"), true);
-    c.request();
+    let mut c = Client::with_get(H2Config::default(), "/");
     c.raw(kind::RST_STREAM, 0, 1, &[0, 0, 0, 8]);
     assert!(matches!(
         c.events().as_slice(),
@@ -1045,16 +1028,9 @@ fn an_upgraded_connection_answers_its_first_request_on_stream_one() {
     let mut wire = PREFACE.to_vec();
     frame::encode_settings(&mut wire, &[]);
     s.receive(&wire, Instant::now());
-    let mut c = Client {
-        server: s,
-        enc: hpack::Encoder::new(),
-        dec: hpack::Decoder::default(),
-        now: Instant::now(),
-    };
+    let mut c = Client::of(s);
     c.read();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
-        .unwrap();
+    c.respond(1, false);
     c.server.send_data(1, &[0; 20], true).unwrap();
     let out = c.read();
     assert_eq!(
@@ -1086,12 +1062,8 @@ fn a_stream_that_depends_on_itself_is_reset_and_its_header_block_still_counts() 
 
 #[test]
 fn an_idle_session_gives_back_its_buffers() {
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/"), true);
-    c.request();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), false)
-        .unwrap();
+    let mut c = Client::with_get(H2Config::default(), "/");
+    c.respond(1, false);
     c.server.send_data(1, &[0; 60_000], true).unwrap();
     c.read();
     assert!(c.server.buffered() > 60_000);
@@ -1128,15 +1100,10 @@ fn a_connection_error_resets_the_open_streams_in_stream_order() {
 
 #[test]
 fn a_smaller_header_table_binds_the_client_once_it_acknowledges() {
-    let mut c = Client {
-        server: Session::new(&H2Config {
-            header_table_size: 256,
-            ..H2Config::default()
-        }),
-        enc: hpack::Encoder::new(),
-        dec: hpack::Decoder::default(),
-        now: Instant::now(),
-    };
+    let mut c = Client::of(Session::new(&H2Config {
+        header_table_size: 256,
+        ..H2Config::default()
+    }));
     let out = c.read();
     assert_eq!(out[0].kind, kind::SETTINGS);
     let params = &out[0].payload;
@@ -1163,12 +1130,8 @@ fn a_smaller_header_table_binds_the_client_once_it_acknowledges() {
 
 #[test]
 fn the_response_table_announces_its_smaller_size_in_the_first_block() {
-    let mut c = Client::start(H2Config::default());
-    c.headers(1, &get("/"), true);
-    c.request();
-    c.server
-        .send_response(1, StatusCode::OK, &HeaderMap::new(), true)
-        .unwrap();
+    let mut c = Client::with_get(H2Config::default(), "/");
+    c.respond(1, true);
     let out = c.read();
     // 0x3f 0xe1 0x07: a size update to 1024, then :status 200 (0x88).
     assert_eq!(out[0].payload, [0x3f, 0xe1, 0x07, 0x88]);
