@@ -10,8 +10,9 @@
 //! `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`), `te`
 //! other than `trailers`, a missing `:method`/`:scheme`/`:path` (CONNECT:
 //! `:authority` only), an empty `:path`, a `:path` not starting with `/`
-//! (but `*` for OPTIONS), an invalid `content-length`, and a `host` that
-//! names another authority than `:authority`. Requests over the server's
+//! (but `*` for OPTIONS), an invalid `content-length`, an `:authority`
+//! with userinfo (`user@host`), and a `host` that names another
+//! authority than `:authority`. Requests over the server's
 //! limits are answered instead, as HTTP/1.1 answers them: a `:path` longer
 //! than `LimitRequestLine` with 414, a field longer than
 //! `LimitRequestFieldSize` or more fields than `LimitRequestFields` with
@@ -241,6 +242,9 @@ impl Collector {
             (uri, Some(scheme), path)
         };
         if let Some(a) = &authority {
+            if a.contains(&b'@') {
+                return Err(malformed("an :authority with userinfo"));
+            }
             if let Some(host) = self.headers.get(HOST) {
                 if !host.as_bytes().eq_ignore_ascii_case(a) {
                     return Err(malformed("a host field that differs from :authority"));

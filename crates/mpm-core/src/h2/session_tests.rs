@@ -588,6 +588,11 @@ fn malformed_requests_are_reset_with_protocol_error() {
             "host differing from :authority",
             with(("host", "other.example")),
         ),
+        ("userinfo in :authority", {
+            let mut f = get("/");
+            f[3].1 = "user@example.com".into();
+            f
+        }),
         ("a response pseudo-header", with((":status", "200"))),
         ("an unknown pseudo-header", with((":foo", "bar"))),
         ("a value with LF", with(("x-a", "b\nc"))),
@@ -1135,4 +1140,33 @@ fn the_response_table_announces_its_smaller_size_in_the_first_block() {
     let out = c.read();
     // 0x3f 0xe1 0x07: a size update to 1024, then :status 200 (0x88).
     assert_eq!(out[0].payload, [0x3f, 0xe1, 0x07, 0x88]);
+}
+
+#[test]
+fn a_client_that_opens_no_window_leaves_a_stalled_session_the_driver_can_abort() {
+    let mut c = Client::start(H2Config::default());
+    let mut wire = Vec::new();
+    frame::encode_settings(&mut wire, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.send(&wire);
+    c.headers(1, &get("/"), true);
+    c.request();
+    c.respond(1, false);
+    c.server.send_data(1, b"never sent", true).unwrap();
+    let out = c.read();
+    assert!(
+        out.iter().all(|f| f.kind != kind::DATA),
+        "no window, no DATA: {out:?}"
+    );
+    assert!(c.server.is_stalled(), "bytes wait on a shut window");
+    assert!(
+        !c.server.wants_write(),
+        "nothing to write: the driver waits"
+    );
+    // The driver's send timeout passes.
+    c.server.abort(
+        ErrorCode::FlowControlError,
+        "the client opened no window in time",
+    );
+    assert_eq!(goaway_in(&c.read()), Some((1, ErrorCode::FlowControlError)));
+    assert!(c.server.is_finished());
 }
