@@ -256,8 +256,10 @@ pub struct Session {
     conn_to_update: u32,
     /// Control frames owed (acks, resets, window updates, GOAWAY).
     ctrl: Vec<u8>,
-    /// Header blocks encoded, in HPACK order.
+    /// Header blocks encoded, in HPACK order, and RST_STREAMs after them.
     heads: Vec<u8>,
+    /// The bytes of RST_STREAM frames in `heads`.
+    resets_owed: usize,
     out: Vec<u8>,
     out_pos: usize,
     /// Streams with bytes or an end to frame, round robin.
@@ -295,6 +297,7 @@ impl Session {
             conn_to_update: 0,
             ctrl: Vec::new(),
             heads: Vec::new(),
+            resets_owed: 0,
             out: Vec::new(),
             out_pos: 0,
             sendable: VecDeque::new(),
@@ -1014,7 +1017,7 @@ impl Session {
     /// Control frames owed past the bound: the client floods without
     /// reading.
     fn check_backlog(&self) -> Result<(), H2Error> {
-        if self.ctrl.len() > self.cfg.max_control_backlog {
+        if self.ctrl.len() + self.resets_owed > self.cfg.max_control_backlog {
             return Err(calm(
                 "the client sends frames that need an answer faster than it reads the answers",
             ));
@@ -1053,12 +1056,13 @@ impl Session {
         }
         self.sendable.clear();
         self.heads.clear();
+        self.resets_owed = 0;
         self.events.push_back(Event::ConnectionError(e));
     }
 
     /// A stream error: RST_STREAM with `code`, and the stream forgotten.
     fn reset_stream(&mut self, id: u32, code: ErrorCode) {
-        frame::encode_rst_stream(&mut self.ctrl, id, code);
+        self.queue_rst(id, code);
         if let Some(st) = self.remove_stream(id, true) {
             if st.delivered && !st.local_closed {
                 self.events.push_back(Event::Reset { stream: id, code });
@@ -1069,6 +1073,15 @@ impl Session {
         if let Err(e) = self.check_backlog() {
             self.fail(e);
         }
+    }
+
+    /// RST_STREAM goes after the response heads already queued (with
+    /// them, not with the control frames that are written first), so a
+    /// stream's HEADERS never arrive after its reset.
+    fn queue_rst(&mut self, id: u32, code: ErrorCode) {
+        let before = self.heads.len();
+        frame::encode_rst_stream(&mut self.heads, id, code);
+        self.resets_owed += self.heads.len() - before;
     }
 
     fn remove_stream(&mut self, id: u32, by_us: bool) -> Option<Stream> {
@@ -1105,7 +1118,7 @@ impl Session {
         if st.remote_closed {
             self.remove_stream(id, false);
         } else {
-            frame::encode_rst_stream(&mut self.ctrl, id, ErrorCode::NoError);
+            self.queue_rst(id, ErrorCode::NoError);
             self.remove_stream(id, true);
         }
     }
@@ -1256,7 +1269,7 @@ impl Session {
         if self.phase == Phase::Failed || !self.streams.contains_key(&stream) {
             return;
         }
-        frame::encode_rst_stream(&mut self.ctrl, stream, code);
+        self.queue_rst(stream, code);
         self.remove_stream(stream, true);
     }
 
@@ -1358,6 +1371,7 @@ impl Session {
     fn fill(&mut self) {
         self.out.append(&mut self.ctrl);
         self.out.append(&mut self.heads);
+        self.resets_owed = 0;
         let mut rounds = self.sendable.len();
         while rounds > 0 && self.out.len() < FILL_TARGET {
             rounds -= 1;

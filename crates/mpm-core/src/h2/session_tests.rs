@@ -1001,7 +1001,14 @@ fn a_response_finished_before_the_request_body_ends_resets_the_stream_with_no_er
     c.server
         .send_response(1, StatusCode::PAYLOAD_TOO_LARGE, &HeaderMap::new(), true)
         .unwrap();
-    assert_eq!(rst_in(&c.read()), Some((1, ErrorCode::NoError)));
+    let out = c.read();
+    let kinds: Vec<_> = out.iter().map(|f| (f.kind, f.stream)).collect();
+    assert_eq!(
+        kinds,
+        [(kind::HEADERS, 1), (kind::RST_STREAM, 1)],
+        "the response comes before the reset"
+    );
+    assert_eq!(rst_in(&out), Some((1, ErrorCode::NoError)));
     // The client's late data is ignored.
     c.data(1, b"late", true);
     assert!(c.read().is_empty());
