@@ -64,7 +64,11 @@
 //!    (GOAWAY in two steps: in-flight requests still arrive and are
 //!    served), [`Session::finish_shutdown`] when the wait for the
 //!    client's answer is over. Close the socket when
-//!    [`Session::is_finished`].
+//!    [`Session::is_finished`], with the lingering close HTTP/1.1 uses
+//!    (shut the write side, read and drop until the client closes or a
+//!    short bound passes): a client may have sent frames after its or our
+//!    GOAWAY, and closing with them unread makes the kernel send a reset
+//!    that can destroy our last frames before the client reads them.
 //!
 //! Under the event loop the loop owns the session and hands requests to
 //! worker threads, which send back response parts through the loop
