@@ -45,6 +45,7 @@ fi
 dict_for() {
     case "$1" in
         config_*) echo "$fuzz_dir/config.dict" ;;
+        h2_*|hpack_*) echo "$fuzz_dir/h2.dict" ;;
         *) echo "$fuzz_dir/fuzz.dict" ;;
     esac
 }

@@ -1927,7 +1927,7 @@ fn a_handler_nobody_registered_is_a_500_and_set_handler_none_undoes_an_outer_one
     let fx = Fixture::new();
     let root = fx.root();
     let site = fx.with_main(|m| {
-        m.dir.handler = Some(HandlerName::CgiScript);
+        m.dir.handler = Some(HandlerName::Other("imap-file".to_string()));
         m.sections.push(
             Section::new(SectionKind::Directory(root.join("sub"))).with(DirConfig {
                 handler: Some(HandlerName::None),
@@ -1935,7 +1935,7 @@ fn a_handler_nobody_registered_is_a_500_and_set_handler_none_undoes_an_outer_one
             }),
         );
     });
-    assert_status(&get(&site, "/hello.txt", &[]), 500, "cgi-script: no module");
+    assert_status(&get(&site, "/hello.txt", &[]), 500, "imap-file: no module");
     assert_status(
         &get(&site, "/sub/index.html", &[]),
         200,
