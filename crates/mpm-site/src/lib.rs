@@ -98,7 +98,8 @@
 //! - [`access_log`]: `CustomLog`, one line per exchange.
 //!
 //! What mod_cgi, mod_fcgid and mod_proxy_fcgi share: [`cgi`], a script's
-//! CGI/1.1 environment and its answer read back (RFC 3875).
+//! CGI/1.1 environment and its answer read back (RFC 3875); [`fastcgi`],
+//! the FastCGI protocol's records and one request over a connection.
 //!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
 //! from the network made safe for a log) and [`utc_time`].
@@ -111,6 +112,7 @@ pub mod cgi;
 pub mod conditional;
 pub mod config;
 pub mod error;
+pub mod fastcgi;
 pub mod file_cache;
 pub mod listing;
 pub mod log_escape;
