@@ -85,6 +85,9 @@ pub fn send_stdin(
 /// What happens to the connection once the request ended cleanly.
 pub type Release<S> = Box<dyn FnOnce(S) + Send>;
 
+/// Where the application's `STDERR` lines go (the error log).
+pub type StderrSink = Box<dyn FnMut(&[u8]) + Send>;
+
 /// The application's `STDOUT` as a [`Read`]: end of file after
 /// `END_REQUEST`. An error says why the answer is broken: the kind is
 /// `TimedOut` or `WouldBlock` (no byte within the socket's timeout),
@@ -99,7 +102,7 @@ pub struct Stdout<S: Read + AsFd> {
     /// Unread bytes are `buf[start..end]`.
     start: usize,
     end: usize,
-    stderr: Box<dyn FnMut(&[u8]) + Send>,
+    stderr: StderrSink,
     /// A `STDERR` line being gathered.
     line: Vec<u8>,
     release: Option<Release<S>>,
@@ -111,11 +114,7 @@ impl<S: Read + AsFd> Stdout<S> {
     /// The answer on `stream`: `stderr` gets each `STDERR` line (without
     /// its line end), `release` the connection when the request ended
     /// cleanly with nothing after it (`None`: it is closed).
-    pub fn new(
-        stream: S,
-        stderr: Box<dyn FnMut(&[u8]) + Send>,
-        release: Option<Release<S>>,
-    ) -> Self {
+    pub fn new(stream: S, stderr: StderrSink, release: Option<Release<S>>) -> Self {
         Stdout {
             stream: Some(stream),
             reader: RecordReader::new(REQUEST_ID),
