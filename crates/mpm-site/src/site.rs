@@ -377,6 +377,7 @@ impl Handler for Site {
             let facts = ServerFacts {
                 server_name: &host.server_name,
                 server_version: &self.status.server_version,
+                document_root: &host.document_root,
             };
             return host.proxy.forward(&route, req, conn, &facts);
         }
