@@ -85,8 +85,9 @@
 //! - [`static_files`]: a file or directory below a root, with
 //!   `<Directory>` settings; [`mime`] gives its content type,
 //!   [`conditional`] decides 200, 206, 304, 412 or 416.
-//! - [`proxy`]: mod_proxy's `ProxyPass` to HTTP/1.1 backends, with a
-//!   pool of kept-alive connections per backend and child; balancers
+//! - [`proxy`]: mod_proxy's `ProxyPass` to HTTP/1.1 backends and
+//!   FastCGI applications (`fcgi://`, php-fpm; TCP or Unix sockets), with
+//!   a pool of kept-alive connections per backend and child; balancers
 //!   (`balancer://`) whose members' state every child shares, their
 //!   health checks and the `balancer-manager` page.
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.

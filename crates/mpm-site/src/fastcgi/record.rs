@@ -226,6 +226,8 @@ pub struct RecordReader {
     /// `END_REQUEST`'s content as it arrives.
     end_body: [u8; 8],
     end_got: usize,
+    /// `END_REQUEST`'s content came; its padding is being skipped.
+    end_pending: bool,
 }
 
 impl RecordReader {
@@ -238,6 +240,17 @@ impl RecordReader {
             padding: 0,
             end_body: [0; 8],
             end_got: 0,
+            end_pending: false,
+        }
+    }
+
+    /// `END_REQUEST` and its padding came: the request is over.
+    fn end(&mut self) -> Event {
+        self.state = State::Ended;
+        let b = self.end_body;
+        Event::End {
+            app_status: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            protocol_status: b[4],
         }
     }
 
@@ -300,17 +313,10 @@ impl RecordReader {
                                 .copy_from_slice(&input[range]);
                             self.end_got += take;
                             if left == 0 {
-                                // The padding of END_REQUEST is not waited
-                                // for: the request is over.
-                                self.state = State::Ended;
-                                let b = self.end_body;
-                                return Ok((
-                                    at,
-                                    Some(Event::End {
-                                        app_status: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                                        protocol_status: b[4],
-                                    }),
-                                ));
+                                self.end_pending = true;
+                                if self.padding == 0 {
+                                    return Ok((at, Some(self.end())));
+                                }
                             }
                         }
                         _ => {}
@@ -324,6 +330,9 @@ impl RecordReader {
                         return Ok((at, None));
                     }
                     self.state = State::Header { got: 0 };
+                    if self.end_pending {
+                        return Ok((at, Some(self.end())));
+                    }
                     if at == input.len() {
                         return Ok((at, None));
                     }
@@ -440,8 +449,10 @@ mod tests {
         stream(&mut wire, STDERR, id, b"PHP Warning: x");
         stream(&mut wire, STDOUT, id, &vec![b'a'; 70_000]);
         stream(&mut wire, STDOUT, id, b"");
-        header(&mut wire, END_REQUEST, id, 8, 0);
+        // Padded, as some applications pad every record.
+        header(&mut wire, END_REQUEST, id, 8, 8);
         wire.extend_from_slice(&[0, 0, 0, 3, REQUEST_COMPLETE, 0, 0, 0]);
+        wire.extend_from_slice(&[0; 8]);
         wire
     }
 
