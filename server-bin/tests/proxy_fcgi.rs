@@ -742,3 +742,76 @@ fn proxy_fcgi_backend_type_generic_gives_the_path_alone_and_fpm_the_proxy_url() 
         );
     }
 }
+
+/// Debian's php-fpm configuration for Apache, unchanged: `.php` files
+/// handed to php-fpm by `SetHandler "proxy:unix:…|fcgi://localhost"` in
+/// `<FilesMatch>`, `DirectoryIndex index.php`; the script is the file
+/// the URL maps to, with its `PATH_INFO`; a missing script is mpmd's
+/// 404, never a question to PHP; other files stay files.
+fn debian_php_fpm_configuration(mpm: &str) {
+    let fpm = PhpFpm::start(PhpListen::Unix);
+    let site = php_site();
+    site.write("htdocs/app/index.php", "<?php echo \"index of app\\n\";");
+    site.write("htdocs/app/page.html", "<p>static</p>\n");
+    let port = free_port();
+    let mut server = start_mpm(
+        &site,
+        mpm,
+        port,
+        &format!(
+            "<FilesMatch \".+\\.php$\">\n    SetHandler \"proxy:unix:{}|fcgi://localhost\"\n</FilesMatch>\n\
+             DirectoryIndex index.php index.html\nProxyFCGIBackendType FPM\n",
+            fpm.socket.as_ref().unwrap().display()
+        ),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let (status, _, body) = curl_i(&[&format!("{base}/app/")]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "index of app\n"),
+        "DirectoryIndex index.php"
+    );
+
+    let (status, _, body) = curl_i(&[&format!("{base}/app/server.php/extra/path?q=1")]);
+    assert_eq!(status, 200, "{body}");
+    let vars = lines(&body);
+    let app = format!("{}/app", site.docroot().display());
+    for (name, want) in [
+        ("SCRIPT_FILENAME", format!("{app}/server.php")),
+        ("SCRIPT_NAME", "/app/server.php".to_string()),
+        ("PATH_INFO", "/extra/path".to_string()),
+        ("REQUEST_URI", "/app/server.php/extra/path?q=1".to_string()),
+        ("QUERY_STRING", "q=1".to_string()),
+        ("DOCUMENT_ROOT", site.docroot().display().to_string()),
+    ] {
+        assert_eq!(vars.get(name), Some(&want), "{name}; $_SERVER:\n{body}");
+    }
+
+    let (status, _, body) = curl_i(&[&format!("{base}/app/missing.php")]);
+    assert_eq!(status, 404, "a missing script gave {status}: {body}");
+    assert!(
+        !body.contains("File not found.") && !body.contains("Primary script unknown"),
+        "a missing script was passed to php-fpm, which answered: {body}"
+    );
+    server.wait_log("script not found or unable to stat", 1);
+
+    let (status, _, body) = curl_i(&[&format!("{base}/app/page.html")]);
+    assert_eq!((status, body.as_str()), (200, "<p>static</p>\n"));
+    let (status, _, body) = curl_i(&["-d", "a=1", &format!("{base}/app/post.php")]);
+    assert_eq!((status, body.as_str()), (200, "a=1\n"));
+}
+
+#[test]
+fn event_serves_php_with_debians_php_fpm_configuration() {
+    debian_php_fpm_configuration("event");
+}
+
+#[test]
+fn prefork_serves_php_with_debians_php_fpm_configuration() {
+    debian_php_fpm_configuration("prefork");
+}
+
+#[test]
+fn worker_serves_php_with_debians_php_fpm_configuration() {
+    debian_php_fpm_configuration("worker");
+}

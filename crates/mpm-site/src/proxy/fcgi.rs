@@ -12,6 +12,14 @@
 //! the worker and the script. As Apache's mod_proxy_fcgi, the answer is
 //! passed as the script gave it: a `Location` is not followed here.
 //!
+//! Two ways lead here: a `ProxyPass … fcgi://…` rule (`SCRIPT_FILENAME`
+//! is the backend URL's path and the rest of the request's), and
+//! `SetHandler "proxy:unix:/run/php/php-fpm.sock|fcgi://localhost"`
+//! ([`ProxyHandler`], Debian's php-fpm configuration): there the file
+//! the URL maps to is the script (`SCRIPT_FILENAME`, with the request's
+//! `PATH_INFO` and variables), and a script that does not exist is a 404
+//! from mpmd, never passed to PHP.
+//!
 //! The worker's pool keeps connections only with `enablereuse=on`
 //! (`FCGI_KEEP_CONN` is then asked for); a connection goes back to it
 //! once `END_REQUEST` came and nothing followed. A pooled connection that
@@ -48,29 +56,46 @@ use crate::pages::error_response;
 const BUF: usize = 64 * 1024;
 
 /// What the exchange knows of the request and this server.
-pub(super) struct Context<'a> {
-    pub(super) cfg: &'a ProxyConfig,
-    /// Path and query on the backend (the path %-encoded).
-    pub(super) target: &'a str,
-    /// The request's path, decoded and normalised (`SCRIPT_NAME`).
-    pub(super) script_name: &'a str,
-    pub(super) conn: &'a ConnInfo,
-    pub(super) server_name: &'a str,
-    pub(super) server_version: &'a str,
-    pub(super) document_root: &'a Path,
+pub(crate) struct Context<'a> {
+    /// `SCRIPT_FILENAME` (see [`script_filename`]).
+    pub(crate) script_filename: String,
+    /// `SCRIPT_NAME`: the decoded URL path of the script.
+    pub(crate) script_name: &'a str,
+    /// `PATH_INFO` (empty: none).
+    pub(crate) path_info: &'a str,
+    /// `REQUEST_URI`, when an internal redirect changed it (`None`: the
+    /// request's target).
+    pub(crate) request_uri: Option<&'a str>,
+    /// `QUERY_STRING`, when an internal redirect changed it.
+    pub(crate) query: Option<&'a str>,
+    /// The request's variables (`SetEnv`, the `REDIRECT_*` of an internal
+    /// redirect).
+    pub(crate) env: &'a [(String, String)],
+    /// `REMOTE_USER` and `AUTH_TYPE`.
+    pub(crate) user: Option<&'a str>,
+    pub(crate) auth_type: Option<&'a str>,
+    pub(crate) conn: &'a ConnInfo,
+    pub(crate) server_name: &'a str,
+    pub(crate) server_version: &'a str,
+    pub(crate) document_root: &'a Path,
+}
+
+/// `SCRIPT_FILENAME` of the script at `path` (decoded) on `worker`, as
+/// Apache writes it for `ProxyFCGIBackendType`: FPM,
+/// `proxy:fcgi://host:port/path` (php-fpm takes the path after the
+/// address); GENERIC, the path alone.
+pub(crate) fn script_filename(worker: &Worker, cfg: &ProxyConfig, path: &str) -> String {
+    match cfg.fcgi_backend_type {
+        FcgiBackendType::Fpm => format!("proxy:fcgi://{}{path}", worker.config.url.authority()),
+        FcgiBackendType::Generic => path.to_string(),
+    }
 }
 
 /// Pass `req` to the FastCGI application at `worker` and return its
 /// answer (or the proxy's own 502, 503 or 504).
-pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<'_>) -> Response {
-    let (target_path, _) = ctx.target.split_once('?').unwrap_or((ctx.target, ""));
-    let path = percent_encoding::percent_decode_str(target_path).decode_utf8_lossy();
-    let script_filename = match ctx.cfg.fcgi_backend_type {
-        // Apache's r->filename, which php-fpm takes the path from.
-        FcgiBackendType::Fpm => format!("proxy:fcgi://{}{path}", worker.config.url.authority()),
-        FcgiBackendType::Generic => path.into_owned(),
-    };
-    let env = environment(&req, ctx, &script_filename);
+pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<'_>) -> Response {
+    let script_filename = ctx.script_filename.as_str();
+    let env = environment(&req, ctx);
     let keep_conn = !worker.config.disable_reuse;
     let has_body = req.headers().contains_key(TRANSFER_ENCODING)
         || req
@@ -125,7 +150,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
     }
 
     let stderr = {
-        let (name, script) = (worker.name.clone(), script_filename.clone());
+        let (name, script) = (worker.name.clone(), script_filename.to_string());
         Box::new(move |line: &[u8]| {
             let mut text = String::with_capacity(line.len());
             escape(line, Quotes::Kept, &mut text);
@@ -139,7 +164,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
     let mut stdout = Stdout::new(stream, stderr, release);
     let (head, start) = match read_head(&mut stdout, ResponseLimits::default()) {
         Ok(answer) => answer,
-        Err(e) => return failed(worker, &script_filename, e),
+        Err(e) => return failed(worker, script_filename, e),
     };
 
     let mut response = Response::new(Body::Empty);
@@ -153,7 +178,7 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
         match stdout.read_buffered(&mut buf) {
             Ok(0) => break,
             Ok(n) => whole.extend_from_slice(&buf[..n]),
-            Err(e) => return failed(worker, &script_filename, ReadHeadError::Io(e)),
+            Err(e) => return failed(worker, script_filename, ReadHeadError::Io(e)),
         }
     }
     if stdout.is_ended() {
@@ -195,9 +220,11 @@ pub(super) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
 }
 
 /// The request's CGI environment, as mod_proxy_fcgi gives it.
-fn environment(req: &Request<'_>, ctx: &Context<'_>, script_filename: &str) -> crate::cgi::CgiEnv {
+fn environment(req: &Request<'_>, ctx: &Context<'_>) -> crate::cgi::CgiEnv {
     let uri = req.uri();
-    let request_uri = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let request_uri = ctx
+        .request_uri
+        .unwrap_or_else(|| uri.path_and_query().map_or("/", |pq| pq.as_str()));
     let headers = req.headers();
     let (server_name, server_port) = headers
         .get(HOST)
@@ -218,9 +245,13 @@ fn environment(req: &Request<'_>, ctx: &Context<'_>, script_filename: &str) -> c
     cgi.server_software = ctx.server_version;
     cgi.https = ctx.conn.is_secure();
     cgi.document_root = &document_root;
-    cgi.script_filename = script_filename;
+    cgi.script_filename = &ctx.script_filename;
     cgi.script_name = ctx.script_name;
-    cgi.query = uri.query();
+    cgi.path_info = ctx.path_info;
+    cgi.query = ctx.query.or(uri.query());
+    cgi.env = ctx.env;
+    cgi.remote_user = ctx.user;
+    cgi.auth_type = ctx.auth_type;
     let env = cgi.environment();
     for name in &env.skipped_headers {
         log::debug!("proxy_fcgi: not exporting header with invalid name as envvar: {name}");

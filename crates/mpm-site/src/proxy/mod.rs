@@ -34,7 +34,10 @@
 //!   without a byte (mod_proxy_wstunnel, mod_proxy_http's `upgrade=`);
 //! - `fcgi`: one request to a `fcgi://` worker (mod_proxy_fcgi): the
 //!   CGI environment as `PARAMS`, the body as `STDIN`, `STDOUT` read as a
-//!   CGI answer and streamed, `STDERR` to the error log.
+//!   CGI answer and streamed, `STDERR` to the error log;
+//! - [`ProxyHandler`]: the `proxy:…` handler names
+//!   (`SetHandler "proxy:unix:/run/php/php-fpm.sock|fcgi://localhost"`),
+//!   the file the URL maps to passed to a FastCGI application.
 //!
 //! The proxy blocks on its backend, so it runs on a worker thread under
 //! the event strategy: [`HostProxy::takes`] lets the site tell the loop
@@ -43,7 +46,8 @@
 pub mod balancer;
 pub mod config;
 mod exchange;
-mod fcgi;
+pub(crate) mod fcgi;
+pub mod handler;
 mod headers;
 pub mod health;
 pub mod manager;
@@ -61,6 +65,7 @@ pub use config::{
     BackendScheme, BackendUrl, FcgiBackendType, PassMatch, PassTarget, ProxyConfig, ProxyPass,
     ProxyPassReverse, ProxyRegex, ProxyVia, UpgradeRule, WorkerConfig,
 };
+pub use handler::ProxyHandler;
 pub use worker::Worker;
 
 use crate::pages::error_response;
@@ -304,10 +309,17 @@ impl HostProxy {
         let script_name = String::from_utf8_lossy(&script_name).into_owned();
         let forward = |worker: &Arc<Worker>, req: Request<'_>, target: &str| {
             if worker.config.url.scheme == BackendScheme::Fcgi {
+                let path = target.split_once('?').map_or(target, |(path, _)| path);
+                let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
                 let fcgi_ctx = fcgi::Context {
-                    cfg: &self.cfg,
-                    target,
+                    script_filename: fcgi::script_filename(worker, &self.cfg, &path),
                     script_name: &script_name,
+                    path_info: "",
+                    request_uri: None,
+                    query: None,
+                    env: &[],
+                    user: None,
+                    auth_type: None,
                     conn,
                     server_name: facts.server_name,
                     server_version: facts.server_version,
