@@ -815,3 +815,43 @@ fn prefork_serves_php_with_debians_php_fpm_configuration() {
 fn worker_serves_php_with_debians_php_fpm_configuration() {
     debian_php_fpm_configuration("worker");
 }
+
+#[test]
+fn a_request_body_past_limit_request_body_is_refused_with_413_under_every_strategy() {
+    let fpm = PhpFpm::start(PhpListen::Unix);
+    let site = php_site();
+    let body = site.path("body.txt");
+    std::fs::write(&body, "a=".to_string() + &"x".repeat(5000)).unwrap();
+    for mpm in ["event", "prefork", "worker"] {
+        let port = free_port();
+        let _server = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "LimitRequestBody 1000\nProxyPass /app/ \"{}\"\n",
+                fpm.url(&format!("{}/app/", site.docroot().display()))
+            ),
+        );
+        for framing in [
+            &["-H", "Content-Type: application/x-www-form-urlencoded"][..],
+            &["-H", "Transfer-Encoding: chunked"][..],
+        ] {
+            let (status, _, _) = curl_i(
+                &[
+                    framing,
+                    &[
+                        "--data-binary",
+                        &format!("@{}", body.display()),
+                        &format!("http://127.0.0.1:{port}/app/post.php"),
+                    ],
+                ]
+                .concat(),
+            );
+            assert_eq!(
+                status, 413,
+                "{mpm}: a 5 kB body ({framing:?}) past LimitRequestBody 1000 gave {status}"
+            );
+        }
+    }
+}
