@@ -110,8 +110,8 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             let (mut stream, reused) = match worker.checkout() {
                 Some(s) if attempt == 1 => (s, true),
                 _ => match connect(worker) {
-                    Ok(s) => (s, false),
-                    Err(response) => return response,
+                    Some(s) => (s, false),
+                    None => return error_response(StatusCode::SERVICE_UNAVAILABLE),
                 },
             };
             let mut head = Vec::with_capacity(2048);
@@ -276,17 +276,18 @@ fn split_host_port(host: &str) -> (&str, Option<u16>) {
     }
 }
 
-/// A new connection, or the 503 that says why there is none.
-fn connect(worker: &Worker) -> Result<BackendStream, Response> {
+/// A new connection, or `None` when there is none (the reason logged:
+/// the request gets 503).
+fn connect(worker: &Worker) -> Option<BackendStream> {
     match worker.connect() {
-        Ok(stream) => Ok(stream),
+        Ok(stream) => Some(stream),
         Err(ConnectError::InError(left)) => {
             log::error!(
                 "proxy_fcgi: {}: the application is in its error state for {} s more (retry=); 503 without trying",
                 worker.name,
                 left.as_secs() + 1
             );
-            Err(error_response(StatusCode::SERVICE_UNAVAILABLE))
+            None
         }
         Err(ConnectError::Failed(e)) => {
             log::error!(
@@ -294,7 +295,7 @@ fn connect(worker: &Worker) -> Result<BackendStream, Response> {
                 worker.name,
                 worker.config.retry.as_secs()
             );
-            Err(error_response(StatusCode::SERVICE_UNAVAILABLE))
+            None
         }
     }
 }
