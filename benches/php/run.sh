@@ -35,21 +35,14 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-if [ -z "${BENCH_HARNESS:-}" ]; then
-  for d in "$REPO/../shared/bench" "$REPO/../../shared/bench"; do [ -f "$d/run.sh" ] && BENCH_HARNESS=$d && break; done
-fi
-BENCH_HARNESS=${BENCH_HARNESS:-$REPO/../shared/bench}
-[ -f "$BENCH_HARNESS/run.sh" ] || { echo "error: no harness at $BENCH_HARNESS (set BENCH_HARNESS)" >&2; exit 1; }
-BENCH_HARNESS="$(cd "$BENCH_HARNESS" && pwd)"
-# ports, BENCH_OUT, wait_port, check_port_free, pid_alive, raise_nofile, ensure_www
-source "$BENCH_HARNESS/peers/lib.sh"
-
 ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5s}; WRK_CPUS=${WRK_CPUS:-1}; SCEN=${SCEN:-a c}
 BASE_PORT=${BASE_PORT:-27120}; MPMD_THREADS=${MPMD_THREADS:-16}; REUSE=${REUSE:-off}
+P_MPMD=$BASE_PORT; P_APACHE=$((BASE_PORT + 1))
+# The harness (its peers/lib.sh), the servers' configurations, stop_all at exit.
+source "$REPO/benches/lib.sh"
 case $REUSE in on) FPM_CHILDREN=${FPM_CHILDREN:-160}; PARAM=" enablereuse=on" ;;
                off) FPM_CHILDREN=${FPM_CHILDREN:-8}; PARAM="" ;;
                *) die "REUSE must be on or off" ;; esac
-P_MPMD=$BASE_PORT; P_APACHE=$((BASE_PORT + 1))
 ROOT="$BENCH_OUT/php"
 MPMD=${MPMD:-$REPO/target/release/mpmd}
 PIN=(taskset -c "$SERVER_CPUS")
@@ -68,8 +61,6 @@ raise_nofile
 for p in $P_MPMD $P_APACHE; do check_port_free "$p"; done
 rm -rf "$ROOT"; mkdir -p "$ROOT"/{fpm,apache,mpmd}/logs "$ROOT/pages" "$ROOT/apache/run"
 chmod 755 "$ROOT" "$ROOT"/*
-if [ "$(id -u)" = 0 ]; then APACHE_USER="User www-data
-Group www-data"; else APACHE_USER=""; fi
 
 # ---- the pages and php-fpm -------------------------------------------------------------
 printf '<?php echo "Hello, World!";\n' > "$ROOT/pages/hello.php"
@@ -94,95 +85,26 @@ FPMCONF
 # ---- Apache: event as the harness's apache-event-tuned, mod_proxy_fcgi ---------------
 PASS_HELLO="ProxyPass /hello \"unix:$SOCK|fcgi://localhost$ROOT/pages/hello.php\"$PARAM"
 PASS_4K="ProxyPass /static/4k.bin \"unix:$SOCK|fcgi://localhost$ROOT/pages/file4k.php\"$PARAM"
-cat > "$ROOT/apache/httpd.conf" <<APA
-ServerRoot "$ROOT/apache"
-Listen 127.0.0.1:$P_APACHE
-ServerName 127.0.0.1
-DefaultRuntimeDir run
-PidFile $ROOT/apache/httpd.pid
-ErrorLog logs/error.log
-LogLevel warn
-$APACHE_USER
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
-StartServers            2
-ServerLimit             8
-ThreadLimit             64
-ThreadsPerChild         64
-MinSpareThreads         64
-MaxSpareThreads         256
-MaxRequestWorkers       512
-MaxConnectionsPerChild  0
-Timeout 300
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 1000
-DocumentRoot $WWW
-<Directory />
-    Require all granted
-</Directory>
-$PASS_HELLO
-$PASS_4K
-APA
+{ apache_event_conf "$ROOT/apache" "$P_APACHE" proxy proxy_fcgi
+  echo "DocumentRoot $WWW"
+  echo "$PASS_HELLO"
+  echo "$PASS_4K"; } > "$ROOT/apache/httpd.conf"
 
 # ---- mpmd: event, one child (the servers share one CPU) -------------------------------
-cat > "$ROOT/mpmd/mpmd.conf" <<MPM
-ServerRoot $ROOT/mpmd
-PidFile $ROOT/mpmd/mpmd.pid
-ErrorLog $ROOT/mpmd/logs/error.log
-LogLevel warn
-LoadModule mpm_event_module modules/mod_mpm_event.so
-StartServers 1
-ServerLimit 1
-ThreadsPerChild $MPMD_THREADS
-ThreadLimit $MPMD_THREADS
-MaxRequestWorkers $MPMD_THREADS
-MinSpareThreads 1
-MaxSpareThreads 128
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 1000
-Listen 127.0.0.1:$P_MPMD
-ServerName 127.0.0.1
-DocumentRoot $WWW
-$PASS_HELLO
-$PASS_4K
-MPM
+{ mpmd_event_conf "$ROOT/mpmd" "$P_MPMD" "$MPMD_THREADS"
+  echo "DocumentRoot $WWW"
+  echo "$PASS_HELLO"
+  echo "$PASS_4K"; } > "$ROOT/mpmd/mpmd.conf"
 
-# ---- start, and stop by pid on exit ---------------------------------------------------
-PIDFILES=()
-stop_all() {
-  local f pid
-  for f in "${PIDFILES[@]}"; do
-    pid=$(cat "$f" 2>/dev/null) || continue
-    pid_alive "$pid" || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do pid_alive "$pid" || break; sleep 0.1; done
-    if pid_alive "$pid"; then echo "warning: $f: pid $pid still alive after 10 s" >&2; fi
-  done
-  return 0
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
+# ---- start (stop_all stops every server by its pid at exit) ---------------------------
 PIDFILES+=("$ROOT/fpm/php-fpm.pid")
 # -R: started as root, the pool runs as root (its pages are in a root-owned folder).
 "${PIN[@]}" "$FPM" -R -y "$ROOT/fpm/php-fpm.conf" -p "$ROOT/fpm" || die "php-fpm: start failed (see $ROOT/fpm/logs/)"
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || die "php-fpm: no socket at $SOCK"
 
-out=$(/usr/sbin/apache2 -f "$ROOT/apache/httpd.conf" -t 2>&1) || die "apache: config test failed: $out"
-PIDFILES+=("$ROOT/apache/httpd.pid")
-"${PIN[@]}" /usr/sbin/apache2 -f "$ROOT/apache/httpd.conf" -k start || die "apache: start failed (see $ROOT/apache/logs/error.log)"
-wait_port "$P_APACHE" up 10 || die "apache: not listening on $P_APACHE"
-
-out=$("$MPMD" -t -f "$ROOT/mpmd/mpmd.conf" 2>&1) || die "mpmd: config test failed: $out"
-PIDFILES+=("$ROOT/mpmd/mpmd.pid")
-"${PIN[@]}" "$MPMD" -f "$ROOT/mpmd/mpmd.conf" -k start > "$ROOT/mpmd/logs/stdout.log" 2>&1 \
-  || die "mpmd: start failed (see $ROOT/mpmd/logs/)"
-wait_port "$P_MPMD" up 10 || die "mpmd: not listening on $P_MPMD"
+start_apache "$ROOT/apache/httpd.conf" "$P_APACHE"
+start_mpmd "$ROOT/mpmd/mpmd.conf" "$P_MPMD"
 
 for t in "mpmd $P_MPMD" "apache $P_APACHE"; do
   set -- $t
