@@ -855,3 +855,38 @@ fn a_request_body_past_limit_request_body_is_refused_with_413_under_every_strate
         }
     }
 }
+
+fn head_answers(script: &str) -> Vec<u8> {
+    match script {
+        "/app/length" => fcgi_answer(b"Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n"),
+        "/app/no-content" => fcgi_answer(b"Status: 204\r\nContent-Length: 3\r\n\r\n"),
+        _ => fine(script),
+    }
+}
+
+#[test]
+fn a_head_request_keeps_the_scripts_content_length_and_204_has_no_body() {
+    let app = FakeApp::start(head_answers);
+    let site = Site::new();
+    let port = free_port();
+    let _server = start_mpm(
+        &site,
+        "event",
+        port,
+        &format!("ProxyPass /app/ fcgi://127.0.0.1:{}/srv/\n", app.port),
+    );
+    let resp = raw(
+        addr(port),
+        b"HEAD /app/length HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        (resp.status, resp.header("content-length")),
+        (200, Some("5")),
+        "HEAD of a script answering Content-Length: 5 without its body"
+    );
+    let resp = get(addr(port), "localhost", "/app/no-content");
+    assert_eq!(resp.status, 204);
+    assert_eq!(resp.header("content-length"), None, "{:?}", resp.headers);
+    let resp = get(addr(port), "localhost", "/app/other");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "fine\n"));
+}

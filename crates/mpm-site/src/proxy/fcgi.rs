@@ -42,7 +42,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use mpm_core::{Body, BodyWriter, ConnInfo, Request, Response};
 
 use super::config::{FcgiBackendType, ProxyConfig};
@@ -97,6 +97,7 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
     let script_filename = ctx.script_filename.as_str();
     let env = environment(&req, ctx);
     let keep_conn = !worker.config.disable_reuse;
+    let to_head = req.method() == Method::HEAD;
     let has_body = req.headers().contains_key(TRANSFER_ENCODING)
         || req
             .headers()
@@ -180,6 +181,21 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             Ok(n) => whole.extend_from_slice(&buf[..n]),
             Err(e) => return failed(worker, script_filename, ReadHeadError::Io(e)),
         }
+    }
+    if to_head || head.status == StatusCode::NO_CONTENT || head.status == StatusCode::NOT_MODIFIED {
+        // No body goes to the client; a HEAD answer keeps the length the
+        // script gave.
+        *response.body_mut() = match length {
+            Some(n) if to_head && n > 0 => Body::Reader {
+                reader: Box::new(io::empty()),
+                len: Some(n),
+            },
+            _ => Body::Empty,
+        };
+        if !to_head {
+            response.headers_mut().remove(CONTENT_LENGTH);
+        }
+        return response;
     }
     if stdout.is_ended() {
         if let Some(n) = length {
