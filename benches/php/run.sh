@@ -15,8 +15,9 @@
 #           mod_proxy_fcgi with the same ProxyPass lines
 # Both pass requests to the same php-fpm (the one each round runs against is the same
 # process): no connection reuse by default (mod_proxy_fcgi's default, and php-fpm's
-# children each hold one kept connection); REUSE=on gives both enablereuse=on (then
-# FPM_CHILDREN must be at least the connections both servers may keep: 128 by default).
+# children each hold one kept connection); REUSE=on gives both enablereuse=on, Apache
+# held to 2 children (128 threads) so that both servers' kept connections (128 + 16) fit
+# in the pool's 160 children (else requests wait in php-fpm's queue until the timeout).
 # The servers AND php-fpm run on CPU $SERVER_CPUS (default 0): a PHP request's whole
 # server-side cost (server + PHP) shares one CPU; wrk runs on CPU $WRK_CPUS (default 1),
 # through the shared harness's run.sh (scenarios a and c: keep-alive, 50 connections,
@@ -86,6 +87,9 @@ FPMCONF
 PASS_HELLO="ProxyPass /hello \"unix:$SOCK|fcgi://localhost$ROOT/pages/hello.php\"$PARAM"
 PASS_4K="ProxyPass /static/4k.bin \"unix:$SOCK|fcgi://localhost$ROOT/pages/file4k.php\"$PARAM"
 { apache_event_conf "$ROOT/apache" "$P_APACHE" proxy proxy_fcgi
+  # With reuse, every thread of every child may keep a php-fpm child: at most 2 x 64
+  # threads, so that Apache's and mpmd's kept connections fit in the pool.
+  if [ "$REUSE" = on ]; then printf 'ServerLimit 2\nMaxRequestWorkers 128\n'; fi
   echo "DocumentRoot $WWW"
   echo "$PASS_HELLO"
   echo "$PASS_4K"; } > "$ROOT/apache/httpd.conf"
