@@ -38,19 +38,11 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-if [ -z "${BENCH_HARNESS:-}" ]; then
-  # ../shared/bench beside the checkout (or beside its worktrees' folder)
-  for d in "$REPO/../shared/bench" "$REPO/../../shared/bench"; do [ -f "$d/run.sh" ] && BENCH_HARNESS=$d && break; done
-fi
-BENCH_HARNESS=${BENCH_HARNESS:-$REPO/../shared/bench}
-[ -f "$BENCH_HARNESS/run.sh" ] || { echo "error: no harness at $BENCH_HARNESS (set BENCH_HARNESS)" >&2; exit 1; }
-BENCH_HARNESS="$(cd "$BENCH_HARNESS" && pwd)"
-# ports, BENCH_OUT, wait_port, check_port_free, pid_alive, raise_nofile, ensure_www
-source "$BENCH_HARNESS/peers/lib.sh"
-
 ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5s}; WRK_CPUS=${WRK_CPUS:-1}; SCEN=${SCEN:-a}
 BASE_PORT=${BASE_PORT:-27110}; MPMD_THREADS=${MPMD_THREADS:-16}
 BACKEND=$BASE_PORT; P_MPMD=$((BASE_PORT + 1)); P_NGINX=$((BASE_PORT + 2)); P_APACHE=$((BASE_PORT + 3))
+# The harness (its peers/lib.sh), the servers' configurations, stop_all at exit.
+source "$REPO/benches/lib.sh"
 ROOT="$BENCH_OUT/proxy"
 MPMD=${MPMD:-$REPO/target/release/mpmd}
 PIN=(taskset -c "$SERVER_CPUS")
@@ -69,9 +61,8 @@ raise_nofile
 for p in $BACKEND $P_MPMD $P_NGINX $P_APACHE; do check_port_free "$p"; done
 rm -rf "$ROOT"; mkdir -p "$ROOT"/{backend,nginx,apache,mpmd}/{logs,tmp}
 chmod 755 "$ROOT" "$ROOT"/*
-# nginx and Apache children run as www-data when started as root.
-if [ "$(id -u)" = 0 ]; then USER_LINE="user www-data;"; APACHE_USER="User www-data
-Group www-data"; else USER_LINE=""; APACHE_USER=""; fi
+# nginx's workers run as www-data when started as root.
+if [ "$(id -u)" = 0 ]; then USER_LINE="user www-data;"; else USER_LINE=""; fi
 
 # ---- configs -------------------------------------------------------------------------
 nginx_common() { # $1 = runtime dir
@@ -131,79 +122,18 @@ NGX
 
 # Apache: event sized as the harness's apache-event-tuned (2 x 64 threads), mod_proxy_http
 # with its default per-child connection pool (enablereuse on, up to ThreadsPerChild).
-cat > "$ROOT/apache/httpd.conf" <<APA
-ServerRoot "$ROOT/apache"
-Listen 127.0.0.1:$P_APACHE
-ServerName 127.0.0.1
-DefaultRuntimeDir run
-PidFile $ROOT/apache/httpd.pid
-ErrorLog logs/error.log
-LogLevel warn
-$APACHE_USER
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-StartServers            2
-ServerLimit             8
-ThreadLimit             64
-ThreadsPerChild         64
-MinSpareThreads         64
-MaxSpareThreads         256
-MaxRequestWorkers       512
-MaxConnectionsPerChild  0
-Timeout 300
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 1000
-<Directory />
-    Require all granted
-</Directory>
-ProxyPass / http://127.0.0.1:$BACKEND/
-APA
+{ apache_event_conf "$ROOT/apache" "$P_APACHE" proxy proxy_http
+  echo "ProxyPass / http://127.0.0.1:$BACKEND/"; } > "$ROOT/apache/httpd.conf"
 mkdir -p "$ROOT/apache/run"
 
 # mpmd: event, one child (the proxy has one CPU). A proxied request holds a worker thread
 # while it waits for the backend; on loopback that wait is short, and 16 threads keep the
 # CPU busy: 64 cost ~15 % more CPU per request here (more threads to switch between).
-cat > "$ROOT/mpmd/mpmd.conf" <<MPM
-ServerRoot $ROOT/mpmd
-PidFile $ROOT/mpmd/mpmd.pid
-ErrorLog $ROOT/mpmd/logs/error.log
-LogLevel warn
-LoadModule mpm_event_module modules/mod_mpm_event.so
-StartServers 1
-ServerLimit 1
-ThreadsPerChild $MPMD_THREADS
-ThreadLimit $MPMD_THREADS
-MaxRequestWorkers $MPMD_THREADS
-MinSpareThreads 1
-MaxSpareThreads 128
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 1000
-Listen 127.0.0.1:$P_MPMD
-ServerName 127.0.0.1
-DocumentRoot $WWW
-ProxyPass / http://127.0.0.1:$BACKEND/
-MPM
+{ mpmd_event_conf "$ROOT/mpmd" "$P_MPMD" "$MPMD_THREADS"
+  echo "DocumentRoot $WWW"
+  echo "ProxyPass / http://127.0.0.1:$BACKEND/"; } > "$ROOT/mpmd/mpmd.conf"
 
-# ---- start, and stop by pid on exit ---------------------------------------------------
-PIDFILES=()
-stop_all() {
-  local f pid
-  for f in "${PIDFILES[@]}"; do
-    pid=$(cat "$f" 2>/dev/null) || continue
-    pid_alive "$pid" || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do pid_alive "$pid" || break; sleep 0.1; done
-    if pid_alive "$pid"; then echo "warning: $f: pid $pid still alive after 10 s" >&2; fi
-  done
-  return 0
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
+# ---- start (benches/lib.sh's stop_all stops every server by its pid at exit) ----------
 # count mode: instructions and system calls per proxied request (see the top).
 count() {
   local n1 n2 n cg=() st=() master child f best
@@ -286,17 +216,8 @@ start_nginx backend "$ROOT/backend" "$BACKEND"
 if [ "$MODE" = count ]; then count; exit 0; fi
 start_nginx nginx "$ROOT/nginx" "$P_NGINX"
 
-out=$(/usr/sbin/apache2 -f "$ROOT/apache/httpd.conf" -t 2>&1) || die "apache: config test failed: $out"
-PIDFILES+=("$ROOT/apache/httpd.pid")
-"${PIN[@]}" /usr/sbin/apache2 -f "$ROOT/apache/httpd.conf" -k start || die "apache: start failed (see $ROOT/apache/logs/error.log)"
-wait_port "$P_APACHE" up 10 || die "apache: not listening on $P_APACHE"
-
-out=$("$MPMD" -t -f "$ROOT/mpmd/mpmd.conf" 2>&1) || die "mpmd: config test failed: $out"
-PIDFILES+=("$ROOT/mpmd/mpmd.pid")
-# mpmd daemonizes like apache2 -k start: its master writes the pid file.
-"${PIN[@]}" "$MPMD" -f "$ROOT/mpmd/mpmd.conf" -k start > "$ROOT/mpmd/logs/stdout.log" 2>&1 \
-  || die "mpmd: start failed (see $ROOT/mpmd/logs/)"
-wait_port "$P_MPMD" up 10 || die "mpmd: not listening on $P_MPMD"
+start_apache "$ROOT/apache/httpd.conf" "$P_APACHE"
+start_mpmd "$ROOT/mpmd/mpmd.conf" "$P_MPMD"
 
 for t in "backend $BACKEND" "mpmd $P_MPMD" "nginx $P_NGINX" "apache $P_APACHE"; do
   set -- $t

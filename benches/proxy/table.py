@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """The proxy benchmark's table: medians over rounds of req/s and p99 per proxy, and the
-ratios mpmd/nginx and mpmd/apache, from the shared harness's results.jsonl.
+ratios mpmd/nginx and mpmd/apache, from the shared harness's results.jsonl. The PHP
+benchmark (benches/php/run.sh) prints its table with it too, under its own title.
 
-  table.py results.jsonl
+  table.py results.jsonl [TITLE]
 """
 import json
 import statistics
 import sys
 
 
-def main(path):
+def main(path, title=None):
     runs = {}
     order = []
     with open(path) as f:
@@ -35,8 +36,12 @@ def main(path):
                 med[t] = (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
                           sum(r[2] for r in rs), len(rs), min(r[0] for r in rs), max(r[0] for r in rs),
                           statistics.median(r[3] for r in rs))
-        print(f"#### proxy, scenario {scen}: medians of {max(m[3] for m in med.values())} round(s); "
-              "proxies and backend nginx on one CPU, wrk on another")
+        rounds = max(m[3] for m in med.values())
+        if title:
+            print(f"#### {title} {scen}: medians of {rounds} round(s); servers and php-fpm on one CPU, wrk on another")
+        else:
+            print(f"#### proxy, scenario {scen}: medians of {rounds} round(s); "
+                  "proxies and backend nginx on one CPU, wrk on another")
         print()
         print("| proxy | req/s (min–max) | p99 ms | errors | proxy CPU µs/req | mpmd ÷ this (req/s) |")
         print("|---|---|---|---|---|---|")
@@ -54,6 +59,6 @@ def main(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(*sys.argv[1:])

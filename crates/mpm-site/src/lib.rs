@@ -94,8 +94,9 @@
 //! - [`static_files`]: the default handler: a file or a directory's
 //!   listing; [`mime`] gives its content type,
 //!   [`conditional`] decides 200, 206, 304, 412 or 416.
-//! - [`proxy`]: mod_proxy's `ProxyPass` to HTTP/1.1 backends, with a
-//!   pool of kept-alive connections per backend and child; balancers
+//! - [`proxy`]: mod_proxy's `ProxyPass` to HTTP/1.1 backends and
+//!   FastCGI applications (`fcgi://`, php-fpm; TCP or Unix sockets), with
+//!   a pool of kept-alive connections per backend and child; balancers
 //!   (`balancer://`) whose members' state every child shares, their
 //!   health checks and the `balancer-manager` page.
 //! - [`cgi_script`]: mod_cgi, `cgi-script` (`ScriptAlias`, `AddHandler`
@@ -126,7 +127,8 @@
 //! - [`pcre`]: Apache's PCRE patterns on the linear-time `regex` crate.
 //!
 //! What mod_cgi, mod_fcgid and mod_proxy_fcgi share: [`cgi`], a script's
-//! CGI/1.1 environment and its answer read back (RFC 3875).
+//! CGI/1.1 environment and its answer read back (RFC 3875); [`fastcgi`],
+//! the FastCGI protocol's records and one request over a connection.
 //!
 //! What the logs share with `mpmd`'s error log: [`log_escape`] (bytes
 //! from the network made safe for a log) and [`utc_time`].
@@ -144,6 +146,7 @@ pub mod config;
 pub mod error;
 pub mod expires;
 pub mod expr;
+pub mod fastcgi;
 pub mod fcgid;
 pub mod file_cache;
 pub mod filters;

@@ -183,6 +183,19 @@ impl Site {
                 cfg.hosts().map(|h| h.document_root.clone()).collect(),
             )),
         );
+        // mod_proxy_fcgi's SetHandler "proxy:unix:…|fcgi://…".
+        handlers.register_prefix(
+            "proxy:",
+            Arc::new(crate::proxy::ProxyHandler::new(
+                cfg.hosts()
+                    .map(|vhost| crate::proxy::handler::HostFacts {
+                        proxy: vhost.proxy.clone(),
+                        document_root: vhost.document_root.clone(),
+                    })
+                    .collect(),
+                status.server_version.clone(),
+            )),
+        );
         let log_reads_headers = hosts.len() > 1
             || cfg.remote_ip.header.is_some()
             || hosts

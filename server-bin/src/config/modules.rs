@@ -40,6 +40,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("proxy_module", "mod_proxy.c"),
     ("proxy_http_module", "mod_proxy_http.c"),
     ("proxy_wstunnel_module", "mod_proxy_wstunnel.c"),
+    ("proxy_fcgi_module", "mod_proxy_fcgi.c"),
     ("proxy_balancer_module", "mod_proxy_balancer.c"),
     ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.c"),
     ("lbmethod_bybusyness_module", "mod_lbmethod_bybusyness.c"),

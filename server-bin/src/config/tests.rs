@@ -659,8 +659,12 @@ fn set_handler_is_a_name_in_any_section_and_unknown_names_warn() {
             "proxy:unix:/run/php/php-fpm.sock|fcgi://localhost".into()
         ))
     );
+    // mod_proxy_fcgi provides proxy:…|fcgi://…; a proxy: URL it cannot
+    // serve is warned about.
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let cfg = ok("Listen 80\n<Files *.x>\nSetHandler proxy:http://127.0.0.1:8080/\n</Files>\n");
     assert!(cfg.warnings.iter().any(|w| w.ends_with(
-        "httpd.conf:9: SetHandler proxy:unix:/run/php/php-fpm.sock|fcgi://localhost: no module of mpmd provides this handler; requests for it will be answered 500 (handler not found)"
+        "httpd.conf:3: SetHandler proxy:http://127.0.0.1:8080/: only fcgi:// backends can be a proxy: handler in mpmd (ProxyPass passes http://); requests for it will be answered 500"
     )), "{:?}", cfg.warnings);
     let cfg = ok("Listen 80\nAddHandler cgi-script .cgi .PL\n<Directory /x>\nRemoveHandler .cgi\n</Directory>\n");
     assert_eq!(

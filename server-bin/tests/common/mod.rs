@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+/// A php-fpm of the test's own, and the PHP suite's pages.
+pub mod php;
+
 /// The binary under test.
 pub fn mpmd_bin() -> &'static str {
     env!("CARGO_BIN_EXE_mpmd")

@@ -118,7 +118,11 @@ pub struct CgiRequest<'a> {
     /// The variables the request carries (`SetEnv`, `SetEnvIf`, …), in
     /// the order they were set.
     pub env: &'a [(String, String)],
-    /// The request this one replaces after an internal redirect.
+    /// The request this one replaces after an internal redirect. A
+    /// handler of [`crate::pipeline`] leaves it `None`: the pipeline's
+    /// internal redirect ([`RequestState::restart`](crate::pipeline::request::RequestState::restart))
+    /// already put the `REDIRECT_*` variables in the request's
+    /// `subprocess_env`, which goes in as [`env`](Self::env).
     pub previous: Option<PreviousRequest<'a>>,
 }
 

@@ -1,10 +1,10 @@
 //! What the three ways of running an application share (mod_cgi,
 //! mod_fcgid and mod_proxy_fcgi): the CGI/1.1 environment a request gives
-//! a script (RFC 3875 §4.1, [`env`]) and the script's answer read back
+//! a script (RFC 3875 §4.1, [`env`](mod@env)) and the script's answer read back
 //! (RFC 3875 §6, [`response`]).
 //!
 //! Both are independent of how the script runs (a child process with
-//! pipes, a FastCGI connection) and of the request pipeline: [`env`]
+//! pipes, a FastCGI connection) and of the request pipeline: [`env`](mod@env)
 //! takes a small [`CgiRequest`] the caller fills from its request, and
 //! [`response`] is sans-IO: bytes in, a [`CgiHead`] (or "need more", or a
 //! refusal) out, the rest of the bytes being the body, which the caller

@@ -720,6 +720,7 @@ impl Site {
                 let facts = crate::proxy::ServerFacts {
                     server_name: &host.server_name,
                     server_version: &self.status.server_version,
+                    document_root: &host.document_root,
                 };
                 let conn = r.conn;
                 let req = r.take_request();

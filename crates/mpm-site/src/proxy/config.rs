@@ -71,6 +71,22 @@ pub struct ProxyConfig {
     /// `<Proxy balancer://name>` groups the rules may name
     /// ([`PassTarget::Balancer`]).
     pub balancers: Vec<super::balancer::BalancerConfig>,
+    /// `ProxyFCGIBackendType`: what `fcgi://` backends are told
+    /// `SCRIPT_FILENAME` is.
+    pub fcgi_backend_type: FcgiBackendType,
+}
+
+/// `ProxyFCGIBackendType FPM | GENERIC`: how mod_proxy_fcgi writes
+/// `SCRIPT_FILENAME` for a `ProxyPass … fcgi://host:port/path` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FcgiBackendType {
+    /// php-fpm (the default): `proxy:fcgi://host:port/path`, as Apache
+    /// sends it; php-fpm takes the path after the address, and finds the
+    /// script and its `PATH_INFO` in it.
+    #[default]
+    Fpm,
+    /// Any other application: the path alone.
+    Generic,
 }
 
 impl Default for ProxyConfig {
@@ -86,6 +102,7 @@ impl Default for ProxyConfig {
             via: ProxyVia::Off,
             tunnel_idle_timeout: None,
             balancers: Vec::new(),
+            fcgi_backend_type: FcgiBackendType::Fpm,
         }
     }
 }
@@ -270,7 +287,10 @@ impl UpgradeRule {
 }
 
 impl WorkerConfig {
-    /// A backend at `url` with the default parameters.
+    /// A backend at `url` with the default parameters: connections
+    /// reused, except to a FastCGI application (`fcgi://`), which gets a
+    /// new connection per request unless `enablereuse=on`, as Apache's
+    /// mod_proxy_fcgi does.
     pub fn new(url: BackendUrl) -> WorkerConfig {
         WorkerConfig {
             timeout: None,
@@ -279,9 +299,8 @@ impl WorkerConfig {
             ttl: None,
             max_idle: DEFAULT_MAX_IDLE,
             tcp_keepalive: false,
-            disable_reuse: false,
-            upgrade: url
-                .websocket
+            disable_reuse: url.scheme == BackendScheme::Fcgi,
+            upgrade: (url.scheme == BackendScheme::Ws)
                 .then(|| UpgradeRule::Protocol("websocket".into())),
             url,
         }
@@ -353,34 +372,80 @@ impl WorkerConfig {
     }
 }
 
-/// A backend URL: `http://host[:port][/path]`, or `ws://…` (the same
-/// backend, its WebSocket upgrades passed as tunnels: `upgrade=websocket`).
-/// `https`, `wss` and `balancer` are refused with a message.
+/// What a backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendScheme {
+    /// `http://`: HTTP/1.1.
+    Http,
+    /// `ws://` (mod_proxy_wstunnel's scheme): spoken to as `http://`,
+    /// with `Upgrade: websocket` requests tunnelled.
+    Ws,
+    /// `fcgi://`: FastCGI (mod_proxy_fcgi), default port 8000.
+    Fcgi,
+}
+
+impl BackendScheme {
+    /// The scheme as written in a URL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendScheme::Http => "http",
+            BackendScheme::Ws => "ws",
+            BackendScheme::Fcgi => "fcgi",
+        }
+    }
+}
+
+/// A backend URL: `http://host[:port][/path]`, `ws://…` (the same
+/// backend, its WebSocket upgrades passed as tunnels: `upgrade=websocket`)
+/// or `fcgi://…` (a FastCGI application), each optionally reached over a
+/// Unix socket as Apache writes it: `unix:/run/php/php-fpm.sock|fcgi://localhost/path`
+/// (the host then only names the backend). `https`, `wss` and `balancer`
+/// are refused with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendUrl {
+    /// What the backend speaks.
+    pub scheme: BackendScheme,
     /// The host as written (a name, an IPv4 address, or an IPv6 address
     /// without its brackets).
     pub host: String,
-    /// The port (80 when not written).
+    /// The port (80 when not written, 8000 for `fcgi://`).
     pub port: u16,
     /// The path (empty, or starting with `/`), `$1`…`$9` left as written.
     pub path: String,
-    /// Written `ws://` (mod_proxy_wstunnel's scheme): spoken to as
-    /// `http://`, with `Upgrade: websocket` requests tunnelled.
-    pub websocket: bool,
+    /// `unix:/path|…`: the Unix socket connected to instead of
+    /// `host:port`.
+    pub unix: Option<std::path::PathBuf>,
 }
 
 impl BackendUrl {
     /// Parse `url`; the message says what is wrong with it.
     pub fn parse(url: &str) -> Result<BackendUrl, String> {
+        let (unix, url_part) = match url.get(..5) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("unix:") => {
+                let Some((socket, rest)) = url[5..].split_once('|') else {
+                    return Err(format!(
+                        "'{url}': a Unix socket is written unix:/path/to.sock|fcgi://localhost/ (the socket, a |, then the URL)"
+                    ));
+                };
+                if !socket.starts_with('/') {
+                    return Err(format!(
+                        "'{url}': the Unix socket's path '{socket}' must be absolute"
+                    ));
+                }
+                (Some(std::path::PathBuf::from(socket)), rest)
+            }
+            _ => (None, url),
+        };
+        let url = url_part;
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(format!(
                 "'{url}' is not an absolute URL (write e.g. http://127.0.0.1:8080/)"
             ));
         };
-        let websocket = scheme.eq_ignore_ascii_case("ws");
-        match scheme.to_ascii_lowercase().as_str() {
-            "http" | "ws" => {}
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "http" => BackendScheme::Http,
+            "ws" => BackendScheme::Ws,
+            "fcgi" => BackendScheme::Fcgi,
             "https" => {
                 return Err(format!(
                     "'{url}': https:// backends are not supported by mpmd yet (a TLS client is not built); use http://"
@@ -398,9 +463,14 @@ impl BackendUrl {
             }
             other => {
                 return Err(format!(
-                    "'{url}': the {other}:// scheme is not supported by mpmd (only http://)"
+                    "'{url}': the {other}:// scheme is not supported by mpmd (only http://, ws:// and fcgi://)"
                 ))
             }
+        };
+        if unix.is_some() && scheme == BackendScheme::Ws {
+            return Err(format!(
+                "'{url}': WebSocket tunnels over a Unix socket are not supported by mpmd; use ws://host:port/"
+            ));
         }
         let (authority, path) = match rest.find(['/', '?', '#']) {
             Some(i) => rest.split_at(i),
@@ -433,6 +503,7 @@ impl BackendUrl {
             return Err(format!("'{url}': '{host}' is not a host name or address"));
         }
         let port = match port {
+            None if scheme == BackendScheme::Fcgi => 8000,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -444,21 +515,28 @@ impl BackendUrl {
             return Err(format!("'{url}': spaces or control characters in the path"));
         }
         Ok(BackendUrl {
+            scheme,
             host: host.to_string(),
             port,
             path: path.to_string(),
-            websocket,
+            unix,
         })
     }
 
-    /// `host:port` as a `Host` header says it (the port left out when 80).
+    /// `host:port` as a `Host` header says it (the port left out when it
+    /// is the scheme's default).
     pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        let default = if self.scheme == BackendScheme::Fcgi {
+            8000
+        } else {
+            80
+        };
+        if self.port == default {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -468,8 +546,16 @@ impl BackendUrl {
 
 impl fmt::Display for BackendUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.websocket { "ws" } else { "http" };
-        write!(f, "{scheme}://{}{}", self.authority(), self.path)
+        if let Some(socket) = &self.unix {
+            write!(f, "unix:{}|", socket.display())?;
+        }
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme.as_str(),
+            self.authority(),
+            self.path
+        )
     }
 }
 
@@ -497,7 +583,7 @@ mod tests {
     #[test]
     fn a_ws_url_is_http_with_websocket_upgrades_tunnelled() {
         let u = BackendUrl::parse("ws://127.0.0.1:9004/chat/").unwrap();
-        assert!(u.websocket);
+        assert_eq!(u.scheme, BackendScheme::Ws);
         assert_eq!(u.to_string(), "ws://127.0.0.1:9004/chat/");
         let w = WorkerConfig::new(u);
         let rule = w.upgrade.expect("ws:// means upgrade=websocket");
@@ -512,12 +598,38 @@ mod tests {
     }
 
     #[test]
+    fn a_fcgi_url_defaults_to_port_8000_no_reuse_and_may_name_a_unix_socket() {
+        let u = BackendUrl::parse("fcgi://127.0.0.1/srv/app/").unwrap();
+        assert_eq!((u.scheme, u.port), (BackendScheme::Fcgi, 8000));
+        assert_eq!(u.to_string(), "fcgi://127.0.0.1/srv/app/");
+        let w = WorkerConfig::new(u);
+        assert!(
+            w.disable_reuse,
+            "mod_proxy_fcgi reuses only with enablereuse=on"
+        );
+        let u = BackendUrl::parse("unix:/run/php/php-fpm.sock|fcgi://localhost").unwrap();
+        assert_eq!(
+            u.unix.as_deref(),
+            Some(std::path::Path::new("/run/php/php-fpm.sock"))
+        );
+        assert_eq!((u.host.as_str(), u.path.as_str()), ("localhost", ""));
+        assert_eq!(u.to_string(), "unix:/run/php/php-fpm.sock|fcgi://localhost");
+        let mut w = WorkerConfig::new(u);
+        w.set_param("enablereuse=on").unwrap();
+        assert!(!w.disable_reuse);
+        assert!(!WorkerConfig::new(BackendUrl::parse("http://a/").unwrap()).disable_reuse);
+    }
+
+    #[test]
     fn schemes_not_built_are_refused_with_what_is_missing() {
         for (url, says) in [
             ("wss://127.0.0.1:1/", "wss:// backends are not supported"),
             ("balancer://api/", "not a backend"),
             ("https://a/", "TLS client"),
             ("ftp://a/", "ftp:// scheme"),
+            ("unix:/run/a.sock", "a Unix socket is written"),
+            ("unix:run/a.sock|fcgi://localhost/", "must be absolute"),
+            ("unix:/run/a.sock|ws://localhost/", "over a Unix socket"),
             ("127.0.0.1:80", "not an absolute URL"),
             ("http://a:99999/", "not a port"),
             ("http://a b/", "not a host name"),

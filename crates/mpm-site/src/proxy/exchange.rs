@@ -26,7 +26,6 @@
 //! looks complete (no last chunk, or fewer bytes than `Content-Length`).
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +37,7 @@ use mpm_core::{Body, BodyWriter, Request, Response, Tunnel};
 use super::config::ProxyConfig;
 use super::headers::{self, Incoming, Outgoing, RequestFraming};
 use super::response::{list, parse_response_head, ResponseFraming, ResponseHead};
-use super::worker::{ConnectError, Worker};
+use super::worker::{BackendStream, ConnectError, Worker};
 use crate::pages::error_response;
 
 /// Bytes moved per read or write of a body, each way.
@@ -240,7 +239,7 @@ fn tunnel_protocol(worker: &Worker, req: &Request<'_>) -> Option<String> {
 /// timeout) without a byte either way.
 fn switch(
     worker: &Worker,
-    stream: TcpStream,
+    stream: BackendStream,
     head: ResponseHead,
     rbuf: Vec<u8>,
     ctx: &Context<'_>,
@@ -254,6 +253,14 @@ fn switch(
     };
     let mut fields = client_fields(&head, ctx);
     fields.insert(UPGRADE, protocol);
+    let BackendStream::Tcp(stream) = stream else {
+        // BackendUrl::parse refuses ws:// over a Unix socket.
+        log::error!(
+            "proxy: {}: a tunnel over a Unix socket is not supported",
+            worker.name
+        );
+        return error_response(StatusCode::BAD_GATEWAY);
+    };
     let idle = ctx.cfg.tunnel_idle_timeout.unwrap_or(worker.timeout);
     let tunnel = Tunnel::new(stream, idle).with_to_client(&rbuf);
     let mut response = Response::new(Body::Tunnel(Box::new(tunnel)));
@@ -290,7 +297,7 @@ fn failed(worker: &Worker, failure: HeadFailure) -> Response {
 /// Read a final response head into `rbuf` (1xx answers skipped), and
 /// drop its bytes from `rbuf`: what stays is the start of the body.
 fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut BackendStream,
     rbuf: &mut Vec<u8>,
     to_head: bool,
     upgrading: bool,
@@ -320,7 +327,7 @@ fn read_head(
 }
 
 /// Read more of an answer into `rbuf`.
-fn fill(stream: &mut TcpStream, rbuf: &mut Vec<u8>) -> Result<(), HeadFailure> {
+fn fill(stream: &mut BackendStream, rbuf: &mut Vec<u8>) -> Result<(), HeadFailure> {
     let at = rbuf.len();
     rbuf.resize(at + 8 * 1024, 0);
     let got = stream.read(&mut rbuf[at..]);
@@ -351,14 +358,14 @@ fn fill(stream: &mut TcpStream, rbuf: &mut Vec<u8>) -> Result<(), HeadFailure> {
 /// its final answer without the body, `Ok(Some(head))`. A backend that
 /// says nothing in time gets the body anyway.
 fn wait_continue(
-    stream: &mut TcpStream,
+    stream: &mut BackendStream,
     rbuf: &mut Vec<u8>,
     to_head: bool,
     upgrading: bool,
     timeout: Duration,
 ) -> Result<Option<ResponseHead>, HeadFailure> {
     stream
-        .set_read_timeout(Some(CONTINUE_WAIT.min(timeout)))
+        .set_read_timeout(CONTINUE_WAIT.min(timeout))
         .map_err(HeadFailure::NoAnswer)?;
     let outcome = loop {
         match parse_response_head(rbuf, to_head) {
@@ -384,7 +391,7 @@ fn wait_continue(
         }
     };
     stream
-        .set_read_timeout(Some(timeout))
+        .set_read_timeout(timeout)
         .map_err(HeadFailure::NoAnswer)?;
     outcome
 }
@@ -400,7 +407,7 @@ enum SendFailure {
 /// Stream the client's body to the backend, framed as `framing`, through
 /// one bounded buffer.
 fn send_body(
-    stream: &mut TcpStream,
+    stream: &mut BackendStream,
     body: &mut dyn Read,
     framing: RequestFraming,
 ) -> Result<(), SendFailure> {
@@ -451,7 +458,7 @@ fn client_fields(head: &ResponseHead, ctx: &Context<'_>) -> http::HeaderMap {
 /// and its body: bytes when it came whole with the head, else a stream.
 fn respond(
     worker: &Arc<Worker>,
-    stream: TcpStream,
+    stream: BackendStream,
     head: ResponseHead,
     mut rbuf: Vec<u8>,
     reusable: bool,
@@ -554,7 +561,7 @@ fn stream_out(mut body: BackendBody, out: &mut BodyWriter<'_>) -> io::Result<()>
 /// timed out) ends the client's response with an error, so the server
 /// closes that connection.
 struct BackendBody {
-    stream: Option<TcpStream>,
+    stream: Option<BackendStream>,
     /// Bytes read and not yet decoded, from `start`.
     buf: Vec<u8>,
     start: usize,

@@ -19,7 +19,6 @@
 //! path) over HTTP/1.0 and pass on a 2xx or 3xx status line.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -93,21 +92,15 @@ fn probe(m: &Member, hc: &HealthCheck) -> Result<(), String> {
         .unwrap_or(m.worker.timeout)
         .min(hc.interval)
         .min(MAX_WAIT);
-    let addrs = (cfg.url.host.as_str(), cfg.url.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("resolving {}: {e}", cfg.url.host))?;
-    let mut last = String::from("the host has no address");
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, wait) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("connecting: {e}"),
-        }
+    let mut stream = m
+        .worker
+        .open(wait)
+        .map_err(|e| format!("connecting: {e}"))?;
+    if cfg.url.scheme == super::config::BackendScheme::Fcgi {
+        // A FastCGI application is not asked an HTTP question: that it
+        // takes a connection is its health.
+        return Ok(());
     }
-    let mut stream = stream.ok_or(last)?;
     let method = match hc.method {
         HcMethod::None | HcMethod::Tcp => return Ok(()),
         HcMethod::Get => "GET",
@@ -119,8 +112,7 @@ fn probe(m: &Member, hc: &HealthCheck) -> Result<(), String> {
         path.insert(0, '/');
     }
     let io = |e: std::io::Error| format!("{method} {path}: {e}");
-    stream.set_read_timeout(Some(wait)).map_err(io)?;
-    stream.set_write_timeout(Some(wait)).map_err(io)?;
+    stream.set_timeouts(wait).map_err(io)?;
     stream
         .write_all(
             format!(

@@ -1,4 +1,6 @@
-//! mod_proxy and mod_proxy_http: a reverse proxy to HTTP/1.1 backends.
+//! mod_proxy, mod_proxy_http and mod_proxy_fcgi: a reverse proxy to
+//! HTTP/1.1 backends and FastCGI applications (php-fpm), over TCP or Unix
+//! sockets.
 //!
 //! A host's `ProxyPass` and `ProxyPassMatch` rules ([`ProxyConfig`]) are
 //! tried in order against the request's path (decoded and normalised, so
@@ -12,7 +14,7 @@
 //!
 //! - [`config`]: the typed configuration;
 //! - [`worker`]: one backend URL with its bounded pool of kept-alive
-//!   connections (per child) and its error state;
+//!   connections (per child, TCP or Unix socket) and its error state;
 //! - [`balancer`]: mod_proxy_balancer's `balancer://` groups (byrequests,
 //!   bybusyness, sticky sessions, hot standbys), their members' state in
 //!   shared memory ([`members`]) so every child skips a failed member,
@@ -29,7 +31,13 @@
 //!   [`mpm_core::Body::Tunnel`] to the backend's socket, which the server
 //!   copies both ways until both sides close or
 //!   `ProxyWebsocketIdleTimeout` (else the worker's timeout) passes
-//!   without a byte (mod_proxy_wstunnel, mod_proxy_http's `upgrade=`).
+//!   without a byte (mod_proxy_wstunnel, mod_proxy_http's `upgrade=`);
+//! - `fcgi`: one request to a `fcgi://` worker (mod_proxy_fcgi): the
+//!   CGI environment as `PARAMS`, the body as `STDIN`, `STDOUT` read as a
+//!   CGI answer and streamed, `STDERR` to the error log;
+//! - [`ProxyHandler`]: the `proxy:…` handler names
+//!   (`SetHandler "proxy:unix:/run/php/php-fpm.sock|fcgi://localhost"`),
+//!   the file the URL maps to passed to a FastCGI application.
 //!
 //! The proxy blocks on its backend, so it runs on a worker thread under
 //! the event strategy: [`HostProxy::takes`] lets the site tell the loop
@@ -38,6 +46,8 @@
 pub mod balancer;
 pub mod config;
 mod exchange;
+pub(crate) mod fcgi;
+pub mod handler;
 mod headers;
 pub mod health;
 pub mod manager;
@@ -52,9 +62,10 @@ use mpm_core::{ConnInfo, Request, Response};
 
 pub use balancer::{Balancer, BalancerConfig, BalancerUrl, LbMethod, MemberConfig};
 pub use config::{
-    BackendUrl, PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex,
-    ProxyVia, UpgradeRule, WorkerConfig,
+    BackendScheme, BackendUrl, FcgiBackendType, PassMatch, PassTarget, ProxyConfig, ProxyPass,
+    ProxyPassReverse, ProxyRegex, ProxyVia, UpgradeRule, WorkerConfig,
 };
+pub use handler::ProxyHandler;
 pub use worker::Worker;
 
 use crate::pages::error_response;
@@ -168,8 +179,10 @@ enum RouteTo {
 pub struct ServerFacts<'a> {
     /// The host's `ServerName` (`X-Forwarded-Server`, `Via`).
     pub server_name: &'a str,
-    /// The server's version (`ProxyVia Full`).
+    /// The server's version (`ProxyVia Full`, `SERVER_SOFTWARE`).
     pub server_version: &'a str,
+    /// The host's `DocumentRoot` (`DOCUMENT_ROOT` for FastCGI).
+    pub document_root: &'a std::path::Path,
 }
 
 impl HostProxy {
@@ -290,8 +303,36 @@ impl HostProxy {
             server_version: facts.server_version,
             public_base: &public_base,
         };
+        // SCRIPT_NAME, for a FastCGI application.
+        let mut script_name = Vec::new();
+        let _ = crate::uri_path::normalise(req.uri().path(), &mut script_name);
+        let script_name = String::from_utf8_lossy(&script_name).into_owned();
+        let forward = |worker: &Arc<Worker>, req: Request<'_>, target: &str| {
+            if worker.config.url.scheme == BackendScheme::Fcgi {
+                let path = target.split_once('?').map_or(target, |(path, _)| path);
+                let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+                let fcgi_ctx = fcgi::Context {
+                    script_filename: fcgi::script_filename(worker, &self.cfg, &path),
+                    script_name: &script_name,
+                    path_info: "",
+                    request_uri: None,
+                    query: None,
+                    env: &[],
+                    user: None,
+                    auth_type: None,
+                    conn,
+                    server_name: facts.server_name,
+                    server_version: facts.server_version,
+                    document_root: facts.document_root,
+                };
+                fcgi::forward(worker, req, &fcgi_ctx)
+            } else {
+                let ctx = exchange::Context { target, ..ctx };
+                exchange::forward(worker, req, &ctx)
+            }
+        };
         match &route.upstream {
-            RouteTo::Worker(worker) => exchange::forward(worker, req, &ctx),
+            RouteTo::Worker(worker) => forward(worker, req, &route.target),
             RouteTo::Balancer(balancer) => {
                 let path = req.uri().path().to_string();
                 let Some((member, busy)) = balancer.pick(req.headers(), req.uri().query(), &path)
@@ -309,11 +350,7 @@ impl HostProxy {
                     member.worker.config.url.path.trim_end_matches('/'),
                     route.target
                 );
-                let ctx = exchange::Context {
-                    target: &target,
-                    ..ctx
-                };
-                let response = exchange::forward(&member.worker, req, &ctx);
+                let response = forward(&member.worker, req, &target);
                 if let Some(left) = member.worker.error_left() {
                     busy.failed(left);
                 }

@@ -12,12 +12,85 @@
 //! 502s is then left to the rare case of a close that crosses the request
 //! on the wire, which the exchange retries (the `exchange` module).
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::config::{WorkerConfig, DEFAULT_TTL};
+
+/// A connection to a backend: TCP, or a Unix socket (`unix:/path|…`).
+#[derive(Debug)]
+pub enum BackendStream {
+    /// To `host:port`.
+    Tcp(TcpStream),
+    /// To a Unix socket.
+    Unix(UnixStream),
+}
+
+impl BackendStream {
+    /// Set the longest wait of each read and write.
+    pub fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            BackendStream::Tcp(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))
+            }
+            BackendStream::Unix(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))
+            }
+        }
+    }
+
+    /// Set the longest wait of each read.
+    pub fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            BackendStream::Tcp(s) => s.set_read_timeout(Some(timeout)),
+            BackendStream::Unix(s) => s.set_read_timeout(Some(timeout)),
+        }
+    }
+}
+
+impl Read for BackendStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            BackendStream::Tcp(s) => s.read(buf),
+            BackendStream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for BackendStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            BackendStream::Tcp(s) => s.write(buf),
+            BackendStream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            BackendStream::Tcp(s) => s.write_vectored(bufs),
+            BackendStream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for BackendStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            BackendStream::Tcp(s) => s.as_fd(),
+            BackendStream::Unix(s) => s.as_fd(),
+        }
+    }
+}
 
 /// One backend, shared by the requests of a child.
 #[derive(Debug)]
@@ -36,7 +109,7 @@ pub struct Worker {
 /// A kept-alive connection waiting in the pool.
 #[derive(Debug)]
 struct Idle {
-    stream: TcpStream,
+    stream: BackendStream,
     /// When it must no longer be used.
     expires: Instant,
 }
@@ -68,7 +141,7 @@ impl Worker {
     }
 
     /// A pooled connection that is still alive, if one is idle.
-    pub fn checkout(&self) -> Option<TcpStream> {
+    pub fn checkout(&self) -> Option<BackendStream> {
         if self.config.disable_reuse {
             return None;
         }
@@ -85,7 +158,7 @@ impl Worker {
     /// Keep `stream` for a later request, the backend having announced
     /// `announced` as its keep-alive timeout (if it did). Dropped (closed)
     /// when the pool is full or reuse is off.
-    pub fn checkin(&self, stream: TcpStream, announced: Option<Duration>) {
+    pub fn checkin(&self, stream: BackendStream, announced: Option<Duration>) {
         if self.config.disable_reuse || self.config.max_idle == 0 {
             return;
         }
@@ -141,7 +214,7 @@ impl Worker {
     /// A new connection to the backend, or why not: at once while the
     /// worker is in its error state; a failed attempt puts it there for
     /// `retry=`.
-    pub fn connect(&self) -> Result<TcpStream, ConnectError> {
+    pub fn connect(&self) -> Result<BackendStream, ConnectError> {
         let now = Instant::now();
         {
             let mut until = lock(&self.error_until);
@@ -159,10 +232,24 @@ impl Worker {
         })
     }
 
-    fn dial(&self) -> io::Result<TcpStream> {
+    fn dial(&self) -> io::Result<BackendStream> {
+        let stream = self.open(self.config.connection_timeout.unwrap_or(self.timeout))?;
+        stream.set_timeouts(self.timeout)?;
+        Ok(stream)
+    }
+
+    /// A new connection to the backend's address (its Unix socket, else
+    /// each address of its host in turn), made within `wait`; reads and
+    /// writes on it do not time out yet. The health checks connect with
+    /// it too.
+    pub fn open(&self, wait: Duration) -> io::Result<BackendStream> {
         let url = &self.config.url;
+        if let Some(path) = &url.unix {
+            let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+            socket.connect_timeout(&socket2::SockAddr::unix(path)?, wait)?;
+            return Ok(BackendStream::Unix(socket.into()));
+        }
         let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
-        let wait = self.config.connection_timeout.unwrap_or(self.timeout);
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, wait) {
@@ -171,9 +258,7 @@ impl Worker {
                     if self.config.tcp_keepalive {
                         socket2::SockRef::from(&stream).set_keepalive(true)?;
                     }
-                    stream.set_read_timeout(Some(self.timeout))?;
-                    stream.set_write_timeout(Some(self.timeout))?;
-                    return Ok(stream);
+                    return Ok(BackendStream::Tcp(stream));
                 }
                 Err(e) => last = e,
             }
@@ -186,7 +271,7 @@ impl Worker {
 /// file, no reset, no stray bytes a backend should not have sent).
 /// One system call: a peek that does not wait (`MSG_PEEK | MSG_DONTWAIT`),
 /// the socket left blocking.
-fn is_alive(stream: &TcpStream) -> bool {
+fn is_alive(stream: &BackendStream) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     let peeked = socket2::SockRef::from(stream)
         .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);

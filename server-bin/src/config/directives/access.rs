@@ -96,6 +96,15 @@ fn allow_override_list(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
 /// answers for a handler no module provides).
 fn handler_name(l: &mut State<'_>, d: &Directive<'_>, name: &str) -> HandlerName {
     let handler = HandlerName::parse(name);
+    if let HandlerName::Proxy(proxy) = &handler {
+        // mod_proxy_fcgi's handler: its URL checked now.
+        match mpm_site::proxy::BackendUrl::parse(&proxy["proxy:".len()..]) {
+            Ok(url) if url.scheme == mpm_site::proxy::BackendScheme::Fcgi => return handler,
+            Ok(_) => l.warn(d.origin, format_args!("{} {name}: only fcgi:// backends can be a proxy: handler in mpmd (ProxyPass passes http://); requests for it will be answered 500", d.name)),
+            Err(why) => l.warn(d.origin, format_args!("{} {name}: {why}; requests for it will be answered 500", d.name)),
+        }
+        return handler;
+    }
     let known = BUILT_IN.contains(&handler.name()) || matches!(handler, HandlerName::ProxyServer);
     if !known {
         l.warn(

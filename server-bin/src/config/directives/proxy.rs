@@ -5,7 +5,8 @@
 //! `ProxyPassReverseCookiePath`, `ProxyPreserveHost`, `ProxyTimeout`,
 //! `ProxyAddHeaders`, `ProxyVia` and `ProxyRequests Off`; and
 //! mod_proxy_wstunnel's: `ws://` URLs, `upgrade=` and
-//! `ProxyWebsocketIdleTimeout`.
+//! `ProxyWebsocketIdleTimeout`; mod_proxy_fcgi's: `fcgi://` URLs (and
+//! `unix:/path|fcgi://…`), `enablereuse=`, `ProxyFCGIBackendType`.
 //!
 //! mod_proxy_balancer's: `<Proxy balancer://name>` with `BalancerMember
 //! url [key=value …]` and `ProxySet key=value …` inside it, or outside it
@@ -37,8 +38,8 @@ use crate::config::error::ConfigError;
 use crate::config::values::{on_off, one_arg, seconds, Res};
 use mpm_site::config::Origin;
 use mpm_site::proxy::{
-    BackendUrl, BalancerConfig, BalancerUrl, MemberConfig, PassMatch, PassTarget, ProxyConfig,
-    ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia, WorkerConfig,
+    BackendUrl, BalancerConfig, BalancerUrl, FcgiBackendType, MemberConfig, PassMatch, PassTarget,
+    ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia, WorkerConfig,
 };
 
 /// The proxy directives.
@@ -117,6 +118,19 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
         "proxywebsocketidletimeout" => l.server(d).and_then(|()| {
             let t = seconds(d.name, one_arg(d.name, d.args)?)?;
             l.host(d.scope.host).proxy.tunnel_idle_timeout = Some(t);
+            Ok(())
+        }),
+        "proxyfcgibackendtype" => l.server(d).and_then(|()| {
+            let kind = match one_arg(d.name, d.args)?.to_ascii_lowercase().as_str() {
+                "fpm" => FcgiBackendType::Fpm,
+                "generic" => FcgiBackendType::Generic,
+                other => {
+                    return Err(format!(
+                        "ProxyFCGIBackendType must be FPM or GENERIC, not '{other}'"
+                    ))
+                }
+            };
+            l.host(d.scope.host).proxy.fcgi_backend_type = Some(kind);
             Ok(())
         }),
         "proxywebsocketasync" | "proxywebsocketfallbacktoproxyhttp" => Err(format!(
@@ -332,6 +346,10 @@ pub(super) fn merged(
             .tunnel_idle_timeout
             .or(main_or_empty.tunnel_idle_timeout),
         balancers,
+        fcgi_backend_type: own
+            .fcgi_backend_type
+            .or(main_or_empty.fcgi_backend_type)
+            .unwrap_or(defaults.fcgi_backend_type),
     })
 }
 

@@ -17,7 +17,7 @@ use mpm_site::config::{
 };
 use mpm_site::pipeline::{DirConfig, Section, SectionKind};
 
-use mpm_site::proxy::{BalancerConfig, ProxyPass, ProxyPassReverse, ProxyVia};
+use mpm_site::proxy::{BalancerConfig, FcgiBackendType, ProxyPass, ProxyPassReverse, ProxyVia};
 
 use crate::config::error::ConfigError;
 use crate::config::options::LoadOptions;
@@ -113,6 +113,8 @@ pub(super) struct ProxyHost {
     pub(super) via: Option<ProxyVia>,
     /// `ProxyWebsocketIdleTimeout`.
     pub(super) tunnel_idle_timeout: Option<Duration>,
+    /// `ProxyFCGIBackendType`.
+    pub(super) fcgi_backend_type: Option<FcgiBackendType>,
     /// `<Proxy balancer://…>` groups (and those `BalancerMember
     /// balancer://… url` made outside one), in file order.
     pub(super) balancers: Vec<BalancerConfig>,

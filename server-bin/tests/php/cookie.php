@@ -1,0 +1,4 @@
+<?php
+setcookie('flavour', 'oatmeal');
+setcookie('size', 'large', ['path' => '/app/', 'httponly' => true]);
+echo "cookies set\n";

@@ -1,0 +1,2 @@
+<?php
+echo_this_function_does_not_exist();

@@ -1,0 +1,5 @@
+<?php
+header('Content-Type: text/plain');
+foreach ($_GET as $k => $v) {
+    echo "$k=$v\n";
+}

@@ -1,0 +1,3 @@
+<?php
+error_log('stderr line from stderr.php');
+echo "ok\n";

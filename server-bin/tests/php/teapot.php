@@ -1,0 +1,3 @@
+<?php
+http_response_code(418);
+echo "I'm a teapot\n";
