@@ -42,6 +42,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.c"),
     ("lbmethod_bybusyness_module", "mod_lbmethod_bybusyness.c"),
     ("proxy_hcheck_module", "mod_proxy_hcheck.c"),
+    ("http2_module", "mod_http2.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -148,6 +149,8 @@ mod tests {
         assert!(is_present("proxy_balancer_module", &compiled, None));
         assert!(is_present("mod_lbmethod_bybusyness.c", &compiled, None));
         assert!(is_present("proxy_hcheck_module", &compiled, None));
+        assert!(is_present("http2_module", &compiled, None));
+        assert!(is_present("mod_http2.c", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));

@@ -54,6 +54,13 @@ impl State<'_> {
             exceptions: self.proxy_protocol_exceptions,
             timeout: self.proxy_protocol_timeout,
         };
+        let protocols = std::iter::once(self.main.protocols.clone())
+            .chain(
+                self.vhosts
+                    .iter()
+                    .map(|h| h.protocols.or(&self.main.protocols)),
+            )
+            .collect();
         Ok(ServerConfig {
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
             mpm_name: self.mpm_name,
@@ -77,6 +84,7 @@ impl State<'_> {
             ssl_session_tickets: self.ssl_session_tickets,
             ssl_session_cache: self.ssl_session_cache,
             proxy_protocol,
+            protocols,
         })
     }
 }

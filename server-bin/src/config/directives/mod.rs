@@ -22,6 +22,8 @@
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
 //!   and the trusted proxies;
+//! - [`h2`]: the core's `Protocols`, `ProtocolsHonorOrder` and
+//!   mod_http2's `H2*`;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
@@ -53,6 +55,7 @@
 
 mod access;
 mod file_cache;
+mod h2;
 mod logging;
 mod merge;
 mod mpm_common;
@@ -480,7 +483,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 9] = [
+        let families: [Family; 10] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -490,6 +493,7 @@ impl<'a> Loader<'a> {
             ssl::directive,
             remoteip::directive,
             proxy::directive,
+            h2::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

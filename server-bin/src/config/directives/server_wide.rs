@@ -15,6 +15,7 @@ pub(super) fn setter(lower: &str) -> Option<Setter> {
         super::protocol::SERVER_WIDE,
         super::ssl::SERVER_WIDE,
         super::remoteip::SERVER_WIDE,
+        super::h2::SERVER_WIDE,
     ]
     .into_iter()
     .flatten()
@@ -34,6 +35,7 @@ mod tests {
             super::super::protocol::SERVER_WIDE,
             super::super::ssl::SERVER_WIDE,
             super::super::remoteip::SERVER_WIDE,
+            super::super::h2::SERVER_WIDE,
         ]
         .into_iter()
         .flatten()
