@@ -26,6 +26,9 @@
 //!
 //! - [`h1`]: the sans-IO HTTP/1.1 engine (bytes in → request heads out,
 //!   response in → bytes out) and its connection session.
+//! - [`h2`]: the sans-IO HTTP/2 engine (frames, HPACK, the connection's
+//!   state machine with flow control and its bounds against abuse), whose
+//!   requests are the same heads as `h1`'s.
 //! - [`serve`]: the code between a socket and the handler. Its blocking
 //!   loop serves a connection on one thread (`single`, prefork, worker);
 //!   its hand-off half answers requests an event loop lends a worker
@@ -67,6 +70,7 @@ pub mod mpm;
 pub mod testing;
 
 pub mod h1;
+pub mod h2;
 pub mod serve;
 
 pub mod net;
