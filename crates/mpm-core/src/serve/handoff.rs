@@ -42,6 +42,10 @@ pub enum Work {
     /// Answer with this error and close (a head the engine refused, or
     /// the head deadline passed: [`engine::timeout_error`]).
     Refuse(HeadError),
+    /// The connection speaks HTTP/2 (ALPN `h2`, or the preface in its
+    /// session's buffered bytes): the worker runs the HTTP/2 driver on
+    /// it to its end ([`super::h2`]) and gives it back closed.
+    Http2,
 }
 
 /// A connection with a request ready for a worker.
@@ -114,6 +118,20 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         ctx.mode.is_lent(),
         "serve_dispatched needs a lent connection"
     );
+    // HTTP/2 (ALPN, prior knowledge, or a request asking for `h2c`
+    // where the address allows it): the worker runs the session.
+    let h2c = match &d.work {
+        Work::Request(head) => {
+            !matches!(ctx.mode, Mode::Loop { .. })
+                && d.conn.http2_offer().upgrade
+                && !d.conn.is_tls()
+                && super::h2::asks_h2c(head).is_some()
+        }
+        _ => false,
+    };
+    if matches!(d.work, Work::Http2) || h2c {
+        return super::h2::serve_lent(d, ctx);
+    }
     let mut session = d.session;
     if session.capacity() == 0 {
         session.lend_buffer(std::mem::take(&mut bufs.spare));
@@ -126,6 +144,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         wbuf: std::mem::take(&mut bufs.wbuf),
         pending: None,
         tunnel: None,
+        h2_upgrade: None,
     };
     let mut served = d.served;
     let mut work = d.work;
@@ -138,6 +157,8 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
                 c.answer(head, served, started, clock)
             }
             Work::Refuse(e) => c.refuse(e, started, clock),
+            // Taken above; never again on this connection.
+            Work::Http2 => break After::Close,
         };
         if after != After::KeepAlive || c.pending.is_some() {
             break after;
