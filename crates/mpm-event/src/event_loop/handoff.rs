@@ -48,7 +48,7 @@ impl Loop<'_, '_> {
         // the worker queue.
         let session = match work {
             Work::Refuse(_) => None,
-            Work::Request(_) => session.or(held),
+            Work::Request(_) | Work::Http2 => session.or(held),
         }
         .unwrap_or_else(|| Session::new(&self.protocol.limits));
         let held = self.held(k)?;
