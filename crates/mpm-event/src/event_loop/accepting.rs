@@ -237,7 +237,7 @@ impl Loop<'_, '_> {
                 self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
                 if h2 {
                     // ALPN chose HTTP/2: a worker runs its session.
-                    self.dispatch(k, Work::Http2);
+                    self.dispatch(k, Work::Http2(None));
                     return;
                 }
                 // The client's first request may have come with its last

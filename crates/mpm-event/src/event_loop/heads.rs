@@ -138,7 +138,7 @@ impl Loop<'_, '_> {
                 session.extend(&self.scratch[..n]);
                 self.head_bytes += session.capacity() - before;
                 if whole {
-                    self.dispatch(k, Work::Http2);
+                    self.dispatch(k, Work::Http2(None));
                     return false;
                 }
                 return true;

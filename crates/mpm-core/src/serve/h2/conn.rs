@@ -103,7 +103,7 @@ pub fn serve_h2(
     early: &[u8],
     upgraded: Option<super::Upgrade>,
 ) -> ConnStats {
-    drive(conn, ctx, early, upgraded).1
+    drive(conn, ctx, early, upgraded, None).1
 }
 
 /// A connection an event loop lent with [`Work::Http2`], or with a
@@ -119,6 +119,7 @@ pub(in crate::serve) fn serve_lent(d: Dispatch, ctx: &ServeContext<'_>) -> Handb
         started,
         clock,
     } = d;
+    let mut resume = None;
     // `Upgrade: h2c`: the 101 first, then the request is stream 1.
     let upgrade = match work {
         Work::Request(head) => {
@@ -134,24 +135,33 @@ pub(in crate::serve) fn serve_lent(d: Dispatch, ctx: &ServeContext<'_>) -> Handb
                 }))
             }
         }
-        _ => Some(None),
+        Work::Http2(parked) => {
+            resume = parked;
+            Some(None)
+        }
+        Work::Refuse(_) => Some(None),
     };
     let mut early = Vec::new();
     session.consume_buffered(|b| early.extend_from_slice(b));
-    let (conn, stats) = match upgrade {
-        Some(upgrade) => drive(conn, ctx, &early, upgrade),
+    let (conn, stats, parked) = match upgrade {
+        Some(upgrade) => drive(conn, ctx, &early, upgrade, resume),
         // The 101 could not be written: the client is gone.
-        None => (conn, ConnStats::default()),
+        None => (conn, ConnStats::default(), None),
     };
     Handback {
         conn,
         session,
         next: None,
         served: served + stats.requests,
-        after: After::Close,
+        after: if parked.is_some() {
+            After::KeepAlive
+        } else {
+            After::Close
+        },
         pending: None,
         stats,
         tunnel: None,
+        http2: parked,
     }
 }
 
@@ -207,24 +217,34 @@ fn writable_within(conn: &Connection, timeout: Duration) -> bool {
 /// the driver reads while it writes (a client that sends without reading
 /// trips the session's bounds instead of stopping the thread), and every
 /// wait is a poll bounded as the [module docs](super) say.
+///
+/// On a connection an event loop lent (`ctx.mode` lent), `resume` is the
+/// session it kept, and the driver stops when the connection goes idle
+/// (no stream, nothing to write, nothing more sent): the session comes
+/// back (its buffers released) for the loop to hold as it holds an idle
+/// keep-alive connection, with no thread.
 fn drive(
     mut conn: Connection,
     ctx: &ServeContext<'_>,
     early: &[u8],
     upgraded: Option<super::Upgrade>,
-) -> (Connection, ConnStats) {
+    resume: Option<Box<Session>>,
+) -> (Connection, ConnStats, Option<Box<Session>>) {
     if socket2::SockRef::from(conn.tcp())
         .set_nonblocking(true)
         .is_err()
     {
-        return (conn, ConnStats::default());
+        return (conn, ConnStats::default(), None);
     }
     conn.set_nonblocking_mode(true);
     let cfg = session_config(ctx.protocol);
     let mut waiting = VecDeque::new();
     let mut inbound = HashMap::new();
     let session = match upgraded {
-        None => Session::new(&cfg),
+        None => match resume {
+            Some(parked) => *parked,
+            None => Session::new(&cfg),
+        },
         Some(up) => match Session::upgraded(&cfg, &up.settings) {
             Ok(s) => {
                 inbound.insert(
@@ -244,7 +264,7 @@ fn drive(
             }
             Err(e) => {
                 log::debug!("HTTP/2 upgrade from {} refused: {e}", conn.info().peer);
-                return (conn, ConnStats::default());
+                return (conn, ConnStats::default(), None);
             }
         },
     };
@@ -263,12 +283,15 @@ fn drive(
         c.session.receive(early, Instant::now());
         c.drain_events();
     }
-    c.run();
-    (c.io, c.stats)
+    let parked = c.run(ctx.mode.is_lent());
+    let session = parked.then(|| Box::new(c.session));
+    (c.io, c.stats, session)
 }
 
 impl H2Conn<'_, '_> {
-    fn run(&mut self) {
+    /// Serve until the connection ends (true: `park` was asked and the
+    /// connection went idle instead; it is open, its session to keep).
+    fn run(&mut self, park: bool) -> bool {
         let t = &self.ctx.protocol.timeouts;
         loop {
             // Whatever the client has sent already is read before a
@@ -291,7 +314,19 @@ impl H2Conn<'_, '_> {
             let incomplete = !self.waiting.is_empty();
             let idle = self.session.is_idle();
             if idle {
-                // An idle connection keeps its HPACK tables and little else.
+                if park && self.stopping_since.is_none() && self.inbound.is_empty() {
+                    match self.read_once() {
+                        Some(true) => continue,
+                        Some(false) => break,
+                        None => {
+                            // An idle connection keeps its HPACK tables
+                            // and little else, and no thread.
+                            self.session.release_buffers();
+                            self.set_state(WorkerState::Ready);
+                            return true;
+                        }
+                    }
+                }
                 self.session.release_buffers();
             }
             self.set_state(if idle {
@@ -334,6 +369,15 @@ impl H2Conn<'_, '_> {
                     let _ = self.flush();
                     break;
                 }
+                Wait::TimedOut if self.session.is_stalled() => {
+                    // A zero-window stall: the client reads nothing.
+                    self.session.abort(
+                        ErrorCode::FlowControlError,
+                        "the client opened no window within Timeout",
+                    );
+                    let _ = self.flush();
+                    break;
+                }
                 Wait::TimedOut => {
                     self.session
                         .abort(ErrorCode::NoError, "the client sent nothing within Timeout");
@@ -344,6 +388,7 @@ impl H2Conn<'_, '_> {
         }
         self.set_state(WorkerState::Closing);
         self.linger();
+        false
     }
 
     /// A graceful stop or restart: GOAWAY in two steps; what the client

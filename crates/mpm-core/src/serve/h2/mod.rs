@@ -22,19 +22,28 @@
 //!   session; a request with a body is served in HTTP/1.1 (as mod_http2
 //!   does for bodies it cannot buffer). Never on TLS.
 //!
-//! # How streams are served (this file's driver)
+//! # How streams are served (this module's driver)
 //!
-//! One thread runs the session with blocking reads and writes
-//! ([`serve_h2`]): `single` and prefork give the connection's thread;
-//! worker gives it too. Streams are served **one at a time, in arrival
-//! order**, on that thread, as Apache's prefork serves HTTP/2: the
-//! handler runs while the thread keeps the session going beneath it:
-//! reading the request body of its stream pulls frames from the socket,
-//! and frames for other streams (new requests, their bodies) are kept
-//! for later, each stream's body bounded by its flow-control window
-//! (`H2WindowSize`), so a client cannot make the queue cost more than
-//! `H2MaxSessionStreams × H2WindowSize`. Writing the response pushes the
-//! session's output to the socket as windows open.
+//! One thread runs the session ([`serve_h2`]): `single` and prefork give
+//! the connection's thread, worker too, and event lends the connection
+//! to a worker while it has streams (below). The socket is non-blocking
+//! and every wait is a `poll` bounded by the deadlines: the driver reads
+//! while it writes, so a client that sends without reading trips the
+//! session's bounds (GOAWAY `ENHANCE_YOUR_CALM`) rather than stopping the
+//! thread. Streams are served **one at a time, in arrival order**, on
+//! that thread, as Apache's prefork serves HTTP/2: the handler runs while
+//! the thread keeps the session going beneath it: reading the request
+//! body of its stream pulls frames from the socket, and frames for other
+//! streams (new requests, their bodies) are kept for later, each stream's
+//! body bounded by its flow-control window (`H2WindowSize`), so a client
+//! cannot make the queue cost more than `H2MaxSessionStreams ×
+//! H2WindowSize`. Writing the response pushes the session's output to
+//! the socket as windows open.
+//!
+//! Under worker, the streams of one connection are served one at a time
+//! on the connection's thread too (the child's other threads serve other
+//! connections); `H2MaxWorkers` bounds the streams a client may open at
+//! once beside `H2MaxSessionStreams` ([`session_config`]).
 //!
 //! It never deadlocks: the next stream served is the oldest whose request
 //! is complete, and only when none is, the oldest of all; a request body
@@ -58,9 +67,19 @@
 //!
 //! # The event loop
 //!
-//! The event strategy hands a connection that negotiated HTTP/2 to a
-//! worker thread that runs this same driver (see `mpm-event`'s docs),
-//! so every strategy answers the same bytes the same way.
+//! The event strategy lends a connection that speaks HTTP/2 to a worker
+//! ([`crate::serve::Work::Http2`]) that runs this driver while the
+//! connection has streams; when none is open and the client has sent
+//! nothing more, the driver stops and gives the session back
+//! ([`crate::serve::Handback::http2`], its buffers released): the loop
+//! holds it like an idle keep-alive connection, with no thread, until the
+//! client sends again (a worker takes it on) or `KeepAliveTimeout` passes
+//! (GOAWAY, then a lingering close). So an idle HTTP/2 connection costs
+//! what an idle keep-alive connection costs plus its HPACK tables; a busy
+//! one holds one worker thread while its streams are served (the loop
+//! does not yet frame responses itself, as it finishes HTTP/1.1 writes).
+//! A graceful stop lends the idle ones to workers, which say GOAWAY in
+//! two steps.
 
 mod conn;
 mod exchange;
