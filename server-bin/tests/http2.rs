@@ -863,3 +863,60 @@ fn event_idle_http2_connections_hold_no_thread() {
     }
     assert!(answered, "the idle HTTP/2 connection was not served again");
 }
+
+#[test]
+fn an_authority_the_sni_host_does_not_cover_is_421_over_http2() {
+    let s = H2Site::new("event", PROTOCOLS, "");
+    let other = s.pki.host("other", &["other.test"]);
+    let root = s.site.root().display().to_string();
+    s.site.write("other/index.html", "page of other");
+    let mut conf = std::fs::read_to_string(&s.conf).unwrap();
+    conf.push_str(&format!(
+        "<VirtualHost *:{}>\nServerName other.test\nDocumentRoot {root}/other\nSSLEngine on\n\
+         SSLCertificateFile {}\nSSLCertificateKeyFile {}\n</VirtualHost>\n",
+        s.tls_port,
+        other.cert.display(),
+        other.key.display()
+    ));
+    std::fs::write(&s.conf, conf).unwrap();
+    let _m = s.start("event");
+    // SNI localhost, :authority other.test: another host's name.
+    let (code, status, version) = s.curl(
+        &[
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\n%{http_version}",
+            "-H",
+            "Host: other.test",
+        ],
+        &s.https("/index.html"),
+    );
+    assert_eq!(
+        (code, status.trim(), version.as_str()),
+        (0, "421", "2"),
+        "SNI localhost with :authority other.test over HTTP/2"
+    );
+}
+
+#[test]
+fn prefork_status_page_over_http2_says_streams_are_served_one_at_a_time() {
+    let s = H2Site::new(
+        "prefork",
+        PROTOCOLS,
+        "<Location /server-status>\nSetHandler server-status\n</Location>",
+    );
+    let _m = s.start("prefork");
+    let (code, page, version) = s.curl(&["--http2"], &s.https("/server-status"));
+    assert_eq!((code, version.as_str()), (0, "2"), "{page}");
+    assert!(
+        page.contains("HTTP/2 streams: served one at a time per connection, in arrival order"),
+        "the status page says how streams are served:\n{page}"
+    );
+    // The stream itself is on the table as a request of its thread.
+    assert!(
+        page.contains("GET /server-status HTTP/2.0"),
+        "the stream's request on the status page:\n{page}"
+    );
+}
