@@ -521,29 +521,51 @@ fn get_block() -> Vec<u8> {
     b
 }
 
-/// Read frames until a GOAWAY (its error code) or the end (`None`),
-/// each read within 20 s.
-fn goaway_code(s: &mut TcpStream) -> Option<u32> {
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+/// Read frames from `s` until `done` answers for one (its type, stream
+/// id and payload): that answer, or `None` when the connection ends or
+/// `secs` pass first.
+fn read_frames<T>(
+    s: &mut TcpStream,
+    secs: u64,
+    mut done: impl FnMut(u8, u32, &[u8]) -> Option<T>,
+) -> Option<T> {
+    let until = Instant::now() + Duration::from_secs(secs);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
-    loop {
-        while buf.len() >= 9 {
-            let len =
-                (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
-            if buf.len() < 9 + len {
-                break;
-            }
-            if buf[3] == GOAWAY && len >= 8 {
-                return Some(u32::from_be_bytes(buf[13..17].try_into().ok()?));
-            }
-            buf.drain(..9 + len);
-        }
+    while Instant::now() < until {
+        let left = until.saturating_duration_since(Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
         match s.read(&mut chunk) {
             Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
+        let mut at = 0;
+        while buf.len() >= at + 9 {
+            let len = (usize::from(buf[at]) << 16)
+                | (usize::from(buf[at + 1]) << 8)
+                | usize::from(buf[at + 2]);
+            if buf.len() < at + 9 + len {
+                break;
+            }
+            let id = u32::from_be_bytes(buf[at + 5..at + 9].try_into().ok()?) & 0x7fff_ffff;
+            if let Some(answer) = done(buf[at + 3], id, &buf[at + 9..at + 9 + len]) {
+                return Some(answer);
+            }
+            at += 9 + len;
+        }
+        buf.drain(..at);
     }
+    None
+}
+
+/// The error code of the GOAWAY the server sends on `s`, within 60 s
+/// (`None`: the connection ended without one).
+fn goaway_code(s: &mut TcpStream) -> Option<u32> {
+    read_frames(s, 60, |kind, _, payload| match payload.get(4..8) {
+        Some(code) if kind == GOAWAY => code.try_into().ok().map(u32::from_be_bytes),
+        _ => None,
+    })
 }
 
 /// Send `attack` after the preface on a prior-knowledge connection: the
@@ -552,7 +574,7 @@ fn goaway_code(s: &mut TcpStream) -> Option<u32> {
 fn attack_gets_goaway(mpm: &str, name: &str, attack: &[u8], want: u32) {
     let s = H2Site::new(mpm, PROTOCOLS, "");
     let _m = s.start(mpm);
-    let mut c = TcpStream::connect(addr(s.plain_port)).expect("connect");
+    let mut c = small_window(addr(s.plain_port));
     c.write_all(CLIENT_START).unwrap();
     // The server may close before taking all of it: that is its answer.
     let _ = c.write_all(attack);
@@ -674,37 +696,15 @@ fn hpack_bomb_is_refused_and_the_connection_goes_on(mpm: &str) {
     // Then a plain request on stream 3.
     wire.extend(frame(HEADERS, END_HEADERS | END_STREAM, 3, &get_block()));
     let _ = c.write_all(&wire);
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 16384];
-    let mut stream3_ok = false;
-    let until = Instant::now() + Duration::from_secs(10);
-    while !stream3_ok && Instant::now() < until {
-        match c.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-        }
-        let mut at = 0;
-        while got.len() >= at + 9 {
-            let len = (usize::from(got[at]) << 16)
-                | (usize::from(got[at + 1]) << 8)
-                | usize::from(got[at + 2]);
-            if got.len() < at + 9 + len {
-                break;
-            }
-            let id = u32::from_be_bytes(got[at + 5..at + 9].try_into().unwrap()) & 0x7fff_ffff;
-            assert_ne!(
-                got[at + 3],
-                GOAWAY,
-                "the HPACK bomb ended the connection under {mpm}"
-            );
-            // `:status 200` is static index 8: 0x88 first in the block.
-            if got[at + 3] == HEADERS && id == 3 && got.get(at + 9) == Some(&0x88) {
-                stream3_ok = true;
-            }
-            at += 9 + len;
-        }
-    }
+    // `:status 200` is static index 8: 0x88 first in the block.
+    let stream3_ok = read_frames(&mut c, 20, |kind, id, payload| {
+        assert_ne!(
+            kind, GOAWAY,
+            "the HPACK bomb ended the connection under {mpm}"
+        );
+        (kind == HEADERS && id == 3 && payload.first() == Some(&0x88)).then_some(())
+    })
+    .is_some();
     assert!(
         stream3_ok,
         "the request after the HPACK bomb was answered 200 under {mpm}"
@@ -792,29 +792,14 @@ fn config_test_checks_the_http2_directives() {
 /// (its response HEADERS seen), and keep the connection open.
 fn idle_h2_connection(port: u16) -> TcpStream {
     let mut c = TcpStream::connect(addr(port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut wire = CLIENT_START.to_vec();
     wire.extend(frame(HEADERS, END_HEADERS | END_STREAM, 1, &get_block()));
     c.write_all(&wire).unwrap();
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let mut at = 0;
-        while got.len() >= at + 9 {
-            let len = (usize::from(got[at]) << 16)
-                | (usize::from(got[at + 1]) << 8)
-                | usize::from(got[at + 2]);
-            let id = u32::from_be_bytes(got[at + 5..at + 9].try_into().unwrap());
-            if got[at + 3] == HEADERS && id == 1 {
-                return c;
-            }
-            at += 9 + len;
-        }
-        match c.read(&mut chunk) {
-            Ok(0) | Err(_) => panic!("no response on an HTTP/2 connection"),
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-        }
-    }
+    read_frames(&mut c, 10, |kind, id, _| {
+        (kind == HEADERS && id == 1).then_some(())
+    })
+    .expect("no response on an HTTP/2 connection");
+    c
 }
 
 #[test]
@@ -842,25 +827,10 @@ fn event_idle_http2_connections_hold_no_thread() {
     let mut c = idle.into_iter().next().unwrap();
     c.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, 3, &get_block()))
         .unwrap();
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let until = Instant::now() + Duration::from_secs(10);
-    let mut answered = false;
-    while !answered && Instant::now() < until {
-        match c.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-        }
-        let mut at = 0;
-        while got.len() >= at + 9 {
-            let len = (usize::from(got[at]) << 16)
-                | (usize::from(got[at + 1]) << 8)
-                | usize::from(got[at + 2]);
-            let id = u32::from_be_bytes(got[at + 5..at + 9].try_into().unwrap());
-            answered |= got[at + 3] == HEADERS && id == 3;
-            at += 9 + len;
-        }
-    }
+    let answered = read_frames(&mut c, 10, |kind, id, _| {
+        (kind == HEADERS && id == 3).then_some(())
+    })
+    .is_some();
     assert!(answered, "the idle HTTP/2 connection was not served again");
 }
 

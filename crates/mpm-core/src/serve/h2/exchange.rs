@@ -456,10 +456,7 @@ impl H2Conn<'_, '_> {
             started,
             duration,
         };
-        let handler = self.ctx.handler;
-        if catch_unwind(AssertUnwindSafe(|| handler.log(&ex))).is_err() {
-            log::error!("the handler's log hook panicked");
-        }
+        crate::serve::exchange::call_log(self.ctx.handler, &ex);
         self.stats.requests += 1;
         self.stats.body_bytes += body_bytes;
     }

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# HTTP/2 benchmark (issue 17): h2load -n N -c 10 -m 10 on /hello and on the
+# 4 KiB file over TLS (h2 by ALPN), against mpmd (event), nginx (HTTP/2 on
+# its TLS port) and Apache event + mod_http2, all on the same certificate
+# and document root as ../shared/bench (its setup-www.sh / setup-tls.sh);
+# servers pinned to CPU 0, h2load to CPU 1, rounds interleaved (each round
+# runs every target in turn). Then the memory of IDLE idle HTTP/2
+# connections (each after one request) on each server: PSS of all its
+# processes with them open, less before, per connection.
+#
+# Run from the repository root, as root, after `cargo build --release -p
+# mpmd`:   benches/h2/run.sh      (env: N=200000 ROUNDS=3 IDLE=10000
+# BENCH=../shared/bench MPMD=target/release/mpmd BENCH_OUT=/tmp/mpm-bench)
+# Writes under $BENCH_OUT/h2: configs, logs, h2load outputs, results.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+B=${BENCH:-$ROOT/../shared/bench}
+[ -d "$B" ] || B=/work/shared/bench
+MPMD=${MPMD:-$ROOT/target/release/mpmd}
+N=${N:-200000}
+ROUNDS=${ROUNDS:-3}
+IDLE=${IDLE:-10000}
+OUT=${BENCH_OUT:-/tmp/mpm-bench}/h2
+WWW=$("$B/peers/setup-www.sh")
+TLS=$("$B/peers/setup-tls.sh")
+mkdir -p "$OUT"/{mpmd,nginx/logs,nginx/tmp,apache/run,apache/logs,raw}
+ulimit -n 65536
+
+for tool in h2load nginx apache2 curl python3 taskset; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
+        echo "missing: $tool (apt-get install nghttp2-client nginx apache2)" >&2
+        exit 1
+    }
+done
+[ -x "$MPMD" ] || { echo "build mpmd first: cargo build --release -p mpmd" >&2; exit 1; }
+
+PORT_MPMD=27110 PORT_NGINX=27111 PORT_APACHE=27112
+
+cat > "$OUT/mpmd/mpmd.conf" <<EOF
+LoadModule mpm_event_module modules/mod_mpm_event.so
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 32
+ThreadLimit 32
+MaxRequestWorkers 64
+MinSpareThreads 32
+MaxSpareThreads 64
+AsyncRequestWorkerFactor 400
+Listen 127.0.0.1:$PORT_MPMD https
+ServerName localhost
+DocumentRoot $WWW
+Alias /hello $WWW/hello.txt
+PidFile $OUT/mpmd/mpmd.pid
+ErrorLog $OUT/mpmd/error.log
+KeepAliveTimeout 300
+MaxKeepAliveRequests 0
+Protocols h2 http/1.1
+SSLEngine on
+SSLCertificateFile $TLS/cert.pem
+SSLCertificateKeyFile $TLS/key.pem
+EOF
+
+# nginx 1.22 (Debian 12) spells HTTP/2 `listen … ssl http2`; from 1.25.1
+# it is `http2 on`.
+http2_listen="listen 127.0.0.1:$PORT_NGINX ssl http2;"
+if nginx -V 2>&1 | grep -qE 'nginx/1\.(2[5-9]|[3-9][0-9])'; then
+    http2_listen="listen 127.0.0.1:$PORT_NGINX ssl; http2 on;"
+fi
+cat > "$OUT/nginx/nginx.conf" <<EOF
+user www-data;
+worker_processes auto;
+worker_rlimit_nofile 65536;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/logs/error.log warn;
+events { worker_connections 16384; }
+http {
+    sendfile on; tcp_nopush on; access_log off;
+    keepalive_timeout 300s; keepalive_requests 1000000;
+    http2_idle_timeout 300s;
+    http2_max_requests 1000000;
+    client_body_temp_path $OUT/nginx/tmp;
+    types { text/plain txt; application/octet-stream bin; }
+    server {
+        $http2_listen
+        ssl_certificate $TLS/cert.pem;
+        ssl_certificate_key $TLS/key.pem;
+        root $WWW;
+        location = /hello { default_type text/plain; return 200 'Hello, World!'; }
+        location /static/ { }
+    }
+}
+EOF
+
+M=/usr/lib/apache2/modules
+cat > "$OUT/apache/httpd.conf" <<EOF
+ServerRoot "$OUT/apache"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$PORT_APACHE https
+PidFile run/httpd.pid
+DefaultRuntimeDir run
+ErrorLog logs/error.log
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module $M/mod_mpm_event.so
+LoadModule authz_core_module $M/mod_authz_core.so
+LoadModule mime_module $M/mod_mime.so
+LoadModule alias_module $M/mod_alias.so
+LoadModule socache_shmcb_module $M/mod_socache_shmcb.so
+LoadModule ssl_module $M/mod_ssl.so
+LoadModule http2_module $M/mod_http2.so
+StartServers 2
+ServerLimit 8
+ThreadLimit 64
+ThreadsPerChild 64
+MinSpareThreads 64
+MaxSpareThreads 256
+MaxRequestWorkers 512
+AsyncRequestWorkerFactor 32
+KeepAlive On
+KeepAliveTimeout 300
+MaxKeepAliveRequests 0
+Timeout 300
+EnableSendfile On
+TypesConfig /dev/null
+AddType text/plain .txt
+AddType application/octet-stream .bin
+DocumentRoot $WWW
+<Directory />
+    Require all denied
+</Directory>
+<Directory $WWW>
+    Require all granted
+</Directory>
+Alias /hello $WWW/hello.txt
+Protocols h2 http/1.1
+H2Push off
+SSLRandomSeed startup builtin
+SSLSessionCache shmcb:$OUT/apache/run/ssl_scache(512000)
+<VirtualHost 127.0.0.1:$PORT_APACHE>
+    SSLEngine on
+    SSLCertificateFile $TLS/cert.pem
+    SSLCertificateKeyFile $TLS/key.pem
+</VirtualHost>
+EOF
+
+pids_of() { # the processes holding a listening socket on port $1, and their children
+    local port=$1 inode pid
+    inode=$(awk -v p=$(printf '%04X' "$port") 'NR>1 { split($2,a,":"); if (a[2]==p && $4=="0A") print $10 }' /proc/net/tcp | head -1)
+    for pid in /proc/[0-9]*; do
+        if ls -l "$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]"; then basename "$pid"; fi
+    done
+}
+pss_kib() { # PSS of the processes serving port $1, in KiB
+    local total=0 p v
+    for p in $(pids_of "$1"); do
+        v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+wait_h2() {
+    local i
+    for i in $(seq 1 100); do
+        if [ "$(curl -sk --http2 -o /dev/null -w '%{http_version}' "https://127.0.0.1:$1/hello")" = 2 ]; then return 0; fi
+        sleep 0.1
+    done
+    echo "port $1 does not answer over HTTP/2" >&2
+    return 1
+}
+
+stop_all() {
+    [ -f "$OUT/mpmd/mpmd.pid" ] && kill "$(cat "$OUT/mpmd/mpmd.pid")" 2>/dev/null || true
+    [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
+    [ -f "$OUT/apache/run/httpd.pid" ] && kill "$(cat "$OUT/apache/run/httpd.pid")" 2>/dev/null || true
+    sleep 1
+}
+trap stop_all EXIT
+stop_all
+
+taskset -c 0 "$MPMD" -f "$OUT/mpmd/mpmd.conf"
+taskset -c 0 nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/logs/error.log"
+taskset -c 0 apache2 -f "$OUT/apache/httpd.conf" -k start
+for p in $PORT_MPMD $PORT_NGINX $PORT_APACHE; do wait_h2 "$p"; done
+
+declare -A URL=([mpmd]=$PORT_MPMD [nginx]=$PORT_NGINX [apache]=$PORT_APACHE)
+TARGETS="mpmd nginx apache"
+results="$OUT/results.tsv"
+: > "$results"
+for r in $(seq 1 "$ROUNDS"); do
+    for path in /hello /static/4k.bin; do
+        for t in $TARGETS; do
+            log="$OUT/raw/$t-${path//\//_}-r$r"
+            taskset -c 1 h2load -n "$N" -c 10 -m 10 --log-file="$log.times" \
+                "https://127.0.0.1:${URL[$t]}$path" > "$log.out" 2>&1 || true
+            rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$log.out")
+            ok=$(awk '/^requests:/ { print $8 }' "$log.out")
+            p99=$(awk '{ print $3 }' "$log.times" | sort -n | awk '{ a[NR]=$1 } END { if (NR) printf "%.2f", a[int(NR*0.99)]/1000 }')
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$path" "$t" "${rps:-0}" "${p99:-0}" "${ok:-0}" | tee -a "$results" >&2
+        done
+    done
+done
+
+# Idle connections' memory.
+idle_line() {
+    local port=$1 before after held
+    before=$(pss_kib "$port")
+    coproc IDLER { python3 "$ROOT/benches/h2/idle_h2.py" "$port" "$IDLE" 900; }
+    read -r held <&"${IDLER[0]}"
+    sleep 2
+    after=$(pss_kib "$port")
+    exec {IDLER[1]}>&-
+    wait "$IDLER_PID" 2>/dev/null || true
+    echo "$held|$before|$after"
+}
+declare -A MEM
+for t in $TARGETS; do
+    MEM[$t]=$(idle_line "${URL[$t]}")
+    echo "idle $t: ${MEM[$t]}" >&2
+done
+
+python3 - "$results" "$N" "$ROUNDS" "$IDLE" "${MEM[mpmd]}" "${MEM[nginx]}" "${MEM[apache]}" > "$OUT/results.md" <<'PY'
+import statistics, sys
+path, n, rounds, idle = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+mem = dict(zip(["mpmd", "nginx", "apache"], sys.argv[5:8]))
+rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+by = {}
+for r, p, t, rps, p99, ok in rows:
+    by.setdefault((p, t), []).append((float(rps), float(p99), int(ok)))
+print(f"#### h2load -n {n} -c 10 -m 10 over TLS, median of {rounds} round(s); server CPU 0, h2load CPU 1\n")
+print("| path | target | req/s | ×nginx | ×apache | p99 ms | ok |")
+print("|---|---|---|---|---|---|---|")
+for p in ["/hello", "/static/4k.bin"]:
+    med = {t: statistics.median(x[0] for x in by.get((p, t), [(0, 0, 0)])) for t in ["mpmd", "nginx", "apache"]}
+    for t in ["mpmd", "nginx", "apache"]:
+        runs = by.get((p, t), [(0, 0, 0)])
+        p99 = statistics.median(x[1] for x in runs)
+        ok = min(x[2] for x in runs)
+        rn = med[t] / med["nginx"] if med["nginx"] else 0
+        ra = med[t] / med["apache"] if med["apache"] else 0
+        print(f"| {p} | {t} | {med[t]:.0f} | ×{rn:.2f} | ×{ra:.2f} | {p99:.2f} | {ok} |")
+print(f"\n#### {idle} idle HTTP/2 connections (TLS, one request each): PSS of the server's processes\n")
+print("| target | held | PSS before KiB | PSS with them KiB | per connection |")
+print("|---|---|---|---|---|")
+for t, v in mem.items():
+    try:
+        held, before, after = v.split("|")
+        count = int(held.split()[1])
+        per = (int(after) - int(before)) / count if count else 0
+        print(f"| {t} | {held} | {before} | {after} | {per / 1:.1f} KiB |")
+    except (ValueError, IndexError):
+        print(f"| {t} | {v} | | | |")
+PY
+cat "$OUT/results.md"
