@@ -25,7 +25,11 @@ OUT=${BENCH_OUT:-/tmp/mpm-bench}/h2
 WWW=$("$B/peers/setup-www.sh")
 TLS=$("$B/peers/setup-tls.sh")
 mkdir -p "$OUT"/{mpmd,nginx/logs,nginx/tmp,apache/run,apache/logs,raw}
-ulimit -n 65536
+# Room for IDLE connections on each side (the client and each server are
+# separate processes): the hard limit, at most 65536.
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=65536
+ulimit -n $((hard < 65536 ? hard : 65536))
 
 for tool in h2load nginx apache2 curl python3 taskset; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
@@ -76,9 +80,8 @@ error_log $OUT/nginx/logs/error.log warn;
 events { worker_connections 16384; }
 http {
     sendfile on; tcp_nopush on; access_log off;
+    # (nginx 1.19.7+ reads these for HTTP/2 too.)
     keepalive_timeout 300s; keepalive_requests 1000000;
-    http2_idle_timeout 300s;
-    http2_max_requests 1000000;
     client_body_temp_path $OUT/nginx/tmp;
     types { text/plain txt; application/octet-stream bin; }
     server {
@@ -179,77 +182,62 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 
-taskset -c 0 "$MPMD" -f "$OUT/mpmd/mpmd.conf"
+taskset -c 0 "$MPMD" -f "$OUT/mpmd/mpmd.conf" -k start
 taskset -c 0 nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/logs/error.log"
 taskset -c 0 apache2 -f "$OUT/apache/httpd.conf" -k start
 for p in $PORT_MPMD $PORT_NGINX $PORT_APACHE; do wait_h2 "$p"; done
 
 declare -A URL=([mpmd]=$PORT_MPMD [nginx]=$PORT_NGINX [apache]=$PORT_APACHE)
-TARGETS="mpmd nginx apache"
+TARGETS=${TARGETS:-mpmd nginx apache}
+PARTS=${PARTS:-load idle}
 results="$OUT/results.tsv"
-: > "$results"
-for r in $(seq 1 "$ROUNDS"); do
-    for path in /hello /static/4k.bin; do
-        for t in $TARGETS; do
-            log="$OUT/raw/$t-${path//\//_}-r$r"
-            taskset -c 1 h2load -n "$N" -c 10 -m 10 --log-file="$log.times" \
-                "https://127.0.0.1:${URL[$t]}$path" > "$log.out" 2>&1 || true
-            rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$log.out")
-            ok=$(awk '/^requests:/ { print $8 }' "$log.out")
-            p99=$(awk '{ print $3 }' "$log.times" | sort -n | awk '{ a[NR]=$1 } END { if (NR) printf "%.2f", a[int(NR*0.99)]/1000 }')
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$path" "$t" "${rps:-0}" "${p99:-0}" "${ok:-0}" | tee -a "$results" >&2
+if [[ " $PARTS " == *" load "* ]]; then
+    : > "$results"
+    for r in $(seq 1 "$ROUNDS"); do
+        for path in /hello /static/4k.bin; do
+            for t in $TARGETS; do
+                log="$OUT/raw/$t-${path//\//_}-r$r"
+                taskset -c 1 h2load -n "$N" -c 10 -m 10 --log-file="$log.times" \
+                    "https://127.0.0.1:${URL[$t]}$path" > "$log.out" 2>&1 || true
+                rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$log.out")
+                ok=$(awk '/^requests:/ { print $8 }' "$log.out")
+                p99=$(awk '{ print $3 }' "$log.times" | sort -n \
+                    | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", a[int(NR * 0.99)] / 1000 }')
+                printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$path" "$t" "${rps:-0}" "${p99:-0}" "${ok:-0}" \
+                    | tee -a "$results" >&2
+            done
         done
     done
-done
+fi
 
-# Idle connections' memory.
+# Idle connections' memory: the holder keeps its connections until its
+# stdin (a fifo held open here) closes.
 idle_line() {
-    local port=$1 before after held
+    local port=$1 before after held pid fifo="$OUT/idle.fifo" i
     before=$(pss_kib "$port")
-    coproc IDLER { python3 "$ROOT/benches/h2/idle_h2.py" "$port" "$IDLE" 900; }
-    read -r held <&"${IDLER[0]}"
+    rm -f "$fifo" && mkfifo "$fifo"
+    python3 "$ROOT/benches/h2/idle_h2.py" "$port" "$IDLE" 900 < "$fifo" > "$OUT/idle-$port.out" &
+    pid=$!
+    exec 7> "$fifo"
+    for i in $(seq 1 1200); do
+        grep -q '^open' "$OUT/idle-$port.out" 2> /dev/null && break
+        sleep 0.5
+    done
+    held=$(head -1 "$OUT/idle-$port.out")
     sleep 2
     after=$(pss_kib "$port")
-    exec {IDLER[1]}>&-
-    wait "$IDLER_PID" 2>/dev/null || true
+    exec 7>&-
+    wait "$pid" || true
     echo "$held|$before|$after"
 }
-declare -A MEM
-for t in $TARGETS; do
-    MEM[$t]=$(idle_line "${URL[$t]}")
-    echo "idle $t: ${MEM[$t]}" >&2
-done
+mem=()
+if [[ " $PARTS " == *" idle "* ]]; then
+    for t in $TARGETS; do
+        line=$(idle_line "${URL[$t]}")
+        echo "idle $t: $line" >&2
+        mem+=("$t=$line")
+    done
+fi
 
-python3 - "$results" "$N" "$ROUNDS" "$IDLE" "${MEM[mpmd]}" "${MEM[nginx]}" "${MEM[apache]}" > "$OUT/results.md" <<'PY'
-import statistics, sys
-path, n, rounds, idle = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-mem = dict(zip(["mpmd", "nginx", "apache"], sys.argv[5:8]))
-rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
-by = {}
-for r, p, t, rps, p99, ok in rows:
-    by.setdefault((p, t), []).append((float(rps), float(p99), int(ok)))
-print(f"#### h2load -n {n} -c 10 -m 10 over TLS, median of {rounds} round(s); server CPU 0, h2load CPU 1\n")
-print("| path | target | req/s | ×nginx | ×apache | p99 ms | ok |")
-print("|---|---|---|---|---|---|---|")
-for p in ["/hello", "/static/4k.bin"]:
-    med = {t: statistics.median(x[0] for x in by.get((p, t), [(0, 0, 0)])) for t in ["mpmd", "nginx", "apache"]}
-    for t in ["mpmd", "nginx", "apache"]:
-        runs = by.get((p, t), [(0, 0, 0)])
-        p99 = statistics.median(x[1] for x in runs)
-        ok = min(x[2] for x in runs)
-        rn = med[t] / med["nginx"] if med["nginx"] else 0
-        ra = med[t] / med["apache"] if med["apache"] else 0
-        print(f"| {p} | {t} | {med[t]:.0f} | ×{rn:.2f} | ×{ra:.2f} | {p99:.2f} | {ok} |")
-print(f"\n#### {idle} idle HTTP/2 connections (TLS, one request each): PSS of the server's processes\n")
-print("| target | held | PSS before KiB | PSS with them KiB | per connection |")
-print("|---|---|---|---|---|")
-for t, v in mem.items():
-    try:
-        held, before, after = v.split("|")
-        count = int(held.split()[1])
-        per = (int(after) - int(before)) / count if count else 0
-        print(f"| {t} | {held} | {before} | {after} | {per / 1:.1f} KiB |")
-    except (ValueError, IndexError):
-        print(f"| {t} | {v} | | | |")
-PY
+python3 "$ROOT/benches/h2/report.py" "$results" "$N" "$ROUNDS" "$IDLE" "${mem[@]}" > "$OUT/results.md"
 cat "$OUT/results.md"

@@ -29,6 +29,9 @@ const BODY_GRACE: Duration = Duration::from_millis(100);
 /// server is stopping.
 const STOP_CHECK: Duration = Duration::from_millis(250);
 
+/// Most responses gathered before they are written (see `H2Conn::run`).
+const BATCH: usize = 16;
+
 /// Most reads that take what has arrived before a stream is served.
 const AVAILABLE_READS: usize = 4;
 
@@ -293,20 +296,35 @@ impl H2Conn<'_, '_> {
     /// connection went idle instead; it is open, its session to keep).
     fn run(&mut self, park: bool) -> bool {
         let t = &self.ctx.protocol.timeouts;
+        // Streams served since the output was last written: responses
+        // to requests that came together leave together (one write, one
+        // TLS record), up to a bound.
+        let mut unflushed = 0;
         loop {
-            // Whatever the client has sent already is read before a
-            // stream is served: its RST_STREAM or the rest of its body
-            // may be there, and so may more streams (which then count
-            // against H2MaxSessionStreams while they wait, as they
-            // should).
-            if !self.waiting.is_empty() && !self.read_available() {
+            let mut next = self.next_ready();
+            if next.is_none() && !self.waiting.is_empty() {
+                // Whatever the client has sent already is read before a
+                // stream that is not ready is waited for: its RST_STREAM
+                // or the rest of its body may be there, and so may more
+                // streams (which then count against H2MaxSessionStreams
+                // while they wait, as they should).
+                if !self.read_available() {
+                    break;
+                }
+                next = self.next_ready();
+            }
+            if next.is_none() || unflushed >= BATCH {
+                unflushed = 0;
+                if self.flush().is_err() {
+                    break;
+                }
+            }
+            if self.session.is_finished() {
                 break;
             }
-            if self.flush().is_err() || self.session.is_finished() {
-                break;
-            }
-            if let Some(next) = self.next_ready() {
+            if let Some(next) = next {
                 self.serve(next);
+                unflushed += 1;
                 continue;
             }
             // Requests whose bodies are coming: the oldest is served when

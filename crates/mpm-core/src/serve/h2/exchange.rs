@@ -313,7 +313,7 @@ impl H2Conn<'_, '_> {
             return 0;
         }
         if end {
-            let _ = self.flush();
+            // Written with the next batch (`H2Conn::run`).
             return 0;
         }
         let mut sent = 0u64;
@@ -384,7 +384,7 @@ impl H2Conn<'_, '_> {
             // a cut body for a whole one.
             self.session.reset(stream, ErrorCode::InternalError);
         }
-        let _ = self.flush();
+        // The rest is written with the next batch (`H2Conn::run`).
         sent
     }
 
