@@ -148,17 +148,12 @@ SSLSessionCache shmcb:$OUT/apache/run/ssl_scache(512000)
 </VirtualHost>
 EOF
 
-pids_of() { # the processes holding a listening socket on port $1, and their children
-    local port=$1 inode pid
-    inode=$(awk -v p=$(printf '%04X' "$port") 'NR>1 { split($2,a,":"); if (a[2]==p && $4=="0A") print $10 }' /proc/net/tcp | head -1)
-    for pid in /proc/[0-9]*; do
-        if ls -l "$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]"; then basename "$pid"; fi
-    done
-}
-pss_kib() { # PSS of the processes serving port $1, in KiB
-    local total=0 p v
-    for p in $(pids_of "$1"); do
-        v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+declare -A PIDFILE=([mpmd]=$OUT/mpmd/mpmd.pid [nginx]=$OUT/nginx/nginx.pid [apache]=$OUT/apache/run/httpd.pid)
+pss_kib() { # PSS of target $1's master and its children, in KiB
+    local master total=0 p v
+    master=$(cat "${PIDFILE[$1]}")
+    for p in $master $(pgrep -P "$master"); do
+        v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2> /dev/null || echo 0)
         total=$((total + ${v:-0}))
     done
     echo "$total"
@@ -213,8 +208,8 @@ fi
 # Idle connections' memory: the holder keeps its connections until its
 # stdin (a fifo held open here) closes.
 idle_line() {
-    local port=$1 before after held pid fifo="$OUT/idle.fifo" i
-    before=$(pss_kib "$port")
+    local t=$1 port=${URL[$1]} before after held pid fifo="$OUT/idle.fifo" i
+    before=$(pss_kib "$t")
     rm -f "$fifo" && mkfifo "$fifo"
     python3 "$ROOT/benches/h2/idle_h2.py" "$port" "$IDLE" 900 < "$fifo" > "$OUT/idle-$port.out" &
     pid=$!
@@ -225,7 +220,7 @@ idle_line() {
     done
     held=$(head -1 "$OUT/idle-$port.out")
     sleep 2
-    after=$(pss_kib "$port")
+    after=$(pss_kib "$t")
     exec 7>&-
     wait "$pid" || true
     echo "$held|$before|$after"
@@ -233,7 +228,7 @@ idle_line() {
 mem=()
 if [[ " $PARTS " == *" idle "* ]]; then
     for t in $TARGETS; do
-        line=$(idle_line "${URL[$t]}")
+        line=$(idle_line "$t")
         echo "idle $t: $line" >&2
         mem+=("$t=$line")
     done
