@@ -11,7 +11,8 @@
 //! - [`site`]: the request handlers, `mpm_site` (its `uri_path` and
 //!   `conditional` are public for fuzzing).
 //! - `tls`: which addresses speak TLS, with which certificate files;
-//!   `remoteip`: which read the PROXY protocol, from whom.
+//!   `http2`: which speak HTTP/2, and how (ALPN, prior knowledge,
+//!   upgrade); `remoteip`: which read the PROXY protocol, from whom.
 //! - `logging`: the error log; `pidfile`: the pid file; `detach`: leaving
 //!   the terminal for `-k start`.
 //! - `activation`: listening sockets handed over at start (systemd's
@@ -23,6 +24,7 @@ mod activation;
 pub mod cli;
 pub mod config;
 mod detach;
+mod http2;
 mod logging;
 mod notify;
 mod pidfile;

@@ -15,7 +15,7 @@ use crate::detach::{daemonize, redirect_stderr_to_null};
 use crate::pidfile::{self, PidFile, Running};
 use crate::supervise::{self, Supervisor};
 use crate::upgrade::{self, Binary};
-use crate::{activation, logging, remoteip, tls};
+use crate::{activation, http2, logging, remoteip, tls};
 
 fn load(args: &Args) -> Result<ServerConfig, String> {
     let opts = LoadOptions {
@@ -222,6 +222,7 @@ fn run(
     .map_err(|e| e.to_string())?;
     activation::leftovers(inherited, &cfg.listens, upgrading)?;
     tls::apply(&tls_table, &mut listeners);
+    http2::apply(&cfg, &mut listeners);
     remoteip::apply(&cfg, &mut listeners);
     // Started by an upgrade, the server is already detached.
     let ready = if detach && !upgrading {
@@ -543,6 +544,7 @@ fn reload(
         .rebind(&new.listens, new.mpm.listen_backlog)
         .map_err(|e| e.to_string())?;
     tls::apply(&tls_table, listeners);
+    http2::apply(&new, listeners);
     remoteip::apply(&new, listeners);
     Ok(new)
 }

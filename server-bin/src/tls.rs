@@ -7,8 +7,9 @@
 //! the router would consider for it (the same candidates, in the same
 //! order, as virtual-host selection, so the certificate SNI picks belongs
 //! to the host the request's name picks); the first is the default, for
-//! clients without SNI or with a name no host has. The protocols, suites
-//! and cipher order are the default host's. Everything is built in the
+//! clients without SNI or with a name no host has. The protocols, suites,
+//! cipher order and ALPN list (`Protocols`, see `http2`) are the default
+//! host's. Everything is built in the
 //! master before the strategy runs, so every child inherits it, and again
 //! on each restart: new certificates take effect at a graceful restart.
 
@@ -87,6 +88,12 @@ pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String>
             honor_cipher_order: default.honor_cipher_order.unwrap_or(false),
             session_tickets: cfg.ssl_session_tickets,
             session_cache: cfg.ssl_session_cache,
+            alpn: crate::http2::alpn(
+                &cfg.protocols
+                    .get(crate::http2::default_host(cfg, &router, &local, true))
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
         };
         let mut keys = Vec::with_capacity(specs.len());
         for (spec, origin) in specs {

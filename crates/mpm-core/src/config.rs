@@ -159,6 +159,9 @@ pub struct ProtocolConfig {
     pub timeouts: Timeouts,
     /// The `Server` response header value; empty for none.
     pub server_header: String,
+    /// HTTP/2's settings (`H2*` directives); which addresses speak it is
+    /// each listener's [`Http2Offer`].
+    pub http2: Http2Config,
 }
 
 impl Default for ProtocolConfig {
@@ -167,7 +170,74 @@ impl Default for ProtocolConfig {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             server_header: concat!("mpmd/", env!("CARGO_PKG_VERSION")).to_string(),
+            http2: Http2Config::default(),
         }
+    }
+}
+
+/// HTTP/2's settings, with mod_http2's directive names and defaults. They
+/// are what this server announces in its `SETTINGS` frame and the bounds
+/// a session keeps; whether an address speaks HTTP/2 at all is its
+/// listener's [`Http2Offer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Http2Config {
+    /// `H2MaxSessionStreams`: streams open at once on one connection
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client that opens more is
+    /// refused the extra streams (`REFUSED_STREAM`).
+    pub max_session_streams: u32,
+    /// `H2WindowSize`: each stream's receive window for request bodies
+    /// (`SETTINGS_INITIAL_WINDOW_SIZE`), at most 2^31 - 1.
+    pub window_size: u32,
+    /// `H2StreamMaxMemSize`: the most response bytes buffered for one
+    /// stream before the handler producing them waits for the client to
+    /// take them (flow control).
+    pub stream_max_mem: usize,
+    /// `H2MaxWorkers`: mod_http2's own thread pool size. `mpmd` serves
+    /// streams with the strategy's threads (event and worker: the child's
+    /// `ThreadsPerChild`; prefork: the one process), so this is accepted
+    /// and only bounds the streams of one connection served at once
+    /// beside `max_session_streams`; `None` when not written.
+    pub max_workers: Option<u32>,
+}
+
+impl Default for Http2Config {
+    /// mod_http2's defaults: 100 streams, a 65535-byte window, 64 KiB
+    /// buffered per stream.
+    fn default() -> Self {
+        Http2Config {
+            max_session_streams: 100,
+            window_size: 65_535,
+            stream_max_mem: 65_536,
+            max_workers: None,
+        }
+    }
+}
+
+/// How one listening address offers HTTP/2 (`Protocols`, `H2Direct`,
+/// `H2Upgrade` of the address's default host). The default offers none:
+/// HTTP/1.1 only, as Apache's `Protocols http/1.1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Http2Offer {
+    /// TLS: `h2` is among the ALPN protocols of the address's TLS
+    /// configuration (`Protocols h2`); a client that picks it speaks
+    /// HTTP/2 from its first byte.
+    pub alpn: bool,
+    /// The connection preface as the first bytes, without ALPN or an
+    /// upgrade ("prior knowledge", RFC 9113 §3.3; `H2Direct`): on for a
+    /// cleartext address with `Protocols h2c`, off for TLS unless
+    /// `H2Direct on` with `Protocols h2`.
+    pub direct: bool,
+    /// An HTTP/1.1 request with `Upgrade: h2c` and `HTTP2-Settings`
+    /// switches to HTTP/2 (RFC 7540 §3.2; `H2Upgrade`): on for a
+    /// cleartext address with `Protocols h2c`, never on TLS (RFC 9113
+    /// forbids `h2c` over TLS).
+    pub upgrade: bool,
+}
+
+impl Http2Offer {
+    /// True when the address speaks HTTP/2 in any way.
+    pub fn any(&self) -> bool {
+        self.alpn || self.direct || self.upgrade
     }
 }
 

@@ -84,7 +84,9 @@ pub use http;
 #[cfg(feature = "tls")]
 pub use rustls;
 
-pub use config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
+pub use config::{
+    Http2Config, Http2Offer, Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts,
+};
 pub use control::{Command, Control, ControlHandle, Exit, Phase, Stopping};
 pub use error::Error;
 pub use handler::{

@@ -24,7 +24,16 @@
 //!   asynchronous tunnels): the worker is free once the 101 is written.
 //!   Buffers exist only while one side would not take what the other
 //!   sent (a side is not read meanwhile), so an idle tunnel holds none:
-//!   about 800 bytes each, measured with 1,000 of them.
+//!   about 800 bytes each, measured with 1,000 of them;
+//! - HTTP/2 (ALPN `h2`, the preface by prior knowledge, `Upgrade: h2c`):
+//!   a worker runs the connection's session while it has streams open
+//!   ([`mpm_core::serve::h2`], its streams one at a time); when it goes
+//!   idle the session comes back to the loop, which holds it like an idle
+//!   keep-alive connection (no thread, its buffers released, counted as
+//!   keep-alive on the status page) until the client sends again or
+//!   `KeepAliveTimeout` passes (GOAWAY). A busy HTTP/2 connection holds
+//!   one worker while its streams are served: the loop does not yet
+//!   frame responses itself.
 //!
 //! A request whose answer the handler promises never blocks
 //! ([`mpm_core::Handler::answer_never_blocks`]: built in memory, or a file

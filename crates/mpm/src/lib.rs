@@ -245,7 +245,9 @@ pub mod strategy;
 pub use server::{Bound, Server};
 pub use strategies::{by_name, compiled, default_strategy, strategies};
 
-pub use mpm_core::config::{Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts};
+pub use mpm_core::config::{
+    Http2Config, Http2Offer, Limits, MpmConfig, ProtocolConfig, RequestReadTimeout, Timeouts,
+};
 pub use mpm_core::control::{Command, ControlHandle, Phase};
 pub use mpm_core::handler::{
     shared_factory, Body, BodyWriter, Exchange, Handler, HandlerFactory, Request, RequestBody,

@@ -50,6 +50,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("filter_module", "mod_filter.c"),
     ("deflate_module", "mod_deflate.c"),
     ("brotli_module", "mod_brotli.c"),
+    ("http2_module", "mod_http2.c"),
 ];
 
 /// The MPMs that have an Apache name (`single`, the one-process strategy,
@@ -156,6 +157,8 @@ mod tests {
         assert!(is_present("proxy_balancer_module", &compiled, None));
         assert!(is_present("mod_lbmethod_bybusyness.c", &compiled, None));
         assert!(is_present("proxy_hcheck_module", &compiled, None));
+        assert!(is_present("http2_module", &compiled, None));
+        assert!(is_present("mod_http2.c", &compiled, None));
         assert!(!is_present("rewrite_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));

@@ -44,6 +44,62 @@ impl SslSettings {
     }
 }
 
+/// One protocol `Protocols` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppProtocol {
+    /// `h2`: HTTP/2 over TLS, chosen by ALPN.
+    H2,
+    /// `h2c`: HTTP/2 in clear (prior knowledge, `Upgrade: h2c`).
+    H2c,
+    /// `http/1.1`: HTTP/1.x.
+    Http11,
+}
+
+impl AppProtocol {
+    /// The protocol `Protocols` names `word` (without regard to case).
+    pub fn from_name(word: &str) -> Option<AppProtocol> {
+        match word.to_ascii_lowercase().as_str() {
+            "h2" => Some(AppProtocol::H2),
+            "h2c" => Some(AppProtocol::H2c),
+            "http/1.1" => Some(AppProtocol::Http11),
+            _ => None,
+        }
+    }
+}
+
+/// The protocol settings of a server (`None` = not set here; a virtual
+/// host takes what it does not set from the main server).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProtocolSettings {
+    /// `Protocols`, in the order written; unset is `http/1.1` alone.
+    pub protocols: Option<Vec<AppProtocol>>,
+    /// `ProtocolsHonorOrder` (on by default).
+    pub honor_order: Option<bool>,
+    /// `H2Direct`.
+    pub h2_direct: Option<bool>,
+    /// `H2Upgrade`.
+    pub h2_upgrade: Option<bool>,
+}
+
+impl ProtocolSettings {
+    /// The protocols in force: as written, or `http/1.1` alone.
+    pub fn effective(&self) -> Vec<AppProtocol> {
+        self.protocols
+            .clone()
+            .unwrap_or_else(|| vec![AppProtocol::Http11])
+    }
+
+    /// Each setting not set here taken from `main`.
+    pub fn or(&self, main: &ProtocolSettings) -> ProtocolSettings {
+        ProtocolSettings {
+            protocols: self.protocols.clone().or_else(|| main.protocols.clone()),
+            honor_order: self.honor_order.or(main.honor_order),
+            h2_direct: self.h2_direct.or(main.h2_direct),
+            h2_upgrade: self.h2_upgrade.or(main.h2_upgrade),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -84,6 +140,10 @@ pub struct ServerConfig {
     /// What reading a `.htaccess` file needs of this configuration (the
     /// site's `.htaccess` parser: [`HtaccessContext::parser`](crate::config::HtaccessContext::parser)).
     pub htaccess: crate::config::HtaccessContext,
+    /// The protocol settings of each host (`Protocols`, `H2Direct`, …),
+    /// numbered as [`ServerConfig::ssl`], each merged with the main
+    /// server's.
+    pub protocols: Vec<ProtocolSettings>,
 }
 
 /// `RemoteIPProxyProtocol` and what goes with it.

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use nix::sys::socket::MsgFlags;
 
+use crate::config::Http2Offer;
 use crate::net::listener::Listener;
 use crate::net::proxy::{self, Awaited, Expect, Proxied};
 #[cfg(feature = "tls")]
@@ -117,6 +118,8 @@ pub struct Connection {
     nonblocking: bool,
     /// A PROXY protocol header to read before anything else.
     proxy: Option<Box<Awaited>>,
+    /// How this connection may speak HTTP/2 (its listener's offer).
+    http2: Http2Offer,
 }
 
 impl Connection {
@@ -136,6 +139,7 @@ impl Connection {
             },
             nonblocking: false,
             proxy: None,
+            http2: Http2Offer::default(),
         })
     }
 
@@ -184,6 +188,7 @@ impl Connection {
             },
             nonblocking,
             proxy: awaited(listener, peer),
+            http2: listener.http2,
         })
     }
 
@@ -191,6 +196,12 @@ impl Connection {
     /// non-blocking (`true`), after changing the socket's mode.
     pub fn set_nonblocking_mode(&mut self, nonblocking: bool) {
         self.nonblocking = nonblocking;
+    }
+
+    /// How this connection may speak HTTP/2: its listener's
+    /// [`Http2Offer`] (none for [`Connection::plain`]).
+    pub fn http2_offer(&self) -> Http2Offer {
+        self.http2
     }
 
     /// The connection's facts.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::config::Http2Offer;
 use crate::error::Error;
 use crate::net::proxy::ProxyProtocol;
 
@@ -221,6 +222,9 @@ pub struct Listener {
     /// The TLS configuration when connections on this socket are TLS
     /// (set with [`Listeners::set_tls`]; replaced on restart).
     pub tls: Option<TlsConfig>,
+    /// How connections on this socket may speak HTTP/2 (set with
+    /// [`Listeners::set_http2`]; replaced on restart); none by default.
+    pub http2: Http2Offer,
 }
 
 /// The set of bound listeners, in configuration order.
@@ -305,6 +309,7 @@ fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listen
         socket,
         tls: None,
         proxy: None,
+        http2: Http2Offer::default(),
     })
 }
 
@@ -352,6 +357,7 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
         name,
         socket,
         tls: None,
+        http2: Http2Offer::default(),
     })
 }
 
@@ -478,6 +484,16 @@ impl Listeners {
     pub fn set_proxy_protocol(&mut self, index: usize, settings: Option<Arc<ProxyProtocol>>) {
         if let Some(l) = self.list.get_mut(index) {
             l.proxy = settings;
+        }
+    }
+
+    /// Let the connections of listener `index` speak HTTP/2 as `offer`
+    /// says (the TLS configuration's ALPN list must offer `h2` when
+    /// `offer.alpn` is set). Done as [`Listeners::set_tls`] is, so
+    /// children inherit it.
+    pub fn set_http2(&mut self, index: usize, offer: Http2Offer) {
+        if let Some(l) = self.list.get_mut(index) {
+            l.http2 = offer;
         }
     }
 

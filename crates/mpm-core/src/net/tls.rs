@@ -15,8 +15,10 @@
 //! - [`server_config`]: one `Arc<ServerConfig>` per listening address, with
 //!   an SNI resolver over its hosts (exact names and `*`/`?` wildcards, as
 //!   `ServerName`/`ServerAlias` match; no match, or no SNI, gets the first
-//!   host: the address's default), ALPN `http/1.1` and `http/1.0` (a
-//!   client that offers neither, `h2` alone say, is refused with a
+//!   host: the address's default), ALPN from [`TlsPolicy::alpn`]
+//!   (`http/1.1` and `http/1.0` by default, `h2` first when the address
+//!   speaks HTTP/2; a client that offers none of them, `h2` alone to an
+//!   HTTP/1.1-only address say, is refused with a
 //!   `no_application_protocol` alert), a session cache shared
 //!   by the threads of a process, and the ticket key of a [`TlsShared`]
 //!   made once in the master before any fork, so every child can resume
@@ -251,7 +253,22 @@ pub struct TlsPolicy {
     pub session_tickets: bool,
     /// Keep a session cache (`SSLSessionCache none` turns it off).
     pub session_cache: bool,
+    /// The application protocols offered by ALPN, most preferred first
+    /// (rustls picks the first of these the client offers): `http/1.1`
+    /// and `http/1.0` by default; `h2` too when the address speaks
+    /// HTTP/2 (`Protocols h2 http/1.1`, see [`crate::Http2Offer`]). A
+    /// client that offers none of them is refused with a
+    /// `no_application_protocol` alert; one that offers no ALPN at all
+    /// speaks HTTP/1.1.
+    pub alpn: Vec<Vec<u8>>,
 }
+
+/// The ALPN protocols of HTTP/1.x, in the order offered by default.
+#[cfg(feature = "tls")]
+pub const ALPN_HTTP1: [&[u8]; 2] = [b"http/1.1", b"http/1.0"];
+
+/// HTTP/2's ALPN protocol identifier (RFC 9113 §3.2).
+pub const ALPN_H2: &[u8] = b"h2";
 
 #[cfg(feature = "tls")]
 impl Default for TlsPolicy {
@@ -262,6 +279,7 @@ impl Default for TlsPolicy {
             honor_cipher_order: false,
             session_tickets: true,
             session_cache: true,
+            alpn: ALPN_HTTP1.iter().map(|p| p.to_vec()).collect(),
         }
     }
 }
@@ -519,7 +537,7 @@ pub fn server_config_from_keys(
         .with_cert_resolver(Arc::new(resolver));
     // Ours in preference order (rustls picks the first the client offers):
     // a client asking for HTTP/1.0 (`curl --http1.0`) is served too.
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    cfg.alpn_protocols = policy.alpn.clone();
     cfg.ignore_client_order = policy.honor_cipher_order;
     cfg.session_storage = if policy.session_cache {
         ServerSessionMemoryCache::new(SESSION_CACHE_SIZE)

@@ -44,6 +44,14 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
             return ConnStats::default();
         }
     }
+    if let Some(slot) = ctx.worker_slot {
+        slot.add_connection();
+    }
+    // TLS with ALPN `h2`: HTTP/2 from the first byte.
+    if conn.info().tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2") {
+        return super::h2::serve_h2(conn, ctx, &[], None);
+    }
+    let direct = conn.http2_offer().direct;
     let mut c = Serving {
         io: conn,
         session: Session::new(&ctx.protocol.limits),
@@ -52,11 +60,23 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         wbuf: Vec::with_capacity(1024),
         pending: None,
         tunnel: None,
+        h2_upgrade: None,
     };
-    if let Some(slot) = ctx.worker_slot {
-        slot.add_connection();
+    // Prior knowledge: the preface in the first bytes.
+    if direct && c.sniff_preface() {
+        let early = c.take_buffered();
+        return super::h2::serve_h2(c.io, ctx, &early, None);
     }
     c.run();
+    // `Upgrade: h2c`: the 101 is sent, the rest is HTTP/2.
+    if let Some(upgrade) = c.h2_upgrade.take() {
+        let early = c.take_buffered();
+        let before = c.stats;
+        let mut stats = super::h2::serve_h2(c.io, ctx, &early, Some(upgrade));
+        stats.requests += before.requests;
+        stats.body_bytes += before.body_bytes;
+        return stats;
+    }
     c.stats
 }
 
@@ -64,49 +84,7 @@ impl Serving<'_, '_> {
     /// Wait until the socket is readable, `timeout` passes, the abort
     /// signal fires, or (when `idle` is true) the idle-close signal fires.
     pub(super) fn wait(&self, timeout: Duration, idle: bool) -> Ready {
-        // TLS may hold decrypted bytes the socket no longer shows.
-        if self.io.has_buffered_plaintext() {
-            return Ready::Readable;
-        }
-        let sock = self.io.as_fd();
-        let none = PollFlags::empty();
-        let mut fds = [
-            PollFd::new(sock, PollFlags::POLLIN),
-            PollFd::new(sock, none),
-            PollFd::new(sock, none),
-        ];
-        if let Some(fd) = self.ctx.abort {
-            fds[1] = PollFd::new(fd, PollFlags::POLLIN);
-        }
-        if let (true, Some(fd)) = (idle, self.ctx.idle_close) {
-            fds[2] = PollFd::new(fd, PollFlags::POLLIN);
-        }
-        let fired = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
-        let deadline = crate::deadline::after(Instant::now(), timeout);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
-                Ok(0) => return Ready::TimedOut,
-                Ok(_) => {
-                    if self.ctx.abort.is_some() && fired(&fds[1]) {
-                        return Ready::Abort;
-                    }
-                    // Told to close idle connections: unless this one's
-                    // next request has begun to arrive, which is answered
-                    // (a close with unread bytes would reset the
-                    // connection under a client that has just sent it), as
-                    // the event loop does.
-                    if idle && self.ctx.idle_close.is_some() && fired(&fds[2]) && !fired(&fds[0]) {
-                        return Ready::IdleClose;
-                    }
-                    return Ready::Readable;
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                // A poll failure on a valid fd does not happen; treat it as
-                // readable so the read reports the real error.
-                Err(_) => return Ready::Readable,
-            }
-        }
+        wait_readable(&self.io, self.ctx, timeout, idle)
     }
 
     /// Read more bytes into the session. `Ok(0)` is end of stream;
@@ -236,7 +214,26 @@ impl Serving<'_, '_> {
                 Err(_) => return None,
             }
         };
+        if let Some(settings) = self.wants_h2c(&head) {
+            return Some(match self.switch_to_h2(head, settings, started, clock) {
+                Ok(()) => After::Close,
+                Err(_) => After::Close,
+            });
+        }
         Some(self.answer(head, served + 1, started, clock))
+    }
+
+    /// The `HTTP2-Settings` of a request that asks for `h2c` where the
+    /// address allows it (`H2Upgrade`), on a connection this thread owns
+    /// (an event loop's lent connections stay HTTP/1.1).
+    fn wants_h2c(&self, head: &crate::h1::RequestHead) -> Option<Vec<u8>> {
+        if !matches!(self.ctx.mode, super::context::Mode::Blocking)
+            || !self.io.http2_offer().upgrade
+            || self.io.is_tls()
+        {
+            return None;
+        }
+        super::h2::asks_h2c(head)
     }
 
     pub(super) fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {
@@ -265,6 +262,81 @@ impl Serving<'_, '_> {
                 },
                 Ready::TimedOut | Ready::IdleClose | Ready::Abort => return,
             }
+        }
+    }
+}
+
+/// Wait until `io` is readable, `timeout` passes, the abort signal of
+/// `ctx` fires, or (when `idle` is true) its idle-close signal fires. The
+/// one wait of the blocking drivers (HTTP/1.1's and HTTP/2's).
+pub(super) fn wait_readable(
+    io: &Connection,
+    ctx: &ServeContext<'_>,
+    timeout: Duration,
+    idle: bool,
+) -> Ready {
+    wait_io(io, ctx, timeout, idle, false)
+}
+
+/// As [`wait_readable`]; with `write`, a socket that can take more bytes
+/// is [`Ready::Readable`] too (the caller tries both directions without
+/// waiting: HTTP/2's driver, which must go on reading while it writes).
+pub(super) fn wait_io(
+    io: &Connection,
+    ctx: &ServeContext<'_>,
+    timeout: Duration,
+    idle: bool,
+    write: bool,
+) -> Ready {
+    // TLS may hold decrypted bytes the socket no longer shows.
+    if io.has_buffered_plaintext() {
+        return Ready::Readable;
+    }
+    let sock = io.as_fd();
+    let none = PollFlags::empty();
+    let interest = if write {
+        PollFlags::POLLIN | PollFlags::POLLOUT
+    } else {
+        PollFlags::POLLIN
+    };
+    let mut fds = [
+        PollFd::new(sock, interest),
+        PollFd::new(sock, none),
+        PollFd::new(sock, none),
+    ];
+    if let Some(fd) = ctx.abort {
+        fds[1] = PollFd::new(fd, PollFlags::POLLIN);
+    }
+    if let (true, Some(fd)) = (idle, ctx.idle_close) {
+        fds[2] = PollFd::new(fd, PollFlags::POLLIN);
+    }
+    let fired = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+    let deadline = crate::deadline::after(Instant::now(), timeout);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
+            Ok(0) => return Ready::TimedOut,
+            Ok(_) => {
+                if ctx.abort.is_some() && fired(&fds[1]) {
+                    return Ready::Abort;
+                }
+                // Told to close idle connections: unless this one's
+                // next request has begun to arrive, which is answered
+                // (a close with unread bytes would reset the
+                // connection under a client that has just sent it), as
+                // the event loop does.
+                let incoming = fds[0].revents().is_some_and(|r| {
+                    r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                });
+                if idle && ctx.idle_close.is_some() && fired(&fds[2]) && !incoming {
+                    return Ready::IdleClose;
+                }
+                return Ready::Readable;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            // A poll failure on a valid fd does not happen; treat it as
+            // readable so the read reports the real error.
+            Err(_) => return Ready::Readable,
         }
     }
 }

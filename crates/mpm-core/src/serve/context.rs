@@ -130,6 +130,9 @@ pub(super) struct Serving<'a, 'b> {
     pub(super) pending: Option<PendingWrite>,
     /// The tunnel a `101` answer started ([`After::Tunnel`]).
     pub(super) tunnel: Option<Box<super::Tunnel>>,
+    /// The request a `101` switched to HTTP/2 (`Upgrade: h2c`): the
+    /// blocking driver goes on with [`super::h2::serve_h2`].
+    pub(super) h2_upgrade: Option<super::h2::Upgrade>,
 }
 
 /// How a connection goes on after an exchange.

@@ -72,10 +72,7 @@ impl Serving<'_, '_> {
             duration,
             notes,
         };
-        let handler = self.ctx.handler;
-        if catch_unwind(AssertUnwindSafe(|| handler.log(&ex))).is_err() {
-            log::error!("the handler's log hook panicked");
-        }
+        call_log(self.ctx.handler, &ex);
     }
 
     pub(super) fn stats_slot_end(&self, body_bytes: u64, duration: Duration) {
@@ -324,6 +321,14 @@ impl Serving<'_, '_> {
             .consume_buffered(|early| tunnel.push_to_peer(early));
         self.tunnel = Some(tunnel);
         After::Tunnel
+    }
+}
+
+/// The handler's log hook on `ex`, a panic in it caught (and logged): the
+/// one way every driver logs an exchange.
+pub(super) fn call_log(handler: &dyn crate::handler::Handler, ex: &Exchange<'_>) {
+    if catch_unwind(AssertUnwindSafe(|| handler.log(ex))).is_err() {
+        log::error!("the handler's log hook panicked");
     }
 }
 

@@ -32,6 +32,7 @@ mod blocking;
 mod body;
 mod context;
 mod exchange;
+pub mod h2;
 mod handoff;
 mod output;
 mod pending;

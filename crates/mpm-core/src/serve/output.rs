@@ -76,7 +76,7 @@ fn send_all_more(tcp: &std::net::TcpStream, buf: &[u8]) -> io::Result<()> {
 }
 
 /// Whether the server is stopping or restarting, gracefully or not.
-fn stopping(ctx: &ServeContext<'_>) -> bool {
+pub(super) fn stopping(ctx: &ServeContext<'_>) -> bool {
     let readable = crate::net::poll::readable;
     ctx.abort.is_some_and(readable)
         || match ctx.leaving {

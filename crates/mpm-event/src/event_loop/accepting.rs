@@ -15,6 +15,7 @@ use mpm_core::h1::Session;
 use mpm_core::net::accept::AcceptFailure;
 use mpm_core::net::tls;
 use mpm_core::net::tls_stream::{self, HandshakeStatus};
+use mpm_core::serve::Work;
 use mpm_core::{Connection, Listener};
 
 use super::held::{Held, State};
@@ -232,7 +233,13 @@ impl Loop<'_, '_> {
                 if conn.is_tls() {
                     counters.tls_handshake(true);
                 }
+                let h2 = conn.info().tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
                 self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
+                if h2 {
+                    // ALPN chose HTTP/2: a worker runs its session.
+                    self.dispatch(k, Work::Http2(None));
+                    return;
+                }
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);

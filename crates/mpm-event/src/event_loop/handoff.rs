@@ -48,7 +48,7 @@ impl Loop<'_, '_> {
         // the worker queue.
         let session = match work {
             Work::Refuse(_) => None,
-            Work::Request(_) => session.or(held),
+            Work::Request(_) | Work::Http2(_) => session.or(held),
         }
         .unwrap_or_else(|| Session::new(&self.protocol.limits));
         let held = self.held(k)?;
@@ -138,6 +138,10 @@ impl Loop<'_, '_> {
         let now = Instant::now();
         if let Some(tunnel) = hb.tunnel {
             self.start_tunnel(k, tunnel, now);
+            return;
+        }
+        if let Some(session) = hb.http2 {
+            self.enter_h2_idle(k, session, now);
             return;
         }
         match hb.pending {

@@ -129,6 +129,21 @@ impl Loop<'_, '_> {
         };
         rd.on_data(n);
         *last = now;
+        // Prior knowledge (`H2Direct`): the HTTP/2 preface as a
+        // connection's first bytes makes it HTTP/2; a part of it waits
+        // for the rest.
+        if held.served == 0 && held.conn.as_ref().is_some_and(|c| c.http2_offer().direct) {
+            if let Some(whole) = serve::h2::preface_in(session.buffered(), &self.scratch[..n]) {
+                let before = session.capacity();
+                session.extend(&self.scratch[..n]);
+                self.head_bytes += session.capacity() - before;
+                if whole {
+                    self.dispatch(k, Work::Http2(None));
+                    return false;
+                }
+                return true;
+            }
+        }
         // The session scans on where the last read left it (a head in any
         // number of pieces costs O(its bytes)) and keeps only what it
         // must: nothing for a head that came whole.
@@ -137,8 +152,14 @@ impl Loop<'_, '_> {
         let grown = session.capacity() - before;
         let (rd, last) = (*rd, *last);
         self.head_bytes += grown;
+        // A request asking for `h2c` where the address allows it goes to
+        // a worker, which switches the connection to HTTP/2.
+        let h2c = held.conn.as_ref().is_some_and(|c| c.http2_offer().upgrade);
         match event {
-            HeadEvent::Ready(head) if serve::answer_never_blocks(&*self.cx.handler, &head) => {
+            HeadEvent::Ready(head)
+                if serve::answer_never_blocks(&*self.cx.handler, &head)
+                    && !(h2c && serve::h2::asks_h2c(&head).is_some()) =>
+            {
                 self.serve_inline(k, head, None);
                 false
             }

@@ -27,6 +27,11 @@ pub(super) enum State {
     },
     /// Between requests; no buffer.
     KeepAlive,
+    /// An HTTP/2 connection with no stream open: its session (HPACK
+    /// tables and settings, buffers released) waits here, with no
+    /// thread, until the client sends (then a worker takes it again) or
+    /// `KeepAliveTimeout` passes. Counted as keep-alive.
+    H2Idle(Box<mpm_core::h2::Session>),
     /// Lent to a worker.
     Worker,
     /// Finishing a response, then `after`; `session` holds bytes of the

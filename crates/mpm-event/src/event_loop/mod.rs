@@ -305,6 +305,11 @@ impl<'a, 'c> Loop<'a, 'c> {
                 }
             }
             State::Worker => held.may_read |= readable,
+            State::H2Idle(_) => {
+                if readable {
+                    self.resume_h2(k);
+                }
+            }
             State::Head { .. } | State::KeepAlive => {
                 if readable {
                     let closed = ev.is_read_closed() || ev.is_error();
@@ -353,6 +358,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         match self.held(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
+            Some(State::H2Idle(_)) => self.close_idle_h2(k),
             Some(State::Handshake) => {
                 self.cx.scoreboard.counters().tls_handshake(false);
                 self.close(k)

@@ -64,6 +64,13 @@ impl State<'_> {
         );
         // CGIScriptTimeout, by default Timeout (as in Apache).
         let cgi_timeout = self.cgi.timeout.unwrap_or(self.protocol.timeouts.timeout);
+        let protocols = std::iter::once(self.main.protocols.clone())
+            .chain(
+                self.vhosts
+                    .iter()
+                    .map(|h| h.protocols.or(&self.main.protocols)),
+            )
+            .collect();
         Ok(ServerConfig {
             htaccess,
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
@@ -100,6 +107,7 @@ impl State<'_> {
             ssl_session_tickets: self.ssl_session_tickets,
             ssl_session_cache: self.ssl_session_cache,
             proxy_protocol,
+            protocols,
         })
     }
 }

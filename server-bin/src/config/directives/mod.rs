@@ -46,6 +46,8 @@
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
 //!   and the trusted proxies;
+//! - [`h2`]: the core's `Protocols`, `ProtocolsHonorOrder` and
+//!   mod_http2's `H2*`;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
 //! - [`filters`]: mod_headers, mod_expires, and the compressing output
@@ -90,6 +92,7 @@ mod env;
 mod fcgid;
 mod file_cache;
 mod filters;
+mod h2;
 mod htaccess;
 mod logging;
 mod merge;
@@ -585,6 +588,7 @@ impl<'a> Loader<'a> {
             proxy::directive,
             filters::directive,
             fcgid::directive,
+            h2::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -17,6 +17,7 @@ pub(super) fn setter(lower: &str) -> Option<Setter> {
         super::remoteip::SERVER_WIDE,
         super::cgi::SERVER_WIDE,
         super::fcgid::SERVER_WIDE,
+        super::h2::SERVER_WIDE,
     ]
     .into_iter()
     .flatten()
@@ -38,6 +39,7 @@ mod tests {
             super::super::remoteip::SERVER_WIDE,
             super::super::cgi::SERVER_WIDE,
             super::super::fcgid::SERVER_WIDE,
+            super::super::h2::SERVER_WIDE,
         ]
         .into_iter()
         .flatten()

@@ -21,7 +21,7 @@ use mpm_site::proxy::{BalancerConfig, FcgiBackendType, ProxyPass, ProxyPassRever
 
 use crate::config::error::ConfigError;
 use crate::config::options::LoadOptions;
-use crate::config::server_config::SslSettings;
+use crate::config::server_config::{ProtocolSettings, SslSettings};
 use crate::config::values::Res;
 
 /// Applies a directive that takes one value for the whole server: the
@@ -93,6 +93,8 @@ pub(super) struct Host {
     pub(super) proxy_protocol: Option<bool>,
     /// mod_proxy's settings, as written here.
     pub(super) proxy: ProxyHost,
+    /// `Protocols`, `ProtocolsHonorOrder`, `H2Direct`, `H2Upgrade`.
+    pub(super) protocols: ProtocolSettings,
     pub(super) origin: Origin,
 }
 

@@ -1,0 +1,463 @@
+//! One stream served: the handler called on its request with a body that
+//! pulls frames as it is read, its response framed into the session as
+//! the windows allow, the access log and the scoreboard; and the
+//! engine's refusals.
+
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Instant, SystemTime};
+
+use bytes::Buf;
+use http::header::{CONTENT_LENGTH, DATE, SERVER};
+use http::{HeaderMap, HeaderValue, StatusCode, Version};
+
+use super::conn::{H2Conn, Received, Wait, Waiting};
+use crate::deadline::read::ReadDeadline;
+use crate::h1::{self as engine, HeadError, RequestHead};
+use crate::h2::ErrorCode;
+use crate::handler::{Body, Exchange, RequestBody, Response};
+use crate::net::connection::{ConnInfo, IP_TEXT_LEN};
+use crate::process::scoreboard::WorkerState;
+use crate::serve::context::status_page;
+use crate::serve::stream::run_writer;
+
+/// The most bytes of a file or a reader framed at once.
+const PIECE: usize = 16 * 1024;
+
+/// Why a request body could not be read to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFailure {
+    /// Past `LimitRequestBody`: 413.
+    TooLarge,
+    /// Not all of it came within `RequestReadTimeout`: 408.
+    TimedOut,
+    /// The stream or the connection is gone: nothing to answer.
+    Gone,
+}
+
+/// A stream's request body as its handler reads it.
+struct H2Body<'c, 'a, 'b> {
+    conn: &'c mut H2Conn<'a, 'b>,
+    stream: u32,
+    deadline: ReadDeadline,
+    /// `100 Continue` is owed before the first read.
+    pending_continue: bool,
+    read: u64,
+    failure: Option<BodyFailure>,
+}
+
+impl H2Body<'_, '_, '_> {
+    fn fail(&mut self, f: BodyFailure) -> io::Error {
+        self.failure = Some(f);
+        match f {
+            BodyFailure::TooLarge => io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the request body is larger than LimitRequestBody",
+            ),
+            BodyFailure::TimedOut => io::ErrorKind::TimedOut.into(),
+            BodyFailure::Gone => io::ErrorKind::ConnectionReset.into(),
+        }
+    }
+}
+
+impl Read for H2Body<'_, '_, '_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(f) = self.failure {
+            return Err(self.fail(f));
+        }
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if std::mem::take(&mut self.pending_continue) {
+            let sent = self.conn.session.send_response(
+                self.stream,
+                StatusCode::CONTINUE,
+                &HeaderMap::new(),
+                false,
+            );
+            if sent.is_err() || self.conn.flush().is_err() {
+                return Err(self.fail(BodyFailure::Gone));
+            }
+        }
+        let limit = self.conn.ctx.protocol.limits.body;
+        let timeout = self.conn.ctx.protocol.timeouts.timeout;
+        loop {
+            let Some(inbound) = self.conn.inbound.get_mut(&self.stream) else {
+                return Ok(0);
+            };
+            if inbound.gone {
+                return Err(self.fail(BodyFailure::Gone));
+            }
+            if let Some(front) = inbound.data.front_mut() {
+                let n = out.len().min(front.len());
+                out[..n].copy_from_slice(&front[..n]);
+                front.advance(n);
+                if front.is_empty() {
+                    inbound.data.pop_front();
+                }
+                self.conn.session.consume(self.stream, n);
+                self.read += n as u64;
+                if limit > 0 && self.read > limit {
+                    return Err(self.fail(BodyFailure::TooLarge));
+                }
+                return Ok(n);
+            }
+            if inbound.ended {
+                return Ok(0);
+            }
+            // The window updates go out, then wait for the client.
+            if self.conn.flush().is_err() {
+                return Err(self.fail(BodyFailure::Gone));
+            }
+            let now = Instant::now();
+            if self.deadline.expired(now) {
+                return Err(self.fail(BodyFailure::TimedOut));
+            }
+            match self
+                .conn
+                .wait_for_client(self.deadline.wait_from(now, timeout), false)
+            {
+                Wait::Read(n) => self.deadline.on_data(n),
+                Wait::TimedOut => {}
+                Wait::Stopping => self.conn.begin_stop(),
+                Wait::Closed => return Err(self.fail(BodyFailure::Gone)),
+            }
+        }
+    }
+}
+
+impl H2Conn<'_, '_> {
+    /// Serve one waiting stream to its end.
+    pub(super) fn serve(&mut self, w: Waiting) {
+        match w.what {
+            Received::Refused(e) => self.refuse(w.stream, e, w.started, w.clock),
+            Received::Request(head) => self.answer(w.stream, *head, w.started, w.clock),
+        }
+        // Whatever of the body the handler left unread is not wanted:
+        // its window goes back, and what still comes is dropped as it
+        // arrives until the client ends the stream (RFC 9113 §8.1 lets
+        // the server reset it with NO_ERROR instead; keeping it open
+        // keeps it counted against H2MaxSessionStreams, as the client
+        // holds it).
+        if let Some(mut i) = self.inbound.remove(&w.stream) {
+            let unread: usize = i.data.drain(..).map(|d| d.len()).sum();
+            self.session.consume(w.stream, unread);
+            if !i.ended && !i.gone {
+                i.discard = true;
+                self.inbound.insert(w.stream, i);
+            }
+        }
+    }
+
+    fn begin_request(&self, line: &str, host: &str) {
+        if let Some(slot) = self.ctx.worker_slot {
+            let mut ip = [0; IP_TEXT_LEN];
+            slot.begin_request(self.io.info().peer_ip_text(&mut ip), host, line);
+        }
+    }
+
+    /// Answer a request the session's limits refused (414, 431).
+    fn refuse(&mut self, stream: u32, e: HeadError, started: SystemTime, clock: Instant) {
+        let line = e.request_line.clone().unwrap_or_default();
+        self.begin_request(&line, "");
+        let (headers, body) = engine::error_page(e.status, e.reason);
+        let mut resp = Response::new(Body::Bytes(body));
+        *resp.status_mut() = e.status;
+        *resp.headers_mut() = headers;
+        let sent = self.respond(stream, resp, false);
+        self.log(
+            &line,
+            None,
+            &HeaderMap::new(),
+            e.status,
+            sent,
+            started,
+            clock,
+        );
+    }
+
+    /// Run the handler on a stream's request and send its response.
+    fn answer(&mut self, stream: u32, mut head: RequestHead, started: SystemTime, clock: Instant) {
+        let info: ConnInfo = self.io.info().clone();
+        let host = head
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        self.begin_request(&head.request_line, &host);
+        let handler = self.ctx.handler;
+        let is_head = head.method == http::Method::HEAD;
+        let request_headers = if handler.log_reads_headers() {
+            head.headers.clone()
+        } else {
+            std::mem::take(&mut head.headers)
+        };
+        let mut builder = http::Request::builder()
+            .method(head.method.clone())
+            .uri(head.uri.clone())
+            .version(Version::HTTP_2);
+        if let Some(h) = builder.headers_mut() {
+            *h = request_headers;
+        }
+        let body_stage = self.ctx.protocol.timeouts.request_read.body;
+        let mut body = H2Body {
+            conn: self,
+            stream,
+            deadline: ReadDeadline::new(body_stage, Instant::now()),
+            pending_continue: head.expect_continue,
+            read: 0,
+            failure: None,
+        };
+        let outcome = match builder.body(RequestBody::new(&mut body)) {
+            Ok(req) => catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info))),
+            Err(_) => Ok(status_page(
+                StatusCode::BAD_REQUEST,
+                "the request could not be represented",
+            )),
+        };
+        let failure = body.failure;
+        self.set_state(WorkerState::Write);
+        let resp = match (outcome, failure) {
+            (_, Some(BodyFailure::Gone)) => {
+                self.log(
+                    &head.request_line,
+                    Some(&head),
+                    &head.headers,
+                    StatusCode::BAD_REQUEST,
+                    0,
+                    started,
+                    clock,
+                );
+                return;
+            }
+            (_, Some(BodyFailure::TooLarge)) => status_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is larger than the server accepts",
+            ),
+            (_, Some(BodyFailure::TimedOut)) => status_page(
+                StatusCode::REQUEST_TIMEOUT,
+                "the server timed out waiting for the request body",
+            ),
+            (Ok(resp), None) => resp,
+            (Err(panic), None) => {
+                log::error!(
+                    "handler panicked on \"{}\" from {}: {}; answered 500",
+                    head.request_line,
+                    info.peer,
+                    crate::error::panic_message(&*panic)
+                );
+                status_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server encountered an internal error",
+                )
+            }
+        };
+        let status = resp.status();
+        let sent = self.respond(stream, resp, is_head);
+        self.set_state(WorkerState::Logging);
+        self.log(
+            &head.request_line,
+            Some(&head),
+            &head.headers,
+            status,
+            sent,
+            started,
+            clock,
+        );
+    }
+
+    /// Send `resp` on `stream`: the head (with `date`, `server` and a
+    /// known `content-length`), then its body as the windows open. The
+    /// body bytes sent.
+    fn respond(&mut self, stream: u32, resp: Response, is_head: bool) -> u64 {
+        let (parts, body) = resp.into_parts();
+        let (mut status, mut headers) = (parts.status, parts.headers);
+        let mut body = body;
+        if let Body::Tunnel(_) = body {
+            // HTTP/2 has no 101: the handler's tunnel is dropped (closed).
+            (status, headers, body) = {
+                let page = status_page(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "this request cannot switch protocols over HTTP/2",
+                );
+                let (p, b) = page.into_parts();
+                (p.status, p.headers, b)
+            };
+        }
+        let no_body = status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let len = body.len();
+        if let (Some(n), false) = (len, no_body) {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        if !headers.contains_key(DATE) {
+            if let Ok(v) = HeaderValue::from_bytes(&engine::date::now()) {
+                headers.insert(DATE, v);
+            }
+        }
+        let server = &self.ctx.protocol.server_header;
+        if !server.is_empty() && !headers.contains_key(SERVER) {
+            if let Ok(v) = HeaderValue::from_str(server) {
+                headers.insert(SERVER, v);
+            }
+        }
+        let end = is_head || no_body || len == Some(0);
+        if self
+            .session
+            .send_response(stream, status, &headers, end)
+            .is_err()
+        {
+            return 0;
+        }
+        if end {
+            // Written with the next batch (`H2Conn::run`).
+            return 0;
+        }
+        let mut sent = 0u64;
+        let ok = match body {
+            Body::Empty | Body::Tunnel(_) => self.send_all(stream, &[], true, &mut sent),
+            Body::Bytes(b) => self.send_all(stream, &b, true, &mut sent),
+            Body::Reader { mut reader, .. } => {
+                let mut buf = vec![0u8; PIECE];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) => break self.send_all(stream, &[], true, &mut sent),
+                        Ok(n) => {
+                            if let Err(e) = self.send_all(stream, &buf[..n], false, &mut sent) {
+                                break Err(e);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            log::error!("response body reader failed after {sent} bytes: {e}");
+                            break Err(e);
+                        }
+                    }
+                }
+            }
+            Body::File { file, offset, len } => {
+                let mut buf = vec![0u8; PIECE.min(len as usize)];
+                let mut at = 0u64;
+                loop {
+                    if at == len {
+                        break self.send_all(stream, &[], true, &mut sent);
+                    }
+                    let want = (len - at).min(buf.len() as u64) as usize;
+                    match file.read_exact_at(&mut buf[..want], offset + at) {
+                        Ok(()) => {
+                            at += want as u64;
+                            let last = at == len;
+                            if let Err(e) = self.send_all(stream, &buf[..want], last, &mut sent) {
+                                break Err(e);
+                            }
+                            if last {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) => {
+                            log::error!("file shrank while being sent: {e}");
+                            break Err(e);
+                        }
+                    }
+                }
+            }
+            Body::Writer(write) => {
+                let ctx = self.ctx;
+                let stopping = || crate::serve::output::stopping(ctx);
+                let mut counted = 0u64;
+                let written = {
+                    let mut emit = |bytes: &[u8]| self.send_all(stream, bytes, false, &mut counted);
+                    run_writer(write, &mut emit, &stopping, false)
+                };
+                sent = counted;
+                match written {
+                    Ok(_) => self.send_all(stream, &[], true, &mut sent),
+                    Err(_) => Err(io::ErrorKind::Other.into()),
+                }
+            }
+        };
+        if ok.is_err() {
+            // The handler's body failed mid-way: the client must not take
+            // a cut body for a whole one.
+            self.session.reset(stream, ErrorCode::InternalError);
+        }
+        // The rest is written with the next batch (`H2Conn::run`).
+        sent
+    }
+
+    /// Queue `data` on `stream` (ending the body when `end`), writing
+    /// and reading as the windows need; counts the bytes taken in `sent`.
+    /// An error when the stream or the connection is gone, or the client
+    /// opened no window within `Timeout`.
+    fn send_all(&mut self, stream: u32, data: &[u8], end: bool, sent: &mut u64) -> io::Result<()> {
+        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "the HTTP/2 stream is gone");
+        let mut rest = data;
+        loop {
+            let n = self
+                .session
+                .send_data(stream, rest, end)
+                .map_err(|_| gone())?;
+            *sent += n as u64;
+            rest = &rest[n..];
+            if rest.is_empty() {
+                return Ok(());
+            }
+            // The stream's buffer is full: write, and while its window is
+            // shut, read the client's WINDOW_UPDATEs.
+            self.flush()?;
+            while self.session.send_capacity(stream) == 0 {
+                if self.inbound.get(&stream).is_some_and(|i| i.gone) {
+                    return Err(gone());
+                }
+                match self.wait_for_client(self.ctx.protocol.timeouts.timeout, false) {
+                    Wait::Read(_) => self.flush()?,
+                    Wait::Stopping => self.begin_stop(),
+                    Wait::TimedOut => {
+                        self.session.abort(
+                            ErrorCode::FlowControlError,
+                            "the client opened no window within Timeout",
+                        );
+                        let _ = self.flush();
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    Wait::Closed => return Err(gone()),
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &mut self,
+        line: &str,
+        head: Option<&RequestHead>,
+        headers: &HeaderMap,
+        status: StatusCode,
+        body_bytes: u64,
+        started: SystemTime,
+        clock: Instant,
+    ) {
+        let duration = clock.elapsed();
+        if let Some(slot) = self.ctx.worker_slot {
+            slot.end_request(body_bytes, duration);
+        }
+        let ex = Exchange {
+            conn: self.io.info(),
+            request_line: line,
+            method: head.map(|h| &h.method),
+            uri: head.map(|h| &h.uri),
+            headers,
+            status,
+            body_bytes,
+            received: std::mem::take(&mut self.received),
+            started,
+            duration,
+        };
+        crate::serve::exchange::call_log(self.ctx.handler, &ex);
+        self.stats.requests += 1;
+        self.stats.body_bytes += body_bytes;
+    }
+}

@@ -1,0 +1,118 @@
+//! HTTP/2 on the strategies' threads: the driver of [`crate::h2::Session`]
+//! for a connection a thread owns, and how a connection comes to speak
+//! HTTP/2 at all.
+//!
+//! # Which connections speak HTTP/2
+//!
+//! An address offers HTTP/2 as its listener's [`crate::Http2Offer`] says
+//! (`mpmd` fills it from `Protocols`, `H2Direct` and `H2Upgrade`):
+//!
+//! - **TLS, ALPN `h2`.** The TLS configuration lists `h2` among its ALPN
+//!   protocols ([`crate::net::tls::TlsPolicy::alpn`]); when the client
+//!   picks it, the connection speaks HTTP/2 from its first byte.
+//! - **Prior knowledge** (`H2Direct`, RFC 9113 §3.3): the first bytes of
+//!   a connection are looked at before they are read as HTTP/1.1: the
+//!   client connection preface (`PRI * HTTP/2.0…`) makes it HTTP/2, with
+//!   the bytes read so far handed to the session. Any other first byte
+//!   is HTTP/1.1, as before (the look costs nothing more: the bytes stay
+//!   in the HTTP/1.1 session's buffer).
+//! - **`Upgrade: h2c`** (`H2Upgrade`, RFC 7540 §3.2): an HTTP/1.1
+//!   request without a body that asks for `h2c` with `HTTP2-Settings` is
+//!   answered `101 Switching Protocols`, and becomes stream 1 of the
+//!   session; a request with a body is served in HTTP/1.1 (as mod_http2
+//!   does for bodies it cannot buffer). Never on TLS.
+//!
+//! # How streams are served (this module's driver)
+//!
+//! One thread runs the session ([`serve_h2`]): `single` and prefork give
+//! the connection's thread, worker too, and event lends the connection
+//! to a worker while it has streams (below). The socket is non-blocking
+//! and every wait is a `poll` bounded by the deadlines: the driver reads
+//! while it writes, so a client that sends without reading trips the
+//! session's bounds (GOAWAY `ENHANCE_YOUR_CALM`) rather than stopping the
+//! thread. Streams are served **one at a time, in arrival order**, on
+//! that thread, as Apache's prefork serves HTTP/2: the handler runs while
+//! the thread keeps the session going beneath it: reading the request
+//! body of its stream pulls frames from the socket, and frames for other
+//! streams (new requests, their bodies) are kept for later, each stream's
+//! body bounded by its flow-control window (`H2WindowSize`), so a client
+//! cannot make the queue cost more than `H2MaxSessionStreams ×
+//! H2WindowSize`. Writing the response pushes the session's output to
+//! the socket as windows open.
+//!
+//! Under worker, the streams of one connection are served one at a time
+//! on the connection's thread too (the child's other threads serve other
+//! connections); `H2MaxWorkers` bounds the streams a client may open at
+//! once beside `H2MaxSessionStreams` ([`session_config`]).
+//!
+//! It never deadlocks: the next stream served is the oldest whose request
+//! is complete, and only when none is, the oldest of all; a request body
+//! that does not come is bounded by `RequestReadTimeout`'s body stage
+//! (then 408), and a response the client does not take by `Timeout` (then
+//! the connection is aborted with GOAWAY). So a stream whose body the
+//! client holds back cannot stop the others for longer than that.
+//!
+//! Each stream counts on the scoreboard as a request (the status page
+//! shows the thread in `R`/`W` with the stream's request line, and
+//! `HTTP/2.0` in it), and is logged as one: `%H` is `HTTP/2.0`, `%r` the
+//! request line `GET /path HTTP/2.0`.
+//!
+//! # Stopping
+//!
+//! A graceful stop or restart (the idle-close signal) starts the
+//! session's two-step GOAWAY ([`crate::h2::Session::shutdown`]): the
+//! streams the client sent before the final GOAWAY are all served, then
+//! the connection closes; none is lost. A hard stop (the abort signal)
+//! closes at the next wait.
+//!
+//! # The event loop
+//!
+//! The event strategy lends a connection that speaks HTTP/2 to a worker
+//! ([`crate::serve::Work::Http2`]) that runs this driver while the
+//! connection has streams; when none is open and the client has sent
+//! nothing more, the driver stops and gives the session back
+//! ([`crate::serve::Handback::http2`], its buffers released): the loop
+//! holds it like an idle keep-alive connection, with no thread, until the
+//! client sends again (a worker takes it on) or `KeepAliveTimeout` passes
+//! (GOAWAY, then a lingering close). So an idle HTTP/2 connection costs
+//! what an idle keep-alive connection costs plus its HPACK tables; a busy
+//! one holds one worker thread while its streams are served (the loop
+//! does not yet frame responses itself, as it finishes HTTP/1.1 writes).
+//! A graceful stop lends the idle ones to workers, which say GOAWAY in
+//! two steps.
+
+mod conn;
+mod exchange;
+mod sniff;
+
+pub use conn::serve_h2;
+pub(super) use conn::serve_lent;
+pub use sniff::{asks_h2c, preface_in, Upgrade};
+
+use crate::config::ProtocolConfig;
+use crate::h2::H2Config;
+
+/// The session's configuration from the server's: `H2MaxSessionStreams`
+/// (bounded by `H2MaxWorkers` when written), `H2WindowSize`,
+/// `H2StreamMaxMemSize` and the request limits. `MaxKeepAliveRequests`
+/// does not bound an HTTP/2 connection's streams (its ids do, at 2^31 - 1,
+/// after which the client gets GOAWAY and opens a new connection): a
+/// browser's page of a hundred assets on one connection is what HTTP/2
+/// is for.
+pub fn session_config(p: &ProtocolConfig) -> H2Config {
+    let h2 = &p.http2;
+    let streams = match h2.max_workers {
+        // H2MaxWorkers bounds the streams served at once beside the
+        // session's own limit (see `Http2Config::max_workers`).
+        Some(w) => h2.max_session_streams.min(w.max(1)),
+        None => h2.max_session_streams,
+    };
+    H2Config {
+        max_concurrent_streams: streams,
+        window_size: h2.window_size,
+        stream_max_mem: h2.stream_max_mem,
+        max_requests: 0,
+        limits: p.limits.clone(),
+        ..H2Config::default()
+    }
+}
