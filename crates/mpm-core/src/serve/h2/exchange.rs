@@ -170,6 +170,7 @@ impl H2Conn<'_, '_> {
             &line,
             None,
             &HeaderMap::new(),
+            &http::Extensions::new(),
             e.status,
             sent,
             started,
@@ -225,6 +226,7 @@ impl H2Conn<'_, '_> {
                     &head.request_line,
                     Some(&head),
                     &head.headers,
+                    &http::Extensions::new(),
                     StatusCode::BAD_REQUEST,
                     0,
                     started,
@@ -254,6 +256,10 @@ impl H2Conn<'_, '_> {
                 )
             }
         };
+        let mut resp = resp;
+        // What the handler noted for the log (`%u`), as the HTTP/1.1
+        // driver takes it.
+        let notes = std::mem::take(resp.extensions_mut());
         let status = resp.status();
         let sent = self.respond(stream, resp, is_head);
         self.set_state(WorkerState::Logging);
@@ -261,6 +267,7 @@ impl H2Conn<'_, '_> {
             &head.request_line,
             Some(&head),
             &head.headers,
+            &notes,
             status,
             sent,
             started,
@@ -435,6 +442,7 @@ impl H2Conn<'_, '_> {
         line: &str,
         head: Option<&RequestHead>,
         headers: &HeaderMap,
+        notes: &http::Extensions,
         status: StatusCode,
         body_bytes: u64,
         started: SystemTime,
@@ -455,6 +463,7 @@ impl H2Conn<'_, '_> {
             received: std::mem::take(&mut self.received),
             started,
             duration,
+            notes,
         };
         crate::serve::exchange::call_log(self.ctx.handler, &ex);
         self.stats.requests += 1;
