@@ -126,6 +126,7 @@ pub mod pcre;
 pub mod proxy;
 pub mod remote_ip;
 pub mod require;
+pub mod rewrite;
 pub mod router;
 pub mod site;
 pub mod static_files;

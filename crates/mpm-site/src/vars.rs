@@ -166,7 +166,8 @@ pub fn is_known(name: &str) -> bool {
 
 /// The value of `%{name}`, read through `vars`: `HTTP:Header` and
 /// `HTTP_HEADER_NAME` (underscores for dashes) are request headers,
-/// `ENV:name` an environment variable, the `TIME*` family the current
+/// `ENV:name` an environment variable of the request (else of the
+/// process, as mod_rewrite looks), the `TIME*` family the current
 /// time in UTC, anything else [`RequestVars::var`]. Unset is empty.
 pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
     if let Some((prefix, rest)) = name.split_once(':') {
@@ -174,6 +175,7 @@ pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
             vars.header(rest)
         } else if prefix.eq_ignore_ascii_case("ENV") {
             vars.env(rest)
+                .or_else(|| std::env::var(rest).ok().map(Cow::Owned))
         } else {
             vars.var(name)
         };
@@ -184,7 +186,7 @@ pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
             return v;
         }
         return vars
-            .header(&name[5..].replace('_', "-"))
+            .header(&header_name(&name[5..]))
             .unwrap_or(Cow::Borrowed(""));
     }
     if name.len() >= 4 && name[..4].eq_ignore_ascii_case("TIME") {
@@ -193,6 +195,24 @@ pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
         }
     }
     vars.var(name).unwrap_or(Cow::Borrowed(""))
+}
+
+/// `USER_AGENT` as the header's usual spelling, `User-Agent`.
+fn header_name(var: &str) -> String {
+    let mut out = String::with_capacity(var.len());
+    let mut start = true;
+    for c in var.chars() {
+        if c == '_' {
+            out.push('-');
+            start = true;
+        } else if start {
+            out.push(c.to_ascii_uppercase());
+            start = false;
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 /// `TIME`, `TIME_YEAR`, … for the moment `now`, as mod_rewrite writes
@@ -216,7 +236,7 @@ fn time_var(name: &str, now: SystemTime) -> Option<String> {
 }
 
 /// What `ap_escape_uri` leaves as it is: letters, digits and
-/// `$-_.+!*'(),:@&=/~`.
+/// `$-_.+!*'(),:;@&=/~`.
 const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'$')
     .remove(b'-')
@@ -230,6 +250,7 @@ const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b')')
     .remove(b',')
     .remove(b':')
+    .remove(b';')
     .remove(b'@')
     .remove(b'&')
     .remove(b'=')
