@@ -102,6 +102,162 @@ pub trait RequestVars {
     }
 }
 
+/// [`RequestVars`] over a request in flight: its head and connection,
+/// with what the site has decided so far (the file it maps to, the
+/// document root, the environment). Each stage that evaluates an
+/// expression or runs rewrite rules fills one; fields it does not know
+/// yet stay `None`.
+pub struct HttpVars<'a> {
+    /// The request's method.
+    pub method: &'a http::Method,
+    /// The request target as sent (`/a%20b?x=1`).
+    pub target: &'a http::Uri,
+    /// The protocol version.
+    pub version: http::Version,
+    /// The request's header fields.
+    pub headers: &'a http::HeaderMap,
+    /// The connection.
+    pub conn: &'a mpm_core::ConnInfo,
+    /// The decoded URL path (`REQUEST_URI`, `DOCUMENT_URI`).
+    pub path: &'a str,
+    /// The query string, when the stages so far changed it (else the
+    /// target's).
+    pub query: Option<Option<&'a str>>,
+    /// The file the URL maps to (`REQUEST_FILENAME`, `SCRIPT_FILENAME`);
+    /// `None` before the mapping, when Apache gives the URL path.
+    pub filename: Option<&'a str>,
+    /// The rest of the URL past the file (`PATH_INFO`).
+    pub path_info: Option<&'a str>,
+    /// `DocumentRoot` of the host.
+    pub document_root: &'a str,
+    /// The host's `ServerName` (used when the request names no host).
+    pub server_name: &'a str,
+    /// `ServerAdmin`.
+    pub server_admin: &'a str,
+    /// The `Server` banner (`SERVER_SOFTWARE`).
+    pub server_software: &'a str,
+    /// The authenticated user (`REMOTE_USER`).
+    pub remote_user: Option<&'a str>,
+    /// The handler chosen so far (`HANDLER`).
+    pub handler: Option<&'a str>,
+    /// The environment variables of the request (`SetEnv`, `[E=]`).
+    pub env: &'a [(String, String)],
+    /// The response's header fields, once there is a response.
+    pub response: Option<&'a http::HeaderMap>,
+    /// Whether this is an internal redirect's or a sub-request's pass
+    /// (`IS_SUBREQ` is `true` only for a sub-request).
+    pub is_subrequest: bool,
+}
+
+impl<'a> HttpVars<'a> {
+    /// The `Host` header's name and port (`UseCanonicalName Off`): the
+    /// name the client asked for, else `ServerName`.
+    fn host_and_port(&self) -> (Cow<'a, str>, Option<u16>) {
+        let host = self
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| self.target.authority().map(|a| a.as_str()));
+        let Some(host) = host.filter(|h| !h.is_empty()) else {
+            return (Cow::Borrowed(self.server_name), None);
+        };
+        let (name, port) = match host.rfind(':') {
+            Some(i) if !host[i..].contains(']') => (&host[..i], host[i + 1..].parse().ok()),
+            _ => (host, None),
+        };
+        (Cow::Owned(name.to_ascii_lowercase()), port)
+    }
+
+    fn header_text(&self, name: &str) -> Option<Cow<'a, str>> {
+        let mut values = self.headers.get_all(name).iter();
+        let first = values.next()?;
+        let mut text = String::from_utf8_lossy(first.as_bytes()).into_owned();
+        for v in values {
+            text.push_str(", ");
+            text.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        }
+        Some(Cow::Owned(text))
+    }
+}
+
+impl RequestVars for HttpVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        let secure = self.conn.is_secure();
+        let owned = |s: String| Some(Cow::Owned(s));
+        match name.to_ascii_uppercase().as_str() {
+            "REQUEST_URI" | "DOCUMENT_URI" => Some(Cow::Borrowed(self.path)),
+            "REQUEST_FILENAME" | "SCRIPT_FILENAME" => {
+                Some(Cow::Borrowed(self.filename.unwrap_or(self.path)))
+            }
+            "QUERY_STRING" => self
+                .query
+                .unwrap_or_else(|| self.target.query())
+                .map(Cow::Borrowed),
+            "PATH_INFO" => self.path_info.map(Cow::Borrowed),
+            "REQUEST_METHOD" => Some(Cow::Borrowed(self.method.as_str())),
+            "REQUEST_SCHEME" => Some(Cow::Borrowed(if secure { "https" } else { "http" })),
+            "HTTPS" => Some(Cow::Borrowed(if secure { "on" } else { "off" })),
+            "SERVER_PROTOCOL" => owned(format!("{:?}", self.version)),
+            "THE_REQUEST" => owned(format!(
+                "{} {} {:?}",
+                self.method,
+                self.target.path_and_query().map_or("/", |p| p.as_str()),
+                self.version
+            )),
+            "REMOTE_ADDR" => {
+                owned(mpm_core::net::ipnet::canonical_ip(self.conn.peer.ip()).to_string())
+            }
+            "REMOTE_HOST" => owned(self.conn.peer.ip().to_string()),
+            "REMOTE_PORT" => owned(self.conn.peer.port().to_string()),
+            "CONN_REMOTE_ADDR" => owned(self.conn.socket_peer().ip().to_string()),
+            "REMOTE_USER" => self.remote_user.map(Cow::Borrowed),
+            "SERVER_ADDR" => owned(self.conn.local.ip().to_string()),
+            "SERVER_NAME" => Some(self.host_and_port().0),
+            "SERVER_PORT" => {
+                let default = if secure { 443 } else { 80 };
+                owned(self.host_and_port().1.unwrap_or(default).to_string())
+            }
+            "SERVER_ADMIN" => Some(Cow::Borrowed(self.server_admin)),
+            "SERVER_SOFTWARE" => Some(Cow::Borrowed(self.server_software)),
+            "DOCUMENT_ROOT" | "CONTEXT_DOCUMENT_ROOT" => Some(Cow::Borrowed(self.document_root)),
+            "CONTEXT_PREFIX" => Some(Cow::Borrowed("")),
+            "HANDLER" => self.handler.map(Cow::Borrowed),
+            "IS_SUBREQ" => Some(Cow::Borrowed(if self.is_subrequest {
+                "true"
+            } else {
+                "false"
+            })),
+            "IPV6" => Some(Cow::Borrowed(
+                if mpm_core::net::ipnet::canonical_ip(self.conn.peer.ip()).is_ipv6() {
+                    "on"
+                } else {
+                    "off"
+                },
+            )),
+            "API_VERSION" => Some(Cow::Borrowed("20120211:0")),
+            "CONTENT_TYPE" => self.header_text("content-type"),
+            _ => None,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.header_text(name)
+    }
+
+    fn resp_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        let v = self.response?.get(name)?;
+        Some(String::from_utf8_lossy(v.as_bytes()))
+    }
+
+    fn env(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| Cow::Borrowed(v.as_str()))
+    }
+}
+
 /// The server variables a name may take in both languages (besides
 /// `HTTP_*`, `HTTP:…`, `ENV:…`, `SSL:…`), so an expression naming
 /// another is refused when the configuration is read.
@@ -370,6 +526,66 @@ mod tests {
         assert_eq!(lookup(&vars, "TIME_MON"), "02");
         assert_eq!(lookup(&vars, "TIME_WDAY"), "4");
         assert_eq!(lookup(&vars, "TIME"), "20240229130509");
+    }
+
+    #[test]
+    fn http_vars_read_a_request_as_apache_names_it() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "host",
+            http::HeaderValue::from_static("WWW.Example.org:8080"),
+        );
+        headers.append("accept", http::HeaderValue::from_static("a"));
+        headers.append("accept", http::HeaderValue::from_static("b"));
+        let target: http::Uri = "/a%20b?x=1".parse().expect("uri");
+        let conn = mpm_core::ConnInfo {
+            peer: "[::ffff:192.0.2.7]:5000".parse().expect("peer"),
+            local: "127.0.0.1:8080".parse().expect("local"),
+            listener: 0,
+            listen_addr: std::sync::Arc::from("*:8080"),
+            tls: None,
+            proxied: None,
+        };
+        let env = [("APP".to_string(), "1".to_string())];
+        let vars = HttpVars {
+            method: &http::Method::GET,
+            target: &target,
+            version: http::Version::HTTP_11,
+            headers: &headers,
+            conn: &conn,
+            path: "/a b",
+            query: None,
+            filename: None,
+            path_info: None,
+            document_root: "/srv/www",
+            server_name: "example.org",
+            server_admin: "root@example.org",
+            server_software: "mpmd",
+            remote_user: None,
+            handler: None,
+            env: &env,
+            response: None,
+            is_subrequest: false,
+        };
+        for (name, want) in [
+            ("REQUEST_URI", "/a b"),
+            ("REQUEST_FILENAME", "/a b"),
+            ("QUERY_STRING", "x=1"),
+            ("THE_REQUEST", "GET /a%20b?x=1 HTTP/1.1"),
+            ("SERVER_NAME", "www.example.org"),
+            ("SERVER_PORT", "8080"),
+            ("REMOTE_ADDR", "192.0.2.7"),
+            ("HTTPS", "off"),
+            ("REQUEST_SCHEME", "http"),
+            ("HTTP_ACCEPT", "a, b"),
+            ("HTTP:Host", "WWW.Example.org:8080"),
+            ("ENV:APP", "1"),
+            ("DOCUMENT_ROOT", "/srv/www"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("IS_SUBREQ", "false"),
+        ] {
+            assert_eq!(lookup(&vars, name), want, "{name}");
+        }
     }
 
     #[test]
