@@ -16,9 +16,8 @@ use std::time::SystemTime;
 
 use mpm::strategy::{Control, Exit, ListenAddr, Listeners, RunContext, Scoreboard};
 use mpm::MpmConfig;
-use mpm_site::{
-    CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
-};
+use mpm_site::pipeline::{DirConfig, HandlerName, Section, SectionKind};
+use mpm_site::{CustomLog, Require, Site, SiteConfig, StatusInfo, VirtualHost};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -33,11 +32,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // What to serve: the directory, the status page, the access log.
     let mut site = VirtualHost::new(&root);
-    site.locations.push(LocationBlock {
-        handler: Some(SetHandler::ServerStatus),
+    let status_page = DirConfig {
+        handler: Some(HandlerName::ServerStatus),
         require: Some(Require::Local),
-        ..LocationBlock::new("/server-status")
-    });
+        ..DirConfig::default()
+    };
+    site.sections
+        .push(Section::new(SectionKind::Location("/server-status".into())).with(status_page));
     site.custom_logs.push(CustomLog::combined(&log));
 
     // The strategy (event, where compiled), and the scoreboard it fills

@@ -45,6 +45,7 @@ fi
 dict_for() {
     case "$1" in
         config_*) echo "$fuzz_dir/config.dict" ;;
+        rewrite_*) echo "$fuzz_dir/rewrite.dict" ;;
         *) echo "$fuzz_dir/fuzz.dict" ;;
     esac
 }

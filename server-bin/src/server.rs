@@ -279,7 +279,9 @@ fn run(
                 .clone()
                 .unwrap_or_else(|| "localhost".into()),
         });
-        let handler = Site::new(&cfg.site, scoreboard.clone(), info).map_err(|e| e.to_string())?;
+        let handler = Site::new(&cfg.site, scoreboard.clone(), info)
+            .map_err(|e| e.to_string())?
+            .with_overrides(cfg.htaccess.parser());
         supervisor.next_run(&listeners, &scoreboard, mpm.info().name);
         log::info!(
             "{VERSION} ({} MPM) configured -- resuming normal operations",

@@ -8,14 +8,17 @@
 //! code. The handlers read nothing else.
 //!
 //! ```
-//! use mpm_site::{CustomLog, LocationBlock, Require, SetHandler, SiteConfig, VirtualHost};
+//! use mpm_site::pipeline::{DirConfig, HandlerName, Section, SectionKind};
+//! use mpm_site::{CustomLog, Require, SiteConfig, VirtualHost};
 //!
 //! let mut main = VirtualHost::new("/srv/www");
-//! main.locations.push(LocationBlock {
-//!     handler: Some(SetHandler::ServerStatus),
-//!     require: Some(Require::Local),
-//!     ..LocationBlock::new("/server-status")
-//! });
+//! main.sections.push(Section::new(SectionKind::Location("/server-status".into())).with(
+//!     DirConfig {
+//!         handler: Some(HandlerName::ServerStatus),
+//!         require: Some(Require::Local),
+//!         ..DirConfig::default()
+//!     },
+//! ));
 //! main.custom_logs.push(CustomLog::combined("/var/log/www/access_log"));
 //! let config = SiteConfig::new(main);
 //! assert_eq!(config.hosts().count(), 1);
@@ -23,6 +26,8 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+
+use crate::pipeline::{DirConfig, Section};
 
 /// Where a setting was written, for messages (`file:line`). A setting
 /// made in code has the default origin (no file, line 0), shown as
@@ -73,10 +78,11 @@ pub struct Options {
     pub indexes: bool,
 }
 
-/// `Options` as one `<Directory>` writes it. As in Apache, it is applied
+/// `Options` as one section writes it. As in Apache, it is applied
 /// when a request is served, on top of what the sections applied before
-/// it left (see [`DirectoryBlock`]), so a relative setting in a virtual
-/// host changes the main server's setting for the same directory.
+/// it left (see [`crate::pipeline`]'s merge order), so a relative setting
+/// in a virtual host changes the main server's setting for the same
+/// directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptionsSetting {
     /// `Options Indexes FollowSymLinks`, `Options None`, `Options All`:
@@ -172,101 +178,6 @@ impl OptionsSetting {
                 add: add.without(remove_next).with(add_next),
                 remove: remove.without(add_next).with(remove_next),
             },
-        }
-    }
-}
-
-/// `<Directory path>` … `</Directory>`.
-///
-/// For a request, every block whose path holds the directory served
-/// applies, as Apache's `<Directory>` sections do: fewest path components
-/// first and, among blocks of the same path length, in the order of
-/// [`VirtualHost::directories`] (the main server's before a virtual
-/// host's own, each in file order), each setting a block makes replacing
-/// (or, for a relative `Options`, changing) the one before.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryBlock {
-    /// The directory (absolute, without trailing slash except for `/`).
-    pub path: PathBuf,
-    /// `Options`, when set in this block (none at all before the first
-    /// block that sets them).
-    pub options: Option<OptionsSetting>,
-    /// `Require`, when set in this block.
-    pub require: Option<Require>,
-    /// `DirectoryIndex`, when set in this block (empty for `disabled`);
-    /// before the first block that sets it, the host's.
-    pub index: Option<Vec<String>>,
-    /// Where the block starts.
-    pub origin: Origin,
-}
-
-impl DirectoryBlock {
-    /// A block for `path` that sets nothing yet.
-    pub fn new(path: impl Into<PathBuf>) -> DirectoryBlock {
-        DirectoryBlock {
-            path: path.into(),
-            options: None,
-            require: None,
-            index: None,
-            origin: Origin::default(),
-        }
-    }
-}
-
-/// `<Location url-path>` … `</Location>`. For a request, every block
-/// whose path is a segment prefix of the URL path applies, in the order
-/// of [`VirtualHost::locations`] (the main server's before a virtual
-/// host's own, each in file order, whatever their lengths, as Apache
-/// applies `<Location>` sections), a later block's setting replacing an
-/// earlier one's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocationBlock {
-    /// URL path prefix (`/server-status`).
-    pub path: String,
-    /// `SetHandler`, if any.
-    pub handler: Option<SetHandler>,
-    /// `Require`, if any.
-    pub require: Option<Require>,
-    /// Where the block starts.
-    pub origin: Origin,
-}
-
-impl LocationBlock {
-    /// A block for the URL path prefix `path` that sets nothing yet.
-    pub fn new(path: impl Into<String>) -> LocationBlock {
-        LocationBlock {
-            path: path.into(),
-            handler: None,
-            require: None,
-            origin: Origin::default(),
-        }
-    }
-}
-
-/// `SetHandler` in a `<Location>`: who answers below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetHandler {
-    /// `server-status`: mod_status's page ([`crate::status`]).
-    ServerStatus,
-    /// `metrics`: Prometheus metrics ([`crate::metrics`]).
-    Metrics,
-    /// `balancer-manager`: the balancers and their members, read-only
-    /// ([`crate::proxy::manager`]).
-    BalancerManager,
-    /// `none`: no handler, so files are served (undoing an earlier
-    /// block's handler).
-    None,
-}
-
-impl SetHandler {
-    /// The name `SetHandler` takes (`server-status`, `metrics`,
-    /// `balancer-manager`, `none`).
-    pub fn name(self) -> &'static str {
-        match self {
-            SetHandler::ServerStatus => "server-status",
-            SetHandler::Metrics => "metrics",
-            SetHandler::BalancerManager => "balancer-manager",
-            SetHandler::None => "none",
         }
     }
 }
@@ -380,24 +291,20 @@ pub struct VirtualHost {
     pub server_aliases: Vec<String>,
     /// `DocumentRoot` (absolute).
     pub document_root: PathBuf,
-    /// `DirectoryIndex` at server level (default `index.html`); a
-    /// `<Directory>` block's replaces it.
-    pub directory_index: Vec<String>,
     /// This host's `Alias` rules, then the main server's: the first
     /// match wins.
     pub aliases: Vec<AliasRule>,
     /// This host's `Redirect` rules, then the main server's: the first
     /// match wins.
     pub redirects: Vec<RedirectRule>,
-    /// The main server's `<Directory>` blocks, then this host's, each in
-    /// file order: applied in that order among blocks of one path length,
-    /// so a virtual host's block wins over the main server's for the same
-    /// directory ([`DirectoryBlock`]).
-    pub directories: Vec<DirectoryBlock>,
-    /// The main server's `<Location>` blocks, then this host's, each in
-    /// file order: applied in that order, so a virtual host's block wins
-    /// over the main server's ([`LocationBlock`]).
-    pub locations: Vec<LocationBlock>,
+    /// The per-directory settings written outside any section (Apache's
+    /// `lookup_defaults`): for a virtual host, the main server's with its
+    /// own laid on. `DirectoryIndex` is `index.html` in a new host.
+    pub dir: DirConfig,
+    /// The main server's sections, then this host's, each in file order:
+    /// merged in Apache's order ([`crate::pipeline`]), so a virtual host's
+    /// section wins over the main server's for the same directory or path.
+    pub sections: Vec<Section>,
     /// `CustomLog` lines of this host (the main server's apply to hosts that
     /// have none, as in Apache).
     pub custom_logs: Vec<CustomLog>,
@@ -413,7 +320,7 @@ pub struct VirtualHost {
 
 impl VirtualHost {
     /// A host serving `document_root` with `DirectoryIndex index.html`
-    /// and nothing else set: no address of its own (so it is the main
+    /// (Apache's default) and nothing else set: no address of its own (so it is the main
     /// server, or a host the router never selects), no name, no rules.
     pub fn new(document_root: impl Into<PathBuf>) -> VirtualHost {
         VirtualHost {
@@ -421,11 +328,10 @@ impl VirtualHost {
             server_name: None,
             server_aliases: Vec::new(),
             document_root: document_root.into(),
-            directory_index: vec!["index.html".to_string()],
             aliases: Vec::new(),
             redirects: Vec::new(),
-            directories: Vec::new(),
-            locations: Vec::new(),
+            dir: DirConfig::default(),
+            sections: Vec::new(),
             custom_logs: Vec::new(),
             proxy: crate::proxy::ProxyConfig::default(),
             server_admin: None,
@@ -458,6 +364,12 @@ pub struct SiteConfig {
     /// mod_remoteip: the header that names the client, and the proxies
     /// trusted to write it.
     pub remote_ip: RemoteIpConfig,
+    /// `AccessFileName`: the name of the files read per directory where
+    /// `AllowOverride` allows (`.htaccess`).
+    pub access_file_name: String,
+    /// `LimitInternalRecursion`: how many internal redirects one request
+    /// may go through (10).
+    pub limit_internal_recursion: u32,
 }
 
 /// mod_remoteip's settings (see [`crate::remote_ip`] for the walk).
@@ -489,6 +401,8 @@ impl SiteConfig {
             add_types: Vec::new(),
             cached_files: Vec::new(),
             remote_ip: RemoteIpConfig::default(),
+            access_file_name: ".htaccess".to_string(),
+            limit_internal_recursion: crate::pipeline::phases::DEFAULT_RECURSION_LIMIT,
         }
     }
 
@@ -518,8 +432,8 @@ mod tests {
     fn a_new_host_serves_its_root_with_index_html_and_nothing_else() {
         let host = VirtualHost::new("/srv/www");
         assert_eq!(host.document_root, std::path::Path::new("/srv/www"));
-        assert_eq!(host.directory_index, ["index.html"]);
-        assert!(host.addrs.is_empty() && host.locations.is_empty() && host.custom_logs.is_empty());
+        assert_eq!(host.dir.directory_index(), ["index.html"]);
+        assert!(host.addrs.is_empty() && host.sections.is_empty() && host.custom_logs.is_empty());
         let site = SiteConfig::new(host.clone());
         assert_eq!(site.hosts().collect::<Vec<_>>(), [&host]);
     }

@@ -18,18 +18,20 @@
 //!
 //! use mpm::strategy::{Control, Listeners, RunContext, Scoreboard};
 //! use mpm::MpmConfig;
-//! use mpm_site::{
-//!     CustomLog, LocationBlock, Require, SetHandler, Site, SiteConfig, StatusInfo, VirtualHost,
-//! };
+//! use mpm_site::pipeline::{DirConfig, HandlerName, Section, SectionKind};
+//! use mpm_site::{CustomLog, Require, Site, SiteConfig, StatusInfo, VirtualHost};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // A directory, mod_status's page for local clients, a combined log.
 //!     let mut www = VirtualHost::new("/srv/www");
-//!     www.locations.push(LocationBlock {
-//!         handler: Some(SetHandler::ServerStatus),
+//!     let status_page = DirConfig {
+//!         handler: Some(HandlerName::ServerStatus),
 //!         require: Some(Require::Local),
-//!         ..LocationBlock::new("/server-status")
-//!     });
+//!         ..DirConfig::default()
+//!     };
+//!     www.sections.push(
+//!         Section::new(SectionKind::Location("/server-status".into())).with(status_page),
+//!     );
 //!     www.custom_logs.push(CustomLog::combined("/var/log/www/access_log"));
 //!
 //!     // A strategy, and the scoreboard it fills for the status page.
@@ -70,7 +72,11 @@
 //! The handler and its configuration:
 //!
 //! - [`site`]: [`Site`], the [`Handler`](mpm_core::Handler) for a whole
-//!   site, and the order in which a request meets the parts below.
+//!   site: the host, then the request pipeline.
+//! - [`pipeline`]: Apache's per-directory configuration (every section
+//!   kind, merged in Apache's order, `.htaccess`), the request's state and
+//!   the phases it goes through, handlers by name: where every module
+//!   plugs in (`pipeline/README.md`).
 //! - [`config`]: the typed configuration ([`SiteConfig`], [`VirtualHost`]
 //!   and the sections and rules inside it).
 //! - [`error`]: what can fail when a site is built.
@@ -82,8 +88,8 @@
 //! - [`require`]: `Require`, whether a client may see a resource.
 //! - [`remote_ip`]: mod_remoteip's `RemoteIPHeader`: the client's address
 //!   from `X-Forwarded-For`, as far as trusted proxies wrote it.
-//! - [`static_files`]: a file or directory below a root, with
-//!   `<Directory>` settings; [`mime`] gives its content type,
+//! - [`static_files`]: the default handler: a file or a directory's
+//!   listing; [`mime`] gives its content type,
 //!   [`conditional`] decides 200, 206, 304, 412 or 416.
 //! - [`proxy`]: mod_proxy's `ProxyPass` to HTTP/1.1 backends, with a
 //!   pool of kept-alive connections per backend and child; balancers
@@ -123,6 +129,7 @@ pub mod metrics;
 pub mod mime;
 pub mod pages;
 pub mod pcre;
+pub mod pipeline;
 pub mod proxy;
 pub mod remote_ip;
 pub mod require;
@@ -138,9 +145,8 @@ pub mod vars;
 
 pub use access_log::AccessLog;
 pub use config::{
-    AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
-    OptionsSetting, Origin, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig,
-    VhostAddr, VirtualHost,
+    AliasRule, CachedFile, CustomLog, FileCacheKind, IpNet, Options, OptionsSetting, Origin,
+    RedirectRule, RemoteIpConfig, Require, SiteConfig, VhostAddr, VirtualHost,
 };
 pub use error::Error;
 pub use site::Site;

@@ -1,29 +1,22 @@
 //! [`Site`]: the handler `mpmd` serves with, for a whole
-//! [`SiteConfig`]: virtual hosts, `<Location>`, mod_alias, static files,
-//! `Require`, the status and metrics pages and the access log.
+//! [`SiteConfig`]: virtual hosts, then the request pipeline
+//! ([`crate::pipeline`]), and the access log.
 //!
-//! [`Site::handle`] does, in order: pick the virtual host
-//! ([`router`]); refuse methods it does not know (501);
-//! decode and normalise the path ([`uri_path`]); apply
-//! the matching `<Location>` blocks in Apache's order (the main server's,
-//! then the virtual host's, each in file order: the last one that sets
-//! `Require` or `SetHandler` decides it); pass the request to a backend when a
-//! `ProxyPass` rule takes its path ([`proxy`](crate::proxy), any method);
-//! answer `OPTIONS` and refuse
-//! other non-GET/HEAD methods (405); then `Redirect`, `Alias` and finally
-//! the `DocumentRoot` ([`static_files`](crate::static_files)), where the
-//! `<Directory>` blocks' `Options`, `Require` and `DirectoryIndex` apply
-//! (shortest path first, the virtual host's after the main server's for
-//! one path, as Apache merges them). A `Require` of a `<Location>` and one
-//! of a `<Directory>` must both grant (Apache would let the `<Location>`
-//! one replace the other; requiring both is never more permissive). Files
-//! that `MMapFile` and `CacheFile` name are loaded when the handler is
-//! built ([`file_cache`](crate::file_cache)) and answered from memory or a
-//! kept descriptor once those checks have passed.
+//! [`Site::handle`] picks the virtual host ([`router`]); refuses a
+//! request for another host than its TLS connection's (421) and methods
+//! it does not know (501, unless a `ProxyPass` rule takes the path);
+//! decodes and normalises the path ([`uri_path`]), answers `OPTIONS *`;
+//! then runs the request through the pipeline's phases
+//! ([`Site::process`]): `ProxyPass`, `Redirect`, `Alias` and the
+//! `DocumentRoot`, the sections merged in Apache's order (with
+//! `.htaccess`), `Require`, mod_mime, mod_dir, and the handler chosen by
+//! name (the default handler serves files, [`crate::static_files`]). Files that
+//! `MMapFile` and `CacheFile` name are loaded when the handler is built
+//! ([`file_cache`](crate::file_cache)) and answered from memory or a kept
+//! descriptor once those checks have passed.
 
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -32,23 +25,21 @@ use http::{Method, StatusCode};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, Request, Response, VhostId};
 
 use crate::access_log::{AccessLog, LogFile, LogFormat};
-use crate::config::{
-    AliasRule, LocationBlock, RedirectRule, RemoteIpConfig, Require, SetHandler, SiteConfig,
-    VirtualHost,
-};
+use crate::config::{AliasRule, RedirectRule, RemoteIpConfig, SiteConfig, VirtualHost};
 use crate::error::Error;
 use crate::file_cache::FileCache;
 use crate::metrics;
 use crate::mime::MimeTypes;
-use crate::pages::{
-    error_response, is_known_method, method_not_allowed, options_response, redirect,
-};
-use crate::proxy::{HostProxy, ServerFacts, Workers};
-use crate::require;
+use crate::pages::{error_response, is_known_method, method_not_allowed, options_response};
+use crate::pipeline::handler::{ContentHandler, HandlerName, Handlers};
+use crate::pipeline::htaccess::{HtaccessCache, OverrideParser};
+use crate::pipeline::phases::page_method;
+use crate::pipeline::request::{Exit, RequestState};
+use crate::pipeline::walk::{Layer, Walks};
+use crate::proxy::{HostProxy, Workers};
 use crate::router::{self, Router};
-use crate::static_files::{FileConfig, FileRequest};
 use crate::status::{self, StatusInfo};
-use crate::uri_path::{self, escape_path, segment_prefix};
+use crate::uri_path::{self, segment_prefix};
 
 /// The site's request handler, built once from a [`SiteConfig`] (and
 /// again at each restart of a server that re-reads its configuration).
@@ -56,12 +47,23 @@ pub struct Site {
     router: Router,
     /// Numbered as the router numbers them ([`SiteConfig::hosts`]).
     hosts: Vec<Host>,
-    mime: MimeTypes,
+    pub(crate) mime: MimeTypes,
     /// `MMapFile` / `CacheFile` files, loaded with this configuration.
-    cache: FileCache,
+    pub(crate) cache: FileCache,
     scoreboard: mpm_core::Scoreboard,
-    status: Arc<StatusInfo>,
+    pub(crate) status: Arc<StatusInfo>,
     remote_ip: RemoteIpConfig,
+    /// Handler names and their implementations.
+    pub(crate) handlers: Handlers,
+    /// Parsed `.htaccess` files.
+    pub(crate) htaccess: HtaccessCache,
+    /// What parses them (`mpmd`'s directive code); none: no `.htaccess`
+    /// is read.
+    pub(crate) overrides: Option<Arc<dyn OverrideParser>>,
+    /// `AccessFileName`.
+    pub(crate) access_file_name: String,
+    /// `LimitInternalRecursion`.
+    pub(crate) recursion_limit: u32,
     /// Whether [`Handler::log`] reads the request's headers: to choose the
     /// host among several, for `RemoteIPHeader`, or for a log line's
     /// `%{Name}i` or `%V`.
@@ -71,21 +73,19 @@ pub struct Site {
 }
 
 /// One host, prepared for serving.
-struct Host {
+pub struct Host {
     /// `ServerName`, or the main server's, for `%v`.
-    server_name: String,
+    pub(crate) server_name: Arc<str>,
     /// Its cell in the scoreboard's lifetime counters (by `server_name`).
     counted_as: VhostId,
-    document_root: PathBuf,
-    files: FileConfig,
-    aliases: Vec<AliasRule>,
-    redirects: Vec<RedirectRule>,
-    /// In the order Apache applies them: the main server's, then the
-    /// host's own, each in file order; a later match wins.
-    locations: Vec<LocationBlock>,
+    pub(crate) document_root: PathBuf,
+    pub(crate) aliases: Vec<AliasRule>,
+    pub(crate) redirects: Vec<RedirectRule>,
+    /// Its sections, prepared for the walks.
+    pub(crate) walks: Walks,
     logs: Vec<AccessLog>,
     /// `ProxyPass` rules and their backends.
-    proxy: HostProxy,
+    pub(crate) proxy: HostProxy,
 }
 
 impl Site {
@@ -132,6 +132,28 @@ impl Site {
             hosts.push(Host::new(vhost, main, logs, proxy, scoreboard.counters()));
         }
         let mime = MimeTypes::new(&cfg.add_types)?;
+        let balancers = Arc::new(workers.balancers().to_vec());
+        let mut handlers = Handlers::default();
+        handlers.register(
+            HandlerName::ServerStatus.name(),
+            Arc::new(StatusPage {
+                scoreboard: scoreboard.clone(),
+                status: status.clone(),
+            }),
+        );
+        handlers.register(
+            HandlerName::Metrics.name(),
+            Arc::new(MetricsPage {
+                scoreboard: scoreboard.clone(),
+                status: status.clone(),
+            }),
+        );
+        handlers.register(
+            HandlerName::BalancerManager.name(),
+            Arc::new(BalancerManagerPage {
+                balancers: balancers.clone(),
+            }),
+        );
         let log_reads_headers = hosts.len() > 1
             || cfg.remote_ip.header.is_some()
             || hosts
@@ -146,19 +168,27 @@ impl Site {
             status,
             remote_ip: cfg.remote_ip.clone(),
             log_reads_headers,
-            balancers: Arc::new(workers.balancers().to_vec()),
+            balancers,
+            handlers,
+            htaccess: HtaccessCache::default(),
+            overrides: None,
+            access_file_name: cfg.access_file_name.clone(),
+            recursion_limit: cfg.limit_internal_recursion,
         })
     }
 
-    fn status_page(&self, query: Option<&str>) -> Response {
-        let auto = query.is_some_and(|q| q.split('&').any(|part| part == "auto"));
-        let (content_type, body) =
-            status::render(&self.scoreboard, &self.status, auto, SystemTime::now());
-        let mut response = Response::new(Body::from(body));
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        response
+    /// This site with `.htaccess` files read where `AllowOverride` lets
+    /// them be, parsed by `parser` (`mpmd` gives its directive code).
+    /// Without a parser no `.htaccess` file is read.
+    pub fn with_overrides(mut self, parser: Arc<dyn OverrideParser>) -> Site {
+        self.overrides = Some(parser);
+        self
+    }
+
+    /// Handler names and their implementations, for a module to
+    /// [`register`](Handlers::register) its own before the site serves.
+    pub fn handlers_mut(&mut self) -> &mut Handlers {
+        &mut self.handlers
     }
 
     /// Start this process's health-check thread if a balancer member has
@@ -166,28 +196,6 @@ impl Site {
     /// process that serves, after `fork` (from the handler factory).
     pub fn start_health_checks(&self) -> std::io::Result<()> {
         crate::proxy::health::start_checker(&self.balancers)
-    }
-
-    fn balancer_manager_page(&self, query: Option<&str>) -> Response {
-        let auto = query.is_some_and(|q| q.split('&').any(|part| part == "auto"));
-        let (content_type, body) = crate::proxy::manager::render(&self.balancers, auto);
-        let mut response = Response::new(Body::from(body));
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        response
-    }
-
-    fn metrics_page(&self) -> Response {
-        let body = metrics::render(&self.scoreboard, &self.status, SystemTime::now());
-        let mut response = Response::new(Body::from(body));
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(metrics::CONTENT_TYPE),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        response
     }
 }
 
@@ -206,124 +214,145 @@ impl Host {
             .unwrap_or_else(|| "localhost".to_string());
         Host {
             counted_as: counters.vhost(&server_name),
-            server_name,
+            server_name: Arc::from(server_name),
             document_root: vhost.document_root.clone(),
-            files: FileConfig::new(&vhost.directories, &vhost.directory_index),
             aliases: vhost.aliases.clone(),
             redirects: vhost.redirects.clone(),
-            locations: vhost.locations.clone(),
+            walks: Walks::new(&vhost.dir, &vhost.sections),
             logs,
             proxy,
         }
     }
 
-    /// The `SetHandler` and `Require` of the `<Location>` blocks matching
-    /// `path`: the last matching block's that sets each.
-    fn location(&self, path: &[u8]) -> (Option<SetHandler>, Option<&Require>) {
-        let mut handler = None;
-        let mut require = None;
-        for block in self
-            .locations
-            .iter()
-            .filter(|b| segment_prefix(path, b.path.as_bytes()))
-        {
-            if let Some(h) = block.handler {
-                handler = Some(h);
-            }
-            if let Some(r) = &block.require {
-                require = Some(r);
-            }
+    /// Whether a GET or HEAD of the normalised `path` may take long to
+    /// answer, decided without a file-system call: a `ProxyPass` rule takes
+    /// it; `.htaccess` files may be read; a handler other than the
+    /// default one or a built-in page may be chosen; or a listing may
+    /// answer (it ends in `/` and the sections holding its directory allow
+    /// `Indexes`; an index file there would answer instead, but that is not
+    /// looked for).
+    fn may_block(&self, path: &[u8]) -> bool {
+        if self.proxy.takes(path) || self.walks.reads_htaccess() {
+            return true;
         }
-        (handler, require)
-    }
-
-    /// Where the normalised `path` leads, `handler` being the `SetHandler`
-    /// of its `<Location>` blocks: the status page, else the first
-    /// matching `Redirect`, else the first matching `Alias`, else the
-    /// `DocumentRoot`.
-    fn route<'a>(&'a self, path: &'a [u8], handler: Option<SetHandler>) -> Route<'a> {
-        match handler {
-            Some(SetHandler::ServerStatus) => return Route::Status,
-            Some(SetHandler::Metrics) => return Route::Metrics,
-            Some(SetHandler::BalancerManager) => return Route::BalancerManager,
-            _ => {}
+        let may_choose_a_slow_handler = self.walks.configs().any(|config| {
+            config.handler.as_ref().is_some_and(is_slow)
+                || config
+                    .mime
+                    .iter()
+                    .any(|e| e.attr == crate::pipeline::MimeAttr::Handler)
+                || config.nested.iter().any(|s| {
+                    s.config.handler.as_ref().is_some_and(is_slow) || !s.config.mime.is_empty()
+                })
+        });
+        if may_choose_a_slow_handler {
+            return true;
         }
-        if let Some(rule) = self
+        let redirected = self
             .redirects
             .iter()
-            .find(|rule| segment_prefix(path, rule.from.as_bytes()))
-        {
-            return Route::Redirect(rule, &path[rule.from.len()..]);
+            .any(|rule| segment_prefix(path, rule.from.as_bytes()));
+        if !path.ends_with(b"/") || redirected {
+            return false;
         }
-        if let Some(alias) = self
+        let (root, rel) = match self
             .aliases
             .iter()
             .find(|alias| segment_prefix(path, alias.url.as_bytes()))
         {
-            let rest = &path[alias.url.len()..];
-            return Route::Files {
-                root: &alias.path,
-                rel: rest.strip_prefix(b"/").unwrap_or(rest),
-            };
-        }
-        Route::Files {
-            root: &self.document_root,
-            rel: path.get(1..).unwrap_or_default(),
-        }
-    }
-
-    /// Whether a GET of the normalised `path` may be answered with a
-    /// directory listing: it ends in `/` and leads to a directory whose
-    /// `Options` include `Indexes` (an index file there would answer
-    /// instead; that is not looked for, so no file-system call is made).
-    fn may_list(&self, path: &[u8]) -> bool {
-        if !path.ends_with(b"/") {
-            // A file, or a directory's redirect to its slash form.
-            return false;
-        }
-        match self.route(path, self.location(path).0) {
-            Route::Files { root, rel } => {
-                let dir = root.join(std::ffi::OsStr::from_bytes(rel));
-                self.files.effective(&dir).options.indexes
+            Some(alias) => {
+                let rest = &path[alias.url.len()..];
+                (&alias.path, rest.strip_prefix(b"/").unwrap_or(rest))
             }
-            Route::Status | Route::Metrics | Route::BalancerManager | Route::Redirect(..) => false,
-        }
+            None => (&self.document_root, path.get(1..).unwrap_or_default()),
+        };
+        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+        let dir = root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel));
+        let mut layers: Vec<Layer<'_>> = Vec::new();
+        self.walks.directory_sections(&dir, &mut layers);
+        self.walks.directory_match_sections(&dir, &mut layers);
+        self.walks.location_sections(path, &mut layers);
+        let merged = self.walks.merged(&layers);
+        // A page's handler answers instead of a listing.
+        let files = matches!(
+            merged.handler,
+            None | Some(HandlerName::None | HandlerName::DefaultHandler)
+        );
+        files && merged.options().indexes
     }
 }
 
-/// Where a request for a path leads once its `<Location>` blocks passed.
-enum Route<'a> {
-    /// `SetHandler server-status`.
-    Status,
-    /// `SetHandler metrics`.
-    Metrics,
-    /// `SetHandler balancer-manager`.
-    BalancerManager,
-    /// A `Redirect` rule, and the rest of the path after its prefix.
-    Redirect(&'a RedirectRule, &'a [u8]),
-    /// Static files: `rel` (no leading slash) below `root`, the target of
-    /// an `Alias` or the `DocumentRoot`.
-    Files { root: &'a Path, rel: &'a [u8] },
+/// Whether a handler may take long (anything but the built-in pages).
+fn is_slow(name: &HandlerName) -> bool {
+    !matches!(
+        name,
+        HandlerName::None
+            | HandlerName::DefaultHandler
+            | HandlerName::ServerStatus
+            | HandlerName::Metrics
+            | HandlerName::BalancerManager
+    )
 }
 
-/// The answer to a matching `Redirect`: the target with the rest of the
-/// path and the query appended, or the rule's bare status (410 for `gone`).
-fn redirect_response(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> Response {
-    let Ok(status) = StatusCode::from_u16(rule.status) else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR);
-    };
-    match &rule.to {
-        Some(to) if status.is_redirection() => {
-            let mut location = String::with_capacity(to.len() + rest.len() + 16);
-            location.push_str(to);
-            location.extend(escape_path(rest));
-            if let Some(query) = query {
-                location.push('?');
-                location.push_str(query);
-            }
-            redirect(status, &location)
-        }
-        _ => error_response(status),
+/// A page's response: `body` as `content_type`, not to be cached.
+fn page_response(content_type: &'static str, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Whether the query asks for the machine-readable form (`?auto`).
+fn wants_auto(r: &RequestState<'_>) -> bool {
+    r.query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|part| part == "auto"))
+}
+
+/// `SetHandler server-status`: mod_status's page, from the scoreboard.
+struct StatusPage {
+    scoreboard: mpm_core::Scoreboard,
+    status: Arc<StatusInfo>,
+}
+
+impl ContentHandler for StatusPage {
+    fn handle(&self, r: &mut RequestState<'_>) -> Result<Response, Exit> {
+        page_method(r.method())?;
+        let (content_type, body) = status::render(
+            &self.scoreboard,
+            &self.status,
+            wants_auto(r),
+            SystemTime::now(),
+        );
+        Ok(page_response(content_type, body))
+    }
+}
+
+/// `SetHandler metrics`: the scoreboard in Prometheus's text format.
+struct MetricsPage {
+    scoreboard: mpm_core::Scoreboard,
+    status: Arc<StatusInfo>,
+}
+
+impl ContentHandler for MetricsPage {
+    fn handle(&self, r: &mut RequestState<'_>) -> Result<Response, Exit> {
+        page_method(r.method())?;
+        let body = metrics::render(&self.scoreboard, &self.status, SystemTime::now());
+        Ok(page_response(metrics::CONTENT_TYPE, body))
+    }
+}
+
+/// `SetHandler balancer-manager`: the balancers and their members.
+struct BalancerManagerPage {
+    balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
+}
+
+impl ContentHandler for BalancerManagerPage {
+    fn handle(&self, r: &mut RequestState<'_>) -> Result<Response, Exit> {
+        page_method(r.method())?;
+        let (content_type, body) = crate::proxy::manager::render(&self.balancers, wants_auto(r));
+        Ok(page_response(content_type, body))
     }
 }
 
@@ -365,44 +394,19 @@ impl Handler for Site {
         if let Err(status) = uri_path::normalise(raw_path, &mut path) {
             return error_response(status);
         }
-        let query = uri.query();
-
-        let (handler, require) = host.location(&path);
-        if require.is_some_and(|r| !require::allows(r, conn)) {
-            return error_response(StatusCode::FORBIDDEN);
-        }
-        // mod_proxy translates before mod_alias and the files, for every
-        // method.
-        if let Some(route) = host.proxy.route(&path, query) {
-            let facts = ServerFacts {
-                server_name: &host.server_name,
-                server_version: &self.status.server_version,
-            };
-            return host.proxy.forward(&route, req, conn, &facts);
-        }
-        if method == Method::OPTIONS {
-            return options_response();
-        }
-        if method != Method::GET && method != Method::HEAD {
-            return method_not_allowed(method);
-        }
-        match host.route(&path, handler) {
-            Route::Status => self.status_page(query),
-            Route::Metrics => self.metrics_page(),
-            Route::BalancerManager => self.balancer_manager_page(query),
-            Route::Redirect(rule, rest) => redirect_response(rule, rest, query),
-            Route::Files { root, rel } => {
-                let file_request = FileRequest {
-                    method,
-                    headers: req.headers(),
-                    url_path: &path,
-                    query,
-                    conn,
-                };
-                host.files
-                    .serve(root, rel, &file_request, &self.mime, &self.cache)
-            }
-        }
+        // The state lives as long as this call (as the client's address
+        // does): its body reads the request's through one more reference.
+        let (parts, mut body) = req.into_parts();
+        let req = Request::from_parts(parts, mpm_core::RequestBody::new(&mut body));
+        let mut r = RequestState::new(
+            req,
+            conn,
+            index,
+            host.server_name.clone(),
+            path,
+            host.walks.base.clone(),
+        );
+        self.process(host, &mut r)
     }
 
     /// What a site answers to GET and HEAD is quick, so under event the
@@ -415,7 +419,9 @@ impl Handler for Site {
     /// HEAD that may be answered with one (`Host::may_list`, for any
     /// host, as the `Host` header is not known here) goes to a worker
     /// thread, as everything else does. So does a request a host's
-    /// `ProxyPass` takes (it waits for its backend). Deciding makes no
+    /// `ProxyPass` takes (it waits for its backend), and any request of a
+    /// host that reads `.htaccess` files or may choose a handler other
+    /// than the built-in pages (`Host::may_block`). Deciding makes no
     /// file-system call.
     fn answer_never_blocks(&self, method: &Method, uri: &http::Uri) -> bool {
         if method != Method::GET && method != Method::HEAD {
@@ -426,10 +432,7 @@ impl Handler for Site {
             // An error page.
             return true;
         }
-        !self
-            .hosts
-            .iter()
-            .any(|host| host.may_list(&path) || host.proxy.takes(&path))
+        !self.hosts.iter().any(|host| host.may_block(&path))
     }
 
     fn log_reads_headers(&self) -> bool {

@@ -1,330 +1,151 @@
-//! Static files under a root (the `DocumentRoot` or an `Alias` target):
-//! `<Directory>` options and `Require`, the symlink rule, directories
-//! (301 to the slash form, `DirectoryIndex`, listings), content type,
-//! validators, and the answer [`conditional::evaluate`] decides from the
-//! conditional headers and `Range` (200, 206, 304, 412 or 416).
+//! Core's default handler: the file the request maps to (found by the
+//! pipeline's `map_to_storage`, typed by its `type_checker`), with its
+//! validators and the answer [`conditional::evaluate`] decides from the
+//! conditional headers and `Range` (200, 206, 304, 412 or 416); a
+//! directory's listing; mod_dir's slash redirect and mod_alias's
+//! `Redirect` answers.
 //!
 //! A file that `MMapFile` or `CacheFile` loaded ([`FileCache`]) is answered
 //! from the cache once the path checks have passed, with the same
 //! validators, conditionals and ranges as a file read from disk.
 
 use std::borrow::Cow;
-use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, HOST, IF_MATCH,
-    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LANGUAGE,
+    CONTENT_RANGE, CONTENT_TYPE, HOST, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, RANGE,
 };
 use http::{Method, StatusCode};
-use mpm_core::{Body, ConnInfo, Response};
+use mpm_core::{Body, Response};
 
 use crate::conditional::{self, Conditions, Decision};
-use crate::config::{DirectoryBlock, Options, Require};
+use crate::config::RedirectRule;
 use crate::file_cache::{Entry, FileCache};
 use crate::listing;
-use crate::mime::MimeTypes;
 use crate::pages::{error_response, redirect};
-use crate::require;
+use crate::pipeline::phases::page_method;
+use crate::pipeline::request::{Exit, RequestState};
 use crate::uri_path::escape_path;
 use crate::validators::Validators;
-
-/// What a host's static files need from the configuration.
-pub struct FileConfig {
-    /// `<Directory>` blocks in the order Apache applies them: fewest path
-    /// components first, and blocks of one length in the configuration's
-    /// order (the main server's before a virtual host's own), so a later
-    /// block's setting replaces an earlier one's.
-    directories: Vec<DirectoryBlock>,
-    /// Each block's path in plain form (its components joined by `/`),
-    /// for comparing bytes instead of components on every request.
-    plain: Vec<Vec<u8>>,
-    /// The host's `DirectoryIndex` names, until a block sets its own.
-    index: Vec<String>,
-    /// Whether some block can turn `FollowSymLinks` off. When none can,
-    /// every symlink is followed (Apache's default) and a request's path
-    /// is neither matched against the blocks per segment nor `lstat`ed.
-    symlinks_checked: bool,
-}
-
-/// What the `<Directory>` blocks holding one directory leave in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DirSettings<'a> {
-    /// `Options`.
-    pub options: Options,
-    /// `Require`, if any block set one.
-    pub require: Option<&'a Require>,
-    /// `DirectoryIndex` names (empty: `disabled`).
-    pub index: &'a [String],
-}
-
-/// True when `path`'s bytes are its components joined by `/` (no empty
-/// component, no `.` after the first, no trailing `/` but the root's): then
-/// comparing bytes with [`within`] says what `Path::starts_with` says.
-fn is_plain(path: &[u8]) -> bool {
-    let body = path.strip_prefix(b"./").unwrap_or(path);
-    !(body.windows(2).any(|w| w == b"//")
-        || body.windows(3).any(|w| w == b"/./")
-        || body.ends_with(b"/.")
-        || (body.len() > 1 && body.ends_with(b"/")))
-}
-
-/// Whether the plain path `dir` is `base` (a block's path in plain form)
-/// or lies below it: `Path::starts_with`, on bytes.
-fn within(dir: &[u8], base: &[u8]) -> bool {
-    if base.is_empty() {
-        return true;
-    }
-    match dir.strip_prefix(base) {
-        Some(rest) => rest.is_empty() || base.ends_with(b"/") || rest.starts_with(b"/"),
-        None => false,
-    }
-}
 
 /// One request for a file, with what answering it needs.
 pub struct FileRequest<'a> {
     /// GET or HEAD (for the conditional headers).
     pub method: &'a Method,
-    /// Request headers (conditionals, `Range`, `Host` for redirects).
+    /// Request headers (conditionals, `Range`).
     pub headers: &'a HeaderMap,
-    /// The normalised, decoded URL path (for redirects and listings).
-    pub url_path: &'a [u8],
-    /// The raw query string, kept on the directory redirect.
-    pub query: Option<&'a str>,
-    /// The connection, for `Require`.
-    pub conn: &'a ConnInfo,
 }
 
-impl FileConfig {
-    /// The static-file settings of one host: its `<Directory>` blocks in
-    /// configuration order (the main server's, then its own) and its
-    /// `DirectoryIndex`.
-    pub fn new(directories: &[DirectoryBlock], index: &[String]) -> FileConfig {
-        let mut directories = directories.to_vec();
-        // Stable: blocks of one length keep the configuration's order.
-        directories.sort_by_key(|d| d.path.components().count());
-        let plain = directories
-            .iter()
-            .map(|d| {
-                d.path
-                    .components()
-                    .collect::<PathBuf>()
-                    .into_os_string()
-                    .into_vec()
-            })
-            .collect();
-        let symlinks_checked = directories
-            .iter()
-            .any(|d| d.options.is_some_and(|o| o.may_refuse_symlinks()));
-        FileConfig {
-            directories,
-            plain,
-            index: index.to_vec(),
-            symlinks_checked,
-        }
-    }
-
-    /// The settings in force in `dir`: every block holding it applied in
-    /// turn, from Apache's defaults (`Options FollowSymLinks`, no
-    /// `Require`, the host's `DirectoryIndex`).
-    pub fn effective(&self, dir: &Path) -> DirSettings<'_> {
-        let mut settings = DirSettings {
-            options: Options::DEFAULT,
-            require: None,
-            index: &self.index,
-        };
-        let bytes = dir.as_os_str().as_bytes();
-        let plain = is_plain(bytes);
-        let holds = |i: usize| -> bool {
-            if plain {
-                within(bytes, &self.plain[i])
-            } else {
-                dir.starts_with(&self.directories[i].path)
-            }
-        };
-        for (_, block) in self
-            .directories
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| holds(i))
-        {
-            if let Some(options) = block.options {
-                settings.options = options.apply(settings.options);
-            }
-            if let Some(require) = &block.require {
-                settings.require = Some(require);
-            }
-            if let Some(index) = &block.index {
-                settings.index = index;
-            }
-        }
-        settings
-    }
-
-    /// The settings in force in `dir`, or 403 when its `Require` refuses
-    /// the client of `conn`.
-    fn allowed(&self, dir: &Path, conn: &ConnInfo) -> Result<DirSettings<'_>, StatusCode> {
-        let settings = self.effective(dir);
-        match settings.require {
-            Some(require) if !require::allows(require, conn) => Err(StatusCode::FORBIDDEN),
-            _ => Ok(settings),
-        }
-    }
-
-    /// Answer `req` from `rel` (the path below `root`, without its leading
-    /// slash), from `cache` when the file is one it holds.
-    pub fn serve(
-        &self,
-        root: &Path,
-        rel: &[u8],
-        req: &FileRequest<'_>,
-        mime: &MimeTypes,
-        cache: &FileCache,
-    ) -> Response {
-        let trailing_slash = req.url_path.ends_with(b"/");
-        let rel = rel.strip_suffix(b"/").unwrap_or(rel);
-        let mut path = root.to_path_buf();
-        if !rel.is_empty() {
-            if let Err(status) = self.walk(&mut path, rel, req.conn) {
-                return error_response(status);
-            }
-        }
-        // `Require` as Apache applies it: a directory's own, or for a file
-        // (or nothing at all) that of the directory holding it, before
-        // anything is said about the file.
-        let holder = path.parent().unwrap_or(&path);
-        if let Some(entry) = cache.get(&path) {
-            // A regular file when loaded: the checks below for a file.
-            if let Err(status) = self.allowed(holder, req.conn) {
-                return error_response(status);
-            }
-            if trailing_slash {
-                return error_response(StatusCode::NOT_FOUND);
-            }
-            return send_cached(entry, req);
-        }
-        let (file, meta) = match open(&path) {
-            Ok(opened) => opened,
-            Err(status) => {
-                return error_response(self.allowed(holder, req.conn).err().unwrap_or(status))
-            }
-        };
-        if meta.is_dir() {
-            drop(file);
-            let settings = match self.allowed(&path, req.conn) {
-                Ok(settings) => settings,
-                Err(status) => return error_response(status),
-            };
-            if !trailing_slash {
-                return slash_redirect(req);
-            }
-            return directory(&path, &settings, req, mime, cache);
-        }
-        if let Err(status) = self.allowed(holder, req.conn) {
-            return error_response(status);
-        }
-        if trailing_slash || !meta.is_file() {
-            // `/file.txt/`: no path info on files; a fifo or device: never.
-            return error_response(if meta.is_file() {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::FORBIDDEN
-            });
-        }
-        let name = if rel.is_empty() {
-            path.as_os_str().as_bytes()
-        } else {
-            rel
-        };
-        send_file(file, &meta, name, req, mime)
-    }
-
-    /// Extend `path` (the root) by the segments of `rel`, refusing a
-    /// symlink where the directory holding it lacks `FollowSymLinks`. A
-    /// segment that is not there is 404, or 403 when the `Require` of the
-    /// directory it is missing from refuses the client. When no block
-    /// turns `FollowSymLinks` off, nothing is checked here: opening the
-    /// file says whether it is there.
-    fn walk(&self, path: &mut PathBuf, rel: &[u8], conn: &ConnInfo) -> Result<(), StatusCode> {
-        if !self.symlinks_checked {
-            for segment in rel.split(|&b| b == b'/') {
-                path.push(OsStr::from_bytes(segment));
-            }
-            return Ok(());
-        }
-        for segment in rel.split(|&b| b == b'/') {
-            let options = self.effective(path).options;
-            path.push(OsStr::from_bytes(segment));
-            if !options.follow_symlinks {
-                match std::fs::symlink_metadata(&*path) {
-                    Ok(meta) if meta.file_type().is_symlink() => return Err(StatusCode::FORBIDDEN),
-                    Ok(_) => {}
-                    Err(e) => {
-                        let status = io_status(&e, path);
-                        path.pop();
-                        return Err(self.allowed(path, conn).err().unwrap_or(status));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The answer for the directory `dir` (its URL ends in `/`): its first
-/// `DirectoryIndex` file, else a listing if `Options Indexes`, else 403.
-fn directory(
-    dir: &Path,
-    settings: &DirSettings<'_>,
-    req: &FileRequest<'_>,
-    mime: &MimeTypes,
+/// Core's default handler: the file `map_to_storage` found, answered with
+/// its validators, conditionals and ranges (from the `MMapFile`/`CacheFile`
+/// cache when it holds it); for a directory that mod_dir found no index
+/// in, its listing where `Options Indexes` allows one, else 403. Nothing
+/// there, or path info after a file, is 404; `OPTIONS` is answered with
+/// `Allow`, other methods than GET and HEAD with 405. A file named
+/// `access_file_name` (`.htaccess`) is never sent, whatever the sections
+/// say (403).
+pub fn default_handler(
+    r: &mut RequestState<'_>,
     cache: &FileCache,
-) -> Response {
-    for name in settings.index {
-        let candidate = dir.join(name);
-        if !settings.options.follow_symlinks {
-            match std::fs::symlink_metadata(&candidate) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return error_response(StatusCode::FORBIDDEN)
-                }
-                Ok(_) => {}
-                Err(_) => continue,
+    access_file_name: &str,
+) -> Result<Response, Exit> {
+    page_method(r.method())?;
+    if r.filename.file_name().map(|n| n.as_encoded_bytes()) == Some(access_file_name.as_bytes()) {
+        return Err(Exit::Status(StatusCode::FORBIDDEN));
+    }
+    if r.cached {
+        if let Some(entry) = cache.get(&r.filename) {
+            if !r.path_info.is_empty() {
+                return Err(Exit::Status(StatusCode::NOT_FOUND));
             }
-        }
-        if let Some(entry) = cache.get(&candidate) {
-            return send_cached(entry, req);
-        }
-        match open(&candidate) {
-            Ok((file, meta)) if meta.is_file() => {
-                return send_file(file, &meta, name.as_bytes(), req, mime);
-            }
-            Ok(_) | Err(StatusCode::NOT_FOUND) => continue,
-            Err(status) => return error_response(status),
+            let req = FileRequest {
+                method: r.method(),
+                headers: r.headers(),
+            };
+            let content_type = r
+                .content_type
+                .clone()
+                .or_else(|| entry.content_type.clone());
+            let mut response = send_cached(entry, content_type, &req);
+            describe(r, &mut response);
+            return Ok(response);
         }
     }
-    if !settings.options.indexes {
-        return error_response(StatusCode::FORBIDDEN);
-    }
-    match listing::render(dir, req.url_path) {
-        Ok(html) => {
-            let mut response = Response::new(Body::from(html));
-            response.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html;charset=UTF-8"),
+    let Some(meta) = r.finfo.clone() else {
+        return Err(Exit::Status(StatusCode::NOT_FOUND));
+    };
+    if meta.is_dir() {
+        if !r.dir.options().indexes {
+            log::error!(
+                "[client {}] Cannot serve directory {}/: No matching DirectoryIndex ({}) found, \
+                 and server-generated directory index forbidden by Options directive",
+                r.conn.peer.ip(),
+                r.filename.display(),
+                r.dir.directory_index().join(",")
             );
-            response
+            return Err(Exit::Status(StatusCode::FORBIDDEN));
         }
-        Err(e) => error_response(io_status(&e, dir)),
+        return match listing::render(&r.filename, &r.uri) {
+            Ok(html) => {
+                let mut response = Response::new(Body::from(html));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/html;charset=UTF-8"),
+                );
+                Ok(response)
+            }
+            Err(e) => Err(Exit::Status(io_status(&e, &r.filename))),
+        };
+    }
+    if !r.path_info.is_empty() {
+        // `/file.txt/` or `/file.txt/more`: no path info on files.
+        return Err(Exit::Status(StatusCode::NOT_FOUND));
+    }
+    if !meta.is_file() {
+        // A fifo or a device: never.
+        return Err(Exit::Status(StatusCode::FORBIDDEN));
+    }
+    let file = match r.opened.take() {
+        Some(file) => file,
+        None => open(&r.filename).map_err(Exit::Status)?.0,
+    };
+    let req = FileRequest {
+        method: r.method(),
+        headers: r.headers(),
+    };
+    let mut response = send_file(file, &meta, r.content_type.clone(), &req);
+    describe(r, &mut response);
+    Ok(response)
+}
+
+/// `Content-Encoding` and `Content-Language` of a file's answer, from
+/// mod_mime's `AddEncoding` and `AddLanguage`.
+fn describe(r: &RequestState<'_>, response: &mut Response) {
+    if !response.status().is_success() {
+        return;
+    }
+    if let Some(value) = r
+        .content_encoding
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        response.headers_mut().insert(CONTENT_ENCODING, value);
+    }
+    if !r.content_languages.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&r.content_languages.join(", ")) {
+            response.headers_mut().insert(CONTENT_LANGUAGE, value);
+        }
     }
 }
 
 /// Open for reading without blocking on a fifo, and stat the open file.
-fn open(path: &Path) -> Result<(File, Metadata), StatusCode> {
+pub(crate) fn open(path: &Path) -> Result<(File, Metadata), StatusCode> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -350,24 +171,45 @@ fn io_status(e: &io::Error, path: &Path) -> StatusCode {
 /// 301 from a directory path without its slash to the path with it, as an
 /// absolute URL on the request's host (Apache with `UseCanonicalName Off`),
 /// keeping the query string.
-fn slash_redirect(req: &FileRequest<'_>) -> Response {
-    let host = req.headers.get(HOST).and_then(|h| h.to_str().ok());
-    let mut location = String::with_capacity(req.url_path.len() + 32);
+pub(crate) fn slash_redirect(r: &RequestState<'_>) -> Response {
+    let host = r.headers().get(HOST).and_then(|h| h.to_str().ok());
+    let mut location = String::with_capacity(r.uri.len() + 32);
     if let Some(host) = host.filter(|h| !h.is_empty()) {
-        location.push_str(if req.conn.is_secure() {
+        location.push_str(if r.conn.is_secure() {
             "https://"
         } else {
             "http://"
         });
         location.push_str(host);
     }
-    location.extend(escape_path(req.url_path));
+    location.extend(escape_path(&r.uri));
     location.push('/');
-    if let Some(query) = req.query {
+    if let Some(query) = &r.query {
         location.push('?');
         location.push_str(query);
     }
     redirect(StatusCode::MOVED_PERMANENTLY, &location)
+}
+
+/// The answer to a matching `Redirect`: the target with the rest of the
+/// path and the query appended, or the rule's bare status (410 for `gone`).
+pub(crate) fn redirect_exit(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> Exit {
+    let Ok(status) = StatusCode::from_u16(rule.status) else {
+        return Exit::Status(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    match &rule.to {
+        Some(to) if status.is_redirection() => {
+            let mut location = String::with_capacity(to.len() + rest.len() + 16);
+            location.push_str(to);
+            location.extend(escape_path(rest));
+            if let Some(query) = query {
+                location.push('?');
+                location.push_str(query);
+            }
+            Exit::respond(redirect(status, &location))
+        }
+        _ => Exit::Status(status),
+    }
 }
 
 /// The value of the header fields `name` in `headers`: one field's as it
@@ -390,15 +232,13 @@ fn field<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<Cow<'h, [u8]>>
 fn send_file(
     file: File,
     meta: &Metadata,
-    name: &[u8],
+    content_type: Option<HeaderValue>,
     req: &FileRequest<'_>,
-    mime: &MimeTypes,
 ) -> Response {
-    let file_name = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
     respond(
         &Validators::of(meta),
         meta.len(),
-        mime.lookup(file_name),
+        content_type,
         req,
         |offset, len| Ok(Body::File { file, offset, len }),
     )
@@ -406,11 +246,15 @@ fn send_file(
 
 /// A cached file's response, as [`send_file`] would make it from the file
 /// as it was when loaded.
-fn send_cached(entry: &Entry, req: &FileRequest<'_>) -> Response {
+fn send_cached(
+    entry: &Entry,
+    content_type: Option<HeaderValue>,
+    req: &FileRequest<'_>,
+) -> Response {
     respond(
         &entry.validators,
         entry.len,
-        entry.content_type.clone(),
+        content_type,
         req,
         |offset, len| {
             entry.body(offset, len).map_err(|e| {
@@ -520,70 +364,5 @@ mod tests {
         assert_eq!(status(libc::EACCES), StatusCode::FORBIDDEN);
         assert_eq!(status(libc::ELOOP), StatusCode::FORBIDDEN);
         assert_eq!(status(libc::EIO), StatusCode::INTERNAL_SERVER_ERROR);
-    }
-}
-
-#[cfg(test)]
-mod path_tests {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::{Path, PathBuf};
-
-    use super::{is_plain, within};
-
-    /// The byte comparison answers as `Path::starts_with` for every pair of
-    /// these paths that it is used for (a plain `dir`).
-    #[test]
-    fn comparing_plain_bytes_answers_as_path_starts_with() {
-        let paths: [&[u8]; 26] = [
-            b"",
-            b"/",
-            b"//",
-            b"/srv",
-            b"/srv/",
-            b"/srv//",
-            b"/srv/www",
-            b"/srv/www/",
-            b"/srv/ww",
-            b"/srv/www2",
-            b"/srv/www/a",
-            b"/srv//www/a",
-            b"/srv/./www",
-            b"/srv/www/.",
-            b"/srv/www/..",
-            b"/srv/../srv/www",
-            b"srv",
-            b"srv/www",
-            b"./srv",
-            b"./srv/www",
-            b".",
-            b"..",
-            b"../x",
-            b"a/b/",
-            b"/a b/c",
-            b"/\xff/\xfe",
-        ];
-        let mut compared = 0;
-        for dir in paths {
-            let dir_path = Path::new(OsStr::from_bytes(dir));
-            if !is_plain(dir) {
-                continue;
-            }
-            for base in paths {
-                let base_path = Path::new(OsStr::from_bytes(base));
-                let plain: PathBuf = base_path.components().collect();
-                assert_eq!(
-                    within(dir, plain.as_os_str().as_bytes()),
-                    dir_path.starts_with(base_path),
-                    "{:?} under {:?}",
-                    String::from_utf8_lossy(dir),
-                    String::from_utf8_lossy(base)
-                );
-                compared += 1;
-            }
-        }
-        assert!(compared > 300, "only {compared} pairs compared");
-        assert!(is_plain(b"/srv/www") && is_plain(b"/") && is_plain(b"./a/b"));
-        assert!(!is_plain(b"/srv//www") && !is_plain(b"/srv/") && !is_plain(b"/a/./b"));
     }
 }

@@ -34,6 +34,7 @@ pub mod server_config;
 mod ssl_values;
 mod values;
 
+pub use directives::HtaccessContext;
 pub use error::ConfigError;
 pub use options::{IncludePolicy, LoadOptions};
 pub use server_config::*;

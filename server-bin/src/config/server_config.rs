@@ -81,6 +81,9 @@ pub struct ServerConfig {
     /// mod_remoteip's PROXY protocol settings (its header half is
     /// `site.remote_ip`).
     pub proxy_protocol: ProxyProtocolSettings,
+    /// What reading a `.htaccess` file needs of this configuration (the
+    /// site's `.htaccess` parser: [`HtaccessContext::parser`](crate::config::HtaccessContext::parser)).
+    pub htaccess: crate::config::HtaccessContext,
 }
 
 /// `RemoteIPProxyProtocol` and what goes with it.

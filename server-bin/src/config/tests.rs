@@ -1,8 +1,31 @@
 //! The loader's behaviour, from configuration text to [`ServerConfig`].
 
 use super::*;
+use mpm_site::pipeline::{DirConfig, HandlerName, SectionKind};
 use std::net::IpAddr;
 use std::time::Duration;
+
+/// The host's `<Directory>` sections (path, config, line), in its order.
+fn directories(host: &VirtualHost) -> Vec<(&Path, &DirConfig, usize)> {
+    host.sections
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SectionKind::Directory(path) => Some((path.as_path(), &s.config, s.origin.line)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The host's `<Location>` sections (path, config), in its order.
+fn locations(host: &VirtualHost) -> Vec<(&str, &DirConfig)> {
+    host.sections
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SectionKind::Location(path) => Some((path.as_str(), &s.config)),
+            _ => None,
+        })
+        .collect()
+}
 
 fn opts() -> LoadOptions {
     LoadOptions {
@@ -59,11 +82,11 @@ fn built_in_configuration_serves_the_sample_site_on_8080() {
         b"Hello, World!"
     );
     assert_eq!(cfg.server_root, site.parent().unwrap());
-    let status = &cfg.site.main.locations[0];
+    let (path, status) = locations(&cfg.site.main)[0];
     assert_eq!(
         (
-            status.path.as_str(),
-            status.handler.map(SetHandler::name),
+            path,
+            status.handler.as_ref().map(HandlerName::name),
             &status.require
         ),
         (
@@ -110,7 +133,7 @@ fn server_root_defaults_to_the_config_directory_and_paths_become_absolute() {
 fn main_document_root_defaults_to_htdocs_under_server_root() {
     let cfg = ok("Listen 80\nServerRoot /\n");
     assert_eq!(cfg.site.main.document_root, Path::new("/htdocs"));
-    assert_eq!(cfg.site.main.directory_index, vec!["index.html"]);
+    assert_eq!(cfg.site.main.dir.directory_index(), ["index.html"]);
 }
 
 #[test]
@@ -329,7 +352,7 @@ CustomLog /tmp/b.log "%h %r"
     assert_eq!(a.server_name.as_deref(), Some("a.example"));
     assert_eq!(a.server_aliases, vec!["www.a.example", "*.a.example"]);
     assert_eq!(a.document_root, Path::new("/srv/a"));
-    assert_eq!(a.directory_index, vec!["index.htm"]);
+    assert_eq!(a.dir.directory_index(), ["index.htm"]);
     assert_eq!(
         a.aliases.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
         vec!["/x", "/icons/"],
@@ -337,7 +360,7 @@ CustomLog /tmp/b.log "%h %r"
     );
     assert_eq!(a.redirects[0].status, 301);
     assert_eq!(
-        a.locations[0].handler.map(SetHandler::name),
+        locations(a)[0].1.handler.as_ref().map(HandlerName::name),
         Some("server-status")
     );
     assert_eq!(
@@ -436,37 +459,37 @@ Require local
 Options All
 </Directory>
 "#);
-    let d = &cfg.site.main.directories;
+    let d = directories(&cfg.site.main);
     let only = |follow_symlinks, indexes| Options {
         follow_symlinks,
         indexes,
     };
-    assert_eq!(d[0].options, Some(OptionsSetting::Set(only(true, false))));
+    assert_eq!(d[0].1.options, Some(OptionsSetting::Set(only(true, false))));
     // Relative: applied to what the blocks before left when a request
-    // is served (site::static_files).
+    // is served (the pipeline's merge).
     assert_eq!(
-        d[1].options,
+        d[1].1.options,
         Some(OptionsSetting::Change {
             add: only(false, true),
             remove: Options::NONE
         })
     );
     assert_eq!(
-        d[2].options,
+        d[2].1.options,
         Some(OptionsSetting::Change {
             add: Options::NONE,
             remove: only(true, false)
         })
     );
-    assert_eq!(d[3].options, Some(OptionsSetting::Set(Options::ALL)));
-    assert_eq!(d[0].require, Some(Require::AllDenied));
-    assert_eq!(d[1].path, Path::new("/srv/www"));
+    assert_eq!(d[3].1.options, Some(OptionsSetting::Set(Options::ALL)));
+    assert_eq!(d[0].1.require, Some(Require::AllDenied));
+    assert_eq!(d[1].0, Path::new("/srv/www"));
     let net = |a: &str, p| IpNet {
         addr: a.parse().unwrap(),
         prefix: p,
     };
     assert_eq!(
-        d[2].require,
+        d[2].1.require,
         Some(Require::Any(vec![
             Require::Ip(vec![
                 net("10.1.0.0", 16),
@@ -485,10 +508,8 @@ fn options_with_no_effect_warn_and_bad_options_fail() {
     let cfg = ok(
         "Listen 80\n<Directory /x>\nOptions ExecCGI MultiViews\nAllowOverride All\n</Directory>\n",
     );
-    assert_eq!(cfg.warnings.len(), 3, "{:?}", cfg.warnings);
+    assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
     assert!(cfg.warnings[0].ends_with("httpd.conf:3: Options ExecCGI has no effect in mpmd"));
-    assert!(cfg.warnings[2]
-        .ends_with(".htaccess files are never read by mpmd; AllowOverride All has no effect"));
     assert!(
         err("Listen 80\n<Directory /x>\nOptions Indexes +FollowSymLinks\n</Directory>\n")
             .contains("Either all Options must start with + or -")
@@ -527,10 +548,9 @@ Options +Indexes
 </Directory>
 "#);
     let v = &cfg.site.vhosts[0];
-    let dirs: Vec<_> = v
-        .directories
+    let dirs: Vec<_> = directories(v)
         .iter()
-        .map(|d| (d.path.to_str().unwrap(), d.origin.line))
+        .map(|(path, _, line)| (path.to_str().unwrap(), *line))
         .collect();
     assert_eq!(
         dirs,
@@ -538,14 +558,17 @@ Options +Indexes
         "the main server's blocks (even one written after the host), then the host's"
     );
     assert_eq!(
-        v.directories[2].require,
+        directories(v)[2].1.require,
         Some(Require::Ip(vec![IpNet {
             addr: "10.99.0.0".parse().unwrap(),
             prefix: 16
         }]))
     );
-    assert_eq!(v.directories[2].index, Some(vec!["vhost.html".to_string()]));
-    let locs: Vec<_> = v.locations.iter().map(|l| l.path.as_str()).collect();
+    assert_eq!(
+        directories(v)[2].1.directory_index,
+        Some(vec!["vhost.html".to_string()])
+    );
+    let locs: Vec<_> = locations(v).iter().map(|l| l.0).collect();
     assert_eq!(locs, ["/private", "/"]);
     let aliases: Vec<_> = v.aliases.iter().map(|a| a.path.to_str().unwrap()).collect();
     assert_eq!(
@@ -553,17 +576,17 @@ Options +Indexes
         ["/srv/vhost-a", "/srv/main-a"],
         "the host's Alias is tried first"
     );
-    assert_eq!(cfg.site.main.directories.len(), 2);
-    assert_eq!(cfg.site.main.locations.len(), 1);
+    assert_eq!(directories(&cfg.site.main).len(), 2);
+    assert_eq!(locations(&cfg.site.main).len(), 1);
 }
 
 #[test]
-fn options_lines_of_one_block_combine_and_directory_index_is_allowed_in_directory() {
+fn options_lines_of_one_block_combine_and_directory_index_is_allowed_in_sections() {
     let cfg = ok("Listen 80\n<Directory /a>\nOptions Indexes\nOptions +FollowSymLinks\n</Directory>\n\
                       <Directory /b>\nOptions +Indexes\nOptions -Indexes +FollowSymLinks\n</Directory>\n\
                       <Directory /c>\nDirectoryIndex disabled\n</Directory>\n");
-    let d = &cfg.site.main.directories;
-    assert_eq!(d[0].options, Some(OptionsSetting::Set(Options::ALL)));
+    let d = directories(&cfg.site.main);
+    assert_eq!(d[0].1.options, Some(OptionsSetting::Set(Options::ALL)));
     let follow = Options {
         follow_symlinks: true,
         indexes: false,
@@ -573,19 +596,21 @@ fn options_lines_of_one_block_combine_and_directory_index_is_allowed_in_director
         indexes: true,
     };
     assert_eq!(
-        d[1].options,
+        d[1].1.options,
         Some(OptionsSetting::Change {
             add: follow,
             remove: indexes
         })
     );
-    assert_eq!(d[2].index, Some(Vec::new()));
-    assert_eq!(cfg.site.main.directory_index, ["index.html"]);
+    assert_eq!(d[2].1.directory_index, Some(Vec::new()));
+    assert_eq!(cfg.site.main.dir.directory_index(), ["index.html"]);
+    // As in Apache, a <Location> (or <Files>) may set it too.
+    let cfg = ok("Listen 80\n<Location /x>\nDirectoryIndex a.html\n</Location>\n");
+    assert_eq!(locations(&cfg.site.main)[0].1.directory_index(), ["a.html"]);
     assert!(
-            err("Listen 80\n<Location /x>\nDirectoryIndex a.html\n</Location>\n").contains(
-                "DirectoryIndex is not allowed inside <Location>; it belongs at server level, in <VirtualHost> or in <Directory>"
-            )
-        );
+        err("Listen 80\n<Proxy balancer://b>\nDirectoryIndex a.html\n</Proxy>\n")
+            .contains("DirectoryIndex is not allowed inside <Proxy>")
+    );
 }
 
 #[test]
@@ -599,29 +624,119 @@ fn order_allow_deny_point_to_require() {
 }
 
 #[test]
-fn location_handlers() {
-    let cfg = ok("Listen 80\n<Location /s>\nSetHandler none\n</Location>\n");
+fn set_handler_is_a_name_in_any_section_and_unknown_names_warn() {
+    let cfg = ok("Listen 80\n<Location /s>\nSetHandler none\n</Location>\n\
+                  <Directory /d>\nSetHandler server-status\n</Directory>\n\
+                  <Files *.php>\nSetHandler \"proxy:unix:/run/php/php-fpm.sock|fcgi://localhost\"\n</Files>\n");
     assert_eq!(
-        cfg.site.main.locations[0].handler.map(SetHandler::name),
-        Some("none")
+        locations(&cfg.site.main)[0].1.handler,
+        Some(HandlerName::None)
     );
-    assert!(
-        err("Listen 80\n<Location /s>\nSetHandler cgi-script\n</Location>\n")
-            .contains("SetHandler cgi-script: mpmd's handlers")
+    assert_eq!(
+        directories(&cfg.site.main)[0].1.handler,
+        Some(HandlerName::ServerStatus)
     );
-    assert!(
-        err("Listen 80\n<Directory /s>\nSetHandler none\n</Directory>\n")
-            .contains("allowed only inside <Location>")
+    let files = cfg
+        .site
+        .main
+        .sections
+        .iter()
+        .find(|s| s.kind == SectionKind::Files("*.php".into()))
+        .expect("the <Files> section");
+    assert_eq!(
+        files.config.handler,
+        Some(HandlerName::Proxy(
+            "proxy:unix:/run/php/php-fpm.sock|fcgi://localhost".into()
+        ))
     );
+    assert!(cfg.warnings.iter().any(|w| w.ends_with(
+        "httpd.conf:9: SetHandler proxy:unix:/run/php/php-fpm.sock|fcgi://localhost: no module of mpmd provides this handler; requests for it will be answered 500 (handler not found)"
+    )), "{:?}", cfg.warnings);
+    let cfg = ok("Listen 80\nAddHandler cgi-script .cgi .PL\n<Directory /x>\nRemoveHandler .cgi\n</Directory>\n");
+    assert_eq!(
+        cfg.site
+            .main
+            .dir
+            .mime_value(mpm_site::pipeline::MimeAttr::Handler, "pl"),
+        Some("cgi-script")
+    );
+    let x = directories(&cfg.site.main)[0].1;
+    assert_eq!(
+        cfg.site
+            .main
+            .dir
+            .merged(x)
+            .mime_value(mpm_site::pipeline::MimeAttr::Handler, "cgi"),
+        None
+    );
+    assert!(cfg
+        .warnings
+        .iter()
+        .any(|w| w.contains("AddHandler cgi-script: no module of mpmd provides this handler")));
+    assert!(err("Listen 80\nSetHandler\n").contains("SetHandler takes one argument"));
 }
 
 #[test]
-fn ht_files_idiom_is_accepted_and_other_files_blocks_are_not() {
-    let cfg = ok("Listen 80\n<Files \".ht*\">\nRequire all denied\n</Files>\n<FilesMatch \"^\\.ht\">\nRequire all denied\n</FilesMatch>\n");
-    assert!(cfg.warnings.is_empty());
+fn every_section_kind_is_read_with_files_nested_where_written() {
+    let cfg = ok(r#"Listen 80
+<Files ".ht*">
+Require all denied
+</Files>
+<Directory /srv/www>
+<FilesMatch "\.php$">
+Require all denied
+</FilesMatch>
+</Directory>
+<DirectoryMatch "^/srv/www/[0-9]+">
+Options +Indexes
+</DirectoryMatch>
+<Directory ~ "/\.git">
+Require all denied
+</Directory>
+<LocationMatch "^/api/">
+Require local
+</LocationMatch>
+<Location ~ "\.bak$">
+Require all denied
+</Location>
+"#);
+    let kinds: Vec<_> = cfg
+        .site
+        .main
+        .sections
+        .iter()
+        .map(|s| (s.kind.directive(), s.origin.line))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("<Files>", 2),
+            ("<Directory>", 5),
+            ("<DirectoryMatch>", 10),
+            ("<DirectoryMatch>", 13),
+            ("<LocationMatch>", 16),
+            ("<LocationMatch>", 19),
+        ]
+    );
+    let www = &cfg.site.main.sections[1].config;
+    assert_eq!(
+        www.nested.len(),
+        1,
+        "the <FilesMatch> is inside <Directory>"
+    );
+    assert!(www.nested[0].kind.matches_file(b"index.php"));
     assert!(
-        err("Listen 80\n<Files *.php>\nRequire all denied\n</Files>\n")
-            .contains("only the `<Files \".ht*\">`")
+        err("Listen 80\n<Location /x>\n<Files a>\n</Files>\n</Location>\n")
+            .contains("<Files> cannot occur within <Location>")
+    );
+    assert!(
+        err("Listen 80\n<Directory /x>\n<Directory /y>\n</Directory>\n</Directory>\n")
+            .contains("<Directory> cannot occur within <Directory>")
+    );
+    let e = err("Listen 80\n<LocationMatch \"(\">\n</LocationMatch>\n");
+    assert!(
+        e.contains("<LocationMatch>: '(' is not a regular expression"),
+        "{e}"
     );
 }
 
@@ -800,7 +915,7 @@ fn paths_keep_bytes_that_are_not_utf8_and_text_values_refuse_them() {
         b"/data/\xfcber"
     );
     assert_eq!(
-        cfg.site.main.directories[0].path.as_os_str().as_bytes(),
+        directories(&cfg.site.main)[0].0.as_os_str().as_bytes(),
         b"/srv/caf\xe9/www"
     );
     assert_eq!(

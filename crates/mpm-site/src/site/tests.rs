@@ -15,9 +15,10 @@ use http::{Method, StatusCode, Uri};
 use mpm_core::{Body, ConnInfo, Exchange, Handler, RequestBody, Response};
 
 use crate::config::{
-    AliasRule, CachedFile, CustomLog, DirectoryBlock, FileCacheKind, IpNet, LocationBlock, Options,
-    OptionsSetting, RedirectRule, Require, SetHandler, SiteConfig, VhostAddr, VirtualHost,
+    AliasRule, CachedFile, CustomLog, FileCacheKind, IpNet, Options, OptionsSetting, RedirectRule,
+    Require, SiteConfig, VhostAddr, VirtualHost,
 };
+use crate::pipeline::{DirConfig, HandlerName, Section, SectionKind};
 use crate::site::Site;
 use crate::status::StatusInfo;
 
@@ -197,22 +198,20 @@ impl Fixture {
     }
 }
 
-fn directory(path: &Path, options: Option<Options>, require: Option<Require>) -> DirectoryBlock {
-    DirectoryBlock {
-        path: path.to_path_buf(),
+fn directory(path: &Path, options: Option<Options>, require: Option<Require>) -> Section {
+    Section::new(SectionKind::Directory(path.to_path_buf())).with(DirConfig {
         options: options.map(OptionsSetting::Set),
         require,
-        index: None,
-        origin: Default::default(),
-    }
+        ..DirConfig::default()
+    })
 }
 
-fn location(path: &str, handler: Option<SetHandler>, require: Option<Require>) -> LocationBlock {
-    LocationBlock {
+fn location(path: &str, handler: Option<HandlerName>, require: Option<Require>) -> Section {
+    Section::new(SectionKind::Location(path.into())).with(DirConfig {
         handler,
         require,
-        ..LocationBlock::new(path)
-    }
+        ..DirConfig::default()
+    })
 }
 
 // ---------------------------------------------------------- virtual hosts
@@ -449,10 +448,7 @@ fn fixture_with_root_links() -> Fixture {
 fn symlink_out_of_the_root_is_forbidden_with_options_none() {
     let fx = fixture_with_root_links();
     let root = fx.root();
-    let site = fx.with_main(|m| {
-        m.directories
-            .push(directory(&root, Some(Options::NONE), None))
-    });
+    let site = fx.with_main(|m| m.sections.push(directory(&root, Some(Options::NONE), None)));
     for uri in ["/link.txt", "/linkdir/secret.txt", "/linkdir/"] {
         let response = get(&site, uri, &[]);
         assert_status(&response, 403, uri);
@@ -476,7 +472,7 @@ fn minus_follow_symlinks_refuses_a_symlink_the_default_would_follow() {
     let fx = fixture_with_root_links();
     let root = fx.root();
     let site = fx.with_main(|m| {
-        m.directories.push(block(&root, |b| {
+        m.sections.push(block(&root, |b| {
             b.options = Some(OptionsSetting::Change {
                 add: Options::NONE,
                 remove: options(true, false),
@@ -494,7 +490,7 @@ fn symlinks_are_followed_with_follow_symlinks() {
     let fx = fixture_with_root_links();
     let root = fx.root();
     let site = fx.with_main(|m| {
-        m.directories.push(directory(
+        m.sections.push(directory(
             &root,
             Some(Options {
                 follow_symlinks: true,
@@ -548,7 +544,7 @@ fn directory_listing_is_sorted_escaped_and_hides_ht_files() {
     let fx = Fixture::new();
     let root = fx.root();
     let site = fx.with_main(|m| {
-        m.directories.push(directory(
+        m.sections.push(directory(
             &root.join("empty"),
             Some(Options {
                 follow_symlinks: false,
@@ -910,7 +906,7 @@ fn alias_maps_a_file_and_a_directory() {
 fn location_require_ip_and_local_refuse_other_clients() {
     let fx = Fixture::new();
     let site = fx.with_main(|m| {
-        m.locations = vec![
+        m.sections = vec![
             location(
                 "/sub",
                 None,
@@ -960,7 +956,7 @@ fn directory_require_is_inherited_by_subdirectories_and_overridable() {
     fs::write(fx.root().join("sub/open/f.txt"), "open").unwrap();
     let root = fx.root();
     let site = fx.with_main(|m| {
-        m.directories = vec![
+        m.sections = vec![
             directory(&root.join("sub/open"), None, Some(Require::AllGranted)),
             directory(&root.join("sub"), None, Some(Require::AllDenied)),
         ]
@@ -983,7 +979,7 @@ fn directory_require_is_inherited_by_subdirectories_and_overridable() {
 
 // ------------------------------------------- how sections are merged
 
-// `VirtualHost::directories` and `locations` hold the main server's blocks
+// `VirtualHost::sections` holds the main server's blocks
 // and then the virtual host's own (config::load merges them so); these
 // tests hand the site such lists and check Apache's answers.
 
@@ -994,9 +990,9 @@ fn options(follow_symlinks: bool, indexes: bool) -> Options {
     }
 }
 
-fn block(path: &Path, edit: impl FnOnce(&mut DirectoryBlock)) -> DirectoryBlock {
+fn block(path: &Path, edit: impl FnOnce(&mut DirConfig)) -> Section {
     let mut block = directory(path, None, None);
-    edit(&mut block);
+    edit(&mut block.config);
     block
 }
 
@@ -1016,7 +1012,7 @@ fn a_deeper_directory_block_wins_over_a_later_shallower_one() {
     let fx = fixture_with_link();
     let root = fx.root();
     let site = fx.with_main(|m| {
-        m.directories = vec![
+        m.sections = vec![
             block(&root.join("empty"), |b| {
                 b.options = Some(OptionsSetting::Set(Options::ALL));
                 b.require = Some(Require::AllGranted);
@@ -1041,7 +1037,7 @@ fn relative_options_change_what_the_blocks_applied_before_them_left() {
     let change = |add, remove| OptionsSetting::Change { add, remove };
     let with = |blocks: Vec<(&Path, OptionsSetting)>| {
         fx.with_main(|m| {
-            m.directories = blocks
+            m.sections = blocks
                 .into_iter()
                 .map(|(path, setting)| block(path, |b| b.options = Some(setting)))
                 .collect()
@@ -1104,18 +1100,22 @@ fn directory_index_of_a_later_block_replaces_the_earlier_and_the_hosts() {
     fs::write(root.join("empty/vhost.html"), "vhost").unwrap();
     let index = |names: &[&str]| Some(names.iter().map(|n| n.to_string()).collect());
     let site = fx.with_main(|m| {
-        m.directory_index = vec!["a.txt".into()];
-        m.directories = vec![
-            block(&root.join("empty"), |b| b.index = index(&["main.html"])),
-            block(&root.join("empty"), |b| b.index = index(&["vhost.html"])),
+        m.dir.directory_index = Some(vec!["a.txt".into()]);
+        m.sections = vec![
+            block(&root.join("empty"), |b| {
+                b.directory_index = index(&["main.html"])
+            }),
+            block(&root.join("empty"), |b| {
+                b.directory_index = index(&["vhost.html"])
+            }),
         ]
     });
     assert_eq!(text(get(&site, "/empty/", &[])), "vhost");
     fs::write(root.join("sub/a.txt"), "sub a").unwrap();
     let site = fx.with_main(|m| {
-        m.directory_index = vec!["a.txt".into()];
-        m.directories = vec![block(&root.join("empty"), |b| {
-            b.index = index(&[]);
+        m.dir.directory_index = Some(vec!["a.txt".into()]);
+        m.sections = vec![block(&root.join("empty"), |b| {
+            b.directory_index = index(&[]);
             b.options = Some(OptionsSetting::Set(options(false, true)));
         })];
     });
@@ -1134,13 +1134,13 @@ fn directory_index_of_a_later_block_replaces_the_earlier_and_the_hosts() {
 fn location_blocks_apply_in_order_so_a_later_shorter_one_wins() {
     let fx = Fixture::new();
     let site = fx.with_main(|m| {
-        m.locations = vec![
+        m.sections = vec![
             location("/sub/inner", None, Some(Require::AllGranted)),
             location("/sub", None, Some(Require::AllDenied)),
             location("/empty", None, Some(Require::AllDenied)),
             location("/empty/a.txt", None, Some(Require::AllGranted)),
-            location("/hello.txt", Some(SetHandler::ServerStatus), None),
-            location("/", Some(SetHandler::None), None),
+            location("/hello.txt", Some(HandlerName::ServerStatus), None),
+            location("/", Some(HandlerName::None), None),
         ]
     });
     assert_status(
@@ -1195,16 +1195,16 @@ fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() 
     let fx = Fixture::new();
     let root = fx.root();
     let mut main = fx.main();
-    main.directories = vec![directory(
+    main.sections = vec![directory(
         &root.join("empty"),
         Some(options(false, true)),
         None,
     )];
-    main.locations = vec![location(
+    main.sections.push(location(
         "/empty/status",
-        Some(SetHandler::ServerStatus),
+        Some(HandlerName::ServerStatus),
         None,
-    )];
+    ));
     main.redirects = vec![RedirectRule {
         status: 302,
         from: "/empty/moved".into(),
@@ -1215,7 +1215,7 @@ fn a_directory_that_may_be_listed_goes_to_a_worker_and_bounded_answers_do_not() 
         path: root.join("empty"),
     }];
     let mut vhost = host(&root, Some("v.test"), &["*:80"]);
-    vhost.directories = vec![directory(
+    vhost.sections = vec![directory(
         &root.join("sub"),
         Some(options(false, true)),
         None,
@@ -1394,11 +1394,12 @@ fn every_access_check_still_applies_to_a_cached_file() {
         ("link.txt", FileCacheKind::Contents),
     ];
     let cached = cached_site(&fx, &files, |m| {
-        m.directories = vec![
+        m.sections = vec![
             directory(&root, Some(Options::NONE), None),
             directory(&root.join("sub"), None, Some(Require::AllDenied)),
         ];
-        m.locations = vec![location("/digits.txt", None, Some(Require::AllDenied))];
+        m.sections
+            .push(location("/digits.txt", None, Some(Require::AllDenied)));
         m.aliases = vec![AliasRule {
             url: "/denied-alias".into(),
             path: root.join("sub/index.html"),
@@ -1430,9 +1431,9 @@ fn every_access_check_still_applies_to_a_cached_file() {
 fn status_page_is_served_from_its_location() {
     let fx = Fixture::new();
     let site = fx.with_main(|m| {
-        m.locations = vec![location(
+        m.sections = vec![location(
             "/server-status",
-            Some(SetHandler::ServerStatus),
+            Some(HandlerName::ServerStatus),
             Some(Require::Local),
         )]
     });
@@ -1483,9 +1484,9 @@ fn metrics_page_is_served_from_its_location_and_logged_exchanges_count_by_host()
 
     let fx = Fixture::new();
     let metrics = fx.with_main(|m| {
-        m.locations = vec![location(
+        m.sections = vec![location(
             "/metrics",
-            Some(SetHandler::Metrics),
+            Some(HandlerName::Metrics),
             Some(Require::Local),
         )]
     });

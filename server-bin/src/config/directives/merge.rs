@@ -54,7 +54,15 @@ impl State<'_> {
             exceptions: self.proxy_protocol_exceptions,
             timeout: self.proxy_protocol_timeout,
         };
+        let htaccess = super::HtaccessContext::new(
+            self.server_root.clone(),
+            self.defined.iter().cloned().collect(),
+            &self.vars,
+            self.opts,
+            self.mpm_name.clone(),
+        );
         Ok(ServerConfig {
+            htaccess,
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
             mpm_name: self.mpm_name,
             mpm: self.mpm,
@@ -71,6 +79,8 @@ impl State<'_> {
                 add_types: self.add_types,
                 cached_files: self.cached_files,
                 remote_ip: self.remote_ip,
+                access_file_name: self.access_file_name,
+                limit_internal_recursion: self.limit_internal_recursion,
             },
             ssl,
             warnings: self.warnings,
@@ -83,8 +93,8 @@ impl State<'_> {
 
 /// A host's settings with what it does not set taken from `main` (for a
 /// virtual host): the main server's `Alias` and `Redirect` rules after its
-/// own, its `<Directory>` and `<Location>` blocks after the main server's
-/// (so they win, as in Apache).
+/// own, its sections after the main server's (so they win, as in Apache),
+/// its per-directory settings laid on the main server's.
 fn finish_host(
     host: &Host,
     main: Option<&VirtualHost>,
@@ -110,15 +120,13 @@ fn finish_host(
             .clone()
             .or_else(|| main.map(|m| m.document_root.clone()))
             .unwrap_or_else(|| default_root.to_path_buf()),
-        directory_index: host
-            .directory_index
-            .clone()
-            .or_else(|| main.map(|m| m.directory_index.clone()))
-            .unwrap_or_else(|| vec!["index.html".to_string()]),
+        dir: match main {
+            Some(m) => m.dir.merged(&host.dir),
+            None => host.dir.clone(),
+        },
         aliases: chain(&host.aliases, main.map_or(&[][..], |m| &m.aliases)),
         redirects: chain(&host.redirects, main.map_or(&[][..], |m| &m.redirects)),
-        directories: chain(main.map_or(&[][..], |m| &m.directories), &host.directories),
-        locations: chain(main.map_or(&[][..], |m| &m.locations), &host.locations),
+        sections: chain(main.map_or(&[][..], |m| &m.sections), &host.sections),
         custom_logs: if custom_logs.is_empty() {
             main.map(|m| m.custom_logs.clone()).unwrap_or_default()
         } else {

@@ -2,8 +2,14 @@
 //! conditionals, includes) and filling a [`ServerConfig`].
 //!
 //! This module walks the tree: the sections (`<IfModule>`, `<IfDefine>`,
-//! `<IfVersion>`, `<VirtualHost>`, `<Directory>`, `<Location>`, `<Files>`)
-//! and `Include` are read here. Each directive is applied to the loader's
+//! `<IfVersion>`, `<VirtualHost>`, `<Directory>`, `<DirectoryMatch>`,
+//! `<Location>`, `<LocationMatch>`, `<Files>`, `<FilesMatch>`) and
+//! `Include` are read here. A section's directives set its
+//! `mpm_site::pipeline::DirConfig` (`State::dir_config`); `<Files>` written
+//! inside `<Directory>` (or a `.htaccess`) is nested in its config, as
+//! Apache keeps it. `.htaccess` files are read by the same walker
+//! ([`htaccess`]), each directive checked against its `AllowOverride`
+//! class. Each directive is applied to the loader's
 //! [`State`] by its family, one file each:
 //!
 //! - [`server_wide`]: finds the directives that take one value for the
@@ -16,8 +22,14 @@
 //!   `LimitRequest*`, `ServerTokens`;
 //! - [`logging`]: `ErrorLog`, `LogLevel`, `LogFormat`, `CustomLog`;
 //! - [`site`]: what a host serves and answers to: `ServerName`,
-//!   `DocumentRoot`, `DirectoryIndex`, `Alias`, `Redirect`, `AddType`;
-//! - [`access`]: inside the blocks: `Options`, `Require`, `SetHandler`;
+//!   `DocumentRoot`, `DirectoryIndex`, `Alias`, `Redirect`, `AddType`
+//!   (the main server's is the whole server's type table; elsewhere it
+//!   applies to what the section holds);
+//! - [`access`]: per-directory access and handling: `Options`,
+//!   `AllowOverride`, `AllowOverrideList`, `Require`, `SetHandler`,
+//!   `AddHandler`, `RemoveHandler`;
+//! - [`htaccess`]: `.htaccess` files: which `AllowOverride` class each
+//!   directive needs, and the parser the site is given;
 //! - [`file_cache`]: `MMapFile`, `CacheFile`;
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
@@ -35,17 +47,18 @@
 //! `SendBufferSize`, `ScoreBoardFile`, `CoreDumpDirectory`,
 //! `EnableExceptionHook`, `Mutex`, `DefaultRuntimeDir`, `UseCanonicalName`,
 //! `ServerSignature`, `EnableSendfile`, `EnableMMAP`, `TraceEnable`,
-//! `HostnameLookups Off`, `AllowOverride None`, `AllowOverrideList None`
-//! (silently); `DefaultType`, `TypesConfig`, `AddDefaultCharset` other than
+//! `HostnameLookups Off` (silently); `DefaultType`, `TypesConfig`, `AddDefaultCharset` other than
 //! `Off`, `NameVirtualHost`, per-host `ErrorLog`/`LogLevel`, and the
 //! `Options` `ExecCGI`, `Includes`, `IncludesNOEXEC`, `MultiViews`,
 //! `SymLinksIfOwnerMatch` (with a warning).
 //!
-//! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`,
-//! `LimitRequest*` and `AddType` are main-server settings only (mpmd has
-//! one protocol configuration); `Alias` and `Redirect` are server or
-//! `<VirtualHost>` settings, `DirectoryIndex` also a `<Directory>` one
-//! (not `<Location>`), and `SetHandler` a `<Location>` one only.
+//! Stricter than Apache: `KeepAlive*`, `Timeout`, `RequestReadTimeout`
+//! and `LimitRequest*` are main-server settings only (mpmd has one
+//! protocol configuration); `Alias` and `Redirect` are server or
+//! `<VirtualHost>` settings; `<Directory>` takes no wildcards (use
+//! `<DirectoryMatch>`). A handler name no module of mpmd provides
+//! (`SetHandler`, `AddHandler`) is a warning, and a 500 for the requests
+//! it is chosen for, as in Apache.
 //!
 //! `MMapFile` and `CacheFile` (mod_file_cache) are main-server settings,
 //! as in Apache; a named file that is missing or not a regular file is a
@@ -53,6 +66,7 @@
 
 mod access;
 mod file_cache;
+mod htaccess;
 mod logging;
 mod merge;
 mod mpm_common;
@@ -76,9 +90,13 @@ use super::modules;
 use super::options::{IncludePolicy, LoadOptions};
 use super::server_config::ServerConfig;
 use super::values::{if_version, negation, one_arg, parse_vhost_addr, Res};
-use mpm_site::config::{DirectoryBlock, LocationBlock, Origin};
+use std::sync::Arc;
+
+use mpm_site::config::Origin;
+use mpm_site::pipeline::{Pattern, Section, SectionKind};
 use state::{where_, Block, Directive, Host, HostSel, Scope, State};
 
+pub use htaccess::HtaccessContext;
 pub(super) use state::normalize;
 
 /// Deepest `Include` nesting (Apache's limit is 128; a loop shows long before).
@@ -369,70 +387,58 @@ impl<'a> Loader<'a> {
                     block: Block::None,
                 })
             }
-            "directory" => {
-                self.block_allowed("<Directory>", scope).map_err(fail)?;
-                let dir = one_arg("<Directory>", args).map_err(fail)?;
-                if dir == "~" || args.len() > 1 {
-                    return Err(fail(
-                        "<Directory ~ regex> is not supported by mpmd; give a directory path".into(),
-                    ));
-                }
-                if dir.contains(['*', '?', '[']) {
-                    return Err(fail(format!(
-                        "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path"
-                    )));
-                }
-                let block = DirectoryBlock {
-                    origin: origin.clone(),
-                    ..DirectoryBlock::new(self.state.path(&raw[0]))
+            "directory" | "directorymatch" => {
+                self.block_allowed(&format!("<{name}>"), scope).map_err(fail)?;
+                let kind = if name.eq_ignore_ascii_case("directorymatch") {
+                    SectionKind::DirectoryMatch(pattern(&format!("<{name}>"), one_arg(name, args).map_err(fail)?).map_err(fail)?)
+                } else if let [tilde, re] = args {
+                    if tilde != "~" {
+                        return Err(fail("<Directory> takes one directory path, or ~ and a regular expression".into()));
+                    }
+                    SectionKind::DirectoryMatch(pattern("<Directory ~>", re).map_err(fail)?)
+                } else {
+                    let dir = one_arg("<Directory>", args).map_err(fail)?;
+                    if dir.contains(['*', '?', '[']) {
+                        return Err(fail(format!(
+                            "<Directory {dir}>: wildcards are not supported by mpmd; give a directory path, or use <DirectoryMatch>"
+                        )));
+                    }
+                    SectionKind::Directory(self.state.path(&raw[0]))
                 };
-                let host = self.state.host(scope.host);
-                host.directories.push(block);
-                let index = host.directories.len() - 1;
-                self.walk(children, Scope {
-                    host: scope.host,
-                    block: Block::Directory(index),
-                })
+                self.section_body(kind, origin, children, scope, Block::Directory)
             }
-            "location" => {
-                self.block_allowed("<Location>", scope).map_err(fail)?;
-                let path = one_arg("<Location>", args).map_err(fail)?;
-                if path == "~" || args.len() > 1 {
-                    return Err(fail("<Location ~ regex> is not supported by mpmd; give a URL path".into()));
-                }
-                let block = LocationBlock {
-                    origin: origin.clone(),
-                    ..LocationBlock::new(path)
+            "location" | "locationmatch" => {
+                self.block_allowed(&format!("<{name}>"), scope).map_err(fail)?;
+                let kind = if name.eq_ignore_ascii_case("locationmatch") {
+                    SectionKind::LocationMatch(pattern(&format!("<{name}>"), one_arg(name, args).map_err(fail)?).map_err(fail)?)
+                } else if let [tilde, re] = args {
+                    if tilde != "~" {
+                        return Err(fail("<Location> takes one URL path, or ~ and a regular expression".into()));
+                    }
+                    SectionKind::LocationMatch(pattern("<Location ~>", re).map_err(fail)?)
+                } else {
+                    SectionKind::Location(one_arg("<Location>", args).map_err(fail)?.to_string())
                 };
-                let host = self.state.host(scope.host);
-                host.locations.push(block);
-                let index = host.locations.len() - 1;
-                self.walk(children, Scope {
-                    host: scope.host,
-                    block: Block::Location(index),
-                })
+                self.section_body(kind, origin, children, scope, Block::Location)
             }
             "files" | "filesmatch" => {
-                if matches!(scope.block, Block::Location(_) | Block::HtFiles) {
-                    return Err(fail(format!("<{name}> cannot occur within {}", where_(scope))));
-                }
-                let is_ht_idiom = match (name.eq_ignore_ascii_case("files"), args) {
-                    (true, [pattern]) => pattern == ".ht*",
-                    (true, [tilde, re]) if tilde == "~" => re == "^\\.ht",
-                    (false, [re]) => re == "^\\.ht",
-                    _ => false,
-                };
-                if !is_ht_idiom {
+                if !matches!(scope.block, Block::None | Block::Directory | Block::Htaccess) {
                     return Err(fail(format!(
-                        "<{name} {}> is not supported by mpmd; only the `<Files \".ht*\">` / \
-                         `<FilesMatch \"^\\.ht\">` deny idiom is accepted",
-                        args.join(" ")
+                        "<{name}> cannot occur within {}; it belongs at server level, in <VirtualHost>, <Directory> or .htaccess",
+                        where_(scope)
                     )));
                 }
-                self.walk(children, Scope {
-                    host: scope.host,
-                    block: Block::HtFiles,
-                })
+                let kind = if name.eq_ignore_ascii_case("filesmatch") {
+                    SectionKind::FilesMatch(pattern(&format!("<{name}>"), one_arg(name, args).map_err(fail)?).map_err(fail)?)
+                } else if let [tilde, re] = args {
+                    if tilde != "~" {
+                        return Err(fail("<Files> takes one file name (wildcards allowed), or ~ and a regular expression".into()));
+                    }
+                    SectionKind::FilesMatch(pattern("<Files ~>", re).map_err(fail)?)
+                } else {
+                    SectionKind::Files(one_arg("<Files>", args).map_err(fail)?.to_string())
+                };
+                self.section_body(kind, origin, children, scope, Block::Files)
             }
             "proxy" => {
                 let index = proxy::open_balancer(&mut self.state, args, origin, scope).map_err(fail)?;
@@ -444,12 +450,10 @@ impl<'a> Loader<'a> {
             "proxymatch" => Err(fail(format!(
                 "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
             ))),
-            "directorymatch" | "locationmatch" | "requireall" | "requireany" | "requirenone" | "limit"
+            "requireall" | "requireany" | "requirenone" | "limit"
             | "limitexcept" | "if" | "elseif" | "else" | "macro" => Err(fail(format!(
                 "<{name}> is not supported by mpmd{}",
                 match name.to_ascii_lowercase().as_str() {
-                    "directorymatch" => "; use <Directory path>",
-                    "locationmatch" => "; use <Location path>",
                     "requireall" | "requireany" | "requirenone" => {
                         "; several Require lines in a block mean any of them"
                     }
@@ -460,6 +464,41 @@ impl<'a> Loader<'a> {
                 "Invalid command '<{name}>', perhaps misspelled or defined by a module not included in the server configuration"
             ))),
         }
+    }
+
+    /// Read a section's `children` with the section open (its directives
+    /// set its config), then put it where it belongs: a `<Files>` or
+    /// `<If>` inside another section into that one's nested sections,
+    /// anything else into the host's sections.
+    fn section_body(
+        &mut self,
+        kind: SectionKind,
+        origin: &Origin,
+        children: &[Node],
+        scope: Scope,
+        block: Block,
+    ) -> Result<(), ConfigError> {
+        let section = Section {
+            origin: origin.clone(),
+            ..Section::new(kind)
+        };
+        self.state.open.push(section);
+        let walked = self.walk(
+            children,
+            Scope {
+                host: scope.host,
+                block,
+            },
+        );
+        let Some(section) = self.state.open.pop() else {
+            return walked;
+        };
+        walked?;
+        match self.state.open.last_mut() {
+            Some(parent) => parent.config.nested.push(Arc::new(section)),
+            None => self.state.host(scope.host).sections.push(section),
+        }
+        Ok(())
     }
 
     /// A block section (`what`) may not be written inside another block.
@@ -476,6 +515,9 @@ impl<'a> Loader<'a> {
     /// Apply one directive: a one-value, server-wide one by its setter
     /// ([`server_wide`]), any other by the family that knows it.
     fn directive(&mut self, d: &Directive<'_>) -> Res<()> {
+        if let Some(rules) = &self.state.htaccess {
+            htaccess::allowed(rules, d.name, d.lower)?;
+        }
         if let Some(set) = server_wide::setter(d.lower) {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
@@ -516,6 +558,9 @@ impl<'a> Loader<'a> {
             origin: Some(origin.clone()),
             message,
         };
+        if self.state.htaccess.is_some() {
+            return Err(here(format!("{name} not allowed here")));
+        }
         if self.includes == IncludePolicy::Refuse {
             return Err(here(format!(
                 "{name} is refused: this configuration is read from bytes alone, with includes turned off"
@@ -622,6 +667,11 @@ impl<'a> Loader<'a> {
     pub(super) fn finish(self) -> Result<ServerConfig, ConfigError> {
         self.state.finish()
     }
+}
+
+/// A section's regular expression, compiled (bounded in size), or why not.
+fn pattern(what: &str, source: &str) -> Res<Pattern> {
+    Pattern::new(source, false).map_err(|e| format!("{what}: {e}"))
 }
 
 /// Where `needle` first occurs in `haystack`.

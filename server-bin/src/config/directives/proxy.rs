@@ -151,8 +151,8 @@ fn pass(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             };
             (matcher, rest, false)
         }
-        Block::Location(i) if !is_match => {
-            let path = l.host(d.scope.host).locations[i].path.clone();
+        Block::Location if !is_match && l.location_path().is_some() => {
+            let path = l.location_path().unwrap_or_default();
             (PassMatch::Prefix(path), d.args, true)
         }
         _ => {
@@ -241,11 +241,13 @@ fn usage(name: &str) -> String {
 fn reverse(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let (path, url) = match (d.scope.block, d.args) {
         (Block::None, [path, url]) => (path.clone(), url),
-        (Block::Location(i), [url]) => (l.host(d.scope.host).locations[i].path.clone(), url),
+        (Block::Location, [url]) if l.location_path().is_some() => {
+            (l.location_path().unwrap_or_default(), url)
+        }
         (_, [_, _, third, ..]) if third.eq_ignore_ascii_case("interpolate") => {
             return Err("ProxyPassReverse … interpolate is not supported by mpmd".into())
         }
-        (Block::None | Block::Location(_), _) => {
+        (Block::None | Block::Location, _) => {
             return Err(
                 "ProxyPassReverse takes a path and a URL (ProxyPassReverse /app/ http://127.0.0.1:8080/), \
                  or the URL alone inside <Location>"

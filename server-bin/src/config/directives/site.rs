@@ -5,6 +5,7 @@
 use super::state::{Allowed, Block, Directive, HostSel, State};
 use crate::config::values::{one_arg, parse_redirect, prepend, strip_server_name, Res};
 use mpm_site::config::AliasRule;
+use mpm_site::pipeline::MimeAttr;
 
 /// The host directives.
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
@@ -74,9 +75,10 @@ fn document_root(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `DirectoryIndex file… | disabled`, for a host or a `<Directory>`.
+/// `DirectoryIndex file… | disabled`, for a host, a section or a
+/// `.htaccess` file.
 fn directory_index(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
-    l.allow(d.name, Allowed::ServerOrDirectory, d.scope)?;
+    l.allow(d.name, Allowed::PerDir, d.scope)?;
     if d.args.is_empty() {
         return Err("DirectoryIndex takes file names, or disabled".into());
     }
@@ -85,11 +87,7 @@ fn directory_index(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     } else {
         d.args.to_vec()
     };
-    let host = l.host(d.scope.host);
-    match d.scope.block {
-        Block::Directory(i) => host.directories[i].index = Some(list),
-        _ => host.directory_index = Some(list),
-    }
+    l.dir_config(d.scope).directory_index = Some(list);
     Ok(())
 }
 
@@ -107,10 +105,12 @@ fn alias(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `AddType media-type extension…`: for the whole server; a later line
-/// for an extension replaces an earlier one.
+/// `AddType media-type extension…`: in the main server, for the whole
+/// server's type table (a later line for an extension replaces an
+/// earlier one); in a virtual host, a section or a `.htaccess` file, for
+/// what it holds.
 fn add_type(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
-    l.global(d)?;
+    l.allow(d.name, Allowed::PerDir, d.scope)?;
     let Some((mime, exts)) = d
         .args
         .split_first()
@@ -120,6 +120,11 @@ fn add_type(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             "AddType takes a media type and extensions: AddType text/plain .txt .text".into(),
         );
     };
+    if d.scope.host != HostSel::Main || d.scope.block != Block::None {
+        let edits = super::access::mime_edits(MimeAttr::Type, exts, Some(mime));
+        l.dir_config(d.scope).mime.extend(edits);
+        return Ok(());
+    }
     for ext in exts {
         let ext = ext.trim_start_matches('.').to_ascii_lowercase();
         l.add_types.retain(|(e, _)| *e != ext);

@@ -13,9 +13,9 @@ use std::time::Duration;
 use mpm::strategy::ListenAddr;
 use mpm::{MpmConfig, ProtocolConfig};
 use mpm_site::config::{
-    AliasRule, CachedFile, CustomLog, DirectoryBlock, IpNet, LocationBlock, Origin, RedirectRule,
-    RemoteIpConfig, VhostAddr,
+    AliasRule, CachedFile, CustomLog, IpNet, Origin, RedirectRule, RemoteIpConfig, VhostAddr,
 };
+use mpm_site::pipeline::{DirConfig, Section, SectionKind};
 
 use mpm_site::proxy::{BalancerConfig, ProxyPass, ProxyPassReverse, ProxyVia};
 
@@ -79,11 +79,13 @@ pub(super) struct Host {
     pub(super) server_name: Option<String>,
     pub(super) server_aliases: Vec<String>,
     pub(super) document_root: Option<PathBuf>,
-    pub(super) directory_index: Option<Vec<String>>,
     pub(super) aliases: Vec<AliasRule>,
     pub(super) redirects: Vec<RedirectRule>,
-    pub(super) directories: Vec<DirectoryBlock>,
-    pub(super) locations: Vec<LocationBlock>,
+    /// The per-directory settings written outside any section.
+    pub(super) dir: DirConfig,
+    /// Its sections, in file order (`<Files>` and `<If>` written inside
+    /// another section are nested in that section's config).
+    pub(super) sections: Vec<Section>,
     pub(super) custom_logs: Vec<(PathBuf, LogFmt, Origin)>,
     pub(super) server_admin: Option<String>,
     pub(super) ssl: SslSettings,
@@ -129,17 +131,20 @@ pub(super) enum HostSel {
     Vhost(usize),
 }
 
-/// The innermost block around a directive.
+/// The innermost block around a directive. A section's settings go to
+/// the innermost section being read ([`State::dir_config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Block {
     /// None: the server itself.
     None,
-    /// The host's `<Directory>` number `i`.
-    Directory(usize),
-    /// The host's `<Location>` number `i`.
-    Location(usize),
-    /// `<Files ".ht*">`: the deny idiom, read and ignored.
-    HtFiles,
+    /// `<Directory>` or `<DirectoryMatch>`.
+    Directory,
+    /// `<Location>` or `<LocationMatch>`.
+    Location,
+    /// `<Files>` or `<FilesMatch>`.
+    Files,
+    /// A `.htaccess` file (outside any section in it).
+    Htaccess,
     /// The host's `<Proxy balancer://…>` number `i` (in its proxy's
     /// `balancers`).
     Proxy(usize),
@@ -161,12 +166,13 @@ pub(super) enum Allowed {
     Server,
     /// Inside `<Directory>`.
     Directory,
-    /// Main server or `<VirtualHost>` outside any block, or `<Directory>`.
-    ServerOrDirectory,
-    /// Inside `<Location>`.
-    Location,
-    /// Inside `<Directory>`, `<Location>` or the `.ht*` `<Files>` idiom.
-    AccessBlock,
+    /// Anywhere a per-directory setting may be: the server, a virtual
+    /// host, any section, a `.htaccess` file (Apache's `OR_*` contexts),
+    /// not `<Proxy>`.
+    PerDir,
+    /// Inside a section (`<Directory>`, `<Location>`, `<Files>`) or a
+    /// `.htaccess` file.
+    Section,
 }
 
 /// One directive being applied, as the families' functions take it.
@@ -212,6 +218,15 @@ pub(super) struct State<'a> {
     pub(super) remote_ip: RemoteIpConfig,
     pub(super) proxy_protocol_exceptions: Vec<IpNet>,
     pub(super) proxy_protocol_timeout: Duration,
+    /// The sections being read, innermost last: a directive in a section
+    /// sets the innermost one's config.
+    pub(super) open: Vec<Section>,
+    /// `AccessFileName`.
+    pub(super) access_file_name: String,
+    /// `LimitInternalRecursion`.
+    pub(super) limit_internal_recursion: u32,
+    /// While a `.htaccess` file is read: what it may hold.
+    pub(super) htaccess: Option<super::htaccess::Rules>,
 }
 
 impl<'a> State<'a> {
@@ -255,6 +270,29 @@ impl<'a> State<'a> {
             remote_ip: RemoteIpConfig::default(),
             proxy_protocol_exceptions: Vec::new(),
             proxy_protocol_timeout: mpm::ProxyProtocol::TIMEOUT,
+            open: Vec::new(),
+            access_file_name: ".htaccess".to_string(),
+            limit_internal_recursion: mpm_site::pipeline::phases::DEFAULT_RECURSION_LIMIT,
+            htaccess: None,
+        }
+    }
+
+    /// The per-directory config a directive at `scope` sets: the innermost
+    /// section being read, else the server's (outside any section).
+    pub(super) fn dir_config(&mut self, scope: Scope) -> &mut DirConfig {
+        if self.open.is_empty() {
+            return &mut self.host(scope.host).dir;
+        }
+        let last = self.open.len() - 1;
+        &mut self.open[last].config
+    }
+
+    /// The URL path of the innermost section when it is a `<Location>`
+    /// (for the one-argument `ProxyPass` in it).
+    pub(super) fn location_path(&self) -> Option<String> {
+        match self.open.last().map(|s| &s.kind) {
+            Some(SectionKind::Location(path)) => Some(path.clone()),
+            _ => None,
         }
     }
 
@@ -294,13 +332,9 @@ impl<'a> State<'a> {
         let ok = match allowed {
             Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
             Allowed::Server => scope.block == Block::None,
-            Allowed::Directory => matches!(scope.block, Block::Directory(_)),
-            Allowed::ServerOrDirectory => matches!(scope.block, Block::None | Block::Directory(_)),
-            Allowed::Location => matches!(scope.block, Block::Location(_)),
-            Allowed::AccessBlock => matches!(
-                scope.block,
-                Block::Directory(_) | Block::Location(_) | Block::HtFiles
-            ),
+            Allowed::Directory => scope.block == Block::Directory,
+            Allowed::PerDir => !matches!(scope.block, Block::Proxy(_)),
+            Allowed::Section => !matches!(scope.block, Block::None | Block::Proxy(_)),
         };
         if ok {
             return Ok(());
@@ -315,12 +349,10 @@ impl<'a> State<'a> {
                 where_(scope)
             ),
             Allowed::Directory => format!("{name} is allowed only inside <Directory>"),
-            Allowed::ServerOrDirectory => format!(
-                "{name} is not allowed inside {}; it belongs at server level, in <VirtualHost> or in <Directory>",
-                where_(scope)
+            Allowed::PerDir => format!("{name} is not allowed inside {}", where_(scope)),
+            Allowed::Section => format!(
+                "{name} is allowed only inside <Directory>, <Location>, <Files> or .htaccess"
             ),
-            Allowed::Location => format!("{name} is allowed only inside <Location>"),
-            Allowed::AccessBlock => format!("{name} is allowed only inside <Directory> or <Location>"),
         })
     }
 }
@@ -328,9 +360,10 @@ impl<'a> State<'a> {
 /// Where `scope` is, for messages.
 pub(super) fn where_(scope: Scope) -> &'static str {
     match scope.block {
-        Block::Directory(_) => "<Directory>",
-        Block::Location(_) => "<Location>",
-        Block::HtFiles => "<Files>",
+        Block::Directory => "<Directory>",
+        Block::Location => "<Location>",
+        Block::Files => "<Files>",
+        Block::Htaccess => ".htaccess",
         Block::Proxy(_) => "<Proxy>",
         Block::None if scope.host != HostSel::Main => "<VirtualHost>",
         Block::None => "the main server",

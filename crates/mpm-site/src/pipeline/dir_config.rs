@@ -1,0 +1,255 @@
+//! [`DirConfig`]: the per-directory configuration every section holds
+//! (Apache's `core_dir_config` and the modules' per-dir configs in one
+//! struct), and how two of them merge.
+//!
+//! Every field is "not set here" by default (`None`, or an empty list),
+//! so a section, a `.htaccess` file or the server's own directives write
+//! only what they set. [`DirConfig::merge`] lays a later section over an
+//! earlier one, field by field, with each directive's own rule: most
+//! replace (`Require`, `SetHandler`, `DirectoryIndex`), `Options` with
+//! `+`/`-` changes what came before, lists made of edits (`AddType`,
+//! `AddHandler`, `RemoveHandler`, nested sections) are concatenated and
+//! read from the end.
+//!
+//! **Adding a module's settings** is one field and one merge line: add
+//! the field (an `Option` for a replacing setting, a `Vec` for edits),
+//! add one line to [`DirConfig::merge`] with [`replace`] or
+//! [`append`] (or the module's own rule), and read it from the merged
+//! config a phase hands you (`RequestState::dir`).
+
+use std::sync::Arc;
+
+use crate::config::{Options, OptionsSetting, Require};
+use crate::pipeline::handler::HandlerName;
+use crate::pipeline::htaccess::Overrides;
+use crate::pipeline::section::Section;
+
+/// One per-directory configuration: what a `<Directory>`, `<Location>`,
+/// `<Files>`, `<If>` section, a `.htaccess` file or the server's
+/// directives outside any section set. See the [module docs](self).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirConfig {
+    /// `Options`: an absolute set or a `+`/`-` change of what the sections
+    /// before left ([`OptionsSetting::then`]).
+    pub options: Option<OptionsSetting>,
+    /// `Require` (replaced by a later section's, as Apache 2.4's
+    /// `AuthMerging Off`).
+    pub require: Option<Require>,
+    /// `DirectoryIndex` (empty for `disabled`).
+    pub directory_index: Option<Vec<String>>,
+    /// `SetHandler` (`SetHandler None` is [`HandlerName::None`]: no
+    /// handler, so the file's own is chosen again).
+    pub handler: Option<HandlerName>,
+    /// mod_mime's per-extension edits in order (`AddType`, `AddHandler`,
+    /// `RemoveHandler`, …): concatenated, the last edit of an extension's
+    /// attribute wins ([`MimeEdit`]).
+    pub mime: Vec<MimeEdit>,
+    /// `ForceType type` (`Some(None)`: `ForceType None`, undoing an
+    /// earlier section's).
+    pub force_type: Option<Option<String>>,
+    /// `AllowOverride`: which directive classes a `.htaccess` file in
+    /// this directory (and below) may hold.
+    pub allow_override: Option<Overrides>,
+    /// `AllowOverrideList`: directives a `.htaccess` file may hold
+    /// whatever `AllowOverride` says (lower case).
+    pub allow_override_list: Option<Vec<String>>,
+    /// Sections written inside this one (or at server level): `<Files>`,
+    /// `<FilesMatch>` and `<If>`/`<ElseIf>`/`<Else>`, in file order.
+    /// Concatenated by the merge, as Apache's `sec_file` and `sec_if`: the
+    /// file walk and the `<If>` walk read the merged list.
+    pub nested: Vec<Arc<Section>>,
+}
+
+/// Lay `over`'s setting on `base` when `over` sets one: the rule of a
+/// directive whose later value replaces the earlier.
+pub fn replace<T: Clone>(base: &mut Option<T>, over: &Option<T>) {
+    if over.is_some() {
+        base.clone_from(over);
+    }
+}
+
+/// Append `over`'s edits to `base`'s: the rule of a list of edits read
+/// from the end (the later section's edits win).
+pub fn append<T: Clone>(base: &mut Vec<T>, over: &[T]) {
+    base.extend_from_slice(over);
+}
+
+impl DirConfig {
+    /// `over` laid on `self`, as Apache merges a later section's
+    /// per-directory config over the one in force: one line per setting.
+    pub fn merge(&mut self, over: &DirConfig) {
+        self.options = match (self.options, over.options) {
+            (Some(before), Some(next)) => Some(before.then(next)),
+            (before, next) => next.or(before),
+        };
+        replace(&mut self.require, &over.require);
+        replace(&mut self.directory_index, &over.directory_index);
+        replace(&mut self.handler, &over.handler);
+        append(&mut self.mime, &over.mime);
+        replace(&mut self.force_type, &over.force_type);
+        replace(&mut self.allow_override, &over.allow_override);
+        replace(&mut self.allow_override_list, &over.allow_override_list);
+        append(&mut self.nested, &over.nested);
+    }
+
+    /// `self` with `over` laid on it (see [`DirConfig::merge`]).
+    pub fn merged(&self, over: &DirConfig) -> DirConfig {
+        let mut merged = self.clone();
+        merged.merge(over);
+        merged
+    }
+
+    /// The `Options` in force: the merged setting applied to Apache's
+    /// default (`FollowSymLinks`).
+    pub fn options(&self) -> Options {
+        self.options
+            .map_or(Options::DEFAULT, |o| o.apply(Options::DEFAULT))
+    }
+
+    /// The `DirectoryIndex` names in force (Apache's default:
+    /// `index.html`).
+    pub fn directory_index(&self) -> &[String] {
+        match &self.directory_index {
+            Some(names) => names,
+            None => std::slice::from_ref(&*DEFAULT_INDEX),
+        }
+    }
+
+    /// What a `.htaccess` file may set here: `AllowOverride` (Apache's
+    /// default `None`).
+    pub fn overrides(&self) -> Overrides {
+        self.allow_override.unwrap_or(Overrides::NONE)
+    }
+
+    /// Whether a `.htaccess` file is read in a directory this config is in
+    /// force for: `AllowOverride` other than `None`, or an
+    /// `AllowOverrideList` other than `None`.
+    pub fn reads_htaccess(&self) -> bool {
+        self.overrides() != Overrides::NONE
+            || self
+                .allow_override_list
+                .as_ref()
+                .is_some_and(|list| !list.is_empty())
+    }
+
+    /// The value of mod_mime's attribute `attr` for the extension `ext`
+    /// (lower case, without its dot): the last edit's, `None` when no edit
+    /// names it or the last one removed it.
+    pub fn mime_value(&self, attr: MimeAttr, ext: &str) -> Option<&str> {
+        self.mime
+            .iter()
+            .rev()
+            .find(|e| e.attr == attr && e.ext == ext)
+            .and_then(|e| e.value.as_deref())
+    }
+}
+
+static DEFAULT_INDEX: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| "index.html".to_string());
+
+/// Which of a file's attributes a mod_mime directive maps an extension to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MimeAttr {
+    /// `AddType` / `RemoveType`.
+    Type,
+    /// `AddHandler` / `RemoveHandler`.
+    Handler,
+    /// `AddEncoding` / `RemoveEncoding`.
+    Encoding,
+    /// `AddCharset` / `RemoveCharset`.
+    Charset,
+    /// `AddLanguage` / `RemoveLanguage`.
+    Language,
+}
+
+/// One mod_mime edit: `AddHandler cgi-script .cgi` is
+/// `{ attr: Handler, ext: "cgi", value: Some("cgi-script") }`,
+/// `RemoveHandler .cgi` the same with `value: None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MimeEdit {
+    /// The attribute set or removed.
+    pub attr: MimeAttr,
+    /// The extension, lower case, without its dot.
+    pub ext: String,
+    /// The value (`None`: removed).
+    pub value: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(options: Options) -> Option<OptionsSetting> {
+        Some(OptionsSetting::Set(options))
+    }
+
+    #[test]
+    fn a_later_setting_replaces_and_an_unset_one_keeps_what_came_before() {
+        let mut base = DirConfig {
+            require: Some(Require::AllDenied),
+            directory_index: Some(vec!["a.html".into()]),
+            ..DirConfig::default()
+        };
+        base.merge(&DirConfig {
+            require: Some(Require::AllGranted),
+            ..DirConfig::default()
+        });
+        assert_eq!(base.require, Some(Require::AllGranted));
+        assert_eq!(base.directory_index(), ["a.html"]);
+        assert_eq!(DirConfig::default().directory_index(), ["index.html"]);
+    }
+
+    #[test]
+    fn relative_options_change_the_options_before_them_and_absolute_ones_replace() {
+        let indexes = Options {
+            follow_symlinks: false,
+            indexes: true,
+        };
+        let plus_indexes = DirConfig {
+            options: Some(OptionsSetting::Change {
+                add: indexes,
+                remove: Options::NONE,
+            }),
+            ..DirConfig::default()
+        };
+        // No section before: applied to the default (FollowSymLinks).
+        assert_eq!(plus_indexes.options(), Options::ALL);
+        let none = DirConfig {
+            options: set(Options::NONE),
+            ..DirConfig::default()
+        };
+        assert_eq!(none.merged(&plus_indexes).options(), indexes);
+        assert_eq!(plus_indexes.merged(&none).options(), Options::NONE);
+    }
+
+    #[test]
+    fn the_last_mime_edit_of_an_extension_wins_and_a_removal_clears_it() {
+        let edit = |attr, ext: &str, value: Option<&str>| MimeEdit {
+            attr,
+            ext: ext.into(),
+            value: value.map(str::to_string),
+        };
+        let server = DirConfig {
+            mime: vec![
+                edit(MimeAttr::Handler, "cgi", Some("cgi-script")),
+                edit(MimeAttr::Type, "x", Some("text/x-one")),
+            ],
+            ..DirConfig::default()
+        };
+        let dir = DirConfig {
+            mime: vec![
+                edit(MimeAttr::Handler, "cgi", None),
+                edit(MimeAttr::Type, "x", Some("text/x-two")),
+            ],
+            ..DirConfig::default()
+        };
+        assert_eq!(
+            server.mime_value(MimeAttr::Handler, "cgi"),
+            Some("cgi-script")
+        );
+        let merged = server.merged(&dir);
+        assert_eq!(merged.mime_value(MimeAttr::Handler, "cgi"), None);
+        assert_eq!(merged.mime_value(MimeAttr::Type, "x"), Some("text/x-two"));
+        assert_eq!(merged.mime_value(MimeAttr::Type, "y"), None);
+    }
+}

@@ -1,0 +1,338 @@
+//! [`RequestState`]: what the phases read and change about one request
+//! (the part of Apache's `request_rec` mpmd's modules use), the ordered
+//! string [`Table`] its environment and notes are kept in, and [`Exit`],
+//! how a phase stops the request.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use http::header::HeaderValue;
+use http::{HeaderMap, Method, StatusCode};
+use mpm_core::{ConnInfo, Request, RequestBody, Response};
+
+use crate::pipeline::dir_config::DirConfig;
+use crate::pipeline::handler::HandlerName;
+
+/// An ordered map of strings, as Apache's `apr_table_t` holds the
+/// environment (`subprocess_env`) and `notes`: names compared exactly,
+/// kept in the order first set. Empty, it holds no memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    entries: Vec<(String, String)>,
+}
+
+impl Table {
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Set `name` to `value`, in place if it was set.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let (name, value) = (name.into(), value.into());
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// Remove `name`.
+    pub fn unset(&mut self, name: &str) {
+        self.entries.retain(|(n, _)| n != name);
+    }
+
+    /// Every `(name, value)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// How a phase or a handler stops the request short of a response of its
+/// own: the pipeline turns each into the answer.
+#[derive(Debug)]
+pub enum Exit {
+    /// An error status: answered with the `ErrorDocument` for it, or the
+    /// built-in page.
+    Status(StatusCode),
+    /// This response, as it is (a redirect a module made): boxed, so a
+    /// [`Step`] stays small ([`Exit::respond`] makes one).
+    Respond(Box<Response>),
+    /// An internal redirect to the local URL (`/path?query`): the
+    /// request starts again at `translate_name` with this URL, the
+    /// previous one's status and URL in `REDIRECT_*` variables (mod_rewrite's
+    /// `PT`, a CGI's local `Location`, a local `ErrorDocument`).
+    Redirect(String),
+    /// The local URL (`/path?query`) served in place of this one, as
+    /// mod_dir serves a `DirectoryIndex` file or a `FallbackResource`
+    /// (Apache's fast redirect): the request starts again at
+    /// `translate_name`, `REQUEST_URI` and the environment unchanged.
+    FastRedirect(String),
+}
+
+impl Exit {
+    /// Stop with `response`, as it is.
+    pub fn respond(response: Response) -> Exit {
+        Exit::Respond(Box::new(response))
+    }
+}
+
+impl From<StatusCode> for Exit {
+    fn from(status: StatusCode) -> Exit {
+        Exit::Status(status)
+    }
+}
+
+/// What one phase gives back: go on, or stop ([`Exit`]).
+pub type Step = Result<(), Exit>;
+
+/// One request as the phases see it: what came in (fixed), and what the
+/// phases decide (the file, the handler, the content type, the
+/// environment), which an internal redirect partly resets.
+///
+/// Fields a module changes are public; what came from the client is read
+/// through methods.
+pub struct RequestState<'a> {
+    /// The request as received: method, target, headers, body.
+    req: Request<'a>,
+    /// The connection, with the client as `RemoteIPHeader` names it.
+    pub conn: &'a ConnInfo,
+    /// The virtual host serving it (its index in
+    /// [`SiteConfig::hosts`](crate::config::SiteConfig::hosts)).
+    pub vhost: usize,
+    /// The virtual host's `ServerName` (the main server's when it has
+    /// none), for `SERVER_NAME` and `%v`.
+    pub server_name: Arc<str>,
+    /// The URL an internal redirect gave (`/path?query`, not decoded);
+    /// `None` while it is the one requested. Read it with
+    /// [`RequestState::request_uri`].
+    pub unparsed_uri: Option<String>,
+    /// The path, `%`-decoded and normalised (`r->uri`); bytes, as a path
+    /// need not be UTF-8.
+    pub uri: Vec<u8>,
+    /// The query string, not decoded (`QUERY_STRING`).
+    pub query: Option<String>,
+    /// The file or directory the URL maps to (`r->filename`): empty until
+    /// `translate_name`, and for a request no file answers (a status page,
+    /// a proxied request).
+    pub filename: PathBuf,
+    /// What of the URL lies past the file found (`PATH_INFO`).
+    pub path_info: Vec<u8>,
+    /// What the file system said of `filename` (`r->finfo`), once
+    /// `map_to_storage` looked: `None` when nothing is there.
+    pub finfo: Option<std::fs::Metadata>,
+    /// The per-directory configuration in force, merged so far (after
+    /// every walk, the whole merge).
+    pub dir: Arc<DirConfig>,
+    /// The handler chosen (`None`: the default handler, for files).
+    pub handler: Option<HandlerName>,
+    /// The response's `Content-Type`, when known.
+    pub content_type: Option<HeaderValue>,
+    /// `Content-Encoding` of the file (`AddEncoding`).
+    pub content_encoding: Option<String>,
+    /// `Content-Language` of the file (`AddLanguage`), in order.
+    pub content_languages: Vec<String>,
+    /// The environment (`SetEnv`, `SetEnvIf`, mod_rewrite's `E=`): passed
+    /// to CGI and FastCGI scripts, read by `env=` conditions.
+    pub subprocess_env: Table,
+    /// Notes modules leave each other.
+    pub notes: Table,
+    /// The authenticated user (`REMOTE_USER`, the access log's `%u`).
+    pub user: Option<String>,
+    /// How the user was authenticated (`AUTH_TYPE`: `Basic`).
+    pub auth_type: Option<String>,
+    /// Headers for the response, set before the handler answers (the
+    /// handler's own are added to these).
+    pub headers_out: HeaderMap,
+    /// Headers for the response even when it is an error
+    /// (`err_headers_out`: `Header always`, `WWW-Authenticate`).
+    pub err_headers_out: HeaderMap,
+    /// How many internal redirects led here (0 for the original request);
+    /// at `LimitInternalRecursion` the next one is a 500.
+    pub redirects: u32,
+    /// The status that sent this request to an `ErrorDocument`
+    /// (`REDIRECT_STATUS`), when it is one.
+    pub error_status: Option<StatusCode>,
+    /// How many bytes of `filename` are the root it was mapped under (the
+    /// `DocumentRoot` or an `Alias` target): symlinks are checked below.
+    pub(crate) root_len: usize,
+    /// `filename` opened by `map_to_storage`, for the default handler.
+    pub(crate) opened: Option<std::fs::File>,
+    /// Whether `filename` is one `MMapFile`/`CacheFile` holds.
+    pub(crate) cached: bool,
+}
+
+impl<'a> RequestState<'a> {
+    /// A fresh request: nothing decided yet, `uri` the decoded path.
+    pub fn new(
+        req: Request<'a>,
+        conn: &'a ConnInfo,
+        vhost: usize,
+        server_name: Arc<str>,
+        uri: Vec<u8>,
+        dir: Arc<DirConfig>,
+    ) -> RequestState<'a> {
+        RequestState {
+            unparsed_uri: None,
+            query: req.uri().query().map(str::to_string),
+            req,
+            conn,
+            vhost,
+            server_name,
+            uri,
+            filename: PathBuf::new(),
+            path_info: Vec::new(),
+            finfo: None,
+            dir,
+            handler: None,
+            content_type: None,
+            content_encoding: None,
+            content_languages: Vec::new(),
+            subprocess_env: Table::default(),
+            notes: Table::default(),
+            user: None,
+            auth_type: None,
+            headers_out: HeaderMap::new(),
+            err_headers_out: HeaderMap::new(),
+            redirects: 0,
+            error_status: None,
+            root_len: 0,
+            opened: None,
+            cached: false,
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        self.req.method()
+    }
+
+    /// The request's header fields.
+    pub fn headers(&self) -> &HeaderMap {
+        self.req.headers()
+    }
+
+    /// The request target as received (before any internal redirect).
+    pub fn original_uri(&self) -> &http::Uri {
+        self.req.uri()
+    }
+
+    /// The URL as requested, or as an internal redirect gave it:
+    /// `/path?query`, not decoded (`REQUEST_URI`, `%U%q`).
+    pub fn request_uri(&self) -> &str {
+        match &self.unparsed_uri {
+            Some(uri) => uri,
+            None => self
+                .req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str()),
+        }
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> http::Version {
+        self.req.version()
+    }
+
+    /// The request itself, for a handler that reads its body or passes it
+    /// on (the reverse proxy, CGI): a request with the same method,
+    /// target, version and headers and an empty body is left in its
+    /// place. Only a handler calls this (it is the last to need the
+    /// headers).
+    pub fn take_request(&mut self) -> Request<'a> {
+        let mut rest = Request::new(RequestBody::empty());
+        *rest.method_mut() = self.req.method().clone();
+        *rest.uri_mut() = self.req.uri().clone();
+        *rest.version_mut() = self.req.version();
+        *rest.headers_mut() = self.req.headers().clone();
+        std::mem::replace(&mut self.req, rest)
+    }
+
+    /// The decoded path as text (lossy where it is not UTF-8), for
+    /// messages and variables.
+    pub fn uri_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.uri)
+    }
+
+    /// Forget what the phases decided, for an internal redirect to `uri`
+    /// (decoded path) and `query`: the environment of the previous
+    /// request is kept with `REDIRECT_` before each name (as Apache's
+    /// `internal_internal_redirect`), plus `REDIRECT_URL`,
+    /// `REDIRECT_QUERY_STRING` and, for an error document,
+    /// `REDIRECT_STATUS`.
+    pub fn restart(
+        &mut self,
+        unparsed: String,
+        uri: Vec<u8>,
+        query: Option<String>,
+        base: Arc<DirConfig>,
+    ) {
+        let mut env = Table::default();
+        for (name, value) in self.subprocess_env.iter() {
+            env.set(format!("REDIRECT_{name}"), value);
+        }
+        env.set("REDIRECT_URL", self.uri_text().into_owned());
+        if let Some(query) = &self.query {
+            env.set("REDIRECT_QUERY_STRING", query.as_str());
+        }
+        if let Some(status) = self.error_status {
+            env.set("REDIRECT_STATUS", status.as_str());
+        }
+        self.subprocess_env = env;
+        self.unparsed_uri = Some(unparsed);
+        self.redirects += 1;
+        self.reset(uri, query, base);
+    }
+
+    /// Serve `uri` (decoded path) and `query` in place of this request, as
+    /// mod_dir does (Apache's fast redirect): what the phases decided is
+    /// forgotten, `REQUEST_URI` and the environment stay.
+    pub fn fast_restart(&mut self, uri: Vec<u8>, query: Option<String>, base: Arc<DirConfig>) {
+        self.redirects += 1;
+        self.reset(uri, query, base);
+    }
+
+    fn reset(&mut self, uri: Vec<u8>, query: Option<String>, base: Arc<DirConfig>) {
+        self.uri = uri;
+        self.query = query;
+        self.filename = PathBuf::new();
+        self.path_info.clear();
+        self.finfo = None;
+        self.dir = base;
+        self.handler = None;
+        self.content_type = None;
+        self.content_encoding = None;
+        self.content_languages.clear();
+        self.headers_out.clear();
+        self.root_len = 0;
+        self.opened = None;
+        self.cached = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_keeps_first_set_order_and_replaces_in_place() {
+        let mut t = Table::default();
+        assert!(t.is_empty());
+        t.set("B", "1");
+        t.set("A", "2");
+        t.set("B", "3");
+        assert_eq!(t.iter().collect::<Vec<_>>(), [("B", "3"), ("A", "2")]);
+        t.unset("B");
+        assert_eq!(t.get("B"), None);
+        assert_eq!(t.get("A"), Some("2"));
+    }
+}
