@@ -86,6 +86,9 @@ pub struct Host {
     logs: Vec<AccessLog>,
     /// `ProxyPass` rules and their backends.
     pub(crate) proxy: HostProxy,
+    /// mod_rewrite in server context, merged with the main server's, and
+    /// the `RewriteMap`s.
+    pub(crate) rewrite: crate::rewrite::RewriteConfig,
 }
 
 impl Site {
@@ -221,6 +224,11 @@ impl Host {
             walks: Walks::new(&vhost.dir, &vhost.sections),
             logs,
             proxy,
+            rewrite: if std::ptr::eq(vhost, main) {
+                vhost.rewrite.clone()
+            } else {
+                crate::rewrite::RewriteConfig::merge(&main.rewrite, &vhost.rewrite)
+            },
         }
     }
 
@@ -233,6 +241,10 @@ impl Host {
     /// looked for).
     fn may_block(&self, path: &[u8]) -> bool {
         if self.proxy.takes(path) || self.walks.reads_htaccess() {
+            return true;
+        }
+        // A rewrite rule may send it to a backend ([P]) or anywhere.
+        if self.rewrite.enabled() || self.walks.configs().any(|c| c.rewrite.is_some()) {
             return true;
         }
         let may_choose_a_slow_handler = self.walks.configs().any(|config| {

@@ -141,7 +141,7 @@ pub struct HttpVars<'a> {
     /// The handler chosen so far (`HANDLER`).
     pub handler: Option<&'a str>,
     /// The environment variables of the request (`SetEnv`, `[E=]`).
-    pub env: &'a [(String, String)],
+    pub env: &'a crate::pipeline::Table,
     /// The response's header fields, once there is a response.
     pub response: Option<&'a http::HeaderMap>,
     /// Whether this is an internal redirect's or a sub-request's pass
@@ -250,11 +250,7 @@ impl RequestVars for HttpVars<'_> {
     }
 
     fn env(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.env
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| Cow::Borrowed(v.as_str()))
+        self.env.get(name).map(Cow::Borrowed)
     }
 }
 
@@ -546,7 +542,8 @@ mod tests {
             tls: None,
             proxied: None,
         };
-        let env = [("APP".to_string(), "1".to_string())];
+        let mut env = crate::pipeline::Table::default();
+        env.set("APP", "1");
         let vars = HttpVars {
             method: &http::Method::GET,
             target: &target,

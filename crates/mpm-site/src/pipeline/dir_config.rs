@@ -53,6 +53,10 @@ pub struct DirConfig {
     /// `AllowOverrideList`: directives a `.htaccess` file may hold
     /// whatever `AllowOverride` says (lower case).
     pub allow_override_list: Option<Vec<String>>,
+    /// mod_rewrite's per-directory configuration (`RewriteEngine`,
+    /// `RewriteRule`, … in a `<Directory>` or `.htaccess`), merged as
+    /// Apache merges it ([`RewriteConfig::merge`](crate::rewrite::RewriteConfig::merge)).
+    pub rewrite: Option<Arc<crate::rewrite::RewriteConfig>>,
     /// Sections written inside this one (or at server level): `<Files>`,
     /// `<FilesMatch>` and `<If>`/`<ElseIf>`/`<Else>`, in file order.
     /// Concatenated by the merge, as Apache's `sec_file` and `sec_if`: the
@@ -89,6 +93,7 @@ impl DirConfig {
         replace(&mut self.force_type, &over.force_type);
         replace(&mut self.allow_override, &over.allow_override);
         replace(&mut self.allow_override_list, &over.allow_override_list);
+        crate::rewrite::merge_dir(&mut self.rewrite, &over.rewrite);
         append(&mut self.nested, &over.nested);
     }
 

@@ -111,6 +111,9 @@ impl Site {
     /// `ProxyPass` first (it takes every method), then mod_alias's
     /// `Redirect` (answered at once) and `Alias`, else the `DocumentRoot`.
     pub fn translate_name(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
+        if self.rewrite_translate(host, r)? {
+            return Ok(());
+        }
         if host.proxy.takes(&r.uri) {
             r.handler = Some(HandlerName::ProxyServer);
             return Ok(());
@@ -429,7 +432,7 @@ impl Site {
     /// its trailing slash, a 301 to it (`DirectorySlash`); with it, the
     /// first `DirectoryIndex` file there, served in its place.
     pub fn fixups(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
-        let _ = host;
+        self.rewrite_fixups(host, r)?;
         let default = matches!(
             r.handler,
             None | Some(HandlerName::None | HandlerName::DefaultHandler)
@@ -478,8 +481,15 @@ impl Site {
                 static_files::default_handler(r, &self.cache, &self.access_file_name)
             }
             Some(HandlerName::ProxyServer) => {
-                let Some(route) = host.proxy.route(&r.uri, r.query.as_deref()) else {
-                    return Err(Exit::Status(StatusCode::NOT_FOUND));
+                let route = match r.notes.get(crate::rewrite::PROXY_NOTE) {
+                    Some(url) => host.proxy.route_url(url).map_err(|e| {
+                        log::error!("[client {}] mod_rewrite [P]: {e}", r.conn.peer.ip());
+                        Exit::Status(StatusCode::BAD_GATEWAY)
+                    })?,
+                    None => host
+                        .proxy
+                        .route(&r.uri, r.query.as_deref())
+                        .ok_or(Exit::Status(StatusCode::NOT_FOUND))?,
                 };
                 let facts = crate::proxy::ServerFacts {
                     server_name: &host.server_name,

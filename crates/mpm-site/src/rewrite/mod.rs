@@ -65,6 +65,7 @@
 //! - `RewriteMap prg:`, `dbm:`, `dbd:` are refused.
 
 mod engine;
+mod hooks;
 mod map;
 mod parse;
 
@@ -76,12 +77,15 @@ use regex::Regex;
 
 use crate::expr::Expr;
 pub use crate::vars::RequestVars;
+pub(crate) use hooks::PROXY_NOTE;
 pub use map::RewriteMap;
 pub use parse::{Cond, DEFAULT_MAX_ROUNDS};
 
 /// One `RewriteRule` with the `RewriteCond`s written before it.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// The rule and its conditions as written (for comparison).
+    text: String,
     pattern: String,
     regex: Regex,
     negate: bool,
@@ -244,6 +248,43 @@ pub struct RewriteConfig {
     pending: Vec<Cond>,
     /// `RewriteMap`s, in server context.
     pub maps: HashMap<String, Arc<RewriteMap>>,
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Rule) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Rule {}
+
+impl PartialEq for RewriteConfig {
+    fn eq(&self, other: &RewriteConfig) -> bool {
+        fn maps(c: &RewriteConfig) -> Vec<(&String, *const RewriteMap)> {
+            let mut m: Vec<_> = c.maps.iter().map(|(k, v)| (k, Arc::as_ptr(v))).collect();
+            m.sort();
+            m
+        }
+        self.engine == other.engine
+            && self.options == other.options
+            && self.base == other.base
+            && self.directory == other.directory
+            && self.rules == other.rules
+            && self.pending.len() == other.pending.len()
+            && maps(self) == maps(other)
+    }
+}
+
+impl Eq for RewriteConfig {}
+
+/// `over` laid on `base` in a per-directory merge (one line of
+/// [`DirConfig::merge`](crate::pipeline::DirConfig::merge)).
+pub fn merge_dir(base: &mut Option<Arc<RewriteConfig>>, over: &Option<Arc<RewriteConfig>>) {
+    match (base.as_ref(), over) {
+        (_, None) => {}
+        (None, Some(o)) => *base = Some(o.clone()),
+        (Some(b), Some(o)) => *base = Some(Arc::new(RewriteConfig::merge(b, o))),
+    }
 }
 
 /// What a pass decided.
@@ -434,6 +475,10 @@ impl RewriteConfig {
     pub fn add_rule(&mut self, args: &[String]) -> Result<(), String> {
         let mut rule = Rule::parse(args)?;
         rule.conds = std::mem::take(&mut self.pending);
+        for c in &rule.conds {
+            rule.text.push('\n');
+            rule.text.push_str(&c.text);
+        }
         self.rules.push(Arc::new(rule));
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::expr::Expr;
 /// One `RewriteCond TestString CondPattern [flags]`.
 #[derive(Debug, Clone)]
 pub struct Cond {
+    pub(super) text: String,
     pub(super) test: Template,
     pub(super) kind: CondTest,
     pub(super) negate: bool,
@@ -38,6 +39,7 @@ impl Cond {
             }
         };
         let mut cond = Cond {
+            text: args.join(" "),
             test: Template::parse(test)?,
             kind: CondTest::Regex(Box::new(empty_regex())),
             negate: false,
@@ -190,6 +192,7 @@ impl Rule {
             Some(Template::parse(subst)?)
         };
         Ok(Rule {
+            text: args.join(" "),
             pattern: pattern.clone(),
             regex,
             negate,

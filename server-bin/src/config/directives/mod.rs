@@ -34,6 +34,8 @@
 //! - [`ssl`]: mod_ssl's directives;
 //! - [`remoteip`]: mod_remoteip's: the PROXY protocol, `RemoteIPHeader`
 //!   and the trusted proxies;
+//! - [`rewrite`]: mod_rewrite's: `RewriteEngine`, `RewriteRule`,
+//!   `RewriteCond`, `RewriteBase`, `RewriteOptions`, `RewriteMap`;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
@@ -73,6 +75,7 @@ mod mpm_common;
 mod protocol;
 mod proxy;
 mod remoteip;
+mod rewrite;
 mod server;
 mod server_wide;
 mod site;
@@ -522,7 +525,7 @@ impl<'a> Loader<'a> {
             self.state.global(d)?;
             return set(&mut self.state, d.name, one_arg(d.name, d.args)?);
         }
-        let families: [Family; 9] = [
+        let families: [Family; 10] = [
             server::directive,
             protocol::directive,
             logging::directive,
@@ -532,6 +535,7 @@ impl<'a> Loader<'a> {
             ssl::directive,
             remoteip::directive,
             proxy::directive,
+            rewrite::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -93,6 +93,9 @@ pub(super) struct Host {
     pub(super) proxy_protocol: Option<bool>,
     /// mod_proxy's settings, as written here.
     pub(super) proxy: ProxyHost,
+    /// mod_rewrite in server context, as written here (merged with the
+    /// main server's by the site).
+    pub(super) rewrite: mpm_site::rewrite::RewriteConfig,
     pub(super) origin: Origin,
 }
 
