@@ -2,6 +2,7 @@
 
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, LOCATION};
 use http::{Method, StatusCode};
+use mpm_core::h1::encode::{apache_page, apache_text};
 use mpm_core::{Body, Response};
 
 /// The methods static content answers, for `Allow`.
@@ -17,24 +18,19 @@ pub fn error_response(status: StatusCode) -> Response {
 /// 405 (or 501 for a method we do not know) with `Allow`.
 pub fn method_not_allowed(method: &Method) -> Response {
     let known = is_known_method(method);
-    let (status, detail) = if known {
+    let method = escape_html(method.as_str());
+    let (status, text) = if known {
         (
             StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "The requested method {} is not allowed for this URL.",
-                escape_html(method.as_str())
-            ),
+            format!("<p>The requested method {method} is not allowed for this URL.</p>\n"),
         )
     } else {
         (
             StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "{} not supported for current URL.",
-                escape_html(method.as_str())
-            ),
+            format!("<p>{method} not supported for current URL.<br />\n</p>\n"),
         )
     };
-    let mut response = page(status, &detail);
+    let mut response = page(status, &text);
     response
         .headers_mut()
         .insert(ALLOW, HeaderValue::from_static(ALLOW_STATIC));
@@ -73,25 +69,25 @@ pub fn redirect(status: StatusCode, location: &str) -> Response {
     let Ok(value) = HeaderValue::from_str(location) else {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     };
-    let mut response = page(
-        status,
-        &format!(
-            "The document has moved <a href=\"{}\">here</a>.",
-            escape_html(location)
-        ),
+    // Apache words a 303 differently from the other redirects.
+    let lead = if status == StatusCode::SEE_OTHER {
+        "The answer to your request is located"
+    } else {
+        "The document has moved"
+    };
+    let text = format!(
+        "<p>{lead} <a href=\"{}\">here</a>.</p>\n",
+        escape_html(location)
     );
+    let mut response = page(status, &text);
     response.headers_mut().insert(LOCATION, value);
     response
 }
 
-fn page(status: StatusCode, detail: &str) -> Response {
-    let reason = status.canonical_reason().unwrap_or("Error");
-    let body = format!(
-        "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n\
-         <title>{} {reason}</title>\n</head><body>\n<h1>{reason}</h1>\n<p>{detail}</p>\n\
-         </body></html>\n",
-        status.as_u16()
-    );
+/// Apache's page for `status` with `text` (HTML paragraphs), as a
+/// response with its `Content-Type`.
+fn page(status: StatusCode, text: &str) -> Response {
+    let body = apache_page(status, text);
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response
@@ -100,36 +96,14 @@ fn page(status: StatusCode, detail: &str) -> Response {
     response
 }
 
+/// Apache's text for `status`; for a status without one (500 and the
+/// rest), Apache's 500 text without its `ServerAdmin` paragraph.
 fn explanation(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "Your browser sent a request that this server could not understand.",
-        403 => "You don't have permission to access this resource.",
-        404 => "The requested URL was not found on this server.",
-        410 => {
-            "The requested resource is no longer available on this server and there is no \
-             forwarding address. Please remove all references to this resource."
-        }
-        421 => {
-            "The client needs a new connection for this request as the requested host name \
-             does not match the Server Name Indication (SNI) in use for this connection."
-        }
-        416 => {
-            "None of the range-specifier values in the Range request-header field overlap \
-             the current extent of the selected resource."
-        }
-        502 => "The proxy server received an invalid response from an upstream server.",
-        503 => {
-            "The server is temporarily unable to service your request due to maintenance \
-             downtime or capacity problems. Please try again later."
-        }
-        504 => {
-            "The gateway did not receive a timely response from the upstream server or application."
-        }
-        _ => {
-            "The server encountered an internal error or misconfiguration and was unable to \
-             complete your request."
-        }
-    }
+    apache_text(status).unwrap_or(
+        "<p>The server encountered an internal error or\nmisconfiguration and was unable \
+         to complete\nyour request.</p>\n<p>More information about this error may be \
+         available\nin the server error log.</p>\n",
+    )
 }
 
 /// `text` with `& < > " '` escaped for HTML (the engine's escaper).

@@ -172,16 +172,8 @@ fn io_status(e: &io::Error, path: &Path) -> StatusCode {
 /// absolute URL on the request's host (Apache with `UseCanonicalName Off`),
 /// keeping the query string.
 pub(crate) fn slash_redirect(r: &RequestState<'_>) -> Response {
-    let host = r.headers().get(HOST).and_then(|h| h.to_str().ok());
     let mut location = String::with_capacity(r.uri.len() + 32);
-    if let Some(host) = host.filter(|h| !h.is_empty()) {
-        location.push_str(if r.conn.is_secure() {
-            "https://"
-        } else {
-            "http://"
-        });
-        location.push_str(host);
-    }
+    push_origin(&mut location, r.headers(), r.conn);
     location.extend(escape_path(&r.uri));
     location.push('/');
     if let Some(query) = &r.query {
@@ -193,13 +185,18 @@ pub(crate) fn slash_redirect(r: &RequestState<'_>) -> Response {
 
 /// The answer to a matching `Redirect`: the target with the rest of the
 /// path and the query appended, or the rule's bare status (410 for `gone`).
-pub(crate) fn redirect_exit(rule: &RedirectRule, rest: &[u8], query: Option<&str>) -> Exit {
+pub(crate) fn redirect_exit(rule: &RedirectRule, rest: &[u8], r: &RequestState<'_>) -> Exit {
     let Ok(status) = StatusCode::from_u16(rule.status) else {
         return Exit::Status(StatusCode::INTERNAL_SERVER_ERROR);
     };
+    let query = r.query.as_deref();
     match &rule.to {
         Some(to) if status.is_redirection() => {
-            let mut location = String::with_capacity(to.len() + rest.len() + 16);
+            let mut location = String::with_capacity(to.len() + rest.len() + 48);
+            // mod_alias makes a path absolute on the request's host.
+            if to.starts_with('/') {
+                push_origin(&mut location, r.headers(), r.conn);
+            }
             location.push_str(to);
             location.extend(escape_path(rest));
             if let Some(query) = query {
@@ -209,6 +206,21 @@ pub(crate) fn redirect_exit(rule: &RedirectRule, rest: &[u8], query: Option<&str
             Exit::respond(redirect(status, &location))
         }
         _ => Exit::Status(status),
+    }
+}
+
+/// Append the scheme and the request's `Host` (`http://example.com:8080`)
+/// to `location`, so that a path becomes the absolute URL Apache answers
+/// (`UseCanonicalName Off`); nothing when the request has no `Host`.
+pub(crate) fn push_origin(location: &mut String, headers: &HeaderMap, conn: &mpm_core::ConnInfo) {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
+        location.push_str(if conn.is_secure() {
+            "https://"
+        } else {
+            "http://"
+        });
+        location.push_str(host);
     }
 }
 
@@ -320,6 +332,15 @@ fn respond(
                 StatusCode::PRECONDITION_FAILED
             };
             validators.describe(&mut response);
+            // Apache's 412 describes the file as a 200 would (type and
+            // ranges), with no body; its 304 does not.
+            if decision == Decision::PreconditionFailed {
+                let headers = response.headers_mut();
+                headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+                if let Some(content_type) = content_type {
+                    headers.insert(CONTENT_TYPE, content_type);
+                }
+            }
             return response;
         }
         Decision::RangeNotSatisfiable => {

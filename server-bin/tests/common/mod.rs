@@ -36,12 +36,18 @@ pub fn free_port() -> u16 {
 /// serving the site's document root, with `extra` directives after the
 /// common ones.
 pub fn start_mpm(site: &Site, mpm: &str, port: u16, extra: &str) -> Mpmd {
-    let conf = site.config(&format!(
+    let conf = mpm_config(site, mpm, port, extra);
+    start(site, &conf)
+}
+
+/// Write the configuration [`start_mpm`] starts with (strategy `mpm` on
+/// `port`, the site's document root, then `extra`) and return its path.
+pub fn mpm_config(site: &Site, mpm: &str, port: u16, extra: &str) -> PathBuf {
+    site.config(&format!(
         "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{extra}\n",
         mpm_directives(mpm),
         site.docroot().display()
-    ));
-    start(site, &conf)
+    ))
 }
 
 /// The directives that choose strategy `mpm` and make it small (`single`,

@@ -237,26 +237,114 @@ pub fn push_escaped(out: &mut String, s: &str) {
 }
 
 /// A small HTML error page in Apache's shape, with its `Content-Type`
-/// (`text/html; charset=iso-8859-1`). `detail` is HTML-escaped. The
-/// framing headers are left to [`encode_head`].
+/// (`text/html; charset=iso-8859-1`): Apache's own text for `status`
+/// ([`apache_text`]) when it has one that names nothing of the request,
+/// else `detail` (HTML-escaped) in a paragraph. The framing headers are
+/// left to [`encode_head`].
 pub fn error_page(status: StatusCode, detail: &str) -> (HeaderMap, Bytes) {
-    let reason = status.canonical_reason().unwrap_or("Unknown");
-    let mut html = String::with_capacity(200 + detail.len());
-    html.push_str("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>");
-    html.push_str(status.as_str());
-    html.push(' ');
-    html.push_str(reason);
-    html.push_str("</title>\n</head><body>\n<h1>");
-    html.push_str(reason);
-    html.push_str("</h1>\n<p>");
-    push_escaped(&mut html, detail);
-    html.push_str("</p>\n</body></html>\n");
+    let text = match apache_text(status) {
+        Some(text) => text.to_string(),
+        None => {
+            let mut p = String::with_capacity(detail.len() + 8);
+            p.push_str("<p>");
+            push_escaped(&mut p, detail);
+            p.push_str("</p>\n");
+            p
+        }
+    };
     let mut headers = HeaderMap::with_capacity(1);
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=iso-8859-1"),
     );
-    (headers, Bytes::from(html))
+    (headers, Bytes::from(apache_page(status, &text)))
+}
+
+/// The whole page Apache httpd 2.4 answers an error or a redirect with:
+/// its doctype, the status line as title and heading, then `text` (HTML,
+/// paragraphs each ending with a newline). The one place every error page
+/// of the engine and of the handlers is made, so all read as Apache's.
+pub fn apache_page(status: StatusCode, text: &str) -> String {
+    let reason = apache_reason(status);
+    let mut html = String::with_capacity(200 + text.len());
+    html.push_str(
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \
+         \"http://www.w3.org/TR/html4/strict.dtd\">\n<html><head>\n<title>",
+    );
+    html.push_str(status.as_str());
+    html.push(' ');
+    html.push_str(reason);
+    html.push_str("</title>\n</head><body>\n<h1>");
+    html.push_str(reason);
+    html.push_str("</h1>\n");
+    html.push_str(text);
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// The reason phrase Apache writes for `status`: RFC 9110's, except the
+/// older names Apache 2.4 keeps for 413, 414 and 416.
+pub fn apache_reason(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        416 => "Requested Range Not Satisfiable",
+        _ => status.canonical_reason().unwrap_or("Unknown"),
+    }
+}
+
+/// Apache httpd 2.4's fixed text for `status` (paragraphs ending with a
+/// newline), for the statuses whose text names nothing of the request
+/// (the method, the location and the server's administrator are filled
+/// in by their callers).
+pub fn apache_text(status: StatusCode) -> Option<&'static str> {
+    Some(match status.as_u16() {
+        400 => "<p>Your browser sent a request that this server could not understand.<br />\n</p>\n",
+        401 | 407 => {
+            "<p>This server could not verify that you\nare authorized to access the document\n\
+             requested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\n\
+             browser doesn't understand how to supply\nthe credentials required.</p>\n"
+        }
+        403 => "<p>You don't have permission to access this resource.</p>\n",
+        404 => "<p>The requested URL was not found on this server.</p>\n",
+        408 => "<p>Server timeout waiting for the HTTP request from the client.</p>\n",
+        410 => {
+            "<p>The requested resource is no longer available on this server and there is no \
+             forwarding address.\nPlease remove all references to this resource.</p>\n"
+        }
+        412 => "<p>The precondition on the request for this URL evaluated to false.</p>\n",
+        414 => {
+            "<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n</p>\n"
+        }
+        415 => {
+            "<p>The supplied request data is not in a format\n\
+             acceptable for processing by this resource.</p>\n"
+        }
+        416 => {
+            "<p>None of the range-specifier values in the Range\n\
+             request-header field overlap the current extent\nof the selected resource.</p>\n"
+        }
+        421 => {
+            "<p>The client needs a new connection for this\nrequest as the requested host name \
+             does not match\nthe Server Name Indication (SNI) in use for this\nconnection.</p>\n"
+        }
+        429 => "<p>The user has sent too many requests\nin a given amount of time.</p>\n",
+        431 => {
+            "<p>The server refused this request because\nthe request header fields are too large.</p>\n"
+        }
+        502 => {
+            "<p>The proxy server received an invalid\nresponse from an upstream server.<br />\n</p>\n"
+        }
+        503 => {
+            "<p>The server is temporarily unable to service your\n\
+             request due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n"
+        }
+        504 => {
+            "<p>The gateway did not receive a timely response\n\
+             from the upstream server or application.</p>\n"
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -294,14 +294,29 @@ fn error_page_is_apache_shaped_and_escapes_the_detail() {
     let (headers, body) = error_page(StatusCode::BAD_REQUEST, "bad <b>&\"x\"");
     assert_eq!(headers["content-type"], "text/html; charset=iso-8859-1");
     let html = std::str::from_utf8(&body).unwrap();
+    // Apache 2.4's page for a 400, whatever the engine found wrong.
+    assert_eq!(
+        html,
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"http://www.w3.org/TR/html4/strict.dtd\">\n\
+         <html><head>\n<title>400 Bad Request</title>\n</head><body>\n<h1>Bad Request</h1>\n\
+         <p>Your browser sent a request that this server could not understand.<br />\n</p>\n\
+         </body></html>\n"
+    );
+    // A status without Apache's fixed text shows the (escaped) detail.
+    let (_, body) = error_page(StatusCode::EXPECTATION_FAILED, "bad <b>&\"x\"");
+    let html = std::str::from_utf8(&body).unwrap();
     assert!(
-        html.starts_with("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">"),
+        html.contains("<title>417 Expectation Failed</title>"),
         "{html}"
     );
-    assert!(html.contains("<title>400 Bad Request</title>"), "{html}");
-    assert!(html.contains("<h1>Bad Request</h1>"), "{html}");
     assert!(
-        html.contains("<p>bad &lt;b&gt;&amp;&quot;x&quot;</p>"),
+        html.contains("<p>bad &lt;b&gt;&amp;&quot;x&quot;</p>\n</body>"),
+        "{html}"
+    );
+    let (_, body) = error_page(StatusCode::RANGE_NOT_SATISFIABLE, "");
+    let html = std::str::from_utf8(&body).unwrap();
+    assert!(
+        html.contains("<title>416 Requested Range Not Satisfiable</title>"),
         "{html}"
     );
 }

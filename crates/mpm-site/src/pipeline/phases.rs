@@ -125,7 +125,7 @@ impl Site {
             .find(|rule| segment_prefix(path, rule.from.as_bytes()))
         {
             let rest = &path[rule.from.len()..];
-            return Err(static_files::redirect_exit(rule, rest, r.query.as_deref()));
+            return Err(static_files::redirect_exit(rule, rest, r));
         }
         let (root, rel) = match host
             .aliases

@@ -857,6 +857,43 @@ fn redirect_appends_the_rest_of_the_path_and_the_query() {
 }
 
 #[test]
+fn redirect_to_a_path_is_made_absolute_on_the_requests_host() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|m| {
+        m.redirects = vec![
+            RedirectRule {
+                status: 302,
+                from: "/old".into(),
+                to: Some("/new".into()),
+            },
+            RedirectRule {
+                status: 303,
+                from: "/see".into(),
+                to: Some("/there".into()),
+            },
+        ]
+    });
+    let response = get(&site, "/old/a?x=1", &[("host", "main.test:8080")]);
+    assert_status(&response, 302, "/old/a");
+    assert_eq!(
+        header(&response, "location"),
+        Some("http://main.test:8080/new/a?x=1"),
+        "as mod_alias: scheme and Host before the path"
+    );
+    let response = get(&site, "/see", &[("host", "main.test")]);
+    assert_eq!(
+        header(&response, "location"),
+        Some("http://main.test/there")
+    );
+    assert!(
+        text(response).contains(
+            "<p>The answer to your request is located <a href=\"http://main.test/there\">here</a>.</p>"
+        ),
+        "Apache's wording of a 303"
+    );
+}
+
+#[test]
 fn alias_maps_a_file_and_a_directory() {
     let fx = Fixture::new();
     let outside = fx.dir.path().join("outside");
