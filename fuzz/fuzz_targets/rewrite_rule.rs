@@ -128,6 +128,7 @@ fuzz_target!(|data: &[u8]| {
                 &vars,
                 &maps,
                 DirRequest {
+                    unparsed_uri: uri,
                     filename,
                     path_info,
                     query,
@@ -140,6 +141,7 @@ fuzz_target!(|data: &[u8]| {
                 &vars,
                 &maps,
                 ServerRequest {
+                    unparsed_uri: uri,
                     uri,
                     query,
                     limit_request_line: 512,

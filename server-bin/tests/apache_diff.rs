@@ -38,6 +38,10 @@ const CASE_SETS: &[&str] = &[
     "require_ip",
     "status_codes",
     "conditionals",
+    "rewrite_wordpress",
+    "rewrite_laravel",
+    "rewrite_drupal",
+    "rewrite_flags",
 ];
 
 /// The distribution's Apache.
@@ -300,6 +304,12 @@ fn run_setup(site: &Site, text: &str, file: &str) {
         match words.as_slice() {
             ["mkdir", dir] => {
                 site.mkdir(dir);
+            }
+            ["copy", from, to] => {
+                let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(from);
+                let text = fs::read(&source)
+                    .unwrap_or_else(|e| panic!("{at}: copy {}: {e}", source.display()));
+                site.write(to, text);
             }
             ["symlink", target, link] => {
                 std::os::unix::fs::symlink(target, site.path(link))
@@ -813,4 +823,24 @@ fn status_codes_are_the_ones_apache_answers() {
 #[test]
 fn conditional_requests_are_answered_as_apache_answers_them() {
     check_case_set("conditionals");
+}
+
+#[test]
+fn wordpress_htaccess_is_answered_as_apache_answers_it() {
+    check_case_set("rewrite_wordpress");
+}
+
+#[test]
+fn laravel_htaccess_is_answered_as_apache_answers_it() {
+    check_case_set("rewrite_laravel");
+}
+
+#[test]
+fn drupal_htaccess_is_answered_as_apache_answers_it() {
+    check_case_set("rewrite_drupal");
+}
+
+#[test]
+fn rewrite_flags_and_conditions_are_answered_as_apache_answers_them() {
+    check_case_set("rewrite_flags");
 }

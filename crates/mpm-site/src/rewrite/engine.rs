@@ -32,6 +32,7 @@ enum ListEnd {
 /// `request_rec` mod_rewrite changes).
 struct Pass<'a> {
     vars: &'a dyn RequestVars,
+    unparsed_uri: &'a str,
     maps: &'a Maps,
     perdir: Option<&'a str>,
     filename: String,
@@ -59,6 +60,7 @@ pub(super) fn server_pass(
     }
     let mut pass = Pass {
         vars,
+        unparsed_uri: req.unparsed_uri,
         maps,
         perdir: None,
         filename: req.uri.to_string(),
@@ -137,6 +139,7 @@ pub(super) fn dir_pass(
     }
     let mut pass = Pass {
         vars,
+        unparsed_uri: req.unparsed_uri,
         maps,
         perdir: Some(dir),
         filename: req.filename.to_string(),
@@ -462,7 +465,10 @@ impl<'a> Pass<'a> {
             let mut i = 0;
             while i < rules.len() {
                 let rule = &rules[i];
-                let Some(substituted) = self.apply_rule(rule) else {
+                let Ok(applied) = self.apply_rule(rule) else {
+                    return ListEnd::Status;
+                };
+                let Some(substituted) = applied else {
                     // A failed rule skips the rules chained to it.
                     while i < rules.len() && rules[i].flags.chain {
                         i += 1;
@@ -539,12 +545,13 @@ impl<'a> Pass<'a> {
     }
 
     /// Applies one rule: `None` when it did not match, `Some(true)` when
-    /// it substituted, `Some(false)` for a match without substitution.
-    fn apply_rule(&mut self, rule: &Rule) -> Option<bool> {
+    /// it substituted, `Some(false)` for a match without substitution;
+    /// `Err` when it refused the request (the status is set).
+    fn apply_rule(&mut self, rule: &Rule) -> Result<Option<bool>, ()> {
         let target = self.match_target();
         let rule_caps: Caps = match rule.regex.captures(&target) {
-            Some(_) if rule.negate => return None,
-            None if !rule.negate => return None,
+            Some(_) if rule.negate => return Ok(None),
+            None if !rule.negate => return Ok(None),
             Some(caps) => caps
                 .iter()
                 .map(|m| m.map(|m| m.as_str().to_string()))
@@ -568,7 +575,7 @@ impl<'a> Pass<'a> {
                     i += 1;
                 }
             } else if !rc {
-                return None;
+                return Ok(None);
             }
             vary.extend(seen);
             i += 1;
@@ -603,14 +610,42 @@ impl<'a> Pass<'a> {
             if let Some(status) = f.status {
                 self.status = status;
             }
-            return Some(false);
+            return Ok(Some(false));
         };
+        // Apache 2.4.60+ (CVE-2024-38474): a `?` produced from a request
+        // that had an encoded one (`%3f`) is refused unless the rule says
+        // [UnsafeAllow3F].
+        if !f.allow_3f
+            && newuri.contains('?')
+            && self.unparsed_uri.to_ascii_lowercase().contains("%3f")
+        {
+            self.out.error = Some(format!(
+                "Unsafe URL with %3f URL rewritten without UnsafeAllow3F (rule '{}')",
+                rule.pattern
+            ));
+            self.status = 403;
+            return Err(());
+        }
         self.filename = newuri;
         if self.perdir.is_some() && f.discard_path_info {
             self.path_info = None;
             self.out.path_info = Some(String::new());
         }
         self.split_query(f);
+        // Apache 2.4.60+: a query made with spaces or control characters
+        // is refused.
+        if self
+            .query
+            .as_deref()
+            .is_some_and(|q| q.bytes().any(|b| b <= b' ' || b == 0x7f))
+        {
+            self.out.error = Some(format!(
+                "Rewritten query string contains control characters or spaces (rule '{}')",
+                rule.pattern
+            ));
+            self.status = 403;
+            return Err(());
+        }
         if let Some(dir) = self.perdir {
             if !self.filename.starts_with('/') && absolute_uri(&self.filename).is_none() {
                 self.filename = format!("{dir}{}", self.filename);
@@ -622,20 +657,20 @@ impl<'a> Pass<'a> {
             }
             self.fully_qualify();
             self.filename = format!("proxy:{}", self.filename);
-            return Some(true);
+            return Ok(Some(true));
         }
         if let Some(code) = f.redirect {
             self.fully_qualify();
             self.status = code;
-            return Some(true);
+            return Ok(Some(true));
         }
         self.reduce_uri();
         if absolute_uri(&self.filename).is_some() {
             self.status = 302;
-            return Some(true);
+            return Ok(Some(true));
         }
         self.force_type_handler(f, &rule_caps, &cond_caps);
-        Some(true)
+        Ok(Some(true))
     }
 
     /// One condition: whether it holds, and the request headers it read.

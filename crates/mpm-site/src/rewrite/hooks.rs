@@ -64,6 +64,7 @@ impl Site {
                 &vars,
                 &cfg.maps,
                 ServerRequest {
+                    unparsed_uri: r.request_uri(),
                     uri: &path,
                     query: r.query.as_deref(),
                     limit_request_line: LIMIT_REQUEST_LINE,
@@ -125,6 +126,7 @@ impl Site {
                     &vars,
                     &host.rewrite.maps,
                     DirRequest {
+                        unparsed_uri: r.request_uri(),
                         filename: &filename,
                         path_info: &path_info,
                         query: r.query.as_deref(),

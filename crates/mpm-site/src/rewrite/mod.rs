@@ -42,6 +42,9 @@
 //!   substitution; `[R]` without `[L]` lets later rules go on; `[N]`
 //!   restarts at most `N=limit` (default 10,000) times, then 500 with a
 //!   log line; a result longer than twice `LimitRequestLine` is 500.
+//! - As Apache 2.4.60+: a substitution with a `?` for a request whose
+//!   URL had an encoded one (`%3f`) is 403 unless `[UnsafeAllow3F]`, and
+//!   a rewritten query with spaces or control characters is 403.
 //! - `[S=n]` skips, `[C]` chains, `[QSA]`/`[QSD]`/`[QSL]`, `[DPI]`,
 //!   `[E=…]` and `[CO=…]` are expanded after the substitution, `[T=…]`
 //!   and `[H=…]` are lower-cased.
@@ -120,6 +123,7 @@ struct RuleFlags {
     nocase: bool,
     no_escape: bool,
     no_subreq: bool,
+    allow_3f: bool,
     proxy: bool,
     passthrough: bool,
     qs_append: bool,
@@ -149,6 +153,7 @@ impl Default for RuleFlags {
             nocase: false,
             no_escape: false,
             no_subreq: false,
+            allow_3f: false,
             proxy: false,
             passthrough: false,
             qs_append: false,
@@ -367,6 +372,9 @@ pub struct Outcome {
 /// What a directory-context pass starts from.
 #[derive(Debug, Clone, Copy)]
 pub struct DirRequest<'a> {
+    /// The request target as sent, or as the internal redirect that led
+    /// here gave it (not decoded: `/a%3Fb?x=1`).
+    pub unparsed_uri: &'a str,
     /// The file the URL mapped to (`r->filename`).
     pub filename: &'a str,
     /// The rest of the URL past it (`r->path_info`).
@@ -384,6 +392,9 @@ pub struct DirRequest<'a> {
 /// What a server-context pass starts from.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerRequest<'a> {
+    /// The request target as sent, or as the internal redirect that led
+    /// here gave it (not decoded: `/a%3Fb?x=1`).
+    pub unparsed_uri: &'a str,
     /// The decoded URL path (`r->uri`).
     pub uri: &'a str,
     /// The query string.

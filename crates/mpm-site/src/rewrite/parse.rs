@@ -280,10 +280,11 @@ fn parse_flag(f: &mut RuleFlags, flag: &str) -> Result<(), String> {
                 .map_err(|_| format!("RewriteRule flag S={v}: the number of rules to skip must be a non-negative integer"))?;
         }
         "t" | "type" => f.content_type = Some(Template::parse(need("media/type")?)?),
-        "unsafeallow3f" | "unsafeprefixstat" => {}
+        "unsafeallow3f" => f.allow_3f = true,
+        "unsafeprefixstat" => {}
         _ => {
             return Err(format!(
-                "RewriteRule: unknown flag '{flag}' (known: B, BNP, C, CO, DPI, E, END, F, G, H, L, N, NC, NE, NS, P, PT, QSA, QSD, QSL, R, S, T)"
+                "RewriteRule: unknown flag '{flag}' (known: B, BNP, C, CO, DPI, E, END, F, G, H, L, N, NC, NE, NS, P, PT, QSA, QSD, QSL, R, S, T, UnsafeAllow3F)"
             ))
         }
     }

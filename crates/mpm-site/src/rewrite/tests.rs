@@ -91,6 +91,7 @@ fn run_server(cfg: &RewriteConfig, vars: &TableVars, uri: &str, query: Option<&s
         vars,
         &cfg.maps,
         ServerRequest {
+            unparsed_uri: uri,
             uri,
             query,
             limit_request_line: 8190,
@@ -109,6 +110,7 @@ fn run_dir(
         vars,
         &cfg.maps,
         DirRequest {
+            unparsed_uri: "/",
             filename,
             path_info,
             query,
@@ -441,6 +443,47 @@ fn last_end_skip_chain_and_next() {
 }
 
 #[test]
+fn an_encoded_question_mark_made_a_query_or_a_spaced_query_is_refused_as_apache_2_4_60_does() {
+    let cfg = server("RewriteRule ^/e/(.*)$ /x/$1 [L]");
+    let out = cfg.server_pass(
+        &site(),
+        &cfg.maps,
+        ServerRequest {
+            unparsed_uri: "/e/a%3Fb",
+            uri: "/e/a?b",
+            query: None,
+            limit_request_line: 8190,
+        },
+    );
+    assert_eq!(out.action, Action::Status(403));
+    assert!(out.error.is_some_and(|e| e.contains("UnsafeAllow3F")));
+    let cfg = server("RewriteRule ^/e/(.*)$ /x/$1 [L,UnsafeAllow3F]");
+    let out = cfg.server_pass(
+        &site(),
+        &cfg.maps,
+        ServerRequest {
+            unparsed_uri: "/e/a%3Fb",
+            uri: "/e/a?b",
+            query: None,
+            limit_request_line: 8190,
+        },
+    );
+    assert_eq!(
+        out.action,
+        Action::File {
+            path: "/srv/www/x/a".into(),
+            query: Some("b".into())
+        }
+    );
+    let cfg = server("RewriteRule ^/q/(.*)$ /x?y=$1 [L]");
+    let out = run_server(&cfg, &site(), "/q/a b", None);
+    assert_eq!(out.action, Action::Status(403));
+    assert!(out
+        .error
+        .is_some_and(|e| e.contains("control characters or spaces")));
+}
+
+#[test]
 fn a_result_longer_than_twice_the_request_line_limit_is_500() {
     let cfg = server("RewriteRule ^/(.*)$ /$1$1$1$1 [N]");
     let out = run_server(&cfg, &site(), "/abcdefgh", None);
@@ -463,10 +506,14 @@ fn escaping_back_references_with_b_and_bnp() {
     };
     assert_eq!(query.as_deref(), Some("q=a%20b"));
     let cfg = server("RewriteRule ^/s/(.*)$ /search.php?q=$1 [B=&,L]");
-    let Action::File { query, .. } = run_server(&cfg, &site(), "/s/a b&c", None).action else {
+    let Action::File { query, .. } = run_server(&cfg, &site(), "/s/a-b&c", None).action else {
         panic!("not a file")
     };
-    assert_eq!(query.as_deref(), Some("q=a b%26c"));
+    assert_eq!(
+        query.as_deref(),
+        Some("q=a-b%26c"),
+        "only the characters named are escaped"
+    );
 }
 
 #[test]
@@ -588,6 +635,7 @@ fn dir_rules_need_follow_symlinks() {
         &site(),
         &cfg.maps,
         DirRequest {
+            unparsed_uri: "/x",
             filename: "/srv/www/x",
             path_info: "",
             query: None,
