@@ -95,6 +95,8 @@
 //!   pool of kept-alive connections per backend and child; balancers
 //!   (`balancer://`) whose members' state every child shares, their
 //!   health checks and the `balancer-manager` page.
+//! - [`rewrite`]: mod_rewrite, in server context (when the URL is
+//!   mapped) and per directory (`<Directory>`, `.htaccess`).
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.

@@ -58,20 +58,16 @@ pub(super) fn server_pass(
     if !options.allow_any_uri && !req.uri.starts_with('/') {
         return Outcome::default();
     }
-    let mut pass = Pass {
+    let mut pass = Pass::new(
         vars,
-        unparsed_uri: req.unparsed_uri,
         maps,
-        perdir: None,
-        filename: req.uri.to_string(),
-        path_info: None,
-        query: req.query.map(str::to_string),
-        status: 0,
-        uri_reduced: false,
-        limit: req.limit_request_line,
-        out: Outcome::default(),
-        cookie_names: Vec::new(),
-    };
+        req.unparsed_uri,
+        None,
+        req.uri,
+        None,
+        req.query,
+        req.limit_request_line,
+    );
     let end = pass.apply_list(&cfg.rules);
     let action = match end {
         ListEnd::Unchanged => Action::None,
@@ -137,20 +133,16 @@ pub(super) fn dir_pass(
             ..Outcome::default()
         };
     }
-    let mut pass = Pass {
+    let mut pass = Pass::new(
         vars,
-        unparsed_uri: req.unparsed_uri,
         maps,
-        perdir: Some(dir),
-        filename: req.filename.to_string(),
-        path_info: Some(req.path_info.to_string()),
-        query: req.query.map(str::to_string),
-        status: 0,
-        uri_reduced: false,
-        limit: req.limit_request_line,
-        out: Outcome::default(),
-        cookie_names: Vec::new(),
-    };
+        req.unparsed_uri,
+        Some(dir),
+        req.filename,
+        Some(req.path_info),
+        req.query,
+        req.limit_request_line,
+    );
     let end = pass.apply_list(&cfg.rules);
     let action = match end {
         ListEnd::Unchanged => Action::None,
@@ -451,6 +443,35 @@ impl RequestVars for Overlay<'_, '_> {
 }
 
 impl<'a> Pass<'a> {
+    /// A pass from the request's file name (the URL path in server
+    /// context), path info and query.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        vars: &'a dyn RequestVars,
+        maps: &'a Maps,
+        unparsed_uri: &'a str,
+        perdir: Option<&'a str>,
+        filename: &str,
+        path_info: Option<&str>,
+        query: Option<&str>,
+        limit: usize,
+    ) -> Pass<'a> {
+        Pass {
+            vars,
+            unparsed_uri,
+            maps,
+            perdir,
+            filename: filename.to_string(),
+            path_info: path_info.map(str::to_string),
+            query: query.map(str::to_string),
+            status: 0,
+            uri_reduced: false,
+            limit,
+            out: Outcome::default(),
+            cookie_names: Vec::new(),
+        }
+    }
+
     fn overlay(&self) -> Overlay<'_, 'a> {
         Overlay {
             pass: self,

@@ -87,11 +87,22 @@ fn site() -> TableVars {
 }
 
 fn run_server(cfg: &RewriteConfig, vars: &TableVars, uri: &str, query: Option<&str>) -> Outcome {
+    run_server_sent(cfg, vars, uri, uri, query)
+}
+
+/// A server pass for a request sent as `unparsed_uri` (decoded: `uri`).
+fn run_server_sent(
+    cfg: &RewriteConfig,
+    vars: &TableVars,
+    unparsed_uri: &str,
+    uri: &str,
+    query: Option<&str>,
+) -> Outcome {
     cfg.server_pass(
         vars,
         &cfg.maps,
         ServerRequest {
-            unparsed_uri: uri,
+            unparsed_uri,
             uri,
             query,
             limit_request_line: 8190,
@@ -445,31 +456,12 @@ fn last_end_skip_chain_and_next() {
 #[test]
 fn an_encoded_question_mark_made_a_query_or_a_spaced_query_is_refused_as_apache_2_4_60_does() {
     let cfg = server("RewriteRule ^/e/(.*)$ /x/$1 [L]");
-    let out = cfg.server_pass(
-        &site(),
-        &cfg.maps,
-        ServerRequest {
-            unparsed_uri: "/e/a%3Fb",
-            uri: "/e/a?b",
-            query: None,
-            limit_request_line: 8190,
-        },
-    );
+    let out = run_server_sent(&cfg, &site(), "/e/a%3Fb", "/e/a?b", None);
     assert_eq!(out.action, Action::Status(403));
     assert!(out.error.is_some_and(|e| e.contains("UnsafeAllow3F")));
     let cfg = server("RewriteRule ^/e/(.*)$ /x/$1 [L,UnsafeAllow3F]");
-    let out = cfg.server_pass(
-        &site(),
-        &cfg.maps,
-        ServerRequest {
-            unparsed_uri: "/e/a%3Fb",
-            uri: "/e/a?b",
-            query: None,
-            limit_request_line: 8190,
-        },
-    );
     assert_eq!(
-        out.action,
+        run_server_sent(&cfg, &site(), "/e/a%3Fb", "/e/a?b", None).action,
         Action::File {
             path: "/srv/www/x/a".into(),
             query: Some("b".into())
@@ -819,6 +811,10 @@ fn drupal_htaccess_hides_dot_files_and_uses_the_front_controller() {
     );
 }
 
+fn patterns(cfg: &RewriteConfig) -> Vec<&str> {
+    cfg.rules().iter().map(|r| r.pattern()).collect()
+}
+
 #[test]
 fn options_inherit_merge_rules_in_order() {
     let parent = server("RewriteRule ^/p$ /parent");
@@ -835,27 +831,13 @@ fn options_inherit_merge_rules_in_order() {
         "RewriteOptions Inherit\nRewriteRule ^ /child-first",
     );
     let merged = RewriteConfig::merge(&parent, &child);
-    assert_eq!(
-        merged
-            .rules()
-            .iter()
-            .map(|r| r.pattern())
-            .collect::<Vec<_>>(),
-        ["^", "^/p$"]
-    );
+    assert_eq!(patterns(&merged), ["^", "^/p$"]);
     let child = config(
         RewriteConfig::server(),
         "RewriteOptions InheritBefore\nRewriteRule ^ /child-last",
     );
     let merged = RewriteConfig::merge(&parent, &child);
-    assert_eq!(
-        merged
-            .rules()
-            .iter()
-            .map(|r| r.pattern())
-            .collect::<Vec<_>>(),
-        ["^/p$", "^"]
-    );
+    assert_eq!(patterns(&merged), ["^/p$", "^"]);
     let down = config(
         RewriteConfig::server(),
         "RewriteEngine On\nRewriteOptions InheritDown\nRewriteRule ^/p$ /parent",
