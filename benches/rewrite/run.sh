@@ -5,6 +5,7 @@
 #
 #   benches/rewrite/run.sh [MPMD]     (default: target/release/mpmd; build it first
 #                                      with `cargo build --release -p mpmd`)
+#   KEEP=1 benches/rewrite/run.sh     keep the profiles (callgrind_annotate them)
 #
 # Two sites in a temporary directory, each served by `mpmd -X` (one
 # process, one thread: every instruction is the request's) under callgrind:
@@ -34,7 +35,7 @@ chmod 755 "$root"
 master=
 cleanup() {
   if [ -n "$master" ] && kill -0 "$master" 2>/dev/null; then kill -TERM "$master"; wait "$master" || true; fi
-  rm -rf "$root"
+  if [ -n "${KEEP:-}" ]; then echo "kept: $root (profiles in cg/)" >&2; else rm -rf "$root"; fi
 }
 trap cleanup EXIT
 

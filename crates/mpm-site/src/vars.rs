@@ -184,7 +184,7 @@ impl RequestVars for HttpVars<'_> {
     fn var(&self, name: &str) -> Option<Cow<'_, str>> {
         let secure = self.conn.is_secure();
         let owned = |s: String| Some(Cow::Owned(s));
-        match name.to_ascii_uppercase().as_str() {
+        match &*upper(name) {
             "REQUEST_URI" | "DOCUMENT_URI" => Some(Cow::Borrowed(self.path)),
             "REQUEST_FILENAME" | "SCRIPT_FILENAME" => {
                 Some(Cow::Borrowed(self.filename.unwrap_or(self.path)))
@@ -303,6 +303,16 @@ pub const KNOWN_VARS: &[&str] = &[
     "TIME_WDAY",
     "TIME_YEAR",
 ];
+
+/// `name` in upper case, without a copy when it is already (as
+/// configurations write variable names).
+pub fn upper(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(name.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
 
 /// Whether `name` is a variable [`lookup`] can answer (for an early
 /// error on a misspelt name).

@@ -353,6 +353,21 @@ fn escape_backref(text: &str, only: Option<&str>, no_plus: bool) -> String {
     out
 }
 
+/// The groups of `re`'s first match in `text` (`$0`…), or `None`: the
+/// search alone (no group positions to track) when the pattern has no
+/// groups.
+fn matched(re: &regex::Regex, text: &str) -> Option<Caps> {
+    if re.captures_len() == 1 {
+        return re.find(text).map(|m| vec![Some(m.as_str().to_string())]);
+    }
+    let caps = re.captures(text)?;
+    Some(
+        caps.iter()
+            .map(|m| m.map(|m| m.as_str().to_string()))
+            .collect(),
+    )
+}
+
 /// mod_rewrite's `compare_lexicography`: the longer string is greater;
 /// equal lengths compare byte-wise.
 fn compare_lexicography(a: &str, b: &str) -> Ordering {
@@ -397,7 +412,7 @@ struct Overlay<'p, 'a> {
 impl RequestVars for Overlay<'_, '_> {
     fn var(&self, name: &str) -> Option<Cow<'_, str>> {
         let p = self.pass;
-        match name.to_ascii_uppercase().as_str() {
+        match &*vars::upper(name) {
             "REQUEST_FILENAME" | "SCRIPT_FILENAME" => Some(Cow::Borrowed(p.filename.as_str())),
             "QUERY_STRING" => p.query.as_deref().map(Cow::Borrowed),
             "PATH_INFO" if p.perdir.is_some() => p.path_info.as_deref().map(Cow::Borrowed),
@@ -570,14 +585,16 @@ impl<'a> Pass<'a> {
     /// `Err` when it refused the request (the status is set).
     fn apply_rule(&mut self, rule: &Rule) -> Result<Option<bool>, ()> {
         let target = self.match_target();
-        let rule_caps: Caps = match rule.regex.captures(&target) {
-            Some(_) if rule.negate => return Ok(None),
-            None if !rule.negate => return Ok(None),
-            Some(caps) => caps
-                .iter()
-                .map(|m| m.map(|m| m.as_str().to_string()))
-                .collect(),
-            None => Vec::new(),
+        let rule_caps: Caps = if rule.negate {
+            if rule.regex.is_match(&target) {
+                return Ok(None);
+            }
+            Vec::new()
+        } else {
+            match matched(&rule.regex, &target) {
+                Some(caps) => caps,
+                None => return Ok(None),
+            }
         };
         let mut cond_caps: Caps = Vec::new();
         let mut vary: Vec<String> = Vec::new();
@@ -710,14 +727,10 @@ impl<'a> Pass<'a> {
                 }
             };
             match &c.kind {
-                CondTest::Regex(re) => match re.captures(&input) {
+                CondTest::Regex(re) if c.negate => re.is_match(&input),
+                CondTest::Regex(re) => match matched(re, &input) {
                     Some(caps) => {
-                        if !c.negate {
-                            *cond_caps = caps
-                                .iter()
-                                .map(|m| m.map(|m| m.as_str().to_string()))
-                                .collect();
-                        }
+                        *cond_caps = caps;
                         true
                     }
                     None => false,
