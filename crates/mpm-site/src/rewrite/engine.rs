@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    Action, CondTest, DirRequest, Outcome, Piece, RewriteConfig, RewriteMap, Rule, RuleFlags,
+    Action, CondTest, DirRequest, Fast, Outcome, Piece, RewriteConfig, RewriteMap, Rule, RuleFlags,
     ServerRequest, Template,
 };
 use crate::rewrite::Cond;
@@ -368,6 +368,22 @@ fn matched(re: &regex::Regex, text: &str) -> Option<Caps> {
     )
 }
 
+/// What the regex engine would answer for a [`Fast`] pattern on `text`
+/// (which holds no newline).
+fn fast_match(fast: &Fast, text: &str) -> Option<Caps> {
+    let whole = match fast {
+        Fast::Start => "",
+        Fast::All => text,
+        Fast::AnyChar => {
+            let c = text.chars().next()?;
+            &text[..c.len_utf8()]
+        }
+        Fast::Exact(lit) if lit == text => text,
+        Fast::Exact(_) => return None,
+    };
+    Some(vec![Some(whole.to_string())])
+}
+
 /// mod_rewrite's `compare_lexicography`: the longer string is greater;
 /// equal lengths compare byte-wise.
 fn compare_lexicography(a: &str, b: &str) -> Ordering {
@@ -586,12 +602,20 @@ impl<'a> Pass<'a> {
     fn apply_rule(&mut self, rule: &Rule) -> Result<Option<bool>, ()> {
         let target = self.match_target();
         let rule_caps: Caps = if rule.negate {
-            if rule.regex.is_match(&target) {
+            let hit = match (&rule.fast, target.contains('\n')) {
+                (Some(fast), false) => fast_match(fast, &target).is_some(),
+                _ => rule.regex.is_match(&target),
+            };
+            if hit {
                 return Ok(None);
             }
             Vec::new()
         } else {
-            match matched(&rule.regex, &target) {
+            let found = match (&rule.fast, target.contains('\n')) {
+                (Some(fast), false) => fast_match(fast, &target),
+                _ => matched(&rule.regex, &target),
+            };
+            match found {
                 Some(caps) => caps,
                 None => return Ok(None),
             }

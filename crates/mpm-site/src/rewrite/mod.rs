@@ -91,6 +91,9 @@ pub struct Rule {
     text: String,
     pattern: String,
     regex: Regex,
+    /// A shortcut for the patterns `.htaccess` files use most (`.*`, `^`,
+    /// `.`, `^literal$`): the same answer without the regex engine.
+    fast: Option<Fast>,
     negate: bool,
     subst: Option<Template>,
     flags: RuleFlags,
@@ -102,6 +105,19 @@ impl Rule {
     pub fn pattern(&self) -> &str {
         &self.pattern
     }
+}
+
+/// A pattern simple enough to be matched without the regex engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fast {
+    /// `^`: matches the empty start of anything.
+    Start,
+    /// `.*`, `^.*`, `^.*$`: the whole text (without a newline).
+    All,
+    /// `.`: the first character (not a newline).
+    AnyChar,
+    /// `^literal$`: exactly this text.
+    Exact(String),
 }
 
 /// A rule's flags.

@@ -6,7 +6,7 @@
 
 use regex::Regex;
 
-use super::{CondTest, Piece, Rule, RuleFlags, Template};
+use super::{CondTest, Fast, Piece, Rule, RuleFlags, Template};
 use crate::expr::Expr;
 
 /// One `RewriteCond TestString CondPattern [flags]`.
@@ -194,6 +194,7 @@ impl Rule {
         Ok(Rule {
             text: args.join(" "),
             pattern: pattern.clone(),
+            fast: if f.nocase { None } else { fast(p) },
             regex,
             negate,
             subst,
@@ -201,6 +202,33 @@ impl Rule {
             conds: Vec::new(),
         })
     }
+}
+
+/// The [`Fast`] form of a pattern, when it has one.
+fn fast(pattern: &str) -> Option<Fast> {
+    match pattern {
+        "^" => return Some(Fast::Start),
+        ".*" | "^.*" | "^.*$" => return Some(Fast::All),
+        "." => return Some(Fast::AnyChar),
+        _ => {}
+    }
+    let inner = pattern.strip_prefix('^')?.strip_suffix('$')?;
+    let mut lit = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let n = chars.next()?;
+                if !n.is_ascii_punctuation() {
+                    return None;
+                }
+                lit.push(n);
+            }
+            c if c.is_alphanumeric() || "/_-~,;:@&=%!'\"<>".contains(c) => lit.push(c),
+            _ => return None,
+        }
+    }
+    Some(Fast::Exact(lit))
 }
 
 fn parse_flag(f: &mut RuleFlags, flag: &str) -> Result<(), String> {

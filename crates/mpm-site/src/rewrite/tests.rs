@@ -847,6 +847,55 @@ fn options_inherit_merge_rules_in_order() {
 }
 
 #[test]
+fn the_regex_free_shortcuts_answer_as_the_regex_engine() {
+    let patterns = [
+        "^",
+        ".*",
+        "^.*",
+        "^.*$",
+        ".",
+        "^index\\.php$",
+        "^a/b-c~d$",
+        "!^x$",
+        "!.",
+    ];
+    for pattern in patterns {
+        let cfg = dir(
+            "/srv/www/",
+            &format!("RewriteEngine On\nRewriteRule {pattern} /r/$0 [L]"),
+        );
+        let negate = pattern.starts_with('!');
+        let re = crate::pcre::compile(pattern.trim_start_matches('!'), false).expect("compiles");
+        for target in [
+            "",
+            "index.php",
+            "index.phpx",
+            "a/b-c~d",
+            "x",
+            "xy",
+            "ü/x",
+            "a\nb",
+        ] {
+            let want = match re.find(target) {
+                _ if negate && re.is_match(target) => None,
+                _ if negate => Some(String::new()),
+                Some(m) => Some(m.as_str().to_string()),
+                None => None,
+            };
+            let filename = format!("/srv/www/{target}");
+            let got = match run_dir(&cfg, &site(), &filename, "", None).action {
+                Action::InternalRedirect { path, .. } => {
+                    path.strip_prefix("/r/").map(str::to_string)
+                }
+                Action::None => None,
+                other => panic!("{pattern} on {target:?}: {other:?}"),
+            };
+            assert_eq!(got, want, "{pattern} on {target:?}");
+        }
+    }
+}
+
+#[test]
 fn parse_errors_say_what_is_wrong() {
     let cases: &[(&[&str], bool, &str)] = &[
         (&["^a"], true, "pattern, a substitution"),
