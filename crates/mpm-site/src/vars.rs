@@ -343,7 +343,11 @@ pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
         };
         return found.unwrap_or(Cow::Borrowed(""));
     }
-    if name.len() > 5 && name[..5].eq_ignore_ascii_case("HTTP_") {
+    let starts = |prefix: &str| {
+        name.len() >= prefix.len()
+            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    if name.len() > 5 && starts("HTTP_") {
         if let Some(v) = vars.var(name) {
             return v;
         }
@@ -351,7 +355,7 @@ pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
             .header(&header_name(&name[5..]))
             .unwrap_or(Cow::Borrowed(""));
     }
-    if name.len() >= 4 && name[..4].eq_ignore_ascii_case("TIME") {
+    if starts("TIME") {
         if let Some(t) = time_var(&name.to_ascii_uppercase(), vars.now()) {
             return Cow::Owned(t);
         }
@@ -600,5 +604,11 @@ mod tests {
         assert_eq!(escape_path("/a b/ü?x=1#"), "/a%20b/%C3%BC%3Fx=1%23");
         assert_eq!(unescape("/a%20b%2Fc%zz"), "/a b/c%zz");
         assert!(is_known("request_uri") && is_known("HTTP:X") && !is_known("REQEST_URI"));
+        // Found by the rewrite_rule fuzz target: a name with a multi-byte
+        // character where a prefix ends.
+        let vars = table::TableVars::default();
+        assert_eq!(lookup(&vars, "REQ\u{fffd}UEST_URI"), "");
+        assert_eq!(lookup(&vars, "HTTP\u{fffd}X"), "");
+        assert_eq!(lookup(&vars, "TIM\u{fffd}"), "");
     }
 }

@@ -313,7 +313,8 @@ fn absolute_uri(uri: &str) -> Option<(usize, bool)> {
         ("wss://", true),
     ];
     SCHEMES.iter().find_map(|(s, q)| {
-        (uri.len() >= s.len() && uri[..s.len()].eq_ignore_ascii_case(s)).then_some((s.len(), *q))
+        (uri.len() >= s.len() && uri.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes()))
+            .then_some((s.len(), *q))
     })
 }
 
@@ -962,8 +963,8 @@ impl<'a> Pass<'a> {
         let f = &self.filename;
         let prefix_len = scheme.len() + 3;
         if f.len() <= prefix_len
-            || !f[..scheme.len()].eq_ignore_ascii_case(scheme)
-            || &f[scheme.len()..prefix_len] != "://"
+            || !f.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+            || &f.as_bytes()[scheme.len()..prefix_len] != b"://"
         {
             return;
         }

@@ -476,6 +476,28 @@ fn an_encoded_question_mark_made_a_query_or_a_spaced_query_is_refused_as_apache_
 }
 
 #[test]
+fn multi_byte_characters_where_a_scheme_or_prefix_would_end_are_not_a_panic() {
+    // Found by the rewrite_rule fuzz target (a lossy byte in a variable
+    // name); the same slicing read substitutions built from the URL.
+    let cfg = server("RewriteCond %{REQ\u{fffd}UEST_URI} (.+)/$\nRewriteRule ^/(.*)$ /$1 [L]");
+    assert_eq!(
+        run_server(&cfg, &site(), "/x/", None).action,
+        Action::None,
+        "an unknown variable is empty"
+    );
+    let cfg = server("RewriteRule ^/(.*)$ $1 [L]");
+    for uri in [
+        "/htt\u{e9}",
+        "/ht\u{e9}p://x/",
+        "/http\u{e9}//a",
+        "/http:/\u{e9}a",
+    ] {
+        let out = run_server(&cfg, &site(), uri, None);
+        assert_eq!(out.action, Action::Status(400), "{uri}: {out:?}");
+    }
+}
+
+#[test]
 fn a_result_longer_than_twice_the_request_line_limit_is_500() {
     let cfg = server("RewriteRule ^/(.*)$ /$1$1$1$1 [N]");
     let out = run_server(&cfg, &site(), "/abcdefgh", None);
