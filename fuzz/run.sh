@@ -46,6 +46,7 @@ dict_for() {
     case "$1" in
         config_*) echo "$fuzz_dir/config.dict" ;;
         h2_*|hpack_*) echo "$fuzz_dir/h2.dict" ;;
+        rewrite_*) echo "$fuzz_dir/rewrite.dict" ;;
         *) echo "$fuzz_dir/fuzz.dict" ;;
     esac
 }

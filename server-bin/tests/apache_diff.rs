@@ -42,6 +42,10 @@ const CASE_SETS: &[&str] = &[
     "expires_by_type",
     "compression",
     "auth_basic",
+    "rewrite_wordpress",
+    "rewrite_laravel",
+    "rewrite_drupal",
+    "rewrite_flags",
 ];
 
 /// The distribution's Apache.
@@ -304,6 +308,12 @@ fn run_setup(site: &Site, text: &str, file: &str) {
         match words.as_slice() {
             ["mkdir", dir] => {
                 site.mkdir(dir);
+            }
+            ["copy", from, to] => {
+                let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(from);
+                let text = fs::read(&source)
+                    .unwrap_or_else(|e| panic!("{at}: copy {}: {e}", source.display()));
+                site.write(to, text);
             }
             ["symlink", target, link] => {
                 std::os::unix::fs::symlink(target, site.path(link))
@@ -876,4 +886,24 @@ fn compression_is_negotiated_as_apache_negotiates_it() {
 #[test]
 fn basic_authentication_is_answered_as_apache_answers_it() {
     check_case_set("auth_basic");
+}
+
+#[test]
+fn wordpress_htaccess_is_answered_as_apache_answers_it() {
+    check_case_set("rewrite_wordpress");
+}
+
+#[test]
+fn laravel_htaccess_is_answered_as_apache_answers_it() {
+    check_case_set("rewrite_laravel");
+}
+
+#[test]
+fn drupal_htaccess_is_answered_as_apache_answers_it() {
+    check_case_set("rewrite_drupal");
+}
+
+#[test]
+fn rewrite_flags_and_conditions_are_answered_as_apache_answers_them() {
+    check_case_set("rewrite_flags");
 }

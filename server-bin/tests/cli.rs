@@ -369,11 +369,11 @@ fn loading_an_unknown_mpm_names_the_compiled_in_mpms() {
 
 #[test]
 fn loading_a_module_mpmd_lacks_names_it() {
-    let (code, err, f) = check_with("LoadModule rewrite_module modules/mod_rewrite.so");
+    let (code, err, f) = check_with("LoadModule php_module modules/libphp.so");
     assert_eq!(code, 1, "stderr: {err}");
     assert!(
         err.contains(&format!(
-            "{f}:2: Cannot load module rewrite_module: mpmd has no loadable modules"
+            "{f}:2: Cannot load module php_module: mpmd has no loadable modules"
         )),
         "stderr: {err}"
     );

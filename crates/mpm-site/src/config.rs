@@ -342,6 +342,10 @@ pub struct VirtualHost {
     /// `ServerAdmin`, kept as configured: the error pages do not show it
     /// (as Apache's without `ServerSignature EMail`).
     pub server_admin: Option<String>,
+    /// mod_rewrite in server context (`RewriteEngine`, `RewriteRule`, …
+    /// outside any section; a virtual host's merged with the main
+    /// server's as Apache merges them), with the `RewriteMap`s.
+    pub rewrite: crate::rewrite::RewriteConfig,
     /// Where `<VirtualHost>` (or, for the main server, the file) starts.
     pub origin: Origin,
 }
@@ -363,6 +367,7 @@ impl VirtualHost {
             custom_logs: Vec::new(),
             proxy: crate::proxy::ProxyConfig::default(),
             server_admin: None,
+            rewrite: crate::rewrite::RewriteConfig::server(),
             origin: Origin::default(),
         }
     }

@@ -106,6 +106,8 @@
 //!   reaper thread).
 //! - [`fcgid`]: mod_fcgid, `fcgid-script`: FastCGI processes the server
 //!   starts and keeps in a pool every serving process shares.
+//! - [`rewrite`]: mod_rewrite, in server context (when the URL is
+//!   mapped) and per directory (`<Directory>`, `.htaccess`).
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.
@@ -161,6 +163,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod remote_ip;
 pub mod require;
+pub mod rewrite;
 pub mod router;
 pub mod script;
 pub mod site;

@@ -59,9 +59,17 @@ fn translate(pattern: &str) -> Result<String, String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut in_class = false;
+    let mut depth = 0usize;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if !in_class {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
         match c {
             '\\' => {
                 let Some(&next) = chars.get(i + 1) else {
@@ -137,7 +145,19 @@ fn translate(pattern: &str) -> Result<String, String> {
             '(' if !in_class && chars.get(i + 1) == Some(&'?') => {
                 let rest: String = chars[i + 2..].iter().take(3).collect();
                 if rest.starts_with('=') || rest.starts_with('!') {
-                    return refuse("a look-ahead ((?= or (?!)");
+                    match trailing_lookahead(&chars, i, depth) {
+                        Some((text, end)) => {
+                            out.push_str(&lookahead_as_alternation(&text, rest.starts_with('!')));
+                            depth -= 1;
+                            i = end;
+                            continue;
+                        }
+                        None => {
+                            return refuse(
+                                "a look-ahead ((?= or (?!) other than one of plain text ending a top-level branch",
+                            )
+                        }
+                    }
                 }
                 if rest.starts_with("<=") || rest.starts_with("<!") {
                     return refuse("a look-behind ((?<= or (?<!)");
@@ -180,6 +200,72 @@ fn translate(pattern: &str) -> Result<String, String> {
         i += 1;
     }
     Ok(out)
+}
+
+/// A look-ahead `(?=text)` or `(?!text)` starting at `chars[at]` whose
+/// text is plain (letters, digits, escaped punctuation, `/`, `-`, `_`)
+/// and which ends a top-level branch (the pattern ends or `|` follows
+/// outside any group): its text and the index past its `)`. Only there
+/// may it consume what it looks at without changing what matches.
+fn trailing_lookahead(
+    chars: &[char],
+    at: usize,
+    depth_inside: usize,
+) -> Option<(Vec<char>, usize)> {
+    if depth_inside != 1 {
+        return None;
+    }
+    let mut i = at + 3;
+    let mut text = Vec::new();
+    loop {
+        match *chars.get(i)? {
+            ')' => break,
+            '\\' => {
+                let n = *chars.get(i + 1)?;
+                if !n.is_ascii_punctuation() {
+                    return None;
+                }
+                text.push(n);
+                i += 2;
+            }
+            c if ".[]()*+?{}|^$".contains(c) => return None,
+            c => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    let end = i + 1;
+    match chars.get(end) {
+        None | Some('|') if !text.is_empty() => Some((text, end)),
+        _ => None,
+    }
+}
+
+/// What `(?!text)` (`negative`) or `(?=text)` at the end of a branch
+/// matches, without look-around: the end, or a character that differs
+/// from `text` at some point before its end.
+fn lookahead_as_alternation(text: &[char], negative: bool) -> String {
+    let lit = |c: char| regex::escape(&c.to_string());
+    if !negative {
+        return text.iter().map(|&c| lit(c)).collect();
+    }
+    let class = |c: char| {
+        if c.is_ascii_punctuation() {
+            format!("[^\\{c}]")
+        } else {
+            format!("[^{c}]")
+        }
+    };
+    let mut inner = String::new();
+    for (k, &c) in text.iter().enumerate().rev() {
+        inner = if k == text.len() - 1 {
+            format!("(?:$|{})", class(c))
+        } else {
+            format!("(?:$|{}|{}{inner})", class(c), lit(c))
+        };
+    }
+    inner
 }
 
 /// Whether `chars[at]` ends a quantifier (`*`, `+`, `?`, `}`), so a `+`
@@ -241,8 +327,10 @@ mod tests {
     fn backtracking_only_features_are_refused_by_name() {
         for (pattern, names) in [
             (r"(a)\1", "back-reference"),
-            (r"(?=a)", "look-ahead"),
+            (r"(?=a)b", "look-ahead"),
             (r"(?!a)b", "look-ahead"),
+            (r"(x(?!a))", "look-ahead"),
+            (r"x(?!a.)", "look-ahead"),
             (r"(?<=a)b", "look-behind"),
             (r"(?>a)", "atomic"),
             (r"a*+", "possessive"),
@@ -258,6 +346,23 @@ mod tests {
             "lazy quantifiers are shared"
         );
         assert!(compile(r"(?:a)?+", false).is_err());
+    }
+
+    #[test]
+    fn a_trailing_negative_lookahead_of_plain_text_is_translated() {
+        // Drupal's .htaccess: hidden files are refused, .well-known is not.
+        let re = compile(r"/\.|^\.(?!well-known/)", false).expect("translated");
+        assert!(re.is_match(".htaccess"));
+        assert!(re.is_match(".git/config"));
+        assert!(re.is_match("sites/.hidden"));
+        assert!(re.is_match(".well-knownx"));
+        assert!(re.is_match(".well"));
+        assert!(!re.is_match(".well-known/acme-challenge/x"));
+        assert!(!re.is_match("index.php"));
+        let re = compile(r"^a(?=b)", false).expect("positive");
+        assert!(re.is_match("ab") && !re.is_match("ac"));
+        let re = compile(r"^x(?!ab)|^y", true).expect("nocase");
+        assert!(!re.is_match("XAB") && re.is_match("XAC") && re.is_match("x") && re.is_match("Y"));
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct Host {
     pub(crate) proxy: HostProxy,
     /// Whether some section of the host compresses answers.
     compresses: bool,
+    /// mod_rewrite in server context, merged with the main server's, and
+    /// the `RewriteMap`s.
+    pub(crate) rewrite: crate::rewrite::RewriteConfig,
 }
 
 impl Site {
@@ -296,6 +299,11 @@ impl Host {
             logs,
             proxy,
             compresses: false,
+            rewrite: if std::ptr::eq(vhost, main) {
+                vhost.rewrite.clone()
+            } else {
+                crate::rewrite::RewriteConfig::merge(&main.rewrite, &vhost.rewrite)
+            },
         }
         .with_compression()
     }
@@ -396,6 +404,10 @@ impl Host {
         }
         // A ScriptAlias runs a CGI script.
         if self.alias_of(path).is_some_and(|alias| alias.script) {
+            return true;
+        }
+        // A rewrite rule may send it to a backend ([P]) or anywhere.
+        if self.rewrite.enabled() || self.walks.configs().any(|c| c.rewrite.is_some()) {
             return true;
         }
         let may_choose_a_slow_handler = self.walks.configs().any(|config| {

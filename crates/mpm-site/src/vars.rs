@@ -102,6 +102,158 @@ pub trait RequestVars {
     }
 }
 
+/// [`RequestVars`] over a request in flight: its head and connection,
+/// with what the site has decided so far (the file it maps to, the
+/// document root, the environment). Each stage that evaluates an
+/// expression or runs rewrite rules fills one; fields it does not know
+/// yet stay `None`.
+pub struct HttpVars<'a> {
+    /// The request's method.
+    pub method: &'a http::Method,
+    /// The request target as sent (`/a%20b?x=1`).
+    pub target: &'a http::Uri,
+    /// The protocol version.
+    pub version: http::Version,
+    /// The request's header fields.
+    pub headers: &'a http::HeaderMap,
+    /// The connection.
+    pub conn: &'a mpm_core::ConnInfo,
+    /// The decoded URL path (`REQUEST_URI`, `DOCUMENT_URI`).
+    pub path: &'a str,
+    /// The query string, when the stages so far changed it (else the
+    /// target's).
+    pub query: Option<Option<&'a str>>,
+    /// The file the URL maps to (`REQUEST_FILENAME`, `SCRIPT_FILENAME`);
+    /// `None` before the mapping, when Apache gives the URL path.
+    pub filename: Option<&'a str>,
+    /// The rest of the URL past the file (`PATH_INFO`).
+    pub path_info: Option<&'a str>,
+    /// `DocumentRoot` of the host.
+    pub document_root: &'a str,
+    /// The host's `ServerName` (used when the request names no host).
+    pub server_name: &'a str,
+    /// `ServerAdmin`.
+    pub server_admin: &'a str,
+    /// The `Server` banner (`SERVER_SOFTWARE`).
+    pub server_software: &'a str,
+    /// The authenticated user (`REMOTE_USER`).
+    pub remote_user: Option<&'a str>,
+    /// The handler chosen so far (`HANDLER`).
+    pub handler: Option<&'a str>,
+    /// The environment variables of the request (`SetEnv`, `[E=]`).
+    pub env: &'a crate::pipeline::Table,
+    /// The response's header fields, once there is a response.
+    pub response: Option<&'a http::HeaderMap>,
+    /// Whether this is an internal redirect's or a sub-request's pass
+    /// (`IS_SUBREQ` is `true` only for a sub-request).
+    pub is_subrequest: bool,
+}
+
+impl<'a> HttpVars<'a> {
+    /// The `Host` header's name and port (`UseCanonicalName Off`): the
+    /// name the client asked for, else `ServerName`.
+    fn host_and_port(&self) -> (Cow<'a, str>, Option<u16>) {
+        let host = self
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| self.target.authority().map(|a| a.as_str()));
+        let Some(host) = host.filter(|h| !h.is_empty()) else {
+            return (Cow::Borrowed(self.server_name), None);
+        };
+        let (name, port) = match host.rfind(':') {
+            Some(i) if !host[i..].contains(']') => (&host[..i], host[i + 1..].parse().ok()),
+            _ => (host, None),
+        };
+        (Cow::Owned(name.to_ascii_lowercase()), port)
+    }
+
+    fn header_text(&self, name: &str) -> Option<Cow<'a, str>> {
+        let mut values = self.headers.get_all(name).iter();
+        let first = values.next()?;
+        let mut text = String::from_utf8_lossy(first.as_bytes()).into_owned();
+        for v in values {
+            text.push_str(", ");
+            text.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        }
+        Some(Cow::Owned(text))
+    }
+}
+
+impl RequestVars for HttpVars<'_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        let secure = self.conn.is_secure();
+        let owned = |s: String| Some(Cow::Owned(s));
+        match &*upper(name) {
+            "REQUEST_URI" | "DOCUMENT_URI" => Some(Cow::Borrowed(self.path)),
+            "REQUEST_FILENAME" | "SCRIPT_FILENAME" => {
+                Some(Cow::Borrowed(self.filename.unwrap_or(self.path)))
+            }
+            "QUERY_STRING" => self
+                .query
+                .unwrap_or_else(|| self.target.query())
+                .map(Cow::Borrowed),
+            "PATH_INFO" => self.path_info.map(Cow::Borrowed),
+            "REQUEST_METHOD" => Some(Cow::Borrowed(self.method.as_str())),
+            "REQUEST_SCHEME" => Some(Cow::Borrowed(if secure { "https" } else { "http" })),
+            "HTTPS" => Some(Cow::Borrowed(if secure { "on" } else { "off" })),
+            "SERVER_PROTOCOL" => owned(format!("{:?}", self.version)),
+            "THE_REQUEST" => owned(format!(
+                "{} {} {:?}",
+                self.method,
+                self.target.path_and_query().map_or("/", |p| p.as_str()),
+                self.version
+            )),
+            "REMOTE_ADDR" => {
+                owned(mpm_core::net::ipnet::canonical_ip(self.conn.peer.ip()).to_string())
+            }
+            "REMOTE_HOST" => owned(self.conn.peer.ip().to_string()),
+            "REMOTE_PORT" => owned(self.conn.peer.port().to_string()),
+            "CONN_REMOTE_ADDR" => owned(self.conn.socket_peer().ip().to_string()),
+            "REMOTE_USER" => self.remote_user.map(Cow::Borrowed),
+            "SERVER_ADDR" => owned(self.conn.local.ip().to_string()),
+            "SERVER_NAME" => Some(self.host_and_port().0),
+            "SERVER_PORT" => {
+                let default = if secure { 443 } else { 80 };
+                owned(self.host_and_port().1.unwrap_or(default).to_string())
+            }
+            "SERVER_ADMIN" => Some(Cow::Borrowed(self.server_admin)),
+            "SERVER_SOFTWARE" => Some(Cow::Borrowed(self.server_software)),
+            "DOCUMENT_ROOT" | "CONTEXT_DOCUMENT_ROOT" => Some(Cow::Borrowed(self.document_root)),
+            "CONTEXT_PREFIX" => Some(Cow::Borrowed("")),
+            "HANDLER" => self.handler.map(Cow::Borrowed),
+            "IS_SUBREQ" => Some(Cow::Borrowed(if self.is_subrequest {
+                "true"
+            } else {
+                "false"
+            })),
+            "IPV6" => Some(Cow::Borrowed(
+                if mpm_core::net::ipnet::canonical_ip(self.conn.peer.ip()).is_ipv6() {
+                    "on"
+                } else {
+                    "off"
+                },
+            )),
+            "API_VERSION" => Some(Cow::Borrowed("20120211:0")),
+            "CONTENT_TYPE" => self.header_text("content-type"),
+            _ => None,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.header_text(name)
+    }
+
+    fn resp_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        let v = self.response?.get(name)?;
+        Some(String::from_utf8_lossy(v.as_bytes()))
+    }
+
+    fn env(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.env.get(name).map(Cow::Borrowed)
+    }
+}
+
 /// The server variables a name may take in both languages (besides
 /// `HTTP_*`, `HTTP:…`, `ENV:…`, `SSL:…`), so an expression naming
 /// another is refused when the configuration is read.
@@ -152,6 +304,16 @@ pub const KNOWN_VARS: &[&str] = &[
     "TIME_YEAR",
 ];
 
+/// `name` in upper case, without a copy when it is already (as
+/// configurations write variable names).
+pub fn upper(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(name.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
 /// Whether `name` is a variable [`lookup`] can answer (for an early
 /// error on a misspelt name).
 pub fn is_known(name: &str) -> bool {
@@ -166,7 +328,8 @@ pub fn is_known(name: &str) -> bool {
 
 /// The value of `%{name}`, read through `vars`: `HTTP:Header` and
 /// `HTTP_HEADER_NAME` (underscores for dashes) are request headers,
-/// `ENV:name` an environment variable, the `TIME*` family the current
+/// `ENV:name` an environment variable of the request (else of the
+/// process, as mod_rewrite looks), the `TIME*` family the current
 /// time in UTC, anything else [`RequestVars::var`]. Unset is empty.
 pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
     if let Some((prefix, rest)) = name.split_once(':') {
@@ -174,25 +337,48 @@ pub fn lookup<'a>(vars: &'a dyn RequestVars, name: &str) -> Cow<'a, str> {
             vars.header(rest)
         } else if prefix.eq_ignore_ascii_case("ENV") {
             vars.env(rest)
+                .or_else(|| std::env::var(rest).ok().map(Cow::Owned))
         } else {
             vars.var(name)
         };
         return found.unwrap_or(Cow::Borrowed(""));
     }
-    if name.len() > 5 && name[..5].eq_ignore_ascii_case("HTTP_") {
+    let starts = |prefix: &str| {
+        name.len() >= prefix.len()
+            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    if name.len() > 5 && starts("HTTP_") {
         if let Some(v) = vars.var(name) {
             return v;
         }
         return vars
-            .header(&name[5..].replace('_', "-"))
+            .header(&header_name(&name[5..]))
             .unwrap_or(Cow::Borrowed(""));
     }
-    if name.len() >= 4 && name[..4].eq_ignore_ascii_case("TIME") {
+    if starts("TIME") {
         if let Some(t) = time_var(&name.to_ascii_uppercase(), vars.now()) {
             return Cow::Owned(t);
         }
     }
     vars.var(name).unwrap_or(Cow::Borrowed(""))
+}
+
+/// `USER_AGENT` as the header's usual spelling, `User-Agent`.
+fn header_name(var: &str) -> String {
+    let mut out = String::with_capacity(var.len());
+    let mut start = true;
+    for c in var.chars() {
+        if c == '_' {
+            out.push('-');
+            start = true;
+        } else if start {
+            out.push(c.to_ascii_uppercase());
+            start = false;
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 /// `TIME`, `TIME_YEAR`, … for the moment `now`, as mod_rewrite writes
@@ -216,7 +402,7 @@ fn time_var(name: &str, now: SystemTime) -> Option<String> {
 }
 
 /// What `ap_escape_uri` leaves as it is: letters, digits and
-/// `$-_.+!*'(),:@&=/~`.
+/// `$-_.+!*'(),:;@&=/~`.
 const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'$')
     .remove(b'-')
@@ -230,6 +416,7 @@ const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b')')
     .remove(b',')
     .remove(b':')
+    .remove(b';')
     .remove(b'@')
     .remove(b'&')
     .remove(b'=')
@@ -352,9 +539,76 @@ mod tests {
     }
 
     #[test]
+    fn http_vars_read_a_request_as_apache_names_it() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "host",
+            http::HeaderValue::from_static("WWW.Example.org:8080"),
+        );
+        headers.append("accept", http::HeaderValue::from_static("a"));
+        headers.append("accept", http::HeaderValue::from_static("b"));
+        let target: http::Uri = "/a%20b?x=1".parse().expect("uri");
+        let conn = mpm_core::ConnInfo {
+            peer: "[::ffff:192.0.2.7]:5000".parse().expect("peer"),
+            local: "127.0.0.1:8080".parse().expect("local"),
+            listener: 0,
+            listen_addr: std::sync::Arc::from("*:8080"),
+            tls: None,
+            proxied: None,
+        };
+        let mut env = crate::pipeline::Table::default();
+        env.set("APP", "1");
+        let vars = HttpVars {
+            method: &http::Method::GET,
+            target: &target,
+            version: http::Version::HTTP_11,
+            headers: &headers,
+            conn: &conn,
+            path: "/a b",
+            query: None,
+            filename: None,
+            path_info: None,
+            document_root: "/srv/www",
+            server_name: "example.org",
+            server_admin: "root@example.org",
+            server_software: "mpmd",
+            remote_user: None,
+            handler: None,
+            env: &env,
+            response: None,
+            is_subrequest: false,
+        };
+        for (name, want) in [
+            ("REQUEST_URI", "/a b"),
+            ("REQUEST_FILENAME", "/a b"),
+            ("QUERY_STRING", "x=1"),
+            ("THE_REQUEST", "GET /a%20b?x=1 HTTP/1.1"),
+            ("SERVER_NAME", "www.example.org"),
+            ("SERVER_PORT", "8080"),
+            ("REMOTE_ADDR", "192.0.2.7"),
+            ("HTTPS", "off"),
+            ("REQUEST_SCHEME", "http"),
+            ("HTTP_ACCEPT", "a, b"),
+            ("HTTP:Host", "WWW.Example.org:8080"),
+            ("ENV:APP", "1"),
+            ("DOCUMENT_ROOT", "/srv/www"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("IS_SUBREQ", "false"),
+        ] {
+            assert_eq!(lookup(&vars, name), want, "{name}");
+        }
+    }
+
+    #[test]
     fn escape_and_unescape_follow_apache() {
         assert_eq!(escape_path("/a b/ü?x=1#"), "/a%20b/%C3%BC%3Fx=1%23");
         assert_eq!(unescape("/a%20b%2Fc%zz"), "/a b/c%zz");
         assert!(is_known("request_uri") && is_known("HTTP:X") && !is_known("REQEST_URI"));
+        // Found by the rewrite_rule fuzz target: a name with a multi-byte
+        // character where a prefix ends.
+        let vars = table::TableVars::default();
+        assert_eq!(lookup(&vars, "REQ\u{fffd}UEST_URI"), "");
+        assert_eq!(lookup(&vars, "HTTP\u{fffd}X"), "");
+        assert_eq!(lookup(&vars, "TIM\u{fffd}"), "");
     }
 }

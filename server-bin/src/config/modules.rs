@@ -37,6 +37,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("ssl_module", "mod_ssl.c"),
     ("file_cache_module", "mod_file_cache.c"),
     ("remoteip_module", "mod_remoteip.c"),
+    ("rewrite_module", "mod_rewrite.c"),
     ("proxy_module", "mod_proxy.c"),
     ("proxy_http_module", "mod_proxy_http.c"),
     ("proxy_wstunnel_module", "mod_proxy_wstunnel.c"),
@@ -159,7 +160,9 @@ mod tests {
         assert!(is_present("proxy_hcheck_module", &compiled, None));
         assert!(is_present("http2_module", &compiled, None));
         assert!(is_present("mod_http2.c", &compiled, None));
-        assert!(!is_present("rewrite_module", &compiled, None));
+        assert!(is_present("rewrite_module", &compiled, None));
+        assert!(is_present("mod_rewrite.c", &compiled, None));
+        assert!(!is_present("nothing_module", &compiled, None));
         let compiled = ["event", "worker", "prefork", "single"];
         assert!(is_present("event.c", &compiled, None));
         assert!(

@@ -843,8 +843,8 @@ fn load_module_choices_and_errors() {
         e.contains("not compiled into mpmd; compiled in: single, prefork"),
         "{e}"
     );
-    let e = err("Listen 80\nLoadModule rewrite_module modules/mod_rewrite.so\n");
-    assert!(e.starts_with("httpd.conf:2: Cannot load module rewrite_module: mpmd has no loadable modules; compiled in: core_module"), "{e}");
+    let e = err("Listen 80\nLoadModule php_module modules/libphp.so\n");
+    assert!(e.starts_with("httpd.conf:2: Cannot load module php_module: mpmd has no loadable modules; compiled in: core_module"), "{e}");
     let cfg = ok("Listen 80\nLoadModule alias_module modules/mod_alias.so\n");
     assert!(cfg.warnings[0]
         .ends_with("httpd.conf:2: module alias_module is built-in and can't be loaded"));

@@ -37,7 +37,11 @@
 //!
 //! A variable name Apache does not know is refused at parse time, as is
 //! an unknown function or operator.
+//!
+//! An [`Expr`] is a [`Condition`](crate::pipeline::Condition) of the
+//! request pipeline: `<If>` sections can hold one.
 
+mod condition;
 mod parse;
 
 use std::borrow::Cow;

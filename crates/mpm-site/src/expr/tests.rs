@@ -117,7 +117,7 @@ fn errors_say_what_and_where() {
         ("%{HTTP_HOST} ==", 15, "value at the end"),
         ("%{NOPE} == 'x'", 0, "unknown variable 'NOPE'"),
         ("%{HTTP_HOST} =~ /(a/", 16, "not valid"),
-        ("%{HTTP_HOST} =~ /(?=a)/", 16, "look-ahead"),
+        ("%{HTTP_HOST} =~ /(?<=a)/", 16, "look-behind"),
         (
             "'a' == 'b' 'c'",
             11,

@@ -61,6 +61,10 @@ pub struct DirConfig {
     /// ([`crate::filters`]): merged by each module's own rule
     /// ([`FilterConfig::merged`](crate::filters::FilterConfig::merged)).
     pub filters: crate::filters::FilterConfig,
+    /// mod_rewrite's per-directory configuration (`RewriteEngine`,
+    /// `RewriteRule`, … in a `<Directory>` or `.htaccess`), merged as
+    /// Apache merges it ([`RewriteConfig::merge`](crate::rewrite::RewriteConfig::merge)).
+    pub rewrite: Option<Arc<crate::rewrite::RewriteConfig>>,
     /// Sections written inside this one (or at server level): `<Files>`,
     /// `<FilesMatch>` and `<If>`/`<ElseIf>`/`<Else>`, in file order.
     /// Concatenated by the merge, as Apache's `sec_file` and `sec_if`: the
@@ -258,6 +262,7 @@ impl DirConfig {
         replace(&mut self.force_type, &over.force_type);
         replace(&mut self.allow_override, &over.allow_override);
         replace(&mut self.allow_override_list, &over.allow_override_list);
+        crate::rewrite::merge_dir(&mut self.rewrite, &over.rewrite);
         append(&mut self.nested, &over.nested);
         append(&mut self.error_documents, &over.error_documents);
         replace(&mut self.server_signature, &over.server_signature);

@@ -232,6 +232,9 @@ impl Site {
     /// `Redirect` (answered at once) and `Alias` (or `ScriptAlias`, whose
     /// files get the `cgi-script` handler), else the `DocumentRoot`.
     pub fn translate_name(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
+        if self.rewrite_translate(host, r)? {
+            return Ok(());
+        }
         if host.proxy.takes(&r.uri) {
             r.handler = Some(HandlerName::ProxyServer);
             return Ok(());
@@ -646,7 +649,8 @@ impl Site {
     /// it, the first `DirectoryIndex` file there is served in its place;
     /// where nothing is there, the `FallbackResource` is.
     pub fn fixups(&self, host: &Host, r: &mut RequestState<'_>) -> Step {
-        let _ = host;
+        // mod_rewrite's fixup runs first (APR_HOOK_FIRST), as in Apache.
+        self.rewrite_fixups(host, r)?;
         let dir = r.dir.clone();
         for edit in &dir.env {
             edit.apply(r);
@@ -714,8 +718,15 @@ impl Site {
                 static_files::default_handler(r, &self.cache, &self.access_file_name, signature)
             }
             Some(HandlerName::ProxyServer) => {
-                let Some(route) = host.proxy.route(&r.uri, r.query.as_deref()) else {
-                    return Err(Exit::Status(StatusCode::NOT_FOUND));
+                let route = match r.notes.get(crate::rewrite::PROXY_NOTE) {
+                    Some(url) => host.proxy.route_url(url).map_err(|e| {
+                        log::error!("[client {}] mod_rewrite [P]: {e}", r.conn.peer.ip());
+                        Exit::Status(StatusCode::BAD_GATEWAY)
+                    })?,
+                    None => host
+                        .proxy
+                        .route(&r.uri, r.query.as_deref())
+                        .ok_or(Exit::Status(StatusCode::NOT_FOUND))?,
                 };
                 let facts = crate::proxy::ServerFacts {
                     server_name: &host.server_name,

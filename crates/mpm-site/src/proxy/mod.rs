@@ -159,6 +159,9 @@ struct Rule {
 pub struct HostProxy {
     cfg: ProxyConfig,
     rules: Vec<Rule>,
+    /// Workers for URLs no rule names (mod_rewrite's `[P]`), one per
+    /// backend address, made on first use.
+    by_address: std::sync::Mutex<HashMap<String, Arc<Worker>>>,
 }
 
 /// Where a request goes: a backend, and the path and query it is asked
@@ -214,7 +217,54 @@ impl HostProxy {
         HostProxy {
             cfg: cfg.clone(),
             rules,
+            by_address: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Where a request for the absolute `url` (`http://host:port/path?query`)
+    /// goes: mod_rewrite's `[P]`. Its backend's connections are pooled as
+    /// a `ProxyPass` rule's (the host's `ProxyTimeout`, default
+    /// parameters).
+    pub fn route_url(&self, url: &str) -> Result<Route, String> {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let parsed = config::BackendUrl::parse(base)?;
+        let mut target = if parsed.path.is_empty() {
+            "/".to_string()
+        } else {
+            parsed.path.clone()
+        };
+        if let Some(q) = query {
+            target.push('?');
+            target.push_str(q);
+        }
+        let key = format!(
+            "{}://[{}]:{}{}",
+            parsed.scheme.as_str(),
+            parsed.host,
+            parsed.port,
+            parsed
+                .unix
+                .as_ref()
+                .map_or(String::new(), |p| format!(" unix:{}", p.display()))
+        );
+        let mut workers = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
+        let worker = workers
+            .entry(key)
+            .or_insert_with(|| {
+                let address = config::BackendUrl {
+                    path: String::new(),
+                    ..parsed
+                };
+                Arc::new(Worker::new(WorkerConfig::new(address), self.cfg.timeout))
+            })
+            .clone();
+        Ok(Route {
+            upstream: RouteTo::Worker(worker),
+            target,
+        })
     }
 
     /// Whether a request for the normalised `path` goes to a backend.

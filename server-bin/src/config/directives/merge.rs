@@ -157,6 +157,7 @@ fn finish_host(
         // Merged by the caller (`proxy::merged`): it needs the main
         // server's settings as written.
         proxy: Default::default(),
+        rewrite: host.rewrite.clone(),
         origin: host.origin.clone(),
     })
 }

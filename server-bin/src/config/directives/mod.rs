@@ -48,6 +48,8 @@
 //!   and the trusted proxies;
 //! - [`h2`]: the core's `Protocols`, `ProtocolsHonorOrder` and
 //!   mod_http2's `H2*`;
+//! - [`rewrite`]: mod_rewrite's: `RewriteEngine`, `RewriteRule`,
+//!   `RewriteCond`, `RewriteBase`, `RewriteOptions`, `RewriteMap`;
 //! - [`proxy`]: mod_proxy's: `ProxyPass`, `ProxyPassMatch`,
 //!   `ProxyPassReverse*` and the proxy's settings;
 //! - [`filters`]: mod_headers, mod_expires, and the compressing output
@@ -101,6 +103,7 @@ mod mpm_common;
 mod protocol;
 mod proxy;
 mod remoteip;
+mod rewrite;
 mod server;
 mod server_wide;
 mod site;
@@ -589,6 +592,7 @@ impl<'a> Loader<'a> {
             filters::directive,
             fcgid::directive,
             h2::directive,
+            rewrite::directive,
         ];
         for family in families {
             if let Some(applied) = family(&mut self.state, d) {

@@ -95,6 +95,9 @@ pub(super) struct Host {
     pub(super) proxy: ProxyHost,
     /// `Protocols`, `ProtocolsHonorOrder`, `H2Direct`, `H2Upgrade`.
     pub(super) protocols: ProtocolSettings,
+    /// mod_rewrite in server context, as written here (merged with the
+    /// main server's by the site).
+    pub(super) rewrite: mpm_site::rewrite::RewriteConfig,
     pub(super) origin: Origin,
 }
 

@@ -1,0 +1,1055 @@
+//! Running a rule list against one request: Apache's
+//! `apply_rewrite_list`, `apply_rewrite_rule`, `apply_rewrite_cond`,
+//! `do_expand` and what `hook_uri2file` / `hook_fixup` make of the
+//! result, over a [`RequestVars`] instead of a `request_rec`.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{
+    Action, CondTest, DirRequest, Fast, Outcome, Piece, RewriteConfig, RewriteMap, Rule, RuleFlags,
+    ServerRequest, Template,
+};
+use crate::rewrite::Cond;
+use crate::utc_time::UtcTime;
+use crate::vars::{self, FileFacts, RequestVars};
+
+type Maps = HashMap<String, Arc<RewriteMap>>;
+type Caps = Vec<Option<String>>;
+
+/// How a rule list ended (Apache's `ACTION_*`).
+enum ListEnd {
+    Unchanged,
+    Changed { no_escape: bool },
+    Status,
+}
+
+/// The state one pass carries from rule to rule (the fields of
+/// `request_rec` mod_rewrite changes).
+struct Pass<'a> {
+    vars: &'a dyn RequestVars,
+    unparsed_uri: &'a str,
+    maps: &'a Maps,
+    perdir: Option<&'a str>,
+    filename: String,
+    path_info: Option<String>,
+    query: Option<String>,
+    status: u16,
+    uri_reduced: bool,
+    limit: usize,
+    out: Outcome,
+    cookie_names: Vec<String>,
+}
+
+pub(super) fn server_pass(
+    cfg: &RewriteConfig,
+    vars: &dyn RequestVars,
+    maps: &Maps,
+    req: ServerRequest<'_>,
+) -> Outcome {
+    if !cfg.enabled() || cfg.rules.is_empty() {
+        return Outcome::default();
+    }
+    let options = cfg.options.unwrap_or_default();
+    if !options.allow_any_uri && !req.uri.starts_with('/') {
+        return Outcome::default();
+    }
+    let mut pass = Pass::new(
+        vars,
+        maps,
+        req.unparsed_uri,
+        None,
+        req.uri,
+        None,
+        req.query,
+        req.limit_request_line,
+    );
+    let end = pass.apply_list(&cfg.rules);
+    let action = match end {
+        ListEnd::Unchanged => Action::None,
+        ListEnd::Status => Action::Status(pass.status),
+        ListEnd::Changed { no_escape } => {
+            let f = std::mem::take(&mut pass.filename);
+            if let Some(url) = f.strip_prefix("proxy:") {
+                proxy_action(url, pass.query.as_deref(), no_escape)
+            } else if let Some(skip) = absolute_uri(&f).map(|a| a.0) {
+                redirect_action(&f, skip, &pass, req.query, no_escape)
+            } else if let Some(path) = f.strip_prefix("passthrough:") {
+                Action::Uri {
+                    path: path.to_string(),
+                    query: pass.query.clone(),
+                }
+            } else if !f.starts_with('/') {
+                pass.out.error = Some(format!(
+                    "mod_rewrite: the rewritten path '{f}' is neither a local path nor a URL; make the substitution start with '/'"
+                ));
+                Action::Status(400)
+            } else {
+                let path = if pass.uri_reduced || !prefix_exists(vars, &f) {
+                    let root = vars::lookup(vars, "DOCUMENT_ROOT");
+                    format!("{}{f}", root.trim_end_matches('/'))
+                } else {
+                    f
+                };
+                Action::File {
+                    path,
+                    query: pass.query.clone(),
+                }
+            }
+        }
+    };
+    pass.out.action = action;
+    pass.out
+}
+
+pub(super) fn dir_pass(
+    cfg: &RewriteConfig,
+    vars: &dyn RequestVars,
+    maps: &Maps,
+    req: DirRequest<'_>,
+) -> Outcome {
+    let Some(dir) = cfg.directory.as_deref() else {
+        return Outcome::default();
+    };
+    if !cfg.enabled() || cfg.rules.is_empty() {
+        return Outcome::default();
+    }
+    let options = cfg.options.unwrap_or_default();
+    // The directory named without its slash is mod_dir's to redirect.
+    if !options.allow_no_slash && dir.strip_suffix('/') == Some(req.filename) {
+        return Outcome::default();
+    }
+    if !req.symlinks_allowed {
+        return Outcome {
+            action: Action::Status(403),
+            error: Some(format!(
+                "Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions: {}",
+                req.filename
+            )),
+            ..Outcome::default()
+        };
+    }
+    let mut pass = Pass::new(
+        vars,
+        maps,
+        req.unparsed_uri,
+        Some(dir),
+        req.filename,
+        Some(req.path_info),
+        req.query,
+        req.limit_request_line,
+    );
+    let end = pass.apply_list(&cfg.rules);
+    let action = match end {
+        ListEnd::Unchanged => Action::None,
+        ListEnd::Status => Action::Status(pass.status),
+        ListEnd::Changed { no_escape } => {
+            let mut f = std::mem::take(&mut pass.filename);
+            if let Some(url) = f.strip_prefix("proxy:") {
+                let mut url = url.to_string();
+                if let Some(q) = &pass.query {
+                    url.push('?');
+                    url.push_str(q);
+                }
+                Action::Proxy { url }
+            } else if let Some(skip) = absolute_uri(&f).map(|a| a.0) {
+                if let Some(base) = cfg.base.as_deref() {
+                    // Replace the directory by the base URL after the host.
+                    if let Some(slash) = f[skip..].find('/').map(|i| skip + i + 1) {
+                        if slash < f.len() {
+                            let rest = &f[slash..];
+                            let replaced = subst_prefix_path(
+                                rest,
+                                dir.strip_prefix('/').unwrap_or(dir),
+                                base.get(1..).unwrap_or(""),
+                            );
+                            if replaced != rest {
+                                f = format!("{}{replaced}", &f[..slash]);
+                            }
+                        }
+                    }
+                }
+                redirect_action(&f, skip, &pass, req.query, no_escape)
+            } else {
+                if let Some(rest) = f.strip_prefix("passthrough:") {
+                    f = rest.to_string();
+                }
+                if !f.starts_with('/') {
+                    pass.out.error = Some(format!(
+                        "mod_rewrite: the rewritten path '{f}' in {dir} is neither a local path nor a URL"
+                    ));
+                    Action::Status(400)
+                } else if f == req.filename {
+                    // Rewritten to where it started: no internal redirect
+                    // (that would loop), but the query string stays changed.
+                    if pass.query.as_deref() != req.query {
+                        pass.out.query = Some(pass.query.clone());
+                    }
+                    Action::None
+                } else {
+                    let before = f.clone();
+                    if let Some(base) = cfg.base.as_deref() {
+                        f = subst_prefix_path(&f, dir, base);
+                    } else {
+                        let root = vars::lookup(vars, "DOCUMENT_ROOT");
+                        let root = root.trim_end_matches('/');
+                        if !root.is_empty()
+                            && f.starts_with(root)
+                            && f[root.len()..].starts_with('/')
+                        {
+                            f = f[root.len()..].to_string();
+                        }
+                    }
+                    if f == before && !options.ignore_context_info {
+                        let ctx_root = vars::lookup(vars, "CONTEXT_DOCUMENT_ROOT");
+                        let ctx_prefix = vars::lookup(vars, "CONTEXT_PREFIX");
+                        if !ctx_root.is_empty() && !ctx_prefix.is_empty() {
+                            f = subst_prefix_path(&f, &ctx_root, &ctx_prefix);
+                        }
+                    }
+                    Action::InternalRedirect {
+                        path: f,
+                        query: pass.query.clone(),
+                    }
+                }
+            }
+        }
+    };
+    pass.out.action = action;
+    pass.out
+}
+
+fn proxy_action(url: &str, query: Option<&str>, no_escape: bool) -> Action {
+    let mut url = match absolute_uri(url) {
+        Some((skip, _)) if !no_escape => escape_absolute_uri(url, skip),
+        _ => url.to_string(),
+    };
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    Action::Proxy { url }
+}
+
+fn redirect_action(
+    f: &str,
+    skip: usize,
+    pass: &Pass<'_>,
+    original_query: Option<&str>,
+    no_escape: bool,
+) -> Action {
+    let mut location = if no_escape {
+        f.to_string()
+    } else {
+        escape_absolute_uri(f, skip)
+    };
+    if let Some(q) = &pass.query {
+        location.push('?');
+        if no_escape || original_query == Some(q.as_str()) {
+            location.push_str(q);
+        } else {
+            location.push_str(&vars::escape_path(q));
+        }
+    }
+    let status = if (300..400).contains(&pass.status) {
+        pass.status
+    } else {
+        302
+    };
+    Action::Redirect { location, status }
+}
+
+/// Whether the first segment of `path` exists (`/srv` of
+/// `/srv/www/x`): a result that names an existing top directory is a
+/// file path, anything else is below the document root.
+fn prefix_exists(vars: &dyn RequestVars, path: &str) -> bool {
+    let first = path[1..].split('/').next().unwrap_or("");
+    !first.is_empty() && vars.file(&format!("/{first}")).is_some()
+}
+
+/// `input` with the directory `prefix` (trailing `/` optional) replaced
+/// by `subst` (given a trailing `/`), when `input` is below it.
+fn subst_prefix_path(input: &str, prefix: &str, subst: &str) -> String {
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    match input.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
+        Some(rest) => {
+            let mut out = subst.to_string();
+            if !out.is_empty() && !out.ends_with('/') {
+                out.push('/');
+            }
+            out.push_str(rest);
+            out
+        }
+        None => input.to_string(),
+    }
+}
+
+/// The schemes mod_rewrite takes as an absolute URL: the length of
+/// `scheme://` (or `scheme:`) and whether a query string belongs to it.
+fn absolute_uri(uri: &str) -> Option<(usize, bool)> {
+    if uri.starts_with('/') || uri.len() <= 5 {
+        return None;
+    }
+    const SCHEMES: &[(&str, bool)] = &[
+        ("ajp://", true),
+        ("balancer://", true),
+        ("ftp://", false),
+        ("fcgi://", true),
+        ("gopher://", false),
+        ("http://", true),
+        ("https://", true),
+        ("h2://", true),
+        ("h2c://", true),
+        ("ldap://", false),
+        ("mailto:", true),
+        ("news:", false),
+        ("nntp://", false),
+        ("scgi://", true),
+        ("ws://", true),
+        ("wss://", true),
+    ];
+    SCHEMES.iter().find_map(|(s, q)| {
+        (uri.len() >= s.len() && uri.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes()))
+            .then_some((s.len(), *q))
+    })
+}
+
+/// An absolute URL with its path (after the host) escaped.
+fn escape_absolute_uri(uri: &str, skip: usize) -> String {
+    let mut cut = skip;
+    if uri[..skip].ends_with('/') {
+        match uri[skip..].find('/') {
+            Some(i) => cut = skip + i + 1,
+            None => return uri.to_string(),
+        }
+        if cut >= uri.len() {
+            return uri.to_string();
+        }
+    }
+    format!("{}{}", &uri[..cut], vars::escape_path(&uri[cut..]))
+}
+
+/// A back-reference escaped as `[B]` asks: every character that is not
+/// a letter, a digit or `_` (or only those in `only`), a space as `+`
+/// unless `[BNP]`.
+fn escape_backref(text: &str, only: Option<&str>, no_plus: bool) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for &b in text.as_bytes() {
+        let escape = match only {
+            None => !(b.is_ascii_alphanumeric() || b == b'_'),
+            Some(set) => set.as_bytes().contains(&b),
+        };
+        if !escape {
+            out.push(b as char);
+        } else if b == b' ' && !no_plus {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The groups of `re`'s first match in `text` (`$0`…), or `None`: the
+/// search alone (no group positions to track) when the pattern has no
+/// groups.
+fn matched(re: &regex::Regex, text: &str) -> Option<Caps> {
+    if re.captures_len() == 1 {
+        return re.find(text).map(|m| vec![Some(m.as_str().to_string())]);
+    }
+    let caps = re.captures(text)?;
+    Some(
+        caps.iter()
+            .map(|m| m.map(|m| m.as_str().to_string()))
+            .collect(),
+    )
+}
+
+/// What the regex engine would answer for a [`Fast`] pattern on `text`
+/// (which holds no newline).
+fn fast_match(fast: &Fast, text: &str) -> Option<Caps> {
+    let whole = match fast {
+        Fast::Start => "",
+        Fast::All => text,
+        Fast::AnyChar => {
+            let c = text.chars().next()?;
+            &text[..c.len_utf8()]
+        }
+        Fast::Exact(lit) if lit == text => text,
+        Fast::Exact(_) => return None,
+    };
+    Some(vec![Some(whole.to_string())])
+}
+
+/// mod_rewrite's `compare_lexicography`: the longer string is greater;
+/// equal lengths compare byte-wise.
+fn compare_lexicography(a: &str, b: &str) -> Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+}
+
+fn compare_nocase(a: &str, b: &str) -> Ordering {
+    let a = a.bytes().map(|c| c.to_ascii_lowercase());
+    let b = b.bytes().map(|c| c.to_ascii_lowercase());
+    a.cmp(b)
+}
+
+/// C's `atoi`: optional sign and leading digits, 0 when none.
+fn atoi(s: &str) -> i64 {
+    let s = s.trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// The request as the rules see it mid-pass: the file name, query
+/// string, path info and environment as the rules so far changed them,
+/// and a record of the request headers read (for `Vary`).
+struct Overlay<'p, 'a> {
+    pass: &'p Pass<'a>,
+    seen: RefCell<Vec<String>>,
+}
+
+impl RequestVars for Overlay<'_, '_> {
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        let p = self.pass;
+        match &*vars::upper(name) {
+            "REQUEST_FILENAME" | "SCRIPT_FILENAME" => Some(Cow::Borrowed(p.filename.as_str())),
+            "QUERY_STRING" => p.query.as_deref().map(Cow::Borrowed),
+            "PATH_INFO" if p.perdir.is_some() => p.path_info.as_deref().map(Cow::Borrowed),
+            // Headers go through `header`, so they are seen for `Vary`.
+            n if n.starts_with("HTTP_") => None,
+            _ => p.vars.var(name),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        let v = self.pass.vars.header(name);
+        if v.is_some() && !name.eq_ignore_ascii_case("host") {
+            let mut seen = self.seen.borrow_mut();
+            if !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                seen.push(name.to_string());
+            }
+        }
+        v
+    }
+
+    fn resp_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.pass.vars.resp_header(name)
+    }
+
+    fn env(&self, name: &str) -> Option<Cow<'_, str>> {
+        match self.pass.out.env.iter().rev().find(|(n, _)| n == name) {
+            Some((_, v)) => v.as_deref().map(Cow::Borrowed),
+            None => self.pass.vars.env(name),
+        }
+    }
+
+    fn file(&self, path: &str) -> Option<FileFacts> {
+        self.pass.vars.file(path)
+    }
+
+    fn subrequest_ok(&self, target: &str, is_url: bool) -> bool {
+        self.pass.vars.subrequest_ok(target, is_url)
+    }
+
+    fn now(&self) -> SystemTime {
+        self.pass.vars.now()
+    }
+}
+
+impl<'a> Pass<'a> {
+    /// A pass from the request's file name (the URL path in server
+    /// context), path info and query.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        vars: &'a dyn RequestVars,
+        maps: &'a Maps,
+        unparsed_uri: &'a str,
+        perdir: Option<&'a str>,
+        filename: &str,
+        path_info: Option<&str>,
+        query: Option<&str>,
+        limit: usize,
+    ) -> Pass<'a> {
+        Pass {
+            vars,
+            unparsed_uri,
+            maps,
+            perdir,
+            filename: filename.to_string(),
+            path_info: path_info.map(str::to_string),
+            query: query.map(str::to_string),
+            status: 0,
+            uri_reduced: false,
+            limit,
+            out: Outcome::default(),
+            cookie_names: Vec::new(),
+        }
+    }
+
+    fn overlay(&self) -> Overlay<'_, 'a> {
+        Overlay {
+            pass: self,
+            seen: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn apply_list(&mut self, rules: &[Arc<Rule>]) -> ListEnd {
+        let mut changed: Option<bool> = None;
+        let mut round: u32 = 1;
+        'rounds: loop {
+            let mut i = 0;
+            while i < rules.len() {
+                let rule = &rules[i];
+                let Ok(applied) = self.apply_rule(rule) else {
+                    return ListEnd::Status;
+                };
+                let Some(substituted) = applied else {
+                    // A failed rule skips the rules chained to it.
+                    while i < rules.len() && rules[i].flags.chain {
+                        i += 1;
+                    }
+                    i += 1;
+                    continue;
+                };
+                if self.filename.len() > 2 * self.limit {
+                    self.out.error = Some(format!(
+                        "RewriteRule '{}' and URI '{}' exceeded maximum length ({})",
+                        rule.pattern,
+                        self.filename,
+                        2 * self.limit
+                    ));
+                    self.status = 500;
+                    return ListEnd::Status;
+                }
+                let f = &rule.flags;
+                if f.status.is_some() {
+                    return ListEnd::Status;
+                }
+                if substituted {
+                    changed = Some(f.no_escape);
+                }
+                if f.passthrough {
+                    self.filename = format!("passthrough:{}", self.filename);
+                    changed = Some(false);
+                    break 'rounds;
+                }
+                if f.end {
+                    self.out.end = true;
+                    break 'rounds;
+                }
+                if f.proxy || f.last {
+                    break 'rounds;
+                }
+                if f.next {
+                    round += 1;
+                    if round >= f.max_rounds {
+                        self.out.error = Some(format!(
+                            "RewriteRule '{}' and URI '{}' exceeded maximum number of rounds ({}) via the [N] flag",
+                            rule.pattern, self.filename, f.max_rounds
+                        ));
+                        self.status = 500;
+                        return ListEnd::Status;
+                    }
+                    continue 'rounds;
+                }
+                i += 1 + f.skip;
+            }
+            break;
+        }
+        match changed {
+            None => ListEnd::Unchanged,
+            Some(no_escape) => ListEnd::Changed { no_escape },
+        }
+    }
+
+    /// What the rule's pattern is matched against: the file name (with
+    /// the path info and without the directory, in directory context).
+    fn match_target(&self) -> String {
+        let mut target = self.filename.clone();
+        if let Some(dir) = self.perdir {
+            if let Some(pi) = self.path_info.as_deref() {
+                target.push_str(pi);
+            }
+            if !target.starts_with("proxy:") {
+                if let Some(rest) = target.strip_prefix(dir) {
+                    return rest.to_string();
+                }
+            }
+        }
+        target
+    }
+
+    /// Applies one rule: `None` when it did not match, `Some(true)` when
+    /// it substituted, `Some(false)` for a match without substitution;
+    /// `Err` when it refused the request (the status is set).
+    fn apply_rule(&mut self, rule: &Rule) -> Result<Option<bool>, ()> {
+        let target = self.match_target();
+        let rule_caps: Caps = if rule.negate {
+            let hit = match (&rule.fast, target.contains('\n')) {
+                (Some(fast), false) => fast_match(fast, &target).is_some(),
+                _ => rule.regex.is_match(&target),
+            };
+            if hit {
+                return Ok(None);
+            }
+            Vec::new()
+        } else {
+            let found = match (&rule.fast, target.contains('\n')) {
+                (Some(fast), false) => fast_match(fast, &target),
+                _ => matched(&rule.regex, &target),
+            };
+            match found {
+                Some(caps) => caps,
+                None => return Ok(None),
+            }
+        };
+        let mut cond_caps: Caps = Vec::new();
+        let mut vary: Vec<String> = Vec::new();
+        let conds = &rule.conds;
+        let mut i = 0;
+        while i < conds.len() {
+            let c = &conds[i];
+            let (rc, seen) = self.apply_cond(c, &rule_caps, &mut cond_caps);
+            let seen = if c.no_vary { Vec::new() } else { seen };
+            if c.or_next {
+                if !rc {
+                    i += 1;
+                    continue;
+                }
+                while i < conds.len() && conds[i].or_next {
+                    i += 1;
+                }
+            } else if !rc {
+                return Ok(None);
+            }
+            vary.extend(seen);
+            i += 1;
+        }
+        for v in vary {
+            if !self.out.vary.iter().any(|s| s.eq_ignore_ascii_case(&v)) {
+                self.out.vary.push(v);
+            }
+        }
+        let f = &rule.flags;
+        let newuri = match (&rule.subst, f.status) {
+            (Some(t), None) => Some(self.expand(t, &rule_caps, &cond_caps, Some(f))),
+            _ => None,
+        };
+        for e in &f.env {
+            let text = self.expand(e, &rule_caps, &cond_caps, None);
+            let entry = match text.strip_prefix('!') {
+                Some(name) => (name.to_string(), None),
+                None => match text.split_once(':') {
+                    Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                    None => (text.clone(), Some(String::new())),
+                },
+            };
+            self.out.env.push(entry);
+        }
+        for co in &f.cookies {
+            let text = self.expand(co, &rule_caps, &cond_caps, None);
+            self.add_cookie(&text);
+        }
+        let Some(newuri) = newuri else {
+            self.force_type_handler(f, &rule_caps, &cond_caps);
+            if let Some(status) = f.status {
+                self.status = status;
+            }
+            return Ok(Some(false));
+        };
+        // Apache 2.4.60+ (CVE-2024-38474): a `?` produced from a request
+        // that had an encoded one (`%3f`) is refused unless the rule says
+        // [UnsafeAllow3F].
+        if !f.allow_3f
+            && newuri.contains('?')
+            && self.unparsed_uri.to_ascii_lowercase().contains("%3f")
+        {
+            self.out.error = Some(format!(
+                "Unsafe URL with %3f URL rewritten without UnsafeAllow3F (rule '{}')",
+                rule.pattern
+            ));
+            self.status = 403;
+            return Err(());
+        }
+        self.filename = newuri;
+        if self.perdir.is_some() && f.discard_path_info {
+            self.path_info = None;
+            self.out.path_info = Some(String::new());
+        }
+        self.split_query(f);
+        // Apache 2.4.60+: a query made with spaces or control characters
+        // is refused.
+        if self
+            .query
+            .as_deref()
+            .is_some_and(|q| q.bytes().any(|b| b <= b' ' || b == 0x7f))
+        {
+            self.out.error = Some(format!(
+                "Rewritten query string contains control characters or spaces (rule '{}')",
+                rule.pattern
+            ));
+            self.status = 403;
+            return Err(());
+        }
+        if let Some(dir) = self.perdir {
+            if !self.filename.starts_with('/') && absolute_uri(&self.filename).is_none() {
+                self.filename = format!("{dir}{}", self.filename);
+            }
+        }
+        if f.proxy {
+            if self.perdir.is_some() && !f.no_escape {
+                self.filename = vars::escape_path(&self.filename);
+            }
+            self.fully_qualify();
+            self.filename = format!("proxy:{}", self.filename);
+            return Ok(Some(true));
+        }
+        if let Some(code) = f.redirect {
+            self.fully_qualify();
+            self.status = code;
+            return Ok(Some(true));
+        }
+        self.reduce_uri();
+        if absolute_uri(&self.filename).is_some() {
+            self.status = 302;
+            return Ok(Some(true));
+        }
+        self.force_type_handler(f, &rule_caps, &cond_caps);
+        Ok(Some(true))
+    }
+
+    /// One condition: whether it holds, and the request headers it read.
+    fn apply_cond(&self, c: &Cond, rule_caps: &Caps, cond_caps: &mut Caps) -> (bool, Vec<String>) {
+        let ov = self.overlay();
+        let rc = if let CondTest::Expr(e) = &c.kind {
+            e.eval(&ov)
+        } else {
+            let input = self.expand_with(&ov, &c.test, rule_caps, cond_caps, None);
+            let file = || (!input.is_empty()).then(|| ov.file(&input)).flatten();
+            let cmp = |p: &str| {
+                if c.nocase {
+                    compare_nocase(&input, p)
+                } else {
+                    compare_lexicography(&input, p)
+                }
+            };
+            match &c.kind {
+                CondTest::Regex(re) if c.negate => re.is_match(&input),
+                CondTest::Regex(re) => match matched(re, &input) {
+                    Some(caps) => {
+                        *cond_caps = caps;
+                        true
+                    }
+                    None => false,
+                },
+                CondTest::StrEq(p) => {
+                    if c.nocase {
+                        input.eq_ignore_ascii_case(p)
+                    } else {
+                        input == *p
+                    }
+                }
+                CondTest::StrLt(p) => cmp(p) == Ordering::Less,
+                CondTest::StrLe(p) => cmp(p) != Ordering::Greater,
+                CondTest::StrGt(p) => cmp(p) == Ordering::Greater,
+                CondTest::StrGe(p) => cmp(p) != Ordering::Less,
+                CondTest::IntEq(n) => atoi(&input) == *n,
+                CondTest::IntNe(n) => atoi(&input) != *n,
+                CondTest::IntLt(n) => atoi(&input) < *n,
+                CondTest::IntLe(n) => atoi(&input) <= *n,
+                CondTest::IntGt(n) => atoi(&input) > *n,
+                CondTest::IntGe(n) => atoi(&input) >= *n,
+                CondTest::File => file().is_some_and(|f| f.is_file),
+                CondTest::NonEmptyFile => file().is_some_and(|f| f.is_file && f.size > 0),
+                CondTest::Dir => file().is_some_and(|f| f.is_dir),
+                CondTest::Symlink => file().is_some_and(|f| f.is_symlink),
+                CondTest::Executable => file().is_some_and(|f| f.is_executable),
+                CondTest::SubreqFile => !input.is_empty() && ov.subrequest_ok(&input, false),
+                CondTest::SubreqUrl => !input.is_empty() && ov.subrequest_ok(&input, true),
+                CondTest::Expr(_) => false,
+            }
+        };
+        let seen = ov.seen.into_inner();
+        (rc != c.negate, seen)
+    }
+
+    fn expand(
+        &self,
+        t: &Template,
+        rule_caps: &Caps,
+        cond_caps: &Caps,
+        flags: Option<&RuleFlags>,
+    ) -> String {
+        let ov = self.overlay();
+        self.expand_with(&ov, t, rule_caps, cond_caps, flags)
+    }
+
+    /// Fills a template in one pass (a value that comes from the request
+    /// is never expanded again).
+    fn expand_with(
+        &self,
+        ov: &Overlay<'_, '_>,
+        t: &Template,
+        rule_caps: &Caps,
+        cond_caps: &Caps,
+        flags: Option<&RuleFlags>,
+    ) -> String {
+        let mut out = String::new();
+        for piece in &t.pieces {
+            match piece {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::RuleRef(n) | Piece::CondRef(n) => {
+                    let caps = if matches!(piece, Piece::RuleRef(_)) {
+                        rule_caps
+                    } else {
+                        cond_caps
+                    };
+                    if let Some(Some(v)) = caps.get(usize::from(*n)) {
+                        match flags.filter(|f| f.escape_backrefs) {
+                            Some(f) => out.push_str(&escape_backref(
+                                v,
+                                f.escape_only.as_deref(),
+                                f.escape_no_plus,
+                            )),
+                            None => out.push_str(v),
+                        }
+                    }
+                }
+                Piece::Var(name) => {
+                    let name = name
+                        .strip_prefix("LA-U:")
+                        .or_else(|| name.strip_prefix("LA-F:"))
+                        .unwrap_or(name);
+                    out.push_str(&vars::lookup(ov, name));
+                }
+                Piece::Map { name, key, default } => {
+                    let k = self.expand_with(ov, key, rule_caps, cond_caps, flags);
+                    let found = self.maps.get(name).and_then(|m| m.lookup(&k));
+                    if found.is_none() && !self.maps.contains_key(name) {
+                        log::warn!("mod_rewrite: map lookup FAILED: map {name} is not defined (RewriteMap)");
+                    }
+                    match (found, default) {
+                        (Some(v), _) => out.push_str(&v),
+                        (None, Some(d)) => {
+                            out.push_str(&self.expand_with(ov, d, rule_caps, cond_caps, flags))
+                        }
+                        (None, None) => {}
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn force_type_handler(&mut self, f: &RuleFlags, rule_caps: &Caps, cond_caps: &Caps) {
+        if let Some(t) = &f.content_type {
+            let v = self
+                .expand(t, rule_caps, cond_caps, Some(f))
+                .to_ascii_lowercase();
+            if !v.is_empty() {
+                self.out.content_type = Some(v);
+            }
+        }
+        if let Some(t) = &f.handler {
+            let v = self
+                .expand(t, rule_caps, cond_caps, Some(f))
+                .to_ascii_lowercase();
+            if !v.is_empty() {
+                self.out.handler = Some(v);
+            }
+        }
+    }
+
+    /// Apache's `splitout_queryargs`: a `?` in the result starts the new
+    /// query string (`[QSA]` appends the old one, `[QSD]` drops it,
+    /// `[QSL]` splits at the last `?`).
+    fn split_query(&mut self, f: &RuleFlags) {
+        if let Some((_, false)) = absolute_uri(&self.filename) {
+            self.query = None;
+            return;
+        }
+        if f.qs_discard {
+            self.query = None;
+        }
+        let at = if f.qs_last {
+            self.filename.rfind('?')
+        } else {
+            self.filename.find('?')
+        };
+        let Some(at) = at else {
+            return;
+        };
+        let q = self.filename[at + 1..].to_string();
+        self.filename.truncate(at);
+        if f.qs_append {
+            if !q.is_empty() {
+                self.query = Some(match self.query.take() {
+                    Some(old) => format!("{q}&{old}"),
+                    None => q,
+                });
+            }
+        } else {
+            self.query = Some(q);
+        }
+        if let Some(args) = &mut self.query {
+            if args.ends_with('&') {
+                args.pop();
+            }
+            if args.is_empty() {
+                self.query = None;
+            }
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if vars::lookup(self.vars, "HTTPS").eq_ignore_ascii_case("on") {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    fn port(&self) -> (u16, bool) {
+        let scheme = self.scheme();
+        let default = if scheme == "https" { 443 } else { 80 };
+        let port = vars::lookup(self.vars, "SERVER_PORT")
+            .parse()
+            .unwrap_or(default);
+        (port, port == default)
+    }
+
+    /// `scheme://server[:port]` prefixed to a result that is not yet an
+    /// absolute URL.
+    fn fully_qualify(&mut self) {
+        if absolute_uri(&self.filename).is_some() {
+            return;
+        }
+        let (port, default) = self.port();
+        let server = vars::lookup(self.vars, "SERVER_NAME");
+        let port = if default {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
+        let slash = if self.filename.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        self.filename = format!("{}://{server}{port}{slash}{}", self.scheme(), self.filename);
+    }
+
+    /// `http[s]://this-server[:port]/path` made `/path`.
+    fn reduce_uri(&mut self) {
+        let scheme = self.scheme();
+        let f = &self.filename;
+        let prefix_len = scheme.len() + 3;
+        if f.len() <= prefix_len
+            || !f.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+            || &f.as_bytes()[scheme.len()..prefix_len] != b"://"
+        {
+            return;
+        }
+        let rest = &f[prefix_len..];
+        let host_end = rest.find(['/', ':']).unwrap_or(rest.len());
+        let host = &rest[..host_end];
+        let (port, url) = match rest.as_bytes().get(host_end) {
+            Some(b':') => {
+                let after = &rest[host_end + 1..];
+                let end = after.find('/').unwrap_or(after.len());
+                let url = if end == after.len() {
+                    "/"
+                } else {
+                    &after[end..]
+                };
+                (atoi(&after[..end]), url)
+            }
+            Some(_) => (if scheme == "https" { 443 } else { 80 }, &rest[host_end..]),
+            None => (if scheme == "https" { 443 } else { 80 }, "/"),
+        };
+        let server = vars::lookup(self.vars, "SERVER_NAME");
+        let this_port = i64::from(self.port().0);
+        if host.eq_ignore_ascii_case(&server) && port == this_port {
+            self.filename = url.to_string();
+            self.uri_reduced = true;
+        }
+    }
+
+    /// `[CO=…]` after expansion: one `Set-Cookie` per cookie name and
+    /// request, in mod_rewrite's format.
+    fn add_cookie(&mut self, text: &str) {
+        let (sep, body) = match text.strip_prefix(';') {
+            Some(rest) => (';', rest),
+            None => (':', text),
+        };
+        let parts: Vec<&str> = body.split(sep).filter(|s| !s.is_empty()).collect();
+        let [name, value, domain, rest @ ..] = parts.as_slice() else {
+            return;
+        };
+        if self.cookie_names.iter().any(|n| n == name) {
+            return;
+        }
+        self.cookie_names.push(name.to_string());
+        let mut cookie = format!(
+            "{name}={value}; path={}; domain={domain}",
+            rest.get(1).unwrap_or(&"/")
+        );
+        if let Some(minutes) = rest.first().map(|l| atoi(l)).filter(|&m| m != 0) {
+            let when = if minutes > 0 {
+                self.vars.now() + Duration::from_secs(minutes.unsigned_abs() * 60)
+            } else {
+                self.vars
+                    .now()
+                    .checked_sub(Duration::from_secs(minutes.unsigned_abs() * 60))
+                    .unwrap_or(SystemTime::UNIX_EPOCH)
+            };
+            let t = UtcTime::of(when);
+            cookie.push_str(&format!(
+                "; expires={}, {:02}-{}-{:04} {:02}:{:02}:{:02} GMT",
+                t.weekday_short(),
+                t.day,
+                t.month_short(),
+                t.year,
+                t.hour,
+                t.minute,
+                t.second
+            ));
+        }
+        let yes = |s: Option<&&str>, word: &str| {
+            s.is_some_and(|s| {
+                s.eq_ignore_ascii_case("true") || *s == "1" || s.eq_ignore_ascii_case(word)
+            })
+        };
+        if yes(rest.get(2), "secure") {
+            cookie.push_str("; secure");
+        }
+        if yes(rest.get(3), "HttpOnly") {
+            cookie.push_str("; HttpOnly");
+        }
+        if let Some(s) = rest
+            .get(4)
+            .filter(|s| **s != "0" && !s.eq_ignore_ascii_case("false"))
+        {
+            cookie.push_str(&format!("; SameSite={s}"));
+        }
+        self.out.cookies.push(cookie);
+    }
+}
