@@ -714,7 +714,7 @@ fn if_sections_parse_their_expression_and_else_needs_an_if_before_it() {
     );
     let e = err("Listen 80\n<If \"%{NOPE} == 'x'\">\n</If>\n");
     assert!(
-        e.contains("httpd.conf:2: <If>: Parse error") && e.contains("unknown variable name 'NOPE'"),
+        e.contains("httpd.conf:2: <If>: at character 1: unknown variable 'NOPE'"),
         "{e}"
     );
     let cfg = ok("Listen 80\n<Directory /x>\n<Files a>\n<If \"true\">\nRequire local\n</If>\n</Files>\n</Directory>\n");
@@ -1712,7 +1712,7 @@ fn negated_rules_where_one_child_decides_are_refused_as_apache_does() {
         ),
         (
             "<RequireAll>\nRequire all granted\n</RequireAll>",
-            "httpd.conf:2: <RequireAll> is allowed only inside <Directory>, <Location>, <Files> or .htaccess",
+            "httpd.conf:2: <RequireAll> is allowed only inside <Directory>, <Location>, <Files>, <If> or .htaccess",
         ),
         ("<Directory /x>\nRequire user\n</Directory>", "httpd.conf:3: Require user needs at least one name"),
         ("<Directory /x>\nRequire not not all granted\n</Directory>", "httpd.conf:3: Require not not"),

@@ -69,8 +69,9 @@
 //! - **A handler**: implement [`ContentHandler`] and register it by name in
 //!   [`Handlers`] (see [`handler`]'s docs): `cgi-script`, `fcgid-script`,
 //!   or the `proxy:` prefix.
-//! - **`<If>` expressions**: implement [`Condition`] ([`expr`]) and return
-//!   it from [`expr::parse`], the one function the loader calls.
+//! - **`<If>` expressions**: [`expr::parse`], the one function the
+//!   loader calls, returns Apache's expression language
+//!   ([`crate::expr::Expr`], a [`Condition`]).
 //! - **The environment**: [`env`](mod@env) (`SetEnv`, `SetEnvIf`); a handler reads
 //!   [`RequestState::subprocess_env`], with `REDIRECT_*` variables after an
 //!   internal redirect.
