@@ -2,9 +2,14 @@
 //! http/1.1` on a TLS port (ALPN) and a cleartext one (prior knowledge,
 //! `Upgrade: h2c`), with real clients (curl, h2load, nghttp2's h2spec
 //! conformance suite, headless Chromium) and raw frames for the abuse
-//! cases. The tools are Debian's (`.ci/run` installs them; h2spec is built
-//! from its Go module when the module proxy answers): a test whose tool
-//! is missing says so and passes, unless `MPM_REQUIRE_H2_TOOLS` is set.
+//! cases. curl, h2load and Chromium are Debian's (`.ci/run` installs them
+//! and sets `MPM_REQUIRE_H2_TOOLS`, so a missing one fails there; run by
+//! hand without them, a test says so and checks nothing). h2spec is in no
+//! Debian release and CI reaches no Go module proxy, so its tests are
+//! `#[ignore]`d: run them with h2spec on the `PATH` (or `MPM_H2SPEC`
+//! naming it; `benches/h2/README.md` says how to build it) with
+//! `cargo test -p mpmd --test http2 h2spec -- --ignored`, where a missing
+//! h2spec fails them.
 
 mod common;
 
@@ -98,18 +103,8 @@ const PROTOCOLS: &str = "Protocols h2 h2c http/1.1";
 
 /// A tool the tests run, or `None` (and why) when it is not installed.
 fn tool(name: &str) -> Option<PathBuf> {
-    let env = format!("MPM_{}", name.to_ascii_uppercase());
-    let candidates = std::env::var_os(env).map(PathBuf::from).into_iter().chain(
-        std::env::var_os("PATH").into_iter().flat_map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .collect::<Vec<_>>()
-        }),
-    );
-    for c in candidates {
-        if c.is_file() {
-            return Some(c);
-        }
+    if let Some(found) = find_tool(name) {
+        return Some(found);
     }
     assert!(
         std::env::var_os("MPM_REQUIRE_H2_TOOLS").is_none(),
@@ -117,6 +112,19 @@ fn tool(name: &str) -> Option<PathBuf> {
     );
     eprintln!("{name} is not installed: this test checks nothing (.ci/run installs it)");
     None
+}
+
+/// `name` where `MPM_<NAME>` says, else on the `PATH`.
+fn find_tool(name: &str) -> Option<PathBuf> {
+    let env = format!("MPM_{}", name.to_ascii_uppercase());
+    let mut candidates = std::env::var_os(env).map(PathBuf::from).into_iter().chain(
+        std::env::var_os("PATH").into_iter().flat_map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        }),
+    );
+    candidates.find(|c| c.is_file())
 }
 
 /// Run `cmd` bounded by `secs` (coreutils' `timeout` kills it after).
@@ -256,7 +264,11 @@ fn h2spec(h2spec: &Path, port: u16, tls: bool) -> (String, String) {
 }
 
 fn passes_h2spec(mpm: &str) {
-    let Some(bin) = tool("h2spec") else { return };
+    // Asked for by name (`--ignored`): without h2spec this is a failure,
+    // never a pass that checked nothing.
+    let bin = find_tool("h2spec").unwrap_or_else(|| {
+        panic!("h2spec is not installed: put it on the PATH or name it in MPM_H2SPEC")
+    });
     // Threads enough that h2spec's connections, each lingering a moment
     // after its GOAWAY, never wait for one.
     let threads = match mpm {
@@ -289,16 +301,19 @@ fn passes_h2spec(mpm: &str) {
 }
 
 #[test]
+#[ignore = "needs h2spec, which CI cannot install: see the file's docs"]
 fn prefork_passes_h2spec() {
     passes_h2spec("prefork");
 }
 
 #[test]
+#[ignore = "needs h2spec, which CI cannot install: see the file's docs"]
 fn worker_passes_h2spec() {
     passes_h2spec("worker");
 }
 
 #[test]
+#[ignore = "needs h2spec, which CI cannot install: see the file's docs"]
 fn event_passes_h2spec() {
     passes_h2spec("event");
 }
