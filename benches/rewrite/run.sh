@@ -11,6 +11,8 @@
 # process, one thread: every instruction is the request's) under callgrind:
 #
 #   plain:     AllowOverride None, `GET /index.php` (the file itself);
+#   direct:    AllowOverride All with WordPress's .htaccess, `GET /index.php`
+#              (the rules run once: `^index\.php$ - [L]`, no redirect);
 #   rewritten: AllowOverride All with WordPress's .htaccess
 #              (crates/mpm-site/src/rewrite/testdata/wordpress.htaccess),
 #              `GET /2024/05/hello-world/`: the .htaccess found (cached),
@@ -99,8 +101,11 @@ per_request() { # $1: name, $2: AllowOverride, $3: path
 }
 
 plain=$(per_request plain None /index.php)
+direct=$(per_request direct All /index.php)
 rewritten=$(per_request rewritten All /2024/05/hello-world/)
 echo "instructions per request (callgrind, mpmd -X, (3000 - 1000 requests) / 2000):"
-echo "  GET /index.php, no rewrite:                         $plain"
+echo "  GET /index.php, AllowOverride None:                 $plain"
+echo "  GET /index.php, WordPress's .htaccess read:         $direct"
 echo "  GET /2024/05/hello-world/ through WordPress's rules: $rewritten"
-awk -v a="$plain" -v b="$rewritten" 'BEGIN { printf "  ratio: %.3f (%+.1f %%)\n", b / a, (b / a - 1) * 100 }'
+awk -v a="$plain" -v b="$rewritten" 'BEGIN { printf "  ratio to AllowOverride None:  %.3f (%+.1f %%)\n", b / a, (b / a - 1) * 100 }'
+awk -v a="$direct" -v b="$rewritten" 'BEGIN { printf "  ratio to the same .htaccess: %.3f (%+.1f %%)\n", b / a, (b / a - 1) * 100 }'

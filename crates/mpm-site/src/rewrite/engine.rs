@@ -43,6 +43,9 @@ struct Pass<'a> {
     limit: usize,
     out: Outcome,
     cookie_names: Vec<String>,
+    /// The last file the conditions looked at and what it is: WordPress's
+    /// `%{REQUEST_FILENAME} !-f` and `!-d` share one `stat`.
+    looked: RefCell<Option<(String, Option<FileFacts>)>>,
 }
 
 pub(super) fn server_pass(
@@ -462,7 +465,15 @@ impl RequestVars for Overlay<'_, '_> {
     }
 
     fn file(&self, path: &str) -> Option<FileFacts> {
-        self.pass.vars.file(path)
+        let mut looked = self.pass.looked.borrow_mut();
+        if let Some((last, facts)) = looked.as_ref() {
+            if last == path {
+                return *facts;
+            }
+        }
+        let facts = self.pass.vars.file(path);
+        *looked = Some((path.to_string(), facts));
+        facts
     }
 
     fn subrequest_ok(&self, target: &str, is_url: bool) -> bool {
@@ -501,6 +512,7 @@ impl<'a> Pass<'a> {
             limit,
             out: Outcome::default(),
             cookie_names: Vec::new(),
+            looked: RefCell::new(None),
         }
     }
 
@@ -583,16 +595,26 @@ impl<'a> Pass<'a> {
     /// What the rule's pattern is matched against: the file name (with
     /// the path info and without the directory, in directory context).
     fn match_target(&self) -> String {
-        let mut target = self.filename.clone();
-        if let Some(dir) = self.perdir {
-            if let Some(pi) = self.path_info.as_deref() {
-                target.push_str(pi);
-            }
-            if !target.starts_with("proxy:") {
-                if let Some(rest) = target.strip_prefix(dir) {
-                    return rest.to_string();
-                }
-            }
+        let Some(dir) = self.perdir else {
+            return self.filename.clone();
+        };
+        let pi = self.path_info.as_deref().unwrap_or("");
+        // One allocation: the directory's prefix is left out as it is
+        // copied (not copied and then cut off).
+        let starts = |prefix: &str| {
+            self.filename.len() + pi.len() >= prefix.len()
+                && (self.filename.bytes().chain(pi.bytes()))
+                    .take(prefix.len())
+                    .eq(prefix.bytes())
+        };
+        let strip = !starts("proxy:") && starts(dir);
+        let skip = if strip { dir.len() } else { 0 };
+        let mut target = String::with_capacity(self.filename.len() + pi.len() - skip);
+        if skip <= self.filename.len() {
+            target.push_str(&self.filename[skip..]);
+            target.push_str(pi);
+        } else {
+            target.push_str(&pi[skip - self.filename.len()..]);
         }
         target
     }

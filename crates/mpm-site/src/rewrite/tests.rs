@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::vars::table::TableVars;
+use crate::vars::{FileFacts, RequestVars};
+use std::borrow::Cow;
 
 fn words(line: &str) -> Vec<String> {
     // Whitespace-separated, double quotes group (as the config lexer).
@@ -962,4 +964,58 @@ fn parse_errors_say_what_is_wrong() {
         .contains("unknown option"));
     cfg.add_cond(&["a".into(), "b".into()]).expect("cond");
     assert_eq!(cfg.dangling_conds(), 1);
+}
+
+/// [`TableVars`] that counts the files looked at.
+struct CountingFiles(TableVars, std::cell::Cell<usize>);
+
+impl RequestVars for CountingFiles {
+    fn var(&self, name: &str) -> Option<Cow<'_, str>> {
+        RequestVars::var(&self.0, name)
+    }
+    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        RequestVars::header(&self.0, name)
+    }
+    fn env(&self, name: &str) -> Option<Cow<'_, str>> {
+        RequestVars::env(&self.0, name)
+    }
+    fn file(&self, path: &str) -> Option<FileFacts> {
+        self.1.set(self.1.get() + 1);
+        RequestVars::file(&self.0, path)
+    }
+}
+
+#[test]
+fn wordpress_not_a_file_and_not_a_directory_conditions_look_at_the_file_once() {
+    let cfg = dir("/srv/www/", WORDPRESS);
+    let vars = CountingFiles(
+        site().with("REQUEST_FILENAME", "/srv/www/2024"),
+        std::cell::Cell::new(0),
+    );
+    let out = cfg.dir_pass(
+        &vars,
+        &cfg.maps,
+        DirRequest {
+            unparsed_uri: "/2024/05/hello-world/",
+            filename: "/srv/www/2024",
+            path_info: "/05/hello-world/",
+            query: None,
+            symlinks_allowed: true,
+            limit_request_line: 8190,
+        },
+    );
+    assert_eq!(
+        out.action,
+        Action::InternalRedirect {
+            path: "/index.php".into(),
+            query: None
+        },
+        "the permalink goes to the front controller"
+    );
+    assert_eq!(
+        vars.1.get(),
+        1,
+        "`!-f` and `!-d` on the same REQUEST_FILENAME looked at the file {} times",
+        vars.1.get()
+    );
 }
