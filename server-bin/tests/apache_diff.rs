@@ -46,6 +46,8 @@ const CASE_SETS: &[&str] = &[
     "rewrite_laravel",
     "rewrite_drupal",
     "rewrite_flags",
+    "methods_and_types",
+    "trace_off",
 ];
 
 /// The distribution's Apache.
@@ -906,4 +908,14 @@ fn drupal_htaccess_is_answered_as_apache_answers_it() {
 #[test]
 fn rewrite_flags_and_conditions_are_answered_as_apache_answers_them() {
     check_case_set("rewrite_flags");
+}
+
+#[test]
+fn methods_allow_and_file_types_are_answered_as_apache_answers_them() {
+    check_case_set("methods_and_types");
+}
+
+#[test]
+fn trace_enable_off_is_answered_as_apache_answers_it() {
+    check_case_set("trace_off");
 }

@@ -33,7 +33,7 @@ use http::{Method, StatusCode};
 use mpm_core::Response;
 
 use crate::auth::{self, Outcome, RemoteUser};
-use crate::pages::{method_not_allowed, options_response};
+use crate::pages::{allow_default, method_not_allowed, options_response, ALLOW_PAGE};
 use crate::pipeline::dir_config::{DirConfig, ErrorDocument, MimeAttr, ServerSignature};
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::{Failure, HtaccessRules};
@@ -443,7 +443,7 @@ impl Site {
     fn trace(&self, r: &RequestState<'_>) -> Exit {
         use crate::config::TraceEnable;
         if self.trace_enable == TraceEnable::Off {
-            return Exit::respond(method_not_allowed(r.method()));
+            return Exit::respond(method_not_allowed(r.method(), allow_default(false)));
         }
         let has_body = r.headers().contains_key(http::header::TRANSFER_ENCODING)
             || r.headers()
@@ -715,7 +715,14 @@ impl Site {
         match r.handler.clone() {
             None | Some(HandlerName::None | HandlerName::DefaultHandler) => {
                 let signature = self.signature(host, r);
-                static_files::default_handler(r, &self.cache, &self.access_file_name, signature)
+                let trace = self.trace_enable != crate::config::TraceEnable::Off;
+                let how = static_files::Serving {
+                    cache: &self.cache,
+                    access_file_name: &self.access_file_name,
+                    signature,
+                    allow: allow_default(trace),
+                };
+                static_files::default_handler(r, how)
             }
             Some(HandlerName::ProxyServer) => {
                 let route = match r.notes.get(crate::rewrite::PROXY_NOTE) {
@@ -786,10 +793,10 @@ impl Site {
 /// methods than GET and HEAD refused with 405.
 pub fn page_method(method: &Method) -> Result<(), Exit> {
     if method == Method::OPTIONS {
-        return Err(Exit::respond(options_response()));
+        return Err(Exit::respond(options_response(ALLOW_PAGE)));
     }
     if method != Method::GET && method != Method::HEAD {
-        return Err(Exit::respond(method_not_allowed(method)));
+        return Err(Exit::respond(method_not_allowed(method, ALLOW_PAGE)));
     }
     Ok(())
 }
