@@ -145,7 +145,7 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
                 let mut response = Response::new(Body::from(html));
                 response.headers_mut().insert(
                     CONTENT_TYPE,
-                    HeaderValue::from_static("text/html;charset=UTF-8"),
+                    HeaderValue::from_static(listing::CONTENT_TYPE),
                 );
                 Ok(response)
             }
