@@ -75,7 +75,12 @@ impl MimeTypes {
     /// file served again costs no search of the tables.
     pub fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
         let dot = name.iter().rposition(|&b| b == b'.')?;
-        let ext = &name[dot + 1..];
+        self.lookup_ext(&name[dot + 1..])
+    }
+
+    /// The content type of the extension `ext` (without its dot), kept
+    /// per thread as [`MimeTypes::lookup`]'s answers are.
+    pub fn lookup_ext(&self, ext: &[u8]) -> Option<HeaderValue> {
         if ext.is_empty() {
             return None;
         }
