@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_encode, AsciiSet};
 
 use crate::pages::escape_html;
 use crate::pipeline::section::wildcard;
@@ -21,26 +21,9 @@ use crate::pipeline::IndexFlags;
 use crate::uri_path::escape_path;
 
 /// What is escaped in a link to an entry, as Apache's
-/// `ap_escape_path_segment`: everything but letters, digits and
-/// `$-_.+!*'(),:@&=~` (the link is then HTML-escaped, so a name can never
-/// leave its `href`).
-const NAME_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'$')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'+')
-    .remove(b'!')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b',')
-    .remove(b':')
-    .remove(b'@')
-    .remove(b'&')
-    .remove(b'=')
-    .remove(b'~');
+/// `ap_escape_path_segment`: what `ap_escape_uri` escapes, and `;` and `/`
+/// (the link is then HTML-escaped, so a name can never leave its `href`).
+const NAME_ESCAPE: &AsciiSet = &crate::vars::URI_PATH.add(b';').add(b'/');
 
 /// The largest `HeaderName`/`ReadmeName` file shown.
 const MAX_INSERT: u64 = 256 << 10;
