@@ -34,18 +34,18 @@ const MERGED: &[(&str, Answer, Answer)] = &[
     // (Require ip 10.99.0.0/16, Options None): a file, the listing and a
     // link out of the root are refused to the host's clients.
     ("/deny/file.txt", (200, "file in deny"), FORBIDDEN),
-    ("/deny/", (200, "Index of /deny/"), FORBIDDEN),
+    ("/deny/", (200, "Index of /deny</title>"), FORBIDDEN),
     ("/deny/out.txt", (200, "SECRET-OUTSIDE"), FORBIDDEN),
     // Require: the host looser.
     ("/grant/file.txt", FORBIDDEN, (200, "file in grant")),
     // Options Indexes: the host stricter, then looser.
-    ("/noindex/", (200, "Index of /noindex/"), FORBIDDEN),
-    ("/index/", FORBIDDEN, (200, "Index of /index/")),
+    ("/noindex/", (200, "Index of /noindex</title>"), FORBIDDEN),
+    ("/index/", FORBIDDEN, (200, "Index of /index</title>")),
     // Options FollowSymLinks: the host stricter, then looser.
     ("/nolink/out.txt", (200, "SECRET-OUTSIDE"), FORBIDDEN),
     ("/link/out.txt", FORBIDDEN, (200, "SECRET-OUTSIDE")),
     // The host's `Options -Indexes` changes the main server's options.
-    ("/relative/", (200, "Index of /relative/"), FORBIDDEN),
+    ("/relative/", (200, "Index of /relative</title>"), FORBIDDEN),
     (
         "/relative/out.txt",
         (200, "SECRET-OUTSIDE"),
@@ -55,8 +55,8 @@ const MERGED: &[(&str, Answer, Answer)] = &[
     // `Options Indexes`, though that block is written after the host.
     (
         "/later/",
-        (200, "Index of /later/"),
-        (200, "Index of /later/"),
+        (200, "Index of /later</title>"),
+        (200, "Index of /later</title>"),
     ),
     ("/later/out.txt", FORBIDDEN, (200, "SECRET-OUTSIDE")),
     // A deeper main-server block still wins over a host's shallower one.

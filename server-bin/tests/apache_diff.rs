@@ -46,6 +46,9 @@ const CASE_SETS: &[&str] = &[
     "rewrite_laravel",
     "rewrite_drupal",
     "rewrite_flags",
+    "methods_and_types",
+    "trace_off",
+    "directory_listing",
 ];
 
 /// The distribution's Apache.
@@ -279,19 +282,31 @@ fn copy_tree(site: &Site, from: &Path, rel: &Path) {
         let path = e.path();
         let target = rel.join(e.file_name());
         if path.is_dir() {
-            site.mkdir(&target);
+            let made = site.mkdir(&target);
             copy_tree(site, &path, &target);
+            // A listing shows a directory's time too.
+            if !rel.as_os_str().is_empty() {
+                set_tree_mtime(&made);
+            }
         } else if !rel.as_os_str().is_empty() {
             let bytes = fs::read(&path).unwrap();
             let written = site.write(target.to_str().unwrap(), bytes);
-            let mtime = std::time::UNIX_EPOCH + Duration::from_secs(TREE_MTIME);
-            fs::File::options()
-                .write(true)
-                .open(&written)
-                .and_then(|f| f.set_modified(mtime))
-                .unwrap_or_else(|e| panic!("set the time of {}: {e}", written.display()));
+            set_tree_mtime(&written);
         }
     }
+}
+
+/// Set `path`'s (a file's or a directory's) modification time to
+/// [`TREE_MTIME`].
+fn set_tree_mtime(path: &Path) {
+    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(TREE_MTIME);
+    let file = if path.is_dir() {
+        fs::File::open(path)
+    } else {
+        fs::File::options().write(true).open(path)
+    };
+    file.and_then(|f| f.set_modified(mtime))
+        .unwrap_or_else(|e| panic!("set the time of {}: {e}", path.display()));
 }
 
 /// Run the case set's `setup` file: `mkdir DIR`, `symlink TARGET LINK`,
@@ -906,4 +921,19 @@ fn drupal_htaccess_is_answered_as_apache_answers_it() {
 #[test]
 fn rewrite_flags_and_conditions_are_answered_as_apache_answers_them() {
     check_case_set("rewrite_flags");
+}
+
+#[test]
+fn methods_allow_and_file_types_are_answered_as_apache_answers_them() {
+    check_case_set("methods_and_types");
+}
+
+#[test]
+fn directory_listings_are_written_as_apache_writes_them() {
+    check_case_set("directory_listing");
+}
+
+#[test]
+fn trace_enable_off_is_answered_as_apache_answers_it() {
+    check_case_set("trace_off");
 }

@@ -64,8 +64,8 @@ fn limit_request_body_0_means_no_limit_as_in_apache_under_every_strategy() {
         )
         .into_bytes();
         req.extend_from_slice(&body);
-        // A static file answers a POST with 405: the body was accepted
-        // (not 413) and read.
+        // A static file answers a POST as a GET: the body was accepted
+        // (not 413) and drained.
         let status = raw(addr(port), &req).status;
         assert_ne!(status, 413, "{mpm}: a 3 MiB body under LimitRequestBody 0");
         let (_site, _m, port) = server(mpm, "LimitRequestBody 1024");

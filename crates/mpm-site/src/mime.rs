@@ -1,5 +1,7 @@
 //! Content types from file names: `AddType` overrides, then the built-in
-//! table (`mime_guess`).
+//! table (`mime_guess`, corrected by [`APACHE_TYPES`] where Debian's
+//! `/etc/mime.types`, which Apache reads through `TypesConfig`, answers
+//! otherwise for a common web extension).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +75,12 @@ impl MimeTypes {
     /// file served again costs no search of the tables.
     pub fn lookup(&self, name: &[u8]) -> Option<HeaderValue> {
         let dot = name.iter().rposition(|&b| b == b'.')?;
-        let ext = &name[dot + 1..];
+        self.lookup_ext(&name[dot + 1..])
+    }
+
+    /// The content type of the extension `ext` (without its dot), kept
+    /// per thread as [`MimeTypes::lookup`]'s answers are.
+    pub fn lookup_ext(&self, ext: &[u8]) -> Option<HeaderValue> {
         if ext.is_empty() {
             return None;
         }
@@ -115,11 +122,35 @@ impl MimeTypes {
         {
             return Some(value.clone());
         }
+        if let Some((_, apache)) = APACHE_TYPES
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        {
+            return apache.map(HeaderValue::from_static);
+        }
         mime_guess::from_ext(ext)
             .first_raw()
             .map(HeaderValue::from_static)
     }
 }
+
+/// Extensions whose type in Debian's `/etc/mime.types` (what Apache
+/// answers with its usual `TypesConfig`) differs from `mime_guess`'s:
+/// the type Apache sends, or none where the file names none (Apache then
+/// sends no `Content-Type`: `.php` is typed by the handler that runs it,
+/// never by mod_mime).
+const APACHE_TYPES: &[(&str, Option<&str>)] = &[
+    ("ico", Some("image/vnd.microsoft.icon")),
+    ("map", None),
+    ("mjs", Some("text/javascript")),
+    ("otf", Some("font/otf")),
+    ("php", None),
+    ("rss", Some("application/x-rss+xml")),
+    ("woff", Some("font/woff")),
+    ("xml", Some("application/xml")),
+    ("yaml", None),
+    ("yml", None),
+];
 
 #[cfg(test)]
 mod tests {
@@ -139,6 +170,47 @@ mod tests {
     }
 
     #[test]
+    fn common_web_extensions_get_the_types_apache_reads_from_debians_mime_types() {
+        let plain = MimeTypes::default();
+        for (name, want) in [
+            ("a.html", Some("text/html")),
+            ("a.css", Some("text/css")),
+            ("a.js", Some("text/javascript")),
+            ("a.mjs", Some("text/javascript")),
+            ("a.json", Some("application/json")),
+            ("a.svg", Some("image/svg+xml")),
+            ("favicon.ico", Some("image/vnd.microsoft.icon")),
+            ("a.png", Some("image/png")),
+            ("a.jpg", Some("image/jpeg")),
+            ("a.webp", Some("image/webp")),
+            ("a.avif", Some("image/avif")),
+            ("a.woff", Some("font/woff")),
+            ("a.woff2", Some("font/woff2")),
+            ("a.ttf", Some("font/ttf")),
+            ("a.otf", Some("font/otf")),
+            ("a.mp4", Some("video/mp4")),
+            ("a.webm", Some("video/webm")),
+            ("a.txt", Some("text/plain")),
+            ("a.xml", Some("application/xml")),
+            ("a.pdf", Some("application/pdf")),
+            ("a.wasm", Some("application/wasm")),
+            ("app.js.map", None),
+            ("index.php", None),
+            ("a.YML", None),
+        ] {
+            let got = plain.lookup(name.as_bytes());
+            assert_eq!(
+                got.as_ref().and_then(|v| v.to_str().ok()),
+                want,
+                "type of {name}"
+            );
+        }
+        // AddType still wins over the corrections.
+        let php = MimeTypes::new(&[("php".into(), "application/x-httpd-php".into())]).unwrap();
+        assert_eq!(php.lookup(b"index.php").unwrap(), "application/x-httpd-php");
+    }
+
+    #[test]
     fn each_table_answers_for_itself_however_often_and_in_whatever_order_asked() {
         let plain = MimeTypes::default();
         let custom = MimeTypes::new(&[("txt".into(), "text/x-custom".into())]).unwrap();
@@ -146,7 +218,7 @@ mod tests {
         for round in 0..3 {
             // More extensions than a thread keeps, so some fall out.
             for ext in [
-                "gif", "png", "css", "js", "json", "svg", "woff", "pdf", "zip",
+                "gif", "png", "css", "js", "json", "svg", "webp", "pdf", "zip",
             ] {
                 let name = format!("f.{ext}");
                 assert_eq!(

@@ -5,8 +5,21 @@ use http::{Method, StatusCode};
 use mpm_core::h1::encode::{apache_page, apache_text};
 use mpm_core::{Body, Response};
 
-/// The methods static content answers, for `Allow`.
-pub const ALLOW_STATIC: &str = "GET, HEAD, OPTIONS";
+/// The methods a built-in page (mod_status's, the balancer manager's)
+/// answers, for `Allow`.
+pub const ALLOW_PAGE: &str = "GET, HEAD, OPTIONS";
+
+/// `Allow` for what core's default handler answers (files, a method
+/// refused before any handler), as Apache's `make_allow` builds
+/// it: the methods the default handler allows (GET, POST, OPTIONS), HEAD
+/// with GET, and TRACE unless `TraceEnable Off` (`trace` false).
+pub fn allow_default(trace: bool) -> &'static str {
+    if trace {
+        "GET, HEAD, POST, OPTIONS, TRACE"
+    } else {
+        "GET, HEAD, POST, OPTIONS"
+    }
+}
 
 const HTML_TYPE: &str = "text/html; charset=iso-8859-1";
 
@@ -64,8 +77,8 @@ pub fn signature(software: &str, host: &str, port: u16, admin: Option<&str>) -> 
     )
 }
 
-/// 405 (or 501 for a method we do not know) with `Allow`.
-pub fn method_not_allowed(method: &Method) -> Response {
+/// 405 (or 501 for a method we do not know) with `allow` as `Allow`.
+pub fn method_not_allowed(method: &Method, allow: &'static str) -> Response {
     let known = is_known_method(method);
     let method = escape_html(method.as_str());
     let (status, text) = if known {
@@ -82,7 +95,7 @@ pub fn method_not_allowed(method: &Method) -> Response {
     let mut response = page(status, &text);
     response
         .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(ALLOW_STATIC));
+        .insert(ALLOW, HeaderValue::from_static(allow));
     response
 }
 
@@ -103,12 +116,12 @@ pub fn is_known_method(method: &Method) -> bool {
     )
 }
 
-/// 200 with `Allow` and no body: the answer to `OPTIONS`.
-pub fn options_response() -> Response {
+/// 200 with `allow` as `Allow` and no body: the answer to `OPTIONS`.
+pub fn options_response(allow: &'static str) -> Response {
     let mut response = Response::new(Body::Empty);
     response
         .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(ALLOW_STATIC));
+        .insert(ALLOW, HeaderValue::from_static(allow));
     response
 }
 

@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::file_cache::FileCache;
 use crate::metrics;
 use crate::mime::MimeTypes;
-use crate::pages::{error_response, is_known_method, method_not_allowed, options_response};
+use crate::pages::{allow_default, error_response, is_known_method, method_not_allowed};
 use crate::pipeline::handler::{ContentHandler, HandlerName, Handlers};
 use crate::pipeline::htaccess::{HtaccessCache, OverrideParser};
 use crate::pipeline::phases::page_method;
@@ -261,6 +261,12 @@ impl Site {
     /// [`register`](Handlers::register) its own before the site serves.
     pub fn handlers_mut(&mut self) -> &mut Handlers {
         &mut self.handlers
+    }
+
+    /// `Allow` for what core's default handler answers, as `TraceEnable`
+    /// makes it.
+    fn allow(&self) -> &'static str {
+        allow_default(self.trace_enable != crate::config::TraceEnable::Off)
     }
 
     /// Start this process's health-check thread if a balancer member has
@@ -552,13 +558,14 @@ impl Handler for Site {
             let proxied =
                 uri_path::normalise(uri.path(), &mut path).is_ok() && host.proxy.takes(&path);
             if !proxied {
-                return method_not_allowed(method);
+                return method_not_allowed(method, self.allow());
             }
         }
         let raw_path = uri.path();
         if raw_path == "*" {
             return if method == Method::OPTIONS {
-                options_response()
+                // Apache answers the server's OPTIONS without `Allow`.
+                Response::new(Body::Empty)
             } else {
                 error_response(StatusCode::BAD_REQUEST)
             };

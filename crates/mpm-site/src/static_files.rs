@@ -28,8 +28,7 @@ use crate::conditional::{self, Conditions, Decision};
 use crate::config::RedirectRule;
 use crate::file_cache::{Entry, FileCache};
 use crate::listing;
-use crate::pages::{error_response, redirect};
-use crate::pipeline::phases::page_method;
+use crate::pages::{error_response, method_not_allowed, options_response, redirect};
 use crate::pipeline::request::{Exit, RequestState};
 use crate::uri_path::escape_path;
 use crate::validators::Validators;
@@ -42,22 +41,55 @@ pub struct FileRequest<'a> {
     pub headers: &'a HeaderMap,
 }
 
+/// What the default handler needs besides the request.
+pub struct Serving<'a> {
+    /// The `MMapFile`/`CacheFile` cache.
+    pub cache: &'a FileCache,
+    /// `AccessFileName` (`.htaccess`): never sent.
+    pub access_file_name: &'a str,
+    /// `ServerSignature`'s line under a listing, when given.
+    pub signature: Option<String>,
+    /// `Allow` for `OPTIONS` and 405 ([`crate::pages::allow_default`]).
+    pub allow: &'static str,
+}
+
 /// Core's default handler: the file `map_to_storage` found, answered with
 /// its validators, conditionals and ranges (from the `MMapFile`/`CacheFile`
 /// cache when it holds it); for a directory that mod_dir found no index
 /// in, its listing where `Options Indexes` allows one, else 403. Nothing
-/// there, or path info after a file, is 404; `OPTIONS` is answered with
-/// `Allow`, other methods than GET and HEAD with 405. A listing ends with
-/// `signature` (`ServerSignature`'s line), when given. A file named
+/// there, or path info after a file, is 404. As Apache's, it serves GET,
+/// HEAD and POST alike (a POST's body is left unread, so the engine
+/// drains it), except that a POST to a directory is 404 (mod_autoindex
+/// lists for GET only); `OPTIONS` is answered with `Allow` and the file's
+/// `Content-Type`, other methods with 405. A file named
 /// `access_file_name` (`.htaccess`) is never sent, whatever the sections
 /// say (403).
-pub fn default_handler(
-    r: &mut RequestState<'_>,
-    cache: &FileCache,
-    access_file_name: &str,
-    signature: Option<String>,
-) -> Result<Response, Exit> {
-    page_method(r.method())?;
+pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Response, Exit> {
+    let Serving {
+        cache,
+        access_file_name,
+        signature,
+        allow,
+    } = how;
+    let method = r.method();
+    if method == Method::OPTIONS {
+        let mut response = options_response(allow);
+        // Apache's type of a directory, `DIR_MAGIC_TYPE`, shows here.
+        let content_type = r.content_type.clone().or_else(|| {
+            r.finfo
+                .as_ref()
+                .filter(|m| m.is_dir())
+                .map(|_| HeaderValue::from_static("httpd/unix-directory"))
+        });
+        if let Some(content_type) = content_type {
+            response.headers_mut().insert(CONTENT_TYPE, content_type);
+        }
+        return Err(Exit::respond(response));
+    }
+    let post = method == Method::POST;
+    if !post && method != Method::GET && method != Method::HEAD {
+        return Err(Exit::respond(method_not_allowed(method, allow)));
+    }
     if r.file_name() == access_file_name.as_bytes() {
         return Err(Exit::Status(StatusCode::FORBIDDEN));
     }
@@ -83,6 +115,14 @@ pub fn default_handler(
         return Err(Exit::Status(StatusCode::NOT_FOUND));
     };
     if meta.is_dir() {
+        if post {
+            log::info!(
+                "[client {}] Attempt to serve directory: {}",
+                r.conn.peer.ip(),
+                r.filename.display()
+            );
+            return Err(Exit::Status(StatusCode::NOT_FOUND));
+        }
         if !r.dir.options().indexes {
             log::error!(
                 "[client {}] Cannot serve directory {}/: No matching DirectoryIndex ({}) found, \
@@ -105,7 +145,7 @@ pub fn default_handler(
                 let mut response = Response::new(Body::from(html));
                 response.headers_mut().insert(
                     CONTENT_TYPE,
-                    HeaderValue::from_static("text/html;charset=UTF-8"),
+                    HeaderValue::from_static(listing::CONTENT_TYPE),
                 );
                 Ok(response)
             }

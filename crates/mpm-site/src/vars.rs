@@ -403,7 +403,7 @@ fn time_var(name: &str, now: SystemTime) -> Option<String> {
 
 /// What `ap_escape_uri` leaves as it is: letters, digits and
 /// `$-_.+!*'(),:;@&=/~`.
-const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'$')
     .remove(b'-')
     .remove(b'_')

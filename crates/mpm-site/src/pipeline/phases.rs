@@ -33,7 +33,7 @@ use http::{Method, StatusCode};
 use mpm_core::Response;
 
 use crate::auth::{self, Outcome, RemoteUser};
-use crate::pages::{method_not_allowed, options_response};
+use crate::pages::{allow_default, method_not_allowed, options_response, ALLOW_PAGE};
 use crate::pipeline::dir_config::{DirConfig, ErrorDocument, MimeAttr, ServerSignature};
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::{Failure, HtaccessRules};
@@ -443,7 +443,7 @@ impl Site {
     fn trace(&self, r: &RequestState<'_>) -> Exit {
         use crate::config::TraceEnable;
         if self.trace_enable == TraceEnable::Off {
-            return Exit::respond(method_not_allowed(r.method()));
+            return Exit::respond(method_not_allowed(r.method(), allow_default(false)));
         }
         let has_body = r.headers().contains_key(http::header::TRANSFER_ENCODING)
             || r.headers()
@@ -583,9 +583,9 @@ impl Site {
 
     /// mod_mime: the content type, encoding, languages and handler from
     /// the file name's extensions (every one after the first dot, as
-    /// Apache reads them: `AddType`/`AddHandler` of a section first, the
-    /// server's types for the last extension), then `ForceType` and
-    /// `SetHandler` over them.
+    /// Apache reads them: for each, `AddType`/`AddHandler` of a section
+    /// first, else the server's types; the last type found wins), then
+    /// `ForceType` and `SetHandler` over them.
     pub fn type_checker(&self, r: &mut RequestState<'_>) -> Step {
         // Fields borrowed apart: `dir` and `filename` are read while the
         // content type and handler are written.
@@ -598,28 +598,40 @@ impl Site {
             };
         let mut charset = None;
         if let Some(name) = name {
-            if !dir.mime.is_empty() {
-                let text = String::from_utf8_lossy(name).to_ascii_lowercase();
-                for ext in text.split('.').skip(1).filter(|e| !e.is_empty()) {
-                    if let Some(value) = dir.mime_value(MimeAttr::Type, ext) {
-                        r.content_type = HeaderValue::from_str(value).ok();
-                    }
-                    if let Some(value) = dir.mime_value(MimeAttr::Handler, ext) {
-                        r.handler = Some(HandlerName::parse(value));
-                    }
-                    if let Some(value) = dir.mime_value(MimeAttr::Encoding, ext) {
-                        r.content_encoding = Some(value.to_string());
-                    }
-                    if let Some(value) = dir.mime_value(MimeAttr::Language, ext) {
-                        r.content_languages.push(value.to_string());
-                    }
-                    if let Some(value) = dir.mime_value(MimeAttr::Charset, ext) {
-                        charset = Some(value);
+            // Each extension after the first dot in turn, the last type
+            // found winning, as Apache's mod_mime: a section's `AddType`
+            // for it, else the server's types (so `page.html.en` is
+            // text/html, `a.txt.php` text/plain). A type set before this
+            // phase (mod_rewrite's `T=`) is not replaced by the server's.
+            let preset = r.content_type.is_some();
+            for ext in name.split(|&b| b == b'.').skip(1).filter(|e| !e.is_empty()) {
+                let lower = (!dir.mime.is_empty())
+                    .then(|| String::from_utf8_lossy(ext).to_ascii_lowercase());
+                let section = lower
+                    .as_deref()
+                    .and_then(|e| dir.mime_value(MimeAttr::Type, e));
+                if let Some(value) = section {
+                    r.content_type = HeaderValue::from_str(value).ok();
+                } else if !preset {
+                    if let Some(found) = self.mime.lookup_ext(ext) {
+                        r.content_type = Some(found);
                     }
                 }
-            }
-            if r.content_type.is_none() {
-                r.content_type = self.mime.lookup(name);
+                let Some(ext) = lower.as_deref() else {
+                    continue;
+                };
+                if let Some(value) = dir.mime_value(MimeAttr::Handler, ext) {
+                    r.handler = Some(HandlerName::parse(value));
+                }
+                if let Some(value) = dir.mime_value(MimeAttr::Encoding, ext) {
+                    r.content_encoding = Some(value.to_string());
+                }
+                if let Some(value) = dir.mime_value(MimeAttr::Language, ext) {
+                    r.content_languages.push(value.to_string());
+                }
+                if let Some(value) = dir.mime_value(MimeAttr::Charset, ext) {
+                    charset = Some(value);
+                }
             }
         }
         if let Some(forced) = &dir.force_type {
@@ -715,7 +727,14 @@ impl Site {
         match r.handler.clone() {
             None | Some(HandlerName::None | HandlerName::DefaultHandler) => {
                 let signature = self.signature(host, r);
-                static_files::default_handler(r, &self.cache, &self.access_file_name, signature)
+                let trace = self.trace_enable != crate::config::TraceEnable::Off;
+                let how = static_files::Serving {
+                    cache: &self.cache,
+                    access_file_name: &self.access_file_name,
+                    signature,
+                    allow: allow_default(trace),
+                };
+                static_files::default_handler(r, how)
             }
             Some(HandlerName::ProxyServer) => {
                 let route = match r.notes.get(crate::rewrite::PROXY_NOTE) {
@@ -786,10 +805,10 @@ impl Site {
 /// methods than GET and HEAD refused with 405.
 pub fn page_method(method: &Method) -> Result<(), Exit> {
     if method == Method::OPTIONS {
-        return Err(Exit::respond(options_response()));
+        return Err(Exit::respond(options_response(ALLOW_PAGE)));
     }
     if method != Method::GET && method != Method::HEAD {
-        return Err(Exit::respond(method_not_allowed(method)));
+        return Err(Exit::respond(method_not_allowed(method, ALLOW_PAGE)));
     }
     Ok(())
 }

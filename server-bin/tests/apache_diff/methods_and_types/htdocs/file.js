@@ -1,0 +1,1 @@
+file of type js
