@@ -27,15 +27,19 @@ MaxRequestLen 10240000
 ";
 
 #[test]
-fn the_notes_php_conf_with_the_legacy_names_passes_the_syntax_check() {
+fn the_notes_php_conf_with_the_legacy_names_passes_the_syntax_check_without_a_warning() {
     let site = Site::new();
     site.write("php.conf", PHP_CONF);
     let conf = site.config(&format!(
-        "Listen 127.0.0.1:1\nInclude {}\nFcgidWrapper \"/usr/bin/php-cgi -d display_errors=0\" .php\nFcgidInitialEnv PHP_FCGI_MAX_REQUESTS 10000\nFcgidMinProcessesPerClass 0\nFcgidProcessLifeTime 3600\nFcgidMaxRequestInMem 65536\n",
+        "Listen 127.0.0.1:1\nInclude {}\nAddHandler fcgid-script .php\nFcgidWrapper \"/usr/bin/php-cgi -d display_errors=0\" .php\nFcgidInitialEnv PHP_FCGI_MAX_REQUESTS 10000\nFcgidMinProcessesPerClass 0\nFcgidProcessLifeTime 3600\nFcgidMaxRequestInMem 65536\n",
         site.path("php.conf").display()
     ));
     let (code, out, err) = run(&["-t", "-f", conf.to_str().unwrap()]);
     assert_eq!(code, 0, "-t refused the notes' php.conf: {out}{err}");
+    assert!(
+        !err.contains("no module of mpmd provides"),
+        "-t warned about fcgid-script as if nothing provided it:\n{err}"
+    );
 }
 
 #[test]
