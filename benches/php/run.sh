@@ -119,6 +119,7 @@ Alias /static/4k.bin $ROOT/pages/file4k.php
 </Directory>"
   { apache_event_conf "$ROOT/apache" "$P_APACHE" alias mime fcgid
     echo "DocumentRoot $WWW"
+    echo "TypesConfig /etc/mime.types"
     echo "FcgidIPCDir $ROOT/apache/fcgid"
     echo "FcgidProcessTableFile $ROOT/apache/fcgid/table"
     echo "$FCGID_LINES"; } > "$ROOT/apache/httpd.conf"
