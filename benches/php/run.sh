@@ -4,6 +4,8 @@
 #   benches/php/run.sh              # 3 interleaved rounds x 5 s, prints the table
 #   ROUNDS=1 DUR=3s benches/php/run.sh
 #   REUSE=on benches/php/run.sh     # both servers keep their php-fpm connections (enablereuse=on)
+#   FCGID=on benches/php/run.sh     # no php-fpm: each server's own pool of php-cgi processes
+#                                   # (mpmd's fcgid pool vs Apache's mod_fcgid)
 #
 # Two pages, run through one php-fpm pool (pm = static, $FPM_CHILDREN children, its Unix
 # socket), as the shared harness's scenarios a and c ask for them:
@@ -24,6 +26,12 @@
 # wrk -t2), rounds interleaved (mpmd apache mpmd apache ...). Prints medians of req/s and
 # p99 per server and the ratio mpmd/apache.
 #
+# FCGID=on: the same pages, `Alias`ed and run by `fcgid-script` (`FcgidWrapper
+# /usr/bin/php-cgi .php`, `Options +ExecCGI`), each server with its own pool of
+# $FCGID_PROCS php-cgi processes (FcgidMaxProcesses and FcgidMaxProcessesPerClass,
+# PHP_FCGI_MAX_REQUESTS 0 so php-cgi never leaves by itself); Apache with Debian's
+# libapache2-mod-fcgid, installed here (apt-get) when missing. The processes inherit
+# their server's CPU.
 # Needs: php-fpm (Debian's php-fpm: php-fpm8.x), apache2 with mod_proxy_fcgi, wrk, taskset,
 # python3, a release build of mpmd (built here with `cargo build --release -p mpmd` when
 # missing, niced), and the shared harness in $BENCH_HARNESS (default ../shared/bench
@@ -33,11 +41,13 @@
 # Env: ROUNDS (3) DUR (5s) SERVER_CPUS (0) WRK_CPUS (1) BASE_PORT (27120: mpmd, +1 apache)
 #      MPMD (path of the mpmd binary) BENCH_HARNESS BENCH_OUT MPMD_THREADS (16)
 #      FPM_CHILDREN (8, or 160 with REUSE=on) REUSE (off) SCEN ("a c")
+#      FCGID (off) FCGID_PROCS (8)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5s}; WRK_CPUS=${WRK_CPUS:-1}; SCEN=${SCEN:-a c}
 BASE_PORT=${BASE_PORT:-27120}; MPMD_THREADS=${MPMD_THREADS:-16}; REUSE=${REUSE:-off}
+FCGID=${FCGID:-off}; FCGID_PROCS=${FCGID_PROCS:-8}
 P_MPMD=$BASE_PORT; P_APACHE=$((BASE_PORT + 1))
 # The harness (its peers/lib.sh), the servers' configurations, stop_all at exit.
 source "$REPO/benches/lib.sh"
@@ -47,8 +57,17 @@ case $REUSE in on) FPM_CHILDREN=${FPM_CHILDREN:-160}; PARAM=" enablereuse=on" ;;
 ROOT="$BENCH_OUT/php"
 MPMD=${MPMD:-$REPO/target/release/mpmd}
 PIN=(taskset -c "$SERVER_CPUS")
+case $FCGID in on|off) ;; *) die "FCGID must be on or off" ;; esac
 FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | sort | tail -1)
-[ -n "$FPM" ] || die "php-fpm not found: apt-get install php-fpm"
+[ -n "$FPM" ] || [ "$FCGID" = on ] || die "php-fpm not found: apt-get install php-fpm"
+if [ "$FCGID" = on ]; then
+  [ -x /usr/bin/php-cgi ] || die "php-cgi not found: apt-get install php-cgi"
+  if [ ! -f /usr/lib/apache2/modules/mod_fcgid.so ]; then
+    echo "installing libapache2-mod-fcgid (Apache's mod_fcgid) ..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libapache2-mod-fcgid >&2 \
+      || die "could not install libapache2-mod-fcgid"
+  fi
+fi
 for c in apache2 wrk taskset python3 ss; do
   command -v "$c" > /dev/null || [ -x "/usr/sbin/$c" ] || die "$c not found: run $BENCH_HARNESS/setup.sh"
 done
@@ -83,6 +102,33 @@ pm.max_requests = 0
 php_admin_value[opcache.enable] = 1
 FPMCONF
 
+if [ "$FCGID" = on ]; then
+  # ---- each server's own php-cgi pool: Apache's mod_fcgid, mpmd's fcgid-script -------
+  mkdir -p "$ROOT/apache/fcgid"
+  if [ "$(id -u)" = 0 ]; then chown www-data "$ROOT/apache/fcgid"; fi
+  FCGID_LINES="AddHandler fcgid-script .php
+FcgidWrapper /usr/bin/php-cgi .php
+FcgidMaxProcesses $FCGID_PROCS
+FcgidMaxProcessesPerClass $FCGID_PROCS
+FcgidMaxRequestsPerProcess 0
+FcgidInitialEnv PHP_FCGI_MAX_REQUESTS 0
+Alias /hello $ROOT/pages/hello.php
+Alias /static/4k.bin $ROOT/pages/file4k.php
+<Directory $ROOT/pages>
+    Options +ExecCGI
+</Directory>"
+  { apache_event_conf "$ROOT/apache" "$P_APACHE" alias mime fcgid
+    echo "DocumentRoot $WWW"
+    echo "TypesConfig /etc/mime.types"
+    echo "FcgidIPCDir $ROOT/apache/fcgid"
+    echo "FcgidProcessTableFile $ROOT/apache/fcgid/table"
+    echo "$FCGID_LINES"; } > "$ROOT/apache/httpd.conf"
+  { mpmd_event_conf "$ROOT/mpmd" "$P_MPMD" "$MPMD_THREADS"
+    echo "DocumentRoot $WWW"
+    echo "$FCGID_LINES"; } > "$ROOT/mpmd/mpmd.conf"
+  WHAT="PHP through each server's php-cgi pool ($FCGID_PROCS processes, mod_fcgid / fcgid-script), scenario"
+else
+WHAT="PHP through php-fpm ($FPM_CHILDREN children, enablereuse $REUSE), scenario"
 # ---- Apache: event as the harness's apache-event-tuned, mod_proxy_fcgi ---------------
 PASS_HELLO="ProxyPass /hello \"unix:$SOCK|fcgi://localhost$ROOT/pages/hello.php\"$PARAM"
 PASS_4K="ProxyPass /static/4k.bin \"unix:$SOCK|fcgi://localhost$ROOT/pages/file4k.php\"$PARAM"
@@ -100,12 +146,13 @@ PASS_4K="ProxyPass /static/4k.bin \"unix:$SOCK|fcgi://localhost$ROOT/pages/file4
   echo "$PASS_HELLO"
   echo "$PASS_4K"; } > "$ROOT/mpmd/mpmd.conf"
 
-# ---- start (stop_all stops every server by its pid at exit) ---------------------------
+# ---- start php-fpm (stop_all stops every server by its pid at exit) -------------------
 PIDFILES+=("$ROOT/fpm/php-fpm.pid")
 # -R: started as root, the pool runs as root (its pages are in a root-owned folder).
 "${PIN[@]}" "$FPM" -R -y "$ROOT/fpm/php-fpm.conf" -p "$ROOT/fpm" || die "php-fpm: start failed (see $ROOT/fpm/logs/)"
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || die "php-fpm: no socket at $SOCK"
+fi
 
 start_apache "$ROOT/apache/httpd.conf" "$P_APACHE"
 start_mpmd "$ROOT/mpmd/mpmd.conf" "$P_MPMD"
@@ -117,12 +164,12 @@ for t in "mpmd $P_MPMD" "apache $P_APACHE"; do
   n=$(curl -sS --max-time 5 "http://127.0.0.1:$2/static/4k.bin" | wc -c)
   [ "$n" = 4096 ] || die "$1: GET /static/4k.bin gave $n bytes"
 done
-echo "php-fpm ($FPM_CHILDREN children, $SOCK), mpmd :$P_MPMD, apache :$P_APACHE, all on CPU $SERVER_CPUS; wrk on CPU $WRK_CPUS; enablereuse $REUSE" >&2
+echo "$WHAT: mpmd :$P_MPMD, apache :$P_APACHE, all on CPU $SERVER_CPUS; wrk on CPU $WRK_CPUS; enablereuse $REUSE" >&2
 
 # ---- measure ---------------------------------------------------------------------------
 OUT="$RESULTS_DIR/$(date +%Y%m%d-%H%M%S)-php"
 bash "$BENCH_HARNESS/run.sh" -Q -r "$ROUNDS" -d "$DUR" -s "$SCEN" -c "$WRK_CPUS" -w 1s -l php -o "$OUT" \
   "mpmd=http://127.0.0.1:$P_MPMD" "apache=http://127.0.0.1:$P_APACHE" >&2
 "$(python3 -c 'import sys; print(sys.executable)')" "$REPO/benches/proxy/table.py" "$OUT/results.jsonl" \
-  "PHP through php-fpm ($FPM_CHILDREN children, enablereuse $REUSE), scenario"
+  "$WHAT"
 echo "raw results: $OUT" >&2

@@ -282,7 +282,9 @@ fn run(
         });
         let handler = Site::new(&cfg.site, scoreboard.clone(), info)
             .map_err(|e| e.to_string())?
-            .with_overrides(cfg.htaccess.parser());
+            .with_overrides(cfg.htaccess.parser())
+            .with_fcgid(&cfg.site, Arc::new(mpm_site::fcgid::FastCgi))
+            .map_err(|e| format!("mod_fcgid: making the FastCGI process table: {e}"))?;
         supervisor.next_run(&listeners, &scoreboard, mpm.info().name);
         log::info!(
             "{VERSION} ({} MPM) configured -- resuming normal operations",

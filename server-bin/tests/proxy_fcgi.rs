@@ -10,70 +10,16 @@ mod common;
 #[path = "../../crates/mpm/tests/support/pki.rs"]
 mod pki;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::php::{php_dir, PhpFpm, PhpListen};
+use common::php::{
+    curl_i, lines, peak_child_rss_kb, php_pages, php_site, Gateway, PhpFpm, PhpListen,
+};
 use common::*;
-
-/// A site whose document root holds the PHP suite's pages in `app/`.
-fn php_site() -> Site {
-    let site = Site::new();
-    for entry in std::fs::read_dir(php_dir()).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".php") {
-            site.write(
-                &format!("htdocs/app/{name}"),
-                std::fs::read(entry.path()).unwrap(),
-            );
-        }
-    }
-    site
-}
-
-/// The `KEY=value` lines of a page.
-fn lines(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// `curl -i` of `url`: (status, head text, body).
-fn curl_i(args: &[&str]) -> (u16, String, String) {
-    let (code, out, err) = curl(&[&["-i"], args].concat());
-    assert_eq!(code, 0, "curl {args:?} failed: {err}");
-    let mut rest = out.as_str();
-    // Interim answers (100 Continue to an upload) first.
-    while rest.starts_with("HTTP/1.1 1") {
-        rest = rest.split_once("\r\n\r\n").map_or("", |(_, r)| r);
-    }
-    let (head, body) = rest
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head from curl {args:?}: {out}"));
-    let status = head
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    (status, head.to_string(), body.to_string())
-}
-
-/// The peak resident memory (kB) of the biggest child of `master`.
-fn peak_child_rss_kb(master: i32) -> u64 {
-    children(master)
-        .into_iter()
-        .filter_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .max()
-        .unwrap_or(0)
-}
 
 /// The PHP suite through php-fpm under `mpm`: `$_SERVER`, `$_GET`,
 /// `$_POST` (urlencoded and a 20 MB upload), redirects, a status, cookies,
@@ -95,149 +41,15 @@ fn php_suite(mpm: &str, listen: PhpListen) {
     );
     let base = format!("http://127.0.0.1:{port}");
 
-    // $_SERVER: the CGI variables as mod_proxy_fcgi gives them to FPM.
-    let (status, _, body) = curl_i(&[
-        "-H",
-        "X-Custom: yes",
-        "-H",
-        "Proxy: http://evil.example:3128",
-        &format!("{base}/app/server.php?x=1&y=a%20b"),
-    ]);
-    assert_eq!(status, 200, "server.php answered {status}: {body}");
-    let vars = lines(&body);
-    let docroot = site.docroot().display().to_string();
-    for (name, want) in [
-        ("SCRIPT_FILENAME", format!("{app}server.php")),
-        ("SCRIPT_NAME", "/app/server.php".to_string()),
-        ("REQUEST_URI", "/app/server.php?x=1&y=a%20b".to_string()),
-        ("QUERY_STRING", "x=1&y=a%20b".to_string()),
-        ("REQUEST_METHOD", "GET".to_string()),
-        ("GATEWAY_INTERFACE", "CGI/1.1".to_string()),
-        ("SERVER_PROTOCOL", "HTTP/1.1".to_string()),
-        ("SERVER_NAME", "127.0.0.1".to_string()),
-        ("SERVER_PORT", port.to_string()),
-        ("SERVER_ADDR", "127.0.0.1".to_string()),
-        ("REMOTE_ADDR", "127.0.0.1".to_string()),
-        ("DOCUMENT_ROOT", docroot.clone()),
-        ("REQUEST_SCHEME", "http".to_string()),
-        ("HTTP_X_CUSTOM", "yes".to_string()),
-        ("HTTP_HOST", format!("127.0.0.1:{port}")),
-    ] {
-        assert_eq!(
-            vars.get(name),
-            Some(&want),
-            "{name}: PHP saw {:?}; all of $_SERVER:\n{body}",
-            vars.get(name)
-        );
-    }
-    assert!(
-        vars.get("REMOTE_PORT")
-            .is_some_and(|p| p.parse::<u16>().is_ok()),
-        "REMOTE_PORT: {body}"
+    php_pages(
+        &site,
+        &mut server,
+        &base,
+        &Gateway {
+            php_message: "PHP message: ",
+            names: fpm.url(&app),
+        },
     );
-    assert!(
-        !vars.contains_key("HTTP_PROXY"),
-        "a client's Proxy header reached PHP as HTTP_PROXY (httpoxy):\n{body}"
-    );
-    assert!(!vars.contains_key("HTTPS"), "HTTPS without TLS:\n{body}");
-
-    // $_GET
-    let (_, _, body) = curl_i(&[&format!("{base}/app/get.php?a=1&b=two%20words")]);
-    assert_eq!(body, "a=1\nb=two words\n");
-
-    // $_POST, urlencoded
-    let (_, _, body) = curl_i(&["-d", "name=mpmd&lang=rust", &format!("{base}/app/post.php")]);
-    assert_eq!(body, "name=mpmd\nlang=rust\n");
-
-    // $_POST, a 20 MB multipart upload.
-    let upload = site.path("upload.bin");
-    let data: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&upload, &data).unwrap();
-    let (code, md5, _) = run_cmd("md5sum", &[upload.to_str().unwrap()]);
-    assert_eq!(code, 0);
-    let md5 = md5.split_whitespace().next().unwrap().to_string();
-    let (status, _, body) = curl_i(&[
-        "-F",
-        "note=hello",
-        "-F",
-        &format!("upload=@{}", upload.display()),
-        &format!("{base}/app/post.php"),
-    ]);
-    assert_eq!(status, 200, "the upload answered {status}: {body}");
-    assert_eq!(
-        body,
-        format!("note=hello\nfile:upload {} {md5}\n", data.len())
-    );
-
-    // header('Location: …'): PHP answers 302 with it, local or absolute.
-    for to in ["/elsewhere/page", "https://example.com/x?y=1"] {
-        let (status, head, _) = curl_i(&[&format!("{base}/app/redirect.php?to={to}")]);
-        assert_eq!(status, 302, "redirect.php?to={to}: {head}");
-        assert!(
-            head.lines().any(|l| l == format!("Location: {to}")),
-            "no Location: {to} in\n{head}"
-        );
-    }
-
-    // http_response_code(418)
-    let (status, _, body) = curl_i(&[&format!("{base}/app/teapot.php")]);
-    assert_eq!((status, body.as_str()), (418, "I'm a teapot\n"));
-
-    // setcookie, twice.
-    let (_, head, _) = curl_i(&[&format!("{base}/app/cookie.php")]);
-    let cookies: Vec<&str> = head
-        .lines()
-        .filter_map(|l| l.strip_prefix("Set-Cookie: "))
-        .collect();
-    assert_eq!(
-        cookies,
-        ["flavour=oatmeal", "size=large; path=/app/; HttpOnly"],
-        "{head}"
-    );
-
-    // A 50 MB page streamed: all of it, never held whole in a child.
-    let (code, size, err) = curl(&[
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{size_download}",
-        &format!("{base}/app/big.php"),
-    ]);
-    assert_eq!((code, size.as_str()), (0, "200 52428800"), "{err}");
-    let peak = peak_child_rss_kb(server.pid());
-    assert!(
-        peak < 40 * 1024,
-        "a child of mpmd peaked at {peak} kB while passing a 50 MB page: it was held in memory"
-    );
-
-    // A fatal error: PHP's 500, its message in the error log with the
-    // script's name; error_log() too.
-    let (status, _, _) = curl_i(&[&format!("{base}/app/fatal.php")]);
-    assert_eq!(status, 500);
-    server.wait_log("fatal.php: stderr: PHP message: PHP Fatal error", 1);
-    let (status, _, body) = curl_i(&[&format!("{base}/app/stderr.php")]);
-    assert_eq!((status, body.as_str()), (200, "ok\n"));
-    server.wait_log(
-        "stderr.php: stderr: PHP message: stderr line from stderr.php",
-        1,
-    );
-    let log = server.stderr();
-    let line = log
-        .lines()
-        .find(|l| l.contains("stderr line from stderr.php"))
-        .unwrap();
-    assert!(
-        line.contains(&fpm.url(&app)),
-        "the stderr line does not name the backend: {line}"
-    );
-
-    // Sessions across requests.
-    let jar = site.path("cookies.txt");
-    let jar = jar.to_str().unwrap();
-    for n in 1..=3 {
-        let (_, _, body) = curl_i(&["-b", jar, "-c", jar, &format!("{base}/app/session.php")]);
-        assert_eq!(body, format!("{n}\n"), "request {n} of the session");
-    }
 
     // A script that sleeps past the worker's timeout: 504, logged.
     let started = Instant::now();
@@ -248,19 +60,6 @@ fn php_suite(mpm: &str, listen: PhpListen) {
     );
     assert!(started.elapsed() < Duration::from_secs(4));
     server.wait_log("sleep.php: no answer within 1 s", 1);
-}
-
-/// `program args`: (exit code, stdout, stderr).
-fn run_cmd(program: &str, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -15,6 +15,8 @@
 //!   every strategy writes, the master regulates from and the status page
 //!   reads, with the lifetime counters the metrics page reads.
 //! - [`single`]: the one-process strategy behind `mpmd -X`.
+//! - [`spawn`]: programs a serving process starts that must not outlive
+//!   it (a FastCGI program's parent-death signal).
 
 pub mod child;
 pub mod clamp;
@@ -23,3 +25,4 @@ pub mod privileges;
 pub mod scoreboard;
 pub mod single;
 pub mod spare;
+pub mod spawn;

@@ -148,7 +148,17 @@ pub fn environment(
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
-    cgi.server_name = &r.server_name;
+    // The host as the client named it, else `ServerName` (Apache's
+    // `UseCanonicalName Off`, as mod_proxy_fcgi's environment has it).
+    let server_name = r
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map_or(&*r.server_name, crate::router::host_without_port)
+        .to_string();
+    cgi.server_name = &server_name;
     cgi.server_port = r.conn.local.port();
     cgi.server_software = server_software;
     cgi.https = r.conn.tls.is_some();

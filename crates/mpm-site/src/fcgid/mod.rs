@@ -11,6 +11,8 @@
 //! - [`pool`]: the pool at work in a serving process ([`Pool`]): take,
 //!   start, wait for a process; the manager thread that retires, ends
 //!   and reaps; the FastCGI exchange itself behind [`Backend`].
+//! - [`client`]: [`FastCgi`], the [`Backend`] that speaks the FastCGI
+//!   protocol ([`crate::fastcgi`]) to the processes.
 //! - [`status`]: the processes on mod_status's page.
 //! - [`handler`]: the `fcgid-script` handler of the request pipeline
 //!   (`AddHandler fcgid-script .php` + `FcgidWrapper /usr/bin/php-cgi
@@ -18,6 +20,7 @@
 //!   [`Site::with_fcgid`](crate::Site::with_fcgid) with the FastCGI
 //!   client that speaks to the processes.
 
+pub mod client;
 pub mod config;
 pub mod handler;
 pub mod pool;
@@ -28,6 +31,7 @@ pub mod table;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use client::FastCgi;
 pub use config::{FcgidConfig, Wrapper};
 pub use handler::FcgidHandler;
 pub use pool::{Backend, Class, Pool};

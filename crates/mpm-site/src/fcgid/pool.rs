@@ -4,11 +4,15 @@
 //! one up to `FcgidConnectTimeout`, then gets 503 and the error log one
 //! [`NoProcess`] line.
 //!
-//! A process is started by the serving process whose request needed it:
-//! it listens on a Unix socket in the pool's directory, handed to it as
-//! its standard input (the FastCGI convention, `FCGI_LISTENSOCK_FILENO`),
-//! and every serving process may then take it for a request. Its starter
-//! keeps its `Child`: a manager thread there reaps it when it exits (one
+//! A process is started by the serving process whose request needed it
+//! (by its manager thread, on the request's behalf: the process gets
+//! `SIGTERM` when that thread, which lives as long as the serving
+//! process, ends, so no FastCGI process outlives its starter however the
+//! server stops; see [`ScriptCommand::spawn_with`]): it listens on a Unix
+//! socket in the pool's directory, handed to it as its standard input
+//! (the FastCGI convention, `FCGI_LISTENSOCK_FILENO`), and every serving
+//! process may then take it for a request. Its starter keeps its
+//! `Child`: the manager thread reaps it when it exits (one
 //! that was not retired crashed: logged, its slot freed, and the next
 //! request starts another), retires it after `FcgidMaxRequestsPerProcess`
 //! requests, `FcgidIdleTimeout` idle or `FcgidProcessLifeTime` lived
@@ -30,6 +34,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -100,6 +105,14 @@ const KILL_AFTER: Duration = Duration::from_secs(3);
 /// How often a request waiting for a process looks again.
 const WAIT_STEP: Duration = Duration::from_millis(10);
 
+/// A process for the manager thread to start: its command, the
+/// listening socket for its standard input, where the `Child` goes.
+struct Spawn {
+    command: ScriptCommand,
+    listener: UnixListener,
+    reply: Sender<io::Result<Child>>,
+}
+
 /// The pool, as one serving process uses it.
 pub struct Pool {
     cfg: FcgidConfig,
@@ -107,6 +120,8 @@ pub struct Pool {
     backend: Arc<dyn Backend>,
     owned: Arc<Mutex<Vec<Owned>>>,
     manager: Once,
+    /// Requests to start a process, to the manager thread.
+    spawns: Mutex<Option<Sender<Spawn>>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -125,6 +140,7 @@ impl Pool {
             backend,
             owned: Arc::default(),
             manager: Once::new(),
+            spawns: Mutex::new(None),
         })
     }
 
@@ -341,8 +357,7 @@ impl Pool {
             for (name, value) in &self.cfg.initial_env {
                 command.env.push((name.into(), value.into()));
             }
-            let child =
-                command.spawn_with(Stdio::from(OwnedFd::from(listener)), Stdio::inherit())?;
+            let child = self.spawn(command, listener)?;
             Ok::<_, io::Error>((child, socket, conn))
         })();
         let (child, socket, conn) = match started {
@@ -373,24 +388,48 @@ impl Pool {
         Ok((slot, conn))
     }
 
+    /// Start `command` listening on `listener`, by the manager thread
+    /// (or by this thread when there is none: then the process ends when
+    /// this thread does).
+    fn spawn(&self, command: ScriptCommand, listener: UnixListener) -> io::Result<Child> {
+        let spawns = self
+            .spawns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(spawns) = spawns else {
+            return command.spawn_with(Stdio::from(OwnedFd::from(listener)), Stdio::inherit());
+        };
+        let (reply, child) = mpsc::channel();
+        spawns
+            .send(Spawn {
+                command,
+                listener,
+                reply,
+            })
+            .map_err(|_| io::Error::other("the pool's manager thread is gone"))?;
+        child
+            .recv()
+            .map_err(|_| io::Error::other("the pool's manager thread is gone"))?
+    }
+
     /// Start this process's manager thread, once.
     fn start_manager(&self) {
         self.manager.call_once(|| {
             let owned = self.owned.clone();
             let table = self.table;
             let cfg = self.cfg.clone();
+            let (spawns, jobs) = mpsc::channel();
             let started = std::thread::Builder::new()
                 .name("fcgid-manager".into())
-                .spawn(move || loop {
-                    std::thread::sleep(TICK);
-                    // The pool is gone (it ended its processes).
-                    if Arc::strong_count(&owned) == 1 {
-                        return;
-                    }
-                    manage(&cfg, table, &owned, table.now());
-                });
-            if let Err(e) = started {
-                log::error!("mod_fcgid: could not start the manager thread: {e}; processes are not retired or reaped");
+                .spawn(move || manager(&cfg, table, &owned, &jobs));
+            match started {
+                Ok(_) => {
+                    *self.spawns.lock().unwrap_or_else(|p| p.into_inner()) = Some(spawns);
+                }
+                Err(e) => log::error!(
+                    "mod_fcgid: could not start the manager thread: {e}; processes are not retired or reaped"
+                ),
             }
         });
     }
@@ -406,6 +445,41 @@ impl Drop for Pool {
             let _ = o.child.wait();
             let _ = std::fs::remove_file(&o.socket);
             self.table.slot(o.slot).free();
+        }
+    }
+}
+
+/// The manager thread: starts the processes requests ask for, and looks
+/// at the pool every [`TICK`] until the pool is gone.
+fn manager(
+    cfg: &FcgidConfig,
+    table: Table,
+    owned: &Arc<Mutex<Vec<Owned>>>,
+    jobs: &Receiver<Spawn>,
+) {
+    let mut looked = Instant::now();
+    loop {
+        match jobs.recv_timeout(TICK.saturating_sub(looked.elapsed())) {
+            Ok(job) => {
+                let child = job
+                    .command
+                    .spawn_with(Stdio::from(OwnedFd::from(job.listener)), Stdio::inherit());
+                // The request gave up waiting: nobody will own it.
+                if let Err(mpsc::SendError(Ok(mut child))) = job.reply.send(child) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if looked.elapsed() >= TICK {
+            // The pool is gone (it ended its processes).
+            if Arc::strong_count(owned) == 1 {
+                return;
+            }
+            manage(cfg, table, owned, table.now());
+            looked = Instant::now();
         }
     }
 }

@@ -185,6 +185,7 @@ pub const BUILT_IN: &[&str] = &[
     "balancer-manager",
     "proxy-server",
     "cgi-script",
+    "fcgid-script",
 ];
 
 #[cfg(test)]

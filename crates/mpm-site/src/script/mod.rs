@@ -104,9 +104,20 @@ impl ScriptCommand {
     /// program's listening socket) and its output and error output
     /// discarded (where mod_fcgid sends a FastCGI program's error output
     /// is the error log: `stderr` gives it).
+    ///
+    /// The program gets `SIGTERM` when the thread that started it ends
+    /// (Linux's parent-death signal; a process ending ends its threads):
+    /// a FastCGI program, which would otherwise wait on its socket
+    /// forever, does not outlive the serving process that started it,
+    /// however that process ends. Start it from a thread that lives as
+    /// long as the process (the pool's manager thread).
     pub fn spawn_with(&self, stdin: Stdio, stderr: Stdio) -> std::io::Result<Child> {
-        self.command()
-            .stdin(stdin)
+        let mut cmd = self.command();
+        mpm_core::process::spawn::end_with_starting_thread(
+            &mut cmd,
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        cmd.stdin(stdin)
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
