@@ -79,20 +79,7 @@ impl Serving<'_, '_> {
         let is_head = head.method == http::Method::HEAD;
         let version = head.version;
         let handler = self.ctx.handler;
-        // The handler takes the headers; a copy stays for its log hook
-        // only if that reads them.
-        let request_headers = if handler.log_reads_headers() {
-            head.headers.clone()
-        } else {
-            std::mem::take(&mut head.headers)
-        };
-        let mut builder = http::Request::builder()
-            .method(head.method.clone())
-            .uri(head.uri.clone())
-            .version(version);
-        if let Some(h) = builder.headers_mut() {
-            *h = request_headers;
-        }
+        let builder = request_builder(&mut head, handler, version);
         // A head the `http` crate cannot hold is the engine's refusal: it
         // closes, as every refusal does.
         let mut represented = true;
@@ -291,6 +278,29 @@ impl Serving<'_, '_> {
         self.tunnel = Some(tunnel);
         After::Tunnel
     }
+}
+
+/// The handler's request for a head, HTTP/1.1's and HTTP/2's alike
+/// (`version` says which). The handler takes the headers; a copy stays
+/// in `head` for the log hook only if that reads them.
+pub(super) fn request_builder(
+    head: &mut RequestHead,
+    handler: &dyn crate::handler::Handler,
+    version: Version,
+) -> http::request::Builder {
+    let request_headers = if handler.log_reads_headers() {
+        head.headers.clone()
+    } else {
+        std::mem::take(&mut head.headers)
+    };
+    let mut builder = http::Request::builder()
+        .method(head.method.clone())
+        .uri(head.uri.clone())
+        .version(version);
+    if let Some(h) = builder.headers_mut() {
+        *h = request_headers;
+    }
+    builder
 }
 
 /// What a driver logs when an exchange ends, HTTP/1.1's and HTTP/2's

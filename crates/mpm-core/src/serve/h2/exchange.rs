@@ -20,7 +20,7 @@ use crate::handler::{Body, RequestBody, Response};
 use crate::net::connection::{ConnInfo, IP_TEXT_LEN};
 use crate::process::scoreboard::WorkerState;
 use crate::serve::context::status_page;
-use crate::serve::exchange::Logged;
+use crate::serve::exchange::{request_builder, Logged};
 use crate::serve::stream::run_writer;
 
 /// The most bytes of a file or a reader framed at once.
@@ -191,18 +191,7 @@ impl H2Conn<'_, '_> {
         self.begin_request(&head.request_line, &host);
         let handler = self.ctx.handler;
         let is_head = head.method == http::Method::HEAD;
-        let request_headers = if handler.log_reads_headers() {
-            head.headers.clone()
-        } else {
-            std::mem::take(&mut head.headers)
-        };
-        let mut builder = http::Request::builder()
-            .method(head.method.clone())
-            .uri(head.uri.clone())
-            .version(Version::HTTP_2);
-        if let Some(h) = builder.headers_mut() {
-            *h = request_headers;
-        }
+        let builder = request_builder(&mut head, handler, Version::HTTP_2);
         let body_stage = self.ctx.protocol.timeouts.request_read.body;
         let mut body = H2Body {
             conn: self,
