@@ -3,12 +3,12 @@
 
 use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 
 use super::body::{BodyFailure, BodyReader, BodyState};
-use super::context::{status_page, After, Serving, DRAIN_LIMIT};
+use super::context::{status_page, After, ServeContext, Serving, DRAIN_LIMIT};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
 use crate::handler::{Body, Exchange, RequestBody, Response};
@@ -32,53 +32,22 @@ impl Serving<'_, '_> {
         *resp.headers_mut() = headers;
         let sent = self.send(resp, Version::HTTP_11, false, false);
         let empty = HeaderMap::new();
-        self.log(
-            &line,
-            None,
-            &empty,
-            &http::Extensions::new(),
-            e.status,
-            sent.unwrap_or(0),
+        self.log(Logged {
+            line: &line,
+            head: None,
+            headers: &empty,
+            notes: &http::Extensions::new(),
+            status: e.status,
+            body_bytes: sent.unwrap_or(0),
             started,
             clock,
-        );
+        });
         After::Linger
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn log(
-        &mut self,
-        line: &str,
-        head: Option<&RequestHead>,
-        headers: &HeaderMap,
-        notes: &http::Extensions,
-        status: StatusCode,
-        body_bytes: u64,
-        started: SystemTime,
-        clock: Instant,
-    ) {
-        let duration = clock.elapsed();
-        self.stats_slot_end(body_bytes, duration);
-        let ex = Exchange {
-            conn: self.io.info(),
-            request_line: line,
-            method: head.map(|h| &h.method),
-            uri: head.map(|h| &h.uri),
-            headers,
-            status,
-            body_bytes,
-            received: self.session.take_used(),
-            started,
-            duration,
-            notes,
-        };
-        call_log(self.ctx.handler, &ex);
-    }
-
-    pub(super) fn stats_slot_end(&self, body_bytes: u64, duration: Duration) {
-        if let Some(slot) = self.ctx.worker_slot {
-            slot.end_request(body_bytes, duration);
-        }
+    /// The exchange is over: log it (see [`Logged::end`]).
+    pub(super) fn log(&mut self, entry: Logged<'_>) {
+        entry.end(self.ctx, self.io.info(), self.session.take_used());
     }
 
     /// Run the handler on a parsed head and send its response.
@@ -110,20 +79,7 @@ impl Serving<'_, '_> {
         let is_head = head.method == http::Method::HEAD;
         let version = head.version;
         let handler = self.ctx.handler;
-        // The handler takes the headers; a copy stays for its log hook
-        // only if that reads them.
-        let request_headers = if handler.log_reads_headers() {
-            head.headers.clone()
-        } else {
-            std::mem::take(&mut head.headers)
-        };
-        let mut builder = http::Request::builder()
-            .method(head.method.clone())
-            .uri(head.uri.clone())
-            .version(version);
-        if let Some(h) = builder.headers_mut() {
-            *h = request_headers;
-        }
+        let builder = request_builder(&mut head, handler, version);
         // A head the `http` crate cannot hold is the engine's refusal: it
         // closes, as every refusal does.
         let mut represented = true;
@@ -192,16 +148,16 @@ impl Serving<'_, '_> {
             ),
             (_, Some(BodyFailure::Gone)) => {
                 let empty = HeaderMap::new();
-                self.log(
-                    &head.request_line,
-                    Some(&head),
-                    &empty,
-                    &http::Extensions::new(),
-                    StatusCode::BAD_REQUEST,
-                    0,
+                self.log(Logged {
+                    line: &head.request_line,
+                    head: Some(&head),
+                    headers: &empty,
+                    notes: &http::Extensions::new(),
+                    status: StatusCode::BAD_REQUEST,
+                    body_bytes: 0,
                     started,
                     clock,
-                );
+                });
                 return After::Close;
             }
             (Ok(resp), None) if !represented => (resp, After::Linger),
@@ -256,16 +212,16 @@ impl Serving<'_, '_> {
             Err(n) => (n, false),
         };
         self.set_state(WorkerState::Logging);
-        self.log(
-            &head.request_line,
-            Some(&head),
-            &head.headers,
-            &notes,
+        self.log(Logged {
+            line: &head.request_line,
+            head: Some(&head),
+            headers: &head.headers,
+            notes: &notes,
             status,
-            bytes,
+            body_bytes: bytes,
             started,
             clock,
-        );
+        });
         self.stats.requests += 1;
         if !ok {
             return After::Close;
@@ -303,16 +259,16 @@ impl Serving<'_, '_> {
         let sent = self.write_whole(&wbuf);
         self.wbuf = wbuf;
         self.set_state(WorkerState::Logging);
-        self.log(
-            &head.request_line,
-            Some(head),
-            &head.headers,
-            &parts.extensions,
-            parts.status,
-            0,
+        self.log(Logged {
+            line: &head.request_line,
+            head: Some(head),
+            headers: &head.headers,
+            notes: &parts.extensions,
+            status: parts.status,
+            body_bytes: 0,
             started,
             clock,
-        );
+        });
         self.stats.requests += 1;
         if sent.is_err() {
             return After::Close;
@@ -321,6 +277,68 @@ impl Serving<'_, '_> {
             .consume_buffered(|early| tunnel.push_to_peer(early));
         self.tunnel = Some(tunnel);
         After::Tunnel
+    }
+}
+
+/// The handler's request for a head, HTTP/1.1's and HTTP/2's alike
+/// (`version` says which). The handler takes the headers; a copy stays
+/// in `head` for the log hook only if that reads them.
+pub(super) fn request_builder(
+    head: &mut RequestHead,
+    handler: &dyn crate::handler::Handler,
+    version: Version,
+) -> http::request::Builder {
+    let request_headers = if handler.log_reads_headers() {
+        head.headers.clone()
+    } else {
+        std::mem::take(&mut head.headers)
+    };
+    let mut builder = http::Request::builder()
+        .method(head.method.clone())
+        .uri(head.uri.clone())
+        .version(version);
+    if let Some(h) = builder.headers_mut() {
+        *h = request_headers;
+    }
+    builder
+}
+
+/// What a driver logs when an exchange ends, HTTP/1.1's and HTTP/2's
+/// alike.
+pub(super) struct Logged<'a> {
+    pub(super) line: &'a str,
+    pub(super) head: Option<&'a RequestHead>,
+    pub(super) headers: &'a HeaderMap,
+    pub(super) notes: &'a http::Extensions,
+    pub(super) status: StatusCode,
+    pub(super) body_bytes: u64,
+    pub(super) started: SystemTime,
+    pub(super) clock: Instant,
+}
+
+impl Logged<'_> {
+    /// End the request on the worker's scoreboard slot, then call the
+    /// handler's log hook (the access log) with the exchange; `received`
+    /// is what the request took on the wire.
+    pub(super) fn end(self, ctx: &ServeContext<'_>, conn: &ConnInfo, received: u64) {
+        let duration = self.clock.elapsed();
+        if let Some(slot) = ctx.worker_slot {
+            slot.end_request(self.body_bytes, duration);
+        }
+        let ex = Exchange {
+            conn,
+            request_line: self.line,
+            method: self.head.map(|h| &h.method),
+            uri: self.head.map(|h| &h.uri),
+            headers: self.headers,
+            status: self.status,
+            body_bytes: self.body_bytes,
+            received,
+            started: self.started,
+            duration,
+            notes: self.notes,
+        };
+        call_log(ctx.handler, &ex);
     }
 }
 

@@ -16,10 +16,11 @@ use super::conn::{H2Conn, Received, Wait, Waiting};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadError, RequestHead};
 use crate::h2::ErrorCode;
-use crate::handler::{Body, Exchange, RequestBody, Response};
+use crate::handler::{Body, RequestBody, Response};
 use crate::net::connection::{ConnInfo, IP_TEXT_LEN};
 use crate::process::scoreboard::WorkerState;
 use crate::serve::context::status_page;
+use crate::serve::exchange::{request_builder, Logged};
 use crate::serve::stream::run_writer;
 
 /// The most bytes of a file or a reader framed at once.
@@ -166,16 +167,16 @@ impl H2Conn<'_, '_> {
         *resp.status_mut() = e.status;
         *resp.headers_mut() = headers;
         let sent = self.respond(stream, resp, false);
-        self.log(
-            &line,
-            None,
-            &HeaderMap::new(),
-            &http::Extensions::new(),
-            e.status,
-            sent,
+        self.log(Logged {
+            line: &line,
+            head: None,
+            headers: &HeaderMap::new(),
+            notes: &http::Extensions::new(),
+            status: e.status,
+            body_bytes: sent,
             started,
             clock,
-        );
+        });
     }
 
     /// Run the handler on a stream's request and send its response.
@@ -190,18 +191,7 @@ impl H2Conn<'_, '_> {
         self.begin_request(&head.request_line, &host);
         let handler = self.ctx.handler;
         let is_head = head.method == http::Method::HEAD;
-        let request_headers = if handler.log_reads_headers() {
-            head.headers.clone()
-        } else {
-            std::mem::take(&mut head.headers)
-        };
-        let mut builder = http::Request::builder()
-            .method(head.method.clone())
-            .uri(head.uri.clone())
-            .version(Version::HTTP_2);
-        if let Some(h) = builder.headers_mut() {
-            *h = request_headers;
-        }
+        let builder = request_builder(&mut head, handler, Version::HTTP_2);
         let body_stage = self.ctx.protocol.timeouts.request_read.body;
         let mut body = H2Body {
             conn: self,
@@ -222,16 +212,16 @@ impl H2Conn<'_, '_> {
         self.set_state(WorkerState::Write);
         let resp = match (outcome, failure) {
             (_, Some(BodyFailure::Gone)) => {
-                self.log(
-                    &head.request_line,
-                    Some(&head),
-                    &head.headers,
-                    &http::Extensions::new(),
-                    StatusCode::BAD_REQUEST,
-                    0,
+                self.log(Logged {
+                    line: &head.request_line,
+                    head: Some(&head),
+                    headers: &head.headers,
+                    notes: &http::Extensions::new(),
+                    status: StatusCode::BAD_REQUEST,
+                    body_bytes: 0,
                     started,
                     clock,
-                );
+                });
                 return;
             }
             (_, Some(BodyFailure::TooLarge)) => status_page(
@@ -263,16 +253,16 @@ impl H2Conn<'_, '_> {
         let status = resp.status();
         let sent = self.respond(stream, resp, is_head);
         self.set_state(WorkerState::Logging);
-        self.log(
-            &head.request_line,
-            Some(&head),
-            &head.headers,
-            &notes,
+        self.log(Logged {
+            line: &head.request_line,
+            head: Some(&head),
+            headers: &head.headers,
+            notes: &notes,
             status,
-            sent,
+            body_bytes: sent,
             started,
             clock,
-        );
+        });
     }
 
     /// Send `resp` on `stream`: the head (with `date`, `server` and a
@@ -436,36 +426,10 @@ impl H2Conn<'_, '_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn log(
-        &mut self,
-        line: &str,
-        head: Option<&RequestHead>,
-        headers: &HeaderMap,
-        notes: &http::Extensions,
-        status: StatusCode,
-        body_bytes: u64,
-        started: SystemTime,
-        clock: Instant,
-    ) {
-        let duration = clock.elapsed();
-        if let Some(slot) = self.ctx.worker_slot {
-            slot.end_request(body_bytes, duration);
-        }
-        let ex = Exchange {
-            conn: self.io.info(),
-            request_line: line,
-            method: head.map(|h| &h.method),
-            uri: head.map(|h| &h.uri),
-            headers,
-            status,
-            body_bytes,
-            received: std::mem::take(&mut self.received),
-            started,
-            duration,
-            notes,
-        };
-        crate::serve::exchange::call_log(self.ctx.handler, &ex);
+    /// The exchange is over: log it (see [`Logged::end`]) and count it.
+    fn log(&mut self, entry: Logged<'_>) {
+        let body_bytes = entry.body_bytes;
+        entry.end(self.ctx, self.io.info(), std::mem::take(&mut self.received));
         self.stats.requests += 1;
         self.stats.body_bytes += body_bytes;
     }
