@@ -1,5 +1,5 @@
 //! Content types from file names: `AddType` overrides, then the built-in
-//! table (`mime_guess`, corrected by [`APACHE_TYPES`] where Debian's
+//! table (`mime_guess`, corrected by `APACHE_TYPES` where Debian's
 //! `/etc/mime.types`, which Apache reads through `TypesConfig`, answers
 //! otherwise for a common web extension).
 

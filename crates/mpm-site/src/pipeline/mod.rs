@@ -78,12 +78,14 @@
 
 pub mod dir_config;
 pub mod env;
+mod errors;
 pub mod expr;
 pub mod handler;
 pub mod htaccess;
 pub mod phases;
 pub mod request;
 pub mod section;
+mod storage;
 pub mod walk;
 
 pub use dir_config::{
