@@ -36,6 +36,7 @@ const CASE_SETS: &[&str] = &[
     "directory_index",
     "alias_redirect",
     "require_ip",
+    "require_rules",
     "status_codes",
     "conditionals",
     "security_headers",
@@ -871,6 +872,11 @@ fn alias_and_redirect_are_answered_as_apache_answers_them() {
 #[test]
 fn require_ip_is_answered_as_apache_answers_it() {
     check_case_set("require_ip");
+}
+
+#[test]
+fn require_method_env_and_expr_are_answered_as_apache_answers_them() {
+    check_case_set("require_rules");
 }
 
 #[test]

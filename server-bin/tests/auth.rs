@@ -42,11 +42,18 @@ struct Answer {
 
 /// `GET path` with curl, with `-u user:password` when given.
 fn ask(port: u16, path: &str, credentials: Option<&str>) -> Answer {
+    match credentials {
+        Some(c) => ask_with(port, path, &["-u", c]),
+        None => ask_with(port, path, &[]),
+    }
+}
+
+/// `path` asked with curl and its `extra` arguments (`-X POST`, `-H …`,
+/// `-u …`).
+fn ask_with(port: u16, path: &str, extra: &[&str]) -> Answer {
     let url = format!("http://127.0.0.1:{port}{path}");
     let mut args = vec!["-i", url.as_str()];
-    if let Some(c) = credentials {
-        args.extend(["-u", c]);
-    }
+    args.extend(extra);
     let (code, out, err) = curl(&args);
     assert_eq!(code, 0, "curl {args:?} failed: {err}");
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((out.as_str(), ""));
@@ -313,6 +320,131 @@ fn htaccess_asks_for_a_password_only_where_allowoverride_authconfig_lets_it() {
         200,
         "AllowOverride None: the .htaccess file is not read"
     );
+}
+
+#[test]
+fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_every_strategy() {
+    let Some((site, users)) = site_with_users() else {
+        return;
+    };
+    for dir in ["readonly", "flagged", "token", "hta"] {
+        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
+    }
+    // In .htaccess (AllowOverride AuthConfig): reads for all, other
+    // methods only for a client the environment marks and never with
+    // ?debug.
+    site.write(
+        "htdocs/hta/.htaccess",
+        "<RequireAny>\n\
+           Require method GET\n\
+           <RequireAll>\n\
+             Require env office\n\
+             Require not expr \"%{QUERY_STRING} =~ /debug/\"\n\
+           </RequireAll>\n\
+         </RequireAny>\n",
+    );
+    let d = site.docroot();
+    let d = d.display();
+    let auth = format!(
+        "AuthType Basic\nAuthName Members\nAuthUserFile {}\n",
+        users.display()
+    );
+    let extra = format!(
+        "SetEnvIf User-Agent ^office office\n\
+         <Directory {d}/readonly>\n  Require method GET OPTIONS\n</Directory>\n\
+         <Directory {d}/flagged>\n  Require env office trusted\n</Directory>\n\
+         <Directory {d}/token>\n{auth}\
+           Require expr \"req('X-Token') == 'open' || %{{REMOTE_USER}} == 'alice'\"\n\
+         </Directory>\n\
+         <Directory {d}/hta>\n  AllowOverride AuthConfig\n</Directory>\n"
+    );
+    for mpm in STRATEGIES {
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, &extra);
+        let office = ["-A", "office-pc"];
+        for (what, path, args, status) in [
+            ("GET under Require method GET", "/readonly/", &[][..], 200),
+            ("HEAD goes with GET", "/readonly/", &["-I"][..], 200),
+            (
+                "OPTIONS is named",
+                "/readonly/",
+                &["-X", "OPTIONS"][..],
+                200,
+            ),
+            (
+                "DELETE is not named",
+                "/readonly/",
+                &["-X", "DELETE"][..],
+                403,
+            ),
+            ("POST is not named", "/readonly/", &["-d", "x=1"][..], 403),
+            ("no variable set", "/flagged/", &[][..], 403),
+            ("SetEnvIf set office", "/flagged/", &office[..], 200),
+            ("no token, no user", "/token/", &[][..], 401),
+            ("the token", "/token/", &["-H", "X-Token: open"][..], 200),
+            ("alice", "/token/", &["-u", "alice:alicepw"][..], 200),
+            ("bob", "/token/", &["-u", "bob:bobpw"][..], 401),
+            ("a GET", "/hta/", &[][..], 200),
+            ("a DELETE", "/hta/", &["-X", "DELETE"][..], 403),
+            (
+                "a DELETE from the office",
+                "/hta/",
+                &["-X", "DELETE", "-A", "office"][..],
+                405,
+            ),
+            (
+                "a DELETE from the office with ?debug",
+                "/hta/?debug",
+                &["-X", "DELETE", "-A", "office"][..],
+                403,
+            ),
+        ] {
+            let a = ask_with(port, path, args);
+            assert_eq!(
+                a.status,
+                status,
+                "{mpm}: {what} ({path} {args:?}) was answered {}\nstderr:\n{}",
+                a.head,
+                m.stderr()
+            );
+        }
+        let refused = ask_with(port, "/token/", &[]);
+        assert_eq!(
+            challenge(&refused),
+            Some("Basic realm=\"Members\""),
+            "{mpm}: a Require expr reading REMOTE_USER asks for a password: {}",
+            refused.head
+        );
+        drop(m);
+    }
+}
+
+#[test]
+fn require_method_env_and_expr_mistakes_are_refused_with_the_line_and_the_fix() {
+    let site = Site::new();
+    for (rule, says) in [
+        ("Require method get", "Invalid Method 'get'"),
+        ("Require method BREW", "Invalid Method 'BREW'"),
+        ("Require expr", "Require expr needs an expression"),
+        (
+            "Require expr \"%{REQUEST_URI} =~ /(/\"",
+            "Cannot parse expression in require line",
+        ),
+    ] {
+        let conf = site.config(&format!(
+            "{}<Location />\n{rule}\n</Location>\n",
+            mpm_directives("event")
+        ));
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let line = 1 + text.lines().position(|l| l == rule).unwrap();
+        let conf = conf.display().to_string();
+        let (code, out, err) = run(&["-t", "-f", &conf]);
+        assert_ne!(code, 0, "{rule} was accepted: {out}{err}");
+        assert!(
+            err.contains(says) && err.contains(&format!("{conf}:{line}:")),
+            "{rule}: mpmd said {err}"
+        );
+    }
 }
 
 #[test]

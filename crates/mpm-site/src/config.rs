@@ -70,6 +70,15 @@ pub enum Require {
     /// `Require group admins …`: a member of one of them in the
     /// `AuthGroupFile`.
     Group(Vec<String>),
+    /// `Require method GET POST …` (mod_authz_core): the request's
+    /// method is one of them. Names are Apache's, in capitals; `HEAD` is
+    /// `GET` on both sides, as Apache counts it.
+    Method(Vec<http::Method>),
+    /// `Require env VAR …` (mod_authz_host): one of these variables is
+    /// set in the request's environment (`SetEnvIf`, `SetEnv`, `[E=]`).
+    Env(Vec<String>),
+    /// `Require expr "…"` (mod_authz_core): the expression holds.
+    Expr(RequireExpr),
     /// `Require not …`: never grants, only refuses what its rule grants
     /// (so it belongs in a `<RequireAll>`, as Apache insists).
     Not(Box<Require>),
@@ -83,6 +92,39 @@ pub enum Require {
 }
 
 pub use mpm_core::net::ipnet::IpNet;
+
+/// The expression of a `Require expr` line, compiled when the
+/// configuration is read.
+#[derive(Debug, Clone)]
+pub struct RequireExpr {
+    /// The compiled expression.
+    pub expr: std::sync::Arc<crate::expr::Expr>,
+    /// Whether it reads `%{REMOTE_USER}`: then a false answer before
+    /// anyone authenticated asks for a user (Apache's
+    /// `AUTHZ_DENIED_NO_USER`), so that the expression is judged again
+    /// with the user.
+    pub wants_user: bool,
+}
+
+impl RequireExpr {
+    /// Compile `text` (a `Require expr` line's expression).
+    pub fn parse(text: &str) -> Result<RequireExpr, crate::expr::ExprError> {
+        let expr = crate::expr::Expr::parse(text)?;
+        let wants_user = expr.reads_var("REMOTE_USER");
+        Ok(RequireExpr {
+            expr: std::sync::Arc::new(expr),
+            wants_user,
+        })
+    }
+}
+
+impl PartialEq for RequireExpr {
+    fn eq(&self, other: &RequireExpr) -> bool {
+        self.expr.source() == other.expr.source()
+    }
+}
+
+impl Eq for RequireExpr {}
 
 /// `Options` in force for a directory. The default, in force where no
 /// `<Directory>` block sets any, is Apache 2.4's: `FollowSymLinks` alone.

@@ -177,7 +177,8 @@ pub mod vars;
 pub use access_log::AccessLog;
 pub use config::{
     AliasRule, CachedFile, CustomLog, FileCacheKind, IpNet, Options, OptionsSetting, Origin,
-    RedirectRule, RemoteIpConfig, Require, SiteConfig, TraceEnable, VhostAddr, VirtualHost,
+    RedirectRule, RemoteIpConfig, Require, RequireExpr, SiteConfig, TraceEnable, VhostAddr,
+    VirtualHost,
 };
 pub use error::Error;
 pub use site::Site;

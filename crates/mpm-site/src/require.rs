@@ -1,6 +1,8 @@
 //! `Require` (mod_authz_core with mod_authz_host, mod_authz_user and
 //! mod_authz_groupfile): whether a client may see a resource, from its
-//! address, and from the user the authentication let in.
+//! address, its method (`Require method`), its environment (`Require
+//! env`), an expression (`Require expr`, which may read the user), and
+//! from the user the authentication let in.
 //!
 //! As Apache, a rule answers one of five things ([`Authz`]), and the
 //! containers combine them: `<RequireAny>` grants when one child grants,
@@ -17,6 +19,7 @@ use std::io;
 use std::net::IpAddr;
 
 use crate::config::Require;
+use crate::expr::Expr;
 
 /// What one rule (or container) says of a request: mod_authz_core's
 /// `authz_status`.
@@ -46,6 +49,72 @@ pub struct Subject<'a> {
     /// Whether `user` is in `group` (the `AuthGroupFile` in force); an
     /// error when the group file cannot be read.
     pub in_group: &'a dyn Fn(&[u8], &str) -> io::Result<bool>,
+    /// The rest of the request, for `Require method`, `env` and `expr`.
+    pub request: &'a dyn RequestFacts,
+}
+
+/// What `Require method`, `Require env` and `Require expr` read of the
+/// request being judged (the pipeline's request state answers).
+pub trait RequestFacts {
+    /// The request's method.
+    fn method(&self) -> &http::Method;
+
+    /// Whether the environment variable `name` is set (to anything, the
+    /// empty string included).
+    fn has_env(&self, name: &str) -> bool;
+
+    /// Whether `expr` holds for the request, with `user` as
+    /// `%{REMOTE_USER}`.
+    fn holds(&self, expr: &Expr, user: Option<&[u8]>) -> bool;
+}
+
+/// A method as Apache numbers it for `Require method`: `HEAD` is `GET`.
+fn method_number(method: &http::Method) -> &http::Method {
+    if method == http::Method::HEAD {
+        &http::Method::GET
+    } else {
+        method
+    }
+}
+
+/// The methods `Require method` may name (Apache's built-in ones, in
+/// capitals; `HEAD` stands for `GET`). Another name is a configuration
+/// error, as Apache's `Invalid Method`.
+pub fn parse_method(name: &str) -> Option<http::Method> {
+    const KNOWN: &[&str] = &[
+        "GET",
+        "HEAD",
+        "PUT",
+        "POST",
+        "DELETE",
+        "CONNECT",
+        "OPTIONS",
+        "TRACE",
+        "PATCH",
+        "PROPFIND",
+        "PROPPATCH",
+        "MKCOL",
+        "COPY",
+        "MOVE",
+        "LOCK",
+        "UNLOCK",
+        "VERSION-CONTROL",
+        "CHECKOUT",
+        "UNCHECKOUT",
+        "CHECKIN",
+        "UPDATE",
+        "LABEL",
+        "REPORT",
+        "MKWORKSPACE",
+        "MKACTIVITY",
+        "BASELINE-CONTROL",
+        "MERGE",
+    ];
+    if !KNOWN.contains(&name) {
+        return None;
+    }
+    let method = http::Method::from_bytes(name.as_bytes()).ok()?;
+    Some(method_number(&method).clone())
 }
 
 /// Judge `rule` for `who` (mod_authz_core's `apply_authz_sections`).
@@ -77,6 +146,21 @@ pub fn evaluate(rule: &Require, who: &Subject<'_>) -> Authz {
                 Authz::Denied
             }
         },
+        Require::Method(methods) => {
+            let asked = method_number(who.request.method());
+            granted(methods.iter().any(|m| method_number(m) == asked))
+        }
+        Require::Env(names) => granted(names.iter().any(|n| who.request.has_env(n))),
+        Require::Expr(rule) => {
+            if who.request.holds(&rule.expr, who.user) {
+                Authz::Granted
+            } else if rule.wants_user {
+                // Apache's answer whether or not a user is known yet.
+                Authz::DeniedNoUser
+            } else {
+                Authz::Denied
+            }
+        }
         Require::Not(inner) => negate(evaluate(inner, who)),
         Require::Any(list) => combine(list, Op::Any, who),
         Require::All(list) => combine(list, Op::All, who),
@@ -182,6 +266,97 @@ pub fn after_authentication(rule: &Require, who: &Subject<'_>) -> UserVerdict {
     }
 }
 
+/// The request in flight as the pipeline's `access_checker` judges it,
+/// with the request headers each `Require expr` read noted for the
+/// response's `Vary` (as Apache's expressions add them).
+pub struct Judged<'r, 'a> {
+    /// The request.
+    pub request: &'r crate::pipeline::request::RequestState<'a>,
+    /// The headers read, in order, each once.
+    pub vary: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'r, 'a> Judged<'r, 'a> {
+    /// `request`, nothing read yet.
+    pub fn new(request: &'r crate::pipeline::request::RequestState<'a>) -> Judged<'r, 'a> {
+        Judged {
+            request,
+            vary: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl RequestFacts for Judged<'_, '_> {
+    fn method(&self) -> &http::Method {
+        self.request.method()
+    }
+
+    fn has_env(&self, name: &str) -> bool {
+        self.request.subprocess_env.get(name).is_some()
+    }
+
+    fn holds(&self, expr: &Expr, user: Option<&[u8]>) -> bool {
+        let user = user.map(String::from_utf8_lossy);
+        let (holds, read) = expr.holds_for(self.request, user.as_deref());
+        let mut vary = self.vary.borrow_mut();
+        for name in read {
+            if !vary.iter().any(|v| v.eq_ignore_ascii_case(&name)) {
+                vary.push(name);
+            }
+        }
+        holds
+    }
+}
+
+/// [`RequestFacts`] for tests: a method, the environment variables set,
+/// and the variables an expression reads.
+#[cfg(test)]
+pub(crate) struct TestFacts {
+    pub method: http::Method,
+    pub env: Vec<&'static str>,
+}
+
+#[cfg(test)]
+impl TestFacts {
+    pub(crate) fn get() -> TestFacts {
+        TestFacts {
+            method: http::Method::GET,
+            env: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl RequestFacts for TestFacts {
+    fn method(&self) -> &http::Method {
+        &self.method
+    }
+
+    fn has_env(&self, name: &str) -> bool {
+        self.env.contains(&name)
+    }
+
+    fn holds(&self, expr: &Expr, user: Option<&[u8]>) -> bool {
+        struct Vars<'a>(&'a TestFacts, Option<&'a [u8]>);
+        impl crate::vars::RequestVars for Vars<'_> {
+            fn var(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+                match name {
+                    "REQUEST_METHOD" => Some(self.0.method.as_str().into()),
+                    "REMOTE_USER" => self.1.map(String::from_utf8_lossy),
+                    _ => None,
+                }
+            }
+            fn header(&self, _: &str) -> Option<std::borrow::Cow<'_, str>> {
+                None
+            }
+            fn env(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+                self.0.has_env(name).then_some("1".into())
+            }
+        }
+        expr.eval(&Vars(self, user))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +368,11 @@ mod tests {
             prefix,
         }
     }
+
+    static GET: TestFacts = TestFacts {
+        method: http::Method::GET,
+        env: Vec::new(),
+    };
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
@@ -215,6 +395,7 @@ mod tests {
             local: ip("10.0.0.1"),
             user: user.map(str::as_bytes),
             in_group: &groups,
+            request: &GET,
         }
     }
 
@@ -237,6 +418,7 @@ mod tests {
             local: ip(local),
             user: None,
             in_group: &groups,
+            request: &GET,
         };
         let ok = |rule: &Require, peer, local| evaluate(rule, &on(peer, local)) == Authz::Granted;
         assert!(ok(&Require::Local, "127.0.0.5", "10.0.0.1"));
@@ -420,5 +602,105 @@ mod tests {
             before_authentication(&Require::All(vec![]), &who(None)),
             Verdict::Forbidden
         );
+    }
+
+    fn judge(rule: &Require, facts: &TestFacts, user: Option<&str>) -> Authz {
+        let who = Subject {
+            peer: ip("10.0.0.7"),
+            local: ip("10.0.0.1"),
+            user: user.map(str::as_bytes),
+            in_group: &groups,
+            request: facts,
+        };
+        evaluate(rule, &who)
+    }
+
+    fn expr(text: &str) -> Require {
+        Require::Expr(crate::config::RequireExpr::parse(text).unwrap())
+    }
+
+    #[test]
+    fn method_grants_the_methods_it_names_and_head_with_get() {
+        let rule = Require::Method(vec![
+            parse_method("GET").unwrap(),
+            parse_method("OPTIONS").unwrap(),
+        ]);
+        for (method, expected) in [
+            (http::Method::GET, Authz::Granted),
+            (http::Method::HEAD, Authz::Granted),
+            (http::Method::OPTIONS, Authz::Granted),
+            (http::Method::POST, Authz::Denied),
+            (http::Method::from_bytes(b"BREW").unwrap(), Authz::Denied),
+        ] {
+            let facts = TestFacts {
+                method: method.clone(),
+                env: vec![],
+            };
+            assert_eq!(judge(&rule, &facts, None), expected, "{method}");
+        }
+        assert_eq!(parse_method("HEAD"), Some(http::Method::GET));
+        assert_eq!(parse_method("get"), None, "names are Apache's capitals");
+        assert_eq!(parse_method("BREW"), None);
+    }
+
+    #[test]
+    fn env_grants_when_one_of_the_variables_is_set() {
+        let rule = Require::Env(vec!["let_me_in".into(), "office".into()]);
+        let facts = TestFacts {
+            method: http::Method::GET,
+            env: vec!["office"],
+        };
+        assert_eq!(judge(&rule, &facts, None), Authz::Granted);
+        assert_eq!(judge(&rule, &TestFacts::get(), None), Authz::Denied);
+        // In a RequireAll beside a user rule: the variable and a user.
+        let all = Require::All(vec![rule, Require::ValidUser]);
+        assert_eq!(
+            before_authentication(
+                &all,
+                &Subject {
+                    request: &facts,
+                    ..who(None)
+                }
+            ),
+            Verdict::Authenticate
+        );
+        assert_eq!(before_authentication(&all, &who(None)), Verdict::Forbidden);
+    }
+
+    #[test]
+    fn expr_grants_when_it_holds_and_asks_for_a_user_when_it_reads_one() {
+        let post = TestFacts {
+            method: http::Method::POST,
+            env: vec![],
+        };
+        let rule = expr("%{REQUEST_METHOD} == 'GET'");
+        assert_eq!(judge(&rule, &TestFacts::get(), None), Authz::Granted);
+        assert_eq!(judge(&rule, &post, None), Authz::Denied);
+        // Reading REMOTE_USER: false is "no user yet", as Apache.
+        let alice = expr("%{REMOTE_USER} == 'alice'");
+        assert_eq!(judge(&alice, &TestFacts::get(), None), Authz::DeniedNoUser);
+        assert_eq!(
+            judge(&alice, &TestFacts::get(), Some("alice")),
+            Authz::Granted
+        );
+        assert_eq!(
+            before_authentication(&alice, &who(None)),
+            Verdict::Authenticate
+        );
+        assert_eq!(
+            after_authentication(&alice, &who(Some("bob"))),
+            UserVerdict::Unauthorized
+        );
+        // Negated in a RequireAll: GETs only, from anyone.
+        let rule = Require::All(vec![
+            Require::AllGranted,
+            not(expr("%{REQUEST_METHOD} != 'GET'")),
+        ]);
+        assert_eq!(before_authentication(&rule, &who(None)), Verdict::Allow);
+        let on_post = Subject {
+            request: &post,
+            ..who(None)
+        };
+        assert_eq!(before_authentication(&rule, &on_post), Verdict::Forbidden);
     }
 }

@@ -1716,7 +1716,8 @@ fn negated_rules_where_one_child_decides_are_refused_as_apache_does() {
         ),
         ("<Directory /x>\nRequire user\n</Directory>", "httpd.conf:3: Require user needs at least one name"),
         ("<Directory /x>\nRequire not not all granted\n</Directory>", "httpd.conf:3: Require not not"),
-        ("<Directory /x>\nRequire method GET\n</Directory>", "httpd.conf:3: Require method: not supported"),
+        ("<Directory /x>\nRequire method Get\n</Directory>", "httpd.conf:3: Require method: Invalid Method 'Get'"),
+        ("<Directory /x>\nRequire expr \"%{NO_SUCH_VAR} == 'x'\"\n</Directory>", "httpd.conf:3: Require expr: Cannot parse expression in require line"),
     ] {
         let e = err(&format!("Listen 80\n{text}\n"));
         assert!(e.starts_with(want), "{text:?}:\n  got  {e}\n  want {want}…");

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use mpm::config::ReadStage;
 
-use mpm_site::config::{IpNet, Options, OptionsSetting, RedirectRule, Require, VhostAddr};
+use mpm_site::config::{
+    IpNet, Options, OptionsSetting, RedirectRule, Require, RequireExpr, VhostAddr,
+};
 
 /// The Apache version `<IfVersion>` compares against.
 const EMULATED_VERSION: [u32; 3] = [2, 4, 62];
@@ -287,8 +289,8 @@ pub(super) fn parse_options(args: &[String]) -> Res<(OptionsSetting, Vec<String>
     Ok((setting, warnings))
 }
 
-/// `Require all granted|all denied|local|ip …` (the user rules and `not`
-/// are read by `directives::auth` first).
+/// `Require all granted|all denied|local|ip …|method …|env …|expr …`
+/// (the user rules and `not` are read by `directives::auth` first).
 pub(super) fn parse_require(args: &[String]) -> Res<Require> {
     let words: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -300,12 +302,24 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
         ["host", ..] | ["forward-dns", ..] => {
             Err("Require host is not supported by mpmd (client addresses are never looked up); use Require ip".into())
         }
-        ["method" | "expr" | "env", ..] => Err(format!(
-            "Require {}: not supported by mpmd; use all granted, all denied, local, ip, valid-user, user or group",
-            args[0]
-        )),
+        ["method", ..] => args[1..]
+            .iter()
+            .map(|name| {
+                mpm_site::require::parse_method(name).ok_or_else(|| {
+                    format!(
+                        "Require method: Invalid Method '{name}' (methods are written in capitals: GET POST PUT DELETE OPTIONS …; HEAD goes with GET)"
+                    )
+                })
+            })
+            .collect::<Res<Vec<_>>>()
+            .map(Require::Method),
+        ["env", ..] => Ok(Require::Env(args[1..].to_vec())),
+        ["expr"] => Err("Require expr needs an expression, e.g. Require expr \"%{REQUEST_METHOD} == 'GET'\"".into()),
+        ["expr", ..] => RequireExpr::parse(&args[1..].join(" "))
+            .map(Require::Expr)
+            .map_err(|e| format!("Require expr: Cannot parse expression in require line: {e}")),
         _ => Err(format!(
-            "Require {}: expected all granted, all denied, local, ip ADDRESS..., valid-user, user NAME... or group NAME...",
+            "Require {}: expected all granted, all denied, local, ip ADDRESS..., valid-user, user NAME..., group NAME..., method METHOD..., env VARIABLE... or expr EXPRESSION",
             args.join(" ")
         )),
     }

@@ -22,7 +22,9 @@ use super::basic::{challenge, parse_basic, BasicError};
 use super::files::{GroupFile, UserFile, WatchedFile};
 use super::password::{verify, Check};
 use crate::config::Require;
-use crate::require::{after_authentication, before_authentication, Subject, UserVerdict, Verdict};
+use crate::require::{
+    after_authentication, before_authentication, RequestFacts, Subject, UserVerdict, Verdict,
+};
 
 /// `AuthType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +144,9 @@ pub struct Request<'a> {
     /// What the log lines name: the decoded URL path (Apache's `r->uri`),
     /// made text only when a line is written.
     pub uri: &'a [u8],
+    /// Its method, environment and variables, for `Require method`,
+    /// `env` and `expr`.
+    pub facts: &'a dyn RequestFacts,
 }
 
 /// The answer.
@@ -186,6 +191,7 @@ pub fn check(
         local: req.local,
         user: None,
         in_group: &no_groups,
+        request: req.facts,
     };
     match before_authentication(require, &anonymous) {
         Verdict::Allow => return Outcome::Allow { user: None },
@@ -241,6 +247,7 @@ pub fn check(
         local: req.local,
         user: Some(&user),
         in_group: &in_group,
+        request: req.facts,
     };
     match after_authentication(require, &who) {
         UserVerdict::Allow => Outcome::Allow { user: Some(user) },
@@ -405,6 +412,7 @@ mod tests {
                 peer: "192.0.2.9".parse().unwrap(),
                 local: "192.0.2.1".parse().unwrap(),
                 uri: b"/members/",
+                facts: &crate::require::TestFacts::get(),
             };
             check(Some(require), settings, &self.files, &req)
         }
@@ -526,6 +534,7 @@ mod tests {
             peer: "192.0.2.9".parse().unwrap(),
             local: "192.0.2.1".parse().unwrap(),
             uri: b"/",
+            facts: &crate::require::TestFacts::get(),
         };
         assert_eq!(seen(check(None, &s, &fx.files, &req)).0, 500);
         assert_eq!(

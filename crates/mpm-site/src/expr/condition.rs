@@ -11,6 +11,24 @@ use crate::vars::HttpVars;
 
 impl Condition for Expr {
     fn evaluate(&self, r: &RequestState<'_>) -> Result<bool, String> {
+        Ok(self.holds_for(r, r.user.as_deref()).0)
+    }
+
+    fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl Expr {
+    /// Whether the expression holds for `r` with `user` as
+    /// `REMOTE_USER` (`Require expr` is judged again once a user
+    /// authenticated, before the request records who), and the request
+    /// headers the answer depended on (for `Vary`).
+    pub(crate) fn holds_for(
+        &self,
+        r: &RequestState<'_>,
+        user: Option<&str>,
+    ) -> (bool, Vec<String>) {
         let path = r.uri_text();
         let filename = String::from_utf8_lossy(r.filename.as_os_str().as_bytes());
         let path_info = String::from_utf8_lossy(&r.path_info);
@@ -32,17 +50,13 @@ impl Condition for Expr {
             server_name: &r.server_name,
             server_admin: "",
             server_software: "",
-            remote_user: r.user.as_deref(),
+            remote_user: user,
             handler: handler.as_deref(),
             env: &r.subprocess_env,
             response: None,
             is_subrequest: false,
         };
-        Ok(self.eval(&vars))
-    }
-
-    fn source(&self) -> &str {
-        &self.source
+        self.eval_noting_vary(&vars)
     }
 }
 

@@ -112,6 +112,21 @@ impl Expr {
         let mut state = State::default();
         self.cond.eval(vars, &mut state)
     }
+
+    /// Whether the condition holds, and the request headers its answer
+    /// depended on, in the order read: what Apache adds to the
+    /// response's `Vary` when it evaluates an expression (`Require expr`).
+    pub fn eval_noting_vary(&self, vars: &dyn RequestVars) -> (bool, Vec<String>) {
+        let mut state = State::default();
+        let holds = self.cond.eval(vars, &mut state);
+        (holds, state.vary.into_inner())
+    }
+
+    /// Whether the expression reads the variable `%{name}` (any case),
+    /// as `Require expr` asks of `REMOTE_USER`.
+    pub fn reads_var(&self, name: &str) -> bool {
+        self.cond.reads_var(name)
+    }
 }
 
 impl StringExpr {
@@ -177,6 +192,7 @@ enum Func {
     Escape,
     Unescape,
     Req,
+    ReqNoVary,
     Resp,
     Env,
     OsEnv,
@@ -189,7 +205,8 @@ impl Func {
             "toupper" => Func::ToUpper,
             "escape" => Func::Escape,
             "unescape" => Func::Unescape,
-            "req" | "http" | "req_novary" => Func::Req,
+            "req" | "http" => Func::Req,
+            "req_novary" => Func::ReqNoVary,
             "resp" => Func::Resp,
             "env" | "reqenv" => Func::Env,
             "osenv" => Func::OsEnv,
@@ -204,7 +221,7 @@ impl Func {
             Func::ToUpper => Cow::Owned(arg.to_uppercase()),
             Func::Escape => Cow::Owned(vars::escape_path(arg)),
             Func::Unescape => Cow::Owned(vars::unescape(arg)),
-            Func::Req => or_empty(vars.header(arg)),
+            Func::Req | Func::ReqNoVary => or_empty(vars.header(arg)),
             Func::Resp => or_empty(vars.resp_header(arg)),
             Func::Env => or_empty(vars.env(arg)),
             Func::OsEnv => Cow::Owned(std::env::var(arg).unwrap_or_default()),
@@ -330,11 +347,36 @@ impl BinOp {
 }
 
 /// What an evaluation carries along: the groups of the last `=~` that
-/// matched, for `$0`…`$9`.
+/// matched, for `$0`…`$9`, and the request headers read that the answer
+/// varies on.
 #[derive(Default)]
 struct State {
     groups: Vec<Option<String>>,
+    vary: std::cell::RefCell<Vec<String>>,
 }
+
+impl State {
+    /// Note that the answer depends on request header `name` (Apache's
+    /// `add_vary`: `req()`, `http()`, `%{HTTP:…}` and the `HTTP_*`
+    /// variables it knows; not `req_novary()`).
+    fn vary_on(&self, name: &str) {
+        let mut vary = self.vary.borrow_mut();
+        if !vary.iter().any(|v| v.eq_ignore_ascii_case(name)) {
+            vary.push(name.to_string());
+        }
+    }
+}
+
+/// The header behind each `HTTP_*` variable Apache's expressions know.
+const HEADER_VARS: &[(&str, &str)] = &[
+    ("HTTP_USER_AGENT", "User-Agent"),
+    ("HTTP_PROXY_CONNECTION", "Proxy-Connection"),
+    ("HTTP_REFERER", "Referer"),
+    ("HTTP_COOKIE", "Cookie"),
+    ("HTTP_FORWARDED", "Forwarded"),
+    ("HTTP_HOST", "Host"),
+    ("HTTP_ACCEPT", "Accept"),
+];
 
 impl Cond {
     fn eval(&self, vars: &dyn RequestVars, st: &mut State) -> bool {
@@ -374,7 +416,30 @@ impl Cond {
     }
 }
 
+impl Cond {
+    fn reads_var(&self, name: &str) -> bool {
+        match self {
+            Cond::True | Cond::False => false,
+            Cond::Not(c) => c.reads_var(name),
+            Cond::And(a, b) | Cond::Or(a, b) => a.reads_var(name) || b.reads_var(name),
+            Cond::Unary(_, w) | Cond::Regex(w, _, _) => w.reads_var(name),
+            Cond::Binary(a, _, b) => a.reads_var(name) || b.reads_var(name),
+            Cond::In(w, list) => w.reads_var(name) || list.iter().any(|i| i.reads_var(name)),
+        }
+    }
+}
+
 impl Word {
+    fn reads_var(&self, name: &str) -> bool {
+        match self {
+            Word::Str(parts) => parts
+                .iter()
+                .any(|p| matches!(p, Part::Var(VarRef::Name(n)) if n.eq_ignore_ascii_case(name))),
+            Word::Func(_, arg) => arg.reads_var(name),
+            Word::Concat(a, b) => a.reads_var(name) || b.reads_var(name),
+        }
+    }
+
     fn eval<'a>(&self, vars: &'a dyn RequestVars, st: &State) -> Cow<'a, str> {
         match self {
             Word::Str(parts) if parts.len() == 1 => parts[0].eval(vars, st),
@@ -387,6 +452,9 @@ impl Word {
             }
             Word::Func(f, arg) => {
                 let a = arg.eval(vars, st);
+                if *f == Func::Req {
+                    st.vary_on(&a);
+                }
                 f.apply(vars, &a)
             }
             Word::Concat(a, b) => {
@@ -402,8 +470,20 @@ impl Part {
     fn eval<'a>(&self, vars: &'a dyn RequestVars, st: &State) -> Cow<'a, str> {
         match self {
             Part::Lit(s) => Cow::Owned(s.clone()),
-            Part::Var(VarRef::Name(n)) => vars::lookup(vars, n),
-            Part::Var(VarRef::Func(f, arg)) => f.apply(vars, arg),
+            Part::Var(VarRef::Name(n)) => {
+                if let Some((_, header)) =
+                    HEADER_VARS.iter().find(|(v, _)| v.eq_ignore_ascii_case(n))
+                {
+                    st.vary_on(header);
+                }
+                vars::lookup(vars, n)
+            }
+            Part::Var(VarRef::Func(f, arg)) => {
+                if *f == Func::Req {
+                    st.vary_on(arg);
+                }
+                f.apply(vars, arg)
+            }
             Part::Backref(n) => Cow::Owned(
                 st.groups
                     .get(usize::from(*n))

@@ -148,3 +148,30 @@ fn glob_does_not_blow_up() {
     assert!(!glob(b"x", b"[", false, false));
     assert!(glob(b"[", b"[", false, false));
 }
+
+#[test]
+fn the_headers_an_answer_read_are_noted_for_vary_as_apache_notes_them() {
+    let vary = |text: &str| {
+        let e = Expr::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        e.eval_noting_vary(&request())
+    };
+    assert_eq!(
+        vary("req('X-Token') == 'open' || %{HTTP_HOST} == 'www.example.org'"),
+        (true, vec!["X-Token".to_string(), "Host".to_string()])
+    );
+    // Short-circuit: what was not read is not noted.
+    assert_eq!(
+        vary("%{HTTP:User-Agent} == 'curl/8.0' || http('Accept') == 'x'"),
+        (true, vec!["User-Agent".to_string()])
+    );
+    // req_novary, variables that are not headers, and ENV: no Vary.
+    assert_eq!(
+        vary("req_novary('Host') == 'x' || %{REQUEST_METHOD} == 'GET' || -n %{ENV:STAGE}"),
+        (true, vec![])
+    );
+    // Each header once.
+    assert_eq!(
+        vary("req('Host') == 'a' || %{HTTP_HOST} == 'b'"),
+        (false, vec!["Host".to_string()])
+    );
+}

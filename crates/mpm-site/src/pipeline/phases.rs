@@ -282,13 +282,24 @@ impl Site {
     pub fn access_checker(&self, r: &mut RequestState<'_>) -> Step {
         let dir = r.dir.clone();
         let conn = r.conn;
+        let judged = crate::require::Judged::new(r);
         let req = auth::check::Request {
             headers: r.headers(),
             peer: canonical_ip(conn.peer.ip()),
             local: canonical_ip(conn.local.ip()),
             uri: &r.uri,
+            facts: &judged,
         };
-        match auth::check(dir.require.as_ref(), &dir.auth, &self.auth_files, &req) {
+        let outcome = auth::check(dir.require.as_ref(), &dir.auth, &self.auth_files, &req);
+        // The headers a `Require expr` read, as Apache merges them into
+        // `headers_out` (so an error answer, which drops those, has none).
+        let vary = judged.vary.into_inner();
+        if !vary.is_empty() {
+            if let Ok(value) = HeaderValue::from_str(&vary.join(", ")) {
+                r.headers_out.append(http::header::VARY, value);
+            }
+        }
+        match outcome {
             Outcome::Allow { user: None } => Ok(()),
             Outcome::Allow { user: Some(user) } => {
                 r.user = Some(String::from_utf8_lossy(&user).into_owned());

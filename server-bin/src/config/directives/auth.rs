@@ -1,5 +1,6 @@
-//! mod_authz_core's `Require` lines and its containers `<RequireAny>`,
-//! `<RequireAll>` and `<RequireNone>`, with the user rules of
+//! mod_authz_core's `Require` lines (`all`, `method`, `expr`) and its
+//! containers `<RequireAny>`, `<RequireAll>` and `<RequireNone>`, with the
+//! rules of mod_authz_host (`ip`, `local`, `env`), the user rules of
 //! mod_authz_user (`valid-user`, `user`) and mod_authz_groupfile
 //! (`group`); and how a user is authenticated: `AuthType Basic|None`,
 //! `AuthName`, `AuthBasicProvider file`, `AuthUserFile`, `AuthGroupFile`,
@@ -161,8 +162,8 @@ fn is_negated(rule: &Require) -> bool {
 }
 
 /// One `Require` line's arguments, in `parent`: `all granted|denied`,
-/// `local`, `ip …`, `valid-user`, `user NAME…`, `group NAME…`, or `not`
-/// before any of them.
+/// `local`, `ip …`, `method …`, `env …`, `expr …`, `valid-user`,
+/// `user NAME…`, `group NAME…`, or `not` before any of them.
 pub(super) fn require_line(args: &[String], parent: Container) -> Res<Require> {
     let (negated, rest) = match args.split_first() {
         Some((not, rest)) if not.eq_ignore_ascii_case("not") => (true, rest),
