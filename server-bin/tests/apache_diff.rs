@@ -47,6 +47,7 @@ const CASE_SETS: &[&str] = &[
     "rewrite_laravel",
     "rewrite_drupal",
     "rewrite_flags",
+    "rewrite_sections",
     "methods_and_types",
     "trace_off",
     "directory_listing",
@@ -927,6 +928,11 @@ fn drupal_htaccess_is_answered_as_apache_answers_it() {
 #[test]
 fn rewrite_flags_and_conditions_are_answered_as_apache_answers_them() {
     check_case_set("rewrite_flags");
+}
+
+#[test]
+fn rewrite_rules_in_every_section_and_their_inheritance_are_answered_as_apache_answers_them() {
+    check_case_set("rewrite_sections");
 }
 
 #[test]

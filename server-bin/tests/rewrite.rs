@@ -216,3 +216,57 @@ fn a_rule_mpmd_cannot_compile_is_a_config_error_with_its_file_and_line() {
         "mpmd -t said: {said}"
     );
 }
+
+#[test]
+fn rules_in_location_files_if_and_directorymatch_run_and_an_inner_section_without_rules_keeps_the_outer_ones(
+) {
+    for mpm in MPMS {
+        let site = Site::new();
+        site.write("htdocs/target.txt", "target");
+        site.write("htdocs/app/x.txt", "app x");
+        site.write("htdocs/app/keep.txt", "app keep");
+        site.write("htdocs/files/legacy.html", "legacy");
+        site.write("htdocs/files/db.bak", "backup");
+        site.write("htdocs/page.txt", "page");
+        site.write("htdocs/lit/page.txt", "lit page");
+        site.write("htdocs/lit/target.txt", "lit target");
+        site.write("htdocs/parent/child/old.txt", "child old");
+        site.write("htdocs/parent/child/new.txt", "child new");
+        let d = site.docroot();
+        let d = d.display();
+        let port = free_port();
+        let _server = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "<Location /app>\nRewriteEngine On\nRewriteRule /app/x\\.txt$ /target.txt [L]\n</Location>\n\
+                 <Directory {d}/files>\n\
+                   <Files legacy.html>\nRewriteEngine On\nRewriteRule ^ /target.txt [L]\n</Files>\n\
+                   <FilesMatch \"\\.bak$\">\nRewriteEngine On\nRewriteRule .* - [F]\n</FilesMatch>\n\
+                 </Directory>\n\
+                 <If \"%{{QUERY_STRING}} == 'go'\">\nRewriteEngine On\nRewriteRule page\\.txt$ /target.txt [R=302,L]\n</If>\n\
+                 <DirectoryMatch \"{d}/lit\">\nRewriteEngine On\nRewriteRule ^page\\.txt$ target.txt [L]\n</DirectoryMatch>\n\
+                 <Directory {d}/parent>\nRewriteEngine On\nRewriteRule ^(.*)old\\.txt$ $1new.txt [L]\n</Directory>\n\
+                 <Directory {d}/parent/child>\nOptions +Indexes\n</Directory>\n"
+            ),
+        );
+        let at = addr(port);
+        for (path, status, body) in [
+            ("/app/x.txt", 200, "target"),
+            ("/app/keep.txt", 200, "app keep"),
+            ("/files/legacy.html", 200, "target"),
+            ("/files/db.bak", 403, ""),
+            ("/page.txt", 200, "page"),
+            ("/page.txt?go", 302, ""),
+            ("/lit/page.txt", 200, "lit target"),
+            ("/parent/child/old.txt", 200, "child new"),
+        ] {
+            let (got, text) = fetch(at, path);
+            assert_eq!(got, status, "{mpm}: {path} was answered {got}: {text}");
+            if status == 200 {
+                assert_eq!(text, body, "{mpm}: {path} served another body");
+            }
+        }
+    }
+}

@@ -5,15 +5,24 @@
 //!
 //! Outside any section, rules are server-context rules (run when the URL
 //! is mapped) and `RewriteEngine`/`RewriteOptions` also set the
-//! per-directory default, as in Apache; in a `<Directory>` or `.htaccess`
-//! they are per-directory rules (run after the file is found, with the
-//! directory's prefix stripped). `RewriteMap` is a server or
-//! `<VirtualHost>` setting. A pattern, a flag or a condition that cannot
-//! be read is an error naming the file and line.
+//! per-directory default, as in Apache; in any section or `.htaccess`
+//! they are per-directory rules (run in the fixups, after the file is
+//! found), with the section's path as the prefix Apache strips before
+//! matching and puts before a relative substitution: a `<Directory>`'s
+//! directory, an `.htaccess` file's directory, and, as Apache's
+//! `cmd->path`, a `<Location>`'s URL path, a `<Files>` pattern, the
+//! regex text of `<DirectoryMatch>`, `<FilesMatch>` and
+//! `<LocationMatch>`, and `*If` inside `<If>`/`<ElseIf>`/`<Else>` (none
+//! of which is a prefix of a file name, so there the rules match the
+//! whole file name). `RewriteMap` is a server or `<VirtualHost>`
+//! setting. A pattern, a flag or a condition that cannot be read is an
+//! error naming the file and line.
 //!
-//! Stricter than Apache: rules in `<Location>`, `<Files>`,
-//! `<DirectoryMatch>` and `<If>` are refused (Apache runs them with a
-//! prefix that is not a directory, which rarely does what was meant).
+//! A section without mod_rewrite directives leaves the rewrite
+//! configuration before it whole (rules and prefix), as Apache's merge
+//! does for a module a section does not configure; one with any takes
+//! its own rules, and the ones before it only under `RewriteOptions
+//! Inherit`/`InheritBefore` ([`RewriteConfig::merge`]).
 
 use std::sync::Arc;
 
@@ -84,14 +93,7 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             .parent()
             .map(|p| p.to_string_lossy().into_owned())
             .ok_or("a .htaccess file without a directory")?,
-        (_, Some(SectionKind::Directory(path))) => path.to_string_lossy().into_owned(),
-        (_, Some(kind)) => {
-            return Err(format!(
-                "{} in {} is not supported by mpmd; write it in <Directory>, .htaccess or outside any section",
-                d.name,
-                kind.directive()
-            ))
-        }
+        (_, Some(kind)) => section_path(kind),
         (_, None) => return Err(format!("{} is not allowed here", d.name)),
     };
     let cfg = dir_part(&mut l.dir_config(d.scope).rewrite, Some(&directory));
@@ -104,6 +106,20 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         "rewritebase" => cfg.set_base(one_arg(d.name, d.args)?),
         "rewritecond" => cfg.add_cond(d.args),
         _ => cfg.add_rule(d.args),
+    }
+}
+
+/// The path Apache gives a section's per-directory configuration
+/// (`cmd->path`), which mod_rewrite takes as the section's directory
+/// prefix.
+fn section_path(kind: &SectionKind) -> String {
+    match kind {
+        SectionKind::Directory(path) => path.to_string_lossy().into_owned(),
+        SectionKind::Location(path) | SectionKind::Files(path) => path.clone(),
+        SectionKind::DirectoryMatch(re)
+        | SectionKind::FilesMatch(re)
+        | SectionKind::LocationMatch(re) => re.as_str().to_string(),
+        SectionKind::If(_) | SectionKind::ElseIf(_) | SectionKind::Else => "*If".to_string(),
     }
 }
 
