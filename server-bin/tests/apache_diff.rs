@@ -51,6 +51,7 @@ const CASE_SETS: &[&str] = &[
     "methods_and_types",
     "trace_off",
     "directory_listing",
+    "listing_sort",
 ];
 
 /// The distribution's Apache.
@@ -301,7 +302,13 @@ fn copy_tree(site: &Site, from: &Path, rel: &Path) {
 /// Set `path`'s (a file's or a directory's) modification time to
 /// [`TREE_MTIME`].
 fn set_tree_mtime(path: &Path) {
-    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(TREE_MTIME);
+    set_mtime(path, TREE_MTIME);
+}
+
+/// Set `path`'s (a file's or a directory's) modification time to `secs`
+/// after the epoch.
+fn set_mtime(path: &Path, secs: u64) {
+    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(secs);
     let file = if path.is_dir() {
         fs::File::open(path)
     } else {
@@ -312,8 +319,9 @@ fn set_tree_mtime(path: &Path) {
 }
 
 /// Run the case set's `setup` file: `mkdir DIR`, `symlink TARGET LINK`,
-/// `chmod OCTAL PATH`, `htpasswd ARGS…` (the real tool), paths relative to
-/// the server root.
+/// `chmod OCTAL PATH`, `mtime ±SECONDS PATH` (modified that long after
+/// [`TREE_MTIME`], or before it), `htpasswd ARGS…` (the real tool), paths
+/// relative to the server root.
 fn run_setup(site: &Site, text: &str, file: &str) {
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -343,8 +351,16 @@ fn run_setup(site: &Site, text: &str, file: &str) {
                 fs::set_permissions(site.path(path), fs::Permissions::from_mode(mode))
                     .unwrap_or_else(|e| panic!("{at}: chmod {path}: {e}"));
             }
+            ["mtime", offset, path] => {
+                let offset: i64 = offset.parse().unwrap_or_else(|_| {
+                    panic!("{at}: mtime takes seconds from 2024-05-01 12:00 UTC, not {offset:?}")
+                });
+                set_mtime(&site.path(path), TREE_MTIME.saturating_add_signed(offset));
+            }
             ["htpasswd", args @ ..] => htpasswd(site, args),
-            _ => panic!("{at}: unknown setup line {line:?} (mkdir, symlink, chmod, htpasswd)"),
+            _ => panic!(
+                "{at}: unknown setup line {line:?} (mkdir, symlink, chmod, mtime, htpasswd, copy)"
+            ),
         }
     }
 }
@@ -938,6 +954,11 @@ fn rewrite_rules_in_every_section_and_their_inheritance_are_answered_as_apache_a
 #[test]
 fn methods_allow_and_file_types_are_answered_as_apache_answers_them() {
     check_case_set("methods_and_types");
+}
+
+#[test]
+fn listings_are_sorted_and_laid_out_as_the_query_asks_as_apache_does() {
+    check_case_set("listing_sort");
 }
 
 #[test]

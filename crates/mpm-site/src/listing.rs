@@ -5,9 +5,19 @@
 //! FancyIndexing` the modification time and size (`apr_strfsize`) of each
 //! entry with Apache's column widths and sort links (as preformatted
 //! columns, or a table with `HTMLTable`); `IndexIgnore`,
-//! `FoldersFirst`, `IgnoreCase`, `HeaderName`, `ReadmeName`,
-//! `SuppressHTMLPreamble`, and the `ServerSignature` line.
+//! `FoldersFirst`, `IgnoreCase`, `VersionSort`, `HeaderName`,
+//! `ReadmeName`, `SuppressHTMLPreamble`, and the `ServerSignature` line.
+//!
+//! The client chooses the order and the layout with the query string as
+//! Apache 2.4 reads it ([`ClientChoice`]): `C=N|M|S|D` (the column),
+//! `O=A|D` (the direction), `F=0|1|2` (plain, fancy, table), `V=0|1`
+//! (version sort) and `P=pattern` (only the names that match), each
+//! ended by `;` or `&`; the column heads then link to the other orders
+//! carrying `F`, `V` and `P` along. `IndexOrderDefault` sets the order
+//! without a query, `IndexOptions IgnoreClient` ignores the query (and
+//! drops the links), `SuppressColumnSorting` drops the links.
 
+use std::cmp::Ordering;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -41,6 +51,236 @@ pub struct Listing<'a> {
     pub readme_name: Option<&'a str>,
     /// The `ServerSignature` line (HTML), if any.
     pub signature: Option<String>,
+    /// `IndexOrderDefault` (name, ascending, when `None`).
+    pub order: Option<IndexOrder>,
+    /// The request's query string, as sent (`C=M;O=D`).
+    pub query: Option<&'a str>,
+}
+
+/// A column a listing can be sorted by: mod_autoindex's keys, each named
+/// by the letter of `?C=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `N`: the name.
+    Name,
+    /// `M`: the modification time.
+    Modified,
+    /// `S`: the size.
+    Size,
+    /// `D`: the description (mpmd shows none: by name).
+    Description,
+}
+
+impl SortKey {
+    /// The key of a `?C=` letter (capital, as Apache reads it).
+    fn of_letter(letter: u8) -> Option<SortKey> {
+        Some(match letter {
+            b'N' => SortKey::Name,
+            b'M' => SortKey::Modified,
+            b'S' => SortKey::Size,
+            b'D' => SortKey::Description,
+            _ => return None,
+        })
+    }
+
+    fn letter(self) -> char {
+        match self {
+            SortKey::Name => 'N',
+            SortKey::Modified => 'M',
+            SortKey::Size => 'S',
+            SortKey::Description => 'D',
+        }
+    }
+}
+
+/// The order of a listing: `IndexOrderDefault Ascending|Descending
+/// Name|Date|Size|Description`, or what the client's `?C=…;O=…` chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexOrder {
+    /// The column.
+    pub key: SortKey,
+    /// Descending (`O=D`) rather than ascending.
+    pub descending: bool,
+}
+
+impl Default for IndexOrder {
+    fn default() -> IndexOrder {
+        IndexOrder {
+            key: SortKey::Name,
+            descending: false,
+        }
+    }
+}
+
+impl IndexOrder {
+    /// `IndexOrderDefault`'s two words (any case), or `None` when they
+    /// are not a direction and a column.
+    pub fn parse(direction: &str, key: &str) -> Option<IndexOrder> {
+        let descending = match direction.to_ascii_lowercase().as_str() {
+            "ascending" => false,
+            "descending" => true,
+            _ => return None,
+        };
+        let key = match key.to_ascii_lowercase().as_str() {
+            "name" => SortKey::Name,
+            "date" => SortKey::Modified,
+            "size" => SortKey::Size,
+            "description" => SortKey::Description,
+            _ => return None,
+        };
+        Some(IndexOrder { key, descending })
+    }
+}
+
+/// What the client's query string chose (mod_autoindex's reading of
+/// `C=`, `O=`, `F=`, `V=`, `P=`, in any order, each ended by `;` or `&`;
+/// reading stops at the first argument it does not know), and what the
+/// column heads' links carry along (`colargs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientChoice {
+    /// The order.
+    pub order: IndexOrder,
+    /// The flags, with `F=` and `V=` applied.
+    pub flags: IndexFlags,
+    /// `P=`: only names matching this wildcard are listed.
+    pub pattern: Option<Vec<u8>>,
+    /// `;F=…;V=…;P=…` as the links repeat it.
+    pub link_args: String,
+}
+
+impl ClientChoice {
+    /// `query` read over `order` and `flags` (the configuration's).
+    pub fn read(query: Option<&str>, order: IndexOrder, flags: IndexFlags) -> ClientChoice {
+        let mut choice = ClientChoice {
+            order,
+            flags,
+            pattern: None,
+            link_args: String::new(),
+        };
+        if flags.ignore_client {
+            choice.flags.suppress_column_sorting = true;
+            return choice;
+        }
+        let (mut format, mut version, mut pattern_arg) = (None, None, None);
+        let mut rest = query.unwrap_or("").as_bytes();
+        // A one-letter value, ended by the end, `;` or `&`.
+        let single = |rest: &[u8]| -> Option<u8> {
+            match rest {
+                [_, b'=', v] | [_, b'=', v, b';' | b'&', ..] => Some(*v),
+                _ => None,
+            }
+        };
+        while !rest.is_empty() {
+            let value = single(rest);
+            let step = if rest.len() > 3 { 4 } else { 3 };
+            match (rest[0], value) {
+                (b'C', Some(v)) if SortKey::of_letter(v).is_some() => {
+                    if let Some(key) = SortKey::of_letter(v) {
+                        choice.order.key = key;
+                    }
+                }
+                (b'O', Some(v @ (b'A' | b'D'))) => choice.order.descending = v == b'D',
+                (b'F', Some(v @ (b'0' | b'1' | b'2'))) => {
+                    choice.flags.fancy = v != b'0';
+                    choice.flags.html_table = v == b'2';
+                    format = Some(v as char);
+                }
+                (b'V', Some(v @ (b'0' | b'1'))) => {
+                    choice.flags.version_sort = v == b'1';
+                    version = Some(v as char);
+                }
+                (b'P', _) if rest.get(1) == Some(&b'=') => {
+                    let text = &rest[2..];
+                    let end = text
+                        .iter()
+                        .position(|&b| b == b';' || b == b'&')
+                        .unwrap_or(text.len());
+                    choice.pattern = None;
+                    pattern_arg = None;
+                    if end > 0 {
+                        if let Some(p) = unescape_url(&text[..end]) {
+                            pattern_arg = Some(escape_uri(&p));
+                            choice.pattern = Some(p);
+                        }
+                    }
+                    // Past the separator, if anything follows it.
+                    rest = text.get(end + 1..).unwrap_or(&[]);
+                    continue;
+                }
+                _ => break,
+            }
+            rest = &rest[step.min(rest.len())..];
+        }
+        if let Some(f) = format {
+            choice.link_args.push_str(&format!(";F={f}"));
+        }
+        if let Some(v) = version {
+            choice.link_args.push_str(&format!(";V={v}"));
+        }
+        if let Some(p) = pattern_arg {
+            choice.link_args.push_str(";P=");
+            choice.link_args.push_str(&p);
+        }
+        choice
+    }
+
+    /// The head of `column` (`Name`, `Last modified`, …): a link to the
+    /// listing sorted by it, ascending, or descending when it is the
+    /// current ascending column; plain text when sorting by column is
+    /// suppressed.
+    fn head(&self, key: SortKey, text: &str) -> String {
+        if self.flags.suppress_column_sorting {
+            return text.to_string();
+        }
+        let direction = if self.order.key == key && !self.order.descending {
+            'D'
+        } else {
+            'A'
+        };
+        format!(
+            "<a href=\"?C={};O={direction}{}\">{text}</a>",
+            key.letter(),
+            self.link_args
+        )
+    }
+
+    /// The four column heads.
+    fn heads(&self) -> [String; 4] {
+        [
+            self.head(SortKey::Name, "Name"),
+            self.head(SortKey::Modified, "Last modified"),
+            self.head(SortKey::Size, "Size"),
+            self.head(SortKey::Description, "Description"),
+        ]
+    }
+}
+
+/// `text` with `%XX` decoded, as Apache's `ap_unescape_url`: `None` for a
+/// `%` without two hex digits, or one that decodes to `/` or NUL.
+fn unescape_url(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] != b'%' {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        }
+        let hex = text.get(i + 1..i + 3)?;
+        let byte = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+        if byte == b'/' || byte == 0 {
+            return None;
+        }
+        out.push(byte);
+        i += 3;
+    }
+    Some(out)
+}
+
+/// `bytes` escaped as Apache's `ap_escape_uri` escapes a path (so a link
+/// never holds a quote or an angle bracket).
+fn escape_uri(bytes: &[u8]) -> String {
+    percent_encode(bytes, crate::vars::URI_PATH).to_string()
 }
 
 /// One entry of a listing.
@@ -51,11 +291,26 @@ struct Entry {
     mtime: Option<std::time::SystemTime>,
 }
 
+impl Entry {
+    /// The name Apache sorts by: a directory's with its `/`.
+    fn sort_name(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.is_dir {
+            let mut name = self.name.clone();
+            name.push(b'/');
+            std::borrow::Cow::Owned(name)
+        } else {
+            std::borrow::Cow::Borrowed(&self.name)
+        }
+    }
+}
+
 /// The listing of `dir`, shown at `url_path` (ending in `/`): entries
 /// sorted by name (`.ht*` files, `IndexIgnore`d names, and the
 /// `HeaderName`/`ReadmeName` files left out), directories with a trailing
 /// `/`, and a link to the parent directory below the root.
 pub fn render(dir: &Path, url_path: &[u8], how: &Listing<'_>) -> io::Result<String> {
+    let choice = ClientChoice::read(how.query, how.order.unwrap_or_default(), how.flags);
+    let flags = choice.flags;
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -66,7 +321,12 @@ pub fn render(dir: &Path, url_path: &[u8], how: &Listing<'_>) -> io::Result<Stri
                 .iter()
                 .flatten()
                 .any(|n| n.as_bytes() == name.as_slice());
-        if hidden {
+        if hidden
+            || !choice
+                .pattern
+                .as_deref()
+                .is_none_or(|p| pattern_match(p, &name))
+        {
             continue;
         }
         // A symlink to a directory is listed as a directory.
@@ -78,23 +338,7 @@ pub fn render(dir: &Path, url_path: &[u8], how: &Listing<'_>) -> io::Result<Stri
             mtime: meta.as_ref().and_then(|m| m.modified().ok()),
         });
     }
-    let flags = how.flags;
-    entries.sort_by(|a, b| {
-        let folders = if flags.folders_first {
-            b.is_dir.cmp(&a.is_dir)
-        } else {
-            std::cmp::Ordering::Equal
-        };
-        folders.then_with(|| {
-            if flags.ignore_case {
-                a.name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase())
-            } else {
-                a.name.cmp(&b.name)
-            }
-        })
-    });
+    entries.sort_by(|a, b| compare(a, b, &choice));
     // Apache's title drops the trailing slash (but keeps the root's).
     let shown_path = match url_path {
         [rest @ .., b'/'] if !rest.is_empty() => rest,
@@ -118,9 +362,9 @@ pub fn render(dir: &Path, url_path: &[u8], how: &Listing<'_>) -> io::Result<Stri
     let parent = parent_href(url_path);
     let parent = parent.as_deref();
     if flags.fancy && flags.html_table {
-        table(&mut html, &entries, parent);
+        table(&mut html, &entries, parent, &choice.heads());
     } else if flags.fancy {
-        preformatted(&mut html, &entries, parent);
+        preformatted(&mut html, &entries, parent, &choice.heads());
     } else {
         html.push_str("<ul>");
         if let Some(href) = parent {
@@ -156,14 +400,151 @@ pub const CONTENT_TYPE: &str = "text/html;charset=ISO-8859-1";
 /// `FancyIndexing`'s name column: `IndexOptions NameWidth`'s default.
 const NAME_WIDTH: usize = 23;
 
-/// The sort links of `FancyIndexing`'s column heads, as Apache writes
-/// them for a listing sorted by name, ascending.
-const SORT_LINKS: [(&str, &str); 4] = [
-    ("?C=N;O=D", "Name"),
-    ("?C=M;O=A", "Last modified"),
-    ("?C=S;O=A", "Size"),
-    ("?C=D;O=A", "Description"),
-];
+/// `P=`'s wildcard against a name, as `apr_fnmatch` with
+/// `APR_FNM_NOESCAPE | APR_FNM_PERIOD`: a backslash is itself, and a
+/// leading `.` is matched only by a `.`.
+fn pattern_match(pattern: &[u8], name: &[u8]) -> bool {
+    if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
+        return false;
+    }
+    let mut literal = Vec::with_capacity(pattern.len());
+    for &b in pattern {
+        if b == b'\\' {
+            literal.push(b'\\');
+        }
+        literal.push(b);
+    }
+    wildcard(&literal, name)
+}
+
+/// Two entries in the order Apache's `dsortf` puts them: directories
+/// first with `FoldersFirst` (in a fancy listing), then by the chosen
+/// column, then by name (`VersionSort`'s natural order, `IgnoreCase`'s
+/// case-blind one, then byte for byte), the whole reversed for `O=D`.
+fn compare(a: &Entry, b: &Entry, choice: &ClientChoice) -> Ordering {
+    let flags = choice.flags;
+    if flags.fancy && flags.folders_first && a.is_dir != b.is_dir {
+        return if a.is_dir {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    let (c1, c2) = if choice.order.descending {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    // Without FancyIndexing Apache reads no time or size: all equal.
+    let by_key = match choice.order.key {
+        SortKey::Modified if flags.fancy => c1.mtime.cmp(&c2.mtime),
+        SortKey::Size if flags.fancy => size_of(c1).cmp(&size_of(c2)),
+        _ => Ordering::Equal,
+    };
+    if by_key != Ordering::Equal {
+        return by_key;
+    }
+    let (n1, n2) = (c1.sort_name(), c2.sort_name());
+    let mut result = Ordering::Equal;
+    if flags.version_sort {
+        if flags.ignore_case {
+            result = natural_cmp(&n1, &n2, true);
+        }
+        if result == Ordering::Equal {
+            result = natural_cmp(&n1, &n2, false);
+        }
+    }
+    if result == Ordering::Equal && flags.ignore_case {
+        result = n1
+            .iter()
+            .map(u8::to_ascii_lowercase)
+            .cmp(n2.iter().map(u8::to_ascii_lowercase));
+    }
+    result.then_with(|| n1.cmp(&n2))
+}
+
+/// APR's `apr_strnatcmp` (`apr_strnatcasecmp` with `fold_case`): runs of
+/// digits compared as numbers (`a2` < `a10`), a run starting with `0` as
+/// a fraction (`1.05` < `1.5`), spaces skipped.
+fn natural_cmp(a: &[u8], b: &[u8], fold_case: bool) -> Ordering {
+    let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    let (mut i, mut j) = (0, 0);
+    loop {
+        while at(a, i).is_ascii_whitespace() {
+            i += 1;
+        }
+        while at(b, j).is_ascii_whitespace() {
+            j += 1;
+        }
+        let (ca, cb) = (at(a, i), at(b, j));
+        if ca.is_ascii_digit() && cb.is_ascii_digit() {
+            let digits = if ca == b'0' || cb == b'0' {
+                fraction_cmp(&a[i..], &b[j..])
+            } else {
+                integer_cmp(&a[i..], &b[j..])
+            };
+            if digits != Ordering::Equal {
+                return digits;
+            }
+        }
+        if ca == 0 && cb == 0 {
+            return Ordering::Equal;
+        }
+        let (ca, cb) = if fold_case {
+            (ca.to_ascii_uppercase(), cb.to_ascii_uppercase())
+        } else {
+            (ca, cb)
+        };
+        match ca.cmp(&cb) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+        i += 1;
+        j += 1;
+    }
+}
+
+/// Two runs of digits as whole numbers: the longer run is the larger;
+/// of two as long, the first digit that differs decides.
+fn integer_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let mut bias = Ordering::Equal;
+    let mut k = 0;
+    loop {
+        let da = a.get(k).is_some_and(u8::is_ascii_digit);
+        let db = b.get(k).is_some_and(u8::is_ascii_digit);
+        match (da, db) {
+            (false, false) => return bias,
+            (false, true) => return Ordering::Less,
+            (true, false) => return Ordering::Greater,
+            (true, true) => {
+                if bias == Ordering::Equal {
+                    bias = a[k].cmp(&b[k]);
+                }
+            }
+        }
+        k += 1;
+    }
+}
+
+/// Two runs of digits as fractions: the first digit that differs
+/// decides; a run that ends first is the smaller.
+fn fraction_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let mut k = 0;
+    loop {
+        let da = a.get(k).is_some_and(u8::is_ascii_digit);
+        let db = b.get(k).is_some_and(u8::is_ascii_digit);
+        match (da, db) {
+            (false, false) => return Ordering::Equal,
+            (false, true) => return Ordering::Less,
+            (true, false) => return Ordering::Greater,
+            (true, true) => match a[k].cmp(&b[k]) {
+                Ordering::Equal => {}
+                other => return other,
+            },
+        }
+        k += 1;
+    }
+}
 
 /// The link to the parent of `url_path` (ending in `/`), absolute as
 /// Apache writes it (`/a/b/` → `/a/`); none at the root.
@@ -205,9 +586,8 @@ fn column_name(entry: &Entry) -> (String, usize) {
 
 /// `FancyIndexing`: name, last modified and size in preformatted
 /// columns, as Apache lays them out.
-fn preformatted(html: &mut String, entries: &[Entry], parent: Option<&str>) {
-    let [name, modified_head, size_head, description] =
-        SORT_LINKS.map(|(q, t)| format!("<a href=\"{q}\">{t}</a>"));
+fn preformatted(html: &mut String, entries: &[Entry], parent: Option<&str>, heads: &[String; 4]) {
+    let [name, modified_head, size_head, description] = heads;
     let pad = NAME_WIDTH - "Name".len() + 1;
     html.push_str(&format!(
         "<pre>      {name}{:pad$}{modified_head}      {size_head}  {description}<hr>",
@@ -237,10 +617,10 @@ fn preformatted(html: &mut String, entries: &[Entry], parent: Option<&str>) {
 }
 
 /// `FancyIndexing` with `HTMLTable`, as Apache lays it out.
-fn table(html: &mut String, entries: &[Entry], parent: Option<&str>) {
+fn table(html: &mut String, entries: &[Entry], parent: Option<&str>, heads: &[String; 4]) {
     html.push_str("  <table>\n   <tr><th valign=\"top\">&nbsp;</th>");
-    for (query, text) in SORT_LINKS {
-        html.push_str(&format!("<th><a href=\"{query}\">{text}</a></th>"));
+    for head in heads {
+        html.push_str(&format!("<th>{head}</th>"));
     }
     html.push_str("</tr>\n   <tr><th colspan=\"5\"><hr></th></tr>\n");
     if let Some(href) = parent {

@@ -139,6 +139,8 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
             header_name: r.dir.header_name.as_deref(),
             readme_name: r.dir.readme_name.as_deref(),
             signature,
+            order: r.dir.index_order,
+            query: r.query.as_deref(),
         };
         return match listing::render(&r.filename, &r.uri, &how) {
             Ok(html) => {

@@ -94,6 +94,9 @@ pub struct DirConfig {
     pub index_ignore: Vec<String>,
     /// mod_autoindex's `IndexOptions`.
     pub index_options: Option<IndexOptions>,
+    /// mod_autoindex's `IndexOrderDefault`: the column and direction a
+    /// listing is sorted by when the client asks for none.
+    pub index_order: Option<crate::listing::IndexOrder>,
     /// mod_autoindex's `HeaderName`: a file of the directory shown above
     /// its listing.
     pub header_name: Option<String>,
@@ -124,36 +127,51 @@ pub struct IndexFlags {
     pub fancy: bool,
     /// `HTMLTable`: those columns as an HTML table.
     pub html_table: bool,
-    /// `FoldersFirst`: directories before files.
+    /// `FoldersFirst`: directories before files (in a fancy listing).
     pub folders_first: bool,
     /// `IgnoreCase`: names sorted without regard to case.
     pub ignore_case: bool,
     /// `SuppressHTMLPreamble`: the `HeaderName` file starts the page itself.
     pub suppress_preamble: bool,
+    /// `VersionSort`: numbers in names sorted by value (`a2` before
+    /// `a10`).
+    pub version_sort: bool,
+    /// `IgnoreClient`: the query string (`?C=M;O=D`) changes nothing, and
+    /// the column heads are no links.
+    pub ignore_client: bool,
+    /// `SuppressColumnSorting`: the column heads are no links.
+    pub suppress_column_sorting: bool,
 }
 
 impl IndexFlags {
+    /// Every flag set in `self` or in `other`.
+    pub fn union(self, other: IndexFlags) -> IndexFlags {
+        self.zip(other, |a, b| a || b)
+    }
+
+    /// The flags of `self` that are not set in `other`.
+    pub fn without(self, other: IndexFlags) -> IndexFlags {
+        self.zip(other, |a, b| a && !b)
+    }
+
+    /// `f` applied to each flag of `self` and the same flag of `other`.
+    fn zip(self, other: IndexFlags, f: impl Fn(bool, bool) -> bool) -> IndexFlags {
+        IndexFlags {
+            fancy: f(self.fancy, other.fancy),
+            html_table: f(self.html_table, other.html_table),
+            folders_first: f(self.folders_first, other.folders_first),
+            ignore_case: f(self.ignore_case, other.ignore_case),
+            suppress_preamble: f(self.suppress_preamble, other.suppress_preamble),
+            version_sort: f(self.version_sort, other.version_sort),
+            ignore_client: f(self.ignore_client, other.ignore_client),
+            suppress_column_sorting: f(self.suppress_column_sorting, other.suppress_column_sorting),
+        }
+    }
+
     fn apply(self, setting: IndexOptions) -> IndexFlags {
         match setting {
             IndexOptions::Set(flags) => flags,
-            IndexOptions::Change { add, remove } => {
-                let keep = |on: bool, added: bool, removed: bool| (on && !removed) || added;
-                IndexFlags {
-                    fancy: keep(self.fancy, add.fancy, remove.fancy),
-                    html_table: keep(self.html_table, add.html_table, remove.html_table),
-                    folders_first: keep(
-                        self.folders_first,
-                        add.folders_first,
-                        remove.folders_first,
-                    ),
-                    ignore_case: keep(self.ignore_case, add.ignore_case, remove.ignore_case),
-                    suppress_preamble: keep(
-                        self.suppress_preamble,
-                        add.suppress_preamble,
-                        remove.suppress_preamble,
-                    ),
-                }
-            }
+            IndexOptions::Change { add, remove } => self.without(remove).union(add),
         }
     }
 }
@@ -285,6 +303,7 @@ impl DirConfig {
             )),
             (before, next) => next.or(before),
         };
+        replace(&mut self.index_order, &over.index_order);
         replace(&mut self.header_name, &over.header_name);
         replace(&mut self.readme_name, &over.readme_name);
         if !over.filters.is_unset() {

@@ -1,9 +1,11 @@
 //! mod_autoindex's directives: `IndexIgnore`, `IndexOptions`,
-//! `HeaderName`, `ReadmeName` (and those of its icons and descriptions,
-//! accepted with a warning: mpmd's listings show none).
+//! `IndexOrderDefault`, `HeaderName`, `ReadmeName` (and those of its
+//! icons and descriptions, accepted with a warning: mpmd's listings show
+//! none).
 
 use super::state::{Allowed, Directive, State};
 use crate::config::values::{one_arg, Res};
+use mpm_site::listing::IndexOrder;
 use mpm_site::pipeline::{IndexFlags, IndexOptions};
 
 /// mod_autoindex's directives.
@@ -29,9 +31,23 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             }
             Ok(())
         }),
+        "indexorderdefault" => l.allow(d.name, Allowed::PerDir, d.scope).and_then(|()| {
+            let order = match d.args {
+                [direction, key] => IndexOrder::parse(direction, key),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                format!(
+                    "IndexOrderDefault {}: takes Ascending or Descending, then Name, Date, Size or Description",
+                    d.args.join(" ")
+                )
+            })?;
+            l.dir_config(d.scope).index_order = Some(order);
+            Ok(())
+        }),
         "addicon" | "addiconbytype" | "addiconbyencoding" | "addalt" | "addaltbytype"
-        | "addaltbyencoding" | "adddescription" | "defaulticon" | "indexorderdefault"
-        | "indexstylesheet" | "indexheadinsert" => {
+        | "addaltbyencoding" | "adddescription" | "defaulticon" | "indexstylesheet"
+        | "indexheadinsert" => {
             l.allow(d.name, Allowed::PerDir, d.scope).map(|()| {
                 l.warn(
                     d.origin,
@@ -69,39 +85,28 @@ fn index_options(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             "foldersfirst" => one.folders_first = true,
             "ignorecase" => one.ignore_case = true,
             "suppresshtmlpreamble" => one.suppress_preamble = true,
+            "versionsort" => one.version_sort = true,
+            "ignoreclient" => one.ignore_client = true,
+            "suppresscolumnsorting" => one.suppress_column_sorting = true,
             "addaltclass" | "charset" | "descriptionwidth" | "iconheight" | "iconwidth"
-            | "iconsarelinks" | "ignoreclient" | "namewidth" | "scanhtmltitles"
-            | "showforbidden" | "suppresscolumnsorting" | "suppressdescription"
-            | "suppressicon" | "suppresslastmodified" | "suppressrules"
-            | "suppresssize" | "trackmodified" | "type" | "versionsort" | "xhtml" => {
+            | "iconsarelinks" | "namewidth" | "scanhtmltitles" | "showforbidden"
+            | "suppressdescription" | "suppressicon" | "suppresslastmodified"
+            | "suppressrules" | "suppresssize" | "trackmodified" | "type" | "xhtml" => {
                 l.warn(d.origin, format_args!("IndexOptions {word} has no effect in mpmd"));
                 continue;
             }
             _ => return Err(format!("IndexOptions {arg}: not an option (FancyIndexing, HTMLTable, FoldersFirst, IgnoreCase, SuppressHTMLPreamble, …)")),
         }
-        let union = |a: IndexFlags, b: IndexFlags| IndexFlags {
-            fancy: a.fancy || b.fancy,
-            html_table: a.html_table || b.html_table,
-            folders_first: a.folders_first || b.folders_first,
-            ignore_case: a.ignore_case || b.ignore_case,
-            suppress_preamble: a.suppress_preamble || b.suppress_preamble,
-        };
         match sign {
-            Some('+') => add = union(add, one),
-            Some(_) => remove = union(remove, one),
-            None => set = union(set, one),
+            Some('+') => add = add.union(one),
+            Some(_) => remove = remove.union(one),
+            None => set = set.union(one),
         }
     }
     // As Apache: options without a sign in a line with signed ones add.
     let setting = if relative {
         IndexOptions::Change {
-            add: IndexFlags {
-                fancy: add.fancy || set.fancy,
-                html_table: add.html_table || set.html_table,
-                folders_first: add.folders_first || set.folders_first,
-                ignore_case: add.ignore_case || set.ignore_case,
-                suppress_preamble: add.suppress_preamble || set.suppress_preamble,
-            },
+            add: add.union(set),
             remove,
         }
     } else {
@@ -110,13 +115,7 @@ fn index_options(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let config = l.dir_config(d.scope);
     config.index_options = Some(match config.index_options {
         // A second line of one section adds to the first, as Apache's.
-        Some(IndexOptions::Set(before)) if !relative => IndexOptions::Set(IndexFlags {
-            fancy: before.fancy || set.fancy,
-            html_table: before.html_table || set.html_table,
-            folders_first: before.folders_first || set.folders_first,
-            ignore_case: before.ignore_case || set.ignore_case,
-            suppress_preamble: before.suppress_preamble || set.suppress_preamble,
-        }),
+        Some(IndexOptions::Set(before)) if !relative => IndexOptions::Set(before.union(set)),
         _ => setting,
     });
     Ok(())
