@@ -338,6 +338,15 @@ fn fake_answer(path: &str) -> (Vec<u8>, bool) {
             true,
         ),
         "/short-chunked" => (text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), false),
+        "/chunked-text" => {
+            let mut r = text("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for line in CHUNKED_TEXT.lines() {
+                let line = format!("{line}\n");
+                r.extend(format!("{:x}\r\n{line}\r\n", line.len()).bytes());
+            }
+            r.extend(b"0\r\n\r\n");
+            (r, false)
+        }
         "/slow" => {
             std::thread::sleep(Duration::from_millis(300));
             (text("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow"), false)
@@ -345,6 +354,12 @@ fn fake_answer(path: &str) -> (Vec<u8>, bool) {
         _ => (text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"), false),
     }
 }
+
+/// The body `/chunked-text` sends, a chunk a line.
+const CHUNKED_TEXT: &str = "the first line of a streamed answer\n\
+                            the second line of a streamed answer\n\
+                            the third line of a streamed answer\n\
+                            and the last line, after which the body ends\n";
 
 impl FakeBackend {
     fn start() -> FakeBackend {
@@ -930,4 +945,132 @@ fn an_nginx_backend_is_served_through_kept_alive_pooled_connections() {
         "nginx did not see one connection carry the 10 proxied requests:\n{}",
         nginx.read("access.log")
     );
+}
+
+/// The bytes of a chunked body from `s` up to the last chunk.
+fn read_chunks(s: &mut impl BufRead) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(chunk) = mpm::testing::read_chunk(s) {
+        body.extend(chunk);
+    }
+    body
+}
+
+#[test]
+fn a_streamed_answer_is_compressed_and_each_piece_it_flushes_decodes_as_it_comes() {
+    let fake = FakeBackend::start();
+    for mpm in ["event", "prefork", "worker"] {
+        let (_site, port, server) = start_proxy(
+            mpm,
+            &format!(
+                "ProxyPass / http://{}/\n\
+                 AddOutputFilterByType DEFLATE text/plain text/event-stream\n\
+                 AddOutputFilterByType BROTLI_COMPRESS text/plain text/event-stream\n",
+                fake.addr
+            ),
+        );
+        for coding in ["gzip", "br"] {
+            // A whole body of unknown length, compressed.
+            let mut s = BufReader::new(connect(addr(port)));
+            s.get_mut()
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            write!(
+                s.get_mut(),
+                "GET /chunked-text HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: {coding}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let head = mpm::testing::read_head(&mut s);
+            assert_eq!(
+                (head.status, head.header("content-encoding")),
+                (200, Some(coding)),
+                "{mpm}: the streamed text/plain answer was not {coding}-encoded: {head:?}\n{}",
+                server.stderr()
+            );
+            assert_eq!(
+                head.header("vary"),
+                Some("Accept-Encoding"),
+                "{mpm} {coding}"
+            );
+            let encoded = read_chunks(&mut s);
+            assert_eq!(
+                String::from_utf8_lossy(&decode(coding, &encoded)),
+                CHUNKED_TEXT,
+                "{mpm}: the {coding} body did not decode to the backend's"
+            );
+
+            // An event stream that stays open: its first event, flushed,
+            // decodes before the stream ends.
+            let mut s = BufReader::new(connect(addr(port)));
+            s.get_mut()
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            write!(
+                s.get_mut(),
+                "GET /events HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: {coding}\r\n\r\n"
+            )
+            .unwrap();
+            let head = mpm::testing::read_head(&mut s);
+            assert_eq!(
+                head.header("content-encoding"),
+                Some(coding),
+                "{mpm}: {head:?}"
+            );
+            let mut decoded = Vec::new();
+            let mut partial = Partial::new(coding);
+            while !decoded.ends_with(b"data: 1\n\n") {
+                let chunk = mpm::testing::read_chunk(&mut s).unwrap_or_else(|| {
+                    panic!("{mpm}: the {coding} stream ended before its first event decoded")
+                });
+                decoded = partial.feed(&chunk);
+            }
+            assert_eq!(decoded, b"data: 1\n\n", "{mpm} {coding}");
+        }
+    }
+}
+
+/// `data` decoded from `coding` (gzip or br), whole.
+fn decode(coding: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    if coding == "gzip" {
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("gzip body");
+    } else {
+        brotli::Decompressor::new(data, 4096)
+            .read_to_end(&mut out)
+            .expect("brotli body");
+    }
+    out
+}
+
+/// A decoder fed a stream piece by piece, saying what it decoded so far.
+enum Partial {
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Br(Box<brotli::DecompressorWriter<Vec<u8>>>),
+}
+
+impl Partial {
+    fn new(coding: &str) -> Partial {
+        if coding == "gzip" {
+            Partial::Gzip(flate2::write::GzDecoder::new(Vec::new()))
+        } else {
+            Partial::Br(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096)))
+        }
+    }
+
+    fn feed(&mut self, piece: &[u8]) -> Vec<u8> {
+        match self {
+            Partial::Gzip(d) => {
+                d.write_all(piece).expect("gzip piece");
+                d.flush().expect("gzip flush");
+                d.get_ref().clone()
+            }
+            Partial::Br(d) => {
+                d.write_all(piece).expect("brotli piece");
+                d.flush().expect("brotli flush");
+                d.get_ref().clone()
+            }
+        }
+    }
 }

@@ -162,10 +162,19 @@ pub(super) type Emit<'a> = dyn FnMut(&[u8]) -> io::Result<()> + 'a;
 /// HTTP/1.0.
 pub struct BodyWriter<'a> {
     piece: Piece,
-    emit: &'a mut Emit<'a>,
+    out: Out<'a>,
     stopping: &'a dyn Fn() -> bool,
     sent: u64,
     failed: Option<io::ErrorKind>,
+}
+
+/// Where a [`BodyWriter`]'s pieces go.
+enum Out<'a> {
+    /// The connection: each framed piece to `emit`.
+    Emit(&'a mut Emit<'a>),
+    /// A filter's sink ([`BodyWriter::run_into_sink`]): the pieces as
+    /// they are, and `flush` flushes it.
+    Sink(&'a mut dyn Write),
 }
 
 impl<'a> BodyWriter<'a> {
@@ -176,7 +185,7 @@ impl<'a> BodyWriter<'a> {
     ) -> Self {
         BodyWriter {
             piece: Piece::new(chunked),
-            emit,
+            out: Out::Emit(emit),
             stopping,
             sent: 0,
             failed: None,
@@ -190,6 +199,39 @@ impl<'a> BodyWriter<'a> {
     /// says otherwise.
     pub fn server_stopping(&self) -> bool {
         (self.stopping)()
+    }
+
+    /// Run `write` (the function of a [`Body::writer`](crate::Body::writer)
+    /// body) with a writer whose bytes go to `sink` instead of the
+    /// connection: how a filter changes such a body on its way out
+    /// (mpm-site compresses it), `sink` turning what it is given into what
+    /// the real writer sends. Bytes reach `sink` in pieces of up to 16 KiB,
+    /// unframed; the function's `flush` hands over the piece held and
+    /// flushes `sink` (so a compressed event stream still leaves event by
+    /// event). `stopping` answers [`server_stopping`](Self::server_stopping):
+    /// pass the real writer's [`stopping_signal`](Self::stopping_signal).
+    /// A panic in `write` is not caught here: the real writer's runner
+    /// catches it.
+    pub fn run_into_sink(
+        write: crate::handler::WriteFn,
+        sink: &mut dyn Write,
+        stopping: &dyn Fn() -> bool,
+    ) -> io::Result<()> {
+        let mut w = BodyWriter {
+            piece: Piece::new(false),
+            out: Out::Sink(sink),
+            stopping,
+            sent: 0,
+            failed: None,
+        };
+        write(&mut w)?;
+        w.send(true)
+    }
+
+    /// What [`server_stopping`](Self::server_stopping) asks, for a writer
+    /// [`run_into_sink`](Self::run_into_sink) makes.
+    pub fn stopping_signal(&self) -> &'a dyn Fn() -> bool {
+        self.stopping
     }
 
     /// Body bytes sent so far (not counting those held for the next
@@ -207,7 +249,11 @@ impl<'a> BodyWriter<'a> {
         if framed.is_empty() {
             return Ok(());
         }
-        match (self.emit)(framed) {
+        let sent = match &mut self.out {
+            Out::Emit(emit) => emit(framed),
+            Out::Sink(sink) => sink.write_all(framed),
+        };
+        match sent {
             Ok(()) => {
                 self.sent += n;
                 Ok(())
@@ -264,7 +310,11 @@ impl Write for BodyWriter<'_> {
 
     /// Send what is held now, as one chunk.
     fn flush(&mut self) -> io::Result<()> {
-        self.send(false)
+        self.send(false)?;
+        match &mut self.out {
+            Out::Emit(_) => Ok(()),
+            Out::Sink(sink) => sink.flush().inspect_err(|e| self.failed = Some(e.kind())),
+        }
     }
 }
 
@@ -403,5 +453,35 @@ mod tests {
         let mut five = Lines(1);
         assert!(next_piece(&mut p, &mut five, None, 0).unwrap());
         assert_eq!(p.framed(true), b"5\r\nline\n\r\n0\r\n\r\n");
+    }
+
+    /// A sink that records what it is given, a flush as `|`.
+    struct Recording(Vec<u8>);
+
+    impl Write for Recording {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.0.push(b'|');
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_run_into_a_sink_hands_over_unframed_pieces_and_flushes_it_on_flush() {
+        let mut sink = Recording(Vec::new());
+        let write: crate::handler::WriteFn = Box::new(|w: &mut BodyWriter<'_>| {
+            assert!(
+                w.server_stopping(),
+                "the stopping signal given is not the one asked"
+            );
+            w.write_all(b"event one\n")?;
+            w.flush()?;
+            w.write_all(b"event two\n")
+        });
+        BodyWriter::run_into_sink(write, &mut sink, &|| true).unwrap();
+        assert_eq!(sink.0, b"event one\n|event two\n");
     }
 }

@@ -1,11 +1,14 @@
 //! Streaming encoders: a response body read through gzip (flate2, on
-//! miniz_oxide) or Brotli, a buffer at a time, never whole in memory.
+//! miniz_oxide) or Brotli, a buffer at a time, never whole in memory; or,
+//! for a body its handler writes ([`Body::writer`](mpm_core::Body::writer)),
+//! written through one ([`WriteEncoder`]), whose `flush` sends what was
+//! written so far as a complete piece of the coding.
 //!
 //! Each encoder alive is counted ([`live_encoders`]); dropping the body
 //! (the client left, the response was cut short) drops its encoder and its
 //! buffers with it.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Encoding;
@@ -93,6 +96,72 @@ impl<R> Drop for Counted<R> {
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf)
+    }
+}
+
+/// An encoder written to: what is written to it goes, encoded, to the
+/// writer `W` it was made over; [`flush`](Write::flush) encodes what it
+/// holds as a complete piece (gzip's sync flush, Brotli's flush) and
+/// flushes `W`; [`finish`](WriteEncoder::finish) ends the stream.
+pub struct WriteEncoder<W: Write>(Counted<Coder<W>>);
+
+enum Coder<W: Write> {
+    Gzip(flate2::write::GzEncoder<W>),
+    Br(Box<brotli::CompressorWriter<W>>),
+    /// Finished.
+    Done,
+}
+
+impl<W: Write> WriteEncoder<W> {
+    /// An encoder for `encoding` writing to `out`.
+    pub fn new(out: W, encoding: Encoding, settings: &Settings) -> WriteEncoder<W> {
+        let buffer = settings.buffer.clamp(1024, 1 << 20);
+        WriteEncoder(Counted::new(match encoding {
+            Encoding::Gzip => Coder::Gzip(flate2::write::GzEncoder::new(
+                out,
+                flate2::Compression::new(settings.gzip_level.clamp(1, 9)),
+            )),
+            Encoding::Br => Coder::Br(Box::new(brotli::CompressorWriter::new(
+                out,
+                buffer,
+                settings.br_quality.min(11),
+                settings.br_window.clamp(10, 24),
+            ))),
+        }))
+    }
+
+    /// End the encoded stream (its trailer written to the writer). A
+    /// write that fails here has failed the writer too, which says so.
+    pub fn finish(self) -> io::Result<()> {
+        let WriteEncoder(mut counted) = self;
+        match std::mem::replace(&mut counted.inner, Coder::Done) {
+            Coder::Gzip(gz) => gz.finish().map(drop),
+            // Brotli's end cannot fail but in the writer, which keeps the
+            // failure and reports it when the body ends.
+            Coder::Br(br) => {
+                br.into_inner();
+                Ok(())
+            }
+            Coder::Done => Ok(()),
+        }
+    }
+}
+
+impl<W: Write> Write for WriteEncoder<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match &mut self.0.inner {
+            Coder::Gzip(gz) => gz.write(data),
+            Coder::Br(br) => br.write(data),
+            Coder::Done => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.0.inner {
+            Coder::Gzip(gz) => gz.flush(),
+            Coder::Br(br) => br.flush(),
+            Coder::Done => Ok(()),
+        }
     }
 }
 

@@ -40,7 +40,9 @@
 //! later requests are answered from memory with a `Content-Length` (a
 //! file `MMapFile` keeps in memory is compressed at each request). A
 //! body written by a [`Body::writer`](mpm_core::Body::writer) callback is
-//! sent as it is: its writer cannot be wrapped from outside mpm-core.
+//! compressed as it is written, and its `flush` sends what was written so
+//! far as a decodable piece (gzip's sync flush, Brotli's flush), so
+//! Server-Sent Events stay live through mod_deflate as through Apache's.
 //!
 //! Precompressed siblings (`style.css.gz`, `style.css.br`) are served the
 //! way Apache sites do it: mod_rewrite maps the request to the sibling
@@ -349,7 +351,6 @@ pub fn apply(
     if status == StatusCode::PARTIAL_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || response.headers().contains_key(CONTENT_RANGE)
-        || matches!(response.body(), Body::Writer(_))
     {
         return response;
     }
@@ -458,6 +459,8 @@ fn encode_body(
         Body::Bytes(bytes) => Box::new(io::Cursor::new(bytes)),
         Body::Reader { .. } if head => return unknown_length(),
         Body::Reader { reader, .. } => reader,
+        // Not called for HEAD: the head a GET would get.
+        Body::Writer(write) => return encode_writer(write, encoding, *settings),
         Body::Empty => {
             // As mod_brotli: an empty body is a (short) Brotli stream too.
             return encoder::encode_all(io::empty(), 0, encoding, settings)
@@ -470,6 +473,23 @@ fn encode_body(
         reader: encoder::encode_reader(source, encoding, settings),
         len: None,
     }
+}
+
+/// A [`Body::writer`] body compressed: the handler's function runs with a
+/// writer whose bytes go through the encoder to the real one; its
+/// `flush` flushes the encoder too, so what was written so far leaves as
+/// a piece the client can decode (an event stream stays live).
+fn encode_writer(
+    write: mpm_core::handler::WriteFn,
+    encoding: Encoding,
+    settings: Settings,
+) -> Body {
+    Body::writer(move |out| {
+        let stopping = out.stopping_signal();
+        let mut encoded = encoder::WriteEncoder::new(out, encoding, &settings);
+        mpm_core::BodyWriter::run_into_sink(write, &mut encoded, stopping)?;
+        encoded.finish()
+    })
 }
 
 /// A body of unknown length (sent chunked) that a HEAD never reads.
