@@ -40,6 +40,7 @@ const CASE_SETS: &[&str] = &[
     "status_codes",
     "conditionals",
     "security_headers",
+    "header_note",
     "expires_by_type",
     "compression",
     "auth_basic",
@@ -904,6 +905,11 @@ fn status_codes_are_the_ones_apache_answers() {
 #[test]
 fn conditional_requests_are_answered_as_apache_answers_them() {
     check_case_set("conditionals");
+}
+
+#[test]
+fn header_note_leaves_the_answer_as_apache_leaves_it() {
+    check_case_set("header_note");
 }
 
 #[test]

@@ -498,3 +498,42 @@ fn filter_directives_with_bad_values_are_refused_with_file_and_line() {
         );
     }
 }
+
+#[test]
+fn header_note_copies_a_header_into_a_note_the_access_log_reads_after_the_header_is_unset() {
+    let site = Site::new();
+    site.write("htdocs/page.txt", "page\n");
+    let log = site.root().join("logs/notes.log");
+    let extra = format!(
+        "Header always set X-Trace \"trace-%{{STAGE}}e\"\n\
+         Header always note X-Trace tracenote\n\
+         Header always unset X-Trace\n\
+         Header always note X-Absent absentnote\n\
+         SetEnv STAGE prod\n\
+         LogFormat \"%U [%{{TRACENOTE}}n] [%{{absentnote}}n] [%{{never}}n]\" notes\n\
+         CustomLog {} notes\n",
+        log.display()
+    );
+    for mpm in STRATEGIES {
+        let _ = std::fs::remove_file(&log);
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, &extra);
+        let resp = request(addr(port), "GET", "/page.txt", &[]);
+        assert_eq!(resp.status, 200, "{mpm}: {}", m.stderr());
+        assert_eq!(
+            resp.header("x-trace"),
+            None,
+            "{mpm}: Header unset after the note left the header"
+        );
+        let want = "/page.txt [trace-prod] [-] [-]";
+        let logged = wait_for(5.0, || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.lines().any(|l| l == want))
+        });
+        assert!(
+            logged,
+            "{mpm}: the log did not show the notes as {want:?}; it holds:\n{}\nstderr:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            m.stderr()
+        );
+    }
+}

@@ -6,7 +6,9 @@
 //! file after `fork` do not interleave inside a line.
 //!
 //! Supported: `%h %a %{c}h %{c}a %A %l %u %t %r %s %>s %b %B %D %T %{s|ms|us}T %v %V %p
-//! %{local|remote}p %m %U %q %H %{Name}i %%`. `%{Name}o` logs `-` (the
+//! %{local|remote}p %m %U %q %H %{Name}i %{Name}n %%`. `%{Name}n` is a note
+//! of the request (`Header note`: [`Notes`] in the response's extensions; names without regard to case, as Apache's
+//! tables), `-` when unset. `%{Name}o` logs `-` (the
 //! exchange does not carry response headers). `%t` is in UTC (`+0000`),
 //! and `%U` is the path as the client sent it. Conditions (`%400,501{…}i`)
 //! are accepted and ignored. Anything else is written literally. `%u` is
@@ -35,6 +37,21 @@ use crate::error::Error;
 use crate::log_escape::{self, Quotes};
 use crate::router::{canonical_ip, request_host};
 use crate::utc_time::UtcTime;
+
+/// The request's notes (Apache's `r->notes`: what `Header note` copied),
+/// put in the response's extensions for the access log's `%{name}n`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes(pub crate::pipeline::Table);
+
+impl Notes {
+    /// The note `name`, without regard to case (as `apr_table_get`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
 
 /// An open log file, shared by every host that writes to it.
 #[derive(Debug)]
@@ -90,6 +107,7 @@ enum Item {
     Query,
     Protocol,
     RequestHeader(http::HeaderName),
+    Note(String),
 }
 
 impl LogFormat {
@@ -244,6 +262,13 @@ impl LogFormat {
                     }
                     Ok(())
                 }
+                Item::Note(name) => {
+                    match ex.notes.get::<Notes>().and_then(|n| n.get(name)) {
+                        Some(value) => escape(value.as_bytes(), out),
+                        None => out.push('-'),
+                    }
+                    Ok(())
+                }
                 Item::RequestHeader(name) => {
                     let mut values = ex.headers.get_all(name).iter();
                     match values.next() {
@@ -294,6 +319,7 @@ fn item(directive: char, arg: Option<&str>) -> Option<Item> {
             Item::RequestHeader(http::HeaderName::from_bytes(name.as_bytes()).ok()?)
         }
         ('o', Some(_)) => Item::Dash,
+        ('n', Some(name)) => Item::Note(name.to_string()),
         _ => return None,
     })
 }
@@ -389,7 +415,36 @@ mod tests {
 
     #[test]
     fn user_is_the_authenticated_one_escaped_or_a_dash() {
-        let format = LogFormat::parse("%l %u|");
+        user_and_notes_are_logged(
+            "%l %u|",
+            &[
+                (None, None, "- -|\n"),
+                (Some("alice"), None, "- alice|\n"),
+                (Some("ev\"il\n"), None, "- ev\\\"il\\n|\n"),
+                (Some(""), None, "- \"\"|\n"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_note_is_logged_by_name_without_regard_to_case_escaped_or_a_dash() {
+        user_and_notes_are_logged(
+            "%{Trace}n|%{other}n",
+            &[
+                (None, None, "-|-\n"),
+                (None, Some(("trace", "a b")), "a b|-\n"),
+                (None, Some(("TRACE", "q\"x")), "q\\\"x|-\n"),
+            ],
+        );
+    }
+
+    /// `format` rendered for each (user, note, expected line).
+    #[allow(clippy::type_complexity)]
+    fn user_and_notes_are_logged(
+        format: &str,
+        cases: &[(Option<&str>, Option<(&str, &str)>, &str)],
+    ) {
+        let format = LogFormat::parse(format);
         let conn = mpm_core::ConnInfo {
             peer: "127.0.0.1:50000".parse().unwrap(),
             local: "127.0.0.1:80".parse().unwrap(),
@@ -417,14 +472,18 @@ mod tests {
             format.render(&ex, "localhost", &mut out);
             out
         };
-        assert_eq!(line(&http::Extensions::new()), "- -|\n");
-        let mut notes = http::Extensions::new();
-        notes.insert(RemoteUser("alice".into()));
-        assert_eq!(line(&notes), "- alice|\n");
-        notes.insert(RemoteUser("ev\"il\n".into()));
-        assert_eq!(line(&notes), "- ev\\\"il\\n|\n");
-        notes.insert(RemoteUser(String::new()));
-        assert_eq!(line(&notes), "- \"\"|\n");
+        for (user, note, want) in cases {
+            let mut notes = http::Extensions::new();
+            if let Some(user) = user {
+                notes.insert(RemoteUser(user.to_string()));
+            }
+            if let Some((name, value)) = note {
+                let mut table = crate::pipeline::Table::default();
+                table.set(*name, *value);
+                notes.insert(Notes(table));
+            }
+            assert_eq!(line(&notes), *want, "{user:?} {note:?}");
+        }
     }
 
     #[test]

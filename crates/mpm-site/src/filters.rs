@@ -194,6 +194,8 @@ pub fn request_headers(
         now: SystemTime::now(),
         request_headers: facts.headers,
         vars: &vars,
+        // `RequestHeader` has no `note` action.
+        note: &|_, _| {},
     };
     cfg.headers.apply_request(headers, early, &ctx);
 }
@@ -243,6 +245,33 @@ pub(crate) fn request_phase(
     *r.headers_mut() = headers;
 }
 
+/// The notes `Header note` rules made, in order (`None`: unset).
+#[derive(Default)]
+struct Noted(std::cell::RefCell<Vec<(String, Option<String>)>>);
+
+impl Noted {
+    fn note(&self, name: &str, value: Option<&str>) {
+        self.0
+            .borrow_mut()
+            .push((name.to_string(), value.map(str::to_string)));
+    }
+
+    /// Whether no rule made a note.
+    fn is_empty(&self) -> bool {
+        self.0.borrow().is_empty()
+    }
+
+    /// The notes set in (or unset from) `table`.
+    fn into_table(self, table: &mut crate::pipeline::Table) {
+        for (name, value) in self.0.into_inner() {
+            match value {
+                Some(v) => table.set(name, v),
+                None => table.unset(&name),
+            }
+        }
+    }
+}
+
 /// The pipeline's output filters for mod_expires, mod_headers and the
 /// compressors: the merged configuration of `r` applied to `response`.
 pub(crate) fn output_phase(
@@ -285,6 +314,7 @@ pub fn after_handler(
             facts: req,
             response: Some((status.as_u16(), &before)),
         };
+        let noted = Noted::default();
         let ctx = Context {
             env: req.env,
             ssl: &ssl,
@@ -292,9 +322,16 @@ pub fn after_handler(
             now,
             request_headers: req.headers,
             vars: &vars,
+            note: &|n, v| noted.note(n, v),
         };
         cfg.headers
             .apply_response(status, response.headers_mut(), &ctx);
+        if !noted.is_empty() {
+            let notes = response
+                .extensions_mut()
+                .get_or_insert_default::<crate::access_log::Notes>();
+            noted.into_table(&mut notes.0);
+        }
     }
     if cfg.compress.is_active() {
         let creq = CompressRequest {

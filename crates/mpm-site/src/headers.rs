@@ -3,8 +3,8 @@
 //!
 //! `Header [always|onsuccess] action name [value] [replacement]
 //! [early|env=[!]var|expr=…]`, the actions `set`, `append`, `add`,
-//! `unset`, `merge`, `edit`, `edit*`, `echo`, `setifempty`;
-//! `RequestHeader` the same but `echo`. Values are format strings:
+//! `unset`, `merge`, `edit`, `edit*`, `echo`, `setifempty`, `note`;
+//! `RequestHeader` the same but `echo` and `note` (as Apache's). Values are format strings:
 //! `%%`, `%t` (`t=` and the request's time in microseconds since the
 //! epoch), `%D` (`D=` and the microseconds since the request arrived),
 //! `%{VAR}e` (the request's environment) and `%{VAR}s` (mod_ssl's
@@ -25,8 +25,8 @@
 //! `expr=` conditions are Apache expressions ([`crate::expr`]), compiled
 //! when the configuration is read and evaluated per request (`resp('…')`
 //! reads the response's headers as they were before the `Header` rules
-//! ran). `note` (copying into the request's notes, which mpmd has none
-//! of) is refused when the configuration is read.
+//! ran). `note` copies a field's value into the request's notes, which
+//! the access log's `%{name}n` reads ([`crate::access_log::Notes`]).
 
 use std::time::SystemTime;
 
@@ -71,6 +71,10 @@ pub enum Action {
     Echo,
     /// Set only when no field of the name is there.
     SetIfEmpty,
+    /// `note name notename`: the (first) field's value copied into the
+    /// request's note `notename` (a format), for the log's `%{notename}n`
+    /// (a header a later rule unsets can still be logged).
+    Note,
 }
 
 /// When a rule applies besides its table.
@@ -225,6 +229,9 @@ pub struct Context<'a> {
     pub request_headers: &'a HeaderMap,
     /// The request as `expr=` conditions read it.
     pub vars: &'a dyn RequestVars,
+    /// Where `Header note` puts a note: its name and value (`None`: the
+    /// header is absent, the note unset).
+    pub note: &'a dyn Fn(&str, Option<&str>),
 }
 
 /// One `Header` or `RequestHeader` line.
@@ -283,7 +290,7 @@ impl HeaderRule {
         let usage = if request {
             "RequestHeader set|append|add|unset|merge|edit|edit*|setifempty name [value] [replacement] [early|env=[!]var]"
         } else {
-            "Header [always|onsuccess] set|append|add|unset|merge|edit|edit*|echo|setifempty name [value] [replacement] [early|env=[!]var]"
+            "Header [always|onsuccess] set|append|add|unset|merge|edit|edit*|echo|setifempty|note name [value] [replacement] [early|env=[!]var]"
         };
         let mut args = args.iter().copied().peekable();
         let mut table = Table::OnSuccess;
@@ -312,10 +319,12 @@ impl HeaderRule {
             "edit*" => Action::EditAll,
             "echo" if !request => Action::Echo,
             "setifempty" => Action::SetIfEmpty,
+            "note" if !request => Action::Note,
             "note" => {
-                return Err(format!(
-                    "{name_of} note: mpmd keeps no request notes to copy a header into; remove the line or use another action"
-                ))
+                return Err(
+                    "RequestHeader does not support the 'note' action (as Apache: only Header notes a response header)"
+                        .into(),
+                )
             }
             other => return Err(format!("{name_of}: unknown action '{other}'; {usage}")),
         };
@@ -480,6 +489,17 @@ impl HeaderRule {
                 for v in edited {
                     headers.append(&self.name, v);
                 }
+            }
+            Action::Note => {
+                let name = self
+                    .value
+                    .as_ref()
+                    .map(|f| f.render(ctx))
+                    .unwrap_or_default();
+                let value = headers
+                    .get(&self.name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()));
+                (ctx.note)(&name, value.as_deref());
             }
             Action::Echo => {
                 let Some(pattern) = &self.pattern else { return };

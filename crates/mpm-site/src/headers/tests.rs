@@ -54,6 +54,7 @@ fn with_ctx<T>(request_headers: &HeaderMap, f: impl FnOnce(&Context<'_>) -> T) -
         now: start + Duration::from_micros(1500),
         request_headers,
         vars: &Vars,
+        note: &|_, _| {},
     };
     f(&ctx)
 }
@@ -142,7 +143,6 @@ fn unknown_format_specifiers_and_bad_lines_are_refused_with_the_reason() {
         ("edit X ( y", "not a valid regular expression"),
         ("edit X a", "an expression and a replacement"),
         ("set Bad:Name 1", "not a valid header name"),
-        ("note X y", "no request notes"),
         (
             "set X 1 expr=%{NO_SUCH_THING}=='on'",
             "expr=%{NO_SUCH_THING}=='on': at character",
@@ -153,6 +153,12 @@ fn unknown_format_specifiers_and_bad_lines_are_refused_with_the_reason() {
         let err = HeaderRule::parse(&args, false).unwrap_err();
         assert!(err.contains(says), "{line}: {err}");
     }
+    let err = HeaderRule::parse(&["note", "X-A", "a"], true).unwrap_err();
+    assert!(
+        err.starts_with("RequestHeader does not support the 'note' action"),
+        "{err}"
+    );
+    assert!(HeaderRule::parse(&["note", "X-A", "a"], false).is_ok());
     let err = HeaderRule::parse(&["echo", "^X"], true).unwrap_err();
     assert!(
         err.starts_with("RequestHeader: unknown action 'echo'"),

@@ -213,7 +213,7 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
 fn unsupported(lower: &str) -> Option<&'static str> {
     Some(match lower {
         "deflatefilternote" | "brotlifilternote" => {
-            "there are no request notes for a log format to read the compression ratio from; remove the line"
+            "mpmd does not note the compressed and uncompressed sizes of a body (the body is logged, %b, as sent); remove the line"
         }
         "deflatewindowsize" | "deflatememlevel" | "brotlicompressionmaxinputblock" => {
             "the encoders use their defaults (DeflateCompressionLevel, BrotliCompressionQuality and BrotliCompressionWindow are honoured); remove the line"
