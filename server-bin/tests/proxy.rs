@@ -971,15 +971,7 @@ fn a_streamed_answer_is_compressed_and_each_piece_it_flushes_decodes_as_it_comes
         );
         for coding in ["gzip", "br"] {
             // A whole body of unknown length, compressed.
-            let mut s = BufReader::new(connect(addr(port)));
-            s.get_mut()
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            write!(
-                s.get_mut(),
-                "GET /chunked-text HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: {coding}\r\nConnection: close\r\n\r\n"
-            )
-            .unwrap();
+            let mut s = ask_encoded(port, "/chunked-text", coding);
             let head = mpm::testing::read_head(&mut s);
             assert_eq!(
                 (head.status, head.header("content-encoding")),
@@ -1001,15 +993,7 @@ fn a_streamed_answer_is_compressed_and_each_piece_it_flushes_decodes_as_it_comes
 
             // An event stream that stays open: its first event, flushed,
             // decodes before the stream ends.
-            let mut s = BufReader::new(connect(addr(port)));
-            s.get_mut()
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            write!(
-                s.get_mut(),
-                "GET /events HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: {coding}\r\n\r\n"
-            )
-            .unwrap();
+            let mut s = ask_encoded(port, "/events", coding);
             let head = mpm::testing::read_head(&mut s);
             assert_eq!(
                 head.header("content-encoding"),
@@ -1029,6 +1013,21 @@ fn a_streamed_answer_is_compressed_and_each_piece_it_flushes_decodes_as_it_comes
     }
 }
 
+/// A connection to `port` that asked for `path` accepting `coding` (and
+/// nothing after it), read with a 5 s bound.
+fn ask_encoded(port: u16, path: &str, coding: &str) -> BufReader<TcpStream> {
+    let mut s = BufReader::new(connect(addr(port)));
+    s.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        s.get_mut(),
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: {coding}\r\n\r\n"
+    )
+    .unwrap();
+    s
+}
+
 /// `data` decoded from `coding` (gzip or br), whole.
 fn decode(coding: &str, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -1046,14 +1045,14 @@ fn decode(coding: &str, data: &[u8]) -> Vec<u8> {
 
 /// A decoder fed a stream piece by piece, saying what it decoded so far.
 enum Partial {
-    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Gzip(Box<flate2::write::GzDecoder<Vec<u8>>>),
     Br(Box<brotli::DecompressorWriter<Vec<u8>>>),
 }
 
 impl Partial {
     fn new(coding: &str) -> Partial {
         if coding == "gzip" {
-            Partial::Gzip(flate2::write::GzDecoder::new(Vec::new()))
+            Partial::Gzip(Box::new(flate2::write::GzDecoder::new(Vec::new())))
         } else {
             Partial::Br(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096)))
         }
