@@ -173,23 +173,19 @@ impl ClientChoice {
         while !rest.is_empty() {
             let value = single(rest);
             let step = if rest.len() > 3 { 4 } else { 3 };
-            match (rest[0], value) {
-                (b'C', Some(v)) if SortKey::of_letter(v).is_some() => {
-                    if let Some(key) = SortKey::of_letter(v) {
-                        choice.order.key = key;
-                    }
-                }
-                (b'O', Some(v @ (b'A' | b'D'))) => choice.order.descending = v == b'D',
-                (b'F', Some(v @ (b'0' | b'1' | b'2'))) => {
+            match (rest[0], value.and_then(SortKey::of_letter), value) {
+                (b'C', Some(key), _) => choice.order.key = key,
+                (b'O', _, Some(v @ (b'A' | b'D'))) => choice.order.descending = v == b'D',
+                (b'F', _, Some(v @ (b'0' | b'1' | b'2'))) => {
                     choice.flags.fancy = v != b'0';
                     choice.flags.html_table = v == b'2';
                     format = Some(v as char);
                 }
-                (b'V', Some(v @ (b'0' | b'1'))) => {
+                (b'V', _, Some(v @ (b'0' | b'1'))) => {
                     choice.flags.version_sort = v == b'1';
                     version = Some(v as char);
                 }
-                (b'P', _) if rest.get(1) == Some(&b'=') => {
+                (b'P', _, _) if rest.get(1) == Some(&b'=') => {
                     let text = &rest[2..];
                     let end = text
                         .iter()
@@ -808,6 +804,68 @@ mod tests {
         };
         let html = render(dir.path(), b"/sub/inner/", &how).expect("listing");
         assert_eq!(html, TABLE);
+    }
+
+    #[test]
+    fn the_query_string_is_read_as_mod_autoindex_reads_it() {
+        let read = |q: &str| ClientChoice::read(Some(q), IndexOrder::default(), flags(true, false));
+        let c = read("C=M;O=D");
+        assert_eq!((c.order.key, c.order.descending), (SortKey::Modified, true));
+        assert_eq!(c.link_args, "");
+        // An argument it does not know ends the reading.
+        let c = read("C=X;O=D");
+        assert_eq!(c.order, IndexOrder::default());
+        let c = read("O=D&junk;C=S");
+        assert_eq!((c.order.key, c.order.descending), (SortKey::Name, true));
+        let c = read("C=S&F=2;V=1;P=*.txt");
+        assert_eq!(c.order.key, SortKey::Size);
+        assert!(c.flags.fancy && c.flags.html_table && c.flags.version_sort);
+        assert_eq!(c.pattern.as_deref(), Some(&b"*.txt"[..]));
+        assert_eq!(c.link_args, ";F=2;V=1;P=*.txt");
+        assert_eq!(
+            c.head(SortKey::Size, "Size"),
+            "<a href=\"?C=S;O=D;F=2;V=1;P=*.txt\">Size</a>"
+        );
+        assert_eq!(
+            c.head(SortKey::Name, "Name"),
+            "<a href=\"?C=N;O=A;F=2;V=1;P=*.txt\">Name</a>"
+        );
+        // A pattern that does not decode is ignored; F=0 turns fancy off.
+        let c = read("P=%2F;F=0");
+        assert_eq!((c.pattern, c.link_args.as_str()), (None, ";F=0"));
+        assert!(!c.flags.fancy);
+        // IgnoreClient: nothing read, no links.
+        let ignoring = IndexFlags {
+            ignore_client: true,
+            ..flags(true, false)
+        };
+        let c = ClientChoice::read(Some("C=S;O=D"), IndexOrder::default(), ignoring);
+        assert_eq!(c.order, IndexOrder::default());
+        assert_eq!(c.head(SortKey::Name, "Name"), "Name");
+    }
+
+    #[test]
+    fn version_sort_compares_numbers_by_value_as_apr_strnatcmp() {
+        use Ordering::*;
+        for (a, b, want) in [
+            ("a2", "a10", Less),
+            ("a10", "a2", Greater),
+            ("v1.05", "v1.5", Less),
+            ("x 1", "x1", Equal),
+            ("file9.txt", "file09.txt", Greater),
+            ("abc", "abd", Less),
+            ("", "a", Less),
+        ] {
+            assert_eq!(
+                natural_cmp(a.as_bytes(), b.as_bytes(), false),
+                want,
+                "{a} {b}"
+            );
+        }
+        assert_eq!(natural_cmp(b"ABC2", b"abc10", true), Less);
+        assert_eq!(natural_cmp(b"ABC2", b"abc10", false), Less);
+        assert_eq!(natural_cmp(b"b", b"A", false), Greater);
+        assert_eq!(natural_cmp(b"b", b"A", true), Greater);
     }
 
     /// What Apache 2.4.71 answered for each listing.

@@ -28,8 +28,10 @@ use mpm_site::pipeline::{DirConfig, OverrideError, OverrideParser, Overrides};
 pub(super) fn class(lower: &str) -> Option<Overrides> {
     Some(match lower {
         // AuthConfig: authentication and authorisation.
-        "require" | "authtype" | "authname" | "authuserfile" | "authgroupfile"
-        | "authbasicprovider" | "authmerging" => Overrides::AUTH_CONFIG,
+        "require" | "requireall" | "requireany" | "requirenone" | "authtype" | "authname"
+        | "authuserfile" | "authgroupfile" | "authbasicprovider" | "authmerging" => {
+            Overrides::AUTH_CONFIG
+        }
         // FileInfo: how documents are typed and handled.
         "sethandler"
         | "addhandler"
@@ -72,8 +74,8 @@ pub(super) fn class(lower: &str) -> Option<Overrides> {
         | "acceptpathinfo" => Overrides::FILE_INFO,
         // Indexes: directory indexing and what goes with it.
         "directoryindex" | "directoryslash" | "fallbackresource" | "indexoptions"
-        | "indexignore" | "headername" | "readmename" | "expiresactive" | "expiresbytype"
-        | "expiresdefault" => Overrides::INDEXES,
+        | "indexorderdefault" | "indexignore" | "headername" | "readmename" | "expiresactive"
+        | "expiresbytype" | "expiresdefault" => Overrides::INDEXES,
         // Options.
         "options" => Overrides::OPTIONS,
         // Any class.

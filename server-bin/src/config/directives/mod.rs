@@ -503,6 +503,10 @@ impl<'a> Loader<'a> {
                 "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
             ))),
             lower @ ("requireall" | "requireany" | "requirenone") => {
+                // In .htaccess, under AllowOverride AuthConfig, as `Require`.
+                if let Some(rules) = &self.state.htaccess {
+                    htaccess::allowed(rules, &format!("<{name}>"), lower).map_err(fail)?;
+                }
                 let kind = auth::Container::of(lower).unwrap_or(auth::Container::Any);
                 let rule = auth::container(kind, auth::Container::Any, origin, children, &mut |a, o| {
                     self.expand(a, o)
