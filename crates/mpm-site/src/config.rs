@@ -75,7 +75,9 @@ pub enum Require {
     /// `GET` on both sides, as Apache counts it.
     Method(Vec<http::Method>),
     /// `Require env VAR …` (mod_authz_host): one of these variables is
-    /// set in the request's environment (`SetEnvIf`, `SetEnv`, `[E=]`).
+    /// set in the request's environment when access is checked (by
+    /// `SetEnvIf` or a server-context `RewriteRule [E=]`; `SetEnv` runs
+    /// later, as in Apache).
     Env(Vec<String>),
     /// `Require expr "…"` (mod_authz_core): the expression holds.
     Expr(RequireExpr),
