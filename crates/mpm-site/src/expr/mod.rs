@@ -107,12 +107,6 @@ impl Expr {
         &self.source
     }
 
-    /// Whether the condition holds for the request `vars` describes.
-    pub fn eval(&self, vars: &dyn RequestVars) -> bool {
-        let mut state = State::default();
-        self.cond.eval(vars, &mut state)
-    }
-
     /// Whether the condition holds, and the request headers its answer
     /// depended on, in the order read: what Apache adds to the
     /// response's `Vary` when it evaluates an expression (`Require expr`).
@@ -126,6 +120,12 @@ impl Expr {
     /// as `Require expr` asks of `REMOTE_USER`.
     pub fn reads_var(&self, name: &str) -> bool {
         self.cond.reads_var(name)
+    }
+
+    /// Whether the condition holds for the request `vars` describes.
+    pub fn eval(&self, vars: &dyn RequestVars) -> bool {
+        let mut state = State::default();
+        self.cond.eval(vars, &mut state)
     }
 }
 

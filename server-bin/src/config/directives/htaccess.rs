@@ -28,10 +28,8 @@ use mpm_site::pipeline::{DirConfig, OverrideError, OverrideParser, Overrides};
 pub(super) fn class(lower: &str) -> Option<Overrides> {
     Some(match lower {
         // AuthConfig: authentication and authorisation.
-        "require" | "requireall" | "requireany" | "requirenone" | "authtype" | "authname"
-        | "authuserfile" | "authgroupfile" | "authbasicprovider" | "authmerging" => {
-            Overrides::AUTH_CONFIG
-        }
+        "require" | "authtype" | "authname" | "authuserfile" | "authgroupfile"
+        | "authbasicprovider" | "authmerging" => Overrides::AUTH_CONFIG,
         // FileInfo: how documents are typed and handled.
         "sethandler"
         | "addhandler"
@@ -74,10 +72,13 @@ pub(super) fn class(lower: &str) -> Option<Overrides> {
         | "acceptpathinfo" => Overrides::FILE_INFO,
         // Indexes: directory indexing and what goes with it.
         "directoryindex" | "directoryslash" | "fallbackresource" | "indexoptions"
-        | "indexorderdefault" | "indexignore" | "headername" | "readmename" | "expiresactive"
-        | "expiresbytype" | "expiresdefault" => Overrides::INDEXES,
+        | "indexignore" | "headername" | "readmename" | "expiresactive" | "expiresbytype"
+        | "expiresdefault" => Overrides::INDEXES,
         // Options.
         "options" => Overrides::OPTIONS,
+        // AuthConfig: the Require containers; Indexes: IndexOrderDefault.
+        "requireall" | "requireany" | "requirenone" => Overrides::AUTH_CONFIG,
+        "indexorderdefault" => Overrides::INDEXES,
         // Any class.
         "serversignature" => Overrides::NONE,
         _ => return None,
