@@ -145,11 +145,8 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             }
         }
     };
-    if let Err(e) = stream.set_timeouts(worker.timeout) {
-        log::error!("proxy_fcgi: {}: {e}; 502", worker.name);
-        return error_response(StatusCode::BAD_GATEWAY);
-    }
-
+    // Its reads and writes wait at most the worker's timeout: set when it
+    // was made (`Worker::open`).
     let stderr = {
         let (name, script) = (worker.name.clone(), script_filename.to_string());
         Box::new(move |line: &[u8]| {
