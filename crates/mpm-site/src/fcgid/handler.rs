@@ -101,7 +101,9 @@ impl ContentHandler for FcgidHandler {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let mut request = r.take_request();
-        Ok(self.pool.handle(&class, &env, request.body_mut(), declared))
+        Ok(self
+            .pool
+            .handle(&class, &mut env, request.body_mut(), declared))
     }
 }
 

@@ -150,23 +150,30 @@ impl Pool {
     }
 
     /// Answer a request of `class` with environment `env` and `body`
-    /// (`declared`: its `Content-Length`).
+    /// (`declared`: its `Content-Length`). A body without one (chunked)
+    /// is read whole first, as every body is: its length then goes to the
+    /// application as `CONTENT_LENGTH`, and `HTTP_TRANSFER_ENCODING` is
+    /// left out (mod_fcgid's "dechunked request body"), so PHP reads it.
     pub fn handle(
         &self,
         class: &Class,
-        env: &CgiEnv,
+        env: &mut CgiEnv,
         body: &mut dyn Read,
         declared: Option<u64>,
     ) -> Response {
         if declared.is_some_and(|n| n > self.cfg.max_request_len) {
             return too_long(&class.name, self.cfg.max_request_len);
         }
-        let mut kept = match self.keep_body(body) {
+        let (mut kept, length) = match self.keep_body(body) {
             Ok(Some(kept)) => kept,
             Ok(None) => return too_long(&class.name, self.cfg.max_request_len),
             // The engine answers for the body (413, 408, 400).
             Err(_) => return error_response(StatusCode::BAD_REQUEST),
         };
+        if declared.is_none() && length > 0 {
+            env.set("CONTENT_LENGTH", length.to_string().as_bytes());
+            env.remove("HTTP_TRANSFER_ENCODING");
+        }
         self.start_manager();
         let (slot, conn) = match self.acquire(class) {
             Ok(taken) => taken,
@@ -209,17 +216,17 @@ impl Pool {
         response
     }
 
-    /// The request body, read whole: in memory up to
+    /// The request body, read whole, and its length: in memory up to
     /// `FcgidMaxRequestInMem`, in a temporary file beyond; `None` past
     /// `FcgidMaxRequestLen`.
-    fn keep_body(&self, body: &mut dyn Read) -> io::Result<Option<Box<dyn Read + Send>>> {
+    fn keep_body(&self, body: &mut dyn Read) -> io::Result<Option<(Box<dyn Read + Send>, u64)>> {
         let max = self.cfg.max_request_len;
         let mut memory = Vec::new();
         let read = body
             .take(self.cfg.max_request_in_mem.min(max) + 1)
             .read_to_end(&mut memory)? as u64;
         if read <= self.cfg.max_request_in_mem.min(max) {
-            return Ok(Some(Box::new(Cursor::new(memory))));
+            return Ok(Some((Box::new(Cursor::new(memory)), read)));
         }
         if read > max {
             return Ok(None);
@@ -231,7 +238,7 @@ impl Pool {
             return Ok(None);
         }
         file.rewind()?;
-        Ok(Some(Box::new(file)))
+        Ok(Some((Box::new(file), read + rest)))
     }
 
     /// A process of `class` for one request: an idle one, a new one, or
