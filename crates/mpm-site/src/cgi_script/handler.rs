@@ -169,6 +169,7 @@ pub fn environment(
     cgi.query = r.query.as_deref();
     cgi.remote_user = r.user.as_deref();
     cgi.auth_type = r.auth_type.as_deref();
+    cgi.pass_auth = r.dir.scripts.pass_auth();
     cgi.env = &env;
     cgi.environment()
         .vars()

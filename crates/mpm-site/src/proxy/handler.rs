@@ -115,6 +115,7 @@ impl ContentHandler for ProxyHandler {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         let (user, auth_type) = (r.user.clone(), r.auth_type.clone());
+        let dir = r.dir.clone();
         let server_name = r.server_name.clone();
         let conn = r.conn;
         let ctx = fcgi::Context {
@@ -126,6 +127,7 @@ impl ContentHandler for ProxyHandler {
             env: &env,
             user: user.as_deref(),
             auth_type: auth_type.as_deref(),
+            scripts: &dir.scripts,
             conn,
             server_name: &server_name,
             server_version: &self.server_version,

@@ -55,7 +55,7 @@
 //! - [`filters`]: mod_headers, mod_expires, and the compressing output
 //!   filters (mod_deflate, mod_brotli) with mod_filter's
 //!   `AddOutputFilterByType`;
-//! - [`cgi`]: mod_cgi's `CGIScriptTimeout`;
+//! - [`cgi`]: mod_cgi's `CGIScriptTimeout`; `CGIPassAuth` and `ProxyFCGISetEnvIf`;
 //! - [`fcgid`]: mod_fcgid's pool, with the legacy names of its
 //!   directives;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
@@ -583,6 +583,7 @@ impl<'a> Loader<'a> {
             mime::directive,
             core_dir::directive,
             env::directive,
+            cgi::directive,
             autoindex::directive,
             auth::directive,
             file_cache::directive,
