@@ -853,3 +853,65 @@ fn cgi_pass_auth_and_proxy_fcgi_set_env_if_shape_what_php_fpm_gets_under_every_s
         );
     }
 }
+
+/// `<Proxy "unix:…|fcgi://localhost">` + `ProxySet` gives the worker that
+/// `SetHandler "proxy:unix:…|fcgi://localhost"` uses its parameters, as
+/// Apache shares a defined worker: `timeout=1` cuts a script sleeping 3 s
+/// off with 504 (the host's `Timeout` is 60 s), and `enablereuse=on`
+/// keeps the FastCGI connections of a `SetHandler "proxy:fcgi://…"`.
+#[test]
+fn proxy_set_in_a_proxy_section_gives_set_handler_workers_their_parameters_under_every_strategy() {
+    let fpm = PhpFpm::start(PhpListen::Unix);
+    let site = php_site();
+    let socket = fpm.socket.as_ref().unwrap().display().to_string();
+    for mpm in ["event", "prefork", "worker"] {
+        let (mut server, port) = serve(
+            &site,
+            mpm,
+            &format!(
+                "Timeout 60\n<Proxy \"unix:{socket}|fcgi://localhost\">\nProxySet timeout=1 enablereuse=on\n</Proxy>\n\
+                 <FilesMatch \"\\.php$\">\nSetHandler \"proxy:unix:{socket}|fcgi://localhost\"\n</FilesMatch>\n"
+            ),
+        );
+        let started = Instant::now();
+        let (status, _, body) =
+            curl_i(&[&format!("http://127.0.0.1:{port}/app/sleep.php?s=3")]);
+        assert_eq!(
+            status, 504,
+            "{mpm}: a script sleeping 3 s under ProxySet timeout=1 gave {status}: {body}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{mpm}");
+        server.wait_log("no answer within 1 s", 1);
+        let (status, _, body) = curl_i(&[&format!("http://127.0.0.1:{port}/app/hello.php")]);
+        assert_eq!((status, body.as_str()), (200, "Hello, World!"), "{mpm}");
+    }
+
+    let app = FakeApp::start(fine);
+    site.write("htdocs/fake/x.php", "");
+    let (_server, port) = serve(
+        &site,
+        "event-small",
+        &format!(
+            "<Proxy fcgi://127.0.0.1:{p}>\nProxySet enablereuse=on\n</Proxy>\n\
+             <Directory {root}/fake>\nSetHandler \"proxy:fcgi://127.0.0.1:{p}\"\n</Directory>\n",
+            p = app.port,
+            root = site.docroot().display()
+        ),
+    );
+    let mut s = connect(addr(port));
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..10 {
+        s.write_all(b"GET /fake/x.php HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let resp = read_response(&mut r, false);
+        assert_eq!((resp.status, resp.text().as_str()), (200, "fine\n"));
+    }
+    let (connections, asked) = (
+        app.connections.load(Ordering::Relaxed),
+        app.keep_conn_asked.load(Ordering::Relaxed),
+    );
+    assert!(
+        connections <= 2 && asked == 10,
+        "with ProxySet enablereuse=on, 10 requests took {connections} connections ({asked} asked FCGI_KEEP_CONN)"
+    );
+}

@@ -493,14 +493,14 @@ impl<'a> Loader<'a> {
                 self.section_body(kind, origin, children, scope, Block::If)
             }
             "proxy" => {
-                let index = proxy::open_balancer(&mut self.state, args, origin, scope).map_err(fail)?;
+                let which = proxy::open_proxy(&mut self.state, args, origin, scope).map_err(fail)?;
                 self.walk(children, Scope {
                     host: scope.host,
-                    block: Block::Proxy(index),
+                    block: Block::Proxy(which),
                 })
             }
             "proxymatch" => Err(fail(format!(
-                "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
+                "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) and <Proxy url> of a backend (its ProxySet parameters) are"
             ))),
             lower @ ("requireall" | "requireany" | "requirenone") => {
                 let kind = auth::Container::of(lower).unwrap_or(auth::Container::Any);
