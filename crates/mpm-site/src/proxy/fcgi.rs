@@ -103,8 +103,8 @@ pub(crate) fn forward(worker: &Arc<Worker>, req: Request<'_>, ctx: &Context<'_>)
     let script_filename = ctx.script_filename.as_str();
     let keep_conn = !worker.config.disable_reuse;
     let to_head = req.method() == Method::HEAD;
-    let chunked =
-        req.headers().contains_key(TRANSFER_ENCODING) && !req.headers().contains_key(CONTENT_LENGTH);
+    let chunked = req.headers().contains_key(TRANSFER_ENCODING)
+        && !req.headers().contains_key(CONTENT_LENGTH);
     let has_body = chunked
         || req
             .headers()
@@ -202,7 +202,7 @@ pub(crate) fn forward(worker: &Arc<Worker>, req: Request<'_>, ctx: &Context<'_>)
     let length = head.content_length;
     // A small answer that came whole with its head leaves in one write.
     let mut whole = start;
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 1024];
     while whole.len() < BUF {
         match stdout.read_buffered(&mut buf) {
             Ok(0) => break,
@@ -337,7 +337,8 @@ impl Read for ClientBody<'_> {
 /// temporary file first and goes with its length.
 fn measure_body(body: &mut dyn Read, sendcl: bool) -> io::Result<(ClientBody<'_>, Option<u64>)> {
     let mut start = Vec::new();
-    body.take(MAX_MEM_SPOOL as u64 + 1).read_to_end(&mut start)?;
+    body.take(MAX_MEM_SPOOL as u64 + 1)
+        .read_to_end(&mut start)?;
     if start.len() <= MAX_MEM_SPOOL {
         let length = start.len() as u64;
         return Ok((
@@ -346,7 +347,10 @@ fn measure_body(body: &mut dyn Read, sendcl: bool) -> io::Result<(ClientBody<'_>
         ));
     }
     if !sendcl {
-        return Ok((ClientBody::Prefetched(io::Cursor::new(start).chain(body)), None));
+        return Ok((
+            ClientBody::Prefetched(io::Cursor::new(start).chain(body)),
+            None,
+        ));
     }
     let mut file = tempfile::tempfile()?;
     file.write_all(&start)?;
