@@ -119,6 +119,9 @@ pub struct Pool {
     table: Table,
     backend: Arc<dyn Backend>,
     owned: Arc<Mutex<Vec<Owned>>>,
+    /// The socket directory (`FcgidIPCDir`, else one of this user's in the
+    /// temporary directory), as text.
+    socket_dir: String,
     manager: Once,
     /// Requests to start a process, to the manager thread.
     spawns: Mutex<Option<Sender<Spawn>>>,
@@ -134,7 +137,16 @@ impl Pool {
     /// A pool with these settings; makes the shared table (call it before
     /// forking the serving processes).
     pub fn new(cfg: FcgidConfig, backend: Arc<dyn Backend>) -> io::Result<Pool> {
+        let socket_dir = match &cfg.ipc_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!("mpmd-fcgid-{}", nix::unistd::geteuid())),
+        };
+        let socket_dir = socket_dir
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
         Ok(Pool {
+            socket_dir,
             cfg,
             table: table::table()?,
             backend,
@@ -305,10 +317,7 @@ impl Pool {
     /// user's own in the temporary directory; made 0700 if missing, and
     /// refused unless it is this user's and no one else may write in it.
     fn ipc_dir(&self) -> io::Result<PathBuf> {
-        let dir = match &self.cfg.ipc_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!("mpmd-fcgid-{}", nix::unistd::geteuid())),
-        };
+        let dir = PathBuf::from(&self.socket_dir);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -334,16 +343,19 @@ impl Pool {
     }
 
     fn socket_path(&self, slot: &Slot) -> PathBuf {
-        let dir = match &self.cfg.ipc_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!("mpmd-fcgid-{}", nix::unistd::geteuid())),
-        };
-        dir.join(format!(
-            "{}.{}.{}.sock",
+        use std::fmt::Write as _;
+        // Made once per request: the directory is known from the start,
+        // the name is written into one buffer.
+        let mut path = String::with_capacity(self.socket_dir.len() + 40);
+        path.push_str(&self.socket_dir);
+        let _ = write!(
+            path,
+            "/{}.{}.{}.sock",
             slot.owner(),
             slot.index,
             slot.serial()
-        ))
+        );
+        PathBuf::from(path)
     }
 
     /// Start a process of `class` in a free slot, for the caller's
