@@ -7,9 +7,11 @@
 #   strace     `strace -c -f -p` attached to the server after the warm-up (the php-cgi
 #              processes of an fcgid pool already run, so they are not followed): system
 #              calls per request, and the table of the busiest.
-#   callgrind  the server started under `valgrind --tool=callgrind` (exec'd children,
-#              php-cgi, are not traced), its counters zeroed after the warm-up and dumped
-#              after the counted requests: instructions per request in the server alone.
+#   callgrind  the server run twice under `valgrind --tool=callgrind` (exec'd children,
+#              php-cgi, are not traced), stopped (TERM) after $WARM requests, then after
+#              $WARM + $REQS: the difference of the two totals over $REQS is the server's
+#              instructions per request alone (start, warm-up and stop cancel out; the
+#              server switches to its User, so callgrind_control could not reach it).
 # Prints one line per server: "<server> <tool> <per request>", and leaves the tools' own
 # outputs in $ROOT/profile/.
 # shellcheck shell=bash
@@ -35,42 +37,60 @@ requests() { # count port
     || die "requests to :$2 failed"
 }
 
-# Run "$@" (a server in the foreground) under $PROFILE, named $1, listening on $2.
-profile_one() { # name port command...
-  local name=$1 port=$2 pid out; shift 2
-  out="$PROF/$name.$PROFILE"
+# Start "$@" (a server in the foreground, named $1, listening on $2) under $PROFILE;
+# sets $pid.
+start_one() { # name port command...
+  local name=$1 port=$2; shift 2
   case $PROFILE in
-    strace) "${PIN[@]}" "$@" > "$PROF/$name.stdout" 2>&1 &
-            pid=$! ;;
+    strace) "${PIN[@]}" "$@" > "$PROF/$name.stdout" 2>&1 & ;;
     callgrind) "${PIN[@]}" valgrind --tool=callgrind --trace-children=no \
-                 --callgrind-out-file="$out.%p" "$@" > "$PROF/$name.stdout" 2>&1 &
-               pid=$! ;;
+                 --callgrind-out-file="$PROF/$name.callgrind.%p" "$@" > "$PROF/$name.stdout" 2>&1 & ;;
   esac
+  pid=$!
   PROFILED_PIDS+=("$pid")
   wait_port "$port" up 60 || die "$name: not listening on $port (see $PROF/$name.stdout)"
-  requests "$WARM" "$port"
+  # The server writes its totals at exit as its User (nobody, www-data):
+  # the file callgrind made at start as root must let it.
+  if [ "$PROFILE" = callgrind ]; then chmod 666 "$PROF/$name.callgrind.$pid" 2>/dev/null || true; fi
+}
+
+# Stop the server $pid and wait for it.
+stop_one() {
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 300); do pid_alive "$pid" || break; sleep 0.1; done
+}
+
+# The instructions a callgrind run of server $pid counted in all.
+callgrind_total() {
+  awk '/^(summary|totals):/ { print $2 }' "$PROF/$1.callgrind.$pid" | tail -1
+}
+
+profile_one() { # name port command...
+  local name=$1 port=$2
   case $PROFILE in
     strace)
-      strace -c -f -o "$out" -p "$pid" 2> "$PROF/$name.strace.log" &
+      start_one "$@"
+      requests "$WARM" "$port"
+      strace -c -f -o "$PROF/$name.strace" -p "$pid" 2> "$PROF/$name.strace.log" &
       local tracer=$!
       sleep 1 # strace attaches to every thread before the counted requests
       requests "$REQS" "$port"
       kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
       local calls
-      calls=$(awk '$NF == "total" { print $(NF-2) }' "$out")
+      calls=$(awk '$NF == "total" { print $(NF-2) }' "$PROF/$name.strace")
       printf '%s strace %.1f syscalls/request\n' "$name" "$(echo "$calls / $REQS" | bc -l)"
-      sed -n '1,14p' "$out" >&2 ;;
+      sed -n '1,14p' "$PROF/$name.strace" >&2
+      stop_one ;;
     callgrind)
-      callgrind_control -z "$pid" > /dev/null
-      requests "$REQS" "$port"
-      callgrind_control -d "$pid" > /dev/null
-      local dump ir
-      dump=$(ls -t "$out.$pid"* | head -1)
-      ir=$(awk '/^(summary|totals):/ { print $2 }' "$dump" | tail -1)
-      printf '%s callgrind %.0f instructions/request (%s)\n' "$name" "$(echo "$ir / $REQS" | bc -l)" "$dump" ;;
+      local short long
+      start_one "$@"; requests "$WARM" "$port"; stop_one
+      short=$(callgrind_total "$name")
+      start_one "$@"; requests "$WARM" "$port"; requests "$REQS" "$port"; stop_one
+      long=$(callgrind_total "$name")
+      [ -n "$short" ] && [ -n "$long" ] || die "$name: no callgrind totals (see $PROF/$name.stdout)"
+      printf '%s callgrind %.0f instructions/request (%s)\n' "$name" \
+        "$(echo "($long - $short) / $REQS" | bc -l)" "$PROF/$name.callgrind.$pid" ;;
   esac
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do pid_alive "$pid" || break; sleep 0.1; done
 }
 
 case $PROFILE in strace|callgrind) ;; *) die "PROFILE must be strace or callgrind" ;; esac
