@@ -784,7 +784,10 @@ fn cgi_pass_auth_and_proxy_fcgi_set_env_if_shape_what_php_fpm_gets_under_every_s
     let site = php_site();
     let url = fpm.url(&format!("{}/app/", site.docroot().display()));
     let socket = fpm.socket.as_ref().unwrap().display().to_string();
-    site.write("htdocs/ht/server.php", std::fs::read(site.docroot().join("app/server.php")).unwrap());
+    site.write(
+        "htdocs/ht/server.php",
+        std::fs::read(site.docroot().join("app/server.php")).unwrap(),
+    );
     site.write(
         "htdocs/ht/.htaccess",
         "CGIPassAuth On\nProxyFCGISetEnvIf \"true\" FROM_HTACCESS \"yes\"\n",
@@ -874,8 +877,7 @@ fn proxy_set_in_a_proxy_section_gives_set_handler_workers_their_parameters_under
             ),
         );
         let started = Instant::now();
-        let (status, _, body) =
-            curl_i(&[&format!("http://127.0.0.1:{port}/app/sleep.php?s=3")]);
+        let (status, _, body) = curl_i(&[&format!("http://127.0.0.1:{port}/app/sleep.php?s=3")]);
         assert_eq!(
             status, 504,
             "{mpm}: a script sleeping 3 s under ProxySet timeout=1 gave {status}: {body}"

@@ -173,8 +173,16 @@ mod tests {
         let dir = ScriptDir {
             pass_auth: None,
             fcgi_set_env: vec![
-                rule(r"reqenv('PATH_INFO') =~ m#/foo(\d+)\.php$#", "COVENV1", Some("$1")),
-                rule(r"reqenv('PATH_INFO') =~ m#/foo(\d+)\.php$#", "PATH_INFO", Some("/foo.php")),
+                rule(
+                    r"reqenv('PATH_INFO') =~ m#/foo(\d+)\.php$#",
+                    "COVENV1",
+                    Some("$1"),
+                ),
+                rule(
+                    r"reqenv('PATH_INFO') =~ m#/foo(\d+)\.php$#",
+                    "PATH_INFO",
+                    Some("/foo.php"),
+                ),
                 rule("true", "!HTTP_X_SECRET", None),
                 rule("req('X-Tag') == 't1'", "TAGGED", Some("%{PATH_INFO}-yes")),
                 rule("false", "NEVER", Some("x")),

@@ -54,6 +54,9 @@ fn set_env_if(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             )
         }
     };
-    l.dir_config(d.scope).scripts.fcgi_set_env.push(Arc::new(rule));
+    l.dir_config(d.scope)
+        .scripts
+        .fcgi_set_env
+        .push(Arc::new(rule));
     Ok(())
 }

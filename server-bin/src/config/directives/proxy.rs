@@ -41,9 +41,9 @@ use crate::config::error::ConfigError;
 use crate::config::values::{on_off, one_arg, seconds, Res};
 use mpm_site::config::Origin;
 use mpm_site::proxy::{
-    BackendScheme, BackendUrl, BalancerConfig, BalancerUrl, FcgiBackendType, MemberConfig, PassMatch,
-    PassTarget,
-    ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia, WorkerConfig,
+    BackendScheme, BackendUrl, BalancerConfig, BalancerUrl, FcgiBackendType, MemberConfig,
+    PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia,
+    WorkerConfig,
 };
 
 /// The proxy directives.
@@ -499,12 +499,9 @@ fn proxy_set(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
                 return Err("ProxySet takes a URL (balancer://name or a backend's) then key=value parameters".into());
             };
             let which = match BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))? {
-                Some(balancer) => ProxyBlock::Balancer(balancer_index(
-                    l,
-                    d.scope.host,
-                    &balancer.name,
-                    d.origin,
-                )),
+                Some(balancer) => {
+                    ProxyBlock::Balancer(balancer_index(l, d.scope.host, &balancer.name, d.origin))
+                }
                 None => {
                     let url = fcgi_backend(first).map_err(|e| format!("ProxySet {e}"))?;
                     ProxyBlock::Worker(worker_index(l, d.scope.host, url))
