@@ -326,13 +326,13 @@ pub fn read_head(
     // 1 KiB holds most heads; a read that fills it makes it 8 KiB.
     let mut buf = crate::script::buf::GrowBuf::new(1024, 8192);
     loop {
-        let n = match output.read(buf.as_mut()) {
+        let n = match output.read(&mut buf[..]) {
             Ok(0) => return Err(parser.end_of_output().into()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         };
-        if let Some((head, used)) = parser.push(&buf.as_slice()[..n])? {
+        if let Some((head, used)) = parser.push(&buf[..n])? {
             let mut rest = buf.into_vec();
             rest.truncate(n);
             rest.drain(..used);

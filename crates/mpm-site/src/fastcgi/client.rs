@@ -74,12 +74,12 @@ pub fn send_stdin(
     let mut buf = GrowBuf::new(FIRST_READ, STDIN_CHUNK);
     let mut sent = 0u64;
     loop {
-        let n = match body.read(buf.as_mut()) {
+        let n = match body.read(&mut buf[..]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(SendError::Client(e)),
         };
-        record::stream(&mut head, record::STDIN, REQUEST_ID, &buf.as_slice()[..n]);
+        record::stream(&mut head, record::STDIN, REQUEST_ID, &buf[..n]);
         buf.filled(n);
         stream.write_all(&head).map_err(SendError::Backend)?;
         head.clear();
@@ -170,7 +170,7 @@ impl<S: Read + AsFd> Stdout<S> {
             let avail = self.end - self.start;
             // Stream content is handed out as a range of the window: no
             // more than `out` takes.
-            let window = &self.buf.as_slice()[self.start..self.start + avail.min(out.len().max(1))];
+            let window = &self.buf[self.start..self.start + avail.min(out.len().max(1))];
             let (used, event) = self.reader.next(window).map_err(broken)?;
             let window_start = self.start;
             self.start += used;
@@ -178,12 +178,12 @@ impl<S: Read + AsFd> Stdout<S> {
                 Some(Event::Stdout(range)) => {
                     let n = range.len();
                     let from = window_start + range.start;
-                    out[..n].copy_from_slice(&self.buf.as_slice()[from..from + n]);
+                    out[..n].copy_from_slice(&self.buf[from..from + n]);
                     return Ok(n);
                 }
                 Some(Event::Stderr(range)) => {
                     let from = window_start + range.start;
-                    let bytes = self.buf.as_slice()[from..from + range.len()].to_vec();
+                    let bytes = self.buf[from..from + range.len()].to_vec();
                     self.stderr_bytes(&bytes);
                 }
                 Some(Event::StdoutEnd) | None => {}
@@ -272,7 +272,7 @@ impl<S: Read + AsFd> Read for Stdout<S> {
             let Some(stream) = self.stream.as_mut() else {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             };
-            match stream.read(self.buf.as_mut()) {
+            match stream.read(&mut self.buf[..]) {
                 Ok(0) => {
                     self.stream = None;
                     self.flush_stderr();

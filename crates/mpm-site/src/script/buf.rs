@@ -5,7 +5,7 @@
 //! request had half its instructions in clearing such buffers.
 
 /// A buffer of `first` bytes that becomes `max` bytes once a read filled
-/// it.
+/// it; read into it and from it as a slice.
 #[derive(Debug)]
 pub struct GrowBuf {
     buf: Vec<u8>,
@@ -19,16 +19,6 @@ impl GrowBuf {
             buf: vec![0; first.min(max)],
             max,
         }
-    }
-
-    /// The whole buffer, to read into.
-    pub fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.buf
-    }
-
-    /// The buffer's bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        &self.buf
     }
 
     /// A read put `n` bytes at its start: when they filled it, it grows
@@ -66,13 +56,13 @@ mod tests {
     #[test]
     fn it_grows_once_a_read_fills_it_and_keeps_what_it_holds() {
         let mut b = GrowBuf::new(4, 16);
-        b.as_mut()[..3].copy_from_slice(b"abc");
+        b[..3].copy_from_slice(b"abc");
         b.filled(3);
-        assert_eq!(b.as_slice().len(), 4, "a read that did not fill it");
-        b.as_mut().copy_from_slice(b"wxyz");
+        assert_eq!(b.len(), 4, "a read that did not fill it");
+        b.copy_from_slice(b"wxyz");
         b.filled(4);
-        assert_eq!(b.as_slice().len(), 16);
-        assert_eq!(&b.as_slice()[..4], b"wxyz");
+        assert_eq!(b.len(), 16);
+        assert_eq!(&b[..4], b"wxyz");
         b.filled(16);
         assert_eq!(b.into_vec().len(), 16, "never past its most");
     }
