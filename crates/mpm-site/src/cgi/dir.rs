@@ -140,14 +140,7 @@ impl RequestVars for EnvVars<'_> {
     }
 
     fn header(&self, name: &str) -> Option<Cow<'_, str>> {
-        let mut values = self.headers.get_all(name).iter();
-        let first = values.next()?;
-        let mut text = String::from_utf8_lossy(first.as_bytes()).into_owned();
-        for v in values {
-            text.push_str(", ");
-            text.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        }
-        Some(Cow::Owned(text))
+        crate::vars::header_text(self.headers, name)
     }
 
     fn env(&self, name: &str) -> Option<Cow<'_, str>> {
