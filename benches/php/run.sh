@@ -6,6 +6,8 @@
 #   REUSE=on benches/php/run.sh     # both servers keep their php-fpm connections (enablereuse=on)
 #   FCGID=on benches/php/run.sh     # no php-fpm: each server's own pool of php-cgi processes
 #                                   # (mpmd's fcgid pool vs Apache's mod_fcgid)
+#   PROFILE=strace benches/php/run.sh     # system calls per request of each server (-X),
+#   PROFILE=callgrind benches/php/run.sh  # or its instructions per request: see profile.sh
 #
 # Two pages, run through one php-fpm pool (pm = static, $FPM_CHILDREN children, its Unix
 # socket), as the shared harness's scenarios a and c ask for them:
@@ -152,6 +154,12 @@ PIDFILES+=("$ROOT/fpm/php-fpm.pid")
 "${PIN[@]}" "$FPM" -R -y "$ROOT/fpm/php-fpm.conf" -p "$ROOT/fpm" || die "php-fpm: start failed (see $ROOT/fpm/logs/)"
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || die "php-fpm: no socket at $SOCK"
+fi
+
+if [ -n "${PROFILE:-}" ]; then
+  # Per-request costs under strace or callgrind instead of the timed runs.
+  source "$HERE/profile.sh"
+  exit 0
 fi
 
 start_apache "$ROOT/apache/httpd.conf" "$P_APACHE"

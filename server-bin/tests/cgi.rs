@@ -552,3 +552,47 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// `CGIPassAuth On` in a `.htaccess` file (`AllowOverride AuthConfig`,
+/// as Apache allows it) gives a php-cgi script the client's
+/// `Authorization`; in a directory without it a password never reaches
+/// the script.
+#[test]
+fn cgi_pass_auth_in_htaccess_gives_a_php_script_the_authorization_only_there() {
+    let page = "<?php echo 'auth=' . ($_SERVER['HTTP_AUTHORIZATION'] ?? 'none') . \"\\n\";";
+    for mpm in MPMS {
+        let site = Site::new();
+        for dir in ["on", "off"] {
+            script(
+                &site,
+                &format!("htdocs/php/{dir}/auth.php"),
+                &format!("{PHP_SHEBANG}{page}\n"),
+            );
+        }
+        site.write("htdocs/php/on/.htaccess", "CGIPassAuth On\n");
+        let port = free_port();
+        let _server = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "AddHandler cgi-script .php\n<Directory {}/php>\nOptions +ExecCGI\nAllowOverride AuthConfig\n</Directory>\n",
+                site.docroot().display()
+            ),
+        );
+        for (dir, want) in [("on", "auth=Basic dXNlcjpwdw==\n"), ("off", "auth=none\n")] {
+            let r = raw(
+                addr(port),
+                format!(
+                    "GET /php/{dir}/auth.php HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic dXNlcjpwdw==\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            assert_eq!(
+                (r.status, String::from_utf8_lossy(&r.body).as_ref()),
+                (200, want),
+                "{mpm}: /php/{dir}/auth.php"
+            );
+        }
+    }
+}

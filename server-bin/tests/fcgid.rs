@@ -11,7 +11,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::php::{curl_i, php_cgi_bin, php_pages, php_site, Gateway};
+use common::php::{curl_i, lines, php_cgi_bin, php_pages, php_site, Gateway};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -369,4 +369,83 @@ fn the_notes_php_conf_serves_php_pages() {
         &format!("Include {}\n", site.path("php.conf").display()),
     );
     php_pid(&base);
+}
+
+/// A chunked request body (no `Content-Length`) is read whole before a
+/// process is taken, as every body is, and reaches PHP with its length
+/// as `CONTENT_LENGTH` (mod_fcgid's "dechunked request body"): PHP reads
+/// no body without one.
+#[test]
+fn a_chunked_request_body_reaches_php_cgi_with_its_length_under_every_strategy() {
+    for mpm in ["event", "prefork", "worker"] {
+        let (_site, _server, base) = fcgid_site(mpm, "");
+        let (status, _, body) = curl_i(&[
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded",
+            "--data-binary",
+            "a=1&b=two",
+            &format!("{base}/app/post.php"),
+        ]);
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "a=1\nb=two\n"),
+            "{mpm}: PHP's $_POST for a chunked body"
+        );
+        let (status, _, body) = curl_i(&[
+            "-H",
+            "Transfer-Encoding: chunked",
+            &format!("{base}/app/server.php"),
+            "--data-binary",
+            "x=1",
+        ]);
+        assert_eq!(status, 200, "{mpm}: {body}");
+        let vars = lines(&body);
+        assert_eq!(
+            (
+                vars.get("CONTENT_LENGTH").map(String::as_str),
+                vars.get("HTTP_TRANSFER_ENCODING")
+            ),
+            (Some("3"), None),
+            "{mpm}: $_SERVER for a chunked body of 3 bytes:\n{body}"
+        );
+    }
+}
+
+/// `CGIPassAuth On` where the script is gives php-cgi the client's
+/// `Authorization` (PHP's `PHP_AUTH_USER`); elsewhere a password never
+/// reaches it.
+#[test]
+fn cgi_pass_auth_gives_php_cgi_the_authorization_only_where_it_is_on() {
+    for mpm in ["event", "prefork", "worker"] {
+        let (site, _server, base) = fcgid_site(
+            mpm,
+            "<Location /app/server.php>\nCGIPassAuth On\n</Location>\n",
+        );
+        site.write(
+            "htdocs/app/plain.php",
+            std::fs::read(site.docroot().join("app/server.php")).unwrap(),
+        );
+        let vars = |page: &str| {
+            let (status, _, body) = curl_i(&["-u", "user:pw", &format!("{base}/app/{page}")]);
+            assert_eq!(status, 200, "{mpm}: {page}: {body}");
+            lines(&body)
+        };
+        let on = vars("server.php");
+        assert_eq!(
+            (
+                on.get("HTTP_AUTHORIZATION").map(String::as_str),
+                on.get("PHP_AUTH_USER").map(String::as_str)
+            ),
+            (Some("Basic dXNlcjpwdw=="), Some("user")),
+            "{mpm}: with CGIPassAuth On: {on:?}"
+        );
+        let off = vars("plain.php");
+        assert_eq!(
+            (off.get("HTTP_AUTHORIZATION"), off.get("PHP_AUTH_USER")),
+            (None, None),
+            "{mpm}: without CGIPassAuth: {off:?}"
+        );
+    }
 }

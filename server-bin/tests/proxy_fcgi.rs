@@ -21,35 +21,96 @@ use common::php::{
 };
 use common::*;
 
+/// mpmd under `mpm` on a free port serving `site`, `conf` after its
+/// defaults: the server (stopped on drop, even when the test fails) and
+/// its port.
+fn serve(site: &Site, mpm: &str, conf: &str) -> (Mpmd, u16) {
+    let port = free_port();
+    (start_mpm(site, mpm, port, conf), port)
+}
+
+/// A php-fpm of the test's own (`listen`), the PHP suite's site, and
+/// mpmd under `mpm` with the lines `conf` makes of php-fpm's URL for the
+/// site's `app/` folder (`unix:…|fcgi://localhost/…/app/`).
+struct PhpBehind {
+    fpm: PhpFpm,
+    site: Site,
+    server: Mpmd,
+    port: u16,
+}
+
+impl PhpBehind {
+    fn start(mpm: &str, listen: PhpListen, conf: impl FnOnce(&str) -> String) -> PhpBehind {
+        let fpm = PhpFpm::start(listen);
+        let site = php_site();
+        let app = fpm.url(&format!("{}/app/", site.docroot().display()));
+        let (server, port) = serve(&site, mpm, &conf(&app));
+        PhpBehind {
+            fpm,
+            site,
+            server,
+            port,
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A fake FastCGI application answering with `answer`, and mpmd under
+/// `mpm` passing `prefix` to it (with the `ProxyPass` parameters
+/// `params`).
+struct FakeBehind {
+    app: FakeApp,
+    _site: Site,
+    server: Mpmd,
+    port: u16,
+}
+
+impl FakeBehind {
+    fn start(mpm: &str, answer: Answer, prefix: &str, params: &str) -> FakeBehind {
+        let app = FakeApp::start(answer);
+        let site = Site::new();
+        let (server, port) = serve(
+            &site,
+            mpm,
+            &format!(
+                "ProxyPass {prefix} fcgi://127.0.0.1:{}/srv/{params}\n",
+                app.port
+            ),
+        );
+        FakeBehind {
+            app,
+            _site: site,
+            server,
+            port,
+        }
+    }
+}
+
 /// The PHP suite through php-fpm under `mpm`: `$_SERVER`, `$_GET`,
 /// `$_POST` (urlencoded and a 20 MB upload), redirects, a status, cookies,
 /// a 50 MB page streamed, a fatal error and stderr in the error log,
 /// sessions, and a timeout.
 fn php_suite(mpm: &str, listen: PhpListen) {
-    let fpm = PhpFpm::start(listen);
-    let site = php_site();
-    let app = format!("{}/app/", site.docroot().display());
-    let port = free_port();
-    let mut server = start_mpm(
-        &site,
-        mpm,
-        port,
-        &format!(
-            "ProxyPass /slow/ \"{url}\" timeout=1\nProxyPass /app/ \"{url}\" enablereuse=on\n",
-            url = fpm.url(&app)
-        ),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-
+    let mut php = PhpBehind::start(mpm, listen, |url| {
+        format!("ProxyPass /slow/ \"{url}\" timeout=1\nProxyPass /app/ \"{url}\" enablereuse=on\n")
+    });
+    let base = php.base();
+    let names = php
+        .fpm
+        .url(&format!("{}/app/", php.site.docroot().display()));
     php_pages(
-        &site,
-        &mut server,
+        &php.site,
+        &mut php.server,
         &base,
         &Gateway {
             php_message: "PHP message: ",
-            names: fpm.url(&app),
+            names,
         },
     );
+    let server = &mut php.server;
 
     // A script that sleeps past the worker's timeout: 504, logged.
     let started = Instant::now();
@@ -140,11 +201,9 @@ fn a_php_fpm_that_is_down_is_a_503_with_a_log_line_naming_its_socket() {
     fpm.stop();
     let _ = std::fs::remove_file(&socket);
     let site = php_site();
-    let port = free_port();
-    let mut server = start_mpm(
+    let (mut server, port) = serve(
         &site,
         "event",
-        port,
         &format!("ProxyPass /app/ \"{}\"\n", fpm.url("/srv/app/")),
     );
     let (status, _, _) = curl_i(&[&format!("http://127.0.0.1:{port}/app/hello.php")]);
@@ -319,18 +378,8 @@ fn bad_answers(script: &str) -> Vec<u8> {
 /// Each broken answer is a 502 with one error-log line naming the
 /// application and the cause, and the next request is served.
 fn broken_answers_are_502(mpm: &str) {
-    let app = FakeApp::start(bad_answers);
-    let site = Site::new();
-    let port = free_port();
-    let mut server = start_mpm(
-        &site,
-        mpm,
-        port,
-        &format!(
-            "ProxyPass /bad/ fcgi://127.0.0.1:{}/srv/ enablereuse=on\n",
-            app.port
-        ),
-    );
+    let mut fake = FakeBehind::start(mpm, bad_answers, "/bad/", " enablereuse=on");
+    let (port, app_port, server) = (fake.port, fake.app.port, &mut fake.server);
     for (path, cause) in [
         ("/bad/garbage", "version 72, not 1"),
         ("/bad/version", "version 2, not 1"),
@@ -360,7 +409,7 @@ fn broken_answers_are_502(mpm: &str) {
         let log = server.stderr();
         let line = log.lines().find(|l| l.contains(cause)).unwrap();
         assert!(
-            line.contains(&format!("fcgi://127.0.0.1:{}/srv/", app.port)) && line.contains("502"),
+            line.contains(&format!("fcgi://127.0.0.1:{}/srv/", app_port)) && line.contains("502"),
             "the log line of {path} does not name the application and the 502: {line}"
         );
         let resp = get(addr(port), "localhost", "/bad/fine");
@@ -394,18 +443,8 @@ fn fine(_: &str) -> Vec<u8> {
 #[test]
 fn enablereuse_keeps_fastcgi_connections_and_without_it_each_request_has_its_own() {
     for (reuse, param) in [(true, " enablereuse=on"), (false, "")] {
-        let app = FakeApp::start(fine);
-        let site = Site::new();
-        let port = free_port();
-        let _server = start_mpm(
-            &site,
-            "event-small",
-            port,
-            &format!(
-                "ProxyPass /app/ fcgi://127.0.0.1:{}/srv/{param}\n",
-                app.port
-            ),
-        );
+        let fake = FakeBehind::start("event-small", fine, "/app/", param);
+        let (app, port) = (&fake.app, fake.port);
         let mut s = connect(addr(port));
         let mut r = BufReader::new(s.try_clone().unwrap());
         for _ in 0..10 {
@@ -458,15 +497,8 @@ fn hello_or_flood(script: &str) -> Vec<u8> {
 
 #[test]
 fn an_application_faster_than_its_client_costs_bounded_memory_and_others_are_served() {
-    let app = FakeApp::start(hello_or_flood);
-    let site = Site::new();
-    let port = free_port();
-    let server = start_mpm(
-        &site,
-        "event",
-        port,
-        &format!("ProxyPass /app/ fcgi://127.0.0.1:{}/srv/\n", app.port),
-    );
+    let fake = FakeBehind::start("event", hello_or_flood, "/app/", "");
+    let (server, port) = (&fake.server, fake.port);
     let mut slow = connect(addr(port));
     slow.write_all(b"GET /app/flood HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -522,11 +554,9 @@ fn proxy_fcgi_backend_type_generic_gives_the_path_alone_and_fpm_the_proxy_url() 
                 .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         });
         let site = Site::new();
-        let port = free_port();
-        let _server = start_mpm(
+        let (_server, port) = serve(
             &site,
             "event",
-            port,
             &format!(
                 "ProxyFCGIBackendType {kind}\nProxyPass /app/ fcgi://127.0.0.1:{backend_port}/srv/app/\n"
             ),
@@ -548,21 +578,20 @@ fn proxy_fcgi_backend_type_generic_gives_the_path_alone_and_fpm_the_proxy_url() 
 /// the URL maps to, with its `PATH_INFO`; a missing script is mpmd's
 /// 404, never a question to PHP; other files stay files.
 fn debian_php_fpm_configuration(mpm: &str) {
-    let fpm = PhpFpm::start(PhpListen::Unix);
-    let site = php_site();
+    let PhpBehind {
+        fpm: _fpm,
+        site,
+        mut server,
+        port,
+    } = PhpBehind::start(mpm, PhpListen::Unix, |url| {
+        let handler = url.split_once("|fcgi://localhost").map_or("", |(u, _)| u);
+        format!(
+            "<FilesMatch \".+\\.php$\">\n    SetHandler \"proxy:{handler}|fcgi://localhost\"\n</FilesMatch>\n\
+             DirectoryIndex index.php index.html\nProxyFCGIBackendType FPM\n"
+        )
+    });
     site.write("htdocs/app/index.php", "<?php echo \"index of app\\n\";");
     site.write("htdocs/app/page.html", "<p>static</p>\n");
-    let port = free_port();
-    let mut server = start_mpm(
-        &site,
-        mpm,
-        port,
-        &format!(
-            "<FilesMatch \".+\\.php$\">\n    SetHandler \"proxy:unix:{}|fcgi://localhost\"\n</FilesMatch>\n\
-             DirectoryIndex index.php index.html\nProxyFCGIBackendType FPM\n",
-            fpm.socket.as_ref().unwrap().display()
-        ),
-    );
     let base = format!("http://127.0.0.1:{port}");
     let (status, _, body) = curl_i(&[&format!("{base}/app/")]);
     assert_eq!(
@@ -622,11 +651,9 @@ fn a_request_body_past_limit_request_body_is_refused_with_413_under_every_strate
     let body = site.path("body.txt");
     std::fs::write(&body, "a=".to_string() + &"x".repeat(5000)).unwrap();
     for mpm in ["event", "prefork", "worker"] {
-        let port = free_port();
-        let _server = start_mpm(
+        let (_server, port) = serve(
             &site,
             mpm,
-            port,
             &format!(
                 "LimitRequestBody 1000\nProxyPass /app/ \"{}\"\n",
                 fpm.url(&format!("{}/app/", site.docroot().display()))
@@ -665,15 +692,8 @@ fn head_answers(script: &str) -> Vec<u8> {
 
 #[test]
 fn a_head_request_keeps_the_scripts_content_length_and_204_has_no_body() {
-    let app = FakeApp::start(head_answers);
-    let site = Site::new();
-    let port = free_port();
-    let _server = start_mpm(
-        &site,
-        "event",
-        port,
-        &format!("ProxyPass /app/ fcgi://127.0.0.1:{}/srv/\n", app.port),
-    );
+    let fake = FakeBehind::start("event", head_answers, "/app/", "");
+    let port = fake.port;
     let resp = raw(
         addr(port),
         b"HEAD /app/length HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
@@ -688,4 +708,212 @@ fn a_head_request_keeps_the_scripts_content_length_and_204_has_no_body() {
     assert_eq!(resp.header("content-length"), None, "{:?}", resp.headers);
     let resp = get(addr(port), "localhost", "/app/other");
     assert_eq!((resp.status, resp.text().as_str()), (200, "fine\n"));
+}
+
+/// A chunked request body (no `Content-Length`) reaches PHP as Apache
+/// 2.4's mod_proxy_fcgi sends it: one that ends within 16 KiB goes with
+/// its `CONTENT_LENGTH` (PHP reads no body without one); a longer one
+/// with `SetEnv proxy-sendcl 1` is spooled and goes with its length too.
+#[test]
+fn a_chunked_request_body_reaches_php_fpm_with_its_length_under_every_strategy() {
+    let fpm = PhpFpm::start(PhpListen::Unix);
+    let site = php_site();
+    let url = fpm.url(&format!("{}/app/", site.docroot().display()));
+    let long = site.path("long.txt");
+    std::fs::write(&long, "a=".to_string() + &"x".repeat(100_000)).unwrap();
+    for mpm in ["event", "prefork", "worker"] {
+        let (_server, port) = serve(
+            &site,
+            mpm,
+            &format!(
+                "ProxyPass /app/ \"{url}\"\nProxyPass /sendcl/ \"{url}\"\n\
+                 <Location /sendcl/>\nSetEnv proxy-sendcl 1\n</Location>\n"
+            ),
+        );
+        let chunked = [
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded",
+        ];
+        let (status, _, body) = curl_i(
+            &[
+                &chunked[..],
+                &[
+                    "--data-binary",
+                    "a=1&b=two",
+                    &format!("http://127.0.0.1:{port}/app/post.php"),
+                ],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "a=1\nb=two\n"),
+            "{mpm}: PHP's $_POST for a small chunked body"
+        );
+        let (status, _, body) = curl_i(
+            &[
+                &chunked[..],
+                &[
+                    "--data-binary",
+                    &format!("@{}", long.display()),
+                    &format!("http://127.0.0.1:{port}/sendcl/post.php"),
+                ],
+            ]
+            .concat(),
+        );
+        assert_eq!(status, 200, "{mpm}: {body}");
+        assert_eq!(
+            body.trim_end().len(),
+            100_002,
+            "{mpm}: PHP's $_POST for a 100 kB chunked body with proxy-sendcl: {}",
+            &body[..body.len().min(200)]
+        );
+    }
+}
+
+/// `CGIPassAuth` and `ProxyFCGISetEnvIf` (Apache 2.4.26's syntax: an
+/// ap_expr condition, `$1` of its regex in the value, `!NAME` to remove)
+/// shape what php-fpm gets, in a `<Location>` over a `ProxyPass` and in a
+/// `.htaccess` file beside a `SetHandler "proxy:…"` script; without them
+/// a password never reaches PHP.
+#[test]
+fn cgi_pass_auth_and_proxy_fcgi_set_env_if_shape_what_php_fpm_gets_under_every_strategy() {
+    let fpm = PhpFpm::start(PhpListen::Unix);
+    let site = php_site();
+    let url = fpm.url(&format!("{}/app/", site.docroot().display()));
+    let socket = fpm.socket.as_ref().unwrap().display().to_string();
+    site.write(
+        "htdocs/ht/server.php",
+        std::fs::read(site.docroot().join("app/server.php")).unwrap(),
+    );
+    site.write(
+        "htdocs/ht/.htaccess",
+        "CGIPassAuth On\nProxyFCGISetEnvIf \"true\" FROM_HTACCESS \"yes\"\n",
+    );
+    for mpm in ["event", "prefork", "worker"] {
+        let (_server, port) = serve(
+            &site,
+            mpm,
+            &format!(
+                "ProxyPass /plain/ \"{url}\"\nProxyPass /pass/ \"{url}\"\n\
+                 <Location /pass/>\n\
+                 CGIPassAuth On\n\
+                 ProxyFCGISetEnvIf \"reqenv('SCRIPT_NAME') =~ m#/pass/(\\w+)\\.php$#\" SCRIPT_BASE \"$1\"\n\
+                 ProxyFCGISetEnvIf \"true\" !HTTP_X_SECRET\n\
+                 ProxyFCGISetEnvIf \"req('X-Tag') == 'blue'\" TAG \"tag-%{{REQUEST_METHOD}}\"\n\
+                 </Location>\n\
+                 <Directory {root}/ht>\nAllowOverride AuthConfig FileInfo\n\
+                 SetHandler \"proxy:unix:{socket}|fcgi://localhost\"\n</Directory>\n",
+                root = site.docroot().display()
+            ),
+        );
+        let server_vars = |path: &str| {
+            let (status, _, body) = curl_i(&[
+                "-u",
+                "user:pw",
+                "-H",
+                "X-Secret: s",
+                "-H",
+                "X-Tag: blue",
+                &format!("http://127.0.0.1:{port}{path}"),
+            ]);
+            assert_eq!(status, 200, "{mpm}: {path}: {body}");
+            lines(&body)
+        };
+        let auth = "Basic dXNlcjpwdw==".to_string();
+        let plain = server_vars("/plain/server.php");
+        assert_eq!(
+            (
+                plain.get("HTTP_AUTHORIZATION"),
+                plain.get("HTTP_X_SECRET").map(String::as_str),
+                plain.get("SCRIPT_BASE"),
+                plain.get("TAG")
+            ),
+            (None, Some("s"), None, None),
+            "{mpm}: without CGIPassAuth nor ProxyFCGISetEnvIf: {plain:?}"
+        );
+        let pass = server_vars("/pass/server.php");
+        assert_eq!(
+            (
+                pass.get("HTTP_AUTHORIZATION"),
+                pass.get("HTTP_X_SECRET"),
+                pass.get("SCRIPT_BASE").map(String::as_str),
+                pass.get("TAG").map(String::as_str)
+            ),
+            (Some(&auth), None, Some("server"), Some("tag-GET")),
+            "{mpm}: in <Location /pass/> with CGIPassAuth On and ProxyFCGISetEnvIf: {pass:?}"
+        );
+        let ht = server_vars("/ht/server.php");
+        assert_eq!(
+            (
+                ht.get("HTTP_AUTHORIZATION"),
+                ht.get("FROM_HTACCESS").map(String::as_str)
+            ),
+            (Some(&auth), Some("yes")),
+            "{mpm}: with CGIPassAuth On and ProxyFCGISetEnvIf in .htaccess: {ht:?}"
+        );
+    }
+}
+
+/// `<Proxy "unix:…|fcgi://localhost">` + `ProxySet` gives the worker that
+/// `SetHandler "proxy:unix:…|fcgi://localhost"` uses its parameters, as
+/// Apache shares a defined worker: `timeout=1` cuts a script sleeping 3 s
+/// off with 504 (the host's `Timeout` is 60 s), and `enablereuse=on`
+/// keeps the FastCGI connections of a `SetHandler "proxy:fcgi://…"`.
+#[test]
+fn proxy_set_in_a_proxy_section_gives_set_handler_workers_their_parameters_under_every_strategy() {
+    let fpm = PhpFpm::start(PhpListen::Unix);
+    let site = php_site();
+    let socket = fpm.socket.as_ref().unwrap().display().to_string();
+    for mpm in ["event", "prefork", "worker"] {
+        let (mut server, port) = serve(
+            &site,
+            mpm,
+            &format!(
+                "Timeout 60\n<Proxy \"unix:{socket}|fcgi://localhost\">\nProxySet timeout=1 enablereuse=on\n</Proxy>\n\
+                 <FilesMatch \"\\.php$\">\nSetHandler \"proxy:unix:{socket}|fcgi://localhost\"\n</FilesMatch>\n"
+            ),
+        );
+        let started = Instant::now();
+        let (status, _, body) = curl_i(&[&format!("http://127.0.0.1:{port}/app/sleep.php?s=3")]);
+        assert_eq!(
+            status, 504,
+            "{mpm}: a script sleeping 3 s under ProxySet timeout=1 gave {status}: {body}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{mpm}");
+        server.wait_log("no answer within 1 s", 1);
+        let (status, _, body) = curl_i(&[&format!("http://127.0.0.1:{port}/app/hello.php")]);
+        assert_eq!((status, body.as_str()), (200, "Hello, World!"), "{mpm}");
+    }
+
+    let app = FakeApp::start(fine);
+    site.write("htdocs/fake/x.php", "");
+    let (_server, port) = serve(
+        &site,
+        "event-small",
+        &format!(
+            "<Proxy fcgi://127.0.0.1:{p}>\nProxySet enablereuse=on\n</Proxy>\n\
+             <Directory {root}/fake>\nSetHandler \"proxy:fcgi://127.0.0.1:{p}\"\n</Directory>\n",
+            p = app.port,
+            root = site.docroot().display()
+        ),
+    );
+    let mut s = connect(addr(port));
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..10 {
+        s.write_all(b"GET /fake/x.php HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let resp = read_response(&mut r, false);
+        assert_eq!((resp.status, resp.text().as_str()), (200, "fine\n"));
+    }
+    let (connections, asked) = (
+        app.connections.load(Ordering::Relaxed),
+        app.keep_conn_asked.load(Ordering::Relaxed),
+    );
+    assert!(
+        connections <= 2 && asked == 10,
+        "with ProxySet enablereuse=on, 10 requests took {connections} connections ({asked} asked FCGI_KEEP_CONN)"
+    );
 }

@@ -169,15 +169,21 @@ impl<'a> HttpVars<'a> {
     }
 
     fn header_text(&self, name: &str) -> Option<Cow<'a, str>> {
-        let mut values = self.headers.get_all(name).iter();
-        let first = values.next()?;
-        let mut text = String::from_utf8_lossy(first.as_bytes()).into_owned();
-        for v in values {
-            text.push_str(", ");
-            text.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        }
-        Some(Cow::Owned(text))
+        header_text(self.headers, name)
     }
+}
+
+/// The fields `name` of `headers` joined with `", "` (`None`: no such
+/// field), as [`RequestVars::header`] gives them.
+pub(crate) fn header_text(headers: &http::HeaderMap, name: &str) -> Option<Cow<'static, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut text = String::from_utf8_lossy(first.as_bytes()).into_owned();
+    for v in values {
+        text.push_str(", ");
+        text.push_str(&String::from_utf8_lossy(v.as_bytes()));
+    }
+    Some(Cow::Owned(text))
 }
 
 impl RequestVars for HttpVars<'_> {

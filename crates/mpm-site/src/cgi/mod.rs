@@ -1,7 +1,8 @@
 //! What the three ways of running an application share (mod_cgi,
 //! mod_fcgid and mod_proxy_fcgi): the CGI/1.1 environment a request gives
 //! a script (RFC 3875 §4.1, [`env`](mod@env)) and the script's answer read back
-//! (RFC 3875 §6, [`response`]).
+//! (RFC 3875 §6, [`response`]), and what a directory's configuration
+//! says of that environment ([`dir`]: `CGIPassAuth`, `ProxyFCGISetEnvIf`).
 //!
 //! Both are independent of how the script runs (a child process with
 //! pipes, a FastCGI connection) and of the request pipeline: [`env`](mod@env)
@@ -42,9 +43,11 @@
 //! assert_eq!(head.disposition(), Disposition::Document);
 //! ```
 
+pub mod dir;
 pub mod env;
 pub mod response;
 
+pub use dir::{FcgiSetEnvIf, ScriptDir};
 pub use env::{CgiEnv, CgiRequest, PreviousRequest};
 pub use response::{
     read_head, BadCgiResponse, CgiHead, Disposition, ReadHeadError, ResponseLimits, ResponseParser,

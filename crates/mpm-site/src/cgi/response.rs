@@ -316,26 +316,29 @@ pub enum ReadHeadError {
 /// Read a script's response head from a blocking reader (a CGI's stdout
 /// pipe, a FastCGI `STDOUT` stream): the head, and the bytes read after
 /// it, the start of the body. The body's rest is still in `output`: send
-/// `Cursor::new(rest).chain(output)` on. Reads at most one buffer (8 KiB)
-/// past the head.
+/// `Cursor::new(rest).chain(output)` on. Reads at most one buffer (1 KiB,
+/// or 8 KiB once a read filled it) past the head.
 pub fn read_head(
     output: &mut dyn std::io::Read,
     limits: ResponseLimits,
 ) -> Result<(CgiHead, Vec<u8>), ReadHeadError> {
     let mut parser = ResponseParser::new(limits);
-    let mut buf = vec![0; 8192];
+    // 1 KiB holds most heads; a read that fills it makes it 8 KiB.
+    let mut buf = crate::script::buf::GrowBuf::new(1024, 8192);
     loop {
-        let n = match output.read(&mut buf) {
+        let n = match output.read(&mut buf[..]) {
             Ok(0) => return Err(parser.end_of_output().into()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         };
         if let Some((head, used)) = parser.push(&buf[..n])? {
-            buf.truncate(n);
-            buf.drain(..used);
-            return Ok((head, buf));
+            let mut rest = buf.into_vec();
+            rest.truncate(n);
+            rest.drain(..used);
+            return Ok((head, rest));
         }
+        buf.filled(n);
     }
 }
 

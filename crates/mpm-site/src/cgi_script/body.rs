@@ -48,7 +48,7 @@ pub fn spool_with<R: Read + Send + 'static>(
     let deadline = Instant::now() + wait;
     let mut memory = start;
     let mut file: Option<(File, u64)> = None;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = crate::script::buf::GrowBuf::new(4 * 1024, 16 * 1024);
     loop {
         let have = memory.len() as u64 + file.as_ref().map_or(0, |f| f.1);
         if have >= limit {
@@ -63,7 +63,10 @@ pub fn spool_with<R: Read + Send + 'static>(
             .min((limit - have).min(usize::MAX as u64) as usize);
         let n = match script.read(&mut buf[..want]) {
             Ok(0) => break,
-            Ok(n) => n,
+            Ok(n) => {
+                buf.filled(n);
+                n
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 log_cut(name, &e);

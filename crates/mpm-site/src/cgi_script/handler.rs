@@ -12,7 +12,7 @@ use http::StatusCode;
 use mpm_core::Response;
 
 use super::{run, Outcome, Run, SCRIPT_ALIASED};
-use crate::cgi::{CgiRequest, ResponseLimits};
+use crate::cgi::{CgiEnv, CgiRequest, ResponseLimits};
 use crate::pipeline::handler::ContentHandler;
 use crate::pipeline::request::{Exit, RequestState};
 use crate::script::ScriptCommand;
@@ -119,12 +119,23 @@ impl ContentHandler for CgiHandler {
     }
 }
 
-/// The CGI/1.1 environment of `r` (RFC 3875, [`crate::cgi::env`]).
+/// The CGI/1.1 environment of `r` (RFC 3875, [`crate::cgi::env`]), as a
+/// child process's.
 pub fn environment(
     r: &RequestState<'_>,
     server_software: &str,
     document_roots: &[PathBuf],
 ) -> Vec<(OsString, OsString)> {
+    cgi_env(r, server_software, document_roots)
+        .vars()
+        .iter()
+        .map(|(name, value)| (OsString::from(name), OsString::from_vec(value.clone())))
+        .collect()
+}
+
+/// The CGI/1.1 environment of `r` (RFC 3875, [`crate::cgi::env`]), as
+/// FastCGI `PARAMS` take it.
+pub fn cgi_env(r: &RequestState<'_>, server_software: &str, document_roots: &[PathBuf]) -> CgiEnv {
     let headers = r.headers();
     let method = r.method().clone();
     let mut cgi = CgiRequest::new(
@@ -169,10 +180,7 @@ pub fn environment(
     cgi.query = r.query.as_deref();
     cgi.remote_user = r.user.as_deref();
     cgi.auth_type = r.auth_type.as_deref();
+    cgi.pass_auth = r.dir.scripts.pass_auth();
     cgi.env = &env;
     cgi.environment()
-        .vars()
-        .iter()
-        .map(|(name, value)| (OsString::from(name), OsString::from_vec(value.clone())))
-        .collect()
 }

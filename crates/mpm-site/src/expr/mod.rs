@@ -127,7 +127,19 @@ impl Expr {
         let mut state = State::default();
         self.cond.eval(vars, &mut state)
     }
+
+    /// [`eval`](Self::eval), giving the groups of the last `=~` that
+    /// matched when the condition holds: a [`StringExpr`] evaluated with
+    /// them ([`StringExpr::eval_with`]) reads them as `$0`…`$9`, as
+    /// `ProxyFCGISetEnvIf`'s value reads its condition's.
+    pub fn eval_captures(&self, vars: &dyn RequestVars) -> Option<Captures> {
+        let mut state = State::default();
+        self.cond.eval(vars, &mut state).then_some(Captures(state))
+    }
 }
+
+/// The groups of a condition's last `=~` match ([`Expr::eval_captures`]).
+pub struct Captures(State);
 
 impl StringExpr {
     /// Compiles `text`, or says what is wrong where.
@@ -139,9 +151,18 @@ impl StringExpr {
 
     /// The text with its variables filled in from `vars`.
     pub fn eval(&self, vars: &dyn RequestVars) -> String {
+        self.eval_in(vars, &State::default())
+    }
+
+    /// [`eval`](Self::eval), with `$0`…`$9` the groups of `captures`.
+    pub fn eval_with(&self, vars: &dyn RequestVars, captures: &Captures) -> String {
+        self.eval_in(vars, &captures.0)
+    }
+
+    fn eval_in(&self, vars: &dyn RequestVars, state: &State) -> String {
         let mut out = String::new();
         for p in &self.parts {
-            out.push_str(&p.eval(vars, &State::default()));
+            out.push_str(&p.eval(vars, state));
         }
         out
     }

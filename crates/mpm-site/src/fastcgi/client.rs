@@ -6,7 +6,8 @@
 //! it.
 //!
 //! Memory is bounded whatever the application sends: one read buffer
-//! ([`READ_BUF`]) and one `STDERR` line ([`MAX_STDERR_LINE`]).
+//! ([`FIRST_READ`], up to [`READ_BUF`]) and one `STDERR` line
+//! ([`MAX_STDERR_LINE`]).
 //!
 //! The request body goes as `STDIN` records as the client's bytes come,
 //! before the answer is read (as Apache's mod_proxy_fcgi sends it): an
@@ -19,12 +20,18 @@ use std::os::fd::AsFd;
 
 use super::record::{self, BadRecord, Event, RecordReader};
 use crate::cgi::CgiEnv;
+use crate::script::buf::GrowBuf;
 
 /// The request id used: one request at a time on a connection.
 pub const REQUEST_ID: u16 = 1;
 
-/// Bytes read from the application at a time.
+/// Bytes read from the application at a time, at most: the buffer
+/// starts at [`FIRST_READ`] and grows to this the first time a read fills
+/// it (an answer of a few kilobytes costs no 64 KiB buffer to clear).
 pub const READ_BUF: usize = 64 * 1024;
+
+/// The read buffer's first size.
+pub const FIRST_READ: usize = 8 * 1024;
 
 /// The longest `STDERR` line handed out; a longer one is cut there.
 pub const MAX_STDERR_LINE: usize = 8 * 1024;
@@ -64,15 +71,16 @@ pub fn send_stdin(
     mut head: Vec<u8>,
     body: &mut dyn Read,
 ) -> Result<u64, SendError> {
-    let mut buf = vec![0u8; STDIN_CHUNK];
+    let mut buf = GrowBuf::new(FIRST_READ, STDIN_CHUNK);
     let mut sent = 0u64;
     loop {
-        let n = match body.read(&mut buf) {
+        let n = match body.read(&mut buf[..]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(SendError::Client(e)),
         };
         record::stream(&mut head, record::STDIN, REQUEST_ID, &buf[..n]);
+        buf.filled(n);
         stream.write_all(&head).map_err(SendError::Backend)?;
         head.clear();
         if n == 0 {
@@ -98,7 +106,7 @@ pub type StderrSink = Box<dyn FnMut(&[u8]) + Send>;
 pub struct Stdout<S: Read + AsFd> {
     stream: Option<S>,
     reader: RecordReader,
-    buf: Box<[u8]>,
+    buf: GrowBuf,
     /// Unread bytes are `buf[start..end]`.
     start: usize,
     end: usize,
@@ -118,7 +126,7 @@ impl<S: Read + AsFd> Stdout<S> {
         Stdout {
             stream: Some(stream),
             reader: RecordReader::new(REQUEST_ID),
-            buf: vec![0; READ_BUF].into_boxed_slice(),
+            buf: GrowBuf::new(FIRST_READ, READ_BUF),
             start: 0,
             end: 0,
             stderr,
@@ -264,7 +272,7 @@ impl<S: Read + AsFd> Read for Stdout<S> {
             let Some(stream) = self.stream.as_mut() else {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             };
-            match stream.read(&mut self.buf) {
+            match stream.read(&mut self.buf[..]) {
                 Ok(0) => {
                     self.stream = None;
                     self.flush_stderr();
@@ -280,6 +288,7 @@ impl<S: Read + AsFd> Read for Stdout<S> {
                 Ok(n) => {
                     self.start = 0;
                     self.end = n;
+                    self.buf.filled(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {

@@ -11,8 +11,7 @@ use mpm_core::Response;
 
 use super::config::FcgidConfig;
 use super::pool::{Class, Pool};
-use crate::cgi::CgiEnv;
-use crate::cgi_script::handler::{check_script, environment};
+use crate::cgi_script::handler::{cgi_env, check_script};
 use crate::pipeline::handler::ContentHandler;
 use crate::pipeline::request::{Exit, RequestState};
 use crate::script::ScriptCommand;
@@ -91,17 +90,16 @@ impl ContentHandler for FcgidHandler {
     fn handle(&self, r: &mut RequestState<'_>) -> Result<Response, Exit> {
         let (class, virtual_script) = self.class(r);
         check_script(r, virtual_script)?;
-        let mut env = CgiEnv::with_capacity(48);
-        for (name, value) in environment(r, &self.server_software, &self.document_roots) {
-            env.set(&name.to_string_lossy(), value.as_encoded_bytes());
-        }
+        let mut env = cgi_env(r, &self.server_software, &self.document_roots);
         let declared = r
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let mut request = r.take_request();
-        Ok(self.pool.handle(&class, &env, request.body_mut(), declared))
+        Ok(self
+            .pool
+            .handle(&class, &mut env, request.body_mut(), declared))
     }
 }
 

@@ -119,6 +119,9 @@ pub struct Pool {
     table: Table,
     backend: Arc<dyn Backend>,
     owned: Arc<Mutex<Vec<Owned>>>,
+    /// The socket directory (`FcgidIPCDir`, else one of this user's in the
+    /// temporary directory), as text.
+    socket_dir: String,
     manager: Once,
     /// Requests to start a process, to the manager thread.
     spawns: Mutex<Option<Sender<Spawn>>>,
@@ -134,7 +137,16 @@ impl Pool {
     /// A pool with these settings; makes the shared table (call it before
     /// forking the serving processes).
     pub fn new(cfg: FcgidConfig, backend: Arc<dyn Backend>) -> io::Result<Pool> {
+        let socket_dir = match &cfg.ipc_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!("mpmd-fcgid-{}", nix::unistd::geteuid())),
+        };
+        let socket_dir = socket_dir
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
         Ok(Pool {
+            socket_dir,
             cfg,
             table: table::table()?,
             backend,
@@ -150,23 +162,30 @@ impl Pool {
     }
 
     /// Answer a request of `class` with environment `env` and `body`
-    /// (`declared`: its `Content-Length`).
+    /// (`declared`: its `Content-Length`). A body without one (chunked)
+    /// is read whole first, as every body is: its length then goes to the
+    /// application as `CONTENT_LENGTH`, and `HTTP_TRANSFER_ENCODING` is
+    /// left out (mod_fcgid's "dechunked request body"), so PHP reads it.
     pub fn handle(
         &self,
         class: &Class,
-        env: &CgiEnv,
+        env: &mut CgiEnv,
         body: &mut dyn Read,
         declared: Option<u64>,
     ) -> Response {
         if declared.is_some_and(|n| n > self.cfg.max_request_len) {
             return too_long(&class.name, self.cfg.max_request_len);
         }
-        let mut kept = match self.keep_body(body) {
+        let (mut kept, length) = match self.keep_body(body) {
             Ok(Some(kept)) => kept,
             Ok(None) => return too_long(&class.name, self.cfg.max_request_len),
             // The engine answers for the body (413, 408, 400).
             Err(_) => return error_response(StatusCode::BAD_REQUEST),
         };
+        if declared.is_none() && length > 0 {
+            env.set("CONTENT_LENGTH", length.to_string().as_bytes());
+            env.remove("HTTP_TRANSFER_ENCODING");
+        }
         self.start_manager();
         let (slot, conn) = match self.acquire(class) {
             Ok(taken) => taken,
@@ -209,17 +228,17 @@ impl Pool {
         response
     }
 
-    /// The request body, read whole: in memory up to
+    /// The request body, read whole, and its length: in memory up to
     /// `FcgidMaxRequestInMem`, in a temporary file beyond; `None` past
     /// `FcgidMaxRequestLen`.
-    fn keep_body(&self, body: &mut dyn Read) -> io::Result<Option<Box<dyn Read + Send>>> {
+    fn keep_body(&self, body: &mut dyn Read) -> io::Result<Option<(Box<dyn Read + Send>, u64)>> {
         let max = self.cfg.max_request_len;
         let mut memory = Vec::new();
         let read = body
             .take(self.cfg.max_request_in_mem.min(max) + 1)
             .read_to_end(&mut memory)? as u64;
         if read <= self.cfg.max_request_in_mem.min(max) {
-            return Ok(Some(Box::new(Cursor::new(memory))));
+            return Ok(Some((Box::new(Cursor::new(memory)), read)));
         }
         if read > max {
             return Ok(None);
@@ -231,7 +250,7 @@ impl Pool {
             return Ok(None);
         }
         file.rewind()?;
-        Ok(Some(Box::new(file)))
+        Ok(Some((Box::new(file), read + rest)))
     }
 
     /// A process of `class` for one request: an idle one, a new one, or
@@ -298,10 +317,7 @@ impl Pool {
     /// user's own in the temporary directory; made 0700 if missing, and
     /// refused unless it is this user's and no one else may write in it.
     fn ipc_dir(&self) -> io::Result<PathBuf> {
-        let dir = match &self.cfg.ipc_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!("mpmd-fcgid-{}", nix::unistd::geteuid())),
-        };
+        let dir = PathBuf::from(&self.socket_dir);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -327,16 +343,19 @@ impl Pool {
     }
 
     fn socket_path(&self, slot: &Slot) -> PathBuf {
-        let dir = match &self.cfg.ipc_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!("mpmd-fcgid-{}", nix::unistd::geteuid())),
-        };
-        dir.join(format!(
-            "{}.{}.{}.sock",
+        use std::fmt::Write as _;
+        // Made once per request: the directory is known from the start,
+        // the name is written into one buffer.
+        let mut path = String::with_capacity(self.socket_dir.len() + 40);
+        path.push_str(&self.socket_dir);
+        let _ = write!(
+            path,
+            "/{}.{}.{}.sock",
             slot.owner(),
             slot.index,
             slot.serial()
-        ))
+        );
+        PathBuf::from(path)
     }
 
     /// Start a process of `class` in a free slot, for the caller's

@@ -90,6 +90,9 @@ pub struct DirConfig {
     /// mod_env's `SetEnv`, `UnsetEnv`, `PassEnv`, in order (applied in the
     /// fixups).
     pub env: Vec<crate::pipeline::env::EnvEdit>,
+    /// What the scripts' environment gets: `CGIPassAuth`,
+    /// `ProxyFCGISetEnvIf` ([`ScriptDir::merge`](crate::cgi::ScriptDir::merge)).
+    pub scripts: crate::cgi::ScriptDir,
     /// mod_autoindex's `IndexIgnore` wildcards, every section's added.
     pub index_ignore: Vec<String>,
     /// mod_autoindex's `IndexOptions`.
@@ -296,6 +299,7 @@ impl DirConfig {
         replace(&mut self.default_charset, &over.default_charset);
         append(&mut self.setenvif, &over.setenvif);
         append(&mut self.env, &over.env);
+        self.scripts.merge(&over.scripts);
         append(&mut self.index_ignore, &over.index_ignore);
         self.index_options = match (self.index_options, over.index_options) {
             (Some(before), Some(next @ IndexOptions::Change { .. })) => Some(IndexOptions::Set(

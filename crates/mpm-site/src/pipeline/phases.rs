@@ -481,10 +481,20 @@ impl Site {
                         .route(&r.uri, r.query.as_deref())
                         .ok_or(Exit::Status(StatusCode::NOT_FOUND))?,
                 };
+                let env: Vec<(String, String)> = r
+                    .subprocess_env
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                let (user, auth_type, dir) = (r.user.clone(), r.auth_type.clone(), r.dir.clone());
                 let facts = crate::proxy::ServerFacts {
                     server_name: &host.server_name,
                     server_version: &self.status.server_version,
                     document_root: &host.document_root,
+                    env: &env,
+                    user: user.as_deref(),
+                    auth_type: auth_type.as_deref(),
+                    scripts: &dir.scripts,
                 };
                 let conn = r.conn;
                 let req = r.take_request();

@@ -74,6 +74,11 @@ pub struct ProxyConfig {
     /// `ProxyFCGIBackendType`: what `fcgi://` backends are told
     /// `SCRIPT_FILENAME` is.
     pub fcgi_backend_type: FcgiBackendType,
+    /// `<Proxy url>` + `ProxySet key=value` (or `ProxySet url key=value`):
+    /// the parameters of the worker `SetHandler "proxy:url"` uses for
+    /// that backend ([`BackendUrl::same_backend`]), as Apache's
+    /// `SetHandler` finds the worker a `<Proxy>` defined.
+    pub workers: Vec<WorkerConfig>,
 }
 
 /// `ProxyFCGIBackendType FPM | GENERIC`: how mod_proxy_fcgi writes
@@ -103,6 +108,7 @@ impl Default for ProxyConfig {
             tunnel_idle_timeout: None,
             balancers: Vec::new(),
             fcgi_backend_type: FcgiBackendType::Fpm,
+            workers: Vec::new(),
         }
     }
 }
@@ -418,6 +424,15 @@ pub struct BackendUrl {
 }
 
 impl BackendUrl {
+    /// Whether `other` reaches the same backend: the same scheme, Unix
+    /// socket, host and port (the paths may differ).
+    pub fn same_backend(&self, other: &BackendUrl) -> bool {
+        self.scheme == other.scheme
+            && self.unix == other.unix
+            && self.host.eq_ignore_ascii_case(&other.host)
+            && self.port == other.port
+    }
+
     /// Parse `url`; the message says what is wrong with it.
     pub fn parse(url: &str) -> Result<BackendUrl, String> {
         let (unix, url_part) = match url.get(..5) {

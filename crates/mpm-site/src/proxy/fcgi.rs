@@ -3,7 +3,11 @@
 //!
 //! The request's CGI/1.1 environment ([`crate::cgi::env`]) goes as
 //! `PARAMS`, its body as `STDIN` records as the client sends it (bounded
-//! by `LimitRequestBody`, which the body's reader enforces), and the
+//! by `LimitRequestBody`, which the body's reader enforces; a chunked
+//! body is first read up to 16 KiB so that one that ends there goes with
+//! its `CONTENT_LENGTH`, as Apache 2.4 sends it, `proxy-sendcl` to have
+//! a longer one spooled to learn its length too),
+//! and the
 //! application's `STDOUT` is read as a CGI answer
 //! ([`crate::cgi::response`]): its status and fields to the client, its
 //! body streamed (flushed whenever the application has nothing more
@@ -37,7 +41,7 @@
 //! stalled answer ends the client's response with an error, so its
 //! connection is closed rather than a truncated body looking complete.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,7 +51,7 @@ use mpm_core::{Body, BodyWriter, ConnInfo, Request, Response};
 
 use super::config::{FcgiBackendType, ProxyConfig};
 use super::worker::{BackendStream, ConnectError, Worker};
-use crate::cgi::{read_head, CgiRequest, ReadHeadError, ResponseLimits};
+use crate::cgi::{read_head, CgiRequest, ReadHeadError, ResponseLimits, ScriptDir};
 use crate::fastcgi::{self, SendError, Stdout};
 use crate::log_escape::{escape, Quotes};
 use crate::pages::error_response;
@@ -74,6 +78,8 @@ pub(crate) struct Context<'a> {
     /// `REMOTE_USER` and `AUTH_TYPE`.
     pub(crate) user: Option<&'a str>,
     pub(crate) auth_type: Option<&'a str>,
+    /// `CGIPassAuth` and `ProxyFCGISetEnvIf` where the request is.
+    pub(crate) scripts: &'a ScriptDir,
     pub(crate) conn: &'a ConnInfo,
     pub(crate) server_name: &'a str,
     pub(crate) server_version: &'a str,
@@ -93,16 +99,41 @@ pub(crate) fn script_filename(worker: &Worker, cfg: &ProxyConfig, path: &str) ->
 
 /// Pass `req` to the FastCGI application at `worker` and return its
 /// answer (or the proxy's own 502, 503 or 504).
-pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<'_>) -> Response {
+pub(crate) fn forward(worker: &Arc<Worker>, req: Request<'_>, ctx: &Context<'_>) -> Response {
     let script_filename = ctx.script_filename.as_str();
-    let env = environment(&req, ctx);
     let keep_conn = !worker.config.disable_reuse;
     let to_head = req.method() == Method::HEAD;
-    let has_body = req.headers().contains_key(TRANSFER_ENCODING)
+    let chunked = req.headers().contains_key(TRANSFER_ENCODING)
+        && !req.headers().contains_key(CONTENT_LENGTH);
+    let has_body = chunked
         || req
             .headers()
             .get(CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0");
+    let mut env = environment(&req, ctx);
+    let (head, mut client_body) = req.into_parts();
+    let mut body = if chunked {
+        let sendcl = ctx.env.iter().any(|(name, _)| name == "proxy-sendcl");
+        match measure_body(&mut client_body, sendcl) {
+            Ok((body, Some(length))) => {
+                env.set("CONTENT_LENGTH", length.to_string().as_bytes());
+                env.remove("HTTP_TRANSFER_ENCODING");
+                body
+            }
+            Ok((body, None)) => body,
+            Err(e) => {
+                log::info!(
+                    "proxy_fcgi: {}: the client's request body could not be read ({e})",
+                    worker.name
+                );
+                return error_response(StatusCode::BAD_REQUEST);
+            }
+        }
+    } else {
+        ClientBody::Direct(&mut client_body)
+    };
+    // The administrator's last word on what goes (Apache's fix_cgivars).
+    ctx.scripts.apply_fcgi_set_env(&mut env, &head.headers);
 
     let stream = {
         let mut attempt = 0;
@@ -125,7 +156,7 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
                 }
                 head.clear();
             }
-            match fastcgi::send_stdin(&mut stream, head, req.body_mut()) {
+            match fastcgi::send_stdin(&mut stream, head, &mut body) {
                 Ok(_) => break stream,
                 Err(SendError::Backend(_)) if reused && !has_body => continue,
                 Err(SendError::Backend(e)) => {
@@ -145,11 +176,8 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
             }
         }
     };
-    if let Err(e) = stream.set_timeouts(worker.timeout) {
-        log::error!("proxy_fcgi: {}: {e}; 502", worker.name);
-        return error_response(StatusCode::BAD_GATEWAY);
-    }
-
+    // Its reads and writes wait at most the worker's timeout: set when it
+    // was made (`Worker::open`).
     let stderr = {
         let (name, script) = (worker.name.clone(), script_filename.to_string());
         Box::new(move |line: &[u8]| {
@@ -174,7 +202,7 @@ pub(crate) fn forward(worker: &Arc<Worker>, mut req: Request<'_>, ctx: &Context<
     let length = head.content_length;
     // A small answer that came whole with its head leaves in one write.
     let mut whole = start;
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 1024];
     while whole.len() < BUF {
         match stdout.read_buffered(&mut buf) {
             Ok(0) => break,
@@ -268,11 +296,67 @@ fn environment(req: &Request<'_>, ctx: &Context<'_>) -> crate::cgi::CgiEnv {
     cgi.env = ctx.env;
     cgi.remote_user = ctx.user;
     cgi.auth_type = ctx.auth_type;
+    cgi.pass_auth = ctx.scripts.pass_auth();
     let env = cgi.environment();
     for name in &env.skipped_headers {
         log::debug!("proxy_fcgi: not exporting header with invalid name as envvar: {name}");
     }
     env
+}
+
+/// The most of a chunked request body kept in memory to learn its length
+/// (Apache's `MAX_MEM_SPOOL`).
+const MAX_MEM_SPOOL: usize = 16 * 1024;
+
+/// The client's request body on its way to the application.
+enum ClientBody<'a> {
+    /// Read from the client as it is sent.
+    Direct(&'a mut dyn Read),
+    /// Its first bytes, read to learn its length, then the rest.
+    Prefetched(io::Chain<io::Cursor<Vec<u8>>, &'a mut dyn Read>),
+    /// Read whole into an unlinked temporary file.
+    Spooled(std::fs::File),
+}
+
+impl Read for ClientBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ClientBody::Direct(r) => r.read(buf),
+            ClientBody::Prefetched(r) => r.read(buf),
+            ClientBody::Spooled(f) => f.read(buf),
+        }
+    }
+}
+
+/// A body without a `Content-Length` (chunked), as Apache's
+/// mod_proxy_fcgi sends it: up to [`MAX_MEM_SPOOL`] bytes are read
+/// first; a body that ended within them goes with its length
+/// (`CONTENT_LENGTH`, which PHP needs to read a body). A longer one is
+/// streamed without a length, unless the request has the variable
+/// `proxy-sendcl` (`SetEnv proxy-sendcl 1`): then it is read whole into a
+/// temporary file first and goes with its length.
+fn measure_body(body: &mut dyn Read, sendcl: bool) -> io::Result<(ClientBody<'_>, Option<u64>)> {
+    let mut start = Vec::new();
+    body.take(MAX_MEM_SPOOL as u64 + 1)
+        .read_to_end(&mut start)?;
+    if start.len() <= MAX_MEM_SPOOL {
+        let length = start.len() as u64;
+        return Ok((
+            ClientBody::Prefetched(io::Cursor::new(start).chain(body)),
+            Some(length),
+        ));
+    }
+    if !sendcl {
+        return Ok((
+            ClientBody::Prefetched(io::Cursor::new(start).chain(body)),
+            None,
+        ));
+    }
+    let mut file = tempfile::tempfile()?;
+    file.write_all(&start)?;
+    let rest = io::copy(body, &mut file)?;
+    file.rewind()?;
+    Ok((ClientBody::Spooled(file), Some(start.len() as u64 + rest)))
 }
 
 /// `host[:port]` of a `Host` header (an IPv6 address in brackets).

@@ -7,8 +7,10 @@
 //! `ProxyFCGIBackendType FPM`), and the request's `PATH_INFO` and
 //! variables (`SetEnv`, `REDIRECT_*`) go with it. Each distinct URL is a
 //! [`Worker`] of its own, made on first use in each child: its pool and
-//! error state as a `ProxyPass` worker's, a connection per request (no
-//! `enablereuse`), and the host's `ProxyTimeout`.
+//! error state as a `ProxyPass` worker's, with the parameters a
+//! `<Proxy url>` + `ProxySet` of the same backend gives
+//! (`enablereuse=on`, `timeout=`, …), else a connection per request and
+//! the host's `ProxyTimeout`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -68,7 +70,20 @@ impl ProxyHandler {
                 "'{url}': only fcgi:// backends can be a SetHandler proxy: handler in mpmd (use ProxyPass for http://)"
             ));
         }
-        let worker = Arc::new(Worker::new(WorkerConfig::new(parsed), host.proxy.timeout));
+        // A `<Proxy>` of this backend gives its parameters (`ProxySet`).
+        let config = match host
+            .proxy
+            .workers
+            .iter()
+            .find(|w| w.url.same_backend(&parsed))
+        {
+            Some(defined) => WorkerConfig {
+                url: parsed,
+                ..defined.clone()
+            },
+            None => WorkerConfig::new(parsed),
+        };
+        let worker = Arc::new(Worker::new(config, host.proxy.timeout));
         workers.insert(url.to_string(), worker.clone());
         Ok(worker)
     }
@@ -115,6 +130,7 @@ impl ContentHandler for ProxyHandler {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         let (user, auth_type) = (r.user.clone(), r.auth_type.clone());
+        let dir = r.dir.clone();
         let server_name = r.server_name.clone();
         let conn = r.conn;
         let ctx = fcgi::Context {
@@ -126,6 +142,7 @@ impl ContentHandler for ProxyHandler {
             env: &env,
             user: user.as_deref(),
             auth_type: auth_type.as_deref(),
+            scripts: &dir.scripts,
             conn,
             server_name: &server_name,
             server_version: &self.server_version,

@@ -94,7 +94,7 @@ fn probe(m: &Member, hc: &HealthCheck) -> Result<(), String> {
         .min(MAX_WAIT);
     let mut stream = m
         .worker
-        .open(wait)
+        .open(wait, wait)
         .map_err(|e| format!("connecting: {e}"))?;
     if cfg.url.scheme == super::config::BackendScheme::Fcgi {
         // A FastCGI application is not asked an HTTP question: that it
@@ -112,7 +112,6 @@ fn probe(m: &Member, hc: &HealthCheck) -> Result<(), String> {
         path.insert(0, '/');
     }
     let io = |e: std::io::Error| format!("{method} {path}: {e}");
-    stream.set_timeouts(wait).map_err(io)?;
     stream
         .write_all(
             format!(

@@ -186,6 +186,14 @@ pub struct ServerFacts<'a> {
     pub server_version: &'a str,
     /// The host's `DocumentRoot` (`DOCUMENT_ROOT` for FastCGI).
     pub document_root: &'a std::path::Path,
+    /// The request's variables (`SetEnv`, …), for FastCGI.
+    pub env: &'a [(String, String)],
+    /// `REMOTE_USER`, for FastCGI.
+    pub user: Option<&'a str>,
+    /// `AUTH_TYPE`, for FastCGI.
+    pub auth_type: Option<&'a str>,
+    /// `CGIPassAuth` and `ProxyFCGISetEnvIf` where the request is.
+    pub scripts: &'a crate::cgi::ScriptDir,
 }
 
 impl HostProxy {
@@ -367,9 +375,10 @@ impl HostProxy {
                     path_info: "",
                     request_uri: None,
                     query: None,
-                    env: &[],
-                    user: None,
-                    auth_type: None,
+                    env: facts.env,
+                    user: facts.user,
+                    auth_type: facts.auth_type,
+                    scripts: facts.scripts,
                     conn,
                     server_name: facts.server_name,
                     server_version: facts.server_version,

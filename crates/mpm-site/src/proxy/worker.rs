@@ -233,37 +233,120 @@ impl Worker {
     }
 
     fn dial(&self) -> io::Result<BackendStream> {
-        let stream = self.open(self.config.connection_timeout.unwrap_or(self.timeout))?;
-        stream.set_timeouts(self.timeout)?;
-        Ok(stream)
+        self.open(
+            self.config.connection_timeout.unwrap_or(self.timeout),
+            self.timeout,
+        )
     }
 
     /// A new connection to the backend's address (its Unix socket, else
-    /// each address of its host in turn), made within `wait`; reads and
-    /// writes on it do not time out yet. The health checks connect with
-    /// it too.
-    pub fn open(&self, wait: Duration) -> io::Result<BackendStream> {
+    /// each address of its host in turn), made within `wait`; each read
+    /// and write on it then waits at most `timeout`. The health checks
+    /// connect with it too.
+    pub fn open(&self, wait: Duration, timeout: Duration) -> io::Result<BackendStream> {
         let url = &self.config.url;
         if let Some(path) = &url.unix {
-            let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
-            socket.connect_timeout(&socket2::SockAddr::unix(path)?, wait)?;
+            let socket = connect(
+                socket2::Domain::UNIX,
+                &socket2::SockAddr::unix(path)?,
+                wait,
+                timeout,
+            )?;
             return Ok(BackendStream::Unix(socket.into()));
         }
         let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
         for addr in addrs {
-            match TcpStream::connect_timeout(&addr, wait) {
-                Ok(stream) => {
-                    stream.set_nodelay(true)?;
+            match connect(
+                socket2::Domain::for_address(addr),
+                &addr.into(),
+                wait,
+                timeout,
+            ) {
+                Ok(socket) => {
+                    socket.set_nodelay(true)?;
                     if self.config.tcp_keepalive {
-                        socket2::SockRef::from(&stream).set_keepalive(true)?;
+                        socket.set_keepalive(true)?;
                     }
-                    return Ok(BackendStream::Tcp(stream));
+                    return Ok(BackendStream::Tcp(socket.into()));
                 }
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+}
+
+/// A blocking stream socket connected to `addr` within `wait`, its reads
+/// and writes then bounded by `timeout`. The connect itself is blocking,
+/// bounded by the send timeout (Linux ends a blocking `connect` at
+/// `SO_SNDTIMEO`), so a connection costs `socket`, the two timeouts and
+/// `connect`: no switch to non-blocking and back, no `poll` (eight system
+/// calls fewer than a non-blocking connect and the timeouts set after it;
+/// a Unix socket connects at once or fails at once).
+fn connect(
+    domain: socket2::Domain,
+    addr: &socket2::SockAddr,
+    wait: Duration,
+    timeout: Duration,
+) -> io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_write_timeout(Some(wait))?;
+    socket.set_read_timeout(Some(timeout))?;
+    loop {
+        match socket.connect(addr) {
+            Ok(()) => break,
+            // The send timeout passed: Linux says EINPROGRESS (TCP) or
+            // EAGAIN (a Unix socket whose backlog stayed full).
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EAGAIN)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no connection within {} s", wait.as_secs_f64()),
+                ))
+            }
+            // A signal came. A Unix socket's connect is made whole or
+            // not at all: again. TCP's goes on: it is waited for as a
+            // non-blocking connect is.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if domain != socket2::Domain::UNIX {
+                    finish_connect(&socket, wait)?;
+                    break;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if wait != timeout {
+        socket.set_write_timeout(Some(timeout))?;
+    }
+    Ok(socket)
+}
+
+/// Wait up to `wait` for a connection under way on `socket` to be made.
+fn finish_connect(socket: &socket2::Socket, wait: Duration) -> io::Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no connection within {} s", wait.as_secs_f64()),
+            ));
+        }
+        let ms = PollTimeout::try_from(left.as_millis().max(1).min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
+        match poll(&mut fds, ms) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match socket.take_error()? {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

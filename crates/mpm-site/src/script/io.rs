@@ -130,7 +130,7 @@ impl Script {
     /// reading it all is not an error: the rest is not sent, as Apache
     /// does. Returns the bytes the script took.
     pub fn send_body(&mut self, body: &mut dyn Read) -> Result<u64, ScriptError> {
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = super::buf::GrowBuf::new(4 * 1024, 16 * 1024);
         let mut sent = 0u64;
         'body: loop {
             let n = match body.read(&mut buf) {
@@ -155,6 +155,7 @@ impl Script {
                     None => break 'body,
                 }
             }
+            buf.filled(n);
         }
         self.stdin = None;
         Ok(sent)

@@ -13,6 +13,7 @@
 //!   writes on its standard error goes to the error log, a line at a time,
 //!   with the script's name, while its output is read (a script cannot
 //!   block on a full error pipe).
+//! - [`buf`]: the read buffer the scripts' I/O starts small with.
 //! - [`reaper`]: a program whose request is over is handed to one thread
 //!   per serving process that waits for it, ends it (its whole process
 //!   group: `SIGTERM`, then `SIGKILL`) if it goes on, logs what it still
@@ -32,6 +33,7 @@
 //! that ending it ends whatever it started, and a signal sent to the
 //! server's group (a terminal's Ctrl-C) does not reach it.
 
+pub mod buf;
 pub mod reaper;
 
 mod io;

@@ -29,7 +29,7 @@ pub(super) fn class(lower: &str) -> Option<Overrides> {
     Some(match lower {
         // AuthConfig: authentication and authorisation.
         "require" | "authtype" | "authname" | "authuserfile" | "authgroupfile"
-        | "authbasicprovider" | "authmerging" => Overrides::AUTH_CONFIG,
+        | "authbasicprovider" | "authmerging" | "cgipassauth" => Overrides::AUTH_CONFIG,
         // FileInfo: how documents are typed and handled.
         "sethandler"
         | "addhandler"
@@ -69,7 +69,8 @@ pub(super) fn class(lower: &str) -> Option<Overrides> {
         | "removeoutputfilter"
         | "addoutputfilterbytype"
         | "setoutputfilter"
-        | "acceptpathinfo" => Overrides::FILE_INFO,
+        | "acceptpathinfo"
+        | "proxyfcgisetenvif" => Overrides::FILE_INFO,
         // Indexes: directory indexing and what goes with it.
         "directoryindex" | "directoryslash" | "fallbackresource" | "indexoptions"
         | "indexignore" | "headername" | "readmename" | "expiresactive" | "expiresbytype"

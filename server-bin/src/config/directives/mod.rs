@@ -55,7 +55,7 @@
 //! - [`filters`]: mod_headers, mod_expires, and the compressing output
 //!   filters (mod_deflate, mod_brotli) with mod_filter's
 //!   `AddOutputFilterByType`;
-//! - [`cgi`]: mod_cgi's `CGIScriptTimeout`;
+//! - [`cgi`]: mod_cgi's `CGIScriptTimeout`; `CGIPassAuth` and `ProxyFCGISetEnvIf`;
 //! - [`fcgid`]: mod_fcgid's pool, with the legacy names of its
 //!   directives;
 //! - [`merge`]: the end of reading: virtual hosts merged with the main
@@ -493,14 +493,14 @@ impl<'a> Loader<'a> {
                 self.section_body(kind, origin, children, scope, Block::If)
             }
             "proxy" => {
-                let index = proxy::open_balancer(&mut self.state, args, origin, scope).map_err(fail)?;
+                let which = proxy::open_proxy(&mut self.state, args, origin, scope).map_err(fail)?;
                 self.walk(children, Scope {
                     host: scope.host,
-                    block: Block::Proxy(index),
+                    block: Block::Proxy(which),
                 })
             }
             "proxymatch" => Err(fail(format!(
-                "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) is"
+                "<{name}> is not supported by mpmd; only <Proxy balancer://name> (a balancer's members) and <Proxy url> of a backend (its ProxySet parameters) are"
             ))),
             lower @ ("requireall" | "requireany" | "requirenone") => {
                 // In .htaccess, under AllowOverride AuthConfig, as `Require`.
@@ -587,6 +587,7 @@ impl<'a> Loader<'a> {
             mime::directive,
             core_dir::directive,
             env::directive,
+            cgi::directive,
             autoindex::directive,
             auth::directive,
             file_cache::directive,

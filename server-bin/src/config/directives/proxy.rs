@@ -15,14 +15,17 @@
 //! and a balancer's `lbmethod=`/`stickysession=` on the `ProxyPass` that
 //! names it; `ProxyPassReverse path balancer://name/…` stands for one
 //! rule per member. A `ProxyPass` to a balancer no `<Proxy>` defines, or one
-//! without members, is refused at the end of reading.
+//! without members, is refused at the end of reading. `<Proxy url>` of a
+//! `fcgi://` backend (`"unix:/run/php/php-fpm.sock|fcgi://localhost"`) with
+//! `ProxySet key=value …` inside (or `ProxySet url key=value …`) gives the
+//! parameters of the worker `SetHandler "proxy:url"` uses.
 //!
 //! Every URL and parameter is checked as it is read, so `-t` names the
 //! line of a bad one. mod_proxy_hcheck's `hcmethod=`, `hcuri=`,
 //! `hcinterval=`, `hcpasses=`, `hcfails=` are read on a `BalancerMember`
 //! and on the `ProxyPass` to a balancer (for every member). Not built
 //! yet, and refused with a message saying so: `hcexpr=`/`hctemplate=`,
-//! `<Proxy>` of a plain worker, `https://` and `wss://` backends (no TLS
+//! `<Proxy>` of an `http://` worker, `https://` and `wss://` backends (no TLS
 //! client yet), `ProxyWebsocketAsync`/`ProxyWebsocketFallbackToProxyHttp`,
 //! and forward proxying (`ProxyRequests On`).
 //!
@@ -33,13 +36,14 @@
 
 use std::time::Duration;
 
-use super::state::{Block, Directive, HostSel, ProxyHost, Scope, State};
+use super::state::{Block, Directive, HostSel, ProxyBlock, ProxyHost, Scope, State};
 use crate::config::error::ConfigError;
 use crate::config::values::{on_off, one_arg, seconds, Res};
 use mpm_site::config::Origin;
 use mpm_site::proxy::{
-    BackendUrl, BalancerConfig, BalancerUrl, FcgiBackendType, MemberConfig, PassMatch, PassTarget,
-    ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia, WorkerConfig,
+    BackendScheme, BackendUrl, BalancerConfig, BalancerUrl, FcgiBackendType, MemberConfig,
+    PassMatch, PassTarget, ProxyConfig, ProxyPass, ProxyPassReverse, ProxyRegex, ProxyVia,
+    WorkerConfig,
 };
 
 /// The proxy directives.
@@ -346,6 +350,16 @@ pub(super) fn merged(
             .tunnel_idle_timeout
             .or(main_or_empty.tunnel_idle_timeout),
         balancers,
+        workers: {
+            // The host's own parameters for a backend replace the main
+            // server's.
+            let mut workers: Vec<WorkerConfig> = main_or_empty.workers.clone();
+            for w in &own.workers {
+                workers.retain(|have| !have.url.same_backend(&w.url));
+                workers.push(w.clone());
+            }
+            workers
+        },
         fcgi_backend_type: own
             .fcgi_backend_type
             .or(main_or_empty.fcgi_backend_type)
@@ -368,25 +382,24 @@ fn balancer_index(l: &mut State<'_>, host: HostSel, name: &str, origin: &Origin)
     }
 }
 
-/// `<Proxy balancer://name>`: the balancer's index, for the directives
-/// inside.
-pub(super) fn open_balancer(
+/// `<Proxy balancer://name>` (the balancer's index, for the directives
+/// inside) or `<Proxy url>` of a backend (`"unix:/run/php/php-fpm.sock|fcgi://localhost"`,
+/// `fcgi://127.0.0.1:9000`: the worker's index, for the `ProxySet` inside).
+pub(super) fn open_proxy(
     l: &mut State<'_>,
     args: &[String],
     origin: &Origin,
     scope: Scope,
-) -> Res<usize> {
+) -> Res<ProxyBlock> {
     if scope.block != Block::None {
         return Err("<Proxy> is allowed at server level or in <VirtualHost>".into());
     }
     let [url] = args else {
-        return Err("<Proxy> takes one URL: <Proxy balancer://api>".into());
+        return Err("<Proxy> takes one URL: <Proxy balancer://api> or <Proxy \"unix:/run/php/php-fpm.sock|fcgi://localhost\">".into());
     };
     let Some(balancer) = BalancerUrl::parse(url).map_err(|e| format!("<Proxy {e}>"))? else {
-        return Err(format!(
-            "<Proxy {url}>: only <Proxy balancer://name> (a balancer's members) is supported by mpmd; \
-             give a backend's parameters on its ProxyPass line"
-        ));
+        let parsed = fcgi_backend(url).map_err(|e| format!("<Proxy {e}>"))?;
+        return Ok(ProxyBlock::Worker(worker_index(l, scope.host, parsed)));
     };
     if !balancer.path.is_empty() && balancer.path != "/" {
         return Err(format!(
@@ -394,7 +407,41 @@ pub(super) fn open_balancer(
             balancer.name
         ));
     }
-    Ok(balancer_index(l, scope.host, &balancer.name, origin))
+    Ok(ProxyBlock::Balancer(balancer_index(
+        l,
+        scope.host,
+        &balancer.name,
+        origin,
+    )))
+}
+
+/// The backend of a `<Proxy url>` or `ProxySet url …` that is not a
+/// balancer: a `fcgi://` one, whose parameters `SetHandler "proxy:…"`
+/// takes (an `http://` backend's go on its `ProxyPass` line).
+fn fcgi_backend(url: &str) -> Res<BackendUrl> {
+    let parsed = BackendUrl::parse(url)?;
+    if parsed.scheme != BackendScheme::Fcgi {
+        return Err(format!(
+            "{url}: only <Proxy balancer://name> (a balancer's members) and the <Proxy> of a \
+             fcgi:// backend (its ProxySet parameters, for SetHandler \"proxy:…\") are supported \
+             by mpmd; give an {} backend's parameters on its ProxyPass line",
+            url.split_once("://").map_or("other", |(scheme, _)| scheme)
+        ));
+    }
+    Ok(parsed)
+}
+
+/// The index of the worker of `url`'s backend in the host's list, made
+/// if new.
+fn worker_index(l: &mut State<'_>, host: HostSel, url: BackendUrl) -> usize {
+    let workers = &mut l.host(host).proxy.workers;
+    match workers.iter().position(|w| w.url.same_backend(&url)) {
+        Some(i) => i,
+        None => {
+            workers.push(WorkerConfig::new(url));
+            workers.len() - 1
+        }
+    }
 }
 
 /// `BalancerMember [balancer://name] url [key=value …]`.
@@ -402,7 +449,7 @@ fn member(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     let usage = "BalancerMember takes a member's URL and key=value parameters inside \
                  <Proxy balancer://name>, or the balancer's URL first outside it";
     let (index, rest) = match d.scope.block {
-        Block::Proxy(i) => (i, d.args),
+        Block::Proxy(ProxyBlock::Balancer(i)) => (i, d.args),
         Block::None => {
             let Some((first, rest)) = d.args.split_first() else {
                 return Err(usage.into());
@@ -441,38 +488,44 @@ fn member(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
     Ok(())
 }
 
-/// `ProxySet [balancer://name] key=value …`.
+/// `ProxySet [url] key=value …`: a balancer's parameters, or a
+/// backend's (for `SetHandler "proxy:url"`); the URL is left out inside
+/// its `<Proxy>`.
 fn proxy_set(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
-    let (index, params) = match d.scope.block {
-        Block::Proxy(i) => (i, d.args),
+    let (which, params) = match d.scope.block {
+        Block::Proxy(which) => (which, d.args),
         Block::None => {
             let Some((first, rest)) = d.args.split_first() else {
-                return Err("ProxySet takes the balancer's URL then key=value parameters".into());
+                return Err("ProxySet takes a URL (balancer://name or a backend's) then key=value parameters".into());
             };
-            let Some(balancer) = BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))?
-            else {
-                return Err(format!(
-                    "ProxySet {first}: only a balancer's parameters (balancer://name) are supported by \
-                     mpmd; give a backend's parameters on its ProxyPass line"
-                ));
+            let which = match BalancerUrl::parse(first).map_err(|e| format!("ProxySet {e}"))? {
+                Some(balancer) => {
+                    ProxyBlock::Balancer(balancer_index(l, d.scope.host, &balancer.name, d.origin))
+                }
+                None => {
+                    let url = fcgi_backend(first).map_err(|e| format!("ProxySet {e}"))?;
+                    ProxyBlock::Worker(worker_index(l, d.scope.host, url))
+                }
             };
-            (
-                balancer_index(l, d.scope.host, &balancer.name, d.origin),
-                rest,
-            )
+            (which, rest)
         }
         _ => {
             return Err(
-                "ProxySet is allowed in <Proxy balancer://…>, at server level or in <VirtualHost>"
-                    .into(),
+                "ProxySet is allowed in <Proxy …>, at server level or in <VirtualHost>".into(),
             )
         }
     };
     if params.is_empty() {
-        return Err("ProxySet takes key=value parameters (lbmethod=bybusyness)".into());
+        return Err("ProxySet takes key=value parameters (lbmethod=bybusyness, timeout=30)".into());
     }
+    let proxy = &mut l.host(d.scope.host).proxy;
     for param in params {
-        l.host(d.scope.host).proxy.balancers[index].set_param(param)?;
+        match which {
+            ProxyBlock::Balancer(i) => proxy.balancers[i].set_param(param)?,
+            ProxyBlock::Worker(i) => proxy.workers[i]
+                .set_param(param)
+                .map_err(|e| e.replacen("ProxyPass", "ProxySet", 1))?,
+        }
     }
     Ok(())
 }

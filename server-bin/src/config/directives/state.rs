@@ -123,6 +123,9 @@ pub(super) struct ProxyHost {
     /// `<Proxy balancer://…>` groups (and those `BalancerMember
     /// balancer://… url` made outside one), in file order.
     pub(super) balancers: Vec<BalancerConfig>,
+    /// `<Proxy url>` of a backend with its `ProxySet` parameters (and
+    /// those of `ProxySet url …` outside one), in file order.
+    pub(super) workers: Vec<mpm_site::proxy::WorkerConfig>,
     /// Balancer parameters written on a `ProxyPass` to it (`lbmethod=`,
     /// `stickysession=`): the balancer's name, the parameter and where,
     /// applied once every balancer is read.
@@ -154,9 +157,19 @@ pub(super) enum Block {
     If,
     /// A `.htaccess` file (outside any section in it).
     Htaccess,
-    /// The host's `<Proxy balancer://…>` number `i` (in its proxy's
-    /// `balancers`).
-    Proxy(usize),
+    /// A `<Proxy …>` of the host.
+    Proxy(ProxyBlock),
+}
+
+/// Which `<Proxy …>`: a balancer's or a worker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProxyBlock {
+    /// `<Proxy balancer://…>` number `i` (in its proxy's `balancers`).
+    Balancer(usize),
+    /// `<Proxy "unix:/path|fcgi://host">` or `<Proxy fcgi://host:port>`
+    /// number `i` (in its proxy's `workers`): the parameters of the
+    /// worker `SetHandler "proxy:…"` uses.
+    Worker(usize),
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -19,7 +19,7 @@ fn pool(dir: &Path, cfg: FcgidConfig) -> Pool {
 fn ask(pool: &Pool, class: &Class, body: &[u8]) -> (u16, String) {
     let response = pool.handle(
         class,
-        &CgiEnv::default(),
+        &mut CgiEnv::default(),
         &mut &body[..],
         Some(body.len() as u64),
     );
@@ -181,7 +181,7 @@ fn a_body_beyond_max_request_in_mem_arrives_whole_and_one_beyond_max_request_len
     assert_eq!(ask(&pool, &class, &vec![b'x'; 100_001]).0, 413);
     // Without a Content-Length (chunked), counted as it is read.
     let body = vec![b'x'; 100_001];
-    let response = pool.handle(&class, &CgiEnv::default(), &mut &body[..], None);
+    let response = pool.handle(&class, &mut CgiEnv::default(), &mut &body[..], None);
     assert_eq!(response.status(), 413);
 }
 
