@@ -13,9 +13,13 @@
 //! - **Prior knowledge** (`H2Direct`, RFC 9113 §3.3): the first bytes of
 //!   a connection are looked at before they are read as HTTP/1.1: the
 //!   client connection preface (`PRI * HTTP/2.0…`) makes it HTTP/2, with
-//!   the bytes read so far handed to the session. Any other first byte
-//!   is HTTP/1.1, as before (the look costs nothing more: the bytes stay
-//!   in the HTTP/1.1 session's buffer).
+//!   the bytes read so far handed to the session. A request line is
+//!   HTTP/1.1, as before, decided at its version (the look costs nothing
+//!   more: the bytes stay in the HTTP/1.1 session's buffer); a first line
+//!   no HTTP/1.x client sends (a version that is not `HTTP/…`, or the
+//!   preface's `PRI * HTTP/2.0` followed by anything else) is an invalid
+//!   preface: the session answers GOAWAY(PROTOCOL_ERROR) and closes
+//!   ([`preface_in`]).
 //! - **`Upgrade: h2c`** (`H2Upgrade`, RFC 7540 §3.2): an HTTP/1.1
 //!   request without a body that asks for `h2c` with `HTTP2-Settings` is
 //!   answered `101 Switching Protocols`, and becomes stream 1 of the
