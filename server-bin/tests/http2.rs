@@ -216,6 +216,71 @@ fn single_speaks_http2_by_alpn_prior_knowledge_and_upgrade() {
     speaks_http2_by_alpn_prior_knowledge_and_upgrade("single");
 }
 
+/// `Upgrade: h2c` on a request with a body: as mod_http2 2.x
+/// (`h2_switch.c`: "switching only for requests that have no body",
+/// declined for a `Content-Length` other than 0), the request is served
+/// in HTTP/1.1, its body read as HTTP/1.1 (the next request on the
+/// connection is answered too); chunked bodies alike. A
+/// `Content-Length: 0` request is upgraded.
+fn an_upgrade_with_a_body_is_served_in_http1(mpm: &str) {
+    let s = H2Site::new(mpm, PROTOCOLS, "");
+    let _m = s.start(mpm);
+    let upgrade = "Host: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+                   Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+    for body in [
+        "Content-Length: 5\r\n\r\nhello",
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ] {
+        let mut c = connect(addr(s.plain_port));
+        let wire = format!(
+            "POST /hello HTTP/1.1\r\n{upgrade}{body}\
+             GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        );
+        c.write_all(wire.as_bytes()).unwrap();
+        let mut all = Vec::new();
+        let _ = c.read_to_end(&mut all);
+        let text = String::from_utf8_lossy(&all);
+        assert!(
+            text.starts_with("HTTP/1.1 ") && !text.starts_with("HTTP/1.1 101"),
+            "an h2c upgrade with {body:?} under {mpm}: the answer\n{text}"
+        );
+        assert_eq!(
+            text.matches("HTTP/1.1 ").count(),
+            2,
+            "both requests answered in HTTP/1.1 (the body read as a body) under {mpm}:\n{text}"
+        );
+        assert!(
+            text.ends_with("hello\n"),
+            "the GET after the upgrade-with-body under {mpm}:\n{text}"
+        );
+    }
+    let mut c = connect(addr(s.plain_port));
+    c.write_all(format!("POST /hello HTTP/1.1\r\n{upgrade}Content-Length: 0\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut first = [0u8; 25];
+    c.read_exact(&mut first).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&first),
+        "HTTP/1.1 101 Switching Pr",
+        "an h2c upgrade with Content-Length: 0 under {mpm}"
+    );
+}
+
+#[test]
+fn prefork_an_upgrade_with_a_body_is_served_in_http1() {
+    an_upgrade_with_a_body_is_served_in_http1("prefork");
+}
+
+#[test]
+fn worker_an_upgrade_with_a_body_is_served_in_http1() {
+    an_upgrade_with_a_body_is_served_in_http1("worker");
+}
+
+#[test]
+fn event_an_upgrade_with_a_body_is_served_in_http1() {
+    an_upgrade_with_a_body_is_served_in_http1("event");
+}
+
 #[test]
 fn http2_is_offered_only_where_protocols_names_it() {
     let s = H2Site::new("event", "", "");

@@ -23,8 +23,9 @@
 //! - **`Upgrade: h2c`** (`H2Upgrade`, RFC 7540 §3.2): an HTTP/1.1
 //!   request without a body that asks for `h2c` with `HTTP2-Settings` is
 //!   answered `101 Switching Protocols`, and becomes stream 1 of the
-//!   session; a request with a body is served in HTTP/1.1 (as mod_http2
-//!   does for bodies it cannot buffer). Never on TLS.
+//!   session; a request with a body (`Content-Length` other than 0, or
+//!   chunked) is served in HTTP/1.1, as mod_http2 2.x declines it. Never
+//!   on TLS.
 //!
 //! # How streams are served (this module's driver)
 //!

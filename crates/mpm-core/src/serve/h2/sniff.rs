@@ -28,9 +28,13 @@ pub struct Upgrade {
 }
 
 /// Whether `head` asks for `h2c` as RFC 7540 §3.2 says: `Upgrade: h2c`,
-/// one `HTTP2-Settings`, both named in `Connection`, and no body (a
-/// request with a body is served in HTTP/1.1, as mod_http2 does for
-/// bodies it would have to buffer). Its settings value when it does.
+/// one `HTTP2-Settings`, both named in `Connection`, and no body. A
+/// request with a body (a `Content-Length` other than 0, or chunked) is
+/// served in HTTP/1.1, its body read as HTTP/1.1's: mod_http2 2.x
+/// declines such an upgrade too (`h2_switch.c`: switching "only for
+/// requests that have no body"), where buffering the body would cost
+/// memory bounded by nothing the client is told. Its settings value
+/// when it asks.
 pub fn asks_h2c(head: &RequestHead) -> Option<Vec<u8>> {
     if head.version != Version::HTTP_11 || head.framing.has_body() || head.expect_continue {
         return None;
