@@ -216,6 +216,67 @@ fn single_speaks_http2_by_alpn_prior_knowledge_and_upgrade() {
     speaks_http2_by_alpn_prior_knowledge_and_upgrade("single");
 }
 
+/// `Protocols` per name-based virtual host decides ALPN for the clients
+/// whose SNI names it, on a TLS port that otherwise offers h2 (as
+/// Apache): `Protocols http/1.1` gets HTTP/1.1 from `curl --http2`;
+/// `Protocols http/1.1 h2` too, in the server's order, and HTTP/2 with
+/// `ProtocolsHonorOrder off` (curl lists h2 first).
+fn protocols_per_virtual_host_decide_alpn(mpm: &str) {
+    let s = H2Site::new(mpm, PROTOCOLS, "");
+    let root = s.site.root().display().to_string();
+    let mut conf = std::fs::read_to_string(&s.conf).unwrap();
+    for (name, protocols) in [
+        ("old.test", "Protocols http/1.1"),
+        ("server.test", "Protocols http/1.1 h2"),
+        (
+            "client.test",
+            "Protocols http/1.1 h2\nProtocolsHonorOrder off",
+        ),
+    ] {
+        let cert = s.pki.host(name, &[name]);
+        conf.push_str(&format!(
+            "<VirtualHost *:{port}>\nServerName {name}\nDocumentRoot {root}/htdocs\n\
+             {protocols}\nSSLEngine on\nSSLCertificateFile {c}\n\
+             SSLCertificateKeyFile {k}\n</VirtualHost>\n",
+            port = s.tls_port,
+            c = cert.cert.display(),
+            k = cert.key.display(),
+        ));
+    }
+    std::fs::write(&s.conf, conf).unwrap();
+    let _m = s.start(mpm);
+    for (name, want) in [
+        ("localhost", "2"),
+        ("old.test", "1.1"),
+        ("server.test", "1.1"),
+        ("client.test", "2"),
+    ] {
+        let resolve = format!("{name}:{}:127.0.0.1", s.tls_port);
+        let url = format!("https://{name}:{}/hello", s.tls_port);
+        let (code, body, version) = s.curl(&["--http2", "--resolve", &resolve], &url);
+        assert_eq!(
+            (code, body.as_str(), version.as_str()),
+            (0, "hello\n", want),
+            "curl --http2 with SNI {name} under {mpm}: (exit code, body, HTTP version)"
+        );
+    }
+}
+
+#[test]
+fn prefork_protocols_per_virtual_host_decide_alpn() {
+    protocols_per_virtual_host_decide_alpn("prefork");
+}
+
+#[test]
+fn worker_protocols_per_virtual_host_decide_alpn() {
+    protocols_per_virtual_host_decide_alpn("worker");
+}
+
+#[test]
+fn event_protocols_per_virtual_host_decide_alpn() {
+    protocols_per_virtual_host_decide_alpn("event");
+}
+
 /// `Upgrade: h2c` on a request with a body: as mod_http2 2.x
 /// (`h2_switch.c`: "switching only for requests that have no body",
 /// declined for a `Content-Length` other than 0), the request is served
