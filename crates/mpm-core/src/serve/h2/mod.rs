@@ -88,10 +88,12 @@
 
 mod conn;
 mod exchange;
+mod mux;
 mod sniff;
 
 pub use conn::serve_h2;
 pub(super) use conn::serve_lent;
+pub use mux::{H2Owner, StreamJob, Wake};
 pub use sniff::{asks_h2c, preface_in, Upgrade};
 
 use crate::config::ProtocolConfig;
