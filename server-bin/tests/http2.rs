@@ -1059,23 +1059,35 @@ fn an_authority_the_sni_host_does_not_cover_is_421_over_http2() {
     );
 }
 
-#[test]
-fn prefork_status_page_over_http2_says_streams_are_served_one_at_a_time() {
+fn status_page_over_http2_says_streams_are_served_one_at_a_time(mpm: &str) {
     let s = H2Site::new(
-        "prefork",
+        mpm,
         PROTOCOLS,
         "<Location /server-status>\nSetHandler server-status\n</Location>",
     );
-    let _m = s.start("prefork");
+    let _m = s.start(mpm);
     let (code, page, version) = s.curl(&["--http2"], &s.https("/server-status"));
     assert_eq!((code, version.as_str()), (0, "2"), "{page}");
     assert!(
-        page.contains("HTTP/2 streams: served one at a time per connection, in arrival order"),
-        "the status page says how streams are served:\n{page}"
+        page.contains(
+            "HTTP/2 streams: served one at a time per connection, in arrival order, \
+             by the process that holds it (one thread per process, as Apache's prefork)"
+        ),
+        "the status page under {mpm} says how streams are served:\n{page}"
     );
     // The stream itself is on the table as a request of its thread.
     assert!(
         page.contains("GET /server-status HTTP/2.0"),
-        "the stream's request on the status page:\n{page}"
+        "the stream's request on the status page under {mpm}:\n{page}"
     );
+}
+
+#[test]
+fn prefork_status_page_over_http2_says_streams_are_served_one_at_a_time() {
+    status_page_over_http2_says_streams_are_served_one_at_a_time("prefork");
+}
+
+#[test]
+fn single_status_page_over_http2_says_streams_are_served_one_at_a_time() {
+    status_page_over_http2_says_streams_are_served_one_at_a_time("single");
 }
