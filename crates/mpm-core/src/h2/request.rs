@@ -264,16 +264,16 @@ impl Collector {
             let scheme = String::from_utf8(scheme).map_err(|_| malformed("an invalid :scheme"))?;
             (uri, Some(scheme), request_line)
         };
-        if let Some(a) = &authority {
+        if let Some(a) = authority {
             if a.contains(&b'@') {
                 return Err(malformed("an :authority with userinfo"));
             }
             if let Some(host) = self.headers.get(HOST) {
-                if !host.as_bytes().eq_ignore_ascii_case(a) {
+                if !host.as_bytes().eq_ignore_ascii_case(&a) {
                     return Err(malformed("a host field that differs from :authority"));
                 }
             } else if !a.is_empty() {
-                let v = HeaderValue::from_maybe_shared(bytes::Bytes::from(a.clone()))
+                let v = HeaderValue::from_maybe_shared(bytes::Bytes::from(a))
                     .map_err(|_| malformed("an invalid :authority"))?;
                 self.headers.insert(HOST, v);
             }
