@@ -23,6 +23,10 @@
 //!   by the threads of a process, and the ticket key of a [`TlsShared`]
 //!   made once in the master before any fork, so every child can resume
 //!   every other child's sessions.
+//! - [`TlsConfig`]: what a listener carries: that configuration, and
+//!   copies with another ALPN list for hosts whose `Protocols` differ,
+//!   chosen after the ClientHello by its SNI name (rustls' `Acceptor`,
+//!   only on an address that has such hosts).
 //! - [`HandshakeStatus`] and [`crate::Connection::handshake_step`] (in
 //!   [`super::tls_stream`]): one non-blocking step of the handshake, for
 //!   an event loop; and [`handshake_blocking`], the same steps bounded by

@@ -8,8 +8,9 @@
 //! (`mpmd` fills it from `Protocols`, `H2Direct` and `H2Upgrade`):
 //!
 //! - **TLS, ALPN `h2`.** The TLS configuration lists `h2` among its ALPN
-//!   protocols ([`crate::net::tls::TlsPolicy::alpn`]); when the client
-//!   picks it, the connection speaks HTTP/2 from its first byte.
+//!   protocols ([`crate::net::tls::TlsPolicy::alpn`], or a host's own
+//!   list for clients whose SNI names it: [`crate::TlsConfig`]); when the
+//!   client picks it, the connection speaks HTTP/2 from its first byte.
 //! - **Prior knowledge** (`H2Direct`, RFC 9113 §3.3): the first bytes of
 //!   a connection are looked at before they are read as HTTP/1.1: the
 //!   client connection preface (`PRI * HTTP/2.0…`) makes it HTTP/2, with
