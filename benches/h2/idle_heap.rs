@@ -24,6 +24,9 @@ use std::time::Instant;
 
 use mpm_core::h2::{frame, hpack, Event, H2Config, Session};
 
+#[path = "fields.rs"]
+mod fields;
+
 struct Counting;
 
 static BYTES: AtomicIsize = AtomicIsize::new(0);
@@ -106,14 +109,7 @@ fn browser_request(enc: &mut hpack::Encoder) -> Vec<u8> {
         ("accept-language", "en-US,en;q=0.9"),
     ];
     let mut block = Vec::new();
-    for (n, v) in fields {
-        enc.encode(
-            n.as_bytes(),
-            v.as_bytes(),
-            hpack::Indexing::Incremental,
-            &mut block,
-        );
-    }
+    fields::encode_indexed(enc, &fields, &mut block);
     block
 }
 

@@ -17,6 +17,9 @@ use std::time::Instant;
 
 use mpm_core::h2::{frame, hpack, Event, H2Config, Session};
 
+#[path = "fields.rs"]
+mod fields;
+
 fn main() {
     let streams: u32 = std::env::var("STREAMS")
         .ok()
@@ -59,14 +62,7 @@ fn main() {
             // per stream: the client's cost is not the server's).
             if id <= 3 {
                 block.clear();
-                for (n, v) in fields {
-                    enc.encode(
-                        n.as_bytes(),
-                        v.as_bytes(),
-                        hpack::Indexing::Incremental,
-                        &mut block,
-                    );
-                }
+                fields::encode_indexed(&mut enc, &fields, &mut block);
             }
             frame::encode_header_block(&mut wire, id, &block, true, 16_384);
             id += 2;
