@@ -10,7 +10,8 @@
 #
 # Run from the repository root, as root, after `cargo build --release -p
 # mpmd`:   benches/h2/run.sh      (env: N=200000 ROUNDS=3 IDLE=10000
-# BENCH=../shared/bench MPMD=target/release/mpmd BENCH_OUT=/tmp/mpm-bench)
+# BENCH=../shared/bench MPMD=target/release/mpmd BENCH_OUT=/tmp/mpm-bench
+# TARGETS="mpmd nginx apache" PARTS="load idle" PORT_BASE=27110)
 # Writes under $BENCH_OUT/h2: configs, logs, h2load outputs, results.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,7 +40,8 @@ for tool in h2load nginx apache2 curl python3 taskset; do
 done
 [ -x "$MPMD" ] || { echo "build mpmd first: cargo build --release -p mpmd" >&2; exit 1; }
 
-PORT_MPMD=27110 PORT_NGINX=27111 PORT_APACHE=27112
+BASE=${PORT_BASE:-27110}
+PORT_MPMD=$BASE PORT_NGINX=$((BASE + 1)) PORT_APACHE=$((BASE + 2))
 
 cat > "$OUT/mpmd/mpmd.conf" <<EOF
 LoadModule mpm_event_module modules/mod_mpm_event.so
@@ -177,13 +179,17 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 
-taskset -c 0 "$MPMD" -f "$OUT/mpmd/mpmd.conf" -k start
-taskset -c 0 nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/logs/error.log"
-taskset -c 0 apache2 -f "$OUT/apache/httpd.conf" -k start
-for p in $PORT_MPMD $PORT_NGINX $PORT_APACHE; do wait_h2 "$p"; done
-
 declare -A URL=([mpmd]=$PORT_MPMD [nginx]=$PORT_NGINX [apache]=$PORT_APACHE)
 TARGETS=${TARGETS:-mpmd nginx apache}
+# Only the servers measured are started (TARGETS=mpmd: mpmd alone).
+for t in $TARGETS; do
+    case $t in
+    mpmd) taskset -c 0 "$MPMD" -f "$OUT/mpmd/mpmd.conf" -k start ;;
+    nginx) taskset -c 0 nginx -p "$OUT/nginx/" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/logs/error.log" ;;
+    apache) taskset -c 0 apache2 -f "$OUT/apache/httpd.conf" -k start ;;
+    esac
+done
+for t in $TARGETS; do wait_h2 "${URL[$t]}"; done
 PARTS=${PARTS:-load idle}
 results="$OUT/results.tsv"
 if [[ " $PARTS " == *" load "* ]]; then

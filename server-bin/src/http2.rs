@@ -4,12 +4,11 @@
 //! As with the TLS policy (`tls`), an address follows its default host:
 //! the first of the hosts that may serve it (the same candidates, in the
 //! same order, as virtual-host selection; on a TLS address the first with
-//! `SSLEngine on`, whose certificate a client without SNI gets). Apache
-//! chooses by the host SNI names; rustls fixes the ALPN list per address
-//! before the client hello is read, so a `<VirtualHost>` that differs
-//! from its address's default host in `Protocols` does not change what
-//! the address offers (say so to the operator in the docs, not at run
-//! time). On TLS, `h2` in `Protocols` puts `h2` in the ALPN list, in the
+//! `SSLEngine on`, whose certificate a client without SNI gets). On TLS,
+//! as Apache, a client whose SNI names a `<VirtualHost>` with its own
+//! `Protocols` (or `ProtocolsHonorOrder`) negotiates from that host's
+//! list (`tls`: the configuration is chosen after the ClientHello). On
+//! TLS, `h2` in `Protocols` puts `h2` in the ALPN list, in the
 //! written order; in clear, `h2c` allows prior knowledge (`H2Direct`, on
 //! by default) and `Upgrade: h2c` (`H2Upgrade`, on by default). Applied
 //! in the master before the strategy runs, and again after each

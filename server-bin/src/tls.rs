@@ -7,9 +7,11 @@
 //! the router would consider for it (the same candidates, in the same
 //! order, as virtual-host selection, so the certificate SNI picks belongs
 //! to the host the request's name picks); the first is the default, for
-//! clients without SNI or with a name no host has. The protocols, suites,
-//! cipher order and ALPN list (`Protocols`, see `http2`) are the default
-//! host's. Everything is built in the
+//! clients without SNI or with a name no host has. The protocols, suites
+//! and cipher order are the default host's; the ALPN list (`Protocols`,
+//! `ProtocolsHonorOrder`, see `http2`) is the default host's too, except
+//! for clients whose SNI names a host whose own differ: that host's
+//! (chosen after the ClientHello, [`mpm::TlsConfig`]). Everything is built in the
 //! master before the strategy runs, so every child inherits it, and again
 //! on each restart: new certificates take effect at a graceful restart.
 
@@ -23,7 +25,7 @@ use mpm_site::router::Router;
 use crate::config::{ServerConfig, SslSettings, VirtualHost};
 
 /// The TLS configuration of each TLS listening address.
-pub type TlsTable = Vec<(ListenAddr, Arc<mpm::rustls::ServerConfig>)>;
+pub type TlsTable = Vec<(ListenAddr, mpm::TlsConfig)>;
 
 /// Build the TLS configuration of every TLS address of `cfg`: reads and
 /// checks every certificate and key (what `mpmd -t` reports).
@@ -42,11 +44,13 @@ pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String>
         } else {
             candidates.to_vec()
         };
-        let ssl_hosts: Vec<(&VirtualHost, &SslSettings)> = serving
+        let ssl_index: Vec<usize> = serving
             .iter()
-            .filter_map(|&i| hosts.get(i).copied())
-            .filter(|(_, ssl)| ssl.enabled())
+            .copied()
+            .filter(|&i| hosts.get(i).is_some_and(|(_, ssl)| ssl.enabled()))
             .collect();
+        let ssl_hosts: Vec<(&VirtualHost, &SslSettings)> =
+            ssl_index.iter().map(|&i| hosts[i]).collect();
         if !addr.is_tls() && ssl_hosts.is_empty() {
             continue;
         }
@@ -107,9 +111,47 @@ pub fn build(cfg: &ServerConfig, shared: &TlsShared) -> Result<TlsTable, String>
         let config =
             mpm::tls::server_config_from_keys(&format!("Listen {addr}"), keys, &policy, shared)
                 .map_err(|e| e.to_string())?;
-        table.push((addr.clone(), config));
+        table.push((
+            addr.clone(),
+            host_protocols(cfg, config, &ssl_index, &ssl_hosts),
+        ));
     }
     Ok(table)
+}
+
+/// The address's TLS configuration `config` (its default host's ALPN
+/// list, the first of `index`) with its hosts' own `Protocols` and
+/// `ProtocolsHonorOrder` (`index`: the hosts with `SSLEngine on` that
+/// may serve it, numbered as [`ServerConfig::protocols`]; `hosts` the
+/// same): when any differs from the default host's, each host in order
+/// is chosen by its names, as Apache chooses by SNI.
+fn host_protocols(
+    cfg: &ServerConfig,
+    config: Arc<mpm::rustls::ServerConfig>,
+    index: &[usize],
+    hosts: &[(&VirtualHost, &SslSettings)],
+) -> mpm::TlsConfig {
+    let settings = |i: usize| cfg.protocols.get(i).cloned().unwrap_or_default();
+    let offer = |i: usize| {
+        let s = settings(i);
+        (crate::http2::alpn(&s), s.honor_order != Some(false))
+    };
+    let default = offer(index.first().copied().unwrap_or(0));
+    let mut tls = mpm::TlsConfig::from(config).with_default_order(default.1);
+    if index.iter().all(|&i| offer(i) == default) {
+        return tls;
+    }
+    for (&i, (h, _)) in index.iter().zip(hosts) {
+        let names: Vec<String> = h
+            .server_name
+            .iter()
+            .chain(&h.server_aliases)
+            .cloned()
+            .collect();
+        let (alpn, honor_order) = offer(i);
+        tls = tls.with_host_alpn(&names, &alpn, honor_order);
+    }
+    tls
 }
 
 /// Give each listener its TLS configuration from `table` (none for plain

@@ -82,7 +82,7 @@ impl TestServer {
         mut mpm: Box<dyn Mpm>,
         handler: Arc<dyn Handler>,
         protocol: ProtocolConfig,
-        tls: crate::TlsConfig,
+        tls: impl Into<crate::TlsConfig>,
     ) -> Self {
         Self::start_full(
             mpm.as_mut().info().name,
@@ -90,7 +90,7 @@ impl TestServer {
             handler,
             protocol,
             MpmConfig::default(),
-            Some(tls),
+            Some(tls.into()),
         )
     }
 

@@ -40,7 +40,7 @@ fn setup() -> Setup {
     .unwrap();
     let addr: ListenAddr = "127.0.0.1:0 https".parse().unwrap();
     let mut listeners = Listeners::bind(&[addr], 16).unwrap();
-    listeners.set_tls(0, Some(cfg));
+    listeners.set_tls(0, Some(cfg.into()));
     Setup {
         _dir: dir,
         pki,
@@ -328,7 +328,7 @@ fn ssl_cipher_suite_and_protocol_limit_what_is_negotiated() {
         key_file: Some(a.key),
     };
     let cfg = tls::server_config("test", &[spec], &policy, &TlsShared::new().unwrap()).unwrap();
-    s.listeners.set_tls(0, Some(cfg));
+    s.listeners.set_tls(0, Some(cfg.into()));
     let addr = s.listeners.get(0).unwrap().local;
     use rustls::crypto::ring::cipher_suite as cs;
     for (suite, accepted) in [

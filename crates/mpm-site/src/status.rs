@@ -193,12 +193,22 @@ fn render_auto(
     s
 }
 
-/// How HTTP/2 streams are served, under every strategy (see
-/// `mpm_core::serve::h2`): each stream counts on the table below as a
-/// request of the thread serving its connection. Shown on the HTML page
-/// only: `?auto` keeps Apache's fields, in Apache's order.
-const H2_STREAMS: &str = "served one at a time per connection, in arrival order, \
-     each a request of the thread that holds the connection";
+/// How HTTP/2 streams are served by the strategy `mpm` (see
+/// `mpm_core::serve::h2`), as Apache's mod_status names the MPM: each
+/// stream counts on the table below as a request of the thread serving
+/// it. Shown on the HTML page only: `?auto` keeps Apache's fields, in
+/// Apache's order. One place for the words, so a strategy that comes to
+/// serve a connection's streams on several threads changes one arm.
+fn h2_streams(mpm: &mpm_core::MpmInfo) -> &'static str {
+    if mpm.threaded {
+        "served one at a time per connection, in arrival order, \
+         each a request of the thread that holds the connection"
+    } else {
+        "served one at a time per connection, in arrival order, \
+         by the process that holds it (one thread per process, as \
+         Apache's prefork)"
+    }
+}
 
 fn render_html(
     snap: &Snapshot,
@@ -222,7 +232,7 @@ fn render_html(
         escape(&info.server_version)
     );
     let _ = writeln!(s, "<dt>Server MPM: {}</dt>", escape(info.mpm.name));
-    let _ = writeln!(s, "<dt>HTTP/2 streams: {H2_STREAMS}</dt>");
+    let _ = writeln!(s, "<dt>HTTP/2 streams: {}</dt>", h2_streams(&info.mpm));
     let _ = writeln!(
         s,
         "<dt>Server Built: {}\n</dt></dl><hr /><dl>",

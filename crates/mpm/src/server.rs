@@ -157,14 +157,16 @@ impl Server {
     /// from one certificate and its key; [`crate::tls::server_config`]
     /// from several hosts' certificates picked by SNI, with versions and
     /// suites; or build a `rustls::ServerConfig` yourself (offer ALPN
-    /// `http/1.1`, the only protocol served).
+    /// `http/1.1`, the only protocol served). An `Arc<ServerConfig>` is
+    /// taken as it is; a [`TlsConfig`] may also choose by SNI among
+    /// configurations that offer other ALPN protocols.
     #[cfg(feature = "tls")]
-    pub fn listen_tls(self, addr: &str, config: TlsConfig) -> Result<Self, Error> {
+    pub fn listen_tls(self, addr: &str, config: impl Into<TlsConfig>) -> Result<Self, Error> {
         let mut addrs = ListenAddr::resolve(addr)?;
         for a in &mut addrs {
             a.protocol = "https".into();
         }
-        Ok(self.add(addrs, Some(config)))
+        Ok(self.add(addrs, Some(config.into())))
     }
 
     /// Listen on `addr` with TLS, serving the certificate chain in

@@ -1084,6 +1084,30 @@ fn an_idle_session_gives_back_its_buffers() {
 }
 
 #[test]
+fn an_idle_session_gives_back_the_room_of_its_stream_table() {
+    // Twenty streams at once grow the stream table; once they are all
+    // answered, the idle session keeps none of that room.
+    let mut c = Client::start(H2Config::default());
+    for id in (1..40).step_by(2) {
+        c.headers(id, &get("/"), true);
+    }
+    let opened = c.events().len();
+    assert_eq!(opened, 20);
+    for id in (1..40).step_by(2) {
+        c.respond(id, true);
+    }
+    c.read();
+    c.events();
+    assert!(c.server.is_idle(), "every stream answered");
+    c.server.release_buffers();
+    assert_eq!(
+        c.server.buffered(),
+        0,
+        "an idle session after twenty streams still holds room"
+    );
+}
+
+#[test]
 fn a_session_can_move_between_threads() {
     fn is_send<T: Send + 'static>() {}
     is_send::<Session>();

@@ -169,7 +169,7 @@ impl Connection {
             None => (Transport::Plain(stream), false),
             #[cfg(feature = "tls")]
             Some(cfg) => {
-                let t = TlsStream::new(stream, cfg.clone())?;
+                let t = TlsStream::new(stream, cfg)?;
                 let nonblocking = t.socket_is_nonblocking();
                 (Transport::Tls(Box::new(t)), nonblocking)
             }

@@ -193,10 +193,10 @@ impl FromStr for ListenAddr {
     }
 }
 
-/// What makes a listener's connections TLS: a rustls server
-/// configuration (see [`crate::net::tls`]).
+/// What makes a listener's connections TLS: its rustls server
+/// configurations (see [`crate::net::tls::TlsConfig`]).
 #[cfg(feature = "tls")]
-pub type TlsConfig = Arc<rustls::ServerConfig>;
+pub use crate::net::tls::TlsConfig;
 
 /// What makes a listener's connections TLS. This build has no `tls`
 /// feature: the type has no value, so no listener is TLS.

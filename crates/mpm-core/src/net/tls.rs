@@ -23,6 +23,10 @@
 //!   by the threads of a process, and the ticket key of a [`TlsShared`]
 //!   made once in the master before any fork, so every child can resume
 //!   every other child's sessions.
+//! - [`TlsConfig`]: what a listener carries: that configuration, and
+//!   copies with another ALPN list for hosts whose `Protocols` differ,
+//!   chosen after the ClientHello by its SNI name (rustls' `Acceptor`,
+//!   only on an address that has such hosts).
 //! - [`HandshakeStatus`] and [`crate::Connection::handshake_step`] (in
 //!   [`super::tls_stream`]): one non-blocking step of the handshake, for
 //!   an event loop; and [`handshake_blocking`], the same steps bounded by
@@ -364,6 +368,158 @@ impl TlsShared {
         // that bound for every child: longer than any real session ticket.
         let _ = ticketer.encrypt(&[0u8; TICKET_BOUND]);
         Ok(TlsShared { ticketer })
+    }
+}
+
+/// What makes a TLS listening address's connections TLS: its rustls
+/// configuration, and the hosts whose ALPN protocols differ from the
+/// address's (`Protocols` per virtual host, `ProtocolsHonorOrder`).
+///
+/// rustls fixes a configuration's ALPN list before it reads the
+/// ClientHello, so a host that offers other protocols gets its own
+/// configuration (a copy of the address's with another list, sharing its
+/// certificates, session cache and ticket key), chosen after the
+/// ClientHello by the SNI name, the first host whose `ServerName` or
+/// `ServerAlias` matches, as the certificate is. A client without SNI, or
+/// with a name no host has, gets the address's. An address whose hosts
+/// all offer the same is built with `From<Arc<ServerConfig>>` and reads
+/// no ClientHello of its own.
+///
+/// With `ProtocolsHonorOrder off` the client's order wins: of the
+/// protocols both offer, the first the client lists (rustls picks in the
+/// server's order, so the choice is made here and handed to rustls as a
+/// list of one).
+#[derive(Debug, Clone)]
+#[cfg(feature = "tls")]
+pub struct TlsConfig {
+    default: AlpnChoice,
+    /// `(lower-case name patterns, choice)`, in host order; empty when
+    /// every host offers what the address does.
+    hosts: Arc<[(Vec<String>, AlpnChoice)]>,
+}
+
+/// How one host's ALPN protocol is chosen.
+#[derive(Debug, Clone)]
+#[cfg(feature = "tls")]
+struct AlpnChoice {
+    /// The configuration offering the host's list, in its order.
+    ours: Arc<ServerConfig>,
+    /// `ProtocolsHonorOrder off`: per protocol of the list, a
+    /// configuration offering it alone.
+    by_client: Option<ByProtocol>,
+}
+
+/// `(ALPN id, configuration offering it alone)`, one per protocol.
+#[cfg(feature = "tls")]
+type ByProtocol = Arc<[(Vec<u8>, Arc<ServerConfig>)]>;
+
+#[cfg(feature = "tls")]
+impl AlpnChoice {
+    fn new(base: &Arc<ServerConfig>, alpn: &[Vec<u8>], honor_order: bool) -> AlpnChoice {
+        let with = |list: Vec<Vec<u8>>| {
+            if list == base.alpn_protocols {
+                return base.clone();
+            }
+            let mut c = ServerConfig::clone(base);
+            c.alpn_protocols = list;
+            Arc::new(c)
+        };
+        AlpnChoice {
+            ours: with(alpn.to_vec()),
+            by_client: (!honor_order).then(|| {
+                alpn.iter()
+                    .map(|p| (p.clone(), with(vec![p.clone()])))
+                    .collect()
+            }),
+        }
+    }
+
+    /// The configuration for a client offering `offered` (ALPN ids, its
+    /// order).
+    fn pick<'a>(&self, offered: Option<impl Iterator<Item = &'a [u8]>>) -> &Arc<ServerConfig> {
+        if let (Some(ours), Some(offered)) = (&self.by_client, offered) {
+            for o in offered {
+                if let Some((_, cfg)) = ours.iter().find(|(p, _)| p == o) {
+                    return cfg;
+                }
+            }
+        }
+        &self.ours
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<Arc<ServerConfig>> for TlsConfig {
+    /// Every client gets `config`.
+    fn from(config: Arc<ServerConfig>) -> TlsConfig {
+        TlsConfig {
+            default: AlpnChoice {
+                ours: config,
+                by_client: None,
+            },
+            hosts: Arc::new([]),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl TlsConfig {
+    /// The address's configuration (its default host's ALPN list).
+    pub fn server_config(&self) -> &Arc<ServerConfig> {
+        &self.default.ours
+    }
+
+    /// Follow the client's ALPN order rather than the server's for
+    /// clients that get the address's configuration
+    /// (`ProtocolsHonorOrder off` on the default host) when `honor_order`
+    /// is false.
+    pub fn with_default_order(mut self, honor_order: bool) -> TlsConfig {
+        let alpn = self.default.ours.alpn_protocols.clone();
+        self.default = AlpnChoice::new(&self.default.ours, &alpn, honor_order);
+        self
+    }
+
+    /// Clients whose SNI name matches one of `names` (`ServerName` and
+    /// `ServerAlias` patterns, `*` and `?` wildcards) negotiate from
+    /// `alpn` (most preferred first), in the server's order when
+    /// `honor_order`, else in the client's. Hosts are matched in the
+    /// order they are added, before the address's own configuration.
+    pub fn with_host_alpn(
+        mut self,
+        names: &[String],
+        alpn: &[Vec<u8>],
+        honor_order: bool,
+    ) -> TlsConfig {
+        let choice = AlpnChoice::new(&self.default.ours, alpn, honor_order);
+        let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let mut hosts = self.hosts.to_vec();
+        hosts.push((names, choice));
+        self.hosts = hosts.into();
+        self
+    }
+
+    /// True when a connection's configuration depends on its
+    /// ClientHello (read it first: rustls' `Acceptor`).
+    pub(crate) fn looks_at_hello(&self) -> bool {
+        !self.hosts.is_empty() || self.default.by_client.is_some()
+    }
+
+    /// The configuration for a ClientHello with SNI name `sni` offering
+    /// the ALPN protocols `offered` (in the client's order).
+    pub(crate) fn choose<'a>(
+        &self,
+        sni: Option<&str>,
+        offered: Option<impl Iterator<Item = &'a [u8]>>,
+    ) -> Arc<ServerConfig> {
+        let name = sni.map(|n| n.strip_suffix('.').unwrap_or(n).to_ascii_lowercase());
+        let host = name.as_deref().and_then(|name| {
+            self.hosts.iter().find(|(patterns, _)| {
+                patterns
+                    .iter()
+                    .any(|p| wildcard_match(p.as_bytes(), name.as_bytes()))
+            })
+        });
+        host.map_or(&self.default, |(_, c)| c).pick(offered).clone()
     }
 }
 

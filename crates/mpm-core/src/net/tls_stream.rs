@@ -77,7 +77,7 @@ pub fn is_plain_http(e: &io::Error) -> bool {
 #[cfg(feature = "tls")]
 pub(super) struct TlsStream {
     tcp: TcpStream,
-    session: rustls::ServerConnection,
+    session: Session,
     /// The first byte has been looked at (plain HTTP detection).
     sniffed: bool,
     /// Decrypted bytes are waiting in the session (as of the last read).
@@ -92,14 +92,49 @@ pub(super) struct TlsStream {
     cleartext: bool,
 }
 
+/// The rustls side of a [`TlsStream`].
+#[cfg(feature = "tls")]
+// The session is the common case and lives inline in the stream (itself
+// boxed by the connection); the rare ClientHello look is the boxed one.
+#[allow(clippy::large_enum_variant)]
+enum Session {
+    /// Reading the ClientHello, whose SNI name (and ALPN offer) chooses
+    /// the configuration ([`crate::net::tls::TlsConfig`]: a host whose
+    /// `Protocols` differ from the address's).
+    Hello(Box<(rustls::server::Acceptor, crate::net::tls::TlsConfig)>),
+    /// The session, from the first byte when the configuration is the
+    /// address's whatever the client says.
+    Ready(rustls::ServerConnection),
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Session::Hello(_) => f.write_str("Hello"),
+            Session::Ready(c) => c.fmt(f),
+        }
+    }
+}
+
+/// The error of reading or writing application data before the
+/// handshake chose a configuration (a caller that skipped the
+/// handshake).
+#[cfg(feature = "tls")]
+fn not_handshaken() -> io::Error {
+    io::Error::other("the TLS handshake has not finished: drive it with handshake_step first")
+}
+
 #[cfg(feature = "tls")]
 impl Drop for TlsStream {
     /// Say `close_notify` (best effort, never waiting), so the client can
     /// tell our close from a cut: a close-delimited body is complete.
     fn drop(&mut self) {
-        if !self.notified && !self.session.is_handshaking() {
-            self.session.send_close_notify();
-            let _ = self.flush_tls(true);
+        if let Session::Ready(conn) = &mut self.session {
+            if !self.notified && !conn.is_handshaking() {
+                conn.send_close_notify();
+                let _ = self.flush_tls(true);
+            }
         }
     }
 }
@@ -143,11 +178,14 @@ impl TlsStream {
     /// socket takes nothing more (`WouldBlock`, or a timeout on a blocking
     /// socket).
     fn flush_tls(&mut self, dont_wait: bool) -> io::Result<()> {
-        while self.session.wants_write() {
+        let Session::Ready(conn) = &mut self.session else {
+            return Ok(());
+        };
+        while conn.wants_write() {
             let r = if dont_wait {
-                self.session.write_tls(&mut DontWait(&self.tcp))
+                conn.write_tls(&mut DontWait(&self.tcp))
             } else {
-                self.session.write_tls(&mut &self.tcp)
+                conn.write_tls(&mut &self.tcp)
             };
             match r {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -162,18 +200,21 @@ impl TlsStream {
     /// Read TLS records from the socket once and decrypt them. `Ok(false)`
     /// at the end of the stream.
     fn read_records(&mut self, dont_wait: bool) -> io::Result<bool> {
+        let Session::Ready(conn) = &mut self.session else {
+            return Err(not_handshaken());
+        };
         let n = loop {
             let r = if dont_wait {
-                self.session.read_tls(&mut DontWait(&self.tcp))
+                conn.read_tls(&mut DontWait(&self.tcp))
             } else {
-                self.session.read_tls(&mut &self.tcp)
+                conn.read_tls(&mut &self.tcp)
             };
             match r {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other?,
             }
         };
-        match self.session.process_new_packets() {
+        match conn.process_new_packets() {
             Ok(state) => {
                 self.plaintext = state.plaintext_bytes_to_read() > 0;
             }
@@ -189,9 +230,12 @@ impl TlsStream {
     /// Decrypted bytes, reading records as needed.
     fn read_data(&mut self, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
         loop {
-            match self.session.reader().read(buf) {
+            let Session::Ready(conn) = &mut self.session else {
+                return Err(not_handshaken());
+            };
+            match conn.reader().read(buf) {
                 Ok(n) => {
-                    if let Ok(state) = self.session.process_new_packets() {
+                    if let Ok(state) = conn.process_new_packets() {
                         self.plaintext = state.plaintext_bytes_to_read() > 0;
                     }
                     return Ok(n);
@@ -206,7 +250,7 @@ impl TlsStream {
             // A handshake or key update may want an answer first. On a
             // non-blocking socket a full send buffer does not stop the
             // read: the caller sees `wants_write` and flushes later.
-            if self.session.wants_write() {
+            if conn.wants_write() {
                 match self.flush_tls(dont_wait) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock && dont_wait => {}
                     other => other?,
@@ -229,7 +273,10 @@ impl TlsStream {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             other => other?,
         }
-        let n = self.session.writer().write(buf)?;
+        let Session::Ready(conn) = &mut self.session else {
+            return Err(not_handshaken());
+        };
+        let n = conn.writer().write(buf)?;
         match self.flush_tls(dont_wait) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
             Err(e) => return Err(e),
@@ -251,9 +298,12 @@ impl TlsStream {
     }
 
     /// A server session over `tcp` (accepted, handshake not begun).
-    pub(super) fn new(tcp: TcpStream, cfg: Arc<rustls::ServerConfig>) -> io::Result<TlsStream> {
-        let mut session = rustls::ServerConnection::new(cfg).map_err(tls_error)?;
-        session.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+    pub(super) fn new(tcp: TcpStream, cfg: &crate::net::tls::TlsConfig) -> io::Result<TlsStream> {
+        let session = if cfg.looks_at_hello() {
+            Session::Hello(Box::new((rustls::server::Acceptor::default(), cfg.clone())))
+        } else {
+            Session::Ready(start(cfg.server_config().clone())?)
+        };
         Ok(TlsStream {
             tcp,
             session,
@@ -271,11 +321,13 @@ impl TlsStream {
 
     /// What the handshake negotiated (once it is done).
     pub(super) fn info(&self) -> TlsInfo {
+        let Session::Ready(conn) = &self.session else {
+            return TlsInfo::default();
+        };
         TlsInfo {
-            sni: self.session.server_name().map(str::to_string),
-            version: version_name(self.session.protocol_version()),
-            alpn: self
-                .session
+            sni: conn.server_name().map(str::to_string),
+            version: version_name(conn.protocol_version()),
+            alpn: conn
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
         }
@@ -291,8 +343,10 @@ impl TlsStream {
                 }
                 other => other?,
             }
-            if !self.session.is_handshaking() {
-                return Ok(HandshakeStatus::Done);
+            if let Session::Ready(conn) = &self.session {
+                if !conn.is_handshaking() {
+                    return Ok(HandshakeStatus::Done);
+                }
             }
             if !self.sniffed {
                 let mut first = [0u8; 1];
@@ -312,6 +366,15 @@ impl TlsStream {
                     Err(e) => return Err(e.into()),
                 }
             }
+            if let Session::Hello(_) = self.session {
+                match self.read_hello() {
+                    Ok(()) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(HandshakeStatus::WantRead)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             match self.read_records(true) {
                 Ok(true) => {}
                 Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -328,9 +391,46 @@ impl TlsStream {
         self.plaintext
     }
 
+    /// Read the ClientHello (once: `WouldBlock` until it is whole) and
+    /// make the session with the configuration it chooses.
+    fn read_hello(&mut self) -> io::Result<()> {
+        let Session::Hello(hello) = &mut self.session else {
+            return Ok(());
+        };
+        let (acceptor, configs) = &mut **hello;
+        loop {
+            match acceptor.read_tls(&mut DontWait(&self.tcp)) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let accepted = match acceptor.accept() {
+                Ok(None) => continue,
+                Ok(Some(accepted)) => accepted,
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(&mut DontWait(&self.tcp));
+                    return Err(tls_error(e));
+                }
+            };
+            let hello = accepted.client_hello();
+            let cfg = configs.choose(hello.server_name(), hello.alpn());
+            let mut conn = match accepted.into_connection(cfg) {
+                Ok(conn) => conn,
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(&mut DontWait(&self.tcp));
+                    return Err(tls_error(e));
+                }
+            };
+            conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+            self.session = Session::Ready(conn);
+            return Ok(());
+        }
+    }
+
     /// TLS bytes wait to be sent.
     pub(super) fn wants_write(&self) -> bool {
-        self.session.wants_write()
+        matches!(&self.session, Session::Ready(conn) if conn.wants_write())
     }
 
     /// Read what has already arrived without waiting.
@@ -386,12 +486,20 @@ impl TlsStream {
     /// Say `close_notify` before a half-close (not to a client that spoke
     /// plain HTTP).
     pub(super) fn close_notify(&mut self, nonblocking: bool) {
-        if !self.cleartext {
-            self.session.send_close_notify();
+        if let (false, Session::Ready(conn)) = (self.cleartext, &mut self.session) {
+            conn.send_close_notify();
             self.notified = true;
             let _ = self.flush_tls(nonblocking);
         }
     }
+}
+
+/// A session with `cfg`, its send buffer bounded.
+#[cfg(feature = "tls")]
+fn start(cfg: Arc<rustls::ServerConfig>) -> io::Result<rustls::ServerConnection> {
+    let mut conn = rustls::ServerConnection::new(cfg).map_err(tls_error)?;
+    conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+    Ok(conn)
 }
 
 /// The name of a negotiated protocol version (`TLSv1.3`).

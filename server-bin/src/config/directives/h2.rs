@@ -6,12 +6,12 @@
 //! - `Protocols h2 h2c http/1.1` (server, `<VirtualHost>`): `h2` is
 //!   HTTP/2 over TLS by ALPN, `h2c` HTTP/2 in clear (prior knowledge and
 //!   `Upgrade: h2c`), `http/1.1` HTTP/1.x. Apache's default is
-//!   `Protocols http/1.1`, and so is ours. Which address offers what is
-//!   decided from its default host (`crate::http2`).
-//! - `ProtocolsHonorOrder on|off`: on (the default), the server's order
-//!   wins. rustls always picks in the server's order, so `off` is
-//!   accepted with a warning (with `Protocols h2 http/1.1` the choice is
-//!   the same either way: browsers offer `h2` first).
+//!   `Protocols http/1.1`, and so is ours. An address offers what its
+//!   default host says, and on TLS what the host a client's SNI names
+//!   says (`crate::http2`, `crate::tls`).
+//! - `ProtocolsHonorOrder on|off` (server, `<VirtualHost>`): on (the
+//!   default), the server's order wins in ALPN; off, the client's (the
+//!   first protocol it lists that the host speaks).
 //! - `H2Direct on|off`: prior knowledge; on by default for `h2c`, off for
 //!   TLS (where `on` lets a client that skipped ALPN start with the
 //!   preface, as mod_http2).
@@ -85,14 +85,6 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
         "protocolshonororder" => apply(l, |p, d| {
             p.honor_order = Some(on_off(d.name, one_arg(d.name, d.args)?)?);
             Ok(())
-        })
-        .map(|()| {
-            if l.host(d.scope.host).protocols.honor_order == Some(false) {
-                l.warn(
-                    d.origin,
-                    format!("{} off: mpmd (rustls) chooses by ALPN in the order of Protocols; a client's own order is not followed", d.name),
-                );
-            }
         }),
         "h2direct" => apply(l, |p, d| {
             p.h2_direct = Some(on_off(d.name, one_arg(d.name, d.args)?)?);

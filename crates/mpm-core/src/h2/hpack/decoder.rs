@@ -72,11 +72,13 @@ impl Decoder {
         self.table.size()
     }
 
-    /// Free the scratch buffers literals are decoded into (an idle
-    /// connection keeps only its table).
+    /// Free the scratch buffers literals are decoded into, and the room
+    /// the table keeps beyond its entries (an idle connection keeps only
+    /// its table's entries).
     pub fn release_scratch(&mut self) {
         self.name = Vec::new();
         self.value = Vec::new();
+        self.table.shrink();
     }
 
     /// Our `SETTINGS_HEADER_TABLE_SIZE` changed (and was acknowledged):

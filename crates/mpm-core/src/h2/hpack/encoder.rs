@@ -85,6 +85,12 @@ impl Encoder {
         self.table.set_max(size);
     }
 
+    /// Give back the room the table keeps beyond its entries (an idle
+    /// connection's encoder costs its entries only).
+    pub fn release_spare(&mut self) {
+        self.table.shrink();
+    }
+
     /// Start a header block: writes the size updates owed (§4.2).
     pub fn begin_block(&mut self, out: &mut Vec<u8>) {
         if let Some((low, last)) = self.pending.take() {

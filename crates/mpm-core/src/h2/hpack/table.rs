@@ -149,6 +149,12 @@ impl DynamicTable {
         self.entries.get(i)
     }
 
+    /// Give back the room the entry list keeps beyond its entries (an
+    /// idle connection's table costs its entries only).
+    pub fn shrink(&mut self) {
+        self.entries.shrink_to_fit();
+    }
+
     /// Change the maximum size, evicting what no longer fits (§4.3).
     pub fn set_max(&mut self, max: usize) {
         self.max = max;

@@ -339,10 +339,12 @@ impl Session {
     }
 
     /// Free the buffers an idle connection does not need (the output
-    /// batch, a frame's partial bytes, the HPACK decoder's scratch):
-    /// call it when [`Session::is_idle`] and nothing waits to be written,
-    /// so that an idle HTTP/2 connection holds its HPACK tables and
-    /// little else. A no-op otherwise.
+    /// batch, a frame's partial bytes, the HPACK decoder's scratch, the
+    /// room the stream table, the queues and the HPACK tables' entry
+    /// lists keep from busier moments): call it when
+    /// [`Session::is_idle`] and nothing waits to be written, so that an
+    /// idle HTTP/2 connection holds its HPACK tables' entries and little
+    /// else (`benches/h2/idle_heap.rs` counts it). A no-op otherwise.
     pub fn release_buffers(&mut self) {
         if !self.is_idle() || self.wants_write() {
             return;
@@ -353,6 +355,11 @@ impl Session {
         self.heads = Vec::new();
         self.partial = Vec::new();
         self.decoder.release_scratch();
+        self.encoder.release_spare();
+        self.streams.shrink_to_fit();
+        self.sendable.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.closed.shrink_to_fit();
     }
 
     /// Streams open (counted against `H2MaxSessionStreams`).
@@ -361,9 +368,14 @@ impl Session {
     }
 
     /// The memory this session holds in buffers, in bytes (an event
-    /// loop's budget counts it).
+    /// loop's budget counts it): the byte buffers, and the room of the
+    /// stream table and the send queue (which a busy moment grows and
+    /// [`Session::release_buffers`] gives back).
     pub fn buffered(&self) -> usize {
-        self.partial.capacity()
+        use std::mem::size_of;
+        self.streams.capacity() * size_of::<(u32, Stream)>()
+            + self.sendable.capacity() * size_of::<u32>()
+            + self.partial.capacity()
             + self.out.capacity()
             + self.ctrl.capacity()
             + self.heads.capacity()

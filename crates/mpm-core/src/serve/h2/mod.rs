@@ -8,19 +8,25 @@
 //! (`mpmd` fills it from `Protocols`, `H2Direct` and `H2Upgrade`):
 //!
 //! - **TLS, ALPN `h2`.** The TLS configuration lists `h2` among its ALPN
-//!   protocols ([`crate::net::tls::TlsPolicy::alpn`]); when the client
-//!   picks it, the connection speaks HTTP/2 from its first byte.
+//!   protocols ([`crate::net::tls::TlsPolicy::alpn`], or a host's own
+//!   list for clients whose SNI names it: [`crate::TlsConfig`]); when the
+//!   client picks it, the connection speaks HTTP/2 from its first byte.
 //! - **Prior knowledge** (`H2Direct`, RFC 9113 §3.3): the first bytes of
 //!   a connection are looked at before they are read as HTTP/1.1: the
 //!   client connection preface (`PRI * HTTP/2.0…`) makes it HTTP/2, with
-//!   the bytes read so far handed to the session. Any other first byte
-//!   is HTTP/1.1, as before (the look costs nothing more: the bytes stay
-//!   in the HTTP/1.1 session's buffer).
+//!   the bytes read so far handed to the session. A request line is
+//!   HTTP/1.1, as before, decided at its version (the look costs nothing
+//!   more: the bytes stay in the HTTP/1.1 session's buffer); a first line
+//!   no HTTP/1.x client sends (a version that is not `HTTP/…`, or the
+//!   preface's `PRI * HTTP/2.0` followed by anything else) is an invalid
+//!   preface: the session answers GOAWAY(PROTOCOL_ERROR) and closes
+//!   ([`preface_in`]).
 //! - **`Upgrade: h2c`** (`H2Upgrade`, RFC 7540 §3.2): an HTTP/1.1
 //!   request without a body that asks for `h2c` with `HTTP2-Settings` is
 //!   answered `101 Switching Protocols`, and becomes stream 1 of the
-//!   session; a request with a body is served in HTTP/1.1 (as mod_http2
-//!   does for bodies it cannot buffer). Never on TLS.
+//!   session; a request with a body (`Content-Length` other than 0, or
+//!   chunked) is served in HTTP/1.1, as mod_http2 2.x declines it. Never
+//!   on TLS.
 //!
 //! # How streams are served (this module's driver)
 //!
@@ -83,10 +89,12 @@
 
 mod conn;
 mod exchange;
+mod mux;
 mod sniff;
 
 pub use conn::serve_h2;
 pub(super) use conn::serve_lent;
+pub use mux::{H2Owner, StreamJob, Wake};
 pub use sniff::{asks_h2c, preface_in, Upgrade};
 
 use crate::config::ProtocolConfig;

@@ -28,9 +28,13 @@ pub struct Upgrade {
 }
 
 /// Whether `head` asks for `h2c` as RFC 7540 §3.2 says: `Upgrade: h2c`,
-/// one `HTTP2-Settings`, both named in `Connection`, and no body (a
-/// request with a body is served in HTTP/1.1, as mod_http2 does for
-/// bodies it would have to buffer). Its settings value when it does.
+/// one `HTTP2-Settings`, both named in `Connection`, and no body. A
+/// request with a body (a `Content-Length` other than 0, or chunked) is
+/// served in HTTP/1.1, its body read as HTTP/1.1's: mod_http2 2.x
+/// declines such an upgrade too (`h2_switch.c`: switching "only for
+/// requests that have no body"), where buffering the body would cost
+/// memory bounded by nothing the client is told. Its settings value
+/// when it asks.
 pub fn asks_h2c(head: &RequestHead) -> Option<Vec<u8>> {
     if head.version != Version::HTTP_11 || head.framing.has_body() || head.expect_continue {
         return None;
@@ -59,20 +63,76 @@ pub fn asks_h2c(head: &RequestHead) -> Option<Vec<u8>> {
     }
 }
 
-/// Whether a connection's first bytes, `kept` then `more`, are the
-/// HTTP/2 client preface: `Some(true)` when it is all there,
-/// `Some(false)` when they are a part of it so far (wait for more),
-/// `None` when they are something else (HTTP/1.1).
+/// The bytes of a first line [`preface_in`] looks at before leaving the
+/// connection to HTTP/1.1 undecided (its head limits apply then).
+const FIRST_LINE_LOOK: usize = 1024;
+
+/// Whether a connection's first bytes, `kept` then `more`, on an address
+/// that takes HTTP/2 by prior knowledge (`H2Direct`), are HTTP/2:
+///
+/// - `Some(true)`: HTTP/2 from here. Either the whole client preface, or
+///   a first line that no HTTP/1.x client sends: a request line whose
+///   version is not `HTTP/…` (`INVALID CONNECTION PREFACE`), or the
+///   preface's own first line `PRI * HTTP/2.0` followed by something
+///   else. The session then treats the bytes as an invalid preface
+///   (RFC 9113 §3.4): GOAWAY(PROTOCOL_ERROR) and close, never an
+///   HTTP/1.1 answer to a client that does not speak HTTP/1.1.
+/// - `Some(false)`: a part of the preface, or of a first line not yet
+///   decided: wait for more.
+/// - `None`: HTTP/1.x (or something its parser answers, as before: a
+///   line that is not a request line, an `HTTP/0.9` one, a version the
+///   server does not support). A request line is decided at its third
+///   word, so an HTTP/1.1 request is not held back; at most
+///   `FIRST_LINE_LOOK` bytes are looked at.
 pub fn preface_in(kept: &[u8], more: &[u8]) -> Option<bool> {
-    let seen = kept.iter().chain(more).take(PREFACE.len());
-    let mut n = 0;
-    for (a, b) in seen.zip(PREFACE) {
-        if a != b {
-            return None;
-        }
-        n += 1;
+    let seen = || kept.iter().chain(more).copied();
+    let matched = seen()
+        .zip(PREFACE.iter().copied())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if matched == PREFACE.len() {
+        Some(true)
+    } else if matched == kept.len() + more.len() {
+        Some(false)
+    } else if matched >= PRI_LINE {
+        Some(true)
+    } else {
+        not_http1(seen().take(FIRST_LINE_LOOK))
     }
-    Some(n == PREFACE.len())
+}
+
+/// `PRI * HTTP/2.0`: the preface's first line, which no HTTP/1.x client
+/// sends (RFC 9113 §3.4 chose it so).
+const PRI_LINE: usize = 14;
+
+/// The first line's verdict for [`preface_in`]: `Some(true)` when its
+/// third word (the version) does not begin `HTTP/` (any case), `None`
+/// when it does, or when the line is no request line at all (a byte that
+/// is not visible ASCII in the method or target, a line end before the
+/// version: HTTP/1.1's parser answers it as before), `Some(false)` when
+/// the bytes end undecided.
+fn not_http1(bytes: impl Iterator<Item = u8>) -> Option<bool> {
+    const HTTP: &[u8] = b"HTTP/";
+    let mut word = 0;
+    let mut v = 0;
+    let mut looked = 0;
+    for b in bytes {
+        looked += 1;
+        match word {
+            0 | 1 if b == b' ' => word += 1,
+            0 | 1 if !b.is_ascii_graphic() => return None,
+            0 | 1 => {}
+            _ if v == 0 && matches!(b, b' ' | b'\r' | b'\n') => return None,
+            _ if b.to_ascii_uppercase() != HTTP[v] => return Some(true),
+            _ => {
+                v += 1;
+                if v == HTTP.len() {
+                    return None;
+                }
+            }
+        }
+    }
+    (looked < FIRST_LINE_LOOK).then_some(false)
 }
 
 impl Serving<'_, '_> {
@@ -128,5 +188,61 @@ impl Serving<'_, '_> {
             clock,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_preface_is_http2_and_a_part_of_it_waits() {
+        assert_eq!(preface_in(&PREFACE[..10], &PREFACE[10..]), Some(true));
+        assert_eq!(preface_in(b"PRI * HT", b""), Some(false));
+        assert_eq!(preface_in(b"", b""), Some(false));
+    }
+
+    #[test]
+    fn an_http1_request_line_is_http1_at_its_version() {
+        assert_eq!(preface_in(b"GET / HTTP/1.1\r\n", b""), None);
+        assert_eq!(preface_in(b"GET /", b" HTTP/"), None);
+        assert_eq!(preface_in(b"PRI * HTTP/1.1\r\n\r\n", b""), None);
+        // A version HTTP/1.1's parser refuses (505) is still its answer.
+        assert_eq!(preface_in(b"GET / HTTP/3.0\r\n\r\n", b""), None);
+        assert_eq!(preface_in(b"get / http/1.1\r\n", b""), None);
+        // Not yet decided: the version is not there.
+        assert_eq!(preface_in(b"GET /index.html", b""), Some(false));
+        assert_eq!(preface_in(b"GET / HT", b""), Some(false));
+    }
+
+    #[test]
+    fn what_is_no_request_line_is_left_to_http1() {
+        // HTTP/0.9, a lone word, a TLS hello on a cleartext port.
+        assert_eq!(preface_in(b"GET /\r\n", b""), None);
+        assert_eq!(preface_in(b"HELLO\r\n", b""), None);
+        assert_eq!(preface_in(&[0x16, 0x03, 0x01, 0x02, 0x00], b""), None);
+        assert_eq!(preface_in(b"GET / \r\n", b""), None);
+        // A first line longer than the look is HTTP/1.1's to judge.
+        let long = [b"GET /".as_slice(), &[b'a'; FIRST_LINE_LOOK]].concat();
+        assert_eq!(preface_in(&long, b""), None);
+    }
+
+    #[test]
+    fn a_first_line_no_http1_client_sends_is_an_invalid_preface() {
+        // h2spec's case 3.5/2.
+        assert_eq!(
+            preface_in(b"INVALID CONNECTION PREFACE\r\n\r\n", b""),
+            Some(true)
+        );
+        assert_eq!(preface_in(b"INVALID CONNECTION P", b""), Some(true));
+        // The preface's first line, then something else.
+        assert_eq!(
+            preface_in(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", b""),
+            Some(true)
+        );
+        assert_eq!(
+            preface_in(b"PRI * HTTP/2.0\r\nHost: a\r\n", b""),
+            Some(true)
+        );
     }
 }
