@@ -87,6 +87,7 @@ use mpm_core::process::child::{run_in_process, run_with_workers, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::MasterParams;
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
+use mpm_core::serve::h2::{StreamJob, StreamPool};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
@@ -159,35 +160,71 @@ impl Mpm for Worker {
 /// pipe.
 const GATE_POLL: Duration = Duration::from_millis(100);
 
-/// The queue between the listener and the workers.
+/// The queue between the listener and the workers, and between the
+/// workers that own HTTP/2 connections and the ones that serve their
+/// streams.
 #[derive(Default)]
 struct State {
     /// Accepted connections not yet taken by a worker.
     queue: VecDeque<Connection>,
-    /// Workers waiting for a connection.
+    /// HTTP/2 streams handed over by the workers that own their
+    /// connections, not yet taken by a worker, in arrival order.
+    streams: VecDeque<StreamJob>,
+    /// Workers waiting for work.
     idle: usize,
-    /// The listener stopped: workers exit once the queue is empty.
+    /// Workers that own an HTTP/2 connection and hand its streams over
+    /// ([`StreamPool::attach`]): fewer than the child's threads, so one
+    /// always serves streams.
+    owners: usize,
+    /// The listener stopped: workers exit once nothing is queued and no
+    /// owner is left (whose streams would need them).
     done: bool,
+}
+
+/// What a worker takes from the queue.
+enum Job {
+    /// A connection, served to its end.
+    Connection(Connection),
+    /// One HTTP/2 stream of a connection another worker owns.
+    Stream(StreamJob),
 }
 
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
-    /// Signalled for each queued connection, and (to all) when done.
+    /// Signalled for each queued job, and (to all) when done.
     work: Condvar,
     /// Signalled when a worker starts waiting.
     freed: Condvar,
+    /// The child's worker threads.
+    threads: usize,
+    /// Most streams of one connection queued or served at once
+    /// ([`StreamPool::attach`]).
+    share: usize,
 }
 
 impl Shared {
-    /// The next connection for a worker; `None` when the child leaves.
-    fn take(&self) -> Option<Connection> {
+    /// The queue of a child of `threads` workers.
+    fn new(threads: usize) -> Shared {
+        Shared {
+            threads,
+            share: stream_share(threads),
+            ..Shared::default()
+        }
+    }
+
+    /// The next job for a worker, a queued connection before a stream
+    /// (the gate promised it a worker); `None` when the child leaves.
+    fn take(&self) -> Option<Job> {
         let mut st = self.state.lock();
         loop {
             if let Some(c) = st.queue.pop_front() {
-                return Some(c);
+                return Some(Job::Connection(c));
             }
-            if st.done {
+            if let Some(s) = st.streams.pop_front() {
+                return Some(Job::Stream(s));
+            }
+            if st.done && st.owners == 0 {
                 return None;
             }
             st.idle += 1;
@@ -199,7 +236,7 @@ impl Shared {
 
     /// Whether a worker waits with nothing queued for it.
     fn has_idle(st: &State) -> bool {
-        st.idle > st.queue.len()
+        st.idle > st.queue.len() + st.streams.len()
     }
 
     fn push(&self, conn: Connection) {
@@ -213,6 +250,40 @@ impl Shared {
     }
 }
 
+/// The streams one HTTP/2 connection may hand to the other workers of a
+/// child of `threads`: all but its own thread and one kept for another
+/// connection. A child of fewer than three has none to spare: the
+/// connection's thread serves its streams itself, one at a time.
+fn stream_share(threads: usize) -> usize {
+    threads.saturating_sub(2)
+}
+
+impl StreamPool for Shared {
+    fn attach(&self) -> usize {
+        let mut st = self.state.lock();
+        // The last thread that owns no HTTP/2 connection stays so: the
+        // streams handed over always have a thread to come to.
+        if self.share == 0 || st.done || st.owners + 1 >= self.threads {
+            return 0;
+        }
+        st.owners += 1;
+        self.share
+    }
+
+    fn detach(&self) {
+        let mut st = self.state.lock();
+        st.owners -= 1;
+        if st.done && st.owners == 0 {
+            self.work.notify_all();
+        }
+    }
+
+    fn submit(&self, job: StreamJob) {
+        self.state.lock().streams.push_back(job);
+        self.work.notify_one();
+    }
+}
+
 /// A child: start the workers, run the listener, wait for the workers.
 /// `abort`, when given, closes every connection at its next wait (a hard
 /// stop in one process; a forked child is killed instead).
@@ -222,7 +293,7 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
         .map_err(|e| Error::io("waiting for connections", e))?;
     let (idle_read, idle_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("making the idle-close pipe", e.into()))?;
-    let shared = Shared::default();
+    let shared = Shared::new(cx.threads);
     let stopping = AtomicBool::new(false);
     let leaving = || stopping.load(Ordering::Acquire) || process.is_quiescing();
     let body = |_: usize, slot: &WorkerSlot| {
@@ -235,6 +306,7 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
             abort,
             leaving: Some(&leaving),
             mode: Mode::Blocking,
+            streams: Some(&shared),
         };
         work(&shared, slot, &serve_ctx);
     };
@@ -258,12 +330,18 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
     Ok(())
 }
 
-/// A worker thread: serve connections from the queue until the child
-/// leaves.
+/// A worker thread: serve connections and streams from the queue until
+/// the child leaves.
 fn work(shared: &Shared, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
     slot.set_state(WorkerState::Ready);
-    while let Some(conn) = shared.take() {
-        if catch_unwind(AssertUnwindSafe(|| serve_connection(conn, ctx))).is_err() {
+    while let Some(job) = shared.take() {
+        let served = match job {
+            Job::Connection(conn) => {
+                catch_unwind(AssertUnwindSafe(|| serve_connection(conn, ctx))).map(drop)
+            }
+            Job::Stream(stream) => catch_unwind(AssertUnwindSafe(|| stream(ctx))),
+        };
+        if served.is_err() {
             log::error!("a connection ended with a panic in the serving code; the worker goes on");
         }
         slot.set_state(WorkerState::Ready);
@@ -374,5 +452,130 @@ mod tests {
             );
         });
         assert_eq!(shared.state.lock().idle, 0);
+    }
+
+    /// A context to run stream jobs with in these tests.
+    fn run_job(job: Job, protocol: &mpm_core::ProtocolConfig) {
+        struct Nothing;
+        impl mpm_core::Handler for Nothing {
+            fn handle(
+                &self,
+                _: mpm_core::Request<'_>,
+                _: &mpm_core::ConnInfo,
+            ) -> mpm_core::Response {
+                mpm_core::Response::new(mpm_core::Body::Empty)
+            }
+        }
+        let ctx = ServeContext {
+            handler: &Nothing,
+            protocol,
+            worker_slot: None,
+            counters: None,
+            idle_close: None,
+            abort: None,
+            leaving: None,
+            mode: Mode::Blocking,
+            streams: None,
+        };
+        match job {
+            Job::Stream(run) => run(&ctx),
+            Job::Connection(_) => panic!("a connection came out of a queue of streams"),
+        }
+    }
+
+    /// A stream job that records `n` in `log` when it runs.
+    fn recording(log: &std::sync::Arc<Mutex<Vec<u32>>>, n: u32) -> StreamJob {
+        let log = log.clone();
+        Box::new(move |_| log.lock().push(n))
+    }
+
+    #[test]
+    fn queued_streams_keep_the_gate_shut_until_a_worker_is_free_for_a_connection() {
+        let shared = Shared::new(4);
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        shared.state.lock().idle = 2;
+        shared.submit(recording(&log, 1));
+        assert!(
+            Shared::has_idle(&shared.state.lock()),
+            "one of two waiting workers is left for a connection"
+        );
+        shared.submit(recording(&log, 2));
+        assert!(
+            !Shared::has_idle(&shared.state.lock()),
+            "the gate opened with both waiting workers promised to streams"
+        );
+    }
+
+    #[test]
+    fn streams_are_served_in_the_order_they_came_after_queued_connections() {
+        let shared = Shared::new(4);
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let protocol = mpm_core::ProtocolConfig::default();
+        for n in 1..=3 {
+            shared.submit(recording(&log, n));
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+        let (sock, _) = listener.accept().expect("accept");
+        shared.push(Connection::plain(sock, 0, "127.0.0.1:0".into()).expect("a connection"));
+        assert!(
+            matches!(shared.take(), Some(Job::Connection(_))),
+            "a stream went before the connection the gate promised a worker"
+        );
+        drop(client);
+        for _ in 0..3 {
+            run_job(shared.take().expect("a queued stream"), &protocol);
+        }
+        assert_eq!(*log.lock(), vec![1, 2, 3], "streams served out of order");
+    }
+
+    #[test]
+    fn one_connection_takes_at_most_all_threads_but_its_own_and_one() {
+        assert_eq!(stream_share(1), 0, "a lone thread serves its own streams");
+        assert_eq!(stream_share(2), 0, "two threads: nothing to spare");
+        assert_eq!(stream_share(3), 1);
+        assert_eq!(stream_share(16), 14);
+        // Of four threads, three may own HTTP/2 connections: the fourth
+        // serves their streams.
+        let shared = Shared::new(4);
+        let shares: Vec<usize> = (0..4).map(|_| shared.attach()).collect();
+        assert_eq!(shares, vec![2, 2, 2, 0], "shares of four would-be owners");
+        shared.detach();
+        assert_eq!(shared.attach(), 2, "a thread freed by an owner that left");
+    }
+
+    #[test]
+    fn a_leaving_child_serves_queued_streams_and_waits_for_their_owners() {
+        let shared = Shared::new(4);
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let protocol = mpm_core::ProtocolConfig::default();
+        assert_eq!(shared.attach(), 2);
+        shared.submit(recording(&log, 1));
+        shared.finish();
+        assert!(shared.attach() == 0, "an owner attached to a leaving child");
+        std::thread::scope(|s| {
+            let worker = s.spawn(|| {
+                while let Some(job) = shared.take() {
+                    run_job(job, &protocol);
+                }
+            });
+            // The queued stream is served; the worker then waits for the
+            // owner's next stream rather than leave.
+            let mut st = shared.state.lock();
+            while st.idle == 0 {
+                shared.freed.wait_for(&mut st, Duration::from_secs(5));
+            }
+            assert_eq!(*log.lock(), vec![1], "the queued stream was not served");
+            st.streams.push_back(recording(&log, 2));
+            shared.work.notify_one();
+            drop(st);
+            shared.detach();
+            worker.join().unwrap();
+        });
+        assert_eq!(
+            *log.lock(),
+            vec![1, 2],
+            "a stream handed over by an owner of a leaving child was lost"
+        );
     }
 }

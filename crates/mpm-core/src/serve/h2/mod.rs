@@ -83,10 +83,12 @@
 
 mod conn;
 mod exchange;
+mod pool;
 mod sniff;
 
 pub use conn::serve_h2;
 pub(super) use conn::serve_lent;
+pub use pool::{Attached, StreamJob, StreamPool};
 pub use sniff::{asks_h2c, preface_in, Upgrade};
 
 use crate::config::ProtocolConfig;
