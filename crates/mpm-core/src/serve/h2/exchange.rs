@@ -19,16 +19,16 @@ use crate::h2::ErrorCode;
 use crate::handler::{Body, RequestBody, Response};
 use crate::net::connection::{ConnInfo, IP_TEXT_LEN};
 use crate::process::scoreboard::WorkerState;
-use crate::serve::context::status_page;
+use crate::serve::context::{status_page, ServeContext};
 use crate::serve::exchange::{request_builder, Logged};
 use crate::serve::stream::run_writer;
 
 /// The most bytes of a file or a reader framed at once.
-const PIECE: usize = 16 * 1024;
+pub(super) const PIECE: usize = 16 * 1024;
 
 /// Why a request body could not be read to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFailure {
+pub(super) enum BodyFailure {
     /// Past `LimitRequestBody`: 413.
     TooLarge,
     /// Not all of it came within `RequestReadTimeout`: 408.
@@ -152,10 +152,7 @@ impl H2Conn<'_, '_> {
     }
 
     fn begin_request(&self, line: &str, host: &str) {
-        if let Some(slot) = self.ctx.worker_slot {
-            let mut ip = [0; IP_TEXT_LEN];
-            slot.begin_request(self.io.info().peer_ip_text(&mut ip), host, line);
-        }
+        begin_request(self.ctx, self.io.info(), line, host);
     }
 
     /// Answer a request the session's limits refused (414, 431).
@@ -182,12 +179,7 @@ impl H2Conn<'_, '_> {
     /// Run the handler on a stream's request and send its response.
     fn answer(&mut self, stream: u32, mut head: RequestHead, started: SystemTime, clock: Instant) {
         let info: ConnInfo = self.io.info().clone();
-        let host = head
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let host = host_of(&head);
         self.begin_request(&head.request_line, &host);
         let handler = self.ctx.handler;
         let is_head = head.method == http::Method::HEAD;
@@ -210,41 +202,18 @@ impl H2Conn<'_, '_> {
         };
         let failure = body.failure;
         self.set_state(WorkerState::Write);
-        let resp = match (outcome, failure) {
-            (_, Some(BodyFailure::Gone)) => {
-                self.log(Logged {
-                    line: &head.request_line,
-                    head: Some(&head),
-                    headers: &head.headers,
-                    notes: &http::Extensions::new(),
-                    status: StatusCode::BAD_REQUEST,
-                    body_bytes: 0,
-                    started,
-                    clock,
-                });
-                return;
-            }
-            (_, Some(BodyFailure::TooLarge)) => status_page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is larger than the server accepts",
-            ),
-            (_, Some(BodyFailure::TimedOut)) => status_page(
-                StatusCode::REQUEST_TIMEOUT,
-                "the server timed out waiting for the request body",
-            ),
-            (Ok(resp), None) => resp,
-            (Err(panic), None) => {
-                log::error!(
-                    "handler panicked on \"{}\" from {}: {}; answered 500",
-                    head.request_line,
-                    info.peer,
-                    crate::error::panic_message(&*panic)
-                );
-                status_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the server encountered an internal error",
-                )
-            }
+        let Some(resp) = outcome_response(outcome, failure, &head.request_line, &info) else {
+            self.log(Logged {
+                line: &head.request_line,
+                head: Some(&head),
+                headers: &head.headers,
+                notes: &http::Extensions::new(),
+                status: StatusCode::BAD_REQUEST,
+                body_bytes: 0,
+                started,
+                clock,
+            });
+            return;
         };
         let mut resp = resp;
         // What the handler noted for the log (`%u`), as the HTTP/1.1
@@ -269,39 +238,7 @@ impl H2Conn<'_, '_> {
     /// known `content-length`), then its body as the windows open. The
     /// body bytes sent.
     fn respond(&mut self, stream: u32, resp: Response, is_head: bool) -> u64 {
-        let (parts, body) = resp.into_parts();
-        let (mut status, mut headers) = (parts.status, parts.headers);
-        let mut body = body;
-        if let Body::Tunnel(_) = body {
-            // HTTP/2 has no 101: the handler's tunnel is dropped (closed).
-            (status, headers, body) = {
-                let page = status_page(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "this request cannot switch protocols over HTTP/2",
-                );
-                let (p, b) = page.into_parts();
-                (p.status, p.headers, b)
-            };
-        }
-        let no_body = status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        let len = body.len();
-        if let (Some(n), false) = (len, no_body) {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
-        }
-        if !headers.contains_key(DATE) {
-            if let Ok(v) = HeaderValue::from_bytes(&engine::date::now()) {
-                headers.insert(DATE, v);
-            }
-        }
-        let server = &self.ctx.protocol.server_header;
-        if !server.is_empty() && !headers.contains_key(SERVER) {
-            if let Ok(v) = HeaderValue::from_str(server) {
-                headers.insert(SERVER, v);
-            }
-        }
-        let end = is_head || no_body || len == Some(0);
+        let (status, headers, body, end) = prepare_response(resp, is_head, self.ctx);
         if self
             .session
             .send_response(stream, status, &headers, end)
@@ -433,4 +370,102 @@ impl H2Conn<'_, '_> {
         self.stats.requests += 1;
         self.stats.body_bytes += body_bytes;
     }
+}
+
+/// The response a stream's handler gave, or the error page its request
+/// body's failure calls for; `None` when the stream is gone (nothing to
+/// answer). A handler's panic is logged and answered 500.
+pub(super) fn outcome_response(
+    outcome: std::thread::Result<Response>,
+    failure: Option<BodyFailure>,
+    request_line: &str,
+    info: &ConnInfo,
+) -> Option<Response> {
+    Some(match (outcome, failure) {
+        (_, Some(BodyFailure::Gone)) => return None,
+        (_, Some(BodyFailure::TooLarge)) => status_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than the server accepts",
+        ),
+        (_, Some(BodyFailure::TimedOut)) => status_page(
+            StatusCode::REQUEST_TIMEOUT,
+            "the server timed out waiting for the request body",
+        ),
+        (Ok(resp), None) => resp,
+        (Err(panic), None) => {
+            log::error!(
+                "handler panicked on \"{}\" from {}: {}; answered 500",
+                request_line,
+                info.peer,
+                crate::error::panic_message(&*panic)
+            );
+            status_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server encountered an internal error",
+            )
+        }
+    })
+}
+
+/// A response made ready for HTTP/2: a tunnel becomes 501 (HTTP/2 has no
+/// 101), a known length becomes `content-length`, `date` and `server`
+/// are added. The status, head fields, body, and whether the head ends
+/// the stream (HEAD, 1xx/204/304, an empty body).
+pub(super) fn prepare_response(
+    resp: Response,
+    is_head: bool,
+    ctx: &ServeContext<'_>,
+) -> (StatusCode, HeaderMap, Body, bool) {
+    let (parts, body) = resp.into_parts();
+    let (mut status, mut headers) = (parts.status, parts.headers);
+    let mut body = body;
+    if let Body::Tunnel(_) = body {
+        // HTTP/2 has no 101: the handler's tunnel is dropped (closed).
+        (status, headers, body) = {
+            let page = status_page(
+                StatusCode::NOT_IMPLEMENTED,
+                "this request cannot switch protocols over HTTP/2",
+            );
+            let (p, b) = page.into_parts();
+            (p.status, p.headers, b)
+        };
+    }
+    let no_body = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let len = body.len();
+    if let (Some(n), false) = (len, no_body) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    if !headers.contains_key(DATE) {
+        if let Ok(v) = HeaderValue::from_bytes(&engine::date::now()) {
+            headers.insert(DATE, v);
+        }
+    }
+    let server = &ctx.protocol.server_header;
+    if !server.is_empty() && !headers.contains_key(SERVER) {
+        if let Ok(v) = HeaderValue::from_str(server) {
+            headers.insert(SERVER, v);
+        }
+    }
+    let end = is_head || no_body || len == Some(0);
+    (status, headers, body, end)
+}
+
+/// Show a stream's request on this thread's scoreboard slot (`R`, the
+/// request line with `HTTP/2.0` in it, the client, the host).
+pub(super) fn begin_request(ctx: &ServeContext<'_>, info: &ConnInfo, line: &str, host: &str) {
+    if let Some(slot) = ctx.worker_slot {
+        let mut ip = [0; IP_TEXT_LEN];
+        slot.begin_request(info.peer_ip_text(&mut ip), host, line);
+    }
+}
+
+/// The `Host` a request names (`:authority`), for the scoreboard.
+pub(super) fn host_of(head: &RequestHead) -> String {
+    head.headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }

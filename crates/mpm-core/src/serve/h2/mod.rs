@@ -83,11 +83,13 @@
 
 mod conn;
 mod exchange;
+mod mux;
 mod pool;
 mod sniff;
 
 pub use conn::serve_h2;
 pub(super) use conn::serve_lent;
+pub use mux::{H2Owner, StreamJob, Wake};
 pub use pool::{Attached, StreamJob, StreamPool};
 pub use sniff::{asks_h2c, preface_in, Upgrade};
 

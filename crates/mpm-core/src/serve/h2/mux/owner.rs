@@ -1,0 +1,767 @@
+//! The owner of one HTTP/2 connection: its socket and session, driven
+//! without blocking by whoever polls (see the [module docs](super)).
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+
+use super::job::{Asked, StreamJob};
+use super::link::{ConnSignal, Link, Out, Tail, Wake, RESET_CODE};
+use crate::config::ProtocolConfig;
+use crate::h2::{ErrorCode, Event, Session};
+use crate::net::connection::{ConnInfo, Connection};
+use crate::serve::context::LINGER;
+use crate::serve::h2::exchange::PIECE;
+use crate::serve::h2::{session_config, Upgrade};
+
+/// Most reads one [`H2Owner::drive`] makes before it lets the poller
+/// serve others ([`H2Owner::wants_drive`] then says to come back).
+const READS_PER_TURN: usize = 16;
+
+/// How long a request whose body is incomplete waits for more of it
+/// before its handler starts anyway (as the one-at-a-time driver): a
+/// stream the client ends at once, or resets, is never answered before
+/// it does.
+const BODY_GRACE: Duration = Duration::from_millis(100);
+
+/// The body the owner sends itself, as far as it got.
+enum Sending {
+    Bytes(Bytes),
+    File {
+        file: std::fs::File,
+        offset: u64,
+        left: u64,
+    },
+}
+
+/// What the owner keeps of a stream it received.
+struct Owned {
+    link: Arc<Link>,
+    /// Not yet handed out: its body is incomplete (see [`BODY_GRACE`]).
+    held: Option<StreamJob>,
+    /// Body bytes taken from the handler that the session did not take
+    /// yet.
+    partial: Option<Bytes>,
+    /// The body's end follows `partial`.
+    end_after: bool,
+    tail: Option<Sending>,
+    /// Everything of the response is with the session.
+    complete: bool,
+    /// Parts were left in the link when the owner last looked.
+    backlog: bool,
+}
+
+/// The streams, cut when they are dropped: a handler still running on a
+/// stream of a connection that is gone sees its reads and writes fail.
+#[derive(Default)]
+struct Streams(HashMap<u32, Owned>);
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        for st in self.0.values() {
+            st.link.cut();
+        }
+    }
+}
+
+/// The bounds an owner waits under (see [`H2Owner::deadline`]).
+#[derive(Default)]
+struct Deadlines {
+    /// The graceful stop's wait for the client's answer.
+    stop: Option<Instant>,
+    /// An incomplete request body's wait before its handler starts.
+    grace: Option<Instant>,
+    /// `KeepAliveTimeout` of a connection with no stream.
+    keep_alive: Option<Instant>,
+    /// `Timeout` for bytes that wait for the socket or a window.
+    send: Option<Instant>,
+    /// `Timeout` for a client that holds streams open and sends nothing.
+    quiet: Option<Instant>,
+}
+
+/// The owner of one HTTP/2 connection (see the [module docs](super)).
+pub struct H2Owner {
+    io: Connection,
+    session: Session,
+    signal: Arc<ConnSignal>,
+    info: Arc<ConnInfo>,
+    streams: Streams,
+    jobs: Vec<StreamJob>,
+    /// Bytes to write before the session's (the `101` of an upgrade).
+    prefix: Vec<u8>,
+    /// The socket may have bytes to read / room to write (the last try
+    /// did not end in `WouldBlock`, or the poller said so since).
+    can_read: bool,
+    can_write: bool,
+    /// Reads were cut short by [`READS_PER_TURN`].
+    more: bool,
+    /// The client closed, or the socket failed.
+    closed: bool,
+    /// The socket took nothing within `Timeout`: closed without more.
+    given_up: bool,
+    /// The last time the client sent, and the last time bytes left.
+    last_read: Instant,
+    last_write: Instant,
+    /// A graceful stop began (GOAWAY in two steps) at this time.
+    stopping_since: Option<Instant>,
+    keep_alive: Duration,
+    timeout: Duration,
+    window: usize,
+    stream_mem: usize,
+}
+
+impl H2Owner {
+    /// Own `conn`, which speaks HTTP/2 from now on: `early` holds bytes
+    /// already read from it (the preface sniffed by prior knowledge, what
+    /// followed an `Upgrade: h2c` request); `upgraded` the request a
+    /// `101` switched (it is written first, and the request is stream
+    /// 1). `wake` is called, on a stream's thread, when a stream has news
+    /// for the owner: the poller then calls [`H2Owner::drive`]. The
+    /// socket is made non-blocking. `None` (with the connection, to
+    /// close) when the upgrade's `HTTP2-Settings` are invalid or the
+    /// socket cannot be made non-blocking.
+    pub fn new(
+        conn: Connection,
+        protocol: &ProtocolConfig,
+        early: &[u8],
+        upgraded: Option<Upgrade>,
+        wake: Wake,
+    ) -> Result<H2Owner, Box<Connection>> {
+        let mut conn = conn;
+        if socket2::SockRef::from(conn.tcp())
+            .set_nonblocking(true)
+            .is_err()
+        {
+            return Err(Box::new(conn));
+        }
+        conn.set_nonblocking_mode(true);
+        let cfg = session_config(protocol);
+        let (session, first, prefix) = match upgraded {
+            None => (Session::new(&cfg), None, Vec::new()),
+            Some(up) => match Session::upgraded(&cfg, &up.settings) {
+                Ok(s) => (s, Some(up), super::super::sniff::SWITCHING.to_vec()),
+                Err(e) => {
+                    log::debug!("HTTP/2 upgrade from {} refused: {e}", conn.info().peer);
+                    return Err(Box::new(conn));
+                }
+            },
+        };
+        let now = Instant::now();
+        let info = Arc::new(conn.info().clone());
+        let mut owner = H2Owner {
+            io: conn,
+            session,
+            signal: Arc::new(ConnSignal::new(wake)),
+            info,
+            streams: Streams::default(),
+            jobs: Vec::new(),
+            prefix,
+            can_read: true,
+            can_write: true,
+            more: false,
+            closed: false,
+            given_up: false,
+            last_read: now,
+            last_write: now,
+            stopping_since: None,
+            keep_alive: protocol.timeouts.keep_alive_timeout,
+            timeout: protocol.timeouts.timeout,
+            window: protocol.http2.window_size as usize,
+            stream_mem: cfg.stream_max_mem,
+        };
+        if let Some(up) = first {
+            let link = Link::new(owner.signal.clone(), owner.stream_mem, true);
+            owner.jobs.push(StreamJob {
+                stream: 1,
+                asked: Asked::Request(up.head),
+                link: link.clone(),
+                info: owner.info.clone(),
+                started: up.started,
+                clock: up.clock,
+            });
+            owner.streams.0.insert(1, owned(link, None));
+        }
+        if !early.is_empty() {
+            owner.add_received(early.len());
+            owner.session.receive(early, now);
+            owner.on_events();
+        }
+        Ok(owner)
+    }
+
+    /// The socket's readiness, as the poller learnt it (an edge-triggered
+    /// poller says each edge once; a level-triggered one may say it
+    /// every time): call [`H2Owner::drive`] after.
+    pub fn ready(&mut self, readable: bool, writable: bool) {
+        self.can_read |= readable;
+        self.can_write |= writable;
+    }
+
+    /// Do everything that can be done now without waiting: read what the
+    /// client sent (into `buf`, a scratch buffer the poller may share
+    /// between connections), take the streams' news (response parts,
+    /// bodies read), frame responses into the windows, write what the
+    /// socket takes. Then hand out [`H2Owner::take_jobs`], and wait as
+    /// [`H2Owner::wants_write`], [`H2Owner::wants_drive`] and
+    /// [`H2Owner::deadline`] say, or close when [`H2Owner::is_done`].
+    pub fn drive(&mut self, buf: &mut [u8], now: Instant) {
+        self.more = false;
+        if self.can_read && !self.closed {
+            self.read(buf, now);
+        }
+        // Writing can open windows (events), taking news can fill them:
+        // around until nothing moves.
+        for _ in 0..8 {
+            let news = self.signal.take_news();
+            let moved = self.collect(news);
+            let wrote = self.write(now);
+            self.on_events();
+            if !moved && !wrote {
+                break;
+            }
+        }
+        self.release_ready(now);
+        if self.session.is_idle() && self.streams.0.is_empty() && !self.wants_write() {
+            self.session.release_buffers();
+        }
+    }
+
+    /// Requests ready for a thread: run each with [`StreamJob::run`] on a
+    /// pool thread (in this order, which is the order they came).
+    pub fn take_jobs(&mut self) -> std::vec::Drain<'_, StreamJob> {
+        self.jobs.drain(..)
+    }
+
+    /// Whether jobs wait to be taken.
+    pub fn has_jobs(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// Bytes wait for room in the socket: poll for writability (an
+    /// edge-triggered poller registered for both gets it anyway).
+    pub fn wants_write(&self) -> bool {
+        !self.given_up
+            && !self.closed
+            && (self.prefix_left() || self.session.wants_write() || self.io.wants_write())
+    }
+
+    /// [`H2Owner::drive`] stopped reading before the socket was empty
+    /// (to be fair to the poller's other connections): drive again soon,
+    /// without waiting for an event.
+    pub fn wants_drive(&self) -> bool {
+        self.more
+    }
+
+    /// When [`H2Owner::on_deadline`] is due, if ever: the end of
+    /// `KeepAliveTimeout` when no stream is open, of `Timeout` when the
+    /// client neither reads nor sends while it should, of the graceful
+    /// stop's wait for the client's answer, and of the wait for an
+    /// incomplete request body before its handler starts.
+    pub fn deadline(&self) -> Option<Instant> {
+        let d = self.deadlines();
+        [d.stop, d.grace, d.keep_alive, d.send, d.quiet]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Each bound that applies now (see [`H2Owner::deadline`]).
+    fn deadlines(&self) -> Deadlines {
+        let mut d = Deadlines::default();
+        if self.is_done() {
+            return d;
+        }
+        let active = self.last_write.max(self.last_read);
+        d.stop = self.stopping_since.map(|since| since + LINGER);
+        if self.wants_write() || self.session.is_stalled() {
+            d.send = Some(active + self.timeout);
+        }
+        if self.streams.0.values().any(|s| s.held.is_some()) {
+            d.grace = Some(self.last_read + BODY_GRACE);
+        }
+        if self.session.is_idle() && self.streams.0.is_empty() {
+            d.keep_alive = Some(active + self.keep_alive);
+        } else if self.streams.0.values().all(|s| s.complete) {
+            // Streams the client holds open with no handler left on them
+            // (a body it never ends, a header block it never finishes):
+            // Timeout from its last bytes.
+            d.quiet = Some(active + self.timeout);
+        }
+        d
+    }
+
+    /// Act on the bounds that passed by `now` (none passed: nothing
+    /// happens). Drive after, to write what this queued.
+    pub fn on_deadline(&mut self, now: Instant) {
+        let d = self.deadlines();
+        let passed = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        if passed(d.stop) {
+            self.session.finish_shutdown();
+            // Streams in flight still finish, with the plain bounds.
+            self.stopping_since = None;
+        }
+        if passed(d.grace) {
+            self.release_ready(now);
+        }
+        if passed(d.keep_alive) {
+            // KeepAliveTimeout: a clean GOAWAY, as an idle HTTP/1.1
+            // connection is closed.
+            self.session.shutdown();
+            self.session.finish_shutdown();
+        } else if passed(d.send) {
+            if self.session.is_stalled() {
+                self.session.abort(
+                    ErrorCode::FlowControlError,
+                    "the client opened no window within Timeout",
+                );
+            } else {
+                // The socket took nothing within Timeout.
+                self.given_up = true;
+            }
+        } else if passed(d.quiet) {
+            self.session
+                .abort(ErrorCode::NoError, "the client sent nothing within Timeout");
+        }
+        self.on_events();
+    }
+
+    /// A graceful stop or restart: GOAWAY in two steps; the streams the
+    /// client sent before the final one are all served, then the
+    /// connection is done.
+    pub fn begin_stop(&mut self, now: Instant) {
+        if self.stopping_since.is_none() && !self.session.is_finished() {
+            self.stopping_since = Some(now);
+            // The client has LINGER to answer the PING (then the final
+            // GOAWAY goes at once) and send what it had in flight.
+            self.session.shutdown();
+        }
+    }
+
+    /// The connection is over: close it (with a lingering close: see
+    /// [`H2Owner::into_connection`]). Every stream's handler has been
+    /// told.
+    pub fn is_done(&self) -> bool {
+        self.closed || self.given_up || self.session.is_finished()
+    }
+
+    /// The connection's streams now open (on the session) and served by
+    /// a thread now.
+    pub fn open_streams(&self) -> usize {
+        self.session.open_streams()
+    }
+
+    /// The connection back, for its lingering close; any stream still
+    /// running on a thread is cut (its reads and writes fail).
+    pub fn into_connection(self) -> Connection {
+        drop(self.streams);
+        self.io
+    }
+
+    /// The connection, to register it with a poller.
+    pub fn connection(&self) -> &Connection {
+        &self.io
+    }
+
+    /// The memory this connection's owner holds in buffers besides its
+    /// fixed size (an idle one holds its HPACK tables and little else).
+    pub fn buffered(&self) -> usize {
+        self.session.buffered() + self.prefix.capacity()
+    }
+
+    fn prefix_left(&self) -> bool {
+        !self.prefix.is_empty()
+    }
+
+    fn add_received(&self, n: usize) {
+        self.signal.received.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn read(&mut self, buf: &mut [u8], now: Instant) {
+        for _ in 0..READS_PER_TURN {
+            match self.io.read_nonblocking(buf) {
+                Ok(0) => {
+                    self.closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.add_received(n);
+                    self.last_read = now;
+                    self.session.receive(&buf[..n], now);
+                    self.on_events();
+                    if self.session.is_finished() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.can_read = false;
+                    return;
+                }
+                Err(_) => {
+                    self.closed = true;
+                    break;
+                }
+            }
+        }
+        if self.closed {
+            self.can_read = false;
+            // Every stream's handler is told.
+            for st in self.streams.0.values() {
+                st.link.cut();
+            }
+        } else {
+            self.more = true;
+        }
+    }
+
+    /// Write what the socket takes; whether any byte left.
+    fn write(&mut self, now: Instant) -> bool {
+        if !self.can_write || self.closed || self.given_up {
+            return false;
+        }
+        let mut wrote = false;
+        loop {
+            let out: &[u8] = if !self.prefix.is_empty() {
+                &self.prefix
+            } else if self.session.wants_write() {
+                self.session.output()
+            } else {
+                &[]
+            };
+            if out.is_empty() {
+                break;
+            }
+            match self.io.write(out) {
+                Ok(0) => {
+                    self.closed = true;
+                    return wrote;
+                }
+                Ok(n) => {
+                    wrote = true;
+                    self.last_write = now;
+                    if self.prefix.is_empty() {
+                        self.session.written(n);
+                    } else {
+                        self.prefix.drain(..n);
+                        if self.prefix.is_empty() {
+                            self.prefix = Vec::new();
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.can_write = false;
+                    return wrote;
+                }
+                Err(_) => {
+                    self.closed = true;
+                    return wrote;
+                }
+            }
+        }
+        match self.io.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.can_write = false,
+            Err(_) => self.closed = true,
+        }
+        wrote
+    }
+
+    /// Hand out the held requests whose bodies are here (or enough of
+    /// them), or whose client paused [`BODY_GRACE`].
+    fn release_ready(&mut self, now: Instant) {
+        let paused = self.last_read + BODY_GRACE <= now;
+        let half = self.window / 2;
+        let mut ids: Vec<u32> = self
+            .streams
+            .0
+            .iter()
+            .filter(|(_, st)| st.held.is_some())
+            .filter(|(_, st)| {
+                let s = st.link.state.lock();
+                paused
+                    || s.body_ended
+                    || s.gone
+                    || s.body.iter().map(|b| b.len()).sum::<usize>() >= half
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(job) = self.streams.0.get_mut(&id).and_then(|st| st.held.take()) {
+                self.jobs.push(job);
+            }
+        }
+    }
+
+    /// Act on the session's events: requests become jobs, bodies go to
+    /// their handlers, resets reach them.
+    fn on_events(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Request {
+                    stream,
+                    head,
+                    end_stream,
+                    ..
+                } => {
+                    let link = Link::new(self.signal.clone(), self.stream_mem, end_stream);
+                    let job = StreamJob {
+                        stream,
+                        asked: Asked::Request(Box::new(head)),
+                        link: link.clone(),
+                        info: self.info.clone(),
+                        started: SystemTime::now(),
+                        clock: Instant::now(),
+                    };
+                    if end_stream {
+                        self.jobs.push(job);
+                        self.streams.0.insert(stream, owned(link, None));
+                    } else {
+                        self.streams.0.insert(stream, owned(link, Some(job)));
+                    }
+                }
+                Event::Refused { stream, error } => {
+                    let link = Link::new(self.signal.clone(), self.stream_mem, true);
+                    self.jobs.push(StreamJob {
+                        stream,
+                        asked: Asked::Refused(error),
+                        link: link.clone(),
+                        info: self.info.clone(),
+                        started: SystemTime::now(),
+                        clock: Instant::now(),
+                    });
+                    self.streams.0.insert(stream, owned(link, None));
+                }
+                Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                } => {
+                    let taken = self.streams.0.get(&stream).and_then(|st| {
+                        let mut s = st.link.state.lock();
+                        if s.gone || s.done {
+                            return None;
+                        }
+                        if !data.is_empty() {
+                            s.body.push_back(data.clone());
+                        }
+                        s.body_ended |= end_stream;
+                        st.link.notify(&mut s);
+                        Some(())
+                    });
+                    if taken.is_none() {
+                        // Nobody will read it: the window goes back at once.
+                        self.session.consume(stream, data.len());
+                    }
+                }
+                Event::Trailers { stream, .. } => {
+                    if let Some(st) = self.streams.0.get(&stream) {
+                        let mut s = st.link.state.lock();
+                        s.body_ended = true;
+                        st.link.notify(&mut s);
+                    }
+                }
+                Event::Reset { stream, code } => {
+                    log::debug!("HTTP/2 stream {stream} reset: {code:?}");
+                    if let Some(st) = self.streams.0.remove(&stream) {
+                        st.link.cut();
+                        // A job handed out finds it gone; one held is dropped.
+                    }
+                }
+                Event::ConnectionError(e) => {
+                    log::debug!("HTTP/2 connection from {}: {e}", self.info.peer);
+                }
+                Event::GoAway { .. } | Event::Writable { .. } | Event::Finished { .. } => {}
+            }
+        }
+    }
+
+    /// Take the streams' response parts into the session as far as
+    /// their buffers allow (all streams when `news`, else those with
+    /// bytes of their own waiting); whether anything moved.
+    fn collect(&mut self, news: bool) -> bool {
+        let mut moved = false;
+        let mut over = Vec::new();
+        let session = &mut self.session;
+        for (&id, st) in self.streams.0.iter_mut() {
+            if !news && st.partial.is_none() && st.tail.is_none() && !st.backlog {
+                continue;
+            }
+            moved |= feed(session, id, st);
+            let mut s = st.link.state.lock();
+            if s.consumed > 0 {
+                session.consume(id, std::mem::take(&mut s.consumed));
+                moved = true;
+            }
+            while st.partial.is_none() && st.tail.is_none() && !st.complete {
+                let Some(part) = s.out.pop_front() else {
+                    break;
+                };
+                moved = true;
+                match part {
+                    Out::Interim(status) => {
+                        let _ = session.send_response(id, status, &HeaderMap::new(), false);
+                    }
+                    Out::Head {
+                        status,
+                        headers,
+                        end,
+                    } => {
+                        let sent = session.send_response(id, status, &headers, end);
+                        st.complete = end || sent.is_err();
+                    }
+                    Out::Data(b) => {
+                        s.out_bytes -= b.len();
+                        st.link.notify(&mut s);
+                        st.partial = Some(b);
+                    }
+                    Out::Tail(Tail::Bytes(b)) => {
+                        st.tail = Some(Sending::Bytes(b));
+                    }
+                    Out::Tail(Tail::File { file, offset, len }) => {
+                        st.tail = Some(Sending::File {
+                            file,
+                            offset,
+                            left: len,
+                        });
+                    }
+                    Out::End => st.end_after = true,
+                    Out::Reset => {
+                        session.reset(id, RESET_CODE);
+                        st.complete = true;
+                    }
+                }
+                if st.partial.is_some() || st.tail.is_some() || st.end_after {
+                    drop(s);
+                    feed(session, id, st);
+                    s = st.link.state.lock();
+                }
+            }
+            st.backlog = !s.out.is_empty();
+            if s.done {
+                // The handler is done: what it left unread of the body is
+                // not wanted; its window goes back, and what still comes
+                // is dropped as it arrives.
+                let unread: usize = s.body.drain(..).map(|b| b.len()).sum();
+                if unread > 0 {
+                    session.consume(id, unread);
+                }
+                if s.out.is_empty() && st.partial.is_none() && st.tail.is_none() {
+                    if !st.complete && !s.gone {
+                        // A handler that ended without a whole response
+                        // (it cannot, but a cut one must not look whole).
+                        session.reset(id, RESET_CODE);
+                    }
+                    over.push(id);
+                }
+            }
+        }
+        for id in over {
+            self.streams.0.remove(&id);
+        }
+        moved
+    }
+}
+
+fn owned(link: Arc<Link>, held: Option<StreamJob>) -> Owned {
+    Owned {
+        link,
+        held,
+        partial: None,
+        end_after: false,
+        tail: None,
+        complete: false,
+        backlog: false,
+    }
+}
+
+/// Give the session what it takes of a stream's waiting body bytes (and
+/// its end); whether any moved.
+fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
+    let mut moved = false;
+    if let Some(b) = st.partial.as_mut() {
+        match session.send_data(id, b, false) {
+            Ok(n) => {
+                moved |= n > 0;
+                b.advance(n);
+                if b.is_empty() {
+                    st.partial = None;
+                }
+            }
+            Err(_) => {
+                st.partial = None;
+                st.complete = true;
+            }
+        }
+    }
+    match st.tail.as_mut() {
+        Some(Sending::Bytes(b)) => match session.send_data(id, b, true) {
+            Ok(n) => {
+                moved |= n > 0;
+                b.advance(n);
+                if b.is_empty() {
+                    st.tail = None;
+                    st.complete = true;
+                }
+            }
+            Err(_) => {
+                st.tail = None;
+                st.complete = true;
+            }
+        },
+        Some(Sending::File { file, offset, left }) => {
+            let mut piece = Vec::new();
+            while *left > 0 {
+                let room = session.send_capacity(id).min(PIECE) as u64;
+                let want = (*left).min(room) as usize;
+                if want == 0 {
+                    break;
+                }
+                if piece.len() < want {
+                    piece.resize(want, 0);
+                }
+                if let Err(e) = file.read_exact_at(&mut piece[..want], *offset) {
+                    log::error!("file shrank while being sent: {e}");
+                    session.reset(id, RESET_CODE);
+                    st.tail = None;
+                    st.complete = true;
+                    return true;
+                }
+                let last = want as u64 == *left;
+                match session.send_data(id, &piece[..want], last) {
+                    Ok(n) => {
+                        moved = true;
+                        *offset += n as u64;
+                        *left -= n as u64;
+                    }
+                    Err(_) => {
+                        st.tail = None;
+                        st.complete = true;
+                        return true;
+                    }
+                }
+            }
+            if *left == 0 {
+                st.tail = None;
+                st.complete = true;
+            }
+        }
+        None => {}
+    }
+    if st.end_after && st.partial.is_none() && st.tail.is_none() && !st.complete {
+        st.complete = true;
+        st.end_after = false;
+        moved = true;
+        if session.send_data(id, &[], true).is_err() {
+            session.reset(id, RESET_CODE);
+        }
+    }
+    moved
+}
