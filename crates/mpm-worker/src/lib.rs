@@ -87,7 +87,7 @@ use mpm_core::process::child::{run_in_process, run_with_workers, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::MasterParams;
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
-use mpm_core::serve::h2::{StreamJob, StreamPool};
+use mpm_core::serve::h2::{StreamPool, StreamWork};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
 use nix::fcntl::OFlag;
@@ -169,7 +169,7 @@ struct State {
     queue: VecDeque<Connection>,
     /// HTTP/2 streams handed over by the workers that own their
     /// connections, not yet taken by a worker, in arrival order.
-    streams: VecDeque<StreamJob>,
+    streams: VecDeque<StreamWork>,
     /// Workers waiting for work.
     idle: usize,
     /// Workers that own an HTTP/2 connection and hand its streams over
@@ -186,7 +186,7 @@ enum Job {
     /// A connection, served to its end.
     Connection(Connection),
     /// One HTTP/2 stream of a connection another worker owns.
-    Stream(StreamJob),
+    Stream(StreamWork),
 }
 
 #[derive(Default)]
@@ -278,7 +278,7 @@ impl StreamPool for Shared {
         }
     }
 
-    fn submit(&self, job: StreamJob) {
+    fn submit(&self, job: StreamWork) {
         self.state.lock().streams.push_back(job);
         self.work.notify_one();
     }
@@ -484,7 +484,7 @@ mod tests {
     }
 
     /// A stream job that records `n` in `log` when it runs.
-    fn recording(log: &std::sync::Arc<Mutex<Vec<u32>>>, n: u32) -> StreamJob {
+    fn recording(log: &std::sync::Arc<Mutex<Vec<u32>>>, n: u32) -> StreamWork {
         let log = log.clone();
         Box::new(move |_| log.lock().push(n))
     }
@@ -561,10 +561,15 @@ mod tests {
             });
             // The queued stream is served; the worker then waits for the
             // owner's next stream rather than leave.
+            let until = std::time::Instant::now() + Duration::from_secs(10);
             let mut st = shared.state.lock();
-            while st.idle == 0 {
-                shared.freed.wait_for(&mut st, Duration::from_secs(5));
+            while st.idle == 0 && std::time::Instant::now() < until {
+                shared.freed.wait_for(&mut st, Duration::from_millis(100));
             }
+            assert_eq!(
+                st.idle, 1,
+                "the worker left (or never waited) while an owner could still hand it streams"
+            );
             assert_eq!(*log.lock(), vec![1], "the queued stream was not served");
             st.streams.push_back(recording(&log, 2));
             shared.work.notify_one();

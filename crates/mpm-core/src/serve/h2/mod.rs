@@ -90,7 +90,7 @@ mod sniff;
 pub use conn::serve_h2;
 pub(super) use conn::serve_lent;
 pub use mux::{H2Owner, StreamJob, Wake};
-pub use pool::{Attached, StreamJob, StreamPool};
+pub use pool::{Attached, StreamPool, StreamWork};
 pub use sniff::{asks_h2c, preface_in, Upgrade};
 
 use crate::config::ProtocolConfig;
