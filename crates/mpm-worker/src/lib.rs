@@ -34,8 +34,25 @@
 //! it returns to `epoll_wait`, and meanwhile the kernel hands new
 //! connections to the other children. The workers and the listener share
 //! one queue under a mutex: `idle` counts the workers waiting on it, and
-//! the listener accepts only while `idle` exceeds the connections already
-//! queued, so a connection it accepts always has a worker of its own.
+//! the listener accepts only while `idle` exceeds the connections and
+//! HTTP/2 streams already queued, so a connection it accepts always has a
+//! worker of its own (a waiting worker takes a queued connection before
+//! a stream).
+//!
+//! ## HTTP/2: a connection's streams on the child's other threads
+//!
+//! A worker whose connection speaks HTTP/2 owns its session
+//! ([`mpm_core::serve::h2`]) and hands each stream to the same queue, as
+//! a second kind of job that idle workers take, in arrival order. One
+//! connection keeps at most `ThreadsPerChild` − 2 streams there at once
+//! (its own thread and one for another connection are left); its other
+//! streams wait with it, so it cannot starve the child's other
+//! connections: their streams queue beside its own and go in turn. At
+//! most `ThreadsPerChild` − 1 workers own HTTP/2 connections at once, so
+//! one always serves streams; a connection beyond that, or in a child of
+//! fewer than three threads, is served by its own thread, one stream at
+//! a time, as under prefork. `H2MaxSessionStreams` (and `H2MaxWorkers`)
+//! bound the streams a client opens at once.
 //!
 //! ## Leaving
 //!
@@ -44,8 +61,10 @@
 //! listener stops accepting and writes a byte to the child's own
 //! *idle-close pipe*: workers waiting between keep-alive requests close
 //! their connections, responses announce `Connection: close`, a request
-//! under way completes. Idle workers exit at once, busy ones after their
-//! connection, then the child exits (the master replaces it unless it was
+//! under way completes; an HTTP/2 connection says GOAWAY and its streams
+//! sent before it are all served. Idle workers exit once no HTTP/2
+//! connection may hand them streams, busy ones after their connection,
+//! then the child exits (the master replaces it unless it was
 //! told to leave).
 //!
 //! A handler that panics gets its client a 500 from the serving code; the
@@ -70,7 +89,10 @@
 //! `ServerLimit` × `ThreadLimit` worker slots: slot (child, thread) for
 //! each of the `ThreadsPerChild` workers, `S` starting, `_` waiting for a
 //! connection, `R`/`W`/`K` while serving, `G` when finishing before the
-//! child leaves; the slots above `ThreadsPerChild` stay `.`.
+//! child leaves; the slots above `ThreadsPerChild` stay `.`. A worker
+//! serving an HTTP/2 stream shows `R`/`W` with the stream's request line
+//! (`GET /path HTTP/2.0`); the worker owning the connection shows `K`
+//! while no stream is open, `R` while some are.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
