@@ -565,6 +565,31 @@ impl Blocker {
     }
 }
 
+/// A worker site of one child of `threads` threads (and `extra`
+/// directives) with `/cgi-bin/block.cgi`.
+fn blocking_site(threads: u32, extra: &str) -> (H2Site, Blocker) {
+    let s = H2Site::new(
+        "",
+        PROTOCOLS,
+        &format!("{}{extra}", one_worker_child(threads)),
+    );
+    let blocker = Blocker::new(&s.site);
+    append_conf(&s, &Blocker::alias(&s.site));
+    (s, blocker)
+}
+
+/// Wait until `n` streams from port `from` are answered 200 by the
+/// block script, or fail saying how many were.
+fn assert_blocked_streams_answered(s: &H2Site, from: u16, n: usize, what: &str) {
+    let path = "/cgi-bin/block.cgi";
+    assert!(
+        wait_for(30.0, || answered(s, from, path) == n),
+        "{} of {n} streams answered 200 {what}; access log:\n{}",
+        answered(s, from, path),
+        s.access_log()
+    );
+}
+
 /// One child of `threads` worker threads.
 fn one_worker_child(threads: u32) -> String {
     format!(
@@ -602,14 +627,10 @@ fn answered(s: &H2Site, from: u16, path: &str) -> usize {
 
 #[test]
 fn worker_serves_ten_streams_of_one_connection_at_once_on_ten_threads() {
-    let site_extra = "<Location /server-status>\nSetHandler server-status\n</Location>";
-    let s = H2Site::new(
-        "",
-        PROTOCOLS,
-        &format!("{}{site_extra}", one_worker_child(12)),
+    let (s, blocker) = blocking_site(
+        12,
+        "<Location /server-status>\nSetHandler server-status\n</Location>",
     );
-    let blocker = Blocker::new(&s.site);
-    append_conf(&s, &Blocker::alias(&s.site));
     let _m = s.start("worker");
     let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 10);
     let all = wait_for(20.0, || blocker.started() == 10);
@@ -628,21 +649,14 @@ fn worker_serves_ten_streams_of_one_connection_at_once_on_ten_threads() {
         shown, 10,
         "the status page shows {shown} threads serving the 10 streams:\n{page}"
     );
-    assert!(
-        wait_for(20.0, || answered(&s, from, "/cgi-bin/block.cgi") == 10),
-        "{} of 10 streams answered 200; access log:\n{}",
-        answered(&s, from, "/cgi-bin/block.cgi"),
-        s.access_log()
-    );
+    assert_blocked_streams_answered(&s, from, 10, "once let through");
 }
 
 #[test]
 fn worker_queues_the_streams_no_thread_is_free_for_and_serves_them_later() {
     // Four threads: the connection's own, two for its streams, one kept
     // for another connection.
-    let s = H2Site::new("", PROTOCOLS, &one_worker_child(4));
-    let blocker = Blocker::new(&s.site);
-    append_conf(&s, &Blocker::alias(&s.site));
+    let (s, blocker) = blocking_site(4, "");
     let _m = s.start("worker");
     let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 6);
     let two = wait_for(20.0, || blocker.started() >= 2);
@@ -652,12 +666,7 @@ fn worker_queues_the_streams_no_thread_is_free_for_and_serves_them_later() {
         "{} of 6 streams were being served at once on a child of 4 threads (2 expected)",
         blocker.started()
     );
-    assert!(
-        wait_for(20.0, || answered(&s, from, "/cgi-bin/block.cgi") == 6),
-        "{} of 6 streams answered 200 after the queued ones were let through; access log:\n{}",
-        answered(&s, from, "/cgi-bin/block.cgi"),
-        s.access_log()
-    );
+    assert_blocked_streams_answered(&s, from, 6, "after the queued ones were let through");
     assert_eq!(
         blocker.most_at_once(),
         2,
@@ -667,9 +676,7 @@ fn worker_queues_the_streams_no_thread_is_free_for_and_serves_them_later() {
 
 #[test]
 fn worker_a_connection_with_many_streams_does_not_starve_a_second_one() {
-    let s = H2Site::new("", PROTOCOLS, &one_worker_child(4));
-    let blocker = Blocker::new(&s.site);
-    append_conf(&s, &Blocker::alias(&s.site));
+    let (s, blocker) = blocking_site(4, "");
     let _m = s.start("worker");
     let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 20);
     let busy = wait_for(20.0, || blocker.started() >= 2);
@@ -707,19 +714,12 @@ fn worker_a_connection_with_many_streams_does_not_starve_a_second_one() {
         done_then < 20,
         "the second HTTP/2 client was answered only after all 20 streams of the first"
     );
-    assert!(
-        wait_for(30.0, || answered(&s, from, "/cgi-bin/block.cgi") == 20),
-        "{} of the first connection's 20 streams answered; access log:\n{}",
-        answered(&s, from, "/cgi-bin/block.cgi"),
-        s.access_log()
-    );
+    assert_blocked_streams_answered(&s, from, 20, "on the first connection");
 }
 
 #[test]
 fn worker_graceful_restart_serves_every_stream_a_connection_had_queued() {
-    let s = H2Site::new("", PROTOCOLS, &one_worker_child(4));
-    let blocker = Blocker::new(&s.site);
-    append_conf(&s, &Blocker::alias(&s.site));
+    let (s, blocker) = blocking_site(4, "");
     let mut m = s.start("worker");
     let (mut c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 6);
     let busy = wait_for(20.0, || blocker.started() >= 2);
@@ -736,12 +736,7 @@ fn worker_graceful_restart_serves_every_stream_a_connection_had_queued() {
         last.is_some_and(|id| id >= 11),
         "the old child's last GOAWAY named stream {last:?}, not the 6 streams sent (11)"
     );
-    assert!(
-        wait_for(20.0, || answered(&s, from, "/cgi-bin/block.cgi") == 6),
-        "{} of 6 streams answered 200 across the graceful restart; access log:\n{}",
-        answered(&s, from, "/cgi-bin/block.cgi"),
-        s.access_log()
-    );
+    assert_blocked_streams_answered(&s, from, 6, "across the graceful restart");
 }
 
 /// Add `line` to the site's configuration.
