@@ -739,6 +739,56 @@ fn worker_graceful_restart_serves_every_stream_a_connection_had_queued() {
     assert_blocked_streams_answered(&s, from, 6, "across the graceful restart");
 }
 
+#[test]
+fn worker_streams_bodies_reach_their_handlers_on_other_threads_beyond_the_window() {
+    // Three uploads of 1 MiB each (16 windows of 64 KiB) on one
+    // connection, each read to its end by a script on another thread (the
+    // window given back through the owner as it reads), which answers
+    // with its length and checksum (`cksum`).
+    let (s, _blocker) = blocking_site(8, "");
+    let sum = s.site.write(
+        "cgi-bin/sum.cgi",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexec cksum\n",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sum, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let body: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let upload = s.site.write("upload.bin", &body);
+    let want = Command::new("cksum")
+        .stdin(std::fs::File::open(&upload).unwrap())
+        .output()
+        .expect("cksum");
+    let want = String::from_utf8_lossy(&want.stdout).trim().to_string();
+    let Some(nghttp) = tool("nghttp") else {
+        return;
+    };
+    let _m = s.start("worker");
+    let urls: Vec<String> = (1..=3)
+        .map(|i| s.http(&format!("/cgi-bin/sum.cgi?{i}")))
+        .collect();
+    let upload = upload.display().to_string();
+    let mut args = vec!["-d", &upload];
+    args.extend(urls.iter().map(String::as_str));
+    // nghttp sends every request on one connection.
+    let out = bounded(60, &nghttp, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sums = text.lines().filter(|l| l.trim() == want).count();
+    assert_eq!(
+        sums,
+        3,
+        "three uploads of 1 MiB on one HTTP/2 connection, each summed as {want}:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posts = s
+        .access_log()
+        .lines()
+        .filter(|l| l.contains(" HTTP/2.0 200 POST /cgi-bin/sum.cgi?"))
+        .count();
+    assert_eq!(posts, 3, "the access log:\n{}", s.access_log());
+}
+
 /// Add `line` to the site's configuration.
 fn append_conf(s: &H2Site, line: &str) {
     let mut conf = std::fs::read_to_string(&s.conf).unwrap();
