@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,27 +86,40 @@ impl Drop for Attached<'_> {
 }
 
 /// The owner's wake-up: a non-blocking pipe that a stream's thread
-/// writes a byte to, and the owner's poll watches.
+/// writes a byte to, and the owner's poll watches; one byte until the
+/// owner looks (streams that finish together wake it once).
 struct WakePipe {
     read: OwnedFd,
     write: OwnedFd,
+    /// A byte was written that the owner has not taken yet.
+    pending: AtomicBool,
 }
 
 impl WakePipe {
     fn new() -> io::Result<WakePipe> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        Ok(WakePipe { read, write })
+        Ok(WakePipe {
+            read,
+            write,
+            pending: AtomicBool::new(false),
+        })
     }
 
-    /// Wake the owner (a full pipe has woken it already).
+    /// Wake the owner, unless a wake-up is pending already.
     fn wake(&self) {
-        let _ = nix::unistd::write(&self.write, &[1u8]);
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            let _ = nix::unistd::write(&self.write, &[1u8]);
+        }
     }
 
-    /// Take the wake-ups that came.
+    /// Take the wake-ups that came; the owner looks at its streams next.
+    /// The pipe is emptied before a new wake-up may write: whoever wakes
+    /// meanwhile finds one pending, and what it says is seen by that
+    /// look; whoever wakes after writes a byte again.
     fn drain(&self) {
         let mut sink = [0u8; 64];
         while matches!(nix::unistd::read(self.read.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
+        self.pending.store(false, Ordering::Release);
     }
 }
 
@@ -302,5 +315,64 @@ fn wait(owner: &H2Owner, pipe: &WakePipe, ctx: &ServeContext<'_>, stopping: bool
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::net::poll::readable;
+
+    #[test]
+    fn the_wake_pipe_wakes_once_until_drained_and_again_after() {
+        let pipe = WakePipe::new().expect("a pipe");
+        assert!(!readable(pipe.read.as_fd()), "woken before any wake-up");
+        pipe.wake();
+        pipe.wake();
+        assert!(readable(pipe.read.as_fd()), "a wake-up did not wake");
+        pipe.drain();
+        assert!(!readable(pipe.read.as_fd()), "still woken after a drain");
+        pipe.wake();
+        assert!(
+            readable(pipe.read.as_fd()),
+            "a wake-up after a drain was lost"
+        );
+    }
+
+    /// Threads that wake the owner without pause while it drains, again
+    /// and again: every look is followed by another wake-up (a wake-up
+    /// lost in a drain would leave the owner asleep for good, every later
+    /// one taken for pending).
+    #[test]
+    fn no_wake_up_is_lost_while_the_owner_drains() {
+        use std::sync::atomic::AtomicBool;
+        let pipe = WakePipe::new().expect("a pipe");
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Acquire) {
+                        pipe.wake();
+                    }
+                });
+            }
+            let mut asleep = None;
+            for look in 0..20_000 {
+                let mut fds = [PollFd::new(pipe.read.as_fd(), PollFlags::POLLIN)];
+                let woken = nix::poll::poll(&mut fds, poll_timeout(Some(Duration::from_secs(5))));
+                if !matches!(woken, Ok(n) if n > 0) {
+                    asleep = Some(look);
+                    break;
+                }
+                pipe.drain();
+            }
+            stop.store(true, Ordering::Release);
+            assert_eq!(
+                asleep, None,
+                "the owner was left asleep after this many looks, its wake-ups lost"
+            );
+        });
     }
 }
