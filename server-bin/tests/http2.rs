@@ -506,7 +506,8 @@ fn event_graceful_restart_under_h2_load_loses_nothing() {
 /// `/cgi-bin/block.cgi`, a script whose runs count themselves in
 /// `<root>/streams`: each leaves a mark in `started` and one in `active`
 /// while it runs, appends to `seen` how many were active when it began,
-/// and waits (4 s at most, within the site's `Timeout 5`) for `release` to exist before it answers.
+/// and waits (20 s at most, within the `Timeout 30` of
+/// [`blocking_site`]) for `release` to exist before it answers.
 struct Blocker {
     dir: PathBuf,
 }
@@ -529,7 +530,7 @@ impl Blocker {
                 "#!/bin/sh\nd={d}\nmktemp \"$d/started/XXXXXX\" >/dev/null\n\
                  a=$(mktemp \"$d/active/XXXXXX\")\n\
                  echo $(ls \"$d/active\" | wc -l) >> \"$d/seen\"\n\
-                 i=0\nwhile [ ! -e \"$d/release\" ] && [ $i -lt 80 ]; do sleep 0.05; i=$((i+1)); done\n\
+                 i=0\nwhile [ ! -e \"$d/release\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n\
                  rm -f \"$a\"\nprintf 'Content-Type: text/plain\\n\\nserved\\n'\n"
             ),
         );
@@ -546,6 +547,14 @@ impl Blocker {
     fn started(&self) -> usize {
         std::fs::read_dir(self.dir.join("started"))
             .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Runs that have counted the runs active with them (in `seen`): a
+    /// run is counted before it waits for the release.
+    fn counted(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("seen"))
+            .map(|t| t.lines().count())
             .unwrap_or(0)
     }
 
@@ -568,10 +577,12 @@ impl Blocker {
 /// A worker site of one child of `threads` threads (and `extra`
 /// directives) with `/cgi-bin/block.cgi`.
 fn blocking_site(threads: u32, extra: &str) -> (H2Site, Blocker) {
+    // Timeout 30 (not the site's 5): a script waiting for its release
+    // is no CGI timeout.
     let s = H2Site::new(
         "",
         PROTOCOLS,
-        &format!("{}{extra}", one_worker_child(threads)),
+        &format!("{}Timeout 30\n{extra}", one_worker_child(threads)),
     );
     let blocker = Blocker::new(&s.site);
     append_conf(&s, &Blocker::alias(&s.site));
@@ -633,7 +644,7 @@ fn worker_serves_ten_streams_of_one_connection_at_once_on_ten_threads() {
     );
     let _m = s.start("worker");
     let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 10);
-    let all = wait_for(20.0, || blocker.started() == 10);
+    let all = wait_for(20.0, || blocker.counted() == 10);
     // Each stream is a request on the scoreboard, of its own thread.
     let (code, page, _) = s.curl(&[], &s.http("/server-status"));
     blocker.release();
@@ -659,7 +670,7 @@ fn worker_queues_the_streams_no_thread_is_free_for_and_serves_them_later() {
     let (s, blocker) = blocking_site(4, "");
     let _m = s.start("worker");
     let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 6);
-    let two = wait_for(20.0, || blocker.started() >= 2);
+    let two = wait_for(20.0, || blocker.counted() >= 2);
     blocker.release();
     assert!(
         two,

@@ -1,7 +1,9 @@
 //! The threads that serve a connection's streams for the thread that
-//! owns it: what a threaded strategy whose connection threads own their
-//! HTTP/2 sessions (worker) lends the serving code
-//! ([`ServeContext::streams`]).
+//! owns it ([`StreamPool`]: what a threaded strategy whose connection
+//! threads own their HTTP/2 sessions, worker, lends the serving code in
+//! [`ServeContext::streams`]), and the driver that makes such a thread
+//! the owner of its connection's session ([`H2Owner`]) and hands the
+//! streams over (`serve_pooled`, picked by [`super::serve_h2`]).
 
 use std::collections::VecDeque;
 use std::io;
