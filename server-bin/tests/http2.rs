@@ -622,6 +622,314 @@ fn event_graceful_restart_under_h2_load_loses_nothing() {
 }
 
 // ---------------------------------------------------------------------
+// Worker: a connection's streams served by the child's other threads.
+
+/// `/cgi-bin/block.cgi`, a script whose runs count themselves in
+/// `<root>/streams`: each leaves a mark in `started` and one in `active`
+/// while it runs, appends to `seen` how many were active when it began,
+/// and waits (20 s at most, within the `Timeout 30` of
+/// [`blocking_site`]) for `release` to exist before it answers.
+struct Blocker {
+    dir: PathBuf,
+}
+
+impl Blocker {
+    fn new(site: &Site) -> Blocker {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = site.mkdir("streams");
+        for sub in ["started", "active"] {
+            site.mkdir(format!("streams/{sub}"));
+        }
+        // Written by the scripts, which run as the server's user.
+        for d in [dir.clone(), dir.join("started"), dir.join("active")] {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let d = dir.display();
+        let script = site.write(
+            "cgi-bin/block.cgi",
+            format!(
+                "#!/bin/sh\nd={d}\nmktemp \"$d/started/XXXXXX\" >/dev/null\n\
+                 a=$(mktemp \"$d/active/XXXXXX\")\n\
+                 echo $(ls \"$d/active\" | wc -l) >> \"$d/seen\"\n\
+                 i=0\nwhile [ ! -e \"$d/release\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n\
+                 rm -f \"$a\"\nprintf 'Content-Type: text/plain\\n\\nserved\\n'\n"
+            ),
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Blocker { dir }
+    }
+
+    /// The directive that maps `/cgi-bin/`.
+    fn alias(site: &Site) -> String {
+        format!("ScriptAlias /cgi-bin/ {}/cgi-bin/", site.root().display())
+    }
+
+    /// Runs of the script begun so far.
+    fn started(&self) -> usize {
+        std::fs::read_dir(self.dir.join("started"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Runs that have counted the runs active with them (in `seen`): a
+    /// run is counted before it waits for the release.
+    fn counted(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("seen"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// The most runs any run saw at once (itself included).
+    fn most_at_once(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("seen"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Let every run, now and later, answer at once.
+    fn release(&self) {
+        std::fs::write(self.dir.join("release"), "").unwrap();
+    }
+}
+
+/// A worker site of one child of `threads` threads (and `extra`
+/// directives) with `/cgi-bin/block.cgi`.
+fn blocking_site(threads: u32, extra: &str) -> (H2Site, Blocker) {
+    // Timeout 30 (not the site's 5): a script waiting for its release
+    // is no CGI timeout.
+    let s = H2Site::new(
+        "",
+        PROTOCOLS,
+        &format!("{}Timeout 30\n{extra}", one_worker_child(threads)),
+    );
+    let blocker = Blocker::new(&s.site);
+    append_conf(&s, &Blocker::alias(&s.site));
+    (s, blocker)
+}
+
+/// Wait until `n` streams from port `from` are answered 200 by the
+/// block script, or fail saying how many were.
+fn assert_blocked_streams_answered(s: &H2Site, from: u16, n: usize, what: &str) {
+    let path = "/cgi-bin/block.cgi";
+    assert!(
+        wait_for(30.0, || answered(s, from, path) == n),
+        "{} of {n} streams answered 200 {what}; access log:\n{}",
+        answered(s, from, path),
+        s.access_log()
+    );
+}
+
+/// One child of `threads` worker threads.
+fn one_worker_child(threads: u32) -> String {
+    format!(
+        "LoadModule mpm_worker_module modules/mod_mpm_worker.so\nStartServers 1\nServerLimit 1\n\
+         ThreadsPerChild {threads}\nThreadLimit {threads}\nMaxRequestWorkers {threads}\n\
+         MinSpareThreads 1\nMaxSpareThreads {threads}\n"
+    )
+}
+
+/// An HTTP/2 connection by prior knowledge on `port` with `n` GETs of
+/// `path` sent on it at once (streams 1, 3, …), and the port it comes
+/// from (`%{remote}p` in the access log).
+fn streams_at_once(port: u16, path: &str, n: u32) -> (TcpStream, u16) {
+    let mut c = TcpStream::connect(addr(port)).expect("connect");
+    let mut wire = CLIENT_START.to_vec();
+    for i in 0..n {
+        wire.extend(frame(
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            1 + 2 * i,
+            &get_block_for(path),
+        ));
+    }
+    c.write_all(&wire).unwrap();
+    let from = c.local_addr().unwrap().port();
+    (c, from)
+}
+
+/// Requests from port `from` for `path` answered 200 over HTTP/2, by the
+/// access log.
+fn answered(s: &H2Site, from: u16, path: &str) -> usize {
+    let want = format!("{from} HTTP/2.0 200 GET {path} HTTP/2.0");
+    s.access_log().lines().filter(|l| *l == want).count()
+}
+
+#[test]
+fn worker_serves_ten_streams_of_one_connection_at_once_on_ten_threads() {
+    let (s, blocker) = blocking_site(
+        12,
+        "<Location /server-status>\nSetHandler server-status\n</Location>",
+    );
+    let _m = s.start("worker");
+    let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 10);
+    let all = wait_for(20.0, || blocker.counted() == 10);
+    // Each stream is a request on the scoreboard, of its own thread.
+    let (code, page, _) = s.curl(&[], &s.http("/server-status"));
+    blocker.release();
+    let most = blocker.most_at_once();
+    assert!(
+        all && most == 10,
+        "at most {most} of the connection's 10 streams were served at once ({} begun)",
+        blocker.started()
+    );
+    assert_eq!(code, 0, "the status page beside 10 streams: {page}");
+    let shown = page.matches("GET /cgi-bin/block.cgi HTTP/2.0").count();
+    assert_eq!(
+        shown, 10,
+        "the status page shows {shown} threads serving the 10 streams:\n{page}"
+    );
+    assert_blocked_streams_answered(&s, from, 10, "once let through");
+}
+
+#[test]
+fn worker_queues_the_streams_no_thread_is_free_for_and_serves_them_later() {
+    // Four threads: the connection's own, two for its streams, one kept
+    // for another connection.
+    let (s, blocker) = blocking_site(4, "");
+    let _m = s.start("worker");
+    let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 6);
+    let two = wait_for(20.0, || blocker.counted() >= 2);
+    blocker.release();
+    assert!(
+        two,
+        "{} of 6 streams were being served at once on a child of 4 threads (2 expected)",
+        blocker.started()
+    );
+    assert_blocked_streams_answered(&s, from, 6, "after the queued ones were let through");
+    assert_eq!(
+        blocker.most_at_once(),
+        2,
+        "the most streams of one connection served at once on a child of 4 threads"
+    );
+}
+
+#[test]
+fn worker_a_connection_with_many_streams_does_not_starve_a_second_one() {
+    let (s, blocker) = blocking_site(4, "");
+    let _m = s.start("worker");
+    let (_c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 20);
+    let busy = wait_for(20.0, || blocker.started() >= 2);
+    // While the first connection's streams hold every thread it may
+    // take, a second client is served: over HTTP/1.1 at once, and over
+    // HTTP/2 before the first connection's queued streams.
+    let (code1, body1, version1) = s.curl(&[], &s.http("/hello"));
+    let held = blocker.started();
+    let url = s.http("/hello");
+    let second = std::thread::spawn(move || {
+        curl(&["--http2-prior-knowledge", "-w", "\n%{http_version}", &url])
+    });
+    blocker.release();
+    let (code2, out2, _) = second.join().expect("second client");
+    let done_then = answered(&s, from, "/cgi-bin/block.cgi");
+    assert!(
+        busy,
+        "the first connection's streams never held two threads"
+    );
+    assert_eq!(
+        (code1, body1.as_str(), version1.as_str()),
+        (0, "hello\n", "1.1"),
+        "an HTTP/1.1 client beside a connection of 20 streams on 4 threads"
+    );
+    assert_eq!(
+        held, 2,
+        "the first connection took {held} threads for its streams"
+    );
+    assert_eq!(
+        (code2, out2.as_str()),
+        (0, "hello\n\n2"),
+        "an HTTP/2 client beside a connection of 20 streams on 4 threads"
+    );
+    assert!(
+        done_then < 20,
+        "the second HTTP/2 client was answered only after all 20 streams of the first"
+    );
+    assert_blocked_streams_answered(&s, from, 20, "on the first connection");
+}
+
+#[test]
+fn worker_graceful_restart_serves_every_stream_a_connection_had_queued() {
+    let (s, blocker) = blocking_site(4, "");
+    let mut m = s.start("worker");
+    let (mut c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 6);
+    let busy = wait_for(20.0, || blocker.started() >= 2);
+    m.signal(Signal::SIGUSR1);
+    m.wait_log("resuming normal operations", 2);
+    blocker.release();
+    assert!(busy, "the connection's streams never held two threads");
+    let last = read_frames(&mut c, 30, |kind, _, payload| {
+        (kind == GOAWAY && payload.len() >= 8 && payload[4..8] == [0; 4]).then(|| {
+            u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) & 0x7fff_ffff
+        })
+    });
+    assert!(
+        last.is_some_and(|id| id >= 11),
+        "the old child's last GOAWAY named stream {last:?}, not the 6 streams sent (11)"
+    );
+    assert_blocked_streams_answered(&s, from, 6, "across the graceful restart");
+}
+
+#[test]
+fn worker_streams_bodies_reach_their_handlers_on_other_threads_beyond_the_window() {
+    // Three uploads of 1 MiB each (16 windows of 64 KiB) on one
+    // connection, each read to its end by a script on another thread (the
+    // window given back through the owner as it reads), which answers
+    // with its length and checksum (`cksum`).
+    let (s, _blocker) = blocking_site(8, "");
+    let sum = s.site.write(
+        "cgi-bin/sum.cgi",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexec cksum\n",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sum, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let body: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let upload = s.site.write("upload.bin", &body);
+    let want = Command::new("cksum")
+        .stdin(std::fs::File::open(&upload).unwrap())
+        .output()
+        .expect("cksum");
+    let want = String::from_utf8_lossy(&want.stdout).trim().to_string();
+    let Some(nghttp) = tool("nghttp") else {
+        return;
+    };
+    let _m = s.start("worker");
+    let urls: Vec<String> = (1..=3)
+        .map(|i| s.http(&format!("/cgi-bin/sum.cgi?{i}")))
+        .collect();
+    let upload = upload.display().to_string();
+    let mut args = vec!["-d", &upload];
+    args.extend(urls.iter().map(String::as_str));
+    // nghttp sends every request on one connection.
+    let out = bounded(60, &nghttp, &args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sums = text.lines().filter(|l| l.trim() == want).count();
+    assert_eq!(
+        sums,
+        3,
+        "three uploads of 1 MiB on one HTTP/2 connection, each summed as {want}:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posts = s
+        .access_log()
+        .lines()
+        .filter(|l| l.contains(" HTTP/2.0 200 POST /cgi-bin/sum.cgi?"))
+        .count();
+    assert_eq!(posts, 3, "the access log:\n{}", s.access_log());
+}
+
+/// Add `line` to the site's configuration.
+fn append_conf(s: &H2Site, line: &str) {
+    let mut conf = std::fs::read_to_string(&s.conf).unwrap();
+    conf.push_str(line);
+    conf.push('\n');
+    std::fs::write(&s.conf, conf).unwrap();
+}
+
+// ---------------------------------------------------------------------
 // Raw frames: the known HTTP/2 denial-of-service classes.
 
 /// The client preface, an empty SETTINGS.
@@ -651,8 +959,13 @@ const ENHANCE_YOUR_CALM: u32 = 0xb;
 /// `:method GET`, `:scheme http`, `:path /hello` (literal, indexed name),
 /// `:authority localhost` (literal, indexed name).
 fn get_block() -> Vec<u8> {
-    let mut b = vec![0x82, 0x86, 0x04, 6];
-    b.extend_from_slice(b"/hello");
+    get_block_for("/hello")
+}
+
+/// `GET path` for `localhost`, as [`get_block`] (`path` under 128 bytes).
+fn get_block_for(path: &str) -> Vec<u8> {
+    let mut b = vec![0x82, 0x86, 0x04, path.len() as u8];
+    b.extend_from_slice(path.as_bytes());
     b.extend_from_slice(&[0x01, 9]);
     b.extend_from_slice(b"localhost");
     b

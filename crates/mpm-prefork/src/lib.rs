@@ -120,6 +120,7 @@ fn child(cx: ChildContext<'_>) {
         abort: None,
         leaving: Some(&leaving),
         mode: Mode::Blocking,
+        streams: None,
     };
     let limit = cx.mpm.directives().max_connections_per_child;
     let mut served: u64 = 0;

@@ -72,9 +72,10 @@
 //!
 //! Under the event loop the loop owns the session and hands requests to
 //! worker threads, which send back response parts through the loop
-//! (which calls `send_*`); under worker and prefork one thread runs the
-//! session with blocking reads and writes and serves the streams
-//! (prefork: one at a time, in arrival order).
+//! (which calls `send_*`); under prefork one thread runs the session
+//! and serves the streams one at a time, in arrival order; under worker
+//! the connection's thread runs the session and the child's other
+//! threads serve the streams (`serve::h2`).
 //!
 //! # Bounds
 //!

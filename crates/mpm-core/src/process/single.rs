@@ -64,6 +64,7 @@ impl Mpm for Single {
             abort: Some(stopping.abort.fd()),
             leaving: Some(&leaving),
             mode: Mode::Blocking,
+            streams: None,
         };
         let (served, exit) = watch_commands(
             ctx.control,

@@ -56,6 +56,10 @@ pub struct ServeContext<'a> {
     /// Who owns the connection, and so how responses are written and
     /// where the connection goes between requests.
     pub mode: Mode<'a>,
+    /// Threads that serve the streams of an HTTP/2 connection this
+    /// thread owns (worker); without them its streams are served on
+    /// this thread, one at a time ([`super::h2`]).
+    pub streams: Option<&'a dyn super::h2::StreamPool>,
 }
 
 /// How a driver holds its connection.

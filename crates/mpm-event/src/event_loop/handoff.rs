@@ -96,6 +96,7 @@ impl Loop<'_, '_> {
             abort: None,
             leaving: Some(&leaving),
             mode: Mode::Loop { only: &only },
+            streams: None,
         };
         let bufs = &mut self.inline_bufs;
         let hb = match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, &ctx, bufs))) {

@@ -75,6 +75,7 @@ pub(crate) fn run_child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> 
             abort: None,
             leaving: Some(&leaving),
             mode: Mode::Lent,
+            streams: None,
         };
         work(&shared, t, slot, &serve_ctx, &leaving);
     };

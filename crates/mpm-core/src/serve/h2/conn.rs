@@ -19,7 +19,7 @@ use crate::serve::context::{After, ConnStats, Ready, ServeContext, LINGER};
 use crate::serve::handoff::{Dispatch, Handback, Work};
 
 /// Most bytes one read asks for.
-const READ_CHUNK: usize = 16 * 1024;
+pub(super) const READ_CHUNK: usize = 16 * 1024;
 
 /// How long a request whose body is incomplete waits for more of it
 /// before its handler starts anyway (see [`H2Conn::is_ready`]).
@@ -106,6 +106,10 @@ pub fn serve_h2(
     early: &[u8],
     upgraded: Option<super::Upgrade>,
 ) -> ConnStats {
+    // Threads to serve its streams on (worker): this one owns it.
+    if let Some(pool) = ctx.streams.and_then(super::Attached::to) {
+        return super::pool::serve_pooled(conn, ctx, early, upgraded, pool);
+    }
     drive(conn, ctx, early, upgraded, None).1
 }
 
@@ -656,29 +660,34 @@ impl H2Conn<'_, '_> {
         }
     }
 
-    /// Lingering close, as for HTTP/1.1: stop sending, read and drop what
-    /// the client still sends for a short bounded time, so our last
-    /// frames (a GOAWAY) are not destroyed by a reset.
+    /// Lingering close, as for HTTP/1.1 (see [`linger`]).
     fn linger(&mut self) {
-        if self.io.shutdown_write().is_err() {
+        linger(&mut self.io, self.ctx, &mut self.rbuf);
+    }
+}
+
+/// Lingering close, as for HTTP/1.1: stop sending, read and drop what
+/// the client still sends for a short bounded time, so our last frames
+/// (a GOAWAY) are not destroyed by a reset.
+pub(super) fn linger(conn: &mut Connection, ctx: &ServeContext<'_>, buf: &mut [u8]) {
+    if conn.shutdown_write().is_err() {
+        return;
+    }
+    let until = Instant::now() + LINGER;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return;
         }
-        let until = Instant::now() + LINGER;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            match wait_readable(&self.io, self.ctx, left, false) {
-                Ready::Readable => match self.io.read_nonblocking(&mut self.rbuf) {
-                    Ok(0) => return,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => return,
-                },
-                Ready::TimedOut | Ready::IdleClose | Ready::Abort => return,
-            }
+        match wait_readable(conn, ctx, left, false) {
+            Ready::Readable => match conn.read_nonblocking(buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            },
+            Ready::TimedOut | Ready::IdleClose | Ready::Abort => return,
         }
     }
 }

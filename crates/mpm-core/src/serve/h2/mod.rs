@@ -31,8 +31,9 @@
 //! # How streams are served (this module's driver)
 //!
 //! One thread runs the session ([`serve_h2`]): `single` and prefork give
-//! the connection's thread, worker too, and event lends the connection
-//! to a worker while it has streams (below). The socket is non-blocking
+//! the connection's thread, and event lends the connection to a worker
+//! while it has streams (below); worker's connection thread owns it
+//! instead, its streams on other threads (below). The socket is non-blocking
 //! and every wait is a `poll` bounded by the deadlines: the driver reads
 //! while it writes, so a client that sends without reading trips the
 //! session's bounds (GOAWAY `ENHANCE_YOUR_CALM`) rather than stopping the
@@ -46,10 +47,24 @@
 //! H2WindowSize`. Writing the response pushes the session's output to
 //! the socket as windows open.
 //!
-//! Under worker, the streams of one connection are served one at a time
-//! on the connection's thread too (the child's other threads serve other
-//! connections); `H2MaxWorkers` bounds the streams a client may open at
-//! once beside `H2MaxSessionStreams` ([`session_config`]).
+//! `H2MaxWorkers` bounds the streams a client may open at once beside
+//! `H2MaxSessionStreams` ([`session_config`]).
+//!
+//! # Under worker: the connection's thread owns it
+//!
+//! Where the context lends a [`StreamPool`] (worker's child queue), the
+//! connection's thread becomes the owner of its session ([`H2Owner`],
+//! the mechanism of `mux/`) and serves none of its streams itself
+//! (`pool.rs`): it polls the socket, a wake-up pipe its streams' threads
+//! write to, and the stop signals, and hands each stream as a job to the
+//! child's other idle threads. One connection keeps at most its share
+//! with them at once ([`StreamPool::attach`]; worker's is
+//! `ThreadsPerChild` − 2, so a thread stays for other connections), the
+//! rest waiting with the owner in arrival order; streams that find no
+//! free thread queue in the child, served in order. A child keeps one
+//! thread that owns no connection, so streams always have a thread to
+//! come to; a connection that would take it, or a child of fewer than
+//! three threads, is served one at a time as above.
 //!
 //! It never deadlocks: the next stream served is the oldest whose request
 //! is complete, and only when none is, the oldest of all; a request body
@@ -90,11 +105,13 @@
 mod conn;
 mod exchange;
 mod mux;
+mod pool;
 mod sniff;
 
 pub use conn::serve_h2;
 pub(super) use conn::serve_lent;
 pub use mux::{H2Owner, StreamJob, Wake};
+pub use pool::{Attached, StreamPool, StreamWork};
 pub use sniff::{asks_h2c, preface_in, Upgrade};
 
 use crate::config::ProtocolConfig;

@@ -363,6 +363,13 @@ impl H2Owner {
         self.io
     }
 
+    /// The `101` of an upgrade was written already (by the HTTP/1.1
+    /// driver that read the request, on a thread that owns its
+    /// connection): it is not written again.
+    pub(in crate::serve) fn switched_already(&mut self) {
+        self.prefix = Vec::new();
+    }
+
     /// The connection, to register it with a poller.
     pub fn connection(&self) -> &Connection {
         &self.io

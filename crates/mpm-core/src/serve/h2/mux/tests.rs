@@ -54,6 +54,7 @@ fn serve(
             abort: None,
             leaving: None,
             mode: Mode::Lent,
+            streams: None,
         };
         let until = Instant::now() + BOUND;
         std::thread::scope(|scope| {
