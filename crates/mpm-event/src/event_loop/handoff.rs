@@ -13,6 +13,7 @@ use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, Serve
 use mpm_core::WorkerState;
 
 use super::held::State;
+use super::pool::Job;
 use super::Loop;
 
 impl Loop<'_, '_> {
@@ -48,7 +49,7 @@ impl Loop<'_, '_> {
         // the worker queue.
         let session = match work {
             Work::Refuse(_) => None,
-            Work::Request(_) | Work::Http2(_) => session.or(held),
+            Work::Request(_) => session.or(held),
         }
         .unwrap_or_else(|| Session::new(&self.protocol.limits));
         let held = self.held(k)?;
@@ -64,10 +65,15 @@ impl Loop<'_, '_> {
     }
 
     /// Lend the connection to a worker with `work`.
+    /// Lend the connection to a worker with `work`; a request that asks
+    /// for `h2c` where the address allows it switches the connection to
+    /// HTTP/2 instead, owned by the loop.
     pub(super) fn dispatch_with(&mut self, k: usize, work: Work, session: Option<Session>) {
         if let Some(d) = self.lend(k, work, session) {
-            self.lent += 1;
-            self.shared.push(k, d);
+            if let Some(d) = self.switch_h2c(k, d) {
+                self.lent += 1;
+                self.shared.push(Job::Conn(k, d));
+            }
         }
     }
 
@@ -138,10 +144,6 @@ impl Loop<'_, '_> {
         let now = Instant::now();
         if let Some(tunnel) = hb.tunnel {
             self.start_tunnel(k, tunnel, now);
-            return;
-        }
-        if let Some(session) = hb.http2 {
-            self.enter_h2_idle(k, session, now);
             return;
         }
         match hb.pending {
