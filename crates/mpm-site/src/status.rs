@@ -193,12 +193,16 @@ fn render_auto(
     s
 }
 
-/// How HTTP/2 streams are served, under every strategy (see
-/// `mpm_core::serve::h2`): each stream counts on the table below as a
-/// request of the thread serving its connection. Shown on the HTML page
-/// only: `?auto` keeps Apache's fields, in Apache's order.
+/// How HTTP/2 streams are served (see `mpm_core::serve::h2`): each
+/// stream counts on the table below as a request of the thread serving
+/// it. Shown on the HTML page only: `?auto` keeps Apache's fields, in
+/// Apache's order.
 const H2_STREAMS: &str = "served one at a time per connection, in arrival order, \
      each a request of the thread that holds the connection";
+
+/// The same under event, whose loop owns HTTP/2 connections.
+const H2_STREAMS_EVENT: &str = "served at the same time, each a request of the worker \
+     that serves it; the event loop holds the connection";
 
 fn render_html(
     snap: &Snapshot,
@@ -222,7 +226,12 @@ fn render_html(
         escape(&info.server_version)
     );
     let _ = writeln!(s, "<dt>Server MPM: {}</dt>", escape(info.mpm.name));
-    let _ = writeln!(s, "<dt>HTTP/2 streams: {H2_STREAMS}</dt>");
+    let streams = if info.mpm.name == "event" {
+        H2_STREAMS_EVENT
+    } else {
+        H2_STREAMS
+    };
+    let _ = writeln!(s, "<dt>HTTP/2 streams: {streams}</dt>");
     let _ = writeln!(
         s,
         "<dt>Server Built: {}\n</dt></dl><hr /><dl>",
