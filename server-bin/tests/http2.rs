@@ -1132,3 +1132,33 @@ fn event_graceful_stop_says_goaway_with_the_last_stream_and_finishes_the_running
         "the streams running at the graceful stop were not all answered"
     );
 }
+
+#[test]
+fn event_streams_carry_large_request_and_response_bodies_through_the_windows() {
+    // 1 MiB up and 2 MiB down, both past the 64 KiB windows: the loop
+    // gives window back as the handler reads, and a handler that writes
+    // faster than the client reads waits for room.
+    let s = event_cgi_site(4, |_| {
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n\
+         if [ \"$REQUEST_METHOD\" = POST ]; then wc -c; else head -c 2097152 /dev/zero | tr '\\0' x; fi\n"
+            .to_string()
+    });
+    let _m = s.start("event");
+    let upload = s.site.write("upload", vec![b'u'; 1 << 20]);
+    let data = format!("@{}", upload.display());
+    let (code, body, version) = s.curl(
+        &["--http2-prior-knowledge", "--data-binary", &data],
+        &s.http("/cgi-bin/run.cgi"),
+    );
+    assert_eq!(
+        (code, body.trim(), version.as_str()),
+        (0, "1048576", "2"),
+        "the handler's count of a 1 MiB request body over HTTP/2"
+    );
+    let (code, body, version) = s.curl(&["--http2-prior-knowledge"], &s.http("/cgi-bin/run.cgi"));
+    assert_eq!(
+        (code, body.len(), version.as_str()),
+        (0, 2 << 20, "2"),
+        "a 2 MiB streamed answer over HTTP/2"
+    );
+}

@@ -24,6 +24,11 @@ use crate::serve::h2::{session_config, Upgrade};
 /// serve others ([`H2Owner::wants_drive`] then says to come back).
 const READS_PER_TURN: usize = 16;
 
+/// Most rounds of taking the streams' news and writing one
+/// [`H2Owner::drive`] makes (each writes up to a batch of the session's
+/// output) before it lets the poller serve others.
+const ROUNDS_PER_TURN: usize = 8;
+
 /// How long a request whose body is incomplete waits for more of it
 /// before its handler starts anyway (as the one-at-a-time driver): a
 /// stream the client ends at once, or resets, is never answered before
@@ -216,13 +221,20 @@ impl H2Owner {
             self.read(buf, now);
         }
         // Writing can open windows (events), taking news can fill them:
-        // around until nothing moves.
-        for _ in 0..8 {
+        // around until nothing moves, or the turn's budget is spent (then
+        // the poller comes back: `wants_drive`).
+        let mut rounds = 0;
+        loop {
             let news = self.signal.take_news();
             let moved = self.collect(news);
             let wrote = self.write(now);
             self.on_events();
             if !moved && !wrote {
+                break;
+            }
+            rounds += 1;
+            if rounds == ROUNDS_PER_TURN {
+                self.more = true;
                 break;
             }
         }
@@ -251,9 +263,10 @@ impl H2Owner {
             && (self.prefix_left() || self.session.wants_write() || self.io.wants_write())
     }
 
-    /// [`H2Owner::drive`] stopped reading before the socket was empty
-    /// (to be fair to the poller's other connections): drive again soon,
-    /// without waiting for an event.
+    /// [`H2Owner::drive`] stopped with work left (bytes left in the
+    /// socket, or output that could still be written), to be fair to the
+    /// poller's other connections: drive again soon, without waiting for
+    /// an event (an edge-triggered poller gets none for it).
     pub fn wants_drive(&self) -> bool {
         self.more
     }
