@@ -155,17 +155,24 @@ impl StreamJob {
             Asked::Refused(e) => on.refuse(&e, ctx),
             Asked::Request(head) => on.answer(*head, ctx),
         }
-        on.link.finish();
     }
 }
 
-/// A stream being served on this thread.
+/// A stream being served on this thread. Dropped, even by a panic, it
+/// tells the owner the thread is done with the stream (a response cut
+/// short is reset there, never left waiting).
 struct OnThread {
     stream: u32,
     link: Arc<Link>,
     info: Arc<ConnInfo>,
     started: SystemTime,
     clock: Instant,
+}
+
+impl Drop for OnThread {
+    fn drop(&mut self) {
+        self.link.finish();
+    }
 }
 
 impl OnThread {
