@@ -71,8 +71,8 @@ impl Loop<'_, '_> {
             Work::Request(head) if offered => head,
             work => return Some(back(conn, session, work)),
         };
-        match Upgrade::of(head, started, clock) {
-            Err(head) => Some(back(conn, session, Work::Request(head))),
+        match Upgrade::of(Box::new(head), started, clock) {
+            Err(head) => Some(back(conn, session, Work::Request(*head))),
             Ok(up) => {
                 let mut early = Vec::new();
                 session.consume_buffered(|b| early.extend_from_slice(b));

@@ -32,13 +32,13 @@ impl Upgrade {
     /// `started` (`clock` the same instant); the head back when it asks
     /// for none.
     pub fn of(
-        head: RequestHead,
+        head: Box<RequestHead>,
         started: SystemTime,
         clock: Instant,
-    ) -> Result<Upgrade, RequestHead> {
+    ) -> Result<Upgrade, Box<RequestHead>> {
         match asks_h2c(&head) {
             Some(settings) => Ok(Upgrade {
-                head: Box::new(head),
+                head,
                 settings,
                 started,
                 clock,
