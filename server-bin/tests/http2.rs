@@ -901,24 +901,34 @@ fn an_authority_the_sni_host_does_not_cover_is_421_over_http2() {
     );
 }
 
-#[test]
-fn prefork_status_page_over_http2_says_streams_are_served_one_at_a_time() {
+/// The status page under `mpm`, asked over HTTP/2: it says how streams
+/// are served (`says`), and shows the stream asking as a request of the
+/// thread serving it.
+fn status_page_over_http2(mpm: &str, says: &str) {
     let s = H2Site::new(
-        "prefork",
+        mpm,
         PROTOCOLS,
         "<Location /server-status>\nSetHandler server-status\n</Location>",
     );
-    let _m = s.start("prefork");
+    let _m = s.start(mpm);
     let (code, page, version) = s.curl(&["--http2"], &s.https("/server-status"));
     assert_eq!((code, version.as_str()), (0, "2"), "{page}");
     assert!(
-        page.contains("HTTP/2 streams: served one at a time per connection, in arrival order"),
-        "the status page says how streams are served:\n{page}"
+        page.contains(&format!("HTTP/2 streams: {says}")),
+        "the status page under {mpm} says how streams are served:\n{page}"
     );
     // The stream itself is on the table as a request of its thread.
     assert!(
         page.contains("GET /server-status HTTP/2.0"),
-        "the stream's request on the status page:\n{page}"
+        "the stream's request on the status page under {mpm}:\n{page}"
+    );
+}
+
+#[test]
+fn prefork_status_page_over_http2_says_streams_are_served_one_at_a_time() {
+    status_page_over_http2(
+        "prefork",
+        "served one at a time per connection, in arrival order",
     );
 }
 
@@ -1063,22 +1073,9 @@ fn event_clients_that_do_not_read_large_answers_hold_no_worker() {
 
 #[test]
 fn event_status_page_over_http2_shows_the_stream_as_a_workers_request() {
-    let s = H2Site::new(
+    status_page_over_http2(
         "event",
-        PROTOCOLS,
-        "<Location /server-status>\nSetHandler server-status\n</Location>",
-    );
-    let _m = s.start("event");
-    let (code, page, version) = s.curl(&["--http2"], &s.https("/server-status"));
-    assert_eq!((code, version.as_str()), (0, "2"), "{page}");
-    assert!(
-        page.contains("HTTP/2 streams: served at the same time, each a request of the worker"),
-        "the status page says how streams are served under event:\n{page}"
-    );
-    // The stream is on the table as a request of the worker serving it.
-    assert!(
-        page.contains("GET /server-status HTTP/2.0"),
-        "the stream's request on the status page:\n{page}"
+        "served at the same time, each a request of the worker",
     );
 }
 

@@ -66,14 +66,7 @@ struct LinkBody<'l> {
 impl LinkBody<'_> {
     fn fail(&mut self, f: BodyFailure) -> io::Error {
         self.failure = Some(f);
-        match f {
-            BodyFailure::TooLarge => io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the request body is larger than LimitRequestBody",
-            ),
-            BodyFailure::TimedOut => io::ErrorKind::TimedOut.into(),
-            BodyFailure::Gone => io::ErrorKind::ConnectionReset.into(),
-        }
+        f.error()
     }
 }
 
