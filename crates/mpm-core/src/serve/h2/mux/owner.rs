@@ -94,8 +94,13 @@ struct Deadlines {
 pub struct H2Owner {
     io: Connection,
     session: Session,
-    signal: Arc<ConnSignal>,
-    info: Arc<ConnInfo>,
+    /// What the streams share with the owner, and the connection's facts
+    /// their handlers see: made for the first stream, let go when the
+    /// connection is idle again (the streams' threads keep their own), so
+    /// an idle connection holds neither.
+    signal: Option<Arc<ConnSignal>>,
+    info: Option<Arc<ConnInfo>>,
+    wake: Wake,
     streams: Streams,
     jobs: Vec<StreamJob>,
     /// Bytes to write before the session's (the `101` of an upgrade).
@@ -158,12 +163,12 @@ impl H2Owner {
             },
         };
         let now = Instant::now();
-        let info = Arc::new(conn.info().clone());
         let mut owner = H2Owner {
             io: conn,
             session,
-            signal: Arc::new(ConnSignal::new(wake)),
-            info,
+            signal: None,
+            info: None,
+            wake,
             streams: Streams::default(),
             jobs: Vec::new(),
             prefix,
@@ -181,12 +186,13 @@ impl H2Owner {
             stream_mem: cfg.stream_max_mem,
         };
         if let Some(up) = first {
-            let link = Link::new(owner.signal.clone(), owner.stream_mem, true);
+            let (signal, info) = owner.shared();
+            let link = Link::new(signal, owner.stream_mem, true);
             owner.jobs.push(StreamJob {
                 stream: 1,
                 asked: Asked::Request(up.head),
                 link: link.clone(),
-                info: owner.info.clone(),
+                info,
                 started: up.started,
                 clock: up.clock,
             });
@@ -225,7 +231,7 @@ impl H2Owner {
         // the poller comes back: `wants_drive`).
         let mut rounds = 0;
         loop {
-            let news = self.signal.take_news();
+            let news = self.signal.as_ref().is_some_and(|s| s.take_news());
             let moved = self.collect(news);
             let wrote = self.write(now);
             self.on_events();
@@ -241,6 +247,10 @@ impl H2Owner {
         self.release_ready(now);
         if self.session.is_idle() && self.streams.0.is_empty() && !self.wants_write() {
             self.session.release_buffers();
+            if self.jobs.is_empty() {
+                self.signal = None;
+                self.info = None;
+            }
         }
     }
 
@@ -391,8 +401,23 @@ impl H2Owner {
         !self.prefix.is_empty()
     }
 
-    fn add_received(&self, n: usize) {
-        self.signal.received.fetch_add(n as u64, Ordering::Relaxed);
+    /// The streams' shared state and the connection's facts, made if
+    /// the connection had none (it was idle).
+    fn shared(&mut self) -> (Arc<ConnSignal>, Arc<ConnInfo>) {
+        let wake = &self.wake;
+        let signal = self
+            .signal
+            .get_or_insert_with(|| Arc::new(ConnSignal::new(wake.clone())));
+        let io = &self.io;
+        let info = self.info.get_or_insert_with(|| Arc::new(io.info().clone()));
+        (signal.clone(), info.clone())
+    }
+
+    fn add_received(&mut self, n: usize) {
+        self.shared()
+            .0
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     fn read(&mut self, buf: &mut [u8], now: Instant) {
@@ -524,12 +549,13 @@ impl H2Owner {
                     end_stream,
                     ..
                 } => {
-                    let link = Link::new(self.signal.clone(), self.stream_mem, end_stream);
+                    let (signal, info) = self.shared();
+                    let link = Link::new(signal, self.stream_mem, end_stream);
                     let job = StreamJob {
                         stream,
                         asked: Asked::Request(Box::new(head)),
                         link: link.clone(),
-                        info: self.info.clone(),
+                        info,
                         started: SystemTime::now(),
                         clock: Instant::now(),
                     };
@@ -541,12 +567,13 @@ impl H2Owner {
                     }
                 }
                 Event::Refused { stream, error } => {
-                    let link = Link::new(self.signal.clone(), self.stream_mem, true);
+                    let (signal, info) = self.shared();
+                    let link = Link::new(signal, self.stream_mem, true);
                     self.jobs.push(StreamJob {
                         stream,
                         asked: Asked::Refused(error),
                         link: link.clone(),
-                        info: self.info.clone(),
+                        info,
                         started: SystemTime::now(),
                         clock: Instant::now(),
                     });
@@ -589,7 +616,7 @@ impl H2Owner {
                     }
                 }
                 Event::ConnectionError(e) => {
-                    log::debug!("HTTP/2 connection from {}: {e}", self.info.peer);
+                    log::debug!("HTTP/2 connection from {}: {e}", self.io.info().peer);
                 }
                 Event::GoAway { .. } | Event::Writable { .. } | Event::Finished { .. } => {}
             }
