@@ -70,11 +70,11 @@
 //!    GOAWAY, and closing with them unread makes the kernel send a reset
 //!    that can destroy our last frames before the client reads them.
 //!
-//! Under the event loop the loop owns the session and hands requests to
-//! worker threads, which send back response parts through the loop
-//! (which calls `send_*`); under worker and prefork one thread runs the
-//! session with blocking reads and writes and serves the streams
-//! (prefork: one at a time, in arrival order).
+//! Under the event loop the loop owns the session
+//! ([`crate::serve::h2::H2Owner`]) and hands requests to worker threads,
+//! which send back response parts through it (it calls `send_*`); under
+//! worker and prefork one thread runs the session and serves the streams
+//! one at a time, in arrival order ([`crate::serve::h2::serve_h2`]).
 //!
 //! # Bounds
 //!

@@ -1,6 +1,6 @@
 //! HTTP/2 on the strategies' threads: the driver of [`crate::h2::Session`]
 //! for a connection a thread owns, the owner of a connection whose
-//! streams are served on other threads ([`H2Owner`], the `mux` module),
+//! streams are served on other threads ([`H2Owner`], [`mux`]),
 //! and how a connection comes to speak HTTP/2 at all.
 //!
 //! # Which connections speak HTTP/2
@@ -27,10 +27,10 @@
 //!
 //! Two drivers of the one session: a strategy with a poller and a pool
 //! of threads (event) owns the connection with an [`H2Owner`] and serves
-//! its streams at the same time on the pool ([`StreamJob`]; see the
-//! `mux` module's docs for how a strategy drives it). A strategy that
-//! gives a connection one thread runs [`serve_h2`] on it, which serves
-//! the streams one at a time (below).
+//! its streams at the same time on the pool ([`StreamJob`]; see [`mux`]
+//! for how a strategy drives it). A strategy that gives a connection one
+//! thread runs [`serve_h2`] on it, which serves the streams one at a
+//! time (below).
 //!
 //! ## One at a time ([`serve_h2`])
 //!
@@ -89,7 +89,7 @@
 
 mod conn;
 mod exchange;
-mod mux;
+pub mod mux;
 mod sniff;
 
 pub use conn::serve_h2;
