@@ -1006,6 +1006,17 @@ fn h2_requests(port: u16, path: &str, streams: u32) -> TcpStream {
     c
 }
 
+/// A CGI script that marks its run in `seen`, waits (10 s at most) for a
+/// file `go` there, then answers `done`.
+fn go_script(seen: &Path) -> String {
+    let d = seen.display();
+    format!(
+        "#!/bin/sh\ntouch {d}/$$\ni=0\n\
+         while [ ! -e {d}/go ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n\
+         printf 'Content-Type: text/plain\\r\\n\\r\\ndone\\n'\n"
+    )
+}
+
 /// A CGI script that waits (5 s at most) until `n` copies of it run at
 /// once, then answers how many it saw: a barrier on the handlers' side.
 fn barrier_script(dir: &Path, n: usize) -> String {
@@ -1104,14 +1115,7 @@ fn event_graceful_stop_says_goaway_with_the_last_stream_and_finishes_the_running
     // Three streams whose handlers wait for a file `go`; a graceful stop
     // comes while they wait: the client gets the final GOAWAY naming
     // stream 5, then all three answers.
-    let s = event_cgi_site(4, |seen| {
-        let d = seen.display();
-        format!(
-            "#!/bin/sh\ntouch {d}/$$\ni=0\n\
-             while [ ! -e {d}/go ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n\
-             printf 'Content-Type: text/plain\\r\\n\\r\\ndone\\n'\n"
-        )
-    });
+    let s = event_cgi_site(4, go_script);
     let m = s.start("event");
     let mut c = h2_requests(s.plain_port, "/cgi-bin/run.cgi", 3);
     let seen = s.site.path("seen");
@@ -1177,5 +1181,33 @@ fn event_streams_carry_large_request_and_response_bodies_through_the_windows() {
         (code, body.len(), version.as_str()),
         (0, 2 << 20, "2"),
         "a 2 MiB streamed answer over HTTP/2"
+    );
+}
+
+#[test]
+fn event_answers_a_quick_stream_on_the_loop_while_every_worker_is_busy() {
+    // Two workers, both held by streams whose handlers wait for `go`; a
+    // third stream on the same connection asks for a static file, which
+    // the handler promises to answer without blocking: the loop answers
+    // it, as it answers such an HTTP/1.1 request.
+    let s = event_cgi_site(2, go_script);
+    let _m = s.start("event");
+    let mut c = h2_requests(s.plain_port, "/cgi-bin/run.cgi", 2);
+    let seen = s.site.path("seen");
+    let running = || std::fs::read_dir(&seen).map_or(0, |d| d.count());
+    assert!(
+        wait_for(10.0, || running() >= 2),
+        "the two handlers did not start: {} ran",
+        running()
+    );
+    c.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, 5, &get_block()))
+        .unwrap();
+    let answered = read_frames(&mut c, 5, |kind, id, payload| {
+        (kind == HEADERS && id == 5 && status_200_first(payload)).then_some(())
+    });
+    std::fs::write(seen.join("go"), "").unwrap();
+    assert!(
+        answered.is_some(),
+        "the quick stream was not answered while both workers were busy"
     );
 }

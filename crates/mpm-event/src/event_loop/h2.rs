@@ -6,6 +6,7 @@
 //! slowly holds no thread, and an idle HTTP/2 connection holds no thread
 //! and no buffer beyond its HPACK tables.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use mpm_core::serve::h2::{H2Owner, Upgrade, Wake};
@@ -125,9 +126,43 @@ impl Loop<'_, '_> {
     }
 
     /// Do what the connection can do now, hand its streams' requests to
-    /// the workers, and wait as it says (or close it, lingering, when it
-    /// is over).
+    /// the workers (or answer them here, when their handler promises the
+    /// answer never blocks, as for HTTP/1.1), and wait as it says (or
+    /// close it, lingering, when it is over).
     pub(super) fn drive_h2(&mut self, k: usize) {
+        let handler = &*self.cx.handler;
+        let mut here = Vec::new();
+        // Answers made here are written by the next drive: around while
+        // there are some (a few times at most; then `wants_drive`).
+        for _ in 0..4 {
+            let now = Instant::now();
+            let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+                return;
+            };
+            let State::H2(owner) = &mut held.state else {
+                return;
+            };
+            owner.drive(&mut self.scratch, now);
+            for job in owner.take_jobs() {
+                if job.answers_at_once(handler) {
+                    here.push(job);
+                } else {
+                    self.shared.push(Job::Stream(job));
+                }
+            }
+            if here.is_empty() {
+                break;
+            }
+            self.on_loop(|ctx, _| {
+                for job in here.drain(..) {
+                    if catch_unwind(AssertUnwindSafe(|| job.run_at_once(ctx))).is_err() {
+                        log::error!(
+                            "an HTTP/2 stream ended with a panic in the serving code; the loop goes on"
+                        );
+                    }
+                }
+            });
+        }
         let now = Instant::now();
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return;
@@ -135,10 +170,6 @@ impl Loop<'_, '_> {
         let State::H2(owner) = &mut held.state else {
             return;
         };
-        owner.drive(&mut self.scratch, now);
-        for job in owner.take_jobs() {
-            self.shared.push(Job::Stream(job));
-        }
         if owner.is_done() {
             if let Some(State::H2(owner)) = self.set_state(k, State::Worker) {
                 if let Some(held) = self.held(k) {

@@ -89,6 +89,28 @@ impl Loop<'_, '_> {
         let Some(d) = self.lend(k, Work::Request(head), session) else {
             return;
         };
+        let hb = self.on_loop(|ctx, bufs| {
+            match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, ctx, bufs))) {
+                Ok(hb) => Some(hb),
+                Err(_) => {
+                    log::error!(
+                        "a connection ended with a panic in the serving code; the loop goes on"
+                    );
+                    *bufs = ServeBuffers::default();
+                    None
+                }
+            }
+        });
+        self.handback(k, hb);
+    }
+
+    /// Serve something on the loop's own thread (a request whose answer
+    /// never blocks): `f` gets the serving context of the loop's
+    /// scoreboard slot, shown idle again after.
+    pub(super) fn on_loop<R>(
+        &mut self,
+        f: impl FnOnce(&ServeContext<'_>, &mut ServeBuffers) -> R,
+    ) -> R {
         let (stopping, process) = (self.stopping, self.process);
         let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
         let handler = &*self.cx.handler;
@@ -103,21 +125,11 @@ impl Loop<'_, '_> {
             leaving: Some(&leaving),
             mode: Mode::Loop { only: &only },
         };
-        let bufs = &mut self.inline_bufs;
-        let hb = match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, &ctx, bufs))) {
-            Ok(hb) => Some(hb),
-            Err(_) => {
-                log::error!(
-                    "a connection ended with a panic in the serving code; the loop goes on"
-                );
-                *bufs = ServeBuffers::default();
-                None
-            }
-        };
+        let out = f(&ctx, &mut self.inline_bufs);
         if let Some(s) = self.inline_slot {
             s.set_state(WorkerState::Dead);
         }
-        self.handback(k, hb);
+        out
     }
 
     /// A worker gave a connection back.
