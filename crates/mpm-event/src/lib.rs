@@ -30,7 +30,8 @@
 //!   ([`mpm_core::serve::h2::H2Owner`]): it decodes the frames and HPACK,
 //!   hands each stream's request to a worker like an HTTP/1.1 request
 //!   (the streams of one connection run at the same time, each counted
-//!   on the scoreboard as a request), and writes the responses under
+//!   on the scoreboard as a request; one whose handler promises its
+//!   answer never blocks is answered by the loop itself), and writes the responses under
 //!   HTTP/2 flow control as the workers send them; a body of bytes or a
 //!   file is framed by the loop after the worker is free, so a slow
 //!   reader of one stream holds no thread. An idle HTTP/2 connection
