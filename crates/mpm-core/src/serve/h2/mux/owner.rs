@@ -17,7 +17,6 @@ use crate::config::ProtocolConfig;
 use crate::h2::{ErrorCode, Event, Session};
 use crate::net::connection::{ConnInfo, Connection};
 use crate::serve::context::LINGER;
-use crate::serve::h2::exchange::PIECE;
 use crate::serve::h2::{session_config, Upgrade};
 
 /// Most reads one [`H2Owner::drive`] makes before it lets the poller
@@ -232,7 +231,7 @@ impl H2Owner {
         let mut rounds = 0;
         loop {
             let news = self.signal.as_ref().is_some_and(|s| s.take_news());
-            let moved = self.collect(news);
+            let moved = self.collect(news, buf);
             let wrote = self.write(now);
             self.on_events();
             if !moved && !wrote {
@@ -626,7 +625,7 @@ impl H2Owner {
     /// Take the streams' response parts into the session as far as
     /// their buffers allow (all streams when `news`, else those with
     /// bytes of their own waiting); whether anything moved.
-    fn collect(&mut self, news: bool) -> bool {
+    fn collect(&mut self, news: bool, buf: &mut [u8]) -> bool {
         let mut moved = false;
         let mut over = Vec::new();
         let session = &mut self.session;
@@ -634,7 +633,7 @@ impl H2Owner {
             if !news && st.partial.is_none() && st.tail.is_none() && !st.backlog {
                 continue;
             }
-            moved |= feed(session, id, st);
+            moved |= feed(session, id, st, buf);
             let mut s = st.link.state.lock();
             if s.consumed > 0 {
                 session.consume(id, std::mem::take(&mut s.consumed));
@@ -680,7 +679,7 @@ impl H2Owner {
                 }
                 if st.partial.is_some() || st.tail.is_some() || st.end_after {
                     drop(s);
-                    feed(session, id, st);
+                    feed(session, id, st, buf);
                     s = st.link.state.lock();
                 }
             }
@@ -723,8 +722,9 @@ fn owned(link: Arc<Link>, held: Option<StreamJob>) -> Owned {
 }
 
 /// Give the session what it takes of a stream's waiting body bytes (and
-/// its end); whether any moved.
-fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
+/// its end), a file's read through `buf` (the poller's scratch); whether
+/// any moved.
+fn feed(session: &mut Session, id: u32, st: &mut Owned, buf: &mut [u8]) -> bool {
     let mut moved = false;
     if let Some(b) = st.partial.as_mut() {
         match session.send_data(id, b, false) {
@@ -757,17 +757,14 @@ fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
             }
         },
         Some(Sending::File { file, offset, left }) => {
-            let mut piece = Vec::new();
             while *left > 0 {
-                let room = session.send_capacity(id).min(PIECE) as u64;
+                let room = session.send_capacity(id).min(buf.len()) as u64;
                 let want = (*left).min(room) as usize;
                 if want == 0 {
                     break;
                 }
-                if piece.len() < want {
-                    piece.resize(want, 0);
-                }
-                if let Err(e) = file.read_exact_at(&mut piece[..want], *offset) {
+                let piece = &mut buf[..want];
+                if let Err(e) = file.read_exact_at(piece, *offset) {
                     log::error!("file shrank while being sent: {e}");
                     session.reset(id, RESET_CODE);
                     st.tail = None;
@@ -775,7 +772,7 @@ fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
                     return true;
                 }
                 let last = want as u64 == *left;
-                match session.send_data(id, &piece[..want], last) {
+                match session.send_data(id, piece, last) {
                     Ok(n) => {
                         moved = true;
                         *offset += n as u64;
