@@ -1006,6 +1006,19 @@ fn h2_requests(port: u16, path: &str, streams: u32) -> TcpStream {
     c
 }
 
+/// Wait until `n` runs of a [`go_script`] have started on `s`: its
+/// `seen` directory.
+fn handlers_running(s: &H2Site, n: usize) -> PathBuf {
+    let seen = s.site.path("seen");
+    let running = || std::fs::read_dir(&seen).map_or(0, |d| d.count());
+    assert!(
+        wait_for(10.0, || running() >= n),
+        "{n} handlers should have started: {} ran",
+        running()
+    );
+    seen
+}
+
 /// A CGI script that marks its run in `seen`, waits (10 s at most) for a
 /// file `go` there, then answers `done`.
 fn go_script(seen: &Path) -> String {
@@ -1118,13 +1131,7 @@ fn event_graceful_stop_says_goaway_with_the_last_stream_and_finishes_the_running
     let s = event_cgi_site(4, go_script);
     let m = s.start("event");
     let mut c = h2_requests(s.plain_port, "/cgi-bin/run.cgi", 3);
-    let seen = s.site.path("seen");
-    let running = || std::fs::read_dir(&seen).map_or(0, |d| d.count());
-    assert!(
-        wait_for(10.0, || running() >= 3),
-        "the three handlers did not start: {} ran",
-        running()
-    );
+    let seen = handlers_running(&s, 3);
     m.signal(Signal::SIGWINCH);
     // The first GOAWAY (2^31 - 1) and a PING; the final one follows the
     // PING's answer, which this client does not give, or a short wait.
@@ -1193,13 +1200,7 @@ fn event_answers_a_quick_stream_on_the_loop_while_every_worker_is_busy() {
     let s = event_cgi_site(2, go_script);
     let _m = s.start("event");
     let mut c = h2_requests(s.plain_port, "/cgi-bin/run.cgi", 2);
-    let seen = s.site.path("seen");
-    let running = || std::fs::read_dir(&seen).map_or(0, |d| d.count());
-    assert!(
-        wait_for(10.0, || running() >= 2),
-        "the two handlers did not start: {} ran",
-        running()
-    );
+    let seen = handlers_running(&s, 2);
     c.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, 5, &get_block()))
         .unwrap();
     let answered = read_frames(&mut c, 5, |kind, id, payload| {
