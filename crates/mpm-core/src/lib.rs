@@ -32,7 +32,10 @@
 //! - [`serve`]: the code between a socket and the handler. Its blocking
 //!   loop serves a connection on one thread (`single`, prefork, worker);
 //!   its hand-off half answers requests an event loop lends a worker
-//!   thread, or that the loop answers itself (event only).
+//!   thread, or that the loop answers itself (event only); its HTTP/2
+//!   half serves a connection's streams one at a time on its thread, or
+//!   owns the connection for a poller whose pool serves the streams at
+//!   once ([`serve::h2::H2Owner`], event).
 //!
 //! **Sockets** ([`net`]): listeners bound once before any fork; the
 //! blocking accept loop (prefork and worker children, `single`'s thread;

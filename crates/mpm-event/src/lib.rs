@@ -26,14 +26,19 @@
 //!   sent (a side is not read meanwhile), so an idle tunnel holds none:
 //!   about 800 bytes each, measured with 1,000 of them;
 //! - HTTP/2 (ALPN `h2`, the preface by prior knowledge, `Upgrade: h2c`):
-//!   a worker runs the connection's session while it has streams open
-//!   ([`mpm_core::serve::h2`], its streams one at a time); when it goes
-//!   idle the session comes back to the loop, which holds it like an idle
-//!   keep-alive connection (no thread, its buffers released, counted as
+//!   the loop owns the connection for its whole life
+//!   ([`mpm_core::serve::h2::H2Owner`]): it decodes the frames and HPACK,
+//!   hands each stream's request to a worker like an HTTP/1.1 request
+//!   (the streams of one connection run at the same time, each counted
+//!   on the scoreboard as a request; one whose handler promises its
+//!   answer never blocks is answered by the loop itself), and writes the responses under
+//!   HTTP/2 flow control as the workers send them; a body of bytes or a
+//!   file is framed by the loop after the worker is free, so a slow
+//!   reader of one stream holds no thread. An idle HTTP/2 connection
+//!   holds no thread and no buffer beyond its HPACK tables (counted as
 //!   keep-alive on the status page) until the client sends again or
-//!   `KeepAliveTimeout` passes (GOAWAY). A busy HTTP/2 connection holds
-//!   one worker while its streams are served: the loop does not yet
-//!   frame responses itself.
+//!   `KeepAliveTimeout` passes (GOAWAY). A graceful stop says GOAWAY in
+//!   two steps and serves every stream the client sent before the second.
 //!
 //! A request whose answer the handler promises never blocks
 //! ([`mpm_core::Handler::answer_never_blocks`]: built in memory, or a file

@@ -197,16 +197,28 @@ fn render_auto(
 /// `mpm_core::serve::h2`), as Apache's mod_status names the MPM: each
 /// stream counts on the table below as a request of the thread serving
 /// it. Shown on the HTML page only: `?auto` keeps Apache's fields, in
-/// Apache's order. One place for the words, so a strategy that comes to
-/// serve a connection's streams on several threads changes one arm.
+/// Apache's order. One place for the words.
 fn h2_streams(mpm: &mpm_core::MpmInfo) -> &'static str {
-    if mpm.threaded {
-        "served one at a time per connection, in arrival order, \
-         each a request of the thread that holds the connection"
-    } else {
-        "served one at a time per connection, in arrival order, \
-         by the process that holds it (one thread per process, as \
-         Apache's prefork)"
+    match mpm.name {
+        "event" | "event-threads" => {
+            "served at the same time, each a request of the worker \
+             that serves it; the event loop holds the connection"
+        }
+        "worker" | "worker-threads" => {
+            "served at the same time on the child's idle threads (at most \
+             ThreadsPerChild - 2 of one connection, the rest queued in \
+             arrival order), each a request of the thread serving it; the \
+             connection's own thread holds the connection"
+        }
+        _ if mpm.threaded => {
+            "served one at a time per connection, in arrival order, \
+             each a request of the thread that holds the connection"
+        }
+        _ => {
+            "served one at a time per connection, in arrival order, \
+             by the process that holds it (one thread per process, as \
+             Apache's prefork)"
+        }
     }
 }
 

@@ -70,12 +70,13 @@
 //!    GOAWAY, and closing with them unread makes the kernel send a reset
 //!    that can destroy our last frames before the client reads them.
 //!
-//! Under the event loop the loop owns the session and hands requests to
-//! worker threads, which send back response parts through the loop
-//! (which calls `send_*`); under prefork one thread runs the session
-//! and serves the streams one at a time, in arrival order; under worker
-//! the connection's thread runs the session and the child's other
-//! threads serve the streams (`serve::h2`).
+//! Under the event loop the loop owns the session
+//! ([`crate::serve::h2::H2Owner`]) and hands requests to worker threads,
+//! which send back response parts through it (it calls `send_*`); under
+//! worker the connection's thread owns it the same way and the child's
+//! other threads serve the streams; under prefork one thread runs the
+//! session and serves the streams one at a time, in arrival order
+//! ([`crate::serve::h2::serve_h2`]).
 //!
 //! # Bounds
 //!

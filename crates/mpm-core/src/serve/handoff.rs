@@ -42,12 +42,6 @@ pub enum Work {
     /// Answer with this error and close (a head the engine refused, or
     /// the head deadline passed: [`engine::timeout_error`]).
     Refuse(HeadError),
-    /// The connection speaks HTTP/2 (ALPN `h2`, or the preface in its
-    /// session's buffered bytes; or an idle HTTP/2 session the loop kept,
-    /// whose client sent again): the worker runs the HTTP/2 driver on it
-    /// until it closes or goes idle ([`super::h2`]), and gives it back
-    /// closed or with its idle session ([`Handback::http2`]).
-    Http2(Option<Box<crate::h2::Session>>),
 }
 
 /// A connection with a request ready for a worker.
@@ -90,11 +84,6 @@ pub struct Handback {
     /// With [`After::Tunnel`]: the `101` is written, and the loop joins
     /// the connection to this tunnel's socket ([`Tunnel::pump`](crate::serve::Tunnel::pump)).
     pub tunnel: Option<Box<super::Tunnel>>,
-    /// With [`After::KeepAlive`]: an HTTP/2 connection with no stream
-    /// open, its session kept (HPACK tables, settings; buffers released)
-    /// for the loop to hold like an idle keep-alive connection, and to
-    /// lend again with [`Work::Http2`] when the client sends.
-    pub http2: Option<Box<crate::h2::Session>>,
 }
 
 /// A worker thread's buffers, kept from one request to the next so that a
@@ -125,20 +114,6 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         ctx.mode.is_lent(),
         "serve_dispatched needs a lent connection"
     );
-    // HTTP/2 (ALPN, prior knowledge, or a request asking for `h2c`
-    // where the address allows it): the worker runs the session.
-    let h2c = match &d.work {
-        Work::Request(head) => {
-            !matches!(ctx.mode, Mode::Loop { .. })
-                && d.conn.http2_offer().upgrade
-                && !d.conn.is_tls()
-                && super::h2::asks_h2c(head).is_some()
-        }
-        _ => false,
-    };
-    if matches!(d.work, Work::Http2(_)) || h2c {
-        return super::h2::serve_lent(d, ctx);
-    }
     let mut session = d.session;
     if session.capacity() == 0 {
         session.lend_buffer(std::mem::take(&mut bufs.spare));
@@ -164,8 +139,6 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
                 c.answer(head, served, started, clock)
             }
             Work::Refuse(e) => c.refuse(e, started, clock),
-            // Taken above; never again on this connection.
-            Work::Http2(_) => break After::Close,
         };
         if after != After::KeepAlive || c.pending.is_some() {
             break after;
@@ -209,7 +182,6 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         pending,
         stats,
         tunnel,
-        http2: None,
     }
 }
 

@@ -7,8 +7,11 @@
 //! - [`serve_dispatched`] (hand-off): a worker thread answers a request an
 //!   event loop lent it, and gives the connection back with what is left
 //!   to write ([`PendingWrite`]).
+//! - [`h2`]: HTTP/2, one connection's streams one at a time on its
+//!   thread ([`h2::serve_h2`]), or the connection owned by a poller whose
+//!   pool serves the streams at once ([`h2::H2Owner`], [`h2::StreamJob`]).
 //!
-//! Both read through the connection's [`Session`](crate::h1::Session)
+//! The HTTP/1.1 drivers read through the connection's [`Session`](crate::h1::Session)
 //! (heads, bodies, pipelining: [`crate::h1`]) and answer through the same
 //! exchange: the handler called, its response sent (bytes, a stream, or a
 //! file by `sendfile`), the keep-alive decision, the access log. They own no

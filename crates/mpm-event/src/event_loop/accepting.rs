@@ -15,7 +15,6 @@ use mpm_core::h1::Session;
 use mpm_core::net::accept::AcceptFailure;
 use mpm_core::net::tls;
 use mpm_core::net::tls_stream::{self, HandshakeStatus};
-use mpm_core::serve::Work;
 use mpm_core::{Connection, Listener};
 
 use super::held::{Held, State};
@@ -203,6 +202,7 @@ impl Loop<'_, '_> {
             may_read: false,
             left_in_socket: false,
             keepalive_turn: 0,
+            h2_idle: false,
         });
         self.live += 1;
         let conn = self.conns[k].as_ref().and_then(|s| s.conn.as_ref());
@@ -234,12 +234,12 @@ impl Loop<'_, '_> {
                     counters.tls_handshake(true);
                 }
                 let h2 = conn.info().tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
-                self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
                 if h2 {
-                    // ALPN chose HTTP/2: a worker runs its session.
-                    self.dispatch(k, Work::Http2(None));
+                    // ALPN chose HTTP/2: the loop owns it from now on.
+                    self.start_h2(k, &[], None);
                     return;
                 }
+                self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);

@@ -28,9 +28,14 @@ impl Loop<'_, '_> {
             self.head_bytes -= session.capacity();
         }
         let c = &mut self.counts;
+        if matches!(old, State::H2(_)) && std::mem::take(&mut held.h2_idle) {
+            // (An HTTP/2 connection's idleness is counted as it changes:
+            // `Loop::drive_h2`.)
+            c.keepalive = c.keepalive.saturating_sub(1);
+        }
         for (s, up) in [(&old, false), (&held.state, true)] {
             let n = match s {
-                State::KeepAlive | State::H2Idle(_) => &mut c.keepalive,
+                State::KeepAlive => &mut c.keepalive,
                 State::Writing { .. } => &mut c.writing,
                 State::Linger => &mut c.closing,
                 State::Tunnel(_) => &mut c.tunnels,
@@ -158,69 +163,7 @@ impl Loop<'_, '_> {
         for k in idle {
             self.close_idle(k);
         }
-        let idle_h2: Vec<usize> = (0..self.conns.len())
-            .filter(|&k| matches!(self.held(k).map(|s| &s.state), Some(State::H2Idle(_))))
-            .collect();
-        for k in idle_h2 {
-            // A worker says GOAWAY in two steps and serves what the
-            // client had in flight, as for a busy connection.
-            self.resume_h2(k);
-        }
-    }
-
-    /// Hold an idle HTTP/2 connection: no thread, its session kept until
-    /// the client sends again or `KeepAliveTimeout` passes.
-    pub(super) fn enter_h2_idle(
-        &mut self,
-        k: usize,
-        session: Box<mpm_core::h2::Session>,
-        now: Instant,
-    ) {
-        self.set_state(k, State::H2Idle(session));
-        if self.leaving {
-            self.resume_h2(k);
-            return;
-        }
-        self.set_deadline(
-            k,
-            Some(after(now, self.protocol.timeouts.keep_alive_timeout)),
-        );
-        // News that came while a worker had it (no socket event will
-        // tell), or decrypted bytes a TLS layer already holds.
-        let may_read = self.held(k).is_some_and(|s| {
-            std::mem::take(&mut s.may_read)
-                | s.conn.as_ref().is_some_and(|c| c.has_buffered_plaintext())
-        });
-        if may_read {
-            self.resume_h2(k);
-        }
-    }
-
-    /// The client of an idle HTTP/2 connection sent: a worker takes it.
-    pub(super) fn resume_h2(&mut self, k: usize) {
-        if let Some(State::H2Idle(session)) = self.set_state(k, State::Worker) {
-            if let Some(held) = self.held(k) {
-                // The bytes are in the socket: the worker reads them.
-                held.may_read = false;
-            }
-            self.dispatch(k, mpm_core::serve::Work::Http2(Some(session)));
-        }
-    }
-
-    /// Close an idle HTTP/2 connection whose `KeepAliveTimeout` passed: a
-    /// GOAWAY first (as much of it as the socket takes now), so the
-    /// client knows no stream was lost, then a lingering close.
-    pub(super) fn close_idle_h2(&mut self, k: usize) {
-        if let Some(State::H2Idle(mut session)) = self.set_state(k, State::Worker) {
-            session.shutdown();
-            session.finish_shutdown();
-            if let Some(conn) = self.held(k).and_then(|s| s.conn.as_mut()) {
-                let out = session.output();
-                let _ = std::io::Write::write(conn, out);
-                let _ = std::io::Write::flush(conn);
-            }
-        }
-        self.linger(k, Instant::now());
+        self.stop_h2();
     }
 
     /// Close an idle keep-alive connection, unless its next request has
@@ -240,11 +183,13 @@ impl Loop<'_, '_> {
         self.begin_leaving();
         self.aborted = true;
         for k in 0..self.conns.len() {
+            // (An HTTP/2 connection's owner holds its socket: it is the
+            // loop's, and closes now.)
             let lent = self
                 .conns
                 .get(k)
                 .and_then(|s| s.as_ref())
-                .is_some_and(|s| s.conn.is_none());
+                .is_some_and(|s| s.conn.is_none() && !matches!(s.state, State::H2(_)));
             if !lent {
                 self.close(k);
             }

@@ -13,6 +13,7 @@ use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, Serve
 use mpm_core::WorkerState;
 
 use super::held::State;
+use super::pool::Job;
 use super::Loop;
 
 impl Loop<'_, '_> {
@@ -48,7 +49,7 @@ impl Loop<'_, '_> {
         // the worker queue.
         let session = match work {
             Work::Refuse(_) => None,
-            Work::Request(_) | Work::Http2(_) => session.or(held),
+            Work::Request(_) => session.or(held),
         }
         .unwrap_or_else(|| Session::new(&self.protocol.limits));
         let held = self.held(k)?;
@@ -64,10 +65,15 @@ impl Loop<'_, '_> {
     }
 
     /// Lend the connection to a worker with `work`.
+    /// Lend the connection to a worker with `work`; a request that asks
+    /// for `h2c` where the address allows it switches the connection to
+    /// HTTP/2 instead, owned by the loop.
     pub(super) fn dispatch_with(&mut self, k: usize, work: Work, session: Option<Session>) {
         if let Some(d) = self.lend(k, work, session) {
-            self.lent += 1;
-            self.shared.push(k, d);
+            if let Some(d) = self.switch_h2c(k, d) {
+                self.lent += 1;
+                self.shared.push(Job::Conn(k, d));
+            }
         }
     }
 
@@ -83,6 +89,28 @@ impl Loop<'_, '_> {
         let Some(d) = self.lend(k, Work::Request(head), session) else {
             return;
         };
+        let hb = self.on_loop(|ctx, bufs| {
+            match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, ctx, bufs))) {
+                Ok(hb) => Some(hb),
+                Err(_) => {
+                    log::error!(
+                        "a connection ended with a panic in the serving code; the loop goes on"
+                    );
+                    *bufs = ServeBuffers::default();
+                    None
+                }
+            }
+        });
+        self.handback(k, hb);
+    }
+
+    /// Serve something on the loop's own thread (a request whose answer
+    /// never blocks): `f` gets the serving context of the loop's
+    /// scoreboard slot, shown idle again after.
+    pub(super) fn on_loop<R>(
+        &mut self,
+        f: impl FnOnce(&ServeContext<'_>, &mut ServeBuffers) -> R,
+    ) -> R {
         let (stopping, process) = (self.stopping, self.process);
         let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
         let handler = &*self.cx.handler;
@@ -98,21 +126,11 @@ impl Loop<'_, '_> {
             mode: Mode::Loop { only: &only },
             streams: None,
         };
-        let bufs = &mut self.inline_bufs;
-        let hb = match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, &ctx, bufs))) {
-            Ok(hb) => Some(hb),
-            Err(_) => {
-                log::error!(
-                    "a connection ended with a panic in the serving code; the loop goes on"
-                );
-                *bufs = ServeBuffers::default();
-                None
-            }
-        };
+        let out = f(&ctx, &mut self.inline_bufs);
         if let Some(s) = self.inline_slot {
             s.set_state(WorkerState::Dead);
         }
-        self.handback(k, hb);
+        out
     }
 
     /// A worker gave a connection back.
@@ -139,10 +157,6 @@ impl Loop<'_, '_> {
         let now = Instant::now();
         if let Some(tunnel) = hb.tunnel {
             self.start_tunnel(k, tunnel, now);
-            return;
-        }
-        if let Some(session) = hb.http2 {
-            self.enter_h2_idle(k, session, now);
             return;
         }
         match hb.pending {

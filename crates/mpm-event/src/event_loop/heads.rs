@@ -138,7 +138,9 @@ impl Loop<'_, '_> {
                 session.extend(&self.scratch[..n]);
                 self.head_bytes += session.capacity() - before;
                 if whole {
-                    self.dispatch(k, Work::Http2(None));
+                    // The loop owns it from now on, the preface read.
+                    let early = session.buffered().to_vec();
+                    self.start_h2(k, &early, None);
                     return false;
                 }
                 return true;
@@ -152,8 +154,8 @@ impl Loop<'_, '_> {
         let grown = session.capacity() - before;
         let (rd, last) = (*rd, *last);
         self.head_bytes += grown;
-        // A request asking for `h2c` where the address allows it goes to
-        // a worker, which switches the connection to HTTP/2.
+        // A request asking for `h2c` where the address allows it switches
+        // the connection to HTTP/2 (`Loop::dispatch_with`).
         let h2c = held.conn.as_ref().is_some_and(|c| c.http2_offer().upgrade);
         match event {
             HeadEvent::Ready(head)

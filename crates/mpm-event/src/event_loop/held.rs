@@ -27,11 +27,12 @@ pub(super) enum State {
     },
     /// Between requests; no buffer.
     KeepAlive,
-    /// An HTTP/2 connection with no stream open: its session (HPACK
-    /// tables and settings, buffers released) waits here, with no
-    /// thread, until the client sends (then a worker takes it again) or
-    /// `KeepAliveTimeout` passes. Counted as keep-alive.
-    H2Idle(Box<mpm_core::h2::Session>),
+    /// An HTTP/2 connection, for the rest of its life: the loop owns its
+    /// socket and session ([`mpm_core::serve::h2::H2Owner`], which holds
+    /// the connection: `Held::conn` is `None`), its streams' requests go
+    /// to workers and their responses come back through it. Counted as
+    /// keep-alive while no stream is open (`Held::h2_idle`).
+    H2(Box<mpm_core::serve::h2::H2Owner>),
     /// Lent to a worker.
     Worker,
     /// Finishing a response, then `after`; `session` holds bytes of the
@@ -69,6 +70,8 @@ pub(super) struct Held {
     pub(super) left_in_socket: bool,
     /// Its keep-alive turn, matched against the idle queue's entries.
     pub(super) keepalive_turn: u64,
+    /// An HTTP/2 connection with no stream open (counted as keep-alive).
+    pub(super) h2_idle: bool,
 }
 
 /// Connections by state, for the status page.

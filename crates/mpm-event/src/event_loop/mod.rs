@@ -38,6 +38,7 @@ const SCRATCH: usize = 16 * 1024;
 
 mod accepting;
 mod conns;
+mod h2;
 mod handoff;
 mod heads;
 mod held;
@@ -153,6 +154,9 @@ struct Loop<'a, 'c> {
     /// Tunnels that stopped at their budget with bytes to move: pumped
     /// again after this turn's events.
     tunnels_due: Vec<usize>,
+    /// HTTP/2 connections to drive again after this turn's events (they
+    /// stopped reading at their budget, or their streams had news).
+    h2_again: Vec<usize>,
 }
 
 impl<'a, 'c> Loop<'a, 'c> {
@@ -222,6 +226,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             },
             inline_bufs: ServeBuffers::default(),
             tunnels_due: Vec::new(),
+            h2_again: Vec::new(),
         })
     }
 
@@ -249,12 +254,16 @@ impl<'a, 'c> Loop<'a, 'c> {
             if !self.tunnels_due.is_empty() {
                 timeout = Some(Duration::ZERO);
             }
-            self.shared.sleeping.store(true, Ordering::SeqCst);
-            if !self.shared.back.lock().is_empty() {
+            if !self.h2_again.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            let wakeup = &self.shared.wakeup;
+            wakeup.sleeping.store(true, Ordering::SeqCst);
+            if !self.shared.back.lock().is_empty() || !wakeup.due.lock().is_empty() {
                 timeout = Some(Duration::ZERO);
             }
             let polled = self.poll.poll(&mut events, timeout);
-            self.shared.sleeping.store(false, Ordering::SeqCst);
+            wakeup.sleeping.store(false, Ordering::SeqCst);
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("the event loop could not wait: {e}");
@@ -281,6 +290,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                 self.on_timer(e, now);
             }
             self.pump_due_tunnels();
+            self.drive_due_h2();
             self.give_back_head_memory();
         }
     }
@@ -306,11 +316,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                 }
             }
             State::Worker => held.may_read |= readable,
-            State::H2Idle(_) => {
-                if readable {
-                    self.resume_h2(k);
-                }
-            }
+            State::H2(_) => self.on_h2_event(k, readable, writable),
             State::Head { .. } | State::KeepAlive => {
                 if readable {
                     let closed = ev.is_read_closed() || ev.is_error();
@@ -359,7 +365,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         match self.held(k).map(|s| &s.state) {
             Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
-            Some(State::H2Idle(_)) => self.close_idle_h2(k),
+            Some(State::H2(_)) => self.on_h2_deadline(k, now),
             Some(State::Handshake) => {
                 self.cx.scoreboard.counters().tls_handshake(false);
                 self.close(k)

@@ -1,20 +1,34 @@
-//! The worker pool: dispatched requests wait in a queue, idle workers park
-//! (the most recent first), and connections come back to the loop.
+//! The worker pool: dispatched requests and HTTP/2 streams wait in a
+//! queue, idle workers park (the most recent first), connections come
+//! back to the loop, and an HTTP/2 stream's news wakes it.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use mio::Waker;
 use mpm_core::process::scoreboard::WorkerSlot;
+use mpm_core::serve::h2::StreamJob;
 use mpm_core::serve::{self, Dispatch, Handback, ServeBuffers, ServeContext};
 use mpm_core::WorkerState;
 use parking_lot::Mutex;
 
+/// What a worker is given. (An HTTP/1.1 request, the common case, stays
+/// inline in the queue as before: boxing it would cost an allocation per
+/// request to save the queue's slots some bytes.)
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Job {
+    /// A connection lent with a request (its key, the request).
+    Conn(usize, Dispatch),
+    /// One stream of an HTTP/2 connection the loop owns.
+    Stream(StreamJob),
+}
+
 /// Work waiting for a worker.
 #[derive(Default)]
 pub(super) struct Queue {
-    pub(super) jobs: VecDeque<(usize, Dispatch)>,
+    pub(super) jobs: VecDeque<Job>,
     /// Workers waiting, the most recent last: the next job goes to the
     /// worker that waited least, whose stack and caches are still warm.
     pub(super) idle: Vec<usize>,
@@ -35,10 +49,36 @@ pub(super) struct Shared {
     pub(super) queued: AtomicUsize,
     /// Connections given back by workers (`None`: lost to a panic).
     pub(super) back: Mutex<Vec<(usize, Option<Handback>)>>,
-    /// The loop is (about to be) waiting in `poll`: a worker giving a
-    /// connection back must wake it.
+    /// How workers wake the loop.
+    pub(super) wakeup: Arc<Wakeup>,
+}
+
+/// How a worker wakes the loop: for a connection given back, and for an
+/// HTTP/2 stream with news for its connection's owner.
+pub(super) struct Wakeup {
+    /// The loop is (about to be) waiting in `poll`: whoever has news for
+    /// it must wake it.
     pub(super) sleeping: AtomicBool,
-    pub(super) waker: Waker,
+    waker: Waker,
+    /// HTTP/2 connections (their keys) whose streams have news.
+    pub(super) due: Mutex<Vec<usize>>,
+}
+
+impl Wakeup {
+    /// Wake the loop if it sleeps.
+    pub(super) fn wake(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!("could not wake the event loop: {e}");
+            }
+        }
+    }
+
+    /// The HTTP/2 connection `key` has news: the loop drives it.
+    pub(super) fn due(&self, key: usize) {
+        self.due.lock().push(key);
+        self.wake();
+    }
 }
 
 impl Shared {
@@ -54,13 +94,16 @@ impl Shared {
                 .collect(),
             queued: AtomicUsize::new(0),
             back: Mutex::new(Vec::new()),
-            sleeping: AtomicBool::new(false),
-            waker,
+            wakeup: Arc::new(Wakeup {
+                sleeping: AtomicBool::new(false),
+                waker,
+                due: Mutex::new(Vec::new()),
+            }),
         }
     }
 
     /// The next job for worker `me`; `None` when the child leaves.
-    fn take(&self, me: usize) -> Option<(usize, Dispatch)> {
+    fn take(&self, me: usize) -> Option<Job> {
         let parking = &self.parking[me];
         let _ = parking.thread.set(std::thread::current());
         loop {
@@ -90,9 +133,9 @@ impl Shared {
         }
     }
 
-    pub(super) fn push(&self, key: usize, d: Dispatch) {
+    pub(super) fn push(&self, job: Job) {
         let mut q = self.queue.lock();
-        q.jobs.push_back((key, d));
+        q.jobs.push_back(job);
         self.queued.store(q.jobs.len(), Ordering::Relaxed);
         let idle = q.idle.pop();
         drop(q);
@@ -110,10 +153,8 @@ impl Shared {
     fn give_back(&self, key: usize, hb: Option<Handback>, leaving: bool) {
         let urgent = leaving || !matches!(&hb, Some(h) if h.pending.is_none());
         self.back.lock().push((key, hb));
-        if urgent && self.sleeping.load(Ordering::SeqCst) {
-            if let Err(e) = self.waker.wake() {
-                log::error!("could not wake the event loop: {e}");
-            }
+        if urgent {
+            self.wakeup.wake();
         }
     }
 
@@ -140,7 +181,21 @@ pub(super) fn work(
 ) {
     let mut bufs = ServeBuffers::default();
     slot.set_state(WorkerState::Ready);
-    while let Some((key, d)) = shared.take(me) {
+    while let Some(job) = shared.take(me) {
+        let (key, d) = match job {
+            Job::Conn(key, d) => (key, d),
+            Job::Stream(stream) => {
+                // Its owner is woken through the stream's link; nothing
+                // comes back.
+                if catch_unwind(AssertUnwindSafe(|| stream.run(ctx))).is_err() {
+                    log::error!(
+                        "an HTTP/2 stream ended with a panic in the serving code; the worker goes on"
+                    );
+                }
+                slot.set_state(WorkerState::Ready);
+                continue;
+            }
+        };
         if d.served == 0 {
             slot.add_connection();
         }

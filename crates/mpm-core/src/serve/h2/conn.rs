@@ -15,8 +15,7 @@ use crate::h2::{ErrorCode, Event, Session};
 use crate::net::connection::Connection;
 use crate::process::scoreboard::WorkerState;
 use crate::serve::blocking::{wait_io, wait_readable};
-use crate::serve::context::{After, ConnStats, Ready, ServeContext, LINGER};
-use crate::serve::handoff::{Dispatch, Handback, Work};
+use crate::serve::context::{ConnStats, Ready, ServeContext, LINGER};
 
 /// Most bytes one read asks for.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
@@ -110,113 +109,7 @@ pub fn serve_h2(
     if let Some(pool) = ctx.streams.and_then(super::Attached::to) {
         return super::pool::serve_pooled(conn, ctx, early, upgraded, pool);
     }
-    drive(conn, ctx, early, upgraded, None).1
-}
-
-/// A connection an event loop lent with [`Work::Http2`], or with a
-/// request that asks for `h2c` (answered `101` here, then stream 1):
-/// served to its end on this worker thread (its socket made blocking
-/// meanwhile), and given back closed.
-pub(in crate::serve) fn serve_lent(d: Dispatch, ctx: &ServeContext<'_>) -> Handback {
-    let Dispatch {
-        mut conn,
-        mut session,
-        served,
-        work,
-        started,
-        clock,
-    } = d;
-    let mut resume = None;
-    // `Upgrade: h2c`: the 101 first, then the request is stream 1.
-    let upgrade = match work {
-        Work::Request(head) => {
-            let settings = super::asks_h2c(&head).unwrap_or_default();
-            if write_all_within(&mut conn, super::sniff::SWITCHING, ctx).is_err() {
-                None
-            } else {
-                Some(Some(super::Upgrade {
-                    head: Box::new(head),
-                    settings,
-                    started,
-                    clock,
-                }))
-            }
-        }
-        Work::Http2(parked) => {
-            resume = parked;
-            Some(None)
-        }
-        Work::Refuse(_) => Some(None),
-    };
-    let mut early = Vec::new();
-    session.consume_buffered(|b| early.extend_from_slice(b));
-    let (conn, stats, parked) = match upgrade {
-        Some(upgrade) => drive(conn, ctx, &early, upgrade, resume),
-        // The 101 could not be written: the client is gone.
-        None => (conn, ConnStats::default(), None),
-    };
-    Handback {
-        conn,
-        session,
-        next: None,
-        served: served + stats.requests,
-        after: if parked.is_some() {
-            After::KeepAlive
-        } else {
-            After::Close
-        },
-        pending: None,
-        stats,
-        tunnel: None,
-        http2: parked,
-    }
-}
-
-/// Write `bytes` whole on a non-blocking `conn`, waiting for room up to
-/// `Timeout` at a time.
-fn write_all_within(
-    conn: &mut Connection,
-    mut bytes: &[u8],
-    ctx: &ServeContext<'_>,
-) -> io::Result<()> {
-    let timeout = ctx.protocol.timeouts.timeout;
-    while !bytes.is_empty() {
-        match conn.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if !writable_within(conn, timeout) {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    loop {
-        match conn.flush() {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if !writable_within(conn, timeout) {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Whether `conn`'s socket can take bytes within `timeout`.
-fn writable_within(conn: &Connection, timeout: Duration) -> bool {
-    use std::os::fd::AsFd;
-    let mut fds = [nix::poll::PollFd::new(
-        conn.as_fd(),
-        nix::poll::PollFlags::POLLOUT,
-    )];
-    matches!(
-        nix::poll::poll(&mut fds, crate::net::poll::poll_timeout(Some(timeout))),
-        Ok(n) if n > 0
-    )
+    drive(conn, ctx, early, upgraded).1
 }
 
 /// Serve `conn` as HTTP/2 to its end and give it back (closed for
@@ -224,34 +117,24 @@ fn writable_within(conn: &Connection, timeout: Duration) -> bool {
 /// the driver reads while it writes (a client that sends without reading
 /// trips the session's bounds instead of stopping the thread), and every
 /// wait is a poll bounded as the [module docs](super) say.
-///
-/// On a connection an event loop lent (`ctx.mode` lent), `resume` is the
-/// session it kept, and the driver stops when the connection goes idle
-/// (no stream, nothing to write, nothing more sent): the session comes
-/// back (its buffers released) for the loop to hold as it holds an idle
-/// keep-alive connection, with no thread.
 fn drive(
     mut conn: Connection,
     ctx: &ServeContext<'_>,
     early: &[u8],
     upgraded: Option<super::Upgrade>,
-    resume: Option<Box<Session>>,
-) -> (Connection, ConnStats, Option<Box<Session>>) {
+) -> (Connection, ConnStats) {
     if socket2::SockRef::from(conn.tcp())
         .set_nonblocking(true)
         .is_err()
     {
-        return (conn, ConnStats::default(), None);
+        return (conn, ConnStats::default());
     }
     conn.set_nonblocking_mode(true);
     let cfg = session_config(ctx.protocol);
     let mut waiting = VecDeque::new();
     let mut inbound = HashMap::new();
     let session = match upgraded {
-        None => match resume {
-            Some(parked) => *parked,
-            None => Session::new(&cfg),
-        },
+        None => Session::new(&cfg),
         Some(up) => match Session::upgraded(&cfg, &up.settings) {
             Ok(s) => {
                 inbound.insert(
@@ -271,7 +154,7 @@ fn drive(
             }
             Err(e) => {
                 log::debug!("HTTP/2 upgrade from {} refused: {e}", conn.info().peer);
-                return (conn, ConnStats::default(), None);
+                return (conn, ConnStats::default());
             }
         },
     };
@@ -290,15 +173,13 @@ fn drive(
         c.session.receive(early, Instant::now());
         c.drain_events();
     }
-    let parked = c.run(ctx.mode.is_lent());
-    let session = parked.then(|| Box::new(c.session));
-    (c.io, c.stats, session)
+    c.run();
+    (c.io, c.stats)
 }
 
 impl H2Conn<'_, '_> {
-    /// Serve until the connection ends (true: `park` was asked and the
-    /// connection went idle instead; it is open, its session to keep).
-    fn run(&mut self, park: bool) -> bool {
+    /// Serve until the connection ends.
+    fn run(&mut self) {
         let t = &self.ctx.protocol.timeouts;
         // Streams served since the output was last written: responses
         // to requests that came together leave together (one write, one
@@ -336,19 +217,6 @@ impl H2Conn<'_, '_> {
             let incomplete = !self.waiting.is_empty();
             let idle = self.session.is_idle();
             if idle {
-                if park && self.stopping_since.is_none() && self.inbound.is_empty() {
-                    match self.read_once() {
-                        Some(true) => continue,
-                        Some(false) => break,
-                        None => {
-                            // An idle connection keeps its HPACK tables
-                            // and little else, and no thread.
-                            self.session.release_buffers();
-                            self.set_state(WorkerState::Ready);
-                            return true;
-                        }
-                    }
-                }
                 self.session.release_buffers();
             }
             self.set_state(if idle {
@@ -410,7 +278,6 @@ impl H2Conn<'_, '_> {
         }
         self.set_state(WorkerState::Closing);
         self.linger();
-        false
     }
 
     /// A graceful stop or restart: GOAWAY in two steps; what the client

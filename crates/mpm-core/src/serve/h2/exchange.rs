@@ -48,10 +48,10 @@ struct H2Body<'c, 'a, 'b> {
     failure: Option<BodyFailure>,
 }
 
-impl H2Body<'_, '_, '_> {
-    fn fail(&mut self, f: BodyFailure) -> io::Error {
-        self.failure = Some(f);
-        match f {
+impl BodyFailure {
+    /// The error the handler's read gets.
+    pub(super) fn error(self) -> io::Error {
+        match self {
             BodyFailure::TooLarge => io::Error::new(
                 io::ErrorKind::InvalidData,
                 "the request body is larger than LimitRequestBody",
@@ -59,6 +59,13 @@ impl H2Body<'_, '_, '_> {
             BodyFailure::TimedOut => io::ErrorKind::TimedOut.into(),
             BodyFailure::Gone => io::ErrorKind::ConnectionReset.into(),
         }
+    }
+}
+
+impl H2Body<'_, '_, '_> {
+    fn fail(&mut self, f: BodyFailure) -> io::Error {
+        self.failure = Some(f);
+        f.error()
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP/2 on the strategies' threads: the driver of [`crate::h2::Session`]
-//! for a connection a thread owns, and how a connection comes to speak
-//! HTTP/2 at all.
+//! for a connection a thread owns, the owner of a connection whose
+//! streams are served on other threads ([`H2Owner`], [`mux`]),
+//! and how a connection comes to speak HTTP/2 at all.
 //!
 //! # Which connections speak HTTP/2
 //!
@@ -28,12 +29,20 @@
 //!   chunked) is served in HTTP/1.1, as mod_http2 2.x declines it. Never
 //!   on TLS.
 //!
-//! # How streams are served (this module's driver)
+//! # How streams are served
 //!
-//! One thread runs the session ([`serve_h2`]): `single` and prefork give
-//! the connection's thread, and event lends the connection to a worker
-//! while it has streams (below); worker's connection thread owns it
-//! instead, its streams on other threads (below). The socket is non-blocking
+//! Two drivers of the one session: a strategy with a poller and a pool
+//! of threads (event), or a connection thread lent a pool (worker), owns
+//! the connection with an [`H2Owner`] and serves its streams at the same
+//! time on the pool ([`StreamJob`]; see [`mux`] for how a strategy drives
+//! it). A strategy that gives a connection one thread and nothing more
+//! (prefork, single) runs [`serve_h2`] on it, which serves the streams
+//! one at a time (below).
+//!
+//! ## One at a time ([`serve_h2`])
+//!
+//! One thread runs the session: `single` and prefork give the
+//! connection's thread. The socket is non-blocking
 //! and every wait is a `poll` bounded by the deadlines: the driver reads
 //! while it writes, so a client that sends without reading trips the
 //! session's bounds (GOAWAY `ENHANCE_YOUR_CALM`) rather than stopping the
@@ -50,7 +59,7 @@
 //! `H2MaxWorkers` bounds the streams a client may open at once beside
 //! `H2MaxSessionStreams` ([`session_config`]).
 //!
-//! # Under worker: the connection's thread owns it
+//! ## Under worker: the connection's thread owns it
 //!
 //! Where the context lends a [`StreamPool`] (worker's child queue), the
 //! connection's thread becomes the owner of its session ([`H2Owner`],
@@ -88,28 +97,24 @@
 //!
 //! # The event loop
 //!
-//! The event strategy lends a connection that speaks HTTP/2 to a worker
-//! ([`crate::serve::Work::Http2`]) that runs this driver while the
-//! connection has streams; when none is open and the client has sent
-//! nothing more, the driver stops and gives the session back
-//! ([`crate::serve::Handback::http2`], its buffers released): the loop
-//! holds it like an idle keep-alive connection, with no thread, until the
-//! client sends again (a worker takes it on) or `KeepAliveTimeout` passes
-//! (GOAWAY, then a lingering close). So an idle HTTP/2 connection costs
-//! what an idle keep-alive connection costs plus its HPACK tables; a busy
-//! one holds one worker thread while its streams are served (the loop
-//! does not yet frame responses itself, as it finishes HTTP/1.1 writes).
-//! A graceful stop lends the idle ones to workers, which say GOAWAY in
-//! two steps.
+//! The event strategy's loop owns every HTTP/2 connection for its whole
+//! life with an [`H2Owner`]: it reads and decodes the frames, hands each
+//! stream's request to a worker thread as an HTTP/1.1 request is handed
+//! (counted on the scoreboard as a request, `HTTP/2.0` on the status
+//! page), and frames the responses under flow control as the workers
+//! send them, or by itself, once the worker is free, for a body of bytes
+//! or a file. So a slow reader of one stream holds no thread, the
+//! streams of one connection are served at the same time, and an idle
+//! HTTP/2 connection holds no thread and no buffer beyond its HPACK
+//! tables. A graceful stop says GOAWAY in two steps on each, as above.
 
 mod conn;
 mod exchange;
-mod mux;
+pub mod mux;
 mod pool;
 mod sniff;
 
 pub use conn::serve_h2;
-pub(super) use conn::serve_lent;
 pub use mux::{H2Owner, StreamJob, Wake};
 pub use pool::{Attached, StreamPool, StreamWork};
 pub use sniff::{asks_h2c, preface_in, Upgrade};

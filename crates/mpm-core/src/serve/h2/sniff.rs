@@ -27,6 +27,27 @@ pub struct Upgrade {
     pub(crate) clock: Instant,
 }
 
+impl Upgrade {
+    /// The upgrade `head` asks for (see [`asks_h2c`]), begun at
+    /// `started` (`clock` the same instant); the head back when it asks
+    /// for none.
+    pub fn of(
+        head: Box<RequestHead>,
+        started: SystemTime,
+        clock: Instant,
+    ) -> Result<Upgrade, Box<RequestHead>> {
+        match asks_h2c(&head) {
+            Some(settings) => Ok(Upgrade {
+                head,
+                settings,
+                started,
+                clock,
+            }),
+            None => Err(head),
+        }
+    }
+}
+
 /// Whether `head` asks for `h2c` as RFC 7540 §3.2 says: `Upgrade: h2c`,
 /// one `HTTP2-Settings`, both named in `Connection`, and no body. A
 /// request with a body (a `Content-Length` other than 0, or chunked) is

@@ -13,10 +13,10 @@ use http::{HeaderMap, StatusCode, Version};
 use super::link::{Gone, Link, Out, Tail};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{HeadError, RequestHead};
-use crate::handler::{Body, RequestBody, Response};
+use crate::handler::{Body, Handler, RequestBody, Response};
 use crate::net::connection::ConnInfo;
 use crate::process::scoreboard::WorkerState;
-use crate::serve::context::{status_page, ServeContext};
+use crate::serve::context::{answer_never_blocks, status_page, ServeContext};
 use crate::serve::exchange::{request_builder, Logged};
 use crate::serve::h2::exchange::{
     begin_request, host_of, outcome_response, prepare_response, BodyFailure, PIECE,
@@ -66,14 +66,7 @@ struct LinkBody<'l> {
 impl LinkBody<'_> {
     fn fail(&mut self, f: BodyFailure) -> io::Error {
         self.failure = Some(f);
-        match f {
-            BodyFailure::TooLarge => io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the request body is larger than LimitRequestBody",
-            ),
-            BodyFailure::TimedOut => io::ErrorKind::TimedOut.into(),
-            BodyFailure::Gone => io::ErrorKind::ConnectionReset.into(),
-        }
+        f.error()
     }
 }
 
@@ -124,6 +117,27 @@ impl StreamJob {
         self.stream
     }
 
+    /// Whether serving the stream never blocks, so that a thread that
+    /// must not wait (an event loop) may serve it with
+    /// [`StreamJob::run_at_once`]: a refusal's error page, or a request
+    /// without a body whose handler promises its answer never blocks
+    /// ([`Handler::answer_never_blocks`](crate::Handler::answer_never_blocks)).
+    pub fn answers_at_once(&self, handler: &dyn Handler) -> bool {
+        match &self.asked {
+            Asked::Refused(_) => true,
+            Asked::Request(head) => answer_never_blocks(handler, head),
+        }
+    }
+
+    /// [`StreamJob::run`] on a thread that must never wait (the poller's
+    /// own, for a job that [`StreamJob::answers_at_once`]): a streamed
+    /// body is gathered whole at once instead of waiting for room, as an
+    /// event loop runs an HTTP/1.1 writer it answers itself.
+    pub fn run_at_once(self, ctx: &ServeContext<'_>) {
+        self.link.state.lock().never_wait = true;
+        self.run(ctx);
+    }
+
     /// Serve the stream on this thread: the handler runs with `ctx`
     /// (its handler, limits, this thread's scoreboard slot), and the
     /// thread is free as soon as the response's head and whatever of its
@@ -155,17 +169,24 @@ impl StreamJob {
             Asked::Refused(e) => on.refuse(&e, ctx),
             Asked::Request(head) => on.answer(*head, ctx),
         }
-        on.link.finish();
     }
 }
 
-/// A stream being served on this thread.
+/// A stream being served on this thread. Dropped, even by a panic, it
+/// tells the owner the thread is done with the stream (a response cut
+/// short is reset there, never left waiting).
 struct OnThread {
     stream: u32,
     link: Arc<Link>,
     info: Arc<ConnInfo>,
     started: SystemTime,
     clock: Instant,
+}
+
+impl Drop for OnThread {
+    fn drop(&mut self) {
+        self.link.finish();
+    }
 }
 
 impl OnThread {

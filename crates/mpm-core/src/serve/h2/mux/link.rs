@@ -109,6 +109,9 @@ pub(super) struct Shared {
     pub(super) done: bool,
     /// A thread waits on the condition (for body bytes or for room).
     waiting: bool,
+    /// The stream is served on a thread that must never wait (the
+    /// poller's own): response bytes never wait for room.
+    pub(super) never_wait: bool,
 }
 
 /// One stream's channel (see the module docs).
@@ -158,7 +161,7 @@ impl Link {
     pub(super) fn send(&self, part: Out, until: Instant) -> Result<(), Gone> {
         let mut s = self.state.lock();
         if let Out::Data(b) = &part {
-            while s.out_bytes > 0 && s.out_bytes + b.len() > self.room && !s.gone {
+            while !s.never_wait && s.out_bytes > 0 && s.out_bytes + b.len() > self.room && !s.gone {
                 s.waiting = true;
                 if self.cond.wait_until(&mut s, until).timed_out() {
                     s.waiting = false;

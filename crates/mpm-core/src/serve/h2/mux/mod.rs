@@ -16,7 +16,10 @@
 //!   [`StreamJob::run`] calls the [`Handler`](crate::Handler) exactly as
 //!   for an HTTP/1.1 request (the same request, body `Read`, response),
 //!   shows the stream on the thread's scoreboard slot (`HTTP/2.0` in its
-//!   request line) and logs it.
+//!   request line) and logs it. A job that [`StreamJob::answers_at_once`]
+//!   (its handler promises the answer never blocks) may be run on the
+//!   poller's own thread with [`StreamJob::run_at_once`], as event's loop
+//!   answers such an HTTP/1.1 request itself.
 //! - Between them, each stream has a channel (`link.rs`): its request
 //!   body, which the owner fills as frames come and the handler reads
 //!   (the client gets window back as the handler reads, so a stream holds

@@ -17,12 +17,16 @@ use crate::config::ProtocolConfig;
 use crate::h2::{ErrorCode, Event, Session};
 use crate::net::connection::{ConnInfo, Connection};
 use crate::serve::context::LINGER;
-use crate::serve::h2::exchange::PIECE;
 use crate::serve::h2::{session_config, Upgrade};
 
 /// Most reads one [`H2Owner::drive`] makes before it lets the poller
 /// serve others ([`H2Owner::wants_drive`] then says to come back).
 const READS_PER_TURN: usize = 16;
+
+/// Most rounds of taking the streams' news and writing one
+/// [`H2Owner::drive`] makes (each writes up to a batch of the session's
+/// output) before it lets the poller serve others.
+const ROUNDS_PER_TURN: usize = 8;
 
 /// How long a request whose body is incomplete waits for more of it
 /// before its handler starts anyway (as the one-at-a-time driver): a
@@ -89,8 +93,13 @@ struct Deadlines {
 pub struct H2Owner {
     io: Connection,
     session: Session,
-    signal: Arc<ConnSignal>,
-    info: Arc<ConnInfo>,
+    /// What the streams share with the owner, and the connection's facts
+    /// their handlers see: made for the first stream, let go when the
+    /// connection is idle again (the streams' threads keep their own), so
+    /// an idle connection holds neither.
+    signal: Option<Arc<ConnSignal>>,
+    info: Option<Arc<ConnInfo>>,
+    wake: Wake,
     streams: Streams,
     jobs: Vec<StreamJob>,
     /// Bytes to write before the session's (the `101` of an upgrade).
@@ -153,12 +162,12 @@ impl H2Owner {
             },
         };
         let now = Instant::now();
-        let info = Arc::new(conn.info().clone());
         let mut owner = H2Owner {
             io: conn,
             session,
-            signal: Arc::new(ConnSignal::new(wake)),
-            info,
+            signal: None,
+            info: None,
+            wake,
             streams: Streams::default(),
             jobs: Vec::new(),
             prefix,
@@ -176,12 +185,13 @@ impl H2Owner {
             stream_mem: cfg.stream_max_mem,
         };
         if let Some(up) = first {
-            let link = Link::new(owner.signal.clone(), owner.stream_mem, true);
+            let (signal, info) = owner.shared();
+            let link = Link::new(signal, owner.stream_mem, true);
             owner.jobs.push(StreamJob {
                 stream: 1,
                 asked: Asked::Request(up.head),
                 link: link.clone(),
-                info: owner.info.clone(),
+                info,
                 started: up.started,
                 clock: up.clock,
             });
@@ -216,19 +226,30 @@ impl H2Owner {
             self.read(buf, now);
         }
         // Writing can open windows (events), taking news can fill them:
-        // around until nothing moves.
-        for _ in 0..8 {
-            let news = self.signal.take_news();
-            let moved = self.collect(news);
+        // around until nothing moves, or the turn's budget is spent (then
+        // the poller comes back: `wants_drive`).
+        let mut rounds = 0;
+        loop {
+            let news = self.signal.as_ref().is_some_and(|s| s.take_news());
+            let moved = self.collect(news, buf);
             let wrote = self.write(now);
             self.on_events();
             if !moved && !wrote {
+                break;
+            }
+            rounds += 1;
+            if rounds == ROUNDS_PER_TURN {
+                self.more = true;
                 break;
             }
         }
         self.release_ready(now);
         if self.session.is_idle() && self.streams.0.is_empty() && !self.wants_write() {
             self.session.release_buffers();
+            if self.jobs.is_empty() {
+                self.signal = None;
+                self.info = None;
+            }
         }
     }
 
@@ -251,9 +272,10 @@ impl H2Owner {
             && (self.prefix_left() || self.session.wants_write() || self.io.wants_write())
     }
 
-    /// [`H2Owner::drive`] stopped reading before the socket was empty
-    /// (to be fair to the poller's other connections): drive again soon,
-    /// without waiting for an event.
+    /// [`H2Owner::drive`] stopped with work left (bytes left in the
+    /// socket, or output that could still be written), to be fair to the
+    /// poller's other connections: drive again soon, without waiting for
+    /// an event (an edge-triggered poller gets none for it).
     pub fn wants_drive(&self) -> bool {
         self.more
     }
@@ -385,8 +407,23 @@ impl H2Owner {
         !self.prefix.is_empty()
     }
 
-    fn add_received(&self, n: usize) {
-        self.signal.received.fetch_add(n as u64, Ordering::Relaxed);
+    /// The streams' shared state and the connection's facts, made if
+    /// the connection had none (it was idle).
+    fn shared(&mut self) -> (Arc<ConnSignal>, Arc<ConnInfo>) {
+        let wake = &self.wake;
+        let signal = self
+            .signal
+            .get_or_insert_with(|| Arc::new(ConnSignal::new(wake.clone())));
+        let io = &self.io;
+        let info = self.info.get_or_insert_with(|| Arc::new(io.info().clone()));
+        (signal.clone(), info.clone())
+    }
+
+    fn add_received(&mut self, n: usize) {
+        self.shared()
+            .0
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     fn read(&mut self, buf: &mut [u8], now: Instant) {
@@ -518,12 +555,13 @@ impl H2Owner {
                     end_stream,
                     ..
                 } => {
-                    let link = Link::new(self.signal.clone(), self.stream_mem, end_stream);
+                    let (signal, info) = self.shared();
+                    let link = Link::new(signal, self.stream_mem, end_stream);
                     let job = StreamJob {
                         stream,
                         asked: Asked::Request(Box::new(head)),
                         link: link.clone(),
-                        info: self.info.clone(),
+                        info,
                         started: SystemTime::now(),
                         clock: Instant::now(),
                     };
@@ -535,12 +573,13 @@ impl H2Owner {
                     }
                 }
                 Event::Refused { stream, error } => {
-                    let link = Link::new(self.signal.clone(), self.stream_mem, true);
+                    let (signal, info) = self.shared();
+                    let link = Link::new(signal, self.stream_mem, true);
                     self.jobs.push(StreamJob {
                         stream,
                         asked: Asked::Refused(error),
                         link: link.clone(),
-                        info: self.info.clone(),
+                        info,
                         started: SystemTime::now(),
                         clock: Instant::now(),
                     });
@@ -583,7 +622,7 @@ impl H2Owner {
                     }
                 }
                 Event::ConnectionError(e) => {
-                    log::debug!("HTTP/2 connection from {}: {e}", self.info.peer);
+                    log::debug!("HTTP/2 connection from {}: {e}", self.io.info().peer);
                 }
                 Event::GoAway { .. } | Event::Writable { .. } | Event::Finished { .. } => {}
             }
@@ -593,7 +632,7 @@ impl H2Owner {
     /// Take the streams' response parts into the session as far as
     /// their buffers allow (all streams when `news`, else those with
     /// bytes of their own waiting); whether anything moved.
-    fn collect(&mut self, news: bool) -> bool {
+    fn collect(&mut self, news: bool, buf: &mut [u8]) -> bool {
         let mut moved = false;
         let mut over = Vec::new();
         let session = &mut self.session;
@@ -601,7 +640,7 @@ impl H2Owner {
             if !news && st.partial.is_none() && st.tail.is_none() && !st.backlog {
                 continue;
             }
-            moved |= feed(session, id, st);
+            moved |= feed(session, id, st, buf);
             let mut s = st.link.state.lock();
             if s.consumed > 0 {
                 session.consume(id, std::mem::take(&mut s.consumed));
@@ -647,7 +686,7 @@ impl H2Owner {
                 }
                 if st.partial.is_some() || st.tail.is_some() || st.end_after {
                     drop(s);
-                    feed(session, id, st);
+                    feed(session, id, st, buf);
                     s = st.link.state.lock();
                 }
             }
@@ -690,8 +729,9 @@ fn owned(link: Arc<Link>, held: Option<StreamJob>) -> Owned {
 }
 
 /// Give the session what it takes of a stream's waiting body bytes (and
-/// its end); whether any moved.
-fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
+/// its end), a file's read through `buf` (the poller's scratch); whether
+/// any moved.
+fn feed(session: &mut Session, id: u32, st: &mut Owned, buf: &mut [u8]) -> bool {
     let mut moved = false;
     if let Some(b) = st.partial.as_mut() {
         match session.send_data(id, b, false) {
@@ -724,17 +764,14 @@ fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
             }
         },
         Some(Sending::File { file, offset, left }) => {
-            let mut piece = Vec::new();
             while *left > 0 {
-                let room = session.send_capacity(id).min(PIECE) as u64;
+                let room = session.send_capacity(id).min(buf.len()) as u64;
                 let want = (*left).min(room) as usize;
                 if want == 0 {
                     break;
                 }
-                if piece.len() < want {
-                    piece.resize(want, 0);
-                }
-                if let Err(e) = file.read_exact_at(&mut piece[..want], *offset) {
+                let piece = &mut buf[..want];
+                if let Err(e) = file.read_exact_at(piece, *offset) {
                     log::error!("file shrank while being sent: {e}");
                     session.reset(id, RESET_CODE);
                     st.tail = None;
@@ -742,7 +779,7 @@ fn feed(session: &mut Session, id: u32, st: &mut Owned) -> bool {
                     return true;
                 }
                 let last = want as u64 == *left;
-                match session.send_data(id, &piece[..want], last) {
+                match session.send_data(id, piece, last) {
                     Ok(n) => {
                         moved = true;
                         *offset += n as u64;

@@ -79,12 +79,16 @@ fn serve(
                     PollFd::new(owner.connection().as_fd(), PollFlags::POLLIN | write),
                     PollFd::new(wake_rx.as_fd(), PollFlags::POLLIN),
                 ];
-                let wait = owner
-                    .deadline()
-                    .map_or(Duration::from_millis(500), |d| {
-                        d.saturating_duration_since(Instant::now())
-                    })
-                    .min(Duration::from_millis(500));
+                let wait = if owner.wants_drive() {
+                    Duration::ZERO
+                } else {
+                    owner
+                        .deadline()
+                        .map_or(Duration::from_millis(500), |d| {
+                            d.saturating_duration_since(Instant::now())
+                        })
+                        .min(Duration::from_millis(500))
+                };
                 let _ = nix::poll::poll(&mut fds, crate::net::poll::poll_timeout(Some(wait)));
                 let ev = |f: &PollFd| f.revents().unwrap_or(PollFlags::empty());
                 let (sock, woke) = (ev(&fds[0]), ev(&fds[1]));
