@@ -183,24 +183,7 @@ count() {
   echo "instructions per request (callgrind, mpmd's child): $(( (cg[1] - cg[0]) / (n2 - n1) ))"
   echo
   echo "system calls per request (strace -c -f on the child):"
-  "$py" - "$dir/strace.$n1.txt" "$dir/strace.$n2.txt" $((n2 - n1)) <<'PY'
-import sys
-def load(path):
-    calls = {}
-    for line in open(path):
-        p = line.split()
-        if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
-            calls[p[-1]] = int(p[3])
-    return calls
-a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
-total = 0.0
-for name in sorted(b, key=lambda k: -(b[k] - a.get(k, 0))):
-    per = (b[name] - a.get(name, 0)) / n
-    if per >= 0.01:
-        print(f"  {per:5.2f} {name}")
-        total += per
-print(f"  {total:5.2f} in all")
-PY
+  "$py" "$REPO/benches/syscalls.py" "$dir/strace.$n1.txt" "$dir/strace.$n2.txt" $((n2 - n1))
   echo
   echo "profiles: $dir/cg.*.out (callgrind_annotate), $dir/strace.*.txt" >&2
 }
