@@ -144,15 +144,7 @@ impl Entry {
     /// (the process is out of descriptors).
     pub(crate) fn body(&self, offset: u64, len: u64) -> std::io::Result<Body> {
         match &self.content {
-            Content::Memory(bytes) => {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                let end = usize::try_from(offset.saturating_add(len))
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                Ok(Body::Bytes(bytes.slice(start..end.max(start))))
-            }
+            Content::Memory(bytes) => Ok(Body::Bytes(slice(bytes, offset, len))),
             Content::Descriptor(file) => Ok(Body::File {
                 file: file.try_clone()?,
                 offset,
@@ -160,6 +152,17 @@ impl Entry {
             }),
         }
     }
+}
+
+/// `len` bytes of `bytes` from `offset`, as far as it holds them (no copy).
+pub(crate) fn slice(bytes: &Bytes, offset: u64, len: u64) -> Bytes {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = usize::try_from(offset.saturating_add(len))
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    bytes.slice(start..end.max(start))
 }
 
 /// All `len` bytes of `file`, or an error when it holds fewer (it shrank

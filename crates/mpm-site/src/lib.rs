@@ -157,6 +157,7 @@ pub mod listing;
 pub mod log_escape;
 pub mod metrics;
 pub mod mime;
+pub mod open_files;
 pub mod pages;
 pub mod pcre;
 pub mod pipeline;
