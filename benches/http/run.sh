@@ -39,7 +39,7 @@
 # missing. Everything goes under $BENCH_OUT/http (default /tmp/mpm-bench/http); every
 # server started here is stopped by its pid at the end, also on ^C.
 # Env: ROUNDS (3) DUR (5s) SCEN ("a h b c d"; EXTRA=1 adds "t u e f") SERVER_CPUS (0)
-#      WRK_CPUS (1) BASE_PORT (27120: +0 event, +1 event-mmap, +2 prefork, +3 worker,
+#      WRK_CPUS (1) BASE_PORT (27320: +0 event, +1 event-mmap, +2 prefork, +3 worker,
 #      +4 embedded, +5 nginx and +6 hyper in count mode, +10.. TLS) MPMD PEER (binaries)
 #      COUNT_SERVERS ("mpmd-event mpmd-event-mmap embedded nginx hyper-hello")
 #      COUNT_SCEN ("a h b c d") COUNT_N ("500 1500"; b: a third, d: a twentieth)
@@ -52,7 +52,7 @@ MODE=${1:-bench}
 case $MODE in bench|count) ;; *) die "usage: $0 [bench|count]" ;; esac
 ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5s}; WRK_CPUS=${WRK_CPUS:-1}; SCEN=${SCEN:-a h b c d}
 [ -n "${EXTRA:-}" ] && SCEN="$SCEN t u e f"
-BASE_PORT=${BASE_PORT:-27120}
+BASE_PORT=${BASE_PORT:-27320}
 P_EVENT=$BASE_PORT P_MMAP=$((BASE_PORT + 1)) P_PREFORK=$((BASE_PORT + 2)) P_WORKER=$((BASE_PORT + 3))
 P_EMBED=$((BASE_PORT + 4)) P_NGINX=$((BASE_PORT + 5)) P_HYPER=$((BASE_PORT + 6))
 ROOT="$BENCH_OUT/http"
@@ -122,20 +122,24 @@ tls_lines() { # port
 # users with master_process off).
 AS=(); [ "$(id -u)" = 0 ] && AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
-# The command line and port of counted server $1 (one process serving, as far as it can).
-count_server() { # name -> sets CMD and PORT
+# The command line and port of counted server $1 (one process serving, as far as it can),
+# and how it is started (AS, or nothing for nginx).
+count_server() { # name -> sets CMD, RUN_AS and PORT
   local dir="$ROOT/count/$1"
   mkdir -p "$dir"; chmod 777 "$dir"
+  RUN_AS=("${AS[@]}")
+  # A port free now, not a fixed one: other benchmarks on the machine take ports too.
+  P_EVENT=$(free_port) P_EMBED=$(free_port) P_NGINX=$(free_port) P_HYPER=$(free_port)
   case $1 in
     mpmd-event|mpmd-event-mmap)
       local extra=(); [ "$1" = mpmd-event-mmap ] && extra=("MMapFile $WWW/hello.txt")
       mpmd_conf "$dir" "$P_EVENT" event "${extra[@]}"
       # One child of 4 threads; one connection carries every request.
-      CMD=("${AS[@]}" "$MPMD" -f "$dir/mpmd.conf" -c "StartServers 1" -c "ServerLimit 1" -c "ThreadsPerChild 4"
+      CMD=("$MPMD" -f "$dir/mpmd.conf" -c "StartServers 1" -c "ServerLimit 1" -c "ThreadsPerChild 4"
         -c "ThreadLimit 4" -c "MaxRequestWorkers 4" -c "MinSpareThreads 1" -c "MaxSpareThreads 8"
         -c "MaxKeepAliveRequests 0")
       PORT=$P_EVENT ;;
-    embedded) CMD=("${AS[@]}" "$PEER" "127.0.0.1:$P_EMBED" "$WWW" event 4 1); PORT=$P_EMBED ;;
+    embedded) CMD=("$PEER" "127.0.0.1:$P_EMBED" "$WWW" event 4 1); PORT=$P_EMBED ;;
     nginx)
       mkdir -p "$dir/logs" "$dir/tmp"
       cat > "$dir/nginx.conf" <<NGX
@@ -167,12 +171,25 @@ http {
     }
 }
 NGX
-      CMD=(/usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log"); PORT=$P_NGINX ;;
+      CMD=(/usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log"); PORT=$P_NGINX; RUN_AS=() ;;
     hyper-hello)
       [ -x "$HYPER" ] || die "no $HYPER: run $BENCH_HARNESS/setup.sh (it builds hyper-hello)"
-      CMD=("${AS[@]}" taskset -c "$SERVER_CPUS" "$HYPER" "127.0.0.1:$P_HYPER" "$WWW/static"); PORT=$P_HYPER ;;
+      # one tokio worker per CPU it may use: one, as the harness pins it
+      CMD=("$HYPER" "127.0.0.1:$P_HYPER" "$WWW/static"); PORT=$P_HYPER; RUN_AS+=(taskset -c "$SERVER_CPUS") ;;
     *) die "unknown server $1" ;;
   esac
+}
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Waits until server $SERVER_PID listens on $PORT (it, not another program on that port).
+wait_server() { # what seconds
+  local p
+  wait_port "$PORT" up "$2" || return 1
+  for p in $(listen_pids "$PORT"); do
+    [ "$p" = "$SERVER_PID" ] || [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = "$SERVER_PID" ] && return 0
+  done
+  echo "$1: port $PORT is another program's" >&2; kill -TERM "$SERVER_PID" 2>/dev/null || true; return 1
 }
 
 # What server $1 serves for scenario $2: "path [close]", or nothing when it does not.
@@ -184,10 +201,12 @@ count_request() { # server scenario
   esac
 }
 
-# Runs the client: N requests of scenario $3 to port $1.
+# Runs the client: N requests of scenario $3 to port $1; on failure, stops server $SERVER_PID.
 count_client() { # port n request...
   local port=$1 n=$2; shift 2
-  "$PY" "$CLIENT" "$port" "$n" "$@" || die "client: $* on port $port failed"
+  "$PY" "$CLIENT" "$port" "$n" "$@" && return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" || true
+  die "client: $* on port $port failed"
 }
 
 # Instructions of server $1 answering $3 requests of $2 (all its processes' profiles).
@@ -195,9 +214,9 @@ callgrind_run() { # server n request...
   local name=$1 n=$2 dir="$ROOT/count/$1" pid f total=0 ir; shift 2
   count_server "$name"
   rm -f "$dir"/cg.*.out
-  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p.out" "${CMD[@]}" > "$dir/valgrind.log" 2>&1 &
-  pid=$!
-  wait_port "$PORT" up 120 || die "$name under valgrind: not listening on $PORT (see $dir/valgrind.log)"
+  "${RUN_AS[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p.out" "${CMD[@]}" > "$dir/valgrind.log" 2>&1 &
+  pid=$! SERVER_PID=$!
+  wait_server "$name" 120 || die "$name under valgrind: not listening on $PORT (see $dir/valgrind.log)"
   count_client "$PORT" "$n" "$@"
   kill -TERM "$pid" 2>/dev/null || true; wait "$pid" || true
   # hyper-hello and nginx in the foreground end on TERM; mpmd's master ends its child.
@@ -213,9 +232,9 @@ callgrind_run() { # server n request...
 strace_run() { # server n request...
   local name=$1 n=$2 dir="$ROOT/count/$1" pid sp p targets=(); shift 2
   count_server "$name"
-  "${CMD[@]}" > "$dir/server.log" 2>&1 &
-  pid=$!
-  wait_port "$PORT" up 30 || die "$name: not listening on $PORT (see $dir/server.log)"
+  "${RUN_AS[@]}" "${CMD[@]}" > "$dir/server.log" 2>&1 &
+  pid=$! SERVER_PID=$!
+  wait_server "$name" 30 || die "$name: not listening on $PORT (see $dir/server.log)"
   count_client "$PORT" 10 "$@"
   for p in $(listen_pids "$PORT"); do targets+=(-p "$p"); done
   strace -f -c -o "$dir/strace.txt" "${targets[@]}" 2> /dev/null &
@@ -230,7 +249,7 @@ strace_run() { # server n request...
 
 count() {
   local servers=${COUNT_SERVERS:-mpmd-event mpmd-event-mmap embedded nginx hyper-hello}
-  local scens=${COUNT_SCEN:-a h b c d} n1 n2 s name req a b k1 k2
+  local scens=${COUNT_SCEN:-a h b c d} n1 n2 s name req a b k1 k2 calls
   read -r n1 n2 <<< "${COUNT_N:-500 1500}"
   mkdir -p "$ROOT/count"
   local out="$ROOT/count/table.md"
@@ -246,9 +265,10 @@ count() {
       [ ${#req[@]} -gt 0 ] || continue
       case $s in b) k1=$((n1 / 3)) k2=$((n2 / 3)) ;; d) k1=$((n1 / 20)) k2=$((n2 / 20)) ;; *) k1=$n1 k2=$n2 ;; esac
       echo "$s $name: callgrind $k1, $k2; strace $k2 ..." >&2
-      a=$(callgrind_run "$name" "$k1" "${req[@]}")
-      b=$(callgrind_run "$name" "$k2" "${req[@]}")
-      echo "| $s ${req[*]} | $name | $(( (b - a) / (k2 - k1) )) | $(strace_run "$name" "$k2" "${req[@]}") |" >> "$out"
+      a=$(callgrind_run "$name" "$k1" "${req[@]}") && b=$(callgrind_run "$name" "$k2" "${req[@]}") \
+        && [ "${a:-0}" -gt 0 ] && [ "${b:-0}" -gt 0 ] || die "$name, scenario $s: no count (see $ROOT/count/$name/)"
+      calls=$(strace_run "$name" "$k2" "${req[@]}") || die "$name, scenario $s: no system call count"
+      echo "| $s ${req[*]} | $name | $(( (b - a) / (k2 - k1) )) | $calls |" >> "$out"
     done
   done
   cat "$out"
