@@ -38,7 +38,7 @@
 # count also valgrind and strace. mpmd and bench_peer are built (release, niced) when
 # missing. Everything goes under $BENCH_OUT/http (default /tmp/mpm-bench/http); every
 # server started here is stopped by its pid at the end, also on ^C.
-# Env: ROUNDS (3) DUR (5s) SCEN ("a h b c d"; EXTRA=1 adds "t u e f") SERVER_CPUS (0)
+# Env: ROUNDS (3) DUR (5s) QUIET_WAIT (15: run.sh -q, the most seconds to wait for a quiet machine) SCEN ("a h b c d"; EXTRA=1 adds "t u e f") SERVER_CPUS (0)
 #      WRK_CPUS (1) BASE_PORT (27320: +0 event, +1 event-mmap, +2 prefork, +3 worker,
 #      +4 embedded, +5 nginx and +6 hyper in count mode, +10.. TLS) MPMD PEER (binaries)
 #      COUNT_SERVERS ("mpmd-event mpmd-event-mmap embedded nginx hyper-hello")
@@ -156,19 +156,8 @@ http {
     keepalive_timeout 65s;
     keepalive_requests 1000000;
     access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    types { text/plain txt; application/octet-stream bin; }
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$P_NGINX;
-        root $WWW;
-        location = /hello { default_type text/plain; return 200 'Hello, World!'; }
-        location /static/ { }
-    }
+$(temp_paths "$dir")
+$(nginx_www_server "$P_NGINX")
 }
 NGX
       CMD=(/usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log"); PORT=$P_NGINX; RUN_AS=() ;;
@@ -320,7 +309,7 @@ for p in "${PEERS[@]}"; do
 done
 
 OUT="$BENCH_OUT/results/$(date +%Y%m%d-%H%M%S)-http"
-"$BENCH_HARNESS/run.sh" -r "$ROUNDS" -d "$DUR" -s "$SCEN" -c "$WRK_CPUS" -l http -o "$OUT" -Q \
+"$BENCH_HARNESS/run.sh" -r "$ROUNDS" -d "$DUR" -s "$SCEN" -c "$WRK_CPUS" -q "${QUIET_WAIT:-15}" -l http -o "$OUT" -Q \
   nginx "mpmd-event=http://127.0.0.1:$P_EVENT$(tls_url $((P_EVENT + 10)))" \
   "mpmd-event-mmap=http://127.0.0.1:$P_MMAP$(tls_url $((P_MMAP + 10)))" \
   "embedded=http://127.0.0.1:$P_EMBED" hyper-hello apache-event-default \

@@ -75,9 +75,6 @@ error_log $1/logs/error.log warn;
 events { worker_connections 4096; }
 NGX
 }
-temp_paths() { # $1 = runtime dir
-  for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp/$t;"; done
-}
 { nginx_common "$ROOT/backend"; cat <<NGX
 http {
     access_log off;
@@ -86,14 +83,7 @@ http {
     # The proxies' pooled connections are not closed every 1000 requests.
     keepalive_requests 1000000;
 $(temp_paths "$ROOT/backend")
-    types { text/plain txt; application/octet-stream bin; }
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$BACKEND;
-        root $WWW;
-        location = /hello { default_type text/plain; return 200 'Hello, World!'; }
-        location /static/ { }
-    }
+$(nginx_www_server "$BACKEND")
 }
 NGX
 } > "$ROOT/backend/nginx.conf"
