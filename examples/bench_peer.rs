@@ -27,7 +27,9 @@ impl Handler for Peer {
         }
         // Plain names under the root, nothing that climbs out of it.
         let rel = Path::new(path.trim_start_matches('/'));
-        if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        if rel.as_os_str().is_empty()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+        {
             return status(StatusCode::NOT_FOUND);
         }
         match std::fs::File::open(self.root.join(rel)) {

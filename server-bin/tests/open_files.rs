@@ -36,7 +36,12 @@ fn a_small_file_changed_or_removed_on_disk_is_answered_as_it_now_is_under_every_
         let m = start_mpm(&site, mpm, port, "");
         for _ in 0..3 {
             let r = get(addr(port), "localhost", "/a.txt");
-            assert_eq!((r.status, r.text().as_str()), (200, "first"), "{mpm}: {}", m.stderr());
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, "first"),
+                "{mpm}: {}",
+                m.stderr()
+            );
         }
         // The same size, so only the times tell; then longer.
         for content in ["secon", "third, longer"] {

@@ -73,7 +73,9 @@ impl OpenFiles {
             return Some((hot.meta, hot.contents));
         }
         // The `stat` is made without the lock held.
-        let fresh = std::fs::metadata(path).ok().filter(|m| same_file(m, &hot.meta));
+        let fresh = std::fs::metadata(path)
+            .ok()
+            .filter(|m| same_file(m, &hot.meta));
         let mut inner = self.inner.lock().ok()?;
         match fresh {
             Some(meta) => {
@@ -188,7 +190,10 @@ mod tests {
         cache.keep(&path, &f, &m).unwrap();
         written(dir.path(), "a.txt", b"changed, longer");
         age(&cache, &path);
-        assert!(cache.get(&path).is_none(), "a changed file was given as it was");
+        assert!(
+            cache.get(&path).is_none(),
+            "a changed file was given as it was"
+        );
         assert_eq!(cache.inner.lock().unwrap().bytes, 0);
         // Removed: the same.
         let (f, m) = opened(&path);
@@ -217,7 +222,10 @@ mod tests {
         let (f, m) = opened(&big);
         assert!(cache.keep(&big, &f, &m).is_none(), "a large file was kept");
         let (f, m) = opened(dir.path());
-        assert!(cache.keep(dir.path(), &f, &m).is_none(), "a directory was kept");
+        assert!(
+            cache.keep(dir.path(), &f, &m).is_none(),
+            "a directory was kept"
+        );
         let mut files = Vec::new();
         for i in 0..MAX_ENTRIES + 10 {
             let path = written(dir.path(), &format!("f{i}"), &vec![b'y'; 8 * 1024]);
@@ -226,7 +234,11 @@ mod tests {
             files.push(path);
         }
         let inner = cache.inner.lock().unwrap();
-        assert!(inner.files.len() <= MAX_ENTRIES, "{} files kept", inner.files.len());
+        assert!(
+            inner.files.len() <= MAX_ENTRIES,
+            "{} files kept",
+            inner.files.len()
+        );
         assert!(inner.bytes <= MAX_BYTES, "{} bytes kept", inner.bytes);
         let sum: usize = inner.files.values().map(|h| h.contents.len()).sum();
         assert_eq!(sum, inner.bytes, "the byte count drifted");
