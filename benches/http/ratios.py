@@ -38,7 +38,8 @@ def main():
         ds = cells.get((target, s))
         if not ds:
             return None
-        return report.med([d["main"] for d in ds]), report.med([d["p99_ms"] for d in ds]), sum(d["errors"] for d in ds)
+        return (report.med([d["main"] for d in ds]), report.med([d["p99_ms"] for d in ds]),
+                sum(d["errors"] for d in ds), sum(d["err_status"] for d in ds))
 
     print("#### ours ÷ peer: median of the rounds (req/s; MiB/s for d, u); p99 ms ours / peer; errors ours / peer\n")
     print("| pair | " + " | ".join(scens) + " |")
@@ -49,6 +50,10 @@ def main():
             a, b = fig(ours, s), fig(peer, s)
             if not a or not b or not b[0]:
                 row.append("–")
+                continue
+            if a[3] or b[3]:
+                # one side does not serve it (hyper-hello has no /hello.txt): no ratio
+                row.append(f"– (non-2xx {a[3]}/{b[3]})")
                 continue
             err = f", errors {a[2]}/{b[2]}" if a[2] or b[2] else ""
             row.append(f"×{a[0] / b[0]:.2f} (p99 {a[1]:.1f}/{b[1]:.1f}{err})")

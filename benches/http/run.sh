@@ -283,6 +283,8 @@ mpmd_conf "$ROOT/mpmd-event" "$P_EVENT" event "${t_event[@]}"
 mpmd_conf "$ROOT/mpmd-event-mmap" "$P_MMAP" event "MMapFile $WWW/hello.txt" "${t_mmap[@]}"
 mpmd_conf "$ROOT/mpmd-prefork" "$P_PREFORK" prefork "${t_prefork[@]}"
 mpmd_conf "$ROOT/mpmd-worker" "$P_WORKER" worker "${t_worker[@]}"
+# Another program on one of the ports would answer in mpmd's place: refuse to start then.
+for p in "$P_EVENT" "$P_MMAP" "$P_PREFORK" "$P_WORKER" "$P_EMBED"; do check_port_free "$p"; done
 for m in event event-mmap prefork worker; do
   f="$ROOT/mpmd-$m/mpmd.conf"
   rm -f "$ROOT/mpmd-$m/mpmd.pid"
