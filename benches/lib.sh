@@ -81,6 +81,26 @@ ServerName 127.0.0.1
 MPM
 }
 
+# nginx's temporary folders under runtime dir $1 (lines of an http block).
+temp_paths() { # dir
+  for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp/$t;"; done
+}
+
+# An nginx server block on port $1 answering as the harness's nginx peer: GET /hello from
+# memory (`return 200`), the rest from the harness's docroot (/hello.txt, /static/*).
+nginx_www_server() { # port
+  cat <<NGX
+    types { text/plain txt; application/octet-stream bin; }
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$1;
+        root $WWW;
+        location = /hello { default_type text/plain; return 200 'Hello, World!'; }
+        location /static/ { }
+    }
+NGX
+}
+
 # Pid files of the servers started; each is stopped (TERM, then a warning after 10 s) at exit.
 PIDFILES=()
 stop_all() {

@@ -1,11 +1,13 @@
 //! An embedded server shaped for `../shared/bench`: `GET /hello` answers
-//! `Hello, World!` from memory, `GET /static/<name>` sends the file
-//! `<docroot>/static/<name>` (`Body::File`, so `sendfile(2)` on plain TCP).
+//! `Hello, World!` from memory, any other path sends the file under the
+//! docroot (`/static/4k.bin`, `/hello.txt`; `Body::File`, so `sendfile(2)` on
+//! plain TCP).
 //! It puts a number on what an embedding program gets from a strategy,
 //! without mpmd's configuration, virtual hosts or access log.
 //!
 //! Run: `cargo run --release -p mpm-examples --example bench_peer --
-//! 127.0.0.1:27101 /tmp/mpm-bench/www [strategy] [threads per child]`.
+//! 127.0.0.1:27101 /tmp/mpm-bench/www [strategy] [threads per child]
+//! [children]` (2 children unless told; benches/http/run.sh counts one).
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -23,15 +25,14 @@ impl Handler for Peer {
         if path == "/hello" {
             return Response::new(Body::from("Hello, World!"));
         }
-        let Some(name) = path.strip_prefix("/static/") else {
-            return status(StatusCode::NOT_FOUND);
-        };
-        // One plain file name, nothing that climbs out of the root.
-        let rel = Path::new(name);
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        // Plain names under the root, nothing that climbs out of it.
+        let rel = Path::new(path.trim_start_matches('/'));
+        if rel.as_os_str().is_empty()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+        {
             return status(StatusCode::NOT_FOUND);
         }
-        match std::fs::File::open(self.root.join("static").join(rel)) {
+        match std::fs::File::open(self.root.join(rel)) {
             Ok(file) => match file.metadata() {
                 Ok(m) if m.is_file() => Response::new(Body::File {
                     file,
@@ -64,17 +65,18 @@ fn main() -> Result<(), mpm::Error> {
         .next()
         .unwrap_or_else(|| mpm::default_strategy().to_string());
     let threads: u32 = args.next().and_then(|t| t.parse().ok()).unwrap_or(16);
+    let children: u32 = args.next().and_then(|c| c.parse().ok()).unwrap_or(2);
     let mut protocol = ProtocolConfig::default();
     protocol.timeouts.max_keep_alive_requests = 0;
     protocol.timeouts.keep_alive_timeout = Duration::from_secs(65);
     let mpm_cfg = MpmConfig {
-        start_servers: Some(2),
-        server_limit: Some(2),
+        start_servers: Some(children),
+        server_limit: Some(children),
         threads_per_child: threads,
         thread_limit: threads,
         min_spare_threads: 1,
         max_spare_threads: 2 * threads,
-        max_request_workers: Some(2 * threads),
+        max_request_workers: Some(children * threads),
         async_request_worker_factor: 32,
         ..MpmConfig::default()
     };

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """GET /hello N times on one keep-alive connection, one request at a time, each answer
 read whole (Content-Length or chunked); exits non-zero on any answer but 200.
+With `close`, each request goes on a new connection with `Connection: close` (wrk's
+scenario b), and the server's close is awaited before the next one.
 For counting a server's per-request cost (callgrind, strace -c): run it with two N and
 divide the difference of the totals by the difference of N.
 
-  hello_client.py PORT N [PATH]
+  hello_client.py PORT N [PATH [close]]
 """
 import socket
 import sys
@@ -36,7 +38,19 @@ def read_answer(sock, buf):
 def main():
     port, n = int(sys.argv[1]), int(sys.argv[2])
     path = sys.argv[3] if len(sys.argv) > 3 else "/hello"
-    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: hello_client\r\nAccept: */*\r\n\r\n".encode()
+    close = len(sys.argv) > 4 and sys.argv[4] == "close"
+    extra = "Connection: close\r\n" if close else ""
+    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: hello_client\r\nAccept: */*\r\n{extra}\r\n".encode()
+    if close:
+        for i in range(n):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(req)
+                status, rest = read_answer(sock, b"")
+                while rest or sock.recv(65536):  # until the server closes
+                    rest = b""
+            if status != 200:
+                raise SystemExit(f"request {i + 1}: status {status}")
+        return
     sock = socket.create_connection(("127.0.0.1", port))
     buf = b""
     for i in range(n):

@@ -75,9 +75,6 @@ error_log $1/logs/error.log warn;
 events { worker_connections 4096; }
 NGX
 }
-temp_paths() { # $1 = runtime dir
-  for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp/$t;"; done
-}
 { nginx_common "$ROOT/backend"; cat <<NGX
 http {
     access_log off;
@@ -86,14 +83,7 @@ http {
     # The proxies' pooled connections are not closed every 1000 requests.
     keepalive_requests 1000000;
 $(temp_paths "$ROOT/backend")
-    types { text/plain txt; application/octet-stream bin; }
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$BACKEND;
-        root $WWW;
-        location = /hello { default_type text/plain; return 200 'Hello, World!'; }
-        location /static/ { }
-    }
+$(nginx_www_server "$BACKEND")
 }
 NGX
 } > "$ROOT/backend/nginx.conf"
@@ -183,24 +173,7 @@ count() {
   echo "instructions per request (callgrind, mpmd's child): $(( (cg[1] - cg[0]) / (n2 - n1) ))"
   echo
   echo "system calls per request (strace -c -f on the child):"
-  "$py" - "$dir/strace.$n1.txt" "$dir/strace.$n2.txt" $((n2 - n1)) <<'PY'
-import sys
-def load(path):
-    calls = {}
-    for line in open(path):
-        p = line.split()
-        if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
-            calls[p[-1]] = int(p[3])
-    return calls
-a, b, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
-total = 0.0
-for name in sorted(b, key=lambda k: -(b[k] - a.get(k, 0))):
-    per = (b[name] - a.get(name, 0)) / n
-    if per >= 0.01:
-        print(f"  {per:5.2f} {name}")
-        total += per
-print(f"  {total:5.2f} in all")
-PY
+  "$py" "$REPO/benches/syscalls.py" "$dir/strace.$n1.txt" "$dir/strace.$n2.txt" $((n2 - n1))
   echo
   echo "profiles: $dir/cg.*.out (callgrind_annotate), $dir/strace.*.txt" >&2
 }

@@ -27,10 +27,11 @@
 //! cached path (both absolute and lexically normalised, as Apache compares
 //! the request's file name); the path is not resolved through symlinks.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +46,9 @@ use crate::validators::Validators;
 /// The files loaded for this configuration, by path.
 #[derive(Default)]
 pub struct FileCache {
-    files: HashMap<PathBuf, Entry>,
+    /// By the bytes of the path in plain form (no `//`, no `.` segment, no
+    /// trailing `/`): hashing a `Path` goes component by component.
+    files: HashMap<Box<[u8]>, Entry>,
 }
 
 /// One loaded file: what its responses are made of.
@@ -82,7 +85,7 @@ impl FileCache {
                         file.path.display(),
                         entry.len
                     );
-                    cache.files.insert(file.path.clone(), entry);
+                    cache.files.insert(key(&file.path).into(), entry);
                 }
                 Err(e) => log::warn!(
                     "{}: {}: could not load {}: {e}, skipping",
@@ -100,7 +103,7 @@ impl FileCache {
         if self.files.is_empty() {
             return None;
         }
-        self.files.get(path)
+        self.files.get(&*key(path))
     }
 
     /// How many files are loaded.
@@ -144,15 +147,7 @@ impl Entry {
     /// (the process is out of descriptors).
     pub(crate) fn body(&self, offset: u64, len: u64) -> std::io::Result<Body> {
         match &self.content {
-            Content::Memory(bytes) => {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                let end = usize::try_from(offset.saturating_add(len))
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                Ok(Body::Bytes(bytes.slice(start..end.max(start))))
-            }
+            Content::Memory(bytes) => Ok(Body::Bytes(slice(bytes, offset, len))),
             Content::Descriptor(file) => Ok(Body::File {
                 file: file.try_clone()?,
                 offset,
@@ -160,6 +155,38 @@ impl Entry {
             }),
         }
     }
+}
+
+/// The bytes `path` is kept under: its own when they are in plain form (a
+/// request's file name nearly always is), else its components joined as
+/// `Path` equality sees them (`/a//b/./c/` is `/a/b/c`).
+fn key(path: &Path) -> Cow<'_, [u8]> {
+    let bytes = path.as_os_str().as_bytes();
+    let plain = !bytes.windows(2).any(|w| w == b"//")
+        && !bytes.windows(3).any(|w| w == b"/./")
+        && !bytes.ends_with(b"/.")
+        && (bytes.len() <= 1 || !bytes.ends_with(b"/"));
+    if plain {
+        Cow::Borrowed(bytes)
+    } else {
+        Cow::Owned(
+            path.components()
+                .collect::<PathBuf>()
+                .into_os_string()
+                .into_vec(),
+        )
+    }
+}
+
+/// `len` bytes of `bytes` from `offset`, as far as it holds them (no copy).
+pub(crate) fn slice(bytes: &Bytes, offset: u64, len: u64) -> Bytes {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = usize::try_from(offset.saturating_add(len))
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    bytes.slice(start..end.max(start))
 }
 
 /// All `len` bytes of `file`, or an error when it holds fewer (it shrank
@@ -237,6 +264,31 @@ mod tests {
         let second = entry.body(0, 10).unwrap();
         assert_eq!(body_bytes(first), b"234");
         assert_eq!(body_bytes(second), b"0123456789");
+    }
+
+    /// A file is found under any spelling `Path` equality takes as its
+    /// path, as when the cache was keyed by `PathBuf`.
+    #[test]
+    fn a_cached_file_is_found_under_each_spelling_of_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        let path = dir.path().join("d/hello.txt");
+        std::fs::write(&path, "Hello, World!").unwrap();
+        let mime = MimeTypes::default();
+        let root = dir.path().display().to_string();
+        let named = PathBuf::from(format!("{root}//d/./hello.txt"));
+        let cache = FileCache::load(&[cached(&named, FileCacheKind::Contents)], &mime);
+        for spelling in [
+            "/d/hello.txt",
+            "/d//hello.txt",
+            "/./d/hello.txt",
+            "/d/hello.txt/",
+        ] {
+            let asked = PathBuf::from(format!("{root}{spelling}"));
+            assert!(cache.get(&asked).is_some(), "{spelling}: not found");
+        }
+        let other = PathBuf::from(format!("{root}/d/../d/hello.txt"));
+        assert!(cache.get(&other).is_none(), "a `..` spelling was found");
     }
 
     #[test]

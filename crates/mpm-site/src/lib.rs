@@ -109,6 +109,9 @@
 //! - [`rewrite`]: mod_rewrite, in server context (when the URL is
 //!   mapped) and per directory (`<Directory>`, `.htaccess`).
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
+//! - [`open_files`]: small static files kept in memory between requests
+//!   and looked at again at most once a second (as nginx's
+//!   `open_file_cache`), so a hot small file costs no `open`/`stat`/`close`.
 //! - [`listing`]: `Options Indexes`, a directory's listing.
 //! - [`pages`]: error pages, redirects, `OPTIONS` and 405/501.
 //! - [`status`]: mod_status's page, from the scoreboard.
@@ -157,6 +160,7 @@ pub mod listing;
 pub mod log_escape;
 pub mod metrics;
 pub mod mime;
+pub mod open_files;
 pub mod pages;
 pub mod pcre;
 pub mod pipeline;

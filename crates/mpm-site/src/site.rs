@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::file_cache::FileCache;
 use crate::metrics;
 use crate::mime::MimeTypes;
+use crate::open_files::OpenFiles;
 use crate::pages::{allow_default, error_response, is_known_method, method_not_allowed};
 use crate::pipeline::handler::{ContentHandler, HandlerName, Handlers};
 use crate::pipeline::htaccess::{HtaccessCache, OverrideParser};
@@ -52,6 +53,8 @@ pub struct Site {
     pub(crate) mime: MimeTypes,
     /// `MMapFile` / `CacheFile` files, loaded with this configuration.
     pub(crate) cache: FileCache,
+    /// Small files kept between requests, checked once a second.
+    pub(crate) open_files: OpenFiles,
     scoreboard: mpm_core::Scoreboard,
     pub(crate) status: Arc<StatusInfo>,
     remote_ip: RemoteIpConfig,
@@ -208,6 +211,7 @@ impl Site {
             router: Router::new(main, &cfg.vhosts),
             hosts,
             cache: FileCache::load(&cfg.cached_files, &mime),
+            open_files: OpenFiles::default(),
             mime,
             scoreboard,
             status,

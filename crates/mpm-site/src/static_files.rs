@@ -26,10 +26,10 @@ use mpm_core::{Body, ConnInfo, Response};
 
 use crate::conditional::{self, Conditions, Decision};
 use crate::config::RedirectRule;
-use crate::file_cache::{Entry, FileCache};
+use crate::file_cache::{slice, Entry, FileCache};
 use crate::listing;
 use crate::pages::{error_response, method_not_allowed, options_response, redirect};
-use crate::pipeline::request::{Exit, RequestState};
+use crate::pipeline::request::{Exit, Opened, RequestState};
 use crate::uri_path::escape_path;
 use crate::validators::Validators;
 
@@ -163,8 +163,8 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
         return Err(Exit::Status(StatusCode::FORBIDDEN));
     }
     let file = match r.opened.take() {
-        Some(file) => file,
-        None => open(&r.filename).map_err(Exit::Status)?.0,
+        Some(opened) => opened,
+        None => Opened::File(open(&r.filename).map_err(Exit::Status)?.0),
     };
     let req = FileRequest {
         method: r.method(),
@@ -297,16 +297,20 @@ fn field<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<Cow<'h, [u8]>>
     Some(Cow::Owned(joined))
 }
 
-/// A file's response: 200, 206, 304 or 416.
+/// A file's response: 200, 206, 304 or 416; the body sent from the open
+/// file, or from its bytes when they are kept.
 fn send_file(
-    file: File,
+    file: Opened,
     meta: &Metadata,
     validators: &Validators,
     content_type: Option<HeaderValue>,
     req: &FileRequest<'_>,
 ) -> Response {
     respond(validators, meta.len(), content_type, req, |offset, len| {
-        Ok(Body::File { file, offset, len })
+        Ok(match file {
+            Opened::File(file) => Body::File { file, offset, len },
+            Opened::Memory(bytes) => Body::Bytes(slice(&bytes, offset, len)),
+        })
     })
 }
 

@@ -158,12 +158,19 @@ pub fn encode_head(
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
 
-    if !headers.contains_key(DATE) {
+    // A response carries a handful of fields: comparing the names (an
+    // enum for the standard ones) costs less than two hashed lookups.
+    let (mut has_date, mut has_server) = (false, false);
+    for name in headers.keys() {
+        has_date |= name == DATE;
+        has_server |= name == SERVER;
+    }
+    if !has_date {
         out.extend_from_slice(b"Date: ");
         out.extend_from_slice(&date::now());
         out.extend_from_slice(b"\r\n");
     }
-    if !server.is_empty() && !headers.contains_key(SERVER) && safe_value(server.as_bytes()) {
+    if !server.is_empty() && !has_server && safe_value(server.as_bytes()) {
         out.extend_from_slice(b"Server: ");
         out.extend_from_slice(server.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -205,10 +212,16 @@ fn push_header_name(out: &mut Vec<u8>, name: &str) {
         "etag" => out.extend_from_slice(b"ETag"),
         "www-authenticate" => out.extend_from_slice(b"WWW-Authenticate"),
         _ => {
+            // Copied whole, then the first letter of each word raised in
+            // place (no capacity check per byte).
+            let start = out.len();
+            out.extend_from_slice(name.as_bytes());
             let mut upper = true;
-            for &b in name.as_bytes() {
-                out.push(if upper { b.to_ascii_uppercase() } else { b });
-                upper = b == b'-';
+            for b in &mut out[start..] {
+                if upper {
+                    b.make_ascii_uppercase();
+                }
+                upper = *b == b'-';
             }
         }
     }

@@ -197,13 +197,22 @@ pub struct RequestState<'a> {
     /// How many bytes of `filename` are the root it was mapped under (the
     /// `DocumentRoot` or an `Alias` target): symlinks are checked below.
     pub(crate) root_len: usize,
-    /// `filename` opened by `map_to_storage`, for the default handler.
-    pub(crate) opened: Option<std::fs::File>,
+    /// `filename` opened by `map_to_storage` (or its bytes, kept from an
+    /// earlier request), for the default handler.
+    pub(crate) opened: Option<Opened>,
     /// Whether `filename` is one `MMapFile`/`CacheFile` holds.
     pub(crate) cached: bool,
     /// The method an error document is fetched with (GET), when it is not
     /// the request's.
     pub(crate) method_override: Option<Method>,
+}
+
+/// The file `map_to_storage` found at `filename`, for the default handler.
+pub(crate) enum Opened {
+    /// Opened now.
+    File(std::fs::File),
+    /// Its contents, kept by [`OpenFiles`](crate::open_files::OpenFiles).
+    Memory(bytes::Bytes),
 }
 
 impl<'a> RequestState<'a> {

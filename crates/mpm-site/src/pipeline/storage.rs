@@ -15,7 +15,7 @@ use crate::pages::{allow_default, method_not_allowed};
 use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::{Failure, HtaccessRules};
-use crate::pipeline::request::{Exit, RequestState, Step};
+use crate::pipeline::request::{Exit, Opened, RequestState, Step};
 use crate::pipeline::walk::Layer;
 use crate::site::{Host, Site};
 use crate::static_files;
@@ -42,10 +42,22 @@ impl Site {
             return Err(self.trace(r));
         }
         r.cached = self.cache.get(&r.filename).is_some();
-        if !r.cached {
+        // A small file served within the last second: its kept bytes.
+        let kept = if r.cached {
+            None
+        } else {
+            self.open_files.get(&r.filename)
+        };
+        if let Some((meta, contents)) = kept {
+            r.opened = Some(Opened::Memory(contents));
+            r.finfo = Some(meta);
+        } else if !r.cached {
             match static_files::open(&r.filename) {
                 Ok((file, meta)) => {
-                    r.opened = Some(file);
+                    r.opened = Some(match self.open_files.keep(&r.filename, &file, &meta) {
+                        Some(contents) => Opened::Memory(contents),
+                        None => Opened::File(file),
+                    });
                     r.finfo = Some(meta);
                 }
                 Err(StatusCode::NOT_FOUND) => self.find_path_info(r),

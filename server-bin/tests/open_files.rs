@@ -1,0 +1,78 @@
+//! Small static files kept in memory between requests (mpm-site's
+//! `open_files`, as nginx's `open_file_cache`), through the real `mpmd`
+//! under event, prefork and worker: a kept file that changes on disk, or
+//! goes, is answered as it now is within about a second (the entry is
+//! looked at again at most once a second), and ranges of a kept file are
+//! its bytes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Asks for `path` until the answer is `want` (status and body), for at
+/// most 10 s; the last answer when it never was.
+fn answers_within(port: u16, path: &str, want: (u16, &str)) -> Result<(), (u16, String)> {
+    let mut last = (0, String::new());
+    let seen = wait_for(10.0, || {
+        let r = get(addr(port), "localhost", path);
+        last = (r.status, r.text());
+        last.0 == want.0 && (want.0 != 200 || last.1 == want.1)
+    });
+    if seen {
+        Ok(())
+    } else {
+        Err(last)
+    }
+}
+
+#[test]
+fn a_small_file_changed_or_removed_on_disk_is_answered_as_it_now_is_under_every_mpm() {
+    for mpm in ["event", "prefork", "worker"] {
+        let site = Site::new();
+        site.write("htdocs/a.txt", "first");
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, "");
+        for _ in 0..3 {
+            let r = get(addr(port), "localhost", "/a.txt");
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, "first"),
+                "{mpm}: {}",
+                m.stderr()
+            );
+        }
+        // The same size, so only the times tell; then longer.
+        for content in ["secon", "third, longer"] {
+            std::thread::sleep(Duration::from_millis(20));
+            site.write("htdocs/a.txt", content);
+            if let Err((status, body)) = answers_within(port, "/a.txt", (200, content)) {
+                panic!("{mpm}: after a.txt became {content:?} the server still answered {status} {body:?}");
+            }
+        }
+        std::fs::remove_file(site.path("htdocs/a.txt")).unwrap();
+        if let Err((status, body)) = answers_within(port, "/a.txt", (404, "")) {
+            panic!("{mpm}: after a.txt was removed the server still answered {status} {body:?}");
+        }
+    }
+}
+
+#[test]
+fn a_range_of_a_kept_file_is_its_bytes_under_every_mpm() {
+    for mpm in ["event", "prefork", "worker"] {
+        let site = Site::new();
+        site.write("htdocs/digits.txt", "0123456789");
+        let port = free_port();
+        let _m = start_mpm(&site, mpm, port, "");
+        let ask = b"GET /digits.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=2-5\r\nConnection: close\r\n\r\n";
+        for round in 0..3 {
+            let r = raw(addr(port), ask);
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (206, "2345"),
+                "{mpm}, request {round}: bytes 2-5 of 0123456789 answered otherwise"
+            );
+        }
+    }
+}
