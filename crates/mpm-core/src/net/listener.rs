@@ -22,6 +22,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Http2Offer;
 use crate::error::Error;
+use crate::net::accept_filter::AcceptFilters;
 use crate::net::proxy::ProxyProtocol;
 
 /// A `Listen` directive's address: `80`, `*:80`, `127.0.0.1:8080`,
@@ -233,6 +234,9 @@ pub struct Listeners {
     list: Vec<Listener>,
     /// Passed on to a successor ([`HandOver`]).
     handed_over: Arc<AtomicBool>,
+    /// `AcceptFilter`: applied to every socket of the set, the ones bound
+    /// or taken later too.
+    accept_filters: AcceptFilters,
 }
 
 /// Marks a [`Listeners`] set as passed on to a successor process that
@@ -421,6 +425,9 @@ impl Listeners {
         for (j, addr) in given {
             fresh.push(adopt(addr, inherited.remove(j), backlog)?);
         }
+        for l in &fresh {
+            self.accept_filters.apply_to(l);
+        }
         let mut old = std::mem::take(&mut self.list);
         for (i, addr) in addrs.iter().enumerate() {
             if addrs[..i].contains(addr) {
@@ -461,6 +468,21 @@ impl Listeners {
             // the LISTEN state (Linux): pending and new connections are
             // refused.
             let _ = socket2::SockRef::from(&l.socket).shutdown(std::net::Shutdown::Read);
+        }
+    }
+
+    /// Apply Apache's `AcceptFilter` settings to every socket (see
+    /// [`crate::net::accept_filter`]): those of a protocol whose filter is
+    /// not `none` hand a connection to `accept` only once it has sent
+    /// data. Done in the master before the strategy runs (and again after
+    /// each restart's re-read, for the sockets kept), so every child
+    /// shares it; sockets bound later by [`Listeners::rebind`] get it too.
+    /// Until called, the set follows Apache's default
+    /// ([`AcceptFilters::default`]: `http` and `https` wait for data).
+    pub fn set_accept_filters(&mut self, filters: AcceptFilters) {
+        self.accept_filters = filters;
+        for l in &self.list {
+            self.accept_filters.apply_to(l);
         }
     }
 
