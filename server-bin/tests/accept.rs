@@ -143,3 +143,40 @@ fn with_accept_filter_none_a_silent_connection_is_taken_at_once_under_every_mpm(
         drop(silent);
     }
 }
+
+#[test]
+fn a_client_that_stops_reading_holds_the_only_worker_no_longer_than_timeout_under_every_mpm() {
+    for mpm in MPMS {
+        let site = site();
+        // Larger than what the socket buffers of both ends take.
+        site.write("htdocs/big.bin", vec![b'x'; 48 << 20]);
+        let port = free_port();
+        let conf = site.config(&format!(
+            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
+             <Location /server-status>\nSetHandler server-status\n</Location>\nTimeout 1\n",
+            one_worker(mpm),
+            site.docroot().display()
+        ));
+        let m = start(&site, &conf);
+        let mut stuck = connect(addr(port));
+        stuck
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        // The worker gives up on the write after Timeout and is free for
+        // the next client; the status page says only its own request is
+        // being served.
+        let mut last = String::new();
+        assert!(
+            wait_for(15.0, || {
+                last = match status_page(port) {
+                    Ok(page) => page,
+                    Err(e) => e,
+                };
+                last.contains("BusyWorkers: 1\n")
+            }),
+            "{mpm}: 15 s after a client stopped reading a 48 MiB answer (Timeout 1), the server still held it: {last}\n{}",
+            m.stderr()
+        );
+        drop(stuck);
+    }
+}

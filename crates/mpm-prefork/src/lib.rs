@@ -102,7 +102,7 @@ fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
     let process = cx.scoreboard.process(cx.number);
     let slot = cx.scoreboard.worker(cx.number, 0);
-    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
+    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave, cx.protocol.timeouts.timeout) {
         Ok(a) => a,
         Err(e) => {
             log::error!("child {pid}: could not wait for connections: {e}");

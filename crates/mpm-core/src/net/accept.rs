@@ -19,7 +19,6 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 
 use crate::net::connection::Connection;
 use crate::net::listener::Listeners;
-use crate::net::poll::readable;
 
 /// The epoll data of the leave pipe's registration (listeners use their
 /// index).
@@ -39,15 +38,30 @@ pub enum Next {
 pub struct Acceptor<'a> {
     epoll: Epoll,
     listeners: &'a Listeners,
-    leave: BorrowedFd<'a>,
     events: Vec<EpollEvent>,
     shortages: Shortages,
 }
 
 impl<'a> Acceptor<'a> {
     /// Register every listener (`EPOLLEXCLUSIVE`) and the leave pipe.
-    pub fn new(listeners: &'a Listeners, leave: BorrowedFd<'a>) -> io::Result<Self> {
+    /// Each accepted socket is blocking and its writes wait at most
+    /// `write_timeout` (the `Timeout` directive): `SO_SNDTIMEO` is set
+    /// here on the listening sockets, and Linux copies it to every socket
+    /// they accept, so the serving code spends no system call per
+    /// connection on it. The sockets are shared with every child (of any
+    /// strategy) and kept across restarts; the children started last set
+    /// the value of the configuration in force, and the event loop's
+    /// non-blocking sockets never wait on it.
+    pub fn new(
+        listeners: &'a Listeners,
+        leave: BorrowedFd<'a>,
+        write_timeout: Duration,
+    ) -> io::Result<Self> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let timeout = write_timeout.max(Duration::from_millis(1));
+        for l in listeners.iter() {
+            socket2::SockRef::from(&l.socket).set_write_timeout(Some(timeout))?;
+        }
         for (i, l) in listeners.iter().enumerate() {
             epoll.add(
                 l.socket.as_fd(),
@@ -58,7 +72,6 @@ impl<'a> Acceptor<'a> {
         Ok(Acceptor {
             epoll,
             listeners,
-            leave,
             events: vec![EpollEvent::empty(); listeners.len() + 1],
             shortages: Shortages::default(),
         })
@@ -98,7 +111,10 @@ impl<'a> Acceptor<'a> {
                     Err(e) => accept_error(&e, &mut self.shortages),
                 }
             }
-            if leave || readable(self.leave) {
+            // The leave pipe is in the set, and every ready descriptor
+            // fits in `events`: a wake-up that found no connection (another
+            // child took it) costs no further call.
+            if leave {
                 return Next::Leave;
             }
         }

@@ -214,7 +214,8 @@ pub struct Listener {
     pub local: SocketAddr,
     /// The address as text, shared with every connection's `ConnInfo`.
     pub name: Arc<str>,
-    /// The socket, non-blocking.
+    /// The socket, non-blocking, with `TCP_NODELAY` set (the sockets it
+    /// accepts inherit it).
     pub socket: TcpListener,
     /// The PROXY protocol settings when connections on this socket open
     /// with a PROXY header (set with [`Listeners::set_proxy_protocol`];
@@ -306,6 +307,7 @@ fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listen
         .listen(backlog.max(1))
         .map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
+    inherited_options(&socket);
     Ok(Listener {
         addr: addr.clone(),
         local: inherited.local,
@@ -315,6 +317,18 @@ fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listen
         proxy: None,
         http2: Http2Offer::default(),
     })
+}
+
+/// What every accepted connection wants, set once on the listening
+/// socket: Linux copies a listening socket's options to each socket it
+/// accepts, so no strategy spends a system call per connection on it.
+/// `TCP_NODELAY`: a response leaves as soon as it is written (a head held
+/// back for a file body says so with `MSG_MORE`). A failure leaves Nagle's
+/// algorithm on, which costs latency, not correctness: logged.
+fn inherited_options(socket: &TcpListener) {
+    if let Err(e) = socket2::SockRef::from(socket).set_nodelay(true) {
+        log::warn!("could not set TCP_NODELAY on a listening socket: {e}");
+    }
 }
 
 fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
@@ -352,6 +366,7 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
     socket.listen(backlog.max(1)).map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
     let socket: TcpListener = socket.into();
+    inherited_options(&socket);
     let local = socket.local_addr().map_err(fail)?;
     let name: Arc<str> = Arc::from(addr.to_string());
     Ok(Listener {

@@ -3,6 +3,7 @@
 //! deadlines, and by the stop signals), reading heads into the session, and
 //! the lingering close.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant, SystemTime};
@@ -10,11 +11,18 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::poll::{PollFd, PollFlags};
 
 use super::context::{After, ConnStats, Ready, ServeContext, Serving, LINGER, READ_CHUNK};
+use super::handoff::ServeBuffers;
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadEvent, Session};
 use crate::net::connection::Connection;
 use crate::net::poll::poll_timeout;
 use crate::process::scoreboard::WorkerState;
+
+thread_local! {
+    /// The read and write buffers of this thread's last connection, kept
+    /// for its next one (a prefork child's, a worker thread's).
+    static BUFFERS: Cell<Option<ServeBuffers>> = const { Cell::new(None) };
+}
 
 /// Serve `conn` until it closes. Never panics on the peer's bytes; a
 /// handler that panics gets its client a 500 and the connection closed.
@@ -26,11 +34,11 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     if crate::net::proxy::read_blocking(&mut conn, ctx.abort).is_err() {
         return ConnStats::default();
     }
-    // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK).
-    let sock = socket2::SockRef::from(conn.tcp());
-    let _ = sock.set_nodelay(true);
-    let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
+    // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK), with
+    // TCP_NODELAY and a write timeout of `Timeout` inherited from the
+    // listening socket (`Listeners`, `Acceptor::new`).
     if conn.is_tls() {
+        let sock = socket2::SockRef::from(conn.tcp());
         // A TLS record may arrive in pieces after the poll said readable:
         // each read that waits for the rest is bounded by Timeout too.
         let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
@@ -52,12 +60,17 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         return super::h2::serve_h2(conn, ctx, &[], None);
     }
     let direct = conn.http2_offer().direct;
+    // This thread's buffers from its last connection: no allocation, and
+    // no zeroing of a fresh read buffer, per connection.
+    let mut bufs = BUFFERS.take().unwrap_or_default();
+    let mut session = Session::new(&ctx.protocol.limits);
+    let wbuf = bufs.lend(&mut session);
     let mut c = Serving {
         io: conn,
-        session: Session::new(&ctx.protocol.limits),
+        session,
         ctx,
         stats: ConnStats::default(),
-        wbuf: Vec::with_capacity(1024),
+        wbuf,
         pending: None,
         tunnel: None,
         h2_upgrade: None,
@@ -65,12 +78,20 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     // Prior knowledge: the preface in the first bytes.
     if direct && c.sniff_preface() {
         let early = c.take_buffered();
+        bufs.take_back(&mut c.session, std::mem::take(&mut c.wbuf));
+        BUFFERS.set(Some(bufs));
         return super::h2::serve_h2(c.io, ctx, &early, None);
     }
     c.run();
     // `Upgrade: h2c`: the 101 is sent, the rest is HTTP/2.
-    if let Some(upgrade) = c.h2_upgrade.take() {
-        let early = c.take_buffered();
+    let upgrade = c.h2_upgrade.take();
+    let early = match upgrade {
+        Some(_) => c.take_buffered(),
+        None => Vec::new(),
+    };
+    bufs.take_back(&mut c.session, std::mem::take(&mut c.wbuf));
+    BUFFERS.set(Some(bufs));
+    if let Some(upgrade) = upgrade {
         let before = c.stats;
         let mut stats = super::h2::serve_h2(c.io, ctx, &early, Some(upgrade));
         stats.requests += before.requests;
