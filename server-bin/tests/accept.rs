@@ -1,12 +1,15 @@
-//! Accepting connections through the real `mpmd`, under every strategy:
-//! `AcceptFilter` (Linux's `TCP_DEFER_ACCEPT`), on by default for `http`
-//! as in Apache, keeps a connection that has sent nothing away from the
-//! server's children and threads until it sends.
+//! Accepting connections through the real `mpmd`, under every strategy,
+//! and what the socket layer does for them: `AcceptFilter` (Linux's
+//! `TCP_DEFER_ACCEPT`), on by default for `http` as in Apache, keeps a
+//! connection that has sent nothing away from the server's children and
+//! threads until it sends; the write timeout each accepted socket
+//! inherits; the segments of a last response.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use common::*;
@@ -178,5 +181,59 @@ fn a_client_that_stops_reading_holds_the_only_worker_no_longer_than_timeout_unde
             m.stderr()
         );
         drop(stuck);
+    }
+}
+
+/// The TCP segments `s` has received so far, and how many of them carried
+/// data (Linux's `tcpi_segs_in`, `tcpi_data_segs_in`).
+fn segments_in(s: &TcpStream) -> (u32, u32) {
+    // SAFETY: tcp_info is a plain C struct of integers, for which all
+    // zero bytes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the descriptor is the open socket `s` borrows; `info` is a
+    // live tcp_info on this stack frame and `len` its size, which the
+    // kernel writes at most (and updates `len` to what it wrote).
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    (info.tcpi_segs_in, info.tcpi_data_segs_in)
+}
+
+#[test]
+fn the_response_to_a_request_that_asks_to_close_leaves_with_the_fin_in_one_segment_under_prefork_and_worker(
+) {
+    for mpm in ["prefork", "worker"] {
+        let site = site();
+        site.write("htdocs/hello.txt", "Hello, World!");
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, "");
+        let mut s = connect(addr(port));
+        let (handshake, _) = segments_in(&s);
+        s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        assert!(
+            answer.ends_with(b"\r\n\r\nHello, World!"),
+            "{mpm}: {:?}; {}",
+            String::from_utf8_lossy(&answer),
+            m.stderr()
+        );
+        let (all, data) = segments_in(&s);
+        // After the handshake: the acknowledgement of the request (unless
+        // the answer carried it), then the answer with the FIN.
+        assert!(
+            data == 1 && all - handshake <= 2,
+            "{mpm}: the answer came in {data} segment(s) with data, {} in all after the handshake (the FIN apart from the data)",
+            all - handshake
+        );
     }
 }

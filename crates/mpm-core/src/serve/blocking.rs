@@ -257,6 +257,24 @@ impl Serving<'_, '_> {
         super::h2::asks_h2c(head)
     }
 
+    /// Before the response to a request that asked to close the
+    /// connection, with nothing more of the client's buffered (on a thread
+    /// that owns the connection): hold back its last partial segment
+    /// (`TCP_CORK`) so that the close sends it with the FIN, one segment
+    /// instead of two. A client that asked to close sends nothing more;
+    /// one that did anyway is answered by a reset that takes the held
+    /// response with it (without the hold, the reset may still overtake
+    /// it: such a client is not served reliably either way). Not for a
+    /// streamed body, whose pieces must leave as they are made.
+    pub(super) fn cork_for_close(&self, body: &crate::handler::Body) {
+        use crate::handler::Body;
+        if matches!(self.ctx.mode, super::context::Mode::Blocking)
+            && matches!(body, Body::Empty | Body::Bytes(_) | Body::File { .. })
+        {
+            self.io.cork();
+        }
+    }
+
     pub(super) fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {
         self.refuse(engine::timeout_error(), started, clock)
     }
