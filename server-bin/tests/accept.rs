@@ -126,13 +126,12 @@ fn with_accept_filter_none_a_silent_connection_is_taken_at_once_under_every_mpm(
     for mpm in MPMS {
         let site = site();
         let port = free_port();
-        let conf = mpm_config(
+        let m = start_mpm(
             &site,
             mpm,
             port,
             &format!("{COMMON}AcceptFilter http none\n"),
         );
-        let m = start(&site, &conf);
         let silent = connect(addr(port));
         let mut page = String::new();
         assert!(

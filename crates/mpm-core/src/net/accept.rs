@@ -10,6 +10,13 @@
 //! in the one queue for another child to take (none is lost, unlike
 //! `SO_REUSEPORT` with a socket per child). See the prefork crate's
 //! documentation for the full argument.
+//!
+//! A child is woken only for a connection that has sent its first bytes
+//! (`AcceptFilter`, [`crate::net::accept_filter`]), so the serving code's
+//! first read finds the request without waiting; and the accepted socket
+//! comes with `TCP_NODELAY` and its write timeout already set, inherited
+//! from the listening socket. From the wake-up to the request in hand:
+//! `epoll_wait`, `accept4`, `recvfrom`.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
