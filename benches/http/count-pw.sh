@@ -92,7 +92,10 @@ MPM
 # Apache peers started here, stopped at the end.
 STARTED=()
 stop_peers() { if [ ${#STARTED[@]} -gt 0 ]; then "$BENCH_HARNESS/peers/ctl.sh" stop "${STARTED[@]}" >&2 || true; fi; }
-trap 'stop_all; stop_peers' EXIT
+# mpmd under valgrind (CALLGRIND=1), in the foreground: stopped by its pid at the end too.
+VG_PID=
+stop_valgrind() { if [ -n "$VG_PID" ]; then kill -TERM "$VG_PID" 2> /dev/null || true; wait "$VG_PID" 2> /dev/null || true; fi; }
+trap 'stop_valgrind; stop_all; stop_peers' EXIT
 
 # Start target $1 (unless running); sets PORT.
 start_target() { # target
@@ -195,9 +198,12 @@ callgrind_total() { # target n request...
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p.out" "$MPMD" -f "$dir/mpmd.conf" \
     > "$dir/valgrind.log" 2>&1 &
   pid=$!
+  # Run in a command substitution, whose shell has no EXIT trap of its own.
+  VG_PID=$pid; trap stop_valgrind EXIT
   wait_port "$port" up 120 || die "$target under valgrind: not listening (see $dir/valgrind.log)"
   "$PY" "$CLIENT" "$port" "$n" "$@" > /dev/null || die "$target under valgrind: client failed"
   kill -TERM "$pid" 2> /dev/null || true; wait "$pid" || true
+  VG_PID=
   # The children's profiles: the master's once-a-second upkeep depends on how long the
   # run took under valgrind, not on the requests.
   for f in "$dir"/cg.*.out; do
