@@ -102,7 +102,7 @@ fn child(cx: ChildContext<'_>) {
     let pid = std::process::id();
     let process = cx.scoreboard.process(cx.number);
     let slot = cx.scoreboard.worker(cx.number, 0);
-    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave, cx.protocol.timeouts.timeout) {
+    let mut acceptor = match Acceptor::new(cx.listeners, cx.leave) {
         Ok(a) => a,
         Err(e) => {
             log::error!("child {pid}: could not wait for connections: {e}");

@@ -218,7 +218,7 @@ impl Shared {
 /// stop in one process; a forked child is killed instead).
 fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Error> {
     let process = cx.scoreboard.process(cx.number);
-    let mut acceptor = Acceptor::new(cx.listeners, cx.leave, cx.protocol.timeouts.timeout)
+    let mut acceptor = Acceptor::new(cx.listeners, cx.leave)
         .map_err(|e| Error::io("waiting for connections", e))?;
     let (idle_read, idle_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("making the idle-close pipe", e.into()))?;

@@ -14,9 +14,9 @@
 //! A child is woken only for a connection that has sent its first bytes
 //! (`AcceptFilter`, [`crate::net::accept_filter`]), so the serving code's
 //! first read finds the request without waiting; and the accepted socket
-//! comes with `TCP_NODELAY` and its write timeout already set, inherited
-//! from the listening socket. From the wake-up to the request in hand:
-//! `epoll_wait`, `accept4`, `recvfrom`.
+//! comes with `TCP_NODELAY` already set, inherited from the listening
+//! socket. From the wake-up to the request in hand: `epoll_wait`,
+//! `accept4`, `recvfrom` (and the write timeout's `setsockopt`).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -51,24 +51,8 @@ pub struct Acceptor<'a> {
 
 impl<'a> Acceptor<'a> {
     /// Register every listener (`EPOLLEXCLUSIVE`) and the leave pipe.
-    /// Each accepted socket is blocking and its writes wait at most
-    /// `write_timeout` (the `Timeout` directive): `SO_SNDTIMEO` is set
-    /// here on the listening sockets, and Linux copies it to every socket
-    /// they accept, so the serving code spends no system call per
-    /// connection on it. The sockets are shared with every child (of any
-    /// strategy) and kept across restarts; the children started last set
-    /// the value of the configuration in force, and the event loop's
-    /// non-blocking sockets never wait on it.
-    pub fn new(
-        listeners: &'a Listeners,
-        leave: BorrowedFd<'a>,
-        write_timeout: Duration,
-    ) -> io::Result<Self> {
+    pub fn new(listeners: &'a Listeners, leave: BorrowedFd<'a>) -> io::Result<Self> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-        let timeout = write_timeout.max(Duration::from_millis(1));
-        for l in listeners.iter() {
-            socket2::SockRef::from(&l.socket).set_write_timeout(Some(timeout))?;
-        }
         for (i, l) in listeners.iter().enumerate() {
             epoll.add(
                 l.socket.as_fd(),

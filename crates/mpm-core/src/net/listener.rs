@@ -363,10 +363,13 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
         socket.set_only_v6(true).map_err(fail)?;
     }
     socket.bind(&bind_to.into()).map_err(fail)?;
-    socket.listen(backlog.max(1)).map_err(fail)?;
-    socket.set_nonblocking(true).map_err(fail)?;
     let socket: TcpListener = socket.into();
+    // Before `listen`: no connection is made without it.
     inherited_options(&socket);
+    socket2::SockRef::from(&socket)
+        .listen(backlog.max(1))
+        .map_err(fail)?;
+    socket.set_nonblocking(true).map_err(fail)?;
     let local = socket.local_addr().map_err(fail)?;
     let name: Arc<str> = Arc::from(addr.to_string());
     Ok(Listener {

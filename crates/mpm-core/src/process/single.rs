@@ -86,12 +86,8 @@ fn accept_loop(
     stopping: &Stopping,
     serve_ctx: &ServeContext<'_>,
 ) -> Result<(), Error> {
-    let mut acceptor = Acceptor::new(
-        ctx.listeners,
-        stopping.graceful.fd(),
-        ctx.protocol.timeouts.timeout,
-    )
-    .map_err(|e| Error::io("waiting for connections", e))?;
+    let mut acceptor = Acceptor::new(ctx.listeners, stopping.graceful.fd())
+        .map_err(|e| Error::io("waiting for connections", e))?;
     while let Next::Connection(conn) = acceptor.wait() {
         serve_connection(conn, serve_ctx);
         if let Some(slot) = serve_ctx.worker_slot {

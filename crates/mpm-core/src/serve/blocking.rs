@@ -35,10 +35,13 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         return ConnStats::default();
     }
     // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK), with
-    // TCP_NODELAY and a write timeout of `Timeout` inherited from the
-    // listening socket (`Listeners`, `Acceptor::new`).
+    // TCP_NODELAY inherited from the listening socket (`Listeners`). The
+    // write timeout is set here: a listening socket's would reach only the
+    // connections whose handshake completes after it was set (a child
+    // that starts late would find earlier ones without it).
+    let sock = socket2::SockRef::from(conn.tcp());
+    let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
     if conn.is_tls() {
-        let sock = socket2::SockRef::from(conn.tcp());
         // A TLS record may arrive in pieces after the poll said readable:
         // each read that waits for the rest is bounded by Timeout too.
         let _ = sock.set_read_timeout(Some(t.timeout.max(Duration::from_millis(1))));
