@@ -221,6 +221,7 @@ fn run(
     )
     .map_err(|e| e.to_string())?;
     activation::leftovers(inherited, &cfg.listens, upgrading)?;
+    listeners.set_accept_filters(cfg.accept_filters.clone());
     tls::apply(&tls_table, &mut listeners);
     http2::apply(&cfg, &mut listeners);
     remoteip::apply(&cfg, &mut listeners);
@@ -545,6 +546,7 @@ fn reload(
     listeners
         .rebind(&new.listens, new.mpm.listen_backlog)
         .map_err(|e| e.to_string())?;
+    listeners.set_accept_filters(new.accept_filters.clone());
     tls::apply(&tls_table, listeners);
     http2::apply(&new, listeners);
     remoteip::apply(&new, listeners);

@@ -649,7 +649,9 @@ fn crowd_out(port: u16, idle: &[TcpStream], count: usize) -> Vec<TcpStream> {
 fn emfile_under_a_low_ulimit_closes_the_oldest_idle_first_logs_once_and_recovers() {
     let site = Site::new();
     let port = free_port();
-    let c = one_child(&site, port, "KeepAliveTimeout 30");
+    // The silent connections below must be accepted (and take
+    // descriptors) before they send: no TCP_DEFER_ACCEPT.
+    let c = one_child(&site, port, "KeepAliveTimeout 30\nAcceptFilter http none");
     // A child holds about 16 descriptors of its own (stdio, log, listener,
     // pipes, epoll, waker), so 30 leaves room for about 14 connections:
     // fewer than the loop's own floor of 16, so `accept` does fail with
@@ -706,7 +708,9 @@ fn beyond_the_descriptor_budget_under_ulimit_64_accepting_pauses_without_spinnin
 ) {
     let site = Site::new();
     let port = free_port();
-    let c = one_child(&site, port, "KeepAliveTimeout 30");
+    // The silent connections below must be accepted (and take
+    // descriptors) before they send: no TCP_DEFER_ACCEPT.
+    let c = one_child(&site, port, "KeepAliveTimeout 30\nAcceptFilter http none");
     let mut m = spawn_with_nofile(site.root(), &["-f", c.to_str().unwrap()], Some(64));
     m.wait_log("resuming normal operations", 1);
     let kid = only_child(&m);

@@ -43,8 +43,11 @@ impl TlsSite {
         site.write("a/big.bin", &big);
         let port = free_port();
         let root = site.root().display().to_string();
+        // AcceptFilter https none: the stalled handshakes below include
+        // clients that send nothing, which must reach the server (with the
+        // default, TCP_DEFER_ACCEPT keeps them in the kernel).
         let conf = site.config(&format!(
-            "{mpm}Listen 127.0.0.1:{port} https\nServerName localhost\nTimeout {TIMEOUT}\n\
+            "{mpm}Listen 127.0.0.1:{port} https\nAcceptFilter https none\nServerName localhost\nTimeout {TIMEOUT}\n\
              KeepAliveTimeout 10\nDocumentRoot {root}/a\n\
              SSLProtocol -all +TLSv1.2 +TLSv1.3\n\
              <VirtualHost *:{port}>\nServerName a.test\nDocumentRoot {root}/a\nSSLEngine on\n\

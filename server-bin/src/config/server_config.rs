@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mpm::rustls::CipherSuite;
+use mpm::strategy::net::accept_filter::AcceptFilters;
 use mpm::strategy::ListenAddr;
 use mpm::tls::TlsVersion;
 use mpm::{MpmConfig, ProtocolConfig};
@@ -105,6 +106,10 @@ impl ProtocolSettings {
 pub struct ServerConfig {
     /// `Listen` lines, in order.
     pub listens: Vec<ListenAddr>,
+    /// `AcceptFilter`: which protocols' sockets accept a connection only
+    /// once it has sent data (Apache's default on Linux: `http` and
+    /// `https`).
+    pub accept_filters: AcceptFilters,
     /// Strategy chosen by `LoadModule mpm_<name>_module …`, if any.
     pub mpm_name: Option<String>,
     /// MPM directives (raw: each strategy clamps them).

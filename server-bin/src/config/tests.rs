@@ -173,6 +173,26 @@ fn listen_inside_virtualhost_says_where_it_belongs() {
 }
 
 #[test]
+fn accept_filter_defaults_to_data_for_http_and_https_and_none_turns_it_off() {
+    let cfg = ok("Listen 80\n");
+    let f = &cfg.accept_filters;
+    assert!(f.defers("http") && f.defers("https"), "{f:?}");
+    let cfg = ok("Listen 80\nAcceptFilter http none\nAcceptFilter https httpready\n");
+    let f = &cfg.accept_filters;
+    assert!(!f.defers("http") && f.defers("https"), "{f:?}");
+    let e = err("Listen 80\nAcceptFilter http\n");
+    assert!(
+        e.starts_with("httpd.conf:2: AcceptFilter takes a protocol and a filter"),
+        "{e}"
+    );
+    let e = err("Listen 80\n<VirtualHost *:80>\nAcceptFilter http none\n</VirtualHost>\n");
+    assert!(
+        e.starts_with("httpd.conf:3: AcceptFilter cannot occur within <VirtualHost> section"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unknown_directive_uses_apaches_wording() {
     assert_eq!(
             err("Listen 80\nFrobnicate on\n"),

@@ -10,6 +10,13 @@
 //! in the one queue for another child to take (none is lost, unlike
 //! `SO_REUSEPORT` with a socket per child). See the prefork crate's
 //! documentation for the full argument.
+//!
+//! A child is woken only for a connection that has sent its first bytes
+//! (`AcceptFilter`, [`crate::net::accept_filter`]), so the serving code's
+//! first read finds the request without waiting; and the accepted socket
+//! comes with `TCP_NODELAY` already set, inherited from the listening
+//! socket. From the wake-up to the request in hand: `epoll_wait`,
+//! `accept4`, `recvfrom` (and the write timeout's `setsockopt`).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -19,7 +26,6 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 
 use crate::net::connection::Connection;
 use crate::net::listener::Listeners;
-use crate::net::poll::readable;
 
 /// The epoll data of the leave pipe's registration (listeners use their
 /// index).
@@ -39,7 +45,6 @@ pub enum Next {
 pub struct Acceptor<'a> {
     epoll: Epoll,
     listeners: &'a Listeners,
-    leave: BorrowedFd<'a>,
     events: Vec<EpollEvent>,
     shortages: Shortages,
 }
@@ -58,7 +63,6 @@ impl<'a> Acceptor<'a> {
         Ok(Acceptor {
             epoll,
             listeners,
-            leave,
             events: vec![EpollEvent::empty(); listeners.len() + 1],
             shortages: Shortages::default(),
         })
@@ -98,7 +102,10 @@ impl<'a> Acceptor<'a> {
                     Err(e) => accept_error(&e, &mut self.shortages),
                 }
             }
-            if leave || readable(self.leave) {
+            // The leave pipe is in the set, and every ready descriptor
+            // fits in `events`: a wake-up that found no connection (another
+            // child took it) costs no further call.
+            if leave {
                 return Next::Leave;
             }
         }

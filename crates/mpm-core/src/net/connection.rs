@@ -350,6 +350,17 @@ impl Connection {
         }
     }
 
+    /// Hold back partial segments (`TCP_CORK`) until the socket is closed
+    /// or shut down for writing, which sends the last one with the FIN:
+    /// before the last response of a connection. Plain TCP only; should
+    /// the call fail, the response leaves as it would have (one segment
+    /// more).
+    pub fn cork(&self) {
+        if let Transport::Plain(s) = &self.transport {
+            let _ = socket2::SockRef::from(s).set_cork(true);
+        }
+    }
+
     /// Half-close the sending side (for lingering close); TLS says
     /// `close_notify` first (not to a client that spoke plain HTTP).
     pub fn shutdown_write(&mut self) -> io::Result<()> {

@@ -22,6 +22,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Http2Offer;
 use crate::error::Error;
+use crate::net::accept_filter::AcceptFilters;
 use crate::net::proxy::ProxyProtocol;
 
 /// A `Listen` directive's address: `80`, `*:80`, `127.0.0.1:8080`,
@@ -213,7 +214,8 @@ pub struct Listener {
     pub local: SocketAddr,
     /// The address as text, shared with every connection's `ConnInfo`.
     pub name: Arc<str>,
-    /// The socket, non-blocking.
+    /// The socket, non-blocking, with `TCP_NODELAY` set (the sockets it
+    /// accepts inherit it).
     pub socket: TcpListener,
     /// The PROXY protocol settings when connections on this socket open
     /// with a PROXY header (set with [`Listeners::set_proxy_protocol`];
@@ -233,6 +235,9 @@ pub struct Listeners {
     list: Vec<Listener>,
     /// Passed on to a successor ([`HandOver`]).
     handed_over: Arc<AtomicBool>,
+    /// `AcceptFilter`: applied to every socket of the set, the ones bound
+    /// or taken later too.
+    accept_filters: AcceptFilters,
 }
 
 /// Marks a [`Listeners`] set as passed on to a successor process that
@@ -302,6 +307,7 @@ fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listen
         .listen(backlog.max(1))
         .map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
+    inherited_options(&socket);
     Ok(Listener {
         addr: addr.clone(),
         local: inherited.local,
@@ -311,6 +317,18 @@ fn adopt(addr: &ListenAddr, inherited: Inherited, backlog: i32) -> Result<Listen
         proxy: None,
         http2: Http2Offer::default(),
     })
+}
+
+/// What every accepted connection wants, set once on the listening
+/// socket: Linux copies a listening socket's options to each socket it
+/// accepts, so no strategy spends a system call per connection on it.
+/// `TCP_NODELAY`: a response leaves as soon as it is written (a head held
+/// back for a file body says so with `MSG_MORE`). A failure leaves Nagle's
+/// algorithm on, which costs latency, not correctness: logged.
+fn inherited_options(socket: &TcpListener) {
+    if let Err(e) = socket2::SockRef::from(socket).set_nodelay(true) {
+        log::warn!("could not set TCP_NODELAY on a listening socket: {e}");
+    }
 }
 
 fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
@@ -345,9 +363,13 @@ fn bind_one(addr: &ListenAddr, backlog: i32) -> Result<Listener, Error> {
         socket.set_only_v6(true).map_err(fail)?;
     }
     socket.bind(&bind_to.into()).map_err(fail)?;
-    socket.listen(backlog.max(1)).map_err(fail)?;
-    socket.set_nonblocking(true).map_err(fail)?;
     let socket: TcpListener = socket.into();
+    // Before `listen`: no connection is made without it.
+    inherited_options(&socket);
+    socket2::SockRef::from(&socket)
+        .listen(backlog.max(1))
+        .map_err(fail)?;
+    socket.set_nonblocking(true).map_err(fail)?;
     let local = socket.local_addr().map_err(fail)?;
     let name: Arc<str> = Arc::from(addr.to_string());
     Ok(Listener {
@@ -421,6 +443,9 @@ impl Listeners {
         for (j, addr) in given {
             fresh.push(adopt(addr, inherited.remove(j), backlog)?);
         }
+        for l in &fresh {
+            self.accept_filters.apply_to(l);
+        }
         let mut old = std::mem::take(&mut self.list);
         for (i, addr) in addrs.iter().enumerate() {
             if addrs[..i].contains(addr) {
@@ -461,6 +486,21 @@ impl Listeners {
             // the LISTEN state (Linux): pending and new connections are
             // refused.
             let _ = socket2::SockRef::from(&l.socket).shutdown(std::net::Shutdown::Read);
+        }
+    }
+
+    /// Apply Apache's `AcceptFilter` settings to every socket (see
+    /// [`crate::net::accept_filter`]): those of a protocol whose filter is
+    /// not `none` hand a connection to `accept` only once it has sent
+    /// data. Done in the master before the strategy runs (and again after
+    /// each restart's re-read, for the sockets kept), so every child
+    /// shares it; sockets bound later by [`Listeners::rebind`] get it too.
+    /// Until called, the set follows Apache's default
+    /// ([`AcceptFilters::default`]: `http` and `https` wait for data).
+    pub fn set_accept_filters(&mut self, filters: AcceptFilters) {
+        self.accept_filters = filters;
+        for l in &self.list {
+            self.accept_filters.apply_to(l);
         }
     }
 

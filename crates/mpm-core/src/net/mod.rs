@@ -4,7 +4,8 @@
 //!   kept across restarts; or taken already bound from the process's
 //!   parent (systemd's socket activation, a binary upgrade's old master);
 //!   [`resolve`]: the host names a `Listen` address may be written with,
-//!   resolved as Apache does.
+//!   resolved as Apache does; [`accept_filter`]: Apache's `AcceptFilter`
+//!   (`TCP_DEFER_ACCEPT`), a connection accepted once it has sent data.
 //! - [`accept`]: the blocking accept loop of the forked children (prefork,
 //!   worker, and `single`'s one thread), and the handling of a failed
 //!   `accept` that every accept loop shares (the event loop's too).
@@ -19,6 +20,7 @@
 //! - [`poll`]: waiting on descriptors, for all of the above.
 
 pub mod accept;
+pub mod accept_filter;
 pub mod connection;
 pub mod ipnet;
 pub mod listener;

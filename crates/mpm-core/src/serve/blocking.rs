@@ -3,6 +3,7 @@
 //! deadlines, and by the stop signals), reading heads into the session, and
 //! the lingering close.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant, SystemTime};
@@ -10,11 +11,18 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::poll::{PollFd, PollFlags};
 
 use super::context::{After, ConnStats, Ready, ServeContext, Serving, LINGER, READ_CHUNK};
+use super::handoff::ServeBuffers;
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, HeadEvent, Session};
 use crate::net::connection::Connection;
 use crate::net::poll::poll_timeout;
 use crate::process::scoreboard::WorkerState;
+
+thread_local! {
+    /// The read and write buffers of this thread's last connection, kept
+    /// for its next one (a prefork child's, a worker thread's).
+    static BUFFERS: Cell<Option<ServeBuffers>> = const { Cell::new(None) };
+}
 
 /// Serve `conn` until it closes. Never panics on the peer's bytes; a
 /// handler that panics gets its client a 500 and the connection closed.
@@ -26,9 +34,12 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     if crate::net::proxy::read_blocking(&mut conn, ctx.abort).is_err() {
         return ConnStats::default();
     }
-    // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK).
+    // Accepted sockets are blocking (accept4 without SOCK_NONBLOCK), with
+    // TCP_NODELAY inherited from the listening socket (`Listeners`). The
+    // write timeout is set here: a listening socket's would reach only the
+    // connections whose handshake completes after it was set (a child
+    // that starts late would find earlier ones without it).
     let sock = socket2::SockRef::from(conn.tcp());
-    let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(Some(t.timeout.max(Duration::from_millis(1))));
     if conn.is_tls() {
         // A TLS record may arrive in pieces after the poll said readable:
@@ -52,12 +63,17 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         return super::h2::serve_h2(conn, ctx, &[], None);
     }
     let direct = conn.http2_offer().direct;
+    // This thread's buffers from its last connection: no allocation, and
+    // no zeroing of a fresh read buffer, per connection.
+    let mut bufs = BUFFERS.take().unwrap_or_default();
+    let mut session = Session::new(&ctx.protocol.limits);
+    let wbuf = bufs.lend(&mut session);
     let mut c = Serving {
         io: conn,
-        session: Session::new(&ctx.protocol.limits),
+        session,
         ctx,
         stats: ConnStats::default(),
-        wbuf: Vec::with_capacity(1024),
+        wbuf,
         pending: None,
         tunnel: None,
         h2_upgrade: None,
@@ -65,12 +81,20 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     // Prior knowledge: the preface in the first bytes.
     if direct && c.sniff_preface() {
         let early = c.take_buffered();
+        bufs.take_back(&mut c.session, std::mem::take(&mut c.wbuf));
+        BUFFERS.set(Some(bufs));
         return super::h2::serve_h2(c.io, ctx, &early, None);
     }
     c.run();
     // `Upgrade: h2c`: the 101 is sent, the rest is HTTP/2.
-    if let Some(upgrade) = c.h2_upgrade.take() {
-        let early = c.take_buffered();
+    let upgrade = c.h2_upgrade.take();
+    let early = match upgrade {
+        Some(_) => c.take_buffered(),
+        None => Vec::new(),
+    };
+    bufs.take_back(&mut c.session, std::mem::take(&mut c.wbuf));
+    BUFFERS.set(Some(bufs));
+    if let Some(upgrade) = upgrade {
         let before = c.stats;
         let mut stats = super::h2::serve_h2(c.io, ctx, &early, Some(upgrade));
         stats.requests += before.requests;
@@ -234,6 +258,24 @@ impl Serving<'_, '_> {
             return None;
         }
         super::h2::asks_h2c(head)
+    }
+
+    /// Before the response to a request that asked to close the
+    /// connection, with nothing more of the client's buffered (on a thread
+    /// that owns the connection): hold back its last partial segment
+    /// (`TCP_CORK`) so that the close sends it with the FIN, one segment
+    /// instead of two. A client that asked to close sends nothing more;
+    /// one that did anyway is answered by a reset that takes the held
+    /// response with it (without the hold, the reset may still overtake
+    /// it: such a client is not served reliably either way). Not for a
+    /// streamed body, whose pieces must leave as they are made.
+    pub(super) fn cork_for_close(&self, body: &crate::handler::Body) {
+        use crate::handler::Body;
+        if matches!(self.ctx.mode, super::context::Mode::Blocking)
+            && matches!(body, Body::Empty | Body::Bytes(_) | Body::File { .. })
+        {
+            self.io.cork();
+        }
     }
 
     pub(super) fn timeout_408(&mut self, started: SystemTime, clock: Instant) -> After {

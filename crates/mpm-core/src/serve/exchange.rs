@@ -204,6 +204,9 @@ impl Serving<'_, '_> {
                 After::Close
             };
         }
+        if !keep && !head.keep_alive && after == After::Close {
+            self.cork_for_close(resp.body());
+        }
         let mut resp = resp;
         let notes = std::mem::take(resp.extensions_mut());
         let sent = self.send(resp, version, is_head, keep);

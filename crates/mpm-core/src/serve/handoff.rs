@@ -104,6 +104,38 @@ impl Default for ServeBuffers {
     }
 }
 
+impl ServeBuffers {
+    /// A write buffer larger than this after a response is not kept.
+    const KEEP_WBUF: usize = 16 * 1024;
+
+    /// Lend the spare read buffer to `session` (when it holds none) and
+    /// hand out the write buffer, empty: a new connection's session reads
+    /// into memory already allocated and zeroed.
+    pub(super) fn lend(&mut self, session: &mut Session) -> Vec<u8> {
+        if session.capacity() == 0 {
+            session.lend_buffer(std::mem::take(&mut self.spare));
+        }
+        let mut wbuf = std::mem::take(&mut self.wbuf);
+        wbuf.clear();
+        wbuf
+    }
+
+    /// Take back what [`ServeBuffers::lend`] gave: the session's buffer
+    /// when it holds nothing and is not oversized (else the next session
+    /// makes its own), and the write buffer unless it grew large.
+    pub(super) fn take_back(&mut self, session: &mut Session, wbuf: Vec<u8>) {
+        session.shrink(false);
+        if let Some(spare) = session.take_spare() {
+            self.spare = spare;
+        }
+        self.wbuf = if wbuf.capacity() <= Self::KEEP_WBUF {
+            wbuf
+        } else {
+            Vec::with_capacity(1024)
+        };
+    }
+}
+
 /// Answer the dispatched request, and every further request already
 /// complete in the buffer, then give the connection back. `ctx.mode` must
 /// be one of a lent connection ([`Mode::Lent`], [`Mode::Loop`]). Never

@@ -74,6 +74,7 @@ impl State<'_> {
         Ok(ServerConfig {
             htaccess,
             listens: self.listens.into_iter().map(|(l, _)| l).collect(),
+            accept_filters: self.accept_filters,
             mpm_name: self.mpm_name,
             mpm: self.mpm,
             protocol: self.protocol,

@@ -1,5 +1,5 @@
 //! The core's own directives: variables (`Define`, `UnDefine`, `Error`), where
-//! the server listens and lives (`Listen`, `ServerRoot`, `PidFile`,
+//! the server listens and lives (`Listen`, `AcceptFilter`, `ServerRoot`, `PidFile`,
 //! `LoadModule`), who it serves as (`User`, `Group`), and the directives
 //! of Apache's core that `mpmd` accepts with no effect (listed in the
 //! [module's documentation](super)).
@@ -60,6 +60,7 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             message => message,
         }),
         "listen" => listen(l, d),
+        "acceptfilter" => accept_filter(l, d),
         "serverroot" => server_root(l, d),
         "loadmodule" => l.global(d).and_then(|()| match d.args {
             [module, _file] => load_module(l, module, d),
@@ -167,6 +168,25 @@ fn listen(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
         l.listens.push((addr, d.origin.clone()));
     }
     Ok(())
+}
+
+/// `AcceptFilter protocol filter`: whether the sockets of `Listen`
+/// addresses of that protocol hand a connection to the server only once
+/// it has sent data (`TCP_DEFER_ACCEPT`; on by default for `http` and
+/// `https`, as Apache on Linux); `none` turns it off, any other filter
+/// name (`data`, `httpready`) turns it on.
+fn accept_filter(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
+    l.global(d)?;
+    match d.args {
+        [protocol, filter] => {
+            l.accept_filters.set(protocol, filter);
+            Ok(())
+        }
+        _ => Err(
+            "AcceptFilter takes a protocol and a filter: AcceptFilter http data, or AcceptFilter http none to accept connections before they send"
+                .into(),
+        ),
+    }
 }
 
 /// `ServerRoot directory`: relative paths written after it resolve against

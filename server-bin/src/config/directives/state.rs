@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use mpm::strategy::net::accept_filter::AcceptFilters;
 use mpm::strategy::ListenAddr;
 use mpm::{MpmConfig, ProtocolConfig};
 use mpm_site::config::{
@@ -222,6 +223,8 @@ pub(super) struct State<'a> {
     pub(super) vars: HashMap<String, OsString>,
     pub(super) server_root: PathBuf,
     pub(super) listens: Vec<(ListenAddr, Origin)>,
+    /// `AcceptFilter`.
+    pub(super) accept_filters: AcceptFilters,
     pub(super) mpm_name: Option<String>,
     pub(super) mpm: MpmConfig,
     pub(super) protocol: ProtocolConfig,
@@ -276,6 +279,7 @@ impl<'a> State<'a> {
             vars: HashMap::new(),
             server_root,
             listens: Vec::new(),
+            accept_filters: AcceptFilters::default(),
             mpm_name: None,
             mpm: MpmConfig::default(),
             protocol: ProtocolConfig::default(),

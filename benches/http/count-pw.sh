@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# prefork and worker against Apache's (issue 16): what one request costs, counted, not
+# timed, so that it can be measured on a busy machine.
+#
+#   benches/http/count-pw.sh                 # every target, scenarios a b c
+#   TARGETS="mpmd-prefork apache-prefork" SCEN="b" benches/http/count-pw.sh
+#   CALLGRIND=1 benches/http/count-pw.sh     # instructions of mpmd too (slow: valgrind)
+#   MPMD_EXTRA="AcceptFilter http none" ...  # a directive added to mpmd's configuration
+#
+# Targets: mpmd-prefork and mpmd-worker (Debian's mpm_prefork.conf and mpm_worker.conf
+# sizing, MaxKeepAliveRequests 100, KeepAliveTimeout 5, /hello from hello.txt by `Alias`,
+# as the Apache peers), apache-prefork and apache-worker (the harness's
+# apache-{prefork,worker}-default peers, started here when not running and stopped again).
+# Scenarios as the harness's: a /hello keep-alive, b /hello with Connection: close (a new
+# connection each), c /static/4k.bin keep-alive. One client (pw_client.py), one request at
+# a time, N requests (N, default 2000; b: a third).
+#
+# Per request, for each target and scenario:
+#   syscalls   `strace -c` attached to every thread of every process of the server, for N
+#              requests, divided by N (benches: the calls themselves, by name)
+#   ctxsw      context switches (voluntary + involuntary, /proc/<pid>/task/*/status) of the
+#              server's threads (those alive before and after) over N requests without
+#              strace, divided by N
+#   segments   TCP segments with data the server sent per response (the client's
+#              tcpi_data_segs_in), then all it sent (tcpi_segs_in: with the handshake,
+#              acknowledgements and FIN)
+#   instr      (CALLGRIND=1, mpmd only) user-space instructions: the server under
+#              callgrind answers N/2 and then N requests (two runs); the difference of the
+#              totals of its children (not the master's) over N/2
+# The table goes to stdout and to $BENCH_OUT/http/count-pw/table.md; strace summaries and
+# callgrind profiles stay beside it. Every server started here is stopped by its pid at the
+# end, also on ^C. Env: TARGETS SCEN N MPMD MPMD_EXTRA CALLGRIND BASE_PORT (27170: +0
+# prefork, +1 worker).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# The harness (its peers/lib.sh: WWW, BENCH_OUT, wait_port, die ...), stop_all at exit.
+source "$REPO/benches/lib.sh"
+TARGETS=${TARGETS:-mpmd-prefork apache-prefork mpmd-worker apache-worker}
+SCEN=${SCEN:-a b c}
+N=${N:-2000}
+BASE_PORT=${BASE_PORT:-27170}
+MPMD=${MPMD:-$REPO/target/release/mpmd}
+PY=$(python3 -c 'import sys; print(sys.executable)')
+CLIENT="$HERE/pw_client.py"
+OUT="$BENCH_OUT/http/count-pw"
+PIN=() # start_mpmd (benches/lib.sh): not pinned, nothing here is timed
+for c in strace python3 $([ -n "${CALLGRIND:-}" ] && echo valgrind callgrind_annotate); do
+  command -v "$c" > /dev/null || die "$c not found (apt-get install strace valgrind)"
+done
+if [ ! -x "$MPMD" ]; then
+  echo "building mpmd (release) ..." >&2
+  (cd "$REPO" && nice cargo build --release -p mpmd) >&2
+fi
+ensure_www
+raise_nofile
+mkdir -p "$OUT"; chmod 777 "$OUT"
+
+# mpmd's configuration for MPM $1 in $OUT/mpmd-$1-$2, listening on $2.
+mpmd_conf() { # mpm port
+  local dir="$OUT/mpmd-$1-$2"
+  mkdir -p "$dir/logs"; chmod 777 "$dir" "$dir/logs"
+  {
+    cat <<MPM
+ServerRoot $dir
+PidFile $dir/mpmd.pid
+ErrorLog $dir/logs/error.log
+LogLevel warn
+LoadModule mpm_$1_module modules/mod_mpm_$1.so
+MPM
+    case $1 in
+      prefork) printf '%s\n' "StartServers 5" "MinSpareServers 5" "MaxSpareServers 10" "MaxRequestWorkers 150" ;;
+      worker) printf '%s\n' "StartServers 2" "MinSpareThreads 25" "MaxSpareThreads 75" "ThreadLimit 64" \
+        "ThreadsPerChild 25" "MaxRequestWorkers 150" ;;
+    esac
+    cat <<MPM
+MaxConnectionsPerChild 0
+Timeout 300
+KeepAlive On
+KeepAliveTimeout 5
+MaxKeepAliveRequests 100
+Listen 127.0.0.1:$2
+ServerName 127.0.0.1
+DocumentRoot $WWW
+Alias /hello $WWW/hello.txt
+${MPMD_EXTRA:-}
+MPM
+  } > "$dir/mpmd.conf"
+  echo "$dir/mpmd.conf"
+}
+
+# Apache peers started here, stopped at the end.
+STARTED=()
+stop_peers() { if [ ${#STARTED[@]} -gt 0 ]; then "$BENCH_HARNESS/peers/ctl.sh" stop "${STARTED[@]}" >&2 || true; fi; }
+# mpmd under valgrind (CALLGRIND=1), in the foreground: stopped by its pid at the end too.
+VG_PID=
+stop_valgrind() { if [ -n "$VG_PID" ]; then kill -TERM "$VG_PID" 2> /dev/null || true; wait "$VG_PID" 2> /dev/null || true; fi; }
+trap 'stop_valgrind; stop_all; stop_peers' EXIT
+
+# Start target $1 (unless running); sets PORT.
+start_target() { # target
+  case $1 in
+    mpmd-prefork|mpmd-worker)
+      local mpm=${1#mpmd-} conf
+      PORT=$BASE_PORT; [ "$mpm" = worker ] && PORT=$((BASE_PORT + 1))
+      [ -z "$(listen_pids "$PORT")" ] || return 0
+      conf=$(mpmd_conf "$mpm" "$PORT")
+      rm -f "$(dirname "$conf")/mpmd.pid"
+      start_mpmd "$conf" "$PORT" ;;
+    apache-prefork|apache-worker)
+      local peer="$1-default"
+      PORT=${PEER_PORT[$peer]}
+      if ! "$BENCH_HARNESS/peers/ctl.sh" status "$peer" > /dev/null 2>&1; then
+        "$BENCH_HARNESS/peers/ctl.sh" start "$peer" >&2
+        STARTED+=("$peer")
+      fi ;;
+    *) die "unknown target $1 (mpmd-prefork mpmd-worker apache-prefork apache-worker)" ;;
+  esac
+}
+
+# Every thread of every process that holds the socket listening on $1, and their children.
+server_tids() { # port
+  local p c
+  for p in $(listen_pids "$1"); do
+    for c in $p $(pgrep -P "$p" || true); do ls "/proc/$c/task" 2> /dev/null || true; done
+  done | sort -un
+}
+
+# "tid count" of each of threads $@: its context switches so far.
+ctxsw() {
+  local t
+  for t in "$@"; do
+    awk -v t="$t" '/ctxt_switches/ {s += $2} END {if (NR) print t, s + 0}' "/proc/$t/status" 2> /dev/null || true
+  done
+}
+
+# The context switches between two ctxsw lists ($1 before, $2 after), of the threads in
+# both (a process that started or left meanwhile would count its whole life).
+ctxsw_delta() { # before after
+  awk 'NR == FNR {b[$1] = $2; next} ($1 in b) {d += $2 - b[$1]} END {print d + 0}' <(echo "$1") <(echo "$2")
+}
+
+request_of() { # scenario -> "path [close]"
+  case $1 in a) echo /hello ;; b) echo "/hello close" ;; c) echo /static/4k.bin ;; *) die "scenario $1: a b or c" ;; esac
+}
+
+# Syscalls, context switches and segments of target $1 on scenario $2: one table row.
+count_row() { # target scenario
+  local target=$1 s=$2 n=$N req tids before after segs sp targets=() t
+  read -ra req <<< "$(request_of "$s")"
+  [ "$s" = b ] && n=$((N / 3))
+  start_target "$target"
+  "$PY" "$CLIENT" "$PORT" 200 "${req[@]}" > /dev/null || die "$target: warm-up failed"
+  # Context switches, without strace.
+  mapfile -t tids < <(server_tids "$PORT")
+  before=$(ctxsw "${tids[@]}")
+  segs=$("$PY" "$CLIENT" "$PORT" "$n" "${req[@]}") || die "$target: client failed"
+  mapfile -t tids < <(server_tids "$PORT")
+  after=$(ctxsw "${tids[@]}")
+  # System calls: strace on every thread.
+  for t in "${tids[@]}"; do targets+=(-p "$t"); done
+  strace -f -c -o "$OUT/$target-$s-$BASE_PORT.strace" "${targets[@]}" 2> /dev/null &
+  sp=$!
+  sleep 1 # strace attaches
+  "$PY" "$CLIENT" "$PORT" "$n" "${req[@]}" > /dev/null || die "$target: client under strace failed"
+  kill -INT "$sp"; wait "$sp" || true
+  printf '| %s %s | %s | %s | %.2f | %s | %s |\n' "$s" "${req[*]}" "$target" \
+    "$(syscalls_line "$OUT/$target-$s-$BASE_PORT.strace" "$n")" "$(echo "$(ctxsw_delta "$before" "$after") / $n" | bc -l)" \
+    "$(echo "$segs" | awk '{print $1 " / " $7}')" "$(instructions "$target" "$n" "${req[@]}")"
+}
+
+# "total (name count, ...)" per request from an strace -c summary over $2 requests.
+syscalls_line() { # file n
+  awk -v n="$2" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {c[$NF] = $4}
+    END {t = 0; for (k in c) {v = c[k] / n; if (v >= 0.01) {t += v; s = s sprintf(", %s %.2f", k, v)}}
+         printf "%.2f (%s)", t, substr(s, 3)}' "$1"
+}
+
+# User-space instructions per request of mpmd target $1 (CALLGRIND=1), else "-".
+instructions() { # target n request...
+  local target=$1 n=$2; shift 2
+  if [ -z "${CALLGRIND:-}" ] || [[ $target != mpmd-* ]]; then echo "-"; return; fi
+  local half=$((n / 2)) a b
+  a=$(callgrind_total "$target" "$half" "$@")
+  b=$(callgrind_total "$target" "$n" "$@")
+  echo $(( (b - a) / (n - half) ))
+}
+
+# Total instructions of all of mpmd's processes answering $2 requests, under callgrind.
+callgrind_total() { # target n request...
+  local target=$1 n=$2 mpm=${1#mpmd-} dir pid f total=0 ir port; shift 2
+  port=$BASE_PORT; [ "$mpm" = worker ] && port=$((BASE_PORT + 1))
+  dir="$OUT/mpmd-$mpm-$port"
+  stop_all > /dev/null; PIDFILES=()
+  wait_port "$port" down 30 || die "$target: port $port still busy"
+  rm -f "$dir"/cg.*.out
+  # In the foreground; as root it serves as nobody, who must be able to write the profile.
+  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p.out" "$MPMD" -f "$dir/mpmd.conf" \
+    > "$dir/valgrind.log" 2>&1 &
+  pid=$!
+  # Run in a command substitution, whose shell has no EXIT trap of its own.
+  VG_PID=$pid; trap stop_valgrind EXIT
+  wait_port "$port" up 120 || die "$target under valgrind: not listening (see $dir/valgrind.log)"
+  "$PY" "$CLIENT" "$port" "$n" "$@" > /dev/null || die "$target under valgrind: client failed"
+  kill -TERM "$pid" 2> /dev/null || true; wait "$pid" || true
+  VG_PID=
+  # The children's profiles: the master's once-a-second upkeep depends on how long the
+  # run took under valgrind, not on the requests.
+  for f in "$dir"/cg.*.out; do
+    [ "$f" = "$dir/cg.$pid.out" ] && continue
+    ir=$(callgrind_annotate "$f" 2> /dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}')
+    total=$((total + ${ir:-0}))
+  done
+  echo "$total"
+}
+
+{
+  echo "#### prefork and worker: cost per request ($(date -u +%F), N=$N; b: N/3)${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}"
+  echo
+  echo "| scenario | target | system calls per request | context switches | segments per response (data / all) | instructions (user) |"
+  echo "|---|---|---|---|---|---|"
+} > "$OUT/table.md"
+for s in $SCEN; do
+  for t in $TARGETS; do
+    echo "$s $t ..." >&2
+    count_row "$t" "$s" >> "$OUT/table.md"
+  done
+done
+cat "$OUT/table.md"
