@@ -204,6 +204,11 @@ pub struct RequestState<'a> {
     /// The method an error document is fetched with (GET), when it is not
     /// the request's.
     pub(crate) method_override: Option<Method>,
+    /// The last directory walk made for this request (kept across an
+    /// internal redirect: a redirect to the same directory shares it, as
+    /// Apache's `ap_internal_redirect` shares the per-directory
+    /// configuration).
+    pub(crate) walked: Option<Arc<crate::pipeline::walk::DirWalk>>,
 }
 
 impl<'a> RequestState<'a> {
@@ -246,6 +251,7 @@ impl<'a> RequestState<'a> {
             opened: None,
             cached: false,
             method_override: None,
+            walked: None,
         }
     }
 

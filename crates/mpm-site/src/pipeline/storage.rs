@@ -16,7 +16,7 @@ use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::handler::HandlerName;
 use crate::pipeline::htaccess::{Failure, HtaccessRules};
 use crate::pipeline::request::{Exit, RequestState, Step};
-use crate::pipeline::walk::Layer;
+use crate::pipeline::walk::{Layer, Walked};
 use crate::site::{Host, Site};
 use crate::static_files;
 
@@ -119,7 +119,11 @@ impl Site {
     /// The directory walk a directory at a time, from `/` to the directory
     /// of `r.filename`: each level's `<Directory>` sections, then its
     /// `.htaccess` when `AllowOverride` lets one be read there; below the
-    /// root, each segment `lstat`ed where `FollowSymLinks` is off.
+    /// root, each segment `lstat`ed where `FollowSymLinks` is off. The
+    /// result is the request's walk (an internal redirect to the same
+    /// directory shares it) and is kept per directory for the next
+    /// requests ([`DirWalk`](crate::pipeline::walk::DirWalk)), unless a
+    /// level refused symlinks (that check is the file's own).
     fn walk_levels<'h>(
         &'h self,
         host: &'h Host,
@@ -128,32 +132,60 @@ impl Site {
     ) -> Step {
         let walks = &host.walks;
         let is_dir = r.finfo.as_ref().is_some_and(|m| m.is_dir());
-        let components: Vec<_> = r.filename.components().collect();
         // The levels are the directories: every component but a file's.
-        let levels = if is_dir || r.finfo.is_none() && r.filename.as_os_str().len() <= r.root_len {
+        let whole = is_dir || r.finfo.is_none() && r.filename.as_os_str().len() <= r.root_len;
+        let key_len = walk_key(r.filename.as_os_str().as_bytes(), whole);
+        let version = self.htaccess.version();
+        if let Some(len) = key_len {
+            let key = &r.filename.as_os_str().as_bytes()[..len];
+            if let Some(walk) = r.walked.as_ref().filter(|walk| walk.dir() == key) {
+                walks.lay(walk, layers);
+                return Ok(());
+            }
+            if let Some(walk) = walks.cached_walk(key, version) {
+                walks.lay(&walk, layers);
+                r.walked = Some(walk);
+                return Ok(());
+            }
+        }
+        let components: Vec<_> = r.filename.components().collect();
+        let levels = if whole {
             components.len()
         } else {
             components.len().saturating_sub(1)
         };
+        let mut steps = Vec::new();
+        let mut folded = Folded::new(&walks.base);
+        let mut fresh_until: Option<std::time::Instant> = None;
+        let mut refuses_links = false;
         let mut prefix = PathBuf::new();
         for (i, component) in components.iter().enumerate() {
             prefix.push(component);
             if i >= levels {
                 break;
             }
-            let first = layers.len();
-            walks.directory_sections_at(prefix.as_os_str().as_bytes(), layers);
-            let _ = first;
-            let merged_here = fold(&walks.base, layers);
-            if walks.reads_htaccess() && merged_here.reads_htaccess {
+            let first = steps.len();
+            walks.directory_sections_at(prefix.as_os_str().as_bytes(), &mut steps);
+            for step in &steps[first..] {
+                folded.lay(walks.step_config(step));
+            }
+            if walks.reads_htaccess() && folded.reads_htaccess() {
                 if let Some(parser) = &self.overrides {
                     let file = prefix.join(&self.access_file_name);
                     let rules = HtaccessRules {
-                        overrides: merged_here.overrides,
-                        list: merged_here.list.unwrap_or(&[]),
+                        overrides: folded.overrides(),
+                        list: folded.list.as_deref().unwrap_or(&[]),
                     };
-                    match self.htaccess.get(&**parser, &file, &prefix, &rules) {
-                        Ok(Some(config)) => layers.push(Layer::Htaccess(config)),
+                    let looked = self.htaccess.get(&**parser, &file, &prefix, &rules);
+                    fresh_until = Some(
+                        fresh_until
+                            .map_or(looked.fresh_until, |until| until.min(looked.fresh_until)),
+                    );
+                    match looked.parsed {
+                        Ok(Some(config)) => {
+                            folded.lay(&config);
+                            steps.push(Walked::Htaccess(config));
+                        }
                         Ok(None) => {}
                         Err(Failure::Unreadable(message)) => {
                             log::error!("[client {}] {message}", r.conn.peer.ip());
@@ -167,20 +199,31 @@ impl Site {
                 }
             }
             // The next segment, below the root, where symlinks are refused.
-            let follow = fold(&walks.base, layers).options.follow_symlinks;
-            if let Some(next) = components.get(i + 1) {
-                if !follow && prefix.as_os_str().len() >= r.root_len {
-                    let child = prefix.join(next);
-                    if std::fs::symlink_metadata(&child).is_ok_and(|m| m.file_type().is_symlink()) {
-                        log::error!(
-                            "[client {}] Symbolic link not allowed or link target not accessible: {}",
-                            r.conn.peer.ip(),
-                            child.display()
-                        );
-                        return Err(Exit::Status(StatusCode::FORBIDDEN));
+            if !folded.options().follow_symlinks {
+                refuses_links = true;
+                if let Some(next) = components.get(i + 1) {
+                    if prefix.as_os_str().len() >= r.root_len {
+                        let child = prefix.join(next);
+                        if std::fs::symlink_metadata(&child)
+                            .is_ok_and(|m| m.file_type().is_symlink())
+                        {
+                            log::error!(
+                                "[client {}] Symbolic link not allowed or link target not accessible: {}",
+                                r.conn.peer.ip(),
+                                child.display()
+                            );
+                            return Err(Exit::Status(StatusCode::FORBIDDEN));
+                        }
                     }
                 }
             }
+        }
+        let keep = key_len.is_some() && !refuses_links;
+        let key = &r.filename.as_os_str().as_bytes()[..key_len.unwrap_or(0)];
+        let walk = walks.keep_walk(key, steps, version, fresh_until, keep);
+        walks.lay(&walk, layers);
+        if keep {
+            r.walked = Some(walk);
         }
         Ok(())
     }
@@ -217,43 +260,76 @@ impl Site {
     }
 }
 
-/// What the sections so far leave for the walk's next step.
-struct Folded<'a> {
-    options: crate::config::Options,
-    overrides: crate::pipeline::htaccess::Overrides,
-    list: Option<&'a [String]>,
-    reads_htaccess: bool,
+/// What the sections so far leave for the walk's next step: `Options`,
+/// `AllowOverride` and `AllowOverrideList` of the base with each level's
+/// configurations laid on as the walk goes (each laid on once).
+struct Folded {
+    options: Option<crate::config::OptionsSetting>,
+    overrides: Option<crate::pipeline::htaccess::Overrides>,
+    list: Option<Vec<String>>,
 }
 
-/// `Options`, `AllowOverride` and `AllowOverrideList` of `base` with
-/// `layers` laid on, without merging the rest.
-fn fold<'a>(base: &'a DirConfig, layers: &'a [Layer<'_>]) -> Folded<'a> {
-    let mut options = base.options;
-    let mut overrides = base.allow_override;
-    let mut list = base.allow_override_list.as_deref();
-    for layer in layers {
-        let config = layer.config();
-        options = match (options, config.options) {
+impl Folded {
+    fn new(base: &DirConfig) -> Folded {
+        Folded {
+            options: base.options,
+            overrides: base.allow_override,
+            list: base.allow_override_list.clone(),
+        }
+    }
+
+    /// `config` laid on, as [`DirConfig::merge`] lays these three.
+    fn lay(&mut self, config: &DirConfig) {
+        self.options = match (self.options, config.options) {
             (Some(before), Some(next)) => Some(before.then(next)),
             (before, next) => next.or(before),
         };
         if config.allow_override.is_some() {
-            overrides = config.allow_override;
+            self.overrides = config.allow_override;
         }
-        if let Some(l) = config.allow_override_list.as_deref() {
-            list = Some(l);
+        if let Some(list) = &config.allow_override_list {
+            self.list = Some(list.clone());
         }
     }
-    let overrides = overrides.unwrap_or_default();
-    Folded {
-        options: options.map_or(crate::config::Options::DEFAULT, |o| {
+
+    fn options(&self) -> crate::config::Options {
+        self.options.map_or(crate::config::Options::DEFAULT, |o| {
             o.apply(crate::config::Options::DEFAULT)
-        }),
-        overrides,
-        reads_htaccess: overrides != crate::pipeline::htaccess::Overrides::NONE
-            || list.is_some_and(|l| !l.is_empty()),
-        list,
+        })
     }
+
+    fn overrides(&self) -> crate::pipeline::htaccess::Overrides {
+        self.overrides.unwrap_or_default()
+    }
+
+    /// Whether a `.htaccess` file is read at this level.
+    fn reads_htaccess(&self) -> bool {
+        self.overrides() != crate::pipeline::htaccess::Overrides::NONE
+            || self.list.as_ref().is_some_and(|l| !l.is_empty())
+    }
+}
+
+/// How many bytes of `filename` name the directory a walk goes to (the
+/// whole of it when `whole`, else its parent), when that prefix's
+/// components are the walk's levels: `filename` plain (one trailing `/`
+/// aside, which names the same directory). `None`: a path whose bytes
+/// say less than its components (`//`, `/./`), walked but not kept.
+fn walk_key(filename: &[u8], whole: bool) -> Option<usize> {
+    let trimmed = match filename {
+        [rest @ .., b'/'] if !rest.is_empty() => rest,
+        _ => filename,
+    };
+    if !crate::pipeline::walk::is_plain(trimmed) || trimmed.starts_with(b"./") {
+        return None;
+    }
+    if whole {
+        return Some(trimmed.len());
+    }
+    Some(match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(0) => 1,
+        Some(i) => i,
+        None => 0,
+    })
 }
 
 /// `segments` (innermost first, as collected) joined as a path: `/a/b`.
