@@ -24,7 +24,27 @@ mod text;
 use text::*;
 
 type Maps = HashMap<String, Arc<RewriteMap>>;
-type Caps = Vec<Option<String>>;
+
+/// A match's groups (`$0`…`$9` of a rule, `%0`…`%9` of a condition) as
+/// byte ranges into the text matched: nothing is copied until a
+/// template uses a group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Groups([Option<(usize, usize)>; 10]);
+
+/// A match: the text matched and its groups.
+#[derive(Clone, Copy)]
+struct Caps<'s> {
+    text: &'s str,
+    groups: Groups,
+}
+
+impl<'s> Caps<'s> {
+    /// Group `n`'s text, when it took part in the match.
+    fn group(&self, n: usize) -> Option<&'s str> {
+        let (start, end) = (*self.groups.0.get(n)?)?;
+        self.text.get(start..end)
+    }
+}
 
 /// How a rule list ended (Apache's `ACTION_*`).
 enum ListEnd {
@@ -51,6 +71,9 @@ struct Pass<'a> {
     /// The last file the conditions looked at and what it is: WordPress's
     /// `%{REQUEST_FILENAME} !-f` and `!-d` share one `stat`.
     looked: RefCell<Option<(String, Option<FileFacts>)>>,
+    /// The text each rule's pattern is matched against, one buffer for
+    /// the pass ([`Pass::match_target`]).
+    target: String,
 }
 
 pub(super) fn server_pass(
@@ -323,6 +346,7 @@ impl<'a> Pass<'a> {
             out: Outcome::default(),
             cookie_names: Vec::new(),
             looked: RefCell::new(None),
+            target: String::new(),
         }
     }
 
@@ -402,64 +426,83 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// What the rule's pattern is matched against: the file name (with
-    /// the path info and without the directory, in directory context).
-    fn match_target(&self) -> String {
+    /// What the rule's pattern is matched against, written into `out`:
+    /// the file name (with the path info and without the directory, in
+    /// directory context).
+    fn match_target(&self, out: &mut String) {
+        out.clear();
         let Some(dir) = self.perdir else {
-            return self.filename.clone();
+            out.push_str(&self.filename);
+            return;
         };
         let pi = self.path_info.as_deref().unwrap_or("");
-        // One allocation: the directory's prefix is left out as it is
-        // copied (not copied and then cut off).
+        // Whether the file name followed by the path info starts with
+        // `prefix`.
         let starts = |prefix: &str| {
-            self.filename.len() + pi.len() >= prefix.len()
-                && (self.filename.bytes().chain(pi.bytes()))
-                    .take(prefix.len())
-                    .eq(prefix.bytes())
+            let (f, p) = (self.filename.as_bytes(), prefix.as_bytes());
+            if f.len() >= p.len() {
+                f.starts_with(p)
+            } else {
+                p.starts_with(f) && pi.as_bytes().starts_with(&p[f.len()..])
+            }
         };
         let strip = !starts("proxy:") && starts(dir);
         let skip = if strip { dir.len() } else { 0 };
-        let mut target = String::with_capacity(self.filename.len() + pi.len() - skip);
         if skip <= self.filename.len() {
-            target.push_str(&self.filename[skip..]);
-            target.push_str(pi);
+            out.push_str(&self.filename[skip..]);
+            out.push_str(pi);
         } else {
-            target.push_str(&pi[skip - self.filename.len()..]);
+            out.push_str(&pi[skip - self.filename.len()..]);
         }
-        target
     }
 
     /// Applies one rule: `None` when it did not match, `Some(true)` when
     /// it substituted, `Some(false)` for a match without substitution;
     /// `Err` when it refused the request (the status is set).
     fn apply_rule(&mut self, rule: &Rule) -> Result<Option<bool>, ()> {
-        let target = self.match_target();
-        let rule_caps: Caps = if rule.negate {
+        // The pass's target buffer, taken while the rule runs: its
+        // captures point into it as the rule changes the pass.
+        let mut target = std::mem::take(&mut self.target);
+        self.match_target(&mut target);
+        let applied = self.apply_rule_to(rule, &target);
+        self.target = target;
+        applied
+    }
+
+    /// [`Pass::apply_rule`] with the rule's match target `target`.
+    fn apply_rule_to(&mut self, rule: &Rule, target: &str) -> Result<Option<bool>, ()> {
+        let groups = if rule.negate {
             let hit = match (&rule.fast, target.contains('\n')) {
-                (Some(fast), false) => fast_match(fast, &target).is_some(),
-                _ => rule.regex.is_match(&target),
+                (Some(fast), false) => fast_match(fast, target).is_some(),
+                _ => rule.regex.is_match(target),
             };
             if hit {
                 return Ok(None);
             }
-            Vec::new()
+            Groups::default()
         } else {
             let found = match (&rule.fast, target.contains('\n')) {
-                (Some(fast), false) => fast_match(fast, &target),
-                _ => matched(&rule.regex, &target),
+                (Some(fast), false) => fast_match(fast, target),
+                _ => matched(&rule.regex, target),
             };
             match found {
-                Some(caps) => caps,
+                Some(groups) => groups,
                 None => return Ok(None),
             }
         };
-        let mut cond_caps: Caps = Vec::new();
+        let rule_caps = Caps {
+            text: target,
+            groups,
+        };
+        // The last condition that captured: its input and groups.
+        let mut cond_text = String::new();
+        let mut cond_groups = Groups::default();
         let mut vary: Vec<String> = Vec::new();
         let conds = &rule.conds;
         let mut i = 0;
         while i < conds.len() {
             let c = &conds[i];
-            let (rc, seen) = self.apply_cond(c, &rule_caps, &mut cond_caps);
+            let (rc, seen) = self.apply_cond(c, &rule_caps, &mut cond_text, &mut cond_groups);
             let seen = if c.no_vary { Vec::new() } else { seen };
             if c.or_next {
                 if !rc {
@@ -480,19 +523,25 @@ impl<'a> Pass<'a> {
                 self.out.vary.push(v);
             }
         }
+        let cond_caps = Caps {
+            text: &cond_text,
+            groups: cond_groups,
+        };
         let f = &rule.flags;
         let newuri = match (&rule.subst, f.status) {
             (Some(t), None) => Some(self.expand(t, &rule_caps, &cond_caps, Some(f))),
             _ => None,
         };
         for e in &f.env {
-            let text = self.expand(e, &rule_caps, &cond_caps, None);
-            let entry = match text.strip_prefix('!') {
-                Some(name) => (name.to_string(), None),
-                None => match text.split_once(':') {
-                    Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                    None => (text.clone(), Some(String::new())),
-                },
+            let mut text = self.expand(e, &rule_caps, &cond_caps, None);
+            let entry = if let Some(name) = text.strip_prefix('!') {
+                (name.to_string(), None)
+            } else if let Some(colon) = text.find(':') {
+                let name = text[..colon].to_string();
+                text.drain(..=colon);
+                (name, Some(text))
+            } else {
+                (text, Some(String::new()))
             };
             self.out.env.push(entry);
         }
@@ -569,12 +618,24 @@ impl<'a> Pass<'a> {
     }
 
     /// One condition: whether it holds, and the request headers it read.
-    fn apply_cond(&self, c: &Cond, rule_caps: &Caps, cond_caps: &mut Caps) -> (bool, Vec<String>) {
+    /// A regex that matches leaves its input and groups in `cond_text`
+    /// and `cond_groups` (the `%N` of what follows).
+    fn apply_cond(
+        &self,
+        c: &Cond,
+        rule_caps: &Caps<'_>,
+        cond_text: &mut String,
+        cond_groups: &mut Groups,
+    ) -> (bool, Vec<String>) {
         let ov = self.overlay();
         let rc = if let CondTest::Expr(e) = &c.kind {
             e.eval(&ov)
         } else {
-            let input = self.expand_with(&ov, &c.test, rule_caps, cond_caps, None);
+            let cond_caps = Caps {
+                text: cond_text,
+                groups: *cond_groups,
+            };
+            let input = self.expand_with(&ov, &c.test, rule_caps, &cond_caps, None);
             let file = || (!input.is_empty()).then(|| ov.file(&input)).flatten();
             let cmp = |p: &str| {
                 if c.nocase {
@@ -586,8 +647,9 @@ impl<'a> Pass<'a> {
             match &c.kind {
                 CondTest::Regex(re) if c.negate => re.is_match(&input),
                 CondTest::Regex(re) => match matched(re, &input) {
-                    Some(caps) => {
-                        *cond_caps = caps;
+                    Some(groups) => {
+                        *cond_groups = groups;
+                        *cond_text = input;
                         true
                     }
                     None => false,
@@ -626,8 +688,8 @@ impl<'a> Pass<'a> {
     fn expand(
         &self,
         t: &Template,
-        rule_caps: &Caps,
-        cond_caps: &Caps,
+        rule_caps: &Caps<'_>,
+        cond_caps: &Caps<'_>,
         flags: Option<&RuleFlags>,
     ) -> String {
         let ov = self.overlay();
@@ -640,11 +702,21 @@ impl<'a> Pass<'a> {
         &self,
         ov: &Overlay<'_, '_>,
         t: &Template,
-        rule_caps: &Caps,
-        cond_caps: &Caps,
+        rule_caps: &Caps<'_>,
+        cond_caps: &Caps<'_>,
         flags: Option<&RuleFlags>,
     ) -> String {
-        let mut out = String::new();
+        // Room for the literal text and a path-sized value per reference,
+        // so a usual result is made without growing.
+        let room = t
+            .pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Lit(s) => s.len(),
+                _ => 64,
+            })
+            .sum();
+        let mut out = String::with_capacity(room);
         for piece in &t.pieces {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
@@ -654,7 +726,7 @@ impl<'a> Pass<'a> {
                     } else {
                         cond_caps
                     };
-                    if let Some(Some(v)) = caps.get(usize::from(*n)) {
+                    if let Some(v) = caps.group(usize::from(*n)) {
                         match flags.filter(|f| f.escape_backrefs) {
                             Some(f) => out.push_str(&escape_backref(
                                 v,
@@ -691,7 +763,7 @@ impl<'a> Pass<'a> {
         out
     }
 
-    fn force_type_handler(&mut self, f: &RuleFlags, rule_caps: &Caps, cond_caps: &Caps) {
+    fn force_type_handler(&mut self, f: &RuleFlags, rule_caps: &Caps<'_>, cond_caps: &Caps<'_>) {
         if let Some(t) = &f.content_type {
             let v = self
                 .expand(t, rule_caps, cond_caps, Some(f))
