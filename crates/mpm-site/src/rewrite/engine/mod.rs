@@ -61,7 +61,7 @@ struct Pass<'a> {
     maps: &'a Maps,
     perdir: Option<&'a str>,
     filename: String,
-    path_info: Option<String>,
+    path_info: Option<&'a str>,
     query: Option<String>,
     status: u16,
     uri_reduced: bool,
@@ -198,7 +198,7 @@ pub(super) fn dir_pass(
                                 dir.strip_prefix('/').unwrap_or(dir),
                                 base.get(1..).unwrap_or(""),
                             );
-                            if replaced != rest {
+                            if let Some(replaced) = replaced.filter(|r| r != rest) {
                                 f = format!("{}{replaced}", &f[..slash]);
                             }
                         }
@@ -222,9 +222,11 @@ pub(super) fn dir_pass(
                     }
                     Action::None
                 } else {
-                    let before = f.clone();
-                    if let Some(base) = cfg.base.as_deref() {
-                        f = subst_prefix_path(&f, dir, base);
+                    // The directory (or document root) before the path
+                    // replaced by the base; unchanged, the context's.
+                    let changed = if let Some(base) = cfg.base.as_deref() {
+                        let replaced = subst_prefix_path(&f, dir, base);
+                        replace_if_changed(&mut f, replaced)
                     } else {
                         let root = vars::lookup(vars, "DOCUMENT_ROOT");
                         let root = root.trim_end_matches('/');
@@ -232,14 +234,20 @@ pub(super) fn dir_pass(
                             && f.starts_with(root)
                             && f[root.len()..].starts_with('/')
                         {
-                            f = f[root.len()..].to_string();
+                            f.drain(..root.len());
+                            true
+                        } else {
+                            false
                         }
-                    }
-                    if f == before && !options.ignore_context_info {
-                        let ctx_root = vars::lookup(vars, "CONTEXT_DOCUMENT_ROOT");
+                    };
+                    if !changed && !options.ignore_context_info {
                         let ctx_prefix = vars::lookup(vars, "CONTEXT_PREFIX");
-                        if !ctx_root.is_empty() && !ctx_prefix.is_empty() {
-                            f = subst_prefix_path(&f, &ctx_root, &ctx_prefix);
+                        if !ctx_prefix.is_empty() {
+                            let ctx_root = vars::lookup(vars, "CONTEXT_DOCUMENT_ROOT");
+                            if !ctx_root.is_empty() {
+                                let replaced = subst_prefix_path(&f, &ctx_root, &ctx_prefix);
+                                replace_if_changed(&mut f, replaced);
+                            }
                         }
                     }
                     Action::InternalRedirect {
@@ -268,7 +276,7 @@ impl RequestVars for Overlay<'_, '_> {
         match &*vars::upper(name) {
             "REQUEST_FILENAME" | "SCRIPT_FILENAME" => Some(Cow::Borrowed(p.filename.as_str())),
             "QUERY_STRING" => p.query.as_deref().map(Cow::Borrowed),
-            "PATH_INFO" if p.perdir.is_some() => p.path_info.as_deref().map(Cow::Borrowed),
+            "PATH_INFO" if p.perdir.is_some() => p.path_info.map(Cow::Borrowed),
             // Headers go through `header`, so they are seen for `Vary`.
             n if n.starts_with("HTTP_") => None,
             _ => p.vars.var(name),
@@ -328,7 +336,7 @@ impl<'a> Pass<'a> {
         unparsed_uri: &'a str,
         perdir: Option<&'a str>,
         filename: &str,
-        path_info: Option<&str>,
+        path_info: Option<&'a str>,
         query: Option<&str>,
         limit: usize,
     ) -> Pass<'a> {
@@ -338,7 +346,7 @@ impl<'a> Pass<'a> {
             maps,
             perdir,
             filename: filename.to_string(),
-            path_info: path_info.map(str::to_string),
+            path_info,
             query: query.map(str::to_string),
             status: 0,
             uri_reduced: false,
@@ -435,7 +443,7 @@ impl<'a> Pass<'a> {
             out.push_str(&self.filename);
             return;
         };
-        let pi = self.path_info.as_deref().unwrap_or("");
+        let pi = self.path_info.unwrap_or("");
         // Whether the file name followed by the path info starts with
         // `prefix`.
         let starts = |prefix: &str| {
@@ -635,7 +643,7 @@ impl<'a> Pass<'a> {
                 text: cond_text,
                 groups: *cond_groups,
             };
-            let input = self.expand_with(&ov, &c.test, rule_caps, &cond_caps, None);
+            let input = self.cond_input(&ov, &c.test, rule_caps, &cond_caps);
             let file = || (!input.is_empty()).then(|| ov.file(&input)).flatten();
             let cmp = |p: &str| {
                 if c.nocase {
@@ -649,7 +657,7 @@ impl<'a> Pass<'a> {
                 CondTest::Regex(re) => match matched(re, &input) {
                     Some(groups) => {
                         *cond_groups = groups;
-                        *cond_text = input;
+                        *cond_text = input.into_owned();
                         true
                     }
                     None => false,
@@ -696,6 +704,23 @@ impl<'a> Pass<'a> {
         self.expand_with(&ov, t, rule_caps, cond_caps, flags)
     }
 
+    /// A condition's test string: borrowed when the template is one
+    /// variable (`%{REQUEST_FILENAME}`) or plain text, so the usual
+    /// condition copies nothing.
+    fn cond_input<'o>(
+        &self,
+        ov: &'o Overlay<'_, '_>,
+        t: &'o Template,
+        rule_caps: &Caps<'_>,
+        cond_caps: &Caps<'_>,
+    ) -> Cow<'o, str> {
+        match t.pieces.as_slice() {
+            [Piece::Lit(text)] => Cow::Borrowed(text),
+            [Piece::Var(name)] => vars::lookup(ov, var_name(name)),
+            _ => Cow::Owned(self.expand_with(ov, t, rule_caps, cond_caps, None)),
+        }
+    }
+
     /// Fills a template in one pass (a value that comes from the request
     /// is never expanded again).
     fn expand_with(
@@ -737,13 +762,7 @@ impl<'a> Pass<'a> {
                         }
                     }
                 }
-                Piece::Var(name) => {
-                    let name = name
-                        .strip_prefix("LA-U:")
-                        .or_else(|| name.strip_prefix("LA-F:"))
-                        .unwrap_or(name);
-                    out.push_str(&vars::lookup(ov, name));
-                }
+                Piece::Var(name) => out.push_str(&vars::lookup(ov, var_name(name))),
                 Piece::Map { name, key, default } => {
                     let k = self.expand_with(ov, key, rule_caps, cond_caps, flags);
                     let found = self.maps.get(name).and_then(|m| m.lookup(&k));

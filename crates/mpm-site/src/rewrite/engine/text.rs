@@ -54,20 +54,38 @@ pub(super) fn prefix_exists(vars: &dyn RequestVars, path: &str) -> bool {
 }
 
 /// `input` with the directory `prefix` (trailing `/` optional) replaced
-/// by `subst` (given a trailing `/`), when `input` is below it.
-pub(super) fn subst_prefix_path(input: &str, prefix: &str, subst: &str) -> String {
+/// by `subst` (given a trailing `/`), when `input` is below it (`None`
+/// when it is not).
+pub(super) fn subst_prefix_path(input: &str, prefix: &str, subst: &str) -> Option<String> {
     let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
-    match input.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
-        Some(rest) => {
-            let mut out = subst.to_string();
-            if !out.is_empty() && !out.ends_with('/') {
-                out.push('/');
-            }
-            out.push_str(rest);
-            out
-        }
-        None => input.to_string(),
+    let rest = input.strip_prefix(prefix)?.strip_prefix('/')?;
+    let mut out = String::with_capacity(subst.len() + 1 + rest.len());
+    out.push_str(subst);
+    if !out.is_empty() && !out.ends_with('/') {
+        out.push('/');
     }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `text` replaced by `new` when there is one and it differs: whether
+/// it was.
+pub(super) fn replace_if_changed(text: &mut String, new: Option<String>) -> bool {
+    match new {
+        Some(new) if new != *text => {
+            *text = new;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The variable a `%{LA-U:name}` or `%{LA-F:name}` looks ahead for:
+/// mpmd reads it as it is now.
+pub(super) fn var_name(name: &str) -> &str {
+    name.strip_prefix("LA-U:")
+        .or_else(|| name.strip_prefix("LA-F:"))
+        .unwrap_or(name)
 }
 
 /// The schemes mod_rewrite takes as an absolute URL: the length of
