@@ -105,7 +105,7 @@ impl Site {
             if fast {
                 r.fast_restart(path, query, base);
             } else {
-                r.restart(url.clone(), path, query, base);
+                r.restart(url, path, query, base);
             }
             outcome = self.run_phases(host, r);
         }

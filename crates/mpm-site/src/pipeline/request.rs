@@ -346,9 +346,15 @@ impl<'a> RequestState<'a> {
         query: Option<String>,
         base: Arc<DirConfig>,
     ) {
-        let mut env = Table::default();
+        let mut env = Table {
+            entries: Vec::with_capacity(self.subprocess_env.entries.len() + 3),
+        };
         for (name, value) in self.subprocess_env.iter() {
-            env.set(format!("REDIRECT_{name}"), value);
+            // The names are distinct, and so are they prefixed.
+            let mut prefixed = String::with_capacity("REDIRECT_".len() + name.len());
+            prefixed.push_str("REDIRECT_");
+            prefixed.push_str(name);
+            env.entries.push((prefixed, value.to_string()));
         }
         env.set("REDIRECT_URL", self.uri_text().into_owned());
         if let Some(query) = &self.query {

@@ -4,7 +4,7 @@
 //! `<FilesMatch>`), and `TRACE` as `TraceEnable` says.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use http::header::HeaderValue;
@@ -81,39 +81,58 @@ impl Site {
         Ok(())
     }
 
-    /// For a `filename` that is not there: the part that is, and the rest
-    /// as `path_info` (Apache's directory walk stops at the first segment
-    /// missing, or at a file).
+    /// For a `filename` that is not there (its `open` said so): the part
+    /// that is, and the rest as `path_info` (Apache's directory walk stops
+    /// at the first segment missing, or at a file). Segments come off the
+    /// end as `Path::parent` takes them, read from the path's bytes.
     fn find_path_info(&self, r: &mut RequestState<'_>) {
-        let root_len = r.root_len;
-        let mut existing = r.filename.clone();
-        let mut missing: Vec<Vec<u8>> = Vec::new();
-        while existing.as_os_str().len() > root_len {
-            match std::fs::metadata(&existing) {
-                Ok(meta) if meta.is_dir() => break,
-                Ok(meta) => {
+        let mut bytes = std::mem::take(&mut r.filename).into_os_string().into_vec();
+        let mut existing = bytes.len();
+        // The missing segments, innermost first, as ranges of `bytes`.
+        let mut missing: Vec<(usize, usize)> = Vec::new();
+        while existing > r.root_len {
+            // The whole path is known missing: `open` failed on it.
+            let found = if existing < bytes.len() {
+                std::fs::metadata(Path::new(OsStr::from_bytes(&bytes[..existing]))).ok()
+            } else {
+                None
+            };
+            match found {
+                Some(meta) if meta.is_dir() => break,
+                Some(meta) => {
                     // A file with more path after it.
                     r.finfo = Some(meta);
-                    r.filename = existing;
-                    r.path_info = join_segments(&missing);
+                    r.path_info = join_segments(&bytes, &missing);
+                    bytes.truncate(existing);
+                    r.filename = PathBuf::from(std::ffi::OsString::from_vec(bytes));
                     return;
                 }
-                Err(_) => {
-                    let Some(name) = existing.file_name() else {
+                None => {
+                    let Some((name, parent)) = back_segment(&bytes[..existing]) else {
                         break;
                     };
-                    missing.push(name.as_bytes().to_vec());
-                    existing.pop();
+                    missing.push(name);
+                    existing = parent;
                 }
             }
         }
         // `existing` is a directory (or the root): the first missing
         // segment is the file asked for, the rest is path info.
-        if let Some(first) = missing.pop() {
-            existing.push(OsStr::from_bytes(&first));
+        let first = missing.pop();
+        r.path_info = join_segments(&bytes, &missing);
+        if let Some((start, end)) = first {
+            // As `PathBuf::push`: a separator unless there is one.
+            let at = if existing == 0 || bytes[existing - 1] == b'/' {
+                existing
+            } else {
+                bytes[existing] = b'/';
+                existing + 1
+            };
+            bytes.copy_within(start..end, at);
+            existing = at + (end - start);
         }
-        r.filename = existing;
-        r.path_info = join_segments(&missing);
+        bytes.truncate(existing);
+        r.filename = PathBuf::from(std::ffi::OsString::from_vec(bytes));
     }
 
     /// The directory walk a directory at a time, from `/` to the directory
@@ -332,12 +351,101 @@ fn walk_key(filename: &[u8], whole: bool) -> Option<usize> {
     })
 }
 
-/// `segments` (innermost first, as collected) joined as a path: `/a/b`.
-fn join_segments(segments: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for segment in segments.iter().rev() {
+/// The segments of `bytes` at `ranges` (innermost first, as collected)
+/// joined as a path: `/a/b`.
+fn join_segments(bytes: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {
+    let len = ranges.iter().map(|(start, end)| end - start + 1).sum();
+    let mut out = Vec::with_capacity(len);
+    for &(start, end) in ranges.iter().rev() {
         out.push(b'/');
-        out.extend_from_slice(segment);
+        out.extend_from_slice(&bytes[start..end]);
     }
     out
+}
+
+/// `Path::file_name` and `Path::parent` of `path`, on its bytes: the
+/// range of its last segment (trailing `/` and `.` segments skipped) and
+/// the length of what precedes it (its separators and `.` segments
+/// trimmed, the root kept). `None` when there is no name: the root,
+/// nothing, a leading `.`, or `..`.
+fn back_segment(path: &[u8]) -> Option<((usize, usize), usize)> {
+    // The segment ending at `end` (after skipping separators): its start.
+    let segment = |end: usize| {
+        path[..end]
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |i| i + 1)
+    };
+    let trim = |mut end: usize| loop {
+        while end > 0 && path[end - 1] == b'/' {
+            end -= 1;
+        }
+        let start = segment(end);
+        if start > 0 && &path[start..end] == b"." {
+            end = start;
+            continue;
+        }
+        return end;
+    };
+    let end = trim(path.len());
+    let start = segment(end);
+    let name = &path[start..end];
+    if name.is_empty() || name == b"." || name == b".." {
+        return None;
+    }
+    let mut parent = trim(start);
+    if parent == 0 && path.first() == Some(&b'/') {
+        parent = 1;
+    }
+    Some(((start, end), parent))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    use super::back_segment;
+
+    /// The byte reading answers as `Path::file_name` and `Path::parent`.
+    #[test]
+    fn the_last_segment_and_its_parent_come_off_as_path_takes_them() {
+        let paths: [&[u8]; 24] = [
+            b"",
+            b"/",
+            b"//",
+            b"/a",
+            b"/a/",
+            b"/a//",
+            b"/srv/www/2024/05/hello-world/",
+            b"/srv/www/x.php",
+            b"/srv//www/x",
+            b"/srv/./www/x",
+            b"/srv/www/x/.",
+            b"/srv/www/x/./",
+            b"/srv/www/..",
+            b"/srv/www/../x",
+            b"a",
+            b"a/b",
+            b"a/b/",
+            b"./a",
+            b"./a/b",
+            b".",
+            b"..",
+            b"../x",
+            b"/\xff/\xfe b",
+            b"/a/.hidden",
+        ];
+        for bytes in paths {
+            let path = Path::new(OsStr::from_bytes(bytes));
+            let want = path.file_name().map(|name| {
+                let parent = path.parent().expect("a named path has a parent");
+                (name.as_bytes(), parent.as_os_str().as_bytes())
+            });
+            let got = back_segment(bytes)
+                .map(|((start, end), parent)| (&bytes[start..end], &bytes[..parent]));
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(bytes));
+        }
+    }
 }

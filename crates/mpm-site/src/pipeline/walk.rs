@@ -415,10 +415,13 @@ impl Walks {
 /// comparing bytes with [`within`] says what `Path::starts_with` says.
 pub fn is_plain(path: &[u8]) -> bool {
     let body = path.strip_prefix(b"./").unwrap_or(path);
-    !(body.windows(2).any(|w| w == b"//")
-        || body.windows(3).any(|w| w == b"/./")
-        || body.ends_with(b"/.")
-        || (body.len() > 1 && body.ends_with(b"/")))
+    if body == b"/" {
+        return true;
+    }
+    // One look at each segment: none empty or `.` but the first.
+    body.split(|&b| b == b'/')
+        .skip(1)
+        .all(|segment| !segment.is_empty() && segment != b".")
 }
 
 /// Whether the plain path `dir` is `base` (a section's path in plain
