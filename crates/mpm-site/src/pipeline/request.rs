@@ -330,7 +330,7 @@ impl<'a> RequestState<'a> {
     /// The decoded path as text (lossy where it is not UTF-8), for
     /// messages and variables.
     pub fn uri_text(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.uri)
+        text(&self.uri)
     }
 
     /// Forget what the phases decided, for an internal redirect to `uri`
@@ -392,6 +392,16 @@ impl<'a> RequestState<'a> {
         self.root_len = 0;
         self.opened = None;
         self.cached = false;
+    }
+}
+
+/// `bytes` as text, lossy where they are not UTF-8: borrowed when they
+/// are (checked a word at a time; `String::from_utf8_lossy` decodes
+/// character by character).
+pub fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 

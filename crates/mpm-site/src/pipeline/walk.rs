@@ -415,13 +415,16 @@ impl Walks {
 /// comparing bytes with [`within`] says what `Path::starts_with` says.
 pub fn is_plain(path: &[u8]) -> bool {
     let body = path.strip_prefix(b"./").unwrap_or(path);
-    if body == b"/" {
-        return true;
+    // One look at each byte, with the two before it: no `//`, no `/./`.
+    let (mut before, mut last) = (0u8, 0u8);
+    for &b in body {
+        if b == b'/' && (last == b'/' || last == b'.' && before == b'/') {
+            return false;
+        }
+        (before, last) = (last, b);
     }
-    // One look at each segment: none empty or `.` but the first.
-    body.split(|&b| b == b'/')
-        .skip(1)
-        .all(|segment| !segment.is_empty() && segment != b".")
+    // No trailing `/` but the root's, no trailing `/.`.
+    !(body.len() > 1 && last == b'/' || last == b'.' && before == b'/')
 }
 
 /// Whether the plain path `dir` is `base` (a section's path in plain
