@@ -355,17 +355,29 @@ mod tests {
         cache.age(RECHECK);
     }
 
-    #[test]
-    fn a_file_is_parsed_once_and_again_only_when_it_changed_after_the_recheck_interval() {
+    /// `AllowOverride All`.
+    const ALL: HtaccessRules<'static> = HtaccessRules {
+        overrides: Overrides::ALL,
+        list: &[],
+    };
+
+    /// A directory, where its `.htaccess` would be, a counting parser and
+    /// an empty cache.
+    fn setup() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Counting,
+        HtaccessCache,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(".htaccess");
-        let rules = HtaccessRules {
-            overrides: Overrides::ALL,
-            list: &[],
-        };
-        let parser = Counting::default();
-        let cache = HtaccessCache::default();
-        let get = || cache.get(&parser, &file, dir.path(), &rules).parsed;
+        (dir, file, Counting::default(), HtaccessCache::default())
+    }
+
+    #[test]
+    fn a_file_is_parsed_once_and_again_only_when_it_changed_after_the_recheck_interval() {
+        let (dir, file, parser, cache) = setup();
+        let get = || cache.get(&parser, &file, dir.path(), &ALL).parsed;
         assert_eq!(get(), Ok(None));
         std::fs::write(&file, "one.html").unwrap();
         // Within a second of looking, the missing file is still missing.
@@ -391,15 +403,8 @@ mod tests {
 
     #[test]
     fn the_version_moves_only_when_an_answer_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(".htaccess");
-        let rules = HtaccessRules {
-            overrides: Overrides::ALL,
-            list: &[],
-        };
-        let parser = Counting::default();
-        let cache = HtaccessCache::default();
-        let get = || cache.get(&parser, &file, dir.path(), &rules);
+        let (dir, file, parser, cache) = setup();
+        let get = || cache.get(&parser, &file, dir.path(), &ALL);
         let start = cache.version();
         let first = get();
         assert_eq!(first.parsed, Ok(None));

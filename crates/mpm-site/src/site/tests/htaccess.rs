@@ -29,19 +29,22 @@ impl OverrideParser for IndexParser {
     }
 }
 
-/// A document root with `a/`, `a/sub/` and `b/`, each holding
-/// `index.html`, `one.html` and `second.html` whose text names the file
-/// and its directory.
-fn tree() -> tempfile::TempDir {
+/// A document root (the second value) with `a/`, `a/sub/` and `b/`,
+/// each holding `index.html`, `one.html` and `second.html` whose text
+/// names the file and its directory, and `a/.htaccess` naming
+/// `one.html`.
+fn tree() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("htdocs");
     for sub in ["a", "a/sub", "b"] {
-        let at = dir.path().join("htdocs").join(sub);
+        let at = root.join(sub);
         fs::create_dir_all(&at).unwrap();
         for name in ["index.html", "one.html", "second.html"] {
             fs::write(at.join(name), format!("{name} of {sub}")).unwrap();
         }
     }
-    dir
+    fs::write(root.join("a/.htaccess"), "one.html\n").unwrap();
+    (dir, root)
 }
 
 /// `root` served with `AllowOverride All` there (by `IndexParser`).
@@ -62,10 +65,8 @@ fn assert_serves(site: &Site, uri: &str, host: &str, want: &str) {
 
 #[test]
 fn a_changed_htaccess_is_seen_once_its_look_is_a_second_old_and_not_before() {
-    let dir = tree();
-    let root = dir.path().join("htdocs");
+    let (_dir, root) = tree();
     let (site, parser) = reading_htaccess(&root);
-    fs::write(root.join("a/.htaccess"), "one.html\n").unwrap();
     for _ in 0..3 {
         assert_serves(&site, "/a/", "main.test", "one.html of a");
         assert_serves(&site, "/a/sub/", "main.test", "one.html of a/sub");
@@ -87,10 +88,8 @@ fn a_changed_htaccess_is_seen_once_its_look_is_a_second_old_and_not_before() {
 
 #[test]
 fn a_walk_kept_below_a_changed_htaccess_is_made_again_once_any_request_saw_the_change() {
-    let dir = tree();
-    let root = dir.path().join("htdocs");
+    let (_dir, root) = tree();
     let (site, _) = reading_htaccess(&root);
-    fs::write(root.join("a/.htaccess"), "one.html\n").unwrap();
     assert_serves(&site, "/a/sub/", "main.test", "one.html of a/sub");
     fs::write(root.join("a/.htaccess"), "second.html\n").unwrap();
     // Only the file's look is old: the walk kept for `a/sub/` is fresh
@@ -102,10 +101,8 @@ fn a_walk_kept_below_a_changed_htaccess_is_made_again_once_any_request_saw_the_c
 
 #[test]
 fn each_directory_keeps_its_own_walk() {
-    let dir = tree();
-    let root = dir.path().join("htdocs");
+    let (_dir, root) = tree();
     let (site, _) = reading_htaccess(&root);
-    fs::write(root.join("a/.htaccess"), "one.html\n").unwrap();
     fs::write(root.join("b/.htaccess"), "second.html\n").unwrap();
     for _ in 0..2 {
         assert_serves(&site, "/a/", "main.test", "one.html of a");
@@ -117,9 +114,7 @@ fn each_directory_keeps_its_own_walk() {
 
 #[test]
 fn hosts_sharing_a_directory_keep_their_own_walks() {
-    let dir = tree();
-    let root = dir.path().join("htdocs");
-    fs::write(root.join("a/.htaccess"), "one.html\n").unwrap();
+    let (_dir, root) = tree();
     let mut reads = host(&root, Some("reads.test"), &["*:80"]);
     reads.sections = vec![block(&root, |b| b.allow_override = Some(Overrides::ALL))];
     let ignores = host(&root, Some("ignores.test"), &["*:80"]);
