@@ -238,6 +238,16 @@ impl Site {
         self
     }
 
+    /// Time passing for what the site keeps of `.htaccess` files: every
+    /// file's last look and every kept directory walk made `by` older.
+    #[cfg(test)]
+    pub(crate) fn age_htaccess(&self, by: std::time::Duration) {
+        self.htaccess.age(by);
+        for host in &self.hosts {
+            host.walks.age(by);
+        }
+    }
+
     /// This site with mod_fcgid's `fcgid-script` handler: a pool of
     /// FastCGI processes with `cfg`'s settings, spoken to by `backend`
     /// (the FastCGI client). Call it where the site is built (before

@@ -3,13 +3,17 @@
 //! ([`OverrideParser`], the same directive code as the main
 //! configuration), and the cache that keeps each parsed file by path,
 //! modification time and size, looking at the file at most once a second
-//! ([`HtaccessCache`]).
+//! ([`HtaccessCache`]). The cache has a version, changed whenever what it
+//! answers for some file changes, so the directory walks made from its
+//! answers can be kept ([`crate::pipeline::walk`]) and dropped when it
+//! moves on.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -148,9 +152,33 @@ pub enum Failure {
 #[derive(Default)]
 pub struct HtaccessCache {
     entries: Mutex<HashMap<OsString, Entry>>,
+    /// Changed whenever an answer for some file changes (a file parsed
+    /// again, appeared, went, became unreadable) or the cache starts
+    /// again: what was made from older answers is stale.
+    version: AtomicU64,
+}
+
+/// What [`HtaccessCache::get`] answers: the file's configuration and until
+/// when that answer holds without looking at the file again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Looked {
+    /// What the file sets (`Ok(None)`: there is none), or why it cannot
+    /// be used.
+    pub parsed: Result<Option<Arc<DirConfig>>, Failure>,
+    /// The end of the [`RECHECK`] interval of this look: until then the
+    /// cache answers the same without a system call.
+    pub fresh_until: Instant,
 }
 
 impl HtaccessCache {
+    /// The cache's version: it changes whenever an answer for some file
+    /// changes, so a result made from answers under one version is
+    /// current while the version is the same (and each answer is fresh,
+    /// [`Looked::fresh_until`]).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     /// What the file `file` (in directory `dir`) sets under `rules`:
     /// `Ok(None)` when there is none. Looked at again (a `stat`) at most
     /// once per [`RECHECK`], and parsed again only when its modification
@@ -161,7 +189,7 @@ impl HtaccessCache {
         file: &Path,
         dir: &Path,
         rules: &HtaccessRules<'_>,
-    ) -> Result<Option<Arc<DirConfig>>, Failure> {
+    ) -> Looked {
         let now = Instant::now();
         let previous = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -172,7 +200,10 @@ impl HtaccessCache {
                         && entry.rules.1 == rules.list
                         && now.duration_since(entry.checked) < RECHECK =>
                 {
-                    return entry.parsed.clone();
+                    return Looked {
+                        parsed: entry.parsed.clone(),
+                        fresh_until: entry.checked + RECHECK,
+                    };
                 }
                 Some(entry) => Some(entry.clone()),
                 None => None,
@@ -188,12 +219,15 @@ impl HtaccessCache {
             Ok(_) => None,
             Err(e) if missing(&e) => None,
             Err(e) => {
-                return self.store(file, now, None, rules_key, Err(unreadable(file, dir, &e)))
+                let failure = Err(unreadable(file, dir, &e));
+                let same = previous.is_some_and(|p| p.stamp.is_none() && p.parsed == failure);
+                return self.store(file, now, None, rules_key, failure, !same);
             }
         };
         if let Some(entry) = previous {
             if entry.rules == rules_key && entry.stamp == stamp {
-                return self.store(file, now, stamp, rules_key, entry.parsed);
+                // Looked at again and unchanged: the same answer.
+                return self.store(file, now, stamp, rules_key, entry.parsed, false);
             }
         }
         let parsed = match stamp {
@@ -217,9 +251,20 @@ impl HtaccessCache {
                 Err(e) => Err(unreadable(file, dir, &e)),
             },
         };
-        self.store(file, now, stamp, rules_key, parsed)
+        self.store(file, now, stamp, rules_key, parsed, true)
     }
 
+    /// Every answer's last look made `by` older, as time passing would
+    /// (for tests of what is kept from the answers).
+    #[cfg(test)]
+    pub(crate) fn age(&self, by: Duration) {
+        for entry in self.entries.lock().unwrap().values_mut() {
+            entry.checked -= by;
+        }
+    }
+
+    /// Keep `parsed` for `file`; `changed` when it is another answer than
+    /// the one kept before (the version moves on).
     fn store(
         &self,
         file: &Path,
@@ -227,10 +272,18 @@ impl HtaccessCache {
         stamp: Option<(i128, u64, u64)>,
         rules: (Overrides, Vec<String>),
         parsed: Result<Option<Arc<DirConfig>>, Failure>,
-    ) -> Result<Option<Arc<DirConfig>>, Failure> {
+        changed: bool,
+    ) -> Looked {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changed = changed;
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(file.as_os_str()) {
             entries.clear();
+            changed = true;
+        }
+        if changed {
+            // Under the lock, so a reader that saw the new entry sees the
+            // new version too.
+            self.version.fetch_add(1, Ordering::AcqRel);
         }
         entries.insert(
             file.as_os_str().to_os_string(),
@@ -241,7 +294,10 @@ impl HtaccessCache {
                 parsed: parsed.clone(),
             },
         );
-        parsed
+        Looked {
+            parsed,
+            fresh_until: checked + RECHECK,
+        }
     }
 }
 
@@ -294,36 +350,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_file_is_parsed_once_and_again_only_when_it_changed_after_the_recheck_interval() {
+    /// Every entry's last look made `RECHECK` older, as a second passing.
+    fn age(cache: &HtaccessCache) {
+        cache.age(RECHECK);
+    }
+
+    /// `AllowOverride All`.
+    const ALL: HtaccessRules<'static> = HtaccessRules {
+        overrides: Overrides::ALL,
+        list: &[],
+    };
+
+    /// A directory, where its `.htaccess` would be, a counting parser and
+    /// an empty cache.
+    fn setup() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Counting,
+        HtaccessCache,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(".htaccess");
-        let rules = HtaccessRules {
-            overrides: Overrides::ALL,
-            list: &[],
-        };
-        let parser = Counting::default();
-        let cache = HtaccessCache::default();
-        assert_eq!(cache.get(&parser, &file, dir.path(), &rules), Ok(None));
+        (dir, file, Counting::default(), HtaccessCache::default())
+    }
+
+    #[test]
+    fn a_file_is_parsed_once_and_again_only_when_it_changed_after_the_recheck_interval() {
+        let (dir, file, parser, cache) = setup();
+        let get = || cache.get(&parser, &file, dir.path(), &ALL).parsed;
+        assert_eq!(get(), Ok(None));
         std::fs::write(&file, "one.html").unwrap();
         // Within a second of looking, the missing file is still missing.
-        assert_eq!(cache.get(&parser, &file, dir.path(), &rules), Ok(None));
-        // Forget the last look, as a second passing would.
-        cache.entries.lock().unwrap().clear();
-        let got = cache
-            .get(&parser, &file, dir.path(), &rules)
-            .unwrap()
-            .unwrap();
+        assert_eq!(get(), Ok(None));
+        age(&cache);
+        let got = get().unwrap().unwrap();
         assert_eq!(got.directory_index(), ["one.html"]);
         for _ in 0..10 {
-            cache.get(&parser, &file, dir.path(), &rules).unwrap();
+            get().unwrap();
         }
         assert_eq!(parser.0.load(Ordering::SeqCst), 1, "parsed once");
         std::fs::write(&file, "bad line").unwrap();
-        for entry in cache.entries.lock().unwrap().values_mut() {
-            entry.checked -= RECHECK;
-        }
-        let Err(Failure::Invalid(e)) = cache.get(&parser, &file, dir.path(), &rules) else {
+        age(&cache);
+        let Err(Failure::Invalid(e)) = get() else {
             panic!("a changed, wrong file is refused");
         };
         assert_eq!(
@@ -331,6 +399,41 @@ mod tests {
             format!("{}:1: bad not allowed here", file.display())
         );
         assert_eq!(parser.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_version_moves_only_when_an_answer_changes() {
+        let (dir, file, parser, cache) = setup();
+        let get = || cache.get(&parser, &file, dir.path(), &ALL);
+        let start = cache.version();
+        let first = get();
+        assert_eq!(first.parsed, Ok(None));
+        let after_first = cache.version();
+        assert_ne!(after_first, start, "a first answer is a new one");
+        let again = get();
+        assert_eq!(again.fresh_until, first.fresh_until, "the same look");
+        age(&cache);
+        let looked_again = get();
+        assert!(
+            looked_again.fresh_until >= first.fresh_until,
+            "a new look starts a new interval"
+        );
+        assert_eq!(
+            cache.version(),
+            after_first,
+            "looked at again, still missing: the same answer"
+        );
+        std::fs::write(&file, "one.html").unwrap();
+        assert_eq!(get().parsed, Ok(None), "within the interval: not looked at");
+        assert_eq!(cache.version(), after_first);
+        age(&cache);
+        assert!(get().parsed.unwrap().is_some());
+        let after_write = cache.version();
+        assert_ne!(after_write, after_first, "the file appeared");
+        age(&cache);
+        get().parsed.unwrap();
+        assert_eq!(cache.version(), after_write, "unchanged file: same version");
+        assert_eq!(parser.0.load(Ordering::SeqCst), 1);
     }
 
     #[test]

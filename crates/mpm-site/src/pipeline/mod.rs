@@ -42,7 +42,12 @@
 //!
 //! Steps 1–4 are a pure function of which sections and `.htaccess` files
 //! matched: [`walk::Walks`] keeps each such merge, so a request costs the
-//! matching and one lookup (none when nothing matched).
+//! matching and one lookup (none when nothing matched). The walk of step
+//! 1 that goes a directory at a time (for `.htaccess` files) is kept too,
+//! per host and directory ([`walk::DirWalk`]), while the `.htaccess`
+//! cache's version is the one it was made under and its files are within
+//! their once-a-second look; an internal redirect to a file of the same
+//! directory shares its request's walk, as Apache's does.
 //!
 //! ## The phases ([`phases`])
 //!

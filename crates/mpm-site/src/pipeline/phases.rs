@@ -105,7 +105,7 @@ impl Site {
             if fast {
                 r.fast_restart(path, query, base);
             } else {
-                r.restart(url.clone(), path, query, base);
+                r.restart(url, path, query, base);
             }
             outcome = self.run_phases(host, r);
         }
@@ -135,7 +135,12 @@ impl Site {
         self.map_to_storage(host, r, &mut layers)?;
         self.location_walk(host, r, &mut layers);
         if !layers.is_empty() {
-            r.dir = host.walks.merged(&layers);
+            // The directory walk's own merge when nothing else matched.
+            let walked = r.walked.as_ref();
+            r.dir = match walked.and_then(|walk| host.walks.walk_merged(walk, &layers)) {
+                Some(merged) => merged,
+                None => host.walks.merged(&layers),
+            };
         }
         self.if_walk(r);
         self.header_parser(host, r)?;

@@ -205,6 +205,11 @@ pub struct RequestState<'a> {
     /// The method an error document is fetched with (GET), when it is not
     /// the request's.
     pub(crate) method_override: Option<Method>,
+    /// The last directory walk made for this request (kept across an
+    /// internal redirect: a redirect to the same directory shares it, as
+    /// Apache's `ap_internal_redirect` shares the per-directory
+    /// configuration).
+    pub(crate) walked: Option<Arc<crate::pipeline::walk::DirWalk>>,
 }
 
 /// The file `map_to_storage` found at `filename`, for the default handler.
@@ -255,6 +260,7 @@ impl<'a> RequestState<'a> {
             opened: None,
             cached: false,
             method_override: None,
+            walked: None,
         }
     }
 
@@ -333,7 +339,7 @@ impl<'a> RequestState<'a> {
     /// The decoded path as text (lossy where it is not UTF-8), for
     /// messages and variables.
     pub fn uri_text(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.uri)
+        text(&self.uri)
     }
 
     /// Forget what the phases decided, for an internal redirect to `uri`
@@ -349,9 +355,15 @@ impl<'a> RequestState<'a> {
         query: Option<String>,
         base: Arc<DirConfig>,
     ) {
-        let mut env = Table::default();
+        let mut env = Table {
+            entries: Vec::with_capacity(self.subprocess_env.entries.len() + 3),
+        };
         for (name, value) in self.subprocess_env.iter() {
-            env.set(format!("REDIRECT_{name}"), value);
+            // The names are distinct, and so are they prefixed.
+            let mut prefixed = String::with_capacity("REDIRECT_".len() + name.len());
+            prefixed.push_str("REDIRECT_");
+            prefixed.push_str(name);
+            env.entries.push((prefixed, value.to_string()));
         }
         env.set("REDIRECT_URL", self.uri_text().into_owned());
         if let Some(query) = &self.query {
@@ -389,6 +401,16 @@ impl<'a> RequestState<'a> {
         self.root_len = 0;
         self.opened = None;
         self.cached = false;
+    }
+}
+
+/// `bytes` as text, lossy where they are not UTF-8: borrowed when they
+/// are (checked a word at a time; `String::from_utf8_lossy` decodes
+/// character by character).
+pub fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 

@@ -4,12 +4,24 @@
 //! ones, the `<Location>` ones, and a cache of merged results by the
 //! sections (and `.htaccess` files) that matched, so a request whose
 //! directory was seen before costs one lookup, not a merge.
+//!
+//! The directory walk that goes a directory at a time (for `.htaccess`
+//! files) is kept too, per directory ([`DirWalk`]): its sections, its
+//! `.htaccess` files and their merge, made under one version of the
+//! `.htaccess` cache ([`HtaccessCache::version`]) and trusted while that
+//! version holds and every file it read is within its once-a-second
+//! look. An internal redirect to a file of the same directory shares its
+//! request's walk, as Apache's `ap_internal_redirect` shares the
+//! request's per-directory configuration.
+//!
+//! [`HtaccessCache::version`]: crate::pipeline::htaccess::HtaccessCache::version
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::section::{Section, SectionKind};
@@ -51,6 +63,51 @@ impl Layer<'_> {
     }
 }
 
+/// One step of a directory walk that goes a directory at a time: a
+/// `<Directory>` section (by its place in [`Walks`]) or a `.htaccess`
+/// file's configuration.
+#[derive(Clone)]
+pub enum Walked {
+    /// The host's `<Directory>` section with this index.
+    Section(usize),
+    /// A `.htaccess` file's configuration.
+    Htaccess(Arc<DirConfig>),
+}
+
+/// A directory walk's result, kept per directory: the `<Directory>`
+/// sections and `.htaccess` files of every level from `/` to the
+/// directory, and the host's base with them merged.
+pub struct DirWalk {
+    /// The directory walked, its path's bytes.
+    dir: Box<[u8]>,
+    steps: Vec<Walked>,
+    /// The base with `steps` merged: the request's configuration when no
+    /// other section matched.
+    merged: Arc<DirConfig>,
+    /// The `.htaccess` cache's version the walk read its files under.
+    version: u64,
+    /// When the earliest of its `.htaccess` answers is to be looked at
+    /// again (`None`: it read none, so it holds for good).
+    fresh_until: Option<Instant>,
+}
+
+impl DirWalk {
+    /// The directory walked (its path's bytes).
+    pub fn dir(&self) -> &[u8] {
+        &self.dir
+    }
+
+    /// Whether it is current: made under `version` of the `.htaccess`
+    /// cache, and every file it read looked at less than a
+    /// [`RECHECK`](crate::pipeline::htaccess::RECHECK) ago at `now`.
+    pub fn is_current(&self, version: u64, now: Instant) -> bool {
+        self.version == version && self.fresh_until.is_none_or(|until| now < until)
+    }
+}
+
+/// The most directory walks a host keeps; past it the cache starts again.
+const MAX_WALKS: usize = 4096;
+
 /// A `<Directory>` section, prepared.
 struct DirSection {
     /// Its path's components joined by `/`, for comparing bytes.
@@ -85,6 +142,8 @@ pub struct Walks {
     /// Whether some section lets a `.htaccess` file be read.
     htaccess: bool,
     merged: Mutex<HashMap<Vec<usize>, Merged>>,
+    /// Directory walks by directory ([`DirWalk`]).
+    walked: Mutex<HashMap<Box<[u8]>, Arc<DirWalk>>>,
 }
 
 impl Walks {
@@ -133,6 +192,7 @@ impl Walks {
             per_level: htaccess || may_refuse_symlinks,
             htaccess,
             merged: Mutex::new(HashMap::new()),
+            walked: Mutex::new(HashMap::new()),
         }
     }
 
@@ -168,15 +228,85 @@ impl Walks {
     }
 
     /// The `<Directory>` sections (not regex) whose path is `dir` itself
-    /// (a plain path), onto `layers`: the sections of one level of a walk
+    /// (a plain path), onto `steps`: the sections of one level of a walk
     /// that goes a directory at a time.
-    pub fn directory_sections_at<'h>(&'h self, dir: &[u8], layers: &mut Vec<Layer<'h>>) {
-        for section in &self.dirs {
+    pub fn directory_sections_at(&self, dir: &[u8], steps: &mut Vec<Walked>) {
+        for (i, section) in self.dirs.iter().enumerate() {
             let same = section.plain == dir || (section.plain.is_empty() && dir.is_empty());
             if same {
-                layers.push(Layer::Section(&section.config));
+                steps.push(Walked::Section(i));
             }
         }
+    }
+
+    /// The configuration a walk's step lays on.
+    pub fn step_config<'h>(&'h self, step: &'h Walked) -> &'h DirConfig {
+        match step {
+            Walked::Section(i) => &self.dirs[*i].config,
+            Walked::Htaccess(config) => config,
+        }
+    }
+
+    /// The layer a walk's step lays on.
+    fn step_layer(&self, step: &Walked) -> Layer<'_> {
+        match step {
+            Walked::Section(i) => Layer::Section(&self.dirs[*i].config),
+            Walked::Htaccess(config) => Layer::Htaccess(config.clone()),
+        }
+    }
+
+    /// The steps of `walk` onto `layers`, in merge order.
+    pub fn lay<'h>(&'h self, walk: &DirWalk, layers: &mut Vec<Layer<'h>>) {
+        layers.extend(walk.steps.iter().map(|step| self.step_layer(step)));
+    }
+
+    /// Whether `layers` are `walk`'s steps and nothing more: then the
+    /// merge is `walk`'s own.
+    pub fn walk_merged(&self, walk: &DirWalk, layers: &[Layer<'_>]) -> Option<Arc<DirConfig>> {
+        let same = layers.len() == walk.steps.len()
+            && layers
+                .iter()
+                .zip(&walk.steps)
+                .all(|(layer, step)| std::ptr::eq(layer.config(), self.step_config(step)));
+        same.then(|| walk.merged.clone())
+    }
+
+    /// The walk of the directory `dir` kept from an earlier request, when
+    /// it is current under the `.htaccess` cache's `version`.
+    pub fn cached_walk(&self, dir: &[u8], version: u64) -> Option<Arc<DirWalk>> {
+        let walks = self.walked.lock().unwrap_or_else(|e| e.into_inner());
+        let walk = walks.get(dir)?;
+        walk.is_current(version, Instant::now())
+            .then(|| walk.clone())
+    }
+
+    /// The walk of `dir` made of `steps`, read under the `.htaccess`
+    /// cache's `version` with answers fresh until `fresh_until`; kept for
+    /// the next requests for the directory when `keep`.
+    pub fn keep_walk(
+        &self,
+        dir: &[u8],
+        steps: Vec<Walked>,
+        version: u64,
+        fresh_until: Option<Instant>,
+        keep: bool,
+    ) -> Arc<DirWalk> {
+        let layers: Vec<Layer<'_>> = steps.iter().map(|step| self.step_layer(step)).collect();
+        let walk = Arc::new(DirWalk {
+            dir: dir.into(),
+            merged: self.merged(&layers),
+            steps,
+            version,
+            fresh_until,
+        });
+        if keep {
+            let mut walks = self.walked.lock().unwrap_or_else(|e| e.into_inner());
+            if walks.len() >= MAX_WALKS && !walks.contains_key(dir) {
+                walks.clear();
+            }
+            walks.insert(dir.into(), walk.clone());
+        }
+        walk
     }
 
     /// The `<DirectoryMatch>` sections matching `dir`, onto `layers`.
@@ -255,6 +385,21 @@ impl Walks {
         config
     }
 
+    /// Every kept walk's `.htaccess` answers made `by` older, as time
+    /// passing would (for tests of when a walk is made again).
+    #[cfg(test)]
+    pub(crate) fn age(&self, by: std::time::Duration) {
+        for walk in self.walked.lock().unwrap().values_mut() {
+            *walk = Arc::new(DirWalk {
+                dir: walk.dir.clone(),
+                steps: walk.steps.clone(),
+                merged: walk.merged.clone(),
+                version: walk.version,
+                fresh_until: walk.fresh_until.map(|until| until - by),
+            });
+        }
+    }
+
     /// Every section's config (the base's, the directories', the
     /// locations'), for questions about the whole host.
     pub fn configs(&self) -> impl Iterator<Item = &DirConfig> {
@@ -270,10 +415,16 @@ impl Walks {
 /// comparing bytes with [`within`] says what `Path::starts_with` says.
 pub fn is_plain(path: &[u8]) -> bool {
     let body = path.strip_prefix(b"./").unwrap_or(path);
-    !(body.windows(2).any(|w| w == b"//")
-        || body.windows(3).any(|w| w == b"/./")
-        || body.ends_with(b"/.")
-        || (body.len() > 1 && body.ends_with(b"/")))
+    // One look at each byte, with the two before it: no `//`, no `/./`.
+    let (mut before, mut last) = (0u8, 0u8);
+    for &b in body {
+        if b == b'/' && (last == b'/' || last == b'.' && before == b'/') {
+            return false;
+        }
+        (before, last) = (last, b);
+    }
+    // No trailing `/` but the root's, no trailing `/.`.
+    !(body.len() > 1 && last == b'/' || last == b'.' && before == b'/')
 }
 
 /// Whether the plain path `dir` is `base` (a section's path in plain

@@ -18,7 +18,7 @@ use http::StatusCode;
 use super::{Action, DirRequest, Outcome, ServerRequest};
 use crate::pages::redirect;
 use crate::pipeline::handler::HandlerName;
-use crate::pipeline::request::{Exit, RequestState};
+use crate::pipeline::request::{text, Exit, RequestState};
 use crate::site::{Host, Site};
 use crate::uri_path::{self, escape_path};
 use crate::vars::HttpVars;
@@ -114,12 +114,12 @@ impl Site {
         });
         if let Some(cfg) = run {
             let out = {
-                let mut filename = String::from_utf8_lossy(r.filename.as_os_str().as_bytes());
+                let mut filename = text(r.filename.as_os_str().as_bytes());
                 // Apache's directory walk keeps the slash of `/dir/`.
                 if r.uri.ends_with(b"/") && r.finfo.as_ref().is_some_and(|m| m.is_dir()) {
                     filename.to_mut().push('/');
                 }
-                let path_info = String::from_utf8_lossy(&r.path_info);
+                let path_info = text(&r.path_info);
                 let path = r.uri_text();
                 let vars = self.request_vars(host, r, &path, Some(&filename), Some(&path_info));
                 cfg.dir_pass(

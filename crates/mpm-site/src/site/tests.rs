@@ -1963,3 +1963,5 @@ fn a_handler_nobody_registered_is_a_500_and_set_handler_none_undoes_an_outer_one
         "SetHandler none below",
     );
 }
+
+mod htaccess;

@@ -45,6 +45,10 @@ impl Pass<'_> {
 
     /// `http[s]://this-server[:port]/path` made `/path`.
     pub(super) fn reduce_uri(&mut self) {
+        if self.filename.starts_with('/') {
+            // A local path already (no scheme to read the request for).
+            return;
+        }
         let scheme = self.scheme();
         let f = &self.filename;
         let prefix_len = scheme.len() + 3;

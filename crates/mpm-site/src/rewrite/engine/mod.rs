@@ -24,7 +24,27 @@ mod text;
 use text::*;
 
 type Maps = HashMap<String, Arc<RewriteMap>>;
-type Caps = Vec<Option<String>>;
+
+/// A match's groups (`$0`…`$9` of a rule, `%0`…`%9` of a condition) as
+/// byte ranges into the text matched: nothing is copied until a
+/// template uses a group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Groups([Option<(usize, usize)>; 10]);
+
+/// A match: the text matched and its groups.
+#[derive(Clone, Copy)]
+struct Caps<'s> {
+    text: &'s str,
+    groups: Groups,
+}
+
+impl<'s> Caps<'s> {
+    /// Group `n`'s text, when it took part in the match.
+    fn group(&self, n: usize) -> Option<&'s str> {
+        let (start, end) = (*self.groups.0.get(n)?)?;
+        self.text.get(start..end)
+    }
+}
 
 /// How a rule list ended (Apache's `ACTION_*`).
 enum ListEnd {
@@ -41,7 +61,7 @@ struct Pass<'a> {
     maps: &'a Maps,
     perdir: Option<&'a str>,
     filename: String,
-    path_info: Option<String>,
+    path_info: Option<&'a str>,
     query: Option<String>,
     status: u16,
     uri_reduced: bool,
@@ -51,6 +71,9 @@ struct Pass<'a> {
     /// The last file the conditions looked at and what it is: WordPress's
     /// `%{REQUEST_FILENAME} !-f` and `!-d` share one `stat`.
     looked: RefCell<Option<(String, Option<FileFacts>)>>,
+    /// The text each rule's pattern is matched against, one buffer for
+    /// the pass ([`Pass::match_target`]).
+    target: String,
 }
 
 pub(super) fn server_pass(
@@ -175,7 +198,7 @@ pub(super) fn dir_pass(
                                 dir.strip_prefix('/').unwrap_or(dir),
                                 base.get(1..).unwrap_or(""),
                             );
-                            if replaced != rest {
+                            if let Some(replaced) = replaced.filter(|r| r != rest) {
                                 f = format!("{}{replaced}", &f[..slash]);
                             }
                         }
@@ -199,9 +222,11 @@ pub(super) fn dir_pass(
                     }
                     Action::None
                 } else {
-                    let before = f.clone();
-                    if let Some(base) = cfg.base.as_deref() {
-                        f = subst_prefix_path(&f, dir, base);
+                    // The directory (or document root) before the path
+                    // replaced by the base; unchanged, the context's.
+                    let changed = if let Some(base) = cfg.base.as_deref() {
+                        let replaced = subst_prefix_path(&f, dir, base);
+                        replace_if_changed(&mut f, replaced)
                     } else {
                         let root = vars::lookup(vars, "DOCUMENT_ROOT");
                         let root = root.trim_end_matches('/');
@@ -209,14 +234,20 @@ pub(super) fn dir_pass(
                             && f.starts_with(root)
                             && f[root.len()..].starts_with('/')
                         {
-                            f = f[root.len()..].to_string();
+                            f.drain(..root.len());
+                            true
+                        } else {
+                            false
                         }
-                    }
-                    if f == before && !options.ignore_context_info {
-                        let ctx_root = vars::lookup(vars, "CONTEXT_DOCUMENT_ROOT");
+                    };
+                    if !changed && !options.ignore_context_info {
                         let ctx_prefix = vars::lookup(vars, "CONTEXT_PREFIX");
-                        if !ctx_root.is_empty() && !ctx_prefix.is_empty() {
-                            f = subst_prefix_path(&f, &ctx_root, &ctx_prefix);
+                        if !ctx_prefix.is_empty() {
+                            let ctx_root = vars::lookup(vars, "CONTEXT_DOCUMENT_ROOT");
+                            if !ctx_root.is_empty() {
+                                let replaced = subst_prefix_path(&f, &ctx_root, &ctx_prefix);
+                                replace_if_changed(&mut f, replaced);
+                            }
                         }
                     }
                     Action::InternalRedirect {
@@ -245,7 +276,7 @@ impl RequestVars for Overlay<'_, '_> {
         match &*vars::upper(name) {
             "REQUEST_FILENAME" | "SCRIPT_FILENAME" => Some(Cow::Borrowed(p.filename.as_str())),
             "QUERY_STRING" => p.query.as_deref().map(Cow::Borrowed),
-            "PATH_INFO" if p.perdir.is_some() => p.path_info.as_deref().map(Cow::Borrowed),
+            "PATH_INFO" if p.perdir.is_some() => p.path_info.map(Cow::Borrowed),
             // Headers go through `header`, so they are seen for `Vary`.
             n if n.starts_with("HTTP_") => None,
             _ => p.vars.var(name),
@@ -305,7 +336,7 @@ impl<'a> Pass<'a> {
         unparsed_uri: &'a str,
         perdir: Option<&'a str>,
         filename: &str,
-        path_info: Option<&str>,
+        path_info: Option<&'a str>,
         query: Option<&str>,
         limit: usize,
     ) -> Pass<'a> {
@@ -315,7 +346,7 @@ impl<'a> Pass<'a> {
             maps,
             perdir,
             filename: filename.to_string(),
-            path_info: path_info.map(str::to_string),
+            path_info,
             query: query.map(str::to_string),
             status: 0,
             uri_reduced: false,
@@ -323,6 +354,7 @@ impl<'a> Pass<'a> {
             out: Outcome::default(),
             cookie_names: Vec::new(),
             looked: RefCell::new(None),
+            target: String::new(),
         }
     }
 
@@ -402,64 +434,83 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// What the rule's pattern is matched against: the file name (with
-    /// the path info and without the directory, in directory context).
-    fn match_target(&self) -> String {
+    /// What the rule's pattern is matched against, written into `out`:
+    /// the file name (with the path info and without the directory, in
+    /// directory context).
+    fn match_target(&self, out: &mut String) {
+        out.clear();
         let Some(dir) = self.perdir else {
-            return self.filename.clone();
+            out.push_str(&self.filename);
+            return;
         };
-        let pi = self.path_info.as_deref().unwrap_or("");
-        // One allocation: the directory's prefix is left out as it is
-        // copied (not copied and then cut off).
+        let pi = self.path_info.unwrap_or("");
+        // Whether the file name followed by the path info starts with
+        // `prefix`.
         let starts = |prefix: &str| {
-            self.filename.len() + pi.len() >= prefix.len()
-                && (self.filename.bytes().chain(pi.bytes()))
-                    .take(prefix.len())
-                    .eq(prefix.bytes())
+            let (f, p) = (self.filename.as_bytes(), prefix.as_bytes());
+            if f.len() >= p.len() {
+                f.starts_with(p)
+            } else {
+                p.starts_with(f) && pi.as_bytes().starts_with(&p[f.len()..])
+            }
         };
         let strip = !starts("proxy:") && starts(dir);
         let skip = if strip { dir.len() } else { 0 };
-        let mut target = String::with_capacity(self.filename.len() + pi.len() - skip);
         if skip <= self.filename.len() {
-            target.push_str(&self.filename[skip..]);
-            target.push_str(pi);
+            out.push_str(&self.filename[skip..]);
+            out.push_str(pi);
         } else {
-            target.push_str(&pi[skip - self.filename.len()..]);
+            out.push_str(&pi[skip - self.filename.len()..]);
         }
-        target
     }
 
     /// Applies one rule: `None` when it did not match, `Some(true)` when
     /// it substituted, `Some(false)` for a match without substitution;
     /// `Err` when it refused the request (the status is set).
     fn apply_rule(&mut self, rule: &Rule) -> Result<Option<bool>, ()> {
-        let target = self.match_target();
-        let rule_caps: Caps = if rule.negate {
+        // The pass's target buffer, taken while the rule runs: its
+        // captures point into it as the rule changes the pass.
+        let mut target = std::mem::take(&mut self.target);
+        self.match_target(&mut target);
+        let applied = self.apply_rule_to(rule, &target);
+        self.target = target;
+        applied
+    }
+
+    /// [`Pass::apply_rule`] with the rule's match target `target`.
+    fn apply_rule_to(&mut self, rule: &Rule, target: &str) -> Result<Option<bool>, ()> {
+        let groups = if rule.negate {
             let hit = match (&rule.fast, target.contains('\n')) {
-                (Some(fast), false) => fast_match(fast, &target).is_some(),
-                _ => rule.regex.is_match(&target),
+                (Some(fast), false) => fast_match(fast, target).is_some(),
+                _ => rule.regex.is_match(target),
             };
             if hit {
                 return Ok(None);
             }
-            Vec::new()
+            Groups::default()
         } else {
             let found = match (&rule.fast, target.contains('\n')) {
-                (Some(fast), false) => fast_match(fast, &target),
-                _ => matched(&rule.regex, &target),
+                (Some(fast), false) => fast_match(fast, target),
+                _ => matched(&rule.regex, target),
             };
             match found {
-                Some(caps) => caps,
+                Some(groups) => groups,
                 None => return Ok(None),
             }
         };
-        let mut cond_caps: Caps = Vec::new();
+        let rule_caps = Caps {
+            text: target,
+            groups,
+        };
+        // The last condition that captured: its input and groups.
+        let mut cond_text = String::new();
+        let mut cond_groups = Groups::default();
         let mut vary: Vec<String> = Vec::new();
         let conds = &rule.conds;
         let mut i = 0;
         while i < conds.len() {
             let c = &conds[i];
-            let (rc, seen) = self.apply_cond(c, &rule_caps, &mut cond_caps);
+            let (rc, seen) = self.apply_cond(c, &rule_caps, &mut cond_text, &mut cond_groups);
             let seen = if c.no_vary { Vec::new() } else { seen };
             if c.or_next {
                 if !rc {
@@ -480,19 +531,25 @@ impl<'a> Pass<'a> {
                 self.out.vary.push(v);
             }
         }
+        let cond_caps = Caps {
+            text: &cond_text,
+            groups: cond_groups,
+        };
         let f = &rule.flags;
         let newuri = match (&rule.subst, f.status) {
             (Some(t), None) => Some(self.expand(t, &rule_caps, &cond_caps, Some(f))),
             _ => None,
         };
         for e in &f.env {
-            let text = self.expand(e, &rule_caps, &cond_caps, None);
-            let entry = match text.strip_prefix('!') {
-                Some(name) => (name.to_string(), None),
-                None => match text.split_once(':') {
-                    Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                    None => (text.clone(), Some(String::new())),
-                },
+            let mut text = self.expand(e, &rule_caps, &cond_caps, None);
+            let entry = if let Some(name) = text.strip_prefix('!') {
+                (name.to_string(), None)
+            } else if let Some(colon) = text.find(':') {
+                let name = text[..colon].to_string();
+                text.drain(..=colon);
+                (name, Some(text))
+            } else {
+                (text, Some(String::new()))
             };
             self.out.env.push(entry);
         }
@@ -569,12 +626,24 @@ impl<'a> Pass<'a> {
     }
 
     /// One condition: whether it holds, and the request headers it read.
-    fn apply_cond(&self, c: &Cond, rule_caps: &Caps, cond_caps: &mut Caps) -> (bool, Vec<String>) {
+    /// A regex that matches leaves its input and groups in `cond_text`
+    /// and `cond_groups` (the `%N` of what follows).
+    fn apply_cond(
+        &self,
+        c: &Cond,
+        rule_caps: &Caps<'_>,
+        cond_text: &mut String,
+        cond_groups: &mut Groups,
+    ) -> (bool, Vec<String>) {
         let ov = self.overlay();
         let rc = if let CondTest::Expr(e) = &c.kind {
             e.eval(&ov)
         } else {
-            let input = self.expand_with(&ov, &c.test, rule_caps, cond_caps, None);
+            let cond_caps = Caps {
+                text: cond_text,
+                groups: *cond_groups,
+            };
+            let input = self.cond_input(&ov, &c.test, rule_caps, &cond_caps);
             let file = || (!input.is_empty()).then(|| ov.file(&input)).flatten();
             let cmp = |p: &str| {
                 if c.nocase {
@@ -586,8 +655,9 @@ impl<'a> Pass<'a> {
             match &c.kind {
                 CondTest::Regex(re) if c.negate => re.is_match(&input),
                 CondTest::Regex(re) => match matched(re, &input) {
-                    Some(caps) => {
-                        *cond_caps = caps;
+                    Some(groups) => {
+                        *cond_groups = groups;
+                        *cond_text = input.into_owned();
                         true
                     }
                     None => false,
@@ -626,12 +696,29 @@ impl<'a> Pass<'a> {
     fn expand(
         &self,
         t: &Template,
-        rule_caps: &Caps,
-        cond_caps: &Caps,
+        rule_caps: &Caps<'_>,
+        cond_caps: &Caps<'_>,
         flags: Option<&RuleFlags>,
     ) -> String {
         let ov = self.overlay();
         self.expand_with(&ov, t, rule_caps, cond_caps, flags)
+    }
+
+    /// A condition's test string: borrowed when the template is one
+    /// variable (`%{REQUEST_FILENAME}`) or plain text, so the usual
+    /// condition copies nothing.
+    fn cond_input<'o>(
+        &self,
+        ov: &'o Overlay<'_, '_>,
+        t: &'o Template,
+        rule_caps: &Caps<'_>,
+        cond_caps: &Caps<'_>,
+    ) -> Cow<'o, str> {
+        match t.pieces.as_slice() {
+            [Piece::Lit(text)] => Cow::Borrowed(text),
+            [Piece::Var(name)] => vars::lookup(ov, var_name(name)),
+            _ => Cow::Owned(self.expand_with(ov, t, rule_caps, cond_caps, None)),
+        }
     }
 
     /// Fills a template in one pass (a value that comes from the request
@@ -640,11 +727,21 @@ impl<'a> Pass<'a> {
         &self,
         ov: &Overlay<'_, '_>,
         t: &Template,
-        rule_caps: &Caps,
-        cond_caps: &Caps,
+        rule_caps: &Caps<'_>,
+        cond_caps: &Caps<'_>,
         flags: Option<&RuleFlags>,
     ) -> String {
-        let mut out = String::new();
+        // Room for the literal text and a path-sized value per reference,
+        // so a usual result is made without growing.
+        let room = t
+            .pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Lit(s) => s.len(),
+                _ => 64,
+            })
+            .sum();
+        let mut out = String::with_capacity(room);
         for piece in &t.pieces {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
@@ -654,7 +751,7 @@ impl<'a> Pass<'a> {
                     } else {
                         cond_caps
                     };
-                    if let Some(Some(v)) = caps.get(usize::from(*n)) {
+                    if let Some(v) = caps.group(usize::from(*n)) {
                         match flags.filter(|f| f.escape_backrefs) {
                             Some(f) => out.push_str(&escape_backref(
                                 v,
@@ -665,13 +762,7 @@ impl<'a> Pass<'a> {
                         }
                     }
                 }
-                Piece::Var(name) => {
-                    let name = name
-                        .strip_prefix("LA-U:")
-                        .or_else(|| name.strip_prefix("LA-F:"))
-                        .unwrap_or(name);
-                    out.push_str(&vars::lookup(ov, name));
-                }
+                Piece::Var(name) => out.push_str(&vars::lookup(ov, var_name(name))),
                 Piece::Map { name, key, default } => {
                     let k = self.expand_with(ov, key, rule_caps, cond_caps, flags);
                     let found = self.maps.get(name).and_then(|m| m.lookup(&k));
@@ -691,7 +782,7 @@ impl<'a> Pass<'a> {
         out
     }
 
-    fn force_type_handler(&mut self, f: &RuleFlags, rule_caps: &Caps, cond_caps: &Caps) {
+    fn force_type_handler(&mut self, f: &RuleFlags, rule_caps: &Caps<'_>, cond_caps: &Caps<'_>) {
         if let Some(t) = &f.content_type {
             let v = self
                 .expand(t, rule_caps, cond_caps, Some(f))

@@ -54,20 +54,38 @@ pub(super) fn prefix_exists(vars: &dyn RequestVars, path: &str) -> bool {
 }
 
 /// `input` with the directory `prefix` (trailing `/` optional) replaced
-/// by `subst` (given a trailing `/`), when `input` is below it.
-pub(super) fn subst_prefix_path(input: &str, prefix: &str, subst: &str) -> String {
+/// by `subst` (given a trailing `/`), when `input` is below it (`None`
+/// when it is not).
+pub(super) fn subst_prefix_path(input: &str, prefix: &str, subst: &str) -> Option<String> {
     let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
-    match input.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
-        Some(rest) => {
-            let mut out = subst.to_string();
-            if !out.is_empty() && !out.ends_with('/') {
-                out.push('/');
-            }
-            out.push_str(rest);
-            out
-        }
-        None => input.to_string(),
+    let rest = input.strip_prefix(prefix)?.strip_prefix('/')?;
+    let mut out = String::with_capacity(subst.len() + 1 + rest.len());
+    out.push_str(subst);
+    if !out.is_empty() && !out.ends_with('/') {
+        out.push('/');
     }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `text` replaced by `new` when there is one and it differs: whether
+/// it was.
+pub(super) fn replace_if_changed(text: &mut String, new: Option<String>) -> bool {
+    match new {
+        Some(new) if new != *text => {
+            *text = new;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The variable a `%{LA-U:name}` or `%{LA-F:name}` looks ahead for:
+/// mpmd reads it as it is now.
+pub(super) fn var_name(name: &str) -> &str {
+    name.strip_prefix("LA-U:")
+        .or_else(|| name.strip_prefix("LA-F:"))
+        .unwrap_or(name)
 }
 
 /// The schemes mod_rewrite takes as an absolute URL: the length of
@@ -136,35 +154,36 @@ pub(super) fn escape_backref(text: &str, only: Option<&str>, no_plus: bool) -> S
     out
 }
 
-/// The groups of `re`'s first match in `text` (`$0`…), or `None`: the
-/// search alone (no group positions to track) when the pattern has no
-/// groups.
-pub(super) fn matched(re: &regex::Regex, text: &str) -> Option<Caps> {
+/// The groups of `re`'s first match in `text` (`$0`…`$9`), or `None`:
+/// the search alone (no group positions to track) when the pattern has
+/// no groups.
+pub(super) fn matched(re: &regex::Regex, text: &str) -> Option<Groups> {
+    let mut groups = Groups::default();
     if re.captures_len() == 1 {
-        return re.find(text).map(|m| vec![Some(m.as_str().to_string())]);
+        let m = re.find(text)?;
+        groups.0[0] = Some((m.start(), m.end()));
+        return Some(groups);
     }
     let caps = re.captures(text)?;
-    Some(
-        caps.iter()
-            .map(|m| m.map(|m| m.as_str().to_string()))
-            .collect(),
-    )
+    for (slot, m) in groups.0.iter_mut().zip(caps.iter()) {
+        *slot = m.map(|m| (m.start(), m.end()));
+    }
+    Some(groups)
 }
 
 /// What the regex engine would answer for a [`Fast`] pattern on `text`
 /// (which holds no newline).
-pub(super) fn fast_match(fast: &Fast, text: &str) -> Option<Caps> {
-    let whole = match fast {
-        Fast::Start => "",
-        Fast::All => text,
-        Fast::AnyChar => {
-            let c = text.chars().next()?;
-            &text[..c.len_utf8()]
-        }
-        Fast::Exact(lit) if lit == text => text,
+pub(super) fn fast_match(fast: &Fast, text: &str) -> Option<Groups> {
+    let end = match fast {
+        Fast::Start => 0,
+        Fast::All => text.len(),
+        Fast::AnyChar => text.chars().next()?.len_utf8(),
+        Fast::Exact(lit) if lit == text => text.len(),
         Fast::Exact(_) => return None,
     };
-    Some(vec![Some(whole.to_string())])
+    let mut groups = Groups::default();
+    groups.0[0] = Some((0, end));
+    Some(groups)
 }
 
 /// mod_rewrite's `compare_lexicography`: the longer string is greater;
