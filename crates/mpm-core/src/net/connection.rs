@@ -356,7 +356,7 @@ impl Connection {
     /// the call fail, the response leaves as it would have (one segment
     /// more).
     pub fn cork(&self) {
-        if let Transport::Plain(s) = &self.transport {
+        if let Some(s) = self.plain_tcp() {
             let _ = socket2::SockRef::from(s).set_cork(true);
         }
     }
