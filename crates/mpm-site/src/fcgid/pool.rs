@@ -275,14 +275,22 @@ impl Pool {
                     }
                 }
             }
-            let (in_class, in_all) = self.table.counts(class.key);
             let max_all = self.cfg.max_processes.min(table::MAX_PROCESSES as u32);
             let cfg = FcgidConfig {
                 max_processes: max_all,
                 ..self.cfg.clone()
             };
-            match regulate::admit(&cfg, in_class, in_all) {
-                Ok(()) => match self.start(class) {
+            // The count and the claim of a slot as one step (two requests
+            // racing never both start the last process the limits allow).
+            let (in_class, in_all, admitted) = {
+                let _deciding = self.table.spawning();
+                let (in_class, in_all) = self.table.counts(class.key);
+                let admitted = regulate::admit(&cfg, in_class, in_all)
+                    .map(|()| self.table.claim(class.key, &class.name, std::process::id()));
+                (in_class, in_all, admitted)
+            };
+            match admitted {
+                Ok(claimed) => match self.start(class, claimed) {
                     Ok(started) => return Ok(started),
                     Err(e) => {
                         log::error!("mod_fcgid: could not start {}: {e}", class.name);
@@ -358,14 +366,11 @@ impl Pool {
         PathBuf::from(path)
     }
 
-    /// Start a process of `class` in a free slot, for the caller's
-    /// request.
-    fn start(&self, class: &Class) -> io::Result<(Slot, UnixStream)> {
-        let me = std::process::id();
-        let slot = self
-            .table
-            .claim(class.key, &class.name, me)
-            .ok_or_else(|| io::Error::other("the FastCGI process table is full"))?;
+    /// Start a process of `class` in the slot the caller claimed
+    /// holding [`table::Table::spawning`] (`None`: the table was full),
+    /// for the caller's request.
+    fn start(&self, class: &Class, claimed: Option<Slot>) -> io::Result<(Slot, UnixStream)> {
+        let slot = claimed.ok_or_else(|| io::Error::other("the FastCGI process table is full"))?;
         let started = (|| {
             self.ipc_dir()?;
             let socket = self.socket_path(&slot);

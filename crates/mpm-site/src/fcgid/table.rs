@@ -9,7 +9,8 @@
 //! compare-and-swap of its state (free → starting by the process that
 //! starts a program in it, idle → busy by the one that takes it for a
 //! request, idle → retiring by the one that retires it), so no lock is
-//! held. The table's clock is milliseconds since the table was made
+//! held, but for the start decision: counting the processes and claiming
+//! a slot for a new one is one step under [`Table::spawning`]. The table's clock is milliseconds since the table was made
 //! (`CLOCK_MONOTONIC`, the same origin in every process).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +43,11 @@ const S_IDLE: u64 = 2;
 const S_BUSY: u64 = 3;
 const S_RETIRING: u64 = 4;
 
-type Words = [AtomicU64; MAX_PROCESSES * WORDS];
+/// The word after the slots: the pid of the serving process deciding
+/// whether to start a process (0: none), see [`Table::spawning`].
+const SPAWN_LOCK: usize = MAX_PROCESSES * WORDS;
+
+type Words = [AtomicU64; MAX_PROCESSES * WORDS + 1];
 
 static TABLE: OnceLock<(Region<Words>, Instant)> = OnceLock::new();
 static MAKING: Mutex<()> = Mutex::new(());
@@ -173,8 +178,41 @@ impl Table {
         None
     }
 
+    /// Hold the table's start decision: while the guard lives, no other
+    /// thread or serving process counts processes to start one, so the
+    /// count a start is admitted on ([`Table::counts`]) and its
+    /// [`Table::claim`] are one step, as mod_fcgid's process manager
+    /// decides starts one at a time, and `FcgidMaxProcesses` holds
+    /// however many requests race. It is held for a count and a claim
+    /// (microseconds): a waiter yields, then sleeps a millisecond at a
+    /// time; a holder that died holding it (its pid gone) is replaced.
+    pub fn spawning(&self) -> SpawnGuard {
+        let lock = &self.words[SPAWN_LOCK];
+        let me = u64::from(std::process::id());
+        let mut tries = 0u32;
+        loop {
+            match lock.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return SpawnGuard { lock },
+                Err(holder) => {
+                    tries += 1;
+                    if tries < 64 {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    if holder != me && !alive(holder) {
+                        let _ =
+                            lock.compare_exchange(holder, 0, Ordering::AcqRel, Ordering::Acquire);
+                        continue;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
     /// Claim a free slot (free → starting) for a process of class `key`
-    /// named `name`, started by `owner`. The caller checked the limits.
+    /// named `name`, started by `owner`. The caller checked the limits,
+    /// holding [`Table::spawning`].
     pub fn claim(&self, key: u64, name: &str, owner: u32) -> Option<Slot> {
         let now = self.ms();
         for slot in self.slots(MAX_PROCESSES) {
@@ -227,6 +265,28 @@ impl Table {
             })
             .collect()
     }
+}
+
+/// The start decision held ([`Table::spawning`]); let go on drop.
+pub struct SpawnGuard {
+    lock: &'static AtomicU64,
+}
+
+impl Drop for SpawnGuard {
+    fn drop(&mut self) {
+        self.lock.store(0, Ordering::Release);
+    }
+}
+
+/// Whether the process `pid` still runs (a signal 0 finds it).
+fn alive(pid: u64) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
 }
 
 /// What the status page shows of a process besides its facts.
@@ -313,5 +373,42 @@ impl Slot {
         }
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         String::from_utf8_lossy(&bytes[..end]).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sixteen threads race to start a process of one class whose limit
+    /// is three, each counting and claiming under the start decision:
+    /// exactly three slots are claimed (without it, several see two
+    /// running and all claim).
+    #[test]
+    fn racing_starts_claim_no_more_slots_than_the_limit() {
+        let t = table().unwrap();
+        let key = class_key("racing_starts_claim_no_more_slots_than_the_limit");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let claimed: Vec<Option<Slot>> = (0..16)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let _deciding = t.spawning();
+                    let (in_class, _) = t.counts(key);
+                    (in_class < 3).then(|| t.claim(key, "racing", 1)).flatten()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let slots: Vec<Slot> = claimed.into_iter().flatten().collect();
+        assert_eq!(t.counts(key).0, 3, "processes of the class after the race");
+        assert_eq!(slots.len(), 3, "slots claimed by 16 racing starts, limit 3");
+        for slot in slots {
+            slot.free();
+        }
+        assert_eq!(t.counts(key).0, 0);
     }
 }
