@@ -167,7 +167,9 @@ impl Loop<'_, '_> {
     }
 
     pub(super) fn add(&mut self, stream: TcpStream, peer: SocketAddr, index: usize, l: &Listener) {
-        let _ = stream.set_nodelay(true);
+        // TCP_NODELAY comes from the listening socket (set once there,
+        // before `listen`: mpm_core's listeners), not a call per
+        // connection.
         let conn = match Connection::accepted(stream, peer, index, l) {
             Ok(c) => c,
             Err(e) => {
