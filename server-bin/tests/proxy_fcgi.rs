@@ -444,19 +444,7 @@ fn fine(_: &str) -> Vec<u8> {
 fn enablereuse_keeps_fastcgi_connections_and_without_it_each_request_has_its_own() {
     for (reuse, param) in [(true, " enablereuse=on"), (false, "")] {
         let fake = FakeBehind::start("event-small", fine, "/app/", param);
-        let (app, port) = (&fake.app, fake.port);
-        let mut s = connect(addr(port));
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        for _ in 0..10 {
-            s.write_all(b"GET /app/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                .unwrap();
-            let resp = read_response(&mut r, false);
-            assert_eq!((resp.status, resp.text().as_str()), (200, "fine\n"));
-        }
-        let (connections, asked) = (
-            app.connections.load(Ordering::Relaxed),
-            app.keep_conn_asked.load(Ordering::Relaxed),
-        );
+        let (connections, asked) = ten_requests_on_one_connection(&fake.app, fake.port, "/app/x");
         if reuse {
             assert!(
                 connections <= 2 && asked == 10,
@@ -470,6 +458,28 @@ fn enablereuse_keeps_fastcgi_connections_and_without_it_each_request_has_its_own
             );
         }
     }
+}
+
+/// Ten `GET path` on one keep-alive connection to mpmd on `port`, each
+/// answered `fine` by `app`: then the connections `app` took and the
+/// requests that asked it to keep one (`FCGI_KEEP_CONN`).
+fn ten_requests_on_one_connection(app: &FakeApp, port: u16, path: &str) -> (usize, usize) {
+    let mut s = connect(addr(port));
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..10 {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+            .unwrap();
+        let resp = read_response(&mut r, false);
+        assert_eq!(
+            (resp.status, resp.text().as_str()),
+            (200, "fine\n"),
+            "GET {path}"
+        );
+    }
+    (
+        app.connections.load(Ordering::Relaxed),
+        app.keep_conn_asked.load(Ordering::Relaxed),
+    )
 }
 
 fn flood(_: &str) -> Vec<u8> {
@@ -900,18 +910,7 @@ fn proxy_set_in_a_proxy_section_gives_set_handler_workers_their_parameters_under
             root = site.docroot().display()
         ),
     );
-    let mut s = connect(addr(port));
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    for _ in 0..10 {
-        s.write_all(b"GET /fake/x.php HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
-        let resp = read_response(&mut r, false);
-        assert_eq!((resp.status, resp.text().as_str()), (200, "fine\n"));
-    }
-    let (connections, asked) = (
-        app.connections.load(Ordering::Relaxed),
-        app.keep_conn_asked.load(Ordering::Relaxed),
-    );
+    let (connections, asked) = ten_requests_on_one_connection(&app, port, "/fake/x.php");
     assert!(
         connections <= 2 && asked == 10,
         "with ProxySet enablereuse=on, 10 requests took {connections} connections ({asked} asked FCGI_KEEP_CONN)"
