@@ -37,6 +37,7 @@ const CASE_SETS: &[&str] = &[
     "alias_redirect",
     "require_ip",
     "require_rules",
+    "limit_sections",
     "status_codes",
     "conditionals",
     "security_headers",
@@ -895,6 +896,11 @@ fn require_ip_is_answered_as_apache_answers_it() {
 #[test]
 fn require_method_env_and_expr_are_answered_as_apache_answers_them() {
     check_case_set("require_rules");
+}
+
+#[test]
+fn limit_and_limit_except_sections_decide_as_apache_decides() {
+    check_case_set("limit_sections");
 }
 
 #[test]

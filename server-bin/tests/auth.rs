@@ -420,6 +420,163 @@ fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_
 }
 
 #[test]
+fn limit_and_limit_except_let_their_require_lines_judge_only_their_methods_under_every_strategy() {
+    let Some((site, users)) = site_with_users() else {
+        return;
+    };
+    for dir in ["members", "readonly", "mixed", "hta"] {
+        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
+    }
+    // In .htaccess: reads for everyone, anything else only from an
+    // address no test client has.
+    site.write(
+        "htdocs/hta/.htaccess",
+        "<Limit GET>\n  Require all granted\n</Limit>\n\
+         <LimitExcept GET>\n  Require ip 192.0.2.1\n</LimitExcept>\n",
+    );
+    let d = site.docroot();
+    let d = d.display();
+    let auth = format!(
+        "AuthType Basic\nAuthName Members\nAuthUserFile {}\n",
+        users.display()
+    );
+    let extra = format!(
+        "<Directory {d}/members>\n{auth}\
+           <Limit POST PUT DELETE>\n    Require valid-user\n  </Limit>\n\
+         </Directory>\n\
+         <Directory {d}/readonly>\n\
+           <LimitExcept GET OPTIONS>\n    Require all denied\n  </LimitExcept>\n\
+         </Directory>\n\
+         <Directory {d}/mixed>\n{auth}\
+           <RequireAll>\n    Require all granted\n\
+             <Limit DELETE>\n      Require user alice\n    </Limit>\n\
+           </RequireAll>\n\
+         </Directory>\n\
+         <Directory {d}/hta>\n  AllowOverride AuthConfig\n</Directory>\n"
+    );
+    for mpm in STRATEGIES {
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, &extra);
+        let alice = ["-u", "alice:alicepw"];
+        for (what, path, args, status) in [
+            ("a GET needs no user", "/members/", &[][..], 200),
+            ("a POST needs one", "/members/", &["-d", "x=1"][..], 401),
+            (
+                "a DELETE needs one",
+                "/members/",
+                &["-X", "DELETE"][..],
+                401,
+            ),
+            (
+                "alice may DELETE (the file then says 405)",
+                "/members/",
+                &["-X", "DELETE", "-u", "alice:alicepw"][..],
+                405,
+            ),
+            ("GET is excepted", "/readonly/", &[][..], 200),
+            ("HEAD goes with GET", "/readonly/", &["-I"][..], 200),
+            (
+                "OPTIONS is excepted",
+                "/readonly/",
+                &["-X", "OPTIONS"][..],
+                200,
+            ),
+            ("POST is not", "/readonly/", &["-d", "x=1"][..], 403),
+            ("DELETE is not", "/readonly/", &["-X", "DELETE"][..], 403),
+            ("a GET in the RequireAll", "/mixed/", &[][..], 200),
+            (
+                "a DELETE asks for alice",
+                "/mixed/",
+                &["-X", "DELETE"][..],
+                401,
+            ),
+            (
+                "bob may not DELETE",
+                "/mixed/",
+                &["-X", "DELETE", "-u", "bob:bobpw"][..],
+                401,
+            ),
+            (
+                "alice may",
+                "/mixed/",
+                &[&["-X", "DELETE"][..], &alice[..]].concat()[..],
+                405,
+            ),
+            ("a GET under the .htaccess", "/hta/", &[][..], 200),
+            (
+                "a POST under the .htaccess",
+                "/hta/",
+                &["-d", "x=1"][..],
+                403,
+            ),
+        ] {
+            let a = ask_with(port, path, args);
+            assert_eq!(
+                a.status,
+                status,
+                "{mpm}: {what} ({path} {args:?}) was answered {}\nstderr:\n{}",
+                a.head,
+                m.stderr()
+            );
+        }
+        drop(m);
+    }
+}
+
+#[test]
+fn limit_sections_that_cannot_hold_are_refused_with_the_line_as_apache_refuses_them() {
+    let site = Site::new();
+    for (section, says) in [
+        (
+            "<Limit GET TRACE>\nRequire all denied\n</Limit>",
+            "TRACE cannot be controlled by <Limit>, see TraceEnable",
+        ),
+        (
+            "<Limit POST>\n<Limit GET>\nRequire all denied\n</Limit>\n</Limit>",
+            "<Limit> directive excludes all methods",
+        ),
+        (
+            "<Limit GET POST>\n<LimitExcept PUT>\nRequire all denied\n</LimitExcept>\n</Limit>",
+            "<LimitExcept> directive specifies methods already excluded",
+        ),
+        (
+            "<Limit>\nRequire all denied\n</Limit>",
+            "<Limit> directive requires additional arguments",
+        ),
+        (
+            "<Limit GET>\n<Files x>\nRequire all denied\n</Files>\n</Limit>",
+            "<Files> cannot occur within <Limit> or <LimitExcept> section",
+        ),
+        (
+            "<RequireAll>\n<Limit GET>\nOptions None\n</Limit>\n</RequireAll>",
+            "Options cannot occur within <RequireAll>",
+        ),
+    ] {
+        let conf = site.config(&format!(
+            "{}<Directory /x>\n{section}\n</Directory>\n",
+            mpm_directives("event")
+        ));
+        let conf = conf.display().to_string();
+        let (code, out, err) = run(&["-t", "-f", &conf]);
+        assert_ne!(code, 0, "{section} was accepted: {out}{err}");
+        assert!(
+            err.contains(says) && err.contains(&format!("{conf}:")),
+            "{section}: mpmd said {err}"
+        );
+    }
+    let conf = site.config(&format!(
+        "{}<Limit GET>\nRequire all denied\n</Limit>\n",
+        mpm_directives("event")
+    ));
+    let (code, _, err) = run(&["-t", "-f", &conf.display().to_string()]);
+    assert_ne!(code, 0, "<Limit> at server level was accepted");
+    assert!(
+        err.contains("<Limit> is allowed only inside <Directory>"),
+        "mpmd said {err}"
+    );
+}
+
+#[test]
 fn require_method_env_and_expr_mistakes_are_refused_with_the_line_and_the_fix() {
     let site = Site::new();
     for (rule, says) in [

@@ -91,6 +91,13 @@ pub enum Require {
     All(Vec<Require>),
     /// `<RequireNone>`: none grants (it never grants by itself either).
     NoneOf(Vec<Require>),
+    /// A rule written inside `<Limit>` or `<LimitExcept>`: it judges only
+    /// the methods the section lets through. For another method it has
+    /// no say: inside a `<RequireAll>` (or at the top) it lets the
+    /// request in, inside a `<RequireAny>` it is left out (Apache's
+    /// `limited` method mask, `AUTHZ_GRANTED` under an AND and
+    /// `AUTHZ_NEUTRAL` under an OR).
+    Limited(crate::require::MethodLimit, Box<Require>),
 }
 
 pub use mpm_core::net::ipnet::IpNet;

@@ -117,8 +117,94 @@ pub fn parse_method(name: &str) -> Option<http::Method> {
     Some(method_number(&method).clone())
 }
 
-/// Judge `rule` for `who` (mod_authz_core's `apply_authz_sections`).
+/// The methods a `<Limit>` or `<LimitExcept>` section (or several
+/// nested) lets its rules judge: those it names, or all but those. Names
+/// are kept as [`parse_method`] gives them (`HEAD` is `GET`), so `<Limit
+/// GET>` holds `HEAD` too, as in Apache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodLimit {
+    /// `<Limit …>`: these methods only.
+    Only(Vec<http::Method>),
+    /// `<LimitExcept …>`: every method but these.
+    AllBut(Vec<http::Method>),
+}
+
+impl MethodLimit {
+    /// Whether a request of `method` is judged by the rules inside.
+    pub fn contains(&self, method: &http::Method) -> bool {
+        let asked = method_number(method);
+        match self {
+            MethodLimit::Only(list) => list.iter().any(|m| m == asked),
+            MethodLimit::AllBut(list) => !list.iter().any(|m| m == asked),
+        }
+    }
+
+    /// The methods both `self` and `inner` let through: a section nested
+    /// in another narrows it.
+    pub fn and(&self, inner: &MethodLimit) -> MethodLimit {
+        use MethodLimit::{AllBut, Only};
+        match (self, inner) {
+            (Only(a), Only(b)) => Only(a.iter().filter(|m| b.contains(m)).cloned().collect()),
+            (Only(a), AllBut(b)) | (AllBut(b), Only(a)) => {
+                Only(a.iter().filter(|m| !b.contains(m)).cloned().collect())
+            }
+            (AllBut(a), AllBut(b)) => {
+                let mut all = a.clone();
+                all.extend(b.iter().filter(|m| !a.contains(m)).cloned());
+                AllBut(all)
+            }
+        }
+    }
+
+    /// Whether no method at all is let through.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, MethodLimit::Only(list) if list.is_empty())
+    }
+
+    /// Whether `self` and `other` let the same methods through.
+    pub fn same_as(&self, other: &MethodLimit) -> bool {
+        use MethodLimit::{AllBut, Only};
+        let same = |a: &[http::Method], b: &[http::Method]| {
+            a.iter().all(|m| b.contains(m)) && b.iter().all(|m| a.contains(m))
+        };
+        match (self, other) {
+            (Only(a), Only(b)) | (AllBut(a), AllBut(b)) => same(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `rule` has a say on a request of `method`: a rule outside any
+/// `<Limit>` always has, a container when one of its rules has
+/// (Apache's container mask is the union of its children's). An empty
+/// container (which no configuration makes) keeps its say, so that it
+/// refuses as one with no opinion.
+fn judges(rule: &Require, method: &http::Method) -> bool {
+    match rule {
+        Require::Limited(limit, _) => limit.contains(method),
+        Require::Not(inner) => judges(inner, method),
+        Require::Any(list) | Require::All(list) | Require::NoneOf(list) => {
+            list.is_empty() || list.iter().any(|r| judges(r, method))
+        }
+        _ => true,
+    }
+}
+
+/// Judge `rule` for `who` (mod_authz_core's `apply_authz_sections`), as
+/// the top of a block's rules: a rule limited to other methods lets the
+/// request in, as under a `<RequireAll>`.
 pub fn evaluate(rule: &Require, who: &Subject<'_>) -> Authz {
+    evaluate_in(rule, who, Op::All)
+}
+
+/// Judge `rule` as a child of a container combining with `parent`.
+fn evaluate_in(rule: &Require, who: &Subject<'_>, parent: Op) -> Authz {
+    if !judges(rule, who.request.method()) {
+        return match parent {
+            Op::All => Authz::Granted,
+            Op::Any => Authz::Neutral,
+        };
+    }
     let granted = |yes: bool| if yes { Authz::Granted } else { Authz::Denied };
     match rule {
         Require::AllGranted => Authz::Granted,
@@ -161,7 +247,8 @@ pub fn evaluate(rule: &Require, who: &Subject<'_>) -> Authz {
                 Authz::Denied
             }
         }
-        Require::Not(inner) => negate(evaluate(inner, who)),
+        Require::Not(inner) => negate(evaluate_in(inner, who, parent)),
+        Require::Limited(_, inner) => evaluate_in(inner, who, parent),
         Require::Any(list) => combine(list, Op::Any, who),
         Require::All(list) => combine(list, Op::All, who),
         Require::NoneOf(list) => negate(combine(list, Op::Any, who)),
@@ -180,7 +267,7 @@ enum Op {
 fn combine(list: &[Require], op: Op, who: &Subject<'_>) -> Authz {
     let mut result = Authz::Neutral;
     for rule in list {
-        let child = evaluate(rule, who);
+        let child = evaluate_in(rule, who, op);
         match child {
             Authz::Error => return Authz::Error,
             Authz::Neutral => continue,
@@ -641,6 +728,58 @@ mod tests {
         assert_eq!(parse_method("HEAD"), Some(http::Method::GET));
         assert_eq!(parse_method("get"), None, "names are Apache's capitals");
         assert_eq!(parse_method("BREW"), None);
+    }
+
+    fn methods(names: &[&str]) -> Vec<http::Method> {
+        names.iter().map(|n| parse_method(n).unwrap()).collect()
+    }
+
+    fn facts(method: &str) -> TestFacts {
+        TestFacts {
+            method: http::Method::from_bytes(method.as_bytes()).unwrap(),
+            env: vec![],
+        }
+    }
+
+    #[test]
+    fn a_limited_rule_lets_other_methods_in_under_all_and_has_no_say_under_any() {
+        let post_only =
+            |rule| Require::Limited(MethodLimit::Only(methods(&["POST"])), Box::new(rule));
+        // Alone (the top is an AND): other methods pass, POST is judged.
+        let alone = post_only(Require::ValidUser);
+        assert_eq!(judge(&alone, &facts("GET"), None), Authz::Granted);
+        assert_eq!(judge(&alone, &facts("POST"), None), Authz::DeniedNoUser);
+        // In an Any beside a rule that refuses: no say for GET, so the
+        // other rule decides; for POST either may grant.
+        let any = Require::Any(vec![Require::AllDenied, post_only(Require::AllGranted)]);
+        assert_eq!(judge(&any, &facts("GET"), None), Authz::Denied);
+        assert_eq!(judge(&any, &facts("POST"), None), Authz::Granted);
+        // A container all of whose rules are limited is limited too.
+        let inner = Require::Any(vec![post_only(Require::AllDenied)]);
+        let all = Require::All(vec![Require::AllGranted, inner]);
+        assert_eq!(judge(&all, &facts("GET"), None), Authz::Granted);
+        assert_eq!(judge(&all, &facts("POST"), None), Authz::Denied);
+        // A negated limited rule: judged (and negated) for its methods only.
+        let rule = Require::All(vec![Require::AllGranted, post_only(not(Require::Local))]);
+        assert_eq!(judge(&rule, &facts("GET"), None), Authz::Granted);
+        assert_eq!(judge(&rule, &facts("POST"), None), Authz::Granted);
+    }
+
+    #[test]
+    fn method_limits_nest_by_narrowing_and_count_head_as_get() {
+        let get_post = MethodLimit::Only(methods(&["GET", "POST"]));
+        let not_post = MethodLimit::AllBut(methods(&["POST", "PUT"]));
+        let both = get_post.and(&not_post);
+        assert!(both.same_as(&MethodLimit::Only(methods(&["GET"]))));
+        assert!(both.contains(&http::Method::HEAD), "HEAD is GET");
+        assert!(!both.contains(&http::Method::POST));
+        let wider = not_post.and(&MethodLimit::AllBut(methods(&["DELETE"])));
+        assert!(wider.same_as(&MethodLimit::AllBut(methods(&["PUT", "DELETE", "POST"]))));
+        assert!(wider.contains(&http::Method::from_bytes(b"BREW").unwrap()));
+        assert!(MethodLimit::Only(methods(&["PUT"]))
+            .and(&MethodLimit::Only(methods(&["GET"])))
+            .is_empty());
+        assert!(!not_post.is_empty());
     }
 
     #[test]

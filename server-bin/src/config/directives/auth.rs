@@ -12,11 +12,21 @@
 //! own `Require` lines, `<RequireAny>`, `<RequireNone>`): there, it could
 //! never change the answer; a container must hold at least one rule, and a
 //! `<RequireAll>` at least one that is not negated.
+//!
+//! Core's `<Limit GET POST …>` and `<LimitExcept …>` sections (in
+//! sections, in `.htaccess` under `AllowOverride Limit` or `AuthConfig`,
+//! and inside the containers) make the `Require` lines they hold judge
+//! only the methods they let through (`HEAD` goes with `GET`); nested,
+//! they narrow each other. For another method such a line has no say
+//! (`Require::Limited`). Other directives inside them apply to every
+//! method, as in Apache, and the sections and server-wide directives
+//! Apache refuses there are refused with its words.
 
 use std::ffi::{OsStr, OsString};
 
 use mpm_site::auth::{AuthMerging, AuthType};
 use mpm_site::config::{Origin, Require};
+use mpm_site::require::{parse_method, MethodLimit};
 
 use super::state::{Allowed, Directive, Scope, State};
 use super::text_args;
@@ -28,7 +38,7 @@ use crate::config::values::{one_arg, parse_require, Res};
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
         "require" => l.allow(d.name, Allowed::Section, d.scope).and_then(|()| {
-            let rule = require_line(d.args, Container::Any)?;
+            let rule = limited(require_line(d.args, Container::Any)?, l.limited.as_ref());
             add_to_block(&mut l.dir_config(d.scope).require, rule);
             Ok(())
         }),
@@ -198,14 +208,92 @@ pub(super) fn require_line(args: &[String], parent: Container) -> Res<Require> {
     Ok(Require::Not(Box::new(rule)))
 }
 
+/// `rule` as written inside the `<Limit>`/`<LimitExcept>` sections
+/// that let `limit` through (none: as it is).
+fn limited(rule: Require, limit: Option<&MethodLimit>) -> Require {
+    match limit {
+        Some(limit) => Require::Limited(limit.clone(), Box::new(rule)),
+        None => rule,
+    }
+}
+
+/// The methods a `<Limit …>` (`except` false) or `<LimitExcept …>`
+/// section naming `methods` lets through, inside sections that let
+/// `outer` through; `htaccess` when read from a `.htaccess` file, where a
+/// method Apache does not know cannot be added. Apache's checks: `TRACE`
+/// belongs to `TraceEnable`, and a section must narrow what it is in
+/// without leaving nothing.
+pub(super) fn limit_section(
+    except: bool,
+    methods: &[String],
+    outer: Option<&MethodLimit>,
+    htaccess: bool,
+) -> Res<MethodLimit> {
+    let name = if except { "<LimitExcept>" } else { "<Limit>" };
+    if methods.is_empty() {
+        return Err(format!("{name} directive requires additional arguments"));
+    }
+    let mut list = Vec::new();
+    for word in methods {
+        let method = match parse_method(word) {
+            Some(known) => known,
+            None if htaccess => {
+                return Err(format!(
+                    "Could not register method '{word}' for {name} from .htaccess configuration"
+                ))
+            }
+            None => http::Method::from_bytes(word.as_bytes())
+                .map_err(|_| format!("{name}: {word:?} is not a method name"))?,
+        };
+        if method == http::Method::TRACE && !except {
+            return Err("TRACE cannot be controlled by <Limit>, see TraceEnable".into());
+        }
+        if !list.contains(&method) {
+            list.push(method);
+        }
+    }
+    let own = if except {
+        MethodLimit::AllBut(list)
+    } else {
+        MethodLimit::Only(list)
+    };
+    let narrowed = match outer {
+        Some(outer) => outer.and(&own),
+        None => own,
+    };
+    if narrowed.is_empty() {
+        return Err(format!("{name} directive excludes all methods"));
+    }
+    if outer.is_some_and(|outer| outer.same_as(&narrowed)) {
+        return Err(format!(
+            "{name} directive specifies methods already excluded"
+        ));
+    }
+    Ok(narrowed)
+}
+
+/// Whether a section named `lower` is `<Limit>` (false) or
+/// `<LimitExcept>` (true).
+pub(super) fn limit_kind(lower: &str) -> Option<bool> {
+    match lower {
+        "limit" => Some(false),
+        "limitexcept" => Some(true),
+        _ => None,
+    }
+}
+
 /// The rule of a `<RequireAny|All|None>` section in `parent`, from its
-/// children: `Require` lines and nested containers. `expand` is the
+/// children: `Require` lines, nested containers and `<Limit>` sections
+/// around them. `limit` is what the `<Limit>` sections it is in let
+/// through; `htaccess` when read from a `.htaccess` file; `expand` is the
 /// walker's `${VAR}` expansion.
 pub(super) fn container(
     kind: Container,
     parent: Container,
     origin: &Origin,
     children: &[Node],
+    limit: Option<&MethodLimit>,
+    htaccess: bool,
     expand: &mut dyn FnMut(&OsStr, &Origin) -> OsString,
 ) -> Result<Require, ConfigError> {
     let fail = |origin: &Origin, message: String| ConfigError {
@@ -222,41 +310,7 @@ pub(super) fn container(
         ));
     }
     let mut rules = Vec::new();
-    for child in children {
-        match child {
-            Node::Directive { name, args, origin } if name.eq_ignore_ascii_case("require") => {
-                let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
-                let args = text_args(name, &raw).map_err(|m| fail(origin, m))?;
-                rules.push(require_line(&args, kind).map_err(|m| fail(origin, m))?);
-            }
-            Node::Section {
-                name,
-                origin,
-                children,
-                ..
-            } => match Container::of(&name.to_ascii_lowercase()) {
-                Some(inner) => rules.push(container(inner, kind, origin, children, expand)?),
-                None => {
-                    return Err(fail(
-                        origin,
-                        format!(
-                            "<{name}> cannot occur within {}; it holds only Require lines and <RequireAny>, <RequireAll>, <RequireNone>",
-                            kind.name()
-                        ),
-                    ))
-                }
-            },
-            Node::Directive { name, origin, .. } => {
-                return Err(fail(
-                    origin,
-                    format!(
-                        "{name} cannot occur within {}; it holds only Require lines and <RequireAny>, <RequireAll>, <RequireNone>",
-                        kind.name()
-                    ),
-                ))
-            }
-        }
-    }
+    children_of(kind, children, limit, htaccess, expand, &mut rules)?;
     if rules.is_empty() {
         return Err(fail(
             origin,
@@ -277,6 +331,63 @@ pub(super) fn container(
         Container::All => Require::All(rules),
         Container::None => Require::NoneOf(rules),
     })
+}
+
+/// The rules of a container of `kind` written in `children` (or in a
+/// `<Limit>` section inside it, which narrows `limit`), added to `rules`.
+fn children_of(
+    kind: Container,
+    children: &[Node],
+    limit: Option<&MethodLimit>,
+    htaccess: bool,
+    expand: &mut dyn FnMut(&OsStr, &Origin) -> OsString,
+    rules: &mut Vec<Require>,
+) -> Result<(), ConfigError> {
+    let fail = |origin: &Origin, message: String| ConfigError {
+        origin: Some(origin.clone()),
+        message,
+    };
+    let holds_only = |what: String| {
+        format!(
+            "{what} cannot occur within {}; it holds only Require lines, <RequireAny>, <RequireAll>, <RequireNone> and <Limit>",
+            kind.name()
+        )
+    };
+    for child in children {
+        match child {
+            Node::Directive { name, args, origin } if name.eq_ignore_ascii_case("require") => {
+                let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
+                let args = text_args(name, &raw).map_err(|m| fail(origin, m))?;
+                let rule = require_line(&args, kind).map_err(|m| fail(origin, m))?;
+                rules.push(limited(rule, limit));
+            }
+            Node::Section {
+                name,
+                args,
+                origin,
+                children,
+            } => {
+                let lower = name.to_ascii_lowercase();
+                if let Some(inner) = Container::of(&lower) {
+                    rules.push(container(
+                        inner, kind, origin, children, limit, htaccess, expand,
+                    )?);
+                } else if let Some(except) = limit_kind(&lower) {
+                    let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
+                    let methods = text_args(name, &raw).map_err(|m| fail(origin, m))?;
+                    let narrowed = limit_section(except, &methods, limit, htaccess)
+                        .map_err(|m| fail(origin, m))?;
+                    children_of(kind, children, Some(&narrowed), htaccess, expand, rules)?;
+                } else {
+                    return Err(fail(origin, holds_only(format!("<{name}>"))));
+                }
+            }
+            Node::Directive { name, origin, .. } => {
+                return Err(fail(origin, holds_only(name.to_string())))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Add `rule` to a section's `Require` (an implicit `<RequireAny>` of its

@@ -124,8 +124,8 @@ use super::values::{if_version, negation, one_arg, parse_vhost_addr, Res};
 use std::sync::Arc;
 
 use mpm_site::config::Origin;
-use mpm_site::pipeline::{Pattern, Section, SectionKind};
-use state::{where_, Block, Directive, Host, HostSel, Scope, State};
+use mpm_site::pipeline::{Overrides, Pattern, Section, SectionKind};
+use state::{where_, Allowed, Block, Directive, Host, HostSel, Scope, State};
 
 pub use htaccess::HtaccessContext;
 pub(super) use state::normalize;
@@ -372,7 +372,27 @@ impl<'a> Loader<'a> {
             origin: Some(origin.clone()),
             message,
         };
-        match name.to_ascii_lowercase().as_str() {
+        let lower = name.to_ascii_lowercase();
+        if self.state.limited.is_some()
+            && matches!(
+                lower.as_str(),
+                "virtualhost"
+                    | "directory"
+                    | "directorymatch"
+                    | "location"
+                    | "locationmatch"
+                    | "files"
+                    | "filesmatch"
+                    | "if"
+                    | "elseif"
+                    | "else"
+                    | "proxy"
+                    | "proxymatch"
+            )
+        {
+            return Err(fail(format!("<{name}> {}", state::NOT_IN_LIMIT)));
+        }
+        match lower.as_str() {
             "ifmodule" => {
                 let (negate, module) = negation(one_arg("<IfModule>", args).map_err(fail)?);
                 let present = modules::is_present(module, &self.state.opts.compiled_mpms, self.state.mpm_name.as_deref());
@@ -508,12 +528,36 @@ impl<'a> Loader<'a> {
                     htaccess::allowed(rules, &format!("<{name}>"), lower).map_err(fail)?;
                 }
                 let kind = auth::Container::of(lower).unwrap_or(auth::Container::Any);
-                let rule = auth::container(kind, auth::Container::Any, origin, children, &mut |a, o| {
+                let limit = self.state.limited.clone();
+                let htaccess = self.state.htaccess.is_some();
+                let rule = auth::container(kind, auth::Container::Any, origin, children, limit.as_ref(), htaccess, &mut |a, o| {
                     self.expand(a, o)
                 })?;
                 auth::section(&mut self.state, kind, scope, origin, rule)
             }
-            "limit" | "limitexcept" | "macro" => Err(fail(format!(
+            lower @ ("limit" | "limitexcept") => {
+                // In .htaccess under AllowOverride Limit or AuthConfig
+                // (Apache's OR_LIMIT | OR_AUTHCFG).
+                if let Some(rules) = &self.state.htaccess {
+                    let by_class = rules.overrides.contains(Overrides::LIMIT)
+                        || rules.overrides.contains(Overrides::AUTH_CONFIG);
+                    if !by_class && !rules.list.iter().any(|l| l == lower) {
+                        return Err(fail(format!("<{name}> not allowed here")));
+                    }
+                }
+                self.state
+                    .allow(&format!("<{name}>"), Allowed::Section, scope)
+                    .map_err(fail)?;
+                let except = lower == "limitexcept";
+                let htaccess = self.state.htaccess.is_some();
+                let narrowed = auth::limit_section(except, args, self.state.limited.as_ref(), htaccess)
+                    .map_err(fail)?;
+                let outer = self.state.limited.replace(narrowed);
+                let walked = self.walk(children, scope);
+                self.state.limited = outer;
+                walked
+            }
+            "macro" => Err(fail(format!(
                 "<{name}> is not supported by mpmd"
             ))),
             _ => Err(fail(format!(

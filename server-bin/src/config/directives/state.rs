@@ -260,7 +260,14 @@ pub(super) struct State<'a> {
     pub(super) trace_enable: mpm_site::config::TraceEnable,
     /// `TypesConfig`'s `(extension, type)` pairs (`AddType` wins over them).
     pub(super) types_config: Vec<(String, String)>,
+    /// While a `<Limit>` or `<LimitExcept>` section is read: the methods
+    /// its `Require` lines judge (Apache's `cmd->limited`).
+    pub(super) limited: Option<mpm_site::require::MethodLimit>,
 }
+
+/// Apache's words for a directive or section that cannot be written in a
+/// `<Limit>` or `<LimitExcept>` section.
+pub(super) const NOT_IN_LIMIT: &str = "cannot occur within <Limit> or <LimitExcept> section";
 
 impl<'a> State<'a> {
     /// Nothing set yet: the defines of `opts`, relative paths against
@@ -312,6 +319,7 @@ impl<'a> State<'a> {
             htaccess: None,
             trace_enable: mpm_site::config::TraceEnable::On,
             types_config: Vec::new(),
+            limited: None,
         }
     }
 
@@ -367,6 +375,9 @@ impl<'a> State<'a> {
     /// `name` may be written where `scope` is, as `allowed` says; else
     /// the message saying where it belongs.
     pub(super) fn allow(&self, name: &str, allowed: Allowed, scope: Scope) -> Res<()> {
+        if self.limited.is_some() && matches!(allowed, Allowed::Global | Allowed::Server) {
+            return Err(format!("{name} {NOT_IN_LIMIT}"));
+        }
         let ok = match allowed {
             Allowed::Global => scope.host == HostSel::Main && scope.block == Block::None,
             Allowed::Server => scope.block == Block::None,
