@@ -38,6 +38,7 @@ const CASE_SETS: &[&str] = &[
     "require_ip",
     "require_rules",
     "limit_sections",
+    "if_sections",
     "status_codes",
     "conditionals",
     "security_headers",
@@ -901,6 +902,11 @@ fn require_method_env_and_expr_are_answered_as_apache_answers_them() {
 #[test]
 fn limit_and_limit_except_sections_decide_as_apache_decides() {
     check_case_set("limit_sections");
+}
+
+#[test]
+fn if_sections_take_the_branch_and_vary_as_apache_does() {
+    check_case_set("if_sections");
 }
 
 #[test]

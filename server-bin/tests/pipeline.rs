@@ -420,7 +420,7 @@ fn if_else_if_and_else_sections_apply_the_first_true_branch_of_their_chain() {
             &format!(
                 "<Directory {root}>\n\
                  <If \"%{{QUERY_STRING}} == 'deny'\">\nRequire all denied\n</If>\n\
-                 <ElseIf \"%{{HTTP_X_PROBE}} =~ /block/i\">\nRequire all denied\n</ElseIf>\n\
+                 <ElseIf \"req('X-Probe') =~ /block/i\">\nRequire all denied\n</ElseIf>\n\
                  <Else>\nErrorDocument 404 \"no such file here\"\n</Else>\n\
                  </Directory>\n\
                  <If \"-f %{{REQUEST_FILENAME}} && %{{REQUEST_URI}} == '/f.txt'\">\nForceType text/x-checked\n</If>\n",

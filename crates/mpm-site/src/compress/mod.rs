@@ -268,16 +268,12 @@ fn media_type(content_type: &str) -> &str {
 /// Adds `token` to the response's `Vary`, unless it is already listed
 /// (or `*` is).
 pub fn add_vary(response: &mut Response, token: &str) {
-    let listed = response.headers().get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(token))
-        })
+    let star = response.headers().get_all(VARY).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim() == "*"))
     });
-    if !listed {
-        if let Ok(value) = HeaderValue::from_str(token) {
-            response.headers_mut().append(VARY, value);
-        }
+    if !star {
+        crate::pipeline::phases::merge_vary(response.headers_mut(), [token]);
     }
 }
 

@@ -10,8 +10,14 @@ use crate::pipeline::request::RequestState;
 use crate::vars::HttpVars;
 
 impl Condition for Expr {
-    fn evaluate(&self, r: &RequestState<'_>) -> Result<bool, String> {
-        Ok(self.holds_for(r, r.user.as_deref()).0)
+    fn evaluate(&self, r: &RequestState<'_>, vary: &mut Vec<String>) -> Result<bool, String> {
+        let (holds, read) = self.holds_for(r, r.user.as_deref());
+        for name in read {
+            if !vary.iter().any(|v| v.eq_ignore_ascii_case(&name)) {
+                vary.push(name);
+            }
+        }
+        Ok(holds)
     }
 
     fn source(&self) -> &str {
@@ -92,7 +98,7 @@ mod tests {
         r.subprocess_env.set("STAGE", "prod");
         let holds = |text: &str, r: &RequestState<'_>| {
             let e = Expr::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            e.evaluate(r).expect("evaluates")
+            e.evaluate(r, &mut Vec::new()).expect("evaluates")
         };
         assert!(holds(
             "%{REQUEST_URI} =~ m#^/shop/# && %{QUERY_STRING} == 'id=7'",

@@ -389,7 +389,7 @@ impl State {
 }
 
 /// The header behind each `HTTP_*` variable Apache's expressions know.
-const HEADER_VARS: &[(&str, &str)] = &[
+pub(crate) const HEADER_VARS: &[(&str, &str)] = &[
     ("HTTP_USER_AGENT", "User-Agent"),
     ("HTTP_PROXY_CONNECTION", "Proxy-Connection"),
     ("HTTP_REFERER", "Referer"),

@@ -372,6 +372,26 @@ fn var_ref(
     if !crate::vars::is_known(inner) {
         return Err(ExprError::at(start, format!("unknown variable '{inner}'")));
     }
+    // Apache's expressions know seven request headers as variables
+    // (mod_rewrite reads any `HTTP_*`); another is refused at startup, as
+    // Apache refuses it ("Variable … does not exist").
+    let upper = crate::vars::upper(inner);
+    if upper.starts_with("HTTP_") && !super::HEADER_VARS.iter().any(|(v, _)| *v == upper) {
+        let header = upper["HTTP_".len()..]
+            .replace('_', "-")
+            .to_ascii_lowercase();
+        return Err(ExprError::at(
+            start,
+            format!(
+                "unknown variable '{inner}': Apache's expressions know only {} as variables; read the header with req('{header}')",
+                super::HEADER_VARS
+                    .iter()
+                    .map(|(v, _)| *v)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     Ok(VarRef::Name(inner.to_string()))
 }
 

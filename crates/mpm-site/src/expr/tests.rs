@@ -116,6 +116,11 @@ fn errors_say_what_and_where() {
     for (text, at, what) in [
         ("%{HTTP_HOST} ==", 15, "value at the end"),
         ("%{NOPE} == 'x'", 0, "unknown variable 'NOPE'"),
+        (
+            "%{HTTP_ACCEPT_LANGUAGE} == 'de'",
+            0,
+            "read the header with req('accept-language')",
+        ),
         ("%{HTTP_HOST} =~ /(a/", 16, "not valid"),
         ("%{HTTP_HOST} =~ /(?<=a)/", 16, "look-behind"),
         (

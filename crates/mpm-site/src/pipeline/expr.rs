@@ -15,7 +15,9 @@ pub trait Condition: Send + Sync + Debug {
     /// request, the environment and the file system). An error (a
     /// function that failed at request time) is logged by the caller and
     /// counts as false, as Apache does.
-    fn evaluate(&self, r: &RequestState<'_>) -> Result<bool, String>;
+    /// The request headers the answer read are added to `vary` (each
+    /// once), for the response's `Vary`, as Apache's expressions add them.
+    fn evaluate(&self, r: &RequestState<'_>, vary: &mut Vec<String>) -> Result<bool, String>;
 
     /// The expression as written, for messages and comparison.
     fn source(&self) -> &str;

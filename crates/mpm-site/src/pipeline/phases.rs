@@ -225,6 +225,9 @@ impl Site {
             .cloned()
             .collect();
         let mut merged: Option<DirConfig> = None;
+        // The request headers the conditions read, for `Vary` (Apache
+        // adds them whatever the answer).
+        let mut vary = Vec::new();
         // Sections a branch taken holds are walked after the others, as
         // their own chains (nested `<If>`).
         while !pending.is_empty() {
@@ -235,9 +238,11 @@ impl Site {
                 let applies = match &section.kind {
                     SectionKind::If(cond) => {
                         chain_taken = false;
-                        evaluate(cond.as_ref(), r)
+                        evaluate(cond.as_ref(), r, &mut vary)
                     }
-                    SectionKind::ElseIf(cond) => !chain_taken && evaluate(cond.as_ref(), r),
+                    SectionKind::ElseIf(cond) => {
+                        !chain_taken && evaluate(cond.as_ref(), r, &mut vary)
+                    }
                     SectionKind::Else => !chain_taken,
                     _ => false,
                 };
@@ -257,6 +262,7 @@ impl Site {
             }
             pending = inner;
         }
+        vary_on(&mut r.headers_out, &vary);
         if let Some(mut config) = merged {
             // The branches' own `<If>` sections were walked here.
             config.nested.retain(|s| !s.kind.is_if());
@@ -299,11 +305,7 @@ impl Site {
         // The headers a `Require expr` read, as Apache merges them into
         // `headers_out` (so an error answer, which drops those, has none).
         let vary = judged.vary.into_inner();
-        if !vary.is_empty() {
-            if let Ok(value) = HeaderValue::from_str(&vary.join(", ")) {
-                r.headers_out.append(http::header::VARY, value);
-            }
-        }
+        vary_on(&mut r.headers_out, &vary);
         match outcome {
             Outcome::Allow { user: None } => Ok(()),
             Outcome::Allow { user: Some(user) } => {
@@ -533,8 +535,26 @@ impl Site {
             add_default_charset(&mut response, charset);
         }
         if let Some(mut set) = r.headers_out.take().filter(|_| handled) {
-            for (name, value) in set.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
-                response.headers_mut().entry(name).or_insert(value);
+            // A header the answer has keeps the answer's values, but
+            // `Vary` lists are joined; every value of a header the answer
+            // lacks is taken (`drain` names a header once, then gives its
+            // further values without the name).
+            let mut taking = None;
+            for (name, value) in set.drain() {
+                if let Some(name) = name {
+                    taking = (!response.headers().contains_key(&name)
+                        || name == http::header::VARY)
+                        .then_some(name);
+                }
+                match &taking {
+                    Some(name) if name == http::header::VARY => {
+                        merge_vary(response.headers_mut(), value.to_str().ok());
+                    }
+                    Some(name) => {
+                        response.headers_mut().append(name.clone(), value);
+                    }
+                    None => {}
+                }
             }
         }
         if !r.err_headers_out.is_empty() {
@@ -599,8 +619,50 @@ fn fallback_url(fallback: &str, uri: &[u8]) -> String {
 }
 
 /// A condition's answer, an error logged and taken as false.
-fn evaluate(cond: &dyn crate::pipeline::expr::Condition, r: &RequestState<'_>) -> bool {
-    match cond.evaluate(r) {
+/// Add the request headers of `names` to `headers`' `Vary` (Apache
+/// merges what its expressions read into `headers_out`).
+fn vary_on(headers: &mut http::HeaderMap, names: &[String]) {
+    if !names.is_empty() {
+        merge_vary(headers, names.iter().map(String::as_str));
+    }
+}
+
+/// Add the header names of `lists` (each a comma-separated list) to
+/// `headers`' `Vary`, each once, kept as one value joined by commas, as
+/// Apache's `fixup_vary` sends it. Nothing changes when all are listed.
+pub(crate) fn merge_vary<'a>(
+    headers: &mut http::HeaderMap,
+    lists: impl IntoIterator<Item = &'a str>,
+) {
+    let mut names: Vec<String> = Vec::new();
+    let add = |list: &str, names: &mut Vec<String>| {
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name.to_string());
+            }
+        }
+    };
+    for value in headers.get_all(http::header::VARY) {
+        add(value.to_str().unwrap_or(""), &mut names);
+    }
+    let listed = names.len();
+    for list in lists {
+        add(list, &mut names);
+    }
+    if names.len() == listed {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&names.join(",")) {
+        headers.insert(http::header::VARY, value);
+    }
+}
+
+fn evaluate(
+    cond: &dyn crate::pipeline::expr::Condition,
+    r: &RequestState<'_>,
+    vary: &mut Vec<String>,
+) -> bool {
+    match cond.evaluate(r, vary) {
         Ok(answer) => answer,
         Err(e) => {
             log::error!(

@@ -12,7 +12,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use http::header::{HeaderValue, SET_COOKIE, VARY};
+use http::header::{HeaderValue, SET_COOKIE};
 use http::StatusCode;
 
 use super::{Action, DirRequest, Outcome, ServerRequest};
@@ -49,9 +49,7 @@ impl Site {
         r: &mut RequestState<'_>,
     ) -> Result<bool, Exit> {
         if let Some(vary) = r.notes.get(VARY_NOTE) {
-            if let Ok(value) = HeaderValue::from_str(vary) {
-                r.headers_out.append(VARY, value);
-            }
+            crate::pipeline::phases::merge_vary(&mut r.headers_out, [vary]);
         }
         let cfg = &host.rewrite;
         if !cfg.enabled() || cfg.rules().is_empty() || r.notes.get(END_NOTE).is_some() {
@@ -224,11 +222,12 @@ fn apply(r: &mut RequestState<'_>, out: Outcome) -> Result<Action, Exit> {
         for name in &out.vary {
             if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
                 names.push(name.clone());
-                if let Ok(value) = HeaderValue::from_str(name) {
-                    r.headers_out.append(VARY, value);
-                }
             }
         }
+        crate::pipeline::phases::merge_vary(
+            &mut r.headers_out,
+            out.vary.iter().map(String::as_str),
+        );
         r.notes.set(VARY_NOTE, names.join(", "));
     }
     if out.end {
