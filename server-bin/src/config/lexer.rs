@@ -31,6 +31,9 @@ pub enum Node {
     Directive {
         name: String,
         args: Vec<OsString>,
+        /// The line after the name as written, quotes kept (Apache's
+        /// raw arguments, which `Require expr` reads).
+        rest: OsString,
         origin: Origin,
     },
     /// `<Name arg …>` children `</Name>`
@@ -167,7 +170,7 @@ pub fn split_words(text: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 enum Parsed {
     Open(String, Vec<OsString>),
     Close(String),
-    Directive(String, Vec<OsString>),
+    Directive(String, Vec<OsString>, OsString),
 }
 
 /// The first word as a name, the rest as arguments.
@@ -206,8 +209,15 @@ fn parse_line(text: &[u8]) -> Result<Parsed, String> {
     if words.is_empty() {
         return Err("empty line".to_string());
     }
+    let rest = if text.first().is_some_and(|&b| b == b'"' || b == b'\'') {
+        // A quoted name: no raw arguments (no directive is written so).
+        Vec::new()
+    } else {
+        let end = text.iter().position(|&b| is_space(b)).unwrap_or(text.len());
+        trim_start(&text[end..]).to_vec()
+    };
     let (name, args) = name_and_args(words);
-    Ok(Parsed::Directive(name, args))
+    Ok(Parsed::Directive(name, args, OsString::from_vec(rest)))
 }
 
 /// Parse one file's bytes into its tree. `file` names it in messages;
@@ -234,10 +244,11 @@ pub fn parse(
             message,
         })?;
         match parsed {
-            Parsed::Directive(name, args) => {
+            Parsed::Directive(name, args, rest) => {
                 let node = Node::Directive {
                     name,
                     args,
+                    rest,
                     origin: here,
                 };
                 match stack.last_mut() {
@@ -329,7 +340,9 @@ mod tests {
 
     fn directive(node: &Node) -> (&str, Vec<&[u8]>, usize) {
         match node {
-            Node::Directive { name, args, origin } => (
+            Node::Directive {
+                name, args, origin, ..
+            } => (
                 name,
                 args.iter().map(|a| a.as_bytes()).collect(),
                 origin.line,

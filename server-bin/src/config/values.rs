@@ -315,14 +315,25 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
             .map(Require::Method),
         ["env", ..] => Ok(Require::Env(args[1..].to_vec())),
         ["expr"] => Err("Require expr needs an expression, e.g. Require expr \"%{REQUEST_METHOD} == 'GET'\"".into()),
-        ["expr", ..] => RequireExpr::parse(&args[1..].join(" "))
-            .map(Require::Expr)
-            .map_err(|e| format!("Require expr: Cannot parse expression in require line: {e}")),
+        ["expr", ..] => expr_rule(&args[1..].join(" ")),
         _ => Err(format!(
             "Require {}: expected all granted, all denied, local, ip ADDRESS..., valid-user, user NAME..., group NAME..., method METHOD..., env VARIABLE... or expr EXPRESSION",
             args.join(" ")
         )),
     }
+}
+
+/// `Require expr TEXT`.
+pub(super) fn expr_rule(text: &str) -> Res<Require> {
+    if text.trim().is_empty() {
+        return Err(
+            "Require expr needs an expression, e.g. Require expr \"%{REQUEST_METHOD} == 'GET'\""
+                .into(),
+        );
+    }
+    RequireExpr::parse(text)
+        .map(Require::Expr)
+        .map_err(|e| format!("Require expr: Cannot parse expression in require line: {e}"))
 }
 
 /// An argument of `directive`: `10.1` (= 10.1.0.0/16), `192.168.0.0/16`, `10.0.0.0/255.0.0.0`, `::1`,

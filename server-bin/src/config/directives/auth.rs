@@ -32,13 +32,16 @@ use super::state::{Allowed, Directive, Scope, State};
 use super::text_args;
 use crate::config::error::ConfigError;
 use crate::config::lexer::Node;
-use crate::config::values::{one_arg, parse_require, Res};
+use crate::config::values::{expr_rule, one_arg, parse_require, Res};
 
 /// The authorization directives.
 pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>> {
     Some(match d.lower {
         "require" => l.allow(d.name, Allowed::Section, d.scope).and_then(|()| {
-            let rule = limited(require_line(d.args, Container::Any)?, l.limited.as_ref());
+            let rule = limited(
+                require_line(d.args, d.rest, Container::Any)?,
+                l.limited.as_ref(),
+            );
             add_to_block(&mut l.dir_config(d.scope).require, rule);
             Ok(())
         }),
@@ -173,13 +176,29 @@ fn is_negated(rule: &Require) -> bool {
 
 /// One `Require` line's arguments, in `parent`: `all granted|denied`,
 /// `local`, `ip …`, `method …`, `env …`, `expr …`, `valid-user`,
-/// `user NAME…`, `group NAME…`, or `not` before any of them.
-pub(super) fn require_line(args: &[String], parent: Container) -> Res<Require> {
+/// `user NAME…`, `group NAME…`, or `not` before any of them. `line` is
+/// the line after `Require` as written: an expression is the rest of it,
+/// quotes kept, without double quotes around the whole (Apache's raw
+/// `provider_args`), so `Require expr %{QUERY_STRING} == 'a b'` reads as
+/// in Apache.
+pub(super) fn require_line(args: &[String], line: &OsStr, parent: Container) -> Res<Require> {
     let (negated, rest) = match args.split_first() {
         Some((not, rest)) if not.eq_ignore_ascii_case("not") => (true, rest),
         _ => (false, args),
     };
     let rule = match rest.split_first() {
+        Some((first, [_, ..])) if first.eq_ignore_ascii_case("expr") => {
+            let line = line.to_string_lossy();
+            let mut text = skip_word(&line);
+            if negated {
+                text = skip_word(text);
+            }
+            let text = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(inner) => inner,
+                None => text,
+            };
+            expr_rule(text)?
+        }
         None => return Err("Require needs a rule, e.g. Require all granted".into()),
         Some((first, _)) if first.eq_ignore_ascii_case("not") => {
             return Err("Require not not …: a rule can be negated once".into())
@@ -282,6 +301,13 @@ pub(super) fn limit_kind(lower: &str) -> Option<bool> {
     }
 }
 
+/// `text` after its first word and the blanks that follow it.
+fn skip_word(text: &str) -> &str {
+    let text = text.trim_start();
+    let end = text.find(char::is_whitespace).unwrap_or(text.len());
+    text[end..].trim_start()
+}
+
 /// The rule of a `<RequireAny|All|None>` section in `parent`, from its
 /// children: `Require` lines, nested containers and `<Limit>` sections
 /// around them. `limit` is what the `<Limit>` sections it is in let
@@ -355,10 +381,16 @@ fn children_of(
     };
     for child in children {
         match child {
-            Node::Directive { name, args, origin } if name.eq_ignore_ascii_case("require") => {
+            Node::Directive {
+                name,
+                args,
+                rest,
+                origin,
+            } if name.eq_ignore_ascii_case("require") => {
                 let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
                 let args = text_args(name, &raw).map_err(|m| fail(origin, m))?;
-                let rule = require_line(&args, kind).map_err(|m| fail(origin, m))?;
+                let rest = expand(rest, origin);
+                let rule = require_line(&args, &rest, kind).map_err(|m| fail(origin, m))?;
                 rules.push(limited(rule, limit));
             }
             Node::Section {

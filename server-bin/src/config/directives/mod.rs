@@ -273,7 +273,12 @@ impl<'a> Loader<'a> {
     fn walk(&mut self, nodes: &[Node], scope: Scope) -> Result<(), ConfigError> {
         for node in nodes {
             match node {
-                Node::Directive { name, args, origin } => {
+                Node::Directive {
+                    name,
+                    args,
+                    rest,
+                    origin,
+                } => {
                     let here = |message: String| ConfigError {
                         origin: Some(origin.clone()),
                         message,
@@ -290,11 +295,13 @@ impl<'a> Loader<'a> {
                         continue;
                     }
                     let lower = name.to_ascii_lowercase();
+                    let rest = self.expand(rest, origin);
                     let directive = Directive {
                         name,
                         lower: &lower,
                         args: &args,
                         raw: &raw,
+                        rest: &rest,
                         origin,
                         scope,
                     };

@@ -209,6 +209,9 @@ pub(super) struct Directive<'d> {
     pub(super) args: &'d [String],
     /// The arguments as written, for those that name files.
     pub(super) raw: &'d [OsString],
+    /// The line after the name as written, quotes kept (`${VAR}`
+    /// expanded).
+    pub(super) rest: &'d std::ffi::OsStr,
     /// Where it was written.
     pub(super) origin: &'d Origin,
     /// Which server and block it was written in.
