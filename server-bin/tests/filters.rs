@@ -479,8 +479,8 @@ fn filter_directives_with_bad_values_are_refused_with_file_and_line() {
         ),
         ("DeflateCompressionLevel 12", "between 1 and 9"),
         (
-            "DeflateFilterNote ratio",
-            "DeflateFilterNote is not supported by mpmd",
+            "DeflateFilterNote Size sizenote",
+            "DeflateFilterNote: Unknown note type Size",
         ),
         (
             "Header set X 1 \"expr=%{NO_SUCH_VAR} == '1'\"",
@@ -495,6 +495,61 @@ fn filter_directives_with_bad_values_are_refused_with_file_and_line() {
         assert!(
             text.contains("mpmd.conf:5"),
             "{line}: no file:line in {text}"
+        );
+    }
+}
+
+#[test]
+fn deflate_and_brotli_filter_notes_log_the_sizes_and_ratio_of_each_compressed_body() {
+    let site = Site::new();
+    site.write("htdocs/asset.txt", asset());
+    let log = site.root().join("logs/deflate.log");
+    let extra = format!(
+        "{FILTERS}\
+         DeflateFilterNote Input instream\n\
+         DeflateFilterNote Output outstream\n\
+         DeflateFilterNote ratio\n\
+         BrotliFilterNote Input instream\n\
+         BrotliFilterNote Output outstream\n\
+         BrotliFilterNote Ratio ratio\n\
+         LogFormat \"%{{Accept-Encoding}}i %{{outstream}}n/%{{instream}}n (%{{ratio}}n%%)\" deflate\n\
+         CustomLog {} deflate\n",
+        log.display()
+    );
+    let whole = asset().len() as u64;
+    for mpm in STRATEGIES {
+        let _ = std::fs::remove_file(&log);
+        let port = free_port();
+        let m = start_mpm(&site, mpm, port, &extra);
+        let mut want = Vec::new();
+        for (accept, framing) in [("gzip", 18), ("br", 0)] {
+            let resp = request(
+                addr(port),
+                "GET",
+                "/asset.txt",
+                &[("Accept-Encoding", accept)],
+            );
+            assert_eq!(resp.header("content-encoding"), Some(accept), "{mpm}");
+            let out = resp.body.len() as u64 - framing;
+            want.push(format!("{accept} {out}/{whole} ({}%)", out * 100 / whole));
+        }
+        let plain = request(addr(port), "GET", "/asset.txt", &[]);
+        assert_eq!(plain.header("content-encoding"), None, "{mpm}");
+        want.push("- -/- (-%)".to_string());
+        want.sort();
+        // In any order: each request is logged by the thread that ends it.
+        let logged = wait_for(5.0, || {
+            std::fs::read_to_string(&log).is_ok_and(|t| {
+                let mut lines: Vec<&str> = t.lines().collect();
+                lines.sort();
+                lines == want
+            })
+        });
+        assert!(
+            logged,
+            "{mpm}: the log did not say {want:?}; it holds:\n{}\nstderr:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            m.stderr()
         );
     }
 }

@@ -265,7 +265,17 @@ impl LogFormat {
                 Item::Note(name) => {
                     match ex.notes.get::<Notes>().and_then(|n| n.get(name)) {
                         Some(value) => escape(value.as_bytes(), out),
-                        None => out.push('-'),
+                        None => {
+                            // DeflateFilterNote / BrotliFilterNote.
+                            let sizes = ex
+                                .notes
+                                .get::<crate::compress::notes::SizeNotes>()
+                                .and_then(|n| n.get(name));
+                            match sizes {
+                                Some(value) => out.push_str(&value),
+                                None => out.push('-'),
+                            }
+                        }
                     }
                     Ok(())
                 }

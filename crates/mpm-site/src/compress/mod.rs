@@ -55,6 +55,7 @@
 pub mod cache;
 pub mod encoder;
 pub mod negotiate;
+pub mod notes;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -132,6 +133,10 @@ pub struct CompressConfig {
     pub always: Option<Offer>,
     /// The levels, buffer and `ETag` choices (server-wide settings).
     pub tuning: Tuning,
+    /// `DeflateFilterNote`: the notes a gzipped body's sizes go to.
+    pub deflate_notes: notes::FilterNotes,
+    /// `BrotliFilterNote`: the same for Brotli.
+    pub brotli_notes: notes::FilterNotes,
 }
 
 /// The compressors' settings Apache takes per server (main server or
@@ -219,6 +224,8 @@ impl CompressConfig {
             removed_extensions: Vec::new(),
             always: add.always.or(self.always),
             tuning: self.tuning.merged(&add.tuning),
+            deflate_notes: self.deflate_notes.merged(&add.deflate_notes),
+            brotli_notes: self.brotli_notes.merged(&add.brotli_notes),
         }
     }
 
@@ -388,14 +395,26 @@ pub fn apply(
         return into_not_modified(response);
     }
 
+    let head = *req.method == Method::HEAD;
+    let names = match encoding {
+        Encoding::Gzip => &cfg.deflate_notes,
+        Encoding::Br => &cfg.brotli_notes,
+    };
+    // A HEAD notes the sizes when they are known without encoding a
+    // stream (a file or bytes in memory), as Apache notes them.
+    let sizes = notes::SizeNotes::new(names, encoding);
+    if let Some(sizes) = &sizes {
+        response.extensions_mut().insert(sizes.clone());
+    }
     let (parts, body) = response.into_parts();
     let body = encode_body(
         body,
         encoding,
         cfg,
         cache,
-        *req.method == Method::HEAD,
+        head,
         req.filename,
+        sizes.as_ref(),
     );
     Response::from_parts(parts, body)
 }
@@ -423,7 +442,8 @@ fn into_not_modified(response: Response) -> Response {
     Response::from_parts(parts, Body::Empty)
 }
 
-/// `body` encoded: from the cache for a whole file, else streamed.
+/// `body` encoded: from the cache for a whole file, else streamed; its
+/// sizes counted into `sizes` when the configuration notes them.
 fn encode_body(
     body: Body,
     encoding: Encoding,
@@ -431,12 +451,18 @@ fn encode_body(
     cache: &VariantCache,
     head: bool,
     filename: Option<&std::path::Path>,
+    sizes: Option<&notes::SizeNotes>,
 ) -> Body {
     let settings = &cfg.tuning.settings();
     let source: Box<dyn Read + Send> = match body {
         Body::File { file, offset, len } => {
             match cached_file(&file, offset, len, encoding, cfg, cache, filename) {
-                Some(bytes) => return Body::Bytes(bytes),
+                Some(bytes) => {
+                    if let Some(sizes) = sizes {
+                        sizes.whole(len, bytes.len() as u64);
+                    }
+                    return Body::Bytes(bytes);
+                }
                 None if head => return unknown_length(),
                 None => Box::new(FilePart {
                     file,
@@ -448,27 +474,44 @@ fn encode_body(
         Body::Bytes(bytes) if head => {
             // Small and in memory: encode it, for the length a GET sends.
             let len = bytes.len();
-            return encoder::encode_all(io::Cursor::new(bytes), len, encoding, settings)
-                .map(Body::from)
-                .unwrap_or_else(|_| unknown_length());
+            return match encoder::encode_all(io::Cursor::new(bytes), len, encoding, settings) {
+                Ok(data) => {
+                    if let Some(sizes) = sizes {
+                        sizes.whole(len as u64, data.len() as u64);
+                    }
+                    Body::from(data)
+                }
+                Err(_) => unknown_length(),
+            };
         }
         Body::Bytes(bytes) => Box::new(io::Cursor::new(bytes)),
         Body::Reader { .. } if head => return unknown_length(),
         Body::Reader { reader, .. } => reader,
         // Not called for HEAD: the head a GET would get.
-        Body::Writer(write) => return encode_writer(write, encoding, *settings),
+        Body::Writer(write) => return encode_writer(write, encoding, *settings, sizes.cloned()),
         Body::Empty => {
             // As mod_brotli: an empty body is a (short) Brotli stream too.
-            return encoder::encode_all(io::empty(), 0, encoding, settings)
-                .map(Body::from)
-                .unwrap_or(Body::Empty);
+            return match encoder::encode_all(io::empty(), 0, encoding, settings) {
+                Ok(data) => {
+                    if let Some(sizes) = sizes {
+                        sizes.whole(0, data.len() as u64);
+                    }
+                    Body::from(data)
+                }
+                Err(_) => Body::Empty,
+            };
         }
         other => return other,
     };
-    Body::Reader {
-        reader: encoder::encode_reader(source, encoding, settings),
-        len: None,
-    }
+    let reader = match sizes {
+        Some(sizes) => sizes.count_output(encoder::encode_reader(
+            sizes.count_input(source),
+            encoding,
+            settings,
+        )),
+        None => encoder::encode_reader(source, encoding, settings),
+    };
+    Body::Reader { reader, len: None }
 }
 
 /// A [`Body::writer`] body compressed: the handler's function runs with a
@@ -479,12 +522,21 @@ fn encode_writer(
     write: mpm_core::handler::WriteFn,
     encoding: Encoding,
     settings: Settings,
+    sizes: Option<notes::SizeNotes>,
 ) -> Body {
     Body::writer(move |out| {
         let stopping = out.stopping_signal();
-        let mut encoded = encoder::WriteEncoder::new(out, encoding, &settings);
-        mpm_core::BodyWriter::run_into_sink(write, &mut encoded, stopping)?;
-        encoded.finish()
+        let Some(sizes) = sizes else {
+            let mut encoded = encoder::WriteEncoder::new(out, encoding, &settings);
+            mpm_core::BodyWriter::run_into_sink(write, &mut encoded, stopping)?;
+            return encoded.finish();
+        };
+        let encoded = encoder::WriteEncoder::new(sizes.writer(out, true), encoding, &settings);
+        let mut input = sizes.writer(encoded, false);
+        mpm_core::BodyWriter::run_into_sink(write, &mut input, stopping)?;
+        input.into_inner().finish()?;
+        sizes.finished();
+        Ok(())
     })
 }
 

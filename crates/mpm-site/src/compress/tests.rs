@@ -444,3 +444,89 @@ fn redirects_and_errors_are_sent_as_they_are() {
         assert_eq!(header(&out, VARY), None, "{status}");
     }
 }
+
+fn noting() -> CompressConfig {
+    use super::notes::NoteKind;
+    let mut cfg = config();
+    for (kind, name) in [
+        (NoteKind::Input, "in"),
+        (NoteKind::Output, "out"),
+        (NoteKind::Ratio, "ratio"),
+    ] {
+        cfg.deflate_notes.set(kind, name.into());
+        cfg.brotli_notes.set(kind, name.into());
+    }
+    cfg
+}
+
+/// The three notes of a compressed response, read after its body.
+fn noted(out: Response) -> (Vec<u8>, [Option<String>; 3]) {
+    let (parts, body) = out.into_parts();
+    let notes = parts
+        .extensions
+        .get::<super::notes::SizeNotes>()
+        .cloned()
+        .expect("the sizes are noted");
+    assert_eq!(notes.get("ratio"), None, "noted before the body was read");
+    let bytes = body_bytes(body);
+    (bytes, ["in", "out", "ratio"].map(|n| notes.get(n)))
+}
+
+#[test]
+fn filter_notes_give_the_sizes_of_a_streamed_body_once_it_was_read_to_its_end() {
+    let plain = text(20_000);
+    let body = Body::Reader {
+        reader: Box::new(std::io::Cursor::new(plain.clone())),
+        len: None,
+    };
+    let (gz, [input, output, ratio]) = noted(get(&noting(), "gzip", response(body, "text/plain")));
+    assert_eq!(gunzip(&gz), plain);
+    // The deflate stream without gzip's header and trailer, as zlib counts.
+    let out = gz.len() as u64 - 18;
+    assert_eq!(input.as_deref(), Some("20000"));
+    assert_eq!(output, Some(out.to_string()));
+    assert_eq!(ratio, Some((out * 100 / 20_000).to_string()));
+    let body = Body::Reader {
+        reader: Box::new(std::io::Cursor::new(plain.clone())),
+        len: None,
+    };
+    let (br, [_, output, _]) = noted(get(&noting(), "br", response(body, "text/plain")));
+    assert_eq!(unbrotli(&br), plain);
+    assert_eq!(output, Some(br.len().to_string()), "Brotli's whole output");
+}
+
+#[test]
+fn filter_notes_give_the_sizes_of_a_cached_file_to_a_get_and_a_head() {
+    let plain = text(5_000);
+    let (_dir, path) = temp_file(&plain);
+    let cache = VariantCache::new(1 << 20);
+    for _ in 0..2 {
+        let out = run(
+            &noting(),
+            &cache,
+            Method::GET,
+            &[("accept-encoding", "gzip")],
+            &no_env,
+            response(file_body(&path), "text/plain"),
+        );
+        let notes = out
+            .extensions()
+            .get::<super::notes::SizeNotes>()
+            .cloned()
+            .expect("noted");
+        let gz = body_bytes(out.into_body());
+        assert_eq!(notes.get("in").as_deref(), Some("5000"));
+        assert_eq!(notes.get("out"), Some((gz.len() - 18).to_string()));
+    }
+    // As Apache: a HEAD notes what the GET would send.
+    let head = run(
+        &noting(),
+        &cache,
+        Method::HEAD,
+        &[("accept-encoding", "gzip")],
+        &no_env,
+        response(file_body(&path), "text/plain"),
+    );
+    let notes = head.extensions().get::<super::notes::SizeNotes>().cloned();
+    assert_eq!(notes.and_then(|n| n.get("in")).as_deref(), Some("5000"));
+}

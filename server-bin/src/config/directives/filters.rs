@@ -3,8 +3,9 @@
 //! `AddOutputFilterByType`, mod_mime's `AddOutputFilter` and
 //! `RemoveOutputFilter`, the core's `SetOutputFilter`, and the settings of
 //! mod_deflate (`DeflateCompressionLevel`, `DeflateBufferSize`,
-//! `DeflateAlterETag`) and mod_brotli (`BrotliCompressionQuality`,
-//! `BrotliCompressionWindow`, `BrotliAlterETag`): filled into the
+//! `DeflateAlterETag`, `DeflateFilterNote`) and mod_brotli
+//! (`BrotliCompressionQuality`, `BrotliCompressionWindow`,
+//! `BrotliAlterETag`, `BrotliFilterNote`): filled into the
 //! per-directory configuration where they are written
 //! ([`DirConfig::filters`](mpm_site::pipeline::DirConfig::filters)), which
 //! the pipeline merges in Apache's order.
@@ -18,6 +19,7 @@
 
 use super::state::{Allowed, Directive, State};
 use crate::config::values::{number, on_off, one_arg, Res};
+use mpm_site::compress::notes::NoteKind;
 use mpm_site::compress::{AlterEtag, Encoding, Offer};
 use mpm_site::expires::ExpiresRule;
 use mpm_site::headers::{Condition, HeaderRule};
@@ -41,6 +43,8 @@ pub(super) fn directive(l: &mut State<'_>, d: &Directive<'_>) -> Option<Res<()>>
             | "brotlicompressionquality"
             | "brotlicompressionwindow"
             | "brotlialteretag"
+            | "deflatefilternote"
+            | "brotlifilternote"
     );
     if !known {
         return unsupported(d.lower)
@@ -184,6 +188,32 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
             }
             tuning.buffer = Some(size);
         }
+        "deflatefilternote" | "brotlifilternote" => {
+            let (kind, name) = match args.as_slice() {
+                [name] => (NoteKind::Ratio, *name),
+                [kind, name] => (
+                    NoteKind::parse(kind).ok_or_else(|| {
+                        format!(
+                            "{}: Unknown note type {kind} (Input, Output or Ratio)",
+                            d.name
+                        )
+                    })?,
+                    *name,
+                ),
+                _ => {
+                    return Err(format!(
+                        "{} takes a note name, after Input, Output or Ratio: {} Ratio ratio",
+                        d.name, d.name
+                    ))
+                }
+            };
+            let notes = if d.lower == "deflatefilternote" {
+                &mut config.compress.deflate_notes
+            } else {
+                &mut config.compress.brotli_notes
+            };
+            notes.set(kind, name.to_string());
+        }
         "deflatealteretag" | "brotlialteretag" => {
             let value = one_arg(d.name, &args)?;
             let alter = match value.to_ascii_lowercase().as_str() {
@@ -212,9 +242,6 @@ fn apply(l: &mut State<'_>, d: &Directive<'_>) -> Res<()> {
 /// implement is refused (`None`: not one of theirs).
 fn unsupported(lower: &str) -> Option<&'static str> {
     Some(match lower {
-        "deflatefilternote" | "brotlifilternote" => {
-            "mpmd does not note the compressed and uncompressed sizes of a body (the body is logged, %b, as sent); remove the line"
-        }
         "deflatewindowsize" | "deflatememlevel" | "brotlicompressionmaxinputblock" => {
             "the encoders use their defaults (DeflateCompressionLevel, BrotliCompressionQuality and BrotliCompressionWindow are honoured); remove the line"
         }
