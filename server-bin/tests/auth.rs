@@ -322,6 +322,21 @@ fn htaccess_asks_for_a_password_only_where_allowoverride_authconfig_lets_it() {
     );
 }
 
+/// Each case's request (`what`, `path`, curl arguments) is answered with
+/// its status by the server on `port`.
+fn answers_are(port: u16, mpm: &str, m: &Mpmd, cases: &[(&str, &str, &[&str], u16)]) {
+    for (what, path, args, status) in cases {
+        let a = ask_with(port, path, args);
+        assert_eq!(
+            a.status,
+            *status,
+            "{mpm}: {what} ({path} {args:?}) was answered {}\nstderr:\n{}",
+            a.head,
+            m.stderr()
+        );
+    }
+}
+
 #[test]
 fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_every_strategy() {
     let Some((site, users)) = site_with_users() else {
@@ -362,7 +377,7 @@ fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_
         let port = free_port();
         let m = start_mpm(&site, mpm, port, &extra);
         let office = ["-A", "office-pc"];
-        for (what, path, args, status) in [
+        let cases: Vec<(&str, &str, &[&str], u16)> = vec![
             ("GET under Require method GET", "/readonly/", &[][..], 200),
             ("HEAD goes with GET", "/readonly/", &["-I"][..], 200),
             (
@@ -398,16 +413,8 @@ fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_
                 &["-X", "DELETE", "-A", "office"][..],
                 403,
             ),
-        ] {
-            let a = ask_with(port, path, args);
-            assert_eq!(
-                a.status,
-                status,
-                "{mpm}: {what} ({path} {args:?}) was answered {}\nstderr:\n{}",
-                a.head,
-                m.stderr()
-            );
-        }
+        ];
+        answers_are(port, mpm, &m, &cases);
         let refused = ask_with(port, "/token/", &[]);
         assert_eq!(
             challenge(&refused),
@@ -457,8 +464,7 @@ fn limit_and_limit_except_let_their_require_lines_judge_only_their_methods_under
     for mpm in STRATEGIES {
         let port = free_port();
         let m = start_mpm(&site, mpm, port, &extra);
-        let alice = ["-u", "alice:alicepw"];
-        for (what, path, args, status) in [
+        let cases: Vec<(&str, &str, &[&str], u16)> = vec![
             ("a GET needs no user", "/members/", &[][..], 200),
             ("a POST needs one", "/members/", &["-d", "x=1"][..], 401),
             (
@@ -499,7 +505,7 @@ fn limit_and_limit_except_let_their_require_lines_judge_only_their_methods_under
             (
                 "alice may",
                 "/mixed/",
-                &[&["-X", "DELETE"][..], &alice[..]].concat()[..],
+                &["-X", "DELETE", "-u", "alice:alicepw"][..],
                 405,
             ),
             ("a GET under the .htaccess", "/hta/", &[][..], 200),
@@ -509,16 +515,8 @@ fn limit_and_limit_except_let_their_require_lines_judge_only_their_methods_under
                 &["-d", "x=1"][..],
                 403,
             ),
-        ] {
-            let a = ask_with(port, path, args);
-            assert_eq!(
-                a.status,
-                status,
-                "{mpm}: {what} ({path} {args:?}) was answered {}\nstderr:\n{}",
-                a.head,
-                m.stderr()
-            );
-        }
+        ];
+        answers_are(port, mpm, &m, &cases);
         drop(m);
     }
 }
