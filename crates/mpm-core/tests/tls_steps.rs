@@ -423,10 +423,24 @@ fn write_all(conn: &mut Connection, mut data: &[u8]) {
 /// What an event loop holds for an idle TLS connection is its keys and
 /// state, not buffers: after a handshake and one exchange, under 4 KiB
 /// of heap (rustls' buffered session kept its 4 KiB record reader's
-/// buffer for the connection's life: 7.3 KiB in all).
+/// buffer for the connection's life: 7.3 KiB in all). The second
+/// connection served on the thread is counted: the first also makes
+/// what every connection of the thread shares (its read room).
 #[test]
 fn an_idle_tls_connection_keeps_under_4_kib_of_heap() {
     let s = setup();
+    let _warm = idle_connection_heap(&s);
+    let kept = idle_connection_heap(&s);
+    assert!(
+        kept < 4096,
+        "the idle TLS connection keeps {kept} bytes on the heap"
+    );
+}
+
+/// The heap bytes one TLS connection served on this thread keeps after
+/// a handshake and a 600-byte request answered with 200 bytes, its
+/// client still connected.
+fn idle_connection_heap(s: &Setup) -> isize {
     let addr = s.listeners.get(0).unwrap().local;
     let client_cfg = s.pki.client_config(&[b"http/1.1"]);
     let (answered, quiet) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
@@ -469,10 +483,7 @@ fn an_idle_tls_connection_keeps_under_4_kib_of_heap() {
     drop(conn);
     let _ = quiet.0.send(());
     client.join().unwrap();
-    assert!(
-        kept < 4096,
-        "the idle TLS connection keeps {kept} bytes on the heap"
-    );
+    kept
 }
 
 /// A client's upload whose TLS records reach the server a few hundred

@@ -69,10 +69,19 @@ pub fn is_plain_http(e: &io::Error) -> bool {
 const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// One read from the socket: a whole record of the largest size a peer
-/// sends (16 KiB of plaintext and its overhead) fits. Read onto the stack
-/// when no partial record waits, so a connection keeps no read buffer.
+/// sends (16 KiB of plaintext and its overhead) fits.
 #[cfg(feature = "tls")]
 const READ_SIZE: usize = 17 * 1024;
+
+#[cfg(feature = "tls")]
+thread_local! {
+    /// Where a read from the socket lands, and its whole records are
+    /// decrypted in place: one per thread that reads TLS, zeroed once,
+    /// so a connection keeps no read buffer and a read neither allocates
+    /// nor clears one.
+    static READ_ROOM: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; READ_SIZE].into_boxed_slice());
+}
 
 /// Most TLS bytes kept while records are not whole: a handshake message
 /// of the 64 KiB rustls accepts, split over records, with their headers
@@ -89,9 +98,9 @@ const MAX_INCOMING: usize = 96 * 1024;
 /// The session is rustls' unbuffered one: the stream owns the bytes on
 /// either side of it (`incoming`, `outgoing`, `plaintext`), and each is
 /// an empty `Vec` without allocation whenever it holds nothing, so an
-/// idle connection keeps only rustls' keys and state. A read goes onto
-/// the stack and whole records are decrypted there; only a partial
-/// record is kept on the heap.
+/// idle connection keeps only rustls' keys and state. A read goes into
+/// the thread's read room and whole records are decrypted there; only a
+/// partial record is kept by the connection.
 #[cfg(feature = "tls")]
 pub(super) struct TlsStream {
     tcp: TcpStream,
@@ -431,39 +440,44 @@ impl TlsStream {
     /// `Ok(false)` at the end of the stream. On a TLS error, its alert is
     /// sent (best effort, never waiting).
     fn read_records(&mut self, dont_wait: bool) -> io::Result<bool> {
-        let r = if self.incoming.is_empty() {
-            let mut stack = [0u8; READ_SIZE];
-            let n = recv(&self.tcp, &mut stack, dont_wait)?;
-            if n == 0 {
-                return Ok(false);
-            }
-            self.plaintext.reserve(n);
-            self.drive(&mut stack[..n], Want::Nothing)
-                .map(|(used, _)| self.incoming.extend_from_slice(&stack[used..n]))
-        } else {
-            let have = self.incoming.len();
-            if have >= MAX_INCOMING {
-                self.failed = true;
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the client sent a TLS record or handshake message larger than 64 KiB",
-                ));
-            }
-            self.incoming.resize(have + READ_SIZE, 0);
-            let n = recv(&self.tcp, &mut self.incoming[have..], dont_wait);
-            self.incoming.truncate(have + *n.as_ref().unwrap_or(&0));
-            if n? == 0 {
-                return Ok(false);
-            }
-            self.drive_incoming(Want::Nothing).map(drop)
-        };
+        if self.incoming.len() >= MAX_INCOMING {
+            self.failed = true;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the client sent a TLS record or handshake message larger than 64 KiB",
+            ));
+        }
+        let r = READ_ROOM.with(|room| match room.try_borrow_mut() {
+            Ok(mut room) => self.read_into(&mut room, dont_wait),
+            // Never: no read runs inside another on a thread.
+            Err(_) => self.read_into(&mut vec![0u8; READ_SIZE], dont_wait),
+        });
         match r {
-            Ok(()) => Ok(true),
-            Err(e) => {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
                 let _ = self.flush_out(true);
                 Err(e)
             }
+            other => other,
         }
+    }
+
+    /// [`TlsStream::read_records`] with `room` to read into: whole
+    /// records are decrypted there when no partial one waits; what is
+    /// left of a record is kept in `incoming`.
+    fn read_into(&mut self, room: &mut [u8], dont_wait: bool) -> io::Result<bool> {
+        let n = recv(&self.tcp, room, dont_wait)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.plaintext.reserve(n);
+        if self.incoming.is_empty() {
+            let (used, _) = self.drive(&mut room[..n], Want::Nothing)?;
+            self.incoming.extend_from_slice(&room[used..n]);
+        } else {
+            self.incoming.extend_from_slice(&room[..n]);
+            self.drive_incoming(Want::Nothing)?;
+        }
+        Ok(true)
     }
 
     /// Send what is queued for the peer, until all is sent (then the
