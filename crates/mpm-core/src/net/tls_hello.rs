@@ -254,4 +254,23 @@ mod tests {
         cut[RECORD_HEADER + 4 + 2 + 32] = 200; // a session id longer than the hello
         assert_eq!(read(&cut, &mut joined), Hello::Unreadable);
     }
+
+    /// Bytes from the network: a hello cut anywhere, or with any byte
+    /// changed to any value, is read without a panic.
+    #[test]
+    fn no_cut_or_changed_byte_of_a_hello_panics_the_reader() {
+        let tls = client_hello("www.example.com", &[b"h2", b"http/1.1"]);
+        let mut joined = Vec::new();
+        for cut in 0..tls.len() {
+            let _ = read(&tls[..cut], &mut joined);
+        }
+        let mut changed = tls.clone();
+        for i in 0..tls.len() {
+            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+                changed[i] = v;
+                let _ = read(&changed, &mut joined);
+            }
+            changed[i] = tls[i];
+        }
+    }
 }

@@ -83,6 +83,16 @@ thread_local! {
         std::cell::RefCell::new(vec![0u8; READ_SIZE].into_boxed_slice());
 }
 
+/// Run `f` with the thread's read room.
+#[cfg(feature = "tls")]
+fn with_read_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    READ_ROOM.with(|room| match room.try_borrow_mut() {
+        Ok(mut room) => f(&mut room),
+        // Never: no read runs inside another on a thread.
+        Err(_) => f(&mut vec![0u8; READ_SIZE]),
+    })
+}
+
 /// Most TLS bytes kept while records are not whole: a handshake message
 /// of the 64 KiB rustls accepts, split over records, with their headers
 /// and a record more.
@@ -447,11 +457,7 @@ impl TlsStream {
                 "the client sent a TLS record or handshake message larger than 64 KiB",
             ));
         }
-        let r = READ_ROOM.with(|room| match room.try_borrow_mut() {
-            Ok(mut room) => self.read_into(&mut room, dont_wait),
-            // Never: no read runs inside another on a thread.
-            Err(_) => self.read_into(&mut vec![0u8; READ_SIZE], dont_wait),
-        });
+        let r = with_read_room(|room| self.read_into(room, dont_wait));
         match r {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
                 let _ = self.flush_out(true);
@@ -674,11 +680,14 @@ impl TlsStream {
         let Session::Hello(configs) = &self.session else {
             return Ok(());
         };
-        let have = self.incoming.len();
-        self.incoming.resize(have + READ_SIZE, 0);
-        let n = recv(&self.tcp, &mut self.incoming[have..], true);
-        self.incoming.truncate(have + *n.as_ref().unwrap_or(&0));
-        if n? == 0 {
+        // Through the read room, so a hello that stalls holds only the
+        // bytes it sent.
+        let n = with_read_room(|room| {
+            let n = recv(&self.tcp, room, true)?;
+            self.incoming.extend_from_slice(&room[..n]);
+            io::Result::Ok(n)
+        })?;
+        if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         let mut joined = Vec::new();
