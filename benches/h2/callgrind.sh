@@ -14,6 +14,8 @@
 #   MPMD=target/release/mpmd benches/h2/callgrind.sh
 #   MPMD=/path/to/other/mpmd benches/h2/callgrind.sh
 # env: N1=500 N2=2500 PATH_=/hello THREADS=4 BENCH_OUT=/tmp/mpm-bench
+#   TLS=1: over TLS (ALPN h2, a self-signed certificate made by openssl)
+#   rather than h2c, so a stream's records, encryption and buffers count.
 # Writes under $BENCH_OUT/h2-callgrind: the configuration, callgrind's
 # outputs per run and process, and the result line (also printed).
 set -euo pipefail
@@ -54,6 +56,18 @@ ErrorLog $OUT/error.log
 Protocols h2c http/1.1
 KeepAliveTimeout 60
 EOF
+SCHEME=http
+CURL_H2=--http2-prior-knowledge
+if [ "${TLS:-0}" = 1 ]; then
+    command -v openssl >/dev/null 2>&1 || { echo "missing: openssl (apt-get install openssl)" >&2; exit 1; }
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=localhost -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+    sed -i "s|^Listen .*|Listen 127.0.0.1:$PORT https|; s|^Protocols .*|Protocols h2 http/1.1|" "$OUT/mpmd.conf"
+    printf 'SSLEngine on\nSSLCertificateFile %s\nSSLCertificateKeyFile %s\n' \
+        "$OUT/cert.pem" "$OUT/key.pem" >> "$OUT/mpmd.conf"
+    SCHEME=https
+    CURL_H2="--http2 -k"
+fi
 
 server=""
 stop_server() {
@@ -79,10 +93,10 @@ run() {
         "$MPMD" -f "$OUT/mpmd.conf" 2>"$dir/valgrind.log" &
     server=$!
     for _ in $(seq 600); do
-        curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$PORT$URLPATH" && break
+        curl -s $CURL_H2 -o /dev/null "$SCHEME://127.0.0.1:$PORT$URLPATH" && break
         sleep 0.1
     done
-    h2load -n "$n" -c 1 -m 10 "http://127.0.0.1:$PORT$URLPATH" > "$dir/h2load.txt"
+    h2load -n "$n" -c 1 -m 10 "$SCHEME://127.0.0.1:$PORT$URLPATH" > "$dir/h2load.txt"
     grep -q "succeeded, 0 failed\|$n succeeded" "$dir/h2load.txt" || {
         echo "h2load did not complete every request; see $dir/h2load.txt" >&2
         exit 1
@@ -94,5 +108,5 @@ run() {
 a=$(run "$N1")
 b=$(run "$N2")
 per=$(( (b - a) / (N2 - N1) ))
-line="$(basename "$MPMD") $URLPATH: $per instructions per stream (Ir $N1 streams: $a, $N2 streams: $b)"
+line="$(basename "$MPMD") $SCHEME $URLPATH: $per instructions per stream (Ir $N1 streams: $a, $N2 streams: $b)"
 echo "$line" | tee "$OUT/result.txt"

@@ -2,9 +2,11 @@
 //! part, counted by a counting allocator (bytes asked for and blocks,
 //! repeatable to the byte, unlike a PSS delta on a shared machine):
 //!
-//! - the rustls server session after a TLS 1.3 handshake with ALPN `h2`
-//!   and one request and answer each way, the client gone (made by
-//!   `mpm::tls::server_config_from_keys`, as `mpmd` makes it);
+//! - mpm's TLS connection (`mpm_core::Connection` over a loopback
+//!   socket: the rustls session and the stream's own buffers) after a
+//!   TLS 1.3 handshake with ALPN `h2` and one request and answer each
+//!   way, the client connected and quiet (the configuration made by
+//!   `mpm_core::net::tls::server_config`, as `mpmd` makes it);
 //! - the HTTP/2 session after a browser-like request (its header block
 //!   indexed in the client's HPACK table, as Chromium and Firefox send)
 //!   and its answer, once `Session::release_buffers` has run (what the
@@ -16,9 +18,8 @@
 //! `idle_h2.py`) adds what this cannot see: the allocator's per-block
 //! overhead, the event loop's slot and the kernel's socket (not in PSS).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,69 +28,12 @@ use mpm_core::h2::{frame, hpack, Event, H2Config, Session};
 #[path = "fields.rs"]
 mod fields;
 
-struct Counting;
-
-static BYTES: AtomicIsize = AtomicIsize::new(0);
-static BLOCKS: AtomicIsize = AtomicIsize::new(0);
-/// Live blocks by size (sizes under `SIZES`), for `IDLE_HEAP_SIZES=1`.
-const SIZES: usize = 8192;
-static BY_SIZE: [AtomicIsize; SIZES] = [const { AtomicIsize::new(0) }; SIZES];
-
-fn count_size(size: usize, by: isize) {
-    if let Some(c) = BY_SIZE.get(size) {
-        c.fetch_add(by, Ordering::Relaxed);
-    }
-}
-
-/// The live blocks by size now.
-fn sizes() -> Vec<isize> {
-    BY_SIZE.iter().map(|c| c.load(Ordering::Relaxed)).collect()
-}
-
-/// `(size, blocks)` that `after` holds beyond `before`.
-fn grown(before: &[isize], after: &[isize]) -> Vec<(usize, isize)> {
-    (0..SIZES)
-        .filter(|&i| after[i] != before[i])
-        .map(|i| (i, after[i] - before[i]))
-        .collect()
-}
-
-// SAFETY: every call is passed on unchanged to the system allocator;
-// the counters are only added to.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        BLOCKS.fetch_add(1, Ordering::Relaxed);
-        count_size(layout.size(), 1);
-        // SAFETY: the caller's layout, as GlobalAlloc::alloc requires.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        BLOCKS.fetch_sub(1, Ordering::Relaxed);
-        count_size(layout.size(), -1);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        BYTES.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
-        count_size(layout.size(), -1);
-        count_size(new, 1);
-        // SAFETY: as GlobalAlloc::realloc requires, passed on.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "../../crates/mpm/tests/support/counting.rs"]
+mod counting;
+use counting::{grown, live, sizes};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Live (bytes, blocks).
-fn live() -> (isize, isize) {
-    (
-        BYTES.load(Ordering::Relaxed),
-        BLOCKS.load(Ordering::Relaxed),
-    )
-}
+static ALLOC: counting::Counting = counting::Counting;
 
 /// A browser's first request for `/hello`, its fields indexed in the
 /// client's dynamic table.
@@ -157,10 +101,12 @@ fn h2_session() -> (isize, isize) {
     (after.0 - before.0, after.1 - before.1)
 }
 
-/// The rustls server session of one connection after a TLS 1.3
-/// handshake with ALPN h2 and a request and answer, the client gone:
-/// (bytes, blocks) it keeps.
+/// mpm's TLS connection (`mpm_core::Connection` over a loopback socket,
+/// its rustls session and buffers) after a TLS 1.3 handshake with ALPN
+/// h2 and a request and answer, the client still connected and quiet:
+/// (bytes, blocks) it keeps on the heap.
 fn tls_session() -> (isize, isize) {
+    use mpm_core::net::tls_stream::HandshakeStatus;
     let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
@@ -189,67 +135,92 @@ fn tls_session() -> (isize, isize) {
         .with_no_client_auth();
     client_cfg.alpn_protocols = vec![b"h2".to_vec()];
     let client_cfg = Arc::new(client_cfg);
+    let addrs = mpm_core::ListenAddr::resolve("127.0.0.1:0").unwrap();
+    let mut listeners = mpm_core::Listeners::bind(&addrs, 16).unwrap();
+    listeners.set_tls(0, Some(server_cfg.into()));
+    let listener = listeners.get(0).unwrap();
+    // The client on a thread of its own, whose blocks are not counted:
+    // a request (about a browser's first flight), the answer read, then
+    // connected and quiet until the server's side is counted.
+    let addr = listener.local;
+    let (answered, quiet) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let client = std::thread::spawn(move || {
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        let mut c =
+            rustls::ClientConnection::new(client_cfg, "localhost".try_into().unwrap()).unwrap();
+        let mut s = rustls::Stream::new(&mut c, &mut tcp);
+        s.write_all(&[7u8; 600]).unwrap();
+        let mut answer = [0u8; 200];
+        s.read_exact(&mut answer).unwrap();
+        answered.0.send(()).unwrap();
+        let _ = quiet.1.recv();
+    });
+    // The listening socket is non-blocking (and may accept only once
+    // data came: `AcceptFilter`'s TCP_DEFER_ACCEPT).
+    let start = Instant::now();
+    let (tcp, peer) = loop {
+        match listener.socket.accept() {
+            Ok(accepted) => break accepted,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(start.elapsed().as_secs() < 10, "no connection came");
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    tcp.set_nonblocking(true).unwrap();
 
     let before_sizes = sizes();
     let before = live();
-    let mut server = rustls::ServerConnection::new(server_cfg.clone()).unwrap();
-    let client_cfg_kept = client_cfg.clone();
-    server.set_buffer_limit(Some(64 * 1024));
-    {
-        let mut client =
-            rustls::ClientConnection::new(client_cfg, "localhost".try_into().unwrap()).unwrap();
-        let mut wire = Vec::new();
-        while server.is_handshaking() || client.wants_write() || server.wants_write() {
-            wire.clear();
-            client.write_tls(&mut wire).unwrap();
-            if !wire.is_empty() {
-                server.read_tls(&mut &wire[..]).unwrap();
-                server.process_new_packets().unwrap();
-            }
-            wire.clear();
-            server.write_tls(&mut wire).unwrap();
-            if !wire.is_empty() {
-                client.read_tls(&mut &wire[..]).unwrap();
-                client.process_new_packets().unwrap();
-            }
-            if !server.is_handshaking() && !client.wants_write() && !server.wants_write() {
-                break;
-            }
-        }
-        assert_eq!(server.alpn_protocol(), Some(&b"h2"[..]));
-        // A request (about a browser's first flight) and an answer.
-        client.writer().write_all(&[7u8; 600]).unwrap();
-        let pipe = |c: &mut rustls::ClientConnection, s: &mut rustls::ServerConnection| {
-            let mut w = Vec::new();
-            c.write_tls(&mut w).unwrap();
-            s.read_tls(&mut &w[..]).unwrap();
-            s.process_new_packets().unwrap();
-        };
-        pipe(&mut client, &mut server);
-        let mut got = vec![0u8; 4096];
-        let n = server.reader().read(&mut got).unwrap();
-        assert_eq!(n, 600);
-        server.writer().write_all(&[8u8; 200]).unwrap();
-        let mut w = Vec::new();
-        server.write_tls(&mut w).unwrap();
+    let mut conn = mpm_core::Connection::accepted(tcp, peer, 0, listener).unwrap();
+    while conn.handshake_step().unwrap() != HandshakeStatus::Done {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "the handshake did not finish"
+        );
+        std::thread::yield_now();
     }
-    let boxed = Box::new(server);
+    assert_eq!(
+        conn.info().tls.as_ref().and_then(|t| t.alpn.as_deref()),
+        Some("h2")
+    );
+    let mut got = 0;
+    let mut buf = vec![0u8; 4096];
+    while got < 600 {
+        match conn.read(&mut buf) {
+            Ok(0) => panic!("the client left"),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(e) => panic!("server read: {e}"),
+        }
+        assert!(start.elapsed().as_secs() < 10, "the request did not arrive");
+    }
+    drop(buf);
+    conn.write_all(&[8u8; 200]).unwrap();
+    while conn.wants_write() {
+        let _ = conn.flush();
+    }
+    answered.1.recv().unwrap();
     let after = live();
     if std::env::var_os("IDLE_HEAP_SIZES").is_some() {
         eprintln!(
-            "rustls blocks (size, count): {:?}",
+            "TLS connection blocks (size, count): {:?}",
             grown(&before_sizes, &sizes())
         );
     }
-    drop(boxed);
-    drop(client_cfg_kept);
+    drop(conn);
+    let _ = quiet.0.send(());
+    client.join().unwrap();
     (after.0 - before.0, after.1 - before.1)
 }
 
 fn main() {
+    // This thread's blocks are counted; the TLS client's thread's are not.
+    counting::count_this_thread(true);
     println!(
-        "sizes: rustls::ServerConnection {} bytes, h2::Session {} bytes",
+        "sizes: rustls::ServerConnection {} bytes, UnbufferedServerConnection {} bytes, h2::Session {} bytes",
         std::mem::size_of::<rustls::ServerConnection>(),
+        std::mem::size_of::<rustls::server::UnbufferedServerConnection>(),
         std::mem::size_of::<Session>()
     );
     // Warm lazily made statics (ring's CPU features, the provider).
@@ -258,7 +229,7 @@ fn main() {
     let (tls_bytes, tls_blocks) = tls_session();
     let (h2_bytes, h2_blocks) = h2_session();
     println!(
-        "rustls server session, idle after one exchange: {tls_bytes} bytes in {tls_blocks} blocks"
+        "TLS connection (rustls session and mpm's buffers), idle after one exchange: {tls_bytes} bytes in {tls_blocks} blocks"
     );
     println!("HTTP/2 session, idle after one browser request, buffers released: {h2_bytes} bytes in {h2_blocks} blocks");
     println!(

@@ -11,7 +11,8 @@
 //!   `accept` that every accept loop shares (the event loop's too).
 //! - [`connection`]: an accepted socket, in clear or TLS, with its facts;
 //!   [`tls_stream`]: its TLS half, the rustls session over the socket and
-//!   its non-blocking handshake step.
+//!   its non-blocking handshake step; `tls_hello` reads the SNI name
+//!   and ALPN offer of the ClientHello that choose its configuration.
 //! - [`tls`]: rustls configuration per listening address (certificates,
 //!   SNI, versions, suites, sessions) and the blocking handshake.
 //! - [`proxy`]: the PROXY protocol header a load balancer opens a
@@ -28,4 +29,6 @@ pub mod poll;
 pub mod proxy;
 pub mod resolve;
 pub mod tls;
+#[cfg(feature = "tls")]
+mod tls_hello;
 pub mod tls_stream;

@@ -25,8 +25,8 @@
 //!   every other child's sessions.
 //! - [`TlsConfig`]: what a listener carries: that configuration, and
 //!   copies with another ALPN list for hosts whose `Protocols` differ,
-//!   chosen after the ClientHello by its SNI name (rustls' `Acceptor`,
-//!   only on an address that has such hosts).
+//!   chosen by the SNI name of the ClientHello, which the connection
+//!   reads before it makes its rustls session.
 //! - [`HandshakeStatus`] and [`crate::Connection::handshake_step`] (in
 //!   [`super::tls_stream`]): one non-blocking step of the handshake, for
 //!   an event loop; and [`handshake_blocking`], the same steps bounded by
@@ -382,8 +382,11 @@ impl TlsShared {
 /// ClientHello by the SNI name, the first host whose `ServerName` or
 /// `ServerAlias` matches, as the certificate is. A client without SNI, or
 /// with a name no host has, gets the address's. An address whose hosts
-/// all offer the same is built with `From<Arc<ServerConfig>>` and reads
-/// no ClientHello of its own.
+/// all offer the same is built with `From<Arc<ServerConfig>>`. (Every
+/// connection reads its ClientHello's SNI name and ALPN offer before it
+/// makes its session: rustls' unbuffered session, which keeps no buffers
+/// while the connection is idle, takes its configuration when it is made
+/// and has no `Acceptor`.)
 ///
 /// With `ProtocolsHonorOrder off` the client's order wins: of the
 /// protocols both offer, the first the client lists (rustls picks in the
@@ -496,12 +499,6 @@ impl TlsConfig {
         hosts.push((names, choice));
         self.hosts = hosts.into();
         self
-    }
-
-    /// True when a connection's configuration depends on its
-    /// ClientHello (read it first: rustls' `Acceptor`).
-    pub(crate) fn looks_at_hello(&self) -> bool {
-        !self.hosts.is_empty() || self.default.by_client.is_some()
     }
 
     /// The configuration for a ClientHello with SNI name `sni` offering

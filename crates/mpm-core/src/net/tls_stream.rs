@@ -13,12 +13,12 @@ use std::fmt;
 use std::io;
 #[cfg(feature = "tls")]
 use {
+    super::tls_hello::Hello,
     nix::sys::socket::MsgFlags,
     rustls::ProtocolVersion,
     std::io::{Read, Write},
     std::net::TcpStream,
     std::os::fd::AsRawFd,
-    std::sync::Arc,
 };
 
 /// What a TLS session negotiated; filled in by the TLS acceptor.
@@ -31,11 +31,6 @@ pub struct TlsInfo {
     /// Negotiated ALPN protocol, e.g. `http/1.1`.
     pub alpn: Option<String>,
 }
-
-/// Most plaintext rustls buffers for sending before `write` stops taking
-/// more (so a non-blocking writer sees back-pressure).
-#[cfg(feature = "tls")]
-const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Where a handshake stands after [`crate::Connection::handshake_step`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,103 +63,146 @@ pub fn is_plain_http(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<PlainHttp>())
 }
 
+/// Most TLS bytes waiting to be sent before `write` takes no more
+/// plaintext (so a non-blocking writer sees back-pressure).
+#[cfg(feature = "tls")]
+const SEND_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// One read from the socket: a whole record of the largest size a peer
+/// sends (16 KiB of plaintext and its overhead) fits.
+#[cfg(feature = "tls")]
+const READ_SIZE: usize = 17 * 1024;
+
+#[cfg(feature = "tls")]
+thread_local! {
+    /// Where a read from the socket lands, and its whole records are
+    /// decrypted in place: one per thread that reads TLS, zeroed once,
+    /// so a connection keeps no read buffer and a read neither allocates
+    /// nor clears one.
+    static READ_ROOM: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; READ_SIZE].into_boxed_slice());
+}
+
+/// Run `f` with the thread's read room.
+#[cfg(feature = "tls")]
+fn with_read_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    READ_ROOM.with(|room| match room.try_borrow_mut() {
+        Ok(mut room) => f(&mut room),
+        // Never: no read runs inside another on a thread.
+        Err(_) => f(&mut vec![0u8; READ_SIZE]),
+    })
+}
+
+/// Most TLS bytes kept while records are not whole: a handshake message
+/// of the 64 KiB rustls accepts, split over records, with their headers
+/// and a record more.
+#[cfg(feature = "tls")]
+const MAX_INCOMING: usize = 96 * 1024;
+
 /// A TCP stream with a rustls server session over it.
 ///
 /// Works on a blocking socket (each read or write may wait, bounded by
 /// the socket's timeouts) and on a non-blocking one (`WouldBlock` when
 /// the socket has nothing for us or takes nothing more).
-#[derive(Debug)]
+///
+/// The session is rustls' unbuffered one: the stream owns the bytes on
+/// either side of it (`incoming`, `outgoing`, `plaintext`), and each is
+/// an empty `Vec` without allocation whenever it holds nothing, so an
+/// idle connection keeps only rustls' keys and state. A read goes into
+/// the thread's read room and whole records are decrypted there; only a
+/// partial record is kept by the connection.
 #[cfg(feature = "tls")]
 pub(super) struct TlsStream {
     tcp: TcpStream,
     session: Session,
+    /// TLS bytes received that do not make a whole record yet (or, before
+    /// the session, the ClientHello so far).
+    incoming: Vec<u8>,
+    /// TLS bytes made for the peer; the first `sent` of them are sent.
+    outgoing: Vec<u8>,
+    sent: usize,
+    /// Decrypted bytes; the first `taken` of them are read.
+    plaintext: Vec<u8>,
+    taken: usize,
+    /// The SNI name of the ClientHello (lower case), as rustls read it,
+    /// until [`TlsStream::info`] hands it over.
+    sni: Option<Box<str>>,
     /// The first byte has been looked at (plain HTTP detection).
     sniffed: bool,
-    /// Decrypted bytes are waiting in the session (as of the last read).
-    plaintext: bool,
     /// `close_notify` is queued or sent.
     notified: bool,
+    /// The peer said `close_notify` or ended the stream: reads return 0.
+    peer_closed: bool,
+    /// A fatal TLS error ended the session (its alert is queued).
+    failed: bool,
     /// The client spoke plain HTTP (found by [`TlsStream::handshake_step`]):
     /// the session is never used, and reads, writes and the half-close of
-    /// a lingering close go to the socket in clear. (Through the session,
-    /// a lingering close would feed the client's HTTP to rustls, which
-    /// then alerts after its `close_notify`: a debug assertion.)
+    /// a lingering close go to the socket in clear.
     cleartext: bool,
 }
 
 /// The rustls side of a [`TlsStream`].
 #[cfg(feature = "tls")]
 // The session is the common case and lives inline in the stream (itself
-// boxed by the connection); the rare ClientHello look is the boxed one.
+// boxed by the connection).
 #[allow(clippy::large_enum_variant)]
 enum Session {
-    /// Reading the ClientHello, whose SNI name (and ALPN offer) chooses
-    /// the configuration ([`crate::net::tls::TlsConfig`]: a host whose
-    /// `Protocols` differ from the address's).
-    Hello(Box<(rustls::server::Acceptor, crate::net::tls::TlsConfig)>),
-    /// The session, from the first byte when the configuration is the
-    /// address's whatever the client says.
-    Ready(rustls::ServerConnection),
+    /// Reading the ClientHello, whose SNI name and ALPN offer choose the
+    /// configuration ([`crate::net::tls::TlsConfig::choose`]).
+    Hello(crate::net::tls::TlsConfig),
+    /// The session, made with the chosen configuration.
+    Ready(rustls::server::UnbufferedServerConnection),
 }
 
 #[cfg(feature = "tls")]
-impl fmt::Debug for Session {
+impl fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Session::Hello(_) => f.write_str("Hello"),
-            Session::Ready(c) => c.fmt(f),
-        }
+        f.debug_struct("TlsStream")
+            .field("tcp", &self.tcp)
+            .field(
+                "session",
+                &match &self.session {
+                    Session::Hello(_) => "hello",
+                    Session::Ready(c) if c.is_handshaking() => "handshaking",
+                    Session::Ready(_) => "ready",
+                },
+            )
+            .field("incoming", &self.incoming.len())
+            .field("outgoing", &(self.outgoing.len() - self.sent))
+            .field("plaintext", &(self.plaintext.len() - self.taken))
+            .field("sni", &self.sni)
+            .field("peer_closed", &self.peer_closed)
+            .field("failed", &self.failed)
+            .field("cleartext", &self.cleartext)
+            .finish()
     }
 }
 
+/// What rustls is asked to do once it can take application data.
+#[cfg(feature = "tls")]
+enum Want<'a> {
+    /// Nothing: only run it over the bytes received.
+    Nothing,
+    /// Encrypt these bytes.
+    Encrypt(&'a [u8]),
+    /// Say `close_notify`.
+    CloseNotify,
+}
+
 /// The error of reading or writing application data before the
-/// handshake chose a configuration (a caller that skipped the
-/// handshake).
+/// handshake finished (a caller that skipped the handshake).
 #[cfg(feature = "tls")]
 fn not_handshaken() -> io::Error {
     io::Error::other("the TLS handshake has not finished: drive it with handshake_step first")
 }
 
+/// The error of using a session a fatal TLS error ended.
 #[cfg(feature = "tls")]
-impl Drop for TlsStream {
-    /// Say `close_notify` (best effort, never waiting), so the client can
-    /// tell our close from a cut: a close-delimited body is complete.
-    fn drop(&mut self) {
-        if let Session::Ready(conn) = &mut self.session {
-            if !self.notified && !conn.is_handshaking() {
-                conn.send_close_notify();
-                let _ = self.flush_tls(true);
-            }
-        }
-    }
-}
-
-/// `recv`/`send` with `MSG_DONTWAIT`: never waits, whatever the socket's
-/// mode, so a handshake step cannot block.
-#[cfg(feature = "tls")]
-struct DontWait<'a>(&'a TcpStream);
-
-#[cfg(feature = "tls")]
-impl Read for DontWait<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        nix::sys::socket::recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
-            .map_err(io::Error::from)
-    }
-}
-
-#[cfg(feature = "tls")]
-impl Write for DontWait<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        nix::sys::socket::send(
-            self.0.as_raw_fd(),
-            buf,
-            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-        )
-        .map_err(io::Error::from)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+fn session_failed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the TLS session ended with an error and was closed",
+    )
 }
 
 #[cfg(feature = "tls")]
@@ -172,118 +210,374 @@ fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// `recv` once, never waiting when `dont_wait` (whatever the socket's
+/// mode); `EINTR` retried.
 #[cfg(feature = "tls")]
-impl TlsStream {
-    /// Send what rustls has for the peer, until it has nothing or the
-    /// socket takes nothing more (`WouldBlock`, or a timeout on a blocking
-    /// socket).
-    fn flush_tls(&mut self, dont_wait: bool) -> io::Result<()> {
-        let Session::Ready(conn) = &mut self.session else {
-            return Ok(());
-        };
-        while conn.wants_write() {
-            let r = if dont_wait {
-                conn.write_tls(&mut DontWait(&self.tcp))
-            } else {
-                conn.write_tls(&mut &self.tcp)
-            };
-            match r {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+fn recv(tcp: &TcpStream, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
+    let flags = if dont_wait {
+        MsgFlags::MSG_DONTWAIT
+    } else {
+        MsgFlags::empty()
+    };
+    loop {
+        match nix::sys::socket::recv(tcp.as_raw_fd(), buf, flags) {
+            Err(nix::errno::Errno::EINTR) => {}
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
+/// `send` once without `SIGPIPE`, never waiting when `dont_wait`.
+#[cfg(feature = "tls")]
+fn send(tcp: &TcpStream, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
+    let mut flags = MsgFlags::MSG_NOSIGNAL;
+    if dont_wait {
+        flags |= MsgFlags::MSG_DONTWAIT;
+    }
+    loop {
+        match nix::sys::socket::send(tcp.as_raw_fd(), buf, flags) {
+            Err(nix::errno::Errno::EINTR) => {}
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Append the handshake or alert record rustls has for the peer to
+/// `out`.
+#[cfg(feature = "tls")]
+fn encode(
+    e: &mut rustls::unbuffered::EncodeTlsData<'_, rustls::server::ServerConnectionData>,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    use rustls::unbuffered::EncodeError;
+    let need = match e.encode(&mut []) {
+        Ok(_) => return Ok(()),
+        Err(EncodeError::InsufficientSize(s)) => s.required_size,
+        Err(other) => return Err(io::Error::other(other)),
+    };
+    let start = out.len();
+    out.resize(start + need, 0);
+    match e.encode(&mut out[start..]) {
+        Ok(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Err(other) => {
+            out.truncate(start);
+            Err(io::Error::other(other))
+        }
+    }
+}
+
+/// Append what `make` writes to `out`, room grown to what it says it
+/// needs: the records of `len` bytes of application data (or an alert).
+#[cfg(feature = "tls")]
+fn append_records(
+    out: &mut Vec<u8>,
+    len: usize,
+    mut make: impl FnMut(&mut [u8]) -> Result<usize, rustls::unbuffered::EncryptError>,
+) -> io::Result<()> {
+    use rustls::unbuffered::EncryptError;
+    let start = out.len();
+    // Each record of at most 16 KiB costs under 64 bytes of header,
+    // content type, nonce and tag.
+    let mut room = len + (len / (16 * 1024) + 1) * 64;
+    loop {
+        out.resize(start + room, 0);
+        match make(&mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                return Ok(());
+            }
+            Err(EncryptError::InsufficientSize(s)) if s.required_size > room => {
+                room = s.required_size;
+            }
+            Err(e) => {
+                out.truncate(start);
+                return Err(io::Error::other(e));
             }
         }
-        Ok(())
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Drop for TlsStream {
+    /// Say `close_notify` (best effort, never waiting), so the client can
+    /// tell our close from a cut: a close-delimited body is complete.
+    fn drop(&mut self) {
+        if !self.notified && !self.cleartext && !self.failed && self.handshaken() {
+            self.notified = true;
+            if self.drive_incoming(Want::CloseNotify).is_ok() {
+                let _ = self.flush_out(true);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl TlsStream {
+    /// A server session over `tcp` (accepted, handshake not begun): its
+    /// configuration is chosen from `cfg` by the ClientHello.
+    pub(super) fn new(tcp: TcpStream, cfg: &crate::net::tls::TlsConfig) -> io::Result<TlsStream> {
+        Ok(TlsStream {
+            tcp,
+            session: Session::Hello(cfg.clone()),
+            incoming: Vec::new(),
+            outgoing: Vec::new(),
+            sent: 0,
+            plaintext: Vec::new(),
+            taken: 0,
+            sni: None,
+            sniffed: false,
+            notified: false,
+            peer_closed: false,
+            failed: false,
+            cleartext: false,
+        })
     }
 
-    /// Read TLS records from the socket once and decrypt them. `Ok(false)`
-    /// at the end of the stream.
-    fn read_records(&mut self, dont_wait: bool) -> io::Result<bool> {
+    /// The handshake is over: application data flows.
+    fn handshaken(&self) -> bool {
+        matches!(&self.session, Session::Ready(c) if !c.is_handshaking())
+    }
+
+    /// Run rustls over `input` (the bytes received and not yet consumed)
+    /// until it needs more of them, and do `want` once it takes
+    /// application data. Records it decrypts go to `plaintext`, records
+    /// it makes to `outgoing`. Returns how many bytes of `input` it
+    /// consumed (the rest: a partial record, to keep for the next call)
+    /// and whether `want` was done. On a TLS error, the alert rustls
+    /// makes is queued (the caller sends it, best effort) and the session
+    /// is over.
+    fn drive(&mut self, input: &mut [u8], mut want: Want<'_>) -> io::Result<(usize, bool)> {
+        use rustls::unbuffered::ConnectionState;
+        if self.failed {
+            return Err(session_failed());
+        }
         let Session::Ready(conn) = &mut self.session else {
             return Err(not_handshaken());
         };
-        let n = loop {
-            let r = if dont_wait {
-                conn.read_tls(&mut DontWait(&self.tcp))
-            } else {
-                conn.read_tls(&mut &self.tcp)
+        let mut used = 0;
+        let mut done = false;
+        let failure = loop {
+            let status = conn.process_tls_records(&mut input[used..]);
+            let discard = status.discard;
+            let state = match status.state {
+                Ok(state) => state,
+                Err(e) => {
+                    used += discard;
+                    break e;
+                }
             };
-            match r {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other?,
+            let mut stop = false;
+            match state {
+                ConnectionState::ReadTraffic(mut records) => {
+                    while let Some(record) = records.next_record() {
+                        match record {
+                            Ok(r) => self.plaintext.extend_from_slice(r.payload),
+                            Err(e) => return Err(tls_error(e)),
+                        }
+                    }
+                }
+                // Never offered (`max_early_data_size` is 0): dropped.
+                ConnectionState::ReadEarlyData(mut records) => {
+                    while records.next_record().is_some() {}
+                }
+                ConnectionState::EncodeTlsData(mut e) => encode(&mut e, &mut self.outgoing)?,
+                // Queued in `outgoing`, sent in order by `flush_out`.
+                ConnectionState::TransmitTlsData(t) => t.done(),
+                ConnectionState::PeerClosed => self.peer_closed = true,
+                ConnectionState::Closed => {
+                    self.peer_closed = true;
+                    stop = true;
+                }
+                ConnectionState::WriteTraffic(mut w) => {
+                    match std::mem::replace(&mut want, Want::Nothing) {
+                        Want::Nothing => {}
+                        Want::Encrypt(data) => {
+                            append_records(&mut self.outgoing, data.len(), |out| {
+                                w.encrypt(data, out)
+                            })?;
+                            done = true;
+                        }
+                        Want::CloseNotify => {
+                            append_records(&mut self.outgoing, 0, |out| w.queue_close_notify(out))?;
+                            done = true;
+                        }
+                    }
+                    stop = true;
+                }
+                // BlockedHandshake: more bytes needed; and any state a
+                // later rustls adds.
+                _ => stop = true,
+            }
+            used += discard;
+            if stop {
+                return Ok((used, done));
             }
         };
-        match conn.process_new_packets() {
-            Ok(state) => {
-                self.plaintext = state.plaintext_bytes_to_read() > 0;
-            }
-            Err(e) => {
-                // Tell the peer why (the alert rustls queued), best effort.
-                let _ = self.flush_tls(true);
-                return Err(tls_error(e));
+        // The alert rustls queued for the error, as TLS bytes.
+        loop {
+            let status = conn.process_tls_records(&mut input[used..]);
+            used += status.discard;
+            match status.state {
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    if encode(&mut e, &mut self.outgoing).is_err() {
+                        break;
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
+                _ => break,
             }
         }
-        Ok(n > 0)
+        self.failed = true;
+        Err(tls_error(failure))
+    }
+
+    /// [`TlsStream::drive`] over the partial record kept from earlier
+    /// reads (rustls must always see the bytes it has not consumed).
+    fn drive_incoming(&mut self, want: Want<'_>) -> io::Result<bool> {
+        let mut incoming = std::mem::take(&mut self.incoming);
+        let (used, done) = self.drive(&mut incoming, want)?;
+        incoming.drain(..used);
+        if !incoming.is_empty() {
+            self.incoming = incoming;
+        }
+        Ok(done)
+    }
+
+    /// Read from the socket once and run rustls over what arrived.
+    /// `Ok(false)` at the end of the stream. On a TLS error, its alert is
+    /// sent (best effort, never waiting).
+    fn read_records(&mut self, dont_wait: bool) -> io::Result<bool> {
+        if self.incoming.len() >= MAX_INCOMING {
+            self.failed = true;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the client sent a TLS record or handshake message larger than 64 KiB",
+            ));
+        }
+        let r = with_read_room(|room| self.read_into(room, dont_wait));
+        match r {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                let _ = self.flush_out(true);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// [`TlsStream::read_records`] with `room` to read into: whole
+    /// records are decrypted there when no partial one waits; what is
+    /// left of a record is kept in `incoming`.
+    fn read_into(&mut self, room: &mut [u8], dont_wait: bool) -> io::Result<bool> {
+        let n = recv(&self.tcp, room, dont_wait)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.plaintext.reserve(n);
+        if self.incoming.is_empty() {
+            let (used, _) = self.drive(&mut room[..n], Want::Nothing)?;
+            self.incoming.extend_from_slice(&room[used..n]);
+        } else {
+            self.incoming.extend_from_slice(&room[..n]);
+            self.drive_incoming(Want::Nothing)?;
+        }
+        Ok(true)
+    }
+
+    /// Send what is queued for the peer, until all is sent (then the
+    /// buffer is given back) or the socket takes nothing more
+    /// (`WouldBlock`, or a timeout on a blocking socket).
+    fn flush_out(&mut self, dont_wait: bool) -> io::Result<()> {
+        while self.sent < self.outgoing.len() {
+            match send(&self.tcp, &self.outgoing[self.sent..], dont_wait)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => self.sent += n,
+            }
+        }
+        self.outgoing = Vec::new();
+        self.sent = 0;
+        Ok(())
     }
 
     /// Decrypted bytes, reading records as needed.
     fn read_data(&mut self, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         loop {
-            let Session::Ready(conn) = &mut self.session else {
-                return Err(not_handshaken());
-            };
-            match conn.reader().read(buf) {
-                Ok(n) => {
-                    if let Ok(state) = conn.process_new_packets() {
-                        self.plaintext = state.plaintext_bytes_to_read() > 0;
-                    }
-                    return Ok(n);
+            if self.taken < self.plaintext.len() {
+                let waiting = &self.plaintext[self.taken..];
+                let n = waiting.len().min(buf.len());
+                buf[..n].copy_from_slice(&waiting[..n]);
+                self.taken += n;
+                if self.taken == self.plaintext.len() {
+                    self.plaintext = Vec::new();
+                    self.taken = 0;
                 }
-                // The peer closed without close_notify: the end, for HTTP
-                // (its framing says whether a message was cut).
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+                return Ok(n);
             }
-            self.plaintext = false;
-            // A handshake or key update may want an answer first. On a
+            if self.failed {
+                return Err(session_failed());
+            }
+            // After close_notify, or the peer closed without it: the end,
+            // for HTTP (its framing says whether a message was cut).
+            if self.peer_closed {
+                return Ok(0);
+            }
+            if !self.handshaken() {
+                return Err(not_handshaken());
+            }
+            // A key update or session tickets may wait to be sent. On a
             // non-blocking socket a full send buffer does not stop the
             // read: the caller sees `wants_write` and flushes later.
-            if conn.wants_write() {
-                match self.flush_tls(dont_wait) {
+            if self.wants_write() {
+                match self.flush_out(dont_wait) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock && dont_wait => {}
                     other => other?,
                 }
             }
             if !self.read_records(dont_wait)? {
-                return Ok(0);
+                self.peer_closed = true;
             }
         }
     }
 
-    /// Take plaintext into rustls (at most its buffer limit) and send what
-    /// it can; `WouldBlock` only when nothing was taken.
+    /// Encrypt plaintext (at most what fills the send buffer to its
+    /// limit) and send what the socket takes; `WouldBlock` only when
+    /// nothing was taken.
     fn write_data(&mut self, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
+        if self.failed {
+            return Err(session_failed());
+        }
+        if !self.handshaken() {
+            return Err(not_handshaken());
+        }
         // Room first: on a blocking socket this empties the buffer.
-        match self.flush_tls(dont_wait) {
+        match self.flush_out(dont_wait) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             other => other?,
         }
-        let Session::Ready(conn) = &mut self.session else {
-            return Err(not_handshaken());
-        };
-        let n = conn.writer().write(buf)?;
-        match self.flush_tls(dont_wait) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
-            Err(e) => return Err(e),
-            Ok(()) => {}
-        }
-        if n == 0 {
+        let pending = self.outgoing.len() - self.sent;
+        if pending >= SEND_BUFFER_LIMIT {
             return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.outgoing.drain(..self.sent);
+        self.sent = 0;
+        let n = buf.len().min(SEND_BUFFER_LIMIT - pending);
+        if !self.drive_incoming(Want::Encrypt(&buf[..n]))? {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the TLS session is closed: no more data can be sent",
+            ));
+        }
+        match self.flush_out(dont_wait) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => other?,
         }
         Ok(n)
     }
@@ -297,35 +591,20 @@ impl TlsStream {
             .unwrap_or(false)
     }
 
-    /// A server session over `tcp` (accepted, handshake not begun).
-    pub(super) fn new(tcp: TcpStream, cfg: &crate::net::tls::TlsConfig) -> io::Result<TlsStream> {
-        let session = if cfg.looks_at_hello() {
-            Session::Hello(Box::new((rustls::server::Acceptor::default(), cfg.clone())))
-        } else {
-            Session::Ready(start(cfg.server_config().clone())?)
-        };
-        Ok(TlsStream {
-            tcp,
-            session,
-            sniffed: false,
-            plaintext: false,
-            notified: false,
-            cleartext: false,
-        })
-    }
-
     /// The TCP stream under the session.
     pub(super) fn tcp(&self) -> &TcpStream {
         &self.tcp
     }
 
-    /// What the handshake negotiated (once it is done).
-    pub(super) fn info(&self) -> TlsInfo {
+    /// What the handshake negotiated (once it is done). The SNI name
+    /// moves to the answer: the connection asks once, when the handshake
+    /// is done, and keeps it there.
+    pub(super) fn info(&mut self) -> TlsInfo {
         let Session::Ready(conn) = &self.session else {
             return TlsInfo::default();
         };
         TlsInfo {
-            sni: conn.server_name().map(str::to_string),
+            sni: self.sni.take().map(String::from),
             version: version_name(conn.protocol_version()),
             alpn: conn
                 .alpn_protocol()
@@ -337,16 +616,20 @@ impl TlsStream {
     /// mode (see [`crate::Connection::handshake_step`]).
     pub(super) fn handshake_step(&mut self) -> io::Result<HandshakeStatus> {
         loop {
-            match self.flush_tls(true) {
+            match self.flush_out(true) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Ok(HandshakeStatus::WantWrite)
                 }
                 other => other?,
             }
-            if let Session::Ready(conn) = &self.session {
-                if !conn.is_handshaking() {
-                    return Ok(HandshakeStatus::Done);
-                }
+            if self.failed {
+                return Err(session_failed());
+            }
+            if self.handshaken() {
+                return Ok(HandshakeStatus::Done);
+            }
+            if self.peer_closed {
+                return Err(io::ErrorKind::UnexpectedEof.into());
             }
             if !self.sniffed {
                 let mut first = [0u8; 1];
@@ -366,18 +649,17 @@ impl TlsStream {
                     Err(e) => return Err(e.into()),
                 }
             }
-            if let Session::Hello(_) = self.session {
-                match self.read_hello() {
-                    Ok(()) => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Ok(HandshakeStatus::WantRead)
-                    }
-                    Err(e) => return Err(e),
+            let step = if let Session::Hello(_) = self.session {
+                self.read_hello()
+            } else {
+                match self.read_records(true) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(io::ErrorKind::UnexpectedEof.into()),
+                    Err(e) => Err(e),
                 }
-            }
-            match self.read_records(true) {
-                Ok(true) => {}
-                Ok(false) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            };
+            match step {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Ok(HandshakeStatus::WantRead)
                 }
@@ -386,57 +668,60 @@ impl TlsStream {
         }
     }
 
-    /// Decrypted bytes are waiting (as of the last read).
+    /// Decrypted bytes are waiting.
     pub(super) fn has_plaintext(&self) -> bool {
-        self.plaintext
+        self.taken < self.plaintext.len()
     }
 
-    /// Read the ClientHello (once: `WouldBlock` until it is whole) and
-    /// make the session with the configuration it chooses.
+    /// Read until the ClientHello is whole (`WouldBlock` until then),
+    /// make the session with the configuration its SNI name and ALPN
+    /// offer choose, and run it over the bytes read.
     fn read_hello(&mut self) -> io::Result<()> {
-        let Session::Hello(hello) = &mut self.session else {
+        let Session::Hello(configs) = &self.session else {
             return Ok(());
         };
-        let (acceptor, configs) = &mut **hello;
-        loop {
-            match acceptor.read_tls(&mut DontWait(&self.tcp)) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+        // Through the read room, so a hello that stalls holds only the
+        // bytes it sent.
+        let n = with_read_room(|room| {
+            let n = recv(&self.tcp, room, true)?;
+            self.incoming.extend_from_slice(&room[..n]);
+            io::Result::Ok(n)
+        })?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut joined = Vec::new();
+        let (cfg, sni) = match super::tls_hello::read(&self.incoming, &mut joined) {
+            Hello::Incomplete if self.incoming.len() < MAX_INCOMING => return Ok(()),
+            Hello::Read { sni, alpn } => (
+                configs.choose(sni.as_deref(), alpn.as_ref().map(|a| a.iter().copied())),
+                sni,
+            ),
+            // rustls reads it and says what is wrong.
+            Hello::Incomplete | Hello::Unreadable => (configs.server_config().clone(), None),
+        };
+        self.session = Session::Ready(
+            rustls::server::UnbufferedServerConnection::new(cfg).map_err(tls_error)?,
+        );
+        self.sni = sni.map(String::into_boxed_str);
+        match self.drive_incoming(Want::Nothing) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let _ = self.flush_out(true);
+                Err(e)
             }
-            let accepted = match acceptor.accept() {
-                Ok(None) => continue,
-                Ok(Some(accepted)) => accepted,
-                Err((e, mut alert)) => {
-                    let _ = alert.write_all(&mut DontWait(&self.tcp));
-                    return Err(tls_error(e));
-                }
-            };
-            let hello = accepted.client_hello();
-            let cfg = configs.choose(hello.server_name(), hello.alpn());
-            let mut conn = match accepted.into_connection(cfg) {
-                Ok(conn) => conn,
-                Err((e, mut alert)) => {
-                    let _ = alert.write_all(&mut DontWait(&self.tcp));
-                    return Err(tls_error(e));
-                }
-            };
-            conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
-            self.session = Session::Ready(conn);
-            return Ok(());
         }
     }
 
     /// TLS bytes wait to be sent.
     pub(super) fn wants_write(&self) -> bool {
-        matches!(&self.session, Session::Ready(conn) if conn.wants_write())
+        self.sent < self.outgoing.len()
     }
 
     /// Read what has already arrived without waiting.
     pub(super) fn read_nonblocking(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cleartext {
-            DontWait(&self.tcp).read(buf)
+            recv(&self.tcp, buf, true)
         } else {
             self.read_data(buf, true)
         }
@@ -479,27 +764,21 @@ impl TlsStream {
         if self.cleartext {
             self.tcp.flush()
         } else {
-            self.flush_tls(nonblocking)
+            self.flush_out(nonblocking)
         }
     }
 
     /// Say `close_notify` before a half-close (not to a client that spoke
-    /// plain HTTP).
+    /// plain HTTP, nor before the handshake is over).
     pub(super) fn close_notify(&mut self, nonblocking: bool) {
-        if let (false, Session::Ready(conn)) = (self.cleartext, &mut self.session) {
-            conn.send_close_notify();
-            self.notified = true;
-            let _ = self.flush_tls(nonblocking);
+        if self.cleartext || self.notified || self.failed || !self.handshaken() {
+            return;
+        }
+        self.notified = true;
+        if self.drive_incoming(Want::CloseNotify).is_ok() {
+            let _ = self.flush_out(nonblocking);
         }
     }
-}
-
-/// A session with `cfg`, its send buffer bounded.
-#[cfg(feature = "tls")]
-fn start(cfg: Arc<rustls::ServerConfig>) -> io::Result<rustls::ServerConnection> {
-    let mut conn = rustls::ServerConnection::new(cfg).map_err(tls_error)?;
-    conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
-    Ok(conn)
 }
 
 /// The name of a negotiated protocol version (`TLSv1.3`).
