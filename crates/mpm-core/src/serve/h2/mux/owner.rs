@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,8 +16,9 @@ use super::job::{Asked, StreamJob};
 use super::link::{ConnSignal, Link, Out, Tail, Wake, RESET_CODE};
 use crate::config::ProtocolConfig;
 use crate::h2::{ErrorCode, Event, Session};
+use crate::handler::Handler;
 use crate::net::connection::{ConnInfo, Connection};
-use crate::serve::context::LINGER;
+use crate::serve::context::{ServeContext, LINGER};
 use crate::serve::h2::{session_config, Upgrade};
 
 mod streams;
@@ -31,6 +33,15 @@ const READS_PER_TURN: usize = 16;
 /// [`H2Owner::drive`] makes (each writes up to a batch of the session's
 /// output) before it lets the poller serve others.
 const ROUNDS_PER_TURN: usize = 8;
+
+/// Most rounds of [`H2Owner::drive_answering`]: a drive, then the
+/// streams it answers here; their answers are written by the next round's
+/// drive (past the last, [`H2Owner::wants_drive`] says to come back).
+const ANSWER_ROUNDS: usize = 4;
+
+/// What [`H2Owner::drive_answering`] gives its poller to run with the
+/// poller's context.
+type RunHere<'r> = dyn FnMut(&ServeContext<'_>) + 'r;
 
 /// How long a request whose body is incomplete waits for more of it
 /// before its handler starts anyway (as the one-at-a-time driver): a
@@ -255,6 +266,58 @@ impl H2Owner {
                 self.info = None;
             }
         }
+    }
+
+    /// [`H2Owner::drive`] for a poller that answers a stream itself when
+    /// its answer never blocks ([`StreamJob::answers_at_once`] with
+    /// `handler`: a static file, a status page), as nginx serves static
+    /// files from its event loop: event's loop and worker's connection
+    /// thread. `on_poller` is called with a function to run on the
+    /// poller's own thread with its [`ServeContext`] (its scoreboard
+    /// slot shows the stream meanwhile); every other stream goes to
+    /// `hand_out`, in arrival order, for a pool thread
+    /// ([`StreamJob::run`]). Drives again to write what was answered, a
+    /// few rounds at most ([`H2Owner::wants_drive`] then says to come
+    /// back). A panic in the serving code ends that stream (reset), not
+    /// the poller. The streams answered here.
+    pub fn drive_answering(
+        &mut self,
+        buf: &mut [u8],
+        handler: &dyn Handler,
+        on_poller: &mut dyn FnMut(&mut RunHere<'_>),
+        hand_out: &mut dyn FnMut(StreamJob),
+    ) -> usize {
+        let mut here = Vec::new();
+        let mut answered = 0;
+        for _ in 0..ANSWER_ROUNDS {
+            self.drive(buf, Instant::now());
+            for job in self.jobs.drain(..) {
+                if job.answers_at_once(handler) {
+                    here.push(job);
+                } else {
+                    hand_out(job);
+                }
+            }
+            if here.is_empty() {
+                return answered;
+            }
+            on_poller(&mut |ctx| {
+                for job in here.drain(..) {
+                    answered += 1;
+                    if catch_unwind(AssertUnwindSafe(|| job.run_at_once(ctx))).is_err() {
+                        log::error!(
+                            "an HTTP/2 stream ended with a panic in the serving code; \
+                             its connection goes on"
+                        );
+                    }
+                }
+            });
+            // (A poller that did not call it: its pool serves them.)
+            here.drain(..).for_each(&mut *hand_out);
+        }
+        // Answers of the last round wait for the next drive.
+        self.more = true;
+        answered
     }
 
     /// Requests ready for a thread: run each with [`StreamJob::run`] on a
