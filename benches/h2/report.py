@@ -17,14 +17,14 @@ def main():
     try:
         for line in open(path):
             if line.strip():
-                _, p, t, rps, p99, ok = line.rstrip("\n").split("\t")
-                by.setdefault((p, t), []).append((float(rps), float(p99), int(ok)))
+                _, p, t, rps, p99, ok, p50 = (line.rstrip("\n").split("\t") + ["0"])[:7]
+                by.setdefault((p, t), []).append((float(rps), float(p99), int(ok), float(p50)))
     except FileNotFoundError:
         pass
     print(f"#### h2load -n {n} -c 10 -m 10 over TLS, median of {rounds} round(s); "
           "server CPU 0, h2load CPU 1\n")
-    print("| path | target | req/s | ×nginx | ×apache | p99 ms | ok (min) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| path | target | req/s | ×nginx | ×apache | p50 ms | p99 ms | ok (min) |")
+    print("|---|---|---|---|---|---|---|---|")
     for p in ["/hello", "/static/4k.bin"]:
         med = {t: statistics.median(x[0] for x in by[(p, t)]) for t in TARGETS if (p, t) in by}
         for t in TARGETS:
@@ -32,10 +32,11 @@ def main():
                 continue
             runs = by[(p, t)]
             p99 = statistics.median(x[1] for x in runs)
+            p50 = statistics.median(x[3] for x in runs)
             ok = min(x[2] for x in runs)
             rn = f"×{med[t] / med['nginx']:.2f}" if med.get("nginx") else "-"
             ra = f"×{med[t] / med['apache']:.2f}" if med.get("apache") else "-"
-            print(f"| {p} | {t} | {med[t]:.0f} | {rn} | {ra} | {p99:.2f} | {ok} |")
+            print(f"| {p} | {t} | {med[t]:.0f} | {rn} | {ra} | {p50:.2f} | {p99:.2f} | {ok} |")
     if mem:
         print(f"\n#### {idle} idle HTTP/2 connections (TLS, one request each): "
               "PSS of the server's processes\n")

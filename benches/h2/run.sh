@@ -198,13 +198,17 @@ if [[ " $PARTS " == *" load "* ]]; then
         for path in /hello /static/4k.bin; do
             for t in $TARGETS; do
                 log="$OUT/raw/$t-${path//\//_}-r$r"
+                # h2load appends to its log file: a log left by an earlier
+                # run would be counted in this one's percentiles.
+                rm -f "$log.times"
                 taskset -c 1 h2load -n "$N" -c 10 -m 10 --log-file="$log.times" \
                     "https://127.0.0.1:${URL[$t]}$path" > "$log.out" 2>&1 || true
                 rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$log.out")
                 ok=$(awk '/^requests:/ { print $8 }' "$log.out")
-                p99=$(awk '{ print $3 }' "$log.times" | sort -n \
-                    | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", a[int(NR * 0.99)] / 1000 }')
-                printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$path" "$t" "${rps:-0}" "${p99:-0}" "${ok:-0}" \
+                p50=0 p99=0
+                read -r p50 p99 < <(awk '{ print $3 }' "$log.times" | sort -n \
+                    | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f %.2f", a[int(NR * 0.5) + 1] / 1000, a[int(NR * 0.99) + 1] / 1000 }') || true
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$path" "$t" "${rps:-0}" "${p99:-0}" "${ok:-0}" "${p50:-0}" \
                     | tee -a "$results" >&2
             done
         done

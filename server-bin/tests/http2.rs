@@ -807,6 +807,39 @@ fn worker_queues_the_streams_no_thread_is_free_for_and_serves_them_later() {
 }
 
 #[test]
+fn worker_answers_a_static_stream_itself_while_its_connections_threads_are_busy() {
+    // Four threads: the connection's own, two for its streams (both held
+    // by the blocking script), one kept for another connection. A static
+    // file never blocks: the connection's own thread answers it at once,
+    // as event's loop does, rather than queueing it behind the script.
+    let (s, blocker) = blocking_site(4, "");
+    let _m = s.start("worker");
+    let (mut c, from) = streams_at_once(s.plain_port, "/cgi-bin/block.cgi", 2);
+    let busy = wait_for(20.0, || blocker.counted() >= 2);
+    c.write_all(&frame(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        5,
+        &get_block_for("/hello"),
+    ))
+    .unwrap();
+    let hello = read_frames(&mut c, 10, |kind, id, payload| {
+        (kind == HEADERS && id == 5).then(|| status_200_first(payload))
+    });
+    let blocked_done = answered(&s, from, "/cgi-bin/block.cgi");
+    blocker.release();
+    assert!(busy, "the connection's two script streams never both ran");
+    assert_eq!(
+        (hello, blocked_done),
+        (Some(true), 0),
+        "(the static stream's answer began with 200, script streams answered) while both \
+         threads the connection may take held the script; access log:\n{}",
+        s.access_log()
+    );
+    assert_blocked_streams_answered(&s, from, 2, "once let through");
+}
+
+#[test]
 fn worker_a_connection_with_many_streams_does_not_starve_a_second_one() {
     let (s, blocker) = blocking_site(4, "");
     let _m = s.start("worker");

@@ -43,7 +43,9 @@
 //!
 //! A worker whose connection speaks HTTP/2 owns its session
 //! ([`mpm_core::serve::h2`]) and hands each stream to the same queue, as
-//! a second kind of job that idle workers take, in arrival order. One
+//! a second kind of job that idle workers take, in arrival order (a
+//! stream whose answer never blocks, a static file, it answers itself,
+//! as event's loop does). One
 //! connection keeps at most `ThreadsPerChild` − 2 streams there at once
 //! (its own thread and one for another connection are left); its other
 //! streams wait with it, so it cannot starve the child's other

@@ -135,11 +135,13 @@ pub mod frame;
 pub mod hpack;
 pub mod request;
 pub mod session;
+mod stream_map;
 
 pub use config::H2Config;
 pub use error::{ErrorCode, H2Error};
 pub use frame::PREFACE;
 pub use session::{Event, SendError, Session};
+pub(crate) use stream_map::StreamMap;
 
 #[cfg(test)]
 mod session_tests;

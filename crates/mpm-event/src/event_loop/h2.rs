@@ -6,7 +6,6 @@
 //! slowly holds no thread, and an idle HTTP/2 connection holds no thread
 //! and no buffer beyond its HPACK tables.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use mpm_core::serve::h2::{H2Owner, Upgrade, Wake};
@@ -130,38 +129,26 @@ impl Loop<'_, '_> {
     /// answer never blocks, as for HTTP/1.1), and wait as it says (or
     /// close it, lingering, when it is over).
     pub(super) fn drive_h2(&mut self, k: usize) {
-        let handler = &*self.cx.handler;
-        let mut here = Vec::new();
-        // Answers made here are written by the next drive: around while
-        // there are some (a few times at most; then `wants_drive`).
-        for _ in 0..4 {
-            let now = Instant::now();
-            let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
-                return;
-            };
-            let State::H2(owner) = &mut held.state else {
-                return;
-            };
-            owner.drive(&mut self.scratch, now);
-            for job in owner.take_jobs() {
-                if job.answers_at_once(handler) {
-                    here.push(job);
-                } else {
-                    self.shared.push(Job::Stream(job));
-                }
-            }
-            if here.is_empty() {
-                break;
-            }
-            self.on_loop(|ctx, _| {
-                for job in here.drain(..) {
-                    if catch_unwind(AssertUnwindSafe(|| job.run_at_once(ctx))).is_err() {
-                        log::error!(
-                            "an HTTP/2 stream ended with a panic in the serving code; the loop goes on"
-                        );
-                    }
-                }
-            });
+        // The owner is taken out of its slot while it drives, so that
+        // the streams it answers here may use the loop's context.
+        let Some(held) = self.held(k).filter(|h| matches!(h.state, State::H2(_))) else {
+            return;
+        };
+        let State::H2(mut owner) = std::mem::replace(&mut held.state, State::Worker) else {
+            return;
+        };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let (shared, cx) = (self.shared, self.cx);
+        let handler = &*cx.handler;
+        owner.drive_answering(
+            &mut scratch,
+            handler,
+            &mut |run| self.on_loop(|ctx, _| run(ctx)),
+            &mut |job| shared.push(Job::Stream(job)),
+        );
+        self.scratch = scratch;
+        if let Some(held) = self.held(k) {
+            held.state = State::H2(owner);
         }
         let now = Instant::now();
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {

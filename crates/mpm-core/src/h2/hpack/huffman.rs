@@ -22,7 +22,9 @@ pub fn encoded_len(bytes: &[u8]) -> usize {
 }
 
 /// Append the Huffman encoding of `bytes` to `out` (padded with the most
-/// significant bits of EOS, i.e. ones).
+/// significant bits of EOS, i.e. ones). Bits are gathered into a 64-bit
+/// accumulator and written four octets at a time (a code is at most 30
+/// bits, so 31 pending bits plus one code fit).
 pub fn encode(bytes: &[u8], out: &mut Vec<u8>) {
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
@@ -30,16 +32,20 @@ pub fn encode(bytes: &[u8], out: &mut Vec<u8>) {
         let (code, len) = CODES[usize::from(b)];
         acc = (acc << len) | u64::from(code);
         bits += u32::from(len);
-        while bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
+        if bits >= 32 {
+            bits -= 32;
+            out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
+            // Keep only the bits not yet written (at most 31).
+            acc &= (1u64 << bits) - 1;
         }
-        // Keep only the bits not yet written (at most 7 + 30 < 64).
-        acc &= (1u64 << bits) - 1;
+    }
+    while bits >= 8 {
+        bits -= 8;
+        out.push((acc >> bits) as u8);
     }
     if bits > 0 {
         let pad = 8 - bits;
-        out.push(((acc << pad) as u8) | ((1u8 << pad) - 1));
+        out.push((((acc << pad) & 0xff) as u8) | ((1u8 << pad) - 1));
     }
 }
 
@@ -165,12 +171,16 @@ mod tests {
     #[test]
     fn every_octet_string_survives_an_encode_and_decode() {
         let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-        let mut enc = Vec::new();
-        encode(&all, &mut enc);
-        assert_eq!(enc.len(), encoded_len(&all));
-        let mut dec = Vec::new();
-        decode(&enc, &mut dec).expect("a string this encoder made decodes");
-        assert_eq!(dec, all);
+        // Every length, so every count of bits left at the end is met.
+        for n in 0..=all.len() {
+            let s = &all[..n];
+            let mut enc = Vec::new();
+            encode(s, &mut enc);
+            assert_eq!(enc.len(), encoded_len(s), "the length of {n} octets");
+            let mut dec = Vec::new();
+            decode(&enc, &mut dec).expect("a string this encoder made decodes");
+            assert_eq!(dec, s, "{n} octets");
+        }
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub fn encode_string(s: &[u8], out: &mut Vec<u8>) {
     let huff = huffman::encoded_len(s);
     if huff <= s.len() {
         encode_int(huff, 7, 0x80, out);
+        out.reserve(huff);
         huffman::encode(s, out);
     } else {
         encode_int(s.len(), 7, 0, out);

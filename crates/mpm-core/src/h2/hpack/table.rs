@@ -86,23 +86,76 @@ pub enum StaticMatch {
     None,
 }
 
-/// Look `name`/`value` up in the static table.
+/// Look `name`/`value` up in the static table: the name by a `match`
+/// (a jump on its length, then a few comparisons), then the values of
+/// its entries.
 pub fn find_static(name: &[u8], value: &[u8]) -> StaticMatch {
-    let mut found = StaticMatch::None;
-    for (i, (n, v)) in STATIC.iter().enumerate() {
-        if n.as_bytes() == name {
-            if v.as_bytes() == value {
-                return StaticMatch::Full(i + 1);
-            }
-            if found == StaticMatch::None {
-                found = StaticMatch::Name(i + 1);
-            }
-        } else if found != StaticMatch::None {
-            // Entries with one name are adjacent.
-            break;
-        }
-    }
-    found
+    let Some((first, count)) = static_name(name) else {
+        return StaticMatch::None;
+    };
+    (first..first + count)
+        .find(|&i| STATIC[i - 1].1.as_bytes() == value)
+        .map_or(StaticMatch::Name(first), StaticMatch::Full)
+}
+
+/// The index of `name`'s first entry in [`STATIC`] and how many entries
+/// have it (they are adjacent).
+fn static_name(name: &[u8]) -> Option<(usize, usize)> {
+    Some(match name {
+        b":authority" => (1, 1),
+        b":method" => (2, 2),
+        b":path" => (4, 2),
+        b":scheme" => (6, 2),
+        b":status" => (8, 7),
+        b"accept-charset" => (15, 1),
+        b"accept-encoding" => (16, 1),
+        b"accept-language" => (17, 1),
+        b"accept-ranges" => (18, 1),
+        b"accept" => (19, 1),
+        b"access-control-allow-origin" => (20, 1),
+        b"age" => (21, 1),
+        b"allow" => (22, 1),
+        b"authorization" => (23, 1),
+        b"cache-control" => (24, 1),
+        b"content-disposition" => (25, 1),
+        b"content-encoding" => (26, 1),
+        b"content-language" => (27, 1),
+        b"content-length" => (28, 1),
+        b"content-location" => (29, 1),
+        b"content-range" => (30, 1),
+        b"content-type" => (31, 1),
+        b"cookie" => (32, 1),
+        b"date" => (33, 1),
+        b"etag" => (34, 1),
+        b"expect" => (35, 1),
+        b"expires" => (36, 1),
+        b"from" => (37, 1),
+        b"host" => (38, 1),
+        b"if-match" => (39, 1),
+        b"if-modified-since" => (40, 1),
+        b"if-none-match" => (41, 1),
+        b"if-range" => (42, 1),
+        b"if-unmodified-since" => (43, 1),
+        b"last-modified" => (44, 1),
+        b"link" => (45, 1),
+        b"location" => (46, 1),
+        b"max-forwards" => (47, 1),
+        b"proxy-authenticate" => (48, 1),
+        b"proxy-authorization" => (49, 1),
+        b"range" => (50, 1),
+        b"referer" => (51, 1),
+        b"refresh" => (52, 1),
+        b"retry-after" => (53, 1),
+        b"server" => (54, 1),
+        b"set-cookie" => (55, 1),
+        b"strict-transport-security" => (56, 1),
+        b"transfer-encoding" => (57, 1),
+        b"user-agent" => (58, 1),
+        b"vary" => (59, 1),
+        b"via" => (60, 1),
+        b"www-authenticate" => (61, 1),
+        _ => return None,
+    })
 }
 
 /// A dynamic table (§2.3.2): newest entry first, evicted from the oldest
@@ -199,6 +252,45 @@ impl DynamicTable {
                     break;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `match` of [`static_name`] says what a scan of [`STATIC`]
+    /// says, for every entry and for names the table lacks.
+    #[test]
+    fn the_static_name_match_agrees_with_the_table() {
+        for (i, (name, value)) in STATIC.iter().enumerate() {
+            let first = STATIC.iter().position(|(n, _)| n == name).unwrap() + 1;
+            let count = STATIC.iter().filter(|(n, _)| n == name).count();
+            assert_eq!(
+                static_name(name.as_bytes()),
+                Some((first, count)),
+                "the match's entries for {name}"
+            );
+            let want = STATIC.iter().position(|e| e == &(*name, *value)).unwrap() + 1;
+            assert_eq!(
+                find_static(name.as_bytes(), value.as_bytes()),
+                StaticMatch::Full(want),
+                "{name}: {value} (entry {})",
+                i + 1
+            );
+            assert_eq!(
+                find_static(name.as_bytes(), b"no such value"),
+                StaticMatch::Name(first),
+                "{name} with a value the table lacks"
+            );
+        }
+        for name in ["x-powered-by", "", ":statu", "content-lengths", "Date"] {
+            assert_eq!(
+                find_static(name.as_bytes(), b""),
+                StaticMatch::None,
+                "{name:?} is no name of the static table"
+            );
         }
     }
 }

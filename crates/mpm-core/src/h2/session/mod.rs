@@ -21,7 +21,7 @@
 //! - `limits`: the bounds against abuse: the reset rate (CVE-2023-44487)
 //!   and the control-frame backlog.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -31,6 +31,7 @@ use super::config::H2Config;
 use super::error::{ErrorCode, H2Error};
 use super::frame::{self, setting, MAX_WINDOW};
 use super::hpack::{self};
+use super::StreamMap;
 use crate::h1::{HeadError, RequestHead};
 
 mod close;
@@ -174,7 +175,7 @@ pub struct Session {
     partial: Vec<u8>,
     decoder: hpack::Decoder,
     encoder: hpack::Encoder,
-    streams: HashMap<u32, Stream>,
+    streams: StreamMap<Stream>,
     /// The highest stream id the client opened.
     last_opened: u32,
     /// The highest stream id handed to the driver (GOAWAY's last id).
@@ -221,7 +222,7 @@ impl Session {
             partial: Vec::new(),
             decoder: hpack::Decoder::new(hpack::DEFAULT_TABLE_SIZE),
             encoder: hpack::Encoder::with_limit(cfg.response_table_size as usize),
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             last_opened: 0,
             last_processed: 0,
             closed: VecDeque::new(),

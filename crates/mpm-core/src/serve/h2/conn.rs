@@ -3,7 +3,7 @@
 //! main loop that serves them one at a time (see the [module
 //! docs](super)).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::session_config;
 use crate::h1::{HeadError, RequestHead};
-use crate::h2::{ErrorCode, Event, Session};
+use crate::h2::{ErrorCode, Event, Session, StreamMap};
 use crate::net::connection::Connection;
 use crate::process::scoreboard::WorkerState;
 use crate::serve::blocking::{wait_io, wait_readable};
@@ -83,7 +83,7 @@ pub(super) struct H2Conn<'a, 'b> {
     pub(super) session: Session,
     pub(super) ctx: &'a ServeContext<'b>,
     /// Request bodies of the streams open (served or waiting).
-    pub(super) inbound: HashMap<u32, Inbound>,
+    pub(super) inbound: StreamMap<Inbound>,
     /// Requests not yet served, in arrival order.
     pub(super) waiting: VecDeque<Waiting>,
     pub(super) stats: ConnStats,
@@ -132,7 +132,7 @@ fn drive(
     conn.set_nonblocking_mode(true);
     let cfg = session_config(ctx.protocol);
     let mut waiting = VecDeque::new();
-    let mut inbound = HashMap::new();
+    let mut inbound = StreamMap::default();
     let session = match upgraded {
         None => Session::new(&cfg),
         Some(up) => match Session::upgraded(&cfg, &up.settings) {

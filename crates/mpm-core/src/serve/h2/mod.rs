@@ -63,10 +63,12 @@
 //!
 //! Where the context lends a [`StreamPool`] (worker's child queue), the
 //! connection's thread becomes the owner of its session ([`H2Owner`],
-//! the mechanism of `mux/`) and serves none of its streams itself
-//! (`pool.rs`): it polls the socket, a wake-up pipe its streams' threads
-//! write to, and the stop signals, and hands each stream as a job to the
-//! child's other idle threads. One connection keeps at most its share
+//! the mechanism of `mux/`) (`pool.rs`): it polls the socket, a wake-up
+//! eventfd its streams' threads write to, and the stop signals. A stream
+//! whose handler promises its answer never blocks (a static file, the
+//! status page: [`crate::Handler::answer_never_blocks`]) it answers
+//! itself, as event's loop does ([`H2Owner::drive_answering`]); every
+//! other it hands as a job to the child's other idle threads. One connection keeps at most its share
 //! with them at once ([`StreamPool::attach`]; worker's is
 //! `ThreadsPerChild` − 2, so a thread stays for other connections), the
 //! rest waiting with the owner in arrival order; streams that find no

@@ -7,13 +7,13 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use super::conn::{linger, READ_CHUNK};
 use super::{H2Owner, StreamJob, Upgrade, Wake};
@@ -87,22 +87,21 @@ impl Drop for Attached<'_> {
     }
 }
 
-/// The owner's wake-up: a non-blocking pipe that a stream's thread
-/// writes a byte to, and the owner's poll watches; one byte until the
-/// owner looks (streams that finish together wake it once).
-struct WakePipe {
-    read: OwnedFd,
-    write: OwnedFd,
-    /// A byte was written that the owner has not taken yet.
+/// The owner's wake-up: a non-blocking eventfd (one descriptor, where a
+/// pipe takes two) that a stream's thread adds to, and the owner's poll
+/// watches; written once until the owner looks (streams that finish
+/// together wake it once).
+struct WakeFd {
+    fd: EventFd,
+    /// A wake-up was written that the owner has not taken yet.
     pending: AtomicBool,
 }
 
-impl WakePipe {
-    fn new() -> io::Result<WakePipe> {
-        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        Ok(WakePipe {
-            read,
-            write,
+impl WakeFd {
+    fn new() -> io::Result<WakeFd> {
+        let fd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
+        Ok(WakeFd {
+            fd,
             pending: AtomicBool::new(false),
         })
     }
@@ -110,18 +109,44 @@ impl WakePipe {
     /// Wake the owner, unless a wake-up is pending already.
     fn wake(&self) {
         if !self.pending.swap(true, Ordering::AcqRel) {
-            let _ = nix::unistd::write(&self.write, &[1u8]);
+            let _ = self.fd.write(1);
+        }
+    }
+
+    /// The owner's own thread is about to poke its streams (answering
+    /// them itself): no wake-up is written until the guard drops, since
+    /// the owner drives next anyway and takes the news then (and what
+    /// other threads poke meanwhile with it). A wake-up already pending
+    /// stays so.
+    fn quiet(&self) -> Quiet<'_> {
+        Quiet {
+            fd: self,
+            was_pending: self.pending.swap(true, Ordering::AcqRel),
         }
     }
 
     /// Take the wake-ups that came; the owner looks at its streams next.
-    /// The pipe is emptied before a new wake-up may write: whoever wakes
-    /// meanwhile finds one pending, and what it says is seen by that
-    /// look; whoever wakes after writes a byte again.
+    /// The counter is emptied (one read takes it whole) before a new
+    /// wake-up may write: whoever wakes meanwhile finds one pending, and
+    /// what it says is seen by that look; whoever wakes after writes
+    /// again.
     fn drain(&self) {
-        let mut sink = [0u8; 64];
-        while matches!(nix::unistd::read(self.read.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
+        let _ = self.fd.read();
         self.pending.store(false, Ordering::Release);
+    }
+}
+
+/// See [`WakeFd::quiet`].
+struct Quiet<'a> {
+    fd: &'a WakeFd,
+    was_pending: bool,
+}
+
+impl Drop for Quiet<'_> {
+    fn drop(&mut self) {
+        if !self.was_pending {
+            self.fd.pending.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -129,7 +154,7 @@ impl WakePipe {
 /// included), when the owner is woken to hand over the next.
 struct Handed {
     running: Arc<AtomicUsize>,
-    wake: Arc<WakePipe>,
+    wake: Arc<WakeFd>,
 }
 
 impl Drop for Handed {
@@ -153,11 +178,11 @@ pub(super) fn serve_pooled(
     upgraded: Option<Upgrade>,
     pool: Attached<'_>,
 ) -> ConnStats {
-    let pipe = match WakePipe::new() {
+    let waker = match WakeFd::new() {
         Ok(p) => Arc::new(p),
         Err(e) => {
             log::error!(
-                "HTTP/2 connection from {} closed: could not make its wake-up pipe: {e} \
+                "HTTP/2 connection from {} closed: could not make its wake-up eventfd: {e} \
                  (raise the open-file limit, ulimit -n)",
                 conn.info().peer
             );
@@ -165,8 +190,8 @@ pub(super) fn serve_pooled(
         }
     };
     let wake: Wake = {
-        let pipe = pipe.clone();
-        Arc::new(move || pipe.wake())
+        let waker = waker.clone();
+        Arc::new(move || waker.wake())
     };
     // The HTTP/1.1 driver wrote the `101` of an upgrade already.
     let switched = upgraded.is_some();
@@ -190,8 +215,17 @@ pub(super) fn serve_pooled(
         }
     };
     loop {
-        owner.drive(&mut buf, Instant::now());
-        waiting.extend(owner.take_jobs());
+        // Streams whose answer never blocks (static files) are answered
+        // here, as event's loop answers them: no hand-over, no wake-up.
+        stats.requests += owner.drive_answering(
+            &mut buf,
+            ctx.handler,
+            &mut |run| {
+                let _quiet = waker.quiet();
+                run(ctx);
+            },
+            &mut |job| waiting.push_back(job),
+        ) as u32;
         while running.load(Ordering::Acquire) < pool.share {
             let Some(job) = waiting.pop_front() else {
                 break;
@@ -200,7 +234,7 @@ pub(super) fn serve_pooled(
             stats.requests += 1;
             let handed = Handed {
                 running: running.clone(),
-                wake: pipe.clone(),
+                wake: waker.clone(),
             };
             pool.submit(Box::new(move |ctx| {
                 job.run(ctx);
@@ -223,10 +257,10 @@ pub(super) fn serve_pooled(
         if owner.wants_drive() {
             continue;
         }
-        match wait(&owner, &pipe, ctx, stopping) {
+        match wait(&owner, &waker, ctx, stopping) {
             Woken::Deadline => owner.on_deadline(Instant::now()),
             Woken::Socket { readable, writable } => owner.ready(readable, writable),
-            Woken::Streams => pipe.drain(),
+            Woken::Streams => waker.drain(),
             Woken::Stop => {
                 stopping = true;
                 owner.begin_stop(Instant::now());
@@ -260,7 +294,7 @@ enum Woken {
 /// Wait for the socket (readable; writable when the owner has bytes to
 /// write), the streams' wake-up, the stop signals (the graceful one until
 /// `stopping`), or the owner's deadline.
-fn wait(owner: &H2Owner, pipe: &WakePipe, ctx: &ServeContext<'_>, stopping: bool) -> Woken {
+fn wait(owner: &H2Owner, waker: &WakeFd, ctx: &ServeContext<'_>, stopping: bool) -> Woken {
     let sock = owner.connection().as_fd();
     let interest = if owner.wants_write() {
         PollFlags::POLLIN | PollFlags::POLLOUT
@@ -270,7 +304,7 @@ fn wait(owner: &H2Owner, pipe: &WakePipe, ctx: &ServeContext<'_>, stopping: bool
     let none = PollFlags::empty();
     let mut fds = [
         PollFd::new(sock, interest),
-        PollFd::new(pipe.read.as_fd(), PollFlags::POLLIN),
+        PollFd::new(waker.fd.as_fd(), PollFlags::POLLIN),
         PollFd::new(sock, none),
         PollFd::new(sock, none),
     ];
@@ -328,17 +362,17 @@ mod tests {
     use crate::net::poll::readable;
 
     #[test]
-    fn the_wake_pipe_wakes_once_until_drained_and_again_after() {
-        let pipe = WakePipe::new().expect("a pipe");
-        assert!(!readable(pipe.read.as_fd()), "woken before any wake-up");
-        pipe.wake();
-        pipe.wake();
-        assert!(readable(pipe.read.as_fd()), "a wake-up did not wake");
-        pipe.drain();
-        assert!(!readable(pipe.read.as_fd()), "still woken after a drain");
-        pipe.wake();
+    fn the_wake_up_wakes_once_until_drained_and_again_after() {
+        let waker = WakeFd::new().expect("an eventfd");
+        assert!(!readable(waker.fd.as_fd()), "woken before any wake-up");
+        waker.wake();
+        waker.wake();
+        assert!(readable(waker.fd.as_fd()), "a wake-up did not wake");
+        waker.drain();
+        assert!(!readable(waker.fd.as_fd()), "still woken after a drain");
+        waker.wake();
         assert!(
-            readable(pipe.read.as_fd()),
+            readable(waker.fd.as_fd()),
             "a wake-up after a drain was lost"
         );
     }
@@ -350,25 +384,25 @@ mod tests {
     #[test]
     fn no_wake_up_is_lost_while_the_owner_drains() {
         use std::sync::atomic::AtomicBool;
-        let pipe = WakePipe::new().expect("a pipe");
+        let waker = WakeFd::new().expect("an eventfd");
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             for _ in 0..2 {
                 s.spawn(|| {
                     while !stop.load(Ordering::Acquire) {
-                        pipe.wake();
+                        waker.wake();
                     }
                 });
             }
             let mut asleep = None;
             for look in 0..20_000 {
-                let mut fds = [PollFd::new(pipe.read.as_fd(), PollFlags::POLLIN)];
+                let mut fds = [PollFd::new(waker.fd.as_fd(), PollFlags::POLLIN)];
                 let woken = nix::poll::poll(&mut fds, poll_timeout(Some(Duration::from_secs(5))));
                 if !matches!(woken, Ok(n) if n > 0) {
                     asleep = Some(look);
                     break;
                 }
-                pipe.drain();
+                waker.drain();
             }
             stop.store(true, Ordering::Release);
             assert_eq!(

@@ -17,7 +17,7 @@ use crate::h2::ErrorCode;
 
 /// How the owner of a connection is told that one of its streams has
 /// news (a response part, a body read): the strategy's wake-up (an event
-/// loop's `Waker` with the connection's key, a thread's pipe). Called on
+/// loop's `Waker` with the connection's key, a thread's eventfd). Called on
 /// the stream's thread; it must not block.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
 

@@ -52,6 +52,8 @@
 //!     on a socket event:   owner.ready(readable, writable)
 //!     on a socket event, a wake, or wants_drive():
 //!                          owner.drive(&mut scratch, now)
+//!                          (or owner.drive_answering(..): the streams whose
+//!                          answer never blocks answered on the poller's thread)
 //!     on the deadline:     owner.on_deadline(now); owner.drive(..)
 //!     after each drive:    for job in owner.take_jobs() { pool.push(job) }   // job.run(&ctx) there
 //!                          if owner.is_done() { lingering close of owner.into_connection() }
@@ -62,7 +64,7 @@
 //!
 //! The owner is `Send`: a poller may own many (event's loop) or one
 //! (worker's connection thread, which polls its socket and a wake-up
-//! pipe).
+//! eventfd).
 
 mod job;
 mod link;

@@ -1,9 +1,9 @@
 //! The owner of one HTTP/2 connection: its socket and session, driven
 //! without blocking by whoever polls (see the [module docs](super)).
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,9 +14,10 @@ use http::HeaderMap;
 use super::job::{Asked, StreamJob};
 use super::link::{ConnSignal, Link, Out, Tail, Wake, RESET_CODE};
 use crate::config::ProtocolConfig;
-use crate::h2::{ErrorCode, Event, Session};
+use crate::h2::{ErrorCode, Event, Session, StreamMap};
+use crate::handler::Handler;
 use crate::net::connection::{ConnInfo, Connection};
-use crate::serve::context::LINGER;
+use crate::serve::context::{ServeContext, LINGER};
 use crate::serve::h2::{session_config, Upgrade};
 
 mod streams;
@@ -31,6 +32,22 @@ const READS_PER_TURN: usize = 16;
 /// [`H2Owner::drive`] makes (each writes up to a batch of the session's
 /// output) before it lets the poller serve others.
 const ROUNDS_PER_TURN: usize = 8;
+
+/// Most rounds of [`H2Owner::drive_answering`]: a drive, then the
+/// streams it answers here; their answers are written by the next round's
+/// drive (past the last, [`H2Owner::wants_drive`] says to come back).
+const ANSWER_ROUNDS: usize = 4;
+
+/// What [`H2Owner::drive_answering`] gives its poller to run with the
+/// poller's context.
+type RunHere<'r> = dyn FnMut(&ServeContext<'_>) + 'r;
+
+/// How long a connection stays idle (no stream open, nothing to write)
+/// before its buffers are given back ([`Session::release_buffers`]): a
+/// client between two bursts of requests (`h2load -m 10`, a page's next
+/// assets) finds them still there instead of growing them again, and an
+/// idle connection soon holds its HPACK tables and little else.
+const RELEASE_AFTER: Duration = Duration::from_millis(500);
 
 /// How long a request whose body is incomplete waits for more of it
 /// before its handler starts anyway (as the one-at-a-time driver): a
@@ -68,7 +85,7 @@ struct Owned {
 /// The streams, cut when they are dropped: a handler still running on a
 /// stream of a connection that is gone sees its reads and writes fail.
 #[derive(Default)]
-struct Streams(HashMap<u32, Owned>);
+struct Streams(StreamMap<Owned>);
 
 impl Drop for Streams {
     fn drop(&mut self) {
@@ -91,6 +108,8 @@ struct Deadlines {
     send: Option<Instant>,
     /// `Timeout` for a client that holds streams open and sends nothing.
     quiet: Option<Instant>,
+    /// [`RELEASE_AFTER`] for an idle connection that holds its buffers.
+    release: Option<Instant>,
 }
 
 /// The owner of one HTTP/2 connection (see the [module docs](super)).
@@ -123,6 +142,10 @@ pub struct H2Owner {
     last_write: Instant,
     /// A graceful stop began (GOAWAY in two steps) at this time.
     stopping_since: Option<Instant>,
+    /// Idle since then, with buffers not yet given back.
+    idle_since: Option<Instant>,
+    /// Given back, and idle since.
+    released: bool,
     keep_alive: Duration,
     timeout: Duration,
     window: usize,
@@ -183,6 +206,8 @@ impl H2Owner {
             last_read: now,
             last_write: now,
             stopping_since: None,
+            idle_since: None,
+            released: false,
             keep_alive: protocol.timeouts.keep_alive_timeout,
             timeout: protocol.timeouts.timeout,
             window: protocol.http2.window_size as usize,
@@ -248,13 +273,84 @@ impl H2Owner {
             }
         }
         self.release_ready(now);
-        if self.session.is_idle() && self.streams.0.is_empty() && !self.wants_write() {
-            self.session.release_buffers();
-            if self.jobs.is_empty() {
-                self.signal = None;
-                self.info = None;
-            }
+        if !self.is_idle() {
+            self.idle_since = None;
+            self.released = false;
+        } else if !self.released {
+            self.idle_since.get_or_insert(now);
         }
+    }
+
+    /// No stream open or waiting, nothing to write.
+    fn is_idle(&self) -> bool {
+        self.session.is_idle()
+            && self.streams.0.is_empty()
+            && self.jobs.is_empty()
+            && !self.wants_write()
+    }
+
+    /// Give back the buffers of a connection idle for [`RELEASE_AFTER`]:
+    /// the session's, and what the streams shared.
+    fn release_idle(&mut self) {
+        if self.is_idle() {
+            self.session.release_buffers();
+            self.signal = None;
+            self.info = None;
+            self.released = true;
+        }
+        self.idle_since = None;
+    }
+
+    /// [`H2Owner::drive`] for a poller that answers a stream itself when
+    /// its answer never blocks ([`StreamJob::answers_at_once`] with
+    /// `handler`: a static file, a status page), as nginx serves static
+    /// files from its event loop: event's loop and worker's connection
+    /// thread. `on_poller` is called with a function to run on the
+    /// poller's own thread with its [`ServeContext`] (its scoreboard
+    /// slot shows the stream meanwhile); every other stream goes to
+    /// `hand_out`, in arrival order, for a pool thread
+    /// ([`StreamJob::run`]). Drives again to write what was answered, a
+    /// few rounds at most ([`H2Owner::wants_drive`] then says to come
+    /// back). A panic in the serving code ends that stream (reset), not
+    /// the poller. The streams answered here.
+    pub fn drive_answering(
+        &mut self,
+        buf: &mut [u8],
+        handler: &dyn Handler,
+        on_poller: &mut dyn FnMut(&mut RunHere<'_>),
+        hand_out: &mut dyn FnMut(StreamJob),
+    ) -> usize {
+        let mut here = Vec::new();
+        let mut answered = 0;
+        for _ in 0..ANSWER_ROUNDS {
+            self.drive(buf, Instant::now());
+            for job in self.jobs.drain(..) {
+                if job.answers_at_once(handler) {
+                    here.push(job);
+                } else {
+                    hand_out(job);
+                }
+            }
+            if here.is_empty() {
+                return answered;
+            }
+            on_poller(&mut |ctx| {
+                for job in here.drain(..) {
+                    answered += 1;
+                    if catch_unwind(AssertUnwindSafe(|| job.run_at_once(ctx))).is_err() {
+                        log::error!(
+                            "an HTTP/2 stream ended with a panic in the serving code; \
+                             its connection goes on"
+                        );
+                    }
+                }
+            });
+            // (A poller that did not call it: its pool serves them.)
+            here.drain(..).for_each(&mut *hand_out);
+        }
+        // Answers of the last round wait for the next drive.
+        self.more = true;
+        answered
     }
 
     /// Requests ready for a thread: run each with [`StreamJob::run`] on a
@@ -287,11 +383,12 @@ impl H2Owner {
     /// When [`H2Owner::on_deadline`] is due, if ever: the end of
     /// `KeepAliveTimeout` when no stream is open, of `Timeout` when the
     /// client neither reads nor sends while it should, of the graceful
-    /// stop's wait for the client's answer, and of the wait for an
-    /// incomplete request body before its handler starts.
+    /// stop's wait for the client's answer, of the wait for an
+    /// incomplete request body before its handler starts, and of an idle
+    /// connection's wait before its buffers are given back.
     pub fn deadline(&self) -> Option<Instant> {
         let d = self.deadlines();
-        [d.stop, d.grace, d.keep_alive, d.send, d.quiet]
+        [d.stop, d.grace, d.keep_alive, d.send, d.quiet, d.release]
             .into_iter()
             .flatten()
             .min()
@@ -311,6 +408,7 @@ impl H2Owner {
         if self.streams.0.values().any(|s| s.held.is_some()) {
             d.grace = Some(self.last_read + BODY_GRACE);
         }
+        d.release = self.idle_since.map(|since| since + RELEASE_AFTER);
         if self.session.is_idle() && self.streams.0.is_empty() {
             d.keep_alive = Some(active + self.keep_alive);
         } else if self.streams.0.values().all(|s| s.complete) {
@@ -334,6 +432,9 @@ impl H2Owner {
         }
         if passed(d.grace) {
             self.release_ready(now);
+        }
+        if passed(d.release) {
+            self.release_idle();
         }
         if passed(d.keep_alive) {
             // KeepAliveTimeout: a clean GOAWAY, as an idle HTTP/1.1

@@ -24,6 +24,21 @@ use crate::serve::{Mode, ServeContext};
 /// How long any wait of a test may last before it fails.
 const BOUND: Duration = Duration::from_secs(10);
 
+/// A stream thread's context: `handler`, no scoreboard, no signals.
+fn context<'a>(handler: &'a dyn Handler, protocol: &'a ProtocolConfig) -> ServeContext<'a> {
+    ServeContext {
+        handler,
+        protocol,
+        worker_slot: None,
+        counters: None,
+        idle_close: None,
+        abort: None,
+        leaving: None,
+        mode: Mode::Lent,
+        streams: None,
+    }
+}
+
 /// Serve one connection from `listener` with `handler` on a thread that
 /// drives the owner as a strategy would; each job runs on a thread of
 /// its own. `done` is set when the driver ends.
@@ -45,17 +60,7 @@ fn serve(
         });
         let mut owner = H2Owner::new(conn, &protocol, &[], None, wake).expect("an owner");
         let mut scratch = vec![0u8; 16 * 1024];
-        let ctx = ServeContext {
-            handler: &*handler,
-            protocol: &protocol,
-            worker_slot: None,
-            counters: None,
-            idle_close: None,
-            abort: None,
-            leaving: None,
-            mode: Mode::Lent,
-            streams: None,
-        };
+        let ctx = context(&*handler, &protocol);
         let until = Instant::now() + BOUND;
         std::thread::scope(|scope| {
             while Instant::now() < until {
@@ -352,4 +357,64 @@ fn a_large_answer_the_client_does_not_read_yet_frees_the_handlers_thread() {
     let got = s.client.bodies(&[1]);
     assert_eq!(got[0].len(), 1 << 20, "the answer was not whole once read");
     s.end();
+}
+
+#[test]
+fn an_idle_connection_gives_its_buffers_back_once_after_a_pause_not_after_each_burst() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = Client::connect(listener.local_addr().unwrap());
+    let (sock, _) = listener.accept().expect("accept");
+    let conn = Connection::plain(sock, 0, Arc::from("test")).expect("a connection");
+    let protocol = ProtocolConfig::default();
+    let wake: Wake = Arc::new(|| {});
+    let mut owner = H2Owner::new(conn, &protocol, &[], None, wake).expect("an owner");
+    let handler = |_req: Request<'_>, _c: &ConnInfo| Response::new(Body::from("hi"));
+    let ctx = context(&handler, &protocol);
+    let mut scratch = vec![0u8; 16 * 1024];
+    let mut burst = |owner: &mut H2Owner, client: &mut Client, stream: u32| {
+        client.get(stream, "/", true);
+        let until = Instant::now() + BOUND;
+        while !owner.has_jobs() && Instant::now() < until {
+            owner.ready(true, true);
+            owner.drive(&mut scratch, Instant::now());
+        }
+        for job in owner.take_jobs() {
+            job.run(&ctx);
+        }
+        owner.drive(&mut scratch, Instant::now());
+        assert_eq!(client.bodies(&[stream]), ["hi"], "stream {stream}'s answer");
+        // The client's window updates, read; nothing else to do.
+        owner.ready(true, true);
+        owner.drive(&mut scratch, Instant::now());
+    };
+    burst(&mut owner, &mut client, 1);
+    let now = Instant::now();
+    let held = owner.buffered();
+    let due = owner.deadline().expect("a deadline");
+    assert!(
+        held > 0 && due <= now + Duration::from_secs(1),
+        "right after a burst the idle connection holds {held} bytes, due at {:?} from now",
+        due.saturating_duration_since(now)
+    );
+    // The next burst comes before the pause ends: the buffers are still there.
+    burst(&mut owner, &mut client, 3);
+    assert!(
+        owner.buffered() >= held,
+        "the second burst found {} bytes, the first left {held}",
+        owner.buffered()
+    );
+    let later = owner.deadline().expect("a deadline") + Duration::from_millis(1);
+    owner.on_deadline(later);
+    owner.drive(&mut scratch, later);
+    let left = owner.buffered();
+    let next = owner.deadline().expect("the keep-alive deadline");
+    assert!(
+        left < held,
+        "after the pause the idle connection still holds {left} bytes of {held}"
+    );
+    assert!(
+        next >= later + Duration::from_secs(1),
+        "once given back, the connection is due again {:?} later (keep-alive expected)",
+        next.saturating_duration_since(later)
+    );
 }
