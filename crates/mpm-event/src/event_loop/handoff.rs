@@ -69,6 +69,8 @@ impl Loop<'_, '_> {
     /// for `h2c` where the address allows it switches the connection to
     /// HTTP/2 instead, owned by the loop.
     pub(super) fn dispatch_with(&mut self, k: usize, work: Work, session: Option<Session>) {
+        // Its events while a worker has it are noted (`Held::may_read`).
+        self.watch(k);
         if let Some(d) = self.lend(k, work, session) {
             if let Some(d) = self.switch_h2c(k, d) {
                 self.lent += 1;

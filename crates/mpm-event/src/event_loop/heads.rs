@@ -140,6 +140,7 @@ impl Loop<'_, '_> {
                 if whole {
                     // The loop owns it from now on, the preface read.
                     let early = session.buffered().to_vec();
+                    self.watch(k);
                     self.start_h2(k, &early, None);
                     return false;
                 }

@@ -72,6 +72,8 @@ pub(super) struct Held {
     pub(super) keepalive_turn: u64,
     /// An HTTP/2 connection with no stream open (counted as keep-alive).
     pub(super) h2_idle: bool,
+    /// In the poll set (`Loop::watch`).
+    pub(super) watched: bool,
 }
 
 /// Connections by state, for the status page.

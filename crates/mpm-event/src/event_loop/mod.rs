@@ -157,6 +157,11 @@ struct Loop<'a, 'c> {
     /// HTTP/2 connections to drive again after this turn's events (they
     /// stopped reading at their budget, or their streams had news).
     h2_again: Vec<usize>,
+    /// Connections accepted this turn, not yet in the poll set.
+    unwatched: Vec<usize>,
+    /// Per listener: it hands over connections only once their first
+    /// bytes came (`AcceptFilter`), so they are read at once.
+    defers: Vec<bool>,
 }
 
 impl<'a, 'c> Loop<'a, 'c> {
@@ -227,6 +232,12 @@ impl<'a, 'c> Loop<'a, 'c> {
             inline_bufs: ServeBuffers::default(),
             tunnels_due: Vec::new(),
             h2_again: Vec::new(),
+            unwatched: Vec::new(),
+            defers: cx
+                .listeners
+                .iter()
+                .map(|l| mpm_core::net::accept_filter::defers(&l.socket))
+                .collect(),
         })
     }
 
@@ -237,6 +248,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         let mut backs = Vec::new();
         loop {
             self.take_backs(&mut backs);
+            self.watch_new();
             let now = Instant::now();
             self.regulate(now);
             self.publish();
