@@ -6,18 +6,19 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use mpm_core::deadline::after;
+use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::Session;
 use mpm_core::net::accept::AcceptFailure;
 use mpm_core::net::tls;
 use mpm_core::net::tls_stream::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
 
-use super::held::{Held, State};
+use super::held::{HeadTimes, Held, State};
 use super::{Loop, LISTENER_BASE};
 
 /// Connections a leaving child's last pass takes from each listener (what
@@ -203,6 +204,13 @@ impl Loop<'_, '_> {
             left_in_socket: false,
             keepalive_turn: 0,
             h2_idle: false,
+            session: Session::new(&self.protocol.limits),
+            head: HeadTimes {
+                rd: ReadDeadline::new(self.protocol.timeouts.request_read.header, now),
+                last: now,
+                started: SystemTime::UNIX_EPOCH,
+                clock: now,
+            },
             watched: false,
         });
         self.live += 1;
@@ -227,7 +235,7 @@ impl Loop<'_, '_> {
                 self.handshake(k);
             }
         } else {
-            self.enter_head(k, Session::new(&self.protocol.limits), now);
+            self.enter_head(k, None, now);
             if early {
                 // Not registered yet: the registration reports whatever
                 // arrives after this read, so a short read has emptied
@@ -294,7 +302,7 @@ impl Loop<'_, '_> {
                     self.start_h2(k, &[], None);
                     return;
                 }
-                self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
+                self.enter_head(k, None, Instant::now());
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);

@@ -12,7 +12,7 @@ use mpm_core::h1::{self, Session};
 use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, ServeContext, Work};
 use mpm_core::WorkerState;
 
-use super::held::State;
+use super::held::{State, Writing};
 use super::pool::Job;
 use super::Loop;
 
@@ -33,25 +33,29 @@ impl Loop<'_, '_> {
         work: Work,
         session: Option<Session>,
     ) -> Option<Dispatch> {
-        let old = self.set_state(k, State::Worker)?;
-        self.set_deadline(k, None);
-        let (started, clock, held) = match old {
-            State::Head {
-                started,
-                clock,
-                session,
-                ..
-            } => (started, clock, Some(session)),
+        let protocol = self.protocol;
+        let held = self.conns.get_mut(k).and_then(|s| s.as_mut())?;
+        // The head's session leaves the connection with it (its buffer no
+        // longer counts against the budget).
+        let (started, clock, read) = match held.state {
+            State::Head => {
+                let read = std::mem::replace(&mut held.session, Session::new(&protocol.limits));
+                self.head_bytes -= read.capacity();
+                (held.head.started, held.head.clock, Some(read))
+            }
             _ => (SystemTime::now(), Instant::now(), None),
         };
+        self.set_state(k, State::Worker)?;
+        self.set_deadline(k, None);
+        let limits = &protocol.limits;
         // A refused head's bytes are of no more use (the connection closes
         // after the refusal): its buffer is freed here, not carried through
         // the worker queue.
         let session = match work {
             Work::Refuse(_) => None,
-            Work::Request(_) => session.or(held),
+            Work::Request(_) => session.or(read),
         }
-        .unwrap_or_else(|| Session::new(&self.protocol.limits));
+        .unwrap_or_else(|| Session::new(limits));
         let held = self.held(k)?;
         held.may_read = std::mem::take(&mut held.left_in_socket);
         Some(Dispatch {
@@ -165,11 +169,11 @@ impl Loop<'_, '_> {
             Some(pending) => {
                 self.set_state(
                     k,
-                    State::Writing {
+                    State::Writing(Box::new(Writing {
                         pending,
                         after: hb.after,
                         session: hb.session,
-                    },
+                    })),
                 );
                 self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
                 self.write_more(k);
@@ -210,7 +214,7 @@ impl Loop<'_, '_> {
                 if session.is_empty() {
                     self.enter_keepalive(k, now);
                 } else {
-                    self.enter_head(k, session, now);
+                    self.enter_head(k, Some(session), now);
                     // It may hold a whole head.
                     if !self.got_head_bytes(k, 0) {
                         return;
@@ -236,10 +240,10 @@ impl Loop<'_, '_> {
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return;
         };
-        let (Some(conn), State::Writing { pending, .. }) = (held.conn.as_mut(), &mut held.state)
-        else {
+        let (Some(conn), State::Writing(w)) = (held.conn.as_mut(), &mut held.state) else {
             return;
         };
+        let pending = &mut w.pending;
         let now = Instant::now();
         // A stream the loop answers itself is read here: a handler's
         // reader that panics costs its connection, not the loop.
@@ -252,9 +256,8 @@ impl Loop<'_, '_> {
         };
         match advanced {
             Ok(true) => {
-                if let Some(State::Writing { after, session, .. }) =
-                    self.set_state(k, State::Worker)
-                {
+                if let Some(State::Writing(w)) = self.set_state(k, State::Worker) {
+                    let Writing { after, session, .. } = *w;
                     self.set_deadline(k, None);
                     self.after_response(k, after, session, None, now);
                 }

@@ -329,13 +329,13 @@ impl<'a, 'c> Loop<'a, 'c> {
             }
             State::Worker => held.may_read |= readable,
             State::H2(_) => self.on_h2_event(k, readable, writable),
-            State::Head { .. } | State::KeepAlive => {
+            State::Head | State::KeepAlive => {
                 if readable {
                     let closed = ev.is_read_closed() || ev.is_error();
                     self.read_head_from(k, !closed);
                 }
             }
-            State::Writing { .. } => {
+            State::Writing(_) => {
                 held.may_read |= readable;
                 if writable {
                     self.write_more(k);
@@ -364,8 +364,8 @@ impl<'a, 'c> Loop<'a, 'c> {
         let Some(deadline) = held.deadline else {
             return;
         };
-        let head = match &held.state {
-            State::Head { rd, last, .. } => Some((*rd, *last)),
+        let head = match held.state {
+            State::Head => Some((held.head.rd, held.head.last)),
             _ => None,
         };
         let deadline = head.map_or(deadline, |(rd, last)| self.head_deadline(&rd, last));
@@ -375,14 +375,14 @@ impl<'a, 'c> Loop<'a, 'c> {
             return;
         }
         match self.held(k).map(|s| &s.state) {
-            Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
+            Some(State::Head) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
             Some(State::H2(_)) => self.on_h2_deadline(k, now),
             Some(State::Handshake) => {
                 self.cx.scoreboard.counters().tls_handshake(false);
                 self.close(k)
             }
-            Some(State::Writing { .. }) | Some(State::Linger) => self.close(k),
+            Some(State::Writing(_)) | Some(State::Linger) => self.close(k),
             Some(State::Tunnel(_)) => self.tunnel_idle(k),
             _ => {}
         }
