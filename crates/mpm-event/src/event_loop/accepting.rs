@@ -193,7 +193,7 @@ impl Loop<'_, '_> {
                 self.conns.len() - 1
             }
         };
-        let now = Instant::now();
+        let now = self.now;
         self.conns[k] = Some(Held {
             conn: Some(conn),
             state: State::Worker,
@@ -302,7 +302,7 @@ impl Loop<'_, '_> {
                     self.start_h2(k, &[], None);
                     return;
                 }
-                self.enter_head(k, None, Instant::now());
+                self.enter_head(k, None, self.now);
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);

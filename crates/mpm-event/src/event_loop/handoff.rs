@@ -160,7 +160,7 @@ impl Loop<'_, '_> {
             self.close(k);
             return;
         }
-        let now = Instant::now();
+        let now = self.now;
         if let Some(tunnel) = hb.tunnel {
             self.start_tunnel(k, tunnel, now);
             return;
@@ -244,7 +244,7 @@ impl Loop<'_, '_> {
             return;
         };
         let pending = &mut w.pending;
-        let now = Instant::now();
+        let now = self.now;
         // A stream the loop answers itself is read here: a handler's
         // reader that panics costs its connection, not the loop.
         let advanced = match catch_unwind(AssertUnwindSafe(|| pending.advance(conn))) {

@@ -2,7 +2,7 @@
 //! [`Session`], their deadlines, and the child's budget for unfinished heads.
 
 use std::io;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use mpm_core::deadline::after;
 use mpm_core::deadline::read::ReadDeadline;
@@ -38,7 +38,7 @@ impl Loop<'_, '_> {
     pub(super) fn enter_head(&mut self, k: usize, session: Option<Session>, now: Instant) {
         let rd = ReadDeadline::new(self.protocol.timeouts.request_read.header, now);
         let deadline = self.head_deadline(&rd, now);
-        let started = SystemTime::now();
+        let started = self.wall();
         // (A head already being read gives its buffer back first.)
         self.set_state(k, State::Head);
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
@@ -120,7 +120,7 @@ impl Loop<'_, '_> {
     /// kept). False when the connection left the head state (dispatched,
     /// or refused for want of room).
     pub(super) fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
-        let now = Instant::now();
+        let now = self.now;
         if matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)) {
             // (Its session is the empty one a kept-alive connection holds.)
             self.enter_head(k, None, now);

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -157,6 +157,14 @@ struct Loop<'a, 'c> {
     /// HTTP/2 connections to drive again after this turn's events (they
     /// stopped reading at their budget, or their streams had news).
     h2_again: Vec<usize>,
+    /// This turn's time: read once when the poll returns and shared by
+    /// everything the turn does (deadlines, a head's arrival), so a
+    /// deadline fires at most one turn late, and a request begins at the
+    /// time of the wake-up that brought it.
+    now: Instant,
+    /// This turn's wall-clock time (a request's start, for the access
+    /// log), read when first needed.
+    wall: Option<SystemTime>,
     /// Connections accepted this turn, not yet in the poll set.
     unwatched: Vec<usize>,
     /// Per listener: it hands over connections only once their first
@@ -232,6 +240,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             inline_bufs: ServeBuffers::default(),
             tunnels_due: Vec::new(),
             h2_again: Vec::new(),
+            now,
+            wall: None,
             unwatched: Vec::new(),
             defers: cx
                 .listeners
@@ -249,7 +259,7 @@ impl<'a, 'c> Loop<'a, 'c> {
         loop {
             self.take_backs(&mut backs);
             self.watch_new();
-            let now = Instant::now();
+            let now = self.now;
             self.regulate(now);
             self.publish();
             if self.leaving && self.live == 0 {
@@ -276,6 +286,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             }
             let polled = self.poll.poll(&mut events, timeout);
             wakeup.sleeping.store(false, Ordering::SeqCst);
+            self.now = Instant::now();
+            self.wall = None;
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("the event loop could not wait: {e}");
@@ -296,7 +308,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                     Token(k) => self.on_event(k, ev),
                 }
             }
-            let now = Instant::now();
+            let now = self.now;
             self.wheel.expire(now, &mut fired);
             for e in fired.drain(..) {
                 self.on_timer(e, now);
@@ -305,6 +317,11 @@ impl<'a, 'c> Loop<'a, 'c> {
             self.drive_due_h2();
             self.give_back_head_memory();
         }
+    }
+
+    /// This turn's wall-clock time.
+    fn wall(&mut self) -> SystemTime {
+        *self.wall.get_or_insert_with(SystemTime::now)
     }
 
     fn take_backs(&mut self, backs: &mut Vec<(usize, Option<Handback>)>) {
