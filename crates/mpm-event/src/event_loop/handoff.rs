@@ -92,19 +92,25 @@ impl Loop<'_, '_> {
         head: h1::RequestHead,
         session: Option<Session>,
     ) {
-        let Some(d) = self.lend(k, Work::Request(head), session) else {
+        let mut d = self.lend(k, Work::Request(head), session);
+        if d.is_none() {
             return;
-        };
-        let hb = self.on_loop(|ctx, bufs| {
-            match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, ctx, bufs))) {
-                Ok(hb) => Some(hb),
-                Err(_) => {
-                    log::error!(
-                        "a connection ended with a panic in the serving code; the loop goes on"
-                    );
-                    *bufs = ServeBuffers::default();
-                    None
+        }
+        // The dispatch goes in and the handback comes out by reference: each
+        // is moved once, not through every closure and `catch_unwind` on the
+        // way (hundreds of bytes each).
+        let mut hb = None;
+        self.on_loop(|ctx, bufs| {
+            let served = catch_unwind(AssertUnwindSafe(|| {
+                if let Some(d) = d.take() {
+                    hb = Some(serve::serve_dispatched(d, ctx, bufs));
                 }
+            }));
+            if served.is_err() {
+                log::error!(
+                    "a connection ended with a panic in the serving code; the loop goes on"
+                );
+                *bufs = ServeBuffers::default();
             }
         });
         self.handback(k, hb);
