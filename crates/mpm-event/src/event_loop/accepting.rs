@@ -94,17 +94,23 @@ impl Loop<'_, '_> {
     /// Accept from listener `index`; `last`: the pass of a child that is
     /// leaving, which takes what is already queued for it and no more.
     ///
-    /// One connection per listener event, as nginx's `multi_accept off`:
-    /// the listeners are level-triggered, so a connection still queued is
-    /// reported again by the next poll (at once: the loop polls after
-    /// every turn), and accepting never goes on to an `accept4` that only
-    /// says `EAGAIN`. A busy child takes no more than its share; the
-    /// kernel wakes another child's loop for the next connection.
+    /// In a quiet turn (the listener's event was the poll's only one),
+    /// one connection, as nginx's `multi_accept off`: the listeners are
+    /// level-triggered, so a connection still queued is reported again by
+    /// the next poll, at once, and accepting does not go on to an
+    /// `accept4` that only says `EAGAIN`. In a busy turn, up to
+    /// [`DRAIN_BATCH`] until the queue is empty: a crowd of connections
+    /// does not wait a turn of the loop each (the `EAGAIN` is shared by
+    /// all the turn's work).
     pub(super) fn accept_from(&mut self, index: usize, last: bool) {
         let Some(l) = self.cx.listeners.get(index) else {
             return;
         };
-        let batch = if last { DRAIN_BATCH } else { 1 };
+        let batch = if last || self.busy_turn {
+            DRAIN_BATCH
+        } else {
+            1
+        };
         for _ in 0..batch {
             if !self.accepting || (self.leaving && !last) {
                 return;

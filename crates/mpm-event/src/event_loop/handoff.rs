@@ -56,6 +56,9 @@ impl Loop<'_, '_> {
             Work::Request(_) => session.or(read),
         }
         .unwrap_or_else(|| Session::new(limits));
+        // The status page shows the counts of the turn it is served in (a
+        // connection accepted and lent in the same turn included).
+        self.publish();
         let held = self.held(k)?;
         held.may_read = std::mem::take(&mut held.left_in_socket);
         Some(Dispatch {

@@ -165,6 +165,8 @@ struct Loop<'a, 'c> {
     /// This turn's wall-clock time (a request's start, for the access
     /// log), read when first needed.
     wall: Option<SystemTime>,
+    /// This turn's poll reported more than one event.
+    busy_turn: bool,
     /// Connections accepted this turn, not yet in the poll set.
     unwatched: Vec<usize>,
     /// Per listener: it hands over connections only once their first
@@ -242,6 +244,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             h2_again: Vec::new(),
             now,
             wall: None,
+            busy_turn: false,
             unwatched: Vec::new(),
             defers: cx
                 .listeners
@@ -298,6 +301,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             // Connections given back while the loop slept come first, so
             // that their events below find them home.
             self.take_backs(&mut backs);
+            self.busy_turn = events.iter().nth(1).is_some();
             for ev in events.iter() {
                 match ev.token() {
                     WAKE => {}
