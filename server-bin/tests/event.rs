@@ -782,6 +782,88 @@ fn ten_pipelined_requests_in_one_write_are_answered_in_order() {
     assert!(matches!(r.read_to_end(&mut rest), Ok(0)), "{rest:?}");
 }
 
+/// `threads` × `each` connections opened together, each sending a
+/// `Connection: close` request for `/` as soon as it is open (the ones of
+/// a thread all open before any is read), then read to the end, all within
+/// 30 s: what the server did with those that did not get `200` and the
+/// home page.
+fn burst_of_closing_requests(port: u16, threads: usize, each: usize) -> Vec<String> {
+    let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let until = Instant::now() + Duration::from_secs(30);
+    let clients: Vec<_> = (0..threads)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut opened = Vec::new();
+                let mut failed = Vec::new();
+                for i in 0..each {
+                    match TcpStream::connect(addr(port)) {
+                        Ok(mut s) => match s.write_all(request) {
+                            Ok(()) => opened.push((i, s)),
+                            Err(e) => failed.push(format!("{t}/{i}: send failed: {e}")),
+                        },
+                        Err(e) => failed.push(format!("{t}/{i}: connect failed: {e}")),
+                    }
+                }
+                for (i, mut s) in opened {
+                    let left = until.saturating_duration_since(Instant::now());
+                    s.set_read_timeout(Some(left.max(Duration::from_millis(10))))
+                        .unwrap();
+                    let mut got = Vec::new();
+                    let read = s.read_to_end(&mut got);
+                    let text = String::from_utf8_lossy(&got);
+                    let ok = text.starts_with("HTTP/1.1 200 ") && text.ends_with("<h1>home</h1>");
+                    if read.is_err() || !ok {
+                        failed.push(format!(
+                            "{t}/{i}: {} after {} bytes: {:?}",
+                            read.err().map_or("closed".into(), |e| e.to_string()),
+                            got.len(),
+                            text.chars().take(80).collect::<String>()
+                        ));
+                    }
+                }
+                failed
+            })
+        })
+        .collect();
+    clients
+        .into_iter()
+        .flat_map(|c| {
+            c.join()
+                .unwrap_or_else(|_| vec!["a client thread panicked".into()])
+        })
+        .collect()
+}
+
+#[test]
+fn a_burst_of_connections_to_three_children_is_all_served_with_and_without_accept_filter() {
+    let _heavy = heavy();
+    raise_nofile();
+    // Each child takes one connection per listener event (the listener
+    // is level-triggered: the rest are reported again), and a connection
+    // is read at once when the listener waited for its data.
+    for filter in ["data", "none"] {
+        let site = Site::new();
+        let port = free_port();
+        let c = conf(
+            &site,
+            port,
+            &format!(
+                "StartServers 3\nServerLimit 3\nMaxRequestWorkers 12\nAcceptFilter http {filter}"
+            ),
+        );
+        let m = start(&site, &c);
+        let failed = burst_of_closing_requests(port, 8, 100);
+        assert!(
+            failed.is_empty(),
+            "AcceptFilter http {filter}: {} of 800 connections opened at once were not \
+             answered 200, e.g. {:#?}\n{}",
+            failed.len(),
+            &failed[..failed.len().min(5)],
+            m.stderr()
+        );
+    }
+}
+
 #[test]
 fn a_head_arriving_byte_by_byte_is_answered() {
     let site = Site::new();

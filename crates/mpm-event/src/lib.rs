@@ -77,6 +77,18 @@
 //! classified and logged as in the blocking accept loop
 //! ([`mpm_core::net::accept::AcceptFailure`], [`mpm_core::net::accept::Shortages`]).
 //!
+//! A quiet turn (the listener's event is the poll's only one) accepts one
+//! connection, as nginx's `multi_accept off`: a connection still queued is
+//! reported again by the next poll, so no `accept4` is made only to see
+//! `EAGAIN`; a busy turn accepts until the queue is empty (at most 64), so
+//! a crowd of connections does not wait a turn each. When the listener
+//! waits for the client's first bytes (`AcceptFilter http data`, the
+//! default), the request is read right after `accept4`; and a connection
+//! enters the poll set only when the loop is about to wait for it or
+//! lends it, so one answered and closed in its first turn costs
+//! `accept4`, `recvfrom`, `writev` and `close`, with no `epoll_ctl` and no
+//! second poll.
+//!
 //! ## Request heads
 //!
 //! The loop reads into one shared 16 KiB buffer and hands the bytes to the
@@ -92,7 +104,8 @@
 //! ## The code
 //!
 //! `event_loop/mod.rs` is the loop itself (its state, one turn, events and
-//! timers); `pool.rs` the worker queue and threads; `accepting.rs`
+//! timers; the clock is read once per turn, when the poll returns, and
+//! shared by everything the turn does); `pool.rs` the worker queue and threads; `accepting.rs`
 //! listeners, admission and new connections; `heads.rs` reading heads and
 //! their budget; `handoff.rs` lending connections to workers and taking
 //! them back; `held.rs` what the loop keeps per connection; `conns.rs`

@@ -101,6 +101,44 @@ pub fn apply(socket: &TcpListener, defer: bool) -> io::Result<()> {
     set_defer_accept(socket, secs as libc::c_int)
 }
 
+/// Whether `socket` (listening) waits for data before it hands a
+/// connection to `accept` ([`apply`] with `defer`): then a connection just
+/// accepted has its first bytes there already, and an event loop reads
+/// them at once instead of waiting for a readiness event. False where the
+/// system has no `TCP_DEFER_ACCEPT` or the question fails.
+pub fn defers(socket: &TcpListener) -> bool {
+    get_defer_accept(socket).is_ok_and(|secs| secs > 0)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn get_defer_accept(socket: &TcpListener) -> io::Result<libc::c_int> {
+    use std::os::fd::AsRawFd;
+    let mut secs: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the descriptor is the open socket `socket` borrows for the
+    // whole call; the value points to a live `c_int` on this stack frame
+    // and `len` holds its size, which bounds what the kernel writes.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&mut secs as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(secs)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn get_defer_accept(_: &TcpListener) -> io::Result<libc::c_int> {
+    Ok(0)
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn set_defer_accept(socket: &TcpListener, secs: libc::c_int) -> io::Result<()> {
     use std::os::fd::AsRawFd;
@@ -170,6 +208,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
         apply(&l, true).unwrap();
+        assert!(defers(&l), "the filter set does not read back as set");
         let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         // The handshake is complete on the client's side, yet nothing is
         // there to accept.
@@ -184,6 +223,7 @@ mod tests {
         );
         // Off again: the next connection is accepted silent.
         apply(&l, false).unwrap();
+        assert!(!defers(&l), "the filter cleared still reads back as set");
         let _silent = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         assert!(
             accept_within(&l, Duration::from_secs(10)).is_some(),

@@ -6,23 +6,24 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use mpm_core::deadline::after;
+use mpm_core::deadline::read::ReadDeadline;
 use mpm_core::h1::Session;
 use mpm_core::net::accept::AcceptFailure;
 use mpm_core::net::tls;
 use mpm_core::net::tls_stream::{self, HandshakeStatus};
 use mpm_core::{Connection, Listener};
 
-use super::held::{Held, State};
+use super::held::{HeadTimes, Held, State};
 use super::{Loop, LISTENER_BASE};
 
-/// Connections accepted per listener event before the loop looks at
-/// everything else.
-const ACCEPT_BATCH: usize = 64;
+/// Connections a leaving child's last pass takes from each listener (what
+/// the kernel queued for it), at most.
+const DRAIN_BATCH: usize = 64;
 /// Accepting pauses this long when descriptors run out.
 const PAUSE: Duration = Duration::from_millis(100);
 
@@ -92,11 +93,25 @@ impl Loop<'_, '_> {
 
     /// Accept from listener `index`; `last`: the pass of a child that is
     /// leaving, which takes what is already queued for it and no more.
+    ///
+    /// In a quiet turn (the listener's event was the poll's only one),
+    /// one connection, as nginx's `multi_accept off`: the listeners are
+    /// level-triggered, so a connection still queued is reported again by
+    /// the next poll, at once, and accepting does not go on to an
+    /// `accept4` that only says `EAGAIN`. In a busy turn, up to
+    /// [`DRAIN_BATCH`] until the queue is empty: a crowd of connections
+    /// does not wait a turn of the loop each (the `EAGAIN` is shared by
+    /// all the turn's work).
     pub(super) fn accept_from(&mut self, index: usize, last: bool) {
         let Some(l) = self.cx.listeners.get(index) else {
             return;
         };
-        for _ in 0..ACCEPT_BATCH {
+        let batch = if last || self.busy_turn {
+            DRAIN_BATCH
+        } else {
+            1
+        };
+        for _ in 0..batch {
             if !self.accepting || (self.leaving && !last) {
                 return;
             }
@@ -184,17 +199,7 @@ impl Loop<'_, '_> {
                 self.conns.len() - 1
             }
         };
-        let fd = conn.as_raw_fd();
-        if let Err(e) = self.poll.registry().register(
-            &mut SourceFd(&fd),
-            Token(k),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            log::error!("could not watch a new connection: {e}");
-            self.free.push(k);
-            return;
-        }
-        let now = Instant::now();
+        let now = self.now;
         self.conns[k] = Some(Held {
             conn: Some(conn),
             state: State::Worker,
@@ -205,8 +210,24 @@ impl Loop<'_, '_> {
             left_in_socket: false,
             keepalive_turn: 0,
             h2_idle: false,
+            session: Session::new(&self.protocol.limits),
+            head: HeadTimes {
+                rd: ReadDeadline::new(self.protocol.timeouts.request_read.header, now),
+                last: now,
+                started: SystemTime::UNIX_EPOCH,
+                clock: now,
+            },
+            watched: false,
         });
         self.live += 1;
+        // Registered in the poll set when the loop is about to wait for it
+        // (`Loop::watch_new`) or lends it: a connection answered and
+        // closed in its first turn costs no `epoll_ctl`.
+        self.unwatched.push(k);
+        // Its first bytes are there already when the listener waits for
+        // them (`AcceptFilter http data`, the default): read at once, not
+        // after a poll that would only report them.
+        let early = self.defers.get(index).copied().unwrap_or(false);
         let conn = self.conns[k].as_ref().and_then(|s| s.conn.as_ref());
         if conn.is_some_and(|c| c.handshake_pending()) {
             // A PROXY header has its own deadline; a TLS handshake, Timeout.
@@ -216,8 +237,53 @@ impl Loop<'_, '_> {
                 k,
                 Some(deadline.unwrap_or_else(|| after(now, self.protocol.timeouts.timeout))),
             );
+            if early {
+                self.handshake(k);
+            }
         } else {
-            self.enter_head(k, Session::new(&self.protocol.limits), now);
+            self.enter_head(k, None, now);
+            if early {
+                // Not registered yet: the registration reports whatever
+                // arrives after this read, so a short read has emptied
+                // the socket for now.
+                self.read_head_from(k, true);
+            }
+        }
+    }
+
+    /// Put connection `k` in the poll set if it is not there yet, before
+    /// the loop waits for it or lends it (a worker, an HTTP/2 owner). The
+    /// registration reports the socket's state at once (bytes or room
+    /// that came before it included), so nothing is missed. A connection
+    /// that cannot be watched is closed.
+    pub(super) fn watch(&mut self, k: usize) {
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        if held.watched {
+            return;
+        }
+        let Some(conn) = held.conn.as_ref() else {
+            return;
+        };
+        let fd = conn.as_raw_fd();
+        match self.poll.registry().register(
+            &mut SourceFd(&fd),
+            Token(k),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            Ok(()) => held.watched = true,
+            Err(e) => {
+                log::error!("could not watch a new connection: {e}; closing it");
+                self.close(k);
+            }
+        }
+    }
+
+    /// Watch the connections accepted this turn that are still held.
+    pub(super) fn watch_new(&mut self) {
+        while let Some(k) = self.unwatched.pop() {
+            self.watch(k);
         }
     }
 
@@ -238,10 +304,11 @@ impl Loop<'_, '_> {
                 let h2 = conn.info().tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
                 if h2 {
                     // ALPN chose HTTP/2: the loop owns it from now on.
+                    self.watch(k);
                     self.start_h2(k, &[], None);
                     return;
                 }
-                self.enter_head(k, Session::new(&self.protocol.limits), Instant::now());
+                self.enter_head(k, None, self.now);
                 // The client's first request may have come with its last
                 // handshake flight.
                 self.read_head(k);

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mpm_core::deadline::after;
+use mpm_core::h1::Session;
 use mpm_core::serve::LINGER;
 use mpm_core::Connection;
 
@@ -23,9 +24,11 @@ impl Loop<'_, '_> {
     pub(super) fn set_state(&mut self, k: usize, new: State) -> Option<State> {
         let held = self.conns.get_mut(k)?.as_mut()?;
         let old = std::mem::replace(&mut held.state, new);
-        if let State::Head { session, .. } = &old {
-            // Every way out of reading a head gives its buffer back here.
-            self.head_bytes -= session.capacity();
+        if matches!(old, State::Head) && held.session.capacity() > 0 {
+            // Every way out of reading a head gives its buffer back here
+            // (`Loop::lend` takes it first).
+            self.head_bytes -= held.session.capacity();
+            held.session = Session::new(&self.protocol.limits);
         }
         let c = &mut self.counts;
         if matches!(old, State::H2(_)) && std::mem::take(&mut held.h2_idle) {
@@ -36,7 +39,7 @@ impl Loop<'_, '_> {
         for (s, up) in [(&old, false), (&held.state, true)] {
             let n = match s {
                 State::KeepAlive => &mut c.keepalive,
-                State::Writing { .. } => &mut c.writing,
+                State::Writing(_) => &mut c.writing,
                 State::Linger => &mut c.closing,
                 State::Tunnel(_) => &mut c.tunnels,
                 _ => continue,

@@ -12,7 +12,7 @@ use mpm_core::h1::{self, Session};
 use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, ServeContext, Work};
 use mpm_core::WorkerState;
 
-use super::held::State;
+use super::held::{State, Writing};
 use super::pool::Job;
 use super::Loop;
 
@@ -33,25 +33,32 @@ impl Loop<'_, '_> {
         work: Work,
         session: Option<Session>,
     ) -> Option<Dispatch> {
-        let old = self.set_state(k, State::Worker)?;
-        self.set_deadline(k, None);
-        let (started, clock, held) = match old {
-            State::Head {
-                started,
-                clock,
-                session,
-                ..
-            } => (started, clock, Some(session)),
+        let protocol = self.protocol;
+        let held = self.conns.get_mut(k).and_then(|s| s.as_mut())?;
+        // The head's session leaves the connection with it (its buffer no
+        // longer counts against the budget).
+        let (started, clock, read) = match held.state {
+            State::Head => {
+                let read = std::mem::replace(&mut held.session, Session::new(&protocol.limits));
+                self.head_bytes -= read.capacity();
+                (held.head.started, held.head.clock, Some(read))
+            }
             _ => (SystemTime::now(), Instant::now(), None),
         };
+        self.set_state(k, State::Worker)?;
+        self.set_deadline(k, None);
+        let limits = &protocol.limits;
         // A refused head's bytes are of no more use (the connection closes
         // after the refusal): its buffer is freed here, not carried through
         // the worker queue.
         let session = match work {
             Work::Refuse(_) => None,
-            Work::Request(_) => session.or(held),
+            Work::Request(_) => session.or(read),
         }
-        .unwrap_or_else(|| Session::new(&self.protocol.limits));
+        .unwrap_or_else(|| Session::new(limits));
+        // The status page shows the counts of the turn it is served in (a
+        // connection accepted and lent in the same turn included).
+        self.publish();
         let held = self.held(k)?;
         held.may_read = std::mem::take(&mut held.left_in_socket);
         Some(Dispatch {
@@ -69,6 +76,8 @@ impl Loop<'_, '_> {
     /// for `h2c` where the address allows it switches the connection to
     /// HTTP/2 instead, owned by the loop.
     pub(super) fn dispatch_with(&mut self, k: usize, work: Work, session: Option<Session>) {
+        // Its events while a worker has it are noted (`Held::may_read`).
+        self.watch(k);
         if let Some(d) = self.lend(k, work, session) {
             if let Some(d) = self.switch_h2c(k, d) {
                 self.lent += 1;
@@ -86,19 +95,25 @@ impl Loop<'_, '_> {
         head: h1::RequestHead,
         session: Option<Session>,
     ) {
-        let Some(d) = self.lend(k, Work::Request(head), session) else {
+        let mut d = self.lend(k, Work::Request(head), session);
+        if d.is_none() {
             return;
-        };
-        let hb = self.on_loop(|ctx, bufs| {
-            match catch_unwind(AssertUnwindSafe(|| serve::serve_dispatched(d, ctx, bufs))) {
-                Ok(hb) => Some(hb),
-                Err(_) => {
-                    log::error!(
-                        "a connection ended with a panic in the serving code; the loop goes on"
-                    );
-                    *bufs = ServeBuffers::default();
-                    None
+        }
+        // The dispatch goes in and the handback comes out by reference: each
+        // is moved once, not through every closure and `catch_unwind` on the
+        // way (hundreds of bytes each).
+        let mut hb = None;
+        self.on_loop(|ctx, bufs| {
+            let served = catch_unwind(AssertUnwindSafe(|| {
+                if let Some(d) = d.take() {
+                    hb = Some(serve::serve_dispatched(d, ctx, bufs));
                 }
+            }));
+            if served.is_err() {
+                log::error!(
+                    "a connection ended with a panic in the serving code; the loop goes on"
+                );
+                *bufs = ServeBuffers::default();
             }
         });
         self.handback(k, hb);
@@ -154,7 +169,7 @@ impl Loop<'_, '_> {
             self.close(k);
             return;
         }
-        let now = Instant::now();
+        let now = self.now;
         if let Some(tunnel) = hb.tunnel {
             self.start_tunnel(k, tunnel, now);
             return;
@@ -163,11 +178,11 @@ impl Loop<'_, '_> {
             Some(pending) => {
                 self.set_state(
                     k,
-                    State::Writing {
+                    State::Writing(Box::new(Writing {
                         pending,
                         after: hb.after,
                         session: hb.session,
-                    },
+                    })),
                 );
                 self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
                 self.write_more(k);
@@ -208,7 +223,7 @@ impl Loop<'_, '_> {
                 if session.is_empty() {
                     self.enter_keepalive(k, now);
                 } else {
-                    self.enter_head(k, session, now);
+                    self.enter_head(k, Some(session), now);
                     // It may hold a whole head.
                     if !self.got_head_bytes(k, 0) {
                         return;
@@ -234,11 +249,11 @@ impl Loop<'_, '_> {
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return;
         };
-        let (Some(conn), State::Writing { pending, .. }) = (held.conn.as_mut(), &mut held.state)
-        else {
+        let (Some(conn), State::Writing(w)) = (held.conn.as_mut(), &mut held.state) else {
             return;
         };
-        let now = Instant::now();
+        let pending = &mut w.pending;
+        let now = self.now;
         // A stream the loop answers itself is read here: a handler's
         // reader that panics costs its connection, not the loop.
         let advanced = match catch_unwind(AssertUnwindSafe(|| pending.advance(conn))) {
@@ -250,9 +265,8 @@ impl Loop<'_, '_> {
         };
         match advanced {
             Ok(true) => {
-                if let Some(State::Writing { after, session, .. }) =
-                    self.set_state(k, State::Worker)
-                {
+                if let Some(State::Writing(w)) = self.set_state(k, State::Worker) {
+                    let Writing { after, session, .. } = *w;
                     self.set_deadline(k, None);
                     self.after_response(k, after, session, None, now);
                 }

@@ -2,7 +2,7 @@
 //! [`Session`], their deadlines, and the child's budget for unfinished heads.
 
 use std::io;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use mpm_core::deadline::after;
 use mpm_core::deadline::read::ReadDeadline;
@@ -10,7 +10,7 @@ use mpm_core::h1::{self, HeadEvent, Session};
 use mpm_core::serve::{self, Work};
 
 use super::conns::read_some;
-use super::held::State;
+use super::held::{HeadTimes, State};
 use super::{Loop, CALM, SCRATCH};
 
 /// Head buffers that held this much at their peak are given back to the
@@ -33,20 +33,27 @@ impl Loop<'_, '_> {
         head_deadline(rd, last, self.protocol.timeouts.timeout)
     }
 
-    pub(super) fn enter_head(&mut self, k: usize, session: Session, now: Instant) {
+    /// Start reading a head on connection `k`: in `session` (bytes of it
+    /// already read), or in the empty one it holds.
+    pub(super) fn enter_head(&mut self, k: usize, session: Option<Session>, now: Instant) {
         let rd = ReadDeadline::new(self.protocol.timeouts.request_read.header, now);
         let deadline = self.head_deadline(&rd, now);
-        self.head_bytes += session.capacity();
-        self.set_state(
-            k,
-            State::Head {
-                session,
-                rd,
-                last: now,
-                started: SystemTime::now(),
-                clock: now,
-            },
-        );
+        let started = self.wall();
+        // (A head already being read gives its buffer back first.)
+        self.set_state(k, State::Head);
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        if let Some(session) = session {
+            held.session = session;
+        }
+        held.head = HeadTimes {
+            rd,
+            last: now,
+            started,
+            clock: now,
+        };
+        self.head_bytes += held.session.capacity();
         self.set_deadline(k, Some(deadline));
     }
 
@@ -72,10 +79,10 @@ impl Loop<'_, '_> {
             // does not come whole is kept in its session, whose buffer
             // grows only as far as needed (within the child's budget) and
             // never past the head limit.
-            let want = match &held.state {
-                State::Head { session, .. } => self
+            let want = match held.state {
+                State::Head => self
                     .head_cap
-                    .saturating_sub(session.buffered().len())
+                    .saturating_sub(held.session.buffered().len())
                     .clamp(1, SCRATCH),
                 State::KeepAlive => SCRATCH,
                 _ => return,
@@ -113,22 +120,21 @@ impl Loop<'_, '_> {
     /// kept). False when the connection left the head state (dispatched,
     /// or refused for want of room).
     pub(super) fn got_head_bytes(&mut self, k: usize, n: usize) -> bool {
-        let now = Instant::now();
+        let now = self.now;
         if matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)) {
-            self.enter_head(k, Session::new(&self.protocol.limits), now);
+            // (Its session is the empty one a kept-alive connection holds.)
+            self.enter_head(k, None, now);
         }
         let protocol = self.protocol;
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
             return false;
         };
-        let State::Head {
-            session, rd, last, ..
-        } = &mut held.state
-        else {
+        let State::Head = held.state else {
             return false;
         };
-        rd.on_data(n);
-        *last = now;
+        let session = &mut held.session;
+        held.head.rd.on_data(n);
+        held.head.last = now;
         // Prior knowledge (`H2Direct`): the HTTP/2 preface as a
         // connection's first bytes makes it HTTP/2; a part of it waits
         // for the rest.
@@ -140,6 +146,7 @@ impl Loop<'_, '_> {
                 if whole {
                     // The loop owns it from now on, the preface read.
                     let early = session.buffered().to_vec();
+                    self.watch(k);
                     self.start_h2(k, &early, None);
                     return false;
                 }
@@ -152,7 +159,7 @@ impl Loop<'_, '_> {
         let before = session.capacity();
         let event = session.offer(&self.scratch[..n], &protocol.limits);
         let grown = session.capacity() - before;
-        let (rd, last) = (*rd, *last);
+        let (rd, last) = (held.head.rd, held.head.last);
         self.head_bytes += grown;
         // A request asking for `h2c` where the address allows it switches
         // the connection to HTTP/2 (`Loop::dispatch_with`).
@@ -197,9 +204,9 @@ impl Loop<'_, '_> {
                 .conns
                 .iter()
                 .enumerate()
-                .filter_map(|(j, s)| match s.as_ref().map(|s| &s.state) {
-                    Some(State::Head { session, .. }) if session.capacity() > 0 => {
-                        Some((session.capacity(), j == k, j))
+                .filter_map(|(j, s)| match s.as_ref() {
+                    Some(s) if matches!(s.state, State::Head) && s.session.capacity() > 0 => {
+                        Some((s.session.capacity(), j == k, j))
                     }
                     _ => None,
                 })

@@ -1,6 +1,11 @@
 //! What the loop keeps for each connection it holds: where the connection
 //! is ([`State`]), its deadline on the timer wheel, and what its next read
 //! must know; and the counts by state the status page shows.
+//!
+//! [`State`] is two words: what a state needs beyond that lives in
+//! [`Held`] (the head being read) or in a box (the rare states), so a
+//! change of state moves a tag and a pointer, not the hundreds of bytes of
+//! a session.
 
 use std::time::{Instant, SystemTime};
 
@@ -13,18 +18,9 @@ use mpm_core::Connection;
 pub(super) enum State {
     /// A TLS handshake under way (bounded by `Timeout` from the accept).
     Handshake,
-    /// Reading a request head (none of it yet, or part of it in the
-    /// session).
-    Head {
-        /// The bytes of a head that did not come in one read, and its
-        /// scan; the buffer's capacity counts against the child's budget
-        /// (`Loop::head_bytes`).
-        session: Session,
-        rd: ReadDeadline,
-        last: Instant,
-        started: SystemTime,
-        clock: Instant,
-    },
+    /// Reading a request head (none of it yet, or part of it in
+    /// `Held::session`), since `Held::head`.
+    Head,
     /// Between requests; no buffer.
     KeepAlive,
     /// An HTTP/2 connection, for the rest of its life: the loop owns its
@@ -35,18 +31,34 @@ pub(super) enum State {
     H2(Box<mpm_core::serve::h2::H2Owner>),
     /// Lent to a worker.
     Worker,
-    /// Finishing a response, then `after`; `session` holds bytes of the
-    /// next request already read.
-    Writing {
-        pending: PendingWrite,
-        after: After,
-        session: Session,
-    },
+    /// Finishing a response the socket would not take at once.
+    Writing(Box<Writing>),
     /// Closing: our side is shut, reading what the client still sends.
     Linger,
     /// Joined to another socket after a `101`, registered under
     /// [`super::tunnel::peer_token`]; its deadline is the idle timeout.
     Tunnel(Box<Tunnel>),
+}
+
+/// A response being finished by the loop.
+pub(super) struct Writing {
+    pub(super) pending: PendingWrite,
+    /// What comes once it is written.
+    pub(super) after: After,
+    /// Bytes of the next request already read.
+    pub(super) session: Session,
+}
+
+/// When the head being read began, and its deadline's reckoning.
+#[derive(Clone, Copy)]
+pub(super) struct HeadTimes {
+    pub(super) rd: ReadDeadline,
+    /// When its last bytes came.
+    pub(super) last: Instant,
+    /// When it began (the request's time, for the access log).
+    pub(super) started: SystemTime,
+    /// The same instant, for durations.
+    pub(super) clock: Instant,
 }
 
 /// One connection the loop holds (a lent one included), under its key
@@ -55,6 +67,13 @@ pub(super) struct Held {
     /// `None` while a worker has it.
     pub(super) conn: Option<Connection>,
     pub(super) state: State,
+    /// In [`State::Head`]: the bytes of a head that did not come in one
+    /// read, and its scan; the buffer's capacity counts against the
+    /// child's budget (`Loop::head_bytes`). Empty, with no buffer, in
+    /// every other state.
+    pub(super) session: Session,
+    /// In [`State::Head`]: its times.
+    pub(super) head: HeadTimes,
     /// Requests answered on it so far.
     pub(super) served: u32,
     pub(super) deadline: Option<Instant>,
@@ -72,6 +91,8 @@ pub(super) struct Held {
     pub(super) keepalive_turn: u64,
     /// An HTTP/2 connection with no stream open (counted as keep-alive).
     pub(super) h2_idle: bool,
+    /// In the poll set (`Loop::watch`).
+    pub(super) watched: bool,
 }
 
 /// Connections by state, for the status page.

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -157,6 +157,21 @@ struct Loop<'a, 'c> {
     /// HTTP/2 connections to drive again after this turn's events (they
     /// stopped reading at their budget, or their streams had news).
     h2_again: Vec<usize>,
+    /// This turn's time: read once when the poll returns and shared by
+    /// everything the turn does (deadlines, a head's arrival), so a
+    /// deadline fires at most one turn late, and a request begins at the
+    /// time of the wake-up that brought it.
+    now: Instant,
+    /// This turn's wall-clock time (a request's start, for the access
+    /// log), read when first needed.
+    wall: Option<SystemTime>,
+    /// This turn's poll reported more than one event.
+    busy_turn: bool,
+    /// Connections accepted this turn, not yet in the poll set.
+    unwatched: Vec<usize>,
+    /// Per listener: it hands over connections only once their first
+    /// bytes came (`AcceptFilter`), so they are read at once.
+    defers: Vec<bool>,
 }
 
 impl<'a, 'c> Loop<'a, 'c> {
@@ -227,6 +242,15 @@ impl<'a, 'c> Loop<'a, 'c> {
             inline_bufs: ServeBuffers::default(),
             tunnels_due: Vec::new(),
             h2_again: Vec::new(),
+            now,
+            wall: None,
+            busy_turn: false,
+            unwatched: Vec::new(),
+            defers: cx
+                .listeners
+                .iter()
+                .map(|l| mpm_core::net::accept_filter::defers(&l.socket))
+                .collect(),
         })
     }
 
@@ -237,7 +261,8 @@ impl<'a, 'c> Loop<'a, 'c> {
         let mut backs = Vec::new();
         loop {
             self.take_backs(&mut backs);
-            let now = Instant::now();
+            self.watch_new();
+            let now = self.now;
             self.regulate(now);
             self.publish();
             if self.leaving && self.live == 0 {
@@ -264,6 +289,8 @@ impl<'a, 'c> Loop<'a, 'c> {
             }
             let polled = self.poll.poll(&mut events, timeout);
             wakeup.sleeping.store(false, Ordering::SeqCst);
+            self.now = Instant::now();
+            self.wall = None;
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("the event loop could not wait: {e}");
@@ -274,6 +301,7 @@ impl<'a, 'c> Loop<'a, 'c> {
             // Connections given back while the loop slept come first, so
             // that their events below find them home.
             self.take_backs(&mut backs);
+            self.busy_turn = events.iter().nth(1).is_some();
             for ev in events.iter() {
                 match ev.token() {
                     WAKE => {}
@@ -284,7 +312,7 @@ impl<'a, 'c> Loop<'a, 'c> {
                     Token(k) => self.on_event(k, ev),
                 }
             }
-            let now = Instant::now();
+            let now = self.now;
             self.wheel.expire(now, &mut fired);
             for e in fired.drain(..) {
                 self.on_timer(e, now);
@@ -293,6 +321,11 @@ impl<'a, 'c> Loop<'a, 'c> {
             self.drive_due_h2();
             self.give_back_head_memory();
         }
+    }
+
+    /// This turn's wall-clock time.
+    fn wall(&mut self) -> SystemTime {
+        *self.wall.get_or_insert_with(SystemTime::now)
     }
 
     fn take_backs(&mut self, backs: &mut Vec<(usize, Option<Handback>)>) {
@@ -317,13 +350,13 @@ impl<'a, 'c> Loop<'a, 'c> {
             }
             State::Worker => held.may_read |= readable,
             State::H2(_) => self.on_h2_event(k, readable, writable),
-            State::Head { .. } | State::KeepAlive => {
+            State::Head | State::KeepAlive => {
                 if readable {
                     let closed = ev.is_read_closed() || ev.is_error();
                     self.read_head_from(k, !closed);
                 }
             }
-            State::Writing { .. } => {
+            State::Writing(_) => {
                 held.may_read |= readable;
                 if writable {
                     self.write_more(k);
@@ -352,8 +385,8 @@ impl<'a, 'c> Loop<'a, 'c> {
         let Some(deadline) = held.deadline else {
             return;
         };
-        let head = match &held.state {
-            State::Head { rd, last, .. } => Some((*rd, *last)),
+        let head = match held.state {
+            State::Head => Some((held.head.rd, held.head.last)),
             _ => None,
         };
         let deadline = head.map_or(deadline, |(rd, last)| self.head_deadline(&rd, last));
@@ -363,14 +396,14 @@ impl<'a, 'c> Loop<'a, 'c> {
             return;
         }
         match self.held(k).map(|s| &s.state) {
-            Some(State::Head { .. }) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
+            Some(State::Head) => self.dispatch(k, Work::Refuse(h1::timeout_error())),
             Some(State::KeepAlive) => self.close_idle(k),
             Some(State::H2(_)) => self.on_h2_deadline(k, now),
             Some(State::Handshake) => {
                 self.cx.scoreboard.counters().tls_handshake(false);
                 self.close(k)
             }
-            Some(State::Writing { .. }) | Some(State::Linger) => self.close(k),
+            Some(State::Writing(_)) | Some(State::Linger) => self.close(k),
             Some(State::Tunnel(_)) => self.tunnel_idle(k),
             _ => {}
         }
