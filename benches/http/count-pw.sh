@@ -123,12 +123,16 @@ start_target() { # target
   esac
 }
 
+# The pids of the processes holding the socket listening on $1 and their children.
+server_pids() { # port
+  local p
+  for p in $(listen_pids "$1"); do echo "$p"; pgrep -P "$p" || true; done | sort -un
+}
+
 # Every thread of every process that holds the socket listening on $1, and their children.
 server_tids() { # port
-  local p c
-  for p in $(listen_pids "$1"); do
-    for c in $p $(pgrep -P "$p" || true); do ls "/proc/$c/task" 2> /dev/null || true; done
-  done | sort -un
+  local c
+  for c in $(server_pids "$1"); do ls "/proc/$c/task" 2> /dev/null || true; done | sort -un
 }
 
 # "tid count" of each of threads $@: its context switches so far.
@@ -242,39 +246,33 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {r['procs_peak']} | {sys.argv[4]} | "
 PY
 }
 
-# The pids of the processes holding the socket listening on $1 and their children.
-server_pids() { # port
-  local p
-  for p in $(listen_pids "$1"); do echo "$p"; pgrep -P "$p" || true; done | sort -un
+# One table into $1 and on stdout: title $2, column names $3, a row per scenario and
+# target made by the function $4 (target scenario).
+table() { # file title header row-function
+  local file=$1 row=$4 s t
+  {
+    echo "#### $2"
+    echo
+    echo "$3"
+    echo "$3" | awk -F'|' '{printf "|"; for (i = 2; i < NF; i++) printf "---|"; print ""}'
+  } > "$file"
+  for s in $SCEN; do
+    for t in $TARGETS; do
+      echo "$s $t ..." >&2
+      "$row" "$t" "$s" >> "$file"
+    done
+  done
+  cat "$file"
 }
 
 if [ -n "${MEM:-}" ]; then
-  {
-    echo "#### prefork and worker: processes and memory under wrk -t1 -c50 -d${DUR:-8s} ($(date -u +%F))${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}"
-    echo
-    echo "| scenario | target | processes (peak) | forked during the run (alive at its end) | RSS MiB (peak sum) | PSS MiB (peak sum) | req/s (information only) |"
-    echo "|---|---|---|---|---|---|---|"
-  } > "$OUT/memory.md"
-  for s in $SCEN; do
-    for t in $TARGETS; do
-      echo "$s $t (memory) ..." >&2
-      memory_row "$t" "$s" >> "$OUT/memory.md"
-    done
-  done
-  cat "$OUT/memory.md"
-  exit 0
+  table "$OUT/memory.md" \
+    "prefork and worker: processes and memory under wrk -t1 -c50 -d${DUR:-8s} ($(date -u +%F))${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}" \
+    "| scenario | target | processes (peak) | forked during the run (alive at its end) | RSS MiB (peak sum) | PSS MiB (peak sum) | req/s (information only) |" \
+    memory_row
+else
+  table "$OUT/table.md" \
+    "prefork and worker: cost per request ($(date -u +%F), N=$N; b: N/3)${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}" \
+    "| scenario | target | system calls per request | context switches | segments per response (data / all) | instructions (user) |" \
+    count_row
 fi
-
-{
-  echo "#### prefork and worker: cost per request ($(date -u +%F), N=$N; b: N/3)${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}"
-  echo
-  echo "| scenario | target | system calls per request | context switches | segments per response (data / all) | instructions (user) |"
-  echo "|---|---|---|---|---|---|"
-} > "$OUT/table.md"
-for s in $SCEN; do
-  for t in $TARGETS; do
-    echo "$s $t ..." >&2
-    count_row "$t" "$s" >> "$OUT/table.md"
-  done
-done
-cat "$OUT/table.md"
