@@ -288,12 +288,26 @@ impl Serving<'_, '_> {
         let mut first = true;
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            if left < IDLE_EARLY || (!std::mem::take(&mut first) && told()) {
+            if !std::mem::take(&mut first) && (left < IDLE_EARLY || told()) {
                 return None;
             }
-            // A slice that divides the wait evenly; the last one shorter
-            // when a slice would pass the keep-alive deadline.
-            let slice = idle.slice(wait).min(left);
+            if left < IDLE_EARLY {
+                // A wait of (almost) nothing: what has arrived, if anything.
+                return match self.fill_nonblocking() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => None,
+                };
+            }
+            // A slice that divides the wait evenly (the same for every
+            // request of the connection: one `setsockopt` for them all);
+            // shorter only when the timer woke early and a whole slice
+            // would pass the keep-alive deadline.
+            let whole = idle.slice(wait);
+            let slice = if left + IDLE_EARLY >= whole {
+                whole
+            } else {
+                left
+            };
             if idle.set != Some(slice) {
                 let sock = socket2::SockRef::from(self.io.tcp());
                 sock.set_read_timeout(Some(slice)).ok()?;
