@@ -480,10 +480,11 @@ fn an_idle_keep_alive_connection_closes_at_keep_alive_timeout() {
 }
 
 /// A graceful restart closes an idle keep-alive connection of an old
-/// child within a slice of its wait (a second), long before its
-/// `KeepAliveTimeout`, and the server answers on a new connection.
+/// child within a slice of its wait (a second; three allowed for a busy
+/// machine), long before its `KeepAliveTimeout`, and the server answers
+/// on a new connection.
 #[test]
-fn a_graceful_restart_closes_an_idle_keep_alive_connection_within_two_seconds() {
+fn a_graceful_restart_closes_an_idle_keep_alive_connection_within_three_seconds() {
     let site = Site::new();
     let port = free_port();
     let c = conf(
@@ -504,8 +505,8 @@ fn a_graceful_restart_closes_an_idle_keep_alive_connection_within_two_seconds() 
         m.stderr()
     );
     assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "closed {:?} after SIGUSR1",
+        t.elapsed() < Duration::from_secs(3),
+        "closed {:?} after SIGUSR1, KeepAliveTimeout 60",
         t.elapsed()
     );
     assert!(
