@@ -24,13 +24,18 @@
 #   segments   TCP segments with data the server sent per response (the client's
 #              tcpi_data_segs_in), then all it sent (tcpi_segs_in: with the handshake,
 #              acknowledgements and FIN)
+#   children   (MEM=1) a separate run of `wrk -t1 -c50 -d$DUR` (default 8s) on the scenario,
+#              the server sampled every 0.5 s by the harness's sampler.py: the most
+#              processes, the peak RSS and PSS summed over them (MiB), and the children
+#              forked during the run that are alive at its end; its req/s is
+#              printed for information only (this is a count, not a benchmark)
 #   instr      (CALLGRIND=1, mpmd only) user-space instructions: the server under
 #              callgrind answers N/2 and then N requests (two runs); the difference of the
 #              totals of its children (not the master's) over N/2
 # The table goes to stdout and to $BENCH_OUT/http/count-pw/table.md; strace summaries and
 # callgrind profiles stay beside it. Every server started here is stopped by its pid at the
-# end, also on ^C. Env: TARGETS SCEN N MPMD MPMD_EXTRA CALLGRIND BASE_PORT (27170: +0
-# prefork, +1 worker).
+# end, also on ^C. Env: TARGETS SCEN N MPMD MPMD_EXTRA CALLGRIND MEM DUR BASE_PORT (27170:
+# +0 prefork, +1 worker).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -45,7 +50,7 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 CLIENT="$HERE/pw_client.py"
 OUT="$BENCH_OUT/http/count-pw"
 PIN=() # start_mpmd (benches/lib.sh): not pinned, nothing here is timed
-for c in strace python3 $([ -n "${CALLGRIND:-}" ] && echo valgrind callgrind_annotate); do
+for c in strace python3 $([ -n "${CALLGRIND:-}" ] && echo valgrind callgrind_annotate) $([ -n "${MEM:-}" ] && echo wrk); do
   command -v "$c" > /dev/null || die "$c not found (apt-get install strace valgrind)"
 done
 if [ ! -x "$MPMD" ]; then
@@ -118,12 +123,16 @@ start_target() { # target
   esac
 }
 
+# The pids of the processes holding the socket listening on $1 and their children.
+server_pids() { # port
+  local p
+  for p in $(listen_pids "$1"); do echo "$p"; pgrep -P "$p" || true; done | sort -un
+}
+
 # Every thread of every process that holds the socket listening on $1, and their children.
 server_tids() { # port
-  local p c
-  for p in $(listen_pids "$1"); do
-    for c in $p $(pgrep -P "$p" || true); do ls "/proc/$c/task" 2> /dev/null || true; done
-  done | sort -un
+  local c
+  for c in $(server_pids "$1"); do ls "/proc/$c/task" 2> /dev/null || true; done | sort -un
 }
 
 # "tid count" of each of threads $@: its context switches so far.
@@ -214,16 +223,56 @@ callgrind_total() { # target n request...
   echo "$total"
 }
 
-{
-  echo "#### prefork and worker: cost per request ($(date -u +%F), N=$N; b: N/3)${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}"
-  echo
-  echo "| scenario | target | system calls per request | context switches | segments per response (data / all) | instructions (user) |"
-  echo "|---|---|---|---|---|---|"
-} > "$OUT/table.md"
-for s in $SCEN; do
-  for t in $TARGETS; do
-    echo "$s $t ..." >&2
-    count_row "$t" "$s" >> "$OUT/table.md"
+# Processes, memory and forks of target $1 under wrk -c50 on scenario $2: one table row.
+memory_row() { # target scenario
+  local target=$1 s=$2 req sp before after forked rps hdr=()
+  read -ra req <<< "$(request_of "$s")"
+  [ "${req[1]:-}" = close ] && hdr=(-H "Connection: close")
+  start_target "$target"
+  "$PY" "$CLIENT" "$PORT" 20 "${req[@]}" > /dev/null || die "$target: warm-up failed"
+  before=$(server_pids "$PORT")
+  "$PY" "$BENCH_HARNESS/lib/sampler.py" "$PORT" "$OUT/$target-$s-mem.json" 0.5 &
+  sp=$!
+  sleep 1 # the sampler finds the server
+  rps=$(wrk -t1 -c50 -d"${DUR:-8s}" "${hdr[@]}" "http://127.0.0.1:$PORT${req[0]}" | awk '/Requests\/sec/ {print $2}')
+  after=$(server_pids "$PORT")
+  kill -TERM "$sp"; wait "$sp" || true
+  forked=$(comm -13 <(echo "$before" | sort -u) <(echo "$after" | sort -u) | grep -c . || true)
+  python3 - "$OUT/$target-$s-mem.json" "$s ${req[*]}" "$target" "$forked" "$rps" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {r['procs_peak']} | {sys.argv[4]} | "
+      f"{r['rss_peak_kb'] / 1024:.1f} | {r['pss_peak_kb'] / 1024:.1f} | {sys.argv[5]} |")
+PY
+}
+
+# One table into $1 and on stdout: title $2, column names $3, a row per scenario and
+# target made by the function $4 (target scenario).
+table() { # file title header row-function
+  local file=$1 row=$4 s t
+  {
+    echo "#### $2"
+    echo
+    echo "$3"
+    echo "$3" | awk -F'|' '{printf "|"; for (i = 2; i < NF; i++) printf "---|"; print ""}'
+  } > "$file"
+  for s in $SCEN; do
+    for t in $TARGETS; do
+      echo "$s $t ..." >&2
+      "$row" "$t" "$s" >> "$file"
+    done
   done
-done
-cat "$OUT/table.md"
+  cat "$file"
+}
+
+if [ -n "${MEM:-}" ]; then
+  table "$OUT/memory.md" \
+    "prefork and worker: processes and memory under wrk -t1 -c50 -d${DUR:-8s} ($(date -u +%F))${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}" \
+    "| scenario | target | processes (peak) | forked during the run (alive at its end) | RSS MiB (peak sum) | PSS MiB (peak sum) | req/s (information only) |" \
+    memory_row
+else
+  table "$OUT/table.md" \
+    "prefork and worker: cost per request ($(date -u +%F), N=$N; b: N/3)${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}" \
+    "| scenario | target | system calls per request | context switches | segments per response (data / all) | instructions (user) |" \
+    count_row
+fi

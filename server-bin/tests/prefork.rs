@@ -384,3 +384,134 @@ fn ctrl_c_to_the_process_group_stops_through_the_master_without_killing_children
         "children died of the group signal instead of being stopped by the master:\n{log}"
     );
 }
+
+/// A kept connection to `port` after one answered request, for a test
+/// that watches what the server does while it idles.
+fn idle_keep_alive(port: u16) -> std::io::BufReader<std::net::TcpStream> {
+    let mut c = connect(addr(port));
+    c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut r = std::io::BufReader::new(c);
+    let resp = read_response(&mut r, false);
+    assert_eq!(
+        resp.status, 200,
+        "the first request was answered {}",
+        resp.status
+    );
+    r
+}
+
+/// Whether the connection behind `r` was closed by the server (end of
+/// stream or reset) before its read timeout.
+fn closed_by_server(r: &mut std::io::BufReader<std::net::TcpStream>) -> bool {
+    use std::io::Read;
+    let mut b = [0u8; 64];
+    match r.read(&mut b) {
+        Ok(0) => true,
+        Ok(n) => panic!("the server sent {:?} on an idle connection", &b[..n]),
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// The system call a process is blocked in (`/proc/<pid>/syscall`'s first
+/// field), `None` while it runs or when it is gone.
+fn blocked_in(pid: i32) -> Option<i64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// As Apache's prefork children do, a child waits for the next request of
+/// a keep-alive connection in the read itself (`recvfrom` bounded by a
+/// receive timeout), not in a `poll` followed by the read: one system call
+/// per request fewer.
+#[test]
+fn a_child_waits_for_the_next_keep_alive_request_in_a_read_not_a_poll() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 1\nMinSpareServers 1\nMaxSpareServers 5\nKeepAliveTimeout 30",
+    );
+    let m = start(&site, &c);
+    let mut r = idle_keep_alive(port);
+    let recvfrom = nix::libc::SYS_recvfrom;
+    let reading = || {
+        children(m.pid())
+            .into_iter()
+            .any(|p| blocked_in(p) == Some(recvfrom))
+    };
+    assert!(
+        wait_for(5.0, reading),
+        "no child blocked in recvfrom ({recvfrom}) with an idle keep-alive connection; the children wait in {:?}",
+        children(m.pid())
+            .into_iter()
+            .map(|p| (p, blocked_in(p)))
+            .collect::<Vec<_>>()
+    );
+    // And the next request is read and answered from there.
+    r.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 200, "{}", m.stderr());
+    assert_eq!(resp.text(), "<h1>home</h1>");
+}
+
+/// The wait for the next request, read in slices, still ends at
+/// `KeepAliveTimeout`, neither a slice early nor a slice late.
+#[test]
+fn an_idle_keep_alive_connection_closes_at_keep_alive_timeout() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "StartServers 1\nKeepAliveTimeout 2");
+    let _m = start(&site, &c);
+    let mut r = idle_keep_alive(port);
+    let t = Instant::now();
+    assert!(closed_by_server(&mut r), "not closed within 10 s");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_millis(3500),
+        "closed after {took:?}, KeepAliveTimeout 2"
+    );
+}
+
+/// A graceful restart closes an idle keep-alive connection of an old
+/// child within a slice of its wait (a second; three allowed for a busy
+/// machine), long before its `KeepAliveTimeout`, and the server answers
+/// on a new connection.
+#[test]
+fn a_graceful_restart_closes_an_idle_keep_alive_connection_within_three_seconds() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        "StartServers 2\nMinSpareServers 1\nMaxSpareServers 5\nKeepAliveTimeout 60",
+    );
+    let m = start(&site, &c);
+    let mut r = idle_keep_alive(port);
+    r.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let t = Instant::now();
+    m.signal(Signal::SIGUSR1);
+    assert!(
+        closed_by_server(&mut r),
+        "the idle connection is still open 10 s after SIGUSR1; {}",
+        m.stderr()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "closed {:?} after SIGUSR1, KeepAliveTimeout 60",
+        t.elapsed()
+    );
+    assert!(
+        wait_for(5.0, || try_get(addr(port), "/") == Some(200)),
+        "no answer after the graceful restart; {}",
+        m.stderr()
+    );
+}

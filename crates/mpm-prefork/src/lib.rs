@@ -42,6 +42,16 @@
 //! connection, and would not wake another for it. Once it has seen the
 //! leave byte on its own, it accepts nothing more.
 //!
+//! ## Keep-alive
+//!
+//! Between two requests of a connection the child waits in the read
+//! itself (`recvfrom` bounded by `SO_RCVTIMEO`, in slices of at most a
+//! second), as Apache's prefork children do: one system call per request
+//! fewer than a `poll` before the read. Between slices it looks whether it
+//! was told to leave, so a graceful restart or stop closes an idle
+//! keep-alive connection within a second (and `KeepAliveTimeout` ends the
+//! wait on time).
+//!
 //! ## Scoreboard
 //!
 //! One worker slot per process: `S` starting, `_` waiting for a

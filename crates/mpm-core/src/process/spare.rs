@@ -278,6 +278,42 @@ mod tests {
         assert!(d.warn_limit);
     }
 
+    /// wrk's 50 keep-alive connections against Debian's prefork sizing
+    /// (StartServers 5, MinSpareServers 5, MaxSpareServers 10,
+    /// MaxRequestWorkers 150), tick by tick: a child holding a keep-alive
+    /// connection is not idle, so the children grow as Apache's prefork
+    /// does (`perform_idle_server_maintenance`: 1, 2, 4, 8, 16, 32 a
+    /// second), 5 → 68, and then one idle child a second is retired until
+    /// 10 are idle beside the 50 busy ones. Measured the same with both
+    /// servers (benches/http/count-pw.sh, MEM=1: 69 processes each, the
+    /// master included).
+    #[test]
+    fn fifty_keep_alive_clients_grow_5_children_to_68_as_apache_then_retire_one_a_second_to_60() {
+        let mut r = reg(5, 10);
+        let t0 = Instant::now();
+        let clients = 50;
+        let mut children: u32 = 5;
+        let mut seen = vec![children];
+        for i in 1..=20 {
+            let busy = children.min(clients);
+            let idle = children - busy;
+            // The idle children are the highest-numbered ones.
+            let retirable: Vec<usize> = (busy as usize..children as usize).collect();
+            let d = r
+                .tick(t0 + TICK * i, &counts(idle, 150 - children, &retirable))
+                .expect("a tick each second");
+            children += d.spawn;
+            if d.retire.is_some() {
+                children -= 1;
+            }
+            seen.push(children);
+        }
+        assert_eq!(
+            seen,
+            vec![5, 6, 8, 12, 20, 36, 68, 67, 66, 65, 64, 63, 62, 61, 60, 60, 60, 60, 60, 60, 60]
+        );
+    }
+
     #[test]
     fn a_ramp_larger_than_the_free_slots_is_cut_to_them() {
         let mut r = reg(100, 200);

@@ -146,8 +146,9 @@ impl Serving<'_, '_> {
 
     pub(super) fn run(&mut self) {
         let mut served: u32 = 0;
+        let mut idle = IdleRead::default();
         loop {
-            match self.exchange(served) {
+            match self.exchange(served, &mut idle) {
                 Some(After::KeepAlive) => {
                     served += 1;
                     self.session.shrink(false);
@@ -170,7 +171,7 @@ impl Serving<'_, '_> {
 
     /// Read one request and answer it. `None` when the connection ended
     /// before a request began (idle timeout, close, graceful stop).
-    pub(super) fn exchange(&mut self, served: u32) -> Option<After> {
+    pub(super) fn exchange(&mut self, served: u32, idle: &mut IdleRead) -> Option<After> {
         let t = &self.ctx.protocol.timeouts;
         // Whether a read would find data without waiting: after a
         // keep-alive wait said so, or (likely) on a fresh connection whose
@@ -178,6 +179,8 @@ impl Serving<'_, '_> {
         // request.
         let mut readable = false;
         let mut try_first = served == 0;
+        // The first bytes of the next request, read while waiting for them.
+        let mut early = None;
         // Between requests: wait for the first byte of the next one.
         if self.session.is_empty() {
             let (wait, state) = if served == 0 {
@@ -187,9 +190,13 @@ impl Serving<'_, '_> {
             };
             self.set_state(state);
             if let Some(wait) = wait {
-                match self.wait(wait, true) {
-                    Ready::Readable => readable = true,
-                    Ready::TimedOut | Ready::IdleClose | Ready::Abort => return None,
+                if self.reads_idle() {
+                    early = Some(self.read_idle(wait, idle)?);
+                } else {
+                    match self.wait(wait, true) {
+                        Ready::Readable => readable = true,
+                        Ready::TimedOut | Ready::IdleClose | Ready::Abort => return None,
+                    }
                 }
             }
         }
@@ -197,6 +204,9 @@ impl Serving<'_, '_> {
         let started = SystemTime::now();
         let clock = Instant::now();
         let mut deadline = ReadDeadline::new(t.request_read.header, clock);
+        if let Some(n) = early {
+            deadline.on_data(n);
+        }
         // The session's scan goes on from where the last read left it: a
         // head read in any number of pieces costs O(its bytes).
         let head = loop {
@@ -245,6 +255,75 @@ impl Serving<'_, '_> {
             });
         }
         Some(self.answer(head, served + 1, started, clock))
+    }
+
+    /// Whether the wait for a keep-alive connection's next request is a
+    /// blocking read ([`Serving::read_idle`]) rather than a `poll` and a
+    /// read: on plain TCP, on a thread that owns the connection, with no
+    /// abort descriptor to watch (a forked child is stopped by a signal).
+    fn reads_idle(&self) -> bool {
+        matches!(self.ctx.mode, super::context::Mode::Blocking)
+            && self.ctx.abort.is_none()
+            && self.io.plain_tcp().is_some()
+    }
+
+    /// Wait up to `wait` for the next request of a keep-alive connection
+    /// by reading it: one blocking `recv` (bounded by `SO_RCVTIMEO`, set
+    /// once per connection to a slice of at most [`IDLE_SLICE`]) instead of
+    /// a `poll` and a `recv` per request, as Apache's prefork children
+    /// read. Between slices the thread looks whether it is told to leave
+    /// (the `leaving` flag, the idle-close descriptor: a graceful restart
+    /// or stop, the master gone), so such an idle connection closes within
+    /// a slice.
+    /// `Some(n)`: `n` bytes of the next request are in the session; `None`:
+    /// close (keep-alive timeout, told to leave, the client closed, or an
+    /// error).
+    fn read_idle(&mut self, wait: Duration, idle: &mut IdleRead) -> Option<usize> {
+        let until = crate::deadline::after(Instant::now(), wait);
+        let readable = crate::net::poll::readable;
+        let ctx = self.ctx;
+        let told = || ctx.leaving.is_some_and(|l| l()) || ctx.idle_close.is_some_and(readable);
+        // Not told to leave when the last answer was sent (`answer` looked):
+        // the first look is after a slice.
+        let mut first = true;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if !std::mem::take(&mut first) && (left < IDLE_EARLY || told()) {
+                return None;
+            }
+            if left < IDLE_EARLY {
+                // A wait of (almost) nothing: what has arrived, if anything.
+                return match self.fill_nonblocking() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => None,
+                };
+            }
+            // A slice that divides the wait evenly (the same for every
+            // request of the connection: one `setsockopt` for them all);
+            // shorter only when the timer woke early and a whole slice
+            // would pass the keep-alive deadline.
+            let whole = idle.slice(wait);
+            let slice = if left + IDLE_EARLY >= whole {
+                whole
+            } else {
+                left
+            };
+            if idle.set != Some(slice) {
+                let sock = socket2::SockRef::from(self.io.tcp());
+                sock.set_read_timeout(Some(slice)).ok()?;
+                idle.set = Some(slice);
+            }
+            match self.fill() {
+                Ok(0) => return None,
+                Ok(n) => return Some(n),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return None,
+            }
+        }
     }
 
     /// The `HTTP2-Settings` of a request that asks for `h2c` where the
@@ -308,6 +387,32 @@ impl Serving<'_, '_> {
     }
 }
 
+/// Longest slice of a keep-alive wait by a blocking read
+/// ([`Serving::read_idle`]): how long a graceful restart or stop may take
+/// to close an idle keep-alive connection of a blocking strategy's child.
+const IDLE_SLICE: Duration = Duration::from_secs(1);
+
+/// A keep-alive wait with less than this left ends (a timer may fire a
+/// little early; a read timeout of zero would mean none).
+const IDLE_EARLY: Duration = Duration::from_millis(2);
+
+/// The read timeout ([`Serving::read_idle`]) a connection's socket has.
+#[derive(Debug, Default)]
+pub(super) struct IdleRead {
+    /// `SO_RCVTIMEO` as last set on this connection (`None`: never).
+    set: Option<Duration>,
+}
+
+impl IdleRead {
+    /// The slice of a keep-alive wait of `wait`: `wait` split into equal
+    /// parts of at most [`IDLE_SLICE`].
+    fn slice(&self, wait: Duration) -> Duration {
+        let parts = wait.as_nanos().div_ceil(IDLE_SLICE.as_nanos()).max(1);
+        let parts = u32::try_from(parts).unwrap_or(u32::MAX);
+        (wait / parts).max(IDLE_EARLY)
+    }
+}
+
 /// Wait until `io` is readable, `timeout` passes, the abort signal of
 /// `ctx` fires, or (when `idle` is true) its idle-close signal fires. The
 /// one wait of the blocking drivers (HTTP/1.1's and HTTP/2's).
@@ -334,32 +439,34 @@ pub(super) fn wait_io(
     if io.has_buffered_plaintext() {
         return Ready::Readable;
     }
-    let sock = io.as_fd();
-    let none = PollFlags::empty();
     let interest = if write {
         PollFlags::POLLIN | PollFlags::POLLOUT
     } else {
         PollFlags::POLLIN
     };
-    let mut fds = [
-        PollFd::new(sock, interest),
-        PollFd::new(sock, none),
-        PollFd::new(sock, none),
-    ];
-    if let Some(fd) = ctx.abort {
-        fds[1] = PollFd::new(fd, PollFlags::POLLIN);
-    }
-    if let (true, Some(fd)) = (idle, ctx.idle_close) {
-        fds[2] = PollFd::new(fd, PollFlags::POLLIN);
-    }
+    // Only the descriptors this wait watches: every entry costs the kernel
+    // a poll of its file and a wait-queue entry, even one with no events.
+    let mut fds = [PollFd::new(io.as_fd(), interest); 3];
+    let mut n = 1;
+    let abort = ctx.abort.map(|fd| {
+        fds[n] = PollFd::new(fd, PollFlags::POLLIN);
+        n += 1;
+        n - 1
+    });
+    let idle_close = ctx.idle_close.filter(|_| idle).map(|fd| {
+        fds[n] = PollFd::new(fd, PollFlags::POLLIN);
+        n += 1;
+        n - 1
+    });
+    let fds = &mut fds[..n];
     let fired = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
     let deadline = crate::deadline::after(Instant::now(), timeout);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match nix::poll::poll(&mut fds, poll_timeout(Some(left))) {
+        match nix::poll::poll(fds, poll_timeout(Some(left))) {
             Ok(0) => return Ready::TimedOut,
             Ok(_) => {
-                if ctx.abort.is_some() && fired(&fds[1]) {
+                if abort.is_some_and(|i| fired(&fds[i])) {
                     return Ready::Abort;
                 }
                 // Told to close idle connections: unless this one's
@@ -370,7 +477,7 @@ pub(super) fn wait_io(
                 let incoming = fds[0].revents().is_some_and(|r| {
                     r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
                 });
-                if idle && ctx.idle_close.is_some() && fired(&fds[2]) && !incoming {
+                if idle_close.is_some_and(|i| fired(&fds[i])) && !incoming {
                     return Ready::IdleClose;
                 }
                 return Ready::Readable;

@@ -12,7 +12,9 @@
 //! - **Leave**: each child has its own *leave pipe*; the master keeps the
 //!   write end. One byte means "finish the connection you hold, take no new
 //!   one, exit". The child polls the read end beside its listeners, and the
-//!   serving code closes keep-alive connections when it becomes readable.
+//!   serving code closes keep-alive connections when it becomes readable
+//!   (a prefork or worker child, which waits for a keep-alive request in
+//!   the read itself, looks between slices of that wait: within a second).
 //!   If the master vanishes, the write end closes and the read end becomes
 //!   readable too (end of file): orphaned children leave on their own.
 //! - **Stop now**: `SIGTERM` (default action in the child: die), then
