@@ -28,8 +28,8 @@
 //!
 //! Each worker has its own epoll set ([`Acceptor`]) holding every
 //! listening socket with `EPOLLEXCLUSIVE` (as prefork's children: the
-//! kernel wakes one waiting set per connection), the child's idle-close
-//! pipe and its job signal. A worker waits in it only while idle, and
+//! kernel wakes one waiting set per connection), the child's leave and
+//! idle-close pipes and its job signal. A worker waits in it only while idle, and
 //! the worker the kernel wakes accepts the connection and serves it: no
 //! thread hands it to another (Apache's worker has a listener thread
 //! that queues each connection for a worker; here that hand-off, a lock,
@@ -77,7 +77,7 @@
 //! Told to leave (graceful restart or stop, a retired spare), or after
 //! `MaxConnectionsPerChild` connections, or when the master is gone, the
 //! main thread writes a byte to the child's own *idle-close pipe*: idle
-//! workers stop accepting (the pipe is in their epoll sets), workers
+//! workers stop accepting (both pipes are in their epoll sets), workers
 //! waiting between keep-alive requests close their connections,
 //! responses announce `Connection: close`, a request under way
 //! completes; an HTTP/2 connection says GOAWAY and its streams sent
@@ -374,13 +374,9 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
         .map_err(|e| Error::io("making the idle-close pipe", e.into()))?;
     let shared = Shared::new(cx.threads)
         .map_err(|e| Error::io("making the worker threads' job signal (an eventfd)", e))?;
-    // Each worker's epoll set: the listeners, the idle-close pipe (the
-    // child leaves) and the job signal.
     let acceptors = (0..cx.threads)
         .map(|_| {
-            let mut a = Acceptor::new(cx.listeners, idle_read.as_fd())?;
-            a.signal_on(shared.jobs.as_fd())?;
-            Ok(Mutex::new(a))
+            worker_acceptor(cx.listeners, cx.leave, idle_read.as_fd(), &shared).map(Mutex::new)
         })
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| {
@@ -437,6 +433,22 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
     );
     drop(idle_write);
     Ok(())
+}
+
+/// A worker's epoll set: the `listeners`, the child's `leave` pipe (the
+/// master writes it before a graceful stop shuts the listeners, so a
+/// thread woken by the closing socket finds it), its `idle`-close pipe
+/// (the child leaves for its own reasons) and the job signal.
+fn worker_acceptor<'a>(
+    listeners: &'a mpm_core::Listeners,
+    leave: BorrowedFd<'a>,
+    idle: BorrowedFd<'a>,
+    shared: &'a Shared,
+) -> io::Result<Acceptor<'a>> {
+    let mut a = Acceptor::new(listeners, leave)?;
+    a.leave_on(idle)?;
+    a.signal_on(shared.jobs.as_fd())?;
+    Ok(a)
 }
 
 /// What a worker does with each connection it takes: count it on the
@@ -496,8 +508,9 @@ fn work(
         }
     }
     // The child leaves: no more connections (the acceptor's listeners
-    // and the idle-close pipe are left alone), only streams.
+    // and pipes are left alone), only streams; the slot shows `G`.
     loop {
+        slot.set_state(WorkerState::Graceful);
         shared.clear_signal();
         if let Some(stream) = shared.next_stream() {
             serve(Job::Stream(stream), slot, ctx);
@@ -510,7 +523,6 @@ fn work(
         }
         wait_for(shared.jobs.as_fd());
     }
-    slot.set_state(WorkerState::Graceful);
 }
 
 /// Serve `job` on this worker; a panic in the serving code costs the
@@ -624,6 +636,8 @@ mod tests {
     struct TestChild {
         listeners: mpm_core::Listeners,
         scoreboard: mpm_core::process::scoreboard::Scoreboard,
+        /// The child's leave pipe (the master's; never written here).
+        leave: (std::os::fd::OwnedFd, std::os::fd::OwnedFd),
         idle: (std::os::fd::OwnedFd, std::os::fd::OwnedFd),
         shared: Shared,
         protocol: mpm_core::ProtocolConfig,
@@ -637,6 +651,7 @@ mod tests {
                     .expect("a listener on a free loopback port"),
                 scoreboard: mpm_core::process::scoreboard::Scoreboard::new(1, threads)
                     .expect("a scoreboard"),
+                leave: nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("the leave pipe"),
                 idle: nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("the idle-close pipe"),
                 shared: Shared::new(threads).expect("the job signal"),
                 protocol: mpm_core::ProtocolConfig::default(),
@@ -651,11 +666,13 @@ mod tests {
 
         /// Worker `t`'s life, as in a child.
         fn work(&self, t: usize) {
-            let mut acceptor =
-                Acceptor::new(&self.listeners, self.idle.0.as_fd()).expect("an epoll set");
-            acceptor
-                .signal_on(self.shared.jobs.as_fd())
-                .expect("the job signal in the epoll set");
+            let mut acceptor = worker_acceptor(
+                &self.listeners,
+                self.leave.0.as_fd(),
+                self.idle.0.as_fd(),
+                &self.shared,
+            )
+            .expect("a worker's epoll set");
             let slot = self.scoreboard.worker(0, t);
             let ctx = ServeContext {
                 handler: &Nothing,
@@ -768,6 +785,24 @@ mod tests {
             ended(&workers),
             "waiting workers stayed after the child left"
         );
+    }
+
+    #[test]
+    fn a_waiting_worker_stops_accepting_as_soon_as_the_master_says_leave() {
+        let child = TestChild::new(1);
+        let worker = child.start(0);
+        assert!(soon(|| child.waits(0)), "the worker never waited");
+        // The master's leave byte alone (a graceful stop then shuts the
+        // listeners): the worker stops accepting without waiting for the
+        // child's main thread.
+        nix::unistd::write(&child.leave.1, &[1u8]).expect("the leave byte");
+        assert!(
+            soon(|| child.scoreboard.worker(0, 0).state() == WorkerState::Graceful),
+            "the worker still waits for connections: slot {:?}",
+            child.scoreboard.worker(0, 0).state()
+        );
+        child.leave();
+        assert!(ended(&[worker]), "the worker stayed after the child left");
     }
 
     #[test]

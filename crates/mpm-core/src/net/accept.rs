@@ -82,6 +82,17 @@ impl<'a> Acceptor<'a> {
         })
     }
 
+    /// Leave on `fd` too: [`Acceptor::wait`] returns [`Next::Leave`] when
+    /// it is readable, as for the leave pipe given to [`Acceptor::new`]
+    /// (a worker thread leaves on its child's leave pipe and on the
+    /// child's own idle-close pipe).
+    pub fn leave_on(&mut self, fd: BorrowedFd<'a>) -> io::Result<()> {
+        self.epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, LEAVE))?;
+        self.events.push(EpollEvent::empty());
+        Ok(())
+    }
+
     /// Wait on `signal` too, with `EPOLLEXCLUSIVE` as the listeners: of
     /// the acceptors waiting on it, a write wakes one, and [`wait`]
     /// returns [`Next::Signal`] when it is readable and no connection
