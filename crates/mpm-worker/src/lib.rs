@@ -3,10 +3,10 @@
 //! Apache's worker MPM: a master process keeps a pool of child processes,
 //! each with `ThreadsPerChild` worker threads; an idle worker accepts
 //! the connection it is woken for and serves it itself, start to end
-//! (keep-alive waits included), one connection at a time. A crash costs one process and the
-//! connections its threads hold, never the server; memory is shared by
-//! the threads of a process, so a server of many connections needs far
-//! fewer processes than prefork.
+//! (keep-alive waits included), one connection at a time. A crash costs
+//! one process and the connections its threads hold, never the server;
+//! memory is shared by the threads of a process, so a server of many
+//! connections needs far fewer processes than prefork.
 //!
 //! The process model (the master: forking, reaping, spares, restarts; a
 //! child's start, privileges dropped, its worker threads) is
@@ -29,11 +29,12 @@
 //! Each worker has its own epoll set ([`Acceptor`]) holding every
 //! listening socket with `EPOLLEXCLUSIVE` (as prefork's children: the
 //! kernel wakes one waiting set per connection), the child's leave and
-//! idle-close pipes and its job signal. A worker waits in it only while idle, and
-//! the worker the kernel wakes accepts the connection and serves it: no
-//! thread hands it to another (Apache's worker has a listener thread
-//! that queues each connection for a worker; here that hand-off, a lock,
-//! a wake-up and two context switches per connection, is gone).
+//! idle-close pipes and its job signal. A worker waits in it only while
+//! idle, and the worker the kernel wakes accepts the connection and
+//! serves it: no thread hands it to another. (Apache's worker has a
+//! listener thread that queues each connection for a worker; here that
+//! hand-off cost two `futex` calls and a second thread's wake-up per
+//! connection: `benches/http/README.md`.)
 //!
 //! The accept gate's promise holds by construction: a child takes a
 //! connection only through an idle worker, which serves it at once. A
@@ -372,8 +373,13 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
     let process = cx.scoreboard.process(cx.number);
     let (idle_read, idle_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("making the idle-close pipe", e.into()))?;
-    let shared = Shared::new(cx.threads)
-        .map_err(|e| Error::io("making the worker threads' job signal (an eventfd)", e))?;
+    let shared = Shared::new(cx.threads).map_err(|e| {
+        Error::io(
+            "making the worker threads' job signal (an eventfd: raise the open-files \
+                 limit, `ulimit -n`)",
+            e,
+        )
+    })?;
     let acceptors = (0..cx.threads)
         .map(|_| {
             worker_acceptor(cx.listeners, cx.leave, idle_read.as_fd(), &shared).map(Mutex::new)
@@ -381,7 +387,8 @@ fn child(cx: ChildContext<'_>, abort: Option<BorrowedFd<'_>>) -> Result<(), Erro
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| {
             Error::io(
-                "waiting for connections (an epoll set per worker thread)",
+                "making the worker threads' epoll sets (one per thread: raise the \
+                 open-files limit, `ulimit -n`, or lower ThreadsPerChild)",
                 e,
             )
         })?;
