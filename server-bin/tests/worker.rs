@@ -70,7 +70,7 @@ fn children_run_threads_per_child_workers_and_the_board_has_a_slot_per_thread() 
     for kid in children(m.pid()) {
         assert!(
             wait_for(5.0, || threads_of(kid) > TPC),
-            "child {kid} has {} threads, expected {TPC} workers and a listener",
+            "child {kid} has {} threads, expected {TPC} workers and its main thread",
             threads_of(kid)
         );
     }
@@ -309,6 +309,62 @@ fn an_idle_keep_alive_connection_holds_its_thread_until_keep_alive_timeout() {
         "{b}; {}",
         m.stderr()
     );
+}
+
+/// The voluntary context switches of `pid`'s main thread (its thread
+/// of the same id) so far.
+fn main_thread_wake_ups(pid: i32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn idle_worker_threads_accept_their_connections_while_the_childs_main_thread_sleeps() {
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(&site, port, "");
+    let m = start(&site, &c);
+    let mut b = String::new();
+    assert!(
+        wait_for(5.0, || {
+            b = board(port);
+            children(m.pid()).len() == 2 && b.matches('_').count() == 2 * TPC - 1
+        }),
+        "children {:?}, board {b:?}; {}",
+        children(m.pid()),
+        m.stderr()
+    );
+    let kids = children(m.pid());
+    let before: Vec<u64> = kids.iter().map(|k| main_thread_wake_ups(*k)).collect();
+    const CONNECTIONS: u64 = 20;
+    for i in 0..CONNECTIONS {
+        let r = get(addr(port), "localhost", "/");
+        assert_eq!(
+            r.status,
+            200,
+            "connection {i} got {}; {}",
+            r.status,
+            m.stderr()
+        );
+    }
+    let woke: u64 = kids
+        .iter()
+        .zip(&before)
+        .map(|(k, b)| main_thread_wake_ups(*k).saturating_sub(*b))
+        .sum();
+    // The main thread only waits for the child to leave; the worker the
+    // kernel wakes accepts and serves, with no hand-off between threads.
+    assert!(
+        woke < CONNECTIONS / 4,
+        "the children's main threads woke {woke} times for {CONNECTIONS} connections: \
+         they take connections and hand them to the workers"
+    );
+    assert_eq!(children(m.pid()), kids, "children changed; {}", m.stderr());
 }
 
 #[test]

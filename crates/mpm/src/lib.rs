@@ -28,7 +28,7 @@
 //! | name | processes × threads | each a Cargo feature |
 //! |---|---|---|
 //! | `event-threads` ([`Server`]'s default) | this process: one event loop that holds every connection between requests, and `ThreadsPerChild` threads that serve requests | `event` |
-//! | `worker-threads` | this process: a listener thread and `ThreadsPerChild` threads, each serving one connection start to end | `worker` |
+//! | `worker-threads` | this process: `ThreadsPerChild` threads, each accepting and serving one connection start to end | `worker` |
 //! | `single` | this process, one thread (for debugging) | always |
 //! | `event` ([`event`]) | Apache's event MPM: a master forks child processes, each an event loop and its threads | `event` |
 //! | `worker` ([`worker`]) | Apache's worker MPM: child processes of `ThreadsPerChild` threads | `worker` |

@@ -17,6 +17,13 @@
 //! comes with `TCP_NODELAY` already set, inherited from the listening
 //! socket. From the wake-up to the request in hand: `epoll_wait`,
 //! `accept4`, `recvfrom` (and the write timeout's `setsockopt`).
+//!
+//! A threaded child (worker) gives each of its threads an acceptor of its
+//! own: a thread waits in its own epoll set only while it is idle, so the
+//! kernel wakes an idle thread for a connection, and that thread serves
+//! it with no hand-off. Such a thread also waits on the child's job
+//! signal ([`Acceptor::signal_on`]), registered with `EPOLLEXCLUSIVE` too,
+//! so one write to it wakes one idle thread.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -31,6 +38,10 @@ use crate::net::listener::Listeners;
 /// index).
 const LEAVE: u64 = u64::MAX;
 
+/// The epoll data of the job signal's registration
+/// ([`Acceptor::signal_on`]).
+const SIGNAL: u64 = u64::MAX - 1;
+
 /// What [`Acceptor::wait`] found.
 #[derive(Debug)]
 pub enum Next {
@@ -38,6 +49,9 @@ pub enum Next {
     Connection(Connection),
     /// The child is told to leave (or the master is gone).
     Leave,
+    /// The descriptor given to [`Acceptor::signal_on`] is readable (never
+    /// returned to an acceptor without one).
+    Signal,
 }
 
 /// A child's accept loop state: its epoll set over the listeners and its
@@ -68,11 +82,40 @@ impl<'a> Acceptor<'a> {
         })
     }
 
+    /// Leave on `fd` too: [`Acceptor::wait`] returns [`Next::Leave`] when
+    /// it is readable, as for the leave pipe given to [`Acceptor::new`]
+    /// (a worker thread leaves on its child's leave pipe and on the
+    /// child's own idle-close pipe).
+    pub fn leave_on(&mut self, fd: BorrowedFd<'a>) -> io::Result<()> {
+        self.epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, LEAVE))?;
+        self.events.push(EpollEvent::empty());
+        Ok(())
+    }
+
+    /// Wait on `signal` too, with `EPOLLEXCLUSIVE` as the listeners: of
+    /// the acceptors waiting on it, a write wakes one, and [`wait`]
+    /// returns [`Next::Signal`] when it is readable and no connection
+    /// came with it. The caller reads it (it is level-triggered); and as
+    /// with a listener, one woken waiter that leaves the signal's work
+    /// undone must write it again, or the other waiters never learn of
+    /// it.
+    ///
+    /// [`wait`]: Acceptor::wait
+    pub fn signal_on(&mut self, signal: BorrowedFd<'a>) -> io::Result<()> {
+        self.epoll.add(
+            signal,
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, SIGNAL),
+        )?;
+        self.events.push(EpollEvent::empty());
+        Ok(())
+    }
+
     /// Wait until one connection is accepted or the child is told to
-    /// leave. A child woken for a connection takes it even when the leave
-    /// byte arrived in the same instant: the kernel woke it alone for that
-    /// connection, so leaving it would strand it until another child
-    /// happens to wake.
+    /// leave (or the signal is readable, [`Acceptor::signal_on`]). A child
+    /// woken for a connection takes it even when the leave byte arrived in
+    /// the same instant: the kernel woke it alone for that connection, so
+    /// leaving it would strand it until another child happens to wake.
     pub fn wait(&mut self) -> Next {
         loop {
             let n = match self.epoll.wait(&mut self.events, EpollTimeout::NONE) {
@@ -86,7 +129,8 @@ impl<'a> Acceptor<'a> {
             };
             let events = &self.events[..n];
             let leave = events.iter().any(|ev| ev.data() == LEAVE);
-            for ev in events.iter().filter(|ev| ev.data() != LEAVE) {
+            let signal = events.iter().any(|ev| ev.data() == SIGNAL);
+            for ev in events.iter().filter(|ev| ev.data() < SIGNAL) {
                 let i = ev.data() as usize;
                 let Some(l) = self.listeners.get(i) else {
                     continue;
@@ -107,6 +151,9 @@ impl<'a> Acceptor<'a> {
             // child took it) costs no further call.
             if leave {
                 return Next::Leave;
+            }
+            if signal {
+                return Next::Signal;
             }
         }
     }

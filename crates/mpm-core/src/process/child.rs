@@ -85,7 +85,7 @@ pub fn spawn_workers<'scope, 'env>(
 
 /// A threaded child's life: its `cx.threads` worker threads (started by
 /// [`spawn_workers`], each running `body`) and, on the calling thread,
-/// `main(started)` (the listener, or the event loop); then the child
+/// `main(started)` (worker's wait to leave, or the event loop); then the child
 /// stops: its slot shows it no longer accepts, `stopping` is set (the
 /// workers' "leaving" check) and `send_home` wakes the workers to go;
 /// then the workers are waited for.
