@@ -51,6 +51,13 @@ impl Handler for Peer {
         }
     }
 
+    /// No access log here: the request's headers go to `handle` without a
+    /// copy kept for `log` (the default keeps one, a `HeaderMap` clone
+    /// per request).
+    fn log_reads_headers(&self) -> bool {
+        false
+    }
+
     /// Memory and small files: the event loop may answer them itself.
     fn answer_never_blocks(&self, _method: &mpm::http::Method, _uri: &mpm::http::Uri) -> bool {
         !self.threads_only
