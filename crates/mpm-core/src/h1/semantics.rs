@@ -204,8 +204,7 @@ fn parse_fields(
             }
             _ => return Err(HeadError::bad("header line without a colon")),
         }
-        let name = HeaderName::from_bytes(&line[..colon])
-            .map_err(|_| HeadError::bad("invalid header name"))?;
+        let name = header_name(&line[..colon])?;
         // HeaderValue refuses exactly what RFC 9110 §5.5 does not allow:
         // control bytes other than HT, and DEL (obs-text is kept).
         let value = trim_ows(&line[colon + 1..]);
@@ -226,6 +225,31 @@ fn parse_fields(
         headers.append(name, value);
     }
     Ok((headers, noted))
+}
+
+/// The field name `raw` (a token): the names nearly every request
+/// carries, spelled as clients send them, are matched whole; any other
+/// goes through `HeaderName::from_bytes`, which lowercases it byte by
+/// byte into a scratch buffer before it looks for a standard name.
+fn header_name(raw: &[u8]) -> Result<HeaderName, HeadError> {
+    use http::header;
+    let known = match raw {
+        b"Host" | b"host" => HOST,
+        b"User-Agent" | b"user-agent" => header::USER_AGENT,
+        b"Accept" | b"accept" => header::ACCEPT,
+        b"Accept-Encoding" | b"accept-encoding" => header::ACCEPT_ENCODING,
+        b"Accept-Language" | b"accept-language" => header::ACCEPT_LANGUAGE,
+        b"Connection" | b"connection" => CONNECTION,
+        b"Content-Length" | b"content-length" => CONTENT_LENGTH,
+        b"Content-Type" | b"content-type" => header::CONTENT_TYPE,
+        b"Cookie" | b"cookie" => header::COOKIE,
+        b"Referer" | b"referer" => header::REFERER,
+        b"Cache-Control" | b"cache-control" => header::CACHE_CONTROL,
+        b"If-Modified-Since" | b"if-modified-since" => header::IF_MODIFIED_SINCE,
+        b"If-None-Match" | b"if-none-match" => header::IF_NONE_MATCH,
+        _ => return HeaderName::from_bytes(raw).map_err(|_| HeadError::bad("invalid header name")),
+    };
+    Ok(known)
 }
 
 /// Removes optional whitespace (SP, HT) at both ends.
