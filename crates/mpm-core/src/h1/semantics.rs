@@ -45,7 +45,12 @@ pub(super) fn complete_head(
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
-        request_line: String::from_utf8_lossy(rl_bytes).into_owned(),
+        // A valid request line is ASCII (a token, visible ASCII, the
+        // version): checked as UTF-8, which for ASCII is a quick scan.
+        request_line: match std::str::from_utf8(rl_bytes) {
+            Ok(line) => line.to_owned(),
+            Err(_) => String::from_utf8_lossy(rl_bytes).into_owned(),
+        },
     };
     if let Err(e) = apply_semantics(&mut head, &noted, limits) {
         return Err(HeadError {
