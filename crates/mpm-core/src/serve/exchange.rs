@@ -72,7 +72,15 @@ impl Serving<'_, '_> {
         let t = &self.ctx.protocol.timeouts;
         let mut body = BodyState {
             decoder: BodyDecoder::with_limits(head.framing, limits),
-            deadline: ReadDeadline::new(t.request_read.body, Instant::now()),
+            // Without a body the stage never runs: no clock read for it.
+            deadline: ReadDeadline::new(
+                t.request_read.body,
+                if head.framing.has_body() {
+                    Instant::now()
+                } else {
+                    clock
+                },
+            ),
             pending_continue: head.expect_continue && head.framing.has_body(),
             failure: None,
         };
