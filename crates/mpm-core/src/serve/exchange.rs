@@ -374,9 +374,10 @@ pub(super) fn call_log(handler: &dyn crate::handler::Handler, ex: &Exchange<'_>)
 /// Whether a handler's response says `Connection: close`: its way to end
 /// the connection after this answer (the engine writes the header itself).
 fn asks_close(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    !headers.is_empty()
+        && headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
