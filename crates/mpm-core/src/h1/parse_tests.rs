@@ -576,8 +576,12 @@ fn heads_httparse_is_lenient_about_are_refused_here() {
 #[test]
 fn word_at_a_time_search_finds_the_same_byte_as_a_plain_search() {
     // Every position and start of NUL/CR/LF among bytes around the
-    // threshold (HT, 0x0d–0x0f, high bytes) that must not stop the search.
-    let filler = [b'a', b'\t', 0x0e, 0x0f, 0x7f, 0x80, 0xff, b' '];
+    // threshold (HT and other control bytes below 0x0e, 0x0e–0x0f, high
+    // bytes) that must not stop the search: several of them in one word
+    // before the special byte, at every alignment (eleven fillers).
+    let filler = [
+        b'a', b'\t', 0x0e, 0x0f, 0x7f, 0x80, 0xff, b' ', 0x01, 0x0b, 0x0c,
+    ];
     for special in [0u8, b'\r', b'\n'] {
         for len in 0..40 {
             for at in 0..=len {
