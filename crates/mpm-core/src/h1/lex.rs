@@ -63,22 +63,31 @@ pub(super) enum Line {
 /// Looks at eight bytes at a time: `(w - 0x0e…) & !w & 0x80…` is non-zero
 /// exactly when some byte of `w` is below 0x0e (the classic "has a byte
 /// less than n" test, exact for n ≤ 128), so words of ordinary text are
-/// skipped whole and only a word holding a control byte (NUL, HT, LF, CR…)
-/// is looked at byte by byte.
+/// skipped whole. In a word that holds such a byte, the lowest flagged
+/// byte is the first one below 0x0e (a false flag needs a borrow, which
+/// only comes from a lower byte below 0x0e), found by counting trailing
+/// zeros: a control byte that is not NUL, CR or LF (HT, say) is stepped
+/// over without looking at the bytes before it one by one.
 pub(super) fn find_special(buf: &[u8], mut i: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    while i < buf.len() {
-        if let Some(chunk) = buf.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(word);
-            if w.wrapping_sub(LO * 0x0e) & !w & HI == 0 {
-                i += 8;
-                continue;
-            }
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let low = w.wrapping_sub(LO * 0x0e) & !w & HI;
+        if low == 0 {
+            i += 8;
+            continue;
         }
-        if SPECIAL[buf[i] as usize] {
+        let at = (low.trailing_zeros() / 8) as usize;
+        if SPECIAL[word[at] as usize] {
+            return i + at;
+        }
+        i += at + 1;
+    }
+    while let Some(&b) = buf.get(i) {
+        if SPECIAL[b as usize] {
             return i;
         }
         i += 1;

@@ -372,6 +372,48 @@ fn host_rules() {
 }
 
 #[test]
+fn field_names_in_any_case_are_one_name_and_the_rules_see_them() {
+    // The usual spellings take a quick path, others the general one: the
+    // names and the rules must not tell them apart.
+    for (name, lower) in [
+        ("Host", "host"),
+        ("host", "host"),
+        ("HOST", "host"),
+        ("User-Agent", "user-agent"),
+        ("uSER-aGENT", "user-agent"),
+        ("Accept-Encoding", "accept-encoding"),
+        ("If-None-Match", "if-none-match"),
+        ("X-Custom", "x-custom"),
+    ] {
+        let host = if lower == "host" { "" } else { "Host: a\r\n" };
+        let (head, _) = ok(format!("GET / HTTP/1.1\r\n{host}{name}: v\r\n\r\n").as_bytes());
+        let got: Vec<_> = head.headers.get_all(lower).iter().collect();
+        assert!(
+            got.contains(&&http::HeaderValue::from_static("v")),
+            "{name}: v was not found under {lower}: {:?}",
+            head.headers
+        );
+    }
+    refused(b"GET / HTTP/1.1\r\nHost: a\r\nhOsT: a\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.1\r\nHOST: a b\r\n\r\n", 400);
+    ok(b"GET / HTTP/1.1\r\nHOST: a\r\n\r\n");
+    refused(
+        b"POST / HTTP/1.1\r\nHost: a\r\nCONTENT-LENGTH: 1\r\ntransfer-encoding: chunked\r\n\r\n",
+        400,
+    );
+    let (head, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nTRANSFER-ENCODING: chunked\r\n\r\n");
+    assert_eq!(head.framing, Framing::Chunked);
+    let (head, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\ncontent-LENGTH: 5\r\n\r\n");
+    assert_eq!(head.framing, Framing::Length(5));
+    let (head, _) = ok(b"GET / HTTP/1.1\r\nHost: a\r\nCONNECTION: close\r\n\r\n");
+    assert!(
+        !head.keep_alive,
+        "CONNECTION: close left the connection open"
+    );
+    refused(b"GET / HTTP/1.1\r\nHost: a\r\nEXPECT: nothing\r\n\r\n", 417);
+}
+
+#[test]
 fn chunked_transfer_encoding_is_framed_as_chunked() {
     let (h, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n");
     assert_eq!(h.framing, Framing::Chunked);
@@ -534,8 +576,12 @@ fn heads_httparse_is_lenient_about_are_refused_here() {
 #[test]
 fn word_at_a_time_search_finds_the_same_byte_as_a_plain_search() {
     // Every position and start of NUL/CR/LF among bytes around the
-    // threshold (HT, 0x0d–0x0f, high bytes) that must not stop the search.
-    let filler = [b'a', b'\t', 0x0e, 0x0f, 0x7f, 0x80, 0xff, b' '];
+    // threshold (HT and other control bytes below 0x0e, 0x0e–0x0f, high
+    // bytes) that must not stop the search: several of them in one word
+    // before the special byte, at every alignment (eleven fillers).
+    let filler = [
+        b'a', b'\t', 0x0e, 0x0f, 0x7f, 0x80, 0xff, b' ', 0x01, 0x0b, 0x0c,
+    ];
     for special in [0u8, b'\r', b'\n'] {
         for len in 0..40 {
             for at in 0..=len {

@@ -34,7 +34,7 @@ pub(super) fn complete_head(
     let shared = Bytes::copy_from_slice(&buf[start..head_end]);
     let target = shared.slice(target.start..target.end);
     let uri = parse_target(&method, target).map_err(|e| e.with_line(rl_bytes))?;
-    let headers =
+    let (headers, noted) =
         parse_fields(&shared, headers_start - start, fields).map_err(|e| e.with_line(rl_bytes))?;
 
     let mut head = RequestHead {
@@ -45,9 +45,14 @@ pub(super) fn complete_head(
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
-        request_line: String::from_utf8_lossy(rl_bytes).into_owned(),
+        // A valid request line is ASCII (a token, visible ASCII, the
+        // version): checked as UTF-8, which for ASCII is a quick scan.
+        request_line: match std::str::from_utf8(rl_bytes) {
+            Ok(line) => line.to_owned(),
+            Err(_) => String::from_utf8_lossy(rl_bytes).into_owned(),
+        },
     };
-    if let Err(e) = apply_semantics(&mut head, limits) {
+    if let Err(e) = apply_semantics(&mut head, &noted, limits) {
         return Err(HeadError {
             request_line: Some(std::mem::take(&mut head.request_line)),
             ..e
@@ -157,10 +162,30 @@ fn parse_target(method: &Method, target: Bytes) -> Result<Uri, HeadError> {
     }
 }
 
+/// What [`parse_fields`] noted of the fields the semantics rules read, as
+/// it met them: those rules then look in the map only for fields that
+/// came (a `HeaderMap` lookup hashes the name and probes; a request
+/// seldom carries more than `Host` of these).
+#[derive(Debug, Default)]
+struct Noted<'a> {
+    /// The first `Host` value, and how many `Host` fields came.
+    host: Option<&'a [u8]>,
+    hosts: usize,
+    transfer_encoding: bool,
+    content_length: bool,
+    connection: bool,
+    expect: bool,
+}
+
 /// Parses the `count` header lines starting at `from` (already scanned);
 /// the values are slices of `buf`, not copies.
-fn parse_fields(buf: &Bytes, from: usize, count: usize) -> Result<HeaderMap, HeadError> {
+fn parse_fields(
+    buf: &Bytes,
+    from: usize,
+    count: usize,
+) -> Result<(HeaderMap, Noted<'_>), HeadError> {
     let mut headers = HeaderMap::with_capacity(count);
+    let mut noted = Noted::default();
     let mut pos = from;
     for _ in 0..count {
         let (end, next) = next_line(buf, pos);
@@ -184,16 +209,52 @@ fn parse_fields(buf: &Bytes, from: usize, count: usize) -> Result<HeaderMap, Hea
             }
             _ => return Err(HeadError::bad("header line without a colon")),
         }
-        let name = HeaderName::from_bytes(&line[..colon])
-            .map_err(|_| HeadError::bad("invalid header name"))?;
+        let name = header_name(&line[..colon])?;
         // HeaderValue refuses exactly what RFC 9110 §5.5 does not allow:
         // control bytes other than HT, and DEL (obs-text is kept).
         let value = trim_ows(&line[colon + 1..]);
+        if name == HOST {
+            noted.hosts += 1;
+            noted.host.get_or_insert(value);
+        } else if name == TRANSFER_ENCODING {
+            noted.transfer_encoding = true;
+        } else if name == CONTENT_LENGTH {
+            noted.content_length = true;
+        } else if name == CONNECTION {
+            noted.connection = true;
+        } else if name == EXPECT {
+            noted.expect = true;
+        }
         let value = HeaderValue::from_maybe_shared(buf.slice_ref(value))
             .map_err(|_| HeadError::bad("control character in header value"))?;
         headers.append(name, value);
     }
-    Ok(headers)
+    Ok((headers, noted))
+}
+
+/// The field name `raw` (a token): the names nearly every request
+/// carries, spelled as clients send them, are matched whole; any other
+/// goes through `HeaderName::from_bytes`, which lowercases it byte by
+/// byte into a scratch buffer before it looks for a standard name.
+fn header_name(raw: &[u8]) -> Result<HeaderName, HeadError> {
+    use http::header;
+    let known = match raw {
+        b"Host" | b"host" => HOST,
+        b"User-Agent" | b"user-agent" => header::USER_AGENT,
+        b"Accept" | b"accept" => header::ACCEPT,
+        b"Accept-Encoding" | b"accept-encoding" => header::ACCEPT_ENCODING,
+        b"Accept-Language" | b"accept-language" => header::ACCEPT_LANGUAGE,
+        b"Connection" | b"connection" => CONNECTION,
+        b"Content-Length" | b"content-length" => CONTENT_LENGTH,
+        b"Content-Type" | b"content-type" => header::CONTENT_TYPE,
+        b"Cookie" | b"cookie" => header::COOKIE,
+        b"Referer" | b"referer" => header::REFERER,
+        b"Cache-Control" | b"cache-control" => header::CACHE_CONTROL,
+        b"If-Modified-Since" | b"if-modified-since" => header::IF_MODIFIED_SINCE,
+        b"If-None-Match" | b"if-none-match" => header::IF_NONE_MATCH,
+        _ => return HeaderName::from_bytes(raw).map_err(|_| HeadError::bad("invalid header name")),
+    };
+    Ok(known)
 }
 
 /// Removes optional whitespace (SP, HT) at both ends.
@@ -222,27 +283,29 @@ fn list_elements<'a>(
 }
 
 /// Host, framing, keep-alive and Expect rules (RFC 9112 §3.2, §6, §9.3;
-/// RFC 9110 §10.1.1).
-fn apply_semantics(head: &mut RequestHead, limits: &Limits) -> Result<(), HeadError> {
+/// RFC 9110 §10.1.1), on the fields `noted` while they were parsed.
+fn apply_semantics(
+    head: &mut RequestHead,
+    noted: &Noted<'_>,
+    limits: &Limits,
+) -> Result<(), HeadError> {
     let headers = &head.headers;
     let http11 = head.version == Version::HTTP_11;
 
     // Host.
-    let mut hosts = headers.get_all(HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (None, _) if http11 => return Err(HeadError::bad("missing Host header")),
-        (None, _) => {}
-        (Some(_), Some(_)) => return Err(HeadError::bad("more than one Host header")),
-        (Some(h), None) => {
-            if !valid_host(h.as_bytes()) {
+    match (noted.hosts, noted.host) {
+        (0, _) if http11 => return Err(HeadError::bad("missing Host header")),
+        (0, _) => {}
+        (2.., _) => return Err(HeadError::bad("more than one Host header")),
+        (_, host) => {
+            if !valid_host(host.unwrap_or_default()) {
                 return Err(HeadError::bad("invalid Host header"));
             }
         }
     }
 
     // Framing.
-    let has_te = headers.contains_key(TRANSFER_ENCODING);
-    let has_cl = headers.contains_key(CONTENT_LENGTH);
+    let (has_te, has_cl) = (noted.transfer_encoding, noted.content_length);
     if has_te && has_cl {
         return Err(HeadError::bad("both Transfer-Encoding and Content-Length"));
     }
@@ -302,7 +365,10 @@ fn apply_semantics(head: &mut RequestHead, limits: &Limits) -> Result<(), HeadEr
     // Connection.
     let mut close = false;
     let mut keep_alive = false;
-    for option in list_elements(headers, &CONNECTION) {
+    let options = noted
+        .connection
+        .then(|| list_elements(headers, &CONNECTION));
+    for option in options.into_iter().flatten() {
         if option.eq_ignore_ascii_case(b"close") {
             close = true;
         } else if option.eq_ignore_ascii_case(b"keep-alive") {
@@ -317,7 +383,8 @@ fn apply_semantics(head: &mut RequestHead, limits: &Limits) -> Result<(), HeadEr
 
     // Expect.
     let mut continue_expected = false;
-    for expectation in list_elements(headers, &EXPECT) {
+    let expectations = noted.expect.then(|| list_elements(headers, &EXPECT));
+    for expectation in expectations.into_iter().flatten() {
         if expectation.eq_ignore_ascii_case(b"100-continue") {
             continue_expected = true;
         } else {

@@ -72,7 +72,15 @@ impl Serving<'_, '_> {
         let t = &self.ctx.protocol.timeouts;
         let mut body = BodyState {
             decoder: BodyDecoder::with_limits(head.framing, limits),
-            deadline: ReadDeadline::new(t.request_read.body, Instant::now()),
+            // Without a body the stage never runs: no clock read for it.
+            deadline: ReadDeadline::new(
+                t.request_read.body,
+                if head.framing.has_body() {
+                    Instant::now()
+                } else {
+                    clock
+                },
+            ),
             pending_continue: head.expect_continue && head.framing.has_body(),
             failure: None,
         };
@@ -80,25 +88,13 @@ impl Serving<'_, '_> {
         let version = head.version;
         let handler = self.ctx.handler;
         let builder = request_builder(&mut head, handler, version);
-        // A head the `http` crate cannot hold is the engine's refusal: it
-        // closes, as every refusal does.
-        let mut represented = true;
         let outcome = {
             let mut reader = BodyReader {
                 conn: self,
                 body: &mut body,
             };
-            let req = builder.body(RequestBody::new(&mut reader));
-            match req {
-                Ok(req) => catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info))),
-                Err(_) => {
-                    represented = false;
-                    Ok(status_page(
-                        StatusCode::BAD_REQUEST,
-                        "the request could not be represented",
-                    ))
-                }
-            }
+            let Ok(req) = builder.body(RequestBody::new(&mut reader));
+            catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info)))
         };
         // The body the handler left unread: drain a little so the
         // connection can go on, else close. Broken framing found here is
@@ -160,7 +156,6 @@ impl Serving<'_, '_> {
                 });
                 return After::Close;
             }
-            (Ok(resp), None) if !represented => (resp, After::Linger),
             // The handler's own answer, whatever its status: the connection
             // goes on when the body was read or drained (framing intact),
             // unless the handler asked for a close (below).
@@ -284,26 +279,49 @@ impl Serving<'_, '_> {
 }
 
 /// The handler's request for a head, HTTP/1.1's and HTTP/2's alike
-/// (`version` says which). The handler takes the headers; a copy stays
-/// in `head` for the log hook only if that reads them.
+/// (`version` says which), without its body yet. The handler takes the
+/// headers; a copy stays in `head` for the log hook only if that reads
+/// them.
 pub(super) fn request_builder(
     head: &mut RequestHead,
     handler: &dyn crate::handler::Handler,
     version: Version,
-) -> http::request::Builder {
-    let request_headers = if handler.log_reads_headers() {
+) -> RequestParts {
+    let headers = if handler.log_reads_headers() {
         head.headers.clone()
     } else {
         std::mem::take(&mut head.headers)
     };
-    let mut builder = http::Request::builder()
-        .method(head.method.clone())
-        .uri(head.uri.clone())
-        .version(version);
-    if let Some(h) = builder.headers_mut() {
-        *h = request_headers;
+    RequestParts {
+        method: head.method.clone(),
+        uri: head.uri.clone(),
+        version,
+        headers,
     }
-    builder
+}
+
+/// A request head in `http`'s types, waiting for its body
+/// ([`request_builder`]). Set into an `http::Request` directly rather
+/// than through `http::request::Builder`, whose every step moves the
+/// whole head and can fail only on conversions this never needs.
+pub(super) struct RequestParts {
+    method: http::Method,
+    uri: http::Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl RequestParts {
+    /// The request with `body`. It cannot fail: the `Result` keeps the
+    /// shape of `http::request::Builder::body` for the callers.
+    pub(super) fn body<B>(self, body: B) -> Result<http::Request<B>, std::convert::Infallible> {
+        let mut req = http::Request::new(body);
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        Ok(req)
+    }
 }
 
 /// What a driver logs when an exchange ends, HTTP/1.1's and HTTP/2's
@@ -356,9 +374,10 @@ pub(super) fn call_log(handler: &dyn crate::handler::Handler, ex: &Exchange<'_>)
 /// Whether a handler's response says `Connection: close`: its way to end
 /// the connection after this answer (the engine writes the header itself).
 fn asks_close(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    !headers.is_empty()
+        && headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
