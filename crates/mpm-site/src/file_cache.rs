@@ -34,12 +34,14 @@ use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
 use mpm_core::Body;
 
 use crate::config::{CachedFile, FileCacheKind};
+use crate::memory_file::MemoryFile;
 use crate::mime::MimeTypes;
 use crate::validators::Validators;
 
@@ -63,8 +65,9 @@ pub struct Entry {
 }
 
 enum Content {
-    /// `MMapFile`: the bytes themselves (shared by every response).
-    Memory(Bytes),
+    /// `MMapFile`: the bytes themselves (shared by every response), with
+    /// the metadata and the whole answer's head, as a kept file has them.
+    Memory(Arc<MemoryFile>),
     /// `CacheFile`: the open file.
     Descriptor(File),
 }
@@ -103,7 +106,16 @@ impl FileCache {
         if self.files.is_empty() {
             return None;
         }
-        self.files.get(&*key(path))
+        // A request's file name is nearly always in plain form: looked up
+        // as it is first, made plain only when that finds nothing.
+        let bytes = path.as_os_str().as_bytes();
+        if let Some(entry) = self.files.get(bytes) {
+            return Some(entry);
+        }
+        match key(path) {
+            Cow::Owned(plain) => self.files.get(&*plain),
+            Cow::Borrowed(_) => None,
+        }
     }
 
     /// How many files are loaded.
@@ -129,17 +141,30 @@ impl Entry {
             return Err("not a regular file".into());
         }
         let len = meta.len();
+        let name = path.file_name().map_or(&b""[..], |n| n.as_bytes());
+        let validators = Validators::of(&meta);
         let content = match kind {
-            FileCacheKind::Contents => Content::Memory(read_exactly(&file, len)?),
+            FileCacheKind::Contents => {
+                let contents = read_exactly(&file, len)?;
+                Content::Memory(Arc::new(MemoryFile::new(name, meta, contents, mime)))
+            }
             FileCacheKind::Descriptor => Content::Descriptor(file),
         };
-        let name = path.file_name().map_or(&b""[..], |n| n.as_bytes());
         Ok(Entry {
-            validators: Validators::of(&meta),
+            validators,
             len,
             content_type: mime.lookup(name),
             content,
         })
+    }
+
+    /// The file's bytes, metadata and answer's head, for `MMapFile`
+    /// (answered as a kept file is); `None` for `CacheFile`.
+    pub(crate) fn memory(&self) -> Option<&Arc<MemoryFile>> {
+        match &self.content {
+            Content::Memory(file) => Some(file),
+            Content::Descriptor(_) => None,
+        }
     }
 
     /// The body for `len` bytes from `offset` (within the loaded length).
@@ -147,7 +172,7 @@ impl Entry {
     /// (the process is out of descriptors).
     pub(crate) fn body(&self, offset: u64, len: u64) -> std::io::Result<Body> {
         match &self.content {
-            Content::Memory(bytes) => Ok(Body::Bytes(slice(bytes, offset, len))),
+            Content::Memory(file) => Ok(Body::Bytes(slice(&file.contents, offset, len))),
             Content::Descriptor(file) => Ok(Body::File {
                 file: file.try_clone()?,
                 offset,

@@ -465,12 +465,12 @@ impl Site {
     pub fn handler(&self, host: &Host, r: &mut RequestState<'_>) -> Result<Response, Exit> {
         match r.handler.clone() {
             None | Some(HandlerName::None | HandlerName::DefaultHandler) => {
-                let signature = self.signature(host, r);
+                let signature = |r: &RequestState<'_>| self.signature(host, r);
                 let trace = self.trace_enable != crate::config::TraceEnable::Off;
                 let how = static_files::Serving {
                     cache: &self.cache,
                     access_file_name: &self.access_file_name,
-                    signature,
+                    signature: &signature,
                     allow: allow_default(trace),
                 };
                 static_files::default_handler(r, how)
