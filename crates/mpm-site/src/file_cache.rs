@@ -51,6 +51,10 @@ pub struct FileCache {
     /// By the bytes of the path in plain form (no `//`, no `.` segment, no
     /// trailing `/`): hashing a `Path` goes component by component.
     files: HashMap<Box<[u8]>, Entry>,
+    /// Bit `n % 64` set for each loaded file whose name (last segment)
+    /// is `n` bytes long: most requests for a file not loaded are told
+    /// so from their name's length, with no hashing.
+    name_lens: u64,
 }
 
 /// One loaded file: what its responses are made of.
@@ -88,7 +92,9 @@ impl FileCache {
                         file.path.display(),
                         entry.len
                     );
-                    cache.files.insert(key(&file.path).into(), entry);
+                    let key = key(&file.path);
+                    cache.name_lens |= name_bit(&key);
+                    cache.files.insert(key.into(), entry);
                 }
                 Err(e) => log::warn!(
                     "{}: {}: could not load {}: {e}, skipping",
@@ -103,12 +109,12 @@ impl FileCache {
 
     /// The loaded file at `path` (absolute, normalised), if any.
     pub fn get(&self, path: &Path) -> Option<&Entry> {
-        if self.files.is_empty() {
+        let bytes = path.as_os_str().as_bytes();
+        if self.name_lens & name_bit(bytes) == 0 {
             return None;
         }
         // A request's file name is nearly always in plain form: looked up
         // as it is first, made plain only when that finds nothing.
-        let bytes = path.as_os_str().as_bytes();
         if let Some(entry) = self.files.get(bytes) {
             return Some(entry);
         }
@@ -201,6 +207,28 @@ fn key(path: &Path) -> Cow<'_, [u8]> {
                 .into_vec(),
         )
     }
+}
+
+/// The bit of [`FileCache::name_lens`] for `path`: its last component's
+/// length (as `Path::components` reads it: trailing `/` and `/.` aside),
+/// modulo 64.
+fn name_bit(path: &[u8]) -> u64 {
+    let mut end = path.len();
+    loop {
+        while end > 1 && path[end - 1] == b'/' {
+            end -= 1;
+        }
+        if end >= 2 && path[end - 1] == b'.' && path[end - 2] == b'/' {
+            end -= 1;
+            continue;
+        }
+        break;
+    }
+    let start = path[..end]
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |slash| slash + 1);
+    1 << ((end - start) % 64)
 }
 
 /// `len` bytes of `bytes` from `offset`, as far as it holds them (no copy).
@@ -308,6 +336,9 @@ mod tests {
             "/d//hello.txt",
             "/./d/hello.txt",
             "/d/hello.txt/",
+            "/d/hello.txt//",
+            "/d/hello.txt/.",
+            "/d/hello.txt/./",
         ] {
             let asked = PathBuf::from(format!("{root}{spelling}"));
             assert!(cache.get(&asked).is_some(), "{spelling}: not found");
