@@ -39,6 +39,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::HeaderValue;
 use mpm_core::Body;
+use rustc_hash::FxBuildHasher;
 
 use crate::config::{CachedFile, FileCacheKind};
 use crate::memory_file::MemoryFile;
@@ -50,7 +51,7 @@ use crate::validators::Validators;
 pub struct FileCache {
     /// By the bytes of the path in plain form (no `//`, no `.` segment, no
     /// trailing `/`): hashing a `Path` goes component by component.
-    files: HashMap<Box<[u8]>, Entry>,
+    files: HashMap<Box<[u8]>, Entry, FxBuildHasher>,
     /// Bit `n % 64` set for each loaded file whose name (last segment)
     /// is `n` bytes long: most requests for a file not loaded are told
     /// so from their name's length, with no hashing.

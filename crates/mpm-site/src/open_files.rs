@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use rustc_hash::FxBuildHasher;
 
 use crate::memory_file::MemoryFile;
 use crate::mime::MimeTypes;
@@ -49,7 +50,7 @@ pub struct OpenFiles {
 #[derive(Default)]
 struct Inner {
     /// By the file name's bytes (hashing a `Path` walks its components).
-    files: HashMap<Box<[u8]>, Hot>,
+    files: HashMap<Box<[u8]>, Hot, FxBuildHasher>,
     /// The bytes of every entry.
     bytes: usize,
 }
