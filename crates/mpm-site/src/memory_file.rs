@@ -29,7 +29,8 @@ pub struct MemoryFile {
     pub(crate) contents: Bytes,
     /// `ETag` and `Last-Modified` (Apache's default `FileETag`).
     pub(crate) validators: Validators,
-    /// Its content type by its name (`AddType`, then the built-in table).
+    /// Its content type by its name, as mod_mime gives it when no section
+    /// has `AddType` ([`MimeTypes::of_name`]).
     pub(crate) content_type: Option<HeaderValue>,
     /// The head of a 200 with the whole file, in the order a file read
     /// from disk is described: `ETag`, `Last-Modified`, `Accept-Ranges`,
@@ -42,7 +43,7 @@ impl MemoryFile {
     /// by `meta`, holding `contents`.
     pub(crate) fn new(name: &[u8], meta: Metadata, contents: Bytes, mime: &MimeTypes) -> Self {
         let validators = Validators::of(&meta);
-        let content_type = mime.lookup(name);
+        let content_type = mime.of_name(name);
         let mut head = HeaderMap::with_capacity(4);
         validators.describe_into(&mut head);
         head.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
