@@ -6,6 +6,9 @@
 //!   sent from there. Despite the directive's name they are not a memory
 //!   mapping: a mapped file that is truncated on disk kills the process
 //!   that touches the lost pages (SIGBUS); bytes read once cannot change.
+//!   Such a file is answered as a small file kept between requests is
+//!   ([`crate::memory_file`]: its metadata is the request's `finfo`, the
+//!   head of its whole answer is made once).
 //! - `CacheFile`: the descriptor is kept open and each response sends from
 //!   a duplicate of it (`dup` and `close` per response, as `Body::File`
 //!   owns its file). Sends give their own offset (`sendfile` with an offset,
