@@ -644,15 +644,15 @@ impl Handler for Site {
         if method != Method::GET && method != Method::HEAD {
             return false;
         }
-        let mut path = Vec::with_capacity(uri.path().len() + 1);
-        if uri_path::normalise(uri.path(), &mut path).is_err() {
+        let mut buf = Vec::new();
+        let Ok(path) = uri_path::normalised(uri.path(), &mut buf) else {
             // An error page.
             return true;
-        }
+        };
         !self
             .hosts
             .iter()
-            .any(|host| host.may_block(&path, &self.variants))
+            .any(|host| host.may_block(path, &self.variants))
     }
 
     fn log_reads_headers(&self) -> bool {
