@@ -2,11 +2,14 @@
 //! `open_files`, as nginx's `open_file_cache`), through the real `mpmd`
 //! under event, prefork and worker: a kept file that changes on disk, or
 //! goes, is answered as it now is within about a second (the entry is
-//! looked at again at most once a second), and ranges of a kept file are
-//! its bytes.
+//! looked at again at most once a second), ranges of a kept file are
+//! its bytes, and a kept file or an `MMapFile` (answered the same way, from
+//! a head made once per file) is typed and tagged as its sections say on
+//! every request.
 
 mod common;
 
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use common::*;
@@ -73,6 +76,105 @@ fn a_range_of_a_kept_file_is_its_bytes_under_every_mpm() {
                 (206, "2345"),
                 "{mpm}, request {round}: bytes 2-5 of 0123456789 answered otherwise"
             );
+        }
+    }
+}
+
+#[test]
+fn a_kept_or_mapped_file_is_typed_and_tagged_as_its_sections_say_on_every_request_under_every_mpm()
+{
+    for mpm in ["event", "prefork", "worker"] {
+        let site = Site::new();
+        site.write("htdocs/a.txt", "kept");
+        site.write("htdocs/m.txt", "mapped");
+        site.write("htdocs/forced.txt", "forced");
+        site.write("htdocs/tagged/b.txt", "tagged");
+        site.write("htdocs/tagged/m.txt", "tagged and mapped");
+        site.write("htdocs/typed/c.txt", "typed");
+        let docroot = site.docroot();
+        let docroot = docroot.display();
+        let port = free_port();
+        let m = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "MMapFile {docroot}/m.txt {docroot}/tagged/m.txt\n\
+                 <Files forced.txt>\nForceType application/x-forced\n</Files>\n\
+                 <Directory {docroot}/tagged>\nFileETag INode Size\n</Directory>\n\
+                 <Directory {docroot}/typed>\nAddType text/x-typed .txt\n</Directory>\n"
+            ),
+        );
+        // Apache's default `FileETag MTime Size`, and `INode Size`.
+        let etag = |rel: &str, inode: bool| {
+            let meta = std::fs::metadata(site.path(rel)).unwrap();
+            let micros = meta.mtime() as u64 * 1_000_000 + meta.mtime_nsec() as u64 / 1_000;
+            if inode {
+                format!("\"{:x}-{:x}\"", meta.ino(), meta.len())
+            } else {
+                format!("\"{:x}-{micros:x}\"", meta.len())
+            }
+        };
+        let cases = [
+            ("/a.txt", "kept", "text/plain", etag("htdocs/a.txt", false)),
+            (
+                "/m.txt",
+                "mapped",
+                "text/plain",
+                etag("htdocs/m.txt", false),
+            ),
+            (
+                "/forced.txt",
+                "forced",
+                "application/x-forced",
+                etag("htdocs/forced.txt", false),
+            ),
+            (
+                "/tagged/b.txt",
+                "tagged",
+                "text/plain",
+                etag("htdocs/tagged/b.txt", true),
+            ),
+            (
+                "/tagged/m.txt",
+                "tagged and mapped",
+                "text/plain",
+                etag("htdocs/tagged/m.txt", true),
+            ),
+            (
+                "/typed/c.txt",
+                "typed",
+                "text/x-typed",
+                etag("htdocs/typed/c.txt", false),
+            ),
+        ];
+        for round in 0..3 {
+            for (path, body, content_type, etag) in &cases {
+                let r = get(addr(port), "localhost", path);
+                let got = (
+                    r.status,
+                    r.text(),
+                    r.header("content-type"),
+                    r.header("etag"),
+                    r.header("accept-ranges"),
+                    r.header("last-modified").is_some(),
+                );
+                let want = (
+                    200,
+                    body.to_string(),
+                    Some(*content_type),
+                    Some(etag.as_str()),
+                    Some("bytes"),
+                    true,
+                );
+                assert_eq!(
+                    got,
+                    want,
+                    "{mpm}, request {round} for {path}: answered otherwise (headers {:?}); stderr:\n{}",
+                    r.headers,
+                    m.stderr()
+                );
+            }
         }
     }
 }

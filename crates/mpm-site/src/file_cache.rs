@@ -6,6 +6,9 @@
 //!   sent from there. Despite the directive's name they are not a memory
 //!   mapping: a mapped file that is truncated on disk kills the process
 //!   that touches the lost pages (SIGBUS); bytes read once cannot change.
+//!   Such a file is answered as a small file kept between requests is
+//!   ([`crate::memory_file`]: its metadata is the request's `finfo`, the
+//!   head of its whole answer is made once).
 //! - `CacheFile`: the descriptor is kept open and each response sends from
 //!   a duplicate of it (`dup` and `close` per response, as `Body::File`
 //!   owns its file). Sends give their own offset (`sendfile` with an offset,
@@ -34,12 +37,15 @@ use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
 use mpm_core::Body;
+use rustc_hash::FxBuildHasher;
 
 use crate::config::{CachedFile, FileCacheKind};
+use crate::memory_file::MemoryFile;
 use crate::mime::MimeTypes;
 use crate::validators::Validators;
 
@@ -48,7 +54,11 @@ use crate::validators::Validators;
 pub struct FileCache {
     /// By the bytes of the path in plain form (no `//`, no `.` segment, no
     /// trailing `/`): hashing a `Path` goes component by component.
-    files: HashMap<Box<[u8]>, Entry>,
+    files: HashMap<Box<[u8]>, Entry, FxBuildHasher>,
+    /// Bit `n % 64` set for each loaded file whose name (last segment)
+    /// is `n` bytes long: most requests for a file not loaded are told
+    /// so from their name's length, with no hashing.
+    name_lens: u64,
 }
 
 /// One loaded file: what its responses are made of.
@@ -63,8 +73,9 @@ pub struct Entry {
 }
 
 enum Content {
-    /// `MMapFile`: the bytes themselves (shared by every response).
-    Memory(Bytes),
+    /// `MMapFile`: the bytes themselves (shared by every response), with
+    /// the metadata and the whole answer's head, as a kept file has them.
+    Memory(Arc<MemoryFile>),
     /// `CacheFile`: the open file.
     Descriptor(File),
 }
@@ -85,7 +96,9 @@ impl FileCache {
                         file.path.display(),
                         entry.len
                     );
-                    cache.files.insert(key(&file.path).into(), entry);
+                    let key = key(&file.path);
+                    cache.name_lens |= name_bit(&key);
+                    cache.files.insert(key.into(), entry);
                 }
                 Err(e) => log::warn!(
                     "{}: {}: could not load {}: {e}, skipping",
@@ -100,10 +113,19 @@ impl FileCache {
 
     /// The loaded file at `path` (absolute, normalised), if any.
     pub fn get(&self, path: &Path) -> Option<&Entry> {
-        if self.files.is_empty() {
+        let bytes = path.as_os_str().as_bytes();
+        if self.name_lens & name_bit(bytes) == 0 {
             return None;
         }
-        self.files.get(&*key(path))
+        // A request's file name is nearly always in plain form: looked up
+        // as it is first, made plain only when that finds nothing.
+        if let Some(entry) = self.files.get(bytes) {
+            return Some(entry);
+        }
+        match key(path) {
+            Cow::Owned(plain) => self.files.get(&*plain),
+            Cow::Borrowed(_) => None,
+        }
     }
 
     /// How many files are loaded.
@@ -129,17 +151,30 @@ impl Entry {
             return Err("not a regular file".into());
         }
         let len = meta.len();
+        let name = path.file_name().map_or(&b""[..], |n| n.as_bytes());
+        let validators = Validators::of(&meta);
         let content = match kind {
-            FileCacheKind::Contents => Content::Memory(read_exactly(&file, len)?),
+            FileCacheKind::Contents => {
+                let contents = read_exactly(&file, len)?;
+                Content::Memory(Arc::new(MemoryFile::new(name, meta, contents, mime)))
+            }
             FileCacheKind::Descriptor => Content::Descriptor(file),
         };
-        let name = path.file_name().map_or(&b""[..], |n| n.as_bytes());
         Ok(Entry {
-            validators: Validators::of(&meta),
+            validators,
             len,
             content_type: mime.lookup(name),
             content,
         })
+    }
+
+    /// The file's bytes, metadata and answer's head, for `MMapFile`
+    /// (answered as a kept file is); `None` for `CacheFile`.
+    pub(crate) fn memory(&self) -> Option<&Arc<MemoryFile>> {
+        match &self.content {
+            Content::Memory(file) => Some(file),
+            Content::Descriptor(_) => None,
+        }
     }
 
     /// The body for `len` bytes from `offset` (within the loaded length).
@@ -147,7 +182,7 @@ impl Entry {
     /// (the process is out of descriptors).
     pub(crate) fn body(&self, offset: u64, len: u64) -> std::io::Result<Body> {
         match &self.content {
-            Content::Memory(bytes) => Ok(Body::Bytes(slice(bytes, offset, len))),
+            Content::Memory(file) => Ok(Body::Bytes(slice(&file.contents, offset, len))),
             Content::Descriptor(file) => Ok(Body::File {
                 file: file.try_clone()?,
                 offset,
@@ -176,6 +211,28 @@ fn key(path: &Path) -> Cow<'_, [u8]> {
                 .into_vec(),
         )
     }
+}
+
+/// The bit of [`FileCache::name_lens`] for `path`: its last component's
+/// length (as `Path::components` reads it: trailing `/` and `/.` aside),
+/// modulo 64.
+fn name_bit(path: &[u8]) -> u64 {
+    let mut end = path.len();
+    loop {
+        while end > 1 && path[end - 1] == b'/' {
+            end -= 1;
+        }
+        if end >= 2 && path[end - 1] == b'.' && path[end - 2] == b'/' {
+            end -= 1;
+            continue;
+        }
+        break;
+    }
+    let start = path[..end]
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |slash| slash + 1);
+    1 << ((end - start) % 64)
 }
 
 /// `len` bytes of `bytes` from `offset`, as far as it holds them (no copy).
@@ -283,6 +340,9 @@ mod tests {
             "/d//hello.txt",
             "/./d/hello.txt",
             "/d/hello.txt/",
+            "/d/hello.txt//",
+            "/d/hello.txt/.",
+            "/d/hello.txt/./",
         ] {
             let asked = PathBuf::from(format!("{root}{spelling}"));
             assert!(cache.get(&asked).is_some(), "{spelling}: not found");

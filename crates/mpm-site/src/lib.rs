@@ -109,6 +109,8 @@
 //! - [`rewrite`]: mod_rewrite, in server context (when the URL is
 //!   mapped) and per directory (`<Directory>`, `.htaccess`).
 //! - [`file_cache`]: `MMapFile` and `CacheFile`, files loaded once.
+//! - [`memory_file`]: a file whose bytes and metadata are in memory
+//!   (a kept file, an `MMapFile`), its whole answer's head made once.
 //! - [`open_files`]: small static files kept in memory between requests
 //!   and looked at again at most once a second (as nginx's
 //!   `open_file_cache`), so a hot small file costs no `open`/`stat`/`close`.
@@ -158,6 +160,7 @@ pub mod filters;
 pub mod headers;
 pub mod listing;
 pub mod log_escape;
+pub mod memory_file;
 pub mod metrics;
 pub mod mime;
 pub mod open_files;

@@ -78,6 +78,20 @@ impl MimeTypes {
         self.lookup_ext(&name[dot + 1..])
     }
 
+    /// The content type of a file named `name` as mod_mime reads a name
+    /// with no section's `AddType`: each extension after the first dot in
+    /// turn, the last one known winning (`page.html.en` is text/html,
+    /// `a.txt.php` text/plain... unless `.php` is known).
+    pub fn of_name(&self, name: &[u8]) -> Option<HeaderValue> {
+        let mut found = None;
+        for ext in name.split(|&b| b == b'.').skip(1).filter(|e| !e.is_empty()) {
+            if let Some(media_type) = self.lookup_ext(ext) {
+                found = Some(media_type);
+            }
+        }
+        found
+    }
+
     /// The content type of the extension `ext` (without its dot), kept
     /// per thread as [`MimeTypes::lookup`]'s answers are.
     pub fn lookup_ext(&self, ext: &[u8]) -> Option<HeaderValue> {
@@ -155,6 +169,18 @@ const APACHE_TYPES: &[(&str, Option<&str>)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_typed_by_its_last_known_extension_after_the_first_dot() {
+        let mime = MimeTypes::default();
+        let of = |name: &str| mime.of_name(name.as_bytes());
+        assert_eq!(of("page.html.en").unwrap(), "text/html");
+        assert_eq!(of("a.tar.txt").unwrap(), "text/plain");
+        assert_eq!(of("hello.txt").unwrap(), "text/plain");
+        assert_eq!(of("README"), None);
+        assert_eq!(of(".txt"), mime.lookup_ext(b"txt"), "a dot file's name");
+        assert_eq!(of("a..txt.").unwrap(), "text/plain");
+    }
 
     #[test]
     fn add_type_overrides_mime_guess_and_later_lines_win() {

@@ -25,10 +25,14 @@ use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use rustc_hash::FxBuildHasher;
+
+use crate::memory_file::MemoryFile;
+use crate::mime::MimeTypes;
 
 /// The largest file kept: a few pages, the size of a small answer.
 pub const MAX_FILE: u64 = 16 * 1024;
@@ -46,79 +50,90 @@ pub struct OpenFiles {
 #[derive(Default)]
 struct Inner {
     /// By the file name's bytes (hashing a `Path` walks its components).
-    files: HashMap<Box<[u8]>, Hot>,
+    files: HashMap<Box<[u8]>, Hot, FxBuildHasher>,
     /// The bytes of every entry.
     bytes: usize,
 }
 
-#[derive(Clone)]
 struct Hot {
-    meta: Metadata,
-    contents: Bytes,
+    /// Its bytes, metadata and the head of its whole answer.
+    file: Arc<MemoryFile>,
     /// The second (since the epoch) the file was last seen unchanged.
     checked: u64,
 }
 
 impl OpenFiles {
-    /// The metadata and contents of the file named `path`, when it is kept
-    /// and still the file it was (looked at again at most once a second).
-    pub fn get(&self, path: &Path) -> Option<(Metadata, Bytes)> {
+    /// The file named `path` (its metadata, contents and answer's head),
+    /// when it is kept and still the file it was (looked at again at most
+    /// once a second).
+    pub fn get(&self, path: &Path) -> Option<Arc<MemoryFile>> {
         let key = path.as_os_str().as_bytes();
         let now = now_secs();
-        let hot = {
+        let (file, checked) = {
             let inner = self.inner.lock().ok()?;
-            inner.files.get(key)?.clone()
+            let hot = inner.files.get(key)?;
+            (hot.file.clone(), hot.checked)
         };
-        if hot.checked == now {
-            return Some((hot.meta, hot.contents));
+        if checked == now {
+            return Some(file);
         }
         // The `stat` is made without the lock held.
         let fresh = std::fs::metadata(path)
             .ok()
-            .filter(|m| same_file(m, &hot.meta));
+            .is_some_and(|m| same_file(&m, &file.meta));
         let mut inner = self.inner.lock().ok()?;
-        match fresh {
-            Some(meta) => {
-                if let Some(entry) = inner.files.get_mut(key) {
-                    entry.checked = now;
-                }
-                Some((meta, hot.contents))
+        if fresh {
+            if let Some(entry) = inner.files.get_mut(key) {
+                entry.checked = now;
             }
-            None => {
-                if let Some(gone) = inner.files.remove(key) {
-                    inner.bytes -= gone.contents.len();
-                }
-                None
+            Some(file)
+        } else {
+            if let Some(gone) = inner.files.remove(key) {
+                inner.bytes -= gone.file.contents.len();
             }
+            None
         }
     }
 
     /// Keeps `file` (opened as `path`, with `meta`) when it is a regular
-    /// file small enough, and gives its contents; `None` (nothing kept)
-    /// otherwise, or when it cannot be read whole.
-    pub fn keep(&self, path: &Path, file: &File, meta: &Metadata) -> Option<Bytes> {
+    /// file small enough, and gives it, read whole, with its answer's head
+    /// (typed by `mime`); `None` (nothing kept) otherwise, or when it
+    /// cannot be read whole.
+    pub fn keep(
+        &self,
+        path: &Path,
+        file: &File,
+        meta: &Metadata,
+        mime: &MimeTypes,
+    ) -> Option<Arc<MemoryFile>> {
         if !meta.is_file() || meta.len() > MAX_FILE {
             return None;
         }
         let mut contents = vec![0; meta.len() as usize];
         file.read_exact_at(&mut contents, 0).ok()?;
-        let contents = Bytes::from(contents);
+        let name = crate::pipeline::request::last_segment(path);
+        let kept = Arc::new(MemoryFile::new(
+            name,
+            meta.clone(),
+            Bytes::from(contents),
+            mime,
+        ));
+        let len = kept.contents.len();
         let mut inner = self.inner.lock().ok()?;
-        if inner.files.len() >= MAX_ENTRIES || inner.bytes + contents.len() > MAX_BYTES {
+        if inner.files.len() >= MAX_ENTRIES || inner.bytes + len > MAX_BYTES {
             inner.files.clear();
             inner.bytes = 0;
         }
         let hot = Hot {
-            meta: meta.clone(),
-            contents: contents.clone(),
+            file: kept.clone(),
             checked: now_secs(),
         };
         let key: Box<[u8]> = path.as_os_str().as_bytes().into();
-        inner.bytes += contents.len();
+        inner.bytes += len;
         if let Some(old) = inner.files.insert(key, hot) {
-            inner.bytes -= old.contents.len();
+            inner.bytes -= old.file.contents.len();
         }
-        Some(contents)
+        Some(kept)
     }
 }
 
@@ -176,9 +191,13 @@ mod tests {
         let cache = OpenFiles::default();
         assert!(cache.get(&path).is_none(), "an empty cache gave a file");
         let (f, m) = opened(&path);
-        assert_eq!(cache.keep(&path, &f, &m).as_deref(), Some(&b"hello"[..]));
-        let (meta, contents) = cache.get(&path).expect("the kept file");
-        assert_eq!((&contents[..], meta.len()), (&b"hello"[..], 5));
+        let kept = cache.keep(&path, &f, &m, &MimeTypes::default());
+        assert_eq!(
+            kept.map(|k| k.contents.clone()).as_deref(),
+            Some(&b"hello"[..])
+        );
+        let file = cache.get(&path).expect("the kept file");
+        assert_eq!((&file.contents[..], file.meta.len()), (&b"hello"[..], 5));
     }
 
     #[test]
@@ -187,7 +206,7 @@ mod tests {
         let path = written(dir.path(), "a.txt", b"hello");
         let cache = OpenFiles::default();
         let (f, m) = opened(&path);
-        cache.keep(&path, &f, &m).unwrap();
+        cache.keep(&path, &f, &m, &MimeTypes::default()).unwrap();
         written(dir.path(), "a.txt", b"changed, longer");
         age(&cache, &path);
         assert!(
@@ -197,7 +216,7 @@ mod tests {
         assert_eq!(cache.inner.lock().unwrap().bytes, 0);
         // Removed: the same.
         let (f, m) = opened(&path);
-        cache.keep(&path, &f, &m).unwrap();
+        cache.keep(&path, &f, &m, &MimeTypes::default()).unwrap();
         std::fs::remove_file(&path).unwrap();
         age(&cache, &path);
         assert!(cache.get(&path).is_none(), "a removed file was given");
@@ -209,7 +228,7 @@ mod tests {
         let path = written(dir.path(), "a.txt", b"hello");
         let cache = OpenFiles::default();
         let (f, m) = opened(&path);
-        cache.keep(&path, &f, &m).unwrap();
+        cache.keep(&path, &f, &m, &MimeTypes::default()).unwrap();
         age(&cache, &path);
         assert!(cache.get(&path).is_some(), "an unchanged file was dropped");
     }
@@ -220,17 +239,22 @@ mod tests {
         let big = written(dir.path(), "big", &vec![b'x'; MAX_FILE as usize + 1]);
         let cache = OpenFiles::default();
         let (f, m) = opened(&big);
-        assert!(cache.keep(&big, &f, &m).is_none(), "a large file was kept");
+        assert!(
+            cache.keep(&big, &f, &m, &MimeTypes::default()).is_none(),
+            "a large file was kept"
+        );
         let (f, m) = opened(dir.path());
         assert!(
-            cache.keep(dir.path(), &f, &m).is_none(),
+            cache
+                .keep(dir.path(), &f, &m, &MimeTypes::default())
+                .is_none(),
             "a directory was kept"
         );
         let mut files = Vec::new();
         for i in 0..MAX_ENTRIES + 10 {
             let path = written(dir.path(), &format!("f{i}"), &vec![b'y'; 8 * 1024]);
             let (f, m) = opened(&path);
-            cache.keep(&path, &f, &m).unwrap();
+            cache.keep(&path, &f, &m, &MimeTypes::default()).unwrap();
             files.push(path);
         }
         let inner = cache.inner.lock().unwrap();
@@ -240,7 +264,7 @@ mod tests {
             inner.files.len()
         );
         assert!(inner.bytes <= MAX_BYTES, "{} bytes kept", inner.bytes);
-        let sum: usize = inner.files.values().map(|h| h.contents.len()).sum();
+        let sum: usize = inner.files.values().map(|h| h.file.contents.len()).sum();
         assert_eq!(sum, inner.bytes, "the byte count drifted");
     }
 }

@@ -110,6 +110,9 @@ pub struct Host {
     pub(crate) proxy: HostProxy,
     /// Whether some section of the host compresses answers.
     compresses: bool,
+    /// Whether every GET or HEAD of the host may block
+    /// ([`Host::blocks_whatever_the_path`]).
+    always_blocks: bool,
     /// mod_rewrite in server context, merged with the main server's, and
     /// the `RewriteMap`s.
     pub(crate) rewrite: crate::rewrite::RewriteConfig,
@@ -319,6 +322,7 @@ impl Host {
             logs,
             proxy,
             compresses: false,
+            always_blocks: false,
             rewrite: if std::ptr::eq(vhost, main) {
                 vhost.rewrite.clone()
             } else {
@@ -328,8 +332,10 @@ impl Host {
         .with_compression()
     }
 
-    /// This host, knowing whether any of its configurations compresses.
+    /// This host, knowing whether any of its configurations compresses
+    /// and whether all its requests may block.
     fn with_compression(mut self) -> Host {
+        self.always_blocks = self.blocks_whatever_the_path();
         self.compresses = self.walks.configs().any(|config| {
             config.filters.compress.is_active()
                 || config
@@ -411,7 +417,7 @@ impl Host {
     /// `Indexes`; an index file there would answer instead, but that is not
     /// looked for).
     fn may_block(&self, path: &[u8], variants: &VariantCache) -> bool {
-        if self.proxy.takes(path) || self.walks.reads_htaccess() {
+        if self.always_blocks || self.proxy.takes(path) {
             return true;
         }
         // A file not yet in the variant cache is compressed whole, a
@@ -424,6 +430,36 @@ impl Host {
         }
         // A ScriptAlias runs a CGI script.
         if self.alias_of(path).is_some_and(|alias| alias.script) {
+            return true;
+        }
+        let redirected = self
+            .redirects
+            .iter()
+            .any(|rule| segment_prefix(path, rule.from.as_bytes()));
+        if !path.ends_with(b"/") || redirected {
+            return false;
+        }
+        let dir = self.file_of(path);
+        let mut layers: Vec<Layer<'_>> = Vec::new();
+        self.walks.directory_sections(&dir, &mut layers);
+        self.walks.directory_match_sections(&dir, &mut layers);
+        self.walks.location_sections(path, &mut layers);
+        let merged = self.walks.merged(&layers);
+        // A page's handler answers instead of a listing.
+        let files = matches!(
+            merged.handler,
+            None | Some(HandlerName::None | HandlerName::DefaultHandler)
+        );
+        files && merged.options().indexes
+    }
+
+    /// Whether every GET or HEAD of this host may take long, whatever its
+    /// path (decided once, when the host is made): `.htaccess` files may
+    /// be read; a rewrite rule may send a request anywhere; a handler
+    /// other than the default one or a built-in page may be chosen; a
+    /// section asks for Basic authentication.
+    fn blocks_whatever_the_path(&self) -> bool {
+        if self.walks.reads_htaccess() {
             return true;
         }
         // A rewrite rule may send it to a backend ([P]) or anywhere.
@@ -446,32 +482,9 @@ impl Host {
         // Basic authentication reads a password file and hashes a
         // password (bcrypt takes milliseconds by design).
         let basic = |c: &crate::pipeline::DirConfig| c.auth.auth_type == Some(AuthType::Basic);
-        if self
-            .walks
+        self.walks
             .configs()
             .any(|c| basic(c) || c.nested.iter().any(|s| basic(&s.config)))
-        {
-            return true;
-        }
-        let redirected = self
-            .redirects
-            .iter()
-            .any(|rule| segment_prefix(path, rule.from.as_bytes()));
-        if !path.ends_with(b"/") || redirected {
-            return false;
-        }
-        let dir = self.file_of(path);
-        let mut layers: Vec<Layer<'_>> = Vec::new();
-        self.walks.directory_sections(&dir, &mut layers);
-        self.walks.directory_match_sections(&dir, &mut layers);
-        self.walks.location_sections(path, &mut layers);
-        let merged = self.walks.merged(&layers);
-        // A page's handler answers instead of a listing.
-        let files = matches!(
-            merged.handler,
-            None | Some(HandlerName::None | HandlerName::DefaultHandler)
-        );
-        files && merged.options().indexes
     }
 }
 
@@ -554,16 +567,24 @@ impl Handler for Site {
         // The client as `RemoteIPHeader` names it, for `Require`.
         let conn = &*self.remote_ip.conn_for(conn, req.headers());
         let uri = req.uri();
-        let name = router::request_host(Some(uri), req.headers());
-        let index = self.router.select(&conn.local, name);
-        // As mod_ssl: a request for another host than the one the TLS
-        // connection was made for (its SNI name) is misdirected; the
-        // client must open a connection for that host.
-        if let (Some(sni), Some(_)) = (conn.tls.as_ref().and_then(|t| t.sni.as_deref()), name) {
-            if self.router.select(&conn.local, Some(sni)) != index {
-                return error_response(StatusCode::MISDIRECTED_REQUEST);
+        // With one host (no `<VirtualHost>`) every request is its own:
+        // the request's host name is not looked at.
+        let index = if self.hosts.len() == 1 {
+            0
+        } else {
+            let name = router::request_host(Some(uri), req.headers());
+            let index = self.router.select(&conn.local, name);
+            // As mod_ssl: a request for another host than the one the TLS
+            // connection was made for (its SNI name) is misdirected; the
+            // client must open a connection for that host.
+            let sni = conn.tls.as_ref().and_then(|t| t.sni.as_deref());
+            if let (Some(sni), Some(_)) = (sni, name) {
+                if self.router.select(&conn.local, Some(sni)) != index {
+                    return error_response(StatusCode::MISDIRECTED_REQUEST);
+                }
             }
-        }
+            index
+        };
         let host = &self.hosts[index];
         let method = req.method();
         if !is_known_method(method) {
@@ -623,15 +644,15 @@ impl Handler for Site {
         if method != Method::GET && method != Method::HEAD {
             return false;
         }
-        let mut path = Vec::with_capacity(uri.path().len() + 1);
-        if uri_path::normalise(uri.path(), &mut path).is_err() {
+        let mut buf = Vec::new();
+        let Ok(path) = uri_path::normalised(uri.path(), &mut buf) else {
             // An error page.
             return true;
-        }
+        };
         !self
             .hosts
             .iter()
-            .any(|host| host.may_block(&path, &self.variants))
+            .any(|host| host.may_block(path, &self.variants))
     }
 
     fn log_reads_headers(&self) -> bool {
@@ -641,8 +662,14 @@ impl Handler for Site {
     /// Counts the exchange in the scoreboard's lifetime counters (for the
     /// metrics page) and writes the host's access logs.
     fn log(&self, exchange: &Exchange<'_>) {
-        let name = router::request_host(exchange.uri, exchange.headers);
-        let host = &self.hosts[self.router.select(&exchange.conn.local, name)];
+        // The host `handle` chose, chosen again the same way.
+        let host = match &self.hosts[..] {
+            [only] => only,
+            hosts => {
+                let name = router::request_host(exchange.uri, exchange.headers);
+                &hosts[self.router.select(&exchange.conn.local, name)]
+            }
+        };
         // `%a` is the client as `RemoteIPHeader` names it.
         let conn = self.remote_ip.conn_for(exchange.conn, exchange.headers);
         let exchange = &Exchange {

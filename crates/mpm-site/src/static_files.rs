@@ -28,8 +28,10 @@ use crate::conditional::{self, Conditions, Decision};
 use crate::config::RedirectRule;
 use crate::file_cache::{slice, Entry, FileCache};
 use crate::listing;
+use crate::memory_file::{asks_conditionally, MemoryFile};
 use crate::pages::{error_response, method_not_allowed, options_response, redirect};
 use crate::pipeline::request::{Exit, Opened, RequestState};
+use crate::pipeline::ETagParts;
 use crate::uri_path::escape_path;
 use crate::validators::Validators;
 
@@ -47,8 +49,9 @@ pub struct Serving<'a> {
     pub cache: &'a FileCache,
     /// `AccessFileName` (`.htaccess`): never sent.
     pub access_file_name: &'a str,
-    /// `ServerSignature`'s line under a listing, when given.
-    pub signature: Option<String>,
+    /// `ServerSignature`'s line under a listing, when given: made only
+    /// when a listing is (a file's answer has none).
+    pub signature: &'a dyn Fn(&RequestState<'_>) -> Option<String>,
     /// `Allow` for `OPTIONS` and 405 ([`crate::pages::allow_default`]).
     pub allow: &'static str,
 }
@@ -93,7 +96,8 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
     if r.file_name() == access_file_name.as_bytes() {
         return Err(Exit::Status(StatusCode::FORBIDDEN));
     }
-    if r.cached {
+    // A `CacheFile` (an `MMapFile` is in memory, answered as a kept file).
+    if r.cached && r.opened.is_none() {
         if let Some(entry) = cache.get(&r.filename) {
             if !r.path_info.is_empty() {
                 return Err(Exit::Status(StatusCode::NOT_FOUND));
@@ -111,7 +115,7 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
             return Ok(response);
         }
     }
-    let Some(meta) = r.finfo.clone() else {
+    let Some(meta) = &r.finfo else {
         return Err(Exit::Status(StatusCode::NOT_FOUND));
     };
     if meta.is_dir() {
@@ -138,7 +142,7 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
             flags: r.dir.index_flags(),
             header_name: r.dir.header_name.as_deref(),
             readme_name: r.dir.readme_name.as_deref(),
-            signature,
+            signature: signature(r),
             order: r.dir.index_order,
             query: r.query.as_deref(),
         };
@@ -162,16 +166,28 @@ pub fn default_handler(r: &mut RequestState<'_>, how: Serving<'_>) -> Result<Res
         // A fifo or a device: never.
         return Err(Exit::Status(StatusCode::FORBIDDEN));
     }
-    let file = match r.opened.take() {
-        Some(opened) => opened,
-        None => Opened::File(open(&r.filename).map_err(Exit::Status)?.0),
-    };
+    let opened = r.opened.take();
     let req = FileRequest {
         method: r.method(),
         headers: r.headers(),
     };
-    let validators = Validators::of(&meta).with_parts(r.dir.etag_parts(), &meta);
-    let mut response = send_file(file, &meta, &validators, r.content_type.clone(), &req);
+    let mut response = match opened {
+        Some(Opened::Memory(file)) => {
+            send_memory(&file, r.content_type.as_ref(), &req, r.dir.etag_parts())
+        }
+        opened => {
+            let file = match opened {
+                Some(Opened::File(file)) => file,
+                _ => open(&r.filename).map_err(Exit::Status)?.0,
+            };
+            let meta = r
+                .finfo
+                .as_ref()
+                .ok_or(Exit::Status(StatusCode::NOT_FOUND))?;
+            let validators = Validators::of(meta).with_parts(r.dir.etag_parts(), meta);
+            send_file(file, meta.len(), &validators, r.content_type.clone(), &req)
+        }
+    };
     describe(r, &mut response);
     Ok(response)
 }
@@ -298,20 +314,44 @@ fn field<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<Cow<'h, [u8]>>
 }
 
 /// A file's response: 200, 206, 304 or 416; the body sent from the open
-/// file, or from its bytes when they are kept.
+/// file of `len` bytes.
 fn send_file(
-    file: Opened,
-    meta: &Metadata,
+    file: File,
+    len: u64,
     validators: &Validators,
     content_type: Option<HeaderValue>,
     req: &FileRequest<'_>,
 ) -> Response {
-    respond(validators, meta.len(), content_type, req, |offset, len| {
-        Ok(match file {
-            Opened::File(file) => Body::File { file, offset, len },
-            Opened::Memory(bytes) => Body::Bytes(slice(&bytes, offset, len)),
-        })
+    respond(validators, len, content_type, req, |offset, len| {
+        Ok(Body::File { file, offset, len })
     })
+}
+
+/// The response for a file in memory (kept, or an `MMapFile`), typed
+/// `content_type`: to a request with no conditional header and no
+/// `Range`, when the `ETag` asked for (`FileETag`, as `etag_parts`) is
+/// the kept one, the head made with the file and its bytes, shared;
+/// otherwise as [`send_file`] answers, from the same validators.
+fn send_memory(
+    file: &MemoryFile,
+    content_type: Option<&HeaderValue>,
+    req: &FileRequest<'_>,
+    etag_parts: ETagParts,
+) -> Response {
+    if MemoryFile::etag_fits(etag_parts) && !asks_conditionally(req.headers) {
+        let mut response = Response::new(Body::Bytes(file.contents.clone()));
+        *response.headers_mut() = file.whole_head(content_type);
+        return response;
+    }
+    let validators = file.validators.clone().with_parts(etag_parts, &file.meta);
+    let len = file.meta.len();
+    respond(
+        &validators,
+        len,
+        content_type.cloned(),
+        req,
+        |offset, len| Ok(Body::Bytes(slice(&file.contents, offset, len))),
+    )
 }
 
 /// A cached file's response, as [`send_file`] would make it from the file
@@ -338,31 +378,20 @@ fn send_cached(
     )
 }
 
-/// The response for a file of `len` bytes with `validators`, as
-/// [`conditional::evaluate`] decides from the request's headers: 200 or
-/// 206 with the body `body(offset, len)` makes for the bytes chosen, or
-/// 304, 412 or 416.
-fn respond(
-    validators: &Validators,
-    len: u64,
-    content_type: Option<HeaderValue>,
-    req: &FileRequest<'_>,
-    body: impl FnOnce(u64, u64) -> Result<Body, StatusCode>,
-) -> Response {
+/// What [`conditional::evaluate`] decides for a file of `len` bytes with
+/// `validators` from the request's conditional fields and `Range`: for a
+/// request with none (most), the whole, with no lookup and no clock read.
+fn decide(validators: &Validators, len: u64, req: &FileRequest<'_>) -> Decision {
     let headers = req.headers;
-    // Most requests carry none of these fields: one pass over the names
-    // (no hashing) saves six map lookups per file answered.
-    let asks = headers.keys().any(|name| {
-        let name = name.as_str();
-        name.starts_with("if-") || name == "range"
-    });
-    let field = |name: &HeaderName| if asks { field(headers, name) } else { None };
-    let if_match = field(&IF_MATCH);
-    let if_none_match = field(&IF_NONE_MATCH);
-    let if_modified_since = field(&IF_MODIFIED_SINCE);
-    let if_unmodified_since = field(&IF_UNMODIFIED_SINCE);
-    let if_range = field(&IF_RANGE);
-    let range = field(&RANGE);
+    if !asks_conditionally(headers) {
+        return Decision::Whole;
+    }
+    let if_match = field(headers, &IF_MATCH);
+    let if_none_match = field(headers, &IF_NONE_MATCH);
+    let if_modified_since = field(headers, &IF_MODIFIED_SINCE);
+    let if_unmodified_since = field(headers, &IF_UNMODIFIED_SINCE);
+    let if_range = field(headers, &IF_RANGE);
+    let range = field(headers, &RANGE);
     let conditions = Conditions {
         if_match: if_match.as_deref(),
         if_none_match: if_none_match.as_deref(),
@@ -374,12 +403,26 @@ fn respond(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let decision = conditional::evaluate(
+    conditional::evaluate(
         req.method.as_str(),
         &conditions,
         &validators.representation(len),
         now,
-    );
+    )
+}
+
+/// The response for a file of `len` bytes with `validators`, as
+/// [`conditional::evaluate`] decides from the request's headers: 200 or
+/// 206 with the body `body(offset, len)` makes for the bytes chosen, or
+/// 304, 412 or 416.
+fn respond(
+    validators: &Validators,
+    len: u64,
+    content_type: Option<HeaderValue>,
+    req: &FileRequest<'_>,
+    body: impl FnOnce(u64, u64) -> Result<Body, StatusCode>,
+) -> Response {
+    let decision = decide(validators, len, req);
     let mut response = Response::new(Body::Empty);
     let (offset, part_len) = match decision {
         Decision::NotModified | Decision::PreconditionFailed => {

@@ -54,6 +54,17 @@ pub fn normalise(raw: &str, out: &mut Vec<u8>) -> Result<(), StatusCode> {
     normalise_segments(raw, out)
 }
 
+/// [`normalise`]'s answer for `raw`, borrowed from `raw` itself when it
+/// is already in that form (nearly every request's path: no copy, no
+/// allocation), else made in `buf`.
+pub fn normalised<'a>(raw: &'a str, buf: &'a mut Vec<u8>) -> Result<&'a [u8], StatusCode> {
+    if is_plain(raw.as_bytes()) {
+        return Ok(raw.as_bytes());
+    }
+    normalise_segments(raw, buf)?;
+    Ok(buf)
+}
+
 /// [`normalise`] segment by segment, for any path.
 fn normalise_segments(raw: &str, out: &mut Vec<u8>) -> Result<(), StatusCode> {
     out.clear();
@@ -154,6 +165,20 @@ pub fn segment_prefix(path: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_borrowed_form_is_what_normalise_makes() {
+        for raw in [
+            "/", "/hello", "/a/b/", "/a//b", "/a/./b", "/a/../b", "/%41b", "/a%2fb", "/..", "x",
+            "/a/b/..", "/é",
+        ] {
+            let mut made = Vec::new();
+            let want = normalise(raw, &mut made).map(|()| made);
+            let mut buf = Vec::new();
+            let got = normalised(raw, &mut buf).map(<[u8]>::to_vec);
+            assert_eq!(got, want, "{raw:?}");
+        }
+    }
 
     fn norm(raw: &str) -> Result<String, StatusCode> {
         let mut out = Vec::new();

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::fs::Metadata;
 use std::time::{Duration, UNIX_EPOCH};
 
-use http::header::{HeaderValue, ETAG, LAST_MODIFIED};
+use http::header::{HeaderMap, HeaderValue, ETAG, LAST_MODIFIED};
 use mpm_core::Response;
 
 use crate::conditional::Representation;
@@ -122,7 +122,11 @@ impl Validators {
 
     /// `ETag` and `Last-Modified` on `response`.
     pub(crate) fn describe(&self, response: &mut Response) {
-        let headers = response.headers_mut();
+        self.describe_into(response.headers_mut());
+    }
+
+    /// `ETag` and `Last-Modified` into `headers`, in that order.
+    pub(crate) fn describe_into(&self, headers: &mut HeaderMap) {
         if let Some(etag) = &self.etag {
             headers.insert(ETAG, etag.clone());
         }

@@ -39,7 +39,7 @@ use crate::auth::{self, Outcome, RemoteUser};
 use crate::pages::{allow_default, method_not_allowed, options_response, ALLOW_PAGE};
 use crate::pipeline::dir_config::{DirConfig, MimeAttr};
 use crate::pipeline::handler::HandlerName;
-use crate::pipeline::request::{Exit, RequestState, Step};
+use crate::pipeline::request::{Exit, Opened, RequestState, Step};
 use crate::pipeline::section::SectionKind;
 use crate::pipeline::walk::Layer;
 use crate::router::canonical_ip;
@@ -345,22 +345,31 @@ impl Site {
             // text/html, `a.txt.php` text/plain). A type set before this
             // phase (mod_rewrite's `T=`) is not replaced by the server's.
             let preset = r.content_type.is_some();
-            for ext in name.split(|&b| b == b'.').skip(1).filter(|e| !e.is_empty()) {
-                let lower = (!dir.mime.is_empty())
-                    .then(|| String::from_utf8_lossy(ext).to_ascii_lowercase());
-                let section = lower
-                    .as_deref()
-                    .and_then(|e| dir.mime_value(MimeAttr::Type, e));
-                if let Some(value) = section {
+            if dir.mime.is_empty() {
+                // The server's types alone: a file in memory was typed so
+                // by its name when it was read.
+                if !preset {
+                    r.content_type = match &r.opened {
+                        Some(Opened::Memory(file)) => file.content_type.clone(),
+                        _ => self.mime.of_name(name),
+                    };
+                }
+            }
+            let with_sections = (!dir.mime.is_empty()).then_some(name);
+            for ext in with_sections
+                .into_iter()
+                .flat_map(|name| name.split(|&b| b == b'.').skip(1))
+                .filter(|e| !e.is_empty())
+            {
+                let lower = String::from_utf8_lossy(ext).to_ascii_lowercase();
+                if let Some(value) = dir.mime_value(MimeAttr::Type, &lower) {
                     r.content_type = HeaderValue::from_str(value).ok();
                 } else if !preset {
                     if let Some(found) = self.mime.lookup_ext(ext) {
                         r.content_type = Some(found);
                     }
                 }
-                let Some(ext) = lower.as_deref() else {
-                    continue;
-                };
+                let ext = lower.as_str();
                 if let Some(value) = dir.mime_value(MimeAttr::Handler, ext) {
                     r.handler = Some(HandlerName::parse(value));
                 }
@@ -467,12 +476,12 @@ impl Site {
     pub fn handler(&self, host: &Host, r: &mut RequestState<'_>) -> Result<Response, Exit> {
         match r.handler.clone() {
             None | Some(HandlerName::None | HandlerName::DefaultHandler) => {
-                let signature = self.signature(host, r);
+                let signature = |r: &RequestState<'_>| self.signature(host, r);
                 let trace = self.trace_enable != crate::config::TraceEnable::Off;
                 let how = static_files::Serving {
                     cache: &self.cache,
                     access_file_name: &self.access_file_name,
-                    signature,
+                    signature: &signature,
                     allow: allow_default(trace),
                 };
                 static_files::default_handler(r, how)

@@ -198,7 +198,7 @@ pub struct RequestState<'a> {
     /// `DocumentRoot` or an `Alias` target): symlinks are checked below.
     pub(crate) root_len: usize,
     /// `filename` opened by `map_to_storage` (or its bytes, kept from an
-    /// earlier request), for the default handler.
+    /// earlier request or loaded by `MMapFile`), for the default handler.
     pub(crate) opened: Option<Opened>,
     /// Whether `filename` is one `MMapFile`/`CacheFile` holds.
     pub(crate) cached: bool,
@@ -216,8 +216,9 @@ pub struct RequestState<'a> {
 pub(crate) enum Opened {
     /// Opened now.
     File(std::fs::File),
-    /// Its contents, kept by [`OpenFiles`](crate::open_files::OpenFiles).
-    Memory(bytes::Bytes),
+    /// Its contents, metadata and answer's head, kept by
+    /// [`OpenFiles`](crate::open_files::OpenFiles) or loaded by `MMapFile`.
+    Memory(Arc<crate::memory_file::MemoryFile>),
 }
 
 impl<'a> RequestState<'a> {

@@ -41,21 +41,23 @@ impl Site {
             // mod_proxy's: a proxied TRACE goes to the backend).
             return Err(self.trace(r));
         }
-        r.cached = self.cache.get(&r.filename).is_some();
-        // A small file served within the last second: its kept bytes.
-        let kept = if r.cached {
-            None
-        } else {
-            self.open_files.get(&r.filename)
+        let cached = self.cache.get(&r.filename);
+        r.cached = cached.is_some();
+        // An `MMapFile`'s bytes, or a small file's kept since an earlier
+        // request (a `CacheFile` is answered from its descriptor).
+        let in_memory = match cached {
+            Some(entry) => entry.memory().cloned(),
+            None => self.open_files.get(&r.filename),
         };
-        if let Some((meta, contents)) = kept {
-            r.opened = Some(Opened::Memory(contents));
-            r.finfo = Some(meta);
+        if let Some(file) = in_memory {
+            r.finfo = Some(file.meta.clone());
+            r.opened = Some(Opened::Memory(file));
         } else if !r.cached {
             match static_files::open(&r.filename) {
                 Ok((file, meta)) => {
-                    r.opened = Some(match self.open_files.keep(&r.filename, &file, &meta) {
-                        Some(contents) => Opened::Memory(contents),
+                    let kept = self.open_files.keep(&r.filename, &file, &meta, &self.mime);
+                    r.opened = Some(match kept {
+                        Some(kept) => Opened::Memory(kept),
                         None => Opened::File(file),
                     });
                     r.finfo = Some(meta);

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rustc_hash::FxBuildHasher;
+
 use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::section::{Section, SectionKind};
 
@@ -141,9 +143,9 @@ pub struct Walks {
     per_level: bool,
     /// Whether some section lets a `.htaccess` file be read.
     htaccess: bool,
-    merged: Mutex<HashMap<Vec<usize>, Merged>>,
+    merged: Mutex<HashMap<Vec<usize>, Merged, FxBuildHasher>>,
     /// Directory walks by directory ([`DirWalk`]).
-    walked: Mutex<HashMap<Box<[u8]>, Arc<DirWalk>>>,
+    walked: Mutex<HashMap<Box<[u8]>, Arc<DirWalk>, FxBuildHasher>>,
 }
 
 impl Walks {
@@ -191,8 +193,8 @@ impl Walks {
             locations,
             per_level: htaccess || may_refuse_symlinks,
             htaccess,
-            merged: Mutex::new(HashMap::new()),
-            walked: Mutex::new(HashMap::new()),
+            merged: Mutex::new(HashMap::default()),
+            walked: Mutex::new(HashMap::default()),
         }
     }
 
