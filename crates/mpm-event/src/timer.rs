@@ -123,7 +123,16 @@ impl Wheel {
             return None;
         }
         let tick = self.earliest.max(self.cursor);
-        let end = self.origin + self.tick * (tick as u32).saturating_add(1);
+        // The end of that tick, counted in nanoseconds: a `u32` count of
+        // ticks would wrap after 2³² of them (500 days of 10 ms ticks)
+        // and say every wait was over, a busy loop.
+        let nanos = self.tick.as_nanos().saturating_mul(u128::from(tick) + 1);
+        let end = self
+            .origin
+            .checked_add(Duration::from_nanos(
+                u64::try_from(nanos).unwrap_or(u64::MAX),
+            ))
+            .unwrap_or(now + self.tick);
         Some(end.saturating_duration_since(now))
     }
 }
@@ -197,6 +206,21 @@ mod tests {
         got.sort();
         assert_eq!(got, (0..8).collect::<Vec<_>>());
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_wheel_running_past_two_to_the_32_ticks_still_waits_for_its_next_tick() {
+        let t0 = Instant::now();
+        let mut w = Wheel::new(t0, MS, 64);
+        // 2³² + 10 ticks of 1 ms after the wheel's origin (50 days).
+        let late = t0 + MS * u32::MAX + 11 * MS;
+        assert!(fired(&mut w, late).is_empty());
+        w.insert(Entry { key: 1, id: 1 }, late + 30 * MS);
+        let wait = w.next_due(late).expect("a timer is armed");
+        assert!(
+            wait > 20 * MS && wait <= 31 * MS,
+            "the wait for a timer 30 ms away was {wait:?}"
+        );
     }
 
     #[test]
