@@ -30,5 +30,5 @@ pub mod proxy;
 pub mod resolve;
 pub mod tls;
 #[cfg(feature = "tls")]
-mod tls_hello;
+pub mod tls_hello;
 pub mod tls_stream;

@@ -22,7 +22,7 @@ const HANDSHAKE: u8 = 22;
 /// `client_hello` handshake type.
 const CLIENT_HELLO: u8 = 1;
 /// The longest handshake message rustls accepts (and so, this reader).
-const MAX_HELLO: usize = 0xffff;
+pub const MAX_HELLO: usize = 0xffff;
 /// `server_name` extension.
 const EXT_SNI: u16 = 0;
 /// `application_layer_protocol_negotiation` extension.
@@ -30,7 +30,7 @@ const EXT_ALPN: u16 = 16;
 
 /// What the buffered bytes say so far.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Hello<'a> {
+pub enum Hello<'a> {
     /// The ClientHello is not whole yet: read more.
     Incomplete,
     /// Not a well-formed ClientHello: rustls decides what to answer.
@@ -38,14 +38,17 @@ pub(super) enum Hello<'a> {
     /// The ClientHello's SNI host name (lower case; `None` without one,
     /// or for an IP address, which rustls ignores too) and ALPN offer.
     Read {
+        /// The host name, lower case.
         sni: Option<String>,
+        /// The protocols offered, in the client's order (`None`: no
+        /// ALPN extension).
         alpn: Option<Vec<&'a [u8]>>,
     },
 }
 
 /// Read the ClientHello at the start of `tls` (the bytes received so
 /// far); `joined` is scratch room for a hello split over records.
-pub(super) fn read<'a>(tls: &'a [u8], joined: &'a mut Vec<u8>) -> Hello<'a> {
+pub fn read<'a>(tls: &'a [u8], joined: &'a mut Vec<u8>) -> Hello<'a> {
     // The handshake message: in the first record, or joined from several.
     let mut at = 0;
     let mut first: Option<&'a [u8]> = None;
