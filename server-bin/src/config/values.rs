@@ -289,8 +289,8 @@ pub(super) fn parse_options(args: &[String]) -> Res<(OptionsSetting, Vec<String>
     Ok((setting, warnings))
 }
 
-/// `Require all granted|all denied|local|ip …|method …|env …|expr …`
-/// (the user rules and `not` are read by `directives::auth` first).
+/// `Require all granted|all denied|local|ip …|method …|env …` (the user
+/// rules, `expr` and `not` are read by `directives::auth` first).
 pub(super) fn parse_require(args: &[String]) -> Res<Require> {
     let words: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -314,8 +314,6 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
             .collect::<Res<Vec<_>>>()
             .map(Require::Method),
         ["env", ..] => Ok(Require::Env(args[1..].to_vec())),
-        ["expr"] => Err("Require expr needs an expression, e.g. Require expr \"%{REQUEST_METHOD} == 'GET'\"".into()),
-        ["expr", ..] => expr_rule(&args[1..].join(" ")),
         _ => Err(format!(
             "Require {}: expected all granted, all denied, local, ip ADDRESS..., valid-user, user NAME..., group NAME..., method METHOD..., env VARIABLE... or expr EXPRESSION",
             args.join(" ")
@@ -323,7 +321,8 @@ pub(super) fn parse_require(args: &[String]) -> Res<Require> {
     }
 }
 
-/// `Require expr TEXT`.
+/// `Require expr TEXT` (`TEXT` as written on the line, see
+/// `directives::auth::require_line`).
 pub(super) fn expr_rule(text: &str) -> Res<Require> {
     if text.trim().is_empty() {
         return Err(

@@ -187,7 +187,7 @@ pub(super) fn require_line(args: &[String], line: &OsStr, parent: Container) -> 
         _ => (false, args),
     };
     let rule = match rest.split_first() {
-        Some((first, [_, ..])) if first.eq_ignore_ascii_case("expr") => {
+        Some((first, _)) if first.eq_ignore_ascii_case("expr") => {
             let line = line.to_string_lossy();
             let mut text = skip_word(&line);
             if negated {
