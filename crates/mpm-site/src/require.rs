@@ -386,10 +386,8 @@ impl RequestFacts for Judged<'_, '_> {
         let user = user.map(String::from_utf8_lossy);
         let (holds, read) = expr.holds_for(self.request, user.as_deref());
         let mut vary = self.vary.borrow_mut();
-        for name in read {
-            if !vary.iter().any(|v| v.eq_ignore_ascii_case(&name)) {
-                vary.push(name);
-            }
+        for name in &read {
+            crate::expr::note_header(&mut vary, name);
         }
         holds
     }

@@ -12,10 +12,8 @@ use crate::vars::HttpVars;
 impl Condition for Expr {
     fn evaluate(&self, r: &RequestState<'_>, vary: &mut Vec<String>) -> Result<bool, String> {
         let (holds, read) = self.holds_for(r, r.user.as_deref());
-        for name in read {
-            if !vary.iter().any(|v| v.eq_ignore_ascii_case(&name)) {
-                vary.push(name);
-            }
+        for name in &read {
+            super::note_header(vary, name);
         }
         Ok(holds)
     }

@@ -381,10 +381,15 @@ impl State {
     /// `add_vary`: `req()`, `http()`, `%{HTTP:…}` and the `HTTP_*`
     /// variables it knows; not `req_novary()`).
     fn vary_on(&self, name: &str) {
-        let mut vary = self.vary.borrow_mut();
-        if !vary.iter().any(|v| v.eq_ignore_ascii_case(name)) {
-            vary.push(name.to_string());
-        }
+        note_header(&mut self.vary.borrow_mut(), name);
+    }
+}
+
+/// Add the request header `name` to `list` unless it is there in any
+/// case: the headers an answer read, each once, for `Vary`.
+pub(crate) fn note_header(list: &mut Vec<String>, name: &str) {
+    if !list.iter().any(|v| v.eq_ignore_ascii_case(name)) {
+        list.push(name.to_string());
     }
 }
 
