@@ -3,9 +3,19 @@
 
   ratios.py HARNESS_DIR results.jsonl
 
-For each pair (ours ÷ peer) and each scenario: the ratio of the medians over the rounds of
-the main figure (req/s, MiB/s for d and u), then both p99 latencies (ms). Medians and the
-figures come from the harness's own lib/report.py, so the numbers match its tables.
+For each pair (ours ÷ peer) and each scenario, three tables:
+
+* the ratio of the medians over the rounds of the main figure (req/s, MiB/s for d and u),
+  then both p99 latencies (ms);
+* the same figure per CPU-second the server used (req/s ÷ the server's CPUs busy, each
+  round's, then the median): what each side would do if it, not wrk, were the bound. Where
+  wrk's one thread is saturated (b: a new connection per request) the first table shows
+  wrk's ceiling for both sides and only this one tells the servers apart;
+* peak PSS, ours ÷ peer (summed over the server's processes, the largest seen in the
+  scenario), with both sides' processes: below 1 is less memory.
+
+Medians and the figures come from the harness's own lib/report.py, so the numbers match its
+tables.
 """
 import sys
 from collections import defaultdict
@@ -33,6 +43,11 @@ def main():
         cells[(rec["target"], rec["scenario"])].append(report.derive(rec))
         if rec["scenario"] not in scens:
             scens.append(rec["scenario"])
+
+    def med_of(target, s, f):
+        ds = cells.get((target, s))
+        vals = [f(d) for d in ds or [] if f(d) is not None]
+        return report.med(vals) if vals else None
 
     def fig(target, s):
         ds = cells.get((target, s))
@@ -62,6 +77,41 @@ def main():
     print()
     for ours, peer, what in PAIRS:
         print(f"* {ours} ÷ {peer}: {what}")
+
+    def per_cpu(d):
+        return d["main"] / d["srv_cpu"] if d["srv_cpu"] > 0.05 and d["main"] else None
+
+    print("\n#### ours ÷ peer per CPU-second of the server: median of the rounds' (req/s ÷ server CPUs busy); server CPUs ours / peer\n")
+    print("| pair | " + " | ".join(scens) + " |")
+    print("|---|" + "---|" * len(scens))
+    for ours, peer, _ in PAIRS:
+        row = []
+        for s in scens:
+            a, b = med_of(ours, s, per_cpu), med_of(peer, s, per_cpu)
+            ca, cb = med_of(ours, s, lambda d: d["srv_cpu"]), med_of(peer, s, lambda d: d["srv_cpu"])
+            if not a or not b or (fig(ours, s) or (0, 0, 0, 0))[3] or (fig(peer, s) or (0, 0, 0, 0))[3]:
+                row.append("–")
+                continue
+            row.append(f"×{a / b:.2f} (cpu {ca:.2f}/{cb:.2f})")
+        if any(c != "–" for c in row):
+            print(f"| {ours} ÷ {peer} | " + " | ".join(row) + " |")
+
+    print("\n#### peak PSS ours ÷ peer (median of the rounds; below 1 is less memory); MiB and processes ours / peer\n")
+    print("| pair | " + " | ".join(scens) + " |")
+    print("|---|" + "---|" * len(scens))
+    for ours, peer, _ in PAIRS:
+        row = []
+        for s in scens:
+            a = med_of(ours, s, lambda d: d["pss_mib"] or None)
+            b = med_of(peer, s, lambda d: d["pss_mib"] or None)
+            pa = med_of(ours, s, lambda d: d["procs"] or None)
+            pb = med_of(peer, s, lambda d: d["procs"] or None)
+            if not a or not b:
+                row.append("–")
+                continue
+            row.append(f"×{a / b:.2f} ({a:.1f}/{b:.1f}, {pa:.0f}/{pb:.0f} procs)")
+        if any(c != "–" for c in row):
+            print(f"| {ours} ÷ {peer} | " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 #
 #   benches/http/run.sh            # one interleaved run of ../shared/bench/run.sh, then the
 #                                  # ratio tables (event÷nginx, prefork÷Apache prefork,
-#                                  # worker÷Apache worker, embedded÷hyper)
+#                                  # worker÷Apache worker, embedded÷hyper): of req/s, of
+#                                  # req/s per server CPU-second, of peak PSS
 #   EXTRA=1 benches/http/run.sh    # scenarios t u e f too (TLS, idle, slowloris)
 #   benches/http/run.sh count      # no timing: instructions (callgrind) and system calls
 #                                  # (strace -c -f) per request, each server and scenario
