@@ -136,22 +136,106 @@ impl ServeBuffers {
     }
 }
 
+/// A lent connection served where its owner keeps it: the event loop
+/// answering a request itself serves the connection in its own table,
+/// with no [`Dispatch`] built and no [`Handback`] taken apart (each
+/// hundreds of bytes, moved once per request).
+#[derive(Debug)]
+pub struct Lent<'c> {
+    /// The connection (its socket non-blocking).
+    pub conn: &'c mut Connection,
+    /// Its session: the bytes read after the head; what is left of them
+    /// when serving stops stays in it (the next request's first bytes).
+    pub session: &'c mut Session,
+    /// Requests answered on this connection, counted on.
+    pub served: &'c mut u32,
+    /// When the head began to arrive (for the access log).
+    pub started: SystemTime,
+    /// The same instant, for durations.
+    pub clock: Instant,
+}
+
+/// What serving a lent connection came to ([`serve_lent`]): a
+/// [`Handback`] without the connection and session, which stayed where
+/// they were.
+#[derive(Debug)]
+pub struct Served {
+    /// A complete next request the worker may not answer (the loop's
+    /// `only` said no): the loop hands it on.
+    pub next: Option<RequestHead>,
+    /// What to do once `pending` is written.
+    pub after: After,
+    /// The end of the last response, still to be written.
+    pub pending: Option<PendingWrite>,
+    /// What this turn did.
+    pub stats: ConnStats,
+    /// With [`After::Tunnel`]: the `101` is written, and the loop joins
+    /// the connection to this tunnel's socket.
+    pub tunnel: Option<Box<super::Tunnel>>,
+}
+
 /// Answer the dispatched request, and every further request already
 /// complete in the buffer, then give the connection back. `ctx.mode` must
 /// be one of a lent connection ([`Mode::Lent`], [`Mode::Loop`]). Never
 /// panics on the peer's bytes; a handler's panic is a
 /// 500 and a close, as in the blocking driver.
 pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
-    debug_assert!(
-        ctx.mode.is_lent(),
-        "serve_dispatched needs a lent connection"
-    );
-    let mut session = d.session;
+    let Dispatch {
+        mut conn,
+        mut session,
+        work,
+        mut served,
+        started,
+        clock,
+    } = d;
+    let lent = Lent {
+        conn: &mut conn,
+        session: &mut session,
+        served: &mut served,
+        started,
+        clock,
+    };
+    let Served {
+        next,
+        after,
+        pending,
+        stats,
+        tunnel,
+    } = serve_lent(lent, work, ctx, bufs);
+    Handback {
+        conn,
+        session,
+        next,
+        served,
+        after,
+        pending,
+        stats,
+        tunnel,
+    }
+}
+
+/// [`serve_dispatched`] on a connection left where its owner keeps it
+/// ([`Lent`]): the same exchanges, the connection and its session
+/// borrowed instead of moved in and out.
+pub fn serve_lent(
+    at: Lent<'_>,
+    work: Work,
+    ctx: &ServeContext<'_>,
+    bufs: &mut ServeBuffers,
+) -> Served {
+    debug_assert!(ctx.mode.is_lent(), "serve_lent needs a lent connection");
+    let Lent {
+        conn,
+        session,
+        served,
+        started,
+        clock,
+    } = at;
     if session.capacity() == 0 {
         session.lend_buffer(std::mem::take(&mut bufs.spare));
     }
     let mut c = Serving {
-        io: d.conn,
+        io: conn,
         session,
         ctx,
         stats: ConnStats::default(),
@@ -160,15 +244,14 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         tunnel: None,
         h2_upgrade: None,
     };
-    let mut served = d.served;
-    let mut work = d.work;
+    let mut work = work;
     let mut next = None;
-    let (mut started, mut clock) = (d.started, d.clock);
+    let (mut started, mut clock) = (started, clock);
     let after = loop {
         let after = match work {
             Work::Request(head) => {
-                served += 1;
-                c.answer(head, served, started, clock)
+                *served += 1;
+                c.answer(head, *served, started, clock)
             }
             Work::Refuse(e) => c.refuse(e, started, clock),
         };
@@ -190,8 +273,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         clock = Instant::now();
     };
     let Serving {
-        io,
-        mut session,
+        session,
         wbuf,
         pending,
         stats,
@@ -205,11 +287,8 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         bufs.spare = spare;
     }
     bufs.wbuf = wbuf;
-    Handback {
-        conn: io,
-        session,
+    Served {
         next,
-        served,
         after,
         pending,
         stats,
@@ -308,7 +387,7 @@ impl Serving<'_, '_> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
                 Err(e) => Err(e),
             },
-            _ => write_now(&mut self.io, &[wbuf, extra_slice]),
+            _ => write_now(self.io, &[wbuf, extra_slice]),
         };
         let Ok(written) = written else {
             return Err(0);
@@ -326,7 +405,7 @@ impl Serving<'_, '_> {
             }
         }
         pending.file = file;
-        match pending.advance(&mut self.io) {
+        match pending.advance(self.io) {
             Ok(true) => Ok(len),
             Ok(false) => {
                 self.pending = Some(pending);
@@ -339,7 +418,7 @@ impl Serving<'_, '_> {
 
 impl Serving<'_, '_> {
     fn send_stream(&mut self, wbuf: &[u8], stream: StreamPart) -> Result<u64, u64> {
-        let written = write_now(&mut self.io, &[wbuf]).map_err(|_| 0u64)?;
+        let written = write_now(self.io, &[wbuf]).map_err(|_| 0u64)?;
         let mut pending = PendingWrite::default();
         if written < wbuf.len() {
             pending
@@ -347,7 +426,7 @@ impl Serving<'_, '_> {
                 .push_back(Bytes::copy_from_slice(&wbuf[written..]));
         }
         pending.stream = Some(stream);
-        match pending.advance(&mut self.io) {
+        match pending.advance(self.io) {
             Ok(true) => Ok(pending.streamed),
             Ok(false) => {
                 // The access log gets what was read so far.
