@@ -31,7 +31,7 @@ pub(super) fn complete_head(
     fields: usize,
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let rl_bytes = &buf[start..rl_end];
-    let shared = Bytes::copy_from_slice(&buf[start..head_end]);
+    let shared = head_copy(&buf[start..head_end]);
     let target = shared.slice(target.start..target.end);
     let uri = parse_target(&method, target).map_err(|e| e.with_line(rl_bytes))?;
     let (headers, noted) =
@@ -59,6 +59,37 @@ pub(super) fn complete_head(
         });
     }
     Ok(Some((head, head_end)))
+}
+
+/// Heads up to this long (nearly all) are copied into one allocation.
+const SMALL_HEAD: usize = 512;
+
+/// The bytes of a small head and their count, for [`head_copy`].
+struct SmallHead {
+    len: usize,
+    bytes: [u8; SMALL_HEAD],
+}
+
+impl AsRef<[u8]> for SmallHead {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The head's bytes, shared by its target and header values. A small
+/// head is one allocation (the bytes with their reference count,
+/// `Bytes::from_owner`); `Bytes::copy_from_slice` would make two, the
+/// bytes and, at the first slice, their shared count.
+fn head_copy(head: &[u8]) -> Bytes {
+    if head.len() > SMALL_HEAD {
+        return Bytes::copy_from_slice(head);
+    }
+    let mut small = SmallHead {
+        len: head.len(),
+        bytes: [0; SMALL_HEAD],
+    };
+    small.bytes[..head.len()].copy_from_slice(head);
+    Bytes::from_owner(small)
 }
 
 /// `method SP request-target SP HTTP-version`, exactly one space between.
