@@ -157,16 +157,17 @@ pub struct Lent<'c> {
 
 /// What serving a lent connection came to ([`serve_lent`]): a
 /// [`Handback`] without the connection and session, which stayed where
-/// they were.
+/// they were. A few words: the rare parts are boxed, so that returning
+/// it moves little.
 #[derive(Debug)]
 pub struct Served {
     /// A complete next request the worker may not answer (the loop's
     /// `only` said no): the loop hands it on.
-    pub next: Option<RequestHead>,
+    pub next: Option<Box<RequestHead>>,
     /// What to do once `pending` is written.
     pub after: After,
     /// The end of the last response, still to be written.
-    pub pending: Option<PendingWrite>,
+    pub pending: Option<Box<PendingWrite>>,
     /// What this turn did.
     pub stats: ConnStats,
     /// With [`After::Tunnel`]: the `101` is written, and the loop joins
@@ -205,10 +206,10 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
     Handback {
         conn,
         session,
-        next,
+        next: next.map(|n| *n),
         served,
         after,
-        pending,
+        pending: pending.map(|p| *p),
         stats,
         tunnel,
     }
@@ -288,9 +289,9 @@ pub fn serve_lent(
     }
     bufs.wbuf = wbuf;
     Served {
-        next,
+        next: next.map(Box::new),
         after,
-        pending,
+        pending: pending.map(Box::new),
         stats,
         tunnel,
     }

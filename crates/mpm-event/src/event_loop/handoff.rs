@@ -221,9 +221,9 @@ impl Loop<'_, '_> {
         held.conn = Some(conn);
         held.served = served;
         let out = Served {
-            next,
+            next: next.map(Box::new),
             after,
-            pending,
+            pending: pending.map(Box::new),
             stats,
             tunnel,
         };
@@ -263,7 +263,7 @@ impl Loop<'_, '_> {
                 self.set_state(
                     k,
                     State::Writing(Box::new(Writing {
-                        pending,
+                        pending: *pending,
                         after: out.after,
                         session,
                     })),
@@ -271,7 +271,7 @@ impl Loop<'_, '_> {
                 self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
                 self.write_more(k);
             }
-            None => self.after_response(k, out.after, session, out.next, now),
+            None => self.after_response(k, out.after, session, out.next.map(|n| *n), now),
         }
     }
 
