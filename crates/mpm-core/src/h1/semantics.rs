@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use super::head::{Framing, HeadError, RequestHead};
+use super::head::{Framing, HeadError, RequestHead, RequestLine};
 use super::lex::{is_token, next_line, TOKEN};
 use crate::config::Limits;
 
@@ -46,15 +46,13 @@ pub(super) fn complete_head(
         keep_alive: false,
         expect_continue: false,
         // A valid request line is ASCII (a token, visible ASCII, the
-        // version): checked as UTF-8, which for ASCII is a quick scan.
-        request_line: match std::str::from_utf8(rl_bytes) {
-            Ok(line) => line.to_owned(),
-            Err(_) => String::from_utf8_lossy(rl_bytes).into_owned(),
-        },
+        // version): checked as UTF-8, which for ASCII is a quick scan,
+        // and shared with the rest of the head.
+        request_line: RequestLine::new(shared.slice(..rl_end - start)),
     };
     if let Err(e) = apply_semantics(&mut head, &noted, limits) {
         return Err(HeadError {
-            request_line: Some(std::mem::take(&mut head.request_line)),
+            request_line: Some(head.request_line.to_string()),
             ..e
         });
     }
