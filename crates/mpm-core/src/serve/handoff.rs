@@ -393,6 +393,10 @@ impl Serving<'_, '_> {
         let Ok(written) = written else {
             return Err(0);
         };
+        if file.is_none() && written == wbuf.len() + extra_slice.len() {
+            // All of it went (nearly every small answer).
+            return Ok(len);
+        }
         let mut pending = PendingWrite::default();
         if written < wbuf.len() {
             pending
