@@ -11,7 +11,10 @@
 //! close, lingering close), any unparsed bytes of the next request, and
 //! the part of the last response the socket would not take at once
 //! ([`PendingWrite`]), which the loop finishes so that a slow reader holds
-//! no thread.
+//! no thread. When the loop answers a request itself it calls
+//! [`serve_lent`] instead, on the connection and session where it keeps
+//! them ([`Lent`]), and gets back only what comes next ([`Served`]): no
+//! dispatch built and no handback taken apart per request.
 //!
 //! Only a streamed body ([`Body::Reader`], [`Body::Writer`]) is written by
 //! the worker to the end, waiting for room up to `Timeout` at a time: the
