@@ -1,7 +1,10 @@
 //! An embedded server shaped for `../shared/bench`: `GET /hello` answers
-//! `Hello, World!` from memory, any other path sends the file under the
-//! docroot (`/static/4k.bin`, `/hello.txt`; `Body::File`, so `sendfile(2)` on
-//! plain TCP).
+//! `Hello, World!` from memory, any other path the file under the docroot
+//! (`/static/4k.bin`, `/hello.txt`). As the hyper peer does, the files
+//! under the docroot are read once at start and answered from memory
+//! (`Body::Bytes` with a clone of the kept [`Bytes`]: a reference count,
+//! no copy, no system call but the write); a file that came later is sent
+//! from disk (`Body::File`, so `sendfile(2)` on plain TCP).
 //! It puts a number on what an embedding program gets from a strategy,
 //! without mpmd's configuration, virtual hosts or access log.
 //!
@@ -11,14 +14,22 @@
 //! With `BENCH_PEER_THREADS_ONLY` set, the event loop hands every request
 //! to a worker thread instead of answering it itself.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use mpm::http::StatusCode;
-use mpm::{Body, ConnInfo, Handler, MpmConfig, ProtocolConfig, Request, Response};
+use mpm::{Body, Bytes, ConnInfo, Handler, MpmConfig, ProtocolConfig, Request, Response};
+
+/// Files kept in memory: at most this many bytes in all (the harness's
+/// docroot holds about 1 MiB), and no deeper than this under the root.
+const KEEP_BYTES: u64 = 64 << 20;
+const KEEP_DEPTH: usize = 8;
 
 struct Peer {
     root: PathBuf,
+    /// The files read at start, by their request path (`/static/4k.bin`).
+    files: HashMap<String, Bytes>,
     /// `BENCH_PEER_THREADS_ONLY` was set at start: every request goes to a
     /// worker thread (read once, not per request: the environment's lock
     /// and the variable's C string cost more than the rest of the promise).
@@ -30,6 +41,9 @@ impl Handler for Peer {
         let path = req.uri().path();
         if path == "/hello" {
             return Response::new(Body::from("Hello, World!"));
+        }
+        if let Some(contents) = self.files.get(path) {
+            return Response::new(Body::Bytes(contents.clone()));
         }
         // Plain names under the root, nothing that climbs out of it.
         let rel = Path::new(path.trim_start_matches('/'));
@@ -58,9 +72,43 @@ impl Handler for Peer {
         false
     }
 
-    /// Memory and small files: the event loop may answer them itself.
+    /// Memory and files: the event loop may answer them itself.
     fn answer_never_blocks(&self, _method: &mpm::http::Method, _uri: &mpm::http::Uri) -> bool {
         !self.threads_only
+    }
+}
+
+/// Every regular file under `dir` (`prefix` its request path), read
+/// into `files` while they stay within [`KEEP_BYTES`] in all.
+fn keep_files(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    files: &mut HashMap<String, Bytes>,
+    kept: &mut u64,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let (Ok(kind), Some(name)) = (
+            entry.file_type(),
+            entry.file_name().to_str().map(str::to_owned),
+        ) else {
+            continue;
+        };
+        let path = format!("{prefix}/{name}");
+        if kind.is_dir() && depth < KEEP_DEPTH {
+            keep_files(&entry.path(), &path, depth + 1, files, kept);
+        } else if kind.is_file() {
+            let fits = entry
+                .metadata()
+                .is_ok_and(|m| *kept + m.len() <= KEEP_BYTES);
+            if let (true, Ok(contents)) = (fits, std::fs::read(entry.path())) {
+                *kept += contents.len() as u64;
+                files.insert(path, Bytes::from(contents));
+            }
+        }
     }
 }
 
@@ -98,10 +146,17 @@ fn main() -> Result<(), mpm::Error> {
         root.display()
     );
     let threads_only = std::env::var_os("BENCH_PEER_THREADS_ONLY").is_some();
-    mpm::Server::new(Peer { root, threads_only })
-        .strategy(&strategy)
-        .protocol(protocol)
-        .mpm_config(mpm_cfg)
-        .listen(&addr)?
-        .run()
+    let (mut files, mut kept) = (HashMap::new(), 0);
+    keep_files(&root, "", 0, &mut files, &mut kept);
+    eprintln!("{} files ({kept} bytes) kept in memory", files.len());
+    mpm::Server::new(Peer {
+        root,
+        files,
+        threads_only,
+    })
+    .strategy(&strategy)
+    .protocol(protocol)
+    .mpm_config(mpm_cfg)
+    .listen(&addr)?
+    .run()
 }

@@ -17,8 +17,8 @@
 #   mpmd-event-mmap   the same with `MMapFile $WWW/hello.txt` (memory, as nginx's return 200)
 #   mpmd-prefork      prefork MPM, Debian's mpm_prefork.conf sizing (5 start, 150 max)
 #   mpmd-worker       worker MPM, Debian's mpm_worker.conf sizing (2 x 25 threads, 150 max)
-#   embedded          examples/bench_peer, event strategy, 2 x 25 threads: /hello from
-#                     memory, the files through Body::File
+#   embedded          examples/bench_peer, event strategy, 2 x 25 threads: /hello and
+#                     the docroot's files from memory (read at start, as hyper-hello)
 #   the harness's peers: nginx, hyper-hello, apache-{prefork,worker,event}-default (started
 #   here with PIN=1 unless already running; those started here are stopped at the end)
 # Ratios: benches/http/ratios.py; the harness's own tables are in the result folder.

@@ -79,6 +79,10 @@ pub mod serve;
 pub mod net;
 pub mod process;
 
+/// The `bytes` crate's [`Bytes`], which [`Body::Bytes`]
+/// holds: content kept in memory is answered with a clone of it (a
+/// reference count, no copy), with no dependency of the embedder's own.
+pub use bytes::Bytes;
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
 /// requests and responses are made of.
 pub use http;

@@ -12,7 +12,10 @@
 //! - it hands the connection with its parsed head to an idle worker
 //!   ([`mpm_core::serve::serve_dispatched`]: the same serving code as the
 //!   other strategies), which answers it and every pipelined request
-//!   already read, then gives the connection back;
+//!   already read, then gives the connection back; a request whose
+//!   handler promises its answer never blocks is answered by the loop
+//!   itself, on the connection where it keeps it
+//!   ([`mpm_core::serve::serve_lent`]);
 //! - it waits for the next request of a keep-alive connection (until
 //!   `KeepAliveTimeout`) with no read buffer kept, finishes responses the
 //!   socket would not take at once (a slow reader of a large file holds no

@@ -278,6 +278,10 @@ pub use mpm_core::http;
 #[cfg(feature = "tls")]
 #[doc(no_inline)]
 pub use mpm_core::rustls;
+/// What [`Body::Bytes`] holds: content kept in memory, answered with a
+/// clone (a reference count, no copy).
+#[doc(no_inline)]
+pub use mpm_core::Bytes;
 
 /// `single`: one process, one thread (`mpmd -X`), for debugging.
 ///

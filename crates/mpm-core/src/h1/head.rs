@@ -1,6 +1,7 @@
 //! What reading a request head yields: the parsed [`RequestHead`] with its
 //! body [`Framing`], or the [`HeadError`] that refuses it.
 
+use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
 /// How the request body is delimited.
@@ -54,8 +55,89 @@ pub struct RequestHead {
     /// sends `100 Continue` before it reads the body.
     pub expect_continue: bool,
     /// The request line as received (without its line end), lossily decoded
-    /// as UTF-8, for logs.
-    pub request_line: String,
+    /// as UTF-8, for logs: it shares the head's bytes ([`RequestLine`]).
+    pub request_line: RequestLine,
+}
+
+/// A request line as received, without its line end: text that shares
+/// the bytes of the head it came in (no copy of its own), read as a
+/// `&str` (`Deref`, [`RequestLine::as_str`]).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct RequestLine(Bytes);
+
+impl RequestLine {
+    /// `bytes` as text: shared as they are when they are UTF-8 (a valid
+    /// request line is ASCII), else decoded lossily into a copy.
+    pub fn new(bytes: Bytes) -> Self {
+        match std::str::from_utf8(&bytes) {
+            Ok(_) => RequestLine(bytes),
+            Err(_) => String::from_utf8_lossy(&bytes).into_owned().into(),
+        }
+    }
+
+    /// The line.
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every `RequestLine` holds bytes checked to be UTF-8
+        // (`new`) or taken from a `String` (`From`), and `Bytes` never
+        // changes the bytes it shares.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+}
+
+impl From<String> for RequestLine {
+    fn from(s: String) -> Self {
+        RequestLine(Bytes::from(s))
+    }
+}
+
+impl From<&str> for RequestLine {
+    fn from(s: &str) -> Self {
+        RequestLine(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl std::ops::Deref for RequestLine {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for RequestLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for RequestLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for RequestLine {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RequestLine {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for RequestLine {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<std::borrow::Cow<'_, str>> for RequestLine {
+    fn eq(&self, other: &std::borrow::Cow<'_, str>) -> bool {
+        self.as_str() == other
+    }
 }
 
 /// A refused request head: the status to answer; the connection closes.

@@ -52,7 +52,7 @@ pub use encode::{
     chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
     CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
-pub use head::{Framing, HeadError, RequestHead};
+pub use head::{Framing, HeadError, RequestHead, RequestLine};
 pub use parse::{parse_head, HeadScan};
 pub use session::{
     head_budget_error, head_too_large_error, timeout_error, BodyStep, HeadEvent, Session,

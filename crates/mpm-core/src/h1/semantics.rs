@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
-use super::head::{Framing, HeadError, RequestHead};
+use super::head::{Framing, HeadError, RequestHead, RequestLine};
 use super::lex::{is_token, next_line, TOKEN};
 use crate::config::Limits;
 
@@ -31,7 +31,7 @@ pub(super) fn complete_head(
     fields: usize,
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let rl_bytes = &buf[start..rl_end];
-    let shared = Bytes::copy_from_slice(&buf[start..head_end]);
+    let shared = head_copy(&buf[start..head_end]);
     let target = shared.slice(target.start..target.end);
     let uri = parse_target(&method, target).map_err(|e| e.with_line(rl_bytes))?;
     let (headers, noted) =
@@ -46,19 +46,48 @@ pub(super) fn complete_head(
         keep_alive: false,
         expect_continue: false,
         // A valid request line is ASCII (a token, visible ASCII, the
-        // version): checked as UTF-8, which for ASCII is a quick scan.
-        request_line: match std::str::from_utf8(rl_bytes) {
-            Ok(line) => line.to_owned(),
-            Err(_) => String::from_utf8_lossy(rl_bytes).into_owned(),
-        },
+        // version): checked as UTF-8, which for ASCII is a quick scan,
+        // and shared with the rest of the head.
+        request_line: RequestLine::new(shared.slice(..rl_end - start)),
     };
     if let Err(e) = apply_semantics(&mut head, &noted, limits) {
         return Err(HeadError {
-            request_line: Some(std::mem::take(&mut head.request_line)),
+            request_line: Some(head.request_line.to_string()),
             ..e
         });
     }
     Ok(Some((head, head_end)))
+}
+
+/// Heads up to this long (nearly all) are copied into one allocation.
+const SMALL_HEAD: usize = 512;
+
+/// The bytes of a small head and their count, for [`head_copy`].
+struct SmallHead {
+    len: usize,
+    bytes: [u8; SMALL_HEAD],
+}
+
+impl AsRef<[u8]> for SmallHead {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The head's bytes, shared by its target and header values. A small
+/// head is one allocation (the bytes with their reference count,
+/// `Bytes::from_owner`); `Bytes::copy_from_slice` would make two, the
+/// bytes and, at the first slice, their shared count.
+fn head_copy(head: &[u8]) -> Bytes {
+    if head.len() > SMALL_HEAD {
+        return Bytes::copy_from_slice(head);
+    }
+    let mut small = SmallHead {
+        len: head.len(),
+        bytes: [0; SMALL_HEAD],
+    };
+    small.bytes[..head.len()].copy_from_slice(head);
+    Bytes::from_owner(small)
 }
 
 /// `method SP request-target SP HTTP-version`, exactly one space between.

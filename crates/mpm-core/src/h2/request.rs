@@ -303,7 +303,7 @@ impl Collector {
                 framing,
                 keep_alive: true,
                 expect_continue,
-                request_line,
+                request_line: request_line.into(),
             },
             scheme,
         ))

@@ -69,8 +69,8 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     let mut session = Session::new(&ctx.protocol.limits);
     let wbuf = bufs.lend(&mut session);
     let mut c = Serving {
-        io: conn,
-        session,
+        io: &mut conn,
+        session: &mut session,
         ctx,
         stats: ConnStats::default(),
         wbuf,
@@ -81,9 +81,9 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
     // Prior knowledge: the preface in the first bytes.
     if direct && c.sniff_preface() {
         let early = c.take_buffered();
-        bufs.take_back(&mut c.session, std::mem::take(&mut c.wbuf));
+        bufs.take_back(c.session, std::mem::take(&mut c.wbuf));
         BUFFERS.set(Some(bufs));
-        return super::h2::serve_h2(c.io, ctx, &early, None);
+        return super::h2::serve_h2(conn, ctx, &early, None);
     }
     c.run();
     // `Upgrade: h2c`: the 101 is sent, the rest is HTTP/2.
@@ -92,23 +92,23 @@ pub fn serve_connection(mut conn: Connection, ctx: &ServeContext<'_>) -> ConnSta
         Some(_) => c.take_buffered(),
         None => Vec::new(),
     };
-    bufs.take_back(&mut c.session, std::mem::take(&mut c.wbuf));
+    bufs.take_back(c.session, std::mem::take(&mut c.wbuf));
     BUFFERS.set(Some(bufs));
+    let before = c.stats;
     if let Some(upgrade) = upgrade {
-        let before = c.stats;
-        let mut stats = super::h2::serve_h2(c.io, ctx, &early, Some(upgrade));
+        let mut stats = super::h2::serve_h2(conn, ctx, &early, Some(upgrade));
         stats.requests += before.requests;
         stats.body_bytes += before.body_bytes;
         return stats;
     }
-    c.stats
+    before
 }
 
 impl Serving<'_, '_> {
     /// Wait until the socket is readable, `timeout` passes, the abort
     /// signal fires, or (when `idle` is true) the idle-close signal fires.
     pub(super) fn wait(&self, timeout: Duration, idle: bool) -> Ready {
-        wait_readable(&self.io, self.ctx, timeout, idle)
+        wait_readable(self.io, self.ctx, timeout, idle)
     }
 
     /// Read more bytes into the session. `Ok(0)` is end of stream;

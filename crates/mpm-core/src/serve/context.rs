@@ -123,10 +123,14 @@ pub(super) enum Ready {
     Abort,
 }
 
+/// The connection being served, borrowed from its owner (the blocking
+/// driver's frame, a dispatch, or the event loop's own table when the
+/// loop answers a request itself): no move of the connection or its
+/// session per request.
 pub(super) struct Serving<'a, 'b> {
-    pub(super) io: Connection,
+    pub(super) io: &'a mut Connection,
     /// The bytes read and what they mean: heads, bodies, pipelining.
-    pub(super) session: Session,
+    pub(super) session: &'a mut Session,
     pub(super) ctx: &'a ServeContext<'b>,
     pub(super) stats: ConnStats,
     pub(super) wbuf: Vec<u8>,

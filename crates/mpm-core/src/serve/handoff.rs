@@ -11,7 +11,10 @@
 //! close, lingering close), any unparsed bytes of the next request, and
 //! the part of the last response the socket would not take at once
 //! ([`PendingWrite`]), which the loop finishes so that a slow reader holds
-//! no thread.
+//! no thread. When the loop answers a request itself it calls
+//! [`serve_lent`] instead, on the connection and session where it keeps
+//! them ([`Lent`]), and gets back only what comes next ([`Served`]): no
+//! dispatch built and no handback taken apart per request.
 //!
 //! Only a streamed body ([`Body::Reader`], [`Body::Writer`]) is written by
 //! the worker to the end, waiting for room up to `Timeout` at a time: the
@@ -136,22 +139,107 @@ impl ServeBuffers {
     }
 }
 
+/// A lent connection served where its owner keeps it: the event loop
+/// answering a request itself serves the connection in its own table,
+/// with no [`Dispatch`] built and no [`Handback`] taken apart (each
+/// hundreds of bytes, moved once per request).
+#[derive(Debug)]
+pub struct Lent<'c> {
+    /// The connection (its socket non-blocking).
+    pub conn: &'c mut Connection,
+    /// Its session: the bytes read after the head; what is left of them
+    /// when serving stops stays in it (the next request's first bytes).
+    pub session: &'c mut Session,
+    /// Requests answered on this connection, counted on.
+    pub served: &'c mut u32,
+    /// When the head began to arrive (for the access log).
+    pub started: SystemTime,
+    /// The same instant, for durations.
+    pub clock: Instant,
+}
+
+/// What serving a lent connection came to ([`serve_lent`]): a
+/// [`Handback`] without the connection and session, which stayed where
+/// they were. A few words: the rare parts are boxed, so that returning
+/// it moves little.
+#[derive(Debug)]
+pub struct Served {
+    /// A complete next request the worker may not answer (the loop's
+    /// `only` said no): the loop hands it on.
+    pub next: Option<Box<RequestHead>>,
+    /// What to do once `pending` is written.
+    pub after: After,
+    /// The end of the last response, still to be written.
+    pub pending: Option<Box<PendingWrite>>,
+    /// What this turn did.
+    pub stats: ConnStats,
+    /// With [`After::Tunnel`]: the `101` is written, and the loop joins
+    /// the connection to this tunnel's socket.
+    pub tunnel: Option<Box<super::Tunnel>>,
+}
+
 /// Answer the dispatched request, and every further request already
 /// complete in the buffer, then give the connection back. `ctx.mode` must
 /// be one of a lent connection ([`Mode::Lent`], [`Mode::Loop`]). Never
 /// panics on the peer's bytes; a handler's panic is a
 /// 500 and a close, as in the blocking driver.
 pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuffers) -> Handback {
-    debug_assert!(
-        ctx.mode.is_lent(),
-        "serve_dispatched needs a lent connection"
-    );
-    let mut session = d.session;
+    let Dispatch {
+        mut conn,
+        mut session,
+        work,
+        mut served,
+        started,
+        clock,
+    } = d;
+    let lent = Lent {
+        conn: &mut conn,
+        session: &mut session,
+        served: &mut served,
+        started,
+        clock,
+    };
+    let Served {
+        next,
+        after,
+        pending,
+        stats,
+        tunnel,
+    } = serve_lent(lent, work, ctx, bufs);
+    Handback {
+        conn,
+        session,
+        next: next.map(|n| *n),
+        served,
+        after,
+        pending: pending.map(|p| *p),
+        stats,
+        tunnel,
+    }
+}
+
+/// [`serve_dispatched`] on a connection left where its owner keeps it
+/// ([`Lent`]): the same exchanges, the connection and its session
+/// borrowed instead of moved in and out.
+pub fn serve_lent(
+    at: Lent<'_>,
+    work: Work,
+    ctx: &ServeContext<'_>,
+    bufs: &mut ServeBuffers,
+) -> Served {
+    debug_assert!(ctx.mode.is_lent(), "serve_lent needs a lent connection");
+    let Lent {
+        conn,
+        session,
+        served,
+        started,
+        clock,
+    } = at;
     if session.capacity() == 0 {
         session.lend_buffer(std::mem::take(&mut bufs.spare));
     }
     let mut c = Serving {
-        io: d.conn,
+        io: conn,
         session,
         ctx,
         stats: ConnStats::default(),
@@ -160,15 +248,14 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         tunnel: None,
         h2_upgrade: None,
     };
-    let mut served = d.served;
-    let mut work = d.work;
+    let mut work = work;
     let mut next = None;
-    let (mut started, mut clock) = (d.started, d.clock);
+    let (mut started, mut clock) = (started, clock);
     let after = loop {
         let after = match work {
             Work::Request(head) => {
-                served += 1;
-                c.answer(head, served, started, clock)
+                *served += 1;
+                c.answer(head, *served, started, clock)
             }
             Work::Refuse(e) => c.refuse(e, started, clock),
         };
@@ -190,8 +277,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         clock = Instant::now();
     };
     let Serving {
-        io,
-        mut session,
+        session,
         wbuf,
         pending,
         stats,
@@ -205,13 +291,10 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         bufs.spare = spare;
     }
     bufs.wbuf = wbuf;
-    Handback {
-        conn: io,
-        session,
-        next,
-        served,
+    Served {
+        next: next.map(Box::new),
         after,
-        pending,
+        pending: pending.map(Box::new),
         stats,
         tunnel,
     }
@@ -308,11 +391,15 @@ impl Serving<'_, '_> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
                 Err(e) => Err(e),
             },
-            _ => write_now(&mut self.io, &[wbuf, extra_slice]),
+            _ => write_now(self.io, &[wbuf, extra_slice]),
         };
         let Ok(written) = written else {
             return Err(0);
         };
+        if file.is_none() && written == wbuf.len() + extra_slice.len() {
+            // All of it went (nearly every small answer).
+            return Ok(len);
+        }
         let mut pending = PendingWrite::default();
         if written < wbuf.len() {
             pending
@@ -326,7 +413,7 @@ impl Serving<'_, '_> {
             }
         }
         pending.file = file;
-        match pending.advance(&mut self.io) {
+        match pending.advance(self.io) {
             Ok(true) => Ok(len),
             Ok(false) => {
                 self.pending = Some(pending);
@@ -339,7 +426,7 @@ impl Serving<'_, '_> {
 
 impl Serving<'_, '_> {
     fn send_stream(&mut self, wbuf: &[u8], stream: StreamPart) -> Result<u64, u64> {
-        let written = write_now(&mut self.io, &[wbuf]).map_err(|_| 0u64)?;
+        let written = write_now(self.io, &[wbuf]).map_err(|_| 0u64)?;
         let mut pending = PendingWrite::default();
         if written < wbuf.len() {
             pending
@@ -347,7 +434,7 @@ impl Serving<'_, '_> {
                 .push_back(Bytes::copy_from_slice(&wbuf[written..]));
         }
         pending.stream = Some(stream);
-        match pending.advance(&mut self.io) {
+        match pending.advance(self.io) {
             Ok(true) => Ok(pending.streamed),
             Ok(false) => {
                 // The access log gets what was read so far.

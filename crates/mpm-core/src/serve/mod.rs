@@ -6,7 +6,8 @@
 //!   prefork, worker).
 //! - [`serve_dispatched`] (hand-off): a worker thread answers a request an
 //!   event loop lent it, and gives the connection back with what is left
-//!   to write ([`PendingWrite`]).
+//!   to write ([`PendingWrite`]); [`serve_lent`] the same on a connection
+//!   left where the loop keeps it (the loop answering a request itself).
 //! - [`h2`]: HTTP/2, one connection's streams one at a time on its
 //!   thread ([`h2::serve_h2`]), or the connection owned by a poller whose
 //!   pool serves the streams at once ([`h2::H2Owner`], [`h2::StreamJob`]).
@@ -44,7 +45,9 @@ mod tunnel;
 
 pub use blocking::serve_connection;
 pub use context::{answer_never_blocks, status_page, After, ConnStats, Mode, ServeContext, LINGER};
-pub use handoff::{serve_dispatched, Dispatch, Handback, ServeBuffers, Work};
+pub use handoff::{
+    serve_dispatched, serve_lent, Dispatch, Handback, Lent, ServeBuffers, Served, Work,
+};
 pub use pending::PendingWrite;
 pub use stream::BodyWriter;
 pub use tunnel::{Pumped, Tunnel};

@@ -296,7 +296,7 @@ impl Serving<'_, '_> {
     /// time.
     pub(super) fn write_whole(&mut self, buf: &[u8]) -> io::Result<()> {
         if self.ctx.mode.is_lent() {
-            pending::write_all_polling(&mut self.io, buf, self.ctx.protocol.timeouts.timeout)
+            pending::write_all_polling(self.io, buf, self.ctx.protocol.timeouts.timeout)
         } else {
             self.io.write_all(buf)
         }

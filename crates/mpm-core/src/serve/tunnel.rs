@@ -361,7 +361,7 @@ impl Serving<'_, '_> {
         let idle = tunnel.idle_timeout();
         let mut last = Instant::now();
         loop {
-            let pumped = match tunnel.pump(&mut self.io, &mut scratch) {
+            let pumped = match tunnel.pump(self.io, &mut scratch) {
                 Ok(p) => p,
                 Err(e) => {
                     log::debug!("tunnel from {} ended: {e}", self.io.info().peer);
@@ -387,7 +387,7 @@ impl Serving<'_, '_> {
                 );
                 return;
             }
-            let (cr, cw, pr, pw) = tunnel.wants(&self.io);
+            let (cr, cw, pr, pw) = tunnel.wants(self.io);
             let flags = |r: bool, w: bool| {
                 let mut f = PollFlags::empty();
                 if r {

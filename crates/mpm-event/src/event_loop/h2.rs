@@ -143,7 +143,7 @@ impl Loop<'_, '_> {
         owner.drive_answering(
             &mut scratch,
             handler,
-            &mut |run| self.on_loop(|ctx, _| run(ctx)),
+            &mut |run| self.on_loop(|ctx, _, _| run(ctx)),
             &mut |job| shared.push(Job::Stream(job)),
         );
         self.scratch = scratch;

@@ -9,10 +9,12 @@ use std::time::{Instant, SystemTime};
 
 use mpm_core::deadline::after;
 use mpm_core::h1::{self, Session};
-use mpm_core::serve::{self, After, Dispatch, Handback, Mode, ServeBuffers, ServeContext, Work};
+use mpm_core::serve::{
+    self, After, Dispatch, Handback, Lent, Mode, ServeBuffers, ServeContext, Served, Work,
+};
 use mpm_core::WorkerState;
 
-use super::held::{State, Writing};
+use super::held::{Held, State, Writing};
 use super::pool::Job;
 use super::Loop;
 
@@ -88,43 +90,91 @@ impl Loop<'_, '_> {
 
     /// Answer a quick request here, without a worker (the handler said its
     /// answer never blocks: [`mpm_core::Handler::answer_never_blocks`]), and
-    /// any further such requests already buffered.
+    /// any further such requests already buffered. The connection is
+    /// served where it is kept ([`serve::serve_lent`]): no [`Dispatch`]
+    /// built, no [`Handback`] taken apart. `session`: the one holding the
+    /// request's following bytes, or `None` for the one the connection
+    /// holds (its head's).
     pub(super) fn serve_inline(
         &mut self,
         k: usize,
         head: h1::RequestHead,
         session: Option<Session>,
     ) {
-        let mut d = self.lend(k, Work::Request(head), session);
-        if d.is_none() {
+        let Some((started, clock)) = self.serve_here(k, session) else {
             return;
-        }
-        // The dispatch goes in and the handback comes out by reference: each
-        // is moved once, not through every closure and `catch_unwind` on the
-        // way (hundreds of bytes each).
-        let mut hb = None;
-        self.on_loop(|ctx, bufs| {
-            let served = catch_unwind(AssertUnwindSafe(|| {
-                if let Some(d) = d.take() {
-                    hb = Some(serve::serve_dispatched(d, ctx, bufs));
+        };
+        let mut served = None;
+        self.on_loop(|ctx, bufs, conns| {
+            let Some(held) = conns.get_mut(k).and_then(|s| s.as_mut()) else {
+                return;
+            };
+            let Some(conn) = held.conn.as_mut() else {
+                return;
+            };
+            let lent = Lent {
+                conn,
+                session: &mut held.session,
+                served: &mut held.served,
+                started,
+                clock,
+            };
+            let work = Work::Request(head);
+            match catch_unwind(AssertUnwindSafe(|| {
+                serve::serve_lent(lent, work, ctx, bufs)
+            })) {
+                Ok(out) => served = Some(out),
+                Err(_) => {
+                    log::error!(
+                        "a connection ended with a panic in the serving code; the loop goes on"
+                    );
+                    *bufs = ServeBuffers::default();
                 }
-            }));
-            if served.is_err() {
-                log::error!(
-                    "a connection ended with a panic in the serving code; the loop goes on"
-                );
-                *bufs = ServeBuffers::default();
             }
         });
-        self.handback(k, hb);
+        match served {
+            Some(out) => self.resume(k, out, None),
+            // The connection goes as a worker's would.
+            None => self.lost(k),
+        }
+    }
+
+    /// Connection `k` is about to be served on the loop, where it is
+    /// kept: shown as a worker's, its deadline off, its head's buffer no
+    /// longer counted against the budget (it stays in `Held::session`,
+    /// with `session` put there when given). When its head began.
+    fn serve_here(&mut self, k: usize, session: Option<Session>) -> Option<(SystemTime, Instant)> {
+        let held = self.conns.get_mut(k).and_then(|s| s.as_mut())?;
+        let times = match held.state {
+            State::Head => {
+                // Head -> Worker changes no count; the buffer leaves the
+                // budget here (`set_state` would free it).
+                self.head_bytes -= held.session.capacity();
+                held.state = State::Worker;
+                (held.head.started, held.head.clock)
+            }
+            _ => {
+                self.set_state(k, State::Worker)?;
+                (SystemTime::now(), Instant::now())
+            }
+        };
+        let held = self.held(k)?;
+        if let Some(session) = session {
+            held.session = session;
+        }
+        held.may_read = std::mem::take(&mut held.left_in_socket);
+        self.set_deadline(k, None);
+        self.publish();
+        Some(times)
     }
 
     /// Serve something on the loop's own thread (a request whose answer
     /// never blocks): `f` gets the serving context of the loop's
-    /// scoreboard slot, shown idle again after.
+    /// scoreboard slot, shown idle again after, the loop's buffers and
+    /// its connections.
     pub(super) fn on_loop<R>(
         &mut self,
-        f: impl FnOnce(&ServeContext<'_>, &mut ServeBuffers) -> R,
+        f: impl FnOnce(&ServeContext<'_>, &mut ServeBuffers, &mut Vec<Option<Held>>) -> R,
     ) -> R {
         let (stopping, process) = (self.stopping, self.process);
         let leaving = move || stopping.load(Ordering::Acquire) || process.is_quiescing();
@@ -141,7 +191,7 @@ impl Loop<'_, '_> {
             mode: Mode::Loop { only: &only },
             streams: None,
         };
-        let out = f(&ctx, &mut self.inline_bufs);
+        let out = f(&ctx, &mut self.inline_bufs, &mut self.conns);
         if let Some(s) = self.inline_slot {
             s.set_state(WorkerState::Dead);
         }
@@ -152,50 +202,86 @@ impl Loop<'_, '_> {
     pub(super) fn handback(&mut self, k: usize, hb: Option<Handback>) {
         let Some(hb) = hb else {
             // The worker panicked and the connection went with it.
-            self.set_state(k, State::Worker);
-            if self.conns.get_mut(k).and_then(|s| s.take()).is_some() {
-                self.free.push(k);
-                self.live -= 1;
-            }
+            self.lost(k);
             return;
         };
-        let aborted = self.aborted;
+        let Handback {
+            conn,
+            session,
+            next,
+            served,
+            after,
+            pending,
+            stats,
+            tunnel,
+        } = hb;
         let Some(held) = self.held(k) else {
             return;
         };
-        held.conn = Some(hb.conn);
-        held.served = hb.served;
-        if aborted {
+        held.conn = Some(conn);
+        held.served = served;
+        let out = Served {
+            next: next.map(Box::new),
+            after,
+            pending: pending.map(Box::new),
+            stats,
+            tunnel,
+        };
+        self.resume(k, out, Some(session));
+    }
+
+    /// The connection was lost to a panic in the serving code.
+    fn lost(&mut self, k: usize) {
+        self.set_state(k, State::Worker);
+        if self.conns.get_mut(k).and_then(|s| s.take()).is_some() {
+            self.free.push(k);
+            self.live -= 1;
+        }
+    }
+
+    /// Connection `k` (back in `Held::conn`) was served: go on as `out`
+    /// says. `session`: its session, or `None` when it stayed in
+    /// `Held::session`.
+    fn resume(&mut self, k: usize, out: Served, session: Option<Session>) {
+        if self.aborted {
             self.close(k);
             return;
         }
         let now = self.now;
-        if let Some(tunnel) = hb.tunnel {
+        if let Some(tunnel) = out.tunnel {
             self.start_tunnel(k, tunnel, now);
             return;
         }
-        match hb.pending {
+        match out.pending {
             Some(pending) => {
+                let limits = &self.protocol.limits;
+                let Some(held) = self.held(k) else {
+                    return;
+                };
+                let session = session
+                    .unwrap_or_else(|| std::mem::replace(&mut held.session, Session::new(limits)));
                 self.set_state(
                     k,
                     State::Writing(Box::new(Writing {
-                        pending,
-                        after: hb.after,
-                        session: hb.session,
+                        pending: *pending,
+                        after: out.after,
+                        session,
                     })),
                 );
                 self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
                 self.write_more(k);
             }
-            None => self.after_response(k, hb.after, hb.session, hb.next, now),
+            None => self.after_response(k, out.after, session, out.next.map(|n| *n), now),
         }
     }
 
+    /// What a connection does after its response: `session` holds the
+    /// bytes read after it, or `None` when they are in `Held::session`.
     pub(super) fn after_response(
         &mut self,
         k: usize,
         after: After,
-        session: Session,
+        session: Option<Session>,
         next: Option<h1::RequestHead>,
         now: Instant,
     ) {
@@ -203,27 +289,42 @@ impl Loop<'_, '_> {
             self.close(k);
             return;
         }
+        let (limits, handler) = (&self.protocol.limits, &*self.cx.handler);
+        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        let empty = session
+            .as_ref()
+            .map_or(held.session.is_empty(), Session::is_empty);
+        if after != After::KeepAlive && held.session.capacity() > 0 {
+            // Bytes the connection will never read as a request.
+            held.session = Session::new(limits);
+        }
         match after {
             After::KeepAlive if next.is_some() => {
                 // A whole request the worker left for a worker: hand it on
                 // (the loop answers it itself if it may).
                 let Some(head) = next else { return };
-                if serve::answer_never_blocks(&*self.cx.handler, &head) {
-                    self.serve_inline(k, head, Some(session));
+                if serve::answer_never_blocks(handler, &head) {
+                    self.serve_inline(k, head, session);
                 } else {
+                    let session = match session {
+                        Some(session) => session,
+                        None => std::mem::replace(&mut held.session, Session::new(limits)),
+                    };
                     self.dispatch_with(k, Work::Request(head), Some(session));
                 }
             }
-            After::KeepAlive if self.leaving && session.is_empty() => {
+            After::KeepAlive if self.leaving && empty => {
                 // Unless its next request has begun to arrive.
                 self.enter_keepalive(k, now);
                 self.close_idle(k);
             }
             After::KeepAlive => {
-                if session.is_empty() {
+                if empty {
                     self.enter_keepalive(k, now);
                 } else {
-                    self.enter_head(k, Some(session), now);
+                    self.enter_head(k, session, now);
                     // It may hold a whole head.
                     if !self.got_head_bytes(k, 0) {
                         return;
@@ -268,7 +369,7 @@ impl Loop<'_, '_> {
                 if let Some(State::Writing(w)) = self.set_state(k, State::Worker) {
                     let Writing { after, session, .. } = *w;
                     self.set_deadline(k, None);
-                    self.after_response(k, after, session, None, now);
+                    self.after_response(k, after, Some(session), None, now);
                 }
             }
             Ok(false) => self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout))),

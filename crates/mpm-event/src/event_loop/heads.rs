@@ -36,14 +36,27 @@ impl Loop<'_, '_> {
     /// Start reading a head on connection `k`: in `session` (bytes of it
     /// already read), or in the empty one it holds.
     pub(super) fn enter_head(&mut self, k: usize, session: Option<Session>, now: Instant) {
+        if let Some(rd) = self.begin_head(k, session, now) {
+            let deadline = self.head_deadline(&rd, now);
+            self.set_deadline(k, Some(deadline));
+        }
+    }
+
+    /// [`Loop::enter_head`] without the deadline: for bytes about to be
+    /// offered at once ([`Loop::got_head_bytes`]), which sets it only if
+    /// the head is not whole (a head that came whole leaves the state
+    /// before any deadline could matter). Its read deadline.
+    fn begin_head(
+        &mut self,
+        k: usize,
+        session: Option<Session>,
+        now: Instant,
+    ) -> Option<ReadDeadline> {
         let rd = ReadDeadline::new(self.protocol.timeouts.request_read.header, now);
-        let deadline = self.head_deadline(&rd, now);
         let started = self.wall();
         // (A head already being read gives its buffer back first.)
         self.set_state(k, State::Head);
-        let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
-            return;
-        };
+        let held = self.conns.get_mut(k).and_then(|s| s.as_mut())?;
         if let Some(session) = session {
             held.session = session;
         }
@@ -54,7 +67,7 @@ impl Loop<'_, '_> {
             clock: now,
         };
         self.head_bytes += held.session.capacity();
-        self.set_deadline(k, Some(deadline));
+        Some(rd)
     }
 
     /// Read what the client sent of a head, and dispatch it once whole.
@@ -123,7 +136,8 @@ impl Loop<'_, '_> {
         let now = self.now;
         if matches!(self.held(k).map(|s| &s.state), Some(State::KeepAlive)) {
             // (Its session is the empty one a kept-alive connection holds.)
-            self.enter_head(k, None, now);
+            // The head's deadline is set below only if it is not whole.
+            self.begin_head(k, None, now);
         }
         let protocol = self.protocol;
         let Some(held) = self.conns.get_mut(k).and_then(|s| s.as_mut()) else {
@@ -150,6 +164,9 @@ impl Loop<'_, '_> {
                     self.start_h2(k, &early, None);
                     return false;
                 }
+                let rd = held.head.rd;
+                let d = self.head_deadline(&rd, now);
+                self.set_deadline(k, Some(d));
                 return true;
             }
         }

@@ -284,7 +284,9 @@ impl<'a, 'c> Loop<'a, 'c> {
             }
             let wakeup = &self.shared.wakeup;
             wakeup.sleeping.store(true, Ordering::SeqCst);
-            if !self.shared.back.lock().is_empty() || !wakeup.due.lock().is_empty() {
+            if (self.lent > 0 && !self.shared.back.lock().is_empty())
+                || !wakeup.due.lock().is_empty()
+            {
                 timeout = Some(Duration::ZERO);
             }
             let polled = self.poll.poll(&mut events, timeout);
@@ -328,7 +330,13 @@ impl<'a, 'c> Loop<'a, 'c> {
         *self.wall.get_or_insert_with(SystemTime::now)
     }
 
+    /// Connections workers gave back. Only a lent connection comes back
+    /// (`Loop::lent` counts them): with none lent, the queue is not
+    /// locked (twice a turn, when the loop answers everything itself).
     fn take_backs(&mut self, backs: &mut Vec<(usize, Option<Handback>)>) {
+        if self.lent == 0 {
+            return;
+        }
         std::mem::swap(backs, &mut *self.shared.back.lock());
         for (k, hb) in backs.drain(..) {
             self.lent = self.lent.saturating_sub(1);
