@@ -113,6 +113,10 @@ pub struct Host {
     /// Whether every GET or HEAD of the host may block
     /// ([`Host::blocks_whatever_the_path`]).
     always_blocks: bool,
+    /// Whether no directive touches a file's answer on this host
+    /// ([`untouched::untouched_host`]): a file in memory is answered
+    /// without the pipeline.
+    untouched: bool,
     /// mod_rewrite in server context, merged with the main server's, and
     /// the `RewriteMap`s.
     pub(crate) rewrite: crate::rewrite::RewriteConfig,
@@ -323,6 +327,7 @@ impl Host {
             proxy,
             compresses: false,
             always_blocks: false,
+            untouched: false,
             rewrite: if std::ptr::eq(vhost, main) {
                 vhost.rewrite.clone()
             } else {
@@ -332,10 +337,12 @@ impl Host {
         .with_compression()
     }
 
-    /// This host, knowing whether any of its configurations compresses
-    /// and whether all its requests may block.
+    /// This host, knowing whether any of its configurations compresses,
+    /// whether all its requests may block and whether any directive
+    /// touches a file's answer.
     fn with_compression(mut self) -> Host {
         self.always_blocks = self.blocks_whatever_the_path();
+        self.untouched = untouched::untouched_host(&self.walks, &self.rewrite);
         self.compresses = self.walks.configs().any(|config| {
             config.filters.compress.is_active()
                 || config
@@ -564,8 +571,6 @@ impl ContentHandler for BalancerManagerPage {
 
 impl Handler for Site {
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
-        // The client as `RemoteIPHeader` names it, for `Require`.
-        let conn = &*self.remote_ip.conn_for(conn, req.headers());
         let uri = req.uri();
         // With one host (no `<VirtualHost>`) every request is its own:
         // the request's host name is not looked at.
@@ -586,6 +591,12 @@ impl Handler for Site {
             index
         };
         let host = &self.hosts[index];
+        if let Some(response) = self.answer_untouched(host, &req) {
+            return response;
+        }
+        // The client as `RemoteIPHeader` names it, for `Require` (the
+        // host was chosen by the local address, which it leaves).
+        let conn = &*self.remote_ip.conn_for(conn, req.headers());
         let method = req.method();
         if !is_known_method(method) {
             // mod_proxy passes any method (WebDAV's PROPFIND…) to a backend.
@@ -689,6 +700,8 @@ impl Handler for Site {
         }
     }
 }
+
+mod untouched;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -183,21 +183,10 @@ impl Site {
             r.notes.set(crate::cgi_script::SCRIPT_ALIASED, "cgi-script");
         }
         let (root, rel) = host.map_under(alias, path);
-        // `root` with each segment of `rel` pushed as `PathBuf::push` would
-        // (a separator unless there is one), on the bytes: no component
-        // parsing per segment.
         let root = root.as_os_str().as_bytes();
         let mut filename = Vec::with_capacity(root.len() + rel.len() + 1);
-        filename.extend_from_slice(root);
-        r.root_len = filename.len();
-        if !rel.is_empty() {
-            for segment in rel.split(|&b| b == b'/') {
-                if filename.last().is_some_and(|&b| b != b'/') {
-                    filename.push(b'/');
-                }
-                filename.extend_from_slice(segment);
-            }
-        }
+        crate::pipeline::request::join_mapped(root, rel, &mut filename);
+        r.root_len = root.len();
         r.filename = PathBuf::from(std::ffi::OsString::from_vec(filename));
         Ok(())
     }

@@ -1965,3 +1965,4 @@ fn a_handler_nobody_registered_is_a_500_and_set_handler_none_undoes_an_outer_one
 }
 
 mod htaccess;
+mod untouched;
