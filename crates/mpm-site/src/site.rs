@@ -84,6 +84,11 @@ pub struct Site {
     balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
     /// Compressed variants of static files, this process's.
     pub(crate) variants: VariantCache,
+    /// Whether no host may block on a GET or HEAD of a path that does not
+    /// end in `/` ([`Host::may_block`] decided once for them): no host
+    /// blocks whatever the path, proxies, compresses or has a
+    /// `ScriptAlias`.
+    files_never_block: bool,
 }
 
 /// How many bytes of compressed static files each process keeps
@@ -214,7 +219,14 @@ impl Site {
             || hosts
                 .iter()
                 .any(|host| host.logs.iter().any(AccessLog::reads_headers));
+        let files_never_block = !hosts.iter().any(|host| {
+            host.always_blocks
+                || host.proxy.has_rules()
+                || host.compresses
+                || host.aliases.iter().any(|alias| alias.script)
+        });
         Ok(Site {
+            files_never_block,
             router: Router::new(main, &cfg.vhosts),
             hosts,
             cache: FileCache::load(&cfg.cached_files, &mime),
@@ -660,6 +672,9 @@ impl Handler for Site {
             // An error page.
             return true;
         };
+        if self.files_never_block && !path.ends_with(b"/") {
+            return true;
+        }
         !self
             .hosts
             .iter()
@@ -681,11 +696,17 @@ impl Handler for Site {
                 &hosts[self.router.select(&exchange.conn.local, name)]
             }
         };
-        // `%a` is the client as `RemoteIPHeader` names it.
-        let conn = self.remote_ip.conn_for(exchange.conn, exchange.headers);
-        let exchange = &Exchange {
-            conn: &conn,
-            ..*exchange
+        // `%a` is the client as `RemoteIPHeader` names it (without one,
+        // the connection's peer, as the engine gave it).
+        let named;
+        let exchange = if self.remote_ip.header.is_some() {
+            named = self.remote_ip.conn_for(exchange.conn, exchange.headers);
+            &Exchange {
+                conn: &named,
+                ..*exchange
+            }
+        } else {
+            exchange
         };
         self.scoreboard.counters().record(
             host.counted_as,

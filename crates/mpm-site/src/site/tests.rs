@@ -1254,6 +1254,30 @@ fn a_request_a_proxy_pass_takes_goes_to_a_worker_and_an_excluded_one_does_not() 
 }
 
 #[test]
+fn a_script_alias_sends_its_scripts_to_a_worker_and_leaves_files_to_the_loop() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|main| {
+        main.aliases.push(AliasRule {
+            url: "/cgi-bin".into(),
+            path: fx.root().join("sub"),
+            script: true,
+        })
+    });
+    assert!(
+        !at_once(&site, Method::GET, "/cgi-bin/run"),
+        "a ScriptAlias's script was left to the event loop"
+    );
+    assert!(
+        at_once(&site, Method::GET, "/hello.txt"),
+        "a file beside a ScriptAlias was sent to a worker"
+    );
+    assert!(
+        at_once(&fx.site(), Method::GET, "/hello.txt"),
+        "a file of a bare host was sent to a worker"
+    );
+}
+
+#[test]
 fn basic_authentication_goes_to_a_worker_never_the_event_loop() {
     // A password file read and a bcrypt hash take milliseconds by design.
     let fx = Fixture::new();
