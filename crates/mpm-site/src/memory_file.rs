@@ -17,6 +17,8 @@ use std::fs::Metadata;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE};
+use mpm_core::h1::EncodedFields;
+use mpm_core::{Body, Response};
 
 use crate::mime::MimeTypes;
 use crate::validators::Validators;
@@ -36,6 +38,9 @@ pub struct MemoryFile {
     /// from disk is described: `ETag`, `Last-Modified`, `Accept-Ranges`,
     /// `Content-Type`.
     head: HeaderMap,
+    /// `head` encoded once for HTTP/1.x, for an answer nothing after the
+    /// handler reads or changes ([`MemoryFile::whole_response`]).
+    encoded: EncodedFields,
 }
 
 impl MemoryFile {
@@ -55,8 +60,20 @@ impl MemoryFile {
             contents,
             validators,
             content_type,
+            encoded: EncodedFields::new(&head),
             head,
         }
+    }
+
+    /// A 200 with the whole file, typed by its name, for an HTTP/1.x
+    /// request whose answer nothing after the handler reads or changes (no
+    /// output filter, no HTTP/2 framing): its head's fields are the
+    /// [`EncodedFields`] made with the file, which the engine writes as
+    /// they are, and the response's header map stays empty.
+    pub(crate) fn whole_response(&self) -> Response {
+        let mut response = Response::new(Body::Bytes(self.contents.clone()));
+        response.extensions_mut().insert(self.encoded.clone());
+        response
     }
 
     /// The head of a 200 with the whole file, typed `content_type` (the

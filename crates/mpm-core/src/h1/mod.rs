@@ -49,8 +49,8 @@ pub mod session;
 
 pub use body::{BodyDecoder, BodyError, Decoded};
 pub use encode::{
-    chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
-    CHUNK_END, CONTINUE_100, LAST_CHUNK,
+    chunk_header, encode_head, encode_head_with, error_page, keep_alive_after, plan_length,
+    EncodedFields, ResponseLength, CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
 pub use head::{Framing, HeadError, RequestHead};
 pub use parse::{parse_head, HeadScan};

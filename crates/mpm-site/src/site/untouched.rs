@@ -13,7 +13,11 @@
 //! mapped by `Alias` or the `DocumentRoot` as `translate_name` maps it,
 //! the file looked up as `map_to_storage` looks it up, the answer made by
 //! the same `static_files::send_memory` (whole, 304, 206, 412, 416 as
-//! the conditional headers and `Range` say). So it costs no
+//! the conditional headers and `Range` say), except that a whole answer
+//! to an HTTP/1.x request carries its head's fields as the
+//! [`EncodedFields`](mpm_core::h1::EncodedFields) made with the file (no
+//! header map cloned, no field encoded per request: nothing after the
+//! handler reads them). So it costs no
 //! [`RequestState`](crate::pipeline::request::RequestState), no phase and
 //! no allocation besides the answer's head.
 //!
@@ -32,6 +36,7 @@ use std::path::Path;
 use http::Method;
 use mpm_core::{Request, Response};
 
+use crate::memory_file::{asks_conditionally, MemoryFile};
 use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::walk::Walks;
 use crate::site::{Host, Site};
@@ -93,11 +98,17 @@ impl Site {
         if !file.meta.is_file() {
             return None;
         }
+        let base = &host.walks.base;
+        let http1 = req.version() < http::Version::HTTP_2;
+        if http1 && MemoryFile::etag_fits(base.etag_parts()) && !asks_conditionally(req.headers()) {
+            // The whole file, with the head's fields encoded with it
+            // (nothing after this reads or changes them).
+            return Some(file.whole_response());
+        }
         let req = FileRequest {
             method,
             headers: req.headers(),
         };
-        let base = &host.walks.base;
         Some(static_files::send_memory(
             &file,
             file.content_type.as_ref(),
