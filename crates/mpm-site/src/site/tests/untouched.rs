@@ -23,9 +23,15 @@ fn seen(response: Response) -> (u16, String, Vec<u8>) {
     )
 }
 
+/// A request: method, target, header fields.
+type Asked = (&'static str, String, Vec<(&'static str, String)>);
+
+/// A change to the server's configuration, named for its directive.
+type Edit<'a> = (&'a str, &'a dyn Fn(&mut DirConfig));
+
 /// Requests a file answer depends on: plain, HEAD, each conditional,
 /// ranges, and a path that is not in its plain form.
-fn requests(etag: &str, date: &str) -> Vec<(&'static str, String, Vec<(&'static str, String)>)> {
+fn requests(etag: &str, date: &str) -> Vec<Asked> {
     let get = |uri: &str, headers: Vec<(&'static str, String)>| ("GET", uri.to_string(), headers);
     vec![
         get("/hello.txt", vec![]),
@@ -142,7 +148,7 @@ fn only_settings_that_leave_a_files_answer_alone_keep_a_host_untouched() {
     };
     let header_rule = HeaderRule::parse(&["set", "X-A", "b"], false).expect("a Header rule");
     let request_rule = HeaderRule::parse(&["set", "X-A", "b"], true).expect("a RequestHeader rule");
-    let touching: [(&str, &dyn Fn(&mut DirConfig)); 11] = [
+    let touching: [Edit<'_>; 11] = [
         ("Require all granted", &|d| {
             d.require = Some(Require::AllGranted)
         }),
@@ -182,7 +188,7 @@ fn only_settings_that_leave_a_files_answer_alone_keep_a_host_untouched() {
     for (what, edit) in touching {
         assert!(!untouched(edit), "{what}: the host was seen as untouched");
     }
-    let leaving: [(&str, &dyn Fn(&mut DirConfig)); 5] = [
+    let leaving: [Edit<'_>; 5] = [
         ("nothing", &|_| {}),
         ("AddDefaultCharset Off", &|d| d.default_charset = Some(None)),
         ("SetHandler None", &|d| d.handler = Some(HandlerName::None)),
