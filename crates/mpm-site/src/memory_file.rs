@@ -6,10 +6,14 @@
 //! Everything of a whole answer that depends on the file alone is made
 //! once, when the file is read: its validators and the response head's
 //! fields (`ETag`, `Last-Modified`, `Accept-Ranges`, and `Content-Type`
-//! from its name), ready as `HeaderValue`s. A request with no conditional
+//! from its name), ready as `HeaderValue`s, and the same fields encoded
+//! for an HTTP/1.x head ([`EncodedFields`]). A request with no conditional
 //! header and no `Range` (nearly all) is answered with a clone of that
 //! head (each value's clone shares its bytes) and of the contents: no
-//! formatting, no clock read, no conditional evaluation. Any other
+//! formatting, no clock read, no conditional evaluation; on a host no
+//! directive touches (`site/untouched.rs`) an HTTP/1.x request gets the
+//! encoded fields instead of the map (nothing after the handler reads
+//! them), so no field is encoded per request either. Any other
 //! request goes through [`crate::conditional::evaluate`] as a file read
 //! from disk does, with the same validators.
 

@@ -8,7 +8,8 @@
 //! - [`parse`]: request line and headers → [`RequestHead`] or a refusal
 //!   ([`HeadError`]) with the status to send ([`head`]: those types).
 //! - [`body`]: `Content-Length` and chunked request bodies → data ranges.
-//! - [`encode`]: response heads, chunk framing, error pages.
+//! - [`encode`]: response heads (and [`EncodedFields`], a handler's fields
+//!   encoded once for answers it sends alike), chunk framing, error pages.
 //! - [`date`]: the `Date` header, formatted once a second.
 //!
 //! One exchange, as a driver runs it:
