@@ -6,10 +6,14 @@
 //! Everything of a whole answer that depends on the file alone is made
 //! once, when the file is read: its validators and the response head's
 //! fields (`ETag`, `Last-Modified`, `Accept-Ranges`, and `Content-Type`
-//! from its name), ready as `HeaderValue`s. A request with no conditional
+//! from its name), ready as `HeaderValue`s, and the same fields encoded
+//! for an HTTP/1.x head ([`EncodedFields`]). A request with no conditional
 //! header and no `Range` (nearly all) is answered with a clone of that
 //! head (each value's clone shares its bytes) and of the contents: no
-//! formatting, no clock read, no conditional evaluation. Any other
+//! formatting, no clock read, no conditional evaluation; on a host no
+//! directive touches (`site/untouched.rs`) an HTTP/1.x request gets the
+//! encoded fields instead of the map (nothing after the handler reads
+//! them), so no field is encoded per request either. Any other
 //! request goes through [`crate::conditional::evaluate`] as a file read
 //! from disk does, with the same validators.
 
@@ -17,6 +21,8 @@ use std::fs::Metadata;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE};
+use mpm_core::h1::EncodedFields;
+use mpm_core::{Body, Response};
 
 use crate::mime::MimeTypes;
 use crate::validators::Validators;
@@ -36,6 +42,9 @@ pub struct MemoryFile {
     /// from disk is described: `ETag`, `Last-Modified`, `Accept-Ranges`,
     /// `Content-Type`.
     head: HeaderMap,
+    /// `head` encoded once for HTTP/1.x, for an answer nothing after the
+    /// handler reads or changes ([`MemoryFile::whole_response`]).
+    encoded: EncodedFields,
 }
 
 impl MemoryFile {
@@ -55,8 +64,20 @@ impl MemoryFile {
             contents,
             validators,
             content_type,
+            encoded: EncodedFields::new(&head),
             head,
         }
+    }
+
+    /// A 200 with the whole file, typed by its name, for an HTTP/1.x
+    /// request whose answer nothing after the handler reads or changes (no
+    /// output filter, no HTTP/2 framing): its head's fields are the
+    /// [`EncodedFields`] made with the file, which the engine writes as
+    /// they are, and the response's header map stays empty.
+    pub(crate) fn whole_response(&self) -> Response {
+        let mut response = Response::new(Body::Bytes(self.contents.clone()));
+        response.extensions_mut().insert(self.encoded.clone());
+        response
     }
 
     /// The head of a 200 with the whole file, typed `content_type` (the

@@ -2,7 +2,9 @@
 //! [`SiteConfig`]: virtual hosts, then the request pipeline
 //! ([`crate::pipeline`]), and the access log.
 //!
-//! [`Site::handle`] picks the virtual host ([`router`]); refuses a
+//! [`Site::handle`] picks the virtual host ([`router`]); answers a GET
+//! or HEAD of a file in memory on a host no directive touches at once
+//! (`site/untouched.rs`: the pipeline's answer, without its phases); refuses a
 //! request for another host than its TLS connection's (421) and methods
 //! it does not know (501, unless a `ProxyPass` rule takes the path);
 //! decodes and normalises the path ([`uri_path`]), answers `OPTIONS *`;
@@ -84,6 +86,11 @@ pub struct Site {
     balancers: Arc<Vec<Arc<crate::proxy::Balancer>>>,
     /// Compressed variants of static files, this process's.
     pub(crate) variants: VariantCache,
+    /// Whether no host may block on a GET or HEAD of a path that does not
+    /// end in `/` ([`Host::may_block`] decided once for them): no host
+    /// blocks whatever the path, proxies, compresses or has a
+    /// `ScriptAlias`.
+    files_never_block: bool,
 }
 
 /// How many bytes of compressed static files each process keeps
@@ -113,6 +120,10 @@ pub struct Host {
     /// Whether every GET or HEAD of the host may block
     /// ([`Host::blocks_whatever_the_path`]).
     always_blocks: bool,
+    /// Whether no directive touches a file's answer on this host
+    /// ([`untouched::untouched_host`]): a file in memory is answered
+    /// without the pipeline.
+    untouched: bool,
     /// mod_rewrite in server context, merged with the main server's, and
     /// the `RewriteMap`s.
     pub(crate) rewrite: crate::rewrite::RewriteConfig,
@@ -210,7 +221,14 @@ impl Site {
             || hosts
                 .iter()
                 .any(|host| host.logs.iter().any(AccessLog::reads_headers));
+        let files_never_block = !hosts.iter().any(|host| {
+            host.always_blocks
+                || host.proxy.has_rules()
+                || host.compresses
+                || host.aliases.iter().any(|alias| alias.script)
+        });
         Ok(Site {
+            files_never_block,
             router: Router::new(main, &cfg.vhosts),
             hosts,
             cache: FileCache::load(&cfg.cached_files, &mime),
@@ -323,6 +341,7 @@ impl Host {
             proxy,
             compresses: false,
             always_blocks: false,
+            untouched: false,
             rewrite: if std::ptr::eq(vhost, main) {
                 vhost.rewrite.clone()
             } else {
@@ -332,10 +351,12 @@ impl Host {
         .with_compression()
     }
 
-    /// This host, knowing whether any of its configurations compresses
-    /// and whether all its requests may block.
+    /// This host, knowing whether any of its configurations compresses,
+    /// whether all its requests may block and whether any directive
+    /// touches a file's answer.
     fn with_compression(mut self) -> Host {
         self.always_blocks = self.blocks_whatever_the_path();
+        self.untouched = untouched::untouched_host(&self.walks, &self.rewrite);
         self.compresses = self.walks.configs().any(|config| {
             config.filters.compress.is_active()
                 || config
@@ -564,8 +585,6 @@ impl ContentHandler for BalancerManagerPage {
 
 impl Handler for Site {
     fn handle(&self, req: Request<'_>, conn: &ConnInfo) -> Response {
-        // The client as `RemoteIPHeader` names it, for `Require`.
-        let conn = &*self.remote_ip.conn_for(conn, req.headers());
         let uri = req.uri();
         // With one host (no `<VirtualHost>`) every request is its own:
         // the request's host name is not looked at.
@@ -586,6 +605,12 @@ impl Handler for Site {
             index
         };
         let host = &self.hosts[index];
+        if let Some(response) = self.answer_untouched(host, &req) {
+            return response;
+        }
+        // The client as `RemoteIPHeader` names it, for `Require` (the
+        // host was chosen by the local address, which it leaves).
+        let conn = &*self.remote_ip.conn_for(conn, req.headers());
         let method = req.method();
         if !is_known_method(method) {
             // mod_proxy passes any method (WebDAV's PROPFIND…) to a backend.
@@ -649,6 +674,9 @@ impl Handler for Site {
             // An error page.
             return true;
         };
+        if self.files_never_block && !path.ends_with(b"/") {
+            return true;
+        }
         !self
             .hosts
             .iter()
@@ -670,11 +698,17 @@ impl Handler for Site {
                 &hosts[self.router.select(&exchange.conn.local, name)]
             }
         };
-        // `%a` is the client as `RemoteIPHeader` names it.
-        let conn = self.remote_ip.conn_for(exchange.conn, exchange.headers);
-        let exchange = &Exchange {
-            conn: &conn,
-            ..*exchange
+        // `%a` is the client as `RemoteIPHeader` names it (without one,
+        // the connection's peer, as the engine gave it).
+        let named;
+        let exchange = if self.remote_ip.header.is_some() {
+            named = self.remote_ip.conn_for(exchange.conn, exchange.headers);
+            &Exchange {
+                conn: &named,
+                ..*exchange
+            }
+        } else {
+            exchange
         };
         self.scoreboard.counters().record(
             host.counted_as,
@@ -689,6 +723,8 @@ impl Handler for Site {
         }
     }
 }
+
+mod untouched;
 
 #[cfg(test)]
 pub(crate) mod tests;

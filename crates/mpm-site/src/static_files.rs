@@ -332,7 +332,7 @@ fn send_file(
 /// `Range`, when the `ETag` asked for (`FileETag`, as `etag_parts`) is
 /// the kept one, the head made with the file and its bytes, shared;
 /// otherwise as [`send_file`] answers, from the same validators.
-fn send_memory(
+pub(crate) fn send_memory(
     file: &MemoryFile,
     content_type: Option<&HeaderValue>,
     req: &FileRequest<'_>,

@@ -152,6 +152,24 @@ pub fn encode_head(
     version: Version,
     server: &str,
 ) {
+    encode_head_with(
+        out, status, headers, None, length, keep_alive, version, server,
+    );
+}
+
+/// [`encode_head`] with `encoded`'s lines after the handler's headers
+/// (a response's [`EncodedFields`]).
+#[allow(clippy::too_many_arguments)]
+pub fn encode_head_with(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    encoded: Option<&EncodedFields>,
+    length: ResponseLength,
+    keep_alive: bool,
+    version: Version,
+    server: &str,
+) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
@@ -175,17 +193,9 @@ pub fn encode_head(
         out.extend_from_slice(server.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in headers {
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
-            continue;
-        }
-        if !safe_value(value.as_bytes()) {
-            continue;
-        }
-        push_header_name(out, name.as_str());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    push_fields(out, headers);
+    if let Some(encoded) = encoded {
+        out.extend_from_slice(&encoded.0);
     }
     match length {
         ResponseLength::Known(n) => {
@@ -202,6 +212,53 @@ pub fn encode_head(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The handler's fields as [`encode_head`] writes them: each on its line,
+/// its name capitalised, except `Content-Length`, `Transfer-Encoding` and
+/// `Connection` (the engine's) and any value holding CR, LF or NUL.
+fn push_fields(out: &mut Vec<u8>, headers: &HeaderMap) {
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
+            continue;
+        }
+        if !safe_value(value.as_bytes()) {
+            continue;
+        }
+        push_header_name(out, name.as_str());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Header fields encoded once for an HTTP/1.x head, for an answer a
+/// handler sends many times alike (a file kept in memory): put in a
+/// response's extensions, the HTTP/1.x driver writes these bytes after
+/// the response's own headers instead of encoding fields per response.
+/// Made only by [`EncodedFields::new`], so they are lines as
+/// [`encode_head`] writes them, never a field the engine writes itself
+/// (`Date` and `Server` are left out too). The HTTP/2 driver does not
+/// read them: answer an HTTP/2 request with the fields in the map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedFields(Bytes);
+
+impl EncodedFields {
+    /// `headers` encoded as [`encode_head`] encodes a response's headers,
+    /// `Date` and `Server` left out.
+    pub fn new(headers: &HeaderMap) -> EncodedFields {
+        let mut out = Vec::new();
+        let mut rest = headers.clone();
+        rest.remove(DATE);
+        rest.remove(SERVER);
+        push_fields(&mut out, &rest);
+        EncodedFields(Bytes::from(out))
+    }
+
+    /// The encoded lines, each ending in CRLF.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Appends a header name in the customary capitalisation (`Content-Type`,

@@ -320,3 +320,66 @@ fn error_page_is_apache_shaped_and_escapes_the_detail() {
         "{html}"
     );
 }
+
+#[test]
+fn fields_encoded_once_are_written_as_the_same_fields_in_the_map_would_be() {
+    let mut fields = HeaderMap::new();
+    fields.insert("etag", HeaderValue::from_static("\"5-abc\""));
+    fields.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    fields.insert("content-type", HeaderValue::from_static("text/plain"));
+    // The engine's own fields are never taken into the encoded lines.
+    let mut with_own = fields.clone();
+    with_own.insert(
+        DATE,
+        HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+    );
+    with_own.insert(SERVER, HeaderValue::from_static("other"));
+    with_own.insert(CONTENT_LENGTH, HeaderValue::from_static("9"));
+    with_own.insert(CONNECTION, HeaderValue::from_static("close"));
+    let encoded = EncodedFields::new(&with_own);
+    assert_eq!(
+        encoded.as_bytes(),
+        EncodedFields::new(&fields).as_bytes(),
+        "the engine's own fields were encoded"
+    );
+    for (length, keep, version) in [
+        (ResponseLength::Known(5), true, Version::HTTP_11),
+        (ResponseLength::Chunked, false, Version::HTTP_11),
+        (ResponseLength::Known(0), true, Version::HTTP_10),
+    ] {
+        let (mut from_map, mut from_encoded) = (Vec::new(), Vec::new());
+        encode_head(
+            &mut from_map,
+            StatusCode::OK,
+            &fields,
+            length,
+            keep,
+            version,
+            "mpmd",
+        );
+        encode_head_with(
+            &mut from_encoded,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            Some(&encoded),
+            length,
+            keep,
+            version,
+            "mpmd",
+        );
+        // The Date line may differ only if the second turned between them.
+        let strip = |head: &[u8]| {
+            String::from_utf8_lossy(head)
+                .lines()
+                .filter(|l| !l.starts_with("Date: "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip(&from_encoded),
+            strip(&from_map),
+            "{length:?} {keep} {version:?}"
+        );
+        assert!(String::from_utf8_lossy(&from_encoded).contains("\r\nETag: \"5-abc\"\r\n"));
+    }
+}

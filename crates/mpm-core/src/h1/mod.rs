@@ -8,7 +8,8 @@
 //! - [`parse`]: request line and headers → [`RequestHead`] or a refusal
 //!   ([`HeadError`]) with the status to send ([`head`]: those types).
 //! - [`body`]: `Content-Length` and chunked request bodies → data ranges.
-//! - [`encode`]: response heads, chunk framing, error pages.
+//! - [`encode`]: response heads (and [`EncodedFields`], a handler's fields
+//!   encoded once for answers it sends alike), chunk framing, error pages.
 //! - [`date`]: the `Date` header, formatted once a second.
 //!
 //! One exchange, as a driver runs it:
@@ -49,8 +50,8 @@ pub mod session;
 
 pub use body::{BodyDecoder, BodyError, Decoded};
 pub use encode::{
-    chunk_header, encode_head, error_page, keep_alive_after, plan_length, ResponseLength,
-    CHUNK_END, CONTINUE_100, LAST_CHUNK,
+    chunk_header, encode_head, encode_head_with, error_page, keep_alive_after, plan_length,
+    EncodedFields, ResponseLength, CHUNK_END, CONTINUE_100, LAST_CHUNK,
 };
 pub use head::{Framing, HeadError, RequestHead, RequestLine};
 pub use parse::{parse_head, HeadScan};

@@ -91,6 +91,7 @@ impl Serving<'_, '_> {
     pub(super) fn send(
         &mut self,
         resp: Response,
+        encoded: Option<&engine::EncodedFields>,
         version: Version,
         is_head: bool,
         keep: bool,
@@ -103,7 +104,7 @@ impl Serving<'_, '_> {
         };
         let length = engine::plan_length(version, &method, parts.status, body.len());
         let keep = keep && length != ResponseLength::CloseDelimited;
-        let mut wbuf = self.head_buf(&parts, length, keep, version);
+        let mut wbuf = self.head_buf(&parts, encoded, length, keep, version);
         let send_body = !is_head && length != ResponseLength::NoBody;
         // A streamed body (a reader, a writer) is made by the worker, so
         // it is written by the worker too; anything else can be finished
@@ -133,16 +134,18 @@ impl Serving<'_, '_> {
     pub(super) fn head_buf(
         &mut self,
         parts: &http::response::Parts,
+        encoded: Option<&engine::EncodedFields>,
         length: ResponseLength,
         keep: bool,
         version: Version,
     ) -> Vec<u8> {
         let mut wbuf = std::mem::take(&mut self.wbuf);
         wbuf.clear();
-        engine::encode_head(
+        engine::encode_head_with(
             &mut wbuf,
             parts.status,
             &parts.headers,
+            encoded,
             length,
             keep,
             version,

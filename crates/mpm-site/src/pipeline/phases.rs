@@ -27,8 +27,7 @@
 //! `pipeline/storage.rs`, and the answering of errors in
 //! `pipeline/errors.rs`: both are methods of [`Site`] too.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -184,15 +183,11 @@ impl Site {
             r.notes.set(crate::cgi_script::SCRIPT_ALIASED, "cgi-script");
         }
         let (root, rel) = host.map_under(alias, path);
-        let mut filename = PathBuf::with_capacity(root.as_os_str().len() + rel.len() + 1);
-        filename.push(root);
-        r.root_len = filename.as_os_str().len();
-        if !rel.is_empty() {
-            for segment in rel.split(|&b| b == b'/') {
-                filename.push(OsStr::from_bytes(segment));
-            }
-        }
-        r.filename = filename;
+        let root = root.as_os_str().as_bytes();
+        let mut filename = Vec::with_capacity(root.len() + rel.len() + 1);
+        crate::pipeline::request::join_mapped(root, rel, &mut filename);
+        r.root_len = root.len();
+        r.filename = PathBuf::from(std::ffi::OsString::from_vec(filename));
         Ok(())
     }
 
@@ -291,6 +286,11 @@ impl Site {
     /// carries the realm's challenge in `err_headers_out`, which every
     /// answer gets, an error page made for the status included.
     pub fn access_checker(&self, r: &mut RequestState<'_>) -> Step {
+        // No `Require` and no `AuthType Basic`: granted, nothing read (what
+        // `auth::check` answers then, without making its request).
+        if r.dir.require.is_none() && r.dir.auth.auth_type != Some(crate::auth::AuthType::Basic) {
+            return Ok(());
+        }
         let dir = r.dir.clone();
         let conn = r.conn;
         let judged = crate::require::Judged::new(r);
@@ -331,14 +331,12 @@ impl Site {
         // Fields borrowed apart: `dir` and `filename` are read while the
         // content type and handler are written.
         let dir: &DirConfig = &r.dir;
-        let name =
-            if r.finfo.as_ref().is_some_and(|m| m.is_dir()) || r.filename.as_os_str().is_empty() {
-                None
-            } else {
-                Some(crate::pipeline::request::last_segment(&r.filename))
-            };
+        let named =
+            !(r.finfo.as_ref().is_some_and(|m| m.is_dir()) || r.filename.as_os_str().is_empty());
+        // The file's name is read from `filename` only where it is needed.
+        use crate::pipeline::request::last_segment;
         let mut charset = None;
-        if let Some(name) = name {
+        if named {
             // Each extension after the first dot in turn, the last type
             // found winning, as Apache's mod_mime: a section's `AddType`
             // for it, else the server's types (so `page.html.en` is
@@ -351,11 +349,11 @@ impl Site {
                 if !preset {
                     r.content_type = match &r.opened {
                         Some(Opened::Memory(file)) => file.content_type.clone(),
-                        _ => self.mime.of_name(name),
+                        _ => self.mime.of_name(last_segment(&r.filename)),
                     };
                 }
             }
-            let with_sections = (!dir.mime.is_empty()).then_some(name);
+            let with_sections = (!dir.mime.is_empty()).then(|| last_segment(&r.filename));
             for ext in with_sections
                 .into_iter()
                 .flat_map(|name| name.split(|&b| b == b'.').skip(1))

@@ -415,6 +415,24 @@ pub fn text(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// `root` with each segment of the mapped `rel` pushed as
+/// `PathBuf::push` pushes it (a separator unless there is one), written
+/// into `out` (emptied first): the file name a URL maps to, made on the
+/// bytes, with no component parsing per segment.
+pub fn join_mapped(root: &[u8], rel: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(root);
+    if rel.is_empty() {
+        return;
+    }
+    for segment in rel.split(|&b| b == b'/') {
+        if out.last().is_some_and(|&b| b != b'/') {
+            out.push(b'/');
+        }
+        out.extend_from_slice(segment);
+    }
+}
+
 /// The last segment of `path` (after its last `/`), from its bytes.
 pub fn last_segment(path: &std::path::Path) -> &[u8] {
     let bytes = path.as_os_str().as_encoded_bytes();
@@ -434,6 +452,34 @@ mod tests {
         assert_eq!(last_segment(Path::new("/srv/www/a.txt")), b"a.txt");
         assert_eq!(last_segment(Path::new("a.txt")), b"a.txt");
         assert_eq!(last_segment(Path::new("/")), b"");
+    }
+
+    #[test]
+    fn a_mapped_file_name_is_joined_as_pathbuf_push_joins_it() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        use std::path::PathBuf;
+        let cases: [(&[u8], &[u8]); 8] = [
+            (b"/srv/www", b""),
+            (b"/srv/www", b"a.txt"),
+            (b"/srv/www/", b"a/b.txt"),
+            (b"/srv/www/hello.txt", b""),
+            (b"/", b"x"),
+            (b"", b"x/y"),
+            (b"rel", b"x//y"),
+            (b"/srv", b"\xff/b c"),
+        ];
+        for (root, rel) in cases {
+            let mut want = PathBuf::from(OsStr::from_bytes(root));
+            if !rel.is_empty() {
+                for segment in rel.split(|&b| b == b'/') {
+                    want.push(OsStr::from_bytes(segment));
+                }
+            }
+            let mut got = vec![b'z'];
+            join_mapped(root, rel, &mut got);
+            assert_eq!(got, want.as_os_str().as_bytes(), "{root:?} + {rel:?}");
+        }
     }
 
     #[test]

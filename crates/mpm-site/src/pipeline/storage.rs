@@ -84,12 +84,16 @@ impl Site {
         if walks.per_level() {
             self.walk_levels(host, r, layers)?;
         }
-        let dir: &Path = if is_dir { &r.filename } else { r.file_dir() };
-        if !walks.per_level() {
-            walks.directory_sections(dir, layers);
+        // The file's directory and name are read from `filename` only for
+        // sections that may hold them.
+        if walks.has_directory_sections() {
+            let dir: &Path = if is_dir { &r.filename } else { r.file_dir() };
+            if !walks.per_level() {
+                walks.directory_sections(dir, layers);
+            }
+            walks.directory_match_sections(dir, layers);
         }
-        walks.directory_match_sections(dir, layers);
-        if !is_dir {
+        if !is_dir && walks.may_have_file_sections(layers) {
             walks.file_sections(r.file_name(), layers);
         }
         Ok(())

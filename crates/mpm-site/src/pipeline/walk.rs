@@ -324,7 +324,7 @@ impl Walks {
     /// `layers` (in that order) that match the file named `name`, onto
     /// `layers`.
     pub fn file_sections<'h>(&'h self, name: &[u8], layers: &mut Vec<Layer<'h>>) {
-        if self.base.nested.is_empty() && layers.iter().all(|l| l.config().nested.is_empty()) {
+        if !self.may_have_file_sections(layers) {
             return;
         }
         let mut found: Vec<Layer<'h>> = Vec::new();
@@ -340,6 +340,19 @@ impl Walks {
             visit(layer.config(), &mut found);
         }
         layers.extend(found);
+    }
+
+    /// Whether the base or `layers` nest any section (`<Files>`,
+    /// `<FilesMatch>`, `<If>`): else [`Walks::file_sections`] has nothing
+    /// to look at.
+    pub fn may_have_file_sections(&self, layers: &[Layer<'_>]) -> bool {
+        !self.base.nested.is_empty() || layers.iter().any(|l| !l.config().nested.is_empty())
+    }
+
+    /// Whether any `<Directory>` or `<DirectoryMatch>` section is
+    /// configured (else the directory walk has nothing to match).
+    pub fn has_directory_sections(&self) -> bool {
+        !self.dirs.is_empty() || !self.dir_regex.is_empty()
     }
 
     /// The `<Location>` and `<LocationMatch>` sections matching the URL

@@ -275,6 +275,12 @@ impl HostProxy {
         })
     }
 
+    /// Whether any `ProxyPass` rule is configured (else [`HostProxy::takes`]
+    /// takes nothing).
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
     /// Whether a request for the normalised `path` goes to a backend.
     pub fn takes(&self, path: &[u8]) -> bool {
         self.rules

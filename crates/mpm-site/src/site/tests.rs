@@ -137,8 +137,20 @@ fn text(response: Response) -> String {
     String::from_utf8_lossy(&body(response)).into_owned()
 }
 
+/// A field of `response`'s head: from its header map, or from the fields
+/// encoded with a file (an untouched host's whole answer).
 fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
+    if let Some(value) = response.headers().get(name) {
+        return value.to_str().ok();
+    }
+    let encoded = response.extensions().get::<mpm_core::h1::EncodedFields>()?;
+    std::str::from_utf8(encoded.as_bytes())
+        .ok()?
+        .split("\r\n")
+        .find_map(|line| {
+            let (field, value) = line.split_once(": ")?;
+            field.eq_ignore_ascii_case(name).then_some(value)
+        })
 }
 
 #[track_caller]
@@ -768,8 +780,8 @@ fn head_gets_the_same_headers_as_get() {
     assert_status(&head, 200, "HEAD");
     for name in [CONTENT_TYPE, ETAG, LAST_MODIFIED, ACCEPT_RANGES] {
         assert_eq!(
-            head.headers().get(&name),
-            got.headers().get(&name),
+            header(&head, name.as_str()),
+            header(&got, name.as_str()),
             "{name}"
         );
     }
@@ -1254,6 +1266,30 @@ fn a_request_a_proxy_pass_takes_goes_to_a_worker_and_an_excluded_one_does_not() 
 }
 
 #[test]
+fn a_script_alias_sends_its_scripts_to_a_worker_and_leaves_files_to_the_loop() {
+    let fx = Fixture::new();
+    let site = fx.with_main(|main| {
+        main.aliases.push(AliasRule {
+            url: "/cgi-bin".into(),
+            path: fx.root().join("sub"),
+            script: true,
+        })
+    });
+    assert!(
+        !at_once(&site, Method::GET, "/cgi-bin/run"),
+        "a ScriptAlias's script was left to the event loop"
+    );
+    assert!(
+        at_once(&site, Method::GET, "/hello.txt"),
+        "a file beside a ScriptAlias was sent to a worker"
+    );
+    assert!(
+        at_once(&fx.site(), Method::GET, "/hello.txt"),
+        "a file of a bare host was sent to a worker"
+    );
+}
+
+#[test]
 fn basic_authentication_goes_to_a_worker_never_the_event_loop() {
     // A password file read and a bcrypt hash take milliseconds by design.
     let fx = Fixture::new();
@@ -1375,8 +1411,8 @@ fn cached_files_answer_as_the_file_on_disk_did_when_loaded() {
         assert_status(&got, 200, uri);
         for name in [CONTENT_TYPE, ETAG, LAST_MODIFIED, ACCEPT_RANGES] {
             assert_eq!(
-                got.headers().get(&name),
-                want.headers().get(&name),
+                header(&got, name.as_str()),
+                header(&want, name.as_str()),
                 "{uri}: {name}"
             );
         }
@@ -1965,3 +2001,4 @@ fn a_handler_nobody_registered_is_a_500_and_set_handler_none_undoes_an_outer_one
 }
 
 mod htaccess;
+mod untouched;
