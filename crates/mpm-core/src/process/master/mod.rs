@@ -93,6 +93,7 @@ use crate::error::Error;
 use crate::mpm::RunContext;
 use crate::net::poll::poll_timeout;
 use crate::process::child::{self, ChildContext};
+use crate::process::privileges::Credentials;
 use crate::process::scoreboard::WorkerState;
 use crate::process::spare::{Counts, Regulator};
 
@@ -200,6 +201,10 @@ struct State {
     fatal: Option<i32>,
     /// Worker slots per child of the current run.
     threads: usize,
+    /// Who the children of the current run switch to (`User`/`Group`,
+    /// looked up here once, before any fork, so no child loads the name
+    /// service modules).
+    credentials: Option<Credentials>,
 }
 
 impl Drop for State {
@@ -256,6 +261,8 @@ impl State {
         // a loop that goes on is still limited).
         self.owed = 0;
         self.threads = child::threads_within(sb, params.threads_per_child);
+        self.credentials = Credentials::resolve(ctx.mpm.directives())
+            .map_err(|e| Error::io("looking up User and Group", std::io::Error::other(e)))?;
         let generation = sb.generation();
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
@@ -726,7 +733,15 @@ impl State {
                     // pipe are the master's: close them here.
                     self.children.clear();
                     self.sigchld = None;
-                    child::run(ctx, n, generation, self.threads, leave_read.as_fd(), body)
+                    child::run(
+                        ctx,
+                        n,
+                        generation,
+                        self.threads,
+                        leave_read.as_fd(),
+                        self.credentials.as_ref(),
+                        body,
+                    )
                 }))
                 .unwrap_or(1);
                 // SAFETY: `_exit` ends this process at once without running
