@@ -247,6 +247,7 @@ impl State {
         body: &dyn Fn(ChildContext<'_>),
     ) -> Result<Exit, Error> {
         self.install_sigchld()?;
+        crate::process::malloc::one_arena_per_cpu();
         let sb = ctx.scoreboard;
         if self.children.len() < sb.procs() {
             self.children.resize_with(sb.procs(), || None);
