@@ -36,24 +36,31 @@ fn conf(site: &Site, mpm: &str, port: u16) -> std::path::PathBuf {
     ))
 }
 
+/// `mpmd` under `mpm` started on `site` with two children, once it has
+/// answered a request.
+fn serving(site: &Site, mpm: &str) -> Mpmd {
+    let port = free_port();
+    let m = start(site, &conf(site, mpm, port));
+    assert!(
+        wait_for(5.0, || children(m.pid()).len() >= 2),
+        "{mpm}: no children; {}",
+        m.stderr()
+    );
+    assert_eq!(
+        try_get(addr(port), "/"),
+        Some(200),
+        "{mpm}: the site is not served; {}",
+        m.stderr()
+    );
+    m
+}
+
 #[test]
 fn started_as_root_with_no_user_the_children_serve_as_nobody_under_every_mpm() {
     let Some(ids) = default_ids() else { return };
     for mpm in ["event", "prefork", "worker"] {
         let site = Site::new();
-        let port = free_port();
-        let m = start(&site, &conf(&site, mpm, port));
-        assert!(
-            wait_for(5.0, || children(m.pid()).len() >= 2),
-            "{mpm}: no children; {}",
-            m.stderr()
-        );
-        assert_eq!(
-            try_get(addr(port), "/"),
-            Some(200),
-            "{mpm}: the site is not served; {}",
-            m.stderr()
-        );
+        let m = serving(&site, mpm);
         for kid in children(m.pid()) {
             assert_eq!(
                 ids_of(kid),
@@ -125,19 +132,7 @@ fn children_map_no_library_the_master_did_not_and_keep_the_users_groups_under_ev
     want.dedup();
     for mpm in ["prefork", "worker", "event"] {
         let site = Site::new();
-        let port = free_port();
-        let m = start(&site, &conf(&site, mpm, port));
-        assert!(
-            wait_for(5.0, || children(m.pid()).len() >= 2),
-            "{mpm}: no children; {}",
-            m.stderr()
-        );
-        assert_eq!(
-            try_get(addr(port), "/"),
-            Some(200),
-            "{mpm}: the site is not served; {}",
-            m.stderr()
-        );
+        let m = serving(&site, mpm);
         let master = mapped_files(m.pid());
         for kid in children(m.pid()) {
             let own: Vec<String> = mapped_files(kid).difference(&master).cloned().collect();
