@@ -1,5 +1,6 @@
 //! Dropping privileges: a child started as root switches to `User` and
-//! `Group` before it serves, and a `User` that is root is refused, as
+//! `Group` before it serves (the master looks them up once, before it
+//! forks: [`Credentials`]), and a `User` that is root is refused, as
 //! Apache refuses it.
 
 use std::ffi::CString;
