@@ -232,9 +232,14 @@ impl State {
         body: &dyn Fn(ChildContext<'_>),
     ) -> Result<Exit, Error> {
         let result = self.serve(ctx, params, body);
-        if result.is_err() && self.children.iter().any(|c| c.is_some()) {
+        // A run that fails stops, with its phases (the caller's pid file
+        // goes at `Draining`), even one that failed before its first
+        // child (an unknown `User`).
+        if result.is_err() {
             ctx.control.set_phase(Phase::Draining);
-            self.terminate_all(ctx, 0);
+            if self.children.iter().any(|c| c.is_some()) {
+                self.terminate_all(ctx, 0);
+            }
             ctx.control.set_phase(Phase::Stopped);
         }
         result
@@ -279,7 +284,8 @@ impl State {
         ctx.control.set_phase(Phase::Running);
         loop {
             if let Some(pid) = self.fatal {
-                return self.fatal_stop(ctx, pid);
+                // A child could not start: the run stops ([`State::run`]).
+                return Err(Error::ChildStartup { pid });
             }
             if let Some(cmd) = ctx.control.take() {
                 return self.command(ctx, cmd, generation);
@@ -618,14 +624,6 @@ impl State {
                 Ok(Exit::Stop)
             }
         }
-    }
-
-    /// A child could not start: stop everything and say so.
-    fn fatal_stop(&mut self, ctx: &RunContext<'_>, pid: i32) -> Result<Exit, Error> {
-        ctx.control.set_phase(Phase::Draining);
-        self.terminate_all(ctx, 0);
-        ctx.control.set_phase(Phase::Stopped);
-        Err(Error::ChildStartup { pid })
     }
 
     /// `SIGTERM` every child, `SIGKILL` those left after [`STOP_GRACE`],
