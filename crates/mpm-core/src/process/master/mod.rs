@@ -63,6 +63,15 @@
 //! MPM, so old children busy in every slot the new limit covers do not
 //! keep the new generation from starting.
 //!
+//! ## Before the first `fork`, once per run
+//!
+//! What every child would otherwise make for itself is made here, so the
+//! children share it instead of each dirtying its own copy: `User` and
+//! `Group` are looked up ([`Credentials`]: a child's own lookup would load
+//! the name service modules into it), and glibc's malloc arenas are capped
+//! at the CPUs ([`crate::process::malloc`]). A run that fails, before or
+//! after its first child, stops with its phases (`Draining`, `Stopped`).
+//!
 //! ## After `fork`, in the child
 //!
 //! The master's signal handling is undone, its own descriptors (the other
