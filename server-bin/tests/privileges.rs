@@ -36,24 +36,31 @@ fn conf(site: &Site, mpm: &str, port: u16) -> std::path::PathBuf {
     ))
 }
 
+/// `mpmd` under `mpm` started on `site` with two children, once it has
+/// answered a request.
+fn serving(site: &Site, mpm: &str) -> Mpmd {
+    let port = free_port();
+    let m = start(site, &conf(site, mpm, port));
+    assert!(
+        wait_for(5.0, || children(m.pid()).len() >= 2),
+        "{mpm}: no children; {}",
+        m.stderr()
+    );
+    assert_eq!(
+        try_get(addr(port), "/"),
+        Some(200),
+        "{mpm}: the site is not served; {}",
+        m.stderr()
+    );
+    m
+}
+
 #[test]
 fn started_as_root_with_no_user_the_children_serve_as_nobody_under_every_mpm() {
     let Some(ids) = default_ids() else { return };
     for mpm in ["event", "prefork", "worker"] {
         let site = Site::new();
-        let port = free_port();
-        let m = start(&site, &conf(&site, mpm, port));
-        assert!(
-            wait_for(5.0, || children(m.pid()).len() >= 2),
-            "{mpm}: no children; {}",
-            m.stderr()
-        );
-        assert_eq!(
-            try_get(addr(port), "/"),
-            Some(200),
-            "{mpm}: the site is not served; {}",
-            m.stderr()
-        );
+        let m = serving(&site, mpm);
         for kid in children(m.pid()) {
             assert_eq!(
                 ids_of(kid),
@@ -75,6 +82,72 @@ fn started_as_root_with_no_user_the_children_serve_as_nobody_under_every_mpm() {
             "{mpm}: no notice of the default user in the error log:\n{}",
             m.stderr()
         );
+    }
+}
+
+/// The files a process maps (`/proc/<pid>/maps`: libraries, the
+/// executable), without the kernel's own (`[heap]`, `[stack]`, ...).
+fn mapped_files(pid: i32) -> std::collections::BTreeSet<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/') && !p.starts_with("/dev/zero") && !p.starts_with("/SYSV"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The supplementary groups of `pid` (`Groups:` of its status), sorted.
+fn groups_of(pid: i32) -> Option<Vec<u32>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Groups:"))?;
+    let mut ids: Vec<u32> = line
+        .split_whitespace()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    Some(ids)
+}
+
+/// The master looks `User` up once, before it forks; a child switches to
+/// the ids it was given and looks nothing up itself. A passwd or group
+/// lookup in the child would load the name service modules
+/// (`libnss_systemd` and the libraries it needs, with `systemd` in
+/// `/etc/nsswitch.conf`) into every child: mappings and relocations
+/// dirtied per child, ~40 KiB of private memory each and ~300 KiB of
+/// resident pages. The children keep the user's supplementary groups, as
+/// `initgroups` gives them. (On a system whose `nsswitch.conf` names only
+/// `files`, no module is loaded either way and the first check cannot
+/// fail.)
+#[test]
+fn children_map_no_library_the_master_did_not_and_keep_the_users_groups_under_every_mpm() {
+    let Some(ids) = default_ids() else { return };
+    let nobody = std::ffi::CString::new("nobody").unwrap();
+    let mut want = nix::unistd::getgrouplist(&nobody, nix::unistd::Gid::from_raw(ids.1))
+        .expect("the groups of nobody")
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect::<Vec<_>>();
+    want.sort_unstable();
+    want.dedup();
+    for mpm in ["prefork", "worker", "event"] {
+        let site = Site::new();
+        let m = serving(&site, mpm);
+        let master = mapped_files(m.pid());
+        for kid in children(m.pid()) {
+            let own: Vec<String> = mapped_files(kid).difference(&master).cloned().collect();
+            assert!(
+                own.is_empty(),
+                "{mpm}: child {kid} loaded files its master had not mapped (a lookup made in \
+                 the child, not once before the fork): {own:?}"
+            );
+            let mut groups = groups_of(kid).expect("the child's groups");
+            groups.dedup();
+            assert_eq!(
+                groups, want,
+                "{mpm}: child {kid} has supplementary groups {groups:?}, not nobody's {want:?}"
+            );
+        }
     }
 }
 

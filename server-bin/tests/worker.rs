@@ -386,3 +386,59 @@ fn conflicting_thread_directives_are_clamped_with_apaches_warnings_under_t() {
     }
     assert!(err.contains("Syntax OK"), "{err}");
 }
+
+/// glibc's `malloc` arenas of process `pid` besides the main one: each is
+/// an anonymous mapping that starts on a 64 MiB boundary (glibc's
+/// `HEAP_MAX_SIZE`: an arena reserves 64 MiB and maps what it uses).
+fn malloc_arenas(pid: i32) -> usize {
+    const HEAP_MAX: u64 = 64 << 20;
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let start = f
+                .first()
+                .and_then(|r| r.split('-').next())
+                .and_then(|s| u64::from_str_radix(s, 16).ok());
+            f.len() == 5 && f[1].starts_with("rw") && start.is_some_and(|s| s % HEAP_MAX == 0)
+        })
+        .count()
+}
+
+/// A worker child's threads share at most one `malloc` arena per CPU
+/// (`mpm_core::process::malloc`): glibc would give each thread that
+/// allocates an arena of its own, up to eight per CPU, and each keeps
+/// the most it ever held (after TLS bursts, 130 to 290 KiB each, most of
+/// it free). With more CPUs than this test's threads the cap is not
+/// reached either way and the test cannot fail.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_worker_childs_threads_share_at_most_one_malloc_arena_per_cpu() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let site = Site::new();
+    let port = free_port();
+    let c = conf(
+        &site,
+        port,
+        &format!("ThreadsPerChild {THREAD_LIMIT}\nStartServers 1\nMinSpareThreads 1"),
+    );
+    let m = start(&site, &c);
+    assert!(
+        wait_for(5.0, || !children(m.pid()).is_empty()),
+        "no child; {}",
+        m.stderr()
+    );
+    // Every worker thread serves a connection (and allocates for it).
+    let held: Vec<_> = (0..THREAD_LIMIT).map(|_| held(port)).collect();
+    for kid in children(m.pid()) {
+        let arenas = malloc_arenas(kid);
+        assert!(
+            arenas < cpus,
+            "child {kid} has {arenas} malloc arenas besides the main one for {cpus} CPUs, \
+             expected at most {}",
+            cpus - 1
+        );
+    }
+    drop(held);
+}

@@ -18,7 +18,7 @@ use crate::handler::Handler;
 use crate::mpm::RunContext;
 use crate::net::listener::Listeners;
 use crate::process::clamp::Clamped;
-use crate::process::privileges::drop_privileges;
+use crate::process::privileges::Credentials;
 use crate::process::scoreboard::{Scoreboard, WorkerSlot, WorkerState};
 
 /// What a child's body is given.
@@ -171,7 +171,8 @@ pub const FATAL_EXIT: i32 = 15;
 /// A forked child's life, once the master's signal handling is undone
 /// ([`reset_signals`]) and its descriptors closed: its scoreboard slot
 /// taken, privileges dropped when running as root with `User`/`Group`
-/// ([`drop_privileges`]), its handler built by the factory, and the
+/// (to the `credentials` the master resolved before the fork:
+/// [`Credentials`]), its handler built by the factory, and the
 /// strategy's `body` run. Returns the exit code: 0, or [`FATAL_EXIT`]
 /// when the child could not start.
 pub fn run(
@@ -180,11 +181,12 @@ pub fn run(
     generation: u32,
     threads: usize,
     leave: BorrowedFd<'_>,
+    credentials: Option<&Credentials>,
     body: &dyn Fn(ChildContext<'_>),
 ) -> i32 {
     let pid = std::process::id() as i32;
     ctx.scoreboard.process(number).start(pid, generation);
-    if let Err(e) = drop_privileges(ctx.mpm.directives()) {
+    if let Err(e) = credentials.map_or(Ok(()), Credentials::apply) {
         log::error!("{e}");
         return FATAL_EXIT;
     }

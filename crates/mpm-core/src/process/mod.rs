@@ -6,7 +6,10 @@
 //! - [`child`]: a child's life after `fork`, what the strategy's child body
 //!   is handed, and the worker threads of a threaded child (worker, event).
 //! - [`privileges`]: switching to `User` and `Group`, never serving as
-//!   root (a forked child, and `single`).
+//!   root (looked up once by the master, applied by each forked child;
+//!   and `single`).
+//! - [`malloc`]: the C allocator's arenas capped at the CPUs, before the
+//!   first fork.
 //! - [`spare`]: the spare regulator (Apache's idle-server maintenance) the
 //!   master runs.
 //! - [`clamp`]: each strategy's MPM directives clamped once, with Apache's
@@ -20,6 +23,7 @@
 
 pub mod child;
 pub mod clamp;
+pub mod malloc;
 pub mod master;
 pub mod privileges;
 pub mod scoreboard;

@@ -1,5 +1,6 @@
 //! Dropping privileges: a child started as root switches to `User` and
-//! `Group` before it serves, and a `User` that is root is refused, as
+//! `Group` before it serves (the master looks them up once, before it
+//! forks: [`Credentials`]), and a `User` that is root is refused, as
 //! Apache refuses it.
 
 use std::ffi::CString;
@@ -14,55 +15,94 @@ fn numeric(value: &str) -> Option<u32> {
     value.strip_prefix('#').and_then(|n| n.parse().ok())
 }
 
-/// When running as root with `User`/`Group` set: setgid, initgroups (or
-/// setgroups for a numeric user without a name), setuid. Not root: nothing
-/// (an unprivileged server cannot change users). A `User` that is root
-/// (by name or uid) is refused, as Apache refuses it: see
-/// [`refuse_root_user`].
-pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
-    if !nix::unistd::geteuid().is_root() || (cfg.user.is_none() && cfg.group.is_none()) {
-        return Ok(());
-    }
-    let user = match cfg.user.as_deref() {
-        None => None,
-        Some(u) => {
-            let resolved = resolve_user(u)?;
-            if resolved.1.is_root() {
-                return Err(root_refused(u));
+/// Who a child becomes: the ids a running-as-root server switches to,
+/// looked up once by the master before it forks ([`Credentials::resolve`])
+/// and applied by each child ([`Credentials::apply`]). The child then
+/// calls no passwd or group lookup itself: such a lookup loads the name
+/// service modules (`libnss_systemd` and what it needs) into the process
+/// that makes it, and in a child that is ~300 KiB of mappings and their
+/// relocations, dirtied per child (`benches/http/README.md`, "Children
+/// and memory"). Apache also looks `User` up once, when it reads its
+/// configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user named, for messages (`nobody`, or `#65534`).
+    user: Option<String>,
+    uid: Option<Uid>,
+    gid: Gid,
+    /// The supplementary groups: the user's groups (as `initgroups`
+    /// finds them), or only `gid` for a user without a name.
+    groups: Vec<Gid>,
+}
+
+impl Credentials {
+    /// The credentials `User`/`Group` name when running as root; `None`
+    /// when not root (an unprivileged server cannot change users) or when
+    /// neither is set. A `User` that is root (by name or uid) is refused,
+    /// as Apache refuses it: see [`refuse_root_user`].
+    pub fn resolve(cfg: &MpmConfig) -> Result<Option<Credentials>, String> {
+        if !nix::unistd::geteuid().is_root() || (cfg.user.is_none() && cfg.group.is_none()) {
+            return Ok(None);
+        }
+        let user = match cfg.user.as_deref() {
+            None => None,
+            Some(u) => {
+                let resolved = resolve_user(u)?;
+                if resolved.1.is_root() {
+                    return Err(root_refused(u));
+                }
+                Some((u, resolved))
             }
-            Some(resolved)
-        }
-    };
-    let gid = match cfg.group.as_deref() {
-        Some(g) => resolve_group(g)?,
-        None => match &user {
-            Some((_, _, Some(gid))) => *gid,
-            _ => Gid::current(),
-        },
-    };
-    let fail = |what: &str, e: Errno| format!("{what} failed: {}", e.desc());
-    nix::unistd::setgid(gid).map_err(|e| fail(&format!("setgid({gid})"), e))?;
-    match &user {
-        Some((Some(name), _, _)) => {
-            let c = CString::new(name.as_str())
-                .map_err(|_| format!("the user name {name:?} contains a NUL byte"))?;
-            nix::unistd::initgroups(&c, gid)
-                .map_err(|e| fail(&format!("initgroups({name}, {gid})"), e))?;
-        }
-        _ => nix::unistd::setgroups(&[gid]).map_err(|e| fail("setgroups", e))?,
+        };
+        let gid = match cfg.group.as_deref() {
+            Some(g) => resolve_group(g)?,
+            None => match &user {
+                Some((_, (_, _, Some(gid)))) => *gid,
+                _ => Gid::current(),
+            },
+        };
+        let groups = match &user {
+            Some((_, (Some(name), _, _))) => {
+                let c = CString::new(name.as_str())
+                    .map_err(|_| format!("the user name {name:?} contains a NUL byte"))?;
+                nix::unistd::getgrouplist(&c, gid).map_err(|e| {
+                    format!("listing the groups of user {name} failed: {}", e.desc())
+                })?
+            }
+            _ => vec![gid],
+        };
+        Ok(Some(Credentials {
+            user: user.as_ref().map(|(value, _)| value.to_string()),
+            uid: user.map(|(_, (_, uid, _))| uid),
+            gid,
+            groups,
+        }))
     }
-    if let Some((name, uid, _)) = &user {
-        nix::unistd::setuid(*uid).map_err(|e| {
-            fail(
-                &format!(
-                    "setuid({})",
-                    name.clone().unwrap_or_else(|| uid.to_string())
-                ),
-                e,
-            )
-        })?;
+
+    /// Switch this process to them: setgid, setgroups, setuid (in that
+    /// order: the group ids can be changed only while still root). Makes
+    /// no passwd or group lookup.
+    pub fn apply(&self) -> Result<(), String> {
+        let fail = |what: &str, e: Errno| format!("{what} failed: {}", e.desc());
+        let gid = self.gid;
+        nix::unistd::setgid(gid).map_err(|e| fail(&format!("setgid({gid})"), e))?;
+        nix::unistd::setgroups(&self.groups).map_err(|e| fail("setgroups", e))?;
+        if let Some(uid) = self.uid {
+            let who = self.user.clone().unwrap_or_else(|| uid.to_string());
+            nix::unistd::setuid(uid).map_err(|e| fail(&format!("setuid({who})"), e))?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// When running as root with `User`/`Group` set, switch to them
+/// ([`Credentials::resolve`], then [`Credentials::apply`]) in one step,
+/// for a process that forks no children (the single-process mode).
+pub fn drop_privileges(cfg: &MpmConfig) -> Result<(), String> {
+    match Credentials::resolve(cfg)? {
+        Some(c) => c.apply(),
+        None => Ok(()),
+    }
 }
 
 /// Refuse a `User` value that names root (`root`, `#0`, or any name whose

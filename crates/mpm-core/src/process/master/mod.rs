@@ -63,6 +63,15 @@
 //! MPM, so old children busy in every slot the new limit covers do not
 //! keep the new generation from starting.
 //!
+//! ## Before the first `fork`, once per run
+//!
+//! What every child would otherwise make for itself is made here, so the
+//! children share it instead of each dirtying its own copy: `User` and
+//! `Group` are looked up ([`Credentials`]: a child's own lookup would load
+//! the name service modules into it), and glibc's malloc arenas are capped
+//! at the CPUs ([`crate::process::malloc`]). A run that fails, before or
+//! after its first child, stops with its phases (`Draining`, `Stopped`).
+//!
 //! ## After `fork`, in the child
 //!
 //! The master's signal handling is undone, its own descriptors (the other
@@ -93,6 +102,7 @@ use crate::error::Error;
 use crate::mpm::RunContext;
 use crate::net::poll::poll_timeout;
 use crate::process::child::{self, ChildContext};
+use crate::process::privileges::Credentials;
 use crate::process::scoreboard::WorkerState;
 use crate::process::spare::{Counts, Regulator};
 
@@ -200,6 +210,10 @@ struct State {
     fatal: Option<i32>,
     /// Worker slots per child of the current run.
     threads: usize,
+    /// Who the children of the current run switch to (`User`/`Group`,
+    /// looked up here once, before any fork, so no child loads the name
+    /// service modules).
+    credentials: Option<Credentials>,
 }
 
 impl Drop for State {
@@ -227,9 +241,14 @@ impl State {
         body: &dyn Fn(ChildContext<'_>),
     ) -> Result<Exit, Error> {
         let result = self.serve(ctx, params, body);
-        if result.is_err() && self.children.iter().any(|c| c.is_some()) {
+        // A run that fails stops, with its phases (the caller's pid file
+        // goes at `Draining`), even one that failed before its first
+        // child (an unknown `User`).
+        if result.is_err() {
             ctx.control.set_phase(Phase::Draining);
-            self.terminate_all(ctx, 0);
+            if self.children.iter().any(|c| c.is_some()) {
+                self.terminate_all(ctx, 0);
+            }
             ctx.control.set_phase(Phase::Stopped);
         }
         result
@@ -242,6 +261,7 @@ impl State {
         body: &dyn Fn(ChildContext<'_>),
     ) -> Result<Exit, Error> {
         self.install_sigchld()?;
+        crate::process::malloc::one_arena_per_cpu();
         let sb = ctx.scoreboard;
         if self.children.len() < sb.procs() {
             self.children.resize_with(sb.procs(), || None);
@@ -256,6 +276,8 @@ impl State {
         // a loop that goes on is still limited).
         self.owed = 0;
         self.threads = child::threads_within(sb, params.threads_per_child);
+        self.credentials = Credentials::resolve(ctx.mpm.directives())
+            .map_err(|e| Error::io("looking up User and Group", std::io::Error::other(e)))?;
         let generation = sb.generation();
         // Children of a previous generation that already left.
         self.reap(ctx, generation);
@@ -271,7 +293,8 @@ impl State {
         ctx.control.set_phase(Phase::Running);
         loop {
             if let Some(pid) = self.fatal {
-                return self.fatal_stop(ctx, pid);
+                // A child could not start: the run stops ([`State::run`]).
+                return Err(Error::ChildStartup { pid });
             }
             if let Some(cmd) = ctx.control.take() {
                 return self.command(ctx, cmd, generation);
@@ -612,14 +635,6 @@ impl State {
         }
     }
 
-    /// A child could not start: stop everything and say so.
-    fn fatal_stop(&mut self, ctx: &RunContext<'_>, pid: i32) -> Result<Exit, Error> {
-        ctx.control.set_phase(Phase::Draining);
-        self.terminate_all(ctx, 0);
-        ctx.control.set_phase(Phase::Stopped);
-        Err(Error::ChildStartup { pid })
-    }
-
     /// `SIGTERM` every child, `SIGKILL` those left after [`STOP_GRACE`],
     /// and reap them all.
     fn terminate_all(&mut self, ctx: &RunContext<'_>, generation: u32) {
@@ -726,7 +741,15 @@ impl State {
                     // pipe are the master's: close them here.
                     self.children.clear();
                     self.sigchld = None;
-                    child::run(ctx, n, generation, self.threads, leave_read.as_fd(), body)
+                    child::run(
+                        ctx,
+                        n,
+                        generation,
+                        self.threads,
+                        leave_read.as_fd(),
+                        self.credentials.as_ref(),
+                        body,
+                    )
                 }))
                 .unwrap_or(1);
                 // SAFETY: `_exit` ends this process at once without running

@@ -1,0 +1,36 @@
+//! The C allocator's arenas, sized for a server of many threads.
+//!
+//! glibc's `malloc` gives each thread that allocates while another holds
+//! an arena a new arena of its own, up to eight per CPU (16 on two
+//! CPUs). A worker or event child of 25 threads ends up with about 15,
+//! and each keeps the most it ever held at once: glibc gives an arena's
+//! memory back only when a chunk of 64 KiB or more is freed at its top,
+//! which a server's small allocations never do. After a burst of TLS
+//! handshakes (each some tens of KiB, freed when the connection ends),
+//! every arena of a worker child kept 130 to 290 KiB, most of it free
+//! (`benches/http/README.md`, "Children and memory").
+//!
+//! More arenas than CPUs buy nothing: no more threads than CPUs run at
+//! once, and each thread keeps its own cache of small chunks (glibc's
+//! tcache) in front of its arena, so most allocations take no lock at
+//! all. [`one_arena_per_cpu`] caps the arenas at the CPUs this process
+//! may run on (`M_ARENA_MAX`), before the first fork, so every child
+//! inherits it (jemalloc and tcmalloc, Apache's APR allocator and nginx's
+//! pools keep memory per thread or process in their own ways; this is
+//! only glibc's).
+
+/// Cap glibc's `malloc` arenas at the number of CPUs this process may run
+/// on (at least 1). Does nothing with another C library.
+pub fn one_arena_per_cpu() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = libc::c_int::try_from(cpus).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `mallopt` only sets a parameter of the allocator, under
+        // its own lock; M_ARENA_MAX is one glibc documents, and a value
+        // it refuses leaves the default (the return value says so).
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, cpus);
+        }
+    }
+}
