@@ -102,7 +102,9 @@ fn flatten(tree: &[Node]) -> Vec<Item<'_>> {
         };
         stack.push((rest, closing));
         match first {
-            Node::Directive { name, args, origin } => {
+            Node::Directive {
+                name, args, origin, ..
+            } => {
                 assert_eq!(origin.file, Path::new(FILE));
                 out.push(Item::Directive(name, arg_bytes(args), origin.line));
             }

@@ -1,6 +1,8 @@
 //! Response heads (RFC 9112 §4, §6, §9): how the body is delimited, whether
 //! the connection stays open, the head's bytes, chunk framing and error
 //! pages.
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, SERVER, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
@@ -195,7 +197,7 @@ pub fn encode_head_with(
     }
     push_fields(out, headers);
     if let Some(encoded) = encoded {
-        out.extend_from_slice(&encoded.0);
+        out.extend_from_slice(encoded.as_bytes());
     }
     match length {
         ResponseLength::Known(n) => {
@@ -232,32 +234,54 @@ fn push_fields(out: &mut Vec<u8>, headers: &HeaderMap) {
     }
 }
 
-/// Header fields encoded once for an HTTP/1.x head, for an answer a
-/// handler sends many times alike (a file kept in memory): put in a
-/// response's extensions, the HTTP/1.x driver writes these bytes after
-/// the response's own headers instead of encoding fields per response.
+/// Header fields encoded once, for an answer a handler sends many times
+/// alike (a file kept in memory): put in a response's extensions, the
+/// HTTP/1.x driver writes these bytes after the response's own headers
+/// instead of encoding fields per response, and the HTTP/2 driver adds
+/// the same fields to the response's header list (HPACK encodes per
+/// stream), so an answer carries them whatever the protocol.
 /// Made only by [`EncodedFields::new`], so they are lines as
 /// [`encode_head`] writes them, never a field the engine writes itself
-/// (`Date` and `Server` are left out too). The HTTP/2 driver does not
-/// read them: answer an HTTP/2 request with the fields in the map.
+/// (`Content-Length`, `Transfer-Encoding`, `Connection`; `Date` and
+/// `Server` are left out too). A clone shares them (one reference count).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedFields(Bytes);
+pub struct EncodedFields(Arc<Encoded>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Encoded {
+    /// The fields' lines, each ending in CRLF.
+    lines: Box<[u8]>,
+    /// The same fields, for a driver that does not write HTTP/1.x lines.
+    fields: HeaderMap,
+}
 
 impl EncodedFields {
     /// `headers` encoded as [`encode_head`] encodes a response's headers,
     /// `Date` and `Server` left out.
     pub fn new(headers: &HeaderMap) -> EncodedFields {
-        let mut out = Vec::new();
-        let mut rest = headers.clone();
-        rest.remove(DATE);
-        rest.remove(SERVER);
-        push_fields(&mut out, &rest);
-        EncodedFields(Bytes::from(out))
+        let mut fields = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let engines = [CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, SERVER];
+            if !engines.contains(name) && safe_value(value.as_bytes()) {
+                fields.append(name.clone(), value.clone());
+            }
+        }
+        let mut lines = Vec::new();
+        push_fields(&mut lines, &fields);
+        EncodedFields(Arc::new(Encoded {
+            lines: lines.into_boxed_slice(),
+            fields,
+        }))
     }
 
     /// The encoded lines, each ending in CRLF.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.lines
+    }
+
+    /// The same fields as a header map (what HTTP/2 sends).
+    pub fn fields(&self) -> &HeaderMap {
+        &self.0.fields
     }
 }
 

@@ -20,10 +20,21 @@
 //! only glibc's).
 
 /// Cap glibc's `malloc` arenas at the number of CPUs this process may run
-/// on (at least 1). Does nothing with another C library.
+/// on (at least 1). Does nothing with another C library, nor when the
+/// operator chose the arenas already (`MALLOC_ARENA_MAX`, or
+/// `glibc.malloc.arena_max` in `GLIBC_TUNABLES`, which glibc read at start
+/// and this call would override).
 pub fn one_arena_per_cpu() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
+        let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+        if std::env::var_os("MALLOC_ARENA_MAX").is_some()
+            || tunables
+                .to_string_lossy()
+                .contains("glibc.malloc.arena_max")
+        {
+            return;
+        }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cpus = libc::c_int::try_from(cpus).unwrap_or(libc::c_int::MAX);
         // SAFETY: `mallopt` only sets a parameter of the allocator, under

@@ -425,6 +425,13 @@ pub(super) fn prepare_response(
 ) -> (StatusCode, HeaderMap, Body, bool) {
     let (parts, body) = resp.into_parts();
     let (mut status, mut headers) = (parts.status, parts.headers);
+    if let Some(encoded) = parts.extensions.get::<engine::EncodedFields>() {
+        // Fields made once for HTTP/1.x lines: the same fields, after the
+        // map's, as HTTP/1.x writes them.
+        for (name, value) in encoded.fields() {
+            headers.append(name.clone(), value.clone());
+        }
+    }
     let mut body = body;
     if let Body::Tunnel(_) = body {
         // HTTP/2 has no 101: the handler's tunnel is dropped (closed).
@@ -475,4 +482,58 @@ pub(super) fn host_of(head: &RequestHead) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::{CONTENT_TYPE, ETAG};
+
+    use super::*;
+    use crate::config::ProtocolConfig;
+    use crate::handler::{Request, Response};
+    use crate::net::connection::ConnInfo;
+    use crate::serve::Mode;
+
+    fn nothing(_: Request<'_>, _: &ConnInfo) -> Response {
+        Response::new(Body::Empty)
+    }
+
+    #[test]
+    fn fields_encoded_once_for_http1_are_sent_over_http2_too() {
+        let protocol = ProtocolConfig::default();
+        let ctx = ServeContext {
+            handler: &nothing,
+            protocol: &protocol,
+            worker_slot: None,
+            counters: None,
+            idle_close: None,
+            abort: None,
+            leaving: None,
+            mode: Mode::Lent,
+            streams: None,
+        };
+        let mut fields = HeaderMap::new();
+        fields.insert(ETAG, HeaderValue::from_static("\"5-abc\""));
+        fields.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let mut resp = Response::new(Body::Bytes(bytes::Bytes::from_static(b"hello")));
+        resp.headers_mut()
+            .insert("x-own", HeaderValue::from_static("kept"));
+        resp.extensions_mut()
+            .insert(engine::EncodedFields::new(&fields));
+        let (status, headers, _, end) = prepare_response(resp, false, &ctx);
+        assert_eq!(status, StatusCode::OK);
+        assert!(!end, "a five-byte body's head ended the stream");
+        for (name, want) in [
+            ("etag", "\"5-abc\""),
+            ("content-type", "text/plain"),
+            ("x-own", "kept"),
+            ("content-length", "5"),
+        ] {
+            assert_eq!(
+                headers.get(name).map(|v| v.as_bytes()),
+                Some(want.as_bytes()),
+                "HTTP/2 head's {name} (the head: {headers:?})"
+            );
+        }
+    }
 }
