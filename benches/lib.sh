@@ -81,6 +81,41 @@ ServerName 127.0.0.1
 MPM
 }
 
+# An mpmd configuration in $1/mpmd.conf (port $2, MPM $3) sized as Debian's mpm_$3.conf,
+# with Debian's apache2.conf keep-alive (MaxKeepAliveRequests 100, KeepAliveTimeout $4),
+# the harness's docroot and `/hello` from hello.txt as the Apache peers, then the caller's
+# own lines (the rest of the arguments). Used by http/run.sh and http/count-pw.sh.
+mpmd_debian_conf() { # dir port mpm keepalive-timeout [extra line...]
+  local dir=$1 port=$2 mpm=$3 ka=$4; shift 4
+  mkdir -p "$dir/logs"; chmod 777 "$dir" "$dir/logs"
+  {
+    cat <<MPM
+ServerRoot $dir
+PidFile $dir/mpmd.pid
+ErrorLog $dir/logs/error.log
+LogLevel warn
+LoadModule mpm_${mpm}_module modules/mod_mpm_${mpm}.so
+MPM
+    case $mpm in
+      prefork) printf '%s\n' "StartServers 5" "MinSpareServers 5" "MaxSpareServers 10" "MaxRequestWorkers 150" ;;
+      *) printf '%s\n' "StartServers 2" "MinSpareThreads 25" "MaxSpareThreads 75" "ThreadLimit 64" \
+        "ThreadsPerChild 25" "MaxRequestWorkers 150" ;;
+    esac
+    cat <<MPM
+MaxConnectionsPerChild 0
+Timeout 300
+KeepAlive On
+KeepAliveTimeout $ka
+MaxKeepAliveRequests 100
+Listen 127.0.0.1:$port
+ServerName 127.0.0.1
+DocumentRoot $WWW
+Alias /hello $WWW/hello.txt
+MPM
+    if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
+  } > "$dir/mpmd.conf"
+}
+
 # nginx's temporary folders under runtime dir $1 (lines of an http block).
 temp_paths() { # dir
   for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp/$t;"; done

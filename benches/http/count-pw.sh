@@ -61,36 +61,11 @@ ensure_www
 raise_nofile
 mkdir -p "$OUT"; chmod 777 "$OUT"
 
-# mpmd's configuration for MPM $1 in $OUT/mpmd-$1-$2, listening on $2.
+# mpmd's configuration for MPM $1 in $OUT/mpmd-$1-$2, listening on $2 (benches/lib.sh's
+# Debian sizing), with $MPMD_EXTRA; prints its path.
 mpmd_conf() { # mpm port
   local dir="$OUT/mpmd-$1-$2"
-  mkdir -p "$dir/logs"; chmod 777 "$dir" "$dir/logs"
-  {
-    cat <<MPM
-ServerRoot $dir
-PidFile $dir/mpmd.pid
-ErrorLog $dir/logs/error.log
-LogLevel warn
-LoadModule mpm_$1_module modules/mod_mpm_$1.so
-MPM
-    case $1 in
-      prefork) printf '%s\n' "StartServers 5" "MinSpareServers 5" "MaxSpareServers 10" "MaxRequestWorkers 150" ;;
-      worker) printf '%s\n' "StartServers 2" "MinSpareThreads 25" "MaxSpareThreads 75" "ThreadLimit 64" \
-        "ThreadsPerChild 25" "MaxRequestWorkers 150" ;;
-    esac
-    cat <<MPM
-MaxConnectionsPerChild 0
-Timeout 300
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 100
-Listen 127.0.0.1:$2
-ServerName 127.0.0.1
-DocumentRoot $WWW
-Alias /hello $WWW/hello.txt
-${MPMD_EXTRA:-}
-MPM
-  } > "$dir/mpmd.conf"
+  mpmd_debian_conf "$dir" "$2" "$1" 5 ${MPMD_EXTRA:+"$MPMD_EXTRA"}
   echo "$dir/mpmd.conf"
 }
 

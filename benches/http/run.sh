@@ -75,39 +75,12 @@ ensure_www
 raise_nofile
 mkdir -p "$ROOT"
 
-# An mpmd configuration in $1 (port $2, MPM $3) sized as Debian's mpm_$3.conf, with
-# Debian's apache2.conf keep-alive (MaxKeepAliveRequests 100, KeepAliveTimeout 5, or 65
-# for scenario e), the harness's docroot and `/hello` from hello.txt as the Apache peers.
+# An mpmd configuration in $1 (port $2, MPM $3) sized as Debian's (benches/lib.sh), with
+# KeepAliveTimeout 5, or 65 for scenario e.
 mpmd_conf() { # dir port mpm [extra line...]
   local dir=$1 port=$2 mpm=$3 ka=5; shift 3
   [[ " $SCEN " == *" e "* ]] && ka=65
-  mkdir -p "$dir/logs"; chmod 777 "$dir" "$dir/logs"
-  {
-    cat <<MPM
-ServerRoot $dir
-PidFile $dir/mpmd.pid
-ErrorLog $dir/logs/error.log
-LogLevel warn
-LoadModule mpm_${mpm}_module modules/mod_mpm_${mpm}.so
-MPM
-    case $mpm in
-      prefork) printf '%s\n' "StartServers 5" "MinSpareServers 5" "MaxSpareServers 10" "MaxRequestWorkers 150" ;;
-      *) printf '%s\n' "StartServers 2" "MinSpareThreads 25" "MaxSpareThreads 75" "ThreadLimit 64" \
-        "ThreadsPerChild 25" "MaxRequestWorkers 150" ;;
-    esac
-    cat <<MPM
-MaxConnectionsPerChild 0
-Timeout 300
-KeepAlive On
-KeepAliveTimeout $ka
-MaxKeepAliveRequests 100
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1
-DocumentRoot $WWW
-Alias /hello $WWW/hello.txt
-MPM
-    printf '%s\n' "$@"
-  } > "$dir/mpmd.conf"
+  mpmd_debian_conf "$dir" "$port" "$mpm" "$ka" "$@"
 }
 
 # The TLS lines of a server on port $1 (scenarios t and u), with the harness's certificate.
