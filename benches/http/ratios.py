@@ -56,63 +56,58 @@ def main():
         return (report.med([d["main"] for d in ds]), report.med([d["p99_ms"] for d in ds]),
                 sum(d["errors"] for d in ds), sum(d["err_status"] for d in ds))
 
-    print("#### ours ÷ peer: median of the rounds (req/s; MiB/s for d, u); p99 ms ours / peer; errors ours / peer\n")
-    print("| pair | " + " | ".join(scens) + " |")
-    print("|---|" + "---|" * len(scens))
-    for ours, peer, what in PAIRS:
-        row = []
-        for s in scens:
-            a, b = fig(ours, s), fig(peer, s)
-            if not a or not b or not b[0]:
-                row.append("–")
-                continue
-            if a[3] or b[3]:
-                # one side does not serve it (hyper-hello has no /hello.txt): no ratio
-                row.append(f"– (non-2xx {a[3]}/{b[3]})")
-                continue
-            err = f", errors {a[2]}/{b[2]}" if a[2] or b[2] else ""
-            row.append(f"×{a[0] / b[0]:.2f} (p99 {a[1]:.1f}/{b[1]:.1f}{err})")
-        if any(c != "–" for c in row):
-            print(f"| {ours} ÷ {peer} | " + " | ".join(row) + " |")
+    def table(title, cell):
+        """A table of `cell(ours, peer, scenario)` (None: no figure) for every pair that has one."""
+        print(title + "\n")
+        print("| pair | " + " | ".join(scens) + " |")
+        print("|---|" + "---|" * len(scens))
+        for ours, peer, _ in PAIRS:
+            row = [cell(ours, peer, s) or "–" for s in scens]
+            if any(c != "–" for c in row):
+                print(f"| {ours} ÷ {peer} | " + " | ".join(row) + " |")
+
+    def served(target, s):
+        """Whether `target` answered `s` with 2xx (hyper-hello has no /hello.txt)."""
+        return not (fig(target, s) or (0, 0, 0, 0))[3]
+
+    def throughput(ours, peer, s):
+        a, b = fig(ours, s), fig(peer, s)
+        if not a or not b or not b[0]:
+            return None
+        if a[3] or b[3]:
+            # one side does not serve it: no ratio
+            return f"– (non-2xx {a[3]}/{b[3]})"
+        err = f", errors {a[2]}/{b[2]}" if a[2] or b[2] else ""
+        return f"×{a[0] / b[0]:.2f} (p99 {a[1]:.1f}/{b[1]:.1f}{err})"
+
+    def per_cpu_fig(d):
+        return d["main"] / d["srv_cpu"] if d["srv_cpu"] > 0.05 and d["main"] else None
+
+    def per_cpu(ours, peer, s):
+        a, b = med_of(ours, s, per_cpu_fig), med_of(peer, s, per_cpu_fig)
+        if not a or not b or not served(ours, s) or not served(peer, s):
+            return None
+        ca, cb = (med_of(t, s, lambda d: d["srv_cpu"]) for t in (ours, peer))
+        return f"×{a / b:.2f} (cpu {ca:.2f}/{cb:.2f})"
+
+    def pss(ours, peer, s):
+        a, b = (med_of(t, s, lambda d: d["pss_mib"] or None) for t in (ours, peer))
+        if not a or not b:
+            return None
+        pa, pb = (med_of(t, s, lambda d: d["procs"] or None) for t in (ours, peer))
+        return f"×{a / b:.2f} ({a:.1f}/{b:.1f}, {pa:.0f}/{pb:.0f} procs)"
+
+    table("#### ours ÷ peer: median of the rounds (req/s; MiB/s for d, u); p99 ms ours / peer; errors ours / peer",
+          throughput)
     print()
     for ours, peer, what in PAIRS:
         print(f"* {ours} ÷ {peer}: {what}")
-
-    def per_cpu(d):
-        return d["main"] / d["srv_cpu"] if d["srv_cpu"] > 0.05 and d["main"] else None
-
-    print("\n#### ours ÷ peer per CPU-second of the server: median of the rounds' (req/s ÷ server CPUs busy); server CPUs ours / peer\n")
-    print("| pair | " + " | ".join(scens) + " |")
-    print("|---|" + "---|" * len(scens))
-    for ours, peer, _ in PAIRS:
-        row = []
-        for s in scens:
-            a, b = med_of(ours, s, per_cpu), med_of(peer, s, per_cpu)
-            ca, cb = med_of(ours, s, lambda d: d["srv_cpu"]), med_of(peer, s, lambda d: d["srv_cpu"])
-            if not a or not b or (fig(ours, s) or (0, 0, 0, 0))[3] or (fig(peer, s) or (0, 0, 0, 0))[3]:
-                row.append("–")
-                continue
-            row.append(f"×{a / b:.2f} (cpu {ca:.2f}/{cb:.2f})")
-        if any(c != "–" for c in row):
-            print(f"| {ours} ÷ {peer} | " + " | ".join(row) + " |")
-
-    print("\n#### peak PSS ours ÷ peer (median of the rounds; below 1 is less memory); MiB and processes ours / peer\n")
-    print("| pair | " + " | ".join(scens) + " |")
-    print("|---|" + "---|" * len(scens))
-    for ours, peer, _ in PAIRS:
-        row = []
-        for s in scens:
-            a = med_of(ours, s, lambda d: d["pss_mib"] or None)
-            b = med_of(peer, s, lambda d: d["pss_mib"] or None)
-            pa = med_of(ours, s, lambda d: d["procs"] or None)
-            pb = med_of(peer, s, lambda d: d["procs"] or None)
-            if not a or not b:
-                row.append("–")
-                continue
-            row.append(f"×{a / b:.2f} ({a:.1f}/{b:.1f}, {pa:.0f}/{pb:.0f} procs)")
-        if any(c != "–" for c in row):
-            print(f"| {ours} ÷ {peer} | " + " | ".join(row) + " |")
-
+    print()
+    table("#### ours ÷ peer per CPU-second of the server: median of the rounds' (req/s ÷ server CPUs busy); "
+          "server CPUs ours / peer", per_cpu)
+    print()
+    table("#### peak PSS ours ÷ peer (median of the rounds; below 1 is less memory); MiB and processes ours / peer",
+          pss)
 
 if __name__ == "__main__":
     main()

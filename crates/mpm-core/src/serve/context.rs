@@ -62,6 +62,25 @@ pub struct ServeContext<'a> {
     pub streams: Option<&'a dyn super::h2::StreamPool>,
 }
 
+#[cfg(test)]
+impl<'a> ServeContext<'a> {
+    /// A lent connection's context for a test: `handler` and `protocol`,
+    /// no scoreboard, no signals, no stream pool.
+    pub(crate) fn bare(handler: &'a dyn Handler, protocol: &'a ProtocolConfig) -> Self {
+        ServeContext {
+            handler,
+            protocol,
+            worker_slot: None,
+            counters: None,
+            idle_close: None,
+            abort: None,
+            leaving: None,
+            mode: Mode::Lent,
+            streams: None,
+        }
+    }
+}
+
 /// How a driver holds its connection.
 #[derive(Clone, Copy)]
 pub enum Mode<'a> {

@@ -492,7 +492,6 @@ mod tests {
     use crate::config::ProtocolConfig;
     use crate::handler::{Request, Response};
     use crate::net::connection::ConnInfo;
-    use crate::serve::Mode;
 
     fn nothing(_: Request<'_>, _: &ConnInfo) -> Response {
         Response::new(Body::Empty)
@@ -501,17 +500,7 @@ mod tests {
     #[test]
     fn fields_encoded_once_for_http1_are_sent_over_http2_too() {
         let protocol = ProtocolConfig::default();
-        let ctx = ServeContext {
-            handler: &nothing,
-            protocol: &protocol,
-            worker_slot: None,
-            counters: None,
-            idle_close: None,
-            abort: None,
-            leaving: None,
-            mode: Mode::Lent,
-            streams: None,
-        };
+        let ctx = ServeContext::bare(&nothing, &protocol);
         let mut fields = HeaderMap::new();
         fields.insert(ETAG, HeaderValue::from_static("\"5-abc\""));
         fields.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));

@@ -19,25 +19,10 @@ use crate::h2::hpack::{self, Indexing};
 use crate::h2::ErrorCode;
 use crate::handler::{Body, Handler, Request, Response};
 use crate::net::connection::{ConnInfo, Connection};
-use crate::serve::{Mode, ServeContext};
+use crate::serve::ServeContext;
 
 /// How long any wait of a test may last before it fails.
 const BOUND: Duration = Duration::from_secs(10);
-
-/// A stream thread's context: `handler`, no scoreboard, no signals.
-fn context<'a>(handler: &'a dyn Handler, protocol: &'a ProtocolConfig) -> ServeContext<'a> {
-    ServeContext {
-        handler,
-        protocol,
-        worker_slot: None,
-        counters: None,
-        idle_close: None,
-        abort: None,
-        leaving: None,
-        mode: Mode::Lent,
-        streams: None,
-    }
-}
 
 /// Serve one connection from `listener` with `handler` on a thread that
 /// drives the owner as a strategy would; each job runs on a thread of
@@ -60,7 +45,7 @@ fn serve(
         });
         let mut owner = H2Owner::new(conn, &protocol, &[], None, wake).expect("an owner");
         let mut scratch = vec![0u8; 16 * 1024];
-        let ctx = context(&*handler, &protocol);
+        let ctx = ServeContext::bare(&*handler, &protocol);
         let until = Instant::now() + BOUND;
         std::thread::scope(|scope| {
             while Instant::now() < until {
@@ -369,7 +354,7 @@ fn an_idle_connection_gives_its_buffers_back_once_after_a_pause_not_after_each_b
     let wake: Wake = Arc::new(|| {});
     let mut owner = H2Owner::new(conn, &protocol, &[], None, wake).expect("an owner");
     let handler = |_req: Request<'_>, _c: &ConnInfo| Response::new(Body::from("hi"));
-    let ctx = context(&handler, &protocol);
+    let ctx = ServeContext::bare(&handler, &protocol);
     let mut scratch = vec![0u8; 16 * 1024];
     let mut burst = |owner: &mut H2Owner, client: &mut Client, stream: u32| {
         client.get(stream, "/", true);
