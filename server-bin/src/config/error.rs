@@ -12,3 +12,13 @@ pub struct ConfigError {
     /// What is wrong, and what to write instead.
     pub message: String,
 }
+
+impl ConfigError {
+    /// `message` about the directive at `origin`.
+    pub fn at(origin: &Origin, message: String) -> ConfigError {
+        ConfigError {
+            origin: Some(origin.clone()),
+            message,
+        }
+    }
+}

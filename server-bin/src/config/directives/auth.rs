@@ -124,10 +124,7 @@ pub(super) fn section(
     rule: Require,
 ) -> Result<(), ConfigError> {
     l.allow(kind.name(), Allowed::Section, scope)
-        .map_err(|message| ConfigError {
-            origin: Some(origin.clone()),
-            message,
-        })?;
+        .map_err(|message| ConfigError::at(origin, message))?;
     add_to_block(&mut l.dir_config(scope).require, rule);
     Ok(())
 }
@@ -322,12 +319,8 @@ pub(super) fn container(
     htaccess: bool,
     expand: &mut dyn FnMut(&OsStr, &Origin) -> OsString,
 ) -> Result<Require, ConfigError> {
-    let fail = |origin: &Origin, message: String| ConfigError {
-        origin: Some(origin.clone()),
-        message,
-    };
     if kind == Container::None && parent.any_child_decides() {
-        return Err(fail(
+        return Err(ConfigError::at(
             origin,
             format!(
                 "<RequireNone> directive has no effect in {} directive (write it in a <RequireAll>, beside a rule that grants)",
@@ -338,7 +331,7 @@ pub(super) fn container(
     let mut rules = Vec::new();
     children_of(kind, children, limit, htaccess, expand, &mut rules)?;
     if rules.is_empty() {
-        return Err(fail(
+        return Err(ConfigError::at(
             origin,
             format!(
                 "{} directive contains no authorization directives",
@@ -347,7 +340,7 @@ pub(super) fn container(
         ));
     }
     if kind == Container::All && rules.iter().all(is_negated) {
-        return Err(fail(
+        return Err(ConfigError::at(
             origin,
             "<RequireAll> directive contains only negative authorization directives (add a rule that grants, e.g. Require valid-user)".into(),
         ));
@@ -369,10 +362,6 @@ fn children_of(
     expand: &mut dyn FnMut(&OsStr, &Origin) -> OsString,
     rules: &mut Vec<Require>,
 ) -> Result<(), ConfigError> {
-    let fail = |origin: &Origin, message: String| ConfigError {
-        origin: Some(origin.clone()),
-        message,
-    };
     let holds_only = |what: String| {
         format!(
             "{what} cannot occur within {}; it holds only Require lines, <RequireAny>, <RequireAll>, <RequireNone> and <Limit>",
@@ -388,9 +377,10 @@ fn children_of(
                 origin,
             } if name.eq_ignore_ascii_case("require") => {
                 let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
-                let args = text_args(name, &raw).map_err(|m| fail(origin, m))?;
+                let args = text_args(name, &raw).map_err(|m| ConfigError::at(origin, m))?;
                 let rest = expand(rest, origin);
-                let rule = require_line(&args, &rest, kind).map_err(|m| fail(origin, m))?;
+                let rule =
+                    require_line(&args, &rest, kind).map_err(|m| ConfigError::at(origin, m))?;
                 rules.push(limited(rule, limit));
             }
             Node::Section {
@@ -406,16 +396,16 @@ fn children_of(
                     )?);
                 } else if let Some(except) = limit_kind(&lower) {
                     let raw: Vec<OsString> = args.iter().map(|a| expand(a, origin)).collect();
-                    let methods = text_args(name, &raw).map_err(|m| fail(origin, m))?;
+                    let methods = text_args(name, &raw).map_err(|m| ConfigError::at(origin, m))?;
                     let narrowed = limit_section(except, &methods, limit, htaccess)
-                        .map_err(|m| fail(origin, m))?;
+                        .map_err(|m| ConfigError::at(origin, m))?;
                     children_of(kind, children, Some(&narrowed), htaccess, expand, rules)?;
                 } else {
-                    return Err(fail(origin, holds_only(format!("<{name}>"))));
+                    return Err(ConfigError::at(origin, holds_only(format!("<{name}>"))));
                 }
             }
             Node::Directive { name, origin, .. } => {
-                return Err(fail(origin, holds_only(name.to_string())))
+                return Err(ConfigError::at(origin, holds_only(name.to_string())))
             }
         }
     }

@@ -25,10 +25,7 @@ impl Loader<'_> {
         origin: &Origin,
         scope: Scope,
     ) -> Result<(), ConfigError> {
-        let here = |message: String| ConfigError {
-            origin: Some(origin.clone()),
-            message,
-        };
+        let here = |message| ConfigError::at(origin, message);
         if self.state.htaccess.is_some() {
             return Err(here(format!("{name} not allowed here")));
         }
@@ -93,10 +90,7 @@ impl Loader<'_> {
         origin: &Origin,
         scope: Scope,
     ) -> Result<(), ConfigError> {
-        let here = |message: String| ConfigError {
-            origin: Some(origin.clone()),
-            message,
-        };
+        let here = |message| ConfigError::at(origin, message);
         let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
         if self.include_stack.contains(&canonical) {
             let chain: Vec<String> = self

@@ -280,10 +280,7 @@ impl<'a> Loader<'a> {
                     rest,
                     origin,
                 } => {
-                    let here = |message: String| ConfigError {
-                        origin: Some(origin.clone()),
-                        message,
-                    };
+                    let here = |message| ConfigError::at(origin, message);
                     let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
                     let args = text_args(name, &raw).map_err(here)?;
                     if name.eq_ignore_ascii_case("include")
@@ -315,11 +312,8 @@ impl<'a> Loader<'a> {
                     children,
                 } => {
                     let raw: Vec<OsString> = args.iter().map(|a| self.expand(a, origin)).collect();
-                    let args =
-                        text_args(&format!("<{name}>"), &raw).map_err(|message| ConfigError {
-                            origin: Some(origin.clone()),
-                            message,
-                        })?;
+                    let args = text_args(&format!("<{name}>"), &raw)
+                        .map_err(|message| ConfigError::at(origin, message))?;
                     self.depth += 1;
                     let result = self.section(name, &args, &raw, origin, children, scope);
                     self.depth -= 1;
@@ -376,10 +370,7 @@ impl<'a> Loader<'a> {
         children: &[Node],
         scope: Scope,
     ) -> Result<(), ConfigError> {
-        let fail = |message: String| ConfigError {
-            origin: Some(origin.clone()),
-            message,
-        };
+        let fail = |message| ConfigError::at(origin, message);
         let lower = name.to_ascii_lowercase();
         if self.state.limited.is_some()
             && matches!(

@@ -548,28 +548,24 @@ fn balancers(
         out.retain(|have| have.name != b.name);
         out.push(b.clone());
     }
-    let fail = |origin: &Origin, message: String| ConfigError {
-        origin: Some(origin.clone()),
-        message,
-    };
     for (name, param, origin) in main
         .into_iter()
         .flat_map(|m| &m.balancer_params)
         .chain(&own.balancer_params)
     {
         let Some(b) = out.iter_mut().find(|b| &b.name == name) else {
-            return Err(fail(
+            return Err(ConfigError::at(
                 origin,
                 format!("ProxyPass balancer://{name}: no <Proxy balancer://{name}> defines this balancer"),
             ));
         };
-        b.set_param(param).map_err(|e| fail(origin, e))?;
+        b.set_param(param).map_err(|e| ConfigError::at(origin, e))?;
     }
     for pass in passes {
         if let PassTarget::Balancer(url) = &pass.target {
             match out.iter().find(|b| b.name == url.name) {
                 None => {
-                    return Err(fail(
+                    return Err(ConfigError::at(
                         &pass.origin,
                         format!(
                             "ProxyPass {url}: no <Proxy balancer://{}> defines this balancer",
@@ -578,7 +574,7 @@ fn balancers(
                     ))
                 }
                 Some(b) if b.members.is_empty() => {
-                    return Err(fail(
+                    return Err(ConfigError::at(
                         &b.origin,
                         format!(
                             "balancer://{} has no BalancerMember (add BalancerMember http://host:port inside <Proxy>)",

@@ -62,12 +62,12 @@ impl LogFmt {
             LogFmt::Given(f) => match formats.get(f) {
                 Some(f) => Ok(f.clone()),
                 None if f.contains('%') => Ok(f.clone()),
-                None => Err(ConfigError {
-                    origin: Some(origin.clone()),
-                    message: format!(
+                None => Err(ConfigError::at(
+                    origin,
+                    format!(
                         "CustomLog: unknown LogFormat nickname '{f}' (define it with LogFormat \"...\" {f}, or use common or combined)"
                     ),
-                }),
+                )),
             },
         }
     }
