@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -21,6 +21,22 @@ fn site_with_users() -> Option<(Site, PathBuf)> {
     let site = Site::new();
     let users = password_file(&site);
     Some((site, users))
+}
+
+/// An `index.html` in each of `dirs` under the docroot, saying the
+/// directory's name.
+fn index_pages(site: &Site, dirs: &[&str]) {
+    for dir in dirs {
+        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
+    }
+}
+
+/// Basic authentication in the realm "Members" against `users`.
+fn basic_auth(users: &Path) -> String {
+    format!(
+        "AuthType Basic\nAuthName Members\nAuthUserFile {}\n",
+        users.display()
+    )
 }
 
 fn password_file(site: &Site) -> PathBuf {
@@ -221,9 +237,7 @@ fn groups_and_nested_require_containers_decide_who_gets_in() {
         "auth/groups",
         "admins: alice carol\nbanned: carol\nstaff: bob dave\n",
     );
-    for dir in ["admins", "strict", "office"] {
-        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
-    }
+    index_pages(&site, &["admins", "strict", "office"]);
     let common = format!(
         "AuthType Basic\nAuthName Members\nAuthUserFile {}\nAuthGroupFile {}\n",
         users.display(),
@@ -342,9 +356,7 @@ fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_
     let Some((site, users)) = site_with_users() else {
         return;
     };
-    for dir in ["readonly", "flagged", "token", "hta"] {
-        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
-    }
+    index_pages(&site, &["readonly", "flagged", "token", "hta"]);
     // In .htaccess (AllowOverride AuthConfig): reads for all, other
     // methods only for a client the environment marks and never with
     // ?debug.
@@ -360,10 +372,7 @@ fn require_method_env_and_expr_decide_in_sections_containers_and_htaccess_under_
     );
     let d = site.docroot();
     let d = d.display();
-    let auth = format!(
-        "AuthType Basic\nAuthName Members\nAuthUserFile {}\n",
-        users.display()
-    );
+    let auth = basic_auth(&users);
     let extra = format!(
         "SetEnvIf User-Agent ^office office\n\
          <Directory {d}/readonly>\n  Require method GET OPTIONS\n</Directory>\n\
@@ -431,9 +440,7 @@ fn limit_and_limit_except_let_their_require_lines_judge_only_their_methods_under
     let Some((site, users)) = site_with_users() else {
         return;
     };
-    for dir in ["members", "readonly", "mixed", "hta"] {
-        site.write(&format!("htdocs/{dir}/index.html"), format!("{dir}\n"));
-    }
+    index_pages(&site, &["members", "readonly", "mixed", "hta"]);
     // In .htaccess: reads for everyone, anything else only from an
     // address no test client has.
     site.write(
@@ -443,10 +450,7 @@ fn limit_and_limit_except_let_their_require_lines_judge_only_their_methods_under
     );
     let d = site.docroot();
     let d = d.display();
-    let auth = format!(
-        "AuthType Basic\nAuthName Members\nAuthUserFile {}\n",
-        users.display()
-    );
+    let auth = basic_auth(&users);
     let extra = format!(
         "<Directory {d}/members>\n{auth}\
            <Limit POST PUT DELETE>\n    Require valid-user\n  </Limit>\n\
