@@ -391,6 +391,13 @@ impl Host {
         root.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(rel))
     }
 
+    /// The first `Redirect` whose URL holds the normalised `path`.
+    pub(crate) fn redirect_of(&self, path: &[u8]) -> Option<&RedirectRule> {
+        self.redirects
+            .iter()
+            .find(|rule| segment_prefix(path, rule.from.as_bytes()))
+    }
+
     /// The first `Alias` (or `ScriptAlias`) whose URL holds the
     /// normalised `path`.
     pub(crate) fn alias_of(&self, path: &[u8]) -> Option<&AliasRule> {

@@ -44,7 +44,7 @@ use crate::pipeline::walk::Layer;
 use crate::router::canonical_ip;
 use crate::site::{Host, Site};
 use crate::static_files;
-use crate::uri_path::{self, escape_path, segment_prefix};
+use crate::uri_path::{self, escape_path};
 
 /// Apache's default `LimitInternalRecursion`.
 pub const DEFAULT_RECURSION_LIMIT: u32 = 10;
@@ -162,11 +162,7 @@ impl Site {
             return Ok(());
         }
         let path = &r.uri;
-        if let Some(rule) = host
-            .redirects
-            .iter()
-            .find(|rule| segment_prefix(path, rule.from.as_bytes()))
-        {
+        if let Some(rule) = host.redirect_of(path) {
             let rest = &path[rule.from.len()..];
             return Err(static_files::redirect_exit(
                 rule,

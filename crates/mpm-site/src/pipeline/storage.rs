@@ -6,11 +6,13 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::header::HeaderValue;
 use http::{Method, StatusCode};
 use mpm_core::Response;
 
+use crate::memory_file::MemoryFile;
 use crate::pages::{allow_default, method_not_allowed};
 use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::handler::HandlerName;
@@ -21,6 +23,18 @@ use crate::site::{Host, Site};
 use crate::static_files;
 
 impl Site {
+    /// Whether `MMapFile` or `CacheFile` names `filename`, and its bytes
+    /// when they are in memory: an `MMapFile`'s, or a small file's kept
+    /// since an earlier request (a `CacheFile` is answered from its
+    /// descriptor, so it has none). `map_to_storage`'s look, and the
+    /// untouched path's.
+    pub(crate) fn in_memory(&self, filename: &Path) -> (bool, Option<Arc<MemoryFile>>) {
+        match self.cache.get(filename) {
+            Some(entry) => (true, entry.memory().cloned()),
+            None => (false, self.open_files.get(filename)),
+        }
+    }
+
     /// What is at `r.filename` (`finfo`, `path_info`), and the sections
     /// that hold it onto `layers`: the `<Directory>` sections by depth,
     /// each directory's `.htaccess` after its sections, the
@@ -41,14 +55,8 @@ impl Site {
             // mod_proxy's: a proxied TRACE goes to the backend).
             return Err(self.trace(r));
         }
-        let cached = self.cache.get(&r.filename);
-        r.cached = cached.is_some();
-        // An `MMapFile`'s bytes, or a small file's kept since an earlier
-        // request (a `CacheFile` is answered from its descriptor).
-        let in_memory = match cached {
-            Some(entry) => entry.memory().cloned(),
-            None => self.open_files.get(&r.filename),
-        };
+        let (cached, in_memory) = self.in_memory(&r.filename);
+        r.cached = cached;
         if let Some(file) = in_memory {
             r.finfo = Some(file.meta.clone());
             r.opened = Some(Opened::Memory(file));

@@ -41,7 +41,7 @@ use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::walk::Walks;
 use crate::site::{Host, Site};
 use crate::static_files::{self, FileRequest};
-use crate::uri_path::{self, segment_prefix};
+use crate::uri_path;
 
 thread_local! {
     /// The file name being looked up, made in the same buffer each time.
@@ -69,12 +69,7 @@ impl Site {
             return None;
         }
         // translate_name's: a `ProxyPass`, a `Redirect` or a `ScriptAlias`.
-        if host.proxy.takes(path)
-            || host
-                .redirects
-                .iter()
-                .any(|rule| segment_prefix(path, rule.from.as_bytes()))
-        {
+        if host.proxy.takes(path) || host.redirect_of(path).is_some() {
             return None;
         }
         let alias = host.alias_of(path);
@@ -87,10 +82,7 @@ impl Site {
             let filename = Path::new(OsStr::from_bytes(name));
             // map_to_storage's: `MMapFile`, else a kept file (a
             // `CacheFile` is answered from its descriptor, by the pipeline).
-            let file = match self.cache.get(filename) {
-                Some(entry) => entry.memory().cloned(),
-                None => self.open_files.get(filename),
-            }?;
+            let file = self.in_memory(filename).1?;
             // The default handler never sends the `AccessFileName`.
             let named = crate::pipeline::request::last_segment(filename);
             (named != self.access_file_name.as_bytes()).then_some(file)
