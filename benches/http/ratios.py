@@ -12,7 +12,9 @@ For each pair (ours ÷ peer) and each scenario, three tables:
   wrk's one thread is saturated (b: a new connection per request) the first table shows
   wrk's ceiling for both sides and only this one tells the servers apart;
 * peak PSS, ours ÷ peer (summed over the server's processes, the largest seen in the
-  scenario), with both sides' processes: below 1 is less memory.
+  scenario), with both sides' processes: below 1 is less memory; then the same ratio round
+  by round, since what one scenario leaves in a server's heap (the TLS ones, t and u, run
+  only on ours) is carried into the next round's figures.
 
 Medians and the figures come from the harness's own lib/report.py, so the numbers match its
 tables.
@@ -38,9 +40,12 @@ def main():
     import report  # the harness's: derive() and med()
 
     cells = defaultdict(list)  # (target, scenario) -> derived records
+    rounds = defaultdict(dict)  # (target, scenario) -> {round: derived record}
     scens = []
     for rec in report.load([sys.argv[2]]):
-        cells[(rec["target"], rec["scenario"])].append(report.derive(rec))
+        derived = report.derive(rec)
+        cells[(rec["target"], rec["scenario"])].append(derived)
+        rounds[(rec["target"], rec["scenario"])][rec["round"]] = derived
         if rec["scenario"] not in scens:
             scens.append(rec["scenario"])
 
@@ -108,6 +113,17 @@ def main():
     print()
     table("#### peak PSS ours ÷ peer (median of the rounds; below 1 is less memory); MiB and processes ours / peer",
           pss)
+    print()
+
+    def pss_rounds(ours, peer, s):
+        by_round = [{r: d["pss_mib"] for r, d in rounds.get((t, s), {}).items() if d["pss_mib"]}
+                    for t in (ours, peer)]
+        both = sorted(set(by_round[0]) & set(by_round[1]))
+        if not both:
+            return None
+        return " · ".join(f"×{by_round[0][r] / by_round[1][r]:.2f}" for r in both)
+
+    table("#### peak PSS ours ÷ peer, round by round (round 1 · 2 · ...)", pss_rounds)
 
 if __name__ == "__main__":
     main()
