@@ -64,7 +64,6 @@
 use std::sync::atomic::Ordering;
 
 use mpm_core::net::accept::{Acceptor, Next};
-use mpm_core::net::tls_stream::release_tls_read_room;
 use mpm_core::process::child::ChildContext;
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::MasterParams;
@@ -144,9 +143,9 @@ fn child(cx: ChildContext<'_>) {
         served += 1;
         process.connections_served.fetch_add(1, Ordering::Relaxed);
         serve_connection(conn, &serve_ctx);
-        // Idle until the next connection: the TLS read buffer's pages go
-        // back to the system (nothing to do after a plain connection).
-        release_tls_read_room();
+        // Idle until the next connection: what TLS used goes back to the
+        // system (nothing to do after a plain connection).
+        mpm_core::process::child::connection_ended();
         slot.set_state(WorkerState::Ready);
         if limit > 0 && served >= limit {
             break;

@@ -131,7 +131,6 @@ use mpm_core::process::child::{run_in_process, run_with_workers, ChildContext};
 use mpm_core::process::clamp::{self, Clamped};
 use mpm_core::process::master::MasterParams;
 use mpm_core::process::scoreboard::{ProcessSlot, WorkerSlot};
-use mpm_core::net::tls_stream::release_tls_read_room;
 use mpm_core::serve::h2::{StreamPool, StreamWork};
 use mpm_core::serve::{serve_connection, Mode, ServeContext};
 use mpm_core::{Connection, Error, Exit, Mpm, MpmConfig, MpmInfo, RunContext, WorkerState};
@@ -541,10 +540,9 @@ fn serve(job: Job, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
     let served = match job {
         Job::Connection(conn) => {
             let served = catch_unwind(AssertUnwindSafe(|| serve_connection(conn, ctx))).map(drop);
-            // The thread is idle until its next job: its TLS read buffer's
-            // pages go back to the system (nothing to do after a plain
-            // connection).
-            release_tls_read_room();
+            // Idle until its next job: what TLS used goes back to the
+            // system (nothing to do after a plain connection).
+            mpm_core::process::child::connection_ended();
             served
         }
         Job::Stream(stream) => catch_unwind(AssertUnwindSafe(|| stream(ctx))),

@@ -135,10 +135,11 @@ impl ReadRoom {
     }
 
     /// Give the pages reads wrote back to the kernel; the mapping stays,
-    /// and reads zeroed by the kernel when next written.
-    fn release(&mut self) {
+    /// and reads zeroed by the kernel when next written. False when no
+    /// read used the room since the last release (nothing is done).
+    fn release(&mut self) -> bool {
         if !std::mem::take(&mut self.used) {
-            return;
+            return false;
         }
         // SAFETY: the range is this room's own private anonymous mapping,
         // and no reference into it lives (`&mut self`): its bytes read as
@@ -153,6 +154,7 @@ impl ReadRoom {
         if let Err(e) = r {
             log::debug!("could not release the TLS read buffer's pages: {e}");
         }
+        true
     }
 }
 
@@ -180,20 +182,22 @@ fn with_read_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 
 /// Give the pages of this thread's TLS read buffer back to the system,
 /// when a read used it since the last call (else nothing is done: no
-/// system call).
+/// system call). True when it had been used: this thread read TLS since
+/// the last call.
 ///
 /// For a thread that serves one connection at a time (prefork's child,
 /// worker's threads), called when the connection ends: an idle thread
 /// then keeps no TLS pages, and its next TLS read costs a page fault (one
 /// page for a handshake or a request). Not for an event loop, whose
 /// thread reads for many connections: the room stays in use there.
-pub fn release_tls_read_room() {
+pub fn release_tls_read_room() -> bool {
     #[cfg(feature = "tls")]
-    READ_ROOM.with(|room| {
-        if let Ok(Some(room)) = room.try_borrow_mut().as_deref_mut() {
-            room.release();
-        }
+    return READ_ROOM.with(|room| match room.try_borrow_mut().as_deref_mut() {
+        Ok(Some(room)) => room.release(),
+        _ => false,
     });
+    #[cfg(not(feature = "tls"))]
+    false
 }
 
 /// Most TLS bytes kept while records are not whole: a handshake message
@@ -924,7 +928,7 @@ mod tests {
                 "a room written whole has {} KiB resident",
                 resident_kib(base)
             );
-            release_tls_read_room();
+            assert!(release_tls_read_room(), "the room was used");
             assert_eq!(resident_kib(base), 0, "KiB resident after the release");
             // Used again: zeros, and only the page written is made.
             with_read_room(|room| {
@@ -933,8 +937,8 @@ mod tests {
             });
             assert_eq!(resident_kib(base), 4, "KiB resident after a short read");
             // A second release right after does nothing more.
-            release_tls_read_room();
-            release_tls_read_room();
+            assert!(release_tls_read_room(), "the room was used");
+            assert!(!release_tls_read_room(), "a release with no read between");
             assert_eq!(resident_kib(base), 0);
         })
         .join()
