@@ -38,8 +38,9 @@
 #              -c10) sampled by sampler.py, the peak PSS summed over the server's processes
 #              (MiB) and its processes; t (handshakes: /hello with Connection: close) and u
 #              (/static/1m.bin) go over TLS (mpmd only: the Apache peers have no TLS, so
-#              they skip them), with KeepAliveTimeout 65 as run.sh's EXTRA=1 run. After the
-#              last step benches/http/smaps.py of the processes goes beside the table.
+#              they skip them), with KeepAliveTimeout 65 as run.sh's EXTRA=1 run. After each
+#              step benches/http/smaps.py of the processes goes beside the table
+#              (TARGET-steps-N-STEP-smaps.txt).
 # The table goes to stdout and to $BENCH_OUT/http/count-pw/table.md; strace summaries and
 # callgrind profiles stay beside it. Every server started here is stopped by its pid at the
 # end, also on ^C. Env: TARGETS SCEN N MPMD MPMD_EXTRA CALLGRIND MEM STEPS DUR BASE_PORT
@@ -236,7 +237,7 @@ PY
 
 # The memory of target $1 after each of the steps $STEPS, on one start: one table row.
 steps_row() { # target
-  local target=$1 s url conns sp cells="" pids hdr
+  local target=$1 s url conns sp cells="" pids hdr i=0
   start_target "$target"
   "$PY" "$CLIENT" "$PORT" 20 /hello > /dev/null || die "$target: warm-up failed"
   for s in $STEPS; do
@@ -253,11 +254,12 @@ steps_row() { # target
     sleep 1 # the sampler finds the server
     wrk -t1 -c"$conns" -d"${DUR:-3s}" "${hdr[@]}" "$url" > /dev/null
     kill -TERM "$sp"; wait "$sp" || true
+    i=$((i + 1))
+    mapfile -t pids < <(server_pids "$PORT")
+    "$PY" "$HERE/smaps.py" "${pids[@]}" > "$OUT/$target-steps-$i-$s-smaps.txt"
     cells+=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
 print(" %.1f (%d) |" % (r["pss_peak_kb"] / 1024, r["procs_peak"]), end="")' "$OUT/$target-step.json")
   done
-  mapfile -t pids < <(server_pids "$PORT")
-  "$PY" "$HERE/smaps.py" "${pids[@]}" > "$OUT/$target-steps-smaps.txt"
   echo "| $target |$cells"
 }
 
