@@ -114,7 +114,10 @@ const fn build() -> Tables {
                     _ => {
                         // A code table that is not a full tree stops the
                         // build here, at compile time.
-                        assert!(nodes < NODES, "the Huffman code has more than 256 inner nodes");
+                        assert!(
+                            nodes < NODES,
+                            "the Huffman code has more than 256 inner nodes"
+                        );
                         let (depth, all) = ones[node];
                         ones[nodes] = (depth + 1, all && bit == 1);
                         tree[node][bit] = Child::Inner(nodes);
@@ -126,7 +129,10 @@ const fn build() -> Tables {
         }
         sym += 1;
     }
-    assert!(nodes == NODES, "the Huffman code has fewer than 256 inner nodes");
+    assert!(
+        nodes == NODES,
+        "the Huffman code has fewer than 256 inner nodes"
+    );
     let mut steps = [[Step {
         next: 0,
         emit: None,
