@@ -52,6 +52,14 @@
 //! keep-alive connection within a second (and `KeepAliveTimeout` ends the
 //! wait on time).
 //!
+//! ## Memory between connections
+//!
+//! When a connection ends the child gives back what TLS used
+//! ([`mpm_core::process::child::connection_ended`]): its TLS read
+//! buffer's pages and the pages the allocator holds free, so an idle child
+//! keeps no more after a burst of TLS handshakes or large TLS bodies than
+//! after plain HTTP (nothing is done after a plain connection).
+//!
 //! ## Scoreboard
 //!
 //! One worker slot per process: `S` starting, `_` waiting for a

@@ -1,4 +1,6 @@
-//! The C allocator's arenas, sized for a server of many threads.
+//! The C allocator's arenas, sized for a server of many threads, and its
+//! free pages given back when a thread goes idle after TLS
+//! ([`give_back_free_pages`]).
 //!
 //! glibc's `malloc` gives each thread that allocates while another holds
 //! an arena a new arena of its own, up to eight per CPU (16 on two
