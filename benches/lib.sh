@@ -116,6 +116,13 @@ MPM
   } > "$dir/mpmd.conf"
 }
 
+# The TLS lines of a server on port $1 (the harness's scenarios t and u), with the harness's certificate.
+tls_lines() { # port
+  ensure_tls
+  printf '%s\n' "Listen 127.0.0.1:$1 https" "<VirtualHost 127.0.0.1:$1>" "SSLEngine on" \
+    "SSLCertificateFile $TLS_DIR/cert.pem" "SSLCertificateKeyFile $TLS_DIR/key.pem" "</VirtualHost>"
+}
+
 # nginx's temporary folders under runtime dir $1 (lines of an http block).
 temp_paths() { # dir
   for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp/$t;"; done

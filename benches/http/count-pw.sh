@@ -6,6 +6,7 @@
 #   TARGETS="mpmd-prefork apache-prefork" SCEN="b" benches/http/count-pw.sh
 #   CALLGRIND=1 benches/http/count-pw.sh     # instructions of mpmd too (slow: valgrind)
 #   MPMD_EXTRA="AcceptFilter http none" ...  # a directive added to mpmd's configuration
+#   STEPS="a c t u a c" benches/http/count-pw.sh   # memory after each step, in this order
 #
 # Targets: mpmd-prefork and mpmd-worker (Debian's mpm_prefork.conf and mpm_worker.conf
 # sizing, MaxKeepAliveRequests 100, KeepAliveTimeout 5, /hello from hello.txt by `Alias`,
@@ -32,10 +33,18 @@
 #   instr      (CALLGRIND=1, mpmd only) user-space instructions: the server under
 #              callgrind answers N/2 and then N requests (two runs); the difference of the
 #              totals of its children (not the master's) over N/2
+#   steps      (STEPS="a c t u a c") instead of the table above, the interleaved run's order
+#              on one server start: for each step a `wrk -t1 -c50 -d$DUR` (default 3s; u:
+#              -c10) sampled by sampler.py, the peak PSS summed over the server's processes
+#              (MiB) and its processes; t (handshakes: /hello with Connection: close) and u
+#              (/static/1m.bin) go over TLS (mpmd only: the Apache peers have no TLS, so
+#              they skip them), with KeepAliveTimeout 65 as run.sh's EXTRA=1 run. After each
+#              step benches/http/smaps.py of the processes goes beside the table
+#              (TARGET-steps-N-STEP-smaps.txt).
 # The table goes to stdout and to $BENCH_OUT/http/count-pw/table.md; strace summaries and
 # callgrind profiles stay beside it. Every server started here is stopped by its pid at the
-# end, also on ^C. Env: TARGETS SCEN N MPMD MPMD_EXTRA CALLGRIND MEM DUR BASE_PORT (27170:
-# +0 prefork, +1 worker).
+# end, also on ^C. Env: TARGETS SCEN N MPMD MPMD_EXTRA CALLGRIND MEM STEPS DUR BASE_PORT
+# (27170: +0 prefork, +1 worker; TLS +10 prefork, +11 worker).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -50,7 +59,7 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 CLIENT="$HERE/pw_client.py"
 OUT="$BENCH_OUT/http/count-pw"
 PIN=() # start_mpmd (benches/lib.sh): not pinned, nothing here is timed
-for c in strace python3 $([ -n "${CALLGRIND:-}" ] && echo valgrind callgrind_annotate) $([ -n "${MEM:-}" ] && echo wrk); do
+for c in strace python3 $([ -n "${CALLGRIND:-}" ] && echo valgrind callgrind_annotate) $([ -n "${MEM:-}${STEPS:-}" ] && echo wrk); do
   command -v "$c" > /dev/null || die "$c not found (apt-get install strace valgrind)"
 done
 if [ ! -x "$MPMD" ]; then
@@ -62,10 +71,15 @@ raise_nofile
 mkdir -p "$OUT"; chmod 777 "$OUT"
 
 # mpmd's configuration for MPM $1 in $OUT/mpmd-$1-$2, listening on $2 (benches/lib.sh's
-# Debian sizing), with $MPMD_EXTRA; prints its path.
+# Debian sizing), with $MPMD_EXTRA; with STEPS over TLS, also on $2 + 10 with TLS and
+# KeepAliveTimeout 65 (as run.sh's EXTRA=1 run); prints its path.
 mpmd_conf() { # mpm port
-  local dir="$OUT/mpmd-$1-$2"
-  mpmd_debian_conf "$dir" "$2" "$1" 5 ${MPMD_EXTRA:+"$MPMD_EXTRA"}
+  local dir="$OUT/mpmd-$1-$2" ka=5 tls=()
+  if [[ " ${STEPS:-} " == *" t "* || " ${STEPS:-} " == *" u "* ]]; then
+    ka=65
+    readarray -t tls < <(tls_lines $(($2 + 10)))
+  fi
+  mpmd_debian_conf "$dir" "$2" "$1" "$ka" ${MPMD_EXTRA:+"$MPMD_EXTRA"} "${tls[@]}"
   echo "$dir/mpmd.conf"
 }
 
@@ -221,6 +235,34 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {r['procs_peak']} | {sys.argv[4]} | "
 PY
 }
 
+# The memory of target $1 after each of the steps $STEPS, on one start: one table row.
+steps_row() { # target
+  local target=$1 s url conns sp cells="" pids hdr i=0
+  start_target "$target"
+  "$PY" "$CLIENT" "$PORT" 20 /hello > /dev/null || die "$target: warm-up failed"
+  for s in $STEPS; do
+    conns=50 url="http://127.0.0.1:$PORT" hdr=()
+    case $s in
+      a) url+=/hello ;; c) url+=/static/4k.bin ;; b) url+=/hello; hdr=(-H "Connection: close") ;;
+      t|u) if [[ $target != mpmd-* ]]; then cells+=" – |"; continue; fi
+        url="https://127.0.0.1:$((PORT + 10))"
+        if [ "$s" = t ]; then url+=/hello; hdr=(-H "Connection: close"); else url+=/static/1m.bin; conns=10; fi ;;
+      *) die "step $s: a b c t or u" ;;
+    esac
+    "$PY" "$BENCH_HARNESS/lib/sampler.py" "$PORT" "$OUT/$target-step.json" 0.5 &
+    sp=$!
+    sleep 1 # the sampler finds the server
+    wrk -t1 -c"$conns" -d"${DUR:-3s}" "${hdr[@]}" "$url" > /dev/null
+    kill -TERM "$sp"; wait "$sp" || true
+    i=$((i + 1))
+    mapfile -t pids < <(server_pids "$PORT")
+    "$PY" "$HERE/smaps.py" "${pids[@]}" > "$OUT/$target-steps-$i-$s-smaps.txt"
+    cells+=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
+print(" %.1f (%d) |" % (r["pss_peak_kb"] / 1024, r["procs_peak"]), end="")' "$OUT/$target-step.json")
+  done
+  echo "| $target |$cells"
+}
+
 # One table into $1 and on stdout: title $2, column names $3, a row per scenario and
 # target made by the function $4 (target scenario).
 table() { # file title header row-function
@@ -240,7 +282,18 @@ table() { # file title header row-function
   cat "$file"
 }
 
-if [ -n "${MEM:-}" ]; then
+if [ -n "${STEPS:-}" ]; then
+  file="$OUT/steps.md"
+  header="| target |$(for s in $STEPS; do printf ' %s |' "$s"; done)"
+  {
+    echo "#### prefork and worker: peak PSS MiB (processes) in each step, wrk -t1 -c50 -d${DUR:-3s} ($(date -u +%F))"
+    echo
+    echo "$header"
+    echo "$header" | awk -F'|' '{printf "|"; for (i = 2; i < NF; i++) printf "---|"; print ""}'
+  } > "$file"
+  for t in $TARGETS; do echo "steps $t ..." >&2; steps_row "$t" >> "$file"; done
+  cat "$file"
+elif [ -n "${MEM:-}" ]; then
   table "$OUT/memory.md" \
     "prefork and worker: processes and memory under wrk -t1 -c50 -d${DUR:-8s} ($(date -u +%F))${MPMD_EXTRA:+; mpmd with: $MPMD_EXTRA}" \
     "| scenario | target | processes (peak) | forked during the run (alive at its end) | RSS MiB (peak sum) | PSS MiB (peak sum) | req/s (information only) |" \

@@ -83,13 +83,6 @@ mpmd_conf() { # dir port mpm [extra line...]
   mpmd_debian_conf "$dir" "$port" "$mpm" "$ka" "$@"
 }
 
-# The TLS lines of a server on port $1 (scenarios t and u), with the harness's certificate.
-tls_lines() { # port
-  ensure_tls
-  printf '%s\n' "Listen 127.0.0.1:$1 https" "<VirtualHost 127.0.0.1:$1>" "SSLEngine on" \
-    "SSLCertificateFile $TLS_DIR/cert.pem" "SSLCertificateKeyFile $TLS_DIR/key.pem" "</VirtualHost>"
-}
-
 # ---- count: instructions and system calls per request -------------------------------
 # Started as root, mpmd would serve as nobody and callgrind could not write its profile:
 # every counted server runs as nobody from the start (nginx stays root: it does not switch

@@ -287,6 +287,35 @@ fn sessions_resume_across_processes(t: &TlsSite) {
     );
 }
 
+/// A request in pieces that each go out as TLS records of their own, one
+/// of them larger than a record (so split over two), read whole on
+/// connection after connection: prefork's children and worker's threads
+/// give their read buffer's pages back when a connection ends, and the
+/// next connection reads into it afresh.
+fn a_request_split_over_records_is_read_whole_on_every_connection(t: &TlsSite) {
+    let cfg = t.pki.client_config(&[b"http/1.1"]);
+    let pad = "p".repeat(6000);
+    for i in 0..8 {
+        let tcp = TcpStream::connect(addr(t.port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut s = pki::tls_connect(&cfg, "a.test", tcp).expect("handshake");
+        // Each write_all is flushed as records of its own.
+        s.write_all(b"GET /index.html HTTP/1.1\r\nHo").unwrap();
+        s.write_all(
+            format!("st: a.test\r\nX-Pad-1: {pad}\r\nX-Pad-2: {pad}\r\nX-Pad-3: {pad}\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        s.write_all(b"Connection: close\r\n\r\n").unwrap();
+        let out = pki::read_all(&mut s);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 200 ") && text.ends_with("page of a"),
+            "connection {i}: the request split over records got: {text}"
+        );
+    }
+}
+
 /// The checks of one running server.
 fn serve_over_tls(mpm: &str) {
     let t = TlsSite::new(mpm);
@@ -299,6 +328,7 @@ fn serve_over_tls(mpm: &str) {
     host_disagreeing_with_sni_is_421(&t);
     h2_only_client_gets_http11_or_a_clean_failure(&t);
     sessions_resume_across_processes(&t);
+    a_request_split_over_records_is_read_whole_on_every_connection(&t);
     stalled_handshake_closes_at_timeout(&t, b"");
     // A handshake record header promising 512 bytes, and 4 of them.
     stalled_handshake_closes_at_timeout(

@@ -52,6 +52,14 @@
 //! keep-alive connection within a second (and `KeepAliveTimeout` ends the
 //! wait on time).
 //!
+//! ## Memory between connections
+//!
+//! When a connection ends the child gives back what TLS used
+//! ([`mpm_core::process::child::connection_ended`]): its TLS read
+//! buffer's pages and the pages the allocator holds free, so an idle child
+//! keeps no more after a burst of TLS handshakes or large TLS bodies than
+//! after plain HTTP (nothing is done after a plain connection).
+//!
 //! ## Scoreboard
 //!
 //! One worker slot per process: `S` starting, `_` waiting for a
@@ -143,6 +151,9 @@ fn child(cx: ChildContext<'_>) {
         served += 1;
         process.connections_served.fetch_add(1, Ordering::Relaxed);
         serve_connection(conn, &serve_ctx);
+        // Idle until the next connection: what TLS used goes back to the
+        // system (nothing to do after a plain connection).
+        mpm_core::process::child::connection_ended();
         slot.set_state(WorkerState::Ready);
         if limit > 0 && served >= limit {
             break;

@@ -52,6 +52,11 @@
 //! `ThreadsPerChild`), an eventfd and the idle-close pipe, beside its
 //! connections.
 //!
+//! Memory: a worker whose connection ended gives back what TLS used
+//! ([`mpm_core::process::child::connection_ended`]: its TLS read buffer's
+//! pages, the allocator's free pages), so 25 idle threads keep no TLS
+//! buffers; nothing is done after a plain connection.
+//!
 //! ## HTTP/2: a connection's streams on the child's other threads
 //!
 //! A worker whose connection speaks HTTP/2 owns its session
@@ -539,7 +544,11 @@ fn work(
 fn serve(job: Job, slot: &WorkerSlot, ctx: &ServeContext<'_>) {
     let served = match job {
         Job::Connection(conn) => {
-            catch_unwind(AssertUnwindSafe(|| serve_connection(conn, ctx))).map(drop)
+            let served = catch_unwind(AssertUnwindSafe(|| serve_connection(conn, ctx))).map(drop);
+            // Idle until its next job: what TLS used goes back to the
+            // system (nothing to do after a plain connection).
+            mpm_core::process::child::connection_ended();
+            served
         }
         Job::Stream(stream) => catch_unwind(AssertUnwindSafe(|| stream(ctx))),
     };

@@ -9,7 +9,8 @@
 //!   root (looked up once by the master, applied by each forked child;
 //!   and `single`).
 //! - [`malloc`]: the C allocator's arenas capped at the CPUs, before the
-//!   first fork.
+//!   first fork; its free pages given back when a prefork child or worker
+//!   thread goes idle after a TLS connection ([`child::connection_ended`]).
 //! - [`spare`]: the spare regulator (Apache's idle-server maintenance) the
 //!   master runs.
 //! - [`clamp`]: each strategy's MPM directives clamped once, with Apache's

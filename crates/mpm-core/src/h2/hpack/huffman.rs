@@ -1,14 +1,12 @@
 //! HPACK's static Huffman code (RFC 7541 §5.2, Appendix B).
 //!
 //! Encoding packs each octet's code into a 64-bit accumulator. Decoding
-//! walks a table built once from the code table (`huffman_table.rs`):
-//! the code's binary tree, read four bits at a time (each of the 255
+//! walks a table the compiler builds from the code table (`huffman_table.rs`):
+//! the code's binary tree, read four bits at a time (each of the 256
 //! inner nodes has 16 transitions; a nibble completes at most one symbol
 //! since the shortest code has 5 bits). The end of a string must be a
 //! prefix of EOS (all ones) shorter than 8 bits; EOS itself inside a
 //! string is an error (§5.2).
-
-use std::sync::OnceLock;
 
 use super::huffman_table::CODES;
 
@@ -59,7 +57,7 @@ pub enum HuffmanError {
 }
 
 /// One transition of the nibble table.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Step {
     /// The inner node reached (0 is the root).
     next: u8,
@@ -69,17 +67,22 @@ struct Step {
     eos: bool,
 }
 
+/// Inner nodes of the code's tree (RFC 7541's 257 codes make a full
+/// binary tree of 256 inner nodes).
+const NODES: usize = 256;
+
 /// The decoding tables: per inner node, 16 steps; and per node, whether it
 /// is a valid place to end (the root, or a path of at most 7 ones).
 struct Tables {
-    steps: Vec<[Step; 16]>,
-    can_end: Vec<bool>,
+    steps: [[Step; 16]; NODES],
+    can_end: [bool; NODES],
 }
 
-fn tables() -> &'static Tables {
-    static TABLES: OnceLock<Tables> = OnceLock::new();
-    TABLES.get_or_init(build)
-}
+/// Built by the compiler: the tables are read-only data of the
+/// executable, shared by every process that runs it, where a table built
+/// at run time would take 16 KiB of each process's heap (each prefork
+/// child's, at its first HTTP/2 request).
+static TABLES: Tables = build();
 
 /// A child of a tree node: an inner node's index or a leaf's symbol.
 #[derive(Clone, Copy)]
@@ -89,14 +92,19 @@ enum Child {
     Missing,
 }
 
-fn build() -> Tables {
+const fn build() -> Tables {
     // The code's tree: inner nodes with two children each.
-    let mut tree: Vec<[Child; 2]> = vec![[Child::Missing; 2]];
+    let mut tree = [[Child::Missing; 2]; NODES];
+    let mut nodes = 1;
     // Per inner node: its depth and whether its path is all ones.
-    let mut ones: Vec<(u8, bool)> = vec![(0, true)];
-    for (sym, &(code, len)) in CODES.iter().enumerate() {
+    let mut ones = [(0u8, true); NODES];
+    let mut sym = 0;
+    while sym < CODES.len() {
+        let (code, len) = CODES[sym];
         let mut node = 0;
-        for i in (0..len).rev() {
+        let mut i = len;
+        while i > 0 {
+            i -= 1;
             let bit = ((code >> i) & 1) as usize;
             if i == 0 {
                 tree[node][bit] = Child::Leaf(sym as u16);
@@ -104,23 +112,42 @@ fn build() -> Tables {
                 node = match tree[node][bit] {
                     Child::Inner(n) => n,
                     _ => {
-                        tree.push([Child::Missing; 2]);
+                        // A code table that is not a full tree stops the
+                        // build here, at compile time.
+                        assert!(
+                            nodes < NODES,
+                            "the Huffman code has more than 256 inner nodes"
+                        );
                         let (depth, all) = ones[node];
-                        ones.push((depth + 1, all && bit == 1));
-                        let n = tree.len() - 1;
-                        tree[node][bit] = Child::Inner(n);
-                        n
+                        ones[nodes] = (depth + 1, all && bit == 1);
+                        tree[node][bit] = Child::Inner(nodes);
+                        nodes += 1;
+                        nodes - 1
                     }
                 };
             }
         }
+        sym += 1;
     }
-    debug_assert_eq!(tree.len(), 256);
-    let mut steps = vec![[Step::default(); 16]; tree.len()];
-    for (node, row) in steps.iter_mut().enumerate() {
-        for (nibble, step) in row.iter_mut().enumerate() {
+    assert!(
+        nodes == NODES,
+        "the Huffman code has fewer than 256 inner nodes"
+    );
+    let mut steps = [[Step {
+        next: 0,
+        emit: None,
+        eos: false,
+    }; 16]; NODES];
+    let mut can_end = [false; NODES];
+    let mut node = 0;
+    while node < NODES {
+        let mut nibble = 0;
+        while nibble < 16 {
+            let step = &mut steps[node][nibble];
             let mut at = node;
-            for i in (0..4).rev() {
+            let mut i = 4;
+            while i > 0 {
+                i -= 1;
                 let bit = (nibble >> i) & 1;
                 match tree[at][bit] {
                     Child::Inner(n) => at = n,
@@ -135,15 +162,18 @@ fn build() -> Tables {
                 }
             }
             step.next = at as u8;
+            nibble += 1;
         }
+        let (depth, all) = ones[node];
+        can_end[node] = all && depth <= 7;
+        node += 1;
     }
-    let can_end = ones.iter().map(|&(depth, all)| all && depth <= 7).collect();
     Tables { steps, can_end }
 }
 
 /// Append the decoding of the Huffman string `bytes` to `out`.
 pub fn decode(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
-    let t = tables();
+    let t = &TABLES;
     let mut node = 0usize;
     for &b in bytes {
         for nibble in [b >> 4, b & 0xf] {
