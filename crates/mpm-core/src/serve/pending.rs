@@ -20,6 +20,24 @@ use crate::net::poll::poll_timeout;
 /// Chunk size for copying streamed and file bodies.
 pub(super) const COPY_CHUNK: usize = 64 * 1024;
 
+thread_local! {
+    /// Where a file body read for a transport that cannot `sendfile` (TLS)
+    /// lands, a chunk at a time: one per thread that copies files, zeroed
+    /// once, so a large file costs no allocation per chunk (each one was
+    /// a `brk` or two and its pages faulted in and cleared again).
+    static COPY_ROOM: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; COPY_CHUNK].into_boxed_slice());
+}
+
+/// Run `f` with the thread's copy room ([`COPY_CHUNK`] bytes).
+pub(super) fn with_copy_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    COPY_ROOM.with(|room| match room.try_borrow_mut() {
+        Ok(mut room) => f(&mut room),
+        // Never: no copy runs inside another on a thread.
+        Err(_) => f(&mut vec![0u8; COPY_CHUNK]),
+    })
+}
+
 /// A response stream still to read and send.
 pub(super) struct StreamPart {
     pub(super) reader: Box<dyn std::io::Read + Send>,
@@ -166,21 +184,31 @@ impl PendingWrite {
                     Err(e) => return Err(e.into()),
                 }
             } else {
-                // Through a TLS layer: a chunk at a time, never the whole
-                // file in memory.
+                // Through a TLS layer: a chunk at a time through the
+                // thread's copy room, never the whole file in memory. The
+                // transport's own bytes were all sent (the flush above), so
+                // it takes the whole chunk; what it would not is read again.
                 let want = f.left.min(COPY_CHUNK as u64) as usize;
-                let mut chunk = vec![0u8; want];
-                match f.file.read_at(&mut chunk, f.offset) {
-                    Ok(0) => return Err(shrank()),
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        f.offset += n as u64;
-                        f.left -= n as u64;
-                        self.segs.push_back(Bytes::from(chunk));
+                let took = with_copy_room(|room| {
+                    let n = match f.file.read_at(&mut room[..want], f.offset) {
+                        Ok(0) => return Err(shrank()),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(0)),
+                        Err(e) => return Err(e),
+                    };
+                    match io.write(&room[..n]) {
+                        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                        Ok(m) => Ok(Some(m)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some(0)),
+                        Err(e) => Err(e),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+                })?;
+                let Some(m) = took else {
+                    return Ok(false);
+                };
+                f.offset += m as u64;
+                f.left -= m as u64;
             }
         }
     }
