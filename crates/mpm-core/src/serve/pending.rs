@@ -29,6 +29,18 @@ thread_local! {
         std::cell::RefCell::new(vec![0u8; COPY_CHUNK].into_boxed_slice());
 }
 
+/// Whether a write of `asked` bytes that took only `took` of them left
+/// the socket full, so that the next write would only see `EAGAIN`: on
+/// plain TCP it did (Linux marks a socket that ran out of send buffer
+/// and wakes its poll with `EPOLLOUT` when room comes back: the loop's
+/// edge-triggered poll reports it), unless the write was cut at the
+/// kernel's largest single write (2 GiB). Not through a TLS layer, whose
+/// write takes plaintext up to its own bound. tokio's rule for a short
+/// write, the same.
+pub(super) fn stopped_full(io: &Connection, asked: usize, took: usize) -> bool {
+    took < asked && asked < 1 << 30 && io.plain_tcp().is_some()
+}
+
 /// Run `f` with the thread's copy room ([`COPY_CHUNK`] bytes).
 pub(super) fn with_copy_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     COPY_ROOM.with(|room| match room.try_borrow_mut() {
@@ -129,13 +141,16 @@ impl PendingWrite {
             if !self.segs.is_empty() {
                 let mut slices = [IoSlice::new(&[]); 8];
                 let mut k = 0;
+                let mut asked = 0;
                 for s in self.segs.iter().take(slices.len()) {
                     slices[k] = IoSlice::new(s);
+                    asked += s.len();
                     k += 1;
                 }
                 match io.write_vectored(&slices[..k]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(mut n) => {
+                        let full = stopped_full(io, asked, n);
                         while n > 0 {
                             let Some(front) = self.segs.front_mut() else {
                                 break;
@@ -147,6 +162,9 @@ impl PendingWrite {
                                 let _ = front.split_to(n);
                                 n = 0;
                             }
+                        }
+                        if full {
+                            return Ok(false);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -222,7 +240,8 @@ fn shrank() -> io::Error {
 }
 
 /// Write the slices in order until done or the socket is full; the bytes
-/// written.
+/// written (fewer than all of them: the socket is full, the next write
+/// would see `EAGAIN`).
 pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usize> {
     let total: usize = slices.iter().map(|s| s.len()).sum();
     let mut done = 0;
@@ -231,6 +250,7 @@ pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usi
         let mut skip = done;
         let mut iov = [IoSlice::new(&[]); 4];
         let mut k = 0;
+        let mut asked = 0;
         for s in slices {
             if skip >= s.len() {
                 skip -= s.len();
@@ -238,12 +258,14 @@ pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usi
             }
             if k < iov.len() {
                 iov[k] = IoSlice::new(&s[skip..]);
+                asked += s.len() - skip;
                 k += 1;
             }
             skip = 0;
         }
         match io.write_vectored(&iov[..k]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) if stopped_full(io, asked, n) => return Ok(done + n),
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
