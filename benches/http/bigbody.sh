@@ -10,6 +10,11 @@
 #                                      # EAGAIN) per MiB, and bytes per write call
 #   benches/http/bigbody.sh callgrind  # instructions per MiB: the server under callgrind
 #                                      # for a short and a long wrk run, (Ir2-Ir1)/(MiB2-MiB1)
+#   benches/http/bigbody.sh slow       # back-pressure: slow_reader.py (4 connections with a
+#                                      # 16 KiB receive buffer, 5 x a 10 MiB file each) under
+#                                      # strace: writes and EAGAIN per MiB (on loopback a 1 MiB
+#                                      # answer leaves in one write: the send buffer grows to
+#                                      # 4 MiB); the servers get a docroot of their own for it
 #
 # Servers (each pinned to CPU $SERVER_CPUS, 0), GET /static/1m.bin keep-alive:
 #   embedded     examples/bench_peer, event, 2 x 25 threads, the file from memory (d)
@@ -27,7 +32,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 source "$REPO/benches/lib.sh"
 MODE=${1:-all}
-case $MODE in all|cpu|strace|callgrind) ;; *) die "usage: $0 [cpu|strace|callgrind]" ;; esac
+case $MODE in all|cpu|strace|callgrind|slow) ;; *) die "usage: $0 [cpu|strace|callgrind|slow]" ;; esac
 SERVERS=${SERVERS:-embedded hyper-hello mpmd-event nginx}
 BASE_PORT=${BASE_PORT:-27720}; DUR=${DUR:-5s}; ROUNDS=${ROUNDS:-3}; WRK_CPUS=${WRK_CPUS:-1}
 WRK_ARGS=${WRK_ARGS:--t2 -c10}
@@ -37,6 +42,7 @@ HYPER=${HYPER:-/tmp/mpm-bench/cargo-target/release/hyper-hello}
 PIN=(taskset -c "$SERVER_CPUS")
 PY=$(python3 -c 'import sys; print(sys.executable)')
 ROOT="$BENCH_OUT/http/bigbody"
+DOCROOT=$WWW
 MIB=1048576
 for c in taskset wrk strace valgrind ss; do command -v "$c" > /dev/null || die "$c not found"; done
 for b in "$MPMD" "$PEER" "$HYPER"; do [ -x "$b" ] || die "no $b (cargo build --release -p mpmd -p mpm-examples --bin mpmd --example bench_peer; HYPER: the harness's setup.sh)"; done
@@ -55,9 +61,9 @@ start_server() { # name [wrapper...]
   for p in $(seq "$BASE_PORT" $((BASE_PORT + 5))); do check_port_free "$p"; done
   case $name in
     embedded) port=$BASE_PORT; URL=http://127.0.0.1:$port
-      "${PIN[@]}" "${AS[@]}" "$@" "$PEER" "127.0.0.1:$port" "$WWW" event 25 "${EMBED_CHILDREN:-2}" > "$dir/log" 2>&1 & ;;
+      "${PIN[@]}" "${AS[@]}" "$@" "$PEER" "127.0.0.1:$port" "$DOCROOT" event 25 "${EMBED_CHILDREN:-2}" > "$dir/log" 2>&1 & ;;
     hyper-hello) port=$((BASE_PORT + 1)); URL=http://127.0.0.1:$port
-      "${PIN[@]}" "${AS[@]}" "$@" "$HYPER" "127.0.0.1:$port" "$WWW/static" > "$dir/log" 2>&1 & ;;
+      "${PIN[@]}" "${AS[@]}" "$@" "$HYPER" "127.0.0.1:$port" "$DOCROOT/static" > "$dir/log" 2>&1 & ;;
     mpmd-event|mpmd-event-plain) port=$((BASE_PORT + 2)); URL=http://127.0.0.1:$port
       local tls=()
       if [ "$name" = mpmd-event ]; then
@@ -71,32 +77,7 @@ start_server() { # name [wrapper...]
       "${PIN[@]}" "${AS[@]}" "$@" "$MPMD" -f "$dir/mpmd.conf" > "$dir/log" 2>&1 & ;;
     nginx|nginx-plain) port=$((BASE_PORT + 4)); URL=http://127.0.0.1:$port
       [ "$name" = nginx ] && { port=$((BASE_PORT + 5)); URL=https://127.0.0.1:$port; }
-      mkdir -p "$dir/tmp"
-      cat > "$dir/nginx.conf" <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65s;
-    keepalive_requests 1000000;
-    access_log off;
-$(temp_paths "$dir")
-    types { application/octet-stream bin; }
-    server {
-        listen 127.0.0.1:$((BASE_PORT + 4));
-        listen 127.0.0.1:$((BASE_PORT + 5)) ssl;
-        ssl_certificate     $TLS_DIR/cert.pem;
-        ssl_certificate_key $TLS_DIR/key.pem;
-        root $WWW;
-        location /static/ { }
-    }
-}
-NGX
+      nginx_one_process_conf "$dir" $((BASE_PORT + 4)) $((BASE_PORT + 5)) > "$dir/nginx.conf"
       # nginx stays root: it does not switch users with master_process off.
       "${PIN[@]}" "$@" /usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" > "$dir/log" 2>&1 & ;;
     *) die "unknown server $name" ;;
@@ -186,6 +167,29 @@ strace_mode() {
   cat "$out"
 }
 
+slow_mode() {
+  local name out="$ROOT/slow.md" p sp targets
+  # Not the harness's docroot: hyper-hello keeps every file of it in memory.
+  DOCROOT="$ROOT/www"
+  mkdir -p "$DOCROOT/static"
+  [ -f "$DOCROOT/static/10m.bin" ] || head -c 10485760 /dev/urandom > "$DOCROOT/static/10m.bin"
+  : > "$out"
+  for name in $SERVERS; do
+    case $name in embedded|hyper-hello) ;; *) continue ;; esac
+    start_server "$name"
+    targets=(); for p in $(server_pids); do targets+=(-p "$p"); done
+    strace -f -c -o "$ROOT/$name.slow.txt" "${targets[@]}" 2> "$ROOT/$name.slow.log" &
+    sp=$!
+    sleep 1 # strace attaches
+    taskset -c "$WRK_CPUS" "$PY" "$HERE/slow_reader.py" "${URL##*:}" 4 5 /static/10m.bin || die "$name: the slow readers failed"
+    kill -INT "$sp" 2>/dev/null || die "$name: strace ended early (see $ROOT/$name.slow.log)"; wait "$sp" || true
+    stop_server
+    { echo "$name (200 MiB to slow readers, under strace): per MiB"; "$PY" "$REPO/benches/syscalls.py" --errors "$ROOT/$name.slow.txt" 200; echo; } >> "$out"
+  done
+  DOCROOT=$WWW
+  cat "$out"
+}
+
 callgrind_mode() {
   local name out="$ROOT/callgrind.md" d f ir total n dur=() irs=() ns=()
   read -ra dur <<< "${CG_DUR:-2s 6s}"
@@ -214,6 +218,6 @@ callgrind_mode() {
 }
 
 case $MODE in
-  cpu) cpu_mode ;; strace) strace_mode ;; callgrind) callgrind_mode ;;
+  cpu) cpu_mode ;; strace) strace_mode ;; callgrind) callgrind_mode ;; slow) slow_mode ;;
   all) cpu_mode; strace_mode ;;
 esac

@@ -99,6 +99,25 @@ fn connect(s: &TestServer) -> TcpStream {
     c
 }
 
+/// Wait until the loop shows a connection as an async write (a response
+/// the socket would not take at once): `what` never did in 5 s, else.
+fn wait_for_an_async_write(s: &TestServer, what: &str) {
+    let writing = || {
+        s.scoreboard()
+            .process(0)
+            .conns_writing
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let t = Instant::now();
+    while writing() == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{what} never showed as an async write"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn get(s: &TestServer, path: &str) -> (String, Duration) {
     let t = Instant::now();
     let resp = s.get(path);
@@ -149,20 +168,7 @@ fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others()
     // No reading for a while: 8 MiB is more than the socket buffers hold,
     // so the loop is left with the rest to write.
     slow.send("GET", "/big", &[], b"");
-    let writing = || {
-        s.scoreboard()
-            .process(0)
-            .conns_writing
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let t = Instant::now();
-    while writing() == 0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the stalled stream never showed as an async write"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_an_async_write(&s, "the stalled stream");
     for _ in 0..5 {
         let (text, took) = get(&s, "/");
         assert_eq!(text, "quick");
@@ -194,20 +200,7 @@ fn large_bodies_from_memory_reach_a_slow_reader_whole_and_in_order() {
     slow.send("GET", "/bytes", &[], b"");
     slow.send("GET", "/worker-bytes", &[], b"");
     slow.send("GET", "/", &[], b"");
-    let writing = || {
-        s.scoreboard()
-            .process(0)
-            .conns_writing
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let t = Instant::now();
-    while writing() == 0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the unread 8 MiB body never showed as an async write"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_an_async_write(&s, "the unread 8 MiB body");
     for (i, path) in ["/bytes", "/worker-bytes"].into_iter().enumerate() {
         let resp = slow.response();
         assert_eq!(resp.status, 200, "response {i} ({path})");
