@@ -126,9 +126,10 @@ impl PendingWrite {
     }
 
     /// Write as much as the socket takes without waiting: `Ok(true)` when
-    /// everything is written, `Ok(false)` when the socket is full (wait for
-    /// it to be writable), `Err` when the connection failed (or the file
-    /// shrank under us).
+    /// everything is written, `Ok(false)` when the socket is full (a write
+    /// saw `EAGAIN`, or stopped short on plain TCP: [`stopped_full`]; wait
+    /// for it to be writable, which an edge-triggered poll reports too),
+    /// `Err` when the connection failed (or the file shrank under us).
     pub fn advance(&mut self, io: &mut Connection) -> io::Result<bool> {
         loop {
             // Whatever the transport itself holds (TLS records) goes first.
