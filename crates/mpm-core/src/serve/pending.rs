@@ -127,9 +127,9 @@ impl PendingWrite {
 
     /// Write as much as the socket takes without waiting: `Ok(true)` when
     /// everything is written, `Ok(false)` when the socket is full (a write
-    /// saw `EAGAIN`, or stopped short on plain TCP, which Linux reports as
-    /// full; wait
-    /// for it to be writable, which an edge-triggered poll reports too),
+    /// saw `EAGAIN`, or stopped short on plain TCP, which on Linux means
+    /// full; wait for it to be writable, which an edge-triggered poll
+    /// reports too),
     /// `Err` when the connection failed (or the file shrank under us).
     pub fn advance(&mut self, io: &mut Connection) -> io::Result<bool> {
         loop {
