@@ -129,17 +129,48 @@ temp_paths() { # dir
 }
 
 # An nginx server block on port $1 answering as the harness's nginx peer: GET /hello from
-# memory (`return 200`), the rest from the harness's docroot (/hello.txt, /static/*).
-nginx_www_server() { # port
+# memory (`return 200`), the rest from the harness's docroot (/hello.txt, /static/*); with
+# $2, the same over TLS on that port too (the harness's certificate, $TLS_DIR).
+nginx_www_server() { # port [tls-port]
+  local tls=""
+  [ -n "${2:-}" ] && tls="
+        listen 127.0.0.1:$2 ssl;
+        ssl_certificate     $TLS_DIR/cert.pem;
+        ssl_certificate_key $TLS_DIR/key.pem;"
   cat <<NGX
     types { text/plain txt; application/octet-stream bin; }
     default_type application/octet-stream;
     server {
-        listen 127.0.0.1:$1;
+        listen 127.0.0.1:$1;$tls
         root $WWW;
         location = /hello { default_type text/plain; return 200 'Hello, World!'; }
         location /static/ { }
     }
+NGX
+}
+
+# A configuration of nginx as the harness's peer (sendfile, tcp_nopush, /hello from memory)
+# in one process in the foreground, its runtime in $1, on port $2 (and TLS on $3), as
+# nginx_www_server: for counting, where one process is one profile.
+nginx_one_process_conf() { # dir port [tls-port]
+  mkdir -p "$1/logs" "$1/tmp"
+  cat <<NGX
+# As the harness's nginx peer (sendfile, tcp_nopush, /hello from memory), in one process.
+daemon off;
+master_process off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65s;
+    keepalive_requests 1000000;
+    access_log off;
+$(temp_paths "$1")
+$(nginx_www_server "$2" "${3:-}")
+}
 NGX
 }
 

@@ -108,25 +108,7 @@ count_server() { # name -> sets CMD, RUN_AS and PORT
       PORT=$P_EVENT ;;
     embedded) CMD=("$PEER" "127.0.0.1:$P_EMBED" "$WWW" event 4 1); PORT=$P_EMBED ;;
     nginx)
-      mkdir -p "$dir/logs" "$dir/tmp"
-      cat > "$dir/nginx.conf" <<NGX
-# As the harness's nginx peer (sendfile, tcp_nopush, /hello from memory), in one process.
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65s;
-    keepalive_requests 1000000;
-    access_log off;
-$(temp_paths "$dir")
-$(nginx_www_server "$P_NGINX")
-}
-NGX
+      nginx_one_process_conf "$dir" "$P_NGINX" > "$dir/nginx.conf"
       CMD=(/usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log"); PORT=$P_NGINX; RUN_AS=() ;;
     hyper-hello)
       [ -x "$HYPER" ] || die "no $HYPER: run $BENCH_HARNESS/setup.sh (it builds hyper-hello)"

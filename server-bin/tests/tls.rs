@@ -131,6 +131,69 @@ fn a_large_file_arrives_whole(t: &TlsSite) {
     assert!(body == want, "the large file's bytes differ");
 }
 
+/// Split the first response off `bytes` (its body as long as its
+/// `Content-Length`): (head, body, what follows), or what is wrong.
+fn split_response(bytes: &[u8]) -> Result<(String, &[u8], &[u8]), String> {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no response head in {} bytes", bytes.len()))?;
+    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .ok_or_else(|| format!("no Content-Length in {head:?}"))?;
+    let body = &bytes[end + 4..];
+    if body.len() < len {
+        return Err(format!("{} of {len} body bytes came", body.len()));
+    }
+    Ok((head, &body[..len], &body[len..]))
+}
+
+/// A client that reads slowly (a 4 KiB receive window: the server's
+/// writes stop short again and again, and the records the socket did
+/// not take wait in the TLS stream) gets two large files and a page,
+/// asked for at once on one kept-alive connection, whole and in order.
+fn large_files_reach_a_slow_reader_whole_and_in_order(t: &TlsSite) {
+    let cfg = t.pki.client_config(&[b"http/1.1"]);
+    let tcp = small_window(addr(t.port));
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = pki::tls_connect(&cfg, "a.test", tcp).expect("handshake");
+    s.write_all(
+        b"GET /big.bin HTTP/1.1\r\nHost: a.test\r\n\r\n\
+          GET /big.bin HTTP/1.1\r\nHost: a.test\r\n\r\n\
+          GET /index.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let all = pki::read_all(&mut s);
+    let big = std::fs::read(t.site.path("a/big.bin")).unwrap();
+    let mut rest = &all[..];
+    for (i, want) in [&big[..], &big[..], &b"page of a"[..]]
+        .into_iter()
+        .enumerate()
+    {
+        let (head, body, after) = split_response(rest)
+            .unwrap_or_else(|e| panic!("response {i} of 3 to a slow reader: {e}"));
+        assert!(head.starts_with("HTTP/1.1 200 "), "response {i}: {head}");
+        assert!(
+            body == want,
+            "response {i}'s body differs from the file's ({} bytes, first difference at {:?})",
+            body.len(),
+            body.iter().zip(want).position(|(a, b)| a != b)
+        );
+        rest = after;
+    }
+    assert!(
+        rest.is_empty(),
+        "{} bytes after the last response",
+        rest.len()
+    );
+}
+
 fn tls_1_1_is_refused(t: &TlsSite) {
     // SECLEVEL=0 lets the client's OpenSSL offer TLS 1.1 at all, so the
     // refusal is the server's (a protocol_version alert).
@@ -322,6 +385,7 @@ fn serve_over_tls(mpm: &str) {
     let _m = t.start(mpm);
     each_host_gets_its_page_and_certificate(&t);
     a_large_file_arrives_whole(&t);
+    large_files_reach_a_slow_reader_whole_and_in_order(&t);
     tls_1_1_is_refused(&t);
     plain_http_gets_400(&t);
     http10_client_is_served(&t);

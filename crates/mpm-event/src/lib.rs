@@ -19,7 +19,9 @@
 //! - it waits for the next request of a keep-alive connection (until
 //!   `KeepAliveTimeout`) with no read buffer kept, finishes responses the
 //!   socket would not take at once (a slow reader of a large file holds no
-//!   thread), and does lingering closes;
+//!   thread; a write that stops short on plain TCP means the socket is
+//!   full, so the next write waits for its writable event instead of
+//!   meeting `EAGAIN`), and does lingering closes;
 //! - after a `101 Switching Protocols` whose response carries a tunnel
 //!   ([`mpm_core::Body::Tunnel`]: a WebSocket through the reverse proxy),
 //!   it holds both sockets, the client's and the backend's, and copies

@@ -29,6 +29,9 @@ impl Handler for App {
                 reader: Box::new(std::io::Cursor::new(pattern())),
                 len: None,
             }),
+            // The same bytes from memory (`Body::Bytes`), answered by
+            // the loop, or by a worker at `/worker-bytes`.
+            "/bytes" | "/worker-bytes" => Response::new(Body::Bytes(memory().clone())),
             // A reader that panics after 4 MiB.
             "/panicky" => Response::new(Body::Reader {
                 reader: Box::new(Panicky { left: 4 << 20 }),
@@ -44,7 +47,7 @@ impl Handler for App {
         if uri.path() == "/hook-panics" {
             panic!("the test's answer_never_blocks panics on purpose");
         }
-        !matches!(uri.path(), "/sleep" | "/worker")
+        !matches!(uri.path(), "/sleep" | "/worker" | "/worker-bytes")
     }
 }
 
@@ -69,6 +72,12 @@ fn pattern() -> Vec<u8> {
     (0..BIG).map(|i| (i % 251) as u8).collect()
 }
 
+/// [`pattern`] kept in memory, made once.
+fn memory() -> &'static mpm::Bytes {
+    static MEMORY: std::sync::OnceLock<mpm::Bytes> = std::sync::OnceLock::new();
+    MEMORY.get_or_init(|| mpm::Bytes::from(pattern()))
+}
+
 fn server(threads: u32) -> TestServer {
     let cfg = MpmConfig {
         threads_per_child: threads,
@@ -88,6 +97,25 @@ fn connect(s: &TestServer) -> TcpStream {
     let c = TcpStream::connect(s.addr()).expect("connect");
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     c
+}
+
+/// Wait until the loop shows a connection as an async write (a response
+/// the socket would not take at once): `what` never did in 5 s, else.
+fn wait_for_an_async_write(s: &TestServer, what: &str) {
+    let writing = || {
+        s.scoreboard()
+            .process(0)
+            .conns_writing
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let t = Instant::now();
+    while writing() == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{what} never showed as an async write"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn get(s: &TestServer, path: &str) -> (String, Duration) {
@@ -140,20 +168,7 @@ fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others()
     // No reading for a while: 8 MiB is more than the socket buffers hold,
     // so the loop is left with the rest to write.
     slow.send("GET", "/big", &[], b"");
-    let writing = || {
-        s.scoreboard()
-            .process(0)
-            .conns_writing
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let t = Instant::now();
-    while writing() == 0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the stalled stream never showed as an async write"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_an_async_write(&s, "the stalled stream");
     for _ in 0..5 {
         let (text, took) = get(&s, "/");
         assert_eq!(text, "quick");
@@ -172,6 +187,31 @@ fn a_stream_the_loop_answers_waits_for_a_slow_reader_without_holding_up_others()
         "the streamed body differs ({} bytes)",
         body.len()
     );
+}
+
+/// Large bodies from memory to a client that reads nothing at first (8
+/// MiB is more than the socket buffers hold): the loop, then a worker,
+/// stop on the full socket and the loop finishes each response as the
+/// socket takes more; three pipelined answers arrive whole and in order.
+#[test]
+fn large_bodies_from_memory_reach_a_slow_reader_whole_and_in_order() {
+    let s = server(2);
+    let mut slow = s.client();
+    slow.send("GET", "/bytes", &[], b"");
+    slow.send("GET", "/worker-bytes", &[], b"");
+    slow.send("GET", "/", &[], b"");
+    wait_for_an_async_write(&s, "the unread 8 MiB body");
+    for (i, path) in ["/bytes", "/worker-bytes"].into_iter().enumerate() {
+        let resp = slow.response();
+        assert_eq!(resp.status, 200, "response {i} ({path})");
+        assert!(
+            resp.body == memory()[..],
+            "response {i} ({path}) differs from the bytes in memory ({} bytes, first difference at {:?})",
+            resp.body.len(),
+            resp.body.iter().zip(memory().iter()).position(|(a, b)| a != b)
+        );
+    }
+    assert_eq!(slow.response().text(), "quick", "the third response");
 }
 
 /// More pipelined requests than the loop reads at once (its read buffer

@@ -396,10 +396,15 @@ impl Serving<'_, '_> {
         let Ok(written) = written else {
             return Err(0);
         };
-        if file.is_none() && written == wbuf.len() + extra_slice.len() {
+        let all = wbuf.len() + extra_slice.len();
+        if file.is_none() && written == all {
             // All of it went (nearly every small answer).
             return Ok(len);
         }
+        // Bytes left over: the socket is full (the write stopped short or
+        // saw `EAGAIN`), so the rest waits for the loop's next writable
+        // event without another write that would only see `EAGAIN`.
+        let full = written < all;
         let mut pending = PendingWrite::default();
         if written < wbuf.len() {
             pending
@@ -413,6 +418,10 @@ impl Serving<'_, '_> {
             }
         }
         pending.file = file;
+        if full {
+            self.pending = Some(pending);
+            return Ok(len);
+        }
         match pending.advance(self.io) {
             Ok(true) => Ok(len),
             Ok(false) => {

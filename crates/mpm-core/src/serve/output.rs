@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use http::Version;
 
 use super::context::{Mode, ServeContext, Serving};
-use super::pending::{self, COPY_CHUNK};
+use super::pending::{self, with_copy_room, COPY_CHUNK};
 use super::stream::{self, Piece};
 use crate::h1::{self as engine, ResponseLength};
 use crate::handler::{Body, Response};
@@ -278,20 +278,21 @@ impl Serving<'_, '_> {
         offset: u64,
         len: u64,
     ) -> Result<(), u64> {
-        let mut chunk = vec![0u8; COPY_CHUNK];
-        let mut done = 0u64;
-        while done < len {
-            let want = (len - done).min(COPY_CHUNK as u64) as usize;
-            let n = match file.read_at(&mut chunk[..want], offset + done) {
-                Ok(0) => return Err(done),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(done),
-            };
-            self.write_whole(&chunk[..n]).map_err(|_| done)?;
-            done += n as u64;
-        }
-        Ok(())
+        with_copy_room(|chunk| {
+            let mut done = 0u64;
+            while done < len {
+                let want = (len - done).min(COPY_CHUNK as u64) as usize;
+                let n = match file.read_at(&mut chunk[..want], offset + done) {
+                    Ok(0) => return Err(done),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(done),
+                };
+                self.write_whole(&chunk[..n]).map_err(|_| done)?;
+                done += n as u64;
+            }
+            Ok(())
+        })
     }
 
     /// Write all of `buf`, whatever the mode: on a lent connection the

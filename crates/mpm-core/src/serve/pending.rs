@@ -20,6 +20,36 @@ use crate::net::poll::poll_timeout;
 /// Chunk size for copying streamed and file bodies.
 pub(super) const COPY_CHUNK: usize = 64 * 1024;
 
+thread_local! {
+    /// Where a file body read for a transport that cannot `sendfile` (TLS)
+    /// lands, a chunk at a time: one per thread that copies files, zeroed
+    /// once, so a large file costs no allocation per chunk (each one was
+    /// a `brk` or two and its pages faulted in and cleared again).
+    static COPY_ROOM: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; COPY_CHUNK].into_boxed_slice());
+}
+
+/// Whether a write of `asked` bytes that took only `took` of them left
+/// the socket full, so that the next write would only see `EAGAIN`: on
+/// plain TCP it did (Linux marks a socket that ran out of send buffer
+/// and wakes its poll with `EPOLLOUT` when room comes back: the loop's
+/// edge-triggered poll reports it), unless the write was cut at the
+/// kernel's largest single write (2 GiB). Not through a TLS layer, whose
+/// write takes plaintext up to its own bound. tokio's rule for a short
+/// write, the same.
+pub(super) fn stopped_full(io: &Connection, asked: usize, took: usize) -> bool {
+    took < asked && asked < 1 << 30 && io.plain_tcp().is_some()
+}
+
+/// Run `f` with the thread's copy room ([`COPY_CHUNK`] bytes).
+pub(super) fn with_copy_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    COPY_ROOM.with(|room| match room.try_borrow_mut() {
+        Ok(mut room) => f(&mut room),
+        // Never: no copy runs inside another on a thread.
+        Err(_) => f(&mut vec![0u8; COPY_CHUNK]),
+    })
+}
+
 /// A response stream still to read and send.
 pub(super) struct StreamPart {
     pub(super) reader: Box<dyn std::io::Read + Send>,
@@ -96,9 +126,11 @@ impl PendingWrite {
     }
 
     /// Write as much as the socket takes without waiting: `Ok(true)` when
-    /// everything is written, `Ok(false)` when the socket is full (wait for
-    /// it to be writable), `Err` when the connection failed (or the file
-    /// shrank under us).
+    /// everything is written, `Ok(false)` when the socket is full (a write
+    /// saw `EAGAIN`, or stopped short on plain TCP, which on Linux means
+    /// full; wait for it to be writable, which an edge-triggered poll
+    /// reports too),
+    /// `Err` when the connection failed (or the file shrank under us).
     pub fn advance(&mut self, io: &mut Connection) -> io::Result<bool> {
         loop {
             // Whatever the transport itself holds (TLS records) goes first.
@@ -111,13 +143,16 @@ impl PendingWrite {
             if !self.segs.is_empty() {
                 let mut slices = [IoSlice::new(&[]); 8];
                 let mut k = 0;
+                let mut asked = 0;
                 for s in self.segs.iter().take(slices.len()) {
                     slices[k] = IoSlice::new(s);
+                    asked += s.len();
                     k += 1;
                 }
                 match io.write_vectored(&slices[..k]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(mut n) => {
+                        let full = stopped_full(io, asked, n);
                         while n > 0 {
                             let Some(front) = self.segs.front_mut() else {
                                 break;
@@ -129,6 +164,9 @@ impl PendingWrite {
                                 let _ = front.split_to(n);
                                 n = 0;
                             }
+                        }
+                        if full {
+                            return Ok(false);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -166,21 +204,31 @@ impl PendingWrite {
                     Err(e) => return Err(e.into()),
                 }
             } else {
-                // Through a TLS layer: a chunk at a time, never the whole
-                // file in memory.
+                // Through a TLS layer: a chunk at a time through the
+                // thread's copy room, never the whole file in memory. The
+                // transport's own bytes were all sent (the flush above), so
+                // it takes the whole chunk; what it would not is read again.
                 let want = f.left.min(COPY_CHUNK as u64) as usize;
-                let mut chunk = vec![0u8; want];
-                match f.file.read_at(&mut chunk, f.offset) {
-                    Ok(0) => return Err(shrank()),
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        f.offset += n as u64;
-                        f.left -= n as u64;
-                        self.segs.push_back(Bytes::from(chunk));
+                let took = with_copy_room(|room| {
+                    let n = match f.file.read_at(&mut room[..want], f.offset) {
+                        Ok(0) => return Err(shrank()),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(0)),
+                        Err(e) => return Err(e),
+                    };
+                    match io.write(&room[..n]) {
+                        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                        Ok(m) => Ok(Some(m)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some(0)),
+                        Err(e) => Err(e),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+                })?;
+                let Some(m) = took else {
+                    return Ok(false);
+                };
+                f.offset += m as u64;
+                f.left -= m as u64;
             }
         }
     }
@@ -194,7 +242,8 @@ fn shrank() -> io::Error {
 }
 
 /// Write the slices in order until done or the socket is full; the bytes
-/// written.
+/// written (fewer than all of them: the socket is full, the next write
+/// would see `EAGAIN`).
 pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usize> {
     let total: usize = slices.iter().map(|s| s.len()).sum();
     let mut done = 0;
@@ -203,6 +252,7 @@ pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usi
         let mut skip = done;
         let mut iov = [IoSlice::new(&[]); 4];
         let mut k = 0;
+        let mut asked = 0;
         for s in slices {
             if skip >= s.len() {
                 skip -= s.len();
@@ -210,12 +260,14 @@ pub(super) fn write_now(io: &mut Connection, slices: &[&[u8]]) -> io::Result<usi
             }
             if k < iov.len() {
                 iov[k] = IoSlice::new(&s[skip..]);
+                asked += s.len() - skip;
                 k += 1;
             }
             skip = 0;
         }
         match io.write_vectored(&iov[..k]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) if stopped_full(io, asked, n) => return Ok(done + n),
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

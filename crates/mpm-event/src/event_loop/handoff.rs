@@ -241,7 +241,15 @@ impl Loop<'_, '_> {
 
     /// Connection `k` (back in `Held::conn`) was served: go on as `out`
     /// says. `session`: its session, or `None` when it stayed in
-    /// `Held::session`.
+    /// `Held::session` (the loop served it itself, this turn).
+    ///
+    /// A response left unfinished (`out.pending`) stopped on a full
+    /// socket. When the loop wrote it, this turn, the socket's next
+    /// writable event is still to come (the poll reports it, or the
+    /// connection is watched at the end of the turn, which reports it as
+    /// well): the loop waits for it. A worker's writes went on while the
+    /// loop took no writable events for the connection, so the loop
+    /// writes once at once.
     fn resume(&mut self, k: usize, out: Served, session: Option<Session>) {
         if self.aborted {
             self.close(k);
@@ -258,6 +266,7 @@ impl Loop<'_, '_> {
                 let Some(held) = self.held(k) else {
                     return;
                 };
+                let from_worker = session.is_some();
                 let session = session
                     .unwrap_or_else(|| std::mem::replace(&mut held.session, Session::new(limits)));
                 self.set_state(
@@ -269,7 +278,9 @@ impl Loop<'_, '_> {
                     })),
                 );
                 self.set_deadline(k, Some(after(now, self.protocol.timeouts.timeout)));
-                self.write_more(k);
+                if from_worker {
+                    self.write_more(k);
+                }
             }
             None => self.after_response(k, out.after, session, out.next.map(|n| *n), now),
         }
