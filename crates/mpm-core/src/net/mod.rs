@@ -18,7 +18,9 @@
 //! - [`proxy`]: the PROXY protocol header a load balancer opens a
 //!   connection with, read before anything else on listeners that ask
 //!   for it; [`ipnet`]: the networks of addresses trusted with it.
-//! - [`poll`]: waiting on descriptors, for all of the above.
+//! - [`poll`]: waiting on descriptors, for all of the above; [`rooms`]:
+//!   the buffers a thread passes a connection's bytes through (TLS reads
+//!   and writes, file copies), one per thread, given back when idle.
 
 pub mod accept;
 pub mod accept_filter;
@@ -28,6 +30,7 @@ pub mod listener;
 pub mod poll;
 pub mod proxy;
 pub mod resolve;
+pub mod rooms;
 pub mod tls;
 #[cfg(feature = "tls")]
 pub mod tls_hello;

@@ -68,165 +68,11 @@ pub fn is_plain_http(e: &io::Error) -> bool {
 #[cfg(feature = "tls")]
 const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 
-/// One read from the socket: a whole record of the largest size a peer
-/// sends (16 KiB of plaintext and its overhead) fits.
+// A write's records are sealed whole in the thread's seal room.
 #[cfg(feature = "tls")]
-const READ_SIZE: usize = 17 * 1024;
-
-#[cfg(feature = "tls")]
-thread_local! {
-    /// Where a read from the socket lands, and its whole records are
-    /// decrypted in place: one per thread that reads TLS, so a connection
-    /// keeps no read buffer and a read neither allocates nor clears one.
-    /// `None` when it could not be mapped (a read then uses a buffer of
-    /// its own).
-    static READ_ROOM: std::cell::RefCell<Option<ReadRoom>> =
-        std::cell::RefCell::new(ReadRoom::map());
-}
-
-/// A thread's read room: an anonymous mapping of its own, not a heap
-/// chunk, so that its pages exist only where a read wrote (a handshake's
-/// or a request's records fill one page of the five) and
-/// [`release_tls_read_room`] can hand them back to the kernel when the
-/// thread goes idle. A heap chunk would be zeroed whole by `calloc`, and
-/// its pages, freed or not, would stay in the thread's malloc arena.
-#[cfg(feature = "tls")]
-struct ReadRoom {
-    base: std::ptr::NonNull<std::ffi::c_void>,
-    /// A read wrote here since the last release.
-    used: bool,
-}
-
-#[cfg(feature = "tls")]
-impl ReadRoom {
-    fn len() -> std::num::NonZeroUsize {
-        std::num::NonZeroUsize::new(READ_SIZE).expect("READ_SIZE is not 0")
-    }
-
-    fn map() -> Option<ReadRoom> {
-        use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
-        // SAFETY: an anonymous private mapping at an address of the
-        // kernel's choice touches no existing memory.
-        let base = unsafe {
-            mmap_anonymous(
-                None,
-                Self::len(),
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_PRIVATE,
-            )
-        };
-        match base {
-            Ok(base) => Some(ReadRoom { base, used: false }),
-            Err(e) => {
-                log::warn!("could not map the TLS read buffer of this thread ({e}); each read allocates its own");
-                None
-            }
-        }
-    }
-
-    fn bytes(&mut self) -> &mut [u8] {
-        self.used = true;
-        // SAFETY: `base` is a readable and writable mapping of READ_SIZE
-        // bytes that this room alone owns until it is dropped; its bytes
-        // are always initialised (the kernel gives zeroed pages, also
-        // after `MADV_DONTNEED`), and `&mut self` makes this the only
-        // reference.
-        unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().cast::<u8>(), READ_SIZE) }
-    }
-
-    /// Give the pages reads wrote back to the kernel; the mapping stays,
-    /// and reads zeroed by the kernel when next written. False when no
-    /// read used the room since the last release (nothing is done).
-    fn release(&mut self) -> bool {
-        if !std::mem::take(&mut self.used) {
-            return false;
-        }
-        // SAFETY: the range is this room's own private anonymous mapping,
-        // and no reference into it lives (`&mut self`): its bytes read as
-        // zeros after, which is valid for `u8`.
-        let r = unsafe {
-            nix::sys::mman::madvise(
-                self.base,
-                READ_SIZE,
-                nix::sys::mman::MmapAdvise::MADV_DONTNEED,
-            )
-        };
-        if let Err(e) = r {
-            log::debug!("could not release the TLS read buffer's pages: {e}");
-        }
-        true
-    }
-}
-
-#[cfg(feature = "tls")]
-impl Drop for ReadRoom {
-    fn drop(&mut self) {
-        // SAFETY: `base`/READ_SIZE are what `map` mapped, unmapped once,
-        // here; no reference into it outlives `bytes`' borrow.
-        if let Err(e) = unsafe { nix::sys::mman::munmap(self.base, READ_SIZE) } {
-            log::debug!("could not unmap the TLS read buffer: {e}");
-        }
-    }
-}
-
-/// The records of [`SEND_BUFFER_LIMIT`] bytes of plaintext: each record of
-/// at most 16 KiB costs under 64 bytes of header, content type, nonce and
-/// tag (as [`append_records`] reckons).
-#[cfg(feature = "tls")]
-const SEAL_SIZE: usize = SEND_BUFFER_LIMIT + (SEND_BUFFER_LIMIT / (16 * 1024) + 1) * 64;
-
-#[cfg(feature = "tls")]
-thread_local! {
-    /// Where the records of a write are sealed when nothing waits to be
-    /// sent before them, and sent from: one per thread that writes TLS,
-    /// zeroed once, so a large body neither allocates, clears nor frees
-    /// a buffer per write (it did: three or four `brk` per 64 KiB, each
-    /// new page faulted in and zeroed by the kernel). Only what the
-    /// socket does not take is copied to the connection (`outgoing`).
-    static SEAL_ROOM: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0u8; SEAL_SIZE].into_boxed_slice());
-}
-
-/// Run `f` with the thread's seal room.
-#[cfg(feature = "tls")]
-fn with_seal_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SEAL_ROOM.with(|room| match room.try_borrow_mut() {
-        Ok(mut room) => f(&mut room),
-        // Never: no write runs inside another on a thread.
-        Err(_) => f(&mut vec![0u8; SEAL_SIZE]),
-    })
-}
-
-/// Run `f` with the thread's read room.
-#[cfg(feature = "tls")]
-fn with_read_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    READ_ROOM.with(|room| match room.try_borrow_mut().as_deref_mut() {
-        Ok(Some(room)) => f(room.bytes()),
-        // Never borrowed already (no read runs inside another on a
-        // thread); not mapped when the system refused the mapping.
-        _ => f(&mut vec![0u8; READ_SIZE]),
-    })
-}
-
-/// Give the pages of this thread's TLS read buffer back to the system,
-/// when a read used it since the last call (else nothing is done: no
-/// system call). True when it had been used: this thread read TLS since
-/// the last call.
-///
-/// For a thread that serves one connection at a time (prefork's child,
-/// worker's threads), called when the connection ends: an idle thread
-/// then keeps no TLS pages, and its next TLS read costs a page fault (one
-/// page for a handshake or a request). Not for an event loop, whose
-/// thread reads for many connections: the room stays in use there.
-pub fn release_tls_read_room() -> bool {
-    #[cfg(feature = "tls")]
-    return READ_ROOM.with(|room| match room.try_borrow_mut().as_deref_mut() {
-        Ok(Some(room)) => room.release(),
-        _ => false,
-    });
-    #[cfg(not(feature = "tls"))]
-    false
-}
+const _: () = assert!(
+    crate::net::rooms::TLS_SEAL >= SEND_BUFFER_LIMIT + (SEND_BUFFER_LIMIT / (16 * 1024) + 1) * 64
+);
 
 /// Most TLS bytes kept while records are not whole: a handshake message
 /// of the 64 KiB rustls accepts, split over records, with their headers
@@ -620,7 +466,7 @@ impl TlsStream {
                 "the client sent a TLS record or handshake message larger than 64 KiB",
             ));
         }
-        let r = with_read_room(|room| self.read_into(room, dont_wait));
+        let r = crate::net::rooms::with_tls_read(|room| self.read_into(room, dont_wait));
         match r {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
                 let _ = self.flush_out(true);
@@ -733,7 +579,9 @@ impl TlsStream {
         if pending == 0 {
             // Nothing waits before these records: sealed in the thread's
             // room and sent from there.
-            return with_seal_room(|room| self.seal_and_send(&buf[..n], room, dont_wait));
+            return crate::net::rooms::with_tls_seal(|room| {
+                self.seal_and_send(&buf[..n], room, dont_wait)
+            });
         }
         self.outgoing.drain(..self.sent);
         self.sent = 0;
@@ -880,7 +728,7 @@ impl TlsStream {
         };
         // Through the read room, so a hello that stalls holds only the
         // bytes it sent.
-        let n = with_read_room(|room| {
+        let n = crate::net::rooms::with_tls_read(|room| {
             let n = recv(&self.tcp, room, true)?;
             self.incoming.extend_from_slice(&room[..n]);
             io::Result::Ok(n)
@@ -987,52 +835,5 @@ fn version_name(v: Option<ProtocolVersion>) -> String {
         Some(ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
         Some(other) => format!("{other:?}"),
         None => String::new(),
-    }
-}
-
-#[cfg(all(test, feature = "tls", target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    /// The resident KiB of the mapping at `base`, from /proc/self/smaps.
-    fn resident_kib(base: usize) -> u64 {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
-        let start = format!("{base:x}-");
-        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
-        assert!(lines.next().is_some(), "no mapping at {base:x}");
-        lines
-            .find_map(|l| l.strip_prefix("Rss:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("an Rss line")
-    }
-
-    #[test]
-    fn an_idle_threads_read_room_keeps_no_pages_and_reads_zeros_after() {
-        // A thread of its own: a fresh room.
-        std::thread::spawn(|| {
-            let base = with_read_room(|room| {
-                room.fill(7);
-                room.as_ptr() as usize
-            });
-            assert!(
-                resident_kib(base) >= 17,
-                "a room written whole has {} KiB resident",
-                resident_kib(base)
-            );
-            assert!(release_tls_read_room(), "the room was used");
-            assert_eq!(resident_kib(base), 0, "KiB resident after the release");
-            // Used again: zeros, and only the page written is made.
-            with_read_room(|room| {
-                assert!(room.iter().all(|&b| b == 0), "the released room kept bytes");
-                room[0] = 1;
-            });
-            assert_eq!(resident_kib(base), 4, "KiB resident after a short read");
-            // A second release right after does nothing more.
-            assert!(release_tls_read_room(), "the room was used");
-            assert!(!release_tls_read_room(), "a release with no read between");
-            assert_eq!(resident_kib(base), 0);
-        })
-        .join()
-        .expect("the room's thread");
     }
 }

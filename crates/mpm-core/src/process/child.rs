@@ -47,15 +47,15 @@ pub struct ChildContext<'a> {
 
 /// What a thread that serves one connection at a time (prefork's child,
 /// each of worker's threads) does when a connection ended, before it waits
-/// for the next: after a TLS connection, its TLS read buffer's pages go
-/// back to the system ([`crate::net::tls_stream::release_tls_read_room`]),
+/// for the next: after a TLS connection, its TLS read and write buffers'
+/// pages go back to the system ([`crate::net::rooms::release_thread_rooms`]),
 /// and so do the pages the allocator holds free
 /// ([`crate::process::malloc::give_back_free_pages`]): a handshake's and a
 /// TLS session's allocations (tens of KiB, and the 64 KiB send buffer of a
 /// large body) leave free memory that glibc keeps otherwise. After a plain
 /// connection nothing is done (no system call).
 pub fn connection_ended() {
-    if crate::net::tls_stream::release_tls_read_room() {
+    if crate::net::rooms::release_thread_rooms() {
         crate::process::malloc::give_back_free_pages();
     }
 }

@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use http::Version;
 
 use super::context::{Mode, ServeContext, Serving};
-use super::pending::{self, with_copy_room, COPY_CHUNK};
+use super::pending::{self, COPY_CHUNK};
 use super::stream::{self, Piece};
 use crate::h1::{self as engine, ResponseLength};
 use crate::handler::{Body, Response};
@@ -278,7 +278,7 @@ impl Serving<'_, '_> {
         offset: u64,
         len: u64,
     ) -> Result<(), u64> {
-        with_copy_room(|chunk| {
+        crate::net::rooms::with_file_copy(|chunk| {
             let mut done = 0u64;
             while done < len {
                 let want = (len - done).min(COPY_CHUNK as u64) as usize;

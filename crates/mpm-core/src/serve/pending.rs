@@ -20,14 +20,8 @@ use crate::net::poll::poll_timeout;
 /// Chunk size for copying streamed and file bodies.
 pub(super) const COPY_CHUNK: usize = 64 * 1024;
 
-thread_local! {
-    /// Where a file body read for a transport that cannot `sendfile` (TLS)
-    /// lands, a chunk at a time: one per thread that copies files, zeroed
-    /// once, so a large file costs no allocation per chunk (each one was
-    /// a `brk` or two and its pages faulted in and cleared again).
-    static COPY_ROOM: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0u8; COPY_CHUNK].into_boxed_slice());
-}
+// A file chunk is copied through the thread's file copy room.
+const _: () = assert!(crate::net::rooms::FILE_COPY >= COPY_CHUNK);
 
 /// Whether a write of `asked` bytes that took only `took` of them left
 /// the socket full, so that the next write would only see `EAGAIN`: on
@@ -39,15 +33,6 @@ thread_local! {
 /// write, the same.
 pub(super) fn stopped_full(io: &Connection, asked: usize, took: usize) -> bool {
     took < asked && asked < 1 << 30 && io.plain_tcp().is_some()
-}
-
-/// Run `f` with the thread's copy room ([`COPY_CHUNK`] bytes).
-pub(super) fn with_copy_room<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    COPY_ROOM.with(|room| match room.try_borrow_mut() {
-        Ok(mut room) => f(&mut room),
-        // Never: no copy runs inside another on a thread.
-        Err(_) => f(&mut vec![0u8; COPY_CHUNK]),
-    })
 }
 
 /// A response stream still to read and send.
@@ -209,7 +194,7 @@ impl PendingWrite {
                 // transport's own bytes were all sent (the flush above), so
                 // it takes the whole chunk; what it would not is read again.
                 let want = f.left.min(COPY_CHUNK as u64) as usize;
-                let took = with_copy_room(|room| {
+                let took = crate::net::rooms::with_file_copy(|room| {
                     let n = match f.file.read_at(&mut room[..want], f.offset) {
                         Ok(0) => return Err(shrank()),
                         Ok(n) => n,
