@@ -202,6 +202,9 @@ pub fn release_thread_rooms() -> bool {
 mod tests {
     use super::*;
 
+    /// A use of one of the thread's rooms.
+    type UseRoom = fn(&mut dyn FnMut(&mut [u8]));
+
     /// The resident KiB of the mapping at `base`, from /proc/self/smaps.
     fn resident_kib(base: usize) -> u64 {
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
@@ -218,7 +221,7 @@ mod tests {
     fn an_idle_threads_rooms_keep_no_pages_and_read_zeros_after() {
         // A thread of its own: fresh rooms.
         std::thread::spawn(|| {
-            let uses: [(fn(&mut dyn FnMut(&mut [u8])), u64); 3] = [
+            let uses: [(UseRoom, u64); 3] = [
                 (|f| with_tls_read(f), 17),
                 (|f| with_tls_seal(f), 64),
                 (|f| with_file_copy(f), 64),
