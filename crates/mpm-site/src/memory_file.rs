@@ -18,6 +18,7 @@
 //! from disk does, with the same validators.
 
 use std::fs::Metadata;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE};
@@ -45,6 +46,11 @@ pub struct MemoryFile {
     /// `head` encoded once for HTTP/1.x, for an answer nothing after the
     /// handler reads or changes ([`MemoryFile::whole_response`]).
     encoded: EncodedFields,
+    /// Whether a directive touches this file's answer, as the last host
+    /// that asked found it ([`MemoryFile::untouched_on`]): the host's key
+    /// shifted left by one, its answer in the low bit; 0 when no host
+    /// asked yet.
+    verdict: AtomicU64,
 }
 
 impl MemoryFile {
@@ -66,7 +72,27 @@ impl MemoryFile {
             content_type,
             encoded: EncodedFields::new(&head),
             head,
+            verdict: AtomicU64::new(0),
         }
+    }
+
+    /// Whether no directive touches this file's answer on the host whose
+    /// key is `host` (see `site/untouched.rs`): `judge`'s answer, asked
+    /// once and kept with the file for the next requests of that host. A
+    /// host's sections never change while it serves (it reads no
+    /// `.htaccess` when it asks), and a changed file is a new
+    /// `MemoryFile`, asked again; keys are never reused, so a kept answer
+    /// is never another host's. Only the last host's answer is kept: a
+    /// file that two hosts serve in turn is judged again at each turn.
+    pub(crate) fn untouched_on(&self, host: u64, judge: impl FnOnce() -> bool) -> bool {
+        let seen = self.verdict.load(Ordering::Relaxed);
+        if seen >> 1 == host {
+            return seen & 1 == 1;
+        }
+        let untouched = judge();
+        self.verdict
+            .store(host << 1 | u64::from(untouched), Ordering::Relaxed);
+        untouched
     }
 
     /// A 200 with the whole file, typed by its name, for an HTTP/1.x

@@ -120,10 +120,13 @@ pub struct Host {
     /// Whether every GET or HEAD of the host may block
     /// ([`Host::blocks_whatever_the_path`]).
     always_blocks: bool,
-    /// Whether no directive touches a file's answer on this host
-    /// ([`untouched::untouched_host`]): a file in memory is answered
-    /// without the pipeline.
+    /// Whether no directive of the host as a whole touches a file's
+    /// answer ([`untouched::untouched_host`]): then a file in memory whose
+    /// own sections leave it alone is answered without the pipeline.
     untouched: bool,
+    /// This host's own key (never another's, in this process): what a
+    /// file in memory keeps the host's verdict on it under.
+    key: u64,
     /// mod_rewrite in server context, merged with the main server's, and
     /// the `RewriteMap`s.
     pub(crate) rewrite: crate::rewrite::RewriteConfig,
@@ -342,6 +345,7 @@ impl Host {
             compresses: false,
             always_blocks: false,
             untouched: false,
+            key: untouched::next_host_key(),
             rewrite: if std::ptr::eq(vhost, main) {
                 vhost.rewrite.clone()
             } else {

@@ -95,7 +95,20 @@ fn send(
     headers: &[(&str, &str)],
     conn: &ConnInfo,
 ) -> Response {
+    send_as(site, http::Version::HTTP_11, method, uri, headers, conn)
+}
+
+/// `send` in HTTP `version`.
+fn send_as(
+    site: &Site,
+    version: http::Version,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    conn: &ConnInfo,
+) -> Response {
     let mut builder = http::Request::builder()
+        .version(version)
         .method(Method::from_bytes(method.as_bytes()).expect("method"))
         .uri(uri);
     for (name, value) in headers {
