@@ -101,9 +101,10 @@ impl MemoryFile {
     /// [`EncodedFields`] made with the file, which the engine writes as
     /// they are, and the response's header map stays empty.
     pub(crate) fn whole_response(&self) -> Response {
-        let mut response = Response::new(Body::Bytes(self.contents.clone()));
-        response.extensions_mut().insert(self.encoded.clone());
-        response
+        Response::new(Body::Kept {
+            bytes: self.contents.clone(),
+            fields: self.encoded.clone(),
+        })
     }
 
     /// The head of a 200 with the whole file, typed `content_type` (the
