@@ -680,6 +680,10 @@ impl Handler for Site {
         if method != Method::GET && method != Method::HEAD {
             return false;
         }
+        if self.files_never_block && uri_path::names_a_file(uri.path()) {
+            // A file's path, or an error page: without normalising it.
+            return true;
+        }
         let mut buf = Vec::new();
         let Ok(path) = uri_path::normalised(uri.path(), &mut buf) else {
             // An error page.
