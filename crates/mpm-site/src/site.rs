@@ -739,6 +739,7 @@ impl Handler for Site {
     }
 }
 
+mod recent;
 mod untouched;
 
 #[cfg(test)]

@@ -49,9 +49,10 @@ use http::Method;
 use mpm_core::{Request, Response};
 
 use crate::memory_file::{asks_conditionally, MemoryFile};
+use crate::open_files::now_secs;
 use crate::pipeline::dir_config::DirConfig;
 use crate::pipeline::walk::Walks;
-use crate::site::{Host, Site};
+use crate::site::{recent, Host, Site};
 use crate::static_files::{self, FileRequest};
 use crate::uri_path;
 
@@ -72,6 +73,10 @@ impl Site {
         if method != Method::GET && method != Method::HEAD {
             return None;
         }
+        let raw = req.uri().path().as_bytes();
+        if let Some(response) = recent::answer(host.key, raw, |file| answer(host, file, req)) {
+            return Some(response);
+        }
         // `Site::handle`'s normalisation (no copy for a path already in
         // its plain form); a refused path gets its error page there.
         let mut buf = Vec::new();
@@ -89,37 +94,47 @@ impl Site {
             return None;
         }
         let (root, rel) = host.map_under(alias, path);
-        let file = FILE_NAME.with_borrow_mut(|name| {
+        // The second a kept file is found current in (taken before the
+        // look, so no later one).
+        let second = now_secs();
+        let (file, mapped) = FILE_NAME.with_borrow_mut(|name| {
             crate::pipeline::request::join_mapped(root.as_os_str().as_bytes(), rel, name);
             let filename = Path::new(OsStr::from_bytes(name));
             // map_to_storage's: `MMapFile`, else a kept file (a
             // `CacheFile` is answered from its descriptor, by the pipeline).
-            let file = self.in_memory(filename).1?;
+            let (mapped, file) = self.in_memory(filename);
+            let file = file?;
             // The default handler never sends the `AccessFileName`.
             let named = crate::pipeline::request::last_segment(filename);
             let untouched = named != self.access_file_name.as_bytes()
                 && file.meta.is_file()
                 && file.untouched_on(host.key, || untouched_file(&host.walks, filename));
-            untouched.then_some(file)
+            untouched.then_some((file, mapped))
         })?;
-        let base = &host.walks.base;
-        let http1 = req.version() < http::Version::HTTP_2;
-        if http1 && MemoryFile::etag_fits(base.etag_parts()) && !asks_conditionally(req.headers()) {
-            // The whole file, with the head's fields encoded with it
-            // (nothing after this reads or changes them).
-            return Some(file.whole_response());
+        if std::ptr::eq(path, raw) {
+            // `path` is the request's own (already plain): what the next
+            // request for it finds.
+            recent::keep(host.key, path, &file, (!mapped).then_some(second));
         }
-        let req = FileRequest {
-            method,
-            headers: req.headers(),
-        };
-        Some(static_files::send_memory(
-            &file,
-            file.content_type.as_ref(),
-            &req,
-            base.etag_parts(),
-        ))
+        Some(answer(host, &file, req))
     }
+}
+
+/// The answer to `req` (a GET or HEAD) on `host` from `file`, a file in
+/// memory no directive of `host` touches.
+fn answer(host: &Host, file: &MemoryFile, req: &Request<'_>) -> Response {
+    let base = &host.walks.base;
+    let http1 = req.version() < http::Version::HTTP_2;
+    if http1 && MemoryFile::etag_fits(base.etag_parts()) && !asks_conditionally(req.headers()) {
+        // The whole file, with the head's fields encoded with it
+        // (nothing after this reads or changes them).
+        return file.whole_response();
+    }
+    let req = FileRequest {
+        method: req.method(),
+        headers: req.headers(),
+    };
+    static_files::send_memory(file, file.content_type.as_ref(), &req, base.etag_parts())
 }
 
 /// A key no other host of this process has had (never 0): what a file in
