@@ -21,7 +21,10 @@ use std::fs::Metadata;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE, IF_MATCH, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+};
 use mpm_core::h1::EncodedFields;
 use mpm_core::{Body, Response};
 
@@ -137,10 +140,16 @@ impl MemoryFile {
 /// `Range`: one pass over the names, no hashing (most requests hold
 /// none).
 pub(crate) fn asks_conditionally(headers: &HeaderMap) -> bool {
-    headers.keys().any(|name| {
-        let name = name.as_str();
-        name.starts_with("if-") || name == "range"
-    })
+    // Each is a standard name: comparing one is comparing its tag.
+    const ASKING: [HeaderName; 6] = [
+        IF_MATCH,
+        IF_NONE_MATCH,
+        IF_MODIFIED_SINCE,
+        IF_UNMODIFIED_SINCE,
+        IF_RANGE,
+        RANGE,
+    ];
+    headers.keys().any(|name| ASKING.contains(name))
 }
 
 #[cfg(test)]

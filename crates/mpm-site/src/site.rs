@@ -3,8 +3,11 @@
 //! ([`crate::pipeline`]), and the access log.
 //!
 //! [`Site::handle`] picks the virtual host ([`router`]); answers a GET
-//! or HEAD of a file in memory on a host no directive touches at once
-//! (`site/untouched.rs`: the pipeline's answer, without its phases); refuses a
+//! or HEAD of a file in memory that no directive touches at once
+//! (`site/untouched.rs`: the pipeline's answer, without its phases,
+//! decided once per host and file, `<Directory>` sections and all; a
+//! path a thread answered so lately goes straight to its file,
+//! `site/recent.rs`); refuses a
 //! request for another host than its TLS connection's (421) and methods
 //! it does not know (501, unless a `ProxyPass` rule takes the path);
 //! decodes and normalises the path ([`uri_path`]), answers `OPTIONS *`;
