@@ -244,7 +244,9 @@ fn sections_that_touch_a_file_keep_it_on_the_pipeline_with_the_same_answers() {
             }));
         main.sections.push(section)
     };
-    let cases: [(&str, &dyn Fn(&mut VirtualHost), u16, Option<&str>); 5] = [
+    // What, the sections, /hello.txt's status and its X-A field.
+    type Case<'a> = (&'a str, &'a dyn Fn(&mut VirtualHost), u16, Option<&'a str>);
+    let cases: [Case<'_>; 5] = [
         ("FileETag INode Size on its directory", &tagged, 200, None),
         (
             "Require all denied on its directory",
