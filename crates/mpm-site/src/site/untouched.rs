@@ -149,11 +149,20 @@ pub(crate) fn next_host_key() -> u64 {
 /// answer, for some file: see the module documentation. What its
 /// sections and settings say of a file is [`untouched_file`]'s.
 pub(crate) fn untouched_host(walks: &Walks, rewrite: &crate::rewrite::RewriteConfig) -> bool {
-    !(walks.reads_htaccess()
+    if walks.reads_htaccess()
         || walks.per_level()
         || walks.has_directory_match_sections()
         || walks.has_locations()
-        || rewrite.enabled())
+        || rewrite.enabled()
+    {
+        return false;
+    }
+    // With no section, every file's configuration is the base: decided
+    // here for all of them, so a host whose base touches every file
+    // makes no per-request look before its pipeline.
+    walks.has_directory_sections()
+        || !walks.base.nested.is_empty()
+        || leaves_files_alone(&walks.base)
 }
 
 /// Whether no directive of a host with these `walks` (an

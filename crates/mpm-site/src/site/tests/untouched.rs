@@ -378,6 +378,12 @@ fn only_settings_that_leave_a_files_answer_alone_keep_a_host_untouched() {
     for (what, edit) in touching {
         assert!(!untouched(edit), "{what}: the host was seen as untouched");
     }
+    // With no section, the base decides for every file, once per host.
+    let headed = fx.with_main(|main| main.dir.filters.headers.response.push(header_set()));
+    assert!(
+        !headed.hosts[0].untouched,
+        "a host with no section whose base sets Header was left to decide per file"
+    );
     let leaving: [Edit<'_>; 6] = [
         ("nothing", &|_| {}),
         ("Require all granted", &|d| {
