@@ -20,7 +20,9 @@
 //! What is decided once per host, when the site is built
 //! ([`untouched_host`]): no `.htaccess` is read, no walk goes a directory
 //! at a time (symlink checks), no `<Location>` or `<DirectoryMatch>`
-//! section, no mod_rewrite in server context. What is decided once per
+//! section, no mod_rewrite in server context; and, for a host with no
+//! section at all, that its base leaves a file's answer alone (then it
+//! holds for every file). What is decided once per
 //! file and host, the first time the file in memory is asked for, and
 //! kept with it ([`MemoryFile::untouched_on`]): the configuration its
 //! `<Directory>` sections merge to (as the pipeline merges them, from its
