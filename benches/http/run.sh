@@ -15,6 +15,7 @@
 #                     max), MaxKeepAliveRequests 100, KeepAliveTimeout 5, /hello is
 #                     `Alias /hello $WWW/hello.txt` (read from the file, as Apache)
 #   mpmd-event-mmap   the same with `MMapFile $WWW/hello.txt` (memory, as nginx's return 200)
+#   mpmd-event-sections (count only) mpmd-event with Debian's apache2.conf sections
 #   mpmd-prefork      prefork MPM, Debian's mpm_prefork.conf sizing (5 start, 150 max)
 #   mpmd-worker       worker MPM, Debian's mpm_worker.conf sizing (2 x 25 threads, 150 max)
 #   embedded          examples/bench_peer, event strategy, 2 x 25 threads: /hello and
@@ -98,8 +99,14 @@ count_server() { # name -> sets CMD, RUN_AS and PORT
   # A port free now, not a fixed one: other benchmarks on the machine take ports too.
   P_EVENT=$(free_port) P_EMBED=$(free_port) P_NGINX=$(free_port) P_HYPER=$(free_port)
   case $1 in
-    mpmd-event|mpmd-event-mmap)
+    mpmd-event|mpmd-event-mmap|mpmd-event-sections)
       local extra=(); [ "$1" = mpmd-event-mmap ] && extra=("MMapFile $WWW/hello.txt")
+      # Debian's apache2.conf sections, its /var/www/ the docroot.
+      [ "$1" = mpmd-event-sections ] && extra=("<Directory />" "Options FollowSymLinks" \
+        "AllowOverride None" "Require all denied" "</Directory>" "<Directory /usr/share>" \
+        "AllowOverride None" "Require all granted" "</Directory>" "<Directory $WWW/>" \
+        "Options Indexes FollowSymLinks" "AllowOverride None" "Require all granted" "</Directory>" \
+        "AccessFileName .htaccess" '<FilesMatch "^\.ht">' "Require all denied" "</FilesMatch>")
       mpmd_conf "$dir" "$P_EVENT" event "${extra[@]}"
       # One child of 4 threads; one connection carries every request.
       CMD=("$MPMD" -f "$dir/mpmd.conf" -c "StartServers 1" -c "ServerLimit 1" -c "ThreadsPerChild 4"

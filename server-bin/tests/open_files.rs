@@ -178,3 +178,73 @@ fn a_kept_or_mapped_file_is_typed_and_tagged_as_its_sections_say_on_every_reques
         }
     }
 }
+
+#[test]
+fn under_debians_default_sections_kept_and_mapped_files_are_answered_as_their_sections_say_under_every_mpm(
+) {
+    for mpm in ["event", "prefork", "worker"] {
+        let site = Site::new();
+        site.write("htdocs/a.txt", "kept");
+        site.write("htdocs/m.txt", "mapped");
+        site.write("htdocs/.htaccess", "Require all denied");
+        site.write("htdocs/headed/h.txt", "headed");
+        site.write("outside/secret.txt", "secret");
+        let docroot = site.docroot();
+        let docroot = docroot.display();
+        let outside = site.path("outside/secret.txt");
+        let outside = outside.display();
+        let port = free_port();
+        // Debian's apache2.conf sections, the document root its /var/www/.
+        let m = start_mpm(
+            &site,
+            mpm,
+            port,
+            &format!(
+                "MMapFile {docroot}/m.txt\n\
+                 Alias /secret.txt {outside}\n\
+                 <Directory />\nOptions FollowSymLinks\nAllowOverride None\nRequire all denied\n</Directory>\n\
+                 <Directory /usr/share>\nAllowOverride None\nRequire all granted\n</Directory>\n\
+                 <Directory {docroot}/>\nOptions Indexes FollowSymLinks\nAllowOverride None\nRequire all granted\n</Directory>\n\
+                 <FilesMatch \"^\\.ht\">\nRequire all denied\n</FilesMatch>\n\
+                 <Directory {docroot}/headed>\nHeader set X-Headed yes\n</Directory>\n"
+            ),
+        );
+        // status, body, the X-Headed field
+        let cases = [
+            ("/a.txt", 200, "kept", None),
+            ("/m.txt", 200, "mapped", None),
+            ("/headed/h.txt", 200, "headed", Some("yes")),
+            ("/.htaccess", 403, "", None),
+            ("/secret.txt", 403, "", None),
+        ];
+        // The first request reads a file (and keeps it), the next ones
+        // find it in memory.
+        for round in 0..3 {
+            for (path, status, body, headed) in cases {
+                let r = get(addr(port), "localhost", path);
+                let text = r.text();
+                let got = (
+                    r.status,
+                    if status == 200 { text.as_str() } else { "" },
+                    r.header("x-headed"),
+                    r.header("content-type").filter(|_| status == 200),
+                    r.header("etag").is_some() == (status == 200),
+                );
+                let want = (
+                    status,
+                    body,
+                    headed,
+                    Some("text/plain").filter(|_| status == 200),
+                    true,
+                );
+                assert_eq!(
+                    got,
+                    want,
+                    "{mpm}, request {round} for {path}: answered otherwise (headers {:?}); stderr:\n{}",
+                    r.headers,
+                    m.stderr()
+                );
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
+use crate::h1::EncodedFields;
 use crate::net::connection::ConnInfo;
 pub use crate::serve::{BodyWriter, Tunnel};
 
@@ -64,6 +65,38 @@ pub enum Body {
     Empty,
     /// Bytes in memory.
     Bytes(Bytes),
+    /// Bytes in memory with head fields encoded once, for an answer a
+    /// handler sends many times alike (a file kept in memory): the
+    /// HTTP/1.x driver writes `fields`' lines after the response's own
+    /// headers instead of encoding fields per response, and the HTTP/2
+    /// driver adds the same fields to the response's header list, so an
+    /// answer carries them whatever the protocol. Both are clones of what
+    /// the handler keeps (a reference count each), so the answer costs no
+    /// allocation. Otherwise it is sent as [`Body::Bytes`]`(bytes)`.
+    ///
+    /// ```
+    /// use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+    /// use mpm_core::h1::EncodedFields;
+    /// use mpm_core::{Body, Bytes, Response};
+    ///
+    /// // Made once, kept by the handler:
+    /// let mut head = HeaderMap::new();
+    /// head.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    /// let fields = EncodedFields::new(&head);
+    /// let hello = Bytes::from_static(b"hello");
+    /// // Per request:
+    /// let resp = Response::new(Body::Kept {
+    ///     bytes: hello.clone(),
+    ///     fields: fields.clone(),
+    /// });
+    /// assert_eq!(resp.body().len(), Some(5));
+    /// ```
+    Kept {
+        /// The body.
+        bytes: Bytes,
+        /// Head fields encoded once ([`EncodedFields::new`]).
+        fields: EncodedFields,
+    },
     /// A stream. With `len: Some(n)` it is sent with `Content-Length: n`
     /// (and must yield exactly `n` bytes); with `None` it is sent chunked to
     /// HTTP/1.1 clients, and delimited by closing the connection for 1.0.
@@ -161,11 +194,21 @@ impl Body {
     pub fn len(&self) -> Option<u64> {
         match self {
             Body::Empty => Some(0),
-            Body::Bytes(b) => Some(b.len() as u64),
+            Body::Bytes(b) | Body::Kept { bytes: b, .. } => Some(b.len() as u64),
             Body::Reader { len, .. } => *len,
             Body::Writer(_) => None,
             Body::File { len, .. } => Some(*len),
             Body::Tunnel(_) => Some(0),
+        }
+    }
+
+    /// The fields of a [`Body::Kept`] taken apart from its bytes (then a
+    /// [`Body::Bytes`]); any other body as it is, with none. What a
+    /// driver does before it writes the head.
+    pub fn take_fields(self) -> (Body, Option<EncodedFields>) {
+        match self {
+            Body::Kept { bytes, fields } => (Body::Bytes(bytes), Some(fields)),
+            body => (body, None),
         }
     }
 
@@ -180,6 +223,12 @@ impl std::fmt::Debug for Body {
         match self {
             Body::Empty => f.write_str("Body::Empty"),
             Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
+            Body::Kept { bytes, fields } => write!(
+                f,
+                "Body::Kept({} bytes, {} bytes of fields)",
+                bytes.len(),
+                fields.as_bytes().len()
+            ),
             Body::Reader { len, .. } => write!(f, "Body::Reader(len {len:?})"),
             Body::Writer(_) => f.write_str("Body::Writer"),
             Body::File { offset, len, .. } => write!(f, "Body::File({offset}+{len})"),

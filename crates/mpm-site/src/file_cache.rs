@@ -114,7 +114,9 @@ impl FileCache {
     /// The loaded file at `path` (absolute, normalised), if any.
     pub fn get(&self, path: &Path) -> Option<&Entry> {
         let bytes = path.as_os_str().as_bytes();
-        if self.name_lens & name_bit(bytes) == 0 {
+        // No file loaded at all (no `MMapFile` or `CacheFile`): no look at
+        // the name either.
+        if self.name_lens == 0 || self.name_lens & name_bit(bytes) == 0 {
             return None;
         }
         // A request's file name is nearly always in plain form: looked up

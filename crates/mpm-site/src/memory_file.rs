@@ -18,9 +18,13 @@
 //! from disk does, with the same validators.
 
 use std::fs::Metadata;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_TYPE, IF_MATCH, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+};
 use mpm_core::h1::EncodedFields;
 use mpm_core::{Body, Response};
 
@@ -45,6 +49,11 @@ pub struct MemoryFile {
     /// `head` encoded once for HTTP/1.x, for an answer nothing after the
     /// handler reads or changes ([`MemoryFile::whole_response`]).
     encoded: EncodedFields,
+    /// Whether a directive touches this file's answer, as the last host
+    /// that asked found it ([`MemoryFile::untouched_on`]): the host's key
+    /// shifted left by one, its answer in the low bit; 0 when no host
+    /// asked yet.
+    verdict: AtomicU64,
 }
 
 impl MemoryFile {
@@ -66,7 +75,27 @@ impl MemoryFile {
             content_type,
             encoded: EncodedFields::new(&head),
             head,
+            verdict: AtomicU64::new(0),
         }
+    }
+
+    /// Whether no directive touches this file's answer on the host whose
+    /// key is `host` (see `site/untouched.rs`): `judge`'s answer, asked
+    /// once and kept with the file for the next requests of that host. A
+    /// host's sections never change while it serves (it reads no
+    /// `.htaccess` when it asks), and a changed file is a new
+    /// `MemoryFile`, asked again; keys are never reused, so a kept answer
+    /// is never another host's. Only the last host's answer is kept: a
+    /// file that two hosts serve in turn is judged again at each turn.
+    pub(crate) fn untouched_on(&self, host: u64, judge: impl FnOnce() -> bool) -> bool {
+        let seen = self.verdict.load(Ordering::Relaxed);
+        if seen >> 1 == host {
+            return seen & 1 == 1;
+        }
+        let untouched = judge();
+        self.verdict
+            .store(host << 1 | u64::from(untouched), Ordering::Relaxed);
+        untouched
     }
 
     /// A 200 with the whole file, typed by its name, for an HTTP/1.x
@@ -75,9 +104,10 @@ impl MemoryFile {
     /// [`EncodedFields`] made with the file, which the engine writes as
     /// they are, and the response's header map stays empty.
     pub(crate) fn whole_response(&self) -> Response {
-        let mut response = Response::new(Body::Bytes(self.contents.clone()));
-        response.extensions_mut().insert(self.encoded.clone());
-        response
+        Response::new(Body::Kept {
+            bytes: self.contents.clone(),
+            fields: self.encoded.clone(),
+        })
     }
 
     /// The head of a 200 with the whole file, typed `content_type` (the
@@ -110,10 +140,16 @@ impl MemoryFile {
 /// `Range`: one pass over the names, no hashing (most requests hold
 /// none).
 pub(crate) fn asks_conditionally(headers: &HeaderMap) -> bool {
-    headers.keys().any(|name| {
-        let name = name.as_str();
-        name.starts_with("if-") || name == "range"
-    })
+    // Each is a standard name: comparing one is comparing its tag.
+    const ASKING: [HeaderName; 6] = [
+        IF_MATCH,
+        IF_NONE_MATCH,
+        IF_MODIFIED_SINCE,
+        IF_UNMODIFIED_SINCE,
+        IF_RANGE,
+        RANGE,
+    ];
+    headers.keys().any(|name| ASKING.contains(name))
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ fn same_file(now: &Metadata, then: &Metadata) -> bool {
         && now.mode() == then.mode()
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

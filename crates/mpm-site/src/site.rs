@@ -3,8 +3,11 @@
 //! ([`crate::pipeline`]), and the access log.
 //!
 //! [`Site::handle`] picks the virtual host ([`router`]); answers a GET
-//! or HEAD of a file in memory on a host no directive touches at once
-//! (`site/untouched.rs`: the pipeline's answer, without its phases); refuses a
+//! or HEAD of a file in memory that no directive touches at once
+//! (`site/untouched.rs`: the pipeline's answer, without its phases,
+//! decided once per host and file, `<Directory>` sections and all; a
+//! path a thread answered so lately goes straight to its file,
+//! `site/recent.rs`); refuses a
 //! request for another host than its TLS connection's (421) and methods
 //! it does not know (501, unless a `ProxyPass` rule takes the path);
 //! decodes and normalises the path ([`uri_path`]), answers `OPTIONS *`;
@@ -120,10 +123,13 @@ pub struct Host {
     /// Whether every GET or HEAD of the host may block
     /// ([`Host::blocks_whatever_the_path`]).
     always_blocks: bool,
-    /// Whether no directive touches a file's answer on this host
-    /// ([`untouched::untouched_host`]): a file in memory is answered
-    /// without the pipeline.
+    /// Whether no directive of the host as a whole touches a file's
+    /// answer ([`untouched::untouched_host`]): then a file in memory whose
+    /// own sections leave it alone is answered without the pipeline.
     untouched: bool,
+    /// This host's own key (never another's, in this process): what a
+    /// file in memory keeps the host's verdict on it under.
+    key: u64,
     /// mod_rewrite in server context, merged with the main server's, and
     /// the `RewriteMap`s.
     pub(crate) rewrite: crate::rewrite::RewriteConfig,
@@ -342,6 +348,7 @@ impl Host {
             compresses: false,
             always_blocks: false,
             untouched: false,
+            key: untouched::next_host_key(),
             rewrite: if std::ptr::eq(vhost, main) {
                 vhost.rewrite.clone()
             } else {
@@ -676,6 +683,10 @@ impl Handler for Site {
         if method != Method::GET && method != Method::HEAD {
             return false;
         }
+        if self.files_never_block && uri_path::names_a_file(uri.path()) {
+            // A file's path, or an error page: without normalising it.
+            return true;
+        }
         let mut buf = Vec::new();
         let Ok(path) = uri_path::normalised(uri.path(), &mut buf) else {
             // An error page.
@@ -731,6 +742,7 @@ impl Handler for Site {
     }
 }
 
+mod recent;
 mod untouched;
 
 #[cfg(test)]

@@ -104,18 +104,57 @@ fn normalise_segments(raw: &str, out: &mut Vec<u8>) -> Result<(), StatusCode> {
     Ok(())
 }
 
+/// Whether [`normalise`] refuses `raw` or makes of it a path that does
+/// not end with `/` (a file's, not a directory's), told from its last
+/// segment alone: one that is not empty, `.` or `..`, and has no escape
+/// (which could decode to one of those). A quick look for callers that
+/// only need to know that (`Site::answer_never_blocks`); `false` says
+/// nothing.
+pub fn names_a_file(raw: &str) -> bool {
+    let raw = raw.as_bytes();
+    let last = match raw.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &raw[slash + 1..],
+        None => raw,
+    };
+    !matches!(last, b"" | b"." | b"..") && !last.contains(&b'%')
+}
+
 /// A path [`normalise`] leaves as it is: it starts with `/` and has no
 /// escape, no empty segment before the last, no segment starting with `.`
 /// (so no `.`, `..` or `.ht*`), no backslash and no NUL. Most requests'
 /// paths are (`/`, `/hello`, `/static/4k.bin`, `/blog/`): one pass over
 /// the bytes instead of a decode and a copy segment by segment.
 fn is_plain(raw: &[u8]) -> bool {
-    raw.first() == Some(&b'/')
-        && !raw.iter().any(|&b| matches!(b, b'%' | b'\\' | 0))
-        && !raw
-            .windows(2)
-            .any(|w| w[0] == b'/' && matches!(w[1], b'/' | b'.'))
+    if raw.first() != Some(&b'/') {
+        return false;
+    }
+    // One pass; an ordinary byte costs one look in the table.
+    let mut after_slash = false;
+    for &b in raw {
+        if !SPECIAL[usize::from(b)] {
+            after_slash = false;
+            continue;
+        }
+        match b {
+            b'/' | b'.' if after_slash => return false,
+            b'/' => after_slash = true,
+            b'.' => after_slash = false,
+            _ => return false,
+        }
+    }
+    true
 }
+
+/// The bytes [`is_plain`] looks at: `/`, `.`, `%`, `\` and NUL.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'/' as usize] = true;
+    table[b'.' as usize] = true;
+    table[b'%' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0] = true;
+    table
+};
 
 fn decode_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), StatusCode> {
     let mut i = 0;
@@ -219,6 +258,44 @@ mod tests {
     fn decoding_keeps_other_bytes() {
         assert_eq!(norm("/a%20b/%C3%A9"), Ok("/a b/é".into()));
         assert_eq!(norm("/.hello"), Ok("/.hello".into()));
+    }
+
+    #[test]
+    fn a_path_said_to_name_a_file_is_refused_or_normalised_without_a_trailing_slash() {
+        let cases = [
+            "/",
+            "/a",
+            "/a/",
+            "/a/.",
+            "/a/..",
+            "/a/b.txt",
+            "/a/%2e",
+            "/a/%2e%2e",
+            "/a%2f",
+            "/.",
+            "/..",
+            "/a/.b",
+            "/a/..b",
+            "/a//b",
+            "/a/./b",
+            "/x/../y",
+            "/a%zz",
+            "a",
+            "/.htaccess",
+            "/a/b/",
+            "/a/b/%2F",
+        ];
+        for raw in cases {
+            if names_a_file(raw) {
+                assert!(
+                    !norm(raw).is_ok_and(|path| path.ends_with('/')),
+                    "{raw} was said to name a file but normalises to {:?}",
+                    norm(raw)
+                );
+            }
+        }
+        assert!(names_a_file("/hello") && names_a_file("/static/4k.bin"));
+        assert!(!names_a_file("/a/") && !names_a_file("/a/.") && !names_a_file("/a/%2e"));
     }
 
     /// The fast path for plain paths answers as the full decode does.

@@ -270,6 +270,11 @@ pub use mpm_core::testing;
 /// What a TLS listener carries (feature `tls`: rustls's `ServerConfig`).
 pub use mpm_core::TlsConfig;
 
+/// Head fields encoded once, which a [`Body::Kept`] carries beside its
+/// bytes (an answer sent many times alike: the fields are not encoded
+/// per response).
+#[doc(no_inline)]
+pub use mpm_core::h1::EncodedFields;
 /// The `http` crate, whose types (`Method`, `StatusCode`, `HeaderMap` …)
 /// requests and responses are made of.
 #[doc(no_inline)]

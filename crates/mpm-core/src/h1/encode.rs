@@ -160,7 +160,7 @@ pub fn encode_head(
 }
 
 /// [`encode_head`] with `encoded`'s lines after the handler's headers
-/// (a response's [`EncodedFields`]).
+/// (a [`Body::Kept`](crate::Body::Kept)'s [`EncodedFields`]).
 #[allow(clippy::too_many_arguments)]
 pub fn encode_head_with(
     out: &mut Vec<u8>,
@@ -235,10 +235,10 @@ fn push_fields(out: &mut Vec<u8>, headers: &HeaderMap) {
 }
 
 /// Header fields encoded once, for an answer a handler sends many times
-/// alike (a file kept in memory): put in a response's extensions, the
-/// HTTP/1.x driver writes these bytes after the response's own headers
-/// instead of encoding fields per response, and the HTTP/2 driver adds
-/// the same fields to the response's header list (HPACK encodes per
+/// alike (a file kept in memory): carried by a [`Body::Kept`](crate::Body::Kept) beside its
+/// bytes, the HTTP/1.x driver writes these bytes after the response's own
+/// headers instead of encoding fields per response, and the HTTP/2 driver
+/// adds the same fields to the response's header list (HPACK encodes per
 /// stream), so an answer carries them whatever the protocol.
 /// Made only by [`EncodedFields::new`], so they are lines as
 /// [`encode_head`] writes them, never a field the engine writes itself

@@ -351,7 +351,10 @@ impl Serving<'_, '_> {
     pub(super) fn cork_for_close(&self, body: &crate::handler::Body) {
         use crate::handler::Body;
         if matches!(self.ctx.mode, super::context::Mode::Blocking)
-            && matches!(body, Body::Empty | Body::Bytes(_) | Body::File { .. })
+            && matches!(
+                body,
+                Body::Empty | Body::Bytes(_) | Body::Kept { .. } | Body::File { .. }
+            )
         {
             self.io.cork();
         }

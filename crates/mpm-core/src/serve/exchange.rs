@@ -30,7 +30,7 @@ impl Serving<'_, '_> {
         let mut resp = Response::new(Body::Bytes(body));
         *resp.status_mut() = e.status;
         *resp.headers_mut() = headers;
-        let sent = self.send(resp, None, Version::HTTP_11, false, false);
+        let sent = self.send(resp, Version::HTTP_11, false, false);
         let empty = HeaderMap::new();
         self.log(Logged {
             line: &line,
@@ -203,9 +203,7 @@ impl Serving<'_, '_> {
         }
         let mut resp = resp;
         let notes = std::mem::take(resp.extensions_mut());
-        // Fields the handler encoded once (a file kept in memory).
-        let encoded = notes.get::<engine::EncodedFields>();
-        let sent = self.send(resp, encoded, version, is_head, keep);
+        let sent = self.send(resp, version, is_head, keep);
         let (bytes, ok) = match sent {
             Ok(n) => (n, true),
             Err(n) => (n, false),

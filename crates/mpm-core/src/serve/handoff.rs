@@ -313,7 +313,8 @@ impl Serving<'_, '_> {
     ) -> Result<u64, u64> {
         let (extra, file, len): (Option<Bytes>, Option<FilePart>, u64) = match body {
             Body::Empty => (None, None, 0),
-            Body::Bytes(b) => {
+            // A kept answer's fields are in the head already.
+            Body::Bytes(b) | Body::Kept { bytes: b, .. } => {
                 let len = b.len() as u64;
                 if chunked {
                     if b.is_empty() {

@@ -87,16 +87,18 @@ pub(super) fn stopping(ctx: &ServeContext<'_>) -> bool {
 
 impl Serving<'_, '_> {
     /// Send a response; `Ok(body bytes)` or `Err(body bytes sent before
-    /// the failure)`.
+    /// the failure)`. A [`Body::Kept`]'s fields are written after the
+    /// response's own headers, as they were encoded.
     pub(super) fn send(
         &mut self,
         resp: Response,
-        encoded: Option<&engine::EncodedFields>,
         version: Version,
         is_head: bool,
         keep: bool,
     ) -> Result<u64, u64> {
         let (parts, body) = resp.into_parts();
+        let (body, encoded) = body.take_fields();
+        let encoded = encoded.as_ref();
         let method = if is_head {
             http::Method::HEAD
         } else {
@@ -164,7 +166,8 @@ impl Serving<'_, '_> {
         match body {
             // Not a 101 the engine honoured: an empty body.
             Body::Empty | Body::Tunnel(_) => self.io.write_all(wbuf).map(|_| 0).map_err(|_| 0),
-            Body::Bytes(b) => {
+            // A kept answer's fields are in the head already.
+            Body::Bytes(b) | Body::Kept { bytes: b, .. } => {
                 if chunked && !b.is_empty() {
                     engine::encode::chunk_header(b.len(), wbuf);
                 }

@@ -328,13 +328,7 @@ impl<'a> RequestState<'a> {
     /// The directory `filename` is in (`/` for a file at the root), read
     /// from its bytes.
     pub fn file_dir(&self) -> &std::path::Path {
-        let bytes = self.filename.as_os_str().as_encoded_bytes();
-        let dir = match bytes.iter().rposition(|&b| b == b'/') {
-            Some(0) => &bytes[..1],
-            Some(i) => &bytes[..i],
-            None => bytes,
-        };
-        std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(dir))
+        dir_of(&self.filename)
     }
 
     /// The decoded path as text (lossy where it is not UTF-8), for
@@ -431,6 +425,18 @@ pub fn join_mapped(root: &[u8], rel: &[u8], out: &mut Vec<u8>) {
         }
         out.extend_from_slice(segment);
     }
+}
+
+/// The directory `path` is in (`/` for a file at the root), read from
+/// its bytes.
+pub fn dir_of(path: &std::path::Path) -> &std::path::Path {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let dir = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(0) => &bytes[..1],
+        Some(i) => &bytes[..i],
+        None => bytes,
+    };
+    std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(dir))
 }
 
 /// The last segment of `path` (after its last `/`), from its bytes.

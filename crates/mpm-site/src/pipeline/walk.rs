@@ -355,6 +355,11 @@ impl Walks {
         !self.dirs.is_empty() || !self.dir_regex.is_empty()
     }
 
+    /// Whether any `<DirectoryMatch>` section is configured.
+    pub fn has_directory_match_sections(&self) -> bool {
+        !self.dir_regex.is_empty()
+    }
+
     /// The `<Location>` and `<LocationMatch>` sections matching the URL
     /// path `path`, in file order, onto `layers`.
     pub fn location_sections<'h>(&'h self, path: &[u8], layers: &mut Vec<Layer<'h>>) {

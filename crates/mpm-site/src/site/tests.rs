@@ -95,7 +95,20 @@ fn send(
     headers: &[(&str, &str)],
     conn: &ConnInfo,
 ) -> Response {
+    send_as(site, http::Version::HTTP_11, method, uri, headers, conn)
+}
+
+/// `send` in HTTP `version`.
+fn send_as(
+    site: &Site,
+    version: http::Version,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    conn: &ConnInfo,
+) -> Response {
     let mut builder = http::Request::builder()
+        .version(version)
         .method(Method::from_bytes(method.as_bytes()).expect("method"))
         .uri(uri);
     for (name, value) in headers {
@@ -111,7 +124,7 @@ fn get(site: &Site, uri: &str, headers: &[(&str, &str)]) -> Response {
 fn body(response: Response) -> Vec<u8> {
     match response.into_body() {
         Body::Empty => Vec::new(),
-        Body::Bytes(b) => b.to_vec(),
+        Body::Bytes(b) | Body::Kept { bytes: b, .. } => b.to_vec(),
         Body::Reader { mut reader, .. } => {
             let mut out = Vec::new();
             reader.read_to_end(&mut out).expect("read body");
@@ -143,7 +156,12 @@ fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
     if let Some(value) = response.headers().get(name) {
         return value.to_str().ok();
     }
-    let encoded = response.extensions().get::<mpm_core::h1::EncodedFields>()?;
+    let Body::Kept {
+        fields: encoded, ..
+    } = response.body()
+    else {
+        return None;
+    };
     std::str::from_utf8(encoded.as_bytes())
         .ok()?
         .split("\r\n")
@@ -1420,7 +1438,10 @@ fn cached_files_answer_as_the_file_on_disk_did_when_loaded() {
         assert_eq!(body(got), body(want), "{uri}: body");
     }
     assert!(
-        matches!(get(&cached, "/hello.txt", &[]).body(), Body::Bytes(_)),
+        matches!(
+            get(&cached, "/hello.txt", &[]).body(),
+            Body::Bytes(_) | Body::Kept { .. }
+        ),
         "MMapFile answers from memory"
     );
     assert!(

@@ -276,6 +276,43 @@ fn head_gets_the_headers_of_get_without_a_body() {
 }
 
 #[test]
+fn a_kept_answer_carries_its_encoded_fields_after_the_responses_own() {
+    let s = default_server();
+    let mut c = connect(s.addr());
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for (method, path) in [
+        ("GET", "/kept"),
+        ("GET", "/kept-worker"),
+        ("HEAD", "/kept"),
+        ("GET", "/kept"),
+    ] {
+        write!(c, "{method} {path} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let resp = read_response(&mut r, method == "HEAD");
+        let names: Vec<&str> = resp.headers.iter().map(|(n, _)| n.as_str()).collect();
+        let at = |name: &str| names.iter().position(|n| *n == name);
+        assert!(
+            at("X-Own") < at("ETag") && at("ETag") < at("Content-Type"),
+            "{method} {path}: the head's fields were, in order, {names:?}"
+        );
+        for (name, want) in [
+            ("etag", "\"5-kept\""),
+            ("content-type", "text/plain"),
+            ("content-length", "5"),
+        ] {
+            assert_eq!(
+                resp.header(name),
+                Some(want),
+                "{method} {path}: {name} (the head: {:?})",
+                resp.headers
+            );
+        }
+        let body = if method == "HEAD" { "" } else { "hello" };
+        assert_eq!(resp.text(), body, "{method} {path}: the body");
+        assert!(!resp.closes(), "{method} {path} closed the connection");
+    }
+}
+
+#[test]
 fn responses_carry_date_and_server() {
     let s = default_server();
     let (resp, _) = exchange(s.addr(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -78,6 +78,28 @@ impl Handler for TestApp {
                 }
                 Ok(())
             })),
+            // A kept answer: head fields encoded once, beside its bytes,
+            // after a field of the response's own (under event, `/kept`
+            // is answered by the loop, `/kept-worker` by a worker).
+            "/kept" | "/kept-worker" => {
+                static FIELDS: std::sync::OnceLock<mpm::EncodedFields> = std::sync::OnceLock::new();
+                let fields = FIELDS.get_or_init(|| {
+                    let mut head = mpm::http::HeaderMap::new();
+                    head.insert("etag", mpm::http::HeaderValue::from_static("\"5-kept\""));
+                    head.insert(
+                        "content-type",
+                        mpm::http::HeaderValue::from_static("text/plain"),
+                    );
+                    mpm::EncodedFields::new(&head)
+                });
+                let mut r = Response::new(Body::Kept {
+                    bytes: mpm::Bytes::from_static(b"hello"),
+                    fields: fields.clone(),
+                });
+                r.headers_mut()
+                    .insert("x-own", mpm::http::HeaderValue::from_static("yes"));
+                r
+            }
             "/peer" => Response::new(Body::from(format!(
                 "{} {}",
                 conn.peer.ip(),
@@ -87,11 +109,12 @@ impl Handler for TestApp {
         }
     }
 
-    /// Under event, the loop answers `/`, `/peer` and `/stream` itself and
+    /// Under event, the loop answers `/`, `/peer`, `/stream`, `/write` and
+    /// `/kept` itself and
     /// workers take the rest, so the cases cover both and their mix on
     /// one connection (pipelining).
     fn answer_never_blocks(&self, _method: &mpm::http::Method, uri: &mpm::http::Uri) -> bool {
-        matches!(uri.path(), "/" | "/peer" | "/stream" | "/write")
+        matches!(uri.path(), "/" | "/peer" | "/stream" | "/write" | "/kept")
     }
 }
 

@@ -260,7 +260,10 @@ impl H2Conn<'_, '_> {
         let mut sent = 0u64;
         let ok = match body {
             Body::Empty | Body::Tunnel(_) => self.send_all(stream, &[], true, &mut sent),
-            Body::Bytes(b) => self.send_all(stream, &b, true, &mut sent),
+            // A kept answer's fields are in the head already.
+            Body::Bytes(b) | Body::Kept { bytes: b, .. } => {
+                self.send_all(stream, &b, true, &mut sent)
+            }
             Body::Reader { mut reader, .. } => {
                 let mut buf = vec![0u8; PIECE];
                 loop {
@@ -425,14 +428,14 @@ pub(super) fn prepare_response(
 ) -> (StatusCode, HeaderMap, Body, bool) {
     let (parts, body) = resp.into_parts();
     let (mut status, mut headers) = (parts.status, parts.headers);
-    if let Some(encoded) = parts.extensions.get::<engine::EncodedFields>() {
-        // Fields made once for HTTP/1.x lines: the same fields, after the
-        // map's, as HTTP/1.x writes them.
+    let (mut body, encoded) = body.take_fields();
+    if let Some(encoded) = encoded {
+        // A kept answer's fields, made once for HTTP/1.x lines: the same
+        // fields, after the map's, as HTTP/1.x writes them.
         for (name, value) in encoded.fields() {
             headers.append(name.clone(), value.clone());
         }
     }
-    let mut body = body;
     if let Body::Tunnel(_) = body {
         // HTTP/2 has no 101: the handler's tunnel is dropped (closed).
         (status, headers, body) = {
@@ -504,12 +507,17 @@ mod tests {
         let mut fields = HeaderMap::new();
         fields.insert(ETAG, HeaderValue::from_static("\"5-abc\""));
         fields.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        let mut resp = Response::new(Body::Bytes(bytes::Bytes::from_static(b"hello")));
+        let mut resp = Response::new(Body::Kept {
+            bytes: bytes::Bytes::from_static(b"hello"),
+            fields: engine::EncodedFields::new(&fields),
+        });
         resp.headers_mut()
             .insert("x-own", HeaderValue::from_static("kept"));
-        resp.extensions_mut()
-            .insert(engine::EncodedFields::new(&fields));
-        let (status, headers, _, end) = prepare_response(resp, false, &ctx);
+        let (status, headers, body, end) = prepare_response(resp, false, &ctx);
+        assert!(
+            matches!(&body, Body::Bytes(b) if b.as_ref() == b"hello"),
+            "the kept answer's body became {body:?}"
+        );
         assert_eq!(status, StatusCode::OK);
         assert!(!end, "a five-byte body's head ended the stream");
         for (name, want) in [

@@ -290,7 +290,8 @@ impl OnThread {
         let mut sent = 0u64;
         let ok = match body {
             Body::Empty | Body::Tunnel(_) => link.send(Out::End, until()).is_ok(),
-            Body::Bytes(b) => {
+            // A kept answer's fields are in the head already.
+            Body::Bytes(b) | Body::Kept { bytes: b, .. } => {
                 sent = b.len() as u64;
                 link.send(Out::Tail(Tail::Bytes(b)), until()).is_ok()
             }
