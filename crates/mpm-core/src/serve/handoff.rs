@@ -335,10 +335,14 @@ impl Serving<'_, '_> {
                             (Some(Bytes::from(tail)), None, len)
                         }
                     }
-                } else if wbuf.len() + b.len() <= COPY_CHUNK {
+                } else if self.io.plain_tcp().is_none() && wbuf.len() + b.len() <= COPY_CHUNK {
+                    // Under TLS the head and a small body are one record.
                     wbuf.extend_from_slice(&b);
                     (None, None, len)
                 } else {
+                    // On plain TCP the body is the write's second slice
+                    // (one `writev`, one segment for a small answer): the
+                    // kernel copies it once, with no copy of ours first.
                     (Some(b), None, len)
                 }
             }
