@@ -242,3 +242,51 @@ fn the_response_to_a_request_that_asks_to_close_leaves_with_the_fin_in_one_segme
         );
     }
 }
+
+/// The status page's row of the request whose line holds `marker` (the
+/// request for the page itself shows in its worker's row).
+fn row_of<'p>(page: &'p str, marker: &str) -> &'p str {
+    page.lines()
+        .find(|l| l.starts_with("<tr>") && l.contains(marker))
+        .unwrap_or_else(|| panic!("no row for {marker} on the status page:\n{page}"))
+}
+
+/// GET `path` on `s` (kept alive unless `close`), the answer read whole.
+fn ask(s: &TcpStream, path: &str, close: bool) -> Resp {
+    let connection = if close { "Connection: close\r\n" } else { "" };
+    (&*s)
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{connection}\r\n").as_bytes())
+        .unwrap();
+    read_response(&mut std::io::BufReader::new(s), false)
+}
+
+#[test]
+fn the_status_page_shows_each_connections_own_client_after_a_kept_alive_one_under_every_mpm() {
+    // One worker, so both connections are served in the same slot: the
+    // client's text, made once per connection, must be the second
+    // connection's own, not the first's kept.
+    for mpm in MPMS {
+        let site = site();
+        let port = free_port();
+        let conf = site.config(&format!(
+            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{COMMON}",
+            one_worker(mpm),
+            site.docroot().display()
+        ));
+        let m = start(&site, &conf);
+        for (from, other) in [("127.0.0.2", "127.0.0.3"), ("127.0.0.3", "127.0.0.2")] {
+            let s =
+                connect_from(from, addr(port)).expect("a connection from another loopback address");
+            for n in 0..3 {
+                let marker = format!("/server-status?{mpm}-{from}-{n}");
+                let page = ask(&s, &marker, n == 2);
+                assert_eq!(page.status, 200, "{mpm}: {marker}; {}", m.stderr());
+                let row = row_of(&page.text(), &marker).to_string();
+                assert!(
+                    row.contains(&format!("<td>{from}</td>")) && !row.contains(other),
+                    "{mpm}: request {n} from {from} shows another client: {row}"
+                );
+            }
+        }
+    }
+}

@@ -789,7 +789,10 @@ fn heads_of_every_size_around_the_copys_room_keep_their_target_and_values() {
         let (head, consumed) = ok(raw.as_bytes());
         assert_eq!(consumed, len, "a head of {len} bytes");
         assert_eq!(head.uri.path(), "/p", "a head of {len} bytes: its target");
-        assert_eq!(head.request_line, "GET /p HTTP/1.1", "a head of {len} bytes");
+        assert_eq!(
+            head.request_line, "GET /p HTTP/1.1",
+            "a head of {len} bytes"
+        );
         assert_eq!(
             head.headers.get("x-pad").map(|v| v.as_bytes()),
             Some(pad.as_bytes()),

@@ -12,7 +12,7 @@ use super::context::{status_page, After, ServeContext, Serving, DRAIN_LIMIT};
 use crate::deadline::read::ReadDeadline;
 use crate::h1::{self as engine, BodyDecoder, HeadError, RequestHead};
 use crate::handler::{Body, Exchange, RequestBody, Response};
-use crate::net::connection::{ConnInfo, IP_TEXT_LEN};
+use crate::net::connection::ConnInfo;
 use crate::process::scoreboard::WorkerState;
 
 impl Serving<'_, '_> {
@@ -20,8 +20,7 @@ impl Serving<'_, '_> {
     pub(super) fn refuse(&mut self, e: HeadError, started: SystemTime, clock: Instant) -> After {
         let line = e.request_line.clone().unwrap_or_default();
         if let Some(slot) = self.ctx.worker_slot {
-            let mut ip = [0; IP_TEXT_LEN];
-            slot.begin_request(self.io.info().peer_ip_text(&mut ip), "", &line);
+            slot.begin_request(self.io.peer_ip_text(), "", &line);
         }
         let (mut headers, body) = engine::error_page(e.status, e.reason);
         if let Some(allow) = e.allow {
@@ -60,9 +59,8 @@ impl Serving<'_, '_> {
     ) -> After {
         let info: ConnInfo = self.io.info().clone();
         if let Some(slot) = self.ctx.worker_slot {
-            let mut ip = [0; IP_TEXT_LEN];
             slot.begin_request(
-                info.peer_ip_text(&mut ip),
+                self.io.peer_ip_text(),
                 host_of(&head.headers),
                 &head.request_line,
             );
