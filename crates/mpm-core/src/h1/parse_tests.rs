@@ -805,3 +805,22 @@ fn heads_of_every_size_around_the_copys_room_keep_their_target_and_values() {
         );
     }
 }
+
+#[test]
+fn a_malformed_request_line_is_refused_for_its_first_fault() {
+    for (line, why) in [
+        ("GET /", "malformed request line"),
+        ("GET / HTTP/1.1 extra", "malformed request line"),
+        ("GET  / HTTP/1.1", "malformed request line"),
+        ("GET / HTTP/1.1 ", "malformed request line"),
+        (" / HTTP/1.1", "malformed method"),
+        ("G(T / HTTP/1.1", "malformed method"),
+        ("GET / HTTP/1.x", "malformed HTTP version"),
+        ("GET  HTTP/1.1", "empty request target"),
+        ("GET /a\tb HTTP/1.1", "invalid character in request target"),
+        ("G(T /a\tb HTTP/1.1", "malformed method"),
+    ] {
+        let e = refused(format!("{line}\r\nHost: a\r\n\r\n").as_bytes(), 400);
+        assert_eq!(e.reason, why, "for the request line {line:?}");
+    }
+}
