@@ -52,7 +52,7 @@ impl Serving<'_, '_> {
     /// Run the handler on a parsed head and send its response.
     pub(super) fn answer(
         &mut self,
-        mut head: RequestHead,
+        head: &mut RequestHead,
         served: u32,
         started: SystemTime,
         clock: Instant,
@@ -84,7 +84,7 @@ impl Serving<'_, '_> {
         let is_head = head.method == http::Method::HEAD;
         let version = head.version;
         let handler = self.ctx.handler;
-        let builder = request_builder(&mut head, handler, version);
+        let builder = request_builder(head, handler, version);
         let outcome = {
             let mut reader = BodyReader {
                 conn: self,
@@ -143,7 +143,7 @@ impl Serving<'_, '_> {
                 let empty = HeaderMap::new();
                 self.log(Logged {
                     line: &head.request_line,
-                    head: Some(&head),
+                    head: Some(head),
                     headers: &empty,
                     notes: &http::Extensions::new(),
                     status: StatusCode::BAD_REQUEST,
@@ -177,12 +177,12 @@ impl Serving<'_, '_> {
             && resp.status() == StatusCode::SWITCHING_PROTOCOLS
             && matches!(resp.body(), Body::Tunnel(_))
         {
-            return self.switch(resp, &head, started, clock);
+            return self.switch(resp, head, started, clock);
         }
         let status = resp.status();
         let body_len = resp.body().len();
         let length = engine::plan_length(version, &head.method, status, body_len);
-        let engine_keep = engine::keep_alive_after(&head, served, t, length);
+        let engine_keep = engine::keep_alive_after(head, served, t, length);
         let idle_close = match self.ctx.leaving {
             Some(leaving) => leaving(),
             None => self.ctx.idle_close.is_some_and(crate::net::poll::readable),
@@ -209,7 +209,7 @@ impl Serving<'_, '_> {
         self.set_state(WorkerState::Logging);
         self.log(Logged {
             line: &head.request_line,
-            head: Some(&head),
+            head: Some(head),
             headers: &head.headers,
             notes: &notes,
             status,

@@ -252,12 +252,13 @@ pub fn serve_lent(
     let mut next = None;
     let (mut started, mut clock) = (started, clock);
     let after = loop {
-        let after = match work {
+        // The head is answered where it lies (not moved once more).
+        let after = match &mut work {
             Work::Request(head) => {
                 *served += 1;
                 c.answer(head, *served, started, clock)
             }
-            Work::Refuse(e) => c.refuse(e, started, clock),
+            Work::Refuse(e) => c.refuse(e.clone(), started, clock),
         };
         if after != After::KeepAlive || c.pending.is_some() {
             break after;
