@@ -84,14 +84,18 @@ impl Serving<'_, '_> {
         let is_head = head.method == http::Method::HEAD;
         let version = head.version;
         let handler = self.ctx.handler;
-        let builder = request_builder(head, handler, version);
         let outcome = {
             let mut reader = BodyReader {
                 conn: self,
                 body: &mut body,
             };
-            let Ok(req) = builder.body(RequestBody::new(&mut reader));
-            catch_unwind(AssertUnwindSafe(|| handler.handle(req, &info)))
+            // The request is made inside the closure: the ~250 bytes of
+            // its head are not moved into it.
+            catch_unwind(AssertUnwindSafe(|| {
+                let builder = request_builder(head, handler, version);
+                let Ok(req) = builder.body(RequestBody::new(&mut reader));
+                handler.handle(req, &info)
+            }))
         };
         // The body the handler left unread: drain a little so the
         // connection can go on, else close. Broken framing found here is
