@@ -28,6 +28,18 @@ fn one_worker(mpm: &str) -> &'static str {
     }
 }
 
+/// `mpmd` under `mpm` with one worker ([`one_worker`]) on a free port,
+/// serving `site`, with `extra` directives.
+fn start_one_worker(site: &Site, mpm: &str, extra: &str) -> (u16, Mpmd) {
+    let port = free_port();
+    let conf = site.config(&format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{extra}",
+        one_worker(mpm),
+        site.docroot().display()
+    ));
+    (port, start(site, &conf))
+}
+
 /// A site with a home page and `/server-status`; a silent connection that
 /// a worker did take would hold it for a minute (`RequestReadTimeout`,
 /// `Timeout`), far past the tests' bounds.
@@ -87,13 +99,7 @@ fn holds_the_silent_connection(mpm: &str, page: &str) -> bool {
 fn a_connection_that_sends_nothing_holds_no_worker_until_it_sends_under_every_mpm() {
     for mpm in MPMS {
         let site = site();
-        let port = free_port();
-        let conf = site.config(&format!(
-            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{COMMON}",
-            one_worker(mpm),
-            site.docroot().display()
-        ));
-        let m = start(&site, &conf);
+        let (port, m) = start_one_worker(&site, mpm, COMMON);
         let mut silent = connect(addr(port));
         // The only worker is free for another client: the silent
         // connection was not handed to it.
@@ -152,14 +158,11 @@ fn a_client_that_stops_reading_holds_the_only_worker_no_longer_than_timeout_unde
         let site = site();
         // Larger than what the socket buffers of both ends take.
         site.write("htdocs/big.bin", vec![b'x'; 16 << 20]);
-        let port = free_port();
-        let conf = site.config(&format!(
-            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
-             <Location /server-status>\nSetHandler server-status\n</Location>\nTimeout 1\n",
-            one_worker(mpm),
-            site.docroot().display()
-        ));
-        let m = start(&site, &conf);
+        let (port, m) = start_one_worker(
+            &site,
+            mpm,
+            "<Location /server-status>\nSetHandler server-status\n</Location>\nTimeout 1\n",
+        );
         // A small receive buffer (no autotuning, which would take in tens
         // of MiB before the server's writes stop making progress).
         let sock =
@@ -267,13 +270,7 @@ fn the_status_page_shows_each_connections_own_client_after_a_kept_alive_one_unde
     // connection's own, not the first's kept.
     for mpm in MPMS {
         let site = site();
-        let port = free_port();
-        let conf = site.config(&format!(
-            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{COMMON}",
-            one_worker(mpm),
-            site.docroot().display()
-        ));
-        let m = start(&site, &conf);
+        let (port, m) = start_one_worker(&site, mpm, COMMON);
         for (from, other) in [("127.0.0.2", "127.0.0.3"), ("127.0.0.3", "127.0.0.2")] {
             let s =
                 connect_from(from, addr(port)).expect("a connection from another loopback address");
