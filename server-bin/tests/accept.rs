@@ -28,6 +28,18 @@ fn one_worker(mpm: &str) -> &'static str {
     }
 }
 
+/// `mpmd` under `mpm` with one worker ([`one_worker`]) on a free port,
+/// serving `site`, with `extra` directives.
+fn start_one_worker(site: &Site, mpm: &str, extra: &str) -> (u16, Mpmd) {
+    let port = free_port();
+    let conf = site.config(&format!(
+        "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{extra}",
+        one_worker(mpm),
+        site.docroot().display()
+    ));
+    (port, start(site, &conf))
+}
+
 /// A site with a home page and `/server-status`; a silent connection that
 /// a worker did take would hold it for a minute (`RequestReadTimeout`,
 /// `Timeout`), far past the tests' bounds.
@@ -87,13 +99,7 @@ fn holds_the_silent_connection(mpm: &str, page: &str) -> bool {
 fn a_connection_that_sends_nothing_holds_no_worker_until_it_sends_under_every_mpm() {
     for mpm in MPMS {
         let site = site();
-        let port = free_port();
-        let conf = site.config(&format!(
-            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n{COMMON}",
-            one_worker(mpm),
-            site.docroot().display()
-        ));
-        let m = start(&site, &conf);
+        let (port, m) = start_one_worker(&site, mpm, COMMON);
         let mut silent = connect(addr(port));
         // The only worker is free for another client: the silent
         // connection was not handed to it.
@@ -152,14 +158,11 @@ fn a_client_that_stops_reading_holds_the_only_worker_no_longer_than_timeout_unde
         let site = site();
         // Larger than what the socket buffers of both ends take.
         site.write("htdocs/big.bin", vec![b'x'; 16 << 20]);
-        let port = free_port();
-        let conf = site.config(&format!(
-            "{}Listen 127.0.0.1:{port}\nServerName localhost\nDocumentRoot {}\n\
-             <Location /server-status>\nSetHandler server-status\n</Location>\nTimeout 1\n",
-            one_worker(mpm),
-            site.docroot().display()
-        ));
-        let m = start(&site, &conf);
+        let (port, m) = start_one_worker(
+            &site,
+            mpm,
+            "<Location /server-status>\nSetHandler server-status\n</Location>\nTimeout 1\n",
+        );
         // A small receive buffer (no autotuning, which would take in tens
         // of MiB before the server's writes stop making progress).
         let sock =
@@ -240,5 +243,47 @@ fn the_response_to_a_request_that_asks_to_close_leaves_with_the_fin_in_one_segme
             "{mpm}: the answer came in {data} segment(s) with data, {} in all after the handshake (the FIN apart from the data)",
             all - handshake
         );
+    }
+}
+
+/// The status page's row of the request whose line holds `marker` (the
+/// request for the page itself shows in its worker's row).
+fn row_of<'p>(page: &'p str, marker: &str) -> &'p str {
+    page.lines()
+        .find(|l| l.starts_with("<tr>") && l.contains(marker))
+        .unwrap_or_else(|| panic!("no row for {marker} on the status page:\n{page}"))
+}
+
+/// GET `path` on `s` (kept alive unless `close`), the answer read whole.
+fn ask(s: &TcpStream, path: &str, close: bool) -> Resp {
+    let connection = if close { "Connection: close\r\n" } else { "" };
+    (&*s)
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{connection}\r\n").as_bytes())
+        .unwrap();
+    read_response(&mut std::io::BufReader::new(s), false)
+}
+
+#[test]
+fn the_status_page_shows_each_connections_own_client_after_a_kept_alive_one_under_every_mpm() {
+    // One worker, so both connections are served in the same slot: the
+    // client's text, made once per connection, must be the second
+    // connection's own, not the first's kept.
+    for mpm in MPMS {
+        let site = site();
+        let (port, m) = start_one_worker(&site, mpm, COMMON);
+        for (from, other) in [("127.0.0.2", "127.0.0.3"), ("127.0.0.3", "127.0.0.2")] {
+            let s =
+                connect_from(from, addr(port)).expect("a connection from another loopback address");
+            for n in 0..3 {
+                let marker = format!("/server-status?{mpm}-{from}-{n}");
+                let page = ask(&s, &marker, n == 2);
+                assert_eq!(page.status, 200, "{mpm}: {marker}; {}", m.stderr());
+                let row = row_of(&page.text(), &marker).to_string();
+                assert!(
+                    row.contains(&format!("<td>{from}</td>")) && !row.contains(other),
+                    "{mpm}: request {n} from {from} shows another client: {row}"
+                );
+            }
+        }
     }
 }

@@ -64,6 +64,7 @@
 
 #![deny(missing_docs)]
 
+mod clock;
 pub mod config;
 pub mod control;
 pub mod deadline;

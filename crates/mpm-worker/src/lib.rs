@@ -223,6 +223,9 @@ struct State {
 }
 
 /// What a worker serves.
+// Made once per connection or stream and taken apart at once: boxing the
+// connection would cost an allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     /// A connection it accepted, served to its end.
     Connection(Connection),

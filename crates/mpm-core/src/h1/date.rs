@@ -2,7 +2,7 @@
 //! second per thread.
 use std::cell::Cell;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpdate::HttpDate;
 
@@ -18,23 +18,20 @@ thread_local! {
 /// GMT`. Cached per thread: formatted again only when the second changes,
 /// so a busy thread pays one clock read per response.
 pub fn now() -> [u8; DATE_LEN] {
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = crate::clock::unix_micros() / 1_000_000;
+    let now = || UNIX_EPOCH + Duration::from_secs(secs);
     CACHE
         .try_with(|cache| {
             let (cached_secs, text) = cache.get();
             if cached_secs == secs {
                 return text;
             }
-            let text = format(now);
+            let text = format(now());
             cache.set((secs, text));
             text
         })
         // The cache is gone while the thread exits: format without it.
-        .unwrap_or_else(|_| format(now))
+        .unwrap_or_else(|_| format(now()))
 }
 
 /// Formats `t` (to the second) as an IMF-fixdate.
@@ -49,7 +46,6 @@ pub fn format(t: SystemTime) -> [u8; DATE_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn formats_the_rfc_example_date() {

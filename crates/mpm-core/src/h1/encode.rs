@@ -1,6 +1,7 @@
 //! Response heads (RFC 9112 §4, §6, §9): how the body is delimited, whether
 //! the connection stays open, the head's bytes, chunk framing and error
 //! pages.
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -172,12 +173,6 @@ pub fn encode_head_with(
     version: Version,
     server: &str,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-    out.extend_from_slice(b"\r\n");
-
     // A response carries a handful of fields: comparing the names (an
     // enum for the standard ones) costs less than two hashed lookups.
     let (mut has_date, mut has_server) = (false, false);
@@ -185,15 +180,20 @@ pub fn encode_head_with(
         has_date |= name == DATE;
         has_server |= name == SERVER;
     }
-    if !has_date {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(&date::now());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !server.is_empty() && !has_server && safe_value(server.as_bytes()) {
-        out.extend_from_slice(b"Server: ");
-        out.extend_from_slice(server.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    if status == StatusCode::OK && !has_date && (!has_server || server.is_empty()) {
+        // Nearly every answer: its first lines as this thread made them
+        // this second.
+        push_ok_lines(out, server);
+    } else {
+        push_status_line(out, status);
+        if !has_date {
+            out.extend_from_slice(b"Date: ");
+            out.extend_from_slice(&date::now());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !has_server {
+            push_server(out, server);
+        }
     }
     push_fields(out, headers);
     if let Some(encoded) = encoded {
@@ -214,6 +214,78 @@ pub fn encode_head_with(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// `HTTP/1.1 <status> <reason>` and its line end.
+fn push_status_line(out: &mut Vec<u8>, status: StatusCode) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The `Server` line, unless `server` is empty or not a safe value.
+fn push_server(out: &mut Vec<u8>, server: &str) {
+    if !server.is_empty() && safe_value(server.as_bytes()) {
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The first lines of a `200 OK` for one second and one `Server` value.
+struct OkLines {
+    secs: u64,
+    server: String,
+    lines: Vec<u8>,
+}
+
+thread_local! {
+    /// This thread's [`OkLines`] (`secs` `u64::MAX` until made).
+    static OK_LINES: RefCell<OkLines> = const {
+        RefCell::new(OkLines { secs: u64::MAX, server: String::new(), lines: Vec::new() })
+    };
+}
+
+/// `HTTP/1.1 200 OK`, `Date` and `Server` (as [`push_status_line`],
+/// [`date::now`] and [`push_server`] write them), made once a second per
+/// thread and then copied whole: one copy instead of eight appends and a
+/// date's.
+fn push_ok_lines(out: &mut Vec<u8>, server: &str) {
+    let secs = crate::clock::unix_micros() / 1_000_000;
+    let made = OK_LINES.try_with(|cell| {
+        let Ok(mut kept) = cell.try_borrow_mut() else {
+            return false;
+        };
+        if kept.secs != secs || kept.server != server {
+            let OkLines {
+                lines,
+                server: kept_server,
+                ..
+            } = &mut *kept;
+            lines.clear();
+            push_status_line(lines, StatusCode::OK);
+            lines.extend_from_slice(b"Date: ");
+            let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            lines.extend_from_slice(&date::format(time));
+            lines.extend_from_slice(b"\r\n");
+            push_server(lines, server);
+            kept_server.clear();
+            kept_server.push_str(server);
+            kept.secs = secs;
+        }
+        out.extend_from_slice(&kept.lines);
+        true
+    });
+    if made != Ok(true) {
+        // The thread is exiting (its cache gone): the lines made here.
+        push_status_line(out, StatusCode::OK);
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(&date::now());
+        out.extend_from_slice(b"\r\n");
+        push_server(out, server);
+    }
 }
 
 /// The handler's fields as [`encode_head`] writes them: each on its line,

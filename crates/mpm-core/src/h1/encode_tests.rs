@@ -383,3 +383,61 @@ fn fields_encoded_once_are_written_as_the_same_fields_in_the_map_would_be() {
         assert!(String::from_utf8_lossy(&from_encoded).contains("\r\nETag: \"5-abc\"\r\n"));
     }
 }
+
+#[test]
+fn a_200s_first_lines_made_once_a_second_follow_the_server_value_and_the_handlers_own_fields() {
+    let plain = HeaderMap::new();
+    let mut dated = HeaderMap::new();
+    dated.insert(
+        DATE,
+        HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+    );
+    let mut named = HeaderMap::new();
+    named.insert(SERVER, HeaderValue::from_static("own"));
+    let ok = |headers: &HeaderMap, server: &str| {
+        encode(
+            StatusCode::OK,
+            headers,
+            ResponseLength::Known(0),
+            true,
+            Version::HTTP_11,
+            server,
+        )
+    };
+    // Twice each, on one thread within (nearly always) one second, so
+    // the second answer of each pair comes from the thread's lines.
+    for _ in 0..2 {
+        for (headers, server, want) in [
+            (&plain, "mpmd/a", Some("Server: mpmd/a")),
+            (&plain, "mpmd/b", Some("Server: mpmd/b")),
+            (&plain, "", None),
+            (&named, "mpmd/a", Some("Server: own")),
+            (&named, "", Some("Server: own")),
+        ] {
+            let text = ok(headers, server);
+            let lines: Vec<&str> = text.split("\r\n").collect();
+            assert_eq!(lines[0], "HTTP/1.1 200 OK", "{text:?}");
+            assert!(
+                lines[1].starts_with("Date: ") && lines[1].ends_with(" GMT"),
+                "no Date second: {text:?}"
+            );
+            let servers: Vec<&&str> = lines.iter().filter(|l| l.starts_with("Server: ")).collect();
+            assert_eq!(
+                servers.first().map(|l| **l),
+                want,
+                "server value {server:?}, handler's fields {headers:?}: {text:?}"
+            );
+            assert!(servers.len() <= 1, "two Server lines: {text:?}");
+        }
+        let text = ok(&dated, "mpmd/a");
+        assert_eq!(
+            text.matches("Date: ").count(),
+            1,
+            "the handler's own Date and another: {text:?}"
+        );
+        assert!(
+            text.contains("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+            "{text:?}"
+        );
+    }
+}

@@ -776,3 +776,51 @@ fn a_line_over_its_limit_is_refused_for_its_length_even_with_a_bad_byte_after_th
     // Within the limit, the bad byte is what is refused.
     refused_with(b"GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", &limits, 400);
 }
+
+#[test]
+fn heads_of_every_size_around_the_copys_room_keep_their_target_and_values() {
+    // The head is copied into 128, 256 or 512 bytes of room, or on its
+    // own above that: each size at and around a boundary.
+    let bare = b"GET /p HTTP/1.1\r\nHost: a\r\nX-Pad: \r\n\r\n".len();
+    for len in [bare, 127, 128, 129, 255, 256, 257, 511, 512, 513, 2000] {
+        let pad = "v".repeat(len - bare);
+        let raw = format!("GET /p HTTP/1.1\r\nHost: a\r\nX-Pad: {pad}\r\n\r\n");
+        assert_eq!(raw.len(), len);
+        let (head, consumed) = ok(raw.as_bytes());
+        assert_eq!(consumed, len, "a head of {len} bytes");
+        assert_eq!(head.uri.path(), "/p", "a head of {len} bytes: its target");
+        assert_eq!(
+            head.request_line, "GET /p HTTP/1.1",
+            "a head of {len} bytes"
+        );
+        assert_eq!(
+            head.headers.get("x-pad").map(|v| v.as_bytes()),
+            Some(pad.as_bytes()),
+            "a head of {len} bytes: its padded field"
+        );
+        assert_eq!(
+            head.headers.get("host").map(|v| v.as_bytes()),
+            Some(&b"a"[..]),
+            "a head of {len} bytes: its Host"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_request_line_is_refused_for_its_first_fault() {
+    for (line, why) in [
+        ("GET /", "malformed request line"),
+        ("GET / HTTP/1.1 extra", "malformed request line"),
+        ("GET  / HTTP/1.1", "malformed request line"),
+        ("GET / HTTP/1.1 ", "malformed request line"),
+        (" / HTTP/1.1", "malformed method"),
+        ("G(T / HTTP/1.1", "malformed method"),
+        ("GET / HTTP/1.x", "malformed HTTP version"),
+        ("GET  HTTP/1.1", "empty request target"),
+        ("GET /a\tb HTTP/1.1", "invalid character in request target"),
+        ("G(T /a\tb HTTP/1.1", "malformed method"),
+    ] {
+        let e = refused(format!("{line}\r\nHost: a\r\n\r\n").as_bytes(), 400);
+        assert_eq!(e.reason, why, "for the request line {line:?}");
+    }
+}

@@ -62,13 +62,16 @@ pub(super) fn complete_head(
 /// Heads up to this long (nearly all) are copied into one allocation.
 const SMALL_HEAD: usize = 512;
 
-/// The bytes of a small head and their count, for [`head_copy`].
-struct SmallHead {
+/// The bytes of a small head and their count, for [`head_copy`]: `N`
+/// bytes of room, the smallest of 128, 256 and 512 that holds the head,
+/// so a short head (a tool's, a load generator's: under 128 bytes) is
+/// not zeroed, copied and moved in 512.
+struct SmallHead<const N: usize> {
     len: usize,
-    bytes: [u8; SMALL_HEAD],
+    bytes: [u8; N],
 }
 
-impl AsRef<[u8]> for SmallHead {
+impl<const N: usize> AsRef<[u8]> for SmallHead<N> {
     fn as_ref(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
@@ -79,12 +82,19 @@ impl AsRef<[u8]> for SmallHead {
 /// `Bytes::from_owner`); `Bytes::copy_from_slice` would make two, the
 /// bytes and, at the first slice, their shared count.
 fn head_copy(head: &[u8]) -> Bytes {
-    if head.len() > SMALL_HEAD {
-        return Bytes::copy_from_slice(head);
+    match head.len() {
+        0..=128 => small_copy::<128>(head),
+        129..=256 => small_copy::<256>(head),
+        257..=SMALL_HEAD => small_copy::<SMALL_HEAD>(head),
+        _ => Bytes::copy_from_slice(head),
     }
+}
+
+/// `head` (at most `N` bytes) in a [`SmallHead`] of `N`.
+fn small_copy<const N: usize>(head: &[u8]) -> Bytes {
     let mut small = SmallHead {
         len: head.len(),
-        bytes: [0; SMALL_HEAD],
+        bytes: [0; N],
     };
     small.bytes[..head.len()].copy_from_slice(head);
     Bytes::from_owner(small)

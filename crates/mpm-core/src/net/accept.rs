@@ -43,6 +43,9 @@ const LEAVE: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
 
 /// What [`Acceptor::wait`] found.
+// Returned once per connection and taken apart at once: boxing the
+// connection would cost an allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Next {
     /// A connection, accepted.

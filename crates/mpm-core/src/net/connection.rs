@@ -4,6 +4,7 @@
 //! (its TLS half is [`super::tls_stream`]), so a handler never changes when
 //! TLS is switched on: it only sees [`ConnInfo`].
 
+use std::cell::OnceCell;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -120,6 +121,16 @@ pub struct Connection {
     proxy: Option<Box<Awaited>>,
     /// How this connection may speak HTTP/2 (its listener's offer).
     http2: Http2Offer,
+    /// The peer's IP address as text, made for the first request that
+    /// shows it ([`Connection::peer_ip_text`]) and kept for the others.
+    peer_text: OnceCell<PeerText>,
+}
+
+/// An IP address as text, in place (no allocation).
+#[derive(Debug)]
+struct PeerText {
+    len: usize,
+    bytes: [u8; IP_TEXT_LEN],
 }
 
 impl Connection {
@@ -140,6 +151,7 @@ impl Connection {
             nonblocking: false,
             proxy: None,
             http2: Http2Offer::default(),
+            peer_text: OnceCell::new(),
         })
     }
 
@@ -189,6 +201,7 @@ impl Connection {
             nonblocking,
             proxy: awaited(listener, peer),
             http2: listener.http2,
+            peer_text: OnceCell::new(),
         })
     }
 
@@ -207,6 +220,20 @@ impl Connection {
     /// The connection's facts.
     pub fn info(&self) -> &ConnInfo {
         &self.info
+    }
+
+    /// [`ConnInfo::peer_ip_text`], made once per connection: the
+    /// scoreboard shows the client of every request, and a kept-alive
+    /// connection's client does not change (a PROXY header, read before
+    /// any request, sets it anew).
+    pub fn peer_ip_text(&self) -> &str {
+        let text = self.peer_text.get_or_init(|| {
+            let mut bytes = [0; IP_TEXT_LEN];
+            let len = self.info.peer_ip_text(&mut bytes).len();
+            PeerText { len, bytes }
+        });
+        // `ip_text` writes ASCII only.
+        std::str::from_utf8(&text.bytes[..text.len]).unwrap_or("")
     }
 
     /// True when the connection is TLS (handshaken or not).
@@ -281,6 +308,7 @@ impl Connection {
         self.proxy = None;
         if let Some((client, destination)) = header.addresses {
             self.info.peer = client;
+            self.peer_text = OnceCell::new();
             self.info.proxied = Some(Arc::new(Proxied {
                 proxy: socket_peer,
                 destination: Some(destination),

@@ -254,7 +254,8 @@ impl Serving<'_, '_> {
                 Err(_) => After::Close,
             });
         }
-        Some(self.answer(head, served + 1, started, clock))
+        let mut head = head;
+        Some(self.answer(&mut head, served + 1, started, clock))
     }
 
     /// Whether the wait for a keep-alive connection's next request is a

@@ -187,7 +187,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
     let Dispatch {
         mut conn,
         mut session,
-        work,
+        mut work,
         mut served,
         started,
         clock,
@@ -205,7 +205,7 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
         pending,
         stats,
         tunnel,
-    } = serve_lent(lent, work, ctx, bufs);
+    } = serve_lent(lent, &mut work, ctx, bufs);
     Handback {
         conn,
         session,
@@ -220,10 +220,12 @@ pub fn serve_dispatched(d: Dispatch, ctx: &ServeContext<'_>, bufs: &mut ServeBuf
 
 /// [`serve_dispatched`] on a connection left where its owner keeps it
 /// ([`Lent`]): the same exchanges, the connection and its session
-/// borrowed instead of moved in and out.
+/// borrowed instead of moved in and out. `work` is borrowed too: its
+/// request is answered where it lies (the handler takes its header
+/// fields), and the caller drops what is left of it.
 pub fn serve_lent(
     at: Lent<'_>,
-    work: Work,
+    work: &mut Work,
     ctx: &ServeContext<'_>,
     bufs: &mut ServeBuffers,
 ) -> Served {
@@ -248,16 +250,16 @@ pub fn serve_lent(
         tunnel: None,
         h2_upgrade: None,
     };
-    let mut work = work;
     let mut next = None;
     let (mut started, mut clock) = (started, clock);
     let after = loop {
-        let after = match work {
+        // The head is answered where it lies (not moved once more).
+        let after = match &mut *work {
             Work::Request(head) => {
                 *served += 1;
                 c.answer(head, *served, started, clock)
             }
-            Work::Refuse(e) => c.refuse(e, started, clock),
+            Work::Refuse(e) => c.refuse(e.clone(), started, clock),
         };
         if after != After::KeepAlive || c.pending.is_some() {
             break after;
@@ -269,9 +271,9 @@ pub fn serve_lent(
                 next = Some(head);
                 break after;
             }
-            HeadEvent::Ready(head) => work = Work::Request(head),
+            HeadEvent::Ready(head) => *work = Work::Request(head),
             HeadEvent::NeedMore => break after,
-            HeadEvent::Refuse(e) => work = Work::Refuse(e),
+            HeadEvent::Refuse(e) => *work = Work::Refuse(e),
         }
         started = SystemTime::now();
         clock = Instant::now();
@@ -335,10 +337,14 @@ impl Serving<'_, '_> {
                             (Some(Bytes::from(tail)), None, len)
                         }
                     }
-                } else if wbuf.len() + b.len() <= COPY_CHUNK {
+                } else if self.io.plain_tcp().is_none() && wbuf.len() + b.len() <= COPY_CHUNK {
+                    // Under TLS the head and a small body are one record.
                     wbuf.extend_from_slice(&b);
                     (None, None, len)
                 } else {
+                    // On plain TCP the body is the write's second slice
+                    // (one `writev`, one segment for a small answer): the
+                    // kernel copies it once, with no copy of ours first.
                     (Some(b), None, len)
                 }
             }

@@ -95,12 +95,7 @@ impl Loop<'_, '_> {
     /// built, no [`Handback`] taken apart. `session`: the one holding the
     /// request's following bytes, or `None` for the one the connection
     /// holds (its head's).
-    pub(super) fn serve_inline(
-        &mut self,
-        k: usize,
-        head: h1::RequestHead,
-        session: Option<Session>,
-    ) {
+    pub(super) fn serve_inline(&mut self, k: usize, mut work: Work, session: Option<Session>) {
         let Some((started, clock)) = self.serve_here(k, session) else {
             return;
         };
@@ -119,9 +114,8 @@ impl Loop<'_, '_> {
                 started,
                 clock,
             };
-            let work = Work::Request(head);
             match catch_unwind(AssertUnwindSafe(|| {
-                serve::serve_lent(lent, work, ctx, bufs)
+                serve::serve_lent(lent, &mut work, ctx, bufs)
             })) {
                 Ok(out) => served = Some(out),
                 Err(_) => {
@@ -317,7 +311,7 @@ impl Loop<'_, '_> {
                 // (the loop answers it itself if it may).
                 let Some(head) = next else { return };
                 if serve::answer_never_blocks(handler, &head) {
-                    self.serve_inline(k, head, session);
+                    self.serve_inline(k, Work::Request(head), session);
                 } else {
                     let session = match session {
                         Some(session) => session,

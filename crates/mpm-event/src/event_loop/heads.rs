@@ -186,7 +186,7 @@ impl Loop<'_, '_> {
                 if serve::answer_never_blocks(&*self.cx.handler, &head)
                     && !(h2c && serve::h2::asks_h2c(&head).is_some()) =>
             {
-                self.serve_inline(k, head, None);
+                self.serve_inline(k, Work::Request(head), None);
                 false
             }
             HeadEvent::Ready(head) => {

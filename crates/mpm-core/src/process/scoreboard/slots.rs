@@ -471,7 +471,7 @@ fn lossy(bytes: Vec<u8>) -> String {
 }
 
 pub(super) fn now_us() -> u64 {
-    to_us(SystemTime::now())
+    crate::clock::unix_micros()
 }
 
 pub(super) fn to_us(t: SystemTime) -> u64 {
