@@ -18,7 +18,8 @@
 #   mpmd-event-sections (count only) mpmd-event with Debian's apache2.conf sections
 #   mpmd-prefork      prefork MPM, Debian's mpm_prefork.conf sizing (5 start, 150 max)
 #   mpmd-worker       worker MPM, Debian's mpm_worker.conf sizing (2 x 25 threads, 150 max)
-#   embedded          examples/bench_peer, event strategy, 2 x 25 threads: /hello and
+#   embedded          examples/bench_peer, event strategy, one child of 25 threads (one
+#                     process serving, as hyper-hello's one worker thread): /hello and
 #                     the docroot's files from memory (read at start, as hyper-hello)
 #   the harness's peers: nginx, hyper-hello, apache-{prefork,worker,event}-default (started
 #   here with PIN=1 unless already running; those started here are stopped at the end)
@@ -247,7 +248,7 @@ for m in event event-mmap prefork worker; do
   start_mpmd "$f" "$(awk '/^Listen/ {sub(/.*:/, "", $2); print $2; exit}' "$f")"
 done
 mkdir -p "$ROOT/embedded"
-"${PIN[@]}" "$PEER" "127.0.0.1:$P_EMBED" "$WWW" event 25 2 > "$ROOT/embedded/log" 2>&1 &
+"${PIN[@]}" "$PEER" "127.0.0.1:$P_EMBED" "$WWW" event 25 1 > "$ROOT/embedded/log" 2>&1 &
 echo $! > "$ROOT/embedded/pid"; PIDFILES+=("$ROOT/embedded/pid")
 wait_port "$P_EMBED" up 10 || die "bench_peer: not listening on $P_EMBED (see $ROOT/embedded/log)"
 
