@@ -185,9 +185,8 @@ pub(crate) fn with_file_copy<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 /// For a thread that serves one connection at a time (prefork's child,
 /// worker's threads), called when the connection ends: an idle thread
 /// then keeps none of these pages, and its next use costs a page fault
-/// per page written (one for a handshake or a request). The event MPM's
-/// workers call it when they find no job and wait. Not for an event
-/// loop's own thread, which uses its rooms for many connections.
+/// per page written (one for a handshake or a request). Not for an event
+/// loop, whose thread uses its rooms for many connections.
 pub fn release_thread_rooms() -> bool {
     let mut any = false;
     for key in [&TLS_READ_ROOM, &TLS_SEAL_ROOM, &FILE_COPY_ROOM] {

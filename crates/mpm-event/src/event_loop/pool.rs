@@ -118,11 +118,6 @@ impl Shared {
                 }
                 q.idle.push(me);
             }
-            // Idle: the pages of its TLS and file copy buffers go back
-            // (only those a job used since; no system call otherwise), so
-            // a worker that once served a large body over TLS keeps none
-            // of them while it waits. The loop's thread keeps its own.
-            mpm_core::net::rooms::release_thread_rooms();
             // Woken only by whoever takes `me` off the idle list.
             while !parking.woken.swap(false, Ordering::Acquire) {
                 std::thread::park();
