@@ -113,11 +113,13 @@ impl Drop for Room {
 /// The TLS read room's size: one read from the socket takes a whole
 /// record of the largest size a peer sends (16 KiB of plaintext and its
 /// overhead).
+#[cfg(feature = "tls")]
 pub(crate) const TLS_READ: usize = 17 * 1024;
 
 /// The TLS seal room's size: the records of 64 KiB of plaintext (the most
 /// a TLS write takes before it pushes back), each record of at most
 /// 16 KiB with under 64 bytes of header, content type, nonce and tag.
+#[cfg(feature = "tls")]
 pub(crate) const TLS_SEAL: usize = 64 * 1024 + (64 * 1024 / (16 * 1024) + 1) * 64;
 
 /// The file copy room's size: one chunk of a file copied to a socket.
@@ -163,11 +165,13 @@ fn with_room<R>(
 }
 
 /// Run `f` with the thread's TLS read room ([`TLS_READ`] bytes).
+#[cfg(feature = "tls")]
 pub(crate) fn with_tls_read<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     with_room(&TLS_READ_ROOM, TLS_READ, f)
 }
 
 /// Run `f` with the thread's TLS seal room ([`TLS_SEAL`] bytes).
+#[cfg(feature = "tls")]
 pub(crate) fn with_tls_seal<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     with_room(&TLS_SEAL_ROOM, TLS_SEAL, f)
 }
@@ -198,7 +202,7 @@ pub fn release_thread_rooms() -> bool {
     any
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", feature = "tls"))]
 mod tests {
     use super::*;
 

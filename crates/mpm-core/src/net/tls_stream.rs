@@ -13,13 +13,12 @@ use std::fmt;
 use std::io;
 #[cfg(feature = "tls")]
 use {
-    super::tls_hello::Hello,
-    nix::sys::socket::MsgFlags,
-    rustls::ProtocolVersion,
-    std::io::{Read, Write},
-    std::net::TcpStream,
-    std::os::fd::AsRawFd,
+    super::tls_hello::Hello, nix::sys::socket::MsgFlags, rustls::ProtocolVersion, std::io::Read,
+    std::net::TcpStream, std::os::fd::AsRawFd,
 };
+
+#[cfg(feature = "tls")]
+mod write;
 
 /// What a TLS session negotiated; filled in by the TLS acceptor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,17 +61,6 @@ impl std::error::Error for PlainHttp {}
 pub fn is_plain_http(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<PlainHttp>())
 }
-
-/// Most TLS bytes waiting to be sent before `write` takes no more
-/// plaintext (so a non-blocking writer sees back-pressure).
-#[cfg(feature = "tls")]
-const SEND_BUFFER_LIMIT: usize = 64 * 1024;
-
-// A write's records are sealed whole in the thread's seal room.
-#[cfg(feature = "tls")]
-const _: () = assert!(
-    crate::net::rooms::TLS_SEAL >= SEND_BUFFER_LIMIT + (SEND_BUFFER_LIMIT / (16 * 1024) + 1) * 64
-);
 
 /// Most TLS bytes kept while records are not whole: a handshake message
 /// of the 64 KiB rustls accepts, split over records, with their headers
@@ -190,15 +178,6 @@ fn session_failed() -> io::Error {
     )
 }
 
-/// The error of writing after `close_notify`.
-#[cfg(feature = "tls")]
-fn closed_for_writing() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        "the TLS session is closed: no more data can be sent",
-    )
-}
-
 #[cfg(feature = "tls")]
 fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
@@ -215,21 +194,6 @@ fn recv(tcp: &TcpStream, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
     };
     loop {
         match nix::sys::socket::recv(tcp.as_raw_fd(), buf, flags) {
-            Err(nix::errno::Errno::EINTR) => {}
-            other => return other.map_err(io::Error::from),
-        }
-    }
-}
-
-/// `send` once without `SIGPIPE`, never waiting when `dont_wait`.
-#[cfg(feature = "tls")]
-fn send(tcp: &TcpStream, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
-    let mut flags = MsgFlags::MSG_NOSIGNAL;
-    if dont_wait {
-        flags |= MsgFlags::MSG_DONTWAIT;
-    }
-    loop {
-        match nix::sys::socket::send(tcp.as_raw_fd(), buf, flags) {
             Err(nix::errno::Errno::EINTR) => {}
             other => return other.map_err(io::Error::from),
         }
@@ -495,21 +459,6 @@ impl TlsStream {
         Ok(true)
     }
 
-    /// Send what is queued for the peer, until all is sent (then the
-    /// buffer is given back) or the socket takes nothing more
-    /// (`WouldBlock`, or a timeout on a blocking socket).
-    fn flush_out(&mut self, dont_wait: bool) -> io::Result<()> {
-        while self.sent < self.outgoing.len() {
-            match send(&self.tcp, &self.outgoing[self.sent..], dont_wait)? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => self.sent += n,
-            }
-        }
-        self.outgoing = Vec::new();
-        self.sent = 0;
-        Ok(())
-    }
-
     /// Decrypted bytes, reading records as needed.
     fn read_data(&mut self, buf: &mut [u8], dont_wait: bool) -> io::Result<usize> {
         if buf.is_empty() {
@@ -551,81 +500,6 @@ impl TlsStream {
                 self.peer_closed = true;
             }
         }
-    }
-
-    /// Encrypt plaintext (at most what fills the send buffer to its
-    /// limit) and send what the socket takes; `WouldBlock` only when
-    /// nothing was taken.
-    fn write_data(&mut self, buf: &[u8], dont_wait: bool) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.failed {
-            return Err(session_failed());
-        }
-        if !self.handshaken() {
-            return Err(not_handshaken());
-        }
-        // Room first: on a blocking socket this empties the buffer.
-        match self.flush_out(dont_wait) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            other => other?,
-        }
-        let pending = self.outgoing.len() - self.sent;
-        if pending >= SEND_BUFFER_LIMIT {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = buf.len().min(SEND_BUFFER_LIMIT - pending);
-        if pending == 0 {
-            // Nothing waits before these records: sealed in the thread's
-            // room and sent from there.
-            return crate::net::rooms::with_tls_seal(|room| {
-                self.seal_and_send(&buf[..n], room, dont_wait)
-            });
-        }
-        self.outgoing.drain(..self.sent);
-        self.sent = 0;
-        if !self.drive_incoming(Want::Encrypt(&buf[..n]))? {
-            return Err(closed_for_writing());
-        }
-        match self.flush_out(dont_wait) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            other => other?,
-        }
-        Ok(n)
-    }
-
-    /// Encrypt `data` into `room` and send the records from there; only
-    /// what the socket does not take is kept (`outgoing`). `Ok(data.len())`.
-    fn seal_and_send(
-        &mut self,
-        data: &[u8],
-        room: &mut [u8],
-        dont_wait: bool,
-    ) -> io::Result<usize> {
-        let mut sealed = 0;
-        if !self.drive_incoming(Want::Seal(data, room, &mut sealed))? {
-            return Err(closed_for_writing());
-        }
-        let mut sent = 0;
-        if self.outgoing.is_empty() {
-            while sent < sealed {
-                match send(&self.tcp, &room[sent..sealed], dont_wait) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(k) => sent += k,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        // What the socket did not take; after records rustls queued on
-        // the way (a key update's), which go first.
-        self.outgoing.extend_from_slice(&room[sent..sealed]);
-        match self.flush_out(dont_wait) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            other => other?,
-        }
-        Ok(data.len())
     }
 
     /// Whether the socket is in non-blocking mode now.
@@ -759,11 +633,6 @@ impl TlsStream {
         }
     }
 
-    /// TLS bytes wait to be sent.
-    pub(super) fn wants_write(&self) -> bool {
-        self.sent < self.outgoing.len()
-    }
-
     /// Read what has already arrived without waiting.
     pub(super) fn read_nonblocking(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cleartext {
@@ -779,50 +648,6 @@ impl TlsStream {
             self.tcp.read(buf)
         } else {
             self.read_data(buf, nonblocking)
-        }
-    }
-
-    /// Write through the session (the socket in clear after plain HTTP).
-    pub(super) fn write(&mut self, buf: &[u8], nonblocking: bool) -> io::Result<usize> {
-        if self.cleartext {
-            self.tcp.write(buf)
-        } else {
-            self.write_data(buf, nonblocking)
-        }
-    }
-
-    /// As [`TlsStream::write`], with the first non-empty slice only
-    /// through the session.
-    pub(super) fn write_vectored(
-        &mut self,
-        bufs: &[io::IoSlice<'_>],
-        nonblocking: bool,
-    ) -> io::Result<usize> {
-        if self.cleartext {
-            return self.tcp.write_vectored(bufs);
-        }
-        let first = bufs.iter().find(|b| !b.is_empty());
-        self.write_data(first.map_or(&[][..], |b| &b[..]), nonblocking)
-    }
-
-    /// Send every pending byte.
-    pub(super) fn flush(&mut self, nonblocking: bool) -> io::Result<()> {
-        if self.cleartext {
-            self.tcp.flush()
-        } else {
-            self.flush_out(nonblocking)
-        }
-    }
-
-    /// Say `close_notify` before a half-close (not to a client that spoke
-    /// plain HTTP, nor before the handshake is over).
-    pub(super) fn close_notify(&mut self, nonblocking: bool) {
-        if self.cleartext || self.notified || self.failed || !self.handshaken() {
-            return;
-        }
-        self.notified = true;
-        if self.drive_incoming(Want::CloseNotify).is_ok() {
-            let _ = self.flush_out(nonblocking);
         }
     }
 }
