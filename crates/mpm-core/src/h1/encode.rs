@@ -180,11 +180,13 @@ pub fn encode_head_with(
         has_date |= name == DATE;
         has_server |= name == SERVER;
     }
-    if status == StatusCode::OK && !has_date && (!has_server || server.is_empty()) {
-        // Nearly every answer: its first lines as this thread made them
-        // this second.
-        push_ok_lines(out, server);
-    } else {
+    // Nearly every answer: its first lines as this thread made them this
+    // second (unless the thread's copy is gone: it is exiting).
+    let kept = status == StatusCode::OK
+        && !has_date
+        && (!has_server || server.is_empty())
+        && push_ok_lines(out, server);
+    if !kept {
         push_status_line(out, status);
         if !has_date {
             out.extend_from_slice(b"Date: ");
@@ -251,8 +253,9 @@ thread_local! {
 /// `HTTP/1.1 200 OK`, `Date` and `Server` (as [`push_status_line`],
 /// [`date::now`] and [`push_server`] write them), made once a second per
 /// thread and then copied whole: one copy instead of eight appends and a
-/// date's.
-fn push_ok_lines(out: &mut Vec<u8>, server: &str) {
+/// date's. False, with nothing written, when the thread's copy is gone
+/// (the thread is exiting).
+fn push_ok_lines(out: &mut Vec<u8>, server: &str) -> bool {
     let secs = crate::clock::unix_micros() / 1_000_000;
     let made = OK_LINES.try_with(|cell| {
         let Ok(mut kept) = cell.try_borrow_mut() else {
@@ -278,14 +281,7 @@ fn push_ok_lines(out: &mut Vec<u8>, server: &str) {
         out.extend_from_slice(&kept.lines);
         true
     });
-    if made != Ok(true) {
-        // The thread is exiting (its cache gone): the lines made here.
-        push_status_line(out, StatusCode::OK);
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(&date::now());
-        out.extend_from_slice(b"\r\n");
-        push_server(out, server);
-    }
+    made == Ok(true)
 }
 
 /// The handler's fields as [`encode_head`] writes them: each on its line,
