@@ -376,8 +376,9 @@ pub(super) fn call_log(handler: &dyn crate::handler::Handler, ex: &Exchange<'_>)
 /// The request's `Host` value, for the scoreboard (`""` without one).
 /// Clients send it first, so the map's first field is looked at before
 /// the map is searched (a hash and a probe); the first field is the
-/// first value of its name, so the answer is the same.
-fn host_of(headers: &HeaderMap) -> &str {
+/// first value of its name, so the answer is the same. HTTP/2's streams
+/// show theirs with it too.
+pub(in crate::serve) fn host_of(headers: &HeaderMap) -> &str {
     let first = headers
         .iter()
         .next()

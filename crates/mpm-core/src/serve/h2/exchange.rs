@@ -480,11 +480,7 @@ pub(super) fn begin_request(ctx: &ServeContext<'_>, info: &ConnInfo, line: &str,
 
 /// The `Host` a request names (`:authority`), for the scoreboard.
 pub(super) fn host_of(head: &RequestHead) -> String {
-    head.headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_string()
+    crate::serve::exchange::host_of(&head.headers).to_string()
 }
 
 #[cfg(test)]
