@@ -55,8 +55,9 @@
 //! ## Memory between connections
 //!
 //! When a connection ends the child gives back what TLS used
-//! ([`mpm_core::process::child::connection_ended`]): its TLS read
-//! buffer's pages and the pages the allocator holds free, so an idle child
+//! ([`mpm_core::process::child::connection_ended`]): the pages of its TLS
+//! read and write buffers and file copy buffer ([`mpm_core::net::rooms`])
+//! and those the allocator holds free, so an idle child
 //! keeps no more after a burst of TLS handshakes or large TLS bodies than
 //! after plain HTTP (nothing is done after a plain connection).
 //!

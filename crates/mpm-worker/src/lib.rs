@@ -53,9 +53,10 @@
 //! connections.
 //!
 //! Memory: a worker whose connection ended gives back what TLS used
-//! ([`mpm_core::process::child::connection_ended`]: its TLS read buffer's
-//! pages, the allocator's free pages), so 25 idle threads keep no TLS
-//! buffers; nothing is done after a plain connection.
+//! ([`mpm_core::process::child::connection_ended`]: the pages of its TLS
+//! and file copy buffers, [`mpm_core::net::rooms`], and the allocator's
+//! free pages), so 25 idle threads keep no TLS buffers; nothing is done
+//! after a plain connection.
 //!
 //! ## HTTP/2: a connection's streams on the child's other threads
 //!
