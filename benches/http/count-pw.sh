@@ -68,6 +68,8 @@ if [ ! -x "$MPMD" ]; then
 fi
 ensure_www
 raise_nofile
+# How much of the function order (benches/layout/README.md) this build still matches.
+"$PY" "$REPO/benches/layout/order.py" check "$MPMD" "$REPO/server-bin/layout/mpmd.order" >&2 || true
 mkdir -p "$OUT"; chmod 777 "$OUT"
 
 # mpmd's configuration for MPM $1 in $OUT/mpmd-$1-$2, listening on $2 (benches/lib.sh's

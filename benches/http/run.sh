@@ -75,6 +75,8 @@ if [ ! -x "$MPMD" ] || [ ! -x "$PEER" ]; then
 fi
 ensure_www
 raise_nofile
+# How much of the function order (benches/layout/README.md) this build still matches.
+"$PY" "$REPO/benches/layout/order.py" check "$MPMD" "$REPO/server-bin/layout/mpmd.order" >&2 || true
 mkdir -p "$ROOT"
 
 # An mpmd configuration in $1 (port $2, MPM $3) sized as Debian's (benches/lib.sh), with
