@@ -195,7 +195,7 @@ callgrind_total() { # target n request...
   wait_port "$port" down 30 || die "$target: port $port still busy"
   rm -f "$dir"/cg.*.out
   # In the foreground; as root it serves as nobody, who must be able to write the profile.
-  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p.out" "$MPMD" -f "$dir/mpmd.conf" \
+  GLIBC_TUNABLES=glibc.malloc.tcache_count=1 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p.out" "$MPMD" -f "$dir/mpmd.conf" \
     > "$dir/valgrind.log" 2>&1 &
   pid=$!
   # Run in a command substitution, whose shell has no EXIT trap of its own.

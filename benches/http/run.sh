@@ -112,6 +112,9 @@ count_server() { # name -> sets CMD, RUN_AS and PORT
         "AccessFileName .htaccess" '<FilesMatch "^\.ht">' "Require all denied" "</FilesMatch>")
       mpmd_conf "$dir" "$P_EVENT" event "${extra[@]}"
       # One child of 4 threads; one connection carries every request.
+      # Under valgrind mpmd does not start itself again with its glibc tunable
+      # (server-bin/src/tunables.rs): given here, as it runs outside.
+      RUN_AS+=(env GLIBC_TUNABLES=glibc.malloc.tcache_count=1)
       CMD=("$MPMD" -f "$dir/mpmd.conf" -c "StartServers 1" -c "ServerLimit 1" -c "ThreadsPerChild 4"
         -c "ThreadLimit 4" -c "MaxRequestWorkers 4" -c "MinSpareThreads 1" -c "MaxSpareThreads 8"
         -c "MaxKeepAliveRequests 0")

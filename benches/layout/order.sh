@@ -47,7 +47,8 @@ profile() { # mpm
     *) sizing+=(-c "StartServers 1" -c "ServerLimit 1" -c "ThreadsPerChild 4" -c "ThreadLimit 4"
       -c "MaxRequestWorkers 4" -c "MinSpareThreads 1" -c "MaxSpareThreads 8") ;;
   esac
-  "${AS[@]}" valgrind --tool=callgrind --demangle=no --callgrind-out-file="$dir/cg.%p.out" \
+  # mpmd's glibc tunable (server-bin/src/tunables.rs), which it does not set itself under valgrind
+  "${AS[@]}" env GLIBC_TUNABLES=glibc.malloc.tcache_count=1 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$dir/cg.%p.out" \
     "$MPMD" -f "$dir/mpmd.conf" "${sizing[@]}" > "$dir/valgrind.log" 2>&1 &
   pid=$!; echo "$pid" > "$dir/pid"; PIDFILES+=("$dir/pid")
   wait_port "$port" up 120 || die "mpmd $mpm under valgrind: not listening (see $dir/valgrind.log)"

@@ -32,6 +32,7 @@ mod remoteip;
 pub mod server;
 mod supervise;
 mod tls;
+pub mod tunables;
 mod upgrade;
 
 pub use mpm_site as site;

@@ -7,9 +7,12 @@
 
 use std::process::ExitCode;
 
-use mpmd::{cli, server};
+use mpmd::{cli, server, tunables};
 
 fn main() -> ExitCode {
+    // Before anything else: may start mpmd again (same pid) with glibc's
+    // per-thread cache of free chunks kept small.
+    tunables::apply();
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

@@ -20,6 +20,16 @@
 //! inherits it (jemalloc and tcmalloc, Apache's APR allocator and nginx's
 //! pools keep memory per thread or process in their own ways; this is
 //! only glibc's).
+//!
+//! What `malloc_trim` cannot give back is what each thread's cache of
+//! free chunks (glibc's tcache: up to seven of each size up to 1 KiB)
+//! holds: glibc counts those as in use, and they keep their pages. After
+//! TLS handshakes on 25 threads that was 1,300 KiB of a worker child's
+//! heap, 720 KiB with one chunk a size. glibc takes that count only from
+//! the environment a program starts with: a program embedding the library
+//! sets `GLIBC_TUNABLES=glibc.malloc.tcache_count=1` where it is started
+//! (its systemd unit, its shell), and `mpmd` starts itself again with it
+//! (server-bin/src/tunables.rs).
 
 /// Cap glibc's `malloc` arenas at the number of CPUs this process may run
 /// on (at least 1). Does nothing with another C library, nor when the
