@@ -45,7 +45,7 @@ ROOT="$BENCH_OUT/http/bigbody"
 DOCROOT=$WWW
 MIB=1048576
 for c in taskset wrk strace valgrind ss; do command -v "$c" > /dev/null || die "$c not found"; done
-for b in "$MPMD" "$PEER" "$HYPER"; do [ -x "$b" ] || die "no $b (cargo build --release -p mpmd -p mpm-examples --bin mpmd --example bench_peer; HYPER: the harness's setup.sh)"; done
+for b in "$MPMD" "$PEER" "$HYPER"; do [ -x "$b" ] || die "no $b (cargo build --release -p mpmd --bin mpmd, then cargo build --release -p mpm-examples --example bench_peer; HYPER: the harness's setup.sh)"; done
 ensure_www
 ensure_tls
 raise_nofile
