@@ -174,6 +174,14 @@ $(nginx_www_server "$2" "${3:-}")
 NGX
 }
 
+# Started as root, mpmd serves as nobody, and callgrind running it could not write the
+# children's profiles then: the prefix that runs a server as nobody from the start (nothing
+# when not root).
+AS_NOBODY=(); [ "$(id -u)" = 0 ] && AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+
+# A loopback port free now (other benchmarks on the machine take ports too).
+free_port() { "${PY:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # Pid files of the servers started; each is stopped (TERM, then a warning after 10 s) at exit.
 PIDFILES=()
 stop_all() {

@@ -52,7 +52,7 @@ raise_nofile
 mkdir -p "$ROOT"
 
 # Started as root, mpmd would serve as nobody and callgrind could not write its profile.
-AS=(); [ "$(id -u)" = 0 ] && AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+AS=("${AS_NOBODY[@]}")
 
 # Starts server $1 (under $2..., e.g. valgrind); sets SERVER_PID and URL.
 start_server() { # name [wrapper...]

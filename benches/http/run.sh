@@ -93,7 +93,7 @@ mpmd_conf() { # dir port mpm [extra line...]
 # Started as root, mpmd would serve as nobody and callgrind could not write its profile:
 # every counted server runs as nobody from the start (nginx stays root: it does not switch
 # users with master_process off).
-AS=(); [ "$(id -u)" = 0 ] && AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+AS=("${AS_NOBODY[@]}")
 
 # The command line and port of counted server $1 (one process serving, as far as it can),
 # and how it is started (AS, or nothing for nginx).
@@ -132,8 +132,6 @@ count_server() { # name -> sets CMD, RUN_AS and PORT
     *) die "unknown server $1" ;;
   esac
 }
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Waits until server $SERVER_PID listens on $PORT (it, not another program on that port).
 wait_server() { # what seconds

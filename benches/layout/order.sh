@@ -30,9 +30,8 @@ ensure_www
 ensure_tls
 # Started as root, the children would serve as nobody and could not write their profiles
 # beside the master's: everything runs as nobody from the start.
-AS=(); [ "$(id -u)" = 0 ] && AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+AS=("${AS_NOBODY[@]}")
 trap stop_all EXIT
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 profile() { # mpm
   local mpm=$1 dir="$ROOT/$1" port tport pid sizing=() t

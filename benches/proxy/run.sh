@@ -134,7 +134,7 @@ count() {
   local args=(-f "$ROOT/mpmd/mpmd.conf" -c "MaxKeepAliveRequests 0" -c "PidFile $dir/mpmd.pid")
   # Started as root, mpmd serves as nobody, and callgrind could not write its profile
   # then: run it as nobody from the start.
-  local as=(); [ "$(id -u)" = 0 ] && as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  local as=("${AS_NOBODY[@]}")
   chmod 777 "$ROOT/mpmd" "$ROOT/mpmd/logs"; touch "$ROOT/mpmd/logs/error.log"; chmod 666 "$ROOT/mpmd/logs/error.log"
   for n in "$n1" "$n2"; do
     echo "callgrind: $n requests ..." >&2
