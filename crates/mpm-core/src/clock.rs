@@ -18,6 +18,11 @@ pub(crate) fn unix_micros() -> u64 {
     }
 }
 
+/// Whole seconds since the Unix epoch ([`unix_micros`]'s).
+pub(crate) fn unix_secs() -> u64 {
+    unix_micros() / 1_000_000
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{SystemTime, UNIX_EPOCH};

@@ -18,20 +18,24 @@ thread_local! {
 /// GMT`. Cached per thread: formatted again only when the second changes,
 /// so a busy thread pays one clock read per response.
 pub fn now() -> [u8; DATE_LEN] {
-    let secs = crate::clock::unix_micros() / 1_000_000;
-    let now = || UNIX_EPOCH + Duration::from_secs(secs);
+    let secs = crate::clock::unix_secs();
     CACHE
         .try_with(|cache| {
             let (cached_secs, text) = cache.get();
             if cached_secs == secs {
                 return text;
             }
-            let text = format(now());
+            let text = format_secs(secs);
             cache.set((secs, text));
             text
         })
         // The cache is gone while the thread exits: format without it.
-        .unwrap_or_else(|_| format(now()))
+        .unwrap_or_else(|_| format_secs(secs))
+}
+
+/// [`format`] of the second `secs` after the Unix epoch.
+pub fn format_secs(secs: u64) -> [u8; DATE_LEN] {
+    format(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Formats `t` (to the second) as an IMF-fixdate.

@@ -256,7 +256,7 @@ thread_local! {
 /// date's. False, with nothing written, when the thread's copy is gone
 /// (the thread is exiting).
 fn push_ok_lines(out: &mut Vec<u8>, server: &str) -> bool {
-    let secs = crate::clock::unix_micros() / 1_000_000;
+    let secs = crate::clock::unix_secs();
     let made = OK_LINES.try_with(|cell| {
         let Ok(mut kept) = cell.try_borrow_mut() else {
             return false;
@@ -270,8 +270,7 @@ fn push_ok_lines(out: &mut Vec<u8>, server: &str) -> bool {
             lines.clear();
             push_status_line(lines, StatusCode::OK);
             lines.extend_from_slice(b"Date: ");
-            let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-            lines.extend_from_slice(&date::format(time));
+            lines.extend_from_slice(&date::format_secs(secs));
             lines.extend_from_slice(b"\r\n");
             push_server(lines, server);
             kept_server.clear();
